@@ -1,0 +1,212 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { fetchCertificate, serveCertificates } from '@securechat/sdk/client'
+import {
+  BOOTSTRAP_REDIAL_INTERVAL_MS,
+  CERTIFICATE_FETCH_TIMEOUT_MS,
+  ROOM_TOPIC_PREFIX,
+} from '@securechat/sdk/constants'
+import { CertificateRegistry } from '@securechat/sdk/identity'
+import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
+import { RoomGatekeeper } from '@securechat/sdk/rooms'
+import type { Provider } from 'ethers'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+
+export interface RelayInit {
+  privateKey: PrivateKey
+  listen: string[]
+  /** Public addresses to announce (for example behind a TLS proxy). */
+  announce?: string[]
+  /** Other relays to stay connected to, so rooms span relays. */
+  peers?: string[]
+  maxReservations?: number
+  maxConnections?: number
+  /** To verify contract wallets (ERC-1271) in certificates. */
+  provider?: Provider
+  logger?: LoggerFactory
+}
+
+export interface RelayStats {
+  rooms: number
+  connections: number
+  accepted: number
+  rejected: number
+}
+
+export type RelayLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown; relay: unknown }>
+
+/**
+ * A community relay node: helps peers reach each other (circuit relay v2, gossip forwarding)
+ * and validates every room record exactly like a peer, so forged or uncertified records die
+ * here. It holds no room keys and reads nothing.
+ */
+export class RelayNode {
+  readonly #init: RelayInit
+  readonly #log
+  readonly #registry: CertificateRegistry
+  readonly #rooms = new Map<string, { gatekeeper: RoomGatekeeper; idleSinceMs: number | undefined }>()
+  #libp2p: RelayLibp2p | undefined
+  #timer: ReturnType<typeof setInterval> | undefined
+  #accepted = 0
+  #rejected = 0
+
+  constructor(init: RelayInit) {
+    this.#init = init
+    this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
+    this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
+  }
+
+  get libp2p(): RelayLibp2p {
+    if (this.#libp2p === undefined) throw new Error('relay not started')
+    return this.#libp2p
+  }
+
+  get multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  stats(): RelayStats {
+    return {
+      rooms: this.#rooms.size,
+      connections: this.#libp2p?.getConnections().length ?? 0,
+      accepted: this.#accepted,
+      rejected: this.#rejected,
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.#libp2p !== undefined) return
+    const init = this.#init
+    const libp2p = (await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen: init.listen, announce: init.announce ?? [] },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        // Default limits stay on (2 min / 128 KiB per relayed connection): enough to set up
+        // direct WebRTC, and gossip then leaves the relayed link (ENVIRONMENT.md).
+        relay: circuitRelayServer({
+          reservations: { maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS, applyDefaultLimit: true },
+        }),
+        pubsub: gossipsub({
+          globalSignaturePolicy: 'StrictSign',
+          allowPublishToZeroTopicPeers: true,
+          // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
+          doPX: true,
+        }),
+      },
+    })) as unknown as RelayLibp2p
+    this.#libp2p = libp2p
+    const pubsub = libp2p.services.pubsub
+    pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
+    pubsub.addEventListener('message', this.#onMessage)
+    await serveCertificates(libp2p, (peerId) => this.#registry.getRaw(peerId), this.#log)
+    this.#timer = setInterval(() => {
+      this.#leaveIdleRooms()
+      void this.#dialPeers()
+    }, BOOTSTRAP_REDIAL_INTERVAL_MS)
+    await this.#dialPeers()
+  }
+
+  /** Stops listening and closes every connection. Idempotent. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    const libp2p = this.#libp2p
+    this.#libp2p = undefined
+    if (libp2p === undefined) return
+    libp2p.services.pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
+    libp2p.services.pubsub.removeEventListener('message', this.#onMessage)
+    await libp2p.stop()
+    this.#rooms.clear()
+  }
+
+  readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    for (const { topic, subscribe } of event.detail.subscriptions) {
+      if (subscribe && topic.startsWith(ROOM_TOPIC_PREFIX)) this.#joinTopic(topic)
+    }
+  }
+
+  readonly #onMessage = (event: CustomEvent<Message>): void => {
+    const room = this.#rooms.get(event.detail.topic)
+    if (room?.gatekeeper.accepted(event.detail) !== undefined) this.#accepted += 1
+  }
+
+  #joinTopic(topic: string): void {
+    const existing = this.#rooms.get(topic)
+    if (existing !== undefined) {
+      existing.idleSinceMs = undefined
+      return
+    }
+    const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
+    if (!/^[0-9a-f]{64}$/.test(roomId)) return
+    const libp2p = this.libp2p
+    const gatekeeper = new RoomGatekeeper({
+      roomId,
+      registry: this.#registry,
+      onUnknownSender: (message, source) => {
+        const from = message.from.toString()
+        void fetchCertificate(libp2p, source, from, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) })
+          .then((certificate) => (certificate === undefined ? undefined : this.#registry.add(from, certificate)))
+          .catch(() => undefined)
+      },
+      onRejected: (from, reason) => {
+        this.#rejected += 1
+        this.#log.info('record rejected', { room: roomId, from, reason })
+      },
+    })
+    this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined })
+    libp2p.services.pubsub.topicValidators.set(topic, gatekeeper.validate)
+    libp2p.services.pubsub.subscribe(topic)
+    this.#log.info('joined room topic', { room: roomId })
+  }
+
+  #leaveIdleRooms(): void {
+    const libp2p = this.#libp2p
+    if (libp2p === undefined) return
+    const now = Date.now()
+    for (const [topic, room] of this.#rooms) {
+      if (libp2p.services.pubsub.getSubscribers(topic).length > 0) {
+        room.idleSinceMs = undefined
+        continue
+      }
+      room.idleSinceMs ??= now
+      if (now - room.idleSinceMs >= RELAY_TOPIC_IDLE_MS) {
+        libp2p.services.pubsub.unsubscribe(topic)
+        libp2p.services.pubsub.topicValidators.delete(topic)
+        this.#rooms.delete(topic)
+        this.#log.info('left idle room topic', { room: room.gatekeeper.roomId })
+      }
+    }
+  }
+
+  async #dialPeers(): Promise<void> {
+    const libp2p = this.#libp2p
+    if (libp2p === undefined) return
+    for (const address of this.#init.peers ?? []) {
+      const ma = multiaddr(address)
+      const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
+      if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
+      try {
+        await libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2) })
+        this.#log.info('connected to peer relay', { address })
+      } catch (err) {
+        this.#log.debug('peer relay not reachable', { address, error: String(err) })
+      }
+    }
+  }
+}

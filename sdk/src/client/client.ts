@@ -1,0 +1,250 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Provider } from 'ethers'
+import {
+  BOOTSTRAP_REDIAL_INTERVAL_MS,
+  CERTIFICATE_FETCH_TIMEOUT_MS,
+  DEFAULT_CLI_DOMAIN,
+  DEVNET_CHAIN_ID,
+} from '../constants.ts'
+import { InvalidCertificateError, NotStartedError, UnreachableError } from '../errors.ts'
+import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
+import { CertificateRegistry } from '../identity/registry.ts'
+import type { WalletSigner } from '../identity/signer.ts'
+import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
+import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
+import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
+import { Room } from '../rooms/room.ts'
+import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
+import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
+
+export interface ClientInit {
+  signer: WalletSigner
+  /** The device key (its PeerId). Generated when absent; persist it to keep one identity. */
+  privateKey?: PrivateKey
+  /** Relay multiaddrs to dial and keep dialling. */
+  bootstrap?: string[]
+  listen?: string[]
+  /** SIWE domain of this app; see {@link DEFAULT_CLI_DOMAIN}. */
+  domain?: string
+  uri?: string
+  /** Chain the wallet signs for; see {@link DEVNET_CHAIN_ID}. */
+  chainId?: number
+  /** A certificate signed earlier for this device key: reused while valid (no new prompt). */
+  certificate?: SessionCertificate
+  certificateLifetimeMs?: number
+  /** JSON-RPC provider, to verify contract wallets (ERC-1271). */
+  provider?: Provider
+  logger?: LoggerFactory
+  /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
+  connectionGater?: ConnectionGater
+  presenceIntervalMs?: number
+}
+
+export interface CreateRoomParams {
+  name: string
+  access?: RoomAccess
+  /** SIWE domains whose certificates the room accepts; this client's domain by default. */
+  domains?: string[]
+  /** Chains whose certificates the room accepts; this client's chain by default. */
+  chainIds?: number[]
+}
+
+/**
+ * A SecureChat peer: a libp2p node, a wallet-signed session certificate, and joined rooms.
+ */
+export class SecureChatClient {
+  readonly #init: ClientInit
+  readonly #log
+  #libp2p: SecureChatLibp2p | undefined
+  #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
+  #registry: CertificateRegistry
+  readonly #rooms = new Map<string, Room>()
+  #redialTimer: ReturnType<typeof setInterval> | undefined
+
+  constructor(init: ClientInit) {
+    this.#init = init
+    this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
+    this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
+  }
+
+  get libp2p(): SecureChatLibp2p {
+    if (this.#libp2p === undefined) throw new NotStartedError('the client is not started')
+    return this.#libp2p
+  }
+
+  get peerId(): PeerId {
+    return this.libp2p.peerId
+  }
+
+  get address(): Address {
+    if (this.#self === undefined) throw new NotStartedError('the client is not started')
+    return this.#self.verified.address
+  }
+
+  get certificate(): SessionCertificate {
+    if (this.#self === undefined) throw new NotStartedError('the client is not started')
+    return this.#self.certificate
+  }
+
+  get rooms(): Room[] {
+    return [...this.#rooms.values()]
+  }
+
+  /**
+   * Signs in (one wallet signature, unless a valid certificate is supplied), starts libp2p and
+   * dials the bootstrap relays. Throws {@link UnreachableError} when none answers.
+   */
+  async start(options: AbortOptions = {}): Promise<void> {
+    if (this.#libp2p !== undefined) return
+    const init = this.#init
+    const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
+    const peerId = peerIdFromPrivateKey(privateKey).toString()
+    const certificate = await this.#signIn(peerId, options)
+    const verified = verifyCertificateOffline({ certificate, peerId })
+    // A contract wallet's certificate needs the chain; others verify it the same way.
+    const self = { peerId, certificate, verified: verified.certificate }
+    this.#registry.addOffline(peerId, certificate)
+    const libp2p = await createSecureChatLibp2p({
+      privateKey,
+      ...(init.listen === undefined ? {} : { listen: init.listen }),
+      ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+    })
+    this.#libp2p = libp2p
+    this.#self = self
+    await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
+    await this.#dialBootstrap(options)
+    this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#redialTimer)
+    this.#redialTimer = undefined
+    await Promise.all([...this.#rooms.values()].map((room) => room.stop()))
+    this.#rooms.clear()
+    const libp2p = this.#libp2p
+    this.#libp2p = undefined
+    await libp2p?.stop()
+  }
+
+  /** Creates a room owned by this wallet (one signature) and joins it. */
+  async createRoom(params: CreateRoomParams, options: AbortOptions = {}): Promise<{ room: Room; invite: string }> {
+    const manifest = await createManifest(
+      {
+        signer: this.#init.signer,
+        name: params.name,
+        ...(params.access === undefined ? {} : { access: params.access }),
+        domains: params.domains ?? [this.#init.domain ?? DEFAULT_CLI_DOMAIN],
+        chainIds: params.chainIds ?? [this.#init.chainId ?? DEVNET_CHAIN_ID],
+      },
+      options,
+    )
+    const room = await this.joinRoom(manifest, options)
+    return { room, invite: this.invite(room) }
+  }
+
+  /** An invite for `room`, carrying the relays this client uses. */
+  invite(room: Room): string {
+    return encodeInvite({ manifest: room.manifest, relays: this.#init.bootstrap ?? [] })
+  }
+
+  /** Joins a room from an invite string or a signed manifest, verifying the manifest first. */
+  async joinRoom(invite: string | SignedManifest, options: AbortOptions = {}): Promise<Room> {
+    const libp2p = this.libp2p
+    const self = this.#self!
+    const signed = typeof invite === 'string' ? decodeInvite(invite).manifest : invite
+    const provider = this.#init.provider
+    const { roomId } = await verifyManifest(signed, provider === undefined ? {} : { provider })
+    options.signal?.throwIfAborted()
+    const existing = this.#rooms.get(roomId)
+    if (existing !== undefined) return existing
+    const room = new Room(
+      {
+        pubsub: libp2p.services.pubsub,
+        registry: this.#registry,
+        self,
+        fetchCertificate: (ask, about) =>
+          fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
+        log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
+      },
+      {
+        roomId,
+        manifest: signed,
+        ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
+      },
+    )
+    this.#rooms.set(roomId, room)
+    room.start()
+    return room
+  }
+
+  async leaveRoom(roomId: string): Promise<void> {
+    const room = this.#rooms.get(roomId)
+    this.#rooms.delete(roomId)
+    await room?.stop()
+  }
+
+  async #signIn(peerId: string, options: AbortOptions): Promise<SessionCertificate> {
+    const init = this.#init
+    if (init.certificate !== undefined) {
+      try {
+        verifyCertificateOffline({ certificate: init.certificate, peerId })
+        return init.certificate
+      } catch (err) {
+        if (!(err instanceof InvalidCertificateError)) throw err
+        this.#log.info('stored certificate is no longer valid, signing a new one', { reason: err.reason })
+      }
+    }
+    return createCertificate(
+      {
+        signer: init.signer,
+        peerId,
+        domain: init.domain ?? DEFAULT_CLI_DOMAIN,
+        chainId: init.chainId ?? DEVNET_CHAIN_ID,
+        ...(init.uri === undefined ? {} : { uri: init.uri }),
+        ...(init.certificateLifetimeMs === undefined ? {} : { lifetimeMs: init.certificateLifetimeMs }),
+      },
+      options,
+    )
+  }
+
+  async #dialBootstrap(options: AbortOptions): Promise<void> {
+    const addresses = this.#init.bootstrap ?? []
+    if (addresses.length === 0) return
+    const results = await Promise.allSettled(
+      addresses.map((address) =>
+        this.libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
+      ),
+    )
+    if (results.every((result) => result.status === 'rejected')) {
+      throw new UnreachableError(`no relay reachable at ${addresses.join(', ')}`, {
+        hint: 'is `securechat relay` running there? Check the --bootstrap address (it ends in /p2p/<relay PeerId>)',
+        cause: results[0]?.status === 'rejected' ? results[0].reason : undefined,
+      })
+    }
+  }
+
+  /** Keeps bootstrap relays dialled: a relay that restarts is found again. */
+  async #redial(): Promise<void> {
+    const libp2p = this.#libp2p
+    if (libp2p === undefined) return
+    for (const address of this.#init.bootstrap ?? []) {
+      const ma = multiaddr(address)
+      const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
+      if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
+      try {
+        await libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2) })
+        this.#log.info('reconnected to relay', { address })
+      } catch {
+        // Still down; the next tick tries again.
+      }
+    }
+  }
+}
+
+export function createClient(init: ClientInit): SecureChatClient {
+  return new SecureChatClient(init)
+}

@@ -1,0 +1,3 @@
+export { type CertificateLookup, fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+export { type ClientInit, type CreateRoomParams, createClient, SecureChatClient } from './client.ts'
+export { createSecureChatLibp2p, type Libp2pInit, type SecureChatLibp2p } from './libp2p.ts'

@@ -1,0 +1,46 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type GossipSub, type GossipsubOpts, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { defaultTransports } from './transports.node.ts'
+
+export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
+
+export interface Libp2pInit {
+  privateKey: PrivateKey
+  listen?: string[]
+  announce?: string[]
+  transports?: NonNullable<Libp2pOptions['transports']>
+  connectionGater?: ConnectionGater
+  gossipsub?: Partial<GossipsubOpts>
+}
+
+/**
+ * The libp2p node every SecureChat peer runs. Gossipsub signs every record with the PeerId key
+ * (StrictSign), so a record's `from` is proven before any certificate is looked at.
+ */
+export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureChatLibp2p> {
+  return (await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen ?? [], announce: init.announce ?? [] },
+    transports: init.transports ?? defaultTransports(),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        // A room may have no neighbour yet (the relay is still subscribing); the record is
+        // then lost only for that instant, and presence re-announces once neighbours appear.
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        ...init.gossipsub,
+      }),
+    },
+  })) as unknown as SecureChatLibp2p
+}

@@ -1,0 +1,58 @@
+/**
+ * Defaults of the sdk. Docs point here instead of repeating values.
+ */
+
+/** Version of the wire records on room topics; a record with another version is ignored. */
+export const WIRE_VERSION = 1
+
+/** Topic prefix of every room: `/securechat/1/room/<roomId>`. */
+export const ROOM_TOPIC_PREFIX = '/securechat/1/room/'
+
+/** libp2p protocol that answers "send me the session certificate of this PeerId". */
+export const CERTIFICATE_PROTOCOL = '/securechat/cert/1.0.0'
+
+/** Largest record accepted on a room topic; larger ones are rejected before parsing. */
+export const MAX_MESSAGE_BYTES = 64 * 1024
+
+/** Largest text body a client will send; leaves room for the record around it. */
+export const MAX_TEXT_BYTES = 16 * 1024
+
+/** How often a member announces itself (and its certificate) on each joined room. */
+export const PRESENCE_INTERVAL_MS = 15_000
+
+/** A member not heard from for this long is no longer listed as present. */
+export const PRESENCE_TIMEOUT_MS = 3 * PRESENCE_INTERVAL_MS
+
+/** Default lifetime of a session certificate a wallet signs. */
+export const CERTIFICATE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
+
+/** Clock skew tolerated when checking `issuedAt` and `notBefore` against local time. */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000
+
+/** How many ids of recently seen messages each message carries (causal history). */
+export const CAUSAL_HISTORY_LENGTH = 3
+
+/** Most certificates a peer caches (verified or known bad) before evicting the oldest. */
+export const MAX_CACHED_CERTIFICATES = 10_000
+
+/** Messages held while their sender's certificate is being fetched, per room. */
+export const MAX_PENDING_MESSAGES = 256
+
+/** Time allowed for a certificate request over {@link CERTIFICATE_PROTOCOL}. */
+export const CERTIFICATE_FETCH_TIMEOUT_MS = 5_000
+
+/** Largest certificate record accepted over the wire. */
+export const MAX_CERTIFICATE_BYTES = 4 * 1024
+
+/** How often a client re-dials bootstrap relays it is not connected to. */
+export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
+
+/** Domain-separation URN prefixes placed in a certificate's SIWE `resources`. */
+export const PEER_RESOURCE_PREFIX = 'urn:securechat:peer:'
+export const BUNDLE_RESOURCE_PREFIX = 'urn:securechat:bundle:'
+
+/** Chain id of the local development chain (Hardhat). */
+export const DEVNET_CHAIN_ID = 31337
+
+/** SIWE domain used by terminal clients, which have no web origin. */
+export const DEFAULT_CLI_DOMAIN = 'localhost'

@@ -1,0 +1,73 @@
+/**
+ * Errors of the sdk. Callers branch on `err.name` or `instanceof`, never on message text.
+ */
+
+export interface SecureChatErrorOptions {
+  /** Structured facts about what went wrong (field names, values received). */
+  details?: Record<string, unknown>
+  /** What the user or operator can do next. */
+  hint?: string
+  cause?: unknown
+}
+
+export class SecureChatError extends Error {
+  override name = 'SecureChatError'
+  readonly details: Record<string, unknown>
+  readonly hint: string | undefined
+
+  constructor(message: string, options: SecureChatErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.details = options.details ?? {}
+    this.hint = options.hint
+  }
+}
+
+/** Input that does not match its schema (a malformed record, a bad flag value). */
+export class InvalidInputError extends SecureChatError {
+  override name = 'InvalidInputError'
+}
+
+/** A session certificate that fails one of the checks of DESIGN.md's Identity section. */
+export class InvalidCertificateError extends SecureChatError {
+  override name = 'InvalidCertificateError'
+  /** Which check failed, e.g. `expired`, `peer-mismatch`, `bad-signature`. */
+  readonly reason: CertificateFailure
+
+  constructor(reason: CertificateFailure, message: string, options: SecureChatErrorOptions = {}) {
+    super(message, options)
+    this.reason = reason
+  }
+}
+
+export const CertificateFailure = {
+  malformed: 'malformed',
+  badSignature: 'bad-signature',
+  expired: 'expired',
+  notYetValid: 'not-yet-valid',
+  issuedInFuture: 'issued-in-future',
+  wrongDomain: 'wrong-domain',
+  wrongChain: 'wrong-chain',
+  peerMismatch: 'peer-mismatch',
+  contractWalletUnverifiable: 'contract-wallet-unverifiable',
+} as const
+export type CertificateFailure = (typeof CertificateFailure)[keyof typeof CertificateFailure]
+
+/** A room manifest or invite that does not verify (bad signature, id mismatch). */
+export class InvalidManifestError extends SecureChatError {
+  override name = 'InvalidManifestError'
+}
+
+/** Operation needs a started client / joined room. */
+export class NotStartedError extends SecureChatError {
+  override name = 'NotStartedError'
+}
+
+/** No relay or peer could be reached. */
+export class UnreachableError extends SecureChatError {
+  override name = 'UnreachableError'
+}
+
+/** The wallet refused or failed to sign. */
+export class SigningError extends SecureChatError {
+  override name = 'SigningError'
+}

@@ -1,0 +1,81 @@
+import { getAddress } from 'ethers'
+import { SigningError } from '../errors.ts'
+import type { AbortOptions, Address } from '../types.ts'
+
+/**
+ * What the sdk needs from a wallet: its address and EIP-191 `personal_sign`.
+ * Implementations: {@link walletSigner} (ethers signers: CLI, bots, tests) and
+ * {@link eip1193Signer} (MetaMask and any EIP-1193 provider).
+ */
+export interface WalletSigner {
+  getAddress(options?: AbortOptions): Promise<Address>
+  signMessage(message: string, options?: AbortOptions): Promise<string>
+}
+
+/** The part of an ethers `Signer` (Wallet, HDNodeWallet, JsonRpcSigner) we use. */
+export interface EthersLikeSigner {
+  getAddress(): Promise<string>
+  signMessage(message: string): Promise<string>
+}
+
+export type WalletSignerInit =
+  /** An externally owned account: the signer's own address. */
+  | { type: 'eoa'; signer: EthersLikeSigner }
+  /** A contract wallet (ERC-1271) at `address` whose signatures `signer` produces. */
+  | { type: 'contract'; address: string; signer: EthersLikeSigner }
+
+export function walletSigner(init: WalletSignerInit): WalletSigner {
+  return {
+    async getAddress() {
+      return getAddress(init.type === 'contract' ? init.address : await init.signer.getAddress()) as Address
+    },
+    async signMessage(message) {
+      try {
+        return await init.signer.signMessage(message)
+      } catch (err) {
+        throw new SigningError('the wallet could not sign the message', { cause: err })
+      }
+    },
+  }
+}
+
+/** EIP-1193 provider: `window.ethereum`, an EIP-6963 announced provider, or a test stand-in. */
+export interface Eip1193Provider {
+  request(args: { method: string; params?: unknown[] }): Promise<unknown>
+}
+
+export interface Eip1193SignerInit {
+  provider: Eip1193Provider
+  /** Account to use; the first one the wallet grants when absent. */
+  address?: string
+}
+
+export function eip1193Signer(init: Eip1193SignerInit): WalletSigner {
+  let address: Address | undefined = init.address === undefined ? undefined : (getAddress(init.address) as Address)
+  const resolveAddress = async (): Promise<Address> => {
+    if (address !== undefined) return address
+    const accounts = await init.provider.request({ method: 'eth_requestAccounts' })
+    if (!Array.isArray(accounts) || typeof accounts[0] !== 'string') {
+      throw new SigningError('the wallet granted no account', { hint: 'unlock the wallet and allow this site' })
+    }
+    address = getAddress(accounts[0]) as Address
+    return address
+  }
+  return {
+    getAddress: resolveAddress,
+    async signMessage(message) {
+      const account = await resolveAddress()
+      try {
+        const hexMessage = `0x${Array.from(new TextEncoder().encode(message), (b) => b.toString(16).padStart(2, '0')).join('')}`
+        const signature = await init.provider.request({ method: 'personal_sign', params: [hexMessage, account] })
+        if (typeof signature !== 'string') throw new TypeError('personal_sign returned no string')
+        return signature
+      } catch (err) {
+        throw new SigningError('the wallet did not sign the message', {
+          cause: err,
+          hint: 'approve the signature request in your wallet',
+        })
+      }
+    },
+  }
+}

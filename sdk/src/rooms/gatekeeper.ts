@@ -1,0 +1,139 @@
+import { type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { SecureChatError } from '../errors.ts'
+import { checkCertificatePolicy } from '../identity/certificate.ts'
+import type { CertificateRegistry } from '../identity/registry.ts'
+import type { VerifiedCertificate } from '../types.ts'
+import { type SignedManifest, verifyManifestOffline } from './manifest.ts'
+import { decodeRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
+
+export type AcceptedRecord =
+  | { type: 'presence'; record: PresenceRecord; certificate: VerifiedCertificate; from: string }
+  | { type: 'message'; record: MessageRecord; certificate: VerifiedCertificate; from: string; id: string }
+
+export interface RoomGatekeeperInit {
+  roomId: string
+  registry: CertificateRegistry
+  /** Peers always know it; a relay learns it from the first presence that carries it. */
+  manifest?: SignedManifest
+  /** A message arrived from a PeerId whose certificate is not known yet: fetch it. */
+  onUnknownSender?: (message: SignedMessage, propagationSource: PeerId) => void
+  onRejected?: (from: string, reason: string) => void
+}
+
+/**
+ * Gossip validation of one room topic, run identically by peers and relays (DESIGN.md,
+ * Identity): `Reject` only what is provably bad, `Ignore` what cannot be judged yet, and stay
+ * synchronous unless the chain must be asked (contract wallets).
+ */
+export class RoomGatekeeper {
+  readonly roomId: string
+  readonly #registry: CertificateRegistry
+  #manifest: SignedManifest | undefined
+  readonly #accepted = new WeakMap<Message, AcceptedRecord>()
+  readonly #onUnknownSender: RoomGatekeeperInit['onUnknownSender']
+  readonly #onRejected: RoomGatekeeperInit['onRejected']
+
+  constructor(init: RoomGatekeeperInit) {
+    this.roomId = init.roomId
+    this.#registry = init.registry
+    this.#manifest = init.manifest
+    this.#onUnknownSender = init.onUnknownSender
+    this.#onRejected = init.onRejected
+  }
+
+  get manifest(): SignedManifest | undefined {
+    return this.#manifest
+  }
+
+  /** What {@link validate} accepted for this message object (gossipsub passes the same one on). */
+  accepted(message: Message): AcceptedRecord | undefined {
+    return this.#accepted.get(message)
+  }
+
+  /** The gossipsub topic validator. */
+  readonly validate = (
+    propagationSource: PeerId,
+    message: Message,
+  ): TopicValidatorResult | Promise<TopicValidatorResult> => {
+    if (message.type !== 'signed') return this.#reject('?', 'unsigned record')
+    const from = message.from.toString()
+    const decoded = decodeRecord(message.data)
+    if (decoded.status === 'unknown') return TopicValidatorResult.Ignore
+    if (decoded.status === 'malformed') return this.#reject(from, `malformed record: ${decoded.reason}`)
+    const { record } = decoded
+    if (record.room !== this.roomId) return this.#reject(from, 'record names another room')
+
+    if (record.type === 'presence') {
+      if (record.manifest !== undefined) {
+        try {
+          const manifest = verifyManifestOffline(record.manifest, this.roomId)
+          this.#manifest ??= manifest
+        } catch (err) {
+          return this.#reject(from, describe(err))
+        }
+      }
+      const added = this.#registry.addOffline(from, record.cert)
+      if (added.status === 'valid') return this.#acceptPresence(message, record, added.certificate, from)
+      if (added.status === 'invalid') return this.#reject(from, describe(added.error))
+      return this.#registry.add(from, record.cert).then((result) => {
+        if (result.status === 'valid') return this.#acceptPresence(message, record, result.certificate, from)
+        if (result.status === 'invalid') return this.#reject(from, describe(result.error))
+        return TopicValidatorResult.Ignore
+      })
+    }
+
+    const certificate = this.#registry.get(from)
+    if (certificate === undefined) {
+      this.#onUnknownSender?.(message, propagationSource)
+      return TopicValidatorResult.Ignore
+    }
+    const policy = this.#checkPolicy(certificate)
+    if (policy !== undefined) return this.#reject(from, policy)
+    this.#accepted.set(message, { type: 'message', record, certificate, from, id: messageIdOf(message.data) })
+    return TopicValidatorResult.Accept
+  }
+
+  /**
+   * Re-validates a message held back while its sender's certificate was fetched. Returns the
+   * accepted record, or undefined when it still fails.
+   */
+  revalidate(message: SignedMessage): AcceptedRecord | undefined {
+    const result = this.validate(message.from, message)
+    return result === TopicValidatorResult.Accept ? this.#accepted.get(message) : undefined
+  }
+
+  #acceptPresence(
+    message: Message,
+    record: PresenceRecord,
+    certificate: VerifiedCertificate,
+    from: string,
+  ): TopicValidatorResult {
+    const policy = this.#checkPolicy(certificate)
+    if (policy !== undefined) return this.#reject(from, policy)
+    this.#accepted.set(message, { type: 'presence', record, certificate, from })
+    return TopicValidatorResult.Accept
+  }
+
+  /** The room's rules on top of a valid certificate; a relay without the manifest skips them. */
+  #checkPolicy(certificate: VerifiedCertificate): string | undefined {
+    const manifest = this.#manifest?.manifest
+    if (manifest === undefined) return undefined
+    try {
+      checkCertificatePolicy(certificate, { domains: manifest.domains, chainIds: manifest.chainIds })
+      return undefined
+    } catch (err) {
+      return describe(err)
+    }
+  }
+
+  #reject(from: string, reason: string): TopicValidatorResult {
+    this.#onRejected?.(from, reason)
+    return TopicValidatorResult.Reject
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof SecureChatError) return `${err.name}: ${err.message}`
+  return String(err)
+}

@@ -1,0 +1,23 @@
+export { type AcceptedRecord, RoomGatekeeper, type RoomGatekeeperInit } from './gatekeeper.ts'
+export { decodeInvite, encodeInvite, INVITE_PREFIX, type Invite } from './invite.ts'
+export {
+  type CreateManifestParams,
+  createManifest,
+  manifestSigningText,
+  type RoomAccess,
+  type RoomManifest,
+  roomIdOf,
+  type SignedManifest,
+  verifyManifest,
+  verifyManifestOffline,
+} from './manifest.ts'
+export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
+export {
+  decodeRecord,
+  type Envelope,
+  encodeRecord,
+  type MessageRecord,
+  messageIdOf,
+  type PresenceRecord,
+  type RoomRecord,
+} from './wire.ts'

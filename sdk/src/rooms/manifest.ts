@@ -1,0 +1,141 @@
+import { getAddress, type Provider, verifyMessage } from 'ethers'
+import { z } from 'zod'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
+import { canonicalJson, sha256Hex, utf8 } from '../encoding.ts'
+import { InvalidManifestError } from '../errors.ts'
+import { verifyContractSignature } from '../identity/certificate.ts'
+import type { WalletSigner } from '../identity/signer.ts'
+import type { AbortOptions, Address } from '../types.ts'
+
+const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
+const hexSchema = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `${bytes} bytes of lowercase hex`)
+
+export const accessSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('public') }).strict(),
+  z.object({ type: z.literal('invite-only') }).strict(),
+])
+export type RoomAccess = z.infer<typeof accessSchema>
+
+export const manifestSchema = z
+  .object({
+    v: z.literal(1),
+    name: z.string().min(1).max(100),
+    owner: addressSchema,
+    access: accessSchema,
+    /** Until end-to-end encryption lands (issue #3) rooms carry plaintext envelopes. */
+    encryption: z.literal('plaintext'),
+    /** SIWE domains whose certificates this room accepts. */
+    domains: z.array(z.string().min(1).max(255)).min(1).max(16),
+    /** Chain ids whose certificates this room accepts. */
+    chainIds: z.array(z.number().int().positive()).min(1).max(16),
+    salt: hexSchema(16),
+    createdAtMs: z.number().int().nonnegative(),
+  })
+  .strict()
+export type RoomManifest = z.infer<typeof manifestSchema>
+
+export const signedManifestSchema = z
+  .object({ manifest: manifestSchema, signature: z.string().regex(/^0x(?:[0-9a-fA-F]{2})+$/) })
+  .strict()
+export type SignedManifest = z.infer<typeof signedManifestSchema>
+
+/** roomId = sha256 of the canonical manifest: a room is self-certifying. */
+export function roomIdOf(manifest: RoomManifest): string {
+  return sha256Hex(utf8.encode(canonicalJson(manifest)))
+}
+
+/** What the owner's wallet shows and signs: readable, and bound to the room id. */
+export function manifestSigningText(manifest: RoomManifest): string {
+  return `SecureChat room\nname: ${manifest.name}\nowner: ${manifest.owner}\nroom: ${roomIdOf(manifest)}`
+}
+
+export interface CreateManifestParams {
+  signer: WalletSigner
+  name: string
+  access?: RoomAccess
+  domains?: string[]
+  chainIds?: number[]
+  now?: number
+}
+
+export async function createManifest(
+  params: CreateManifestParams,
+  options: AbortOptions = {},
+): Promise<SignedManifest> {
+  const owner = await params.signer.getAddress(options)
+  const salt = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+  const manifest = manifestSchema.parse({
+    v: 1,
+    name: params.name,
+    owner,
+    access: params.access ?? { type: 'public' },
+    encryption: 'plaintext',
+    domains: params.domains ?? [DEFAULT_CLI_DOMAIN],
+    chainIds: params.chainIds ?? [DEVNET_CHAIN_ID],
+    salt,
+    createdAtMs: params.now ?? Date.now(),
+  })
+  const signature = await params.signer.signMessage(manifestSigningText(manifest), options)
+  return { manifest, signature }
+}
+
+/**
+ * Checks a manifest's shape, that it hashes to `roomId` (when given) and that its owner signed
+ * it. Contract-wallet owners need a provider. Returns the room id.
+ */
+export async function verifyManifest(
+  input: unknown,
+  params: { roomId?: string; provider?: Provider } = {},
+): Promise<{ roomId: string; signed: SignedManifest }> {
+  const signed = parseSignedManifest(input)
+  const roomId = roomIdOf(signed.manifest)
+  if (params.roomId !== undefined && params.roomId !== roomId) {
+    throw new InvalidManifestError('manifest does not hash to the room id', {
+      details: { roomId: params.roomId, actual: roomId },
+    })
+  }
+  const text = manifestSigningText(signed.manifest)
+  const owner = getAddress(signed.manifest.owner) as Address
+  if (recoverOrUndefined(text, signed.signature) === owner) return { roomId, signed }
+  if (params.provider !== undefined) {
+    const ok = await verifyContractSignature({
+      provider: params.provider,
+      address: owner,
+      message: text,
+      signature: signed.signature,
+    })
+    if (ok) return { roomId, signed }
+  }
+  throw new InvalidManifestError('room manifest is not signed by its owner', { details: { owner, roomId } })
+}
+
+/** Offline variant for gossip validation: EOA owners only. */
+export function verifyManifestOffline(input: unknown, roomId: string): SignedManifest {
+  const signed = parseSignedManifest(input)
+  const actual = roomIdOf(signed.manifest)
+  if (actual !== roomId)
+    throw new InvalidManifestError('manifest does not hash to the room id', { details: { roomId, actual } })
+  if (
+    recoverOrUndefined(manifestSigningText(signed.manifest), signed.signature) !== getAddress(signed.manifest.owner)
+  ) {
+    throw new InvalidManifestError('room manifest is not signed by its owner', { details: { roomId } })
+  }
+  return signed
+}
+
+function parseSignedManifest(input: unknown): SignedManifest {
+  const parsed = signedManifestSchema.safeParse(input)
+  if (!parsed.success) {
+    throw new InvalidManifestError('malformed room manifest', { details: { issues: parsed.error.issues.slice(0, 5) } })
+  }
+  return parsed.data
+}
+
+function recoverOrUndefined(text: string, signature: string): string | undefined {
+  try {
+    return verifyMessage(text, signature)
+  } catch {
+    return undefined
+  }
+}

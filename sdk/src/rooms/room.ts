@@ -1,0 +1,350 @@
+import type { GossipSub, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { pushable } from 'it-pushable'
+import { TypedEventEmitter } from 'main-event'
+import {
+  CAUSAL_HISTORY_LENGTH,
+  MAX_PENDING_MESSAGES,
+  MAX_TEXT_BYTES,
+  PRESENCE_INTERVAL_MS,
+  PRESENCE_TIMEOUT_MS,
+  ROOM_TOPIC_PREFIX,
+  WIRE_VERSION,
+} from '../constants.ts'
+import { utf8 } from '../encoding.ts'
+import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
+import type { CertificateRegistry } from '../identity/registry.ts'
+import type { Logger } from '../logger.ts'
+import type {
+  AbortOptions,
+  PublishResult,
+  RoomEvents,
+  RoomMember,
+  RoomMessage,
+  SessionCertificate,
+  VerifiedCertificate,
+} from '../types.ts'
+import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
+import type { SignedManifest } from './manifest.ts'
+import { encodeRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
+
+export function roomTopic(roomId: string): string {
+  return `${ROOM_TOPIC_PREFIX}${roomId}`
+}
+
+export interface RoomComponents {
+  pubsub: GossipSub
+  registry: CertificateRegistry
+  /** This device's certificate, verified. */
+  self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate }
+  /** Fetches the certificate of `about` from `ask` (a neighbour that forwarded its message). */
+  fetchCertificate: (ask: PeerId, about: string) => Promise<SessionCertificate | undefined>
+  log: Logger
+}
+
+export interface RoomInit {
+  roomId: string
+  manifest: SignedManifest
+  presenceIntervalMs?: number
+  presenceTimeoutMs?: number
+}
+
+/**
+ * One joined room: gossip validation, presence, sending, and the stream of received messages.
+ */
+export class Room extends TypedEventEmitter<RoomEvents> {
+  readonly id: string
+  readonly topic: string
+  readonly manifest: SignedManifest
+  readonly #c: RoomComponents
+  readonly #gatekeeper: RoomGatekeeper
+  readonly #presenceIntervalMs: number
+  readonly #presenceTimeoutMs: number
+  readonly #members = new Map<string, RoomMember>()
+  readonly #pending = new Map<string, SignedMessage[]>()
+  readonly #fetching = new Set<string>()
+  #pendingCount = 0
+  #lamport = 0
+  #recent: string[] = []
+  #timer: ReturnType<typeof setInterval> | undefined
+  #announceTimer: ReturnType<typeof setTimeout> | undefined
+  #started = false
+
+  constructor(components: RoomComponents, init: RoomInit) {
+    super()
+    this.id = init.roomId
+    this.topic = roomTopic(init.roomId)
+    this.manifest = init.manifest
+    this.#c = components
+    this.#presenceIntervalMs = init.presenceIntervalMs ?? PRESENCE_INTERVAL_MS
+    this.#presenceTimeoutMs = init.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS
+    this.#gatekeeper = new RoomGatekeeper({
+      roomId: init.roomId,
+      registry: components.registry,
+      manifest: init.manifest,
+      onUnknownSender: (message, source) => this.#holdUntilCertified(message, source),
+      onRejected: (from, reason) => {
+        components.log.debug('record rejected', { room: this.id, from, reason })
+        this.safeDispatchEvent('message:rejected', { detail: { from, reason } })
+      },
+    })
+  }
+
+  get started(): boolean {
+    return this.#started
+  }
+
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    const { pubsub } = this.#c
+    pubsub.topicValidators.set(this.topic, this.#gatekeeper.validate)
+    pubsub.addEventListener('message', this.#onMessage)
+    pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
+    pubsub.subscribe(this.topic)
+    this.#timer = setInterval(() => {
+      this.#expireMembers()
+      void this.#announce()
+    }, this.#presenceIntervalMs)
+    void this.#announce()
+  }
+
+  /** Leaves the room: tells the others, then stops listening. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    await this.#announce({ leaving: true })
+    this.#started = false
+    clearInterval(this.#timer)
+    clearTimeout(this.#announceTimer)
+    const { pubsub } = this.#c
+    pubsub.removeEventListener('message', this.#onMessage)
+    pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
+    pubsub.unsubscribe(this.topic)
+    pubsub.topicValidators.delete(this.topic)
+    this.safeDispatchEvent('room:stopped')
+  }
+
+  /** Members heard from recently, this device included. */
+  members(): RoomMember[] {
+    const self = this.#c.self
+    return [
+      { address: self.verified.address, peerId: self.peerId, lastSeenMs: Date.now() },
+      ...[...this.#members.values()].filter((m) => m.peerId !== self.peerId),
+    ]
+  }
+
+  /** Resolves once at least one neighbour (a relay or a peer) shares the room topic. */
+  async waitForPeers(options: AbortOptions = {}): Promise<void> {
+    if (this.#c.pubsub.getSubscribers(this.topic).length > 0) return
+    await new Promise<void>((resolve, reject) => {
+      const onChange = (): void => {
+        if (this.#c.pubsub.getSubscribers(this.topic).length > 0) done()
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(
+          new UnreachableError('no relay or peer carries this room yet', {
+            hint: 'check --bootstrap: is `securechat relay` running and reachable?',
+            cause: options.signal?.reason,
+          }),
+        )
+      }
+      const cleanup = (): void => {
+        this.#c.pubsub.removeEventListener('subscription-change', onChange)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      const done = (): void => {
+        cleanup()
+        resolve()
+      }
+      this.#c.pubsub.addEventListener('subscription-change', onChange)
+      options.signal?.addEventListener('abort', onAbort)
+      if (options.signal?.aborted === true) onAbort()
+    })
+  }
+
+  /** Sends a text message. Returns its id and the neighbours it went to. */
+  async send(text: string, options: { parentId?: string } = {}): Promise<PublishResult> {
+    if (!this.#started) throw new NotStartedError('join the room before sending')
+    if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
+      throw new InvalidInputError('message is too long', {
+        details: { max: MAX_TEXT_BYTES },
+        hint: 'split it into several messages',
+      })
+    }
+    this.#lamport += 1
+    const record: MessageRecord = {
+      v: WIRE_VERSION,
+      type: 'message',
+      room: this.id,
+      lamport: this.#lamport,
+      deps: this.#recent.slice(-CAUSAL_HISTORY_LENGTH),
+      sentAtMs: Date.now(),
+      payload: {
+        enc: 'plaintext',
+        envelope:
+          options.parentId === undefined
+            ? { v: 1, kind: 'text', body: text }
+            : { v: 1, kind: 'text', body: text, parent: options.parentId },
+      },
+    }
+    const bytes = encodeRecord(record)
+    const id = messageIdOf(bytes)
+    this.#remember(id)
+    const result = await this.#c.pubsub.publish(this.topic, bytes)
+    return { id, recipients: result.recipients }
+  }
+
+  /** Received messages as they arrive; ends when `signal` aborts or the room stops. */
+  messages(options: AbortOptions = {}): AsyncIterable<RoomMessage> {
+    const queue = pushable<RoomMessage>({ objectMode: true })
+    const onMessage = (event: CustomEvent<RoomMessage>): void => {
+      queue.push(event.detail)
+    }
+    const end = (): void => {
+      this.removeEventListener('message:received', onMessage)
+      this.removeEventListener('room:stopped', end)
+      options.signal?.removeEventListener('abort', end)
+      queue.end()
+    }
+    this.addEventListener('message:received', onMessage)
+    this.addEventListener('room:stopped', end)
+    options.signal?.addEventListener('abort', end)
+    if (options.signal?.aborted === true || !this.#started) end()
+    return queue
+  }
+
+  readonly #onMessage = (event: CustomEvent<Message>): void => {
+    const message = event.detail
+    if (message.topic !== this.topic) return
+    const accepted = this.#gatekeeper.accepted(message)
+    if (accepted !== undefined) this.#handle(accepted)
+  }
+
+  readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) this.#scheduleAnnounce()
+  }
+
+  #handle(accepted: AcceptedRecord): void {
+    if (accepted.type === 'presence') {
+      this.#onPresence(accepted.record, accepted.certificate, accepted.from)
+      return
+    }
+    const { record, certificate, from, id } = accepted
+    this.#lamport = Math.max(this.#lamport, record.lamport)
+    this.#remember(id)
+    const { envelope } = record.payload
+    this.safeDispatchEvent('message:received', {
+      detail: {
+        roomId: this.id,
+        id,
+        sender: certificate.address,
+        senderPeerId: from,
+        kind: envelope.kind,
+        text: envelope.body,
+        parentId: envelope.parent,
+        sentAtMs: record.sentAtMs,
+        lamport: record.lamport,
+        deps: record.deps,
+        receivedAtMs: Date.now(),
+      },
+    })
+  }
+
+  #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string): void {
+    if (record.leaving === true) {
+      const member = this.#members.get(from)
+      if (member !== undefined) {
+        this.#members.delete(from)
+        this.safeDispatchEvent('member:left', { detail: member })
+      }
+      return
+    }
+    const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
+    const isNew = !this.#members.has(from)
+    this.#members.set(from, member)
+    if (isNew) {
+      this.safeDispatchEvent('member:joined', { detail: member })
+      // A newcomer has not heard our heartbeat yet; answer soon instead of in a full interval.
+      this.#scheduleAnnounce()
+    }
+    this.#releasePending(from)
+  }
+
+  #holdUntilCertified(message: SignedMessage, source: PeerId): void {
+    const from = message.from.toString()
+    if (this.#pendingCount >= MAX_PENDING_MESSAGES) return
+    const held = this.#pending.get(from) ?? []
+    held.push(message)
+    this.#pending.set(from, held)
+    this.#pendingCount += 1
+    if (this.#fetching.has(from)) return
+    this.#fetching.add(from)
+    void this.#c
+      .fetchCertificate(source, from)
+      .then(async (certificate) => {
+        if (certificate !== undefined) await this.#c.registry.add(from, certificate)
+      })
+      .catch((err: unknown) => this.#c.log.debug('certificate fetch failed', { from, error: String(err) }))
+      .finally(() => {
+        this.#fetching.delete(from)
+        this.#releasePending(from)
+      })
+  }
+
+  #releasePending(from: string): void {
+    const held = this.#pending.get(from)
+    if (held === undefined) return
+    if (this.#c.registry.get(from) === undefined && this.#fetching.has(from)) return
+    this.#pending.delete(from)
+    this.#pendingCount -= held.length
+    for (const message of held) {
+      const accepted = this.#gatekeeper.revalidate(message)
+      if (accepted !== undefined) this.#handle(accepted)
+    }
+  }
+
+  #remember(id: string): void {
+    this.#recent.push(id)
+    if (this.#recent.length > CAUSAL_HISTORY_LENGTH) this.#recent = this.#recent.slice(-CAUSAL_HISTORY_LENGTH)
+  }
+
+  #expireMembers(): void {
+    const cutoff = Date.now() - this.#presenceTimeoutMs
+    for (const [peerId, member] of this.#members) {
+      if (member.lastSeenMs < cutoff) {
+        this.#members.delete(peerId)
+        this.safeDispatchEvent('member:left', { detail: member })
+      }
+    }
+  }
+
+  #scheduleAnnounce(): void {
+    if (this.#announceTimer !== undefined || !this.#started) return
+    this.#announceTimer = setTimeout(
+      () => {
+        this.#announceTimer = undefined
+        void this.#announce()
+      },
+      50 + Math.floor(Math.random() * 200),
+    )
+  }
+
+  async #announce(options: { leaving?: boolean } = {}): Promise<void> {
+    if (!this.#started) return
+    const record: PresenceRecord = {
+      v: WIRE_VERSION,
+      type: 'presence',
+      room: this.id,
+      cert: this.#c.self.certificate,
+      manifest: this.manifest,
+      atMs: Date.now(),
+      ...(options.leaving === true ? { leaving: true } : {}),
+    }
+    try {
+      await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+    } catch (err) {
+      this.#c.log.debug('presence not published', { room: this.id, error: String(err) })
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod'
+import {
+  CAUSAL_HISTORY_LENGTH,
+  MAX_CERTIFICATE_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_TEXT_BYTES,
+  WIRE_VERSION,
+} from '../constants.ts'
+import { sha256Hex, utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import { signedManifestSchema } from './manifest.ts'
+
+/**
+ * Records on a room topic, JSON in UTF-8. Every record is signed by its sender's PeerId key
+ * (gossipsub StrictSign); who the PeerId speaks for comes from its session certificate.
+ */
+
+const messageIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
+
+export const certificateSchema = z
+  .object({
+    message: z.string().min(1).max(MAX_CERTIFICATE_BYTES),
+    signature: z.string().min(4).max(MAX_CERTIFICATE_BYTES),
+  })
+  .strict()
+
+export const presenceRecordSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    type: z.literal('presence'),
+    room: z.string().regex(/^[0-9a-f]{64}$/),
+    cert: certificateSchema,
+    /** The room's signed manifest, so relays and late joiners learn the room's rules. */
+    manifest: signedManifestSchema.optional(),
+    leaving: z.boolean().optional(),
+    atMs: z.number().int().nonnegative(),
+  })
+  .strict()
+export type PresenceRecord = z.infer<typeof presenceRecordSchema>
+
+/** What the sender says, inside the payload (encrypted once rooms encrypt). */
+export const envelopeSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('text'),
+    body: z.string().max(MAX_TEXT_BYTES),
+    parent: messageIdSchema.optional(),
+  })
+  .strict()
+export type Envelope = z.infer<typeof envelopeSchema>
+
+export const payloadSchema = z.discriminatedUnion('enc', [
+  z.object({ enc: z.literal('plaintext'), envelope: envelopeSchema }).strict(),
+])
+export type Payload = z.infer<typeof payloadSchema>
+
+/**
+ * Client timestamp, Lamport clock and causal history ride outside the payload: relays need
+ * them to store and serve history and anchorers to build audit leaves (DESIGN.md).
+ */
+export const messageRecordSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    type: z.literal('message'),
+    room: z.string().regex(/^[0-9a-f]{64}$/),
+    lamport: z.number().int().nonnegative(),
+    deps: z.array(messageIdSchema).max(CAUSAL_HISTORY_LENGTH),
+    sentAtMs: z.number().int().nonnegative(),
+    payload: payloadSchema,
+  })
+  .strict()
+export type MessageRecord = z.infer<typeof messageRecordSchema>
+
+const recordSchema = z.discriminatedUnion('type', [presenceRecordSchema, messageRecordSchema])
+export type RoomRecord = z.infer<typeof recordSchema>
+
+export type DecodeResult =
+  | { status: 'ok'; record: RoomRecord }
+  /** A later protocol version or record type: not ours to judge, never a crash. */
+  | { status: 'unknown' }
+  | { status: 'malformed'; reason: string }
+
+export function decodeRecord(bytes: Uint8Array): DecodeResult {
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) return { status: 'malformed', reason: 'too large' }
+  let json: unknown
+  try {
+    json = JSON.parse(utf8.decode(bytes))
+  } catch {
+    return { status: 'malformed', reason: 'not UTF-8 JSON' }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { status: 'malformed', reason: 'not an object' }
+  const { v, type } = json as { v?: unknown; type?: unknown }
+  if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
+  if (v !== WIRE_VERSION || (type !== 'presence' && type !== 'message')) return { status: 'unknown' }
+  const parsed = recordSchema.safeParse(json)
+  if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
+  return { status: 'ok', record: parsed.data }
+}
+
+export function encodeRecord(record: RoomRecord): Uint8Array {
+  const bytes = utf8.encode(JSON.stringify(record))
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+    throw new InvalidInputError('record is larger than a room message may be', {
+      details: { bytes: bytes.byteLength, max: MAX_MESSAGE_BYTES },
+      hint: 'send a shorter message',
+    })
+  }
+  return bytes
+}
+
+/** A message's id: sha256 of its record bytes as published, the same on every peer. */
+export function messageIdOf(bytes: Uint8Array): string {
+  return sha256Hex(bytes)
+}
