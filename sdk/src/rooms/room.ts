@@ -69,6 +69,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #timer: ReturnType<typeof setInterval> | undefined
   #announceTimer: ReturnType<typeof setTimeout> | undefined
   #started = false
+  /** Set when a neighbour appears: our certificate must reach it before our next message. */
+  #needsAnnounce = true
 
   constructor(components: RoomComponents, init: RoomInit) {
     super()
@@ -135,8 +137,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /** Resolves once at least one neighbour (a relay or a peer) shares the room topic. */
   async waitForPeers(options: AbortOptions = {}): Promise<void> {
-    if (this.#c.pubsub.getSubscribers(this.topic).length > 0) return
-    await new Promise<void>((resolve, reject) => {
+    if (this.#c.pubsub.getSubscribers(this.topic).length === 0) await this.#untilSubscriber(options)
+    if (this.#needsAnnounce) await this.#announce()
+  }
+
+  #untilSubscriber(options: AbortOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.#c.pubsub.getSubscribers(this.topic).length > 0) done()
       }
@@ -172,6 +178,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         hint: 'split it into several messages',
       })
     }
+    // Presence first: a neighbour that has not seen our certificate would hold the message back.
+    if (this.#needsAnnounce) await this.#announce()
     this.#lamport += 1
     const record: MessageRecord = {
       v: WIRE_VERSION,
@@ -222,7 +230,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
-    if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) this.#scheduleAnnounce()
+    if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) {
+      this.#needsAnnounce = true
+      this.#scheduleAnnounce()
+    }
   }
 
   #handle(accepted: AcceptedRecord): void {
@@ -342,7 +353,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(options.leaving === true ? { leaving: true } : {}),
     }
     try {
-      await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+      const { recipients } = await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+      if (recipients.length > 0) this.#needsAnnounce = false
     } catch (err) {
       this.#c.log.debug('presence not published', { room: this.id, error: String(err) })
     }

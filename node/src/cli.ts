@@ -1,0 +1,78 @@
+import { SecureChatError } from '@securechat/sdk/errors'
+import { Command, Option } from 'commander'
+import { chat, listen, roomCreate, send } from './commands/chat.ts'
+import { runRelay } from './commands/relay.ts'
+import { resolveRelayConfig } from './config.ts'
+
+const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
+
+function clientOptions(command: Command): Command {
+  return command
+    .requiredOption('--room <invite>', 'room invite printed by `securechat room create`')
+    .option(
+      '--bootstrap <multiaddr>',
+      'relay to connect to (repeatable; default: the relays in the invite)',
+      repeatable,
+    )
+    .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
+    .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
+    .option('--chain-id <id>', 'chain id to sign the session certificate for')
+    .option('--rpc <url>', 'JSON-RPC endpoint, to accept contract wallets (ERC-1271)')
+}
+
+export function buildProgram(): Command {
+  const program = new Command('securechat')
+    .description('SecureChat: decentralized, end-to-end encrypted chat for Ethereum wallets')
+    .showHelpAfterError()
+
+  program
+    .command('relay')
+    .description('run a community relay node (libp2p: TCP + WebSockets, circuit relay v2, gossipsub)')
+    .option('--config <file>', 'JSON config file with the same settings')
+    .option('--listen <multiaddr>', 'listen address (repeatable; env SECURECHAT_LISTEN)', repeatable)
+    .option('--announce <multiaddr>', 'public address to announce (repeatable; env SECURECHAT_ANNOUNCE)', repeatable)
+    .option('--peer <multiaddr>', 'another relay to stay connected to (repeatable; env SECURECHAT_PEERS)', repeatable)
+    .option('--data-dir <dir>', 'where the relay keeps its peer key (env SECURECHAT_DATA_DIR)')
+    .option('--max-reservations <n>', 'circuit relay slots (env SECURECHAT_MAX_RESERVATIONS)')
+    .option('--rpc <url>', 'JSON-RPC endpoint to verify contract wallets (env SECURECHAT_RPC)')
+    .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
+    .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
+
+  const room = program.command('room').description('manage rooms')
+  room
+    .command('create')
+    .description('create a room and print its invite')
+    .requiredOption('--name <name>', 'room name')
+    .addOption(new Option('--access <type>', 'who may join').choices(['public', 'invite-only']))
+    .option('--bootstrap <multiaddr>', 'relay to put in the invite (repeatable)', repeatable)
+    .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
+    .option('--domain <domain>', 'SIWE domain accepted in the room (repeatable; default localhost)', repeatable)
+    .option('--chain-id <id>', 'chain id accepted in the room (repeatable; default 31337)', repeatable)
+    .action(async (flags) => roomCreate(flags))
+
+  clientOptions(
+    program.command('send').description('send one message to a room').argument('<text>', 'message text'),
+  ).action(async (text: string, flags) => send(flags, text))
+  clientOptions(program.command('listen').description('print messages of a room as they arrive'))
+    .option('--json', 'one JSON object per message')
+    .action(async (flags) => listen(flags))
+  clientOptions(program.command('chat').description('chat in a room interactively')).action(async (flags) =>
+    chat(flags),
+  )
+  return program
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof SecureChatError) {
+      process.stderr.write(`error: ${err.message}\n`)
+      if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`)
+      return 1
+    }
+    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { DEFAULT_DATA_DIR, DEFAULT_RELAY_LISTEN, RELAY_MAX_RESERVATIONS } from './constants.ts'
+import { ConfigError } from './errors.ts'
+
+/**
+ * Relay settings come from, in order of precedence: flags, `SECURECHAT_*` environment
+ * variables, a JSON config file (`--config`), and the defaults in constants.ts.
+ */
+export const relayConfigSchema = z
+  .object({
+    listen: z.array(z.string().min(1)).min(1),
+    announce: z.array(z.string().min(1)),
+    peers: z.array(z.string().min(1)),
+    dataDir: z.string().min(1),
+    maxReservations: z.number().int().positive(),
+    json: z.boolean(),
+    rpc: z.string().url().optional(),
+  })
+  .strict()
+export type RelayConfig = z.infer<typeof relayConfigSchema>
+
+const fileSchema = relayConfigSchema.partial().strict()
+
+const ENV: Record<keyof RelayConfig, string> = {
+  listen: 'SECURECHAT_LISTEN',
+  announce: 'SECURECHAT_ANNOUNCE',
+  peers: 'SECURECHAT_PEERS',
+  dataDir: 'SECURECHAT_DATA_DIR',
+  maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
+  json: 'SECURECHAT_JSON',
+  rpc: 'SECURECHAT_RPC',
+}
+
+export interface RelayFlags {
+  config?: string
+  listen?: string[]
+  announce?: string[]
+  peer?: string[]
+  dataDir?: string
+  maxReservations?: string
+  json?: boolean
+  rpc?: string
+}
+
+export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
+  const file = flags.config === undefined ? {} : readConfigFile(flags.config)
+  const list = (value: string | undefined): string[] | undefined =>
+    value === undefined || value === ''
+      ? undefined
+      : value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+  const candidate = {
+    listen: flags.listen ?? list(env[ENV.listen]) ?? file.listen ?? DEFAULT_RELAY_LISTEN,
+    announce: flags.announce ?? list(env[ENV.announce]) ?? file.announce ?? [],
+    peers: flags.peer ?? list(env[ENV.peers]) ?? file.peers ?? [],
+    dataDir: flags.dataDir ?? env[ENV.dataDir] ?? file.dataDir ?? DEFAULT_DATA_DIR,
+    maxReservations: Number(
+      flags.maxReservations ?? env[ENV.maxReservations] ?? file.maxReservations ?? RELAY_MAX_RESERVATIONS,
+    ),
+    json:
+      flags.json ??
+      (env[ENV.json] === undefined ? undefined : env[ENV.json] === '1' || env[ENV.json] === 'true') ??
+      file.json ??
+      false,
+    ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
+  }
+  const parsed = relayConfigSchema.safeParse(candidate)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = String(issue?.path[0] ?? '')
+    throw new ConfigError(`invalid relay setting ${field}: ${issue?.message ?? ''}`, {
+      details: { field, received: (candidate as Record<string, unknown>)[field] },
+      hint: `fix --${field} (or ${ENV[field as keyof RelayConfig] ?? 'the config file'})`,
+    })
+  }
+  return parsed.data
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
+function readConfigFile(path: string): z.infer<typeof fileSchema> {
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${path}`, { cause: err, hint: 'it must be a JSON object' })
+  }
+  const parsed = fileSchema.safeParse(json)
+  if (!parsed.success) {
+    throw new ConfigError(`invalid config file ${path}: ${parsed.error.issues[0]?.message ?? ''}`, {
+      details: { path: parsed.error.issues[0]?.path },
+      hint: `allowed keys: ${Object.keys(ENV).join(', ')}`,
+    })
+  }
+  return parsed.data
+}
