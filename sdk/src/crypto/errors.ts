@@ -1,0 +1,123 @@
+/**
+ * Errors of the crypto core. They have the shape of the sdk's `SecureChatError` (name, short
+ * message, `details`, `hint`, `cause`) and will be rebased onto it; callers branch on
+ * `err.name` or `instanceof`, never on message text.
+ *
+ * `details` never holds key material or plaintext: only field names, lengths, ids and counters.
+ */
+
+export interface CryptoErrorOptions {
+  /** Structured, non-secret facts about what went wrong (field names, sizes, counters). */
+  details?: Record<string, unknown>
+  /** What the caller can do next. */
+  hint?: string
+  cause?: unknown
+}
+
+/** Base class of every error thrown by `sdk/src/crypto`. */
+export class CryptoError extends Error {
+  override name = 'CryptoError'
+  readonly details: Record<string, unknown>
+  readonly hint: string | undefined
+
+  constructor(message: string, options: CryptoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.details = options.details ?? {}
+    this.hint = options.hint
+  }
+}
+
+function withHint(options: CryptoErrorOptions, hint: string): CryptoErrorOptions {
+  return options.hint === undefined ? { ...options, hint } : options
+}
+
+/**
+ * An AEAD open failed: wrong key, wrong associated data (room, sender, message id, session),
+ * or a modified nonce, ciphertext or tag. Nothing of the plaintext is released.
+ */
+export class DecryptionFailedError extends CryptoError {
+  override name = 'DecryptionFailedError'
+  constructor(message = 'decryption failed', options: CryptoErrorOptions = {}) {
+    super(
+      message,
+      withHint(options, 'Treat the message as forged or corrupted: drop it and keep the session state as it was.'),
+    )
+  }
+}
+
+/** A key of the wrong size, a point that is not a valid public key, or a low-order point. */
+export class InvalidKeyError extends CryptoError {
+  override name = 'InvalidKeyError'
+  constructor(message = 'invalid key', options: CryptoErrorOptions = {}) {
+    super(message, withHint(options, "Fetch the peer's key bundle again and verify it before use."))
+  }
+}
+
+/** A signature (key bundle, prekey) that does not verify for the expected signer. */
+export class InvalidSignatureError extends CryptoError {
+  override name = 'InvalidSignatureError'
+  constructor(message = 'invalid signature', options: CryptoErrorOptions = {}) {
+    super(message, withHint(options, 'Do not use the signed data; fetch it again from another peer or relay.'))
+  }
+}
+
+/**
+ * A message would need more skipped message keys than allowed: its counter jumps further ahead
+ * of the receiving chain than `MAX_FORWARD_JUMP` / `SENDER_KEY_MAX_FORWARD_JUMP`.
+ */
+export class SkippedKeyLimitError extends CryptoError {
+  override name = 'SkippedKeyLimitError'
+  constructor(message = 'message is too far ahead of the receiving chain', options: CryptoErrorOptions = {}) {
+    super(
+      message,
+      withHint(options, 'Drop the message. If the peer is honest, the session must be restarted (new handshake).'),
+    )
+  }
+}
+
+/**
+ * A message whose key is no longer available: it was already decrypted, or it is older than
+ * the stored skipped keys (evicted after `MAX_SKIPPED_MESSAGE_KEYS`). Either way it is not
+ * accepted a second time.
+ */
+export class DuplicateMessageError extends CryptoError {
+  override name = 'DuplicateMessageError'
+  constructor(message = 'message already received or expired', options: CryptoErrorOptions = {}) {
+    super(message, withHint(options, 'Ignore it: the message was delivered before, or its key was evicted.'))
+  }
+}
+
+/** Bytes that do not parse: wrong version, truncated, trailing data, out-of-range field. */
+export class MalformedMessageError extends CryptoError {
+  override name = 'MalformedMessageError'
+  constructor(message = 'malformed encoding', options: CryptoErrorOptions = {}) {
+    super(message, withHint(options, 'Drop the input; it was not produced by a compatible SecureChat peer.'))
+  }
+}
+
+/** An initial PQXDH message names a prekey we do not have (already used, rotated away, unknown). */
+export class PrekeyNotFoundError extends CryptoError {
+  override name = 'PrekeyNotFoundError'
+  constructor(message = 'prekey not found', options: CryptoErrorOptions = {}) {
+    super(
+      message,
+      withHint(options, 'The initiator must fetch a fresh key bundle and start again; one-time prekeys work once.'),
+    )
+  }
+}
+
+/** A room message from a (sender, epoch) whose sender key we have not received (or evicted). */
+export class SenderKeyNotFoundError extends CryptoError {
+  override name = 'SenderKeyNotFoundError'
+  constructor(message = 'no sender key for this sender and epoch', options: CryptoErrorOptions = {}) {
+    super(
+      message,
+      withHint(options, "Keep the message and retry after the sender's key distribution arrives, or ask for it."),
+    )
+  }
+}
+
+/** An operation the current state cannot do (e.g. send before the first message arrived). */
+export class InvalidStateError extends CryptoError {
+  override name = 'InvalidStateError'
+}
