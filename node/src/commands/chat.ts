@@ -52,7 +52,9 @@ export async function send(flags: ClientFlags, text: string): Promise<void> {
 export async function listen(flags: ClientFlags & { json?: boolean }): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const { client, room } = await joinFromFlags(flags, factory)
-  process.stderr.write(`listening on room ${room.manifest.manifest.name} (${room.id}) as ${client.address}\n`)
+  process.stderr.write(
+    `listening on room ${room.manifest.manifest.name} (${room.id}) as ${client.address} (peer ${client.peerId.toString()})\n`,
+  )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
   for await (const message of room.messages({ signal: stop.signal })) {

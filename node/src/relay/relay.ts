@@ -137,7 +137,13 @@ export class RelayNode {
 
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     for (const { topic, subscribe } of event.detail.subscriptions) {
-      if (subscribe && topic.startsWith(ROOM_TOPIC_PREFIX)) this.#joinTopic(topic)
+      if (!subscribe || !topic.startsWith(ROOM_TOPIC_PREFIX)) continue
+      this.#joinTopic(topic)
+      this.#log.info('peer subscribed to room', {
+        event: 'room:subscribed',
+        room: topic.slice(ROOM_TOPIC_PREFIX.length),
+        peer: event.detail.peerId.toString(),
+      })
     }
   }
 

@@ -1,0 +1,137 @@
+import { createServer } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+
+// Public Hardhat test keys (never hold real funds), so the expected addresses are known.
+const ALICE = {
+  key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+  address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+}
+const BOB = {
+  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+}
+
+const running: CliProcess[] = []
+afterEach(async () => {
+  for (const cli of running.splice(0)) {
+    cli.kill('SIGKILL')
+    await cli.exited
+  }
+})
+
+function track<T extends CliProcess>(cli: T): T {
+  running.push(cli)
+  return cli
+}
+
+async function createInvite(relay: string): Promise<string> {
+  const created = await runCli(['room', 'create', '--name', 'lobby', '--bootstrap', relay], {
+    SECURECHAT_PRIVATE_KEY: ALICE.key,
+  })
+  expect(created.code, created.stderr).toBe(0)
+  const invite = created.stdout.trim()
+  expect(invite.startsWith('securechat:')).toBe(true)
+  return invite
+}
+
+async function startListener(invite: string): Promise<{ cli: CliProcess; peerId: string }> {
+  const cli = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: BOB.key }))
+  await waitFor(
+    () => /listening on room .*\(peer (\w+)\)/.test(cli.stderr()),
+    () => cli.stderr(),
+  )
+  const peerId = /\(peer (\w+)\)/.exec(cli.stderr())![1]!
+  return { cli, peerId }
+}
+
+async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+describe('securechat CLI', () => {
+  it('behavior: relay, room create, listen --json and send as separate processes', async () => {
+    const relay = track(await startRelayProcess())
+    const invite = await createInvite(relay.multiaddrs[0]!)
+    const { cli: listener } = await startListener(invite)
+
+    const sent = await runCli(['send', '--room', invite, 'hello from alice'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
+    expect(sent.code, sent.stderr).toBe(0)
+    const { id } = JSON.parse(sent.stdout) as { id: string }
+
+    const line = await listener.waitForLine((l) => l.includes(id))
+    const message = JSON.parse(line) as Record<string, unknown>
+    expect(message).toMatchObject({ type: 'message', id, sender: ALICE.address, text: 'hello from alice' })
+    expect(typeof message.roomId).toBe('string')
+    expect(Date.parse(String(message.sentAt))).not.toBeNaN()
+  })
+
+  it('behavior: peers reconnect and keep chatting after the relay process is killed and restarted', async () => {
+    const dataDir = await tempDir('relay-restart-')
+    const port = await freePort()
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`]
+    let relay = track(await startRelayProcess({ dataDir, listen }))
+    const address = relay.multiaddrs[0]!
+    const invite = await createInvite(address)
+    const { cli: listener, peerId } = await startListener(invite)
+    const chat = track(spawnCli(['chat', '--room', invite], { SECURECHAT_PRIVATE_KEY: ALICE.key }))
+    await chat.waitForLine((l) => l.includes('joined lobby'))
+
+    chat.child.stdin!.write('before the crash\n')
+    await listener.waitForLine((l) => l.includes('before the crash'))
+
+    relay.kill('SIGKILL')
+    await relay.exited
+    relay = track(await startRelayProcess({ dataDir, listen }))
+    expect(relay.multiaddrs[0]).toBe(address)
+    // Both clients redial on their own; wait until the listener is back in the room.
+    await relay.waitForLine((l) => l.includes('room:subscribed') && l.includes(peerId))
+    await relay.waitForLine((l) => l.includes('room:subscribed') && !l.includes(peerId))
+
+    chat.child.stdin!.write('after the restart\n')
+    const line = await listener.waitForLine((l) => l.includes('after the restart'))
+    expect(JSON.parse(line)).toMatchObject({ sender: ALICE.address, text: 'after the restart' })
+  })
+
+  it('error: no relay reachable says what to do', async () => {
+    const relay = track(await startRelayProcess())
+    const invite = await createInvite(relay.multiaddrs[0]!)
+    relay.kill('SIGKILL')
+    await relay.exited
+    const sent = await runCli(['send', '--room', invite, 'lost'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
+    expect(sent.code).toBe(1)
+    expect(sent.stderr).toContain('no relay reachable at')
+    expect(sent.stderr).toContain('securechat relay')
+  })
+
+  it('error: a damaged invite and a missing wallet are explained', async () => {
+    const damaged = await runCli(['send', '--room', 'securechat:!!!', 'x'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
+    expect(damaged.code).toBe(1)
+    expect(damaged.stderr).toContain('invite is damaged')
+    const noKey = await runCli(['room', 'create', '--name', 'x'], { SECURECHAT_PRIVATE_KEY: '' })
+    expect(noKey.code).toBe(1)
+    expect(noKey.stderr).toContain('--key-file')
+  })
+
+  it('behavior: SIGTERM stops the relay gracefully', async () => {
+    const relay = track(await startRelayProcess())
+    relay.kill('SIGTERM')
+    expect(await relay.exited).toBe(0)
+    expect(relay.lines.some((l) => l.includes('relay:stopped'))).toBe(true)
+  })
+})

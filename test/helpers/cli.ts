@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+
+/** The CLI as a user runs it: `node node/bin/securechat.js …` in its own process. */
+export const CLI_PATH = resolve(import.meta.dirname, '../../node/bin/securechat.js')
+
+export interface CliProcess {
+  child: ChildProcess
+  /** Every stdout line so far. */
+  lines: string[]
+  stderr: () => string
+  /** Resolves with the first stdout line (already seen or future) that `match` accepts. */
+  waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>
+  kill(signal?: NodeJS.Signals): void
+}
+
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const lines: string[] = []
+  let stderr = ''
+  const waiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void }> = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line)
+    for (const waiter of [...waiters]) {
+      if (waiter.match(line)) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve(line)
+      }
+    }
+  })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    },
+    waitForLine(match, timeoutMs = 20_000) {
+      const seen = lines.find(match)
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`no matching line within ${timeoutMs} ms; stdout: ${lines.join('\n')}; stderr: ${stderr}`))
+        }, timeoutMs)
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer)
+            resolve(line)
+          },
+        })
+        void exited.then((code) => {
+          clearTimeout(timer)
+          reject(new Error(`process exited (${code}) before a matching line; stderr: ${stderr}`))
+        })
+      })
+    },
+  }
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = spawnCli(args, env)
+  cli.child.stdin?.end()
+  const code = await cli.exited
+  // Let readline flush the last line.
+  await new Promise((resolve) => setImmediate(resolve))
+  return { code, stdout: cli.lines.join('\n'), stderr: cli.stderr() }
+}
+
+export interface RelayProcess extends CliProcess {
+  multiaddrs: string[]
+  peerId: string
+}
+
+/** Starts `securechat relay --json` and waits for its first line (its multiaddrs). */
+export async function startRelayProcess(
+  params: { dataDir?: string; listen?: string[]; peers?: string[] } = {},
+): Promise<RelayProcess> {
+  const dataDir = params.dataDir ?? (await tempDir('relay-'))
+  const args = ['relay', '--json', '--data-dir', dataDir]
+  for (const address of params.listen ?? ['/ip4/127.0.0.1/tcp/0']) args.push('--listen', address)
+  for (const peer of params.peers ?? []) args.push('--peer', peer)
+  const cli = spawnCli(args)
+  const first = JSON.parse(await cli.waitForLine((line) => line.includes('relay:started'))) as {
+    multiaddrs: string[]
+    peerId: string
+  }
+  return Object.assign(cli, { multiaddrs: first.multiaddrs, peerId: first.peerId })
+}
+
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `securechat-${prefix}`))
+}
