@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
-import { decodeInvite, type Room } from '@securechat/sdk/rooms'
+import { decodeInvite, INVITE_PREFIX, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { JsonRpcProvider } from 'ethers'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
@@ -25,7 +26,7 @@ export async function joinFromFlags(
   logger: LoggerFactory,
 ): Promise<{ client: SecureChatClient; room: Room }> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
-  const invite = decodeInvite(flags.room)
+  const invite = decodeInvite(await readInvite(flags.room))
   const bootstrap = flags.bootstrap ?? invite.relays ?? []
   if (bootstrap.length === 0) {
     throw new ConfigError('no relay to connect to', {
@@ -82,4 +83,14 @@ export function untilSignal(): Promise<void> {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())
   })
+}
+
+/** `--room` takes an invite, or the path of a file that holds one (`npm start` writes one). */
+export async function readInvite(value: string): Promise<string> {
+  if (value.trim().startsWith(INVITE_PREFIX)) return value
+  try {
+    return (await readFile(value, 'utf8')).trim()
+  } catch {
+    return value
+  }
 }
