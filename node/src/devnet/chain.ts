@@ -113,7 +113,9 @@ export async function startChain(init: StartChainInit = {}, options: AbortOption
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new ChainStartError(`timeoutMs: expected a positive number, got ${timeoutMs}`, { details: { timeoutMs } })
   }
-  options.signal?.throwIfAborted()
+  if (options.signal?.aborted === true) {
+    throw new ChainStartError('startChain aborted', { cause: options.signal.reason })
+  }
 
   const args = [hardhatCliPath(), '--config', HARDHAT_CONFIG, 'node', '--hostname', host, '--port', String(port)]
   const child = spawn(process.execPath, args, {
@@ -136,15 +138,16 @@ export async function startChain(init: StartChainInit = {}, options: AbortOption
   } catch (err) {
     await stop()
     if (err instanceof ChainStartError) throw err
-    const timedOut = options.signal?.aborted !== true
+    // Only the caller's signal or our timeout can have aborted the wait.
+    const timedOut = !(err instanceof Error && err === options.signal?.reason)
     throw new ChainStartError(timedOut ? `Hardhat node did not answer within ${timeoutMs} ms` : 'startChain aborted', {
-      details: { host, port, output: output.text() },
-      hint: timedOut ? 'See details.output for what the node printed.' : undefined,
+      details: { host, port, pid: child.pid, output: output.text() },
+      ...(timedOut ? { hint: 'See details.output for what the node printed.' } : {}),
       cause: err,
     })
   } finally {
     // Keep draining the pipes so the node never blocks on a full one (it logs every RPC call).
-    output.detach(child)
+    output.detach()
     child.stdout?.resume()
     child.stderr?.resume()
   }
@@ -205,10 +208,9 @@ class OutputTail {
     stream.on('data', listener)
   }
 
-  detach(child: ChildProcess): void {
+  detach(): void {
     for (const [stream, listener] of this.#listeners) stream.removeListener('data', listener)
     this.#listeners.clear()
-    child.stdout?.removeAllListeners('data')
   }
 
   text(): string {
@@ -226,7 +228,7 @@ function waitForRpcUrl(child: ChildProcess, output: OutputTail, signal: AbortSig
       finish(() =>
         reject(
           new ChainStartError(`Hardhat node exited before it was ready (code ${code}, signal ${exitSignal})`, {
-            details: { code, signal: exitSignal, output: output.text() },
+            details: { pid: child.pid, code, signal: exitSignal, output: output.text() },
             hint: 'See details.output; a taken port shows up there as EADDRINUSE.',
           }),
         ),
@@ -257,7 +259,7 @@ async function waitForChainId(rpcUrl: string, child: ChildProcess, signal: Abort
     signal.throwIfAborted()
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new ChainStartError('Hardhat node exited before it answered eth_chainId', {
-        details: { rpcUrl, code: child.exitCode, signal: child.signalCode },
+        details: { rpcUrl, pid: child.pid, code: child.exitCode, signal: child.signalCode },
       })
     }
     try {
