@@ -117,3 +117,12 @@ export const XWING_SECRET_KEY_BYTES = 32
 export const XWING_CIPHERTEXT_BYTES = 1120
 /** Every shared secret and chain/root key in this module. */
 export const SHARED_SECRET_BYTES = 32
+
+/**
+ * Tolerated clock difference when checking a bundle's prekey timestamps: a prekey created up to
+ * this far in the future is accepted (peers' clocks differ), anything later is refused.
+ */
+export const BUNDLE_CLOCK_SKEW_MS = 5 * 60 * 1000
+
+/** Most one-time prekeys a bundle may carry: bounds the size of a bundle we accept from the network. */
+export const MAX_ONE_TIME_PREKEYS_PER_BUNDLE = 1000
