@@ -1,0 +1,204 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, WIRE_VERSION } from '../constants.ts'
+import { sha256Hex, utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import {
+  decodeRecord,
+  encodeRecord,
+  type MessageRecord,
+  messageIdOf,
+  type PresenceRecord,
+  type RoomRecord,
+} from './wire.ts'
+
+const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/)
+
+const messageArb: fc.Arbitrary<MessageRecord> = fc.record({
+  v: fc.constant(WIRE_VERSION),
+  type: fc.constant('message'),
+  room: hex64,
+  lamport: fc.nat(),
+  deps: fc.array(hex64, { maxLength: CAUSAL_HISTORY_LENGTH }),
+  sentAtMs: fc.nat(),
+  payload: fc.record({
+    enc: fc.constant('plaintext'),
+    envelope: fc.oneof(
+      fc.record({
+        v: fc.constant(1),
+        kind: fc.constant('text'),
+        body: fc.string({ unit: 'grapheme', maxLength: 200 }),
+      }),
+      fc.record({
+        v: fc.constant(1),
+        kind: fc.constant('text'),
+        body: fc.string({ maxLength: 200 }),
+        parent: hex64,
+      }),
+    ),
+  }),
+}) as fc.Arbitrary<MessageRecord>
+
+const presenceArb: fc.Arbitrary<PresenceRecord> = fc
+  .record({
+    v: fc.constant(WIRE_VERSION),
+    type: fc.constant('presence'),
+    room: hex64,
+    cert: fc.record({
+      message: fc.string({ minLength: 1, maxLength: 600 }),
+      signature: fc.stringMatching(/^0x[0-9a-f]{130}$/),
+    }),
+    leaving: fc.option(fc.boolean(), { nil: undefined }),
+    atMs: fc.nat(),
+  })
+  .map((record) => {
+    const { leaving, ...rest } = record
+    return (leaving === undefined ? rest : { ...rest, leaving }) as PresenceRecord
+  })
+
+const recordArb: fc.Arbitrary<RoomRecord> = fc.oneof(messageArb, presenceArb)
+
+function jsonBytes(value: unknown): Uint8Array {
+  return utf8.encode(JSON.stringify(value))
+}
+
+const sampleMessage: MessageRecord = {
+  v: WIRE_VERSION,
+  type: 'message',
+  room: 'a'.repeat(64),
+  lamport: 1,
+  deps: [],
+  sentAtMs: 1_700_000_000_000,
+  payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'hello' } },
+}
+
+describe('room wire records', () => {
+  it('behavior: every valid record round-trips through encodeRecord and decodeRecord', () => {
+    fc.assert(
+      fc.property(recordArb, (record) => {
+        const decoded = decodeRecord(encodeRecord(record))
+        expect(decoded).toEqual({ status: 'ok', record })
+      }),
+    )
+  })
+
+  it('behavior: a message id is the sha256 of the record bytes as published', () => {
+    const bytes = encodeRecord(sampleMessage)
+    expect(messageIdOf(bytes)).toBe(sha256Hex(bytes))
+    expect(messageIdOf(bytes)).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('error: random bytes never throw and decode as malformed', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
+        expect(decodeRecord(bytes).status).toBe('malformed')
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('error: every truncation of a valid record never throws and decodes as malformed', () => {
+    fc.assert(
+      fc.property(
+        recordArb.chain((record) => {
+          const bytes = encodeRecord(record)
+          return fc.tuple(fc.constant(bytes), fc.nat({ max: bytes.byteLength - 1 }))
+        }),
+        ([bytes, length]) => {
+          expect(decodeRecord(bytes.subarray(0, length)).status).toBe('malformed')
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('error: a valid record with one byte changed never throws', () => {
+    fc.assert(
+      fc.property(
+        recordArb.chain((record) => {
+          const bytes = encodeRecord(record)
+          return fc.tuple(fc.constant(bytes), fc.nat({ max: bytes.byteLength - 1 }), fc.integer({ min: 1, max: 255 }))
+        }),
+        ([bytes, index, xor]) => {
+          const damaged = bytes.slice()
+          damaged[index]! ^= xor
+          expect(['ok', 'unknown', 'malformed']).toContain(decodeRecord(damaged).status)
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('error: arbitrary JSON never throws and is never accepted', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const status = decodeRecord(jsonBytes(value)).status
+        expect(['unknown', 'malformed']).toContain(status)
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('error: deeply nested JSON never throws', () => {
+    const depth = 10_000
+    for (const text of [
+      '['.repeat(depth) + ']'.repeat(depth),
+      `{"v":1,"type":"message","payload":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+    ]) {
+      const bytes = utf8.encode(text)
+      expect(bytes.byteLength).toBeLessThanOrEqual(MAX_MESSAGE_BYTES)
+      expect(decodeRecord(bytes).status).toBe('malformed')
+    }
+  })
+
+  it('behavior: a record of another version or type is unknown, not malformed', () => {
+    expect(decodeRecord(jsonBytes({ ...sampleMessage, v: WIRE_VERSION + 1 }))).toEqual({ status: 'unknown' })
+    expect(decodeRecord(jsonBytes({ ...sampleMessage, v: 0 }))).toEqual({ status: 'unknown' })
+    expect(decodeRecord(jsonBytes({ ...sampleMessage, type: 'reaction' }))).toEqual({ status: 'unknown' })
+    expect(decodeRecord(jsonBytes({ v: WIRE_VERSION + 1, type: 'anything', future: [1, 2, 3] }))).toEqual({
+      status: 'unknown',
+    })
+  })
+
+  it('error: a record without version or type, or not an object, is malformed', () => {
+    for (const value of [null, 1, 'text', [sampleMessage], {}, { v: '1', type: 'message' }, { v: 1 }, { type: 'x' }]) {
+      expect(decodeRecord(jsonBytes(value)).status, JSON.stringify(value)).toBe('malformed')
+    }
+  })
+
+  it('error: a record with a wrong, missing or extra field is malformed', () => {
+    const broken: unknown[] = [
+      { ...sampleMessage, room: 'A'.repeat(64) },
+      { ...sampleMessage, room: 'a'.repeat(63) },
+      { ...sampleMessage, lamport: -1 },
+      { ...sampleMessage, lamport: 1.5 },
+      { ...sampleMessage, deps: Array.from({ length: CAUSAL_HISTORY_LENGTH + 1 }, () => 'b'.repeat(64)) },
+      { ...sampleMessage, deps: ['not an id'] },
+      { ...sampleMessage, extra: true },
+      { ...sampleMessage, payload: { enc: 'aes-256-gcm', envelope: sampleMessage.payload.envelope } },
+      { ...sampleMessage, payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 1 } } },
+      {
+        ...sampleMessage,
+        payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'x'.repeat(MAX_TEXT_BYTES + 1) } },
+      },
+      { v: WIRE_VERSION, type: 'presence', room: 'a'.repeat(64), atMs: 1 },
+      { v: WIRE_VERSION, type: 'presence', room: 'a'.repeat(64), atMs: 1, cert: { message: '', signature: '0x00' } },
+    ]
+    for (const value of broken) expect(decodeRecord(jsonBytes(value)).status).toBe('malformed')
+  })
+
+  it('error: a record larger than MAX_MESSAGE_BYTES is malformed, before parsing', () => {
+    const padded = utf8.encode(JSON.stringify(sampleMessage).padEnd(MAX_MESSAGE_BYTES + 1, ' '))
+    expect(decodeRecord(padded)).toEqual({ status: 'malformed', reason: 'too large' })
+    const atLimit = utf8.encode(JSON.stringify(sampleMessage).padEnd(MAX_MESSAGE_BYTES, ' '))
+    expect(decodeRecord(atLimit).status).toBe('ok')
+  })
+
+  it('error: encoding a record larger than MAX_MESSAGE_BYTES throws InvalidInputError', () => {
+    const huge: MessageRecord = {
+      ...sampleMessage,
+      payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'x'.repeat(MAX_MESSAGE_BYTES) } },
+    }
+    expect(() => encodeRecord(huge)).toThrow(InvalidInputError)
+  })
+})
