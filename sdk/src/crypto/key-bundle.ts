@@ -66,6 +66,17 @@ export const BUNDLE_SIGNATURE_LABEL = utf8Encode('SecureChat/key-bundle/v1')
 /** Domain-separation label of {@link bundleHash}. */
 export const BUNDLE_HASH_LABEL = utf8Encode('SecureChat/key-bundle-hash/v1')
 
+/** Curve-type byte of PQXDH's Encode(PK) for X25519 (libsignal's DJB type). */
+export const X25519_KEY_TYPE = 0x05
+
+/** PQXDH's Encode(PK): the curve-type byte, then the 32-byte little-endian u-coordinate. */
+export function encodeIdentityKey(publicKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + publicKey.length)
+  out[0] = X25519_KEY_TYPE
+  out.set(publicKey, 1)
+  return out
+}
+
 const BUNDLE_VERSION = 1
 const DEVICE_KEYS_VERSION = 1
 const MAX_SIGNATURE_BYTES = 1024

@@ -18,6 +18,7 @@ import {
   decodeDeviceKeys,
   decodeKeyBundle,
   encodeDeviceKeys,
+  encodeIdentityKey,
   encodeKeyBundle,
   generateDeviceKeys,
   type KeyBundle,
@@ -27,7 +28,6 @@ import {
 import {
   acceptSession,
   decodeInitialMessage,
-  encodeIdentityKey,
   initiateSession,
   PQXDH_INFO,
   pqxdhAssociatedData,

@@ -46,7 +46,7 @@ import {
 } from './double-ratchet.ts'
 import { ByteReader, ByteWriter, utf8Encode } from './encoding.ts'
 import { InvalidKeyError, PrekeyNotFoundError } from './errors.ts'
-import { type DeviceKeys, removeOneTimePrekey, type VerifiedKeyBundle } from './key-bundle.ts'
+import { type DeviceKeys, encodeIdentityKey, removeOneTimePrekey, type VerifiedKeyBundle } from './key-bundle.ts'
 import {
   concatBytes,
   equalBytes,
@@ -62,8 +62,6 @@ import {
 
 /** The specification's `info`: application, curve, hash and pqkem. */
 export const PQXDH_INFO = utf8Encode('SecureChat_CURVE25519_SHA-256_ML-KEM-768')
-/** Curve-type byte of Encode(PK) for X25519 (libsignal's DJB type). */
-export const X25519_KEY_TYPE = 0x05
 const KDF_F = new Uint8Array(32).fill(0xff)
 const INITIAL_MESSAGE_VERSION = 1
 
@@ -83,11 +81,6 @@ export interface PqxdhResult {
   readonly sharedSecret: Uint8Array
   /** AD: bound into every message of the session. */
   readonly associatedData: Uint8Array
-}
-
-/** Encode(PK): the curve-type byte then the key. */
-export function encodeIdentityKey(publicKey: Uint8Array): Uint8Array {
-  return concatBytes(Uint8Array.of(X25519_KEY_TYPE), publicKey)
 }
 
 /** AD = Encode(IK_A) || Encode(IK_B) || u16-prefixed initiator id || u16-prefixed responder id. */
