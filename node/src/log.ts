@@ -11,7 +11,7 @@ export interface NodeLoggerInit {
 export function createNodeLogger(init: NodeLoggerInit): { root: pino.Logger; factory: LoggerFactory } {
   const root = pino(
     { level: init.level ?? 'info', base: null, timestamp: pino.stdTimeFunctions.isoTime },
-    init.json ? pino.destination(1) : pino.destination(2),
+    pino.destination({ dest: init.json ? 1 : 2, sync: true }),
   )
   const factory: LoggerFactory = (namespace) => {
     const child = root.child({ ns: namespace })

@@ -17,6 +17,11 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     logger: factory,
     ...(config.rpc === undefined ? {} : { provider: new JsonRpcProvider(config.rpc) }),
   })
+  // Handlers go in before the first line is printed: whoever reads that line may signal at once.
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
   await relay.start()
   const multiaddrs = relay.multiaddrs
   root.info({ event: 'relay:started', peerId: relay.libp2p.peerId.toString(), multiaddrs }, 'relay started')
@@ -24,21 +29,12 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     process.stdout.write(`SecureChat relay ${relay.libp2p.peerId.toString()} listening on:\n`)
     for (const address of multiaddrs) process.stdout.write(`  ${address}\n`)
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false
-    const shutdown = (signal: string): void => {
-      if (stopping) return
-      stopping = true
-      root.info({ event: 'relay:stopping', signal }, 'relay stopping')
-      relay
-        .stop()
-        .catch((err: unknown) => root.error({ error: String(err) }, 'error while stopping'))
-        .finally(() => {
-          root.info({ event: 'relay:stopped' }, 'relay stopped')
-          resolve()
-        })
-    }
-    process.once('SIGINT', () => shutdown('SIGINT'))
-    process.once('SIGTERM', () => shutdown('SIGTERM'))
-  })
+  const signal = await signalled
+  root.info({ event: 'relay:stopping', signal }, 'relay stopping')
+  try {
+    await relay.stop()
+  } catch (err) {
+    root.error({ error: String(err) }, 'error while stopping')
+  }
+  root.info({ event: 'relay:stopped' }, 'relay stopped')
 }

@@ -21,6 +21,11 @@ const out = (line = ''): void => {
 }
 
 async function main(): Promise<void> {
+  // Installed first: Ctrl-C at any moment after this stops what has started.
+  const interrupted = new Promise<void>((done) => {
+    process.once('SIGINT', () => done())
+    process.once('SIGTERM', () => done())
+  })
   const { factory } = createNodeLogger({ json: false, level: process.env.SECURECHAT_LOG_LEVEL ?? 'warn' })
   const relay = new RelayNode({
     privateKey: await loadOrCreatePeerKey(join(DEVNET_DIR, 'relay')),
@@ -63,10 +68,7 @@ async function main(): Promise<void> {
   out('Create your own room with `npx securechat room create --name <name> --bootstrap <relay address>`.')
   out('Ctrl-C stops the devnet.')
 
-  await new Promise<void>((done) => {
-    process.once('SIGINT', () => done())
-    process.once('SIGTERM', () => done())
-  })
+  await interrupted
   out('stopping…')
   await relay.stop()
   out('devnet stopped.')

@@ -1,15 +1,15 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
-import { fetchCertificate, serveCertificates } from '@securechat/sdk/client'
+import {
+  createSecureChatLibp2p,
+  fetchCertificate,
+  type SecureChatLibp2p,
+  serveCertificates,
+} from '@securechat/sdk/client'
 import {
   BOOTSTRAP_REDIAL_INTERVAL_MS,
   CERTIFICATE_FETCH_TIMEOUT_MS,
@@ -19,7 +19,6 @@ import { CertificateRegistry } from '@securechat/sdk/identity'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { RoomGatekeeper } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
-import { createLibp2p, type Libp2p } from 'libp2p'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 
 export interface RelayInit {
@@ -43,7 +42,7 @@ export interface RelayStats {
   rejected: number
 }
 
-export type RelayLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown; relay: unknown }>
+export type RelayLibp2p = SecureChatLibp2p
 
 /**
  * A community relay node: helps peers reach each other (circuit relay v2, gossip forwarding)
@@ -87,29 +86,22 @@ export class RelayNode {
   async start(): Promise<void> {
     if (this.#libp2p !== undefined) return
     const init = this.#init
-    const libp2p = (await createLibp2p({
+    const libp2p = (await createSecureChatLibp2p({
       privateKey: init.privateKey,
-      addresses: { listen: init.listen, announce: init.announce ?? [] },
+      listen: init.listen,
+      announce: init.announce ?? [],
       transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
       connectionManager: { maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS },
+      // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
+      gossipsub: { doPX: true },
       services: {
-        identify: identify(),
-        ping: ping(),
         // Default limits stay on (2 min / 128 KiB per relayed connection): enough to set up
         // direct WebRTC, and gossip then leaves the relayed link (ENVIRONMENT.md).
         relay: circuitRelayServer({
           reservations: { maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS, applyDefaultLimit: true },
         }),
-        pubsub: gossipsub({
-          globalSignaturePolicy: 'StrictSign',
-          allowPublishToZeroTopicPeers: true,
-          // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
-          doPX: true,
-        }),
       },
-    })) as unknown as RelayLibp2p
+    })) as RelayLibp2p
     this.#libp2p = libp2p
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)

@@ -4,7 +4,7 @@ import { type GossipSub, type GossipsubOpts, gossipsub } from '@libp2p/gossipsub
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
-import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { defaultTransports } from './transports.node.ts'
 
 export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -16,6 +16,9 @@ export interface Libp2pInit {
   transports?: NonNullable<Libp2pOptions['transports']>
   connectionGater?: ConnectionGater
   gossipsub?: Partial<GossipsubOpts>
+  connectionManager?: Libp2pOptions['connectionManager']
+  /** Further services, such as a relay's circuit relay server. */
+  services?: ServiceFactoryMap
 }
 
 /**
@@ -30,7 +33,9 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+    ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
     services: {
+      ...init.services,
       identify: identify(),
       ping: ping(),
       pubsub: gossipsub({

@@ -32,6 +32,7 @@ interface Entry {
 export class CertificateRegistry {
   readonly #byPeer = new Map<string, Entry>()
   readonly #rejected = new Map<string, InvalidCertificateError>()
+  readonly #inflight = new Map<string, Promise<AddResult>>()
   readonly #provider: Provider | undefined
   readonly #max: number
   readonly #now: () => number
@@ -81,10 +82,26 @@ export class CertificateRegistry {
     }
   }
 
+  /** A chain check of `peerId`'s certificate still under way, if any. */
+  pending(peerId: string): Promise<AddResult> | undefined {
+    return this.#inflight.get(peerId)
+  }
+
   /** Full verification, asking the chain for contract wallets. */
   async add(peerId: string, raw: SessionCertificate): Promise<AddResult> {
     const offline = this.addOffline(peerId, raw)
     if (offline.status !== 'needs-chain') return offline
+    const check = this.#addChecked(peerId, raw, offline.certificate)
+    this.#inflight.set(peerId, check)
+    try {
+      return await check
+    } finally {
+      if (this.#inflight.get(peerId) === check) this.#inflight.delete(peerId)
+    }
+  }
+
+  async #addChecked(peerId: string, raw: SessionCertificate, certificate: VerifiedCertificate): Promise<AddResult> {
+    const offline = { certificate }
     const key = `${peerId}/${offline.certificate.hash}`
     if (this.#provider === undefined) {
       return {

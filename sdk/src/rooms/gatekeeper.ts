@@ -55,7 +55,13 @@ export class RoomGatekeeper {
   readonly validate = (
     propagationSource: PeerId,
     message: Message,
-  ): TopicValidatorResult | Promise<TopicValidatorResult> => {
+  ): TopicValidatorResult | Promise<TopicValidatorResult> => this.#validate(propagationSource, message, true)
+
+  #validate(
+    propagationSource: PeerId,
+    message: Message,
+    fetchUnknown: boolean,
+  ): TopicValidatorResult | Promise<TopicValidatorResult> {
     if (message.type !== 'signed') return this.#reject('?', 'unsigned record')
     const from = message.from.toString()
     const decoded = decodeRecord(message.data)
@@ -84,10 +90,26 @@ export class RoomGatekeeper {
     }
 
     const certificate = this.#registry.get(from)
-    if (certificate === undefined) {
-      this.#onUnknownSender?.(message, propagationSource)
-      return TopicValidatorResult.Ignore
+    if (certificate !== undefined) return this.#acceptMessage(message, record, certificate, from)
+    // The sender's presence is still being checked on chain (contract wallet): wait for it.
+    const pending = this.#registry.pending(from)
+    if (pending !== undefined) {
+      return pending.then((result) =>
+        result.status === 'valid'
+          ? this.#acceptMessage(message, record, result.certificate, from)
+          : TopicValidatorResult.Ignore,
+      )
     }
+    if (fetchUnknown) this.#onUnknownSender?.(message, propagationSource)
+    return TopicValidatorResult.Ignore
+  }
+
+  #acceptMessage(
+    message: Message,
+    record: MessageRecord,
+    certificate: VerifiedCertificate,
+    from: string,
+  ): TopicValidatorResult {
     const policy = this.#checkPolicy(certificate)
     if (policy !== undefined) return this.#reject(from, policy)
     this.#accepted.set(message, { type: 'message', record, certificate, from, id: messageIdOf(message.data) })
@@ -99,7 +121,7 @@ export class RoomGatekeeper {
    * accepted record, or undefined when it still fails.
    */
   revalidate(message: SignedMessage): AcceptedRecord | undefined {
-    const result = this.validate(message.from, message)
+    const result = this.#validate(message.from, message, false)
     return result === TopicValidatorResult.Accept ? this.#accepted.get(message) : undefined
   }
 
