@@ -20,3 +20,42 @@ export const CLI_NETWORK_TIMEOUT_MS = 15_000
 
 /** Time `send` waits after publishing, so the record leaves before the process exits. */
 export const SEND_FLUSH_MS = 300
+
+/** Interface the devnet chain binds to: loopback, so the publicly known dev keys are never reachable from outside. */
+export const DEVNET_HOST = '127.0.0.1'
+
+/** `startChain` gives up when the Hardhat node has not answered `eth_chainId` after this long. */
+export const CHAIN_START_TIMEOUT_MS = 30_000
+
+/** Pause between two `eth_chainId` probes while the node starts. */
+export const CHAIN_PROBE_INTERVAL_MS = 100
+
+/** One `eth_chainId` probe is abandoned after this long. */
+export const CHAIN_PROBE_TIMEOUT_MS = 1_000
+
+/** `stop()` sends SIGTERM, then SIGKILL if the node is still running after this long. */
+export const CHAIN_STOP_TIMEOUT_MS = 5_000
+
+/** Lines of the node's output kept to explain a failed start. */
+export const CHAIN_OUTPUT_TAIL_LINES = 40
+
+/**
+ * Hardhat's standard test mnemonic. The accounts it derives are PUBLIC knowledge: anyone can spend from them on any
+ * network. Local use only.
+ */
+export const HARDHAT_DEV_MNEMONIC = 'test test test test test test test test test test test junk'
+
+/** BIP-44 path of Ethereum account `i` is `${HARDHAT_DEV_DERIVATION_PATH}/i`. */
+export const HARDHAT_DEV_DERIVATION_PATH = "m/44'/60'/0'/0"
+
+/** Accounts the Hardhat node funds. */
+export const HARDHAT_DEV_ACCOUNT_COUNT = 20
+
+/** ERC-20 units (at 18 decimals) `mintDemoTokens` gives each holder. */
+export const DEMO_ERC20_AMOUNT = 1_000n
+
+/** ERC-1155 token id `mintDemoTokens` mints. */
+export const DEMO_ERC1155_ID = 1n
+
+/** ERC-1155 amount of `DEMO_ERC1155_ID` `mintDemoTokens` gives each holder. */
+export const DEMO_ERC1155_AMOUNT = 10n

@@ -9,3 +9,13 @@ export class ConfigError extends SecureChatError {
 export class KeyFileError extends SecureChatError {
   override name = 'KeyFileError'
 }
+
+/** The local Hardhat chain could not be started (no Hardhat, port taken, no answer in time). */
+export class ChainStartError extends SecureChatError {
+  override name = 'ChainStartError'
+}
+
+/** A devnet contract could not be deployed, or demo tokens could not be minted. */
+export class DeployError extends SecureChatError {
+  override name = 'DeployError'
+}

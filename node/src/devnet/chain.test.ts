@@ -1,18 +1,17 @@
 import { createServer } from 'node:net'
-import { Contract, ContractFactory, hashMessage, JsonRpcProvider, parseUnits, Wallet } from 'ethers'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-// TODO(sdk): import from '@securechat/sdk/contracts' once sdk/package.json exports that subpath.
 import {
   demoMultiTokenAbi,
   demoTokenAbi,
   memberNftAbi,
   smartWalletAbi,
   smartWalletBytecode,
-} from '../../../sdk/src/contracts/index.ts'
+} from '@securechat/sdk/contracts'
+import { Contract, ContractFactory, hashMessage, JsonRpcProvider, parseUnits, Wallet } from 'ethers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO_ERC20_AMOUNT, DEMO_ERC1155_AMOUNT, DEMO_ERC1155_ID, HARDHAT_DEV_ACCOUNT_COUNT } from '../constants.ts'
+import { ChainStartError, DeployError } from '../errors.ts'
 import { type Chain, hardhatDevAccounts, hardhatDevPrivateKeys, startChain } from './chain.ts'
-import { DEMO_ERC20_AMOUNT, DEMO_ERC1155_AMOUNT, DEMO_ERC1155_ID, HARDHAT_DEV_ACCOUNT_COUNT } from './constants.ts'
 import { type DevnetAddresses, deployContracts, mintDemoTokens } from './deploy.ts'
-import { ChainStartError, DeployError } from './errors.ts'
 
 const ERC1271_MAGIC_VALUE = '0x1626ba7e'
 const ERC1271_INVALID = '0xffffffff'

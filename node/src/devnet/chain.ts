@@ -19,8 +19,8 @@ import {
   HARDHAT_DEV_ACCOUNT_COUNT,
   HARDHAT_DEV_DERIVATION_PATH,
   HARDHAT_DEV_MNEMONIC,
-} from './constants.ts'
-import { ChainStartError } from './errors.ts'
+} from '../constants.ts'
+import { ChainStartError } from '../errors.ts'
 
 const require = createRequire(import.meta.url)
 

@@ -1,6 +1,17 @@
 /**
  * Deploys the SecureChat contracts to a devnet chain and mints demo tokens for its accounts.
  */
+
+import {
+  auditLogAbi,
+  auditLogBytecode,
+  demoMultiTokenAbi,
+  demoMultiTokenBytecode,
+  demoTokenAbi,
+  demoTokenBytecode,
+  memberNftAbi,
+  memberNftBytecode,
+} from '@securechat/sdk/contracts'
 import {
   type BaseContract,
   Contract,
@@ -11,20 +22,9 @@ import {
   parseUnits,
   type Signer,
 } from 'ethers'
-// TODO(sdk): import from '@securechat/sdk/contracts' once sdk/package.json exports that subpath.
-import {
-  auditLogAbi,
-  auditLogBytecode,
-  demoMultiTokenAbi,
-  demoMultiTokenBytecode,
-  demoTokenAbi,
-  demoTokenBytecode,
-  memberNftAbi,
-  memberNftBytecode,
-} from '../../../sdk/src/contracts/index.ts'
+import { DEMO_ERC20_AMOUNT, DEMO_ERC1155_AMOUNT, DEMO_ERC1155_ID } from '../constants.ts'
+import { DeployError } from '../errors.ts'
 import type { AbortOptions } from './chain.ts'
-import { DEMO_ERC20_AMOUNT, DEMO_ERC1155_AMOUNT, DEMO_ERC1155_ID } from './constants.ts'
-import { DeployError } from './errors.ts'
 
 /** Addresses of the contracts `deployContracts` deployed (EIP-55 checksummed). */
 export interface DevnetAddresses {
