@@ -161,6 +161,8 @@ export function parseRatchetMessage(message: Uint8Array): { header: RatchetHeade
   const dh = reader.raw(X25519_KEY_BYTES, 'dh')
   const pn = reader.u32('pn')
   const n = reader.u32('n')
+  // Senders stop one short of the maximum (see encrypt), so the next expected number fits a u32.
+  if (n === MAX_COUNTER) reader.fail('n', 'out of range')
   if (reader.remaining < AES_GCM_TAG_BYTES) reader.fail('ciphertext', 'shorter than the tag')
   return { header: { dh, pn, n }, ciphertext: reader.rest() }
 }

@@ -140,6 +140,8 @@ export function parseSenderKeyMessage(message: Uint8Array): { header: SenderKeyH
   if (version !== MESSAGE_VERSION) r.fail('version', 'unsupported', { received: version })
   const epoch = r.u32('epoch')
   const iteration = r.u32('iteration')
+  // Senders stop one short of the maximum (see encrypt), so the next iteration fits a u32.
+  if (iteration === MAX_ITERATION) r.fail('iteration', 'out of range')
   if (r.remaining < AES_GCM_TAG_BYTES) r.fail('ciphertext', 'shorter than the tag')
   return { header: { epoch, iteration }, ciphertext: r.rest() }
 }
