@@ -1,0 +1,364 @@
+/**
+ * Room messages against bare gossipsub, on one loopback topology: a relay (`RelayNode`) and
+ * `BENCH_PEERS` peers, each its own process. Peer 0 sends, every other peer receives. Both
+ * modes run on the same processes, connections and relay: the room topic carries SecureChat
+ * records (certificates, gossip validation, JSON), a plain topic carries payloads of the same
+ * size that nothing but gossipsub looks at.
+ *
+ * Figures: one-way latency (p50, p99 over every receiver) when paced, and throughput when the
+ * sender publishes as fast as it can (messages per receiver per second, until the last receiver
+ * got its last message), with the delivery ratio of each.
+ */
+import { mkdirSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { type Child, ChildGroup } from './children.ts'
+import type { Measurement, Mode, PayloadSize, PeerCommands, RelayCommands, SendReport } from './protocol.ts'
+import { type BenchRecord, compared } from './types.ts'
+
+/** Peer processes, the sender included. */
+export const DEFAULT_PEERS = 10
+/** Rounds per figure; each measures both modes, the order alternating. */
+export const DEFAULT_ROUNDS = 2
+/** Paced messages per mode and round. */
+export const DEFAULT_PACED_MESSAGES = 500
+export const DEFAULT_PACED_RATE_PER_S = 100
+/** Burst messages per mode and round. */
+export const DEFAULT_BURST_MESSAGES = 1000
+/** Text of a room message; the bare payload is as large as the room record that carries it. */
+export const DEFAULT_TEXT_BYTES = 100
+/** Paced messages per mode before anything is measured (JIT, caches, certificates). */
+export const DEFAULT_WARMUP_MESSAGES = 100
+/** How long receivers may take to get the last message once the sender is done. */
+export const DEFAULT_DRAIN_MS = 10_000
+/** How long the mesh may take to form before the run fails. */
+export const DEFAULT_READY_TIMEOUT_MS = 30_000
+/** Readiness probes: one message per interval until every receiver has one and a mesh. */
+const PROBE_INTERVAL_MS = 100
+const START_TIMEOUT_MS = 60_000
+/** Four dials a second stay under libp2p's default of five inbound connections per second per host. */
+const START_SPACING_MS = 250
+const COMMAND_TIMEOUT_MS = 30_000
+const BARE_TOPIC = '/securechat-bench/1/bare'
+/** The project's goals for room/bare (issue 2). */
+const LATENCY_GOAL = { bound: 'max', ratio: 1.2 } as const
+const THROUGHPUT_GOAL = { bound: 'min', ratio: 0.8 } as const
+
+export interface RoomsBenchConfig {
+  peers: number
+  /** Each round measures both modes, in alternating order. */
+  rounds: number
+  pacedMessages: number
+  pacedRatePerS: number
+  burstMessages: number
+  textBytes: number
+  warmupMessages: number
+  drainMs: number
+  readyTimeoutMs: number
+  /** Writes a V8 CPU profile of one process (`--cpu-prof`) to `bench/results/prof/`. */
+  cpuProfile: 'relay' | 'sender' | 'receiver' | undefined
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RoomsBenchConfig {
+  const int = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return fallback
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${raw}`)
+    return value
+  }
+  const profile = env.BENCH_CPU_PROF
+  if (profile !== undefined && profile !== '' && !['relay', 'sender', 'receiver'].includes(profile)) {
+    throw new RangeError(`BENCH_CPU_PROF must be relay, sender or receiver, got ${profile}`)
+  }
+  return {
+    peers: int('BENCH_PEERS', DEFAULT_PEERS, 2),
+    rounds: int('BENCH_ROUNDS', DEFAULT_ROUNDS, 1),
+    pacedMessages: int('BENCH_MESSAGES', DEFAULT_PACED_MESSAGES, 1),
+    pacedRatePerS: int('BENCH_RATE', DEFAULT_PACED_RATE_PER_S, 1),
+    burstMessages: int('BENCH_BURST', DEFAULT_BURST_MESSAGES, 1),
+    textBytes: int('BENCH_TEXT_BYTES', DEFAULT_TEXT_BYTES, 32),
+    warmupMessages: int('BENCH_WARMUP', DEFAULT_WARMUP_MESSAGES, 1),
+    drainMs: int('BENCH_DRAIN_MS', DEFAULT_DRAIN_MS, 1),
+    readyTimeoutMs: int('BENCH_READY_TIMEOUT_MS', DEFAULT_READY_TIMEOUT_MS, 1),
+    cpuProfile: profile === undefined || profile === '' ? undefined : (profile as RoomsBenchConfig['cpuProfile']),
+  }
+}
+
+export async function run(config: RoomsBenchConfig = configFromEnv()): Promise<BenchRecord[]> {
+  const group = new ChildGroup()
+  const onSignal = (): void => {
+    group.killAll()
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    return await measure(group, config)
+  } catch (err) {
+    group.killAll()
+    throw err
+  } finally {
+    await group.stopAll()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+type Peer = Child<PeerCommands>
+
+interface PhaseResult {
+  sender: SendReport
+  receivers: Measurement[]
+  /** Receivers that got every message before the drain timeout. */
+  complete: number
+}
+
+async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<BenchRecord[]> {
+  const log = (line: string): void => console.log(`rooms: ${line}`)
+  // Other work on the machine skews every figure here: say how busy it was.
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')
+  log(`${config.peers} peers + 1 relay on ${availableParallelism()} cores, load average ${load()}`)
+  const t0 = performance.now()
+  const profileDir = fileURLToPath(new URL('./results/prof/', import.meta.url))
+  if (config.cpuProfile !== undefined) mkdirSync(profileDir, { recursive: true })
+  const profiled = (who: RoomsBenchConfig['cpuProfile']) =>
+    config.cpuProfile === who ? { cpuProfileDir: profileDir } : {}
+
+  // Topology: one relay, then every peer dials it.
+  const relay = group.spawn<RelayCommands>('relay', './relay.ts', profiled('relay'))
+  const { multiaddr } = await relay.request({ type: 'start' }, { timeoutMs: START_TIMEOUT_MS })
+  const peers: Peer[] = Array.from({ length: config.peers }, (_, i) =>
+    group.spawn<PeerCommands>(
+      `peer ${i}`,
+      './peer.ts',
+      profiled(i === 0 ? 'sender' : i === 1 ? 'receiver' : undefined),
+    ),
+  )
+  // Processes load in parallel; their dials to the relay are spread out because a libp2p node
+  // refuses more than 5 inbound connections per second from one host (`inboundConnectionThreshold`),
+  // and every peer here is 127.0.0.1.
+  const started = await Promise.all(
+    peers.map(async (peer, i) => {
+      await delay(i * START_SPACING_MS)
+      return peer.request(
+        { type: 'start', bootstrap: multiaddr, timeoutMs: START_TIMEOUT_MS },
+        { timeoutMs: START_TIMEOUT_MS + COMMAND_TIMEOUT_MS },
+      )
+    }),
+  )
+  const peerIds = started.map((s) => s.peerId)
+  const [sender, ...receivers] = peers as [Peer, ...Peer[]]
+  log(`relay and ${peers.length} peers up in ${Math.round(performance.now() - t0)} ms`)
+
+  const { invite, topic: roomTopic } = await sender.request({ type: 'create-room' }, { timeoutMs: COMMAND_TIMEOUT_MS })
+  await Promise.all(receivers.map((peer) => peer.request({ type: 'join', invite }, { timeoutMs: COMMAND_TIMEOUT_MS })))
+  await relay.request({ type: 'subscribe', topic: BARE_TOPIC }, { timeoutMs: COMMAND_TIMEOUT_MS })
+  await Promise.all(
+    peers.map((peer) => peer.request({ type: 'subscribe-bare', topic: BARE_TOPIC }, { timeoutMs: COMMAND_TIMEOUT_MS })),
+  )
+
+  let phase = 0
+  const cmd = { timeoutMs: COMMAND_TIMEOUT_MS }
+  const readyTimeout = { timeoutMs: config.readyTimeoutMs }
+  const payload: PayloadSize = { textBytes: config.textBytes, bareBytes: 0 }
+  const topics: Record<Mode, string> = { room: roomTopic, bare: BARE_TOPIC }
+
+  /** Probes until every receiver got a message and has a mesh, and the relay's mesh holds every peer. */
+  const ready = async (mode: Mode): Promise<void> => {
+    const probe = ++phase
+    await Promise.all(receivers.map((peer) => peer.request({ type: 'arm', mode, phase: probe, expected: 0 }, cmd)))
+    await sender.request({ type: 'warmup-start', mode, phase: probe, intervalMs: PROBE_INTERVAL_MS, payload }, cmd)
+    try {
+      await Promise.all(receivers.map((peer) => peer.waitFor({ type: 'ready', phase: probe }, readyTimeout)))
+      const mesh = await relay.request(
+        { type: 'await-mesh', topic: topics[mode], peers: peerIds, timeoutMs: config.readyTimeoutMs },
+        { timeoutMs: config.readyTimeoutMs + COMMAND_TIMEOUT_MS },
+      )
+      if (mesh.timedOut) log(`${mode}: the relay's mesh holds ${mesh.inMesh} of ${mesh.wanted} peers (timed out)`)
+    } finally {
+      await sender.request({ type: 'warmup-stop' }, cmd)
+    }
+  }
+
+  const runPhase = async (
+    kind: 'paced' | 'burst',
+    mode: Mode,
+    count: number,
+    sizeRecords = false,
+  ): Promise<PhaseResult> => {
+    const current = ++phase
+    await Promise.all(
+      receivers.map((peer) => peer.request({ type: 'arm', mode, phase: current, expected: count, sizeRecords }, cmd)),
+    )
+    const sendMs = kind === 'paced' ? (count * 1000) / config.pacedRatePerS : 0
+    const budget = { timeoutMs: sendMs + COMMAND_TIMEOUT_MS }
+    const completions = receivers.map((peer) =>
+      peer
+        .waitFor({ type: 'complete', phase: current }, { timeoutMs: sendMs + config.drainMs + COMMAND_TIMEOUT_MS })
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (peer.exited) throw err
+            return false
+          },
+        ),
+    )
+    const report =
+      kind === 'paced'
+        ? await sender.request(
+            { type: 'paced', mode, phase: current, count, rate: config.pacedRatePerS, payload },
+            budget,
+          )
+        : await sender.request({ type: 'burst', mode, phase: current, count, payload }, budget)
+    // Once the sender is done, receivers get `drainMs` for the rest.
+    const drain = new AbortController()
+    const drained = await Promise.race([
+      Promise.all(completions),
+      delay(config.drainMs, undefined, { signal: drain.signal }).catch(() => undefined),
+    ])
+    drain.abort()
+    const complete = drained === undefined ? 0 : drained.filter(Boolean).length
+    const measurements = await Promise.all(receivers.map((peer) => peer.request({ type: 'collect' }, cmd)))
+    return { sender: report, receivers: measurements, complete }
+  }
+
+  // Setup: the room first, so its record size is known before the bare payload is sized.
+  const readyStart = performance.now()
+  await ready('room')
+  const roomWarm = await runPhase('paced', 'room', config.warmupMessages, true)
+  payload.bareBytes = Math.max(...roomWarm.receivers.map((m) => m.maxRoomRecordBytes))
+  if (payload.bareBytes === 0) throw new Error('no room record was seen: cannot size the bare payload')
+  await ready('bare')
+  await runPhase('paced', 'bare', config.warmupMessages)
+  log(`mesh ready and warm in ${Math.round(performance.now() - readyStart)} ms; record ${payload.bareBytes} B`)
+
+  // Rounds alternate the order (bare, room, then room, bare, …) so that drift in the machine's
+  // load or in the processes' state does not favour one mode.
+  const results: Record<'paced' | 'burst', Record<Mode, PhaseResult[]>> = {
+    paced: { bare: [], room: [] },
+    burst: { bare: [], room: [] },
+  }
+  for (const kind of ['paced', 'burst'] as const) {
+    const count = kind === 'paced' ? config.pacedMessages : config.burstMessages
+    for (let round = 0; round < config.rounds; round++) {
+      const order: Mode[] = round % 2 === 0 ? ['bare', 'room'] : ['room', 'bare']
+      for (const mode of order) {
+        const result = await runPhase(kind, mode, count)
+        results[kind][mode].push(result)
+        log(`${kind} ${mode} round ${round + 1}: ${summary([result], count)}`)
+      }
+    }
+  }
+  const stats = await relay.request({ type: 'stats' }, cmd)
+  log(`load average ${load()}`)
+  log(`relay: ${stats.connections} connections, ${stats.accepted} room records accepted, ${stats.rejected} rejected`)
+
+  const { paced, burst } = results
+  const latency = (r: PhaseResult[], p: number): number => percentile(latencies(r), p)
+  return [
+    compared({
+      name: 'rooms.paced.latency.p50',
+      unit: 'ms',
+      value: latency(paced.room, 0.5),
+      baseline: latency(paced.bare, 0.5),
+      goal: LATENCY_GOAL,
+    }),
+    compared({
+      name: 'rooms.paced.latency.p99',
+      unit: 'ms',
+      value: latency(paced.room, 0.99),
+      baseline: latency(paced.bare, 0.99),
+      goal: LATENCY_GOAL,
+    }),
+    compared({
+      name: 'rooms.paced.delivery',
+      unit: 'fraction',
+      value: delivery(paced.room, config.pacedMessages),
+      baseline: delivery(paced.bare, config.pacedMessages),
+    }),
+    compared({
+      name: 'rooms.burst.throughput',
+      unit: 'msg/s',
+      value: throughput(burst.room),
+      baseline: throughput(burst.bare),
+      goal: THROUGHPUT_GOAL,
+    }),
+    compared({
+      name: 'rooms.burst.delivery',
+      unit: 'fraction',
+      value: delivery(burst.room, config.burstMessages),
+      baseline: delivery(burst.bare, config.burstMessages),
+    }),
+    compared({
+      name: 'rooms.burst.publish_rate',
+      unit: 'msg/s',
+      value: publishRate(burst.room),
+      baseline: publishRate(burst.bare),
+    }),
+    { name: 'rooms.record.bytes', unit: 'B', value: payload.bareBytes },
+    { name: 'rooms.peers', unit: 'processes', value: config.peers },
+    { name: 'rooms.relay.rejected', unit: 'records', value: stats.rejected },
+  ]
+}
+
+/** Nearest-rank percentile; NaN when nothing was measured. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = Float64Array.from(values).sort()
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
+}
+
+function latencies(results: PhaseResult[]): number[] {
+  return results.flatMap((r) => r.receivers.flatMap((m) => m.latenciesMs))
+}
+
+function delivered(result: PhaseResult): number {
+  return result.receivers.reduce((sum, m) => sum + m.received, 0)
+}
+
+/** Deliveries over what every receiver should have got, over all rounds. */
+function delivery(results: PhaseResult[], count: number): number {
+  const expected = results.reduce((sum, r) => sum + count * r.receivers.length, 0)
+  return results.reduce((sum, r) => sum + delivered(r), 0) / expected
+}
+
+/** From the first publish to the last receipt anywhere. */
+function durationS(result: PhaseResult): number {
+  const last = Math.max(...result.receivers.map((m) => m.lastAtMs ?? Number.NEGATIVE_INFINITY))
+  const seconds = (last - result.sender.startAtMs) / 1000
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : Number.NaN
+}
+
+/** Messages per receiver per second, over all rounds. */
+function throughput(results: PhaseResult[]): number {
+  const perReceiver = results.reduce((sum, r) => sum + delivered(r) / r.receivers.length, 0)
+  return perReceiver / results.reduce((sum, r) => sum + durationS(r), 0)
+}
+
+/** How fast the sender published, over all rounds. */
+function publishRate(results: PhaseResult[]): number {
+  const sent = results.reduce((sum, r) => sum + r.sender.sent, 0)
+  return sent / results.reduce((sum, r) => sum + (r.sender.endAtMs - r.sender.startAtMs) / 1000, 0)
+}
+
+function summary(results: PhaseResult[], count: number): string {
+  const all = latencies(results)
+  const failed = results.reduce((sum, r) => sum + r.sender.failed, 0)
+  const complete = results.reduce((sum, r) => sum + r.complete, 0)
+  const receivers = results.reduce((sum, r) => sum + r.receivers.length, 0)
+  return [
+    `p50 ${percentile(all, 0.5).toFixed(2)} ms`,
+    `p99 ${percentile(all, 0.99).toFixed(2)} ms`,
+    `${throughput(results).toFixed(0)} msg/s per receiver`,
+    `delivery ${(delivery(results, count) * 100).toFixed(1)}%`,
+    `${complete}/${receivers} receivers complete`,
+    failed > 0 ? `${failed} publishes failed` : '',
+  ]
+    .filter(Boolean)
+    .join(', ')
+}
