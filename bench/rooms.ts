@@ -126,8 +126,8 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
   const t0 = performance.now()
   const profileDir = fileURLToPath(new URL('./results/prof/', import.meta.url))
   if (config.cpuProfile !== undefined) mkdirSync(profileDir, { recursive: true })
-  const profiled = (who: RoomsBenchConfig['cpuProfile']) =>
-    config.cpuProfile === who ? { cpuProfileDir: profileDir } : {}
+  const profiled = (who: 'relay' | 'sender' | 'receiver' | undefined) =>
+    who !== undefined && config.cpuProfile === who ? { cpuProfileDir: profileDir } : {}
 
   // Topology: one relay, then every peer dials it.
   const relay = group.spawn<RelayCommands>('relay', './relay.ts', profiled('relay'))
