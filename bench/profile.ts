@@ -32,7 +32,9 @@ export function ownerOf(url: string, functionName: string): string {
 export function summarise(profile: Profile, top: number): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  for (const [i, id] of profile.samples.entries()) {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  }
   const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0)
   const idleUs = [...selfUs]
     .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
