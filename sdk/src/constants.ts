@@ -56,3 +56,21 @@ export const DEVNET_CHAIN_ID = 31337
 
 /** SIWE domain used by terminal clients, which have no web origin. */
 export const DEFAULT_CLI_DOMAIN = 'localhost'
+
+/** Recipients per sender-key distribution record; keeps a record well under {@link MAX_MESSAGE_BYTES}. */
+export const MAX_KEY_RECIPIENTS_PER_RECORD = 32
+
+/** Largest encoded key bundle accepted in a presence record. */
+export const MAX_BUNDLE_BYTES = 8 * 1024
+
+/** Members a presence record may ask to resend their sender key. */
+export const MAX_KEY_REQUESTS_PER_PRESENCE = 16
+
+/** How long a message waits for its sender's key before it is reported undecryptable. */
+export const UNDECRYPTABLE_AFTER_MS = 10_000
+
+/** After joining, `waitForPeers` waits until no new member appeared for this long… */
+export const SETTLE_QUIET_MS = 300
+
+/** …but never longer than this (a room may have no other member). */
+export const SETTLE_MAX_MS = 1_500

@@ -72,5 +72,16 @@ export interface RoomEvents {
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
+  /** A message from a verified sender that this device cannot read, and why. */
+  'message:undecryptable': CustomEvent<UndecryptableMessage>
   'room:stopped': CustomEvent
+}
+
+export interface UndecryptableMessage {
+  roomId: string
+  id: string
+  sender: Address
+  senderPeerId: string
+  sentAtMs: number
+  reason: string
 }

@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { Provider } from 'ethers'
 import {
   BOOTSTRAP_REDIAL_INTERVAL_MS,
@@ -9,6 +10,8 @@ import {
   DEFAULT_CLI_DOMAIN,
   DEVNET_CHAIN_ID,
 } from '../constants.ts'
+import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
+import { base64urlEncode } from '../encoding.ts'
 import { InvalidCertificateError, NotStartedError, UnreachableError } from '../errors.ts'
 import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
@@ -17,6 +20,7 @@ import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
+import type { DeviceEncryptionKeys } from '../rooms/room-keys.ts'
 import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
@@ -64,6 +68,7 @@ export class SecureChatClient {
   #registry: CertificateRegistry
   readonly #rooms = new Map<string, Room>()
   #redialTimer: ReturnType<typeof setInterval> | undefined
+  #device: DeviceEncryptionKeys | undefined
 
   constructor(init: ClientInit) {
     this.#init = init
@@ -103,10 +108,12 @@ export class SecureChatClient {
     const init = this.#init
     const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
     const peerId = peerIdFromPrivateKey(privateKey).toString()
-    const certificate = await this.#signIn(peerId, options)
+    const device = await createDeviceEncryptionKeys(privateKey)
+    const certificate = await this.#signIn(peerId, device.bundleHash, options)
     const verified = verifyCertificateOffline({ certificate, peerId })
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
+    this.#device = device.keys
     this.#registry.addOffline(peerId, certificate)
     const libp2p = await createSecureChatLibp2p({
       privateKey,
@@ -166,6 +173,7 @@ export class SecureChatClient {
         pubsub: libp2p.services.pubsub,
         registry: this.#registry,
         self,
+        device: this.#device!,
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
@@ -187,12 +195,13 @@ export class SecureChatClient {
     await room?.stop()
   }
 
-  async #signIn(peerId: string, options: AbortOptions): Promise<SessionCertificate> {
+  async #signIn(peerId: string, bundleHash: string, options: AbortOptions): Promise<SessionCertificate> {
     const init = this.#init
     if (init.certificate !== undefined) {
       try {
-        verifyCertificateOffline({ certificate: init.certificate, peerId })
-        return init.certificate
+        const stored = verifyCertificateOffline({ certificate: init.certificate, peerId })
+        if (stored.certificate.bundleHash === bundleHash) return init.certificate
+        this.#log.info('stored certificate names other encryption keys, signing a new one')
       } catch (err) {
         if (!(err instanceof InvalidCertificateError)) throw err
         this.#log.info('stored certificate is no longer valid, signing a new one', { reason: err.reason })
@@ -204,6 +213,7 @@ export class SecureChatClient {
         peerId,
         domain: init.domain ?? DEFAULT_CLI_DOMAIN,
         chainId: init.chainId ?? DEVNET_CHAIN_ID,
+        bundleHash,
         ...(init.uri === undefined ? {} : { uri: init.uri }),
         ...(init.certificateLifetimeMs === undefined ? {} : { lifetimeMs: init.certificateLifetimeMs }),
       },
@@ -242,6 +252,25 @@ export class SecureChatClient {
         // Still down; the next tick tries again.
       }
     }
+  }
+}
+
+/**
+ * Fresh encryption keys for this device and their public bundle, signed by the PeerId key so
+ * that the certificate (which commits to the bundle hash) binds wallet, device and keys.
+ */
+async function createDeviceEncryptionKeys(
+  privateKey: PrivateKey,
+): Promise<{ keys: DeviceEncryptionKeys; bundleHash: string }> {
+  const deviceKeys = await generateDeviceKeys()
+  const bundle = await createKeyBundle({ deviceKeys, sign: async (data) => privateKey.sign(data) })
+  return {
+    keys: {
+      identityKey: deviceKeys.identityKey,
+      kemKey: deviceKeys.kemKey,
+      bundle: base64urlEncode(encodeKeyBundle(bundle)),
+    },
+    bundleHash: bytesToHex(bundleHash(bundle)),
   }
 }
 

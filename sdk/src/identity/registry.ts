@@ -19,6 +19,12 @@ export type AddResult =
 
 type SyncAddResult = AddResult | { status: 'needs-chain'; certificate: VerifiedCertificate }
 
+const TIME_DEPENDENT_FAILURES: ReadonlySet<string> = new Set([
+  CertificateFailure.expired,
+  CertificateFailure.notYetValid,
+  CertificateFailure.issuedInFuture,
+])
+
 interface Entry {
   raw: SessionCertificate
   certificate: VerifiedCertificate
@@ -67,7 +73,8 @@ export class CertificateRegistry {
       return { status: 'valid', certificate: known.certificate }
     }
     const rejected = this.#rejected.get(`${peerId}/${hash}`)
-    if (rejected !== undefined && rejected.reason !== CertificateFailure.expired) {
+    // Time-dependent failures (expired, not yet valid, clocks apart) are judged afresh each time.
+    if (rejected !== undefined && !TIME_DEPENDENT_FAILURES.has(rejected.reason)) {
       return { status: 'invalid', error: rejected }
     }
     try {

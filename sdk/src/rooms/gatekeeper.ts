@@ -5,11 +5,12 @@ import { checkCertificatePolicy } from '../identity/certificate.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { VerifiedCertificate } from '../types.ts'
 import { type SignedManifest, verifyManifestOffline } from './manifest.ts'
-import { decodeRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
+import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
 
 export type AcceptedRecord =
   | { type: 'presence'; record: PresenceRecord; certificate: VerifiedCertificate; from: string }
   | { type: 'message'; record: MessageRecord; certificate: VerifiedCertificate; from: string; id: string }
+  | { type: 'keys'; record: KeysRecord; certificate: VerifiedCertificate; from: string }
 
 export interface RoomGatekeeperInit {
   roomId: string
@@ -106,13 +107,18 @@ export class RoomGatekeeper {
 
   #acceptMessage(
     message: Message,
-    record: MessageRecord,
+    record: MessageRecord | KeysRecord,
     certificate: VerifiedCertificate,
     from: string,
   ): TopicValidatorResult {
     const policy = this.#checkPolicy(certificate)
     if (policy !== undefined) return this.#reject(from, policy)
-    this.#accepted.set(message, { type: 'message', record, certificate, from, id: messageIdOf(message.data) })
+    this.#accepted.set(
+      message,
+      record.type === 'keys'
+        ? { type: 'keys', record, certificate, from }
+        : { type: 'message', record, certificate, from, id: messageIdOf(message.data) },
+    )
     return TopicValidatorResult.Accept
   }
 

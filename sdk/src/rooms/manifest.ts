@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
 import { canonicalJson, sha256Hex, utf8 } from '../encoding.ts'
 import { InvalidManifestError } from '../errors.ts'
+import { gateRuleSchema } from '../gates/rule.ts'
 import { verifyContractSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import type { AbortOptions, Address } from '../types.ts'
@@ -14,6 +15,8 @@ const hexSchema = (bytes: number) =>
 export const accessSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('public') }).strict(),
   z.object({ type: z.literal('invite-only') }).strict(),
+  /** Token-gated (DESIGN.md, Token gates): members pass `rule` at a recent block. */
+  z.object({ type: z.literal('gated'), rule: gateRuleSchema }).strict(),
 ])
 export type RoomAccess = z.infer<typeof accessSchema>
 
@@ -23,8 +26,8 @@ export const manifestSchema = z
     name: z.string().min(1).max(100),
     owner: addressSchema,
     access: accessSchema,
-    /** Until end-to-end encryption lands (issue #3) rooms carry plaintext envelopes. */
-    encryption: z.literal('plaintext'),
+    /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (DESIGN.md, Encryption). */
+    encryption: z.literal('sender-keys'),
     /** SIWE domains whose certificates this room accepts. */
     domains: z.array(z.string().min(1).max(255)).min(1).max(16),
     /** Chain ids whose certificates this room accepts. */
@@ -70,7 +73,7 @@ export async function createManifest(
     name: params.name,
     owner,
     access: params.access ?? { type: 'public' },
-    encryption: 'plaintext',
+    encryption: 'sender-keys',
     domains: params.domains ?? [DEFAULT_CLI_DOMAIN],
     chainIds: params.chainIds ?? [DEVNET_CHAIN_ID],
     salt,

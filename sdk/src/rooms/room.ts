@@ -4,13 +4,18 @@ import { pushable } from 'it-pushable'
 import { TypedEventEmitter } from 'main-event'
 import {
   CAUSAL_HISTORY_LENGTH,
+  MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_PENDING_MESSAGES,
   MAX_TEXT_BYTES,
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
+  SETTLE_MAX_MS,
+  SETTLE_QUIET_MS,
+  UNDECRYPTABLE_AFTER_MS,
   WIRE_VERSION,
 } from '../constants.ts'
+import { DuplicateMessageError } from '../crypto/errors.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -26,7 +31,18 @@ import type {
 } from '../types.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import type { SignedManifest } from './manifest.ts'
-import { encodeRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
+import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
+import {
+  type Envelope,
+  encodeRecord,
+  envelopeSchema,
+  type KeysRecord,
+  type MessageRecord,
+  messageIdOf,
+  type PresenceRecord,
+} from './wire.ts'
+
+type MessageAccepted = Extract<AcceptedRecord, { type: 'message' }>
 
 export function roomTopic(roomId: string): string {
   return `${ROOM_TOPIC_PREFIX}${roomId}`
@@ -37,6 +53,8 @@ export interface RoomComponents {
   registry: CertificateRegistry
   /** This device's certificate, verified. */
   self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate }
+  /** This device's encryption keys; its bundle travels in presence. */
+  device: DeviceEncryptionKeys
   /** Fetches the certificate of `about` from `ask` (a neighbour that forwarded its message). */
   fetchCertificate: (ask: PeerId, about: string) => Promise<SessionCertificate | undefined>
   log: Logger
@@ -64,6 +82,16 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #pending = new Map<string, SignedMessage[]>()
   readonly #fetching = new Set<string>()
   #pendingCount = 0
+  readonly #keys: RoomKeys
+  /** Messages whose sender key has not arrived, by sender, with when they arrived. */
+  readonly #awaitingKey = new Map<string, Array<{ accepted: MessageAccepted; sinceMs: number }>>()
+  /** Key records from members whose bundle we have not seen yet. */
+  readonly #awaitingBundle = new Map<string, KeysRecord[]>()
+  /** Senders whose key we lack: asked for in our next presence. */
+  readonly #want = new Set<string>()
+  #distributing: Promise<void> | undefined
+  #startedAtMs = 0
+  #lastMemberJoinedMs = 0
   #lamport = 0
   #recent: string[] = []
   #timer: ReturnType<typeof setInterval> | undefined
@@ -80,13 +108,19 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#c = components
     this.#presenceIntervalMs = init.presenceIntervalMs ?? PRESENCE_INTERVAL_MS
     this.#presenceTimeoutMs = init.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS
+    this.#keys = new RoomKeys({
+      roomId: init.roomId,
+      selfPeerId: components.self.peerId,
+      device: components.device,
+      log: components.log,
+    })
     this.#gatekeeper = new RoomGatekeeper({
       roomId: init.roomId,
       registry: components.registry,
       manifest: init.manifest,
       onUnknownSender: (message, source) => this.#holdUntilCertified(message, source),
       onRejected: (from, reason) => {
-        components.log.debug('record rejected', { room: this.id, from, reason })
+        this.#c.log.debug('record rejected', { room: this.id, from, reason })
         this.safeDispatchEvent('message:rejected', { detail: { from, reason } })
       },
     })
@@ -99,6 +133,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   start(): void {
     if (this.#started) return
     this.#started = true
+    this.#startedAtMs = Date.now()
     const { pubsub } = this.#c
     pubsub.topicValidators.set(this.topic, this.#gatekeeper.validate)
     pubsub.addEventListener('message', this.#onMessage)
@@ -106,6 +141,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.subscribe(this.topic)
     this.#timer = setInterval(() => {
       this.#expireMembers()
+      this.#expireAwaitingKey()
       void this.#announce()
     }, this.#presenceIntervalMs)
     void this.#announce()
@@ -139,6 +175,22 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async waitForPeers(options: AbortOptions = {}): Promise<void> {
     if (this.#c.pubsub.getSubscribers(this.topic).length === 0) await this.#untilSubscriber(options)
     if (this.#needsAnnounce) await this.#announce()
+    await this.#settle(options)
+  }
+
+  /**
+   * Members answer a newcomer's presence within a moment; a message sent before their bundles
+   * arrive cannot be shared with them (a sender key never goes backwards). So wait until no new
+   * member has appeared for {@link SETTLE_QUIET_MS}, at most {@link SETTLE_MAX_MS}.
+   */
+  async #settle(options: AbortOptions): Promise<void> {
+    const deadline = Date.now() + SETTLE_MAX_MS
+    while (Date.now() < deadline) {
+      options.signal?.throwIfAborted()
+      const quietSince = Math.max(this.#lastMemberJoinedMs, this.#startedAtMs)
+      if (this.#members.size > 0 && Date.now() - quietSince >= SETTLE_QUIET_MS) return
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
   }
 
   #untilSubscriber(options: AbortOptions): Promise<void> {
@@ -180,22 +232,24 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
     if (this.#needsAnnounce) await this.#announce()
+    // Then our sender key to every member that lacks it, so the message is readable on arrival.
+    await this.#distributeKeys()
     this.#lamport += 1
-    const record: MessageRecord = {
-      v: WIRE_VERSION,
-      type: 'message',
+    const envelope: Envelope =
+      options.parentId === undefined
+        ? { v: 1, kind: 'text', body: text }
+        : { v: 1, kind: 'text', body: text, parent: options.parentId }
+    const header = {
       room: this.id,
       lamport: this.#lamport,
       deps: this.#recent.slice(-CAUSAL_HISTORY_LENGTH),
       sentAtMs: Date.now(),
-      payload: {
-        enc: 'plaintext',
-        envelope:
-          options.parentId === undefined
-            ? { v: 1, kind: 'text', body: text }
-            : { v: 1, kind: 'text', body: text, parent: options.parentId },
-      },
     }
+    const epochBefore = this.#keys.epoch
+    const ct = await this.#keys.encrypt(utf8.encode(JSON.stringify(envelope)), header)
+    // A periodic rotation happened inside encrypt: members need the new epoch first.
+    if (this.#keys.epoch !== epochBefore) await this.#distributeKeys()
+    const record: MessageRecord = { v: WIRE_VERSION, type: 'message', ...header, payload: { enc: 'sender-key', ct } }
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
     this.#remember(id)
@@ -241,10 +295,37 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from)
       return
     }
+    if (accepted.type === 'keys') {
+      void this.#onKeys(accepted.from, accepted.record)
+      return
+    }
+    this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
+    this.#remember(accepted.id)
+    void this.#decryptAndDeliver(accepted)
+  }
+
+  async #decryptAndDeliver(accepted: MessageAccepted): Promise<void> {
     const { record, certificate, from, id } = accepted
-    this.#lamport = Math.max(this.#lamport, record.lamport)
-    this.#remember(id)
-    const { envelope } = record.payload
+    let envelope: Envelope
+    try {
+      const plaintext = await this.#keys.decrypt(from, record.payload.ct, record)
+      const parsed = envelopeSchema.safeParse(JSON.parse(utf8.decode(plaintext)))
+      if (!parsed.success) throw new InvalidInputError('the decrypted envelope is malformed')
+      envelope = parsed.data
+    } catch (err) {
+      if (isMissingKey(err)) {
+        this.#awaitKey(accepted)
+        return
+      }
+      const reason =
+        err instanceof DuplicateMessageError
+          ? 'sent before this device received the sender key (forward secrecy: earlier messages stay unreadable)'
+          : err instanceof Error
+            ? `${err.name}: ${err.message}`
+            : String(err)
+      this.#undecryptable(accepted, reason)
+      return
+    }
     this.safeDispatchEvent('message:received', {
       detail: {
         roomId: this.id,
@@ -262,24 +343,118 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
   }
 
+  #awaitKey(accepted: MessageAccepted): void {
+    const held = this.#awaitingKey.get(accepted.from) ?? []
+    if (held.length >= MAX_PENDING_MESSAGES) {
+      this.#undecryptable(accepted, 'too many messages waiting for this sender key')
+      return
+    }
+    held.push({ accepted, sinceMs: Date.now() })
+    this.#awaitingKey.set(accepted.from, held)
+    // Ask the sender for its key: it may have sent it before we were listening.
+    if (!this.#want.has(accepted.from)) {
+      this.#want.add(accepted.from)
+      this.#needsAnnounce = true
+      this.#scheduleAnnounce()
+    }
+  }
+
+  #undecryptable(accepted: MessageAccepted, reason: string): void {
+    this.safeDispatchEvent('message:undecryptable', {
+      detail: {
+        roomId: this.id,
+        id: accepted.id,
+        sender: accepted.certificate.address,
+        senderPeerId: accepted.from,
+        sentAtMs: accepted.record.sentAtMs,
+        reason,
+      },
+    })
+  }
+
+  #expireAwaitingKey(): void {
+    const cutoff = Date.now() - UNDECRYPTABLE_AFTER_MS
+    for (const [from, held] of this.#awaitingKey) {
+      const expired = held.filter((h) => h.sinceMs < cutoff)
+      if (expired.length === 0) continue
+      const kept = held.filter((h) => h.sinceMs >= cutoff)
+      if (kept.length === 0) this.#awaitingKey.delete(from)
+      else this.#awaitingKey.set(from, kept)
+      for (const { accepted } of expired)
+        this.#undecryptable(accepted, 'the sender never shared its key with this device')
+    }
+  }
+
+  async #onKeys(from: string, record: KeysRecord): Promise<void> {
+    const result = await this.#keys.receive(from, record)
+    if (result === 'unknown-sender') {
+      const held = this.#awaitingBundle.get(from) ?? []
+      if (held.length < 4) held.push(record)
+      this.#awaitingBundle.set(from, held)
+      return
+    }
+    if (result !== 'installed') return
+    this.#want.delete(from)
+    const held = this.#awaitingKey.get(from)
+    if (held === undefined) return
+    this.#awaitingKey.delete(from)
+    for (const { accepted } of held) await this.#decryptAndDeliver(accepted)
+  }
+
+  /** Publishes our sender key to members that lack it; one distribution at a time. */
+  async #distributeKeys(): Promise<void> {
+    while (this.#distributing !== undefined) await this.#distributing
+    this.#distributing = (async () => {
+      try {
+        for (const record of await this.#keys.distributions()) {
+          await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+        }
+      } catch (err) {
+        this.#c.log.info('sender key not distributed', { room: this.id, error: String(err) })
+      }
+    })()
+    try {
+      await this.#distributing
+    } finally {
+      this.#distributing = undefined
+    }
+  }
+
   #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string): void {
     if (record.leaving === true) {
       const member = this.#members.get(from)
-      if (member !== undefined) {
-        this.#members.delete(from)
-        this.safeDispatchEvent('member:left', { detail: member })
-      }
+      if (member !== undefined) this.#removeMember(member)
       return
     }
+    void this.#learnBundle(record, certificate, from)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
     this.#members.set(from, member)
     if (isNew) {
+      this.#lastMemberJoinedMs = Date.now()
       this.safeDispatchEvent('member:joined', { detail: member })
       // A newcomer has not heard our heartbeat yet; answer soon instead of in a full interval.
       this.#scheduleAnnounce()
     }
     this.#releasePending(from)
+  }
+
+  async #learnBundle(record: PresenceRecord, certificate: VerifiedCertificate, from: string): Promise<void> {
+    if (record.bundle === undefined) return
+    if (!(await this.#keys.addMember(from, record.bundle, certificate))) return
+    if (record.want?.includes(this.#c.self.peerId) === true) this.#keys.resend(from)
+    const held = this.#awaitingBundle.get(from)
+    this.#awaitingBundle.delete(from)
+    for (const keys of held ?? []) await this.#onKeys(from, keys)
+    await this.#distributeKeys()
+  }
+
+  /** A member left or timed out: it must not read what follows, so our key rotates. */
+  #removeMember(member: RoomMember): void {
+    this.#members.delete(member.peerId)
+    this.#keys.removeMember(member.peerId)
+    this.safeDispatchEvent('member:left', { detail: member })
+    void this.#distributeKeys()
   }
 
   #holdUntilCertified(message: SignedMessage, source: PeerId): void {
@@ -323,10 +498,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #expireMembers(): void {
     const cutoff = Date.now() - this.#presenceTimeoutMs
     for (const [peerId, member] of this.#members) {
-      if (member.lastSeenMs < cutoff) {
-        this.#members.delete(peerId)
-        this.safeDispatchEvent('member:left', { detail: member })
-      }
+      if (member.lastSeenMs < cutoff && peerId !== this.#c.self.peerId) this.#removeMember(member)
     }
   }
 
@@ -349,6 +521,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       room: this.id,
       cert: this.#c.self.certificate,
       manifest: this.manifest,
+      bundle: this.#c.device.bundle,
+      ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
       atMs: Date.now(),
       ...(options.leaving === true ? { leaving: true } : {}),
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, WIRE_VERSION } from '../constants.ts'
+import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import {
@@ -22,20 +22,8 @@ const messageArb: fc.Arbitrary<MessageRecord> = fc.record({
   deps: fc.array(hex64, { maxLength: CAUSAL_HISTORY_LENGTH }),
   sentAtMs: fc.nat(),
   payload: fc.record({
-    enc: fc.constant('plaintext'),
-    envelope: fc.oneof(
-      fc.record({
-        v: fc.constant(1),
-        kind: fc.constant('text'),
-        body: fc.string({ unit: 'grapheme', maxLength: 200 }),
-      }),
-      fc.record({
-        v: fc.constant(1),
-        kind: fc.constant('text'),
-        body: fc.string({ maxLength: 200 }),
-        parent: hex64,
-      }),
-    ),
+    enc: fc.constant('sender-key'),
+    ct: fc.stringMatching(/^[A-Za-z0-9_-]{1,400}$/),
   }),
 }) as fc.Arbitrary<MessageRecord>
 
@@ -69,7 +57,7 @@ const sampleMessage: MessageRecord = {
   lamport: 1,
   deps: [],
   sentAtMs: 1_700_000_000_000,
-  payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'hello' } },
+  payload: { enc: 'sender-key', ct: 'AQAAAAEAAAAAc2VhbGVk' },
 }
 
 describe('room wire records', () => {
@@ -175,12 +163,9 @@ describe('room wire records', () => {
       { ...sampleMessage, deps: Array.from({ length: CAUSAL_HISTORY_LENGTH + 1 }, () => 'b'.repeat(64)) },
       { ...sampleMessage, deps: ['not an id'] },
       { ...sampleMessage, extra: true },
-      { ...sampleMessage, payload: { enc: 'aes-256-gcm', envelope: sampleMessage.payload.envelope } },
-      { ...sampleMessage, payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 1 } } },
-      {
-        ...sampleMessage,
-        payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'x'.repeat(MAX_TEXT_BYTES + 1) } },
-      },
+      { ...sampleMessage, payload: { enc: 'aes-256-gcm', ct: sampleMessage.payload.ct } },
+      { ...sampleMessage, payload: { enc: 'sender-key', ct: 'not base64url!' } },
+      { ...sampleMessage, payload: { enc: 'sender-key' } },
       { v: WIRE_VERSION, type: 'presence', room: 'a'.repeat(64), atMs: 1 },
       { v: WIRE_VERSION, type: 'presence', room: 'a'.repeat(64), atMs: 1, cert: { message: '', signature: '0x00' } },
     ]
@@ -197,7 +182,7 @@ describe('room wire records', () => {
   it('error: encoding a record larger than MAX_MESSAGE_BYTES throws InvalidInputError', () => {
     const huge: MessageRecord = {
       ...sampleMessage,
-      payload: { enc: 'plaintext', envelope: { v: 1, kind: 'text', body: 'x'.repeat(MAX_MESSAGE_BYTES) } },
+      payload: { enc: 'sender-key', ct: 'x'.repeat(MAX_MESSAGE_BYTES) },
     }
     expect(() => encodeRecord(huge)).toThrow(InvalidInputError)
   })

@@ -1,7 +1,10 @@
 import { z } from 'zod'
 import {
   CAUSAL_HISTORY_LENGTH,
+  MAX_BUNDLE_BYTES,
   MAX_CERTIFICATE_BYTES,
+  MAX_KEY_RECIPIENTS_PER_RECORD,
+  MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_MESSAGE_BYTES,
   MAX_TEXT_BYTES,
   WIRE_VERSION,
@@ -32,6 +35,14 @@ export const presenceRecordSchema = z
     cert: certificateSchema,
     /** The room's signed manifest, so relays and late joiners learn the room's rules. */
     manifest: signedManifestSchema.optional(),
+    /** The device's encryption key bundle (base64url), committed to by the certificate. */
+    bundle: z
+      .string()
+      .max(MAX_BUNDLE_BYTES * 2)
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
+    /** Members whose current sender key this device lacks: they send it again. */
+    want: z.array(z.string().min(1).max(128)).max(MAX_KEY_REQUESTS_PER_PRESENCE).optional(),
     leaving: z.boolean().optional(),
     atMs: z.number().int().nonnegative(),
   })
@@ -49,8 +60,17 @@ export const envelopeSchema = z
   .strict()
 export type Envelope = z.infer<typeof envelopeSchema>
 
+/** The envelope, encrypted under the sender's current sender key (base64url). */
 export const payloadSchema = z.discriminatedUnion('enc', [
-  z.object({ enc: z.literal('plaintext'), envelope: envelopeSchema }).strict(),
+  z
+    .object({
+      enc: z.literal('sender-key'),
+      ct: z
+        .string()
+        .min(1)
+        .regex(/^[A-Za-z0-9_-]+$/),
+    })
+    .strict(),
 ])
 export type Payload = z.infer<typeof payloadSchema>
 
@@ -71,7 +91,32 @@ export const messageRecordSchema = z
   .strict()
 export type MessageRecord = z.infer<typeof messageRecordSchema>
 
-const recordSchema = z.discriminatedUnion('type', [presenceRecordSchema, messageRecordSchema])
+/** A sender's chain key, sealed to each listed member over the pairwise hybrid channel. */
+export const keysRecordSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    type: z.literal('keys'),
+    room: z.string().regex(/^[0-9a-f]{64}$/),
+    epoch: z.number().int().nonnegative(),
+    to: z
+      .array(
+        z
+          .object({
+            peer: z.string().min(1).max(128),
+            sealed: z
+              .string()
+              .min(1)
+              .regex(/^[A-Za-z0-9_-]+$/),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(MAX_KEY_RECIPIENTS_PER_RECORD),
+  })
+  .strict()
+export type KeysRecord = z.infer<typeof keysRecordSchema>
+
+const recordSchema = z.discriminatedUnion('type', [presenceRecordSchema, messageRecordSchema, keysRecordSchema])
 export type RoomRecord = z.infer<typeof recordSchema>
 
 export type DecodeResult =
@@ -92,7 +137,7 @@ export function decodeRecord(bytes: Uint8Array): DecodeResult {
     return { status: 'malformed', reason: 'not an object' }
   const { v, type } = json as { v?: unknown; type?: unknown }
   if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
-  if (v !== WIRE_VERSION || (type !== 'presence' && type !== 'message')) return { status: 'unknown' }
+  if (v !== WIRE_VERSION || (type !== 'presence' && type !== 'message' && type !== 'keys')) return { status: 'unknown' }
   const parsed = recordSchema.safeParse(json)
   if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
   return { status: 'ok', record: parsed.data }

@@ -1,0 +1,214 @@
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { hexToBytes } from '@noble/hashes/utils.js'
+import { MAX_KEY_RECIPIENTS_PER_RECORD } from '../constants.ts'
+import { SenderKeyNotFoundError } from '../crypto/errors.ts'
+import { hybridOpen, hybridSeal } from '../crypto/hybrid-kem.ts'
+import { decodeKeyBundle, type VerifiedKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
+import type { KeyPair } from '../crypto/primitives.ts'
+import { sha256 } from '../crypto/primitives.ts'
+import {
+  createInboundSenderKeys,
+  createOutboundSenderKey,
+  decodeSenderKeyDistribution,
+  encodeSenderKeyDistribution,
+  type InboundSenderKeys,
+  type OutboundSenderKey,
+} from '../crypto/sender-keys.ts'
+import { base64urlDecode, base64urlEncode, canonicalJson, utf8 } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import type { VerifiedCertificate } from '../types.ts'
+import type { KeysRecord, MessageRecord } from './wire.ts'
+
+/** This device's encryption keys, as the client holds them. Secret: never logged. */
+export interface DeviceEncryptionKeys {
+  identityKey: KeyPair
+  kemKey: KeyPair
+  /** The encoded, PeerId-signed public bundle that presence records carry (base64url). */
+  bundle: string
+}
+
+interface Member {
+  bundle: VerifiedKeyBundle
+  /** Our epoch this member holds, once we sent it. */
+  sentEpoch: number | undefined
+}
+
+/**
+ * The sender-key side of one room (DESIGN.md, Encryption): our outbound chain, every member's
+ * inbound chain, and the distribution of our chain key to each member over the hybrid
+ * X-Wing channel bound to both PeerIds and the room. Relays and non-members see ciphertext.
+ */
+export class RoomKeys {
+  readonly #roomId: string
+  readonly #self: string
+  readonly #device: DeviceEncryptionKeys
+  readonly #log: Logger
+  #outbound: OutboundSenderKey
+  readonly #inbound: InboundSenderKeys
+  readonly #members = new Map<string, Member>()
+
+  constructor(init: { roomId: string; selfPeerId: string; device: DeviceEncryptionKeys; log: Logger }) {
+    this.#roomId = init.roomId
+    this.#self = init.selfPeerId
+    this.#device = init.device
+    this.#log = init.log
+    this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
+    this.#inbound = createInboundSenderKeys({ roomId: init.roomId })
+  }
+
+  get epoch(): number {
+    return this.#outbound.epoch
+  }
+
+  /** Members whose bundle we verified, so we can share keys with them. */
+  get memberIds(): string[] {
+    return [...this.#members.keys()]
+  }
+
+  /**
+   * Accepts a member's key bundle when its PeerId signed it and the member's certificate
+   * commits to its hash (so no relay can swap keys). Returns false when it does not verify.
+   */
+  async addMember(peerId: string, bundleText: string, certificate: VerifiedCertificate): Promise<boolean> {
+    if (peerId === this.#self) return false
+    const known = this.#members.get(peerId)
+    if (known !== undefined) return true
+    if (certificate.bundleHash === undefined) return false
+    try {
+      const bundle = decodeKeyBundle(base64urlDecode(bundleText))
+      const publicKey = peerIdFromString(peerId).publicKey
+      if (publicKey === undefined) return false
+      const verified = await verifyKeyBundle({
+        bundle,
+        verify: async (data, signature) => publicKey.verify(data, signature),
+        expectedBundleHash: hexToBytes(certificate.bundleHash),
+      })
+      this.#members.set(peerId, { bundle: verified, sentEpoch: undefined })
+      return true
+    } catch (err) {
+      this.#log.info('key bundle refused', { room: this.#roomId, peer: peerId, error: String(err) })
+      return false
+    }
+  }
+
+  /** Forgets a member and starts a new epoch, so it cannot read what follows. */
+  removeMember(peerId: string): void {
+    if (!this.#members.delete(peerId)) return
+    this.#inbound.forgetSender(peerId)
+    this.rotate()
+  }
+
+  /** A new epoch for our messages; every member gets it on the next distribution. */
+  rotate(): void {
+    this.#outbound.rotate()
+    for (const member of this.#members.values()) member.sentEpoch = undefined
+  }
+
+  /** Asked again by a member that cannot read us (it missed our distribution). */
+  resend(peerId: string): void {
+    const member = this.#members.get(peerId)
+    if (member !== undefined) member.sentEpoch = undefined
+  }
+
+  /** Keys records for every member that lacks our current epoch (empty when none does). */
+  async distributions(): Promise<KeysRecord[]> {
+    const pending = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
+    if (pending.length === 0) return []
+    const distribution = encodeSenderKeyDistribution(this.#outbound.exportForMember())
+    const epoch = this.#outbound.epoch
+    const entries = await Promise.all(
+      pending.map(async ([peer, member]) => {
+        const sealed = await hybridSeal({
+          senderId: this.#self,
+          recipientId: peer,
+          context: distributionContext(this.#roomId),
+          senderIdentityKey: this.#device.identityKey,
+          recipientIdentityKey: member.bundle.identityKey,
+          recipientKemKey: member.bundle.kemKey,
+          plaintext: distribution,
+        })
+        member.sentEpoch = epoch
+        return { peer, sealed: base64urlEncode(sealed) }
+      }),
+    )
+    const records: KeysRecord[] = []
+    for (let i = 0; i < entries.length; i += MAX_KEY_RECIPIENTS_PER_RECORD) {
+      records.push({
+        v: 1,
+        type: 'keys',
+        room: this.#roomId,
+        epoch,
+        to: entries.slice(i, i + MAX_KEY_RECIPIENTS_PER_RECORD),
+      })
+    }
+    return records
+  }
+
+  /**
+   * Installs the sender key that `from` sealed for us, if the record has one. Returns
+   * `installed`, `not-for-us`, or `unknown-sender` (its bundle has not arrived: hold the record).
+   */
+  async receive(from: string, record: KeysRecord): Promise<'installed' | 'not-for-us' | 'unknown-sender' | 'invalid'> {
+    const entry = record.to.find((e) => e.peer === this.#self)
+    if (entry === undefined) return 'not-for-us'
+    const member = this.#members.get(from)
+    if (member === undefined) return 'unknown-sender'
+    try {
+      const plaintext = await hybridOpen({
+        senderId: from,
+        recipientId: this.#self,
+        context: distributionContext(this.#roomId),
+        recipientIdentityKey: this.#device.identityKey,
+        recipientKemKey: this.#device.kemKey,
+        senderIdentityKey: member.bundle.identityKey,
+        sealed: base64urlDecode(entry.sealed),
+      })
+      this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })
+      return 'installed'
+    } catch (err) {
+      this.#log.info('sender key refused', { room: this.#roomId, from, error: String(err) })
+      return 'invalid'
+    }
+  }
+
+  /** Encrypts an envelope; `header` fields outside the ciphertext are bound as associated data. */
+  async encrypt(envelope: Uint8Array, header: OuterHeader): Promise<string> {
+    if (this.#outbound.needsRotation()) this.rotate()
+    const ciphertext = await this.#outbound.encrypt({ plaintext: envelope, messageId: headerDigest(header) })
+    return base64urlEncode(ciphertext)
+  }
+
+  /** Decrypts; throws `SenderKeyNotFoundError` while the sender's key has not arrived. */
+  async decrypt(from: string, ciphertext: string, header: OuterHeader): Promise<Uint8Array> {
+    return this.#inbound.decrypt({
+      senderId: from,
+      message: base64urlDecode(ciphertext),
+      messageId: headerDigest(header),
+    })
+  }
+
+  /** True when a member's bundle is known (keys can be exchanged with it). */
+  hasMember(peerId: string | PeerId): boolean {
+    return this.#members.has(peerId.toString())
+  }
+}
+
+export type OuterHeader = Pick<MessageRecord, 'room' | 'lamport' | 'deps' | 'sentAtMs'>
+
+/** The record fields outside the ciphertext, hashed into its associated data. */
+function headerDigest(header: OuterHeader): Uint8Array {
+  return sha256(
+    utf8.encode(
+      canonicalJson({ room: header.room, lamport: header.lamport, deps: header.deps, sentAtMs: header.sentAtMs }),
+    ),
+  )
+}
+
+function distributionContext(roomId: string): string {
+  return `sender-key:${roomId}`
+}
+
+export function isMissingKey(err: unknown): boolean {
+  return err instanceof SenderKeyNotFoundError
+}
