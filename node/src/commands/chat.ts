@@ -57,6 +57,22 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
+  // What this device cannot read is shown, with why, never dropped silently.
+  room.addEventListener('message:undecryptable', ({ detail }) => {
+    const line =
+      flags.json === true
+        ? JSON.stringify({
+            type: 'undecryptable',
+            roomId: detail.roomId,
+            id: detail.id,
+            sender: detail.sender,
+            senderPeerId: detail.senderPeerId,
+            sentAt: new Date(detail.sentAtMs).toISOString(),
+            reason: detail.reason,
+          })
+        : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
+    process.stdout.write(`${line}\n`)
+  })
   for await (const message of room.messages({ signal: stop.signal })) {
     process.stdout.write(
       flags.json === true ? `${JSON.stringify(messageToJson(message))}\n` : `${formatMessage(message)}\n`,
@@ -75,6 +91,9 @@ export async function chat(flags: ClientFlags): Promise<void> {
   }
   print(`joined ${room.manifest.manifest.name} as ${client.address}; type a message and press Enter, Ctrl-D to leave`)
   room.addEventListener('message:received', (event) => print(formatMessage(event.detail)))
+  room.addEventListener('message:undecryptable', ({ detail }) =>
+    print(`! a message from ${detail.sender} could not be decrypted: ${detail.reason}`),
+  )
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
   rl.on('line', (line) => {
