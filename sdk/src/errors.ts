@@ -71,3 +71,19 @@ export class UnreachableError extends SecureChatError {
 export class SigningError extends SecureChatError {
   override name = 'SigningError'
 }
+
+/**
+ * The wallet does not pass a room's token gate (DESIGN.md, Token gates). The message says what
+ * the room requires and what the wallet holds; `details` carries the address and the rule.
+ */
+export class NotEligibleError extends SecureChatError {
+  override name = 'NotEligibleError'
+}
+
+/**
+ * A token gate could not be checked: no RPC endpoint, the endpoint failed or serves another
+ * chain. Gates fail closed: nobody new is admitted until the chain answers again.
+ */
+export class GateUnavailableError extends SecureChatError {
+  override name = 'GateUnavailableError'
+}
