@@ -14,7 +14,15 @@ import { decodeRecord, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { emit, meshPeers, serve } from './child.ts'
-import { type Measurement, type Mode, nowMs, type PayloadSize, type PeerCommands, type SendReport } from './protocol.ts'
+import {
+  cpuReport,
+  type Measurement,
+  type Mode,
+  nowMs,
+  type PayloadSize,
+  type PeerCommands,
+  type SendReport,
+} from './protocol.ts'
 
 /** Bytes of the bare header: phase (u32), sequence number (u32), send time (f64). */
 export const BARE_HEADER_BYTES = 16
@@ -35,6 +43,17 @@ interface Armed {
 }
 let armed: Armed | undefined
 let warmup: { timer: ReturnType<typeof setInterval>; report: SendReport } | undefined
+
+function emptyMeasurement(): Measurement {
+  return {
+    latenciesMs: [],
+    received: 0,
+    firstAtMs: undefined,
+    lastAtMs: undefined,
+    maxRoomRecordBytes: 0,
+    connectionsClosed: 0,
+  }
+}
 
 function started(): SecureChatClient {
   if (client === undefined) throw new Error('peer not started')
@@ -120,27 +139,36 @@ function barePayload(phase: number, seq: number, sentAtMs: number, bytes: number
 }
 
 /** Publishes one message; the send time is taken just before the sdk (or gossipsub) is called. */
-async function publish(mode: Mode, phase: number, seq: number, payload: PayloadSize): Promise<void> {
+/** Publishes one message and returns how many neighbours it went to. */
+async function publish(mode: Mode, phase: number, seq: number, payload: PayloadSize): Promise<number> {
   if (mode === 'room') {
     if (room === undefined) throw new Error('no room joined')
-    await room.send(roomText(phase, seq, nowMs(), payload.textBytes))
-  } else {
-    await pubsub().publish(topicOf('bare'), barePayload(phase, seq, nowMs(), payload.bareBytes))
+    return (await room.send(roomText(phase, seq, nowMs(), payload.textBytes))).recipients.length
   }
+  return (await pubsub().publish(topicOf('bare'), barePayload(phase, seq, nowMs(), payload.bareBytes))).recipients
+    .length
+}
+
+function emptyReport(): SendReport {
+  return { startAtMs: nowMs(), endAtMs: 0, sent: 0, failed: 0, unrouted: 0 }
+}
+
+function count(report: SendReport, recipients: number): void {
+  report.sent += 1
+  if (recipients === 0) report.unrouted += 1
 }
 
 async function sendAll(
   params: { mode: Mode; phase: number; count: number; payload: PayloadSize },
   intervalMs: number,
 ): Promise<SendReport> {
-  const report: SendReport = { startAtMs: nowMs(), endAtMs: 0, sent: 0, failed: 0 }
+  const report = emptyReport()
   for (let seq = 0; seq < params.count; seq++) {
     // Pacing keeps a fixed schedule (no drift); a burst (interval 0) never waits.
     const waitMs = report.startAtMs + seq * intervalMs - nowMs()
     if (waitMs >= 1) await delay(waitMs)
     try {
-      await publish(params.mode, params.phase, seq, params.payload)
-      report.sent += 1
+      count(report, await publish(params.mode, params.phase, seq, params.payload))
     } catch {
       report.failed += 1
     }
@@ -150,6 +178,9 @@ async function sendAll(
 }
 
 serve<PeerCommands>({
+  hello() {
+    return {}
+  },
   async start({ bootstrap, timeoutMs }) {
     client = createClient({
       signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
@@ -160,6 +191,9 @@ serve<PeerCommands>({
     libp2p.services.pubsub.addEventListener('message', onPubsubMessage)
     libp2p.services.pubsub.addEventListener('gossipsub:heartbeat', checkReady)
     libp2p.services.pubsub.addEventListener('gossipsub:graft', checkReady)
+    libp2p.addEventListener('connection:close', () => {
+      if (armed !== undefined) armed.measurement.connectionsClosed += 1
+    })
     return { peerId: client.peerId.toString(), address: client.address }
   },
   async 'create-room'() {
@@ -184,17 +218,17 @@ serve<PeerCommands>({
       seen: new Set(),
       signalled: false,
       sizeRecords: sizeRecords === true,
-      measurement: { latenciesMs: [], received: 0, firstAtMs: undefined, lastAtMs: undefined, maxRoomRecordBytes: 0 },
+      measurement: emptyMeasurement(),
     }
     return {}
   },
   'warmup-start'({ mode, phase, intervalMs, payload }) {
     clearInterval(warmup?.timer)
-    const report: SendReport = { startAtMs: nowMs(), endAtMs: 0, sent: 0, failed: 0 }
+    const report = emptyReport()
     let seq = 0
     const timer = setInterval(() => {
       publish(mode, phase, seq++, payload).then(
-        () => (report.sent += 1),
+        (recipients) => count(report, recipients),
         () => (report.failed += 1),
       )
     }, intervalMs)
@@ -203,7 +237,7 @@ serve<PeerCommands>({
   },
   'warmup-stop'() {
     clearInterval(warmup?.timer)
-    const report = warmup?.report ?? { startAtMs: 0, endAtMs: 0, sent: 0, failed: 0 }
+    const report = warmup?.report ?? emptyReport()
     report.endAtMs = nowMs()
     warmup = undefined
     return report
@@ -215,15 +249,9 @@ serve<PeerCommands>({
     return sendAll(params, 0)
   },
   collect() {
-    const measurement = armed?.measurement ?? {
-      latenciesMs: [],
-      received: 0,
-      firstAtMs: undefined,
-      lastAtMs: undefined,
-      maxRoomRecordBytes: 0,
-    }
-    return measurement
+    return armed?.measurement ?? emptyMeasurement()
   },
+  cpu: cpuReport,
   async stop() {
     clearInterval(warmup?.timer)
     await client?.stop()

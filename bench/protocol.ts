@@ -16,6 +16,8 @@ export interface Measurement {
   lastAtMs: number | undefined
   /** Largest room message record seen while armed with `sizeRecords`, in bytes. */
   maxRoomRecordBytes: number
+  /** Connections this peer lost meanwhile (libp2p `connection:close`). */
+  connectionsClosed: number
 }
 
 export interface SendReport {
@@ -23,9 +25,13 @@ export interface SendReport {
   endAtMs: number
   sent: number
   failed: number
+  /** Publishes that reached no neighbour (gossipsub had no peer for the topic). */
+  unrouted: number
 }
 
 export type PeerCommands = {
+  /** Answered once the process has loaded its modules. */
+  hello: { command: { type: 'hello' }; result: Record<string, never> }
   start: {
     command: { type: 'start'; bootstrap: string; timeoutMs: number }
     result: { peerId: string; address: string }
@@ -61,7 +67,18 @@ export type PeerCommands = {
   }
   /** Receivers: what was recorded since the last `arm`. */
   collect: { command: { type: 'collect' }; result: Measurement }
+  cpu: { command: { type: 'cpu' }; result: CpuReport }
   stop: { command: { type: 'stop' }; result: Record<string, never> }
+}
+
+/** CPU time this process has used so far (user + system). */
+export interface CpuReport {
+  cpuUs: number
+}
+
+export function cpuReport(): CpuReport {
+  const { user, system } = process.cpuUsage()
+  return { cpuUs: user + system }
 }
 
 /** Room mode sends a text of `textBytes`; bare mode publishes `bareBytes` raw bytes. */
@@ -85,6 +102,7 @@ export type RelayCommands = {
     command: { type: 'stats' }
     result: { rooms: number; connections: number; accepted: number; rejected: number }
   }
+  cpu: { command: { type: 'cpu' }; result: CpuReport }
   stop: { command: { type: 'stop' }; result: Record<string, never> }
 }
 

@@ -6,7 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { meshPeers, serve } from './child.ts'
-import type { RelayCommands } from './protocol.ts'
+import { cpuReport, type RelayCommands } from './protocol.ts'
 
 /** Gossipsub's default upper bound of a topic mesh (`Dhi`): a full mesh cannot grow past it. */
 const GOSSIPSUB_DHI = 12
@@ -49,6 +49,7 @@ serve<RelayCommands>({
   stats() {
     return relay.stats()
   },
+  cpu: cpuReport,
   async stop() {
     await relay.stop()
     return {}

@@ -25,7 +25,7 @@ export const DEFAULT_ROUNDS = 2
 export const DEFAULT_PACED_MESSAGES = 500
 export const DEFAULT_PACED_RATE_PER_S = 100
 /** Burst messages per mode and round. */
-export const DEFAULT_BURST_MESSAGES = 1000
+export const DEFAULT_BURST_MESSAGES = 500
 /** Text of a room message; the bare payload is as large as the room record that carries it. */
 export const DEFAULT_TEXT_BYTES = 100
 /** Paced messages per mode before anything is measured (JIT, caches, certificates). */
@@ -111,6 +111,8 @@ type Peer = Child<PeerCommands>
 interface PhaseResult {
   sender: SendReport
   receivers: Measurement[]
+  /** CPU time each process used during the phase, in µs: independent of other load on the machine. */
+  cpuUs: { relay: number; sender: number; receivers: number[] }
   /** Receivers that got every message before the drain timeout. */
   complete: number
 }
@@ -139,18 +141,21 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       profiled(i === 0 ? 'sender' : i === 1 ? 'receiver' : undefined),
     ),
   )
-  // Processes load in parallel; their dials to the relay are spread out because a libp2p node
-  // refuses more than 5 inbound connections per second from one host (`inboundConnectionThreshold`),
-  // and every peer here is 127.0.0.1.
-  const started = await Promise.all(
-    peers.map(async (peer, i) => {
-      await delay(i * START_SPACING_MS)
-      return peer.request(
+  // Processes load in parallel, then start one after the other, at most four a second: a
+  // libp2p node refuses more than 5 inbound connections per second from one host
+  // (`inboundConnectionThreshold`), and every peer here is 127.0.0.1.
+  await Promise.all(peers.map((peer) => peer.request({ type: 'hello' }, { timeoutMs: START_TIMEOUT_MS })))
+  const started: Array<{ peerId: string }> = []
+  for (const peer of peers) {
+    const spacing = delay(START_SPACING_MS)
+    started.push(
+      await peer.request(
         { type: 'start', bootstrap: multiaddr, timeoutMs: START_TIMEOUT_MS },
         { timeoutMs: START_TIMEOUT_MS + COMMAND_TIMEOUT_MS },
-      )
-    }),
-  )
+      ),
+    )
+    await spacing
+  }
   const peerIds = started.map((s) => s.peerId)
   const [sender, ...receivers] = peers as [Peer, ...Peer[]]
   log(`relay and ${peers.length} peers up in ${Math.round(performance.now() - t0)} ms`)
@@ -185,6 +190,14 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
     }
   }
 
+  const cpuSnapshot = async (): Promise<{ relay: number; peers: number[] }> => {
+    const [relayCpu, ...peerCpu] = await Promise.all([
+      relay.request({ type: 'cpu' }, cmd),
+      ...peers.map((peer) => peer.request({ type: 'cpu' }, cmd)),
+    ])
+    return { relay: relayCpu!.cpuUs, peers: peerCpu.map((c) => c.cpuUs) }
+  }
+
   const runPhase = async (
     kind: 'paced' | 'burst',
     mode: Mode,
@@ -195,6 +208,7 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
     await Promise.all(
       receivers.map((peer) => peer.request({ type: 'arm', mode, phase: current, expected: count, sizeRecords }, cmd)),
     )
+    const cpuBefore = await cpuSnapshot()
     const sendMs = kind === 'paced' ? (count * 1000) / config.pacedRatePerS : 0
     const budget = { timeoutMs: sendMs + COMMAND_TIMEOUT_MS }
     const completions = receivers.map((peer) =>
@@ -224,7 +238,13 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
     drain.abort()
     const complete = drained === undefined ? 0 : drained.filter(Boolean).length
     const measurements = await Promise.all(receivers.map((peer) => peer.request({ type: 'collect' }, cmd)))
-    return { sender: report, receivers: measurements, complete }
+    const cpuAfter = await cpuSnapshot()
+    const cpuUs = {
+      relay: cpuAfter.relay - cpuBefore.relay,
+      sender: cpuAfter.peers[0]! - cpuBefore.peers[0]!,
+      receivers: cpuAfter.peers.slice(1).map((us, i) => us - cpuBefore.peers[i + 1]!),
+    }
+    return { sender: report, receivers: measurements, complete, cpuUs }
   }
 
   // Setup: the room first, so its record size is known before the bare payload is sized.
@@ -248,6 +268,8 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
     for (let round = 0; round < config.rounds; round++) {
       const order: Mode[] = round % 2 === 0 ? ['bare', 'room'] : ['room', 'bare']
       for (const mode of order) {
+        // A connection lost in the previous phase (see connections_closed) is back before this one.
+        await ready(mode)
         const result = await runPhase(kind, mode, count)
         results[kind][mode].push(result)
         log(`${kind} ${mode} round ${round + 1}: ${summary([result], count)}`)
@@ -300,6 +322,36 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       value: publishRate(burst.room),
       baseline: publishRate(burst.bare),
     }),
+    // Connections receivers lost while measuring (libp2p's connection monitor drops a connection
+    // whose ping waits behind a long queue): a count, often 0, so no ratio.
+    {
+      name: 'rooms.connections_closed.room',
+      unit: 'connections',
+      value: connectionsClosed([...paced.room, ...burst.room]),
+    },
+    {
+      name: 'rooms.connections_closed.bare',
+      unit: 'connections',
+      value: connectionsClosed([...paced.bare, ...burst.bare]),
+    },
+    compared({
+      name: 'rooms.cpu.relay',
+      unit: 'µs/msg',
+      value: cpuPerMessage([...paced.room, ...burst.room], (c) => c.relay),
+      baseline: cpuPerMessage([...paced.bare, ...burst.bare], (c) => c.relay),
+    }),
+    compared({
+      name: 'rooms.cpu.receiver',
+      unit: 'µs/msg',
+      value: cpuPerMessage([...paced.room, ...burst.room], meanReceiver),
+      baseline: cpuPerMessage([...paced.bare, ...burst.bare], meanReceiver),
+    }),
+    compared({
+      name: 'rooms.cpu.sender',
+      unit: 'µs/msg',
+      value: cpuPerMessage([...paced.room, ...burst.room], (c) => c.sender),
+      baseline: cpuPerMessage([...paced.bare, ...burst.bare], (c) => c.sender),
+    }),
     { name: 'rooms.record.bytes', unit: 'B', value: payload.bareBytes },
     { name: 'rooms.peers', unit: 'processes', value: config.peers },
     { name: 'rooms.relay.rejected', unit: 'records', value: stats.rejected },
@@ -334,10 +386,12 @@ function durationS(result: PhaseResult): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds : Number.NaN
 }
 
-/** Messages per receiver per second, over all rounds. */
+/** Messages per receiver per second, over all rounds; 0 when nothing arrived. */
 function throughput(results: PhaseResult[]): number {
-  const perReceiver = results.reduce((sum, r) => sum + delivered(r) / r.receivers.length, 0)
-  return perReceiver / results.reduce((sum, r) => sum + durationS(r), 0)
+  const timed = results.filter((r) => !Number.isNaN(durationS(r)))
+  if (timed.length === 0) return 0
+  const perReceiver = timed.reduce((sum, r) => sum + delivered(r) / r.receivers.length, 0)
+  return perReceiver / timed.reduce((sum, r) => sum + durationS(r), 0)
 }
 
 /** How fast the sender published, over all rounds. */
@@ -346,9 +400,24 @@ function publishRate(results: PhaseResult[]): number {
   return sent / results.reduce((sum, r) => sum + (r.sender.endAtMs - r.sender.startAtMs) / 1000, 0)
 }
 
+/** CPU time of one process (or the mean receiver) per message sent, over all phases. */
+function cpuPerMessage(results: PhaseResult[], pick: (cpu: PhaseResult['cpuUs']) => number): number {
+  const sent = results.reduce((sum, r) => sum + r.sender.sent, 0)
+  return results.reduce((sum, r) => sum + pick(r.cpuUs), 0) / sent
+}
+
+function meanReceiver(cpu: PhaseResult['cpuUs']): number {
+  return cpu.receivers.reduce((a, b) => a + b, 0) / cpu.receivers.length
+}
+
+function connectionsClosed(results: PhaseResult[]): number {
+  return results.reduce((sum, r) => sum + r.receivers.reduce((n, m) => n + m.connectionsClosed, 0), 0)
+}
+
 function summary(results: PhaseResult[], count: number): string {
   const all = latencies(results)
   const failed = results.reduce((sum, r) => sum + r.sender.failed, 0)
+  const unrouted = results.reduce((sum, r) => sum + r.sender.unrouted, 0)
   const complete = results.reduce((sum, r) => sum + r.complete, 0)
   const receivers = results.reduce((sum, r) => sum + r.receivers.length, 0)
   return [
@@ -357,7 +426,10 @@ function summary(results: PhaseResult[], count: number): string {
     `${throughput(results).toFixed(0)} msg/s per receiver`,
     `delivery ${(delivery(results, count) * 100).toFixed(1)}%`,
     `${complete}/${receivers} receivers complete`,
+    `cpu per message: relay ${cpuPerMessage(results, (c) => c.relay).toFixed(0)} µs, receiver ${cpuPerMessage(results, meanReceiver).toFixed(0)} µs, sender ${cpuPerMessage(results, (c) => c.sender).toFixed(0)} µs`,
+    connectionsClosed(results) > 0 ? `${connectionsClosed(results)} connections closed` : '',
     failed > 0 ? `${failed} publishes failed` : '',
+    unrouted > 0 ? `${unrouted} publishes reached no neighbour` : '',
   ]
     .filter(Boolean)
     .join(', ')
