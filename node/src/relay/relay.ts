@@ -15,6 +15,7 @@ import {
   CERTIFICATE_FETCH_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
+import { type GateEvaluator, gateEvaluator } from '@securechat/sdk/gates'
 import { CertificateRegistry } from '@securechat/sdk/identity'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { RoomGatekeeper } from '@securechat/sdk/rooms'
@@ -30,8 +31,13 @@ export interface RelayInit {
   peers?: string[]
   maxReservations?: number
   maxConnections?: number
-  /** To verify contract wallets (ERC-1271) in certificates. */
+  /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
   provider?: Provider
+  /**
+   * Reads token gates. Default: one over `provider`, started and stopped with the relay. Without
+   * either, the relay forwards nothing in gated rooms (fail closed) and says so in its log.
+   */
+  gates?: GateEvaluator
   logger?: LoggerFactory
 }
 
@@ -40,6 +46,10 @@ export interface RelayStats {
   connections: number
   accepted: number
   rejected: number
+  /** Valid records dropped (`Ignore`) because their sender fails the room's token gate. */
+  gateDropped: number
+  /** Valid records dropped (`Ignore`) because the gate could not be read (no chain, RPC down). */
+  gateUnavailable: number
 }
 
 export type RelayLibp2p = SecureChatLibp2p
@@ -58,11 +68,26 @@ export class RelayNode {
   #timer: ReturnType<typeof setInterval> | undefined
   #accepted = 0
   #rejected = 0
+  #gateDropped = 0
+  #gateUnavailable = 0
+  readonly #gates: GateEvaluator | undefined
+  readonly #ownsGates: boolean
 
   constructor(init: RelayInit) {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
+    this.#ownsGates = init.gates === undefined && init.provider !== undefined
+    this.#gates =
+      init.gates ??
+      (init.provider === undefined
+        ? undefined
+        : gateEvaluator()({ provider: init.provider, ...(init.logger === undefined ? {} : { logger: init.logger }) }))
+  }
+
+  /** The token-gate evaluator, if the relay has a chain. */
+  get gates(): GateEvaluator | undefined {
+    return this.#gates
   }
 
   get libp2p(): RelayLibp2p {
@@ -80,6 +105,8 @@ export class RelayNode {
       connections: this.#libp2p?.getConnections().length ?? 0,
       accepted: this.#accepted,
       rejected: this.#rejected,
+      gateDropped: this.#gateDropped,
+      gateUnavailable: this.#gateUnavailable,
     }
   }
 
@@ -107,6 +134,7 @@ export class RelayNode {
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
     await serveCertificates(libp2p, (peerId) => this.#registry.getRaw(peerId), this.#log)
+    if (this.#ownsGates) this.#gates?.start()
     this.#timer = setInterval(() => {
       this.#leaveIdleRooms()
       void this.#dialPeers()
@@ -118,6 +146,7 @@ export class RelayNode {
   async stop(): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
+    if (this.#ownsGates) this.#gates?.stop()
     const libp2p = this.#libp2p
     this.#libp2p = undefined
     if (libp2p === undefined) return
@@ -153,9 +182,23 @@ export class RelayNode {
     const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
     if (!/^[0-9a-f]{64}$/.test(roomId)) return
     const libp2p = this.libp2p
+    let warnedNoChain = false
     const gatekeeper = new RoomGatekeeper({
       roomId,
       registry: this.#registry,
+      ...(this.#gates === undefined ? {} : { gates: this.#gates }),
+      onGateDropped: (from, address, reason) => {
+        if (reason === 'ineligible') this.#gateDropped += 1
+        else this.#gateUnavailable += 1
+        this.#log.debug('record dropped by the token gate', { room: roomId, from, address, reason })
+        if (this.#gates === undefined && !warnedNoChain) {
+          warnedNoChain = true
+          this.#log.warn('a token-gated room passes through this relay, which has no chain to check it', {
+            room: roomId,
+            hint: 'start the relay with --rpc <JSON-RPC URL> so it can forward the room; until then it forwards nothing there',
+          })
+        }
+      },
       onUnknownSender: (message, source) => {
         const from = message.from.toString()
         void fetchCertificate(libp2p, source, from, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) })

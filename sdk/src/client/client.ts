@@ -12,7 +12,16 @@ import {
 } from '../constants.ts'
 import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
 import { base64urlEncode } from '../encoding.ts'
-import { InvalidCertificateError, NotStartedError, UnreachableError } from '../errors.ts'
+import {
+  GateUnavailableError,
+  InvalidCertificateError,
+  NotEligibleError,
+  NotStartedError,
+  UnreachableError,
+} from '../errors.ts'
+import { explainGateResult, type GateEvaluator, gateEvaluator } from '../gates/evaluator.ts'
+import { attachGateEvaluator } from '../gates/room-gate.ts'
+import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
 import type { WalletSigner } from '../identity/signer.ts'
@@ -40,8 +49,13 @@ export interface ClientInit {
   /** A certificate signed earlier for this device key: reused while valid (no new prompt). */
   certificate?: SessionCertificate
   certificateLifetimeMs?: number
-  /** JSON-RPC provider, to verify contract wallets (ERC-1271). */
+  /** JSON-RPC provider, to verify contract wallets (ERC-1271) and read token gates. */
   provider?: Provider
+  /**
+   * Reads token gates (DESIGN.md, Token gates). Default: one over `provider`, started and
+   * stopped with the client; an evaluator passed here is started and stopped by its owner.
+   */
+  gates?: GateEvaluator
   logger?: LoggerFactory
   /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
   connectionGater?: ConnectionGater
@@ -68,12 +82,26 @@ export class SecureChatClient {
   #registry: CertificateRegistry
   readonly #rooms = new Map<string, Room>()
   #redialTimer: ReturnType<typeof setInterval> | undefined
+  readonly #gates: GateEvaluator | undefined
+  readonly #ownsGates: boolean
   #device: DeviceEncryptionKeys | undefined
 
   constructor(init: ClientInit) {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
     this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
+    this.#ownsGates = init.gates === undefined && init.provider !== undefined
+    this.#gates =
+      init.gates ??
+      (init.provider === undefined
+        ? undefined
+        : gateEvaluator()({ provider: init.provider, ...(init.logger === undefined ? {} : { logger: init.logger }) }))
+    if (this.#gates !== undefined) attachGateEvaluator(this.#registry, this.#gates)
+  }
+
+  /** The token-gate evaluator (from `provider` or `gates`), if any. */
+  get gates(): GateEvaluator | undefined {
+    return this.#gates
   }
 
   get libp2p(): SecureChatLibp2p {
@@ -125,11 +153,13 @@ export class SecureChatClient {
     await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
     await this.#dialBootstrap(options)
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
+    if (this.#ownsGates) this.#gates?.start()
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#redialTimer)
     this.#redialTimer = undefined
+    if (this.#ownsGates) this.#gates?.stop()
     await Promise.all([...this.#rooms.values()].map((room) => room.stop()))
     this.#rooms.clear()
     const libp2p = this.#libp2p
@@ -166,6 +196,8 @@ export class SecureChatClient {
     const provider = this.#init.provider
     const { roomId } = await verifyManifest(signed, provider === undefined ? {} : { provider })
     options.signal?.throwIfAborted()
+    const { access } = signed.manifest
+    if (access.type === 'gated') await this.#checkGate(access.rule, self.verified.address, options)
     const existing = this.#rooms.get(roomId)
     if (existing !== undefined) return existing
     const room = new Room(
@@ -187,6 +219,32 @@ export class SecureChatClient {
     this.#rooms.set(roomId, room)
     room.start()
     return room
+  }
+
+  /** Throws {@link NotEligibleError} (or {@link GateUnavailableError}) unless this wallet passes `rule`. */
+  async #checkGate(rule: GateRule, address: Address, options: AbortOptions): Promise<void> {
+    const gates = this.#gates
+    if (gates === undefined) {
+      const chainId = conditionsOf(rule)[0]!.chainId
+      throw new GateUnavailableError(`this room is token-gated (${describeGateRule(rule)}); no chain is configured`, {
+        details: { address, rule },
+        hint: `pass --rpc with a JSON-RPC endpoint of chain ${chainId} (in the sdk: \`provider\`)`,
+      })
+    }
+    const result = await gates.evaluate(rule, address, options)
+    if (result.status === 'eligible') return
+    const details = { address, rule, blockNumber: result.blockNumber }
+    if (result.status === 'ineligible') {
+      throw new NotEligibleError(explainGateResult(result), {
+        details,
+        hint: 'get the token into this wallet (or sign in with a wallet that holds it), or ask the room owner',
+      })
+    }
+    throw new GateUnavailableError(explainGateResult(result), {
+      details,
+      ...(result.error?.hint === undefined ? {} : { hint: result.error.hint }),
+      cause: result.error,
+    })
   }
 
   async leaveRoom(roomId: string): Promise<void> {

@@ -488,10 +488,19 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
     }
   }
 
+  /**
+   * The chain the endpoint really serves: `eth_chainId` when the provider speaks JSON-RPC (a
+   * provider configured with a static network would otherwise just repeat its configuration).
+   */
   async #providerChainId(): Promise<number> {
     if (this.#chainId === undefined) {
-      const network = await this.#rpc(() => this.#provider.getNetwork())
-      this.#chainId = Number(network.chainId)
+      const provider = this.#provider as Provider & { send?: (method: string, params: unknown[]) => Promise<unknown> }
+      const send = provider.send
+      const chainId =
+        typeof send === 'function'
+          ? await this.#rpc(() => send.call(provider, 'eth_chainId', []))
+          : (await this.#rpc(() => provider.getNetwork())).chainId
+      this.#chainId = Number(BigInt(chainId as string | bigint))
     }
     return this.#chainId
   }

@@ -1,9 +1,12 @@
 import { type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { SecureChatError } from '../errors.ts'
+import { type EligibilityChange, type GateEvaluator, onEligibilityChange } from '../gates/evaluator.ts'
+import { attachedGateEvaluator, decideGate, type GateDecision } from '../gates/room-gate.ts'
+import type { GateRule } from '../gates/rule.ts'
 import { checkCertificatePolicy } from '../identity/certificate.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
-import type { VerifiedCertificate } from '../types.ts'
+import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
 import { type SignedManifest, verifyManifestOffline } from './manifest.ts'
 import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
 
@@ -20,6 +23,13 @@ export interface RoomGatekeeperInit {
   /** A message arrived from a PeerId whose certificate is not known yet: fetch it. */
   onUnknownSender?: (message: SignedMessage, propagationSource: PeerId) => void
   onRejected?: (from: string, reason: string) => void
+  /**
+   * Reads a gated room's token gate. Default: the evaluator attached to `registry`
+   * ({@link attachGateEvaluator}); without one a gated room admits nobody (fail closed).
+   */
+  gates?: GateEvaluator
+  /** A valid record was dropped (`Ignore`) because its sender fails the gate, or it could not be read. */
+  onGateDropped?: (from: string, address: Address, reason: 'ineligible' | 'unavailable') => void
 }
 
 /**
@@ -34,6 +44,10 @@ export class RoomGatekeeper {
   readonly #accepted = new WeakMap<Message, AcceptedRecord>()
   readonly #onUnknownSender: RoomGatekeeperInit['onUnknownSender']
   readonly #onRejected: RoomGatekeeperInit['onRejected']
+  readonly #gates: GateEvaluator | undefined
+  readonly #onGateDropped: RoomGatekeeperInit['onGateDropped']
+  readonly #heldFrom = new WeakMap<Message, PeerId>()
+  readonly #heldAgain = new WeakSet<Message>()
 
   constructor(init: RoomGatekeeperInit) {
     this.roomId = init.roomId
@@ -41,6 +55,16 @@ export class RoomGatekeeper {
     this.#manifest = init.manifest
     this.#onUnknownSender = init.onUnknownSender
     this.#onRejected = init.onRejected
+    this.#gates = init.gates ?? attachedGateEvaluator(init.registry)
+    this.#onGateDropped = init.onGateDropped
+    const onUnknownSender = init.onUnknownSender
+    if (onUnknownSender !== undefined) {
+      // Remember who forwarded a held record: see #gate on records admitted late.
+      this.#onUnknownSender = (message, source) => {
+        this.#heldFrom.set(message, source)
+        onUnknownSender(message, source)
+      }
+    }
   }
 
   get manifest(): SignedManifest | undefined {
@@ -56,7 +80,8 @@ export class RoomGatekeeper {
   readonly validate = (
     propagationSource: PeerId,
     message: Message,
-  ): TopicValidatorResult | Promise<TopicValidatorResult> => this.#validate(propagationSource, message, true)
+  ): TopicValidatorResult | Promise<TopicValidatorResult> =>
+    this.#gate(message, this.#validate(propagationSource, message, true))
 
   #validate(
     propagationSource: PeerId,
@@ -127,7 +152,7 @@ export class RoomGatekeeper {
    * accepted record, or undefined when it still fails.
    */
   revalidate(message: SignedMessage): AcceptedRecord | undefined {
-    const result = this.#validate(message.from, message, false)
+    const result = this.#gate(message, this.#validate(message.from, message, false), true)
     return result === TopicValidatorResult.Accept ? this.#accepted.get(message) : undefined
   }
 
@@ -153,6 +178,64 @@ export class RoomGatekeeper {
     } catch (err) {
       return describe(err)
     }
+  }
+
+  // --- Token gate hook (DESIGN.md, Token gates): runs after the checks above accepted a record ---
+
+  /** The rule of a gated room (once the manifest is known), else undefined. */
+  get gateRule(): GateRule | undefined {
+    const access = this.#manifest?.manifest.access
+    return access?.type === 'gated' ? access.rule : undefined
+  }
+
+  /**
+   * Whether `address` passes the room's gate at a recent block: true in a room without one,
+   * false when it cannot be known (fail closed). For whoever shares keys with members.
+   */
+  async isEligible(address: string, options: AbortOptions = {}): Promise<boolean> {
+    const rule = this.gateRule
+    if (rule === undefined) return true
+    return this.#gates === undefined ? false : this.#gates.isEligible(rule, address, options)
+  }
+
+  /** Calls `listener` when a member's eligibility for this room's gate changes; returns the unsubscribe. */
+  onEligibilityChange(listener: (change: EligibilityChange & { eligible: boolean }) => void): () => void {
+    const rule = this.gateRule
+    if (rule === undefined || this.#gates === undefined) return () => {}
+    return onEligibilityChange(this.#gates, rule, listener)
+  }
+
+  /**
+   * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. A record
+   * held for its sender's certificate is revalidated synchronously ({@link revalidate}); when the
+   * gate must first ask the chain, it is handed back to `onUnknownSender` once the sender is
+   * admitted, so the room holds it again and its next revalidation finds the verdict cached.
+   */
+  #gate(
+    message: Message,
+    result: TopicValidatorResult | Promise<TopicValidatorResult>,
+    held = false,
+  ): TopicValidatorResult | Promise<TopicValidatorResult> {
+    if (result instanceof Promise) return result.then((settled) => this.#gate(message, settled, held))
+    const rule = this.gateRule
+    const accepted = this.#accepted.get(message)
+    if (result !== TopicValidatorResult.Accept || rule === undefined || accepted === undefined) return result
+    const decision = decideGate(this.#gates, rule, accepted.certificate.address)
+    const apply = (settled: GateDecision): TopicValidatorResult => {
+      if (settled.admit) return TopicValidatorResult.Accept
+      this.#accepted.delete(message)
+      this.#onGateDropped?.(accepted.from, accepted.certificate.address, settled.reason)
+      return TopicValidatorResult.Ignore
+    }
+    if (!(decision instanceof Promise)) return apply(decision)
+    return decision.then((settled) => {
+      const source = this.#heldFrom.get(message)
+      if (held && settled.admit && source !== undefined && !this.#heldAgain.has(message)) {
+        this.#heldAgain.add(message)
+        this.#onUnknownSender?.(message as SignedMessage, source)
+      }
+      return apply(settled)
+    })
   }
 
   #reject(from: string, reason: string): TopicValidatorResult {
