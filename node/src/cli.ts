@@ -17,7 +17,7 @@ function clientOptions(command: Command): Command {
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
     .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
     .option('--chain-id <id>', 'chain id to sign the session certificate for')
-    .option('--rpc <url>', 'JSON-RPC endpoint, to accept contract wallets (ERC-1271)')
+    .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, accepts contract wallets (env SECURECHAT_RPC)')
 }
 
 export function buildProgram(): Command {
@@ -34,7 +34,9 @@ export function buildProgram(): Command {
     .option('--peer <multiaddr>', 'another relay to stay connected to (repeatable; env SECURECHAT_PEERS)', repeatable)
     .option('--data-dir <dir>', 'where the relay keeps its peer key (env SECURECHAT_DATA_DIR)')
     .option('--max-reservations <n>', 'circuit relay slots (env SECURECHAT_MAX_RESERVATIONS)')
-    .option('--rpc <url>', 'JSON-RPC endpoint to verify contract wallets (env SECURECHAT_RPC)')
+    .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, verifies contract wallets (env SECURECHAT_RPC)')
+    .option('--chain-id <id>', 'chain the --rpc endpoint serves; asked from it when absent (env SECURECHAT_CHAIN_ID)')
+    .option('--audit-log <address>', 'AuditLog contract for anchoring (env SECURECHAT_AUDIT_LOG)')
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
 
@@ -43,7 +45,12 @@ export function buildProgram(): Command {
     .command('create')
     .description('create a room and print its invite')
     .requiredOption('--name <name>', 'room name')
-    .addOption(new Option('--access <type>', 'who may join').choices(['public', 'invite-only']))
+    .addOption(new Option('--access <type>', 'who may join').choices(['public', 'invite-only', 'gated']))
+    .option(
+      '--gate <rule>',
+      'token gate: erc721:<contract>[:<min>], erc1155:<contract>#<id>[:<min>], erc20:<contract>[:<min>] (& all, | any), JSON, or a JSON file',
+    )
+    .option('--rpc <url>', 'check the --gate rule on chain and name its tokens (env SECURECHAT_RPC)')
     .option('--bootstrap <multiaddr>', 'relay to put in the invite (repeatable)', repeatable)
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
     .option('--domain <domain>', 'SIWE domain accepted in the room (repeatable; default localhost)', repeatable)

@@ -16,6 +16,13 @@ export const relayConfigSchema = z
     maxReservations: z.number().int().positive(),
     json: z.boolean(),
     rpc: z.string().url().optional(),
+    /** Chain the `rpc` endpoint serves; asked from the endpoint at startup when absent. */
+    chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    /** AuditLog contract on that chain, for anchoring (issue #6). */
+    auditLog: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
+      .optional(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -30,6 +37,8 @@ const ENV: Record<keyof RelayConfig, string> = {
   maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
   json: 'SECURECHAT_JSON',
   rpc: 'SECURECHAT_RPC',
+  chainId: 'SECURECHAT_CHAIN_ID',
+  auditLog: 'SECURECHAT_AUDIT_LOG',
 }
 
 export interface RelayFlags {
@@ -41,6 +50,8 @@ export interface RelayFlags {
   maxReservations?: string
   json?: boolean
   rpc?: string
+  chainId?: string
+  auditLog?: string
 }
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -66,6 +77,8 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
       file.json ??
       false,
     ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
+    ...optional('chainId', numberOrText(flags.chainId ?? env[ENV.chainId] ?? file.chainId)),
+    ...optional('auditLog', flags.auditLog ?? env[ENV.auditLog] ?? file.auditLog),
   }
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {
@@ -77,6 +90,12 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     })
   }
   return parsed.data
+}
+
+/** Numbers from flags and the environment arrive as text; a non-number stays text for the schema to name. */
+function numberOrText(value: string | number | undefined): number | string | undefined {
+  if (value === undefined || typeof value === 'number') return value
+  return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -59,3 +59,18 @@ export const DEMO_ERC1155_ID = 1n
 
 /** ERC-1155 amount of `DEMO_ERC1155_ID` `mintDemoTokens` gives each holder. */
 export const DEMO_ERC1155_AMOUNT = 10n
+
+/** The relay asks its `--rpc` endpoint for the chain id (when `--chain-id` is not given) for this long at startup. */
+export const RPC_PROBE_TIMEOUT_MS = 5_000
+
+/** `npm start`: JSON-RPC port of the local chain (env `SECURECHAT_CHAIN_PORT`). */
+export const DEVNET_CHAIN_PORT = 8545
+
+/** `npm start`: relay TCP port for Node peers (env `SECURECHAT_RELAY_TCP_PORT`). */
+export const DEVNET_RELAY_TCP_PORT = 4001
+
+/** `npm start`: relay WebSocket port for browsers (env `SECURECHAT_RELAY_WS_PORT`). */
+export const DEVNET_RELAY_WS_PORT = 4002
+
+/** `npm start`: where the relay key, the invites and `devnet.json` go (env `SECURECHAT_DEVNET_DIR`). */
+export const DEVNET_DIR = '.securechat/devnet'

@@ -20,7 +20,12 @@ export interface CliProcess {
 }
 
 export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+  return spawnScript(CLI_PATH, args, env)
+}
+
+/** Any of our scripts (for example `node/src/devnet/start.ts`) as its own process, like {@link spawnCli}. */
+export function spawnScript(script: string, args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })

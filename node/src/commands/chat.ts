@@ -1,10 +1,13 @@
+import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, encodeInvite } from '@securechat/sdk/rooms'
-import { SEND_FLUSH_MS } from '../constants.ts'
+import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
+import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
+import { createRpcProvider } from '../rpc.ts'
 import { loadWallet } from '../wallet.ts'
 import { type ClientFlags, formatMessage, joinFromFlags, messageToJson, untilSignal } from './room-client.ts'
 
@@ -15,6 +18,10 @@ export interface RoomCreateFlags {
   domain?: string[]
   chainId?: string[]
   access?: string
+  /** A gate rule (readable form or JSON), or the path of a file that holds one. */
+  gate?: string
+  /** To name the gate's tokens and check the rule against the chain. */
+  rpc?: string
 }
 
 /** `securechat room create`: signs a manifest and prints the invite. Needs no network. */
@@ -23,17 +30,66 @@ export async function roomCreate(flags: RoomCreateFlags): Promise<void> {
   const chainIds = (flags.chainId ?? [String(DEVNET_CHAIN_ID)]).map(Number)
   if (chainIds.some((id) => !Number.isSafeInteger(id) || id <= 0))
     throw new ConfigError('--chain-id must be positive integers')
-  if (flags.access !== undefined && flags.access !== 'public' && flags.access !== 'invite-only') {
-    throw new ConfigError(`--access must be public or invite-only, got ${flags.access}`)
+  const accessType = flags.access ?? (flags.gate === undefined ? 'public' : 'gated')
+  if (accessType !== 'public' && accessType !== 'invite-only' && accessType !== 'gated') {
+    throw new ConfigError(`--access must be public, invite-only or gated, got ${flags.access}`)
+  }
+  if ((accessType === 'gated') !== (flags.gate !== undefined)) {
+    throw new ConfigError('a gated room needs --gate <rule>, and --gate makes a gated room', {
+      hint: 'drop --access, or pass --access gated together with --gate',
+    })
+  }
+  let access: RoomAccess
+  if (accessType === 'gated') {
+    // Readable-form conditions read the first accepted chain; JSON names its own.
+    const rule = parseGateRule(await readGateRule(flags.gate!), { chainId: chainIds[0]! })
+    const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
+    if (rpc !== undefined) await checkGate(rule, rpc, wallet.address)
+    access = { type: 'gated', rule }
+  } else {
+    access = { type: accessType }
   }
   const manifest = await createManifest({
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     name: flags.name,
-    access: { type: flags.access ?? 'public' },
+    access,
     domains: flags.domain ?? [DEFAULT_CLI_DOMAIN],
     chainIds,
   })
   process.stdout.write(`${encodeInvite({ manifest, relays: flags.bootstrap ?? [] })}\n`)
+}
+
+/** `--gate` takes a rule (`erc721:0x…`, JSON) or the path of a file that holds one. */
+async function readGateRule(value: string): Promise<string> {
+  if (/^\s*(\{|erc(20|721|1155):)/i.test(value)) return value
+  try {
+    return await readFile(value, 'utf8')
+  } catch (cause) {
+    throw new ConfigError(`--gate is neither a rule nor a readable file: ${value}`, {
+      cause,
+      hint: 'write erc721:<contract>, erc1155:<contract>#<id>:<min>, erc20:<contract>:<min in base units>, or give a JSON file',
+    })
+  }
+}
+
+/** With --rpc: names the gate's tokens and tells the owner whether their own wallet passes. */
+async function checkGate(rule: GateRule, rpc: string, owner: string): Promise<void> {
+  const provider = createRpcProvider({ url: rpc, chainId: conditionsOf(rule)[0]!.chainId })
+  try {
+    const evaluator = gateEvaluator()({ provider })
+    const result = await evaluator.evaluate(rule, owner, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
+    if (result.status === 'unknown') {
+      throw new ConfigError(`the gate cannot be checked: ${result.error?.message ?? 'the chain did not answer'}`, {
+        hint: 'check --rpc and the rule’s contract addresses, or create the room without --rpc to skip this check',
+      })
+    }
+    process.stderr.write(`gate: ${await evaluator.describe(rule)}\n`)
+    if (result.status === 'ineligible') {
+      process.stderr.write(`note: your own wallet does not pass it: ${explainGateResult(result)}\n`)
+    }
+  } finally {
+    provider.destroy()
+  }
 }
 
 export async function send(flags: ClientFlags, text: string): Promise<void> {

@@ -1,13 +1,16 @@
-import { JsonRpcProvider } from 'ethers'
 import type { RelayConfig } from '../config.ts'
 import { createNodeLogger } from '../log.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { RelayNode } from '../relay/relay.ts'
+import { createRpcProvider, probeChainId } from '../rpc.ts'
 
 /** `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. */
 export async function runRelay(config: RelayConfig): Promise<void> {
   const { root, factory } = createNodeLogger({ json: config.json })
   const privateKey = await loadOrCreatePeerKey(config.dataDir)
+  const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))
+  const provider =
+    config.rpc === undefined || chainId === undefined ? undefined : createRpcProvider({ url: config.rpc, chainId })
   const relay = new RelayNode({
     privateKey,
     listen: config.listen,
@@ -15,7 +18,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     peers: config.peers,
     maxReservations: config.maxReservations,
     logger: factory,
-    ...(config.rpc === undefined ? {} : { provider: new JsonRpcProvider(config.rpc) }),
+    ...(provider === undefined ? {} : { provider }),
   })
   // Handlers go in before the first line is printed: whoever reads that line may signal at once.
   const signalled = new Promise<string>((resolve) => {
@@ -24,10 +27,20 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   })
   await relay.start()
   const multiaddrs = relay.multiaddrs
-  root.info({ event: 'relay:started', peerId: relay.libp2p.peerId.toString(), multiaddrs }, 'relay started')
+  const chain = {
+    ...(config.rpc === undefined ? {} : { rpc: config.rpc }),
+    ...(chainId === undefined ? {} : { chainId }),
+    ...(config.auditLog === undefined ? {} : { auditLog: config.auditLog }),
+  }
+  root.info({ event: 'relay:started', peerId: relay.libp2p.peerId.toString(), multiaddrs, ...chain }, 'relay started')
   if (!config.json) {
     process.stdout.write(`SecureChat relay ${relay.libp2p.peerId.toString()} listening on:\n`)
     for (const address of multiaddrs) process.stdout.write(`  ${address}\n`)
+    process.stdout.write(
+      config.rpc === undefined
+        ? 'No --rpc: token-gated rooms are not forwarded, contract wallets are not accepted.\n'
+        : `Reading chain ${chainId} at ${config.rpc} (token gates, contract wallets).\n`,
+    )
   }
   const signal = await signalled
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
@@ -36,5 +49,6 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   } catch (err) {
     root.error({ error: String(err) }, 'error while stopping')
   }
+  provider?.destroy()
   root.info({ event: 'relay:stopped' }, 'relay stopped')
 }

@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { JsonRpcProvider } from 'ethers'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { createRpcProvider } from '../rpc.ts'
 import { loadWallet } from '../wallet.ts'
 
 /** Options every networked client command shares. */
@@ -37,13 +38,17 @@ export async function joinFromFlags(
   if (!Number.isSafeInteger(chainId) || chainId <= 0) {
     throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
   }
+  // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
+  const { access } = invite.manifest.manifest
+  const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
+  const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : chainId
   const client = createClient({
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap,
     domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
     chainId,
     logger,
-    ...(flags.rpc === undefined ? {} : { provider: new JsonRpcProvider(flags.rpc) }),
+    ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId: rpcChainId }) }),
   })
   try {
     await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })

@@ -1,83 +1,210 @@
 /**
- * `npm start`: a complete SecureChat network on this machine — a relay node and a demo room —
- * printing exactly how to chat from two terminals. Ctrl-C stops everything.
+ * `npm start`: a complete SecureChat network on this machine — a local Hardhat chain with the
+ * contracts deployed and demo tokens minted, a relay that reads that chain, a public demo room
+ * and a token-gated one — printing exactly what to do next. Ctrl-C stops everything, the chain
+ * process included.
+ *
+ * Environment: SECURECHAT_CHAIN_PORT, SECURECHAT_RELAY_TCP_PORT, SECURECHAT_RELAY_WS_PORT,
+ * SECURECHAT_DEVNET_DIR, SECURECHAT_LOG_LEVEL (defaults in ../constants.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
+import { describeGateRule, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, encodeInvite } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
+import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
+import { JsonRpcProvider, Wallet } from 'ethers'
+import {
+  DEMO_ERC20_AMOUNT,
+  DEMO_ERC1155_AMOUNT,
+  DEMO_ERC1155_ID,
+  DEVNET_CHAIN_PORT,
+  DEVNET_DIR,
+  DEVNET_RELAY_TCP_PORT,
+  DEVNET_RELAY_WS_PORT,
+} from '../constants.ts'
+import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { RelayNode } from '../relay/relay.ts'
-import { hardhatDevAccounts } from './chain.ts'
+import { hardhatDevAccounts, startChain } from './chain.ts'
+import { deployContracts, mintDemoTokens } from './deploy.ts'
 
-const DEVNET_DIR = resolve(process.env.SECURECHAT_DEVNET_DIR ?? '.securechat/devnet')
-const RELAY_TCP_PORT = Number(process.env.SECURECHAT_RELAY_TCP_PORT ?? 4001)
-const RELAY_WS_PORT = Number(process.env.SECURECHAT_RELAY_WS_PORT ?? 4002)
+const env = process.env
+const devnetDir = resolve(env.SECURECHAT_DEVNET_DIR || DEVNET_DIR)
+const chainPort = port('SECURECHAT_CHAIN_PORT', DEVNET_CHAIN_PORT)
+const relayTcpPort = port('SECURECHAT_RELAY_TCP_PORT', DEVNET_RELAY_TCP_PORT)
+const relayWsPort = port('SECURECHAT_RELAY_WS_PORT', DEVNET_RELAY_WS_PORT)
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`)
 }
 
+function port(name: string, fallback: number): number {
+  const value = env[name] || undefined
+  const number = value === undefined ? fallback : Number(value)
+  if (!Number.isInteger(number) || number < 0 || number > 65_535) {
+    throw new ConfigError(`${name} must be a port number, got ${JSON.stringify(value)}`)
+  }
+  return number
+}
+
 async function main(): Promise<void> {
-  // Installed first: Ctrl-C at any moment after this stops what has started.
+  // Installed first: Ctrl-C at any moment after this stops what has started, and nothing else starts.
+  const interrupt = new AbortController()
   const interrupted = new Promise<void>((done) => {
-    process.once('SIGINT', () => done())
-    process.once('SIGTERM', () => done())
+    const stop = (): void => {
+      interrupt.abort(new Error('interrupted'))
+      done()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
   })
-  const { factory } = createNodeLogger({ json: false, level: process.env.SECURECHAT_LOG_LEVEL ?? 'warn' })
+  const signal = interrupt.signal
+  const stops: Array<() => Promise<void> | void> = []
+  try {
+    await run(signal, stops)
+    await interrupted
+    out('stopping…')
+  } finally {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop()
+      } catch (err) {
+        process.stderr.write(`error while stopping: ${String(err)}\n`)
+      }
+    }
+  }
+  out('devnet stopped.')
+}
+
+async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: env.SECURECHAT_LOG_LEVEL ?? 'warn' })
+  out('starting a local chain, deploying the contracts, starting a relay…')
+
+  const chain = await startChain({ port: chainPort }, { signal }).catch((cause: unknown) => {
+    if (signal.aborted) throw cause
+    throw new ConfigError(`the local chain could not start on 127.0.0.1:${chainPort}`, {
+      cause,
+      hint: 'is another `npm start` (or a Hardhat node) running? Stop it, or set SECURECHAT_CHAIN_PORT',
+    })
+  })
+  stops.push(() => chain.stop())
+  // No response cache: deploying reads the nonce after every transaction.
+  const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
+  stops.push(() => provider.destroy())
+
+  const [deployerAccount, alice, bob, carol] = hardhatDevAccounts()
+  const deployer = new Wallet(deployerAccount!.privateKey, provider)
+  const addresses = await deployContracts({ signer: deployer }, { signal })
+  await mintDemoTokens({ signer: deployer, addresses, holders: [alice!.address, bob!.address] }, { signal })
+  signal.throwIfAborted()
+
   const relay = new RelayNode({
-    privateKey: await loadOrCreatePeerKey(join(DEVNET_DIR, 'relay')),
-    listen: [`/ip4/127.0.0.1/tcp/${RELAY_TCP_PORT}`, `/ip4/127.0.0.1/tcp/${RELAY_WS_PORT}/ws`],
+    privateKey: await loadOrCreatePeerKey(join(devnetDir, 'relay')),
+    listen: [`/ip4/127.0.0.1/tcp/${relayTcpPort}`, `/ip4/127.0.0.1/tcp/${relayWsPort}/ws`],
+    provider,
     logger: factory,
   })
   try {
     await relay.start()
-  } catch (err) {
-    throw new Error(
-      `the relay could not listen on 127.0.0.1:${RELAY_TCP_PORT} and :${RELAY_WS_PORT} (${String(err)}). ` +
-        'Is another `npm start` running? Stop it, or set SECURECHAT_RELAY_TCP_PORT / SECURECHAT_RELAY_WS_PORT.',
-    )
+  } catch (cause) {
+    throw new ConfigError(`the relay could not listen on 127.0.0.1:${relayTcpPort} and :${relayWsPort}`, {
+      cause,
+      hint: 'is another `npm start` running? Stop it, or set SECURECHAT_RELAY_TCP_PORT / SECURECHAT_RELAY_WS_PORT',
+    })
   }
-  const [tcpAddress, wsAddress] = relay.multiaddrs
-  const [, alice, bob] = hardhatDevAccounts()
-  const manifest = await createManifest({
-    signer: walletSigner({ type: 'eoa', signer: new Wallet(alice!.privateKey) }),
-    name: 'lobby',
-  })
-  const invite = encodeInvite({ manifest, relays: [tcpAddress!] })
-  const inviteFile = join(DEVNET_DIR, 'lobby.invite')
-  await mkdir(DEVNET_DIR, { recursive: true })
-  await writeFile(inviteFile, `${invite}\n`)
+  stops.push(() => relay.stop())
+  signal.throwIfAborted()
 
+  const [tcpAddress, wsAddress] = relay.multiaddrs
+  const rule: TokenRule = { type: 'erc721', chainId: chain.chainId, contract: addresses.memberNft, minBalance: '1' }
+  const owner = walletSigner({ type: 'eoa', signer: new Wallet(alice!.privateKey) })
+  await mkdir(devnetDir, { recursive: true })
+  const writeInvite = async (name: string, access: RoomAccess): Promise<string> => {
+    const manifest = await createManifest({ signer: owner, name, access, chainIds: [chain.chainId] })
+    const file = join(devnetDir, `${name}.invite`)
+    await writeFile(file, `${encodeInvite({ manifest, relays: [tcpAddress!] })}\n`)
+    return file
+  }
+  const lobbyFile = await writeInvite('lobby', { type: 'public' })
+  const membersFile = await writeInvite('members', { type: 'gated', rule })
+  // For scripts and tests: everything printed below, as JSON.
+  await writeFile(
+    join(devnetDir, 'devnet.json'),
+    `${JSON.stringify(
+      {
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        chainPid: chain.pid,
+        contracts: addresses,
+        relay: relay.multiaddrs,
+        invites: { lobby: lobbyFile, members: membersFile },
+      },
+      null,
+      2,
+    )}\n`,
+  )
+
+  const show = (file: string): string => {
+    const path = relative(process.cwd(), file)
+    return path.startsWith('..') ? file : path
+  }
+  const key = (account: { privateKey: string }): string => `SECURECHAT_PRIVATE_KEY=${account.privateKey}`
+  // The relay reads the chain: name the token as the chain does.
+  const gate = (await relay.gates?.describe(rule, { signal: AbortSignal.timeout(5_000) })) ?? describeGateRule(rule)
+
+  out()
   out('SecureChat devnet is running.')
   out()
-  out(`  relay (Node peers)   ${tcpAddress}`)
-  out(`  relay (browsers)     ${wsAddress}`)
+  out(`  chain              ${chain.rpcUrl}   (Hardhat, chain id ${chain.chainId}, pid ${chain.pid})`)
+  out(`  relay (Node peers) ${tcpAddress}`)
+  out(`  relay (browsers)   ${wsAddress}`)
   out()
-  out('Demo wallets. These are PUBLIC Hardhat test keys: use them on this local network only.')
+  out(`Contracts on chain ${chain.chainId}:`)
+  out(`  AuditLog        ${addresses.auditLog}`)
+  out(`  MemberNFT       ${addresses.memberNft}   ERC-721 "SecureChat Member"`)
+  out(`  DemoMultiToken  ${addresses.demoMultiToken}   ERC-1155`)
+  out(`  DemoToken       ${addresses.demoToken}   ERC-20 "SecureChat Demo Token"`)
+  out()
+  out('Demo wallets. These are PUBLIC Hardhat test keys, known to everyone: use them on this local chain only.')
   out(`  alice  ${alice!.address}  ${alice!.privateKey}`)
   out(`  bob    ${bob!.address}  ${bob!.privateKey}`)
+  out(`  carol  ${carol!.address}  ${carol!.privateKey}`)
+  out(
+    `  alice and bob each hold 1 MemberNFT, ${DEMO_ERC1155_AMOUNT} DemoMultiToken #${DEMO_ERC1155_ID} and ${DEMO_ERC20_AMOUNT} DemoToken; carol holds nothing.`,
+  )
   out()
-  out(`A demo room "lobby" is ready; its invite is in ${inviteFile}. Chat from two terminals:`)
+  out('Rooms (owned by alice):')
+  out(`  lobby    public; invite in ${show(lobbyFile)}`)
+  out(`  members  token-gated, requires ${gate}; invite in ${show(membersFile)}`)
   out()
-  out(`  terminal 1:  SECURECHAT_PRIVATE_KEY=${alice!.privateKey} npx securechat chat --room ${inviteFile}`)
-  out(`  terminal 2:  SECURECHAT_PRIVATE_KEY=${bob!.privateKey} npx securechat chat --room ${inviteFile}`)
+  out('Chat in the lobby from two terminals:')
+  out(`  ${key(alice!)} npx securechat chat --room ${show(lobbyFile)}`)
+  out(`  ${key(bob!)} npx securechat chat --room ${show(lobbyFile)}`)
   out()
-  out('Create your own room with `npx securechat room create --name <name> --bootstrap <relay address>`.')
-  out('Ctrl-C stops the devnet.')
-
-  await interrupted
-  out('stopping…')
-  await relay.stop()
-  out('devnet stopped.')
+  out('Chat in the gated room (--rpc lets the client read the chain); carol is refused:')
+  out(`  ${key(alice!)} npx securechat chat --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
+  out(`  ${key(bob!)} npx securechat chat --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
+  out(`  ${key(carol!)} npx securechat listen --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
+  out()
+  out(
+    `Your own gated room: npx securechat room create --name <name> --gate erc721:${addresses.memberNft} --bootstrap ${tcpAddress}`,
+  )
+  out(`Everything above is also in ${show(join(devnetDir, 'devnet.json'))}.`)
+  out('Ctrl-C stops the devnet (relay and chain).')
 }
 
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    const aborted = err instanceof Error && err.message === 'interrupted'
+    if (aborted) {
+      process.stdout.write('devnet stopped before it was ready.\n')
+      process.exit(0)
+    }
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
+    const hint = (err as { hint?: string }).hint
+    if (hint !== undefined) process.stderr.write(`hint: ${hint}\n`)
     process.exit(1)
   },
 )

@@ -1,0 +1,205 @@
+/**
+ * `npm start` as a user runs it (`node node/src/devnet/start.ts`), on ports and a directory of
+ * its own, with the CLI chatting through it as separate processes.
+ */
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli, spawnCli, spawnScript, tempDir } from './helpers/cli.ts'
+
+const START = resolve(import.meta.dirname, '../node/src/devnet/start.ts')
+const READY_TIMEOUT_MS = 60_000
+
+// The devnet's demo wallets: public Hardhat test keys.
+const ALICE = { key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' }
+const BOB = {
+  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+}
+const CAROL = {
+  key: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
+  address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+}
+
+interface DevnetInfo {
+  rpcUrl: string
+  chainId: number
+  chainPid: number
+  contracts: { auditLog: string; memberNft: string; demoMultiToken: string; demoToken: string }
+  relay: string[]
+  invites: { lobby: string; members: string }
+}
+
+const running: CliProcess[] = []
+afterEach(async () => {
+  for (const process of running.splice(0)) {
+    process.kill('SIGKILL')
+    await process.exited
+  }
+})
+
+function track<T extends CliProcess>(process: T): T {
+  running.push(process)
+  return process
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function startDevnet(env: Record<string, string>): Promise<{ devnet: CliProcess; info: DevnetInfo }> {
+  const devnet = track(spawnScript(START, [], env))
+  await devnet.waitForLine((line) => line.startsWith('Ctrl-C stops the devnet'), READY_TIMEOUT_MS)
+  const info = JSON.parse(await readFile(join(env.SECURECHAT_DEVNET_DIR!, 'devnet.json'), 'utf8')) as DevnetInfo
+  return { devnet, info }
+}
+
+async function waitFor(condition: () => boolean, state: () => string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${state()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('npm start', () => {
+  it('behavior: a chain, the contracts, a relay and two rooms; the CLI chats through it; Ctrl-C stops it all; it starts again', async () => {
+    const [chainPort, tcpPort, wsPort] = [await freePort(), await freePort(), await freePort()]
+    const env = {
+      SECURECHAT_DEVNET_DIR: await tempDir('devnet-'),
+      SECURECHAT_CHAIN_PORT: String(chainPort),
+      SECURECHAT_RELAY_TCP_PORT: String(tcpPort),
+      SECURECHAT_RELAY_WS_PORT: String(wsPort),
+    }
+    const { devnet, info } = await startDevnet(env)
+    const output = devnet.lines.join('\n')
+    expect(info.rpcUrl).toBe(`http://127.0.0.1:${chainPort}`)
+    expect(info.chainId).toBe(31337)
+    expect(output).toContain(`${info.rpcUrl}   (Hardhat, chain id 31337, pid ${info.chainPid})`)
+    for (const address of Object.values(info.contracts)) expect(output).toContain(address)
+    expect(output).toContain('PUBLIC Hardhat test keys')
+    expect(output).toContain(`requires 1 × SecureChat Member (${info.contracts.memberNft}) on chain 31337`)
+    expect(info.relay[0]).toContain(`/tcp/${tcpPort}/p2p/`)
+
+    // Bob and alice hold the MemberNFT: they chat in the gated room.
+    const listener = track(
+      spawnCli(['listen', '--room', info.invites.members, '--rpc', info.rpcUrl, '--json'], {
+        SECURECHAT_PRIVATE_KEY: BOB.key,
+      }),
+    )
+    await waitFor(
+      () => listener.stderr().includes('listening on room members'),
+      () => listener.stderr(),
+    )
+    const sent = await runCli(['send', '--room', info.invites.members, '--rpc', info.rpcUrl, 'hello, members'], {
+      SECURECHAT_PRIVATE_KEY: ALICE.key,
+    })
+    expect(sent.code, sent.stderr).toBe(0)
+    const { id } = JSON.parse(sent.stdout) as { id: string }
+    expect(JSON.parse(await listener.waitForLine((l) => l.includes(id)))).toMatchObject({ text: 'hello, members' })
+
+    // Carol holds nothing: `listen` says why and exits 1.
+    const refused = await runCli(['listen', '--room', info.invites.members, '--rpc', info.rpcUrl], {
+      SECURECHAT_PRIVATE_KEY: CAROL.key,
+    })
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain(
+      `error: this room requires 1 × SecureChat Member (${info.contracts.memberNft}) on chain 31337; ${CAROL.address} holds 0\n`,
+    )
+
+    // A second devnet on the same ports says what to do.
+    const clash = track(spawnScript(START, [], { ...env, SECURECHAT_DEVNET_DIR: await tempDir('devnet-clash-') }))
+    expect(await clash.exited).toBe(1)
+    expect(clash.stderr()).toMatch(/could not start on 127\.0\.0\.1:\d+[\s\S]*SECURECHAT_CHAIN_PORT/)
+
+    listener.kill('SIGINT')
+    await listener.exited
+    devnet.kill('SIGINT')
+    expect(await devnet.exited).toBe(0)
+    expect(devnet.lines.at(-1)).toBe('devnet stopped.')
+    expect(isRunning(info.chainPid)).toBe(false)
+    expect(isRunning(-info.chainPid)).toBe(false)
+
+    // Again, in the same directory: the relay keeps its PeerId, so invites keep working.
+    const again = await startDevnet(env)
+    expect(again.info.relay).toEqual(info.relay)
+    expect(again.info.contracts).toEqual(info.contracts)
+    again.devnet.kill('SIGINT')
+    expect(await again.devnet.exited).toBe(0)
+    expect(isRunning(again.info.chainPid)).toBe(false)
+  })
+
+  it('behavior: `room create --gate` reads a JSON file; `--rpc` names the token and warns a non-holder owner', async () => {
+    const [chainPort, tcpPort, wsPort] = [await freePort(), await freePort(), await freePort()]
+    const dir = await tempDir('devnet-')
+    const { devnet, info } = await startDevnet({
+      SECURECHAT_DEVNET_DIR: dir,
+      SECURECHAT_CHAIN_PORT: String(chainPort),
+      SECURECHAT_RELAY_TCP_PORT: String(tcpPort),
+      SECURECHAT_RELAY_WS_PORT: String(wsPort),
+    })
+    const ruleFile = join(dir, 'rule.json')
+    const { writeFile } = await import('node:fs/promises')
+    await writeFile(
+      ruleFile,
+      JSON.stringify({ anyOf: [{ type: 'erc721', contract: info.contracts.memberNft, minBalance: '1' }] }),
+    )
+    const created = await runCli(
+      ['room', 'create', '--name', 'dao', '--gate', ruleFile, '--rpc', info.rpcUrl, '--bootstrap', info.relay[0]!],
+      { SECURECHAT_PRIVATE_KEY: CAROL.key },
+    )
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).toMatch(/^securechat:/)
+    expect(created.stderr).toContain(`gate: 1 × SecureChat Member (${info.contracts.memberNft}) on chain 31337`)
+    expect(created.stderr).toContain(`note: your own wallet does not pass it`)
+
+    const bad = await runCli(['room', 'create', '--name', 'x', '--gate', 'erc721:0x1234'], {
+      SECURECHAT_PRIVATE_KEY: CAROL.key,
+    })
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('error: gate rule: cannot read "erc721:0x1234"')
+    expect(bad.stderr).toContain('hint: erc721:<contract>')
+
+    // The relay asks its --rpc endpoint for the chain id and reports what it reads.
+    const relay = track(
+      spawnCli([
+        'relay',
+        '--json',
+        '--data-dir',
+        join(dir, 'r2'),
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--rpc',
+        info.rpcUrl,
+      ]),
+    )
+    const started = JSON.parse(await relay.waitForLine((l) => l.includes('relay:started'))) as Record<string, unknown>
+    expect(started).toMatchObject({ rpc: info.rpcUrl, chainId: 31337 })
+    const badRelay = await runCli(['relay', '--audit-log', 'nope', '--data-dir', join(dir, 'r3')])
+    expect(badRelay.code).toBe(1)
+    expect(badRelay.stderr).toContain('invalid relay setting auditLog')
+    relay.kill('SIGTERM')
+    expect(await relay.exited).toBe(0)
+
+    devnet.kill('SIGTERM')
+    expect(await devnet.exited).toBe(0)
+    expect(isRunning(info.chainPid)).toBe(false)
+  })
+})
