@@ -20,7 +20,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, MAX_MESSAGE_BYTES, WIRE_VERSION } 
 import { CertificateRegistry, createCertificate, walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { encodeRecord, messageIdOf, type Room, RoomGatekeeper } from '@securechat/sdk/rooms'
-import type { Address, RoomMessage, SessionCertificate } from '@securechat/sdk/types'
+import type { Address, RoomMessage, SessionCertificate, UndecryptableMessage } from '@securechat/sdk/types'
 import { type BaseWallet, Wallet } from 'ethers'
 import fc from 'fast-check'
 import { SiweMessage } from 'siwe'
@@ -86,6 +86,7 @@ interface Honest {
   room: Room
   received: RoomMessage[]
   rejected: Array<{ from: string; reason: string }>
+  undecryptable: UndecryptableMessage[]
 }
 
 interface Network {
@@ -122,9 +123,18 @@ async function startClient(
 }
 
 function track(name: string, client: SecureChatClient, wallet: Wallet, room: Room): Honest {
-  const honest: Honest = { name, client, address: wallet.address as Address, room, received: [], rejected: [] }
+  const honest: Honest = {
+    name,
+    client,
+    address: wallet.address as Address,
+    room,
+    received: [],
+    rejected: [],
+    undecryptable: [],
+  }
   room.addEventListener('message:received', (event) => honest.received.push(event.detail))
   room.addEventListener('message:rejected', (event) => honest.rejected.push(event.detail))
+  room.addEventListener('message:undecryptable', (event) => honest.undecryptable.push(event.detail))
   return honest
 }
 
@@ -280,7 +290,7 @@ async function honestRoundTrip(net: Network, from: Honest, text: string): Promis
         until(
           [[h.room as unknown as EventTarget, 'message:received']],
           () => h.received.some((m) => m.id === result.id && m.text === text && m.sender === from.address),
-          () => `${h.name} has not received "${text}"`,
+          () => `${h.name} has not received "${text}" (undecryptable: ${JSON.stringify(h.undecryptable)})`,
         ),
       ),
   )
@@ -336,8 +346,25 @@ async function startMallory(net: Network): Promise<{ mallory: Honest; key: Priva
   const key = await generateKeyPair('Ed25519')
   const { client, wallet } = await startClient(net.relay, { privateKey: key })
   const mallory = track('mallory', client, wallet, await client.joinRoom(net.alice.room.manifest))
+  await mallory.room.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
   const everyone = [...net.honest, mallory].map((h) => h.address)
   await Promise.all([...net.honest, mallory].map((h) => untilListed(h, everyone)))
+  // A newcomer's very first message is sometimes unreadable to a member that got its sender key
+  // late (see rooms.test.ts and the report); that is not what these tests are about, so mallory
+  // says hello once and every member settles (reads it, or reports it unreadable) first.
+  const hello = await mallory.room.send('mallory: hello')
+  await Promise.all(
+    net.honest.map((h) =>
+      until(
+        [
+          [h.room as unknown as EventTarget, 'message:received'],
+          [h.room as unknown as EventTarget, 'message:undecryptable'],
+        ],
+        () => h.received.some((m) => m.id === hello.id) || h.undecryptable.some((u) => u.id === hello.id),
+        () => `${h.name} has not heard mallory's hello`,
+      ),
+    ),
+  )
   return { mallory, key }
 }
 
@@ -441,22 +468,22 @@ describe('rejected, never delivered', () => {
   it('error: a message changed after signing, or claiming another author, fails the gossipsub signature', async () => {
     const net = await startNetwork()
     const { mallory, key } = await startMallory(net)
-    const original = await honestRoundTrip({ ...net, honest: [...net.honest, mallory] }, mallory, 'mallory: pay 1 ETH')
+    const withMallory = { ...net, honest: [...net.honest, mallory] }
+    const original = await honestRoundTrip(withMallory, mallory, 'mallory: pay 1 ETH')
     const relayId = net.relay.libp2p.peerId
     const rejectedBefore = net.relay.stats().rejected
 
-    // The record signed as is, then one byte of it changed in transit (a field of the same length).
+    // The record signed as is, then changed in transit: one digit of its timestamp, so that it
+    // is still a well-formed record that only the gossipsub signature can catch.
     const signed = await signedMessage(key, net.topic, original)
     const text = new TextDecoder().decode(original)
-    const tamperedText = text.includes('pay 1 ETH')
-      ? text.replace('pay 1 ETH', 'pay 9 ETH')
-      : text.replace(
-          /"sentAtMs":(\d+)/,
-          (_, ms: string) => `"sentAtMs":${ms.slice(0, -1)}${(Number(ms.at(-1)) + 1) % 10}`,
-        )
+    const tamperedText = text.replace(
+      /"sentAtMs":(\d+)/,
+      (_, ms: string) => `"sentAtMs":${ms.slice(0, -1)}${(Number(ms.at(-1)) + 1) % 10}`,
+    )
     const tampered = { ...signed, data: new TextEncoder().encode(tamperedText) }
+    expect(tamperedText).not.toBe(text)
     expect(tampered.data.byteLength).toBe(original.byteLength)
-    expect(tampered.data).not.toEqual(original)
     // Mallory's own signature over her record, presented as alice's.
     const forged = {
       ...(await signedMessage(key, net.topic, original)),
@@ -465,13 +492,15 @@ describe('rejected, never delivered', () => {
     pushRpc(mallory.client.libp2p, relayId, [tampered, forged])
 
     // What follows from mallory still arrives: the link is fine, only the forgeries were dropped.
-    await honestRoundTrip({ ...net, honest: [...net.honest, mallory] }, mallory, 'mallory: that was all')
+    await honestRoundTrip(withMallory, mallory, 'mallory: that was all')
     await honestRoundTrip(net, net.bob, 'after the forgeries')
     for (const h of net.honest) {
-      const texts = h.received.map((m) => m.text)
-      expect(texts).not.toContain('mallory: pay 9 ETH')
-      expect(texts.filter((t) => t === 'mallory: pay 1 ETH')).toHaveLength(1)
+      expect(h.received.filter((m) => m.text === 'mallory: pay 1 ETH')).toHaveLength(1)
+      expect(h.received.map((m) => m.id)).not.toContain(messageIdOf(tampered.data))
       expect(h.received.map((m) => m.senderPeerId)).not.toContain(net.alice.client.peerId.toString())
+      // Not even seen as an unreadable message: the room never got it.
+      const ids = [messageIdOf(tampered.data), messageIdOf(original)]
+      expect(h.undecryptable.filter((u) => ids.includes(u.id))).toEqual([])
     }
     // Dropped by gossipsub's signature check, before the room's validator saw them: the relay
     // rejected nothing, and accepted neither the changed bytes nor a second copy of the original.
@@ -482,10 +511,11 @@ describe('rejected, never delivered', () => {
     expect(accepted.filter((r) => r === text)).toHaveLength(1)
   })
 
-  // Fails today: gossipsub deduplicates by (from, seqno), and the room does not deduplicate by
-  // message id, so a sender that publishes the same record again under a new sequence number
-  // has it delivered twice with the same id (DESIGN.md: receivers deduplicate by message id).
-  it('behavior: a record published again under a new gossip sequence number is delivered once', async () => {
+  // Fails today: gossipsub deduplicates by (from, seqno) only, so the same record published
+  // again under a new sequence number reaches the room, whose sender-key ratchet refuses it and
+  // reports an "undecryptable" message (with a reason about forward secrecy) for a message every
+  // peer has already read. DESIGN.md: receivers deduplicate by message id.
+  it('behavior: a record published again under a new gossip sequence number is delivered once, silently', async () => {
     const net = await startNetwork()
     const { mallory, key } = await startMallory(net)
     const withMallory = { ...net, honest: [...net.honest, mallory] }
@@ -494,6 +524,10 @@ describe('rejected, never delivered', () => {
     await honestRoundTrip(withMallory, mallory, 'mallory: barrier')
     for (const h of net.honest) {
       expect(h.received.filter((m) => m.text === 'mallory: once').map((m) => m.id)).toEqual([messageIdOf(original)])
+      expect(
+        h.undecryptable.filter((u) => u.id === messageIdOf(original)).map((u) => u.reason),
+        h.name,
+      ).toEqual([])
     }
   })
 

@@ -481,9 +481,9 @@ describe('CertificateRegistry', () => {
     expect(withChain.status === 'invalid' && withChain.error.reason).toBe(CertificateFailure.badSignature)
   })
 
-  // Fails today: the registry remembers every rejection except `expired`, so a certificate
-  // rejected as not yet valid (or issued in the future, e.g. a signer whose clock runs a few
-  // minutes fast) stays rejected after its time has come, until evicted.
+  // A rejection that depends on the clock must not be cached: a certificate refused as not yet
+  // valid (or issued in the future, e.g. a signer whose clock runs a few minutes fast) would
+  // otherwise stay refused after its time has come, until evicted.
   it('behavior: a certificate rejected as not yet valid is accepted once its notBefore has passed', async () => {
     let now = Date.now()
     const registry = new CertificateRegistry({ now: () => now })
