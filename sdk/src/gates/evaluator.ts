@@ -228,6 +228,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   /** Rule objects are reused (a room keeps its manifest): remember their keys. */
   readonly #ruleKeys = new WeakMap<GateRule, string>()
   readonly #tokens = new Map<string, Promise<TokenInfo>>()
+  readonly #checksums = new Map<string, Address>()
   #chainId: number | undefined
   #lastBlock: number | undefined
   #syncing: Promise<number> | undefined
@@ -284,7 +285,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   }
 
   watch(rule: GateRule, address: string): void {
-    const checksummed = getAddress(address) as Address
+    const checksummed = this.#checksum(address)
     const key = this.#key(rule, checksummed)
     const watched = this.#watched.get(key)
     if (watched !== undefined) {
@@ -292,6 +293,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
       return
     }
     this.#watched.set(key, { rule, address: checksummed, lastSeenMs: this.#now() })
+    evictOldest(this.#watched, this.#maxCached)
   }
 
   unwatch(rule: GateRule, address: string): void {
@@ -304,7 +306,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
 
   async evaluate(rule: GateRule, address: string, options: AbortOptions = {}): Promise<GateResult> {
     options.signal?.throwIfAborted()
-    const checksummed = getAddress(address) as Address
+    const checksummed = this.#checksum(address)
     const key = this.#key(rule, checksummed)
     const known = this.#verdicts.get(key)
     // Only a fresh verdict saves the read; a stale one is what the read falls back to.
@@ -636,7 +638,18 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
       this.#rules.set(ruleKey, { rule, contracts: [...new Set(conditionsOf(rule).map((c) => getAddress(c.contract)))] })
       evictOldest(this.#rules, this.#maxCached)
     }
-    return `${getAddress(address)}|${ruleKey}`
+    return `${this.#checksum(address)}|${ruleKey}`
+  }
+
+  /** EIP-55 form of `address`, remembered: the gate runs on every record and a checksum costs a hash. */
+  #checksum(address: string): Address {
+    let checksummed = this.#checksums.get(address)
+    if (checksummed === undefined) {
+      checksummed = getAddress(address) as Address
+      this.#checksums.set(address, checksummed)
+      evictOldest(this.#checksums, this.#maxCached)
+    }
+    return checksummed
   }
 
   #store(key: string, rule: GateRule, result: GateResult, stale: boolean): void {
