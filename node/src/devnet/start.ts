@@ -48,9 +48,11 @@ function port(name: string, fallback: number): number {
   return number
 }
 
+/** Aborted by Ctrl-C (SIGINT) or SIGTERM: what has started stops, and nothing else starts. */
+const interrupt = new AbortController()
+
 async function main(): Promise<void> {
-  // Installed first: Ctrl-C at any moment after this stops what has started, and nothing else starts.
-  const interrupt = new AbortController()
+  // Installed first, so a signal at any moment is handled.
   const interrupted = new Promise<void>((done) => {
     const stop = (): void => {
       interrupt.abort(new Error('interrupted'))
@@ -197,8 +199,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    const aborted = err instanceof Error && err.message === 'interrupted'
-    if (aborted) {
+    if (interrupt.signal.aborted) {
       process.stdout.write('devnet stopped before it was ready.\n')
       process.exit(0)
     }
