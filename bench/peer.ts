@@ -52,6 +52,7 @@ function emptyMeasurement(): Measurement {
     lastAtMs: undefined,
     maxRoomRecordBytes: 0,
     connectionsClosed: 0,
+    undecryptable: 0,
   }
 }
 
@@ -119,6 +120,9 @@ function onPubsubMessage(event: CustomEvent<Message>): void {
 function attachRoom(joined: Room): string {
   room = joined
   joined.addEventListener('message:received', onRoomMessage)
+  joined.addEventListener('message:undecryptable', () => {
+    if (armed !== undefined) armed.measurement.undecryptable += 1
+  })
   return joined.topic
 }
 

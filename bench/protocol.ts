@@ -18,6 +18,8 @@ export interface Measurement {
   maxRoomRecordBytes: number
   /** Connections this peer lost meanwhile (libp2p `connection:close`). */
   connectionsClosed: number
+  /** Room messages this peer could not decrypt meanwhile (`message:undecryptable`). */
+  undecryptable: number
 }
 
 export interface SendReport {

@@ -32,6 +32,8 @@ export const DEFAULT_TEXT_BYTES = 100
 export const DEFAULT_WARMUP_MESSAGES = 100
 /** How long receivers may take to get the last message once the sender is done. */
 export const DEFAULT_DRAIN_MS = 10_000
+/** The whole suite fails after this long, however far it got. */
+export const DEFAULT_DEADLINE_MS = 300_000
 /** How long the mesh may take to form before the run fails. */
 export const DEFAULT_READY_TIMEOUT_MS = 30_000
 /** Readiness probes: one message per interval until every receiver has one and a mesh. */
@@ -56,6 +58,7 @@ export interface RoomsBenchConfig {
   warmupMessages: number
   drainMs: number
   readyTimeoutMs: number
+  deadlineMs: number
   /** Writes a V8 CPU profile of one process (`--cpu-prof`) to `bench/results/prof/`. */
   cpuProfile: 'relay' | 'sender' | 'receiver' | undefined
 }
@@ -82,6 +85,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RoomsBenchC
     warmupMessages: int('BENCH_WARMUP', DEFAULT_WARMUP_MESSAGES, 1),
     drainMs: int('BENCH_DRAIN_MS', DEFAULT_DRAIN_MS, 1),
     readyTimeoutMs: int('BENCH_READY_TIMEOUT_MS', DEFAULT_READY_TIMEOUT_MS, 1),
+    deadlineMs: int('BENCH_DEADLINE_MS', DEFAULT_DEADLINE_MS, 1),
     cpuProfile: profile === undefined || profile === '' ? undefined : (profile as RoomsBenchConfig['cpuProfile']),
   }
 }
@@ -94,12 +98,21 @@ export async function run(config: RoomsBenchConfig = configFromEnv()): Promise<B
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  // Every wait is bounded; this bounds their sum, so a run on a starved machine fails clearly.
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(), config.deadlineMs)
+  const expired = new Promise<never>((_, reject) =>
+    deadline.signal.addEventListener('abort', () =>
+      reject(new Error(`the suite did not finish within ${config.deadlineMs} ms (BENCH_DEADLINE_MS)`)),
+    ),
+  )
   try {
-    return await measure(group, config)
+    return await Promise.race([measure(group, config), expired])
   } catch (err) {
     group.killAll()
     throw err
   } finally {
+    clearTimeout(timer)
     await group.stopAll()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -352,6 +365,11 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       value: cpuPerMessage([...paced.room, ...burst.room], (c) => c.sender),
       baseline: cpuPerMessage([...paced.bare, ...burst.bare], (c) => c.sender),
     }),
+    {
+      name: 'rooms.undecryptable',
+      unit: 'messages',
+      value: undecryptable([...paced.room, ...burst.room]),
+    },
     { name: 'rooms.record.bytes', unit: 'B', value: payload.bareBytes },
     { name: 'rooms.peers', unit: 'processes', value: config.peers },
     { name: 'rooms.relay.rejected', unit: 'records', value: stats.rejected },
@@ -410,6 +428,10 @@ function meanReceiver(cpu: PhaseResult['cpuUs']): number {
   return cpu.receivers.reduce((a, b) => a + b, 0) / cpu.receivers.length
 }
 
+function undecryptable(results: PhaseResult[]): number {
+  return results.reduce((sum, r) => sum + r.receivers.reduce((n, m) => n + m.undecryptable, 0), 0)
+}
+
 function connectionsClosed(results: PhaseResult[]): number {
   return results.reduce((sum, r) => sum + r.receivers.reduce((n, m) => n + m.connectionsClosed, 0), 0)
 }
@@ -428,6 +450,7 @@ function summary(results: PhaseResult[], count: number): string {
     `${complete}/${receivers} receivers complete`,
     `cpu per message: relay ${cpuPerMessage(results, (c) => c.relay).toFixed(0)} µs, receiver ${cpuPerMessage(results, meanReceiver).toFixed(0)} µs, sender ${cpuPerMessage(results, (c) => c.sender).toFixed(0)} µs`,
     connectionsClosed(results) > 0 ? `${connectionsClosed(results)} connections closed` : '',
+    undecryptable(results) > 0 ? `${undecryptable(results)} undecryptable` : '',
     failed > 0 ? `${failed} publishes failed` : '',
     unrouted > 0 ? `${unrouted} publishes reached no neighbour` : '',
   ]
