@@ -12,12 +12,15 @@
  * | Ed25519 | `@noble/curves` | RFC 8032 |
  * | ML-KEM-768 | `@noble/post-quantum` | FIPS 203 |
  * | X-Wing (ML-KEM-768 + X25519) | `@noble/post-quantum` `ml_kem768_x25519` | draft-connolly-cfrg-xwing-kem |
+ * | Argon2id (vault passphrases) | `@noble/hashes` | RFC 9106 |
+ * | vault wrapping keys (HKDF → non-extractable AES-256-GCM) | WebCrypto | RFC 5869, SP 800-38D |
  *
  * Failures surface as the named errors of `./errors.ts`, never as a bare `Error`.
  */
 
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js'
 import { equalBytes as nobleEqualBytes } from '@noble/curves/utils.js'
+import { argon2idAsync } from '@noble/hashes/argon2.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
@@ -33,6 +36,7 @@ import {
   ML_KEM_768_PUBLIC_KEY_BYTES,
   ML_KEM_768_SECRET_KEY_BYTES,
   ML_KEM_768_SEED_BYTES,
+  SHARED_SECRET_BYTES,
   X25519_KEY_BYTES,
   XWING_CIPHERTEXT_BYTES,
   XWING_PUBLIC_KEY_BYTES,
@@ -445,5 +449,108 @@ export function xwingDecapsulate(params: { cipherText: Uint8Array; secretKey: Ui
     return ml_kem768_x25519.decapsulate(cipherText, secretKey)
   } catch (cause) {
     throw new InvalidKeyError('X-Wing decapsulation failed (invalid X25519 component)', { cause })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrapping keys of the local vault (DESIGN.md, Local vault): non-extractable WebCrypto keys
+// ---------------------------------------------------------------------------------------------
+
+/** Argon2id cost parameters (RFC 9106): memory in KiB, passes, lanes. */
+export interface Argon2idParams {
+  readonly memoryKiB: number
+  readonly timeCost: number
+  readonly parallelism: number
+}
+
+/**
+ * Argon2id (RFC 9106, version 0x13) from `@noble/hashes`, 32 bytes out. Yields to the event loop
+ * while it runs. The caller wipes the output once it is imported (see {@link deriveWrappingKey}).
+ */
+export async function argon2id(params: {
+  password: Uint8Array
+  salt: Uint8Array
+  cost: Argon2idParams
+}): Promise<Uint8Array> {
+  const { password, salt, cost } = params
+  if (salt.length < 16) throw new RangeError(`argon2id: salt must be at least 16 bytes, got ${salt.length}`)
+  return argon2idAsync(password, salt, {
+    m: cost.memoryKiB,
+    t: cost.timeCost,
+    p: cost.parallelism,
+    dkLen: SHARED_SECRET_BYTES,
+    maxmem: cost.memoryKiB * 1024 * 2,
+  })
+}
+
+/**
+ * An AES-256-GCM key that never leaves WebCrypto: `ikm` is imported as HKDF-SHA-256 key material
+ * (non-extractable), and HKDF(salt, info) derives a non-extractable AES-GCM key for encrypt and
+ * decrypt. The caller wipes `ikm` afterwards; no raw byte of the derived key exists in JS memory.
+ */
+export async function deriveWrappingKey(params: {
+  ikm: Uint8Array
+  salt: Uint8Array
+  info: Uint8Array
+}): Promise<CryptoKey> {
+  const base = await subtle().importKey('raw', bufferSource(params.ikm), 'HKDF', false, ['deriveKey'])
+  return subtle().deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: bufferSource(params.salt), info: bufferSource(params.info) },
+    base,
+    { name: 'AES-GCM', length: AES_256_GCM_KEY_BYTES * 8 },
+    false,
+    ['encrypt', 'decrypt'],
+  )
+}
+
+/**
+ * AES-256-GCM under a WebCrypto key with a fresh random nonce: `nonce (12) || ciphertext || tag (16)`,
+ * as {@link aesGcmEncrypt}. Random 96-bit nonces: at most 2^32 encryptions per key.
+ */
+export async function aesGcmWrap(params: {
+  key: CryptoKey
+  plaintext: Uint8Array
+  associatedData: Uint8Array
+}): Promise<Uint8Array> {
+  const nonce = randomBytes(AES_GCM_NONCE_BYTES)
+  const sealed = await subtle().encrypt(
+    {
+      name: 'AES-GCM',
+      iv: bufferSource(nonce),
+      additionalData: bufferSource(params.associatedData),
+      tagLength: AES_GCM_TAG_BYTES * 8,
+    },
+    params.key,
+    bufferSource(params.plaintext),
+  )
+  return concatBytes(nonce, new Uint8Array(sealed))
+}
+
+/** Opens {@link aesGcmWrap}'s output; throws `DecryptionFailedError` on any change or a wrong key. */
+export async function aesGcmUnwrap(params: {
+  key: CryptoKey
+  wrapped: Uint8Array
+  associatedData: Uint8Array
+}): Promise<Uint8Array> {
+  const { key, wrapped, associatedData } = params
+  if (wrapped.length < AES_GCM_NONCE_BYTES + AES_GCM_TAG_BYTES) {
+    throw new DecryptionFailedError('wrapped value shorter than nonce and tag', {
+      details: { length: wrapped.length, minimum: AES_GCM_NONCE_BYTES + AES_GCM_TAG_BYTES },
+    })
+  }
+  try {
+    const opened = await subtle().decrypt(
+      {
+        name: 'AES-GCM',
+        iv: bufferSource(wrapped.subarray(0, AES_GCM_NONCE_BYTES)),
+        additionalData: bufferSource(associatedData),
+        tagLength: AES_GCM_TAG_BYTES * 8,
+      },
+      key,
+      bufferSource(wrapped.subarray(AES_GCM_NONCE_BYTES)),
+    )
+    return new Uint8Array(opened)
+  } catch (cause) {
+    throw new DecryptionFailedError('AES-256-GCM authentication failed', { cause })
   }
 }
