@@ -87,3 +87,38 @@ export class NotEligibleError extends SecureChatError {
 export class GateUnavailableError extends SecureChatError {
   override name = 'GateUnavailableError'
 }
+
+// --- Local vault (DESIGN.md, Local vault) ---
+
+/** Base class of the vault's errors: nothing was written or deleted when one is thrown. */
+export class VaultError extends SecureChatError {
+  override name = 'VaultError'
+}
+
+/** The passphrase does not open this vault (or its header was changed). The vault is untouched. */
+export class WrongPassphraseError extends VaultError {
+  override name = 'WrongPassphraseError'
+}
+
+/**
+ * The wallet does not open this vault: another wallet's vault, or a signature that does not
+ * derive its key (a wallet that does not sign deterministically). The vault is untouched.
+ */
+export class WrongWalletError extends VaultError {
+  override name = 'WrongWalletError'
+}
+
+/** The vault is locked with the other method (a passphrase vault opened with a wallet, or the reverse). */
+export class VaultLockedError extends VaultError {
+  override name = 'VaultLockedError'
+}
+
+/** The vault file or an entry cannot be read: damaged, truncated, or not a vault. Left as it is. */
+export class VaultCorruptError extends VaultError {
+  override name = 'VaultCorruptError'
+}
+
+/** Another process (or tab) has this vault open. */
+export class VaultBusyError extends VaultError {
+  override name = 'VaultBusyError'
+}

@@ -1,0 +1,73 @@
+/**
+ * The device's own secrets in the vault: its libp2p key (its PeerId), its encryption keys
+ * (`crypto/key-bundle.ts` DeviceKeys) and its session certificate. Entry names are
+ * {@link DEVICE_ENTRIES}; DM sessions live under `dm/` (`dm/direct-messages.ts`).
+ */
+import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { type DeviceKeys, decodeDeviceKeys, encodeDeviceKeys } from '../crypto/key-bundle.ts'
+import { VaultCorruptError, VaultError } from '../errors.ts'
+import { certificateSchema } from '../rooms/wire.ts'
+import type { SessionCertificate } from '../types.ts'
+import type { Vault } from './vault.ts'
+
+export const DEVICE_ENTRIES = {
+  peerKey: 'device/peer-key',
+  keys: 'device/keys',
+  certificate: 'device/certificate',
+} as const
+
+export interface StoredDevice {
+  privateKey: PrivateKey | undefined
+  deviceKeys: DeviceKeys | undefined
+  certificate: SessionCertificate | undefined
+}
+
+/**
+ * What the vault holds of this device. A `privateKey` passed by the caller must be the vault's
+ * own (a vault belongs to one device); with none stored, it becomes the vault's.
+ */
+export async function loadDevice(vault: Vault, privateKey?: PrivateKey): Promise<StoredDevice> {
+  const keyBytes = await vault.get(DEVICE_ENTRIES.peerKey)
+  let stored: PrivateKey | undefined
+  if (keyBytes !== undefined) {
+    try {
+      stored = privateKeyFromProtobuf(keyBytes)
+    } catch (cause) {
+      throw new VaultCorruptError('the device key in the vault cannot be decoded', { cause })
+    }
+  }
+  if (stored !== undefined && privateKey !== undefined && !stored.equals(privateKey)) {
+    throw new VaultError('this vault belongs to another device key', {
+      details: { vaultPeerId: peerIdFromPrivateKey(stored).toString() },
+      hint: 'do not pass a device key together with a vault, or use another vault for it',
+    })
+  }
+  if (stored === undefined) return { privateKey: undefined, deviceKeys: undefined, certificate: undefined }
+  const keys = await vault.get(DEVICE_ENTRIES.keys)
+  let deviceKeys: DeviceKeys | undefined
+  if (keys !== undefined) {
+    try {
+      deviceKeys = decodeDeviceKeys(keys)
+    } catch (cause) {
+      throw new VaultCorruptError('the device encryption keys in the vault cannot be decoded', { cause })
+    }
+  }
+  const certificate = await vault.getJson(DEVICE_ENTRIES.certificate, certificateSchema)
+  return { privateKey: stored, deviceKeys, certificate }
+}
+
+/** Stores the device key, its encryption keys and its certificate. */
+export async function saveDevice(
+  vault: Vault,
+  device: { privateKey: PrivateKey; deviceKeys: DeviceKeys; certificate: SessionCertificate },
+): Promise<void> {
+  await vault.put(DEVICE_ENTRIES.peerKey, privateKeyToProtobuf(device.privateKey))
+  await saveDeviceKeys(vault, device.deviceKeys)
+  await vault.putJson(DEVICE_ENTRIES.certificate, device.certificate)
+}
+
+export function saveDeviceKeys(vault: Vault, deviceKeys: DeviceKeys): Promise<void> {
+  return vault.put(DEVICE_ENTRIES.keys, encodeDeviceKeys(deviceKeys))
+}

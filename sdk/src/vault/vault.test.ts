@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Wallet } from 'ethers'
+import { describe, expect, it } from 'vitest'
+import { walletSigner } from '../identity/signer.ts'
+import { VAULT_ARGON2ID_MIN, VAULT_FILE_NAME, VAULT_LOCK_FILE_NAME } from './constants.ts'
+import { fileVaultBackend } from './vault.node.ts'
+import { memoryVaultBackend, openVault, type VaultBackend, type VaultUnlock } from './vault.ts'
+
+// The cheapest cost a header may name keeps these tests fast; one test uses the default.
+const FAST = { argon2id: VAULT_ARGON2ID_MIN }
+const passphrase = (text: string): VaultUnlock => ({ type: 'passphrase', passphrase: text })
+const tempDir = () => mkdtemp(join(tmpdir(), 'securechat-vault-'))
+
+/** The compliance suite every vault backend runs (STYLE.md, Tests). */
+function backendSuite(name: string, create: () => Promise<() => VaultBackend>): void {
+  describe(`vault backend: ${name}`, () => {
+    it('behavior: values survive close and reopen, entries are listed and deleted', async () => {
+      const backend = await create()
+      const vault = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      expect(vault.created).toBe(true)
+      await vault.put('dm/device/a', Uint8Array.of(1, 2, 3))
+      await vault.put('dm/device/b', Uint8Array.of(4))
+      await vault.putJson('device/certificate', { message: 'm', signature: 's' })
+      await vault.delete('dm/device/b')
+      await vault.close()
+
+      const again = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      expect(again.created).toBe(false)
+      expect(again.id).toBe(vault.id)
+      expect(await again.get('dm/device/a')).toEqual(Uint8Array.of(1, 2, 3))
+      expect(await again.get('dm/device/b')).toBeUndefined()
+      expect(await again.list('dm/')).toEqual(['dm/device/a'])
+      expect(await again.list()).toEqual(['device/certificate', 'dm/device/a'])
+      await again.close()
+    })
+
+    it('error: a wrong passphrase is WrongPassphraseError and changes nothing', async () => {
+      const backend = await create()
+      const vault = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      await vault.put('device/keys', Uint8Array.of(9, 9, 9))
+      await vault.close()
+      await expect(openVault({ backend: backend(), unlock: passphrase('wrong horse battery') })).rejects.toMatchObject({
+        name: 'WrongPassphraseError',
+      })
+      // The lock was released and the vault still opens with the right passphrase, contents intact.
+      const again = await openVault({ backend: backend(), unlock: passphrase('correct horse battery') })
+      expect(await again.get('device/keys')).toEqual(Uint8Array.of(9, 9, 9))
+      await again.close()
+    })
+
+    it('error: a second open of the same vault is VaultBusyError until the first closes', async () => {
+      const backend = await create()
+      const first = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      await expect(
+        openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST }),
+      ).rejects.toMatchObject({ name: 'VaultBusyError' })
+      await first.close()
+      const second = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      await second.close()
+    })
+  })
+}
+
+backendSuite('memory', async () => {
+  // One store behind every "open", as one file or one database is.
+  const store = memoryVaultBackend()
+  return () => store
+})
+backendSuite('file', async () => {
+  const dir = await tempDir()
+  return () => fileVaultBackend({ dir })
+})
+
+describe('vault', () => {
+  it('behavior: with the default Argon2id cost the passphrase opens the vault and a wrong one does not', async () => {
+    const dir = await tempDir()
+    const vault = await openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('a long passphrase') })
+    await vault.put('device/keys', Uint8Array.of(7))
+    await vault.close()
+    const before = await readFile(join(dir, VAULT_FILE_NAME))
+    await expect(
+      openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('a long passphrasE') }),
+    ).rejects.toMatchObject({ name: 'WrongPassphraseError' })
+    expect(await readFile(join(dir, VAULT_FILE_NAME))).toEqual(before)
+  })
+
+  it('behavior: a wallet opens its vault by signing a fixed message; another wallet gets WrongWalletError', async () => {
+    const dir = await tempDir()
+    const wallet = Wallet.createRandom()
+    const unlock: VaultUnlock = { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: wallet }) }
+    const vault = await openVault({ backend: fileVaultBackend({ dir }), unlock })
+    await vault.put('device/peer-key', Uint8Array.of(1))
+    await vault.close()
+    const again = await openVault({ backend: fileVaultBackend({ dir }), unlock })
+    expect(await again.get('device/peer-key')).toEqual(Uint8Array.of(1))
+    await again.close()
+
+    const other = { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }) } as const
+    await expect(openVault({ backend: fileVaultBackend({ dir }), unlock: other })).rejects.toMatchObject({
+      name: 'WrongWalletError',
+    })
+    await expect(
+      openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('correct horse battery') }),
+    ).rejects.toMatchObject({ name: 'VaultLockedError' })
+  })
+
+  it('error: a wallet whose signatures vary cannot lock a vault', async () => {
+    const wallet = Wallet.createRandom()
+    let n = 0
+    const unlock: VaultUnlock = {
+      type: 'wallet',
+      signer: {
+        getAddress: async () => wallet.address as `0x${string}`,
+        signMessage: async (m) => wallet.signMessage(`${m}${n++}`),
+      },
+    }
+    await expect(openVault({ backend: memoryVaultBackend(), unlock })).rejects.toMatchObject({ name: 'VaultError' })
+  })
+
+  it('error: an altered entry, or one moved to another name, is VaultCorruptError and stays as it is', async () => {
+    const dir = await tempDir()
+    const vault = await openVault({
+      backend: fileVaultBackend({ dir }),
+      unlock: passphrase('correct horse battery'),
+      ...FAST,
+    })
+    await vault.put('dm/device/alice', Uint8Array.of(1, 1, 1))
+    await vault.put('dm/device/mallory', Uint8Array.of(6, 6, 6))
+    await vault.close()
+    const path = join(dir, VAULT_FILE_NAME)
+    const file = JSON.parse(await readFile(path, 'utf8')) as { entries: Record<string, string> }
+    // Move mallory's sealed value under alice's name, and flip a bit in mallory's.
+    file.entries['dm/device/alice'] = file.entries['dm/device/mallory']!
+    const bytes = Buffer.from(file.entries['dm/device/mallory']!, 'base64url')
+    bytes[20]! ^= 1
+    file.entries['dm/device/mallory'] = bytes.toString('base64url')
+    await writeFile(path, JSON.stringify(file))
+    const damaged = await readFile(path)
+
+    const again = await openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('correct horse battery') })
+    await expect(again.get('dm/device/alice')).rejects.toMatchObject({ name: 'VaultCorruptError' })
+    await expect(again.get('dm/device/mallory')).rejects.toMatchObject({ name: 'VaultCorruptError' })
+    await again.close()
+    expect(await readFile(path)).toEqual(damaged)
+  })
+
+  it('error: a file that is not a vault is VaultCorruptError and is not overwritten', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, VAULT_FILE_NAME), 'not json at all')
+    await expect(
+      openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('correct horse battery'), ...FAST }),
+    ).rejects.toMatchObject({ name: 'VaultCorruptError' })
+    expect(await readFile(join(dir, VAULT_FILE_NAME), 'utf8')).toBe('not json at all')
+    // The lock was released: a vault error leaves no stale lock behind.
+    await expect(readFile(join(dir, VAULT_LOCK_FILE_NAME))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('behavior: a lock left by a process that died is taken over', async () => {
+    const dir = await tempDir()
+    const child = spawn(process.execPath, ['-e', ''])
+    const pid = child.pid!
+    await new Promise((resolve) => child.once('exit', resolve))
+    await writeFile(join(dir, VAULT_LOCK_FILE_NAME), String(pid))
+    const vault = await openVault({
+      backend: fileVaultBackend({ dir }),
+      unlock: passphrase('correct horse battery'),
+      ...FAST,
+    })
+    await vault.close()
+  })
+
+  it('error: a short passphrase is refused before anything is written', async () => {
+    const backend = memoryVaultBackend()
+    await expect(openVault({ backend, unlock: passphrase('short') })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    })
+    expect(backend.snapshot().header).toBeUndefined()
+  })
+})
