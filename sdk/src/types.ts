@@ -85,3 +85,79 @@ export interface UndecryptableMessage {
   sentAtMs: number
   reason: string
 }
+
+// --- Direct messages (sdk/src/dm) ---
+
+/** A direct message, after its record, sender and ciphertext passed every check. */
+export interface DirectMessage {
+  /** The other wallet of the conversation. */
+  conversation: Address
+  /** Chosen by the sender, the same on every device that received the message. */
+  id: string
+  /** Wallet that wrote it: `conversation` for `in`, this wallet for `out`. */
+  sender: Address
+  senderPeerId: string
+  /** `in`: from the other wallet; `out`: a copy of what another device of this wallet sent. */
+  direction: 'in' | 'out'
+  kind: 'text'
+  text: string
+  parentId: string | undefined
+  /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
+  sentAtMs: number
+  receivedAtMs: number
+  /** True when it arrived in a PQXDH initial message, which started a new session. */
+  handshake: boolean
+}
+
+/** A DM record from a verified sender that this device cannot read, and why. */
+export interface UndecryptableDirectMessage {
+  /** sha256 of the record bytes, hex. */
+  recordId: string
+  sender: Address
+  senderPeerId: string
+  /** The named error, e.g. `DecryptionFailedError`, `DuplicateMessageError`. */
+  error: string
+  reason: string
+}
+
+/** A device of a wallet that this device knows of. */
+export interface DmDevice {
+  address: Address
+  peerId: string
+  lastSeenMs: number
+  /** A Double Ratchet session with it exists. */
+  hasSession: boolean
+}
+
+/** What happened to one recipient device of a DM. */
+export interface DmDeviceResult {
+  address: Address
+  peerId: string
+  status: 'sent' | 'failed'
+  /** The message started a new session (PQXDH initial message on the wallet's inbox). */
+  handshake: boolean
+  /** Gossip neighbours the record went to (0: nobody carries that device's topic now). */
+  recipients: number
+  /** Why it failed (`status: 'failed'`): the error's name and message. */
+  error?: string
+}
+
+/** Result of a DM fan-out: one entry per device (the recipient's and this wallet's other ones). */
+export interface DmSendResult {
+  id: string
+  devices: DmDeviceResult[]
+}
+
+export interface DirectMessagesEvents {
+  'message:received': CustomEvent<DirectMessage>
+  'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
+  'message:rejected': CustomEvent<{ from: string; reason: string }>
+  'device:discovered': CustomEvent<DmDevice>
+  'dm:stopped': CustomEvent
+}
+
+export interface ConversationEvents {
+  'message:received': CustomEvent<DirectMessage>
+  'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
+  'conversation:stopped': CustomEvent
+}

@@ -1,0 +1,126 @@
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { SecureChatError } from '../errors.ts'
+import { checkCertificatePolicy } from '../identity/certificate.ts'
+import type { AddResult, CertificateRegistry } from '../identity/registry.ts'
+import type { VerifiedCertificate } from '../types.ts'
+import { inboxId, parseDmTopic } from './topics.ts'
+import {
+  type DeviceRecord,
+  type DmRecord,
+  decodeDmRecord,
+  dmRecordId,
+  type InitRecord,
+  type MsgRecord,
+  type QueryRecord,
+} from './wire.ts'
+
+/** A record that passed validation, with its sender's verified certificate. */
+export type AcceptedDmRecord = {
+  certificate: VerifiedCertificate
+  from: string
+  topic: string
+  /** sha256 of the record bytes, hex. */
+  recordId: string
+} & (
+  | { type: 'device'; record: DeviceRecord }
+  | { type: 'query'; record: QueryRecord }
+  | { type: 'init'; record: InitRecord }
+  | { type: 'msg'; record: MsgRecord }
+)
+
+export interface DmGatekeeperInit {
+  registry: CertificateRegistry
+  /**
+   * Domains and chains whose certificates a client accepts (its own by default). A record
+   * outside them is `Ignore`d, not rejected: the policy is the receiver's, not the network's.
+   * Relays have none.
+   */
+  policy?: { domains: readonly string[]; chainIds: readonly number[] }
+  onRejected?: (from: string, reason: string) => void
+}
+
+/**
+ * Gossip validation of DM topics, run identically by peers and relays (the room gatekeeper's
+ * pattern, DESIGN.md Identity): `Reject` what is provably bad (a malformed record, an invalid
+ * certificate, a device announcing itself on another wallet's inbox, a record type that does
+ * not belong on the topic), `Ignore` what is not ours to judge (unknown versions, a contract
+ * wallet with no chain to ask). Every DM record carries its sender's certificate, so
+ * validation needs no certificate fetch and stays synchronous for ordinary wallets.
+ * One instance serves every DM topic.
+ */
+export class DmGatekeeper {
+  readonly #registry: CertificateRegistry
+  readonly #policy: DmGatekeeperInit['policy']
+  readonly #onRejected: DmGatekeeperInit['onRejected']
+  readonly #accepted = new WeakMap<Message, AcceptedDmRecord>()
+
+  constructor(init: DmGatekeeperInit) {
+    this.#registry = init.registry
+    this.#policy = init.policy
+    this.#onRejected = init.onRejected
+  }
+
+  /** What {@link validate} accepted for this message object (gossipsub passes the same one on). */
+  accepted(message: Message): AcceptedDmRecord | undefined {
+    return this.#accepted.get(message)
+  }
+
+  /** The gossipsub topic validator of every DM topic. */
+  readonly validate = (_source: PeerId, message: Message): TopicValidatorResult | Promise<TopicValidatorResult> => {
+    if (message.type !== 'signed') return this.#reject('?', 'unsigned record')
+    const from = message.from.toString()
+    const topic = parseDmTopic(message.topic)
+    if (topic === undefined) return this.#reject(from, 'not a DM topic')
+    const decoded = decodeDmRecord(message.data)
+    if (decoded.status === 'unknown') return TopicValidatorResult.Ignore
+    if (decoded.status === 'malformed') return this.#reject(from, `malformed record: ${decoded.reason}`)
+    const { record } = decoded
+    if (topic.kind === 'pair' && record.type !== 'msg') return this.#reject(from, `${record.type} on a pair topic`)
+    if (topic.kind === 'inbox') {
+      if (record.type === 'msg') return this.#reject(from, 'msg on an inbox topic')
+      if (record.inbox !== topic.inbox) return this.#reject(from, 'record names another inbox')
+      if (record.type === 'init' && record.to === from) return this.#reject(from, 'init addressed to its sender')
+    }
+    const added = this.#registry.addOffline(from, record.cert)
+    if (added.status !== 'needs-chain') return this.#decide(message, record, added, from)
+    return this.#registry.add(from, record.cert).then((result) => this.#decide(message, record, result, from))
+  }
+
+  #decide(message: Message, record: DmRecord, added: AddResult, from: string): TopicValidatorResult {
+    if (added.status === 'invalid') return this.#reject(from, describe(added.error))
+    // A contract wallet that cannot be checked now: not provably bad.
+    if (added.status === 'unverifiable') return TopicValidatorResult.Ignore
+    const certificate = added.certificate
+    if (record.type === 'device' && inboxId(certificate.address) !== record.inbox) {
+      return this.#reject(from, "a device announced itself on another wallet's inbox")
+    }
+    if (this.#policy !== undefined) {
+      try {
+        checkCertificatePolicy(certificate, this.#policy)
+      } catch (err) {
+        this.#onRejected?.(from, describe(err))
+        return TopicValidatorResult.Ignore
+      }
+    }
+    this.#accepted.set(message, {
+      type: record.type,
+      record,
+      certificate,
+      from,
+      topic: message.topic,
+      recordId: dmRecordId(message.data),
+    } as AcceptedDmRecord)
+    return TopicValidatorResult.Accept
+  }
+
+  #reject(from: string, reason: string): TopicValidatorResult {
+    this.#onRejected?.(from, reason)
+    return TopicValidatorResult.Reject
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof SecureChatError) return `${err.name}: ${err.message}`
+  return String(err)
+}

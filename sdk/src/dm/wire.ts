@@ -1,0 +1,165 @@
+/**
+ * Records on DM topics, JSON in UTF-8, like room records (`rooms/wire.ts`). Every record is
+ * signed by its sender's PeerId key (gossipsub StrictSign) and carries the sender's session
+ * certificate, so peers and relays attribute it to a wallet without asking anyone.
+ *
+ * On a wallet's inbox (`topics.ts`):
+ * - `device`: a device of that wallet announces its key bundle (the certificate commits to it);
+ * - `query`: "devices of this wallet, announce yourselves" (a sender discovering them);
+ * - `init`: a PQXDH initial message for one device (`to`), whose payload is the first Double
+ *   Ratchet message; it carries the initiator's bundle so the recipient can check its identity key.
+ *
+ * On a device pair's topic:
+ * - `msg`: one Double Ratchet message of session `sid` (the first 16 bytes of SHA-256 of the
+ *   session's initial message, hex).
+ *
+ * What a relay sees: inbox ids, certificates and public bundles, the recipient device of an
+ * `init`, session ids, ciphertext sizes. Everything the sender says is in the ciphertext
+ * ({@link DmEnvelope}), authenticated by the session (whose associated data binds both identity
+ * keys and both PeerIds).
+ */
+import { z } from 'zod'
+import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
+import { sha256Hex, utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import { certificateSchema } from '../rooms/wire.ts'
+import { DM_WIRE_VERSION } from './constants.ts'
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
+const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/)
+const bundleSchema = base64url.max(MAX_BUNDLE_BYTES * 2)
+const peerIdSchema = z.string().min(1).max(128)
+/** A session id: 16 bytes, hex. */
+export const sessionIdSchema = z.string().regex(/^[0-9a-f]{32}$/)
+
+export const deviceRecordSchema = z
+  .object({
+    v: z.literal(DM_WIRE_VERSION),
+    type: z.literal('device'),
+    inbox: hex64,
+    cert: certificateSchema,
+    bundle: bundleSchema,
+    atMs: z.number().int().nonnegative(),
+  })
+  .strict()
+export type DeviceRecord = z.infer<typeof deviceRecordSchema>
+
+export const queryRecordSchema = z
+  .object({
+    v: z.literal(DM_WIRE_VERSION),
+    type: z.literal('query'),
+    inbox: hex64,
+    cert: certificateSchema,
+    atMs: z.number().int().nonnegative(),
+  })
+  .strict()
+export type QueryRecord = z.infer<typeof queryRecordSchema>
+
+export const initRecordSchema = z
+  .object({
+    v: z.literal(DM_WIRE_VERSION),
+    type: z.literal('init'),
+    inbox: hex64,
+    /** The recipient device (PeerId); the wallet's other devices ignore the record. */
+    to: peerIdSchema,
+    cert: certificateSchema,
+    bundle: bundleSchema,
+    /** The PQXDH initial message (base64url). */
+    msg: base64url.max(MAX_MESSAGE_BYTES),
+  })
+  .strict()
+export type InitRecord = z.infer<typeof initRecordSchema>
+
+export const msgRecordSchema = z
+  .object({
+    v: z.literal(DM_WIRE_VERSION),
+    type: z.literal('msg'),
+    sid: sessionIdSchema,
+    cert: certificateSchema,
+    /** The Double Ratchet message (base64url): header || ciphertext || tag. */
+    ct: base64url.max(MAX_MESSAGE_BYTES),
+  })
+  .strict()
+export type MsgRecord = z.infer<typeof msgRecordSchema>
+
+const recordSchema = z.discriminatedUnion('type', [
+  deviceRecordSchema,
+  queryRecordSchema,
+  initRecordSchema,
+  msgRecordSchema,
+])
+export type DmRecord = z.infer<typeof recordSchema>
+
+/** What the sender says, inside the ciphertext. */
+export const dmTextSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('text'),
+    /** Chosen by the sender (16 random bytes, hex): the same on every device that receives it. */
+    id: sessionIdSchema,
+    body: z.string().max(MAX_TEXT_BYTES),
+    sentAtMs: z.number().int().nonnegative(),
+    parent: sessionIdSchema.optional(),
+    /** Only in the copy a device sends its wallet's other devices: the wallet it was sent to. */
+    to: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/)
+      .optional(),
+  })
+  .strict()
+export type DmText = z.infer<typeof dmTextSchema>
+
+/**
+ * A responder's answer to a session's initial message: it tells the initiator the session is
+ * established, so that it stops repeating the PQXDH header on the inbox and uses the pair topic.
+ */
+export const dmAckSchema = z.object({ v: z.literal(1), kind: z.literal('ack') }).strict()
+
+export const dmEnvelopeSchema = z.discriminatedUnion('kind', [dmTextSchema, dmAckSchema])
+export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
+
+export type DmDecodeResult =
+  | { status: 'ok'; record: DmRecord }
+  /** A later protocol version or record type: not ours to judge, never a crash. */
+  | { status: 'unknown' }
+  | { status: 'malformed'; reason: string }
+
+export function decodeDmRecord(bytes: Uint8Array): DmDecodeResult {
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) return { status: 'malformed', reason: 'too large' }
+  let json: unknown
+  try {
+    json = JSON.parse(utf8.decode(bytes))
+  } catch {
+    return { status: 'malformed', reason: 'not UTF-8 JSON' }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { status: 'malformed', reason: 'not an object' }
+  }
+  const { v, type } = json as { v?: unknown; type?: unknown }
+  if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
+  if (v !== DM_WIRE_VERSION || !['device', 'query', 'init', 'msg'].includes(type)) return { status: 'unknown' }
+  const parsed = recordSchema.safeParse(json)
+  if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
+  return { status: 'ok', record: parsed.data }
+}
+
+export function encodeDmRecord(record: DmRecord): Uint8Array {
+  const bytes = utf8.encode(JSON.stringify(record))
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+    throw new InvalidInputError('record is larger than a DM record may be', {
+      details: { bytes: bytes.byteLength, max: MAX_MESSAGE_BYTES },
+      hint: 'send a shorter message',
+    })
+  }
+  return bytes
+}
+
+/** The id of a record as received: sha256 of its bytes, hex (for reports of what failed). */
+export function dmRecordId(bytes: Uint8Array): string {
+  return sha256Hex(bytes)
+}
+
+/** A session's id: the first 16 bytes of SHA-256 of its PQXDH initial message, hex. */
+export function sessionIdOf(initialMessage: Uint8Array): string {
+  return sha256Hex(initialMessage).slice(0, 32)
+}
