@@ -2,7 +2,6 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import type { Provider } from 'ethers'
 import {
   BOOTSTRAP_REDIAL_INTERVAL_MS,
@@ -10,8 +9,8 @@ import {
   DEFAULT_CLI_DOMAIN,
   DEVNET_CHAIN_ID,
 } from '../constants.ts'
-import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
-import { base64urlEncode } from '../encoding.ts'
+import type { Conversation } from '../dm/conversation.ts'
+import { DirectMessages, type DirectMessagesInit } from '../dm/direct-messages.ts'
 import {
   GateUnavailableError,
   InvalidCertificateError,
@@ -31,6 +30,9 @@ import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } 
 import { Room } from '../rooms/room.ts'
 import type { DeviceEncryptionKeys } from '../rooms/room-keys.ts'
 import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
+import { loadDevice, saveDevice } from '../vault/device.ts'
+import { DeviceKeyring } from '../vault/keyring.ts'
+import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 
@@ -60,6 +62,14 @@ export interface ClientInit {
   /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
   connectionGater?: ConnectionGater
   presenceIntervalMs?: number
+  /**
+   * An open vault (`@securechat/sdk/vault`): the device key, its encryption keys, the certificate
+   * and DM sessions load from it and are saved to it on every change. The caller closes it after
+   * `stop()`. Without one, the device lives as long as the client.
+   */
+  vault?: Vault
+  /** Options of direct messages (`client.dms`). */
+  directMessages?: DirectMessagesInit
 }
 
 export interface CreateRoomParams {
@@ -85,6 +95,8 @@ export class SecureChatClient {
   readonly #gates: GateEvaluator | undefined
   readonly #ownsGates: boolean
   #device: DeviceEncryptionKeys | undefined
+  #keyring: DeviceKeyring | undefined
+  #dms: DirectMessages | undefined
 
   constructor(init: ClientInit) {
     this.#init = init
@@ -134,10 +146,19 @@ export class SecureChatClient {
   async start(options: AbortOptions = {}): Promise<void> {
     if (this.#libp2p !== undefined) return
     const init = this.#init
-    const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
+    // With a vault, the device (key, encryption keys, certificate) is the one stored there.
+    const stored = init.vault === undefined ? undefined : await loadDevice(init.vault, init.privateKey)
+    const privateKey = stored?.privateKey ?? init.privateKey ?? (await generateKeyPair('Ed25519'))
     const peerId = peerIdFromPrivateKey(privateKey).toString()
-    const device = await createDeviceEncryptionKeys(privateKey)
-    const certificate = await this.#signIn(peerId, device.bundleHash, options)
+    const keyring = await DeviceKeyring.open({
+      privateKey,
+      ...(stored?.deviceKeys === undefined ? {} : { deviceKeys: stored.deviceKeys }),
+      ...(init.vault === undefined ? {} : { vault: init.vault }),
+    })
+    const device = { keys: keyring.encryption, bundleHash: keyring.bundleHash }
+    const certificate = await this.#signIn(peerId, device.bundleHash, options, stored?.certificate)
+    if (init.vault !== undefined) await saveDevice(init.vault, { privateKey, deviceKeys: keyring.keys, certificate })
+    this.#keyring = keyring
     const verified = verifyCertificateOffline({ certificate, peerId })
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
@@ -160,6 +181,8 @@ export class SecureChatClient {
     clearInterval(this.#redialTimer)
     this.#redialTimer = undefined
     if (this.#ownsGates) this.#gates?.stop()
+    await this.#dms?.stop()
+    this.#dms = undefined
     await Promise.all([...this.#rooms.values()].map((room) => room.stop()))
     this.#rooms.clear()
     const libp2p = this.#libp2p
@@ -247,18 +270,55 @@ export class SecureChatClient {
     })
   }
 
+  // --- Direct messages (issue #3): sdk/src/dm ---
+
+  /** Direct messages of this device; started on first use (subscribes to this wallet's inbox). */
+  get dms(): DirectMessages {
+    if (this.#dms === undefined) {
+      const libp2p = this.libp2p
+      this.#dms = new DirectMessages(
+        {
+          pubsub: libp2p.services.pubsub,
+          registry: this.#registry,
+          self: this.#self!,
+          keyring: this.#keyring!,
+          ...(this.#init.vault === undefined ? {} : { vault: this.#init.vault }),
+          log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:dm'),
+        },
+        this.#init.directMessages,
+      )
+      this.#dms.start().catch((err: unknown) => this.#log.warn('direct messages did not start', { error: String(err) }))
+    }
+    return this.#dms
+  }
+
+  /** The direct-message conversation with `address` (all of its devices). */
+  dm(address: string): Conversation {
+    return this.dms.conversation(address)
+  }
+
   async leaveRoom(roomId: string): Promise<void> {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
     await room?.stop()
   }
 
-  async #signIn(peerId: string, bundleHash: string, options: AbortOptions): Promise<SessionCertificate> {
+  async #signIn(
+    peerId: string,
+    bundleHash: string,
+    options: AbortOptions,
+    fromVault?: SessionCertificate,
+  ): Promise<SessionCertificate> {
     const init = this.#init
-    if (init.certificate !== undefined) {
+    const reuse = fromVault ?? init.certificate
+    if (reuse !== undefined) {
       try {
-        const stored = verifyCertificateOffline({ certificate: init.certificate, peerId })
-        if (stored.certificate.bundleHash === bundleHash) return init.certificate
+        const stored = verifyCertificateOffline({ certificate: reuse, peerId })
+        const sameTerms =
+          fromVault === undefined ||
+          (stored.certificate.domain === (init.domain ?? DEFAULT_CLI_DOMAIN) &&
+            stored.certificate.chainId === (init.chainId ?? DEVNET_CHAIN_ID))
+        if (stored.certificate.bundleHash === bundleHash && sameTerms) return reuse
         this.#log.info('stored certificate names other encryption keys, signing a new one')
       } catch (err) {
         if (!(err instanceof InvalidCertificateError)) throw err
@@ -310,25 +370,6 @@ export class SecureChatClient {
         // Still down; the next tick tries again.
       }
     }
-  }
-}
-
-/**
- * Fresh encryption keys for this device and their public bundle, signed by the PeerId key so
- * that the certificate (which commits to the bundle hash) binds wallet, device and keys.
- */
-async function createDeviceEncryptionKeys(
-  privateKey: PrivateKey,
-): Promise<{ keys: DeviceEncryptionKeys; bundleHash: string }> {
-  const deviceKeys = await generateDeviceKeys()
-  const bundle = await createKeyBundle({ deviceKeys, sign: async (data) => privateKey.sign(data) })
-  return {
-    keys: {
-      identityKey: deviceKeys.identityKey,
-      kemKey: deviceKeys.kemKey,
-      bundle: base64urlEncode(encodeKeyBundle(bundle)),
-    },
-    bundleHash: bytesToHex(bundleHash(bundle)),
   }
 }
 
