@@ -21,6 +21,7 @@ import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { RoomGatekeeper } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import { RelayDmTopics } from './dm-topics.ts'
 
 export interface RelayInit {
   privateKey: PrivateKey
@@ -72,6 +73,8 @@ export class RelayNode {
   #gateUnavailable = 0
   readonly #gates: GateEvaluator | undefined
   readonly #ownsGates: boolean
+  /** Direct messages (issue #3): inbox and device-pair topics, in `dm-topics.ts`. */
+  #dm: RelayDmTopics | undefined
 
   constructor(init: RelayInit) {
     this.#init = init
@@ -135,6 +138,16 @@ export class RelayNode {
     pubsub.addEventListener('message', this.#onMessage)
     await serveCertificates(libp2p, (peerId) => this.#registry.getRaw(peerId), this.#log)
     if (this.#ownsGates) this.#gates?.start()
+    this.#dm = new RelayDmTopics({
+      pubsub,
+      registry: this.#registry,
+      log: this.#log,
+      idleMs: RELAY_TOPIC_IDLE_MS,
+      checkIntervalMs: BOOTSTRAP_REDIAL_INTERVAL_MS,
+      onAccepted: () => this.#accepted++,
+      onRejected: () => this.#rejected++,
+    })
+    this.#dm.start()
     this.#timer = setInterval(() => {
       this.#leaveIdleRooms()
       void this.#dialPeers()
@@ -147,6 +160,8 @@ export class RelayNode {
     clearInterval(this.#timer)
     this.#timer = undefined
     if (this.#ownsGates) this.#gates?.stop()
+    this.#dm?.stop()
+    this.#dm = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined
     if (libp2p === undefined) return
