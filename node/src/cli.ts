@@ -1,14 +1,16 @@
 import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
 import { chat, listen, roomCreate, send } from './commands/chat.ts'
+import { dmSend, listenDm } from './commands/dm.ts'
 import { runRelay } from './commands/relay.ts'
 import { resolveRelayConfig } from './config.ts'
+import { ConfigError } from './errors.ts'
 
 const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
-function clientOptions(command: Command): Command {
-  return command
-    .requiredOption('--room <invite>', 'room invite printed by `securechat room create`')
+function clientOptions(command: Command, room: 'required' | 'optional' = 'required'): Command {
+  const roomFlag = ['--room <invite>', 'room invite printed by `securechat room create`'] as const
+  return (room === 'required' ? command.requiredOption(...roomFlag) : command.option(...roomFlag))
     .option(
       '--bootstrap <multiaddr>',
       'relay to connect to (repeatable; default: the relays in the invite)',
@@ -60,12 +62,42 @@ export function buildProgram(): Command {
   clientOptions(
     program.command('send').description('send one message to a room').argument('<text>', 'message text'),
   ).action(async (text: string, flags) => send(flags, text))
-  clientOptions(program.command('listen').description('print messages of a room as they arrive'))
+  clientOptions(
+    program.command('listen').description('print messages of a room, or direct messages, as they arrive'),
+    'optional',
+  )
     .option('--json', 'one JSON object per message')
-    .action(async (flags) => listen(flags))
+    .option('--dm', 'direct messages to this wallet instead of a room')
+    .option('--data-dir <dir>', 'with --dm: where this device and its sessions persist (encrypted vault)')
+    .action(async (flags) => {
+      if (flags.dm === true) {
+        if (flags.room !== undefined) throw new ConfigError('listen takes --room or --dm, not both')
+        return listenDm(flags)
+      }
+      if (flags.room === undefined) {
+        throw new ConfigError('listen needs --room <invite> or --dm', { hint: 'securechat listen --help' })
+      }
+      return listen(flags)
+    })
   clientOptions(program.command('chat').description('chat in a room interactively')).action(async (flags) =>
     chat(flags),
   )
+  program
+    .command('dm')
+    .description('send a direct message to every device of a wallet (end-to-end encrypted)')
+    .argument('<address>', 'the wallet to write to')
+    .argument('<text>', 'message text')
+    .option('--bootstrap <multiaddr>', 'relay to connect to (repeatable)', repeatable)
+    .option('--data-dir <dir>', 'where this device and its sessions persist (encrypted vault)')
+    .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
+    .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
+    .option('--chain-id <id>', 'chain id to sign the session certificate for')
+    .option('--rpc <url>', 'JSON-RPC endpoint: accepts contract wallets (env SECURECHAT_RPC)')
+    .addHelpText(
+      'after',
+      '\nThe vault in --data-dir is locked with SECURECHAT_VAULT_PASSPHRASE when set, else with a key the wallet\nderives by signing a fixed message.',
+    )
+    .action(async (address: string, text: string, flags) => dmSend(address, text, flags))
   return program
 }
 
@@ -75,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   } catch (err) {
     if (err instanceof SecureChatError) {
-      process.stderr.write(`error: ${err.message}\n`)
+      process.stderr.write(`error: ${err.name}: ${err.message}\n`)
       if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`)
       return 1
     }

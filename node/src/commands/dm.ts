@@ -1,0 +1,184 @@
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { UnreachableError } from '@securechat/sdk/errors'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { LoggerFactory } from '@securechat/sdk/logger'
+import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
+import { openVault, platformVaultBackend, type Vault, type VaultUnlock } from '@securechat/sdk/vault'
+import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
+import { ConfigError } from '../errors.ts'
+import { createNodeLogger } from '../log.ts'
+import { createRpcProvider } from '../rpc.ts'
+import { loadWallet } from '../wallet.ts'
+import { untilSignal } from './room-client.ts'
+
+/** Options of `securechat dm` and `securechat listen --dm`. */
+export interface DmFlags {
+  bootstrap?: string[]
+  keyFile?: string
+  domain?: string
+  chainId?: string
+  rpc?: string
+  /** Where this device (its keys, certificate and DM sessions) persists, in an encrypted vault. */
+  dataDir?: string
+  json?: boolean
+}
+
+/** `securechat dm <address> <text>`: sends one direct message to every device of `address`. */
+export async function dmSend(address: string, text: string, flags: DmFlags): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const { client, close } = await startDmClient(flags, factory)
+  try {
+    const conversation = client.dm(address)
+    const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
+    // Give the records (and the recipient's answer to a new session) a moment before exiting.
+    await new Promise((resolve) => setTimeout(resolve, SEND_FLUSH_MS))
+    process.stdout.write(`${JSON.stringify(sendResultToJson(result))}\n`)
+    const delivered = result.devices.some(
+      (d) => d.address === conversation.peer && d.status === 'sent' && d.recipients > 0,
+    )
+    if (!delivered) {
+      throw new UnreachableError(`no device of ${conversation.peer} could be reached`, {
+        details: { devices: result.devices },
+        hint: 'direct messages are delivered live for now: the recipient must be online (`securechat listen --dm`) through a relay you both reach (--bootstrap)',
+      })
+    }
+  } finally {
+    await close()
+  }
+}
+
+/** `securechat listen --dm`: prints direct messages to this wallet as they arrive. */
+export async function listenDm(flags: DmFlags): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const { client, close } = await startDmClient(flags, factory)
+  try {
+    process.stderr.write(
+      `listening for direct messages to ${client.address} (peer ${client.peerId.toString()})${flags.dataDir === undefined ? '' : ` in ${flags.dataDir}`}\n`,
+    )
+    const stop = new AbortController()
+    void untilSignal().then(() => stop.abort())
+    // What this device cannot read is shown, with why, never dropped silently.
+    client.dms.addEventListener('message:undecryptable', ({ detail }) => {
+      process.stdout.write(
+        `${flags.json === true ? JSON.stringify(undecryptableToJson(detail)) : formatUndecryptable(detail)}\n`,
+      )
+    })
+    for await (const message of client.dms.messages({ signal: stop.signal })) {
+      process.stdout.write(`${flags.json === true ? JSON.stringify(dmToJson(message)) : formatDm(message)}\n`)
+    }
+  } finally {
+    await close()
+  }
+}
+
+/**
+ * Opens the vault of `--data-dir` (passphrase from `SECURECHAT_VAULT_PASSPHRASE`, else derived
+ * from the wallet's signature), starts a client on it and its direct messages.
+ */
+async function startDmClient(
+  flags: DmFlags,
+  logger: LoggerFactory,
+): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
+  const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
+  const bootstrap = flags.bootstrap ?? []
+  if (bootstrap.length === 0) {
+    throw new ConfigError('no relay to connect to', {
+      hint: 'pass --bootstrap <relay multiaddr> (printed by `securechat relay`)',
+    })
+  }
+  const chainId = flags.chainId === undefined ? DEVNET_CHAIN_ID : Number(flags.chainId)
+  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
+    throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
+  }
+  const signer = walletSigner({ type: 'eoa', signer: wallet })
+  let vault: Vault | undefined
+  if (flags.dataDir === undefined) {
+    process.stderr.write('note: without --data-dir this device and its sessions end with this command\n')
+  } else {
+    const passphrase = process.env.SECURECHAT_VAULT_PASSPHRASE
+    const unlock: VaultUnlock =
+      passphrase === undefined || passphrase === '' ? { type: 'wallet', signer } : { type: 'passphrase', passphrase }
+    vault = await openVault({ backend: platformVaultBackend(flags.dataDir), unlock })
+  }
+  const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
+  const client = createClient({
+    signer,
+    bootstrap,
+    domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
+    chainId,
+    logger,
+    ...(vault === undefined ? {} : { vault }),
+    ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId }) }),
+  })
+  const close = async (): Promise<void> => {
+    await client.stop()
+    await vault?.close()
+  }
+  try {
+    await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
+    await client.dms.ready()
+    return { client, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+function sendResultToJson(result: DmSendResult): Record<string, unknown> {
+  return {
+    id: result.id,
+    devices: result.devices.map((d) => ({
+      address: d.address,
+      peerId: d.peerId,
+      status: d.status,
+      handshake: d.handshake,
+      recipients: d.recipients,
+      ...(d.error === undefined ? {} : { error: d.error }),
+    })),
+  }
+}
+
+/** One JSON object per direct message, as `listen --dm --json` prints it. */
+export function dmToJson(message: DirectMessage): Record<string, unknown> {
+  return {
+    type: 'dm',
+    id: message.id,
+    conversation: message.conversation,
+    direction: message.direction,
+    sender: message.sender,
+    senderPeerId: message.senderPeerId,
+    text: message.text,
+    ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
+    sentAt: new Date(message.sentAtMs).toISOString(),
+    receivedAt: new Date(message.receivedAtMs).toISOString(),
+    handshake: message.handshake,
+  }
+}
+
+export function undecryptableToJson(detail: UndecryptableDirectMessage): Record<string, unknown> {
+  return {
+    type: 'undecryptable',
+    dm: true,
+    id: detail.recordId,
+    sender: detail.sender,
+    senderPeerId: detail.senderPeerId,
+    error: detail.error,
+    reason: detail.reason,
+  }
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`
+}
+
+function formatDm(message: DirectMessage): string {
+  const time = new Date(message.sentAtMs).toISOString().slice(11, 19)
+  return message.direction === 'in'
+    ? `[${time}] ${short(message.sender)} → you: ${message.text}`
+    : `[${time}] you (another device) → ${short(message.conversation)}: ${message.text}`
+}
+
+function formatUndecryptable(detail: UndecryptableDirectMessage): string {
+  return `! a direct message from ${detail.sender} could not be decrypted (${detail.error}): ${detail.reason}`
+}
