@@ -74,3 +74,16 @@ export const SETTLE_QUIET_MS = 300
 
 /** …but never longer than this (a room may have no other member). */
 export const SETTLE_MAX_MS = 1_500
+
+/**
+ * For this long after joining a room, members we learn of late get our first epoch's key from
+ * its first message: they were in the room, their presence was merely slow to reach us. After
+ * it, late members get the key from the current message on (forward secrecy for newcomers).
+ */
+export const JOIN_GRACE_MS = 10_000
+
+/** Ids of delivered messages a room remembers, to drop a record replayed under a new gossip sequence number. */
+export const MAX_REMEMBERED_MESSAGE_IDS = 10_000
+
+/** Longest `waitForPeers` waits for the gossip mesh to include a neighbour, after one subscribed. */
+export const MESH_WAIT_MS = 3_000

@@ -1,12 +1,13 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { hexToBytes } from '@noble/hashes/utils.js'
-import { MAX_KEY_RECIPIENTS_PER_RECORD } from '../constants.ts'
+import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD } from '../constants.ts'
 import { SenderKeyNotFoundError } from '../crypto/errors.ts'
 import { hybridOpen, hybridSeal } from '../crypto/hybrid-kem.ts'
 import { decodeKeyBundle, type VerifiedKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
 import type { KeyPair } from '../crypto/primitives.ts'
-import { sha256 } from '../crypto/primitives.ts'
+import { sha256, wipe } from '../crypto/primitives.ts'
+import type { SenderKeyDistribution } from '../crypto/sender-keys.ts'
 import {
   createInboundSenderKeys,
   createOutboundSenderKey,
@@ -47,6 +48,13 @@ export class RoomKeys {
   #outbound: OutboundSenderKey
   readonly #inbound: InboundSenderKeys
   readonly #members = new Map<string, Member>()
+  /**
+   * Our first epoch's key as it was before our first message, kept for {@link JOIN_GRACE_MS}
+   * after joining: members already in the room whose presence reaches us late (a busy
+   * network) can still read our first messages. Wiped after the grace period or on rotation.
+   */
+  #joinDistribution: SenderKeyDistribution | undefined
+  readonly #joinedAtMs: number
 
   constructor(init: { roomId: string; selfPeerId: string; device: DeviceEncryptionKeys; log: Logger }) {
     this.#roomId = init.roomId
@@ -55,6 +63,8 @@ export class RoomKeys {
     this.#log = init.log
     this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
     this.#inbound = createInboundSenderKeys({ roomId: init.roomId })
+    this.#joinDistribution = this.#outbound.exportForMember()
+    this.#joinedAtMs = Date.now()
   }
 
   get epoch(): number {
@@ -101,8 +111,15 @@ export class RoomKeys {
 
   /** A new epoch for our messages; every member gets it on the next distribution. */
   rotate(): void {
+    this.#dropJoinDistribution()
     this.#outbound.rotate()
     for (const member of this.#members.values()) member.sentEpoch = undefined
+  }
+
+  #dropJoinDistribution(): void {
+    if (this.#joinDistribution === undefined) return
+    wipe(this.#joinDistribution.chainKey)
+    this.#joinDistribution = undefined
   }
 
   /** Asked again by a member that cannot read us (it missed our distribution). */
@@ -115,7 +132,8 @@ export class RoomKeys {
   async distributions(): Promise<KeysRecord[]> {
     const pending = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
     if (pending.length === 0) return []
-    const distribution = encodeSenderKeyDistribution(this.#outbound.exportForMember())
+    if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
+    const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
     const epoch = this.#outbound.epoch
     const entries = await Promise.all(
       pending.map(async ([peer, member]) => {

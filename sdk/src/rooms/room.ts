@@ -6,7 +6,9 @@ import {
   CAUSAL_HISTORY_LENGTH,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_PENDING_MESSAGES,
+  MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
+  MESH_WAIT_MS,
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
@@ -82,6 +84,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #pending = new Map<string, SignedMessage[]>()
   readonly #fetching = new Set<string>()
   #pendingCount = 0
+  /** Ids of messages already handled, oldest first: a replayed record is dropped silently. */
+  readonly #seenIds = new Set<string>()
   readonly #keys: RoomKeys
   /** Messages whose sender key has not arrived, by sender, with when they arrived. */
   readonly #awaitingKey = new Map<string, Array<{ accepted: MessageAccepted; sinceMs: number }>>()
@@ -107,7 +111,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.manifest = init.manifest
     this.#c = components
     this.#presenceIntervalMs = init.presenceIntervalMs ?? PRESENCE_INTERVAL_MS
-    this.#presenceTimeoutMs = init.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS
+    // Three missed heartbeats at whatever interval this room uses.
+    this.#presenceTimeoutMs =
+      init.presenceTimeoutMs ??
+      (init.presenceIntervalMs === undefined ? PRESENCE_TIMEOUT_MS : 3 * init.presenceIntervalMs)
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -174,8 +181,22 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Resolves once at least one neighbour (a relay or a peer) shares the room topic. */
   async waitForPeers(options: AbortOptions = {}): Promise<void> {
     if (this.#c.pubsub.getSubscribers(this.topic).length === 0) await this.#untilSubscriber(options)
+    await this.#untilMeshed(options)
     if (this.#needsAnnounce) await this.#announce()
     await this.#settle(options)
+  }
+
+  /**
+   * A neighbour forwards others' records only to its mesh; until we are grafted, what others
+   * say would pass us by. Waits for a mesh peer, at most {@link MESH_WAIT_MS}.
+   */
+  async #untilMeshed(options: AbortOptions): Promise<void> {
+    const pubsub = this.#c.pubsub as GossipSub & { getMeshPeers?: (topic: string) => string[] }
+    const deadline = Date.now() + MESH_WAIT_MS
+    while ((pubsub.getMeshPeers?.(this.topic).length ?? 1) === 0 && Date.now() < deadline) {
+      options.signal?.throwIfAborted()
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
   }
 
   /**
@@ -299,6 +320,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       void this.#onKeys(accepted.from, accepted.record)
       return
     }
+    if (this.#seenIds.has(accepted.id)) return
+    this.#seenIds.add(accepted.id)
+    if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
     void this.#decryptAndDeliver(accepted)
