@@ -32,10 +32,19 @@ interface DevnetInfo {
 }
 
 const running: CliProcess[] = []
+/** Chains started by the devnets of a test: a devnet killed by a failing test cannot stop its own. */
+const chainPids: number[] = []
 afterEach(async () => {
   for (const process of running.splice(0)) {
     process.kill('SIGKILL')
     await process.exited
+  }
+  for (const pid of chainPids.splice(0)) {
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      // Already stopped, as it should be.
+    }
   }
 })
 
@@ -68,6 +77,7 @@ async function startDevnet(env: Record<string, string>): Promise<{ devnet: CliPr
   const devnet = track(spawnScript(START, [], env))
   await devnet.waitForLine((line) => line.startsWith('Ctrl-C stops the devnet'), READY_TIMEOUT_MS)
   const info = JSON.parse(await readFile(join(env.SECURECHAT_DEVNET_DIR!, 'devnet.json'), 'utf8')) as DevnetInfo
+  chainPids.push(info.chainPid)
   return { devnet, info }
 }
 
