@@ -19,7 +19,7 @@ import {
   type TokenRule,
 } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
+import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Contract, ContractFactory, getAddress, JsonRpcProvider, type Wallet } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
@@ -294,7 +294,7 @@ describe('token-gated rooms', () => {
     for (const bytes of ciphertexts) expect(Buffer.from(bytes).includes('members only')).toBe(false)
   })
 
-  it('behavior: a member who transfers the NFT away is dropped within the block that moved it', async () => {
+  it('behavior: a member who transfers the NFT away is dropped within the block that moved it, and keys rotate away from it', async () => {
     const relayGates = startEvaluator()
     const relay = await startRelay(relayGates)
     const aliceGates = startEvaluator()
@@ -311,6 +311,18 @@ describe('token-gated rooms', () => {
     await untilAllSeeEachOther([aliceRoom, daveRoom, bobRoom], [alice.address, dave.address, bob.address])
     await daveRoom.send('while holding')
     await delivered(aliceInbox, 'while holding')
+    // Dave's node keeps every record it is sent, to check later what he could read.
+    const daveInbox = inbox(daveRoom)
+    const daveWire: Array<{ from: string; record: Record<string, unknown> }> = []
+    dave.libp2p.services.pubsub.addEventListener('message', (event) => {
+      if (event.detail.type !== 'signed' || event.detail.topic !== roomTopic(aliceRoom.id)) return
+      daveWire.push({
+        from: event.detail.from.toString(),
+        record: JSON.parse(new TextDecoder().decode(event.detail.data)) as Record<string, unknown>,
+      })
+    })
+    await aliceRoom.send('before the sale')
+    await delivered(daveInbox, 'before the sale')
 
     const aliceNoticed = untilChange(aliceGates, 'member:ineligible', dave.address)
     const relayNoticed = untilChange(relayGates, 'member:ineligible', dave.address)
@@ -329,6 +341,29 @@ describe('token-gated rooms', () => {
       () => JSON.stringify(relay.stats()),
     )
     expect(aliceInbox.map((m) => m.text)).not.toContain('after selling')
+
+    // Alice rotated: her next message is under a new epoch whose key was sealed to Bob, not Dave.
+    const bobInbox = inbox(bobRoom)
+    await aliceRoom.send('after the sale')
+    await delivered(bobInbox, 'after the sale')
+    const alicePeer = alice.peerId.toString()
+    await waitFor(
+      () => daveWire.filter((w) => w.from === alicePeer && w.record.type === 'message').length >= 2,
+      () => `Dave's node saw ${daveWire.length} records`,
+    )
+    const aliceMessages = daveWire.filter((w) => w.from === alicePeer && w.record.type === 'message')
+    const epochOf = (w: { record: Record<string, unknown> }): number =>
+      Buffer.from((w.record.payload as { ct: string }).ct, 'base64url').readUInt32BE(1)
+    const epochAfter = epochOf(aliceMessages.at(-1)!)
+    expect(epochAfter).not.toBe(epochOf(aliceMessages[0]!))
+    const newKeys = daveWire.filter(
+      (w) => w.from === alicePeer && w.record.type === 'keys' && w.record.epoch === epochAfter,
+    )
+    for (const { record } of newKeys) {
+      const to = record.to as Array<{ peer: string }>
+      expect(to.some((entry) => entry.peer === dave.peerId.toString())).toBe(false)
+    }
+    expect(daveInbox.map((m) => m.text)).not.toContain('after the sale')
   })
 
   it('behavior: transfer-after-check — one NFT moved between two wallets never admits both', async () => {

@@ -563,7 +563,7 @@ describe('rejected, never delivered', () => {
     // Once its certificate arrives, the held message is accepted, from that sender's wallet.
     const wallet = Wallet.createRandom()
     expect(registry.addOffline(from.toString(), await certificateFor(wallet, from.toString())).status).toBe('valid')
-    const accepted = gatekeeper.revalidate(gossip)
+    const accepted = await gatekeeper.revalidate(gossip)
     expect(accepted?.type).toBe('message')
     expect(accepted?.certificate.address).toBe(wallet.address)
     expect(rejected).toEqual([])

@@ -46,8 +46,6 @@ export class RoomGatekeeper {
   readonly #onRejected: RoomGatekeeperInit['onRejected']
   readonly #gates: GateEvaluator | undefined
   readonly #onGateDropped: RoomGatekeeperInit['onGateDropped']
-  readonly #heldFrom = new WeakMap<Message, PeerId>()
-  readonly #heldAgain = new WeakSet<Message>()
 
   constructor(init: RoomGatekeeperInit) {
     this.roomId = init.roomId
@@ -57,14 +55,6 @@ export class RoomGatekeeper {
     this.#onRejected = init.onRejected
     this.#gates = init.gates ?? attachedGateEvaluator(init.registry)
     this.#onGateDropped = init.onGateDropped
-    const onUnknownSender = init.onUnknownSender
-    if (onUnknownSender !== undefined) {
-      // Remember who forwarded a held record: see #gate on records admitted late.
-      this.#onUnknownSender = (message, source) => {
-        this.#heldFrom.set(message, source)
-        onUnknownSender(message, source)
-      }
-    }
   }
 
   get manifest(): SignedManifest | undefined {
@@ -151,8 +141,8 @@ export class RoomGatekeeper {
    * Re-validates a message held back while its sender's certificate was fetched. Returns the
    * accepted record, or undefined when it still fails.
    */
-  revalidate(message: SignedMessage): AcceptedRecord | undefined {
-    const result = this.#gate(message, this.#validate(message.from, message, false), true)
+  async revalidate(message: SignedMessage): Promise<AcceptedRecord | undefined> {
+    const result = await this.#gate(message, this.#validate(message.from, message, false))
     return result === TopicValidatorResult.Accept ? this.#accepted.get(message) : undefined
   }
 
@@ -206,17 +196,14 @@ export class RoomGatekeeper {
   }
 
   /**
-   * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. A record
-   * held for its sender's certificate is revalidated synchronously ({@link revalidate}); when the
-   * gate must first ask the chain, it is handed back to `onUnknownSender` once the sender is
-   * admitted, so the room holds it again and its next revalidation finds the verdict cached.
+   * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. Synchronous
+   * when the sender's eligibility is cached; a Promise when the chain must be asked.
    */
   #gate(
     message: Message,
     result: TopicValidatorResult | Promise<TopicValidatorResult>,
-    held = false,
   ): TopicValidatorResult | Promise<TopicValidatorResult> {
-    if (result instanceof Promise) return result.then((settled) => this.#gate(message, settled, held))
+    if (result instanceof Promise) return result.then((settled) => this.#gate(message, settled))
     const rule = this.gateRule
     const accepted = this.#accepted.get(message)
     if (result !== TopicValidatorResult.Accept || rule === undefined || accepted === undefined) return result
@@ -228,14 +215,7 @@ export class RoomGatekeeper {
       return TopicValidatorResult.Ignore
     }
     if (!(decision instanceof Promise)) return apply(decision)
-    return decision.then((settled) => {
-      const source = this.#heldFrom.get(message)
-      if (held && settled.admit && source !== undefined && !this.#heldAgain.has(message)) {
-        this.#heldAgain.add(message)
-        this.#onUnknownSender?.(message as SignedMessage, source)
-      }
-      return apply(settled)
-    })
+    return decision.then(apply)
   }
 
   #reject(from: string, reason: string): TopicValidatorResult {

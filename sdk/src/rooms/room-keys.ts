@@ -128,9 +128,11 @@ export class RoomKeys {
     if (member !== undefined) member.sentEpoch = undefined
   }
 
-  /** Keys records for every member that lacks our current epoch (empty when none does). */
-  async distributions(): Promise<KeysRecord[]> {
-    const pending = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
+  /** Keys records for every eligible member that lacks our current epoch (empty when none does). */
+  async distributions(eligible: (peerId: string) => Promise<boolean> = async () => true): Promise<KeysRecord[]> {
+    const lacking = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
+    const allowed = await Promise.all(lacking.map(([peer]) => eligible(peer)))
+    const pending = lacking.filter((_, i) => allowed[i])
     if (pending.length === 0) return []
     if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
     const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())

@@ -95,6 +95,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #want = new Set<string>()
   #distributing: Promise<void> | undefined
   #startedAtMs = 0
+  #stopWatchingGate: () => void = () => {}
   #lastMemberJoinedMs = 0
   #lamport = 0
   #recent: string[] = []
@@ -146,6 +147,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.addEventListener('message', this.#onMessage)
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.subscribe(this.topic)
+    // A member who sells or transfers the token loses the room: drop it and rotate our key.
+    this.#stopWatchingGate = this.#gatekeeper.onEligibilityChange((change) => {
+      if (change.eligible) return
+      for (const member of [...this.#members.values()]) {
+        if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member)
+      }
+    })
     this.#timer = setInterval(() => {
       this.#expireMembers()
       this.#expireAwaitingKey()
@@ -161,6 +169,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#started = false
     clearInterval(this.#timer)
     clearTimeout(this.#announceTimer)
+    this.#stopWatchingGate()
     const { pubsub } = this.#c
     pubsub.removeEventListener('message', this.#onMessage)
     pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
@@ -430,7 +439,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     while (this.#distributing !== undefined) await this.#distributing
     this.#distributing = (async () => {
       try {
-        for (const record of await this.#keys.distributions()) {
+        // Keys go only to members who pass the room's gate now (always true in ungated rooms).
+        const eligible = async (peerId: string): Promise<boolean> => {
+          const member = this.#members.get(peerId)
+          return member !== undefined && (await this.#gatekeeper.isEligible(member.address))
+        }
+        for (const record of await this.#keys.distributions(eligible)) {
           await this.#c.pubsub.publish(this.topic, encodeRecord(record))
         }
       } catch (err) {
@@ -508,10 +522,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (this.#c.registry.get(from) === undefined && this.#fetching.has(from)) return
     this.#pending.delete(from)
     this.#pendingCount -= held.length
-    for (const message of held) {
-      const accepted = this.#gatekeeper.revalidate(message)
-      if (accepted !== undefined) this.#handle(accepted)
-    }
+    void (async () => {
+      // In order: a gated room may ask the chain about the sender once, then answer from cache.
+      for (const message of held) {
+        const accepted = await this.#gatekeeper.revalidate(message)
+        if (accepted !== undefined) this.#handle(accepted)
+      }
+    })()
   }
 
   #remember(id: string): void {
