@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_RELAY_LISTEN, RELAY_MAX_RESERVATIONS } from './constants.ts'
 import { ConfigError } from './errors.ts'
 
@@ -23,6 +24,15 @@ export const relayConfigSchema = z
       .string()
       .regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
       .optional(),
+    // --- Anchoring (issue #6): on when an anchoring key is given (a file here, or SECURECHAT_ANCHOR_PRIVATE_KEY).
+    /** File with the anchoring account's key: hex private key or ethers JSON keystore (SECURECHAT_KEY_PASSWORD). */
+    anchorKey: z.string().min(1).optional(),
+    /** How often a batch is cut and anchored. */
+    anchorIntervalMs: z.number().int().positive(),
+    /** Most messages per batch. */
+    anchorMaxBatch: z.number().int().positive(),
+    /** Gas limit of each anchor transaction; estimated when absent. */
+    anchorGasLimit: z.number().int().positive().optional(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -39,6 +49,10 @@ const ENV: Record<keyof RelayConfig, string> = {
   rpc: 'SECURECHAT_RPC',
   chainId: 'SECURECHAT_CHAIN_ID',
   auditLog: 'SECURECHAT_AUDIT_LOG',
+  anchorKey: 'SECURECHAT_ANCHOR_KEY',
+  anchorIntervalMs: 'SECURECHAT_ANCHOR_INTERVAL_MS',
+  anchorMaxBatch: 'SECURECHAT_ANCHOR_MAX_BATCH',
+  anchorGasLimit: 'SECURECHAT_ANCHOR_GAS_LIMIT',
 }
 
 export interface RelayFlags {
@@ -52,6 +66,10 @@ export interface RelayFlags {
   rpc?: string
   chainId?: string
   auditLog?: string
+  anchorKey?: string
+  anchorIntervalMs?: string
+  anchorMaxBatch?: string
+  anchorGasLimit?: string
 }
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -79,6 +97,14 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
     ...optional('chainId', numberOrText(flags.chainId ?? env[ENV.chainId] ?? file.chainId)),
     ...optional('auditLog', flags.auditLog ?? env[ENV.auditLog] ?? file.auditLog),
+    ...optional('anchorKey', flags.anchorKey ?? env[ENV.anchorKey] ?? file.anchorKey),
+    anchorIntervalMs: numberOrText(
+      flags.anchorIntervalMs ?? env[ENV.anchorIntervalMs] ?? file.anchorIntervalMs ?? ANCHOR_INTERVAL_MS,
+    ),
+    anchorMaxBatch: numberOrText(
+      flags.anchorMaxBatch ?? env[ENV.anchorMaxBatch] ?? file.anchorMaxBatch ?? ANCHOR_MAX_BATCH,
+    ),
+    ...optional('anchorGasLimit', numberOrText(flags.anchorGasLimit ?? env[ENV.anchorGasLimit] ?? file.anchorGasLimit)),
   }
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {

@@ -18,7 +18,7 @@ import {
 import { type GateEvaluator, gateEvaluator } from '@securechat/sdk/gates'
 import { CertificateRegistry } from '@securechat/sdk/identity'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
-import { RoomGatekeeper } from '@securechat/sdk/rooms'
+import { type AcceptedRecord, RoomGatekeeper } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { RelayDmTopics } from './dm-topics.ts'
@@ -40,6 +40,11 @@ export interface RelayInit {
    */
   gates?: GateEvaluator
   logger?: LoggerFactory
+  /**
+   * Called with every message record the relay accepted, once per message (the relay's anchorer builds audit
+   * leaves from them: node/src/audit/). Runs on gossipsub's event: keep it synchronous and cheap.
+   */
+  onMessageAccepted?: (message: Extract<AcceptedRecord, { type: 'message' }>) => void
 }
 
 export interface RelayStats {
@@ -185,7 +190,10 @@ export class RelayNode {
 
   readonly #onMessage = (event: CustomEvent<Message>): void => {
     const room = this.#rooms.get(event.detail.topic)
-    if (room?.gatekeeper.accepted(event.detail) !== undefined) this.#accepted += 1
+    const accepted = room?.gatekeeper.accepted(event.detail)
+    if (accepted === undefined) return
+    this.#accepted += 1
+    if (accepted.type === 'message') this.#init.onMessageAccepted?.(accepted)
   }
 
   #joinTopic(topic: string): void {

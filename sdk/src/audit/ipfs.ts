@@ -29,9 +29,9 @@ export interface AuditIpfs {
   publish(bytes: Uint8Array, options?: AbortOptions): Promise<string>
   /**
    * Fetches `cid` from the local store or, over bitswap, from connected peers. Gives up after
-   * {@link LEAF_LIST_FETCH_TIMEOUT_MS} (or `signal`) with {@link LeafListUnavailableError}.
+   * `timeoutMs` (default {@link LEAF_LIST_FETCH_TIMEOUT_MS}) or `signal` with {@link LeafListUnavailableError}.
    */
-  fetch(cid: string, options?: AbortOptions & { maxBytes?: number }): Promise<Uint8Array>
+  fetch(cid: string, options?: AbortOptions & { maxBytes?: number; timeoutMs?: number }): Promise<Uint8Array>
   /** Stops bitswap and Helia; the libp2p node keeps running. Idempotent. */
   stop(): Promise<void>
 }
@@ -66,7 +66,7 @@ export async function createAuditIpfs(init: AuditIpfsInit): Promise<AuditIpfs> {
         throw new InvalidInputError(`not a CID: ${JSON.stringify(cid)}`, { cause })
       }
       const maxBytes = options.maxBytes ?? MAX_LEAF_LIST_BYTES
-      const timeout = AbortSignal.timeout(LEAF_LIST_FETCH_TIMEOUT_MS)
+      const timeout = AbortSignal.timeout(options.timeoutMs ?? LEAF_LIST_FETCH_TIMEOUT_MS)
       const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
       const chunks: Uint8Array[] = []
       let size = 0
@@ -110,10 +110,13 @@ export function publishLeafList(ipfs: AuditIpfs, batch: AuditBatch, options: Abo
 
 /** Fetches the leaf list under `cid` and rebuilds its batch, checking it against the anchored `root`. */
 export async function fetchLeafList(
-  ipfs: AuditIpfs,
+  ipfs: Pick<AuditIpfs, 'fetch'>,
   params: { cid: string; root: string },
-  options: AbortOptions = {},
+  options: AbortOptions & { timeoutMs?: number } = {},
 ): Promise<AuditBatch> {
   const bytes = await ipfs.fetch(params.cid, options)
-  return decodeLeafList(bytes, { ...options, expectedRoot: params.root })
+  return decodeLeafList(bytes, {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    expectedRoot: params.root,
+  })
 }

@@ -22,6 +22,8 @@ export interface FetchAnchoredBatchesParams {
   filter?: AnchoredEventFilter
   /** Keep only batches holding at least one leaf of this room. */
   roomId?: string
+  /** Time allowed per leaf list (default `LEAF_LIST_FETCH_TIMEOUT_MS`). */
+  timeoutMs?: number
   /** A batch whose leaf list could not be fetched or does not match its root. */
   onUnavailable?: (event: AnchoredEvent, error: unknown) => void
 }
@@ -39,7 +41,11 @@ export async function fetchAnchoredBatches(
       const index = next++
       const event = events[index]!
       try {
-        const batch = await fetchLeafList(params.ipfs as AuditIpfs, { cid: event.cid, root: event.root }, options)
+        const batch = await fetchLeafList(
+          params.ipfs,
+          { cid: event.cid, root: event.root },
+          { ...options, ...(params.timeoutMs === undefined ? {} : { timeoutMs: params.timeoutMs }) },
+        )
         if (params.roomId === undefined || roomLeaves(batch, params.roomId).length > 0) found[index] = { event, batch }
       } catch (err) {
         options.signal?.throwIfAborted()

@@ -1,0 +1,22 @@
+/** Defaults of relay anchoring and the audit commands. Docs point here instead of repeating values. */
+
+/** How often an anchoring relay cuts a batch of the messages it accepted and anchors it (one transaction). */
+export const ANCHOR_INTERVAL_MS = 60_000
+
+/** Most messages in one batch; more wait for the next one. Keeps leaf lists to a few MB. */
+export const ANCHOR_MAX_BATCH = 10_000
+
+/** One JSON-RPC request of the anchorer is abandoned after this long (then retried at the next interval). */
+export const ANCHOR_RPC_TIMEOUT_MS = 10_000
+
+/** `npm start`'s relay anchors this often, so a new user sees anchors within seconds. */
+export const DEVNET_ANCHOR_INTERVAL_MS = 3_000
+
+/** Subdirectory of the relay's data dir with the anchorer's journal, batches and IPFS blocks. */
+export const AUDIT_DIR = 'audit'
+
+/** Time `securechat verify` and `export` wait for a relay's IPFS node to hand over one leaf list. */
+export const CLI_LEAF_LIST_TIMEOUT_MS = 5_000
+
+/** Message records a member command keeps while it listens, at most. */
+export const MAX_CAPTURED_MESSAGES = 100_000
