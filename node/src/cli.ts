@@ -39,6 +39,16 @@ export function buildProgram(): Command {
     .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, verifies contract wallets (env SECURECHAT_RPC)')
     .option('--chain-id <id>', 'chain the --rpc endpoint serves; asked from it when absent (env SECURECHAT_CHAIN_ID)')
     .option('--audit-log <address>', 'AuditLog contract for anchoring (env SECURECHAT_AUDIT_LOG)')
+    .option(
+      '--anchor-key <file>',
+      'anchor accepted messages, paying gas with this key: hex private key or JSON keystore (env SECURECHAT_ANCHOR_KEY, or the key itself in SECURECHAT_ANCHOR_PRIVATE_KEY); needs --rpc and --audit-log',
+    )
+    .option('--anchor-interval-ms <ms>', 'how often a batch is anchored (env SECURECHAT_ANCHOR_INTERVAL_MS)')
+    .option('--anchor-max-batch <n>', 'most messages per anchored batch (env SECURECHAT_ANCHOR_MAX_BATCH)')
+    .option(
+      '--anchor-gas-limit <gas>',
+      'gas limit per anchor transaction; estimated when absent (env SECURECHAT_ANCHOR_GAS_LIMIT)',
+    )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
 
@@ -98,7 +108,68 @@ export function buildProgram(): Command {
       '\nThe vault in --data-dir is locked with SECURECHAT_VAULT_PASSPHRASE when set, else with a key the wallet\nderives by signing a fixed message.',
     )
     .action(async (address: string, text: string, flags) => dmSend(address, text, flags))
+  registerAuditCommands(program)
   return program
+}
+
+/** `anchor`, `verify`, `export` (issue #6). Their modules load on use: Helia and IPFS are heavy to import. */
+function registerAuditCommands(program: Command): void {
+  const chainOptions = (command: Command): Command =>
+    command
+      .option(
+        '--audit-log <address>',
+        'AuditLog contract (env SECURECHAT_AUDIT_LOG; on chain 31337: where npm start deploys it)',
+      )
+      .option('--from-block <n>', 'look for Anchored events from this block on (default 0)')
+      .option('--anchorer <address>', 'only batches this account anchored (a relay operator publishes it)')
+  chainOptions(
+    clientOptions(
+      program
+        .command('export')
+        .description(
+          'export the room history this device receives as a transcript anyone can verify (securechat verify --file)',
+        ),
+    ),
+  )
+    .requiredOption('--out <file>', 'where to write the transcript (JSON)')
+    .option(
+      '--in <transcript>',
+      'start from an earlier transcript: its messages and anchors are kept, new anchors added',
+    )
+    .option('--duration <ms>', 'listen this long, then export (default: until Ctrl-C; with --in: do not listen)')
+    .action(async (flags) => (await import('./commands/export.ts')).exportTranscript(flags))
+  chainOptions(
+    clientOptions(
+      program
+        .command('anchor')
+        .description("anchor a room's messages yourself: those received while listening, or a transcript's (--file)"),
+      'optional',
+    ),
+  )
+    .option('--file <transcript>', 'anchor the messages of this transcript instead of listening')
+    .option('--out <file>', 'write the transcript with the new anchor here (default: --file)')
+    .option('--duration <ms>', 'listen this long, then anchor (default: until Ctrl-C)')
+    .option('--gas-limit <gas>', 'gas limit of the anchor transaction (default: estimated)')
+    .action(async (flags) => (await import('./commands/anchor.ts')).anchor(flags))
+  chainOptions(
+    program
+      .command('verify')
+      .description(
+        'prove a message was anchored, unchanged, in a room (leaf, proof, root, on-chain anchor); exits 1 if not',
+      )
+      .option('--room <invite>', 'the room the message belongs to (invite or file)')
+      .option('--message <id>', 'message id (listen --json prints it)')
+      .option('--sender <address>', 'also check that this wallet sent it')
+      .option('--record <file>', 'also check this record (the exact bytes published) against the anchor')
+      .option('--file <transcript>', 'verify an exported transcript: every message, and gaps in anchored ranges')
+      .option(
+        '--bootstrap <multiaddr>',
+        'relay to fetch leaf lists from (repeatable; default: the relays in the invite)',
+        repeatable,
+      )
+      .option('--rpc <url>', 'JSON-RPC endpoint of the chain with the audit log (env SECURECHAT_RPC)')
+      .option('--json', 'print the verdict as JSON'),
+  ).action(async (flags) => (await import('./commands/verify.ts')).verify(flags))
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -19,3 +19,8 @@ export class ChainStartError extends SecureChatError {
 export class DeployError extends SecureChatError {
   override name = 'DeployError'
 }
+
+/** `securechat verify` found a message or transcript that does not verify (the verdict says why). */
+export class VerificationFailedError extends SecureChatError {
+  override name = 'VerificationFailedError'
+}
