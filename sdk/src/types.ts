@@ -127,6 +127,8 @@ export interface DmDevice {
   lastSeenMs: number
   /** A Double Ratchet session with it exists. */
   hasSession: boolean
+  /** It answered on a session, so messages go on the pair's topic (not repeated PQXDH on its inbox). */
+  established: boolean
 }
 
 /** What happened to one recipient device of a DM. */
@@ -134,7 +136,7 @@ export interface DmDeviceResult {
   address: Address
   peerId: string
   status: 'sent' | 'failed'
-  /** The message started a new session (PQXDH initial message on the wallet's inbox). */
+  /** It went in a PQXDH initial message on the wallet's inbox: a new session, or one the device has not answered yet. */
   handshake: boolean
   /** Gossip neighbours the record went to (0: nobody carries that device's topic now). */
   recipients: number

@@ -24,8 +24,11 @@ export const DM_QUERY_RETRY_MS = 1_000
 /** Discovery gives up after this long (a wallet with no device online). */
 export const DM_DISCOVERY_TIMEOUT_MS = 5_000
 
-/** Once a device answered, discovery waits until no new one did for this long… */
-export const DM_DISCOVERY_QUIET_MS = 300
+/**
+ * Once a device answered, discovery waits until no new one did for this long: longer than
+ * {@link DM_ANNOUNCE_MIN_GAP_MS}, so a device that announced just before still answers in time…
+ */
+export const DM_DISCOVERY_QUIET_MS = DM_ANNOUNCE_MIN_GAP_MS + 250
 
 /** …and a conversation asks the inbox again only after this long (each query tells the relays whom we contact). */
 export const DM_REDISCOVERY_MS = 60_000

@@ -295,12 +295,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   }
 
   devices(address: string): DmDevice[] {
-    return this.#devicesOf(checksum(address)).map((d) => ({
-      address: d.address,
-      peerId: d.peerId,
-      lastSeenMs: d.lastSeenMs,
-      hasSession: d.sessions.size > 0,
-    }))
+    return this.#devicesOf(checksum(address)).map(describeDevice)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -571,14 +566,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     device.bundle = bundle
     device.bundleText = bundleText
     device.lastSeenMs = device.bundleSeenMs = Date.now()
-    this.safeDispatchEvent('device:discovered', {
-      detail: {
-        address: device.address,
-        peerId: from,
-        lastSeenMs: device.lastSeenMs,
-        hasSession: device.sessions.size > 0,
-      },
-    })
+    this.safeDispatchEvent('device:discovered', { detail: describeDevice(device) })
   }
 
   /** A PQXDH initial message for this device: a new session, or the next message of one not yet confirmed. */
@@ -943,6 +931,16 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#inflight.add(promise)
     void promise.finally(() => this.#inflight.delete(promise)).catch(() => undefined)
     return promise
+  }
+}
+
+function describeDevice(device: RemoteDevice): DmDevice {
+  return {
+    address: device.address,
+    peerId: device.peerId,
+    lastSeenMs: device.lastSeenMs,
+    hasSession: device.sessions.size > 0,
+    established: [...device.sessions.values()].some((e) => e.confirmed),
   }
 }
 
