@@ -74,3 +74,9 @@ export const DEVNET_RELAY_WS_PORT = 4002
 
 /** `npm start`: where the relay key, the invites and `devnet.json` go (env `SECURECHAT_DEVNET_DIR`). */
 export const DEVNET_DIR = '.securechat/devnet'
+
+/**
+ * `securechat dm` waits up to this long for the recipient's answer to a new session, so that the
+ * next run sends on the pair's topic instead of repeating the handshake on the inbox.
+ */
+export const DM_ANSWER_WAIT_MS = 2_000

@@ -5,7 +5,7 @@ import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, type Vault, type VaultUnlock } from '@securechat/sdk/vault'
-import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
@@ -31,8 +31,18 @@ export async function dmSend(address: string, text: string, flags: DmFlags): Pro
   try {
     const conversation = client.dm(address)
     const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
-    // Give the records (and the recipient's answer to a new session) a moment before exiting.
+    // Give the records a moment to leave, and a new session's answer a moment to arrive.
     await new Promise((resolve) => setTimeout(resolve, SEND_FLUSH_MS))
+    const pending = new Set(result.devices.filter((d) => d.handshake && d.recipients > 0).map((d) => d.peerId))
+    const deadline = Date.now() + DM_ANSWER_WAIT_MS
+    while (
+      Date.now() < deadline &&
+      [...client.dms.devices(conversation.peer), ...client.dms.devices(client.address)].some(
+        (d) => pending.has(d.peerId) && !d.established,
+      )
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     process.stdout.write(`${JSON.stringify(sendResultToJson(result))}\n`)
     const delivered = result.devices.some(
       (d) => d.address === conversation.peer && d.status === 'sent' && d.recipients > 0,
