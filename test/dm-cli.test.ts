@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+
+// Public Hardhat test keys (never hold real funds), so the expected addresses are known.
+const ALICE = {
+  key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+  address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+}
+const BOB = {
+  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+}
+const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
+
+const running: CliProcess[] = []
+afterEach(async () => {
+  for (const cli of running.splice(0)) {
+    cli.kill('SIGKILL')
+    await cli.exited
+  }
+})
+
+function track<T extends CliProcess>(cli: T): T {
+  running.push(cli)
+  return cli
+}
+
+async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** `listen --dm --json` as Bob, with his vault locked by a passphrase; resolves once it listens. */
+async function listenAsBob(relay: string, dataDir: string): Promise<{ cli: CliProcess; peerId: string }> {
+  const cli = track(
+    spawnCli(['listen', '--dm', '--json', '--data-dir', dataDir, '--bootstrap', relay], {
+      SECURECHAT_PRIVATE_KEY: BOB.key,
+      SECURECHAT_VAULT_PASSPHRASE: BOB_PASSPHRASE,
+    }),
+  )
+  await waitFor(
+    () => /listening for direct messages .*\(peer (\w+)\)/.test(cli.stderr()),
+    () => cli.stderr(),
+  )
+  return { cli, peerId: /\(peer (\w+)\)/.exec(cli.stderr())![1]! }
+}
+
+/** `dm` as Alice; her vault is locked by her wallet's signature (the default). */
+async function dmAsAlice(relay: string, dataDir: string, text: string): Promise<{ id: string; devices: unknown[] }> {
+  const sent = await runCli(['dm', BOB.address, text, '--data-dir', dataDir, '--bootstrap', relay], {
+    SECURECHAT_PRIVATE_KEY: ALICE.key,
+  })
+  expect(sent.code, sent.stderr).toBe(0)
+  return JSON.parse(sent.stdout) as { id: string; devices: unknown[] }
+}
+
+describe('securechat dm and listen --dm', () => {
+  it('behavior: separate processes exchange DMs, restart with their data dirs and continue; a wrong passphrase changes nothing', async () => {
+    const relay = track(await startRelayProcess())
+    const address = relay.multiaddrs[0]!
+    const [aliceDir, bobDir] = [await tempDir('dm-alice-'), await tempDir('dm-bob-')]
+
+    const { cli: bob, peerId } = await listenAsBob(address, bobDir)
+    const first = await dmAsAlice(address, aliceDir, 'hello bob')
+    expect(first.devices).toMatchObject([{ address: BOB.address, peerId, status: 'sent', handshake: true }])
+    const line = JSON.parse(await bob.waitForLine((l) => l.includes(first.id))) as Record<string, unknown>
+    expect(line).toMatchObject({
+      type: 'dm',
+      conversation: ALICE.address,
+      sender: ALICE.address,
+      direction: 'in',
+      text: 'hello bob',
+      handshake: true,
+    })
+
+    // Bob stops; a wrong passphrase is refused by name and leaves his vault as it was.
+    bob.kill('SIGINT')
+    expect(await bob.exited).toBe(0)
+    const vaultFile = join(bobDir, 'vault.json')
+    const before = await readFile(vaultFile)
+    const wrong = await runCli(['listen', '--dm', '--data-dir', bobDir, '--bootstrap', address], {
+      SECURECHAT_PRIVATE_KEY: BOB.key,
+      SECURECHAT_VAULT_PASSPHRASE: 'not what bob chose',
+    })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('WrongPassphraseError')
+    expect(await readFile(vaultFile)).toEqual(before)
+
+    // Both restart (new processes, same data dirs): same device, and the session goes on.
+    const { cli: bobAgain, peerId: peerIdAgain } = await listenAsBob(address, bobDir)
+    expect(peerIdAgain).toBe(peerId)
+    const second = await dmAsAlice(address, aliceDir, 'still there?')
+    expect(second.devices).toMatchObject([{ peerId, status: 'sent' }])
+    const resumed = JSON.parse(await bobAgain.waitForLine((l) => l.includes(second.id))) as Record<string, unknown>
+    expect(resumed).toMatchObject({ text: 'still there?', handshake: false, sender: ALICE.address })
+  })
+})
