@@ -341,7 +341,12 @@ export class Anchorer {
     const request = new FetchRequest(this.#init.rpcUrl)
     request.timeout = timeoutMs
     const network = Network.from(chainId)
-    this.#provider = new JsonRpcProvider(request, network, { staticNetwork: network, batchMaxCount: 1 })
+    // No response cache: the next batch's nonce must not come from the previous batch's answer.
+    this.#provider = new JsonRpcProvider(request, network, {
+      staticNetwork: network,
+      batchMaxCount: 1,
+      cacheTimeout: -1,
+    })
     return this.#provider
   }
 
