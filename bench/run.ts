@@ -12,6 +12,7 @@ import type { BenchRecord, BenchSuite } from './types.ts'
 const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   rooms: () => import('./rooms.ts'),
   crypto: loadCryptoSuite,
+  audit: () => import('./audit.ts'),
 }
 
 /**

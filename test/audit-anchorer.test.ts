@@ -23,7 +23,7 @@ import {
 } from '@securechat/sdk/audit'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import type { Address } from '@securechat/sdk/types'
-import { ContractFactory, getAddress, hexlify, JsonRpcProvider, Wallet } from 'ethers'
+import { ContractFactory, getAddress, hexlify, type InterfaceAbi, JsonRpcProvider, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Anchorer, createAnchorer } from '../node/src/audit/anchorer.ts'
 import { type Chain, hardhatDevPrivateKeys, startChain } from '../node/src/devnet/chain.ts'
@@ -207,7 +207,7 @@ describe('anchorer faults', () => {
 })
 
 /** A contract that exposes OpenZeppelin's MerkleProof and our leaf encoding, compiled with the repo's solc. */
-function compileHarness(): { abi: unknown[]; bytecode: string } {
+function compileHarness(): { abi: InterfaceAbi; bytecode: string } {
   const require = createRequire(import.meta.url)
   const solc = require('solc') as { compile(input: string, callbacks: object): string }
   const source = `// SPDX-License-Identifier: MIT
@@ -241,7 +241,7 @@ contract AuditProofHarness {
   }
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
     errors?: Array<{ severity: string; formattedMessage: string }>
-    contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>
+    contracts: Record<string, Record<string, { abi: InterfaceAbi; evm: { bytecode: { object: string } } }>>
   }
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))

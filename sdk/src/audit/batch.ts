@@ -62,18 +62,34 @@ function dedupe(leaves: Iterable<AuditLeaf>): AuditLeaf[] {
   return unique
 }
 
+/** Leaf positions by message id (then room), built once per batch on first lookup. */
+const indexes = new WeakMap<AuditBatch, Map<string, number[]>>()
+
+function indexOf(batch: AuditBatch): Map<string, number[]> {
+  let index = indexes.get(batch)
+  if (index === undefined) {
+    index = new Map()
+    for (const [i, leaf] of batch.leaves.entries()) {
+      const at = index.get(leaf.messageId)
+      if (at === undefined) index.set(leaf.messageId, [i])
+      else at.push(i)
+    }
+    indexes.set(batch, index)
+  }
+  return index
+}
+
 /** The proof of the message `messageId` (in room `roomId`, if given), or undefined when the batch lacks it. */
 export function proveInclusion(
   batch: AuditBatch,
   find: { messageId: string; roomId?: string },
 ): InclusionProof | undefined {
-  const messageId = find.messageId.toLowerCase()
-  const index = batch.leaves.findIndex(
-    (leaf) =>
-      leaf.messageId.slice(2) === messageId.replace(/^0x/, '') &&
-      (find.roomId === undefined || leaf.roomId.slice(2) === find.roomId.toLowerCase().replace(/^0x/, '')),
-  )
-  if (index < 0) return undefined
+  const messageId = `0x${find.messageId.toLowerCase().replace(/^0x/, '')}`
+  const roomId = find.roomId === undefined ? undefined : `0x${find.roomId.toLowerCase().replace(/^0x/, '')}`
+  const index = indexOf(batch)
+    .get(messageId)
+    ?.find((i) => roomId === undefined || batch.leaves[i]!.roomId === roomId)
+  if (index === undefined) return undefined
   return { root: batch.root, leaf: batch.leaves[index]!, proof: batch.tree.proof(index) as Bytes32[] }
 }
 
