@@ -20,3 +20,6 @@ export const CLI_LEAF_LIST_TIMEOUT_MS = 5_000
 
 /** Message records a member command keeps while it listens, at most. */
 export const MAX_CAPTURED_MESSAGES = 100_000
+
+/** Hardhat dev account (index) that pays for `npm start`'s anchors: a PUBLIC test key, local use only. */
+export const DEVNET_ANCHORER_ACCOUNT = 9

@@ -13,6 +13,8 @@ import { describeGateRule, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
 import { JsonRpcProvider, Wallet } from 'ethers'
+import { DEVNET_ANCHOR_INTERVAL_MS, DEVNET_ANCHORER_ACCOUNT } from '../audit/constants.ts'
+import { relayAnchoring } from '../audit/relay-anchoring.ts'
 import {
   DEMO_ERC20_AMOUNT,
   DEMO_ERC1155_AMOUNT,
@@ -101,11 +103,23 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   await mintDemoTokens({ signer: deployer, addresses, holders: [alice!.address, bob!.address] }, { signal })
   signal.throwIfAborted()
 
+  // --- Anchoring (issue #6): the relay anchors what it accepts every few seconds, paid by a demo account.
+  const anchorer = hardhatDevAccounts()[DEVNET_ANCHORER_ACCOUNT]!
+  const anchoring = relayAnchoring({
+    dataDir: join(devnetDir, 'relay'),
+    rpcUrl: chain.rpcUrl,
+    chainId: chain.chainId,
+    auditLog: addresses.auditLog,
+    wallet: new Wallet(anchorer.privateKey),
+    intervalMs: DEVNET_ANCHOR_INTERVAL_MS,
+    logger: factory,
+  })
   const relay = new RelayNode({
     privateKey: await loadOrCreatePeerKey(join(devnetDir, 'relay')),
     listen: [`/ip4/127.0.0.1/tcp/${relayTcpPort}`, `/ip4/127.0.0.1/tcp/${relayWsPort}/ws`],
     provider,
     logger: factory,
+    onMessageAccepted: anchoring.onMessageAccepted,
   })
   try {
     await relay.start()
@@ -116,6 +130,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     })
   }
   stops.push(() => relay.stop())
+  await anchoring.start(relay.libp2p)
+  stops.push(() => anchoring.stop())
   signal.throwIfAborted()
 
   const [tcpAddress, wsAddress] = relay.multiaddrs
@@ -188,6 +204,14 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   out(`  ${key(alice!)} npx securechat chat --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
   out(`  ${key(bob!)} npx securechat chat --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
   out(`  ${key(carol!)} npx securechat listen --room ${show(membersFile)} --rpc ${chain.rpcUrl}`)
+  out()
+  out(
+    `Anchoring: the relay anchors the messages it relays every ${DEVNET_ANCHOR_INTERVAL_MS / 1000} s in AuditLog, as ${anchorer.address} (a demo account).`,
+  )
+  out('Prove a message (its id is in `listen --json`), or export what you hear and verify it offline:')
+  out(`  npx securechat verify --room ${show(lobbyFile)} --message <id> --rpc ${chain.rpcUrl}`)
+  out(`  ${key(bob!)} npx securechat export --room ${show(lobbyFile)} --out lobby.json --rpc ${chain.rpcUrl}`)
+  out(`  npx securechat verify --file lobby.json --rpc ${chain.rpcUrl}`)
   out()
   out(
     `Your own gated room: npx securechat room create --name <name> --gate erc721:${addresses.memberNft} --bootstrap ${tcpAddress}`,

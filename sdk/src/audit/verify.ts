@@ -190,7 +190,7 @@ export function describeVerdict(verdict: Verdict): string[] {
     lines.push(`  sent at   ${iso(leaf.timestampMs)} (sender's clock)`)
     lines.push(
       `  anchored  in block ${anchor.blockNumber} at ${iso(anchor.timestamp * 1000)} by ${anchor.anchorer}` +
-        ` (root ${anchor.root}${anchor.count === undefined ? '' : `, ${anchor.count} messages`}` +
+        ` (root ${anchor.root}${anchor.count === undefined ? '' : `, ${anchor.count} message${anchor.count === 1 ? '' : 's'}`}` +
         `${anchor.cid === undefined ? '' : `, leaf list ${anchor.cid}`})`,
     )
     return lines
