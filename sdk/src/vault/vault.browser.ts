@@ -44,15 +44,14 @@ export function indexedDbVaultBackend(init: { name: string }): VaultBackend {
       return request(database().transaction(META, 'readonly').objectStore(META).get('header'))
     },
     async createHeader(header) {
-      const tx = database().transaction(META, 'readwrite')
-      const store = tx.objectStore(META)
-      const existing = await request(store.get('header'))
-      if (existing !== undefined) {
-        tx.abort()
-        throw new VaultError('a vault already exists here')
+      // `add` fails (ConstraintError) when a header exists: never replaces a vault.
+      const tx = database().transaction(META, 'readwrite', { durability: 'strict' })
+      tx.objectStore(META).add(header, 'header')
+      try {
+        await complete(tx)
+      } catch (cause) {
+        throw new VaultError('a vault already exists here', { cause })
       }
-      store.put(header, 'header')
-      await complete(tx)
     },
     async get(name) {
       const value = await request(database().transaction(ENTRIES, 'readonly').objectStore(ENTRIES).get(name))

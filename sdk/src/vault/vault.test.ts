@@ -6,6 +6,7 @@ import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { walletSigner } from '../identity/signer.ts'
 import { VAULT_ARGON2ID_MIN, VAULT_FILE_NAME, VAULT_LOCK_FILE_NAME } from './constants.ts'
+import { indexedDbVaultBackend } from './vault.browser.ts'
 import { fileVaultBackend } from './vault.node.ts'
 import { memoryVaultBackend, openVault, type VaultBackend, type VaultUnlock } from './vault.ts'
 
@@ -68,6 +69,11 @@ backendSuite('memory', async () => {
   // One store behind every "open", as one file or one database is.
   const store = memoryVaultBackend()
   return () => store
+})
+backendSuite('IndexedDB (vault.browser.ts on an in-memory IndexedDB stand-in, Web Locks of Node)', async () => {
+  installFakeIndexedDb()
+  const name = `vault-${Math.random()}`
+  return () => indexedDbVaultBackend({ name })
 })
 backendSuite('file', async () => {
   const dir = await tempDir()
@@ -180,3 +186,79 @@ describe('vault', () => {
     expect(backend.snapshot().header).toBeUndefined()
   })
 })
+
+/**
+ * Just enough of IndexedDB for `vault.browser.ts`: databases of object stores with out-of-line
+ * keys; requests succeed asynchronously; a transaction completes once its requests have, or
+ * aborts when one fails (`add` of an existing key). Values are structured-cloned, as in a browser.
+ */
+function installFakeIndexedDb(): void {
+  const g = globalThis as { indexedDB?: unknown }
+  if (g.indexedDB !== undefined) return
+  const databases = new Map<string, Map<string, Map<unknown, unknown>>>()
+  const later = (fn: () => void) => setTimeout(fn, 0)
+  type Handlers = { onsuccess?: () => void; onerror?: () => void; result?: unknown; error?: unknown }
+  g.indexedDB = {
+    open(name: string) {
+      const req: Handlers & { onupgradeneeded?: () => void } = {}
+      later(() => {
+        const isNew = !databases.has(name)
+        const stores = databases.get(name) ?? new Map<string, Map<unknown, unknown>>()
+        databases.set(name, stores)
+        req.result = {
+          objectStoreNames: { contains: (store: string) => stores.has(store) },
+          createObjectStore: (store: string) => stores.set(store, new Map()),
+          close: () => {},
+          transaction: (names: string | string[]) => {
+            const tx: Handlers & {
+              oncomplete?: () => void
+              onabort?: () => void
+              abort(): void
+              objectStore(n: string): unknown
+            } = {
+              abort: () => {},
+              objectStore: (store: string) => {
+                const data = stores.get(store)!
+                const op = (run: () => unknown) => {
+                  const r: Handlers = {}
+                  pending++
+                  later(() => {
+                    try {
+                      r.result = run()
+                      r.onsuccess?.()
+                    } catch (err) {
+                      r.error = err
+                      r.onerror?.()
+                      tx.error = err
+                      failed = true
+                    }
+                    if (--pending === 0) later(() => (failed ? tx.onabort?.() : tx.oncomplete?.()))
+                  })
+                  return r
+                }
+                return {
+                  get: (key: unknown) => op(() => structuredClone(data.get(key))),
+                  put: (value: unknown, key: unknown) => op(() => void data.set(key, structuredClone(value))),
+                  add: (value: unknown, key: unknown) =>
+                    op(() => {
+                      if (data.has(key)) throw new Error('ConstraintError')
+                      data.set(key, structuredClone(value))
+                    }),
+                  delete: (key: unknown) => op(() => void data.delete(key)),
+                  getAllKeys: () => op(() => [...data.keys()]),
+                }
+              },
+            }
+            let pending = 0
+            let failed = false
+            void names
+            return tx
+          },
+        }
+        if (isNew) req.onupgradeneeded?.()
+        req.onsuccess?.()
+      })
+      return req
+    },
+  }
+}
