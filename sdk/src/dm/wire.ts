@@ -6,12 +6,14 @@
  * On a wallet's inbox (`topics.ts`):
  * - `device`: a device of that wallet announces its key bundle (the certificate commits to it);
  * - `query`: "devices of this wallet, announce yourselves" (a sender discovering them);
- * - `init`: a PQXDH initial message for one device (`to`), whose payload is the first Double
- *   Ratchet message; it carries the initiator's bundle so the recipient can check its identity key.
+ * - `init`: a PQXDH initial message for one device (`to`), whose payload is a Double Ratchet
+ *   message — the first of a session, or a later one while the responder has not answered (the
+ *   header is repeated, as Signal's PreKeySignalMessage); it carries the initiator's bundle so the
+ *   recipient can check its identity key against the initiator's certificate.
  *
  * On a device pair's topic:
  * - `msg`: one Double Ratchet message of session `sid` (the first 16 bytes of SHA-256 of the
- *   session's initial message, hex).
+ *   session's PQXDH header — the initial message without its payload — hex).
  *
  * What a relay sees: inbox ids, certificates and public bundles, the recipient device of an
  * `init`, session ids, ciphertext sizes. Everything the sender says is in the ciphertext
@@ -159,7 +161,7 @@ export function dmRecordId(bytes: Uint8Array): string {
   return sha256Hex(bytes)
 }
 
-/** A session's id: the first 16 bytes of SHA-256 of its PQXDH initial message, hex. */
+/** A session's id from its PQXDH header (the initial message without payload): first 16 bytes of SHA-256, hex. */
 export function sessionIdOf(initialMessage: Uint8Array): string {
   return sha256Hex(initialMessage).slice(0, 32)
 }
