@@ -14,7 +14,6 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { DEVNET_ANCHOR_INTERVAL_MS, DEVNET_ANCHORER_ACCOUNT } from '../audit/constants.ts'
-import { relayAnchoring } from '../audit/relay-anchoring.ts'
 import {
   DEMO_ERC20_AMOUNT,
   DEMO_ERC1155_AMOUNT,
@@ -84,6 +83,9 @@ async function main(): Promise<void> {
 async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: env.SECURECHAT_LOG_LEVEL ?? 'warn' })
   out('starting a local chain, deploying the contracts, starting a relay…')
+  // Anchoring (issue #6) loads Helia, which takes a moment: import it while the chain starts.
+  const anchoringModule = import('../audit/relay-anchoring.ts')
+  anchoringModule.catch(() => undefined)
 
   const chain = await startChain({ port: chainPort }, { signal }).catch((cause: unknown) => {
     if (signal.aborted) throw cause
@@ -105,7 +107,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
 
   // --- Anchoring (issue #6): the relay anchors what it accepts every few seconds, paid by a demo account.
   const anchorer = hardhatDevAccounts()[DEVNET_ANCHORER_ACCOUNT]!
-  const anchoring = relayAnchoring({
+  const anchoring = (await anchoringModule).relayAnchoring({
     dataDir: join(devnetDir, 'relay'),
     rpcUrl: chain.rpcUrl,
     chainId: chain.chainId,
