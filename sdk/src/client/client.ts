@@ -19,7 +19,6 @@ import {
   UnreachableError,
 } from '../errors.ts'
 import { explainGateResult, type GateEvaluator, gateEvaluator } from '../gates/evaluator.ts'
-import { attachGateEvaluator } from '../gates/room-gate.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
@@ -108,7 +107,6 @@ export class SecureChatClient {
       (init.provider === undefined
         ? undefined
         : gateEvaluator()({ provider: init.provider, ...(init.logger === undefined ? {} : { logger: init.logger }) }))
-    if (this.#gates !== undefined) attachGateEvaluator(this.#registry, this.#gates)
   }
 
   /** The token-gate evaluator (from `provider` or `gates`), if any. */
@@ -229,6 +227,7 @@ export class SecureChatClient {
         registry: this.#registry,
         self,
         device: this.#device!,
+        ...(this.#gates === undefined ? {} : { gates: this.#gates }),
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),

@@ -21,7 +21,7 @@ export {
   gateEvaluator,
   onEligibilityChange,
 } from './evaluator.ts'
-export { attachGateEvaluator, decideGate, type GateDecision } from './room-gate.ts'
+export { decideGate, type GateDecision } from './room-gate.ts'
 export {
   conditionsOf,
   type DescribeGateRuleOptions,

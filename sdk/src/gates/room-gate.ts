@@ -39,21 +39,3 @@ export function decideGate(
     () => UNAVAILABLE,
   )
 }
-
-/*
- * TEMPORARY bridge, until room.ts passes its gate evaluator to the RoomGatekeeper it builds
- * (`gates: components.gates` in RoomGatekeeperInit): a client attaches its evaluator to the
- * certificate registry it shares with its rooms, and a gatekeeper built without `gates` finds
- * it there. Keyed weakly by the registry object; nothing global survives the client.
- */
-const attached = new WeakMap<object, GateEvaluator>()
-
-/** Makes `evaluator` the gate evaluator of every gatekeeper built with `registry` and no `gates`. */
-export function attachGateEvaluator(registry: object, evaluator: GateEvaluator): void {
-  attached.set(registry, evaluator)
-}
-
-/** The evaluator attached to `registry`, if any. */
-export function attachedGateEvaluator(registry: object): GateEvaluator | undefined {
-  return attached.get(registry)
-}

@@ -2,7 +2,7 @@ import { type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/
 import type { PeerId } from '@libp2p/interface'
 import { SecureChatError } from '../errors.ts'
 import { type EligibilityChange, type GateEvaluator, onEligibilityChange } from '../gates/evaluator.ts'
-import { attachedGateEvaluator, decideGate, type GateDecision } from '../gates/room-gate.ts'
+import { decideGate, type GateDecision } from '../gates/room-gate.ts'
 import type { GateRule } from '../gates/rule.ts'
 import { checkCertificatePolicy } from '../identity/certificate.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -23,10 +23,7 @@ export interface RoomGatekeeperInit {
   /** A message arrived from a PeerId whose certificate is not known yet: fetch it. */
   onUnknownSender?: (message: SignedMessage, propagationSource: PeerId) => void
   onRejected?: (from: string, reason: string) => void
-  /**
-   * Reads a gated room's token gate. Default: the evaluator attached to `registry`
-   * ({@link attachGateEvaluator}); without one a gated room admits nobody (fail closed).
-   */
+  /** Reads a gated room's token gate; without one a gated room admits nobody (fail closed). */
   gates?: GateEvaluator
   /** A valid record was dropped (`Ignore`) because its sender fails the gate, or it could not be read. */
   onGateDropped?: (from: string, address: Address, reason: 'ineligible' | 'unavailable') => void
@@ -53,7 +50,7 @@ export class RoomGatekeeper {
     this.#manifest = init.manifest
     this.#onUnknownSender = init.onUnknownSender
     this.#onRejected = init.onRejected
-    this.#gates = init.gates ?? attachedGateEvaluator(init.registry)
+    this.#gates = init.gates
     this.#onGateDropped = init.onGateDropped
   }
 

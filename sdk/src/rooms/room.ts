@@ -20,6 +20,7 @@ import {
 import { DuplicateMessageError } from '../crypto/errors.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
+import type { GateEvaluator } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
@@ -55,6 +56,8 @@ export interface RoomComponents {
   registry: CertificateRegistry
   /** This device's certificate, verified. */
   self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate }
+  /** Reads the room's token gate, if it has one; without it a gated room admits nobody. */
+  gates?: GateEvaluator
   /** This device's encryption keys; its bundle travels in presence. */
   device: DeviceEncryptionKeys
   /** Fetches the certificate of `about` from `ask` (a neighbour that forwarded its message). */
@@ -126,6 +129,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       roomId: init.roomId,
       registry: components.registry,
       manifest: init.manifest,
+      ...(components.gates === undefined ? {} : { gates: components.gates }),
       onUnknownSender: (message, source) => this.#holdUntilCertified(message, source),
       onRejected: (from, reason) => {
         this.#c.log.debug('record rejected', { room: this.id, from, reason })
