@@ -120,7 +120,10 @@ function registerAuditCommands(program: Command): void {
         '--audit-log <address>',
         'AuditLog contract (env SECURECHAT_AUDIT_LOG; on chain 31337: where npm start deploys it)',
       )
-      .option('--from-block <n>', 'look for Anchored events from this block on (default 0)')
+      .option(
+        '--from-block <n>',
+        'look for Anchored events from this block on (default: ANCHOR_SCAN_BLOCKS back; 0 on chain 31337)',
+      )
       .option('--anchorer <address>', 'only batches this account anchored (a relay operator publishes it)')
   chainOptions(
     clientOptions(

@@ -21,7 +21,7 @@ import { getAddress, isAddress } from 'ethers'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
-import { CLI_LEAF_LIST_TIMEOUT_MS } from './constants.ts'
+import { ANCHOR_SCAN_BLOCKS, CLI_LEAF_LIST_TIMEOUT_MS } from './constants.ts'
 
 /** Flags about the chain that every audit command takes. */
 export interface ChainFlags {
@@ -70,14 +70,19 @@ export async function openAuditChain(
       { hint: 'the AuditLog contract the relays anchor to (`npm start` prints it)' },
     )
   }
-  const fromBlock = flags.fromBlock === undefined ? 0 : Number(flags.fromBlock)
-  if (!Number.isSafeInteger(fromBlock) || fromBlock < 0) {
+  const namedFrom = flags.fromBlock === undefined ? undefined : Number(flags.fromBlock)
+  if (namedFrom !== undefined && (!Number.isSafeInteger(namedFrom) || namedFrom < 0)) {
     throw new ConfigError(`--from-block must be a block number, got ${flags.fromBlock}`)
   }
   if (flags.anchorer !== undefined && !isAddress(flags.anchorer)) {
     throw new ConfigError(`--anchorer: not an address: ${flags.anchorer}`)
   }
   const provider = createRpcProvider({ url: rpc, chainId })
+  let fromBlock = namedFrom ?? 0
+  if (namedFrom === undefined && chainId !== DEVNET_CHAIN_ID) {
+    fromBlock = Math.max(0, (await provider.getBlockNumber()) - ANCHOR_SCAN_BLOCKS)
+    process.stderr.write(`looking for anchors from block ${fromBlock} on (--from-block to look further back)\n`)
+  }
   return {
     chainId,
     auditLog: getAddress(auditLog),

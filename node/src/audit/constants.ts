@@ -18,6 +18,12 @@ export const AUDIT_DIR = 'audit'
 /** Time `securechat verify` and `export` wait for a relay's IPFS node to hand over one leaf list. */
 export const CLI_LEAF_LIST_TIMEOUT_MS = 5_000
 
+/**
+ * Without `--from-block`, the audit commands look for `Anchored` events in this many recent blocks (about two
+ * weeks of Ethereum mainnet); on the devnet chain, in all of them.
+ */
+export const ANCHOR_SCAN_BLOCKS = 100_000
+
 /** Message records a member command keeps while it listens, at most. */
 export const MAX_CAPTURED_MESSAGES = 100_000
 
