@@ -106,6 +106,7 @@ export class Anchorer {
   readonly #intervalMs: number
   readonly #maxBatch: number
   #pending: AuditLeaf[] = []
+  /** Leaves pending or queued (not those anchored: the set stays bounded on a long-running relay). */
   readonly #known = new Set<string>()
   #queue: QueuedBatch[] = []
   readonly #published = new Set<string>()
@@ -152,7 +153,7 @@ export class Anchorer {
 
   /**
    * Takes the leaf of an accepted message. Journaled at once (synchronously), so it survives a crash; a
-   * message seen twice counts once. Works before {@link start}.
+   * message seen again while it is pending or queued counts once. Works before {@link start}.
    */
   add(leaf: AuditLeaf): void {
     const key = leafKey(leaf)
@@ -354,6 +355,7 @@ export class Anchorer {
     writeAtomic(join(this.#init.dir, ANCHORED, `${queued.root}.json`), { ...serialize(queued), anchor })
     rmSync(join(this.#init.dir, QUEUE, `${queued.root}.json`), { force: true })
     this.#queue = this.#queue.filter((q) => q !== queued)
+    for (const leaf of queued.leaves) this.#known.delete(leafKey(leaf))
   }
 
   #writeQueued(queued: QueuedBatch): void {
