@@ -1,30 +1,16 @@
 /**
- * Errors of the crypto core. They have the shape of the sdk's `SecureChatError` (name, short
- * message, `details`, `hint`, `cause`) and will be rebased onto it; callers branch on
- * `err.name` or `instanceof`, never on message text.
+ * Errors of the crypto core, on the sdk's `SecureChatError` (name, short message, `details`,
+ * `hint`, `cause`); callers branch on `err.name` or `instanceof`, never on message text.
  *
  * `details` never holds key material or plaintext: only field names, lengths, ids and counters.
  */
+import { SecureChatError, type SecureChatErrorOptions } from '../errors.ts'
 
-export interface CryptoErrorOptions {
-  /** Structured, non-secret facts about what went wrong (field names, sizes, counters). */
-  details?: Record<string, unknown>
-  /** What the caller can do next. */
-  hint?: string
-  cause?: unknown
-}
+export type CryptoErrorOptions = SecureChatErrorOptions
 
 /** Base class of every error thrown by `sdk/src/crypto`. */
-export class CryptoError extends Error {
+export class CryptoError extends SecureChatError {
   override name = 'CryptoError'
-  readonly details: Record<string, unknown>
-  readonly hint: string | undefined
-
-  constructor(message: string, options: CryptoErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
-    this.details = options.details ?? {}
-    this.hint = options.hint
-  }
 }
 
 function withHint(options: CryptoErrorOptions, hint: string): CryptoErrorOptions {
