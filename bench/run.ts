@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   rooms: () => import('./rooms.ts'),
   crypto: loadCryptoSuite,
   audit: () => import('./audit.ts'),
+  dm: () => import('./dm.ts'),
 }
 
 /**
