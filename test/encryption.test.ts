@@ -7,6 +7,7 @@ import {
   type SecureChatClient,
   type SecureChatLibp2p,
 } from '@securechat/sdk/client'
+import { SENDER_KEY_ROTATION_MESSAGES } from '@securechat/sdk/crypto'
 import { walletSigner } from '@securechat/sdk/identity'
 import { roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
@@ -155,5 +156,25 @@ describe('end-to-end encryption of rooms', () => {
       expect(record.to!.some((entry) => entry.peer === carol.peerId.toString())).toBe(false)
       expect(record.to!.some((entry) => entry.peer === bob.peerId.toString())).toBe(true)
     }
+  })
+  it('behavior: periodic rotation loses nothing: every message past SENDER_KEY_ROTATION_MESSAGES decrypts', async () => {
+    const relay = await startRelay()
+    const address = relay.multiaddrs[0]!
+    const [alice, bob] = await Promise.all([startClient(address), startClient(address)])
+    const { room: aliceRoom, invite } = await alice.createRoom({ name: 'chatty' })
+    const bobRoom = await bob.joinRoom(invite)
+    await Promise.all([aliceRoom.waitForPeers(), bobRoom.waitForPeers()])
+    const received: string[] = []
+    const undecryptable: string[] = []
+    bobRoom.addEventListener('message:received', (event) => received.push(event.detail.text))
+    bobRoom.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.reason))
+    const count = SENDER_KEY_ROTATION_MESSAGES + 20
+    for (let i = 0; i < count; i++) await aliceRoom.send(`message ${i}`)
+    const deadline = Date.now() + 20_000
+    while (received.length < count && undecryptable.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(undecryptable).toEqual([])
+    expect(received.length).toBe(count)
   })
 })

@@ -87,3 +87,6 @@ export const MAX_REMEMBERED_MESSAGE_IDS = 10_000
 
 /** Longest `waitForPeers` waits for the gossip mesh to include a neighbour, after one subscribed. */
 export const MESH_WAIT_MS = 3_000
+
+/** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
+export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024

@@ -5,6 +5,7 @@ import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
 import { defaultTransports } from './transports.node.ts'
 
 export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -44,6 +45,9 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
         // then lost only for that instant, and presence re-announces once neighbours appear.
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        // IDONTWANT pays off for large messages only; room records are around 600 B and sending
+        // one control message per record to every mesh peer cost the relay a quarter of its time.
+        idontwantMinDataSize: IDONTWANT_MIN_DATA_BYTES,
         ...init.gossipsub,
       }),
     },

@@ -7,7 +7,7 @@ import type { GateRule } from '../gates/rule.ts'
 import { checkCertificatePolicy } from '../identity/certificate.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
-import { type SignedManifest, verifyManifestOffline } from './manifest.ts'
+import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest.ts'
 import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
 
 export type AcceptedRecord =
@@ -84,7 +84,14 @@ export class RoomGatekeeper {
     if (record.room !== this.roomId) return this.#reject(from, 'record names another room')
 
     if (record.type === 'presence') {
-      if (record.manifest !== undefined) {
+      // The manifest rides in every presence: verify its signature once, then compare.
+      const known = this.#manifest
+      const alreadyVerified =
+        known !== undefined &&
+        record.manifest !== undefined &&
+        record.manifest.signature === known.signature &&
+        roomIdOf(record.manifest.manifest) === this.roomId
+      if (record.manifest !== undefined && !alreadyVerified) {
         try {
           const manifest = verifyManifestOffline(record.manifest, this.roomId)
           this.#manifest ??= manifest

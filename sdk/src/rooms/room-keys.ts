@@ -109,6 +109,17 @@ export class RoomKeys {
     this.rotate()
   }
 
+  /**
+   * Starts a new epoch when the current one is due (`SENDER_KEY_ROTATION_MESSAGES` /
+   * `SENDER_KEY_ROTATION_MS`). Call before encrypting, then distribute: members must get the
+   * new epoch from its first message. Returns whether it rotated.
+   */
+  rotateIfDue(): boolean {
+    if (!this.#outbound.needsRotation()) return false
+    this.rotate()
+    return true
+  }
+
   /** A new epoch for our messages; every member gets it on the next distribution. */
   rotate(): void {
     this.#dropJoinDistribution()
@@ -194,7 +205,6 @@ export class RoomKeys {
 
   /** Encrypts an envelope; `header` fields outside the ciphertext are bound as associated data. */
   async encrypt(envelope: Uint8Array, header: OuterHeader): Promise<string> {
-    if (this.#outbound.needsRotation()) this.rotate()
     const ciphertext = await this.#outbound.encrypt({ plaintext: envelope, messageId: headerDigest(header) })
     return base64urlEncode(ciphertext)
   }

@@ -266,7 +266,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
     if (this.#needsAnnounce) await this.#announce()
-    // Then our sender key to every member that lacks it, so the message is readable on arrival.
+    // Then our sender key (a new epoch when one is due) to every member that lacks it, so the
+    // message is readable on arrival.
+    this.#keys.rotateIfDue()
     await this.#distributeKeys()
     this.#lamport += 1
     const envelope: Envelope =
@@ -279,10 +281,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       deps: this.#recent.slice(-CAUSAL_HISTORY_LENGTH),
       sentAtMs: Date.now(),
     }
-    const epochBefore = this.#keys.epoch
     const ct = await this.#keys.encrypt(utf8.encode(JSON.stringify(envelope)), header)
-    // A periodic rotation happened inside encrypt: members need the new epoch first.
-    if (this.#keys.epoch !== epochBefore) await this.#distributeKeys()
     const record: MessageRecord = { v: WIRE_VERSION, type: 'message', ...header, payload: { enc: 'sender-key', ct } }
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
