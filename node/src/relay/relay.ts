@@ -15,7 +15,7 @@ import {
   CERTIFICATE_FETCH_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
-import { type GateEvaluator, gateEvaluator } from '@securechat/sdk/gates'
+import { type GateEvaluator, resolveGateEvaluator } from '@securechat/sdk/gates'
 import { CertificateRegistry } from '@securechat/sdk/identity'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper } from '@securechat/sdk/rooms'
@@ -85,12 +85,9 @@ export class RelayNode {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
-    this.#ownsGates = init.gates === undefined && init.provider !== undefined
-    this.#gates =
-      init.gates ??
-      (init.provider === undefined
-        ? undefined
-        : gateEvaluator()({ provider: init.provider, ...(init.logger === undefined ? {} : { logger: init.logger }) }))
+    const { gates, owned } = resolveGateEvaluator(init)
+    this.#gates = gates
+    this.#ownsGates = owned
   }
 
   /** The token-gate evaluator, if the relay has a chain. */

@@ -18,7 +18,7 @@ import {
   NotStartedError,
   UnreachableError,
 } from '../errors.ts'
-import { explainGateResult, type GateEvaluator, gateEvaluator } from '../gates/evaluator.ts'
+import { explainGateResult, type GateEvaluator, resolveGateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
@@ -101,12 +101,9 @@ export class SecureChatClient {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
     this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
-    this.#ownsGates = init.gates === undefined && init.provider !== undefined
-    this.#gates =
-      init.gates ??
-      (init.provider === undefined
-        ? undefined
-        : gateEvaluator()({ provider: init.provider, ...(init.logger === undefined ? {} : { logger: init.logger }) }))
+    const { gates, owned } = resolveGateEvaluator(init)
+    this.#gates = gates
+    this.#ownsGates = owned
   }
 
   /** The token-gate evaluator (from `provider` or `gates`), if any. */

@@ -126,6 +126,21 @@ export interface GateEvaluatorInit {
   now?: () => number
 }
 
+/**
+ * The evaluator a client or relay uses: the one it was given, else one over its provider (which
+ * it then owns: starts and stops), else none (gated rooms admit nobody).
+ */
+export function resolveGateEvaluator(params: {
+  gates?: GateEvaluator | undefined
+  provider?: Provider | undefined
+  logger?: LoggerFactory | undefined
+}): { gates: GateEvaluator | undefined; owned: boolean } {
+  if (params.gates !== undefined) return { gates: params.gates, owned: false }
+  if (params.provider === undefined) return { gates: undefined, owned: false }
+  const components = { provider: params.provider, ...(params.logger === undefined ? {} : { logger: params.logger }) }
+  return { gates: gateEvaluator()(components), owned: true }
+}
+
 /** A component factory, as libp2p's: `gateEvaluator(init)({ provider, logger })`. */
 export function gateEvaluator(init: GateEvaluatorInit = {}): (components: GateEvaluatorComponents) => GateEvaluator {
   return (components) => new ChainGateEvaluator(components, init)

@@ -20,6 +20,7 @@ export {
   type GateStatus,
   gateEvaluator,
   onEligibilityChange,
+  resolveGateEvaluator,
 } from './evaluator.ts'
 export { decideGate, type GateDecision } from './room-gate.ts'
 export {
