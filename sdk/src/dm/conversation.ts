@@ -1,5 +1,5 @@
-import { pushable } from 'it-pushable'
 import { TypedEventEmitter } from 'main-event'
+import { eventStream } from '../event-stream.ts'
 import type { AbortOptions, Address, ConversationEvents, DirectMessage, DmDevice, DmSendResult } from '../types.ts'
 
 /** What a conversation needs from the DM layer that owns it. */
@@ -47,21 +47,11 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
 
   /** Received messages (both directions) as they arrive; ends on abort or when the DM layer stops. */
   messages(options: AbortOptions = {}): AsyncIterable<DirectMessage> {
-    const queue = pushable<DirectMessage>({ objectMode: true })
-    const onMessage = (event: CustomEvent<DirectMessage>): void => {
-      queue.push(event.detail)
-    }
-    const end = (): void => {
-      this.removeEventListener('message:received', onMessage)
-      this.removeEventListener('conversation:stopped', end)
-      options.signal?.removeEventListener('abort', end)
-      queue.end()
-    }
-    this.addEventListener('message:received', onMessage)
-    this.addEventListener('conversation:stopped', end)
-    options.signal?.addEventListener('abort', end)
-    if (options.signal?.aborted === true || this.#stopped) end()
-    return queue
+    return eventStream<DirectMessage>(
+      this,
+      { event: 'message:received', endEvent: 'conversation:stopped', ended: this.#stopped },
+      options,
+    )
   }
 
   /** Called by the DM layer when it stops. */

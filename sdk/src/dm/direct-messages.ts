@@ -22,11 +22,11 @@
  * replay is refused) are saved to the vault after each change — before a ciphertext is
  * published, so a restart never reuses a message key — and loaded on start.
  */
+
 import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { getAddress } from 'ethers'
-import { pushable } from 'it-pushable'
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
 import { DEFAULT_CLI_DOMAIN, MAX_TEXT_BYTES } from '../constants.ts'
@@ -37,6 +37,7 @@ import { acceptSession, decodeInitialMessage, initiateSession } from '../crypto/
 import { randomBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError, SecureChatError } from '../errors.ts'
+import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
@@ -277,21 +278,11 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
 
   /** Messages of every conversation as they arrive; ends on abort or {@link stop}. */
   messages(options: AbortOptions = {}): AsyncIterable<DirectMessage> {
-    const queue = pushable<DirectMessage>({ objectMode: true })
-    const onMessage = (event: CustomEvent<DirectMessage>): void => {
-      queue.push(event.detail)
-    }
-    const end = (): void => {
-      this.removeEventListener('message:received', onMessage)
-      this.removeEventListener('dm:stopped', end)
-      options.signal?.removeEventListener('abort', end)
-      queue.end()
-    }
-    this.addEventListener('message:received', onMessage)
-    this.addEventListener('dm:stopped', end)
-    options.signal?.addEventListener('abort', end)
-    if (options.signal?.aborted === true) end()
-    return queue
+    return eventStream<DirectMessage>(
+      this,
+      { event: 'message:received', endEvent: 'dm:stopped', ended: false },
+      options,
+    )
   }
 
   devices(address: string): DmDevice[] {

@@ -22,8 +22,8 @@
  */
 import { z } from 'zod'
 import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
-import { sha256Hex, utf8 } from '../encoding.ts'
-import { InvalidInputError } from '../errors.ts'
+import { sha256Hex } from '../encoding.ts'
+import { type DecodeResult, decodeJsonRecord, encodeJsonRecord } from '../json-records.ts'
 import { certificateSchema } from '../rooms/wire.ts'
 import { DM_WIRE_VERSION } from './constants.ts'
 
@@ -120,40 +120,18 @@ export const dmAckSchema = z.object({ v: z.literal(1), kind: z.literal('ack') })
 export const dmEnvelopeSchema = z.discriminatedUnion('kind', [dmTextSchema, dmAckSchema])
 export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
 
-export type DmDecodeResult =
-  | { status: 'ok'; record: DmRecord }
-  /** A later protocol version or record type: not ours to judge, never a crash. */
-  | { status: 'unknown' }
-  | { status: 'malformed'; reason: string }
+export type DmDecodeResult = DecodeResult<DmRecord>
 
 export function decodeDmRecord(bytes: Uint8Array): DmDecodeResult {
-  if (bytes.byteLength > MAX_MESSAGE_BYTES) return { status: 'malformed', reason: 'too large' }
-  let json: unknown
-  try {
-    json = JSON.parse(utf8.decode(bytes))
-  } catch {
-    return { status: 'malformed', reason: 'not UTF-8 JSON' }
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { status: 'malformed', reason: 'not an object' }
-  }
-  const { v, type } = json as { v?: unknown; type?: unknown }
-  if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
-  if (v !== DM_WIRE_VERSION || !['device', 'query', 'init', 'msg'].includes(type)) return { status: 'unknown' }
-  const parsed = recordSchema.safeParse(json)
-  if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
-  return { status: 'ok', record: parsed.data }
+  return decodeJsonRecord(bytes, {
+    version: DM_WIRE_VERSION,
+    types: ['device', 'query', 'init', 'msg'],
+    schema: recordSchema,
+  })
 }
 
 export function encodeDmRecord(record: DmRecord): Uint8Array {
-  const bytes = utf8.encode(JSON.stringify(record))
-  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
-    throw new InvalidInputError('record is larger than a DM record may be', {
-      details: { bytes: bytes.byteLength, max: MAX_MESSAGE_BYTES },
-      hint: 'send a shorter message',
-    })
-  }
-  return bytes
+  return encodeJsonRecord(record, 'a DM record')
 }
 
 /** The id of a record as received: sha256 of its bytes, hex (for reports of what failed). */

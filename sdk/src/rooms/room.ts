@@ -1,6 +1,5 @@
 import type { GossipSub, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { pushable } from 'it-pushable'
 import { TypedEventEmitter } from 'main-event'
 import {
   CAUSAL_HISTORY_LENGTH,
@@ -20,6 +19,7 @@ import {
 import { DuplicateMessageError } from '../crypto/errors.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
+import { eventStream } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
@@ -292,21 +292,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /** Received messages as they arrive; ends when `signal` aborts or the room stops. */
   messages(options: AbortOptions = {}): AsyncIterable<RoomMessage> {
-    const queue = pushable<RoomMessage>({ objectMode: true })
-    const onMessage = (event: CustomEvent<RoomMessage>): void => {
-      queue.push(event.detail)
-    }
-    const end = (): void => {
-      this.removeEventListener('message:received', onMessage)
-      this.removeEventListener('room:stopped', end)
-      options.signal?.removeEventListener('abort', end)
-      queue.end()
-    }
-    this.addEventListener('message:received', onMessage)
-    this.addEventListener('room:stopped', end)
-    options.signal?.addEventListener('abort', end)
-    if (options.signal?.aborted === true || !this.#started) end()
-    return queue
+    return eventStream<RoomMessage>(
+      this,
+      { event: 'message:received', endEvent: 'room:stopped', ended: !this.#started },
+      options,
+    )
   }
 
   readonly #onMessage = (event: CustomEvent<Message>): void => {

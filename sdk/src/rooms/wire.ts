@@ -5,12 +5,11 @@ import {
   MAX_CERTIFICATE_BYTES,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_KEY_REQUESTS_PER_PRESENCE,
-  MAX_MESSAGE_BYTES,
   MAX_TEXT_BYTES,
   WIRE_VERSION,
 } from '../constants.ts'
-import { sha256Hex, utf8 } from '../encoding.ts'
-import { InvalidInputError } from '../errors.ts'
+import { sha256Hex } from '../encoding.ts'
+import { decodeJsonRecord, encodeJsonRecord, type DecodeResult as JsonDecodeResult } from '../json-records.ts'
 import { signedManifestSchema } from './manifest.ts'
 
 /**
@@ -119,39 +118,18 @@ export type KeysRecord = z.infer<typeof keysRecordSchema>
 const recordSchema = z.discriminatedUnion('type', [presenceRecordSchema, messageRecordSchema, keysRecordSchema])
 export type RoomRecord = z.infer<typeof recordSchema>
 
-export type DecodeResult =
-  | { status: 'ok'; record: RoomRecord }
-  /** A later protocol version or record type: not ours to judge, never a crash. */
-  | { status: 'unknown' }
-  | { status: 'malformed'; reason: string }
+export type DecodeResult = JsonDecodeResult<RoomRecord>
 
 export function decodeRecord(bytes: Uint8Array): DecodeResult {
-  if (bytes.byteLength > MAX_MESSAGE_BYTES) return { status: 'malformed', reason: 'too large' }
-  let json: unknown
-  try {
-    json = JSON.parse(utf8.decode(bytes))
-  } catch {
-    return { status: 'malformed', reason: 'not UTF-8 JSON' }
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    return { status: 'malformed', reason: 'not an object' }
-  const { v, type } = json as { v?: unknown; type?: unknown }
-  if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
-  if (v !== WIRE_VERSION || (type !== 'presence' && type !== 'message' && type !== 'keys')) return { status: 'unknown' }
-  const parsed = recordSchema.safeParse(json)
-  if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
-  return { status: 'ok', record: parsed.data }
+  return decodeJsonRecord(bytes, {
+    version: WIRE_VERSION,
+    types: ['presence', 'message', 'keys'],
+    schema: recordSchema,
+  })
 }
 
 export function encodeRecord(record: RoomRecord): Uint8Array {
-  const bytes = utf8.encode(JSON.stringify(record))
-  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
-    throw new InvalidInputError('record is larger than a room message may be', {
-      details: { bytes: bytes.byteLength, max: MAX_MESSAGE_BYTES },
-      hint: 'send a shorter message',
-    })
-  }
-  return bytes
+  return encodeJsonRecord(record, 'a room message')
 }
 
 /** A message's id: sha256 of its record bytes as published, the same on every peer. */

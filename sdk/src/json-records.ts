@@ -1,0 +1,48 @@
+import type { z } from 'zod'
+import { MAX_MESSAGE_BYTES } from './constants.ts'
+import { utf8 } from './encoding.ts'
+import { InvalidInputError } from './errors.ts'
+
+export type DecodeResult<T> =
+  | { status: 'ok'; record: T }
+  /** A later protocol version or record type: not ours to judge, never a crash. */
+  | { status: 'unknown' }
+  | { status: 'malformed'; reason: string }
+
+/**
+ * Decodes a JSON record from the network (room and DM topics alike): size first, then UTF-8
+ * JSON, then `{ v, type }`, and only a known version and type reach the schema. Never throws.
+ */
+export function decodeJsonRecord<T>(
+  bytes: Uint8Array,
+  params: { version: number; types: readonly string[]; schema: z.ZodType<T> },
+): DecodeResult<T> {
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) return { status: 'malformed', reason: 'too large' }
+  let json: unknown
+  try {
+    json = JSON.parse(utf8.decode(bytes))
+  } catch {
+    return { status: 'malformed', reason: 'not UTF-8 JSON' }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { status: 'malformed', reason: 'not an object' }
+  }
+  const { v, type } = json as { v?: unknown; type?: unknown }
+  if (typeof v !== 'number' || typeof type !== 'string') return { status: 'malformed', reason: 'no version or type' }
+  if (v !== params.version || !params.types.includes(type)) return { status: 'unknown' }
+  const parsed = params.schema.safeParse(json)
+  if (!parsed.success) return { status: 'malformed', reason: parsed.error.issues[0]?.message ?? 'schema' }
+  return { status: 'ok', record: parsed.data }
+}
+
+/** Encodes a record, refusing one larger than {@link MAX_MESSAGE_BYTES}; `what` names it in the error. */
+export function encodeJsonRecord(record: unknown, what: string): Uint8Array {
+  const bytes = utf8.encode(JSON.stringify(record))
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+    throw new InvalidInputError(`record is larger than ${what} may be`, {
+      details: { bytes: bytes.byteLength, max: MAX_MESSAGE_BYTES },
+      hint: 'send a shorter message',
+    })
+  }
+  return bytes
+}
