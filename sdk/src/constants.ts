@@ -47,6 +47,12 @@ export const MAX_CERTIFICATE_BYTES = 4 * 1024
 /** How often a client re-dials bootstrap relays it is not connected to. */
 export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 
+/** How long a direct WebRTC dial through a relay may take (ENVIRONMENT.md: ~170 ms on loopback). */
+export const DIRECT_DIAL_TIMEOUT_MS = 10_000
+
+/** Longest wait between direct-dial retries to one peer (backing off from 1 s); then it is left relayed. */
+export const DIRECT_DIAL_MAX_BACKOFF_MS = 32_000
+
 /** Domain-separation URN prefixes placed in a certificate's SIWE `resources`. */
 export const PEER_RESOURCE_PREFIX = 'urn:securechat:peer:'
 export const BUNDLE_RESOURCE_PREFIX = 'urn:securechat:bundle:'

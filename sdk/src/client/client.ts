@@ -33,6 +33,7 @@ import { loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 
 export interface ClientInit {
@@ -69,6 +70,11 @@ export interface ClientInit {
   vault?: Vault
   /** Options of direct messages (`client.dms`). */
   directMessages?: DirectMessagesInit
+  /**
+   * Browsers: be reachable through relays and upgrade room neighbours to direct WebRTC
+   * (see {@link DirectConnections}). `iceServers: []` on loopback, where STUN is unreachable.
+   */
+  directConnections?: { iceServers?: RTCIceServer[] }
 }
 
 export interface CreateRoomParams {
@@ -96,6 +102,7 @@ export class SecureChatClient {
   #device: DeviceEncryptionKeys | undefined
   #keyring: DeviceKeyring | undefined
   #dms: DirectMessages | undefined
+  #direct: DirectConnections | undefined
 
   constructor(init: ClientInit) {
     this.#init = init
@@ -130,6 +137,11 @@ export class SecureChatClient {
     return this.#self.certificate
   }
 
+  /** Direct (WebRTC) connections to room neighbours, when `directConnections` is set. */
+  get directConnections(): DirectConnections | undefined {
+    return this.#direct
+  }
+
   get rooms(): Room[] {
     return [...this.#rooms.values()]
   }
@@ -159,12 +171,20 @@ export class SecureChatClient {
     const self = { peerId, certificate, verified: verified.certificate }
     this.#device = device.keys
     this.#registry.addOffline(peerId, certificate)
+    const direct = init.directConnections
+    const listen = [...(init.listen ?? []), ...(direct === undefined ? [] : DIRECT_LISTEN_ADDRESSES)]
     const libp2p = await createSecureChatLibp2p({
       privateKey,
-      ...(init.listen === undefined ? {} : { listen: init.listen }),
+      listen,
       ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+      ...(direct?.iceServers === undefined ? {} : { iceServers: direct.iceServers }),
+      // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
+      ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),
     })
     this.#libp2p = libp2p
+    if (direct !== undefined) {
+      this.#direct = new DirectConnections(libp2p, (init.logger ?? silentLoggerFactory)('securechat:sdk:direct'))
+    }
     this.#self = self
     await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
     await this.#dialBootstrap(options)
@@ -182,6 +202,8 @@ export class SecureChatClient {
     this.#rooms.clear()
     const libp2p = this.#libp2p
     this.#libp2p = undefined
+    this.#direct?.stop()
+    this.#direct = undefined
     await libp2p?.stop()
   }
 
@@ -236,6 +258,10 @@ export class SecureChatClient {
       },
     )
     this.#rooms.set(roomId, room)
+    const direct = this.#direct
+    if (direct !== undefined) {
+      room.addEventListener('member:joined', (event) => void direct.upgrade(event.detail.peerId))
+    }
     room.start()
     return room
   }

@@ -15,6 +15,8 @@ export interface Libp2pInit {
   listen?: string[]
   announce?: string[]
   transports?: NonNullable<Libp2pOptions['transports']>
+  /** ICE servers of the default browser WebRTC transport. */
+  iceServers?: RTCIceServer[]
   connectionGater?: ConnectionGater
   gossipsub?: Partial<GossipsubOpts>
   connectionManager?: Libp2pOptions['connectionManager']
@@ -30,7 +32,8 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
   return (await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? [], announce: init.announce ?? [] },
-    transports: init.transports ?? defaultTransports(),
+    transports:
+      init.transports ?? defaultTransports(init.iceServers === undefined ? {} : { iceServers: init.iceServers }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),

@@ -52,6 +52,30 @@ function backendSuite(name: string, create: () => Promise<() => VaultBackend>): 
       await again.close()
     })
 
+    it('behavior: the unlock key of an open vault reopens it without the passphrase; another key does not', async () => {
+      const backend = await create()
+      const vault = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })
+      await vault.put('device/keys', Uint8Array.of(7))
+      const key = vault.unlockKey
+      expect(key.extractable).toBe(false)
+      await vault.close()
+      const again = await openVault({ backend: backend(), unlock: { type: 'key', key } })
+      expect(await again.get('device/keys')).toEqual(Uint8Array.of(7))
+      await again.close()
+      const other = await openVault({
+        backend: memoryVaultBackend(),
+        unlock: passphrase('another long phrase'),
+        ...FAST,
+      })
+      await expect(
+        openVault({ backend: backend(), unlock: { type: 'key', key: other.unlockKey } }),
+      ).rejects.toMatchObject({ name: 'WrongPassphraseError' })
+      await other.close()
+      await expect(openVault({ backend: memoryVaultBackend(), unlock: { type: 'key', key } })).rejects.toMatchObject({
+        name: 'VaultError',
+      })
+    })
+
     it('error: a second open of the same vault is VaultBusyError until the first closes', async () => {
       const backend = await create()
       const first = await openVault({ backend: backend(), unlock: passphrase('correct horse battery'), ...FAST })

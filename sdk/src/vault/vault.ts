@@ -83,7 +83,14 @@ export interface VaultBackend {
 }
 
 /** How the vault key is derived: a passphrase, or a signature of the wallet. */
-export type VaultUnlock = { type: 'passphrase'; passphrase: string } | { type: 'wallet'; signer: WalletSigner }
+export type VaultUnlock =
+  | { type: 'passphrase'; passphrase: string }
+  | { type: 'wallet'; signer: WalletSigner }
+  /**
+   * The vault's own key, as {@link Vault.unlockKey} gave it earlier: a browser keeps this
+   * non-extractable CryptoKey in IndexedDB so a reload opens the vault without a wallet prompt.
+   */
+  | { type: 'key'; key: CryptoKey }
 
 export interface OpenVaultParams {
   backend: VaultBackend
@@ -202,8 +209,12 @@ async function createVault(backend: VaultBackend, params: OpenVaultParams, optio
       })
     }
     kdf = { type: 'argon2id', salt, ...(params.argon2id ?? VAULT_ARGON2ID) }
-  } else {
+  } else if (unlock.type === 'wallet') {
     kdf = { type: 'wallet', address: await unlock.signer.getAddress(options), salt }
+  } else {
+    throw new VaultError('there is no vault here to open with a stored key', {
+      hint: 'sign in again: a new vault is created with the wallet or a passphrase',
+    })
   }
   const key = await deriveKey(kdf, unlock, options, { confirmDeterministic: true })
   const unsigned = { format: VAULT_FORMAT, version: VAULT_FORMAT_VERSION, id: base64urlEncode(randomBytes(16)), kdf }
@@ -223,6 +234,7 @@ async function deriveKey(
   options: AbortOptions,
   create: { confirmDeterministic?: boolean } = {},
 ): Promise<CryptoKey> {
+  if (unlock.type === 'key') return unlock.key
   const salt = base64urlDecode(kdf.salt)
   if (kdf.type === 'argon2id') {
     if (unlock.type !== 'passphrase') {
@@ -325,6 +337,14 @@ export class Vault {
     this.id = id
     this.#key = key
     this.created = created
+  }
+
+  /**
+   * The non-extractable key that opens this vault (`unlock: { type: 'key' }`). Script can use it
+   * but never read its bytes; keep it only where the vault itself lives (IndexedDB of the origin).
+   */
+  get unlockKey(): CryptoKey {
+    return this.#key
   }
 
   /** The value stored under `name`; throws `VaultCorruptError` when it does not authenticate. */

@@ -1,0 +1,102 @@
+import type { PeerId } from '@libp2p/interface'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { DIRECT_DIAL_MAX_BACKOFF_MS, DIRECT_DIAL_TIMEOUT_MS } from '../constants.ts'
+import type { Logger } from '../logger.ts'
+import type { SecureChatLibp2p } from './libp2p.ts'
+
+/** The listen addresses that let a browser be reached through its relays and then directly. */
+export const DIRECT_LISTEN_ADDRESSES = ['/p2p-circuit', '/webrtc']
+
+/**
+ * Upgrades relayed room neighbours to direct WebRTC connections (ENVIRONMENT.md: libp2p 3 does
+ * not dial discovered peers by itself). A room's presence is the discovery: when a member
+ * appears, the peer with the smaller PeerId dials `<relay>/p2p-circuit/webrtc/p2p/<member>`
+ * through each relay it is connected to, so two browsers do not race two connections. Gossip
+ * then flows over the direct connection (gossipsub runs with `runOnLimitedConnection: false`),
+ * and keeps flowing when every relay goes away.
+ */
+export class DirectConnections {
+  readonly #libp2p: SecureChatLibp2p
+  readonly #log: Logger
+  /** Failed dials per peer: a peer's relay reservation may lag its presence, and a Node peer has no WebRTC. */
+  readonly #failures = new Map<string, number>()
+  readonly #retries = new Map<string, ReturnType<typeof setTimeout>>()
+  readonly #dialing = new Set<string>()
+  #stopped = false
+
+  constructor(libp2p: SecureChatLibp2p, log: Logger) {
+    this.#libp2p = libp2p
+    this.#log = log
+  }
+
+  /** True when `peer` is connected over a direct (not relayed) connection. */
+  isDirect(peer: string): boolean {
+    return this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === peer && c.limits === undefined)
+  }
+
+  /** Dials `peer` directly over WebRTC through a relay, unless connected already or its turn is the other side's. */
+  async upgrade(peer: string): Promise<void> {
+    const self = this.#libp2p.peerId.toString()
+    if (this.#stopped || peer === self || self > peer || this.isDirect(peer) || this.#dialing.has(peer)) return
+    const addresses = this.#relayPaths(peer)
+    if (addresses.length === 0) return
+    this.#dialing.add(peer)
+    try {
+      for (const address of addresses) {
+        try {
+          await this.#libp2p.dial(address, { signal: AbortSignal.timeout(DIRECT_DIAL_TIMEOUT_MS) })
+          this.#log.info('direct connection', { peer })
+          this.#failures.delete(peer)
+          return
+        } catch (err) {
+          this.#log.debug('direct dial failed', { peer, address: address.toString(), error: String(err) })
+        }
+      }
+      this.#retryLater(peer)
+    } finally {
+      this.#dialing.delete(peer)
+    }
+  }
+
+  /** Cancels pending retries; the connections themselves belong to libp2p. Idempotent. */
+  stop(): void {
+    this.#stopped = true
+    for (const timer of this.#retries.values()) clearTimeout(timer)
+    this.#retries.clear()
+  }
+
+  /** Backs off 1 s, 2 s, 4 s … up to {@link DIRECT_DIAL_MAX_BACKOFF_MS}, then gives up until the member rejoins. */
+  #retryLater(peer: string): void {
+    const failures = (this.#failures.get(peer) ?? 0) + 1
+    this.#failures.set(peer, failures)
+    const delay = 1_000 * 2 ** (failures - 1)
+    if (this.#stopped || delay > DIRECT_DIAL_MAX_BACKOFF_MS) {
+      this.#failures.delete(peer)
+      return
+    }
+    clearTimeout(this.#retries.get(peer))
+    this.#retries.set(
+      peer,
+      setTimeout(() => {
+        this.#retries.delete(peer)
+        void this.upgrade(peer)
+      }, delay),
+    )
+  }
+
+  /** `<relay>/p2p-circuit/webrtc/p2p/<peer>` for every relay we hold a direct connection to. */
+  #relayPaths(peer: string): Multiaddr[] {
+    const relays = new Map<string, Multiaddr>()
+    for (const connection of this.#libp2p.getConnections()) {
+      if (connection.limits !== undefined) continue
+      const relayId: PeerId = connection.remotePeer
+      if (relayId.toString() === peer || relays.has(relayId.toString())) continue
+      const address = connection.remoteAddr
+      const base = address.getComponents().some((c) => c.name === 'p2p')
+        ? address
+        : address.encapsulate(`/p2p/${relayId}`)
+      relays.set(relayId.toString(), base)
+    }
+    return [...relays.values()].map((base) => multiaddr(`${base.toString()}/p2p-circuit/webrtc/p2p/${peer}`))
+  }
+}
