@@ -1,0 +1,248 @@
+import { provide } from '@lit/context'
+import { Task } from '@lit/task'
+import { css, html, LitElement } from 'lit'
+import { customElement, state } from 'lit/decorators.js'
+import { loadConfig } from '../config.ts'
+import { ChatSession, inviteFromText } from '../state/chat-session.ts'
+import { SessionController, sessionContext } from '../state/context.ts'
+import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
+import './sc-chat-view.ts'
+import './sc-conversation-list.ts'
+import './sc-create-room.ts'
+import './sc-join-room.ts'
+import './sc-new-dm.ts'
+import './sc-sign-in.ts'
+import { baseStyles, shortAddress } from './styles.ts'
+
+type Page = 'chat' | 'create-room' | 'join-room' | 'new-dm'
+
+/** The app shell: loads the relay's config, signs in, and lays out conversations and the chat. */
+@customElement('sc-app')
+export class ScApp extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        display: grid;
+        grid-template-rows: auto 1fr;
+        height: 100dvh;
+        background: var(--sc-bg);
+      }
+      header {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.75rem;
+        align-items: center;
+        justify-content: space-between;
+        padding: 0.5rem 1rem;
+        border-bottom: 1px solid var(--sc-border);
+      }
+      h1 {
+        font-size: 1.25rem;
+        margin: 0;
+      }
+      .who {
+        display: flex;
+        gap: 0.75rem;
+        align-items: center;
+        flex-wrap: wrap;
+      }
+      .net {
+        font-size: 0.875rem;
+        padding: 0.125rem 0.5rem;
+        border-radius: 999px;
+        border: 1px solid currentColor;
+      }
+      .net.online {
+        color: var(--sc-ok);
+      }
+      .net.offline,
+      .net.connecting {
+        color: var(--sc-danger);
+      }
+      main {
+        display: grid;
+        grid-template-columns: minmax(14rem, 20rem) 1fr;
+        gap: 1rem;
+        padding: 1rem;
+        min-height: 0;
+      }
+      main > * {
+        min-height: 0;
+      }
+      .banner {
+        background: #fef3c7;
+        padding: 0.5rem 1rem;
+      }
+      .signed-out {
+        padding: 1rem;
+        max-width: 40rem;
+      }
+      /* Phone-sized screens: one column, the list or the open conversation. */
+      @media (max-width: 700px) {
+        main {
+          grid-template-columns: 1fr;
+        }
+        main.open sc-conversation-list {
+          display: none;
+        }
+        main:not(.open) .pane {
+          display: none;
+        }
+      }
+      .back {
+        display: none;
+      }
+      @media (max-width: 700px) {
+        .back {
+          display: inline-block;
+          margin-bottom: 0.5rem;
+        }
+      }
+    `,
+  ]
+
+  @provide({ context: sessionContext })
+  @state()
+  session: ChatSession | undefined
+
+  @state() private wallets: WalletChoice[] = []
+  @state() private page: Page = 'chat'
+  @state() private selected: string | undefined
+  @state() private startProblem: string | undefined
+
+  readonly #controller = new SessionController(this)
+
+  readonly #start = new Task(this, {
+    task: async (_args, { signal }) => {
+      const config = await loadConfig(signal)
+      const session = new ChatSession(config)
+      this.session = session
+      this.#controller.session = session
+      this.wallets = await discoverWallets()
+      await session.resume(this.wallets)
+      await this.#openInviteFromUrl()
+      return session
+    },
+    args: () => [],
+  })
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    addEventListener('hashchange', this.#onHash)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    removeEventListener('hashchange', this.#onHash)
+  }
+
+  override render() {
+    return this.#start.render({
+      pending: () => html`<p role="status" class="signed-out">Starting SecureChat…</p>`,
+      error: (err) =>
+        html`<p role="alert" class="signed-out error">SecureChat cannot start: ${String(err instanceof Error ? err.message : err)}</p>`,
+      complete: (session) => this.#renderSession(session),
+    })
+  }
+
+  #renderSession(session: ChatSession) {
+    const signedIn = session.status === 'signed-in'
+    return html`
+      <header>
+        <h1>SecureChat</h1>
+        ${
+          signedIn
+            ? html`<div class="who">
+              <span class="net ${session.network}" role="status" data-testid="network">${session.network}</span>
+              <span title=${session.address ?? ''} data-testid="address">${session.ensName ?? shortAddress(session.address ?? '')}</span>
+              <button class="secondary" @click=${() => session.signOut()}>Sign out</button>
+            </div>`
+            : ''
+        }
+      </header>
+      ${
+        signedIn
+          ? html`
+            ${session.walletChainId === undefined ? '' : html`<div class="banner" role="alert">Your wallet is on chain ${session.walletChainId}; SecureChat uses chain ${session.config.chainId}. <button class="secondary" @click=${() => session.switchChain()}>Switch</button></div>`}
+            ${session.problem === undefined ? '' : html`<div class="banner" role="alert">${session.problem}</div>`}
+            ${this.startProblem === undefined ? '' : html`<div class="banner" role="alert">${this.startProblem}</div>`}
+            <main
+              class=${this.page !== 'chat' || this.selected !== undefined ? 'open' : ''}
+              @conversation-selected=${this.#onSelect}
+              @navigate=${this.#onNavigate}
+            >
+              <sc-conversation-list .selected=${this.selected}></sc-conversation-list>
+              <section class="pane" aria-label="Conversation">
+                <button class="secondary back" @click=${() => this.#show('chat', undefined)}>Back</button>
+                ${this.#pane()}
+              </section>
+            </main>
+          `
+          : html`<div class="signed-out">
+            <sc-sign-in
+              .wallets=${this.wallets}
+              ?busy=${session.status === 'signing-in'}
+              .problem=${session.problem}
+              @wallet-selected=${this.#onWallet}
+            ></sc-sign-in>
+          </div>`
+      }
+    `
+  }
+
+  #pane() {
+    switch (this.page) {
+      case 'create-room':
+        return html`<sc-create-room></sc-create-room>`
+      case 'join-room':
+        return html`<sc-join-room></sc-join-room>`
+      case 'new-dm':
+        return html`<sc-new-dm></sc-new-dm>`
+      case 'chat':
+        return this.selected === undefined
+          ? html`<p class="muted">Pick a conversation, create a room, or join one with an invite.</p>`
+          : html`<sc-chat-view .conversation=${this.selected}></sc-chat-view>`
+    }
+  }
+
+  async #onWallet(event: CustomEvent<WalletChoice>): Promise<void> {
+    await this.session?.signIn(event.detail)
+    await this.#openInviteFromUrl()
+  }
+
+  #onSelect(event: CustomEvent<string | undefined>): void {
+    this.#show('chat', event.detail)
+  }
+
+  #onNavigate(event: CustomEvent<Page>): void {
+    this.#show(event.detail, undefined)
+  }
+
+  #show(page: Page, selected: string | undefined): void {
+    this.page = page
+    this.selected = selected
+  }
+
+  readonly #onHash = (): void => void this.#openInviteFromUrl()
+
+  /** An invite link (`#invite=…`) joins its room once signed in, then leaves the address bar clean. */
+  async #openInviteFromUrl(): Promise<void> {
+    const session = this.session
+    if (session?.status !== 'signed-in' || !location.hash.startsWith('#invite=')) return
+    const invite = inviteFromText(location.hash)
+    history.replaceState(null, '', location.pathname)
+    try {
+      this.#show('chat', await session.joinInvite(invite))
+      this.startProblem = undefined
+    } catch (err) {
+      this.startProblem = `This invite link did not work: ${err instanceof Error ? err.message : String(err)}`
+    }
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-app': ScApp
+  }
+}

@@ -1,0 +1,192 @@
+import { consume } from '@lit/context'
+import { css, html, LitElement, type PropertyValues } from 'lit'
+import { customElement, property, query, state } from 'lit/decorators.js'
+import { repeat } from 'lit/directives/repeat.js'
+import { type ChatSession, describeError } from '../state/chat-session.ts'
+import { SessionController, sessionContext } from '../state/context.ts'
+import type { ChatEntry } from '../state/history-store.ts'
+import './sc-invite-share.ts'
+import { baseStyles, shortAddress } from './styles.ts'
+
+/** One conversation (room or DM): its state, members, messages and the composer. */
+@customElement('sc-chat-view')
+export class ScChatView extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        display: grid;
+        grid-template-rows: auto 1fr auto;
+        height: 100%;
+        min-height: 0;
+      }
+      header {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: center;
+        justify-content: space-between;
+        border-bottom: 1px solid var(--sc-border);
+        padding-bottom: 0.5rem;
+      }
+      h2 {
+        margin: 0;
+      }
+      ol {
+        list-style: none;
+        margin: 0;
+        padding: 0.5rem 0;
+        overflow-y: auto;
+        display: grid;
+        align-content: start;
+        gap: 0.5rem;
+      }
+      li {
+        background: var(--sc-panel);
+        border-radius: 8px;
+        padding: 0.5rem 0.75rem;
+        max-width: 80%;
+        overflow-wrap: anywhere;
+      }
+      li.mine {
+        justify-self: end;
+        background: #dbeafe;
+      }
+      li.undecryptable {
+        border: 1px dashed var(--sc-danger);
+      }
+      .meta {
+        font-size: 0.8125rem;
+        color: var(--sc-muted);
+      }
+      form {
+        display: flex;
+        gap: 0.5rem;
+        padding-top: 0.5rem;
+      }
+      form input {
+        flex: 1;
+        min-width: 0;
+      }
+      .state {
+        padding: 1rem;
+        border-radius: 8px;
+        background: #fef3c7;
+      }
+      details {
+        margin: 0.5rem 0;
+      }
+    `,
+  ]
+
+  @consume({ context: sessionContext, subscribe: true })
+  @property({ attribute: false })
+  session: ChatSession | undefined
+
+  @property() conversation = ''
+  @state() private problem: string | undefined
+  @query('ol') private list: HTMLOListElement | undefined
+
+  readonly #controller = new SessionController(this)
+
+  override willUpdate(): void {
+    this.#controller.session = this.session
+  }
+
+  override updated(changed: PropertyValues<this>): void {
+    this.list?.scrollTo({ top: this.list.scrollHeight })
+    if (changed.has('conversation')) this.problem = undefined
+    if (document.visibilityState === 'visible') this.session?.markRead(this.conversation)
+  }
+
+  override render() {
+    const session = this.session
+    const view = session?.conversations.get(this.conversation)
+    if (session === undefined || view === undefined) return html`<p class="muted">Pick a conversation.</p>`
+    const isRoom = view.saved.kind === 'room'
+    const title = isRoom ? `# ${view.saved.name}` : `DM with ${view.saved.name}`
+    const link = session.inviteLink(view.saved.id)
+    const others = view.members.filter((m) => m.address !== session.address)
+    return html`
+      <header>
+        <div>
+          <h2>${title}</h2>
+          ${
+            isRoom
+              ? html`<span class="meta" data-testid="members">${others.length === 0 ? 'nobody else here right now' : `here: ${others.map((m) => shortAddress(m.address)).join(', ')}`}</span>`
+              : ''
+          }
+        </div>
+        <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
+      </header>
+      <div>
+        ${this.#stateNotice(view.state, view.problem, session.network)}
+        ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
+        <ol role="log" aria-live="polite" aria-label="Messages">
+          ${repeat(
+            session.history(this.conversation),
+            (entry) => entry.id,
+            (entry) => this.#message(entry),
+          )}
+        </ol>
+      </div>
+      <form @submit=${this.#send}>
+        <label class="visually-hidden" for="composer">Message</label>
+        <input id="composer" name="text" autocomplete="off" maxlength="4000" ?disabled=${view.state !== 'joined'} placeholder="Write a message" />
+        <button type="submit" ?disabled=${view.state !== 'joined'}>Send</button>
+      </form>
+      ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
+    `
+  }
+
+  #stateNotice(state: string, problem: string | undefined, network: string) {
+    if (state === 'not-eligible') {
+      return html`<div class="state" role="status" data-testid="not-eligible"><strong>You are not eligible for this room.</strong> ${problem ?? ''}</div>`
+    }
+    if (state === 'error') return html`<div class="state" role="alert">${problem}</div>`
+    if (network === 'offline')
+      return html`<div class="state" role="status">Offline: showing what this device has; new messages wait for the network.</div>`
+    if (state === 'joining' || network === 'connecting') return html`<div class="state" role="status">Connecting…</div>`
+    return ''
+  }
+
+  #message(entry: ChatEntry) {
+    const time = new Date(entry.sentAtMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    if (entry.state === 'undecryptable') {
+      return html`<li class="undecryptable" data-message-id=${entry.id}>
+        <span class="meta">${shortAddress(entry.sender)} · ${time}</span>
+        <div>Cannot decrypt this message: ${entry.reason}</div>
+      </li>`
+    }
+    return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
+      <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>
+      <div class="text">${entry.text}</div>
+    </li>`
+  }
+
+  async #send(event: SubmitEvent): Promise<void> {
+    event.preventDefault()
+    const form = event.target as HTMLFormElement
+    const input = form.elements.namedItem('text') as HTMLInputElement
+    const text = input.value.trim()
+    if (text === '' || this.session === undefined) return
+    this.problem = undefined
+    try {
+      await this.session.send(this.conversation, text)
+      input.value = ''
+    } catch (err) {
+      this.problem = describeError(err)
+    }
+  }
+
+  async #leave(): Promise<void> {
+    await this.session?.leave(this.conversation)
+    this.dispatchEvent(new CustomEvent('conversation-selected', { detail: undefined, bubbles: true, composed: true }))
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-chat-view': ScChatView
+  }
+}

@@ -1,0 +1,111 @@
+import { consume } from '@lit/context'
+import { css, html, LitElement } from 'lit'
+import { customElement, property } from 'lit/decorators.js'
+import type { ChatSession } from '../state/chat-session.ts'
+import { SessionController, sessionContext } from '../state/context.ts'
+import { baseStyles, shortAddress } from './styles.ts'
+
+/** Joined rooms and DMs with unread counts; selecting one dispatches `conversation-selected`. */
+@customElement('sc-conversation-list')
+export class ScConversationList extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      ul {
+        list-style: none;
+        padding: 0;
+        margin: 0;
+        display: grid;
+        gap: 0.25rem;
+      }
+      li button {
+        width: 100%;
+        text-align: left;
+        display: flex;
+        justify-content: space-between;
+        align-items: center;
+        background: var(--sc-bg);
+        color: var(--sc-fg);
+        border-color: var(--sc-border);
+      }
+      li button[aria-current='true'] {
+        border-color: var(--sc-accent);
+        background: #dbeafe;
+      }
+      .badge {
+        background: var(--sc-accent);
+        color: var(--sc-accent-fg);
+        border-radius: 999px;
+        padding: 0 0.5rem;
+        font-size: 0.875rem;
+      }
+      .actions {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        margin-bottom: 1rem;
+      }
+    `,
+  ]
+
+  @consume({ context: sessionContext, subscribe: true })
+  @property({ attribute: false })
+  session: ChatSession | undefined
+
+  @property() selected: string | undefined
+
+  readonly #controller = new SessionController(this)
+
+  override willUpdate(): void {
+    this.#controller.session = this.session
+  }
+
+  override render() {
+    const views = [...(this.session?.conversations.values() ?? [])]
+    return html`
+      <nav aria-label="Conversations">
+        <div class="actions">
+          <button @click=${() => this.#action('create-room')}>New room</button>
+          <button class="secondary" @click=${() => this.#action('join-room')}>Join</button>
+          <button class="secondary" @click=${() => this.#action('new-dm')}>Message a wallet</button>
+        </div>
+        ${views.length === 0 ? html`<p class="muted">No rooms yet: create one or join with an invite.</p>` : ''}
+        <ul>
+          ${views.map((view) => {
+            const label = view.saved.kind === 'dm' ? `DM ${shortAddress(view.saved.name)}` : `# ${view.saved.name}`
+            return html`<li>
+              <button
+                aria-current=${view.saved.id === this.selected ? 'true' : 'false'}
+                data-conversation=${view.saved.id}
+                @click=${() => this.#select(view.saved.id)}
+              >
+                <span>${label}</span>
+                ${
+                  view.unread > 0
+                    ? html`<span class="badge" aria-label="${view.unread} unread">${view.unread}</span>`
+                    : view.state === 'not-eligible'
+                      ? html`<span class="muted">locked</span>`
+                      : ''
+                }
+              </button>
+            </li>`
+          })}
+        </ul>
+      </nav>
+    `
+  }
+
+  #select(id: string): void {
+    this.dispatchEvent(new CustomEvent('conversation-selected', { detail: id, bubbles: true, composed: true }))
+  }
+
+  #action(name: string): void {
+    this.dispatchEvent(new CustomEvent('navigate', { detail: name, bubbles: true, composed: true }))
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-conversation-list': ScConversationList
+  }
+}

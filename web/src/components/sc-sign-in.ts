@@ -1,0 +1,52 @@
+import { html, LitElement } from 'lit'
+import { customElement, property } from 'lit/decorators.js'
+import type { WalletChoice } from '../wallet/discover.ts'
+import { baseStyles } from './styles.ts'
+
+/** The wallets found in this browser, one button each; picking one dispatches `wallet-selected`. */
+@customElement('sc-sign-in')
+export class ScSignIn extends LitElement {
+  static override styles = [baseStyles]
+
+  @property({ attribute: false }) wallets: WalletChoice[] = []
+  @property({ type: Boolean }) busy = false
+  @property() problem: string | undefined
+
+  override render() {
+    return html`
+      <section aria-labelledby="sign-in-title">
+        <h2 id="sign-in-title">Sign in with your wallet</h2>
+        <p class="muted">
+          Your wallet signs one message that lets this browser chat for you (no transaction, no gas). The first time,
+          it also signs the key of your encrypted vault on this device.
+        </p>
+        ${
+          this.wallets.length === 0
+            ? html`<p role="alert">No wallet found in this browser. Install MetaMask (or another EIP-6963 wallet) and reload.</p>`
+            : html`<ul>
+              ${this.wallets.map(
+                (wallet) => html`<li>
+                  <button ?disabled=${this.busy} @click=${() => this.#select(wallet)}>
+                    ${wallet.icon === undefined ? '' : html`<img src=${wallet.icon} alt="" width="24" height="24" />`}
+                    Sign in with ${wallet.name}
+                  </button>
+                </li>`,
+              )}
+            </ul>`
+        }
+        ${this.busy ? html`<p role="status">Waiting for your wallet…</p>` : ''}
+        ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
+      </section>
+    `
+  }
+
+  #select(wallet: WalletChoice): void {
+    this.dispatchEvent(new CustomEvent('wallet-selected', { detail: wallet, bubbles: true, composed: true }))
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-sign-in': ScSignIn
+  }
+}

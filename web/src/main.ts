@@ -1,0 +1,4 @@
+import './components/sc-app.ts'
+import { registerServiceWorker } from './pwa.ts'
+
+void registerServiceWorker()

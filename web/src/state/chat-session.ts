@@ -1,0 +1,552 @@
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { NotEligibleError, SecureChatError } from '@securechat/sdk/errors'
+import type { GateRule } from '@securechat/sdk/gates'
+import { eip1193Signer, type WalletSigner } from '@securechat/sdk/identity'
+import { decodeInvite, type Room } from '@securechat/sdk/rooms'
+import type { DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
+import { getAddress, JsonRpcProvider } from 'ethers'
+import type { AppConfig } from '../config.ts'
+import type { WalletChoice } from '../wallet/discover.ts'
+import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
+import { type ChatEntry, HistoryStore, type SavedConversation } from './history-store.ts'
+
+export type SessionStatus = 'signed-out' | 'signing-in' | 'signed-in'
+/** `connecting`: no relay or peer yet; `offline`: the browser has no network at all. */
+export type NetworkStatus = 'connecting' | 'online' | 'offline'
+
+export interface ConversationView {
+  saved: SavedConversation
+  unread: number
+  /** `not-eligible`: the wallet fails the room's token gate (`problem` says what it needs). */
+  state: 'joining' | 'joined' | 'not-eligible' | 'error'
+  problem: string | undefined
+  members: RoomMember[]
+}
+
+/** How often a start that found no relay (offline, relay down) is tried again. */
+const RECONNECT_INTERVAL_MS = 3_000
+
+const vaultName = (address: string): string => `securechat-vault-${address.toLowerCase()}`
+
+/** The readable message of any failure, with the sdk's hint when it has one. */
+export function describeError(err: unknown): string {
+  if (err instanceof SecureChatError) return err.hint === undefined ? err.message : `${err.message} — ${err.hint}`
+  if (err instanceof Error) return err.message
+  return String(err)
+}
+
+/** Accepts an invite string or a link carrying one (`…#invite=securechat:…`). */
+export function inviteFromText(text: string): string {
+  const trimmed = text.trim()
+  const hash = trimmed.indexOf('#invite=')
+  return hash === -1 ? trimmed : decodeURIComponent(trimmed.slice(hash + '#invite='.length))
+}
+
+/**
+ * One signed-in wallet in this tab: its vault, its sdk client, its conversations (rooms and
+ * DMs) and their history. Components render from it and call its methods; it dispatches
+ * `change` whenever something they show changed.
+ */
+export class ChatSession extends EventTarget {
+  readonly config: AppConfig
+  status: SessionStatus = 'signed-out'
+  network: NetworkStatus = 'connecting'
+  address: string | undefined
+  ensName: string | undefined
+  /** The chain the wallet is on, when it differs from the app's. */
+  walletChainId: number | undefined
+  /** The last failure worth telling the user (sign-in refused, relay unreachable …). */
+  problem: string | undefined
+  readonly conversations = new Map<string, ConversationView>()
+  readonly #history = new Map<string, ChatEntry[]>()
+  #wallet: WalletChoice | undefined
+  #signer: WalletSigner | undefined
+  #vault: Vault | undefined
+  #store: HistoryStore | undefined
+  #client: SecureChatClient | undefined
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  #provider: JsonRpcProvider | undefined
+  #detach: Array<() => void> = []
+
+  constructor(config: AppConfig) {
+    super()
+    this.config = config
+    addEventListener('online', this.#onBrowserNetwork)
+    addEventListener('offline', this.#onBrowserNetwork)
+  }
+
+  get client(): SecureChatClient | undefined {
+    return this.#client
+  }
+
+  history(id: string): ChatEntry[] {
+    return this.#history.get(id) ?? []
+  }
+
+  /** Reopens the last session without any wallet prompt, if the wallet still grants its account. */
+  async resume(wallets: WalletChoice[]): Promise<boolean> {
+    const last = await loadLastSession()
+    if (last === undefined) return false
+    const wallet = wallets.find((w) => w.rdns === last.rdns)
+    const key = await loadVaultKey(last.address)
+    if (wallet === undefined || key === undefined) return false
+    const accounts = await wallet.provider.request({ method: 'eth_accounts' }).catch(() => [])
+    const granted =
+      Array.isArray(accounts) && accounts.some((a) => String(a).toLowerCase() === last.address.toLowerCase())
+    if (!granted) return false
+    this.#setStatus('signing-in')
+    try {
+      const vault = await openVault({
+        backend: platformVaultBackend(vaultName(last.address)),
+        unlock: { type: 'key', key },
+      })
+      await this.#begin(wallet, getAddress(last.address), vault)
+      return true
+    } catch (err) {
+      this.problem = describeError(err)
+      await this.#end()
+      return false
+    }
+  }
+
+  /** Connects the wallet (one prompt), opens or creates the vault, signs the session certificate. */
+  async signIn(wallet: WalletChoice): Promise<void> {
+    this.problem = undefined
+    this.#setStatus('signing-in')
+    try {
+      const accounts = await wallet.provider.request({ method: 'eth_requestAccounts' })
+      if (!Array.isArray(accounts) || typeof accounts[0] !== 'string') throw new Error('the wallet granted no account')
+      const address = getAddress(accounts[0])
+      const key = await loadVaultKey(address)
+      const backend = platformVaultBackend(vaultName(address))
+      const signer = eip1193Signer({ provider: wallet.provider, address })
+      const vault = await openVault({
+        backend,
+        unlock: key === undefined ? { type: 'wallet', signer } : { type: 'key', key },
+      })
+      await saveVaultKey(address, vault.unlockKey)
+      await this.#begin(wallet, address, vault)
+    } catch (err) {
+      this.problem = describeError(err)
+      await this.#end()
+    }
+  }
+
+  async signOut(): Promise<void> {
+    const address = this.address
+    await this.#end()
+    await saveLastSession(undefined)
+    if (address !== undefined) await forgetVaultKey(address)
+  }
+
+  /** Asks the wallet to switch to (or add) the app's chain. */
+  async switchChain(): Promise<void> {
+    const provider = this.#wallet?.provider
+    if (provider === undefined) return
+    const chainId = `0x${this.config.chainId.toString(16)}`
+    try {
+      await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId }] })
+    } catch {
+      if (this.config.rpcUrl === undefined) return
+      await provider
+        .request({
+          method: 'wallet_addEthereumChain',
+          params: [
+            {
+              chainId,
+              chainName: `SecureChat chain ${this.config.chainId}`,
+              rpcUrls: [this.config.rpcUrl],
+              nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+            },
+          ],
+        })
+        .catch((err: unknown) => this.#fail(err))
+    }
+  }
+
+  async createRoom(params: { name: string; gate: GateRule | undefined }): Promise<string> {
+    const client = this.#requireClient()
+    const { room, invite } = await client.createRoom({
+      name: params.name,
+      access: params.gate === undefined ? { type: 'public' } : { type: 'gated', rule: params.gate },
+      domains: [location.host],
+      chainIds: [this.config.chainId],
+    })
+    this.#addRoom(room, invite)
+    await this.#saveIndex()
+    return room.id
+  }
+
+  /** Joins by invite (or invite link). A wallet failing the gate gets a `not-eligible` conversation. */
+  async joinInvite(text: string): Promise<string> {
+    const invite = inviteFromText(text)
+    const { manifest } = decodeInvite(invite)
+    const client = this.#requireClient()
+    try {
+      const room = await client.joinRoom(invite)
+      this.#addRoom(room, invite)
+      await this.#saveIndex()
+      return room.id
+    } catch (err) {
+      if (!(err instanceof NotEligibleError)) throw err
+      // Shown, not saved: a later token purchase is picked up by joining again.
+      const id = `pending:${manifest.signature.slice(2, 18)}`
+      this.conversations.set(id, {
+        saved: { kind: 'room', id, name: manifest.manifest.name, invite, lastReadMs: Date.now() },
+        unread: 0,
+        state: 'not-eligible',
+        problem: err.message,
+        members: [],
+      })
+      this.#changed()
+      return id
+    }
+  }
+
+  openDm(address: string): string {
+    const peer = getAddress(address)
+    if (!this.conversations.has(peer)) {
+      this.conversations.set(peer, {
+        saved: { kind: 'dm', id: peer, name: peer, lastReadMs: Date.now() },
+        unread: 0,
+        state: 'joined',
+        problem: undefined,
+        members: [],
+      })
+      void this.#saveIndex()
+      this.#changed()
+    }
+    return peer
+  }
+
+  async leave(id: string): Promise<void> {
+    const view = this.conversations.get(id)
+    if (view === undefined) return
+    if (view.saved.kind === 'room') await this.#client?.leaveRoom(id)
+    this.conversations.delete(id)
+    this.#history.delete(id)
+    await this.#store?.deleteHistory(id)
+    await this.#saveIndex()
+    this.#changed()
+  }
+
+  async send(id: string, text: string): Promise<void> {
+    const view = this.conversations.get(id)
+    const client = this.#requireClient()
+    if (view === undefined) throw new Error('no such conversation')
+    const now = Date.now()
+    let messageId: string
+    if (view.saved.kind === 'room') {
+      const room = client.rooms.find((r) => r.id === id)
+      if (room === undefined) throw new Error('this room is not joined yet')
+      messageId = (await room.send(text)).id
+    } else {
+      messageId = (await client.dm(id).send(text)).id
+    }
+    this.#append(id, {
+      id: messageId,
+      sender: this.address!,
+      text,
+      sentAtMs: now,
+      receivedAtMs: now,
+      mine: true,
+      state: 'ok',
+    })
+  }
+
+  markRead(id: string): void {
+    const view = this.conversations.get(id)
+    if (view === undefined || view.unread === 0) return
+    view.unread = 0
+    view.saved.lastReadMs = Date.now()
+    void this.#saveIndex()
+    this.#changed()
+  }
+
+  /** The invite link of a joined room: opening it in SecureChat joins the room. */
+  inviteLink(id: string): string | undefined {
+    const view = this.conversations.get(id)
+    if (view?.saved.kind !== 'room') return undefined
+    return `${location.origin}/#invite=${encodeURIComponent(view.saved.invite)}`
+  }
+
+  // --- lifecycle ---
+
+  async #begin(wallet: WalletChoice, address: string, vault: Vault): Promise<void> {
+    this.#wallet = wallet
+    this.#signer = eip1193Signer({ provider: wallet.provider, address })
+    this.#vault = vault
+    this.address = address
+    this.#store = new HistoryStore(vault)
+    // The vault's conversations show at once, before (or without) the network.
+    for (const saved of await this.#store.conversations()) {
+      this.conversations.set(saved.id, { saved, unread: 0, state: 'joining', problem: undefined, members: [] })
+      const history = await this.#store.history(saved.id)
+      this.#history.set(saved.id, history)
+      this.conversations.get(saved.id)!.unread = history.filter(
+        (e) => !e.mine && e.receivedAtMs > saved.lastReadMs,
+      ).length
+    }
+    await saveLastSession({ address, rdns: wallet.rdns })
+    this.#watchWallet(wallet)
+    this.#setStatus('signed-in')
+    void this.#lookupEns(address)
+    await this.#connect()
+  }
+
+  async #end(): Promise<void> {
+    clearTimeout(this.#reconnectTimer)
+    this.#reconnectTimer = undefined
+    for (const detach of this.#detach) detach()
+    this.#detach = []
+    const client = this.#client
+    this.#client = undefined
+    await client?.stop().catch(() => {})
+    await this.#store?.flush().catch(() => {})
+    await this.#vault?.close().catch(() => {})
+    this.#provider?.destroy()
+    this.#provider = undefined
+    this.#vault = undefined
+    this.#store = undefined
+    this.#wallet = undefined
+    this.#signer = undefined
+    this.address = undefined
+    this.ensName = undefined
+    this.conversations.clear()
+    this.#history.clear()
+    this.#setStatus('signed-out')
+  }
+
+  /** Starts the client; with no relay reachable (offline), tries again every few seconds. */
+  async #connect(): Promise<void> {
+    if (this.#vault === undefined || this.#signer === undefined || this.#client !== undefined) return
+    const config = this.config
+    this.#provider ??=
+      config.rpcUrl === undefined
+        ? undefined
+        : new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true })
+    const client = createClient({
+      signer: this.#signer,
+      vault: this.#vault,
+      bootstrap: config.relays,
+      domain: location.host,
+      uri: location.origin,
+      chainId: config.chainId,
+      ...(this.#provider === undefined ? {} : { provider: this.#provider }),
+      ...(config.allowPrivateAddresses ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+      directConnections: config.iceServers === undefined ? {} : { iceServers: config.iceServers as RTCIceServer[] },
+    })
+    this.network = navigator.onLine ? 'connecting' : 'offline'
+    this.#changed()
+    try {
+      await client.start()
+    } catch (err) {
+      if (this.status !== 'signed-in') return
+      this.problem = describeError(err)
+      this.#reconnectTimer = setTimeout(() => void this.#connect(), RECONNECT_INTERVAL_MS)
+      this.#changed()
+      return
+    }
+    if (this.status !== 'signed-in' || this.#vault === undefined) {
+      await client.stop()
+      return
+    }
+    this.#client = client
+    this.problem = undefined
+    this.#watchNetwork(client)
+    this.#watchDms(client)
+    await Promise.all(
+      [...this.conversations.values()]
+        .filter((view) => view.saved.kind === 'room')
+        .map((view) => this.#rejoin(client, view)),
+    )
+    this.#changed()
+  }
+
+  async #rejoin(client: SecureChatClient, view: ConversationView): Promise<void> {
+    if (view.saved.kind !== 'room') return
+    try {
+      const room = await client.joinRoom(view.saved.invite)
+      this.#watchRoom(room)
+      view.state = 'joined'
+      view.problem = undefined
+    } catch (err) {
+      view.state = err instanceof NotEligibleError ? 'not-eligible' : 'error'
+      view.problem = describeError(err)
+    }
+  }
+
+  #addRoom(room: Room, invite: string): void {
+    const existing = this.conversations.get(room.id)
+    if (existing !== undefined && existing.state === 'joined') return
+    this.conversations.set(room.id, {
+      saved: { kind: 'room', id: room.id, name: room.manifest.manifest.name, invite, lastReadMs: Date.now() },
+      unread: 0,
+      state: 'joined',
+      problem: undefined,
+      members: room.members(),
+    })
+    if (!this.#history.has(room.id)) this.#history.set(room.id, [])
+    this.#watchRoom(room)
+    this.#changed()
+  }
+
+  #watchRoom(room: Room): void {
+    const onMessage = (event: CustomEvent<RoomMessage>): void => {
+      const m = event.detail
+      this.#append(room.id, {
+        id: m.id,
+        sender: m.sender,
+        text: m.text,
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: m.receivedAtMs,
+        mine: false,
+        state: 'ok',
+      })
+    }
+    const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
+      const m = event.detail
+      this.#append(room.id, {
+        id: m.id,
+        sender: m.sender,
+        text: '',
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: Date.now(),
+        mine: false,
+        state: 'undecryptable',
+        reason: m.reason,
+      })
+    }
+    const onMembers = (): void => {
+      const view = this.conversations.get(room.id)
+      if (view === undefined) return
+      view.members = room.members()
+      this.#changed()
+    }
+    room.addEventListener('message:received', onMessage)
+    room.addEventListener('message:undecryptable', onUndecryptable)
+    room.addEventListener('member:joined', onMembers)
+    room.addEventListener('member:left', onMembers)
+    onMembers()
+  }
+
+  #watchDms(client: SecureChatClient): void {
+    const dms = client.dms
+    const onMessage = (event: CustomEvent<DirectMessage>): void => {
+      const m = event.detail
+      const id = this.openDm(m.conversation)
+      this.#append(id, {
+        id: m.id,
+        sender: m.sender,
+        text: m.text,
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: m.receivedAtMs,
+        mine: m.direction === 'out',
+        state: 'ok',
+      })
+    }
+    dms.addEventListener('message:received', onMessage)
+    this.#detach.push(() => dms.removeEventListener('message:received', onMessage))
+  }
+
+  #watchNetwork(client: SecureChatClient): void {
+    const libp2p = client.libp2p
+    const update = (): void => {
+      const connected = libp2p.getConnections().length > 0
+      this.network = !navigator.onLine ? 'offline' : connected ? 'online' : 'connecting'
+      this.#changed()
+    }
+    libp2p.addEventListener('connection:open', update)
+    libp2p.addEventListener('connection:close', update)
+    this.#detach.push(() => {
+      libp2p.removeEventListener('connection:open', update)
+      libp2p.removeEventListener('connection:close', update)
+    })
+    update()
+  }
+
+  #watchWallet(wallet: WalletChoice): void {
+    const provider = wallet.provider
+    const onAccounts = (accounts: unknown): void => {
+      const next = Array.isArray(accounts) && typeof accounts[0] === 'string' ? accounts[0] : undefined
+      if (next?.toLowerCase() === this.address?.toLowerCase()) return
+      void this.#end().then(() => {
+        this.problem =
+          next === undefined
+            ? 'The wallet disconnected; sign in again.'
+            : `The wallet switched to ${next}; sign in with it.`
+        this.#changed()
+      })
+    }
+    const onChain = (chainId: unknown): void => {
+      const id = typeof chainId === 'string' ? Number.parseInt(chainId, 16) : Number(chainId)
+      this.walletChainId = id === this.config.chainId ? undefined : id
+      this.#changed()
+    }
+    provider.on?.('accountsChanged', onAccounts)
+    provider.on?.('chainChanged', onChain)
+    this.#detach.push(() => {
+      provider.removeListener?.('accountsChanged', onAccounts)
+      provider.removeListener?.('chainChanged', onChain)
+    })
+    void provider
+      .request({ method: 'eth_chainId' })
+      .then(onChain)
+      .catch(() => {})
+  }
+
+  async #lookupEns(address: string): Promise<void> {
+    if (this.config.ensRpcUrl === undefined) return
+    try {
+      const name = await new JsonRpcProvider(this.config.ensRpcUrl, 1, { staticNetwork: true }).lookupAddress(address)
+      if (name !== null && this.address === address) {
+        this.ensName = name
+        this.#changed()
+      }
+    } catch {
+      // No ENS name shown; the address is.
+    }
+  }
+
+  #append(id: string, entry: ChatEntry): void {
+    const history = this.#history.get(id) ?? []
+    if (history.some((e) => e.id === entry.id)) return
+    history.push(entry)
+    this.#history.set(id, history)
+    const view = this.conversations.get(id)
+    if (view !== undefined && !entry.mine) view.unread += 1
+    this.#store?.saveHistory(id, history)
+    this.#changed()
+  }
+
+  async #saveIndex(): Promise<void> {
+    const saved = [...this.conversations.values()].filter((v) => !v.saved.id.startsWith('pending:')).map((v) => v.saved)
+    await this.#store?.saveConversations(saved)
+  }
+
+  #requireClient(): SecureChatClient {
+    if (this.#client === undefined) throw new Error('not connected yet: waiting for a relay')
+    return this.#client
+  }
+
+  #fail(err: unknown): void {
+    this.problem = describeError(err)
+    this.#changed()
+  }
+
+  readonly #onBrowserNetwork = (): void => {
+    if (!navigator.onLine) this.network = 'offline'
+    else if (this.#client === undefined) this.network = 'connecting'
+    this.#changed()
+  }
+
+  #setStatus(status: SessionStatus): void {
+    this.status = status
+    this.#changed()
+  }
+
+  #changed(): void {
+    this.dispatchEvent(new Event('change'))
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * What this browser remembers outside the vault, in its own IndexedDB database: per wallet,
+ * the vault's non-extractable unlock key (a CryptoKey: script can use it, nobody can read its
+ * bytes), and which wallet signed in last. Never localStorage: a key there would be readable
+ * bytes. Signing out deletes the key, so the next sign-in asks the wallet again.
+ */
+
+const DB_NAME = 'securechat-device'
+const STORE = 'device'
+const LAST_SESSION = 'last-session'
+
+export interface LastSession {
+  address: string
+  /** The wallet's EIP-6963 rdns, to find the same wallet on reload. */
+  rdns: string
+}
+
+function openDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1)
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE)
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
+}
+
+async function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest | undefined): Promise<T> {
+  const db = await openDb()
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode)
+      const request = work(tx.objectStore(STORE))
+      tx.oncomplete = () => resolve(request?.result as T)
+      tx.onerror = () => reject(tx.error)
+      tx.onabort = () => reject(tx.error)
+    })
+  } finally {
+    db.close()
+  }
+}
+
+const keyName = (address: string): string => `vault-key:${address.toLowerCase()}`
+
+export async function loadVaultKey(address: string): Promise<CryptoKey | undefined> {
+  const value = await run<unknown>('readonly', (store) => store.get(keyName(address)))
+  return value instanceof CryptoKey ? value : undefined
+}
+
+export async function saveVaultKey(address: string, key: CryptoKey): Promise<void> {
+  if (key.extractable) throw new TypeError('only a non-extractable key may be kept')
+  await run('readwrite', (store) => store.put(key, keyName(address)))
+}
+
+export async function forgetVaultKey(address: string): Promise<void> {
+  await run('readwrite', (store) => store.delete(keyName(address)))
+}
+
+export async function loadLastSession(): Promise<LastSession | undefined> {
+  const value = (await run<unknown>('readonly', (store) => store.get(LAST_SESSION))) as Partial<LastSession> | undefined
+  return typeof value?.address === 'string' && typeof value.rdns === 'string'
+    ? { address: value.address, rdns: value.rdns }
+    : undefined
+}
+
+export async function saveLastSession(session: LastSession | undefined): Promise<void> {
+  await run('readwrite', (store) =>
+    session === undefined ? store.delete(LAST_SESSION) : store.put(session, LAST_SESSION),
+  )
+}

@@ -1,0 +1,74 @@
+import type { Vault } from '@securechat/sdk/vault'
+import { z } from 'zod'
+
+/** Messages kept per conversation; older ones drop off (the relay store is where long history lives). */
+export const HISTORY_LIMIT = 1_000
+/** Coalesces writes of a busy conversation into one vault put. */
+const SAVE_DELAY_MS = 250
+
+const entrySchema = z.object({
+  id: z.string(),
+  sender: z.string(),
+  text: z.string(),
+  sentAtMs: z.number(),
+  receivedAtMs: z.number(),
+  mine: z.boolean(),
+  /** `undecryptable`: a verified sender's message this device cannot read (reason says why). */
+  state: z.enum(['ok', 'undecryptable']),
+  reason: z.string().optional(),
+})
+export type ChatEntry = z.infer<typeof entrySchema>
+
+const conversationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('room'), id: z.string(), name: z.string(), invite: z.string(), lastReadMs: z.number() }),
+  z.object({ kind: z.literal('dm'), id: z.string(), name: z.string(), lastReadMs: z.number() }),
+])
+export type SavedConversation = z.infer<typeof conversationSchema>
+
+const INDEX = 'web/conversations'
+const historyName = (id: string): string => `web/history/${id}`
+
+/**
+ * The app's conversations and their messages, in the encrypted vault (IndexedDB): a reload,
+ * or an offline start, shows them again before the network is back.
+ */
+export class HistoryStore {
+  readonly #vault: Vault
+  readonly #dirty = new Map<string, ChatEntry[]>()
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(vault: Vault) {
+    this.#vault = vault
+  }
+
+  async conversations(): Promise<SavedConversation[]> {
+    return (await this.#vault.getJson(INDEX, z.array(conversationSchema))) ?? []
+  }
+
+  saveConversations(list: SavedConversation[]): Promise<void> {
+    return this.#vault.putJson(INDEX, list)
+  }
+
+  async history(id: string): Promise<ChatEntry[]> {
+    return (await this.#vault.getJson(historyName(id), z.array(entrySchema))) ?? []
+  }
+
+  /** Schedules `entries` (the whole, capped history of `id`) to be written. */
+  saveHistory(id: string, entries: ChatEntry[]): void {
+    this.#dirty.set(id, entries.slice(-HISTORY_LIMIT))
+    this.#timer ??= setTimeout(() => void this.flush(), SAVE_DELAY_MS)
+  }
+
+  async deleteHistory(id: string): Promise<void> {
+    this.#dirty.delete(id)
+    await this.#vault.delete(historyName(id))
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const writes = [...this.#dirty].map(([id, entries]) => this.#vault.putJson(historyName(id), entries))
+    this.#dirty.clear()
+    await Promise.all(writes)
+  }
+}

@@ -1,0 +1,57 @@
+import { defineConfig } from 'vite'
+import { VitePWA } from 'vite-plugin-pwa'
+
+/**
+ * The web app, built into `web/dist` and served by `securechat relay --http`. The relay adds
+ * the CSP nonce to every script tag, so the build must emit no inline script: module preload
+ * links are off (`modulePreload: false`) and the service worker is registered by our own code
+ * through the Trusted Types policy (`injectRegister: false`).
+ */
+export default defineConfig({
+  root: import.meta.dirname,
+  build: {
+    target: 'es2024',
+    outDir: 'dist',
+    emptyOutDir: true,
+    modulePreload: false,
+    chunkSizeWarningLimit: 4_096,
+  },
+  plugins: [
+    VitePWA({
+      injectRegister: false,
+      registerType: 'autoUpdate',
+      filename: 'sw.js',
+      manifest: {
+        name: 'SecureChat',
+        short_name: 'SecureChat',
+        description: 'End-to-end encrypted chat for Ethereum wallets, peer to peer.',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        background_color: '#ffffff',
+        theme_color: '#1d4ed8',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: '/icons/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: '/icons/icon.svg', sizes: 'any', type: 'image/svg+xml' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
+        maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
+        navigateFallback: '/index.html',
+        navigateFallbackDenylist: [/^\/(healthz|metrics|config\.json)/],
+        cleanupOutdatedCaches: true,
+        runtimeCaching: [
+          {
+            // The relay's addresses and chain: fresh when online, the last known copy offline.
+            urlPattern: ({ url }) => url.pathname === '/config.json',
+            handler: 'NetworkFirst',
+            options: { cacheName: 'securechat-config', networkTimeoutSeconds: 3 },
+          },
+        ],
+      },
+    }),
+  ],
+})
