@@ -1,4 +1,5 @@
 /** Defaults of the relay node and CLI. Docs point here instead of repeating values. */
+import { resolve } from 'node:path'
 
 /** Relay slots for browsers behind NAT; the library's 15 is too few for a community. */
 export const RELAY_MAX_RESERVATIONS = 1024
@@ -80,3 +81,30 @@ export const DEVNET_DIR = '.securechat/devnet'
  * next run sends on the pair's topic instead of repeating the handshake on the inbox.
  */
 export const DM_ANSWER_WAIT_MS = 2_000
+
+/** `securechat relay --http`: interface the web app's HTTP server binds to. Loopback: put a TLS proxy in front. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
+
+/** Where the built web app is (`npm run build -w @securechat/web`), resolved from this package. */
+export const DEFAULT_WEB_ROOT = resolve(import.meta.dirname, '../../web/dist')
+
+/** HTTP requests per second one client IP may make, on average. */
+export const HTTP_RATE_LIMIT_PER_SECOND = 50
+
+/** HTTP requests one client IP may make at once (the token bucket's size). */
+export const HTTP_RATE_LIMIT_BURST = 100
+
+/** Client IPs the HTTP rate limiter tracks at most; the idle ones are forgotten first. */
+export const HTTP_RATE_LIMIT_MAX_CLIENTS = 10_000
+
+/** The HTTP server drops a client that has not sent its request headers after this long (slow clients hold sockets). */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000
+
+/** The HTTP server drops a client that has not sent its whole request after this long. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000
+
+/** Random bytes of the CSP nonce of each HTTP response: 128 bits, as CSP asks. */
+export const HTTP_NONCE_BYTES = 16
+
+/** `npm start`: port of the web app (env `SECURECHAT_HTTP_PORT`). */
+export const DEVNET_HTTP_PORT = 8080
