@@ -2,6 +2,7 @@
  * Types shared by the sdk's entry points and the apps (node/, web/). Types only: no values.
  */
 import type { PeerId } from '@libp2p/interface'
+import type { SignedManifest } from './rooms/manifest.ts'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -84,6 +85,17 @@ export interface UndecryptableMessage {
   senderPeerId: string
   sentAtMs: number
   reason: string
+}
+
+/** A room this device joined, as remembered in its vault (`client.savedRooms()`). */
+export interface SavedRoom {
+  roomId: string
+  name: string
+  /** Pass it to `client.joinRoom` to join again. */
+  manifest: SignedManifest
+  /** Relays named by the invite it was joined from (or the client's bootstrap relays then). */
+  relays: string[]
+  joinedAtMs: number
 }
 
 // --- Direct messages (sdk/src/dm) ---

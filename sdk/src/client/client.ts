@@ -28,7 +28,8 @@ import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
 import type { DeviceEncryptionKeys } from '../rooms/room-keys.ts'
-import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
+import { forgetRoom, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
+import type { AbortOptions, Address, SavedRoom, SessionCertificate, VerifiedCertificate } from '../types.ts'
 import { loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -63,8 +64,8 @@ export interface ClientInit {
   connectionGater?: ConnectionGater
   presenceIntervalMs?: number
   /**
-   * An open vault (`@securechat/sdk/vault`): the device key, its encryption keys, the certificate
-   * and DM sessions load from it and are saved to it on every change. The caller closes it after
+   * An open vault (`@securechat/sdk/vault`): the device key, its encryption keys, the certificate,
+   * DM sessions, joined rooms and their sender keys load from it and are saved to it on every change. The caller closes it after
    * `stop()`. Without one, the device lives as long as the client.
    */
   vault?: Vault
@@ -238,6 +239,15 @@ export class SecureChatClient {
     options.signal?.throwIfAborted()
     const { access } = signed.manifest
     if (access.type === 'gated') await this.#checkGate(access.rule, self.verified.address, options)
+    // With a vault, the room resumes the sender keys an earlier run saved (room-store.ts).
+    const vault = this.#init.vault
+    const keys =
+      vault === undefined
+        ? undefined
+        : await loadRoomKeys(vault, { roomId, selfPeerId: self.peerId }).catch((err: unknown) => {
+            this.#log.warn('stored room keys unreadable; a new epoch starts', { roomId, error: String(err) })
+            return undefined
+          })
     const existing = this.#rooms.get(roomId)
     if (existing !== undefined) return existing
     const room = new Room(
@@ -249,11 +259,13 @@ export class SecureChatClient {
         ...(this.#gates === undefined ? {} : { gates: this.#gates }),
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
+        ...(vault === undefined ? {} : { vault }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },
       {
         roomId,
         manifest: signed,
+        ...(keys === undefined ? {} : { keys }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
       },
     )
@@ -263,7 +275,19 @@ export class SecureChatClient {
       room.addEventListener('member:joined', (event) => void direct.upgrade(event.detail.peerId))
     }
     room.start()
+    if (vault !== undefined) {
+      const relays = typeof invite === 'string' ? (decodeInvite(invite).relays ?? []) : (this.#init.bootstrap ?? [])
+      await saveJoinedRoom(vault, { roomId, manifest: signed, relays }).catch((err: unknown) =>
+        this.#log.warn('joined room not saved to the vault', { roomId, error: String(err) }),
+      )
+    }
     return room
+  }
+
+  /** Rooms this device joined and has not left, from the vault (none without one); needs no start. */
+  async savedRooms(): Promise<SavedRoom[]> {
+    const vault = this.#init.vault
+    return vault === undefined ? [] : loadSavedRooms(vault, this.#log)
   }
 
   /** Throws {@link NotEligibleError} (or {@link GateUnavailableError}) unless this wallet passes `rule`. */
@@ -319,10 +343,12 @@ export class SecureChatClient {
     return this.dms.conversation(address)
   }
 
+  /** Leaves a room (its members rotate their keys) and forgets it and its sender keys in the vault. */
   async leaveRoom(roomId: string): Promise<void> {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
     await room?.stop()
+    if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
   }
 
   async #signIn(

@@ -13,6 +13,15 @@ export {
 } from './manifest.ts'
 export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {
+  forgetRoom,
+  loadRoomKeys,
+  loadSavedRooms,
+  ROOM_ENTRY_PREFIXES,
+  type StoredRoomKeys,
+  saveJoinedRoom,
+  saveRoomKeys,
+} from './room-store.ts'
+export {
   decodeRecord,
   type Envelope,
   encodeRecord,

@@ -19,6 +19,8 @@ import {
 import { base64urlDecode, base64urlEncode, canonicalJson, utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
 import type { VerifiedCertificate } from '../types.ts'
+import type { Vault } from '../vault/vault.ts'
+import { type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
 import type { KeysRecord, MessageRecord } from './wire.ts'
 
 /** This device's encryption keys, as the client holds them. Secret: never logged. */
@@ -39,6 +41,12 @@ interface Member {
  * The sender-key side of one room (DESIGN.md, Encryption): our outbound chain, every member's
  * inbound chain, and the distribution of our chain key to each member over the hybrid
  * X-Wing channel bound to both PeerIds and the room. Relays and non-members see ciphertext.
+ *
+ * With a vault, the chains persist (`room-store.ts`): {@link encrypt} returns a ciphertext only
+ * once the advanced chain is saved, so a restart never reuses a message key; {@link decrypt}
+ * saves the advanced chain before it returns the plaintext, so a used key is gone from the
+ * vault too; a new epoch is saved before it is distributed. Writes are coalesced: changes made
+ * while one is in flight share the next.
  */
 export class RoomKeys {
   readonly #roomId: string
@@ -55,14 +63,35 @@ export class RoomKeys {
    */
   #joinDistribution: SenderKeyDistribution | undefined
   readonly #joinedAtMs: number
+  readonly #vault: Vault | undefined
+  /** Changes not yet in a write. */
+  #dirty = false
+  /** The write in progress, and the one after it that later changes share. */
+  #writing: Promise<void> | undefined
+  #queued: Promise<void> | undefined
 
-  constructor(init: { roomId: string; selfPeerId: string; device: DeviceEncryptionKeys; log: Logger }) {
+  /**
+   * `stored`: the state saved in `vault` by an earlier run (`loadRoomKeys`): our epoch goes on
+   * where it stopped, and the members' chains we held stay readable. Without it, a new epoch.
+   */
+  constructor(init: {
+    roomId: string
+    selfPeerId: string
+    device: DeviceEncryptionKeys
+    log: Logger
+    vault?: Vault
+    stored?: StoredRoomKeys
+  }) {
     this.#roomId = init.roomId
     this.#self = init.selfPeerId
     this.#device = init.device
     this.#log = init.log
-    this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
-    this.#inbound = createInboundSenderKeys({ roomId: init.roomId })
+    this.#vault = init.vault
+    this.#outbound =
+      init.stored?.outbound ?? createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
+    this.#inbound = init.stored?.inbound ?? createInboundSenderKeys({ roomId: init.roomId })
+    this.#dirty = init.stored === undefined
+    // Members reached late read from here on (kept in memory only; see #joinDistribution).
     this.#joinDistribution = this.#outbound.exportForMember()
     this.#joinedAtMs = Date.now()
   }
@@ -125,6 +154,7 @@ export class RoomKeys {
     this.#dropJoinDistribution()
     this.#outbound.rotate()
     for (const member of this.#members.values()) member.sentEpoch = undefined
+    this.#changed()
   }
 
   #dropJoinDistribution(): void {
@@ -145,6 +175,8 @@ export class RoomKeys {
     const allowed = await Promise.all(lacking.map(([peer]) => eligible(peer)))
     const pending = lacking.filter((_, i) => allowed[i])
     if (pending.length === 0) return []
+    // An epoch is handed out only once it is saved: a restart must not fall back to an older one.
+    await this.#durable()
     if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
     const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
     const epoch = this.#outbound.epoch
@@ -195,7 +227,7 @@ export class RoomKeys {
         senderIdentityKey: member.bundle.identityKey,
         sealed: base64urlDecode(entry.sealed),
       })
-      this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })
+      if (this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })) this.#changed()
       return 'installed'
     } catch (err) {
       this.#log.info('sender key refused', { room: this.#roomId, from, error: String(err) })
@@ -206,16 +238,70 @@ export class RoomKeys {
   /** Encrypts an envelope; `header` fields outside the ciphertext are bound as associated data. */
   async encrypt(envelope: Uint8Array, header: OuterHeader): Promise<string> {
     const ciphertext = await this.#outbound.encrypt({ plaintext: envelope, messageId: headerDigest(header) })
+    // Not published before the advanced chain is durable: a restart must not reuse this key.
+    this.#dirty = true
+    await this.#save()
     return base64urlEncode(ciphertext)
   }
 
   /** Decrypts; throws `SenderKeyNotFoundError` while the sender's key has not arrived. */
   async decrypt(from: string, ciphertext: string, header: OuterHeader): Promise<Uint8Array> {
-    return this.#inbound.decrypt({
+    const plaintext = await this.#inbound.decrypt({
       senderId: from,
       message: base64urlDecode(ciphertext),
       messageId: headerDigest(header),
     })
+    this.#dirty = true
+    // The message is read either way; if the vault fails, it holds the older chain until the next save.
+    await this.#save().catch((err: unknown) => this.#saveFailed(err))
+    return plaintext
+  }
+
+  /** Resolves once every change made so far is saved (or has failed to be). */
+  async flush(): Promise<void> {
+    await this.#durable().catch((err: unknown) => this.#saveFailed(err))
+  }
+
+  #changed(): void {
+    this.#dirty = true
+    void this.#save().catch((err: unknown) => this.#saveFailed(err))
+  }
+
+  #saveFailed(err: unknown): void {
+    this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) })
+  }
+
+  /** Resolves once every change made so far is durable. */
+  #durable(): Promise<void> {
+    if (this.#vault === undefined) return Promise.resolve()
+    if (this.#dirty) return this.#save()
+    return this.#queued ?? this.#writing ?? Promise.resolve()
+  }
+
+  /** A write that reads the state after every change made before this call. */
+  #save(): Promise<void> {
+    const vault = this.#vault
+    if (vault === undefined) return Promise.resolve()
+    this.#queued ??= this.#writeAfter(vault, this.#writing)
+    return this.#queued
+  }
+
+  async #writeAfter(vault: Vault, previous: Promise<void> | undefined): Promise<void> {
+    await previous?.catch(() => undefined)
+    // The state is read now: a change from here on needs the next write.
+    this.#queued = undefined
+    this.#dirty = false
+    let write: Promise<void> | undefined
+    try {
+      write = saveRoomKeys(vault, this.#roomId, { outbound: this.#outbound, inbound: this.#inbound })
+      this.#writing = write
+      await write
+    } catch (err) {
+      this.#dirty = true
+      throw err
+    } finally {
+      if (write !== undefined && this.#writing === write) this.#writing = undefined
+    }
   }
 
   /** True when a member's bundle is known (keys can be exchanged with it). */

@@ -32,9 +32,11 @@ import type {
   SessionCertificate,
   VerifiedCertificate,
 } from '../types.ts'
+import type { Vault } from '../vault/vault.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import type { SignedManifest } from './manifest.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
+import type { StoredRoomKeys } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -62,12 +64,16 @@ export interface RoomComponents {
   device: DeviceEncryptionKeys
   /** Fetches the certificate of `about` from `ask` (a neighbour that forwarded its message). */
   fetchCertificate: (ask: PeerId, about: string) => Promise<SessionCertificate | undefined>
+  /** Where the room's sender keys persist (`room-store.ts`); without one they end with the room. */
+  vault?: Vault
   log: Logger
 }
 
 export interface RoomInit {
   roomId: string
   manifest: SignedManifest
+  /** Sender keys saved by an earlier run (`loadRoomKeys`): the room resumes them. */
+  keys?: StoredRoomKeys
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
 }
@@ -124,6 +130,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       selfPeerId: components.self.peerId,
       device: components.device,
       log: components.log,
+      ...(components.vault === undefined ? {} : { vault: components.vault }),
+      ...(init.keys === undefined ? {} : { stored: init.keys }),
     })
     this.#gatekeeper = new RoomGatekeeper({
       roomId: init.roomId,
@@ -179,6 +187,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
+    // Every advance of the sender keys reaches the vault before the caller closes it.
+    await this.#keys.flush()
     this.safeDispatchEvent('room:stopped')
   }
 

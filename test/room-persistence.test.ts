@@ -1,0 +1,198 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { createInboundSenderKeys, DuplicateMessageError } from '@securechat/sdk/crypto'
+import { WrongPassphraseError } from '@securechat/sdk/errors'
+import { walletSigner } from '@securechat/sdk/identity'
+import { loadRoomKeys, type Room } from '@securechat/sdk/rooms'
+import type { RoomMessage } from '@securechat/sdk/types'
+import { openVault, platformVaultBackend, VAULT_ARGON2ID_MIN, type Vault } from '@securechat/sdk/vault'
+import { type HDNodeWallet, Wallet } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { RelayNode } from '../node/src/relay/relay.ts'
+import { tempDir } from './helpers/cli.ts'
+
+const ALICE_PASSPHRASE = 'alice keeps this one in her head'
+
+const stoppers: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const stop of stoppers.splice(0).reverse()) await stop()
+})
+
+async function startRelay(): Promise<RelayNode> {
+  const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  await relay.start()
+  stoppers.push(() => relay.stop())
+  return relay
+}
+
+/** A started client on `vault`; stopping it also closes the vault (as the CLI does). */
+async function startDevice(
+  relay: RelayNode,
+  wallet: HDNodeWallet,
+  vault: Vault,
+): Promise<SecureChatClient & { close: () => Promise<void> }> {
+  const client = createClient({
+    signer: walletSigner({ type: 'eoa', signer: wallet }),
+    bootstrap: [relay.multiaddrs[0]!],
+    vault,
+  })
+  const close = async (): Promise<void> => {
+    await client.stop()
+    await vault.close()
+  }
+  stoppers.push(close)
+  await client.start()
+  return Object.assign(client, { close })
+}
+
+interface WireRecord {
+  type: string
+  from: string
+  epoch?: number
+  to?: Array<{ peer: string }>
+  payload?: { ct: string }
+}
+
+/** Every record the relay accepts on any topic, with its gossip sender. */
+function recordWire(relay: RelayNode): WireRecord[] {
+  const records: WireRecord[] = []
+  relay.libp2p.services.pubsub.addEventListener('message', (event) => {
+    if (event.detail.type !== 'signed') return
+    const record = JSON.parse(new TextDecoder().decode(event.detail.data)) as WireRecord
+    records.push({ ...record, from: event.detail.from.toString() })
+  })
+  return records
+}
+
+/** Epoch and iteration of a sender-key ciphertext: version u8, epoch u32, iteration u32 (big-endian). */
+function senderKeyHeader(ct: string): { epoch: number; iteration: number } {
+  const bytes = Buffer.from(ct, 'base64url')
+  return { epoch: bytes.readUInt32BE(1), iteration: bytes.readUInt32BE(5) }
+}
+
+function nextMessage(room: Room, text: string): Promise<RoomMessage> {
+  return new Promise((resolve) => {
+    const listener = (event: CustomEvent<RoomMessage>): void => {
+      if (event.detail.text !== text) return
+      room.removeEventListener('message:received', listener)
+      resolve(event.detail)
+    }
+    room.addEventListener('message:received', listener)
+  })
+}
+
+describe('room sender keys in the vault', () => {
+  it('behavior: restarted devices keep their epoch and read the chains they held; the vault keeps no used message key', async () => {
+    const relay = await startRelay()
+    const wallets = { alice: Wallet.createRandom(), bob: Wallet.createRandom() }
+    const dirs = { alice: await tempDir('room-alice-'), bob: await tempDir('room-bob-') }
+    const openAlice = (passphrase = ALICE_PASSPHRASE): Promise<Vault> =>
+      openVault({
+        backend: platformVaultBackend(dirs.alice),
+        unlock: { type: 'passphrase', passphrase },
+        argon2id: VAULT_ARGON2ID_MIN,
+      })
+    const openBob = (): Promise<Vault> =>
+      openVault({
+        backend: platformVaultBackend(dirs.bob),
+        unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: wallets.bob }) },
+      })
+
+    const alice = await startDevice(relay, wallets.alice, await openAlice())
+    const bob = await startDevice(relay, wallets.bob, await openBob())
+    const alicePeerId = alice.peerId.toString()
+    const bobPeerId = bob.peerId.toString()
+    const wire = recordWire(relay)
+    const { room: aliceRoom, invite } = await alice.createRoom({ name: 'persistent' })
+    const bobRoom = await bob.joinRoom(invite)
+    await Promise.all([aliceRoom.waitForPeers(), bobRoom.waitForPeers()])
+    const one = nextMessage(bobRoom, 'one')
+    await aliceRoom.send('one')
+    await one
+
+    // Alice stops and comes back from her vault: same device, same room, same epoch.
+    await alice.close()
+    const vaultFile = join(dirs.alice, 'vault.json')
+    const before = await readFile(vaultFile)
+    await expect(openAlice('not what alice chose')).rejects.toBeInstanceOf(WrongPassphraseError)
+    expect(await readFile(vaultFile)).toEqual(before)
+
+    const aliceAgain = await startDevice(relay, wallets.alice, await openAlice())
+    expect(aliceAgain.peerId.toString()).toBe(alicePeerId)
+    const saved = await aliceAgain.savedRooms()
+    expect(saved).toMatchObject([{ roomId: aliceRoom.id, name: 'persistent' }])
+    const aliceRoomAgain = await aliceAgain.joinRoom(saved[0]!.manifest)
+    await aliceRoomAgain.waitForPeers()
+    const two = nextMessage(bobRoom, 'two')
+    await aliceRoomAgain.send('two')
+    await two
+
+    const fromAlice = (records: WireRecord[]): WireRecord[] =>
+      records.filter((r) => r.type === 'message' && r.from === alicePeerId)
+    const [first, second] = fromAlice(wire).map((r) => r.payload!.ct)
+    const epoch = senderKeyHeader(first!).epoch
+    expect(senderKeyHeader(first!)).toEqual({ epoch, iteration: 0 })
+    expect(senderKeyHeader(second!)).toEqual({ epoch, iteration: 1 })
+
+    // Bob's device crashes (no goodbye reaches Alice, so she neither drops him nor rotates).
+    await bob.libp2p.hangUp(relay.libp2p.peerId)
+    await bob.close()
+
+    // What Bob's vault holds cannot read the messages he already read (forward secrecy).
+    const bobVault = await openBob()
+    const bobStored = await loadRoomKeys(bobVault, { roomId: aliceRoom.id, selfPeerId: bobPeerId })
+    await bobVault.close()
+    expect(bobStored!.inbound.epochs(alicePeerId)).toEqual([epoch])
+    for (const ct of [first!, second!]) {
+      await expect(
+        bobStored!.inbound.decrypt({ senderId: alicePeerId, message: Buffer.from(ct, 'base64url') }),
+      ).rejects.toBeInstanceOf(DuplicateMessageError)
+    }
+
+    const bobAgain = await startDevice(relay, wallets.bob, await openBob())
+    expect(bobAgain.peerId.toString()).toBe(bobPeerId)
+    const sinceRestart = wire.length
+    const bobRoomAgain = await bobAgain.joinRoom((await bobAgain.savedRooms())[0]!.manifest)
+    const undecryptable: string[] = []
+    bobRoomAgain.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.reason))
+    await bobRoomAgain.waitForPeers()
+    const three = nextMessage(bobRoomAgain, 'three')
+    await aliceRoomAgain.send('three')
+    expect((await three).sender).toBe(wallets.alice.address)
+    expect(undecryptable).toEqual([])
+    // Read with the chain Bob had before the crash: Alice sealed no key to him since.
+    const [third] = fromAlice(wire.slice(sinceRestart)).map((r) => r.payload!.ct)
+    expect(senderKeyHeader(third!)).toEqual({ epoch, iteration: 2 })
+    const keysToBob = wire
+      .slice(sinceRestart)
+      .filter((r) => r.type === 'keys' && r.from === alicePeerId && r.to!.some((e) => e.peer === bobPeerId))
+    expect(keysToBob).toEqual([])
+
+    // Alice's stored chain is past every message she sent: none of them can be read from it.
+    await aliceAgain.close()
+    const aliceVault = await openAlice()
+    const aliceStored = await loadRoomKeys(aliceVault, { roomId: aliceRoom.id, selfPeerId: alicePeerId })
+    await aliceVault.close()
+    expect({ epoch: aliceStored!.outbound.epoch, iteration: aliceStored!.outbound.iteration }).toEqual({
+      epoch,
+      iteration: 3,
+    })
+    const reader = createInboundSenderKeys({ roomId: aliceRoom.id })
+    reader.install({ distribution: aliceStored!.outbound.exportForMember(), from: alicePeerId })
+    for (const ct of [first!, second!, third!]) {
+      await expect(
+        reader.decrypt({ senderId: alicePeerId, message: Buffer.from(ct, 'base64url') }),
+      ).rejects.toBeInstanceOf(DuplicateMessageError)
+    }
+
+    // Leaving a room forgets it and its keys.
+    await bobAgain.leaveRoom(bobRoomAgain.id)
+    expect(await bobAgain.savedRooms()).toEqual([])
+    await bobAgain.close()
+    const bobLeft = await openBob()
+    expect(await bobLeft.list('room/')).toEqual([])
+    await bobLeft.close()
+  })
+})
