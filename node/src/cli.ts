@@ -1,10 +1,11 @@
 import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
-import { chat, listen, roomCreate, send } from './commands/chat.ts'
+import { chat, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
 import { runRelay } from './commands/relay.ts'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
+import { DATA_DIR_HELP } from './vault.ts'
 
 const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
@@ -20,6 +21,11 @@ function clientOptions(command: Command, room: 'required' | 'optional' = 'requir
     .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
     .option('--chain-id <id>', 'chain id to sign the session certificate for')
     .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, accepts contract wallets (env SECURECHAT_RPC)')
+    .option(
+      '--data-dir <dir>',
+      'where this device persists: its keys, certificate, rooms, sender keys and DM sessions (encrypted vault)',
+    )
+    .addHelpText('after', DATA_DIR_HELP)
 }
 
 export function buildProgram(): Command {
@@ -49,6 +55,24 @@ export function buildProgram(): Command {
       '--anchor-gas-limit <gas>',
       'gas limit per anchor transaction; estimated when absent (env SECURECHAT_ANCHOR_GAS_LIMIT)',
     )
+    .option(
+      '--http <port>',
+      'serve the web app, /config.json, /healthz and /metrics on this port; 0 picks one (env SECURECHAT_HTTP_PORT)',
+    )
+    .option('--http-host <host>', 'interface of the HTTP server (default 127.0.0.1; env SECURECHAT_HTTP_HOST)')
+    .option('--web-root <dir>', 'the built web app (default: web/dist of this checkout; env SECURECHAT_WEB_ROOT)')
+    .option(
+      '--web-allow-private',
+      'tell the web app it may dial loopback and private addresses: LANs and devnets only (env SECURECHAT_WEB_ALLOW_PRIVATE=1)',
+    )
+    .option(
+      '--web-rpc <url>',
+      'JSON-RPC endpoint the web app is told to use; default --rpc. Every visitor sees it: no secret in it (env SECURECHAT_WEB_RPC)',
+    )
+    .option(
+      '--http-trust-proxy',
+      'rate-limit by the last X-Forwarded-For address: only behind a reverse proxy that sets it (env SECURECHAT_HTTP_TRUST_PROXY=1)',
+    )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
 
@@ -68,6 +92,13 @@ export function buildProgram(): Command {
     .option('--domain <domain>', 'SIWE domain accepted in the room (repeatable; default localhost)', repeatable)
     .option('--chain-id <id>', 'chain id accepted in the room (repeatable; default 31337)', repeatable)
     .action(async (flags) => roomCreate(flags))
+  room
+    .command('list')
+    .description('list the rooms this device joined (one JSON object per line, with an invite to each)')
+    .requiredOption('--data-dir <dir>', 'the device whose rooms to list (encrypted vault)')
+    .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
+    .addHelpText('after', DATA_DIR_HELP)
+    .action(async (flags) => roomList(flags))
 
   clientOptions(
     program.command('send').description('send one message to a room').argument('<text>', 'message text'),
@@ -78,7 +109,6 @@ export function buildProgram(): Command {
   )
     .option('--json', 'one JSON object per message')
     .option('--dm', 'direct messages to this wallet instead of a room')
-    .option('--data-dir <dir>', 'with --dm: where this device and its sessions persist (encrypted vault)')
     .action(async (flags) => {
       if (flags.dm === true) {
         if (flags.room !== undefined) throw new ConfigError('listen takes --room or --dm, not both')
@@ -103,10 +133,7 @@ export function buildProgram(): Command {
     .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
     .option('--chain-id <id>', 'chain id to sign the session certificate for')
     .option('--rpc <url>', 'JSON-RPC endpoint: accepts contract wallets (env SECURECHAT_RPC)')
-    .addHelpText(
-      'after',
-      '\nThe vault in --data-dir is locked with SECURECHAT_VAULT_PASSPHRASE when set, else with a key the wallet\nderives by signing a fixed message.',
-    )
+    .addHelpText('after', DATA_DIR_HELP)
     .action(async (address: string, text: string, flags) => dmSend(address, text, flags))
   registerAuditCommands(program)
   return program

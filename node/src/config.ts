@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
-import { DEFAULT_DATA_DIR, DEFAULT_RELAY_LISTEN, RELAY_MAX_RESERVATIONS } from './constants.ts'
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HTTP_HOST,
+  DEFAULT_RELAY_LISTEN,
+  DEFAULT_WEB_ROOT,
+  RELAY_MAX_RESERVATIONS,
+} from './constants.ts'
 import { ConfigError } from './errors.ts'
 
 /**
@@ -33,6 +39,18 @@ export const relayConfigSchema = z
     anchorMaxBatch: z.number().int().positive(),
     /** Gas limit of each anchor transaction; estimated when absent. */
     anchorGasLimit: z.number().int().positive().optional(),
+    // --- The web app over HTTP (issue #5): on when a port is given.
+    /** Port of the HTTP server (web app, /config.json, /healthz, /metrics); 0 picks one. */
+    httpPort: z.number().int().min(0).max(65_535).optional(),
+    httpHost: z.string().min(1),
+    /** The built web app. */
+    webRoot: z.string().min(1),
+    /** Tell the web app it may dial loopback and private addresses (devnets, LANs). */
+    webAllowPrivate: z.boolean(),
+    /** JSON-RPC endpoint the web app is told to use; default `rpc`. Published to every visitor. */
+    webRpc: z.string().url().optional(),
+    /** Client IPs for rate limiting come from the last X-Forwarded-For entry (one reverse proxy in front). */
+    httpTrustProxy: z.boolean(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -53,6 +71,12 @@ const ENV: Record<keyof RelayConfig, string> = {
   anchorIntervalMs: 'SECURECHAT_ANCHOR_INTERVAL_MS',
   anchorMaxBatch: 'SECURECHAT_ANCHOR_MAX_BATCH',
   anchorGasLimit: 'SECURECHAT_ANCHOR_GAS_LIMIT',
+  httpPort: 'SECURECHAT_HTTP_PORT',
+  httpHost: 'SECURECHAT_HTTP_HOST',
+  webRoot: 'SECURECHAT_WEB_ROOT',
+  webAllowPrivate: 'SECURECHAT_WEB_ALLOW_PRIVATE',
+  webRpc: 'SECURECHAT_WEB_RPC',
+  httpTrustProxy: 'SECURECHAT_HTTP_TRUST_PROXY',
 }
 
 export interface RelayFlags {
@@ -70,6 +94,12 @@ export interface RelayFlags {
   anchorIntervalMs?: string
   anchorMaxBatch?: string
   anchorGasLimit?: string
+  http?: string
+  httpHost?: string
+  webRoot?: string
+  webAllowPrivate?: boolean
+  webRpc?: string
+  httpTrustProxy?: boolean
 }
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -89,11 +119,7 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     maxReservations: Number(
       flags.maxReservations ?? env[ENV.maxReservations] ?? file.maxReservations ?? RELAY_MAX_RESERVATIONS,
     ),
-    json:
-      flags.json ??
-      (env[ENV.json] === undefined ? undefined : env[ENV.json] === '1' || env[ENV.json] === 'true') ??
-      file.json ??
-      false,
+    json: flags.json ?? flag(env[ENV.json]) ?? file.json ?? false,
     ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
     ...optional('chainId', numberOrText(flags.chainId ?? env[ENV.chainId] ?? file.chainId)),
     ...optional('auditLog', flags.auditLog ?? env[ENV.auditLog] ?? file.auditLog),
@@ -105,6 +131,12 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
       flags.anchorMaxBatch ?? env[ENV.anchorMaxBatch] ?? file.anchorMaxBatch ?? ANCHOR_MAX_BATCH,
     ),
     ...optional('anchorGasLimit', numberOrText(flags.anchorGasLimit ?? env[ENV.anchorGasLimit] ?? file.anchorGasLimit)),
+    ...optional('httpPort', numberOrText(flags.http ?? (env[ENV.httpPort] || undefined) ?? file.httpPort)),
+    httpHost: flags.httpHost ?? (env[ENV.httpHost] || undefined) ?? file.httpHost ?? DEFAULT_HTTP_HOST,
+    webRoot: flags.webRoot ?? (env[ENV.webRoot] || undefined) ?? file.webRoot ?? DEFAULT_WEB_ROOT,
+    webAllowPrivate: flags.webAllowPrivate ?? flag(env[ENV.webAllowPrivate]) ?? file.webAllowPrivate ?? false,
+    ...optional('webRpc', flags.webRpc ?? (env[ENV.webRpc] || undefined) ?? file.webRpc),
+    httpTrustProxy: flags.httpTrustProxy ?? flag(env[ENV.httpTrustProxy]) ?? file.httpTrustProxy ?? false,
   }
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {
@@ -112,10 +144,21 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     const field = String(issue?.path[0] ?? '')
     throw new ConfigError(`invalid relay setting ${field}: ${issue?.message ?? ''}`, {
       details: { field, received: (candidate as Record<string, unknown>)[field] },
-      hint: `fix --${field} (or ${ENV[field as keyof RelayConfig] ?? 'the config file'})`,
+      hint: `fix --${flagName(field)} (or ${ENV[field as keyof RelayConfig] ?? 'the config file'})`,
     })
   }
   return parsed.data
+}
+
+/** The command-line flag of a config key: `dataDir` is `--data-dir`; two keys are named differently. */
+function flagName(field: string): string {
+  const renamed: Record<string, string> = { peers: 'peer', httpPort: 'http' }
+  return renamed[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
+
+/** A yes/no environment variable: `1` or `true` is yes, anything else set is no. */
+function flag(value: string | undefined): boolean | undefined {
+  return value === undefined ? undefined : value === '1' || value === 'true'
 }
 
 /** Numbers from flags and the environment arrive as text; a non-number stays text for the schema to name. */

@@ -1,5 +1,10 @@
+import type { LoggerFactory } from '@securechat/sdk/logger'
+import type { Logger } from 'pino'
+import type { Anchorer } from '../audit/anchorer.ts'
 import type { RelayConfig } from '../config.ts'
 import { createNodeLogger } from '../log.ts'
+import { isPrivateMultiaddr, RelayHttpServer, WEB_APP_NOT_BUILT, webSocketAddresses } from '../relay/http-server.ts'
+import { anchorerMetrics } from '../relay/metrics.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { RelayNode } from '../relay/relay.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
@@ -36,6 +41,16 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   })
   await relay.start()
   await anchoring?.start(relay.libp2p)
+  // --- The web app over HTTP (issue #5).
+  const http = config.httpPort === undefined ? undefined : relayHttpServer(config, relay, chainId, anchoring, factory)
+  try {
+    await http?.start()
+  } catch (err) {
+    await anchoring?.stop()
+    await relay.stop()
+    provider?.destroy()
+    throw err
+  }
   const multiaddrs = relay.multiaddrs
   const chain = {
     ...(config.rpc === undefined ? {} : { rpc: config.rpc }),
@@ -43,19 +58,28 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     ...(config.auditLog === undefined ? {} : { auditLog: config.auditLog }),
     ...(anchoring === undefined ? {} : { anchorer: anchoring.anchorer.address }),
   }
-  root.info({ event: 'relay:started', peerId: relay.libp2p.peerId.toString(), multiaddrs, ...chain }, 'relay started')
+  const web = http === undefined ? {} : { web: http.url }
+  root.info({ event: 'relay:started', peerId: relay.peerId, multiaddrs, ...web, ...chain }, 'relay started')
   if (!config.json) {
-    process.stdout.write(`SecureChat relay ${relay.libp2p.peerId.toString()} listening on:\n`)
+    process.stdout.write(`SecureChat relay ${relay.peerId} listening on:\n`)
     for (const address of multiaddrs) process.stdout.write(`  ${address}\n`)
+    if (http !== undefined) process.stdout.write(`Web app: ${http.url}\n`)
     process.stdout.write(
       config.rpc === undefined
         ? 'No --rpc: token-gated rooms are not forwarded, contract wallets are not accepted.\n'
         : `Reading chain ${chainId} at ${config.rpc} (token gates, contract wallets).\n`,
     )
   }
+  if (http !== undefined) {
+    if (!(await http.hasWebApp())) {
+      root.warn({ event: 'http:not-built', webRoot: http.webRoot }, `${WEB_APP_NOT_BUILT}; pages answer 503 until then`)
+    }
+    warnIfBrowsersCannotDial(root, relay, config.webAllowPrivate)
+  }
   const signal = await signalled
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
   try {
+    await http?.stop()
     await anchoring?.stop()
     await relay.stop()
   } catch (err) {
@@ -63,6 +87,50 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   }
   provider?.destroy()
   root.info({ event: 'relay:stopped' }, 'relay stopped')
+}
+
+function relayHttpServer(
+  config: RelayConfig,
+  relay: RelayNode,
+  chainId: number | undefined,
+  anchoring: { anchorer: { stats: Anchorer['stats'] } } | undefined,
+  logger: LoggerFactory,
+): RelayHttpServer {
+  const rpcUrl = config.webRpc ?? config.rpc
+  return new RelayHttpServer({
+    relay,
+    port: config.httpPort ?? 0,
+    host: config.httpHost,
+    webRoot: config.webRoot,
+    trustProxy: config.httpTrustProxy,
+    logger,
+    app: {
+      ...(chainId === undefined ? {} : { chainId }),
+      ...(rpcUrl === undefined ? {} : { rpcUrl }),
+      contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
+      allowPrivateAddresses: config.webAllowPrivate,
+    },
+    ...(anchoring === undefined ? {} : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()) }),
+  })
+}
+
+/** The app is served, but will browsers reach the relay? Say so at startup rather than let users find out. */
+function warnIfBrowsersCannotDial(log: Logger, relay: RelayNode, allowPrivate: boolean): void {
+  const addresses = webSocketAddresses(relay.multiaddrs, relay.peerId)
+  if (addresses.length === 0) {
+    log.warn(
+      { event: 'http:unreachable', hint: 'add a WebSocket listener, e.g. --listen /ip4/0.0.0.0/tcp/4002/ws' },
+      'the relay has no WebSocket address: the web app cannot connect to it',
+    )
+  } else if (!allowPrivate && addresses.every(isPrivateMultiaddr)) {
+    log.warn(
+      {
+        event: 'http:unreachable',
+        hint: '--announce the public wss:// address of the relay, or pass --web-allow-private on a LAN',
+      },
+      'every WebSocket address of the relay is loopback or private, which browsers refuse to dial',
+    )
+  }
 }
 
 /** Anchoring is on when an anchoring key is configured; its module (Helia, IPFS) loads only then. */

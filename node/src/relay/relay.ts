@@ -56,6 +56,8 @@ export interface RelayStats {
   gateDropped: number
   /** Valid records dropped (`Ignore`) because the gate could not be read (no chain, RPC down). */
   gateUnavailable: number
+  /** Since `start()`; 0 while stopped. */
+  uptimeMs: number
 }
 
 export type RelayLibp2p = SecureChatLibp2p
@@ -72,6 +74,7 @@ export class RelayNode {
   readonly #rooms = new Map<string, { gatekeeper: RoomGatekeeper; idleSinceMs: number | undefined }>()
   #libp2p: RelayLibp2p | undefined
   #timer: ReturnType<typeof setInterval> | undefined
+  #startedAtMs: number | undefined
   #accepted = 0
   #rejected = 0
   #gateDropped = 0
@@ -100,6 +103,10 @@ export class RelayNode {
     return this.#libp2p
   }
 
+  get peerId(): string {
+    return this.libp2p.peerId.toString()
+  }
+
   get multiaddrs(): string[] {
     return this.libp2p.getMultiaddrs().map((ma) => ma.toString())
   }
@@ -112,6 +119,7 @@ export class RelayNode {
       rejected: this.#rejected,
       gateDropped: this.#gateDropped,
       gateUnavailable: this.#gateUnavailable,
+      uptimeMs: this.#startedAtMs === undefined ? 0 : Date.now() - this.#startedAtMs,
     }
   }
 
@@ -135,6 +143,7 @@ export class RelayNode {
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
+    this.#startedAtMs = Date.now()
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
@@ -164,6 +173,7 @@ export class RelayNode {
     if (this.#ownsGates) this.#gates?.stop()
     this.#dm?.stop()
     this.#dm = undefined
+    this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined
     if (libp2p === undefined) return

@@ -1,0 +1,102 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of the relay's counters, for `GET /metrics`. No
+ * client library: the relay keeps its own counters (`RelayNode.stats()`, `Anchorer.stats()`) and
+ * this only prints them.
+ */
+import type { AnchorerStats } from '../audit/anchorer.ts'
+import type { RelayStats } from './relay.ts'
+
+export interface Metric {
+  /** `snake_case`, with `_total` for counters (Prometheus naming). */
+  name: string
+  help: string
+  type: 'counter' | 'gauge'
+  samples: Array<{ labels?: Record<string, string>; value: number | bigint }>
+}
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+export function formatMetrics(metrics: readonly Metric[]): string {
+  const lines: string[] = []
+  for (const metric of metrics) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metric.name)) throw new RangeError(`invalid metric name ${metric.name}`)
+    lines.push(`# HELP ${metric.name} ${metric.help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}`)
+    lines.push(`# TYPE ${metric.name} ${metric.type}`)
+    for (const sample of metric.samples) {
+      const labels = Object.entries(sample.labels ?? {})
+      const suffix =
+        labels.length === 0
+          ? ''
+          : `{${labels.map(([key, value]) => `${key}="${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`).join(',')}}`
+      lines.push(`${metric.name}${suffix} ${formatValue(sample.value)}`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+function formatValue(value: number | bigint): string {
+  if (typeof value === 'bigint') return value.toString()
+  if (Number.isNaN(value)) return 'NaN'
+  if (value === Infinity) return '+Inf'
+  if (value === -Infinity) return '-Inf'
+  return String(value)
+}
+
+const one = (name: string, help: string, type: Metric['type'], value: number | bigint): Metric => ({
+  name,
+  help,
+  type,
+  samples: [{ value }],
+})
+
+export function relayMetrics(stats: RelayStats): Metric[] {
+  return [
+    one(
+      'securechat_relay_uptime_seconds',
+      'Seconds since the relay started.',
+      'gauge',
+      Math.floor(stats.uptimeMs / 1000),
+    ),
+    one('securechat_relay_rooms', 'Room topics the relay has joined.', 'gauge', stats.rooms),
+    one('securechat_relay_connections', 'Open libp2p connections.', 'gauge', stats.connections),
+    one('securechat_relay_records_accepted_total', 'Records accepted and forwarded.', 'counter', stats.accepted),
+    one('securechat_relay_records_rejected_total', 'Records rejected as invalid.', 'counter', stats.rejected),
+    one(
+      'securechat_relay_records_gate_dropped_total',
+      "Valid records dropped because their sender fails the room's token gate.",
+      'counter',
+      stats.gateDropped,
+    ),
+    one(
+      'securechat_relay_records_gate_unavailable_total',
+      'Valid records dropped because the token gate could not be read.',
+      'counter',
+      stats.gateUnavailable,
+    ),
+  ]
+}
+
+export function anchorerMetrics(stats: AnchorerStats): Metric[] {
+  return [
+    one('securechat_anchor_pending_leaves', 'Leaves waiting for the next batch.', 'gauge', stats.pendingLeaves),
+    one('securechat_anchor_queued_batches', 'Batches cut and not anchored yet.', 'gauge', stats.queuedBatches),
+    one('securechat_anchor_queued_leaves', 'Leaves in batches not anchored yet.', 'gauge', stats.queuedLeaves),
+    one('securechat_anchor_batches_anchored_total', 'Batches this relay anchored.', 'counter', stats.batchesAnchored),
+    one(
+      'securechat_anchor_batches_already_anchored_total',
+      'Batches whose root was found already anchored.',
+      'counter',
+      stats.batchesAlreadyAnchored,
+    ),
+    one('securechat_anchor_leaves_anchored_total', 'Leaves in anchored batches.', 'counter', stats.leavesAnchored),
+    one('securechat_anchor_attempts_total', 'Anchoring attempts.', 'counter', stats.attempts),
+    one('securechat_anchor_failures_total', 'Failed anchoring attempts (each is retried).', 'counter', stats.failures),
+    one('securechat_anchor_gas_used_total', 'Gas used by anchor transactions.', 'counter', stats.gasUsed),
+    one(
+      'securechat_anchor_last_anchor_timestamp_seconds',
+      'When the last batch was anchored (Unix time; 0: never).',
+      'gauge',
+      Math.floor((stats.lastAnchor?.atMs ?? 0) / 1000),
+    ),
+  ]
+}
