@@ -121,7 +121,7 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
     )
   } finally {
     await network.stop()
-    await joined?.client.stop()
+    await joined?.close()
     chain.provider.destroy()
   }
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { createClient } from '@securechat/sdk/client'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
@@ -8,6 +9,7 @@ import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
+import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { type ClientFlags, formatMessage, joinFromFlags, messageToJson, untilSignal } from './room-client.ts'
 
@@ -94,22 +96,22 @@ async function checkGate(rule: GateRule, rpc: string, owner: string): Promise<vo
 
 export async function send(flags: ClientFlags, text: string): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, room } = await joinFromFlags(flags, factory)
+  const { room, close } = await joinFromFlags(flags, factory)
   try {
     const result = await room.send(text)
     // Give the record a moment to leave the socket before the process exits.
     await new Promise((resolve) => setTimeout(resolve, SEND_FLUSH_MS))
     process.stdout.write(`${JSON.stringify({ id: result.id, recipients: result.recipients.length })}\n`)
   } finally {
-    await client.stop()
+    await close()
   }
 }
 
 export async function listen(flags: ClientFlags & { json?: boolean }): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, room } = await joinFromFlags(flags, factory)
+  const { client, room, close } = await joinFromFlags(flags, factory)
   process.stderr.write(
-    `listening on room ${room.manifest.manifest.name} (${room.id}) as ${client.address} (peer ${client.peerId.toString()})\n`,
+    `listening on room ${room.manifest.manifest.name} (${room.id}) as ${client.address} (peer ${client.peerId.toString()})${flags.dataDir === undefined ? '' : ` in ${flags.dataDir}`}\n`,
   )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
@@ -134,12 +136,12 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
       flags.json === true ? `${JSON.stringify(messageToJson(message))}\n` : `${formatMessage(message)}\n`,
     )
   }
-  await client.stop()
+  await close()
 }
 
 export async function chat(flags: ClientFlags): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, room } = await joinFromFlags(flags, factory)
+  const { client, room, close } = await joinFromFlags(flags, factory)
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' })
   const print = (line: string): void => {
     process.stdout.write(`\r${line}\n`)
@@ -162,5 +164,25 @@ export async function chat(flags: ClientFlags): Promise<void> {
   })
   await Promise.race([new Promise((resolve) => rl.once('close', resolve)), untilSignal()])
   rl.close()
-  await client.stop()
+  await close()
+}
+
+/** `securechat room list --data-dir <dir>`: the rooms this device joined, one JSON object per line. */
+export async function roomList(flags: { dataDir: string; keyFile?: string }): Promise<void> {
+  const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
+  const signer = walletSigner({ type: 'eoa', signer: wallet })
+  const vault = await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
+  try {
+    for (const room of await createClient({ signer, vault }).savedRooms()) {
+      const line = {
+        roomId: room.roomId,
+        name: room.name,
+        joinedAt: new Date(room.joinedAtMs).toISOString(),
+        invite: encodeInvite({ manifest: room.manifest, relays: room.relays }),
+      }
+      process.stdout.write(`${JSON.stringify(line)}\n`)
+    }
+  } finally {
+    await vault.close()
+  }
 }

@@ -4,11 +4,12 @@ import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
-import { openVault, platformVaultBackend, type Vault, type VaultUnlock } from '@securechat/sdk/vault'
+import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
+import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { untilSignal } from './room-client.ts'
 
@@ -106,10 +107,7 @@ async function startDmClient(
   if (flags.dataDir === undefined) {
     process.stderr.write('note: without --data-dir this device and its sessions end with this command\n')
   } else {
-    const passphrase = process.env.SECURECHAT_VAULT_PASSPHRASE
-    const unlock: VaultUnlock =
-      passphrase === undefined || passphrase === '' ? { type: 'wallet', signer } : { type: 'passphrase', passphrase }
-    vault = await openVault({ backend: platformVaultBackend(flags.dataDir), unlock })
+    vault = await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
   }
   const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
   const client = createClient({

@@ -100,7 +100,7 @@ export async function exportTranscript(flags: ExportFlags): Promise<void> {
       })}\n`,
     )
   } finally {
-    await joined?.client.stop()
+    await joined?.close()
   }
 }
 

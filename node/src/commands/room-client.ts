@@ -4,11 +4,13 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
 import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
-import { decodeInvite, INVITE_PREFIX, type Room } from '@securechat/sdk/rooms'
+import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
+import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createRpcProvider } from '../rpc.ts'
+import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 
 /** Options every networked client command shares. */
@@ -19,46 +21,80 @@ export interface ClientFlags {
   domain?: string
   chainId?: string
   rpc?: string
+  /** Where this device (its keys, certificate, rooms and their sender keys) persists, in an encrypted vault. */
+  dataDir?: string
 }
 
-/** Starts a client with the command's wallet, dials the relays and joins the invite's room. */
-export async function joinFromFlags(
-  flags: ClientFlags,
-  logger: LoggerFactory,
-): Promise<{ client: SecureChatClient; room: Room }> {
+/** A joined room; `close` stops the client, then closes the vault (every key state saved). */
+export interface JoinedRoom {
+  client: SecureChatClient
+  room: Room
+  close: () => Promise<void>
+}
+
+/** Starts a client with the command's wallet (and `--data-dir`), dials the relays and joins the room. */
+export async function joinFromFlags(flags: ClientFlags, logger: LoggerFactory): Promise<JoinedRoom> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
-  const invite = decodeInvite(await readInvite(flags.room))
-  const bootstrap = flags.bootstrap ?? invite.relays ?? []
-  if (bootstrap.length === 0) {
-    throw new ConfigError('no relay to connect to', {
-      hint: 'pass --bootstrap <relay multiaddr> (printed by `securechat relay`)',
-    })
+  const signer = walletSigner({ type: 'eoa', signer: wallet })
+  const vault =
+    flags.dataDir === undefined
+      ? undefined
+      : await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
+  let client: SecureChatClient | undefined
+  const close = async (): Promise<void> => {
+    await client?.stop()
+    await vault?.close()
   }
-  const chainId = flags.chainId === undefined ? DEVNET_CHAIN_ID : Number(flags.chainId)
-  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
-    throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
-  }
-  // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
-  const { access } = invite.manifest.manifest
-  const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
-  const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : chainId
-  const client = createClient({
-    signer: walletSigner({ type: 'eoa', signer: wallet }),
-    bootstrap,
-    domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
-    chainId,
-    logger,
-    ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId: rpcChainId }) }),
-  })
   try {
+    const invite = await resolveRoom(flags, vault)
+    const bootstrap = flags.bootstrap ?? invite.relays ?? []
+    if (bootstrap.length === 0) {
+      throw new ConfigError('no relay to connect to', {
+        hint: 'pass --bootstrap <relay multiaddr> (printed by `securechat relay`)',
+      })
+    }
+    const chainId = flags.chainId === undefined ? DEVNET_CHAIN_ID : Number(flags.chainId)
+    if (!Number.isSafeInteger(chainId) || chainId <= 0) {
+      throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
+    }
+    // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
+    const { access } = invite.manifest.manifest
+    const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
+    const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : chainId
+    client = createClient({
+      signer,
+      bootstrap,
+      domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
+      chainId,
+      logger,
+      ...(vault === undefined ? {} : { vault }),
+      ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId: rpcChainId }) }),
+    })
     await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     const room = await client.joinRoom(invite.manifest)
     await room.waitForPeers({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
-    return { client, room }
+    return { client, room, close }
   } catch (err) {
-    await client.stop()
+    await close()
     throw err
   }
+}
+
+/**
+ * `--room`: an invite, a file that holds one, or — with `--data-dir` — the id or name of a room
+ * this device joined before (`securechat room list`).
+ */
+async function resolveRoom(flags: ClientFlags, vault: Vault | undefined): Promise<Invite> {
+  const text = await readInvite(flags.room)
+  if (vault === undefined || text.trim().startsWith(INVITE_PREFIX)) return decodeInvite(text)
+  const matches = (await loadSavedRooms(vault)).filter((r) => r.roomId === flags.room || r.name === flags.room)
+  if (matches.length === 1) return { manifest: matches[0]!.manifest, relays: matches[0]!.relays }
+  throw new ConfigError(
+    matches.length === 0
+      ? `--room ${flags.room} is not an invite, a file holding one, or a room saved in ${flags.dataDir}`
+      : `more than one room saved in ${flags.dataDir} is named ${flags.room}`,
+    { hint: '`securechat room list --data-dir <dir>` lists the saved rooms with their ids' },
+  )
 }
 
 /** One JSON object per message, as `listen --json` prints it. */

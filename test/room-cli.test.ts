@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { walletSigner } from '@securechat/sdk/identity'
+import { loadRoomKeys } from '@securechat/sdk/rooms'
+import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
+import { Wallet } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+
+// Public Hardhat test keys (never hold real funds).
+const ALICE_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
+const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
+const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
+
+const running: CliProcess[] = []
+afterEach(async () => {
+  for (const cli of running.splice(0)) {
+    cli.kill('SIGKILL')
+    await cli.exited
+  }
+})
+
+async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('room commands with --data-dir', () => {
+  it('behavior: two sends from one data dir are one device on one sender-key chain; the room is rejoined by name', async () => {
+    const relay = await startRelayProcess()
+    running.push(relay)
+    const address = relay.multiaddrs[0]!
+    const [aliceDir, bobDir] = [await tempDir('room-cli-alice-'), await tempDir('room-cli-bob-')]
+    const created = await runCli(['room', 'create', '--name', 'lobby', '--bootstrap', address], {
+      SECURECHAT_PRIVATE_KEY: ALICE_KEY,
+    })
+    expect(created.code, created.stderr).toBe(0)
+    const invite = created.stdout.trim()
+
+    const bobEnv = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: BOB_PASSPHRASE }
+    const bob = spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bobEnv)
+    running.push(bob)
+    await waitFor(
+      () => bob.stderr().includes('listening on room'),
+      () => bob.stderr(),
+    )
+
+    // Alice's vault is locked by her wallet (no passphrase set); the second send names the saved room.
+    const aliceEnv = { SECURECHAT_PRIVATE_KEY: ALICE_KEY }
+    const sent: Array<{ id: string }> = []
+    for (const [room, text] of [
+      [invite, 'one'],
+      ['lobby', 'two'],
+    ] as const) {
+      const result = await runCli(['send', '--room', room, text, '--data-dir', aliceDir], aliceEnv)
+      expect(result.code, result.stderr).toBe(0)
+      sent.push(JSON.parse(result.stdout) as { id: string })
+    }
+    const lines = await Promise.all(
+      sent.map(async ({ id }) => JSON.parse(await bob.waitForLine((l) => l.includes(id))) as Record<string, unknown>),
+    )
+    expect(lines.map((l) => l.text)).toEqual(['one', 'two'])
+    expect(lines[1]!.senderPeerId).toBe(lines[0]!.senderPeerId)
+
+    const listed = await runCli(['room', 'list', '--data-dir', aliceDir], aliceEnv)
+    expect(listed.code, listed.stderr).toBe(0)
+    const [saved] = listed.stdout.split('\n').map((l) => JSON.parse(l) as { roomId: string; name: string })
+    expect(saved).toMatchObject({ roomId: lines[0]!.roomId, name: 'lobby' })
+
+    // The second run went on with the first run's chain: no new epoch.
+    const vault = await openVault({
+      backend: platformVaultBackend(aliceDir),
+      unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(ALICE_KEY) }) },
+    })
+    const keys = await loadRoomKeys(vault, { roomId: saved!.roomId, selfPeerId: lines[0]!.senderPeerId as string })
+    await vault.close()
+    expect(keys!.outbound.iteration).toBe(2)
+
+    // A wrong passphrase is refused by name and leaves Bob's vault as it was.
+    bob.kill('SIGINT')
+    expect(await bob.exited).toBe(0)
+    const vaultFile = join(bobDir, 'vault.json')
+    const before = await readFile(vaultFile)
+    const wrong = await runCli(['listen', '--room', 'lobby', '--data-dir', bobDir], {
+      ...bobEnv,
+      SECURECHAT_VAULT_PASSPHRASE: 'not what bob chose',
+    })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('WrongPassphraseError')
+    expect(await readFile(vaultFile)).toEqual(before)
+  })
+})
