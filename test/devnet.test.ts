@@ -28,6 +28,7 @@ interface DevnetInfo {
   chainPid: number
   contracts: { auditLog: string; memberNft: string; demoMultiToken: string; demoToken: string }
   relay: string[]
+  web: string
   invites: { lobby: string; members: string }
 }
 
@@ -97,6 +98,9 @@ describe('npm start', () => {
       SECURECHAT_CHAIN_PORT: String(chainPort),
       SECURECHAT_RELAY_TCP_PORT: String(tcpPort),
       SECURECHAT_RELAY_WS_PORT: String(wsPort),
+      SECURECHAT_HTTP_PORT: String(await freePort()),
+      // Serves web/dist as it is: building the app is not what this test checks.
+      SECURECHAT_WEB_BUILD: '0',
     }
     const { devnet, info } = await startDevnet(env)
     const output = devnet.lines.join('\n')
@@ -107,6 +111,19 @@ describe('npm start', () => {
     expect(output).toContain('PUBLIC Hardhat test keys')
     expect(output).toContain(`requires 1 × SecureChat Member (${info.contracts.memberNft}) on chain 31337`)
     expect(info.relay[0]).toContain(`/tcp/${tcpPort}/p2p/`)
+
+    // The web app is served, and told to dial the relay on loopback (a devnet) and to use the local chain.
+    expect(info.web).toBe(`http://127.0.0.1:${env.SECURECHAT_HTTP_PORT}/`)
+    expect(output).toContain(`In the browser, open ${info.web}`)
+    expect(output).toContain(`RPC URL ${info.rpcUrl}, chain ID 31337, currency symbol ETH`)
+    const appConfig = await (await fetch(new URL('/config.json', info.web))).json()
+    expect(appConfig).toEqual({
+      relays: [info.relay[1]],
+      chainId: 31337,
+      rpcUrl: info.rpcUrl,
+      contracts: info.contracts,
+      allowPrivateAddresses: true,
+    })
 
     // Bob and alice hold the MemberNFT: they chat in the gated room.
     const listener = track(
@@ -165,6 +182,8 @@ describe('npm start', () => {
       SECURECHAT_CHAIN_PORT: String(chainPort),
       SECURECHAT_RELAY_TCP_PORT: String(tcpPort),
       SECURECHAT_RELAY_WS_PORT: String(wsPort),
+      SECURECHAT_HTTP_PORT: String(await freePort()),
+      SECURECHAT_WEB_BUILD: '0',
     })
     const ruleFile = join(dir, 'rule.json')
     const { writeFile } = await import('node:fs/promises')

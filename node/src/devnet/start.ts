@@ -4,8 +4,12 @@
  * and a token-gated one — printing exactly what to do next. Ctrl-C stops everything, the chain
  * process included.
  *
+ * The relay also serves the web app, built first with Vite (SECURECHAT_WEB_BUILD=0 serves
+ * web/dist as it is).
+ *
  * Environment: SECURECHAT_CHAIN_PORT, SECURECHAT_RELAY_TCP_PORT, SECURECHAT_RELAY_WS_PORT,
- * SECURECHAT_DEVNET_DIR, SECURECHAT_LOG_LEVEL (defaults in ../constants.ts).
+ * SECURECHAT_HTTP_PORT, SECURECHAT_WEB_BUILD, SECURECHAT_DEVNET_DIR, SECURECHAT_LOG_LEVEL
+ * (defaults in ../constants.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
@@ -20,21 +24,27 @@ import {
   DEMO_ERC1155_ID,
   DEVNET_CHAIN_PORT,
   DEVNET_DIR,
+  DEVNET_HOST,
+  DEVNET_HTTP_PORT,
   DEVNET_RELAY_TCP_PORT,
   DEVNET_RELAY_WS_PORT,
 } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
+import { RelayHttpServer } from '../relay/http-server.ts'
+import { anchorerMetrics } from '../relay/metrics.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { RelayNode } from '../relay/relay.ts'
 import { hardhatDevAccounts, startChain } from './chain.ts'
 import { deployContracts, mintDemoTokens } from './deploy.ts'
+import { buildWebApp } from './web-build.ts'
 
 const env = process.env
 const devnetDir = resolve(env.SECURECHAT_DEVNET_DIR || DEVNET_DIR)
 const chainPort = port('SECURECHAT_CHAIN_PORT', DEVNET_CHAIN_PORT)
 const relayTcpPort = port('SECURECHAT_RELAY_TCP_PORT', DEVNET_RELAY_TCP_PORT)
 const relayWsPort = port('SECURECHAT_RELAY_WS_PORT', DEVNET_RELAY_WS_PORT)
+const httpPort = port('SECURECHAT_HTTP_PORT', DEVNET_HTTP_PORT)
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`)
@@ -86,6 +96,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   // Anchoring (issue #6) loads Helia, which takes a moment: import it while the chain starts.
   const anchoringModule = import('../audit/relay-anchoring.ts')
   anchoringModule.catch(() => undefined)
+  // The web app builds (~15 s) while the chain starts and the contracts deploy; buildWebApp never throws.
+  const webBuild = buildWebApp({ skip: env.SECURECHAT_WEB_BUILD === '0' })
 
   const chain = await startChain({ port: chainPort }, { signal }).catch((cause: unknown) => {
     if (signal.aborted) throw cause
@@ -136,6 +148,31 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   stops.push(() => anchoring.stop())
   signal.throwIfAborted()
 
+  // --- The web app (issue #5), told to dial the relay on loopback: this is a devnet.
+  const web = await Promise.race([
+    webBuild,
+    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+  ])
+  const http = new RelayHttpServer({
+    relay,
+    port: httpPort,
+    host: DEVNET_HOST,
+    webRoot: web.webRoot,
+    app: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, contracts: { ...addresses }, allowPrivateAddresses: true },
+    metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
+    logger: factory,
+  })
+  try {
+    await http.start()
+  } catch (cause) {
+    throw new ConfigError(`the web app could not be served on ${DEVNET_HOST}:${httpPort}`, {
+      cause,
+      hint: 'is another `npm start` running? Stop it, or set SECURECHAT_HTTP_PORT',
+    })
+  }
+  stops.push(() => http.stop())
+  const webBuilt = await http.hasWebApp()
+
   const [tcpAddress, wsAddress] = relay.multiaddrs
   const rule: TokenRule = { type: 'erc721', chainId: chain.chainId, contract: addresses.memberNft, minBalance: '1' }
   const owner = walletSigner({ type: 'eoa', signer: new Wallet(alice!.privateKey) })
@@ -158,6 +195,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
         chainPid: chain.pid,
         contracts: addresses,
         relay: relay.multiaddrs,
+        web: http.url,
         invites: { lobby: lobbyFile, members: membersFile },
       },
       null,
@@ -179,6 +217,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   out(`  chain              ${chain.rpcUrl}   (Hardhat, chain id ${chain.chainId}, pid ${chain.pid})`)
   out(`  relay (Node peers) ${tcpAddress}`)
   out(`  relay (browsers)   ${wsAddress}`)
+  out(`  web app            ${http.url}${webBuilt ? '' : '   (not built: pages answer 503)'}`)
   out()
   out(`Contracts on chain ${chain.chainId}:`)
   out(`  AuditLog        ${addresses.auditLog}`)
@@ -193,6 +232,15 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   out(
     `  alice and bob each hold 1 MemberNFT, ${DEMO_ERC1155_AMOUNT} DemoMultiToken #${DEMO_ERC1155_ID} and ${DEMO_ERC20_AMOUNT} DemoToken; carol holds nothing.`,
   )
+  out()
+  if (web.status !== 'built') out(`Web app not rebuilt: ${web.reason}. Serving ${show(web.webRoot)} as it is.`)
+  if (!webBuilt) out('  Build it with `npm run build -w @securechat/web`, then reload the page.')
+  out(`In the browser, open ${http.url} with MetaMask:`)
+  out(
+    `  add the network: Networks → Add a network manually → name "SecureChat devnet", RPC URL ${chain.rpcUrl}, chain ID ${chain.chainId}, currency symbol ETH;`,
+  )
+  out('  import alice or bob: account menu → Add account → Import account → paste the private key above.')
+  out('  Public test keys, as above: never send real funds to these accounts.')
   out()
   out('Rooms (owned by alice):')
   out(`  lobby    public; invite in ${show(lobbyFile)}`)
@@ -219,7 +267,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     `Your own gated room: npx securechat room create --name <name> --gate erc721:${addresses.memberNft} --bootstrap ${tcpAddress}`,
   )
   out(`Everything above is also in ${show(join(devnetDir, 'devnet.json'))}.`)
-  out('Ctrl-C stops the devnet (relay and chain).')
+  out('Ctrl-C stops the devnet (relay, web app and chain).')
 }
 
 main().then(
