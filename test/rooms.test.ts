@@ -348,3 +348,25 @@ describe('rooms over libp2p', () => {
     expect(listed(first)).toEqual([first.address])
   })
 })
+
+describe('client start without a relay', () => {
+  it('error: no relay reachable is UnreachableError, leaves nothing running, and a later start succeeds', async () => {
+    // A relay that is not there yet: its address is known, its port is closed until it starts.
+    const privateKey = await generateKeyPair('Ed25519')
+    const probe = new RelayNode({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await probe.start()
+    const address = probe.multiaddrs[0]!
+    await probe.stop()
+    const wallet = new Wallet(Wallet.createRandom().privateKey)
+    const client = createClient({ signer: walletSigner({ type: 'eoa', signer: wallet }), bootstrap: [address] })
+    cleanups.push(() => client.stop())
+    await expect(client.start()).rejects.toMatchObject({ name: 'UnreachableError' })
+    expect(() => client.libp2p).toThrow(/not started/)
+
+    const relay = new RelayNode({ privateKey, listen: [address.replace(/\/p2p\/.*$/, '')] })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    await client.start()
+    expect(client.libp2p.getConnections().map((c) => c.remotePeer.toString())).toContain(relay.peerId)
+  })
+})

@@ -43,6 +43,9 @@ export default defineConfig({
         navigateFallback: '/index.html',
         navigateFallbackDenylist: [/^\/(healthz|metrics|config\.json)/],
         cleanupOutdatedCaches: true,
+        // One self-contained sw.js: the worker runs under the page's CSP (nonces, Trusted Types),
+        // which would refuse `importScripts` of a separate workbox runtime file.
+        inlineWorkboxRuntime: true,
         runtimeCaching: [
           {
             // The relay's addresses and chain: fresh when online, the last known copy offline.

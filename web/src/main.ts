@@ -1,3 +1,4 @@
+import './strict-csp.ts'
 import './components/sc-app.ts'
 import { registerServiceWorker } from './pwa.ts'
 

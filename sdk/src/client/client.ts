@@ -188,7 +188,13 @@ export class SecureChatClient {
     }
     this.#self = self
     await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
-    await this.#dialBootstrap(options)
+    try {
+      await this.#dialBootstrap(options)
+    } catch (err) {
+      // A start that reached no relay leaves nothing running, so it can simply be tried again.
+      await this.stop()
+      throw err
+    }
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
     if (this.#ownsGates) this.#gates?.start()
   }

@@ -1,4 +1,5 @@
 import { consume } from '@lit/context'
+import type { RoomMember } from '@securechat/sdk/types'
 import { css, html, LitElement, type PropertyValues } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
 import { repeat } from 'lit/directives/repeat.js'
@@ -113,7 +114,7 @@ export class ScChatView extends LitElement {
           <h2>${title}</h2>
           ${
             isRoom
-              ? html`<span class="meta" data-testid="members">${others.length === 0 ? 'nobody else here right now' : `here: ${others.map((m) => shortAddress(m.address)).join(', ')}`}</span>`
+              ? html`<span class="meta" data-testid="members">${others.length === 0 ? 'nobody else here right now' : `here: ${others.map((m) => this.#memberLabel(m)).join(', ')}`}</span>`
               : ''
           }
         </div>
@@ -137,6 +138,12 @@ export class ScChatView extends LitElement {
       </form>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
+  }
+
+  /** `0x12…ab (direct)` when this browser reaches the member over its own WebRTC connection, not via a relay. */
+  #memberLabel(member: RoomMember): string {
+    const direct = this.session?.client?.directConnections?.isDirect(member.peerId) === true
+    return `${shortAddress(member.address)}${direct ? ' (direct)' : ''}`
   }
 
   #stateNotice(state: string, problem: string | undefined, network: string) {

@@ -43,6 +43,13 @@ export function inviteFromText(text: string): string {
   return hash === -1 ? trimmed : decodeURIComponent(trimmed.slice(hash + '#invite='.length))
 }
 
+/** A promise of the connected client; rejected (harmlessly) at sign-out if it never came. */
+function connectedPromise(): PromiseWithResolvers<SecureChatClient> {
+  const deferred = Promise.withResolvers<SecureChatClient>()
+  deferred.promise.catch(() => {})
+  return deferred
+}
+
 /**
  * One signed-in wallet in this tab: its vault, its sdk client, its conversations (rooms and
  * DMs) and their history. Components render from it and call its methods; it dispatches
@@ -68,6 +75,8 @@ export class ChatSession extends EventTarget {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #provider: JsonRpcProvider | undefined
   #detach: Array<() => void> = []
+  /** Resolves with the client once it has reached a relay (see {@link #connected}). */
+  #whenConnected = connectedPromise()
 
   constructor(config: AppConfig) {
     super()
@@ -182,7 +191,8 @@ export class ChatSession extends EventTarget {
   async joinInvite(text: string): Promise<string> {
     const invite = inviteFromText(text)
     const { manifest } = decodeInvite(invite)
-    const client = this.#requireClient()
+    // An invite link opened at start waits for the first relay instead of failing.
+    const client = this.#client ?? (await this.#whenConnected.promise)
     try {
       const room = await client.joinRoom(invite)
       this.#addRoom(room, invite)
@@ -315,6 +325,8 @@ export class ChatSession extends EventTarget {
     this.ensName = undefined
     this.conversations.clear()
     this.#history.clear()
+    this.#whenConnected.reject(new Error('signed out'))
+    this.#whenConnected = connectedPromise()
     this.#setStatus('signed-out')
   }
 
@@ -343,6 +355,7 @@ export class ChatSession extends EventTarget {
       await client.start()
     } catch (err) {
       if (this.status !== 'signed-in') return
+      console.warn('SecureChat: no relay reached, trying again', err)
       this.problem = describeError(err)
       this.#reconnectTimer = setTimeout(() => void this.#connect(), RECONNECT_INTERVAL_MS)
       this.#changed()
@@ -353,6 +366,7 @@ export class ChatSession extends EventTarget {
       return
     }
     this.#client = client
+    this.#whenConnected.resolve(client)
     this.problem = undefined
     this.#watchNetwork(client)
     this.#watchDms(client)

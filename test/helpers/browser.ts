@@ -1,0 +1,133 @@
+/**
+ * vitest helper: Debian's Chromium driven by playwright-core (ENVIRONMENT.md, Browser tests),
+ * and an injected EIP-1193 wallet that answers the requests MetaMask answers, signing in Node
+ * with a demo account's key.
+ */
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { getBytes, type Wallet } from 'ethers'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+
+/** Screenshots and other test output (not `artifacts/`: Hardhat builds contracts there). */
+export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../test-results')
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+    ],
+  })
+}
+
+export interface TestWallet {
+  /** Every JSON-RPC method the page asked, in order (to count prompts). */
+  readonly requests: string[]
+  /** `personal_sign` requests: what MetaMask would show as signature prompts. */
+  signatures(): number
+  /** Emits an EIP-1193 event in the page (`accountsChanged`, `chainChanged`). */
+  emit(page: Page, event: string, value: unknown): Promise<void>
+}
+
+/**
+ * Announces a wallet named "Test Wallet" (EIP-6963, rdns `org.securechat.test-wallet`) in every
+ * page of `context`, backed by `wallet`. The page-side provider is installed by the DevTools
+ * protocol (not an inline script), so the page's CSP still governs everything else.
+ */
+export async function injectWallet(context: BrowserContext, wallet: Wallet, chainId: number): Promise<TestWallet> {
+  const requests: string[] = []
+  await context.exposeBinding('__securechatTestWallet', async (_source, method: string, params: unknown[]) => {
+    requests.push(method)
+    switch (method) {
+      case 'eth_requestAccounts':
+      case 'eth_accounts':
+        return [wallet.address]
+      case 'eth_chainId':
+        return `0x${chainId.toString(16)}`
+      case 'personal_sign': {
+        const [message, account] = params as [string, string]
+        if (account.toLowerCase() !== wallet.address.toLowerCase()) throw new Error('unknown account')
+        return wallet.signMessage(getBytes(message))
+      }
+      case 'wallet_switchEthereumChain':
+        return null
+      default:
+        throw new Error(`The Test Wallet does not support ${method}`)
+    }
+  })
+  await context.addInitScript(() => {
+    const listeners = new Map<string, Set<(value: unknown) => void>>()
+    const call = (globalThis as unknown as Record<string, (m: string, p: unknown[]) => Promise<unknown>>)
+      .__securechatTestWallet!
+    const provider = {
+      request: ({ method, params }: { method: string; params?: unknown[] }) => call(method, params ?? []),
+      on: (event: string, listener: (value: unknown) => void) => {
+        if (!listeners.has(event)) listeners.set(event, new Set())
+        listeners.get(event)!.add(listener)
+      },
+      removeListener: (event: string, listener: (value: unknown) => void) => listeners.get(event)?.delete(listener),
+    }
+    Object.defineProperty(globalThis, '__securechatTestWalletEmit', {
+      value: (event: string, value: unknown) => {
+        for (const listener of listeners.get(event) ?? []) listener(value)
+      },
+    })
+    const info = {
+      uuid: '6f1b2f5e-3f7e-4c59-9a55-0b3f1b7e1c01',
+      name: 'Test Wallet',
+      icon: 'data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"%3E%3C/svg%3E',
+      rdns: 'org.securechat.test-wallet',
+    }
+    const announce = () =>
+      window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }))
+    window.addEventListener('eip6963:requestProvider', announce)
+    announce()
+  })
+  return {
+    requests,
+    signatures: () => requests.filter((m) => m === 'personal_sign').length,
+    emit: (page, event, value) =>
+      page.evaluate(
+        ([e, v]) =>
+          (globalThis as unknown as Record<string, (e: unknown, v: unknown) => void>).__securechatTestWalletEmit!(e, v),
+        [event, value] as const,
+      ),
+  }
+}
+
+/** Content-Security-Policy and Trusted Types violations seen by `page` (events and console). */
+export async function watchCsp(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const seen: string[] = []
+    Object.defineProperty(globalThis, '__securechatCspViolations', { value: seen })
+    document.addEventListener('securitypolicyviolation', (event) => {
+      seen.push(`${event.effectiveDirective}: ${event.blockedURI} ${event.sample}`)
+    })
+  })
+}
+
+export function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => [...((globalThis as unknown as Record<string, string[]>).__securechatCspViolations ?? [])])
+}
+
+/** Console lines that report a CSP or Trusted Types refusal. */
+export function recordCspConsole(page: Page, into: string[]): void {
+  page.on('console', (message) => {
+    const text = message.text()
+    if (/Content Security Policy|Trusted Type|TrustedScript|TrustedHTML/i.test(text)) into.push(text)
+  })
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS_DIR, { recursive: true })
+  await page.screenshot({ path: resolve(ARTIFACTS_DIR, `${name}.png`) })
+}

@@ -1,0 +1,234 @@
+/**
+ * The web app in Debian's Chromium (playwright-core), served by a real relay over HTTP with its
+ * CSP, talking to a Hardhat chain with the demo contracts. Three wallets, each in its own
+ * browser context with an injected EIP-1193 wallet: alice and bob hold a MemberNFT, carol none.
+ * The steps build on each other (one room, one conversation), as a person would use the app.
+ */
+import { execFile } from 'node:child_process'
+import { resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RelayHttpServer } from '../node/src/relay/http-server.ts'
+import { RelayNode } from '../node/src/relay/relay.ts'
+import {
+  cspViolations,
+  injectWallet,
+  launchChromium,
+  recordCspConsole,
+  screenshot,
+  type TestWallet,
+  watchCsp,
+} from './helpers/browser.ts'
+import { startTestChain, type TestChain } from './helpers/chain.ts'
+
+const execFileAsync = promisify(execFile)
+const WEB_ROOT = resolve(import.meta.dirname, '../web/dist')
+const VITE_BIN = resolve(import.meta.dirname, '../node_modules/vite/bin/vite.js')
+/** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
+const UI_TIMEOUT_MS = 30_000
+
+interface Person {
+  name: string
+  context: BrowserContext
+  page: Page
+  wallet: TestWallet
+  consoleCsp: string[]
+}
+
+let chain: TestChain
+let relay: RelayNode
+let http: RelayHttpServer
+let browser: Browser
+const people: Person[] = []
+let invite = ''
+
+beforeAll(async () => {
+  // Built as `npm run build:web` does, in its own process: inside vitest NODE_ENV is `test`,
+  // which would make Vite pick lit's development build.
+  await execFileAsync(process.execPath, [VITE_BIN, 'build', 'web', '--logLevel', 'error'], {
+    cwd: resolve(import.meta.dirname, '..'),
+    env: { ...process.env, NODE_ENV: 'production' },
+  })
+  // Accounts 1 (alice) and 2 (bob) hold a MemberNFT; 3 (carol) holds nothing.
+  chain = await startTestChain({ mintTo: [1, 2] })
+  relay = new RelayNode({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
+    provider: chain.provider,
+  })
+  await relay.start()
+  http = new RelayHttpServer({
+    relay,
+    port: 0,
+    webRoot: WEB_ROOT,
+    app: {
+      chainId: chain.chainId,
+      rpcUrl: chain.rpcUrl,
+      contracts: { auditLog: chain.addresses.auditLog, memberNft: chain.addresses.memberNft },
+      allowPrivateAddresses: true,
+    },
+  })
+  await http.start()
+  browser = await launchChromium()
+}, 120_000)
+
+afterAll(async () => {
+  for (const person of people) await person.context.close().catch(() => {})
+  await browser?.close()
+  await http?.stop()
+  await relay?.stop()
+  await chain?.stop()
+})
+
+async function openApp(name: string, account: number): Promise<Person> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+  await watchCsp(context)
+  const wallet = await injectWallet(context, chain.accounts[account]!, chain.chainId)
+  const page = await context.newPage()
+  const consoleCsp: string[] = []
+  recordCspConsole(page, consoleCsp)
+  await page.goto(http.url)
+  const person = { name, context, page, wallet, consoleCsp }
+  people.push(person)
+  return person
+}
+
+async function signIn(person: Person): Promise<void> {
+  await person.page.getByRole('button', { name: 'Sign in with Test Wallet' }).click()
+  await person.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+}
+
+function messageText(page: Page, text: string) {
+  return page.locator('sc-chat-view li .text', { hasText: text })
+}
+
+describe('web app: MetaMask-style sign-in, a gated room between two browsers, direct WebRTC', () => {
+  it('behavior: alice signs in with her wallet and creates a room gated on the MemberNFT', async () => {
+    const alice = await openApp('alice', 1)
+    await screenshot(alice.page, 'sign-in')
+    await signIn(alice)
+    // Vault key (signed twice to prove the wallet is deterministic) and the session certificate.
+    await expect.poll(() => alice.page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
+    expect(alice.wallet.signatures()).toBe(3)
+
+    await alice.page.getByRole('button', { name: 'New room' }).click()
+    await alice.page.getByLabel('Name').fill('members')
+    await alice.page.getByLabel('Access').selectOption('erc721')
+    await alice.page.getByLabel('Contract address').fill(chain.addresses.memberNft)
+    await alice.page.getByRole('button', { name: 'Create room' }).click()
+    await alice.page.getByRole('heading', { name: '# members' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    await alice.page.getByText('Invite people').click()
+    invite = await alice.page.locator('sc-invite-share input').inputValue()
+    expect(invite).toMatch(/#invite=securechat%3A/)
+    expect(await alice.page.getByRole('img', { name: 'QR code of the invite link' }).isVisible()).toBe(true)
+  })
+
+  it('behavior: bob joins by invite link; they chat, and their pages connect directly over WebRTC', async () => {
+    const [alice] = people
+    const bob = await openApp('bob', 2)
+    await signIn(bob)
+    await bob.page.goto(invite)
+    await bob.page.getByRole('heading', { name: '# members' }).waitFor({ timeout: UI_TIMEOUT_MS })
+
+    // Both see each other present, connected directly (a WebRTC connection: not through the relay).
+    await expect
+      .poll(() => alice!.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toContain('direct')
+    await expect
+      .poll(() => bob.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toContain('direct')
+
+    await alice!.page.getByRole('textbox', { name: 'Message' }).fill('hello bob, this is alice')
+    await alice!.page.getByRole('button', { name: 'Send' }).click()
+    await messageText(bob.page, 'hello bob, this is alice').waitFor({ timeout: UI_TIMEOUT_MS })
+    await bob.page.getByRole('textbox', { name: 'Message' }).fill('hi alice, bob here')
+    await bob.page.getByRole('button', { name: 'Send' }).click()
+    await messageText(alice!.page, 'hi alice, bob here').waitFor({ timeout: UI_TIMEOUT_MS })
+    await screenshot(alice!.page, 'chat')
+  })
+
+  it('behavior: carol, without the token, sees "not eligible" and no plaintext', async () => {
+    const carol = await openApp('carol', 3)
+    await signIn(carol)
+    await carol.page.goto(invite)
+    const notice = carol.page.getByTestId('not-eligible')
+    await notice.waitFor({ timeout: UI_TIMEOUT_MS })
+    // The token's own name, read from the chain: "this room requires 1 × SecureChat Member (0x…)".
+    expect(await notice.textContent()).toContain(`1 × SecureChat Member (${chain.addresses.memberNft})`)
+    expect(await carol.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+    const everything = await carol.page.evaluate(() => document.documentElement.outerHTML)
+    const shadowText = await carol.page.locator('sc-app').innerText()
+    for (const text of ['hello bob', 'hi alice']) {
+      expect(everything).not.toContain(text)
+      expect(shadowText).not.toContain(text)
+    }
+  })
+
+  it('behavior: a reload brings the history back from the vault without asking the wallet again', async () => {
+    const [alice] = people
+    const before = alice!.wallet.signatures()
+    await alice!.page.reload()
+    await alice!.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+    await screenshot(alice!.page, 'room-list')
+    await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+    await messageText(alice!.page, 'hello bob, this is alice').waitFor({ timeout: UI_TIMEOUT_MS })
+    await messageText(alice!.page, 'hi alice, bob here').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(alice!.wallet.signatures()).toBe(before)
+  })
+
+  it('behavior: with the network cut, the installed app opens and shows the vault', async () => {
+    const [alice] = people
+    await alice!.page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+    await alice!.context.setOffline(true)
+    try {
+      await alice!.page.reload()
+      await alice!.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+      expect(await alice!.page.getByTestId('network').textContent()).toBe('offline')
+      await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+      await messageText(alice!.page, 'hi alice, bob here').waitFor({ timeout: UI_TIMEOUT_MS })
+    } finally {
+      await alice!.context.setOffline(false)
+    }
+  })
+
+  it('security: zero CSP or Trusted Types violations across the whole flow', async () => {
+    for (const person of people) {
+      expect({ who: person.name, violations: await cspViolations(person.page) }).toEqual({
+        who: person.name,
+        violations: [],
+      })
+      expect({ who: person.name, console: person.consoleCsp }).toEqual({ who: person.name, console: [] })
+    }
+  })
+
+  it('security: an inline script injected into the page does not run', async () => {
+    const context = await browser.newContext()
+    await watchCsp(context)
+    const page = await context.newPage()
+    // An attacker's inline script in the served HTML: the relay's CSP (kept as served) must block it.
+    await page.route(`${http.url}`, async (route) => {
+      const response = await route.fetch()
+      const body = (await response.text()).replace('<head>', '<head><script>window.__injected = true</script>')
+      await route.fulfill({ response, body })
+    })
+    await page.goto(http.url)
+    await page.locator('sc-app').waitFor()
+    expect(await page.evaluate(() => (window as { __injected?: boolean }).__injected)).toBeUndefined()
+    expect((await cspViolations(page)).some((v) => v.startsWith('script-src'))).toBe(true)
+    await context.close()
+  })
+
+  it('behavior: with the relay gone, the two browsers keep chatting over WebRTC', async () => {
+    const [alice, bob] = people
+    await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+    await expect
+      .poll(() => alice!.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toContain('direct')
+    await relay.stop()
+    await alice!.page.getByRole('textbox', { name: 'Message' }).fill('still here without the relay')
+    await alice!.page.getByRole('button', { name: 'Send' }).click()
+    await messageText(bob!.page, 'still here without the relay').waitFor({ timeout: UI_TIMEOUT_MS })
+  })
+})
