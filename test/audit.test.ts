@@ -120,7 +120,7 @@ async function aliceAndBob(
   const { room: aliceRoom, invite } = await aliceClient.createRoom({ name: 'audited' })
   await aliceRoom.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
   const bobRoom = await bobClient.joinRoom(invite)
-  const capture = captureRoom(bobRoom, bobClient.libp2p.services.pubsub)
+  const capture = captureRoom(bobRoom)
   const received: RoomMessage[] = []
   bobRoom.addEventListener('message:received', (event) => received.push(event.detail))
   await bobRoom.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })

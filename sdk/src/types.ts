@@ -54,6 +54,11 @@ export interface RoomMessage {
   /** Ids of the last messages the sender had seen (causal history). */
   deps: string[]
   receivedAtMs: number
+  /**
+   * The record's bytes as published (UTF-8 JSON, the ciphertext inside): what `id` hashes and what an audit
+   * leaf commits to (`leafOfRecord` in `@securechat/sdk/audit`).
+   */
+  record: Uint8Array
 }
 
 export interface RoomMember {
@@ -66,6 +71,14 @@ export interface RoomMember {
 export interface PublishResult {
   id: string
   recipients: PeerId[]
+}
+
+/** What `Room.send` returns: the fan-out, and the message as published, so the sender can anchor or prove it. */
+export interface RoomPublishResult extends PublishResult {
+  /** The record's bytes as published; see {@link RoomMessage.record}. */
+  record: Uint8Array
+  /** The send time the record states (`RoomMessage.sentAtMs` on every receiver). */
+  sentAtMs: number
 }
 
 export interface RoomEvents {
@@ -85,6 +98,8 @@ export interface UndecryptableMessage {
   senderPeerId: string
   sentAtMs: number
   reason: string
+  /** The record's bytes as published; see {@link RoomMessage.record}. */
+  record: Uint8Array
 }
 
 /** A room this device joined, as remembered in its vault (`client.savedRooms()`). */

@@ -67,7 +67,7 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
   })
   try {
     if (joined !== undefined) {
-      const capture = captureRoom(joined.room, joined.client.libp2p.services.pubsub)
+      const capture = captureRoom(joined.room)
       const duration = durationOf(flags.duration)
       process.stderr.write(
         `listening on room ${roomId}${duration === undefined ? '; Ctrl-C anchors what arrived' : ` for ${duration} ms`}\n`,

@@ -48,9 +48,7 @@ export async function exportTranscript(flags: ExportFlags): Promise<void> {
   const joined = listening ? await joinFromFlags(flags, factory) : undefined
   try {
     if (joined !== undefined) {
-      const capture = captureRoom(joined.room, joined.client.libp2p.services.pubsub, (m) =>
-        process.stderr.write(`received message ${m.id}\n`),
-      )
+      const capture = captureRoom(joined.room, (m) => process.stderr.write(`received message ${m.id}\n`))
       process.stderr.write(
         `listening on room ${invite.manifest.manifest.name} (${roomId})${
           duration === undefined ? '; Ctrl-C exports' : ` for ${duration} ms`
@@ -59,7 +57,11 @@ export async function exportTranscript(flags: ExportFlags): Promise<void> {
       await listenFor(duration)
       capture.stop()
       messages.push(...capture.messages)
-      if (capture.missed > 0) process.stderr.write(`warning: ${capture.missed} message(s) arrived without a record\n`)
+      if (capture.dropped > 0) {
+        process.stderr.write(
+          `warning: ${capture.dropped} message(s) beyond the first ${capture.messages.length} not kept\n`,
+        )
+      }
     }
     const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
     let batches: FoundBatch[] = previous === undefined ? [] : await batchesOf(previous)

@@ -12,7 +12,15 @@ import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type Pr
 
 export type AcceptedRecord =
   | { type: 'presence'; record: PresenceRecord; certificate: VerifiedCertificate; from: string }
-  | { type: 'message'; record: MessageRecord; certificate: VerifiedCertificate; from: string; id: string }
+  | {
+      type: 'message'
+      record: MessageRecord
+      certificate: VerifiedCertificate
+      from: string
+      id: string
+      /** The record's bytes as published: what `id` hashes. */
+      bytes: Uint8Array
+    }
   | { type: 'keys'; record: KeysRecord; certificate: VerifiedCertificate; from: string }
 
 export interface RoomGatekeeperInit {
@@ -136,7 +144,7 @@ export class RoomGatekeeper {
       message,
       record.type === 'keys'
         ? { type: 'keys', record, certificate, from }
-        : { type: 'message', record, certificate, from, id: messageIdOf(message.data) },
+        : { type: 'message', record, certificate, from, id: messageIdOf(message.data), bytes: message.data },
     )
     return TopicValidatorResult.Accept
   }

@@ -25,10 +25,10 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
   AbortOptions,
-  PublishResult,
   RoomEvents,
   RoomMember,
   RoomMessage,
+  RoomPublishResult,
   SessionCertificate,
   VerifiedCertificate,
 } from '../types.ts'
@@ -265,8 +265,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
   }
 
-  /** Sends a text message. Returns its id and the neighbours it went to. */
-  async send(text: string, options: { parentId?: string } = {}): Promise<PublishResult> {
+  /** Sends a text message. Returns its id, the neighbours it went to, and its record as published. */
+  async send(text: string, options: { parentId?: string } = {}): Promise<RoomPublishResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
     if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
       throw new InvalidInputError('message is too long', {
@@ -297,7 +297,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const id = messageIdOf(bytes)
     this.#remember(id)
     const result = await this.#c.pubsub.publish(this.topic, bytes)
-    return { id, recipients: result.recipients }
+    return { id, recipients: result.recipients, record: bytes, sentAtMs: header.sentAtMs }
   }
 
   /** Received messages as they arrive; ends when `signal` aborts or the room stops. */
@@ -341,7 +341,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   async #decryptAndDeliver(accepted: MessageAccepted): Promise<void> {
-    const { record, certificate, from, id } = accepted
+    const { record, certificate, from, id, bytes } = accepted
     let envelope: Envelope
     try {
       const plaintext = await this.#keys.decrypt(from, record.payload.ct, record)
@@ -375,6 +375,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         lamport: record.lamport,
         deps: record.deps,
         receivedAtMs: Date.now(),
+        record: bytes,
       },
     })
   }
@@ -404,6 +405,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         senderPeerId: accepted.from,
         sentAtMs: accepted.record.sentAtMs,
         reason,
+        record: accepted.bytes,
       },
     })
   }
