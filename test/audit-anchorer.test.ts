@@ -16,10 +16,12 @@ import {
   buildBatchSync,
   createAuditIpfs,
   type LeafValue,
+  leafHashOf,
   leafToValue,
   leafValueHash,
   proveInclusion,
   verifyInclusion,
+  verifyLeafProof,
 } from '@securechat/sdk/audit'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import type { Address } from '@securechat/sdk/types'
@@ -171,6 +173,43 @@ describe('anchorer faults', () => {
     })
     await anchorer.stop()
     await expectAllAnchored(dir, leaves)
+  })
+
+  it('behavior: the anchorer hands out the proof of every leaf it anchored (GET /audit/proof), also after a restart', async () => {
+    const dir = await tempDir('anchorer-proofs-')
+    const reader = auditLogReader({ runner: provider, address: auditLog })
+    const leaves = Array.from({ length: 6 }, (_, i) => randomLeaf(200 + i))
+    let anchorer = await newAnchorer(dir)
+    anchorer.start({ ipfs })
+    for (const leaf of leaves.slice(0, 2)) anchorer.add(leaf)
+    // Not anchored yet: no proof.
+    expect(anchorer.proofOf(leafHashOf(leaves[0]!))).toBeUndefined()
+    await anchorer.flush()
+    for (const leaf of leaves.slice(2)) anchorer.add(leaf)
+    await anchorer.flush()
+    expect(anchorer.stats()).toMatchObject({ batchesAnchored: 2, leavesAnchored: 6 })
+    const expectProofs = async (of: Anchorer): Promise<void> => {
+      for (const leaf of leaves) {
+        const found = of.proofOf(leafHashOf(leaf))
+        expect(found, `no proof of ${leaf.messageId}`).toBeDefined()
+        expect(verifyLeafProof({ root: found!.root, value: leafToValue(leaf), proof: found!.proof })).toBe(true)
+        const anchor = await reader.anchorOf(found!.root)
+        expect(found!.batch).toMatchObject({ root: found!.root, blockNumber: anchor?.blockNumber })
+        expect(found!.batch.cid).toMatch(/^b/)
+      }
+    }
+    await expectProofs(anchorer)
+    await anchorer.stop()
+
+    // After a restart the anchored batches are read back from disk (in the background).
+    anchorer = await newAnchorer(dir)
+    anchorer.start({ ipfs })
+    const deadline = Date.now() + 10_000
+    while (leaves.some((leaf) => anchorer.proofOf(leafHashOf(leaf)) === undefined) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await expectProofs(anchorer)
+    await anchorer.stop()
   })
 
   it('behavior: a batch cut while the chain restarts is anchored on the restarted chain; a replay counts as anchored', async () => {

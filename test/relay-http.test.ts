@@ -6,7 +6,10 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type AuditLeaf, buildBatchSync, leafHashOf, leafToValue, verifyLeafProof } from '@securechat/sdk/audit'
+import type { Address } from '@securechat/sdk/types'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { AnchoredProofIndex } from '../node/src/audit/proof-index.ts'
 import { RelayHttpServer, type RelayHttpServerInit } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { type CliProcess, spawnCli, tempDir } from './helpers/cli.ts'
@@ -385,6 +388,55 @@ describe('relay HTTP server', () => {
     expect(metrics.body).toContain('securechat_relay_records_rejected_total 0\n')
     expect(metrics.body).toMatch(/securechat_http_responses_total\{code="200"\} \d+/)
     expect(metrics.body).toContain('securechat_test_total 7\n')
+  })
+
+  it('behavior: /audit/proof answers the proof of an anchored leaf hash, 404 for a leaf it lacks, 400 for any other query', async () => {
+    const leaf = (i: number): AuditLeaf => ({
+      roomId: `0x${'a1'.repeat(32)}`,
+      messageId: `0x${i.toString(16).padStart(64, '0')}`,
+      sender: `0x${'Ab'.repeat(20)}` as Address,
+      timestampMs: 1_700_000_000_000 + i,
+      ciphertextHash: `0x${'c3'.repeat(32)}`,
+    })
+    const leaves = Array.from({ length: 5 }, (_, i) => leaf(i))
+    const batch = buildBatchSync(leaves)
+    const proofs = new AnchoredProofIndex()
+    const info = { root: batch.root, count: batch.count, cid: 'bafy-test', blockNumber: 42, transactionHash: '0x1234' }
+    proofs.add(info, batch)
+    const url = await serve({ auditProofs: proofs })
+
+    for (const [i, wanted] of leaves.entries()) {
+      const reply = await get(url, `/audit/proof?leaf=${leafHashOf(wanted).toUpperCase().replace('0X', '0x')}`)
+      expect(reply.status, `leaf ${i}`).toBe(200)
+      expect(reply.headers['cache-control']).toBe('no-store')
+      expectSecurityHeaders(reply)
+      const body = JSON.parse(reply.body) as { root: string; proof: string[]; batch: unknown }
+      expect(body.root).toBe(batch.root)
+      expect(body.batch).toEqual(info)
+      expect(verifyLeafProof({ root: body.root, value: leafToValue(wanted), proof: body.proof })).toBe(true)
+    }
+    const unknown = await get(url, `/audit/proof?leaf=${leafHashOf(leaf(99))}`)
+    expect(unknown.status).toBe(404)
+    expect(JSON.parse(unknown.body)).toEqual({ error: expect.any(String) })
+    const hash = leafHashOf(leaves[0]!)
+    for (const path of [
+      '/audit/proof',
+      '/audit/proof?',
+      '/audit/proof?leaf=',
+      `/audit/proof?leaf=${hash.slice(2)}`,
+      `/audit/proof?leaf=${hash}0`,
+      `/audit/proof?leaf=${hash.slice(0, -1)}g`,
+      `/audit/proof?leaf=${hash}&leaf=${hash}`,
+      `/audit/proof?other=1&leaf=${hash}`,
+      `/audit/proof?leaf=%30x${hash.slice(2)}`,
+    ]) {
+      const reply = await get(url, path)
+      expect({ path, status: reply.status }).toEqual({ path, status: 400 })
+      expect(reply.headers['content-type']).toBe('application/json')
+    }
+    // A relay that does not anchor answers every well-formed leaf 404.
+    const plain = await serve()
+    expect((await get(plain, `/audit/proof?leaf=${hash}`)).status).toBe(404)
   })
 
   it('behavior: a burst beyond the bucket is answered 429 with Retry-After', async () => {

@@ -13,6 +13,9 @@
  * Layout of `dir`: `pending.jsonl` (leaves not yet in a batch, one JSON leaf value per line), `queue/<root>.json`
  * (batches cut, not yet anchored), `anchored/<root>.json` (anchored batches, with their anchor; safe to delete:
  * the leaf lists stay on IPFS).
+ *
+ * The most recent anchored batches stay in memory ({@link AnchoredProofIndex}, reloaded from `anchored/` at a
+ * restart), so the relay can hand a message's proof to whoever asks (`GET /audit/proof`, {@link proofOf}).
  */
 import {
   appendFileSync,
@@ -24,6 +27,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   type AuditBatch,
@@ -38,7 +42,9 @@ import {
 } from '@securechat/sdk/audit'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { FetchRequest, getAddress, JsonRpcProvider, Network, type Wallet } from 'ethers'
-import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH, ANCHOR_RPC_TIMEOUT_MS } from './constants.ts'
+import { z } from 'zod'
+import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH, ANCHOR_PROOF_INDEX_LEAVES, ANCHOR_RPC_TIMEOUT_MS } from './constants.ts'
+import { type AnchoredProof, AnchoredProofIndex } from './proof-index.ts'
 
 export interface AnchorerInit {
   /** Directory for the journal and batches (a relay uses `<data dir>/audit/anchorer`). */
@@ -63,6 +69,8 @@ export interface AnchorerInit {
   receiptPollIntervalMs?: number
   /** A sent transaction not mined after this long counts as failed (and is retried). */
   receiptTimeoutMs?: number
+  /** Leaves of recent anchored batches kept for {@link Anchorer.proofOf}; default {@link ANCHOR_PROOF_INDEX_LEAVES}. */
+  proofIndexLeaves?: number
   logger?: LoggerFactory
 }
 
@@ -110,6 +118,7 @@ export class Anchorer {
   readonly #known = new Set<string>()
   #queue: QueuedBatch[] = []
   readonly #published = new Set<string>()
+  readonly #proofs: AnchoredProofIndex
   #ipfs: AuditIpfs | undefined
   #provider: JsonRpcProvider | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -132,6 +141,7 @@ export class Anchorer {
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:anchorer')
     this.#intervalMs = init.intervalMs ?? ANCHOR_INTERVAL_MS
     this.#maxBatch = init.maxBatch ?? ANCHOR_MAX_BATCH
+    this.#proofs = new AnchoredProofIndex({ maxLeaves: init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES })
     mkdirSync(join(init.dir, QUEUE), { recursive: true })
     mkdirSync(join(init.dir, ANCHORED), { recursive: true })
     this.#recover()
@@ -163,12 +173,24 @@ export class Anchorer {
     appendFileSync(join(this.#init.dir, JOURNAL), `${JSON.stringify(leafToValue(leaf))}\n`)
   }
 
-  /** Starts the interval; `ipfs` publishes the leaf lists (a relay passes its own node's). */
+  /**
+   * The proof of an anchored leaf, by its hash (`leafHashOf`), from the recent batches this anchorer anchored;
+   * undefined when none of them holds it (not anchored yet, or anchored long ago).
+   */
+  proofOf(leafHash: string): AnchoredProof | undefined {
+    return this.#proofs.proofOf(leafHash)
+  }
+
+  /**
+   * Starts the interval; `ipfs` publishes the leaf lists (a relay passes its own node's). Also reloads the
+   * proofs of the batches anchored before a restart, in the background.
+   */
   start(components: { ipfs: AuditIpfs }): void {
     if (this.#started) return
     this.#started = true
     this.#ipfs = components.ipfs
     this.#abort = new AbortController()
+    if (this.#proofs.size === 0) void this.#loadAnchored(this.#abort.signal)
     this.#log.info('anchoring', {
       event: 'anchorer:started',
       anchorer: this.address,
@@ -351,8 +373,21 @@ export class Anchorer {
     return this.#provider
   }
 
-  #finish(queued: QueuedBatch, anchor: Record<string, unknown>): void {
+  #finish(
+    queued: QueuedBatch,
+    anchor: { blockNumber: number; transactionHash?: string; [key: string]: unknown },
+  ): void {
     writeAtomic(join(this.#init.dir, ANCHORED, `${queued.root}.json`), { ...serialize(queued), anchor })
+    this.#proofs.add(
+      {
+        root: queued.root,
+        count: queued.count,
+        cid: queued.cid!,
+        blockNumber: anchor.blockNumber,
+        ...(anchor.transactionHash === undefined ? {} : { transactionHash: anchor.transactionHash }),
+      },
+      queued.batch!,
+    )
     rmSync(join(this.#init.dir, QUEUE, `${queued.root}.json`), { force: true })
     this.#queue = this.#queue.filter((q) => q !== queued)
     for (const leaf of queued.leaves) this.#known.delete(leafKey(leaf))
@@ -367,6 +402,55 @@ export class Anchorer {
     const text = this.#pending.map((leaf) => `${JSON.stringify(leafToValue(leaf))}\n`).join('')
     writeFileSync(`${path}.tmp`, text)
     renameSync(`${path}.tmp`, path)
+  }
+
+  /**
+   * Rebuilds the proof index from `anchored/`, newest files first, until it holds as many leaves as it keeps.
+   * A file that does not read is skipped: the batch's leaf list is still on IPFS.
+   */
+  async #loadAnchored(signal: AbortSignal): Promise<void> {
+    const dir = join(this.#init.dir, ANCHORED)
+    try {
+      const files = await Promise.all(
+        readdirSync(dir)
+          .filter((name) => name.endsWith('.json'))
+          .map(async (name) => ({ name, mtimeMs: (await stat(join(dir, name))).mtimeMs })),
+      )
+      files.sort((a, b) => b.mtimeMs - a.mtimeMs)
+      let leaves = 0
+      const limit = this.#init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES
+      for (const { name } of files) {
+        if (leaves >= limit) break
+        signal.throwIfAborted()
+        try {
+          const data = anchoredFileSchema.parse(JSON.parse(await readFile(join(dir, name), 'utf8')))
+          const batch = await buildBatch(
+            data.leaves.map((value) => leafFromValue(value)),
+            { signal },
+          )
+          if (batch.root !== data.root) throw new Error(`the leaves rebuild ${batch.root}`)
+          this.#proofs.add(
+            {
+              root: data.root,
+              count: data.count,
+              cid: data.cid,
+              blockNumber: data.anchor.blockNumber,
+              ...(data.anchor.transactionHash === undefined ? {} : { transactionHash: data.anchor.transactionHash }),
+            },
+            batch,
+          )
+          leaves += batch.count
+        } catch (err) {
+          signal.throwIfAborted()
+          this.#log.warn('an anchored batch file cannot be read; its proofs are not served', {
+            file: name,
+            error: String(err),
+          })
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) this.#log.error('anchored batches not reloaded', { error: String(err) })
+    }
   }
 
   /** Loads queued batches and the journal after a restart (or a crash). */
@@ -419,6 +503,15 @@ export function createAnchorer(init: AnchorerInit): Anchorer {
   getAddress(init.auditLog)
   return new Anchorer(init)
 }
+
+/** What `anchored/<root>.json` holds that the proof index needs. */
+const anchoredFileSchema = z.object({
+  root: z.string(),
+  count: z.number().int().positive(),
+  cid: z.string(),
+  leaves: z.array(z.unknown()),
+  anchor: z.object({ blockNumber: z.number().int().nonnegative(), transactionHash: z.string().optional() }),
+})
 
 function serialize(queued: QueuedBatch) {
   return {

@@ -93,7 +93,7 @@ function relayHttpServer(
   config: RelayConfig,
   relay: RelayNode,
   chainId: number | undefined,
-  anchoring: { anchorer: { stats: Anchorer['stats'] } } | undefined,
+  anchoring: { anchorer: Pick<Anchorer, 'stats' | 'proofOf'> } | undefined,
   logger: LoggerFactory,
 ): RelayHttpServer {
   const rpcUrl = config.webRpc ?? config.rpc
@@ -110,7 +110,9 @@ function relayHttpServer(
       contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
       allowPrivateAddresses: config.webAllowPrivate,
     },
-    ...(anchoring === undefined ? {} : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()) }),
+    ...(anchoring === undefined
+      ? {}
+      : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()), auditProofs: anchoring.anchorer }),
   })
 }
 

@@ -161,6 +161,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     app: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, contracts: { ...addresses }, allowPrivateAddresses: true },
     metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
     logger: factory,
+    auditProofs: anchoring.anchorer,
   })
   try {
     await http.start()

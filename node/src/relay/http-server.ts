@@ -1,7 +1,8 @@
 /**
  * The relay's HTTP server (`securechat relay --http <port>`): the built web app with a strict CSP
  * and security headers, `/config.json` (what the app needs to reach this relay and its chain),
- * `/healthz` and Prometheus `/metrics`, with a token bucket per client IP. `node:http` only.
+ * `/healthz`, Prometheus `/metrics` and, on an anchoring relay, `/audit/proof`, with a token bucket
+ * per client IP. `node:http` only.
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream, type Stats } from 'node:fs'
@@ -11,6 +12,7 @@ import { isIP, isIPv6 } from 'node:net'
 import { extname, join, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
+import type { AnchoredProof } from '../audit/proof-index.ts'
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_WEB_ROOT,
@@ -70,10 +72,15 @@ export interface RelayHttpServerInit {
   trustProxy?: boolean
   /** Metrics to serve besides the relay's and the server's own (the anchorer's). */
   metrics?: () => Metric[]
+  /** Answers `GET /audit/proof?leaf=0x…` (an anchoring relay passes its anchorer); without it, every leaf is 404. */
+  auditProofs?: { proofOf(leafHash: string): AnchoredProof | undefined }
   logger?: LoggerFactory
 }
 
 export const WEB_APP_NOT_BUILT = 'the web app is not built: run `npm run build -w @securechat/web`'
+
+/** The whole query of `/audit/proof`: one leaf hash, nothing else. */
+const AUDIT_PROOF_QUERY = /^leaf=(0x[0-9a-fA-F]{64})$/
 
 /** Hashed by Vite, so a given URL never changes. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -306,6 +313,8 @@ export class RelayHttpServer {
         return this.#json(res, req, 200, this.appConfig())
       case '/metrics':
         return this.#metrics(res, req)
+      case '/audit/proof':
+        return this.#auditProof(res, req, raw)
     }
     const segments = decodeSegments(pathname)
     if (segments === undefined) return this.#text(res, req, 400, 'bad request\n')
@@ -346,6 +355,23 @@ export class RelayHttpServer {
       // Stopped (or stopping): `peerId` is gone with the libp2p node.
     }
     this.#json(res, req, body.status === 'ok' ? 200 : 503, body)
+  }
+
+  /**
+   * `GET /audit/proof?leaf=0x<64 hex digits>`: the Merkle proof of an anchored message's leaf (`leafHashOf`),
+   * `{ root, proof, batch: { root, count, cid, blockNumber, transactionHash? } }`, or 404 while it is not
+   * anchored. The asker trusts none of it: it checks the proof against the root and the root on chain.
+   */
+  #auditProof(res: ServerResponse, req: IncomingMessage, raw: string): void {
+    const query = raw.slice(raw.indexOf('?') + 1)
+    const match = raw.includes('?') ? AUDIT_PROOF_QUERY.exec(query) : null
+    if (match === null) {
+      this.#json(res, req, 400, { error: 'expected ?leaf=0x followed by 64 hex digits' })
+      return
+    }
+    const proof = this.#init.auditProofs?.proofOf(match[1]!.toLowerCase())
+    if (proof === undefined) this.#json(res, req, 404, { error: 'no anchored batch of this relay holds the leaf' })
+    else this.#json(res, req, 200, proof)
   }
 
   #metrics(res: ServerResponse, req: IncomingMessage): void {

@@ -46,6 +46,7 @@ export {
   ciphertextHashOf,
   fromBytes32,
   leafFromValue,
+  leafHashOf,
   leafKey,
   leafOfAccepted,
   leafOfRecord,

@@ -9,7 +9,7 @@ import { base64urlDecode, sha256Hex, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { Address } from '../types.ts'
-import type { LeafValue } from './tree.ts'
+import { type LeafValue, leafValueHash } from './tree.ts'
 
 /** 32 bytes as 0x-prefixed lowercase hex. */
 export type Bytes32 = `0x${string}`
@@ -77,6 +77,14 @@ export function leafOfRecord(params: { record: Uint8Array | string; sender: stri
 /** The leaf as the tree stores it (`[roomId, messageId, sender, timestampMs, ciphertextHash]`). */
 export function leafToValue(leaf: AuditLeaf): LeafValue {
   return [leaf.roomId, leaf.messageId, leaf.sender, String(leaf.timestampMs), leaf.ciphertextHash]
+}
+
+/**
+ * The leaf's hash as the Merkle tree holds it (`keccak256(keccak256(abi.encode(leaf)))`, OpenZeppelin's
+ * standard leaf): what a relay is asked for a proof by (`GET /audit/proof?leaf=`), revealing nothing new.
+ */
+export function leafHashOf(leaf: AuditLeaf): Bytes32 {
+  return `0x${bytesToHex(leafValueHash(leafToValue(leaf)))}`
 }
 
 /** Parses a tree value (from a leaf list or a transcript). Throws {@link InvalidInputError} naming the bad field. */
