@@ -2,9 +2,11 @@
  * `npm start` as a user runs it (`node node/src/devnet/start.ts`), on ports and a directory of
  * its own, with the CLI chatting through it as separate processes.
  */
+
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
+import { decodeInvite } from '@securechat/sdk/rooms'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type CliProcess, runCli, spawnCli, spawnScript, tempDir } from './helpers/cli.ts'
 
@@ -30,6 +32,7 @@ interface DevnetInfo {
   relay: string[]
   web: string
   invites: { lobby: string; members: string }
+  inviteLinks: { lobby: string; members: string }
 }
 
 const running: CliProcess[] = []
@@ -124,6 +127,12 @@ describe('npm start', () => {
       contracts: info.contracts,
       allowPrivateAddresses: true,
     })
+    // The devnet's rooms take terminal (localhost) and browser (the app's host) certificates alike.
+    for (const link of Object.values(info.inviteLinks)) {
+      expect(link.startsWith(`${info.web.replace(/\/$/, '')}/#invite=`)).toBe(true)
+      const { manifest } = decodeInvite(decodeURIComponent(link.split('#invite=')[1]!))
+      expect(manifest.manifest.domains).toEqual(['localhost', new URL(info.web).host])
+    }
 
     // Bob and alice hold the MemberNFT: they chat in the gated room.
     const listener = track(

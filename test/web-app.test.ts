@@ -107,6 +107,7 @@ function messageText(page: Page, text: string) {
 describe('web app: MetaMask-style sign-in, a gated room between two browsers, direct WebRTC', () => {
   it('behavior: alice signs in with her wallet and creates a room gated on the MemberNFT', async () => {
     const alice = await openApp('alice', 1)
+    await alice.page.getByRole('button', { name: 'Sign in with Test Wallet' }).waitFor()
     await screenshot(alice.page, 'sign-in')
     await signIn(alice)
     // Vault key (signed twice to prove the wallet is deterministic) and the session certificate.
@@ -123,6 +124,7 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     invite = await alice.page.locator('sc-invite-share input').inputValue()
     expect(invite).toMatch(/#invite=securechat%3A/)
     expect(await alice.page.getByRole('img', { name: 'QR code of the invite link' }).isVisible()).toBe(true)
+    await alice.page.getByText('Invite people').click()
   })
 
   it('behavior: bob joins by invite link; they chat, and their pages connect directly over WebRTC', async () => {
@@ -149,6 +151,34 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await screenshot(alice!.page, 'chat')
   })
 
+  it('accessibility: keyboard alone reaches the composer and sends; a phone-sized screen shows the chat without sideways scrolling', async () => {
+    const [alice, bob] = people
+    const page = bob!.page
+    await page.locator('body').click({ position: { x: 1, y: 700 } })
+    let reached = false
+    for (let i = 0; i < 30 && !reached; i++) {
+      await page.keyboard.press('Tab')
+      reached = await page.evaluate(() => {
+        let active = document.activeElement
+        while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement
+        return active?.id === 'composer'
+      })
+    }
+    expect(reached).toBe(true)
+    await page.keyboard.type('sent with the keyboard only')
+    await page.keyboard.press('Enter')
+    await messageText(alice!.page, 'sent with the keyboard only').waitFor({ timeout: UI_TIMEOUT_MS })
+
+    await page.setViewportSize({ width: 390, height: 844 })
+    expect(await page.getByRole('textbox', { name: 'Message' }).isVisible()).toBe(true)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await screenshot(page, 'phone-chat')
+    await page.getByRole('button', { name: 'Back' }).click()
+    expect(await page.locator('sc-conversation-list button', { hasText: 'members' }).isVisible()).toBe(true)
+    await page.setViewportSize({ width: 1100, height: 760 })
+    await page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+  })
+
   it('behavior: carol, without the token, sees "not eligible" and no plaintext', async () => {
     const carol = await openApp('carol', 3)
     await signIn(carol)
@@ -158,12 +188,20 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     // The token's own name, read from the chain: "this room requires 1 × SecureChat Member (0x…)".
     expect(await notice.textContent()).toContain(`1 × SecureChat Member (${chain.addresses.memberNft})`)
     expect(await carol.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
-    const everything = await carol.page.evaluate(() => document.documentElement.outerHTML)
-    const shadowText = await carol.page.locator('sc-app').innerText()
-    for (const text of ['hello bob', 'hi alice']) {
-      expect(everything).not.toContain(text)
-      expect(shadowText).not.toContain(text)
-    }
+    // Everything the page holds, shadow roots included: the not-eligible notice, and no message text.
+    const everything = await carol.page.evaluate(() => {
+      const parts: string[] = []
+      const walk = (root: Document | ShadowRoot): void => {
+        for (const element of root.querySelectorAll('*')) {
+          parts.push(element.outerHTML)
+          if (element.shadowRoot !== null) walk(element.shadowRoot)
+        }
+      }
+      walk(document)
+      return parts.join('\n')
+    })
+    expect(everything).toContain('You are not eligible for this room')
+    for (const text of ['hello bob', 'hi alice']) expect(everything).not.toContain(text)
   })
 
   it('behavior: a reload brings the history back from the vault without asking the wallet again', async () => {
@@ -230,5 +268,5 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await alice!.page.getByRole('textbox', { name: 'Message' }).fill('still here without the relay')
     await alice!.page.getByRole('button', { name: 'Send' }).click()
     await messageText(bob!.page, 'still here without the relay').waitFor({ timeout: UI_TIMEOUT_MS })
-  })
+  }, 90_000)
 })

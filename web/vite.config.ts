@@ -16,6 +16,8 @@ export default defineConfig({
     modulePreload: false,
     chunkSizeWarningLimit: 4_096,
   },
+  // `npx vite web` during development: the relay of `npm start` tells the app where to connect.
+  server: { proxy: { '/config.json': process.env.SECURECHAT_RELAY_HTTP ?? 'http://127.0.0.1:8080' } },
   plugins: [
     VitePWA({
       injectRegister: false,

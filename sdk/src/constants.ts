@@ -50,6 +50,9 @@ export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 /** How long a direct WebRTC dial through a relay may take (ENVIRONMENT.md: ~170 ms on loopback). */
 export const DIRECT_DIAL_TIMEOUT_MS = 10_000
 
+/** How long the larger PeerId waits for the smaller one to dial before dialling itself. */
+export const DIRECT_DIAL_DEFER_MS = 2_000
+
 /** Longest wait between direct-dial retries to one peer (backing off from 1 s); then it is left relayed. */
 export const DIRECT_DIAL_MAX_BACKOFF_MS = 32_000
 

@@ -6,7 +6,10 @@ const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
 const configSchema = z.object({
   /** Relay multiaddrs to dial, each ending in `/p2p/<relay PeerId>`. */
   relays: z.array(z.string().startsWith('/')).min(1),
-  chainId: z.number().int().positive(),
+  chainId: z
+    .number({ error: 'the relay names no chain: its operator starts it with --chain-id or --rpc' })
+    .int()
+    .positive(),
   /** JSON-RPC endpoint of `chainId`, for token gates and audit anchors. */
   rpcUrl: z.url().optional(),
   /** A mainnet endpoint, to show ENS names; none by default. */

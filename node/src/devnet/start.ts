@@ -13,6 +13,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
+import { DEFAULT_CLI_DOMAIN } from '@securechat/sdk/constants'
 import { describeGateRule, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
@@ -160,8 +161,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     webRoot: web.webRoot,
     app: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, contracts: { ...addresses }, allowPrivateAddresses: true },
     metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
-    logger: factory,
     auditProofs: anchoring.anchorer,
+    logger: factory,
   })
   try {
     await http.start()
@@ -178,10 +179,16 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   const rule: TokenRule = { type: 'erc721', chainId: chain.chainId, contract: addresses.memberNft, minBalance: '1' }
   const owner = walletSigner({ type: 'eoa', signer: new Wallet(alice!.privateKey) })
   await mkdir(devnetDir, { recursive: true })
+  /** Invite links that open a room in the web app. */
+  const webLinks = new Map<string, string>()
   const writeInvite = async (name: string, access: RoomAccess): Promise<string> => {
-    const manifest = await createManifest({ signer: owner, name, access, chainIds: [chain.chainId] })
+    // Terminal clients sign in as `localhost`, browsers as the app's host: the room takes both.
+    const domains = [DEFAULT_CLI_DOMAIN, new URL(http.url).host]
+    const manifest = await createManifest({ signer: owner, name, access, domains, chainIds: [chain.chainId] })
     const file = join(devnetDir, `${name}.invite`)
-    await writeFile(file, `${encodeInvite({ manifest, relays: [tcpAddress!] })}\n`)
+    const invite = encodeInvite({ manifest, relays: [tcpAddress!] })
+    await writeFile(file, `${invite}\n`)
+    webLinks.set(name, `${http.url.replace(/\/$/, '')}/#invite=${encodeURIComponent(invite)}`)
     return file
   }
   const lobbyFile = await writeInvite('lobby', { type: 'public' })
@@ -198,6 +205,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
         relay: relay.multiaddrs,
         web: http.url,
         invites: { lobby: lobbyFile, members: membersFile },
+        inviteLinks: Object.fromEntries(webLinks),
       },
       null,
       2,
@@ -246,6 +254,9 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   out('Rooms (owned by alice):')
   out(`  lobby    public; invite in ${show(lobbyFile)}`)
   out(`  members  token-gated, requires ${gate}; invite in ${show(membersFile)}`)
+  out('  Open them in the web app (browsers and terminals share these rooms):')
+  out(`    lobby    ${webLinks.get('lobby')}`)
+  out(`    members  ${webLinks.get('members')}`)
   out()
   out('Chat in the lobby from two terminals:')
   out(`  ${key(alice!)} npx securechat chat --room ${show(lobbyFile)}`)

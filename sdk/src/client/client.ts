@@ -279,6 +279,10 @@ export class SecureChatClient {
     const direct = this.#direct
     if (direct !== undefined) {
       room.addEventListener('member:joined', (event) => void direct.upgrade(event.detail.peerId))
+      room.addEventListener('member:left', (event) => {
+        const peer = event.detail.peerId
+        if (!this.rooms.some((other) => other.members().some((m) => m.peerId === peer))) direct.forget(peer)
+      })
     }
     room.start()
     if (vault !== undefined) {

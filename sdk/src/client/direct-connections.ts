@@ -1,6 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { DIRECT_DIAL_MAX_BACKOFF_MS, DIRECT_DIAL_TIMEOUT_MS } from '../constants.ts'
+import { DIRECT_DIAL_DEFER_MS, DIRECT_DIAL_MAX_BACKOFF_MS, DIRECT_DIAL_TIMEOUT_MS } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
 
@@ -11,7 +11,9 @@ export const DIRECT_LISTEN_ADDRESSES = ['/p2p-circuit', '/webrtc']
  * Upgrades relayed room neighbours to direct WebRTC connections (ENVIRONMENT.md: libp2p 3 does
  * not dial discovered peers by itself). A room's presence is the discovery: when a member
  * appears, the peer with the smaller PeerId dials `<relay>/p2p-circuit/webrtc/p2p/<member>`
- * through each relay it is connected to, so two browsers do not race two connections. Gossip
+ * through each relay it is connected to (the other side only if that did not happen), so two
+ * browsers do not race two connections. A direct connection that closes while the member is
+ * still present (a page reload) is dialled again the same way. Gossip
  * then flows over the direct connection (gossipsub runs with `runOnLimitedConnection: false`),
  * and keeps flowing when every relay goes away.
  */
@@ -24,9 +26,28 @@ export class DirectConnections {
   readonly #dialing = new Set<string>()
   #stopped = false
 
+  /** Room neighbours we want a direct connection to (from `upgrade` until `forget`). */
+  readonly #wanted = new Set<string>()
+
   constructor(libp2p: SecureChatLibp2p, log: Logger) {
     this.#libp2p = libp2p
     this.#log = log
+    libp2p.addEventListener('connection:close', this.#onClose)
+  }
+
+  /** `peer` left every room we share: stop trying to reach it directly. */
+  forget(peer: string): void {
+    this.#wanted.delete(peer)
+    clearTimeout(this.#retries.get(peer))
+    this.#retries.delete(peer)
+    this.#failures.delete(peer)
+  }
+
+  readonly #onClose = (event: CustomEvent<{ remotePeer: { toString(): string }; limits?: unknown }>): void => {
+    const peer = event.detail.remotePeer.toString()
+    if (event.detail.limits !== undefined || !this.#wanted.has(peer)) return
+    // A page reload or a network change closed it while the member is still in the room.
+    this.#schedule(peer, 1_000, { deferred: false })
   }
 
   /** True when `peer` is connected over a direct (not relayed) connection. */
@@ -34,10 +55,21 @@ export class DirectConnections {
     return this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === peer && c.limits === undefined)
   }
 
-  /** Dials `peer` directly over WebRTC through a relay, unless connected already or its turn is the other side's. */
-  async upgrade(peer: string): Promise<void> {
+  /**
+   * Dials `peer` directly over WebRTC through a relay, unless connected already. The smaller
+   * PeerId dials at once; the other side dials only if no connection came after
+   * {@link DIRECT_DIAL_DEFER_MS} (the smaller side may not have seen it arrive: a reloaded page
+   * keeps its PeerId, so its presence is no news to the others).
+   */
+  async upgrade(peer: string, options: { deferred?: boolean } = {}): Promise<void> {
     const self = this.#libp2p.peerId.toString()
-    if (this.#stopped || peer === self || self > peer || this.isDirect(peer) || this.#dialing.has(peer)) return
+    if (this.#stopped || peer === self) return
+    this.#wanted.add(peer)
+    if (this.isDirect(peer) || this.#dialing.has(peer)) return
+    if (self > peer && options.deferred !== true) {
+      this.#schedule(peer, DIRECT_DIAL_DEFER_MS, { deferred: true })
+      return
+    }
     const addresses = this.#relayPaths(peer)
     if (addresses.length === 0) return
     this.#dialing.add(peer)
@@ -61,6 +93,7 @@ export class DirectConnections {
   /** Cancels pending retries; the connections themselves belong to libp2p. Idempotent. */
   stop(): void {
     this.#stopped = true
+    this.#libp2p.removeEventListener('connection:close', this.#onClose)
     for (const timer of this.#retries.values()) clearTimeout(timer)
     this.#retries.clear()
   }
@@ -74,13 +107,17 @@ export class DirectConnections {
       this.#failures.delete(peer)
       return
     }
+    this.#schedule(peer, delay, { deferred: true })
+  }
+
+  #schedule(peer: string, delayMs: number, options: { deferred: boolean }): void {
     clearTimeout(this.#retries.get(peer))
     this.#retries.set(
       peer,
       setTimeout(() => {
         this.#retries.delete(peer)
-        void this.upgrade(peer)
-      }, delay),
+        void this.upgrade(peer, options)
+      }, delayMs),
     )
   }
 
