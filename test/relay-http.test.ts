@@ -434,9 +434,9 @@ describe('relay HTTP server', () => {
       expect({ path, status: reply.status }).toEqual({ path, status: 400 })
       expect(reply.headers['content-type']).toBe('application/json')
     }
-    // A relay that does not anchor answers every well-formed leaf 404.
+    // A relay that does not anchor says so (the app then stops asking it).
     const plain = await serve()
-    expect((await get(plain, `/audit/proof?leaf=${hash}`)).status).toBe(404)
+    expect((await get(plain, `/audit/proof?leaf=${hash}`)).status).toBe(501)
   })
 
   it('behavior: a burst beyond the bucket is answered 429 with Retry-After', async () => {

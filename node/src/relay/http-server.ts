@@ -72,7 +72,7 @@ export interface RelayHttpServerInit {
   trustProxy?: boolean
   /** Metrics to serve besides the relay's and the server's own (the anchorer's). */
   metrics?: () => Metric[]
-  /** Answers `GET /audit/proof?leaf=0x…` (an anchoring relay passes its anchorer); without it, every leaf is 404. */
+  /** Answers `GET /audit/proof?leaf=0x…` (an anchoring relay passes its anchorer); without it, 501. */
   auditProofs?: { proofOf(leafHash: string): AnchoredProof | undefined }
   logger?: LoggerFactory
 }
@@ -360,7 +360,8 @@ export class RelayHttpServer {
   /**
    * `GET /audit/proof?leaf=0x<64 hex digits>`: the Merkle proof of an anchored message's leaf (`leafHashOf`),
    * `{ root, proof, batch: { root, count, cid, blockNumber, transactionHash? } }`, or 404 while it is not
-   * anchored. The asker trusts none of it: it checks the proof against the root and the root on chain.
+   * anchored (501 from a relay that does not anchor). The asker trusts none of it: it checks the proof against
+   * the root and the root on chain.
    */
   #auditProof(res: ServerResponse, req: IncomingMessage, raw: string): void {
     const query = raw.slice(raw.indexOf('?') + 1)
@@ -369,7 +370,11 @@ export class RelayHttpServer {
       this.#json(res, req, 400, { error: 'expected ?leaf=0x followed by 64 hex digits' })
       return
     }
-    const proof = this.#init.auditProofs?.proofOf(match[1]!.toLowerCase())
+    if (this.#init.auditProofs === undefined) {
+      this.#json(res, req, 501, { error: 'this relay does not anchor messages' })
+      return
+    }
+    const proof = this.#init.auditProofs.proofOf(match[1]!.toLowerCase())
     if (proof === undefined) this.#json(res, req, 404, { error: 'no anchored batch of this relay holds the leaf' })
     else this.#json(res, req, 200, proof)
   }
