@@ -179,6 +179,26 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await page.locator('sc-conversation-list button', { hasText: 'members' }).click()
   })
 
+  it('behavior: a direct message from alice reaches bob, with an unread count until he opens it', async () => {
+    const [alice, bob] = people
+    await alice!.page.getByRole('button', { name: 'Message a wallet' }).click()
+    await alice!.page.getByLabel('Wallet address').fill(chain.accounts[2]!.address)
+    await alice!.page.getByRole('button', { name: 'Open conversation' }).click()
+    await alice!.page.getByRole('textbox', { name: 'Message' }).fill('a private word for bob')
+    await alice!.page.getByRole('button', { name: 'Send' }).click()
+    await messageText(alice!.page, 'a private word for bob').waitFor({ timeout: UI_TIMEOUT_MS })
+
+    const dmButton = bob!.page.locator('sc-conversation-list button', { hasText: 'DM 0x7099' })
+    await dmButton.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await dmButton.getByLabel('1 unread').isVisible()).toBe(true)
+    await dmButton.click()
+    await messageText(bob!.page, 'a private word for bob').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await dmButton.getByLabel('1 unread').count()).toBe(0)
+    // Back to the room for the steps below.
+    await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+    await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
+  })
+
   it('behavior: carol, without the token, sees "not eligible" and no plaintext', async () => {
     const carol = await openApp('carol', 3)
     await signIn(carol)
@@ -202,6 +222,19 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     })
     expect(everything).toContain('You are not eligible for this room')
     for (const text of ['hello bob', 'hi alice']) expect(everything).not.toContain(text)
+  })
+
+  it('behavior: a wallet on another chain gets a banner; switching accounts signs out and asks to sign in again', async () => {
+    const carol = people.find((p) => p.name === 'carol')!
+    await carol.wallet.emit(carol.page, 'chainChanged', '0x1')
+    await carol.page
+      .getByText('Your wallet is on chain 1; SecureChat uses chain 31337')
+      .waitFor({ timeout: UI_TIMEOUT_MS })
+    await carol.wallet.emit(carol.page, 'chainChanged', `0x${chain.chainId.toString(16)}`)
+    await carol.page.getByText('Your wallet is on chain 1').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await carol.wallet.emit(carol.page, 'accountsChanged', [chain.accounts[4]!.address])
+    await carol.page.getByRole('button', { name: 'Sign in with Test Wallet' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await carol.page.getByText(`The wallet switched to ${chain.accounts[4]!.address}`).isVisible()).toBe(true)
   })
 
   it('behavior: a reload brings the history back from the vault without asking the wallet again', async () => {

@@ -70,6 +70,11 @@ export class ScApp extends LitElement {
       main > * {
         min-height: 0;
       }
+      .pane {
+        display: grid;
+        grid-template-rows: minmax(0, 1fr);
+        min-height: 0;
+      }
       .banner {
         background: #fef3c7;
         padding: 0.5rem 1rem;
@@ -97,6 +102,10 @@ export class ScApp extends LitElement {
         .back {
           display: inline-block;
           margin-bottom: 0.5rem;
+          justify-self: start;
+        }
+        .pane {
+          grid-template-rows: auto minmax(0, 1fr);
         }
       }
     `,

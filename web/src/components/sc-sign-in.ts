@@ -1,4 +1,4 @@
-import { html, LitElement } from 'lit'
+import { css, html, LitElement } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import type { WalletChoice } from '../wallet/discover.ts'
 import { baseStyles } from './styles.ts'
@@ -6,7 +6,22 @@ import { baseStyles } from './styles.ts'
 /** The wallets found in this browser, one button each; picking one dispatches `wallet-selected`. */
 @customElement('sc-sign-in')
 export class ScSignIn extends LitElement {
-  static override styles = [baseStyles]
+  static override styles = [
+    baseStyles,
+    css`
+      ul {
+        list-style: none;
+        padding: 0;
+        display: grid;
+        gap: 0.5rem;
+      }
+      button {
+        display: inline-flex;
+        align-items: center;
+        gap: 0.5rem;
+      }
+    `,
+  ]
 
   @property({ attribute: false }) wallets: WalletChoice[] = []
   @property({ type: Boolean }) busy = false
