@@ -131,7 +131,8 @@ describe('npm start', () => {
     for (const link of Object.values(info.inviteLinks)) {
       expect(link.startsWith(`${info.web.replace(/\/$/, '')}/#invite=`)).toBe(true)
       const { manifest } = decodeInvite(decodeURIComponent(link.split('#invite=')[1]!))
-      expect(manifest.manifest.domains).toEqual(['localhost', new URL(info.web).host])
+      const web = new URL(info.web)
+      expect(manifest.manifest.domains).toEqual(['localhost', web.host, `localhost:${web.port}`])
     }
 
     // Bob and alice hold the MemberNFT: they chat in the gated room.

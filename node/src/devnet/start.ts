@@ -182,8 +182,10 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   /** Invite links that open a room in the web app. */
   const webLinks = new Map<string, string>()
   const writeInvite = async (name: string, access: RoomAccess): Promise<string> => {
-    // Terminal clients sign in as `localhost`, browsers as the app's host: the room takes both.
-    const domains = [DEFAULT_CLI_DOMAIN, new URL(http.url).host]
+    // Terminal clients sign in as `localhost`, browsers as the app's host (typed as 127.0.0.1
+    // or as localhost): the room takes all of them.
+    const appHost = new URL(http.url)
+    const domains = [DEFAULT_CLI_DOMAIN, appHost.host, `localhost:${appHost.port}`]
     const manifest = await createManifest({ signer: owner, name, access, domains, chainIds: [chain.chainId] })
     const file = join(devnetDir, `${name}.invite`)
     const invite = encodeInvite({ manifest, relays: [tcpAddress!] })
