@@ -6,6 +6,7 @@ import { repeat } from 'lit/directives/repeat.js'
 import { type ChatSession, describeError } from '../state/chat-session.ts'
 import { SessionController, sessionContext } from '../state/context.ts'
 import type { ChatEntry } from '../state/history-store.ts'
+import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
@@ -92,6 +93,13 @@ export class ScChatView extends LitElement {
 
   override willUpdate(): void {
     this.#controller.session = this.session
+    // Unchanged room: a no-op. Called on every update, so a session that signs in later starts checking.
+    this.session?.watchAnchors(this.conversation)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.session?.watchAnchors(undefined)
   }
 
   override updated(changed: PropertyValues<this>): void {
@@ -163,12 +171,19 @@ export class ScChatView extends LitElement {
       return html`<li class="undecryptable" data-message-id=${entry.id}>
         <span class="meta">${shortAddress(entry.sender)} · ${time}</span>
         <div>Cannot decrypt this message: ${entry.reason}</div>
+        ${this.#anchorMark(entry)}
       </li>`
     }
     return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
       <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>
       <div class="text">${entry.text}</div>
+      ${this.#anchorMark(entry)}
     </li>`
+  }
+
+  #anchorMark(entry: ChatEntry) {
+    if (entry.anchor === undefined) return ''
+    return html`<sc-anchor-mark .anchor=${entry.anchor} messageId=${entry.id}></sc-anchor-mark>`
   }
 
   async #send(event: SubmitEvent): Promise<void> {

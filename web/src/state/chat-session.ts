@@ -8,8 +8,9 @@ import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vau
 import { getAddress, JsonRpcProvider } from 'ethers'
 import type { AppConfig } from '../config.ts'
 import type { WalletChoice } from '../wallet/discover.ts'
+import { AnchorChecker, AnchorWatcher, ciphertextHashOfRecord } from './anchors.ts'
 import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
-import { type ChatEntry, HistoryStore, type SavedConversation } from './history-store.ts'
+import { type ChatEntry, HistoryStore, type SavedConversation, type VerifiedAnchor } from './history-store.ts'
 
 export type SessionStatus = 'signed-out' | 'signing-in' | 'signed-in'
 /** `connecting`: no relay or peer yet; `offline`: the browser has no network at all. */
@@ -43,6 +44,12 @@ export function inviteFromText(text: string): string {
   return hash === -1 ? trimmed : decodeURIComponent(trimmed.slice(hash + '#invite='.length))
 }
 
+/** The `ciphertextHash` field of a room entry, from the record as received. */
+function withCiphertextHash(record: Uint8Array, sender: string): { ciphertextHash?: string } {
+  const ciphertextHash = ciphertextHashOfRecord(record, sender)
+  return ciphertextHash === undefined ? {} : { ciphertextHash }
+}
+
 /** A promise of the connected client; rejected (harmlessly) at sign-out if it never came. */
 function connectedPromise(): PromiseWithResolvers<SecureChatClient> {
   const deferred = Promise.withResolvers<SecureChatClient>()
@@ -74,6 +81,8 @@ export class ChatSession extends EventTarget {
   #client: SecureChatClient | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #provider: JsonRpcProvider | undefined
+  /** Checks the open room's messages for anchors; undefined without an AuditLog and an RPC endpoint. */
+  #anchors: AnchorWatcher | undefined
   #detach: Array<() => void> = []
   /** Resolves with the client once it has reached a relay (see {@link #connected}). */
   #whenConnected = connectedPromise()
@@ -91,6 +100,12 @@ export class ChatSession extends EventTarget {
 
   history(id: string): ChatEntry[] {
     return this.#history.get(id) ?? []
+  }
+
+  /** The conversation on screen: its room messages get their "anchored" marks checked (`anchors.ts`). */
+  watchAnchors(id: string | undefined): void {
+    const room = id === undefined ? undefined : this.conversations.get(id)?.saved
+    this.#anchors?.watch(room?.kind === 'room' && !room.id.startsWith('pending:') ? room.id : undefined)
   }
 
   /** Reopens the last session without any wallet prompt, if the wallet still grants its account. */
@@ -246,22 +261,24 @@ export class ChatSession extends EventTarget {
     const client = this.#requireClient()
     if (view === undefined) throw new Error('no such conversation')
     const now = Date.now()
-    let messageId: string
+    let sent: { id: string; sentAtMs?: number; record?: Uint8Array }
     if (view.saved.kind === 'room') {
       const room = client.rooms.find((r) => r.id === id)
       if (room === undefined) throw new Error('this room is not joined yet')
-      messageId = (await room.send(text)).id
+      sent = await room.send(text)
     } else {
-      messageId = (await client.dm(id).send(text)).id
+      sent = await client.dm(id).send(text)
     }
     this.#append(id, {
-      id: messageId,
+      id: sent.id,
       sender: this.address!,
       text,
-      sentAtMs: now,
+      sentAtMs: sent.sentAtMs ?? now,
       receivedAtMs: now,
       mine: true,
       state: 'ok',
+      // A room message's leaf uses the send time and ciphertext of the record as published.
+      ...(sent.record === undefined ? {} : withCiphertextHash(sent.record, this.address!)),
     })
   }
 
@@ -299,6 +316,15 @@ export class ChatSession extends EventTarget {
       ).length
     }
     await saveLastSession({ address, rdns: wallet.rdns })
+    const auditLog = this.config.contracts.auditLog
+    const provider = this.#chainProvider()
+    if (auditLog !== undefined && provider !== undefined) {
+      this.#anchors = new AnchorWatcher({
+        checker: new AnchorChecker({ provider, chainId: this.config.chainId, auditLog }),
+        history: (roomId) => this.history(roomId),
+        onAnchored: (roomId, entry, anchor) => this.#anchored(roomId, entry, anchor),
+      })
+    }
     this.#watchWallet(wallet)
     this.#setStatus('signed-in')
     void this.#lookupEns(address)
@@ -310,6 +336,8 @@ export class ChatSession extends EventTarget {
     this.#reconnectTimer = undefined
     for (const detach of this.#detach) detach()
     this.#detach = []
+    this.#anchors?.stop()
+    this.#anchors = undefined
     const client = this.#client
     this.#client = undefined
     await client?.stop().catch(() => {})
@@ -334,10 +362,7 @@ export class ChatSession extends EventTarget {
   async #connect(): Promise<void> {
     if (this.#vault === undefined || this.#signer === undefined || this.#client !== undefined) return
     const config = this.config
-    this.#provider ??=
-      config.rpcUrl === undefined
-        ? undefined
-        : new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true })
+    this.#chainProvider()
     const client = createClient({
       signer: this.#signer,
       vault: this.#vault,
@@ -376,6 +401,13 @@ export class ChatSession extends EventTarget {
         .map((view) => this.#rejoin(client, view)),
     )
     this.#changed()
+  }
+
+  /** The app chain's JSON-RPC provider (`rpcUrl` of /config.json), made once; undefined without one. */
+  #chainProvider(): JsonRpcProvider | undefined {
+    const { rpcUrl, chainId } = this.config
+    this.#provider ??= rpcUrl === undefined ? undefined : new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true })
+    return this.#provider
   }
 
   async #rejoin(client: SecureChatClient, view: ConversationView): Promise<void> {
@@ -417,6 +449,7 @@ export class ChatSession extends EventTarget {
         receivedAtMs: m.receivedAtMs,
         mine: false,
         state: 'ok',
+        ...withCiphertextHash(m.record, m.sender),
       })
     }
     const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
@@ -430,6 +463,7 @@ export class ChatSession extends EventTarget {
         mine: false,
         state: 'undecryptable',
         reason: m.reason,
+        ...withCiphertextHash(m.record, m.sender),
       })
     }
     const onMembers = (): void => {
@@ -531,6 +565,14 @@ export class ChatSession extends EventTarget {
     const view = this.conversations.get(id)
     if (view !== undefined && !entry.mine) view.unread += 1
     this.#store?.saveHistory(id, history)
+    if (entry.ciphertextHash !== undefined) this.#anchors?.poke(id)
+    this.#changed()
+  }
+
+  /** A message passed every anchor check: it keeps the anchor, so a reload shows the mark without asking again. */
+  #anchored(roomId: string, entry: ChatEntry, anchor: VerifiedAnchor): void {
+    entry.anchor = anchor
+    this.#store?.saveHistory(roomId, this.history(roomId))
     this.#changed()
   }
 

@@ -6,6 +6,25 @@ export const HISTORY_LIMIT = 1_000
 /** Coalesces writes of a busy conversation into one vault put. */
 const SAVE_DELAY_MS = 250
 
+/** A message's anchor as this browser verified it (`anchors.ts`): proof, root and chain all checked. */
+const anchorSchema = z.object({
+  /** The leaf's hash: what the relay was asked for a proof of. */
+  leafHash: z.string(),
+  root: z.string(),
+  blockNumber: z.number(),
+  /** Block time, seconds since the epoch. */
+  timestamp: z.number(),
+  anchorer: z.string(),
+  chainId: z.number(),
+  auditLog: z.string(),
+  /** From the root's `Anchored` event, read from the chain. */
+  cid: z.string().optional(),
+  transactionHash: z.string().optional(),
+  count: z.number().optional(),
+  verifiedAtMs: z.number(),
+})
+export type VerifiedAnchor = z.infer<typeof anchorSchema>
+
 const entrySchema = z.object({
   id: z.string(),
   sender: z.string(),
@@ -16,6 +35,9 @@ const entrySchema = z.object({
   /** `undecryptable`: a verified sender's message this device cannot read (reason says why). */
   state: z.enum(['ok', 'undecryptable']),
   reason: z.string().optional(),
+  /** Room messages: sha256 of the record's ciphertext, the one part of the audit leaf the rest does not give. */
+  ciphertextHash: z.string().optional(),
+  anchor: anchorSchema.optional(),
 })
 export type ChatEntry = z.infer<typeof entrySchema>
 
