@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
@@ -289,6 +291,40 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     expect(await page.evaluate(() => (window as { __injected?: boolean }).__injected)).toBeUndefined()
     expect((await cspViolations(page)).some((v) => v.startsWith('script-src'))).toBe(true)
     await context.close()
+  })
+
+  it('behavior: a terminal client and a browser share a room (the room accepts both SIWE domains)', async () => {
+    const [, bob] = people
+    const wallet = chain.accounts[5]!
+    const node = createClient({
+      signer: walletSigner({ type: 'eoa', signer: wallet }),
+      bootstrap: [relay.multiaddrs[0]!],
+      provider: chain.provider,
+      presenceIntervalMs: 1_000,
+    })
+    await node.start()
+    try {
+      const { room, invite: nodeInvite } = await node.createRoom({
+        name: 'mixed',
+        domains: ['localhost', new URL(http.url).host],
+      })
+      const received = new Promise<string>((resolve) =>
+        room.addEventListener('message:received', (event) => resolve(event.detail.text), { once: true }),
+      )
+      await bob!.page.goto(`${http.url}#invite=${encodeURIComponent(nodeInvite)}`)
+      await bob!.page.getByRole('heading', { name: '# mixed' }).waitFor({ timeout: UI_TIMEOUT_MS })
+      await expect
+        .poll(() => room.members().map((m) => m.address), { timeout: UI_TIMEOUT_MS })
+        .toContain(chain.accounts[2]!.address)
+      await bob!.page.getByRole('textbox', { name: 'Message' }).fill('from the browser to the terminal')
+      await bob!.page.getByRole('button', { name: 'Send' }).click()
+      expect(await received).toBe('from the browser to the terminal')
+      await room.send('and back from the terminal')
+      await messageText(bob!.page, 'and back from the terminal').waitFor({ timeout: UI_TIMEOUT_MS })
+    } finally {
+      await node.stop()
+    }
+    await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
   })
 
   it('behavior: with the relay gone, the two browsers keep chatting over WebRTC', async () => {
