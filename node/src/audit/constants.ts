@@ -10,10 +10,11 @@ export const ANCHOR_MAX_BATCH = 10_000
 export const ANCHOR_RPC_TIMEOUT_MS = 10_000
 
 /**
- * Leaves of its most recently anchored batches that a relay answers `GET /audit/proof` for (about 100 bytes
- * each in memory; read back from `anchored/` at a restart). Older messages prove from their leaf list on IPFS.
+ * Leaves of its most recently anchored batches that a relay answers `GET /audit/proof` for (about 300 bytes
+ * each in memory, so some 30 MB; read back from `anchored/` at a restart). Older messages prove from their
+ * leaf list on IPFS (`securechat verify`).
  */
-export const ANCHOR_PROOF_INDEX_LEAVES = 200_000
+export const ANCHOR_PROOF_INDEX_LEAVES = 100_000
 
 /** `npm start`'s relay anchors this often, so a new user sees anchors within seconds. */
 export const DEVNET_ANCHOR_INTERVAL_MS = 3_000
