@@ -15,6 +15,13 @@ export const TRANSCRIPT_FORMAT = 'securechat-transcript-v1'
 /** Largest leaf list fetched from IPFS; a larger one is abandoned (about 450 bytes per leaf). */
 export const MAX_LEAF_LIST_BYTES = 128 * 1024 * 1024
 
+/**
+ * A leaf list up to this many bytes is one IPFS block: Helia's unixfs (`addBytes`, CIDv1, raw leaves) cuts files
+ * into chunks of this size and a file of one chunk is that chunk itself, so its CID is the CIDv1 `raw` sha256 of the
+ * bytes (`leafListCid`), computable without an IPFS node. Larger lists become a DAG and need the importer.
+ */
+export const LEAF_LIST_CHUNK_BYTES = 1_048_576
+
 /** Most leaves one batch (and so one leaf list) may hold. */
 export const MAX_BATCH_LEAVES = 250_000
 

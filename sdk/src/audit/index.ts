@@ -21,10 +21,12 @@ export {
   anchorRoot,
   auditLogReader,
 } from './chain.ts'
+export { leafListCid, sameCid } from './cid.ts'
 export {
   ANCHOR_LOG_BLOCK_RANGE,
   DEVNET_AUDIT_LOG_ADDRESS,
   LEAF_ENCODING,
+  LEAF_LIST_CHUNK_BYTES,
   LEAF_LIST_FETCH_CONCURRENCY,
   LEAF_LIST_FETCH_TIMEOUT_MS,
   MAX_BATCH_LEAVES,
