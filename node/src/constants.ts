@@ -103,6 +103,12 @@ export const HTTP_HEADERS_TIMEOUT_MS = 10_000
 /** The HTTP server drops a client that has not sent its whole request after this long. */
 export const HTTP_REQUEST_TIMEOUT_MS = 30_000
 
+/**
+ * `POST /audit/leaf-lists` requests the HTTP server reads and checks at once; more are answered 503 (each holds a
+ * body of up to a MiB and a few chain reads).
+ */
+export const HTTP_LEAF_LISTS_IN_FLIGHT = 4
+
 /** Random bytes of the CSP nonce of each HTTP response: 128 bits, as CSP asks. */
 export const HTTP_NONCE_BYTES = 16
 

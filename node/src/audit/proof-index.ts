@@ -24,6 +24,24 @@ export interface AnchoredProof {
   batch: AnchoredBatchInfo
 }
 
+/** What answers `/audit/proof`: an anchorer, a relay's intake of members' leaf lists. */
+export interface ProofSource {
+  proofOf(leafHash: string): AnchoredProof | undefined
+}
+
+/** One source answering from the first of `sources` that holds the leaf (the relay's own batches, then members'). */
+export function anyProofSource(sources: readonly ProofSource[]): ProofSource {
+  return {
+    proofOf(leafHash) {
+      for (const source of sources) {
+        const proof = source.proofOf(leafHash)
+        if (proof !== undefined) return proof
+      }
+      return undefined
+    },
+  }
+}
+
 interface Entry {
   info: AnchoredBatchInfo
   /** The tree's nodes, root first, as `StandardMerkleTree` lays them out. */

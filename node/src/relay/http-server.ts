@@ -1,8 +1,9 @@
 /**
  * The relay's HTTP server (`securechat relay --http <port>`): the built web app with a strict CSP
  * and security headers, `/config.json` (what the app needs to reach this relay and its chain),
- * `/healthz`, Prometheus `/metrics` and, on an anchoring relay, `/audit/proof`, with a token bucket
- * per client IP. `node:http` only.
+ * `/healthz`, Prometheus `/metrics`, `/audit/proof` (the proofs of anchored messages) and
+ * `POST /audit/leaf-lists` (members' own anchors' leaf lists), with a token bucket per client IP.
+ * `node:http` only.
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream, type Stats } from 'node:fs'
@@ -12,11 +13,13 @@ import { isIP, isIPv6 } from 'node:net'
 import { extname, join, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
+import type { LeafListSubmission } from '../audit/leaf-list-intake.ts'
 import type { AnchoredProof } from '../audit/proof-index.ts'
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_WEB_ROOT,
   HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_LEAF_LISTS_IN_FLIGHT,
   HTTP_NONCE_BYTES,
   HTTP_REQUEST_TIMEOUT_MS,
 } from '../constants.ts'
@@ -72,12 +75,27 @@ export interface RelayHttpServerInit {
   trustProxy?: boolean
   /** Metrics to serve besides the relay's and the server's own (the anchorer's). */
   metrics?: () => Metric[]
-  /** Answers `GET /audit/proof?leaf=0x…` (an anchoring relay passes its anchorer); without it, 501. */
+  /**
+   * Answers `GET /audit/proof?leaf=0x…` (an anchoring relay passes its anchorer, a relay that takes members' leaf
+   * lists its intake, or both); without it, 501.
+   */
   auditProofs?: { proofOf(leafHash: string): AnchoredProof | undefined }
+  /**
+   * Takes `POST /audit/leaf-lists` (a relay with an IPFS node and the chain passes its `LeafListIntake`); without
+   * it, 501.
+   */
+  leafLists?: {
+    /** Largest body taken; more is 413. */
+    readonly maxBytes: number
+    submit(bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<LeafListSubmission>
+  }
   logger?: LoggerFactory
 }
 
 export const WEB_APP_NOT_BUILT = 'the web app is not built: run `npm run build -w @securechat/web`'
+
+/** Where members hand in the leaf lists of their own anchors (`POST`). */
+export const LEAF_LISTS_PATH = '/audit/leaf-lists'
 
 /** The whole query of `/audit/proof`: one leaf hash, nothing else. */
 const AUDIT_PROOF_QUERY = /^leaf=(0x[0-9a-fA-F]{64})$/
@@ -198,6 +216,8 @@ export class RelayHttpServer {
   #server: Server | undefined
   #url: string | undefined
   #stopping: Promise<void> | undefined
+  /** `POST /audit/leaf-lists` requests being read or checked. */
+  #leafListsInFlight = 0
 
   constructor(init: RelayHttpServerInit) {
     this.#init = init
@@ -300,12 +320,13 @@ export class RelayHttpServer {
     if (!decision.allowed) {
       return this.#text(res, req, 429, 'too many requests\n', { 'Retry-After': String(decision.retryAfterSeconds) })
     }
+    const raw = req.url ?? ''
+    const pathname = raw.split(/[?#]/, 1)[0]!
+    if (pathname === LEAF_LISTS_PATH) return this.#leafLists(res, req, raw)
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return this.#text(res, req, 405, 'method not allowed\n', { Allow: 'GET, HEAD' })
     }
-    const raw = req.url ?? ''
     if (!raw.startsWith('/')) return this.#text(res, req, 400, 'bad request\n')
-    const pathname = raw.split(/[?#]/, 1)[0]!
     switch (pathname) {
       case '/healthz':
         return this.#healthz(res, req)
@@ -377,6 +398,63 @@ export class RelayHttpServer {
     const proof = this.#init.auditProofs.proofOf(match[1]!.toLowerCase())
     if (proof === undefined) this.#json(res, req, 404, { error: 'no anchored batch of this relay holds the leaf' })
     else this.#json(res, req, 200, proof)
+  }
+
+  /**
+   * `POST /audit/leaf-lists`, body: a leaf list exactly as published (`application/json`, at most the intake's
+   * `maxBytes`). Kept only when its root is anchored on chain with these bytes' CID (see
+   * `LeafListIntake`): 201 stored, 200 already held, 400 not a leaf list, 413 too large, 415 not JSON, 422 root not
+   * anchored (yet), 409 anchored with another CID, 503 chain unreadable or busy, 501 on a relay without the intake.
+   * Refusals before the body is read close the connection.
+   */
+  async #leafLists(res: ServerResponse, req: IncomingMessage, raw: string): Promise<void> {
+    if (req.method !== 'POST') return this.#text(res, req, 405, 'method not allowed\n', { Allow: 'POST' })
+    if (raw !== LEAF_LISTS_PATH) return this.#jsonClose(res, req, 400, { error: 'no query expected' })
+    const intake = this.#init.leafLists
+    if (intake === undefined) {
+      return this.#jsonClose(res, req, 501, { error: 'this relay does not take leaf lists' })
+    }
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase()
+    if (type !== 'application/json') {
+      return this.#jsonClose(res, req, 415, { error: 'send the leaf list as application/json' })
+    }
+    const declared = Number(req.headers['content-length'] ?? Number.NaN)
+    if (declared > intake.maxBytes) {
+      return this.#jsonClose(res, req, 413, { error: `a leaf list holds at most ${intake.maxBytes} bytes` })
+    }
+    if (this.#leafListsInFlight >= HTTP_LEAF_LISTS_IN_FLIGHT) {
+      res.setHeader('Retry-After', '1')
+      return this.#jsonClose(res, req, 503, { error: 'busy checking other leaf lists; try again' })
+    }
+    this.#leafListsInFlight += 1
+    try {
+      const body = await readBody(req, intake.maxBytes)
+      if (body === 'gone') return void res.destroy()
+      if (body === 'too-large') {
+        return this.#jsonClose(res, req, 413, { error: `a leaf list holds at most ${intake.maxBytes} bytes` })
+      }
+      const result = await intake.submit(body, { signal: AbortSignal.timeout(HTTP_REQUEST_TIMEOUT_MS) })
+      if (result.status === 'accepted') {
+        return this.#json(res, req, result.stored ? 201 : 200, {
+          status: result.stored ? 'stored' : 'held',
+          ...result.batch,
+        })
+      }
+      if (result.status === 'unavailable') {
+        res.setHeader('Retry-After', '2')
+        return this.#json(res, req, 503, { error: result.message })
+      }
+      const status = { malformed: 400, 'not-anchored': 422, 'cid-mismatch': 409 }[result.reason]
+      return this.#json(res, req, status, { error: result.message, reason: result.reason })
+    } finally {
+      this.#leafListsInFlight -= 1
+    }
+  }
+
+  /** A JSON answer that closes the connection: the request body may be unread. */
+  #jsonClose(res: ServerResponse, req: IncomingMessage, status: number, value: unknown): void {
+    res.setHeader('Connection', 'close')
+    this.#json(res, req, status, value)
   }
 
   #metrics(res: ServerResponse, req: IncomingMessage): void {
@@ -532,6 +610,25 @@ export class RelayHttpServer {
     if (isIP(ip) === 6) return `${expandIPv6(ip).slice(0, 4).join(':')}::/64`
     return ip
   }
+}
+
+/**
+ * The request's body; `too-large` as soon as it passes `maxBytes` (the rest is discarded unread: the caller's
+ * answer closes the connection), `gone` when the client went away first.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array | 'too-large' | 'gone'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      if (size > maxBytes) return
+      size += chunk.byteLength
+      if (size > maxBytes) resolve('too-large')
+      else chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('close', () => resolve('gone'))
+  })
 }
 
 /** 128 random bits, base64. */
