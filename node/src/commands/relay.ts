@@ -1,6 +1,8 @@
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { Logger } from 'pino'
 import type { Anchorer } from '../audit/anchorer.ts'
+import type { RelayLeafLists } from '../audit/leaf-list-intake.ts'
+import { anyProofSource } from '../audit/proof-index.ts'
 import type { RelayConfig } from '../config.ts'
 import { createNodeLogger } from '../log.ts'
 import { isPrivateMultiaddr, RelayHttpServer, WEB_APP_NOT_BUILT, webSocketAddresses } from '../relay/http-server.ts'
@@ -41,11 +43,25 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   })
   await relay.start()
   await anchoring?.start(relay.libp2p)
+  // --- Members' own anchors (issue #6): a relay that serves the app and reads the audit log keeps their leaf lists.
+  const leafLists =
+    config.httpPort === undefined || provider === undefined || config.auditLog === undefined
+      ? undefined
+      : await (await import('../audit/leaf-list-intake.ts')).startRelayLeafLists({
+          dataDir: config.dataDir,
+          libp2p: relay.libp2p,
+          provider,
+          auditLog: config.auditLog,
+          ipfs: anchoring?.ipfs,
+          logger: factory,
+        })
   // --- The web app over HTTP (issue #5).
-  const http = config.httpPort === undefined ? undefined : relayHttpServer(config, relay, chainId, anchoring, factory)
+  const http =
+    config.httpPort === undefined ? undefined : relayHttpServer(config, relay, chainId, anchoring, leafLists, factory)
   try {
     await http?.start()
   } catch (err) {
+    await leafLists?.stop()
     await anchoring?.stop()
     await relay.stop()
     provider?.destroy()
@@ -80,6 +96,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
   try {
     await http?.stop()
+    await leafLists?.stop()
     await anchoring?.stop()
     await relay.stop()
   } catch (err) {
@@ -94,9 +111,11 @@ function relayHttpServer(
   relay: RelayNode,
   chainId: number | undefined,
   anchoring: { anchorer: Pick<Anchorer, 'stats' | 'proofOf'> } | undefined,
+  leafLists: RelayLeafLists | undefined,
   logger: LoggerFactory,
 ): RelayHttpServer {
   const rpcUrl = config.webRpc ?? config.rpc
+  const proofSources = [anchoring?.anchorer, leafLists?.intake].filter((source) => source !== undefined)
   return new RelayHttpServer({
     relay,
     port: config.httpPort ?? 0,
@@ -110,9 +129,9 @@ function relayHttpServer(
       contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
       allowPrivateAddresses: config.webAllowPrivate,
     },
-    ...(anchoring === undefined
-      ? {}
-      : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()), auditProofs: anchoring.anchorer }),
+    ...(anchoring === undefined ? {} : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()) }),
+    ...(proofSources.length === 0 ? {} : { auditProofs: anyProofSource(proofSources) }),
+    ...(leafLists === undefined ? {} : { leafLists: leafLists.intake }),
   })
 }
 

@@ -19,6 +19,7 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { DEVNET_ANCHOR_INTERVAL_MS, DEVNET_ANCHORER_ACCOUNT } from '../audit/constants.ts'
+import { anyProofSource } from '../audit/proof-index.ts'
 import {
   DEMO_ERC20_AMOUNT,
   DEMO_ERC1155_AMOUNT,
@@ -97,6 +98,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   // Anchoring (issue #6) loads Helia, which takes a moment: import it while the chain starts.
   const anchoringModule = import('../audit/relay-anchoring.ts')
   anchoringModule.catch(() => undefined)
+  const leafListsModule = import('../audit/leaf-list-intake.ts')
+  leafListsModule.catch(() => undefined)
   // The web app builds (~15 s) while the chain starts and the contracts deploy; buildWebApp never throws.
   const webBuild = buildWebApp({ skip: env.SECURECHAT_WEB_BUILD === '0' })
 
@@ -147,6 +150,16 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   stops.push(() => relay.stop())
   await anchoring.start(relay.libp2p)
   stops.push(() => anchoring.stop())
+  // Members who anchor from the web app hand their leaf lists to the relay, which serves them on IPFS.
+  const leafLists = await (await leafListsModule).startRelayLeafLists({
+    dataDir: join(devnetDir, 'relay'),
+    libp2p: relay.libp2p,
+    provider,
+    auditLog: addresses.auditLog,
+    ipfs: anchoring.ipfs,
+    logger: factory,
+  })
+  stops.push(() => leafLists.stop())
   signal.throwIfAborted()
 
   // --- The web app (issue #5), told to dial the relay on loopback: this is a devnet.
@@ -161,7 +174,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     webRoot: web.webRoot,
     app: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, contracts: { ...addresses }, allowPrivateAddresses: true },
     metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
-    auditProofs: anchoring.anchorer,
+    auditProofs: anyProofSource([anchoring.anchorer, leafLists.intake]),
+    leafLists: leafLists.intake,
     logger: factory,
   })
   try {
