@@ -1,16 +1,16 @@
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { DEFAULT_CLI_DOMAIN } from '@securechat/sdk/constants'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
-import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
+import { chainIdFromFlag, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
 
 /** Options of `securechat dm` and `securechat listen --dm`. */
@@ -92,16 +92,8 @@ async function startDmClient(
   logger: LoggerFactory,
 ): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
-  const bootstrap = flags.bootstrap ?? []
-  if (bootstrap.length === 0) {
-    throw new ConfigError('no relay to connect to', {
-      hint: 'pass --bootstrap <relay multiaddr> (printed by `securechat relay`)',
-    })
-  }
-  const chainId = flags.chainId === undefined ? DEVNET_CHAIN_ID : Number(flags.chainId)
-  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
-    throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
-  }
+  const bootstrap = requireBootstrap(flags.bootstrap ?? [])
+  const chainId = chainIdFromFlag(flags.chainId)
   const signer = walletSigner({ type: 'eoa', signer: wallet })
   let vault: Vault | undefined
   if (flags.dataDir === undefined) {

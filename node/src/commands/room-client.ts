@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { DEFAULT_CLI_DOMAIN } from '@securechat/sdk/constants'
 import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.ts'
 import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
+import { chainIdFromFlag, requireBootstrap } from './network-flags.ts'
 
 /** Options every networked client command shares. */
 export interface ClientFlags {
@@ -47,16 +48,8 @@ export async function joinFromFlags(flags: ClientFlags, logger: LoggerFactory): 
   }
   try {
     const invite = await resolveRoom(flags, vault)
-    const bootstrap = flags.bootstrap ?? invite.relays ?? []
-    if (bootstrap.length === 0) {
-      throw new ConfigError('no relay to connect to', {
-        hint: 'pass --bootstrap <relay multiaddr> (printed by `securechat relay`)',
-      })
-    }
-    const chainId = flags.chainId === undefined ? DEVNET_CHAIN_ID : Number(flags.chainId)
-    if (!Number.isSafeInteger(chainId) || chainId <= 0) {
-      throw new ConfigError(`--chain-id must be a positive integer, got ${flags.chainId}`)
-    }
+    const bootstrap = requireBootstrap(flags.bootstrap ?? invite.relays ?? [])
+    const chainId = chainIdFromFlag(flags.chainId)
     // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
     const { access } = invite.manifest.manifest
     const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)

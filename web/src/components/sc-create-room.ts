@@ -4,7 +4,7 @@ import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
 import { type ChatSession, describeError } from '../state/chat-session.ts'
 import { sessionContext } from '../state/context.ts'
-import { baseStyles } from './styles.ts'
+import { baseStyles, formStyles } from './styles.ts'
 
 type GateKind = 'none' | 'erc721' | 'erc1155' | 'erc20'
 
@@ -16,12 +16,8 @@ type GateKind = 'none' | 'erc721' | 'erc1155' | 'erc20'
 export class ScCreateRoom extends LitElement {
   static override styles = [
     baseStyles,
+    formStyles,
     css`
-      form {
-        display: grid;
-        gap: 1rem;
-        max-width: 32rem;
-      }
       fieldset {
         display: grid;
         gap: 0.75rem;

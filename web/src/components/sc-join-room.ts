@@ -3,19 +3,15 @@ import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
 import { type ChatSession, describeError } from '../state/chat-session.ts'
 import { sessionContext } from '../state/context.ts'
-import { baseStyles } from './styles.ts'
+import { baseStyles, formStyles } from './styles.ts'
 
 /** Joins a room from a pasted invite or invite link (QR codes open the link). */
 @customElement('sc-join-room')
 export class ScJoinRoom extends LitElement {
   static override styles = [
     baseStyles,
+    formStyles,
     css`
-      form {
-        display: grid;
-        gap: 1rem;
-        max-width: 32rem;
-      }
       textarea {
         min-height: 6rem;
         padding: 0.5rem;

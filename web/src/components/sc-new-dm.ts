@@ -1,24 +1,15 @@
 import { consume } from '@lit/context'
 import { isAddress } from 'ethers'
-import { css, html, LitElement } from 'lit'
+import { html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
 import type { ChatSession } from '../state/chat-session.ts'
 import { sessionContext } from '../state/context.ts'
-import { baseStyles } from './styles.ts'
+import { baseStyles, formStyles } from './styles.ts'
 
 /** Starts a direct-message conversation with a wallet address. */
 @customElement('sc-new-dm')
 export class ScNewDm extends LitElement {
-  static override styles = [
-    baseStyles,
-    css`
-      form {
-        display: grid;
-        gap: 1rem;
-        max-width: 32rem;
-      }
-    `,
-  ]
+  static override styles = [baseStyles, formStyles]
 
   @consume({ context: sessionContext, subscribe: true })
   @property({ attribute: false })

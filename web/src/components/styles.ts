@@ -70,6 +70,15 @@ export const baseStyles = css`
   }
 `
 
+/** The single-column forms of the create, join and new-DM pages. */
+export const formStyles = css`
+  form {
+    display: grid;
+    gap: 1rem;
+    max-width: 32rem;
+  }
+`
+
 /** `0x1234…abcd`: enough to tell wallets apart at a glance; the full address is in the title. */
 export function shortAddress(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
