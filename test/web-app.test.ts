@@ -9,7 +9,9 @@ import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient } from '@securechat/sdk/client'
+import { memberNftAbi } from '@securechat/sdk/contracts'
 import { walletSigner } from '@securechat/sdk/identity'
+import { Contract, type EventLog } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
@@ -338,4 +340,17 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await alice!.page.getByRole('button', { name: 'Send' }).click()
     await messageText(bob!.page, 'still here without the relay').waitFor({ timeout: UI_TIMEOUT_MS })
   }, 90_000)
+
+  it('behavior: bob gives his MemberNFT away and his page says he is no longer eligible', async () => {
+    const [, bob] = people
+    const bobWallet = chain.accounts[2]!
+    const nft = new Contract(chain.addresses.memberNft, memberNftAbi, bobWallet)
+    const [minted] = await nft.queryFilter(nft.filters.Transfer!(null, bobWallet.address))
+    const tokenId = (minted as EventLog).args[2] as bigint
+    await (await nft.getFunction('transferFrom')(bobWallet.address, chain.accounts[6]!.address, tokenId)).wait()
+    const notice = bob!.page.getByTestId('not-eligible')
+    await notice.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await notice.textContent()).toContain(`${chain.accounts[2]!.address} holds 0`)
+    expect(await bob!.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+  })
 })

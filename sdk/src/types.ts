@@ -89,6 +89,11 @@ export interface RoomEvents {
   /** A message from a verified sender that this device cannot read, and why. */
   'message:undecryptable': CustomEvent<UndecryptableMessage>
   'room:stopped': CustomEvent
+  /**
+   * This wallet's own eligibility for a gated room changed (a token sold, bought or moved):
+   * while ineligible, members drop its records and stop sealing keys to it.
+   */
+  'access:changed': CustomEvent<{ eligible: boolean; reason: string }>
 }
 
 export interface UndecryptableMessage {

@@ -21,6 +21,7 @@ import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
+import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
@@ -161,17 +162,31 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.subscribe(this.topic)
     // A member who sells or transfers the token loses the room: drop it and rotate our key.
     this.#stopWatchingGate = this.#gatekeeper.onEligibilityChange((change) => {
+      if (change.address.toLowerCase() === this.#c.self.verified.address.toLowerCase()) {
+        // Our own wallet: the others drop us (or take us back); say so rather than go quiet.
+        this.safeDispatchEvent('access:changed', {
+          detail: { eligible: change.eligible, reason: explainGateResult(change.result) },
+        })
+      }
       if (change.eligible) return
       for (const member of [...this.#members.values()]) {
         if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member)
       }
     })
+    this.#watchOwnGate()
     this.#timer = setInterval(() => {
+      this.#watchOwnGate()
       this.#expireMembers()
       this.#expireAwaitingKey()
       void this.#announce()
     }, this.#presenceIntervalMs)
     void this.#announce()
+  }
+
+  /** Keeps the chain watching our own wallet's tokens, so losing one shows as `access:changed`. */
+  #watchOwnGate(): void {
+    const rule = this.#gatekeeper.gateRule
+    if (rule !== undefined) this.#c.gates?.watch(rule, this.#c.self.verified.address)
   }
 
   /** Leaves the room: tells the others, then stops listening. Idempotent. */
