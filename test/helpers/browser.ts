@@ -34,17 +34,27 @@ export interface TestWallet {
   readonly requests: string[]
   /** `personal_sign` requests: what MetaMask would show as signature prompts. */
   signatures(): number
+  /** Hashes of the transactions the wallet sent for the page, in order. */
+  readonly transactions: string[]
+  /** From now on, answer `eth_sendTransaction` as a user who clicks Reject would (EIP-1193 error 4001), or stop. */
+  rejectTransactions(reject: boolean): void
   /** Emits an EIP-1193 event in the page (`accountsChanged`, `chainChanged`). */
   emit(page: Page, event: string, value: unknown): Promise<void>
 }
+
+/** How the binding hands the page an EIP-1193 error with its code (see the page-side `request`). */
+const RPC_ERROR = '__securechatRpcError'
 
 /**
  * Announces a wallet named "Test Wallet" (EIP-6963, rdns `org.securechat.test-wallet`) in every
  * page of `context`, backed by `wallet`. The page-side provider is installed by the DevTools
  * protocol (not an inline script), so the page's CSP still governs everything else.
+ * `eth_sendTransaction` signs and sends through `wallet`'s provider (pass a connected Wallet).
  */
 export async function injectWallet(context: BrowserContext, wallet: Wallet, chainId: number): Promise<TestWallet> {
   const requests: string[] = []
+  const transactions: string[] = []
+  let rejectTransactions = false
   await context.exposeBinding('__securechatTestWallet', async (_source, method: string, params: unknown[]) => {
     requests.push(method)
     switch (method) {
@@ -60,6 +70,21 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
       }
       case 'wallet_switchEthereumChain':
         return null
+      case 'eth_sendTransaction': {
+        // As MetaMask: the wallet fills in gas and nonce, signs, sends to its own chain and answers the hash.
+        const [tx] = params as [{ from?: string; to?: string; data?: string; value?: string; gas?: string }]
+        if (tx.from?.toLowerCase() !== wallet.address.toLowerCase()) throw new Error('unknown account')
+        if (rejectTransactions) return { [RPC_ERROR]: { code: 4001, message: 'User rejected the request.' } }
+        if (wallet.provider === null) throw new Error('The Test Wallet has no chain to send to (connect its Wallet)')
+        const sent = await wallet.sendTransaction({
+          ...(tx.to === undefined ? {} : { to: tx.to }),
+          ...(tx.data === undefined ? {} : { data: tx.data }),
+          ...(tx.value === undefined ? {} : { value: BigInt(tx.value) }),
+          ...(tx.gas === undefined ? {} : { gasLimit: BigInt(tx.gas) }),
+        })
+        transactions.push(sent.hash)
+        return sent.hash
+      }
       default:
         throw new Error(`The Test Wallet does not support ${method}`)
     }
@@ -69,7 +94,15 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
     const call = (globalThis as unknown as Record<string, (m: string, p: unknown[]) => Promise<unknown>>)
       .__securechatTestWallet!
     const provider = {
-      request: ({ method, params }: { method: string; params?: unknown[] }) => call(method, params ?? []),
+      // A binding's thrown error reaches the page as a message only: EIP-1193 errors with a code come as values.
+      request: async ({ method, params }: { method: string; params?: unknown[] }) => {
+        const answer = (await call(method, params ?? [])) as {
+          __securechatRpcError?: { code: number; message: string }
+        }
+        const error = answer?.__securechatRpcError
+        if (error !== undefined) throw Object.assign(new Error(error.message), { code: error.code })
+        return answer
+      },
       on: (event: string, listener: (value: unknown) => void) => {
         if (!listeners.has(event)) listeners.set(event, new Set())
         listeners.get(event)!.add(listener)
@@ -94,6 +127,10 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
   })
   return {
     requests,
+    transactions,
+    rejectTransactions: (reject) => {
+      rejectTransactions = reject
+    },
     signatures: () => requests.filter((m) => m === 'personal_sign').length,
     emit: (page, event, value) =>
       page.evaluate(
