@@ -100,7 +100,11 @@ export class ScAnchorMark extends LitElement {
         <h4>What this browser checked</h4>
         <ul>
           <li>It computed the message's leaf itself, from the message as it arrived: room, message id, sender, send time and a hash of the ciphertext.</li>
-          <li>The relay's Merkle proof leads from that leaf to the root above.</li>
+          <li>${
+            anchor.proofSource === 'self'
+              ? 'You anchored this batch from this browser: the Merkle proof it built then leads from that leaf to the root above.'
+              : "The relay's Merkle proof leads from that leaf to the root above."
+          }</li>
           <li>The audit log contract, read over the chain's RPC and not through the relay, says the root was first anchored in block ${anchor.blockNumber} by ${anchor.anchorer}; the leaf list and transaction come from that block's Anchored event.</li>
         </ul>
         <p class="muted">Checked ${new Date(anchor.verifiedAtMs).toLocaleString()}.</p>

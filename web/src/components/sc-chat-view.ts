@@ -6,6 +6,7 @@ import { repeat } from 'lit/directives/repeat.js'
 import { type ChatSession, describeError } from '../state/chat-session.ts'
 import { SessionController, sessionContext } from '../state/context.ts'
 import type { ChatEntry } from '../state/history-store.ts'
+import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { baseStyles, shortAddress } from './styles.ts'
@@ -33,6 +34,13 @@ export class ScChatView extends LitElement {
       }
       h2 {
         margin: 0;
+      }
+      .actions {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: start;
+        justify-content: end;
       }
       ol {
         list-style: none;
@@ -126,7 +134,10 @@ export class ScChatView extends LitElement {
               : ''
           }
         </div>
-        <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
+        <div class="actions">
+          ${isRoom && view.state === 'joined' && session.canAnchor ? html`<sc-anchor-action .room=${view.saved.id}></sc-anchor-action>` : ''}
+          <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
+        </div>
       </header>
       <div>
         ${this.#stateNotice(view.state, view.problem, session.network)}

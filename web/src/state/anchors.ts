@@ -104,7 +104,20 @@ export class AnchorChecker {
     }
     const parsed = proofResponseSchema.safeParse(body)
     if (!parsed.success) return { status: 'rejected', reason: 'the relay answered something that is not a proof' }
-    const { root, proof } = parsed.data
+    return this.checkProof(leaf, parsed.data, options)
+  }
+
+  /**
+   * Checks a proof at hand (one this browser built for its own anchor, or the relay's) against the chain: the
+   * proof leads from `leaf` to `root`, and `root` is anchored in the audit log.
+   */
+  async checkProof(
+    leaf: AuditLeaf,
+    evidence: { root: string; proof: readonly string[] },
+    options: AbortOptions = {},
+  ): Promise<AnchorCheck> {
+    const leafHash = leafHashOf(leaf)
+    const { root, proof } = evidence
     const verdict = await verifyInclusion(
       {
         claim: {

@@ -1,3 +1,4 @@
+import { proveInclusion } from '@securechat/sdk/audit'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { NotEligibleError, SecureChatError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
@@ -8,9 +9,17 @@ import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vau
 import { getAddress, JsonRpcProvider } from 'ethers'
 import type { AppConfig } from '../config.ts'
 import type { WalletChoice } from '../wallet/discover.ts'
-import { AnchorChecker, AnchorWatcher, ciphertextHashOfRecord } from './anchors.ts'
+import { AnchorChecker, AnchorWatcher, ciphertextHashOfRecord, leafOfEntry } from './anchors.ts'
 import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
 import { type ChatEntry, HistoryStore, type SavedConversation, type VerifiedAnchor } from './history-store.ts'
+import {
+  anchorWithWallet,
+  type LeafListPublication,
+  type MemberAnchorProgress,
+  type MemberAnchorResult,
+  memberBatch,
+  publishLeafList,
+} from './member-anchor.ts'
 
 export type SessionStatus = 'signed-out' | 'signing-in' | 'signed-in'
 /** `connecting`: no relay or peer yet; `offline`: the browser has no network at all. */
@@ -83,6 +92,7 @@ export class ChatSession extends EventTarget {
   #provider: JsonRpcProvider | undefined
   /** Checks the open room's messages for anchors; undefined without an AuditLog and an RPC endpoint. */
   #anchors: AnchorWatcher | undefined
+  #checker: AnchorChecker | undefined
   #detach: Array<() => void> = []
   /** Resolves with the client once it has reached a relay (see {@link #connected}). */
   #whenConnected = connectedPromise()
@@ -106,6 +116,61 @@ export class ChatSession extends EventTarget {
   watchAnchors(id: string | undefined): void {
     const room = id === undefined ? undefined : this.conversations.get(id)?.saved
     this.#anchors?.watch(room?.kind === 'room' && !room.id.startsWith('pending:') ? room.id : undefined)
+  }
+
+  /** Whether this member can anchor rooms' messages itself: the relay names an audit log and a chain RPC. */
+  get canAnchor(): boolean {
+    return this.#checker !== undefined && this.#wallet !== undefined
+  }
+
+  /**
+   * Anchors the room's messages this device holds and has no verified anchor for (the most recent ones, one
+   * batch), with a transaction from the wallet, hands the leaf list to the relay, and marks each message once its
+   * anchor checks out against the chain. Throws `MemberAnchorError` (its `reason` says why).
+   */
+  async anchorRecent(
+    roomId: string,
+    onProgress: (progress: MemberAnchorProgress) => void = () => {},
+  ): Promise<MemberAnchorResult & { marked: number }> {
+    const checker = this.#checker
+    const wallet = this.#wallet
+    const provider = this.#chainProvider()
+    const auditLog = this.config.contracts.auditLog
+    if (checker === undefined || wallet === undefined || provider === undefined || auditLog === undefined) {
+      throw new Error('this relay names no audit log or chain RPC: messages cannot be anchored from here')
+    }
+    const pending = this.history(roomId).filter((e) => e.anchor === undefined)
+    const leaves = pending.map((entry) => ({ entry, leaf: leafOfEntry(roomId, entry) }))
+    const prepared = await memberBatch(leaves.flatMap(({ leaf }) => (leaf === undefined ? [] : [leaf])))
+    const result = await anchorWithWallet(prepared, {
+      wallet: wallet.provider,
+      account: this.address!,
+      provider,
+      chainId: this.config.chainId,
+      auditLog,
+      onProgress,
+    })
+    // Marked as any relay's anchor is: this browser's own proof, checked against the root's anchor on chain.
+    let marked = 0
+    for (const { entry, leaf } of leaves) {
+      if (leaf === undefined) continue
+      const proof = proveInclusion(result.batch, { messageId: leaf.messageId, roomId: leaf.roomId })
+      if (proof === undefined) continue
+      const check = await checker.checkProof(leaf, proof)
+      if (check.status !== 'anchored') continue
+      entry.anchor = { ...check.anchor, proofSource: 'self' }
+      marked += 1
+    }
+    if (marked > 0) {
+      this.#store?.saveHistory(roomId, this.history(roomId))
+      this.#changed()
+    }
+    return { ...result, marked }
+  }
+
+  /** Hands a leaf list to the relay again, after {@link anchorRecent} could not. */
+  republishLeafList(bytes: Uint8Array): Promise<LeafListPublication> {
+    return publishLeafList(bytes, {})
   }
 
   /** Reopens the last session without any wallet prompt, if the wallet still grants its account. */
@@ -319,8 +384,9 @@ export class ChatSession extends EventTarget {
     const auditLog = this.config.contracts.auditLog
     const provider = this.#chainProvider()
     if (auditLog !== undefined && provider !== undefined) {
+      this.#checker = new AnchorChecker({ provider, chainId: this.config.chainId, auditLog })
       this.#anchors = new AnchorWatcher({
-        checker: new AnchorChecker({ provider, chainId: this.config.chainId, auditLog }),
+        checker: this.#checker,
         history: (roomId) => this.history(roomId),
         onAnchored: (roomId, entry, anchor) => this.#anchored(roomId, entry, anchor),
       })
@@ -338,6 +404,7 @@ export class ChatSession extends EventTarget {
     this.#detach = []
     this.#anchors?.stop()
     this.#anchors = undefined
+    this.#checker = undefined
     const client = this.#client
     this.#client = undefined
     await client?.stop().catch(() => {})

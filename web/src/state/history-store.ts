@@ -21,6 +21,8 @@ const anchorSchema = z.object({
   cid: z.string().optional(),
   transactionHash: z.string().optional(),
   count: z.number().optional(),
+  /** Whose Merkle proof was checked: the relay's (`/audit/proof`; also when absent), or this browser's own batch. */
+  proofSource: z.enum(['relay', 'self']).optional(),
   verifiedAtMs: z.number(),
 })
 export type VerifiedAnchor = z.infer<typeof anchorSchema>

@@ -1,0 +1,137 @@
+import { consume } from '@lit/context'
+import { css, html, LitElement } from 'lit'
+import { customElement, property, state } from 'lit/decorators.js'
+import { type ChatSession, describeError } from '../state/chat-session.ts'
+import { sessionContext } from '../state/context.ts'
+import { MemberAnchorError, MemberAnchorFailure, type MemberAnchorProgress } from '../state/member-anchor.ts'
+import { baseStyles } from './styles.ts'
+
+type Status =
+  | { kind: 'idle' }
+  | { kind: 'working'; text: string }
+  | { kind: 'done'; text: string }
+  /** Anchored, but the relay did not keep the leaf list: `bytes` can be handed in again. */
+  | { kind: 'unpublished'; text: string; bytes: Uint8Array }
+  | { kind: 'failed'; text: string }
+
+/**
+ * "Anchor recent messages": a member anchors the room's unmarked messages with a transaction from the wallet
+ * (`state/member-anchor.ts`), and sees each step — the wallet prompt, the transaction, its block — and any
+ * failure in words.
+ */
+@customElement('sc-anchor-action')
+export class ScAnchorAction extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        display: grid;
+        gap: 0.25rem;
+        justify-items: end;
+      }
+      p {
+        margin: 0;
+        font-size: 0.875rem;
+        max-width: 28rem;
+        text-align: end;
+      }
+      .ok {
+        color: var(--sc-ok);
+      }
+    `,
+  ]
+
+  @consume({ context: sessionContext, subscribe: true })
+  @property({ attribute: false })
+  session: ChatSession | undefined
+
+  /** The room whose messages are anchored. */
+  @property() room = ''
+
+  @state() private status: Status = { kind: 'idle' }
+
+  override willUpdate(changed: Map<PropertyKey, unknown>): void {
+    if (changed.has('room') && this.status.kind !== 'working') this.status = { kind: 'idle' }
+  }
+
+  override render() {
+    const status = this.status
+    const working = status.kind === 'working'
+    return html`
+      <button class="secondary" ?disabled=${working} aria-describedby="anchor-status" @click=${this.#anchor}>
+        Anchor recent messages
+      </button>
+      ${
+        status.kind === 'unpublished'
+          ? html`<button class="secondary" @click=${() => this.#republish(status.bytes)}>Hand the leaf list to the relay again</button>`
+          : ''
+      }
+      <p id="anchor-status" role=${status.kind === 'failed' ? 'alert' : 'status'} data-testid="anchor-status"
+        class=${status.kind === 'failed' || status.kind === 'unpublished' ? 'error' : status.kind === 'done' ? 'ok' : 'muted'}>
+        ${status.kind === 'idle' ? '' : status.text}
+      </p>
+    `
+  }
+
+  async #anchor(): Promise<void> {
+    const session = this.session
+    if (session === undefined || this.status.kind === 'working') return
+    this.status = { kind: 'working', text: 'Preparing the batch…' }
+    try {
+      const result = await session.anchorRecent(this.room, (progress) => {
+        this.status = { kind: 'working', text: describeProgress(progress) }
+      })
+      const messages = `${result.batch.count} message${result.batch.count === 1 ? '' : 's'}`
+      const anchored =
+        result.status === 'anchored'
+          ? `Anchored ${messages} in block ${result.blockNumber}.`
+          : `These ${messages} were already anchored in block ${result.blockNumber}.`
+      this.status = result.publication.ok
+        ? { kind: 'done', text: anchored }
+        : {
+            kind: 'unpublished',
+            text: `${anchored} But the relay did not keep the leaf list (${result.publication.reason}), so securechat verify cannot find the batch yet.`,
+            bytes: result.bytes,
+          }
+    } catch (err) {
+      this.status =
+        err instanceof MemberAnchorError && err.reason === MemberAnchorFailure.nothingToAnchor
+          ? { kind: 'done', text: 'Nothing to anchor: every message here is marked as anchored.' }
+          : { kind: 'failed', text: describeFailure(err) }
+    }
+  }
+
+  async #republish(bytes: Uint8Array): Promise<void> {
+    const session = this.session
+    if (session === undefined) return
+    this.status = { kind: 'working', text: 'Handing the leaf list to the relay…' }
+    const publication = await session.republishLeafList(bytes)
+    this.status = publication.ok
+      ? { kind: 'done', text: 'The relay keeps the leaf list now.' }
+      : { kind: 'unpublished', text: `The relay did not keep the leaf list: ${publication.reason}.`, bytes }
+  }
+}
+
+function describeProgress(progress: MemberAnchorProgress): string {
+  switch (progress.step) {
+    case 'waiting-for-wallet':
+      return `Waiting for your wallet to approve anchoring ${progress.count} message${progress.count === 1 ? '' : 's'}…`
+    case 'sent':
+      return `Sent transaction ${progress.transactionHash.slice(0, 10)}…; waiting for it to be mined…`
+    case 'publishing':
+      return `In block ${progress.blockNumber}; handing the leaf list to the relay…`
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof MemberAnchorError && err.reason === MemberAnchorFailure.rejected) {
+    return 'You rejected the transaction in your wallet; nothing was anchored.'
+  }
+  return `Not anchored: ${describeError(err)}`
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-anchor-action': ScAnchorAction
+  }
+}
