@@ -182,7 +182,7 @@ describe('npm start', () => {
     again.devnet.kill('SIGINT')
     expect(await again.devnet.exited).toBe(0)
     expect(isRunning(again.info.chainPid)).toBe(false)
-  })
+  }, 180_000) // two devnets (chain, deploy, relay) and four CLI processes: minutes on a loaded 2-core machine
 
   it('behavior: `room create --gate` reads a JSON file; `--rpc` names the token and warns a non-holder owner', async () => {
     const [chainPort, tcpPort, wsPort] = [await freePort(), await freePort(), await freePort()]
