@@ -126,6 +126,7 @@ describe('npm start', () => {
       rpcUrl: info.rpcUrl,
       contracts: info.contracts,
       allowPrivateAddresses: true,
+      iceServers: [],
     })
     // The devnet's rooms take terminal (localhost) and browser (the app's host) certificates alike.
     for (const link of Object.values(info.inviteLinks)) {

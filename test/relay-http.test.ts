@@ -363,6 +363,28 @@ describe('relay HTTP server', () => {
       contracts: {},
       allowPrivateAddresses: true,
     })
+    // ENS names need a mainnet endpoint: published, and allowed by the CSP; ICE servers pass through.
+    const ens = 'https://mainnet.example:8443/v1'
+    const withEns = await serve({
+      app: {
+        chainId: 31337,
+        rpcUrl: RPC_URL,
+        ensRpcUrl: ens,
+        iceServers: ['stun:stun.example:3478', 'turn:turn.example'],
+      },
+    })
+    const ensReply = await get(withEns, '/config.json')
+    expect(JSON.parse(ensReply.body)).toMatchObject({
+      ensRpcUrl: ens,
+      iceServers: [{ urls: 'stun:stun.example:3478' }, { urls: 'turn:turn.example' }],
+    })
+    expect(Object.fromEntries(directives(String(ensReply.headers['content-security-policy'])))['connect-src']).toEqual([
+      "'self'",
+      'ws:',
+      'wss:',
+      new URL(RPC_URL).origin,
+      'https://mainnet.example:8443',
+    ])
   })
 
   it('behavior: /healthz and /metrics report the relay', async () => {

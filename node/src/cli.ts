@@ -70,6 +70,15 @@ export function buildProgram(): Command {
       'JSON-RPC endpoint the web app is told to use; default --rpc. Every visitor sees it: no secret in it (env SECURECHAT_WEB_RPC)',
     )
     .option(
+      '--web-ens-rpc <url>',
+      'Ethereum mainnet JSON-RPC endpoint the web app uses to show ENS names; none by default (env SECURECHAT_WEB_ENS_RPC)',
+    )
+    .option(
+      '--web-ice-server <url>',
+      "a STUN or TURN URL for browsers' WebRTC, repeatable; default the browser's (env SECURECHAT_WEB_ICE_SERVERS, comma-separated)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
       '--http-trust-proxy',
       'rate-limit by the last X-Forwarded-For address: only behind a reverse proxy that sets it (env SECURECHAT_HTTP_TRUST_PROXY=1)',
     )

@@ -49,6 +49,12 @@ export const relayConfigSchema = z
     webAllowPrivate: z.boolean(),
     /** JSON-RPC endpoint the web app is told to use; default `rpc`. Published to every visitor. */
     webRpc: z.string().url().optional(),
+    /** Ethereum mainnet JSON-RPC endpoint the web app uses for ENS names. Published to every visitor. */
+    webEnsRpc: z.string().url().optional(),
+    /** STUN/TURN URLs the web app's WebRTC uses; absent: the browser's defaults. */
+    webIceServers: z
+      .array(z.string().regex(/^(stun|stuns|turn|turns):/, 'a stun:, stuns:, turn: or turns: URL'))
+      .optional(),
     /** Client IPs for rate limiting come from the last X-Forwarded-For entry (one reverse proxy in front). */
     httpTrustProxy: z.boolean(),
   })
@@ -76,6 +82,8 @@ const ENV: Record<keyof RelayConfig, string> = {
   webRoot: 'SECURECHAT_WEB_ROOT',
   webAllowPrivate: 'SECURECHAT_WEB_ALLOW_PRIVATE',
   webRpc: 'SECURECHAT_WEB_RPC',
+  webEnsRpc: 'SECURECHAT_WEB_ENS_RPC',
+  webIceServers: 'SECURECHAT_WEB_ICE_SERVERS',
   httpTrustProxy: 'SECURECHAT_HTTP_TRUST_PROXY',
 }
 
@@ -99,6 +107,8 @@ export interface RelayFlags {
   webRoot?: string
   webAllowPrivate?: boolean
   webRpc?: string
+  webEnsRpc?: string
+  webIceServer?: string[]
   httpTrustProxy?: boolean
 }
 
@@ -136,6 +146,8 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     webRoot: flags.webRoot ?? (env[ENV.webRoot] || undefined) ?? file.webRoot ?? DEFAULT_WEB_ROOT,
     webAllowPrivate: flags.webAllowPrivate ?? flag(env[ENV.webAllowPrivate]) ?? file.webAllowPrivate ?? false,
     ...optional('webRpc', flags.webRpc ?? (env[ENV.webRpc] || undefined) ?? file.webRpc),
+    ...optional('webEnsRpc', flags.webEnsRpc ?? (env[ENV.webEnsRpc] || undefined) ?? file.webEnsRpc),
+    ...optional('webIceServers', flags.webIceServer ?? list(env[ENV.webIceServers]) ?? file.webIceServers),
     httpTrustProxy: flags.httpTrustProxy ?? flag(env[ENV.httpTrustProxy]) ?? file.httpTrustProxy ?? false,
   }
   const parsed = relayConfigSchema.safeParse(candidate)

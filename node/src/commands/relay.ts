@@ -128,6 +128,8 @@ function relayHttpServer(
       ...(rpcUrl === undefined ? {} : { rpcUrl }),
       contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
       allowPrivateAddresses: config.webAllowPrivate,
+      ...(config.webEnsRpc === undefined ? {} : { ensRpcUrl: config.webEnsRpc }),
+      ...(config.webIceServers === undefined ? {} : { iceServers: config.webIceServers }),
     },
     ...(anchoring === undefined ? {} : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()) }),
     ...(proofSources.length === 0 ? {} : { auditProofs: anyProofSource(proofSources) }),

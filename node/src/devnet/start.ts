@@ -172,7 +172,14 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     port: httpPort,
     host: DEVNET_HOST,
     webRoot: web.webRoot,
-    app: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, contracts: { ...addresses }, allowPrivateAddresses: true },
+    // Loopback: host candidates are enough, and the browsers' default STUN servers are unreachable.
+    app: {
+      chainId: chain.chainId,
+      rpcUrl: chain.rpcUrl,
+      contracts: { ...addresses },
+      allowPrivateAddresses: true,
+      iceServers: [],
+    },
     metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
     auditProofs: anyProofSource([anchoring.anchorer, leafLists.intake]),
     leafLists: leafLists.intake,

@@ -45,6 +45,13 @@ export interface WebAppSettings {
    * that stays the default: only a devnet or a LAN deployment turns it on.
    */
   allowPrivateAddresses?: boolean
+  /** An Ethereum mainnet JSON-RPC endpoint, so the app can show ENS names. Published like `rpcUrl`. */
+  ensRpcUrl?: string
+  /**
+   * ICE servers for browsers' WebRTC connections (STUN/TURN URLs); absent: the browser's defaults.
+   * A devnet on loopback passes none (`[]`): host candidates are enough, and STUN is unreachable.
+   */
+  iceServers?: string[]
 }
 
 /** `GET /config.json`. */
@@ -55,6 +62,8 @@ export interface WebAppConfig {
   rpcUrl?: string
   contracts: Record<string, string>
   allowPrivateAddresses: boolean
+  ensRpcUrl?: string
+  iceServers?: Array<{ urls: string }>
 }
 
 export interface RelayHttpServerInit {
@@ -225,12 +234,13 @@ export class RelayHttpServer {
     this.#root = resolve(init.webRoot ?? DEFAULT_WEB_ROOT)
     this.#limiter = new RateLimiter(init.rateLimit)
     this.#connectSources = []
-    const rpcUrl = init.app?.rpcUrl
-    if (rpcUrl !== undefined) {
+    for (const rpcUrl of [init.app?.rpcUrl, init.app?.ensRpcUrl]) {
+      if (rpcUrl === undefined) continue
       const origin = new URL(rpcUrl).origin
       // A CSP host-source is letters, digits, dots and hyphens: an IPv6 literal cannot be one.
-      if (/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) this.#connectSources.push(origin)
-      else if (!/^wss?:/.test(rpcUrl)) {
+      if (/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin)) {
+        if (!this.#connectSources.includes(origin)) this.#connectSources.push(origin)
+      } else if (!/^wss?:/.test(rpcUrl)) {
         this.#log.warn('the RPC URL cannot be named in the CSP: the web app will not reach it', { rpcUrl: origin })
       }
     }
@@ -357,6 +367,8 @@ export class RelayHttpServer {
       ...(app.rpcUrl === undefined ? {} : { rpcUrl: app.rpcUrl }),
       contracts: { ...app.contracts },
       allowPrivateAddresses: app.allowPrivateAddresses ?? false,
+      ...(app.ensRpcUrl === undefined ? {} : { ensRpcUrl: app.ensRpcUrl }),
+      ...(app.iceServers === undefined ? {} : { iceServers: app.iceServers.map((urls) => ({ urls })) }),
     }
   }
 
