@@ -4,7 +4,7 @@ import { NotEligibleError, SecureChatError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
 import { eip1193Signer, type WalletSigner } from '@securechat/sdk/identity'
 import { decodeInvite, type Room } from '@securechat/sdk/rooms'
-import type { DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type { AbortOptions, DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
 import { getAddress, JsonRpcProvider } from 'ethers'
 import type { AppConfig } from '../config.ts'
@@ -18,7 +18,7 @@ import {
   type MemberAnchorProgress,
   type MemberAnchorResult,
   memberBatch,
-  publishLeafList,
+  postLeafList,
 } from './member-anchor.ts'
 
 export type SessionStatus = 'signed-out' | 'signing-in' | 'signed-in'
@@ -131,6 +131,7 @@ export class ChatSession extends EventTarget {
   async anchorRecent(
     roomId: string,
     onProgress: (progress: MemberAnchorProgress) => void = () => {},
+    options: AbortOptions = {},
   ): Promise<MemberAnchorResult & { marked: number }> {
     const checker = this.#checker
     const wallet = this.#wallet
@@ -141,22 +142,22 @@ export class ChatSession extends EventTarget {
     }
     const pending = this.history(roomId).filter((e) => e.anchor === undefined)
     const leaves = pending.map((entry) => ({ entry, leaf: leafOfEntry(roomId, entry) }))
-    const prepared = await memberBatch(leaves.flatMap(({ leaf }) => (leaf === undefined ? [] : [leaf])))
-    const result = await anchorWithWallet(prepared, {
-      wallet: wallet.provider,
-      account: this.address!,
-      provider,
-      chainId: this.config.chainId,
-      auditLog,
-      onProgress,
-    })
+    const prepared = await memberBatch(
+      leaves.flatMap(({ leaf }) => (leaf === undefined ? [] : [leaf])),
+      options,
+    )
+    const result = await anchorWithWallet(
+      prepared,
+      { wallet: wallet.provider, account: this.address!, provider, chainId: this.config.chainId, auditLog, onProgress },
+      options,
+    )
     // Marked as any relay's anchor is: this browser's own proof, checked against the root's anchor on chain.
     let marked = 0
     for (const { entry, leaf } of leaves) {
       if (leaf === undefined) continue
       const proof = proveInclusion(result.batch, { messageId: leaf.messageId, roomId: leaf.roomId })
       if (proof === undefined) continue
-      const check = await checker.checkProof(leaf, proof)
+      const check = await checker.checkProof(leaf, proof, options)
       if (check.status !== 'anchored') continue
       entry.anchor = { ...check.anchor, proofSource: 'self' }
       marked += 1
@@ -169,8 +170,8 @@ export class ChatSession extends EventTarget {
   }
 
   /** Hands a leaf list to the relay again, after {@link anchorRecent} could not. */
-  republishLeafList(bytes: Uint8Array): Promise<LeafListPublication> {
-    return publishLeafList(bytes, {})
+  republishLeafList(bytes: Uint8Array, options: AbortOptions = {}): Promise<LeafListPublication> {
+    return postLeafList(bytes, {}, options)
   }
 
   /** Reopens the last session without any wallet prompt, if the wallet still grants its account. */

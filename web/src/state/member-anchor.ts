@@ -173,7 +173,7 @@ export async function anchorWithWallet(
     if (receipt.status === 1) status = 'anchored'
   }
   init.onProgress?.({ step: 'publishing', blockNumber: anchor.blockNumber })
-  const publication = await publishLeafList(prepared.bytes, init, options)
+  const publication = await postLeafList(prepared.bytes, init, options)
   return {
     ...prepared,
     status,
@@ -187,7 +187,7 @@ export async function anchorWithWallet(
  * Hands a leaf list to the relay (`POST /audit/leaf-lists`), trying again while the relay cannot take it yet
  * (its RPC has not seen the anchor, it is busy, or unreachable).
  */
-export async function publishLeafList(
+export async function postLeafList(
   bytes: Uint8Array,
   init: Pick<MemberAnchorInit, 'baseUrl'>,
   options: AbortOptions = {},
