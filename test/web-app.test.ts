@@ -113,6 +113,15 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     const alice = await openApp('alice', 1)
     await alice.page.getByRole('button', { name: 'Sign in with Test Wallet' }).waitFor()
     await screenshot(alice.page, 'sign-in')
+    // Installable: the page links a web manifest with a start URL, standalone display and icons.
+    const manifest = await alice.page.evaluate(async () => {
+      const href = document.querySelector<HTMLLinkElement>('link[rel="manifest"]')?.href
+      return href === undefined ? undefined : ((await (await fetch(href)).json()) as Record<string, unknown>)
+    })
+    expect(manifest).toMatchObject({ name: 'SecureChat', start_url: '/', display: 'standalone' })
+    expect(((manifest?.icons ?? []) as Array<{ sizes: string }>).map((icon) => icon.sizes)).toEqual(
+      expect.arrayContaining(['192x192', '512x512']),
+    )
     await signIn(alice)
     // Vault key (signed twice to prove the wallet is deterministic) and the session certificate.
     await expect.poll(() => alice.page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
@@ -352,5 +361,18 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await notice.waitFor({ timeout: UI_TIMEOUT_MS })
     expect(await notice.textContent()).toContain(`${chain.accounts[2]!.address} holds 0`)
     expect(await bob!.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+  })
+
+  it('behavior: leaving a room removes it and its history, also after a reload with no relay at all', async () => {
+    const [, bob] = people
+    await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).click()
+    await bob!.page.getByRole('button', { name: 'Leave room' }).click()
+    await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).waitFor({ state: 'detached' })
+    // The relay is gone altogether now (its HTTP server too): the installed app still opens,
+    // from the service worker, with the last /config.json it saw.
+    await http.stop()
+    await bob!.page.reload()
+    await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).count()).toBe(0)
   })
 })

@@ -43,19 +43,12 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
         navigateFallback: '/index.html',
-        navigateFallbackDenylist: [/^\/(healthz|metrics|config\.json)/],
+        // The app keeps the relay's last /config.json itself (web/src/config.ts).
+        navigateFallbackDenylist: [/^\/(healthz|metrics|config\.json|audit)/],
         cleanupOutdatedCaches: true,
         // One self-contained sw.js: the worker runs under the page's CSP (nonces, Trusted Types),
         // which would refuse `importScripts` of a separate workbox runtime file.
         inlineWorkboxRuntime: true,
-        runtimeCaching: [
-          {
-            // The relay's addresses and chain: fresh when online, the last known copy offline.
-            urlPattern: ({ url }) => url.pathname === '/config.json',
-            handler: 'NetworkFirst',
-            options: { cacheName: 'securechat-config', networkTimeoutSeconds: 3 },
-          },
-        ],
       },
     }),
   ],

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { loadLastConfig, saveLastConfig } from './state/device-store.ts'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
 
@@ -27,19 +28,37 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Loads `/config.json` from the relay that served the page. */
+/**
+ * Loads `/config.json` from the relay that served the page, and keeps a copy on this device: with
+ * the relay down or no network, the app starts from the last copy (the vault opens, history
+ * shows, and the client keeps trying those relays).
+ */
 export async function loadConfig(signal?: AbortSignal): Promise<AppConfig> {
   let body: unknown
+  let failure: ConfigError
   try {
     const response = await fetch('/config.json', { cache: 'no-cache', ...(signal === undefined ? {} : { signal }) })
     if (!response.ok) throw new ConfigError(`the relay answered ${response.status}`)
     body = await response.json()
+    const config = parseConfig(body)
+    await saveLastConfig(body).catch(() => {})
+    return config
   } catch (err) {
-    if (err instanceof ConfigError) throw err
-    throw new ConfigError(`cannot reach the relay that serves this app (${String(err)}); check your connection`)
+    failure =
+      err instanceof ConfigError
+        ? err
+        : new ConfigError(`cannot reach the relay that serves this app (${String(err)}); check your connection`)
   }
+  const last = await loadLastConfig().catch(() => undefined)
+  if (last === undefined) throw failure
+  return parseConfig(last)
+}
+
+function parseConfig(body: unknown): AppConfig {
   const parsed = configSchema.safeParse(body)
-  if (!parsed.success)
-    throw new ConfigError(`the relay's /config.json is not valid: ${parsed.error.issues[0]?.message}`)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new ConfigError(`the relay's /config.json is not usable (${issue?.path.join('.')}): ${issue?.message}`)
+  }
   return parsed.data
 }

@@ -340,8 +340,16 @@ export class RelayHttpServer {
     switch (pathname) {
       case '/healthz':
         return this.#healthz(res, req)
-      case '/config.json':
-        return this.#json(res, req, 200, this.appConfig())
+      case '/config.json': {
+        let config: WebAppConfig
+        try {
+          config = this.appConfig()
+        } catch {
+          // The relay's libp2p node is stopping or stopped: nothing to dial. The app keeps its last copy.
+          return this.#json(res, req, 503, { error: 'the relay is not running; try again shortly' })
+        }
+        return this.#json(res, req, 200, config)
+      }
       case '/metrics':
         return this.#metrics(res, req)
       case '/audit/proof':

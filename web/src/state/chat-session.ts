@@ -395,7 +395,8 @@ export class ChatSession extends EventTarget {
     this.#watchWallet(wallet)
     this.#setStatus('signed-in')
     void this.#lookupEns(address)
-    await this.#connect()
+    // The vault's conversations are on screen now; the network comes when it comes (offline, relay down).
+    void this.#connect().catch((err: unknown) => this.#fail(err))
   }
 
   async #end(): Promise<void> {

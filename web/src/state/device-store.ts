@@ -1,13 +1,14 @@
 /**
  * What this browser remembers outside the vault, in its own IndexedDB database: per wallet,
  * the vault's non-extractable unlock key (a CryptoKey: script can use it, nobody can read its
- * bytes), and which wallet signed in last. Never localStorage: a key there would be readable
+ * bytes), which wallet signed in last, and the relay's last `/config.json`. Never localStorage: a key there would be readable
  * bytes. Signing out deletes the key, so the next sign-in asks the wallet again.
  */
 
 const DB_NAME = 'securechat-device'
 const STORE = 'device'
 const LAST_SESSION = 'last-session'
+const LAST_CONFIG = 'last-config'
 
 export interface LastSession {
   address: string
@@ -66,4 +67,13 @@ export async function saveLastSession(session: LastSession | undefined): Promise
   await run('readwrite', (store) =>
     session === undefined ? store.delete(LAST_SESSION) : store.put(session, LAST_SESSION),
   )
+}
+
+/** The relay's last `/config.json` (public data: addresses, chain, contracts), for offline starts. */
+export async function loadLastConfig(): Promise<unknown> {
+  return run<unknown>('readonly', (store) => store.get(LAST_CONFIG))
+}
+
+export async function saveLastConfig(config: unknown): Promise<void> {
+  await run('readwrite', (store) => store.put(config, LAST_CONFIG))
 }
