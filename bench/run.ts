@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   crypto: loadCryptoSuite,
   audit: () => import('./audit.ts'),
   dm: () => import('./dm.ts'),
+  web: () => import('./web.ts'),
 }
 
 /**
