@@ -124,11 +124,11 @@ export class ScApp extends LitElement {
 
   readonly #start = new Task(this, {
     task: async (_args, { signal }) => {
-      const config = await loadConfig(signal)
+      const [config, wallets] = await Promise.all([loadConfig(signal), discoverWallets()])
       const session = new ChatSession(config)
       this.session = session
       this.#controller.session = session
-      this.wallets = await discoverWallets()
+      this.wallets = wallets
       await session.resume(this.wallets)
       await this.#openInviteFromUrl()
       return session

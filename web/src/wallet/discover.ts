@@ -21,10 +21,11 @@ interface Eip6963Detail {
 }
 
 /**
- * Discovers wallets with EIP-6963 (each announces itself when asked), falling back to
- * `window.ethereum` when none announces within `waitMs`.
+ * Discovers wallets with EIP-6963 (each announces itself when asked, normally at once), falling
+ * back to `window.ethereum` when none has announced within `waitMs`. Wallets that answered are
+ * returned after `settleMs`, without waiting the whole `waitMs`.
  */
-export function discoverWallets(waitMs = 250): Promise<WalletChoice[]> {
+export function discoverWallets(waitMs = 250, settleMs = 30): Promise<WalletChoice[]> {
   const found = new Map<string, WalletChoice>()
   const onAnnounce = (event: Event): void => {
     const detail = (event as CustomEvent<Eip6963Detail>).detail
@@ -35,13 +36,19 @@ export function discoverWallets(waitMs = 250): Promise<WalletChoice[]> {
   window.addEventListener('eip6963:announceProvider', onAnnounce)
   window.dispatchEvent(new Event('eip6963:requestProvider'))
   return new Promise((resolve) => {
-    setTimeout(() => {
+    const startedMs = performance.now()
+    const check = (): void => {
+      if (found.size === 0 && performance.now() - startedMs < waitMs) {
+        setTimeout(check, settleMs)
+        return
+      }
       window.removeEventListener('eip6963:announceProvider', onAnnounce)
       const injected = (window as { ethereum?: WalletChoice['provider'] }).ethereum
       if (found.size === 0 && typeof injected?.request === 'function') {
         found.set('injected', { rdns: 'injected', name: 'Browser wallet', icon: undefined, provider: injected })
       }
       resolve([...found.values()])
-    }, waitMs)
+    }
+    setTimeout(check, settleMs)
   })
 }
