@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
 
@@ -9,6 +10,11 @@ import { VitePWA } from 'vite-plugin-pwa'
  */
 export default defineConfig({
   root: import.meta.dirname,
+  resolve: {
+    // siwe `require`s ethers, which would otherwise bring ethers' CommonJS build in beside the
+    // ES build the sdk imports: one copy, half a megabyte less to parse on every cold load.
+    alias: [{ find: /^ethers$/, replacement: fileURLToPath(import.meta.resolve('ethers')) }],
+  },
   build: {
     target: 'es2024',
     outDir: 'dist',

@@ -2,17 +2,15 @@ import { provide } from '@lit/context'
 import { Task } from '@lit/task'
 import { css, html, LitElement } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
-import { loadConfig } from '../config.ts'
-import { ChatSession, inviteFromText } from '../state/chat-session.ts'
+import type { ChatSession } from '../state/chat-session.ts'
 import { SessionController, sessionContext } from '../state/context.ts'
+import { loadLastSession } from '../state/device-store.ts'
 import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
-import './sc-chat-view.ts'
-import './sc-conversation-list.ts'
-import './sc-create-room.ts'
-import './sc-join-room.ts'
-import './sc-new-dm.ts'
 import './sc-sign-in.ts'
 import { baseStyles, shortAddress } from './styles.ts'
+
+/** The signed-in part of the app, loaded after the shell (see `signed-in.ts`). */
+type SignedInModule = typeof import('../signed-in.ts')
 
 type Page = 'chat' | 'create-room' | 'join-room' | 'new-dm'
 
@@ -120,21 +118,43 @@ export class ScApp extends LitElement {
   @state() private selected: string | undefined
   @state() private startProblem: string | undefined
 
+  /** Set when the signed-in part of the app, or the relay's config, could not be loaded. */
+  @state() private loadProblem: string | undefined
+  /** A wallet was picked before the signed-in part had loaded. */
+  @state() private waitingForApp = false
+
   readonly #controller = new SessionController(this)
+  /** The signed-in module and a session on the relay's config; started with the shell, never awaited by its first render. */
+  #loaded: Promise<{ app: SignedInModule; session: ChatSession }> | undefined
 
   readonly #start = new Task(this, {
-    task: async (_args, { signal }) => {
-      const [config, wallets] = await Promise.all([loadConfig(signal), discoverWallets()])
-      const session = new ChatSession(config)
-      this.session = session
-      this.#controller.session = session
+    task: async () => {
+      const loaded = this.#load()
+      const [wallets, last] = await Promise.all([discoverWallets(), loadLastSession().catch(() => undefined)])
       this.wallets = wallets
-      await session.resume(this.wallets)
-      await this.#openInviteFromUrl()
-      return session
+      // A returning device opens its vault without a prompt: wait for it rather than flash the sign-in button.
+      if (last !== undefined) {
+        const { session } = await loaded
+        await session.resume(this.wallets)
+        await this.#openInviteFromUrl()
+      }
     },
     args: () => [],
   })
+
+  #load(): Promise<{ app: SignedInModule; session: ChatSession }> {
+    this.#loaded ??= (async () => {
+      const app = await import('../signed-in.ts')
+      const session = await app.startSession()
+      this.session = session
+      this.#controller.session = session
+      return { app, session }
+    })()
+    this.#loaded.catch((err: unknown) => {
+      this.loadProblem = err instanceof Error ? err.message : String(err)
+    })
+    return this.#loaded
+  }
 
   override connectedCallback(): void {
     super.connectedCallback()
@@ -151,12 +171,15 @@ export class ScApp extends LitElement {
       pending: () => html`<p role="status" class="signed-out">Starting SecureChat…</p>`,
       error: (err) =>
         html`<p role="alert" class="signed-out error">SecureChat cannot start: ${String(err instanceof Error ? err.message : err)}</p>`,
-      complete: (session) => this.#renderSession(session),
+      complete: () =>
+        this.loadProblem === undefined
+          ? this.#renderSession(this.session)
+          : html`<p role="alert" class="signed-out error">SecureChat cannot start: ${this.loadProblem}</p>`,
     })
   }
 
-  #renderSession(session: ChatSession) {
-    const signedIn = session.status === 'signed-in'
+  #renderSession(session: ChatSession | undefined) {
+    const signedIn = session?.status === 'signed-in'
     return html`
       <header>
         <h1>SecureChat</h1>
@@ -191,8 +214,8 @@ export class ScApp extends LitElement {
           : html`<div class="signed-out">
             <sc-sign-in
               .wallets=${this.wallets}
-              ?busy=${session.status === 'signing-in'}
-              .problem=${session.problem}
+              ?busy=${this.waitingForApp || session?.status === 'signing-in'}
+              .problem=${session?.problem}
               @wallet-selected=${this.#onWallet}
             ></sc-sign-in>
           </div>`
@@ -216,7 +239,15 @@ export class ScApp extends LitElement {
   }
 
   async #onWallet(event: CustomEvent<WalletChoice>): Promise<void> {
-    await this.session?.signIn(event.detail)
+    this.waitingForApp = true
+    try {
+      const { session } = await this.#load()
+      await session.signIn(event.detail)
+    } catch {
+      return // shown as loadProblem
+    } finally {
+      this.waitingForApp = false
+    }
     await this.#openInviteFromUrl()
   }
 
@@ -239,7 +270,8 @@ export class ScApp extends LitElement {
   async #openInviteFromUrl(): Promise<void> {
     const session = this.session
     if (session?.status !== 'signed-in' || !location.hash.startsWith('#invite=')) return
-    const invite = inviteFromText(location.hash)
+    const { app } = await this.#load()
+    const invite = app.inviteFromText(location.hash)
     history.replaceState(null, '', location.pathname)
     try {
       this.#show('chat', await session.joinInvite(invite))
