@@ -47,8 +47,13 @@ export const MAX_CERTIFICATE_BYTES = 4 * 1024
 /** How often a client re-dials bootstrap relays it is not connected to. */
 export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 
-/** How long a direct WebRTC dial through a relay may take (ENVIRONMENT.md: ~170 ms on loopback). */
-export const DIRECT_DIAL_TIMEOUT_MS = 10_000
+/**
+ * How long a direct WebRTC dial through a relay may take (ENVIRONMENT.md: ~170 ms on loopback;
+ * seconds over TURN). Now and then a handshake stalls with its data channels never opening
+ * (seen on loopback under load, the web bench's p90): giving up sooner lets the retry, which
+ * then succeeds, come sooner; messages flow through the relay meanwhile.
+ */
+export const DIRECT_DIAL_TIMEOUT_MS = 5_000
 
 /** How long the larger PeerId waits for the smaller one to dial before dialling itself. */
 export const DIRECT_DIAL_DEFER_MS = 2_000

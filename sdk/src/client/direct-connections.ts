@@ -4,6 +4,9 @@ import { DIRECT_DIAL_DEFER_MS, DIRECT_DIAL_MAX_BACKOFF_MS, DIRECT_DIAL_TIMEOUT_M
 import type { Logger } from '../logger.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
 
+/** The protocol a circuit relay server speaks; only such peers can carry the WebRTC signalling. */
+const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+
 /** The listen addresses that let a browser be reached through its relays and then directly. */
 export const DIRECT_LISTEN_ADDRESSES = ['/p2p-circuit', '/webrtc']
 
@@ -70,10 +73,10 @@ export class DirectConnections {
       this.#schedule(peer, DIRECT_DIAL_DEFER_MS, { deferred: true })
       return
     }
-    const addresses = this.#relayPaths(peer)
-    if (addresses.length === 0) return
     this.#dialing.add(peer)
     try {
+      const addresses = await this.#relayPaths(peer)
+      if (addresses.length === 0) return
       for (const address of addresses) {
         try {
           await this.#libp2p.dial(address, { signal: AbortSignal.timeout(DIRECT_DIAL_TIMEOUT_MS) })
@@ -121,13 +124,19 @@ export class DirectConnections {
     )
   }
 
-  /** `<relay>/p2p-circuit/webrtc/p2p/<peer>` for every relay we hold a direct connection to. */
-  #relayPaths(peer: string): Multiaddr[] {
+  /**
+   * `<relay>/p2p-circuit/webrtc/p2p/<peer>` for every relay we hold a direct connection to; a
+   * relay is a peer that identified itself with the relay protocol, not any direct neighbour
+   * (another browser we already reach over WebRTC cannot relay).
+   */
+  async #relayPaths(peer: string): Promise<Multiaddr[]> {
     const relays = new Map<string, Multiaddr>()
     for (const connection of this.#libp2p.getConnections()) {
       if (connection.limits !== undefined) continue
       const relayId: PeerId = connection.remotePeer
       if (relayId.toString() === peer || relays.has(relayId.toString())) continue
+      const known = await this.#libp2p.peerStore.get(relayId).catch(() => undefined)
+      if (known?.protocols.includes(RELAY_HOP_PROTOCOL) !== true) continue
       const address = connection.remoteAddr
       const base = address.getComponents().some((c) => c.name === 'p2p')
         ? address
