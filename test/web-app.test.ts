@@ -363,6 +363,26 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     expect(await bob!.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
   })
 
+  it('behavior: what alice sends after bob lost his token reaches his page as "Cannot decrypt", never as text', async () => {
+    const [alice, bob] = people
+    const bobShort = `${chain.accounts[2]!.address.slice(0, 6)}…${chain.accounts[2]!.address.slice(-4)}`
+    // Alice's page drops bob once it sees the transfer, and rotates its key past him.
+    await expect
+      .poll(() => alice!.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+      .not.toContain(bobShort)
+    const undecryptable = bob!.page.locator('sc-chat-view li.undecryptable')
+    const before = await undecryptable.count()
+    const text = 'sealed to members who still hold the token'
+    await alice!.page.getByRole('textbox', { name: 'Message' }).fill(text)
+    await alice!.page.getByRole('button', { name: 'Send' }).click()
+    await messageText(alice!.page, text).waitFor({ timeout: UI_TIMEOUT_MS })
+    // Still subscribed and connected to alice, bob's page receives the ciphertext, waits for a key
+    // that never comes, and says so.
+    await expect.poll(() => undecryptable.count(), { timeout: UI_TIMEOUT_MS }).toBe(before + 1)
+    expect(await undecryptable.last().textContent()).toContain('Cannot decrypt this message')
+    expect(await bob!.page.content()).not.toContain(text)
+  }, 60_000)
+
   it('behavior: leaving a room removes it and its history, also after a reload with no relay at all', async () => {
     const [, bob] = people
     await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).click()
