@@ -238,6 +238,25 @@ describe('web app: a member anchors recent messages with a wallet transaction', 
       .waitFor()
   })
 
+  it('behavior: a leaf list the relay could not take survives a reload and is handed over when the app next connects', async () => {
+    // The relay's HTTP side is unreachable for the hand-in (the transaction itself goes through the wallet).
+    await page.route('**/audit/leaf-lists', (route) => route.abort('connectionrefused'))
+    await send('fourth, its leaf list delayed')
+    const said = await anchorAndWait(FINISHED)
+    expect(said).toMatch(/^Anchored 1 message in block \d+\. But the relay did not keep the leaf list/)
+    expect(said).toContain('This device keeps it and hands it over when it next connects.')
+    const leafHash = await leafHashOfShown(ids.get('fourth, its leaf list delayed')!)
+    expect((await fetch(`${http.url}audit/proof?leaf=${leafHash}`)).status).toBe(404)
+
+    await page.unroute('**/audit/leaf-lists')
+    await page.reload()
+    await expect.poll(() => page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
+    await expect
+      .poll(async () => (await fetch(`${http.url}audit/proof?leaf=${leafHash}`)).status, { timeout: UI_TIMEOUT_MS })
+      .toBe(200)
+    expect(wallet.transactions).toHaveLength(3)
+  }, 90_000)
+
   it('security: zero CSP or Trusted Types violations, the wallet transaction and the POST included', async () => {
     expect(await cspViolations(page)).toEqual([])
   })

@@ -90,7 +90,7 @@ export class ScAnchorAction extends LitElement {
         ? { kind: 'done', text: anchored }
         : {
             kind: 'unpublished',
-            text: `${anchored} But the relay did not keep the leaf list (${result.publication.reason}), so securechat verify cannot find the batch yet.`,
+            text: `${anchored} But the relay did not keep the leaf list (${result.publication.reason}), so securechat verify cannot find the batch yet. ${result.publication.final ? 'The relay refused it for good.' : 'This device keeps it and hands it over when it next connects.'}`,
             bytes: result.bytes,
           }
     } catch (err) {

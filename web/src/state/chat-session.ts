@@ -87,6 +87,8 @@ export class ChatSession extends EventTarget {
   #signer: WalletSigner | undefined
   #vault: Vault | undefined
   #store: HistoryStore | undefined
+  /** Aborted at sign-out: background work of this session (leaf lists handed to the relay). */
+  #lifetime = new AbortController()
   #client: SecureChatClient | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #provider: JsonRpcProvider | undefined
@@ -146,11 +148,24 @@ export class ChatSession extends EventTarget {
       leaves.flatMap(({ leaf }) => (leaf === undefined ? [] : [leaf])),
       options,
     )
+    const store = this.#store
     const result = await anchorWithWallet(
       prepared,
-      { wallet: wallet.provider, account: this.address!, provider, chainId: this.config.chainId, auditLog, onProgress },
+      {
+        wallet: wallet.provider,
+        account: this.address!,
+        provider,
+        chainId: this.config.chainId,
+        auditLog,
+        onProgress: (progress) => {
+          // On chain now, naming the list's CID: keep the list until a relay has taken it.
+          if (progress.step === 'publishing') void store?.addPendingLeafList(prepared.bytes).catch(() => {})
+          onProgress(progress)
+        },
+      },
       options,
     )
+    await this.#settleLeafList(prepared.bytes, result.publication)
     // Marked as any relay's anchor is: this browser's own proof, checked against the root's anchor on chain.
     let marked = 0
     for (const { entry, leaf } of leaves) {
@@ -170,8 +185,25 @@ export class ChatSession extends EventTarget {
   }
 
   /** Hands a leaf list to the relay again, after {@link anchorRecent} could not. */
-  republishLeafList(bytes: Uint8Array, options: AbortOptions = {}): Promise<LeafListPublication> {
-    return postLeafList(bytes, {}, options)
+  async republishLeafList(bytes: Uint8Array, options: AbortOptions = {}): Promise<LeafListPublication> {
+    const publication = await postLeafList(bytes, {}, options)
+    await this.#settleLeafList(bytes, publication)
+    return publication
+  }
+
+  /** Drops a kept leaf list once a relay has it, or has refused it for good. */
+  async #settleLeafList(bytes: Uint8Array, publication: LeafListPublication): Promise<void> {
+    if (publication.ok || publication.final) await this.#store?.removePendingLeafList(bytes).catch(() => {})
+  }
+
+  /** Hands the relay the leaf lists of earlier anchors it never took (the page was closed, the relay was down). */
+  async #republishPending(store: HistoryStore, signal: AbortSignal): Promise<void> {
+    for (const bytes of await store.pendingLeafLists()) {
+      const publication = await postLeafList(bytes, {}, { signal }).catch(() => undefined)
+      if (publication === undefined) return // signed out
+      if (this.#store !== store) return
+      await this.#settleLeafList(bytes, publication)
+    }
   }
 
   /** Reopens the last session without any wallet prompt, if the wallet still grants its account. */
@@ -372,6 +404,7 @@ export class ChatSession extends EventTarget {
     this.#vault = vault
     this.address = address
     this.#store = new HistoryStore(vault)
+    this.#lifetime = new AbortController()
     // The vault's conversations show at once, before (or without) the network.
     for (const saved of await this.#store.conversations()) {
       this.conversations.set(saved.id, { saved, unread: 0, state: 'joining', problem: undefined, members: [] })
@@ -400,6 +433,7 @@ export class ChatSession extends EventTarget {
   }
 
   async #end(): Promise<void> {
+    this.#lifetime.abort()
     clearTimeout(this.#reconnectTimer)
     this.#reconnectTimer = undefined
     for (const detach of this.#detach) detach()
@@ -464,6 +498,7 @@ export class ChatSession extends EventTarget {
     this.problem = undefined
     this.#watchNetwork(client)
     this.#watchDms(client)
+    if (this.#store !== undefined) void this.#republishPending(this.#store, this.#lifetime.signal)
     await Promise.all(
       [...this.conversations.values()]
         .filter((view) => view.saved.kind === 'room')

@@ -1,4 +1,5 @@
 import type { Vault } from '@securechat/sdk/vault'
+import { getBytes, hexlify } from 'ethers'
 import { z } from 'zod'
 
 /** Messages kept per conversation; older ones drop off (the relay store is where long history lives). */
@@ -51,6 +52,9 @@ export type SavedConversation = z.infer<typeof conversationSchema>
 
 const INDEX = 'web/conversations'
 const historyName = (id: string): string => `web/history/${id}`
+/** Leaf lists of this wallet's own anchors that no relay has taken yet, hex: kept until one does. */
+const PENDING_LEAF_LISTS = 'web/leaf-lists/pending'
+const pendingSchema = z.array(z.string().regex(/^0x([0-9a-f]{2})*$/))
 
 /**
  * The app's conversations and their messages, in the encrypted vault (IndexedDB): a reload,
@@ -60,6 +64,8 @@ export class HistoryStore {
   readonly #vault: Vault
   readonly #dirty = new Map<string, ChatEntry[]>()
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Read-modify-writes of the pending leaf lists, one after another. */
+  #pendingWrites: Promise<unknown> = Promise.resolve()
 
   constructor(vault: Vault) {
     this.#vault = vault
@@ -86,6 +92,29 @@ export class HistoryStore {
   async deleteHistory(id: string): Promise<void> {
     this.#dirty.delete(id)
     await this.#vault.delete(historyName(id))
+  }
+
+  async pendingLeafLists(): Promise<Uint8Array[]> {
+    await this.#pendingWrites
+    return ((await this.#vault.getJson(PENDING_LEAF_LISTS, pendingSchema)) ?? []).map((hex) => getBytes(hex))
+  }
+
+  /** Keeps `bytes` until {@link removePendingLeafList}: a reload must not lose a list the chain names. */
+  addPendingLeafList(bytes: Uint8Array): Promise<void> {
+    return this.#updatePending((list) => (list.includes(hexlify(bytes)) ? list : [...list, hexlify(bytes)]))
+  }
+
+  removePendingLeafList(bytes: Uint8Array): Promise<void> {
+    return this.#updatePending((list) => list.filter((hex) => hex !== hexlify(bytes)))
+  }
+
+  #updatePending(change: (list: string[]) => string[]): Promise<void> {
+    const write = this.#pendingWrites.then(async () => {
+      const list = (await this.#vault.getJson(PENDING_LEAF_LISTS, pendingSchema)) ?? []
+      await this.#vault.putJson(PENDING_LEAF_LISTS, change(list))
+    })
+    this.#pendingWrites = write.catch(() => {})
+    return write
   }
 
   async flush(): Promise<void> {

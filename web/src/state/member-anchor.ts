@@ -93,8 +93,11 @@ export interface MemberAnchorResult extends MemberBatch {
   publication: LeafListPublication
 }
 
-/** Whether the relay keeps the leaf list (so `securechat verify` can fetch it), or why not. */
-export type LeafListPublication = { ok: true } | { ok: false; reason: string }
+/**
+ * Whether the relay keeps the leaf list (so `securechat verify` can fetch it), or why not;
+ * `final` when the relay refused these bytes for good (malformed, too large, another CID on chain).
+ */
+export type LeafListPublication = { ok: true } | { ok: false; reason: string; final: boolean }
 
 export interface MemberAnchorInit {
   /** The wallet that signs and pays (EIP-1193). */
@@ -214,7 +217,8 @@ export async function postLeafList(
       reason = `the relay could not be reached (${String(err)})`
     }
     const transient = status === undefined || status === 422 || status === 429 || status === 503
-    if (!transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) return { ok: false, reason }
+    const final = status === 400 || status === 409 || status === 413 || status === 415
+    if (!transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) return { ok: false, reason, final }
     await sleep(LEAF_LIST_PUBLISH_RETRY_MS * attempt, options.signal)
   }
 }
