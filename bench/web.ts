@@ -22,11 +22,9 @@
  * kept in the JSON but not in the statistics. The detailed JSON (phases, every run, goals, notes)
  * goes to `bench/results/web-latest.json`.
  */
-import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
@@ -36,7 +34,7 @@ import { hexlify, randomBytes, Wallet } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
-import { injectWallet, launchChromium, type TestWallet } from '../test/helpers/browser.ts'
+import { buildWebApp, injectWallet, launchChromium, type TestWallet } from '../test/helpers/browser.ts'
 import { startTestChain, type TestChain } from '../test/helpers/chain.ts'
 import type { BenchRecord } from './types.ts'
 
@@ -52,11 +50,7 @@ export const MEMBER_MESSAGE_INTERVAL_MS = 100
 const STEP_TIMEOUT_MS = 30_000
 const VIEWPORT = { width: 1100, height: 760 }
 const LOOPBACK_IP = '127.0.0.1'
-const ROOT = resolve(import.meta.dirname, '..')
-const VITE_BIN = resolve(ROOT, 'node_modules/vite/bin/vite.js')
 const RESULTS_DIR = resolve(import.meta.dirname, 'results')
-
-const execFileAsync = promisify(execFile)
 
 /** A new wallet (an EOA with a random key): every page and client is a new person. */
 const randomWallet = (): Wallet => new Wallet(hexlify(randomBytes(32)))
@@ -154,12 +148,7 @@ async function webRoot(log: (line: string) => void): Promise<{ dir: string; labe
   const dir = mkdtempSync(join(tmpdir(), 'securechat-bench-web-'))
   const started = performance.now()
   try {
-    // Its own process with NODE_ENV=production, as `npm run build:web` runs it (lit's production build).
-    await execFileAsync(
-      process.execPath,
-      [VITE_BIN, 'build', 'web', '--outDir', dir, '--emptyOutDir', '--logLevel', 'error'],
-      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production' } },
-    )
+    await buildWebApp(dir)
   } catch (err) {
     rmSync(dir, { recursive: true, force: true })
     throw err

@@ -16,20 +16,11 @@ import { walletSigner } from '@securechat/sdk/identity'
 import type { DirectMessage, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { describe, expect, it } from 'vitest'
+import type { RelayNode } from '../node/src/relay/relay.ts'
+import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
-const stoppers: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const stop of stoppers.splice(0).reverse()) await stop()
-})
-
-async function startRelay(): Promise<RelayNode> {
-  const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  await relay.start()
-  stoppers.push(() => relay.stop())
-  return relay
-}
+const stoppers = stopAfterEach()
 
 /** A started client whose DMs are running; with `vault`, the device persists there. */
 async function startDevice(relay: RelayNode, wallet: HDNodeWallet | Wallet, vault?: Vault): Promise<SecureChatClient> {
@@ -71,7 +62,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 
 describe('direct messages', () => {
   it('behavior: two wallets exchange DMs through a relay that sees only ciphertext; a third party cannot read them', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const seenByRelay: Message[] = []
     relay.libp2p.services.pubsub.addEventListener('message', (event) => {
       if (isDmTopic(event.detail.topic)) seenByRelay.push(event.detail)
@@ -143,7 +134,7 @@ describe('direct messages', () => {
   })
 
   it("behavior: a message reaches every device of the recipient, and the sender's other devices get a copy", async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const aliceWallet = Wallet.createRandom()
     const bobWallet = Wallet.createRandom()
     const [alice1, alice2, bob1, bob2] = await Promise.all([
@@ -181,7 +172,7 @@ describe('direct messages', () => {
   })
 
   it('behavior: both peers restart from their vaults and the conversation continues on the same sessions', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const wallets = { alice: Wallet.createRandom(), bob: Wallet.createRandom() }
     const dirs = {
       alice: await mkdtemp(join(tmpdir(), 'securechat-dm-alice-')),
@@ -231,7 +222,7 @@ describe('direct messages', () => {
   })
 
   it('error: tampered ciphertext, header or record is refused with a named error, and the session goes on', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const [alice, bob] = await Promise.all([
       startDevice(relay, Wallet.createRandom()),
       startDevice(relay, Wallet.createRandom()),

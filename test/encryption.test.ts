@@ -12,8 +12,8 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { describe, expect, it } from 'vitest'
+import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 interface WireRecord {
   type: string
@@ -29,17 +29,7 @@ function senderKeyEpoch(ct: string): number {
   return bytes.readUInt32BE(1)
 }
 
-const stoppers: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const stop of stoppers.splice(0).reverse()) await stop()
-})
-
-async function startRelay(): Promise<RelayNode> {
-  const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  await relay.start()
-  stoppers.push(() => relay.stop())
-  return relay
-}
+const stoppers = stopAfterEach()
 
 async function startClient(bootstrap: string): Promise<SecureChatClient> {
   const client = createClient({
@@ -66,7 +56,7 @@ function nextMessage(target: EventTarget, text: string): Promise<RoomMessage> {
 
 describe('end-to-end encryption of rooms', () => {
   it('behavior: a subscriber that is not a member, and the relay, see only ciphertext', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
     const seenByRelay: Uint8Array[] = []
     relay.libp2p.services.pubsub.addEventListener('message', (event: CustomEvent<Message>) => {
@@ -115,7 +105,7 @@ describe('end-to-end encryption of rooms', () => {
   })
 
   it('behavior: a member who leaves cannot read what is sent after the others rotate', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
     const [alice, bob, carol] = await Promise.all([startClient(address), startClient(address), startClient(address)])
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'team' })
@@ -158,7 +148,7 @@ describe('end-to-end encryption of rooms', () => {
     }
   })
   it('behavior: periodic rotation loses nothing: every message past SENDER_KEY_ROTATION_MESSAGES decrypts', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
     const [alice, bob] = await Promise.all([startClient(address), startClient(address)])
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'chatty' })

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { createInboundSenderKeys, DuplicateMessageError } from '@securechat/sdk/crypto'
 import { WrongPassphraseError } from '@securechat/sdk/errors'
@@ -9,23 +8,14 @@ import { loadRoomKeys, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, VAULT_ARGON2ID_MIN, type Vault } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { describe, expect, it } from 'vitest'
+import type { RelayNode } from '../node/src/relay/relay.ts'
 import { tempDir } from './helpers/cli.ts'
+import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const ALICE_PASSPHRASE = 'alice keeps this one in her head'
 
-const stoppers: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const stop of stoppers.splice(0).reverse()) await stop()
-})
-
-async function startRelay(): Promise<RelayNode> {
-  const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  await relay.start()
-  stoppers.push(() => relay.stop())
-  return relay
-}
+const stoppers = stopAfterEach()
 
 /** A started client on `vault`; stopping it also closes the vault (as the CLI does). */
 async function startDevice(
@@ -85,7 +75,7 @@ function nextMessage(room: Room, text: string): Promise<RoomMessage> {
 
 describe('room sender keys in the vault', () => {
   it('behavior: restarted devices keep their epoch and read the chains they held; the vault keeps no used message key', async () => {
-    const relay = await startRelay()
+    const relay = await startRelay(stoppers)
     const wallets = { alice: Wallet.createRandom(), bob: Wallet.createRandom() }
     const dirs = { alice: await tempDir('room-alice-'), bob: await tempDir('room-bob-') }
     const openAlice = (passphrase = ALICE_PASSPHRASE): Promise<Vault> =>

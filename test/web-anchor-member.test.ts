@@ -4,10 +4,8 @@
  * "Anchored in block N" from that transaction's block, and the relay — handed the leaf list — serves it on IPFS,
  * where `securechat verify` (the CLI, in its own process) finds it.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { auditLogReader } from '@securechat/sdk/audit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -16,6 +14,7 @@ import { type RelayLeafLists, startRelayLeafLists } from '../node/src/audit/leaf
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import {
+  buildWebApp,
   cspViolations,
   injectWallet,
   launchChromium,
@@ -26,8 +25,6 @@ import {
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, tempDir } from './helpers/cli.ts'
 
-const execFileAsync = promisify(execFile)
-const VITE_BIN = resolve(import.meta.dirname, '../node_modules/vite/bin/vite.js')
 /** Generous for a loaded 2-core machine; never a speed check. */
 const UI_TIMEOUT_MS = 45_000
 /** The member who anchors (and pays): the test wallet's account. */
@@ -47,13 +44,8 @@ const ids = new Map<string, string>()
 let anchoredBlock = 0
 
 beforeAll(async () => {
-  // Built as `npm run build:web` does, into a directory of this file's own (see web-anchor.test.ts).
   const webRoot = await tempDir('web-anchor-member-dist-')
-  await execFileAsync(
-    process.execPath,
-    [VITE_BIN, 'build', 'web', '--outDir', webRoot, '--emptyOutDir', '--logLevel', 'error'],
-    { cwd: resolve(import.meta.dirname, '..'), env: { ...process.env, NODE_ENV: 'production' } },
-  )
+  await buildWebApp(webRoot)
   chain = await startTestChain()
   dataDir = await tempDir('web-anchor-member-relay-')
   // No anchorer: whatever gets anchored here, a member anchored.

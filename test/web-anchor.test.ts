@@ -3,10 +3,8 @@
  * Hardhat chain serves the app and `/audit/proof`; the browser recomputes each message's leaf, checks the relay's
  * proof against the root and the root against the chain itself. A relay that lies gets no mark.
  */
-import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { auditLogReader, type LeafValue } from '@securechat/sdk/audit'
 import { concat, keccak256, randomBytes, Wallet } from 'ethers'
@@ -15,12 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
-import { cspViolations, injectWallet, launchChromium, screenshot, watchCsp } from './helpers/browser.ts'
+import { buildWebApp, cspViolations, injectWallet, launchChromium, screenshot, watchCsp } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 
-const execFileAsync = promisify(execFile)
-const VITE_BIN = resolve(import.meta.dirname, '../node_modules/vite/bin/vite.js')
 /** Anchoring every second, the app polling every few: generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 45_000
 const ANCHOR_INTERVAL_MS = 1_000
@@ -37,17 +33,8 @@ let page: Page
 const proofRequests: string[] = []
 
 beforeAll(async () => {
-  // Built as `npm run build:web` does (NODE_ENV=production, in its own process), into a directory of this
-  // file's own so that another test building web/dist at the same time cannot pull it away.
   const webRoot = await tempDir('web-anchor-dist-')
-  await execFileAsync(
-    process.execPath,
-    [VITE_BIN, 'build', 'web', '--outDir', webRoot, '--emptyOutDir', '--logLevel', 'error'],
-    {
-      cwd: resolve(import.meta.dirname, '..'),
-      env: { ...process.env, NODE_ENV: 'production' },
-    },
-  )
+  await buildWebApp(webRoot)
   chain = await startTestChain()
   const dataDir = await tempDir('web-anchor-relay-')
   anchorDir = join(dataDir, 'audit', 'anchorer', 'anchored')

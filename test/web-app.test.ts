@@ -4,9 +4,6 @@
  * browser context with an injected EIP-1193 wallet: alice and bob hold a MemberNFT, carol none.
  * The steps build on each other (one room, one conversation), as a person would use the app.
  */
-import { execFile } from 'node:child_process'
-import { resolve } from 'node:path'
-import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
@@ -17,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import {
+  buildWebApp,
   cspViolations,
   injectWallet,
   launchChromium,
@@ -26,10 +24,8 @@ import {
   watchCsp,
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { tempDir } from './helpers/cli.ts'
 
-const execFileAsync = promisify(execFile)
-const WEB_ROOT = resolve(import.meta.dirname, '../web/dist')
-const VITE_BIN = resolve(import.meta.dirname, '../node_modules/vite/bin/vite.js')
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
@@ -49,12 +45,8 @@ const people: Person[] = []
 let invite = ''
 
 beforeAll(async () => {
-  // Built as `npm run build:web` does, in its own process: inside vitest NODE_ENV is `test`,
-  // which would make Vite pick lit's development build.
-  await execFileAsync(process.execPath, [VITE_BIN, 'build', 'web', '--logLevel', 'error'], {
-    cwd: resolve(import.meta.dirname, '..'),
-    env: { ...process.env, NODE_ENV: 'production' },
-  })
+  const webRoot = await tempDir('web-app-dist-')
+  await buildWebApp(webRoot)
   // Accounts 1 (alice) and 2 (bob) hold a MemberNFT; 3 (carol) holds nothing.
   chain = await startTestChain({ mintTo: [1, 2] })
   relay = new RelayNode({
@@ -66,7 +58,7 @@ beforeAll(async () => {
   http = new RelayHttpServer({
     relay,
     port: 0,
-    webRoot: WEB_ROOT,
+    webRoot,
     app: {
       chainId: chain.chainId,
       rpcUrl: chain.rpcUrl,

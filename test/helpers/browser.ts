@@ -3,14 +3,32 @@
  * and an injected EIP-1193 wallet that answers the requests MetaMask answers, signing in Node
  * with a demo account's key.
  */
+import { execFile } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { getBytes, type Wallet } from 'ethers'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 
 /** Screenshots and other test output (not `artifacts/`: Hardhat builds contracts there). */
 export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../test-results')
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const REPO_ROOT = resolve(import.meta.dirname, '../..')
+const VITE_BIN = resolve(REPO_ROOT, 'node_modules/vite/bin/vite.js')
+
+/**
+ * Builds the web app as `npm run build:web` does — in its own process with NODE_ENV=production
+ * (inside vitest NODE_ENV is `test`, which would make Vite pick lit's development build) — into
+ * `outDir`, a directory of the caller's own, so that another build at the same time (a test
+ * file, `web/dist`) cannot pull it away.
+ */
+export async function buildWebApp(outDir: string): Promise<void> {
+  await promisify(execFile)(
+    process.execPath,
+    [VITE_BIN, 'build', 'web', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'],
+    { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production' } },
+  )
+}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
