@@ -19,6 +19,8 @@ import {
   injectWallet,
   launchChromium,
   screenshot,
+  sendMessage,
+  shownMessage,
   type TestWallet,
   watchCsp,
 } from './helpers/browser.ts'
@@ -91,19 +93,12 @@ afterAll(async () => {
   await chain?.stop()
 })
 
-function message(text: string) {
-  return page.locator('sc-chat-view li', { has: page.locator('.text', { hasText: text }) })
-}
+const message = (text: string) => shownMessage(page, text)
 
 async function send(text: string): Promise<string> {
-  await page.getByRole('textbox', { name: 'Message' }).fill(text)
-  await page.getByRole('button', { name: 'Send' }).click()
-  const item = message(text)
-  await item.waitFor({ timeout: UI_TIMEOUT_MS })
-  const id = await item.getAttribute('data-message-id')
-  expect(id).toMatch(/^[0-9a-f]{64}$/)
-  ids.set(text, id!)
-  return id!
+  const id = await sendMessage(page, text, UI_TIMEOUT_MS)
+  ids.set(text, id)
+  return id
 }
 
 const status = () => page.getByTestId('anchor-status')

@@ -13,7 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
 import { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
-import { buildWebApp, cspViolations, injectWallet, launchChromium, screenshot, watchCsp } from './helpers/browser.ts'
+import {
+  buildWebApp,
+  cspViolations,
+  injectWallet,
+  launchChromium,
+  screenshot,
+  sendMessage,
+  shownMessage,
+  watchCsp,
+} from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 
@@ -104,19 +113,8 @@ function anchoredBatchOf(messageId: string): AnchoredFile | undefined {
   return undefined
 }
 
-function message(text: string) {
-  return page.locator('sc-chat-view li', { has: page.locator('.text', { hasText: text }) })
-}
-
-async function send(text: string): Promise<string> {
-  await page.getByRole('textbox', { name: 'Message' }).fill(text)
-  await page.getByRole('button', { name: 'Send' }).click()
-  const item = message(text)
-  await item.waitFor({ timeout: UI_TIMEOUT_MS })
-  const id = await item.getAttribute('data-message-id')
-  expect(id).toMatch(/^[0-9a-f]{64}$/)
-  return id!
-}
+const message = (text: string) => shownMessage(page, text)
+const send = (text: string) => sendMessage(page, text, UI_TIMEOUT_MS)
 
 async function until(condition: () => boolean, what: () => string, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -186,3 +186,19 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS_DIR, { recursive: true })
   await page.screenshot({ path: resolve(ARTIFACTS_DIR, `${name}.png`) })
 }
+
+/** A message the open conversation shows, found by its text. */
+export function shownMessage(page: Page, text: string) {
+  return page.locator('sc-chat-view li', { has: page.locator('.text', { hasText: text }) })
+}
+
+/** Types `text` into the open conversation and sends it; resolves with its message id once it is shown. */
+export async function sendMessage(page: Page, text: string, timeout: number): Promise<string> {
+  await page.getByRole('textbox', { name: 'Message' }).fill(text)
+  await page.getByRole('button', { name: 'Send' }).click()
+  const item = shownMessage(page, text)
+  await item.waitFor({ timeout })
+  const id = await item.getAttribute('data-message-id')
+  if (id === null || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`message "${text}" is shown with id ${id}`)
+  return id
+}
