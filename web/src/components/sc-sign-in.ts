@@ -32,8 +32,9 @@ export class ScSignIn extends LitElement {
       <section aria-labelledby="sign-in-title">
         <h2 id="sign-in-title">Sign in with your wallet</h2>
         <p class="muted">
-          Your wallet signs one message that lets this browser chat for you (no transaction, no gas). The first time,
-          it also signs the key of your encrypted vault on this device.
+          Your wallet signs one message that lets this browser chat for you (no transaction, no gas). The first time on
+          this device, it also signs one text twice: that derives the key of your encrypted vault here, and shows the
+          wallet can derive it again.
         </p>
         ${
           this.wallets.length === 0
