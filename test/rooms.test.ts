@@ -349,7 +349,7 @@ describe('rooms over libp2p', () => {
   })
 })
 
-describe('client start without a relay', () => {
+describe('client start', () => {
   it('error: no relay reachable is UnreachableError, leaves nothing running, and a later start succeeds', async () => {
     // A relay that is not there yet: its address is known, its port is closed until it starts.
     const privateKey = await generateKeyPair('Ed25519')
@@ -366,6 +366,46 @@ describe('client start without a relay', () => {
     const relay = new RelayNode({ privateKey, listen: [address.replace(/\/p2p\/.*$/, '')] })
     await relay.start()
     cleanups.push(() => relay.stop())
+    await client.start()
+    expect(client.libp2p.getConnections().map((c) => c.remotePeer.toString())).toContain(relay.peerId)
+  })
+
+  it('error: a wallet that refuses to sign fails the start, and the node that dialled the relay meanwhile stops', async () => {
+    const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    const wallet = new Wallet(Wallet.createRandom().privateKey)
+    let refuse = true
+    let dialledBeforeAnswer = false
+    const signer = walletSigner({ type: 'eoa', signer: wallet })
+    const client = createClient({
+      signer: {
+        getAddress: () => signer.getAddress(),
+        async signMessage(message) {
+          // The person is still reading the prompt: the node is reaching the relay meanwhile.
+          await until(
+            [[relay.libp2p as unknown as EventTarget, 'connection:open']],
+            () => relay.libp2p.getConnections().length > 0,
+            () => 'the relay saw no connection while the wallet was asked',
+          )
+          dialledBeforeAnswer = true
+          if (refuse) throw Object.assign(new Error('User rejected the request.'), { code: 4001 })
+          return signer.signMessage(message)
+        },
+      },
+      bootstrap: [relay.multiaddrs[0]!],
+    })
+    cleanups.push(() => client.stop())
+    await expect(client.start()).rejects.toThrow(/rejected/)
+    expect(dialledBeforeAnswer).toBe(true)
+    expect(() => client.libp2p).toThrow(/not started/)
+    await until(
+      [[relay.libp2p as unknown as EventTarget, 'connection:close']],
+      () => relay.libp2p.getConnections().length === 0,
+      () => 'the node of the refused start is still connected to the relay',
+    )
+
+    refuse = false
     await client.start()
     expect(client.libp2p.getConnections().map((c) => c.remotePeer.toString())).toContain(relay.peerId)
   })

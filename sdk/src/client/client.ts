@@ -148,8 +148,9 @@ export class SecureChatClient {
   }
 
   /**
-   * Signs in (one wallet signature, unless a valid certificate is supplied), starts libp2p and
-   * dials the bootstrap relays. Throws {@link UnreachableError} when none answers.
+   * Signs in (one wallet signature, unless a valid certificate is supplied) while libp2p starts
+   * and dials the bootstrap relays. Throws {@link UnreachableError} when none answers, and stops
+   * the node again if the wallet refuses.
    */
   async start(options: AbortOptions = {}): Promise<void> {
     if (this.#libp2p !== undefined) return
@@ -164,37 +165,33 @@ export class SecureChatClient {
       ...(init.vault === undefined ? {} : { vault: init.vault }),
     })
     const device = { keys: keyring.encryption, bundleHash: keyring.bundleHash }
-    const certificate = await this.#signIn(peerId, device.bundleHash, options, stored?.certificate)
-    if (init.vault !== undefined) await saveDevice(init.vault, { privateKey, deviceKeys: keyring.keys, certificate })
+    // A person may take seconds over the wallet's prompt: the node starts and reaches its relays meanwhile.
+    const network = this.#startNetwork(privateKey, options)
+    network.catch(() => {}) // awaited below, after the signature; no unhandled rejection meanwhile
+    let certificate: SessionCertificate
+    let verified: ReturnType<typeof verifyCertificateOffline>
+    let libp2p: SecureChatLibp2p
+    try {
+      certificate = await this.#signIn(peerId, device.bundleHash, options, stored?.certificate)
+      verified = verifyCertificateOffline({ certificate, peerId })
+      if (init.vault !== undefined) await saveDevice(init.vault, { privateKey, deviceKeys: keyring.keys, certificate })
+      // A start that reached no relay leaves nothing running, so it can simply be tried again.
+      libp2p = await network
+    } catch (err) {
+      await network.then((started) => started.stop()).catch(() => {})
+      throw err
+    }
     this.#keyring = keyring
-    const verified = verifyCertificateOffline({ certificate, peerId })
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
     this.#device = device.keys
     this.#registry.addOffline(peerId, certificate)
-    const direct = init.directConnections
-    const listen = [...(init.listen ?? []), ...(direct === undefined ? [] : DIRECT_LISTEN_ADDRESSES)]
-    const libp2p = await createSecureChatLibp2p({
-      privateKey,
-      listen,
-      ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
-      ...(direct?.iceServers === undefined ? {} : { iceServers: direct.iceServers }),
-      // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
-      ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),
-    })
     this.#libp2p = libp2p
-    if (direct !== undefined) {
+    if (init.directConnections !== undefined) {
       this.#direct = new DirectConnections(libp2p, (init.logger ?? silentLoggerFactory)('securechat:sdk:direct'))
     }
     this.#self = self
     await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
-    try {
-      await this.#dialBootstrap(options)
-    } catch (err) {
-      // A start that reached no relay leaves nothing running, so it can simply be tried again.
-      await this.stop()
-      throw err
-    }
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
     if (this.#ownsGates) this.#gates?.start()
   }
@@ -397,20 +394,34 @@ export class SecureChatClient {
     )
   }
 
-  async #dialBootstrap(options: AbortOptions): Promise<void> {
-    const addresses = this.#init.bootstrap ?? []
-    if (addresses.length === 0) return
+  /** Starts this device's libp2p node and dials the bootstrap relays; stops it again if none answers. */
+  async #startNetwork(privateKey: PrivateKey, options: AbortOptions): Promise<SecureChatLibp2p> {
+    const init = this.#init
+    const direct = init.directConnections
+    const listen = [...(init.listen ?? []), ...(direct === undefined ? [] : DIRECT_LISTEN_ADDRESSES)]
+    const libp2p = await createSecureChatLibp2p({
+      privateKey,
+      listen,
+      ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+      ...(direct?.iceServers === undefined ? {} : { iceServers: direct.iceServers }),
+      // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
+      ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),
+    })
+    const addresses = init.bootstrap ?? []
+    if (addresses.length === 0) return libp2p
     const results = await Promise.allSettled(
       addresses.map((address) =>
-        this.libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
+        libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
       ),
     )
     if (results.every((result) => result.status === 'rejected')) {
+      await libp2p.stop()
       throw new UnreachableError(`no relay reachable at ${addresses.join(', ')}`, {
         hint: 'is `securechat relay` running there? Check the --bootstrap address (it ends in /p2p/<relay PeerId>)',
         cause: results[0]?.status === 'rejected' ? results[0].reason : undefined,
       })
     }
+    return libp2p
   }
 
   /** Keeps bootstrap relays dialled: a relay that restarts is found again. */
