@@ -101,6 +101,28 @@ function messageText(page: Page, text: string) {
 }
 
 describe('web app: MetaMask-style sign-in, a gated room between two browsers, direct WebRTC', () => {
+  it('error: a relay that cannot give its config yet gets a clear message and a Try again that works once it can', async () => {
+    const context = await browser.newContext()
+    try {
+      const page = await context.newPage()
+      // What the relay's HTTP side answers while its libp2p node is not running.
+      await page.route('**/config.json', (route) => route.fulfill({ status: 503, body: '{"error":"starting"}' }))
+      await page.goto(http.url)
+      const cannotStart = page.getByRole('alert').filter({ hasText: 'SecureChat cannot start' })
+      await cannotStart.waitFor({ timeout: UI_TIMEOUT_MS })
+      expect(await cannotStart.textContent()).toBe('SecureChat cannot start: the relay answered 503')
+      await page.unroute('**/config.json')
+      const configAnswered = page.waitForResponse((r) => r.url().endsWith('/config.json'), { timeout: UI_TIMEOUT_MS })
+      await page.getByRole('button', { name: 'Try again' }).click()
+      expect((await configAnswered).status()).toBe(200)
+      // This context has no wallet: the app, started now, says what to install, and nothing else is wrong.
+      await page.getByRole('alert').filter({ hasText: 'No wallet found' }).waitFor({ timeout: UI_TIMEOUT_MS })
+      expect(await page.getByText('SecureChat cannot start').count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+
   it('behavior: alice signs in with her wallet and creates a room gated on the MemberNFT', async () => {
     const alice = await openApp('alice', 1)
     await alice.page.getByRole('button', { name: 'Sign in with Test Wallet' }).waitFor()

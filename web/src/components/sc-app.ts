@@ -169,13 +169,18 @@ export class ScApp extends LitElement {
   override render() {
     return this.#start.render({
       pending: () => html`<p role="status" class="signed-out">Starting SecureChat…</p>`,
-      error: (err) =>
-        html`<p role="alert" class="signed-out error">SecureChat cannot start: ${String(err instanceof Error ? err.message : err)}</p>`,
+      error: (err) => this.#cannotStart(String(err instanceof Error ? err.message : err)),
       complete: () =>
-        this.loadProblem === undefined
-          ? this.#renderSession(this.session)
-          : html`<p role="alert" class="signed-out error">SecureChat cannot start: ${this.loadProblem}</p>`,
+        this.loadProblem === undefined ? this.#renderSession(this.session) : this.#cannotStart(this.loadProblem),
     })
+  }
+
+  /** Nothing works without the relay's config: say why, and offer the one thing to do. */
+  #cannotStart(problem: string) {
+    return html`<div class="signed-out">
+      <p role="alert" class="error">SecureChat cannot start: ${problem}</p>
+      <button @click=${() => location.reload()}>Try again</button>
+    </div>`
   }
 
   #renderSession(session: ChatSession | undefined) {
