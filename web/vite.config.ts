@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vite'
+import { defineConfig, type Plugin } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
 
 /**
@@ -8,6 +8,32 @@ import { VitePWA } from 'vite-plugin-pwa'
  * links are off (`modulePreload: false`) and the service worker is registered by our own code
  * through the Trusted Types policy (`injectRegister: false`).
  */
+/**
+ * Fetches the signed-in part (`signed-in.ts`, imported dynamically by the shell) with the page,
+ * rather than once the shell has run: a `<link rel="modulepreload">` in index.html, which the
+ * relay gives the page's CSP nonce like every script tag.
+ */
+function preloadSignedIn(): Plugin {
+  return {
+    name: 'securechat-preload-signed-in',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(_html, context) {
+        const chunk = Object.values(context.bundle ?? {}).find((c) => c.type === 'chunk' && c.name === 'signed-in')
+        if (chunk === undefined) throw new Error('no signed-in chunk to preload: was web/src/signed-in.ts renamed?')
+        return [
+          {
+            tag: 'link',
+            attrs: { rel: 'modulepreload', crossorigin: true, href: `/${chunk.fileName}` },
+            injectTo: 'head',
+          },
+        ]
+      },
+    },
+  }
+}
+
 export default defineConfig({
   root: import.meta.dirname,
   resolve: {
@@ -25,6 +51,7 @@ export default defineConfig({
   // `npx vite web` during development: the relay of `npm start` tells the app where to connect.
   server: { proxy: { '/config.json': process.env.SECURECHAT_RELAY_HTTP ?? 'http://127.0.0.1:8080' } },
   plugins: [
+    preloadSignedIn(),
     VitePWA({
       injectRegister: false,
       registerType: 'autoUpdate',
