@@ -6,13 +6,12 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { auditLogReader } from '@securechat/sdk/audit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayLeafLists, startRelayLeafLists } from '../node/src/audit/leaf-list-intake.ts'
-import { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
+import type { RelayNode } from '../node/src/relay/relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -26,6 +25,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, tempDir } from './helpers/cli.ts'
+import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Generous for a loaded 2-core machine; never a speed check. */
 const UI_TIMEOUT_MS = 45_000
@@ -51,32 +51,14 @@ beforeAll(async () => {
   chain = await startTestChain()
   dataDir = await tempDir('web-anchor-member-relay-')
   // No anchorer: whatever gets anchored here, a member anchored.
-  relay = new RelayNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-    provider: chain.provider,
-  })
-  await relay.start()
+  relay = await startBrowserRelay(chain)
   leafLists = await startRelayLeafLists({
     dataDir,
     libp2p: relay.libp2p,
     provider: chain.provider,
     auditLog: chain.addresses.auditLog,
   })
-  http = new RelayHttpServer({
-    relay,
-    port: 0,
-    webRoot,
-    app: {
-      chainId: chain.chainId,
-      rpcUrl: chain.rpcUrl,
-      contracts: { auditLog: chain.addresses.auditLog },
-      allowPrivateAddresses: true,
-    },
-    auditProofs: leafLists.intake,
-    leafLists: leafLists.intake,
-  })
-  await http.start()
+  http = await startAppServer({ relay, chain, webRoot, auditProofs: leafLists.intake, leafLists: leafLists.intake })
   browser = await launchChromium()
   context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   await watchCsp(context)

@@ -5,14 +5,13 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { auditLogReader, type LeafValue } from '@securechat/sdk/audit'
 import { concat, keccak256, randomBytes, Wallet } from 'ethers'
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
-import { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
+import type { RelayNode } from '../node/src/relay/relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -25,6 +24,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
+import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Anchoring every second, the app polling every few: generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 45_000
@@ -56,27 +56,9 @@ beforeAll(async () => {
     intervalMs: ANCHOR_INTERVAL_MS,
     receiptPollIntervalMs: 50,
   })
-  relay = new RelayNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-    provider: chain.provider,
-    onMessageAccepted: anchoring.onMessageAccepted,
-  })
-  await relay.start()
+  relay = await startBrowserRelay(chain, { onMessageAccepted: anchoring.onMessageAccepted })
   await anchoring.start(relay.libp2p)
-  http = new RelayHttpServer({
-    relay,
-    port: 0,
-    webRoot,
-    app: {
-      chainId: chain.chainId,
-      rpcUrl: chain.rpcUrl,
-      contracts: { auditLog: chain.addresses.auditLog },
-      allowPrivateAddresses: true,
-    },
-    auditProofs: anchoring.anchorer,
-  })
-  await http.start()
+  http = await startAppServer({ relay, chain, webRoot, auditProofs: anchoring.anchorer })
   browser = await launchChromium()
   // No service worker: `page.route` must see the app's `/audit/proof` requests (the forged-proof test).
   context = await browser.newContext({ viewport: { width: 1100, height: 760 }, serviceWorkers: 'block' })

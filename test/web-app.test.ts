@@ -4,15 +4,14 @@
  * browser context with an injected EIP-1193 wallet: alice and bob hold a MemberNFT, carol none.
  * The steps build on each other (one room, one conversation), as a person would use the app.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
 import { walletSigner } from '@securechat/sdk/identity'
 import { Contract, type EventLog } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
+import type { RelayNode } from '../node/src/relay/relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -25,6 +24,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
+import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
@@ -49,24 +49,8 @@ beforeAll(async () => {
   await buildWebApp(webRoot)
   // Accounts 1 (alice) and 2 (bob) hold a MemberNFT; 3 (carol) holds nothing.
   chain = await startTestChain({ mintTo: [1, 2] })
-  relay = new RelayNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-    provider: chain.provider,
-  })
-  await relay.start()
-  http = new RelayHttpServer({
-    relay,
-    port: 0,
-    webRoot,
-    app: {
-      chainId: chain.chainId,
-      rpcUrl: chain.rpcUrl,
-      contracts: { auditLog: chain.addresses.auditLog, memberNft: chain.addresses.memberNft },
-      allowPrivateAddresses: true,
-    },
-  })
-  await http.start()
+  relay = await startBrowserRelay(chain)
+  http = await startAppServer({ relay, chain, webRoot, contracts: { memberNft: chain.addresses.memberNft } })
   browser = await launchChromium()
 }, 120_000)
 
