@@ -40,7 +40,10 @@ export function buildProgram(): Command {
     .option('--listen <multiaddr>', 'listen address (repeatable; env SECURECHAT_LISTEN)', repeatable)
     .option('--announce <multiaddr>', 'public address to announce (repeatable; env SECURECHAT_ANNOUNCE)', repeatable)
     .option('--peer <multiaddr>', 'another relay to stay connected to (repeatable; env SECURECHAT_PEERS)', repeatable)
-    .option('--data-dir <dir>', 'where the relay keeps its peer key (env SECURECHAT_DATA_DIR)')
+    .option(
+      '--data-dir <dir>',
+      'where the relay keeps its peer key, its IPFS blocks and the leaf lists it anchored or was handed (env SECURECHAT_DATA_DIR)',
+    )
     .option('--max-reservations <n>', 'circuit relay slots (env SECURECHAT_MAX_RESERVATIONS)')
     .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, verifies contract wallets (env SECURECHAT_RPC)')
     .option('--chain-id <id>', 'chain the --rpc endpoint serves; asked from it when absent (env SECURECHAT_CHAIN_ID)')
@@ -57,7 +60,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--http <port>',
-      'serve the web app, /config.json, /healthz and /metrics on this port; 0 picks one (env SECURECHAT_HTTP_PORT)',
+      'serve the web app, /config.json, /healthz, /metrics, /audit/proof and POST /audit/leaf-lists on this port; 0 picks one (env SECURECHAT_HTTP_PORT)',
     )
     .option('--http-host <host>', 'interface of the HTTP server (default 127.0.0.1; env SECURECHAT_HTTP_HOST)')
     .option('--web-root <dir>', 'the built web app (default: web/dist of this checkout; env SECURECHAT_WEB_ROOT)')

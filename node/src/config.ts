@@ -162,9 +162,9 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
   return parsed.data
 }
 
-/** The command-line flag of a config key: `dataDir` is `--data-dir`; two keys are named differently. */
+/** The command-line flag of a config key: `dataDir` is `--data-dir`; three keys are named differently. */
 function flagName(field: string): string {
-  const renamed: Record<string, string> = { peers: 'peer', httpPort: 'http' }
+  const renamed: Record<string, string> = { peers: 'peer', httpPort: 'http', webIceServers: 'web-ice-server' }
   return renamed[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 

@@ -88,7 +88,16 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   }
   if (http !== undefined) {
     if (!(await http.hasWebApp())) {
-      root.warn({ event: 'http:not-built', webRoot: http.webRoot }, `${WEB_APP_NOT_BUILT}; pages answer 503 until then`)
+      root.warn(
+        { event: 'http:not-built', webRoot: http.webRoot },
+        `no index.html in ${http.webRoot}: check --web-root (SECURECHAT_WEB_ROOT), or ${WEB_APP_NOT_BUILT.replace('the web app is not built: ', '')}; pages answer 503 until then`,
+      )
+    }
+    if (chainId === undefined) {
+      root.warn(
+        { event: 'http:no-chain' },
+        'the web app cannot start without a chain: pass --chain-id (and --rpc for token gates and anchors)',
+      )
     }
     warnIfBrowsersCannotDial(root, relay, config.webAllowPrivate)
   }
