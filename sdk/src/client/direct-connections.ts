@@ -76,7 +76,11 @@ export class DirectConnections {
     this.#dialing.add(peer)
     try {
       const addresses = await this.#relayPaths(peer)
-      if (addresses.length === 0) return
+      // No relay connected right now (one restarting): try again as after a failed dial.
+      if (addresses.length === 0) {
+        this.#retryLater(peer)
+        return
+      }
       for (const address of addresses) {
         try {
           await this.#libp2p.dial(address, { signal: AbortSignal.timeout(DIRECT_DIAL_TIMEOUT_MS) })
