@@ -188,13 +188,21 @@ export async function openVault(params: OpenVaultParams, options: AbortOptions =
         associatedData: headerAssociatedData(header),
       })
     } catch {
-      throw wrongKeyError(header.kdf)
+      throw params.unlock.type === 'key' ? staleStoredKeyError() : wrongKeyError(header.kdf)
     }
     return new Vault(backend, header.id, key, false)
   } catch (err) {
     await backend.close()
     throw err
   }
+}
+
+/** A key kept from an earlier unlock ({@link Vault.unlockKey}) that opens no vault here (any more). */
+function staleStoredKeyError(): VaultError {
+  return new VaultError('the stored vault key opens no vault here', {
+    details: { unlock: 'key' },
+    hint: 'forget the stored key and unlock with the wallet or the passphrase; the vault was not changed',
+  })
 }
 
 async function createVault(backend: VaultBackend, params: OpenVaultParams, options: AbortOptions): Promise<Vault> {
@@ -212,9 +220,7 @@ async function createVault(backend: VaultBackend, params: OpenVaultParams, optio
   } else if (unlock.type === 'wallet') {
     kdf = { type: 'wallet', address: await unlock.signer.getAddress(options), salt }
   } else {
-    throw new VaultError('there is no vault here to open with a stored key', {
-      hint: 'sign in again: a new vault is created with the wallet or a passphrase',
-    })
+    throw staleStoredKeyError()
   }
   const key = await deriveKey(kdf, unlock, options, { confirmDeterministic: true })
   const unsigned = { format: VAULT_FORMAT, version: VAULT_FORMAT_VERSION, id: base64urlEncode(randomBytes(16)), kdf }
