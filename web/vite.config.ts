@@ -4,9 +4,10 @@ import { VitePWA } from 'vite-plugin-pwa'
 
 /**
  * The web app, built into `web/dist` and served by `securechat relay --http`. The relay adds
- * the CSP nonce to every script tag, so the build must emit no inline script: module preload
- * links are off (`modulePreload: false`) and the service worker is registered by our own code
- * through the Trusted Types policy (`injectRegister: false`).
+ * the CSP nonce to every script tag and module preload link, so the build must emit no inline
+ * script: Vite's module preload polyfill is off (`modulePreload: false`; the one preload link
+ * is `preloadSignedIn`'s), and the service worker is registered by our own code through the
+ * Trusted Types policy (`injectRegister: false`).
  */
 /**
  * Fetches the signed-in part (`signed-in.ts`, imported dynamically by the shell) with the page,

@@ -11,8 +11,6 @@ import './components/sc-new-dm.ts'
 import { loadConfig } from './config.ts'
 import { ChatSession } from './state/chat-session.ts'
 
-export { inviteFromText } from './state/chat-session.ts'
-
 /** A signed-out session on the config of the relay that served the app (or its last one). */
 export async function startSession(signal?: AbortSignal): Promise<ChatSession> {
   return new ChatSession(await loadConfig(signal))

@@ -275,8 +275,7 @@ export class ScApp extends LitElement {
   async #openInviteFromUrl(): Promise<void> {
     const session = this.session
     if (session?.status !== 'signed-in' || !location.hash.startsWith('#invite=')) return
-    const { app } = await this.#load()
-    const invite = app.inviteFromText(location.hash)
+    const invite = location.hash // joinInvite takes the `#invite=…` part as it is
     history.replaceState(null, '', location.pathname)
     try {
       this.#show('chat', await session.joinInvite(invite))

@@ -5,13 +5,19 @@ import type { GateRule } from '@securechat/sdk/gates'
 import { eip1193Signer, type WalletSigner } from '@securechat/sdk/identity'
 import { decodeInvite, type Room } from '@securechat/sdk/rooms'
 import type { AbortOptions, DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
-import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
+import { openVault, platformVaultBackend, type Vault, type VaultUnlock } from '@securechat/sdk/vault'
 import { getAddress, JsonRpcProvider } from 'ethers'
 import type { AppConfig } from '../config.ts'
 import type { WalletChoice } from '../wallet/discover.ts'
 import { AnchorChecker, AnchorWatcher, ciphertextHashOfRecord, leafOfEntry } from './anchors.ts'
 import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
-import { type ChatEntry, HistoryStore, type SavedConversation, type VerifiedAnchor } from './history-store.ts'
+import {
+  type ChatEntry,
+  HISTORY_LIMIT,
+  HistoryStore,
+  type SavedConversation,
+  type VerifiedAnchor,
+} from './history-store.ts'
 import {
   anchorWithWallet,
   type LeafListPublication,
@@ -226,7 +232,9 @@ export class ChatSession extends EventTarget {
       await this.#begin(wallet, getAddress(last.address), vault)
       return true
     } catch (err) {
-      this.problem = describeError(err)
+      // A kept key that opens nothing is dropped: signing in unlocks with the wallet.
+      if (err instanceof SecureChatError && err.details.unlock === 'key') await forgetVaultKey(last.address)
+      else this.problem = describeError(err)
       await this.#end()
       return false
     }
@@ -241,12 +249,16 @@ export class ChatSession extends EventTarget {
       if (!Array.isArray(accounts) || typeof accounts[0] !== 'string') throw new Error('the wallet granted no account')
       const address = getAddress(accounts[0])
       const key = await loadVaultKey(address)
-      const backend = platformVaultBackend(vaultName(address))
       const signer = eip1193Signer({ provider: wallet.provider, address })
-      const vault = await openVault({
-        backend,
-        unlock: key === undefined ? { type: 'wallet', signer } : { type: 'key', key },
-      })
+      const open = (unlock: VaultUnlock) => openVault({ backend: platformVaultBackend(vaultName(address)), unlock })
+      const vault = await (key === undefined ? open({ type: 'wallet', signer }) : open({ type: 'key', key })).catch(
+        async (err: unknown) => {
+          // A kept key that opens nothing (the vault was cleared apart from it): the wallet unlocks instead.
+          if (key === undefined || !(err instanceof SecureChatError) || err.details.unlock !== 'key') throw err
+          await forgetVaultKey(address)
+          return open({ type: 'wallet', signer })
+        },
+      )
       await saveVaultKey(address, vault.unlockKey)
       await this.#begin(wallet, address, vault)
     } catch (err) {
@@ -406,14 +418,21 @@ export class ChatSession extends EventTarget {
     this.#store = new HistoryStore(vault)
     this.#lifetime = new AbortController()
     // The vault's conversations show at once, before (or without) the network.
-    for (const saved of await this.#store.conversations()) {
-      this.conversations.set(saved.id, { saved, unread: 0, state: 'joining', problem: undefined, members: [] })
-      const history = await this.#store.history(saved.id)
-      this.#history.set(saved.id, history)
-      this.conversations.get(saved.id)!.unread = history.filter(
-        (e) => !e.mine && e.receivedAtMs > saved.lastReadMs,
-      ).length
-    }
+    const store = this.#store
+    const saved = await store.conversations()
+    const histories = await Promise.all(saved.map((conversation) => store.history(conversation.id)))
+    saved.forEach((conversation, i) => {
+      const history = histories[i]!
+      const unread = history.filter((e) => !e.mine && e.receivedAtMs > conversation.lastReadMs).length
+      this.conversations.set(conversation.id, {
+        saved: conversation,
+        unread,
+        state: 'joining',
+        problem: undefined,
+        members: [],
+      })
+      this.#history.set(conversation.id, history)
+    })
     await saveLastSession({ address, rdns: wallet.rdns })
     const auditLog = this.config.contracts.auditLog
     const provider = this.#chainProvider()
@@ -672,6 +691,8 @@ export class ChatSession extends EventTarget {
     const history = this.#history.get(id) ?? []
     if (history.some((e) => e.id === entry.id)) return
     history.push(entry)
+    // Memory holds what the vault keeps, no more.
+    if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
     this.#history.set(id, history)
     const view = this.conversations.get(id)
     if (view !== undefined && !entry.mine) view.unread += 1
