@@ -210,6 +210,34 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
   })
 
+  it('behavior: bob reading older messages stays where he is when one arrives; at the bottom he follows the newest', async () => {
+    const [alice, bob] = people
+    const send = async (text: string): Promise<void> => {
+      await alice!.page.getByRole('textbox', { name: 'Message' }).fill(text)
+      await alice!.page.getByRole('button', { name: 'Send' }).click()
+    }
+    for (let i = 1; i <= 20; i++) await send(`backlog ${i}`)
+    await messageText(bob!.page, 'backlog 20').waitFor({ timeout: UI_TIMEOUT_MS })
+    const list = bob!.page.locator('sc-chat-view ol')
+    expect(await list.evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true)
+
+    await list.evaluate((el) => {
+      el.scrollTop = 0
+    })
+    await send('arrives while bob reads older ones')
+    await messageText(bob!.page, 'arrives while bob reads older ones').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
+
+    await list.evaluate((el) => {
+      el.scrollTop = el.scrollHeight
+    })
+    await send('bob at the bottom sees this one')
+    await messageText(bob!.page, 'bob at the bottom sees this one').waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect
+      .poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight))
+      .toBeLessThanOrEqual(48)
+  })
+
   it('behavior: carol, without the token, sees "not eligible" and no plaintext', async () => {
     const carol = await openApp('carol', 3)
     await signIn(carol)

@@ -11,6 +11,9 @@ import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
+/** How near the bottom (px) still counts as reading the newest messages. */
+const FOLLOW_NEWEST_SLACK_PX = 48
+
 /** One conversation (room or DM): its state, members, messages and the composer. */
 @customElement('sc-chat-view')
 export class ScChatView extends LitElement {
@@ -42,7 +45,15 @@ export class ScChatView extends LitElement {
         align-items: start;
         justify-content: end;
       }
+      /* The messages scroll, not the page: header and composer stay in place. */
+      .body {
+        display: flex;
+        flex-direction: column;
+        min-height: 0;
+      }
       ol {
+        flex: 1;
+        min-height: 0;
         list-style: none;
         margin: 0;
         padding: 0.5rem 0;
@@ -98,8 +109,15 @@ export class ScChatView extends LitElement {
   @query('ol') private list: HTMLOListElement | undefined
 
   readonly #controller = new SessionController(this)
+  /** Whether this update should end at the newest message: someone reading older ones stays where they are. */
+  #followNewest = true
 
-  override willUpdate(): void {
+  override willUpdate(changed: PropertyValues<this>): void {
+    const list = this.list
+    this.#followNewest =
+      changed.has('conversation') ||
+      list === undefined ||
+      list.scrollHeight - list.scrollTop - list.clientHeight <= FOLLOW_NEWEST_SLACK_PX
     this.#controller.session = this.session
     // Unchanged room: a no-op. Called on every update, so a session that signs in later starts checking.
     this.session?.watchAnchors(this.conversation)
@@ -111,7 +129,7 @@ export class ScChatView extends LitElement {
   }
 
   override updated(changed: PropertyValues<this>): void {
-    this.list?.scrollTo({ top: this.list.scrollHeight })
+    if (this.#followNewest) this.list?.scrollTo({ top: this.list.scrollHeight })
     if (changed.has('conversation')) this.problem = undefined
     if (document.visibilityState === 'visible') this.session?.markRead(this.conversation)
   }
@@ -139,7 +157,7 @@ export class ScChatView extends LitElement {
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
         </div>
       </header>
-      <div>
+      <div class="body">
         ${this.#stateNotice(view.state, view.problem, session.network)}
         ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
         <ol role="log" aria-live="polite" aria-label="Messages">
