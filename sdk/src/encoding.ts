@@ -1,6 +1,3 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
-
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -8,10 +5,6 @@ export const utf8 = {
   encode: (text: string): Uint8Array => encoder.encode(text),
   /** Throws on invalid UTF-8 instead of inventing replacement characters. */
   decode: (bytes: Uint8Array): string => decoder.decode(bytes),
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return bytesToHex(sha256(bytes))
 }
 
 /**

@@ -2,7 +2,6 @@
  * Types shared by the sdk's entry points and the apps (node/, web/). Types only: no values.
  */
 import type { PeerId } from '@libp2p/interface'
-import type { SignedManifest } from './rooms/manifest.ts'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -10,6 +9,16 @@ export interface AbortOptions {
 
 /** An EIP-55 checksummed Ethereum address. */
 export type Address = `0x${string}`
+
+/**
+ * What the sdk needs from a wallet: its address and EIP-191 `personal_sign`.
+ * Implementations: `walletSigner` (ethers signers: CLI, bots, tests) and `eip1193Signer`
+ * (MetaMask and any EIP-1193 provider), in `@securechat/sdk/identity`.
+ */
+export interface WalletSigner {
+  getAddress(options?: AbortOptions): Promise<Address>
+  signMessage(message: string, options?: AbortOptions): Promise<string>
+}
 
 /** A wallet's signed authorisation of one device's PeerId (DESIGN.md, Identity). */
 export interface SessionCertificate {
@@ -105,6 +114,43 @@ export interface UndecryptableMessage {
   reason: string
   /** The record's bytes as published; see {@link RoomMessage.record}. */
   record: Uint8Array
+}
+
+// --- Rooms: the manifest (schemas in `rooms/manifest.ts` and `gates/rule.ts` parse to these) ---
+
+/** One token condition: `balanceOf` (or `ownerOf` for one ERC-721 id) of a contract on a chain. */
+export type TokenRule =
+  | { type: 'erc20'; chainId: number; contract: string; minBalance: string }
+  /** `tokenId`: a specific token the holder must own (`ownerOf`); then `minBalance` is 1. */
+  | { type: 'erc721'; chainId: number; contract: string; tokenId?: string | undefined; minBalance: string }
+  | { type: 'erc1155'; chainId: number; contract: string; tokenId: string; minBalance: string }
+
+/** A token gate: one condition, or any / all of several (DESIGN.md, Token gates). */
+export type GateRule = TokenRule | { anyOf: GateRule[] } | { allOf: GateRule[] }
+
+/** Who may join a room. */
+export type RoomAccess = { type: 'public' } | { type: 'invite-only' } | { type: 'gated'; rule: GateRule }
+
+/** A room's rules, signed by its owner; the room id is the hash of its canonical JSON. */
+export interface RoomManifest {
+  v: 1
+  name: string
+  owner: string
+  access: RoomAccess
+  /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (DESIGN.md, Encryption). */
+  encryption: 'sender-keys'
+  /** SIWE domains whose certificates this room accepts. */
+  domains: string[]
+  /** Chain ids whose certificates this room accepts. */
+  chainIds: number[]
+  salt: string
+  createdAtMs: number
+}
+
+/** A manifest and its owner's signature (EIP-191, or ERC-1271 for a contract owner), 0x-prefixed hex. */
+export interface SignedManifest {
+  manifest: RoomManifest
+  signature: string
 }
 
 /** A room this device joined, as remembered in its vault (`client.savedRooms()`). */

@@ -3,10 +3,10 @@
  * {@link LEAF_LIST_CHUNK_BYTES} is a single raw block on IPFS, so its CID is CIDv1, codec `raw`, sha256 of the
  * bytes — the CID a relay's Helia gives the same bytes when it publishes them (`cid.test.ts` checks that).
  */
-import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 } from '../crypto/primitives.ts'
 import { InvalidInputError } from '../errors.ts'
 import { LEAF_LIST_CHUNK_BYTES } from './constants.ts'
 

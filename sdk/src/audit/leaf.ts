@@ -2,10 +2,9 @@
  * Audit leaves (DESIGN.md, Audit anchoring): what a batch commits to for one message — room, message id,
  * sender wallet, sender's timestamp and a hash of the ciphertext — and nothing of its content.
  */
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { getAddress, isAddress } from 'ethers'
-import { base64urlDecode, sha256Hex, utf8 } from '../encoding.ts'
+import { bytesToHex, sha256Hex } from '../crypto/primitives.ts'
+import { base64urlDecode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { Address } from '../types.ts'
@@ -45,7 +44,7 @@ export function fromBytes32(value: string): string {
 
 /** sha256 of the ciphertext bytes of a payload (`ct`, base64url). */
 export function ciphertextHashOf(ct: string): Bytes32 {
-  return `0x${bytesToHex(sha256(base64urlDecode(ct)))}`
+  return `0x${sha256Hex(base64urlDecode(ct))}`
 }
 
 /** The leaf of a message a gatekeeper accepted: its parsed record, id and the certificate's wallet. */

@@ -2,7 +2,8 @@
  * Fixtures for the audit tests (here and in test/): records as rooms publish them and an audit log in memory.
  * Not part of the public entry.
  */
-import { base64urlEncode, sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { base64urlEncode, utf8 } from '../encoding.ts'
 import type { AnchorRecord, AuditLogReader } from './chain.ts'
 
 export const ROOM = 'a1'.repeat(32)

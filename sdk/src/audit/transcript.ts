@@ -13,7 +13,8 @@
  * decrypted and is shown as such.
  */
 import { z } from 'zod'
-import { sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
 import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import { type AuditBatch, batchFromValues, proveInclusion, roomLeaves } from './batch.ts'

@@ -9,8 +9,7 @@
  * event loop). Our leaves are five static 32-byte words, so this module encodes them by hand and works on bytes:
  * the same tree in a small fraction of the time. `tree.test.ts` checks it against the library on random batches.
  */
-import { keccak_256 } from '@noble/hashes/sha3.js'
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, hexToBytes, keccak256 } from '../crypto/primitives.ts'
 import { LEAF_ENCODING } from './constants.ts'
 import { InvalidLeafListError } from './errors.ts'
 
@@ -44,7 +43,7 @@ export function encodeLeafValue(value: LeafValue): Uint8Array {
 
 /** `keccak256(keccak256(abi.encode(leaf)))`: OpenZeppelin's standard leaf hash. */
 export function leafValueHash(value: LeafValue): Uint8Array {
-  return keccak_256(keccak_256(encodeLeafValue(value)))
+  return keccak256(keccak256(encodeLeafValue(value)))
 }
 
 /** `keccak256(sorted(a, b))`: OpenZeppelin's `Hashes.commutativeKeccak256`. */
@@ -57,7 +56,7 @@ function nodeHash(a: Uint8Array, b: Uint8Array): Uint8Array {
     pair.set(b, 0)
     pair.set(a, WORD)
   }
-  return keccak_256(pair)
+  return keccak256(pair)
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

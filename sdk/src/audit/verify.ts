@@ -4,7 +4,8 @@
  * anchored in `AuditLog`, and every fact the claim states (room, sender, time, the record's bytes) must match
  * the leaf the chain vouches for.
  */
-import { sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
 import type { AbortOptions } from '../types.ts'
 import type { AnchorRecord, AuditLogReader } from './chain.ts'
 import { AuditLogUnavailableError } from './errors.ts'

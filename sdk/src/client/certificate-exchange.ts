@@ -3,8 +3,8 @@ import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
 import { CERTIFICATE_FETCH_TIMEOUT_MS, CERTIFICATE_PROTOCOL, MAX_CERTIFICATE_BYTES } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
+import { certificateSchema } from '../identity/certificate.ts'
 import type { Logger } from '../logger.ts'
-import { certificateSchema } from '../rooms/wire.ts'
 import type { AbortOptions, SessionCertificate } from '../types.ts'
 
 const requestSchema = z.object({ peer: z.string().min(1).max(128) }).strict()

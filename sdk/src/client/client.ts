@@ -9,6 +9,7 @@ import {
   DEFAULT_CLI_DOMAIN,
   DEVNET_CHAIN_ID,
 } from '../constants.ts'
+import type { DeviceEncryptionKeys } from '../crypto/key-bundle.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { DirectMessages, type DirectMessagesInit } from '../dm/direct-messages.ts'
 import {
@@ -20,17 +21,16 @@ import {
 } from '../errors.ts'
 import { explainGateResult, type GateEvaluator, resolveGateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
-import { createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
+import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
-import type { DeviceEncryptionKeys } from '../rooms/room-keys.ts'
 import { forgetRoom, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
 import type { AbortOptions, Address, SavedRoom, SessionCertificate, VerifiedCertificate } from '../types.ts'
-import { loadDevice, saveDevice } from '../vault/device.ts'
+import { DEVICE_ENTRIES, loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
@@ -157,6 +157,10 @@ export class SecureChatClient {
     const init = this.#init
     // With a vault, the device (key, encryption keys, certificate) is the one stored there.
     const stored = init.vault === undefined ? undefined : await loadDevice(init.vault, init.privateKey)
+    const storedCertificate =
+      init.vault === undefined || stored?.privateKey === undefined
+        ? undefined
+        : await init.vault.getJson(DEVICE_ENTRIES.certificate, certificateSchema)
     const privateKey = stored?.privateKey ?? init.privateKey ?? (await generateKeyPair('Ed25519'))
     const peerId = peerIdFromPrivateKey(privateKey).toString()
     const keyring = await DeviceKeyring.open({
@@ -172,9 +176,12 @@ export class SecureChatClient {
     let verified: ReturnType<typeof verifyCertificateOffline>
     let libp2p: SecureChatLibp2p
     try {
-      certificate = await this.#signIn(peerId, device.bundleHash, options, stored?.certificate)
+      certificate = await this.#signIn(peerId, device.bundleHash, options, storedCertificate)
       verified = verifyCertificateOffline({ certificate, peerId })
-      if (init.vault !== undefined) await saveDevice(init.vault, { privateKey, deviceKeys: keyring.keys, certificate })
+      if (init.vault !== undefined) {
+        await saveDevice(init.vault, { privateKey, deviceKeys: keyring.keys })
+        await init.vault.putJson(DEVICE_ENTRIES.certificate, certificate)
+      }
       // A start that reached no relay leaves nothing running, so it can simply be tried again.
       libp2p = await network
     } catch (err) {

@@ -112,6 +112,17 @@ export interface DeviceKeys {
   readonly nextPrekeyId: number
 }
 
+/**
+ * The long-term part of {@link DeviceKeys} that rooms and DMs use, with the public bundle that
+ * announces it (as the client holds them). Secret: never logged.
+ */
+export interface DeviceEncryptionKeys {
+  identityKey: KeyPair
+  kemKey: KeyPair
+  /** The encoded, PeerId-signed public bundle that presence records carry (base64url). */
+  bundle: string
+}
+
 export interface PublicPrekey {
   readonly id: number
   readonly publicKey: Uint8Array

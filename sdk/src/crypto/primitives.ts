@@ -7,6 +7,8 @@
  * | --- | --- | --- |
  * | random bytes | `crypto.getRandomValues` | W3C WebCrypto |
  * | SHA-256, HMAC-SHA-256, HKDF-SHA-256 | `@noble/hashes` (synchronous) | FIPS 180-4, RFC 2104, RFC 5869 |
+ * | Keccak-256 (audit Merkle trees, as Solidity hashes) | `@noble/hashes` | Keccak (pre-FIPS 202 padding) |
+ * | hex encoding of digests and keys | `@noble/hashes` utils | lowercase, no `0x` |
  * | AES-256-GCM | WebCrypto | NIST SP 800-38D |
  * | X25519 | WebCrypto, falling back to `@noble/curves` where WebCrypto lacks it | RFC 7748 |
  * | Ed25519 | `@noble/curves` | RFC 8032 |
@@ -24,6 +26,8 @@ import { argon2idAsync } from '@noble/hashes/argon2.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import {
@@ -120,6 +124,26 @@ export function randomBytes(length: number): Uint8Array {
 /** SHA-256 (FIPS 180-4). */
 export function sha256(data: Uint8Array): Uint8Array {
   return nobleSha256(data)
+}
+
+/** SHA-256 as lowercase hex: record ids, room ids, cache keys. */
+export function sha256Hex(data: Uint8Array): string {
+  return nobleBytesToHex(nobleSha256(data))
+}
+
+/** Keccak-256, Ethereum's hash (not FIPS 202 SHA3-256): what the AuditLog contract's Merkle proofs use. */
+export function keccak256(data: Uint8Array): Uint8Array {
+  return keccak_256(data)
+}
+
+/** Lowercase hex of `bytes`, without `0x`. */
+export function bytesToHex(bytes: Uint8Array): string {
+  return nobleBytesToHex(bytes)
+}
+
+/** The bytes of an even-length hex string without `0x`; throws on anything else. */
+export function hexToBytes(hex: string): Uint8Array {
+  return nobleHexToBytes(hex)
 }
 
 /** HMAC-SHA-256 (RFC 2104). */

@@ -25,7 +25,6 @@
 
 import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { getAddress } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
@@ -34,7 +33,7 @@ import { type DoubleRatchetSession, deserializeSession } from '../crypto/double-
 import { CryptoError } from '../crypto/errors.ts'
 import { decodeKeyBundle, removeOneTimePrekey, type VerifiedKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptSession, decodeInitialMessage, initiateSession } from '../crypto/pqxdh.ts'
-import { randomBytes } from '../crypto/primitives.ts'
+import { bytesToHex, hexToBytes, randomBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError, SecureChatError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'

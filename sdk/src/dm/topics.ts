@@ -10,9 +10,16 @@
  *   hold a secret identity key of the pair, so nobody else can link the name to them.
  */
 
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { getAddress } from 'ethers'
-import { hkdfSha256, type KeyPair, sha256, wipe, x25519SharedSecret } from '../crypto/primitives.ts'
+import {
+  bytesToHex,
+  hexToBytes,
+  hkdfSha256,
+  type KeyPair,
+  sha256,
+  wipe,
+  x25519SharedSecret,
+} from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { DM_INBOX_TOPIC_PREFIX, DM_TOPIC_PREFIX } from './constants.ts'
 

@@ -22,9 +22,9 @@
  */
 import { z } from 'zod'
 import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
-import { sha256Hex } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { certificateSchema } from '../identity/certificate.ts'
 import { type DecodeResult, decodeJsonRecord, encodeJsonRecord } from '../json-records.ts'
-import { certificateSchema } from '../rooms/wire.ts'
 import { DM_WIRE_VERSION } from './constants.ts'
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/)

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { DEVNET_CHAIN_ID } from '../constants.ts'
 import { canonicalJson } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
+import type { GateRule, TokenRule } from '../types.ts'
 import { GATE_MAX_CONDITIONS, GATE_MAX_DEPTH } from './constants.ts'
 
 /**
@@ -56,11 +57,10 @@ export const tokenRuleSchema = z.discriminatedUnion('type', [
       minBalance: minBalanceSchema,
     })
     .strict(),
-])
+]) satisfies z.ZodType<TokenRule>
 
-/** One token condition: `balanceOf` (or `ownerOf` for one ERC-721 id) of a contract on a chain. */
-export type TokenRule = z.infer<typeof tokenRuleSchema>
-export type GateRule = TokenRule | { anyOf: GateRule[] } | { allOf: GateRule[] }
+// The types live in the sdk's types module, below every feature; the schema must parse to them.
+export type { GateRule, TokenRule }
 
 /**
  * A rule, checked without recursion beyond {@link GATE_MAX_DEPTH} and with at most

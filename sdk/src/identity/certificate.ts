@@ -1,11 +1,26 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Contract, getAddress, hashMessage, type Provider, verifyMessage } from 'ethers'
 import { SiweMessage } from 'siwe'
-import { BUNDLE_RESOURCE_PREFIX, CERTIFICATE_LIFETIME_MS, CLOCK_SKEW_MS, PEER_RESOURCE_PREFIX } from '../constants.ts'
+import { z } from 'zod'
+import {
+  BUNDLE_RESOURCE_PREFIX,
+  CERTIFICATE_LIFETIME_MS,
+  CLOCK_SKEW_MS,
+  MAX_CERTIFICATE_BYTES,
+  PEER_RESOURCE_PREFIX,
+} from '../constants.ts'
+import { bytesToHex, sha256Hex } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
 import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
 import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
 import type { WalletSigner } from './signer.ts'
+
+/** A {@link SessionCertificate} as records and stores carry it: shape and size only, checked before any signature. */
+export const certificateSchema = z
+  .object({
+    message: z.string().min(1).max(MAX_CERTIFICATE_BYTES),
+    signature: z.string().min(4).max(MAX_CERTIFICATE_BYTES),
+  })
+  .strict() satisfies z.ZodType<SessionCertificate>
 
 export interface CreateCertificateParams {
   signer: WalletSigner
@@ -108,7 +123,7 @@ export function parseCertificate(certificate: SessionCertificate): ParsedCertifi
 }
 
 export function certificateHash(certificate: SessionCertificate): string {
-  return bytesToHex(sha256(utf8ToBytes(`${certificate.message}\n${certificate.signature}`)))
+  return sha256Hex(utf8.encode(`${certificate.message}\n${certificate.signature}`))
 }
 
 export interface VerifyCertificateParams {

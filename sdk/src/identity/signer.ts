@@ -1,16 +1,9 @@
 import { getAddress } from 'ethers'
 import { SigningError } from '../errors.ts'
-import type { AbortOptions, Address } from '../types.ts'
+import type { Address, WalletSigner } from '../types.ts'
 
-/**
- * What the sdk needs from a wallet: its address and EIP-191 `personal_sign`.
- * Implementations: {@link walletSigner} (ethers signers: CLI, bots, tests) and
- * {@link eip1193Signer} (MetaMask and any EIP-1193 provider).
- */
-export interface WalletSigner {
-  getAddress(options?: AbortOptions): Promise<Address>
-  signMessage(message: string, options?: AbortOptions): Promise<string>
-}
+// Implementations of the sdk's `WalletSigner` (types module, so the vault can take one without importing identity).
+export type { WalletSigner }
 
 /** The part of an ethers `Signer` (Wallet, HDNodeWallet, JsonRpcSigner) we use. */
 export interface EthersLikeSigner {

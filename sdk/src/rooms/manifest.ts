@@ -1,12 +1,13 @@
 import { getAddress, type Provider, verifyMessage } from 'ethers'
 import { z } from 'zod'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
-import { canonicalJson, sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { canonicalJson, utf8 } from '../encoding.ts'
 import { InvalidManifestError } from '../errors.ts'
 import { gateRuleSchema } from '../gates/rule.ts'
 import { verifyContractSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
-import type { AbortOptions, Address } from '../types.ts'
+import type { AbortOptions, Address, RoomAccess, RoomManifest, SignedManifest } from '../types.ts'
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
 const hexSchema = (bytes: number) =>
@@ -17,8 +18,7 @@ export const accessSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('invite-only') }).strict(),
   /** Token-gated (DESIGN.md, Token gates): members pass `rule` at a recent block. */
   z.object({ type: z.literal('gated'), rule: gateRuleSchema }).strict(),
-])
-export type RoomAccess = z.infer<typeof accessSchema>
+]) satisfies z.ZodType<RoomAccess>
 
 export const manifestSchema = z
   .object({
@@ -35,13 +35,14 @@ export const manifestSchema = z
     salt: hexSchema(16),
     createdAtMs: z.number().int().nonnegative(),
   })
-  .strict()
-export type RoomManifest = z.infer<typeof manifestSchema>
+  .strict() satisfies z.ZodType<RoomManifest>
 
 export const signedManifestSchema = z
   .object({ manifest: manifestSchema, signature: z.string().regex(/^0x(?:[0-9a-fA-F]{2})+$/) })
-  .strict()
-export type SignedManifest = z.infer<typeof signedManifestSchema>
+  .strict() satisfies z.ZodType<SignedManifest>
+
+// The types live in the sdk's types module, below every feature; the schemas above must parse to them.
+export type { RoomAccess, RoomManifest, SignedManifest }
 
 /** roomId = sha256 of the canonical manifest: a room is self-certifying. */
 export function roomIdOf(manifest: RoomManifest): string {

@@ -1,12 +1,15 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { hexToBytes } from '@noble/hashes/utils.js'
 import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD } from '../constants.ts'
 import { SenderKeyNotFoundError } from '../crypto/errors.ts'
 import { hybridOpen, hybridSeal } from '../crypto/hybrid-kem.ts'
-import { decodeKeyBundle, type VerifiedKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
-import type { KeyPair } from '../crypto/primitives.ts'
-import { sha256, wipe } from '../crypto/primitives.ts'
+import {
+  type DeviceEncryptionKeys,
+  decodeKeyBundle,
+  type VerifiedKeyBundle,
+  verifyKeyBundle,
+} from '../crypto/key-bundle.ts'
+import { hexToBytes, sha256, wipe } from '../crypto/primitives.ts'
 import type { SenderKeyDistribution } from '../crypto/sender-keys.ts'
 import {
   createInboundSenderKeys,
@@ -23,13 +26,7 @@ import type { Vault } from '../vault/vault.ts'
 import { type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
 import type { KeysRecord, MessageRecord } from './wire.ts'
 
-/** This device's encryption keys, as the client holds them. Secret: never logged. */
-export interface DeviceEncryptionKeys {
-  identityKey: KeyPair
-  kemKey: KeyPair
-  /** The encoded, PeerId-signed public bundle that presence records carry (base64url). */
-  bundle: string
-}
+export type { DeviceEncryptionKeys }
 
 interface Member {
   bundle: VerifiedKeyBundle

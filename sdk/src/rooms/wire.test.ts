@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
-import { sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import {
   decodeRecord,

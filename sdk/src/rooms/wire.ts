@@ -2,13 +2,13 @@ import { z } from 'zod'
 import {
   CAUSAL_HISTORY_LENGTH,
   MAX_BUNDLE_BYTES,
-  MAX_CERTIFICATE_BYTES,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_TEXT_BYTES,
   WIRE_VERSION,
 } from '../constants.ts'
-import { sha256Hex } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { certificateSchema } from '../identity/certificate.ts'
 import { decodeJsonRecord, encodeJsonRecord, type DecodeResult as JsonDecodeResult } from '../json-records.ts'
 import { signedManifestSchema } from './manifest.ts'
 
@@ -18,13 +18,6 @@ import { signedManifestSchema } from './manifest.ts'
  */
 
 const messageIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
-
-export const certificateSchema = z
-  .object({
-    message: z.string().min(1).max(MAX_CERTIFICATE_BYTES),
-    signature: z.string().min(4).max(MAX_CERTIFICATE_BYTES),
-  })
-  .strict()
 
 export const presenceRecordSchema = z
   .object({

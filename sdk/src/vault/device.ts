@@ -1,15 +1,14 @@
 /**
- * The device's own secrets in the vault: its libp2p key (its PeerId), its encryption keys
- * (`crypto/key-bundle.ts` DeviceKeys) and its session certificate. Entry names are
- * {@link DEVICE_ENTRIES}; DM sessions live under `dm/` (`dm/direct-messages.ts`).
+ * The device's own secrets in the vault: its libp2p key (its PeerId) and its encryption keys
+ * (`crypto/key-bundle.ts` DeviceKeys). Entry names are {@link DEVICE_ENTRIES}; the session
+ * certificate's entry is named here too but read and written by the client, which knows its
+ * schema (identity is above the vault); DM sessions live under `dm/` (`dm/direct-messages.ts`).
  */
 import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type DeviceKeys, decodeDeviceKeys, encodeDeviceKeys } from '../crypto/key-bundle.ts'
 import { VaultCorruptError, VaultError } from '../errors.ts'
-import { certificateSchema } from '../rooms/wire.ts'
-import type { SessionCertificate } from '../types.ts'
 import type { Vault } from './vault.ts'
 
 export const DEVICE_ENTRIES = {
@@ -21,7 +20,6 @@ export const DEVICE_ENTRIES = {
 export interface StoredDevice {
   privateKey: PrivateKey | undefined
   deviceKeys: DeviceKeys | undefined
-  certificate: SessionCertificate | undefined
 }
 
 /**
@@ -44,7 +42,7 @@ export async function loadDevice(vault: Vault, privateKey?: PrivateKey): Promise
       hint: 'do not pass a device key together with a vault, or use another vault for it',
     })
   }
-  if (stored === undefined) return { privateKey: undefined, deviceKeys: undefined, certificate: undefined }
+  if (stored === undefined) return { privateKey: undefined, deviceKeys: undefined }
   const keys = await vault.get(DEVICE_ENTRIES.keys)
   let deviceKeys: DeviceKeys | undefined
   if (keys !== undefined) {
@@ -54,18 +52,16 @@ export async function loadDevice(vault: Vault, privateKey?: PrivateKey): Promise
       throw new VaultCorruptError('the device encryption keys in the vault cannot be decoded', { cause })
     }
   }
-  const certificate = await vault.getJson(DEVICE_ENTRIES.certificate, certificateSchema)
-  return { privateKey: stored, deviceKeys, certificate }
+  return { privateKey: stored, deviceKeys }
 }
 
-/** Stores the device key, its encryption keys and its certificate. */
+/** Stores the device key and its encryption keys. */
 export async function saveDevice(
   vault: Vault,
-  device: { privateKey: PrivateKey; deviceKeys: DeviceKeys; certificate: SessionCertificate },
+  device: { privateKey: PrivateKey; deviceKeys: DeviceKeys },
 ): Promise<void> {
   await vault.put(DEVICE_ENTRIES.peerKey, privateKeyToProtobuf(device.privateKey))
   await saveDeviceKeys(vault, device.deviceKeys)
-  await vault.putJson(DEVICE_ENTRIES.certificate, device.certificate)
 }
 
 export function saveDeviceKeys(vault: Vault, deviceKeys: DeviceKeys): Promise<void> {

@@ -1,18 +1,18 @@
 import type { PrivateKey } from '@libp2p/interface'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { ONE_TIME_PREKEY_BATCH_SIZE, SIGNED_PREKEY_ROTATION_MS } from '../crypto/constants.ts'
 import {
   addOneTimePrekeys,
   bundleHash,
   createKeyBundle,
+  type DeviceEncryptionKeys,
   type DeviceKeys,
   encodeKeyBundle,
   generateDeviceKeys,
   type KeyBundle,
   rotateSignedPrekeys,
 } from '../crypto/key-bundle.ts'
+import { bytesToHex } from '../crypto/primitives.ts'
 import { base64urlEncode } from '../encoding.ts'
-import type { DeviceEncryptionKeys } from '../rooms/room-keys.ts'
 import { ONE_TIME_PREKEY_LOW_WATER } from './constants.ts'
 import { saveDeviceKeys } from './device.ts'
 import type { Vault } from './vault.ts'

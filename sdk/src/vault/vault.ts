@@ -27,7 +27,6 @@
  * write the disk can roll the whole vault back to an older copy (as with any stored ratchet).
  */
 
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { Signature } from 'ethers'
 import { z } from 'zod'
 import {
@@ -36,6 +35,7 @@ import {
   aesGcmWrap,
   argon2id,
   deriveWrappingKey,
+  equalBytes,
   randomBytes,
   wipe,
 } from '../crypto/primitives.ts'
@@ -49,8 +49,7 @@ import {
   WrongPassphraseError,
   WrongWalletError,
 } from '../errors.ts'
-import type { WalletSigner } from '../identity/signer.ts'
-import type { AbortOptions, Address } from '../types.ts'
+import type { AbortOptions, Address, WalletSigner } from '../types.ts'
 import {
   VAULT_ARGON2ID,
   VAULT_ARGON2ID_MAX_MEMORY_KIB,
@@ -276,7 +275,7 @@ async function deriveKey(
     if (create.confirmDeterministic === true) {
       // The key must come back on every start: refuse a wallet whose signatures vary.
       const again = signatureBytes(await unlock.signer.signMessage(message, options))
-      const same = bytesToHex(again) === bytesToHex(ikm)
+      const same = equalBytes(again, ikm)
       wipe(again)
       if (!same) {
         throw new VaultError('this wallet does not sign deterministically, so it cannot derive a vault key', {
