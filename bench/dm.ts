@@ -31,6 +31,7 @@ import { CertificateRegistry, createCertificate, walletSigner } from '@securecha
 import type { DirectMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, VAULT_ARGON2ID_MIN, type Vault } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import type { BenchRecord } from './types.ts'
 
@@ -149,6 +150,8 @@ async function endToEnd(): Promise<BenchRecord[]> {
   try {
     for (let i = 0; i < 2; i++) {
       const client = createClient({
+        domain: DEFAULT_CLI_DOMAIN,
+        chainId: DEVNET_CHAIN_ID,
         signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
         bootstrap: [relay.multiaddrs[0]!],
       })

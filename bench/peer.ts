@@ -13,6 +13,7 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { decodeRecord, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { emit, meshPeers, serve } from './child.ts'
 import {
   cpuReport,
@@ -187,6 +188,8 @@ serve<PeerCommands>({
   },
   async start({ bootstrap, timeoutMs }) {
     client = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
       bootstrap: [bootstrap],
     })

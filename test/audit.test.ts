@@ -25,6 +25,7 @@ import { Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { captureRoom, type RoomCapture } from '../node/src/audit/capture.ts'
 import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, spawnCli, tempDir } from './helpers/cli.ts'
@@ -102,6 +103,8 @@ interface Member {
 
 async function startMember(relay: RelayNode): Promise<SecureChatClient> {
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
     bootstrap: [relay.multiaddrs[0]!],
     presenceIntervalMs: PRESENCE_INTERVAL_MS,
@@ -352,6 +355,8 @@ describe('audit anchoring through a relay', () => {
     }
     expect(started.anchorer).toBe(anchorer.address)
     const alice = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
       bootstrap: [started.multiaddrs[0]!],
       presenceIntervalMs: PRESENCE_INTERVAL_MS,

@@ -17,6 +17,7 @@ import type { DirectMessage, UndecryptableDirectMessage } from '@securechat/sdk/
 import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
@@ -25,6 +26,8 @@ const stoppers = stopAfterEach()
 /** A started client whose DMs are running; with `vault`, the device persists there. */
 async function startDevice(relay: RelayNode, wallet: HDNodeWallet | Wallet, vault?: Vault): Promise<SecureChatClient> {
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap: [relay.multiaddrs[0]!],
     ...(vault === undefined ? {} : { vault }),

@@ -13,6 +13,7 @@ import { roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 interface WireRecord {
@@ -33,6 +34,8 @@ const stoppers = stopAfterEach()
 
 async function startClient(bootstrap: string): Promise<SecureChatClient> {
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
     bootstrap: [bootstrap],
   })

@@ -5,6 +5,7 @@ import { createCertificate, verifyCertificate, walletSigner } from '@securechat/
 import type { RoomMessage } from '@securechat/sdk/types'
 import { ContractFactory, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 
@@ -57,11 +58,15 @@ describe('contract wallets (ERC-1271) on Hardhat', () => {
     try {
       const bootstrap = [relay.multiaddrs[0]!]
       const contractMember = createClient({
+        domain: DEFAULT_CLI_DOMAIN,
+        chainId: DEVNET_CHAIN_ID,
         signer: walletSigner({ type: 'contract', address: walletAddress, signer: chain.accounts[1]! }),
         bootstrap,
         provider: chain.provider,
       })
       const listener = createClient({
+        domain: DEFAULT_CLI_DOMAIN,
+        chainId: DEVNET_CHAIN_ID,
         signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
         bootstrap,
         provider: chain.provider,

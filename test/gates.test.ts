@@ -24,6 +24,7 @@ import type { RoomMessage } from '@securechat/sdk/types'
 import { Contract, ContractFactory, getAddress, JsonRpcProvider, type Wallet } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { type RpcProxy, startRpcProxy } from './helpers/rpc-proxy.ts'
@@ -101,6 +102,8 @@ async function startPeer(init: PeerInit): Promise<SecureChatClient> {
           signer: chain.accounts[init.account.owner]! as Wallet,
         })
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer,
     bootstrap: [init.relay.multiaddrs[0]!],
     provider: chain.provider,

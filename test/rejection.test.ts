@@ -16,7 +16,7 @@ import {
   type SecureChatClient,
   type SecureChatLibp2p,
 } from '@securechat/sdk/client'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, MAX_MESSAGE_BYTES, WIRE_VERSION } from '@securechat/sdk/constants'
+import { MAX_MESSAGE_BYTES, WIRE_VERSION } from '@securechat/sdk/constants'
 import { CertificateRegistry, createCertificate, walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { encodeRecord, messageIdOf, type Room, RoomGatekeeper } from '@securechat/sdk/rooms'
@@ -25,6 +25,7 @@ import { type BaseWallet, Wallet } from 'ethers'
 import fc from 'fast-check'
 import { SiweMessage } from 'siwe'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 
 /** Longest wait for a delivery or a rejection; they take milliseconds when things work. */
@@ -110,6 +111,8 @@ async function startClient(
 ): Promise<{ client: SecureChatClient; wallet: Wallet }> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap: [relay.multiaddrs[0]!],
     ...(options.listen === true ? { listen: ['/ip4/127.0.0.1/tcp/0'] } : {}),

@@ -9,6 +9,7 @@ import type { RoomMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, VAULT_ARGON2ID_MIN, type Vault } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
 import { tempDir } from './helpers/cli.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
@@ -24,6 +25,8 @@ async function startDevice(
   vault: Vault,
 ): Promise<SecureChatClient & { close: () => Promise<void> }> {
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap: [relay.multiaddrs[0]!],
     vault,

@@ -9,6 +9,7 @@ import { createManifest, type Room } from '@securechat/sdk/rooms'
 import type { Address, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 
 /** Longest wait for a delivery or a presence change; they take milliseconds when things work. */
@@ -51,6 +52,8 @@ interface Peer {
 async function startPeer(relay: RelayNode): Promise<Peer> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap: [relay.multiaddrs[0]!],
     presenceIntervalMs: PRESENCE_INTERVAL_MS,
@@ -265,6 +268,8 @@ describe('rooms over libp2p', () => {
     const manifest = await createManifest({
       signer: walletSigner({ type: 'eoa', signer: peers[0]!.wallet }),
       name: 'together',
+      domains: [DEFAULT_CLI_DOMAIN],
+      chainIds: [DEVNET_CHAIN_ID],
     })
     const members: Member[] = await Promise.all(
       peers.map(async (peer, index) => {
@@ -350,6 +355,29 @@ describe('rooms over libp2p', () => {
 })
 
 describe('client start', () => {
+  it('error: a client that states no SIWE domain or chain is refused with a hint (the sdk has no devnet default)', () => {
+    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+    const missing = [
+      { chainId: DEVNET_CHAIN_ID },
+      { domain: DEFAULT_CLI_DOMAIN },
+      { domain: DEFAULT_CLI_DOMAIN, chainId: 0 },
+    ] as unknown as Array<{ domain: string; chainId: number }>
+    for (const terms of missing) {
+      const err = (() => {
+        try {
+          createClient({ signer, ...terms })
+        } catch (e) {
+          return e
+        }
+      })()
+      expect(err).toMatchObject({
+        name: 'InvalidInputError',
+        message: expect.stringMatching(/(domain|chainId) is missing/),
+      })
+      expect((err as { hint: string }).hint).toMatch(/^pass (domain|chainId): .*manifest/)
+    }
+  })
+
   it('error: no relay reachable is UnreachableError, leaves nothing running, and a later start succeeds', async () => {
     // A relay that is not there yet: its address is known, its port is closed until it starts.
     const privateKey = await generateKeyPair('Ed25519')
@@ -358,7 +386,12 @@ describe('client start', () => {
     const address = probe.multiaddrs[0]!
     await probe.stop()
     const wallet = new Wallet(Wallet.createRandom().privateKey)
-    const client = createClient({ signer: walletSigner({ type: 'eoa', signer: wallet }), bootstrap: [address] })
+    const client = createClient({
+      signer: walletSigner({ type: 'eoa', signer: wallet }),
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      bootstrap: [address],
+    })
     cleanups.push(() => client.stop())
     await expect(client.start()).rejects.toMatchObject({ name: 'UnreachableError' })
     expect(() => client.libp2p).toThrow(/not started/)
@@ -379,6 +412,8 @@ describe('client start', () => {
     let dialledBeforeAnswer = false
     const signer = walletSigner({ type: 'eoa', signer: wallet })
     const client = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
       signer: {
         getAddress: () => signer.getAddress(),
         async signMessage(message) {

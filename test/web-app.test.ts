@@ -10,6 +10,7 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { Contract, type EventLog } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
 import {
@@ -334,6 +335,8 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     const [, bob] = people
     const wallet = chain.accounts[5]!
     const node = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: wallet }),
       bootstrap: [relay.multiaddrs[0]!],
       provider: chain.provider,

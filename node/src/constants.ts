@@ -13,6 +13,12 @@ export const RELAY_TOPIC_IDLE_MS = 60_000
 /** Default listen addresses: TCP for Node peers, WebSockets for browsers. Loopback only. */
 export const DEFAULT_RELAY_LISTEN = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']
 
+/** Chain id of the local development chain (Hardhat): what the CLI's certificates and rooms name by default. */
+export const DEVNET_CHAIN_ID = 31337
+
+/** SIWE domain the CLI signs certificates for (a terminal has no web origin): the default of `--domain`. */
+export const DEFAULT_CLI_DOMAIN = 'localhost'
+
 /** Default relay data directory (peer key). */
 export const DEFAULT_DATA_DIR = '.securechat'
 

@@ -67,12 +67,6 @@ export const DIRECT_DIAL_MAX_BACKOFF_MS = 32_000
 export const PEER_RESOURCE_PREFIX = 'urn:securechat:peer:'
 export const BUNDLE_RESOURCE_PREFIX = 'urn:securechat:bundle:'
 
-/** Chain id of the local development chain (Hardhat). */
-export const DEVNET_CHAIN_ID = 31337
-
-/** SIWE domain used by terminal clients, which have no web origin. */
-export const DEFAULT_CLI_DOMAIN = 'localhost'
-
 /** Recipients per sender-key distribution record; keeps a record well under {@link MAX_MESSAGE_BYTES}. */
 export const MAX_KEY_RECIPIENTS_PER_RECORD = 32
 

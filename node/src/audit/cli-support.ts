@@ -15,10 +15,9 @@ import {
   type Transcript,
 } from '@securechat/sdk/audit'
 import { createSecureChatLibp2p } from '@securechat/sdk/client'
-import { DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
 import type { JsonRpcProvider } from 'ethers'
 import { getAddress, isAddress } from 'ethers'
-import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, DEVNET_CHAIN_ID } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
 import { ANCHOR_SCAN_BLOCKS, CLI_LEAF_LIST_TIMEOUT_MS } from './constants.ts'

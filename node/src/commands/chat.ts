@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { createClient } from '@securechat/sdk/client'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
-import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
+import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
+import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
@@ -173,7 +171,7 @@ export async function roomList(flags: { dataDir: string; keyFile?: string }): Pr
   const signer = walletSigner({ type: 'eoa', signer: wallet })
   const vault = await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
   try {
-    for (const room of await createClient({ signer, vault }).savedRooms()) {
+    for (const room of await loadSavedRooms(vault)) {
       const line = {
         roomId: room.roomId,
         name: room.name,

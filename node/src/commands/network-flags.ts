@@ -1,4 +1,4 @@
-import { DEVNET_CHAIN_ID } from '@securechat/sdk/constants'
+import { DEVNET_CHAIN_ID } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 
 /** The relays a client command dials; at least one, or a ConfigError that says where to find one. */

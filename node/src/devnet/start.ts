@@ -13,7 +13,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
-import { DEFAULT_CLI_DOMAIN } from '@securechat/sdk/constants'
 import { describeGateRule, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
@@ -21,6 +20,7 @@ import { JsonRpcProvider, Wallet } from 'ethers'
 import { DEVNET_ANCHOR_INTERVAL_MS, DEVNET_ANCHORER_ACCOUNT } from '../audit/constants.ts'
 import { anyProofSource } from '../audit/proof-index.ts'
 import {
+  DEFAULT_CLI_DOMAIN,
   DEMO_ERC20_AMOUNT,
   DEMO_ERC1155_AMOUNT,
   DEMO_ERC1155_ID,

@@ -3,18 +3,14 @@ import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Provider } from 'ethers'
-import {
-  BOOTSTRAP_REDIAL_INTERVAL_MS,
-  CERTIFICATE_FETCH_TIMEOUT_MS,
-  DEFAULT_CLI_DOMAIN,
-  DEVNET_CHAIN_ID,
-} from '../constants.ts'
+import { BOOTSTRAP_REDIAL_INTERVAL_MS, CERTIFICATE_FETCH_TIMEOUT_MS } from '../constants.ts'
 import type { DeviceEncryptionKeys } from '../crypto/key-bundle.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { DirectMessages, type DirectMessagesInit } from '../dm/direct-messages.ts'
 import {
   GateUnavailableError,
   InvalidCertificateError,
+  InvalidInputError,
   NotEligibleError,
   NotStartedError,
   UnreachableError,
@@ -44,11 +40,14 @@ export interface ClientInit {
   /** Relay multiaddrs to dial and keep dialling. */
   bootstrap?: string[]
   listen?: string[]
-  /** SIWE domain of this app; see {@link DEFAULT_CLI_DOMAIN}. */
-  domain?: string
+  /**
+   * SIWE domain the certificate is signed for: a web app's `location.host`. No default: it must be one the
+   * rooms it joins accept (their manifest's `domains`).
+   */
+  domain: string
   uri?: string
-  /** Chain the wallet signs for; see {@link DEVNET_CHAIN_ID}. */
-  chainId?: number
+  /** Chain the wallet signs for. No default: one the rooms it joins accept (their manifest's `chainIds`). */
+  chainId: number
   /** A certificate signed earlier for this device key: reused while valid (no new prompt). */
   certificate?: SessionCertificate
   certificateLifetimeMs?: number
@@ -106,6 +105,7 @@ export class SecureChatClient {
   #direct: DirectConnections | undefined
 
   constructor(init: ClientInit) {
+    assertSigningTerms(init)
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
     this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
@@ -225,8 +225,8 @@ export class SecureChatClient {
         signer: this.#init.signer,
         name: params.name,
         ...(params.access === undefined ? {} : { access: params.access }),
-        domains: params.domains ?? [this.#init.domain ?? DEFAULT_CLI_DOMAIN],
-        chainIds: params.chainIds ?? [this.#init.chainId ?? DEVNET_CHAIN_ID],
+        domains: params.domains ?? [this.#init.domain],
+        chainIds: params.chainIds ?? [this.#init.chainId],
       },
       options,
     )
@@ -378,8 +378,7 @@ export class SecureChatClient {
         const stored = verifyCertificateOffline({ certificate: reuse, peerId })
         const sameTerms =
           fromVault === undefined ||
-          (stored.certificate.domain === (init.domain ?? DEFAULT_CLI_DOMAIN) &&
-            stored.certificate.chainId === (init.chainId ?? DEVNET_CHAIN_ID))
+          (stored.certificate.domain === init.domain && stored.certificate.chainId === init.chainId)
         if (stored.certificate.bundleHash === bundleHash && sameTerms) return reuse
         this.#log.info('stored certificate names other encryption keys, signing a new one')
       } catch (err) {
@@ -391,8 +390,8 @@ export class SecureChatClient {
       {
         signer: init.signer,
         peerId,
-        domain: init.domain ?? DEFAULT_CLI_DOMAIN,
-        chainId: init.chainId ?? DEVNET_CHAIN_ID,
+        domain: init.domain,
+        chainId: init.chainId,
         bundleHash,
         ...(init.uri === undefined ? {} : { uri: init.uri }),
         ...(init.certificateLifetimeMs === undefined ? {} : { lifetimeMs: init.certificateLifetimeMs }),
@@ -446,6 +445,22 @@ export class SecureChatClient {
         // Still down; the next tick tries again.
       }
     }
+  }
+}
+
+/** The sdk assumes no chain or app (no devnet default): whoever creates a client states what its wallet signs for. */
+function assertSigningTerms(init: ClientInit): void {
+  if (typeof init.domain !== 'string' || init.domain.length === 0) {
+    throw new InvalidInputError('createClient: domain is missing (the SIWE domain the certificate is signed for)', {
+      details: { domain: init.domain },
+      hint: "pass domain: a web app's location.host, or one the room's manifest lists (manifest.domains)",
+    })
+  }
+  if (!Number.isSafeInteger(init.chainId) || init.chainId <= 0) {
+    throw new InvalidInputError('createClient: chainId is missing (the chain the wallet signs the certificate for)', {
+      details: { chainId: init.chainId },
+      hint: "pass chainId: the chain your wallet is on, one the room's manifest lists (manifest.chainIds)",
+    })
   }
 }
 

@@ -28,7 +28,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { getAddress } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
-import { DEFAULT_CLI_DOMAIN, MAX_TEXT_BYTES } from '../constants.ts'
+import { MAX_TEXT_BYTES } from '../constants.ts'
 import { type DoubleRatchetSession, deserializeSession } from '../crypto/double-ratchet.ts'
 import { CryptoError } from '../crypto/errors.ts'
 import { decodeKeyBundle, removeOneTimePrekey, type VerifiedKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
@@ -192,7 +192,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#gatekeeper = new DmGatekeeper({
       registry: components.registry,
       policy: {
-        domains: init.domains ?? [components.self.verified.domain ?? DEFAULT_CLI_DOMAIN],
+        domains: init.domains ?? [components.self.verified.domain],
         chainIds: init.chainIds ?? [components.self.verified.chainId],
       },
       onRejected: (from, reason) => {

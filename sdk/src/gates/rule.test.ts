@@ -15,10 +15,12 @@ import {
 const NFT = '0x5FbDB2315678afecb367f032d93F642f64180aa3'
 const MULTI = '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512'
 const ERC20 = '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0'
+/** The chain the readable forms' conditions are on here (the sdk has no default chain). */
+const ON_DEVNET = { chainId: 31337 }
 
 describe('parseGateRule', () => {
   it('behavior: readable forms, with contracts checksummed and the chain from options', () => {
-    expect(parseGateRule(`erc721:${NFT.toLowerCase()}`)).toEqual({
+    expect(parseGateRule(`erc721:${NFT.toLowerCase()}`, ON_DEVNET)).toEqual({
       type: 'erc721',
       chainId: 31337,
       contract: NFT,
@@ -30,22 +32,22 @@ describe('parseGateRule', () => {
       contract: NFT,
       minBalance: '2',
     })
-    expect(parseGateRule(`erc721:${NFT}#7`)).toMatchObject({ tokenId: '7', minBalance: '1' })
-    expect(parseGateRule(`erc1155:${MULTI}#1:5`)).toEqual({
+    expect(parseGateRule(`erc721:${NFT}#7`, ON_DEVNET)).toMatchObject({ tokenId: '7', minBalance: '1' })
+    expect(parseGateRule(`erc1155:${MULTI}#1:5`, ON_DEVNET)).toEqual({
       type: 'erc1155',
       chainId: 31337,
       contract: MULTI,
       tokenId: '1',
       minBalance: '5',
     })
-    expect(parseGateRule(`  erc20:${ERC20}:1000000000000000000  `)).toMatchObject({
+    expect(parseGateRule(`  erc20:${ERC20}:1000000000000000000  `, ON_DEVNET)).toMatchObject({
       type: 'erc20',
       minBalance: '1000000000000000000',
     })
   })
 
   it('behavior: & binds tighter than |', () => {
-    const rule = parseGateRule(`erc721:${NFT} & erc20:${ERC20}:10 | erc1155:${MULTI}#1`)
+    const rule = parseGateRule(`erc721:${NFT} & erc20:${ERC20}:10 | erc1155:${MULTI}#1`, ON_DEVNET)
     expect(rule).toEqual({
       anyOf: [
         {
@@ -59,7 +61,7 @@ describe('parseGateRule', () => {
     })
   })
 
-  it('behavior: JSON, where conditions without a chainId take the default chain', () => {
+  it('behavior: JSON, where conditions without a chainId take the chain from options', () => {
     const json = JSON.stringify({
       allOf: [
         { type: 'erc721', contract: NFT.toLowerCase(), minBalance: '1' },
@@ -89,7 +91,7 @@ describe('parseGateRule', () => {
   ])('error: %s', (_, input, message) => {
     const err = (() => {
       try {
-        parseGateRule(input)
+        parseGateRule(input, ON_DEVNET)
       } catch (e) {
         return e
       }
@@ -97,6 +99,19 @@ describe('parseGateRule', () => {
     expect(err).toBeInstanceOf(InvalidInputError)
     expect((err as Error).message).toMatch(message)
     expect((err as InvalidInputError).hint).toMatch(/erc721:<contract>|lowercase/)
+  })
+
+  it('error: no chain for the conditions names the option (the sdk assumes no devnet)', () => {
+    const err = (() => {
+      try {
+        parseGateRule(`erc721:${NFT}`, {} as { chainId: number })
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(InvalidInputError)
+    expect((err as Error).message).toMatch(/chainId is missing/)
+    expect((err as InvalidInputError).hint).toMatch(/chainId/)
   })
 })
 

@@ -1,6 +1,5 @@
 import { formatUnits, getAddress, isAddress } from 'ethers'
 import { z } from 'zod'
-import { DEVNET_CHAIN_ID } from '../constants.ts'
 import { canonicalJson } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import type { GateRule, TokenRule } from '../types.ts'
@@ -151,8 +150,8 @@ const READABLE_FORMS =
   'erc20:<contract>[:<min in base units>]; join with & (all of) and | (any of), or give JSON'
 
 export interface ParseGateRuleOptions {
-  /** Chain of the readable form's conditions (JSON names its own); default {@link DEVNET_CHAIN_ID}. */
-  chainId?: number
+  /** Chain of the readable form's conditions (JSON names its own): no default, the sdk assumes no chain. */
+  chainId: number
 }
 
 /**
@@ -161,8 +160,14 @@ export interface ParseGateRuleOptions {
  * joined with `&` (all of, binds tighter) and `|` (any of) — or from JSON (conditions without a
  * `chainId` get `options.chainId`). Contracts come back EIP-55 checksummed.
  */
-export function parseGateRule(text: string, options: ParseGateRuleOptions = {}): GateRule {
-  const chainId = options.chainId ?? DEVNET_CHAIN_ID
+export function parseGateRule(text: string, options: ParseGateRuleOptions): GateRule {
+  const chainId = options?.chainId
+  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
+    throw new InvalidInputError('gate rule: chainId is missing (the chain of the conditions that name none)', {
+      details: { chainId },
+      hint: "pass { chainId }: the chain the room's members hold their tokens on, one of its manifest's chainIds",
+    })
+  }
   const input = text.trim()
   let candidate: unknown
   if (input.startsWith('{')) {

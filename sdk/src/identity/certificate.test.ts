@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type BaseWallet, type Provider, verifyMessage, Wallet } from 'ethers'
 import { SiweMessage } from 'siwe'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { CERTIFICATE_LIFETIME_MS, CLOCK_SKEW_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
+import { CERTIFICATE_LIFETIME_MS, CLOCK_SKEW_MS } from '../constants.ts'
 import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
 import type { SessionCertificate } from '../types.ts'
 import {
@@ -22,6 +22,9 @@ vi.mock('./certificate.ts', async (importOriginal) => {
   return { ...original, verifyCertificateOffline: vi.fn(original.verifyCertificateOffline) }
 })
 
+/** The SIWE terms these certificates are signed for (the sdk has no default: an app states its own). */
+const DOMAIN = 'localhost'
+const CHAIN_ID = 31337
 const MINUTE_MS = 60_000
 const HOUR_MS = 60 * MINUTE_MS
 
@@ -37,8 +40,8 @@ async function certify(
   return createCertificate({
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     peerId,
-    domain: overrides.domain ?? DEFAULT_CLI_DOMAIN,
-    chainId: overrides.chainId ?? DEVNET_CHAIN_ID,
+    domain: overrides.domain ?? DOMAIN,
+    chainId: overrides.chainId ?? CHAIN_ID,
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
     ...(overrides.lifetimeMs === undefined ? {} : { lifetimeMs: overrides.lifetimeMs }),
     ...(overrides.bundleHash === undefined ? {} : { bundleHash: overrides.bundleHash }),
@@ -52,12 +55,12 @@ async function signSiwe(
   fields: { issuedAtMs: number; expiresAtMs: number; notBeforeMs?: number },
 ): Promise<SessionCertificate> {
   const message = new SiweMessage({
-    domain: DEFAULT_CLI_DOMAIN,
+    domain: DOMAIN,
     address: wallet.address,
     statement: 'Sign in to SecureChat.',
-    uri: `http://${DEFAULT_CLI_DOMAIN}`,
+    uri: `http://${DOMAIN}`,
     version: '1',
-    chainId: DEVNET_CHAIN_ID,
+    chainId: CHAIN_ID,
     nonce: 'abcdef0123456789',
     issuedAt: new Date(fields.issuedAtMs).toISOString(),
     expirationTime: new Date(fields.expiresAtMs).toISOString(),
@@ -123,17 +126,15 @@ describe('session certificate', () => {
     expect(result.certificate).toMatchObject({
       address: wallet.address,
       peerId,
-      domain: DEFAULT_CLI_DOMAIN,
-      chainId: DEVNET_CHAIN_ID,
+      domain: DOMAIN,
+      chainId: CHAIN_ID,
       bundleHash,
       signatureType: 'eoa',
       hash: certificateHash(certificate),
     })
     expect(result.certificate.expiresAtMs - result.certificate.issuedAtMs).toBe(CERTIFICATE_LIFETIME_MS)
     await expect(verifyCertificate({ certificate, peerId })).resolves.toMatchObject({ address: wallet.address })
-    expect(() =>
-      checkCertificatePolicy(result.certificate, { domains: [DEFAULT_CLI_DOMAIN], chainIds: [DEVNET_CHAIN_ID] }),
-    ).not.toThrow()
+    expect(() => checkCertificatePolicy(result.certificate, { domains: [DOMAIN], chainIds: [CHAIN_ID] })).not.toThrow()
   })
 
   it('behavior: a certificate is a standard EIP-4361 message whose EIP-191 signature recovers the wallet', async () => {
@@ -198,7 +199,7 @@ describe('session certificate', () => {
     const peerId = await newPeerId()
     const certificate = await certify(Wallet.createRandom(), peerId, { domain: 'localhost:5173' })
     const { certificate: verified } = verifyCertificateOffline({ certificate, peerId })
-    const chainIds = [DEVNET_CHAIN_ID]
+    const chainIds = [CHAIN_ID]
     expect(() => checkCertificatePolicy(verified, { domains: ['localhost'], chainIds })).not.toThrow()
     expect(() => checkCertificatePolicy(verified, { domains: ['localhost:5173'], chainIds })).not.toThrow()
     const error = await certificateError(() =>
@@ -236,11 +237,11 @@ describe('session certificate', () => {
     const wallet = Wallet.createRandom()
     const [peerId, other] = [await newPeerId(), await newPeerId()]
     const message = new SiweMessage({
-      domain: DEFAULT_CLI_DOMAIN,
+      domain: DOMAIN,
       address: wallet.address,
-      uri: `http://${DEFAULT_CLI_DOMAIN}`,
+      uri: `http://${DOMAIN}`,
       version: '1',
-      chainId: DEVNET_CHAIN_ID,
+      chainId: CHAIN_ID,
       nonce: 'abcdef0123456789',
       issuedAt: new Date().toISOString(),
       expirationTime: new Date(Date.now() + HOUR_MS).toISOString(),
@@ -290,11 +291,11 @@ describe('session certificate', () => {
     const wallet = Wallet.createRandom()
     const peerId = await newPeerId()
     const message = new SiweMessage({
-      domain: DEFAULT_CLI_DOMAIN,
+      domain: DOMAIN,
       address: wallet.address,
-      uri: `http://${DEFAULT_CLI_DOMAIN}`,
+      uri: `http://${DOMAIN}`,
       version: '1',
-      chainId: DEVNET_CHAIN_ID,
+      chainId: CHAIN_ID,
       nonce: 'abcdef0123456789',
       issuedAt: new Date().toISOString(),
       resources: [`urn:securechat:peer:${peerId}`],
@@ -310,7 +311,7 @@ describe('session certificate', () => {
     const certificate = await certify(Wallet.createRandom(), peerId, { domain: 'evil.example' })
     const { certificate: verified } = verifyCertificateOffline({ certificate, peerId })
     const error = await certificateError(() =>
-      checkCertificatePolicy(verified, { domains: [DEFAULT_CLI_DOMAIN, 'chat.example'], chainIds: [DEVNET_CHAIN_ID] }),
+      checkCertificatePolicy(verified, { domains: [DOMAIN, 'chat.example'], chainIds: [CHAIN_ID] }),
     )
     expect(error.reason).toBe(CertificateFailure.wrongDomain)
     expect(error.details).toMatchObject({ domain: 'evil.example' })
@@ -321,10 +322,10 @@ describe('session certificate', () => {
     const certificate = await certify(Wallet.createRandom(), peerId, { chainId: 1 })
     const { certificate: verified } = verifyCertificateOffline({ certificate, peerId })
     const error = await certificateError(() =>
-      checkCertificatePolicy(verified, { domains: [DEFAULT_CLI_DOMAIN], chainIds: [DEVNET_CHAIN_ID] }),
+      checkCertificatePolicy(verified, { domains: [DOMAIN], chainIds: [CHAIN_ID] }),
     )
     expect(error.reason).toBe(CertificateFailure.wrongChain)
-    expect(error.details).toMatchObject({ chainId: 1, accepted: [DEVNET_CHAIN_ID] })
+    expect(error.details).toMatchObject({ chainId: 1, accepted: [CHAIN_ID] })
   })
 
   it('error: a certificate signed by another wallet (needs-chain offline, never accepted)', async () => {

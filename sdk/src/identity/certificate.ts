@@ -8,7 +8,7 @@ import {
   MAX_CERTIFICATE_BYTES,
   PEER_RESOURCE_PREFIX,
 } from '../constants.ts'
-import { bytesToHex, sha256Hex } from '../crypto/primitives.ts'
+import { bytesToHex, randomBytes, sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
 import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
@@ -67,8 +67,7 @@ export async function createCertificate(
 }
 
 function randomNonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12))
-  return bytesToHex(bytes)
+  return bytesToHex(randomBytes(12))
 }
 
 /** The fields of a certificate, parsed but not yet trusted. */

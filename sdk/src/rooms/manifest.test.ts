@@ -1,7 +1,6 @@
 import { type Provider, Wallet } from 'ethers'
 import fc from 'fast-check'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError, InvalidManifestError } from '../errors.ts'
 import { walletSigner } from '../identity/signer.ts'
@@ -23,8 +22,8 @@ beforeAll(async () => {
   signed = await createManifest({
     signer: walletSigner({ type: 'eoa', signer: owner }),
     name: 'lobby',
-    domains: [DEFAULT_CLI_DOMAIN, 'chat.example.org'],
-    chainIds: [DEVNET_CHAIN_ID, 1],
+    domains: ['localhost', 'chat.example.org'],
+    chainIds: [31337, 1],
     now: 1_700_000_000_000,
   })
 })
@@ -61,6 +60,21 @@ describe('room manifest', () => {
     expect(verified.manifest.owner).toBe(owner.address)
     expect(verifyManifestOffline(signed, roomId)).toEqual(signed)
     await expect(verifyManifest(signed, { roomId })).resolves.toMatchObject({ roomId })
+  })
+
+  it('error: a manifest without domains or chain ids is refused before the wallet is asked (no devnet default)', async () => {
+    const signer = walletSigner({ type: 'eoa', signer: owner })
+    const asked = vi.spyOn(signer, 'signMessage')
+    const missing = [{ domains: [], chainIds: [1] }, { domains: ['chat.example.org'] }] as unknown as Array<{
+      domains: string[]
+      chainIds: number[]
+    }>
+    for (const terms of missing) {
+      const err = await createManifest({ signer, name: 'lobby', ...terms }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(InvalidInputError)
+      expect((err as InvalidInputError).hint).toMatch(/^pass (domains|chainIds)/)
+    }
+    expect(asked).not.toHaveBeenCalled()
   })
 
   it('behavior: the signing text shows the room name and owner and binds the room id', () => {

@@ -1,9 +1,8 @@
 import { getAddress, type Provider, verifyMessage } from 'ethers'
 import { z } from 'zod'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../constants.ts'
-import { sha256Hex } from '../crypto/primitives.ts'
+import { bytesToHex, randomBytes, sha256Hex } from '../crypto/primitives.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
-import { InvalidManifestError } from '../errors.ts'
+import { InvalidInputError, InvalidManifestError } from '../errors.ts'
 import { gateRuleSchema } from '../gates/rule.ts'
 import { verifyContractSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
@@ -58,8 +57,10 @@ export interface CreateManifestParams {
   signer: WalletSigner
   name: string
   access?: RoomAccess
-  domains?: string[]
-  chainIds?: number[]
+  /** SIWE domains whose certificates the room accepts (a web app's `location.host`, a CLI's `localhost`). No default. */
+  domains: string[]
+  /** Chains whose certificates the room accepts: the chain its members' wallets sign for. No default. */
+  chainIds: number[]
   now?: number
 }
 
@@ -67,16 +68,35 @@ export async function createManifest(
   params: CreateManifestParams,
   options: AbortOptions = {},
 ): Promise<SignedManifest> {
+  // The sdk assumes no chain or app: a room names its own, and its members' certificates must match them.
+  if (!Array.isArray(params.domains) || params.domains.length === 0) {
+    throw new InvalidInputError(
+      'createManifest: domains is missing (the SIWE domains whose certificates the room accepts)',
+      {
+        details: { domains: params.domains },
+        hint: "pass domains: the app's domain (a web app's location.host; the CLI signs for 'localhost')",
+      },
+    )
+  }
+  if (!Array.isArray(params.chainIds) || params.chainIds.length === 0) {
+    throw new InvalidInputError(
+      'createManifest: chainIds is missing (the chains whose certificates the room accepts)',
+      {
+        details: { chainIds: params.chainIds },
+        hint: "pass chainIds: the chain its members' wallets sign certificates for (1 for Ethereum mainnet)",
+      },
+    )
+  }
   const owner = await params.signer.getAddress(options)
-  const salt = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+  const salt = bytesToHex(randomBytes(16))
   const manifest = manifestSchema.parse({
     v: 1,
     name: params.name,
     owner,
     access: params.access ?? { type: 'public' },
     encryption: 'sender-keys',
-    domains: params.domains ?? [DEFAULT_CLI_DOMAIN],
-    chainIds: params.chainIds ?? [DEVNET_CHAIN_ID],
+    domains: params.domains,
+    chainIds: params.chainIds,
     salt,
     createdAtMs: params.now ?? Date.now(),
   })

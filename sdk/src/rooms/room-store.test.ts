@@ -121,8 +121,8 @@ describe('rooms in the vault', () => {
   it('behavior: joined rooms are listed oldest first, and a forgotten room leaves no entry', async () => {
     const { vault } = await countingVault()
     const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
-    const lobby = await createManifest({ signer, name: 'lobby' })
-    const team = await createManifest({ signer, name: 'team' })
+    const lobby = await createManifest({ signer, name: 'lobby', domains: ['localhost'], chainIds: [31337] })
+    const team = await createManifest({ signer, name: 'team', domains: ['localhost'], chainIds: [31337] })
     const lobbyId = roomIdOf(lobby.manifest)
     const teamId = roomIdOf(team.manifest)
     await saveJoinedRoom(vault, { roomId: lobbyId, manifest: lobby, relays: ['/ip4/127.0.0.1/tcp/4001'] })
