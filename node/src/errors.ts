@@ -24,3 +24,8 @@ export class DeployError extends SecureChatError {
 export class VerificationFailedError extends SecureChatError {
   override name = 'VerificationFailedError'
 }
+
+/** The relay's message store cannot be opened or used (bad `--store` value, database unreachable, newer schema). */
+export class StoreError extends SecureChatError {
+  override name = 'StoreError'
+}

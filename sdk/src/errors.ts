@@ -122,3 +122,11 @@ export class VaultCorruptError extends VaultError {
 export class VaultBusyError extends VaultError {
   override name = 'VaultBusyError'
 }
+
+/**
+ * A history request (`/securechat/store/1.0.0`) that got no usable answer: the relay answered
+ * with an error (`details.code`), sent a malformed frame, or could not be reached.
+ */
+export class HistoryRequestError extends SecureChatError {
+  override name = 'HistoryRequestError'
+}

@@ -1,0 +1,31 @@
+/** Defaults of the relay's message store (issue 12). Docs point here instead of repeating values. */
+
+/** File of the embedded SQLite store, under the relay's `--data-dir`. */
+export const STORE_FILE_NAME = 'store.sqlite'
+
+/** A topic's records are kept this long after the relay accepted them. */
+export const STORE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+
+/** Records kept per topic (room or DM topic); the oldest go first. */
+export const STORE_MAX_RECORDS_PER_TOPIC = 100_000
+
+/** Bytes (data + signature + seqno) kept per topic; the oldest go first. */
+export const STORE_MAX_BYTES_PER_TOPIC = 256 * 1024 * 1024
+
+/** Records one sender may have stored in one topic; further records are refused until older ones age out. */
+export const STORE_MAX_RECORDS_PER_SENDER = 20_000
+
+/** Bytes one sender may have stored in one topic; further records are refused until older ones age out. */
+export const STORE_MAX_BYTES_PER_SENDER = 64 * 1024 * 1024
+
+/** How often age and per-topic limits are applied (a topic may pass its limits by what arrives meanwhile). */
+export const STORE_PRUNE_INTERVAL_MS = 60_000
+
+/** Connections of the PostgreSQL pool of one relay. */
+export const STORE_POSTGRES_POOL_SIZE = 4
+
+/** SQLite waits this long for another connection's write lock (several processes on one file). */
+export const STORE_SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+/** History requests one relay answers at once; more get a `busy` error. */
+export const STORE_MAX_CONCURRENT_REQUESTS = 32

@@ -1,0 +1,308 @@
+import { InvalidInputError } from '@securechat/sdk/errors'
+import {
+  HISTORY_PAGE_RECORDS,
+  type HistoryQuery,
+  type HistoryRecord,
+  MAX_HISTORY_DATA_BYTES,
+  MAX_HISTORY_FETCH_IDS,
+  MAX_HISTORY_PAGE_RECORDS,
+  MAX_HISTORY_SIGNATURE_BYTES,
+  MAX_HISTORY_TOPIC_CHARS,
+  MAX_HISTORY_TYPE_CHARS,
+  MAX_HISTORY_TYPES,
+} from '@securechat/sdk/history'
+import { messageIdOf } from '@securechat/sdk/rooms'
+import {
+  STORE_MAX_BYTES_PER_SENDER,
+  STORE_MAX_BYTES_PER_TOPIC,
+  STORE_MAX_RECORDS_PER_SENDER,
+  STORE_MAX_RECORDS_PER_TOPIC,
+  STORE_RETENTION_MS,
+} from './constants.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
+import { migrate } from './migrations.ts'
+import type { SqlDriver, SqlExecutor } from './sql.ts'
+import {
+  type HistoryPage,
+  type MessageStore,
+  PutOutcome,
+  type StoreInit,
+  type StoreInput,
+  type StoreStats,
+} from './types.ts'
+
+const COLUMNS = 'topic, id, sender, seqno, signature, data, type, lamport, received_at_ms'
+
+interface Row {
+  topic: string
+  id: string
+  sender: string
+  seqno: Uint8Array
+  signature: Uint8Array
+  data: Uint8Array
+  type: string
+  lamport: number | string | null
+  received_at_ms: number | string
+}
+
+/**
+ * The store over any `SqlDriver`: the SQL below runs unchanged on SQLite (3.28+) and
+ * PostgreSQL (row values, window functions, partial indexes, `ON CONFLICT DO NOTHING`).
+ */
+export class SqlStore implements MessageStore {
+  readonly #driver: SqlDriver
+  readonly #schemaVersion: number
+  readonly #now: () => number
+  readonly #limits: Required<NonNullable<StoreInit['retention']>>
+  readonly #counters = { stored: 0, duplicates: 0, superseded: 0, refused: 0, pruned: 0, queries: 0 }
+  readonly #latency = { count: 0, sumMs: 0, maxMs: 0 }
+  #closed = false
+
+  private constructor(driver: SqlDriver, schemaVersion: number, init: StoreInit) {
+    this.#driver = driver
+    this.#schemaVersion = schemaVersion
+    this.#now = init.now ?? Date.now
+    const r = init.retention ?? {}
+    this.#limits = {
+      maxAgeMs: r.maxAgeMs ?? STORE_RETENTION_MS,
+      maxRecordsPerTopic: r.maxRecordsPerTopic ?? STORE_MAX_RECORDS_PER_TOPIC,
+      maxBytesPerTopic: r.maxBytesPerTopic ?? STORE_MAX_BYTES_PER_TOPIC,
+      maxRecordsPerSender: r.maxRecordsPerSender ?? STORE_MAX_RECORDS_PER_SENDER,
+      maxBytesPerSender: r.maxBytesPerSender ?? STORE_MAX_BYTES_PER_SENDER,
+    }
+  }
+
+  /** Migrates the schema, then opens. The driver is closed if migration fails. */
+  static async open(driver: SqlDriver, init: StoreInit = {}): Promise<SqlStore> {
+    let version: number
+    try {
+      version = await migrate(driver)
+    } catch (err) {
+      await driver.close()
+      throw err
+    }
+    return new SqlStore(driver, version, init)
+  }
+
+  get backend(): 'sqlite' | 'postgres' {
+    return this.#driver.dialect
+  }
+
+  async put(records: readonly StoreInput[]): Promise<PutOutcome[]> {
+    if (records.length === 0) return []
+    const receivedAtMs = this.#now()
+    const outcomes = await this.#driver.transaction(async (tx) => {
+      const out: PutOutcome[] = []
+      for (const record of records) out.push(await this.#putOne(tx, record, receivedAtMs))
+      return out
+    })
+    for (const outcome of outcomes) {
+      if (outcome === 'stored') this.#counters.stored += 1
+      else if (outcome === 'duplicate') this.#counters.duplicates += 1
+      else if (outcome === 'superseded') this.#counters.superseded += 1
+      else this.#counters.refused += 1
+    }
+    return outcomes
+  }
+
+  async #putOne(tx: SqlExecutor, record: StoreInput, receivedAtMs: number): Promise<PutOutcome> {
+    if (!withinBounds(record)) return PutOutcome.invalid
+    const bytes = record.data.byteLength + record.signature.byteLength + record.seqno.byteLength
+    const latestOf = [record.topic, record.from, record.type, record.seqno] as const
+    if (record.supersedes === true) {
+      const newer = await tx.all(
+        'SELECT 1 AS x FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno > ? LIMIT 1',
+        latestOf,
+      )
+      if (newer.length > 0) return PutOutcome.superseded
+    } else {
+      // State records replace each other, so only history counts against the sender's quota.
+      const [usage] = await tx.all<{ n: number | string; b: number | string | null }>(
+        'SELECT count(*) AS n, sum(bytes) AS b FROM records WHERE topic = ? AND sender = ?',
+        [record.topic, record.from],
+      )
+      const held = Number(usage?.n ?? 0)
+      const heldBytes = Number(usage?.b ?? 0)
+      if (held + 1 > this.#limits.maxRecordsPerSender || heldBytes + bytes > this.#limits.maxBytesPerSender) {
+        // A duplicate of what is held is still a duplicate, not a refusal.
+        const same = await tx.all('SELECT 1 AS x FROM records WHERE topic = ? AND id = ? AND sender = ?', [
+          record.topic,
+          messageIdOf(record.data),
+          record.from,
+        ])
+        return same.length > 0 ? PutOutcome.duplicate : PutOutcome.quota
+      }
+    }
+    const inserted = await tx.run(
+      `INSERT INTO records (${COLUMNS}, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [
+        record.topic,
+        messageIdOf(record.data),
+        record.from,
+        record.seqno,
+        record.signature,
+        record.data,
+        record.type,
+        record.lamport ?? null,
+        receivedAtMs,
+        bytes,
+      ],
+    )
+    if (inserted === 0) return PutOutcome.duplicate
+    if (record.supersedes === true) {
+      await tx.run('DELETE FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?', latestOf)
+    }
+    return PutOutcome.stored
+  }
+
+  async query(query: HistoryQuery): Promise<HistoryPage> {
+    return await this.#timed(async () => {
+      const byTime = query.range.by === 'time'
+      const key = byTime ? 'received_at_ms' : 'lamport'
+      const where = ['topic = ?']
+      const params: unknown[] = [query.topic]
+      const start = query.range.by === 'time' ? query.range.fromMs : query.range.from
+      const end = query.range.by === 'time' ? query.range.toMs : query.range.to
+      if (!byTime) where.push('lamport IS NOT NULL')
+      if (start !== undefined) {
+        where.push(`${key} >= ?`)
+        params.push(start)
+      }
+      if (end !== undefined) {
+        where.push(`${key} < ?`)
+        params.push(end)
+      }
+      if (query.types !== undefined) {
+        if (query.types.length === 0 || query.types.length > MAX_HISTORY_TYPES) {
+          throw new InvalidInputError('types: between 1 and MAX_HISTORY_TYPES', { details: { types: query.types } })
+        }
+        where.push(`type IN (${query.types.map(() => '?').join(', ')})`)
+        params.push(...query.types)
+      }
+      if (query.cursor !== undefined) {
+        const after = decodeCursor(query.cursor, query.range.by)
+        where.push(`(${key}, id, sender) > (?, ?, ?)`)
+        params.push(after.key, after.id, after.sender)
+      }
+      const limit = Math.min(Math.max(1, query.limit ?? HISTORY_PAGE_RECORDS), MAX_HISTORY_PAGE_RECORDS)
+      params.push(limit + 1)
+      const rows = await this.#driver.all<Row>(
+        `SELECT ${COLUMNS} FROM records WHERE ${where.join(' AND ')} ORDER BY ${key}, id, sender LIMIT ?`,
+        params,
+      )
+      return { records: rows.slice(0, limit).map(toRecord), more: rows.length > limit }
+    })
+  }
+
+  cursorAfter(query: HistoryQuery, record: HistoryRecord): string {
+    const key = query.range.by === 'time' ? record.receivedAtMs : record.lamport
+    if (key === undefined)
+      throw new InvalidInputError('a record without a Lamport clock has no place in a Lamport page')
+    return encodeCursor({ by: query.range.by, key, id: record.id, sender: record.from })
+  }
+
+  async get(topic: string, ids: readonly string[]): Promise<HistoryRecord[]> {
+    if (ids.length > MAX_HISTORY_FETCH_IDS) {
+      throw new InvalidInputError('too many ids', { details: { ids: ids.length, max: MAX_HISTORY_FETCH_IDS } })
+    }
+    if (ids.length === 0) return []
+    return await this.#timed(async () => {
+      const rows = await this.#driver.all<Row>(
+        `SELECT ${COLUMNS} FROM records WHERE topic = ? AND id IN (${ids.map(() => '?').join(', ')})
+         ORDER BY received_at_ms, id, sender LIMIT ?`,
+        [topic, ...ids, MAX_HISTORY_PAGE_RECORDS],
+      )
+      return rows.map(toRecord)
+    })
+  }
+
+  async prune(): Promise<number> {
+    const limits = this.#limits
+    let removed = await this.#driver.run('DELETE FROM records WHERE received_at_ms < ?', [
+      this.#now() - limits.maxAgeMs,
+    ])
+    const over = await this.#driver.all<{ topic: string }>(
+      'SELECT topic FROM records GROUP BY topic HAVING count(*) > ? OR sum(bytes) > ?',
+      [limits.maxRecordsPerTopic, limits.maxBytesPerTopic],
+    )
+    for (const { topic } of over) {
+      // Newest first: keep while both the count and the running byte total are within limits.
+      removed += await this.#driver.run(
+        `DELETE FROM records WHERE topic = ? AND (id, sender) IN (
+           SELECT id, sender FROM (
+             SELECT id, sender, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM records WHERE topic = ?
+             WINDOW w AS (ORDER BY received_at_ms DESC, id DESC, sender DESC)
+           ) ranked WHERE n > ? OR total > ?
+         )`,
+        [topic, topic, limits.maxRecordsPerTopic, limits.maxBytesPerTopic],
+      )
+    }
+    this.#counters.pruned += removed
+    return removed
+  }
+
+  async stats(): Promise<StoreStats> {
+    const [row] = await this.#driver.all<{ n: number | string; b: number | string | null; t: number | string }>(
+      'SELECT count(*) AS n, sum(bytes) AS b, count(DISTINCT topic) AS t FROM records',
+    )
+    return {
+      backend: this.backend,
+      schemaVersion: this.#schemaVersion,
+      records: Number(row?.n ?? 0),
+      bytes: Number(row?.b ?? 0),
+      topics: Number(row?.t ?? 0),
+      ...this.#counters,
+      queryLatency: { ...this.#latency },
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#driver.close()
+  }
+
+  async #timed<T>(fn: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      return await fn()
+    } finally {
+      const ms = performance.now() - started
+      this.#counters.queries += 1
+      this.#latency.count += 1
+      this.#latency.sumMs += ms
+      this.#latency.maxMs = Math.max(this.#latency.maxMs, ms)
+    }
+  }
+}
+
+/** The history protocol could not serve a record outside its bounds: better not to keep it. */
+function withinBounds(record: StoreInput): boolean {
+  return (
+    record.seqno.byteLength === 8 &&
+    record.data.byteLength <= MAX_HISTORY_DATA_BYTES &&
+    record.signature.byteLength > 0 &&
+    record.signature.byteLength <= MAX_HISTORY_SIGNATURE_BYTES &&
+    record.topic.length > 0 &&
+    record.topic.length <= MAX_HISTORY_TOPIC_CHARS &&
+    /^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(record.from) &&
+    /^[a-z-]+$/.test(record.type) &&
+    record.type.length <= MAX_HISTORY_TYPE_CHARS &&
+    (record.lamport === undefined || (Number.isSafeInteger(record.lamport) && record.lamport >= 0))
+  )
+}
+
+function toRecord(row: Row): HistoryRecord {
+  const record: HistoryRecord = {
+    id: row.id,
+    topic: row.topic,
+    from: row.sender,
+    seqno: new Uint8Array(row.seqno),
+    signature: new Uint8Array(row.signature),
+    data: new Uint8Array(row.data),
+    type: row.type,
+    receivedAtMs: Number(row.received_at_ms),
+  }
+  if (row.lamport !== null) record.lamport = Number(row.lamport)
+  return record
+}

@@ -1,0 +1,107 @@
+import type { SignedMessage } from '@libp2p/gossipsub'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { HistoryRequestError } from '../errors.ts'
+import type { AbortOptions } from '../types.ts'
+import { HISTORY_REQUEST_TIMEOUT_MS, MAX_HISTORY_RESPONSE_BYTES, STORE_PROTOCOL } from './constants.ts'
+import { type HistoryRejection, verifyHistoryRecord } from './verify.ts'
+import {
+  decodeHistoryResponse,
+  encodeHistoryRequest,
+  type HistoryFetch,
+  type HistoryQuery,
+  type HistoryRecord,
+  type HistoryRequest,
+} from './wire.ts'
+
+export interface HistoryResult {
+  /** Records whose id and signature check out, in the order the store sent them. */
+  records: Array<{ message: SignedMessage; record: HistoryRecord }>
+  /** Records dropped: malformed, or failing verification (a faulty or lying store). */
+  rejected: Array<{ reason: HistoryRejection | 'malformed'; id?: string }>
+  /** Present when the store holds more: pass it back in the next query. */
+  cursor?: string
+}
+
+/**
+ * Asks a relay's store for one page of a topic's records, by time or Lamport range. Every record
+ * returned is verified (`verifyHistoryRecord`); the caller still runs it through the room or DM
+ * checks, as for live gossip.
+ */
+export async function queryHistory(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  query: HistoryQuery,
+  options: AbortOptions = {},
+): Promise<HistoryResult> {
+  return await request(libp2p, peer, { type: 'query', ...query }, options)
+}
+
+/** Asks a relay's store for records by message id; ids it does not hold are simply absent. */
+export async function fetchHistory(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  fetch: HistoryFetch,
+  options: AbortOptions = {},
+): Promise<HistoryResult> {
+  const result = await request(libp2p, peer, { type: 'fetch', ...fetch }, options)
+  // A store may only answer with what was asked for.
+  const wanted = new Set(fetch.ids)
+  const records = result.records.filter(({ record }) => wanted.has(record.id))
+  return { ...result, records }
+}
+
+async function request(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  body: HistoryRequest,
+  options: AbortOptions,
+): Promise<HistoryResult> {
+  const frame = encodeHistoryRequest(body)
+  const signal = options.signal ?? AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
+  let answer: Uint8Array
+  try {
+    const stream = await libp2p.dialProtocol(peer, STORE_PROTOCOL, { signal, runOnLimitedConnection: true })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_RESPONSE_BYTES })
+      await lp.write(frame, { signal })
+      answer = (await lp.read({ signal })).subarray()
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  } catch (err) {
+    throw new HistoryRequestError('the relay did not answer the history request', {
+      details: { peer: peer.toString(), topic: body.topic },
+      hint: 'ask another relay that holds the room, or retry once this one is reachable',
+      cause: err,
+    })
+  }
+  const decoded = decodeHistoryResponse(answer)
+  if (!decoded.ok) {
+    throw new HistoryRequestError('the relay sent a malformed history response', {
+      details: { peer: peer.toString(), reason: decoded.reason },
+      hint: 'ask another relay that holds the room',
+    })
+  }
+  const response = decoded.response
+  if (response.type === 'error') {
+    throw new HistoryRequestError(`the relay refused the history request: ${response.message}`, {
+      details: { peer: peer.toString(), code: response.code },
+      hint: response.code === 'bad-request' ? 'check the query bounds' : 'ask another relay, or retry later',
+    })
+  }
+  const result: HistoryResult = {
+    records: [],
+    rejected: Array.from({ length: decoded.malformed }, () => ({ reason: 'malformed' as const })),
+  }
+  for (const record of response.records) {
+    const verified = await verifyHistoryRecord(record, { topic: body.topic })
+    if (verified.ok) result.records.push({ message: verified.message, record })
+    else result.rejected.push({ reason: verified.reason, id: record.id })
+  }
+  if (response.cursor !== undefined) result.cursor = response.cursor
+  return result
+}

@@ -1,0 +1,50 @@
+/**
+ * Bounds of the history protocol (issue 12): what a relay's store answers and what a client
+ * accepts. Docs point here instead of repeating values.
+ */
+import { MAX_MESSAGE_BYTES } from '../constants.ts'
+
+/** libp2p protocol id: query a topic's stored records, or fetch records by message id. */
+export const STORE_PROTOCOL = '/securechat/store/1.0.0'
+
+/** Version of the request and response frames (`v`). */
+export const HISTORY_WIRE_VERSION = 1
+
+/** Records in one page when the request names no `limit`. */
+export const HISTORY_PAGE_RECORDS = 100
+
+/** Most records one page may carry, whatever the request asks. */
+export const MAX_HISTORY_PAGE_RECORDS = 500
+
+/** Most message ids one fetch request may name. */
+export const MAX_HISTORY_FETCH_IDS = 256
+
+/** Most record types one query may filter on. */
+export const MAX_HISTORY_TYPES = 8
+
+/** Longest record type name (`message`, `keys`, `presence`, DM record types). */
+export const MAX_HISTORY_TYPE_CHARS = 16
+
+/** Longest topic a request may name (room topics are 83 characters, DM topics shorter). */
+export const MAX_HISTORY_TOPIC_CHARS = 256
+
+/** Longest opaque page cursor. */
+export const MAX_HISTORY_CURSOR_CHARS = 256
+
+/** Largest request frame: a fetch of {@link MAX_HISTORY_FETCH_IDS} ids fits with room to spare. */
+export const MAX_HISTORY_REQUEST_BYTES = 32 * 1024
+
+/** Largest response frame. A server stops filling a page before it would pass this. */
+export const MAX_HISTORY_RESPONSE_BYTES = 4 * 1024 * 1024
+
+/** Largest gossip payload a stored record carries (the same bound as live records). */
+export const MAX_HISTORY_DATA_BYTES = MAX_MESSAGE_BYTES
+
+/** Longest signature a record may carry (Ed25519 is 64 bytes; room for other key types). */
+export const MAX_HISTORY_SIGNATURE_BYTES = 1024
+
+/** Longest error message in an error response. */
+export const MAX_HISTORY_ERROR_CHARS = 300
+
+/** One request, from opening the stream to the last byte of the answer. */
+export const HISTORY_REQUEST_TIMEOUT_MS = 10_000

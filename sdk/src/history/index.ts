@@ -1,0 +1,34 @@
+export { fetchHistory, type HistoryResult, queryHistory } from './client.ts'
+export {
+  HISTORY_PAGE_RECORDS,
+  HISTORY_REQUEST_TIMEOUT_MS,
+  HISTORY_WIRE_VERSION,
+  MAX_HISTORY_CURSOR_CHARS,
+  MAX_HISTORY_DATA_BYTES,
+  MAX_HISTORY_FETCH_IDS,
+  MAX_HISTORY_PAGE_RECORDS,
+  MAX_HISTORY_REQUEST_BYTES,
+  MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_SIGNATURE_BYTES,
+  MAX_HISTORY_TOPIC_CHARS,
+  MAX_HISTORY_TYPE_CHARS,
+  MAX_HISTORY_TYPES,
+  STORE_PROTOCOL,
+} from './constants.ts'
+export { HistoryRejection, type VerifiedRecord, verifyHistoryRecord } from './verify.ts'
+export {
+  type DecodedRequest,
+  type DecodedResponse,
+  decodeHistoryRequest,
+  decodeHistoryResponse,
+  encodeHistoryError,
+  encodeHistoryRequest,
+  encodeRecordsResponse,
+  HistoryErrorCode,
+  type HistoryFetch,
+  type HistoryQuery,
+  type HistoryRange,
+  type HistoryRecord,
+  type HistoryRequest,
+  type HistoryResponse,
+} from './wire.ts'

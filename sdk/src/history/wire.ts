@@ -1,0 +1,300 @@
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { z } from 'zod'
+import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import {
+  HISTORY_WIRE_VERSION,
+  MAX_HISTORY_CURSOR_CHARS,
+  MAX_HISTORY_DATA_BYTES,
+  MAX_HISTORY_ERROR_CHARS,
+  MAX_HISTORY_FETCH_IDS,
+  MAX_HISTORY_PAGE_RECORDS,
+  MAX_HISTORY_REQUEST_BYTES,
+  MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_SIGNATURE_BYTES,
+  MAX_HISTORY_TOPIC_CHARS,
+  MAX_HISTORY_TYPE_CHARS,
+  MAX_HISTORY_TYPES,
+} from './constants.ts'
+
+/**
+ * Frames of the history protocol (`/securechat/store/1.0.0`): one length-prefixed JSON request,
+ * one length-prefixed JSON response, then the stream closes.
+ *
+ *   request  { v: 1, type: 'query', topic, range, types?, cursor?, limit? }
+ *            { v: 1, type: 'fetch', topic, ids }
+ *   response { v: 1, type: 'records', records: WireRecord[], cursor? }   (cursor: more may follow)
+ *            { v: 1, type: 'error', code, message }
+ *
+ * A record is the signed gossip message as it travelled (from, seqno, signature, data, topic)
+ * plus what the store noted (id, type, lamport, receivedAtMs). Those notes are hints only: the
+ * reader recomputes the id from the data and checks the signature (`verify.ts`), so a store can
+ * omit records but not alter or invent one. Every field is bounded by `constants.ts`.
+ */
+
+/** A stored record: the exact signed gossip message and what the store noted about it. */
+export interface HistoryRecord {
+  /** The message id: sha256 of `data`, hex (the id `deps` and `parent` refer to). */
+  id: string
+  topic: string
+  /** The publisher's PeerId (base58btc). */
+  from: string
+  /** Gossipsub sequence number, 8 bytes big-endian. */
+  seqno: Uint8Array
+  signature: Uint8Array
+  data: Uint8Array
+  /** The record's `type` field (`message`, `keys`, `presence`, DM types). */
+  type: string
+  /** The record's Lamport clock, when it has one. */
+  lamport?: number
+  /** When the storing relay first accepted it (its clock, not the sender's). */
+  receivedAtMs: number
+}
+
+/** A range of one ordering: `from` inclusive, `to` exclusive. */
+export type HistoryRange =
+  | { by: 'time'; fromMs?: number; toMs?: number }
+  | { by: 'lamport'; from?: number; to?: number }
+
+export interface HistoryQuery {
+  topic: string
+  range: HistoryRange
+  /** Only these record types; all when absent. */
+  types?: string[]
+  /** Where the previous page ended (opaque, from that page's `cursor`). */
+  cursor?: string
+  /** Records wanted; the server may send fewer (page and frame bounds). */
+  limit?: number
+}
+
+export interface HistoryFetch {
+  topic: string
+  ids: string[]
+}
+
+export type HistoryRequest = ({ type: 'query' } & HistoryQuery) | ({ type: 'fetch' } & HistoryFetch)
+
+export const HistoryErrorCode = {
+  /** The request is malformed or out of bounds. */
+  badRequest: 'bad-request',
+  /** The store failed (database down): try another relay. */
+  unavailable: 'unavailable',
+  /** The relay is answering too many requests: try later or elsewhere. */
+  busy: 'busy',
+} as const
+export type HistoryErrorCode = (typeof HistoryErrorCode)[keyof typeof HistoryErrorCode]
+
+export type HistoryResponse =
+  | { type: 'records'; records: HistoryRecord[]; cursor?: string }
+  | { type: 'error'; code: HistoryErrorCode; message: string }
+
+const safeCount = z.number().int().nonnegative()
+const messageId = z.string().regex(/^[0-9a-f]{64}$/)
+const topic = z.string().min(1).max(MAX_HISTORY_TOPIC_CHARS)
+const recordType = z
+  .string()
+  .min(1)
+  .max(MAX_HISTORY_TYPE_CHARS)
+  .regex(/^[a-z-]+$/)
+const cursor = z
+  .string()
+  .min(1)
+  .max(MAX_HISTORY_CURSOR_CHARS)
+  .regex(/^[A-Za-z0-9:_-]+$/)
+const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{1,128}$/)
+
+const rangeSchema = z.discriminatedUnion('by', [
+  z.object({ by: z.literal('time'), fromMs: safeCount.optional(), toMs: safeCount.optional() }).strict(),
+  z.object({ by: z.literal('lamport'), from: safeCount.optional(), to: safeCount.optional() }).strict(),
+])
+
+const requestSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      v: z.literal(HISTORY_WIRE_VERSION),
+      type: z.literal('query'),
+      topic,
+      range: rangeSchema,
+      types: z.array(recordType).min(1).max(MAX_HISTORY_TYPES).optional(),
+      cursor: cursor.optional(),
+      limit: z.number().int().min(1).max(MAX_HISTORY_PAGE_RECORDS).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      v: z.literal(HISTORY_WIRE_VERSION),
+      type: z.literal('fetch'),
+      topic,
+      ids: z.array(messageId).min(1).max(MAX_HISTORY_FETCH_IDS),
+    })
+    .strict(),
+])
+
+/** base64url of at most `max` bytes, decoded. */
+function base64urlBytes(max: number) {
+  return z
+    .string()
+    .max(Math.ceil((max * 4) / 3))
+    .regex(/^[A-Za-z0-9_-]*$/)
+    .refine((text) => text.length % 4 !== 1, 'not base64url')
+    .transform((text) => base64urlDecode(text))
+}
+
+const wireRecordSchema = z
+  .object({
+    id: messageId,
+    topic,
+    from: peerId,
+    seqno: z.string().regex(/^[0-9a-f]{16}$/),
+    signature: base64urlBytes(MAX_HISTORY_SIGNATURE_BYTES),
+    data: base64urlBytes(MAX_HISTORY_DATA_BYTES),
+    type: recordType,
+    lamport: safeCount.optional(),
+    receivedAtMs: safeCount,
+  })
+  .strict()
+
+const responseSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      v: z.literal(HISTORY_WIRE_VERSION),
+      type: z.literal('records'),
+      // Each record is checked on its own, so one bad record costs only itself.
+      records: z.array(z.unknown()).max(MAX_HISTORY_PAGE_RECORDS),
+      cursor: cursor.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      v: z.literal(HISTORY_WIRE_VERSION),
+      type: z.literal('error'),
+      code: z.enum(Object.values(HistoryErrorCode) as [HistoryErrorCode, ...HistoryErrorCode[]]),
+      message: z.string().max(MAX_HISTORY_ERROR_CHARS),
+    })
+    .strict(),
+])
+
+export type DecodedRequest = { ok: true; request: HistoryRequest } | { ok: false; reason: string }
+
+export type DecodedResponse =
+  | {
+      ok: true
+      response: HistoryResponse
+      /** Records of a `records` response that were not even well-formed (dropped). */
+      malformed: number
+    }
+  | { ok: false; reason: string }
+
+function parseJson(bytes: Uint8Array, maxBytes: number): { ok: true; json: unknown } | { ok: false; reason: string } {
+  if (bytes.byteLength > maxBytes) return { ok: false, reason: `frame of ${bytes.byteLength} bytes (max ${maxBytes})` }
+  try {
+    return { ok: true, json: JSON.parse(utf8.decode(bytes)) }
+  } catch {
+    return { ok: false, reason: 'not UTF-8 JSON' }
+  }
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]
+  return issue === undefined ? 'schema' : `${issue.path.join('.') || 'frame'}: ${issue.message}`
+}
+
+/** Parses a request frame. Never throws: the reason goes back to the asker in an error response. */
+export function decodeHistoryRequest(bytes: Uint8Array): DecodedRequest {
+  const parsed = parseJson(bytes, MAX_HISTORY_REQUEST_BYTES)
+  if (!parsed.ok) return parsed
+  const result = requestSchema.safeParse(parsed.json)
+  if (!result.success) return { ok: false, reason: firstIssue(result.error) }
+  const { v: _v, ...request } = result.data
+  return { ok: true, request: stripUndefined(request) as HistoryRequest }
+}
+
+export function encodeHistoryRequest(request: HistoryRequest): Uint8Array {
+  const bytes = utf8.encode(JSON.stringify({ v: HISTORY_WIRE_VERSION, ...request }))
+  const check = decodeHistoryRequest(bytes)
+  if (!check.ok) throw new RangeError(`history request out of bounds: ${check.reason}`)
+  return bytes
+}
+
+/** Parses a response frame. Never throws; records are only well-formed here, not yet verified. */
+export function decodeHistoryResponse(bytes: Uint8Array): DecodedResponse {
+  const parsed = parseJson(bytes, MAX_HISTORY_RESPONSE_BYTES)
+  if (!parsed.ok) return parsed
+  const result = responseSchema.safeParse(parsed.json)
+  if (!result.success) return { ok: false, reason: firstIssue(result.error) }
+  const frame = result.data
+  if (frame.type === 'error') {
+    return { ok: true, response: { type: 'error', code: frame.code, message: frame.message }, malformed: 0 }
+  }
+  const records: HistoryRecord[] = []
+  let malformed = 0
+  for (const item of frame.records) {
+    const record = wireRecordSchema.safeParse(item)
+    if (!record.success) {
+      malformed += 1
+      continue
+    }
+    const { seqno, lamport, ...rest } = record.data
+    records.push({ ...rest, seqno: hexToBytes(seqno), ...(lamport === undefined ? {} : { lamport }) })
+  }
+  const response: HistoryResponse =
+    frame.cursor === undefined ? { type: 'records', records } : { type: 'records', records, cursor: frame.cursor }
+  return { ok: true, response, malformed }
+}
+
+export function encodeHistoryError(code: HistoryErrorCode, message: string): Uint8Array {
+  return utf8.encode(
+    JSON.stringify({
+      v: HISTORY_WIRE_VERSION,
+      type: 'error',
+      code,
+      message: message.slice(0, MAX_HISTORY_ERROR_CHARS),
+    }),
+  )
+}
+
+/**
+ * Encodes a `records` response with as many of `records` as fit in `maxBytes`, in order. When
+ * some did not fit, or `more` says the store holds further records, the response carries
+ * `cursorAfter(last record sent)` so the asker can go on from there.
+ */
+export function encodeRecordsResponse(params: {
+  records: readonly HistoryRecord[]
+  more: boolean
+  cursorAfter: (record: HistoryRecord) => string
+  maxBytes?: number
+}): { bytes: Uint8Array; sent: number } {
+  const maxBytes = params.maxBytes ?? MAX_HISTORY_RESPONSE_BYTES
+  // Room for the frame around the records, including the longest cursor.
+  let size = 64 + MAX_HISTORY_CURSOR_CHARS
+  const parts: string[] = []
+  for (const record of params.records.slice(0, MAX_HISTORY_PAGE_RECORDS)) {
+    const part = JSON.stringify(toWire(record))
+    if (parts.length > 0 && size + part.length + 1 > maxBytes) break
+    size += part.length + 1
+    parts.push(part)
+  }
+  const last = params.records[parts.length - 1]
+  const more = params.more || parts.length < params.records.length
+  const cursorJson = more && last !== undefined ? `,"cursor":${JSON.stringify(params.cursorAfter(last))}` : ''
+  const json = `{"v":${HISTORY_WIRE_VERSION},"type":"records","records":[${parts.join(',')}]${cursorJson}}`
+  return { bytes: utf8.encode(json), sent: parts.length }
+}
+
+function toWire(record: HistoryRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    topic: record.topic,
+    from: record.from,
+    seqno: bytesToHex(record.seqno),
+    signature: base64urlEncode(record.signature),
+    data: base64urlEncode(record.data),
+    type: record.type,
+    ...(record.lamport === undefined ? {} : { lamport: record.lamport }),
+    receivedAtMs: record.receivedAtMs,
+  }
+}
+
+/** zod keeps absent optional keys absent, but `exactOptionalPropertyTypes` wants proof. */
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}
