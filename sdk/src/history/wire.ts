@@ -255,30 +255,49 @@ export function encodeHistoryError(code: HistoryErrorCode, message: string): Uin
 /**
  * Encodes a `records` response with as many of `records` as fit in `maxBytes`, in order. When
  * some did not fit, or `more` says the store holds further records, the response carries
- * `cursorAfter(last record sent)` so the asker can go on from there.
+ * `cursorAfter(last record sent)` so the asker can go on from there. A cursor longer than
+ * `MAX_HISTORY_CURSOR_CHARS` is a programmer error (the asker would reject the frame).
  */
 export function encodeRecordsResponse(params: {
   records: readonly HistoryRecord[]
   more: boolean
-  cursorAfter: (record: HistoryRecord) => string
+  /** Absent for answers that have no order to continue in (a fetch by id). */
+  cursorAfter?: (record: HistoryRecord) => string
   maxBytes?: number
 }): { bytes: Uint8Array; sent: number } {
   const maxBytes = params.maxBytes ?? MAX_HISTORY_RESPONSE_BYTES
   // Room for the frame around the records, including the longest cursor.
   let size = 64 + MAX_HISTORY_CURSOR_CHARS
-  const parts: string[] = []
+  const parts: Uint8Array[] = []
   for (const record of params.records.slice(0, MAX_HISTORY_PAGE_RECORDS)) {
-    const part = JSON.stringify(toWire(record))
-    if (parts.length > 0 && size + part.length + 1 > maxBytes) break
-    size += part.length + 1
+    const part = utf8.encode(JSON.stringify(toWire(record)))
+    if (parts.length > 0 && size + part.byteLength + 1 > maxBytes) break
+    size += part.byteLength + 1
     parts.push(part)
   }
   const last = params.records[parts.length - 1]
   const more = params.more || parts.length < params.records.length
-  const cursorJson = more && last !== undefined ? `,"cursor":${JSON.stringify(params.cursorAfter(last))}` : ''
-  const json = `{"v":${HISTORY_WIRE_VERSION},"type":"records","records":[${parts.join(',')}]${cursorJson}}`
-  return { bytes: utf8.encode(json), sent: parts.length }
+  const cursorJson =
+    more && last !== undefined && params.cursorAfter !== undefined
+      ? `,"cursor":${JSON.stringify(params.cursorAfter(last))}`
+      : ''
+  const head = utf8.encode(`{"v":${HISTORY_WIRE_VERSION},"type":"records","records":[`)
+  const tail = utf8.encode(`]${cursorJson}}`)
+  const bytes = new Uint8Array(
+    head.byteLength +
+      tail.byteLength +
+      parts.reduce((sum, part) => sum + part.byteLength + 1, 0) -
+      Math.min(1, parts.length),
+  )
+  let offset = 0
+  for (const chunk of [head, ...parts.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), tail]) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return { bytes, sent: parts.length }
 }
+
+const COMMA = utf8.encode(',')
 
 function toWire(record: HistoryRecord): Record<string, unknown> {
   return {
