@@ -1,7 +1,8 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import { RPC } from '@libp2p/gossipsub/message'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { sha256Hex, utf8 } from '../encoding.ts'
+import { utf8 } from '../encoding.ts'
+import { messageIdOf } from '../rooms/wire.ts'
 import type { HistoryRecord } from './wire.ts'
 
 /** Gossipsub signs `"libp2p-pubsub:" || protobuf(Message without signature and key)`. */
@@ -34,7 +35,7 @@ export type VerifiedRecord =
  */
 export async function verifyHistoryRecord(record: HistoryRecord, expected: { topic: string }): Promise<VerifiedRecord> {
   if (record.topic !== expected.topic) return { ok: false, reason: HistoryRejection.wrongTopic, record }
-  if (sha256Hex(record.data) !== record.id) return { ok: false, reason: HistoryRejection.idMismatch, record }
+  if (messageIdOf(record.data) !== record.id) return { ok: false, reason: HistoryRejection.idMismatch, record }
   let from: ReturnType<typeof peerIdFromString>
   try {
     from = peerIdFromString(record.from)

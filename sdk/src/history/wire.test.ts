@@ -4,7 +4,8 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { sha256Hex, utf8 } from '../encoding.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
 import {
   MAX_HISTORY_FETCH_IDS,
   MAX_HISTORY_PAGE_RECORDS,

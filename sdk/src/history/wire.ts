@@ -1,5 +1,5 @@
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { z } from 'zod'
+import { bytesToHex, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import {
   HISTORY_WIRE_VERSION,
