@@ -217,6 +217,50 @@ describe('web app: anchored-in-block marks, checked against the chain', () => {
     await item.getByRole('button', { name: /^Anchored in block \d+$/ }).waitFor({ timeout: UI_TIMEOUT_MS })
   }, 180_000)
 
+  it('behavior: back in a room full of anchored messages the list lands at the bottom and keeps following; "New messages ↓" shows whenever the reader is not at the bottom', async () => {
+    // The bug: the marks rendered after the list had scrolled, which left it past its follow margin for good.
+    for (let i = 1; i <= 12; i++) await send(`backlog ${i}`)
+    const list = page.locator('sc-chat-view ol')
+    const marks = page.locator('sc-chat-view li sc-anchor-mark')
+    await expect
+      .poll(async () => (await marks.count()) === (await page.locator('sc-chat-view ol > li').count()), {
+        timeout: UI_TIMEOUT_MS,
+      })
+      .toBe(true)
+    expect(await list.evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true)
+    const fromBottom = (): Promise<number> => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)
+    const newMessages = page.getByRole('button', { name: 'New messages ↓' })
+
+    await page.getByRole('button', { name: 'New room' }).click()
+    await page.getByLabel('Name').fill('elsewhere')
+    await page.getByRole('button', { name: 'Create room' }).click()
+    await page.getByRole('heading', { name: '# elsewhere' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    await page.locator('sc-conversation-list button', { hasText: 'audited' }).click()
+    await page.getByRole('heading', { name: '# audited' }).waitFor()
+    await marks.last().getByRole('button').waitFor()
+    await expect.poll(fromBottom).toBeLessThanOrEqual(1)
+    expect(await newMessages.count()).toBe(0)
+    await send('after switching rooms')
+    await expect.poll(fromBottom).toBeLessThanOrEqual(1)
+
+    // Reading older ones: the control shows, and takes the reader to the newest.
+    await list.evaluate((el) => {
+      el.scrollTop = 0
+    })
+    await newMessages.waitFor()
+    await newMessages.click()
+    await expect.poll(fromBottom).toBeLessThanOrEqual(1)
+    await newMessages.waitFor({ state: 'detached' })
+    // One's own message always scrolls into view, wherever the reader was.
+    await list.evaluate((el) => {
+      el.scrollTop = 0
+    })
+    await newMessages.waitFor()
+    await send('mine, from up there')
+    await expect.poll(fromBottom).toBeLessThanOrEqual(1)
+    await newMessages.waitFor({ state: 'detached' })
+  }, 180_000)
+
   it('security: zero CSP or Trusted Types violations, the chain RPC included', async () => {
     expect(await cspViolations(page)).toEqual([])
   })

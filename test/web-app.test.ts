@@ -228,10 +228,13 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await send('arrives while bob reads older ones')
     await messageText(bob!.page, 'arrives while bob reads older ones').waitFor({ timeout: UI_TIMEOUT_MS })
     expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
-
-    await list.evaluate((el) => {
-      el.scrollTop = el.scrollHeight
-    })
+    // Not at the bottom: a control takes him to the newest.
+    const newMessages = bob!.page.getByRole('button', { name: 'New messages ↓' })
+    await newMessages.click({ timeout: UI_TIMEOUT_MS })
+    await expect
+      .poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight))
+      .toBeLessThanOrEqual(1)
+    await newMessages.waitFor({ state: 'detached' })
     await send('bob at the bottom sees this one')
     await messageText(bob!.page, 'bob at the bottom sees this one').waitFor({ timeout: UI_TIMEOUT_MS })
     await expect
@@ -287,6 +290,21 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await messageText(alice!.page, 'hello bob, this is alice').waitFor({ timeout: UI_TIMEOUT_MS })
     await messageText(alice!.page, 'hi alice, bob here').waitFor({ timeout: UI_TIMEOUT_MS })
     expect(alice!.wallet.signatures()).toBe(before)
+  })
+
+  it('behavior: after a reload an existing DM conversation can send at once, not stuck on "Connecting…"', async () => {
+    // The bug: saved conversations were reset to joining on unlock, but only rooms were rejoined.
+    const [alice, bob] = people
+    await expect.poll(() => alice!.page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
+    await alice!.page.locator('sc-conversation-list button', { hasText: 'DM 0x3C44' }).click()
+    const send = alice!.page.getByRole('button', { name: 'Send' })
+    await expect.poll(() => send.isEnabled(), { timeout: UI_TIMEOUT_MS }).toBe(true)
+    expect(await alice!.page.getByText('Connecting…').count()).toBe(0)
+    await alice!.page.getByRole('textbox', { name: 'Message' }).fill('a second word, after a reload')
+    await send.click()
+    const dmButton = bob!.page.locator('sc-conversation-list button', { hasText: 'DM 0x7099' })
+    await dmButton.getByLabel('1 unread').waitFor({ timeout: UI_TIMEOUT_MS })
+    await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
   })
 
   it('behavior: with the network cut, the installed app opens and shows the vault', async () => {
@@ -416,16 +434,48 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     expect(await bob!.page.content()).not.toContain(text)
   }, 60_000)
 
-  it('behavior: leaving a room removes it and its history, also after a reload with no relay at all', async () => {
+  it('behavior: leaving a room while offline leaves nothing behind (list, history, the sdk’s room and keys), also after a reload with no relay at all', async () => {
     const [, bob] = people
-    await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).click()
-    await bob!.page.getByRole('button', { name: 'Leave room' }).click()
-    await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).waitFor({ state: 'detached' })
+    const mixed = bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' })
+    const roomId = (await mixed.getAttribute('data-conversation'))!
+    expect(roomId).toMatch(/^[0-9a-f]{64}$/)
+    const vaultEntries = (): Promise<string[]> =>
+      bob!.page.evaluate(
+        (name) =>
+          new Promise<string[]>((resolve, reject) => {
+            const open = indexedDB.open(name)
+            open.onerror = () => reject(open.error)
+            open.onsuccess = () => {
+              const keys = open.result.transaction('entries', 'readonly').objectStore('entries').getAllKeys()
+              keys.onerror = () => reject(keys.error)
+              keys.onsuccess = () => {
+                resolve(keys.result.map(String))
+                open.result.close()
+              }
+            }
+          }),
+        `securechat-vault-${chain.accounts[2]!.address.toLowerCase()}`,
+      )
+    expect((await vaultEntries()).filter((name) => name.endsWith(roomId))).toEqual(
+      expect.arrayContaining([`room/joined/${roomId}`, `room/keys/${roomId}`]),
+    )
+    await bob!.context.setOffline(true)
+    try {
+      await bob!.page.reload()
+      await bob!.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+      expect(await bob!.page.getByTestId('network').textContent()).toBe('offline')
+      await mixed.click()
+      await bob!.page.getByRole('button', { name: 'Leave room' }).click()
+      await mixed.waitFor({ state: 'detached' })
+      await expect.poll(async () => (await vaultEntries()).filter((name) => name.endsWith(roomId))).toEqual([])
+    } finally {
+      await bob!.context.setOffline(false)
+    }
     // The relay is gone altogether now (its HTTP server too): the installed app still opens,
     // from the service worker, with the last /config.json it saw.
     await http.stop()
     await bob!.page.reload()
     await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).waitFor({ timeout: UI_TIMEOUT_MS })
-    expect(await bob!.page.locator('sc-conversation-list button', { hasText: 'mixed' }).count()).toBe(0)
+    expect(await mixed.count()).toBe(0)
   })
 })

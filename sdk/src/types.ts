@@ -20,6 +20,11 @@ export interface WalletSigner {
   signMessage(message: string, options?: AbortOptions): Promise<string>
 }
 
+/** EIP-1193 provider: `window.ethereum`, an EIP-6963 announced provider, or a test stand-in. */
+export interface Eip1193Provider {
+  request(args: { method: string; params?: unknown[] }): Promise<unknown>
+}
+
 /** A wallet's signed authorisation of one device's PeerId (DESIGN.md, Identity). */
 export interface SessionCertificate {
   /** The EIP-4361 message text the wallet signed. */

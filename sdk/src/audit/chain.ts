@@ -2,11 +2,11 @@
  * Reading and writing `AuditLog` (contracts/AuditLog.sol): `anchorOf(root)` answers "was this root anchored,
  * when, by whom" in one `eth_call`; `Anchored` events carry each batch's leaf count and leaf list CID.
  */
-import { Contract, type ContractRunner, getAddress, type Provider, type Signer } from 'ethers'
+import { Contract, type ContractRunner, getAddress, Interface, type Provider, type Signer, toQuantity } from 'ethers'
 import { auditLogAbi } from '../contracts/index.ts'
-import type { AbortOptions, Address } from '../types.ts'
+import type { AbortOptions, Address, Eip1193Provider } from '../types.ts'
 import { ANCHOR_LOG_BLOCK_RANGE, RECEIPT_POLL_INTERVAL_MS, RECEIPT_TIMEOUT_MS } from './constants.ts'
-import { AuditLogUnavailableError } from './errors.ts'
+import { AuditLogUnavailableError, WalletRejectedError, WrongChainError } from './errors.ts'
 import type { Bytes32 } from './leaf.ts'
 
 /** The first anchor of a root, as the contract stores it. */
@@ -127,51 +127,79 @@ export type AnchorResult =
   /** The root already had an anchor (ours from an earlier attempt, or anyone's): the first one stands. */
   | { status: 'already-anchored'; anchor: AnchorRecord }
 
-export interface AnchorRootParams {
-  /** Pays for the transaction; connected to a provider. */
-  signer: Signer
+interface AnchorRootBase {
+  /** The `AuditLog` contract. */
   address: string
   root: string
   count: number
   cid: string
-  /** Gas limit of the transaction; estimated when absent. */
+  /** Gas limit of the transaction; estimated (by the signer's provider or the wallet) when absent. */
   gasLimit?: bigint
   receiptPollIntervalMs?: number
   receiptTimeoutMs?: number
+  /** The transaction is sent (not mined yet): a person may want to see its hash while it is. */
+  onSent?: (transactionHash: string) => void
 }
+
+/**
+ * Who pays for the anchor, viem style: an ethers signer connected to a provider (the relay's anchorer,
+ * `securechat anchor`; the default `type`), or an EIP-1193 wallet (a browser's) that signs and sends while
+ * receipts and anchors are read over `provider`, an RPC of the wallet's chain.
+ */
+export type AnchorRootParams = AnchorRootBase &
+  (
+    | { type?: 'signer'; signer: Signer }
+    | { type: 'eip1193'; wallet: Eip1193Provider; account: string; provider: Provider }
+  )
+
+/** EIP-1193: the user rejected the request. */
+const EIP1193_USER_REJECTED = 4001
+const auditLogInterface = new Interface(auditLogAbi)
 
 /**
  * Anchors `root` with one `AuditLog.anchor` transaction and waits for it to be mined. Anchoring is idempotent:
  * a root that already has an anchor resolves as `already-anchored` (the contract keeps the first anchor and
  * reverts replays with `AuditLogRootAlreadyAnchored`). Throws {@link AuditLogUnavailableError} when the
- * transaction could not be sent or mined; the caller retries with the same root.
+ * transaction could not be sent or mined (the caller retries with the same root); with a wallet, also
+ * {@link WalletRejectedError} when its user said no and {@link WrongChainError} when it is on another chain
+ * than `provider`.
  */
 export async function anchorRoot(params: AnchorRootParams, options: AbortOptions = {}): Promise<AnchorResult> {
-  const reader = auditLogReader({ runner: params.signer, address: params.address })
+  const provider = params.type === 'eip1193' ? params.provider : params.signer.provider
+  if (provider === null) {
+    throw new AuditLogUnavailableError('the signer has no provider', { hint: 'connect it: wallet.connect(provider)' })
+  }
+  const reader = auditLogReader({ runner: provider, address: params.address })
   const existing = await reader.anchorOf(params.root, options)
   if (existing !== undefined) return { status: 'already-anchored', anchor: existing }
-  const contract = new Contract(reader.address, auditLogAbi, params.signer)
   let hash: string
   try {
-    const tx = await contract.getFunction('anchor')(
-      params.root,
-      params.count,
-      params.cid,
-      params.gasLimit === undefined ? {} : { gasLimit: params.gasLimit },
-    )
-    hash = (tx as { hash: string }).hash
+    hash =
+      params.type === 'eip1193'
+        ? await sendWithWallet(params, reader.address, options)
+        : await sendWithSigner(params, reader.address)
   } catch (cause) {
-    if (revertName(cause) === 'AuditLogRootAlreadyAnchored') {
-      const anchor = await reader.anchorOf(params.root, options)
+    if (cause instanceof WalletRejectedError || cause instanceof WrongChainError) throw cause
+    // A replay (someone anchored the same root since): the first anchor stands.
+    if (revertName(cause) === 'AuditLogRootAlreadyAnchored' || params.type === 'eip1193') {
+      const anchor = await reader.anchorOf(params.root, options).catch(() => undefined)
       if (anchor !== undefined) return { status: 'already-anchored', anchor }
     }
-    throw new AuditLogUnavailableError('the anchor transaction could not be sent', {
-      details: { root: params.root, address: reader.address },
-      hint: 'is the JSON-RPC endpoint up, and does the anchoring account hold ETH for gas?',
-      cause,
-    })
+    const wallet = params.type === 'eip1193'
+    throw new AuditLogUnavailableError(
+      wallet
+        ? `the wallet could not send the anchor transaction: ${describeCause(cause)}`
+        : 'the anchor transaction could not be sent',
+      {
+        details: { root: params.root, address: reader.address },
+        hint: wallet
+          ? 'does the account hold enough ETH for gas?'
+          : 'is the JSON-RPC endpoint up, and does the anchoring account hold ETH for gas?',
+        cause,
+      },
+    )
   }
-  const provider = params.signer.provider!
+  params.onSent?.(hash)
   const deadline = Date.now() + (params.receiptTimeoutMs ?? RECEIPT_TIMEOUT_MS)
   for (;;) {
     options.signal?.throwIfAborted()
@@ -190,7 +218,10 @@ export async function anchorRoot(params: AnchorRootParams, options: AbortOptions
       if (anchor !== undefined) return { status: 'already-anchored', anchor }
       throw new AuditLogUnavailableError('the anchor transaction reverted', {
         details: { root: params.root, transactionHash: hash, address: reader.address },
-        hint: 'check the gas limit (--anchor-gas-limit) and that the address is an AuditLog',
+        hint:
+          params.type === 'eip1193'
+            ? 'see the transaction in your wallet; nothing was anchored'
+            : 'check the gas limit (--anchor-gas-limit) and that the address is an AuditLog',
       })
     }
     if (Date.now() >= deadline) {
@@ -201,6 +232,71 @@ export async function anchorRoot(params: AnchorRootParams, options: AbortOptions
     }
     await sleep(params.receiptPollIntervalMs ?? RECEIPT_POLL_INTERVAL_MS, options.signal)
   }
+}
+
+async function sendWithSigner(params: AnchorRootBase & { signer: Signer }, address: Address): Promise<string> {
+  const contract = new Contract(address, auditLogAbi, params.signer)
+  const tx = await contract.getFunction('anchor')(
+    params.root,
+    params.count,
+    params.cid,
+    params.gasLimit === undefined ? {} : { gasLimit: params.gasLimit },
+  )
+  return (tx as { hash: string }).hash
+}
+
+/** `eth_sendTransaction` through the wallet, once it is on the chain `provider` reads (elsewhere it would anchor nothing here). */
+async function sendWithWallet(
+  params: AnchorRootBase & { wallet: Eip1193Provider; account: string; provider: Provider },
+  address: Address,
+  options: AbortOptions,
+): Promise<string> {
+  const [answer, network] = await Promise.all([
+    params.wallet.request({ method: 'eth_chainId' }),
+    params.provider.getNetwork(),
+  ])
+  options.signal?.throwIfAborted()
+  const walletChainId = typeof answer === 'string' ? Number.parseInt(answer, 16) : Number(answer)
+  const chainId = Number(network.chainId)
+  if (walletChainId !== chainId) {
+    throw new WrongChainError(`the wallet is on chain ${walletChainId}, the audit log on chain ${chainId}`, {
+      details: { walletChainId, chainId },
+      hint: `switch the wallet to chain ${chainId}, then try again`,
+    })
+  }
+  const tx = {
+    from: getAddress(params.account),
+    to: address,
+    data: auditLogInterface.encodeFunctionData('anchor', [params.root, params.count, params.cid]),
+    ...(params.gasLimit === undefined ? {} : { gas: toQuantity(params.gasLimit) }),
+  }
+  let hash: unknown
+  try {
+    hash = await params.wallet.request({ method: 'eth_sendTransaction', params: [tx] })
+  } catch (cause) {
+    if (eip1193Code(cause) === EIP1193_USER_REJECTED) {
+      throw new WalletRejectedError('the wallet’s user rejected the anchor transaction', { cause })
+    }
+    throw cause
+  }
+  if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) {
+    throw new AuditLogUnavailableError('the wallet answered no transaction hash', { details: { answer: hash } })
+  }
+  return hash
+}
+
+/** The EIP-1193 error code, also where wallets nest it (`error.code`, ethers' `info.error.code`). */
+function eip1193Code(err: unknown): number | undefined {
+  const e = err as { code?: unknown; error?: { code?: unknown }; info?: { error?: { code?: unknown } } } | null
+  for (const code of [e?.code, e?.error?.code, e?.info?.error?.code]) if (typeof code === 'number') return code
+  return undefined
+}
+
+function describeCause(err: unknown): string {
+  const e = err as { shortMessage?: unknown; message?: unknown } | null
+  if (typeof e?.shortMessage === 'string') return e.shortMessage
+  if (typeof e?.message === 'string') return e.message
+  return String(err)
 }
 
 function revertName(err: unknown): string | undefined {

@@ -19,3 +19,13 @@ export class AuditLogUnavailableError extends SecureChatError {
 export class LeafListUnavailableError extends SecureChatError {
   override name = 'LeafListUnavailableError'
 }
+
+/** The wallet's user rejected the transaction (EIP-1193 error 4001): nothing was sent. */
+export class WalletRejectedError extends SecureChatError {
+  override name = 'WalletRejectedError'
+}
+
+/** The wallet is on another chain than the one the transaction is meant for; `details` name both. */
+export class WrongChainError extends SecureChatError {
+  override name = 'WrongChainError'
+}

@@ -40,6 +40,8 @@ export {
   InvalidLeafListError,
   InvalidTranscriptError,
   LeafListUnavailableError,
+  WalletRejectedError,
+  WrongChainError,
 } from './errors.ts'
 export { type AuditIpfs, type AuditIpfsInit, createAuditIpfs, fetchLeafList, publishLeafList } from './ipfs.ts'
 export {

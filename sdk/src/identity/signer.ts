@@ -1,6 +1,6 @@
 import { getAddress } from 'ethers'
 import { SigningError } from '../errors.ts'
-import type { Address, WalletSigner } from '../types.ts'
+import type { Address, Eip1193Provider, WalletSigner } from '../types.ts'
 
 // Implementations of the sdk's `WalletSigner` (types module, so the vault can take one without importing identity).
 export type { WalletSigner }
@@ -32,10 +32,7 @@ export function walletSigner(init: WalletSignerInit): WalletSigner {
   }
 }
 
-/** EIP-1193 provider: `window.ethereum`, an EIP-6963 announced provider, or a test stand-in. */
-export interface Eip1193Provider {
-  request(args: { method: string; params?: unknown[] }): Promise<unknown>
-}
+export type { Eip1193Provider }
 
 export interface Eip1193SignerInit {
   provider: Eip1193Provider

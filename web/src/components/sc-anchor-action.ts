@@ -1,9 +1,9 @@
 import { consume } from '@lit/context'
 import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
-import { type ChatSession, describeError } from '../state/chat-session.ts'
-import { sessionContext } from '../state/context.ts'
-import { MemberAnchorError, MemberAnchorFailure, type MemberAnchorProgress } from '../state/member-anchor.ts'
+import type { Anchoring, MemberAnchorProgress } from '../state/anchoring.ts'
+import { anchoringContext } from '../state/context.ts'
+import { describeError } from '../state/errors.ts'
 import { baseStyles } from './styles.ts'
 
 type Status =
@@ -16,7 +16,7 @@ type Status =
 
 /**
  * "Anchor recent messages": a member anchors the room's unmarked messages with a transaction from the wallet
- * (`state/member-anchor.ts`), and sees each step — the wallet prompt, the transaction, its block — and any
+ * (`state/anchoring.ts`), and sees each step — the wallet prompt, the transaction, its block — and any
  * failure in words.
  */
 @customElement('sc-anchor-action')
@@ -41,9 +41,9 @@ export class ScAnchorAction extends LitElement {
     `,
   ]
 
-  @consume({ context: sessionContext, subscribe: true })
+  @consume({ context: anchoringContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  anchoring: Anchoring | undefined
 
   /** The room whose messages are anchored. */
   @property() room = ''
@@ -74,13 +74,17 @@ export class ScAnchorAction extends LitElement {
   }
 
   async #anchor(): Promise<void> {
-    const session = this.session
-    if (session === undefined || this.status.kind === 'working') return
+    const anchoring = this.anchoring
+    if (anchoring === undefined || this.status.kind === 'working') return
     this.status = { kind: 'working', text: 'Preparing the batch…' }
     try {
-      const result = await session.anchorRecent(this.room, (progress) => {
+      const result = await anchoring.anchorRecent(this.room, (progress) => {
         this.status = { kind: 'working', text: describeProgress(progress) }
       })
+      if (result.status === 'nothing-to-anchor') {
+        this.status = { kind: 'done', text: 'Nothing to anchor: every message here is marked as anchored.' }
+        return
+      }
       const messages = `${result.batch.count} message${result.batch.count === 1 ? '' : 's'}`
       const anchored =
         result.status === 'anchored'
@@ -94,18 +98,15 @@ export class ScAnchorAction extends LitElement {
             bytes: result.bytes,
           }
     } catch (err) {
-      this.status =
-        err instanceof MemberAnchorError && err.reason === MemberAnchorFailure.nothingToAnchor
-          ? { kind: 'done', text: 'Nothing to anchor: every message here is marked as anchored.' }
-          : { kind: 'failed', text: describeFailure(err) }
+      this.status = { kind: 'failed', text: describeFailure(err) }
     }
   }
 
   async #republish(bytes: Uint8Array): Promise<void> {
-    const session = this.session
-    if (session === undefined) return
+    const anchoring = this.anchoring
+    if (anchoring === undefined) return
     this.status = { kind: 'working', text: 'Handing the leaf list to the relay…' }
-    const publication = await session.republishLeafList(bytes)
+    const publication = await anchoring.republishLeafList(bytes)
     this.status = publication.ok
       ? { kind: 'done', text: 'The relay keeps the leaf list now.' }
       : { kind: 'unpublished', text: `The relay did not keep the leaf list: ${publication.reason}.`, bytes }
@@ -124,7 +125,8 @@ function describeProgress(progress: MemberAnchorProgress): string {
 }
 
 function describeFailure(err: unknown): string {
-  if (err instanceof MemberAnchorError && err.reason === MemberAnchorFailure.rejected) {
+  // The sdk's anchorRoot: the wallet's user said no.
+  if (err instanceof Error && err.name === 'WalletRejectedError') {
     return 'You rejected the transaction in your wallet; nothing was anchored.'
   }
   return `Not anchored: ${describeError(err)}`

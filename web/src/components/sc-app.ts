@@ -2,9 +2,12 @@ import { provide } from '@lit/context'
 import { Task } from '@lit/task'
 import { css, html, LitElement } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
-import type { ChatSession } from '../state/chat-session.ts'
-import { SessionController, sessionContext } from '../state/context.ts'
+import type { AppState } from '../signed-in.ts'
+import type { Anchoring } from '../state/anchoring.ts'
+import { anchoringContext, ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
 import { loadLastSession } from '../state/device-store.ts'
+import type { Session } from '../state/session.ts'
 import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
 import './sc-sign-in.ts'
 import { baseStyles, shortAddress } from './styles.ts'
@@ -111,7 +114,15 @@ export class ScApp extends LitElement {
 
   @provide({ context: sessionContext })
   @state()
-  session: ChatSession | undefined
+  session: Session | undefined
+
+  @provide({ context: conversationsContext })
+  @state()
+  conversations: Conversations | undefined
+
+  @provide({ context: anchoringContext })
+  @state()
+  anchoring: Anchoring | undefined
 
   @state() private wallets: WalletChoice[] = []
   @state() private page: Page = 'chat'
@@ -123,9 +134,9 @@ export class ScApp extends LitElement {
   /** A wallet was picked before the signed-in part had loaded. */
   @state() private waitingForApp = false
 
-  readonly #controller = new SessionController(this)
+  readonly #controller = new ChangeController<Session>(this, 'session:changed')
   /** The signed-in module and a session on the relay's config; started with the shell, never awaited by its first render. */
-  #loaded: Promise<{ app: SignedInModule; session: ChatSession }> | undefined
+  #loaded: Promise<{ app: SignedInModule } & AppState> | undefined
 
   readonly #start = new Task(this, {
     task: async () => {
@@ -142,13 +153,15 @@ export class ScApp extends LitElement {
     args: () => [],
   })
 
-  #load(): Promise<{ app: SignedInModule; session: ChatSession }> {
+  #load(): Promise<{ app: SignedInModule } & AppState> {
     this.#loaded ??= (async () => {
       const app = await import('../signed-in.ts')
-      const session = await app.startSession()
-      this.session = session
-      this.#controller.session = session
-      return { app, session }
+      const state = await app.startSession()
+      this.session = state.session
+      this.conversations = state.conversations
+      this.anchoring = state.anchoring
+      this.#controller.target = state.session
+      return { app, ...state }
     })()
     this.#loaded.catch((err: unknown) => {
       this.loadProblem = err instanceof Error ? err.message : String(err)
@@ -183,7 +196,7 @@ export class ScApp extends LitElement {
     </div>`
   }
 
-  #renderSession(session: ChatSession | undefined) {
+  #renderSession(session: Session | undefined) {
     const signedIn = session?.status === 'signed-in'
     return html`
       <header>
@@ -273,12 +286,14 @@ export class ScApp extends LitElement {
 
   /** An invite link (`#invite=…`) joins its room once signed in, then leaves the address bar clean. */
   async #openInviteFromUrl(): Promise<void> {
-    const session = this.session
-    if (session?.status !== 'signed-in' || !location.hash.startsWith('#invite=')) return
+    const conversations = this.conversations
+    if (this.session?.status !== 'signed-in' || conversations === undefined || !location.hash.startsWith('#invite=')) {
+      return
+    }
     const invite = location.hash // joinInvite takes the `#invite=…` part as it is
     history.replaceState(null, '', location.pathname)
     try {
-      this.#show('chat', await session.joinInvite(invite))
+      this.#show('chat', await conversations.joinInvite(invite))
       this.startProblem = undefined
     } catch (err) {
       this.startProblem = `This invite link did not work: ${err instanceof Error ? err.message : String(err)}`

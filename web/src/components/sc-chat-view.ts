@@ -3,16 +3,19 @@ import type { RoomMember } from '@securechat/sdk/types'
 import { css, html, LitElement, type PropertyValues } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
 import { repeat } from 'lit/directives/repeat.js'
-import { type ChatSession, describeError } from '../state/chat-session.ts'
-import { SessionController, sessionContext } from '../state/context.ts'
+import type { Anchoring } from '../state/anchoring.ts'
+import { anchoringContext, ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
+import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
+import type { Session } from '../state/session.ts'
 import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** How near the bottom (px) still counts as reading the newest messages. */
-const FOLLOW_NEWEST_SLACK_PX = 48
+export const FOLLOW_NEWEST_SLACK_PX = 48
 
 /** One conversation (room or DM): its state, members, messages and the composer. */
 @customElement('sc-chat-view')
@@ -50,6 +53,14 @@ export class ScChatView extends LitElement {
         display: flex;
         flex-direction: column;
         min-height: 0;
+        position: relative;
+      }
+      .newest {
+        position: absolute;
+        bottom: 0.5rem;
+        left: 50%;
+        transform: translateX(-50%);
+        box-shadow: 0 2px 6px rgb(0 0 0 / 20%);
       }
       ol {
         flex: 1;
@@ -102,45 +113,69 @@ export class ScChatView extends LitElement {
 
   @consume({ context: sessionContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  session: Session | undefined
+
+  @consume({ context: conversationsContext, subscribe: true })
+  @property({ attribute: false })
+  conversations: Conversations | undefined
+
+  @consume({ context: anchoringContext, subscribe: true })
+  @property({ attribute: false })
+  anchoring: Anchoring | undefined
 
   @property() conversation = ''
   @state() private problem: string | undefined
+  /**
+   * The reader scrolled up, away from the newest messages: the list stays where they are and offers
+   * "New messages ↓". Only the reader's scrolling sets it; content that grows (a message, an anchor mark
+   * rendering later) never does, so the list keeps following whatever renders after it scrolled.
+   */
+  @state() private reading = false
   @query('ol') private list: HTMLOListElement | undefined
 
-  readonly #controller = new SessionController(this)
-  /** Whether this update should end at the newest message: someone reading older ones stays where they are. */
-  #followNewest = true
+  readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
+  readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
+  readonly #anchoringChanges = new ChangeController<Anchoring>(this, 'anchoring:changed')
+  /** The list's scrollTop at its last scroll event: a smaller one is the reader scrolling up. */
+  #lastScrollTop = 0
+  /** Messages that grow after the list scrolled (anchor marks render in their own update) keep it at the bottom. */
+  readonly #resized = new ResizeObserver(() => {
+    if (!this.reading) this.#toBottom()
+  })
 
   override willUpdate(changed: PropertyValues<this>): void {
-    const list = this.list
-    this.#followNewest =
-      changed.has('conversation') ||
-      list === undefined ||
-      list.scrollHeight - list.scrollTop - list.clientHeight <= FOLLOW_NEWEST_SLACK_PX
-    this.#controller.session = this.session
+    if (changed.has('conversation')) this.reading = false
+    this.#sessionChanges.target = this.session
+    this.#conversationChanges.target = this.conversations
+    this.#anchoringChanges.target = this.anchoring
     // Unchanged room: a no-op. Called on every update, so a session that signs in later starts checking.
-    this.session?.watchAnchors(this.conversation)
+    this.anchoring?.watch(this.conversation)
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.session?.watchAnchors(undefined)
+    this.#resized.disconnect()
+    this.anchoring?.watch(undefined)
   }
 
   override updated(changed: PropertyValues<this>): void {
-    if (this.#followNewest) this.list?.scrollTo({ top: this.list.scrollHeight })
+    const list = this.list
+    if (list !== undefined) for (const item of list.children) this.#resized.observe(item)
+    if (!this.reading) this.#toBottom()
     if (changed.has('conversation')) this.problem = undefined
-    if (document.visibilityState === 'visible') this.session?.markRead(this.conversation)
+    if (document.visibilityState === 'visible') this.conversations?.markRead(this.conversation)
   }
 
   override render() {
     const session = this.session
-    const view = session?.conversations.get(this.conversation)
-    if (session === undefined || view === undefined) return html`<p class="muted">Pick a conversation.</p>`
-    const isRoom = view.saved.kind === 'room'
-    const title = isRoom ? `# ${view.saved.name}` : `DM with ${view.saved.name}`
-    const link = session.inviteLink(view.saved.id)
+    const conversations = this.conversations
+    const view = conversations?.get(this.conversation)
+    if (session === undefined || conversations === undefined || view === undefined) {
+      return html`<p class="muted">Pick a conversation.</p>`
+    }
+    const isRoom = view.kind === 'room'
+    const title = isRoom ? `# ${view.name}` : `DM with ${view.name}`
+    const link = conversations.inviteLink(view.id)
     const others = view.members.filter((m) => m.address !== session.address)
     return html`
       <header>
@@ -153,20 +188,21 @@ export class ScChatView extends LitElement {
           }
         </div>
         <div class="actions">
-          ${isRoom && view.state === 'joined' && session.canAnchor ? html`<sc-anchor-action .room=${view.saved.id}></sc-anchor-action>` : ''}
+          ${isRoom && view.state === 'joined' && this.anchoring?.canAnchor === true ? html`<sc-anchor-action .room=${view.id}></sc-anchor-action>` : ''}
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
         </div>
       </header>
       <div class="body">
         ${this.#stateNotice(view.state, view.problem, session.network)}
         ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
-        <ol role="log" aria-live="polite" aria-label="Messages">
+        <ol role="log" aria-live="polite" aria-label="Messages" @scroll=${this.#onScroll}>
           ${repeat(
-            session.history(this.conversation),
+            conversations.history(this.conversation),
             (entry) => entry.id,
             (entry) => this.#message(entry),
           )}
         </ol>
+        ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
       </div>
       <form @submit=${this.#send}>
         <label class="visually-hidden" for="composer">Message</label>
@@ -220,18 +256,41 @@ export class ScChatView extends LitElement {
     const form = event.target as HTMLFormElement
     const input = form.elements.namedItem('text') as HTMLInputElement
     const text = input.value.trim()
-    if (text === '' || this.session === undefined) return
+    if (text === '' || this.conversations === undefined) return
     this.problem = undefined
+    // One's own message is always shown, wherever the reader was.
+    this.reading = false
     try {
-      await this.session.send(this.conversation, text)
+      await this.conversations.send(this.conversation, text)
       input.value = ''
     } catch (err) {
       this.problem = describeError(err)
     }
   }
 
+  #onScroll(): void {
+    const list = this.list
+    if (list === undefined) return
+    const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight
+    if (fromBottom <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
+    else if (list.scrollTop < this.#lastScrollTop) this.reading = true
+    this.#lastScrollTop = list.scrollTop
+  }
+
+  #toNewest(): void {
+    this.reading = false
+    this.#toBottom()
+  }
+
+  #toBottom(): void {
+    const list = this.list
+    if (list === undefined) return
+    list.scrollTo({ top: list.scrollHeight })
+    this.#lastScrollTop = list.scrollTop
+  }
+
   async #leave(): Promise<void> {
-    await this.session?.leave(this.conversation)
+    await this.conversations?.leave(this.conversation)
     this.dispatchEvent(new CustomEvent('conversation-selected', { detail: undefined, bubbles: true, composed: true }))
   }
 }

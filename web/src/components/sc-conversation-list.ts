@@ -1,8 +1,8 @@
 import { consume } from '@lit/context'
 import { css, html, LitElement } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
-import type { ChatSession } from '../state/chat-session.ts'
-import { SessionController, sessionContext } from '../state/context.ts'
+import { ChangeController, conversationsContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** Joined rooms and DMs with unread counts; selecting one dispatches `conversation-selected`. */
@@ -48,20 +48,20 @@ export class ScConversationList extends LitElement {
     `,
   ]
 
-  @consume({ context: sessionContext, subscribe: true })
+  @consume({ context: conversationsContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  conversations: Conversations | undefined
 
   @property() selected: string | undefined
 
-  readonly #controller = new SessionController(this)
+  readonly #controller = new ChangeController<Conversations>(this, 'conversations:changed')
 
   override willUpdate(): void {
-    this.#controller.session = this.session
+    this.#controller.target = this.conversations
   }
 
   override render() {
-    const views = [...(this.session?.conversations.values() ?? [])]
+    const views = this.conversations?.list ?? []
     return html`
       <nav aria-label="Conversations">
         <div class="actions">
@@ -72,12 +72,12 @@ export class ScConversationList extends LitElement {
         ${views.length === 0 ? html`<p class="muted">No rooms yet: create one or join with an invite.</p>` : ''}
         <ul>
           ${views.map((view) => {
-            const label = view.saved.kind === 'dm' ? `DM ${shortAddress(view.saved.name)}` : `# ${view.saved.name}`
+            const label = view.kind === 'dm' ? `DM ${shortAddress(view.name)}` : `# ${view.name}`
             return html`<li>
               <button
-                aria-current=${view.saved.id === this.selected ? 'true' : 'false'}
-                data-conversation=${view.saved.id}
-                @click=${() => this.#select(view.saved.id)}
+                aria-current=${view.id === this.selected ? 'true' : 'false'}
+                data-conversation=${view.id}
+                @click=${() => this.#select(view.id)}
               >
                 <span>${label}</span>
                 ${

@@ -2,8 +2,10 @@ import { consume } from '@lit/context'
 import type { GateRule } from '@securechat/sdk/gates'
 import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
-import { type ChatSession, describeError } from '../state/chat-session.ts'
-import { sessionContext } from '../state/context.ts'
+import { conversationsContext, sessionContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
+import { describeError } from '../state/errors.ts'
+import type { Session } from '../state/session.ts'
 import { baseStyles, formStyles } from './styles.ts'
 
 type GateKind = 'none' | 'erc721' | 'erc1155' | 'erc20'
@@ -27,9 +29,14 @@ export class ScCreateRoom extends LitElement {
     `,
   ]
 
+  @consume({ context: conversationsContext, subscribe: true })
+  @property({ attribute: false })
+  conversations: Conversations | undefined
+
+  /** For the app's chain. */
   @consume({ context: sessionContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  session: Session | undefined
 
   @state() private gate: GateKind = 'none'
   @state() private busy = false
@@ -83,13 +90,17 @@ export class ScCreateRoom extends LitElement {
   async #submit(event: SubmitEvent): Promise<void> {
     event.preventDefault()
     const session = this.session
-    if (session === undefined) return
+    const conversations = this.conversations
+    if (session === undefined || conversations === undefined) return
     const data = new FormData(event.target as HTMLFormElement)
     const field = (name: string): string => String(data.get(name) ?? '').trim()
     this.busy = true
     this.problem = undefined
     try {
-      const id = await session.createRoom({ name: field('name'), gate: this.#rule(field, session.config.chainId) })
+      const id = await conversations.createRoom({
+        name: field('name'),
+        gate: this.#rule(field, session.config.chainId),
+      })
       this.dispatchEvent(new CustomEvent('conversation-selected', { detail: id, bubbles: true, composed: true }))
     } catch (err) {
       this.problem = describeError(err)

@@ -1,8 +1,9 @@
 import { consume } from '@lit/context'
 import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
-import { type ChatSession, describeError } from '../state/chat-session.ts'
-import { sessionContext } from '../state/context.ts'
+import { conversationsContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
+import { describeError } from '../state/errors.ts'
 import { baseStyles, formStyles } from './styles.ts'
 
 /** Joins a room from a pasted invite or invite link (QR codes open the link). */
@@ -19,9 +20,9 @@ export class ScJoinRoom extends LitElement {
     `,
   ]
 
-  @consume({ context: sessionContext, subscribe: true })
+  @consume({ context: conversationsContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  conversations: Conversations | undefined
 
   @state() private busy = false
   @state() private problem: string | undefined
@@ -40,12 +41,12 @@ export class ScJoinRoom extends LitElement {
 
   async #submit(event: SubmitEvent): Promise<void> {
     event.preventDefault()
-    if (this.session === undefined) return
+    if (this.conversations === undefined) return
     const text = String(new FormData(event.target as HTMLFormElement).get('invite') ?? '')
     this.busy = true
     this.problem = undefined
     try {
-      const id = await this.session.joinInvite(text)
+      const id = await this.conversations.joinInvite(text)
       this.dispatchEvent(new CustomEvent('conversation-selected', { detail: id, bubbles: true, composed: true }))
     } catch (err) {
       this.problem = describeError(err)

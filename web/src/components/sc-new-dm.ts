@@ -2,8 +2,8 @@ import { consume } from '@lit/context'
 import { isAddress } from 'ethers'
 import { html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
-import type { ChatSession } from '../state/chat-session.ts'
-import { sessionContext } from '../state/context.ts'
+import { conversationsContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
 import { baseStyles, formStyles } from './styles.ts'
 
 /** Starts a direct-message conversation with a wallet address. */
@@ -11,9 +11,9 @@ import { baseStyles, formStyles } from './styles.ts'
 export class ScNewDm extends LitElement {
   static override styles = [baseStyles, formStyles]
 
-  @consume({ context: sessionContext, subscribe: true })
+  @consume({ context: conversationsContext, subscribe: true })
   @property({ attribute: false })
-  session: ChatSession | undefined
+  conversations: Conversations | undefined
 
   @state() private problem: string | undefined
 
@@ -36,7 +36,7 @@ export class ScNewDm extends LitElement {
       this.problem = 'That is not an Ethereum address (0x followed by 40 hex digits).'
       return
     }
-    const id = this.session?.openDm(address)
+    const id = this.conversations?.openDm(address)
     if (id !== undefined) {
       this.dispatchEvent(new CustomEvent('conversation-selected', { detail: id, bubbles: true, composed: true }))
     }

@@ -3,7 +3,9 @@
  * recomputes each message's audit leaf from the message as it received (or sent) it, asks the relay that
  * serves the app for the leaf's Merkle proof (`GET /audit/proof`), checks that the proof leads to the root,
  * and reads the root's anchor — block, time, anchorer, and the `Anchored` event's leaf list CID — from the
- * `AuditLog` contract over the chain's RPC. Only a message that passes all of it is marked.
+ * `AuditLog` contract over the chain's RPC. Only a message that passes all of it is marked. A member's own
+ * anchor (`anchoring.ts`) seeds what it knows instead, and hands its leaf list to the relay
+ * (`POST /audit/leaf-lists`).
  */
 import {
   type AnchorRecord,
@@ -29,6 +31,15 @@ export const ANCHOR_POLL_MAX_AGE_MS = 30 * 60_000
 export const ANCHOR_CHECKS_PER_POLL = 10
 /** One proof request or chain read is abandoned after this long (and tried again at the next poll). */
 export const ANCHOR_CHECK_TIMEOUT_MS = 10_000
+/** Times the leaf list is handed to the relay while it cannot take it yet (its RPC a block behind, busy). */
+export const LEAF_LIST_PUBLISH_ATTEMPTS = 5
+/** Wait before the next attempt, times the attempt number. */
+export const LEAF_LIST_PUBLISH_RETRY_MS = 1_000
+/** One `POST /audit/leaf-lists` is abandoned after this long. */
+export const LEAF_LIST_PUBLISH_TIMEOUT_MS = 30_000
+
+/** Where the relay takes leaf lists of members' anchors. */
+const LEAF_LISTS_PATH = '/audit/leaf-lists'
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
 /** `GET /audit/proof`: only the root and the proof are used; the relay's batch details are not trusted. */
@@ -78,23 +89,34 @@ export interface AnchorCheckerInit {
   baseUrl?: string
 }
 
+/** A root's first anchor, with what its `Anchored` event says. */
+export type KnownAnchor = AnchorRecord & { cid?: string; transactionHash?: string; count?: number }
+
 /** Checks leaves against a relay's proofs and the chain. Anchors of roots are cached: the first anchor is final. */
 export class AnchorChecker {
   readonly #init: AnchorCheckerInit
   readonly #reader: AuditLogReader
-  readonly #roots = new Map<string, AnchorRecord & { cid?: string; transactionHash?: string; count?: number }>()
+  readonly #roots = new Map<string, KnownAnchor>()
 
   constructor(init: AnchorCheckerInit) {
     this.#init = init
     this.#reader = auditLogReader({ runner: init.provider, address: init.auditLog })
   }
 
+  /**
+   * An anchor this browser has just read from the chain itself (its own anchor transaction, `anchorRoot`):
+   * proofs to its root are checked against it without reading the chain again.
+   */
+  seed(anchor: KnownAnchor): void {
+    this.#roots.set(anchor.root.toLowerCase(), anchor)
+  }
+
   async check(leaf: AuditLeaf, options: AbortOptions = {}): Promise<AnchorCheck> {
     const leafHash = leafHashOf(leaf)
     let body: unknown
     try {
-      const url = new URL(`/audit/proof?leaf=${leafHash}`, this.#init.baseUrl ?? location.origin)
-      const response = await fetch(url, { cache: 'no-store', signal: signalOf(options) })
+      const url = relayUrl(`/audit/proof?leaf=${leafHash}`, this.#init.baseUrl)
+      const response = await fetch(url, { cache: 'no-store', signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) })
       if (response.status === 404) return { status: 'pending' }
       if (response.status === 501) return { status: 'unsupported' }
       if (!response.ok) return { status: 'unavailable', reason: `the relay answered ${response.status}` }
@@ -129,7 +151,7 @@ export class AnchorChecker {
         evidence: { root, proof, leaf },
         reader: { anchorOf: (r, o) => this.#anchorOf(r, o ?? {}) },
       },
-      { signal: signalOf(options) },
+      { signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) },
     )
     if (!verdict.ok || verdict.anchor === undefined) {
       const failure = verdict.failures[0]
@@ -177,9 +199,71 @@ export class AnchorChecker {
   }
 }
 
-function signalOf(options: AbortOptions): AbortSignal {
-  const timeout = AbortSignal.timeout(ANCHOR_CHECK_TIMEOUT_MS)
+/** `path` on the relay that served the app, or on `baseUrl`. */
+function relayUrl(path: string, baseUrl: string | undefined): URL {
+  return new URL(path, baseUrl ?? location.origin)
+}
+
+/** The caller's signal, and a timeout of `ms`. */
+function withTimeout(options: AbortOptions, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms)
   return options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+}
+
+/**
+ * Whether the relay keeps a leaf list (so `securechat verify` can fetch it), or why not;
+ * `final` when the relay refused these bytes for good (malformed, too large, another CID on chain).
+ */
+export type LeafListPublication = { ok: true } | { ok: false; reason: string; final: boolean }
+
+/**
+ * Hands the leaf list of a member's anchor to the relay (`POST /audit/leaf-lists`), trying again while the relay
+ * cannot take it yet (its RPC has not seen the anchor, it is busy, or unreachable).
+ */
+export async function postLeafList(
+  bytes: Uint8Array,
+  init: { baseUrl?: string } = {},
+  options: AbortOptions = {},
+): Promise<LeafListPublication> {
+  const url = relayUrl(LEAF_LISTS_PATH, init.baseUrl)
+  for (let attempt = 1; ; attempt++) {
+    let status: number | undefined
+    let reason: string
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/json' }),
+        cache: 'no-store',
+        signal: withTimeout(options, LEAF_LIST_PUBLISH_TIMEOUT_MS),
+      })
+      if (response.ok) return { ok: true }
+      status = response.status
+      const body = (await response.json().catch(() => ({}))) as { error?: unknown }
+      reason = typeof body.error === 'string' ? body.error : `the relay answered ${status}`
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      reason = `the relay could not be reached (${String(err)})`
+    }
+    const transient = status === undefined || status === 422 || status === 429 || status === 503
+    const final = status === 400 || status === 409 || status === 413 || status === 415
+    if (!transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) return { ok: false, reason, final }
+    await sleep(LEAF_LIST_PUBLISH_RETRY_MS * attempt, options.signal)
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    function onAbort(): void {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 export interface AnchorWatcherInit {

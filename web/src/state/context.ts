@@ -1,34 +1,42 @@
 import { createContext } from '@lit/context'
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
-import type { ChatSession } from './chat-session.ts'
+import type { Anchoring } from './anchoring.ts'
+import type { Conversations } from './conversations.ts'
+import type { Session } from './session.ts'
 
-/** The signed-in session, provided by `<sc-app>` to every component below it. */
-export const sessionContext = createContext<ChatSession | undefined>(Symbol('securechat-session'))
+/** The wallet, vault and network of this tab, provided by `<sc-app>` to every component below it. */
+export const sessionContext = createContext<Session | undefined>(Symbol('securechat-session'))
+/** The signed-in wallet's rooms and DMs with their histories. */
+export const conversationsContext = createContext<Conversations | undefined>(Symbol('securechat-conversations'))
+/** Anchor marks of the open room, and anchoring from the wallet. */
+export const anchoringContext = createContext<Anchoring | undefined>(Symbol('securechat-anchoring'))
 
-/** Re-renders its host whenever the session reports a change. */
-export class SessionController implements ReactiveController {
+/** Re-renders its host whenever its {@link target} dispatches `eventName` (`session:changed` …). */
+export class ChangeController<T extends EventTarget> implements ReactiveController {
   readonly #host: ReactiveControllerHost
-  #session: ChatSession | undefined
+  readonly #eventName: string
+  #target: T | undefined
   readonly #onChange = (): void => this.#host.requestUpdate()
 
-  constructor(host: ReactiveControllerHost) {
+  constructor(host: ReactiveControllerHost, eventName: string) {
     this.#host = host
+    this.#eventName = eventName
     host.addController(this)
   }
 
-  set session(session: ChatSession | undefined) {
-    if (session === this.#session) return
-    this.#session?.removeEventListener('change', this.#onChange)
-    this.#session = session
-    session?.addEventListener('change', this.#onChange)
+  set target(target: T | undefined) {
+    if (target === this.#target) return
+    this.#target?.removeEventListener(this.#eventName, this.#onChange)
+    this.#target = target
+    target?.addEventListener(this.#eventName, this.#onChange)
     this.#host.requestUpdate()
   }
 
   hostDisconnected(): void {
-    this.#session?.removeEventListener('change', this.#onChange)
+    this.#target?.removeEventListener(this.#eventName, this.#onChange)
   }
 
   hostConnected(): void {
-    this.#session?.addEventListener('change', this.#onChange)
+    this.#target?.addEventListener(this.#eventName, this.#onChange)
   }
 }

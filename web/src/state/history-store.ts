@@ -44,8 +44,13 @@ const entrySchema = z.object({
 })
 export type ChatEntry = z.infer<typeof entrySchema>
 
+/**
+ * What the app keeps of a conversation beside the sdk: a DM (the sdk keeps its sessions, not a list of them), or
+ * how far a room was read. Which rooms there are is the sdk's (`client.savedRooms()`): an entry of a room it no
+ * longer has is dropped. (Entries of older versions named a room's invite and name too: read, and not kept.)
+ */
 const conversationSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('room'), id: z.string(), name: z.string(), invite: z.string(), lastReadMs: z.number() }),
+  z.object({ kind: z.literal('room'), id: z.string(), lastReadMs: z.number() }),
   z.object({ kind: z.literal('dm'), id: z.string(), name: z.string(), lastReadMs: z.number() }),
 ])
 export type SavedConversation = z.infer<typeof conversationSchema>

@@ -1,0 +1,414 @@
+import type { SecureChatClient } from '@securechat/sdk/client'
+import { NotEligibleError } from '@securechat/sdk/errors'
+import type { GateRule } from '@securechat/sdk/gates'
+import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
+import type { DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import { getAddress } from 'ethers'
+import { ciphertextHashOfRecord } from './anchors.ts'
+import { describeError } from './errors.ts'
+import {
+  type ChatEntry,
+  HISTORY_LIMIT,
+  type HistoryStore,
+  type SavedConversation,
+  type VerifiedAnchor,
+} from './history-store.ts'
+import type { Session, SessionPart, SignedIn } from './session.ts'
+
+export interface ConversationView {
+  kind: 'room' | 'dm'
+  /** A room's id, or the other wallet's address (checksummed) of a DM. */
+  id: string
+  name: string
+  /** A room's invite, from its manifest and relays as the sdk saved them. */
+  invite: string | undefined
+  lastReadMs: number
+  unread: number
+  /**
+   * `joining`: waiting for the network (a DM too: it sends once a relay answers); `not-eligible`: the wallet
+   * fails the room's token gate (`problem` says what it needs).
+   */
+  state: 'joining' | 'joined' | 'not-eligible' | 'error'
+  problem: string | undefined
+  members: RoomMember[]
+}
+
+/** A room shown but not joined (the wallet fails its gate): never saved, by the sdk or here. */
+const PENDING_PREFIX = 'pending:'
+
+/** Whether `id` is a room shown but not joined (the wallet fails its gate). */
+export function isPendingRoom(id: string): boolean {
+  return id.startsWith(PENDING_PREFIX)
+}
+
+/** Accepts an invite string or a link carrying one (`…#invite=securechat:…`). */
+export function inviteFromText(text: string): string {
+  const trimmed = text.trim()
+  const hash = trimmed.indexOf('#invite=')
+  return hash === -1 ? trimmed : decodeURIComponent(trimmed.slice(hash + '#invite='.length))
+}
+
+/** The `ciphertextHash` field of a room entry, from the record as received. */
+function withCiphertextHash(record: Uint8Array, sender: string): { ciphertextHash?: string } {
+  const ciphertextHash = ciphertextHashOfRecord(record, sender)
+  return ciphertextHash === undefined ? {} : { ciphertextHash }
+}
+
+/**
+ * The signed-in wallet's conversations — the rooms the sdk saved (`client.savedRooms()`) and the DMs — with
+ * their state, members and history. Dispatches `conversations:changed` when any of it changed, and
+ * `message:added` (detail: the conversation's id and the entry) for each message added to a history.
+ */
+export class Conversations extends EventTarget implements SessionPart {
+  readonly #session: Session
+  readonly #views = new Map<string, ConversationView>()
+  readonly #history = new Map<string, ChatEntry[]>()
+  #signedIn: SignedIn | undefined
+  /** Set once the client reached a relay. */
+  #client: SecureChatClient | undefined
+  #detach: Array<() => void> = []
+
+  constructor(session: Session) {
+    super()
+    this.#session = session
+  }
+
+  get list(): ConversationView[] {
+    return [...this.#views.values()]
+  }
+
+  get(id: string): ConversationView | undefined {
+    return this.#views.get(id)
+  }
+
+  history(id: string): ChatEntry[] {
+    return this.#history.get(id) ?? []
+  }
+
+  async open(signedIn: SignedIn): Promise<void> {
+    this.#signedIn = signedIn
+    const { store, client } = signedIn
+    const [rooms, saved] = await Promise.all([client.savedRooms(), store.conversations()])
+    const readMarks = new Map(saved.map((conversation) => [conversation.id, conversation.lastReadMs]))
+    const views: ConversationView[] = [
+      ...rooms.map(
+        (room): ConversationView => ({
+          kind: 'room',
+          id: room.roomId,
+          name: room.name,
+          invite: encodeInvite({ manifest: room.manifest, relays: room.relays }),
+          lastReadMs: readMarks.get(room.roomId) ?? room.joinedAtMs,
+          unread: 0,
+          state: 'joining',
+          problem: undefined,
+          members: [],
+        }),
+      ),
+      ...saved.flatMap((conversation): ConversationView[] =>
+        conversation.kind === 'dm' ? [dmView(conversation.id, conversation.name, conversation.lastReadMs)] : [],
+      ),
+    ]
+    const histories = await Promise.all(views.map((view) => store.history(view.id)))
+    views.forEach((view, i) => {
+      const history = histories[i]!
+      view.unread = history.filter((e) => !e.mine && e.receivedAtMs > view.lastReadMs).length
+      this.#views.set(view.id, view)
+      this.#history.set(view.id, history)
+    })
+    // A room the sdk no longer has was left: nothing of it stays here either.
+    const gone = saved.filter((conversation) => conversation.kind === 'room' && !this.#views.has(conversation.id))
+    if (gone.length > 0) {
+      await Promise.all(gone.map((conversation) => store.deleteHistory(conversation.id)))
+      await this.#saveIndex()
+    }
+    this.#changed()
+  }
+
+  async connected(client: SecureChatClient): Promise<void> {
+    this.#client = client
+    this.#watchDms(client)
+    const rejoin: Array<Promise<void>> = []
+    for (const view of this.#views.values()) {
+      if (view.kind === 'dm') view.state = 'joined'
+      else if (view.state === 'joining') rejoin.push(this.#rejoin(client, view))
+    }
+    this.#changed()
+    await Promise.all(rejoin)
+    this.#changed()
+  }
+
+  close(): void {
+    for (const detach of this.#detach) detach()
+    this.#detach = []
+    this.#signedIn = undefined
+    this.#client = undefined
+    this.#views.clear()
+    this.#history.clear()
+    this.#changed()
+  }
+
+  async createRoom(params: { name: string; gate: GateRule | undefined }): Promise<string> {
+    const client = this.#requireClient()
+    const { room, invite } = await client.createRoom({
+      name: params.name,
+      access: params.gate === undefined ? { type: 'public' } : { type: 'gated', rule: params.gate },
+      domains: [location.host],
+      chainIds: [this.#session.config.chainId],
+    })
+    this.#addRoom(room, invite)
+    return room.id
+  }
+
+  /** Joins by invite (or invite link). A wallet failing the gate gets a `not-eligible` conversation. */
+  async joinInvite(text: string): Promise<string> {
+    const invite = inviteFromText(text)
+    const { manifest } = decodeInvite(invite)
+    // An invite link opened at start waits for the first relay instead of failing.
+    const client = this.#client ?? (await this.#session.whenConnected())
+    try {
+      const room = await client.joinRoom(invite)
+      this.#addRoom(room, invite)
+      return room.id
+    } catch (err) {
+      if (!(err instanceof NotEligibleError)) throw err
+      // Shown, not saved: a later token purchase is picked up by joining again.
+      const id = `${PENDING_PREFIX}${manifest.signature.slice(2, 18)}`
+      this.#views.set(id, {
+        kind: 'room',
+        id,
+        name: manifest.manifest.name,
+        invite,
+        lastReadMs: Date.now(),
+        unread: 0,
+        state: 'not-eligible',
+        problem: err.message,
+        members: [],
+      })
+      this.#changed()
+      return id
+    }
+  }
+
+  openDm(address: string): string {
+    const peer = getAddress(address)
+    if (!this.#views.has(peer)) {
+      const view = dmView(peer, peer, Date.now())
+      if (this.#client !== undefined) view.state = 'joined'
+      this.#views.set(peer, view)
+      void this.#saveIndex()
+      this.#changed()
+    }
+    return peer
+  }
+
+  /** Leaves a room (forgotten by the sdk, its keys too: also offline) or closes a DM, and drops its history. */
+  async leave(id: string): Promise<void> {
+    const view = this.#views.get(id)
+    const signedIn = this.#signedIn
+    if (view === undefined || signedIn === undefined) return
+    if (view.kind === 'room' && !id.startsWith(PENDING_PREFIX)) await signedIn.client.leaveRoom(id)
+    this.#views.delete(id)
+    this.#history.delete(id)
+    await signedIn.store.deleteHistory(id)
+    await this.#saveIndex()
+    this.#changed()
+  }
+
+  async send(id: string, text: string): Promise<void> {
+    const view = this.#views.get(id)
+    const client = this.#requireClient()
+    if (view === undefined) throw new Error('no such conversation')
+    const address = this.#signedIn!.address
+    const now = Date.now()
+    let sent: { id: string; sentAtMs?: number; record?: Uint8Array }
+    if (view.kind === 'room') {
+      const room = client.rooms.find((r) => r.id === id)
+      if (room === undefined) throw new Error('this room is not joined yet')
+      sent = await room.send(text)
+    } else {
+      sent = await client.dm(id).send(text)
+    }
+    this.#append(id, {
+      id: sent.id,
+      sender: address,
+      text,
+      sentAtMs: sent.sentAtMs ?? now,
+      receivedAtMs: now,
+      mine: true,
+      state: 'ok',
+      // A room message's leaf uses the send time and ciphertext of the record as published.
+      ...(sent.record === undefined ? {} : withCiphertextHash(sent.record, address)),
+    })
+  }
+
+  markRead(id: string): void {
+    const view = this.#views.get(id)
+    if (view === undefined || view.unread === 0) return
+    view.unread = 0
+    view.lastReadMs = Date.now()
+    void this.#saveIndex()
+    this.#changed()
+  }
+
+  /** The invite link of a joined room: opening it in SecureChat joins the room. */
+  inviteLink(id: string): string | undefined {
+    const invite = this.#views.get(id)?.invite
+    return invite === undefined ? undefined : `${location.origin}/#invite=${encodeURIComponent(invite)}`
+  }
+
+  /** A message passed every anchor check: it keeps the anchor, so a reload shows the mark without asking again. */
+  recordAnchor(id: string, entry: ChatEntry, anchor: VerifiedAnchor): void {
+    entry.anchor = anchor
+    this.#signedIn?.store.saveHistory(id, this.history(id))
+    this.#changed()
+  }
+
+  async #rejoin(client: SecureChatClient, view: ConversationView): Promise<void> {
+    if (view.invite === undefined) return
+    try {
+      const room = await client.joinRoom(view.invite)
+      this.#watchRoom(room)
+      view.state = 'joined'
+      view.problem = undefined
+    } catch (err) {
+      view.state = err instanceof NotEligibleError ? 'not-eligible' : 'error'
+      view.problem = describeError(err)
+    }
+  }
+
+  #addRoom(room: Room, invite: string): void {
+    const existing = this.#views.get(room.id)
+    if (existing !== undefined && existing.state === 'joined') return
+    this.#views.set(room.id, {
+      kind: 'room',
+      id: room.id,
+      name: room.manifest.manifest.name,
+      invite,
+      lastReadMs: Date.now(),
+      unread: 0,
+      state: 'joined',
+      problem: undefined,
+      members: room.members(),
+    })
+    if (!this.#history.has(room.id)) this.#history.set(room.id, [])
+    this.#watchRoom(room)
+    void this.#saveIndex()
+    this.#changed()
+  }
+
+  #watchRoom(room: Room): void {
+    const onMessage = (event: CustomEvent<RoomMessage>): void => {
+      const m = event.detail
+      this.#append(room.id, {
+        id: m.id,
+        sender: m.sender,
+        text: m.text,
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: m.receivedAtMs,
+        mine: false,
+        state: 'ok',
+        ...withCiphertextHash(m.record, m.sender),
+      })
+    }
+    const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
+      const m = event.detail
+      this.#append(room.id, {
+        id: m.id,
+        sender: m.sender,
+        text: '',
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: Date.now(),
+        mine: false,
+        state: 'undecryptable',
+        reason: m.reason,
+        ...withCiphertextHash(m.record, m.sender),
+      })
+    }
+    const onMembers = (): void => {
+      const view = this.#views.get(room.id)
+      if (view === undefined) return
+      view.members = room.members()
+      this.#changed()
+    }
+    room.addEventListener('message:received', onMessage)
+    room.addEventListener('message:undecryptable', onUndecryptable)
+    room.addEventListener('member:joined', onMembers)
+    room.addEventListener('member:left', onMembers)
+    room.addEventListener('access:changed', (event) => {
+      const view = this.#views.get(room.id)
+      if (view === undefined) return
+      view.state = event.detail.eligible ? 'joined' : 'not-eligible'
+      view.problem = event.detail.eligible ? undefined : event.detail.reason
+      this.#changed()
+    })
+    onMembers()
+  }
+
+  #watchDms(client: SecureChatClient): void {
+    const dms = client.dms
+    const onMessage = (event: CustomEvent<DirectMessage>): void => {
+      const m = event.detail
+      const id = this.openDm(m.conversation)
+      this.#append(id, {
+        id: m.id,
+        sender: m.sender,
+        text: m.text,
+        sentAtMs: m.sentAtMs,
+        receivedAtMs: m.receivedAtMs,
+        mine: m.direction === 'out',
+        state: 'ok',
+      })
+    }
+    dms.addEventListener('message:received', onMessage)
+    this.#detach.push(() => dms.removeEventListener('message:received', onMessage))
+  }
+
+  #append(id: string, entry: ChatEntry): void {
+    const history = this.#history.get(id) ?? []
+    if (history.some((e) => e.id === entry.id)) return
+    history.push(entry)
+    // Memory holds what the vault keeps, no more.
+    if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
+    this.#history.set(id, history)
+    const view = this.#views.get(id)
+    if (view !== undefined && !entry.mine) view.unread += 1
+    this.#signedIn?.store.saveHistory(id, history)
+    this.dispatchEvent(new CustomEvent('message:added', { detail: { conversation: id, entry } }))
+    this.#changed()
+  }
+
+  /** DMs, and how far each conversation was read; rooms themselves are the sdk's to keep. */
+  async #saveIndex(): Promise<void> {
+    const store: HistoryStore | undefined = this.#signedIn?.store
+    const saved = [...this.#views.values()].flatMap((view): SavedConversation[] => {
+      if (view.id.startsWith(PENDING_PREFIX)) return []
+      return view.kind === 'dm'
+        ? [{ kind: 'dm', id: view.id, name: view.name, lastReadMs: view.lastReadMs }]
+        : [{ kind: 'room', id: view.id, lastReadMs: view.lastReadMs }]
+    })
+    await store?.saveConversations(saved)
+  }
+
+  #requireClient(): SecureChatClient {
+    if (this.#client === undefined) throw new Error('not connected yet: waiting for a relay')
+    return this.#client
+  }
+
+  #changed(): void {
+    this.dispatchEvent(new Event('conversations:changed'))
+  }
+}
+
+function dmView(id: string, name: string, lastReadMs: number): ConversationView {
+  return {
+    kind: 'dm',
+    id,
+    name,
+    invite: undefined,
+    lastReadMs,
+    unread: 0,
+    state: 'joining',
+    problem: undefined,
+    members: [],
+  }
+}
