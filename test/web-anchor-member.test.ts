@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { auditLogReader } from '@securechat/sdk/audit'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayLeafLists, startRelayLeafLists } from '../node/src/audit/leaf-list-intake.ts'
 import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
@@ -117,7 +117,19 @@ describe('web app: a member anchors recent messages with a wallet transaction', 
   })
 
   it('behavior: the wallet sends AuditLog.anchor; both messages get "Anchored in block N", N the block of that transaction; the relay keeps the leaf list', async () => {
+    // What the page asks the chain's RPC meanwhile (JSON-RPC methods, batched or not).
+    const rpcMethods: string[] = []
+    const onRequest = (request: Request): void => {
+      if (!request.url().startsWith(chain.rpcUrl) || request.method() !== 'POST') return
+      const body = request.postDataJSON() as { method: string } | Array<{ method: string }>
+      for (const call of Array.isArray(body) ? body : [body]) rpcMethods.push(call.method)
+    }
+    page.on('request', onRequest)
     const said = await anchorAndWait(FINISHED)
+    page.off('request', onRequest)
+    // The anchor the page read after its receipt marks the messages: the Anchored event is not looked up again.
+    expect(rpcMethods).toContain('eth_getTransactionReceipt')
+    expect(rpcMethods).not.toContain('eth_getLogs')
     expect(said).toMatch(/^Anchored 2 messages in block \d+\.$/)
     anchoredBlock = Number(/block (\d+)/.exec(said)![1])
 

@@ -15,7 +15,7 @@ import './sc-invite-share.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** How near the bottom (px) still counts as reading the newest messages. */
-export const FOLLOW_NEWEST_SLACK_PX = 48
+const FOLLOW_NEWEST_SLACK_PX = 48
 
 /** One conversation (room or DM): its state, members, messages and the composer. */
 @customElement('sc-chat-view')
