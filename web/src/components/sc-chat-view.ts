@@ -142,9 +142,15 @@ export class ScChatView extends LitElement {
   readonly #resized = new ResizeObserver(() => {
     if (!this.reading) this.#toBottom()
   })
+  /** The messages {@link #resized} observes: those of the open conversation. */
+  #observed = new WeakSet<Element>()
 
   override willUpdate(changed: PropertyValues<this>): void {
-    if (changed.has('conversation')) this.reading = false
+    if (changed.has('conversation')) {
+      this.reading = false
+      this.#resized.disconnect()
+      this.#observed = new WeakSet()
+    }
     this.#sessionChanges.target = this.session
     this.#conversationChanges.target = this.conversations
     this.#anchoringChanges.target = this.anchoring
@@ -155,12 +161,17 @@ export class ScChatView extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback()
     this.#resized.disconnect()
+    this.#observed = new WeakSet()
     this.anchoring?.watch(undefined)
   }
 
   override updated(changed: PropertyValues<this>): void {
     const list = this.list
-    if (list !== undefined) for (const item of list.children) this.#resized.observe(item)
+    for (const item of list?.children ?? []) {
+      if (this.#observed.has(item)) continue
+      this.#observed.add(item)
+      this.#resized.observe(item)
+    }
     if (!this.reading) this.#toBottom()
     if (changed.has('conversation')) this.problem = undefined
     if (document.visibilityState === 'visible') this.conversations?.markRead(this.conversation)
