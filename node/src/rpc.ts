@@ -6,6 +6,7 @@
  * down, prints "failed to detect network" to stdout every second and holds every request. Gate
  * evaluators ask the endpoint's real chain id themselves, so a wrong static id is still caught.
  */
+import type { AbortOptions } from '@securechat/sdk/types'
 import { JsonRpcProvider } from 'ethers'
 import { RPC_PROBE_TIMEOUT_MS } from './constants.ts'
 import { ConfigError } from './errors.ts'
@@ -32,14 +33,22 @@ export function createRpcProvider(params: RpcProviderParams): JsonRpcProvider {
   return new JsonRpcProvider(params.url, params.chainId, { staticNetwork: true })
 }
 
-/** Asks `url` for `eth_chainId` once. Throws {@link ConfigError} when it does not answer in time. */
-export async function probeChainId(url: string, timeoutMs = RPC_PROBE_TIMEOUT_MS): Promise<number> {
+/**
+ * Asks `url` for `eth_chainId` once (the relay, its anchorer, the CLI and the devnet's start all ask this way).
+ * Throws {@link ConfigError} when it does not answer within `timeoutMs`, or `signal` aborts first.
+ */
+export async function probeChainId(
+  url: string,
+  timeoutMs = RPC_PROBE_TIMEOUT_MS,
+  options: AbortOptions = {},
+): Promise<number> {
+  const timeout = AbortSignal.timeout(timeoutMs)
   try {
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]),
     })
     const body = (await response.json()) as { result?: unknown }
     if (typeof body.result !== 'string') throw new Error(`unexpected answer ${JSON.stringify(body).slice(0, 200)}`)

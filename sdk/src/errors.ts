@@ -22,6 +22,37 @@ export class SecureChatError extends Error {
   }
 }
 
+export interface DescribeErrorOptions {
+  /**
+   * Who reads the line. `log` (the default): `Name: message: cause`, for logs and rejection reasons, where the
+   * name says which failure it was and the cause what lay under it. `person`: `message — hint`, for someone who
+   * must act on it, to whom names and causes are noise.
+   */
+  for?: 'log' | 'person'
+}
+
+/**
+ * Any thrown value as one line (the one describer of the sdk, the relay, the CLI and the web app). Takes an
+ * error's `shortMessage` (ethers, viem) over its `message`, reads plain objects that carry a `message` (EIP-1193
+ * wallet errors), and never includes a stack.
+ */
+export function describeError(err: unknown, options: DescribeErrorOptions = {}): string {
+  if (options.for === 'person') {
+    const hint = (err as { hint?: unknown } | null)?.hint
+    return typeof hint === 'string' ? `${messageOf(err)} — ${hint}` : messageOf(err)
+  }
+  if (!(err instanceof Error)) return messageOf(err)
+  const cause = err.cause === undefined ? '' : `: ${messageOf(err.cause)}`
+  return `${err.name}: ${err.message}${cause}`
+}
+
+function messageOf(err: unknown): string {
+  const e = err as { shortMessage?: unknown; message?: unknown } | null
+  if (typeof e?.shortMessage === 'string') return e.shortMessage
+  if (typeof e?.message === 'string') return e.message
+  return String(err)
+}
+
 /** Input that does not match its schema (a malformed record, a bad flag value). */
 export class InvalidInputError extends SecureChatError {
   override name = 'InvalidInputError'

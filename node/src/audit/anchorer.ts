@@ -40,9 +40,11 @@ import {
   leafToValue,
   publishLeafList,
 } from '@securechat/sdk/audit'
+import { describeError } from '@securechat/sdk/errors'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { FetchRequest, getAddress, JsonRpcProvider, Network, type Wallet } from 'ethers'
 import { z } from 'zod'
+import { probeChainId } from '../rpc.ts'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH, ANCHOR_PROOF_INDEX_LEAVES, ANCHOR_RPC_TIMEOUT_MS } from './constants.ts'
 import { type AnchoredProof, AnchoredProofIndex } from './proof-index.ts'
 
@@ -343,13 +345,13 @@ export class Anchorer {
     } catch (err) {
       if (signal.aborted) return false
       this.#stats.failures += 1
-      this.#stats.lastError = describe(err)
+      this.#stats.lastError = describeError(err)
       this.#log.warn('anchoring failed; the batch stays queued and is retried', {
         event: 'anchor:failed',
         root: queued.root,
         count: queued.count,
         attempts: queued.attempts,
-        error: describe(err),
+        error: describeError(err),
         retryInMs: this.#intervalMs,
       })
       return false
@@ -527,26 +529,4 @@ function serialize(queued: QueuedBatch) {
 function writeAtomic(path: string, value: unknown): void {
   writeFileSync(`${path}.tmp`, JSON.stringify(value))
   renameSync(`${path}.tmp`, path)
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause
-    const inner =
-      cause instanceof Error ? `: ${(cause as { shortMessage?: string }).shortMessage ?? cause.message}` : ''
-    return `${err.name}: ${err.message}${inner}`
-  }
-  return String(err)
-}
-
-async function probeChainId(url: string, timeoutMs: number): Promise<number> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  const body = (await response.json()) as { result?: unknown }
-  if (typeof body.result !== 'string') throw new Error(`eth_chainId: unexpected answer ${JSON.stringify(body)}`)
-  return Number(BigInt(body.result))
 }

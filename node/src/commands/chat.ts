@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { sleep } from '@securechat/sdk/async'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
@@ -98,7 +99,7 @@ export async function send(flags: ClientFlags, text: string): Promise<void> {
   try {
     const result = await room.send(text)
     // Give the record a moment to leave the socket before the process exits.
-    await new Promise((resolve) => setTimeout(resolve, SEND_FLUSH_MS))
+    await sleep(SEND_FLUSH_MS)
     process.stdout.write(`${JSON.stringify({ id: result.id, recipients: result.recipients.length })}\n`)
   } finally {
     await close()

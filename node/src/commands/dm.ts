@@ -1,10 +1,17 @@
+import { sleep } from '@securechat/sdk/async'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
-import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
+import {
+  CLI_NETWORK_TIMEOUT_MS,
+  DEFAULT_CLI_DOMAIN,
+  DM_ANSWER_POLL_MS,
+  DM_ANSWER_WAIT_MS,
+  SEND_FLUSH_MS,
+} from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
@@ -32,7 +39,7 @@ export async function dmSend(address: string, text: string, flags: DmFlags): Pro
     const conversation = client.dm(address)
     const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     // Give the records a moment to leave, and a new session's answer a moment to arrive.
-    await new Promise((resolve) => setTimeout(resolve, SEND_FLUSH_MS))
+    await sleep(SEND_FLUSH_MS)
     const pending = new Set(result.devices.filter((d) => d.handshake && d.recipients > 0).map((d) => d.peerId))
     const deadline = Date.now() + DM_ANSWER_WAIT_MS
     while (
@@ -41,7 +48,7 @@ export async function dmSend(address: string, text: string, flags: DmFlags): Pro
         (d) => pending.has(d.peerId) && !d.established,
       )
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await sleep(DM_ANSWER_POLL_MS)
     }
     process.stdout.write(`${JSON.stringify(sendResultToJson(result))}\n`)
     const delivered = result.devices.some(

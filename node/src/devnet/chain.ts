@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { sleep } from '@securechat/sdk/async'
 import { HDNodeWallet } from 'ethers'
 import {
   CHAIN_OUTPUT_TAIL_LINES,
@@ -21,6 +22,7 @@ import {
   HARDHAT_DEV_MNEMONIC,
 } from '../constants.ts'
 import { ChainStartError } from '../errors.ts'
+import { probeChainId } from '../rpc.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -263,27 +265,10 @@ async function waitForChainId(rpcUrl: string, child: ChildProcess, signal: Abort
       })
     }
     try {
-      const response = await fetch(rpcUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(CHAIN_PROBE_TIMEOUT_MS)]),
-      })
-      const body = (await response.json()) as { result?: unknown }
-      if (typeof body.result === 'string') return Number(BigInt(body.result))
+      return await probeChainId(rpcUrl, CHAIN_PROBE_TIMEOUT_MS, { signal })
     } catch {
       // Not listening yet, or a probe timed out: try again until `signal` says stop.
     }
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      }, CHAIN_PROBE_INTERVAL_MS)
-      const onAbort = (): void => {
-        clearTimeout(timer)
-        reject(signal.reason)
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+    await sleep(CHAIN_PROBE_INTERVAL_MS, signal)
   }
 }

@@ -15,10 +15,9 @@ import {
   CERTIFICATE_FETCH_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
-import { type GateEvaluator, resolveGateEvaluator } from '@securechat/sdk/gates'
-import { CertificateRegistry } from '@securechat/sdk/identity'
+import type { GateEvaluator } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
-import { type AcceptedRecord, RoomGatekeeper } from '@securechat/sdk/rooms'
+import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { RelayDmTopics } from './dm-topics.ts'
@@ -70,7 +69,7 @@ export type RelayLibp2p = SecureChatLibp2p
 export class RelayNode {
   readonly #init: RelayInit
   readonly #log
-  readonly #registry: CertificateRegistry
+  readonly #checks: SenderChecks
   readonly #rooms = new Map<string, { gatekeeper: RoomGatekeeper; idleSinceMs: number | undefined }>()
   #libp2p: RelayLibp2p | undefined
   #timer: ReturnType<typeof setInterval> | undefined
@@ -79,23 +78,18 @@ export class RelayNode {
   #rejected = 0
   #gateDropped = 0
   #gateUnavailable = 0
-  readonly #gates: GateEvaluator | undefined
-  readonly #ownsGates: boolean
   /** Direct messages (issue #3): inbox and device-pair topics, in `dm-topics.ts`. */
   #dm: RelayDmTopics | undefined
 
   constructor(init: RelayInit) {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
-    this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
-    const { gates, owned } = resolveGateEvaluator(init)
-    this.#gates = gates
-    this.#ownsGates = owned
+    this.#checks = new SenderChecks(init)
   }
 
   /** The token-gate evaluator, if the relay has a chain. */
   get gates(): GateEvaluator | undefined {
-    return this.#gates
+    return this.#checks.gates
   }
 
   get libp2p(): RelayLibp2p {
@@ -147,11 +141,11 @@ export class RelayNode {
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
-    await serveCertificates(libp2p, (peerId) => this.#registry.getRaw(peerId), this.#log)
-    if (this.#ownsGates) this.#gates?.start()
+    await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log)
+    this.#checks.start()
     this.#dm = new RelayDmTopics({
       pubsub,
-      registry: this.#registry,
+      registry: this.#checks.registry,
       log: this.#log,
       idleMs: RELAY_TOPIC_IDLE_MS,
       checkIntervalMs: BOOTSTRAP_REDIAL_INTERVAL_MS,
@@ -170,7 +164,7 @@ export class RelayNode {
   async stop(): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
-    if (this.#ownsGates) this.#gates?.stop()
+    this.#checks.stop()
     this.#dm?.stop()
     this.#dm = undefined
     this.#startedAtMs = undefined
@@ -215,13 +209,13 @@ export class RelayNode {
     let warnedNoChain = false
     const gatekeeper = new RoomGatekeeper({
       roomId,
-      registry: this.#registry,
-      ...(this.#gates === undefined ? {} : { gates: this.#gates }),
+      registry: this.#checks.registry,
+      ...(this.#checks.gates === undefined ? {} : { gates: this.#checks.gates }),
       onGateDropped: (from, address, reason) => {
         if (reason === 'ineligible') this.#gateDropped += 1
         else this.#gateUnavailable += 1
         this.#log.debug('record dropped by the token gate', { room: roomId, from, address, reason })
-        if (this.#gates === undefined && !warnedNoChain) {
+        if (this.#checks.gates === undefined && !warnedNoChain) {
           warnedNoChain = true
           this.#log.warn('a token-gated room passes through this relay, which has no chain to check it', {
             room: roomId,
@@ -232,7 +226,7 @@ export class RelayNode {
       onUnknownSender: (message, source) => {
         const from = message.from.toString()
         void fetchCertificate(libp2p, source, from, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) })
-          .then((certificate) => (certificate === undefined ? undefined : this.#registry.add(from, certificate)))
+          .then((certificate) => (certificate === undefined ? undefined : this.#checks.registry.add(from, certificate)))
           .catch(() => undefined)
       },
       onRejected: (from, reason) => {

@@ -3,7 +3,9 @@
  * when, by whom" in one `eth_call`; `Anchored` events carry each batch's leaf count and leaf list CID.
  */
 import { Contract, type ContractRunner, getAddress, Interface, type Provider, type Signer, toQuantity } from 'ethers'
+import { sleep } from '../async.ts'
 import { auditLogAbi } from '../contracts/index.ts'
+import { describeError } from '../errors.ts'
 import type { AbortOptions, Address, Eip1193Provider } from '../types.ts'
 import { ANCHOR_LOG_BLOCK_RANGE, RECEIPT_POLL_INTERVAL_MS, RECEIPT_TIMEOUT_MS } from './constants.ts'
 import { AuditLogUnavailableError, WalletRejectedError, WrongChainError } from './errors.ts'
@@ -188,7 +190,7 @@ export async function anchorRoot(params: AnchorRootParams, options: AbortOptions
     const wallet = params.type === 'eip1193'
     throw new AuditLogUnavailableError(
       wallet
-        ? `the wallet could not send the anchor transaction: ${describeCause(cause)}`
+        ? `the wallet could not send the anchor transaction: ${describeError(cause, { for: 'person' })}`
         : 'the anchor transaction could not be sent',
       {
         details: { root: params.root, address: reader.address },
@@ -292,29 +294,7 @@ function eip1193Code(err: unknown): number | undefined {
   return undefined
 }
 
-function describeCause(err: unknown): string {
-  const e = err as { shortMessage?: unknown; message?: unknown } | null
-  if (typeof e?.shortMessage === 'string') return e.shortMessage
-  if (typeof e?.message === 'string') return e.message
-  return String(err)
-}
-
 function revertName(err: unknown): string | undefined {
   const revert = (err as { revert?: { name?: unknown } } | null)?.revert
   return typeof revert?.name === 'string' ? revert.name : undefined
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }
-    function onAbort(): void {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -15,16 +15,16 @@ import {
   NotStartedError,
   UnreachableError,
 } from '../errors.ts'
-import { explainGateResult, type GateEvaluator, resolveGateEvaluator } from '../gates/evaluator.ts'
+import { explainGateResult, type GateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
-import { CertificateRegistry } from '../identity/registry.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
 import { forgetRoom, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
+import { SenderChecks } from '../rooms/sender-checks.ts'
 import type { AbortOptions, Address, SavedRoom, SessionCertificate, VerifiedCertificate } from '../types.ts'
 import { DEVICE_ENTRIES, loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
@@ -94,11 +94,9 @@ export class SecureChatClient {
   readonly #log
   #libp2p: SecureChatLibp2p | undefined
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
-  #registry: CertificateRegistry
+  readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
   #redialTimer: ReturnType<typeof setInterval> | undefined
-  readonly #gates: GateEvaluator | undefined
-  readonly #ownsGates: boolean
   #device: DeviceEncryptionKeys | undefined
   #keyring: DeviceKeyring | undefined
   #dms: DirectMessages | undefined
@@ -108,15 +106,12 @@ export class SecureChatClient {
     assertSigningTerms(init)
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
-    this.#registry = new CertificateRegistry(init.provider === undefined ? {} : { provider: init.provider })
-    const { gates, owned } = resolveGateEvaluator(init)
-    this.#gates = gates
-    this.#ownsGates = owned
+    this.#checks = new SenderChecks(init)
   }
 
   /** The token-gate evaluator (from `provider` or `gates`), if any. */
   get gates(): GateEvaluator | undefined {
-    return this.#gates
+    return this.#checks.gates
   }
 
   get libp2p(): SecureChatLibp2p {
@@ -192,21 +187,21 @@ export class SecureChatClient {
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
     this.#device = device.keys
-    this.#registry.addOffline(peerId, certificate)
+    this.#checks.registry.addOffline(peerId, certificate)
     this.#libp2p = libp2p
     if (init.directConnections !== undefined) {
       this.#direct = new DirectConnections(libp2p, (init.logger ?? silentLoggerFactory)('securechat:sdk:direct'))
     }
     this.#self = self
-    await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#registry.getRaw(id)), this.#log)
+    await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#checks.registry.getRaw(id)), this.#log)
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
-    if (this.#ownsGates) this.#gates?.start()
+    this.#checks.start()
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#redialTimer)
     this.#redialTimer = undefined
-    if (this.#ownsGates) this.#gates?.stop()
+    this.#checks.stop()
     await this.#dms?.stop()
     this.#dms = undefined
     await Promise.all([...this.#rooms.values()].map((room) => room.stop()))
@@ -263,10 +258,10 @@ export class SecureChatClient {
     const room = new Room(
       {
         pubsub: libp2p.services.pubsub,
-        registry: this.#registry,
+        registry: this.#checks.registry,
         self,
         device: this.#device!,
-        ...(this.#gates === undefined ? {} : { gates: this.#gates }),
+        ...(this.#checks.gates === undefined ? {} : { gates: this.#checks.gates }),
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
         ...(vault === undefined ? {} : { vault }),
@@ -306,7 +301,7 @@ export class SecureChatClient {
 
   /** Throws {@link NotEligibleError} (or {@link GateUnavailableError}) unless this wallet passes `rule`. */
   async #checkGate(rule: GateRule, address: Address, options: AbortOptions): Promise<void> {
-    const gates = this.#gates
+    const gates = this.#checks.gates
     if (gates === undefined) {
       const chainId = conditionsOf(rule)[0]!.chainId
       throw new GateUnavailableError(`this room is token-gated (${describeGateRule(rule)}); no chain is configured`, {
@@ -339,7 +334,7 @@ export class SecureChatClient {
       this.#dms = new DirectMessages(
         {
           pubsub: libp2p.services.pubsub,
-          registry: this.#registry,
+          registry: this.#checks.registry,
           self: this.#self!,
           keyring: this.#keyring!,
           ...(this.#init.vault === undefined ? {} : { vault: this.#init.vault }),

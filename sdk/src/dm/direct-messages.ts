@@ -28,6 +28,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { getAddress } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
+import { sleep } from '../async.ts'
 import { MAX_TEXT_BYTES } from '../constants.ts'
 import { type DoubleRatchetSession, deserializeSession } from '../crypto/double-ratchet.ts'
 import { CryptoError } from '../crypto/errors.ts'
@@ -35,7 +36,7 @@ import { decodeKeyBundle, removeOneTimePrekey, type VerifiedKeyBundle, verifyKey
 import { acceptSession, decodeInitialMessage, initiateSession } from '../crypto/pqxdh.ts'
 import { bytesToHex, hexToBytes, randomBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
-import { InvalidInputError, SecureChatError } from '../errors.ts'
+import { describeError, InvalidInputError, SecureChatError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
@@ -342,7 +343,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       return { ...result, status: 'sent', handshake: session.initHeader !== undefined, recipients }
     } catch (err) {
       this.#c.log.info('DM not sent to a device', { peer: device.peerId, error: String(err) })
-      return { ...result, status: 'failed', handshake: false, recipients: 0, error: describe(err) }
+      return { ...result, status: 'failed', handshake: false, recipients: 0, error: describeError(err) }
     }
   }
 
@@ -963,23 +964,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a)
   out.set(b, a.length)
   return out
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done)
-  })
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`
-  return String(err)
 }
 
 /** Why a record could not be read, for people: names what happened, never key material. */

@@ -1,8 +1,7 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { SecureChatError } from '../errors.ts'
-import { checkCertificatePolicy } from '../identity/certificate.ts'
-import type { AddResult, CertificateRegistry } from '../identity/registry.ts'
+import type { CertificateRegistry } from '../identity/registry.ts'
+import { checkSender, policyViolation, type SenderVerdict } from '../identity/sender.ts'
 import type { VerifiedCertificate } from '../types.ts'
 import { inboxId, parseDmTopic } from './topics.ts'
 import {
@@ -82,26 +81,24 @@ export class DmGatekeeper {
       if (record.inbox !== topic.inbox) return this.#reject(from, 'record names another inbox')
       if (record.type === 'init' && record.to === from) return this.#reject(from, 'init addressed to its sender')
     }
-    const added = this.#registry.addOffline(from, record.cert)
-    if (added.status !== 'needs-chain') return this.#decide(message, record, added, from)
-    return this.#registry.add(from, record.cert).then((result) => this.#decide(message, record, result, from))
+    const sender = checkSender(this.#registry, from, record.cert)
+    return sender instanceof Promise
+      ? sender.then((settled) => this.#decide(message, record, settled, from))
+      : this.#decide(message, record, sender, from)
   }
 
-  #decide(message: Message, record: DmRecord, added: AddResult, from: string): TopicValidatorResult {
-    if (added.status === 'invalid') return this.#reject(from, describe(added.error))
+  #decide(message: Message, record: DmRecord, sender: SenderVerdict, from: string): TopicValidatorResult {
+    if (sender.status === 'invalid') return this.#reject(from, sender.reason)
     // A contract wallet that cannot be checked now: not provably bad.
-    if (added.status === 'unverifiable') return TopicValidatorResult.Ignore
-    const certificate = added.certificate
+    if (sender.status === 'unverifiable') return TopicValidatorResult.Ignore
+    const certificate = sender.certificate
     if (record.type === 'device' && inboxId(certificate.address) !== record.inbox) {
       return this.#reject(from, "a device announced itself on another wallet's inbox")
     }
-    if (this.#policy !== undefined) {
-      try {
-        checkCertificatePolicy(certificate, this.#policy)
-      } catch (err) {
-        this.#onRejected?.(from, describe(err))
-        return TopicValidatorResult.Ignore
-      }
+    const violation = this.#policy === undefined ? undefined : policyViolation(certificate, this.#policy)
+    if (violation !== undefined) {
+      this.#onRejected?.(from, violation)
+      return TopicValidatorResult.Ignore
     }
     this.#accepted.set(message, {
       type: record.type,
@@ -118,9 +115,4 @@ export class DmGatekeeper {
     this.#onRejected?.(from, reason)
     return TopicValidatorResult.Reject
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof SecureChatError) return `${err.name}: ${err.message}`
-  return String(err)
 }

@@ -1,11 +1,11 @@
 import { type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { SecureChatError } from '../errors.ts'
+import { describeError } from '../errors.ts'
 import { type EligibilityChange, type GateEvaluator, onEligibilityChange } from '../gates/evaluator.ts'
 import { decideGate, type GateDecision } from '../gates/room-gate.ts'
 import type { GateRule } from '../gates/rule.ts'
-import { checkCertificatePolicy } from '../identity/certificate.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
+import { checkSender, policyViolation, type SenderVerdict } from '../identity/sender.ts'
 import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
 import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest.ts'
 import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
@@ -104,17 +104,16 @@ export class RoomGatekeeper {
           const manifest = verifyManifestOffline(record.manifest, this.roomId)
           this.#manifest ??= manifest
         } catch (err) {
-          return this.#reject(from, describe(err))
+          return this.#reject(from, describeError(err))
         }
       }
-      const added = this.#registry.addOffline(from, record.cert)
-      if (added.status === 'valid') return this.#acceptPresence(message, record, added.certificate, from)
-      if (added.status === 'invalid') return this.#reject(from, describe(added.error))
-      return this.#registry.add(from, record.cert).then((result) => {
-        if (result.status === 'valid') return this.#acceptPresence(message, record, result.certificate, from)
-        if (result.status === 'invalid') return this.#reject(from, describe(result.error))
+      const judge = (sender: SenderVerdict): TopicValidatorResult => {
+        if (sender.status === 'valid') return this.#acceptPresence(message, record, sender.certificate, from)
+        if (sender.status === 'invalid') return this.#reject(from, sender.reason)
         return TopicValidatorResult.Ignore
-      })
+      }
+      const sender = checkSender(this.#registry, from, record.cert)
+      return sender instanceof Promise ? sender.then(judge) : judge(sender)
     }
 
     const certificate = this.#registry.get(from)
@@ -173,13 +172,7 @@ export class RoomGatekeeper {
   /** The room's rules on top of a valid certificate; a relay without the manifest skips them. */
   #checkPolicy(certificate: VerifiedCertificate): string | undefined {
     const manifest = this.#manifest?.manifest
-    if (manifest === undefined) return undefined
-    try {
-      checkCertificatePolicy(certificate, { domains: manifest.domains, chainIds: manifest.chainIds })
-      return undefined
-    } catch (err) {
-      return describe(err)
-    }
+    return manifest === undefined ? undefined : policyViolation(certificate, manifest)
   }
 
   // --- Token gate hook (DESIGN.md, Token gates): runs after the checks above accepted a record ---
@@ -234,9 +227,4 @@ export class RoomGatekeeper {
     this.#onRejected?.(from, reason)
     return TopicValidatorResult.Reject
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof SecureChatError) return `${err.name}: ${err.message}`
-  return String(err)
 }

@@ -21,6 +21,7 @@ export {
   saveJoinedRoom,
   saveRoomKeys,
 } from './room-store.ts'
+export { SenderChecks, type SenderChecksInit } from './sender-checks.ts'
 export {
   decodeRecord,
   type Envelope,

@@ -7,6 +7,7 @@
  * anchor (`anchoring.ts`) seeds what it knows instead, and hands its leaf list to the relay
  * (`POST /audit/leaf-lists`).
  */
+import { sleep } from '@securechat/sdk/async'
 import {
   type AnchorRecord,
   type AuditLeaf,
@@ -250,20 +251,6 @@ export async function postLeafList(
     if (!transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) return { ok: false, reason, final }
     await sleep(LEAF_LIST_PUBLISH_RETRY_MS * attempt, options.signal)
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    function onAbort(): void {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 export interface AnchorWatcherInit {

@@ -1,8 +1,6 @@
-import { SecureChatError } from '@securechat/sdk/errors'
+import { describeError as describeAnyError } from '@securechat/sdk/errors'
 
-/** The readable message of any failure, with the sdk's hint when it has one. */
+/** The readable message of any failure, with the sdk's hint when it has one: the sdk's describer, for a person. */
 export function describeError(err: unknown): string {
-  if (err instanceof SecureChatError) return err.hint === undefined ? err.message : `${err.message} — ${err.hint}`
-  if (err instanceof Error) return err.message
-  return String(err)
+  return describeAnyError(err, { for: 'person' })
 }

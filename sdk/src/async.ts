@@ -1,0 +1,22 @@
+/**
+ * Waiting, done one way across the sdk and its apps (`@securechat/sdk/async`). Ground: imports nothing above.
+ */
+
+/**
+ * Resolves after `ms`, or rejects with `signal.reason` as soon as `signal` aborts (at once when it already has).
+ * Leaves no timer and no listener behind either way, so a stopped component holds nothing.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    function onAbort(): void {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
