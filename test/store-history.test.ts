@@ -28,6 +28,7 @@ import fc from 'fast-check'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { storeInputOf } from '../node/src/store/gossip.ts'
 import { HistoryServer } from '../node/src/store/history-server.ts'
+import { StoreService } from '../node/src/store/service.ts'
 import { createSqliteStore } from '../node/src/store/sqlite.ts'
 import type { MessageStore } from '../node/src/store/types.ts'
 import { type Stoppers, stopAfterEach } from './helpers/stoppers.ts'
@@ -247,5 +248,56 @@ describe('history protocol over libp2p', () => {
       { numRuns: NETWORK_RUNS },
     )
     expect(history.stats().broken).toBe(0)
+  })
+})
+
+describe('store service', () => {
+  const stoppers = stopAfterEach()
+
+  it('behavior: what a relay kept survives its restart and is served, verified, to a client after it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'securechat-store-service-'))
+    stoppers.push(() => rm(dir, { recursive: true, force: true }))
+    const path = join(dir, 'store.sqlite')
+    const first = await node(stoppers)
+    const service = new StoreService({ libp2p: first, store: await createSqliteStore({ path }) })
+    await service.start()
+    stoppers.push(() => service.stop())
+
+    const publisher = await node(stoppers)
+    const published: SignedMessage[] = []
+    const count = 12
+    const all = Promise.withResolvers<void>()
+    first.services.pubsub.addEventListener('message', (event) => {
+      if (event.detail.type !== 'signed') return
+      published.push(event.detail)
+      service.keep(event.detail, { type: 'message', lamport: published.length })
+      if (published.length === count) all.resolve()
+    })
+    first.services.pubsub.subscribe(TOPIC)
+    publisher.services.pubsub.subscribe(TOPIC)
+    await publisher.dial(first.getMultiaddrs()[0] ?? '')
+    await Promise.all([subscribedTo(first, publisher), subscribedTo(publisher, first)])
+    for (let i = 0; i < count; i++) {
+      await publisher.services.pubsub.publish(TOPIC, new TextEncoder().encode(JSON.stringify({ v: 1, i })))
+    }
+    await all.promise
+    await service.flush()
+    await service.refreshStats()
+    expect(service.stats()).toMatchObject({ store: { records: count, stored: count }, droppedWrites: 0 })
+    await service.stop()
+    await first.stop()
+
+    const second = await node(stoppers)
+    const restarted = new StoreService({ libp2p: second, store: await createSqliteStore({ path }) })
+    await restarted.start()
+    stoppers.push(() => restarted.stop())
+    const client = await node(stoppers)
+    await client.dial(second.getMultiaddrs()[0] ?? '')
+    const page = await queryHistory(client, second.peerId, { topic: TOPIC, range: { by: 'lamport' } })
+    expect(page.rejected).toEqual([])
+    expect(page.records.map(({ message }) => new TextDecoder().decode(message.data))).toEqual(
+      published.map((m) => new TextDecoder().decode(m.data)),
+    )
+    expect(page.records.map(({ message }) => message.from.toString())).toEqual(published.map((m) => m.from.toString()))
   })
 })

@@ -29,3 +29,9 @@ export const STORE_SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 /** History requests one relay answers at once; more get a `busy` error. */
 export const STORE_MAX_CONCURRENT_REQUESTS = 32
+
+/** Records accepted but not yet written that a relay queues at most; beyond, records are not kept (live delivery is unaffected). */
+export const STORE_MAX_PENDING_WRITES = 10_000
+
+/** How often the store's figures for `/metrics` (records, bytes) are read from the database. */
+export const STORE_STATS_INTERVAL_MS = 15_000
