@@ -96,27 +96,36 @@ export function storeCompliance(backend: string, createDatabase: () => Promise<S
       expect((await again.stats()).schemaVersion).toBe(MIGRATIONS.at(-1)?.version)
     })
 
-    it('behavior: migrations upgrade step by step from empty, and a newer schema than known is refused', async () => {
+    it('behavior: migrations upgrade step by step from empty, carrying the data, and a newer schema than known is refused', async () => {
       const driver = await db.driver()
-      const v1 = MIGRATIONS.filter((m) => m.version === 1)
+      const latest = MIGRATIONS.at(-1)?.version ?? 0
       expect(await migrate(driver, [])).toBe(0)
-      expect(await migrate(driver, v1)).toBe(1)
-      const v2 = {
-        version: 2,
+      expect(await migrate(driver, MIGRATIONS.slice(0, 1))).toBe(1)
+      // A version-1 database with records in it: version 2 counts their usage per sender.
+      const record = input()
+      await driver.run(
+        'INSERT INTO records (topic, id, sender, seqno, signature, data, type, lamport, received_at_ms, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [TOPIC, messageIdOf(record.data), alice, record.seqno, record.signature, record.data, 'message', 1, 1, 123],
+      )
+      expect(await migrate(driver)).toBe(latest)
+      const usage = await driver.all<{ records: number | string; bytes: number | string }>(
+        'SELECT records, bytes FROM usage WHERE sender = ?',
+        [alice],
+      )
+      expect(usage.map((row) => [Number(row.records), Number(row.bytes)])).toEqual([[1, 123]])
+      const later = {
+        version: latest + 1,
         description: 'test: a later migration',
-        sql: {
-          sqlite: ['CREATE TABLE later (x INTEGER)'],
-          postgres: ['CREATE TABLE later (x INTEGER)'],
-        },
+        sql: { sqlite: ['CREATE TABLE later (x INTEGER)'], postgres: ['CREATE TABLE later (x INTEGER)'] },
       }
-      expect(await migrate(driver, [...v1, v2])).toBe(2)
-      expect(await migrate(driver, [...v1, v2])).toBe(2)
+      expect(await migrate(driver, [...MIGRATIONS, later])).toBe(latest + 1)
+      expect(await migrate(driver, [...MIGRATIONS, later])).toBe(latest + 1)
       await driver.run('INSERT INTO later (x) VALUES (?)', [7])
       const versions = await driver.all<{ version: number | string }>(
         'SELECT version FROM schema_version ORDER BY version',
       )
-      expect(versions.map((row) => Number(row.version))).toEqual([1, 2])
-      await expect(migrate(driver, v1)).rejects.toBeInstanceOf(StoreError)
+      expect(versions.map((row) => Number(row.version))).toEqual([...MIGRATIONS.map((m) => m.version), latest + 1])
+      await expect(migrate(driver)).rejects.toBeInstanceOf(StoreError)
       await driver.close()
     })
 
@@ -314,6 +323,19 @@ export function storeCompliance(backend: string, createDatabase: () => Promise<S
       expect(await byBytes.prune()).toBe(3)
       const kept = await allPages(byBytes, { topic: '/t/heavy', range: { by: 'time' } })
       expect(kept.map((r) => r.id)).toEqual(heavy.slice(3).map((r) => messageIdOf(r.data)))
+    })
+
+    it('behavior: a quota frees up as the sender’s records are pruned or replaced', async () => {
+      const clock = manualClock()
+      const store = await db.open({ now: clock.now, retention: { maxAgeMs: 1_000, maxRecordsPerSender: 2 } })
+      expect(await store.put([input(), input(), input()])).toEqual(['stored', 'stored', 'quota'])
+      clock.advance(2_000)
+      expect(await store.prune()).toBe(2)
+      expect(await store.put([input(), input(), input()])).toEqual(['stored', 'stored', 'quota'])
+      const presence = (s: bigint) => input({ from: bob, type: 'presence', supersedes: true, seqno: seqno(s) })
+      expect(await store.put([presence(1n), presence(2n), presence(3n)])).toEqual(['stored', 'stored', 'stored'])
+      // The replaced ones no longer count: Bob holds one record, so one more fits his quota of two.
+      expect(await store.put([input({ from: bob }), input({ from: bob })])).toEqual(['stored', 'quota'])
     })
 
     it('behavior: records outside the protocol bounds are refused as invalid, never stored', async () => {

@@ -12,7 +12,7 @@ export interface Migration {
   sql: { sqlite: readonly string[]; postgres: readonly string[] }
 }
 
-/** Columns shared by both dialects but for the byte and text types. */
+/** The same table in both dialects but for the byte and text types. */
 function recordsTable(bytes: string, text: string): string {
   return `CREATE TABLE records (
     topic ${text} NOT NULL,
@@ -28,6 +28,19 @@ function recordsTable(bytes: string, text: string): string {
     PRIMARY KEY (topic, id, sender)
   )`
 }
+
+function usageTable(text: string): string {
+  return `CREATE TABLE usage (
+    topic ${text} NOT NULL,
+    sender ${text} NOT NULL,
+    records BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    PRIMARY KEY (topic, sender)
+  )`
+}
+
+const backfillUsage =
+  'INSERT INTO usage (topic, sender, records, bytes) SELECT topic, sender, count(*), sum(bytes) FROM records GROUP BY topic, sender'
 
 const indexes = [
   // Time pages and per-topic retention (newest first) walk this.
@@ -48,6 +61,14 @@ export const MIGRATIONS: readonly Migration[] = [
       sqlite: [recordsTable('BLOB', 'TEXT'), ...indexes],
       // "C" collation: byte order, the same as SQLite's, and what the cursors compare by.
       postgres: [recordsTable('BYTEA', 'TEXT COLLATE "C"'), ...indexes],
+    },
+  },
+  {
+    version: 2,
+    description: 'usage: records and bytes per (topic, sender), so quotas cost one row read instead of a scan',
+    sql: {
+      sqlite: [usageTable('TEXT'), backfillUsage],
+      postgres: [usageTable('TEXT COLLATE "C"'), backfillUsage],
     },
   },
 ]

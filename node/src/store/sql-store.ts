@@ -116,13 +116,13 @@ export class SqlStore implements MessageStore {
       )
       if (newer.length > 0) return PutOutcome.superseded
     } else {
-      // State records replace each other, so only history counts against the sender's quota.
-      const [usage] = await tx.all<{ n: number | string; b: number | string | null }>(
-        'SELECT count(*) AS n, sum(bytes) AS b FROM records WHERE topic = ? AND sender = ?',
+      // State records replace each other, so only history is checked against the sender's quota.
+      const [usage] = await tx.all<{ records: number | string; bytes: number | string }>(
+        'SELECT records, bytes FROM usage WHERE topic = ? AND sender = ?',
         [record.topic, record.from],
       )
-      const held = Number(usage?.n ?? 0)
-      const heldBytes = Number(usage?.b ?? 0)
+      const held = Number(usage?.records ?? 0)
+      const heldBytes = Number(usage?.bytes ?? 0)
       if (held + 1 > this.#limits.maxRecordsPerSender || heldBytes + bytes > this.#limits.maxBytesPerSender) {
         // A duplicate of what is held is still a duplicate, not a refusal.
         const same = await tx.all('SELECT 1 AS x FROM records WHERE topic = ? AND id = ? AND sender = ?', [
@@ -149,9 +149,22 @@ export class SqlStore implements MessageStore {
       ],
     )
     if (inserted === 0) return PutOutcome.duplicate
+    let records = 1
+    let delta = bytes
     if (record.supersedes === true) {
+      const [replaced] = await tx.all<{ n: number | string; b: number | string | null }>(
+        'SELECT count(*) AS n, sum(bytes) AS b FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?',
+        latestOf,
+      )
+      records -= Number(replaced?.n ?? 0)
+      delta -= Number(replaced?.b ?? 0)
       await tx.run('DELETE FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?', latestOf)
     }
+    await tx.run(
+      `INSERT INTO usage (topic, sender, records, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (topic, sender)
+       DO UPDATE SET records = usage.records + excluded.records, bytes = usage.bytes + excluded.bytes`,
+      [record.topic, record.from, records, delta],
+    )
     return PutOutcome.stored
   }
 
@@ -236,6 +249,16 @@ export class SqlStore implements MessageStore {
          )`,
         [topic, topic, limits.maxRecordsPerTopic, limits.maxBytesPerTopic],
       )
+    }
+    if (removed > 0) {
+      // Bulk deletes do not say whose records went: count usage afresh (a write by another relay
+      // meanwhile may be off by a few until the next prune; quotas are bounds, not accounts).
+      await this.#driver.transaction(async (tx) => {
+        await tx.run('DELETE FROM usage')
+        await tx.run(
+          'INSERT INTO usage (topic, sender, records, bytes) SELECT topic, sender, count(*), sum(bytes) FROM records GROUP BY topic, sender',
+        )
+      })
     }
     this.#counters.pruned += removed
     return removed

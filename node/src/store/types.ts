@@ -41,7 +41,7 @@ export interface RetentionInit {
   maxRecordsPerTopic?: number
   /** Default `STORE_MAX_BYTES_PER_TOPIC`. */
   maxBytesPerTopic?: number
-  /** Default `STORE_MAX_RECORDS_PER_SENDER`. */
+  /** Default `STORE_MAX_RECORDS_PER_SENDER`. State records count while held, but are never refused for it. */
   maxRecordsPerSender?: number
   /** Default `STORE_MAX_BYTES_PER_SENDER`. */
   maxBytesPerSender?: number
