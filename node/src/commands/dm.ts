@@ -1,33 +1,19 @@
 import { sleep } from '@securechat/sdk/async'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import type { SecureChatClient } from '@securechat/sdk/client'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
-import {
-  CLI_NETWORK_TIMEOUT_MS,
-  DEFAULT_CLI_DOMAIN,
-  DM_ANSWER_POLL_MS,
-  DM_ANSWER_WAIT_MS,
-  SEND_FLUSH_MS,
-} from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_POLL_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
-import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { chainIdFromFlag, requireBootstrap } from './network-flags.ts'
+import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
 
 /** Options of `securechat dm` and `securechat listen --dm`. */
-export interface DmFlags {
-  bootstrap?: string[]
-  keyFile?: string
-  domain?: string
-  chainId?: string
-  rpc?: string
-  /** Where this device (its keys, certificate and DM sessions) persists, in an encrypted vault. */
-  dataDir?: string
+export interface DmFlags extends NetworkFlags {
   json?: boolean
 }
 
@@ -99,7 +85,6 @@ async function startDmClient(
 ): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
   const bootstrap = requireBootstrap(flags.bootstrap ?? [])
-  const chainId = chainIdFromFlag(flags.chainId)
   const signer = walletSigner({ type: 'eoa', signer: wallet })
   let vault: Vault | undefined
   if (flags.dataDir === undefined) {
@@ -107,16 +92,7 @@ async function startDmClient(
   } else {
     vault = await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
   }
-  const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
-  const client = createClient({
-    signer,
-    bootstrap,
-    domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
-    chainId,
-    logger,
-    ...(vault === undefined ? {} : { vault }),
-    ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId }) }),
-  })
+  const client = createCliClient({ flags, signer, vault, bootstrap, logger })
   const close = async (): Promise<void> => {
     await client.stop()
     await vault?.close()

@@ -1,28 +1,20 @@
 import { readFile } from 'node:fs/promises'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import type { SecureChatClient } from '@securechat/sdk/client'
 import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
-import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN } from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
-import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { chainIdFromFlag, requireBootstrap } from './network-flags.ts'
+import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 
-/** Options every networked client command shares. */
-export interface ClientFlags {
+/** Options every command in a room shares. */
+export interface ClientFlags extends NetworkFlags {
   room: string
-  bootstrap?: string[]
-  keyFile?: string
-  domain?: string
-  chainId?: string
-  rpc?: string
-  /** Where this device (its keys, certificate, rooms and their sender keys) persists, in an encrypted vault. */
-  dataDir?: string
 }
 
 /** A joined room; `close` stops the client, then closes the vault (every key state saved). */
@@ -48,19 +40,16 @@ export async function joinFromFlags(flags: ClientFlags, logger: LoggerFactory): 
   try {
     const invite = await resolveRoom(flags, vault)
     const bootstrap = requireBootstrap(flags.bootstrap ?? invite.relays ?? [])
-    const chainId = chainIdFromFlag(flags.chainId)
     // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
     const { access } = invite.manifest.manifest
-    const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
-    const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : chainId
-    client = createClient({
+    const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : undefined
+    client = createCliClient({
+      flags,
       signer,
+      vault,
       bootstrap,
-      domain: flags.domain ?? DEFAULT_CLI_DOMAIN,
-      chainId,
       logger,
-      ...(vault === undefined ? {} : { vault }),
-      ...(rpc === undefined ? {} : { provider: createRpcProvider({ url: rpc, chainId: rpcChainId }) }),
+      ...(rpcChainId === undefined ? {} : { rpcChainId }),
     })
     await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     const room = await client.joinRoom(invite.manifest)
