@@ -24,9 +24,9 @@ import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { captureRoom, type RoomCapture } from '../node/src/audit/capture.ts'
-import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
+import { anchoring as anchoringService, type RelayAnchoring } from '../node/src/audit/relay-anchoring.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, spawnCli, tempDir } from './helpers/cli.ts'
 
@@ -58,7 +58,7 @@ async function until(condition: () => boolean | Promise<boolean>, describe: () =
 }
 
 interface AnchoringRelay {
-  relay: RelayNode
+  relay: Relay
   anchoring: RelayAnchoring
   address: string
 }
@@ -68,30 +68,31 @@ async function startAnchoringRelay(
   params: { account?: number; drop?: (id: string, index: number) => boolean } = {},
 ): Promise<AnchoringRelay> {
   const wallet = new Wallet(chain.accounts[params.account ?? 5]!.privateKey)
-  const anchoring = relayAnchoring({
-    dataDir: await tempDir('audit-relay-'),
-    rpcUrl: chain.rpcUrl,
-    chainId: chain.chainId,
-    auditLog: chain.addresses.auditLog,
-    wallet,
-    intervalMs: ANCHOR_INTERVAL_MS,
-    receiptPollIntervalMs: 50,
-  })
-  let index = 0
-  const relay = new RelayNode({
+  const relay = createRelay({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    onMessageAccepted: (message) => {
-      if (params.drop?.(message.id, index++) === true) return
-      anchoring.onMessageAccepted(message)
+    dataDir: await tempDir('audit-relay-'),
+    services: {
+      anchoring: anchoringService({
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        auditLog: chain.addresses.auditLog,
+        wallet,
+        intervalMs: ANCHOR_INTERVAL_MS,
+        receiptPollIntervalMs: 50,
+      }),
     },
   })
-  await relay.start()
-  await anchoring.start(relay.libp2p)
-  cleanups.push(async () => {
-    await anchoring.stop()
-    await relay.stop()
+  let index = 0
+  // Registered before the relay starts, so before the anchoring service's own listener: a dropped record stops
+  // here and never reaches the anchorer (it is still forwarded).
+  relay.node.addEventListener('record:accepted', (event) => {
+    const { record } = event.detail
+    if (record.type === 'message' && params.drop?.(record.id, index++) === true) event.stopImmediatePropagation()
   })
+  await relay.start()
+  cleanups.push(() => relay.stop())
+  const anchoring = relay.services.anchoring as RelayAnchoring
   return { relay, anchoring, address: wallet.address }
 }
 
@@ -101,7 +102,7 @@ interface Member {
   received: RoomMessage[]
 }
 
-async function startMember(relay: RelayNode): Promise<SecureChatClient> {
+async function startMember(relay: Relay): Promise<SecureChatClient> {
   const client = createClient({
     domain: DEFAULT_CLI_DOMAIN,
     chainId: DEVNET_CHAIN_ID,
@@ -116,7 +117,7 @@ async function startMember(relay: RelayNode): Promise<SecureChatClient> {
 
 /** Alice creates a room, Bob joins and records every message with its record (as `securechat export` does). */
 async function aliceAndBob(
-  relay: RelayNode,
+  relay: Relay,
 ): Promise<{ alice: Member; bob: Member & { capture: RoomCapture }; invite: string }> {
   const aliceClient = await startMember(relay)
   const bobClient = await startMember(relay)
@@ -149,9 +150,9 @@ async function sendAll(alice: Member, bob: Member, texts: string[]): Promise<str
 }
 
 /** A node that is not in the room: fetches the relay's leaf lists over bitswap. */
-async function secondNode(relay: RelayNode) {
+async function secondNode(relay: Relay) {
   const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
-  await libp2p.dial(relay.libp2p.getMultiaddrs()[0]!)
+  await libp2p.dial(relay.node.libp2p.getMultiaddrs()[0]!)
   const ipfs = await createAuditIpfs({ libp2p })
   cleanups.push(async () => {
     await ipfs.stop()

@@ -10,7 +10,8 @@ import { type AuditLeaf, buildBatchSync, leafHashOf, leafToValue, verifyLeafProo
 import type { Address } from '@securechat/sdk/types'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { AnchoredProofIndex } from '../node/src/audit/proof-index.ts'
-import { RelayHttpServer, type RelayHttpServerInit } from '../node/src/relay/http-server.ts'
+import { RelayHttpServer, type RelayHttpServerInit } from '../node/src/relay/http/server.ts'
+import { relayMetrics } from '../node/src/relay/metrics.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { type CliProcess, spawnCli, tempDir } from './helpers/cli.ts'
 
@@ -388,8 +389,11 @@ describe('relay HTTP server', () => {
   })
 
   it('behavior: /healthz and /metrics report the relay', async () => {
+    // What a relay component passes: the node's metrics, the server's own, and a service's.
     const url = await serve({
       metrics: () => [
+        ...relayMetrics(relay.stats()),
+        ...servers.at(-1)!.metrics(),
         { name: 'securechat_test_total', help: 'A test counter.', type: 'counter', samples: [{ value: 7n }] },
       ],
     })

@@ -26,16 +26,17 @@ import type { Address } from '@securechat/sdk/types'
 import { getAddress, hexlify, randomBytes } from 'ethers'
 import { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RelayLeafLists, startRelayLeafLists } from '../node/src/audit/leaf-list-intake.ts'
-import { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { leafLists, type RelayLeafLists } from '../node/src/audit/leaf-list-intake.ts'
+import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
+import { RelayHttpServer } from '../node/src/relay/http/server.ts'
+import { httpServer } from '../node/src/relay/http/service.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 
 let chain: TestChain
-let relay: RelayNode
+let relay: Relay
 let dataDir: string
-let leafLists: RelayLeafLists
+let intake: RelayLeafLists['intake']
 let http: RelayHttpServer
 let bare: RelayHttpServer
 let fetcher: SecureChatLibp2p
@@ -43,38 +44,38 @@ let fetcherIpfs: AuditIpfs
 
 beforeAll(async () => {
   chain = await startTestChain()
-  relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  await relay.start()
   dataDir = await tempDir('leaf-lists-')
-  leafLists = await startRelayLeafLists({
-    dataDir,
-    libp2p: relay.libp2p,
-    provider: chain.provider,
-    auditLog: chain.addresses.auditLog,
-  })
-  http = new RelayHttpServer({
-    relay,
-    port: 0,
-    webRoot: dataDir,
-    leafLists: leafLists.intake,
-    auditProofs: leafLists.intake,
-    rateLimit: { burst: 10_000 },
-  })
-  await http.start()
-  bare = new RelayHttpServer({ relay, port: 0, webRoot: dataDir })
+  relay = await startLeafListsRelay()
+  // The same relay node, with an HTTP server of its own that has no intake.
+  bare = new RelayHttpServer({ relay: relay.node, port: 0, webRoot: dataDir })
   await bare.start()
   // Someone else on the network: fetches leaf lists from the relay over bitswap, as `securechat verify` does.
   fetcher = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
-  await fetcher.dial(relay.libp2p.getMultiaddrs()[0]!)
+  await fetcher.dial(relay.node.libp2p.getMultiaddrs()[0]!)
   fetcherIpfs = await createAuditIpfs({ libp2p: fetcher })
 }, 120_000)
+
+/** The relay component with the leaf-lists service and its HTTP server, on `dataDir` and the test chain. */
+async function startLeafListsRelay(): Promise<Relay> {
+  const started = createRelay({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dataDir,
+    services: {
+      leafLists: leafLists({ provider: chain.provider, auditLog: chain.addresses.auditLog }),
+      http: httpServer({ port: 0, webRoot: dataDir, rateLimit: { burst: 10_000 } }),
+    },
+  })
+  await started.start()
+  intake = (started.services.leafLists as RelayLeafLists).intake
+  http = started.services.http as RelayHttpServer
+  return started
+}
 
 afterAll(async () => {
   await fetcherIpfs?.stop()
   await fetcher?.stop()
   await bare?.stop()
-  await http?.stop()
-  await leafLists?.stop()
   await relay?.stop()
   await chain?.stop()
 })
@@ -285,15 +286,11 @@ describe('POST /audit/leaf-lists: members hand in the leaf lists of their own an
     const cid = leafListCid(bytes)
     await anchor(batch.root, batch.count, cid)
     expect((await post(http.url, bytes)).status).toBe(201)
-    await leafLists.stop()
-    leafLists = await startRelayLeafLists({
-      dataDir,
-      libp2p: relay.libp2p,
-      provider: chain.provider,
-      auditLog: chain.addresses.auditLog,
-    })
+    // A new relay process on the same data dir (the old one's blockstore must be closed first).
+    await relay.stop()
+    relay = await startLeafListsRelay()
     const leafHash = leafHashOf(batch.leaves[1]!)
-    await expect.poll(() => leafLists.intake.proofOf(leafHash)?.root, { timeout: 10_000 }).toBe(batch.root)
-    expect((await leafLists.intake.submit(bytes)).status).toBe('accepted')
+    await expect.poll(() => intake.proofOf(leafHash)?.root, { timeout: 10_000 }).toBe(batch.root)
+    expect((await intake.submit(bytes)).status).toBe('accepted')
   })
 })

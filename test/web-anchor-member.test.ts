@@ -9,9 +9,8 @@ import { join } from 'node:path'
 import { auditLogReader } from '@securechat/sdk/audit'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RelayLeafLists, startRelayLeafLists } from '../node/src/audit/leaf-list-intake.ts'
-import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import type { RelayNode } from '../node/src/relay/relay.ts'
+import { leafLists } from '../node/src/audit/leaf-list-intake.ts'
+import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -25,7 +24,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, tempDir } from './helpers/cli.ts'
-import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
+import { startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Generous for a loaded 2-core machine; never a speed check. */
 const UI_TIMEOUT_MS = 45_000
@@ -33,10 +32,9 @@ const UI_TIMEOUT_MS = 45_000
 const MEMBER = 1
 
 let chain: TestChain
-let relay: RelayNode
+let relay: Relay
 let dataDir: string
-let leafLists: RelayLeafLists
-let http: RelayHttpServer
+let http: HttpService
 let browser: Browser
 let context: BrowserContext
 let wallet: TestWallet
@@ -51,14 +49,12 @@ beforeAll(async () => {
   chain = await startTestChain()
   dataDir = await tempDir('web-anchor-member-relay-')
   // No anchorer: whatever gets anchored here, a member anchored.
-  relay = await startBrowserRelay(chain)
-  leafLists = await startRelayLeafLists({
+  relay = await startBrowserRelay(chain, {
+    webRoot,
     dataDir,
-    libp2p: relay.libp2p,
-    provider: chain.provider,
-    auditLog: chain.addresses.auditLog,
+    services: { leafLists: leafLists({ provider: chain.provider, auditLog: chain.addresses.auditLog }) },
   })
-  http = await startAppServer({ relay, chain, webRoot, auditProofs: leafLists.intake, leafLists: leafLists.intake })
+  http = relay.services.http!
   browser = await launchChromium()
   context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   await watchCsp(context)
@@ -69,8 +65,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close().catch(() => {})
   await browser?.close()
-  await http?.stop()
-  await leafLists?.stop()
   await relay?.stop()
   await chain?.stop()
 })

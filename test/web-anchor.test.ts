@@ -9,9 +9,8 @@ import { auditLogReader, type LeafValue } from '@securechat/sdk/audit'
 import { concat, keccak256, randomBytes, Wallet } from 'ethers'
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RelayAnchoring, relayAnchoring } from '../node/src/audit/relay-anchoring.ts'
-import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import type { RelayNode } from '../node/src/relay/relay.ts'
+import { anchoring } from '../node/src/audit/relay-anchoring.ts'
+import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -24,17 +23,16 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
-import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
+import { startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Anchoring every second, the app polling every few: generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 45_000
 const ANCHOR_INTERVAL_MS = 1_000
 
 let chain: TestChain
-let relay: RelayNode
-let anchoring: RelayAnchoring
+let relay: Relay
 let anchorDir: string
-let http: RelayHttpServer
+let http: HttpService
 let browser: Browser
 let context: BrowserContext
 let page: Page
@@ -47,18 +45,21 @@ beforeAll(async () => {
   chain = await startTestChain()
   const dataDir = await tempDir('web-anchor-relay-')
   anchorDir = join(dataDir, 'audit', 'anchorer', 'anchored')
-  anchoring = relayAnchoring({
+  relay = await startBrowserRelay(chain, {
+    webRoot,
     dataDir,
-    rpcUrl: chain.rpcUrl,
-    chainId: chain.chainId,
-    auditLog: chain.addresses.auditLog,
-    wallet: new Wallet(chain.accounts[5]!.privateKey),
-    intervalMs: ANCHOR_INTERVAL_MS,
-    receiptPollIntervalMs: 50,
+    services: {
+      anchoring: anchoring({
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        auditLog: chain.addresses.auditLog,
+        wallet: new Wallet(chain.accounts[5]!.privateKey),
+        intervalMs: ANCHOR_INTERVAL_MS,
+        receiptPollIntervalMs: 50,
+      }),
+    },
   })
-  relay = await startBrowserRelay(chain, { onMessageAccepted: anchoring.onMessageAccepted })
-  await anchoring.start(relay.libp2p)
-  http = await startAppServer({ relay, chain, webRoot, auditProofs: anchoring.anchorer })
+  http = relay.services.http!
   browser = await launchChromium()
   // No service worker: `page.route` must see the app's `/audit/proof` requests (the forged-proof test).
   context = await browser.newContext({ viewport: { width: 1100, height: 760 }, serviceWorkers: 'block' })
@@ -73,8 +74,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close().catch(() => {})
   await browser?.close()
-  await http?.stop()
-  await anchoring?.stop()
   await relay?.stop()
   await chain?.stop()
 })
@@ -117,7 +116,7 @@ describe('web app: anchored-in-block marks, checked against the chain', () => {
     await page.getByRole('heading', { name: '# audited' }).waitFor({ timeout: UI_TIMEOUT_MS })
     // The relay carries the room once it has seen the page subscribe: from then on it anchors what it accepts.
     await until(
-      () => relay.stats().rooms > 0,
+      () => relay.stats().node.rooms > 0,
       () => 'the relay never joined the room',
     )
 

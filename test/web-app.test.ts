@@ -11,8 +11,7 @@ import { Contract, type EventLog } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { RelayHttpServer } from '../node/src/relay/http-server.ts'
-import type { RelayNode } from '../node/src/relay/relay.ts'
+import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -25,7 +24,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
-import { startAppServer, startBrowserRelay } from './helpers/web-stack.ts'
+import { startBrowserRelay } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
@@ -39,8 +38,8 @@ interface Person {
 }
 
 let chain: TestChain
-let relay: RelayNode
-let http: RelayHttpServer
+let relay: Relay
+let http: HttpService
 let browser: Browser
 const people: Person[] = []
 let invite = ''
@@ -50,15 +49,14 @@ beforeAll(async () => {
   await buildWebApp(webRoot)
   // Accounts 1 (alice) and 2 (bob) hold a MemberNFT; 3 (carol) holds nothing.
   chain = await startTestChain({ mintTo: [1, 2] })
-  relay = await startBrowserRelay(chain)
-  http = await startAppServer({ relay, chain, webRoot, contracts: { memberNft: chain.addresses.memberNft } })
+  relay = await startBrowserRelay(chain, { webRoot, contracts: { memberNft: chain.addresses.memberNft } })
+  http = relay.services.http!
   browser = await launchChromium()
 }, 120_000)
 
 afterAll(async () => {
   for (const person of people) await person.context.close().catch(() => {})
   await browser?.close()
-  await http?.stop()
   await relay?.stop()
   await chain?.stop()
 })
@@ -395,7 +393,8 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
         .poll(() => person.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
         .toContain('direct')
     }
-    await relay.stop()
+    // The relay node only: its HTTP server still serves the app.
+    await relay.node.stop()
     await alice!.page.getByRole('textbox', { name: 'Message' }).fill('still here without the relay')
     await alice!.page.getByRole('button', { name: 'Send' }).click()
     await messageText(bob!.page, 'still here without the relay').waitFor({ timeout: UI_TIMEOUT_MS })

@@ -1,50 +1,48 @@
 /**
- * vitest helper for the browser tests: the relay and its HTTP side as browsers meet them on a
- * devnet (WebSockets on loopback, the app told about the test chain). Callers stop what they get.
+ * vitest helper for the browser tests: the relay component as browsers meet it on a devnet
+ * (WebSockets on loopback, its HTTP server telling the app about the test chain). Callers stop
+ * what they get.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { RelayHttpServer, type RelayHttpServerInit } from '../../node/src/relay/http-server.ts'
-import { type RelayInit, RelayNode } from '../../node/src/relay/relay.ts'
+import { createRelay, type Relay, type RelayServiceFactories } from '../../node/src/relay/create-relay.ts'
+import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
 import type { TestChain } from './chain.ts'
 
-/** A started relay with a WebSocket listener on 127.0.0.1 that reads `chain`. */
+/**
+ * A started relay with a WebSocket listener on 127.0.0.1 that reads `chain`, and an HTTP server
+ * serving `webRoot`, whose `/config.json` names `chain`, the audit log and `contracts`, and lets
+ * the app dial loopback. `services` plugs in more (anchoring, leaf lists; they keep their files in `dataDir`).
+ */
 export async function startBrowserRelay(
   chain: TestChain,
-  init: Omit<RelayInit, 'privateKey' | 'listen' | 'provider'> = {},
-): Promise<RelayNode> {
-  const relay = new RelayNode({
-    ...init,
+  params: {
+    webRoot: string
+    contracts?: Record<string, string>
+    dataDir?: string
+    services?: Omit<RelayServiceFactories, 'http'>
+  } & Omit<HttpServiceInit, 'port' | 'webRoot' | 'app'>,
+): Promise<Relay> {
+  const { webRoot, contracts, dataDir, services, ...http } = params
+  const relay = createRelay({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0/ws'],
     provider: chain.provider,
+    ...(dataDir === undefined ? {} : { dataDir }),
+    services: {
+      ...services,
+      http: httpServer({
+        ...http,
+        port: 0,
+        webRoot,
+        app: {
+          chainId: chain.chainId,
+          rpcUrl: chain.rpcUrl,
+          contracts: { auditLog: chain.addresses.auditLog, ...contracts },
+          allowPrivateAddresses: true,
+        },
+      }),
+    },
   })
   await relay.start()
   return relay
-}
-
-/**
- * The relay's started HTTP server serving `webRoot`; its `/config.json` names `chain`, the audit
- * log and `contracts`, and lets the app dial loopback.
- */
-export async function startAppServer(
-  params: { relay: RelayNode; chain: TestChain; webRoot: string; contracts?: Record<string, string> } & Omit<
-    RelayHttpServerInit,
-    'relay' | 'port' | 'webRoot' | 'app'
-  >,
-): Promise<RelayHttpServer> {
-  const { relay, chain, webRoot, contracts, ...init } = params
-  const http = new RelayHttpServer({
-    ...init,
-    relay,
-    port: 0,
-    webRoot,
-    app: {
-      chainId: chain.chainId,
-      rpcUrl: chain.rpcUrl,
-      contracts: { auditLog: chain.addresses.auditLog, ...contracts },
-      allowPrivateAddresses: true,
-    },
-  })
-  await http.start()
-  return http
 }

@@ -42,11 +42,12 @@ import {
 } from '@securechat/sdk/audit'
 import { describeError } from '@securechat/sdk/errors'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
+import type { AnchoredProof } from '@securechat/sdk/relay-api'
 import { FetchRequest, getAddress, JsonRpcProvider, Network, type Wallet } from 'ethers'
 import { z } from 'zod'
 import { probeChainId } from '../rpc.ts'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH, ANCHOR_PROOF_INDEX_LEAVES, ANCHOR_RPC_TIMEOUT_MS } from './constants.ts'
-import { type AnchoredProof, AnchoredProofIndex } from './proof-index.ts'
+import { AnchoredProofIndex } from './proof-index.ts'
 
 export interface AnchorerInit {
   /** Directory for the journal and batches (a relay uses `<data dir>/audit/anchorer`). */
@@ -71,8 +72,11 @@ export interface AnchorerInit {
   receiptPollIntervalMs?: number
   /** A sent transaction not mined after this long counts as failed (and is retried). */
   receiptTimeoutMs?: number
-  /** Leaves of recent anchored batches kept for {@link Anchorer.proofOf}; default {@link ANCHOR_PROOF_INDEX_LEAVES}. */
-  proofIndexLeaves?: number
+  /**
+   * Where the proofs of anchored batches go, for {@link Anchorer.proofOf}: a relay passes its one index, shared
+   * with the members' leaf lists. Default: an index of its own of {@link ANCHOR_PROOF_INDEX_LEAVES} leaves.
+   */
+  proofs?: AnchoredProofIndex
   logger?: LoggerFactory
 }
 
@@ -127,6 +131,8 @@ export class Anchorer {
   #running: Promise<void> | undefined
   #abort = new AbortController()
   #started = false
+  /** Whether the proofs of the batches anchored before a restart were read back (once per process). */
+  #reloaded = false
   readonly #stats: Omit<AnchorerStats, 'pendingLeaves' | 'queuedBatches' | 'queuedLeaves'> = {
     batchesAnchored: 0,
     batchesAlreadyAnchored: 0,
@@ -143,7 +149,7 @@ export class Anchorer {
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:anchorer')
     this.#intervalMs = init.intervalMs ?? ANCHOR_INTERVAL_MS
     this.#maxBatch = init.maxBatch ?? ANCHOR_MAX_BATCH
-    this.#proofs = new AnchoredProofIndex({ maxLeaves: init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES })
+    this.#proofs = init.proofs ?? new AnchoredProofIndex()
     mkdirSync(join(init.dir, QUEUE), { recursive: true })
     mkdirSync(join(init.dir, ANCHORED), { recursive: true })
     this.#recover()
@@ -192,7 +198,10 @@ export class Anchorer {
     this.#started = true
     this.#ipfs = components.ipfs
     this.#abort = new AbortController()
-    if (this.#proofs.size === 0) void this.#loadAnchored(this.#abort.signal)
+    if (!this.#reloaded) {
+      this.#reloaded = true
+      void this.#loadAnchored(this.#abort.signal)
+    }
     this.#log.info('anchoring', {
       event: 'anchorer:started',
       anchorer: this.address,
@@ -420,7 +429,7 @@ export class Anchorer {
       )
       files.sort((a, b) => b.mtimeMs - a.mtimeMs)
       let leaves = 0
-      const limit = this.#init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES
+      const limit = this.#proofs.maxLeaves
       for (const { name } of files) {
         if (leaves >= limit) break
         signal.throwIfAborted()

@@ -13,27 +13,24 @@
 import { mkdirSync, readdirSync } from 'node:fs'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
 import {
   type AuditIpfs,
   type AuditLogReader,
   auditLogReader,
   decodeLeafList,
   InvalidLeafListError,
-  LEAF_LIST_CHUNK_BYTES,
   leafListCid,
+  MAX_SUBMITTED_LEAF_LIST_BYTES,
   sameCid,
 } from '@securechat/sdk/audit'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
+import type { AnchoredBatchInfo, AnchoredProof, LeafListRefusal } from '@securechat/sdk/relay-api'
 import type { AbortOptions } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { z } from 'zod'
-import { ANCHOR_PROOF_INDEX_LEAVES, AUDIT_DIR } from './constants.ts'
-import { createRelayAuditIpfs } from './ipfs.ts'
-import { type AnchoredBatchInfo, type AnchoredProof, AnchoredProofIndex } from './proof-index.ts'
-
-/** Largest leaf list a member may hand in: one IPFS block, so its CID is checked without the importer. */
-export const MAX_SUBMITTED_LEAF_LIST_BYTES = LEAF_LIST_CHUNK_BYTES
+import type { LeafListsService, RelayComponents } from '../relay/create-relay.ts'
+import { AUDIT_DIR } from './constants.ts'
+import { AnchoredProofIndex } from './proof-index.ts'
 
 /** Time a stored leaf list may take to come back from the local blockstore at a restart. */
 const RELOAD_FETCH_TIMEOUT_MS = 5_000
@@ -45,7 +42,7 @@ export type LeafListSubmission =
    * `malformed`: not a leaf list, or its tree does not hash to its root; `not-anchored`: the chain has no anchor
    * of that root (yet: an RPC behind by a block says so too); `cid-mismatch`: the root's anchor names other bytes.
    */
-  | { status: 'rejected'; reason: 'malformed' | 'not-anchored' | 'cid-mismatch'; message: string }
+  | { status: 'rejected'; reason: LeafListRefusal; message: string }
   /** The chain could not be read, or the intake is not started: nothing is known, nothing was stored. */
   | { status: 'unavailable'; message: string }
 
@@ -54,8 +51,11 @@ export interface LeafListIntakeInit {
   dir: string
   /** The `AuditLog` the lists must be anchored in, read over the relay's own RPC. */
   reader: Pick<AuditLogReader, 'address' | 'anchorOf' | 'anchoredEvents'>
-  /** Leaves whose proofs are answered; default {@link ANCHOR_PROOF_INDEX_LEAVES}. */
-  proofIndexLeaves?: number
+  /**
+   * Where the proofs of accepted batches go: a relay passes its one index, shared with its anchorer. Default: an
+   * index of its own of `ANCHOR_PROOF_INDEX_LEAVES` leaves.
+   */
+  proofs?: AnchoredProofIndex
   logger?: LoggerFactory
 }
 
@@ -83,7 +83,7 @@ export class LeafListIntake {
   constructor(init: LeafListIntakeInit) {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:leaf-lists')
-    this.#proofs = new AnchoredProofIndex({ maxLeaves: init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES })
+    this.#proofs = init.proofs ?? new AnchoredProofIndex()
     mkdirSync(init.dir, { recursive: true })
   }
 
@@ -99,6 +99,11 @@ export class LeafListIntake {
   stop(): void {
     this.#abort.abort()
     this.#ipfs = undefined
+  }
+
+  /** Batches held (recorded in the data dir). */
+  get held(): number {
+    return this.#held.size
   }
 
   /** The proof of a leaf of an accepted batch, by leaf hash; undefined when none holds it. */
@@ -216,7 +221,7 @@ export class LeafListIntake {
     for (const info of records) this.#held.set(info.root, info)
     records.sort((a, b) => b.blockNumber - a.blockNumber)
     let leaves = 0
-    const limit = this.#init.proofIndexLeaves ?? ANCHOR_PROOF_INDEX_LEAVES
+    const limit = this.#proofs.maxLeaves
     for (const info of records) {
       if (leaves >= limit || signal.aborted) return
       try {
@@ -235,10 +240,7 @@ export class LeafListIntake {
   }
 }
 
-function reject(
-  reason: 'malformed' | 'not-anchored' | 'cid-mismatch',
-  message: string,
-): Extract<LeafListSubmission, { status: 'rejected' }> {
+function reject(reason: LeafListRefusal, message: string): Extract<LeafListSubmission, { status: 'rejected' }> {
   return { status: 'rejected', reason, message }
 }
 
@@ -247,43 +249,35 @@ async function writeRecord(path: string, info: AnchoredBatchInfo): Promise<void>
   await rename(`${path}.tmp`, path)
 }
 
-export interface RelayLeafLists {
+export interface RelayLeafLists extends LeafListsService {
   readonly intake: LeafListIntake
-  /** Stops the intake, and the IPFS node when it started one. Idempotent. */
-  stop(): Promise<void>
 }
 
 /**
- * A relay's intake of members' leaf lists, checked against `auditLog` through `provider` (the relay's own RPC),
- * records under `<dataDir>/audit/member-batches`. It publishes through `ipfs` (an anchoring relay's own node) or,
- * without one, starts the relay's IPFS node on `libp2p`.
+ * The leaf-lists service of the relay component: members' leaf lists checked against `auditLog` through `provider`
+ * (the relay's own RPC), recorded under `<dataDir>/audit/member-batches`, pinned on the relay's IPFS node, their
+ * proofs in the relay's proof index.
  */
-export async function startRelayLeafLists(params: {
-  dataDir: string
-  libp2p: Libp2p
+export function leafLists(init: {
   provider: Provider
   auditLog: string
-  ipfs?: AuditIpfs | undefined
-  logger?: LoggerFactory
-}): Promise<RelayLeafLists> {
-  const dir = join(params.dataDir, AUDIT_DIR)
-  const owned = params.ipfs === undefined
-  const ipfs = params.ipfs ?? (await createRelayAuditIpfs({ libp2p: params.libp2p, dir: join(dir, 'ipfs') }))
-  const intake = new LeafListIntake({
-    dir: join(dir, 'member-batches'),
-    reader: auditLogReader({ runner: params.provider, address: params.auditLog }),
-    ...(params.logger === undefined ? {} : { logger: params.logger }),
-  })
-  intake.start({ ipfs })
-  let stopped: Promise<void> | undefined
-  return {
-    intake,
-    stop() {
-      stopped ??= (async () => {
+}): (components: RelayComponents) => RelayLeafLists {
+  return (components) => {
+    const intake = new LeafListIntake({
+      dir: join(components.dataDir('leaf lists'), AUDIT_DIR, 'member-batches'),
+      reader: auditLogReader({ runner: init.provider, address: init.auditLog }),
+      proofs: components.proofs,
+      logger: components.logger,
+    })
+    return {
+      intake,
+      async start() {
+        intake.start({ ipfs: await components.ipfs() })
+      },
+      stop() {
         intake.stop()
-        if (owned) await ipfs.stop()
-      })()
-      return stopped
-    },
+      },
+      stats: () => ({ held: intake.held }),
+    }
   }
 }

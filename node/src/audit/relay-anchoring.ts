@@ -1,72 +1,67 @@
 /**
- * Anchoring on a relay: the hook that turns every message the relay accepted into an audit leaf, the relay's
- * IPFS node for leaf lists (on the relay's own libp2p node), and the anchorer that batches and anchors them.
+ * Anchoring on a relay, as a service of the relay component (`createRelay`, node/src/relay/create-relay.ts): every
+ * message record the relay accepts becomes an audit leaf, and the anchorer batches and anchors them, publishing
+ * each batch's leaf list on the relay's IPFS node and its proofs in the relay's proof index.
  *
- *   const anchoring = relayAnchoring({ dataDir, wallet, rpcUrl, auditLog, logger })
- *   const relay = new RelayNode({ ..., onMessageAccepted: anchoring.onMessageAccepted })
- *   await relay.start(); await anchoring.start(relay.libp2p)
- *   …; await anchoring.stop(); await relay.stop()
+ *   createRelay({ ..., dataDir, services: { anchoring: anchoring({ wallet, rpcUrl, auditLog }) } })
  */
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
-import { type AuditIpfs, leafOfAccepted, MAX_BATCH_LEAVES } from '@securechat/sdk/audit'
-import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
-import type { AcceptedRecord } from '@securechat/sdk/rooms'
+import { leafOfAccepted, MAX_BATCH_LEAVES } from '@securechat/sdk/audit'
 import { ConfigError } from '../errors.ts'
+import type { AnchoringService, RelayComponents } from '../relay/create-relay.ts'
+import { anchorerMetrics } from '../relay/metrics.ts'
+import type { RelayEvents } from '../relay/relay.ts'
 import { loadWallet } from '../wallet.ts'
 import { type Anchorer, type AnchorerInit, createAnchorer } from './anchorer.ts'
 import { AUDIT_DIR } from './constants.ts'
-import { createRelayAuditIpfs } from './ipfs.ts'
 
-export interface RelayAnchoringInit extends Omit<AnchorerInit, 'dir'> {
-  /** The relay's data dir; anchoring keeps its journal, batches and IPFS blocks under `<dataDir>/audit`. */
-  dataDir: string
-  logger?: LoggerFactory
-}
+/** The anchorer's settings; its journal, batches and proofs live in the relay's data dir and proof index. */
+export type AnchoringInit = Omit<AnchorerInit, 'dir' | 'proofs' | 'logger'>
 
-export interface RelayAnchoring {
+export interface RelayAnchoring extends AnchoringService {
   readonly anchorer: Anchorer
-  /** Pass to `RelayInit.onMessageAccepted`. */
-  onMessageAccepted(message: Extract<AcceptedRecord, { type: 'message' }>): void
-  /** Starts the IPFS node on the relay's libp2p node, then the anchorer. */
-  start(libp2p: Libp2p): Promise<void>
-  stop(): Promise<void>
-  readonly ipfs: AuditIpfs | undefined
 }
 
-export function relayAnchoring(init: RelayAnchoringInit): RelayAnchoring {
-  const dir = join(init.dataDir, AUDIT_DIR)
-  const log = (init.logger ?? silentLoggerFactory)('securechat:node:anchorer')
-  const anchorer = createAnchorer({ ...init, dir: join(dir, 'anchorer') })
-  let ipfs: AuditIpfs | undefined
-  return {
-    anchorer,
-    get ipfs() {
-      return ipfs
-    },
-    onMessageAccepted(message) {
+/** The anchoring service: anchors what the relay accepts, under `<dataDir>/audit/anchorer`. */
+export function anchoring(init: AnchoringInit): (components: RelayComponents) => RelayAnchoring {
+  return (components) => {
+    const log = components.logger('securechat:node:anchorer')
+    const anchorer = createAnchorer({
+      ...init,
+      dir: join(components.dataDir('anchoring'), AUDIT_DIR, 'anchorer'),
+      proofs: components.proofs,
+      logger: components.logger,
+    })
+    const onAccepted = (event: RelayEvents['record:accepted']): void => {
+      const { record } = event.detail
+      if (record.type !== 'message') return
       try {
-        anchorer.add(leafOfAccepted({ id: message.id, record: message.record, sender: message.certificate.address }))
+        anchorer.add(leafOfAccepted({ id: record.id, record: record.record, sender: record.certificate.address }))
       } catch (err) {
         // A ciphertext that is not base64url cannot be hashed; the message is relayed but not anchored.
-        log.warn('message not anchored', { room: message.record.room, id: message.id, error: String(err) })
+        log.warn('message not anchored', { room: record.record.room, id: record.id, error: String(err) })
       }
-    },
-    async start(libp2p) {
-      ipfs ??= await createRelayAuditIpfs({ libp2p, dir: join(dir, 'ipfs') })
-      anchorer.start({ ipfs })
-    },
-    async stop() {
-      await anchorer.stop()
-      await ipfs?.stop()
-      ipfs = undefined
-    },
+    }
+    return {
+      anchorer,
+      address: anchorer.address,
+      async start() {
+        // Listening first: a record the node forwards while the IPFS node starts is anchored too.
+        components.node.addEventListener('record:accepted', onAccepted)
+        anchorer.start({ ipfs: await components.ipfs() })
+      },
+      async stop() {
+        components.node.removeEventListener('record:accepted', onAccepted)
+        await anchorer.stop()
+      },
+      metrics: () => anchorerMetrics(anchorer.stats()),
+      stats: () => anchorer.stats(),
+    }
   }
 }
 
 /** What `securechat relay` needs from its configuration to anchor. */
 export interface RelayAnchoringConfig {
-  dataDir: string
   rpc?: string | undefined
   chainId?: number | undefined
   auditLog?: string | undefined
@@ -80,11 +75,10 @@ export interface RelayAnchoringConfig {
  * Anchoring as configured: undefined unless an anchoring key is given (`--anchor-key <file>`, or
  * `SECURECHAT_ANCHOR_PRIVATE_KEY`); then `--rpc` and `--audit-log` are required.
  */
-export async function relayAnchoringFromConfig(
+export async function anchoringFromConfig(
   config: RelayAnchoringConfig,
   env: NodeJS.ProcessEnv,
-  logger: LoggerFactory,
-): Promise<RelayAnchoring | undefined> {
+): Promise<ReturnType<typeof anchoring> | undefined> {
   const hexKey = env.SECURECHAT_ANCHOR_PRIVATE_KEY
   if (config.anchorKey === undefined && (hexKey === undefined || hexKey === '')) return undefined
   if (config.rpc === undefined || config.auditLog === undefined) {
@@ -103,8 +97,7 @@ export async function relayAnchoringFromConfig(
       ...(env.SECURECHAT_KEY_PASSWORD === undefined ? {} : { SECURECHAT_KEY_PASSWORD: env.SECURECHAT_KEY_PASSWORD }),
     },
   })
-  return relayAnchoring({
-    dataDir: config.dataDir,
+  return anchoring({
     rpcUrl: config.rpc,
     auditLog: config.auditLog,
     wallet,
@@ -112,6 +105,5 @@ export async function relayAnchoringFromConfig(
     maxBatch: config.anchorMaxBatch,
     ...(config.chainId === undefined ? {} : { chainId: config.chainId }),
     ...(config.anchorGasLimit === undefined ? {} : { gasLimit: BigInt(config.anchorGasLimit) }),
-    logger,
   })
 }

@@ -1,14 +1,11 @@
-import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { Logger } from 'pino'
-import type { Anchorer } from '../audit/anchorer.ts'
-import type { RelayLeafLists } from '../audit/leaf-list-intake.ts'
-import { anyProofSource } from '../audit/proof-index.ts'
 import type { RelayConfig } from '../config.ts'
 import { createNodeLogger } from '../log.ts'
-import { isPrivateMultiaddr, RelayHttpServer, WEB_APP_NOT_BUILT, webSocketAddresses } from '../relay/http-server.ts'
-import { anchorerMetrics } from '../relay/metrics.ts'
+import { createRelay, type Relay, type RelayServiceFactories } from '../relay/create-relay.ts'
+import { isPrivateMultiaddr, webSocketAddresses } from '../relay/http/addresses.ts'
+import { httpServer } from '../relay/http/service.ts'
+import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
-import { RelayNode } from '../relay/relay.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
 
 /** `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. */
@@ -18,61 +15,41 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))
   const provider =
     config.rpc === undefined || chainId === undefined ? undefined : createRpcProvider({ url: config.rpc, chainId })
-  // --- Anchoring (issue #6): with an anchoring key, accepted messages are batched and anchored (node/src/audit/).
-  const anchoring = anchoringWanted(config, process.env)
-    ? await (await import('../audit/relay-anchoring.ts')).relayAnchoringFromConfig(
-        { ...config, ...(chainId === undefined ? {} : { chainId }) },
-        process.env,
-        factory,
-      )
-    : undefined
-  const relay = new RelayNode({
-    privateKey,
-    listen: config.listen,
-    announce: config.announce,
-    peers: config.peers,
-    maxReservations: config.maxReservations,
-    logger: factory,
-    ...(provider === undefined ? {} : { provider }),
-    ...(anchoring === undefined ? {} : { onMessageAccepted: anchoring.onMessageAccepted }),
-  })
+  let relay: Relay
+  try {
+    relay = createRelay({
+      privateKey,
+      listen: config.listen,
+      announce: config.announce,
+      peers: config.peers,
+      maxReservations: config.maxReservations,
+      dataDir: config.dataDir,
+      logger: factory,
+      ...(provider === undefined ? {} : { provider }),
+      services: await services(config, chainId, provider),
+    })
+  } catch (err) {
+    provider?.destroy()
+    throw err
+  }
   // Handlers go in before the first line is printed: whoever reads that line may signal at once.
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
-  await relay.start()
-  await anchoring?.start(relay.libp2p)
-  // --- Members' own anchors (issue #6): a relay that serves the app and reads the audit log keeps their leaf lists.
-  const leafLists =
-    config.httpPort === undefined || provider === undefined || config.auditLog === undefined
-      ? undefined
-      : await (await import('../audit/leaf-list-intake.ts')).startRelayLeafLists({
-          dataDir: config.dataDir,
-          libp2p: relay.libp2p,
-          provider,
-          auditLog: config.auditLog,
-          ipfs: anchoring?.ipfs,
-          logger: factory,
-        })
-  // --- The web app over HTTP (issue #5).
-  const http =
-    config.httpPort === undefined ? undefined : relayHttpServer(config, relay, chainId, anchoring, leafLists, factory)
   try {
-    await http?.start()
+    await relay.start()
   } catch (err) {
-    await leafLists?.stop()
-    await anchoring?.stop()
-    await relay.stop()
     provider?.destroy()
     throw err
   }
+  const { http, anchoring } = relay.services
   const multiaddrs = relay.multiaddrs
   const chain = {
     ...(config.rpc === undefined ? {} : { rpc: config.rpc }),
     ...(chainId === undefined ? {} : { chainId }),
     ...(config.auditLog === undefined ? {} : { auditLog: config.auditLog }),
-    ...(anchoring === undefined ? {} : { anchorer: anchoring.anchorer.address }),
+    ...(anchoring === undefined ? {} : { anchorer: anchoring.address }),
   }
   const web = http === undefined ? {} : { web: http.url }
   root.info({ event: 'relay:started', peerId: relay.peerId, multiaddrs, ...web, ...chain }, 'relay started')
@@ -104,9 +81,6 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   const signal = await signalled
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
   try {
-    await http?.stop()
-    await leafLists?.stop()
-    await anchoring?.stop()
     await relay.stop()
   } catch (err) {
     root.error({ error: String(err) }, 'error while stopping')
@@ -115,39 +89,53 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   root.info({ event: 'relay:stopped' }, 'relay stopped')
 }
 
-function relayHttpServer(
+/**
+ * The services the configuration asks for: anchoring with an anchoring key (issue #6; its module, with Helia,
+ * loads only then), members' leaf lists on a relay that serves the app and reads the audit log, the web app
+ * with `--http` (issue #5).
+ */
+async function services(
   config: RelayConfig,
-  relay: RelayNode,
   chainId: number | undefined,
-  anchoring: { anchorer: Pick<Anchorer, 'stats' | 'proofOf'> } | undefined,
-  leafLists: RelayLeafLists | undefined,
-  logger: LoggerFactory,
-): RelayHttpServer {
+  provider: ReturnType<typeof createRpcProvider> | undefined,
+): Promise<RelayServiceFactories> {
+  const anchoring = anchoringWanted(config, process.env)
+    ? await (await import('../audit/relay-anchoring.ts')).anchoringFromConfig(
+        { ...config, ...(chainId === undefined ? {} : { chainId }) },
+        process.env,
+      )
+    : undefined
+  const leafLists =
+    config.httpPort === undefined || provider === undefined || config.auditLog === undefined
+      ? undefined
+      : (await import('../audit/leaf-list-intake.ts')).leafLists({ provider, auditLog: config.auditLog })
   const rpcUrl = config.webRpc ?? config.rpc
-  const proofSources = [anchoring?.anchorer, leafLists?.intake].filter((source) => source !== undefined)
-  return new RelayHttpServer({
-    relay,
-    port: config.httpPort ?? 0,
-    host: config.httpHost,
-    webRoot: config.webRoot,
-    trustProxy: config.httpTrustProxy,
-    logger,
-    app: {
-      ...(chainId === undefined ? {} : { chainId }),
-      ...(rpcUrl === undefined ? {} : { rpcUrl }),
-      contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
-      allowPrivateAddresses: config.webAllowPrivate,
-      ...(config.webEnsRpc === undefined ? {} : { ensRpcUrl: config.webEnsRpc }),
-      ...(config.webIceServers === undefined ? {} : { iceServers: config.webIceServers }),
-    },
-    ...(anchoring === undefined ? {} : { metrics: () => anchorerMetrics(anchoring.anchorer.stats()) }),
-    ...(proofSources.length === 0 ? {} : { auditProofs: anyProofSource(proofSources) }),
-    ...(leafLists === undefined ? {} : { leafLists: leafLists.intake }),
-  })
+  const http =
+    config.httpPort === undefined
+      ? undefined
+      : httpServer({
+          port: config.httpPort,
+          host: config.httpHost,
+          webRoot: config.webRoot,
+          trustProxy: config.httpTrustProxy,
+          app: {
+            ...(chainId === undefined ? {} : { chainId }),
+            ...(rpcUrl === undefined ? {} : { rpcUrl }),
+            contracts: config.auditLog === undefined ? {} : { auditLog: config.auditLog },
+            allowPrivateAddresses: config.webAllowPrivate,
+            ...(config.webEnsRpc === undefined ? {} : { ensRpcUrl: config.webEnsRpc }),
+            ...(config.webIceServers === undefined ? {} : { iceServers: config.webIceServers }),
+          },
+        })
+  return {
+    ...(anchoring === undefined ? {} : { anchoring }),
+    ...(leafLists === undefined ? {} : { leafLists }),
+    ...(http === undefined ? {} : { http }),
+  }
 }
 
 /** The app is served, but will browsers reach the relay? Say so at startup rather than let users find out. */
-function warnIfBrowsersCannotDial(log: Logger, relay: RelayNode, allowPrivate: boolean): void {
+function warnIfBrowsersCannotDial(log: Logger, relay: Relay, allowPrivate: boolean): void {
   const addresses = webSocketAddresses(relay.multiaddrs, relay.peerId)
   if (addresses.length === 0) {
     log.warn(
@@ -165,7 +153,7 @@ function warnIfBrowsersCannotDial(log: Logger, relay: RelayNode, allowPrivate: b
   }
 }
 
-/** Anchoring is on when an anchoring key is configured; its module (Helia, IPFS) loads only then. */
+/** Anchoring is on when an anchoring key is configured (`--anchor-key <file>`, or `SECURECHAT_ANCHOR_PRIVATE_KEY`). */
 function anchoringWanted(config: RelayConfig, env: NodeJS.ProcessEnv): boolean {
   return config.anchorKey !== undefined || (env.SECURECHAT_ANCHOR_PRIVATE_KEY ?? '') !== ''
 }

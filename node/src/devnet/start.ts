@@ -18,7 +18,6 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { DEVNET_ANCHOR_INTERVAL_MS, DEVNET_ANCHORER_ACCOUNT } from '../audit/constants.ts'
-import { anyProofSource } from '../audit/proof-index.ts'
 import {
   DEFAULT_CLI_DOMAIN,
   DEMO_ERC20_AMOUNT,
@@ -33,10 +32,9 @@ import {
 } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
-import { RelayHttpServer } from '../relay/http-server.ts'
-import { anchorerMetrics } from '../relay/metrics.ts'
+import { createRelay } from '../relay/create-relay.ts'
+import { httpServer } from '../relay/http/service.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
-import { RelayNode } from '../relay/relay.ts'
 import { hardhatDevAccounts, startChain } from './chain.ts'
 import { deployContracts, mintDemoTokens } from './deploy.ts'
 import { buildWebApp } from './web-build.ts'
@@ -121,79 +119,61 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   await mintDemoTokens({ signer: deployer, addresses, holders: [alice!.address, bob!.address] }, { signal })
   signal.throwIfAborted()
 
-  // --- Anchoring (issue #6): the relay anchors what it accepts every few seconds, paid by a demo account.
+  // --- The relay: it anchors what it accepts every few seconds, paid by a demo account (issue #6); takes the
+  // leaf lists of members who anchor from the web app (served on IPFS); serves the web app (issue #5), told to
+  // dial the relay on loopback: this is a devnet.
   const anchorer = hardhatDevAccounts()[DEVNET_ANCHORER_ACCOUNT]!
-  const anchoring = (await anchoringModule).relayAnchoring({
-    dataDir: join(devnetDir, 'relay'),
-    rpcUrl: chain.rpcUrl,
-    chainId: chain.chainId,
-    auditLog: addresses.auditLog,
-    wallet: new Wallet(anchorer.privateKey),
-    intervalMs: DEVNET_ANCHOR_INTERVAL_MS,
-    logger: factory,
-  })
-  const relay = new RelayNode({
-    privateKey: await loadOrCreatePeerKey(join(devnetDir, 'relay')),
-    listen: [`/ip4/127.0.0.1/tcp/${relayTcpPort}`, `/ip4/127.0.0.1/tcp/${relayWsPort}/ws`],
-    provider,
-    logger: factory,
-    onMessageAccepted: anchoring.onMessageAccepted,
-  })
-  try {
-    await relay.start()
-  } catch (cause) {
-    throw new ConfigError(`the relay could not listen on 127.0.0.1:${relayTcpPort} and :${relayWsPort}`, {
-      cause,
-      hint: 'is another `npm start` running? Stop it, or set SECURECHAT_RELAY_TCP_PORT / SECURECHAT_RELAY_WS_PORT',
-    })
-  }
-  stops.push(() => relay.stop())
-  await anchoring.start(relay.libp2p)
-  stops.push(() => anchoring.stop())
-  // Members who anchor from the web app hand their leaf lists to the relay, which serves them on IPFS.
-  const leafLists = await (await leafListsModule).startRelayLeafLists({
-    dataDir: join(devnetDir, 'relay'),
-    libp2p: relay.libp2p,
-    provider,
-    auditLog: addresses.auditLog,
-    ipfs: anchoring.ipfs,
-    logger: factory,
-  })
-  stops.push(() => leafLists.stop())
-  signal.throwIfAborted()
-
-  // --- The web app (issue #5), told to dial the relay on loopback: this is a devnet.
   const web = await Promise.race([
     webBuild,
     new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
   ])
-  const http = new RelayHttpServer({
-    relay,
-    port: httpPort,
-    host: DEVNET_HOST,
-    webRoot: web.webRoot,
-    // Loopback: host candidates are enough, and the browsers' default STUN servers are unreachable.
-    app: {
-      chainId: chain.chainId,
-      rpcUrl: chain.rpcUrl,
-      contracts: { ...addresses },
-      allowPrivateAddresses: true,
-      iceServers: [],
-    },
-    metrics: () => anchorerMetrics(anchoring.anchorer.stats()),
-    auditProofs: anyProofSource([anchoring.anchorer, leafLists.intake]),
-    leafLists: leafLists.intake,
+  const relay = createRelay({
+    privateKey: await loadOrCreatePeerKey(join(devnetDir, 'relay')),
+    listen: [`/ip4/127.0.0.1/tcp/${relayTcpPort}`, `/ip4/127.0.0.1/tcp/${relayWsPort}/ws`],
+    provider,
+    dataDir: join(devnetDir, 'relay'),
     logger: factory,
+    services: {
+      anchoring: (await anchoringModule).anchoring({
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        auditLog: addresses.auditLog,
+        wallet: new Wallet(anchorer.privateKey),
+        intervalMs: DEVNET_ANCHOR_INTERVAL_MS,
+      }),
+      leafLists: (await leafListsModule).leafLists({ provider, auditLog: addresses.auditLog }),
+      http: httpServer({
+        port: httpPort,
+        host: DEVNET_HOST,
+        webRoot: web.webRoot,
+        // Loopback: host candidates are enough, and the browsers' default STUN servers are unreachable.
+        app: {
+          chainId: chain.chainId,
+          rpcUrl: chain.rpcUrl,
+          contracts: { ...addresses },
+          allowPrivateAddresses: true,
+          iceServers: [],
+        },
+      }),
+    },
   })
   try {
-    await http.start()
+    await relay.start()
   } catch (cause) {
-    throw new ConfigError(`the web app could not be served on ${DEVNET_HOST}:${httpPort}`, {
-      cause,
-      hint: 'is another `npm start` running? Stop it, or set SECURECHAT_HTTP_PORT',
-    })
+    // The HTTP server's own error is a ConfigError; libp2p's listen errors are not.
+    throw cause instanceof ConfigError
+      ? new ConfigError(`the web app could not be served on ${DEVNET_HOST}:${httpPort}`, {
+          cause,
+          hint: 'is another `npm start` running? Stop it, or set SECURECHAT_HTTP_PORT',
+        })
+      : new ConfigError(`the relay could not listen on 127.0.0.1:${relayTcpPort} and :${relayWsPort}`, {
+          cause,
+          hint: 'is another `npm start` running? Stop it, or set SECURECHAT_RELAY_TCP_PORT / SECURECHAT_RELAY_WS_PORT',
+        })
   }
-  stops.push(() => http.stop())
+  stops.push(() => relay.stop())
+  signal.throwIfAborted()
+  const http = relay.services.http!
   const webBuilt = await http.hasWebApp()
 
   const [tcpAddress, wsAddress] = relay.multiaddrs
@@ -241,7 +221,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   }
   const key = (account: { privateKey: string }): string => `SECURECHAT_PRIVATE_KEY=${account.privateKey}`
   // The relay reads the chain: name the token as the chain does.
-  const gate = (await relay.gates?.describe(rule, { signal: AbortSignal.timeout(5_000) })) ?? describeGateRule(rule)
+  const gate =
+    (await relay.node.gates?.describe(rule, { signal: AbortSignal.timeout(5_000) })) ?? describeGateRule(rule)
 
   out()
   out('SecureChat devnet is running.')

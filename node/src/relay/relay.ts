@@ -19,6 +19,7 @@ import type { GateEvaluator } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
+import { TypedEventEmitter } from 'main-event'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 
@@ -39,11 +40,21 @@ export interface RelayInit {
    */
   gates?: GateEvaluator
   logger?: LoggerFactory
+}
+
+/** A room record the relay accepted and forwarded: the gossip message as signed, and what it holds. */
+export interface AcceptedGossip {
+  /** The gossip message exactly as received (`from`, `seqno`, `signature`, `data`). */
+  message: Message
+  record: AcceptedRecord
+}
+
+export interface RelayEvents {
   /**
-   * Called with every message record the relay accepted, once per message (the relay's anchorer builds audit
-   * leaves from them: node/src/audit/). Runs on gossipsub's event: keep it synchronous and cheap.
+   * Every room record the relay accepted, once per record (the anchorer builds audit leaves from them). Fired on
+   * gossipsub's event: listeners stay synchronous and cheap.
    */
-  onMessageAccepted?: (message: Extract<AcceptedRecord, { type: 'message' }>) => void
+  'record:accepted': CustomEvent<AcceptedGossip>
 }
 
 export interface RelayStats {
@@ -66,7 +77,7 @@ export type RelayLibp2p = SecureChatLibp2p
  * and validates every room record exactly like a peer, so forged or uncertified records die
  * here. It holds no room keys and reads nothing.
  */
-export class RelayNode {
+export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #init: RelayInit
   readonly #log
   readonly #checks: SenderChecks
@@ -82,6 +93,7 @@ export class RelayNode {
   #dm: RelayDmTopics | undefined
 
   constructor(init: RelayInit) {
+    super()
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#checks = new SenderChecks(init)
@@ -194,7 +206,7 @@ export class RelayNode {
     const accepted = room?.gatekeeper.accepted(event.detail)
     if (accepted === undefined) return
     this.#accepted += 1
-    if (accepted.type === 'message') this.#init.onMessageAccepted?.(accepted)
+    this.safeDispatchEvent('record:accepted', { detail: { message: event.detail, record: accepted } })
   }
 
   #joinTopic(topic: string): void {

@@ -22,6 +22,12 @@ export const MAX_LEAF_LIST_BYTES = 128 * 1024 * 1024
  */
 export const LEAF_LIST_CHUNK_BYTES = 1_048_576
 
+/**
+ * Largest leaf list a member hands to a relay (`POST /audit/leaf-lists`): one IPFS block, so the relay checks its
+ * CID against the chain without the importer, and the member's batch is cut to fit.
+ */
+export const MAX_SUBMITTED_LEAF_LIST_BYTES = LEAF_LIST_CHUNK_BYTES
+
 /** Most leaves one batch (and so one leaf list) may hold. */
 export const MAX_BATCH_LEAVES = 250_000
 

@@ -16,8 +16,8 @@ import {
   anchorRoot,
   buildBatch,
   encodeLeafList,
-  LEAF_LIST_CHUNK_BYTES,
   leafListCid,
+  MAX_SUBMITTED_LEAF_LIST_BYTES,
   proveInclusion,
 } from '@securechat/sdk/audit'
 import type { SecureChatClient } from '@securechat/sdk/client'
@@ -58,7 +58,7 @@ export type MemberAnchorResult =
     })
 
 /**
- * The batch of the most recent of `leaves` (oldest first) that one IPFS block holds, at most
+ * The batch of the most recent of `leaves` (oldest first) that a relay takes (one IPFS block), at most
  * {@link MEMBER_ANCHOR_MAX_MESSAGES}; undefined when `leaves` is empty.
  */
 export async function memberBatch(
@@ -69,7 +69,7 @@ export async function memberBatch(
   while (recent.length > 0) {
     const batch = await buildBatch(recent, options)
     const bytes = encodeLeafList(batch)
-    if (bytes.byteLength <= LEAF_LIST_CHUNK_BYTES) return { batch, bytes, cid: leafListCid(bytes) }
+    if (bytes.byteLength <= MAX_SUBMITTED_LEAF_LIST_BYTES) return { batch, bytes, cid: leafListCid(bytes) }
     // Too large for one block (not with today's leaves: some 2,400 fit): drop the oldest tenth and try again.
     recent = recent.slice(Math.ceil(recent.length / 10))
   }

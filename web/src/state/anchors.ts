@@ -19,9 +19,9 @@ import {
   VerifyFailure,
   verifyInclusion,
 } from '@securechat/sdk/audit'
+import { type LeafListAnswer, type ProofAnswer, type RelayApi, relayApi } from '@securechat/sdk/relay-api'
 import type { AbortOptions, Address } from '@securechat/sdk/types'
 import { getAddress, type Provider } from 'ethers'
-import { z } from 'zod'
 import type { ChatEntry, VerifiedAnchor } from './history-store.ts'
 
 /** How often the open room's unmarked messages are checked. */
@@ -38,13 +38,6 @@ export const LEAF_LIST_PUBLISH_ATTEMPTS = 5
 export const LEAF_LIST_PUBLISH_RETRY_MS = 1_000
 /** One `POST /audit/leaf-lists` is abandoned after this long. */
 export const LEAF_LIST_PUBLISH_TIMEOUT_MS = 30_000
-
-/** Where the relay takes leaf lists of members' anchors. */
-const LEAF_LISTS_PATH = '/audit/leaf-lists'
-
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
-/** `GET /audit/proof`: only the root and the proof are used; the relay's batch details are not trusted. */
-const proofResponseSchema = z.object({ root: hex32, proof: z.array(hex32).max(64) })
 
 /** The sha256 of a room record's ciphertext, or undefined when the bytes are not a message record. */
 export function ciphertextHashOfRecord(record: Uint8Array, sender: string): string | undefined {
@@ -113,21 +106,26 @@ export class AnchorChecker {
   }
 
   async check(leaf: AuditLeaf, options: AbortOptions = {}): Promise<AnchorCheck> {
-    const leafHash = leafHashOf(leaf)
-    let body: unknown
-    try {
-      const url = relayUrl(`/audit/proof?leaf=${leafHash}`, this.#init.baseUrl)
-      const response = await fetch(url, { cache: 'no-store', signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) })
-      if (response.status === 404) return { status: 'pending' }
-      if (response.status === 501) return { status: 'unsupported' }
-      if (!response.ok) return { status: 'unavailable', reason: `the relay answered ${response.status}` }
-      body = await response.json()
-    } catch (err) {
-      return { status: 'unavailable', reason: `the relay could not be asked: ${String(err)}` }
+    const answer = await relayApiOf(this.#init.baseUrl)
+      .proof(leafHashOf(leaf), { signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) })
+      .catch((err: unknown): ProofAnswer => {
+        // Our own timeout: nothing is known, as when the relay is unreachable. The caller's abort goes on.
+        options.signal?.throwIfAborted()
+        return { status: 'unavailable', reason: `the relay could not be asked: ${String(err)}` }
+      })
+    switch (answer.status) {
+      case 'found':
+        // Only the root and the proof are used; the relay's batch details are not trusted.
+        return this.checkProof(leaf, answer.proof, options)
+      case 'not-found':
+        return { status: 'pending' }
+      case 'unsupported':
+        return { status: 'unsupported' }
+      case 'invalid':
+        return { status: 'rejected', reason: answer.reason }
+      case 'unavailable':
+        return { status: 'unavailable', reason: answer.reason }
     }
-    const parsed = proofResponseSchema.safeParse(body)
-    if (!parsed.success) return { status: 'rejected', reason: 'the relay answered something that is not a proof' }
-    return this.checkProof(leaf, parsed.data, options)
   }
 
   /**
@@ -200,9 +198,9 @@ export class AnchorChecker {
   }
 }
 
-/** `path` on the relay that served the app, or on `baseUrl`. */
-function relayUrl(path: string, baseUrl: string | undefined): URL {
-  return new URL(path, baseUrl ?? location.origin)
+/** The HTTP API of the relay that served the app, or of the one at `baseUrl`. */
+function relayApiOf(baseUrl: string | undefined): RelayApi {
+  return relayApi({ baseUrl: baseUrl ?? location.origin })
 }
 
 /** The caller's signal, and a timeout of `ms`. */
@@ -226,29 +224,19 @@ export async function postLeafList(
   init: { baseUrl?: string } = {},
   options: AbortOptions = {},
 ): Promise<LeafListPublication> {
-  const url = relayUrl(LEAF_LISTS_PATH, init.baseUrl)
+  const api = relayApiOf(init.baseUrl)
   for (let attempt = 1; ; attempt++) {
-    let status: number | undefined
-    let reason: string
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/json' }),
-        cache: 'no-store',
-        signal: withTimeout(options, LEAF_LIST_PUBLISH_TIMEOUT_MS),
+    const answer = await api
+      .submitLeafList(bytes, { signal: withTimeout(options, LEAF_LIST_PUBLISH_TIMEOUT_MS) })
+      .catch((err: unknown): LeafListAnswer => {
+        options.signal?.throwIfAborted()
+        const reason = `the relay could not be reached (${String(err)})`
+        return { ok: false, status: undefined, reason, final: false, transient: true }
       })
-      if (response.ok) return { ok: true }
-      status = response.status
-      const body = (await response.json().catch(() => ({}))) as { error?: unknown }
-      reason = typeof body.error === 'string' ? body.error : `the relay answered ${status}`
-    } catch (err) {
-      options.signal?.throwIfAborted()
-      reason = `the relay could not be reached (${String(err)})`
+    if (answer.ok) return { ok: true }
+    if (!answer.transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) {
+      return { ok: false, reason: answer.reason, final: answer.final }
     }
-    const transient = status === undefined || status === 422 || status === 429 || status === 503
-    const final = status === 400 || status === 409 || status === 413 || status === 415
-    if (!transient || attempt >= LEAF_LIST_PUBLISH_ATTEMPTS) return { ok: false, reason, final }
     await sleep(LEAF_LIST_PUBLISH_RETRY_MS * attempt, options.signal)
   }
 }
