@@ -1,14 +1,15 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
+import type { AcceptedRecord } from '@securechat/sdk/rooms'
 import type { StoreInput } from './types.ts'
+
+/** What the relay's validation learned about a record, which the store keeps beside it. */
+export type StoreFacts = Pick<StoreInput, 'type' | 'lamport' | 'supersedes'>
 
 /**
  * The store's input for a gossip message the relay accepted: the message exactly as signed,
  * and what validation learned from its data (`type`, `lamport`, whether it is state).
  */
-export function storeInputOf(
-  message: SignedMessage,
-  facts: { type: string; lamport?: number; supersedes?: boolean },
-): StoreInput {
+export function storeInputOf(message: SignedMessage, facts: StoreFacts): StoreInput {
   const seqno = new Uint8Array(8)
   new DataView(seqno.buffer).setBigUint64(0, message.sequenceNumber, false)
   return {
@@ -19,4 +20,15 @@ export function storeInputOf(
     data: message.data,
     ...facts,
   }
+}
+
+/**
+ * What a room record the relay accepted is to the store: messages are history (with their
+ * Lamport clock), sender-key records are history (a member away during a rotation needs them),
+ * presence is state (only a sender's latest is kept).
+ */
+export function roomStoreFacts(accepted: AcceptedRecord): StoreFacts {
+  if (accepted.type === 'message') return { type: 'message', lamport: accepted.record.lamport }
+  if (accepted.type === 'presence') return { type: 'presence', supersedes: true }
+  return { type: accepted.type }
 }

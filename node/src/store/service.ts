@@ -2,7 +2,7 @@ import type { SignedMessage } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import { type Logger, silentLoggerFactory } from '@securechat/sdk/logger'
 import { STORE_MAX_PENDING_WRITES, STORE_PRUNE_INTERVAL_MS, STORE_STATS_INTERVAL_MS } from './constants.ts'
-import { storeInputOf } from './gossip.ts'
+import { type StoreFacts, storeInputOf } from './gossip.ts'
 import { HistoryServer, type HistoryServerStats } from './history-server.ts'
 import type { MessageStore, StoreInput, StoreStats } from './types.ts'
 
@@ -31,9 +31,6 @@ export interface StoreServiceStats {
   droppedWrites: number
   failedWrites: number
 }
-
-/** What the relay's validation learned about a record, which the store keeps beside it. */
-export type StoreFacts = Pick<StoreInput, 'type' | 'lamport' | 'supersedes'>
 
 /**
  * The relay's store as one service: it keeps what the relay accepted (`keep`, called from

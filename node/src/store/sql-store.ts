@@ -31,6 +31,9 @@ import {
   type StoreStats,
 } from './types.ts'
 
+/** History records per insert statement: 10 parameters each stays far below SQLite's 32 766. */
+const PUT_CHUNK_RECORDS = 200
+
 const COLUMNS = 'topic, id, sender, seqno, signature, data, type, lamport, received_at_ms'
 
 interface Row {
@@ -92,8 +95,16 @@ export class SqlStore implements MessageStore {
     if (records.length === 0) return []
     const receivedAtMs = this.#now()
     const outcomes = await this.#driver.transaction(async (tx) => {
-      const out: PutOutcome[] = []
-      for (const record of records) out.push(await this.#putOne(tx, record, receivedAtMs))
+      const out: PutOutcome[] = Array(records.length).fill(PutOutcome.invalid)
+      const history: number[] = []
+      for (const [i, record] of records.entries()) {
+        if (!withinBounds(record)) continue
+        if (record.supersedes === true) out[i] = await this.#putState(tx, record, receivedAtMs)
+        else history.push(i)
+      }
+      for (let start = 0; start < history.length; start += PUT_CHUNK_RECORDS) {
+        await this.#putHistory(tx, records, history.slice(start, start + PUT_CHUNK_RECORDS), out, receivedAtMs)
+      }
       return out
     })
     for (const outcome of outcomes) {
@@ -105,34 +116,92 @@ export class SqlStore implements MessageStore {
     return outcomes
   }
 
-  async #putOne(tx: SqlExecutor, record: StoreInput, receivedAtMs: number): Promise<PutOutcome> {
-    if (!withinBounds(record)) return PutOutcome.invalid
-    const bytes = record.data.byteLength + record.signature.byteLength + record.seqno.byteLength
-    const latestOf = [record.topic, record.from, record.type, record.seqno] as const
-    if (record.supersedes === true) {
-      const newer = await tx.all(
-        'SELECT 1 AS x FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno > ? LIMIT 1',
-        latestOf,
+  /**
+   * History records in a few statements whatever their number (one round trip per record made
+   * PostgreSQL slow): read the senders' usage, decide quotas in order, insert the rest in one
+   * statement that returns what was new, add that to usage.
+   */
+  async #putHistory(
+    tx: SqlExecutor,
+    records: readonly StoreInput[],
+    indices: readonly number[],
+    out: PutOutcome[],
+    receivedAtMs: number,
+  ): Promise<void> {
+    const senderKey = (r: StoreInput) => `${r.topic}\n${r.from}`
+    const rowKey = (topic: string, id: string, sender: string) => `${topic}\n${id}\n${sender}`
+    const pairs = new Map(indices.map((i) => [senderKey(records[i] as StoreInput), records[i] as StoreInput]))
+    const usageRows = await tx.all<{ topic: string; sender: string; records: number | string; bytes: number | string }>(
+      `SELECT topic, sender, records, bytes FROM usage WHERE ${[...pairs.values()].map(() => '(topic = ? AND sender = ?)').join(' OR ')}`,
+      [...pairs.values()].flatMap((r) => [r.topic, r.from]),
+    )
+    const usage = new Map(
+      usageRows.map((row) => [
+        `${row.topic}\n${row.sender}`,
+        { records: Number(row.records), bytes: Number(row.bytes) },
+      ]),
+    )
+    const candidates: Array<{ i: number; id: string; bytes: number }> = []
+    const refused: Array<{ i: number; id: string }> = []
+    for (const i of indices) {
+      const record = records[i] as StoreInput
+      const id = messageIdOf(record.data)
+      const bytes = record.data.byteLength + record.signature.byteLength + record.seqno.byteLength
+      const held = usage.get(senderKey(record)) ?? { records: 0, bytes: 0 }
+      if (held.records + 1 > this.#limits.maxRecordsPerSender || held.bytes + bytes > this.#limits.maxBytesPerSender) {
+        refused.push({ i, id })
+        continue
+      }
+      usage.set(senderKey(record), { records: held.records + 1, bytes: held.bytes + bytes })
+      candidates.push({ i, id, bytes })
+    }
+    if (candidates.length > 0) {
+      const inserted = await tx.all<{ topic: string; id: string; sender: string }>(
+        `INSERT INTO records (${COLUMNS}, bytes) VALUES ${candidates.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT DO NOTHING RETURNING topic, id, sender`,
+        candidates.flatMap(({ i, id, bytes }) => {
+          const r = records[i] as StoreInput
+          return [r.topic, id, r.from, r.seqno, r.signature, r.data, r.type, r.lamport ?? null, receivedAtMs, bytes]
+        }),
       )
-      if (newer.length > 0) return PutOutcome.superseded
-    } else {
-      // State records replace each other, so only history is checked against the sender's quota.
-      const [usage] = await tx.all<{ records: number | string; bytes: number | string }>(
-        'SELECT records, bytes FROM usage WHERE topic = ? AND sender = ?',
-        [record.topic, record.from],
+      const fresh = new Set(inserted.map((row) => rowKey(row.topic, row.id, row.sender)))
+      const added = new Map<string, { topic: string; sender: string; records: number; bytes: number }>()
+      for (const { i, id, bytes } of candidates) {
+        const r = records[i] as StoreInput
+        // The same record twice in one batch: the first is stored, the second a duplicate.
+        if (!fresh.delete(rowKey(r.topic, id, r.from))) {
+          out[i] = PutOutcome.duplicate
+          continue
+        }
+        out[i] = PutOutcome.stored
+        const sum = added.get(senderKey(r)) ?? { topic: r.topic, sender: r.from, records: 0, bytes: 0 }
+        added.set(senderKey(r), { ...sum, records: sum.records + 1, bytes: sum.bytes + bytes })
+      }
+      if (added.size > 0) await addUsage(tx, [...added.values()])
+    }
+    if (refused.length > 0) {
+      // A duplicate of what is held is still a duplicate, not a refusal.
+      const held = await tx.all<{ topic: string; id: string; sender: string }>(
+        `SELECT topic, id, sender FROM records WHERE ${refused.map(() => '(topic = ? AND id = ? AND sender = ?)').join(' OR ')}`,
+        refused.flatMap(({ i, id }) => [(records[i] as StoreInput).topic, id, (records[i] as StoreInput).from]),
       )
-      const held = Number(usage?.records ?? 0)
-      const heldBytes = Number(usage?.bytes ?? 0)
-      if (held + 1 > this.#limits.maxRecordsPerSender || heldBytes + bytes > this.#limits.maxBytesPerSender) {
-        // A duplicate of what is held is still a duplicate, not a refusal.
-        const same = await tx.all('SELECT 1 AS x FROM records WHERE topic = ? AND id = ? AND sender = ?', [
-          record.topic,
-          messageIdOf(record.data),
-          record.from,
-        ])
-        return same.length > 0 ? PutOutcome.duplicate : PutOutcome.quota
+      const heldKeys = new Set(held.map((row) => rowKey(row.topic, row.id, row.sender)))
+      for (const { i, id } of refused) {
+        const r = records[i] as StoreInput
+        out[i] = heldKeys.has(rowKey(r.topic, id, r.from)) ? PutOutcome.duplicate : PutOutcome.quota
       }
     }
+  }
+
+  /** A state record: kept only if no newer one of its type from its sender is, replacing older ones. */
+  async #putState(tx: SqlExecutor, record: StoreInput, receivedAtMs: number): Promise<PutOutcome> {
+    const bytes = record.data.byteLength + record.signature.byteLength + record.seqno.byteLength
+    const latestOf = [record.topic, record.from, record.type, record.seqno] as const
+    const newer = await tx.all(
+      'SELECT 1 AS x FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno > ? LIMIT 1',
+      latestOf,
+    )
+    if (newer.length > 0) return PutOutcome.superseded
     const inserted = await tx.run(
       `INSERT INTO records (${COLUMNS}, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       [
@@ -149,22 +218,19 @@ export class SqlStore implements MessageStore {
       ],
     )
     if (inserted === 0) return PutOutcome.duplicate
-    let records = 1
-    let delta = bytes
-    if (record.supersedes === true) {
-      const [replaced] = await tx.all<{ n: number | string; b: number | string | null }>(
-        'SELECT count(*) AS n, sum(bytes) AS b FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?',
-        latestOf,
-      )
-      records -= Number(replaced?.n ?? 0)
-      delta -= Number(replaced?.b ?? 0)
-      await tx.run('DELETE FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?', latestOf)
-    }
-    await tx.run(
-      `INSERT INTO usage (topic, sender, records, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (topic, sender)
-       DO UPDATE SET records = usage.records + excluded.records, bytes = usage.bytes + excluded.bytes`,
-      [record.topic, record.from, records, delta],
+    const [replaced] = await tx.all<{ n: number | string; b: number | string | null }>(
+      'SELECT count(*) AS n, sum(bytes) AS b FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?',
+      latestOf,
     )
+    await tx.run('DELETE FROM records WHERE topic = ? AND sender = ? AND type = ? AND seqno < ?', latestOf)
+    await addUsage(tx, [
+      {
+        topic: record.topic,
+        sender: record.from,
+        records: 1 - Number(replaced?.n ?? 0),
+        bytes: bytes - Number(replaced?.b ?? 0),
+      },
+    ])
     return PutOutcome.stored
   }
 
@@ -297,6 +363,18 @@ export class SqlStore implements MessageStore {
       this.#latency.maxMs = Math.max(this.#latency.maxMs, ms)
     }
   }
+}
+
+/** Adds to the usage of each (topic, sender); each pair at most once per call. */
+async function addUsage(
+  tx: SqlExecutor,
+  deltas: ReadonlyArray<{ topic: string; sender: string; records: number; bytes: number }>,
+): Promise<void> {
+  await tx.run(
+    `INSERT INTO usage (topic, sender, records, bytes) VALUES ${deltas.map(() => '(?, ?, ?, ?)').join(', ')}
+     ON CONFLICT (topic, sender) DO UPDATE SET records = usage.records + excluded.records, bytes = usage.bytes + excluded.bytes`,
+    deltas.flatMap((d) => [d.topic, d.sender, d.records, d.bytes]),
+  )
 }
 
 /** The history protocol could not serve a record outside its bounds: better not to keep it. */
