@@ -1,0 +1,16 @@
+import type { AcceptedRecord } from '@securechat/sdk/rooms'
+import { describe, expect, it } from 'vitest'
+import { roomStoreFacts } from './gossip.ts'
+
+describe('roomStoreFacts', () => {
+  it('behavior: messages are history with their Lamport clock, keys history, presence state', () => {
+    const base = { certificate: {}, from: 'p' } as unknown as Omit<AcceptedRecord, 'type' | 'record'>
+    const message = { ...base, type: 'message', record: { lamport: 42 }, id: 'x', bytes: new Uint8Array() }
+    expect(roomStoreFacts(message as unknown as AcceptedRecord)).toEqual({ type: 'message', lamport: 42 })
+    expect(roomStoreFacts({ ...base, type: 'keys', record: {} } as unknown as AcceptedRecord)).toEqual({ type: 'keys' })
+    expect(roomStoreFacts({ ...base, type: 'presence', record: {} } as unknown as AcceptedRecord)).toEqual({
+      type: 'presence',
+      supersedes: true,
+    })
+  })
+})
