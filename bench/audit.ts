@@ -8,7 +8,6 @@
  * where it takes tens of seconds): ratio < 1 means ours is faster.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { bytesToHex, randomBytes } from '@noble/hashes/utils.js'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import {
   type AuditLeaf,
@@ -25,6 +24,7 @@ import {
   verifyLeafProof,
 } from '@securechat/sdk/audit'
 import { createSecureChatLibp2p } from '@securechat/sdk/client'
+import { bytesToHex, randomBytes } from '@securechat/sdk/crypto'
 import type { Address } from '@securechat/sdk/types'
 import { getAddress, hexlify, JsonRpcProvider, Wallet } from 'ethers'
 import { hardhatDevPrivateKeys, startChain } from '../node/src/devnet/chain.ts'

@@ -7,7 +7,6 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { bytesToHex, randomBytes } from '@noble/hashes/utils.js'
 import {
   type AuditIpfs,
   type AuditLeaf,
@@ -24,6 +23,7 @@ import {
   verifyLeafProof,
 } from '@securechat/sdk/audit'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { bytesToHex, randomBytes } from '@securechat/sdk/crypto'
 import type { Address } from '@securechat/sdk/types'
 import { ContractFactory, getAddress, hexlify, type InterfaceAbi, JsonRpcProvider, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
