@@ -1,7 +1,8 @@
 /**
  * The one module the rest of the sdk imports for cryptographic primitives. Nothing here is
  * implemented by us: every function composes WebCrypto (`globalThis.crypto`, in browsers and
- * Node 24) or a pinned `@noble/*` package exactly as its specification says.
+ * Node 24), Node's `node:crypto` (OpenSSL; AES-GCM with raw keys only, see `aes-gcm.node.ts`) or
+ * a pinned `@noble/*` package exactly as its specification says.
  *
  * | primitive | backend | specification |
  * | --- | --- | --- |
@@ -9,7 +10,7 @@
  * | SHA-256, HMAC-SHA-256, HKDF-SHA-256 | `@noble/hashes` (synchronous) | FIPS 180-4, RFC 2104, RFC 5869 |
  * | Keccak-256 (audit Merkle trees, as Solidity hashes) | `@noble/hashes` | Keccak (pre-FIPS 202 padding) |
  * | hex encoding of digests and keys | `@noble/hashes` utils | lowercase, no `0x` |
- * | AES-256-GCM | WebCrypto | NIST SP 800-38D |
+ * | AES-256-GCM (raw keys) | `node:crypto` on Node, WebCrypto in browsers (`aes-gcm.node.ts`) | NIST SP 800-38D |
  * | X25519 | WebCrypto, falling back to `@noble/curves` where WebCrypto lacks it | RFC 7748 |
  * | Ed25519 | `@noble/curves` | RFC 8032 |
  * | ML-KEM-768 | `@noble/post-quantum` | FIPS 203 |
@@ -30,6 +31,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
+import { openRaw, sealRaw } from './aes-gcm.node.ts'
 import {
   AES_256_GCM_KEY_BYTES,
   AES_GCM_NONCE_BYTES,
@@ -169,13 +171,8 @@ export function hkdfSha256(params: {
 }
 
 // ---------------------------------------------------------------------------------------------
-// AES-256-GCM (WebCrypto)
+// AES-256-GCM (raw keys: node:crypto on Node, WebCrypto in the browser; see aes-gcm.node.ts)
 // ---------------------------------------------------------------------------------------------
-
-async function importAesKey(key: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
-  assertKeyBytes(key, AES_256_GCM_KEY_BYTES, 'AES-256-GCM key')
-  return subtle().importKey('raw', bufferSource(key), { name: 'AES-GCM' }, false, [usage])
-}
 
 /**
  * AES-256-GCM with an explicit nonce. Returns `ciphertext || tag` (16-byte tag). The caller
@@ -189,19 +186,9 @@ export async function aesGcmSeal(params: {
   associatedData?: Uint8Array
 }): Promise<Uint8Array> {
   const { key, nonce, plaintext, associatedData } = params
+  assertKeyBytes(key, AES_256_GCM_KEY_BYTES, 'AES-256-GCM key')
   assertKeyBytes(nonce, AES_GCM_NONCE_BYTES, 'AES-GCM nonce')
-  const cryptoKey = await importAesKey(key, 'encrypt')
-  const sealed = await subtle().encrypt(
-    {
-      name: 'AES-GCM',
-      iv: bufferSource(nonce),
-      additionalData: bufferSource(associatedData ?? new Uint8Array(0)),
-      tagLength: AES_GCM_TAG_BYTES * 8,
-    },
-    cryptoKey,
-    bufferSource(plaintext),
-  )
-  return new Uint8Array(sealed)
+  return sealRaw(key, nonce, plaintext, associatedData ?? new Uint8Array(0))
 }
 
 /**
@@ -215,25 +202,15 @@ export async function aesGcmOpen(params: {
   associatedData?: Uint8Array
 }): Promise<Uint8Array> {
   const { key, nonce, ciphertext, associatedData } = params
+  assertKeyBytes(key, AES_256_GCM_KEY_BYTES, 'AES-256-GCM key')
   assertKeyBytes(nonce, AES_GCM_NONCE_BYTES, 'AES-GCM nonce')
   if (ciphertext.length < AES_GCM_TAG_BYTES) {
     throw new DecryptionFailedError('ciphertext shorter than the authentication tag', {
       details: { length: ciphertext.length, minimum: AES_GCM_TAG_BYTES },
     })
   }
-  const cryptoKey = await importAesKey(key, 'decrypt')
   try {
-    const opened = await subtle().decrypt(
-      {
-        name: 'AES-GCM',
-        iv: bufferSource(nonce),
-        additionalData: bufferSource(associatedData ?? new Uint8Array(0)),
-        tagLength: AES_GCM_TAG_BYTES * 8,
-      },
-      cryptoKey,
-      bufferSource(ciphertext),
-    )
-    return new Uint8Array(opened)
+    return await openRaw(key, nonce, ciphertext, associatedData ?? new Uint8Array(0))
   } catch (cause) {
     throw new DecryptionFailedError('AES-256-GCM authentication failed', { cause })
   }
