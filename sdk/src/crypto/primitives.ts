@@ -1,16 +1,16 @@
 /**
  * The one module the rest of the sdk imports for cryptographic primitives. Nothing here is
  * implemented by us: every function composes WebCrypto (`globalThis.crypto`, in browsers and
- * Node 24), Node's `node:crypto` (OpenSSL; AES-GCM with raw keys only, see `aes-gcm.node.ts`) or
+ * Node 24), Node's `node:crypto` (OpenSSL; the symmetric primitives of each message, see `symmetric.node.ts`) or
  * a pinned `@noble/*` package exactly as its specification says.
  *
  * | primitive | backend | specification |
  * | --- | --- | --- |
  * | random bytes | `crypto.getRandomValues` | W3C WebCrypto |
- * | SHA-256, HMAC-SHA-256, HKDF-SHA-256 | `@noble/hashes` (synchronous) | FIPS 180-4, RFC 2104, RFC 5869 |
+ * | SHA-256, HMAC-SHA-256, HKDF-SHA-256 | `node:crypto` on Node, `@noble/hashes` in browsers (`symmetric.node.ts`), synchronous | FIPS 180-4, RFC 2104, RFC 5869 |
  * | Keccak-256 (audit Merkle trees, as Solidity hashes) | `@noble/hashes` | Keccak (pre-FIPS 202 padding) |
  * | hex encoding of digests and keys | `@noble/hashes` utils | lowercase, no `0x` |
- * | AES-256-GCM (raw keys) | `node:crypto` on Node, WebCrypto in browsers (`aes-gcm.node.ts`) | NIST SP 800-38D |
+ * | AES-256-GCM (raw keys) | `node:crypto` on Node, WebCrypto in browsers (`symmetric.node.ts`) | NIST SP 800-38D |
  * | X25519 | WebCrypto, falling back to `@noble/curves` where WebCrypto lacks it | RFC 7748 |
  * | Ed25519 | `@noble/curves` | RFC 8032 |
  * | ML-KEM-768 | `@noble/post-quantum` | FIPS 203 |
@@ -24,14 +24,10 @@
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js'
 import { equalBytes as nobleEqualBytes } from '@noble/curves/utils.js'
 import { argon2idAsync } from '@noble/hashes/argon2.js'
-import { hkdf } from '@noble/hashes/hkdf.js'
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
-import { openRaw, sealRaw } from './aes-gcm.node.ts'
 import {
   AES_256_GCM_KEY_BYTES,
   AES_GCM_NONCE_BYTES,
@@ -49,6 +45,7 @@ import {
   XWING_SECRET_KEY_BYTES,
 } from './constants.ts'
 import { DecryptionFailedError, InvalidKeyError, MalformedMessageError } from './errors.ts'
+import * as symmetric from './symmetric.node.ts'
 
 /** A public/secret key pair. Secret keys never leave the device except wrapped (vault). */
 export interface KeyPair {
@@ -125,12 +122,12 @@ export function randomBytes(length: number): Uint8Array {
 
 /** SHA-256 (FIPS 180-4). */
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data)
+  return symmetric.sha256(data)
 }
 
 /** SHA-256 as lowercase hex: record ids, room ids, cache keys. */
 export function sha256Hex(data: Uint8Array): string {
-  return nobleBytesToHex(nobleSha256(data))
+  return nobleBytesToHex(symmetric.sha256(data))
 }
 
 /** Keccak-256, Ethereum's hash (not FIPS 202 SHA3-256): what the AuditLog contract's Merkle proofs use. */
@@ -150,7 +147,7 @@ export function hexToBytes(hex: string): Uint8Array {
 
 /** HMAC-SHA-256 (RFC 2104). */
 export function hmacSha256(params: { key: Uint8Array; data: Uint8Array }): Uint8Array {
-  return hmac(nobleSha256, params.key, params.data)
+  return symmetric.hmacSha256(params.key, params.data)
 }
 
 /**
@@ -167,11 +164,11 @@ export function hkdfSha256(params: {
   if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
     throw new RangeError(`hkdfSha256: length must be 1..8160, got ${length}`)
   }
-  return hkdf(nobleSha256, ikm, salt === undefined || salt.length === 0 ? undefined : salt, info, length)
+  return symmetric.hkdfSha256(ikm, salt ?? new Uint8Array(0), info, length)
 }
 
 // ---------------------------------------------------------------------------------------------
-// AES-256-GCM (raw keys: node:crypto on Node, WebCrypto in the browser; see aes-gcm.node.ts)
+// AES-256-GCM (raw keys: node:crypto on Node, WebCrypto in the browser; see symmetric.node.ts)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -188,7 +185,7 @@ export async function aesGcmSeal(params: {
   const { key, nonce, plaintext, associatedData } = params
   assertKeyBytes(key, AES_256_GCM_KEY_BYTES, 'AES-256-GCM key')
   assertKeyBytes(nonce, AES_GCM_NONCE_BYTES, 'AES-GCM nonce')
-  return sealRaw(key, nonce, plaintext, associatedData ?? new Uint8Array(0))
+  return symmetric.sealRaw(key, nonce, plaintext, associatedData ?? new Uint8Array(0))
 }
 
 /**
@@ -210,7 +207,7 @@ export async function aesGcmOpen(params: {
     })
   }
   try {
-    return await openRaw(key, nonce, ciphertext, associatedData ?? new Uint8Array(0))
+    return await symmetric.openRaw(key, nonce, ciphertext, associatedData ?? new Uint8Array(0))
   } catch (cause) {
     throw new DecryptionFailedError('AES-256-GCM authentication failed', { cause })
   }

@@ -1,7 +1,24 @@
 /**
- * AES-256-GCM with raw key bytes in the browser: WebCrypto, importing the key for this one use
- * (the ratchets use each message key once). The Node twin is `aes-gcm.node.ts`.
+ * The symmetric primitives of every message in the browser: SHA-256, HMAC-SHA-256 and
+ * HKDF-SHA-256 from `@noble/hashes` (synchronous), AES-256-GCM with raw keys from WebCrypto,
+ * importing the key for its one use. The Node twin is `symmetric.node.ts`.
  */
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return nobleSha256(data)
+}
+
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return hmac(nobleSha256, key, data)
+}
+
+/** RFC 5869; an empty salt is the RFC's string of zero bytes. */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdf(nobleSha256, ikm, salt.length === 0 ? undefined : salt, info, length)
+}
 
 /** `ciphertext || tag` (16-byte tag). */
 export async function sealRaw(
