@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { createInboundSenderKeys, DuplicateMessageError } from '@securechat/sdk/crypto'
+import { DuplicateMessageError } from '@securechat/sdk/crypto'
 import { WrongPassphraseError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import { loadRoomKeys, type Room } from '@securechat/sdk/rooms'
@@ -11,10 +11,13 @@ import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
-import { tempDir } from './helpers/cli.ts'
+import { type CliProcess, spawnCli, tempDir } from './helpers/cli.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const ALICE_PASSPHRASE = 'alice keeps this one in her head'
+// A public Hardhat test key (never holds real funds).
+const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
+const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
 
 const stoppers = stopAfterEach()
 
@@ -65,6 +68,18 @@ function senderKeyHeader(ct: string): { epoch: number; iteration: number } {
   return { epoch: bytes.readUInt32BE(1), iteration: bytes.readUInt32BE(5) }
 }
 
+/** Resolves once `listen` says it is listening (it has joined and found the relay's mesh). */
+async function untilListening(cli: CliProcess): Promise<void> {
+  let listening = false
+  const exited = cli.exited.then((code) => {
+    if (!listening) throw new Error(`listen exited (${code}): ${cli.stderr()}`)
+  })
+  while (!cli.stderr().includes('listening on room')) {
+    await Promise.race([new Promise((resolve) => cli.child.stderr!.once('data', resolve)), exited])
+  }
+  listening = true
+}
+
 function nextMessage(room: Room, text: string): Promise<RoomMessage> {
   return new Promise((resolve) => {
     const listener = (event: CustomEvent<RoomMessage>): void => {
@@ -77,7 +92,7 @@ function nextMessage(room: Room, text: string): Promise<RoomMessage> {
 }
 
 describe('room sender keys in the vault', () => {
-  it('behavior: restarted devices keep their epoch and read the chains they held; the vault keeps no used message key', async () => {
+  it('behavior: a restarted sender seals a new epoch; a restarted reader reads on with the chains it held; the vault keeps no used message key', async () => {
     const relay = await startRelay(stoppers)
     const wallets = { alice: Wallet.createRandom(), bob: Wallet.createRandom() }
     const dirs = { alice: await tempDir('room-alice-'), bob: await tempDir('room-bob-') }
@@ -105,7 +120,8 @@ describe('room sender keys in the vault', () => {
     await aliceRoom.send('one')
     await one
 
-    // Alice stops and comes back from her vault: same device, same room, same epoch.
+    // Alice stops and comes back from her vault: same device, same room, a new epoch (her own
+    // chain is never stored, so no key she used can come back).
     await alice.close()
     const vaultFile = join(dirs.alice, 'vault.json')
     const before = await readFile(vaultFile)
@@ -125,9 +141,11 @@ describe('room sender keys in the vault', () => {
     const fromAlice = (records: WireRecord[]): WireRecord[] =>
       records.filter((r) => r.type === 'message' && r.from === alicePeerId)
     const [first, second] = fromAlice(wire).map((r) => r.payload!.ct)
-    const epoch = senderKeyHeader(first!).epoch
-    expect(senderKeyHeader(first!)).toEqual({ epoch, iteration: 0 })
-    expect(senderKeyHeader(second!)).toEqual({ epoch, iteration: 1 })
+    const firstEpoch = senderKeyHeader(first!).epoch
+    const epoch = senderKeyHeader(second!).epoch
+    expect(senderKeyHeader(first!)).toEqual({ epoch: firstEpoch, iteration: 0 })
+    expect(senderKeyHeader(second!)).toEqual({ epoch, iteration: 0 })
+    expect(epoch).not.toBe(firstEpoch)
 
     // Bob's device crashes (no goodbye reaches Alice, so she neither drops him nor rotates).
     await bob.libp2p.hangUp(relay.libp2p.peerId)
@@ -135,14 +153,13 @@ describe('room sender keys in the vault', () => {
 
     // What Bob's vault holds cannot read the messages he already read (forward secrecy).
     const bobVault = await openBob()
-    const bobStored = await loadRoomKeys(bobVault, { roomId: aliceRoom.id, selfPeerId: bobPeerId })
+    const bobStored = await loadRoomKeys(bobVault, aliceRoom.id)
     await bobVault.close()
+    // (Alice's goodbye made Bob forget her first epoch.)
     expect(bobStored!.inbound.epochs(alicePeerId)).toEqual([epoch])
-    for (const ct of [first!, second!]) {
-      await expect(
-        bobStored!.inbound.decrypt({ senderId: alicePeerId, message: Buffer.from(ct, 'base64url') }),
-      ).rejects.toBeInstanceOf(DuplicateMessageError)
-    }
+    await expect(
+      bobStored!.inbound.decrypt({ senderId: alicePeerId, message: Buffer.from(second!, 'base64url') }),
+    ).rejects.toBeInstanceOf(DuplicateMessageError)
 
     const bobAgain = await startDevice(relay, wallets.bob, await openBob())
     expect(bobAgain.peerId.toString()).toBe(bobPeerId)
@@ -157,28 +174,18 @@ describe('room sender keys in the vault', () => {
     expect(undecryptable).toEqual([])
     // Read with the chain Bob had before the crash: Alice sealed no key to him since.
     const [third] = fromAlice(wire.slice(sinceRestart)).map((r) => r.payload!.ct)
-    expect(senderKeyHeader(third!)).toEqual({ epoch, iteration: 2 })
+    expect(senderKeyHeader(third!)).toEqual({ epoch, iteration: 1 })
     const keysToBob = wire
       .slice(sinceRestart)
       .filter((r) => r.type === 'keys' && r.from === alicePeerId && r.to!.some((e) => e.peer === bobPeerId))
     expect(keysToBob).toEqual([])
 
-    // Alice's stored chain is past every message she sent: none of them can be read from it.
+    // Alice's vault holds no chain of her own.
     await aliceAgain.close()
     const aliceVault = await openAlice()
-    const aliceStored = await loadRoomKeys(aliceVault, { roomId: aliceRoom.id, selfPeerId: alicePeerId })
+    const aliceStored = await loadRoomKeys(aliceVault, aliceRoom.id)
     await aliceVault.close()
-    expect({ epoch: aliceStored!.outbound.epoch, iteration: aliceStored!.outbound.iteration }).toEqual({
-      epoch,
-      iteration: 3,
-    })
-    const reader = createInboundSenderKeys({ roomId: aliceRoom.id })
-    reader.install({ distribution: aliceStored!.outbound.exportForMember(), from: alicePeerId })
-    for (const ct of [first!, second!, third!]) {
-      await expect(
-        reader.decrypt({ senderId: alicePeerId, message: Buffer.from(ct, 'base64url') }),
-      ).rejects.toBeInstanceOf(DuplicateMessageError)
-    }
+    expect(aliceStored?.inbound.epochs(alicePeerId) ?? []).toEqual([])
 
     // Leaving a room forgets it and its keys.
     await bobAgain.leaveRoom(bobRoomAgain.id)
@@ -187,5 +194,55 @@ describe('room sender keys in the vault', () => {
     const bobLeft = await openBob()
     expect(await bobLeft.list('room/')).toEqual([])
     await bobLeft.close()
+  })
+
+  it('behavior: a reader killed (SIGKILL) right after a delivery restarts and reads on with the chain it held', async () => {
+    const relay = await startRelay(stoppers)
+    const wire = recordWire(relay)
+    const alice = createClient({
+      signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+      bootstrap: [relay.multiaddrs[0]!],
+    })
+    stoppers.push(() => alice.stop())
+    await alice.start()
+    const { room, invite } = await alice.createRoom({ name: 'crash' })
+    const bobDir = await tempDir('room-crash-bob-')
+    const listen = () => {
+      const bob = spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], {
+        SECURECHAT_PRIVATE_KEY: BOB_KEY,
+        SECURECHAT_VAULT_PASSPHRASE: BOB_PASSPHRASE,
+      })
+      stoppers.push(async () => {
+        bob.kill('SIGKILL')
+        await bob.exited
+      })
+      return bob
+    }
+    const text = (line: string): unknown => (JSON.parse(line) as { text?: unknown }).text
+
+    const bobJoined = new Promise<string>((resolve) =>
+      room.addEventListener('member:joined', (event) => resolve(event.detail.peerId), { once: true }),
+    )
+    const bob = listen()
+    await untilListening(bob)
+    const bobPeerId = await bobJoined
+    await room.waitForPeers()
+    await room.send('one')
+    await bob.waitForLine((line) => text(line) === 'one')
+    // Killed the moment the message is shown: whatever was not saved by then is lost.
+    bob.kill('SIGKILL')
+    await bob.exited
+
+    const sinceRestart = wire.length
+    const bobAgain = listen()
+    await untilListening(bobAgain)
+    await room.send('two')
+    await bobAgain.waitForLine((line) => text(line) === 'two')
+    expect(bobAgain.lines.filter((line) => line.includes('undecryptable'))).toEqual([])
+    // Read with the chain saved before the kill: Alice sealed no key to Bob since.
+    const keysToBob = wire
+      .slice(sinceRestart)
+      .filter((r) => r.type === 'keys' && r.to!.some((entry) => entry.peer === bobPeerId))
+    expect(keysToBob).toEqual([])
   })
 })

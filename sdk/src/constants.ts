@@ -100,3 +100,12 @@ export const MESH_WAIT_MS = 3_000
 
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
+
+/**
+ * How long after a change a room's inbound sender keys are saved to the vault (coalesced: one
+ * write per room per interval at most, off the delivery path). A process killed in between
+ * restarts with chains a few messages behind: they still derive every later key, and the
+ * messages already read stay readable from them until the next save (forward secrecy of the
+ * stored state lags by this much). A newly installed chain is saved at once.
+ */
+export const ROOM_KEYS_SAVE_DELAY_MS = 1_000

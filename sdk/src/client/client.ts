@@ -244,13 +244,16 @@ export class SecureChatClient {
     options.signal?.throwIfAborted()
     const { access } = signed.manifest
     if (access.type === 'gated') await this.#checkGate(access.rule, self.verified.address, options)
-    // With a vault, the room resumes the sender keys an earlier run saved (room-store.ts).
+    // With a vault, the room resumes the members' sender keys an earlier run saved (room-store.ts).
     const vault = this.#init.vault
     const keys =
       vault === undefined
         ? undefined
-        : await loadRoomKeys(vault, { roomId, selfPeerId: self.peerId }).catch((err: unknown) => {
-            this.#log.warn('stored room keys unreadable; a new epoch starts', { roomId, error: String(err) })
+        : await loadRoomKeys(vault, roomId).catch((err: unknown) => {
+            this.#log.warn('stored room keys unreadable; members will send theirs again', {
+              roomId,
+              error: String(err),
+            })
             return undefined
           })
     const existing = this.#rooms.get(roomId)

@@ -1,6 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD } from '../constants.ts'
+import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
 import { SenderKeyNotFoundError } from '../crypto/errors.ts'
 import { hybridOpen, hybridSeal } from '../crypto/hybrid-kem.ts'
 import {
@@ -39,11 +39,11 @@ interface Member {
  * inbound chain, and the distribution of our chain key to each member over the hybrid
  * X-Wing channel bound to both PeerIds and the room. Relays and non-members see ciphertext.
  *
- * With a vault, the chains persist (`room-store.ts`): {@link encrypt} returns a ciphertext only
- * once the advanced chain is saved, so a restart never reuses a message key; {@link decrypt}
- * saves the advanced chain before it returns the plaintext, so a used key is gone from the
- * vault too; a new epoch is saved before it is distributed. Writes are coalesced: changes made
- * while one is in flight share the next.
+ * With a vault, the other members' chains persist (`room-store.ts`), saved after delivery and
+ * coalesced by the vault ({@link ROOM_KEYS_SAVE_DELAY_MS}); a chain just installed is durable
+ * before the first message read with it is returned, so a restart still reads what follows.
+ * Our own chain is never stored: a restart starts a new epoch and seals it to the members again,
+ * so no key it used can be reused.
  */
 export class RoomKeys {
   readonly #roomId: string
@@ -60,16 +60,14 @@ export class RoomKeys {
    */
   #joinDistribution: SenderKeyDistribution | undefined
   readonly #joinedAtMs: number
-  readonly #vault: Vault | undefined
-  /** Changes not yet in a write. */
-  #dirty = false
-  /** The write in progress, and the one after it that later changes share. */
-  #writing: Promise<void> | undefined
-  #queued: Promise<void> | undefined
+  /** Where the inbound chains are saved; undefined without a vault and once {@link detach}ed. */
+  #vault: Vault | undefined
+  /** The save of a chain just installed: messages read with it wait for it. */
+  #installSaved: Promise<void> | undefined
 
   /**
-   * `stored`: the state saved in `vault` by an earlier run (`loadRoomKeys`): our epoch goes on
-   * where it stopped, and the members' chains we held stay readable. Without it, a new epoch.
+   * `stored`: the state saved in `vault` by an earlier run (`loadRoomKeys`): the members' chains
+   * we held stay readable. Our own epoch is new either way.
    */
   constructor(init: {
     roomId: string
@@ -84,10 +82,8 @@ export class RoomKeys {
     this.#device = init.device
     this.#log = init.log
     this.#vault = init.vault
-    this.#outbound =
-      init.stored?.outbound ?? createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
+    this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
     this.#inbound = init.stored?.inbound ?? createInboundSenderKeys({ roomId: init.roomId })
-    this.#dirty = init.stored === undefined
     // Members reached late read from here on (kept in memory only; see #joinDistribution).
     this.#joinDistribution = this.#outbound.exportForMember()
     this.#joinedAtMs = Date.now()
@@ -132,6 +128,7 @@ export class RoomKeys {
   removeMember(peerId: string): void {
     if (!this.#members.delete(peerId)) return
     this.#inbound.forgetSender(peerId)
+    this.#save()
     this.rotate()
   }
 
@@ -151,7 +148,6 @@ export class RoomKeys {
     this.#dropJoinDistribution()
     this.#outbound.rotate()
     for (const member of this.#members.values()) member.sentEpoch = undefined
-    this.#changed()
   }
 
   #dropJoinDistribution(): void {
@@ -172,8 +168,6 @@ export class RoomKeys {
     const allowed = await Promise.all(lacking.map(([peer]) => eligible(peer)))
     const pending = lacking.filter((_, i) => allowed[i])
     if (pending.length === 0) return []
-    // An epoch is handed out only once it is saved: a restart must not fall back to an older one.
-    await this.#durable()
     if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
     const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
     const epoch = this.#outbound.epoch
@@ -224,7 +218,14 @@ export class RoomKeys {
         senderIdentityKey: member.bundle.identityKey,
         sealed: base64urlDecode(entry.sealed),
       })
-      if (this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })) this.#changed()
+      if (this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })) {
+        // At once, not coalesced: a restart that lost this chain could not read what follows.
+        const saved = this.#save(0)
+        this.#installSaved = saved
+        void saved.finally(() => {
+          if (this.#installSaved === saved) this.#installSaved = undefined
+        })
+      }
       return 'installed'
     } catch (err) {
       this.#log.info('sender key refused', { room: this.#roomId, from, error: String(err) })
@@ -235,70 +236,41 @@ export class RoomKeys {
   /** Encrypts an envelope; `header` fields outside the ciphertext are bound as associated data. */
   async encrypt(envelope: Uint8Array, header: OuterHeader): Promise<string> {
     const ciphertext = await this.#outbound.encrypt({ plaintext: envelope, messageId: headerDigest(header) })
-    // Not published before the advanced chain is durable: a restart must not reuse this key.
-    this.#dirty = true
-    await this.#save()
     return base64urlEncode(ciphertext)
   }
 
-  /** Decrypts; throws `SenderKeyNotFoundError` while the sender's key has not arrived. */
+  /**
+   * Decrypts; throws `SenderKeyNotFoundError` while the sender's key has not arrived. The
+   * advanced chain is saved after this returns (coalesced), not before.
+   */
   async decrypt(from: string, ciphertext: string, header: OuterHeader): Promise<Uint8Array> {
+    if (this.#installSaved !== undefined) await this.#installSaved
     const plaintext = await this.#inbound.decrypt({
       senderId: from,
       message: base64urlDecode(ciphertext),
       messageId: headerDigest(header),
     })
-    this.#dirty = true
-    // The message is read either way; if the vault fails, it holds the older chain until the next save.
-    await this.#save().catch((err: unknown) => this.#saveFailed(err))
+    this.#save()
     return plaintext
   }
 
-  /** Resolves once every change made so far is saved (or has failed to be). */
-  async flush(): Promise<void> {
-    await this.#durable().catch((err: unknown) => this.#saveFailed(err))
+  /**
+   * Schedules no more saves (the room stopped). A save already scheduled still runs when the
+   * vault's delay ends, on `Vault.flush` or `close`, unless the room's keys are deleted first.
+   */
+  detach(): void {
+    this.#vault = undefined
   }
 
-  #changed(): void {
-    this.#dirty = true
-    void this.#save().catch((err: unknown) => this.#saveFailed(err))
-  }
-
-  #saveFailed(err: unknown): void {
-    this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) })
-  }
-
-  /** Resolves once every change made so far is durable. */
-  #durable(): Promise<void> {
-    if (this.#vault === undefined) return Promise.resolve()
-    if (this.#dirty) return this.#save()
-    return this.#queued ?? this.#writing ?? Promise.resolve()
-  }
-
-  /** A write that reads the state after every change made before this call. */
-  #save(): Promise<void> {
+  /** Saves the inbound chains within `delayMs`; never rejects (a failed save is logged). */
+  #save(delayMs?: number): Promise<void> {
     const vault = this.#vault
     if (vault === undefined) return Promise.resolve()
-    this.#queued ??= this.#writeAfter(vault, this.#writing)
-    return this.#queued
-  }
-
-  async #writeAfter(vault: Vault, previous: Promise<void> | undefined): Promise<void> {
-    await previous?.catch(() => undefined)
-    // The state is read now: a change from here on needs the next write.
-    this.#queued = undefined
-    this.#dirty = false
-    let write: Promise<void> | undefined
-    try {
-      write = saveRoomKeys(vault, this.#roomId, { outbound: this.#outbound, inbound: this.#inbound })
-      this.#writing = write
-      await write
-    } catch (err) {
-      this.#dirty = true
-      throw err
-    } finally {
-      if (write !== undefined && this.#writing === write) this.#writing = undefined
-    }
+    return saveRoomKeys(vault, this.#roomId, this.#inbound, delayMs === undefined ? {} : { delayMs }).catch(
+      (err: unknown) =>
+        // Reading goes on; the vault holds the older chains until a later save succeeds.
+        this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) }),
+    )
   }
 
   /** True when a member's bundle is known (keys can be exchanged with it). */
@@ -310,7 +282,7 @@ export class RoomKeys {
 export type OuterHeader = Pick<MessageRecord, 'room' | 'lamport' | 'deps' | 'sentAtMs'>
 
 /** The record fields outside the ciphertext, hashed into its associated data. */
-function headerDigest(header: OuterHeader): Uint8Array {
+export function headerDigest(header: OuterHeader): Uint8Array {
   return sha256(
     utf8.encode(
       canonicalJson({ room: header.room, lamport: header.lamport, deps: header.deps, sentAtMs: header.sentAtMs }),

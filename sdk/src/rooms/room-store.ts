@@ -1,32 +1,29 @@
 /**
  * Rooms in the vault (README, Security): which rooms this device joined, so a restarted client
- * can join them again, and each room's sender keys, so a restarted device keeps its epoch and
- * still reads the epochs of other members it held keys for. The vault encrypts every entry
+ * can join them again, and each room's inbound sender keys, so a restarted device still reads the
+ * epochs of other members it held keys for. The vault encrypts every entry
  * under its non-extractable key, bound to the entry's name (`vault/vault.ts`).
  *
  * Entries (JSON, like DM sessions in `dm/direct-messages.ts`):
  *
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
- * room/keys/<roomId>   = { v: 1, outbound: b64url(OutboundSenderKey.serialize()),
- *                              inbound: b64url(InboundSenderKeys.serialize()) }
+ * room/keys/<roomId>   = { v: 2, inbound: b64url(InboundSenderKeys.serialize()) }
  * ```
  *
- * `room/keys/` holds only the current state of each chain: our own chain key as it is after the
- * last message we encrypted, and each member's chain after the last message we decrypted, with
- * the bounded skipped keys of messages not yet received. A message key already used cannot be
- * derived from it (forward secrecy holds for the stored state too); `RoomKeys` saves each advance
- * before the ciphertext is published or the plaintext delivered.
+ * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
+ * keys of messages not yet received. Saves come after delivery, coalesced
+ * ({@link ROOM_KEYS_SAVE_DELAY_MS}): a restart may find a chain a few messages behind, which still
+ * derives every later key; a newly installed chain is saved before anything read with it is
+ * delivered. Our own chain is not stored at all: a restarted device starts a new epoch (random
+ * number) and seals it to the members again, so no message key it used can come back from the
+ * vault. Entries of version 1 also held that chain (`outbound`); it is ignored.
  */
 import { z } from 'zod'
+import { ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
 import { wipe } from '../crypto/primitives.ts'
-import {
-  deserializeInboundSenderKeys,
-  deserializeOutboundSenderKey,
-  type InboundSenderKeys,
-  type OutboundSenderKey,
-} from '../crypto/sender-keys.ts'
-import { base64urlDecode, base64urlEncode } from '../encoding.ts'
+import { deserializeInboundSenderKeys, type InboundSenderKeys } from '../crypto/sender-keys.ts'
+import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { SavedRoom } from '../types.ts'
@@ -46,11 +43,14 @@ const joinedSchema = z
     joinedAtMs: z.number().int().nonnegative(),
   })
   .strict()
-const keysSchema = z.object({ v: z.literal(1), outbound: b64, inbound: b64 }).strict()
+const keysSchema = z.union([
+  z.object({ v: z.literal(2), inbound: b64 }).strict(),
+  // Version 1 also held our own chain, which a restart no longer resumes.
+  z.object({ v: z.literal(1), outbound: b64, inbound: b64 }).strict(),
+])
 
-/** A room's sender-key state as loaded from the vault. Secret. */
+/** A room's sender-key state as loaded from the vault: the other members' chains. Secret. */
 export interface StoredRoomKeys {
-  outbound: OutboundSenderKey
   inbound: InboundSenderKeys
 }
 
@@ -105,46 +105,47 @@ export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
 
 /**
  * The stored sender keys of `roomId`, or undefined when there are none. Throws
- * `VaultCorruptError` when the entry cannot be read or belongs to another room or device.
+ * `VaultCorruptError` when the entry cannot be read or belongs to another room.
  */
-export async function loadRoomKeys(
-  vault: Vault,
-  params: { roomId: string; selfPeerId: string },
-): Promise<StoredRoomKeys | undefined> {
-  const name = `${ROOM_ENTRY_PREFIXES.keys}${roomIdSchema.parse(params.roomId)}`
+export async function loadRoomKeys(vault: Vault, roomId: string): Promise<StoredRoomKeys | undefined> {
+  const name = `${ROOM_ENTRY_PREFIXES.keys}${roomIdSchema.parse(roomId)}`
   const stored = await vault.getJson(name, keysSchema)
   if (stored === undefined) return undefined
-  let keys: StoredRoomKeys
+  let inbound: InboundSenderKeys
   try {
-    keys = {
-      outbound: deserializeOutboundSenderKey(base64urlDecode(stored.outbound)),
-      inbound: deserializeInboundSenderKeys(base64urlDecode(stored.inbound)),
-    }
+    inbound = deserializeInboundSenderKeys(base64urlDecode(stored.inbound))
   } catch (cause) {
     throw new VaultCorruptError(`the vault entry ${name} cannot be decoded`, { details: { name }, cause })
   }
-  const { outbound, inbound } = keys
-  if (
-    outbound.roomId !== params.roomId ||
-    inbound.roomId !== params.roomId ||
-    outbound.senderId !== params.selfPeerId
-  ) {
-    throw new VaultCorruptError(`the vault entry ${name} belongs to another room or device`, { details: { name } })
+  if (inbound.roomId !== roomId) {
+    throw new VaultCorruptError(`the vault entry ${name} belongs to another room`, { details: { name } })
   }
-  return keys
+  return { inbound }
 }
 
-/** Stores the current state of a room's sender keys (never an older one: callers save each advance). */
-export function saveRoomKeys(vault: Vault, roomId: string, keys: StoredRoomKeys): Promise<void> {
-  const outbound = keys.outbound.serialize()
-  const inbound = keys.inbound.serialize()
-  try {
-    return vault.putJson(`${ROOM_ENTRY_PREFIXES.keys}${roomId}`, {
-      v: 1,
-      outbound: base64urlEncode(outbound),
-      inbound: base64urlEncode(inbound),
-    } satisfies z.input<typeof keysSchema>)
-  } finally {
-    wipe(outbound, inbound)
-  }
+/**
+ * Saves the state `inbound` has when the write runs, within `delayMs` (default
+ * {@link ROOM_KEYS_SAVE_DELAY_MS}); saves asked for before then share it (`Vault.putLatest`).
+ * Resolves once it is durable.
+ */
+export function saveRoomKeys(
+  vault: Vault,
+  roomId: string,
+  inbound: InboundSenderKeys,
+  options: { delayMs?: number } = {},
+): Promise<void> {
+  return vault.putLatest(
+    `${ROOM_ENTRY_PREFIXES.keys}${roomId}`,
+    () => {
+      const bytes = inbound.serialize()
+      try {
+        return utf8.encode(
+          JSON.stringify({ v: 2, inbound: base64urlEncode(bytes) } satisfies z.input<typeof keysSchema>),
+        )
+      } finally {
+        wipe(bytes)
+      }
+    },
+    { delayMs: options.delayMs ?? ROOM_KEYS_SAVE_DELAY_MS },
+  )
 }

@@ -202,8 +202,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
-    // Every advance of the sender keys reaches the vault before the caller closes it.
-    await this.#keys.flush()
+    // What is scheduled still reaches the vault (its delay, or the owner's flush or close);
+    // leaving the room deletes the keys instead.
+    this.#keys.detach()
     this.safeDispatchEvent('room:stopped')
   }
 

@@ -112,6 +112,49 @@ backendSuite('file', async () => {
 })
 
 describe('vault', () => {
+  it('behavior: putLatest writes once per delay with the latest value, at once on flush and close; delete drops it', async () => {
+    const memory = memoryVaultBackend()
+    const puts: string[] = []
+    const backend: VaultBackend = {
+      ...memory,
+      put: (name, value) => {
+        puts.push(name)
+        return memory.put(name, value)
+      },
+    }
+    const vault = await openVault({ backend, unlock: passphrase('correct horse battery'), ...FAST })
+    let produced = 0
+    const latest = (byte: number) => () => {
+      produced += 1
+      return Uint8Array.of(byte)
+    }
+    const first = vault.putLatest('room/keys/a', latest(1), { delayMs: 60_000 })
+    const second = vault.putLatest('room/keys/a', latest(2), { delayMs: 60_000 })
+    expect(second).toBe(first)
+    // An earlier deadline holds for the shared write.
+    const third = vault.putLatest('room/keys/a', latest(3), { delayMs: 0 })
+    await third
+    expect({ puts, produced }).toEqual({ puts: ['room/keys/a'], produced: 1 })
+    expect(await vault.get('room/keys/a')).toEqual(Uint8Array.of(3))
+
+    // Waiting for its delay: flush writes it now.
+    const waiting = vault.putLatest('room/keys/a', latest(4), { delayMs: 60_000 })
+    await vault.flush()
+    await waiting
+    expect(await vault.get('room/keys/a')).toEqual(Uint8Array.of(4))
+
+    // A delete drops a write that has not started; close writes what is pending.
+    const dropped = vault.putLatest('room/keys/a', latest(5), { delayMs: 60_000 })
+    await vault.delete('room/keys/a')
+    await dropped
+    void vault.putLatest('room/keys/b', latest(6), { delayMs: 60_000 })
+    await vault.close()
+    expect(puts).toEqual(['room/keys/a', 'room/keys/a', 'room/keys/b'])
+    const again = await openVault({ backend, unlock: passphrase('correct horse battery'), ...FAST })
+    expect(await again.list('room/')).toEqual(['room/keys/b'])
+    await again.close()
+  })
+
   it('behavior: with the default Argon2id cost the passphrase opens the vault and a wrong one does not', async () => {
     const dir = await tempDir()
     const vault = await openVault({ backend: fileVaultBackend({ dir }), unlock: passphrase('a long passphrase') })

@@ -336,6 +336,8 @@ export class Vault {
   readonly #key: CryptoKey
   #tail: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** {@link putLatest} writes not started yet, by name: later calls replace `value` and share `done`. */
+  readonly #latest = new Map<string, LatestWrite>()
 
   constructor(backend: VaultBackend, id: string, key: CryptoKey, created: boolean) {
     this.#backend = backend
@@ -378,6 +380,65 @@ export class Vault {
     })
   }
 
+  /**
+   * Stores what `value()` returns when the write runs, `delayMs` from the first call at the
+   * latest: calls for the same name before then share that one write (the latest `value` wins,
+   * the earliest deadline holds). For state that changes with every message, saved off the
+   * caller's path and at most once per delay. Resolves once that write is durable; `close` and
+   * {@link flush} write it at once, `delete` of the name drops it.
+   */
+  putLatest(name: string, value: () => Uint8Array, options: { delayMs?: number } = {}): Promise<void> {
+    this.#check(name)
+    if (this.#closed) return Promise.reject(new VaultError('the vault is closed'))
+    const dueAtMs = Date.now() + (options.delayMs ?? 0)
+    const pending = this.#latest.get(name)
+    if (pending !== undefined) {
+      pending.value = value
+      if (dueAtMs < pending.dueAtMs) this.#scheduleLatest(name, pending, dueAtMs)
+      return pending.done
+    }
+    let settle!: (result: Promise<void>) => void
+    const done = new Promise<void>((resolve) => {
+      settle = resolve
+    })
+    const write: LatestWrite = { value, dueAtMs, timer: undefined, started: false, done, settle }
+    this.#latest.set(name, write)
+    this.#scheduleLatest(name, write, dueAtMs)
+    return done
+  }
+
+  /** Starts every pending {@link putLatest} write now; resolves once all are durable. */
+  async flush(): Promise<void> {
+    const pending = [...this.#latest]
+    for (const [name, write] of pending) this.#startLatest(name, write)
+    await Promise.all(pending.map(([, write]) => write.done.catch(() => undefined)))
+  }
+
+  #scheduleLatest(name: string, write: LatestWrite, dueAtMs: number): void {
+    clearTimeout(write.timer)
+    write.dueAtMs = dueAtMs
+    write.timer = setTimeout(() => this.#startLatest(name, write), Math.max(0, dueAtMs - Date.now()))
+  }
+
+  #startLatest(name: string, write: LatestWrite): void {
+    clearTimeout(write.timer)
+    if (write.started) return
+    write.started = true
+    write.settle(
+      this.#serial(async () => {
+        // From here on a call needs a write of its own: this one reads the value now.
+        if (this.#latest.get(name) === write) this.#latest.delete(name)
+        const plaintext = write.value()
+        try {
+          const sealed = await aesGcmWrap({ key: this.#key, plaintext, associatedData: this.#entryAd(name) })
+          await this.#backend.put(name, sealed)
+        } finally {
+          wipe(plaintext)
+        }
+      }),
+    )
+  }
+
   async getJson<T>(name: string, schema: z.ZodType<T>): Promise<T | undefined> {
     const bytes = await this.get(name)
     if (bytes === undefined) return undefined
@@ -400,8 +461,16 @@ export class Vault {
     return this.put(name, utf8.encode(JSON.stringify(value)))
   }
 
+  /** Deletes `name`, and a {@link putLatest} write of it that has not started (it resolves). */
   delete(name: string): Promise<void> {
     this.#check(name)
+    const pending = this.#latest.get(name)
+    if (pending !== undefined && !pending.started) {
+      pending.started = true
+      clearTimeout(pending.timer)
+      pending.settle(Promise.resolve())
+    }
+    this.#latest.delete(name)
     return this.#serial(() => this.#backend.delete(name))
   }
 
@@ -414,6 +483,7 @@ export class Vault {
   /** Waits for pending writes and releases the backend's lock. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
+    await this.flush()
     this.#closed = true
     await this.#tail
     await this.#backend.close()
@@ -437,6 +507,16 @@ export class Vault {
   #entryAd(name: string): Uint8Array {
     return utf8.encode(`${ENTRY_AD_LABEL}\n${this.id}\n${name}`)
   }
+}
+
+/** A {@link Vault.putLatest} write waiting for its deadline (or for the writes queued before it). */
+interface LatestWrite {
+  value: () => Uint8Array
+  dueAtMs: number
+  timer: ReturnType<typeof setTimeout> | undefined
+  started: boolean
+  done: Promise<void>
+  settle: (result: Promise<void>) => void
 }
 
 /** A vault backend in memory: for tests, and for clients that must leave nothing behind. */
