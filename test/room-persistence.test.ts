@@ -200,6 +200,8 @@ describe('room sender keys in the vault', () => {
     const relay = await startRelay(stoppers)
     const wire = recordWire(relay)
     const alice = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
       bootstrap: [relay.multiaddrs[0]!],
     })

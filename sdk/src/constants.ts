@@ -70,7 +70,7 @@ export const BUNDLE_RESOURCE_PREFIX = 'urn:securechat:bundle:'
 /** Recipients per sender-key distribution record; keeps a record well under {@link MAX_MESSAGE_BYTES}. */
 export const MAX_KEY_RECIPIENTS_PER_RECORD = 32
 
-/** Largest encoded key bundle accepted in a presence record. */
+/** Largest encoded key bundle accepted (fetched on demand; older peers' presence carried it). */
 export const MAX_BUNDLE_BYTES = 8 * 1024
 
 /** Members a presence record may ask to resend their sender key. */

@@ -7,6 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   createSecureChatLibp2p,
   fetchCertificate,
+  KeyBundleCache,
   type SecureChatLibp2p,
   serveCertificates,
 } from '@securechat/sdk/client'
@@ -91,6 +92,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #gateUnavailable = 0
   /** Direct messages (issue #3): inbox and device-pair topics, in `dm-topics.ts`. */
   #dm: RelayDmTopics | undefined
+  /** Clients' key bundles, fetched on demand for peers that ask (`KeyBundleCache`). */
+  #bundles: KeyBundleCache | undefined
 
   constructor(init: RelayInit) {
     super()
@@ -153,7 +156,14 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
-    await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log)
+    // Presence names members' key bundles by hash: the relay answers for its clients, fetching
+    // each bundle from its owner once (`KeyBundleCache`), as peers do.
+    this.#bundles = new KeyBundleCache({
+      libp2p,
+      certificate: (peerId) => this.#checks.registry.get(peerId),
+      log: this.#log,
+    })
+    await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log, this.#bundles.lookup)
     this.#checks.start()
     this.#dm = new RelayDmTopics({
       pubsub,
@@ -206,6 +216,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const accepted = room?.gatekeeper.accepted(event.detail)
     if (accepted === undefined) return
     this.#accepted += 1
+    if (accepted.type === 'presence') this.#bundles?.noteSource(accepted.from, accepted.source)
     this.safeDispatchEvent('record:accepted', { detail: { message: event.detail, record: accepted } })
   }
 

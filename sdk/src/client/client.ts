@@ -31,6 +31,7 @@ import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
+import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 
 export interface ClientInit {
@@ -98,6 +99,8 @@ export class SecureChatClient {
   readonly #rooms = new Map<string, Room>()
   #redialTimer: ReturnType<typeof setInterval> | undefined
   #device: DeviceEncryptionKeys | undefined
+  /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
+  #bundles: KeyBundleCache | undefined
   #keyring: DeviceKeyring | undefined
   #dms: DirectMessages | undefined
   #direct: DirectConnections | undefined
@@ -193,7 +196,19 @@ export class SecureChatClient {
       this.#direct = new DirectConnections(libp2p, (init.logger ?? silentLoggerFactory)('securechat:sdk:direct'))
     }
     this.#self = self
-    await serveCertificates(libp2p, (id) => (id === peerId ? certificate : this.#checks.registry.getRaw(id)), this.#log)
+    const bundles = new KeyBundleCache({
+      libp2p,
+      certificate: (id) => this.#checks.registry.get(id),
+      own: { peerId, bundle: () => device.keys.bundle },
+      log: this.#log,
+    })
+    this.#bundles = bundles
+    await serveCertificates(
+      libp2p,
+      (id) => (id === peerId ? certificate : this.#checks.registry.getRaw(id)),
+      this.#log,
+      bundles.lookup,
+    )
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
     this.#checks.start()
   }
@@ -267,6 +282,7 @@ export class SecureChatClient {
         ...(this.#checks.gates === undefined ? {} : { gates: this.#checks.gates }),
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
+        bundles: this.#bundles!,
         ...(vault === undefined ? {} : { vault }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },

@@ -1,4 +1,11 @@
-export { type CertificateLookup, fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+export {
+  type BundleLookup,
+  type CertificateLookup,
+  fetchBundle,
+  fetchCertificate,
+  serveCertificates,
+} from './certificate-exchange.ts'
 export { type ClientInit, type CreateRoomParams, createClient, SecureChatClient } from './client.ts'
 export { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
+export { KeyBundleCache, type KeyBundleCacheInit } from './key-bundles.ts'
 export { createSecureChatLibp2p, type Libp2pInit, type SecureChatLibp2p } from './libp2p.ts'

@@ -11,7 +11,14 @@ import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest
 import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
 
 export type AcceptedRecord =
-  | { type: 'presence'; record: PresenceRecord; certificate: VerifiedCertificate; from: string }
+  | {
+      type: 'presence'
+      record: PresenceRecord
+      certificate: VerifiedCertificate
+      from: string
+      /** The neighbour that forwarded it: it has the sender's key bundle or can fetch it. */
+      source: PeerId
+    }
   | {
       type: 'message'
       record: MessageRecord
@@ -108,7 +115,9 @@ export class RoomGatekeeper {
         }
       }
       const judge = (sender: SenderVerdict): TopicValidatorResult => {
-        if (sender.status === 'valid') return this.#acceptPresence(message, record, sender.certificate, from)
+        if (sender.status === 'valid') {
+          return this.#acceptPresence(message, record, sender.certificate, from, propagationSource)
+        }
         if (sender.status === 'invalid') return this.#reject(from, sender.reason)
         return TopicValidatorResult.Ignore
       }
@@ -162,10 +171,11 @@ export class RoomGatekeeper {
     record: PresenceRecord,
     certificate: VerifiedCertificate,
     from: string,
+    source: PeerId,
   ): TopicValidatorResult {
     const policy = this.#checkPolicy(certificate)
     if (policy !== undefined) return this.#reject(from, policy)
-    this.#accepted.set(message, { type: 'presence', record, certificate, from })
+    this.#accepted.set(message, { type: 'presence', record, certificate, from, source })
     return TopicValidatorResult.Accept
   }
 

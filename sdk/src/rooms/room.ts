@@ -65,6 +65,14 @@ export interface RoomComponents {
   device: DeviceEncryptionKeys
   /** Fetches the certificate of `about` from `ask` (a neighbour that forwarded its message). */
   fetchCertificate: (ask: PeerId, about: string) => Promise<SessionCertificate | undefined>
+  /**
+   * Members' key bundles (`KeyBundleCache` of the client): `resolve` fetches one once from the
+   * neighbour that forwarded the member's presence; `add` keeps one an older peer sent along.
+   */
+  bundles: {
+    resolve(about: string, ask: PeerId): Promise<string | undefined>
+    add(peerId: string, text: string, certificate: VerifiedCertificate): Promise<boolean>
+  }
   /** Where the room's sender keys persist (`room-store.ts`); without one they end with the room. */
   vault?: Vault
   log: Logger
@@ -107,6 +115,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #startedAtMs = 0
   #stopWatchingGate: () => void = () => {}
   #lastMemberJoinedMs = 0
+  /** Bundles being fetched: {@link waitForPeers} settles only once they are in. */
+  #learningBundles = 0
   #lamport = 0
   #recent: string[] = []
   #timer: ReturnType<typeof setInterval> | undefined
@@ -248,7 +258,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     while (Date.now() < deadline) {
       options.signal?.throwIfAborted()
       const quietSince = Math.max(this.#lastMemberJoinedMs, this.#startedAtMs)
-      if (this.#members.size > 0 && Date.now() - quietSince >= SETTLE_QUIET_MS) return
+      if (this.#members.size > 0 && this.#learningBundles === 0 && Date.now() - quietSince >= SETTLE_QUIET_MS) return
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }
@@ -341,7 +351,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #handle(accepted: AcceptedRecord): void {
     if (accepted.type === 'presence') {
-      this.#onPresence(accepted.record, accepted.certificate, accepted.from)
+      this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
       return
     }
     if (accepted.type === 'keys') {
@@ -479,13 +489,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
-  #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string): void {
+  #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string, source: PeerId): void {
     if (record.leaving === true) {
       const member = this.#members.get(from)
       if (member !== undefined) this.#removeMember(member)
       return
     }
-    void this.#learnBundle(record, certificate, from)
+    void this.#learnBundle(record, certificate, from, source)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
     this.#members.set(from, member)
@@ -498,9 +508,25 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#releasePending(from)
   }
 
-  async #learnBundle(record: PresenceRecord, certificate: VerifiedCertificate, from: string): Promise<void> {
-    if (record.bundle === undefined) return
-    if (!(await this.#keys.addMember(from, record.bundle, certificate))) return
+  async #learnBundle(
+    record: PresenceRecord,
+    certificate: VerifiedCertificate,
+    from: string,
+    source: PeerId,
+  ): Promise<void> {
+    if (!this.#keys.hasMember(from)) {
+      // Presence names the bundle by its hash (in the certificate): fetched once per member.
+      // Peers of earlier versions still send it along.
+      if (record.bundle !== undefined) await this.#c.bundles.add(from, record.bundle, certificate)
+      this.#learningBundles += 1
+      let bundle: string | undefined
+      try {
+        bundle = await this.#c.bundles.resolve(from, source)
+      } finally {
+        this.#learningBundles -= 1
+      }
+      if (bundle === undefined || !(await this.#keys.addMember(from, bundle, certificate))) return
+    }
     if (record.want?.includes(this.#c.self.peerId) === true) this.#keys.resend(from)
     const held = this.#awaitingBundle.get(from)
     this.#awaitingBundle.delete(from)
@@ -583,7 +609,6 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       room: this.id,
       cert: this.#c.self.certificate,
       manifest: this.manifest,
-      bundle: this.#c.device.bundle,
       ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
       atMs: Date.now(),
       ...(options.leaving === true ? { leaving: true } : {}),

@@ -1,0 +1,131 @@
+/**
+ * Key bundles on demand. Room presence carries no bundle (about 3.5 KB, repeated every heartbeat):
+ * the session certificate commits to its hash, and whoever needs it fetches it once over
+ * {@link CERTIFICATE_PROTOCOL} (`certificate-exchange.ts`), from the neighbour that forwarded the
+ * member's presence. Relays and peers answer the same way: their own bundle, one they hold
+ * (verified), or one they fetch at that moment from the member itself when connected to it, or
+ * else from the neighbour that forwarded the member's presence to them (never the asker; each
+ * hop has half the time left, so a chain of them ends quickly).
+ * Every bundle is verified before it is kept or used (PeerId signature, hash in the certificate).
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { hexToBytes } from '@noble/hashes/utils.js'
+import { CERTIFICATE_FETCH_TIMEOUT_MS, MAX_CACHED_CERTIFICATES } from '../constants.ts'
+import { decodeKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
+import { base64urlDecode } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import type { AbortOptions, VerifiedCertificate } from '../types.ts'
+import { fetchBundle } from './certificate-exchange.ts'
+
+export interface KeyBundleCacheInit {
+  libp2p: Libp2p
+  /** The valid certificate of a PeerId, if known: a bundle must match its `bundleHash`. */
+  certificate: (peerId: string) => VerifiedCertificate | undefined
+  /** This node's own bundle (base64url), read when asked (it changes when prekeys rotate). */
+  own?: { peerId: string; bundle: () => string }
+  log: Logger
+  /** Default {@link MAX_CACHED_CERTIFICATES}. */
+  maxEntries?: number
+}
+
+/** Verified key bundles by PeerId, bounded (oldest first out), fetched once per member. */
+export class KeyBundleCache {
+  readonly #init: KeyBundleCacheInit
+  readonly #max: number
+  readonly #bundles = new Map<string, string>()
+  readonly #inflight = new Map<string, Promise<string | undefined>>()
+  /** The neighbour that last forwarded each member's presence. */
+  readonly #sources = new Map<string, PeerId>()
+
+  constructor(init: KeyBundleCacheInit) {
+    this.#init = init
+    this.#max = init.maxEntries ?? MAX_CACHED_CERTIFICATES
+  }
+
+  /** Keeps `text` as the bundle of `peerId` when it verifies against `certificate`; returns whether it did. */
+  async add(peerId: string, text: string, certificate: VerifiedCertificate): Promise<boolean> {
+    if (this.#bundles.get(peerId) === text) return true
+    if (!(await verifies(peerId, text, certificate))) return false
+    this.#bundles.delete(peerId)
+    this.#bundles.set(peerId, text)
+    if (this.#bundles.size > this.#max) this.#bundles.delete(this.#bundles.keys().next().value!)
+    return true
+  }
+
+  /** Remembers that `source` forwarded the presence of `peerId`: it can be asked for the bundle. */
+  noteSource(peerId: string, source: PeerId): void {
+    if (source.toString() === peerId) return
+    this.#sources.delete(peerId)
+    this.#sources.set(peerId, source)
+    if (this.#sources.size > this.#max) this.#sources.delete(this.#sources.keys().next().value!)
+  }
+
+  /**
+   * The verified bundle of `about`: held, or fetched from `ask`. One fetch per PeerId at a time;
+   * undefined when none verifies.
+   */
+  resolve(about: string, ask: PeerId, options: AbortOptions = {}): Promise<string | undefined> {
+    this.noteSource(about, ask)
+    return this.#resolve(about, ask, options)
+  }
+
+  /**
+   * What this node answers when `asker` asks for the bundle of `peerId`: held, or fetched now
+   * from `peerId` itself when connected to it, else from the neighbour that forwarded its
+   * presence (see the module doc).
+   */
+  readonly lookup = (peerId: string, asker: PeerId, options: AbortOptions = {}): Promise<string | undefined> => {
+    const forwarder = this.#sources.get(peerId)
+    const source = this.#connected(peerId) ?? (forwarder?.equals(asker) === false ? forwarder : undefined)
+    return this.#resolve(peerId, source, options)
+  }
+
+  #resolve(about: string, source: PeerId | undefined, options: AbortOptions): Promise<string | undefined> {
+    const own = this.#init.own
+    if (own !== undefined && about === own.peerId) return Promise.resolve(own.bundle())
+    const held = this.#bundles.get(about)
+    const certificate = this.#init.certificate(about)
+    if (certificate?.bundleHash === undefined) return Promise.resolve(undefined)
+    if (held !== undefined) return Promise.resolve(held)
+    const inflight = this.#inflight.get(about)
+    if (inflight !== undefined) return inflight
+    if (source === undefined) return Promise.resolve(undefined)
+    const fetched = (async () => {
+      try {
+        const signal = options.signal ?? AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS)
+        const text = await fetchBundle(this.#init.libp2p, source, about, { signal })
+        if (text === undefined) return undefined
+        return (await this.add(about, text, certificate)) ? text : undefined
+      } catch (err) {
+        this.#init.log.debug('key bundle fetch failed', { about, from: source.toString(), error: String(err) })
+        return undefined
+      } finally {
+        this.#inflight.delete(about)
+      }
+    })()
+    this.#inflight.set(about, fetched)
+    return fetched
+  }
+
+  #connected(peerId: string): PeerId | undefined {
+    const connection = this.#init.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)
+    return connection?.remotePeer
+  }
+}
+
+async function verifies(peerId: string, text: string, certificate: VerifiedCertificate): Promise<boolean> {
+  if (certificate.bundleHash === undefined) return false
+  try {
+    const publicKey = peerIdFromString(peerId).publicKey
+    if (publicKey === undefined) return false
+    await verifyKeyBundle({
+      bundle: decodeKeyBundle(base64urlDecode(text)),
+      verify: async (data, signature) => publicKey.verify(data, signature),
+      expectedBundleHash: hexToBytes(certificate.bundleHash),
+    })
+    return true
+  } catch {
+    return false
+  }
+}
