@@ -46,6 +46,9 @@ const BARE_TOPIC = '/securechat-bench/1/bare'
 /** The project's goals for room/bare (issue 2). */
 const LATENCY_GOAL = { bound: 'max', ratio: 1.2 } as const
 const THROUGHPUT_GOAL = { bound: 'min', ratio: 0.8 } as const
+/** CPU per message over bare gossipsub on the same mesh (issue 11). */
+const RECEIVER_CPU_GOAL = { bound: 'max', ratio: 1.2 } as const
+const SENDER_CPU_GOAL = { bound: 'max', ratio: 1.3 } as const
 
 export interface RoomsBenchConfig {
   peers: number
@@ -295,7 +298,7 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
 
   const { paced, burst } = results
   const latency = (r: PhaseResult[], p: number): number => percentile(latencies(r), p)
-  return [
+  const records: BenchRecord[] = [
     compared({
       name: 'rooms.paced.latency.p50',
       unit: 'ms',
@@ -358,12 +361,14 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       unit: 'µs/msg',
       value: cpuPerMessage([...paced.room, ...burst.room], meanReceiver),
       baseline: cpuPerMessage([...paced.bare, ...burst.bare], meanReceiver),
+      goal: RECEIVER_CPU_GOAL,
     }),
     compared({
       name: 'rooms.cpu.sender',
       unit: 'µs/msg',
       value: cpuPerMessage([...paced.room, ...burst.room], (c) => c.sender),
       baseline: cpuPerMessage([...paced.bare, ...burst.bare], (c) => c.sender),
+      goal: SENDER_CPU_GOAL,
     }),
     {
       name: 'rooms.undecryptable',
@@ -374,6 +379,24 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
     { name: 'rooms.peers', unit: 'processes', value: config.peers },
     { name: 'rooms.relay.rejected', unit: 'records', value: stats.rejected },
   ]
+  // One line to compare runs by: room/bare ratios of CPU per message, latency and throughput.
+  const ratio = (name: string): number | undefined => {
+    const r = records.find((record) => record.name === name)
+    return r?.ratio === undefined ? undefined : Number(r.ratio.toFixed(3))
+  }
+  log(
+    `ratios ${JSON.stringify({
+      cpu: {
+        receiver: ratio('rooms.cpu.receiver'),
+        sender: ratio('rooms.cpu.sender'),
+        relay: ratio('rooms.cpu.relay'),
+      },
+      pacedLatencyP50: ratio('rooms.paced.latency.p50'),
+      burstThroughput: ratio('rooms.burst.throughput'),
+      loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+    })}`,
+  )
+  return records
 }
 
 /** Nearest-rank percentile; NaN when nothing was measured. */
