@@ -50,7 +50,7 @@ export class RoomKeys {
   readonly #self: string
   readonly #device: DeviceEncryptionKeys
   readonly #log: Logger
-  #outbound: OutboundSenderKey
+  readonly #outbound: OutboundSenderKey
   readonly #inbound: InboundSenderKeys
   readonly #members = new Map<string, Member>()
   /**
