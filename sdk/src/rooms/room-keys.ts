@@ -19,7 +19,7 @@ import {
   type InboundSenderKeys,
   type OutboundSenderKey,
 } from '../crypto/sender-keys.ts'
-import { base64urlDecode, base64urlEncode, canonicalJson, utf8 } from '../encoding.ts'
+import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
 import type { VerifiedCertificate } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -162,6 +162,12 @@ export class RoomKeys {
     if (member !== undefined) member.sentEpoch = undefined
   }
 
+  /** Whether some member lacks our current epoch ({@link distributions} has work). */
+  get distributionDue(): boolean {
+    for (const member of this.#members.values()) if (member.sentEpoch !== this.#outbound.epoch) return true
+    return false
+  }
+
   /** Keys records for every eligible member that lacks our current epoch (empty when none does). */
   async distributions(eligible: (peerId: string) => Promise<boolean> = async () => true): Promise<KeysRecord[]> {
     const lacking = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
@@ -281,11 +287,19 @@ export class RoomKeys {
 
 export type OuterHeader = Pick<MessageRecord, 'room' | 'lamport' | 'deps' | 'sentAtMs'>
 
-/** The record fields outside the ciphertext, hashed into its associated data. */
+/**
+ * The record fields outside the ciphertext, hashed into its associated data: SHA-256 of the
+ * canonical JSON of `{ room, lamport, deps, sentAtMs }`, written out in its key order (the same
+ * bytes as `canonicalJson`, without sorting keys for every message).
+ */
 export function headerDigest(header: OuterHeader): Uint8Array {
+  const { room, lamport, deps, sentAtMs } = header
+  if (!Number.isSafeInteger(lamport) || !Number.isSafeInteger(sentAtMs)) {
+    throw new TypeError('canonicalJson: only safe integers in a record header')
+  }
   return sha256(
     utf8.encode(
-      canonicalJson({ room: header.room, lamport: header.lamport, deps: header.deps, sentAtMs: header.sentAtMs }),
+      `{"deps":${JSON.stringify(deps)},"lamport":${lamport},"room":${JSON.stringify(room)},"sentAtMs":${sentAtMs}}`,
     ),
   )
 }

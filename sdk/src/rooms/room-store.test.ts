@@ -1,7 +1,9 @@
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { DuplicateMessageError } from '../crypto/errors.ts'
+import { sha256 } from '../crypto/primitives.ts'
 import { createInboundSenderKeys, createOutboundSenderKey, type OutboundSenderKey } from '../crypto/sender-keys.ts'
+import { canonicalJson, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
 import { walletSigner } from '../identity/signer.ts'
 import { silentLoggerFactory } from '../logger.ts'
@@ -109,6 +111,12 @@ describe('rooms in the vault', () => {
     await expect(
       after!.inbound.decrypt({ senderId: OTHER, message: Buffer.from(ct, 'base64url') }),
     ).rejects.toBeInstanceOf(DuplicateMessageError)
+  })
+
+  it('behavior: the header digest is SHA-256 of the canonical JSON of the header', () => {
+    const header = { room: ROOM, lamport: 12, deps: ['cd'.repeat(32), 'ef'.repeat(32)], sentAtMs: 1_760_000_000_000 }
+    expect(headerDigest(header)).toEqual(sha256(utf8.encode(canonicalJson(header))))
+    expect(() => headerDigest({ ...header, lamport: 2 ** 60 })).toThrow(TypeError)
   })
 
   it('error: sender keys stored for another room are refused as corrupt', async () => {

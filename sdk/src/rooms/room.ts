@@ -467,6 +467,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /** Publishes our sender key to members that lack it; one distribution at a time. */
   async #distributeKeys(): Promise<void> {
+    // Nearly every send: every member holds our epoch, nothing to seal or wait for.
+    if (this.#distributing === undefined && !this.#keys.distributionDue) return
     while (this.#distributing !== undefined) await this.#distributing
     this.#distributing = (async () => {
       try {
