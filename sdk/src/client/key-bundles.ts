@@ -10,9 +10,9 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { hexToBytes } from '@noble/hashes/utils.js'
 import { CERTIFICATE_FETCH_TIMEOUT_MS, MAX_CACHED_CERTIFICATES } from '../constants.ts'
 import { decodeKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
+import { hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
 import type { AbortOptions, VerifiedCertificate } from '../types.ts'
