@@ -85,6 +85,24 @@ export function buildProgram(): Command {
       '--http-trust-proxy',
       'rate-limit by the last X-Forwarded-For address: only behind a reverse proxy that sets it (env SECURECHAT_HTTP_TRUST_PROXY=1)',
     )
+    .option(
+      '--store <where>',
+      'keep what passes through rooms for history: sqlite (default, under --data-dir), sqlite:<file>, postgres://user:password@host/db (relays may share one), or none (env SECURECHAT_STORE)',
+    )
+    .option('--store-max-age-ms <ms>', 'keep records this long (env SECURECHAT_STORE_MAX_AGE_MS)')
+    .option(
+      '--store-max-records <n>',
+      'records kept per room or DM topic, oldest go first (env SECURECHAT_STORE_MAX_RECORDS)',
+    )
+    .option('--store-max-bytes <n>', 'bytes kept per topic, oldest go first (env SECURECHAT_STORE_MAX_BYTES)')
+    .option(
+      '--store-sender-max-records <n>',
+      'records one sender may have stored per topic; beyond, its records are not kept (env SECURECHAT_STORE_SENDER_MAX_RECORDS)',
+    )
+    .option(
+      '--store-sender-max-bytes <n>',
+      'bytes one sender may have stored per topic (env SECURECHAT_STORE_SENDER_MAX_BYTES)',
+    )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
 

@@ -9,6 +9,13 @@ import {
   RELAY_MAX_RESERVATIONS,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import {
+  STORE_MAX_BYTES_PER_SENDER,
+  STORE_MAX_BYTES_PER_TOPIC,
+  STORE_MAX_RECORDS_PER_SENDER,
+  STORE_MAX_RECORDS_PER_TOPIC,
+  STORE_RETENTION_MS,
+} from './store/constants.ts'
 
 /**
  * Relay settings come from, in order of precedence: flags, `SECURECHAT_*` environment
@@ -57,6 +64,17 @@ export const relayConfigSchema = z
       .optional(),
     /** Client IPs for rate limiting come from the last X-Forwarded-For entry (one reverse proxy in front). */
     httpTrustProxy: z.boolean(),
+    // --- The message store (issue 12): SQLite under dataDir unless `store` says otherwise.
+    /** `sqlite` (default), `sqlite:<file>`, `postgres://…`, or `none` to keep nothing. */
+    store: z.string().min(1),
+    /** Records are kept this long after the relay accepted them. */
+    storeMaxAgeMs: z.number().int().positive(),
+    /** Records and bytes kept per topic; the oldest go first. */
+    storeMaxRecords: z.number().int().positive(),
+    storeMaxBytes: z.number().int().positive(),
+    /** Records and bytes one sender may have stored per topic; beyond, its records are not kept. */
+    storeSenderMaxRecords: z.number().int().positive(),
+    storeSenderMaxBytes: z.number().int().positive(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -85,6 +103,12 @@ const ENV: Record<keyof RelayConfig, string> = {
   webEnsRpc: 'SECURECHAT_WEB_ENS_RPC',
   webIceServers: 'SECURECHAT_WEB_ICE_SERVERS',
   httpTrustProxy: 'SECURECHAT_HTTP_TRUST_PROXY',
+  store: 'SECURECHAT_STORE',
+  storeMaxAgeMs: 'SECURECHAT_STORE_MAX_AGE_MS',
+  storeMaxRecords: 'SECURECHAT_STORE_MAX_RECORDS',
+  storeMaxBytes: 'SECURECHAT_STORE_MAX_BYTES',
+  storeSenderMaxRecords: 'SECURECHAT_STORE_SENDER_MAX_RECORDS',
+  storeSenderMaxBytes: 'SECURECHAT_STORE_SENDER_MAX_BYTES',
 }
 
 export interface RelayFlags {
@@ -110,6 +134,12 @@ export interface RelayFlags {
   webEnsRpc?: string
   webIceServer?: string[]
   httpTrustProxy?: boolean
+  store?: string
+  storeMaxAgeMs?: string
+  storeMaxRecords?: string
+  storeMaxBytes?: string
+  storeSenderMaxRecords?: string
+  storeSenderMaxBytes?: string
 }
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -149,6 +179,31 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     ...optional('webEnsRpc', flags.webEnsRpc ?? (env[ENV.webEnsRpc] || undefined) ?? file.webEnsRpc),
     ...optional('webIceServers', flags.webIceServer ?? list(env[ENV.webIceServers]) ?? file.webIceServers),
     httpTrustProxy: flags.httpTrustProxy ?? flag(env[ENV.httpTrustProxy]) ?? file.httpTrustProxy ?? false,
+    store: flags.store ?? (env[ENV.store] || undefined) ?? file.store ?? 'sqlite',
+    storeMaxAgeMs: numberOrText(
+      flags.storeMaxAgeMs ?? (env[ENV.storeMaxAgeMs] || undefined) ?? file.storeMaxAgeMs ?? STORE_RETENTION_MS,
+    ),
+    storeMaxRecords: numberOrText(
+      flags.storeMaxRecords ??
+        (env[ENV.storeMaxRecords] || undefined) ??
+        file.storeMaxRecords ??
+        STORE_MAX_RECORDS_PER_TOPIC,
+    ),
+    storeMaxBytes: numberOrText(
+      flags.storeMaxBytes ?? (env[ENV.storeMaxBytes] || undefined) ?? file.storeMaxBytes ?? STORE_MAX_BYTES_PER_TOPIC,
+    ),
+    storeSenderMaxRecords: numberOrText(
+      flags.storeSenderMaxRecords ??
+        (env[ENV.storeSenderMaxRecords] || undefined) ??
+        file.storeSenderMaxRecords ??
+        STORE_MAX_RECORDS_PER_SENDER,
+    ),
+    storeSenderMaxBytes: numberOrText(
+      flags.storeSenderMaxBytes ??
+        (env[ENV.storeSenderMaxBytes] || undefined) ??
+        file.storeSenderMaxBytes ??
+        STORE_MAX_BYTES_PER_SENDER,
+    ),
   }
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {

@@ -6,6 +6,7 @@ import { isPrivateMultiaddr, webSocketAddresses } from '../relay/http/addresses.
 import { httpServer } from '../relay/http/service.ts'
 import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
+import { messageStore } from '../relay/store-service.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
 
 /** `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. */
@@ -91,8 +92,8 @@ export async function runRelay(config: RelayConfig): Promise<void> {
 
 /**
  * The services the configuration asks for: anchoring with an anchoring key (issue #6; its module, with Helia,
- * loads only then), members' leaf lists on a relay that serves the app and reads the audit log, the web app
- * with `--http` (issue #5).
+ * loads only then), members' leaf lists on a relay that serves the app and reads the audit log, the message
+ * store unless `--store none` (issue 12), the web app with `--http` (issue #5).
  */
 async function services(
   config: RelayConfig,
@@ -127,9 +128,23 @@ async function services(
             ...(config.webIceServers === undefined ? {} : { iceServers: config.webIceServers }),
           },
         })
+  const store =
+    config.store === 'none'
+      ? undefined
+      : messageStore({
+          ...(config.store === 'sqlite' ? {} : { store: config.store }),
+          retention: {
+            maxAgeMs: config.storeMaxAgeMs,
+            maxRecordsPerTopic: config.storeMaxRecords,
+            maxBytesPerTopic: config.storeMaxBytes,
+            maxRecordsPerSender: config.storeSenderMaxRecords,
+            maxBytesPerSender: config.storeSenderMaxBytes,
+          },
+        })
   return {
     ...(anchoring === undefined ? {} : { anchoring }),
     ...(leafLists === undefined ? {} : { leafLists }),
+    ...(store === undefined ? {} : { store }),
     ...(http === undefined ? {} : { http }),
   }
 }

@@ -35,6 +35,7 @@ import { createNodeLogger } from '../log.ts'
 import { createRelay } from '../relay/create-relay.ts'
 import { httpServer } from '../relay/http/service.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
+import { messageStore } from '../relay/store-service.ts'
 import { hardhatDevAccounts, startChain } from './chain.ts'
 import { deployContracts, mintDemoTokens } from './deploy.ts'
 import { buildWebApp } from './web-build.ts'
@@ -142,6 +143,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
         intervalMs: DEVNET_ANCHOR_INTERVAL_MS,
       }),
       leafLists: (await leafListsModule).leafLists({ provider, auditLog: addresses.auditLog }),
+      store: messageStore(),
       http: httpServer({
         port: httpPort,
         host: DEVNET_HOST,

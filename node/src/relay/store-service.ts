@@ -1,0 +1,118 @@
+/** The message store (issue 12) as a service of the relay component: node/src/store/ does the work. */
+
+import { roomStoreFacts } from '../store/gossip.ts'
+import { openStore } from '../store/open.ts'
+import { StoreService, type StoreServiceStats } from '../store/service.ts'
+import type { RetentionInit } from '../store/types.ts'
+import type { RelayComponents, RelayService } from './create-relay.ts'
+import type { Metric } from './metrics.ts'
+import type { AcceptedGossip } from './relay.ts'
+
+export interface MessageStoreInit {
+  /** `--store`: absent for SQLite under the data dir, `sqlite:<file>`, or `postgres://…` (`openStore`). */
+  store?: string
+  retention?: RetentionInit
+}
+
+export interface MessageStoreService extends RelayService {
+  start(): Promise<void>
+  stop(): Promise<void>
+  stats(): StoreServiceStats | Record<string, never>
+  metrics(): Metric[]
+}
+
+/**
+ * Keeps every room record the relay accepted (`record:accepted`: the gossip message as signed)
+ * and serves them over `/securechat/store/1.0.0`.
+ */
+export function messageStore(init: MessageStoreInit = {}): (components: RelayComponents) => MessageStoreService {
+  return (components) => {
+    let service: StoreService | undefined
+    const onAccepted = (event: CustomEvent<AcceptedGossip>): void => {
+      const { message, record } = event.detail
+      if (message.type === 'signed') service?.keep(message, roomStoreFacts(record))
+    }
+    return {
+      async start() {
+        const store = await openStore({
+          dataDir: components.dataDir('message store'),
+          ...(init.store === undefined ? {} : { store: init.store }),
+          ...(init.retention === undefined ? {} : { retention: init.retention }),
+        })
+        service = new StoreService({
+          libp2p: components.node.libp2p,
+          store,
+          log: components.logger('securechat:node:store'),
+        })
+        await service.start()
+        components.node.addEventListener('record:accepted', onAccepted)
+      },
+      async stop() {
+        components.node.removeEventListener('record:accepted', onAccepted)
+        await service?.stop()
+        service = undefined
+      },
+      stats: () => service?.stats() ?? {},
+      metrics: () => (service === undefined ? [] : storeMetrics(service.stats())),
+    }
+  }
+}
+
+function storeMetrics(stats: StoreServiceStats): Metric[] {
+  const gauge = (name: string, help: string, value: number): Metric => ({
+    name,
+    help,
+    type: 'gauge',
+    samples: [{ value }],
+  })
+  const counter = (name: string, help: string, value: number): Metric => ({
+    name,
+    help,
+    type: 'counter',
+    samples: [{ value }],
+  })
+  const { store, history } = stats
+  return [
+    ...(store === undefined
+      ? []
+      : [
+          gauge('securechat_store_records', 'Records the message store holds (as last read).', store.records),
+          gauge(
+            'securechat_store_bytes',
+            'Bytes the message store holds: data, signature, seqno (as last read).',
+            store.bytes,
+          ),
+          gauge('securechat_store_topics', 'Topics with records in the store (as last read).', store.topics),
+          counter('securechat_store_records_stored_total', 'Records this relay stored.', store.stored),
+          counter(
+            'securechat_store_records_refused_total',
+            'Records refused by a sender quota or bounds.',
+            store.refused,
+          ),
+          counter('securechat_store_records_pruned_total', 'Records removed by retention.', store.pruned),
+          counter('securechat_store_queries_total', 'Store queries answered.', store.queryLatency.count),
+          counter(
+            'securechat_store_query_seconds_total',
+            'Time spent answering store queries (divide by securechat_store_queries_total for the mean).',
+            store.queryLatency.sumMs / 1000,
+          ),
+          gauge(
+            'securechat_store_query_max_seconds',
+            'Slowest store query since start.',
+            store.queryLatency.maxMs / 1000,
+          ),
+        ]),
+    counter('securechat_store_history_answered_total', 'History requests answered with records.', history.answered),
+    {
+      name: 'securechat_store_history_errors_total',
+      help: 'History requests answered with an error, by code.',
+      type: 'counter',
+      samples: Object.entries(history.errors).map(([code, value]) => ({ labels: { code }, value })),
+    },
+    counter(
+      'securechat_store_writes_dropped_total',
+      'Accepted records not kept (queue full or write failed).',
+      stats.droppedWrites + stats.failedWrites,
+    ),
+  ]
+}
