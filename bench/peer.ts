@@ -148,7 +148,7 @@ function barePayload(phase: number, seq: number, sentAtMs: number, bytes: number
 async function publish(mode: Mode, phase: number, seq: number, payload: PayloadSize): Promise<number> {
   if (mode === 'room') {
     if (room === undefined) throw new Error('no room joined')
-    return (await room.send(roomText(phase, seq, nowMs(), payload.textBytes))).recipients.length
+    return (await room.send(roomText(phase, seq, nowMs(), payload.textBytes))).delivery.recipients.length
   }
   return (await pubsub().publish(topicOf('bare'), barePayload(phase, seq, nowMs(), payload.bareBytes))).recipients
     .length

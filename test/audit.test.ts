@@ -13,6 +13,8 @@ import {
   type FoundBatch,
   fetchAnchoredBatches,
   findEvidence,
+  leafOfMessage,
+  leafOfRecord,
   parseTranscript,
   VerifyFailure,
   verifyInclusion,
@@ -23,8 +25,8 @@ import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { captureRoom, type RoomCapture } from '../node/src/audit/capture.ts'
 import { anchoring as anchoringService, type RelayAnchoring } from '../node/src/audit/relay-anchoring.ts'
+import { type RoomRecording, recordRoom } from '../node/src/commands/room-recorder.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
@@ -118,13 +120,13 @@ async function startMember(relay: Relay): Promise<SecureChatClient> {
 /** Alice creates a room, Bob joins and records every message with its record (as `securechat export` does). */
 async function aliceAndBob(
   relay: Relay,
-): Promise<{ alice: Member; bob: Member & { capture: RoomCapture }; invite: string }> {
+): Promise<{ alice: Member; bob: Member & { capture: RoomRecording }; invite: string }> {
   const aliceClient = await startMember(relay)
   const bobClient = await startMember(relay)
   const { room: aliceRoom, invite } = await aliceClient.createRoom({ name: 'audited' })
   await aliceRoom.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
   const bobRoom = await bobClient.joinRoom(invite)
-  const capture = captureRoom(bobRoom)
+  const capture = recordRoom(bobRoom)
   const received: RoomMessage[] = []
   bobRoom.addEventListener('message:received', (event) => received.push(event.detail))
   await bobRoom.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
@@ -140,13 +142,19 @@ async function aliceAndBob(
 }
 
 async function sendAll(alice: Member, bob: Member, texts: string[]): Promise<string[]> {
-  const ids: string[] = []
-  for (const text of texts) ids.push((await alice.room.send(text)).id)
+  const sent = []
+  for (const text of texts) sent.push(await alice.room.send(text))
   await until(
     () => texts.every((text) => bob.received.some((m) => m.text === text)),
     () => `bob received ${JSON.stringify(bob.received.map((m) => m.text))} of ${JSON.stringify(texts)}`,
   )
-  return ids
+  // The sender's result and the receiver's message name the same record and ciphertext hash.
+  for (const s of sent) {
+    const received = bob.received.find((m) => m.id === s.id)!
+    expect(new Uint8Array(received.record)).toEqual(s.record)
+    expect(received.ciphertextHash).toBe(s.ciphertextHash)
+  }
+  return sent.map((s) => s.id)
 }
 
 /** A node that is not in the room: fetches the relay's leaf lists over bitswap. */
@@ -185,6 +193,8 @@ describe('audit anchoring through a relay', () => {
     }
     for (const id of ids) {
       const captured = bob.capture.messages.find((m) => m.id === id)!
+      // What the room delivered is the leaf: the same as decoding the record would give.
+      expect(leafOfMessage(captured)).toEqual(leafOfRecord({ record: captured.record, sender: captured.sender }))
       const verdict = await verifyInclusion({
         claim: { roomId: alice.room.id, messageId: id, sender: alice.client.address, record: captured.record },
         evidence: findEvidence(batches, { messageId: id, roomId: alice.room.id }),
@@ -196,7 +206,7 @@ describe('audit anchoring through a relay', () => {
 
     // One flipped byte in content, sender, timestamp or room fails with the reason.
     const id = ids[1]!
-    const record = new TextDecoder().decode(bob.capture.messages.find((m) => m.id === id)!.record as Uint8Array)
+    const record = new TextDecoder().decode(bob.capture.messages.find((m) => m.id === id)!.record)
     const evidence = findEvidence(batches, { messageId: id, roomId: alice.room.id })
     const parsed = JSON.parse(record) as { sentAtMs: number; room: string; payload: { ct: string } }
     const flip = (text: string, at: number): string =>
@@ -278,7 +288,7 @@ describe('audit anchoring through a relay', () => {
           id: m.id,
           sender: m.sender,
           senderPeerId: m.senderPeerId,
-          record: new TextDecoder().decode(m.record as Uint8Array),
+          record: new TextDecoder().decode(m.record),
         })),
         batches: [],
       }),

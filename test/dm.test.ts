@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +14,7 @@ import {
 import { acceptSession, generateDeviceKeys } from '@securechat/sdk/crypto'
 import { DM_INBOX_TOPIC_PREFIX, DM_TOPIC_PREFIX, decodeDmRecord, isDmTopic } from '@securechat/sdk/dm'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { DirectMessage, UndecryptableDirectMessage } from '@securechat/sdk/types'
+import type { DirectMessage, DmDevice, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import { openVault, platformVaultBackend, type Vault } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
@@ -93,14 +94,19 @@ describe('direct messages', () => {
 
     const secrets = ['the vault code is 4242', 'bring the blue folder', 'see you at the harbour']
     const first = nextDm(bob, (m) => m.text === secrets[0])
+    const established = new Promise<DmDevice>((resolve) =>
+      alice.dms.addEventListener('session:established', (event) => resolve(event.detail), { once: true }),
+    )
     const sent = await alice.dm(bob.address).send(secrets[0]!)
-    expect(sent.devices).toMatchObject([{ address: bob.address, status: 'sent', handshake: true }])
+    expect(sent.delivery).toMatchObject([{ address: bob.address, status: 'sent', handshake: true }])
     expect(await first).toMatchObject({
       conversation: alice.address,
       sender: alice.address,
       direction: 'in',
       handshake: true,
     })
+    // Bob's answer to the new session reaches Alice: later messages go on the pair's topic.
+    expect(await established).toMatchObject({ address: bob.address, established: true })
 
     const second = nextDm(bob, (m) => m.text === secrets[1])
     await alice.dm(bob.address).send(secrets[1]!, { parentId: sent.id })
@@ -121,6 +127,14 @@ describe('direct messages', () => {
         for (const needle of needles) expect(text).not.toContain(needle)
       }
     }
+    // The send result names the record the relay forwarded, and the hash of the initial message inside it.
+    const delivered = sent.delivery[0]!
+    if (delivered.status !== 'sent') throw new Error(`not sent: ${delivered.error}`)
+    expect(seenByRelay.some((m) => Buffer.from(m.data).equals(delivered.record))).toBe(true)
+    const sentRecord = decodeDmRecord(delivered.record)
+    if (sentRecord.status !== 'ok' || sentRecord.record.type !== 'init') throw new Error('the first DM is not an init')
+    const initialMessage = Buffer.from(sentRecord.record.msg, 'base64url')
+    expect(delivered.ciphertextHash).toBe(`0x${createHash('sha256').update(initialMessage).digest('hex')}`)
     // A third party with keys of its own, handed the initial message, cannot open it.
     const init = seenByRelay
       .map((m) => ({ m, decoded: decodeDmRecord(m.data) }))
@@ -154,7 +168,7 @@ describe('direct messages', () => {
     const atBob2 = nextDm(bob2, (m) => m.text === 'to all of you')
     const atAlice2 = nextDm(alice2, (m) => m.text === 'to all of you')
     const sent = await alice1.dm(bobWallet.address).send('to all of you')
-    expect(sent.devices.map((d) => d.peerId).sort()).toEqual(
+    expect(sent.delivery.map((d) => d.peerId).sort()).toEqual(
       [bob1, bob2, alice2].map((c) => c.peerId.toString()).sort(),
     )
     for (const message of [await atBob1, await atBob2]) {
@@ -216,7 +230,7 @@ describe('direct messages', () => {
     expect([second.alice.peerId.toString(), second.bob.peerId.toString()]).toEqual(peerIds)
     const resumed = nextDm(second.bob, (m) => m.text === 'after the restart')
     const result = await second.alice.dm(wallets.bob.address).send('after the restart')
-    expect(result.devices).toMatchObject([{ status: 'sent', handshake: false }])
+    expect(result.delivery).toMatchObject([{ status: 'sent', handshake: false }])
     expect(await resumed).toMatchObject({ handshake: false, sender: wallets.alice.address })
     const back = nextDm(second.alice, (m) => m.text === 'answer after')
     await second.bob.dm(wallets.alice.address).send('answer after')
@@ -294,7 +308,7 @@ describe('direct messages', () => {
     flipInit = false
     const fromCarol = nextDm(bob, (m) => m.text === 'from carol')
     const carolSent = await carol.dm(bob.address).send('from carol')
-    expect(carolSent.devices[0]).toMatchObject({ handshake: true })
+    expect(carolSent.delivery[0]).toMatchObject({ handshake: true })
     await fromCarol
     const replayed = nextUndecryptable(bob)
     await carolPublish(inits[0]!.topic, inits[0]!.data)

@@ -285,7 +285,7 @@ function rejectionCounter(net: Network): { expectMore: (count: number, what: str
 /** `from` says `text`; every other honest peer receives it. Returns the record's bytes as published. */
 async function honestRoundTrip(net: Network, from: Honest, text: string): Promise<Uint8Array> {
   const result = await from.room.send(text)
-  expect(result.recipients.length).toBeGreaterThan(0)
+  expect(result.delivery.recipients.length).toBeGreaterThan(0)
   await Promise.all(
     net.honest
       .filter((h) => h !== from)

@@ -138,6 +138,8 @@ interface Sent {
   text: string
   /** The message id the sender got back: the same on every peer. */
   id: string
+  /** The ciphertext hash the sender got back: the same on every peer. */
+  ciphertextHash: string
   from: Member
   /** Members that were in the room when it was sent: each must receive it. */
   audience: Member[]
@@ -145,8 +147,14 @@ interface Sent {
 
 async function send(from: Member, text: string, audience: Member[], sent: Sent[]): Promise<void> {
   const result = await from.room.send(text)
-  expect(result.recipients.length).toBeGreaterThan(0)
-  sent.push({ text, id: result.id, from, audience: audience.filter((m) => m !== from) })
+  expect(result.delivery.recipients.length).toBeGreaterThan(0)
+  sent.push({
+    text,
+    id: result.id,
+    ciphertextHash: result.ciphertextHash,
+    from,
+    audience: audience.filter((m) => m !== from),
+  })
 }
 
 /** Every member receives exactly the messages addressed to it, once, attributed to the sender's wallet. */
@@ -167,6 +175,7 @@ async function expectDelivered(members: Member[], sent: Sent[]): Promise<void> {
       expect(message.senderPeerId).toBe(origin!.from.client.peerId.toString())
       expect(message.roomId).toBe(member.room.id)
       expect(message.id).toMatch(/^[0-9a-f]{64}$/)
+      expect(message.ciphertextHash).toBe(origin!.ciphertextHash)
     }
     const texts = member.inbox.texts()
     expect(new Set(texts).size, `${member.name} received a message twice`).toBe(texts.length)

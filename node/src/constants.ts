@@ -88,9 +88,6 @@ export const DEVNET_DIR = '.securechat/devnet'
  */
 export const DM_ANSWER_WAIT_MS = 2_000
 
-/** How often `dm` looks, within {@link DM_ANSWER_WAIT_MS}, whether the answers have arrived. */
-export const DM_ANSWER_POLL_MS = 50
-
 /** `securechat relay --http`: interface the web app's HTTP server binds to. Loopback: put a TLS proxy in front. */
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 

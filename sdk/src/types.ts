@@ -25,6 +25,9 @@ export interface Eip1193Provider {
   request(args: { method: string; params?: unknown[] }): Promise<unknown>
 }
 
+/** 32 bytes as 0x-prefixed lowercase hex. */
+export type Bytes32 = `0x${string}`
+
 /** A wallet's signed authorisation of one device's PeerId (DESIGN.md, Identity). */
 export interface SessionCertificate {
   /** The EIP-4361 message text the wallet signed. */
@@ -73,6 +76,8 @@ export interface RoomMessage {
    * leaf commits to (`leafOfRecord` in `@securechat/sdk/audit`).
    */
   record: Uint8Array
+  /** sha256 of the ciphertext inside the record: with the id, sender and `sentAtMs`, its audit leaf. */
+  ciphertextHash: Bytes32
 }
 
 export interface RoomMember {
@@ -81,19 +86,34 @@ export interface RoomMember {
   lastSeenMs: number
 }
 
-/** Result of a fan-out: who got the record (gossip neighbours), never an exception. */
-export interface PublishResult {
+/**
+ * What `send` resolves to, in a room and in a DM alike (`send(text, { parentId?, signal? })`): the message's id
+ * and stated send time, and where it went. A fan-out reports who got the record and who did not; it never
+ * throws for a recipient that could not be reached.
+ */
+export interface SendResult<Delivery> {
+  /** What every receiver's `message:received` carries as `id`. */
   id: string
+  /** The send time the message states (`sentAtMs` on every receiver). */
+  sentAtMs: number
+  delivery: Delivery
+}
+
+/** A record as published: its bytes and the hash of the ciphertext inside (what an audit leaf commits to). */
+export interface PublishedRecord {
+  /** The record's bytes as published; see {@link RoomMessage.record}. */
+  record: Uint8Array
+  /** sha256 of the ciphertext inside; see {@link RoomMessage.ciphertextHash}. */
+  ciphertextHash: Bytes32
+}
+
+/** Where a room message went: the gossip neighbours that took the record (not the members who read it). */
+export interface RoomDelivery {
   recipients: PeerId[]
 }
 
-/** What `Room.send` returns: the fan-out, and the message as published, so the sender can anchor or prove it. */
-export interface RoomPublishResult extends PublishResult {
-  /** The record's bytes as published; see {@link RoomMessage.record}. */
-  record: Uint8Array
-  /** The send time the record states (`RoomMessage.sentAtMs` on every receiver). */
-  sentAtMs: number
-}
+/** What `Room.send` resolves to: one record for the whole room, so the sender can anchor or prove it. */
+export interface RoomSendResult extends SendResult<RoomDelivery>, PublishedRecord {}
 
 export interface RoomEvents {
   'message:received': CustomEvent<RoomMessage>
@@ -119,6 +139,8 @@ export interface UndecryptableMessage {
   reason: string
   /** The record's bytes as published; see {@link RoomMessage.record}. */
   record: Uint8Array
+  /** See {@link RoomMessage.ciphertextHash}. */
+  ciphertextHash: Bytes32
 }
 
 // --- Rooms: the manifest (schemas in `rooms/manifest.ts` and `gates/rule.ts` parse to these) ---
@@ -214,30 +236,43 @@ export interface DmDevice {
   established: boolean
 }
 
-/** What happened to one recipient device of a DM. */
-export interface DmDeviceResult {
+/** One recipient device of a DM. */
+interface DmDeviceTarget {
   address: Address
   peerId: string
-  status: 'sent' | 'failed'
-  /** It went in a PQXDH initial message on the wallet's inbox: a new session, or one the device has not answered yet. */
-  handshake: boolean
-  /** Gossip neighbours the record went to (0: nobody carries that device's topic now). */
-  recipients: number
-  /** Why it failed (`status: 'failed'`): the error's name and message. */
-  error?: string
 }
 
-/** Result of a DM fan-out: one entry per device (the recipient's and this wallet's other ones). */
-export interface DmSendResult {
-  id: string
-  devices: DmDeviceResult[]
-}
+/**
+ * What happened to one recipient device of a DM. Each device gets its own record (its own session's
+ * ciphertext), so a DM's records are per device.
+ */
+export type DmDeviceResult =
+  | (DmDeviceTarget &
+      PublishedRecord & {
+        status: 'sent'
+        /** It went in a PQXDH initial message on the wallet's inbox: a new session, or one the device has not answered yet. */
+        handshake: boolean
+        /** Gossip neighbours the record went to (0: nobody carries that device's topic now). */
+        recipients: number
+      })
+  | (DmDeviceTarget & {
+      status: 'failed'
+      handshake: false
+      recipients: 0
+      /** Why: the error's name and message. */
+      error: string
+    })
+
+/** What `Conversation.send` resolves to: one entry per device (the recipient's and this wallet's other ones). */
+export interface DmSendResult extends SendResult<DmDeviceResult[]> {}
 
 export interface DirectMessagesEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
   'device:discovered': CustomEvent<DmDevice>
+  /** A session this device started was answered: what it sends that device now goes on the pair's topic. */
+  'session:established': CustomEvent<DmDevice>
   'dm:stopped': CustomEvent
 }
 

@@ -10,6 +10,7 @@ import {
   anchorRoot,
   buildBatch,
   buildTranscript,
+  leafOfMessage,
   leafOfRecord,
   publishLeafList,
   type Transcript,
@@ -17,7 +18,6 @@ import {
 } from '@securechat/sdk/audit'
 import { decodeInvite, roomIdOf } from '@securechat/sdk/rooms'
 import type { Address } from '@securechat/sdk/types'
-import { captureRoom } from '../audit/capture.ts'
 import {
   type ChainFlags,
   listenFor,
@@ -31,6 +31,7 @@ import { createNodeLogger } from '../log.ts'
 import { loadWallet } from '../wallet.ts'
 import { batchesOf, durationOf, inputsOf } from './export.ts'
 import { type ClientFlags, joinFromFlags, readInvite } from './room-client.ts'
+import { type RecordedMessage, recordRoom } from './room-recorder.ts'
 
 export interface AnchorFlags extends Omit<ClientFlags, 'room'>, ChainFlags {
   room?: string
@@ -59,7 +60,8 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
   const gasLimit = flags.gasLimit === undefined ? undefined : BigInt(flags.gasLimit)
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
   const chain = await openAuditChain(flags, process.env, previous?.chain)
-  const messages: TranscriptMessageInput[] = previous === undefined ? [] : inputsOf(previous)
+  const earlierMessages: TranscriptMessageInput[] = previous === undefined ? [] : inputsOf(previous)
+  const received: RecordedMessage[] = []
   const joined = previous === undefined ? await joinFromFlags({ ...flags, room: flags.room! }, factory) : undefined
   const network = await openAuditNetwork({
     relays: flags.bootstrap ?? invite?.relays ?? [],
@@ -67,18 +69,24 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
   })
   try {
     if (joined !== undefined) {
-      const capture = captureRoom(joined.room)
+      const recording = recordRoom(joined.room)
       const duration = durationOf(flags.duration)
       process.stderr.write(
         `listening on room ${roomId}${duration === undefined ? '; Ctrl-C anchors what arrived' : ` for ${duration} ms`}\n`,
       )
       await listenFor(duration)
-      capture.stop()
-      messages.push(...capture.messages)
+      recording.stop()
+      received.push(...recording.messages)
     }
-    const mine = messages.filter((m) => recordRoom(m) === roomId)
-    if (mine.length === 0) throw new ConfigError('no message of the room to anchor')
-    const batch = await buildBatch(mine.map((m) => leafOfRecord({ record: m.record, sender: m.sender })))
+    // A transcript's messages are known by their records; those received here carry their leaf's fields.
+    const leaves = [
+      ...earlierMessages
+        .filter((m) => roomOfRecord(m) === roomId)
+        .map((m) => leafOfRecord({ record: m.record, sender: m.sender })),
+      ...received.map(leafOfMessage),
+    ]
+    if (leaves.length === 0) throw new ConfigError('no message of the room to anchor')
+    const batch = await buildBatch(leaves)
     const cid = await publishLeafList(network.ipfs, batch)
     const result = await anchorRoot({
       signer: wallet.connect(chain.provider),
@@ -101,7 +109,7 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
       room: { id: roomId, ...(invite === undefined ? {} : { name: invite.manifest.manifest.name }) },
       chain: { chainId: chain.chainId, auditLog: chain.auditLog },
       exportedBy: wallet.address as Address,
-      messages,
+      messages: [...earlierMessages, ...received],
       batches: [...earlier, { event, batch }],
     })
     await writeTranscriptFile(out, transcript)
@@ -126,7 +134,7 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
   }
 }
 
-function recordRoom(message: TranscriptMessageInput): string | undefined {
+function roomOfRecord(message: TranscriptMessageInput): string | undefined {
   try {
     const text = typeof message.record === 'string' ? message.record : new TextDecoder().decode(message.record)
     return (JSON.parse(text) as { room?: string }).room

@@ -100,7 +100,7 @@ export async function send(flags: ClientFlags, text: string): Promise<void> {
     const result = await room.send(text)
     // Give the record a moment to leave the socket before the process exits.
     await sleep(SEND_FLUSH_MS)
-    process.stdout.write(`${JSON.stringify({ id: result.id, recipients: result.recipients.length })}\n`)
+    process.stdout.write(`${JSON.stringify({ id: result.id, recipients: result.delivery.recipients.length })}\n`)
   } finally {
     await close()
   }

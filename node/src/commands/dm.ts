@@ -3,9 +3,9 @@ import type { SecureChatClient } from '@securechat/sdk/client'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
-import type { DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
+import type { Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
-import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_POLL_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
@@ -26,23 +26,16 @@ export async function dmSend(address: string, text: string, flags: DmFlags): Pro
     const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     // Give the records a moment to leave, and a new session's answer a moment to arrive.
     await sleep(SEND_FLUSH_MS)
-    const pending = new Set(result.devices.filter((d) => d.handshake && d.recipients > 0).map((d) => d.peerId))
-    const deadline = Date.now() + DM_ANSWER_WAIT_MS
-    while (
-      Date.now() < deadline &&
-      [...client.dms.devices(conversation.peer), ...client.dms.devices(client.address)].some(
-        (d) => pending.has(d.peerId) && !d.established,
-      )
-    ) {
-      await sleep(DM_ANSWER_POLL_MS)
-    }
-    process.stdout.write(`${JSON.stringify(sendResultToJson(result))}\n`)
-    const delivered = result.devices.some(
+    const pending = new Set(result.delivery.filter((d) => d.handshake && d.recipients > 0).map((d) => d.peerId))
+    await untilEstablished(client, conversation.peer, pending)
+    const json = sendResultToJson(result)
+    process.stdout.write(`${JSON.stringify(json)}\n`)
+    const delivered = result.delivery.some(
       (d) => d.address === conversation.peer && d.status === 'sent' && d.recipients > 0,
     )
     if (!delivered) {
       throw new UnreachableError(`no device of ${conversation.peer} could be reached`, {
-        details: { devices: result.devices },
+        details: { devices: json.devices },
         hint: 'direct messages are delivered live for now: the recipient must be online (`securechat listen --dm`) through a relay you both reach (--bootstrap)',
       })
     }
@@ -107,16 +100,38 @@ async function startDmClient(
   }
 }
 
-function sendResultToJson(result: DmSendResult): Record<string, unknown> {
+/** Until every device in `pending` answered its new session, at most {@link DM_ANSWER_WAIT_MS}. */
+function untilEstablished(client: SecureChatClient, peer: Address, pending: Set<string>): Promise<void> {
+  const answered = (): boolean =>
+    ![...client.dms.devices(peer), ...client.dms.devices(client.address)].some(
+      (d) => pending.has(d.peerId) && !d.established,
+    )
+  return new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (answered()) done()
+    }
+    const timer = setTimeout(done, DM_ANSWER_WAIT_MS)
+    function done(): void {
+      clearTimeout(timer)
+      client.dms.removeEventListener('session:established', check)
+      resolve()
+    }
+    client.dms.addEventListener('session:established', check)
+    check()
+  })
+}
+
+/** The send result as `securechat dm` prints it: per device, what happened (not the record bytes). */
+function sendResultToJson(result: DmSendResult): { id: string; devices: Array<Record<string, unknown>> } {
   return {
     id: result.id,
-    devices: result.devices.map((d) => ({
+    devices: result.delivery.map((d) => ({
       address: d.address,
       peerId: d.peerId,
       status: d.status,
       handshake: d.handshake,
       recipients: d.recipients,
-      ...(d.error === undefined ? {} : { error: d.error }),
+      ...(d.status === 'failed' ? { error: d.error } : {}),
     })),
   }
 }

@@ -12,7 +12,6 @@ import {
   type TranscriptMessageInput,
 } from '@securechat/sdk/audit'
 import { decodeInvite, roomIdOf } from '@securechat/sdk/rooms'
-import { captureRoom } from '../audit/capture.ts'
 import {
   anchoredBatches,
   type ChainFlags,
@@ -25,6 +24,7 @@ import {
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { type ClientFlags, joinFromFlags, readInvite } from './room-client.ts'
+import { recordRoom } from './room-recorder.ts'
 
 export interface ExportFlags extends ClientFlags, ChainFlags {
   out: string
@@ -48,18 +48,18 @@ export async function exportTranscript(flags: ExportFlags): Promise<void> {
   const joined = listening ? await joinFromFlags(flags, factory) : undefined
   try {
     if (joined !== undefined) {
-      const capture = captureRoom(joined.room, (m) => process.stderr.write(`received message ${m.id}\n`))
+      const recording = recordRoom(joined.room, (m) => process.stderr.write(`received message ${m.id}\n`))
       process.stderr.write(
         `listening on room ${invite.manifest.manifest.name} (${roomId})${
           duration === undefined ? '; Ctrl-C exports' : ` for ${duration} ms`
         }\n`,
       )
       await listenFor(duration)
-      capture.stop()
-      messages.push(...capture.messages)
-      if (capture.dropped > 0) {
+      recording.stop()
+      messages.push(...recording.messages)
+      if (recording.dropped > 0) {
         process.stderr.write(
-          `warning: ${capture.dropped} message(s) beyond the first ${capture.messages.length} not kept\n`,
+          `warning: ${recording.dropped} message(s) beyond the first ${recording.messages.length} not kept\n`,
         )
       }
     }

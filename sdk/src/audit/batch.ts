@@ -5,10 +5,10 @@
 import { z } from 'zod'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
-import type { AbortOptions } from '../types.ts'
+import type { AbortOptions, Bytes32 } from '../types.ts'
 import { MAX_BATCH_LEAVES, MAX_LEAF_LIST_BYTES } from './constants.ts'
 import { InvalidLeafListError } from './errors.ts'
-import { type AuditLeaf, type Bytes32, leafFromValue, leafKey, leafToValue } from './leaf.ts'
+import { type AuditLeaf, leafFromValue, leafKey, leafToValue } from './leaf.ts'
 import { type LeafList, type LeafValue, MerkleTree } from './tree.ts'
 
 /** A built batch: its tree, root, and leaves in the order given (duplicates removed). */

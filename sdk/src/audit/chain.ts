@@ -6,10 +6,9 @@ import { Contract, type ContractRunner, getAddress, Interface, type Provider, ty
 import { sleep } from '../async.ts'
 import { auditLogAbi } from '../contracts/index.ts'
 import { describeError } from '../errors.ts'
-import type { AbortOptions, Address, Eip1193Provider } from '../types.ts'
+import type { AbortOptions, Address, Bytes32, Eip1193Provider } from '../types.ts'
 import { ANCHOR_LOG_BLOCK_RANGE, RECEIPT_POLL_INTERVAL_MS, RECEIPT_TIMEOUT_MS } from './constants.ts'
 import { AuditLogUnavailableError, WalletRejectedError, WrongChainError } from './errors.ts'
-import type { Bytes32 } from './leaf.ts'
 
 /** The first anchor of a root, as the contract stores it. */
 export interface AnchorRecord {

@@ -1,3 +1,5 @@
+export { ciphertextHashOf } from '../rooms/wire.ts'
+export type { Bytes32 } from '../types.ts'
 export {
   type AuditBatch,
   batchFromValues,
@@ -47,13 +49,12 @@ export {
 export { type AuditIpfs, type AuditIpfsInit, createAuditIpfs, fetchLeafList, publishLeafList } from './ipfs.ts'
 export {
   type AuditLeaf,
-  type Bytes32,
-  ciphertextHashOf,
   fromBytes32,
   leafFromValue,
   leafHashOf,
   leafKey,
   leafOfAccepted,
+  leafOfMessage,
   leafOfRecord,
   leafToValue,
   toBytes32,

@@ -4,14 +4,11 @@
  */
 import { getAddress, isAddress } from 'ethers'
 import { bytesToHex, sha256Hex } from '../crypto/primitives.ts'
-import { base64urlDecode, utf8 } from '../encoding.ts'
+import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
-import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
-import type { Address } from '../types.ts'
+import { ciphertextHashOf, decodeRecord, type MessageRecord } from '../rooms/wire.ts'
+import type { Address, Bytes32 } from '../types.ts'
 import { type LeafValue, leafValueHash } from './tree.ts'
-
-/** 32 bytes as 0x-prefixed lowercase hex. */
-export type Bytes32 = `0x${string}`
 
 /** One message as a batch commits to it. */
 export interface AuditLeaf {
@@ -42,20 +39,35 @@ export function fromBytes32(value: string): string {
   return toBytes32(value).slice(2)
 }
 
-/** sha256 of the ciphertext bytes of a payload (`ct`, base64url). */
-export function ciphertextHashOf(ct: string): Bytes32 {
-  return `0x${sha256Hex(base64urlDecode(ct))}`
+/**
+ * The leaf of a message as a room delivered it (`RoomMessage`, `UndecryptableMessage` with its `roomId`) or as
+ * `Room.send` resolved it: nothing to decode. Throws {@link InvalidInputError} naming a malformed field.
+ */
+export function leafOfMessage(message: {
+  roomId: string
+  id: string
+  sender: string
+  sentAtMs: number
+  ciphertextHash: string
+}): AuditLeaf {
+  return {
+    roomId: toBytes32(message.roomId),
+    messageId: toBytes32(message.id),
+    sender: checksum(message.sender, 'sender'),
+    timestampMs: message.sentAtMs,
+    ciphertextHash: toBytes32(message.ciphertextHash),
+  }
 }
 
 /** The leaf of a message a gatekeeper accepted: its parsed record, id and the certificate's wallet. */
 export function leafOfAccepted(params: { id: string; record: MessageRecord; sender: string }): AuditLeaf {
-  return {
-    roomId: toBytes32(params.record.room),
-    messageId: toBytes32(params.id),
-    sender: checksum(params.sender, 'sender'),
-    timestampMs: params.record.sentAtMs,
+  return leafOfMessage({
+    roomId: params.record.room,
+    id: params.id,
+    sender: params.sender,
+    sentAtMs: params.record.sentAtMs,
     ciphertextHash: ciphertextHashOf(params.record.payload.ct),
-  }
+  })
 }
 
 /**

@@ -130,6 +130,11 @@ export function sha256Hex(data: Uint8Array): string {
   return nobleBytesToHex(symmetric.sha256(data))
 }
 
+/** SHA-256 as 0x-prefixed lowercase hex (a bytes32): the ciphertext hash that audit leaves and send results carry. */
+export function sha256Bytes32(data: Uint8Array): `0x${string}` {
+  return `0x${sha256Hex(data)}`
+}
+
 /** Keccak-256, Ethereum's hash (not FIPS 202 SHA3-256): what the AuditLog contract's Merkle proofs use. */
 export function keccak256(data: Uint8Array): Uint8Array {
   return keccak_256(data)

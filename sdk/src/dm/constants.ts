@@ -33,7 +33,7 @@ export const DM_DISCOVERY_QUIET_MS = DM_ANNOUNCE_MIN_GAP_MS + 250
 /** …and a conversation asks the inbox again only after this long (each query tells the relays whom we contact). */
 export const DM_REDISCOVERY_MS = 60_000
 
-/** A bundle heard this recently is fresh enough to use one of its one-time prekeys (see `direct-messages.ts`). */
+/** A bundle heard this recently is fresh enough to use one of its one-time prekeys (see `sessions.ts`). */
 export const DM_FRESH_BUNDLE_MS = 60_000
 
 /** Devices per wallet a message goes to at most (the most recently heard from). */

@@ -27,9 +27,9 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
 
   /**
    * Sends a text message to every device of the peer wallet (found on its inbox, see
-   * `DM_DISCOVERY_TIMEOUT_MS`) and to this wallet's other devices. Returns the message id and
-   * what happened per device; a wallet with no device online gives an empty `devices` list
-   * for it.
+   * `DM_DISCOVERY_TIMEOUT_MS`) and to this wallet's other devices. Resolves to the message id and
+   * send time and, in `delivery`, what happened per device (each device's record and ciphertext
+   * hash when sent); a wallet with no device online has no entry there.
    */
   send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     return this.#host.send(this.peer, text, options)

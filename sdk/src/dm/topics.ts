@@ -21,6 +21,8 @@ import {
   x25519SharedSecret,
 } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import type { Address } from '../types.ts'
 import { DM_INBOX_TOPIC_PREFIX, DM_TOPIC_PREFIX } from './constants.ts'
 
 const INBOX_LABEL = utf8.encode('SecureChat/dm-inbox/v1')
@@ -34,6 +36,15 @@ export function inboxId(address: string): string {
   input.set(INBOX_LABEL)
   input.set(bytes, INBOX_LABEL.length)
   return bytesToHex(sha256(input))
+}
+
+/** The EIP-55 form of an address; throws {@link InvalidInputError} for what is not one. */
+export function checksumAddress(address: string): Address {
+  try {
+    return getAddress(address) as Address
+  } catch (cause) {
+    throw new InvalidInputError('not an Ethereum address', { details: { address }, cause })
+  }
 }
 
 export function inboxTopic(address: string): string {

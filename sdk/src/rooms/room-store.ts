@@ -4,7 +4,7 @@
  * epochs of other members it held keys for. The vault encrypts every entry
  * under its non-extractable key, bound to the entry's name (`vault/vault.ts`).
  *
- * Entries (JSON, like DM sessions in `dm/direct-messages.ts`):
+ * Entries (JSON, like DM sessions in `dm/session-store.ts`):
  *
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }

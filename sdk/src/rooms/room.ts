@@ -1,4 +1,4 @@
-import type { GossipSub, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
+import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
@@ -19,7 +19,7 @@ import {
 import { DuplicateMessageError } from '../crypto/errors.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
-import { eventStream } from '../event-stream.ts'
+import { eventStream, waitForEvent } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -29,7 +29,7 @@ import type {
   RoomEvents,
   RoomMember,
   RoomMessage,
-  RoomPublishResult,
+  RoomSendResult,
   SessionCertificate,
   VerifiedCertificate,
 } from '../types.ts'
@@ -46,6 +46,7 @@ import {
   type MessageRecord,
   messageIdOf,
   type PresenceRecord,
+  withCiphertextHash,
 } from './wire.ts'
 
 type MessageAccepted = Extract<AcceptedRecord, { type: 'message' }>
@@ -117,6 +118,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #lastMemberJoinedMs = 0
   /** Bundles being fetched: {@link waitForPeers} settles only once they are in. */
   #learningBundles = 0
+  /** `settle:progress` when a member joins or the last bundle being fetched is in: what {@link waitForPeers} waits on. */
+  readonly #progress = new EventTarget()
   #lamport = 0
   #recent: string[] = []
   #timer: ReturnType<typeof setInterval> | undefined
@@ -229,7 +232,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /** Resolves once at least one neighbour (a relay or a peer) shares the room topic. */
   async waitForPeers(options: AbortOptions = {}): Promise<void> {
-    if (this.#c.pubsub.getSubscribers(this.topic).length === 0) await this.#untilSubscriber(options)
+    await this.#untilSubscriber(options)
     await this.#untilMeshed(options)
     if (this.#needsAnnounce) await this.#announce()
     await this.#settle(options)
@@ -237,62 +240,62 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * A neighbour forwards others' records only to its mesh; until we are grafted, what others
-   * say would pass us by. Waits for a mesh peer, at most {@link MESH_WAIT_MS}.
+   * say would pass us by. Waits for a mesh peer (`gossipsub:graft`), at most {@link MESH_WAIT_MS}.
    */
   async #untilMeshed(options: AbortOptions): Promise<void> {
+    // The class has it; the GossipSub interface does not name it (without it, do not wait).
     const pubsub = this.#c.pubsub as GossipSub & { getMeshPeers?: (topic: string) => string[] }
-    const deadline = Date.now() + MESH_WAIT_MS
-    while ((pubsub.getMeshPeers?.(this.topic).length ?? 1) === 0 && Date.now() < deadline) {
-      options.signal?.throwIfAborted()
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
+    const meshed = (): boolean => (pubsub.getMeshPeers?.(this.topic).length ?? 1) > 0
+    if (meshed()) return
+    await waitForEvent<CustomEvent<MeshPeer>>(pubsub, 'gossipsub:graft', {
+      test: (event) => event.detail.topic === this.topic && meshed(),
+      timeoutMs: MESH_WAIT_MS,
+      ...options,
+    })
   }
 
   /**
    * Members answer a newcomer's presence within a moment; a message sent before their bundles
    * arrive cannot be shared with them (a sender key never goes backwards). So wait until no new
-   * member has appeared for {@link SETTLE_QUIET_MS}, at most {@link SETTLE_MAX_MS}.
+   * member has appeared for {@link SETTLE_QUIET_MS} and every bundle being fetched is in (each
+   * wakes the wait through `#progress`), at most {@link SETTLE_MAX_MS}.
    */
   async #settle(options: AbortOptions): Promise<void> {
     const deadline = Date.now() + SETTLE_MAX_MS
-    while (Date.now() < deadline) {
+    for (;;) {
       options.signal?.throwIfAborted()
       const quietSince = Math.max(this.#lastMemberJoinedMs, this.#startedAtMs)
-      if (this.#members.size > 0 && this.#learningBundles === 0 && Date.now() - quietSince >= SETTLE_QUIET_MS) return
-      await new Promise((resolve) => setTimeout(resolve, 25))
+      const quietForMs = SETTLE_QUIET_MS - (Date.now() - quietSince)
+      if (this.#members.size > 0 && this.#learningBundles === 0 && quietForMs <= 0) return
+      const leftMs = deadline - Date.now()
+      if (leftMs <= 0) return
+      // Until the first member answers, or while bundles are fetched, the next `settle:progress` tells.
+      const waiting = this.#members.size === 0 || this.#learningBundles > 0
+      const timeoutMs = waiting ? leftMs : Math.min(quietForMs, leftMs)
+      await waitForEvent(this.#progress, 'settle:progress', { timeoutMs, ...options })
     }
   }
 
-  #untilSubscriber(options: AbortOptions): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onChange = (): void => {
-        if (this.#c.pubsub.getSubscribers(this.topic).length > 0) done()
-      }
-      const onAbort = (): void => {
-        cleanup()
-        reject(
-          new UnreachableError('no relay or peer carries this room yet', {
-            hint: 'check --bootstrap: is `securechat relay` running and reachable?',
-            cause: options.signal?.reason,
-          }),
-        )
-      }
-      const cleanup = (): void => {
-        this.#c.pubsub.removeEventListener('subscription-change', onChange)
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      const done = (): void => {
-        cleanup()
-        resolve()
-      }
-      this.#c.pubsub.addEventListener('subscription-change', onChange)
-      options.signal?.addEventListener('abort', onAbort)
-      if (options.signal?.aborted === true) onAbort()
-    })
+  async #untilSubscriber(options: AbortOptions): Promise<void> {
+    const { pubsub } = this.#c
+    const subscribed = (): boolean => pubsub.getSubscribers(this.topic).length > 0
+    if (subscribed()) return
+    try {
+      await waitForEvent(pubsub, 'subscription-change', { test: subscribed, ...options })
+    } catch (err) {
+      if (options.signal?.aborted !== true) throw err
+      throw new UnreachableError('no relay or peer carries this room yet', {
+        hint: 'check --bootstrap: is `securechat relay` running and reachable?',
+        cause: options.signal.reason,
+      })
+    }
   }
 
-  /** Sends a text message. Returns its id, the neighbours it went to, and its record as published. */
-  async send(text: string, options: { parentId?: string } = {}): Promise<RoomPublishResult> {
+  /**
+   * Sends a text message. Resolves to its id, its record as published and that record's ciphertext hash (what
+   * its audit leaf commits to), and the neighbours it went to. `signal` cancels it until it is published.
+   */
+  async send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<RoomSendResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
     if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
       throw new InvalidInputError('message is too long', {
@@ -300,12 +303,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         hint: 'split it into several messages',
       })
     }
+    options.signal?.throwIfAborted()
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
     if (this.#needsAnnounce) await this.#announce()
     // Then our sender key (a new epoch when one is due) to every member that lacks it, so the
     // message is readable on arrival.
     this.#keys.rotateIfDue()
     await this.#distributeKeys()
+    options.signal?.throwIfAborted()
     this.#lamport += 1
     const envelope: Envelope =
       options.parentId === undefined
@@ -322,8 +327,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
     this.#remember(id)
-    const result = await this.#c.pubsub.publish(this.topic, bytes)
-    return { id, recipients: result.recipients, record: bytes, sentAtMs: header.sentAtMs }
+    const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
+    return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
   }
 
   /** Received messages as they arrive; ends when `signal` aborts or the room stops. */
@@ -389,20 +394,23 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       return
     }
     this.safeDispatchEvent('message:received', {
-      detail: {
-        roomId: this.id,
-        id,
-        sender: certificate.address,
-        senderPeerId: from,
-        kind: envelope.kind,
-        text: envelope.body,
-        parentId: envelope.parent,
-        sentAtMs: record.sentAtMs,
-        lamport: record.lamport,
-        deps: record.deps,
-        receivedAtMs: Date.now(),
-        record: bytes,
-      },
+      detail: withCiphertextHash(
+        {
+          roomId: this.id,
+          id,
+          sender: certificate.address,
+          senderPeerId: from,
+          kind: envelope.kind,
+          text: envelope.body,
+          parentId: envelope.parent,
+          sentAtMs: record.sentAtMs,
+          lamport: record.lamport,
+          deps: record.deps,
+          receivedAtMs: Date.now(),
+          record: bytes,
+        },
+        record.payload.ct,
+      ),
     })
   }
 
@@ -424,15 +432,18 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #undecryptable(accepted: MessageAccepted, reason: string): void {
     this.safeDispatchEvent('message:undecryptable', {
-      detail: {
-        roomId: this.id,
-        id: accepted.id,
-        sender: accepted.certificate.address,
-        senderPeerId: accepted.from,
-        sentAtMs: accepted.record.sentAtMs,
-        reason,
-        record: accepted.bytes,
-      },
+      detail: withCiphertextHash(
+        {
+          roomId: this.id,
+          id: accepted.id,
+          sender: accepted.certificate.address,
+          senderPeerId: accepted.from,
+          sentAtMs: accepted.record.sentAtMs,
+          reason,
+          record: accepted.bytes,
+        },
+        accepted.record.payload.ct,
+      ),
     })
   }
 
@@ -504,6 +515,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (isNew) {
       this.#lastMemberJoinedMs = Date.now()
       this.safeDispatchEvent('member:joined', { detail: member })
+      this.#progress.dispatchEvent(new Event('settle:progress'))
       // A newcomer has not heard our heartbeat yet; answer soon instead of in a full interval.
       this.#scheduleAnnounce()
     }
@@ -526,6 +538,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         bundle = await this.#c.bundles.resolve(from, source)
       } finally {
         this.#learningBundles -= 1
+        if (this.#learningBundles === 0) this.#progress.dispatchEvent(new Event('settle:progress'))
       }
       if (bundle === undefined || !(await this.#keys.addMember(from, bundle, certificate))) return
     }

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
-import { utf8 } from '../encoding.ts'
+import { base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import {
   decodeRecord,
@@ -11,6 +11,7 @@ import {
   messageIdOf,
   type PresenceRecord,
   type RoomRecord,
+  withCiphertextHash,
 } from './wire.ts'
 
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/)
@@ -186,5 +187,19 @@ describe('room wire records', () => {
       payload: { enc: 'sender-key', ct: 'x'.repeat(MAX_MESSAGE_BYTES) },
     }
     expect(() => encodeRecord(huge)).toThrow(InvalidInputError)
+  })
+})
+
+describe('ciphertext hash', () => {
+  it('behavior: withCiphertextHash adds the sha256 of the decoded ciphertext to the same object, as a field copies keep', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 2048 }), (ciphertext) => {
+        const value = { id: 'm' }
+        const withHash = withCiphertextHash(value, base64urlEncode(ciphertext))
+        expect(withHash).toBe(value)
+        expect(withHash.ciphertextHash).toBe(`0x${sha256Hex(ciphertext)}`)
+        expect({ ...withHash }).toEqual({ id: 'm', ciphertextHash: `0x${sha256Hex(ciphertext)}` })
+      }),
+    )
   })
 })

@@ -7,9 +7,11 @@ import {
   MAX_TEXT_BYTES,
   WIRE_VERSION,
 } from '../constants.ts'
-import { sha256Hex } from '../crypto/primitives.ts'
+import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
+import { base64urlDecode } from '../encoding.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import { decodeJsonRecord, encodeJsonRecord, type DecodeResult as JsonDecodeResult } from '../json-records.ts'
+import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
 
 /**
@@ -128,4 +130,24 @@ export function encodeRecord(record: RoomRecord): Uint8Array {
 /** A message's id: sha256 of its record bytes as published, the same on every peer. */
 export function messageIdOf(bytes: Uint8Array): string {
   return sha256Hex(bytes)
+}
+
+/** sha256 of the ciphertext bytes of a payload (`ct`, base64url): `RoomMessage.ciphertextHash`. */
+export function ciphertextHashOf(ct: string): Bytes32 {
+  return sha256Bytes32(base64urlDecode(ct))
+}
+
+/**
+ * `value` with a `ciphertextHash` property (of the payload `ct`) computed on first read and kept: decoding and
+ * hashing a ciphertext costs more than the rest of a message's delivery, and most receivers never read it.
+ */
+export function withCiphertextHash<T extends object>(value: T, ct: string): T & { readonly ciphertextHash: Bytes32 } {
+  let hash: Bytes32 | undefined
+  return Object.defineProperty(value, 'ciphertextHash', {
+    enumerable: true,
+    get: () => {
+      hash ??= ciphertextHashOf(ct)
+      return hash
+    },
+  }) as T & { readonly ciphertextHash: Bytes32 }
 }

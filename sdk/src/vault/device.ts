@@ -2,7 +2,7 @@
  * The device's own secrets in the vault: its libp2p key (its PeerId) and its encryption keys
  * (`crypto/key-bundle.ts` DeviceKeys). Entry names are {@link DEVICE_ENTRIES}; the session
  * certificate's entry is named here too but read and written by the client, which knows its
- * schema (identity is above the vault); DM sessions live under `dm/` (`dm/direct-messages.ts`).
+ * schema (identity is above the vault); DM sessions live under `dm/` (`dm/session-store.ts`).
  */
 import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'

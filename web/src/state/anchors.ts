@@ -14,14 +14,13 @@ import {
   type AuditLogReader,
   auditLogReader,
   leafHashOf,
-  leafOfRecord,
-  toBytes32,
+  leafOfMessage,
   VerifyFailure,
   verifyInclusion,
 } from '@securechat/sdk/audit'
 import { type LeafListAnswer, type ProofAnswer, type RelayApi, relayApi } from '@securechat/sdk/relay-api'
-import type { AbortOptions, Address } from '@securechat/sdk/types'
-import { getAddress, type Provider } from 'ethers'
+import type { AbortOptions } from '@securechat/sdk/types'
+import type { Provider } from 'ethers'
 import type { ChatEntry, VerifiedAnchor } from './history-store.ts'
 
 /** How often the open room's unmarked messages are checked. */
@@ -39,26 +38,11 @@ export const LEAF_LIST_PUBLISH_RETRY_MS = 1_000
 /** One `POST /audit/leaf-lists` is abandoned after this long. */
 export const LEAF_LIST_PUBLISH_TIMEOUT_MS = 30_000
 
-/** The sha256 of a room record's ciphertext, or undefined when the bytes are not a message record. */
-export function ciphertextHashOfRecord(record: Uint8Array, sender: string): string | undefined {
-  try {
-    return leafOfRecord({ record, sender }).ciphertextHash
-  } catch {
-    return undefined
-  }
-}
-
 /** The audit leaf of a room's history entry, as every anchorer computes it; undefined without a ciphertext hash. */
 export function leafOfEntry(roomId: string, entry: ChatEntry): AuditLeaf | undefined {
   if (entry.ciphertextHash === undefined) return undefined
   try {
-    return {
-      roomId: toBytes32(roomId),
-      messageId: toBytes32(entry.id),
-      sender: getAddress(entry.sender) as Address,
-      timestampMs: entry.sentAtMs,
-      ciphertextHash: toBytes32(entry.ciphertextHash),
-    }
+    return leafOfMessage({ roomId, ...entry, ciphertextHash: entry.ciphertextHash })
   } catch {
     return undefined
   }

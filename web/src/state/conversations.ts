@@ -4,7 +4,6 @@ import type { GateRule } from '@securechat/sdk/gates'
 import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
 import type { DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { getAddress } from 'ethers'
-import { ciphertextHashOfRecord } from './anchors.ts'
 import { describeError } from './errors.ts'
 import {
   type ChatEntry,
@@ -46,12 +45,6 @@ export function inviteFromText(text: string): string {
   const trimmed = text.trim()
   const hash = trimmed.indexOf('#invite=')
   return hash === -1 ? trimmed : decodeURIComponent(trimmed.slice(hash + '#invite='.length))
-}
-
-/** The `ciphertextHash` field of a room entry, from the record as received. */
-function withCiphertextHash(record: Uint8Array, sender: string): { ciphertextHash?: string } {
-  const ciphertextHash = ciphertextHashOfRecord(record, sender)
-  return ciphertextHash === undefined ? {} : { ciphertextHash }
 }
 
 /**
@@ -220,7 +213,7 @@ export class Conversations extends EventTarget implements SessionPart {
     if (view === undefined) throw new Error('no such conversation')
     const address = this.#signedIn!.address
     const now = Date.now()
-    let sent: { id: string; sentAtMs?: number; record?: Uint8Array }
+    let sent: { id: string; sentAtMs: number; ciphertextHash?: string }
     if (view.kind === 'room') {
       const room = client.rooms.find((r) => r.id === id)
       if (room === undefined) throw new Error('this room is not joined yet')
@@ -232,12 +225,12 @@ export class Conversations extends EventTarget implements SessionPart {
       id: sent.id,
       sender: address,
       text,
-      sentAtMs: sent.sentAtMs ?? now,
+      sentAtMs: sent.sentAtMs,
       receivedAtMs: now,
       mine: true,
       state: 'ok',
       // A room message's leaf uses the send time and ciphertext of the record as published.
-      ...(sent.record === undefined ? {} : withCiphertextHash(sent.record, address)),
+      ...(sent.ciphertextHash === undefined ? {} : { ciphertextHash: sent.ciphertextHash }),
     })
   }
 
@@ -307,7 +300,7 @@ export class Conversations extends EventTarget implements SessionPart {
         receivedAtMs: m.receivedAtMs,
         mine: false,
         state: 'ok',
-        ...withCiphertextHash(m.record, m.sender),
+        ciphertextHash: m.ciphertextHash,
       })
     }
     const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
@@ -321,7 +314,7 @@ export class Conversations extends EventTarget implements SessionPart {
         mine: false,
         state: 'undecryptable',
         reason: m.reason,
-        ...withCiphertextHash(m.record, m.sender),
+        ciphertextHash: m.ciphertextHash,
       })
     }
     const onMembers = (): void => {

@@ -1,0 +1,141 @@
+/**
+ * Messages, one level above sessions: a text goes to every device of the recipient wallet and, as a copy that
+ * names the recipient, to this wallet's other devices; a decrypted envelope becomes a {@link DirectMessage} of
+ * the right conversation, and a record that could not be read an {@link UndecryptableDirectMessage}.
+ */
+import type { z } from 'zod'
+import { MAX_TEXT_BYTES } from '../constants.ts'
+import { CryptoError } from '../crypto/errors.ts'
+import { bytesToHex, randomBytes } from '../crypto/primitives.ts'
+import { utf8 } from '../encoding.ts'
+import { InvalidInputError, SecureChatError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { AbortOptions, Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '../types.ts'
+import type { DmDiscovery } from './discovery.ts'
+import type { AcceptedDmRecord } from './gatekeeper.ts'
+import type { DmSessionStore, RemoteDevice } from './session-store.ts'
+import type { DmSessions } from './sessions.ts'
+import { checksumAddress } from './topics.ts'
+import { type DmText, dmEnvelopeSchema } from './wire.ts'
+
+export interface DmDeliveryComponents {
+  self: Address
+  store: DmSessionStore
+  discovery: DmDiscovery
+  sessions: DmSessions
+  log: Logger
+  /** Work that stop waits for: every send to a device saves its session. */
+  track: <T>(work: Promise<T>) => Promise<T>
+  onMessage: (message: DirectMessage) => void
+  onUndecryptable: (detail: UndecryptableDirectMessage) => void
+}
+
+export class DmDelivery {
+  readonly #c: DmDeliveryComponents
+
+  constructor(components: DmDeliveryComponents) {
+    this.#c = components
+  }
+
+  /** Sends `text` to every device of `peer` and of this wallet (discovering them first when due). */
+  async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
+    if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
+      throw new InvalidInputError('message is too long', {
+        details: { max: MAX_TEXT_BYTES },
+        hint: 'split it into several messages',
+      })
+    }
+    if (options.parentId !== undefined && !/^[0-9a-f]{32}$/.test(options.parentId)) {
+      throw new InvalidInputError('parentId is not a DM message id', { details: { parentId: options.parentId } })
+    }
+    const { store, discovery, sessions, self } = this.#c
+    if (discovery.isDue(peer)) await discovery.discover(peer, options)
+    const envelope: DmText = {
+      v: 1,
+      kind: 'text',
+      id: bytesToHex(randomBytes(16)),
+      body: text,
+      sentAtMs: Date.now(),
+      ...(options.parentId === undefined ? {} : { parent: options.parentId }),
+    }
+    const targets = [
+      ...store.devicesOf(peer).map((device) => ({ device, envelope })),
+      ...store.devicesOf(self).map((device) => ({ device, envelope: { ...envelope, to: peer } })),
+    ]
+    const delivery = await Promise.all(
+      targets.map(({ device, envelope: copy }) =>
+        this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(copy)))),
+      ),
+    )
+    return { id: envelope.id, sentAtMs: envelope.sentAtMs, delivery }
+  }
+
+  /** A decrypted envelope from `device`: a message of the conversation it belongs to (acks are not). */
+  deliver(device: RemoteDevice, plaintext: Uint8Array, accepted: AcceptedDmRecord, handshake: boolean): void {
+    let envelope: z.infer<typeof dmEnvelopeSchema>
+    try {
+      envelope = dmEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext)))
+    } catch (cause) {
+      this.undecryptable(accepted, new InvalidInputError('the decrypted envelope is malformed', { cause }))
+      return
+    }
+    if (envelope.kind === 'ack') return
+    const self = this.#c.self
+    let conversation: Address
+    let direction: DirectMessage['direction']
+    if (device.address !== self) {
+      conversation = device.address
+      direction = 'in'
+    } else if (envelope.to !== undefined && checksumAddress(envelope.to) !== self) {
+      conversation = checksumAddress(envelope.to)
+      direction = 'out'
+    } else {
+      return
+    }
+    this.#c.onMessage({
+      conversation,
+      id: envelope.id,
+      sender: device.address,
+      senderPeerId: device.peerId,
+      direction,
+      kind: 'text',
+      text: envelope.body,
+      parentId: envelope.parent,
+      sentAtMs: envelope.sentAtMs,
+      receivedAtMs: Date.now(),
+      handshake,
+    })
+  }
+
+  undecryptable(accepted: AcceptedDmRecord, err: unknown): void {
+    const detail: UndecryptableDirectMessage = {
+      recordId: accepted.recordId,
+      sender: accepted.certificate.address,
+      senderPeerId: accepted.from,
+      error: err instanceof Error ? err.name : 'Error',
+      reason: explain(err),
+    }
+    this.#c.log.info('DM not decrypted', { from: accepted.from, error: detail.error })
+    this.#c.onUndecryptable(detail)
+  }
+}
+
+/** Why a record could not be read, for people: names what happened, never key material. */
+function explain(err: unknown): string {
+  const name = err instanceof Error ? err.name : ''
+  switch (name) {
+    case 'DecryptionFailedError':
+      return 'the ciphertext or its header was altered, or it was encrypted for another session'
+    case 'DuplicateMessageError':
+      return 'already received, or older than the skipped message keys this device keeps'
+    case 'SkippedKeyLimitError':
+      return 'too far ahead of the session (more messages skipped than MAX_FORWARD_JUMP allows)'
+    case 'PrekeyNotFoundError':
+      return 'it names a prekey this device no longer has (a one-time prekey already used, or a signed prekey rotated away); the sender must start a new session'
+    case 'InvalidKeyError':
+      return `the sender's identity key does not match its certificate (${(err as Error).message})`
+    default:
+      if (err instanceof CryptoError || err instanceof SecureChatError) return err.message
+      return String(err)
+  }
+}

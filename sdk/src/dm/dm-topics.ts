@@ -1,0 +1,61 @@
+/**
+ * The gossip topics the DM layer is on (this wallet's inbox, each session's pair topic, another wallet's inbox
+ * while discovering it) with the DM validator on each, and publishing a record to one of them.
+ */
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { DmGatekeeper } from './gatekeeper.ts'
+import { type DmRecord, encodeDmRecord } from './wire.ts'
+
+export class DmTopics {
+  readonly #pubsub: GossipSub
+  readonly #gatekeeper: DmGatekeeper
+  readonly #subscribed = new Set<string>()
+  #running = false
+
+  constructor(pubsub: GossipSub, gatekeeper: DmGatekeeper) {
+    this.#pubsub = pubsub
+    this.#gatekeeper = gatekeeper
+  }
+
+  /** Between {@link start} and {@link stop}: only then does {@link subscribe} subscribe. */
+  get running(): boolean {
+    return this.#running
+  }
+
+  start(): void {
+    this.#running = true
+  }
+
+  /** No new subscriptions from now on (work in progress may still publish). */
+  stop(): void {
+    this.#running = false
+  }
+
+  leaveAll(): void {
+    for (const topic of [...this.#subscribed]) this.unsubscribe(topic)
+  }
+
+  has(topic: string): boolean {
+    return this.#subscribed.has(topic)
+  }
+
+  subscribe(topic: string): void {
+    if (this.#subscribed.has(topic) || !this.#running) return
+    this.#subscribed.add(topic)
+    this.#pubsub.topicValidators.set(topic, this.#gatekeeper.validate)
+    this.#pubsub.subscribe(topic)
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.#subscribed.delete(topic)) return
+    this.#pubsub.unsubscribe(topic)
+    this.#pubsub.topicValidators.delete(topic)
+  }
+
+  /** Publishes `record`; resolves to its bytes and how many gossip neighbours took it. */
+  async publish(topic: string, record: DmRecord): Promise<{ bytes: Uint8Array; recipients: number }> {
+    const bytes = encodeDmRecord(record)
+    const { recipients } = await this.#pubsub.publish(topic, bytes)
+    return { bytes, recipients: recipients.length }
+  }
+}
