@@ -1,8 +1,7 @@
 /**
- * The message store inside a real `securechat relay` process: what members said in a room
- * passes through the relay, survives the relay's restart, and is served over
- * `/securechat/store/1.0.0` to a plain libp2p node, which re-verifies every record and parses it
- * as a room record.
+ * The message store inside a real relay: what members said in a room or a DM passes through
+ * the relay, survives the relay process's restart, and is served over `/securechat/store/1.0.0`
+ * to a plain libp2p node, which re-verifies every record.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
@@ -15,6 +14,8 @@ import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { createRelay } from '../node/src/relay/create-relay.ts'
+import { messageStore } from '../node/src/relay/store-service.ts'
 import { type RelayProcess, startRelayProcess, tempDir } from './helpers/cli.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -108,5 +109,65 @@ describe('relay process with a message store', () => {
     const types = others.records.map(({ record }) => record.type)
     expect(types).toContain('keys')
     expect(types.filter((t) => t === 'presence').length).toBeLessThanOrEqual(2)
+  })
+})
+
+describe('relay component with a message store', () => {
+  it('behavior: DM session inits and messages are kept and served on their topics; inbox queries are not', async () => {
+    const dataDir = await tempDir('store-dm-')
+    const relay = createRelay({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      dataDir,
+      services: { store: messageStore() },
+    })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    const kept = new Map<string, string>()
+    relay.node.addEventListener('dm-record:accepted', (event) => {
+      kept.set(messageIdOf(event.detail.message.data), event.detail.record.type)
+    })
+    const address = relay.multiaddrs[0] as string
+    const alice = await member(address)
+    const bob = await member(address)
+    await Promise.all([alice.dms.ready(), bob.dms.ready()])
+    const texts = ['first, with the handshake', 'second']
+    const received = new Promise<void>((resolve) => {
+      let n = 0
+      bob.dms.addEventListener('message:received', () => {
+        n += 1
+        if (n === texts.length) resolve()
+      })
+    })
+    for (const text of texts) await alice.dm(bob.address).send(text)
+    await received
+
+    const reader = await createSecureChatLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: [],
+      transports: [tcp()],
+    })
+    cleanups.push(async () => {
+      await reader.stop()
+    })
+    const served = multiaddr(address)
+    // Every DM topic a session record travelled on, read back from the store.
+    const sessionIds = [...kept].filter(([, type]) => type === 'init' || type === 'msg').map(([id]) => id)
+    expect(sessionIds.length).toBeGreaterThanOrEqual(texts.length)
+    const topics = new Set<string>()
+    relay.node.libp2p.services.pubsub.getTopics().forEach((topic) => {
+      topics.add(topic)
+    })
+    const found: string[] = []
+    for (const topic of topics) {
+      const page = await queryHistory(reader, served, { topic, range: { by: 'time' } })
+      expect(page.rejected).toEqual([])
+      for (const { record } of page.records) {
+        found.push(record.id)
+        expect(['init', 'msg', 'device', 'message', 'keys', 'presence']).toContain(record.type)
+        expect(record.type).not.toBe('query')
+      }
+    }
+    for (const id of sessionIds) expect(found).toContain(id)
   })
 })

@@ -1,5 +1,5 @@
 import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
-import { DmGatekeeper, isDmTopic } from '@securechat/sdk/dm'
+import { type AcceptedDmRecord, DmGatekeeper, isDmTopic } from '@securechat/sdk/dm'
 import type { CertificateRegistry } from '@securechat/sdk/identity'
 import type { Logger } from '@securechat/sdk/logger'
 
@@ -12,7 +12,8 @@ export interface RelayDmTopicsInit {
   idleMs: number
   /** How often idle topics are looked for. */
   checkIntervalMs: number
-  onAccepted?: () => void
+  /** Every record accepted on a DM topic, once (the message store keeps them). Keep it synchronous and cheap. */
+  onAccepted?: (message: Message, record: AcceptedDmRecord) => void
   onRejected?: () => void
 }
 
@@ -78,9 +79,9 @@ export class RelayDmTopics {
   }
 
   readonly #onMessage = (event: CustomEvent<Message>): void => {
-    if (this.#topics.has(event.detail.topic) && this.#gatekeeper.accepted(event.detail) !== undefined) {
-      this.#init.onAccepted?.()
-    }
+    if (!this.#topics.has(event.detail.topic)) return
+    const accepted = this.#gatekeeper.accepted(event.detail)
+    if (accepted !== undefined) this.#init.onAccepted?.(event.detail, accepted)
   }
 
   #leaveIdle(): void {

@@ -16,6 +16,7 @@ import {
   CERTIFICATE_FETCH_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
+import type { AcceptedDmRecord } from '@securechat/sdk/dm'
 import type { GateEvaluator } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
@@ -56,6 +57,14 @@ export interface RelayEvents {
    * gossipsub's event: listeners stay synchronous and cheap.
    */
   'record:accepted': CustomEvent<AcceptedGossip>
+  /** Every record the relay accepted on a DM topic, once (the message store keeps them). Listeners stay cheap. */
+  'dm-record:accepted': CustomEvent<AcceptedDmGossip>
+}
+
+export interface AcceptedDmGossip {
+  /** The gossip message exactly as received. */
+  message: Message
+  record: AcceptedDmRecord
 }
 
 export interface RelayStats {
@@ -171,7 +180,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       log: this.#log,
       idleMs: RELAY_TOPIC_IDLE_MS,
       checkIntervalMs: BOOTSTRAP_REDIAL_INTERVAL_MS,
-      onAccepted: () => this.#accepted++,
+      onAccepted: (message, record) => {
+        this.#accepted += 1
+        this.safeDispatchEvent('dm-record:accepted', { detail: { message, record } })
+      },
       onRejected: () => this.#rejected++,
     })
     this.#dm.start()

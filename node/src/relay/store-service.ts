@@ -1,12 +1,13 @@
 /** The message store (issue 12) as a service of the relay component: node/src/store/ does the work. */
 
-import { roomStoreFacts } from '../store/gossip.ts'
+import type { AcceptedDmRecord } from '@securechat/sdk/dm'
+import { roomStoreFacts, type StoreFacts } from '../store/gossip.ts'
 import { openStore } from '../store/open.ts'
 import { StoreService, type StoreServiceStats } from '../store/service.ts'
 import type { RetentionInit } from '../store/types.ts'
 import type { RelayComponents, RelayService } from './create-relay.ts'
 import type { Metric } from './metrics.ts'
-import type { AcceptedGossip } from './relay.ts'
+import type { AcceptedDmGossip, AcceptedGossip } from './relay.ts'
 
 export interface MessageStoreInit {
   /** `--store`: absent for SQLite under the data dir, `sqlite:<file>`, or `postgres://…` (`openStore`). */
@@ -22,8 +23,8 @@ export interface MessageStoreService extends RelayService {
 }
 
 /**
- * Keeps every room record the relay accepted (`record:accepted`: the gossip message as signed)
- * and serves them over `/securechat/store/1.0.0`.
+ * Keeps every room and DM record the relay accepted (`record:accepted`, `dm-record:accepted`:
+ * the gossip message as signed) and serves them over `/securechat/store/1.0.0`.
  */
 export function messageStore(init: MessageStoreInit = {}): (components: RelayComponents) => MessageStoreService {
   return (components) => {
@@ -31,6 +32,11 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
     const onAccepted = (event: CustomEvent<AcceptedGossip>): void => {
       const { message, record } = event.detail
       if (message.type === 'signed') service?.keep(message, roomStoreFacts(record))
+    }
+    const onDmAccepted = (event: CustomEvent<AcceptedDmGossip>): void => {
+      const { message, record } = event.detail
+      const facts = dmStoreFacts(record)
+      if (message.type === 'signed' && facts !== undefined) service?.keep(message, facts)
     }
     return {
       async start() {
@@ -46,9 +52,11 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
         })
         await service.start()
         components.node.addEventListener('record:accepted', onAccepted)
+        components.node.addEventListener('dm-record:accepted', onDmAccepted)
       },
       async stop() {
         components.node.removeEventListener('record:accepted', onAccepted)
+        components.node.removeEventListener('dm-record:accepted', onDmAccepted)
         await service?.stop()
         service = undefined
       },
@@ -56,6 +64,17 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
       metrics: () => (service === undefined ? [] : storeMetrics(service.stats())),
     }
   }
+}
+
+/**
+ * What a DM record is to the store: session inits and messages are history (a device that was
+ * offline fetches them), device announcements are state (each device's latest), inbox queries
+ * ask who is there now and are not kept.
+ */
+export function dmStoreFacts(accepted: AcceptedDmRecord): StoreFacts | undefined {
+  if (accepted.type === 'query') return undefined
+  if (accepted.type === 'device') return { type: 'device', supersedes: true }
+  return { type: accepted.type }
 }
 
 function storeMetrics(stats: StoreServiceStats): Metric[] {
