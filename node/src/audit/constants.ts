@@ -32,8 +32,8 @@ export const CLI_LEAF_LIST_TIMEOUT_MS = 5_000
  */
 export const ANCHOR_SCAN_BLOCKS = 100_000
 
-/** Message records a member command keeps while it listens, at most. */
-export const MAX_CAPTURED_MESSAGES = 100_000
+/** Messages `anchor` and `export` keep while they listen (`commands/room-recorder.ts`), at most. */
+export const MAX_RECORDED_MESSAGES = 100_000
 
 /** Hardhat dev account (index) that pays for `npm start`'s anchors: a PUBLIC test key, local use only. */
 export const DEVNET_ANCHORER_ACCOUNT = 9

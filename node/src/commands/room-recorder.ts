@@ -5,7 +5,7 @@
  */
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
-import { MAX_CAPTURED_MESSAGES } from '../audit/constants.ts'
+import { MAX_RECORDED_MESSAGES } from '../audit/constants.ts'
 
 /** A message as recorded: what a transcript keeps of it, and what its audit leaf needs (`leafOfMessage`). */
 export type RecordedMessage = Pick<
@@ -16,7 +16,7 @@ export type RecordedMessage = Pick<
 export interface RoomRecording {
   /** Messages received so far, in arrival order. */
   readonly messages: readonly RecordedMessage[]
-  /** Messages not kept because {@link MAX_CAPTURED_MESSAGES} were already. */
+  /** Messages not kept because {@link MAX_RECORDED_MESSAGES} were already. */
   readonly dropped: number
   stop(): void
 }
@@ -25,7 +25,7 @@ export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) =>
   const messages: RecordedMessage[] = []
   let dropped = 0
   const take = (event: CustomEvent<RoomMessage | UndecryptableMessage>): void => {
-    if (messages.length >= MAX_CAPTURED_MESSAGES) {
+    if (messages.length >= MAX_RECORDED_MESSAGES) {
       dropped += 1
       return
     }
