@@ -169,5 +169,13 @@ describe('relay component with a message store', () => {
       }
     }
     for (const id of sessionIds) expect(found).toContain(id)
+    const metrics = relay.metrics().map((metric) => metric.name)
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        'securechat_store_records',
+        'securechat_store_bytes',
+        'securechat_store_query_seconds_total',
+      ]),
+    )
   })
 })
