@@ -3,6 +3,7 @@
  * the relay, survives the relay process's restart, and is served over `/securechat/store/1.0.0`
  * to a plain libp2p node, which re-verifies every record.
  */
+import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -45,6 +46,7 @@ async function member(bootstrap: string): Promise<SecureChatClient> {
 describe('relay process with a message store', () => {
   it('behavior: room records survive a relay restart and are served, re-verified, to a libp2p client', async () => {
     const dataDir = await tempDir('store-relay-')
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
     const first = await startRelayProcess({ dataDir })
     cleanups.push(() => stopProcess(first))
     const address = first.multiaddrs[0] as string
@@ -115,6 +117,7 @@ describe('relay process with a message store', () => {
 describe('relay component with a message store', () => {
   it('behavior: DM session inits and messages are kept and served on their topics; inbox queries are not', async () => {
     const dataDir = await tempDir('store-dm-')
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
     const relay = createRelay({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
