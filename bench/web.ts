@@ -49,7 +49,6 @@ export const MEMBER_MESSAGE_INTERVAL_MS = 100
 /** Any single wait of the suite; generous, never a speed check. */
 const STEP_TIMEOUT_MS = 30_000
 const VIEWPORT = { width: 1100, height: 760 }
-const LOOPBACK_IP = '127.0.0.1'
 const RESULTS_DIR = resolve(import.meta.dirname, 'results')
 
 /** A new wallet (an EOA with a random key): every page and client is a new person. */
@@ -109,7 +108,7 @@ export async function run(): Promise<BenchRecord[]> {
       runs,
       webRoot: built.label,
       notes: [
-        "Everything runs on loopback, so every peer reaches the relay from 127.0.0.1: the bench's relay whitelists that IP from gossipsub's IP-colocation penalty (P6). Without it the relay scores every peer below zero once more than 10 peers have connected from one IP within an hour (disconnected peers with a score of 0 are retained with their IP), stops meshing them, and no record reaches anyone: the node-client baseline then never gets a message. The same happens to any relay whose clients share an address (a TLS proxy in front of it, a NAT).",
+        "Everything runs on loopback, so every peer reaches the relay from 127.0.0.1; the relay runs the product's scoring (sdk client/scoring.ts), which does not penalise many peers on one address, so no whitelist is needed.",
         'The relay, its HTTP server, the member, the node-client baseline and the test wallet all run in the bench process; Chromium runs its own processes on the same 2 cores.',
       ],
       coldLoad: cold.report,
@@ -175,17 +174,6 @@ async function startEnvironment(
   })
   cleanups.push(() => relay.stop())
   await relay.start()
-  // Every peer here comes from 127.0.0.1. Gossipsub's IP-colocation penalty (P6: more than 10 peers
-  // from one IP, counting disconnected ones for an hour) would otherwise make the relay stop
-  // forwarding anyone's records from the 11th page or client of the suite on. That is a finding
-  // about the relay (reported in the JSON notes), not something to measure here.
-  // (`score` is on gossipsub's implementation, not on its published interface.)
-  const scored = relay.libp2p.services.pubsub as unknown as {
-    score?: { params?: { IPColocationFactorWhitelist?: Set<string> } }
-  }
-  const whitelist = scored.score?.params?.IPColocationFactorWhitelist
-  if (whitelist === undefined) throw new Error('gossipsub has no score.params.IPColocationFactorWhitelist any more')
-  whitelist.add(LOOPBACK_IP)
   const http = new RelayHttpServer({
     relay,
     port: 0,

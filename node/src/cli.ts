@@ -45,6 +45,15 @@ export function buildProgram(): Command {
       'where the relay keeps its peer key, its IPFS blocks and the leaf lists it anchored or was handed (env SECURECHAT_DATA_DIR)',
     )
     .option('--max-reservations <n>', 'circuit relay slots (env SECURECHAT_MAX_RESERVATIONS)')
+    .option(
+      '--colocation-threshold <peers>',
+      'penalise every peer of an IP address with more peers than this; 0 (default): never, since many honest clients share a NAT or proxy (env SECURECHAT_COLOCATION_THRESHOLD)',
+    )
+    .option(
+      '--colocation-whitelist <ip>',
+      'an IP address never penalised for colocation, e.g. your TLS proxy (repeatable; env SECURECHAT_COLOCATION_WHITELIST, comma-separated)',
+      repeatable,
+    )
     .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, verifies contract wallets (env SECURECHAT_RPC)')
     .option('--chain-id <id>', 'chain the --rpc endpoint serves; asked from it when absent (env SECURECHAT_CHAIN_ID)')
     .option('--audit-log <address>', 'AuditLog contract for anchoring (env SECURECHAT_AUDIT_LOG)')

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
 import { z } from 'zod'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
 import {
@@ -28,6 +29,10 @@ export const relayConfigSchema = z
     peers: z.array(z.string().min(1)),
     dataDir: z.string().min(1),
     maxReservations: z.number().int().positive(),
+    /** Peers from one IP beyond which gossipsub penalises each of them; 0: never (sdk client/scoring.ts). */
+    colocationThreshold: z.number().int().nonnegative(),
+    /** IPs never penalised for colocation: the operator's TLS proxy, NATs it knows. */
+    colocationWhitelist: z.array(z.ipv4().or(z.ipv6())),
     json: z.boolean(),
     rpc: z.string().url().optional(),
     /** Chain the `rpc` endpoint serves; asked from the endpoint at startup when absent. */
@@ -87,6 +92,8 @@ const ENV: Record<keyof RelayConfig, string> = {
   peers: 'SECURECHAT_PEERS',
   dataDir: 'SECURECHAT_DATA_DIR',
   maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
+  colocationThreshold: 'SECURECHAT_COLOCATION_THRESHOLD',
+  colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
   json: 'SECURECHAT_JSON',
   rpc: 'SECURECHAT_RPC',
   chainId: 'SECURECHAT_CHAIN_ID',
@@ -118,6 +125,8 @@ export interface RelayFlags {
   peer?: string[]
   dataDir?: string
   maxReservations?: string
+  colocationThreshold?: string
+  colocationWhitelist?: string[]
   json?: boolean
   rpc?: string
   chainId?: string
@@ -159,6 +168,14 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     maxReservations: Number(
       flags.maxReservations ?? env[ENV.maxReservations] ?? file.maxReservations ?? RELAY_MAX_RESERVATIONS,
     ),
+    colocationThreshold: numberOrText(
+      flags.colocationThreshold ??
+        (env[ENV.colocationThreshold] || undefined) ??
+        file.colocationThreshold ??
+        DEFAULT_COLOCATION_THRESHOLD_PEERS,
+    ),
+    colocationWhitelist:
+      flags.colocationWhitelist ?? list(env[ENV.colocationWhitelist]) ?? file.colocationWhitelist ?? [],
     json: flags.json ?? flag(env[ENV.json]) ?? file.json ?? false,
     ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
     ...optional('chainId', numberOrText(flags.chainId ?? env[ENV.chainId] ?? file.chainId)),

@@ -92,22 +92,29 @@ export async function runCli(
 export interface RelayProcess extends CliProcess {
   multiaddrs: string[]
   peerId: string
+  /** The HTTP server's URL, with `--http`. */
+  web?: string
 }
 
 /** Starts `securechat relay --json` and waits for its first line (its multiaddrs). */
 export async function startRelayProcess(
-  params: { dataDir?: string; listen?: string[]; peers?: string[] } = {},
+  params: { dataDir?: string; listen?: string[]; peers?: string[]; args?: string[] } = {},
 ): Promise<RelayProcess> {
   const dataDir = params.dataDir ?? (await tempDir('relay-'))
-  const args = ['relay', '--json', '--data-dir', dataDir]
+  const args = ['relay', '--json', '--data-dir', dataDir, ...(params.args ?? [])]
   for (const address of params.listen ?? ['/ip4/127.0.0.1/tcp/0']) args.push('--listen', address)
   for (const peer of params.peers ?? []) args.push('--peer', peer)
   const cli = spawnCli(args)
   const first = JSON.parse(await cli.waitForLine((line) => line.includes('relay:started'))) as {
     multiaddrs: string[]
     peerId: string
+    web?: string
   }
-  return Object.assign(cli, { multiaddrs: first.multiaddrs, peerId: first.peerId })
+  return Object.assign(cli, {
+    multiaddrs: first.multiaddrs,
+    peerId: first.peerId,
+    ...(first.web === undefined ? {} : { web: first.web }),
+  })
 }
 
 export function tempDir(prefix: string): Promise<string> {

@@ -24,6 +24,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
       announce: config.announce,
       peers: config.peers,
       maxReservations: config.maxReservations,
+      scoring: { colocationThreshold: config.colocationThreshold, colocationWhitelist: config.colocationWhitelist },
       dataDir: config.dataDir,
       logger: factory,
       ...(provider === undefined ? {} : { provider }),

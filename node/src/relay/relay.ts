@@ -8,6 +8,9 @@ import {
   createSecureChatLibp2p,
   fetchCertificate,
   KeyBundleCache,
+  peerScore,
+  SCORE_THRESHOLDS,
+  type ScoringInit,
   type SecureChatLibp2p,
   serveCertificates,
 } from '@securechat/sdk/client'
@@ -34,6 +37,8 @@ export interface RelayInit {
   peers?: string[]
   maxReservations?: number
   maxConnections?: number
+  /** The operator's peer-scoring choices (colocation threshold and whitelist); see sdk `scoring.ts`. */
+  scoring?: ScoringInit
   /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
   provider?: Provider
   /**
@@ -79,6 +84,19 @@ export interface RelayStats {
   /** Since `start()`; 0 while stopped. */
   uptimeMs: number
 }
+
+/**
+ * Whether the relay forwards anything. Gossipsub forwards a record to a peer through the mesh
+ * (score ≥ 0) or announces it by gossip (score ≥ the gossip threshold); a peer below the gossip
+ * threshold gets nothing. So a relay forwards nothing when it holds peers subscribed to its
+ * room topics and every one of them scores below that threshold — what gossipsub's default
+ * colocation penalty did to everyone behind one address. One room's peers all scored out is
+ * not enough (an attacker alone in its own room would make the relay look broken).
+ */
+export type RelayHealth =
+  | { ok: true; roomPeers: number }
+  | { ok: false; reason: 'stopped' }
+  | { ok: false; reason: 'forwards-nothing'; roomPeers: number; hint: string }
 
 export type RelayLibp2p = SecureChatLibp2p
 
@@ -141,6 +159,24 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     }
   }
 
+  /** See {@link RelayHealth}. */
+  health(): RelayHealth {
+    const libp2p = this.#libp2p
+    if (libp2p === undefined) return { ok: false, reason: 'stopped' }
+    const pubsub = libp2p.services.pubsub
+    const peers = new Set<string>()
+    for (const topic of this.#rooms.keys()) for (const peer of pubsub.getSubscribers(topic)) peers.add(peer.toString())
+    if (peers.size === 0 || [...peers].some((peer) => peerScore(pubsub, peer) >= SCORE_THRESHOLDS.gossipThreshold)) {
+      return { ok: true, roomPeers: peers.size }
+    }
+    return {
+      ok: false,
+      reason: 'forwards-nothing',
+      roomPeers: peers.size,
+      hint: 'every peer in a room scores below the gossip threshold: if they share an address, raise --colocation-threshold or --colocation-whitelist it',
+    }
+  }
+
   async start(): Promise<void> {
     if (this.#libp2p !== undefined) return
     const init = this.#init
@@ -148,6 +184,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       privateKey: init.privateKey,
       listen: init.listen,
       announce: init.announce ?? [],
+      ...(init.scoring === undefined ? {} : { scoring: init.scoring }),
       transports: [tcp(), webSockets()],
       connectionManager: { maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS },
       // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.

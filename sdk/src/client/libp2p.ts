@@ -6,6 +6,7 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
+import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
 export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -19,6 +20,8 @@ export interface Libp2pInit {
   iceServers?: RTCIceServer[]
   connectionGater?: ConnectionGater
   gossipsub?: Partial<GossipsubOpts>
+  /** The operator's choices in peer scoring (a relay's); clients keep the defaults of `scoring.ts`. */
+  scoring?: ScoringInit
   connectionManager?: Libp2pOptions['connectionManager']
   /** Further services, such as a relay's circuit relay server. */
   services?: ServiceFactoryMap
@@ -29,7 +32,7 @@ export interface Libp2pInit {
  * (StrictSign), so a record's `from` is proven before any certificate is looked at.
  */
 export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureChatLibp2p> {
-  return (await createLibp2p({
+  const libp2p = (await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? [], announce: init.announce ?? [] },
     transports:
@@ -51,8 +54,14 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
         // IDONTWANT pays off for large messages only; room records are around 600 B and sending
         // one control message per record to every mesh peer cost the relay a quarter of its time.
         idontwantMinDataSize: IDONTWANT_MIN_DATA_BYTES,
+        // One scoring for relays and clients (scoring.ts): invalid records cost the forwarder,
+        // many honest peers behind one address cost nothing unless the operator says otherwise.
+        scoreParams: scoreParams(init.scoring),
+        scoreThresholds: SCORE_THRESHOLDS,
         ...init.gossipsub,
       }),
     },
   })) as unknown as SecureChatLibp2p
+  scoreSecureChatTopics(libp2p.services.pubsub)
+  return libp2p
 }

@@ -29,7 +29,7 @@ import { healthRoute, metricsRoute } from './status.ts'
 import { WebAppFiles } from './web-app.ts'
 
 /** What the server reads from the relay. */
-export type RelayHttpSource = Pick<RelayNode, 'peerId' | 'multiaddrs' | 'stats'>
+export type RelayHttpSource = Pick<RelayNode, 'peerId' | 'multiaddrs' | 'stats' | 'health'>
 
 export interface RelayHttpServerInit {
   relay: RelayHttpSource

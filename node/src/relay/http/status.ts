@@ -3,15 +3,18 @@ import { formatMetrics, METRICS_CONTENT_TYPE, type Metric } from '../metrics.ts'
 import type { RelayNode } from '../relay.ts'
 import type { Replies, Route } from './reply.ts'
 
-/** `/healthz`: 200 with the relay's figures while it runs, 503 once it stops. */
-export function healthRoute(init: { relay: Pick<RelayNode, 'peerId' | 'stats'>; reply: Replies }): Route {
+/** `/healthz`: 200 with the relay's figures while it runs and forwards; 503 once it stops or forwards nothing. */
+export function healthRoute(init: { relay: Pick<RelayNode, 'peerId' | 'stats' | 'health'>; reply: Replies }): Route {
   return (exchange) => {
     const relay = init.relay
     let body: Record<string, unknown> = { status: 'stopped' }
     try {
       const stats = relay.stats()
+      // A relay that forwards nothing is not healthy, however well its process runs (relay.ts RelayHealth).
+      const health = relay.health()
       body = {
-        status: 'ok',
+        status: health.ok ? 'ok' : 'unhealthy',
+        ...(health.ok ? {} : { health }),
         peerId: relay.peerId,
         connections: stats.connections,
         rooms: stats.rooms,
