@@ -35,7 +35,7 @@ async function startRelay(scoring?: ScoringInit): Promise<{ relay: RelayNode; he
 /** A bare peer on loopback subscribed to the room topic, connected to the relay. */
 async function roomPeer(relay: RelayNode): Promise<SecureChatLibp2p> {
   const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
-  stoppers.push(() => libp2p.stop())
+  stoppers.push(async () => libp2p.stop())
   libp2p.services.pubsub.subscribe(TOPIC)
   await libp2p.dial(multiaddr(relay.multiaddrs[0]!))
   return libp2p

@@ -109,3 +109,23 @@ export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
  * stored state lags by this much). A newly installed chain is saved at once.
  */
 export const ROOM_KEYS_SAVE_DELAY_MS = 1_000
+
+// --- Bounds of the numbers a record carries (rooms/wire.ts, rooms/manifest.ts, dm/wire.ts, audit/transcript.ts).
+// Outside them a record is malformed: relays and peers refuse it alike, with no clock involved (a
+// bound relative to "now" would split them by their clocks). Integers are safe integers already (zod).
+
+/**
+ * Latest time a record may state (`sentAtMs`, `atMs`, `createdAtMs`): the last millisecond of year
+ * 9999. Every time up to it is a valid `Date` with a four-digit year; beyond 8.64e15 ms a `Date` is
+ * invalid and formatting it throws.
+ */
+export const MAX_RECORD_TIME_MS = 253_402_300_799_999
+
+/**
+ * Largest Lamport clock of a message record: 2^48, out of reach of honest counting, and `+ 1` stays
+ * exact. A sender whose clock a hostile record pushed there stays there (it never sends past it).
+ */
+export const MAX_LAMPORT_CLOCK = 2 ** 48
+
+/** Largest sender-key epoch: the u32 of the sender-key message header (crypto/sender-keys.ts). */
+export const MAX_SENDER_KEY_EPOCH = 0xffff_ffff

@@ -1,7 +1,10 @@
-import type { z } from 'zod'
-import { MAX_MESSAGE_BYTES } from './constants.ts'
+import { z } from 'zod'
+import { MAX_MESSAGE_BYTES, MAX_RECORD_TIME_MS } from './constants.ts'
 import { utf8 } from './encoding.ts'
 import { InvalidInputError } from './errors.ts'
+
+/** A time a record states (ms since the epoch), bounded so that every peer can show it (room and DM records alike). */
+export const recordTimeSchema = z.number().int().nonnegative().max(MAX_RECORD_TIME_MS)
 
 export type DecodeResult<T> =
   | { status: 'ok'; record: T }

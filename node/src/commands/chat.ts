@@ -11,6 +11,7 @@ import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { type ClientFlags, formatMessage, joinFromFlags, messageToJson, untilSignal } from './room-client.ts'
+import { isoTime } from './time-format.ts'
 
 export interface RoomCreateFlags {
   name: string
@@ -124,7 +125,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
             id: detail.id,
             sender: detail.sender,
             senderPeerId: detail.senderPeerId,
-            sentAt: new Date(detail.sentAtMs).toISOString(),
+            sentAt: isoTime(detail.sentAtMs),
             reason: detail.reason,
           })
         : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
@@ -176,7 +177,7 @@ export async function roomList(flags: { dataDir: string; keyFile?: string }): Pr
       const line = {
         roomId: room.roomId,
         name: room.name,
-        joinedAt: new Date(room.joinedAtMs).toISOString(),
+        joinedAt: isoTime(room.joinedAtMs),
         invite: encodeInvite({ manifest: room.manifest, relays: room.relays }),
       }
       process.stdout.write(`${JSON.stringify(line)}\n`)

@@ -11,6 +11,7 @@ import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
+import { clockTime, isoTime } from './time-format.ts'
 
 /** Options of `securechat dm` and `securechat listen --dm`. */
 export interface DmFlags extends NetworkFlags {
@@ -147,8 +148,8 @@ export function dmToJson(message: DirectMessage): Record<string, unknown> {
     senderPeerId: message.senderPeerId,
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
-    sentAt: new Date(message.sentAtMs).toISOString(),
-    receivedAt: new Date(message.receivedAtMs).toISOString(),
+    sentAt: isoTime(message.sentAtMs),
+    receivedAt: isoTime(message.receivedAtMs),
     handshake: message.handshake,
   }
 }
@@ -170,7 +171,7 @@ function short(address: string): string {
 }
 
 function formatDm(message: DirectMessage): string {
-  const time = new Date(message.sentAtMs).toISOString().slice(11, 19)
+  const time = clockTime(message.sentAtMs)
   return message.direction === 'in'
     ? `[${time}] ${short(message.sender)} → you: ${message.text}`
     : `[${time}] you (another device) → ${short(message.conversation)}: ${message.text}`

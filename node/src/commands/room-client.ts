@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
+import { clockTime, isoTime } from './time-format.ts'
 
 /** Options every command in a room shares. */
 export interface ClientFlags extends NetworkFlags {
@@ -88,15 +89,14 @@ export function messageToJson(message: RoomMessage): Record<string, unknown> {
     senderPeerId: message.senderPeerId,
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
-    sentAt: new Date(message.sentAtMs).toISOString(),
+    sentAt: isoTime(message.sentAtMs),
     lamport: message.lamport,
-    receivedAt: new Date(message.receivedAtMs).toISOString(),
+    receivedAt: isoTime(message.receivedAtMs),
   }
 }
 
 export function formatMessage(message: RoomMessage): string {
-  const time = new Date(message.sentAtMs).toISOString().slice(11, 19)
-  return `[${time}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${message.text}`
+  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${message.text}`
 }
 
 /** Resolves on the first SIGINT/SIGTERM. */

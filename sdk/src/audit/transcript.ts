@@ -15,6 +15,7 @@
 import { z } from 'zod'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
+import { recordTimeSchema } from '../json-records.ts'
 import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import { type AuditBatch, batchFromValues, proveInclusion, roomLeaves } from './batch.ts'
@@ -30,7 +31,7 @@ const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
 const leafValue = z.tuple([z.string(), z.string(), z.string(), z.string(), z.string()])
-const ms = z.number().int().nonnegative()
+const ms = recordTimeSchema
 
 export const transcriptMessageSchema = z
   .object({

@@ -24,7 +24,7 @@ import { z } from 'zod'
 import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { certificateSchema } from '../identity/certificate.ts'
-import { type DecodeResult, decodeJsonRecord, encodeJsonRecord } from '../json-records.ts'
+import { type DecodeResult, decodeJsonRecord, encodeJsonRecord, recordTimeSchema } from '../json-records.ts'
 import { DM_WIRE_VERSION } from './constants.ts'
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
@@ -41,7 +41,7 @@ export const deviceRecordSchema = z
     inbox: hex64,
     cert: certificateSchema,
     bundle: bundleSchema,
-    atMs: z.number().int().nonnegative(),
+    atMs: recordTimeSchema,
   })
   .strict()
 export type DeviceRecord = z.infer<typeof deviceRecordSchema>
@@ -52,7 +52,7 @@ export const queryRecordSchema = z
     type: z.literal('query'),
     inbox: hex64,
     cert: certificateSchema,
-    atMs: z.number().int().nonnegative(),
+    atMs: recordTimeSchema,
   })
   .strict()
 export type QueryRecord = z.infer<typeof queryRecordSchema>
@@ -100,7 +100,7 @@ export const dmTextSchema = z
     /** Chosen by the sender (16 random bytes, hex): the same on every device that receives it. */
     id: sessionIdSchema,
     body: z.string().max(MAX_TEXT_BYTES),
-    sentAtMs: z.number().int().nonnegative(),
+    sentAtMs: recordTimeSchema,
     parent: sessionIdSchema.optional(),
     /** Only in the copy a device sends its wallet's other devices: the wallet it was sent to. */
     to: z

@@ -6,6 +6,7 @@ import { InvalidInputError, InvalidManifestError } from '../errors.ts'
 import { gateRuleSchema } from '../gates/rule.ts'
 import { verifyContractSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
+import { recordTimeSchema } from '../json-records.ts'
 import type { AbortOptions, Address, RoomAccess, RoomManifest, SignedManifest } from '../types.ts'
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
@@ -32,7 +33,7 @@ export const manifestSchema = z
     /** Chain ids whose certificates this room accepts. */
     chainIds: z.array(z.number().int().positive()).min(1).max(16),
     salt: hexSchema(16),
-    createdAtMs: z.number().int().nonnegative(),
+    createdAtMs: recordTimeSchema,
   })
   .strict() satisfies z.ZodType<RoomManifest>
 

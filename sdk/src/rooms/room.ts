@@ -4,6 +4,7 @@ import { TypedEventEmitter } from 'main-event'
 import {
   CAUSAL_HISTORY_LENGTH,
   MAX_KEY_REQUESTS_PER_PRESENCE,
+  MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
   MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
@@ -311,7 +312,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#keys.rotateIfDue()
     await this.#distributeKeys()
     options.signal?.throwIfAborted()
-    this.#lamport += 1
+    // Bounded like the record's field (wire.ts): a clock pushed to the bound by a hostile record stays there.
+    this.#lamport = Math.min(this.#lamport + 1, MAX_LAMPORT_CLOCK)
     const envelope: Envelope =
       options.parentId === undefined
         ? { v: 1, kind: 'text', body: text }

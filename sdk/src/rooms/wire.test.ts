@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
+import {
+  CAUSAL_HISTORY_LENGTH,
+  MAX_LAMPORT_CLOCK,
+  MAX_MESSAGE_BYTES,
+  MAX_RECORD_TIME_MS,
+  MAX_SENDER_KEY_EPOCH,
+  WIRE_VERSION,
+} from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
@@ -201,5 +208,32 @@ describe('ciphertext hash', () => {
         expect({ ...withHash }).toEqual({ id: 'm', ciphertextHash: `0x${sha256Hex(ciphertext)}` })
       }),
     )
+  })
+})
+
+describe('bounds of the numbers a record carries', () => {
+  const status = (record: unknown): string => decodeRecord(jsonBytes(record)).status
+
+  it('behavior: times up to the end of year 9999 are accepted, and each is a valid Date', () => {
+    expect(MAX_RECORD_TIME_MS).toBe(Date.UTC(9999, 11, 31, 23, 59, 59, 999))
+    expect(new Date(MAX_RECORD_TIME_MS).toISOString()).toBe('9999-12-31T23:59:59.999Z')
+    expect(status({ ...sampleMessage, sentAtMs: MAX_RECORD_TIME_MS, lamport: MAX_LAMPORT_CLOCK })).toBe('ok')
+  })
+
+  it('error: a time, clock or epoch beyond its bound is malformed (8.64e15 + 1 ms is no Date at all)', () => {
+    expect(status({ ...sampleMessage, sentAtMs: 8.64e15 + 1 })).toBe('malformed')
+    expect(status({ ...sampleMessage, sentAtMs: MAX_RECORD_TIME_MS + 1 })).toBe('malformed')
+    expect(status({ ...sampleMessage, lamport: MAX_LAMPORT_CLOCK + 1 })).toBe('malformed')
+    const presence = {
+      v: WIRE_VERSION,
+      type: 'presence',
+      room: 'a'.repeat(64),
+      cert: { message: 'm', signature: '0x00' },
+    }
+    expect(status({ ...presence, atMs: MAX_RECORD_TIME_MS })).toBe('ok')
+    expect(status({ ...presence, atMs: MAX_RECORD_TIME_MS + 1 })).toBe('malformed')
+    const keys = { v: WIRE_VERSION, type: 'keys', room: 'a'.repeat(64), to: [{ peer: 'p', sealed: 'AA' }] }
+    expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH })).toBe('ok')
+    expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH + 1 })).toBe('malformed')
   })
 })

@@ -4,13 +4,21 @@ import {
   MAX_BUNDLE_BYTES,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_KEY_REQUESTS_PER_PRESENCE,
+  MAX_LAMPORT_CLOCK,
+  MAX_MESSAGE_BYTES,
+  MAX_SENDER_KEY_EPOCH,
   MAX_TEXT_BYTES,
   WIRE_VERSION,
 } from '../constants.ts'
 import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { certificateSchema } from '../identity/certificate.ts'
-import { decodeJsonRecord, encodeJsonRecord, type DecodeResult as JsonDecodeResult } from '../json-records.ts'
+import {
+  decodeJsonRecord,
+  encodeJsonRecord,
+  type DecodeResult as JsonDecodeResult,
+  recordTimeSchema,
+} from '../json-records.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
 
@@ -20,6 +28,12 @@ import { signedManifestSchema } from './manifest.ts'
  */
 
 const messageIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
+/** Ciphertext or a sealed key, base64url; never longer than a whole record. */
+const sealedSchema = z
+  .string()
+  .min(1)
+  .max(MAX_MESSAGE_BYTES)
+  .regex(/^[A-Za-z0-9_-]+$/)
 
 export const presenceRecordSchema = z
   .object({
@@ -38,7 +52,7 @@ export const presenceRecordSchema = z
     /** Members whose current sender key this device lacks: they send it again. */
     want: z.array(z.string().min(1).max(128)).max(MAX_KEY_REQUESTS_PER_PRESENCE).optional(),
     leaving: z.boolean().optional(),
-    atMs: z.number().int().nonnegative(),
+    atMs: recordTimeSchema,
   })
   .strict()
 export type PresenceRecord = z.infer<typeof presenceRecordSchema>
@@ -59,10 +73,7 @@ export const payloadSchema = z.discriminatedUnion('enc', [
   z
     .object({
       enc: z.literal('sender-key'),
-      ct: z
-        .string()
-        .min(1)
-        .regex(/^[A-Za-z0-9_-]+$/),
+      ct: sealedSchema,
     })
     .strict(),
 ])
@@ -77,9 +88,9 @@ export const messageRecordSchema = z
     v: z.literal(WIRE_VERSION),
     type: z.literal('message'),
     room: z.string().regex(/^[0-9a-f]{64}$/),
-    lamport: z.number().int().nonnegative(),
+    lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
     deps: z.array(messageIdSchema).max(CAUSAL_HISTORY_LENGTH),
-    sentAtMs: z.number().int().nonnegative(),
+    sentAtMs: recordTimeSchema,
     payload: payloadSchema,
   })
   .strict()
@@ -91,16 +102,13 @@ export const keysRecordSchema = z
     v: z.literal(WIRE_VERSION),
     type: z.literal('keys'),
     room: z.string().regex(/^[0-9a-f]{64}$/),
-    epoch: z.number().int().nonnegative(),
+    epoch: z.number().int().nonnegative().max(MAX_SENDER_KEY_EPOCH),
     to: z
       .array(
         z
           .object({
             peer: z.string().min(1).max(128),
-            sealed: z
-              .string()
-              .min(1)
-              .regex(/^[A-Za-z0-9_-]+$/),
+            sealed: sealedSchema,
           })
           .strict(),
       )

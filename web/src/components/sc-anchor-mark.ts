@@ -1,6 +1,7 @@
 import { css, html, LitElement } from 'lit'
 import { customElement, property, query } from 'lit/decorators.js'
 import type { VerifiedAnchor } from '../state/history-store.ts'
+import { dateTime } from './format-time.ts'
 import { baseStyles } from './styles.ts'
 
 /**
@@ -66,7 +67,7 @@ export class ScAnchorMark extends LitElement {
   override render() {
     const anchor = this.anchor
     if (anchor === undefined) return ''
-    const time = new Date(anchor.timestamp * 1000)
+    const time = dateTime(anchor.timestamp * 1000)
     return html`
       <button class="mark secondary" aria-haspopup="dialog" @click=${this.#open}>
         Anchored in block ${anchor.blockNumber}
@@ -74,7 +75,7 @@ export class ScAnchorMark extends LitElement {
       <dialog aria-labelledby="anchor-title">
         <h3 id="anchor-title">Anchored in block ${anchor.blockNumber}</h3>
         <p>
-          This message existed, exactly as received, by ${time.toLocaleString()}: its fingerprint is in a batch
+          This message existed, exactly as received, by ${time}: its fingerprint is in a batch
           whose root is recorded on chain. The chain learns nothing of what it says.
         </p>
         <dl>
@@ -107,7 +108,7 @@ export class ScAnchorMark extends LitElement {
           }</li>
           <li>The audit log contract, read over the chain's RPC and not through the relay, says the root was first anchored in block ${anchor.blockNumber} by ${anchor.anchorer}; the leaf list and transaction come from that block's Anchored event.</li>
         </ul>
-        <p class="muted">Checked ${new Date(anchor.verifiedAtMs).toLocaleString()}.</p>
+        <p class="muted">Checked ${dateTime(anchor.verifiedAtMs)}.</p>
         <button class="secondary" @click=${this.#close}>Close</button>
       </dialog>
     `

@@ -12,6 +12,7 @@ import type { Session } from '../state/session.ts'
 import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
+import { shortTime } from './format-time.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** How near the bottom (px) still counts as reading the newest messages. */
@@ -242,7 +243,7 @@ export class ScChatView extends LitElement {
   }
 
   #message(entry: ChatEntry) {
-    const time = new Date(entry.sentAtMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    const time = shortTime(entry.sentAtMs)
     if (entry.state === 'undecryptable') {
       return html`<li class="undecryptable" data-message-id=${entry.id}>
         <span class="meta">${shortAddress(entry.sender)} · ${time}</span>

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest'
+import { clockTime, isoTime } from './time-format.ts'
+
+describe('CLI time formatting', () => {
+  it('behavior: valid times print as ISO 8601 and HH:MM:SS', () => {
+    expect(isoTime(0)).toBe('1970-01-01T00:00:00.000Z')
+    expect(clockTime(Date.UTC(2026, 0, 2, 3, 4, 5))).toBe('03:04:05')
+  })
+
+  it('error: a time that is no Date prints as null or ??:??:??, never throws', () => {
+    for (const hostile of [8.64e15 + 1, -8.64e15 - 1, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_VALUE]) {
+      expect(isoTime(hostile)).toBeNull()
+      expect(clockTime(hostile)).toBe('??:??:??')
+    }
+  })
+})

@@ -1,0 +1,17 @@
+/**
+ * Times as the app shows them. Times in records are bounded at validation (sdk constants
+ * `MAX_RECORD_TIME_MS`), but what a peer states is shown defensively all the same: an invalid
+ * date shows as nothing rather than "Invalid Date" (or a thrown RangeError in stricter formatters).
+ */
+
+/** Hours and minutes in the reader's locale; '' when `ms` is no valid date. */
+export function shortTime(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+}
+
+/** Date and time in the reader's locale; '' when `ms` is no valid date. */
+export function dateTime(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? '' : date.toLocaleString()
+}
