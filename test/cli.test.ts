@@ -72,7 +72,9 @@ describe('securechat CLI', () => {
 
     const sent = await runCli(['send', '--room', invite, 'hello from alice'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
     expect(sent.code, sent.stderr).toBe(0)
-    const { id } = JSON.parse(sent.stdout) as { id: string }
+    const { id, members } = JSON.parse(sent.stdout) as { id: string; members: number }
+    // Bob, known from his presence (not the gossip neighbours the record left through: the relay).
+    expect(members).toBe(1)
 
     const line = await listener.waitForLine((l) => l.includes(id))
     const message = JSON.parse(line) as Record<string, unknown>

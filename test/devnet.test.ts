@@ -176,10 +176,16 @@ describe('npm start', () => {
     expect(isRunning(info.chainPid)).toBe(false)
     expect(isRunning(-info.chainPid)).toBe(false)
 
-    // Again, in the same directory: the relay keeps its PeerId, so invites keep working.
+    // Again, in the same directory: the relay keeps its PeerId and the rooms are the same rooms,
+    // so the invites and web links of the first run keep working.
+    const invites = async (files: Record<string, string>): Promise<string[]> =>
+      Promise.all(Object.values(files).map((file) => readFile(file, 'utf8')))
+    const firstInvites = await invites(info.invites)
     const again = await startDevnet(env)
     expect(again.info.relay).toEqual(info.relay)
     expect(again.info.contracts).toEqual(info.contracts)
+    expect(await invites(again.info.invites)).toEqual(firstInvites)
+    expect(again.info.inviteLinks).toEqual(info.inviteLinks)
     again.devnet.kill('SIGINT')
     expect(await again.devnet.exited).toBe(0)
     expect(isRunning(again.info.chainPid)).toBe(false)

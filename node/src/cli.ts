@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
 import { chat, listen, roomCreate, roomList, send } from './commands/chat.ts'
@@ -28,9 +29,18 @@ function clientOptions(command: Command, room: 'required' | 'optional' = 'requir
     .addHelpText('after', DATA_DIR_HELP)
 }
 
+/** The version of this package (`node/package.json`), for `securechat --version`. */
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return version
+}
+
 export function buildProgram(): Command {
   const program = new Command('securechat')
     .description('SecureChat: decentralized, end-to-end encrypted chat for Ethereum wallets')
+    .version(packageVersion(), '-V, --version', 'print the version of securechat')
     .showHelpAfterError()
 
   program

@@ -10,8 +10,8 @@ import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
+import { isoTime } from './cli-format.ts'
 import { type ClientFlags, formatMessage, joinFromFlags, messageToJson, untilSignal } from './room-client.ts'
-import { isoTime } from './time-format.ts'
 
 export interface RoomCreateFlags {
   name: string
@@ -96,12 +96,16 @@ async function checkGate(rule: GateRule, rpc: string, owner: string): Promise<vo
 
 export async function send(flags: ClientFlags, text: string): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { room, close } = await joinFromFlags(flags, factory)
+  const { client, room, close } = await joinFromFlags(flags, factory)
   try {
     const result = await room.send(text)
     // Give the record a moment to leave the socket before the process exits.
     await sleep(SEND_FLUSH_MS)
-    process.stdout.write(`${JSON.stringify({ id: result.id, recipients: result.delivery.recipients.length })}\n`)
+    // What a person means by "who got it": the room's other members this device knows from their
+    // presence. (Gossip's recipients are the neighbours the record left through: usually the relay.)
+    const self = client.peerId.toString()
+    const members = room.members().filter((member) => member.peerId !== self).length
+    process.stdout.write(`${JSON.stringify({ id: result.id, members })}\n`)
   } finally {
     await close()
   }

@@ -9,9 +9,9 @@ import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../con
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
+import { clockTime, isoTime, printable } from './cli-format.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
-import { clockTime, isoTime } from './time-format.ts'
 
 /** Options of `securechat dm` and `securechat listen --dm`. */
 export interface DmFlags extends NetworkFlags {
@@ -173,8 +173,8 @@ function short(address: string): string {
 function formatDm(message: DirectMessage): string {
   const time = clockTime(message.sentAtMs)
   return message.direction === 'in'
-    ? `[${time}] ${short(message.sender)} → you: ${message.text}`
-    : `[${time}] you (another device) → ${short(message.conversation)}: ${message.text}`
+    ? `[${time}] ${short(message.sender)} → you: ${printable(message.text)}`
+    : `[${time}] you (another device) → ${short(message.conversation)}: ${printable(message.text)}`
 }
 
 function formatUndecryptable(detail: UndecryptableDirectMessage): string {

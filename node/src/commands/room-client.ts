@@ -10,8 +10,8 @@ import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
+import { clockTime, isoTime, printable } from './cli-format.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
-import { clockTime, isoTime } from './time-format.ts'
 
 /** Options every command in a room shares. */
 export interface ClientFlags extends NetworkFlags {
@@ -96,7 +96,7 @@ export function messageToJson(message: RoomMessage): Record<string, unknown> {
 }
 
 export function formatMessage(message: RoomMessage): string {
-  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${message.text}`
+  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${printable(message.text)}`
 }
 
 /** Resolves on the first SIGINT/SIGTERM. */

@@ -38,6 +38,7 @@ import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { messageStore } from '../relay/store-service.ts'
 import { hardhatDevAccounts, startChain } from './chain.ts'
 import { deployContracts, mintDemoTokens } from './deploy.ts'
+import { stableRoomParams } from './stable-rooms.ts'
 import { buildWebApp } from './web-build.ts'
 
 const env = process.env
@@ -189,7 +190,15 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
     // or as localhost): the room takes all of them.
     const appHost = new URL(http.url)
     const domains = [DEFAULT_CLI_DOMAIN, appHost.host, `localhost:${appHost.port}`]
-    const manifest = await createManifest({ signer: owner, name, access, domains, chainIds: [chain.chainId] })
+    // The same manifest every run (stable-rooms.ts), so earlier invites and links still lead here.
+    const manifest = await createManifest({
+      signer: owner,
+      name,
+      access,
+      domains,
+      chainIds: [chain.chainId],
+      ...stableRoomParams(alice!.address, name),
+    })
     const file = join(devnetDir, `${name}.invite`)
     const invite = encodeInvite({ manifest, relays: [tcpAddress!] })
     await writeFile(file, `${invite}\n`)

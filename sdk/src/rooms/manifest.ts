@@ -63,6 +63,11 @@ export interface CreateManifestParams {
   /** Chains whose certificates the room accepts: the chain its members' wallets sign for. No default. */
   chainIds: number[]
   now?: number
+  /**
+   * 16 bytes, hex; random when absent. A fixed salt (and `now`) gives the same manifest, so the
+   * same room id, every time: a devnet's rooms survive its restarts.
+   */
+  salt?: string
 }
 
 export async function createManifest(
@@ -89,7 +94,7 @@ export async function createManifest(
     )
   }
   const owner = await params.signer.getAddress(options)
-  const salt = bytesToHex(randomBytes(16))
+  const salt = params.salt ?? bytesToHex(randomBytes(16))
   const manifest = manifestSchema.parse({
     v: 1,
     name: params.name,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clockTime, isoTime } from './time-format.ts'
+import { clockTime, isoTime, printable } from './cli-format.ts'
 
 describe('CLI time formatting', () => {
   it('behavior: valid times print as ISO 8601 and HH:MM:SS', () => {
@@ -12,5 +12,9 @@ describe('CLI time formatting', () => {
       expect(isoTime(hostile)).toBeNull()
       expect(clockTime(hostile)).toBe('??:??:??')
     }
+  })
+
+  it('behavior: control characters in a text print as \\uXXXX, other characters as they are', () => {
+    expect(printable('a\u001b[31mred\nfake line\u0085 ü 🙂')).toBe('a\\u001b[31mred\\u000afake line\\u0085 ü 🙂')
   })
 })

@@ -1,0 +1,31 @@
+/**
+ * What peers state, as the CLI prints it for people. Times in records are bounded at validation (sdk constants
+ * `MAX_RECORD_TIME_MS`), but a printer must not die on whatever still gets through (a peer
+ * running other code, a corrupt store): `new Date(x).toISOString()` throws for an invalid date.
+ */
+
+/** ISO 8601, or `null` when `ms` is no valid date. */
+export function isoTime(ms: number): string | null {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+}
+
+/** `HH:MM:SS` (UTC), or `??:??:??` when `ms` is no valid date. */
+export function clockTime(ms: number): string {
+  return isoTime(ms)?.slice(11, 19) ?? '??:??:??'
+}
+
+/**
+ * `text` for a terminal: control characters (C0, DEL, C1, line and paragraph separators) shown as
+ * `\uXXXX`, so a message cannot move the cursor, recolour the terminal or fake another line.
+ * `--json` output is for programs and left to JSON's own escaping.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** C0, DEL, C1, U+2028 and U+2029, built from code points (a regex literal of them trips the linter). */
+const CONTROL_CHARACTERS = new RegExp(
+  `[${String.fromCharCode(0)}-${String.fromCharCode(0x1f)}${String.fromCharCode(0x7f)}-${String.fromCharCode(0x9f)}\u2028\u2029]`,
+  'g',
+)
