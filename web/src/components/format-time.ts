@@ -15,3 +15,9 @@ export function dateTime(ms: number): string {
   const date = new Date(ms)
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleString()
 }
+
+/** ISO 8601 (UTC); '' when `ms` is no valid date. */
+export function isoDateTime(ms: number): string {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString()
+}

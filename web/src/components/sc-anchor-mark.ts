@@ -1,7 +1,7 @@
 import { css, html, LitElement } from 'lit'
 import { customElement, property, query } from 'lit/decorators.js'
 import type { VerifiedAnchor } from '../state/history-store.ts'
-import { dateTime } from './format-time.ts'
+import { dateTime, isoDateTime } from './format-time.ts'
 import { baseStyles } from './styles.ts'
 
 /**
@@ -82,7 +82,7 @@ export class ScAnchorMark extends LitElement {
           <dt>Block</dt>
           <dd data-testid="anchor-block">${anchor.blockNumber}</dd>
           <dt>Time</dt>
-          <dd>${time.toISOString()}</dd>
+          <dd>${isoDateTime(anchor.timestamp * 1000)}</dd>
           <dt>Root</dt>
           <dd data-testid="anchor-root">${anchor.root}</dd>
           <dt>Anchorer</dt>
