@@ -35,7 +35,9 @@ import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, tempDi
 const CLI_DOMAIN = 'localhost'
 const CHAIN_ID = 31337
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
-const TIMEOUT_MS = 30_000
+const TIMEOUT_MS = 60_000
+/** A CLI process starting (loading, dialling, joining) on a machine busy with other tests. */
+const START_TIMEOUT_MS = 90_000
 /** Few runs: each crosses three processes and a browser. */
 const RUNS = 8
 
@@ -73,7 +75,8 @@ beforeAll(async () => {
   listener = spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: wallet().privateKey })
   chatter = spawnCli(['chat', '--room', invite], { SECURECHAT_PRIVATE_KEY: wallet().privateKey })
   processes.push(listener, chatter)
-  await chatter.waitForLine((line) => line.includes('joined hostile'), TIMEOUT_MS)
+  await chatter.waitForLine((line) => line.includes('joined hostile'), START_TIMEOUT_MS)
+  await untilStderr(listener, 'listening on room')
 
   // The page: signed in with its own wallet, in the room by its invite link.
   browser = await launchChromium()
@@ -160,6 +163,20 @@ function until(target: EventTarget, type: string, condition: () => boolean, desc
     }
     target.addEventListener(type, check)
     check()
+  })
+}
+
+/** Resolves once `cli` wrote `text` on stderr (`listen` says there when it has joined). */
+function untilStderr(cli: CliProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!cli.stderr().includes(text)) return
+      cli.child.stderr?.off('data', check)
+      resolve()
+    }
+    cli.child.stderr?.on('data', check)
+    void cli.exited.then((code) => reject(new Error(`exited (${code}) before "${text}": ${cli.stderr()}`)))
+    queueMicrotask(check)
   })
 }
 
@@ -278,7 +295,8 @@ describe('hostile numbers in room records', () => {
           alive(chatter)
         },
       ),
-      { numRuns: RUNS },
+      // No shrinking: each attempt crosses processes and a browser, and a failure is reported with its values.
+      { numRuns: RUNS, endOnFailure: true },
     )
     expect(await page.getByRole('alert').count()).toBe(0)
   }, 240_000)
