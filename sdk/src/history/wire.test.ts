@@ -4,6 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import {
@@ -28,7 +29,9 @@ const RUNS = Number(process.env.SECURECHAT_FUZZ_RUNS ?? 0) || 2_000
 
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/)
 const topic = fc.string({ minLength: 1, maxLength: 256 })
-const count = fc.nat({ max: Number.MAX_SAFE_INTEGER })
+/** Times and clocks within the bounds every record has (sdk constants). */
+const time = fc.nat({ max: MAX_RECORD_TIME_MS })
+const clock = fc.nat({ max: MAX_LAMPORT_CLOCK })
 const type = fc.stringMatching(/^[a-z-]{1,16}$/)
 const base58 = fc.stringMatching(/^[1-9A-HJ-NP-Za-km-z]{1,128}$/)
 const cursor = fc.stringMatching(/^[A-Za-z0-9:_-]{1,256}$/)
@@ -39,8 +42,8 @@ const request: fc.Arbitrary<HistoryRequest> = fc.oneof(
       type: fc.constant('query' as const),
       topic,
       range: fc.oneof(
-        fc.record({ by: fc.constant('time' as const), fromMs: count, toMs: count }, { requiredKeys: ['by'] }),
-        fc.record({ by: fc.constant('lamport' as const), from: count, to: count }, { requiredKeys: ['by'] }),
+        fc.record({ by: fc.constant('time' as const), fromMs: time, toMs: time }, { requiredKeys: ['by'] }),
+        fc.record({ by: fc.constant('lamport' as const), from: clock, to: clock }, { requiredKeys: ['by'] }),
       ),
       types: fc.array(type, { minLength: 1, maxLength: 8 }),
       cursor,
@@ -64,8 +67,8 @@ const record: fc.Arbitrary<HistoryRecord> = fc
       signature: fc.uint8Array({ minLength: 0, maxLength: 128 }),
       data: fc.uint8Array({ maxLength: 2_048 }),
       type,
-      lamport: count,
-      receivedAtMs: count,
+      lamport: clock,
+      receivedAtMs: time,
     },
     { requiredKeys: ['topic', 'from', 'seqno', 'signature', 'data', 'type', 'receivedAtMs'] },
   )

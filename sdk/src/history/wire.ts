@@ -1,6 +1,8 @@
 import { z } from 'zod'
+import { MAX_LAMPORT_CLOCK } from '../constants.ts'
 import { bytesToHex, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import { recordTimeSchema } from '../json-records.ts'
 import {
   HISTORY_WIRE_VERSION,
   MAX_HISTORY_CURSOR_CHARS,
@@ -87,7 +89,8 @@ export type HistoryResponse =
   | { type: 'records'; records: HistoryRecord[]; cursor?: string }
   | { type: 'error'; code: HistoryErrorCode; message: string }
 
-const safeCount = z.number().int().nonnegative()
+/** A Lamport clock, bounded like the room records' (rooms/wire.ts). */
+const lamportClock = z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK)
 const messageId = z.string().regex(/^[0-9a-f]{64}$/)
 const topic = z.string().min(1).max(MAX_HISTORY_TOPIC_CHARS)
 const recordType = z
@@ -103,8 +106,8 @@ const cursor = z
 const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{1,128}$/)
 
 const rangeSchema = z.discriminatedUnion('by', [
-  z.object({ by: z.literal('time'), fromMs: safeCount.optional(), toMs: safeCount.optional() }).strict(),
-  z.object({ by: z.literal('lamport'), from: safeCount.optional(), to: safeCount.optional() }).strict(),
+  z.object({ by: z.literal('time'), fromMs: recordTimeSchema.optional(), toMs: recordTimeSchema.optional() }).strict(),
+  z.object({ by: z.literal('lamport'), from: lamportClock.optional(), to: lamportClock.optional() }).strict(),
 ])
 
 const requestSchema = z.discriminatedUnion('type', [
@@ -148,8 +151,8 @@ const wireRecordSchema = z
     signature: base64urlBytes(MAX_HISTORY_SIGNATURE_BYTES),
     data: base64urlBytes(MAX_HISTORY_DATA_BYTES),
     type: recordType,
-    lamport: safeCount.optional(),
-    receivedAtMs: safeCount,
+    lamport: lamportClock.optional(),
+    receivedAtMs: recordTimeSchema,
   })
   .strict()
 
