@@ -47,6 +47,7 @@ const wallet = (): Wallet => new Wallet(Wallet.createRandom().privateKey)
 let relay: RelayProcess
 let invite: string
 let topic: string
+let roomId: string
 let listener: CliProcess
 let chatter: CliProcess
 let forger: { libp2p: SecureChatLibp2p }
@@ -73,7 +74,8 @@ beforeAll(async () => {
     chainIds: [CHAIN_ID],
   })
   invite = encodeInvite({ manifest, relays: [relayAddress] })
-  topic = roomTopic(roomIdOf(manifest.manifest))
+  roomId = roomIdOf(manifest.manifest)
+  topic = roomTopic(roomId)
 
   listener = spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: wallet().privateKey })
   chatter = spawnCli(['chat', '--room', invite], { SECURECHAT_PRIVATE_KEY: wallet().privateKey })
@@ -138,16 +140,30 @@ async function startForger(relayAddress: string): Promise<SecureChatLibp2p> {
     () => pubsub.getSubscribers(topic).some((peer) => relayAddress.endsWith(peer.toString())),
     () => 'the relay never subscribed to the room topic',
   )
+  const forgerWallet = wallet()
   const cert = await createCertificate({
-    signer: walletSigner({ type: 'eoa', signer: wallet() }),
+    signer: walletSigner({ type: 'eoa', signer: forgerWallet }),
     peerId: libp2p.peerId.toString(),
     domain: CLI_DOMAIN,
     chainId: CHAIN_ID,
   })
-  await pubsub.publish(
-    topic,
-    encodeRecord({ v: WIRE_VERSION, type: 'presence', room: topic.split('/').at(-1)!, cert, atMs: Date.now() }),
-  )
+  // Announced on every heartbeat, as a member announces itself, until the others list it: its
+  // records are then judged at once (a missed presence would send them looking for the certificate).
+  const presence = encodeRecord({ v: WIRE_VERSION, type: 'presence', room: roomId, cert, atMs: Date.now() })
+  const announce = (): void => void pubsub.publish(topic, presence).catch(() => undefined)
+  pubsub.addEventListener('gossipsub:heartbeat', announce)
+  try {
+    announce()
+    await until(
+      member.room,
+      'member:joined',
+      () => member.room.members().some((m) => m.address === forgerWallet.address),
+      () => 'the member never listed the forger',
+    )
+    await chatter.waitForLine((line) => line.includes(`* ${forgerWallet.address} joined`), TIMEOUT_MS)
+  } finally {
+    pubsub.removeEventListener('gossipsub:heartbeat', announce)
+  }
   return libp2p
 }
 
@@ -188,7 +204,7 @@ function forged(fields: Partial<MessageRecord>): Uint8Array {
   const record = {
     v: WIRE_VERSION,
     type: 'message',
-    room: topic.split('/').at(-1)!,
+    room: roomId,
     lamport: 1,
     deps: [],
     sentAtMs: Date.now(),
@@ -267,7 +283,8 @@ describe('hostile numbers in room records', () => {
             member.room,
             'message:undecryptable',
             () => seen.has(forgedId),
-            () => 'the member never got the forged record',
+            () =>
+              `the member never got the forged record; listen got it: ${listener.lines.some((l) => l.includes(forgedId))}; the relay logged: ${relay.lines.slice(-5).join(' | ')}`,
           )
           member.room.removeEventListener('message:undecryptable', onUndecryptable)
           const undecryptable = JSON.parse(
