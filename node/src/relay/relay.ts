@@ -265,7 +265,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const accepted = room?.gatekeeper.accepted(event.detail)
     if (accepted === undefined) return
     this.#accepted += 1
-    if (accepted.type === 'presence') this.#bundles?.noteSource(accepted.from, accepted.source)
+    if (accepted.type === 'presence') {
+      this.#bundles?.noteSource(accepted.from, accepted.source)
+      // A client of this relay: its bundle is here before the members it joins ask for it.
+      if (accepted.source.toString() === accepted.from) this.#bundles?.prefetch(accepted.from)
+    }
     this.safeDispatchEvent('record:accepted', { detail: { message: event.detail, record: accepted } })
   }
 

@@ -62,6 +62,16 @@ export class KeyBundleCache {
   }
 
   /**
+   * Starts fetching the bundle of a member this node is connected to, if it holds none: a relay
+   * does so on a client's first presence, so that members asking for it do not wait for a
+   * second hop. Nothing happens for a member without a bundle hash or without a connection.
+   */
+  prefetch(peerId: string): void {
+    if (this.#bundles.has(peerId) || this.#inflight.has(peerId)) return
+    void this.#resolve(peerId, this.#connected(peerId), {})
+  }
+
+  /**
    * The verified bundle of `about`: held, or fetched from `ask`. One fetch per PeerId at a time;
    * undefined when none verifies.
    */
