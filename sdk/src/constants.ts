@@ -48,7 +48,7 @@ export const MAX_CERTIFICATE_BYTES = 4 * 1024
 export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 
 /**
- * How long a direct WebRTC dial through a relay may take (ENVIRONMENT.md: ~170 ms on loopback;
+ * How long a direct WebRTC dial through a relay may take (~170 ms measured on loopback;
  * seconds over TURN). Now and then a handshake stalls with its data channels never opening: in
  * the web bench, 6 of 33 page pairs whose only candidates were Chromium's mDNS-hidden host
  * addresses (`.local` names; no STUN on loopback), none of 24 with that hiding switched off

@@ -58,7 +58,7 @@ export class InvalidInputError extends SecureChatError {
   override name = 'InvalidInputError'
 }
 
-/** A session certificate that fails one of the checks of DESIGN.md's Identity section. */
+/** A session certificate that fails one of the checks of docs/architecture.md's Identity section. */
 export class InvalidCertificateError extends SecureChatError {
   override name = 'InvalidCertificateError'
   /** Which check failed, e.g. `expired`, `peer-mismatch`, `bad-signature`. */
@@ -104,7 +104,7 @@ export class SigningError extends SecureChatError {
 }
 
 /**
- * The wallet does not pass a room's token gate (DESIGN.md, Token gates). The message says what
+ * The wallet does not pass a room's token gate (docs/architecture.md, Token gates). The message says what
  * the room requires and what the wallet holds; `details` carries the address and the rule.
  */
 export class NotEligibleError extends SecureChatError {
@@ -119,7 +119,7 @@ export class GateUnavailableError extends SecureChatError {
   override name = 'GateUnavailableError'
 }
 
-// --- Local vault (DESIGN.md, Local vault) ---
+// --- Local vault (docs/architecture.md, Local vault) ---
 
 /** Base class of the vault's errors: nothing was written or deleted when one is thrown. */
 export class VaultError extends SecureChatError {

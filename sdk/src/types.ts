@@ -28,7 +28,7 @@ export interface Eip1193Provider {
 /** 32 bytes as 0x-prefixed lowercase hex. */
 export type Bytes32 = `0x${string}`
 
-/** A wallet's signed authorisation of one device's PeerId (DESIGN.md, Identity). */
+/** A wallet's signed authorisation of one device's PeerId (docs/architecture.md, Identity). */
 export interface SessionCertificate {
   /** The EIP-4361 message text the wallet signed. */
   message: string
@@ -152,7 +152,7 @@ export type TokenRule =
   | { type: 'erc721'; chainId: number; contract: string; tokenId?: string | undefined; minBalance: string }
   | { type: 'erc1155'; chainId: number; contract: string; tokenId: string; minBalance: string }
 
-/** A token gate: one condition, or any / all of several (DESIGN.md, Token gates). */
+/** A token gate: one condition, or any / all of several (docs/architecture.md, Token gates). */
 export type GateRule = TokenRule | { anyOf: GateRule[] } | { allOf: GateRule[] }
 
 /** Who may join a room. */
@@ -164,7 +164,7 @@ export interface RoomManifest {
   name: string
   owner: string
   access: RoomAccess
-  /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (DESIGN.md, Encryption). */
+  /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (docs/architecture.md, Encryption). */
   encryption: 'sender-keys'
   /** SIWE domains whose certificates this room accepts. */
   domains: string[]

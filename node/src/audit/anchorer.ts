@@ -1,5 +1,5 @@
 /**
- * The relay's anchorer (DESIGN.md, Audit anchoring): collects the leaves of the messages the relay accepted,
+ * The relay's anchorer (docs/architecture.md, Audit anchoring): collects the leaves of the messages the relay accepted,
  * cuts them into batches (many rooms each), publishes each batch's leaf list on IPFS and anchors its root
  * with one `AuditLog.anchor` transaction.
  *

@@ -23,7 +23,7 @@ export interface RelayDmTopicsInit {
  * each other, and validates each record there exactly as peers do (`DmGatekeeper`: valid
  * certificate, records on the right kind of topic, devices only on their own wallet's inbox).
  * It holds no DM keys; it sees inbox ids, certificates, public key bundles, session ids and
- * ciphertext (README, Direct messages: what a relay learns).
+ * ciphertext (docs/direct-messages.md, What a relay learns).
  */
 export class RelayDmTopics {
   readonly #init: RelayDmTopicsInit

@@ -191,7 +191,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       gossipsub: { doPX: true },
       services: {
         // Default limits stay on (2 min / 128 KiB per relayed connection): enough to set up
-        // direct WebRTC, and gossip then leaves the relayed link (ENVIRONMENT.md).
+        // direct WebRTC, and gossip then leaves the relayed link (docs/architecture.md, Networking).
         relay: circuitRelayServer({
           reservations: { maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS, applyDefaultLimit: true },
         }),

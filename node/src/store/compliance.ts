@@ -1,5 +1,5 @@
 /**
- * The one compliance suite every store backend passes (STYLE.md: pluggable parts share one
+ * The one compliance suite every store backend passes (docs/development.md, Tests: pluggable parts share one
  * suite). A backend supplies a `StoreDatabase` factory: a fresh, empty database per test, on
  * which it opens stores (several at once, like relays sharing one PostgreSQL database) and
  * raw drivers (for the migration tests).

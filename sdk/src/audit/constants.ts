@@ -1,5 +1,5 @@
 /**
- * Defaults of audit anchoring (DESIGN.md, Audit anchoring). Docs point here instead of repeating values.
+ * Defaults of audit anchoring (docs/architecture.md, Audit anchoring). Docs point here instead of repeating values.
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Audit leaves (DESIGN.md, Audit anchoring): what a batch commits to for one message — room, message id,
+ * Audit leaves (docs/architecture.md, Audit anchoring): what a batch commits to for one message — room, message id,
  * sender wallet, sender's timestamp and a hash of the ciphertext — and nothing of its content.
  */
 import { getAddress, isAddress } from 'ethers'

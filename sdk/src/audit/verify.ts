@@ -1,5 +1,5 @@
 /**
- * The verifier (DESIGN.md, Audit anchoring): leaf → Merkle proof → root → the root's anchor on chain. It never
+ * The verifier (docs/architecture.md, Audit anchoring): leaf → Merkle proof → root → the root's anchor on chain. It never
  * trusts the party that hands it a proof: the proof must lead from the leaf to the root, the root must be
  * anchored in `AuditLog`, and every fact the claim states (room, sender, time, the record's bytes) must match
  * the leaf the chain vouches for.

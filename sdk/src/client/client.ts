@@ -55,7 +55,7 @@ export interface ClientInit {
   /** JSON-RPC provider, to verify contract wallets (ERC-1271) and read token gates. */
   provider?: Provider
   /**
-   * Reads token gates (DESIGN.md, Token gates). Default: one over `provider`, started and
+   * Reads token gates (docs/architecture.md, Token gates). Default: one over `provider`, started and
    * stopped with the client; an evaluator passed here is started and stopped by its owner.
    */
   gates?: GateEvaluator

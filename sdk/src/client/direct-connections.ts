@@ -11,7 +11,7 @@ const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 export const DIRECT_LISTEN_ADDRESSES = ['/p2p-circuit', '/webrtc']
 
 /**
- * Upgrades relayed room neighbours to direct WebRTC connections (ENVIRONMENT.md: libp2p 3 does
+ * Upgrades relayed room neighbours to direct WebRTC connections (libp2p 3 does
  * not dial discovered peers by itself). A room's presence is the discovery: when a member
  * appears, the peer with the smaller PeerId dials `<relay>/p2p-circuit/webrtc/p2p/<member>`
  * through each relay it is connected to (the other side only if that did not happen), so two

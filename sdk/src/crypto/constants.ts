@@ -4,7 +4,7 @@
  */
 
 // ---------------------------------------------------------------------------------------------
-// Double Ratchet bounds (libsignal's values, as DESIGN.md's Encryption section requires)
+// Double Ratchet bounds (libsignal's values, as docs/architecture.md's Encryption section requires)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -35,7 +35,7 @@ export const MAX_PREVIOUS_RECEIVING_CHAINS = 5
 
 /**
  * A sender rotates its room sender key after this many messages. Megolm's default
- * (`rotation_period_msgs` = 100) is the bar DESIGN.md sets; fewer messages per key means a
+ * (`rotation_period_msgs` = 100) is the bar docs/architecture.md sets; fewer messages per key means a
  * captured chain key reads less.
  */
 export const SENDER_KEY_ROTATION_MESSAGES = 100

@@ -98,7 +98,7 @@ export interface DoubleRatchetSession {
    * unchanged.
    */
   decrypt(message: Uint8Array): Promise<Uint8Array>
-  /** The committed state as bytes (secret: store only wrapped, see DESIGN.md's vault). */
+  /** The committed state as bytes (secret: store only wrapped, see docs/architecture.md, Local vault). */
   serialize(): Uint8Array
   /** The session's associated data (bound into every message). */
   readonly associatedData: Uint8Array

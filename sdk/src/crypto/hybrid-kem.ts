@@ -1,6 +1,6 @@
 /**
  * Pairwise hybrid X25519 + ML-KEM-768 agreement, bound to both identities and the transcript:
- * the channel that carries a member's sender key to each eligible member (DESIGN.md).
+ * the channel that carries a member's sender key to each eligible member (docs/architecture.md, Encryption).
  *
  * A KEM alone authenticates nothing (anyone can encapsulate to a public key), so the
  * published X-Wing KEM (draft-connolly-cfrg-xwing-kem; noble's `ml_kem768_x25519`, checked

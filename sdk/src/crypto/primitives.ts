@@ -456,7 +456,7 @@ export function xwingDecapsulate(params: { cipherText: Uint8Array; secretKey: Ui
 }
 
 // ---------------------------------------------------------------------------------------------
-// Wrapping keys of the local vault (DESIGN.md, Local vault): non-extractable WebCrypto keys
+// Wrapping keys of the local vault (docs/architecture.md, Local vault): non-extractable WebCrypto keys
 // ---------------------------------------------------------------------------------------------
 
 /** Argon2id cost parameters (RFC 9106): memory in KiB, passes, lanes. */

@@ -1,5 +1,5 @@
 /**
- * Room encryption with sender keys, as Signal groups and Megolm do it (DESIGN.md: no ordering
+ * Room encryption with sender keys, as Signal groups and Megolm do it (docs/architecture.md, Encryption: no ordering
  * needed, unlike MLS). Each member has, per room, an outbound sender key: an epoch number and a
  * chain key. Every message steps the chain once (KDF_CK: HMAC-SHA-256 with 0x01 for the message
  * key, 0x02 for the next chain key, see `chain.ts`) and the message key is deleted after use, so a

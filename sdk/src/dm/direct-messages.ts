@@ -1,5 +1,5 @@
 /**
- * Direct messages between wallets (DESIGN.md, Encryption; README, Direct messages): every device pair has its
+ * Direct messages between wallets (docs/architecture.md, Encryption; docs/direct-messages.md): every device pair has its
  * own Double Ratchet session, started by PQXDH; a message goes to every device of the recipient wallet and, as a
  * copy, to this wallet's other devices.
  *

@@ -1,5 +1,5 @@
 /**
- * Finding a wallet's devices (README, Direct messages). Each device subscribes to its wallet's inbox
+ * Finding a wallet's devices (docs/direct-messages.md). Each device subscribes to its wallet's inbox
  * (`topics.ts`) and announces itself there (certificate + key bundle) every `DM_ANNOUNCE_INTERVAL_MS`, when a
  * neighbour subscribes, and in answer to a `query`. A sender subscribes to the recipient's inbox only while it
  * discovers (`DM_DISCOVERY_TIMEOUT_MS`, at most every `DM_REDISCOVERY_MS`), asks, and collects the bundles that

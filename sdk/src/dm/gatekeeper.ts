@@ -41,7 +41,7 @@ export interface DmGatekeeperInit {
 
 /**
  * Gossip validation of DM topics, run identically by peers and relays (the room gatekeeper's
- * pattern, DESIGN.md Identity): `Reject` what is provably bad (a malformed record, an invalid
+ * pattern, docs/architecture.md, Identity): `Reject` what is provably bad (a malformed record, an invalid
  * certificate, a device announcing itself on another wallet's inbox, a record type that does
  * not belong on the topic), `Ignore` what is not ours to judge (unknown versions, a contract
  * wallet with no chain to ask). Every DM record carries its sender's certificate, so

@@ -1,5 +1,5 @@
 /**
- * Double Ratchet sessions with remote devices, both ways (README, Direct messages). The first message to a
+ * Double Ratchet sessions with remote devices, both ways (docs/direct-messages.md). The first message to a
  * device is a PQXDH initial message in an `init` record on the recipient's inbox. As in Signal
  * (PreKeySignalMessage), every message of that session is sent this way — the PQXDH header repeated, the
  * payload the next ratchet message — until a message from the responder arrives; the responder answers a new

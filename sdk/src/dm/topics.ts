@@ -1,5 +1,5 @@
 /**
- * DM topic names (DESIGN.md, Direct messages; README, Direct messages).
+ * DM topic names (docs/architecture.md, Direct messages; docs/direct-messages.md).
  *
  * - Inbox of a wallet: `DM_INBOX_TOPIC_PREFIX + hex(SHA-256("SecureChat/dm-inbox/v1" || address (20 bytes)))`.
  *   Anyone who knows the address can compute it — a first contact has to start somewhere — so

@@ -1,5 +1,5 @@
 /**
- * Defaults of token gates (DESIGN.md, Token gates). Docs point here instead of repeating values.
+ * Defaults of token gates (docs/architecture.md, Token gates). Docs point here instead of repeating values.
  */
 
 /**

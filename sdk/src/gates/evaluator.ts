@@ -70,7 +70,7 @@ export interface GateEvaluatorEvents {
 }
 
 /**
- * Reads token gates from the chain (DESIGN.md, Token gates): balances at a recent block, results
+ * Reads token gates from the chain (docs/architecture.md, Token gates): balances at a recent block, results
  * cached per (address, rule), members re-checked when the chain moves, and fail-closed when the
  * RPC endpoint fails.
  */

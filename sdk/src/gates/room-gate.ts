@@ -10,7 +10,7 @@ const INELIGIBLE: GateDecision = { admit: false, reason: 'ineligible' }
 const UNAVAILABLE: GateDecision = { admit: false, reason: 'unavailable' }
 
 /**
- * The gate step of gossip validation (DESIGN.md, Token gates): synchronous when the sender's
+ * The gate step of gossip validation (docs/architecture.md, Token gates): synchronous when the sender's
  * eligibility is cached, a Promise when the chain must be asked. Fails closed: without an
  * evaluator, or when the chain cannot be asked, the sender is not admitted (the caller answers
  * `Ignore`, never `Reject`: eligibility depends on a block, not on a provable fault). Admitted

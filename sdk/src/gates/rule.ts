@@ -6,7 +6,7 @@ import type { GateRule, TokenRule } from '../types.ts'
 import { GATE_MAX_CONDITIONS, GATE_MAX_DEPTH } from './constants.ts'
 
 /**
- * Token-gate rules (DESIGN.md, Token gates): a chain, a standard, a contract, an optional
+ * Token-gate rules (docs/architecture.md, Token gates): a chain, a standard, a contract, an optional
  * token id and a minimum balance; rules combine with `anyOf` / `allOf`. Amounts and ids are
  * decimal strings (uint256 does not fit a JSON number, and the manifest is hashed as JSON).
  */

@@ -31,7 +31,7 @@ export interface CreateCertificateParams {
   /** Defaults to `http(s)://<domain>`. */
   uri?: string
   chainId: number
-  /** Hash of the device's encryption key bundle, hex (DESIGN.md, Encryption). */
+  /** Hash of the device's encryption key bundle, hex (docs/architecture.md, Encryption). */
   bundleHash?: string
   lifetimeMs?: number
   now?: number
@@ -226,7 +226,7 @@ export interface VerifyCertificateAsyncParams extends VerifyCertificateParams {
   provider?: Provider
 }
 
-/** Every check of DESIGN.md's Identity section, including ERC-1271 when a provider is given. */
+/** Every check of docs/architecture.md's Identity section, including ERC-1271 when a provider is given. */
 export async function verifyCertificate(params: VerifyCertificateAsyncParams): Promise<VerifiedCertificate> {
   const result = verifyCertificateOffline(params)
   if (result.status === 'valid') return result.certificate

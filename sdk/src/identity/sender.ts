@@ -1,6 +1,6 @@
 /**
  * The sender checks that every gossip validator runs first — rooms and DMs, on peers and relays alike
- * (DESIGN.md, Identity): does the session certificate a record carries (or names) authorise the PeerId that signed
+ * (docs/architecture.md, Identity): does the session certificate a record carries (or names) authorise the PeerId that signed
  * the record, and is it one the receiver accepts. In identity, so that rooms and DMs judge senders the same way
  * without DMs importing room code; what to do with the verdict (`Reject`, `Ignore`) stays with each validator.
  */

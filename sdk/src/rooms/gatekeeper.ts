@@ -45,7 +45,7 @@ export interface RoomGatekeeperInit {
 }
 
 /**
- * Gossip validation of one room topic, run identically by peers and relays (DESIGN.md,
+ * Gossip validation of one room topic, run identically by peers and relays (docs/architecture.md,
  * Identity): `Reject` only what is provably bad, `Ignore` what cannot be judged yet, and stay
  * synchronous unless the chain must be asked (contract wallets).
  */
@@ -185,7 +185,7 @@ export class RoomGatekeeper {
     return manifest === undefined ? undefined : policyViolation(certificate, manifest)
   }
 
-  // --- Token gate hook (DESIGN.md, Token gates): runs after the checks above accepted a record ---
+  // --- Token gate hook (docs/architecture.md, Token gates): runs after the checks above accepted a record ---
 
   /** The rule of a gated room (once the manifest is known), else undefined. */
   get gateRule(): GateRule | undefined {

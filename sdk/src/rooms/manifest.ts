@@ -16,7 +16,7 @@ const hexSchema = (bytes: number) =>
 export const accessSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('public') }).strict(),
   z.object({ type: z.literal('invite-only') }).strict(),
-  /** Token-gated (DESIGN.md, Token gates): members pass `rule` at a recent block. */
+  /** Token-gated (docs/architecture.md, Token gates): members pass `rule` at a recent block. */
   z.object({ type: z.literal('gated'), rule: gateRuleSchema }).strict(),
 ]) satisfies z.ZodType<RoomAccess>
 
@@ -26,7 +26,7 @@ export const manifestSchema = z
     name: z.string().min(1).max(100),
     owner: addressSchema,
     access: accessSchema,
-    /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (DESIGN.md, Encryption). */
+    /** Sender keys distributed over a hybrid X25519 + ML-KEM-768 channel (docs/architecture.md, Encryption). */
     encryption: z.literal('sender-keys'),
     /** SIWE domains whose certificates this room accepts. */
     domains: z.array(z.string().min(1).max(255)).min(1).max(16),

@@ -35,7 +35,7 @@ interface Member {
 }
 
 /**
- * The sender-key side of one room (DESIGN.md, Encryption): our outbound chain, every member's
+ * The sender-key side of one room (docs/architecture.md, Encryption): our outbound chain, every member's
  * inbound chain, and the distribution of our chain key to each member over the hybrid
  * X-Wing channel bound to both PeerIds and the room. Relays and non-members see ciphertext.
  *

@@ -1,5 +1,5 @@
 /**
- * Rooms in the vault (README, Security): which rooms this device joined, so a restarted client
+ * Rooms in the vault (docs/security.md): which rooms this device joined, so a restarted client
  * can join them again, and each room's inbound sender keys, so a restarted device still reads the
  * epochs of other members it held keys for. The vault encrypts every entry
  * under its non-extractable key, bound to the entry's name (`vault/vault.ts`).

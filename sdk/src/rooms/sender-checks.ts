@@ -12,7 +12,7 @@ export interface SenderChecksInit {
 }
 
 /**
- * What every node that validates room records holds, the same on a client and a relay (DESIGN.md, Identity and
+ * What every node that validates room records holds, the same on a client and a relay (docs/architecture.md, Identity and
  * Token gates): the session certificates it verified, and the token gates it reads. Without a gate evaluator a
  * gated room admits nobody (fail closed).
  */

@@ -81,7 +81,7 @@ export type Payload = z.infer<typeof payloadSchema>
 
 /**
  * Client timestamp, Lamport clock and causal history ride outside the payload: relays need
- * them to store and serve history and anchorers to build audit leaves (DESIGN.md).
+ * them to store and serve history and anchorers to build audit leaves (docs/architecture.md, Records).
  */
 export const messageRecordSchema = z
   .object({

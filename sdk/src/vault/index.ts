@@ -1,5 +1,5 @@
 /**
- * `@securechat/sdk/vault`: the encrypted local vault (DESIGN.md, Local vault) — keys and
+ * `@securechat/sdk/vault`: the encrypted local vault (docs/architecture.md, Local vault) — keys and
  * session state wrapped under a non-extractable WebCrypto key derived from the wallet or a
  * passphrase; a file in the data dir on Node, IndexedDB in the browser.
  */

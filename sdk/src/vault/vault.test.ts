@@ -15,7 +15,7 @@ const FAST = { argon2id: VAULT_ARGON2ID_MIN }
 const passphrase = (text: string): VaultUnlock => ({ type: 'passphrase', passphrase: text })
 const tempDir = () => mkdtemp(join(tmpdir(), 'securechat-vault-'))
 
-/** The compliance suite every vault backend runs (STYLE.md, Tests). */
+/** The compliance suite every vault backend runs (docs/development.md, Tests). */
 function backendSuite(name: string, create: () => Promise<() => VaultBackend>): void {
   describe(`vault backend: ${name}`, () => {
     it('behavior: values survive close and reopen, entries are listed and deleted', async () => {

@@ -1,5 +1,5 @@
 /**
- * The local vault (DESIGN.md, Local vault): named entries of secret bytes — the libp2p key,
+ * The local vault (docs/architecture.md, Local vault): named entries of secret bytes — the libp2p key,
  * device keys, Double Ratchet states, certificates — each encrypted under one AES-256-GCM key
  * that never leaves WebCrypto (non-extractable), derived from a passphrase or from the wallet.
  *

@@ -1,6 +1,6 @@
 /**
  * Anchoring in the web app: the marks of the room on screen (`anchors.ts` checks them), and a member anchoring a
- * room's recent messages from the browser (DESIGN.md, Audit anchoring: "room members and relays alike"), paying
+ * room's recent messages from the browser (docs/architecture.md, Audit anchoring: "room members and relays alike"), paying
  * the gas from the wallet, as `securechat anchor` does from a terminal:
  *
  * 1. the batch: the leaves of the messages this device holds, in the leaf list format the relays publish;

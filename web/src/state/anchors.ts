@@ -1,5 +1,5 @@
 /**
- * The "anchored in block N" marks (DESIGN.md, Audit anchoring), checked without trusting the relay: this browser
+ * The "anchored in block N" marks (docs/architecture.md, Audit anchoring), checked without trusting the relay: this browser
  * recomputes each message's audit leaf from the message as it received (or sent) it, asks the relay that
  * serves the app for the leaf's Merkle proof (`GET /audit/proof`), checks that the proof leads to the root,
  * and reads the root's anchor — block, time, anchorer, and the `Anchored` event's leaf list CID — from the

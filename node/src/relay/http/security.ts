@@ -36,7 +36,7 @@ export function cspTemplate(connectSources: readonly string[]): (nonce: string) 
 
 /**
  * Headers on every response besides the CSP. Camera and microphone stay allowed for this origin:
- * calls (DESIGN.md) need them; everything else powerful is off.
+ * calls (docs/architecture.md, Not built yet) need them; everything else powerful is off.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',
