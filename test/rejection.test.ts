@@ -517,7 +517,7 @@ describe('rejected, never delivered', () => {
   // Fails today: gossipsub deduplicates by (from, seqno) only, so the same record published
   // again under a new sequence number reaches the room, whose sender-key ratchet refuses it and
   // reports an "undecryptable" message (with a reason about forward secrecy) for a message every
-  // peer has already read. DESIGN.md: receivers deduplicate by message id.
+  // peer has already read. docs/architecture.md, Validation: receivers deduplicate by message id.
   it('behavior: a record published again under a new gossip sequence number is delivered once, silently', async () => {
     const net = await startNetwork()
     const { mallory, key } = await startMallory(net)

@@ -1,5 +1,5 @@
 /**
- * vitest helper: Debian's Chromium driven by playwright-core (ENVIRONMENT.md, Browser tests),
+ * vitest helper: Debian's Chromium driven by playwright-core (docs/development.md, Tests),
  * and an injected EIP-1193 wallet that answers the requests MetaMask answers, signing in Node
  * with a demo account's key.
  */
