@@ -135,6 +135,11 @@ interface RatchetState {
   skipped: Map<string, SkippedKey>
 }
 
+/** A state before its first message: no receiving chain, counters at zero, nothing skipped. */
+function freshState(keys: Pick<RatchetState, 'dhs' | 'dhr' | 'rk' | 'cks'>, associatedData: Uint8Array): RatchetState {
+  return { ...keys, ckr: null, ns: 0, nr: 0, pn: 0, ad: associatedData.slice(), previousChains: [], skipped: new Map() }
+}
+
 function cloneState(s: RatchetState): RatchetState {
   // Byte arrays are never modified in place, so sharing them between copies is safe.
   return { ...s, previousChains: [...s.previousChains], skipped: new Map(s.skipped) }
@@ -402,22 +407,7 @@ export async function createInitiatorSession(params: {
     sharedSecret,
     await x25519SharedSecret({ secretKey: dhs.secretKey, publicKey: remoteRatchetPublicKey }),
   )
-  return new RatchetSession(
-    {
-      dhs,
-      dhr: remoteRatchetPublicKey.slice(),
-      rk,
-      cks: ck,
-      ckr: null,
-      ns: 0,
-      nr: 0,
-      pn: 0,
-      ad: associatedData.slice(),
-      previousChains: [],
-      skipped: new Map(),
-    },
-    init,
-  )
+  return new RatchetSession(freshState({ dhs, dhr: remoteRatchetPublicKey.slice(), rk, cks: ck }, associatedData), init)
 }
 
 /**
@@ -435,19 +425,15 @@ export function createResponderSession(params: {
   assertKeyBytes(ratchetKeyPair.secretKey, X25519_KEY_BYTES, 'ratchet secret key')
   assertKeyBytes(ratchetKeyPair.publicKey, X25519_KEY_BYTES, 'ratchet public key')
   return new RatchetSession(
-    {
-      dhs: { publicKey: ratchetKeyPair.publicKey.slice(), secretKey: ratchetKeyPair.secretKey.slice() },
-      dhr: null,
-      rk: sharedSecret.slice(),
-      cks: null,
-      ckr: null,
-      ns: 0,
-      nr: 0,
-      pn: 0,
-      ad: associatedData.slice(),
-      previousChains: [],
-      skipped: new Map(),
-    },
+    freshState(
+      {
+        dhs: { publicKey: ratchetKeyPair.publicKey.slice(), secretKey: ratchetKeyPair.secretKey.slice() },
+        dhr: null,
+        rk: sharedSecret.slice(),
+        cks: null,
+      },
+      associatedData,
+    ),
     init,
   )
 }
