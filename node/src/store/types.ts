@@ -6,14 +6,7 @@ import type { AbortOptions } from '@securechat/sdk/types'
  * passed the relay's validation, and what that validation learned from it. The store computes
  * the message id from the data and notes the time itself.
  */
-export interface StoreInput {
-  topic: string
-  from: string
-  seqno: Uint8Array
-  signature: Uint8Array
-  data: Uint8Array
-  type: string
-  lamport?: number
+export interface StoreInput extends Omit<HistoryRecord, 'id' | 'receivedAtMs'> {
   /**
    * State rather than history (presence, device announcements): a newer record of the same type
    * from the same sender replaces it, and an older one arriving later is not kept.
