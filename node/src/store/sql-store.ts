@@ -3,13 +3,10 @@ import {
   HISTORY_PAGE_RECORDS,
   type HistoryQuery,
   type HistoryRecord,
-  MAX_HISTORY_DATA_BYTES,
   MAX_HISTORY_FETCH_IDS,
   MAX_HISTORY_PAGE_RECORDS,
-  MAX_HISTORY_SIGNATURE_BYTES,
-  MAX_HISTORY_TOPIC_CHARS,
-  MAX_HISTORY_TYPE_CHARS,
   MAX_HISTORY_TYPES,
+  withinHistoryBounds,
 } from '@securechat/sdk/history'
 import { messageIdOf } from '@securechat/sdk/rooms'
 import {
@@ -98,7 +95,8 @@ export class SqlStore implements MessageStore {
       const out: PutOutcome[] = Array(records.length).fill(PutOutcome.invalid)
       const history: number[] = []
       for (const [i, record] of records.entries()) {
-        if (!withinBounds(record)) continue
+        // The history protocol could not serve a record outside its bounds: better not to keep it.
+        if (!withinHistoryBounds(record)) continue
         if (record.supersedes === true) out[i] = await this.#putState(tx, record, receivedAtMs)
         else history.push(i)
       }
@@ -374,22 +372,6 @@ async function addUsage(
     `INSERT INTO usage (topic, sender, records, bytes) VALUES ${deltas.map(() => '(?, ?, ?, ?)').join(', ')}
      ON CONFLICT (topic, sender) DO UPDATE SET records = usage.records + excluded.records, bytes = usage.bytes + excluded.bytes`,
     deltas.flatMap((d) => [d.topic, d.sender, d.records, d.bytes]),
-  )
-}
-
-/** The history protocol could not serve a record outside its bounds: better not to keep it. */
-function withinBounds(record: StoreInput): boolean {
-  return (
-    record.seqno.byteLength === 8 &&
-    record.data.byteLength <= MAX_HISTORY_DATA_BYTES &&
-    record.signature.byteLength > 0 &&
-    record.signature.byteLength <= MAX_HISTORY_SIGNATURE_BYTES &&
-    record.topic.length > 0 &&
-    record.topic.length <= MAX_HISTORY_TOPIC_CHARS &&
-    /^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(record.from) &&
-    /^[a-z-]+$/.test(record.type) &&
-    record.type.length <= MAX_HISTORY_TYPE_CHARS &&
-    (record.lamport === undefined || (Number.isSafeInteger(record.lamport) && record.lamport >= 0))
   )
 }
 

@@ -31,4 +31,5 @@ export {
   type HistoryRecord,
   type HistoryRequest,
   type HistoryResponse,
+  withinHistoryBounds,
 } from './wire.ts'

@@ -105,6 +105,26 @@ const cursor = z
   .regex(/^[A-Za-z0-9:_-]+$/)
 const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{1,128}$/)
 
+/** A gossipsub sequence number's size. */
+const SEQNO_BYTES = 8
+
+/**
+ * Whether a record keeps the bounds a `records` response holds it to (`wireRecordSchema`), on its
+ * decoded fields: a store keeps nothing it could never serve.
+ */
+export function withinHistoryBounds(record: Omit<HistoryRecord, 'id' | 'receivedAtMs'>): boolean {
+  return (
+    record.seqno.byteLength === SEQNO_BYTES &&
+    record.signature.byteLength > 0 &&
+    record.signature.byteLength <= MAX_HISTORY_SIGNATURE_BYTES &&
+    record.data.byteLength <= MAX_HISTORY_DATA_BYTES &&
+    topic.safeParse(record.topic).success &&
+    peerId.safeParse(record.from).success &&
+    recordType.safeParse(record.type).success &&
+    (record.lamport === undefined || lamportClock.safeParse(record.lamport).success)
+  )
+}
+
 const rangeSchema = z.discriminatedUnion('by', [
   z.object({ by: z.literal('time'), fromMs: recordTimeSchema.optional(), toMs: recordTimeSchema.optional() }).strict(),
   z.object({ by: z.literal('lamport'), from: lamportClock.optional(), to: lamportClock.optional() }).strict(),
@@ -147,7 +167,7 @@ const wireRecordSchema = z
     id: messageId,
     topic,
     from: peerId,
-    seqno: z.string().regex(/^[0-9a-f]{16}$/),
+    seqno: z.string().regex(new RegExp(`^[0-9a-f]{${SEQNO_BYTES * 2}}$`)),
     signature: base64urlBytes(MAX_HISTORY_SIGNATURE_BYTES),
     data: base64urlBytes(MAX_HISTORY_DATA_BYTES),
     type: recordType,
