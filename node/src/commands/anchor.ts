@@ -20,7 +20,6 @@ import { decodeInvite, roomIdOf } from '@securechat/sdk/rooms'
 import type { Address } from '@securechat/sdk/types'
 import {
   type ChainFlags,
-  listenFor,
   openAuditChain,
   openAuditNetwork,
   readTranscriptFile,
@@ -31,7 +30,7 @@ import { createNodeLogger } from '../log.ts'
 import { loadWallet } from '../wallet.ts'
 import { batchesOf, durationOf, inputsOf } from './export.ts'
 import { type ClientFlags, joinFromFlags, readInvite } from './room-client.ts'
-import { type RecordedMessage, recordRoom } from './room-recorder.ts'
+import { type RecordedMessage, recordWhileListening } from './room-recorder.ts'
 
 export interface AnchorFlags extends Omit<ClientFlags, 'room'>, ChainFlags {
   room?: string
@@ -69,14 +68,13 @@ export async function anchor(flags: AnchorFlags): Promise<void> {
   })
   try {
     if (joined !== undefined) {
-      const recording = recordRoom(joined.room)
-      const duration = durationOf(flags.duration)
-      process.stderr.write(
-        `listening on room ${roomId}${duration === undefined ? '; Ctrl-C anchors what arrived' : ` for ${duration} ms`}\n`,
+      received.push(
+        ...(await recordWhileListening(joined.room, {
+          label: roomId,
+          durationMs: durationOf(flags.duration),
+          onInterrupt: 'anchors what arrived',
+        })),
       )
-      await listenFor(duration)
-      recording.stop()
-      received.push(...recording.messages)
     }
     // A transcript's messages are known by their records; those received here carry their leaf's fields.
     const leaves = [

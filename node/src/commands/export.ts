@@ -15,7 +15,6 @@ import { decodeInvite, roomIdOf } from '@securechat/sdk/rooms'
 import {
   anchoredBatches,
   type ChainFlags,
-  listenFor,
   openAuditChain,
   openAuditNetwork,
   readTranscriptFile,
@@ -24,7 +23,7 @@ import {
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { type ClientFlags, joinFromFlags, readInvite } from './room-client.ts'
-import { recordRoom } from './room-recorder.ts'
+import { recordWhileListening } from './room-recorder.ts'
 
 export interface ExportFlags extends ClientFlags, ChainFlags {
   out: string
@@ -48,20 +47,14 @@ export async function exportTranscript(flags: ExportFlags): Promise<void> {
   const joined = listening ? await joinFromFlags(flags, factory) : undefined
   try {
     if (joined !== undefined) {
-      const recording = recordRoom(joined.room, (m) => process.stderr.write(`received message ${m.id}\n`))
-      process.stderr.write(
-        `listening on room ${invite.manifest.manifest.name} (${roomId})${
-          duration === undefined ? '; Ctrl-C exports' : ` for ${duration} ms`
-        }\n`,
+      messages.push(
+        ...(await recordWhileListening(joined.room, {
+          label: `${invite.manifest.manifest.name} (${roomId})`,
+          durationMs: duration,
+          onInterrupt: 'exports',
+          onMessage: (m) => process.stderr.write(`received message ${m.id}\n`),
+        })),
       )
-      await listenFor(duration)
-      recording.stop()
-      messages.push(...recording.messages)
-      if (recording.dropped > 0) {
-        process.stderr.write(
-          `warning: ${recording.dropped} message(s) beyond the first ${recording.messages.length} not kept\n`,
-        )
-      }
     }
     const rpc = flags.rpc ?? (process.env.SECURECHAT_RPC || undefined)
     let batches: FoundBatch[] = previous === undefined ? [] : await batchesOf(previous)

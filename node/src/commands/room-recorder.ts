@@ -5,6 +5,7 @@
  */
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import { listenFor } from '../audit/cli-support.ts'
 import { MAX_RECORDED_MESSAGES } from '../audit/constants.ts'
 
 /** A message as recorded: what a transcript keeps of it, and what its audit leaf needs (`leafOfMessage`). */
@@ -56,4 +57,30 @@ export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) =>
       room.removeEventListener('message:undecryptable', take)
     },
   }
+}
+
+/**
+ * Records `room` for `durationMs`, or until Ctrl-C when absent, saying on stderr what it listens to
+ * (`label`), what Ctrl-C then does (`onInterrupt`) and how many messages it could not keep.
+ */
+export async function recordWhileListening(
+  room: Room,
+  params: {
+    label: string
+    durationMs: number | undefined
+    onInterrupt: string
+    onMessage?: (message: RecordedMessage) => void
+  },
+): Promise<RecordedMessage[]> {
+  const recording = recordRoom(room, params.onMessage)
+  const until = params.durationMs === undefined ? `; Ctrl-C ${params.onInterrupt}` : ` for ${params.durationMs} ms`
+  process.stderr.write(`listening on room ${params.label}${until}\n`)
+  await listenFor(params.durationMs)
+  recording.stop()
+  if (recording.dropped > 0) {
+    process.stderr.write(
+      `warning: ${recording.dropped} message(s) beyond the first ${recording.messages.length} not kept\n`,
+    )
+  }
+  return [...recording.messages]
 }
