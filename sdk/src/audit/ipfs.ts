@@ -9,6 +9,7 @@ import { unixfs } from '@helia/unixfs'
 import type { Libp2p } from '@libp2p/interface'
 import { createHeliaLight, type Helia, type HeliaInit } from 'helia'
 import { CID } from 'multiformats/cid'
+import { concatBytes } from '../crypto/primitives.ts'
 import { InvalidInputError } from '../errors.ts'
 import type { AbortOptions } from '../types.ts'
 import { type AuditBatch, decodeLeafList, encodeLeafList } from './batch.ts'
@@ -84,13 +85,7 @@ export async function createAuditIpfs(init: AuditIpfsInit): Promise<AuditIpfs> {
           cause,
         })
       }
-      const out = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        out.set(chunk, offset)
-        offset += chunk.byteLength
-      }
-      return out
+      return concatBytes(...chunks)
     },
     stop() {
       stopped ??= helia.stop().then(() => undefined)

@@ -13,6 +13,7 @@
 import { getAddress } from 'ethers'
 import {
   bytesToHex,
+  concatBytes,
   hexToBytes,
   hkdfSha256,
   type KeyPair,
@@ -64,13 +65,7 @@ export async function pairTopic(params: {
   })
   const [first, second] = [params.selfPeerId, params.remotePeerId].sort()
   const info = [PAIR_LABEL, lengthPrefixed(first!), lengthPrefixed(second!)]
-  const infoBytes = new Uint8Array(info.reduce((n, part) => n + part.length, 0))
-  let offset = 0
-  for (const part of info) {
-    infoBytes.set(part, offset)
-    offset += part.length
-  }
-  const id = hkdfSha256({ ikm: dh, info: infoBytes, length: 32 })
+  const id = hkdfSha256({ ikm: dh, info: concatBytes(...info), length: 32 })
   wipe(dh)
   return `${DM_TOPIC_PREFIX}${bytesToHex(id)}`
 }

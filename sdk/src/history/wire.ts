@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { MAX_LAMPORT_CLOCK } from '../constants.ts'
-import { bytesToHex, hexToBytes } from '../crypto/primitives.ts'
+import { bytesToHex, concatBytes, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { recordTimeSchema } from '../json-records.ts'
 import {
@@ -306,17 +306,7 @@ export function encodeRecordsResponse(params: {
       : ''
   const head = utf8.encode(`{"v":${HISTORY_WIRE_VERSION},"type":"records","records":[`)
   const tail = utf8.encode(`]${cursorJson}}`)
-  const bytes = new Uint8Array(
-    head.byteLength +
-      tail.byteLength +
-      parts.reduce((sum, part) => sum + part.byteLength + 1, 0) -
-      Math.min(1, parts.length),
-  )
-  let offset = 0
-  for (const chunk of [head, ...parts.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), tail]) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
+  const bytes = concatBytes(head, ...parts.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), tail)
   return { bytes, sent: parts.length }
 }
 
