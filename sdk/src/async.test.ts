@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { sleep } from './async.ts'
+import { raceSignal, sleep } from './async.ts'
 
 describe('sleep', () => {
   beforeEach(() => {
@@ -37,5 +37,23 @@ describe('sleep', () => {
   it('behavior: a signal aborted before the call rejects without starting a timer', async () => {
     await expect(sleep(10, AbortSignal.abort('gone'))).rejects.toBe('gone')
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('raceSignal', () => {
+  it('behavior: settles as the promise does and removes its listener', async () => {
+    const controller = new AbortController()
+    const removed = vi.spyOn(controller.signal, 'removeEventListener')
+    await expect(raceSignal(Promise.resolve(7), controller.signal)).resolves.toBe(7)
+    await expect(raceSignal(Promise.reject(new Error('no')), controller.signal)).rejects.toThrow('no')
+    expect(removed).toHaveBeenCalledTimes(2)
+  })
+
+  it('behavior: an abort rejects with the signal reason while the promise is still pending', async () => {
+    const controller = new AbortController()
+    const waiting = raceSignal(new Promise<never>(() => {}), controller.signal)
+    controller.abort('stopped')
+    await expect(waiting).rejects.toBe('stopped')
+    await expect(raceSignal(Promise.resolve(1), AbortSignal.abort('gone'))).rejects.toBe('gone')
   })
 })

@@ -13,6 +13,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
+import { raceSignal } from '@securechat/sdk/async'
 import { describeGateRule, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, type RoomAccess } from '@securechat/sdk/rooms'
@@ -125,10 +126,7 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   // leaf lists of members who anchor from the web app (served on IPFS); serves the web app (issue #5), told to
   // dial the relay on loopback: this is a devnet.
   const anchorer = hardhatDevAccounts()[DEVNET_ANCHORER_ACCOUNT]!
-  const web = await Promise.race([
-    webBuild,
-    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
-  ])
+  const web = await raceSignal(webBuild, signal)
   const relay = createRelay({
     privateKey: await loadOrCreatePeerKey(join(devnetDir, 'relay')),
     listen: [`/ip4/127.0.0.1/tcp/${relayTcpPort}`, `/ip4/127.0.0.1/tcp/${relayWsPort}/ws`],

@@ -1,5 +1,6 @@
 import { getAddress, Interface, id as keccakText, type Provider } from 'ethers'
 import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
+import { raceSignal } from '../async.ts'
 import { GateUnavailableError, InvalidInputError } from '../errors.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import type { AbortOptions, Address } from '../types.ts'
@@ -754,25 +755,6 @@ function toUnavailable(err: unknown, chainId: number | undefined): GateUnavailab
     details: { chainId },
     hint: 'check the RPC endpoint (--rpc); members already verified stay admitted, nobody new is admitted until it answers',
     cause: err,
-  })
-}
-
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
   })
 }
 
