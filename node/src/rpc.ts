@@ -6,6 +6,7 @@
  * down, prints "failed to detect network" to stdout every second and holds every request. Gate
  * evaluators ask the endpoint's real chain id themselves, so a wrong static id is still caught.
  */
+import { withTimeout } from '@securechat/sdk/async'
 import type { AbortOptions } from '@securechat/sdk/types'
 import { JsonRpcProvider } from 'ethers'
 import { RPC_PROBE_TIMEOUT_MS } from './constants.ts'
@@ -42,13 +43,12 @@ export async function probeChainId(
   timeoutMs = RPC_PROBE_TIMEOUT_MS,
   options: AbortOptions = {},
 ): Promise<number> {
-  const timeout = AbortSignal.timeout(timeoutMs)
   try {
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      signal: options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]),
+      signal: withTimeout(options.signal, timeoutMs),
     })
     const body = (await response.json()) as { result?: unknown }
     if (typeof body.result !== 'string') throw new Error(`unexpected answer ${JSON.stringify(body).slice(0, 200)}`)

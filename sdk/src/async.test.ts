@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { raceSignal, sleep } from './async.ts'
+import { raceSignal, sleep, withTimeout } from './async.ts'
 
 describe('sleep', () => {
   beforeEach(() => {
@@ -55,5 +55,18 @@ describe('raceSignal', () => {
     controller.abort('stopped')
     await expect(waiting).rejects.toBe('stopped')
     await expect(raceSignal(Promise.resolve(1), AbortSignal.abort('gone'))).rejects.toBe('gone')
+  })
+})
+
+describe('withTimeout', () => {
+  it('behavior: aborts when the caller does, and on its own after the time', async () => {
+    const controller = new AbortController()
+    const both = withTimeout(controller.signal, 60_000)
+    controller.abort('caller')
+    expect(both.aborted).toBe(true)
+    expect(both.reason).toBe('caller')
+    const alone = withTimeout(undefined, 1)
+    await new Promise((resolve) => alone.addEventListener('abort', resolve, { once: true }))
+    expect((alone.reason as Error).name).toBe('TimeoutError')
   })
 })

@@ -43,3 +43,9 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
     )
   })
 }
+
+/** A signal that aborts when `signal` does (if given) or after `ms`, whichever comes first. */
+export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms)
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+}

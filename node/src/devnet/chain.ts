@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { sleep } from '@securechat/sdk/async'
+import { sleep, withTimeout } from '@securechat/sdk/async'
 import { HDNodeWallet } from 'ethers'
 import {
   CHAIN_OUTPUT_TAIL_LINES,
@@ -131,7 +131,7 @@ export async function startChain(init: StartChainInit = {}, options: AbortOption
   process.once('exit', killOnExit)
   child.once('exit', () => process.removeListener('exit', killOnExit))
 
-  const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])])
+  const signal = withTimeout(options.signal, timeoutMs)
   const output = new OutputTail(CHAIN_OUTPUT_TAIL_LINES)
   try {
     const rpcUrl = await waitForRpcUrl(child, output, signal)

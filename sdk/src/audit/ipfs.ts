@@ -9,6 +9,7 @@ import { unixfs } from '@helia/unixfs'
 import type { Libp2p } from '@libp2p/interface'
 import { createHeliaLight, type Helia, type HeliaInit } from 'helia'
 import { CID } from 'multiformats/cid'
+import { withTimeout } from '../async.ts'
 import { concatBytes } from '../crypto/primitives.ts'
 import { InvalidInputError } from '../errors.ts'
 import type { AbortOptions } from '../types.ts'
@@ -67,8 +68,7 @@ export async function createAuditIpfs(init: AuditIpfsInit): Promise<AuditIpfs> {
         throw new InvalidInputError(`not a CID: ${JSON.stringify(cid)}`, { cause })
       }
       const maxBytes = options.maxBytes ?? MAX_LEAF_LIST_BYTES
-      const timeout = AbortSignal.timeout(options.timeoutMs ?? LEAF_LIST_FETCH_TIMEOUT_MS)
-      const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+      const signal = withTimeout(options.signal, options.timeoutMs ?? LEAF_LIST_FETCH_TIMEOUT_MS)
       const chunks: Uint8Array[] = []
       let size = 0
       try {

@@ -7,7 +7,7 @@
  * anchor (`anchoring.ts`) seeds what it knows instead, and hands its leaf list to the relay
  * (`POST /audit/leaf-lists`).
  */
-import { sleep } from '@securechat/sdk/async'
+import { sleep, withTimeout } from '@securechat/sdk/async'
 import {
   type AnchorRecord,
   type AuditLeaf,
@@ -91,7 +91,7 @@ export class AnchorChecker {
 
   async check(leaf: AuditLeaf, options: AbortOptions = {}): Promise<AnchorCheck> {
     const answer = await relayApiOf(this.#init.baseUrl)
-      .proof(leafHashOf(leaf), { signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) })
+      .proof(leafHashOf(leaf), { signal: withTimeout(options.signal, ANCHOR_CHECK_TIMEOUT_MS) })
       .catch((err: unknown): ProofAnswer => {
         // Our own timeout: nothing is known, as when the relay is unreachable. The caller's abort goes on.
         options.signal?.throwIfAborted()
@@ -134,7 +134,7 @@ export class AnchorChecker {
         evidence: { root, proof, leaf },
         reader: { anchorOf: (r, o) => this.#anchorOf(r, o ?? {}) },
       },
-      { signal: withTimeout(options, ANCHOR_CHECK_TIMEOUT_MS) },
+      { signal: withTimeout(options.signal, ANCHOR_CHECK_TIMEOUT_MS) },
     )
     if (!verdict.ok || verdict.anchor === undefined) {
       const failure = verdict.failures[0]
@@ -187,12 +187,6 @@ function relayApiOf(baseUrl: string | undefined): RelayApi {
   return relayApi({ baseUrl: baseUrl ?? location.origin })
 }
 
-/** The caller's signal, and a timeout of `ms`. */
-function withTimeout(options: AbortOptions, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms)
-  return options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
-}
-
 /**
  * Whether the relay keeps a leaf list (so `securechat verify` can fetch it), or why not;
  * `final` when the relay refused these bytes for good (malformed, too large, another CID on chain).
@@ -211,7 +205,7 @@ export async function postLeafList(
   const api = relayApiOf(init.baseUrl)
   for (let attempt = 1; ; attempt++) {
     const answer = await api
-      .submitLeafList(bytes, { signal: withTimeout(options, LEAF_LIST_PUBLISH_TIMEOUT_MS) })
+      .submitLeafList(bytes, { signal: withTimeout(options.signal, LEAF_LIST_PUBLISH_TIMEOUT_MS) })
       .catch((err: unknown): LeafListAnswer => {
         options.signal?.throwIfAborted()
         const reason = `the relay could not be reached (${String(err)})`
