@@ -10,6 +10,7 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { setNewest } from '../bounded-map.ts'
 import { CERTIFICATE_FETCH_TIMEOUT_MS, MAX_CACHED_CERTIFICATES } from '../constants.ts'
 import { decodeKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
 import { hexToBytes } from '../crypto/primitives.ts'
@@ -47,18 +48,14 @@ export class KeyBundleCache {
   async add(peerId: string, text: string, certificate: VerifiedCertificate): Promise<boolean> {
     if (this.#bundles.get(peerId) === text) return true
     if (!(await verifies(peerId, text, certificate))) return false
-    this.#bundles.delete(peerId)
-    this.#bundles.set(peerId, text)
-    if (this.#bundles.size > this.#max) this.#bundles.delete(this.#bundles.keys().next().value!)
+    setNewest(this.#bundles, peerId, text, this.#max)
     return true
   }
 
   /** Remembers that `source` forwarded the presence of `peerId`: it can be asked for the bundle. */
   noteSource(peerId: string, source: PeerId): void {
     if (source.toString() === peerId) return
-    this.#sources.delete(peerId)
-    this.#sources.set(peerId, source)
-    if (this.#sources.size > this.#max) this.#sources.delete(this.#sources.keys().next().value!)
+    setNewest(this.#sources, peerId, source, this.#max)
   }
 
   /**

@@ -1,6 +1,7 @@
 import { getAddress, Interface, id as keccakText, type Provider } from 'ethers'
 import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { raceSignal } from '../async.ts'
+import { evictOldest } from '../bounded-map.ts'
 import { GateUnavailableError, InvalidInputError } from '../errors.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import type { AbortOptions, Address } from '../types.ts'
@@ -756,12 +757,4 @@ function toUnavailable(err: unknown, chainId: number | undefined): GateUnavailab
     hint: 'check the RPC endpoint (--rpc); members already verified stay admitted, nobody new is admitted until it answers',
     cause: err,
   })
-}
-
-function evictOldest<K, V>(map: Map<K, V>, max: number): void {
-  while (map.size > max) {
-    const oldest = map.keys().next()
-    if (oldest.done === true) return
-    map.delete(oldest.value)
-  }
 }

@@ -1,4 +1,5 @@
 import type { Provider } from 'ethers'
+import { evictOldest, setNewest } from '../bounded-map.ts'
 import { MAX_CACHED_CERTIFICATES } from '../constants.ts'
 import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
 import type { SessionCertificate, VerifiedCertificate } from '../types.ts'
@@ -157,21 +158,11 @@ export class CertificateRegistry {
     const current = this.#byPeer.get(peerId)
     // A peer may renew its certificate; never replace a later expiry with an earlier one.
     if (current !== undefined && current.certificate.expiresAtMs > certificate.expiresAtMs) return
-    this.#byPeer.delete(peerId)
-    this.#byPeer.set(peerId, { raw, certificate })
-    evictOldest(this.#byPeer, this.#max)
+    setNewest(this.#byPeer, peerId, { raw, certificate }, this.#max)
   }
 
   #remember(key: string, error: InvalidCertificateError): void {
     this.#rejected.set(key, error)
     evictOldest(this.#rejected, this.#max)
-  }
-}
-
-function evictOldest<K, V>(map: Map<K, V>, max: number): void {
-  while (map.size > max) {
-    const oldest = map.keys().next()
-    if (oldest.done === true) return
-    map.delete(oldest.value)
   }
 }
