@@ -21,37 +21,41 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 }
 
 /** `ciphertext || tag` (16-byte tag). */
-export async function sealRaw(
+export function sealRaw(
   key: Uint8Array,
   nonce: Uint8Array,
   plaintext: Uint8Array,
   associatedData: Uint8Array,
 ): Promise<Uint8Array> {
-  const subtle = globalThis.crypto.subtle
-  const cryptoKey = await subtle.importKey('raw', copy(key), { name: 'AES-GCM' }, false, ['encrypt'])
-  const sealed = await subtle.encrypt(
-    { name: 'AES-GCM', iv: copy(nonce), additionalData: copy(associatedData), tagLength: 128 },
-    cryptoKey,
-    copy(plaintext),
-  )
-  return new Uint8Array(sealed)
+  return aesGcm('encrypt', key, nonce, plaintext, associatedData)
 }
 
 /** Opens `ciphertext || tag`; throws when it does not authenticate. */
-export async function openRaw(
+export function openRaw(
   key: Uint8Array,
   nonce: Uint8Array,
   sealed: Uint8Array,
   associatedData: Uint8Array,
 ): Promise<Uint8Array> {
+  return aesGcm('decrypt', key, nonce, sealed, associatedData)
+}
+
+/** One AES-256-GCM operation, the raw key imported for it alone. */
+async function aesGcm(
+  use: 'encrypt' | 'decrypt',
+  key: Uint8Array,
+  nonce: Uint8Array,
+  input: Uint8Array,
+  associatedData: Uint8Array,
+): Promise<Uint8Array> {
   const subtle = globalThis.crypto.subtle
-  const cryptoKey = await subtle.importKey('raw', copy(key), { name: 'AES-GCM' }, false, ['decrypt'])
-  const opened = await subtle.decrypt(
-    { name: 'AES-GCM', iv: copy(nonce), additionalData: copy(associatedData), tagLength: 128 },
-    cryptoKey,
-    copy(sealed),
-  )
-  return new Uint8Array(opened)
+  const cryptoKey = await subtle.importKey('raw', copy(key), { name: 'AES-GCM' }, false, [use])
+  const params = { name: 'AES-GCM', iv: copy(nonce), additionalData: copy(associatedData), tagLength: 128 }
+  const output =
+    use === 'encrypt'
+      ? await subtle.encrypt(params, cryptoKey, copy(input))
+      : await subtle.decrypt(params, cryptoKey, copy(input))
+  return new Uint8Array(output)
 }
 
 /** WebCrypto takes an ArrayBuffer-backed view; a subarray of a SharedArrayBuffer is copied. */
