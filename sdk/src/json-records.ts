@@ -1,10 +1,25 @@
 import { z } from 'zod'
-import { MAX_MESSAGE_BYTES, MAX_RECORD_TIME_MS } from './constants.ts'
+import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_RECORD_TIME_MS } from './constants.ts'
 import { utf8 } from './encoding.ts'
 import { InvalidInputError } from './errors.ts'
 
 /** A time a record states (ms since the epoch), bounded so that every peer can show it (room and DM records alike). */
 export const recordTimeSchema = z.number().int().nonnegative().max(MAX_RECORD_TIME_MS)
+
+/** A SHA-256 hash in lowercase hex, as records name rooms, messages and inboxes. */
+export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/)
+
+/** Bytes as records carry them: base64url without padding, at least one character. */
+export const base64urlSchema = z.string().regex(/^[A-Za-z0-9_-]+$/)
+
+/** A device's key bundle as records and the certificate protocol carry it (base64url), committed to by its certificate. */
+export const keyBundleTextSchema = z
+  .string()
+  .max(MAX_BUNDLE_BYTES * 2)
+  .regex(/^[A-Za-z0-9_-]+$/)
+
+/** A PeerId as records name one (its string form). */
+export const peerIdTextSchema = z.string().min(1).max(128)
 
 export type DecodeResult<T> =
   | { status: 'ok'; record: T }

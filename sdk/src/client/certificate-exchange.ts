@@ -9,17 +9,13 @@ import {
 } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import { certificateSchema } from '../identity/certificate.ts'
+import { keyBundleTextSchema, peerIdTextSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
 import type { AbortOptions, SessionCertificate } from '../types.ts'
 
 /** A request names one PeerId and asks for its certificate, or for its key bundle. */
-const requestSchema = z.object({ peer: z.string().min(1).max(128), bundle: z.literal(true).optional() }).strict()
-const bundleSchema = z
-  .string()
-  .min(1)
-  .max(MAX_BUNDLE_BYTES * 2)
-  .regex(/^[A-Za-z0-9_-]+$/)
-const responseSchema = z.object({ cert: certificateSchema.optional(), bundle: bundleSchema.optional() }).strict()
+const requestSchema = z.object({ peer: peerIdTextSchema, bundle: z.literal(true).optional() }).strict()
+const responseSchema = z.object({ cert: certificateSchema.optional(), bundle: keyBundleTextSchema.optional() }).strict()
 /** The largest message either side reads: a response with a bundle, base64url. */
 const MAX_EXCHANGE_BYTES = MAX_BUNDLE_BYTES * 2 + MAX_CERTIFICATE_BYTES * 2
 

@@ -21,16 +21,21 @@
  * keys and both PeerIds).
  */
 import { z } from 'zod'
-import { MAX_BUNDLE_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
+import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { certificateSchema } from '../identity/certificate.ts'
-import { type DecodeResult, decodeJsonRecord, encodeJsonRecord, recordTimeSchema } from '../json-records.ts'
+import {
+  base64urlSchema,
+  type DecodeResult,
+  decodeJsonRecord,
+  encodeJsonRecord,
+  keyBundleTextSchema,
+  peerIdTextSchema,
+  recordTimeSchema,
+  sha256HexSchema,
+} from '../json-records.ts'
 import { DM_WIRE_VERSION } from './constants.ts'
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
-const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/)
-const bundleSchema = base64url.max(MAX_BUNDLE_BYTES * 2)
-const peerIdSchema = z.string().min(1).max(128)
 /** A session id: 16 bytes, hex. */
 export const sessionIdSchema = z.string().regex(/^[0-9a-f]{32}$/)
 
@@ -38,9 +43,9 @@ export const deviceRecordSchema = z
   .object({
     v: z.literal(DM_WIRE_VERSION),
     type: z.literal('device'),
-    inbox: hex64,
+    inbox: sha256HexSchema,
     cert: certificateSchema,
-    bundle: bundleSchema,
+    bundle: keyBundleTextSchema,
     atMs: recordTimeSchema,
   })
   .strict()
@@ -50,7 +55,7 @@ export const queryRecordSchema = z
   .object({
     v: z.literal(DM_WIRE_VERSION),
     type: z.literal('query'),
-    inbox: hex64,
+    inbox: sha256HexSchema,
     cert: certificateSchema,
     atMs: recordTimeSchema,
   })
@@ -61,13 +66,13 @@ export const initRecordSchema = z
   .object({
     v: z.literal(DM_WIRE_VERSION),
     type: z.literal('init'),
-    inbox: hex64,
+    inbox: sha256HexSchema,
     /** The recipient device (PeerId); the wallet's other devices ignore the record. */
-    to: peerIdSchema,
+    to: peerIdTextSchema,
     cert: certificateSchema,
-    bundle: bundleSchema,
+    bundle: keyBundleTextSchema,
     /** The PQXDH initial message (base64url). */
-    msg: base64url.max(MAX_MESSAGE_BYTES),
+    msg: base64urlSchema.max(MAX_MESSAGE_BYTES),
   })
   .strict()
 export type InitRecord = z.infer<typeof initRecordSchema>
@@ -79,7 +84,7 @@ export const msgRecordSchema = z
     sid: sessionIdSchema,
     cert: certificateSchema,
     /** The Double Ratchet message (base64url): header || ciphertext || tag. */
-    ct: base64url.max(MAX_MESSAGE_BYTES),
+    ct: base64urlSchema.max(MAX_MESSAGE_BYTES),
   })
   .strict()
 export type MsgRecord = z.infer<typeof msgRecordSchema>

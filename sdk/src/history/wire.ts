@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { MAX_LAMPORT_CLOCK } from '../constants.ts'
 import { bytesToHex, concatBytes, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
-import { recordTimeSchema } from '../json-records.ts'
+import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import {
   HISTORY_WIRE_VERSION,
   MAX_HISTORY_CURSOR_CHARS,
@@ -91,7 +91,6 @@ export type HistoryResponse =
 
 /** A Lamport clock, bounded like the room records' (rooms/wire.ts). */
 const lamportClock = z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK)
-const messageId = z.string().regex(/^[0-9a-f]{64}$/)
 const topic = z.string().min(1).max(MAX_HISTORY_TOPIC_CHARS)
 const recordType = z
   .string()
@@ -147,7 +146,7 @@ const requestSchema = z.discriminatedUnion('type', [
       v: z.literal(HISTORY_WIRE_VERSION),
       type: z.literal('fetch'),
       topic,
-      ids: z.array(messageId).min(1).max(MAX_HISTORY_FETCH_IDS),
+      ids: z.array(sha256HexSchema).min(1).max(MAX_HISTORY_FETCH_IDS),
     })
     .strict(),
 ])
@@ -164,7 +163,7 @@ function base64urlBytes(max: number) {
 
 const wireRecordSchema = z
   .object({
-    id: messageId,
+    id: sha256HexSchema,
     topic,
     from: peerId,
     seqno: z.string().regex(new RegExp(`^[0-9a-f]{${SEQNO_BYTES * 2}}$`)),

@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import {
   CAUSAL_HISTORY_LENGTH,
-  MAX_BUNDLE_BYTES,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
@@ -14,10 +13,14 @@ import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
+  base64urlSchema,
   decodeJsonRecord,
   encodeJsonRecord,
   type DecodeResult as JsonDecodeResult,
+  keyBundleTextSchema,
+  peerIdTextSchema,
   recordTimeSchema,
+  sha256HexSchema,
 } from '../json-records.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
@@ -27,30 +30,21 @@ import { signedManifestSchema } from './manifest.ts'
  * (gossipsub StrictSign); who the PeerId speaks for comes from its session certificate.
  */
 
-const messageIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
 /** Ciphertext or a sealed key, base64url; never longer than a whole record. */
-const sealedSchema = z
-  .string()
-  .min(1)
-  .max(MAX_MESSAGE_BYTES)
-  .regex(/^[A-Za-z0-9_-]+$/)
+const sealedSchema = base64urlSchema.max(MAX_MESSAGE_BYTES)
 
 export const presenceRecordSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('presence'),
-    room: z.string().regex(/^[0-9a-f]{64}$/),
+    room: sha256HexSchema,
     cert: certificateSchema,
     /** The room's signed manifest, so relays and late joiners learn the room's rules. */
     manifest: signedManifestSchema.optional(),
     /** The device's encryption key bundle (base64url), committed to by the certificate. */
-    bundle: z
-      .string()
-      .max(MAX_BUNDLE_BYTES * 2)
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .optional(),
+    bundle: keyBundleTextSchema.optional(),
     /** Members whose current sender key this device lacks: they send it again. */
-    want: z.array(z.string().min(1).max(128)).max(MAX_KEY_REQUESTS_PER_PRESENCE).optional(),
+    want: z.array(peerIdTextSchema).max(MAX_KEY_REQUESTS_PER_PRESENCE).optional(),
     leaving: z.boolean().optional(),
     atMs: recordTimeSchema,
   })
@@ -63,7 +57,7 @@ export const envelopeSchema = z
     v: z.literal(1),
     kind: z.literal('text'),
     body: z.string().max(MAX_TEXT_BYTES),
-    parent: messageIdSchema.optional(),
+    parent: sha256HexSchema.optional(),
   })
   .strict()
 export type Envelope = z.infer<typeof envelopeSchema>
@@ -87,9 +81,9 @@ export const messageRecordSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('message'),
-    room: z.string().regex(/^[0-9a-f]{64}$/),
+    room: sha256HexSchema,
     lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
-    deps: z.array(messageIdSchema).max(CAUSAL_HISTORY_LENGTH),
+    deps: z.array(sha256HexSchema).max(CAUSAL_HISTORY_LENGTH),
     sentAtMs: recordTimeSchema,
     payload: payloadSchema,
   })
@@ -101,13 +95,13 @@ export const keysRecordSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('keys'),
-    room: z.string().regex(/^[0-9a-f]{64}$/),
+    room: sha256HexSchema,
     epoch: z.number().int().nonnegative().max(MAX_SENDER_KEY_EPOCH),
     to: z
       .array(
         z
           .object({
-            peer: z.string().min(1).max(128),
+            peer: peerIdTextSchema,
             sealed: sealedSchema,
           })
           .strict(),
