@@ -42,35 +42,31 @@ function formatValue(value: number | bigint): string {
   return String(value)
 }
 
-const one = (name: string, help: string, type: Metric['type'], value: number | bigint): Metric => ({
-  name,
-  help,
-  type,
-  samples: [{ value }],
-})
+/** A gauge of one sample. */
+export function gauge(name: string, help: string, value: number | bigint): Metric {
+  return { name, help, type: 'gauge', samples: [{ value }] }
+}
+
+/** A counter of one sample. */
+export function counter(name: string, help: string, value: number | bigint): Metric {
+  return { name, help, type: 'counter', samples: [{ value }] }
+}
 
 export function relayMetrics(stats: RelayStats): Metric[] {
   return [
-    one(
-      'securechat_relay_uptime_seconds',
-      'Seconds since the relay started.',
-      'gauge',
-      Math.floor(stats.uptimeMs / 1000),
-    ),
-    one('securechat_relay_rooms', 'Room topics the relay has joined.', 'gauge', stats.rooms),
-    one('securechat_relay_connections', 'Open libp2p connections.', 'gauge', stats.connections),
-    one('securechat_relay_records_accepted_total', 'Records accepted and forwarded.', 'counter', stats.accepted),
-    one('securechat_relay_records_rejected_total', 'Records rejected as invalid.', 'counter', stats.rejected),
-    one(
+    gauge('securechat_relay_uptime_seconds', 'Seconds since the relay started.', Math.floor(stats.uptimeMs / 1000)),
+    gauge('securechat_relay_rooms', 'Room topics the relay has joined.', stats.rooms),
+    gauge('securechat_relay_connections', 'Open libp2p connections.', stats.connections),
+    counter('securechat_relay_records_accepted_total', 'Records accepted and forwarded.', stats.accepted),
+    counter('securechat_relay_records_rejected_total', 'Records rejected as invalid.', stats.rejected),
+    counter(
       'securechat_relay_records_gate_dropped_total',
       "Valid records dropped because their sender fails the room's token gate.",
-      'counter',
       stats.gateDropped,
     ),
-    one(
+    counter(
       'securechat_relay_records_gate_unavailable_total',
       'Valid records dropped because the token gate could not be read.',
-      'counter',
       stats.gateUnavailable,
     ),
   ]
@@ -78,24 +74,22 @@ export function relayMetrics(stats: RelayStats): Metric[] {
 
 export function anchorerMetrics(stats: AnchorerStats): Metric[] {
   return [
-    one('securechat_anchor_pending_leaves', 'Leaves waiting for the next batch.', 'gauge', stats.pendingLeaves),
-    one('securechat_anchor_queued_batches', 'Batches cut and not anchored yet.', 'gauge', stats.queuedBatches),
-    one('securechat_anchor_queued_leaves', 'Leaves in batches not anchored yet.', 'gauge', stats.queuedLeaves),
-    one('securechat_anchor_batches_anchored_total', 'Batches this relay anchored.', 'counter', stats.batchesAnchored),
-    one(
+    gauge('securechat_anchor_pending_leaves', 'Leaves waiting for the next batch.', stats.pendingLeaves),
+    gauge('securechat_anchor_queued_batches', 'Batches cut and not anchored yet.', stats.queuedBatches),
+    gauge('securechat_anchor_queued_leaves', 'Leaves in batches not anchored yet.', stats.queuedLeaves),
+    counter('securechat_anchor_batches_anchored_total', 'Batches this relay anchored.', stats.batchesAnchored),
+    counter(
       'securechat_anchor_batches_already_anchored_total',
       'Batches whose root was found already anchored.',
-      'counter',
       stats.batchesAlreadyAnchored,
     ),
-    one('securechat_anchor_leaves_anchored_total', 'Leaves in anchored batches.', 'counter', stats.leavesAnchored),
-    one('securechat_anchor_attempts_total', 'Anchoring attempts.', 'counter', stats.attempts),
-    one('securechat_anchor_failures_total', 'Failed anchoring attempts (each is retried).', 'counter', stats.failures),
-    one('securechat_anchor_gas_used_total', 'Gas used by anchor transactions.', 'counter', stats.gasUsed),
-    one(
+    counter('securechat_anchor_leaves_anchored_total', 'Leaves in anchored batches.', stats.leavesAnchored),
+    counter('securechat_anchor_attempts_total', 'Anchoring attempts.', stats.attempts),
+    counter('securechat_anchor_failures_total', 'Failed anchoring attempts (each is retried).', stats.failures),
+    counter('securechat_anchor_gas_used_total', 'Gas used by anchor transactions.', stats.gasUsed),
+    gauge(
       'securechat_anchor_last_anchor_timestamp_seconds',
       'When the last batch was anchored (Unix time; 0: never).',
-      'gauge',
       Math.floor((stats.lastAnchor?.atMs ?? 0) / 1000),
     ),
   ]

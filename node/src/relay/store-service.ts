@@ -6,7 +6,7 @@ import { openStore } from '../store/open.ts'
 import { StoreService, type StoreServiceStats } from '../store/service.ts'
 import type { RetentionInit } from '../store/types.ts'
 import type { RelayComponents, RelayService } from './create-relay.ts'
-import type { Metric } from './metrics.ts'
+import { counter, gauge, type Metric } from './metrics.ts'
 import type { AcceptedDmGossip, AcceptedGossip } from './relay.ts'
 
 export interface MessageStoreInit {
@@ -78,18 +78,6 @@ export function dmStoreFacts(accepted: AcceptedDmRecord): StoreFacts | undefined
 }
 
 function storeMetrics(stats: StoreServiceStats): Metric[] {
-  const gauge = (name: string, help: string, value: number): Metric => ({
-    name,
-    help,
-    type: 'gauge',
-    samples: [{ value }],
-  })
-  const counter = (name: string, help: string, value: number): Metric => ({
-    name,
-    help,
-    type: 'counter',
-    samples: [{ value }],
-  })
   const { store, history } = stats
   return [
     ...(store === undefined

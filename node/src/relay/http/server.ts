@@ -17,7 +17,7 @@ import {
   HTTP_REQUEST_TIMEOUT_MS,
 } from '../../constants.ts'
 import { ConfigError } from '../../errors.ts'
-import { type Metric, relayMetrics } from '../metrics.ts'
+import { gauge, type Metric, relayMetrics } from '../metrics.ts'
 import { RateLimiter, type RateLimiterInit } from '../rate-limit.ts'
 import type { RelayNode } from '../relay.ts'
 import { expandIPv6 } from './addresses.ts'
@@ -167,12 +167,7 @@ export class RelayHttpServer {
         type: 'counter',
         samples: this.#reply.counts().map(([code, value]) => ({ labels: { code: String(code) }, value })),
       },
-      {
-        name: 'securechat_http_rate_limited_clients',
-        help: 'Client IPs the rate limiter tracks.',
-        type: 'gauge',
-        samples: [{ value: this.#limiter.size }],
-      },
+      gauge('securechat_http_rate_limited_clients', 'Client IPs the rate limiter tracks.', this.#limiter.size),
     ]
   }
 
