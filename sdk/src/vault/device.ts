@@ -27,15 +27,7 @@ export interface StoredDevice {
  * own (a vault belongs to one device); with none stored, it becomes the vault's.
  */
 export async function loadDevice(vault: Vault, privateKey?: PrivateKey): Promise<StoredDevice> {
-  const keyBytes = await vault.get(DEVICE_ENTRIES.peerKey)
-  let stored: PrivateKey | undefined
-  if (keyBytes !== undefined) {
-    try {
-      stored = privateKeyFromProtobuf(keyBytes)
-    } catch (cause) {
-      throw new VaultCorruptError('the device key in the vault cannot be decoded', { cause })
-    }
-  }
+  const stored = await getDecoded(vault, DEVICE_ENTRIES.peerKey, privateKeyFromProtobuf, 'device key')
   if (stored !== undefined && privateKey !== undefined && !stored.equals(privateKey)) {
     throw new VaultError('this vault belongs to another device key', {
       details: { vaultPeerId: peerIdFromPrivateKey(stored).toString() },
@@ -43,16 +35,24 @@ export async function loadDevice(vault: Vault, privateKey?: PrivateKey): Promise
     })
   }
   if (stored === undefined) return { privateKey: undefined, deviceKeys: undefined }
-  const keys = await vault.get(DEVICE_ENTRIES.keys)
-  let deviceKeys: DeviceKeys | undefined
-  if (keys !== undefined) {
-    try {
-      deviceKeys = decodeDeviceKeys(keys)
-    } catch (cause) {
-      throw new VaultCorruptError('the device encryption keys in the vault cannot be decoded', { cause })
-    }
-  }
+  const deviceKeys = await getDecoded(vault, DEVICE_ENTRIES.keys, decodeDeviceKeys, 'device encryption keys')
   return { privateKey: stored, deviceKeys }
+}
+
+/** Entry `name` decoded, or undefined when the vault holds none; `VaultCorruptError` when it does not decode. */
+async function getDecoded<T>(
+  vault: Vault,
+  name: string,
+  decode: (bytes: Uint8Array) => T,
+  what: string,
+): Promise<T | undefined> {
+  const bytes = await vault.get(name)
+  if (bytes === undefined) return undefined
+  try {
+    return decode(bytes)
+  } catch (cause) {
+    throw new VaultCorruptError(`the ${what} in the vault cannot be decoded`, { cause })
+  }
 }
 
 /** Stores the device key and its encryption keys. */
