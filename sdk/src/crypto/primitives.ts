@@ -66,6 +66,15 @@ export function assertKeyBytes(value: Uint8Array, length: number, field: string)
   }
 }
 
+/** Throws `MalformedMessageError` unless a KEM ciphertext (of `kem`) is `length` bytes. */
+function assertCiphertextBytes(cipherText: Uint8Array, length: number, kem: string): void {
+  if (cipherText.length !== length) {
+    throw new MalformedMessageError(`${kem} ciphertext has the wrong size`, {
+      details: { expected: length, received: cipherText.length },
+    })
+  }
+}
+
 /** Concatenation of byte strings. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0
@@ -403,11 +412,7 @@ export function mlKem768Encapsulate(publicKey: Uint8Array): { cipherText: Uint8A
 export function mlKem768Decapsulate(params: { cipherText: Uint8Array; secretKey: Uint8Array }): Uint8Array {
   const { cipherText, secretKey } = params
   assertKeyBytes(secretKey, ML_KEM_768_SECRET_KEY_BYTES, 'ML-KEM-768 secret key')
-  if (cipherText.length !== ML_KEM_768_CIPHERTEXT_BYTES) {
-    throw new MalformedMessageError('ML-KEM-768 ciphertext has the wrong size', {
-      details: { expected: ML_KEM_768_CIPHERTEXT_BYTES, received: cipherText.length },
-    })
-  }
+  assertCiphertextBytes(cipherText, ML_KEM_768_CIPHERTEXT_BYTES, 'ML-KEM-768')
   return ml_kem768.decapsulate(cipherText, secretKey)
 }
 
@@ -443,11 +448,7 @@ export function xwingEncapsulate(params: { publicKey: Uint8Array; randomness?: U
 export function xwingDecapsulate(params: { cipherText: Uint8Array; secretKey: Uint8Array }): Uint8Array {
   const { cipherText, secretKey } = params
   assertKeyBytes(secretKey, XWING_SECRET_KEY_BYTES, 'X-Wing secret key')
-  if (cipherText.length !== XWING_CIPHERTEXT_BYTES) {
-    throw new MalformedMessageError('X-Wing ciphertext has the wrong size', {
-      details: { expected: XWING_CIPHERTEXT_BYTES, received: cipherText.length },
-    })
-  }
+  assertCiphertextBytes(cipherText, XWING_CIPHERTEXT_BYTES, 'X-Wing')
   try {
     return ml_kem768_x25519.decapsulate(cipherText, secretKey)
   } catch (cause) {
