@@ -71,8 +71,7 @@ export async function fetchCertificate(
   about: string,
   options: AbortOptions = {},
 ): Promise<SessionCertificate | undefined> {
-  const signal = options.signal ?? AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS)
-  return (await exchange(libp2p, ask, { peer: about }, signal))?.cert
+  return (await exchange(libp2p, ask, { peer: about }, options))?.cert
 }
 
 /**
@@ -85,16 +84,16 @@ export async function fetchBundle(
   about: string,
   options: AbortOptions = {},
 ): Promise<string | undefined> {
-  const signal = options.signal ?? AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS)
-  return (await exchange(libp2p, ask, { peer: about, bundle: true }, signal))?.bundle
+  return (await exchange(libp2p, ask, { peer: about, bundle: true }, options))?.bundle
 }
 
 async function exchange(
   libp2p: Libp2p,
   ask: PeerId,
   request: z.input<typeof requestSchema>,
-  signal: AbortSignal,
+  options: AbortOptions,
 ): Promise<z.infer<typeof responseSchema> | undefined> {
+  const signal = options.signal ?? AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS)
   const stream = await libp2p.dialProtocol(ask, CERTIFICATE_PROTOCOL, { signal, runOnLimitedConnection: true })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_EXCHANGE_BYTES })

@@ -11,7 +11,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { setNewest } from '../bounded-map.ts'
-import { CERTIFICATE_FETCH_TIMEOUT_MS, MAX_CACHED_CERTIFICATES } from '../constants.ts'
+import { MAX_CACHED_CERTIFICATES } from '../constants.ts'
 import { decodeKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
 import { hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
@@ -100,8 +100,8 @@ export class KeyBundleCache {
     if (source === undefined) return Promise.resolve(undefined)
     const fetched = (async () => {
       try {
-        const signal = options.signal ?? AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS)
-        const text = await fetchBundle(this.#init.libp2p, source, about, { signal })
+        // fetchBundle gives up after CERTIFICATE_FETCH_TIMEOUT_MS unless the caller says otherwise.
+        const text = await fetchBundle(this.#init.libp2p, source, about, options)
         if (text === undefined) return undefined
         return (await this.add(about, text, certificate)) ? text : undefined
       } catch (err) {
