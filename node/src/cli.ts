@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
-import { chat, listen, roomCreate, roomList, send } from './commands/chat.ts'
+import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
 import { runRelay } from './commands/relay.ts'
 import { resolveRelayConfig } from './config.ts'
@@ -168,6 +168,15 @@ export function buildProgram(): Command {
       }
       return listen(flags)
     })
+  clientOptions(
+    program
+      .command('history')
+      .description(
+        "print a room's history kept by the relays (since what this device has, with --data-dir), then exit",
+      ),
+  )
+    .option('--json', 'one JSON object per message')
+    .action(async (flags) => history(flags))
   clientOptions(program.command('chat').description('chat in a room interactively')).action(async (flags) =>
     chat(flags),
   )

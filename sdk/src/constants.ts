@@ -129,3 +129,23 @@ export const MAX_LAMPORT_CLOCK = 2 ** 48
 
 /** Largest sender-key epoch: the u32 of the sender-key message header (crypto/sender-keys.ts). */
 export const MAX_SENDER_KEY_EPOCH = 0xffff_ffff
+
+/**
+ * How long a member whose presence stopped (timed out, or went offline) still gets our sender
+ * keys sealed to it: the relays' default store retention (30 days), so a member that comes back
+ * within it reads, through catch-up, everything sent meanwhile. A member that leaves the room
+ * (`leaveRoom`), is removed or fails the gate stops getting them at once.
+ */
+export const ABSENT_MEMBER_KEYS_MS = 30 * 24 * 60 * 60 * 1000
+
+/** Most absent members a room keeps sealing keys to; the longest absent is dropped first. */
+export const MAX_ABSENT_MEMBERS = 256
+
+/** Most messages one catch-up fetches (memory bound); the next catch-up goes on from there. */
+export const MAX_CATCH_UP_MESSAGES = 50_000
+
+/** Most key and presence records one catch-up fetches. */
+export const MAX_CATCH_UP_STATE_RECORDS = 10_000
+
+/** Ids of messages delivered at the highest Lamport clock, remembered so catch-up skips them. */
+export const MAX_POSITION_IDS = 64

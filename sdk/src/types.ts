@@ -128,6 +128,26 @@ export interface RoomEvents {
    * while ineligible, members drop its records and stop sealing keys to it.
    */
   'access:changed': CustomEvent<{ eligible: boolean; reason: string }>
+  /** Catch-up from the relays' stores (`Room.catchUp`): how far it got; last with `done: true`. */
+  'history:progress': CustomEvent<HistoryProgress>
+}
+
+/** Progress of one catch-up of a room from the relays' stores. */
+export interface HistoryProgress {
+  roomId: string
+  /** Relays asked (connected, speaking the store protocol). */
+  relays: number
+  /** Messages fetched, after deduplication across relays: what is to be delivered. */
+  fetched: number
+  /** Delivered (`message:received`), in order of (Lamport clock, id). */
+  delivered: number
+  /** Not readable on this device (`message:undecryptable`, once each, with the reason). */
+  undecryptable: number
+  /** Records a store sent that failed verification or the room's checks (a faulty or lying store). */
+  rejected: number
+  /** Relays that did not answer. */
+  failed: number
+  done: boolean
 }
 
 export interface UndecryptableMessage {

@@ -4,6 +4,7 @@ import { sleep } from '@securechat/sdk/async'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
+import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
@@ -11,7 +12,14 @@ import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { isoTime } from './cli-format.ts'
-import { type ClientFlags, formatMessage, joinFromFlags, messageToJson, untilSignal } from './room-client.ts'
+import {
+  type ClientFlags,
+  catchUpFromFlags,
+  formatMessage,
+  joinFromFlags,
+  messageToJson,
+  untilSignal,
+} from './room-client.ts'
 
 export interface RoomCreateFlags {
   name: string
@@ -113,34 +121,55 @@ export async function send(flags: ClientFlags, text: string): Promise<void> {
 
 export async function listen(flags: ClientFlags & { json?: boolean }): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, room, close } = await joinFromFlags(flags, factory)
+  const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
+  const { client, room, close } = joined
   process.stderr.write(
     `listening on room ${room.manifest.manifest.name} (${room.id}) as ${client.address} (peer ${client.peerId.toString()})${flags.dataDir === undefined ? '' : ` in ${flags.dataDir}`}\n`,
   )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
-  // What this device cannot read is shown, with why, never dropped silently.
-  room.addEventListener('message:undecryptable', ({ detail }) => {
-    const line =
-      flags.json === true
-        ? JSON.stringify({
-            type: 'undecryptable',
-            roomId: detail.roomId,
-            id: detail.id,
-            sender: detail.sender,
-            senderPeerId: detail.senderPeerId,
-            sentAt: isoTime(detail.sentAtMs),
-            reason: detail.reason,
-          })
-        : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
-    process.stdout.write(`${line}\n`)
-  })
-  for await (const message of room.messages({ signal: stop.signal })) {
-    process.stdout.write(
-      flags.json === true ? `${JSON.stringify(messageToJson(message))}\n` : `${formatMessage(message)}\n`,
-    )
-  }
+  room.addEventListener('message:undecryptable', ({ detail }) => printUndecryptable(detail, flags.json === true))
+  const messages = room.messages({ signal: stop.signal })
+  // What was said while away first (in order), then live; a failed catch-up does not stop listening.
+  void catchUpFromFlags(joined).catch((err: unknown) =>
+    process.stderr.write(`catch-up failed: ${err instanceof Error ? err.message : String(err)}\n`),
+  )
+  for await (const message of messages) printMessage(message, flags.json === true)
   await close()
+}
+
+/** `securechat history`: prints the room's history from the relays' stores (and this device), then exits. */
+export async function history(flags: ClientFlags & { json?: boolean }): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
+  const { room, close } = joined
+  try {
+    room.addEventListener('message:received', ({ detail }) => printMessage(detail, flags.json === true))
+    room.addEventListener('message:undecryptable', ({ detail }) => printUndecryptable(detail, flags.json === true))
+    await catchUpFromFlags(joined)
+  } finally {
+    await close()
+  }
+}
+
+function printMessage(message: RoomMessage, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(messageToJson(message))}\n` : `${formatMessage(message)}\n`)
+}
+
+/** What this device cannot read is shown, with why, never dropped silently. */
+function printUndecryptable(detail: UndecryptableMessage, json: boolean): void {
+  const line = json
+    ? JSON.stringify({
+        type: 'undecryptable',
+        roomId: detail.roomId,
+        id: detail.id,
+        sender: detail.sender,
+        senderPeerId: detail.senderPeerId,
+        sentAt: isoTime(detail.sentAtMs),
+        reason: detail.reason,
+      })
+    : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
+  process.stdout.write(`${line}\n`)
 }
 
 export async function chat(flags: ClientFlags): Promise<void> {

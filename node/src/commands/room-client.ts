@@ -4,7 +4,7 @@ import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
-import type { RoomMessage } from '@securechat/sdk/types'
+import type { HistoryProgress, RoomMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
@@ -26,7 +26,11 @@ export interface JoinedRoom {
 }
 
 /** Starts a client with the command's wallet (and `--data-dir`), dials the relays and joins the room. */
-export async function joinFromFlags(flags: ClientFlags, logger: LoggerFactory): Promise<JoinedRoom> {
+export async function joinFromFlags(
+  flags: ClientFlags,
+  logger: LoggerFactory,
+  options: { catchUp?: 'later' | 'no' } = {},
+): Promise<JoinedRoom> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
   const signer = walletSigner({ type: 'eoa', signer: wallet })
   const vault =
@@ -53,7 +57,8 @@ export async function joinFromFlags(flags: ClientFlags, logger: LoggerFactory): 
       ...(rpcChainId === undefined ? {} : { rpcChainId }),
     })
     await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
-    const room = await client.joinRoom(invite.manifest)
+    // `later`: catch-up waits for the command's listeners (`catchUpFromFlags`), live messages for it.
+    const room = await client.joinRoom(invite.manifest, { catchUp: options.catchUp ?? 'no' })
     await room.waitForPeers({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     return { client, room, close }
   } catch (err) {
@@ -77,6 +82,26 @@ async function resolveRoom(flags: ClientFlags, vault: Vault | undefined): Promis
       : `more than one room saved in ${flags.dataDir} is named ${flags.room}`,
     { hint: '`securechat room list --data-dir <dir>` lists the saved rooms with their ids' },
   )
+}
+
+/**
+ * Fetches what the room missed from the relays' stores, delivered as `message:received` in
+ * order; progress on stderr. Call once the command listens for messages.
+ */
+export async function catchUpFromFlags(joined: JoinedRoom): Promise<HistoryProgress> {
+  const { client, room } = joined
+  const report = ({ detail }: CustomEvent<HistoryProgress>): void => {
+    if (detail.relays === 0 && detail.done) return
+    process.stderr.write(
+      `catching up: ${detail.delivered} of ${detail.fetched} delivered${detail.undecryptable > 0 ? `, ${detail.undecryptable} unreadable` : ''}${detail.rejected > 0 ? `, ${detail.rejected} rejected` : ''} from ${detail.relays} relay(s)${detail.done ? ' — done' : ''}\n`,
+    )
+  }
+  room.addEventListener('history:progress', report)
+  try {
+    return await client.catchUp(room)
+  } finally {
+    room.removeEventListener('history:progress', report)
+  }
 }
 
 /** One JSON object per message, as `listen --json` prints it. */

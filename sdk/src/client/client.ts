@@ -17,15 +17,25 @@ import {
 } from '../errors.ts'
 import { explainGateResult, type GateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
+import { catchUp, libp2pHistorySource } from '../history/catch-up.ts'
+import { STORE_PROTOCOL } from '../history/constants.ts'
 import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
+import type { RoomHistorySink } from '../rooms/history-sink.ts'
 import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
-import { forgetRoom, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
+import { forgetRoom, loadHistoryPosition, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
-import type { AbortOptions, Address, SavedRoom, SessionCertificate, VerifiedCertificate } from '../types.ts'
+import type {
+  AbortOptions,
+  Address,
+  HistoryProgress,
+  SavedRoom,
+  SessionCertificate,
+  VerifiedCertificate,
+} from '../types.ts'
 import { DEVICE_ENTRIES, loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -104,6 +114,10 @@ export class SecureChatClient {
   #keyring: DeviceKeyring | undefined
   #dms: DirectMessages | undefined
   #direct: DirectConnections | undefined
+  /** Catch-ups running, by room: a call meanwhile shares the running one. */
+  readonly #catchingUp = new Map<string, Promise<HistoryProgress>>()
+  /** Rooms joined and not caught up yet (`catchUp: 'later'`): live messages wait in this sink until {@link catchUp}. */
+  readonly #joinSinks = new Map<string, RoomHistorySink>()
 
   constructor(init: ClientInit) {
     assertSigningTerms(init)
@@ -210,6 +224,11 @@ export class SecureChatClient {
       bundles.lookup,
     )
     this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
+    // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
+    libp2p.addEventListener('peer:identify', (event) => {
+      if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
+      for (const room of this.#rooms.values()) void this.#catchUpQuietly(room)
+    })
     this.#checks.start()
   }
 
@@ -249,8 +268,16 @@ export class SecureChatClient {
     return encodeInvite({ manifest: room.manifest, relays: this.#init.bootstrap ?? [] })
   }
 
-  /** Joins a room from an invite string or a signed manifest, verifying the manifest first. */
-  async joinRoom(invite: string | SignedManifest, options: AbortOptions = {}): Promise<Room> {
+  /**
+   * Joins a room from an invite string or a signed manifest, verifying the manifest first, and
+   * catches it up from the relays' stores ({@link catchUp}). `catchUp: 'later'` waits for the
+   * caller's {@link catchUp} (to attach listeners first; live messages wait for it); `'no'` does
+   * not catch up on join (a relay that reconnects still does).
+   */
+  async joinRoom(
+    invite: string | SignedManifest,
+    options: { catchUp?: 'now' | 'later' | 'no' } & AbortOptions = {},
+  ): Promise<Room> {
     const libp2p = this.libp2p
     const self = this.#self!
     const signed = typeof invite === 'string' ? decodeInvite(invite).manifest : invite
@@ -271,6 +298,7 @@ export class SecureChatClient {
             })
             return undefined
           })
+    const position = vault === undefined ? undefined : await loadHistoryPosition(vault, roomId).catch(() => undefined)
     const existing = this.#rooms.get(roomId)
     if (existing !== undefined) return existing
     const room = new Room(
@@ -290,6 +318,7 @@ export class SecureChatClient {
         roomId,
         manifest: signed,
         ...(keys === undefined ? {} : { keys }),
+        ...(position === undefined ? {} : { position }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
       },
     )
@@ -302,7 +331,11 @@ export class SecureChatClient {
         if (!this.rooms.some((other) => other.members().some((m) => m.peerId === peer))) direct.forget(peer)
       })
     }
+    // Live messages wait from the start: catch-up delivers what came before them first.
+    const when = options.catchUp ?? 'now'
+    if (when !== 'no') this.#joinSinks.set(roomId, room.historySink())
     room.start()
+    if (when === 'now') void this.#catchUpQuietly(room)
     if (vault !== undefined) {
       const relays = typeof invite === 'string' ? (decodeInvite(invite).relays ?? []) : (this.#init.bootstrap ?? [])
       await saveJoinedRoom(vault, { roomId, manifest: signed, relays }).catch((err: unknown) =>
@@ -310,6 +343,31 @@ export class SecureChatClient {
       )
     }
     return room
+  }
+
+  /**
+   * Fetches what `room` missed from every connected relay that keeps history, validated and
+   * decrypted like live gossip and delivered in order (`history:progress` reports how far).
+   * One at a time per room: a call while one runs shares it.
+   */
+  catchUp(room: Room, options: AbortOptions = {}): Promise<HistoryProgress> {
+    const running = this.#catchingUp.get(room.id)
+    if (running !== undefined) return running
+    const sink = this.#joinSinks.get(room.id) ?? room.historySink()
+    this.#joinSinks.delete(room.id)
+    const done = catchUp(sink, libp2pHistorySource(this.libp2p), options).finally(() =>
+      this.#catchingUp.delete(room.id),
+    )
+    this.#catchingUp.set(room.id, done)
+    return done
+  }
+
+  async #catchUpQuietly(room: Room): Promise<void> {
+    try {
+      await this.catchUp(room)
+    } catch (err) {
+      this.#log.info('catch-up failed', { roomId: room.id, error: String(err) })
+    }
   }
 
   /** Rooms this device joined and has not left, from the vault (none without one); needs no start. */
@@ -375,7 +433,8 @@ export class SecureChatClient {
   async leaveRoom(roomId: string): Promise<void> {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
-    await room?.stop()
+    this.#joinSinks.delete(roomId)
+    await room?.stop({ forever: true })
     if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
   }
 

@@ -1,3 +1,4 @@
+export { catchUp, type HistorySource, libp2pHistorySource } from './catch-up.ts'
 export { fetchHistory, type HistoryResult, queryHistory } from './client.ts'
 export {
   HISTORY_PAGE_RECORDS,

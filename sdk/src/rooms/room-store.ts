@@ -9,6 +9,7 @@
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
  * room/keys/<roomId>   = { v: 2, inbound: b64url(InboundSenderKeys.serialize()) }
+ * room/history/<roomId> = { v: 1, lamport, ids }   (HistoryPosition: where catch-up starts)
  * ```
  *
  * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
@@ -20,7 +21,7 @@
  * vault. Entries of version 1 also held that chain (`outbound`); it is ignored.
  */
 import { z } from 'zod'
-import { ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
+import { MAX_LAMPORT_CLOCK, MAX_POSITION_IDS, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
 import { wipe } from '../crypto/primitives.ts'
 import { deserializeInboundSenderKeys, type InboundSenderKeys } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
@@ -28,10 +29,11 @@ import { VaultCorruptError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { SavedRoom } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
+import type { HistoryPosition } from './history-sink.ts'
 import { roomIdOf, type SignedManifest, signedManifestSchema } from './manifest.ts'
 
 /** Vault entry names of rooms: `joined` + roomId (the manifest), `keys` + roomId (sender keys). */
-export const ROOM_ENTRY_PREFIXES = { joined: 'room/joined/', keys: 'room/keys/' } as const
+export const ROOM_ENTRY_PREFIXES = { joined: 'room/joined/', keys: 'room/keys/', history: 'room/history/' } as const
 
 const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/)
 const roomIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
@@ -48,6 +50,14 @@ const keysSchema = z.union([
   // Version 1 also held our own chain, which a restart no longer resumes.
   z.object({ v: z.literal(1), outbound: b64, inbound: b64 }).strict(),
 ])
+
+const positionSchema = z
+  .object({
+    v: z.literal(1),
+    lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
+    ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POSITION_IDS),
+  })
+  .strict()
 
 /** A room's sender-key state as loaded from the vault: the other members' chains. Secret. */
 export interface StoredRoomKeys {
@@ -101,6 +111,25 @@ export async function loadSavedRooms(vault: Vault, log?: Logger): Promise<SavedR
 export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
   await vault.delete(`${ROOM_ENTRY_PREFIXES.joined}${roomId}`)
   await vault.delete(`${ROOM_ENTRY_PREFIXES.keys}${roomId}`)
+  await vault.delete(`${ROOM_ENTRY_PREFIXES.history}${roomId}`)
+}
+
+/** Where catch-up of `roomId` starts, as last saved; undefined when this device has nothing yet. */
+export async function loadHistoryPosition(vault: Vault, roomId: string): Promise<HistoryPosition | undefined> {
+  const stored = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${roomIdSchema.parse(roomId)}`, positionSchema)
+  return stored === undefined ? undefined : { lamport: stored.lamport, ids: stored.ids }
+}
+
+/** Saves `position()` as it is when the write runs, coalesced like the sender keys. */
+export function saveHistoryPosition(vault: Vault, roomId: string, position: () => HistoryPosition): Promise<void> {
+  return vault.putLatest(
+    `${ROOM_ENTRY_PREFIXES.history}${roomId}`,
+    () => {
+      const { lamport, ids } = position()
+      return utf8.encode(JSON.stringify({ v: 1, lamport, ids } satisfies z.input<typeof positionSchema>))
+    },
+    { delayMs: ROOM_KEYS_SAVE_DELAY_MS },
+  )
 }
 
 /**

@@ -2,10 +2,13 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
+  ABSENT_MEMBER_KEYS_MS,
   CAUSAL_HISTORY_LENGTH,
+  MAX_ABSENT_MEMBERS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
+  MAX_POSITION_IDS,
   MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
   MESH_WAIT_MS,
@@ -36,9 +39,10 @@ import type {
 } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
+import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
-import type { StoredRoomKeys } from './room-store.ts'
+import { type StoredRoomKeys, saveHistoryPosition } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -85,6 +89,8 @@ export interface RoomInit {
   manifest: SignedManifest
   /** Sender keys saved by an earlier run (`loadRoomKeys`): the room resumes them. */
   keys?: StoredRoomKeys
+  /** Where this device stood in the room's history (`loadHistoryPosition`): catch-up starts there. */
+  position?: HistoryPosition
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
 }
@@ -101,6 +107,16 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #presenceIntervalMs: number
   readonly #presenceTimeoutMs: number
   readonly #members = new Map<string, RoomMember>()
+  /**
+   * Members whose presence stopped without leaving the room for good, with since when: our sender
+   * keys are still sealed to them for {@link ABSENT_MEMBER_KEYS_MS}, so one that comes back within
+   * the stores' retention reads (through catch-up) what was sent meanwhile. Leaving for good
+   * (`forever`), removal or failing the gate ends that at once, with a new epoch.
+   */
+  readonly #absent = new Map<string, { member: RoomMember; sinceMs: number }>()
+  #position: HistoryPosition
+  /** Live messages held while a catch-up delivers older ones, so delivery stays in order. */
+  #heldLive: MessageAccepted[] | undefined
   readonly #pending = new Map<string, SignedMessage[]>()
   readonly #fetching = new Set<string>()
   #pendingCount = 0
@@ -140,6 +156,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#presenceTimeoutMs =
       init.presenceTimeoutMs ??
       (init.presenceIntervalMs === undefined ? PRESENCE_TIMEOUT_MS : 3 * init.presenceIntervalMs)
+    this.#position = init.position ?? { lamport: 0, ids: [] }
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -183,8 +200,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         })
       }
       if (change.eligible) return
-      for (const member of [...this.#members.values()]) {
-        if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member)
+      for (const member of [...this.#members.values(), ...[...this.#absent.values()].map((a) => a.member)]) {
+        if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member, 'gone')
       }
     })
     this.#watchOwnGate()
@@ -203,10 +220,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (rule !== undefined) this.#c.gates?.watch(rule, this.#c.self.verified.address)
   }
 
-  /** Leaves the room: tells the others, then stops listening. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Stops listening and tells the others this device went offline; with `forever` (`leaveRoom`),
+   * that it left the room, so they stop sealing their keys to it. Idempotent.
+   */
+  async stop(options: { forever?: boolean } = {}): Promise<void> {
     if (!this.#started) return
-    await this.#announce({ leaving: true })
+    await this.#announce({ leaving: true, ...(options.forever === true ? { forever: true } : {}) })
     this.#started = false
     clearInterval(this.#timer)
     clearTimeout(this.#announceTimer)
@@ -329,6 +349,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
     this.#remember(id)
+    this.#advance(header.lamport, id)
     const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
   }
@@ -365,15 +386,65 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       void this.#onKeys(accepted.from, accepted.record)
       return
     }
-    if (this.#seenIds.has(accepted.id)) return
+    if (this.#heldLive !== undefined && this.#heldLive.length < MAX_PENDING_MESSAGES) {
+      this.#heldLive.push(accepted)
+      return
+    }
+    if (!this.#markSeen(accepted)) return
+    void this.#decryptAndDeliver(accepted)
+  }
+
+  /** Records a message as handled; false when it was already (a replay, or live and stored alike). */
+  #markSeen(accepted: MessageAccepted): boolean {
+    if (this.#seenIds.has(accepted.id)) return false
     this.#seenIds.add(accepted.id)
     if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
-    void this.#decryptAndDeliver(accepted)
+    this.#advance(accepted.record.lamport, accepted.id)
+    return true
   }
 
-  async #decryptAndDeliver(accepted: MessageAccepted): Promise<void> {
+  /** Moves this device's history position past a message it delivered, reported or sent. */
+  #advance(lamport: number, id: string): void {
+    const position = this.#position
+    if (lamport < position.lamport) return
+    if (lamport > position.lamport) this.#position = { lamport, ids: [id] }
+    else if (!position.ids.includes(id)) position.ids = [...position.ids, id].slice(-MAX_POSITION_IDS)
+    const vault = this.#c.vault
+    if (vault !== undefined && this.#started) {
+      saveHistoryPosition(vault, this.id, () => this.#position).catch((err: unknown) =>
+        this.#c.log.warn('room history position not saved', { room: this.id, error: String(err) }),
+      )
+    }
+  }
+
+  /**
+   * What catch-up (`history/catch-up.ts`) works through: this room's own gatekeeper, keys and
+   * delivery. Live messages wait until {@link RoomHistorySink.end}.
+   */
+  historySink(): RoomHistorySink {
+    this.#heldLive ??= []
+    return {
+      roomId: this.id,
+      topic: this.topic,
+      self: this.#c.self.peerId,
+      position: () => ({ lamport: this.#position.lamport, ids: [...this.#position.ids] }),
+      accept: (message) => this.#gatekeeper.revalidate(message),
+      learn: (accepted, source) =>
+        this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true),
+      keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
+      deliver: async (accepted) => (this.#markSeen(accepted) ? this.#decryptAndDeliver(accepted, true) : 'seen'),
+      progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
+      end: () => {
+        const held = this.#heldLive ?? []
+        this.#heldLive = undefined
+        for (const accepted of held) this.#handle(accepted)
+      },
+    }
+  }
+
+  async #decryptAndDeliver(accepted: MessageAccepted, fromHistory = false): Promise<HistoryDelivery> {
     const { record, certificate, from, id, bytes } = accepted
     let envelope: Envelope
     try {
@@ -382,18 +453,20 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       if (!parsed.success) throw new InvalidInputError('the decrypted envelope is malformed')
       envelope = parsed.data
     } catch (err) {
-      if (isMissingKey(err)) {
+      if (isMissingKey(err) && !fromHistory) {
         this.#awaitKey(accepted)
-        return
+        return 'delivered'
       }
       const reason =
         err instanceof DuplicateMessageError
           ? 'sent before this device received the sender key (forward secrecy: earlier messages stay unreadable)'
-          : err instanceof Error
-            ? `${err.name}: ${err.message}`
-            : String(err)
+          : isMissingKey(err)
+            ? 'its sender key was never sealed to this device (sent before it joined, or while it was not a member)'
+            : err instanceof Error
+              ? `${err.name}: ${err.message}`
+              : String(err)
       this.#undecryptable(accepted, reason)
-      return
+      return 'undecryptable'
     }
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
@@ -414,6 +487,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         record.payload.ct,
       ),
     })
+    return 'delivered'
   }
 
   #awaitKey(accepted: MessageAccepted): void {
@@ -487,7 +561,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       try {
         // Keys go only to members who pass the room's gate now (always true in ungated rooms).
         const eligible = async (peerId: string): Promise<boolean> => {
-          const member = this.#members.get(peerId)
+          const member = this.#members.get(peerId) ?? this.#absent.get(peerId)?.member
           return member !== undefined && (await this.#gatekeeper.isEligible(member.address))
         }
         for (const record of await this.#keys.distributions(eligible)) {
@@ -506,10 +580,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string, source: PeerId): void {
     if (record.leaving === true) {
-      const member = this.#members.get(from)
-      if (member !== undefined) this.#removeMember(member)
+      const member = this.#members.get(from) ?? this.#absent.get(from)?.member
+      if (member !== undefined) this.#removeMember(member, record.forever === true ? 'gone' : 'offline')
       return
     }
+    this.#absent.delete(from)
     void this.#learnBundle(record, certificate, from, source)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
@@ -529,6 +604,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     certificate: VerifiedCertificate,
     from: string,
     source: PeerId,
+    fromHistory = false,
   ): Promise<void> {
     if (!this.#keys.hasMember(from)) {
       // Presence names the bundle by its hash (in the certificate): fetched once per member.
@@ -544,6 +620,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       }
       if (bundle === undefined || !(await this.#keys.addMember(from, bundle, certificate))) return
     }
+    if (fromHistory) return
     if (record.want?.includes(this.#c.self.peerId) === true) this.#keys.resend(from)
     const held = this.#awaitingBundle.get(from)
     this.#awaitingBundle.delete(from)
@@ -551,11 +628,25 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     await this.#distributeKeys()
   }
 
-  /** A member left or timed out: it must not read what follows, so our key rotates. */
-  #removeMember(member: RoomMember): void {
-    this.#members.delete(member.peerId)
-    this.#keys.removeMember(member.peerId)
-    this.safeDispatchEvent('member:left', { detail: member })
+  /**
+   * A member went `offline` (its presence timed out, or it stopped): it is still a member, so our
+   * keys stay sealed to it for {@link ABSENT_MEMBER_KEYS_MS} (the stores' retention) and it reads
+   * what was sent meanwhile when it comes back. A member `gone` (left the room for good, failed
+   * the gate, or absent too long) must not read what follows: our key rotates without it.
+   */
+  #removeMember(member: RoomMember, how: 'offline' | 'gone'): void {
+    const wasPresent = this.#members.delete(member.peerId)
+    if (how === 'offline') {
+      if (!this.#absent.has(member.peerId)) this.#absent.set(member.peerId, { member, sinceMs: Date.now() })
+      if (this.#absent.size > MAX_ABSENT_MEMBERS) {
+        const [longest] = this.#absent.values()
+        if (longest !== undefined) this.#removeMember(longest.member, 'gone')
+      }
+    } else {
+      this.#absent.delete(member.peerId)
+      this.#keys.removeMember(member.peerId)
+    }
+    if (wasPresent) this.safeDispatchEvent('member:left', { detail: member })
     void this.#distributeKeys()
   }
 
@@ -603,7 +694,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #expireMembers(): void {
     const cutoff = Date.now() - this.#presenceTimeoutMs
     for (const [peerId, member] of this.#members) {
-      if (member.lastSeenMs < cutoff && peerId !== this.#c.self.peerId) this.#removeMember(member)
+      if (member.lastSeenMs < cutoff && peerId !== this.#c.self.peerId) this.#removeMember(member, 'offline')
+    }
+    const absentCutoff = Date.now() - ABSENT_MEMBER_KEYS_MS
+    for (const { member, sinceMs } of [...this.#absent.values()]) {
+      if (sinceMs < absentCutoff) this.#removeMember(member, 'gone')
     }
   }
 
@@ -618,7 +713,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     )
   }
 
-  async #announce(options: { leaving?: boolean } = {}): Promise<void> {
+  async #announce(options: { leaving?: boolean; forever?: boolean } = {}): Promise<void> {
     if (!this.#started) return
     const record: PresenceRecord = {
       v: WIRE_VERSION,
@@ -629,6 +724,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
       atMs: Date.now(),
       ...(options.leaving === true ? { leaving: true } : {}),
+      ...(options.forever === true ? { forever: true } : {}),
     }
     try {
       const { recipients } = await this.#c.pubsub.publish(this.topic, encodeRecord(record))

@@ -46,6 +46,12 @@ export const presenceRecordSchema = z
     /** Members whose current sender key this device lacks: they send it again. */
     want: z.array(peerIdTextSchema).max(MAX_KEY_REQUESTS_PER_PRESENCE).optional(),
     leaving: z.boolean().optional(),
+    /**
+     * With `leaving`: the member left the room for good (`leaveRoom`), rather than went offline.
+     * Members stop sealing sender keys to it at once; to one merely offline they go on sealing
+     * them (`ABSENT_MEMBER_KEYS_MS`), so it reads what was sent meanwhile on return.
+     */
+    forever: z.literal(true).optional(),
     atMs: recordTimeSchema,
   })
   .strict()

@@ -1,0 +1,204 @@
+import type { SignedMessage } from '@libp2p/gossipsub'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { MAX_CATCH_UP_MESSAGES, MAX_CATCH_UP_STATE_RECORDS } from '../constants.ts'
+import { parseSenderKeyMessage } from '../crypto/sender-keys.ts'
+import { base64urlDecode } from '../encoding.ts'
+import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
+import type { RoomHistorySink } from '../rooms/history-sink.ts'
+import type { AbortOptions, HistoryProgress } from '../types.ts'
+import { type HistoryResult, queryHistory } from './client.ts'
+import { MAX_HISTORY_PAGE_RECORDS, STORE_PROTOCOL } from './constants.ts'
+import type { HistoryQuery, HistoryRecord } from './wire.ts'
+
+/** The relays to ask, and how to ask one (`queryHistory` bound to a libp2p node). */
+export interface HistorySource {
+  /** Relays connected now that speak the store protocol. */
+  peers(): Promise<PeerId[]>
+  query(peer: PeerId, query: HistoryQuery, options: AbortOptions): Promise<HistoryResult>
+}
+
+type Fetched = { message: SignedMessage; record: HistoryRecord; source: PeerId }
+type MessageAccepted = Extract<AcceptedRecord, { type: 'message' }>
+type KeysAccepted = Extract<AcceptedRecord, { type: 'keys' }>
+
+/** How often, in messages delivered, `history:progress` reports. */
+const PROGRESS_EVERY = 100
+
+/**
+ * Catch-up (issue 12): asks every connected relay that keeps history for the room's records
+ * since this device's position, deduplicates them by message id, runs each through the room's
+ * own gatekeeper (the same checks as live gossip; the store client already re-verified every
+ * signature and id), and delivers messages in order of (Lamport clock, id).
+ *
+ * Presence comes first (certificates, key bundles), then each sender key just before the
+ * first message of its epoch: a device keeps only a few epochs per sender, so installing ten
+ * rotations' keys up front would evict the first before their messages are read. A message
+ * whose key was never sealed to this device is reported undecryptable once; the position moves
+ * past it, so it is not fetched again. A record a store left out is simply absent (gap repair
+ * finds it by the ids later messages name); one it altered or invented fails verification.
+ */
+export async function catchUp(
+  sink: RoomHistorySink,
+  source: HistorySource,
+  options: AbortOptions = {},
+): Promise<HistoryProgress> {
+  const progress: HistoryProgress = {
+    roomId: sink.roomId,
+    relays: 0,
+    fetched: 0,
+    delivered: 0,
+    undecryptable: 0,
+    rejected: 0,
+    failed: 0,
+    done: false,
+  }
+  try {
+    const peers = await source.peers()
+    progress.relays = peers.length
+    const position = sink.position()
+    const messages = new Map<string, Fetched>()
+    const state = new Map<string, Fetched>()
+    await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          await fetchAll(
+            source,
+            peer,
+            sink.topic,
+            { by: 'time' },
+            ['presence', 'keys'],
+            state,
+            MAX_CATCH_UP_STATE_RECORDS,
+            progress,
+            options,
+          )
+          await fetchAll(
+            source,
+            peer,
+            sink.topic,
+            { by: 'lamport', from: position.lamport },
+            ['message'],
+            messages,
+            MAX_CATCH_UP_MESSAGES,
+            progress,
+            options,
+          )
+        } catch (err) {
+          options.signal?.throwIfAborted()
+          progress.failed += 1
+          void err
+        }
+      }),
+    )
+    for (const id of position.ids) messages.delete(id)
+    for (const [id, { message }] of messages) if (message.from.toString() === sink.self) messages.delete(id)
+    progress.fetched = messages.size
+    sink.progress({ ...progress })
+
+    // Presence first: certificates into the registry, bundles for the sealed keys.
+    const byArrival = (a: Fetched, b: Fetched): number => (a.record.receivedAtMs ?? 0) - (b.record.receivedAtMs ?? 0)
+    const keys = new Map<string, KeysAccepted[]>()
+    for (const fetched of [...state.values()].sort(byArrival)) {
+      if (fetched.record.type !== 'presence') continue
+      const accepted = await sink.accept(fetched.message)
+      if (accepted?.type === 'presence') await sink.learn(accepted, fetched.source)
+      else progress.rejected += 1
+    }
+    for (const fetched of [...state.values()].sort(byArrival)) {
+      if (fetched.record.type !== 'keys') continue
+      const accepted = await sink.accept(fetched.message)
+      if (accepted?.type !== 'keys') {
+        progress.rejected += 1
+        continue
+      }
+      if (!accepted.record.to.some((entry) => entry.peer === sink.self)) continue
+      const key = `${accepted.from}/${accepted.record.epoch}`
+      keys.set(key, [...(keys.get(key) ?? []), accepted])
+    }
+
+    const accepted: MessageAccepted[] = []
+    for (const { message } of messages.values()) {
+      const result = await sink.accept(message)
+      if (result?.type === 'message') accepted.push(result)
+      else progress.rejected += 1
+    }
+    accepted.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    progress.fetched = accepted.length
+    for (const message of accepted) {
+      options.signal?.throwIfAborted()
+      const key = `${message.from}/${epochOf(message.record.payload.ct)}`
+      for (const record of keys.get(key) ?? []) await sink.keys(record)
+      keys.delete(key)
+      const outcome = await sink.deliver(message)
+      if (outcome === 'delivered') progress.delivered += 1
+      else if (outcome === 'undecryptable') progress.undecryptable += 1
+      if ((progress.delivered + progress.undecryptable) % PROGRESS_EVERY === 0) sink.progress({ ...progress })
+    }
+    // Keys of epochs with no message yet: what is sent next in them is readable live.
+    for (const records of keys.values()) for (const record of records) await sink.keys(record)
+  } finally {
+    progress.done = true
+    sink.end()
+    sink.progress({ ...progress })
+  }
+  return progress
+}
+
+async function fetchAll(
+  source: HistorySource,
+  peer: PeerId,
+  topic: string,
+  range: HistoryQuery['range'],
+  types: string[],
+  into: Map<string, Fetched>,
+  max: number,
+  progress: HistoryProgress,
+  options: AbortOptions,
+): Promise<void> {
+  let cursor: string | undefined
+  let count = 0
+  do {
+    const page = await source.query(
+      peer,
+      { topic, range, types, limit: MAX_HISTORY_PAGE_RECORDS, ...(cursor === undefined ? {} : { cursor }) },
+      options,
+    )
+    progress.rejected += page.rejected.length
+    for (const { message, record } of page.records) {
+      if (!into.has(record.id)) into.set(record.id, { message, record, source: peer })
+    }
+    count += page.records.length
+    cursor = page.cursor
+  } while (cursor !== undefined && count < max)
+}
+
+/** The sender-key epoch a message was sealed under, from its ciphertext's header. */
+function epochOf(ct: string): number | undefined {
+  try {
+    return parseSenderKeyMessage(base64urlDecode(ct)).header.epoch
+  } catch {
+    return undefined
+  }
+}
+
+/** The relays this node is connected to that speak the store protocol, asked with {@link queryHistory}. */
+export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
+  return {
+    async peers() {
+      const peers = new Map<string, PeerId>()
+      for (const connection of libp2p.getConnections())
+        peers.set(connection.remotePeer.toString(), connection.remotePeer)
+      const speaking = await Promise.all(
+        [...peers.values()].map(async (peer) => {
+          try {
+            return (await libp2p.peerStore.get(peer)).protocols.includes(STORE_PROTOCOL)
+          } catch {
+            return false
+          }
+        }),
+      )
+      return [...peers.values()].filter((_, i) => speaking[i])
+    },
+    query: (peer, query, options) => queryHistory(libp2p, peer, query, options),
+  }
+}

@@ -1,0 +1,38 @@
+import type { SignedMessage } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { HistoryProgress } from '../types.ts'
+import type { AcceptedRecord } from './gatekeeper.ts'
+
+/** Where this device stands in a room's history: what catch-up starts from. */
+export interface HistoryPosition {
+  /** The highest Lamport clock of a message this device delivered, reported or sent. */
+  lamport: number
+  /** Ids of those messages at exactly that clock (bounded): catch-up asks from it and skips these. */
+  ids: string[]
+}
+
+export type HistoryDelivery = 'delivered' | 'seen' | 'undecryptable'
+
+/**
+ * What catch-up (`history/catch-up.ts`) needs of a room, which keeps its gossip checks,
+ * sender keys and delivery private: the same gatekeeper and decryption as live gossip. While a
+ * sink is open the room holds back live messages, delivered after it {@link end}s, so
+ * what a catch-up delivers comes first and in order.
+ */
+export interface RoomHistorySink {
+  roomId: string
+  topic: string
+  self: string
+  position(): HistoryPosition
+  /** Runs a fetched record through the room's gatekeeper, as a live one; undefined when it fails. */
+  accept(message: SignedMessage): Promise<AcceptedRecord | undefined>
+  /** A member's stored presence: its key bundle, fetched from `source` (a relay), for its sealed keys. */
+  learn(accepted: Extract<AcceptedRecord, { type: 'presence' }>, source: PeerId): Promise<void>
+  /** Installs a sender key sealed to this device. */
+  keys(accepted: Extract<AcceptedRecord, { type: 'keys' }>): Promise<void>
+  /** Decrypts and delivers one message now (`message:received`), or reports it undecryptable. */
+  deliver(accepted: Extract<AcceptedRecord, { type: 'message' }>): Promise<HistoryDelivery>
+  progress(progress: HistoryProgress): void
+  /** Delivers what arrived live meanwhile (duplicates dropped by id). */
+  end(): void
+}
