@@ -227,7 +227,8 @@ export class SecureChatClient {
     // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
     libp2p.addEventListener('peer:identify', (event) => {
       if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
-      for (const room of this.#rooms.values()) void this.#catchUpQuietly(room)
+      // Not a room whose first catch-up waits for its caller (`catchUp: 'later'`).
+      for (const room of this.#rooms.values()) if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room)
     })
     this.#checks.start()
   }

@@ -437,9 +437,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       deliver: async (accepted) => (this.#markSeen(accepted) ? this.#decryptAndDeliver(accepted, true) : 'seen'),
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
       end: () => {
-        const held = this.#heldLive ?? []
+        const held = (this.#heldLive ?? []).filter((accepted) => this.#markSeen(accepted))
         this.#heldLive = undefined
-        for (const accepted of held) this.#handle(accepted)
+        held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        void (async () => {
+          for (const accepted of held) await this.#decryptAndDeliver(accepted)
+        })()
       },
     }
   }

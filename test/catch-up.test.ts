@@ -1,0 +1,97 @@
+/**
+ * Catch-up (issue 12): a member away while messages are sent reads all of them on return, in
+ * order, exactly once, from a real relay process's store.
+ */
+import { rm } from 'node:fs/promises'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { Room } from '@securechat/sdk/rooms'
+import { Wallet } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { type CliProcess, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+
+const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
+const BOB_ENV = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function stop(cli: CliProcess): Promise<void> {
+  cli.kill('SIGTERM')
+  await cli.exited
+}
+
+function listen(invite: string, dataDir: string): CliProcess {
+  const cli = spawnCli(['listen', '--room', invite, '--json', '--data-dir', dataDir], BOB_ENV)
+  cleanups.push(() => stop(cli))
+  return cli
+}
+
+function nextEvent(room: Room, type: 'member:joined' | 'member:left', peerId: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (event: Event): void => {
+      if ((event as CustomEvent<{ peerId: string }>).detail.peerId !== peerId) return
+      room.removeEventListener(type, listener)
+      resolve()
+    }
+    room.addEventListener(type, listener)
+  })
+}
+
+describe('catch-up from relay stores', () => {
+  it('behavior: a member away while 1,000 messages are sent gets all of them on return, in order, exactly once', async () => {
+    const relayDir = await tempDir('catch-up-relay-')
+    const bobDir = await tempDir('catch-up-bob-')
+    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
+    cleanups.push(() => rm(bobDir, { recursive: true, force: true }))
+    const relay = await startRelayProcess({ dataDir: relayDir })
+    cleanups.push(() => stop(relay))
+    const alice: SecureChatClient = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+      bootstrap: [relay.multiaddrs[0]!],
+    })
+    await alice.start()
+    cleanups.push(() => alice.stop())
+    const { room, invite } = await alice.createRoom({ name: 'away' })
+
+    // Bob listens once: Alice learns his keys, and he reads her first message live.
+    const first = listen(invite, bobDir)
+    const bobPeer = /\(peer ([^)]+)\)/.exec(await waitForStderr(first, /\(peer [^)]+\)/))![1]!
+    if (!room.members().some((m) => m.peerId === bobPeer)) await nextEvent(room, 'member:joined', bobPeer)
+    const hello = await room.send('hello while bob listens')
+    await first.waitForLine((line) => line.includes(hello.id), 60_000)
+    const left = nextEvent(room, 'member:left', bobPeer)
+    await stop(first)
+    await left
+
+    // Away: 1,000 messages, ten rotations of Alice's sender key, sealed to Bob all the same.
+    const count = 1_000
+    const sent: string[] = []
+    for (let i = 0; i < count; i++) sent.push((await room.send(`while away ${i}`)).id)
+
+    const second = listen(invite, bobDir)
+    await waitForStderr(second, /— done/, 90_000)
+    const records = second.lines.map((line) => JSON.parse(line) as { type: string; id: string; text?: string })
+    expect(records.filter((r) => r.type !== 'message')).toEqual([])
+    const indexOf = new Map(sent.map((id, i) => [id, i]))
+    const order = records.map((r) => indexOf.get(r.id) ?? r.id)
+    expect(order.length, JSON.stringify(order.slice(0, 50))).toBe(count)
+    expect(order).toEqual(sent.map((_, i) => i))
+    expect(records.map((r) => r.text)).toEqual(sent.map((_, i) => `while away ${i}`))
+    expect(second.stderr()).toMatch(/catching up: 1000 of 1000 delivered from 1 relay\(s\) — done/)
+  }, 150_000)
+})
+
+async function waitForStderr(cli: CliProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  while (!pattern.test(cli.stderr())) {
+    if (Date.now() > deadline || cli.child.exitCode !== null) throw new Error(`stderr: ${cli.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return cli.stderr()
+}
