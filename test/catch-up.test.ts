@@ -3,12 +3,28 @@
  * order, exactly once, from a real relay process's store.
  */
 import { rm } from 'node:fs/promises'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
+import {
+  decodeHistoryRequest,
+  encodeRecordsResponse,
+  type HistoryRecord,
+  MAX_HISTORY_REQUEST_BYTES,
+  queryHistory,
+  STORE_PROTOCOL,
+} from '@securechat/sdk/history'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
+import { messageIdOf, type Room } from '@securechat/sdk/rooms'
+import type { RoomMessage } from '@securechat/sdk/types'
+import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { createRelay } from '../node/src/relay/create-relay.ts'
+import { messageStore } from '../node/src/relay/store-service.ts'
 import { type CliProcess, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
@@ -86,6 +102,120 @@ describe('catch-up from relay stores', () => {
     expect(second.stderr()).toMatch(/catching up: 1000 of 1000 delivered from 1 relay\(s\) — done/)
   }, 150_000)
 })
+
+describe('catch-up from a store that lies', () => {
+  it('error: a record the store omits stays missing (nothing is invented), an altered or invented one is rejected', async () => {
+    const relayDir = await tempDir('catch-up-liar-')
+    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
+    const relay = createRelay({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      dataDir: relayDir,
+      services: { store: messageStore() },
+    })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    const relayAddress = relay.multiaddrs[0] as string
+    const alice = await device(Wallet.createRandom(), [relayAddress])
+    const bobWallet = Wallet.createRandom()
+    const bobVault = memoryVaultBackend()
+    const bob = await device(bobWallet, [relayAddress], bobVault)
+    const { room, invite } = await alice.client.createRoom({ name: 'lied to' })
+    const bobRoom = await bob.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), bobRoom.waitForPeers()])
+    const hello = nextMessage(bobRoom)
+    await room.send('hello')
+    await hello
+    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    await bob.close()
+    await left
+    const sent: string[] = []
+    for (let i = 0; i < 6; i++) sent.push((await room.send(`while away ${i}`)).id)
+    const [omitted, altered, invented] = [sent[1]!, sent[3]!, sent[5]!]
+
+    // The liar answers from the relay's store, with one message left out, one altered and one
+    // invented (another's signature over different data).
+    const liar = await createSecureChatLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      transports: [tcp()],
+    })
+    cleanups.push(async () => {
+      await liar.stop()
+    })
+    await liar.handle(STORE_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_REQUEST_BYTES })
+      const decoded = decodeHistoryRequest((await lp.read()).subarray())
+      if (!decoded.ok || decoded.request.type !== 'query') throw new Error('unexpected request')
+      const { type: _, ...query } = decoded.request
+      const honest = await queryHistory(liar, multiaddr(relayAddress), query)
+      const records: HistoryRecord[] = []
+      for (const { record } of honest.records) {
+        if (record.id === omitted) continue
+        if (record.id === altered || record.id === invented) {
+          const data = record.data.slice()
+          data[data.length - 3] ^= 1
+          records.push({ ...record, data, id: record.id === invented ? messageIdOf(data) : record.id })
+          if (record.id === altered) continue
+        }
+        records.push(record)
+      }
+      await lp.write(encodeRecordsResponse({ records, more: false }).bytes)
+      await stream.close()
+    })
+
+    const bobAgain = await device(bobWallet, [liar.getMultiaddrs()[0]!.toString()], bobVault)
+    const bobRoomAgain = await bobAgain.client.joinRoom(invite, { catchUp: 'later' })
+    const received: RoomMessage[] = []
+    const undecryptable: string[] = []
+    bobRoomAgain.addEventListener('message:received', (event) => received.push(event.detail))
+    bobRoomAgain.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.id))
+    const progress = await bobAgain.client.catchUp(bobRoomAgain)
+    expect(received.map((m) => m.id)).toEqual(sent.filter((id) => id !== omitted && id !== altered))
+    expect(undecryptable).toEqual([])
+    // The altered record (id mismatch) and the invented one (bad signature).
+    expect(progress).toMatchObject({ relays: 1, fetched: 4, delivered: 4, rejected: 2, done: true })
+  }, 60_000)
+})
+
+async function device(
+  wallet: HDNodeWallet,
+  bootstrap: string[],
+  backend?: VaultBackend,
+): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
+  const vault =
+    backend === undefined
+      ? undefined
+      : await openVault({
+          backend,
+          unlock: { type: 'passphrase', passphrase: 'only for this test' },
+          argon2id: VAULT_ARGON2ID_MIN,
+        })
+  const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+    signer: walletSigner({ type: 'eoa', signer: wallet }),
+    bootstrap,
+    presenceIntervalMs: 1_000,
+    ...(vault === undefined ? {} : { vault }),
+  })
+  await client.start()
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    await client.stop()
+    await vault?.close()
+  }
+  cleanups.push(close)
+  return { client, close }
+}
+
+function nextMessage(room: Room): Promise<RoomMessage> {
+  return new Promise((resolve) =>
+    room.addEventListener('message:received', (event) => resolve(event.detail), { once: true }),
+  )
+}
 
 async function waitForStderr(cli: CliProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs

@@ -149,3 +149,6 @@ export const MAX_CATCH_UP_STATE_RECORDS = 10_000
 
 /** Ids of messages delivered at the highest Lamport clock, remembered so catch-up skips them. */
 export const MAX_POSITION_IDS = 64
+
+/** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
+export const IDENTIFY_WAIT_MS = 3_000

@@ -1,8 +1,9 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import { MAX_CATCH_UP_MESSAGES, MAX_CATCH_UP_STATE_RECORDS } from '../constants.ts'
+import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
+import { IDENTIFY_WAIT_MS, MAX_CATCH_UP_MESSAGES, MAX_CATCH_UP_STATE_RECORDS } from '../constants.ts'
 import { parseSenderKeyMessage } from '../crypto/sender-keys.ts'
 import { base64urlDecode } from '../encoding.ts'
+import { waitForEvent } from '../event-stream.ts'
 import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
 import type { RoomHistorySink } from '../rooms/history-sink.ts'
 import type { AbortOptions, HistoryProgress } from '../types.ts'
@@ -188,13 +189,27 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
       const peers = new Map<string, PeerId>()
       for (const connection of libp2p.getConnections())
         peers.set(connection.remotePeer.toString(), connection.remotePeer)
+      const protocols = async (peer: PeerId): Promise<string[]> => {
+        try {
+          return (await libp2p.peerStore.get(peer)).protocols
+        } catch {
+          return []
+        }
+      }
       const speaking = await Promise.all(
         [...peers.values()].map(async (peer) => {
-          try {
-            return (await libp2p.peerStore.get(peer)).protocols.includes(STORE_PROTOCOL)
-          } catch {
-            return false
+          // A connection just opened (a relay that came back) is known once identify ran.
+          const identified = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
+            test: (event) => event.detail.peerId.equals(peer),
+            timeoutMs: IDENTIFY_WAIT_MS,
+          })
+          const known = await protocols(peer)
+          if (known.length > 0) {
+            void identified.catch(() => {})
+            return known.includes(STORE_PROTOCOL)
           }
+          await identified
+          return (await protocols(peer)).includes(STORE_PROTOCOL)
         }),
       )
       return [...peers.values()].filter((_, i) => speaking[i])
