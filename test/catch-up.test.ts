@@ -25,7 +25,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
-import { type CliProcess, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
 const BOB_ENV = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
@@ -100,6 +100,15 @@ describe('catch-up from relay stores', () => {
     expect(order).toEqual(sent.map((_, i) => i))
     expect(records.map((r) => r.text)).toEqual(sent.map((_, i) => `while away ${i}`))
     expect(second.stderr()).toMatch(/catching up: 1000 of 1000 delivered from 1 relay\(s\) — done/)
+
+    // `securechat history` prints what was sent since, and exits.
+    const left2 = nextEvent(room, 'member:left', bobPeer)
+    await stop(second)
+    await left2
+    const later = [await room.send('later 1'), await room.send('later 2')].map((r) => r.id)
+    const printed = await runCli(['history', '--room', invite, '--json', '--data-dir', bobDir], BOB_ENV)
+    expect(printed.code, printed.stderr).toBe(0)
+    expect(printed.stdout.split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(later)
   }, 150_000)
 })
 
