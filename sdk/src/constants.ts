@@ -152,3 +152,9 @@ export const MAX_POSITION_IDS = 64
 
 /** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
 export const IDENTIFY_WAIT_MS = 3_000
+
+/**
+ * Most live records (messages, sender keys) a room holds while a catch-up runs, delivered after
+ * it in order; past this, live ones are delivered at once (in order no longer guaranteed).
+ */
+export const MAX_HELD_LIVE_RECORDS = 5_000

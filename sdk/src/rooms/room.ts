@@ -5,6 +5,7 @@ import {
   ABSENT_MEMBER_KEYS_MS,
   CAUSAL_HISTORY_LENGTH,
   MAX_ABSENT_MEMBERS,
+  MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
@@ -115,8 +116,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   readonly #absent = new Map<string, { member: RoomMember; sinceMs: number }>()
   #position: HistoryPosition
-  /** Live messages held while a catch-up delivers older ones, so delivery stays in order. */
-  #heldLive: MessageAccepted[] | undefined
+  /**
+   * Live messages and sender keys held while a catch-up delivers older ones, so delivery stays
+   * in order and a newer epoch's key does not evict an older one catch-up still needs.
+   */
+  #heldLive: Array<MessageAccepted | Extract<AcceptedRecord, { type: 'keys' }>> | undefined
   readonly #pending = new Map<string, SignedMessage[]>()
   readonly #fetching = new Set<string>()
   #pendingCount = 0
@@ -382,12 +386,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
       return
     }
-    if (accepted.type === 'keys') {
-      void this.#onKeys(accepted.from, accepted.record)
+    if (this.#heldLive !== undefined && this.#heldLive.length < MAX_HELD_LIVE_RECORDS) {
+      this.#heldLive.push(accepted)
       return
     }
-    if (this.#heldLive !== undefined && this.#heldLive.length < MAX_PENDING_MESSAGES) {
-      this.#heldLive.push(accepted)
+    if (accepted.type === 'keys') {
+      void this.#onKeys(accepted.from, accepted.record)
       return
     }
     if (!this.#markSeen(accepted)) return
@@ -437,10 +441,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       deliver: async (accepted) => (this.#markSeen(accepted) ? this.#decryptAndDeliver(accepted, true) : 'seen'),
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
       end: () => {
-        const held = (this.#heldLive ?? []).filter((accepted) => this.#markSeen(accepted))
+        const all = this.#heldLive ?? []
         this.#heldLive = undefined
+        const keys = all.filter((accepted) => accepted.type === 'keys')
+        const held = all.filter((accepted) => accepted.type === 'message').filter((a) => this.#markSeen(a))
         held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         void (async () => {
+          for (const accepted of keys) await this.#onKeys(accepted.from, accepted.record)
           for (const accepted of held) await this.#decryptAndDeliver(accepted)
         })()
       },
