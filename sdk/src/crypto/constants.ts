@@ -60,6 +60,17 @@ export const SENDER_KEY_MAX_FORWARD_JUMP = 25_000
  */
 export const SENDER_KEY_MAX_EPOCHS_PER_SENDER = 5
 
+/**
+ * Most steps a receiver's pairwise channel (`pairwise-channel.ts`) moves forward for one entry:
+ * entries it never saw (lost records) are stepped over, each one HKDF. One step per rotation of
+ * the sender, so a thousand is years of rotations; an entry further ahead is refused and the
+ * sender seals afresh.
+ */
+export const CHANNEL_MAX_SKIPPED_STEPS = 1_000
+
+/** Bytes of a pairwise channel's id (the head of its opening transcript hash). */
+export const CHANNEL_ID_BYTES = 16
+
 // ---------------------------------------------------------------------------------------------
 // Prekeys (PQXDH)
 // ---------------------------------------------------------------------------------------------

@@ -103,6 +103,18 @@ export class SenderKeyNotFoundError extends CryptoError {
   }
 }
 
+/**
+ * A pairwise channel entry (`pairwise-channel.ts`) wrapped on a channel this device does not hold:
+ * it lost the channel state (restart without it, another device) or missed the sealed entry that
+ * opened it. Nothing can open it here; the sender must seal afresh.
+ */
+export class ChannelNotFoundError extends CryptoError {
+  override name = 'ChannelNotFoundError'
+  constructor(message = 'no pairwise channel for this entry', options: CryptoErrorOptions = {}) {
+    super(message, withHint(options, 'Ask the sender to seal its key again (a room presence `want`).'))
+  }
+}
+
 /** An operation the current state cannot do (e.g. send before the first message arrived). */
 export class InvalidStateError extends CryptoError {
   override name = 'InvalidStateError'
