@@ -70,6 +70,19 @@ export const BUNDLE_RESOURCE_PREFIX = 'urn:securechat:bundle:'
 /** Recipients per sender-key distribution record; keeps a record well under {@link MAX_MESSAGE_BYTES}. */
 export const MAX_KEY_RECIPIENTS_PER_RECORD = 32
 
+/**
+ * Longest channel-wrapped key entry of a keys record, base64url characters: a wrapped sender-key
+ * distribution is about 200 bytes (270 characters; crypto/pairwise-channel.ts), with room for
+ * long PeerIds and room ids in it.
+ */
+export const MAX_WRAPPED_KEY_CHARS = 512
+
+/**
+ * Most pairwise channels a room keeps in the vault (one per member that sent us its key); the
+ * rest are opened afresh after a restart.
+ */
+export const MAX_ROOM_CHANNELS = 4_096
+
 /** Largest encoded key bundle accepted (fetched on demand; older peers' presence carried it). */
 export const MAX_BUNDLE_BYTES = 8 * 1024
 

@@ -1,14 +1,14 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
-import { SenderKeyNotFoundError } from '../crypto/errors.ts'
-import { hybridOpen, hybridSeal } from '../crypto/hybrid-kem.ts'
+import { ChannelNotFoundError, SenderKeyNotFoundError } from '../crypto/errors.ts'
 import {
   type DeviceEncryptionKeys,
   decodeKeyBundle,
   type VerifiedKeyBundle,
   verifyKeyBundle,
 } from '../crypto/key-bundle.ts'
+import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
 import { hexToBytes, sha256, wipe } from '../crypto/primitives.ts'
 import type { SenderKeyDistribution } from '../crypto/sender-keys.ts'
 import {
@@ -24,7 +24,7 @@ import type { Logger } from '../logger.ts'
 import type { VerifiedCertificate } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import { type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
-import type { KeysRecord, MessageRecord } from './wire.ts'
+import type { KeyEntry, KeysRecord, MessageRecord } from './wire.ts'
 
 export type { DeviceEncryptionKeys }
 
@@ -32,12 +32,24 @@ interface Member {
   bundle: VerifiedKeyBundle
   /** Our epoch this member holds, once we sent it. */
   sentEpoch: number | undefined
+  /** Our end of the pairwise channel to this member, once we opened one (memory only). */
+  channel: OutboundChannel | undefined
 }
 
 /**
  * The sender-key side of one room (docs/architecture.md, Encryption): our outbound chain, every member's
- * inbound chain, and the distribution of our chain key to each member over the hybrid
- * X-Wing channel bound to both PeerIds and the room. Relays and non-members see ciphertext.
+ * inbound chain, and the distribution of our chain key to each member over a pairwise channel
+ * (`crypto/pairwise-channel.ts`) bound to both PeerIds, their bundles and the room. Relays and
+ * non-members see ciphertext.
+ *
+ * Channels: the first distribution to a member opens a channel with a hybrid X-Wing seal
+ * (`sealed` entry); every later one, each rotation, is the channel's next HKDF step (`wrapped`
+ * entry, symmetric crypto only). Our ends live in memory: a restart opens new channels. A member's
+ * end is saved with its chains. A member that cannot open a wrapped entry (it lost the channel:
+ * restarted without its vault entry, missed the opening) asks with presence `want`, the same request
+ * as for a missed key, and {@link resend} drops our channel to it, so the answer is a new opening.
+ * A removed member's channel goes with it; a member's bundle never changes under one PeerId here
+ * (a new device is a new PeerId, hence a new channel).
  *
  * With a vault, the other members' chains persist (`room-store.ts`), saved after delivery and
  * coalesced by the vault ({@link ROOM_KEYS_SAVE_DELAY_MS}); a chain just installed is durable
@@ -53,6 +65,8 @@ export class RoomKeys {
   readonly #outbound: OutboundSenderKey
   readonly #inbound: InboundSenderKeys
   readonly #members = new Map<string, Member>()
+  /** The receiving ends of the members' channels to us, by sender PeerId (saved with the chains). */
+  readonly #channels: Map<string, InboundChannel>
   /**
    * Our first epoch's key as it was before our first message, kept for {@link JOIN_GRACE_MS}
    * after joining: members already in the room whose presence reaches us late (a busy
@@ -84,6 +98,7 @@ export class RoomKeys {
     this.#vault = init.vault
     this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
     this.#inbound = init.stored?.inbound ?? createInboundSenderKeys({ roomId: init.roomId })
+    this.#channels = init.stored?.channels ?? new Map()
     // Members reached late read from here on (kept in memory only; see #joinDistribution).
     this.#joinDistribution = this.#outbound.exportForMember()
     this.#joinedAtMs = Date.now()
@@ -116,7 +131,7 @@ export class RoomKeys {
         verify: async (data, signature) => publicKey.verify(data, signature),
         expectedBundleHash: hexToBytes(certificate.bundleHash),
       })
-      this.#members.set(peerId, { bundle: verified, sentEpoch: undefined })
+      this.#members.set(peerId, { bundle: verified, sentEpoch: undefined, channel: undefined })
       return true
     } catch (err) {
       this.#log.info('key bundle refused', { room: this.#roomId, peer: peerId, error: String(err) })
@@ -126,8 +141,13 @@ export class RoomKeys {
 
   /** Forgets a member and starts a new epoch, so it cannot read what follows. */
   removeMember(peerId: string): void {
-    if (!this.#members.delete(peerId)) return
+    const member = this.#members.get(peerId)
+    if (member === undefined) return
+    this.#members.delete(peerId)
+    member.channel?.dispose()
     this.#inbound.forgetSender(peerId)
+    this.#channels.get(peerId)?.dispose()
+    this.#channels.delete(peerId)
     this.#save()
     this.rotate()
   }
@@ -156,10 +176,16 @@ export class RoomKeys {
     this.#joinDistribution = undefined
   }
 
-  /** Asked again by a member that cannot read us (it missed our distribution). */
+  /**
+   * Asked again by a member that cannot read us (it missed our distribution, or cannot open our
+   * channel): the next distribution opens a new channel to it.
+   */
   resend(peerId: string): void {
     const member = this.#members.get(peerId)
-    if (member !== undefined) member.sentEpoch = undefined
+    if (member === undefined) return
+    member.sentEpoch = undefined
+    member.channel?.dispose()
+    member.channel = undefined
   }
 
   /** Whether some member lacks our current epoch ({@link distributions} has work). */
@@ -178,8 +204,14 @@ export class RoomKeys {
     const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
     const epoch = this.#outbound.epoch
     const entries = await Promise.all(
-      pending.map(async ([peer, member]) => {
-        const sealed = await hybridSeal({
+      pending.map(async ([peer, member]): Promise<KeyEntry> => {
+        const channel = member.channel
+        if (channel?.usable === true) {
+          const wrapped = await channel.wrap(distribution)
+          member.sentEpoch = epoch
+          return { peer, wrapped: base64urlEncode(wrapped) }
+        }
+        const opened = await openChannel({
           senderId: this.#self,
           recipientId: peer,
           context: distributionContext(this.#roomId),
@@ -188,10 +220,13 @@ export class RoomKeys {
           recipientKemKey: member.bundle.kemKey,
           plaintext: distribution,
         })
+        channel?.dispose()
+        member.channel = opened.channel
         member.sentEpoch = epoch
-        return { peer, sealed: base64urlEncode(sealed) }
+        return { peer, sealed: base64urlEncode(opened.opening) }
       }),
     )
+    wipe(distribution)
     const records: KeysRecord[] = []
     for (let i = 0; i < entries.length; i += MAX_KEY_RECIPIENTS_PER_RECORD) {
       records.push({
@@ -206,24 +241,37 @@ export class RoomKeys {
   }
 
   /**
-   * Installs the sender key that `from` sealed for us, if the record has one. Returns
-   * `installed`, `not-for-us`, or `unknown-sender` (its bundle has not arrived: hold the record).
+   * Installs the sender key that `from` sent us, if the record has one. Returns `installed`,
+   * `not-for-us`, `unknown-sender` (its bundle has not arrived: hold the record), `no-channel`
+   * (wrapped on a channel we do not hold: ask `from` to send again) or `invalid`.
    */
-  async receive(from: string, record: KeysRecord): Promise<'installed' | 'not-for-us' | 'unknown-sender' | 'invalid'> {
+  async receive(
+    from: string,
+    record: KeysRecord,
+  ): Promise<'installed' | 'not-for-us' | 'unknown-sender' | 'no-channel' | 'invalid'> {
     const entry = record.to.find((e) => e.peer === this.#self)
     if (entry === undefined) return 'not-for-us'
     const member = this.#members.get(from)
     if (member === undefined) return 'unknown-sender'
+    const binding = { senderId: from, recipientId: this.#self, context: distributionContext(this.#roomId) }
     try {
-      const plaintext = await hybridOpen({
-        senderId: from,
-        recipientId: this.#self,
-        context: distributionContext(this.#roomId),
-        recipientIdentityKey: this.#device.identityKey,
-        recipientKemKey: this.#device.kemKey,
-        senderIdentityKey: member.bundle.identityKey,
-        sealed: base64urlDecode(entry.sealed),
-      })
+      let plaintext: Uint8Array
+      if ('sealed' in entry) {
+        const accepted = await acceptChannel({
+          ...binding,
+          recipientIdentityKey: this.#device.identityKey,
+          recipientKemKey: this.#device.kemKey,
+          senderIdentityKey: member.bundle.identityKey,
+          opening: base64urlDecode(entry.sealed),
+        })
+        this.#channels.get(from)?.dispose()
+        this.#channels.set(from, accepted.channel)
+        plaintext = accepted.plaintext
+      } else {
+        const channel = this.#channels.get(from)
+        if (channel === undefined) return 'no-channel'
+        plaintext = await channel.unwrap({ binding, wrapped: base64urlDecode(entry.wrapped) })
+      }
       if (this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })) {
         // At once, not coalesced: a restart that lost this chain could not read what follows.
         const saved = this.#save(0)
@@ -231,9 +279,13 @@ export class RoomKeys {
         void saved.finally(() => {
           if (this.#installSaved === saved) this.#installSaved = undefined
         })
+      } else {
+        // The channel moved on: a state a step behind still opens the next entry, so coalesced.
+        this.#save()
       }
       return 'installed'
     } catch (err) {
+      if (err instanceof ChannelNotFoundError) return 'no-channel'
       this.#log.info('sender key refused', { room: this.#roomId, from, error: String(err) })
       return 'invalid'
     }
@@ -272,10 +324,14 @@ export class RoomKeys {
   #save(delayMs?: number): Promise<void> {
     const vault = this.#vault
     if (vault === undefined) return Promise.resolve()
-    return saveRoomKeys(vault, this.#roomId, this.#inbound, delayMs === undefined ? {} : { delayMs }).catch(
-      (err: unknown) =>
-        // Reading goes on; the vault holds the older chains until a later save succeeds.
-        this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) }),
+    return saveRoomKeys(
+      vault,
+      this.#roomId,
+      { inbound: this.#inbound, channels: this.#channels },
+      delayMs === undefined ? {} : { delayMs },
+    ).catch((err: unknown) =>
+      // Reading goes on; the vault holds the older chains until a later save succeeds.
+      this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) }),
     )
   }
 
@@ -305,7 +361,7 @@ export function headerDigest(header: OuterHeader): Uint8Array {
 }
 
 function distributionContext(roomId: string): string {
-  return `sender-key:${roomId}`
+  return `sender-key-channel:${roomId}`
 }
 
 export function isMissingKey(err: unknown): boolean {

@@ -79,7 +79,7 @@ describe('rooms in the vault', () => {
     const other = createOutboundSenderKey({ roomId: ROOM, senderId: OTHER })
     const inbound = createInboundSenderKeys({ roomId: ROOM })
     inbound.install({ distribution: other.exportForMember(), from: OTHER })
-    const keys = roomKeys({ vault, stored: { inbound } })
+    const keys = roomKeys({ vault, stored: { inbound, channels: new Map() } })
     const cts: string[] = []
     for (let i = 0; i < 20; i++) cts.push(await encryptAs(other, i))
     for (const [i, ct] of cts.entries()) expect(await keys.decrypt(OTHER, ct, HEADER)).toEqual(Uint8Array.of(i))
@@ -99,7 +99,7 @@ describe('rooms in the vault', () => {
     const other = createOutboundSenderKey({ roomId: ROOM, senderId: OTHER })
     const inbound = createInboundSenderKeys({ roomId: ROOM })
     inbound.install({ distribution: other.exportForMember(), from: OTHER })
-    await saveRoomKeys(vault, ROOM, inbound, { delayMs: 0 })
+    await saveRoomKeys(vault, ROOM, { inbound: inbound, channels: new Map() }, { delayMs: 0 })
 
     const stored = await loadRoomKeys(vault, ROOM)
     const keys = roomKeys({ vault, ...(stored === undefined ? {} : { stored }) })
@@ -122,7 +122,12 @@ describe('rooms in the vault', () => {
   it('error: sender keys stored for another room are refused as corrupt', async () => {
     const { vault } = await countingVault()
     const elsewhere = 'cd'.repeat(32)
-    await saveRoomKeys(vault, elsewhere, createInboundSenderKeys({ roomId: ROOM }), { delayMs: 0 })
+    await saveRoomKeys(
+      vault,
+      elsewhere,
+      { inbound: createInboundSenderKeys({ roomId: ROOM }), channels: new Map() },
+      { delayMs: 0 },
+    )
     await expect(loadRoomKeys(vault, elsewhere)).rejects.toBeInstanceOf(VaultCorruptError)
   })
 
@@ -143,10 +148,18 @@ describe('rooms in the vault', () => {
     await saveJoinedRoom(vault, { roomId: lobbyId, manifest: lobby, relays: [] })
     expect((await loadSavedRooms(vault))[0]!.joinedAtMs).toBe(first[0]!.joinedAtMs)
 
-    await saveRoomKeys(vault, lobbyId, createInboundSenderKeys({ roomId: lobbyId }), { delayMs: 0 })
+    await saveRoomKeys(
+      vault,
+      lobbyId,
+      { inbound: createInboundSenderKeys({ roomId: lobbyId }), channels: new Map() },
+      { delayMs: 0 },
+    )
     expect(await vault.list(`room/keys/${lobbyId}`)).toEqual([`room/keys/${lobbyId}`])
     // A save still waiting for its delay is dropped with the room, not written after it.
-    const late = saveRoomKeys(vault, lobbyId, createInboundSenderKeys({ roomId: lobbyId }))
+    const late = saveRoomKeys(vault, lobbyId, {
+      inbound: createInboundSenderKeys({ roomId: lobbyId }),
+      channels: new Map(),
+    })
     await forgetRoom(vault, lobbyId)
     await late
     await vault.flush()

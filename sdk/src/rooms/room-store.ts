@@ -8,7 +8,8 @@
  *
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
- * room/keys/<roomId>   = { v: 2, inbound: b64url(InboundSenderKeys.serialize()) }
+ * room/keys/<roomId>   = { v: 3, inbound: b64url(InboundSenderKeys.serialize()),
+ *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }] }
  * room/history/<roomId> = { v: 1, lamport, ids }   (HistoryPosition: where catch-up starts)
  * ```
  *
@@ -19,13 +20,20 @@
  * delivered. Our own chain is not stored at all: a restarted device starts a new epoch (random
  * number) and seals it to the members again, so no message key it used can come back from the
  * vault. Entries of version 1 also held that chain (`outbound`); it is ignored.
+ *
+ * `channels` holds the receiving end of each member's pairwise channel (`crypto/pairwise-channel.ts`)
+ * at the step after the last key it carried, saved with the chains it installed: a restarted device
+ * opens the member's next rotation without a new hybrid seal. Entries of version 2 have none (every
+ * member seals afresh when asked, see `room-keys.ts`).
  */
 import { z } from 'zod'
-import { MAX_LAMPORT_CLOCK, MAX_POSITION_IDS, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
+import { MAX_LAMPORT_CLOCK, MAX_POSITION_IDS, MAX_ROOM_CHANNELS, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
+import { deserializeInboundChannel, type InboundChannel } from '../crypto/pairwise-channel.ts'
 import { wipe } from '../crypto/primitives.ts'
 import { deserializeInboundSenderKeys, type InboundSenderKeys } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
+import { peerIdTextSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
 import type { SavedRoom } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -45,7 +53,12 @@ const joinedSchema = z
     joinedAtMs: z.number().int().nonnegative(),
   })
   .strict()
+const channelsSchema = z
+  .array(z.object({ peer: peerIdTextSchema, state: b64.max(256) }).strict())
+  .max(MAX_ROOM_CHANNELS)
 const keysSchema = z.union([
+  z.object({ v: z.literal(3), inbound: b64, channels: channelsSchema }).strict(),
+  // Version 2 held no pairwise channels.
   z.object({ v: z.literal(2), inbound: b64 }).strict(),
   // Version 1 also held our own chain, which a restart no longer resumes.
   z.object({ v: z.literal(1), outbound: b64, inbound: b64 }).strict(),
@@ -59,9 +72,13 @@ const positionSchema = z
   })
   .strict()
 
-/** A room's sender-key state as loaded from the vault: the other members' chains. Secret. */
+/**
+ * A room's sender-key state as loaded from the vault: the other members' chains and the receiving
+ * ends of their pairwise channels, by sender PeerId. Secret.
+ */
 export interface StoredRoomKeys {
   inbound: InboundSenderKeys
+  channels: Map<string, InboundChannel>
 }
 
 /** Remembers a joined room; the first join's time is kept when it is already remembered. */
@@ -141,38 +158,51 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
   const stored = await vault.getJson(name, keysSchema)
   if (stored === undefined) return undefined
   let inbound: InboundSenderKeys
+  const channels = new Map<string, InboundChannel>()
   try {
     inbound = deserializeInboundSenderKeys(base64urlDecode(stored.inbound))
+    if (stored.v === 3) {
+      for (const { peer, state } of stored.channels)
+        channels.set(peer, deserializeInboundChannel(base64urlDecode(state)))
+    }
   } catch (cause) {
     throw new VaultCorruptError(`the vault entry ${name} cannot be decoded`, { details: { name }, cause })
   }
   if (inbound.roomId !== roomId) {
     throw new VaultCorruptError(`the vault entry ${name} belongs to another room`, { details: { name } })
   }
-  return { inbound }
+  return { inbound, channels }
 }
 
 /**
- * Saves the state `inbound` has when the write runs, within `delayMs` (default
+ * Saves the state `keys` has when the write runs, within `delayMs` (default
  * {@link ROOM_KEYS_SAVE_DELAY_MS}); saves asked for before then share it (`Vault.putLatest`).
  * Resolves once it is durable.
  */
 export function saveRoomKeys(
   vault: Vault,
   roomId: string,
-  inbound: InboundSenderKeys,
+  keys: StoredRoomKeys,
   options: { delayMs?: number } = {},
 ): Promise<void> {
   return vault.putLatest(
     `${ROOM_ENTRY_PREFIXES.keys}${roomId}`,
     () => {
-      const bytes = inbound.serialize()
+      const bytes = keys.inbound.serialize()
+      const states = [...keys.channels].slice(0, MAX_ROOM_CHANNELS).map(([peer, channel]) => ({
+        peer,
+        state: channel.serialize(),
+      }))
       try {
         return utf8.encode(
-          JSON.stringify({ v: 2, inbound: base64urlEncode(bytes) } satisfies z.input<typeof keysSchema>),
+          JSON.stringify({
+            v: 3,
+            inbound: base64urlEncode(bytes),
+            channels: states.map(({ peer, state }) => ({ peer, state: base64urlEncode(state) })),
+          } satisfies z.input<typeof keysSchema>),
         )
       } finally {
-        wipe(bytes)
+        wipe(bytes, ...states.map((s) => s.state))
       }
     },
     { delayMs: options.delayMs ?? ROOM_KEYS_SAVE_DELAY_MS },

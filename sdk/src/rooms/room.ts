@@ -509,11 +509,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     held.push({ accepted, sinceMs: Date.now() })
     this.#awaitingKey.set(accepted.from, held)
     // Ask the sender for its key: it may have sent it before we were listening.
-    if (!this.#want.has(accepted.from)) {
-      this.#want.add(accepted.from)
-      this.#needsAnnounce = true
-      this.#scheduleAnnounce()
-    }
+    this.#askFor(accepted.from)
+  }
+
+  /** Names `from` in our presence's `want` (sent soon): it distributes its key to us again. */
+  #askFor(from: string): void {
+    if (this.#want.has(from)) return
+    this.#want.add(from)
+    this.#needsAnnounce = true
+    this.#scheduleAnnounce()
   }
 
   #undecryptable(accepted: MessageAccepted, reason: string): void {
@@ -552,6 +556,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       const held = this.#awaitingBundle.get(from) ?? []
       if (held.length < 4) held.push(record)
       this.#awaitingBundle.set(from, held)
+      return
+    }
+    if (result === 'no-channel') {
+      // We lost the channel this key came on (restart without its state, missed opening): the
+      // sender answers a `want` with a new hybrid opening.
+      this.#askFor(from)
       return
     }
     if (result !== 'installed') return

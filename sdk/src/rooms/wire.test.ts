@@ -6,6 +6,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_RECORD_TIME_MS,
   MAX_SENDER_KEY_EPOCH,
+  MAX_WRAPPED_KEY_CHARS,
   WIRE_VERSION,
 } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
@@ -235,5 +236,9 @@ describe('bounds of the numbers a record carries', () => {
     const keys = { v: WIRE_VERSION, type: 'keys', room: 'a'.repeat(64), to: [{ peer: 'p', sealed: 'AA' }] }
     expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH })).toBe('ok')
     expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH + 1 })).toBe('malformed')
+    const wrapped = (chars: number) => ({ ...keys, epoch: 1, to: [{ peer: 'p', wrapped: 'A'.repeat(chars) }] })
+    expect(status(wrapped(MAX_WRAPPED_KEY_CHARS))).toBe('ok')
+    expect(status(wrapped(MAX_WRAPPED_KEY_CHARS + 1))).toBe('malformed')
+    expect(status({ ...keys, epoch: 1, to: [{ peer: 'p', sealed: 'AA', wrapped: 'AA' }] })).toBe('malformed')
   })
 })

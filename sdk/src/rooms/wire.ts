@@ -7,6 +7,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_SENDER_KEY_EPOCH,
   MAX_TEXT_BYTES,
+  MAX_WRAPPED_KEY_CHARS,
   WIRE_VERSION,
 } from '../constants.ts'
 import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
@@ -96,24 +97,30 @@ export const messageRecordSchema = z
   .strict()
 export type MessageRecord = z.infer<typeof messageRecordSchema>
 
-/** A sender's chain key, sealed to each listed member over the pairwise hybrid channel. */
+/**
+ * One member's copy of the sender's chain key, over the pairwise channel from the sender to that
+ * member (crypto/pairwise-channel.ts): `sealed` opens a new channel (a hybrid X-Wing opening,
+ * ~1.2 KB), `wrapped` is the next step of the channel the member already holds (~270 characters).
+ */
+export const keyEntrySchema = z.union([
+  z.object({ peer: peerIdTextSchema, sealed: sealedSchema }).strict(),
+  z
+    .object({
+      peer: peerIdTextSchema,
+      wrapped: base64urlSchema.min(1).max(MAX_WRAPPED_KEY_CHARS),
+    })
+    .strict(),
+])
+export type KeyEntry = z.infer<typeof keyEntrySchema>
+
+/** A sender's chain key, to each listed member over its pairwise channel. */
 export const keysRecordSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('keys'),
     room: sha256HexSchema,
     epoch: z.number().int().nonnegative().max(MAX_SENDER_KEY_EPOCH),
-    to: z
-      .array(
-        z
-          .object({
-            peer: peerIdTextSchema,
-            sealed: sealedSchema,
-          })
-          .strict(),
-      )
-      .min(1)
-      .max(MAX_KEY_RECIPIENTS_PER_RECORD),
+    to: z.array(keyEntrySchema).min(1).max(MAX_KEY_RECIPIENTS_PER_RECORD),
   })
   .strict()
 export type KeysRecord = z.infer<typeof keysRecordSchema>

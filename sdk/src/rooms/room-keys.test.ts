@@ -1,0 +1,151 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { describe, expect, it } from 'vitest'
+import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
+import { bytesToHex } from '../crypto/primitives.ts'
+import { base64urlEncode } from '../encoding.ts'
+import { silentLoggerFactory } from '../logger.ts'
+import type { VerifiedCertificate } from '../types.ts'
+import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
+import { memoryVaultBackend, openVault, type Vault } from '../vault/vault.ts'
+import { RoomKeys } from './room-keys.ts'
+import { loadRoomKeys, type StoredRoomKeys } from './room-store.ts'
+import { decodeRecord, encodeRecord, type KeysRecord } from './wire.ts'
+
+const ROOM = 'cd'.repeat(32)
+const HEADER = { room: ROOM, lamport: 1, deps: [], sentAtMs: 0 }
+
+interface Party {
+  peerId: string
+  device: Awaited<ReturnType<typeof generateDeviceKeys>>
+  bundle: string
+  certificate: VerifiedCertificate
+}
+
+async function party(): Promise<Party> {
+  const key = await generateKeyPair('Ed25519')
+  const device = await generateDeviceKeys({ oneTimePrekeyCount: 0 })
+  const bundle = await createKeyBundle({ deviceKeys: device, sign: async (data) => key.sign(data) })
+  return {
+    peerId: peerIdFromPrivateKey(key).toString(),
+    device,
+    bundle: base64urlEncode(encodeKeyBundle(bundle)),
+    // RoomKeys reads only the bundle commitment of a certificate the room already verified.
+    certificate: { bundleHash: bytesToHex(bundleHash(bundle)) } as VerifiedCertificate,
+  }
+}
+
+function keysOf(self: Party, params: { vault?: Vault; stored?: StoredRoomKeys } = {}) {
+  return new RoomKeys({
+    roomId: ROOM,
+    selfPeerId: self.peerId,
+    device: { identityKey: self.device.identityKey, kemKey: self.device.kemKey, bundle: self.bundle },
+    log: silentLoggerFactory('test'),
+    ...params,
+  })
+}
+
+async function vault(): Promise<Vault> {
+  return openVault({
+    backend: memoryVaultBackend(),
+    unlock: { type: 'passphrase', passphrase: 'correct horse battery' },
+    argon2id: VAULT_ARGON2ID_MIN,
+  })
+}
+
+/** The records as a receiver decodes them from the wire (so every schema bound applies). */
+async function distribute(sender: RoomKeys): Promise<KeysRecord[]> {
+  return (await sender.distributions()).map((record) => {
+    const decoded = decodeRecord(encodeRecord(record))
+    if (decoded.status !== 'ok' || decoded.record.type !== 'keys') throw new Error('keys record refused by the schema')
+    return decoded.record
+  })
+}
+
+function entryKinds(records: KeysRecord[]): string[] {
+  return records.flatMap((r) => r.to.map((e) => ('sealed' in e ? 'sealed' : 'wrapped')))
+}
+
+const [alice, bob, carol] = await Promise.all([party(), party(), party()])
+
+describe('sender keys over pairwise channels', () => {
+  it('behavior: the first distribution opens a channel, every rotation after it is a short wrapped entry', async () => {
+    const sender = keysOf(alice)
+    const receiver = keysOf(bob)
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const first = await distribute(sender)
+    expect(entryKinds(first)).toEqual(['sealed'])
+    expect(await receiver.receive(alice.peerId, first[0]!)).toBe('installed')
+    for (let i = 0; i < 3; i++) {
+      sender.rotate()
+      const next = await distribute(sender)
+      expect(entryKinds(next)).toEqual(['wrapped'])
+      expect(encodeRecord(next[0]!).length).toBeLessThan(600)
+      expect(await receiver.receive(alice.peerId, next[0]!)).toBe('installed')
+      const ct = await sender.encrypt(Uint8Array.of(i), HEADER)
+      expect(await receiver.decrypt(alice.peerId, ct, HEADER)).toEqual(Uint8Array.of(i))
+    }
+    // Replayed, the last rotation's entry is refused (its channel step is used).
+    sender.rotate()
+    const replayed = await distribute(sender)
+    expect(await receiver.receive(alice.peerId, replayed[0]!)).toBe('installed')
+    expect(await receiver.receive(alice.peerId, replayed[0]!)).toBe('invalid')
+  })
+
+  it('behavior: a receiver restarted from its vault opens the next wrapped entry; one without it asks and gets a new opening', async () => {
+    const sender = keysOf(alice)
+    const bobVault = await vault()
+    const receiver = keysOf(bob, { vault: bobVault })
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    expect(await receiver.receive(alice.peerId, (await distribute(sender))[0]!)).toBe('installed')
+    await bobVault.flush()
+
+    const stored = await loadRoomKeys(bobVault, ROOM)
+    expect(stored?.channels.size).toBe(1)
+    const restarted = keysOf(bob, stored === undefined ? {} : { stored })
+    await restarted.addMember(alice.peerId, alice.bundle, alice.certificate)
+    sender.rotate()
+    const wrapped = await distribute(sender)
+    expect(entryKinds(wrapped)).toEqual(['wrapped'])
+    expect(await restarted.receive(alice.peerId, wrapped[0]!)).toBe('installed')
+
+    // A new start without the vault entry holds no channel: it asks (presence `want`) and the
+    // sender's answer opens a new one.
+    const fresh = keysOf(bob)
+    await fresh.addMember(alice.peerId, alice.bundle, alice.certificate)
+    sender.rotate()
+    expect(await fresh.receive(alice.peerId, (await distribute(sender))[0]!)).toBe('no-channel')
+    sender.resend(bob.peerId)
+    const reopened = await distribute(sender)
+    expect(entryKinds(reopened)).toEqual(['sealed'])
+    expect(await fresh.receive(alice.peerId, reopened[0]!)).toBe('installed')
+    const ct = await sender.encrypt(Uint8Array.of(9), HEADER)
+    expect(await fresh.decrypt(alice.peerId, ct, HEADER)).toEqual(Uint8Array.of(9))
+  })
+
+  it('security: a removed member gets no later rotation and its channel is dropped; back, it gets a new opening', async () => {
+    const sender = keysOf(alice)
+    for (const p of [bob, carol]) await sender.addMember(p.peerId, p.bundle, p.certificate)
+    const receiver = keysOf(carol)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const first = await distribute(sender)
+    expect(await receiver.receive(alice.peerId, first[0]!)).toBe('installed')
+    sender.removeMember(carol.peerId)
+    const after = await distribute(sender)
+    expect(after.flatMap((r) => r.to.map((e) => e.peer))).toEqual([bob.peerId])
+    expect(entryKinds(after)).toEqual(['wrapped'])
+    await sender.addMember(carol.peerId, carol.bundle, carol.certificate)
+    const back = await distribute(sender)
+    expect(back.flatMap((r) => r.to.map((e) => [e.peer, 'sealed' in e ? 'sealed' : 'wrapped']))).toEqual([
+      [carol.peerId, 'sealed'],
+    ])
+    expect(await receiver.receive(alice.peerId, back[0]!)).toBe('installed')
+    // A wrapped entry meant for Bob, relabelled for Carol, names Bob's channel: nothing opens it.
+    sender.rotate()
+    const forBob = (await distribute(sender))[0]!
+    const relabelled = { ...forBob, to: forBob.to.map((e) => ({ ...e, peer: carol.peerId })) }
+    expect(await receiver.receive(alice.peerId, relabelled)).toBe('no-channel')
+  })
+})
