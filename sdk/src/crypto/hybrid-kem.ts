@@ -18,31 +18,24 @@
  *
  * What is bound: both identity keys (and through the DH, possession of the sender's identity
  * secret), the recipient's KEM key, the KEM ciphertext, both peer ids and a caller-chosen
- * context (purpose and room, e.g. `sender-key:<roomId>`). A different sender, recipient, key,
+ * context (purpose and room, e.g. `sender-key-channel:<roomId>`). A different sender, recipient, key,
  * ciphertext or context gives an unrelated key, so the AEAD fails.
  *
  * Properties: confidentiality holds if either X25519 or ML-KEM-768 holds (X-Wing), and is
- * per message (fresh encapsulation). Sender authentication is classical (X25519), like
+ * per agreement (fresh encapsulation). Sender authentication is classical (X25519), like
  * PQXDH's. As in any static-key authentication, someone holding the recipient's identity
  * secret could forge messages *to* that recipient (key-compromise impersonation), and forward
  * secrecy only reaches as far as the recipient's KEM key lifetime: a stolen X-Wing secret
- * opens past sealed messages addressed to it. Prefer the Double Ratchet when a DM session
+ * opens past agreements addressed to it (and so every step of a channel opened by one). Prefer the Double Ratchet when a DM session
  * exists; the gossip layer also signs every message with the sender's PeerId key.
  *
- * Sealed message (the one-shot form used for sender-key distribution):
- *
- * ```
- * version u8 (1) || ct (1120) || AES-256-GCM(key', nonce', plaintext, AD = version || TH) || tag (16)
- * key' || nonce' = HKDF-SHA-256(IKM = key, info = HYBRID_SEAL_INFO, L = 44)
- * ```
+ * The channel that uses it, and its entry formats: `pairwise-channel.ts`.
  */
 
-import { AES_256_GCM_KEY_BYTES, AES_GCM_NONCE_BYTES, SHARED_SECRET_BYTES, XWING_CIPHERTEXT_BYTES } from './constants.ts'
-import { ByteReader, ByteWriter, utf8Encode } from './encoding.ts'
+import { SHARED_SECRET_BYTES } from './constants.ts'
+import { ByteWriter, utf8Encode } from './encoding.ts'
 import { encodeIdentityKey } from './key-bundle.ts'
 import {
-  aesGcmOpen,
-  aesGcmSeal,
   hkdfSha256,
   type KeyPair,
   sha256,
@@ -54,8 +47,6 @@ import {
 
 export const HYBRID_KEM_LABEL = utf8Encode('SecureChat/hybrid-kem/v1')
 export const HYBRID_KEM_INFO = utf8Encode('SecureChat_HybridKEM_X-Wing_X25519-auth_SHA-256_v1')
-export const HYBRID_SEAL_INFO = utf8Encode('SecureChat_HybridKEM_Seal_AES-256-GCM_v1')
-const SEAL_VERSION = 1
 
 /** Who talks to whom, about what: every field is bound into the transcript hash. */
 export interface HybridBinding {
@@ -142,59 +133,4 @@ export async function hybridDecapsulate(
     binding: params,
   })
   return { sharedKey: combine(kemSecret, auth, th), transcriptHash: th }
-}
-
-function sealKeys(sharedKey: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
-  const okm = hkdfSha256({
-    ikm: sharedKey,
-    info: HYBRID_SEAL_INFO,
-    length: AES_256_GCM_KEY_BYTES + AES_GCM_NONCE_BYTES,
-  })
-  return { key: okm.subarray(0, AES_256_GCM_KEY_BYTES), nonce: okm.subarray(AES_256_GCM_KEY_BYTES) }
-}
-
-function sealAssociatedData(th: Uint8Array): Uint8Array {
-  return new ByteWriter(33).u8(SEAL_VERSION).raw(th).finish()
-}
-
-/** Encrypts `plaintext` to the recipient, authenticated as the sender (see the module doc for the format). */
-export async function hybridSeal(
-  params: HybridBinding & {
-    senderIdentityKey: KeyPair
-    recipientIdentityKey: Uint8Array
-    recipientKemKey: Uint8Array
-    plaintext: Uint8Array
-  },
-): Promise<Uint8Array> {
-  const { sharedKey, cipherText, transcriptHash: th } = await hybridEncapsulate(params)
-  const { key, nonce } = sealKeys(sharedKey)
-  const sealed = await aesGcmSeal({ key, nonce, plaintext: params.plaintext, associatedData: sealAssociatedData(th) })
-  wipe(sharedKey, key, nonce)
-  return new ByteWriter(1 + cipherText.length + sealed.length).u8(SEAL_VERSION).raw(cipherText).raw(sealed).finish()
-}
-
-/**
- * Opens a {@link hybridSeal} message from the expected sender. Throws `MalformedMessageError`
- * for bad framing and `DecryptionFailedError` when sender, recipient, binding or bytes differ.
- */
-export async function hybridOpen(
-  params: HybridBinding & {
-    recipientIdentityKey: KeyPair
-    recipientKemKey: KeyPair
-    senderIdentityKey: Uint8Array
-    sealed: Uint8Array
-  },
-): Promise<Uint8Array> {
-  const r = new ByteReader(params.sealed, 'hybrid sealed message')
-  const version = r.u8('version')
-  if (version !== SEAL_VERSION) r.fail('version', 'unsupported', { received: version })
-  const cipherText = r.raw(XWING_CIPHERTEXT_BYTES, 'kemCiphertext')
-  const ciphertext = r.rest()
-  const { sharedKey, transcriptHash: th } = await hybridDecapsulate({ ...params, cipherText })
-  const { key, nonce } = sealKeys(sharedKey)
-  try {
-    return await aesGcmOpen({ key, nonce, ciphertext, associatedData: sealAssociatedData(th) })
-  } finally {
-    wipe(sharedKey, key, nonce)
-  }
 }

@@ -1,8 +1,8 @@
 /**
  * `@securechat/sdk/crypto`: the end-to-end encryption core. Pure library, no networking:
  * primitives (the one module the sdk uses for cryptography), key bundles, PQXDH + Double
- * Ratchet for direct messages, sender keys for rooms, and the hybrid X-Wing channel that
- * carries sender keys. Every module's doc states its wire format and what each KDF and
+ * Ratchet for direct messages, sender keys for rooms, and the pairwise channel (opened by a
+ * hybrid X-Wing agreement) that carries sender keys. Every module's doc states its wire format and what each KDF and
  * associated data binds.
  */
 
@@ -11,6 +11,8 @@ export {
   AES_GCM_NONCE_BYTES,
   AES_GCM_TAG_BYTES,
   BUNDLE_CLOCK_SKEW_MS,
+  CHANNEL_ID_BYTES,
+  CHANNEL_MAX_SKIPPED_STEPS,
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,
   MAX_FORWARD_JUMP,
@@ -50,6 +52,7 @@ export {
   ROOT_KDF_INFO,
 } from './double-ratchet.ts'
 export {
+  ChannelNotFoundError,
   CryptoError,
   type CryptoErrorOptions,
   DecryptionFailedError,
@@ -65,12 +68,9 @@ export {
 export {
   HYBRID_KEM_INFO,
   HYBRID_KEM_LABEL,
-  HYBRID_SEAL_INFO,
   type HybridBinding,
   hybridDecapsulate,
   hybridEncapsulate,
-  hybridOpen,
-  hybridSeal,
 } from './hybrid-kem.ts'
 export {
   addOneTimePrekeys,
@@ -100,6 +100,17 @@ export {
   verifyKeyBundle,
   X25519_KEY_TYPE,
 } from './key-bundle.ts'
+export {
+  acceptChannel,
+  CHANNEL_LABEL,
+  CHANNEL_ROOT_INFO,
+  CHANNEL_STEP_INFO,
+  deserializeInboundChannel,
+  InboundChannel,
+  isChannelOpening,
+  OutboundChannel,
+  openChannel,
+} from './pairwise-channel.ts'
 export {
   acceptSession,
   decodeInitialMessage,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { CHANNEL_MAX_SKIPPED_STEPS } from './constants.ts'
 import {
   ChannelNotFoundError,
+  CryptoError,
   DecryptionFailedError,
   DuplicateMessageError,
   MalformedMessageError,
@@ -45,7 +46,98 @@ async function pair(plaintext = text('epoch 0')): Promise<{ out: OutboundChannel
   return { out, inb }
 }
 
+/** The opening alone (its channel is not used further). */
+async function seal(params: Parameters<typeof openChannel>[0]): Promise<Uint8Array> {
+  return (await openChannel(params)).opening
+}
+
+async function unseal(
+  params: Omit<Parameters<typeof acceptChannel>[0], 'opening'> & { sealed: Uint8Array },
+): Promise<Uint8Array> {
+  const { sealed, ...rest } = params
+  return (await acceptChannel({ ...rest, opening: sealed })).plaintext
+}
+
 describe('pairwise channel (hybrid opening, then an HKDF chain)', () => {
+  it('behavior: an opening carries its first message; its size is the X-Wing ciphertext plus one AEAD', async () => {
+    const sealed = await seal({
+      ...binding,
+      senderIdentityKey: alice.identityKey,
+      recipientIdentityKey: bob.identityKey.publicKey,
+      recipientKemKey: bob.kemKey.publicKey,
+      plaintext: text('chain key'),
+    })
+    expect(sealed.length).toBe(2 + 1120 + 9 + 16)
+    const opened = await unseal({
+      ...binding,
+      recipientIdentityKey: bob.identityKey,
+      recipientKemKey: bob.kemKey,
+      senderIdentityKey: alice.identityKey.publicKey,
+      sealed,
+    })
+    expect(opened).toEqual(text('chain key'))
+  })
+
+  it('error: another sender, a claimed identity without its secret, another recipient or another binding cannot open', async () => {
+    const sealFrom = (senderIdentityKey: typeof alice.identityKey) =>
+      seal({
+        ...binding,
+        senderIdentityKey,
+        recipientIdentityKey: bob.identityKey.publicKey,
+        recipientKemKey: bob.kemKey.publicKey,
+        plaintext: text('x'),
+      })
+    const open = (sealed: Uint8Array, overrides: Partial<Parameters<typeof acceptChannel>[0]> = {}) =>
+      unseal({
+        ...binding,
+        recipientIdentityKey: bob.identityKey,
+        recipientKemKey: bob.kemKey,
+        senderIdentityKey: alice.identityKey.publicKey,
+        sealed,
+        ...overrides,
+      })
+    // Mallory encapsulates to Bob (anyone can) but is not Alice.
+    await expect(open(await sealFrom(mallory.identityKey))).rejects.toBeInstanceOf(DecryptionFailedError)
+    await expect(
+      open(await sealFrom({ publicKey: alice.identityKey.publicKey, secretKey: mallory.identityKey.secretKey })),
+    ).rejects.toBeInstanceOf(DecryptionFailedError)
+    const genuine = await sealFrom(alice.identityKey)
+    await expect(
+      open(genuine, { recipientIdentityKey: mallory.identityKey, recipientKemKey: mallory.kemKey }),
+    ).rejects.toBeInstanceOf(DecryptionFailedError)
+    await expect(open(genuine, { senderId: '12D3KooWMallory' })).rejects.toBeInstanceOf(DecryptionFailedError)
+    await expect(open(genuine, { recipientId: '12D3KooWCarol' })).rejects.toBeInstanceOf(DecryptionFailedError)
+    await expect(open(genuine, { context: 'sender-key-channel:room-2' })).rejects.toBeInstanceOf(DecryptionFailedError)
+    await expect(open(genuine.subarray(0, 500))).rejects.toBeInstanceOf(MalformedMessageError)
+    expect(await open(genuine)).toEqual(text('x'))
+  })
+
+  it('error: tampering — any flipped bit of an opening is a named error, never a crash', async () => {
+    const sealed = await seal({
+      ...binding,
+      senderIdentityKey: alice.identityKey,
+      recipientIdentityKey: bob.identityKey.publicKey,
+      recipientKemKey: bob.kemKey.publicKey,
+      plaintext: text('chain key'),
+    })
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: sealed.length * 8 - 1 }), async (bit) => {
+        const copy = sealed.slice()
+        copy[bit >> 3]! ^= 1 << (bit & 7)
+        await expect(
+          unseal({
+            ...binding,
+            recipientIdentityKey: bob.identityKey,
+            recipientKemKey: bob.kemKey,
+            senderIdentityKey: alice.identityKey.publicKey,
+            sealed: copy,
+          }),
+        ).rejects.toBeInstanceOf(CryptoError)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
   it('behavior: an opening then wrapped entries round-trip, each a step further; wraps are short', async () => {
     const { out, inb } = await pair()
     expect(out.id).toEqual(inb.id)
