@@ -107,7 +107,6 @@ export {
   CHANNEL_STEP_INFO,
   deserializeInboundChannel,
   InboundChannel,
-  isChannelOpening,
   OutboundChannel,
   openChannel,
 } from './pairwise-channel.ts'

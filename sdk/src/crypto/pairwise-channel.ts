@@ -301,11 +301,6 @@ function parseChannelEntry(bytes: Uint8Array): ChannelEntry {
   return { kind: 'wrapped', id, step, sealed: r.rest() }
 }
 
-/** Whether `entry` opens a new channel (else it is wrapped on one). Throws `MalformedMessageError`. */
-export function isChannelOpening(entry: Uint8Array): boolean {
-  return parseChannelEntry(entry).kind === 'opening'
-}
-
 /**
  * Sender side: a fresh hybrid agreement to the recipient, opening a channel whose first message
  * (step 0) is `plaintext`. Returns the channel (for later {@link OutboundChannel.wrap}s) and the
