@@ -2,14 +2,11 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
-  ABSENT_MEMBER_KEYS_MS,
   CAUSAL_HISTORY_LENGTH,
-  MAX_ABSENT_MEMBERS,
   MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
-  MAX_POSITION_IDS,
   MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
   MESH_WAIT_MS,
@@ -39,11 +36,13 @@ import type {
   VerifiedCertificate,
 } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
+import { AbsentMembers } from './absent-members.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
+import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
-import { type StoredRoomKeys, saveHistoryPosition } from './room-store.ts'
+import type { StoredRoomKeys } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -108,14 +107,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #presenceIntervalMs: number
   readonly #presenceTimeoutMs: number
   readonly #members = new Map<string, RoomMember>()
-  /**
-   * Members whose presence stopped without leaving the room for good, with since when: our sender
-   * keys are still sealed to them for {@link ABSENT_MEMBER_KEYS_MS}, so one that comes back within
-   * the stores' retention reads (through catch-up) what was sent meanwhile. Leaving for good
-   * (`forever`), removal or failing the gate ends that at once, with a new epoch.
-   */
-  readonly #absent = new Map<string, { member: RoomMember; sinceMs: number }>()
-  #position: HistoryPosition
+  /** Members gone offline: our sender keys are still sealed to them (`absent-members.ts`). */
+  readonly #absent = new AbsentMembers()
+  readonly #position: HistoryPositionKeeper
   /**
    * Live messages and sender keys held while a catch-up delivers older ones, so delivery stays
    * in order and a newer epoch's key does not evict an older one catch-up still needs.
@@ -160,7 +154,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#presenceTimeoutMs =
       init.presenceTimeoutMs ??
       (init.presenceIntervalMs === undefined ? PRESENCE_TIMEOUT_MS : 3 * init.presenceIntervalMs)
-    this.#position = init.position ?? { lamport: 0, ids: [] }
+    this.#position = new HistoryPositionKeeper({
+      roomId: init.roomId,
+      log: components.log,
+      ...(components.vault === undefined ? {} : { vault: components.vault }),
+      ...(init.position === undefined ? {} : { position: init.position }),
+    })
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -204,7 +203,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         })
       }
       if (change.eligible) return
-      for (const member of [...this.#members.values(), ...[...this.#absent.values()].map((a) => a.member)]) {
+      for (const member of [...this.#members.values(), ...this.#absent.members()]) {
         if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member, 'gone')
       }
     })
@@ -243,6 +242,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // What is scheduled still reaches the vault (its delay, or the owner's flush or close);
     // leaving the room deletes the keys instead.
     this.#keys.detach()
+    this.#position.detach()
     this.safeDispatchEvent('room:stopped')
   }
 
@@ -353,7 +353,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
     this.#remember(id)
-    this.#advance(header.lamport, id)
+    this.#position.advance(header.lamport, id)
     const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
   }
@@ -405,22 +405,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
-    this.#advance(accepted.record.lamport, accepted.id)
+    this.#position.advance(accepted.record.lamport, accepted.id)
     return true
-  }
-
-  /** Moves this device's history position past a message it delivered, reported or sent. */
-  #advance(lamport: number, id: string): void {
-    const position = this.#position
-    if (lamport < position.lamport) return
-    if (lamport > position.lamport) this.#position = { lamport, ids: [id] }
-    else if (!position.ids.includes(id)) position.ids = [...position.ids, id].slice(-MAX_POSITION_IDS)
-    const vault = this.#c.vault
-    if (vault !== undefined && this.#started) {
-      saveHistoryPosition(vault, this.id, () => this.#position).catch((err: unknown) =>
-        this.#c.log.warn('room history position not saved', { room: this.id, error: String(err) }),
-      )
-    }
   }
 
   /**
@@ -433,7 +419,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       roomId: this.id,
       topic: this.topic,
       self: this.#c.self.peerId,
-      position: () => ({ lamport: this.#position.lamport, ids: [...this.#position.ids] }),
+      position: () => this.#position.get(),
       accept: (message) => this.#gatekeeper.revalidate(message),
       learn: (accepted, source) =>
         this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true),
@@ -581,7 +567,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       try {
         // Keys go only to members who pass the room's gate now (always true in ungated rooms).
         const eligible = async (peerId: string): Promise<boolean> => {
-          const member = this.#members.get(peerId) ?? this.#absent.get(peerId)?.member
+          const member = this.#members.get(peerId) ?? this.#absent.get(peerId)
           return member !== undefined && (await this.#gatekeeper.isEligible(member.address))
         }
         for (const record of await this.#keys.distributions(eligible)) {
@@ -600,7 +586,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string, source: PeerId): void {
     if (record.leaving === true) {
-      const member = this.#members.get(from) ?? this.#absent.get(from)?.member
+      const member = this.#members.get(from) ?? this.#absent.get(from)
       if (member !== undefined) this.#removeMember(member, record.forever === true ? 'gone' : 'offline')
       return
     }
@@ -650,18 +636,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * A member went `offline` (its presence timed out, or it stopped): it is still a member, so our
-   * keys stay sealed to it for {@link ABSENT_MEMBER_KEYS_MS} (the stores' retention) and it reads
-   * what was sent meanwhile when it comes back. A member `gone` (left the room for good, failed
-   * the gate, or absent too long) must not read what follows: our key rotates without it.
+   * keys stay sealed to it for a while (`absent-members.ts`) and it reads what was sent meanwhile
+   * when it comes back. A member `gone` (left the room for good, failed the gate, or absent too
+   * long) must not read what follows: our key rotates without it.
    */
   #removeMember(member: RoomMember, how: 'offline' | 'gone'): void {
     const wasPresent = this.#members.delete(member.peerId)
     if (how === 'offline') {
-      if (!this.#absent.has(member.peerId)) this.#absent.set(member.peerId, { member, sinceMs: Date.now() })
-      if (this.#absent.size > MAX_ABSENT_MEMBERS) {
-        const [longest] = this.#absent.values()
-        if (longest !== undefined) this.#removeMember(longest.member, 'gone')
-      }
+      for (const dropped of this.#absent.add(member)) this.#removeMember(dropped, 'gone')
     } else {
       this.#absent.delete(member.peerId)
       this.#keys.removeMember(member.peerId)
@@ -716,10 +698,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     for (const [peerId, member] of this.#members) {
       if (member.lastSeenMs < cutoff && peerId !== this.#c.self.peerId) this.#removeMember(member, 'offline')
     }
-    const absentCutoff = Date.now() - ABSENT_MEMBER_KEYS_MS
-    for (const { member, sinceMs } of [...this.#absent.values()]) {
-      if (sinceMs < absentCutoff) this.#removeMember(member, 'gone')
-    }
+    for (const member of this.#absent.expire()) this.#removeMember(member, 'gone')
   }
 
   #scheduleAnnounce(): void {
