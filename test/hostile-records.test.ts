@@ -56,6 +56,10 @@ let browser: Browser
 let page: Page
 /** The Lamport clock of the member's last message, as listen printed it. */
 let lastLamport = 0
+/** What the member's clock says while it stamps a record (`sendAt`); the real time otherwise. */
+let memberClockMs: number | undefined
+/** The connections of the member and the forger that closed, when and to whom. */
+const closed: string[] = []
 const processes: CliProcess[] = []
 
 beforeAll(async () => {
@@ -102,12 +106,23 @@ beforeAll(async () => {
     bootstrap: [relayAddress],
     domain: CLI_DOMAIN,
     chainId: CHAIN_ID,
+    // Only the member's record stamps read this clock; its libp2p node keeps the process clock.
+    now: () => memberClockMs ?? Date.now(),
   })
   await client.start()
   const room = await client.joinRoom(manifest)
   await room.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
   member = { client, room }
   forger = { libp2p: await startForger(relayAddress) }
+  // Closed connections, told in a failure: a record published meanwhile went to fewer peers.
+  for (const [who, node] of [
+    ['member', client.libp2p],
+    ['forger', forger.libp2p],
+  ] as const) {
+    node.addEventListener('connection:close', (event) => {
+      closed.push(`${new Date().toISOString()} ${who}–${event.detail.remotePeer} ${event.detail.status}`)
+    })
+  }
   // Everyone the member must share its sender key with is present, the page too.
   await until(
     room,
@@ -214,15 +229,44 @@ function forged(fields: Partial<MessageRecord>): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(record))
 }
 
-/** The member sends `text` with its clock saying `sentAtMs` while it stamps the record. */
+/**
+ * The member sends `text` with its clock saying `sentAtMs`. Only its records' stamps read that
+ * clock: replacing the global `Date.now` also fed the hostile time to every libp2p node in this
+ * process (gossipsub's timers, the ping's adaptive timeout, which a clock going back turns into
+ * NaN: every later ping then throws and closes its connection).
+ */
 async function sendAt(text: string, sentAtMs: number, parentId?: string): Promise<string> {
-  const realNow = Date.now
-  Date.now = () => sentAtMs
+  // A neighbour to send to: the member redials the relay if the connection was closed.
+  await member.room.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
+  memberClockMs = sentAtMs
   try {
-    return (await member.room.send(text, parentId === undefined ? {} : { parentId })).id
+    const sent = await member.room.send(text, parentId === undefined ? {} : { parentId })
+    expect(sent.delivery.recipients, 'the member sent to no neighbour').not.toEqual([])
+    return sent.id
   } finally {
-    Date.now = realNow
+    memberClockMs = undefined
   }
+}
+
+/**
+ * The forger publishes `bytes`, and the relay gets them. Like a client (its bootstrap redial),
+ * it dials the relay again when the connection is gone: libp2p closes a connection whose ping
+ * times out, which happens on a loaded machine, and a bare node publishing then reaches nobody,
+ * silently (allowPublishToZeroTopicPeers).
+ */
+async function forge(bytes: Uint8Array): Promise<void> {
+  const { libp2p } = forger
+  const pubsub = libp2p.services.pubsub
+  const relayPeer = relay.multiaddrs[0]!.split('/p2p/').at(-1)!
+  await libp2p.dial(multiaddr(relay.multiaddrs[0]!))
+  await until(
+    pubsub as unknown as EventTarget,
+    'subscription-change',
+    () => pubsub.getSubscribers(topic).some((peer) => peer.toString() === relayPeer),
+    () => 'the relay never subscribed to the room topic again',
+  )
+  const { recipients } = await pubsub.publish(topic, bytes)
+  expect(recipients.map(String)).toContain(relayPeer)
 }
 
 function alive(cli: CliProcess): void {
@@ -238,7 +282,7 @@ async function rejectedByRelay(): Promise<number> {
 describe('hostile numbers in room records', () => {
   it('error: a sentAtMs of 8.64e15 + 1 (no Date at all) is refused by the relay; listen --json keeps running and prints the next message', async () => {
     const rejectedBefore = await rejectedByRelay()
-    await forger.libp2p.services.pubsub.publish(topic, forged({ sentAtMs: 8.64e15 + 1 }))
+    await forge(forged({ sentAtMs: 8.64e15 + 1 }))
     const id = await sendAt('the next honest message', Date.now())
     const line = JSON.parse(await listener.waitForLine((l) => l.includes(id), TIMEOUT_MS)) as Record<string, unknown>
     expect(line).toMatchObject({ type: 'message', id, text: 'the next honest message' })
@@ -278,13 +322,13 @@ describe('hostile numbers in room records', () => {
             seen.add(event.detail.id)
           }
           member.room.addEventListener('message:undecryptable', onUndecryptable)
-          await forger.libp2p.services.pubsub.publish(topic, bytes)
+          await forge(bytes)
           await until(
             member.room,
             'message:undecryptable',
             () => seen.has(forgedId),
             () =>
-              `the member never got the forged record; listen got it: ${listener.lines.some((l) => l.includes(forgedId))}; the relay logged: ${relay.lines.slice(-5).join(' | ')}`,
+              `the member never got the forged record; listen got it: ${listener.lines.some((l) => l.includes(forgedId))}; the relay logged: ${relay.lines.slice(-5).join(' | ')}; closed: ${closed.join(' | ')}`,
           )
           member.room.removeEventListener('message:undecryptable', onUndecryptable)
           const undecryptable = JSON.parse(

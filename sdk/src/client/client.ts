@@ -74,6 +74,11 @@ export interface ClientInit {
   connectionGater?: ConnectionGater
   presenceIntervalMs?: number
   /**
+   * This device's wall clock, read for the times its room records state (a message's `sentAtMs`,
+   * presence's `atMs`). Default `Date.now`. Only the stamps: libp2p's timers keep the process clock.
+   */
+  now?: () => number
+  /**
    * An open vault (`@securechat/sdk/vault`): the device key, its encryption keys, the certificate,
    * DM sessions, joined rooms and their sender keys load from it and are saved to it on every change. The caller closes it after
    * `stop()`. Without one, the device lives as long as the client.
@@ -321,6 +326,7 @@ export class SecureChatClient {
         ...(keys === undefined ? {} : { keys }),
         ...(position === undefined ? {} : { position }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
+        ...(this.#init.now === undefined ? {} : { now: this.#init.now }),
       },
     )
     this.#rooms.set(roomId, room)

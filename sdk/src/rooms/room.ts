@@ -93,6 +93,12 @@ export interface RoomInit {
   position?: HistoryPosition
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
+  /**
+   * This device's wall clock: the times its records state (a message's `sentAtMs`, presence's
+   * `atMs`) are read from it. Default `Date.now`. Only the stamps: timers and ages stay on the
+   * process clock, which libp2p and gossipsub read too.
+   */
+  now?: () => number
 }
 
 /**
@@ -106,6 +112,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #gatekeeper: RoomGatekeeper
   readonly #presenceIntervalMs: number
   readonly #presenceTimeoutMs: number
+  readonly #now: () => number
   readonly #members = new Map<string, RoomMember>()
   /** Members gone offline: our sender keys are still sealed to them (`absent-members.ts`). */
   readonly #absent = new AbsentMembers()
@@ -150,6 +157,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.manifest = init.manifest
     this.#c = components
     this.#presenceIntervalMs = init.presenceIntervalMs ?? PRESENCE_INTERVAL_MS
+    this.#now = init.now ?? Date.now
     // Three missed heartbeats at whatever interval this room uses.
     this.#presenceTimeoutMs =
       init.presenceTimeoutMs ??
@@ -346,7 +354,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       room: this.id,
       lamport: this.#lamport,
       deps: this.#recent.slice(-CAUSAL_HISTORY_LENGTH),
-      sentAtMs: Date.now(),
+      sentAtMs: this.#now(),
     }
     const ct = await this.#keys.encrypt(utf8.encode(JSON.stringify(envelope)), header)
     const record: MessageRecord = { v: WIRE_VERSION, type: 'message', ...header, payload: { enc: 'sender-key', ct } }
@@ -721,7 +729,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       cert: this.#c.self.certificate,
       manifest: this.manifest,
       ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
-      atMs: Date.now(),
+      atMs: this.#now(),
       ...(options.leaving === true ? { leaving: true } : {}),
       ...(options.forever === true ? { forever: true } : {}),
     }
