@@ -1,9 +1,8 @@
 /**
  * Pairwise channel: one hybrid X25519 + ML-KEM-768 agreement (`hybrid-kem.ts`) opens a one-way
  * channel from a sender to one recipient; every later message on it costs symmetric crypto only.
- * Rooms carry each sender-key rotation to each member over it (DESIGN.md: "a member's chain key
- * goes to each eligible member over a pairwise channel"), so a rotation to N members costs N
- * HKDF + AES-GCM instead of N X-Wing encapsulations.
+ * Rooms carry each sender-key rotation to each member over it (docs/architecture.md, Rooms: sender
+ * keys), so a rotation to N members costs N HKDF + AES-GCM instead of N X-Wing encapsulations.
  *
  * Key schedule (Signal-style KDF chain on HKDF-SHA-256):
  *
