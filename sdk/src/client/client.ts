@@ -233,7 +233,8 @@ export class SecureChatClient {
     libp2p.addEventListener('peer:identify', (event) => {
       if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
       // Not a room whose first catch-up waits for its caller (`catchUp: 'later'`).
-      for (const room of this.#rooms.values()) if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room)
+      for (const room of this.#rooms.values())
+        if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
     })
     this.#checks.start()
   }
@@ -355,12 +356,13 @@ export class SecureChatClient {
   /**
    * Fetches what `room` missed from every connected relay that keeps history, validated and
    * decrypted like live gossip and delivered in order (`history:progress` reports how far).
-   * One at a time per room: a call while one runs shares it.
+   * One at a time per room: a call while one runs shares it. `holdLive: false` lets live messages
+   * flow meanwhile (a relay came back to a live room); by default they wait and follow in order.
    */
-  catchUp(room: Room, options: AbortOptions = {}): Promise<HistoryProgress> {
+  catchUp(room: Room, options: { holdLive?: boolean } & AbortOptions = {}): Promise<HistoryProgress> {
     const running = this.#catchingUp.get(room.id)
     if (running !== undefined) return running
-    const sink = this.#joinSinks.get(room.id) ?? room.historySink()
+    const sink = this.#joinSinks.get(room.id) ?? room.historySink({ holdLive: options.holdLive ?? true })
     this.#joinSinks.delete(room.id)
     const done = catchUp(sink, libp2pHistorySource(this.libp2p), options).finally(() =>
       this.#catchingUp.delete(room.id),
@@ -369,9 +371,9 @@ export class SecureChatClient {
     return done
   }
 
-  async #catchUpQuietly(room: Room): Promise<void> {
+  async #catchUpQuietly(room: Room, options: { holdLive?: boolean } = {}): Promise<void> {
     try {
-      await this.catchUp(room)
+      await this.catchUp(room, options)
     } catch (err) {
       this.#log.info('catch-up failed', { roomId: room.id, error: String(err) })
     }

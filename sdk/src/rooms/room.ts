@@ -419,10 +419,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * What catch-up (`history/catch-up.ts`) works through: this room's own gatekeeper, keys and
-   * delivery. Live messages wait until {@link RoomHistorySink.end}.
+   * delivery. With `holdLive` (a room just joined) live messages wait until
+   * {@link RoomHistorySink.end}, so what was missed comes first and in order; without it (a room
+   * already live whose relay came back) they keep flowing, since a slow or unreachable store must
+   * never stall the conversation, and what the catch-up finds is delivered as it comes.
    */
-  historySink(): RoomHistorySink {
-    this.#heldLive ??= []
+  historySink(options: { holdLive?: boolean } = {}): RoomHistorySink {
+    if (options.holdLive ?? true) this.#heldLive ??= []
     return {
       roomId: this.id,
       topic: this.topic,
