@@ -83,6 +83,9 @@ describe('securechat CLI', () => {
     expect(Date.parse(String(message.sentAt))).not.toBeNaN()
   })
 
+  // KNOWN DEFECT (issue 12/13): with other multi-process test files running beside it, the first
+  // message after the relay's restart is lost (reproduced: not there after 60 s). `npm test` runs
+  // this file on its own, after the rest (package.json test:ts), until that is found and fixed.
   it('behavior: peers reconnect and keep chatting after the relay process is killed and restarted', async () => {
     const dataDir = await tempDir('relay-restart-')
     const port = await freePort()
