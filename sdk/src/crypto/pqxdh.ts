@@ -215,6 +215,9 @@ export function decodeInitialMessage(bytes: Uint8Array): { header: PqxdhHeader; 
   if (version !== INITIAL_MESSAGE_VERSION) r.fail('version', 'unsupported', { received: version })
   const identityKey = r.raw(X25519_KEY_BYTES, 'identityKey')
   const ephemeralKey = r.raw(X25519_KEY_BYTES, 'ephemeralKey')
+  // X25519 ignores the top bit of a public key (RFC 7748 §5), so a flipped top bit would give the
+  // same shared secrets and pass unnoticed: only canonical encodings are taken.
+  if ((ephemeralKey[X25519_KEY_BYTES - 1]! & 0x80) !== 0) r.fail('ephemeralKey', 'not canonical (top bit set)', {})
   const signedPrekeyId = r.u32('signedPrekeyId')
   const pqPrekeyId = r.u32('pqPrekeyId')
   const oneTimePrekeyId = r.flag('hasOneTimePrekey') ? r.u32('oneTimePrekeyId') : null
