@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { RelayConfig } from '../config.ts'
 import { createNodeLogger } from '../log.ts'
@@ -8,6 +9,7 @@ import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { messageStore } from '../relay/store-service.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
+import { STORE_FILE_NAME } from '../store/constants.ts'
 
 /** `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. */
 export async function runRelay(config: RelayConfig): Promise<void> {
@@ -64,6 +66,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
         ? 'No --rpc: token-gated rooms are not forwarded, contract wallets are not accepted.\n'
         : `Reading chain ${chainId} at ${config.rpc} (token gates, contract wallets).\n`,
     )
+    process.stdout.write(`${describeStore(config)}\n`)
   }
   if (http !== undefined) {
     if (!(await http.hasWebApp())) {
@@ -168,6 +171,21 @@ function warnIfBrowsersCannotDial(log: Logger, relay: Relay, allowPrivate: boole
     )
   }
 }
+
+/** What an operator meets first: where the history is kept and for how long (never a database password). */
+export function describeStore(config: Pick<RelayConfig, 'store' | 'storeMaxAgeMs' | 'dataDir'>): string {
+  if (config.store === 'none') return 'Keeping no history (--store none): devices that were away cannot catch up here.'
+  const where =
+    config.store === 'sqlite'
+      ? join(config.dataDir, STORE_FILE_NAME)
+      : config.store.startsWith('sqlite:')
+        ? config.store.slice('sqlite:'.length)
+        : `PostgreSQL ${config.store.replace(/\/\/[^@]*@/, '//')}`
+  const days = Math.round((config.storeMaxAgeMs / DAY_MS) * 10) / 10
+  return `Keeping rooms' and DMs' encrypted history for ${days} days in ${where} (--store, --store-max-age-ms).`
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
 
 /** Anchoring is on when an anchoring key is configured (`--anchor-key <file>`, or `SECURECHAT_ANCHOR_PRIVATE_KEY`). */
 function anchoringWanted(config: RelayConfig, env: NodeJS.ProcessEnv): boolean {
