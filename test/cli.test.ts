@@ -1,29 +1,9 @@
 import { createServer } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import { ALICE, BOB } from './helpers/keys.ts'
 
-// Public Hardhat test keys (never hold real funds), so the expected addresses are known.
-const ALICE = {
-  key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-}
-const BOB = {
-  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-}
-
-const running: CliProcess[] = []
-afterEach(async () => {
-  for (const cli of running.splice(0)) {
-    cli.kill('SIGKILL')
-    await cli.exited
-  }
-})
-
-function track<T extends CliProcess>(cli: T): T {
-  running.push(cli)
-  return cli
-}
+const track = killAfterEach()
 
 async function createInvite(relay: string): Promise<string> {
   const created = await runCli(['room', 'create', '--name', 'lobby', '--bootstrap', relay], {
@@ -43,14 +23,6 @@ async function startListener(invite: string): Promise<{ cli: CliProcess; peerId:
   )
   const peerId = /\(peer (\w+)\)/.exec(cli.stderr())![1]!
   return { cli, peerId }
-}
-
-async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 function freePort(): Promise<number> {

@@ -8,21 +8,11 @@ import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { decodeInvite } from '@securechat/sdk/rooms'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, spawnScript, tempDir } from './helpers/cli.ts'
+import { type CliProcess, runCli, spawnCli, spawnScript, tempDir, waitFor } from './helpers/cli.ts'
+import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const START = resolve(import.meta.dirname, '../node/src/devnet/start.ts')
 const READY_TIMEOUT_MS = 60_000
-
-// The devnet's demo wallets: public Hardhat test keys.
-const ALICE = { key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' }
-const BOB = {
-  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-}
-const CAROL = {
-  key: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
-  address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
-}
 
 interface DevnetInfo {
   rpcUrl: string
@@ -83,14 +73,6 @@ async function startDevnet(env: Record<string, string>): Promise<{ devnet: CliPr
   const info = JSON.parse(await readFile(join(env.SECURECHAT_DEVNET_DIR!, 'devnet.json'), 'utf8')) as DevnetInfo
   chainPids.push(info.chainPid)
   return { devnet, info }
-}
-
-async function waitFor(condition: () => boolean, state: () => string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${state()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 describe('npm start', () => {

@@ -1,39 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import { ALICE, BOB } from './helpers/keys.ts'
 
-// Public Hardhat test keys (never hold real funds), so the expected addresses are known.
-const ALICE = {
-  key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-}
-const BOB = {
-  key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-}
 const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
 
-const running: CliProcess[] = []
-afterEach(async () => {
-  for (const cli of running.splice(0)) {
-    cli.kill('SIGKILL')
-    await cli.exited
-  }
-})
-
-function track<T extends CliProcess>(cli: T): T {
-  running.push(cli)
-  return cli
-}
-
-async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const track = killAfterEach()
 
 /** `listen --dm --json` as Bob, with his vault locked by a passphrase; resolves once it listens. */
 async function listenAsBob(relay: string, dataDir: string): Promise<{ cli: CliProcess; peerId: string }> {
@@ -46,6 +19,7 @@ async function listenAsBob(relay: string, dataDir: string): Promise<{ cli: CliPr
   await waitFor(
     () => /listening for direct messages .*\(peer (\w+)\)/.test(cli.stderr()),
     () => cli.stderr(),
+    30_000,
   )
   return { cli, peerId: /\(peer (\w+)\)/.exec(cli.stderr())![1]! }
 }

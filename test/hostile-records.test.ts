@@ -30,7 +30,7 @@ import fc from 'fast-check'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildWebApp, injectWallet, launchChromium, shownMessage } from './helpers/browser.ts'
-import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, tempDir, untilStderr } from './helpers/cli.ts'
 
 /** A CLI client's SIWE domain, and the devnet chain the relay names to the app. */
 const CLI_DOMAIN = 'localhost'
@@ -197,20 +197,6 @@ function until(target: EventTarget, type: string, condition: () => boolean, desc
     }
     target.addEventListener(type, check)
     check()
-  })
-}
-
-/** Resolves once `cli` wrote `text` on stderr (`listen` says there when it has joined). */
-function untilStderr(cli: CliProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!cli.stderr().includes(text)) return
-      cli.child.stderr?.off('data', check)
-      resolve()
-    }
-    cli.child.stderr?.on('data', check)
-    void cli.exited.then((code) => reject(new Error(`exited (${code}) before "${text}": ${cli.stderr()}`)))
-    queueMicrotask(check)
   })
 }
 

@@ -5,57 +5,29 @@
  * processes: `securechat relay`, one `listen --json`, and one `send` process per message, each a
  * new PeerId from 127.0.0.1.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, startRelayProcess } from './helpers/cli.ts'
-
-// Public Hardhat test keys (never hold real funds).
-const ALICE_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
-const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
+import { describe, expect, it } from 'vitest'
+import { killAfterEach, runCli, spawnCli, startRelayProcess, untilStderr } from './helpers/cli.ts'
+import { ALICE, BOB } from './helpers/keys.ts'
 
 /** More than gossipsub's default colocation threshold (10 peers per IP) plus the listener. */
 const SENDS = 16
 
-const running: CliProcess[] = []
-afterEach(async () => {
-  for (const cli of running.splice(0)) {
-    cli.kill('SIGKILL')
-    await cli.exited
-  }
-})
-
-function track<T extends CliProcess>(cli: T): T {
-  running.push(cli)
-  return cli
-}
-
-/** Resolves once `cli` wrote `text` on stderr (the listener says when it joined). */
-function untilStderr(cli: CliProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!cli.stderr().includes(text)) return
-      cli.child.stderr?.off('data', check)
-      resolve()
-    }
-    cli.child.stderr?.on('data', check)
-    void cli.exited.then((code) => reject(new Error(`exited (${code}) before "${text}": ${cli.stderr()}`)))
-    queueMicrotask(check)
-  })
-}
+const track = killAfterEach()
 
 describe('many clients from one address', () => {
   it(`behavior: ${SENDS} send processes in a row from one address are all delivered, and /healthz stays ok`, async () => {
     const relay = track(await startRelayProcess({ args: ['--http', '0'] }))
     const created = await runCli(['room', 'create', '--name', 'nat', '--bootstrap', relay.multiaddrs[0]!], {
-      SECURECHAT_PRIVATE_KEY: ALICE_KEY,
+      SECURECHAT_PRIVATE_KEY: ALICE.key,
     })
     expect(created.code, created.stderr).toBe(0)
     const invite = created.stdout.trim()
-    const listener = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: BOB_KEY }))
+    const listener = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: BOB.key }))
     await untilStderr(listener, 'listening on room')
 
     const delivered: string[] = []
     for (let i = 0; i < SENDS; i++) {
-      const sent = await runCli(['send', '--room', invite, `message ${i}`], { SECURECHAT_PRIVATE_KEY: ALICE_KEY })
+      const sent = await runCli(['send', '--room', invite, `message ${i}`], { SECURECHAT_PRIVATE_KEY: ALICE.key })
       expect(sent.code, sent.stderr).toBe(0)
       const { id } = JSON.parse(sent.stdout) as { id: string }
       const line = await listener

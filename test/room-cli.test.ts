@@ -4,52 +4,37 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { loadRoomKeys } from '@securechat/sdk/rooms'
 import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import { ALICE, BOB } from './helpers/keys.ts'
 
-// Public Hardhat test keys (never hold real funds).
-const ALICE_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
-const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
 const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
 
-const running: CliProcess[] = []
-afterEach(async () => {
-  for (const cli of running.splice(0)) {
-    cli.kill('SIGKILL')
-    await cli.exited
-  }
-})
-
-async function waitFor(condition: () => boolean, describeState: () => string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const track = killAfterEach()
 
 describe('room commands with --data-dir', () => {
   it('behavior: two sends from one data dir are one device, each run on an epoch of its own; the room is rejoined by name', async () => {
     const relay = await startRelayProcess()
-    running.push(relay)
+    track(relay)
     const address = relay.multiaddrs[0]!
     const [aliceDir, bobDir] = [await tempDir('room-cli-alice-'), await tempDir('room-cli-bob-')]
     const created = await runCli(['room', 'create', '--name', 'lobby', '--bootstrap', address], {
-      SECURECHAT_PRIVATE_KEY: ALICE_KEY,
+      SECURECHAT_PRIVATE_KEY: ALICE.key,
     })
     expect(created.code, created.stderr).toBe(0)
     const invite = created.stdout.trim()
 
-    const bobEnv = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: BOB_PASSPHRASE }
+    const bobEnv = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: BOB_PASSPHRASE }
     const bob = spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bobEnv)
-    running.push(bob)
+    track(bob)
     await waitFor(
       () => bob.stderr().includes('listening on room'),
       () => bob.stderr(),
+      30_000,
     )
 
     // Alice's vault is locked by her wallet (no passphrase set); the second send names the saved room.
-    const aliceEnv = { SECURECHAT_PRIVATE_KEY: ALICE_KEY }
+    const aliceEnv = { SECURECHAT_PRIVATE_KEY: ALICE.key }
     const sent: Array<{ id: string }> = []
     for (const [room, text] of [
       [invite, 'one'],
@@ -73,7 +58,7 @@ describe('room commands with --data-dir', () => {
     // Each run started its own epoch: the vault keeps no chain of Alice's own.
     const vault = await openVault({
       backend: platformVaultBackend(aliceDir),
-      unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(ALICE_KEY) }) },
+      unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(ALICE.key) }) },
     })
     const keys = await loadRoomKeys(vault, saved!.roomId)
     await vault.close()

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { afterEach } from 'vitest'
 
 /** The CLI as a user runs it: `node node/bin/securechat.js …` in its own process. */
 export const CLI_PATH = resolve(import.meta.dirname, '../../node/bin/securechat.js')
@@ -119,4 +120,49 @@ export async function startRelayProcess(
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `securechat-${prefix}`))
+}
+
+/**
+ * Registers, in the calling test file, an `afterEach` that kills every process passed to the
+ * returned `track` (a failing test must not leave a listener or relay behind).
+ */
+export function killAfterEach(): <T extends CliProcess>(cli: T) => T {
+  const running: CliProcess[] = []
+  afterEach(async () => {
+    for (const cli of running.splice(0)) {
+      cli.kill('SIGKILL')
+      await cli.exited
+    }
+  })
+  return (cli) => {
+    running.push(cli)
+    return cli
+  }
+}
+
+/** Polls `condition` until it holds; past `timeoutMs` fails with what `describeState` says. */
+export async function waitFor(
+  condition: () => boolean,
+  describeState: () => string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${describeState()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Resolves once `cli` wrote `text` on stderr (`listen` says there when it has joined); rejects if it exits first. */
+export function untilStderr(cli: CliProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!cli.stderr().includes(text)) return
+      cli.child.stderr?.off('data', check)
+      resolve()
+    }
+    cli.child.stderr?.on('data', check)
+    void cli.exited.then((code) => reject(new Error(`exited (${code}) before "${text}": ${cli.stderr()}`)))
+    queueMicrotask(check)
+  })
 }
