@@ -160,8 +160,19 @@ export const MAX_CATCH_UP_MESSAGES = 50_000
 /** Most key and presence records one catch-up fetches. */
 export const MAX_CATCH_UP_STATE_RECORDS = 10_000
 
-/** Ids of messages delivered at the highest Lamport clock, remembered so catch-up skips them. */
-export const MAX_POSITION_IDS = 64
+/**
+ * Ids of the messages this device delivered last, kept with its history position (vault): a
+ * catch-up re-reads {@link CATCH_UP_MARGIN_MS} of what it already had and skips these. A room
+ * busier than this many messages within the margin may show one again after a restart.
+ */
+export const MAX_POSITION_IDS = 1_024
+
+/**
+ * How far before the moment this device was last live a catch-up asks the relays from (by their
+ * receive time): the clock skew tolerated between device and relay, plus a minute for records
+ * still in flight then.
+ */
+export const CATCH_UP_MARGIN_MS = CLOCK_SKEW_MS + 60_000
 
 /** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
 export const IDENTIFY_WAIT_MS = 3_000

@@ -1,6 +1,11 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
-import { IDENTIFY_WAIT_MS, MAX_CATCH_UP_MESSAGES, MAX_CATCH_UP_STATE_RECORDS } from '../constants.ts'
+import {
+  CATCH_UP_MARGIN_MS,
+  IDENTIFY_WAIT_MS,
+  MAX_CATCH_UP_MESSAGES,
+  MAX_CATCH_UP_STATE_RECORDS,
+} from '../constants.ts'
 import { parseSenderKeyMessage } from '../crypto/sender-keys.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { waitForEvent } from '../event-stream.ts'
@@ -27,7 +32,8 @@ const PROGRESS_EVERY = 100
 
 /**
  * Catch-up (issue 12): asks every connected relay that keeps history for the room's records
- * since this device's position, deduplicates them by message id, runs each through the room's
+ * received since this device was last live (less {@link CATCH_UP_MARGIN_MS} for clock skew and
+ * records in flight), skips those it delivered last (the position's ids), deduplicates them by message id, runs each through the room's
  * own gatekeeper (the same checks as live gossip; the store client already re-verified every
  * signature and id), and delivers messages in order of (Lamport clock, id).
  *
@@ -57,8 +63,18 @@ export async function catchUp(
     const peers = await source.peers()
     progress.relays = peers.length
     const position = sink.position()
+    // By the relays' receive time since this device was last live: a sender whose Lamport clock
+    // lags (it heard nothing for a while) is not skipped. A position without that time (never
+    // caught up, or saved by version 1) asks by Lamport clock.
+    const range: HistoryQuery['range'] =
+      position.liveAtMs === undefined
+        ? { by: 'lamport', from: position.lamport }
+        : { by: 'time', fromMs: Math.max(0, position.liveAtMs - CATCH_UP_MARGIN_MS) }
     const messages = new Map<string, Fetched>()
     const state = new Map<string, Fetched>()
+    /** Relays that answered in full; of those cut short, the receive time their answer reached. */
+    let complete = 0
+    let reachedMs: number | undefined
     await Promise.all(
       peers.map(async (peer) => {
         try {
@@ -73,17 +89,19 @@ export async function catchUp(
             progress,
             options,
           )
-          await fetchAll(
+          const reached = await fetchAll(
             source,
             peer,
             sink.topic,
-            { by: 'lamport', from: position.lamport },
+            range,
             ['message'],
             messages,
             MAX_CATCH_UP_MESSAGES,
             progress,
             options,
           )
+          if (reached === undefined) complete += 1
+          else reachedMs = Math.min(reachedMs ?? reached, reached)
         } catch (err) {
           options.signal?.throwIfAborted()
           progress.failed += 1
@@ -137,6 +155,8 @@ export async function catchUp(
     }
     // Keys of epochs with no message yet: what is sent next in them is readable live.
     for (const records of keys.values()) for (const record of records) await sink.keys(record)
+    if (complete > 0) sink.caughtUp()
+    else if (reachedMs !== undefined && range.by === 'time') sink.caughtUp(reachedMs)
   } finally {
     progress.done = true
     sink.end()
@@ -155,9 +175,10 @@ async function fetchAll(
   max: number,
   progress: HistoryProgress,
   options: AbortOptions,
-): Promise<void> {
+): Promise<number | undefined> {
   let cursor: string | undefined
   let count = 0
+  let lastReceivedMs = 0
   do {
     const page = await source.query(
       peer,
@@ -167,10 +188,13 @@ async function fetchAll(
     progress.rejected += page.rejected.length
     for (const { message, record } of page.records) {
       if (!into.has(record.id)) into.set(record.id, { message, record, source: peer })
+      lastReceivedMs = Math.max(lastReceivedMs, record.receivedAtMs)
     }
     count += page.records.length
     cursor = page.cursor
   } while (cursor !== undefined && count < max)
+  // Cut short by `max`: the receive time reached (a time query's pages come in that order).
+  return cursor === undefined ? undefined : lastReceivedMs
 }
 
 /** The sender-key epoch a message was sealed under, from its ciphertext's header. */

@@ -6,41 +6,80 @@ import { saveHistoryPosition } from './room-store.ts'
 
 /**
  * Where this device stands in one room's history: the highest Lamport clock of a message it
- * delivered, reported or sent, and the ids at that clock. Catch-up asks from it; with a vault it
- * is saved (coalesced, like the sender keys) so a restart asks only for what came after.
+ * delivered, reported or sent, the ids of the last of those, and when (its clock) it was last
+ * caught up and live. Catch-up asks from it; with a vault it is saved (coalesced, like the sender
+ * keys) so a restart asks only for what came after.
+ *
+ * `liveAtMs` moves only while the room is live after a complete catch-up: a device that lost its
+ * relays, or is catching up, does not claim the time it may have missed.
  */
 export class HistoryPositionKeeper {
-  #position: HistoryPosition
+  readonly #position: HistoryPosition
+  /** `#position.ids` as a set: one lookup per delivery. */
+  readonly #ids: Set<string>
   #vault: Vault | undefined
+  #live = false
   readonly #roomId: string
   readonly #log: Logger
+  readonly #now: () => number
 
-  constructor(init: { roomId: string; log: Logger; vault?: Vault; position?: HistoryPosition }) {
+  constructor(init: { roomId: string; log: Logger; now: () => number; vault?: Vault; position?: HistoryPosition }) {
     this.#roomId = init.roomId
     this.#log = init.log
+    this.#now = init.now
     this.#vault = init.vault
-    this.#position = init.position ?? { lamport: 0, ids: [] }
+    const position = init.position ?? { lamport: 0, ids: [] }
+    this.#position = { ...position, ids: position.ids.slice(-MAX_POSITION_IDS) }
+    this.#ids = new Set(this.#position.ids)
   }
 
   get(): HistoryPosition {
-    return { lamport: this.#position.lamport, ids: [...this.#position.ids] }
+    return { ...this.#position, ids: [...this.#position.ids] }
   }
 
-  /** Moves past a message; one older than the position changes nothing. */
+  /** Moves past a message (once per id). */
   advance(lamport: number, id: string): void {
+    if (this.#ids.has(id)) return
     const position = this.#position
-    if (lamport < position.lamport) return
-    if (lamport > position.lamport) this.#position = { lamport, ids: [id] }
-    else if (!position.ids.includes(id)) position.ids = [...position.ids, id].slice(-MAX_POSITION_IDS)
-    else return
-    if (this.#vault === undefined) return
-    saveHistoryPosition(this.#vault, this.#roomId, () => this.#position).catch((err: unknown) =>
-      this.#log.warn('room history position not saved', { room: this.#roomId, error: String(err) }),
-    )
+    position.lamport = Math.max(position.lamport, lamport)
+    position.ids.push(id)
+    this.#ids.add(id)
+    if (position.ids.length > MAX_POSITION_IDS) this.#ids.delete(position.ids.shift()!)
+    if (this.#live) position.liveAtMs = this.#now()
+    this.#save()
+  }
+
+  /**
+   * A catch-up covered what the relays received until `sinceMs` (this device's clock); with
+   * `live`, the room is live from then on and keeps `liveAtMs` current.
+   */
+  caughtUp(sinceMs: number, live: boolean): void {
+    this.#live = live
+    this.#position.liveAtMs = Math.max(this.#position.liveAtMs ?? 0, sinceMs)
+    this.#save()
+  }
+
+  /** The room may miss records from now (its relays went away, or a catch-up began). */
+  notLive(): void {
+    this.#live = false
+  }
+
+  /** Saves the room live until now, when it is (it stops while connected). */
+  touch(): void {
+    if (!this.#live) return
+    this.#position.liveAtMs = this.#now()
+    this.#save()
   }
 
   /** Saves no more (the room stopped; leaving it deletes the entry). */
   detach(): void {
     this.#vault = undefined
+  }
+
+  #save(): void {
+    if (this.#vault === undefined) return
+    saveHistoryPosition(this.#vault, this.#roomId, () => this.#position).catch((err: unknown) =>
+      this.#log.warn('room history position not saved', { room: this.#roomId, error: String(err) }),
+    )
   }
 }

@@ -7,8 +7,14 @@ import type { AcceptedRecord } from './gatekeeper.ts'
 export interface HistoryPosition {
   /** The highest Lamport clock of a message this device delivered, reported or sent. */
   lamport: number
-  /** Ids of those messages at exactly that clock (bounded): catch-up asks from it and skips these. */
+  /** Ids of the messages it delivered, reported or sent last (bounded): catch-up skips these. */
   ids: string[]
+  /**
+   * This device's clock when it was last caught up and live in the room: catch-up asks the
+   * relays for what they received since (less a margin for skew). Absent until a catch-up
+   * completes (a position of version 1 has none): catch-up then asks from `lamport`.
+   */
+  liveAtMs?: number
 }
 
 export type HistoryDelivery = 'delivered' | 'seen' | 'undecryptable'
@@ -33,6 +39,12 @@ export interface RoomHistorySink {
   /** Decrypts and delivers one message now (`message:received`), or reports it undecryptable. */
   deliver(accepted: Extract<AcceptedRecord, { type: 'message' }>): Promise<HistoryDelivery>
   progress(progress: HistoryProgress): void
+  /**
+   * Every relay's answer was complete (`untilMs` absent): the room is caught up as of the
+   * sink's opening and, live from then on, keeps its position current. With `untilMs` (a
+   * catch-up cut short by its bound), the next one goes on from that receive time.
+   */
+  caughtUp(untilMs?: number): void
   /** Delivers what arrived live meanwhile (duplicates dropped by id). */
   end(): void
 }

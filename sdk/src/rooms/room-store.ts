@@ -10,7 +10,7 @@
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
  * room/keys/<roomId>   = { v: 3, inbound: b64url(InboundSenderKeys.serialize()),
  *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }] }
- * room/history/<roomId> = { v: 1, lamport, ids }   (HistoryPosition: where catch-up starts)
+ * room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }   (HistoryPosition: where catch-up starts)
  * ```
  *
  * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
@@ -25,6 +25,9 @@
  * at the step after the last key it carried, saved with the chains it installed: a restarted device
  * opens the member's next rotation without a new hybrid seal. Entries of version 2 have none (every
  * member seals afresh when asked, see `room-keys.ts`).
+ *
+ * `room/history/` of version 1 held the ids at the highest clock only and no `liveAtMs`: it loads
+ * as a position without one (catch-up asks by Lamport clock once, then saves version 2).
  */
 import { z } from 'zod'
 import { MAX_LAMPORT_CLOCK, MAX_POSITION_IDS, MAX_ROOM_CHANNELS, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
@@ -33,7 +36,7 @@ import { wipe } from '../crypto/primitives.ts'
 import { deserializeInboundSenderKeys, type InboundSenderKeys } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
-import { peerIdTextSchema } from '../json-records.ts'
+import { peerIdTextSchema, recordTimeSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
 import type { SavedRoom } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -64,13 +67,15 @@ const keysSchema = z.union([
   z.object({ v: z.literal(1), outbound: b64, inbound: b64 }).strict(),
 ])
 
-const positionSchema = z
-  .object({
-    v: z.literal(1),
-    lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
-    ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POSITION_IDS),
-  })
-  .strict()
+const positionFields = {
+  lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
+  ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POSITION_IDS),
+}
+const positionSchema = z.union([
+  z.object({ v: z.literal(2), ...positionFields, liveAtMs: recordTimeSchema.optional() }).strict(),
+  // Version 1: no `liveAtMs`, at most 64 ids.
+  z.object({ v: z.literal(1), ...positionFields }).strict(),
+])
 
 /**
  * A room's sender-key state as loaded from the vault: the other members' chains and the receiving
@@ -134,7 +139,11 @@ export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
 /** Where catch-up of `roomId` starts, as last saved; undefined when this device has nothing yet. */
 export async function loadHistoryPosition(vault: Vault, roomId: string): Promise<HistoryPosition | undefined> {
   const stored = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${roomIdSchema.parse(roomId)}`, positionSchema)
-  return stored === undefined ? undefined : { lamport: stored.lamport, ids: stored.ids }
+  if (stored === undefined) return undefined
+  const { lamport, ids } = stored
+  return stored.v === 2 && stored.liveAtMs !== undefined
+    ? { lamport, ids, liveAtMs: stored.liveAtMs }
+    : { lamport, ids }
 }
 
 /** Saves `position()` as it is when the write runs, coalesced like the sender keys. */
@@ -142,8 +151,8 @@ export function saveHistoryPosition(vault: Vault, roomId: string, position: () =
   return vault.putLatest(
     `${ROOM_ENTRY_PREFIXES.history}${roomId}`,
     () => {
-      const { lamport, ids } = position()
-      return utf8.encode(JSON.stringify({ v: 1, lamport, ids } satisfies z.input<typeof positionSchema>))
+      const { lamport, ids, liveAtMs } = position()
+      return utf8.encode(JSON.stringify({ v: 2, lamport, ids, liveAtMs } satisfies z.input<typeof positionSchema>))
     },
     { delayMs: ROOM_KEYS_SAVE_DELAY_MS },
   )

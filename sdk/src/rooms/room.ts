@@ -165,9 +165,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#position = new HistoryPositionKeeper({
       roomId: init.roomId,
       log: components.log,
+      now: this.#now,
       ...(components.vault === undefined ? {} : { vault: components.vault }),
       ...(init.position === undefined ? {} : { position: init.position }),
     })
+    // A restarted device goes on from its clock, and drops what it delivered last if it comes again.
+    this.#lamport = init.position?.lamport ?? 0
+    for (const id of init.position?.ids ?? []) this.#seenIds.add(id)
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -250,6 +254,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // What is scheduled still reaches the vault (its delay, or the owner's flush or close);
     // leaving the room deletes the keys instead.
     this.#keys.detach()
+    // Live until now, if a relay or peer still carried the room.
+    if (pubsub.getSubscribers(this.topic).length > 0) this.#position.touch()
     this.#position.detach()
     this.safeDispatchEvent('room:stopped')
   }
@@ -383,6 +389,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    // Nobody carries the room any more: what is said meanwhile is for the next catch-up.
+    if (this.#c.pubsub.getSubscribers(this.topic).length === 0) this.#position.notLive()
     if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) {
       this.#needsAnnounce = true
       this.#scheduleAnnounce()
@@ -426,6 +434,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   historySink(options: { holdLive?: boolean } = {}): RoomHistorySink {
     if (options.holdLive ?? true) this.#heldLive ??= []
+    // Caught up as of now once this catch-up completes; not before.
+    const openedAtMs = this.#now()
+    this.#position.notLive()
     return {
       roomId: this.id,
       topic: this.topic,
@@ -437,6 +448,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
       deliver: async (accepted) => (this.#markSeen(accepted) ? this.#decryptAndDeliver(accepted, true) : 'seen'),
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
+      caughtUp: (untilMs) =>
+        untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
       end: () => {
         const all = this.#heldLive ?? []
         this.#heldLive = undefined
