@@ -2,6 +2,7 @@
  * Rooms over real libp2p on loopback: relays and peers are separate libp2p nodes in this
  * process, talking TCP through gossipsub. Nothing is mocked; waits are event-driven and time out.
  */
+import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
@@ -10,7 +11,10 @@ import type { Address, RoomMember, RoomMessage, UndecryptableMessage } from '@se
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { createRelay } from '../node/src/relay/create-relay.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
+import { messageStore } from '../node/src/relay/store-service.ts'
+import { tempDir } from './helpers/cli.ts'
 
 /** Longest wait for a delivery or a presence change; they take milliseconds when things work. */
 const DELIVERY_TIMEOUT_MS = 10_000
@@ -317,6 +321,45 @@ describe('rooms over libp2p', () => {
       expect([...remotes]).toEqual([relay.libp2p.peerId.toString()])
     }
     expect(relayA.stats().rejected + relayB.stats().rejected).toBe(0)
+  })
+
+  it('behavior: a message sent while the relay is down waits for it to come back and is delivered, not published to nobody', async () => {
+    const privateKey = await generateKeyPair('Ed25519')
+    const first = new RelayNode({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await first.start()
+    const address = first.multiaddrs[0]!
+    const [a, b] = await Promise.all([startPeer(first), startPeer(first)])
+    const members = await joinOneByOne([a!, b!], [])
+    await converge(members)
+    const [sender, receiver] = members as [Member, Member]
+    await first.stop()
+    // The sender notices: the room has no neighbour left (gossipsub forgets the relay after the disconnect event).
+    const pubsub = sender.client.libp2p.services.pubsub
+    await until(
+      [
+        [sender.client.libp2p, 'peer:disconnect'],
+        [pubsub, 'gossipsub:heartbeat'],
+      ],
+      () => pubsub.getSubscribers(sender.room.topic).length === 0,
+      () => 'the sender still sees the relay subscribed',
+    )
+    const sending = sender.room.send('said while the relay was down')
+    // The relay comes back at the same address, now keeping history; the clients redial it on their own, and
+    // the receiver, if it is back after the message passed, catches up from the store.
+    const dataDir = await tempDir('relay-back-')
+    const second = createRelay({
+      privateKey,
+      listen: [address.replace(/\/p2p\/.*$/, '')],
+      dataDir,
+      services: { store: messageStore() },
+    })
+    await second.start()
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    cleanups.push(() => second.stop())
+    expect(second.multiaddrs[0]).toBe(address)
+    const result = await sending
+    expect(result.delivery.recipients.map(String)).toEqual([second.peerId])
+    await receiver.inbox.waitFor(['said while the relay was down'], receiver.name)
   })
 
   it('behavior: presence: members() lists every wallet, and a member that leaves fires member:left', async () => {

@@ -111,6 +111,13 @@ export const MAX_REMEMBERED_MESSAGE_IDS = 10_000
 /** Longest `waitForPeers` waits for the gossip mesh to include a neighbour, after one subscribed. */
 export const MESH_WAIT_MS = 3_000
 
+/**
+ * Longest a room message waits for a neighbour that carries the room (a relay coming back, or this device moving
+ * to another) before `send` fails: published to nobody, it would be lost. Covers a few redials
+ * ({@link BOOTSTRAP_REDIAL_INTERVAL_MS}) and a slow subscription exchange.
+ */
+export const SEND_NEIGHBOUR_WAIT_MS = 15_000
+
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
 

@@ -47,8 +47,9 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
       ping: ping(),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
-        // A room may have no neighbour yet (the relay is still subscribing); the record is
-        // then lost only for that instant, and presence re-announces once neighbours appear.
+        // A room may have no neighbour yet (the relay is still subscribing): presence published
+        // then is lost for that instant and re-announced once neighbours appear; a message waits
+        // for a neighbour instead (`Room.send`).
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         // IDONTWANT pays off for large messages only; room records are around 600 B and sending

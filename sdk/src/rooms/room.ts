@@ -13,6 +13,7 @@ import {
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
   ROOM_TOPIC_PREFIX,
+  SEND_NEIGHBOUR_WAIT_MS,
   SETTLE_MAX_MS,
   SETTLE_QUIET_MS,
   UNDECRYPTABLE_AFTER_MS,
@@ -315,6 +316,29 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
+  /**
+   * A record published while no neighbour carries the room goes nowhere, and nothing sends it again: gossip keeps
+   * no copy for a neighbour that subscribes later, and no store saw it. That is what happens just after this
+   * device reconnects (its relay restarted, or it moves to another): the connection is up and the relay already
+   * has our subscription, but its own has not reached us yet. So a message waits for a neighbour, at most
+   * {@link SEND_NEIGHBOUR_WAIT_MS}, and fails with {@link UnreachableError} after that rather than vanish.
+   */
+  async #untilCarried(options: AbortOptions): Promise<void> {
+    const { pubsub } = this.#c
+    if (pubsub.getSubscribers(this.topic).length > 0) return
+    const arrived = await waitForEvent(pubsub, 'subscription-change', {
+      test: () => pubsub.getSubscribers(this.topic).length > 0,
+      timeoutMs: SEND_NEIGHBOUR_WAIT_MS,
+      ...options,
+    })
+    if (!arrived) {
+      throw new UnreachableError('not sent: no relay or peer carries this room', {
+        details: { waitedMs: SEND_NEIGHBOUR_WAIT_MS },
+        hint: 'is a relay of the room running and reachable? The message can be sent again once one is',
+      })
+    }
+  }
+
   async #untilSubscriber(options: AbortOptions): Promise<void> {
     const { pubsub } = this.#c
     const subscribed = (): boolean => pubsub.getSubscribers(this.topic).length > 0
@@ -343,6 +367,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       })
     }
     options.signal?.throwIfAborted()
+    await this.#untilCarried(options)
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
     if (this.#needsAnnounce) await this.#announce()
     // Then our sender key (a new epoch when one is due) to every member that lacks it, so the
