@@ -379,6 +379,14 @@ describe('relay HTTP server', () => {
       ensRpcUrl: ens,
       iceServers: [{ urls: 'stun:stun.example:3478' }, { urls: 'turn:turn.example' }],
     })
+    // The relays it peers with follow its own, those a browser can dial (WebSocket, with a PeerId) only.
+    const peer = '/ip4/192.0.2.7/tcp/4002/ws/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
+    const withPeers = await serve({
+      app: {
+        relays: [peer, '/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq', ws[0]!],
+      },
+    })
+    expect(JSON.parse((await get(withPeers, '/config.json')).body).relays).toEqual([...ws, peer])
     expect(Object.fromEntries(directives(String(ensReply.headers['content-security-policy'])))['connect-src']).toEqual([
       "'self'",
       'ws:',

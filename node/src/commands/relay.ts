@@ -130,6 +130,7 @@ async function services(
             allowPrivateAddresses: config.webAllowPrivate,
             ...(config.webEnsRpc === undefined ? {} : { ensRpcUrl: config.webEnsRpc }),
             ...(config.webIceServers === undefined ? {} : { iceServers: config.webIceServers }),
+            relays: config.peers,
           },
         })
   const store =

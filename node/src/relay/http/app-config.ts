@@ -24,6 +24,11 @@ export interface WebAppSettings {
    * A devnet on loopback passes none (`[]`): host candidates are enough, and STUN is unreachable.
    */
   iceServers?: string[]
+  /**
+   * Other relays the app may use as well (the relay's `--peer` list): their WebSocket addresses that name a PeerId
+   * follow this relay's own, so a browser whose relay dies goes on through one of them.
+   */
+  relays?: string[]
 }
 
 export type AppConfigSource = Pick<RelayNode, 'peerId' | 'multiaddrs'>
@@ -31,7 +36,12 @@ export type AppConfigSource = Pick<RelayNode, 'peerId' | 'multiaddrs'>
 /** The body of `/config.json`; throws while the relay's libp2p node is stopped (it has no addresses then). */
 export function appConfig(relay: AppConfigSource, app: WebAppSettings = {}): WebAppConfigBody {
   return {
-    relays: webSocketAddresses(relay.multiaddrs, relay.peerId),
+    relays: [
+      ...new Set([
+        ...webSocketAddresses(relay.multiaddrs, relay.peerId),
+        ...(app.relays ?? []).filter((address) => /\/(ws|wss|tls\/ws)\/p2p\/[^/]+$/.test(address)),
+      ]),
+    ],
     ...(app.chainId === undefined ? {} : { chainId: app.chainId }),
     ...(app.rpcUrl === undefined ? {} : { rpcUrl: app.rpcUrl }),
     contracts: { ...app.contracts },
