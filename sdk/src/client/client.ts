@@ -113,6 +113,8 @@ export class SecureChatClient {
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
   #redialTimer: ReturnType<typeof setInterval> | undefined
+  /** Relays given after creation ({@link addRelays}), kept dialled like `bootstrap`. */
+  readonly #addedRelays = new Set<string>()
   #device: DeviceEncryptionKeys | undefined
   /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
   #bundles: KeyBundleCache | undefined
@@ -512,11 +514,29 @@ export class SecureChatClient {
     return libp2p
   }
 
-  /** Keeps bootstrap relays dialled: a relay that restarts is found again. */
+  /**
+   * More relays to dial and keep dialled, like `bootstrap` (a web app gives an invite's relay hints): connected to
+   * several, the client goes on through another when one dies. Malformed addresses are ignored; ones it cannot
+   * dial (no transport for them) fail quietly at every try.
+   */
+  addRelays(addresses: readonly string[]): void {
+    for (const address of addresses) {
+      if ((this.#init.bootstrap ?? []).includes(address)) continue
+      try {
+        multiaddr(address)
+      } catch {
+        continue
+      }
+      this.#addedRelays.add(address)
+    }
+    void this.#redial()
+  }
+
+  /** Keeps bootstrap (and added) relays dialled: a relay that restarts is found again. */
   async #redial(): Promise<void> {
     const libp2p = this.#libp2p
     if (libp2p === undefined) return
-    for (const address of this.#init.bootstrap ?? []) {
+    for (const address of [...(this.#init.bootstrap ?? []), ...this.#addedRelays]) {
       const ma = multiaddr(address)
       const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
       if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
