@@ -4,14 +4,17 @@
  * browser context with an injected EIP-1193 wallet: alice and bob hold a MemberNFT, carol none.
  * The steps build on each other (one room, one conversation), as a person would use the app.
  */
-import { createClient } from '@securechat/sdk/client'
+import { rm } from 'node:fs/promises'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
 import { walletSigner } from '@securechat/sdk/identity'
-import { Contract, type EventLog } from 'ethers'
+import type { Room } from '@securechat/sdk/rooms'
+import { Contract, type EventLog, Wallet } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
+import { messageStore } from '../node/src/relay/store-service.ts'
 import {
   buildWebApp,
   cspViolations,
@@ -19,6 +22,8 @@ import {
   launchChromium,
   recordCspConsole,
   screenshot,
+  sendMessage,
+  shownMessage,
   type TestWallet,
   watchCsp,
 } from './helpers/browser.ts'
@@ -37,6 +42,7 @@ interface Person {
   consoleCsp: string[]
 }
 
+let webRoot: string
 let chain: TestChain
 let relay: Relay
 let http: HttpService
@@ -45,7 +51,7 @@ const people: Person[] = []
 let invite = ''
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-app-dist-')
+  webRoot = await tempDir('web-app-dist-')
   await buildWebApp(webRoot)
   // Accounts 1 (alice) and 2 (bob) hold a MemberNFT; 3 (carol) holds nothing.
   chain = await startTestChain({ mintTo: [1, 2] })
@@ -61,14 +67,14 @@ afterAll(async () => {
   await chain?.stop()
 })
 
-async function openApp(name: string, account: number): Promise<Person> {
+async function openApp(name: string, account: number, url = http.url): Promise<Person> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   await watchCsp(context)
   const wallet = await injectWallet(context, chain.accounts[account]!, chain.chainId)
   const page = await context.newPage()
   const consoleCsp: string[] = []
   recordCspConsole(page, consoleCsp)
-  await page.goto(http.url)
+  await page.goto(url)
   const person = { name, context, page, wallet, consoleCsp }
   people.push(person)
   return person
@@ -79,8 +85,9 @@ async function signIn(person: Person): Promise<void> {
   await person.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
 }
 
+/** A message shown as sent or received: not one of this page's own still pending. */
 function messageText(page: Page, text: string) {
-  return page.locator('sc-chat-view li .text', { hasText: text })
+  return page.locator('sc-chat-view li:not(.pending) .text', { hasText: text })
 }
 
 describe('web app: MetaMask-style sign-in, a gated room between two browsers, direct WebRTC', () => {
@@ -476,5 +483,173 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await bob!.page.reload()
     await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).waitFor({ timeout: UI_TIMEOUT_MS })
     expect(await mixed.count()).toBe(0)
+  })
+})
+
+/**
+ * Two relays with message stores, peered, the first serving the app (its /config.json names the second); a
+ * terminal client (dave, Node) connected to both; erin in the browser. Her page is closed while dave sends 1,000
+ * messages, writes while offline, and loses the relay that served her page.
+ */
+describe('web app: catch-up after the page was closed, writing offline, relay failover', () => {
+  const COUNT = 1_000
+  const dirs: string[] = []
+  let relayA: Relay
+  let relayB: Relay
+  let dave: SecureChatClient
+  let room: Room
+  let erin: Person
+  /** What dave's terminal received, in order. */
+  const received: string[] = []
+
+  beforeAll(async () => {
+    for (const name of ['web-store-a-', 'web-store-b-']) dirs.push(await tempDir(name))
+    relayB = await startBrowserRelay(chain, { webRoot, dataDir: dirs[1]!, services: { store: messageStore() } })
+    relayA = await startBrowserRelay(chain, {
+      webRoot,
+      dataDir: dirs[0]!,
+      services: { store: messageStore() },
+      peers: [relayB.multiaddrs[0]!],
+    })
+    dave = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+      bootstrap: [relayA.multiaddrs[0]!, relayB.multiaddrs[0]!],
+      presenceIntervalMs: 1_000,
+    })
+    await dave.start()
+    ;({ room } = await dave.createRoom({
+      name: 'history',
+      domains: ['localhost', new URL(relayA.services.http!.url).host],
+    }))
+    room.addEventListener('message:received', (event) => received.push(event.detail.text))
+  }, 60_000)
+
+  afterAll(async () => {
+    await dave?.stop()
+    await relayA?.stop()
+    await relayB?.stop()
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  })
+
+  const historyButton = (page: Page) => page.locator('sc-conversation-list button', { hasText: 'history' })
+
+  it('behavior: the page is closed while a terminal sends 1,000 messages; reopened, it shows all of them, in order, with progress', async () => {
+    const url = relayA.services.http!.url
+    erin = await openApp('erin', 7, url)
+    await signIn(erin)
+    await erin.page.goto(`${url}#invite=${encodeURIComponent(dave.invite(room))}`)
+    await erin.page.getByRole('heading', { name: '# history' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    // Dave seals his keys to the members he knows, erin too while she is away.
+    await expect
+      .poll(() => room.members().map((m) => m.address), { timeout: UI_TIMEOUT_MS })
+      .toContain(chain.accounts[7]!.address)
+    await erin.page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+    await erin.page.close()
+
+    const texts = Array.from({ length: COUNT }, (_, i) => `while erin was away ${i}`)
+    for (const text of texts) await room.send(text)
+    // The stores write in batches: all of it is kept before she comes back.
+    const pendingWrites = (r: Relay) =>
+      (r.services.store?.stats?.() as { pendingWrites?: number } | undefined)?.pendingWrites
+    await expect.poll(() => [relayA, relayB].map(pendingWrites)).toEqual([0, 0])
+
+    erin.page = await erin.context.newPage()
+    recordCspConsole(erin.page, erin.consoleCsp)
+    await erin.page.goto(url)
+    await historyButton(erin.page).click({ timeout: UI_TIMEOUT_MS })
+    const progress = erin.page.getByTestId('catch-up')
+    await expect
+      .poll(() => progress.textContent(), { timeout: UI_TIMEOUT_MS, interval: 50 })
+      .toMatch(/^catching up [\d,]+ of 1,000$/)
+    await screenshot(erin.page, 'catching-up')
+    const shown = erin.page.locator('sc-chat-view li:not(.pending) .text')
+    await expect.poll(() => shown.count(), { timeout: 120_000 }).toBe(COUNT)
+    expect(await shown.allTextContents()).toEqual(texts)
+    await progress.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+  }, 240_000)
+
+  it('behavior: written offline, two messages wait in the vault as pending through a reload, and reach a terminal exactly once when the network is back', async () => {
+    const { page, context } = erin
+    const offline = ['written offline 1', 'written offline 2']
+    await context.setOffline(true)
+    try {
+      const notice = page.getByTestId('offline')
+      await notice.waitFor({ timeout: UI_TIMEOUT_MS })
+      // For a person: no addresses, no flags, one slim line that leaves the conversation its room.
+      expect(await notice.textContent()).toBe(
+        'offline — showing what this device has; messages will be sent when you reconnect',
+      )
+      expect((await notice.boundingBox())!.height).toBeLessThan(48)
+      expect((await page.locator('sc-chat-view ol').boundingBox())!.height).toBeGreaterThan(300)
+      for (const text of offline) {
+        await page.getByRole('textbox', { name: 'Message' }).fill(text)
+        await page.getByRole('button', { name: 'Send' }).click()
+      }
+      const pending = page.locator('sc-chat-view li.pending')
+      await expect.poll(() => pending.allTextContents()).toHaveLength(2)
+      for (const text of await pending.allTextContents()) {
+        expect(text).toContain('pending — will be sent when you reconnect')
+      }
+      await page.reload()
+      await historyButton(page).click({ timeout: UI_TIMEOUT_MS })
+      await expect.poll(() => pending.locator('.text').allTextContents()).toEqual(offline)
+      expect(received.filter((text) => offline.includes(text))).toEqual([])
+    } finally {
+      await context.setOffline(false)
+    }
+    await expect.poll(() => received.filter((text) => offline.includes(text)), { timeout: 60_000 }).toEqual(offline)
+    await expect.poll(() => page.locator('sc-chat-view li.pending').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    // One more after them: had either gone out twice, the copy would have arrived before this one.
+    await sendMessage(page, 'back online', UI_TIMEOUT_MS)
+    await expect.poll(() => received.includes('back online'), { timeout: UI_TIMEOUT_MS }).toBe(true)
+    expect(received.filter((text) => offline.includes(text))).toEqual(offline)
+  }, 120_000)
+
+  it('behavior: the relay that served the page dies mid-conversation; the page goes on through the other relay at once and loses nothing', async () => {
+    const { page } = erin
+    const erinPeer = room.members().find((m) => m.address === chain.accounts[7]!.address)!.peerId
+    // The relay that served the page names relay B in /config.json (and dave's invite named it): the page is
+    // connected to it before anything goes wrong.
+    const config = await page.evaluate(async () => (await (await fetch('/config.json')).json()) as { relays: string[] })
+    expect(config.relays).toEqual([relayA.multiaddrs[0], relayB.multiaddrs[0]])
+    await expect
+      .poll(() => relayB.node.libp2p.getConnections().some((c) => c.remotePeer.toString() === erinPeer), {
+        timeout: UI_TIMEOUT_MS,
+      })
+      .toBe(true)
+    await sendMessage(page, 'before the relay dies', UI_TIMEOUT_MS)
+    await expect.poll(() => received.includes('before the relay dies'), { timeout: UI_TIMEOUT_MS }).toBe(true)
+
+    // What the page's header says from now until the end, read over and over.
+    const network = new Set<string>()
+    let watch = true
+    const watching = (async () => {
+      while (watch) network.add((await page.getByTestId('network').textContent()) ?? '')
+    })()
+    const killedAt = performance.now()
+    await relayA.stop() // its HTTP server too: the page stays open, served by nothing
+    const fromDave = ['after the relay died 1', 'after the relay died 2', 'after the relay died 3']
+    for (const text of fromDave) await room.send(text)
+    for (const text of fromDave) await shownMessage(page, text).waitFor({ timeout: UI_TIMEOUT_MS })
+    const daveToErinMs = performance.now() - killedAt
+    await sendMessage(page, 'erin after the relay died', UI_TIMEOUT_MS)
+    await expect.poll(() => received.includes('erin after the relay died'), { timeout: UI_TIMEOUT_MS }).toBe(true)
+    const erinToDaveMs = performance.now() - killedAt
+    watch = false
+    await watching
+    // Never without a relay: relay B carried on the moment relay A went away.
+    expect([...network]).toEqual(['online'])
+    console.info(
+      `failover: dave → erin ${Math.round(daveToErinMs)} ms, erin → dave ${Math.round(erinToDaveMs)} ms after relay A died`,
+    )
+    const texts = await page.locator('sc-chat-view li:not(.pending) .text').allTextContents()
+    expect(texts.filter((text) => text.startsWith('after the relay died'))).toEqual(fromDave)
+  }, 120_000)
+
+  it('security: zero CSP or Trusted Types violations on this page too', async () => {
+    expect(await cspViolations(erin.page)).toEqual([])
+    expect(erin.consoleCsp).toEqual([])
   })
 })

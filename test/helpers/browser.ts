@@ -187,9 +187,9 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: resolve(ARTIFACTS_DIR, `${name}.png`) })
 }
 
-/** A message the open conversation shows, found by its text. */
+/** A message the open conversation shows as sent or received (not one still pending), found by its text. */
 export function shownMessage(page: Page, text: string) {
-  return page.locator('sc-chat-view li', { has: page.locator('.text', { hasText: text }) })
+  return page.locator('sc-chat-view li:not(.pending)', { has: page.locator('.text', { hasText: text }) })
 }
 
 /** Types `text` into the open conversation and sends it; resolves with its message id once it is shown. */

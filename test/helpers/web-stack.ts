@@ -11,7 +11,8 @@ import type { TestChain } from './chain.ts'
 /**
  * A started relay with a WebSocket listener on 127.0.0.1 that reads `chain`, and an HTTP server
  * serving `webRoot`, whose `/config.json` names `chain`, the audit log and `contracts`, and lets
- * the app dial loopback. `services` plugs in more (anchoring, leaf lists; they keep their files in `dataDir`).
+ * the app dial loopback. `services` plugs in more (anchoring, leaf lists, a message store; they keep their files
+ * in `dataDir`). `peers`: relays it stays connected to, which its `/config.json` names too (`--peer`).
  */
 export async function startBrowserRelay(
   chain: TestChain,
@@ -20,14 +21,16 @@ export async function startBrowserRelay(
     contracts?: Record<string, string>
     dataDir?: string
     services?: Omit<RelayServiceFactories, 'http'>
+    peers?: string[]
   } & Omit<HttpServiceInit, 'port' | 'webRoot' | 'app'>,
 ): Promise<Relay> {
-  const { webRoot, contracts, dataDir, services, ...http } = params
+  const { webRoot, contracts, dataDir, services, peers, ...http } = params
   const relay = createRelay({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0/ws'],
     provider: chain.provider,
     ...(dataDir === undefined ? {} : { dataDir }),
+    ...(peers === undefined ? {} : { peers }),
     services: {
       ...services,
       http: httpServer({
@@ -39,6 +42,7 @@ export async function startBrowserRelay(
           rpcUrl: chain.rpcUrl,
           contracts: { auditLog: chain.addresses.auditLog, ...contracts },
           allowPrivateAddresses: true,
+          ...(peers === undefined ? {} : { relays: peers }),
         },
       }),
     },

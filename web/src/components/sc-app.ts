@@ -25,7 +25,8 @@ export class ScApp extends LitElement {
     css`
       :host {
         display: grid;
-        grid-template-rows: auto 1fr;
+        /* Header, notices (often none), the rest: a notice takes its line and no more. */
+        grid-template-rows: auto auto minmax(0, 1fr);
         height: 100dvh;
         background: var(--sc-bg);
       }
@@ -79,6 +80,10 @@ export class ScApp extends LitElement {
       .banner {
         background: #fef3c7;
         padding: 0.5rem 1rem;
+      }
+      .banner.slim {
+        padding: 0.25rem 1rem;
+        font-size: 0.875rem;
       }
       .signed-out {
         padding: 1rem;
@@ -214,9 +219,12 @@ export class ScApp extends LitElement {
       ${
         signedIn
           ? html`
-            ${session.walletChainId === undefined ? '' : html`<div class="banner" role="alert">Your wallet is on chain ${session.walletChainId}; SecureChat uses chain ${session.config.chainId}. <button class="secondary" @click=${() => session.switchChain()}>Switch</button></div>`}
-            ${session.problem === undefined ? '' : html`<div class="banner" role="alert">${session.problem}</div>`}
-            ${this.startProblem === undefined ? '' : html`<div class="banner" role="alert">${this.startProblem}</div>`}
+            <div class="notices">
+              ${this.#networkNotice(session)}
+              ${session.walletChainId === undefined ? '' : html`<div class="banner" role="alert">Your wallet is on chain ${session.walletChainId}; SecureChat uses chain ${session.config.chainId}. <button class="secondary" @click=${() => session.switchChain()}>Switch</button></div>`}
+              ${session.problem === undefined ? '' : html`<div class="banner" role="alert">${session.problem}</div>`}
+              ${this.startProblem === undefined ? '' : html`<div class="banner" role="alert">${this.startProblem}</div>`}
+            </div>
             <main
               class=${this.page !== 'chat' || this.selected !== undefined ? 'open' : ''}
               @conversation-selected=${this.#onSelect}
@@ -239,6 +247,17 @@ export class ScApp extends LitElement {
           </div>`
       }
     `
+  }
+
+  /** One slim line for a person: what they see and what happens to what they write; never addresses or flags. */
+  #networkNotice(session: Session) {
+    const text =
+      session.network === 'offline'
+        ? 'offline — showing what this device has; messages will be sent when you reconnect'
+        : session.relaysLost
+          ? 'no connection to the chat network right now — showing what this device has; messages will be sent when you reconnect'
+          : undefined
+    return text === undefined ? '' : html`<div class="banner slim" role="status" data-testid="offline">${text}</div>`
   }
 
   #pane() {

@@ -8,6 +8,7 @@ import { anchoringContext, ChangeController, conversationsContext, sessionContex
 import type { Conversations } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
+import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
 import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
@@ -87,6 +88,15 @@ export class ScChatView extends LitElement {
       }
       li.undecryptable {
         border: 1px dashed var(--sc-danger);
+      }
+      li.pending {
+        opacity: 0.75;
+        border: 1px dashed var(--sc-muted);
+      }
+      .catching-up {
+        font-size: 0.875rem;
+        color: var(--sc-muted);
+        padding: 0.25rem 0;
       }
       .meta {
         font-size: 0.8125rem;
@@ -189,6 +199,8 @@ export class ScChatView extends LitElement {
     const title = isRoom ? `# ${view.name}` : `DM with ${view.name}`
     const link = conversations.inviteLink(view.id)
     const others = view.members.filter((m) => m.address !== session.address)
+    // Written here, not sent yet: the composer works offline too, and in a room still being joined again.
+    const canWrite = view.state === 'joined' || view.state === 'joining'
     return html`
       <header>
         <div>
@@ -206,6 +218,11 @@ export class ScChatView extends LitElement {
       </header>
       <div class="body">
         ${this.#stateNotice(view.state, view.problem, session.network)}
+        ${
+          view.catchingUp === undefined
+            ? ''
+            : html`<div class="catching-up" role="status" data-testid="catch-up">${catchingUpText(view.catchingUp)}</div>`
+        }
         ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
         <ol role="log" aria-live="polite" aria-label="Messages" @scroll=${this.#onScroll}>
           ${repeat(
@@ -213,13 +230,18 @@ export class ScChatView extends LitElement {
             (entry) => entry.id,
             (entry) => this.#message(entry),
           )}
+          ${repeat(
+            conversations.pending(this.conversation),
+            (item) => item.id,
+            (item) => this.#pending(item, session.network === 'online'),
+          )}
         </ol>
         ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
       </div>
       <form @submit=${this.#send}>
         <label class="visually-hidden" for="composer">Message</label>
-        <input id="composer" name="text" autocomplete="off" maxlength="4000" ?disabled=${view.state !== 'joined'} placeholder="Write a message" />
-        <button type="submit" ?disabled=${view.state !== 'joined'}>Send</button>
+        <input id="composer" name="text" autocomplete="off" maxlength="4000" ?disabled=${!canWrite} placeholder="Write a message" />
+        <button type="submit" ?disabled=${!canWrite}>Send</button>
       </form>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
@@ -236,9 +258,9 @@ export class ScChatView extends LitElement {
       return html`<div class="state" role="status" data-testid="not-eligible"><strong>You are not eligible for this room.</strong> ${problem ?? ''}</div>`
     }
     if (state === 'error') return html`<div class="state" role="alert">${problem}</div>`
-    if (network === 'offline')
-      return html`<div class="state" role="status">Offline: showing what this device has; new messages wait for the network.</div>`
-    if (state === 'joining' || network === 'connecting') return html`<div class="state" role="status">Connecting…</div>`
+    // Offline is said once, by the app's banner; a room being joined again says so in a line, not a box.
+    if (network === 'online' && state === 'joining')
+      return html`<div class="catching-up" role="status">Connecting…</div>`
     return ''
   }
 
@@ -255,6 +277,21 @@ export class ScChatView extends LitElement {
       <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>
       <div class="text">${entry.text}</div>
       ${this.#anchorMark(entry)}
+    </li>`
+  }
+
+  /** Written on this device, not sent yet: shown as such, with why when a try failed. */
+  #pending(item: PendingMessage, online: boolean) {
+    const problem = this.conversations?.sendProblem(item.id)
+    const status =
+      problem !== undefined
+        ? `not sent yet: ${problem}`
+        : online
+          ? 'sending…'
+          : 'pending — will be sent when you reconnect'
+    return html`<li class="mine pending" data-pending-id=${item.id}>
+      <span class="meta">you · ${shortTime(item.writtenAtMs)} · <span data-testid="pending">${status}</span></span>
+      <div class="text">${item.text}</div>
     </li>`
   }
 
@@ -305,6 +342,13 @@ export class ScChatView extends LitElement {
     await this.conversations?.leave(this.conversation)
     this.dispatchEvent(new CustomEvent('conversation-selected', { detail: undefined, bubbles: true, composed: true }))
   }
+}
+
+/** "catching up 340 of 1,000": how far a catch-up from the relays' stores is. */
+function catchingUpText(progress: { delivered: number; fetched: number | undefined }): string {
+  return progress.fetched === undefined
+    ? 'catching up…'
+    : `catching up ${progress.delivered.toLocaleString('en')} of ${progress.fetched.toLocaleString('en')}`
 }
 
 declare global {

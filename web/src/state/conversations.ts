@@ -2,7 +2,13 @@ import type { SecureChatClient } from '@securechat/sdk/client'
 import { NotEligibleError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
 import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
-import type { DirectMessage, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type {
+  DirectMessage,
+  HistoryProgress,
+  RoomMember,
+  RoomMessage,
+  UndecryptableMessage,
+} from '@securechat/sdk/types'
 import { getAddress } from 'ethers'
 import { describeError } from './errors.ts'
 import {
@@ -12,6 +18,8 @@ import {
   type SavedConversation,
   type VerifiedAnchor,
 } from './history-store.ts'
+import { Outbox, type PendingMessage } from './outbox.ts'
+import { browserRelays } from './relay-list.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
 export interface ConversationView {
@@ -30,7 +38,21 @@ export interface ConversationView {
   state: 'joining' | 'joined' | 'not-eligible' | 'error'
   problem: string | undefined
   members: RoomMember[]
+  /**
+   * A catch-up from the relays' stores is running: `delivered` of `fetched` messages shown so far (`fetched` is
+   * undefined while the stores are still being asked).
+   */
+  catchingUp: { delivered: number; fetched: number | undefined } | undefined
 }
+
+/**
+ * Changes within this long are told once: a catch-up delivers hundreds of messages a second, and each
+ * `conversations:changed` re-renders the open conversation.
+ */
+const CHANGE_BATCH_MS = 16
+
+/** How soon a message that could not go out (nobody to hand it to yet, a failed DM) is tried again. */
+export const SEND_RETRY_MS = 3_000
 
 /** A room shown but not joined (the wallet fails its gate): never saved, by the sdk or here. */
 const PENDING_PREFIX = 'pending:'
@@ -59,11 +81,21 @@ export class Conversations extends EventTarget implements SessionPart {
   #signedIn: SignedIn | undefined
   /** Set once the client reached a relay. */
   #client: SecureChatClient | undefined
+  #outbox: Outbox | undefined
+  /** Why a pending message did not go out at its last try, by its outbox id. */
+  readonly #sendProblems = new Map<string, string>()
+  /** The outbox being sent; {@link #flushAgain} asks for another pass once it ends. */
+  #flushing: Promise<void> | undefined
+  #flushAgain = false
+  #retryTimer: ReturnType<typeof setTimeout> | undefined
+  #changeTimer: ReturnType<typeof setTimeout> | undefined
   #detach: Array<() => void> = []
 
   constructor(session: Session) {
     super()
     this.#session = session
+    // The network came back (or a relay answered again): what was written meanwhile goes out.
+    session.addEventListener('session:changed', () => this.#flush())
   }
 
   get list(): ConversationView[] {
@@ -76,6 +108,16 @@ export class Conversations extends EventTarget implements SessionPart {
 
   history(id: string): ChatEntry[] {
     return this.#history.get(id) ?? []
+  }
+
+  /** Messages written in `id` that the network has not taken yet, oldest first. */
+  pending(id: string): PendingMessage[] {
+    return this.#outbox?.of(id) ?? []
+  }
+
+  /** Why the pending message `pendingId` did not go out at its last try, if it failed. */
+  sendProblem(pendingId: string): string | undefined {
+    return this.#sendProblems.get(pendingId)
   }
 
   async open(signedIn: SignedIn): Promise<void> {
@@ -95,19 +137,27 @@ export class Conversations extends EventTarget implements SessionPart {
           state: 'joining',
           problem: undefined,
           members: [],
+          catchingUp: undefined,
         }),
       ),
       ...saved.flatMap((conversation): ConversationView[] =>
         conversation.kind === 'dm' ? [dmView(conversation.id, conversation.name, conversation.lastReadMs)] : [],
       ),
     ]
-    const histories = await Promise.all(views.map((view) => store.history(view.id)))
+    const [histories, outbox] = await Promise.all([
+      Promise.all(views.map((view) => store.history(view.id))),
+      Outbox.open(signedIn.vault),
+    ])
     views.forEach((view, i) => {
       const history = histories[i]!
       view.unread = history.filter((e) => !e.mine && e.receivedAtMs > view.lastReadMs).length
       this.#views.set(view.id, view)
       this.#history.set(view.id, history)
     })
+    // Sent, and kept in the history, just before a reload could take it out of the outbox: never sent twice.
+    const sent = new Set(histories.flatMap((history) => history.flatMap((entry) => entry.sentFrom ?? [])))
+    await outbox.remove((item) => sent.has(item.id) || !this.#views.has(item.conversation))
+    this.#outbox = outbox
     // A room the sdk no longer has was left: nothing of it stays here either.
     const gone = saved.filter((conversation) => conversation.kind === 'room' && !this.#views.has(conversation.id))
     if (gone.length > 0) {
@@ -126,6 +176,7 @@ export class Conversations extends EventTarget implements SessionPart {
       else if (view.state === 'joining') rejoin.push(this.#rejoin(client, view))
     }
     this.#changed()
+    this.#flush() // DMs can go at once
     await Promise.all(rejoin)
     this.#changed()
   }
@@ -135,6 +186,10 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#detach = []
     this.#signedIn = undefined
     this.#client = undefined
+    this.#outbox = undefined
+    this.#sendProblems.clear()
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
     this.#views.clear()
     this.#history.clear()
     this.#changed()
@@ -155,12 +210,16 @@ export class Conversations extends EventTarget implements SessionPart {
   /** Joins by invite (or invite link). A wallet failing the gate gets a `not-eligible` conversation. */
   async joinInvite(text: string): Promise<string> {
     const invite = inviteFromText(text)
-    const { manifest } = decodeInvite(invite)
+    const { manifest, relays } = decodeInvite(invite)
     // An invite link opened at start waits for the first relay instead of failing.
     const client = this.#client ?? (await this.#session.whenConnected())
     try {
-      const room = await client.joinRoom(invite)
+      // The invite's relays too: the room's other members may be reachable only through them.
+      client.addRelays(browserRelays(relays ?? []))
+      // Its listeners first, then the catch-up: its progress and messages are all seen.
+      const room = await client.joinRoom(invite, { catchUp: 'later' })
       this.#addRoom(room, invite)
+      this.#catchUp(client, room)
       return room.id
     } catch (err) {
       if (!(err instanceof NotEligibleError)) throw err
@@ -176,6 +235,7 @@ export class Conversations extends EventTarget implements SessionPart {
         state: 'not-eligible',
         problem: err.message,
         members: [],
+        catchingUp: undefined,
       })
       this.#changed()
       return id
@@ -202,36 +262,98 @@ export class Conversations extends EventTarget implements SessionPart {
     if (view.kind === 'room' && !id.startsWith(PENDING_PREFIX)) await signedIn.client.leaveRoom(id)
     this.#views.delete(id)
     this.#history.delete(id)
+    await this.#outbox?.remove((item) => item.conversation === id)
     await signedIn.store.deleteHistory(id)
     await this.#saveIndex()
     this.#changed()
   }
 
+  /**
+   * Takes a message for `id`: kept in the vault's outbox first (resolves once it is there), then sent as soon as
+   * the network and the conversation allow: at once when online, else when the network comes back, also after a
+   * reload. Until then it is shown as pending ({@link pending}).
+   */
   async send(id: string, text: string): Promise<void> {
     const view = this.#views.get(id)
-    const client = this.#requireClient()
-    if (view === undefined) throw new Error('no such conversation')
-    const address = this.#signedIn!.address
-    const now = Date.now()
-    let sent: { id: string; sentAtMs: number; ciphertextHash?: string }
-    if (view.kind === 'room') {
-      const room = client.rooms.find((r) => r.id === id)
-      if (room === undefined) throw new Error('this room is not joined yet')
-      sent = await room.send(text)
-    } else {
-      sent = await client.dm(id).send(text)
+    const outbox = this.#outbox
+    if (view === undefined || outbox === undefined) throw new Error('no such conversation')
+    if (view.state === 'not-eligible' || view.state === 'error') throw new Error(view.problem ?? 'cannot send here')
+    await outbox.add(id, text)
+    this.#changed()
+    this.#flush()
+  }
+
+  /** Sends the outbox, oldest first, unless a pass is running (then it runs once more after it). */
+  #flush(): void {
+    if (this.#outbox === undefined || this.#outbox.all.length === 0) return
+    if (this.#flushing !== undefined) {
+      this.#flushAgain = true
+      return
     }
-    this.#append(id, {
-      id: sent.id,
-      sender: address,
-      text,
-      sentAtMs: sent.sentAtMs,
-      receivedAtMs: now,
-      mine: true,
-      state: 'ok',
-      // A room message's leaf uses the send time and ciphertext of the record as published.
-      ...(sent.ciphertextHash === undefined ? {} : { ciphertextHash: sent.ciphertextHash }),
+    this.#flushing = (async () => {
+      do {
+        this.#flushAgain = false
+        await this.#sendPending()
+      } while (this.#flushAgain)
+    })().finally(() => {
+      this.#flushing = undefined
     })
+  }
+
+  async #sendPending(): Promise<void> {
+    const client = this.#client
+    const outbox = this.#outbox
+    const signedIn = this.#signedIn
+    // Offline or no relay: publishing would hand the message to nobody (gossip accepts it all the same).
+    if (client === undefined || outbox === undefined || signedIn === undefined) return
+    if (this.#session.network !== 'online') return
+    // One message that cannot go holds back the later ones of its conversation: they stay in order.
+    const held = new Set<string>()
+    for (const item of outbox.all) {
+      if (this.#outbox !== outbox) return // signed out meanwhile
+      const view = this.#views.get(item.conversation)
+      if (held.has(item.conversation) || view === undefined || view.state !== 'joined') continue
+      let sent: { id: string; sentAtMs: number; ciphertextHash?: string }
+      try {
+        if (view.kind === 'room') {
+          const room = client.rooms.find((r) => r.id === view.id)
+          if (room === undefined) throw new Error('this room is not joined yet')
+          const published = await room.send(item.text)
+          // Gossip takes a message with no peer subscribed yet (a relay just reached) and hands it to nobody:
+          // that one counts as not sent, and a new one goes later.
+          if (published.delivery.recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
+          sent = published
+        } else {
+          sent = await client.dm(view.id).send(item.text)
+        }
+      } catch (err) {
+        held.add(item.conversation)
+        this.#sendProblems.set(item.id, describeError(err))
+        this.#retryTimer ??= setTimeout(() => {
+          this.#retryTimer = undefined
+          this.#flush()
+        }, SEND_RETRY_MS)
+        this.#changed()
+        continue
+      }
+      this.#sendProblems.delete(item.id)
+      this.#append(view.id, {
+        id: sent.id,
+        sender: signedIn.address,
+        text: item.text,
+        sentAtMs: sent.sentAtMs,
+        receivedAtMs: Date.now(),
+        mine: true,
+        state: 'ok',
+        // A room message's leaf uses the send time and ciphertext of the record as published.
+        ...(sent.ciphertextHash === undefined ? {} : { ciphertextHash: sent.ciphertextHash }),
+        sentFrom: item.id,
+      })
+      // History before outbox: a reload between the two finds it sent (`sentFrom`), never unsent.
+      await signedIn.store.flush()
+      await outbox.remove((pending) => pending.id === item.id)
+      this.#changed()
+    }
   }
 
   markRead(id: string): void {
@@ -259,14 +381,32 @@ export class Conversations extends EventTarget implements SessionPart {
   async #rejoin(client: SecureChatClient, view: ConversationView): Promise<void> {
     if (view.invite === undefined) return
     try {
-      const room = await client.joinRoom(view.invite)
+      const room = await client.joinRoom(view.invite, { catchUp: 'later' })
       this.#watchRoom(room)
       view.state = 'joined'
       view.problem = undefined
+      this.#catchUp(client, room)
+      this.#flush()
     } catch (err) {
       view.state = err instanceof NotEligibleError ? 'not-eligible' : 'error'
       view.problem = describeError(err)
     }
+  }
+
+  /** Catches `room` up from the relays' stores (joined with `catchUp: 'later'`), its progress shown on its view. */
+  #catchUp(client: SecureChatClient, room: Room): void {
+    const view = this.#views.get(room.id)
+    if (view !== undefined) view.catchingUp = { delivered: 0, fetched: undefined }
+    this.#changed()
+    client
+      .catchUp(room)
+      .catch(() => {}) // no store answered: live messages flow all the same
+      .finally(() => {
+        const done = this.#views.get(room.id)
+        if (done === undefined) return
+        done.catchingUp = undefined
+        this.#changed()
+      })
   }
 
   #addRoom(room: Room, invite: string): void {
@@ -282,7 +422,9 @@ export class Conversations extends EventTarget implements SessionPart {
       state: 'joined',
       problem: undefined,
       members: room.members(),
+      catchingUp: undefined,
     })
+    this.#flush()
     if (!this.#history.has(room.id)) this.#history.set(room.id, [])
     this.#watchRoom(room)
     void this.#saveIndex()
@@ -323,8 +465,17 @@ export class Conversations extends EventTarget implements SessionPart {
       view.members = room.members()
       this.#changed()
     }
+    // Also the catch-ups the sdk runs by itself, when a relay with a store (re)connects.
+    const onProgress = (event: CustomEvent<HistoryProgress>): void => {
+      const view = this.#views.get(room.id)
+      if (view === undefined) return
+      const { done, fetched, delivered, undecryptable } = event.detail
+      view.catchingUp = done || fetched === 0 ? undefined : { delivered: delivered + undecryptable, fetched }
+      this.#changed()
+    }
     room.addEventListener('message:received', onMessage)
     room.addEventListener('message:undecryptable', onUndecryptable)
+    room.addEventListener('history:progress', onProgress)
     room.addEventListener('member:joined', onMembers)
     room.addEventListener('member:left', onMembers)
     room.addEventListener('access:changed', (event) => {
@@ -388,7 +539,10 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   #changed(): void {
-    this.dispatchEvent(new Event('conversations:changed'))
+    this.#changeTimer ??= setTimeout(() => {
+      this.#changeTimer = undefined
+      this.dispatchEvent(new Event('conversations:changed'))
+    }, CHANGE_BATCH_MS)
   }
 }
 
@@ -403,5 +557,6 @@ function dmView(id: string, name: string, lastReadMs: number): ConversationView 
     state: 'joining',
     problem: undefined,
     members: [],
+    catchingUp: undefined,
   }
 }

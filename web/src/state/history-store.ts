@@ -41,6 +41,11 @@ const entrySchema = z.object({
   /** Room messages: sha256 of the record's ciphertext, the one part of the audit leaf the rest does not give. */
   ciphertextHash: z.string().optional(),
   anchor: anchorSchema.optional(),
+  /**
+   * The outbox entry (`outbox.ts`) this message was sent from: a reload that finds that entry still in the outbox
+   * (the vault kept the history, not yet the outbox without it) drops it instead of sending the message again.
+   */
+  sentFrom: z.string().optional(),
 })
 export type ChatEntry = z.infer<typeof entrySchema>
 

@@ -1,6 +1,7 @@
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { SecureChatError } from '@securechat/sdk/errors'
+import { SecureChatError, UnreachableError } from '@securechat/sdk/errors'
 import { eip1193Signer } from '@securechat/sdk/identity'
+import { loadSavedRooms } from '@securechat/sdk/rooms'
 import { openVault, platformVaultBackend, type Vault, type VaultUnlock } from '@securechat/sdk/vault'
 import { getAddress, JsonRpcProvider } from 'ethers'
 import type { AppConfig } from '../config.ts'
@@ -8,6 +9,7 @@ import type { WalletChoice } from '../wallet/discover.ts'
 import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
 import { describeError } from './errors.ts'
 import { HistoryStore } from './history-store.ts'
+import { browserRelays } from './relay-list.ts'
 
 export type SessionStatus = 'signed-out' | 'signing-in' | 'signed-in'
 /** `connecting`: no relay or peer yet; `offline`: the browser has no network at all. */
@@ -58,8 +60,13 @@ export class Session extends EventTarget {
   ensName: string | undefined
   /** The chain the wallet is on, when it differs from the app's. */
   walletChainId: number | undefined
-  /** The last failure worth telling the user (sign-in refused, relay unreachable …). */
+  /** The last failure worth telling the user (sign-in refused, a wallet that will not sign …). */
   problem: string | undefined
+  /**
+   * The browser has a network but no relay or peer answers (a start that reached none, or every connection gone):
+   * the app says so in words, and keeps trying.
+   */
+  relaysLost = false
   readonly #parts: SessionPart[] = []
   #signedIn: SignedIn | undefined
   #lifetime = new AbortController()
@@ -191,10 +198,13 @@ export class Session extends EventTarget {
       config.rpcUrl === undefined
         ? undefined
         : new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true })
+    // Every relay this device knows, not only the one that served the page: /config.json names that one and the
+    // relays it peers with, and each saved room the relays its invite named. With one gone, the others carry on.
+    const saved = await loadSavedRooms(vault).catch(() => [])
     const client = createClient({
       signer: eip1193Signer({ provider: wallet.provider, address }),
       vault,
-      bootstrap: config.relays,
+      bootstrap: browserRelays([...config.relays, ...saved.flatMap((room) => room.relays)]),
       domain: location.host,
       uri: location.origin,
       chainId: config.chainId,
@@ -240,6 +250,7 @@ export class Session extends EventTarget {
     signedIn?.provider?.destroy()
     this.address = undefined
     this.ensName = undefined
+    this.relaysLost = false
     this.#whenConnected.reject(new Error('signed out'))
     this.#whenConnected = connectedPromise()
     this.#setStatus('signed-out')
@@ -256,8 +267,10 @@ export class Session extends EventTarget {
       await signedIn.client.start({ signal: signedIn.signal })
     } catch (err) {
       if (this.#signedIn !== signedIn) return
-      console.warn('SecureChat: no relay reached, trying again', err)
-      this.problem = describeError(err)
+      // An unreachable relay's addresses and flags are for developers (the console), not for the banner.
+      console.warn('SecureChat: not started, trying again', err)
+      if (err instanceof UnreachableError) this.relaysLost = true
+      else this.problem = describeError(err)
       this.#reconnectTimer = setTimeout(() => void this.#connect(), RECONNECT_INTERVAL_MS)
       this.#changed()
       return
@@ -270,6 +283,7 @@ export class Session extends EventTarget {
     }
     this.#connected = true
     this.problem = undefined
+    this.relaysLost = false
     this.#watchNetwork(signedIn.client)
     // An invite link opened at start goes on at once, while the saved rooms are joined again.
     this.#whenConnected.resolve(signedIn.client)
@@ -282,6 +296,7 @@ export class Session extends EventTarget {
     const update = (): void => {
       const connected = libp2p.getConnections().length > 0
       this.network = !navigator.onLine ? 'offline' : connected ? 'online' : 'connecting'
+      this.relaysLost = !connected
       this.#changed()
     }
     libp2p.addEventListener('connection:open', update)
