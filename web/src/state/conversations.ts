@@ -318,9 +318,9 @@ export class Conversations extends EventTarget implements SessionPart {
         if (view.kind === 'room') {
           const room = client.rooms.find((r) => r.id === view.id)
           if (room === undefined) throw new Error('this room is not joined yet')
+          // The sdk waits a while for a neighbour carrying the room, and fails rather than publish to nobody. One
+          // it had but did not hand the record to (scored out) reached nobody all the same: not sent, tried again.
           const published = await room.send(item.text)
-          // Gossip takes a message with no peer subscribed yet (a relay just reached) and hands it to nobody:
-          // that one counts as not sent, and a new one goes later.
           if (published.delivery.recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
           sent = published
         } else {
