@@ -32,6 +32,38 @@ export const CLOCK_SKEW_MS = 5 * 60 * 1000
 /** How many ids of recently seen messages each message carries (causal history). */
 export const CAUSAL_HISTORY_LENGTH = 3
 
+/**
+ * A sent message waits in the outgoing buffer (`rooms/outgoing-buffer.ts`) until every member
+ * present when it was sent acknowledges it; unacknowledged, it is first re-published after this
+ * many presence intervals (a member's heartbeat acknowledges what it received; one may be lost),
+ * then after twice as long each time.
+ */
+export const REPUBLISH_AFTER_PRESENCE_INTERVALS = 2
+
+/** Re-publishes of an unacknowledged message before the sender gives up (`message:unacknowledged`). */
+export const MAX_REPUBLISH_ATTEMPTS = 3
+
+/** Own messages awaiting acknowledgement per room; beyond it the oldest is given up. */
+export const MAX_OUTGOING_MESSAGES = 1_000
+
+/**
+ * Presence acknowledges (`acks`, a Bloom filter) what the member received during the last this
+ * many presence intervals: every received message is in two heartbeats at least.
+ */
+export const ACK_WINDOW_PRESENCE_INTERVALS = 2.5
+
+/** Most message ids one presence's `acks` covers (the newest); its filter stays under 1.3 KB. */
+export const MAX_ACK_FILTER_IDS = 1_000
+
+/** Bits per id of an `acks` filter: with {@link ACK_FILTER_HASHES} hashes, about 1 % false positives. */
+export const ACK_FILTER_BITS_PER_ID = 10
+
+/** Hash functions of an `acks` filter: 32-bit slices of the sha256 message id. */
+export const ACK_FILTER_HASHES = 7
+
+/** Largest `acks` filter accepted, in bytes: {@link MAX_ACK_FILTER_IDS} ids at {@link ACK_FILTER_BITS_PER_ID}. */
+export const MAX_ACK_FILTER_BYTES = Math.ceil((MAX_ACK_FILTER_IDS * ACK_FILTER_BITS_PER_ID) / 8)
+
 /** Most certificates a peer caches (verified or known bad) before evicting the oldest. */
 export const MAX_CACHED_CERTIFICATES = 10_000
 

@@ -130,6 +130,34 @@ export interface RoomEvents {
   'access:changed': CustomEvent<{ eligible: boolean; reason: string }>
   /** Catch-up from the relays' stores (`Room.catchUp`): how far it got; last with `done: true`. */
   'history:progress': CustomEvent<HistoryProgress>
+  /**
+   * One of this device's messages that some members never acknowledged, after it was re-published
+   * `MAX_REPUBLISH_ATTEMPTS` times (`rooms/outgoing-buffer.ts`): they may not have it.
+   */
+  'message:unacknowledged': CustomEvent<UnacknowledgedMessage>
+}
+
+export interface UnacknowledgedMessage {
+  roomId: string
+  id: string
+  /** Peer ids of the members that did not acknowledge it. */
+  members: string[]
+  /** Re-publishes before giving up. */
+  attempts: number
+  /** `buffer-full`: `MAX_OUTGOING_MESSAGES` newer messages were awaiting acknowledgement too. */
+  reason: 'unacknowledged' | 'buffer-full'
+}
+
+/** A room's outgoing buffer (`Room.outgoing`): own messages and their acknowledgement. */
+export interface OutgoingStats {
+  /** Messages sent. */
+  sent: number
+  /** Awaiting acknowledgement now. */
+  pending: number
+  /** Re-publishes so far: each one an extra record on the topic. */
+  republished: number
+  /** Given up (`message:unacknowledged`). */
+  unacknowledged: number
 }
 
 /** Progress of one catch-up of a room from the relays' stores. */

@@ -2,6 +2,7 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
+  ACK_WINDOW_PRESENCE_INTERVALS,
   CAUSAL_HISTORY_LENGTH,
   MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
@@ -12,6 +13,7 @@ import {
   MESH_WAIT_MS,
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
+  REPUBLISH_AFTER_PRESENCE_INTERVALS,
   ROOM_TOPIC_PREFIX,
   SEND_NEIGHBOUR_WAIT_MS,
   SETTLE_MAX_MS,
@@ -29,6 +31,7 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
   AbortOptions,
+  OutgoingStats,
   RoomEvents,
   RoomMember,
   RoomMessage,
@@ -38,10 +41,12 @@ import type {
 } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import { AbsentMembers } from './absent-members.ts'
+import { ReceivedIds, readAckFilter } from './ack-filter.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
+import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
 import type { StoredRoomKeys } from './room-store.ts'
 import {
@@ -118,6 +123,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Members gone offline: our sender keys are still sealed to them (`absent-members.ts`). */
   readonly #absent = new AbsentMembers()
   readonly #position: HistoryPositionKeeper
+  /** Own messages until members acknowledge them (`outgoing-buffer.ts`). */
+  readonly #outgoing: OutgoingBuffer
+  /** What this device received lately: its presence acknowledges it (`acks`). */
+  readonly #received: ReceivedIds
   /**
    * Live messages and sender keys held while a catch-up delivers older ones, so delivery stays
    * in order and a newer epoch's key does not evict an older one catch-up still needs.
@@ -173,6 +182,16 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // A restarted device goes on from its clock, and drops what it delivered last if it comes again.
     this.#lamport = init.position?.lamport ?? 0
     for (const id of init.position?.ids ?? []) this.#seenIds.add(id)
+    this.#outgoing = new OutgoingBuffer({
+      roomId: init.roomId,
+      firstDelayMs: REPUBLISH_AFTER_PRESENCE_INTERVALS * this.#presenceIntervalMs,
+      republish: async (bytes) => {
+        await this.#c.pubsub.publish(this.topic, bytes)
+      },
+      onUnacknowledged: (detail) => this.safeDispatchEvent('message:unacknowledged', { detail }),
+      log: components.log,
+    })
+    this.#received = new ReceivedIds({ windowMs: ACK_WINDOW_PRESENCE_INTERVALS * this.#presenceIntervalMs })
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -246,6 +265,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#started = false
     clearInterval(this.#timer)
     clearTimeout(this.#announceTimer)
+    this.#outgoing.stop()
     this.#stopWatchingGate()
     const { pubsub } = this.#c
     pubsub.removeEventListener('message', this.#onMessage)
@@ -394,7 +414,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#remember(id)
     this.#position.advance(header.lamport, id)
     const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
+    this.#outgoing.add(
+      id,
+      bytes,
+      [...this.#members.keys()].filter((peerId) => peerId !== this.#c.self.peerId),
+    )
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
+  }
+
+  /** This device's messages and their acknowledgement by the members (`outgoing-buffer.ts`). */
+  get outgoing(): OutgoingStats {
+    return this.#outgoing.stats
   }
 
   /** Received messages as they arrive; ends when `signal` aborts or the room stops. */
@@ -427,6 +457,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
       return
     }
+    // What a member's message names, it holds: ours among them need not be sent again.
+    if (accepted.type === 'message') this.#outgoing.acknowledgeIds(accepted.from, accepted.record.deps)
     if (this.#heldLive !== undefined && this.#heldLive.length < MAX_HELD_LIVE_RECORDS) {
       this.#heldLive.push(accepted)
       return
@@ -444,6 +476,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (this.#seenIds.has(accepted.id)) return false
     this.#seenIds.add(accepted.id)
     if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
+    this.#received.add(accepted.id)
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
     this.#position.advance(accepted.record.lamport, accepted.id)
@@ -640,6 +673,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       return
     }
     this.#absent.delete(from)
+    const acks = record.acks === undefined ? undefined : readAckFilter(record.acks)
+    if (acks !== undefined) this.#outgoing.acknowledgeFilter(from, acks)
     void this.#learnBundle(record, certificate, from, source)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
@@ -691,6 +726,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   #removeMember(member: RoomMember, how: 'offline' | 'gone'): void {
     const wasPresent = this.#members.delete(member.peerId)
+    this.#outgoing.forget(member.peerId)
     if (how === 'offline') {
       for (const dropped of this.#absent.add(member)) this.#removeMember(dropped, 'gone')
     } else {
@@ -763,6 +799,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   async #announce(options: { leaving?: boolean; forever?: boolean } = {}): Promise<void> {
     if (!this.#started) return
+    const acks = this.#received.filter()
     const record: PresenceRecord = {
       v: WIRE_VERSION,
       type: 'presence',
@@ -770,6 +807,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       cert: this.#c.self.certificate,
       manifest: this.manifest,
       ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
+      ...(acks === undefined ? {} : { acks }),
       atMs: this.#now(),
       ...(options.leaving === true ? { leaving: true } : {}),
       ...(options.forever === true ? { forever: true } : {}),

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import {
   CAUSAL_HISTORY_LENGTH,
+  MAX_ACK_FILTER_BYTES,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
@@ -53,6 +54,14 @@ export const presenceRecordSchema = z
      * them (`ABSENT_MEMBER_KEYS_MS`), so it reads what was sent meanwhile on return.
      */
     forever: z.literal(true).optional(),
+    /**
+     * What the member received lately: a Bloom filter of message ids (base64url, `ack-filter.ts`).
+     * Senders stop re-publishing what it covers (`outgoing-buffer.ts`).
+     */
+    acks: base64urlSchema
+      .min(1)
+      .max(Math.ceil((MAX_ACK_FILTER_BYTES * 4) / 3))
+      .optional(),
     atMs: recordTimeSchema,
   })
   .strict()

@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { MAX_ACK_FILTER_BYTES, MAX_ACK_FILTER_IDS } from '../constants.ts'
+import { sha256Hex } from '../crypto/primitives.ts'
+import { base64urlDecode } from '../encoding.ts'
+import { silentLoggerFactory } from '../logger.ts'
+import type { UnacknowledgedMessage } from '../types.ts'
+import { ackFilterOf, ReceivedIds, readAckFilter } from './ack-filter.ts'
+import { OutgoingBuffer } from './outgoing-buffer.ts'
+
+const FIRST_DELAY_MS = 1_000
+const idOf = (n: number): string => sha256Hex(new TextEncoder().encode(`message ${n}`))
+
+function buffer(init: { maxMessages?: number } = {}) {
+  const republished: string[] = []
+  const given: UnacknowledgedMessage[] = []
+  const outgoing = new OutgoingBuffer({
+    roomId: 'room',
+    firstDelayMs: FIRST_DELAY_MS,
+    republish: async (bytes) => {
+      republished.push(new TextDecoder().decode(bytes))
+    },
+    onUnacknowledged: (detail) => given.push(detail),
+    log: silentLoggerFactory('securechat:test'),
+    ...init,
+  })
+  const add = (n: number, members: string[]): void =>
+    outgoing.add(idOf(n), new TextEncoder().encode(`message ${n}`), members)
+  return { outgoing, republished, given, add }
+}
+
+describe('outgoing buffer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('behavior: a message every member acknowledged (deps or presence filter) is never re-published', async () => {
+    const { outgoing, republished, add } = buffer()
+    add(1, ['a', 'b'])
+    add(2, ['a', 'b'])
+    outgoing.acknowledgeIds('a', [idOf(1), idOf(2)])
+    outgoing.acknowledgeFilter('b', readAckFilter(ackFilterOf([idOf(1), idOf(2)]))!)
+    expect(outgoing.stats).toEqual({ sent: 2, pending: 0, republished: 0, unacknowledged: 0 })
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished).toEqual([])
+  })
+
+  it('behavior: unacknowledged, it is re-published with backoff, then given up with the members that never answered', async () => {
+    const { outgoing, republished, given, add } = buffer()
+    add(1, ['a', 'b'])
+    outgoing.acknowledgeIds('a', [idOf(1)])
+    await vi.advanceTimersByTimeAsync(FIRST_DELAY_MS - 1)
+    expect(republished).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(republished).toEqual(['message 1'])
+    // Twice as long before the next one.
+    await vi.advanceTimersByTimeAsync(2 * FIRST_DELAY_MS - 1)
+    expect(republished).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(republished).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished).toHaveLength(3)
+    expect(given).toEqual([{ roomId: 'room', id: idOf(1), members: ['b'], attempts: 3, reason: 'unacknowledged' }])
+    expect(outgoing.stats).toEqual({ sent: 1, pending: 0, republished: 3, unacknowledged: 1 })
+  })
+
+  it('behavior: a member that leaves is not waited for; nobody present means nothing to wait for', async () => {
+    const { outgoing, republished, add } = buffer()
+    add(1, ['a'])
+    add(2, [])
+    expect(outgoing.stats.pending).toBe(1)
+    outgoing.forget('a')
+    expect(outgoing.stats.pending).toBe(0)
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished).toEqual([])
+  })
+
+  it('behavior: a filter acknowledges only for the member that sent it, and only what it covers', async () => {
+    const { outgoing, republished, add } = buffer()
+    add(1, ['a', 'b'])
+    add(2, ['a'])
+    outgoing.acknowledgeFilter('b', readAckFilter(ackFilterOf([idOf(1), idOf(2)]))!)
+    outgoing.acknowledgeFilter('a', readAckFilter(ackFilterOf([idOf(2)]))!)
+    await vi.advanceTimersByTimeAsync(FIRST_DELAY_MS)
+    expect(republished).toEqual(['message 1'])
+  })
+
+  it('bounds: beyond maxMessages the oldest is given up as buffer-full', () => {
+    const { outgoing, given, add } = buffer({ maxMessages: 2 })
+    for (const n of [1, 2, 3]) add(n, ['a'])
+    expect(given.map((g) => [g.id, g.reason])).toEqual([[idOf(1), 'buffer-full']])
+    expect(outgoing.stats.pending).toBe(2)
+  })
+
+  it('lifecycle: stop() drops everything and leaves no timer', async () => {
+    const { outgoing, republished, add } = buffer()
+    add(1, ['a'])
+    outgoing.stop()
+    expect(vi.getTimerCount()).toBe(0)
+    add(2, ['a'])
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished).toEqual([])
+  })
+})
+
+describe('ack filter', () => {
+  it('behavior: never misses an id it holds; about 1 % false positives', () => {
+    const held = Array.from({ length: 500 }, (_, n) => idOf(n))
+    const filter = readAckFilter(ackFilterOf(held))!
+    expect(held.every((id) => filter.has(id))).toBe(true)
+    const others = Array.from({ length: 5_000 }, (_, n) => idOf(1_000_000 + n))
+    const falsePositives = others.filter((id) => filter.has(id)).length
+    expect(falsePositives / others.length).toBeLessThan(0.03)
+  })
+
+  it('bounds: the largest filter fits the schema; empty or non-base64url text is no filter', () => {
+    const full = ackFilterOf(Array.from({ length: MAX_ACK_FILTER_IDS }, (_, n) => idOf(n)))
+    expect(base64urlDecode(full).length).toBeLessThanOrEqual(MAX_ACK_FILTER_BYTES)
+    expect(readAckFilter('')).toBeUndefined()
+    expect(readAckFilter('not base64url!')).toBeUndefined()
+  })
+
+  it('behavior: received ids leave the filter after the window, and at most the newest MAX_ACK_FILTER_IDS stay', () => {
+    const received = new ReceivedIds({ windowMs: 1_000 })
+    expect(received.filter(0)).toBeUndefined()
+    received.add(idOf(1), 0)
+    received.add(idOf(2), 600)
+    const early = readAckFilter(received.filter(900)!)!
+    expect(early.has(idOf(1)) && early.has(idOf(2))).toBe(true)
+    const late = readAckFilter(received.filter(1_200)!)!
+    expect(late.has(idOf(2))).toBe(true)
+    expect(received.filter(2_000)).toBeUndefined()
+    for (let n = 0; n <= MAX_ACK_FILTER_IDS; n++) received.add(idOf(10 + n), 3_000)
+    const bounded = readAckFilter(received.filter(3_000)!)!
+    expect(bounded.has(idOf(10 + MAX_ACK_FILTER_IDS))).toBe(true)
+  })
+})
