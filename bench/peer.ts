@@ -255,6 +255,26 @@ serve<PeerCommands>({
   burst(params) {
     return sendAll(params, 0)
   },
+  async 'await-acknowledged'({ timeoutMs }) {
+    if (room === undefined) throw new Error('no room joined')
+    const joined = room
+    const pubsubEvents = pubsub()
+    // Acknowledgements come in records (presence, messages): check after each one.
+    const timedOut = await new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (joined.outgoing.pending === 0) done(false)
+      }
+      const timer = setTimeout(() => done(true), timeoutMs)
+      const done = (result: boolean): void => {
+        clearTimeout(timer)
+        pubsubEvents.removeEventListener('message', check)
+        resolve(result)
+      }
+      pubsubEvents.addEventListener('message', check)
+      check()
+    })
+    return { ...joined.outgoing, timedOut }
+  },
   collect() {
     return armed?.measurement ?? emptyMeasurement()
   },

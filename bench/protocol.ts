@@ -4,6 +4,8 @@
  * children also emit events that the parent waits for (no polling, no fixed sleeps).
  */
 
+import type { OutgoingStats } from '@securechat/sdk/types'
+
 /** `room`: SecureChat room records; `bare`: plain gossipsub on a plain topic. */
 export type Mode = 'room' | 'bare'
 
@@ -66,6 +68,14 @@ export type PeerCommands = {
   burst: {
     command: { type: 'burst'; mode: Mode; phase: number; count: number; payload: PayloadSize }
     result: SendReport
+  }
+  /**
+   * Sender: resolves once its room's outgoing buffer is empty (every member acknowledged every
+   * message, or it gave up) or after `timeoutMs`; its counts either way.
+   */
+  'await-acknowledged': {
+    command: { type: 'await-acknowledged'; timeoutMs: number }
+    result: OutgoingStats & { timedOut: boolean }
   }
   /** Receivers: what was recorded since the last `arm`. */
   collect: { command: { type: 'collect' }; result: Measurement }

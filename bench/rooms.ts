@@ -30,10 +30,17 @@ export const DEFAULT_BURST_MESSAGES = 500
 export const DEFAULT_TEXT_BYTES = 100
 /** Paced messages per mode before anything is measured (JIT, caches, certificates). */
 export const DEFAULT_WARMUP_MESSAGES = 100
-/** How long receivers may take to get the last message once the sender is done. */
-export const DEFAULT_DRAIN_MS = 10_000
+/**
+ * How long receivers may take to get the last message once the sender is done: long enough for
+ * the sender to re-publish what a receiver did not acknowledge (two presence intervals after
+ * sending, `REPUBLISH_AFTER_PRESENCE_INTERVALS`), so a round shows what repair recovers. A round
+ * without loss ends as soon as every receiver is complete.
+ */
+export const DEFAULT_DRAIN_MS = 40_000
 /** The whole suite fails after this long, however far it got. */
-export const DEFAULT_DEADLINE_MS = 300_000
+export const DEFAULT_DEADLINE_MS = 420_000
+/** How long the sender's members may take to acknowledge everything once the rounds are done (a few heartbeats). */
+const ACKNOWLEDGE_TIMEOUT_MS = 60_000
 /** How long the mesh may take to form before the run fails. */
 export const DEFAULT_READY_TIMEOUT_MS = 30_000
 /** Readiness probes: one message per interval until every receiver has one and a mesh. */
@@ -292,6 +299,14 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       }
     }
   }
+  // Re-publish overhead: every member acknowledges in its heartbeat; until then a message may still be re-published.
+  const outgoing = await sender.request(
+    { type: 'await-acknowledged', timeoutMs: ACKNOWLEDGE_TIMEOUT_MS },
+    { timeoutMs: ACKNOWLEDGE_TIMEOUT_MS + COMMAND_TIMEOUT_MS },
+  )
+  log(
+    `sender's outgoing buffer: ${outgoing.sent} sent, ${outgoing.republished} re-published, ${outgoing.unacknowledged} given up, ${outgoing.pending} still awaiting acknowledgement${outgoing.timedOut ? ' (timed out)' : ''}`,
+  )
   const stats = await relay.request({ type: 'stats' }, cmd)
   log(`load average ${load()}`)
   log(`relay: ${stats.connections} connections, ${stats.accepted} room records accepted, ${stats.rejected} rejected`)
@@ -332,6 +347,23 @@ async function measure(group: ChildGroup, config: RoomsBenchConfig): Promise<Ben
       value: delivery(burst.room, config.burstMessages),
       baseline: delivery(burst.bare, config.burstMessages),
     }),
+    // Every message to every receiver in every round: the worst round, not the mean.
+    compared({
+      name: 'rooms.paced.delivery.worst_round',
+      unit: 'fraction',
+      value: worstRound(paced.room, config.pacedMessages),
+      baseline: worstRound(paced.bare, config.pacedMessages),
+    }),
+    compared({
+      name: 'rooms.burst.delivery.worst_round',
+      unit: 'fraction',
+      value: worstRound(burst.room, config.burstMessages),
+      baseline: worstRound(burst.bare, config.burstMessages),
+    }),
+    // Extra records per message sent: re-publishes of what members did not acknowledge in time
+    // (`rooms/outgoing-buffer.ts`); 0 when nothing is lost and heartbeats keep up.
+    { name: 'rooms.republish.overhead', unit: 'msg/msg', value: outgoing.republished / outgoing.sent },
+    { name: 'rooms.republish.unacknowledged', unit: 'messages', value: outgoing.unacknowledged + outgoing.pending },
     compared({
       name: 'rooms.burst.publish_rate',
       unit: 'msg/s',
@@ -418,6 +450,11 @@ function delivered(result: PhaseResult): number {
 function delivery(results: PhaseResult[], count: number): number {
   const expected = results.reduce((sum, r) => sum + count * r.receivers.length, 0)
   return results.reduce((sum, r) => sum + delivered(r), 0) / expected
+}
+
+/** The lowest delivery of any one round. */
+function worstRound(results: PhaseResult[], count: number): number {
+  return Math.min(...results.map((r) => delivery([r], count)))
 }
 
 /** From the first publish to the last receipt anywhere. */

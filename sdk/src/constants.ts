@@ -40,11 +40,22 @@ export const CAUSAL_HISTORY_LENGTH = 3
  */
 export const REPUBLISH_AFTER_PRESENCE_INTERVALS = 2
 
+/**
+ * Re-publishes go out at most this many at a time, {@link REPUBLISH_BATCH_INTERVAL_MS} apart: what a
+ * burst lost must not come back as a burst of its own (a relay busy verifying a burst fails its
+ * pings and loses its connections, which lost the burst in the first place).
+ */
+export const REPUBLISH_BATCH = 50
+export const REPUBLISH_BATCH_INTERVAL_MS = 500
+
 /** Re-publishes of an unacknowledged message before the sender gives up (`message:unacknowledged`). */
 export const MAX_REPUBLISH_ATTEMPTS = 3
 
-/** Own messages awaiting acknowledgement per room; beyond it the oldest is given up. */
-export const MAX_OUTGOING_MESSAGES = 1_000
+/**
+ * Own messages awaiting acknowledgement per room (their records, ~0.6 KB each, are kept); beyond
+ * it the oldest is given up. As many as one presence's `acks` covers: more could not be acknowledged.
+ */
+export const MAX_OUTGOING_MESSAGES = 2_000
 
 /**
  * Presence acknowledges (`acks`, a Bloom filter) what the member received during the last this
@@ -52,8 +63,8 @@ export const MAX_OUTGOING_MESSAGES = 1_000
  */
 export const ACK_WINDOW_PRESENCE_INTERVALS = 2.5
 
-/** Most message ids one presence's `acks` covers (the newest); its filter stays under 1.3 KB. */
-export const MAX_ACK_FILTER_IDS = 1_000
+/** Most message ids one presence's `acks` covers (the newest): a filter of 2.5 KB at most, small when the room is quiet. */
+export const MAX_ACK_FILTER_IDS = 2_000
 
 /** Bits per id of an `acks` filter: with {@link ACK_FILTER_HASHES} hashes, about 1 % false positives. */
 export const ACK_FILTER_BITS_PER_ID = 10

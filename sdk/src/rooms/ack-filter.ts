@@ -68,7 +68,8 @@ export class ReceivedIds {
 
   add(id: string, nowMs = Date.now()): void {
     this.#ids.push({ id, atMs: nowMs })
-    if (this.#ids.length > MAX_ACK_FILTER_IDS) this.#ids.splice(0, this.#ids.length - MAX_ACK_FILTER_IDS)
+    // Trimmed in batches, not one shift per message; `filter` takes the newest only.
+    if (this.#ids.length > 2 * MAX_ACK_FILTER_IDS) this.#ids.splice(0, this.#ids.length - MAX_ACK_FILTER_IDS)
   }
 
   /** The filter of what is still in the window, or undefined when nothing is. */
@@ -76,6 +77,8 @@ export class ReceivedIds {
     const cutoff = nowMs - this.#windowMs
     const first = this.#ids.findIndex((entry) => entry.atMs >= cutoff)
     this.#ids.splice(0, first === -1 ? this.#ids.length : first)
-    return this.#ids.length === 0 ? undefined : ackFilterOf(this.#ids.map((entry) => entry.id))
+    return this.#ids.length === 0
+      ? undefined
+      : ackFilterOf(this.#ids.slice(-MAX_ACK_FILTER_IDS).map((entry) => entry.id))
   }
 }

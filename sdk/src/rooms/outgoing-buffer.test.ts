@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { MAX_ACK_FILTER_BYTES, MAX_ACK_FILTER_IDS } from '../constants.ts'
+import { MAX_ACK_FILTER_BYTES, MAX_ACK_FILTER_IDS, REPUBLISH_BATCH, REPUBLISH_BATCH_INTERVAL_MS } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
@@ -87,6 +87,19 @@ describe('outgoing buffer', () => {
     expect(republished).toEqual(['message 1'])
   })
 
+  it('bounds: what is due goes out REPUBLISH_BATCH at a time, REPUBLISH_BATCH_INTERVAL_MS apart', async () => {
+    const { republished, add } = buffer()
+    const count = 2 * REPUBLISH_BATCH + 20
+    for (let n = 0; n < count; n++) add(n, ['a'])
+    await vi.advanceTimersByTimeAsync(FIRST_DELAY_MS)
+    expect(republished).toHaveLength(REPUBLISH_BATCH)
+    await vi.advanceTimersByTimeAsync(REPUBLISH_BATCH_INTERVAL_MS)
+    expect(republished).toHaveLength(2 * REPUBLISH_BATCH)
+    await vi.advanceTimersByTimeAsync(REPUBLISH_BATCH_INTERVAL_MS)
+    expect(republished).toHaveLength(count)
+    expect(new Set(republished).size).toBe(count)
+  })
+
   it('bounds: beyond maxMessages the oldest is given up as buffer-full', () => {
     const { outgoing, given, add } = buffer({ maxMessages: 2 })
     for (const n of [1, 2, 3]) add(n, ['a'])
@@ -132,8 +145,9 @@ describe('ack filter', () => {
     const late = readAckFilter(received.filter(1_200)!)!
     expect(late.has(idOf(2))).toBe(true)
     expect(received.filter(2_000)).toBeUndefined()
-    for (let n = 0; n <= MAX_ACK_FILTER_IDS; n++) received.add(idOf(10 + n), 3_000)
-    const bounded = readAckFilter(received.filter(3_000)!)!
-    expect(bounded.has(idOf(10 + MAX_ACK_FILTER_IDS))).toBe(true)
+    for (let n = 0; n <= 3 * MAX_ACK_FILTER_IDS; n++) received.add(idOf(10 + n), 3_000)
+    const text = received.filter(3_000)!
+    expect(base64urlDecode(text).length).toBeLessThanOrEqual(MAX_ACK_FILTER_BYTES)
+    expect(readAckFilter(text)!.has(idOf(10 + 3 * MAX_ACK_FILTER_IDS))).toBe(true)
   })
 })

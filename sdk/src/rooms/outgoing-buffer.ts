@@ -1,4 +1,9 @@
-import { MAX_OUTGOING_MESSAGES, MAX_REPUBLISH_ATTEMPTS } from '../constants.ts'
+import {
+  MAX_OUTGOING_MESSAGES,
+  MAX_REPUBLISH_ATTEMPTS,
+  REPUBLISH_BATCH,
+  REPUBLISH_BATCH_INTERVAL_MS,
+} from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { OutgoingStats, UnacknowledgedMessage } from '../types.ts'
 import type { AckFilter } from './ack-filter.ts'
@@ -132,10 +137,12 @@ export class OutgoingBuffer {
     this.#timerAtMs = Number.POSITIVE_INFINITY
     if (this.#republishing) return
     this.#republishing = true
+    let more = false
     try {
       const nowMs = Date.now()
       const due = [...this.#entries.values()].filter((entry) => entry.dueAtMs <= nowMs)
-      for (const entry of due) {
+      more = due.length > REPUBLISH_BATCH
+      for (const entry of due.slice(0, REPUBLISH_BATCH)) {
         if (this.#stopped) return
         // Acknowledged while earlier ones were re-published.
         if (!this.#entries.has(entry.id)) continue
@@ -155,8 +162,8 @@ export class OutgoingBuffer {
     } finally {
       this.#republishing = false
     }
-    let next = Number.POSITIVE_INFINITY
-    for (const entry of this.#entries.values()) next = Math.min(next, entry.dueAtMs)
+    let next = more ? Date.now() + REPUBLISH_BATCH_INTERVAL_MS : Number.POSITIVE_INFINITY
+    if (!more) for (const entry of this.#entries.values()) next = Math.min(next, entry.dueAtMs)
     if (Number.isFinite(next)) this.#arm(next)
   }
 }
