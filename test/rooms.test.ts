@@ -54,7 +54,7 @@ interface Peer {
   address: Address
 }
 
-async function startPeer(relay: RelayNode): Promise<Peer> {
+async function startPeer(relay: RelayNode, init: { presenceTimeoutMs?: number } = {}): Promise<Peer> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
     domain: DEFAULT_CLI_DOMAIN,
@@ -62,6 +62,7 @@ async function startPeer(relay: RelayNode): Promise<Peer> {
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap: [relay.multiaddrs[0]!],
     presenceIntervalMs: PRESENCE_INTERVAL_MS,
+    ...init,
   })
   await client.start()
   cleanups.push(() => client.stop())
@@ -420,7 +421,9 @@ describe('rooms: bursts and re-publishing (the outgoing buffer)', () => {
   /** A relay, a sender and three receivers in one room, every presence seen by all. */
   async function burstRoom(): Promise<{ sender: Member; receivers: Member[]; members: Member[]; sent: Sent[] }> {
     const relay = await startRelay()
-    const peers = await Promise.all([0, 1, 2, 3].map(() => startPeer(relay)))
+    // A sender busy publishing reads heartbeats late; on a loaded machine three intervals can pass
+    // and it would take its members for gone and stop waiting for their acknowledgement.
+    const peers = await Promise.all([0, 1, 2, 3].map(() => startPeer(relay, { presenceTimeoutMs: BURST_TIMEOUT_MS })))
     const sent: Sent[] = []
     const members = await joinOneByOne(peers, sent)
     await converge(members)

@@ -58,10 +58,10 @@ export const MAX_REPUBLISH_ATTEMPTS = 3
 export const MAX_OUTGOING_MESSAGES = 2_000
 
 /**
- * Presence acknowledges (`acks`, a Bloom filter) what the member received during the last this
- * many presence intervals: every received message is in two heartbeats at least.
+ * Presence acknowledges (`acks`, a Bloom filter) what the member received since its last few
+ * presences: each received message id rides in this many (one may be lost).
  */
-export const ACK_WINDOW_PRESENCE_INTERVALS = 2.5
+export const ACK_PRESENCES = 3
 
 /** Most message ids one presence's `acks` covers (the newest): a filter of 2.5 KB at most, small when the room is quiet. */
 export const MAX_ACK_FILTER_IDS = 2_000

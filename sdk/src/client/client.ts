@@ -73,6 +73,8 @@ export interface ClientInit {
   /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
   connectionGater?: ConnectionGater
   presenceIntervalMs?: number
+  /** A member not heard from for this long is shown as left; default three presence intervals. */
+  presenceTimeoutMs?: number
   /**
    * This device's wall clock, read for the times its room records state (a message's `sentAtMs`,
    * presence's `atMs`). Default `Date.now`. Only the stamps: libp2p's timers keep the process clock.
@@ -329,6 +331,7 @@ export class SecureChatClient {
         ...(keys === undefined ? {} : { keys }),
         ...(position === undefined ? {} : { position }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
+        ...(this.#init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: this.#init.presenceTimeoutMs }),
         ...(this.#init.now === undefined ? {} : { now: this.#init.now }),
       },
     )

@@ -1,4 +1,4 @@
-import { ACK_FILTER_BITS_PER_ID, ACK_FILTER_HASHES, MAX_ACK_FILTER_IDS } from '../constants.ts'
+import { ACK_FILTER_BITS_PER_ID, ACK_FILTER_HASHES, ACK_PRESENCES, MAX_ACK_FILTER_IDS } from '../constants.ts'
 import { base64urlDecode, base64urlEncode } from '../encoding.ts'
 
 /**
@@ -54,31 +54,28 @@ function indices(id: string, size: number): number[] {
 }
 
 /**
- * Ids of the messages this device received lately, for its next presence's `acks`: the newest
- * {@link MAX_ACK_FILTER_IDS} of the last `windowMs` (the room makes it span two heartbeats at
- * least, `ACK_WINDOW_PRESENCE_INTERVALS`, so one lost presence loses no acknowledgement).
+ * Ids of the messages this device received lately, for its presence's `acks`: each id rides in the
+ * next {@link ACK_PRESENCES} presences (one may be lost), counted in presences rather than time so
+ * that a heartbeat a busy process sends late still carries what arrived meanwhile; at most the
+ * newest {@link MAX_ACK_FILTER_IDS}.
  */
 export class ReceivedIds {
-  readonly #ids: Array<{ id: string; atMs: number }> = []
-  readonly #windowMs: number
+  readonly #ids: Array<{ id: string; carried: number }> = []
 
-  constructor(init: { windowMs: number }) {
-    this.#windowMs = init.windowMs
-  }
-
-  add(id: string, nowMs = Date.now()): void {
-    this.#ids.push({ id, atMs: nowMs })
+  add(id: string): void {
+    this.#ids.push({ id, carried: 0 })
     // Trimmed in batches, not one shift per message; `filter` takes the newest only.
     if (this.#ids.length > 2 * MAX_ACK_FILTER_IDS) this.#ids.splice(0, this.#ids.length - MAX_ACK_FILTER_IDS)
   }
 
-  /** The filter of what is still in the window, or undefined when nothing is. */
-  filter(nowMs = Date.now()): string | undefined {
-    const cutoff = nowMs - this.#windowMs
-    const first = this.#ids.findIndex((entry) => entry.atMs >= cutoff)
-    this.#ids.splice(0, first === -1 ? this.#ids.length : first)
-    return this.#ids.length === 0
-      ? undefined
-      : ackFilterOf(this.#ids.slice(-MAX_ACK_FILTER_IDS).map((entry) => entry.id))
+  /** The filter for the presence about to be sent, or undefined when there is nothing to acknowledge. */
+  filter(): string | undefined {
+    const carried = this.#ids.slice(-MAX_ACK_FILTER_IDS)
+    this.#ids.length = 0
+    for (const entry of carried) {
+      entry.carried += 1
+      if (entry.carried < ACK_PRESENCES) this.#ids.push(entry)
+    }
+    return carried.length === 0 ? undefined : ackFilterOf(carried.map((entry) => entry.id))
   }
 }

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { MAX_ACK_FILTER_BYTES, MAX_ACK_FILTER_IDS, REPUBLISH_BATCH, REPUBLISH_BATCH_INTERVAL_MS } from '../constants.ts'
+import {
+  ACK_PRESENCES,
+  MAX_ACK_FILTER_BYTES,
+  MAX_ACK_FILTER_IDS,
+  REPUBLISH_BATCH,
+  REPUBLISH_BATCH_INTERVAL_MS,
+} from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
@@ -135,18 +141,18 @@ describe('ack filter', () => {
     expect(readAckFilter('not base64url!')).toBeUndefined()
   })
 
-  it('behavior: received ids leave the filter after the window, and at most the newest MAX_ACK_FILTER_IDS stay', () => {
-    const received = new ReceivedIds({ windowMs: 1_000 })
-    expect(received.filter(0)).toBeUndefined()
-    received.add(idOf(1), 0)
-    received.add(idOf(2), 600)
-    const early = readAckFilter(received.filter(900)!)!
-    expect(early.has(idOf(1)) && early.has(idOf(2))).toBe(true)
-    const late = readAckFilter(received.filter(1_200)!)!
-    expect(late.has(idOf(2))).toBe(true)
-    expect(received.filter(2_000)).toBeUndefined()
-    for (let n = 0; n <= 3 * MAX_ACK_FILTER_IDS; n++) received.add(idOf(10 + n), 3_000)
-    const text = received.filter(3_000)!
+  it('behavior: a received id rides in the next ACK_PRESENCES presences, then leaves; at most the newest MAX_ACK_FILTER_IDS', () => {
+    const received = new ReceivedIds()
+    expect(received.filter()).toBeUndefined()
+    received.add(idOf(1))
+    for (let n = 0; n < ACK_PRESENCES; n++) {
+      if (n === 1) received.add(idOf(2))
+      const filter = readAckFilter(received.filter()!)!
+      expect(filter.has(idOf(1))).toBe(true)
+    }
+    expect(readAckFilter(received.filter()!)!.has(idOf(2))).toBe(true)
+    for (let n = 0; n <= 3 * MAX_ACK_FILTER_IDS; n++) received.add(idOf(10 + n))
+    const text = received.filter()!
     expect(base64urlDecode(text).length).toBeLessThanOrEqual(MAX_ACK_FILTER_BYTES)
     expect(readAckFilter(text)!.has(idOf(10 + 3 * MAX_ACK_FILTER_IDS))).toBe(true)
   })

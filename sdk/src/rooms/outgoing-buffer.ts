@@ -39,8 +39,9 @@ interface Entry {
  * Bloom filter of recently received ids in its presence (`ack-filter.ts`), which members send
  * every heartbeat anyway — so a quiet room, where nobody else writes, costs no record more, and
  * a message whose acknowledgement arrives within {@link OutgoingBufferInit.firstDelayMs} (two
- * heartbeats) is never sent twice. Members that leave or time out are no longer waited for; a
- * member that joins later reads it from the relays' stores. Receivers drop a re-published record
+ * heartbeats) is never sent twice. A member that says it goes (`leaving`) or is gone for good is
+ * no longer waited for (it reads what it lacks from the stores on return); one that merely times
+ * out is, since it may be slow rather than gone. A member that joins later reads it from the stores. Receivers drop a re-published record
  * by its id, and stores keep it once.
  */
 export class OutgoingBuffer {
@@ -96,7 +97,7 @@ export class OutgoingBuffer {
     }
   }
 
-  /** A member left or went offline: it is not waited for any more. */
+  /** A member said it goes, or is gone for good: it is not waited for any more. */
   forget(member: string): void {
     for (const entry of this.#entries.values()) this.#acknowledged(entry, member)
   }

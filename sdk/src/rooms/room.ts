@@ -2,7 +2,6 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
-  ACK_WINDOW_PRESENCE_INTERVALS,
   CAUSAL_HISTORY_LENGTH,
   MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
@@ -191,7 +190,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       onUnacknowledged: (detail) => this.safeDispatchEvent('message:unacknowledged', { detail }),
       log: components.log,
     })
-    this.#received = new ReceivedIds({ windowMs: ACK_WINDOW_PRESENCE_INTERVALS * this.#presenceIntervalMs })
+    this.#received = new ReceivedIds()
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -668,6 +667,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string, source: PeerId): void {
     if (record.leaving === true) {
+      // It said it goes: it reads what it lacks from the stores on return, nothing is re-published for it.
+      this.#outgoing.forget(from)
       const member = this.#members.get(from) ?? this.#absent.get(from)
       if (member !== undefined) this.#removeMember(member, record.forever === true ? 'gone' : 'offline')
       return
@@ -726,10 +727,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   #removeMember(member: RoomMember, how: 'offline' | 'gone'): void {
     const wasPresent = this.#members.delete(member.peerId)
-    this.#outgoing.forget(member.peerId)
     if (how === 'offline') {
       for (const dropped of this.#absent.add(member)) this.#removeMember(dropped, 'gone')
     } else {
+      this.#outgoing.forget(member.peerId)
       this.#absent.delete(member.peerId)
       this.#keys.removeMember(member.peerId)
     }
