@@ -91,6 +91,12 @@ export const MAX_CERTIFICATE_BYTES = 4 * 1024
 export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 
 /**
+ * Relay connections a client keeps when it knows that many (`client/relays.ts`): with two, a relay that dies
+ * leaves the room carried by the other, and the client only has to replace it.
+ */
+export const RELAY_CONNECTIONS_TARGET = 2
+
+/**
  * How long a direct WebRTC dial through a relay may take (~170 ms measured on loopback;
  * seconds over TURN). Now and then a handshake stalls with its data channels never opening: in
  * the web bench, 6 of 33 page pairs whose only candidates were Chromium's mDNS-hidden host

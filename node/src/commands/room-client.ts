@@ -44,7 +44,8 @@ export async function joinFromFlags(
   }
   try {
     const invite = await resolveRoom(flags, vault)
-    const bootstrap = requireBootstrap(flags.bootstrap ?? invite.relays ?? [])
+    // `--bootstrap` and the invite's relays alike: every relay that carries the room is one to fail over to.
+    const bootstrap = requireBootstrap([...new Set([...(flags.bootstrap ?? []), ...(invite.relays ?? [])])])
     // A gated room reads its rule's chain; otherwise the endpoint checks contract wallets on ours.
     const { access } = invite.manifest.manifest
     const rpcChainId = access.type === 'gated' ? conditionsOf(access.rule)[0]!.chainId : undefined

@@ -3,7 +3,7 @@ import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Provider } from 'ethers'
-import { BOOTSTRAP_REDIAL_INTERVAL_MS, CERTIFICATE_FETCH_TIMEOUT_MS } from '../constants.ts'
+import { CERTIFICATE_FETCH_TIMEOUT_MS } from '../constants.ts'
 import type { DeviceEncryptionKeys } from '../crypto/key-bundle.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { DirectMessages, type DirectMessagesInit } from '../dm/direct-messages.ts'
@@ -43,12 +43,16 @@ import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
+import { RelayPool } from './relays.ts'
 
 export interface ClientInit {
   signer: WalletSigner
   /** The device key (its PeerId). Generated when absent; persist it to keep one identity. */
   privateKey?: PrivateKey
-  /** Relay multiaddrs to dial and keep dialling. */
+  /**
+   * Relay multiaddrs to dial and keep dialling. The relay hints of invites joined are added to them, and relays
+   * identified on the network are kept in reserve (`client.relays`, `relays.ts`).
+   */
   bootstrap?: string[]
   listen?: string[]
   /**
@@ -114,8 +118,8 @@ export class SecureChatClient {
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
-  #redialTimer: ReturnType<typeof setInterval> | undefined
-  /** Relays given after creation ({@link addRelays}), kept dialled like `bootstrap`. */
+  #relays: RelayPool | undefined
+  /** Relays given before the start ({@link addRelays}): the pool takes them when it starts. */
   readonly #addedRelays = new Set<string>()
   #device: DeviceEncryptionKeys | undefined
   /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
@@ -157,6 +161,12 @@ export class SecureChatClient {
   get certificate(): SessionCertificate {
     if (this.#self === undefined) throw new NotStartedError('the client is not started')
     return this.#self.certificate
+  }
+
+  /** The relays this client knows and keeps connected (`relays.ts`). */
+  get relays(): RelayPool {
+    if (this.#relays === undefined) throw new NotStartedError('the client is not started')
+    return this.#relays
   }
 
   /** Direct (WebRTC) connections to room neighbours, when `directConnections` is set. */
@@ -232,7 +242,14 @@ export class SecureChatClient {
       this.#log,
       bundles.lookup,
     )
-    this.#redialTimer = setInterval(() => void this.#redial(), BOOTSTRAP_REDIAL_INTERVAL_MS)
+    const relays = new RelayPool({ libp2p, log: this.#log, named: [...(init.bootstrap ?? []), ...this.#addedRelays] })
+    this.#relays = relays
+    // What passed through a relay that died and not through the others comes back from the others' stores.
+    relays.addEventListener('relay:lost', () => {
+      for (const room of this.#rooms.values())
+        if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
+    })
+    relays.start()
     // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
     libp2p.addEventListener('peer:identify', (event) => {
       if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
@@ -244,8 +261,8 @@ export class SecureChatClient {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#redialTimer)
-    this.#redialTimer = undefined
+    this.#relays?.stop()
+    this.#relays = undefined
     this.#checks.stop()
     await this.#dms?.stop()
     this.#dms = undefined
@@ -291,7 +308,8 @@ export class SecureChatClient {
   ): Promise<Room> {
     const libp2p = this.libp2p
     const self = this.#self!
-    const signed = typeof invite === 'string' ? decodeInvite(invite).manifest : invite
+    const decoded = typeof invite === 'string' ? decodeInvite(invite) : undefined
+    const signed = decoded?.manifest ?? (invite as SignedManifest)
     const provider = this.#init.provider
     const { roomId } = await verifyManifest(signed, provider === undefined ? {} : { provider })
     options.signal?.throwIfAborted()
@@ -310,6 +328,8 @@ export class SecureChatClient {
             return undefined
           })
     const position = vault === undefined ? undefined : await loadHistoryPosition(vault, roomId).catch(() => undefined)
+    // The invite's relays carry the room too: kept dialled, so the room survives its first relay.
+    this.#relays?.add(decoded?.relays ?? [])
     const existing = this.#rooms.get(roomId)
     if (existing !== undefined) return existing
     const room = new Room(
@@ -350,7 +370,7 @@ export class SecureChatClient {
     room.start()
     if (when === 'now') void this.#catchUpQuietly(room)
     if (vault !== undefined) {
-      const relays = typeof invite === 'string' ? (decodeInvite(invite).relays ?? []) : (this.#init.bootstrap ?? [])
+      const relays = decoded === undefined ? (this.#init.bootstrap ?? []) : (decoded.relays ?? [])
       await saveJoinedRoom(vault, { roomId, manifest: signed, relays }).catch((err: unknown) =>
         this.#log.warn('joined room not saved to the vault', { roomId, error: String(err) }),
       )
@@ -502,16 +522,17 @@ export class SecureChatClient {
     })
     const addresses = init.bootstrap ?? []
     if (addresses.length === 0) return libp2p
-    const results = await Promise.allSettled(
-      addresses.map((address) =>
-        libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
-      ),
+    const dials = addresses.map((address) =>
+      libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
     )
-    if (results.every((result) => result.status === 'rejected')) {
+    // One relay is enough to start; the others connect meanwhile (one that is down must not hold the start up).
+    try {
+      await Promise.any(dials)
+    } catch (err) {
       await libp2p.stop()
       throw new UnreachableError(`no relay reachable at ${addresses.join(', ')}`, {
         hint: 'is `securechat relay` running there? Check the --bootstrap address (it ends in /p2p/<relay PeerId>)',
-        cause: results[0]?.status === 'rejected' ? results[0].reason : undefined,
+        cause: err instanceof AggregateError ? err.errors[0] : err,
       })
     }
     return libp2p
@@ -523,33 +544,8 @@ export class SecureChatClient {
    * dial (no transport for them) fail quietly at every try.
    */
   addRelays(addresses: readonly string[]): void {
-    for (const address of addresses) {
-      if ((this.#init.bootstrap ?? []).includes(address)) continue
-      try {
-        multiaddr(address)
-      } catch {
-        continue
-      }
-      this.#addedRelays.add(address)
-    }
-    void this.#redial()
-  }
-
-  /** Keeps bootstrap (and added) relays dialled: a relay that restarts is found again. */
-  async #redial(): Promise<void> {
-    const libp2p = this.#libp2p
-    if (libp2p === undefined) return
-    for (const address of [...(this.#init.bootstrap ?? []), ...this.#addedRelays]) {
-      const ma = multiaddr(address)
-      const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
-      if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
-      try {
-        await libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2) })
-        this.#log.info('reconnected to relay', { address })
-      } catch {
-        // Still down; the next tick tries again.
-      }
-    }
+    if (this.#relays !== undefined) this.#relays.add(addresses)
+    else for (const address of addresses) this.#addedRelays.add(address)
   }
 }
 

@@ -1,0 +1,216 @@
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import { BOOTSTRAP_REDIAL_INTERVAL_MS, RELAY_CONNECTIONS_TARGET } from '../constants.ts'
+import { STORE_PROTOCOL } from '../history/constants.ts'
+import type { Logger } from '../logger.ts'
+import type { SecureChatLibp2p } from './libp2p.ts'
+
+/** What a relay serves and a client or browser peer does not: the circuit relay's hop, and the message store. */
+const RELAY_PROTOCOLS = ['/libp2p/circuit/relay/0.2.0/hop', STORE_PROTOCOL]
+
+export interface RelayPoolInit {
+  libp2p: SecureChatLibp2p
+  log: Logger
+  /** Relays named to this client (its bootstrap list): always kept dialled. */
+  named?: readonly string[]
+  /** Relay connections to keep when that many are known; {@link RELAY_CONNECTIONS_TARGET} by default. */
+  target?: number
+}
+
+export interface RelayPoolEvents {
+  /** A relay this client was connected to went away: `peerId` is the relay. */
+  'relay:lost': CustomEvent<{ peerId: string; connected: number }>
+  /** A relay is connected (again, or another one in its place). */
+  'relay:connected': CustomEvent<{ peerId: string; connected: number }>
+}
+
+interface KnownRelay {
+  /** Dialable addresses, each ending in `/p2p/<peerId>` when the PeerId is known. */
+  addresses: string[]
+  /** Named (bootstrap or an invite's hint): dialled whenever it is not connected. Learned: only to reach the target. */
+  named: boolean
+}
+
+/**
+ * The relays a client knows and keeps connected: its bootstrap list and the relay hints of the invites it joins
+ * (named: always redialled, as before), and relays it identified on the network — any peer that serves the
+ * circuit relay's hop or the message store (learned: dialled while fewer than `target` relays are connected).
+ * When a relay goes away the pool dials the others at once instead of at the next tick, so a client moves to
+ * another relay within a dial's time; the redial tick ({@link BOOTSTRAP_REDIAL_INTERVAL_MS}) catches the rest.
+ */
+export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
+  readonly #libp2p: SecureChatLibp2p
+  readonly #log: Logger
+  readonly #target: number
+  /** By PeerId, or by address for an address without `/p2p/` (its PeerId is learnt once dialled). */
+  readonly #known = new Map<string, KnownRelay>()
+  #timer: ReturnType<typeof setInterval> | undefined
+  #filling: Promise<void> | undefined
+  #again = false
+
+  constructor(init: RelayPoolInit) {
+    super()
+    this.#libp2p = init.libp2p
+    this.#log = init.log
+    this.#target = init.target ?? RELAY_CONNECTIONS_TARGET
+    this.add(init.named ?? [])
+  }
+
+  /** Names relays (an invite's hints): kept dialled from now on. Unparseable addresses are skipped. */
+  add(addresses: readonly string[]): void {
+    let added = false
+    for (const address of addresses) {
+      const key = keyOf(address)
+      if (key === undefined) {
+        this.#log.debug('relay address skipped: not a multiaddr', { address })
+        continue
+      }
+      const known = this.#known.get(key)
+      if (known === undefined) {
+        this.#known.set(key, { addresses: [address], named: true })
+        added = true
+      } else {
+        if (!known.addresses.includes(address)) known.addresses.push(address)
+        if (!known.named) added = true
+        known.named = true
+      }
+    }
+    if (added && this.#timer !== undefined) void this.fill()
+  }
+
+  /** PeerIds of the relays this client knows. */
+  known(): string[] {
+    return [...this.#known.keys()]
+  }
+
+  /** Whether `peerId` is a relay this client knows. */
+  isRelay(peerId: PeerId | string): boolean {
+    return this.#known.has(peerId.toString())
+  }
+
+  /** PeerIds of the known relays connected now. */
+  connected(): string[] {
+    return this.known().filter((peerId) => this.#isConnected(peerId))
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return
+    this.#libp2p.addEventListener('peer:identify', this.#onIdentify)
+    this.#libp2p.addEventListener('peer:connect', this.#onConnect)
+    this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#timer = setInterval(() => void this.fill(), BOOTSTRAP_REDIAL_INTERVAL_MS)
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
+    this.#libp2p.removeEventListener('peer:connect', this.#onConnect)
+    this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+  }
+
+  /**
+   * Dials every named relay that is not connected, and learned ones while fewer than the target are; all at once,
+   * so that a dead relay's dial does not hold up a live one's. One fill at a time: a call meanwhile runs another after it.
+   */
+  fill(): Promise<void> {
+    if (this.#filling !== undefined) {
+      this.#again = true
+      return this.#filling
+    }
+    this.#filling = this.#fill().finally(() => {
+      this.#filling = undefined
+      if (this.#again && this.#timer !== undefined) {
+        this.#again = false
+        void this.fill()
+      }
+    })
+    return this.#filling
+  }
+
+  async #fill(): Promise<void> {
+    const idle = [...this.#known].filter(([key]) => !this.#isConnected(key))
+    const named = idle.filter(([, relay]) => relay.named)
+    const room = Math.max(0, this.#target - this.connected().length - named.length)
+    const learned = idle.filter(([, relay]) => !relay.named).slice(0, room)
+    await Promise.allSettled([...named, ...learned].map(([key, relay]) => this.#dial(key, relay)))
+  }
+
+  async #dial(key: string, relay: KnownRelay): Promise<void> {
+    for (const address of relay.addresses) {
+      if (this.#timer === undefined) return
+      try {
+        const connection = await this.#libp2p.dial(multiaddr(address), {
+          signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2),
+        })
+        this.#log.info('connected to relay', { address })
+        const peerId = connection.remotePeer.toString()
+        if (key !== peerId) this.#rekey(key, peerId)
+        return
+      } catch {
+        // Down, or not reachable from here (a browser cannot dial TCP): the next address, the next tick.
+      }
+    }
+  }
+
+  /** An address named without `/p2p/` turned out to be `peerId`'s. */
+  #rekey(key: string, peerId: string): void {
+    const relay = this.#known.get(key)
+    if (relay === undefined) return
+    this.#known.delete(key)
+    const known = this.#known.get(peerId)
+    if (known === undefined) this.#known.set(peerId, relay)
+    else {
+      known.named ||= relay.named
+      for (const address of relay.addresses) if (!known.addresses.includes(address)) known.addresses.push(address)
+    }
+  }
+
+  #isConnected(key: string): boolean {
+    return this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === key && c.status === 'open')
+  }
+
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols, listenAddrs } = event.detail
+    if (!protocols.some((protocol) => RELAY_PROTOCOLS.includes(protocol))) return
+    const id = peerId.toString()
+    const addresses = listenAddrs.map((ma) => `${ma.toString().replace(/\/p2p\/[^/]+$/, '')}/p2p/${id}`)
+    const known = this.#known.get(id)
+    if (known === undefined) {
+      this.#known.set(id, { addresses, named: false })
+      this.#log.debug('relay learned', { peerId: id, addresses })
+    } else {
+      for (const address of addresses) if (!known.addresses.includes(address)) known.addresses.push(address)
+    }
+  }
+
+  readonly #onConnect = (event: CustomEvent<PeerId>): void => {
+    const peerId = event.detail.toString()
+    if (!this.#known.has(peerId)) return
+    this.safeDispatchEvent('relay:connected', { detail: { peerId, connected: this.connected().length } })
+  }
+
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peerId = event.detail.toString()
+    if (!this.#known.has(peerId)) return
+    const connected = this.connected().length
+    this.#log.info('relay lost', { peerId, connected })
+    this.safeDispatchEvent('relay:lost', { detail: { peerId, connected } })
+    // At once, not at the next tick: the room's messages have to go somewhere.
+    void this.fill()
+  }
+}
+
+/** The PeerId an address names, or the address itself when it names none; undefined when it is no multiaddr. */
+function keyOf(address: string): string | undefined {
+  try {
+    return (
+      multiaddr(address)
+        .getComponents()
+        .findLast((c) => c.name === 'p2p')?.value ?? address
+    )
+  } catch {
+    return undefined
+  }
+}
