@@ -210,7 +210,7 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     expect(await dmButton.getByLabel('1 unread').isVisible()).toBe(true)
     await dmButton.click()
     await messageText(bob!.page, 'a private word for bob').waitFor({ timeout: UI_TIMEOUT_MS })
-    expect(await dmButton.getByLabel('1 unread').count()).toBe(0)
+    await expect.poll(() => dmButton.getByLabel('1 unread').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
     // Back to the room for the steps below.
     await alice!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
     await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).click()
@@ -483,6 +483,14 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await bob!.page.reload()
     await bob!.page.locator('sc-conversation-list button', { hasText: 'members' }).waitFor({ timeout: UI_TIMEOUT_MS })
     expect(await mixed.count()).toBe(0)
+    // No relay answers: the app says so in words, and shows a person no addresses or command-line flags.
+    const notice = bob!.page.getByTestId('offline')
+    await notice.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await notice.textContent()).toBe(
+      'no connection to the chat network right now — showing what this device has; messages will be sent when you reconnect',
+    )
+    const shown = await bob!.page.locator('sc-app').evaluate((app) => app.shadowRoot?.textContent ?? '')
+    expect(shown).not.toMatch(/\/ip4\/|\/p2p\/|--bootstrap/)
   })
 })
 
@@ -609,7 +617,10 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
 
   it('behavior: the relay that served the page dies mid-conversation; the page goes on through the other relay at once and loses nothing', async () => {
     const { page } = erin
-    const erinPeer = room.members().find((m) => m.address === chain.accounts[7]!.address)!.peerId
+    const erinMember = () => room.members().find((m) => m.address === chain.accounts[7]!.address)
+    // Her page announces itself again after the reload of the step before.
+    await expect.poll(() => erinMember(), { timeout: UI_TIMEOUT_MS }).toBeDefined()
+    const erinPeer = erinMember()!.peerId
     // The relay that served the page names relay B in /config.json (and dave's invite named it): the page is
     // connected to it before anything goes wrong.
     const config = await page.evaluate(async () => (await (await fetch('/config.json')).json()) as { relays: string[] })
