@@ -119,8 +119,6 @@ export class SecureChatClient {
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
   #relays: RelayPool | undefined
-  /** Relays given before the start ({@link addRelays}): the pool takes them when it starts. */
-  readonly #addedRelays = new Set<string>()
   #device: DeviceEncryptionKeys | undefined
   /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
   #bundles: KeyBundleCache | undefined
@@ -242,7 +240,7 @@ export class SecureChatClient {
       this.#log,
       bundles.lookup,
     )
-    const relays = new RelayPool({ libp2p, log: this.#log, named: [...(init.bootstrap ?? []), ...this.#addedRelays] })
+    const relays = new RelayPool({ libp2p, log: this.#log, named: init.bootstrap ?? [] })
     this.#relays = relays
     // What passed through a relay that died and not through the others comes back from the others' stores.
     relays.addEventListener('relay:lost', () => {
@@ -536,16 +534,6 @@ export class SecureChatClient {
       })
     }
     return libp2p
-  }
-
-  /**
-   * More relays to dial and keep dialled, like `bootstrap` (a web app gives an invite's relay hints): connected to
-   * several, the client goes on through another when one dies. Malformed addresses are ignored; ones it cannot
-   * dial (no transport for them) fail quietly at every try.
-   */
-  addRelays(addresses: readonly string[]): void {
-    if (this.#relays !== undefined) this.#relays.add(addresses)
-    else for (const address of addresses) this.#addedRelays.add(address)
   }
 }
 

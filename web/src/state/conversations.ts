@@ -19,7 +19,6 @@ import {
   type VerifiedAnchor,
 } from './history-store.ts'
 import { Outbox, type PendingMessage } from './outbox.ts'
-import { browserRelays } from './relay-list.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
 export interface ConversationView {
@@ -210,13 +209,11 @@ export class Conversations extends EventTarget implements SessionPart {
   /** Joins by invite (or invite link). A wallet failing the gate gets a `not-eligible` conversation. */
   async joinInvite(text: string): Promise<string> {
     const invite = inviteFromText(text)
-    const { manifest, relays } = decodeInvite(invite)
+    const { manifest } = decodeInvite(invite)
     // An invite link opened at start waits for the first relay instead of failing.
     const client = this.#client ?? (await this.#session.whenConnected())
     try {
-      // The invite's relays too: the room's other members may be reachable only through them.
-      client.addRelays(browserRelays(relays ?? []))
-      // Its listeners first, then the catch-up: its progress and messages are all seen.
+      // The sdk keeps the invite's relays dialled from now on. Its listeners first, then the catch-up: its progress and messages are all seen.
       const room = await client.joinRoom(invite, { catchUp: 'later' })
       this.#addRoom(room, invite)
       this.#catchUp(client, room)
