@@ -4,20 +4,9 @@
  */
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { tcp } from '@libp2p/tcp'
-import { lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
-import {
-  decodeHistoryRequest,
-  encodeRecordsResponse,
-  type HistoryRecord,
-  MAX_HISTORY_REQUEST_BYTES,
-  queryHistory,
-  STORE_PROTOCOL,
-} from '@securechat/sdk/history'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
-import { messageIdOf, type Room } from '@securechat/sdk/rooms'
+import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
@@ -26,6 +15,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { startLyingStore } from './helpers/lying-store.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
 const BOB_ENV = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
@@ -144,36 +134,11 @@ describe('catch-up from a store that lies', () => {
 
     // The liar answers from the relay's store, with one message left out, one altered and one
     // invented (another's signature over different data).
-    const liar = await createSecureChatLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      transports: [tcp()],
-    })
-    cleanups.push(async () => {
-      await liar.stop()
-    })
-    await liar.handle(STORE_PROTOCOL, async (stream) => {
-      const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_REQUEST_BYTES })
-      const decoded = decodeHistoryRequest((await lp.read()).subarray())
-      if (!decoded.ok || decoded.request.type !== 'query') throw new Error('unexpected request')
-      const { type: _, ...query } = decoded.request
-      const honest = await queryHistory(liar, multiaddr(relayAddress), query)
-      const records: HistoryRecord[] = []
-      for (const { record } of honest.records) {
-        if (record.id === omitted) continue
-        if (record.id === altered || record.id === invented) {
-          const data = record.data.slice()
-          data[data.length - 3] ^= 1
-          records.push({ ...record, data, id: record.id === invented ? messageIdOf(data) : record.id })
-          if (record.id === altered) continue
-        }
-        records.push(record)
-      }
-      await lp.write(encodeRecordsResponse({ records, more: false }).bytes)
-      await stream.close()
-    })
-
-    const bobAgain = await device(bobWallet, [liar.getMultiaddrs()[0]!.toString()], bobVault)
+    const liar = await startLyingStore(relayAddress, (record) =>
+      record.id === omitted ? 'omit' : record.id === altered ? 'alter' : record.id === invented ? 'invent' : undefined,
+    )
+    cleanups.push(liar.stop)
+    const bobAgain = await device(bobWallet, [liar.address], bobVault)
     const bobRoomAgain = await bobAgain.client.joinRoom(invite, { catchUp: 'later' })
     const received: RoomMessage[] = []
     const undecryptable: string[] = []

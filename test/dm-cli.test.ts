@@ -1,7 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import {
+  type CliProcess,
+  killAfterEach,
+  runCli,
+  spawnCli,
+  startRelayProcess,
+  tempDir,
+  untilStderr,
+  waitFor,
+} from './helpers/cli.ts'
 import { ALICE, BOB } from './helpers/keys.ts'
 
 const BOB_PASSPHRASE = 'bob keeps this one in a password manager'
@@ -41,7 +50,8 @@ describe('securechat dm and listen --dm', () => {
 
     const { cli: bob, peerId } = await listenAsBob(address, bobDir)
     const first = await dmAsAlice(address, aliceDir, 'hello bob')
-    expect(first.devices).toMatchObject([{ address: BOB.address, peerId, status: 'sent', handshake: true }])
+    // Bob's device read it and said so before \`dm\` exited.
+    expect(first.devices).toMatchObject([{ address: BOB.address, peerId, status: 'delivered', handshake: true }])
     const line = JSON.parse(await bob.waitForLine((l) => l.includes(first.id))) as Record<string, unknown>
     expect(line).toMatchObject({
       type: 'dm',
@@ -69,8 +79,19 @@ describe('securechat dm and listen --dm', () => {
     const { cli: bobAgain, peerId: peerIdAgain } = await listenAsBob(address, bobDir)
     expect(peerIdAgain).toBe(peerId)
     const second = await dmAsAlice(address, aliceDir, 'still there?')
-    expect(second.devices).toMatchObject([{ peerId, status: 'sent' }])
+    expect(second.devices).toMatchObject([{ peerId, status: 'delivered' }])
     const resumed = JSON.parse(await bobAgain.waitForLine((l) => l.includes(second.id))) as Record<string, unknown>
     expect(resumed).toMatchObject({ text: 'still there?', handshake: false, sender: ALICE.address })
-  })
+
+    // Bob goes away; what Alice sends meanwhile waits on the relay, \`sent\` but not \`delivered\`, and reaches him when
+    // he listens again.
+    bobAgain.kill('SIGINT')
+    expect(await bobAgain.exited).toBe(0)
+    const away = await dmAsAlice(address, aliceDir, 'while you were away')
+    expect(away.devices).toMatchObject([{ peerId, status: 'sent', handshake: false }])
+    const { cli: bobBack } = await listenAsBob(address, bobDir)
+    const caught = JSON.parse(await bobBack.waitForLine((l) => l.includes(away.id))) as Record<string, unknown>
+    expect(caught).toMatchObject({ type: 'dm', text: 'while you were away', sender: ALICE.address })
+    await untilStderr(bobBack, 'catching up direct messages: 1 of 1 read from 1 relay(s) — done')
+  }, 150_000)
 })

@@ -83,8 +83,9 @@ export const DEVNET_RELAY_WS_PORT = 4002
 export const DEVNET_DIR = '.securechat/devnet'
 
 /**
- * `securechat dm` waits up to this long for the recipient's answer to a new session, so that the
- * next run sends on the pair's topic instead of repeating the handshake on the inbox.
+ * `securechat dm` waits up to this long for each device's receipt, so that it can print `delivered`,
+ * and so that a new session's answer arrives and the next run sends on the pair's topic instead of
+ * repeating the handshake on the inbox. A device that is offline stays `sent` (a relay keeps the message).
  */
 export const DM_ANSWER_WAIT_MS = 2_000
 

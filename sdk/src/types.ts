@@ -314,6 +314,41 @@ export type DmDeviceResult =
 /** What `Conversation.send` resolves to: one entry per device (the recipient's and this wallet's other ones). */
 export interface DmSendResult extends SendResult<DmDeviceResult[]> {}
 
+/**
+ * Where a sent direct message stands on one device: `sent` (published; a device that is offline gets it from the
+ * relays' stores when it returns), `delivered` (the device's receipt came back), or `failed` (not sent to it).
+ */
+export interface DmDeviceStatus extends DmDeviceTarget {
+  status: 'sent' | 'delivered' | 'failed'
+}
+
+/** A device's receipt for a sent message: it reached that device (`message:delivered`). */
+export interface DmDelivered extends DmDeviceTarget {
+  /** The message id ({@link DmSendResult.id}). */
+  id: string
+  /** The conversation it was sent in. */
+  conversation: Address
+}
+
+/** How far a DM catch-up from the relays' stores is (`history:progress` of `client.dms`). */
+export interface DmHistoryProgress {
+  /** Relays asked (connected, speaking the store protocol). */
+  relays: number
+  /** Topics asked: this wallet's inbox and each session's pair topic. */
+  topics: number
+  /** Records fetched for this device, after deduplication across relays and with what it had already. */
+  fetched: number
+  /** Messages delivered (`message:received`), receipts and session answers read. */
+  delivered: number
+  /** Not readable on this device (`message:undecryptable`, with the reason). */
+  undecryptable: number
+  /** Records a store sent that failed verification or the DM checks (a faulty or lying store). */
+  rejected: number
+  /** Relays that did not answer. */
+  failed: number
+  done: boolean
+}
+
 export interface DirectMessagesEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
@@ -321,11 +356,16 @@ export interface DirectMessagesEvents {
   'device:discovered': CustomEvent<DmDevice>
   /** A session this device started was answered: what it sends that device now goes on the pair's topic. */
   'session:established': CustomEvent<DmDevice>
+  /** A device's receipt for a message this device sent. */
+  'message:delivered': CustomEvent<DmDelivered>
+  /** A catch-up from the relays' stores (on start and when a relay with history connects) progressed. */
+  'history:progress': CustomEvent<DmHistoryProgress>
   'dm:stopped': CustomEvent
 }
 
 export interface ConversationEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
+  'message:delivered': CustomEvent<DmDelivered>
   'conversation:stopped': CustomEvent
 }

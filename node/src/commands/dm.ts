@@ -1,9 +1,16 @@
 import { sleep } from '@securechat/sdk/async'
 import type { SecureChatClient } from '@securechat/sdk/client'
+import type { DirectMessagesInit } from '@securechat/sdk/dm'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
-import type { Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '@securechat/sdk/types'
+import type {
+  DirectMessage,
+  DmDelivered,
+  DmDeviceStatus,
+  DmSendResult,
+  UndecryptableDirectMessage,
+} from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
@@ -21,23 +28,23 @@ export interface DmFlags extends NetworkFlags {
 /** `securechat dm <address> <text>`: sends one direct message to every device of `address`. */
 export async function dmSend(address: string, text: string, flags: DmFlags): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, close } = await startDmClient(flags, factory)
+  // It only sends: a backlog it fetched would be printed nowhere (`listen --dm` reads it).
+  const { client, close } = await startDmClient(flags, factory, { catchUp: false })
   try {
     const conversation = client.dm(address)
     const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
-    // Give the records a moment to leave, and a new session's answer a moment to arrive.
+    // Give the records a moment to leave, and the devices' receipts (and a new session's answer) a moment to arrive.
     await sleep(SEND_FLUSH_MS)
-    const pending = new Set(result.delivery.filter((d) => d.handshake && d.recipients > 0).map((d) => d.peerId))
-    await untilEstablished(client, conversation.peer, pending)
-    const json = sendResultToJson(result)
+    await untilAnswered(client, result)
+    const json = sendResultToJson(result, client.dms.status(result.id))
     process.stdout.write(`${JSON.stringify(json)}\n`)
-    const delivered = result.delivery.some(
+    const taken = result.delivery.some(
       (d) => d.address === conversation.peer && d.status === 'sent' && d.recipients > 0,
     )
-    if (!delivered) {
+    if (!taken) {
       throw new UnreachableError(`no device of ${conversation.peer} could be reached`, {
         details: { devices: json.devices },
-        hint: 'direct messages are delivered live for now: the recipient must be online (`securechat listen --dm`) through a relay you both reach (--bootstrap)',
+        hint: 'the recipient must have been online once (`securechat listen --dm`) through a relay you both reach (--bootstrap); while it is away, that relay keeps what you send',
       })
     }
   } finally {
@@ -61,6 +68,17 @@ export async function listenDm(flags: DmFlags): Promise<void> {
         `${flags.json === true ? JSON.stringify(undecryptableToJson(detail)) : formatUndecryptable(detail)}\n`,
       )
     })
+    client.dms.addEventListener('message:delivered', ({ detail }) => {
+      process.stdout.write(
+        `${flags.json === true ? JSON.stringify(deliveredToJson(detail)) : formatDelivered(detail)}\n`,
+      )
+    })
+    client.dms.addEventListener('history:progress', ({ detail }) => {
+      if (detail.relays === 0 || detail.fetched === 0) return
+      process.stderr.write(
+        `catching up direct messages: ${detail.delivered} of ${detail.fetched} read${detail.undecryptable > 0 ? `, ${detail.undecryptable} unreadable` : ''}${detail.rejected > 0 ? `, ${detail.rejected} rejected` : ''} from ${detail.relays} relay(s)${detail.done ? ' — done' : ''}\n`,
+      )
+    })
     for await (const message of client.dms.messages({ signal: stop.signal })) {
       process.stdout.write(`${flags.json === true ? JSON.stringify(dmToJson(message)) : formatDm(message)}\n`)
     }
@@ -76,6 +94,7 @@ export async function listenDm(flags: DmFlags): Promise<void> {
 async function startDmClient(
   flags: DmFlags,
   logger: LoggerFactory,
+  directMessages?: DirectMessagesInit,
 ): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
   const bootstrap = requireBootstrap(flags.bootstrap ?? [])
@@ -86,7 +105,14 @@ async function startDmClient(
   } else {
     vault = await openDataDirVault({ dataDir: flags.dataDir, signer, env: process.env })
   }
-  const client = createCliClient({ flags, signer, vault, bootstrap, logger })
+  const client = createCliClient({
+    flags,
+    signer,
+    vault,
+    bootstrap,
+    logger,
+    ...(directMessages === undefined ? {} : { directMessages }),
+  })
   const close = async (): Promise<void> => {
     await client.stop()
     await vault?.close()
@@ -101,12 +127,12 @@ async function startDmClient(
   }
 }
 
-/** Until every device in `pending` answered its new session, at most {@link DM_ANSWER_WAIT_MS}. */
-function untilEstablished(client: SecureChatClient, peer: Address, pending: Set<string>): Promise<void> {
-  const answered = (): boolean =>
-    ![...client.dms.devices(peer), ...client.dms.devices(client.address)].some(
-      (d) => pending.has(d.peerId) && !d.established,
-    )
+/**
+ * Until every device the message went to sent its receipt (and so answered a new session), at most
+ * {@link DM_ANSWER_WAIT_MS}: a device that is offline stays `sent` — a relay keeps the message for it.
+ */
+function untilAnswered(client: SecureChatClient, result: DmSendResult): Promise<void> {
+  const answered = (): boolean => !(client.dms.status(result.id) ?? []).some((d) => d.status === 'sent')
   return new Promise<void>((resolve) => {
     const check = (): void => {
       if (answered()) done()
@@ -114,22 +140,26 @@ function untilEstablished(client: SecureChatClient, peer: Address, pending: Set<
     const timer = setTimeout(done, DM_ANSWER_WAIT_MS)
     function done(): void {
       clearTimeout(timer)
-      client.dms.removeEventListener('session:established', check)
+      client.dms.removeEventListener('message:delivered', check)
       resolve()
     }
-    client.dms.addEventListener('session:established', check)
+    client.dms.addEventListener('message:delivered', check)
     check()
   })
 }
 
 /** The send result as `securechat dm` prints it: per device, what happened (not the record bytes). */
-function sendResultToJson(result: DmSendResult): { id: string; devices: Array<Record<string, unknown>> } {
+function sendResultToJson(
+  result: DmSendResult,
+  status: DmDeviceStatus[] | undefined,
+): { id: string; devices: Array<Record<string, unknown>> } {
+  const now = new Map(status?.map((d) => [d.peerId, d.status]))
   return {
     id: result.id,
     devices: result.delivery.map((d) => ({
       address: d.address,
       peerId: d.peerId,
-      status: d.status,
+      status: now.get(d.peerId) ?? d.status,
       handshake: d.handshake,
       recipients: d.recipients,
       ...(d.status === 'failed' ? { error: d.error } : {}),
@@ -164,6 +194,22 @@ export function undecryptableToJson(detail: UndecryptableDirectMessage): Record<
     error: detail.error,
     reason: detail.reason,
   }
+}
+
+/** A device's receipt, as `listen --dm --json` prints it. */
+export function deliveredToJson(detail: DmDelivered): Record<string, unknown> {
+  return {
+    type: 'delivered',
+    dm: true,
+    id: detail.id,
+    conversation: detail.conversation,
+    address: detail.address,
+    peerId: detail.peerId,
+  }
+}
+
+function formatDelivered(detail: DmDelivered): string {
+  return `✓ delivered to ${short(detail.address)} (device ${detail.peerId.slice(-6)}): ${detail.id}`
 }
 
 function short(address: string): string {

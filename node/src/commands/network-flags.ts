@@ -1,4 +1,5 @@
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import type { DirectMessagesInit } from '@securechat/sdk/dm'
 import type { WalletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type { Vault } from '@securechat/sdk/vault'
@@ -29,6 +30,7 @@ export function createCliClient(params: {
   bootstrap: string[]
   logger: LoggerFactory
   rpcChainId?: number
+  directMessages?: DirectMessagesInit
 }): SecureChatClient {
   const { flags, vault } = params
   const chainId = chainIdFromFlag(flags.chainId)
@@ -43,6 +45,7 @@ export function createCliClient(params: {
     logger: params.logger,
     ...(vault === undefined ? {} : { vault }),
     ...(provider === undefined ? {} : { provider }),
+    ...(params.directMessages === undefined ? {} : { directMessages: params.directMessages }),
   })
 }
 

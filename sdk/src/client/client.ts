@@ -19,6 +19,7 @@ import { explainGateResult, type GateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { catchUp, libp2pHistorySource } from '../history/catch-up.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
+import { catchUpDms, storedRecords } from '../history/dm-catch-up.ts'
 import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
@@ -254,6 +255,7 @@ export class SecureChatClient {
       // Not a room whose first catch-up waits for its caller (`catchUp: 'later'`).
       for (const room of this.#rooms.values())
         if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
+      this.#dms?.catchUpSoon()
     })
     this.#checks.start()
   }
@@ -448,6 +450,10 @@ export class SecureChatClient {
           keyring: this.#keyring!,
           ...(this.#init.vault === undefined ? {} : { vault: this.#init.vault }),
           log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:dm'),
+          history: {
+            catchUp: (sink, options) => catchUpDms(sink, libp2pHistorySource(libp2p), options),
+            records: (topic, types, options) => storedRecords(libp2pHistorySource(libp2p), topic, types, options),
+          },
         },
         this.#init.directMessages,
       )

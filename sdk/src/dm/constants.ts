@@ -47,3 +47,33 @@ export const DM_MAX_SEEN_INITS = 1_000
 
 /** How often a running device checks whether its signed prekeys are due for rotation. */
 export const DM_PREKEY_CHECK_INTERVAL_MS = 60 * 60 * 1000
+
+/** Message ids one delivery receipt names at most (a receipt stays well under `MAX_TEXT_BYTES`). */
+export const DM_MAX_RECEIPT_IDS = 256
+
+/** A device gathers the ids of what it received for this long before sending the receipt (one per burst). */
+export const DM_RECEIPT_DELAY_MS = 250
+
+/** Sent messages whose per-device delivery status a device keeps in memory (the most recent). */
+export const DM_MAX_TRACKED_SENDS = 10_000
+
+/**
+ * Ids of DM records this device handled (live or fetched) that it remembers, in memory and in the vault,
+ * so that a record fetched again from a relay's store is not handled twice.
+ */
+export const DM_MAX_HANDLED_RECORDS = 4_096
+
+/** Relays whose store position (per topic) a device remembers; the least recently asked go first. */
+export const DM_MAX_HISTORY_RELAYS = 16
+
+/** Records one catch-up fetches per topic and relay at most (a store's retention bounds it anyway). */
+export const DM_MAX_CATCH_UP_RECORDS = 20_000
+
+/** A running device asks the stores again this often (moves its position on, fills what gossip dropped). */
+export const DM_CATCH_UP_INTERVAL_MS = 5 * 60 * 1000
+
+/** A relay's clock is not another's: a topic new to a relay is asked from this long before the others' positions. */
+export const DM_CATCH_UP_CLOCK_MARGIN_MS = 10 * 60 * 1000
+
+/** The ids of records handled live reach the vault this long after the first of a burst. */
+export const DM_HISTORY_SAVE_DELAY_MS = 2_000

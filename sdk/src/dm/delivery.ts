@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts'
 import type { AbortOptions, Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '../types.ts'
 import type { DmDiscovery } from './discovery.ts'
 import type { AcceptedDmRecord } from './gatekeeper.ts'
+import type { DmReceipts } from './receipts.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import type { DmSessions } from './sessions.ts'
 import { checksumAddress } from './topics.ts'
@@ -23,6 +24,7 @@ export interface DmDeliveryComponents {
   store: DmSessionStore
   discovery: DmDiscovery
   sessions: DmSessions
+  receipts: DmReceipts
   log: Logger
   /** Work that stop waits for: every send to a device saves its session. */
   track: <T>(work: Promise<T>) => Promise<T>
@@ -67,10 +69,11 @@ export class DmDelivery {
         this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(copy)))),
       ),
     )
+    this.#c.receipts.sent(peer, envelope.id, delivery)
     return { id: envelope.id, sentAtMs: envelope.sentAtMs, delivery }
   }
 
-  /** A decrypted envelope from `device`: a message of the conversation it belongs to (acks are not). */
+  /** A decrypted envelope from `device`: a message of the conversation it belongs to, or a receipt (acks are neither). */
   deliver(device: RemoteDevice, plaintext: Uint8Array, accepted: AcceptedDmRecord, handshake: boolean): void {
     let envelope: z.infer<typeof dmEnvelopeSchema>
     try {
@@ -80,6 +83,10 @@ export class DmDelivery {
       return
     }
     if (envelope.kind === 'ack') return
+    if (envelope.kind === 'receipt') {
+      this.#c.receipts.onReceipt(device, envelope.ids)
+      return
+    }
     const self = this.#c.self
     let conversation: Address
     let direction: DirectMessage['direction']
@@ -105,6 +112,7 @@ export class DmDelivery {
       receivedAtMs: Date.now(),
       handshake,
     })
+    this.#c.receipts.received(device, envelope.id)
   }
 
   undecryptable(accepted: AcceptedDmRecord, err: unknown): void {

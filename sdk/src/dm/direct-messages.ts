@@ -7,11 +7,15 @@
  * - discovery (`discovery.ts`): inbox announcements and queries, finding a wallet's devices;
  * - sessions (`sessions.ts`): PQXDH and ratchet sessions, encrypting for and decrypting from one device;
  * - the session store (`session-store.ts`): known devices and their sessions, in memory and in the vault;
- * - delivery (`delivery.ts`): a text to every device, and decrypted envelopes to conversations.
+ * - delivery (`delivery.ts`): a text to every device, and decrypted envelopes to conversations;
+ * - receipts (`receipts.ts`): "delivered" back to the sending device, and each sent message's status per device;
+ * - catch-up (`history-sink.ts`, `history-state.ts`): what was sent while this device was away, from the
+ *   relays' stores, on start, when a relay with history connects, and every `DM_CATCH_UP_INTERVAL_MS`.
  */
 
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { type GossipSub, type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
+import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
 import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -21,7 +25,10 @@ import type {
   Address,
   DirectMessage,
   DirectMessagesEvents,
+  DmDelivered,
   DmDevice,
+  DmDeviceStatus,
+  DmHistoryProgress,
   DmSendResult,
   SessionCertificate,
   UndecryptableDirectMessage,
@@ -29,13 +36,17 @@ import type {
 } from '../types.ts'
 import type { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
+import { DM_CATCH_UP_CLOCK_MARGIN_MS, DM_CATCH_UP_INTERVAL_MS, DM_HISTORY_SAVE_DELAY_MS } from './constants.ts'
 import { Conversation, type ConversationHost } from './conversation.ts'
 import { DmDelivery } from './delivery.ts'
 import { DmDiscovery, type DmDiscoveryInit } from './discovery.ts'
 import { DmTopics } from './dm-topics.ts'
 import { type AcceptedDmRecord, DmGatekeeper } from './gatekeeper.ts'
+import type { DmHistorySink, HandledDmRecord } from './history-sink.ts'
+import { DmHistoryState } from './history-state.ts'
+import { DmReceipts } from './receipts.ts'
 import { DmSessionStore, describeDevice } from './session-store.ts'
-import { DmSessions } from './sessions.ts'
+import { type DmOutcome, type DmReceiveOptions, DmSessions } from './sessions.ts'
 import { checksumAddress } from './topics.ts'
 
 export interface DirectMessagesComponents {
@@ -47,6 +58,15 @@ export interface DirectMessagesComponents {
   /** Where sessions persist; without one they live as long as the process. */
   vault?: Vault
   log: Logger
+  /** The relays' stores (`history/dm-catch-up.ts` over the connected relays); without them, delivery is live only. */
+  history?: DmHistoryAccess
+}
+
+export interface DmHistoryAccess {
+  /** Asks for what was sent while this device was away and hands it to `sink`. */
+  catchUp(sink: DmHistorySink, options: AbortOptions): Promise<DmHistoryProgress>
+  /** A topic's stored records of these types, from every connected store, verified and deduplicated. */
+  records(topic: string, types: string[], options: AbortOptions): Promise<SignedMessage[]>
 }
 
 export interface DirectMessagesInit extends DmDiscoveryInit {
@@ -54,6 +74,11 @@ export interface DirectMessagesInit extends DmDiscoveryInit {
   domains?: string[]
   /** Chains whose certificates are accepted; default: this device's own. */
   chainIds?: number[]
+  /**
+   * Fetch what was sent while this device was away from the relays' stores (default true). A program that
+   * only sends turns it off: what it read would be shown nowhere, and marked read.
+   */
+  catchUp?: boolean
 }
 
 /**
@@ -69,14 +94,25 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #discovery: DmDiscovery
   readonly #sessions: DmSessions
   readonly #delivery: DmDelivery
+  readonly #receipts: DmReceipts
+  readonly #history: DmHistoryState
+  readonly #sink: DmHistorySink
   readonly #conversations = new Map<Address, Conversation>()
   readonly #inflight = new Set<Promise<unknown>>()
   #started: Promise<void> | undefined
   #running = false
+  /** Live records held while the first catch-up after start runs (undefined: none runs). */
+  #held: AcceptedDmRecord[] | undefined
+  #catchingUp: Promise<void> | undefined
+  #catchUpAgain = false
+  #catchUpTimer: ReturnType<typeof setInterval> | undefined
+  #saveSoon: ReturnType<typeof setTimeout> | undefined
+  readonly #stopping = new AbortController()
 
   constructor(components: DirectMessagesComponents, init: DirectMessagesInit = {}) {
     super()
-    this.#c = components
+    const { history, ...live } = components
+    this.#c = init.catchUp === false || history === undefined ? live : { ...live, history }
     const { log, keyring, vault } = components
     const self = { address: components.self.verified.address, ...components.self }
     this.#self = self.address
@@ -109,6 +145,14 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
         log,
         onDiscovered: (device) => this.safeDispatchEvent('device:discovered', { detail: device }),
         track: (work) => void this.#track(work),
+        storedDevices: async (topic, options) => {
+          const out: Array<Extract<AcceptedDmRecord, { type: 'device' }>> = []
+          for (const message of (await components.history?.records(topic, ['device'], options)) ?? []) {
+            const accepted = await this.#acceptStored(message)
+            if (accepted?.type === 'device') out.push(accepted)
+          }
+          return out
+        },
       },
       init,
     )
@@ -124,11 +168,20 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onPrekeyUsed: () => discovery.scheduleAnnounce(),
       onEstablished: (device) => this.safeDispatchEvent('session:established', { detail: describeDevice(device) }),
     })
+    this.#receipts = new DmReceipts({
+      self: self.address,
+      sendTo: (device, plaintext) => sessions.sendTo(device, plaintext),
+      track: (work) => this.#track(work),
+      log,
+      onDelivered: (detail) => this.#onDelivered(detail),
+    })
+    this.#history = new DmHistoryState({ vault, log })
     this.#delivery = new DmDelivery({
       self: self.address,
       store,
       discovery,
       sessions,
+      receipts: this.#receipts,
       log,
       track: (work) => this.#track(work),
       onMessage: (message) => {
@@ -141,6 +194,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#store = store
     this.#discovery = discovery
     this.#sessions = sessions
+    this.#sink = this.#makeSink()
   }
 
   /** Loads sessions from the vault, subscribes to this wallet's inbox and every session's topic. */
@@ -156,12 +210,19 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
 
   async #start(): Promise<void> {
     await this.#store.load()
+    await this.#history.load()
     this.#c.pubsub.addEventListener('message', this.#onMessage)
     this.#running = true
     this.#topics.start()
     this.#topics.subscribe(this.#discovery.inbox)
     for (const topic of this.#store.sessionTopics()) this.#topics.subscribe(topic)
     this.#discovery.start()
+    if (this.#c.history !== undefined) {
+      // What was sent while this device was away comes first: live records wait for the first catch-up.
+      this.#held = []
+      this.catchUpSoon()
+      this.#catchUpTimer = setInterval(() => this.catchUpSoon(), DM_CATCH_UP_INTERVAL_MS)
+    }
   }
 
   /** Stops listening; waits for work in progress so that every state change is saved. Idempotent. */
@@ -170,10 +231,16 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     await this.#started.catch(() => undefined)
     if (!this.#running) return
     this.#running = false
+    clearInterval(this.#catchUpTimer)
+    this.#stopping.abort()
+    await this.#catchingUp
     this.#topics.stop()
     this.#discovery.stop()
     this.#c.pubsub.removeEventListener('message', this.#onMessage)
+    await this.#receipts.flush()
     await Promise.allSettled([...this.#inflight, ...this.#store.queues(), this.#sessions.idle()])
+    clearTimeout(this.#saveSoon)
+    await this.#history.save()
     this.#topics.leaveAll()
     for (const conversation of this.#conversations.values()) conversation.stopped()
     this.safeDispatchEvent('dm:stopped')
@@ -220,6 +287,74 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#delivery.send(peer, text, options)
   }
 
+  /** Each device's status (`sent`, `delivered`, `failed`) for a message this device sent lately, by its id. */
+  status(id: string): DmDeviceStatus[] | undefined {
+    return this.#receipts.status(id)
+  }
+
+  /**
+   * Asks the relays' stores for what was sent to this device while it was away (once the current run, if
+   * any, is done). The client calls it when a relay with history connects; progress is `history:progress`.
+   */
+  catchUpSoon(): void {
+    if (!this.#running || this.#c.history === undefined) return
+    if (this.#catchingUp !== undefined) {
+      this.#catchUpAgain = true
+      return
+    }
+    this.#catchingUp = this.#catchUp().finally(() => {
+      this.#catchingUp = undefined
+      if (this.#catchUpAgain) {
+        this.#catchUpAgain = false
+        this.catchUpSoon()
+      }
+    })
+  }
+
+  async #catchUp(): Promise<void> {
+    try {
+      await this.#c.history?.catchUp(this.#sink, { signal: this.#stopping.signal })
+    } catch (err) {
+      if (!this.#stopping.signal.aborted) this.#c.log.warn('DM catch-up failed', { error: String(err) })
+      await this.#releaseHeld()
+    }
+  }
+
+  #makeSink(): DmHistorySink {
+    return {
+      self: this.#c.self.peerId,
+      topics: () => [this.#discovery.inbox, ...this.#store.sessionTopics()],
+      types: (topic) => (topic === this.#discovery.inbox ? ['init'] : ['msg']),
+      position: (relay, topic) => this.#history.position(relay, topic, DM_CATCH_UP_CLOCK_MARGIN_MS),
+      accept: (message) => this.#acceptStored(message),
+      handled: (recordId) => this.#history.handled(recordId),
+      handle: (accepted) => this.#handleOnce(accepted, { fromStore: true }),
+      advance: (relay, topic, position) => this.#history.advance(relay, topic, position),
+      progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
+      end: async () => {
+        await this.#receipts.flush()
+        await this.#history.save()
+        await this.#releaseHeld()
+      },
+    }
+  }
+
+  /** Runs a stored record through the gatekeeper that live gossip goes through. */
+  async #acceptStored(message: SignedMessage): Promise<AcceptedDmRecord | undefined> {
+    const verdict = await this.#gatekeeper.validate(message.from, message)
+    return verdict === TopicValidatorResult.Accept ? this.#gatekeeper.accepted(message) : undefined
+  }
+
+  /** Handles the records held while the first catch-up ran, then lets live ones through. */
+  async #releaseHeld(): Promise<void> {
+    while (this.#held !== undefined && this.#held.length > 0) {
+      const held = this.#held
+      this.#held = []
+      for (const accepted of held) await this.#handleLive(accepted)
+    }
+    this.#held = undefined
+  }
+
   /** Asks `address`'s inbox which devices are online and waits for their answers (see `discovery.ts`). */
   async discover(address: string, options: AbortOptions = {}): Promise<DmDevice[]> {
     await this.start()
@@ -233,29 +368,52 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     if (!this.#topics.has(message.topic)) return
     const accepted = this.#gatekeeper.accepted(message)
     if (accepted === undefined || accepted.from === this.#c.self.peerId) return
-    this.#track(
-      this.#handle(accepted).catch((err: unknown) =>
-        this.#c.log.warn('DM record not handled', { from: accepted.from, error: String(err) }),
-      ),
-    )
+    const hold = this.#held !== undefined && this.#held.length < MAX_HELD_LIVE_RECORDS
+    if (hold && (accepted.type === 'init' || accepted.type === 'msg')) {
+      this.#held?.push(accepted)
+      return
+    }
+    this.#track(this.#handleLive(accepted))
   }
 
-  async #handle(accepted: AcceptedDmRecord): Promise<void> {
-    switch (accepted.type) {
-      case 'device':
-        await this.#discovery.onDevice(accepted.from, accepted.record.bundle, accepted.certificate)
-        return
-      case 'query':
-        this.#discovery.onQuery(accepted.topic)
-        return
-      case 'init':
-        if (accepted.topic === this.#discovery.inbox && accepted.record.to === this.#c.self.peerId) {
-          await this.#sessions.onInit(accepted)
-        }
-        return
-      case 'msg':
-        await this.#sessions.onMsg(accepted)
+  async #handleLive(accepted: AcceptedDmRecord): Promise<void> {
+    try {
+      switch (accepted.type) {
+        case 'device':
+          await this.#discovery.onDevice(accepted.from, accepted.record.bundle, accepted.certificate)
+          return
+        case 'query':
+          this.#discovery.onQuery(accepted.topic)
+          return
+        default:
+          await this.#handleOnce(accepted, {})
+          this.#scheduleSave()
+      }
+    } catch (err) {
+      this.#c.log.warn('DM record not handled', { from: accepted.from, error: String(err) })
     }
+  }
+
+  /** An initial message or ratchet message, live or fetched: handled once, whichever way it came first. */
+  async #handleOnce(accepted: HandledDmRecord, options: DmReceiveOptions): Promise<DmOutcome> {
+    if (this.#history.handled(accepted.recordId)) return 'seen'
+    this.#history.markHandled(accepted.recordId)
+    if (accepted.type === 'msg') return await this.#sessions.onMsg(accepted, options)
+    if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
+    return await this.#sessions.onInit(accepted, options)
+  }
+
+  /** The handled ids reach the vault a little after a live record (one write per burst). */
+  #scheduleSave(): void {
+    this.#saveSoon ??= setTimeout(() => {
+      this.#saveSoon = undefined
+      void this.#history.save()
+    }, DM_HISTORY_SAVE_DELAY_MS)
+  }
+
+  #onDelivered(detail: DmDelivered): void {
+    this.safeDispatchEvent('message:delivered', { detail })
+    this.#conversations.get(detail.conversation)?.safeDispatchEvent('message:delivered', { detail })
   }
 
   #onUndecryptable(detail: UndecryptableDirectMessage): void {

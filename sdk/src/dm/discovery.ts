@@ -3,7 +3,9 @@
  * (`topics.ts`) and announces itself there (certificate + key bundle) every `DM_ANNOUNCE_INTERVAL_MS`, when a
  * neighbour subscribes, and in answer to a `query`. A sender subscribes to the recipient's inbox only while it
  * discovers (`DM_DISCOVERY_TIMEOUT_MS`, at most every `DM_REDISCOVERY_MS`), asks, and collects the bundles that
- * answer; each bundle's PeerId signature is checked, and that the device's certificate commits to it.
+ * answer; each bundle's PeerId signature is checked, and that the device's certificate commits to it. Meanwhile it
+ * asks the relays' stores for the inbox's last announcements, so that a device which is offline now is found too
+ * (its bundle is not fresh: no one-time prekey is used) and what is sent to it waits on the relays.
  */
 import type { GossipSub, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { Logger } from '../logger.ts'
@@ -21,6 +23,7 @@ import {
 } from './constants.ts'
 import { verifyDeviceBundle } from './device-bundle.ts'
 import type { DmTopics } from './dm-topics.ts'
+import type { AcceptedDmRecord } from './gatekeeper.ts'
 import { type DmSessionStore, describeDevice, type RemoteDevice } from './session-store.ts'
 import { inboxId, inboxTopic } from './topics.ts'
 
@@ -35,6 +38,11 @@ export interface DmDiscoveryComponents {
   onDiscovered: (device: DmDevice) => void
   /** Work that stop waits for (prekey maintenance saves the keyring). */
   track: (work: Promise<unknown>) => void
+  /** The device announcements the relays' stores hold on an inbox, each passed by the DM gatekeeper. */
+  storedDevices?: (
+    topic: string,
+    options: AbortOptions,
+  ) => Promise<Array<Extract<AcceptedDmRecord, { type: 'device' }>>>
 }
 
 export interface DmDiscoveryInit {
@@ -123,6 +131,7 @@ export class DmDiscovery {
     const startedMs = Date.now()
     const deadline = startedMs + this.#discoveryTimeoutMs
     if (!own) this.#c.topics.subscribe(topic)
+    const stored = own ? Promise.resolve([]) : this.#storedDevices(topic, options)
     try {
       let lastQueryMs = 0
       while (Date.now() < deadline && this.#c.topics.running) {
@@ -149,7 +158,37 @@ export class DmDiscovery {
       // Stay on another wallet's inbox only while asking: the subscription tells relays whom we contact.
       if (!own) this.#c.topics.unsubscribe(topic)
     }
+    for (const record of await stored) {
+      if (record.certificate.address === peer) await this.#onStoredDevice(record)
+    }
     this.#lastDiscovery.set(peer, Date.now())
+  }
+
+  async #storedDevices(
+    topic: string,
+    options: AbortOptions,
+  ): ReturnType<NonNullable<DmDiscoveryComponents['storedDevices']>> {
+    try {
+      return (await this.#c.storedDevices?.(topic, options)) ?? []
+    } catch (err) {
+      this.#c.log.debug('stored device announcements unavailable', { error: String(err) })
+      return []
+    }
+  }
+
+  /**
+   * A device's announcement kept by a relay: a device this one does not know yet becomes one to write to (its
+   * messages wait on the relays). A known device is left as it is — a stored announcement may be older.
+   */
+  async #onStoredDevice(accepted: Extract<AcceptedDmRecord, { type: 'device' }>): Promise<void> {
+    const { store, log, self } = this.#c
+    if (accepted.from === self.peerId || store.get(accepted.from) !== undefined) return
+    const text = accepted.record.bundle
+    const bundle = await verifyDeviceBundle({ peerId: accepted.from, text, certificate: accepted.certificate, log })
+    if (bundle === undefined) return
+    const device = await store.deviceFor(accepted.from, accepted.certificate, bundle)
+    device.bundleText = text
+    this.#c.onDiscovered(describeDevice(device))
   }
 
   /** Resolves when a device of `peer` is heard, a neighbour joins `topic`, `waitMs` pass or the layer stops. */

@@ -9,7 +9,7 @@ import { createCertificate } from '../identity/certificate.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
 import { walletSigner } from '../identity/signer.ts'
 import type { SessionCertificate } from '../types.ts'
-import { DM_INBOX_TOPIC_PREFIX, DM_TOPIC_PREFIX } from './constants.ts'
+import { DM_INBOX_TOPIC_PREFIX, DM_MAX_RECEIPT_IDS, DM_TOPIC_PREFIX } from './constants.ts'
 import { DmGatekeeper } from './gatekeeper.ts'
 import { inboxId, inboxTopic, pairTopic, parseDmTopic } from './topics.ts'
 import { type DmRecord, decodeDmRecord, dmEnvelopeSchema, encodeDmRecord } from './wire.ts'
@@ -98,6 +98,18 @@ describe('DM wire records', () => {
     expect(dmEnvelopeSchema.safeParse(ok).success).toBe(true)
     expect(dmEnvelopeSchema.safeParse({ ...ok, extra: 1 }).success).toBe(false)
     expect(dmEnvelopeSchema.safeParse({ ...ok, kind: 'file' }).success).toBe(false)
+  })
+
+  it('error: a receipt names 1 to DM_MAX_RECEIPT_IDS message ids, nothing else', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => i.toString(16).padStart(32, '0'))
+    const receipt = (value: unknown) => dmEnvelopeSchema.safeParse({ v: 1, kind: 'receipt', ids: value }).success
+    expect(receipt(ids(1))).toBe(true)
+    expect(receipt(ids(DM_MAX_RECEIPT_IDS))).toBe(true)
+    expect(receipt(ids(DM_MAX_RECEIPT_IDS + 1))).toBe(false)
+    expect(receipt([])).toBe(false)
+    expect(receipt(['not-an-id'])).toBe(false)
+    expect(dmEnvelopeSchema.safeParse({ v: 2, kind: 'receipt', ids: ids(1) }).success).toBe(false)
+    expect(dmEnvelopeSchema.safeParse({ v: 1, kind: 'receipt', ids: ids(1), text: 'x' }).success).toBe(false)
   })
 })
 

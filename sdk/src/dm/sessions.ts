@@ -7,6 +7,8 @@
  * devices can name. One-time prekeys are used only from a bundle heard within `DM_FRESH_BUNDLE_MS` (bundles are
  * broadcast, not handed out once, so a stale one may name a prekey already used).
  */
+
+import { DuplicateMessageError } from '../crypto/errors.ts'
 import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { removeOneTimePrekey } from '../crypto/key-bundle.ts'
 import { acceptSession, decodeInitialMessage, initiateSession } from '../crypto/pqxdh.ts'
@@ -26,6 +28,17 @@ import { sessionIdOf } from './wire.ts'
 
 type InitAccepted = Extract<AcceptedDmRecord, { type: 'init' }>
 type MsgAccepted = Extract<AcceptedDmRecord, { type: 'msg' }>
+
+/**
+ * What became of a record: read (`delivered`), reported unreadable, `seen` before (a record fetched again from a
+ * store: not reported), or `ignored` (not for this device).
+ */
+export type DmOutcome = 'delivered' | 'undecryptable' | 'seen' | 'ignored'
+
+/** How a record reached this device: live gossip, or a relay's store (catch-up). */
+export interface DmReceiveOptions {
+  fromStore?: boolean
+}
 
 export interface DmSessionsComponents {
   topics: DmTopics
@@ -143,22 +156,24 @@ export class DmSessions {
   }
 
   /** A `msg` record on a pair topic: the next message of a session with that device. */
-  async onMsg(accepted: MsgAccepted): Promise<void> {
+  async onMsg(accepted: MsgAccepted, options: DmReceiveOptions = {}): Promise<DmOutcome> {
     const device = this.#c.store.byTopic(accepted.topic)
     // Only the two devices of a pair can name its topic; anything else is not for us.
-    if (device === undefined || accepted.from !== device.peerId) return
+    if (device === undefined || accepted.from !== device.peerId) return 'ignored'
     const ct = base64urlDecode(accepted.record.ct)
-    await this.#c.store.withDevice(device, () => this.#receive(device, accepted.record.sid, ct, accepted, false))
+    return await this.#c.store.withDevice(device, () =>
+      this.#receive(device, accepted.record.sid, ct, accepted, false, options),
+    )
   }
 
   /** A PQXDH initial message for this device: a new session, or the next message of one not yet confirmed. */
-  onInit(accepted: InitAccepted): Promise<void> {
-    const run = this.#acceptTail.then(() => this.#accept(accepted))
+  onInit(accepted: InitAccepted, options: DmReceiveOptions = {}): Promise<DmOutcome> {
+    const run = this.#acceptTail.then(() => this.#accept(accepted, options))
     this.#acceptTail = run.catch(() => undefined)
     return run
   }
 
-  async #accept(accepted: InitAccepted): Promise<void> {
+  async #accept(accepted: InitAccepted, options: DmReceiveOptions): Promise<DmOutcome> {
     const { store, keyring, log } = this.#c
     const { record, certificate, from } = accepted
     let initial: ReturnType<typeof decodeInitialMessage>
@@ -168,20 +183,21 @@ export class DmSessions {
       initial = decodeInitialMessage(bytes)
     } catch (err) {
       this.#c.onUndecryptable(accepted, err)
-      return
+      return 'undecryptable'
     }
     const sid = sessionIdOf(bytes.slice(0, bytes.length - initial.payload.length))
     const existing = store.get(from)
     if (existing?.sessions.has(sid) === true) {
-      await store.withDevice(existing, () => this.#receive(existing, sid, initial.payload, accepted, false))
-      return
+      return await store.withDevice(existing, () =>
+        this.#receive(existing, sid, initial.payload, accepted, false, options),
+      )
     }
     // A session we accepted once and dropped since: the initial message is a replay.
-    if (store.seen(sid)) return
+    if (store.seen(sid)) return 'seen'
     const bundle = await verifyDeviceBundle({ peerId: from, text: record.bundle, certificate, log })
     if (bundle === undefined) {
       this.#c.onUndecryptable(accepted, new SecureChatError("the sender's key bundle does not match its certificate"))
-      return
+      return 'undecryptable'
     }
     let result: Awaited<ReturnType<typeof acceptSession>>
     try {
@@ -194,7 +210,7 @@ export class DmSessions {
       })
     } catch (err) {
       this.#c.onUndecryptable(accepted, err)
-      return
+      return 'undecryptable'
     }
     const used = initial.header.oneTimePrekeyId
     if (used !== null) {
@@ -214,8 +230,10 @@ export class DmSessions {
       await store.persistDevice(device)
       await store.persistSeen()
       this.#c.onPlaintext(device, result.plaintext, accepted, true)
-      await this.#ack(device, sid, result.plaintext)
+      // From a store, the receipt for what it carried answers instead (one for a whole backlog).
+      if (options.fromStore !== true) await this.#ack(device, sid, result.plaintext)
     })
+    return 'delivered'
   }
 
   /** Decrypts a ratchet message of session `sid` from `device` (inside the device's queue). */
@@ -225,14 +243,15 @@ export class DmSessions {
     ct: Uint8Array,
     accepted: AcceptedDmRecord,
     handshake: boolean,
-  ): Promise<void> {
+    options: DmReceiveOptions,
+  ): Promise<DmOutcome> {
     const { certificate } = accepted
     if (certificate.address !== device.address || certificate.bundleHash !== device.bundleHash) {
       this.#c.onUndecryptable(
         accepted,
         new SecureChatError("the sender's certificate no longer names the wallet or keys this session was made with"),
       )
-      return
+      return 'undecryptable'
     }
     const entry = device.sessions.get(sid)
     if (entry === undefined) {
@@ -240,14 +259,16 @@ export class DmSessions {
         accepted,
         new SecureChatError('no such session with this device (started with state this device no longer has)'),
       )
-      return
+      return 'undecryptable'
     }
     let plaintext: Uint8Array
     try {
       plaintext = await entry.session.decrypt(ct)
     } catch (err) {
+      // A record fetched again from a store that was read live meanwhile: not news.
+      if (options.fromStore === true && err instanceof DuplicateMessageError) return 'seen'
       this.#c.onUndecryptable(accepted, err)
-      return
+      return 'undecryptable'
     }
     const established = !entry.confirmed
     entry.lastUsedMs = Date.now()
@@ -257,7 +278,8 @@ export class DmSessions {
     await this.#c.store.persistDevice(device)
     if (established) this.#c.onEstablished(device)
     this.#c.onPlaintext(device, plaintext, accepted, handshake)
-    if (accepted.type === 'init') await this.#ack(device, sid, plaintext)
+    if (accepted.type === 'init' && options.fromStore !== true) await this.#ack(device, sid, plaintext)
+    return 'delivered'
   }
 
   /** Tells the initiator of session `sid` that it is established (not in answer to an ack). */

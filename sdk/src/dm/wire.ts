@@ -34,7 +34,7 @@ import {
   recordTimeSchema,
   sha256HexSchema,
 } from '../json-records.ts'
-import { DM_WIRE_VERSION } from './constants.ts'
+import { DM_MAX_RECEIPT_IDS, DM_WIRE_VERSION } from './constants.ts'
 
 /** A session id: 16 bytes, hex. */
 export const sessionIdSchema = z.string().regex(/^[0-9a-f]{32}$/)
@@ -122,7 +122,20 @@ export type DmText = z.infer<typeof dmTextSchema>
  */
 export const dmAckSchema = z.object({ v: z.literal(1), kind: z.literal('ack') }).strict()
 
-export const dmEnvelopeSchema = z.discriminatedUnion('kind', [dmTextSchema, dmAckSchema])
+/**
+ * "These messages reached me": sent back to the device they came from (inside the same session, so only
+ * it can read it), once they were delivered — live or from a relay's store after being offline.
+ */
+export const dmReceiptSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('receipt'),
+    ids: z.array(sessionIdSchema).min(1).max(DM_MAX_RECEIPT_IDS),
+  })
+  .strict()
+export type DmReceipt = z.infer<typeof dmReceiptSchema>
+
+export const dmEnvelopeSchema = z.discriminatedUnion('kind', [dmTextSchema, dmAckSchema, dmReceiptSchema])
 export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
 
 export type DmDecodeResult = DecodeResult<DmRecord>

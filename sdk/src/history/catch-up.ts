@@ -176,25 +176,40 @@ async function fetchAll(
   progress: HistoryProgress,
   options: AbortOptions,
 ): Promise<number | undefined> {
-  let cursor: string | undefined
-  let count = 0
   let lastReceivedMs = 0
-  do {
-    const page = await source.query(
-      peer,
-      { topic, range, types, limit: MAX_HISTORY_PAGE_RECORDS, ...(cursor === undefined ? {} : { cursor }) },
-      options,
-    )
+  let more = false
+  for await (const page of historyPages(source, peer, { topic, range, types }, max, options)) {
     progress.rejected += page.rejected.length
     for (const { message, record } of page.records) {
       if (!into.has(record.id)) into.set(record.id, { message, record, source: peer })
       lastReceivedMs = Math.max(lastReceivedMs, record.receivedAtMs)
     }
+    more = page.cursor !== undefined
+  }
+  // Cut short by `max`: the receive time reached (a time query's pages come in that order).
+  return more ? lastReceivedMs : undefined
+}
+
+/** The pages of a query to one relay, following its cursor, until the end or `max` records. */
+export async function* historyPages(
+  source: HistorySource,
+  peer: PeerId,
+  query: Omit<HistoryQuery, 'cursor' | 'limit'>,
+  max: number,
+  options: AbortOptions,
+): AsyncGenerator<HistoryResult> {
+  let cursor: string | undefined
+  let count = 0
+  do {
+    const page = await source.query(
+      peer,
+      { ...query, limit: MAX_HISTORY_PAGE_RECORDS, ...(cursor === undefined ? {} : { cursor }) },
+      options,
+    )
+    yield page
     count += page.records.length
     cursor = page.cursor
   } while (cursor !== undefined && count < max)
-  // Cut short by `max`: the receive time reached (a time query's pages come in that order).
-  return cursor === undefined ? undefined : lastReceivedMs
 }
 
 /** The sender-key epoch a message was sealed under, from its ciphertext's header. */

@@ -16,6 +16,7 @@ export {
   MAX_HISTORY_TYPES,
   STORE_PROTOCOL,
 } from './constants.ts'
+export { catchUpDms, storedRecords } from './dm-catch-up.ts'
 export { HistoryRejection, type VerifiedRecord, verifyHistoryRecord } from './verify.ts'
 export {
   type DecodedRequest,

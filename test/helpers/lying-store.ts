@@ -1,0 +1,61 @@
+/**
+ * A store that lies, for tests: a libp2p node that answers `/securechat/store/1.0.0` queries from an honest
+ * relay's store, with each record kept, left out, altered (its data changed, its id kept), invented (changed
+ * data under a matching id, so only the signature gives it away) or sent twice, as `lie` says.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createSecureChatLibp2p } from '@securechat/sdk/client'
+import {
+  decodeHistoryRequest,
+  encodeRecordsResponse,
+  type HistoryRecord,
+  MAX_HISTORY_REQUEST_BYTES,
+  queryHistory,
+  STORE_PROTOCOL,
+} from '@securechat/sdk/history'
+import { messageIdOf } from '@securechat/sdk/rooms'
+
+export type Lie = 'omit' | 'alter' | 'invent' | 'double' | undefined
+
+/** Starts the liar in front of the store at `honest`; resolves to its address and how to stop it. */
+export async function startLyingStore(
+  honest: string,
+  lie: (record: HistoryRecord) => Lie,
+): Promise<{ address: string; stop: () => Promise<void> }> {
+  const liar = await createSecureChatLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    transports: [tcp()],
+  })
+  await liar.handle(STORE_PROTOCOL, async (stream) => {
+    const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_REQUEST_BYTES })
+    const decoded = decodeHistoryRequest((await lp.read()).subarray())
+    if (!decoded.ok || decoded.request.type !== 'query') throw new Error('unexpected request')
+    const { type: _, ...query } = decoded.request
+    const answer = await queryHistory(liar, multiaddr(honest), query)
+    const records: HistoryRecord[] = []
+    for (const { record } of answer.records) {
+      const told = lie(record)
+      if (told === 'omit') continue
+      if (told === 'alter' || told === 'invent') {
+        const data = record.data.slice()
+        data[data.length - 3]! ^= 1
+        records.push({ ...record, data, id: told === 'invent' ? messageIdOf(data) : record.id })
+        if (told === 'alter') continue
+      }
+      records.push(record)
+      if (told === 'double') records.push(record)
+    }
+    await lp.write(encodeRecordsResponse({ records, more: false }).bytes)
+    await stream.close()
+  })
+  return {
+    address: liar.getMultiaddrs()[0]!.toString(),
+    stop: async () => {
+      await liar.stop()
+    },
+  }
+}
