@@ -247,6 +247,7 @@ export class SecureChatClient {
     relays.addEventListener('relay:lost', () => {
       for (const room of this.#rooms.values())
         if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
+      this.#dms?.catchUpSoon()
     })
     relays.start()
     // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
