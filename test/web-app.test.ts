@@ -568,8 +568,9 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
     await erin.page.goto(url)
     await historyButton(erin.page).click({ timeout: UI_TIMEOUT_MS })
     const progress = erin.page.getByTestId('catch-up')
+    // The stores are asked first ("catching up…"): under heavy load that alone took over 30 s once.
     await expect
-      .poll(() => progress.textContent(), { timeout: UI_TIMEOUT_MS, interval: 50 })
+      .poll(() => progress.textContent(), { timeout: 90_000, interval: 50 })
       .toMatch(/^catching up [\d,]+ of 1,000$/)
     await screenshot(erin.page, 'catching-up')
     const shown = erin.page.locator('sc-chat-view li:not(.pending) .text')
@@ -603,6 +604,7 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
       await page.reload()
       await historyButton(page).click({ timeout: UI_TIMEOUT_MS })
       await expect.poll(() => pending.locator('.text').allTextContents()).toEqual(offline)
+      await screenshot(page, 'offline-pending')
       expect(received.filter((text) => offline.includes(text))).toEqual([])
     } finally {
       await context.setOffline(false)
