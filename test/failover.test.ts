@@ -4,11 +4,31 @@
  * on through the other, and nothing is lost. The time from the kill to the first message through the other relay
  * is printed, not asserted (wall time on a shared machine says little).
  */
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, waitFor } from './helpers/cli.ts'
 import { ALICE, BOB } from './helpers/keys.ts'
+import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const track = killAfterEach()
+const stoppers = stopAfterEach()
+
+/** Resolves once `condition()` holds, checked now and on every `type` event of `target`. */
+function when(target: EventTarget, type: string, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!condition()) return
+      target.removeEventListener(type, check)
+      resolve()
+    }
+    target.addEventListener(type, check)
+    check()
+  })
+}
 
 interface Printed {
   id: string
@@ -85,4 +105,35 @@ describe('relay failover', () => {
     expect(got.every((m) => m.sender === ALICE.address)).toBe(true)
     expect(chat.lines.some((l) => l.includes('not sent'))).toBe(false)
   }, 180_000) // five processes start one after another: on a loaded machine that alone took 78 s
+
+  it('behavior: a relay the client only met on the network is kept as a second one, and redialled at once when it drops', async () => {
+    const named = await startRelay(stoppers)
+    const met = await startRelay(stoppers)
+    const client = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+      bootstrap: [named.multiaddrs[0]!],
+    })
+    await client.start()
+    stoppers.push(() => client.stop())
+    const relays = client.relays
+    expect(relays.known()).toEqual([named.peerId])
+    // Met once (as through peer exchange or a page's dial): its identify says it is a relay.
+    await client.libp2p.dial(multiaddr(met.multiaddrs[0]!))
+    await when(client.libp2p, 'peer:identify', () => relays.known().includes(met.peerId))
+    // Dropped: with only one relay left, the client dials it again at once, not at the next tick.
+    const lost = when(relays, 'relay:lost', () => true)
+    await client.libp2p.hangUp(multiaddr(met.multiaddrs[0]!))
+    await lost
+    const droppedAt = Date.now()
+    await when(relays, 'relay:connected', () => relays.connected().includes(met.peerId))
+    console.log(`relay pool: a dropped relay redialled in ${Date.now() - droppedAt} ms`)
+    expect(relays.connected().sort()).toEqual([named.peerId, met.peerId].sort())
+    // The named relay dies: the one it met carries on.
+    const namedPeer = named.peerId
+    await named.stop()
+    await when(relays, 'relay:lost', () => !relays.connected().includes(namedPeer))
+    expect(relays.connected()).toEqual([met.peerId])
+  })
 })
