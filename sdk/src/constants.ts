@@ -230,6 +230,30 @@ export const MAX_POSITION_IDS = 1_024
  */
 export const CATCH_UP_MARGIN_MS = CLOCK_SKEW_MS + 60_000
 
+/**
+ * Gap repair: how long a message named in a later record's `deps` may stay absent before it
+ * counts as missing and is asked for (gossip may bring it a moment later, by another path).
+ */
+export const GAP_GRACE_MS = 1_000
+
+/** Gap repair: how long between two asks for a message still missing. */
+export const GAP_RETRY_MS = 3_000
+
+/** Gap repair: a message still missing this long after it was first named is reported lost. */
+export const GAP_LOST_AFTER_MS = 20_000
+
+/** Gap repair: most messages a room waits for at once; names past this are not followed. */
+export const MAX_OPEN_GAPS = 256
+
+/** Gap repair: ids reported lost that a room remembers, so another record naming one does not reopen it. */
+export const MAX_LOST_GAP_IDS = 1_024
+
+/**
+ * Recent message records a device keeps per room, as received (signed), to answer the room's
+ * peers asking for one they missed (`RECENT_PROTOCOL`). Memory only.
+ */
+export const MAX_RECENT_RECORDS = 500
+
 /** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
 export const IDENTIFY_WAIT_MS = 3_000
 

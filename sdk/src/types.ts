@@ -135,6 +135,8 @@ export interface RoomEvents {
    * `MAX_REPUBLISH_ATTEMPTS` times (`rooms/outgoing-buffer.ts`): they may not have it.
    */
   'message:unacknowledged': CustomEvent<UnacknowledgedMessage>
+  /** A message later records name (their `deps`) that this device lacks: being fetched, filled or lost. */
+  'history:gap': CustomEvent<HistoryGap>
 }
 
 export interface UnacknowledgedMessage {
@@ -158,6 +160,18 @@ export interface OutgoingStats {
   republished: number
   /** Given up (`message:unacknowledged`). */
   unacknowledged: number
+}
+
+/**
+ * A gap in a room's history (gap repair): `missing` once it is still absent after a short
+ * grace and is being asked for; then `filled` (it was delivered, or this device had it after all)
+ * or `lost` (no relay's store nor peer held it within the bound).
+ */
+export interface HistoryGap {
+  roomId: string
+  /** The missing message's id. */
+  id: string
+  state: 'missing' | 'filled' | 'lost'
 }
 
 /** Progress of one catch-up of a room from the relays' stores. */

@@ -4,7 +4,7 @@ import { sleep } from '@securechat/sdk/async'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
-import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type { HistoryGap, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
@@ -129,6 +129,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
   room.addEventListener('message:undecryptable', ({ detail }) => printUndecryptable(detail, flags.json === true))
+  room.addEventListener('history:gap', ({ detail }) => printGap(detail, flags.json === true))
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -169,6 +170,21 @@ function printUndecryptable(detail: UndecryptableMessage, json: boolean): void {
         reason: detail.reason,
       })
     : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
+  process.stdout.write(`${line}\n`)
+}
+
+/**
+ * A message later ones named that this device lacked: said when it was recovered or given up on
+ * (while it is being fetched, nothing: most gaps fill within a second or two).
+ */
+function printGap(gap: HistoryGap, json: boolean): void {
+  if (gap.state === 'missing') return
+  const short = `${gap.id.slice(0, 12)}…`
+  const line = json
+    ? JSON.stringify({ type: 'gap', roomId: gap.roomId, id: gap.id, state: gap.state })
+    : gap.state === 'filled'
+      ? `* recovered a message this device had missed (${short}), from a relay's store or another member`
+      : `! a message this device missed could not be recovered (${short}): no relay or member still holds it`
   process.stdout.write(`${line}\n`)
 }
 

@@ -20,6 +20,9 @@ import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { catchUp, libp2pHistorySource } from '../history/catch-up.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import { catchUpDms, storedRecords } from '../history/dm-catch-up.ts'
+import { GapRepair } from '../history/gap-repair.ts'
+import { libp2pGapSource } from '../history/gap-source.ts'
+import { RecentRecords, serveRecentRecords } from '../history/recent-records.ts'
 import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
@@ -130,6 +133,8 @@ export class SecureChatClient {
   readonly #catchingUp = new Map<string, Promise<HistoryProgress>>()
   /** Rooms joined and not caught up yet (`catchUp: 'later'`): live messages wait in this sink until {@link catchUp}. */
   readonly #joinSinks = new Map<string, RoomHistorySink>()
+  /** Room records received lately, for peers that missed one (gap repair). */
+  readonly #recent = new RecentRecords()
 
   constructor(init: ClientInit) {
     assertSigningTerms(init)
@@ -241,6 +246,9 @@ export class SecureChatClient {
       this.#log,
       bundles.lookup,
     )
+    // What the room's peers missed, from what we received (gap repair's second source).
+    await serveRecentRecords(libp2p, this.#recent, this.#log)
+    libp2p.services.pubsub.addEventListener('message', (event) => this.#recent.add(event.detail))
     const relays = new RelayPool({ libp2p, log: this.#log, named: init.bootstrap ?? [] })
     this.#relays = relays
     // What passed through a relay that died and not through the others comes back from the others' stores.
@@ -357,6 +365,9 @@ export class SecureChatClient {
       },
     )
     this.#rooms.set(roomId, room)
+    const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
+    const gapSource = libp2pGapSource(libp2p, libp2p.services.pubsub)
+    room.watchGaps((sink) => new GapRepair({ sink, source: gapSource, log: gapLog }))
     const direct = this.#direct
     if (direct !== undefined) {
       room.addEventListener('member:joined', (event) => void direct.upgrade(event.detail.peerId))
@@ -473,6 +484,7 @@ export class SecureChatClient {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
     this.#joinSinks.delete(roomId)
+    if (room !== undefined) this.#recent.forget(room.topic)
     await room?.stop({ forever: true })
     if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
   }

@@ -38,12 +38,15 @@ export async function queryHistory(
   return await request(libp2p, peer, { type: 'query', ...query }, options)
 }
 
-/** Asks a relay's store for records by message id; ids it does not hold are simply absent. */
+/**
+ * Asks a relay's store for records by message id; ids it does not hold are simply absent. With
+ * `protocol: RECENT_PROTOCOL`, asks a room's peer instead (the records it received lately).
+ */
 export async function fetchHistory(
   libp2p: Libp2p,
   peer: PeerId | Multiaddr,
   fetch: HistoryFetch,
-  options: AbortOptions = {},
+  options: { protocol?: string } & AbortOptions = {},
 ): Promise<HistoryResult> {
   const result = await request(libp2p, peer, { type: 'fetch', ...fetch }, options)
   // A store may only answer with what was asked for.
@@ -56,13 +59,16 @@ async function request(
   libp2p: Libp2p,
   peer: PeerId | Multiaddr,
   body: HistoryRequest,
-  options: AbortOptions,
+  options: { protocol?: string } & AbortOptions,
 ): Promise<HistoryResult> {
   const frame = encodeHistoryRequest(body)
   const signal = options.signal ?? AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
   let answer: Uint8Array
   try {
-    const stream = await libp2p.dialProtocol(peer, STORE_PROTOCOL, { signal, runOnLimitedConnection: true })
+    const stream = await libp2p.dialProtocol(peer, options.protocol ?? STORE_PROTOCOL, {
+      signal,
+      runOnLimitedConnection: true,
+    })
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_RESPONSE_BYTES })
       await lp.write(frame, { signal })

@@ -7,6 +7,15 @@ import { MAX_MESSAGE_BYTES } from '../constants.ts'
 /** libp2p protocol id: query a topic's stored records, or fetch records by message id. */
 export const STORE_PROTOCOL = '/securechat/store/1.0.0'
 
+/**
+ * libp2p protocol id a device answers for its rooms' peers: the same frames, `fetch` by id only,
+ * from the recent records it received (`recent-records.ts`), for gap repair.
+ */
+export const RECENT_PROTOCOL = '/securechat/recent/1.0.0'
+
+/** Fetches by id a device answers at once (each from memory). */
+export const MAX_RECENT_STREAMS = 8
+
 /** Version of the request and response frames (`v`). */
 export const HISTORY_WIRE_VERSION = 1
 

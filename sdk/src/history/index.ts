@@ -14,9 +14,13 @@ export {
   MAX_HISTORY_TOPIC_CHARS,
   MAX_HISTORY_TYPE_CHARS,
   MAX_HISTORY_TYPES,
+  RECENT_PROTOCOL,
   STORE_PROTOCOL,
 } from './constants.ts'
 export { catchUpDms, storedRecords } from './dm-catch-up.ts'
+export { GapRepair, type GapRepairInit, type GapSource } from './gap-repair.ts'
+export { libp2pGapSource } from './gap-source.ts'
+export { RecentRecords, serveRecentRecords } from './recent-records.ts'
 export { HistoryRejection, type VerifiedRecord, verifyHistoryRecord } from './verify.ts'
 export {
   type DecodedRequest,

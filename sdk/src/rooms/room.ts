@@ -2,6 +2,7 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
+  CATCH_UP_MARGIN_MS,
   CAUSAL_HISTORY_LENGTH,
   MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
@@ -43,7 +44,7 @@ import { AbsentMembers } from './absent-members.ts'
 import { ReceivedIds, readAckFilter } from './ack-filter.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
-import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
+import type { HistoryDelivery, HistoryPosition, RoomGapSink, RoomGapWatcher, RoomHistorySink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
@@ -153,6 +154,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #progress = new EventTarget()
   #lamport = 0
   #recent: string[] = []
+  /** Gap repair (`watchGaps`), told of every message this room takes. */
+  #gaps: RoomGapWatcher | undefined
+  /**
+   * A record a gap names that the relays received before this is history this device already had
+   * (its catch-up started there): it closes the gap but is not delivered again.
+   */
+  readonly #gapHorizonMs: number
   #timer: ReturnType<typeof setInterval> | undefined
   #announceTimer: ReturnType<typeof setTimeout> | undefined
   #started = false
@@ -191,6 +199,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       log: components.log,
     })
     this.#received = new ReceivedIds()
+    const position = init.position
+    this.#gapHorizonMs =
+      position === undefined || (position.lamport === 0 && position.ids.length === 0)
+        ? 0
+        : (position.liveAtMs ?? this.#now()) - CATCH_UP_MARGIN_MS
     this.#keys = new RoomKeys({
       roomId: init.roomId,
       selfPeerId: components.self.peerId,
@@ -274,6 +287,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // What is scheduled still reaches the vault (its delay, or the owner's flush or close);
     // leaving the room deletes the keys instead.
     this.#keys.detach()
+    this.#gaps?.stop()
     // Live until now, if a relay or peer still carried the room.
     if (pubsub.getSubscribers(this.topic).length > 0) this.#position.touch()
     this.#position.detach()
@@ -410,6 +424,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const record: MessageRecord = { v: WIRE_VERSION, type: 'message', ...header, payload: { enc: 'sender-key', ct } }
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
+    this.#rememberSeen(id)
     this.#remember(id)
     this.#position.advance(header.lamport, id)
     const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
@@ -470,16 +485,49 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     void this.#decryptAndDeliver(accepted)
   }
 
-  /** Records a message as handled; false when it was already (a replay, or live and stored alike). */
-  #markSeen(accepted: MessageAccepted): boolean {
+  /**
+   * Records a message as handled; false when it was already (a replay, or live and stored alike).
+   * Gap repair follows its `deps` unless `followDeps` is false.
+   */
+  #markSeen(accepted: MessageAccepted, followDeps = true): boolean {
     if (this.#seenIds.has(accepted.id)) return false
-    this.#seenIds.add(accepted.id)
-    if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
+    this.#rememberSeen(accepted.id)
     this.#received.add(accepted.id)
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
     this.#position.advance(accepted.record.lamport, accepted.id)
+    this.#gaps?.saw(accepted.id, followDeps ? accepted.record.deps : [])
     return true
+  }
+
+  #rememberSeen(id: string): void {
+    this.#seenIds.add(id)
+    if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
+  }
+
+  /**
+   * Hands every message this room takes to gap repair (`history/gap-repair.ts`), which fetches
+   * what their `deps` name and this device lacks, and fills it through {@link RoomGapSink.fill}.
+   */
+  watchGaps(create: (sink: RoomGapSink) => RoomGapWatcher): void {
+    this.#gaps?.stop()
+    this.#gaps = create({
+      roomId: this.id,
+      topic: this.topic,
+      known: (id) => this.#seenIds.has(id),
+      fill: async (message, receivedAtMs) => {
+        const accepted = await this.#gatekeeper.revalidate(message)
+        if (accepted?.type !== 'message') return 'rejected'
+        if (this.#seenIds.has(accepted.id)) return 'had'
+        if (receivedAtMs < this.#gapHorizonMs) {
+          this.#rememberSeen(accepted.id)
+          return 'had'
+        }
+        this.#handle(accepted)
+        return 'delivered'
+      },
+      report: (gap) => this.safeDispatchEvent('history:gap', { detail: gap }),
+    })
   }
 
   /**
@@ -493,7 +541,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (options.holdLive ?? true) this.#heldLive ??= []
     // Caught up as of now once this catch-up completes; not before.
     const openedAtMs = this.#now()
+    const position = this.#position.get()
     this.#position.notLive()
+    // A first catch-up reads all the stores hold: what its oldest messages name is past retention, not a gap.
+    const followDeps = position.lamport > 0 || position.ids.length > 0
     return {
       roomId: this.id,
       topic: this.topic,
@@ -503,7 +554,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       learn: (accepted, source) =>
         this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true),
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
-      deliver: async (accepted) => (this.#markSeen(accepted) ? this.#decryptAndDeliver(accepted, true) : 'seen'),
+      deliver: async (accepted) =>
+        this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, true) : 'seen',
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
       caughtUp: (untilMs) =>
         untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
