@@ -216,7 +216,7 @@ describe('listen shows a repaired gap', () => {
     const gapLine = await second.waitForLine((line) => line.includes('"type":"gap"'), 30_000)
     expect(queried).toBe(true)
     expect(JSON.parse(gapLine)).toEqual({ type: 'gap', roomId: room.id, id: omitted, state: 'filled' })
-    await second.waitForLine((line) => line.includes(omitted))
+    await second.waitForLine((line) => line.includes('"type":"message"') && line.includes(omitted))
     const printed = second.lines.map((line) => JSON.parse(line) as { type: string; id: string })
     expect(printed.filter((r) => r.type === 'message').map((r) => r.id)).toEqual([sent[0], sent[2], omitted])
   }, 90_000)
