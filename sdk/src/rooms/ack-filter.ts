@@ -4,11 +4,10 @@ import { base64urlDecode, base64urlEncode } from '../encoding.ts'
 /**
  * The acknowledgement a member's presence carries (`acks`): a Bloom filter of the ids of the room
  * messages it received lately, as in Scalable Data Sync. A sender reads it to see which of its own
- * messages each member holds (`outgoing-buffer.ts`); a false positive (about 1 %) only means one
- * member's copy is taken for granted, which the receiver's own gap repair covers.
+ * messages each member holds (`outgoing-buffer.ts`); a false positive (about 1 in 100,000) means one
+ * member's copy is taken for granted (kept rare: `ACK_FILTER_BITS_PER_ID`).
  *
- * Message ids are sha256 hex already, so the filter's hash functions are slices of the id:
- * {@link ACK_FILTER_HASHES} 32-bit words, each taken modulo the filter's size in bits.
+ * Message ids are sha256 hex already, so the filter's hash functions come from slices of the id.
  */
 export function ackFilterOf(ids: readonly string[]): string {
   const bits = Math.max(64, Math.ceil(ids.length * ACK_FILTER_BITS_PER_ID))
@@ -47,9 +46,12 @@ export class AckFilter {
   }
 }
 
+/** Kirsch and Mitzenmacher's double hashing: h1 + i·h2, from two independent 32-bit slices of the id. */
 function indices(id: string, size: number): number[] {
+  const h1 = Number.parseInt(id.slice(0, 8), 16)
+  const h2 = Number.parseInt(id.slice(8, 16), 16) || 1
   const out: number[] = []
-  for (let i = 0; i < ACK_FILTER_HASHES; i++) out.push(Number.parseInt(id.slice(i * 8, i * 8 + 8), 16) % size)
+  for (let i = 0; i < ACK_FILTER_HASHES; i++) out.push((h1 + i * h2) % size)
   return out
 }
 
