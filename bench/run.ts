@@ -13,6 +13,8 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   rooms: () => import('./rooms.ts'),
   crypto: loadCryptoSuite,
   audit: () => import('./audit.ts'),
+  store: () => import('./store.ts'),
+  'catch-up': () => import('./catch-up.ts'),
   dm: () => import('./dm.ts'),
   web: () => import('./web.ts'),
 }

@@ -18,6 +18,8 @@ export interface MessageStoreInit {
 export interface MessageStoreService extends RelayService {
   start(): Promise<void>
   stop(): Promise<void>
+  /** Resolves once every record accepted so far is written (or failed). */
+  flush(): Promise<void>
   stats(): StoreServiceStats | Record<string, never>
   metrics(): Metric[]
 }
@@ -60,6 +62,7 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
         await service?.stop()
         service = undefined
       },
+      flush: async () => await service?.flush(),
       stats: () => service?.stats() ?? {},
       metrics: () => (service === undefined ? [] : storeMetrics(service.stats())),
     }

@@ -112,6 +112,11 @@ export const X25519_KEY_BYTES = 32
 export const ED25519_PUBLIC_KEY_BYTES = 32
 /** Ed25519 signature (RFC 8032). */
 export const ED25519_SIGNATURE_BYTES = 64
+/**
+ * Senders' Ed25519 keys kept imported for verifying gossip signatures (`ed25519-verify.node.ts`):
+ * a catch-up meets a room's few senders thousands of times each.
+ */
+export const ED25519_VERIFY_KEY_CACHE_ENTRIES = 1_024
 /** ML-KEM-768 encapsulation (public) key (FIPS 203). */
 export const ML_KEM_768_PUBLIC_KEY_BYTES = 1184
 /** ML-KEM-768 decapsulation (secret) key, expanded form (FIPS 203). */

@@ -13,6 +13,7 @@
  * | AES-256-GCM (raw keys) | `node:crypto` on Node, WebCrypto in browsers (`symmetric.node.ts`) | NIST SP 800-38D |
  * | X25519 | WebCrypto, falling back to `@noble/curves` where WebCrypto lacks it | RFC 7748 |
  * | Ed25519 | `@noble/curves` | RFC 8032 |
+ * | Ed25519 verification of gossip signatures | as libp2p verifies them: OpenSSL on Node, on its thread pool (`ed25519-verify.node.ts`); libp2p's key in browsers | RFC 8032 |
  * | ML-KEM-768 | `@noble/post-quantum` | FIPS 203 |
  * | X-Wing (ML-KEM-768 + X25519) | `@noble/post-quantum` `ml_kem768_x25519` | draft-connolly-cfrg-xwing-kem |
  * | Argon2id (vault passphrases) | `@noble/hashes` | RFC 9106 |
@@ -44,6 +45,7 @@ import {
   XWING_PUBLIC_KEY_BYTES,
   XWING_SECRET_KEY_BYTES,
 } from './constants.ts'
+import { verifyEd25519 } from './ed25519-verify.node.ts'
 import { DecryptionFailedError, InvalidKeyError, MalformedMessageError } from './errors.ts'
 import * as symmetric from './symmetric.node.ts'
 
@@ -374,6 +376,21 @@ export function ed25519Verify(params: { signature: Uint8Array; message: Uint8Arr
   } catch {
     return false
   }
+}
+
+/**
+ * Whether `signature` is a valid Ed25519 signature of `message` by `publicKey`, checked as libp2p
+ * checks a gossip message's signature on this platform (so a stored record passes exactly when
+ * it would pass live), off the main thread on Node: many at once use every core. Never rejects.
+ */
+export async function ed25519VerifyGossip(params: {
+  signature: Uint8Array
+  message: Uint8Array
+  publicKey: Uint8Array
+}): Promise<boolean> {
+  const { signature, message, publicKey } = params
+  if (signature.length !== ED25519_SIGNATURE_BYTES || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false
+  return await verifyEd25519(publicKey, message, signature)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,3 +57,6 @@ export const MAX_HISTORY_ERROR_CHARS = 300
 
 /** One request, from opening the stream to the last byte of the answer. */
 export const HISTORY_REQUEST_TIMEOUT_MS = 10_000
+
+/** Senders whose parsed PeerId a client keeps while verifying stored records (a room has few). */
+export const HISTORY_SENDER_CACHE_ENTRIES = 1_024

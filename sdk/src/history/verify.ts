@@ -1,8 +1,11 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import { RPC } from '@libp2p/gossipsub/message'
+import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { ed25519VerifyGossip } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { messageIdOf } from '../rooms/wire.ts'
+import { HISTORY_SENDER_CACHE_ENTRIES } from './constants.ts'
 import type { HistoryRecord } from './wire.ts'
 
 /** Gossipsub signs `"libp2p-pubsub:" || protobuf(Message without signature and key)`. */
@@ -36,14 +39,9 @@ export type VerifiedRecord =
 export async function verifyHistoryRecord(record: HistoryRecord, expected: { topic: string }): Promise<VerifiedRecord> {
   if (record.topic !== expected.topic) return { ok: false, reason: HistoryRejection.wrongTopic, record }
   if (messageIdOf(record.data) !== record.id) return { ok: false, reason: HistoryRejection.idMismatch, record }
-  let from: ReturnType<typeof peerIdFromString>
-  try {
-    from = peerIdFromString(record.from)
-  } catch {
-    return { ok: false, reason: HistoryRejection.badSender, record }
-  }
-  const key = from.publicKey
-  if (key === undefined || record.seqno.byteLength !== 8)
+  const from = senderOf(record.from)
+  const key = from?.publicKey
+  if (from === undefined || key === undefined || record.seqno.byteLength !== 8)
     return { ok: false, reason: HistoryRejection.badSender, record }
   const signed = RPC.Message.encode({
     from: from.toMultihash().bytes,
@@ -56,7 +54,11 @@ export async function verifyHistoryRecord(record: HistoryRecord, expected: { top
   bytes.set(signed, SIGN_PREFIX.byteLength)
   let valid = false
   try {
-    valid = await key.verify(bytes, record.signature)
+    // Ed25519 (every SecureChat peer) off the main thread on Node; other key types as libp2p does.
+    valid =
+      key.type === 'Ed25519'
+        ? await ed25519VerifyGossip({ publicKey: key.raw, message: bytes, signature: record.signature })
+        : await key.verify(bytes, record.signature)
   } catch {
     valid = false
   }
@@ -75,4 +77,22 @@ export async function verifyHistoryRecord(record: HistoryRecord, expected: { top
       key,
     },
   }
+}
+
+/** Parsed senders, by PeerId string: a page holds few senders, each many times (parsing is base58 work). */
+const senders = new Map<string, PeerId | null>()
+
+/** The PeerId `from` names, or undefined when it is not one. */
+function senderOf(from: string): PeerId | undefined {
+  let peer = senders.get(from)
+  if (peer === undefined) {
+    try {
+      peer = peerIdFromString(from)
+    } catch {
+      peer = null
+    }
+    if (senders.size >= HISTORY_SENDER_CACHE_ENTRIES) senders.delete(senders.keys().next().value!)
+    senders.set(from, peer)
+  }
+  return peer ?? undefined
 }

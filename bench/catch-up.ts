@@ -1,0 +1,201 @@
+/**
+ * Catch-up benchmark (issue 12), for `npm run bench`: a member away while `BENCH_CATCH_UP_MESSAGES`
+ * messages are sent comes back and reads all of them from a relay's store, decrypted and in order.
+ *
+ * One process: a relay with its SQLite store (`messageStore()`, as `securechat relay` runs it),
+ * Alice who sends, and Bob, whose device (vault) leaves after reading one message live and comes
+ * back. The clock runs from `client.catchUp(room)` to its end: asking the relay which protocols
+ * it speaks, fetching every page, verifying each record's id and gossip signature, the room's
+ * gatekeeper, installing the sender keys sealed to Bob meanwhile, decrypting and delivering in
+ * order, and saving Bob's position. The relay answers from the same thread, so its work counts.
+ * `BENCH_CPU_PROF=catch-up` writes a V8 profile of the catch-up alone to `bench/results/prof/`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { Room } from '@securechat/sdk/rooms'
+import type { RoomMessage } from '@securechat/sdk/types'
+import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { type HDNodeWallet, Wallet } from 'ethers'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { createRelay } from '../node/src/relay/create-relay.ts'
+import { type MessageStoreService, messageStore } from '../node/src/relay/store-service.ts'
+import type { BenchRecord } from './types.ts'
+
+/** Messages sent while the reader is away. */
+const DEFAULT_MESSAGES = 10_000
+/** Heartbeats a message stays in gossipsub's cache (its default `mcacheLength` is 5), and one more. */
+const GOSSIP_CACHE_HEARTBEATS = 6
+/** How long the relay may take to accept and store what was sent. */
+const STORE_WAIT_MS = 120_000
+/** The catch-up fails after this long. */
+const CATCH_UP_TIMEOUT_MS = 120_000
+/** The issue's goal for 10,000 messages. */
+const GOAL_MS = 2_000
+
+export async function run(): Promise<BenchRecord[]> {
+  const count = Number(process.env.BENCH_CATCH_UP_MESSAGES ?? DEFAULT_MESSAGES)
+  const dir = await mkdtemp(join(tmpdir(), 'securechat-bench-catch-up-'))
+  const stops: Array<() => Promise<unknown>> = []
+  try {
+    const storeFactory = messageStore()
+    let store: MessageStoreService | undefined
+    const relay = createRelay({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      dataDir: dir,
+      services: { store: (components) => (store = storeFactory(components)) },
+    })
+    await relay.start()
+    stops.push(() => relay.stop())
+    const bootstrap = [relay.multiaddrs[0] as string]
+    const alice = await device(Wallet.createRandom(), bootstrap)
+    stops.push(alice.close)
+    const bobWallet = Wallet.createRandom()
+    const bobVault = memoryVaultBackend()
+    const bob = await device(bobWallet, bootstrap, bobVault)
+    const { room, invite } = await alice.client.createRoom({ name: 'catch-up bench' })
+    const bobRoom = await bob.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), bobRoom.waitForPeers()])
+    const hello = nextMessage(bobRoom)
+    await room.send('hello')
+    await hello
+    const left = new Promise<void>((resolve) => {
+      const peerId = bob.client.peerId.toString()
+      const listener = (event: CustomEvent<{ peerId: string }>): void => {
+        if (event.detail.peerId !== peerId) return
+        room.removeEventListener('member:left', listener)
+        resolve()
+      }
+      room.addEventListener('member:left', listener)
+    })
+    await bob.close()
+    await left
+
+    let accepted = 0
+    relay.node.addEventListener('record:accepted', (event) => {
+      if (event.detail.record.type === 'message') accepted += 1
+    })
+    const sendStarted = performance.now()
+    const sent: string[] = []
+    for (let i = 0; i < count; i++) sent.push((await room.send(`while away ${i}: ${'x'.repeat(64)}`)).id)
+    const sendMs = performance.now() - sendStarted
+    // Every message is in the store before Bob asks (the relay validates, then writes in
+    // batches), and out of the relay's gossip cache: a member back after an absence gets no
+    // IHAVE for them, so the catch-up alone delivers them (mcacheLength, 5 heartbeats).
+    const pubsub = relay.node.libp2p.services.pubsub
+    const deadline = performance.now() + STORE_WAIT_MS
+    for (let beats = 0; accepted < count || beats < GOSSIP_CACHE_HEARTBEATS; beats++) {
+      if (performance.now() > deadline) {
+        throw new Error(`the relay accepted ${accepted} of ${count} messages within ${STORE_WAIT_MS} ms`)
+      }
+      await new Promise((resolve) => pubsub.addEventListener('gossipsub:heartbeat', resolve, { once: true }))
+    }
+    await store?.flush()
+    console.log(`catch-up: ${count} messages sent in ${Math.round(sendMs)} ms and stored; bob comes back`)
+
+    const bobAgain = await device(bobWallet, bootstrap, bobVault)
+    stops.push(bobAgain.close)
+    const bobRoomAgain = await bobAgain.client.joinRoom(invite, { catchUp: 'later' })
+    const received: string[] = []
+    bobRoomAgain.addEventListener('message:received', (event) => received.push(event.detail.id))
+    const profile = process.env.BENCH_CPU_PROF === 'catch-up' ? await startProfile() : undefined
+    const cpuBefore = process.cpuUsage()
+    const started = performance.now()
+    const progress = await bobAgain.client.catchUp(bobRoomAgain, { signal: AbortSignal.timeout(CATCH_UP_TIMEOUT_MS) })
+    const ms = performance.now() - started
+    const cpu = process.cpuUsage(cpuBefore)
+    const cpuMs = (cpu.user + cpu.system) / 1000
+    if (profile !== undefined) console.log(`catch-up: profile in ${await profile()}`)
+
+    const inOrder = received.length === sent.length && received.every((id, i) => id === sent[i])
+    if (!inOrder) {
+      throw new Error(
+        `catch-up delivered ${received.length} of ${sent.length} messages${received.length === sent.length ? ', out of order' : ''}: ${JSON.stringify(progress)}`,
+      )
+    }
+    const summary = {
+      messages: count,
+      ms: Math.round(ms),
+      cpuMs: Math.round(cpuMs),
+      loadAverage: loadavg().map((n) => Number(n.toFixed(1))),
+      perSecond: Math.round((count / ms) * 1000),
+      goalMs: count === DEFAULT_MESSAGES ? GOAL_MS : undefined,
+      goalMet: count === DEFAULT_MESSAGES ? ms <= GOAL_MS : undefined,
+      sendMs: Math.round(sendMs),
+      progress,
+    }
+    console.log(`catch-up: ${JSON.stringify(summary)}`)
+    return [
+      { name: `catch-up.${count}.ms`, unit: 'ms', value: ms },
+      { name: 'catch-up.rate', unit: 'msg/s', value: (count / ms) * 1000 },
+      { name: `catch-up.${count}.cpu`, unit: 'ms', value: cpuMs },
+      { name: 'catch-up.send_rate', unit: 'msg/s', value: (count / sendMs) * 1000 },
+    ]
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function device(
+  wallet: HDNodeWallet,
+  bootstrap: string[],
+  backend?: VaultBackend,
+): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
+  const vault =
+    backend === undefined
+      ? undefined
+      : await openVault({
+          backend,
+          unlock: { type: 'passphrase', passphrase: 'only for this bench' },
+          argon2id: VAULT_ARGON2ID_MIN,
+        })
+  const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+    signer: walletSigner({ type: 'eoa', signer: wallet }),
+    bootstrap,
+    ...(vault === undefined ? {} : { vault }),
+  })
+  await client.start()
+  let closed = false
+  return {
+    client,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await client.stop()
+      await vault?.close()
+    },
+  }
+}
+
+function nextMessage(room: Room): Promise<RoomMessage> {
+  return new Promise((resolve) =>
+    room.addEventListener('message:received', (event) => resolve(event.detail), { once: true }),
+  )
+}
+
+/** Starts the V8 profiler; the returned function stops it and writes the profile, returning its path. */
+async function startProfile(): Promise<() => Promise<string>> {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    session.disconnect()
+    const dir = fileURLToPath(new URL('./results/prof/', import.meta.url))
+    mkdirSync(dir, { recursive: true })
+    const file = join(dir, `catch-up-${Date.now()}.cpuprofile`)
+    writeFileSync(file, JSON.stringify(profile))
+    return file
+  }
+}
