@@ -12,15 +12,17 @@ import { waitForEvent } from '../event-stream.ts'
 import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
 import type { RoomHistorySink } from '../rooms/history-sink.ts'
 import type { AbortOptions, HistoryProgress } from '../types.ts'
-import { type HistoryResult, queryHistory } from './client.ts'
+import { type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 import { MAX_HISTORY_PAGE_RECORDS, STORE_PROTOCOL } from './constants.ts'
 import type { HistoryQuery, HistoryRecord } from './wire.ts'
 
-/** The relays to ask, and how to ask one (`queryHistory` bound to a libp2p node). */
+/** The relays to ask, and how to ask one (`queryHistory` and `queryHistoryPages` bound to a libp2p node). */
 export interface HistorySource {
   /** Relays connected now that speak the store protocol. */
   peers(): Promise<PeerId[]>
   query(peer: PeerId, query: HistoryQuery, options: AbortOptions): Promise<HistoryResult>
+  /** A query's pages in order; the next is asked for while one is verified (`queryHistoryPages`). */
+  pages(peer: PeerId, query: HistoryQuery, options: AbortOptions): AsyncIterable<HistoryResult>
 }
 
 type Fetched = { message: SignedMessage; record: HistoryRecord; source: PeerId }
@@ -198,18 +200,12 @@ export async function* historyPages(
   max: number,
   options: AbortOptions,
 ): AsyncGenerator<HistoryResult> {
-  let cursor: string | undefined
   let count = 0
-  do {
-    const page = await source.query(
-      peer,
-      { ...query, limit: MAX_HISTORY_PAGE_RECORDS, ...(cursor === undefined ? {} : { cursor }) },
-      options,
-    )
+  for await (const page of source.pages(peer, { ...query, limit: MAX_HISTORY_PAGE_RECORDS }, options)) {
     yield page
     count += page.records.length
-    cursor = page.cursor
-  } while (cursor !== undefined && count < max)
+    if (count >= max) return
+  }
 }
 
 /** The sender-key epoch a message was sealed under, from its ciphertext's header. */
@@ -254,5 +250,6 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
       return [...peers.values()].filter((_, i) => speaking[i])
     },
     query: (peer, query, options) => queryHistory(libp2p, peer, query, options),
+    pages: (peer, query, options) => queryHistoryPages(libp2p, peer, query, options),
   }
 }

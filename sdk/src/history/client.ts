@@ -55,12 +55,55 @@ export async function fetchHistory(
   return { ...result, records }
 }
 
+/**
+ * Every page of a query, one after another: each page's records are verified while the next
+ * page is already being asked for (a round trip, and the relay's reading, overlap the checks).
+ * Stop iterating to stop asking; a failing page throws as {@link queryHistory} does.
+ */
+export async function* queryHistoryPages(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  query: HistoryQuery,
+  options: AbortOptions = {},
+): AsyncGenerator<HistoryResult> {
+  const ask = (cursor: string | undefined): Promise<Answer> =>
+    exchange(libp2p, peer, { type: 'query', ...query, ...(cursor === undefined ? {} : { cursor }) }, options)
+  let next: Promise<Answer> | undefined = ask(query.cursor)
+  try {
+    while (next !== undefined) {
+      const answer: Answer = await next
+      next = answer.cursor === undefined ? undefined : ask(answer.cursor)
+      yield await verified(answer, query.topic)
+    }
+  } finally {
+    // The caller stopped early: the page asked for meanwhile is not wanted.
+    void next?.catch(() => undefined)
+  }
+}
+
 async function request(
   libp2p: Libp2p,
   peer: PeerId | Multiaddr,
   body: HistoryRequest,
   options: { protocol?: string } & AbortOptions,
 ): Promise<HistoryResult> {
+  return await verified(await exchange(libp2p, peer, body, options), body.topic)
+}
+
+/** A `records` answer, well-formed but not yet verified. */
+interface Answer {
+  records: HistoryRecord[]
+  malformed: number
+  cursor?: string
+}
+
+/** One request and its answer over a new stream; throws on no answer, a malformed one or an error. */
+async function exchange(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  body: HistoryRequest,
+  options: AbortOptions,
+): Promise<Answer> {
   const frame = encodeHistoryRequest(body)
   const signal = options.signal ?? AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
   let answer: Uint8Array
@@ -99,18 +142,24 @@ async function request(
       hint: response.code === 'bad-request' ? 'check the query bounds' : 'ask another relay, or retry later',
     })
   }
+  return {
+    records: response.records,
+    malformed: decoded.malformed,
+    ...(response.cursor === undefined ? {} : { cursor: response.cursor }),
+  }
+}
+
+async function verified(answer: Answer, topic: string): Promise<HistoryResult> {
   const result: HistoryResult = {
     records: [],
-    rejected: Array.from({ length: decoded.malformed }, () => ({ reason: 'malformed' as const })),
+    rejected: Array.from({ length: answer.malformed }, () => ({ reason: 'malformed' as const })),
   }
   // All at once: on Node the signatures are checked on libuv's thread pool, every core at work.
-  const verified = await Promise.all(
-    response.records.map((record) => verifyHistoryRecord(record, { topic: body.topic })),
-  )
-  for (const outcome of verified) {
+  const outcomes = await Promise.all(answer.records.map((record) => verifyHistoryRecord(record, { topic })))
+  for (const outcome of outcomes) {
     if (outcome.ok) result.records.push({ message: outcome.message, record: outcome.record })
     else result.rejected.push({ reason: outcome.reason, id: outcome.record.id })
   }
-  if (response.cursor !== undefined) result.cursor = response.cursor
+  if (answer.cursor !== undefined) result.cursor = answer.cursor
   return result
 }

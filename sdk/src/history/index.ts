@@ -1,5 +1,5 @@
 export { catchUp, type HistorySource, libp2pHistorySource } from './catch-up.ts'
-export { fetchHistory, type HistoryResult, queryHistory } from './client.ts'
+export { fetchHistory, type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 export {
   HISTORY_PAGE_RECORDS,
   HISTORY_REQUEST_TIMEOUT_MS,
