@@ -33,7 +33,7 @@ const DEFAULT_MESSAGES = 10_000
 /** Heartbeats a message stays in gossipsub's cache (its default `mcacheLength` is 5), and one more. */
 const GOSSIP_CACHE_HEARTBEATS = 6
 /** Messages the sender may be ahead of the relay. */
-const SEND_WINDOW = 200
+const SEND_WINDOW = 50
 /** How long the relay may take to accept and store what was sent. */
 const STORE_WAIT_MS = 60_000
 /** The catch-up fails after this long. */
