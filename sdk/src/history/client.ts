@@ -102,7 +102,7 @@ async function exchange(
   libp2p: Libp2p,
   peer: PeerId | Multiaddr,
   body: HistoryRequest,
-  options: AbortOptions,
+  options: { protocol?: string } & AbortOptions,
 ): Promise<Answer> {
   const frame = encodeHistoryRequest(body)
   const signal = options.signal ?? AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
