@@ -258,6 +258,9 @@ export const MAX_LOST_GAP_IDS = 1_024
  */
 export const MAX_RECENT_RECORDS = 500
 
+/** Bytes of record data a device keeps per room for its peers' gap repair (with {@link MAX_RECENT_RECORDS}). */
+export const MAX_RECENT_BYTES = 4 * 1024 * 1024
+
 /** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
 export const IDENTIFY_WAIT_MS = 3_000
 

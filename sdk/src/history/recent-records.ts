@@ -1,7 +1,7 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MAX_RECENT_RECORDS, ROOM_TOPIC_PREFIX } from '../constants.ts'
+import { MAX_RECENT_BYTES, MAX_RECENT_RECORDS, ROOM_TOPIC_PREFIX } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
 import { messageIdOf } from '../rooms/wire.ts'
@@ -20,13 +20,14 @@ import {
 } from './wire.ts'
 
 /**
- * The last {@link MAX_RECENT_RECORDS} message records of each room this device received, kept
+ * The last {@link MAX_RECENT_RECORDS} message records of each room this device received (at most
+ * {@link MAX_RECENT_BYTES} of data), kept
  * exactly as they travelled (signed), in memory, so a peer of the room that missed one can fetch
  * it by id (`RECENT_PROTOCOL`). The asker verifies them as it verifies a store's: a peer can
  * withhold a record, never alter or invent one.
  */
 export class RecentRecords {
-  readonly #byTopic = new Map<string, Map<string, HistoryRecord>>()
+  readonly #byTopic = new Map<string, { records: Map<string, HistoryRecord>; bytes: number }>()
 
   /** Keeps a room message gossip delivered (it passed the room's validation). */
   add(message: Message): void {
@@ -41,9 +42,13 @@ export class RecentRecords {
     }
     const seqno = new Uint8Array(8)
     new DataView(seqno.buffer).setBigUint64(0, message.sequenceNumber, false)
-    const records = this.#byTopic.get(message.topic) ?? new Map<string, HistoryRecord>()
-    this.#byTopic.set(message.topic, records)
+    const room = this.#byTopic.get(message.topic) ?? { records: new Map<string, HistoryRecord>(), bytes: 0 }
+    this.#byTopic.set(message.topic, room)
+    const { records } = room
     const id = messageIdOf(message.data)
+    // Published again (the sender's re-publish): keep the first copy.
+    if (records.has(id)) return
+    room.bytes += message.data.byteLength
     records.set(id, {
       id,
       topic: message.topic,
@@ -55,11 +60,15 @@ export class RecentRecords {
       ...(Number.isSafeInteger(lamport) ? { lamport: lamport as number } : {}),
       receivedAtMs: Date.now(),
     })
-    if (records.size > MAX_RECENT_RECORDS) records.delete(records.keys().next().value!)
+    while (records.size > MAX_RECENT_RECORDS || room.bytes > MAX_RECENT_BYTES) {
+      const [oldest, record] = records.entries().next().value!
+      records.delete(oldest)
+      room.bytes -= record.data.byteLength
+    }
   }
 
   get(topic: string, ids: readonly string[]): HistoryRecord[] {
-    const records = this.#byTopic.get(topic)
+    const records = this.#byTopic.get(topic)?.records
     if (records === undefined) return []
     return ids.flatMap((id) => records.get(id) ?? [])
   }
