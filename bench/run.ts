@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'catch-up': () => import('./catch-up.ts'),
   dm: () => import('./dm.ts'),
   web: () => import('./web.ts'),
+  lossy: () => import('./lossy.ts'),
 }
 
 /**
