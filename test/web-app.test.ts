@@ -9,6 +9,7 @@ import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
+import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN } from '@securechat/sdk/vault'
 import { Contract, type EventLog, Wallet } from 'ethers'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -616,6 +617,79 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
     await expect.poll(() => received.includes('back online'), { timeout: UI_TIMEOUT_MS }).toBe(true)
     expect(received.filter((text) => offline.includes(text))).toEqual(offline)
   }, 120_000)
+
+  it('behavior: a DM to a terminal shows "sent" while the terminal is away and "delivered" once it is back and has it, also after a reload', async () => {
+    const { page } = erin
+    const url = relayA.services.http!.url
+    // Frank's terminal signs in for the page's domain and chain: a DM peer's certificate must match the app's.
+    const wallet = new Wallet(Wallet.createRandom().privateKey)
+    const backend = memoryVaultBackend()
+    const received: string[] = []
+    const startFrank = async () => {
+      const vault = await openVault({
+        backend,
+        unlock: { type: 'passphrase', passphrase: 'only for this test' },
+        argon2id: VAULT_ARGON2ID_MIN,
+      })
+      const client = createClient({
+        domain: new URL(url).host,
+        chainId: DEVNET_CHAIN_ID,
+        signer: walletSigner({ type: 'eoa', signer: wallet }),
+        bootstrap: [relayA.multiaddrs[0]!, relayB.multiaddrs[0]!],
+        vault,
+      })
+      await client.start()
+      client.dms.addEventListener('message:received', (event) => received.push(event.detail.text))
+      await client.dms.ready()
+      let stopped = false
+      return async () => {
+        if (stopped) return
+        stopped = true
+        await client.stop()
+        await vault.close()
+      }
+    }
+    const mark = (text: string) => shownMessage(page, text).getByTestId('delivery')
+    let stopFrank = await startFrank()
+    try {
+      await page.getByRole('button', { name: 'Message a wallet' }).click()
+      await page.getByLabel('Wallet address').fill(wallet.address)
+      await page.getByRole('button', { name: 'Open conversation' }).click()
+      await sendMessage(page, 'to frank while he is here', UI_TIMEOUT_MS)
+      await expect.poll(() => received, { timeout: UI_TIMEOUT_MS }).toContain('to frank while he is here')
+      await expect
+        .poll(() => mark('to frank while he is here').textContent(), { timeout: UI_TIMEOUT_MS })
+        .toBe('delivered')
+      expect(await mark('to frank while he is here').getAttribute('title')).toBe('delivered to 1 of 1 device')
+
+      await stopFrank()
+      await sendMessage(page, 'to frank while he is away', UI_TIMEOUT_MS)
+      expect(await mark('to frank while he is away').textContent()).toBe('sent')
+      // The stores write in batches: it is kept before he comes back.
+      const pendingWrites = (r: Relay) =>
+        (r.services.store?.stats?.() as { pendingWrites?: number } | undefined)?.pendingWrites
+      await expect.poll(() => [relayA, relayB].map(pendingWrites)).toEqual([0, 0])
+      expect(await mark('to frank while he is away').textContent()).toBe('sent')
+      stopFrank = await startFrank()
+      await expect.poll(() => received, { timeout: 60_000 }).toContain('to frank while he is away')
+      await expect
+        .poll(() => mark('to frank while he is away').textContent(), { timeout: UI_TIMEOUT_MS })
+        .toBe('delivered')
+      await screenshot(page, 'dm-delivered')
+
+      // The vault keeps each message's devices: a reload shows what the receipts said.
+      await page.reload()
+      await page
+        .locator('sc-conversation-list button', { hasText: `DM ${wallet.address.slice(0, 6)}` })
+        .click({ timeout: UI_TIMEOUT_MS })
+      for (const text of ['to frank while he is here', 'to frank while he is away']) {
+        await expect.poll(() => mark(text).textContent(), { timeout: UI_TIMEOUT_MS, message: text }).toBe('delivered')
+      }
+    } finally {
+      await stopFrank()
+    }
+    await historyButton(page).click({ timeout: UI_TIMEOUT_MS })
+  }, 180_000)
 
   it('behavior: the relay that served the page dies mid-conversation; the page goes on through the other relay at once and loses nothing', async () => {
     const { page } = erin

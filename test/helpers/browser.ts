@@ -192,13 +192,13 @@ export function shownMessage(page: Page, text: string) {
   return page.locator('sc-chat-view li:not(.pending)', { has: page.locator('.text', { hasText: text }) })
 }
 
-/** Types `text` into the open conversation and sends it; resolves with its message id once it is shown. */
+/** Types `text` into the open conversation and sends it; resolves with its message id (a room's 64 hex digits, a DM's 32) once it is shown. */
 export async function sendMessage(page: Page, text: string, timeout: number): Promise<string> {
   await page.getByRole('textbox', { name: 'Message' }).fill(text)
   await page.getByRole('button', { name: 'Send' }).click()
   const item = shownMessage(page, text)
   await item.waitFor({ timeout })
   const id = await item.getAttribute('data-message-id')
-  if (id === null || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`message "${text}" is shown with id ${id}`)
+  if (id === null || !/^([0-9a-f]{32}){1,2}$/.test(id)) throw new Error(`message "${text}" is shown with id ${id}`)
   return id
 }

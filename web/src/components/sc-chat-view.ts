@@ -274,7 +274,7 @@ export class ScChatView extends LitElement {
       </li>`
     }
     return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
-      <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>
+      <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>${deliveryMark(entry)}
       <div class="text">${entry.text}</div>
       ${this.#anchorMark(entry)}
     </li>`
@@ -342,6 +342,22 @@ export class ScChatView extends LitElement {
     await this.conversations?.leave(this.conversation)
     this.dispatchEvent(new CustomEvent('conversation-selected', { detail: undefined, bubbles: true, composed: true }))
   }
+}
+
+/**
+ * A sent DM's ` · sent` or ` · delivered` (once any of the other wallet's devices sent its receipt), with each
+ * device in the title: "delivered to 1 of 2 devices".
+ */
+function deliveryMark(entry: ChatEntry) {
+  const devices = entry.delivery
+  if (devices === undefined || devices.length === 0) return ''
+  const delivered = devices.filter((d) => d.status === 'delivered').length
+  const failed = devices.filter((d) => d.status === 'failed').length
+  const title = [
+    `delivered to ${delivered} of ${devices.length} device${devices.length === 1 ? '' : 's'}`,
+    ...(failed === 0 ? [] : [`not sent to ${failed}`]),
+  ].join('; ')
+  return html`<span class="meta"> · <span data-testid="delivery" title=${title}>${delivered > 0 ? 'delivered' : 'sent'}</span></span>`
 }
 
 /** "catching up 340 of 1,000": how far a catch-up from the relays' stores is. */

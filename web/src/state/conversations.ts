@@ -4,6 +4,9 @@ import type { GateRule } from '@securechat/sdk/gates'
 import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
 import type {
   DirectMessage,
+  DmDelivered,
+  DmDeviceStatus,
+  DmHistoryProgress,
   HistoryProgress,
   RoomMember,
   RoomMessage,
@@ -13,6 +16,7 @@ import { getAddress } from 'ethers'
 import { describeError } from './errors.ts'
 import {
   type ChatEntry,
+  type DeviceDelivery,
   HISTORY_LIMIT,
   type HistoryStore,
   type SavedConversation,
@@ -39,10 +43,12 @@ export interface ConversationView {
   members: RoomMember[]
   /**
    * A catch-up from the relays' stores is running: `delivered` of `fetched` messages shown so far (`fetched` is
-   * undefined while the stores are still being asked).
+   * undefined while the stores are still being asked). The DMs' catch-up is one for all of them: each DM shows it.
    */
-  catchingUp: { delivered: number; fetched: number | undefined } | undefined
+  catchingUp: CatchingUp | undefined
 }
+
+export type CatchingUp = { delivered: number; fetched: number | undefined }
 
 /**
  * Changes within this long are told once: a catch-up delivers hundreds of messages a second, and each
@@ -87,6 +93,10 @@ export class Conversations extends EventTarget implements SessionPart {
   #flushing: Promise<void> | undefined
   #flushAgain = false
   #retryTimer: ReturnType<typeof setTimeout> | undefined
+  /** The DMs' catch-up from the relays' stores, while it runs (`client.dms` `history:progress`). */
+  #dmCatchingUp: CatchingUp | undefined
+  /** The history write of the receipts of one burst, once they are all in (see `#watchDms`). */
+  #savingDelivered: Promise<void> | undefined
   #changeTimer: ReturnType<typeof setTimeout> | undefined
   #detach: Array<() => void> = []
 
@@ -140,7 +150,9 @@ export class Conversations extends EventTarget implements SessionPart {
         }),
       ),
       ...saved.flatMap((conversation): ConversationView[] =>
-        conversation.kind === 'dm' ? [dmView(conversation.id, conversation.name, conversation.lastReadMs)] : [],
+        conversation.kind === 'dm'
+          ? [dmView(conversation.id, conversation.name, conversation.lastReadMs, undefined)]
+          : [],
       ),
     ]
     const [histories, outbox] = await Promise.all([
@@ -187,6 +199,7 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#client = undefined
     this.#outbox = undefined
     this.#sendProblems.clear()
+    this.#dmCatchingUp = undefined
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     this.#views.clear()
@@ -242,7 +255,7 @@ export class Conversations extends EventTarget implements SessionPart {
   openDm(address: string): string {
     const peer = getAddress(address)
     if (!this.#views.has(peer)) {
-      const view = dmView(peer, peer, Date.now())
+      const view = dmView(peer, peer, Date.now(), this.#dmCatchingUp)
       if (this.#client !== undefined) view.state = 'joined'
       this.#views.set(peer, view)
       void this.#saveIndex()
@@ -310,7 +323,7 @@ export class Conversations extends EventTarget implements SessionPart {
       if (this.#outbox !== outbox) return // signed out meanwhile
       const view = this.#views.get(item.conversation)
       if (held.has(item.conversation) || view === undefined || view.state !== 'joined') continue
-      let sent: { id: string; sentAtMs: number; ciphertextHash?: string }
+      let sent: { id: string; sentAtMs: number; ciphertextHash?: string; devices?: DeviceDelivery[] }
       try {
         if (view.kind === 'room') {
           const room = client.rooms.find((r) => r.id === view.id)
@@ -321,7 +334,9 @@ export class Conversations extends EventTarget implements SessionPart {
           if (published.delivery.recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
           sent = published
         } else {
-          sent = await client.dm(view.id).send(item.text)
+          const dm = await client.dm(view.id).send(item.text)
+          // The sdk's status, not the send result: a receipt may have come back already.
+          sent = { ...dm, devices: peerDevices(view.id, client.dms.status(dm.id) ?? dm.delivery) }
         }
       } catch (err) {
         held.add(item.conversation)
@@ -344,6 +359,7 @@ export class Conversations extends EventTarget implements SessionPart {
         state: 'ok',
         // A room message's leaf uses the send time and ciphertext of the record as published.
         ...(sent.ciphertextHash === undefined ? {} : { ciphertextHash: sent.ciphertextHash }),
+        ...(sent.devices === undefined ? {} : { delivery: sent.devices }),
         sentFrom: item.id,
       })
       // History before outbox: a reload between the two finds it sent (`sentFrom`), never unsent.
@@ -466,8 +482,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const onProgress = (event: CustomEvent<HistoryProgress>): void => {
       const view = this.#views.get(room.id)
       if (view === undefined) return
-      const { done, fetched, delivered, undecryptable } = event.detail
-      view.catchingUp = done || fetched === 0 ? undefined : { delivered: delivered + undecryptable, fetched }
+      view.catchingUp = catchingUpOf(event.detail)
       this.#changed()
     }
     room.addEventListener('message:received', onMessage)
@@ -500,8 +515,37 @@ export class Conversations extends EventTarget implements SessionPart {
         state: 'ok',
       })
     }
+    // A device's receipt: the message reached it (also one sent before a reload, kept with its devices).
+    const onDelivered = (event: CustomEvent<DmDelivered>): void => {
+      const { id, conversation, address, peerId } = event.detail
+      if (address !== conversation) return // one of this wallet's own devices got its copy
+      const entry = this.#history.get(conversation)?.find((e) => e.id === id && e.mine)
+      if (entry === undefined) return
+      const devices = (entry.delivery ?? []).filter((d) => d.peerId !== peerId)
+      entry.delivery = [...devices, { peerId, status: 'delivered' }]
+      const store = this.#signedIn?.store
+      store?.saveHistory(conversation, this.history(conversation))
+      // Written at once, not after the store's delay: a receipt's ids come together, one write for all of them.
+      this.#savingDelivered ??= Promise.resolve().then(() => {
+        this.#savingDelivered = undefined
+        return store?.flush()
+      })
+      this.#changed()
+    }
+    // One catch-up for every DM (start, a relay with a store connecting): each DM shows it as a room shows its own.
+    const onProgress = (event: CustomEvent<DmHistoryProgress>): void => {
+      this.#dmCatchingUp = catchingUpOf(event.detail)
+      for (const view of this.#views.values()) if (view.kind === 'dm') view.catchingUp = this.#dmCatchingUp
+      this.#changed()
+    }
     dms.addEventListener('message:received', onMessage)
-    this.#detach.push(() => dms.removeEventListener('message:received', onMessage))
+    dms.addEventListener('message:delivered', onDelivered)
+    dms.addEventListener('history:progress', onProgress)
+    this.#detach.push(() => {
+      dms.removeEventListener('message:received', onMessage)
+      dms.removeEventListener('message:delivered', onDelivered)
+      dms.removeEventListener('history:progress', onProgress)
+    })
   }
 
   #append(id: string, entry: ChatEntry): void {
@@ -543,7 +587,18 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 }
 
-function dmView(id: string, name: string, lastReadMs: number): ConversationView {
+/** A catch-up's progress as a view shows it: gone once it is done, or when the stores had nothing. */
+function catchingUpOf(progress: HistoryProgress | DmHistoryProgress): CatchingUp | undefined {
+  const { done, fetched, delivered, undecryptable } = progress
+  return done || fetched === 0 ? undefined : { delivered: delivered + undecryptable, fetched }
+}
+
+/** The other wallet's devices a DM went to (its copies to this wallet's other devices are not counted). */
+function peerDevices(peer: string, devices: readonly DmDeviceStatus[]): DeviceDelivery[] {
+  return devices.filter((d) => d.address === peer).map((d) => ({ peerId: d.peerId, status: d.status }))
+}
+
+function dmView(id: string, name: string, lastReadMs: number, catchingUp: CatchingUp | undefined): ConversationView {
   return {
     kind: 'dm',
     id,
@@ -554,6 +609,6 @@ function dmView(id: string, name: string, lastReadMs: number): ConversationView 
     state: 'joining',
     problem: undefined,
     members: [],
-    catchingUp: undefined,
+    catchingUp,
   }
 }

@@ -46,8 +46,14 @@ const entrySchema = z.object({
    * (the vault kept the history, not yet the outbox without it) drops it instead of sending the message again.
    */
   sentFrom: z.string().optional(),
+  /**
+   * A DM this device sent: each of the other wallet's devices it went to, `sent` until that device's receipt
+   * says `delivered` (receipts after a reload too: the sdk names the message's id).
+   */
+  delivery: z.array(z.object({ peerId: z.string(), status: z.enum(['sent', 'delivered', 'failed']) })).optional(),
 })
 export type ChatEntry = z.infer<typeof entrySchema>
+export type DeviceDelivery = NonNullable<ChatEntry['delivery']>[number]
 
 /**
  * What the app keeps of a conversation beside the sdk: a DM (the sdk keeps its sessions, not a list of them), or
