@@ -171,6 +171,13 @@ export const MESH_WAIT_MS = 3_000
  */
 export const SEND_NEIGHBOUR_WAIT_MS = 15_000
 
+/**
+ * First and longest pause before a room message that went to nobody (a neighbour's subscription arrived before
+ * the stream to it opened) is published again, within {@link SEND_NEIGHBOUR_WAIT_MS}.
+ */
+export const PUBLISH_RETRY_MIN_MS = 50
+export const PUBLISH_RETRY_MAX_MS = 1_000
+
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
 

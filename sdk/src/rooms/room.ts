@@ -1,6 +1,7 @@
 import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
+import { sleep } from '../async.ts'
 import {
   CATCH_UP_MARGIN_MS,
   CAUSAL_HISTORY_LENGTH,
@@ -13,6 +14,8 @@ import {
   MESH_WAIT_MS,
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
+  PUBLISH_RETRY_MAX_MS,
+  PUBLISH_RETRY_MIN_MS,
   REPUBLISH_AFTER_PRESENCE_INTERVALS,
   ROOM_TOPIC_PREFIX,
   SEND_NEIGHBOUR_WAIT_MS,
@@ -427,13 +430,32 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#rememberSeen(id)
     this.#remember(id)
     this.#position.advance(header.lamport, id)
-    const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
+    const recipients = await this.#publishToSomeone(bytes, options)
     this.#outgoing.add(
       id,
       bytes,
       [...this.#members.keys()].filter((peerId) => peerId !== this.#c.self.peerId),
     )
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
+  }
+
+  /**
+   * gossipsub counts a neighbour once its subscription has arrived, but sends only over its own outbound stream
+   * to it, which may open a moment later: seen in CI after a relay restart under load, the subscription came in
+   * first and the message went to nobody, with nothing to send it again for a heartbeat interval or more. So a
+   * message published to nobody is published again (the same bytes under a new gossip seqno; receivers drop
+   * copies by id), backing off from {@link PUBLISH_RETRY_MIN_MS}, until a neighbour takes it or
+   * {@link SEND_NEIGHBOUR_WAIT_MS} has passed (then the outgoing buffer's re-publishing is what is left).
+   */
+  async #publishToSomeone(bytes: Uint8Array, options: AbortOptions): Promise<PeerId[]> {
+    const deadline = Date.now() + SEND_NEIGHBOUR_WAIT_MS
+    for (let delayMs = PUBLISH_RETRY_MIN_MS; ; delayMs = Math.min(delayMs * 2, PUBLISH_RETRY_MAX_MS)) {
+      const { recipients } = await this.#c.pubsub.publish(this.topic, bytes)
+      if (recipients.length > 0 || Date.now() + delayMs > deadline || options.signal?.aborted === true) {
+        return recipients
+      }
+      await sleep(delayMs, options.signal).catch(() => undefined)
+    }
   }
 
   /** This device's messages and their acknowledgement by the members (`outgoing-buffer.ts`). */
