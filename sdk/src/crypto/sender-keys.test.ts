@@ -7,6 +7,7 @@ import {
   SENDER_KEY_ROTATION_MESSAGES,
   SENDER_KEY_ROTATION_MS,
 } from './constants.ts'
+import { ByteWriter } from './encoding.ts'
 import {
   CryptoError,
   DecryptionFailedError,
@@ -125,6 +126,85 @@ describe('sender keys', () => {
     expect(bob.install({ distribution: { ...alice.exportForMember(), iteration: 0 }, from: ALICE })).toBe(false)
     expect(bob.serialize()).toEqual(before)
     await expect(bob.decrypt({ senderId: ALICE, message: m0 })).rejects.toBeInstanceOf(DuplicateMessageError)
+  })
+
+  it('behavior: an earlier distribution of an epoch held adds the keys below the installed start, never re-opens one read', async () => {
+    const alice = createOutboundSenderKey({ roomId: ROOM, senderId: ALICE })
+    const bob = createInboundSenderKeys({ roomId: ROOM })
+    const start = alice.exportForMember()
+    const early = [await alice.encrypt({ plaintext: text('0') }), await alice.encrypt({ plaintext: text('1') })]
+    // The current state (an answer to a request) arrives first: the earlier messages are behind it.
+    expect(bob.install({ distribution: alice.exportForMember(), from: ALICE })).toBe(true)
+    const m2 = await alice.encrypt({ plaintext: text('2') })
+    expect(await bob.decrypt({ senderId: ALICE, message: m2 })).toEqual(text('2'))
+    await expect(bob.decrypt({ senderId: ALICE, message: early[0]! })).rejects.toBeInstanceOf(DuplicateMessageError)
+    // Then the epoch's start (read from a store): the chain reads from there.
+    expect(bob.install({ distribution: start, from: ALICE })).toBe(true)
+    expect(bob.skippedKeyCount(ALICE, start.epoch)).toBe(2)
+    // Saved and restored with its start, so a restart in between loses nothing.
+    const restored = deserializeInboundSenderKeys(bob.serialize())
+    expect(await restored.decrypt({ senderId: ALICE, message: early[1]! })).toEqual(text('1'))
+    expect(await restored.decrypt({ senderId: ALICE, message: early[0]! })).toEqual(text('0'))
+    // What was read stays a duplicate, and the same start again changes nothing.
+    await expect(restored.decrypt({ senderId: ALICE, message: m2 })).rejects.toBeInstanceOf(DuplicateMessageError)
+    await expect(restored.decrypt({ senderId: ALICE, message: early[0]! })).rejects.toBeInstanceOf(
+      DuplicateMessageError,
+    )
+    const before = restored.serialize()
+    expect(restored.install({ distribution: start, from: ALICE })).toBe(false)
+    expect(restored.serialize()).toEqual(before)
+    expect(await restored.decrypt({ senderId: ALICE, message: await alice.encrypt({ plaintext: text('3') }) })).toEqual(
+      text('3'),
+    )
+  })
+
+  it('behavior: an earlier start stays within the bounds — oldest keys dropped past maxSkippedMessageKeys, nothing added past maxForwardJump', async () => {
+    const alice = createOutboundSenderKey({ roomId: ROOM, senderId: ALICE })
+    const start = alice.exportForMember()
+    const sent: Uint8Array[] = []
+    for (let i = 0; i < 5; i++) sent.push(await alice.encrypt({ plaintext: text(String(i)) }))
+    const current = alice.exportForMember()
+    const skipBound = createInboundSenderKeys({ roomId: ROOM, init: { maxSkippedMessageKeys: 3 } })
+    skipBound.install({ distribution: current, from: ALICE })
+    expect(skipBound.install({ distribution: start, from: ALICE })).toBe(true)
+    expect(skipBound.skippedKeyCount(ALICE, start.epoch)).toBe(3)
+    await expect(skipBound.decrypt({ senderId: ALICE, message: sent[1]! })).rejects.toBeInstanceOf(
+      DuplicateMessageError,
+    )
+    expect(await skipBound.decrypt({ senderId: ALICE, message: sent[2]! })).toEqual(text('2'))
+    const jumpBound = createInboundSenderKeys({ roomId: ROOM, init: { maxForwardJump: 4 } })
+    jumpBound.install({ distribution: current, from: ALICE })
+    const before = jumpBound.serialize()
+    expect(jumpBound.install({ distribution: start, from: ALICE })).toBe(false)
+    expect(jumpBound.serialize()).toEqual(before)
+  })
+
+  it('behavior: a state saved before chains kept their start (version 1) loads, and adds no earlier keys', async () => {
+    const alice = createOutboundSenderKey({ roomId: ROOM, senderId: ALICE })
+    const start = alice.exportForMember()
+    const m0 = await alice.encrypt({ plaintext: text('0') })
+    const current = alice.exportForMember()
+    const v1 = new ByteWriter(256)
+      .u8(1)
+      .string16(ROOM)
+      .u32(1)
+      .string16(ALICE)
+      .u8(1)
+      .u32(current.epoch)
+      .u32(current.iteration)
+      .raw(current.chainKey)
+      .u32(0)
+      .finish()
+    const bob = deserializeInboundSenderKeys(v1)
+    expect(await bob.decrypt({ senderId: ALICE, message: await alice.encrypt({ plaintext: text('1') }) })).toEqual(
+      text('1'),
+    )
+    expect(bob.install({ distribution: start, from: ALICE })).toBe(false)
+    await expect(bob.decrypt({ senderId: ALICE, message: m0 })).rejects.toBeInstanceOf(DuplicateMessageError)
+    const corrupt = bob.serialize()
+    // start (after the version, room, sender count, sender, epoch count and epoch) past the iteration
+    new DataView(corrupt.buffer, corrupt.byteOffset).setUint32(1 + 2 + ROOM.length + 4 + 2 + ALICE.length + 1 + 4, 9)
+    expect(() => deserializeInboundSenderKeys(corrupt)).toThrow(MalformedMessageError)
   })
 
   it(`error: a jump past SENDER_KEY_MAX_FORWARD_JUMP (${SENDER_KEY_MAX_FORWARD_JUMP}) is a SkippedKeyLimitError; an unknown epoch is SenderKeyNotFoundError`, async () => {

@@ -43,6 +43,12 @@
  * (sender, epoch), oldest evicted; a jump of more than {@link SENDER_KEY_MAX_FORWARD_JUMP}
  * iterations is a `SkippedKeyLimitError`; at most {@link SENDER_KEY_MAX_EPOCHS_PER_SENDER}
  * epochs per sender (oldest installed evicted). A failed decrypt changes nothing.
+ *
+ * Earlier start: a member can get a sender's current state for an epoch (an answer to its
+ * request) before the distribution of that epoch's start (read later from a store). The chain
+ * derives forward only, so the earlier distribution adds the message keys of the iterations
+ * below the one first installed — never of one the chain already reached, which stay
+ * duplicates — as skipped keys, within the same bounds.
  */
 
 import { expandMessageKey, stepChain } from './chain.ts'
@@ -71,7 +77,8 @@ export const SENDER_KEY_MESSAGE_INFO = utf8Encode('SecureChat_SenderKey_MessageK
 const MESSAGE_VERSION = 1
 const DISTRIBUTION_VERSION = 1
 const OUTBOUND_STATE_VERSION = 1
-const INBOUND_STATE_VERSION = 1
+/** Version 2 adds each chain's start iteration; version 1 still loads (see {@link deserializeInboundSenderKeys}). */
+const INBOUND_STATE_VERSION = 2
 const MAX_ITERATION = 0xffff_ffff
 /** Size of the room message header (version, epoch, iteration). */
 export const SENDER_KEY_HEADER_BYTES = 9
@@ -351,7 +358,11 @@ export interface InboundSenderKeys {
   /**
    * Installs a distribution received over the pairwise channel from `from` (the authenticated
    * sender of that channel). Returns false, changing nothing, when that (sender, epoch) is
-   * already installed: a distribution never rewinds a chain (that would re-open duplicates).
+   * already installed from this iteration or an earlier one: a distribution never rewinds a
+   * chain (that would re-open duplicates). One that starts earlier than the installed one adds
+   * the keys of the iterations below it (never derivable before) as skipped keys, at most
+   * {@link SENDER_KEY_MAX_SKIPPED_MESSAGE_KEYS} (oldest dropped), and returns true; a start
+   * more than {@link SENDER_KEY_MAX_FORWARD_JUMP} earlier changes nothing.
    * An epoch evicted by newer ones is forgotten entirely, so a later distribution of it would
    * install afresh; only its own sender can send one, and the envelope layer dedupes message ids.
    * Throws `InvalidKeyError` when the distribution names another room or another sender.
@@ -375,6 +386,11 @@ export interface InboundSenderKeys {
 
 interface InboundChain {
   readonly epoch: number
+  /**
+   * The iteration the chain was installed from: keys below it were never derivable here, so an
+   * earlier distribution may add them (0 for a state saved before this was kept: nothing added).
+   */
+  readonly start: number
   /** The next iteration the chain key derives. */
   readonly iteration: number
   readonly chainKey: Uint8Array
@@ -425,11 +441,42 @@ class Inbound implements InboundSenderKeys {
     }
     assertKeyBytes(d.chainKey, SHARED_SECRET_BYTES, 'chain key')
     const chains = this.#senders.get(d.senderId) ?? []
-    if (chains.some((c) => c.epoch === d.epoch)) return false
-    chains.push({ epoch: d.epoch, iteration: d.iteration, chainKey: d.chainKey.slice(), skipped: new Map() })
+    const held = chains.findIndex((c) => c.epoch === d.epoch)
+    if (held >= 0) return this.#installEarlier(chains, held, d)
+    chains.push({
+      epoch: d.epoch,
+      start: d.iteration,
+      iteration: d.iteration,
+      chainKey: d.chainKey.slice(),
+      skipped: new Map(),
+    })
     if (chains.length > this.#maxEpochs) chains.shift()
     this.#senders.set(d.senderId, chains)
     return true
+  }
+
+  /** Adds the keys of `d`'s iterations below the held chain's start (see {@link install}). */
+  #installEarlier(chains: InboundChain[], index: number, d: SenderKeyDistribution): boolean {
+    const chain = chains[index]!
+    const gap = chain.start - d.iteration
+    if (gap <= 0 || gap > this.#maxJump) return false
+    const earlier = new Map<number, Uint8Array>()
+    const storeFrom = chain.start - this.#maxSkipped
+    let ck = d.chainKey
+    for (let i = d.iteration; i < chain.start; i++) {
+      const step = stepChain(ck)
+      ck = step.chainKey
+      if (i >= storeFrom) earlier.set(i, step.messageKey)
+      else wipe(step.messageKey)
+    }
+    chains[index] = { ...chain, start: d.iteration, skipped: this.#withEarlier(earlier, chain.skipped) }
+    return true
+  }
+
+  /** `earlier` keys (lower iterations) before `skipped`, the oldest dropped past the bound. */
+  #withEarlier(earlier: ReadonlyMap<number, Uint8Array>, skipped: ReadonlyMap<number, Uint8Array>) {
+    const merged = [...earlier, ...skipped]
+    return new Map(merged.slice(Math.max(0, merged.length - this.#maxSkipped)))
   }
 
   decrypt(params: { senderId: string; message: Uint8Array; messageId?: Uint8Array }): Promise<Uint8Array> {
@@ -475,7 +522,7 @@ class Inbound implements InboundSenderKeys {
       while (skipped.size > this.#maxSkipped) skipped.delete(skipped.keys().next().value as number)
       const step = stepChain(ck)
       messageKey = step.messageKey
-      next = { epoch: chain.epoch, iteration: h.iteration + 1, chainKey: step.chainKey, skipped }
+      next = { ...chain, iteration: h.iteration + 1, chainKey: step.chainKey, skipped }
     }
     const { key, nonce } = expandMessageKey(messageKey, SENDER_KEY_MESSAGE_INFO)
     let plaintext: Uint8Array
@@ -496,10 +543,18 @@ class Inbound implements InboundSenderKeys {
       wipe(key, nonce)
       if (!fromSkipped) wipe(messageKey) // a stored key stays usable until a decrypt succeeds
     }
-    // Commit: replace this chain if it is still installed (it may have been forgotten meanwhile).
+    // Commit: replace this chain if it is still installed (it may have been forgotten meanwhile,
+    // or given an earlier start: the same chain key, with keys below its old start to keep).
     const chains = this.#senders.get(senderId)
-    const index = chains?.indexOf(chain) ?? -1
-    if (index >= 0) chains![index] = next
+    const index = chains?.findIndex((c) => c.epoch === chain.epoch && c.chainKey === chain.chainKey) ?? -1
+    if (index >= 0) {
+      const now = chains![index]!
+      if (now === chain) chains![index] = next
+      else {
+        const earlier = new Map([...now.skipped].filter(([i]) => i < chain.start))
+        chains![index] = { ...next, start: now.start, skipped: this.#withEarlier(earlier, next.skipped) }
+      }
+    }
     if (fromSkipped) wipe(messageKey)
     return plaintext
   }
@@ -522,7 +577,7 @@ class Inbound implements InboundSenderKeys {
     for (const [senderId, chains] of this.#senders) {
       w.string16(senderId).u8(chains.length)
       for (const c of chains) {
-        w.u32(c.epoch).u32(c.iteration).raw(c.chainKey).u32(c.skipped.size)
+        w.u32(c.epoch).u32(c.start).u32(c.iteration).raw(c.chainKey).u32(c.skipped.size)
         for (const [iteration, key] of c.skipped) w.u32(iteration).raw(key)
       }
     }
@@ -535,11 +590,15 @@ export function createInboundSenderKeys(params: { roomId: string; init?: SenderK
   return new Inbound(params.roomId, new Map(), params.init ?? {})
 }
 
-/** Restores {@link InboundSenderKeys.serialize}; throws `MalformedMessageError`. */
+/**
+ * Restores {@link InboundSenderKeys.serialize}; throws `MalformedMessageError`. A version 1 state
+ * (no start iterations) loads with start 0: what it read before is unknown, so no earlier
+ * distribution adds keys to its chains.
+ */
 export function deserializeInboundSenderKeys(bytes: Uint8Array, init: SenderKeyInit = {}): InboundSenderKeys {
   const r = new ByteReader(bytes, 'inbound sender keys')
   const version = r.u8('version')
-  if (version !== INBOUND_STATE_VERSION) r.fail('version', 'unsupported', { received: version })
+  if (version !== INBOUND_STATE_VERSION && version !== 1) r.fail('version', 'unsupported', { received: version })
   const roomId = r.string16('roomId')
   const senders = new Map<string, InboundChain[]>()
   for (let s = r.u32('senders'); s > 0; s--) {
@@ -548,13 +607,15 @@ export function deserializeInboundSenderKeys(bytes: Uint8Array, init: SenderKeyI
     const chains: InboundChain[] = []
     for (let c = r.u8('epochs'); c > 0; c--) {
       const epoch = r.u32('epoch')
+      const start = version === 1 ? 0 : r.u32('start')
       const iteration = r.u32('iteration')
+      if (start > iteration) r.fail('start', 'after the iteration')
       const chainKey = r.raw(SHARED_SECRET_BYTES, 'chainKey')
       const count = r.u32('skipped')
       if (count * (4 + SHARED_SECRET_BYTES) > r.remaining) r.fail('skipped', 'truncated')
       const skipped = new Map<number, Uint8Array>()
       for (let k = 0; k < count; k++) skipped.set(r.u32('skipped.iteration'), r.raw(SHARED_SECRET_BYTES, 'skipped.key'))
-      chains.push({ epoch, iteration, chainKey, skipped })
+      chains.push({ epoch, start, iteration, chainKey, skipped })
     }
     senders.set(senderId, chains)
   }
