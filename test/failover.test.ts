@@ -136,4 +136,30 @@ describe('relay failover', () => {
     await when(relays, 'relay:lost', () => !relays.connected().includes(namedPeer))
     expect(relays.connected()).toEqual([met.peerId])
   })
+  it('behavior: a relay connection whose gossip died is closed and dialled again, so the rooms do not go quiet', async () => {
+    const relay = await startRelay(stoppers)
+    const client = createClient({
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+      bootstrap: [relay.multiaddrs[0]!],
+    })
+    await client.start()
+    stoppers.push(() => client.stop())
+    const pubsub = client.libp2p.services.pubsub
+    const gossiping = (): boolean => pubsub.getPeers().some((peer) => peer.toString() === relay.peerId)
+    await when(pubsub as unknown as EventTarget, 'gossipsub:heartbeat', gossiping)
+    const [connection] = client.libp2p.getConnections(relay.libp2p.peerId)
+    // gossipsub's streams fail while the connection stays up: gossipsub drops the relay and opens no new stream.
+    for (const stream of connection!.streams.filter((s) => s.protocol?.includes('meshsub'))) {
+      stream.abort(new Error('gossip stream failed (test)'))
+    }
+    await when(pubsub as unknown as EventTarget, 'gossipsub:heartbeat', () => !gossiping())
+    await when(
+      pubsub as unknown as EventTarget,
+      'gossipsub:heartbeat',
+      () => gossiping() && client.libp2p.getConnections(relay.libp2p.peerId).every((c) => c.id !== connection!.id),
+    )
+    expect(connection!.status).not.toBe('open')
+  })
 })

@@ -101,6 +101,12 @@ export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 export const RELAY_CONNECTIONS_TARGET = 2
 
 /**
+ * How long a relay connection may stay open without gossipsub on it (its stream failed, or never opened) before
+ * the relay pool closes it and dials again: longer than identify and the protocol negotiation take under load.
+ */
+export const RELAY_GOSSIP_GRACE_MS = 10_000
+
+/**
  * How long a direct WebRTC dial through a relay may take (~170 ms measured on loopback;
  * seconds over TURN). Now and then a handshake stalls with its data channels never opening: in
  * the web bench, 6 of 33 page pairs whose only candidates were Chromium's mDNS-hidden host

@@ -1,7 +1,7 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
-import { BOOTSTRAP_REDIAL_INTERVAL_MS, RELAY_CONNECTIONS_TARGET } from '../constants.ts'
+import { BOOTSTRAP_REDIAL_INTERVAL_MS, RELAY_CONNECTIONS_TARGET, RELAY_GOSSIP_GRACE_MS } from '../constants.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import type { Logger } from '../logger.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
@@ -130,11 +130,36 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   }
 
   async #fill(): Promise<void> {
+    await this.#hangUpGossipless()
     const idle = [...this.#known].filter(([key]) => !this.#isConnected(key))
     const named = idle.filter(([, relay]) => relay.named)
     const room = Math.max(0, this.#target - this.connected().length - named.length)
     const learned = idle.filter(([, relay]) => !relay.named).slice(0, room)
     await Promise.allSettled([...named, ...learned].map(([key, relay]) => this.#dial(key, relay)))
+  }
+
+  /**
+   * gossipsub drops a peer whose stream to it fails and opens no new stream until the next connection: a relay
+   * connection can stay open with no gossip on it, and the rooms then go quiet with the relay "connected" (seen
+   * under load in test/hostile-records.test.ts). Such a connection, older than {@link RELAY_GOSSIP_GRACE_MS}, is
+   * closed here, and the disconnect redials it at once.
+   */
+  async #hangUpGossipless(): Promise<void> {
+    const gossiping = new Set(this.#libp2p.services.pubsub.getPeers().map(String))
+    const now = Date.now()
+    const gossipless = this.#libp2p
+      .getConnections()
+      .filter(
+        (c) =>
+          c.status === 'open' &&
+          this.#known.has(c.remotePeer.toString()) &&
+          !gossiping.has(c.remotePeer.toString()) &&
+          now - c.timeline.open > RELAY_GOSSIP_GRACE_MS,
+      )
+    for (const connection of gossipless) {
+      this.#log.info('relay connection without gossip: reconnecting', { peerId: connection.remotePeer.toString() })
+      await connection.close().catch(() => connection.abort(new Error('no gossip on this connection')))
+    }
   }
 
   async #dial(key: string, relay: KnownRelay): Promise<void> {
