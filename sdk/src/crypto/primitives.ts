@@ -138,7 +138,7 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /** SHA-256 as lowercase hex: record ids, room ids, cache keys. */
 export function sha256Hex(data: Uint8Array): string {
-  return nobleBytesToHex(symmetric.sha256(data))
+  return symmetric.sha256Hex(data)
 }
 
 /** SHA-256 as 0x-prefixed lowercase hex (a bytes32): the ciphertext hash that audit leaves and send results carry. */

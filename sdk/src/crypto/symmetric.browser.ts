@@ -6,9 +6,14 @@
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
 
 export function sha256(data: Uint8Array): Uint8Array {
   return nobleSha256(data)
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return bytesToHex(nobleSha256(data))
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {

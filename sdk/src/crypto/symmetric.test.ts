@@ -12,6 +12,8 @@ describe('symmetric twins', () => {
     const ad = bytes(40, 3)
     const plaintext = bytes(1_000, 4)
     expect(browser.sha256(plaintext)).toEqual(node.sha256(plaintext))
+    expect(browser.sha256Hex(plaintext)).toBe(node.sha256Hex(plaintext))
+    expect(node.sha256Hex(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
     expect(browser.hmacSha256(key, plaintext)).toEqual(node.hmacSha256(key, plaintext))
     expect(browser.hkdfSha256(key, new Uint8Array(0), ad, 44)).toEqual(node.hkdfSha256(key, new Uint8Array(0), ad, 44))
     const sealed = await browser.sealRaw(key, nonce, plaintext, ad)

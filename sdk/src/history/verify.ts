@@ -1,5 +1,4 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
-import { RPC } from '@libp2p/gossipsub/message'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ed25519VerifyGossip } from '../crypto/primitives.ts'
@@ -43,15 +42,7 @@ export async function verifyHistoryRecord(record: HistoryRecord, expected: { top
   const key = from?.publicKey
   if (from === undefined || key === undefined || record.seqno.byteLength !== 8)
     return { ok: false, reason: HistoryRejection.badSender, record }
-  const signed = RPC.Message.encode({
-    from: from.toMultihash().bytes,
-    data: record.data,
-    seqno: record.seqno,
-    topic: record.topic,
-  })
-  const bytes = new Uint8Array(SIGN_PREFIX.byteLength + signed.byteLength)
-  bytes.set(SIGN_PREFIX)
-  bytes.set(signed, SIGN_PREFIX.byteLength)
+  const bytes = signedBytes(from.toMultihash().bytes, record.data, record.seqno, utf8.encode(record.topic))
   let valid = false
   try {
     // Ed25519 (every SecureChat peer) off the main thread on Node; other key types as libp2p does.
@@ -77,6 +68,53 @@ export async function verifyHistoryRecord(record: HistoryRecord, expected: { top
       key,
     },
   }
+}
+
+/**
+ * `SIGN_PREFIX || RPC.Message.encode({ from, data, seqno, topic })`, written into one buffer:
+ * the same bytes as gossipsub's protons encoding (fields 1 to 4 in order, each a tag, a varint
+ * length and the bytes; an empty topic omitted), without an intermediate copy per record.
+ */
+function signedBytes(from: Uint8Array, data: Uint8Array, seqno: Uint8Array, topic: Uint8Array): Uint8Array {
+  const fields: Array<[number, Uint8Array]> = [
+    [FROM_TAG, from],
+    [DATA_TAG, data],
+    [SEQNO_TAG, seqno],
+  ]
+  if (topic.byteLength > 0) fields.push([TOPIC_TAG, topic])
+  let size = SIGN_PREFIX.byteLength
+  for (const [, value] of fields) size += 1 + varintBytes(value.byteLength) + value.byteLength
+  const out = new Uint8Array(size)
+  out.set(SIGN_PREFIX)
+  let at = SIGN_PREFIX.byteLength
+  for (const [tag, value] of fields) {
+    out[at++] = tag
+    for (let n = value.byteLength; ; n >>>= 7) {
+      if (n < 0x80) {
+        out[at++] = n
+        break
+      }
+      out[at++] = (n & 0x7f) | 0x80
+    }
+    out.set(value, at)
+    at += value.byteLength
+  }
+  return out
+}
+
+/** Protobuf tags (field number << 3 | wire type 2) of gossipsub's `Message` fields that are signed. */
+const FROM_TAG = 0x0a
+const DATA_TAG = 0x12
+const SEQNO_TAG = 0x1a
+const TOPIC_TAG = 0x22
+
+function varintBytes(n: number): number {
+  let bytes = 1
+  while (n >= 0x80) {
+    n >>>= 7
+    bytes += 1
+  }
+  return bytes
 }
 
 /** Parsed senders, by PeerId string: a page holds few senders, each many times (parsing is base58 work). */

@@ -270,6 +270,11 @@ describe('history records (verification)', () => {
     if (!verified.ok) return
     expect(verified.message).toMatchObject({ type: 'signed', topic: rec.topic, data: rec.data, sequenceNumber: 42n })
     expect(verified.message.from.toString()).toBe(from)
+    // Lengths of one, two and three varint bytes in the signed protobuf, and a topic past 127 bytes.
+    for (const size of [0, 127, 128, 700, 20_000]) {
+      const long = await signed(new Uint8Array(size).fill(0x61), `/securechat/1/room/${'y'.repeat(size % 200)}`)
+      expect((await verifyHistoryRecord(long, { topic: long.topic })).ok).toBe(true)
+    }
   })
 
   it('behavior: any change to data, signature, seqno, topic, sender or id is caught', async () => {

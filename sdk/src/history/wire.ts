@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_LAMPORT_CLOCK } from '../constants.ts'
+import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS } from '../constants.ts'
 import { bytesToHex, concatBytes, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
@@ -92,23 +92,25 @@ export type HistoryResponse =
 /** A Lamport clock, bounded like the room records' (rooms/wire.ts). */
 const lamportClock = z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK)
 const topic = z.string().min(1).max(MAX_HISTORY_TOPIC_CHARS)
-const recordType = z
-  .string()
-  .min(1)
-  .max(MAX_HISTORY_TYPE_CHARS)
-  .regex(/^[a-z-]+$/)
+/** A record type's characters (`message`, `dm-keys`); its length is bounded apart. */
+const RECORD_TYPE_PATTERN = /^[a-z-]+$/
+/** A PeerId's string form: base58btc, bounded. */
+const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
+const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/
+const recordType = z.string().min(1).max(MAX_HISTORY_TYPE_CHARS).regex(RECORD_TYPE_PATTERN)
 const cursor = z
   .string()
   .min(1)
   .max(MAX_HISTORY_CURSOR_CHARS)
   .regex(/^[A-Za-z0-9:_-]+$/)
-const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{1,128}$/)
+const peerId = z.string().regex(PEER_ID_PATTERN)
 
 /** A gossipsub sequence number's size. */
 const SEQNO_BYTES = 8
+const SEQNO_HEX_PATTERN = new RegExp(`^[0-9a-f]{${SEQNO_BYTES * 2}}$`)
 
 /**
- * Whether a record keeps the bounds a `records` response holds it to (`wireRecordSchema`), on its
+ * Whether a record keeps the bounds a `records` response holds it to (`parseWireRecord`), on its
  * decoded fields: a store keeps nothing it could never serve.
  */
 export function withinHistoryBounds(record: Omit<HistoryRecord, 'id' | 'receivedAtMs'>): boolean {
@@ -151,29 +153,68 @@ const requestSchema = z.discriminatedUnion('type', [
     .strict(),
 ])
 
-/** base64url of at most `max` bytes, decoded. */
-function base64urlBytes(max: number) {
-  return z
-    .string()
-    .max(Math.ceil((max * 4) / 3))
-    .regex(/^[A-Za-z0-9_-]*$/)
-    .refine((text) => text.length % 4 !== 1, 'not base64url')
-    .transform((text) => base64urlDecode(text))
+/**
+ * One record of a `records` response, checked field by field (the `WireRecord` fields and
+ * bounds: id, topic, from, seqno, signature, data, type, lamport?, receivedAtMs, no other key)
+ * and decoded; undefined when it is malformed. Written out rather than as a zod schema: a
+ * catch-up reads every record of up to {@link MAX_HISTORY_PAGE_RECORDS} per page through here,
+ * and zod's per-field machinery cost more than the JSON parse of the whole frame.
+ */
+function parseWireRecord(item: unknown): HistoryRecord | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return undefined
+  const fields = item as Record<string, unknown>
+  for (const key in fields) if (!WIRE_RECORD_KEYS.has(key)) return undefined
+  const { id, topic, from, seqno, signature, data, type, lamport, receivedAtMs } = fields
+  if (typeof id !== 'string' || !SHA256_HEX_PATTERN.test(id)) return undefined
+  if (typeof topic !== 'string' || topic.length < 1 || topic.length > MAX_HISTORY_TOPIC_CHARS) return undefined
+  if (typeof from !== 'string' || !PEER_ID_PATTERN.test(from)) return undefined
+  if (typeof seqno !== 'string' || !SEQNO_HEX_PATTERN.test(seqno)) return undefined
+  if (typeof type !== 'string' || type.length < 1 || type.length > MAX_HISTORY_TYPE_CHARS) return undefined
+  if (!RECORD_TYPE_PATTERN.test(type)) return undefined
+  if (lamport !== undefined && !boundedInteger(lamport, MAX_LAMPORT_CLOCK)) return undefined
+  if (!boundedInteger(receivedAtMs, MAX_RECORD_TIME_MS)) return undefined
+  const signatureBytes = base64urlBytes(signature, MAX_HISTORY_SIGNATURE_BYTES)
+  const dataBytes = base64urlBytes(data, MAX_HISTORY_DATA_BYTES)
+  if (signatureBytes === undefined || dataBytes === undefined) return undefined
+  return {
+    id,
+    topic,
+    from,
+    seqno: hexToBytes(seqno),
+    signature: signatureBytes,
+    data: dataBytes,
+    type,
+    ...(lamport === undefined ? {} : { lamport: lamport as number }),
+    receivedAtMs: receivedAtMs as number,
+  }
 }
 
-const wireRecordSchema = z
-  .object({
-    id: sha256HexSchema,
-    topic,
-    from: peerId,
-    seqno: z.string().regex(new RegExp(`^[0-9a-f]{${SEQNO_BYTES * 2}}$`)),
-    signature: base64urlBytes(MAX_HISTORY_SIGNATURE_BYTES),
-    data: base64urlBytes(MAX_HISTORY_DATA_BYTES),
-    type: recordType,
-    lamport: lamportClock.optional(),
-    receivedAtMs: recordTimeSchema,
-  })
-  .strict()
+const WIRE_RECORD_KEYS = new Set([
+  'id',
+  'topic',
+  'from',
+  'seqno',
+  'signature',
+  'data',
+  'type',
+  'lamport',
+  'receivedAtMs',
+])
+
+function boundedInteger(value: unknown, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max
+}
+
+/** The bytes of unpadded base64url text of at most `max` bytes, or undefined. */
+function base64urlBytes(text: unknown, max: number): Uint8Array | undefined {
+  if (typeof text !== 'string' || text.length > Math.ceil((max * 4) / 3)) return undefined
+  try {
+    // Refuses any character outside the alphabet, and a length that leaves one character over.
+    return base64urlDecode(text)
+  } catch {
+    return undefined
+  }
+}
 
 const responseSchema = z.discriminatedUnion('type', [
   z
@@ -250,13 +291,9 @@ export function decodeHistoryResponse(bytes: Uint8Array): DecodedResponse {
   const records: HistoryRecord[] = []
   let malformed = 0
   for (const item of frame.records) {
-    const record = wireRecordSchema.safeParse(item)
-    if (!record.success) {
-      malformed += 1
-      continue
-    }
-    const { seqno, lamport, ...rest } = record.data
-    records.push({ ...rest, seqno: hexToBytes(seqno), ...(lamport === undefined ? {} : { lamport }) })
+    const record = parseWireRecord(item)
+    if (record === undefined) malformed += 1
+    else records.push(record)
   }
   const response: HistoryResponse =
     frame.cursor === undefined ? { type: 'records', records } : { type: 'records', records, cursor: frame.cursor }
