@@ -102,6 +102,52 @@ describe('catch-up from relay stores', () => {
   }, 150_000)
 })
 
+describe('catch-up after the sender restarted', () => {
+  it('behavior: a sender that restarts while a member is away seals its new epoch to it: on return the member reads what was sent since', async () => {
+    const relayDir = await tempDir('catch-up-restart-')
+    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
+    const relay = createRelay({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      dataDir: relayDir,
+      services: { store: messageStore() },
+    })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    const relayAddress = relay.multiaddrs[0] as string
+    const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
+    const [aliceVault, bobVault] = [memoryVaultBackend(), memoryVaultBackend()]
+    const alice = await device(aliceWallet, [relayAddress], aliceVault)
+    const bob = await device(bobWallet, [relayAddress], bobVault)
+    const { room, invite } = await alice.client.createRoom({ name: 'restarted' })
+    const bobRoom = await bob.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), bobRoom.waitForPeers()])
+    const hello = nextMessage(bobRoom)
+    await room.send('hello')
+    await hello
+    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    await bob.close()
+    await left
+
+    // Alice restarts with her vault while Bob is away: she never hears him live again before sending.
+    await alice.close()
+    const aliceAgain = await device(aliceWallet, [relayAddress], aliceVault)
+    const roomAgain = await aliceAgain.client.joinRoom(invite)
+    const sent: string[] = []
+    for (let i = 0; i < 5; i++) sent.push((await roomAgain.send(`after the restart ${i}`)).id)
+
+    const bobAgain = await device(bobWallet, [relayAddress], bobVault)
+    const bobRoomAgain = await bobAgain.client.joinRoom(invite, { catchUp: 'later' })
+    const received: RoomMessage[] = []
+    const undecryptable: string[] = []
+    bobRoomAgain.addEventListener('message:received', (event) => received.push(event.detail))
+    bobRoomAgain.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.id))
+    await bobAgain.client.catchUp(bobRoomAgain)
+    expect(undecryptable).toEqual([])
+    expect(received.map((m) => m.id)).toEqual(sent)
+  }, 60_000)
+})
+
 describe('catch-up from a store that lies', () => {
   it('error: a record the store omits stays missing (nothing is invented), an altered or invented one is rejected', async () => {
     const relayDir = await tempDir('catch-up-liar-')

@@ -142,6 +142,12 @@ export const MAX_WRAPPED_KEY_CHARS = 512
  */
 export const MAX_ROOM_CHANNELS = 4_096
 
+/**
+ * Most members (present or absent) whose key bundles a room keeps in the vault, so that a
+ * restarted device seals its new epoch to them too; the rest get it once seen again.
+ */
+export const MAX_SAVED_ROOM_MEMBERS = 4_096
+
 /** Largest encoded key bundle accepted (fetched on demand; older peers' presence carried it). */
 export const MAX_BUNDLE_BYTES = 8 * 1024
 

@@ -16,6 +16,11 @@ export class AbsentMembers {
     return this.#absent.get(peerId)?.member
   }
 
+  /** Since when `peerId` is absent; undefined when it is not. */
+  sinceMs(peerId: string): number | undefined {
+    return this.#absent.get(peerId)?.sinceMs
+  }
+
   members(): RoomMember[] {
     return [...this.#absent.values()].map((entry) => entry.member)
   }

@@ -1,9 +1,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
 import { bytesToHex } from '../crypto/primitives.ts'
 import { base64urlEncode } from '../encoding.ts'
+import { VaultCorruptError } from '../errors.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import type { VerifiedCertificate } from '../types.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
@@ -31,7 +33,10 @@ async function party(): Promise<Party> {
     device,
     bundle: base64urlEncode(encodeKeyBundle(bundle)),
     // RoomKeys reads only the bundle commitment of a certificate the room already verified.
-    certificate: { bundleHash: bytesToHex(bundleHash(bundle)) } as VerifiedCertificate,
+    certificate: {
+      bundleHash: bytesToHex(bundleHash(bundle)),
+      address: `0x${bytesToHex(bundleHash(bundle)).slice(0, 40)}`,
+    } as VerifiedCertificate,
   }
 }
 
@@ -123,6 +128,51 @@ describe('sender keys over pairwise channels', () => {
     expect(await fresh.receive(alice.peerId, reopened[0]!)).toBe('installed')
     const ct = await sender.encrypt(Uint8Array.of(9), HEADER)
     expect(await fresh.decrypt(alice.peerId, ct, HEADER)).toEqual(Uint8Array.of(9))
+  })
+
+  it('behavior: a sender restarted from its vault seals its new epoch to the members it sealed to before, absent ones with their absence', async () => {
+    const aliceVault = await vault()
+    const absentSinceMs = 1_700_000_000_000
+    const sender = new RoomKeys({
+      roomId: ROOM,
+      selfPeerId: alice.peerId,
+      device: { identityKey: alice.device.identityKey, kemKey: alice.device.kemKey, bundle: alice.bundle },
+      log: silentLoggerFactory('test'),
+      vault: aliceVault,
+      absentSince: (peerId) => (peerId === carol.peerId ? absentSinceMs : undefined),
+    })
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    await sender.addMember(carol.peerId, carol.bundle, carol.certificate)
+    await aliceVault.flush()
+
+    const stored = await loadRoomKeys(aliceVault, ROOM)
+    expect(stored?.members.map(({ peer, absentSinceMs }) => ({ peer, absentSinceMs }))).toEqual([
+      { peer: bob.peerId, absentSinceMs: undefined },
+      { peer: carol.peerId, absentSinceMs },
+    ])
+    // Restarted: nobody heard live yet, and carol's bundle could not be fetched from her.
+    const restarted = keysOf(alice, stored === undefined ? {} : { stored })
+    expect(restarted.epoch).not.toBe(sender.epoch)
+    expect(restarted.memberIds.sort()).toEqual([bob.peerId, carol.peerId].sort())
+    const records = await distribute(restarted)
+    expect(records.flatMap((r) => r.to.map((e) => e.peer)).sort()).toEqual([bob.peerId, carol.peerId].sort())
+    const receiver = keysOf(carol)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    expect(await receiver.receive(alice.peerId, records[0]!)).toBe('installed')
+    const ct = await restarted.encrypt(Uint8Array.of(5), HEADER)
+    expect(await receiver.decrypt(alice.peerId, ct, HEADER)).toEqual(Uint8Array.of(5))
+  })
+
+  it('error: a saved member whose bundle does not verify against its PeerId and hash makes the entry corrupt', async () => {
+    const aliceVault = await vault()
+    const sender = keysOf(alice, { vault: aliceVault })
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    await aliceVault.flush()
+    const name = `room/keys/${ROOM}`
+    const entry = (await aliceVault.getJson(name, z.any())) as { members: Array<{ bundle: string }> }
+    entry.members[0]!.bundle = carol.bundle
+    await aliceVault.putJson(name, entry)
+    await expect(loadRoomKeys(aliceVault, ROOM)).rejects.toBeInstanceOf(VaultCorruptError)
   })
 
   it('security: a removed member gets no later rotation and its channel is dropped; back, it gets a new opening', async () => {

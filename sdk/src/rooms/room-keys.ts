@@ -1,15 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
 import { ChannelNotFoundError, SenderKeyNotFoundError } from '../crypto/errors.ts'
-import {
-  type DeviceEncryptionKeys,
-  decodeKeyBundle,
-  type VerifiedKeyBundle,
-  verifyKeyBundle,
-} from '../crypto/key-bundle.ts'
+import type { DeviceEncryptionKeys, VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
-import { hexToBytes, sha256, wipe } from '../crypto/primitives.ts'
+import { sha256, wipe } from '../crypto/primitives.ts'
 import type { SenderKeyDistribution } from '../crypto/sender-keys.ts'
 import {
   createInboundSenderKeys,
@@ -21,14 +15,19 @@ import {
 } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
-import type { VerifiedCertificate } from '../types.ts'
+import type { Address, VerifiedCertificate } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
-import { type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
+import { verifyMemberBundle } from './member-bundle.ts'
+import { type SavedMember, type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
 import type { KeyEntry, KeysRecord, MessageRecord } from './wire.ts'
 
 export type { DeviceEncryptionKeys }
 
 interface Member {
+  address: Address
+  /** As received (base64url) and its certificate's commitment: saved, so a restart seals to it. */
+  bundleText: string
+  bundleHash: string
   bundle: VerifiedKeyBundle
   /** Our epoch this member holds, once we sent it. */
   sentEpoch: number | undefined
@@ -55,7 +54,9 @@ interface Member {
  * coalesced by the vault ({@link ROOM_KEYS_SAVE_DELAY_MS}); a chain just installed is durable
  * before the first message read with it is returned, so a restart still reads what follows.
  * Our own chain is never stored: a restart starts a new epoch and seals it to the members again,
- * so no key it used can be reused.
+ * so no key it used can be reused. The members themselves (their bundles, and since when each is
+ * absent) are saved with the chains, so that restart seals it to every member it sealed to
+ * before, absent ones included, not only to those it hears again.
  */
 export class RoomKeys {
   readonly #roomId: string
@@ -78,6 +79,8 @@ export class RoomKeys {
   #vault: Vault | undefined
   /** The save of a chain just installed: messages read with it wait for it. */
   #installSaved: Promise<void> | undefined
+  /** Since when a member is absent (the room's `AbsentMembers`), saved with it. */
+  readonly #absentSince: (peerId: string) => number | undefined
 
   /**
    * `stored`: the state saved in `vault` by an earlier run (`loadRoomKeys`): the members' chains
@@ -90,6 +93,7 @@ export class RoomKeys {
     log: Logger
     vault?: Vault
     stored?: StoredRoomKeys
+    absentSince?: (peerId: string) => number | undefined
   }) {
     this.#roomId = init.roomId
     this.#self = init.selfPeerId
@@ -99,6 +103,18 @@ export class RoomKeys {
     this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
     this.#inbound = init.stored?.inbound ?? createInboundSenderKeys({ roomId: init.roomId })
     this.#channels = init.stored?.channels ?? new Map()
+    this.#absentSince = init.absentSince ?? (() => undefined)
+    for (const saved of init.stored?.members ?? []) {
+      if (saved.peer === this.#self) continue
+      this.#members.set(saved.peer, {
+        address: saved.address,
+        bundleText: saved.bundle,
+        bundleHash: saved.bundleHash,
+        bundle: saved.verified,
+        sentEpoch: undefined,
+        channel: undefined,
+      })
+    }
     // Members reached late read from here on (kept in memory only; see #joinDistribution).
     this.#joinDistribution = this.#outbound.exportForMember()
     this.#joinedAtMs = Date.now()
@@ -121,17 +137,19 @@ export class RoomKeys {
     if (peerId === this.#self) return false
     const known = this.#members.get(peerId)
     if (known !== undefined) return true
-    if (certificate.bundleHash === undefined) return false
+    const bundleHash = certificate.bundleHash
+    if (bundleHash === undefined) return false
     try {
-      const bundle = decodeKeyBundle(base64urlDecode(bundleText))
-      const publicKey = peerIdFromString(peerId).publicKey
-      if (publicKey === undefined) return false
-      const verified = await verifyKeyBundle({
-        bundle,
-        verify: async (data, signature) => publicKey.verify(data, signature),
-        expectedBundleHash: hexToBytes(certificate.bundleHash),
+      const verified = await verifyMemberBundle(peerId, bundleText, bundleHash)
+      this.#members.set(peerId, {
+        address: certificate.address,
+        bundleText,
+        bundleHash,
+        bundle: verified,
+        sentEpoch: undefined,
+        channel: undefined,
       })
-      this.#members.set(peerId, { bundle: verified, sentEpoch: undefined, channel: undefined })
+      this.#save()
       return true
     } catch (err) {
       this.#log.info('key bundle refused', { room: this.#roomId, peer: peerId, error: String(err) })
@@ -327,12 +345,25 @@ export class RoomKeys {
     return saveRoomKeys(
       vault,
       this.#roomId,
-      { inbound: this.#inbound, channels: this.#channels },
+      { inbound: this.#inbound, channels: this.#channels, members: () => this.#savedMembers() },
       delayMs === undefined ? {} : { delayMs },
     ).catch((err: unknown) =>
       // Reading goes on; the vault holds the older chains until a later save succeeds.
       this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) }),
     )
+  }
+
+  #savedMembers(): SavedMember[] {
+    return [...this.#members].map(([peer, member]) => {
+      const absentSinceMs = this.#absentSince(peer)
+      return {
+        peer,
+        address: member.address,
+        bundle: member.bundleText,
+        bundleHash: member.bundleHash,
+        ...(absentSinceMs === undefined ? {} : { absentSinceMs }),
+      }
+    })
   }
 
   /** True when a member's bundle is known (keys can be exchanged with it). */

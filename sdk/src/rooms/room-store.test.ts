@@ -79,7 +79,7 @@ describe('rooms in the vault', () => {
     const other = createOutboundSenderKey({ roomId: ROOM, senderId: OTHER })
     const inbound = createInboundSenderKeys({ roomId: ROOM })
     inbound.install({ distribution: other.exportForMember(), from: OTHER })
-    const keys = roomKeys({ vault, stored: { inbound, channels: new Map() } })
+    const keys = roomKeys({ vault, stored: { inbound, channels: new Map(), members: [] } })
     const cts: string[] = []
     for (let i = 0; i < 20; i++) cts.push(await encryptAs(other, i))
     for (const [i, ct] of cts.entries()) expect(await keys.decrypt(OTHER, ct, HEADER)).toEqual(Uint8Array.of(i))
@@ -99,7 +99,7 @@ describe('rooms in the vault', () => {
     const other = createOutboundSenderKey({ roomId: ROOM, senderId: OTHER })
     const inbound = createInboundSenderKeys({ roomId: ROOM })
     inbound.install({ distribution: other.exportForMember(), from: OTHER })
-    await saveRoomKeys(vault, ROOM, { inbound: inbound, channels: new Map() }, { delayMs: 0 })
+    await saveRoomKeys(vault, ROOM, { inbound: inbound, channels: new Map(), members: () => [] }, { delayMs: 0 })
 
     const stored = await loadRoomKeys(vault, ROOM)
     const keys = roomKeys({ vault, ...(stored === undefined ? {} : { stored }) })
@@ -125,7 +125,7 @@ describe('rooms in the vault', () => {
     await saveRoomKeys(
       vault,
       elsewhere,
-      { inbound: createInboundSenderKeys({ roomId: ROOM }), channels: new Map() },
+      { inbound: createInboundSenderKeys({ roomId: ROOM }), channels: new Map(), members: () => [] },
       { delayMs: 0 },
     )
     await expect(loadRoomKeys(vault, elsewhere)).rejects.toBeInstanceOf(VaultCorruptError)
@@ -151,7 +151,7 @@ describe('rooms in the vault', () => {
     await saveRoomKeys(
       vault,
       lobbyId,
-      { inbound: createInboundSenderKeys({ roomId: lobbyId }), channels: new Map() },
+      { inbound: createInboundSenderKeys({ roomId: lobbyId }), channels: new Map(), members: () => [] },
       { delayMs: 0 },
     )
     expect(await vault.list(`room/keys/${lobbyId}`)).toEqual([`room/keys/${lobbyId}`])
@@ -159,6 +159,7 @@ describe('rooms in the vault', () => {
     const late = saveRoomKeys(vault, lobbyId, {
       inbound: createInboundSenderKeys({ roomId: lobbyId }),
       channels: new Map(),
+      members: () => [],
     })
     await forgetRoom(vault, lobbyId)
     await late

@@ -8,8 +8,9 @@
  *
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
- * room/keys/<roomId>   = { v: 3, inbound: b64url(InboundSenderKeys.serialize()),
- *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }] }
+ * room/keys/<roomId>   = { v: 4, inbound: b64url(InboundSenderKeys.serialize()),
+ *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }],
+ *                          members: [{ peer, address, bundle, bundleHash, absentSinceMs? }] }
  * room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }   (HistoryPosition: where catch-up starts)
  * ```
  *
@@ -26,22 +27,36 @@
  * opens the member's next rotation without a new hybrid seal. Entries of version 2 have none (every
  * member seals afresh when asked, see `room-keys.ts`).
  *
+ * `members` holds the members our sender key is sealed to — present ones and absent ones
+ * (`absent-members.ts`, with since when) — with their key bundles: a restarted device seals its
+ * new epoch to them all, not only to those it hears live again, and a member away cannot be
+ * asked for its bundle. Each bundle is verified again against its PeerId and hash when read.
+ * Entries of versions 1–3 have none (such a restart seals to members as it hears them).
+ *
  * `room/history/` of version 1 held the ids at the highest clock only and no `liveAtMs`: it loads
  * as a position without one (catch-up asks by Lamport clock once, then saves version 2).
  */
 import { z } from 'zod'
-import { MAX_LAMPORT_CLOCK, MAX_POSITION_IDS, MAX_ROOM_CHANNELS, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
+import {
+  MAX_LAMPORT_CLOCK,
+  MAX_POSITION_IDS,
+  MAX_ROOM_CHANNELS,
+  MAX_SAVED_ROOM_MEMBERS,
+  ROOM_KEYS_SAVE_DELAY_MS,
+} from '../constants.ts'
+import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { deserializeInboundChannel, type InboundChannel } from '../crypto/pairwise-channel.ts'
 import { wipe } from '../crypto/primitives.ts'
 import { deserializeInboundSenderKeys, type InboundSenderKeys } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
-import { peerIdTextSchema, recordTimeSchema } from '../json-records.ts'
+import { keyBundleTextSchema, peerIdTextSchema, recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
-import type { SavedRoom } from '../types.ts'
+import type { Address, SavedRoom } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import type { HistoryPosition } from './history-sink.ts'
 import { roomIdOf, type SignedManifest, signedManifestSchema } from './manifest.ts'
+import { verifyMemberBundle } from './member-bundle.ts'
 
 /** Vault entry names of rooms: `joined` + roomId (the manifest), `keys` + roomId (sender keys). */
 export const ROOM_ENTRY_PREFIXES = { joined: 'room/joined/', keys: 'room/keys/', history: 'room/history/' } as const
@@ -59,7 +74,22 @@ const joinedSchema = z
 const channelsSchema = z
   .array(z.object({ peer: peerIdTextSchema, state: b64.max(256) }).strict())
   .max(MAX_ROOM_CHANNELS)
+const membersSchema = z
+  .array(
+    z
+      .object({
+        peer: peerIdTextSchema,
+        address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+        bundle: keyBundleTextSchema,
+        bundleHash: sha256HexSchema,
+        absentSinceMs: recordTimeSchema.optional(),
+      })
+      .strict(),
+  )
+  .max(MAX_SAVED_ROOM_MEMBERS)
 const keysSchema = z.union([
+  z.object({ v: z.literal(4), inbound: b64, channels: channelsSchema, members: membersSchema }).strict(),
+  // Version 3 held no members.
   z.object({ v: z.literal(3), inbound: b64, channels: channelsSchema }).strict(),
   // Version 2 held no pairwise channels.
   z.object({ v: z.literal(2), inbound: b64 }).strict(),
@@ -77,13 +107,32 @@ const positionSchema = z.union([
   z.object({ v: z.literal(1), ...positionFields }).strict(),
 ])
 
+/** A member our sender key is sealed to, as saved (its bundle as the certificate protocol carries it). */
+export interface SavedMember {
+  peer: string
+  address: Address
+  bundle: string
+  bundleHash: string
+  /** Since when it is absent (`absent-members.ts`); undefined when it was present. */
+  absentSinceMs?: number
+}
+
 /**
  * A room's sender-key state as loaded from the vault: the other members' chains and the receiving
- * ends of their pairwise channels, by sender PeerId. Secret.
+ * ends of their pairwise channels, by sender PeerId, and the members our key is sealed to (their
+ * bundles verified again). Secret.
  */
 export interface StoredRoomKeys {
   inbound: InboundSenderKeys
   channels: Map<string, InboundChannel>
+  members: Array<SavedMember & { verified: VerifiedKeyBundle }>
+}
+
+/** What {@link saveRoomKeys} writes: `members` is read when the write runs. */
+export interface RoomKeysToSave {
+  inbound: InboundSenderKeys
+  channels: Map<string, InboundChannel>
+  members: () => SavedMember[]
 }
 
 /** Remembers a joined room; the first join's time is kept when it is already remembered. */
@@ -168,9 +217,22 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
   if (stored === undefined) return undefined
   let inbound: InboundSenderKeys
   const channels = new Map<string, InboundChannel>()
+  const members: StoredRoomKeys['members'] = []
   try {
+    if (stored.v === 4) {
+      for (const member of stored.members) {
+        const verified = await verifyMemberBundle(member.peer, member.bundle, member.bundleHash)
+        const { absentSinceMs, ...rest } = member
+        members.push({
+          ...rest,
+          address: member.address as Address,
+          verified,
+          ...(absentSinceMs === undefined ? {} : { absentSinceMs }),
+        })
+      }
+    }
     inbound = deserializeInboundSenderKeys(base64urlDecode(stored.inbound))
-    if (stored.v === 3) {
+    if (stored.v === 3 || stored.v === 4) {
       for (const { peer, state } of stored.channels)
         channels.set(peer, deserializeInboundChannel(base64urlDecode(state)))
     }
@@ -180,7 +242,7 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
   if (inbound.roomId !== roomId) {
     throw new VaultCorruptError(`the vault entry ${name} belongs to another room`, { details: { name } })
   }
-  return { inbound, channels }
+  return { inbound, channels, members }
 }
 
 /**
@@ -191,7 +253,7 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
 export function saveRoomKeys(
   vault: Vault,
   roomId: string,
-  keys: StoredRoomKeys,
+  keys: RoomKeysToSave,
   options: { delayMs?: number } = {},
 ): Promise<void> {
   return vault.putLatest(
@@ -205,9 +267,10 @@ export function saveRoomKeys(
       try {
         return utf8.encode(
           JSON.stringify({
-            v: 3,
+            v: 4,
             inbound: base64urlEncode(bytes),
             channels: states.map(({ peer, state }) => ({ peer, state: base64urlEncode(state) })),
+            members: keys.members().slice(0, MAX_SAVED_ROOM_MEMBERS),
           } satisfies z.input<typeof keysSchema>),
         )
       } finally {

@@ -214,7 +214,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       log: components.log,
       ...(components.vault === undefined ? {} : { vault: components.vault }),
       ...(init.keys === undefined ? {} : { stored: init.keys }),
+      absentSince: (peerId) => this.#absent.sinceMs(peerId),
     })
+    // The members our key was sealed to before a restart are absent until heard again: our new
+    // epoch is sealed to them too (a member cut off meanwhile reads it from the stores).
+    for (const saved of init.keys?.members ?? []) {
+      const sinceMs = saved.absentSinceMs ?? Date.now()
+      const member: RoomMember = { address: saved.address, peerId: saved.peer, lastSeenMs: sinceMs }
+      for (const dropped of this.#absent.add(member, sinceMs)) this.#keys.removeMember(dropped.peerId)
+    }
     this.#gatekeeper = new RoomGatekeeper({
       roomId: init.roomId,
       registry: components.registry,
@@ -573,8 +581,16 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       self: this.#c.self.peerId,
       position: () => this.#position.get(),
       accept: (message) => this.#gatekeeper.revalidate(message),
-      learn: (accepted, source) =>
-        this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true),
+      learn: (accepted, source) => {
+        // The stores keep a member's latest presence: one that left for good while we were away
+        // (a member saved before a restart) gets none of our keys from now on.
+        if (accepted.record.leaving === true && accepted.record.forever === true) {
+          const member = this.#members.get(accepted.from) ?? this.#absent.get(accepted.from)
+          if (member !== undefined) this.#removeMember(member, 'gone')
+          return Promise.resolve()
+        }
+        return this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true)
+      },
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
       deliver: async (accepted) =>
         this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, true) : 'seen',
