@@ -9,6 +9,9 @@ import type { SecureChatLibp2p } from './libp2p.ts'
 /** What a relay serves and a client or browser peer does not: the circuit relay's hop, and the message store. */
 const RELAY_PROTOCOLS = ['/libp2p/circuit/relay/0.2.0/hop', STORE_PROTOCOL]
 
+/** gossipsub's protocol ids (`/meshsub/1.0.0` … `/meshsub/1.2.0`), as identify lists them. */
+const GOSSIPSUB_PROTOCOL_PREFIX = '/meshsub/'
+
 export interface RelayPoolInit {
   libp2p: SecureChatLibp2p
   log: Logger
@@ -157,6 +160,12 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
           now - c.timeline.open > RELAY_GOSSIP_GRACE_MS,
       )
     for (const connection of gossipless) {
+      // A store-only node (no gossipsub at all) is left alone: only a relay that speaks gossip can lose it.
+      const protocols = await this.#libp2p.peerStore
+        .get(connection.remotePeer)
+        .then((peer) => peer.protocols)
+        .catch(() => [])
+      if (!protocols.some((protocol) => protocol.startsWith(GOSSIPSUB_PROTOCOL_PREFIX))) continue
       this.#log.info('relay connection without gossip: reconnecting', { peerId: connection.remotePeer.toString() })
       await connection.close().catch(() => connection.abort(new Error('no gossip on this connection')))
     }
