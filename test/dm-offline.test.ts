@@ -6,19 +6,18 @@
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import type { SecureChatClient } from '@securechat/sdk/client'
 import { parseRatchetMessage } from '@securechat/sdk/crypto'
 import { DM_TOPIC_PREFIX, decodeDmRecord, inboxTopic } from '@securechat/sdk/dm'
 import { type HistoryRecord, MAX_HISTORY_PAGE_RECORDS, queryHistory } from '@securechat/sdk/history'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { DirectMessage, DmDelivered, DmHistoryProgress } from '@securechat/sdk/types'
-import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { tempDir } from './helpers/cli.ts'
+import { startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -36,22 +35,8 @@ interface Device {
 
 /** A started client whose DMs run; its messages and first catch-up are recorded from the start. */
 async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: VaultBackend): Promise<Device> {
-  const vault =
-    backend === undefined
-      ? undefined
-      : await openVault({
-          backend,
-          unlock: { type: 'passphrase', passphrase: 'only for this test' },
-          argon2id: VAULT_ARGON2ID_MIN,
-        })
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: wallet }),
-    bootstrap,
-    ...(vault === undefined ? {} : { vault }),
-  })
-  await client.start()
+  const { client, close } = await startDevice({ wallet, bootstrap, ...(backend === undefined ? {} : { backend }) })
+  cleanups.push(close)
   const received: DirectMessage[] = []
   // Listeners go on before anything is fetched: the getter starts the DM layer, its catch-up runs later.
   const dms = client.dms
@@ -65,14 +50,6 @@ async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: Vault
     dms.addEventListener('history:progress', listener)
   })
   await dms.ready()
-  let closed = false
-  const close = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await client.stop()
-    await vault?.close()
-  }
-  cleanups.push(close)
   return { client, received, caughtUp, close }
 }
 

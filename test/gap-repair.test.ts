@@ -9,7 +9,7 @@ import type { Message } from '@libp2p/gossipsub'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
+import { createSecureChatLibp2p } from '@securechat/sdk/client'
 import {
   decodeHistoryRequest,
   encodeRecordsResponse,
@@ -20,16 +20,15 @@ import {
   queryHistory,
   STORE_PROTOCOL,
 } from '@securechat/sdk/history'
-import { walletSigner } from '@securechat/sdk/identity'
 import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
 import type { HistoryGap, RoomMessage } from '@securechat/sdk/types'
-import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { type CliProcess, spawnCli, tempDir, untilStderr } from './helpers/cli.ts'
+import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 import { BOB } from './helpers/keys.ts'
 
@@ -283,34 +282,16 @@ async function device(
   bootstrap: string[],
   backend?: VaultBackend,
   listen?: string[],
-): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
-  const vault =
-    backend === undefined
-      ? undefined
-      : await openVault({
-          backend,
-          unlock: { type: 'passphrase', passphrase: 'only for this test' },
-          argon2id: VAULT_ARGON2ID_MIN,
-        })
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: wallet }),
+): Promise<Device> {
+  const started = await startDevice({
+    wallet,
     bootstrap,
     presenceIntervalMs: 1_000,
+    ...(backend === undefined ? {} : { backend }),
     ...(listen === undefined ? {} : { listen }),
-    ...(vault === undefined ? {} : { vault }),
   })
-  await client.start()
-  let closed = false
-  const close = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await client.stop()
-    await vault?.close()
-  }
-  cleanups.push(close)
-  return { client, close }
+  cleanups.push(started.close)
+  return started
 }
 
 function collect(room: Room): RoomMessage[] {

@@ -4,17 +4,15 @@
  */
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { tempDir } from './helpers/cli.ts'
+import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -89,37 +87,15 @@ describe('catch-up of a sender whose clock lags', () => {
   }, 60_000)
 })
 
-async function device(
-  wallet: HDNodeWallet,
-  bootstrap: string[],
-  backend?: VaultBackend,
-): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
-  const vault =
-    backend === undefined
-      ? undefined
-      : await openVault({
-          backend,
-          unlock: { type: 'passphrase', passphrase: 'only for this test' },
-          argon2id: VAULT_ARGON2ID_MIN,
-        })
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: wallet }),
+async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: VaultBackend): Promise<Device> {
+  const started = await startDevice({
+    wallet,
     bootstrap,
     presenceIntervalMs: 1_000,
-    ...(vault === undefined ? {} : { vault }),
+    ...(backend === undefined ? {} : { backend }),
   })
-  await client.start()
-  let closed = false
-  const close = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await client.stop()
-    await vault?.close()
-  }
-  cleanups.push(close)
-  return { client, close }
+  cleanups.push(started.close)
+  return started
 }
 
 function messageNumber(room: Room, n: number): Promise<RoomMessage> {

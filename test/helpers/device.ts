@@ -1,0 +1,52 @@
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import { openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import type { HDNodeWallet } from 'ethers'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
+
+export interface DeviceInit {
+  wallet: HDNodeWallet
+  bootstrap: string[]
+  /** Where the device's vault lives: the same backend again is the same device after a restart; none, no vault. */
+  backend?: VaultBackend
+  listen?: string[]
+  presenceIntervalMs?: number
+}
+
+export interface Device {
+  client: SecureChatClient
+  /** Stops the client and closes its vault; again does nothing. */
+  close: () => Promise<void>
+}
+
+/** A started sdk client configured as the CLI's devnet is, with a passphrase vault on `backend` when given. */
+export async function startDevice(init: DeviceInit): Promise<Device> {
+  const vault =
+    init.backend === undefined
+      ? undefined
+      : await openVault({
+          backend: init.backend,
+          unlock: { type: 'passphrase', passphrase: 'only for this test' },
+          argon2id: VAULT_ARGON2ID_MIN,
+        })
+  const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+    signer: walletSigner({ type: 'eoa', signer: init.wallet }),
+    bootstrap: init.bootstrap,
+    ...(init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: init.presenceIntervalMs }),
+    ...(init.listen === undefined ? {} : { listen: init.listen }),
+    ...(vault === undefined ? {} : { vault }),
+  })
+  await client.start()
+  let closed = false
+  return {
+    client,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await client.stop()
+      await vault?.close()
+    },
+  }
+}
