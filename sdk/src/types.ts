@@ -175,21 +175,26 @@ export interface HistoryGap {
 }
 
 /** Progress of one catch-up of a room from the relays' stores. */
-export interface HistoryProgress {
-  roomId: string
+/** What a catch-up from the relays' stores has done so far, rooms and DMs alike. */
+export interface CatchUpCounts {
   /** Relays asked (connected, speaking the store protocol). */
   relays: number
-  /** Messages fetched, after deduplication across relays: what is to be delivered. */
+  /** Records fetched, after deduplication across relays and with what this device had: what is to be delivered. */
   fetched: number
-  /** Delivered (`message:received`), in order of (Lamport clock, id). */
+  /** Delivered (`message:received`; for DMs also receipts and session answers read), in order. */
   delivered: number
   /** Not readable on this device (`message:undecryptable`, once each, with the reason). */
   undecryptable: number
-  /** Records a store sent that failed verification or the room's checks (a faulty or lying store). */
+  /** Records a store sent that failed verification or the room's or DM's checks (a faulty or lying store). */
   rejected: number
   /** Relays that did not answer. */
   failed: number
   done: boolean
+}
+
+/** A room's catch-up (`history:progress` on the room and the client); messages delivered by (Lamport clock, id). */
+export interface HistoryProgress extends CatchUpCounts {
+  roomId: string
 }
 
 export interface UndecryptableMessage {
@@ -345,22 +350,10 @@ export interface DmDelivered extends DmDeviceTarget {
 }
 
 /** How far a DM catch-up from the relays' stores is (`history:progress` of `client.dms`). */
-export interface DmHistoryProgress {
-  /** Relays asked (connected, speaking the store protocol). */
-  relays: number
+/** The DM catch-up (`history:progress` on `client.dms`). */
+export interface DmHistoryProgress extends CatchUpCounts {
   /** Topics asked: this wallet's inbox and each session's pair topic. */
   topics: number
-  /** Records fetched for this device, after deduplication across relays and with what it had already. */
-  fetched: number
-  /** Messages delivered (`message:received`), receipts and session answers read. */
-  delivered: number
-  /** Not readable on this device (`message:undecryptable`, with the reason). */
-  undecryptable: number
-  /** Records a store sent that failed verification or the DM checks (a faulty or lying store). */
-  rejected: number
-  /** Relays that did not answer. */
-  failed: number
-  done: boolean
 }
 
 export interface DirectMessagesEvents {

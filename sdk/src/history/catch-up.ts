@@ -11,7 +11,7 @@ import { base64urlDecode } from '../encoding.ts'
 import { waitForEvent } from '../event-stream.ts'
 import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
 import type { RoomHistorySink } from '../rooms/history-sink.ts'
-import type { AbortOptions, HistoryProgress } from '../types.ts'
+import type { AbortOptions, CatchUpCounts, HistoryProgress } from '../types.ts'
 import { type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 import { MAX_HISTORY_PAGE_RECORDS, STORE_PROTOCOL } from './constants.ts'
 import type { HistoryQuery, HistoryRecord } from './wire.ts'
@@ -32,6 +32,11 @@ type KeysAccepted = Extract<AcceptedRecord, { type: 'keys' }>
 /** How often, in messages delivered, `history:progress` reports. */
 const PROGRESS_EVERY = 100
 
+/** The counts of a catch-up that has done nothing yet (rooms and DMs share them). */
+export function catchUpStarting(): CatchUpCounts {
+  return { relays: 0, fetched: 0, delivered: 0, undecryptable: 0, rejected: 0, failed: 0, done: false }
+}
+
 /**
  * Catch-up (issue 12): asks every connected relay that keeps history for the room's records
  * received since this device was last live (less {@link CATCH_UP_MARGIN_MS} for clock skew and
@@ -51,16 +56,7 @@ export async function catchUp(
   source: HistorySource,
   options: AbortOptions = {},
 ): Promise<HistoryProgress> {
-  const progress: HistoryProgress = {
-    roomId: sink.roomId,
-    relays: 0,
-    fetched: 0,
-    delivered: 0,
-    undecryptable: 0,
-    rejected: 0,
-    failed: 0,
-    done: false,
-  }
+  const progress: HistoryProgress = { roomId: sink.roomId, ...catchUpStarting() }
   try {
     const peers = await source.peers()
     progress.relays = peers.length

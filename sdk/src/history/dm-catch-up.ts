@@ -4,7 +4,7 @@ import { DM_MAX_CATCH_UP_RECORDS } from '../dm/constants.ts'
 import { type DmHistorySink, type HandledDmRecord, ratchetPosition } from '../dm/history-sink.ts'
 import type { TopicPosition } from '../dm/history-state.ts'
 import type { AbortOptions, DmHistoryProgress } from '../types.ts'
-import { type HistorySource, historyPages } from './catch-up.ts'
+import { catchUpStarting, type HistorySource, historyPages } from './catch-up.ts'
 import { MAX_HISTORY_PAGE_RECORDS } from './constants.ts'
 import type { HistoryRecord } from './wire.ts'
 
@@ -28,16 +28,7 @@ export async function catchUpDms(
   source: HistorySource,
   options: AbortOptions = {},
 ): Promise<DmHistoryProgress> {
-  const progress: DmHistoryProgress = {
-    relays: 0,
-    topics: 0,
-    fetched: 0,
-    delivered: 0,
-    undecryptable: 0,
-    rejected: 0,
-    failed: 0,
-    done: false,
-  }
+  const progress: DmHistoryProgress = { ...catchUpStarting(), topics: 0 }
   try {
     const peers = await source.peers()
     progress.relays = peers.length
