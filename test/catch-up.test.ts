@@ -3,7 +3,6 @@
  * order, exactly once, from a real relay process's store.
  */
 import { rm } from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
@@ -12,11 +11,10 @@ import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import { createRelay } from '../node/src/relay/create-relay.ts'
-import { messageStore } from '../node/src/relay/store-service.ts'
 import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
+import { startStoreRelay } from './helpers/stoppers.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
 const BOB_ENV = { SECURECHAT_PRIVATE_KEY: BOB_KEY, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
@@ -105,16 +103,7 @@ describe('catch-up from relay stores', () => {
 
 describe('catch-up after the sender restarted', () => {
   it('behavior: a sender that restarts while a member is away seals its new epoch to it: on return the member reads what was sent since', async () => {
-    const relayDir = await tempDir('catch-up-restart-')
-    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
-    const relay = createRelay({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      dataDir: relayDir,
-      services: { store: messageStore() },
-    })
-    await relay.start()
-    cleanups.push(() => relay.stop())
+    const relay = await startStoreRelay(cleanups)
     const relayAddress = relay.multiaddrs[0] as string
     const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
     const [aliceVault, bobVault] = [memoryVaultBackend(), memoryVaultBackend()]
@@ -151,16 +140,7 @@ describe('catch-up after the sender restarted', () => {
 
 describe('catch-up from a store that lies', () => {
   it('error: a record the store omits stays missing (nothing is invented), an altered or invented one is rejected', async () => {
-    const relayDir = await tempDir('catch-up-liar-')
-    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
-    const relay = createRelay({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      dataDir: relayDir,
-      services: { store: messageStore() },
-    })
-    await relay.start()
-    cleanups.push(() => relay.stop())
+    const relay = await startStoreRelay(cleanups)
     const relayAddress = relay.multiaddrs[0] as string
     const alice = await device(Wallet.createRandom(), [relayAddress])
     const bobWallet = Wallet.createRandom()

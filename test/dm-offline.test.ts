@@ -1,10 +1,3 @@
-/**
- * Direct messages while offline (issue 12): what is sent to a device that is away waits in a real relay's
- * store and is delivered, in order and once, when it returns — also a first contact, before any session
- * exists; the sender sees each device go from sent to delivered. A store that lies cannot slip anything in.
- */
-import { rm } from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { parseRatchetMessage } from '@securechat/sdk/crypto'
@@ -14,11 +7,9 @@ import type { DirectMessage, DmDelivered, DmHistoryProgress } from '@securechat/
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRelay } from '../node/src/relay/create-relay.ts'
-import { messageStore } from '../node/src/relay/store-service.ts'
-import { tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
+import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -54,16 +45,7 @@ async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: Vault
 }
 
 async function storeRelay(): Promise<string> {
-  const relayDir = await tempDir('dm-offline-relay-')
-  cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
-  const relay = createRelay({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    dataDir: relayDir,
-    services: { store: messageStore() },
-  })
-  await relay.start()
-  cleanups.push(() => relay.stop())
+  const relay = await startStoreRelay(cleanups)
   return relay.multiaddrs[0] as string
 }
 

@@ -25,12 +25,11 @@ import type { HistoryGap, RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRelay } from '../node/src/relay/create-relay.ts'
-import { messageStore } from '../node/src/relay/store-service.ts'
 import { type CliProcess, spawnCli, tempDir, untilStderr } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 import { BOB } from './helpers/keys.ts'
+import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -38,16 +37,7 @@ afterEach(async () => {
 })
 
 async function storeRelay(): Promise<string> {
-  const dir = await tempDir('gap-relay-')
-  cleanups.push(() => rm(dir, { recursive: true, force: true }))
-  const relay = createRelay({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    dataDir: dir,
-    services: { store: messageStore() },
-  })
-  await relay.start()
-  cleanups.push(() => relay.stop())
+  const relay = await startStoreRelay(cleanups)
   return relay.multiaddrs[0] as string
 }
 

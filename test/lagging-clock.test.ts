@@ -1,19 +1,11 @@
-/**
- * Catch-up by the relays' receive time (issue 12): a message whose sender's Lamport clock lags
- * this device's position is still fetched. Real relay with a store, real clients.
- */
-import { rm } from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRelay } from '../node/src/relay/create-relay.ts'
-import { messageStore } from '../node/src/relay/store-service.ts'
-import { tempDir } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
+import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -22,16 +14,7 @@ afterEach(async () => {
 
 describe('catch-up of a sender whose clock lags', () => {
   it('behavior: a message stamped with a Lamport clock below the reader’s position is fetched on return', async () => {
-    const relayDir = await tempDir('lagging-relay-')
-    cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
-    const relay = createRelay({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      dataDir: relayDir,
-      services: { store: messageStore() },
-    })
-    await relay.start()
-    cleanups.push(() => relay.stop())
+    const relay = await startStoreRelay(cleanups)
     const relayAddress = relay.multiaddrs[0] as string
 
     const alice = await device(Wallet.createRandom(), [relayAddress])

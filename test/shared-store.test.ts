@@ -7,15 +7,14 @@ import { cp, rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
+import { createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
 import { queryHistory } from '@securechat/sdk/history'
-import { walletSigner } from '@securechat/sdk/identity'
 import { encodeInvite, type Room, roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import { startDevice } from './helpers/device.ts'
 import { BOB } from './helpers/keys.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
@@ -45,15 +44,12 @@ async function freshSchema(): Promise<string> {
 }
 
 async function member(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+  const { client, close } = await startDevice({
+    wallet: Wallet.createRandom(),
     bootstrap: [bootstrap],
     presenceIntervalMs: 1_000,
   })
-  await client.start()
-  stoppers.push(() => client.stop())
+  stoppers.push(close)
   return client
 }
 

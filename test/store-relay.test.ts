@@ -7,17 +7,16 @@ import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
+import { createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
 import { queryHistory } from '@securechat/sdk/history'
-import { walletSigner } from '@securechat/sdk/identity'
 import { decodeRecord, messageIdOf, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { type RelayProcess, startRelayProcess, tempDir } from './helpers/cli.ts'
+import { startDevice } from './helpers/device.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -31,15 +30,12 @@ async function stopProcess(relay: RelayProcess): Promise<void> {
 }
 
 async function member(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
+  const { client, close } = await startDevice({
+    wallet: Wallet.createRandom(),
     bootstrap: [bootstrap],
     presenceIntervalMs: 1_000,
   })
-  await client.start()
-  cleanups.push(() => client.stop())
+  cleanups.push(close)
   return client
 }
 

@@ -2,9 +2,14 @@
  * vitest helper for tests that start in-process nodes: whatever a test starts is stopped after
  * it, newest first, pass or fail.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach } from 'vitest'
+import { createRelay, type Relay } from '../../node/src/relay/create-relay.ts'
 import { RelayNode } from '../../node/src/relay/relay.ts'
+import { messageStore } from '../../node/src/relay/store-service.ts'
 
 export type Stoppers = Array<() => Promise<unknown>>
 
@@ -20,6 +25,21 @@ export function stopAfterEach(): Stoppers {
 /** A relay on loopback TCP in this process, stopped after the test. */
 export async function startRelay(stoppers: Stoppers): Promise<RelayNode> {
   const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  await relay.start()
+  stoppers.push(() => relay.stop())
+  return relay
+}
+
+/** A relay component as `securechat relay` runs it by default — with its SQLite message store, in a temp dir — stopped and removed after the test. */
+export async function startStoreRelay(stoppers: Stoppers): Promise<Relay> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'store-relay-'))
+  stoppers.push(() => rm(dataDir, { recursive: true, force: true }))
+  const relay = createRelay({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dataDir,
+    services: { store: messageStore() },
+  })
   await relay.start()
   stoppers.push(() => relay.stop())
   return relay
