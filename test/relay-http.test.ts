@@ -486,16 +486,23 @@ describe('relay HTTP server', () => {
   })
 
   it('behavior: behind a trusted proxy, clients are told apart by X-Forwarded-For', async () => {
-    const url = await serve({ rateLimit: { now: () => 0, burst: 1 }, trustProxy: true })
-    const from = (ip: string): Promise<Reply> =>
-      get(url, '/healthz', { headers: { 'X-Forwarded-For': `6.6.6.6, ${ip}` } })
-    expect((await from('203.0.113.1')).status).toBe(200)
-    expect((await from('203.0.113.1')).status).toBe(429)
-    expect((await from('203.0.113.2')).status).toBe(200)
-    // Without trustProxy the header is ignored: every client here is 127.0.0.1.
-    const direct = await serve({ rateLimit: { now: () => 0, burst: 1 } })
-    expect((await get(direct, '/healthz', { headers: { 'X-Forwarded-For': '203.0.113.3' } })).status).toBe(200)
-    expect((await get(direct, '/healthz', { headers: { 'X-Forwarded-For': '203.0.113.4' } })).status).toBe(429)
+    const url = await serve({ rateLimit: { now: () => 0, burst: 1 }, trustedProxies: ['127.0.0.1', '192.0.2.10'] })
+    const from = (forwarded: string): Promise<Reply> =>
+      get(url, '/healthz', { headers: { 'X-Forwarded-For': forwarded } })
+    // The client wrote 6.6.6.6 itself; the proxy appended the address it saw.
+    expect((await from('6.6.6.6, 203.0.113.1')).status).toBe(200)
+    expect((await from('6.6.6.6, 203.0.113.1')).status).toBe(429)
+    expect((await from('6.6.6.6, 203.0.113.2')).status).toBe(200)
+    // Two trusted proxies in a row: the client is the address the outer one saw.
+    expect((await from('203.0.113.3, 192.0.2.10')).status).toBe(200)
+    expect((await from('6.6.6.6, 203.0.113.3, 192.0.2.10')).status).toBe(429)
+  })
+
+  it('security: X-Forwarded-For from an address that is not a trusted proxy is ignored', async () => {
+    // Every request here comes from 127.0.0.1, which is not the proxy this server trusts: one client, one bucket.
+    const url = await serve({ rateLimit: { now: () => 0, burst: 1 }, trustedProxies: ['192.0.2.10'] })
+    expect((await get(url, '/healthz', { headers: { 'X-Forwarded-For': '203.0.113.3' } })).status).toBe(200)
+    expect((await get(url, '/healthz', { headers: { 'X-Forwarded-For': '203.0.113.4' } })).status).toBe(429)
   })
 
   it('error: without index.html, pages say how to build the app (503) and the endpoints still work', async () => {

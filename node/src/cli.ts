@@ -101,9 +101,15 @@ export function buildProgram(): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option(
-      '--http-trust-proxy',
-      'rate-limit by the last X-Forwarded-For address: only behind a reverse proxy that sets it (env SECURECHAT_HTTP_TRUST_PROXY=1)',
+      '--http-trusted-proxy <ip>',
+      'a reverse proxy in front of --http: its requests are rate-limited by the client in X-Forwarded-For, nobody else is believed (repeatable; env SECURECHAT_HTTP_TRUSTED_PROXIES, comma-separated)',
+      repeatable,
     )
+    .option(
+      '--tls-cert <file>',
+      'PEM certificate chain, leaf first: serve wss:// on --listen …/tls/ws addresses and HTTPS on --http; read again on SIGHUP (env SECURECHAT_TLS_CERT)',
+    )
+    .option('--tls-key <file>', "the certificate's PEM private key, no passphrase (env SECURECHAT_TLS_KEY)")
     .option(
       '--store <where>',
       'keep what passes through rooms for history: sqlite (default, under --data-dir), sqlite:<file>, postgres://user:password@host/db (relays may share one), or none (env SECURECHAT_STORE)',

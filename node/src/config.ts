@@ -10,6 +10,7 @@ import {
   RELAY_MAX_RESERVATIONS,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
 import {
   STORE_MAX_BYTES_PER_SENDER,
   STORE_MAX_BYTES_PER_TOPIC,
@@ -67,8 +68,16 @@ export const relayConfigSchema = z
     webIceServers: z
       .array(z.string().regex(/^(stun|stuns|turn|turns):/, 'a stun:, stuns:, turn: or turns: URL'))
       .optional(),
-    /** Client IPs for rate limiting come from the last X-Forwarded-For entry (one reverse proxy in front). */
-    httpTrustProxy: z.boolean(),
+    /**
+     * Reverse proxies in front of `--http`: only a request from one of these addresses has its client IP taken from
+     * `X-Forwarded-For` (for the rate limit); anyone else's header is ignored.
+     */
+    httpTrustedProxies: z.array(z.ipv4().or(z.ipv6())),
+    // --- TLS on the relay itself (issue 13): `wss://` on `/tls/ws` listen addresses, HTTPS on `--http`.
+    /** PEM certificate chain, leaf first (`fullchain.pem`); read again on SIGHUP. */
+    tlsCert: z.string().min(1).optional(),
+    /** Its private key, PEM, without a passphrase (`privkey.pem`); read again on SIGHUP. */
+    tlsKey: z.string().min(1).optional(),
     // --- The message store (issue 12): SQLite under dataDir unless `store` says otherwise.
     /** `sqlite` (default), `sqlite:<file>`, `postgres://…`, or `none` to keep nothing. */
     store: z.string().min(1),
@@ -109,7 +118,9 @@ const ENV: Record<keyof RelayConfig, string> = {
   webRpc: 'SECURECHAT_WEB_RPC',
   webEnsRpc: 'SECURECHAT_WEB_ENS_RPC',
   webIceServers: 'SECURECHAT_WEB_ICE_SERVERS',
-  httpTrustProxy: 'SECURECHAT_HTTP_TRUST_PROXY',
+  httpTrustedProxies: 'SECURECHAT_HTTP_TRUSTED_PROXIES',
+  tlsCert: 'SECURECHAT_TLS_CERT',
+  tlsKey: 'SECURECHAT_TLS_KEY',
   store: 'SECURECHAT_STORE',
   storeMaxAgeMs: 'SECURECHAT_STORE_MAX_AGE_MS',
   storeMaxRecords: 'SECURECHAT_STORE_MAX_RECORDS',
@@ -142,7 +153,9 @@ export interface RelayFlags {
   webRpc?: string
   webEnsRpc?: string
   webIceServer?: string[]
-  httpTrustProxy?: boolean
+  httpTrustedProxy?: string[]
+  tlsCert?: string
+  tlsKey?: string
   store?: string
   storeMaxAgeMs?: string
   storeMaxRecords?: string
@@ -152,6 +165,12 @@ export interface RelayFlags {
 }
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
+  if (env.SECURECHAT_HTTP_TRUST_PROXY !== undefined) {
+    // It trusted X-Forwarded-For from anyone; ignoring it quietly would put every client behind the proxy in one bucket.
+    throw new ConfigError('SECURECHAT_HTTP_TRUST_PROXY is no longer read', {
+      hint: 'name the proxy instead: SECURECHAT_HTTP_TRUSTED_PROXIES=<its IP> (or --http-trusted-proxy <ip>)',
+    })
+  }
   const file = flags.config === undefined ? {} : readConfigFile(flags.config)
   const list = (value: string | undefined): string[] | undefined =>
     value === undefined || value === ''
@@ -195,7 +214,9 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     ...optional('webRpc', flags.webRpc ?? (env[ENV.webRpc] || undefined) ?? file.webRpc),
     ...optional('webEnsRpc', flags.webEnsRpc ?? (env[ENV.webEnsRpc] || undefined) ?? file.webEnsRpc),
     ...optional('webIceServers', flags.webIceServer ?? list(env[ENV.webIceServers]) ?? file.webIceServers),
-    httpTrustProxy: flags.httpTrustProxy ?? flag(env[ENV.httpTrustProxy]) ?? file.httpTrustProxy ?? false,
+    httpTrustedProxies: flags.httpTrustedProxy ?? list(env[ENV.httpTrustedProxies]) ?? file.httpTrustedProxies ?? [],
+    ...optional('tlsCert', flags.tlsCert ?? (env[ENV.tlsCert] || undefined) ?? file.tlsCert),
+    ...optional('tlsKey', flags.tlsKey ?? (env[ENV.tlsKey] || undefined) ?? file.tlsKey),
     store: flags.store ?? (env[ENV.store] || undefined) ?? file.store ?? 'sqlite',
     storeMaxAgeMs: numberOrText(
       flags.storeMaxAgeMs ?? (env[ENV.storeMaxAgeMs] || undefined) ?? file.storeMaxAgeMs ?? STORE_RETENTION_MS,
@@ -231,12 +252,35 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
       hint: `fix --${flagName(field)} (or ${ENV[field as keyof RelayConfig] ?? 'the config file'})`,
     })
   }
-  return parsed.data
+  return checkTls(parsed.data)
 }
 
-/** The command-line flag of a config key: `dataDir` is `--data-dir`; three keys are named differently. */
+/** `--tls-cert` and `--tls-key` come together, and something must serve TLS with them. */
+function checkTls(config: RelayConfig): RelayConfig {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    const missing = config.tlsCert === undefined ? 'tlsCert' : 'tlsKey'
+    throw new ConfigError(`--${flagName(missing)} is missing: TLS needs both a certificate and its key`, {
+      details: { field: missing },
+      hint: `pass --tls-cert <fullchain.pem> and --tls-key <privkey.pem> (or ${ENV.tlsCert} and ${ENV.tlsKey})`,
+    })
+  }
+  if (config.tlsCert !== undefined && config.httpPort === undefined && !config.listen.some(isSecureWebSocketAddress)) {
+    throw new ConfigError('--tls-cert is given, but nothing would serve TLS with it', {
+      details: { listen: config.listen },
+      hint: 'add a wss:// listener (--listen /ip4/0.0.0.0/tcp/443/tls/ws) and/or the HTTPS server (--http <port>)',
+    })
+  }
+  return config
+}
+
+/** The command-line flag of a config key: `dataDir` is `--data-dir`; four keys are named differently. */
 function flagName(field: string): string {
-  const renamed: Record<string, string> = { peers: 'peer', httpPort: 'http', webIceServers: 'web-ice-server' }
+  const renamed: Record<string, string> = {
+    peers: 'peer',
+    httpPort: 'http',
+    webIceServers: 'web-ice-server',
+    httpTrustedProxies: 'http-trusted-proxy',
+  }
   return renamed[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 

@@ -29,3 +29,8 @@ export class VerificationFailedError extends SecureChatError {
 export class StoreError extends SecureChatError {
   override name = 'StoreError'
 }
+
+/** The relay's TLS certificate or key file cannot be read, parsed or used together (`--tls-cert`, `--tls-key`). */
+export class TlsError extends SecureChatError {
+  override name = 'TlsError'
+}

@@ -30,7 +30,8 @@ export async function buildWebApp(outDir: string): Promise<void> {
   )
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `args`: more Chromium switches (a test CA's `--ignore-certificate-errors-spki-list`). */
+export function launchChromium(args: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -43,6 +44,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      ...args,
     ],
   })
 }

@@ -6,6 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay, type Relay, type RelayServiceFactories } from '../../node/src/relay/create-relay.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
+import type { TlsCredentials } from '../../node/src/relay/tls.ts'
 import type { TestChain } from './chain.ts'
 
 /**
@@ -22,12 +23,17 @@ export async function startBrowserRelay(
     dataDir?: string
     services?: Omit<RelayServiceFactories, 'http'>
     peers?: string[]
+    /** Default: one WebSocket listener, `/ip4/127.0.0.1/tcp/0/ws`. */
+    listen?: string[]
+    /** The relay's TLS pair: its `/tls/ws` listeners serve `wss://`, its HTTP server HTTPS. */
+    tls?: TlsCredentials
   } & Omit<HttpServiceInit, 'port' | 'webRoot' | 'app'>,
 ): Promise<Relay> {
-  const { webRoot, contracts, dataDir, services, peers, ...http } = params
+  const { webRoot, contracts, dataDir, services, peers, listen, tls, ...http } = params
   const relay = createRelay({
     privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
+    listen: listen ?? ['/ip4/127.0.0.1/tcp/0/ws'],
+    ...(tls === undefined ? {} : { tls }),
     provider: chain.provider,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(peers === undefined ? {} : { peers }),

@@ -1,13 +1,15 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { RelayConfig } from '../config.ts'
+import type { TlsError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRelay, type Relay, type RelayServiceFactories } from '../relay/create-relay.ts'
-import { isPrivateMultiaddr, webSocketAddresses } from '../relay/http/addresses.ts'
+import { isPrivateMultiaddr, isSecureWebSocketAddress, webSocketAddresses } from '../relay/http/addresses.ts'
 import { httpServer } from '../relay/http/service.ts'
 import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { messageStore } from '../relay/store-service.ts'
+import { certificateCovers, loadTlsCredentials, type TlsCertificateInfo, type TlsCredentials } from '../relay/tls.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
 import { STORE_FILE_NAME } from '../store/constants.ts'
 
@@ -16,6 +18,11 @@ export async function runRelay(config: RelayConfig): Promise<void> {
   const { root, factory } = createNodeLogger({ json: config.json })
   const privateKey = await loadOrCreatePeerKey(config.dataDir)
   const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))
+  // A pair that cannot be used stops the start here, with which file is wrong and what to do (TlsError).
+  const tls =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : await loadTlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey })
   const provider =
     config.rpc === undefined || chainId === undefined ? undefined : createRpcProvider({ url: config.rpc, chainId })
   let relay: Relay
@@ -23,6 +30,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     relay = createRelay({
       privateKey,
       listen: config.listen,
+      ...(tls === undefined ? {} : { tls }),
       announce: config.announce,
       peers: config.peers,
       maxReservations: config.maxReservations,
@@ -41,6 +49,9 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
+  // SIGHUP reads the TLS files again (as nginx does); without TLS it keeps its default, ending the process.
+  const reloadTls = tls === undefined ? undefined : () => void reloadCertificate(root, tls)
+  if (reloadTls !== undefined) process.on('SIGHUP', reloadTls)
   try {
     await relay.start()
   } catch (err) {
@@ -83,7 +94,12 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     }
     warnIfBrowsersCannotDial(root, relay, config.webAllowPrivate)
   }
+  if (tls !== undefined) {
+    logCertificate(root, 'tls:loaded', tls.info)
+    warnIfCertificateMisnamed(root, relay, tls)
+  }
   const signal = await signalled
+  if (reloadTls !== undefined) process.off('SIGHUP', reloadTls)
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
   try {
     await relay.stop()
@@ -122,7 +138,7 @@ async function services(
           port: config.httpPort,
           host: config.httpHost,
           webRoot: config.webRoot,
-          trustProxy: config.httpTrustProxy,
+          trustedProxies: config.httpTrustedProxies,
           app: {
             ...(chainId === undefined ? {} : { chainId }),
             ...(rpcUrl === undefined ? {} : { rpcUrl }),
@@ -154,21 +170,72 @@ async function services(
   }
 }
 
+/** SIGHUP: the files are read again; a pair that cannot be used leaves the one in use, and the log says why. */
+async function reloadCertificate(log: Logger, tls: TlsCredentials): Promise<void> {
+  try {
+    logCertificate(log, 'tls:reloaded', await tls.reload())
+  } catch (err) {
+    const { message, hint } = err as TlsError
+    log.error(
+      { event: 'tls:reload-failed', error: message, hint, fingerprint256: tls.info.fingerprint256 },
+      `TLS certificate not reloaded, still serving the previous one: ${message}`,
+    )
+  }
+}
+
+function logCertificate(log: Logger, event: 'tls:loaded' | 'tls:reloaded', info: TlsCertificateInfo): void {
+  const fields = {
+    event,
+    subject: info.subject,
+    altNames: info.altNames,
+    validTo: info.validTo,
+    fingerprint256: info.fingerprint256,
+  }
+  if (info.expired) {
+    log.warn(
+      { ...fields, hint: 'renew it and send the relay SIGHUP' },
+      `the TLS certificate expired on ${info.validTo}: browsers refuse it`,
+    )
+  } else {
+    log.info(fields, event === 'tls:loaded' ? 'serving TLS' : 'TLS certificate reloaded: new connections get it')
+  }
+}
+
 /** The app is served, but will browsers reach the relay? Say so at startup rather than let users find out. */
 function warnIfBrowsersCannotDial(log: Logger, relay: Relay, allowPrivate: boolean): void {
   const addresses = webSocketAddresses(relay.multiaddrs, relay.peerId)
   if (addresses.length === 0) {
     log.warn(
-      { event: 'http:unreachable', hint: 'add a WebSocket listener, e.g. --listen /ip4/0.0.0.0/tcp/4002/ws' },
+      {
+        event: 'http:unreachable',
+        hint: 'add a WebSocket listener: --listen /ip4/0.0.0.0/tcp/443/tls/ws with --tls-cert and --tls-key, or /ws behind a TLS proxy',
+      },
       'the relay has no WebSocket address: the web app cannot connect to it',
     )
   } else if (!allowPrivate && addresses.every(isPrivateMultiaddr)) {
     log.warn(
       {
         event: 'http:unreachable',
-        hint: '--announce the public wss:// address of the relay, or pass --web-allow-private on a LAN',
+        hint: '--announce the public wss:// address of the relay (its own /tls/ws listener or its proxy), or pass --web-allow-private on a LAN',
       },
       'every WebSocket address of the relay is loopback or private, which browsers refuse to dial',
+    )
+  }
+}
+
+/** Browsers dial a `wss://` address only when the certificate names its host: a listener on 0.0.0.0 has IP addresses. */
+function warnIfCertificateMisnamed(log: Logger, relay: Relay, tls: TlsCredentials): void {
+  for (const address of relay.multiaddrs.filter(isSecureWebSocketAddress)) {
+    const [, host = '', port = ''] = /^\/(?:ip4|ip6|dns|dns4|dns6)\/([^/]+)\/tcp\/(\d+)/.exec(address) ?? []
+    if (host === '' || certificateCovers(tls.certificate, host)) continue
+    log.warn(
+      {
+        event: 'tls:misnamed',
+        address,
+        altNames: tls.info.altNames,
+        hint: `--announce /dns4/<a name the certificate has>/tcp/${port}/tls/ws (the announced addresses replace the listened ones)`,
+      },
+      `browsers will refuse wss://${host}:${port}: the certificate does not name ${host}`,
     )
   }
 }

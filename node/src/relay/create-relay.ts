@@ -24,6 +24,7 @@ import { ConfigError } from '../errors.ts'
 import type { LeafListTaker } from './http/audit.ts'
 import { type Metric, relayMetrics } from './metrics.ts'
 import { type RelayInit, RelayNode, type RelayStats } from './relay.ts'
+import type { TlsCredentials } from './tls.ts'
 
 /** What every service may have; all of it optional. */
 export interface RelayService {
@@ -92,6 +93,8 @@ export interface RelayComponents {
   readonly services: Readonly<RelayServices>
   /** The relay's one metrics surface (see {@link Relay.metrics}). */
   metrics(): Metric[]
+  /** The relay's TLS pair (`--tls-cert`), which its `wss://` listeners serve; the HTTP server serves HTTPS with it. */
+  readonly tls: TlsCredentials | undefined
 }
 
 export type RelayServiceFactories = {
@@ -143,6 +146,7 @@ export class Relay {
       ipfs: () => (this.#ipfs ??= this.#startIpfs(this.#components.dataDir('IPFS node'))),
       services,
       metrics: () => this.metrics(),
+      tls: init.tls,
     }
     for (const name of RELAY_SERVICE_ORDER) {
       const factory = factories[name] as ((components: RelayComponents) => RelayService) | undefined
@@ -187,10 +191,11 @@ export class Relay {
     return { node: this.node.stats(), proofs: { leaves: proofs.size, maxLeaves: proofs.maxLeaves }, services }
   }
 
-  /** The relay's one metrics surface, `/metrics`: the node's, then each service's. */
+  /** The relay's one metrics surface, `/metrics`: the node's, its certificate's, then each service's. */
   metrics(): Metric[] {
     return [
       ...relayMetrics(this.node.stats()),
+      ...(this.#components.tls?.metrics() ?? []),
       ...RELAY_SERVICE_ORDER.flatMap((name) => this.services[name]?.metrics?.() ?? []),
     ]
   }

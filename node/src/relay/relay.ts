@@ -26,13 +26,21 @@ import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/s
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
+import { isSecureWebSocketAddress } from './http/addresses.ts'
+import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
   privateKey: PrivateKey
   listen: string[]
   /** Public addresses to announce (for example behind a TLS proxy). */
   announce?: string[]
+  /**
+   * The certificate and key `/tls/ws` (or `/wss`) listen addresses serve `wss://` with; reloaded pairs go to new
+   * connections. Required when `listen` has such an address.
+   */
+  tls?: TlsCredentials
   /** Other relays to stay connected to, so rooms span relays. */
   peers?: string[]
   maxReservations?: number
@@ -180,12 +188,19 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   async start(): Promise<void> {
     if (this.#libp2p !== undefined) return
     const init = this.#init
+    const secure = init.listen.filter(isSecureWebSocketAddress)
+    if (secure.length > 0 && init.tls === undefined) {
+      throw new ConfigError(`listening on ${secure.join(', ')} needs a TLS certificate`, {
+        details: { listen: secure },
+        hint: 'pass --tls-cert <fullchain.pem> and --tls-key <privkey.pem>, or listen on /ws behind a TLS proxy',
+      })
+    }
     const libp2p = (await createSecureChatLibp2p({
       privateKey: init.privateKey,
       listen: init.listen,
       announce: init.announce ?? [],
       ...(init.scoring === undefined ? {} : { scoring: init.scoring }),
-      transports: [tcp(), webSockets()],
+      transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
       connectionManager: { maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS },
       // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
       gossipsub: { doPX: true },
@@ -195,6 +210,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         relay: circuitRelayServer({
           reservations: { maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS, applyDefaultLimit: true },
         }),
+        ...(init.tls === undefined ? {} : { tlsRenewal: tlsRenewal(init.tls) }),
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p

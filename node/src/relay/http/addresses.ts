@@ -1,10 +1,21 @@
 /** Which of the relay's addresses browsers can dial, and the IP arithmetic behind it (also the rate limiter's). */
 
-/** The WebSocket addresses of `multiaddrs`, each ending in `/p2p/<peerId>`: what browsers can dial. */
+/**
+ * The WebSocket addresses of `multiaddrs`, each ending in `/p2p/<peerId>`: what browsers can dial. When some are
+ * `wss://` (`/tls/ws`, `/wss`: the relay's own TLS or its proxy's), only those: a page served over HTTPS may not
+ * open a plain `ws://` connection.
+ */
 export function webSocketAddresses(multiaddrs: readonly string[], peerId: string): string[] {
-  return multiaddrs
-    .filter((address) => /\/(ws|wss|tls\/ws)(\/|$)/.test(address))
-    .map((address) => (address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`))
+  const all = multiaddrs.filter((address) => /\/ws(\/|$)/.test(address) || isSecureWebSocketAddress(address))
+  const secure = all.filter(isSecureWebSocketAddress)
+  return (secure.length > 0 ? secure : all).map((address) =>
+    address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`,
+  )
+}
+
+/** Whether an address is a secure WebSocket one (`/tls/ws`, `/tls/sni/<host>/ws` or `/wss`): `wss://`. */
+export function isSecureWebSocketAddress(address: string): boolean {
+  return /\/(wss|tls(\/sni\/[^/]+)?\/ws)(\/|$)/.test(address)
 }
 
 /**

@@ -5,6 +5,7 @@
  * the security headers (`reply.ts`, `security.ts`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { isIP, isIPv6 } from 'node:net'
 import { resolve } from 'node:path'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
@@ -20,6 +21,7 @@ import { ConfigError } from '../../errors.ts'
 import { gauge, type Metric, relayMetrics } from '../metrics.ts'
 import { RateLimiter, type RateLimiterInit } from '../rate-limit.ts'
 import type { RelayNode } from '../relay.ts'
+import type { TlsCertificate, TlsCredentials } from '../tls.ts'
 import { expandIPv6 } from './addresses.ts'
 import { appConfigRoute, type WebAppSettings } from './app-config.ts'
 import { auditRoutes, type LeafListTaker } from './audit.ts'
@@ -42,11 +44,11 @@ export interface RelayHttpServerInit {
   app?: WebAppSettings
   rateLimit?: RateLimiterInit
   /**
-   * Behind one reverse proxy, every request comes from the proxy: take the client IP from the last
-   * `X-Forwarded-For` entry (the one the proxy added) instead. Off by default: a client can write
-   * that header itself.
+   * The reverse proxies in front of this server (IP addresses). Behind one, every request comes from the proxy: for
+   * a request from one of these, the client IP is the right-most `X-Forwarded-For` entry that is not one of them
+   * (the address the outermost of them saw). Anyone else's header is ignored — a client can write it itself.
    */
-  trustProxy?: boolean
+  trustedProxies?: readonly string[]
   /**
    * Everything `/metrics` serves (a relay component passes its one metrics surface); default: the relay node's
    * and this server's own.
@@ -56,6 +58,8 @@ export interface RelayHttpServerInit {
   auditProofs?: ProofSource
   /** Takes `POST /audit/leaf-lists` (a relay passes its `LeafListIntake`); without it, 501. */
   leafLists?: LeafListTaker
+  /** Serve HTTPS with this pair (a relay passes its `--tls-cert`); a reloaded pair goes to new connections. */
+  tls?: TlsCredentials
   logger?: LoggerFactory
 }
 
@@ -70,7 +74,8 @@ export class RelayHttpServer {
   readonly #reply: Replies
   readonly #files: WebAppFiles
   readonly #routes: Record<string, Route>
-  #server: Server | undefined
+  readonly #trustedProxies: ReadonlySet<string>
+  #server: Server | HttpsServer | undefined
   #url: string | undefined
   #stopping: Promise<void> | undefined
 
@@ -78,6 +83,7 @@ export class RelayHttpServer {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:http')
     this.#limiter = new RateLimiter(init.rateLimit)
+    this.#trustedProxies = new Set((init.trustedProxies ?? []).map(canonicalIp))
     this.#reply = new Replies(cspTemplate(this.#connectSources()))
     this.#files = new WebAppFiles({
       root: resolve(init.webRoot ?? DEFAULT_WEB_ROOT),
@@ -100,7 +106,7 @@ export class RelayHttpServer {
     }
   }
 
-  /** `http://host:port/` once started. */
+  /** `http://host:port/` (`https://` with TLS) once started. */
   get url(): string {
     if (this.#url === undefined) throw new Error('HTTP server not started')
     return this.#url
@@ -112,7 +118,9 @@ export class RelayHttpServer {
 
   async start(): Promise<void> {
     if (this.#server !== undefined) return
-    const server = createServer({ requestTimeout: HTTP_REQUEST_TIMEOUT_MS, headersTimeout: HTTP_HEADERS_TIMEOUT_MS })
+    const options = { requestTimeout: HTTP_REQUEST_TIMEOUT_MS, headersTimeout: HTTP_HEADERS_TIMEOUT_MS }
+    const tls = this.#init.tls
+    const server = tls === undefined ? createServer(options) : createHttpsServer({ ...options, ...tls.certificate })
     server.on('request', (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         this.#log.error('HTTP request failed', { path: req.url, error: String(err) })
@@ -135,9 +143,10 @@ export class RelayHttpServer {
     })
     this.#server = server
     this.#stopping = undefined
+    tls?.addEventListener('certificate:reloaded', this.#onCertificate)
     const { address, port } = server.address() as { address: string; port: number }
     const shown = address === '0.0.0.0' || address === '::' ? 'localhost' : isIPv6(address) ? `[${address}]` : address
-    this.#url = `http://${shown}:${port}/`
+    this.#url = `${tls === undefined ? 'http' : 'https'}://${shown}:${port}/`
     this.#log.debug('HTTP server listening', { event: 'http:listening', url: this.#url, webRoot: this.webRoot })
   }
 
@@ -151,11 +160,18 @@ export class RelayHttpServer {
     const server = this.#server
     if (server === undefined) return this.#stopping
     this.#server = undefined
+    this.#init.tls?.removeEventListener('certificate:reloaded', this.#onCertificate)
     this.#stopping = new Promise<void>((done) => {
       server.close(() => done())
       server.closeAllConnections()
     })
     return this.#stopping
+  }
+
+  /** New connections get the new pair; open ones keep the session they made. */
+  readonly #onCertificate = (event: CustomEvent<TlsCertificate>): void => {
+    const server = this.#server
+    if (server !== undefined && 'setSecureContext' in server) server.setSecureContext(event.detail)
   }
 
   /** The server's own metrics. */
@@ -208,14 +224,28 @@ export class RelayHttpServer {
 
   /** The rate limiter's key: the client's IP, and for IPv6 its /64 (one host usually has a whole /64). */
   #clientKey(req: IncomingMessage): string {
-    let ip = req.socket.remoteAddress ?? ''
-    if (this.#init.trustProxy === true) {
+    let ip = canonicalIp(req.socket.remoteAddress ?? '')
+    if (this.#trustedProxies.has(ip)) {
       const header = req.headers['x-forwarded-for']
-      const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').at(-1)?.trim() ?? ''
-      if (isIP(forwarded) !== 0) ip = forwarded
+      const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')
+      // Right to left: each trusted proxy appended the address it saw; the first one not ours is the client.
+      for (let i = hops.length - 1; i >= 0; i--) {
+        const hop = canonicalIp(hops[i]!.trim())
+        if (isIP(hop) === 0) break
+        ip = hop
+        if (!this.#trustedProxies.has(hop)) break
+      }
     }
-    if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) ip = ip.slice(7)
     if (isIP(ip) === 6) return `${expandIPv6(ip).slice(0, 4).join(':')}::/64`
     return ip
   }
+}
+
+/** One spelling per address: IPv4-mapped IPv6 as IPv4, IPv6 in full lower-case groups without leading zeros. */
+function canonicalIp(ip: string): string {
+  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7)
+  if (isIP(ip) !== 6) return ip
+  return expandIPv6(ip)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')
 }

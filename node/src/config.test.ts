@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { resolveRelayConfig } from './config.ts'
+import { ConfigError } from './errors.ts'
+
+const WSS = '/ip4/0.0.0.0/tcp/443/tls/ws'
+
+function refused(run: () => unknown): ConfigError {
+  try {
+    run()
+  } catch (err) {
+    if (err instanceof ConfigError) return err
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('relay settings: TLS (--tls-cert, --tls-key)', () => {
+  it('behavior: flags, environment and config file name the pair, flags first', () => {
+    const env = { SECURECHAT_TLS_CERT: '/env/cert.pem', SECURECHAT_TLS_KEY: '/env/key.pem', SECURECHAT_LISTEN: WSS }
+    expect(resolveRelayConfig({}, env)).toMatchObject({ tlsCert: '/env/cert.pem', tlsKey: '/env/key.pem' })
+    expect(resolveRelayConfig({ tlsCert: '/flag/cert.pem', tlsKey: '/flag/key.pem' }, env)).toMatchObject({
+      tlsCert: '/flag/cert.pem',
+      tlsKey: '/flag/key.pem',
+    })
+    expect(resolveRelayConfig({}, {})).not.toHaveProperty('tlsCert')
+  })
+
+  it('error: a certificate without its key, or a key without its certificate', () => {
+    const noKey = refused(() => resolveRelayConfig({ tlsCert: 'cert.pem', listen: [WSS] }, {}))
+    expect(noKey.message).toBe('--tls-key is missing: TLS needs both a certificate and its key')
+    expect(noKey.hint).toContain('--tls-key <privkey.pem>')
+    const noCert = refused(() => resolveRelayConfig({ tlsKey: 'key.pem', listen: [WSS] }, {}))
+    expect(noCert.message).toBe('--tls-cert is missing: TLS needs both a certificate and its key')
+  })
+
+  it('error: a pair with nothing to serve it (no /tls/ws listener, no --http)', () => {
+    const err = refused(() =>
+      resolveRelayConfig({ tlsCert: 'cert.pem', tlsKey: 'key.pem', listen: ['/ip4/0.0.0.0/tcp/4002/ws'] }, {}),
+    )
+    expect(err.message).toBe('--tls-cert is given, but nothing would serve TLS with it')
+    expect(err.hint).toContain('--listen /ip4/0.0.0.0/tcp/443/tls/ws')
+    // The HTTPS server alone is something to serve.
+    expect(resolveRelayConfig({ tlsCert: 'c', tlsKey: 'k', http: '443' }, {}).httpPort).toBe(443)
+  })
+})
+
+describe('relay settings: trusted proxies (--http-trusted-proxy)', () => {
+  it('behavior: addresses from flags, a comma-separated environment variable or the config file', () => {
+    expect(resolveRelayConfig({ httpTrustedProxy: ['127.0.0.1', '::1'] }, {}).httpTrustedProxies).toEqual([
+      '127.0.0.1',
+      '::1',
+    ])
+    expect(
+      resolveRelayConfig({}, { SECURECHAT_HTTP_TRUSTED_PROXIES: '10.0.0.2, 10.0.0.3' }).httpTrustedProxies,
+    ).toEqual(['10.0.0.2', '10.0.0.3'])
+    expect(resolveRelayConfig({}, {}).httpTrustedProxies).toEqual([])
+  })
+
+  it('error: a proxy that is not an IP address', () => {
+    const err = refused(() => resolveRelayConfig({ httpTrustedProxy: ['proxy.example'] }, {}))
+    expect(err.details).toMatchObject({ field: 'httpTrustedProxies' })
+    expect(err.hint).toContain('--http-trusted-proxy')
+  })
+
+  it('error: the old SECURECHAT_HTTP_TRUST_PROXY, which believed anyone, says what replaces it', () => {
+    const err = refused(() => resolveRelayConfig({}, { SECURECHAT_HTTP_TRUST_PROXY: '1' }))
+    expect(err.hint).toContain('SECURECHAT_HTTP_TRUSTED_PROXIES=<its IP>')
+  })
+})
