@@ -1,13 +1,15 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { parseRatchetMessage } from '@securechat/sdk/crypto'
-import { DM_TOPIC_PREFIX, decodeDmRecord, inboxTopic } from '@securechat/sdk/dm'
-import { type HistoryRecord, MAX_HISTORY_PAGE_RECORDS, queryHistory } from '@securechat/sdk/history'
-import type { DirectMessage, DmDelivered, DmHistoryProgress } from '@securechat/sdk/types'
+import { DM_TOPIC_PREFIX, decodeDmRecord, dmRecordId, inboxTopic } from '@securechat/sdk/dm'
+import { fetchHistory, type HistoryRecord, MAX_HISTORY_PAGE_RECORDS, queryHistory } from '@securechat/sdk/history'
+import type { DirectMessage, DmDelivered, DmHistoryGap, DmHistoryProgress } from '@securechat/sdk/types'
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDevice } from './helpers/device.ts'
+import { dropOnArrival } from './helpers/drop-gossip.ts'
+import { LossyLink } from './helpers/lossy-link.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
 import { startStoreRelay } from './helpers/stoppers.ts'
 
@@ -257,3 +259,121 @@ function messageNumber(record: HistoryRecord, from: string): number {
   if (record.from !== from || decoded.status !== 'ok' || decoded.record.type !== 'msg') return -1
   return parseRatchetMessage(new Uint8Array(Buffer.from(decoded.record.ct, 'base64url'))).header.n
 }
+
+/** A path to the relay at `relay` that a test can cut: a TCP proxy, and the address to bootstrap through it. */
+async function cuttableLink(relay: string): Promise<{ link: LossyLink; address: string; relayPeer: string }> {
+  const [, , , , port, , relayPeer] = relay.split('/')
+  const link = new LossyLink({ host: '127.0.0.1', port: Number(port) })
+  await link.start()
+  cleanups.push(() => link.stop())
+  return { link, address: `/ip4/127.0.0.1/tcp/${link.port}/p2p/${relayPeer}`, relayPeer: relayPeer! }
+}
+
+/** Cuts `link` (its connections reset, new ones held) and resolves once `client` no longer has the relay. */
+async function cut(link: LossyLink, client: SecureChatClient, relayPeer: string): Promise<void> {
+  link.partition()
+  link.reset()
+  await until(async () => client.libp2p.getConnections().every((c) => c.remotePeer.toString() !== relayPeer), 'cut')
+}
+
+/** Alice and Bob with a session (Bob answered), Alice reaching the only relay through `via`. */
+async function talking(relay: string, via: string, aliceVault?: VaultBackend) {
+  const aliceWallet = Wallet.createRandom()
+  const alice = await device(aliceWallet, [via], aliceVault)
+  const bob = await device(Wallet.createRandom(), [relay])
+  const conversation = alice.client.dm(bob.client.address)
+  const hello = nextDm(bob.client, 'hello')
+  const established = new Promise((resolve) =>
+    alice.client.dms.addEventListener('session:established', resolve, { once: true }),
+  )
+  await conversation.send('hello')
+  await Promise.all([hello, established])
+  return { alice, aliceWallet, bob, bobPeer: bob.client.peerId.toString(), conversation }
+}
+
+describe('direct messages no store kept', () => {
+  it("behavior: a DM sent while the sender's link to the only relay is cut is re-sent when it is back, read once, and ends delivered", async () => {
+    const relay = await storeRelay()
+    const { link, address, relayPeer } = await cuttableLink(relay)
+    const { alice, bob, bobPeer, conversation } = await talking(relay, address)
+    await cut(link, alice.client, relayPeer)
+
+    const result = await conversation.send('while cut')
+    expect(result.delivery).toMatchObject([{ peerId: bobPeer, status: 'sent', handshake: false, recipients: 0 }])
+    const [{ record }] = result.delivery as Array<{ record: Uint8Array }>
+    const pair = alice.client.libp2p.services.pubsub.getTopics().find((t) => t.startsWith(DM_TOPIC_PREFIX))!
+    const kept = await fetchHistory(bob.client.libp2p, multiaddr(relay), { topic: pair, ids: [dmRecordId(record!)] })
+    expect(kept.records).toEqual([])
+    expect(alice.client.dms.status(result.id)).toEqual([
+      { address: bob.client.address, peerId: bobPeer, status: 'sent' },
+    ])
+
+    const delivered = deliveredAll(alice.client, bobPeer, [result.id])
+    link.heal()
+    await delivered
+    expect(alice.client.dms.status(result.id)).toEqual([
+      { address: bob.client.address, peerId: bobPeer, status: 'delivered' },
+    ])
+    expect(bob.received.map((m) => m.text)).toEqual(['hello', 'while cut'])
+  }, 60_000)
+
+  it('behavior: a DM no store kept and no receipt answered is re-sent after the sender restarts (its vault keeps it)', async () => {
+    const relay = await storeRelay()
+    const { link, address, relayPeer } = await cuttableLink(relay)
+    const aliceVault = memoryVaultBackend()
+    const { alice, aliceWallet, bob, bobPeer, conversation } = await talking(relay, address, aliceVault)
+    await cut(link, alice.client, relayPeer)
+    const result = await conversation.send('before the restart')
+    expect(result.delivery).toMatchObject([{ peerId: bobPeer, status: 'sent', recipients: 0 }])
+    await alice.close()
+
+    link.heal()
+    const aliceAgain = await device(aliceWallet, [address], aliceVault)
+    // Restored from the vault: still waiting on Bob's device.
+    expect(aliceAgain.client.dms.status(result.id)).toEqual([
+      { address: bob.client.address, peerId: bobPeer, status: 'sent' },
+    ])
+    await deliveredAll(aliceAgain.client, bobPeer, [result.id])
+    expect(aliceAgain.client.dms.status(result.id)).toEqual([
+      { address: bob.client.address, peerId: bobPeer, status: 'delivered' },
+    ])
+    expect(bob.received.map((m) => m.text)).toEqual(['hello', 'before the restart'])
+  }, 60_000)
+})
+
+describe('DM gap repair', () => {
+  it('behavior: a DM dropped on its way to the reader is shown as a gap, filled from the store, and read once', async () => {
+    const relay = await storeRelay()
+    const { alice, bob, conversation } = await talking(relay, relay)
+    const bobPair = bob.client.libp2p.services.pubsub.getTopics().find((t) => t.startsWith(DM_TOPIC_PREFIX))!
+    // The network loses the next record Alice sends Bob (the relay has kept it).
+    const alicePeer = alice.client.peerId
+    let dropped = 0
+    dropOnArrival(bob.client.libp2p.services.pubsub, bobPair, (m) => {
+      if (dropped > 0 || m.type !== 'signed' || !m.from.equals(alicePeer)) return false
+      dropped += 1
+      return true
+    })
+    const gaps: DmHistoryGap[] = []
+    bob.client.dms.addEventListener('history:gap', (event) => gaps.push(event.detail))
+    const inConversation: DmHistoryGap[] = []
+    bob.client.dm(alice.client.address).addEventListener('history:gap', (event) => inConversation.push(event.detail))
+
+    const lost = await conversation.send('lost on the way')
+    const lostDelivered = deliveredAll(alice.client, bob.client.peerId.toString(), [lost.id])
+    const repaired = nextDm(bob.client, 'lost on the way')
+    await conversation.send('this one names it')
+    await repaired
+    expect(dropped).toBe(1)
+    const id = dmRecordId((lost.delivery[0] as { record: Uint8Array }).record)
+    const gap = { sender: alice.client.address, senderPeerId: alicePeer.toString(), id }
+    expect(gaps).toEqual([
+      { ...gap, state: 'missing' },
+      { ...gap, state: 'filled' },
+    ])
+    expect(inConversation).toEqual(gaps)
+    // Live first, the repaired one when it came; each once; and Alice sees both delivered.
+    expect(bob.received.map((m) => m.text)).toEqual(['hello', 'this one names it', 'lost on the way'])
+    await lostDelivered
+  }, 60_000)
+})

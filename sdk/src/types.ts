@@ -1,6 +1,7 @@
 /**
  * Types shared by the sdk's entry points and the apps (node/, web/). Types only: no values.
  */
+import type { SignedMessage } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 
 export interface AbortOptions {
@@ -163,15 +164,56 @@ export interface OutgoingStats {
 }
 
 /**
- * A gap in a room's history (gap repair): `missing` once it is still absent after a short
- * grace and is being asked for; then `filled` (it was delivered, or this device had it after all)
- * or `lost` (no relay's store nor peer held it within the bound).
+ * A record later records name that this device lacks (gap repair), rooms and DMs alike: `missing`
+ * once it is still absent after a short grace and is being asked for; then `filled` (it was
+ * delivered, or this device had it after all) or `lost` (no relay's store nor peer held it within
+ * the bound). `history:gap` carries it with where it belongs: {@link HistoryGap} on a room,
+ * {@link DmHistoryGap} on the DMs and a conversation.
  */
-export interface HistoryGap {
-  roomId: string
-  /** The missing message's id. */
+export interface GapReport {
+  /** The missing record's id: sha256 of its bytes, as the stores know it (a room message's id). */
   id: string
   state: 'missing' | 'filled' | 'lost'
+}
+
+/** A gap in a room's history (`history:gap` on the room). */
+export interface HistoryGap extends GapReport {
+  roomId: string
+}
+
+/**
+ * A gap in what a device sent this one (`history:gap` on `client.dms` and, for another wallet's
+ * device, its conversation): a DM names the records its sender sent this device before it. `id`
+ * is the record's id; the message's own id is inside the ciphertext, known once it is filled.
+ */
+export interface DmHistoryGap extends GapReport {
+  /** The wallet of the device whose record is missing (this wallet's own for a copy from another device). */
+  sender: Address
+  senderPeerId: string
+}
+
+/** How a fetched record a gap named ended: delivered as live, already held, or failing the room's or DM's checks. */
+export type GapFill = 'delivered' | 'had' | 'rejected'
+
+/**
+ * What gap repair (`history/gap-repair.ts`) needs of a room or of the DMs from one device: to know
+ * what it holds, and to take a fetched record through its own checks exactly like a live one.
+ */
+export interface GapSink {
+  /** Where missing records are asked for, in order (what the first lacks is asked of the next). */
+  topics: string[]
+  /** Whether this device has the record: delivered, reported undecryptable, or sent. */
+  known(id: string): boolean
+  /** Runs a fetched record through the gatekeeper and delivers it as if it came live. */
+  fill(message: SignedMessage, receivedAtMs: number): Promise<GapFill>
+  report(gap: GapReport): void
+}
+
+/** What a room or the DMs tell gap repair of every record they take (`Room.watchGaps`, `DirectMessages`). */
+export interface GapWatcher {
+  /** Record `id` is here; `deps` are the ids its sender names as sent before (followed when absent). */
+  saw(id: string, deps: readonly string[]): void
+  stop(): void
 }
 
 /** Progress of one catch-up of a room from the relays' stores. */
@@ -367,6 +409,8 @@ export interface DirectMessagesEvents {
   'message:delivered': CustomEvent<DmDelivered>
   /** A catch-up from the relays' stores (on start and when a relay with history connects) progressed. */
   'history:progress': CustomEvent<DmHistoryProgress>
+  /** A record a DM names (its `deps`) that this device lacks: being fetched from the stores, filled or lost. */
+  'history:gap': CustomEvent<DmHistoryGap>
   'dm:stopped': CustomEvent
 }
 
@@ -374,5 +418,7 @@ export interface ConversationEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:delivered': CustomEvent<DmDelivered>
+  /** A gap in what one of the other wallet's devices sent this one (see `DirectMessagesEvents`). */
+  'history:gap': CustomEvent<DmHistoryGap>
   'conversation:stopped': CustomEvent
 }

@@ -454,6 +454,8 @@ export class SecureChatClient {
   get dms(): DirectMessages {
     if (this.#dms === undefined) {
       const libp2p = this.libp2p
+      const gapSource = libp2pGapSource(libp2p, libp2p.services.pubsub)
+      const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
       this.#dms = new DirectMessages(
         {
           pubsub: libp2p.services.pubsub,
@@ -465,7 +467,10 @@ export class SecureChatClient {
           history: {
             catchUp: (sink, options) => catchUpDms(sink, libp2pHistorySource(libp2p), options),
             records: (topic, types, options) => storedRecords(libp2pHistorySource(libp2p), topic, types, options),
+            held: async (topic, ids, options) =>
+              new Set((await gapSource.fetch(topic, ids, options)).map(({ record }) => record.id)),
           },
+          gaps: (sink) => new GapRepair({ sink, source: gapSource, log: gapLog }),
         },
         this.#init.directMessages,
       )

@@ -77,3 +77,20 @@ export const DM_CATCH_UP_CLOCK_MARGIN_MS = 10 * 60 * 1000
 
 /** The ids of records handled live reach the vault this long after the first of a burst. */
 export const DM_HISTORY_SAVE_DELAY_MS = 2_000
+
+/**
+ * A sent text with no receipt from a device after this long is looked for in the relays' stores, and published
+ * again (the same record, byte for byte) when none holds it; then after twice as long each time, up to
+ * {@link DM_RESEND_MAX_DELAY_MS} apart (`outgoing.ts`). Longer than a receipt takes ({@link DM_RECEIPT_DELAY_MS}).
+ */
+export const DM_RESEND_AFTER_MS = 5_000
+export const DM_RESEND_MAX_DELAY_MS = 10 * 60 * 1000
+
+/** Re-publishes that reached a neighbour before a text is given up for a device (it stays `sent`). */
+export const DM_MAX_RESENDS = 6
+
+/** Sent texts (per device) waiting for a receipt or a store, in memory and in the vault; beyond it the oldest goes. */
+export const DM_MAX_PENDING_SENDS = 1_000
+
+/** Devices whose texts' gaps are followed at once (the most recent; each has its own gap repair). */
+export const DM_MAX_GAP_DEVICES = 256

@@ -13,10 +13,11 @@ import type { Logger } from '../logger.ts'
 import type { AbortOptions, Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '../types.ts'
 import type { DmDiscovery } from './discovery.ts'
 import type { AcceptedDmRecord } from './gatekeeper.ts'
+import type { DmOutgoing } from './outgoing.ts'
 import type { DmReceipts } from './receipts.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import type { DmSessions } from './sessions.ts'
-import { checksumAddress } from './topics.ts'
+import { checksumAddress, inboxTopic } from './topics.ts'
 import { type DmText, dmEnvelopeSchema } from './wire.ts'
 
 export interface DmDeliveryComponents {
@@ -25,11 +26,15 @@ export interface DmDeliveryComponents {
   discovery: DmDiscovery
   sessions: DmSessions
   receipts: DmReceipts
+  /** What was sent each device lately (`deps`), and the texts waiting for a receipt (re-sent). */
+  outgoing: DmOutgoing
   log: Logger
   /** Work that stop waits for: every send to a device saves its session. */
   track: <T>(work: Promise<T>) => Promise<T>
   onMessage: (message: DirectMessage) => void
   onUndecryptable: (detail: UndecryptableDirectMessage) => void
+  /** A text from `device` in record `recordId` names the records it was sent before (`deps`): gap repair. */
+  onDeps: (device: RemoteDevice, recordId: string, deps: readonly string[]) => void
 }
 
 export class DmDelivery {
@@ -60,14 +65,23 @@ export class DmDelivery {
       sentAtMs: Date.now(),
       ...(options.parentId === undefined ? {} : { parent: options.parentId }),
     }
+    const { outgoing } = this.#c
     const targets = [
       ...store.devicesOf(peer).map((device) => ({ device, envelope })),
       ...store.devicesOf(self).map((device) => ({ device, envelope: { ...envelope, to: peer } })),
     ]
     const delivery = await Promise.all(
-      targets.map(({ device, envelope: copy }) =>
-        this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(copy)))),
-      ),
+      targets.map(async ({ device, envelope: copy }) => {
+        const deps = outgoing.deps(device.peerId)
+        const text: DmText = deps === undefined ? copy : { ...copy, deps }
+        const result = await this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(text))))
+        if (result.status === 'sent') {
+          const topic = result.handshake ? inboxTopic(device.address) : device.topic
+          const { address, peerId, record, recipients } = result
+          outgoing.sent({ id: envelope.id, conversation: peer, address, peerId, topic, record, recipients })
+        }
+        return result
+      }),
     )
     this.#c.receipts.sent(peer, envelope.id, delivery)
     return { id: envelope.id, sentAtMs: envelope.sentAtMs, delivery }
@@ -87,6 +101,7 @@ export class DmDelivery {
       this.#c.receipts.onReceipt(device, envelope.ids)
       return
     }
+    if (envelope.deps !== undefined) this.#c.onDeps(device, accepted.recordId, envelope.deps)
     const self = this.#c.self
     let conversation: Address
     let direction: DirectMessage['direction']

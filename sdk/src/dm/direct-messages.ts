@@ -10,10 +10,18 @@
  * - delivery (`delivery.ts`): a text to every device, and decrypted envelopes to conversations;
  * - receipts (`receipts.ts`): "delivered" back to the sending device, and each sent message's status per device;
  * - catch-up (`history-sink.ts`, `history-state.ts`): what was sent while this device was away, from the
- *   relays' stores, on start, when a relay with history connects, and every `DM_CATCH_UP_INTERVAL_MS`.
+ *   relays' stores, on start, when a relay with history connects, and every `DM_CATCH_UP_INTERVAL_MS`;
+ * - the outgoing texts (`outgoing.ts`): what each device was sent lately (named in the next text's `deps`, so a
+ *   gap shows: gap repair, wired by the client, fetches it), and what no receipt answered yet, re-sent.
  */
 
-import { type GossipSub, type Message, type SignedMessage, TopicValidatorResult } from '@libp2p/gossipsub'
+import {
+  type GossipSub,
+  type Message,
+  type SignedMessage,
+  type SubscriptionChangeData,
+  TopicValidatorResult,
+} from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
 import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
 import { InvalidInputError } from '../errors.ts'
@@ -28,15 +36,23 @@ import type {
   DmDelivered,
   DmDevice,
   DmDeviceStatus,
+  DmHistoryGap,
   DmHistoryProgress,
   DmSendResult,
+  GapSink,
+  GapWatcher,
   SessionCertificate,
   UndecryptableDirectMessage,
   VerifiedCertificate,
 } from '../types.ts'
 import type { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
-import { DM_CATCH_UP_CLOCK_MARGIN_MS, DM_CATCH_UP_INTERVAL_MS, DM_HISTORY_SAVE_DELAY_MS } from './constants.ts'
+import {
+  DM_CATCH_UP_CLOCK_MARGIN_MS,
+  DM_CATCH_UP_INTERVAL_MS,
+  DM_HISTORY_SAVE_DELAY_MS,
+  DM_MAX_GAP_DEVICES,
+} from './constants.ts'
 import { Conversation, type ConversationHost } from './conversation.ts'
 import { DmDelivery } from './delivery.ts'
 import { DmDiscovery, type DmDiscoveryInit } from './discovery.ts'
@@ -44,8 +60,9 @@ import { DmTopics } from './dm-topics.ts'
 import { type AcceptedDmRecord, DmGatekeeper } from './gatekeeper.ts'
 import type { DmHistorySink, HandledDmRecord } from './history-sink.ts'
 import { DmHistoryState } from './history-state.ts'
+import { DmOutgoing } from './outgoing.ts'
 import { DmReceipts } from './receipts.ts'
-import { DmSessionStore, describeDevice } from './session-store.ts'
+import { DmSessionStore, describeDevice, type RemoteDevice } from './session-store.ts'
 import { type DmOutcome, type DmReceiveOptions, DmSessions } from './sessions.ts'
 import { checksumAddress } from './topics.ts'
 
@@ -60,6 +77,8 @@ export interface DirectMessagesComponents {
   log: Logger
   /** The relays' stores (`history/dm-catch-up.ts` over the connected relays); without them, delivery is live only. */
   history?: DmHistoryAccess
+  /** Gap repair for what one device sent this one (`history/gap-repair.ts`); without it, gaps are not followed. */
+  gaps?: (sink: GapSink) => GapWatcher
 }
 
 export interface DmHistoryAccess {
@@ -67,6 +86,8 @@ export interface DmHistoryAccess {
   catchUp(sink: DmHistorySink, options: AbortOptions): Promise<DmHistoryProgress>
   /** A topic's stored records of these types, from every connected store, verified and deduplicated. */
   records(topic: string, types: string[], options: AbortOptions): Promise<SignedMessage[]>
+  /** Which of these record ids of `topic` a connected store holds (verified). */
+  held(topic: string, ids: string[], options: AbortOptions): Promise<Set<string>>
 }
 
 export interface DirectMessagesInit extends DmDiscoveryInit {
@@ -96,6 +117,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #delivery: DmDelivery
   readonly #receipts: DmReceipts
   readonly #history: DmHistoryState
+  readonly #outgoing: DmOutgoing
+  /** Gap repair per device that sent this one a text naming earlier records (the most recent last). */
+  readonly #gaps = new Map<string, GapWatcher>()
   readonly #sink: DmHistorySink
   readonly #conversations = new Map<Address, Conversation>()
   readonly #inflight = new Set<Promise<unknown>>()
@@ -176,12 +200,21 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onDelivered: (detail) => this.#onDelivered(detail),
     })
     this.#history = new DmHistoryState({ vault, log })
+    this.#outgoing = new DmOutgoing({
+      vault,
+      log,
+      // Whether a store holds a text is asked even by a device that does not catch up itself.
+      ...(history === undefined ? {} : { held: (topic, ids, options) => history.held(topic, ids, options) }),
+      republish: async (topic, record) => (await components.pubsub.publish(topic, record)).recipients.length,
+      onRestored: (conversation, id, devices) => this.#receipts.sent(conversation, id, devices),
+    })
     this.#delivery = new DmDelivery({
       self: self.address,
       store,
       discovery,
       sessions,
       receipts: this.#receipts,
+      outgoing: this.#outgoing,
       log,
       track: (work) => this.#track(work),
       onMessage: (message) => {
@@ -189,6 +222,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
         this.conversation(message.conversation).safeDispatchEvent('message:received', { detail: message })
       },
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
+      onDeps: (device, recordId, deps) => this.#gapsOf(device)?.saw(recordId, deps),
     })
     this.#topics = topics
     this.#store = store
@@ -211,7 +245,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   async #start(): Promise<void> {
     await this.#store.load()
     await this.#history.load()
+    await this.#outgoing.start()
     this.#c.pubsub.addEventListener('message', this.#onMessage)
+    this.#c.pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     this.#running = true
     this.#topics.start()
     this.#topics.subscribe(this.#discovery.inbox)
@@ -237,9 +273,13 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#topics.stop()
     this.#discovery.stop()
     this.#c.pubsub.removeEventListener('message', this.#onMessage)
+    this.#c.pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
+    for (const gaps of this.#gaps.values()) gaps.stop()
+    this.#gaps.clear()
     await this.#receipts.flush()
     await Promise.allSettled([...this.#inflight, ...this.#store.queues(), this.#sessions.idle()])
     clearTimeout(this.#saveSoon)
+    await this.#outgoing.stop()
     await this.#history.save()
     this.#topics.leaveAll()
     for (const conversation of this.#conversations.values()) conversation.stopped()
@@ -297,7 +337,10 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
    * any, is done). The client calls it when a relay with history connects; progress is `history:progress`.
    */
   catchUpSoon(): void {
-    if (!this.#running || this.#c.history === undefined) return
+    if (!this.#running) return
+    // A relay came or went: a text published to nobody meanwhile goes out again now.
+    this.#outgoing.reachable()
+    if (this.#c.history === undefined) return
     if (this.#catchingUp !== undefined) {
       this.#catchUpAgain = true
       return
@@ -398,9 +441,41 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   async #handleOnce(accepted: HandledDmRecord, options: DmReceiveOptions): Promise<DmOutcome> {
     if (this.#history.handled(accepted.recordId)) return 'seen'
     this.#history.markHandled(accepted.recordId)
-    if (accepted.type === 'msg') return await this.#sessions.onMsg(accepted, options)
-    if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
-    return await this.#sessions.onInit(accepted, options)
+    let outcome: DmOutcome
+    if (accepted.type === 'msg') outcome = await this.#sessions.onMsg(accepted, options)
+    else if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
+    else outcome = await this.#sessions.onInit(accepted, options)
+    // A gap this record was (a text closed it as it was delivered; a receipt or an unreadable record here).
+    this.#gaps.get(accepted.from)?.saw(accepted.recordId, [])
+    return outcome
+  }
+
+  /** Gap repair for what `device` sends this one: asked on the pair's topic, then this wallet's inbox. */
+  #gapsOf(device: RemoteDevice): GapWatcher | undefined {
+    const create = this.#c.gaps
+    if (create === undefined || !this.#running) return undefined
+    let gaps = this.#gaps.get(device.peerId)
+    if (gaps !== undefined) return gaps
+    gaps = create({
+      topics: [device.topic, this.#discovery.inbox],
+      known: (id) => this.#history.handled(id),
+      fill: async (message) => {
+        const accepted = await this.#acceptStored(message)
+        if ((accepted?.type !== 'msg' && accepted?.type !== 'init') || accepted.from !== device.peerId)
+          return 'rejected'
+        const outcome = await this.#handleOnce(accepted, { fromStore: true })
+        this.#scheduleSave()
+        return outcome === 'seen' ? 'had' : outcome === 'ignored' ? 'rejected' : 'delivered'
+      },
+      report: (gap) => this.#onGap({ sender: device.address, senderPeerId: device.peerId, ...gap }),
+    })
+    this.#gaps.set(device.peerId, gaps)
+    if (this.#gaps.size > DM_MAX_GAP_DEVICES) {
+      const [oldest, watcher] = this.#gaps.entries().next().value!
+      watcher.stop()
+      this.#gaps.delete(oldest)
+    }
+    return gaps
   }
 
   /** The handled ids reach the vault a little after a live record (one write per burst). */
@@ -412,8 +487,21 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   }
 
   #onDelivered(detail: DmDelivered): void {
+    this.#outgoing.delivered(detail.id, detail.peerId)
     this.safeDispatchEvent('message:delivered', { detail })
     this.#conversations.get(detail.conversation)?.safeDispatchEvent('message:delivered', { detail })
+  }
+
+  #onGap(detail: DmHistoryGap): void {
+    this.safeDispatchEvent('history:gap', { detail })
+    if (detail.sender !== this.#self) {
+      this.conversation(detail.sender).safeDispatchEvent('history:gap', { detail })
+    }
+  }
+
+  /** A neighbour subscribed to a topic: a text published there to nobody goes out again now. */
+  readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    for (const { topic, subscribe } of event.detail.subscriptions) if (subscribe) this.#outgoing.reachable(topic)
   }
 
   #onUndecryptable(detail: UndecryptableDirectMessage): void {

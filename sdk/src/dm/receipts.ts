@@ -38,8 +38,8 @@ export class DmReceipts {
     this.#c = components
   }
 
-  /** A message this device sent: each device it went to starts as `sent` (or `failed`). */
-  sent(conversation: Address, id: string, delivery: readonly DmDeviceResult[]): void {
+  /** A message this device sent (or, after a restart, still waits on): each device starts as `sent` (or `failed`). */
+  sent(conversation: Address, id: string, delivery: readonly DmDeviceStatus[]): void {
     const devices = new Map<string, DmDeviceStatus>()
     for (const d of delivery) devices.set(d.peerId, { address: d.address, peerId: d.peerId, status: d.status })
     this.#sent.set(id, { conversation, devices })

@@ -265,8 +265,9 @@ export class DmSessions {
     try {
       plaintext = await entry.session.decrypt(ct)
     } catch (err) {
-      // A record fetched again from a store that was read live meanwhile: not news.
-      if (options.fromStore === true && err instanceof DuplicateMessageError) return 'seen'
+      // A record read before — fetched again from a store, or re-published by a sender that had no receipt
+      // for it — whose id this device no longer remembers: not news.
+      if (err instanceof DuplicateMessageError) return 'seen'
       this.#c.onUndecryptable(accepted, err)
       return 'undecryptable'
     }

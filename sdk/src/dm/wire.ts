@@ -21,7 +21,7 @@
  * keys and both PeerIds).
  */
 import { z } from 'zod'
-import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
+import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
@@ -112,6 +112,11 @@ export const dmTextSchema = z
       .string()
       .regex(/^0x[0-9a-fA-F]{40}$/)
       .optional(),
+    /**
+     * Causal history for gap repair: the record ids (sha256 of the records, as the stores know them) of the
+     * last texts this device sent the recipient device before this one, oldest first. Absent when none.
+     */
+    deps: z.array(sha256HexSchema).min(1).max(CAUSAL_HISTORY_LENGTH).optional(),
   })
   .strict()
 export type DmText = z.infer<typeof dmTextSchema>

@@ -2,8 +2,7 @@ import type { SignedMessage } from '@libp2p/gossipsub'
 import { describe, expect, it } from 'vitest'
 import { MAX_OPEN_GAPS } from '../constants.ts'
 import { silentLoggerFactory } from '../logger.ts'
-import type { GapFill, RoomGapSink } from '../rooms/history-sink.ts'
-import type { HistoryGap } from '../types.ts'
+import type { GapFill, GapReport, GapSink } from '../types.ts'
 import { GapRepair, type GapSource } from './gap-repair.ts'
 import type { HistoryRecord } from './wire.ts'
 
@@ -11,15 +10,20 @@ const id = (n: number): string => n.toString(16).padStart(64, '0')
 const TOPIC = '/securechat/1/room/test'
 
 /** A room that has what it was told, and a source that holds `held` (records answered by id). */
-function setup(held: Map<string, number>, fill: (id: string) => GapFill = () => 'delivered') {
+function setup(
+  held: Map<string, number>,
+  fill: (id: string) => GapFill = () => 'delivered',
+  topics = [TOPIC],
+  heldOn = (_id: string): string => TOPIC,
+) {
   const known = new Set<string>()
-  const gaps: HistoryGap[] = []
+  const gaps: GapReport[] = []
   const asked: string[][] = []
+  const askedTopics: string[] = []
   const waiters: Array<() => void> = []
   let repair: GapRepair
-  const sink: RoomGapSink = {
-    roomId: 'r',
-    topic: TOPIC,
+  const sink: GapSink = {
+    topics,
     known: (x) => known.has(x),
     fill: async (message) => {
       const got = (message as unknown as { id: string }).id
@@ -36,10 +40,11 @@ function setup(held: Map<string, number>, fill: (id: string) => GapFill = () => 
     },
   }
   const source: GapSource = {
-    fetch: async (_topic, ids) => {
+    fetch: async (topic, ids) => {
       asked.push(ids)
+      askedTopics.push(topic)
       return ids.flatMap((x) =>
-        held.has(x)
+        held.has(x) && heldOn(x) === topic
           ? [
               {
                 message: { id: x } as unknown as SignedMessage,
@@ -54,7 +59,7 @@ function setup(held: Map<string, number>, fill: (id: string) => GapFill = () => 
   const until = async (test: () => boolean): Promise<void> => {
     while (!test()) await new Promise<void>((resolve) => waiters.push(resolve))
   }
-  return { repair, known, gaps, asked, until }
+  return { repair, known, gaps, asked, askedTopics, until }
 }
 
 describe('gap repair', () => {
@@ -64,10 +69,10 @@ describe('gap repair', () => {
     repair.saw(id(3), [id(1), id(2), id(9)])
     await until(() => gaps.some((g) => g.state === 'lost'))
     expect(gaps).toEqual([
-      { roomId: 'r', id: id(1), state: 'missing' },
-      { roomId: 'r', id: id(2), state: 'missing' },
-      { roomId: 'r', id: id(1), state: 'filled' },
-      { roomId: 'r', id: id(2), state: 'lost' },
+      { id: id(1), state: 'missing' },
+      { id: id(2), state: 'missing' },
+      { id: id(1), state: 'filled' },
+      { id: id(2), state: 'lost' },
     ])
     // Asked together, then only for what was still missing.
     expect(asked[0]).toEqual([id(1), id(2)])
@@ -77,7 +82,25 @@ describe('gap repair', () => {
     repair.saw(id(4), [id(2)])
     expect(repair.open).toBe(0)
     repair.saw(id(2), [])
-    expect(gaps.at(-1)).toEqual({ roomId: 'r', id: id(2), state: 'filled' })
+    expect(gaps.at(-1)).toEqual({ id: id(2), state: 'filled' })
+    repair.stop()
+  })
+
+  it('behavior: what the first topic lacks is asked for on the next (a DM sent before its session was answered)', async () => {
+    const inbox = '/securechat/1/dm-inbox/test'
+    const { repair, gaps, asked, askedTopics, until } = setup(
+      new Map([
+        [id(1), 5],
+        [id(2), 5],
+      ]),
+      () => 'delivered',
+      [TOPIC, inbox],
+      (x) => (x === id(2) ? inbox : TOPIC),
+    )
+    repair.saw(id(3), [id(1), id(2)])
+    await until(() => gaps.filter((g) => g.state === 'filled').length === 2)
+    expect(askedTopics.slice(0, 2)).toEqual([TOPIC, inbox])
+    expect(asked.slice(0, 2)).toEqual([[id(1), id(2)], [id(2)]])
     repair.stop()
   })
 

@@ -1,12 +1,11 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import { GAP_GRACE_MS, GAP_LOST_AFTER_MS, GAP_RETRY_MS, MAX_LOST_GAP_IDS, MAX_OPEN_GAPS } from '../constants.ts'
 import type { Logger } from '../logger.ts'
-import type { RoomGapSink, RoomGapWatcher } from '../rooms/history-sink.ts'
-import type { AbortOptions, HistoryGap } from '../types.ts'
+import type { AbortOptions, GapReport, GapSink, GapWatcher } from '../types.ts'
 import { HISTORY_REQUEST_TIMEOUT_MS, MAX_HISTORY_FETCH_IDS } from './constants.ts'
 import type { HistoryRecord } from './wire.ts'
 
-/** Where missing messages are asked for: relays' stores, then the room's peers. */
+/** Where missing records are asked for: relays' stores, then the topic's peers. */
 export interface GapSource {
   /**
    * Records of `topic` with these ids, each verified like a stored one (id and signature); what
@@ -20,7 +19,7 @@ export interface GapSource {
 }
 
 export interface GapRepairInit {
-  sink: RoomGapSink
+  sink: GapSink
   source: GapSource
   log: Logger
   /** Defaults {@link GAP_GRACE_MS}, {@link GAP_RETRY_MS}, {@link GAP_LOST_AFTER_MS}. */
@@ -37,18 +36,19 @@ interface OpenGap {
 }
 
 /**
- * Gap repair (issue 12): every message names the last ones its sender had seen (`deps`). One
- * this device lacks is a gap: after a short grace (gossip may still bring it by another path) it
- * is reported `missing` and asked for, by id, from the relays' stores and the room's peers; what
- * comes back goes through the room's own gatekeeper and is delivered like a live record (the
- * room drops duplicates by id). Still absent after the bound, it is reported `lost`. A filled
- * message's own `deps` are followed in turn, so a run of lost records is walked back.
+ * Gap repair (issue 12): every room message names the last ones its sender had seen (`deps`), and
+ * every DM the last records its sender sent that device. One this device lacks is a gap: after a
+ * short grace (gossip may still bring it by another path) it is reported `missing` and asked for,
+ * by id, from the relays' stores and the topic's peers; what comes back goes through the room's or
+ * DMs' own gatekeeper and is delivered like a live record (duplicates dropped by id). Still absent
+ * after the bound, it is reported `lost`. A filled message's own `deps` are followed in turn, so a
+ * run of lost records is walked back.
  *
  * Bounded: at most {@link MAX_OPEN_GAPS} at once (names past it are not followed), one round of
  * asks at a time, and lost ids are remembered ({@link MAX_LOST_GAP_IDS}) so they are not reopened.
  */
-export class GapRepair implements RoomGapWatcher {
-  readonly #sink: RoomGapSink
+export class GapRepair implements GapWatcher {
+  readonly #sink: GapSink
   readonly #source: GapSource
   readonly #log: Logger
   readonly #graceMs: number
@@ -136,7 +136,7 @@ export class GapRepair implements RoomGapWatcher {
         await this.#fill(due.slice(i, i + MAX_HISTORY_FETCH_IDS))
       }
     } catch (err) {
-      this.#log.debug('gap repair round failed', { room: this.#sink.roomId, error: String(err) })
+      this.#log.debug('gap repair round failed', { topic: this.#sink.topics[0], error: String(err) })
     } finally {
       this.#asking = false
       this.#schedule()
@@ -144,9 +144,16 @@ export class GapRepair implements RoomGapWatcher {
   }
 
   async #fill(ids: string[]): Promise<void> {
-    const found = await this.#source.fetch(this.#sink.topic, ids, {
-      signal: AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS),
-    })
+    const found: Awaited<ReturnType<GapSource['fetch']>> = []
+    let wanted = ids
+    for (const topic of this.#sink.topics) {
+      if (wanted.length === 0 || this.#stopped) break
+      found.push(
+        ...(await this.#source.fetch(topic, wanted, { signal: AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS) })),
+      )
+      const have = new Set(found.map(({ record }) => record.id))
+      wanted = wanted.filter((id) => !have.has(id))
+    }
     // One copy per id: the latest receive time, so a holder claiming an older one cannot make it
     // look like history this device already had.
     found.sort((a, b) => b.record.receivedAtMs - a.record.receivedAtMs)
@@ -160,7 +167,7 @@ export class GapRepair implements RoomGapWatcher {
     }
   }
 
-  #report(id: string, state: HistoryGap['state']): void {
-    this.#sink.report({ roomId: this.#sink.roomId, id, state })
+  #report(id: string, state: GapReport['state']): void {
+    this.#sink.report({ id, state })
   }
 }

@@ -1,6 +1,6 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import type { HistoryGap, HistoryProgress } from '../types.ts'
+import type { HistoryProgress } from '../types.ts'
 import type { AcceptedRecord } from './gatekeeper.ts'
 
 /** Where this device stands in a room's history: what catch-up starts from. */
@@ -47,28 +47,4 @@ export interface RoomHistorySink {
   caughtUp(untilMs?: number): void
   /** Delivers what arrived live meanwhile (duplicates dropped by id). */
   end(): void
-}
-
-/** How a fetched record a gap named ended: delivered as live, already held, or failing the room's checks. */
-export type GapFill = 'delivered' | 'had' | 'rejected'
-
-/**
- * What gap repair (`history/gap-repair.ts`) needs of a room: to know what it holds, and to
- * deliver a fetched record through its own gatekeeper exactly like a live one.
- */
-export interface RoomGapSink {
-  roomId: string
-  topic: string
-  /** Whether this device has the message: delivered, reported undecryptable, or sent. */
-  known(id: string): boolean
-  /** Runs a fetched record through the room's gatekeeper and delivers it as if it came live. */
-  fill(message: SignedMessage, receivedAtMs: number): Promise<GapFill>
-  report(gap: HistoryGap): void
-}
-
-/** What a room tells gap repair of every message it handles (`Room.watchGaps`). */
-export interface RoomGapWatcher {
-  /** The room has message `id`; `deps` are the ids its sender had seen (followed when absent). */
-  saw(id: string, deps: readonly string[]): void
-  stop(): void
 }

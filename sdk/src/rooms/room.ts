@@ -34,6 +34,8 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
 import type {
   AbortOptions,
+  GapSink,
+  GapWatcher,
   OutgoingStats,
   RoomEvents,
   RoomMember,
@@ -47,7 +49,7 @@ import { AbsentMembers } from './absent-members.ts'
 import { ReceivedIds, readAckFilter } from './ack-filter.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
-import type { HistoryDelivery, HistoryPosition, RoomGapSink, RoomGapWatcher, RoomHistorySink } from './history-sink.ts'
+import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
@@ -158,7 +160,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #lamport = 0
   #recent: string[] = []
   /** Gap repair (`watchGaps`), told of every message this room takes. */
-  #gaps: RoomGapWatcher | undefined
+  #gaps: GapWatcher | undefined
   /**
    * A record a gap names that the relays received before this is history this device already had
    * (its catch-up started there): it closes the gap but is not delivered again.
@@ -537,13 +539,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * Hands every message this room takes to gap repair (`history/gap-repair.ts`), which fetches
-   * what their `deps` name and this device lacks, and fills it through {@link RoomGapSink.fill}.
+   * what their `deps` name and this device lacks, and fills it through {@link GapSink.fill}.
    */
-  watchGaps(create: (sink: RoomGapSink) => RoomGapWatcher): void {
+  watchGaps(create: (sink: GapSink) => GapWatcher): void {
     this.#gaps?.stop()
     this.#gaps = create({
-      roomId: this.id,
-      topic: this.topic,
+      topics: [this.topic],
       known: (id) => this.#seenIds.has(id),
       fill: async (message, receivedAtMs) => {
         const accepted = await this.#gatekeeper.revalidate(message)
@@ -556,7 +557,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         this.#handle(accepted)
         return 'delivered'
       },
-      report: (gap) => this.safeDispatchEvent('history:gap', { detail: gap }),
+      report: (gap) => this.safeDispatchEvent('history:gap', { detail: { roomId: this.id, ...gap } }),
     })
   }
 
