@@ -153,6 +153,10 @@ describe('direct messages while offline', () => {
       { address: bob.client.address, peerId: bobPeer, status: 'delivered' },
     ])
     console.info(`DM catch-up of 1,000 messages: ${catchUpMs} ms from start to done`)
+    // Kept by the store, then answered: nothing waits; what was re-published is the relay storing late.
+    const outgoing = alice.client.dms.outgoing
+    expect(outgoing).toMatchObject({ sent: 1_001, pending: 0, unacknowledged: 0 })
+    console.info(`DM re-publishes for 1,000 messages to a device away: ${outgoing.republished}`)
 
     // Asked again (a relay reconnects) and after a restart: nothing is delivered twice.
     const again = new Promise<DmHistoryProgress>((resolve) =>
@@ -315,6 +319,8 @@ describe('direct messages no store kept', () => {
       { address: bob.client.address, peerId: bobPeer, status: 'delivered' },
     ])
     expect(bob.received.map((m) => m.text)).toEqual(['hello', 'while cut'])
+    expect(alice.client.dms.outgoing).toMatchObject({ sent: 2, pending: 0 })
+    expect(alice.client.dms.outgoing.republished).toBeGreaterThan(0)
   }, 60_000)
 
   it('behavior: a DM no store kept and no receipt answered is re-sent after the sender restarts (its vault keeps it)', async () => {
@@ -375,5 +381,7 @@ describe('DM gap repair', () => {
     // Live first, the repaired one when it came; each once; and Alice sees both delivered.
     expect(bob.received.map((m) => m.text)).toEqual(['hello', 'this one names it', 'lost on the way'])
     await lostDelivered
+    // The store had it all along: the sender published nothing twice.
+    expect(alice.client.dms.outgoing).toEqual({ sent: 3, pending: 0, republished: 0, unacknowledged: 0 })
   }, 60_000)
 })

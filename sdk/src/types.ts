@@ -151,15 +151,18 @@ export interface UnacknowledgedMessage {
   reason: 'unacknowledged' | 'buffer-full'
 }
 
-/** A room's outgoing buffer (`Room.outgoing`): own messages and their acknowledgement. */
+/**
+ * A room's outgoing buffer (`Room.outgoing`): own messages and their acknowledgement; or the DMs'
+ * (`client.dms.outgoing`), per device a text went to, acknowledged by a receipt or a store holding it.
+ */
 export interface OutgoingStats {
-  /** Messages sent. */
+  /** Messages sent (DMs: one per device). */
   sent: number
   /** Awaiting acknowledgement now. */
   pending: number
   /** Re-publishes so far: each one an extra record on the topic. */
   republished: number
-  /** Given up (`message:unacknowledged`). */
+  /** Given up (a room's `message:unacknowledged`; a DM stays `sent`). */
   unacknowledged: number
 }
 

@@ -41,6 +41,7 @@ import type {
   DmSendResult,
   GapSink,
   GapWatcher,
+  OutgoingStats,
   SessionCertificate,
   UndecryptableDirectMessage,
   VerifiedCertificate,
@@ -325,6 +326,11 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     await this.start()
     return this.#delivery.send(peer, text, options)
+  }
+
+  /** Texts sent per device, waiting for a receipt or a store, re-published and given up (`outgoing.ts`). */
+  get outgoing(): OutgoingStats {
+    return this.#outgoing.stats
   }
 
   /** Each device's status (`sent`, `delivered`, `failed`) for a message this device sent lately, by its id. */

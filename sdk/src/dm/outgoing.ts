@@ -5,8 +5,8 @@
  *
  * Gossip keeps nothing: a record published while this device's link to its relays was down, or lost on that
  * link, reached no store, and no catch-up can find it. So a text that has no receipt from a device after
- * {@link DM_RESEND_AFTER_MS} is looked for in the connected stores by its record id; one that none holds is
- * published again byte for byte (the same ciphertext and record id, a new gossip sequence number: the
+ * {@link DM_RESEND_AFTER_MS} is looked for in the connected stores by its record id; one that none holds (asked
+ * twice, when a relay took it: a busy relay may not have written it yet) is published again byte for byte (the same ciphertext and record id, a new gossip sequence number: the
  * recipient drops a copy it has by id before decrypting, and its ratchet reads a copy it lacks with the
  * skipped key it kept), then after twice as long each time, {@link DM_MAX_RESENDS} times. One a store holds
  * is left to the recipient's catch-up and gap repair. A publish that reached no neighbour does not count, and
@@ -19,7 +19,7 @@ import { evictOldest } from '../bounded-map.ts'
 import { CAUSAL_HISTORY_LENGTH, REPUBLISH_BATCH, REPUBLISH_BATCH_INTERVAL_MS } from '../constants.ts'
 import { base64urlDecode, base64urlEncode } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
-import type { AbortOptions, Address, DmDeviceStatus } from '../types.ts'
+import type { AbortOptions, Address, DmDeviceStatus, OutgoingStats } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import {
   DM_HISTORY_SAVE_DELAY_MS,
@@ -69,6 +69,8 @@ interface Pending extends SentText {
   tries: number
   /** The last publish reached a neighbour (false after a restart: not published in this run). */
   heard: boolean
+  /** The stores were asked for it once and lacked it. */
+  missed: boolean
   dueAtMs: number
 }
 
@@ -107,14 +109,15 @@ export class DmOutgoing {
   #busy = false
   #dirty = false
   #running = false
+  readonly #stats = { sent: 0, republished: 0, unacknowledged: 0 }
 
   constructor(components: DmOutgoingComponents) {
     this.#c = components
   }
 
-  /** Texts waiting for a receipt or a store now. */
-  get pending(): number {
-    return this.#pending.size
+  /** Texts sent (one per device) since start, waiting now, re-published, and given up. */
+  get stats(): OutgoingStats {
+    return { ...this.#stats, pending: this.#pending.size }
   }
 
   /** Loads what waited when this device last stopped; it is re-sent once a neighbour or a store is there. */
@@ -129,7 +132,15 @@ export class DmOutgoing {
       const record = base64urlDecode(p.record)
       const text = { ...p, conversation: p.conversation as Address, address: p.address as Address, record }
       const dueAtMs = Date.now() + DM_RESEND_AFTER_MS
-      this.#add({ ...text, recordId: dmRecordId(record), recipients: 0, tries: 0, heard: false, dueAtMs })
+      this.#add({
+        ...text,
+        recordId: dmRecordId(record),
+        recipients: 0,
+        tries: 0,
+        heard: false,
+        missed: false,
+        dueAtMs,
+      })
       const entry = restored.get(p.id) ?? { conversation: text.conversation, devices: [] }
       entry.devices.push({ address: text.address, peerId: p.peerId, status: 'sent' })
       restored.set(p.id, entry)
@@ -162,7 +173,16 @@ export class DmOutgoing {
     this.#lastSent.set(text.peerId, [...last, recordId].slice(-CAUSAL_HISTORY_LENGTH))
     evictOldest(this.#lastSent, MAX_DEPS_DEVICES)
     const heard = text.recipients > 0
-    this.#add({ ...text, recordId, resends: 0, tries: 0, heard, dueAtMs: Date.now() + DM_RESEND_AFTER_MS })
+    this.#stats.sent += 1
+    this.#add({
+      ...text,
+      recordId,
+      resends: 0,
+      tries: 0,
+      heard,
+      missed: false,
+      dueAtMs: Date.now() + DM_RESEND_AFTER_MS,
+    })
   }
 
   /** `peerId`'s receipt for text `id` came: nothing more to do for it. */
@@ -242,13 +262,21 @@ export class DmOutgoing {
       if (p.resends >= DM_MAX_RESENDS) {
         this.#pending.delete(k)
         this.#changed()
+        this.#stats.unacknowledged += 1
         this.#c.log.info('DM given up: no receipt and no store holds it', { peer: p.peerId, resends: p.resends })
         continue
       }
       p.tries += 1
       p.dueAtMs = Date.now() + Math.min(DM_RESEND_AFTER_MS * 2 ** p.tries, DM_RESEND_MAX_DELAY_MS)
+      // A relay took it: a store that has not written it yet (a relay busy with a burst) gets one more backoff
+      // before the same record comes again and adds to its load.
+      if (p.heard && !p.missed) {
+        p.missed = true
+        continue
+      }
       try {
         p.heard = (await this.#c.republish(topic, p.record)) > 0
+        this.#stats.republished += 1
         if (p.heard) {
           p.resends += 1
           this.#changed()
