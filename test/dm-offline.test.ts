@@ -321,6 +321,16 @@ describe('direct messages no store kept', () => {
     expect(bob.received.map((m) => m.text)).toEqual(['hello', 'while cut'])
     expect(alice.client.dms.outgoing).toMatchObject({ sent: 2, pending: 0 })
     expect(alice.client.dms.outgoing.republished).toBeGreaterThan(0)
+
+    // Another copy of the same record (a re-send whose receipt crossed it) is dropped by id; the session goes on.
+    const undecryptable: unknown[] = []
+    bob.client.dms.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail))
+    await alice.client.libp2p.services.pubsub.publish(pair, record!)
+    const after = nextDm(bob.client, 'after')
+    await conversation.send('after')
+    await after
+    expect(bob.received.map((m) => m.text)).toEqual(['hello', 'while cut', 'after'])
+    expect(undecryptable).toEqual([])
   }, 60_000)
 
   it('behavior: a DM no store kept and no receipt answered is re-sent after the sender restarts (its vault keeps it)', async () => {
