@@ -313,8 +313,10 @@ describe('direct messages no store kept', () => {
     ])
 
     const delivered = deliveredAll(alice.client, bobPeer, [result.id])
+    const healedMs = Date.now()
     link.heal()
     await delivered
+    console.info(`a DM no store kept: delivered ${Date.now() - healedMs} ms after the link came back`)
     expect(alice.client.dms.status(result.id)).toEqual([
       { address: bob.client.address, peerId: bobPeer, status: 'delivered' },
     ])
