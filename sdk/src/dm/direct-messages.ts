@@ -11,8 +11,10 @@
  * - receipts (`receipts.ts`): "delivered" back to the sending device, and each sent message's status per device;
  * - catch-up (`history-sink.ts`, `history-state.ts`): what was sent while this device was away, from the
  *   relays' stores, on start, when a relay with history connects, and every `DM_CATCH_UP_INTERVAL_MS`;
- * - the outgoing texts (`outgoing.ts`): what each device was sent lately (named in the next text's `deps`, so a
- *   gap shows: gap repair, wired by the client, fetches it), and what no receipt answered yet, re-sent.
+ * - the outgoing texts (`outgoing.ts`): what each device was sent lately (named in the next text's `deps`), and
+ *   what no receipt answered yet, re-sent;
+ * - gaps (`gaps.ts`): a record a text names that this device lacks, fetched from the stores by the client's gap
+ *   repair.
  */
 
 import {
@@ -39,6 +41,7 @@ import type {
   DmHistoryGap,
   DmHistoryProgress,
   DmSendResult,
+  GapFill,
   GapSink,
   GapWatcher,
   OutgoingStats,
@@ -48,16 +51,12 @@ import type {
 } from '../types.ts'
 import type { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
-import {
-  DM_CATCH_UP_CLOCK_MARGIN_MS,
-  DM_CATCH_UP_INTERVAL_MS,
-  DM_HISTORY_SAVE_DELAY_MS,
-  DM_MAX_GAP_DEVICES,
-} from './constants.ts'
+import { DM_CATCH_UP_CLOCK_MARGIN_MS, DM_CATCH_UP_INTERVAL_MS, DM_HISTORY_SAVE_DELAY_MS } from './constants.ts'
 import { Conversation, type ConversationHost } from './conversation.ts'
 import { DmDelivery } from './delivery.ts'
 import { DmDiscovery, type DmDiscoveryInit } from './discovery.ts'
 import { DmTopics } from './dm-topics.ts'
+import { DmGaps } from './gaps.ts'
 import { type AcceptedDmRecord, DmGatekeeper } from './gatekeeper.ts'
 import type { DmHistorySink, HandledDmRecord } from './history-sink.ts'
 import { DmHistoryState } from './history-state.ts'
@@ -119,8 +118,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #receipts: DmReceipts
   readonly #history: DmHistoryState
   readonly #outgoing: DmOutgoing
-  /** Gap repair per device that sent this one a text naming earlier records (the most recent last). */
-  readonly #gaps = new Map<string, GapWatcher>()
+  /** Gap repair of what each device sends this one (absent: the client gave none). */
+  readonly #gaps: DmGaps | undefined
   readonly #sink: DmHistorySink
   readonly #conversations = new Map<Address, Conversation>()
   readonly #inflight = new Set<Promise<unknown>>()
@@ -223,8 +222,18 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
         this.conversation(message.conversation).safeDispatchEvent('message:received', { detail: message })
       },
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
-      onDeps: (device, recordId, deps) => this.#gapsOf(device)?.saw(recordId, deps),
+      onDeps: (device, recordId, deps) => this.#gaps?.saw(device, recordId, deps),
     })
+    this.#gaps =
+      components.gaps === undefined
+        ? undefined
+        : new DmGaps({
+            create: components.gaps,
+            inbox: discovery.inbox,
+            handled: (recordId) => this.#history.handled(recordId),
+            fill: (device, message) => this.#fillGap(device, message),
+            report: (gap) => this.#onGap(gap),
+          })
     this.#topics = topics
     this.#store = store
     this.#discovery = discovery
@@ -275,8 +284,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#discovery.stop()
     this.#c.pubsub.removeEventListener('message', this.#onMessage)
     this.#c.pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
-    for (const gaps of this.#gaps.values()) gaps.stop()
-    this.#gaps.clear()
+    this.#gaps?.stop()
     await this.#receipts.flush()
     await Promise.allSettled([...this.#inflight, ...this.#store.queues(), this.#sessions.idle()])
     clearTimeout(this.#saveSoon)
@@ -452,36 +460,17 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     else if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
     else outcome = await this.#sessions.onInit(accepted, options)
     // A gap this record was (a text closed it as it was delivered; a receipt or an unreadable record here).
-    this.#gaps.get(accepted.from)?.saw(accepted.recordId, [])
+    this.#gaps?.handled(accepted.from, accepted.recordId)
     return outcome
   }
 
-  /** Gap repair for what `device` sends this one: asked on the pair's topic, then this wallet's inbox. */
-  #gapsOf(device: RemoteDevice): GapWatcher | undefined {
-    const create = this.#c.gaps
-    if (create === undefined || !this.#running) return undefined
-    let gaps = this.#gaps.get(device.peerId)
-    if (gaps !== undefined) return gaps
-    gaps = create({
-      topics: [device.topic, this.#discovery.inbox],
-      known: (id) => this.#history.handled(id),
-      fill: async (message) => {
-        const accepted = await this.#acceptStored(message)
-        if ((accepted?.type !== 'msg' && accepted?.type !== 'init') || accepted.from !== device.peerId)
-          return 'rejected'
-        const outcome = await this.#handleOnce(accepted, { fromStore: true })
-        this.#scheduleSave()
-        return outcome === 'seen' ? 'had' : outcome === 'ignored' ? 'rejected' : 'delivered'
-      },
-      report: (gap) => this.#onGap({ sender: device.address, senderPeerId: device.peerId, ...gap }),
-    })
-    this.#gaps.set(device.peerId, gaps)
-    if (this.#gaps.size > DM_MAX_GAP_DEVICES) {
-      const [oldest, watcher] = this.#gaps.entries().next().value!
-      watcher.stop()
-      this.#gaps.delete(oldest)
-    }
-    return gaps
+  /** A record a gap of `device` named, fetched from a store: read like a live one. */
+  async #fillGap(device: RemoteDevice, message: SignedMessage): Promise<GapFill> {
+    const accepted = await this.#acceptStored(message)
+    if ((accepted?.type !== 'msg' && accepted?.type !== 'init') || accepted.from !== device.peerId) return 'rejected'
+    const outcome = await this.#handleOnce(accepted, { fromStore: true })
+    this.#scheduleSave()
+    return outcome === 'seen' ? 'had' : outcome === 'ignored' ? 'rejected' : 'delivered'
   }
 
   /** The handled ids reach the vault a little after a live record (one write per burst). */
