@@ -233,6 +233,14 @@ export const ABSENT_MEMBER_KEYS_MS = 30 * 24 * 60 * 60 * 1000
 /** Most absent members a room keeps sealing keys to; the longest absent is dropped first. */
 export const MAX_ABSENT_MEMBERS = 256
 
+/**
+ * How long a room's first message waits for the members the relays' stores kept the presence of
+ * (learned on join: `learnRoomMembers`, or catch-up's first step), so that it is sealed to the
+ * members away too. A store that answers later still adds them: within `JOIN_GRACE_MS` they get
+ * the first epoch from its first message, after that from the next message on.
+ */
+export const STORED_MEMBERS_WAIT_MS = 5_000
+
 /** Most messages one catch-up fetches (memory bound); the next catch-up goes on from there. */
 export const MAX_CATCH_UP_MESSAGES = 50_000
 

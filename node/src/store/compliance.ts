@@ -6,6 +6,7 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MAX_BUNDLE_BYTES } from '@securechat/sdk/constants'
 import { InvalidInputError } from '@securechat/sdk/errors'
 import { type HistoryQuery, type HistoryRecord, MAX_HISTORY_PAGE_RECORDS } from '@securechat/sdk/history'
 import { messageIdOf } from '@securechat/sdk/rooms'
@@ -336,6 +337,40 @@ export function storeCompliance(backend: string, createDatabase: () => Promise<S
       expect(await store.put([presence(1n), presence(2n), presence(3n)])).toEqual(['stored', 'stored', 'stored'])
       // The replaced ones no longer count: Bob holds one record, so one more fits his quota of two.
       expect(await store.put([input({ from: bob }), input({ from: bob })])).toEqual(['stored', 'quota'])
+    })
+
+    it('behavior: a member’s key bundle is kept per PeerId, the newest replacing the older, shared by stores on one database', async () => {
+      const store = await db.open()
+      expect(await store.getBundle(alice)).toBeUndefined()
+      await store.putBundles([
+        { peer: alice, bundle: 'first' },
+        { peer: bob, bundle: 'bobs' },
+        { peer: alice, bundle: 'second' },
+      ])
+      expect(await store.getBundle(alice)).toBe('second')
+      await store.putBundles([{ peer: alice, bundle: 'third' }])
+      const other = await db.open()
+      expect([await other.getBundle(alice), await other.getBundle(bob)]).toEqual(['third', 'bobs'])
+      // Longer than the certificate protocol carries: never served, so not kept.
+      const carol = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      await store.putBundles([{ peer: carol, bundle: 'A'.repeat(MAX_BUNDLE_BYTES * 2 + 1) }])
+      expect(await store.getBundle(carol)).toBeUndefined()
+      await other.close()
+    })
+
+    it('behavior: a key bundle goes on prune once older than the retention age since it was last kept', async () => {
+      const clock = manualClock()
+      const maxAgeMs = 60_000
+      const store = await db.open({ now: clock.now, retention: { maxAgeMs } })
+      await store.putBundles([
+        { peer: alice, bundle: 'alices' },
+        { peer: bob, bundle: 'bobs' },
+      ])
+      clock.advance(maxAgeMs - 1_000)
+      await store.putBundles([{ peer: bob, bundle: 'bobs' }])
+      clock.advance(2_000)
+      await store.prune()
+      expect([await store.getBundle(alice), await store.getBundle(bob)]).toEqual([undefined, 'bobs'])
     })
 
     it('behavior: records outside the protocol bounds are refused as invalid, never stored', async () => {

@@ -39,6 +39,17 @@ function usageTable(text: string): string {
   )`
 }
 
+/** Members' key bundles, served beside the presence the store keeps (a member away is sealed keys by whoever reads it). */
+function bundlesTable(text: string): string {
+  return `CREATE TABLE bundles (
+    peer ${text} NOT NULL PRIMARY KEY,
+    bundle ${text} NOT NULL,
+    kept_at_ms BIGINT NOT NULL
+  )`
+}
+
+const bundlesByAge = 'CREATE INDEX bundles_by_age ON bundles (kept_at_ms)'
+
 const backfillUsage =
   'INSERT INTO usage (topic, sender, records, bytes) SELECT topic, sender, count(*), sum(bytes) FROM records GROUP BY topic, sender'
 
@@ -69,6 +80,14 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: {
       sqlite: [usageTable('TEXT'), backfillUsage],
       postgres: [usageTable('TEXT COLLATE "C"'), backfillUsage],
+    },
+  },
+  {
+    version: 3,
+    description: 'bundles: the key bundle of each member whose presence passed, so a member away can be sealed keys',
+    sql: {
+      sqlite: [bundlesTable('TEXT'), bundlesByAge],
+      postgres: [bundlesTable('TEXT COLLATE "C"'), bundlesByAge],
     },
   },
 ]

@@ -1,3 +1,4 @@
+import { MAX_BUNDLE_BYTES } from '@securechat/sdk/constants'
 import { InvalidInputError } from '@securechat/sdk/errors'
 import {
   HISTORY_PAGE_RECORDS,
@@ -30,6 +31,9 @@ import {
 
 /** History records per insert statement: 10 parameters each stays far below SQLite's 32 766. */
 const PUT_CHUNK_RECORDS = 200
+
+/** A key bundle's text at its largest, as the certificate protocol carries it (the sdk's `keyBundleTextSchema`). */
+const MAX_BUNDLE_TEXT_CHARS = MAX_BUNDLE_BYTES * 2
 
 const COLUMNS = 'topic, id, sender, seqno, signature, data, type, lamport, received_at_ms'
 
@@ -293,8 +297,31 @@ export class SqlStore implements MessageStore {
     })
   }
 
+  async putBundles(bundles: ReadonlyArray<{ peer: string; bundle: string }>): Promise<void> {
+    // One row per peer and statement (PostgreSQL refuses to update a row twice in one): the last one wins.
+    const latest = new Map<string, string>()
+    for (const { peer, bundle } of bundles) if (bundle.length <= MAX_BUNDLE_TEXT_CHARS) latest.set(peer, bundle)
+    if (latest.size === 0) return
+    const keptAtMs = this.#now()
+    const rows = [...latest]
+    for (let start = 0; start < rows.length; start += PUT_CHUNK_RECORDS) {
+      const chunk = rows.slice(start, start + PUT_CHUNK_RECORDS)
+      await this.#driver.run(
+        `INSERT INTO bundles (peer, bundle, kept_at_ms) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+         ON CONFLICT (peer) DO UPDATE SET bundle = excluded.bundle, kept_at_ms = excluded.kept_at_ms`,
+        chunk.flatMap(([peer, bundle]) => [peer, bundle, keptAtMs]),
+      )
+    }
+  }
+
+  async getBundle(peer: string): Promise<string | undefined> {
+    const [row] = await this.#driver.all<{ bundle: string }>('SELECT bundle FROM bundles WHERE peer = ?', [peer])
+    return row?.bundle
+  }
+
   async prune(): Promise<number> {
     const limits = this.#limits
+    await this.#driver.run('DELETE FROM bundles WHERE kept_at_ms < ?', [this.#now() - limits.maxAgeMs])
     let removed = await this.#driver.run('DELETE FROM records WHERE received_at_ms < ?', [
       this.#now() - limits.maxAgeMs,
     ])

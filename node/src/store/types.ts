@@ -90,7 +90,16 @@ export interface MessageStore {
   cursorAfter(query: HistoryQuery, record: HistoryRecord): string
   /** Records of a topic by message id (at most `MAX_HISTORY_FETCH_IDS` ids). */
   get(topic: string, ids: readonly string[], options?: AbortOptions): Promise<HistoryRecord[]>
-  /** Applies age and per-topic limits now; returns how many records went. */
+  /**
+   * Keeps members' key bundles (base64url, as the relay verified them against the members'
+   * certificates), one per PeerId: a newer one replaces the older and restarts its age. Each goes
+   * on prune once older than the retention age. Bundles longer than the certificate protocol carries
+   * are not kept.
+   */
+  putBundles(bundles: ReadonlyArray<{ peer: string; bundle: string }>, options?: AbortOptions): Promise<void>
+  /** The bundle kept for `peer`, if any: a hint, which whoever uses it checks against the member's certificate. */
+  getBundle(peer: string, options?: AbortOptions): Promise<string | undefined>
+  /** Applies age and per-topic limits now; returns how many records went (bundles past the age go too, uncounted). */
   prune(options?: AbortOptions): Promise<number>
   stats(options?: AbortOptions): Promise<StoreStats>
   /** Closes the database. Idempotent. */

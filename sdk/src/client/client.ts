@@ -17,7 +17,7 @@ import {
 } from '../errors.ts'
 import { explainGateResult, type GateEvaluator } from '../gates/evaluator.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
-import { catchUp, libp2pHistorySource } from '../history/catch-up.ts'
+import { catchUp, learnRoomMembers, libp2pHistorySource } from '../history/catch-up.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import { catchUpDms, storedRecords } from '../history/dm-catch-up.ts'
 import { GapRepair } from '../history/gap-repair.ts'
@@ -379,8 +379,15 @@ export class SecureChatClient {
     // Live messages wait from the start: catch-up delivers what came before them first.
     const when = options.catchUp ?? 'now'
     if (when !== 'no') this.#joinSinks.set(roomId, room.historySink())
+    // Without a catch-up, still the members the stores saw: what this device sends is sealed to those away too.
+    const members = when === 'no' ? room.membersSink() : undefined
     room.start()
     if (when === 'now') void this.#catchUpQuietly(room)
+    if (members !== undefined) {
+      void learnRoomMembers(members, libp2pHistorySource(libp2p)).catch((err: unknown) =>
+        this.#log.info('room members not learned from the stores', { roomId, error: String(err) }),
+      )
+    }
     if (vault !== undefined) {
       const relays = decoded === undefined ? (this.#init.bootstrap ?? []) : (decoded.relays ?? [])
       await saveJoinedRoom(vault, { roomId, manifest: signed, relays }).catch((err: unknown) =>

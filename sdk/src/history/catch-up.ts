@@ -5,12 +5,13 @@ import {
   IDENTIFY_WAIT_MS,
   MAX_CATCH_UP_MESSAGES,
   MAX_CATCH_UP_STATE_RECORDS,
+  MAX_SAVED_ROOM_MEMBERS,
 } from '../constants.ts'
 import { parseSenderKeyMessage } from '../crypto/sender-keys.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { waitForEvent } from '../event-stream.ts'
 import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
-import type { RoomHistorySink } from '../rooms/history-sink.ts'
+import type { RoomHistorySink, RoomMembersSink } from '../rooms/history-sink.ts'
 import type { AbortOptions, CatchUpCounts, HistoryProgress } from '../types.ts'
 import { type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 import { MAX_HISTORY_PAGE_RECORDS, STORE_PROTOCOL } from './constants.ts'
@@ -112,15 +113,9 @@ export async function catchUp(
     progress.fetched = messages.size
     sink.progress({ ...progress })
 
-    // Presence first: certificates into the registry, bundles for the sealed keys.
-    const byArrival = (a: Fetched, b: Fetched): number => (a.record.receivedAtMs ?? 0) - (b.record.receivedAtMs ?? 0)
+    // Presence first: certificates into the registry, bundles for the sealed keys, members away.
+    progress.rejected += await learnPresence(sink, state.values())
     const keys = new Map<string, KeysAccepted[]>()
-    for (const fetched of [...state.values()].sort(byArrival)) {
-      if (fetched.record.type !== 'presence') continue
-      const accepted = await sink.accept(fetched.message)
-      if (accepted?.type === 'presence') await sink.learn(accepted, fetched.source)
-      else progress.rejected += 1
-    }
     for (const fetched of [...state.values()].sort(byArrival)) {
       if (fetched.record.type !== 'keys') continue
       const accepted = await sink.accept(fetched.message)
@@ -163,6 +158,54 @@ export async function catchUp(
   return progress
 }
 
+/**
+ * The room's members as the relays' stores last saw them (each sender's latest presence, within
+ * retention), learned like the presence catch-up reads first: so a device that joins a room
+ * without catching up (a one-shot `securechat send`) seals its key to the members away too, not
+ * only to those online with it. At most {@link MAX_SAVED_ROOM_MEMBERS} presence records per relay.
+ * Returns how many records failed the room's checks.
+ */
+export async function learnRoomMembers(
+  sink: RoomMembersSink,
+  source: HistorySource,
+  options: AbortOptions = {},
+): Promise<number> {
+  try {
+    const state = new Map<string, Fetched>()
+    const counts = catchUpStarting()
+    const peers = await source.peers()
+    await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          await fetchAll(source, peer, sink.topic, { by: 'time' }, ['presence'], state, MAX_SAVED_ROOM_MEMBERS, counts, options)
+        } catch {
+          options.signal?.throwIfAborted()
+        }
+      }),
+    )
+    return counts.rejected + (await learnPresence(sink, state.values()))
+  } finally {
+    sink.learned()
+  }
+}
+
+/** Hands each stored presence that passes the room's checks to `sink.learn`, oldest first; returns how many failed. */
+async function learnPresence(sink: RoomMembersSink, fetched: Iterable<Fetched>): Promise<number> {
+  let rejected = 0
+  for (const { message, record, source } of [...fetched].sort(byArrival)) {
+    if (record.type !== 'presence') continue
+    const accepted = await sink.accept(message)
+    if (accepted?.type === 'presence') await sink.learn(accepted, source)
+    else rejected += 1
+  }
+  sink.learned()
+  return rejected
+}
+
+function byArrival(a: Fetched, b: Fetched): number {
+  return (a.record.receivedAtMs ?? 0) - (b.record.receivedAtMs ?? 0)
+}
+
 async function fetchAll(
   source: HistorySource,
   peer: PeerId,
@@ -171,7 +214,7 @@ async function fetchAll(
   types: string[],
   into: Map<string, Fetched>,
   max: number,
-  progress: HistoryProgress,
+  progress: CatchUpCounts,
   options: AbortOptions,
 ): Promise<number | undefined> {
   let lastReceivedMs = 0

@@ -21,6 +21,11 @@ export class AbsentMembers {
     return this.#absent.get(peerId)?.sinceMs
   }
 
+  /** Whether {@link add} would drop someone: members learned from the stores are added only while not. */
+  get full(): boolean {
+    return this.#absent.size >= MAX_ABSENT_MEMBERS
+  }
+
   members(): RoomMember[] {
     return [...this.#absent.values()].map((entry) => entry.member)
   }

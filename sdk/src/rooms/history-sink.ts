@@ -20,20 +20,33 @@ export interface HistoryPosition {
 export type HistoryDelivery = 'delivered' | 'seen' | 'undecryptable'
 
 /**
+ * What learning the room's members from the presence the relays kept needs of a room
+ * (`history/catch-up.ts`): its gatekeeper, and where a member's presence goes.
+ */
+export interface RoomMembersSink {
+  roomId: string
+  topic: string
+  self: string
+  /** Runs a fetched record through the room's gatekeeper, as a live one; undefined when it fails. */
+  accept(message: SignedMessage): Promise<AcceptedRecord | undefined>
+  /**
+   * A member's stored presence: its key bundle, fetched from `source` (a relay), for the keys it
+   * sealed to this device; and, unless it left for good or is here, a member away that this
+   * device seals its own keys to from now on (`absent-members.ts`).
+   */
+  learn(accepted: Extract<AcceptedRecord, { type: 'presence' }>, source: PeerId): Promise<void>
+  /** Every stored presence is learned: a send waiting for the members to seal to goes on. */
+  learned(): void
+}
+
+/**
  * What catch-up (`history/catch-up.ts`) needs of a room, which keeps its gossip checks,
  * sender keys and delivery private: the same gatekeeper and decryption as live gossip. While a
  * sink is open the room holds back live messages, delivered after it {@link end}s, so
  * what a catch-up delivers comes first and in order.
  */
-export interface RoomHistorySink {
-  roomId: string
-  topic: string
-  self: string
+export interface RoomHistorySink extends RoomMembersSink {
   position(): HistoryPosition
-  /** Runs a fetched record through the room's gatekeeper, as a live one; undefined when it fails. */
-  accept(message: SignedMessage): Promise<AcceptedRecord | undefined>
-  /** A member's stored presence: its key bundle, fetched from `source` (a relay), for its sealed keys. */
-  learn(accepted: Extract<AcceptedRecord, { type: 'presence' }>, source: PeerId): Promise<void>
   /** Installs a sender key sealed to this device. */
   keys(accepted: Extract<AcceptedRecord, { type: 'keys' }>): Promise<void>
   /** Decrypts and delivers one message now (`message:received`), or reports it undecryptable. */

@@ -1,8 +1,9 @@
 import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { sleep } from '../async.ts'
+import { raceSignal, sleep, withTimeout } from '../async.ts'
 import {
+  ABSENT_MEMBER_KEYS_MS,
   CATCH_UP_MARGIN_MS,
   CAUSAL_HISTORY_LENGTH,
   MAX_HELD_LIVE_RECORDS,
@@ -21,6 +22,7 @@ import {
   SEND_NEIGHBOUR_WAIT_MS,
   SETTLE_MAX_MS,
   SETTLE_QUIET_MS,
+  STORED_MEMBERS_WAIT_MS,
   UNDECRYPTABLE_AFTER_MS,
   WIRE_VERSION,
 } from '../constants.ts'
@@ -49,7 +51,7 @@ import { AbsentMembers } from './absent-members.ts'
 import { ReceivedIds, readAckFilter } from './ack-filter.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
-import type { HistoryDelivery, HistoryPosition, RoomHistorySink } from './history-sink.ts'
+import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
@@ -161,6 +163,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #recent: string[] = []
   /** Gap repair (`watchGaps`), told of every message this room takes. */
   #gaps: GapWatcher | undefined
+  /** Learning the members the stores kept the presence of, from the first sink on ({@link membersSink}). */
+  #storedMembers: Promise<void> | undefined
   /**
    * A record a gap names that the relays received before this is history this device already had
    * (its catch-up started there): it closes the gap but is not delivered again.
@@ -385,6 +389,18 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
+  /** See {@link membersSink}: a store that has not answered within {@link STORED_MEMBERS_WAIT_MS} is not waited for. */
+  async #untilMembersLearned(options: AbortOptions): Promise<void> {
+    const learning = this.#storedMembers
+    if (learning === undefined) return
+    try {
+      await raceSignal(learning, withTimeout(options.signal, STORED_MEMBERS_WAIT_MS))
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      this.#c.log.info('sending before the stored members are learned', { room: this.id, error: String(err) })
+    }
+  }
+
   async #untilSubscriber(options: AbortOptions): Promise<void> {
     const { pubsub } = this.#c
     const subscribed = (): boolean => pubsub.getSubscribers(this.topic).length > 0
@@ -417,7 +433,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
     if (this.#needsAnnounce) await this.#announce()
     // Then our sender key (a new epoch when one is due) to every member that lacks it, so the
-    // message is readable on arrival.
+    // message is readable on arrival: the members away the stores know of included.
+    await this.#untilMembersLearned(options)
     this.#keys.rotateIfDue()
     await this.#distributeKeys()
     options.signal?.throwIfAborted()
@@ -562,6 +579,55 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
+   * Where the presence the relays kept goes (`history/catch-up.ts`: `learnRoomMembers`, and
+   * catch-up's first step). The first sink a room opens (on join) holds its sends back until
+   * every stored presence is learned, at most {@link STORED_MEMBERS_WAIT_MS}, so that its first
+   * key is sealed to the members away too; later ones (a relay came back) hold nothing.
+   */
+  membersSink(): RoomMembersSink {
+    let learned = (): void => {}
+    if (this.#storedMembers === undefined) {
+      const { promise, resolve } = Promise.withResolvers<void>()
+      this.#storedMembers = promise
+      learned = resolve
+    }
+    return {
+      roomId: this.id,
+      topic: this.topic,
+      self: this.#c.self.peerId,
+      accept: (message) => this.#gatekeeper.revalidate(message),
+      learn: (accepted, source) => this.#learnStored(accepted, source),
+      learned,
+    }
+  }
+
+  /**
+   * A member's presence as a relay's store kept it (its latest, within retention). One that left
+   * for good while we were away (a member saved before a restart) gets none of our keys from now
+   * on. One neither here nor known absent is a member away we never met (issue 12): absent since
+   * its presence (never later than now), while that is within {@link ABSENT_MEMBER_KEYS_MS} and
+   * {@link MAX_ABSENT_MEMBERS} has room, once its bundle verifies — so a sender that never met it
+   * seals its key to it, and it reads what was said on return. The record passed the room's own
+   * checks (signature, certificate, manifest, gate), so a store can leave a member out but invent
+   * none, and the bundle is checked against the certificate whoever serves it.
+   */
+  async #learnStored(accepted: Extract<AcceptedRecord, { type: 'presence' }>, source: PeerId): Promise<void> {
+    const { record, certificate, from } = accepted
+    if (from === this.#c.self.peerId) return
+    if (record.leaving === true && record.forever === true) {
+      const member = this.#members.get(from) ?? this.#absent.get(from)
+      if (member !== undefined) this.#removeMember(member, 'gone')
+      return
+    }
+    await this.#learnBundle(record, certificate, from, source, true)
+    const sinceMs = Math.min(record.atMs, Date.now())
+    const known = this.#members.has(from) || this.#absent.get(from) !== undefined
+    if (known || !this.#keys.hasMember(from) || sinceMs < Date.now() - ABSENT_MEMBER_KEYS_MS || this.#absent.full)
+      return
+    this.#absent.add({ address: certificate.address, peerId: from, lastSeenMs: sinceMs }, sinceMs)
+  }
+
+  /**
    * What catch-up (`history/catch-up.ts`) works through: this room's own gatekeeper, keys and
    * delivery. With `holdLive` (a room just joined) live messages wait until
    * {@link RoomHistorySink.end}, so what was missed comes first and in order; without it (a room
@@ -570,6 +636,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   historySink(options: { holdLive?: boolean } = {}): RoomHistorySink {
     if (options.holdLive ?? true) this.#heldLive ??= []
+    const members = this.membersSink()
     // Caught up as of now once this catch-up completes; not before.
     const openedAtMs = this.#now()
     const position = this.#position.get()
@@ -577,21 +644,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // A first catch-up reads all the stores hold: what its oldest messages name is past retention, not a gap.
     const followDeps = position.lamport > 0 || position.ids.length > 0
     return {
-      roomId: this.id,
-      topic: this.topic,
-      self: this.#c.self.peerId,
+      ...members,
       position: () => this.#position.get(),
-      accept: (message) => this.#gatekeeper.revalidate(message),
-      learn: (accepted, source) => {
-        // The stores keep a member's latest presence: one that left for good while we were away
-        // (a member saved before a restart) gets none of our keys from now on.
-        if (accepted.record.leaving === true && accepted.record.forever === true) {
-          const member = this.#members.get(accepted.from) ?? this.#absent.get(accepted.from)
-          if (member !== undefined) this.#removeMember(member, 'gone')
-          return Promise.resolve()
-        }
-        return this.#learnBundle(accepted.record, accepted.certificate, accepted.from, source, true)
-      },
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
       deliver: async (accepted) =>
         this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, true) : 'seen',
@@ -599,6 +653,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       caughtUp: (untilMs) =>
         untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
       end: () => {
+        members.learned()
         const all = this.#heldLive ?? []
         this.#heldLive = undefined
         const keys = all.filter((accepted) => accepted.type === 'keys')
