@@ -3,13 +3,17 @@
  * learns it from the room's presence the relays kept and fetches its key bundle from them, so what
  * it says while the member is away reaches the member's catch-up readable.
  */
+import { rm } from 'node:fs/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import type { MessageStoreService } from '../node/src/relay/store-service.ts'
-import { runCli } from './helpers/cli.ts'
+import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
+import { type MessageStoreService, messageStore } from '../node/src/relay/store-service.ts'
+import { runCli, tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
@@ -48,6 +52,64 @@ describe('sealing to a member never met', () => {
     expect(progress).toMatchObject({ delivered: 1, undecryptable: 0 })
   }, 60_000)
 })
+
+describe('sealing to a member never met, the relay restarted meanwhile', () => {
+  it('behavior: the bundle comes from the relay’s store, not its memory: the one-shot send is still read on return', async () => {
+    const dataDir = await tempDir('away-members-relay-')
+    stoppers.push(() => rm(dataDir, { recursive: true, force: true }))
+    const privateKey = await generateKeyPair('Ed25519')
+    const first = await storeRelay(dataDir, privateKey, '/ip4/127.0.0.1/tcp/0')
+    const relayAddress = first.multiaddrs[0] as string
+    const readerWallet = Wallet.createRandom()
+    const readerVault = memoryVaultBackend()
+
+    const reader = await startDevice({ wallet: readerWallet, bootstrap: [relayAddress], backend: readerVault })
+    stoppers.push(reader.close)
+    const readerPeerId = reader.client.peerId.toString()
+    const verified = bundleVerified(first, readerPeerId)
+    const { room, invite } = await reader.client.createRoom({ name: 'never met, relay restarted' })
+    await room.waitForPeers()
+    await verified
+    await reader.close()
+    await (first.services.store as MessageStoreService).flush()
+    await first.stop()
+
+    // The same relay again (its key, data dir and port): it remembers no certificate and no bundle, its store does.
+    const again = await storeRelay(dataDir, privateKey, relayAddress.replace(/\/p2p\/.*$/, ''))
+    const sent = await runCli(['send', '--room', invite, 'said after the restart'], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(sent.code, sent.stderr).toBe(0)
+    const { id } = JSON.parse(sent.stdout) as { id: string }
+    expect(again.node.heldBundle(readerPeerId)).toBeUndefined()
+
+    const back = await startDevice({ wallet: readerWallet, bootstrap: [relayAddress], backend: readerVault })
+    stoppers.push(back.close)
+    const roomAgain = await back.client.joinRoom(invite, { catchUp: 'later' })
+    const { received, undecryptable } = collect(roomAgain)
+    await back.client.catchUp(roomAgain)
+    expect(undecryptable).toEqual([])
+    expect(received.map((m) => [m.id, m.text])).toEqual([[id, 'said after the restart']])
+  }, 60_000)
+})
+
+async function storeRelay(dataDir: string, privateKey: PrivateKey, listen: string): Promise<Relay> {
+  const relay = createRelay({ privateKey, listen: [listen], dataDir, services: { store: messageStore() } })
+  await relay.start()
+  stoppers.push(() => relay.stop())
+  return relay
+}
+
+function bundleVerified(relay: Relay, peerId: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (event: CustomEvent<{ peerId: string }>): void => {
+      if (event.detail.peerId !== peerId) return
+      relay.node.removeEventListener('bundle:verified', listener)
+      resolve()
+    }
+    relay.node.addEventListener('bundle:verified', listener)
+  })
+}
 
 function collect(room: Room): { received: RoomMessage[]; undecryptable: string[] } {
   const received: RoomMessage[] = []

@@ -1,10 +1,11 @@
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
+  type BundleLookup,
   createSecureChatLibp2p,
   fetchCertificate,
   KeyBundleCache,
@@ -72,7 +73,12 @@ export interface RelayEvents {
   'record:accepted': CustomEvent<AcceptedGossip>
   /** Every record the relay accepted on a DM topic, once (the message store keeps them). Listeners stay cheap. */
   'dm-record:accepted': CustomEvent<AcceptedDmGossip>
+  /** A client's key bundle, fetched and verified against its certificate (the message store keeps it). */
+  'bundle:verified': CustomEvent<{ peerId: string; bundle: string }>
 }
+
+/** Bundles kept beyond the relay's memory (the message store's): a hint the asker verifies, like any answer. */
+export type StoredBundles = (peerId: string, options: AbortOptions) => Promise<string | undefined>
 
 export interface AcceptedDmGossip {
   /** The gossip message exactly as received. */
@@ -129,6 +135,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #dm: RelayDmTopics | undefined
   /** Clients' key bundles, fetched on demand for peers that ask (`KeyBundleCache`). */
   #bundles: KeyBundleCache | undefined
+  /** Where bundles come from that the cache lacks (a member away, a relay restarted): see {@link serveStoredBundles}. */
+  #storedBundles: StoredBundles | undefined
 
   constructor(init: RelayInit) {
     super()
@@ -220,12 +228,18 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     pubsub.addEventListener('message', this.#onMessage)
     // Presence names members' key bundles by hash: the relay answers for its clients, fetching
     // each bundle from its owner once (`KeyBundleCache`), as peers do.
-    this.#bundles = new KeyBundleCache({
+    const bundles = new KeyBundleCache({
       libp2p,
       certificate: (peerId) => this.#checks.registry.get(peerId),
       log: this.#log,
+      onVerified: (peerId, bundle) => this.safeDispatchEvent('bundle:verified', { detail: { peerId, bundle } }),
     })
-    await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log, this.#bundles.lookup)
+    this.#bundles = bundles
+    // A member away, or one whose presence passed before a restart: the store's copy, if any.
+    const lookup: BundleLookup = async (peerId, asker, options) =>
+      (await bundles.lookup(peerId, asker, options)) ??
+      (await this.#storedBundles?.(peerId, options).catch(() => undefined))
+    await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log, lookup)
     this.#checks.start()
     this.#dm = new RelayDmTopics({
       pubsub,
@@ -245,6 +259,19 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       void this.#dialPeers()
     }, BOOTSTRAP_REDIAL_INTERVAL_MS)
     await this.#dialPeers()
+  }
+
+  /** The verified key bundle of a client this relay holds in memory, if any; fetches nothing. */
+  heldBundle(peerId: string): string | undefined {
+    return this.#bundles?.held(peerId)
+  }
+
+  /**
+   * Answers bundle requests the relay's memory cannot from `stored` too (the message store sets it
+   * to the bundles it keeps beside presence; undefined stops that).
+   */
+  serveStoredBundles(stored: StoredBundles | undefined): void {
+    this.#storedBundles = stored
   }
 
   /** Stops listening and closes every connection. Idempotent. */

@@ -1,6 +1,7 @@
 /** The message store (issue 12) as a service of the relay component: node/src/store/ does the work. */
 
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
+import { STORE_BUNDLE_REFRESH_MS, STORE_MAX_REMEMBERED_BUNDLES } from '../store/constants.ts'
 import { roomStoreFacts, type StoreFacts } from '../store/gossip.ts'
 import { openStore } from '../store/open.ts'
 import { StoreService, type StoreServiceStats } from '../store/service.ts'
@@ -26,14 +27,36 @@ export interface MessageStoreService extends RelayService {
 
 /**
  * Keeps every room and DM record the relay accepted (`record:accepted`, `dm-record:accepted`:
- * the gossip message as signed) and serves them over `/securechat/store/1.0.0`.
+ * the gossip message as signed) and serves them over `/securechat/store/1.0.0`. Beside the
+ * presence it keeps, it keeps the key bundle of each member the relay verified (`bundle:verified`)
+ * and answers bundle requests the relay's memory cannot with it, so a device that never met a
+ * member away can still seal its key to it (docs/architecture.md, History).
  */
 export function messageStore(init: MessageStoreInit = {}): (components: RelayComponents) => MessageStoreService {
   return (components) => {
     let service: StoreService | undefined
+    /** Members whose presence passed, with the bundle last written for each and when (oldest first out). */
+    const written = new Map<string, { bundle: string | undefined; atMs: number }>()
+    const keepBundleOf = (peer: string, bundle: string | undefined): void => {
+      const last = written.get(peer)
+      const fresh =
+        bundle === undefined
+          ? last !== undefined
+          : last?.bundle === bundle && Date.now() - last.atMs < STORE_BUNDLE_REFRESH_MS
+      if (fresh) return
+      written.delete(peer)
+      written.set(peer, { bundle, atMs: Date.now() })
+      if (written.size > STORE_MAX_REMEMBERED_BUNDLES) written.delete(written.keys().next().value!)
+      if (bundle !== undefined) service?.keepBundle(peer, bundle)
+    }
     const onAccepted = (event: CustomEvent<AcceptedGossip>): void => {
       const { message, record } = event.detail
       if (message.type === 'signed') service?.keep(message, roomStoreFacts(record))
+      if (record.type === 'presence') keepBundleOf(record.from, components.node.heldBundle(record.from))
+    }
+    // Fetched after the presence that named it (the relay asks its client then, or a member asks the relay).
+    const onBundle = (event: CustomEvent<{ peerId: string; bundle: string }>): void => {
+      if (written.has(event.detail.peerId)) keepBundleOf(event.detail.peerId, event.detail.bundle)
     }
     const onDmAccepted = (event: CustomEvent<AcceptedDmGossip>): void => {
       const { message, record } = event.detail
@@ -55,10 +78,14 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
         await service.start()
         components.node.addEventListener('record:accepted', onAccepted)
         components.node.addEventListener('dm-record:accepted', onDmAccepted)
+        components.node.addEventListener('bundle:verified', onBundle)
+        components.node.serveStoredBundles((peer, options) => store.getBundle(peer, options))
       },
       async stop() {
+        components.node.serveStoredBundles(undefined)
         components.node.removeEventListener('record:accepted', onAccepted)
         components.node.removeEventListener('dm-record:accepted', onDmAccepted)
+        components.node.removeEventListener('bundle:verified', onBundle)
         await service?.stop()
         service = undefined
       },

@@ -18,6 +18,16 @@ export const STORE_MAX_RECORDS_PER_SENDER = 20_000
 /** Bytes one sender may have stored in one topic; further records are refused until older ones age out. */
 export const STORE_MAX_BYTES_PER_SENDER = 64 * 1024 * 1024
 
+/**
+ * A member's key bundle is written to the store when the relay first verifies it and then at most
+ * this often while its presence keeps passing, so that it ages out with the member's presence
+ * (`STORE_RETENTION_MS` after it was last written), not while the member is still around.
+ */
+export const STORE_BUNDLE_REFRESH_MS = 24 * 60 * 60 * 1000
+
+/** Members whose bundle's last write a relay remembers (to write it again only every `STORE_BUNDLE_REFRESH_MS`). */
+export const STORE_MAX_REMEMBERED_BUNDLES = 10_000
+
 /** How often age and per-topic limits are applied (a topic may pass its limits by what arrives meanwhile). */
 export const STORE_PRUNE_INTERVAL_MS = 60_000
 

@@ -42,6 +42,8 @@ export class StoreService {
   readonly #log: Logger
   readonly #history: HistoryServer
   #pending: StoreInput[] = []
+  /** Key bundles waiting for the next write, by PeerId. */
+  #pendingBundles = new Map<string, string>()
   #writing: Promise<void> | undefined
   #pruneTimer: ReturnType<typeof setInterval> | undefined
   #statsTimer: ReturnType<typeof setInterval> | undefined
@@ -102,6 +104,21 @@ export class StoreService {
     this.#writing ??= this.#write()
   }
 
+  /**
+   * Queues a member's key bundle, verified by the relay, for the store (`MessageStore.putBundles`).
+   * Cheap and synchronous; the caller decides how often (the relay: on a change, else at most every
+   * `STORE_BUNDLE_REFRESH_MS` per member).
+   */
+  keepBundle(peer: string, bundle: string): void {
+    if (!this.#started) return
+    if (this.#pendingBundles.size >= (this.#init.maxPendingWrites ?? STORE_MAX_PENDING_WRITES)) {
+      this.#dropped += 1
+      return
+    }
+    this.#pendingBundles.set(peer, bundle)
+    this.#writing ??= this.#write()
+  }
+
   /** Resolves once everything queued so far is written (or failed). */
   async flush(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing
@@ -130,15 +147,19 @@ export class StoreService {
   async #write(): Promise<void> {
     // Let the records of this event-loop turn gather into one transaction.
     await new Promise((resolve) => setImmediate(resolve))
-    while (this.#pending.length > 0) {
+    while (this.#pending.length > 0 || this.#pendingBundles.size > 0) {
       const batch = this.#pending
+      const bundles = [...this.#pendingBundles].map(([peer, bundle]) => ({ peer, bundle }))
       this.#pending = []
+      this.#pendingBundles = new Map()
       try {
         await this.#init.store.put(batch)
+        await this.#init.store.putBundles(bundles)
       } catch (err) {
-        this.#failed += batch.length
+        this.#failed += batch.length + bundles.length
         this.#log.warn('the store failed to keep records', {
           records: batch.length,
+          bundles: bundles.length,
           error: String(err),
           hint: 'check the store (database reachable, disk not full); live delivery is not affected',
         })

@@ -28,6 +28,8 @@ export interface KeyBundleCacheInit {
   log: Logger
   /** Default {@link MAX_CACHED_CERTIFICATES}. */
   maxEntries?: number
+  /** Told of every bundle this cache keeps once verified (a relay's store keeps them for members away). */
+  onVerified?: (peerId: string, text: string) => void
 }
 
 /** Verified key bundles by PeerId, bounded (oldest first out), fetched once per member. */
@@ -49,7 +51,13 @@ export class KeyBundleCache {
     if (this.#bundles.get(peerId) === text) return true
     if (!(await verifies(peerId, text, certificate))) return false
     setNewest(this.#bundles, peerId, text, this.#max)
+    this.#init.onVerified?.(peerId, text)
     return true
+  }
+
+  /** The verified bundle of `peerId` this cache holds, if any; fetches nothing. */
+  held(peerId: string): string | undefined {
+    return this.#bundles.get(peerId)
   }
 
   /** Remembers that `source` forwarded the presence of `peerId`: it can be asked for the bundle. */

@@ -177,7 +177,17 @@ export async function learnRoomMembers(
     await Promise.all(
       peers.map(async (peer) => {
         try {
-          await fetchAll(source, peer, sink.topic, { by: 'time' }, ['presence'], state, MAX_SAVED_ROOM_MEMBERS, counts, options)
+          await fetchAll(
+            source,
+            peer,
+            sink.topic,
+            { by: 'time' },
+            ['presence'],
+            state,
+            MAX_SAVED_ROOM_MEMBERS,
+            counts,
+            options,
+          )
         } catch {
           options.signal?.throwIfAborted()
         }
