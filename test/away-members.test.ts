@@ -6,13 +6,15 @@
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Room } from '@securechat/sdk/rooms'
+import { queryHistory } from '@securechat/sdk/history'
+import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { type MessageStoreService, messageStore } from '../node/src/relay/store-service.ts'
+import { openStore } from '../node/src/store/open.ts'
 import { runCli, tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
@@ -90,6 +92,65 @@ describe('sealing to a member never met, the relay restarted meanwhile', () => {
     await back.client.catchUp(roomAgain)
     expect(undecryptable).toEqual([])
     expect(received.map((m) => [m.id, m.text])).toEqual([[id, 'said after the restart']])
+  }, 60_000)
+})
+
+describe('sealing to a member never met, from a relay that lies about its bundle', () => {
+  it('error: a bundle the relay swapped for another member’s (validly signed, by another PeerId) is refused: nothing is sealed to it', async () => {
+    const dataDir = await tempDir('away-members-liar-')
+    stoppers.push(() => rm(dataDir, { recursive: true, force: true }))
+    const privateKey = await generateKeyPair('Ed25519')
+    const first = await storeRelay(dataDir, privateKey, '/ip4/127.0.0.1/tcp/0')
+    const relayAddress = first.multiaddrs[0] as string
+    const readerWallet = Wallet.createRandom()
+    const readerVault = memoryVaultBackend()
+
+    // The reader and Mallory are both seen by the relay, and both go away.
+    const reader = await startDevice({ wallet: readerWallet, bootstrap: [relayAddress], backend: readerVault })
+    const mallory = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress] })
+    stoppers.push(reader.close, mallory.close)
+    const [readerPeerId, malloryPeerId] = [reader.client.peerId.toString(), mallory.client.peerId.toString()]
+    const verified = [bundleVerified(first, readerPeerId), bundleVerified(first, malloryPeerId)]
+    const { room, invite } = await reader.client.createRoom({ name: 'a lying relay' })
+    const malloryRoom = await mallory.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), malloryRoom.waitForPeers(), ...verified])
+    await mallory.close()
+    await reader.close()
+    await (first.services.store as MessageStoreService).flush()
+    await first.stop()
+
+    // The relay's store now answers Mallory's bundle for the reader.
+    const store = await openStore({ dataDir })
+    const malloryBundle = await store.getBundle(malloryPeerId)
+    expect(malloryBundle).toBeDefined()
+    await store.putBundles([{ peer: readerPeerId, bundle: malloryBundle! }])
+    await store.close()
+    const again = await storeRelay(dataDir, privateKey, relayAddress.replace(/\/p2p\/.*$/, ''))
+
+    const sent = await runCli(['send', '--room', invite, 'not for mallory'], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(sent.code, sent.stderr).toBe(0)
+
+    // Sealed to Mallory (whose own bundle is honest), never to the reader under Mallory's keys.
+    const back = await startDevice({ wallet: readerWallet, bootstrap: [relayAddress], backend: readerVault })
+    stoppers.push(back.close)
+    const keys = await queryHistory(back.client.libp2p, again.node.libp2p.peerId, {
+      topic: roomTopic(room.id),
+      range: { by: 'time' },
+      types: ['keys'],
+    })
+    const newcomers = keys.records.filter(({ record }) => record.from !== readerPeerId && record.from !== malloryPeerId)
+    const sealedTo = newcomers.flatMap(({ record }) =>
+      (JSON.parse(new TextDecoder().decode(record.data)) as { to: Array<{ peer: string }> }).to.map((e) => e.peer),
+    )
+    expect(sealedTo).toContain(malloryPeerId)
+    expect(sealedTo).not.toContain(readerPeerId)
+    const roomAgain = await back.client.joinRoom(invite, { catchUp: 'later' })
+    const { received, undecryptable } = collect(roomAgain)
+    await back.client.catchUp(roomAgain)
+    expect(received).toEqual([])
+    expect(undecryptable).toEqual([expect.stringMatching(/never sealed to this device/)])
   }, 60_000)
 })
 
