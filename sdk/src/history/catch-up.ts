@@ -74,20 +74,27 @@ export async function catchUp(
     /** Relays that answered in full; of those cut short, the receive time their answer reached. */
     let complete = 0
     let reachedMs: number | undefined
+    const states = peers.map((peer) =>
+      fetchAll(
+        source,
+        peer,
+        sink.topic,
+        { by: 'time' },
+        ['presence', 'keys'],
+        state,
+        MAX_CATCH_UP_STATE_RECORDS,
+        progress,
+        options,
+      ),
+    )
+    // Presence first, once every relay's is in, while messages still come: certificates into the
+    // registry, bundles for the sealed keys, and the members away, whom a send waiting for them seals to.
+    const learned = Promise.allSettled(states).then(() => learnPresence(sink, state.values()))
+    learned.catch(() => {})
     await Promise.all(
-      peers.map(async (peer) => {
+      peers.map(async (peer, i) => {
         try {
-          await fetchAll(
-            source,
-            peer,
-            sink.topic,
-            { by: 'time' },
-            ['presence', 'keys'],
-            state,
-            MAX_CATCH_UP_STATE_RECORDS,
-            progress,
-            options,
-          )
+          await states[i]
           const reached = await fetchAll(
             source,
             peer,
@@ -113,8 +120,7 @@ export async function catchUp(
     progress.fetched = messages.size
     sink.progress({ ...progress })
 
-    // Presence first: certificates into the registry, bundles for the sealed keys, members away.
-    progress.rejected += await learnPresence(sink, state.values())
+    progress.rejected += await learned
     const keys = new Map<string, KeysAccepted[]>()
     for (const fetched of [...state.values()].sort(byArrival)) {
       if (fetched.record.type !== 'keys') continue
