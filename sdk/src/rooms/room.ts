@@ -163,8 +163,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #recent: string[] = []
   /** Gap repair (`watchGaps`), told of every message this room takes. */
   #gaps: GapWatcher | undefined
-  /** Learning the members the stores kept the presence of, from the first sink on ({@link membersSink}). */
+  /**
+   * Learning the members the stores kept the presence of, from the first sink on ({@link membersSink}); the
+   * first send waits for it, once: undefined from then on.
+   */
   #storedMembers: Promise<void> | undefined
+  #storedMembersOpened = false
   /**
    * A record a gap names that the relays received before this is history this device already had
    * (its catch-up started there): it closes the gap but is not delivered again.
@@ -389,14 +393,19 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
-  /** See {@link membersSink}: a store that has not answered within {@link STORED_MEMBERS_WAIT_MS} is not waited for. */
+  /**
+   * See {@link membersSink}: a store that has not answered within {@link STORED_MEMBERS_WAIT_MS} is not waited
+   * for, and only the first send waits (a sink its caller never uses must not slow every send).
+   */
   async #untilMembersLearned(options: AbortOptions): Promise<void> {
     const learning = this.#storedMembers
     if (learning === undefined) return
     try {
       await raceSignal(learning, withTimeout(options.signal, STORED_MEMBERS_WAIT_MS))
+      this.#storedMembers = undefined
     } catch (err) {
       options.signal?.throwIfAborted()
+      this.#storedMembers = undefined
       this.#c.log.info('sending before the stored members are learned', { room: this.id, error: String(err) })
     }
   }
@@ -586,7 +595,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   membersSink(): RoomMembersSink {
     let learned = (): void => {}
-    if (this.#storedMembers === undefined) {
+    if (!this.#storedMembersOpened) {
+      this.#storedMembersOpened = true
       const { promise, resolve } = Promise.withResolvers<void>()
       this.#storedMembers = promise
       learned = resolve
