@@ -107,6 +107,36 @@ export const RELAY_CONNECTIONS_TARGET = 2
 export const RELAY_GOSSIP_GRACE_MS = 10_000
 
 /**
+ * libp2p protocol a relay answers with the relays it links to (`client/relay-hints.ts`): a client told of one
+ * relay learns the others, to fail over to. Hints only: a client dials them and trusts nothing else in them.
+ */
+export const RELAY_HINTS_PROTOCOL = '/securechat/relays/1.0.0'
+
+/** Most relays one relay's answer may name; the rest are dropped by both sides. */
+export const MAX_RELAY_HINTS = 16
+
+/** Most addresses of one relay in a hint (TCP, WebSockets, IPv4 and IPv6 fit). */
+export const MAX_RELAY_HINT_ADDRESSES = 8
+
+/** Longest address in a hint (a multiaddr with a DNS name and a PeerId fits). */
+export const MAX_RELAY_HINT_ADDRESS_CHARS = 256
+
+/** Largest relay hints frame: {@link MAX_RELAY_HINTS} relays of {@link MAX_RELAY_HINT_ADDRESSES} full-length addresses fit. */
+export const MAX_RELAY_HINTS_BYTES = 40 * 1024
+
+/** Time allowed for one relay hints exchange, from opening the stream to the last byte. */
+export const RELAY_HINTS_TIMEOUT_MS = 5_000
+
+/** How long before a client asks a relay for its hints again, while it has fewer than its target of relays. */
+export const RELAY_HINTS_REFRESH_MS = 60_000
+
+/**
+ * Most relays a client keeps that it learned (identified on the network, or named by a relay's hints) rather
+ * than was told of: a relay cannot fill its memory. A full list makes room by forgetting one whose dial failed.
+ */
+export const MAX_LEARNED_RELAYS = 32
+
+/**
  * How long a direct WebRTC dial through a relay may take (~170 ms measured on loopback;
  * seconds over TURN). Now and then a handshake stalls with its data channels never opening: in
  * the web bench, 6 of 33 page pairs whose only candidates were Chromium's mDNS-hidden host
@@ -290,6 +320,13 @@ export const MAX_RECENT_BYTES = 4 * 1024 * 1024
 
 /** How long catch-up waits for a connection just opened to say (identify) whether it keeps history. */
 export const IDENTIFY_WAIT_MS = 3_000
+
+/**
+ * How long a catch-up whose every relay failed mid-answer waits for another relay that keeps history to connect
+ * and identify (the relay pool dials at once when one drops, then every {@link BOOTSTRAP_REDIAL_INTERVAL_MS}), to
+ * ask it what is left. When another relay answered, or still answers, only one connected already is asked.
+ */
+export const CATCH_UP_FAILOVER_WAIT_MS = 2 * BOOTSTRAP_REDIAL_INTERVAL_MS + IDENTIFY_WAIT_MS
 
 /**
  * Most live records (messages, sender keys) a room holds while a catch-up runs, delivered after

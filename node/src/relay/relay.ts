@@ -14,6 +14,7 @@ import {
   type ScoringInit,
   type SecureChatLibp2p,
   serveCertificates,
+  serveRelayHints,
 } from '@securechat/sdk/client'
 import {
   BOOTSTRAP_REDIAL_INTERVAL_MS,
@@ -30,6 +31,7 @@ import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } fr
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
+import { LinkedRelays } from './linked-relays.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
@@ -137,6 +139,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #bundles: KeyBundleCache | undefined
   /** Where bundles come from that the cache lacks (a member away, a relay restarted): see {@link serveStoredBundles}. */
   #storedBundles: StoredBundles | undefined
+  /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
+  #linked: LinkedRelays | undefined
 
   constructor(init: RelayInit) {
     super()
@@ -240,6 +244,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       (await bundles.lookup(peerId, asker, options)) ??
       (await this.#storedBundles?.(peerId, options).catch(() => undefined))
     await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log, lookup)
+    const linked = new LinkedRelays({ libp2p, peers: init.peers ?? [] })
+    linked.start()
+    this.#linked = linked
+    await serveRelayHints(libp2p, async () => linked.list(), this.#log)
     this.#checks.start()
     this.#dm = new RelayDmTopics({
       pubsub,
@@ -281,6 +289,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#checks.stop()
     this.#dm?.stop()
     this.#dm = undefined
+    this.#linked?.stop()
+    this.#linked = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined

@@ -1,13 +1,22 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
-import { BOOTSTRAP_REDIAL_INTERVAL_MS, RELAY_CONNECTIONS_TARGET, RELAY_GOSSIP_GRACE_MS } from '../constants.ts'
+import {
+  BOOTSTRAP_REDIAL_INTERVAL_MS,
+  MAX_LEARNED_RELAYS,
+  MAX_RELAY_HINT_ADDRESSES,
+  RELAY_CONNECTIONS_TARGET,
+  RELAY_GOSSIP_GRACE_MS,
+  RELAY_HINTS_PROTOCOL,
+  RELAY_HINTS_REFRESH_MS,
+} from '../constants.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import type { Logger } from '../logger.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
+import { fetchRelayHints } from './relay-hints.ts'
 
-/** What a relay serves and a client or browser peer does not: the circuit relay's hop, and the message store. */
-const RELAY_PROTOCOLS = ['/libp2p/circuit/relay/0.2.0/hop', STORE_PROTOCOL]
+/** What a relay serves and a client or browser peer does not: the circuit relay's hop, the message store, relay hints. */
+const RELAY_PROTOCOLS = ['/libp2p/circuit/relay/0.2.0/hop', STORE_PROTOCOL, RELAY_HINTS_PROTOCOL]
 
 /** gossipsub's protocol ids (`/meshsub/1.0.0` … `/meshsub/1.2.0`), as identify lists them. */
 const GOSSIPSUB_PROTOCOL_PREFIX = '/meshsub/'
@@ -33,12 +42,18 @@ interface KnownRelay {
   addresses: string[]
   /** Named (bootstrap or an invite's hint): dialled whenever it is not connected. Learned: only to reach the target. */
   named: boolean
+  /** When every address last failed to dial: learned relays that failed least recently are tried first. */
+  failedAtMs?: number
+  /** Whether it answers relay hints, and when it was last asked. */
+  hints?: { askedAtMs: number }
 }
 
 /**
  * The relays a client knows and keeps connected: its bootstrap list and the relay hints of the invites it joins
- * (named: always redialled, as before), and relays it identified on the network — any peer that serves the
- * circuit relay's hop or the message store (learned: dialled while fewer than `target` relays are connected).
+ * (named: always redialled, as before), and relays it learned on the network — any peer it identified that serves
+ * the circuit relay's hop, the message store or relay hints, and the relays those relays say they link to
+ * (`relay-hints.ts`) — learned: dialled while fewer than `target` relays are connected, at most
+ * {@link MAX_LEARNED_RELAYS} kept.
  * When a relay goes away the pool dials the others at once instead of at the next tick, so a client moves to
  * another relay within a dial's time; the redial tick ({@link BOOTSTRAP_REDIAL_INTERVAL_MS}) catches the rest.
  */
@@ -136,8 +151,21 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
     await this.#hangUpGossipless()
     const idle = [...this.#known].filter(([key]) => !this.#isConnected(key))
     const named = idle.filter(([, relay]) => relay.named)
-    const room = Math.max(0, this.#target - this.connected().length - named.length)
-    const learned = idle.filter(([, relay]) => !relay.named).slice(0, room)
+    const connected = this.connected()
+    const room = Math.max(0, this.#target - connected.length - named.length)
+    // Never failed first, then the one that failed longest ago: a dead hint does not keep a live one from its turn.
+    const learned = idle
+      .filter(([, relay]) => !relay.named)
+      .sort(([, a], [, b]) => (a.failedAtMs ?? 0) - (b.failedAtMs ?? 0))
+      .slice(0, room)
+    if (connected.length < this.#target) {
+      // Short of relays: those connected may link to ones this client has not heard of yet (or since).
+      const now = Date.now()
+      for (const peerId of connected) {
+        const asked = this.#known.get(peerId)?.hints?.askedAtMs
+        if (asked !== undefined && now - asked >= RELAY_HINTS_REFRESH_MS) void this.#askHints(peerId)
+      }
+    }
     await Promise.allSettled([...named, ...learned].map(([key, relay]) => this.#dial(key, relay)))
   }
 
@@ -180,12 +208,53 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
         })
         this.#log.info('connected to relay', { address })
         const peerId = connection.remotePeer.toString()
+        delete relay.failedAtMs
         if (key !== peerId) this.#rekey(key, peerId)
         return
       } catch {
         // Down, or not reachable from here (a browser cannot dial TCP): the next address, the next tick.
       }
     }
+    relay.failedAtMs = Date.now()
+  }
+
+  /**
+   * Keeps a relay learned on the network (identified, or named in another relay's hints) with `addresses`; true
+   * when it is new. Past {@link MAX_LEARNED_RELAYS} learned, one whose dial failed makes room, or nothing is kept.
+   */
+  #learn(peerId: string, addresses: readonly string[]): boolean {
+    const known = this.#known.get(peerId)
+    if (known !== undefined) {
+      for (const address of addresses) {
+        if (known.named || known.addresses.length < MAX_RELAY_HINT_ADDRESSES) {
+          if (!known.addresses.includes(address)) known.addresses.push(address)
+        }
+      }
+      return false
+    }
+    const learned = [...this.#known].filter(([, relay]) => !relay.named)
+    if (learned.length >= MAX_LEARNED_RELAYS) {
+      const failed = learned.find(([key, relay]) => relay.failedAtMs !== undefined && !this.#isConnected(key))
+      if (failed === undefined) return false
+      this.#known.delete(failed[0])
+    }
+    this.#known.set(peerId, { addresses: addresses.slice(0, MAX_RELAY_HINT_ADDRESSES), named: false })
+    this.#log.debug('relay learned', { peerId, addresses })
+    return true
+  }
+
+  /** Asks a connected relay which relays it links to, and learns them. */
+  async #askHints(peerId: string): Promise<void> {
+    const relay = this.#known.get(peerId)
+    if (relay === undefined || this.#timer === undefined) return
+    relay.hints = { askedAtMs: Date.now() }
+    const connection = this.#libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)
+    if (connection === undefined) return
+    const hints = await fetchRelayHints(this.#libp2p, connection.remotePeer)
+    let added = false
+    for (const hint of hints) added = this.#learn(hint.peer, hint.addrs) || added
+    if (hints.length > 0) this.#log.debug('relay hints', { from: peerId, relays: hints.map((hint) => hint.peer) })
+    if (added && this.#timer !== undefined) void this.fill()
   }
 
   /** An address named without `/p2p/` turned out to be `peerId`'s. */
@@ -210,13 +279,9 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
     if (!protocols.some((protocol) => RELAY_PROTOCOLS.includes(protocol))) return
     const id = peerId.toString()
     const addresses = listenAddrs.map((ma) => `${ma.toString().replace(/\/p2p\/[^/]+$/, '')}/p2p/${id}`)
-    const known = this.#known.get(id)
-    if (known === undefined) {
-      this.#known.set(id, { addresses, named: false })
-      this.#log.debug('relay learned', { peerId: id, addresses })
-    } else {
-      for (const address of addresses) if (!known.addresses.includes(address)) known.addresses.push(address)
-    }
+    this.#learn(id, addresses)
+    // Every new connection to a relay asks again: a relay that restarted may link to others now.
+    if (protocols.includes(RELAY_HINTS_PROTOCOL)) void this.#askHints(id)
   }
 
   readonly #onConnect = (event: CustomEvent<PeerId>): void => {

@@ -13,6 +13,7 @@ import { waitForEvent } from '../event-stream.ts'
 import type { AcceptedRecord } from '../rooms/gatekeeper.ts'
 import type { RoomHistorySink, RoomMembersSink } from '../rooms/history-sink.ts'
 import type { AbortOptions, CatchUpCounts, HistoryProgress } from '../types.ts'
+import { askRelays } from './ask-relays.ts'
 import { type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 import { MAX_HISTORY_PAGE_RECORDS, STORE_PROTOCOL } from './constants.ts'
 import type { HistoryQuery, HistoryRecord } from './wire.ts'
@@ -21,12 +22,24 @@ import type { HistoryQuery, HistoryRecord } from './wire.ts'
 export interface HistorySource {
   /** Relays connected now that speak the store protocol. */
   peers(): Promise<PeerId[]>
+  /**
+   * A relay that speaks the store protocol and is not in `asked`: one connected now, else the first to identify
+   * within `waitMs`; undefined when none does.
+   */
+  another(asked: ReadonlySet<string>, options: { waitMs: number } & AbortOptions): Promise<PeerId | undefined>
   query(peer: PeerId, query: HistoryQuery, options: AbortOptions): Promise<HistoryResult>
   /** A query's pages in order; the next is asked for while one is verified (`queryHistoryPages`). */
   pages(peer: PeerId, query: HistoryQuery, options: AbortOptions): AsyncIterable<HistoryResult>
 }
 
 type Fetched = { message: SignedMessage; record: HistoryRecord; source: PeerId }
+/** How far one relay's answer to a query got: the last receive time and Lamport clock read. */
+type Reach = { receivedAtMs?: number; lamport?: number }
+/**
+ * What is left to ask of a relay, and of the one that takes over should it fail (`askRelays`): its presence and
+ * keys (being fetched, in, or lost with the relay that died fetching them), and the range of messages.
+ */
+type Task = { state: Promise<unknown> | 'done' | 'lost'; range: HistoryQuery['range'] }
 type MessageAccepted = Extract<AcceptedRecord, { type: 'message' }>
 type KeysAccepted = Extract<AcceptedRecord, { type: 'keys' }>
 
@@ -60,7 +73,6 @@ export async function catchUp(
   const progress: HistoryProgress = { roomId: sink.roomId, ...catchUpStarting() }
   try {
     const peers = await source.peers()
-    progress.relays = peers.length
     const position = sink.position()
     // By the relays' receive time since this device was last live: a sender whose Lamport clock
     // lags (it heard nothing for a while) is not skipped. A position without that time (never
@@ -91,36 +103,62 @@ export async function catchUp(
     // registry, bundles for the sealed keys, and the members away, whom a send waiting for them seals to.
     const learned = Promise.allSettled(states).then(() => learnPresence(sink, state.values()))
     learned.catch(() => {})
-    await Promise.all(
-      peers.map(async (peer, i) => {
+    /** Presence and keys from a relay that took over from one that died before sending all of its own. */
+    const lateState = new Map<string, Fetched>()
+    // A relay that dies mid-answer hands what is left to another (`askRelays`); the maps deduplicate by id.
+    const ask = async (peer: PeerId, task: Task): Promise<void> => {
+      if (task.state === 'lost') {
+        await fetchAll(
+          source,
+          peer,
+          sink.topic,
+          { by: 'time' },
+          ['presence', 'keys'],
+          lateState,
+          MAX_CATCH_UP_STATE_RECORDS,
+          progress,
+          options,
+        )
+      } else if (task.state !== 'done') {
         try {
-          await states[i]
-          const reached = await fetchAll(
-            source,
-            peer,
-            sink.topic,
-            range,
-            ['message'],
-            messages,
-            MAX_CATCH_UP_MESSAGES,
-            progress,
-            options,
-          )
-          if (reached === undefined) complete += 1
-          else reachedMs = Math.min(reachedMs ?? reached, reached)
+          await task.state
         } catch (err) {
-          options.signal?.throwIfAborted()
-          progress.failed += 1
-          void err
+          task.state = 'lost'
+          throw err
         }
-      }),
-    )
+      }
+      task.state = 'done'
+      const reach: Reach = {}
+      try {
+        const reached = await fetchAll(
+          source,
+          peer,
+          sink.topic,
+          task.range,
+          ['message'],
+          messages,
+          MAX_CATCH_UP_MESSAGES,
+          progress,
+          options,
+          reach,
+        )
+        if (reached === undefined) complete += 1
+        else reachedMs = Math.min(reachedMs ?? reached, reached)
+      } catch (err) {
+        task.range = resumeAfter(task.range, reach)
+        throw err
+      }
+    }
+    await askRelays(source, peers, (_, i) => ({ state: states[i]!, range }), ask, progress, options)
     for (const id of position.ids) messages.delete(id)
     for (const [id, { message }] of messages) if (message.from.toString() === sink.self) messages.delete(id)
     progress.fetched = messages.size
     sink.progress({ ...progress })
 
     progress.rejected += await learned
+    const late = [...lateState.values()].filter(({ record }) => !state.has(record.id))
+    if (late.length > 0) progress.rejected += await learnPresence(sink, late)
+    for (const fetched of late) state.set(fetched.record.id, fetched)
     const keys = new Map<string, KeysAccepted[]>()
     for (const fetched of [...state.values()].sort(byArrival)) {
       if (fetched.record.type !== 'keys') continue
@@ -232,19 +270,33 @@ async function fetchAll(
   max: number,
   progress: CatchUpCounts,
   options: AbortOptions,
+  reach: Reach = {},
 ): Promise<number | undefined> {
-  let lastReceivedMs = 0
   let more = false
   for await (const page of historyPages(source, peer, { topic, range, types }, max, options)) {
     progress.rejected += page.rejected.length
     for (const { message, record } of page.records) {
       if (!into.has(record.id)) into.set(record.id, { message, record, source: peer })
-      lastReceivedMs = Math.max(lastReceivedMs, record.receivedAtMs)
+      reach.receivedAtMs = Math.max(reach.receivedAtMs ?? 0, record.receivedAtMs)
+      if (record.lamport !== undefined) reach.lamport = Math.max(reach.lamport ?? 0, record.lamport)
     }
     more = page.cursor !== undefined
   }
   // Cut short by `max`: the receive time reached (a time query's pages come in that order).
-  return more ? lastReceivedMs : undefined
+  return more ? (reach.receivedAtMs ?? 0) : undefined
+}
+
+/**
+ * What is left of `range` once a relay answered up to `reach` (its pages come in range order): by Lamport clock,
+ * from the last clock read (ids deduplicate the overlap); by time, from the last receive time read less
+ * {@link CATCH_UP_MARGIN_MS} — the next relay stamped its own receive times, on its own clock.
+ */
+function resumeAfter(range: HistoryQuery['range'], reach: Reach): HistoryQuery['range'] {
+  if (range.by === 'lamport') {
+    return reach.lamport === undefined ? range : { ...range, from: Math.max(range.from ?? 0, reach.lamport) }
+  }
+  if (reach.receivedAtMs === undefined) return range
+  return { ...range, fromMs: Math.max(range.fromMs ?? 0, reach.receivedAtMs - CATCH_UP_MARGIN_MS) }
 }
 
 /** The pages of a query to one relay, following its cursor, until the end or `max` records. */
@@ -274,35 +326,59 @@ function epochOf(ct: string): number | undefined {
 
 /** The relays this node is connected to that speak the store protocol, asked with {@link queryHistory}. */
 export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
-  return {
-    async peers() {
-      const peers = new Map<string, PeerId>()
-      for (const connection of libp2p.getConnections())
-        peers.set(connection.remotePeer.toString(), connection.remotePeer)
-      const protocols = async (peer: PeerId): Promise<string[]> => {
-        try {
-          return (await libp2p.peerStore.get(peer)).protocols
-        } catch {
-          return []
-        }
+  const peers = async (): Promise<PeerId[]> => {
+    const peers = new Map<string, PeerId>()
+    for (const connection of libp2p.getConnections()) peers.set(connection.remotePeer.toString(), connection.remotePeer)
+    const protocols = async (peer: PeerId): Promise<string[]> => {
+      try {
+        return (await libp2p.peerStore.get(peer)).protocols
+      } catch {
+        return []
       }
-      const speaking = await Promise.all(
-        [...peers.values()].map(async (peer) => {
-          // A connection just opened (a relay that came back) is known once identify ran.
-          const identified = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
-            test: (event) => event.detail.peerId.equals(peer),
-            timeoutMs: IDENTIFY_WAIT_MS,
-          })
-          const known = await protocols(peer)
-          if (known.length > 0) {
-            void identified.catch(() => {})
-            return known.includes(STORE_PROTOCOL)
-          }
-          await identified
-          return (await protocols(peer)).includes(STORE_PROTOCOL)
-        }),
-      )
-      return [...peers.values()].filter((_, i) => speaking[i])
+    }
+    const speaking = await Promise.all(
+      [...peers.values()].map(async (peer) => {
+        // A connection just opened (a relay that came back) is known once identify ran.
+        const identified = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
+          test: (event) => event.detail.peerId.equals(peer),
+          timeoutMs: IDENTIFY_WAIT_MS,
+        })
+        const known = await protocols(peer)
+        if (known.length > 0) {
+          void identified.catch(() => {})
+          return known.includes(STORE_PROTOCOL)
+        }
+        await identified
+        return (await protocols(peer)).includes(STORE_PROTOCOL)
+      }),
+    )
+    return [...peers.values()].filter((_, i) => speaking[i])
+  }
+  return {
+    peers,
+    async another(asked, options) {
+      const stop = new AbortController()
+      const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+      // Listening before looking: a relay that identifies while the connected ones are checked is not missed.
+      let identified: PeerId | undefined
+      const waiting = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
+        test: ({ detail }) => {
+          if (!detail.protocols.includes(STORE_PROTOCOL) || asked.has(detail.peerId.toString())) return false
+          identified = detail.peerId
+          return true
+        },
+        timeoutMs: options.waitMs,
+        signal,
+      }).catch(() => false)
+      try {
+        const connected = (await peers()).find((peer) => !asked.has(peer.toString()))
+        if (connected !== undefined || options.waitMs === 0) return connected
+        await waiting
+        options.signal?.throwIfAborted()
+        return identified
+      } finally {
+        stop.abort()
+      }
     },
     query: (peer, query, options) => queryHistory(libp2p, peer, query, options),
     pages: (peer, query, options) => queryHistoryPages(libp2p, peer, query, options),

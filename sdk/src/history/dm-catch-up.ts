@@ -4,6 +4,7 @@ import { DM_MAX_CATCH_UP_RECORDS } from '../dm/constants.ts'
 import { type DmHistorySink, type HandledDmRecord, ratchetPosition } from '../dm/history-sink.ts'
 import type { TopicPosition } from '../dm/history-state.ts'
 import type { AbortOptions, DmHistoryProgress } from '../types.ts'
+import { askRelays } from './ask-relays.ts'
 import { catchUpStarting, type HistorySource, historyPages } from './catch-up.ts'
 import { MAX_HISTORY_PAGE_RECORDS } from './constants.ts'
 import type { HistoryRecord } from './wire.ts'
@@ -59,21 +60,24 @@ async function catchUpTopics(
 ): Promise<void> {
   const fetched = new Map<string, Fetched>()
   const reached: Array<{ relay: string; topic: string; position: TopicPosition }> = []
-  await Promise.all(
-    peers.map(async (peer) => {
+  // A relay that dies mid-answer: another is asked, from its own positions (receive times are each relay's own).
+  const counts = { relays: 0, failed: 0 }
+  await askRelays(
+    source,
+    peers,
+    () => undefined,
+    async (peer) => {
       const relay = peer.toString()
-      try {
-        for (const topic of topics) {
-          const position = await fetchTopic(sink, source, peer, topic, fetched, progress, options)
-          if (position !== undefined) reached.push({ relay, topic, position })
-        }
-      } catch (err) {
-        options.signal?.throwIfAborted()
-        progress.failed += 1
-        void err
+      for (const topic of topics) {
+        const position = await fetchTopic(sink, source, peer, topic, fetched, progress, options)
+        if (position !== undefined) reached.push({ relay, topic, position })
       }
-    }),
+    },
+    counts,
+    options,
   )
+  progress.relays = Math.max(progress.relays, counts.relays)
+  progress.failed += counts.failed
 
   const records: Array<{ accepted: HandledDmRecord; receivedAtMs: number }> = []
   for (const { message, record } of fetched.values()) {
