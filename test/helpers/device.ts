@@ -1,3 +1,4 @@
+import type { ConnectionGater } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
@@ -11,6 +12,8 @@ export interface DeviceInit {
   backend?: VaultBackend
   listen?: string[]
   presenceIntervalMs?: number
+  /** Which peers the device may reach (a network that does not route to one relay, say). */
+  connectionGater?: ConnectionGater
 }
 
 export interface Device {
@@ -36,6 +39,7 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
     bootstrap: init.bootstrap,
     ...(init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: init.presenceIntervalMs }),
     ...(init.listen === undefined ? {} : { listen: init.listen }),
+    ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(vault === undefined ? {} : { vault }),
   })
   await client.start()
