@@ -55,7 +55,8 @@ export interface ClientInit {
   privateKey?: PrivateKey
   /**
    * Relay multiaddrs to dial and keep dialling. The relay hints of invites joined are added to them, and relays
-   * identified on the network are kept in reserve (`client.relays`, `relays.ts`).
+   * identified on the network, or named by those relays as the relays they link to, are kept in reserve
+   * (`client.relays`, `relays.ts`, `relay-hints.ts`).
    */
   bootstrap?: string[]
   listen?: string[]

@@ -54,7 +54,8 @@ export function catchUpStarting(): CatchUpCounts {
 /**
  * Catch-up (issue 12): asks every connected relay that keeps history for the room's records
  * received since this device was last live (less {@link CATCH_UP_MARGIN_MS} for clock skew and
- * records in flight), skips those it delivered last (the position's ids), deduplicates them by message id, runs each through the room's
+ * records in flight) — a relay that dies mid-answer hands what it left to another (`askRelays`) —
+ * skips those it delivered last (the position's ids), deduplicates them by message id, runs each through the room's
  * own gatekeeper (the same checks as live gossip; the store client already re-verified every
  * signature and id), and delivers messages in order of (Lamport clock, id).
  *
