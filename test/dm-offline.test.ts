@@ -380,11 +380,13 @@ describe('DM gap repair', () => {
     const lost = await conversation.send('lost on the way')
     const lostDelivered = deliveredAll(alice.client, bob.client.peerId.toString(), [lost.id])
     const repaired = nextDm(bob.client, 'lost on the way')
-    await conversation.send('this one names it')
+    const named = await conversation.send('this one names it')
     await repaired
     expect(dropped).toBe(1)
     const id = dmRecordId((lost.delivery[0] as { record: Uint8Array }).record)
-    const gap = { sender: alice.client.address, senderPeerId: alicePeer.toString(), id }
+    // `before`: the record that named it.
+    const before = dmRecordId((named.delivery[0] as { record: Uint8Array }).record)
+    const gap = { sender: alice.client.address, senderPeerId: alicePeer.toString(), id, before }
     expect(gaps).toEqual([
       { ...gap, state: 'missing' },
       { ...gap, state: 'filled' },

@@ -68,9 +68,10 @@ describe('gap repair on the live path', () => {
     )
     await Promise.all([filled, repaired])
     expect(dropped).toBe(1)
+    // Placed before the message that named it.
     expect(gaps).toEqual([
-      { roomId: room.id, id: lost.id, state: 'missing' },
-      { roomId: room.id, id: lost.id, state: 'filled' },
+      { roomId: room.id, id: lost.id, state: 'missing', before: next.id },
+      { roomId: room.id, id: lost.id, state: 'filled', before: next.id },
     ])
     // Live first, the repaired one when it came; each once.
     expect(received.map((m) => m.id)).toEqual([next.id, lost.id])
@@ -167,52 +168,68 @@ describe('gap repair against a store that omits and alters records', () => {
   }, 90_000)
 })
 
-describe('listen shows a repaired gap', () => {
-  it('behavior: `listen --json` prints a message a store left out once repair fetched it, and a gap line', async () => {
-    const relay = await storeRelay()
-    const alice = await device(Wallet.createRandom(), [relay])
-    const { room, invite } = await alice.client.createRoom({ name: 'shown' })
-    const bobDir = await tempDir('gap-bob-')
-    cleanups.push(() => rm(bobDir, { recursive: true, force: true }))
-    const env = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
+describe('listen and history show a repaired gap', () => {
+  it.each(['listen', 'history'] as const)(
+    'behavior: `%s --json` prints a message a store left out once repair fetched it, and a gap line',
+    async (command) => {
+      const relay = await storeRelay()
+      const alice = await device(Wallet.createRandom(), [relay])
+      const { room, invite } = await alice.client.createRoom({ name: 'shown' })
+      const bobDir = await tempDir('gap-bob-')
+      cleanups.push(() => rm(bobDir, { recursive: true, force: true }))
+      const env = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: 'bob keeps this one somewhere safe' }
 
-    // Bob listens once (his device gets a position), then is away while three messages are sent.
-    const first = listen(['--room', invite, '--json', '--data-dir', bobDir], env)
-    await untilStderr(first, '(peer ')
-    const bobPeer = /\(peer ([^)]+)\)/.exec(first.stderr())![1]!
-    if (!room.members().some((m) => m.peerId === bobPeer)) await nextEvent(room, 'member:joined', bobPeer)
-    const hello = await room.send('hello')
-    await first.waitForLine((line) => line.includes(hello.id))
-    const left = nextEvent(room, 'member:left', bobPeer)
-    first.kill('SIGTERM')
-    await first.exited
-    await left
-    const sent: string[] = []
-    for (let i = 0; i < 3; i++) sent.push((await room.send(`while away ${i}`)).id)
-    const omitted = sent[1]!
+      // Bob listens once (his device gets a position), then is away while three messages are sent.
+      const first = run(['listen', '--room', invite, '--json', '--data-dir', bobDir], env)
+      await untilStderr(first, '(peer ')
+      const bobPeer = /\(peer ([^)]+)\)/.exec(first.stderr())![1]!
+      if (!room.members().some((m) => m.peerId === bobPeer)) await nextEvent(room, 'member:joined', bobPeer)
+      const hello = await room.send('hello')
+      await first.waitForLine((line) => line.includes(hello.id))
+      const left = nextEvent(room, 'member:left', bobPeer)
+      first.kill('SIGTERM')
+      await first.exited
+      await left
+      const sent: string[] = []
+      for (let i = 0; i < 3; i++) sent.push((await room.send(`while away ${i}`)).id)
+      const omitted = sent[1]!
 
-    // Back through a store that leaves #1 out of its answer to the catch-up (it has it by id).
-    let queried = false
-    const liar = await liarStore(
-      relay,
-      (record, type) => {
-        if (type === 'query') queried = true
-        return type === 'query' && record.id === omitted ? [] : [record]
-      },
-      room.topic,
-    )
-    const second = listen(['--room', withoutRelays(invite), '--json', '--data-dir', bobDir, '--bootstrap', liar], env)
-    const gapLine = await second.waitForLine((line) => line.includes('"type":"gap"'), 30_000)
-    expect(queried).toBe(true)
-    expect(JSON.parse(gapLine)).toEqual({ type: 'gap', roomId: room.id, id: omitted, state: 'filled' })
-    await second.waitForLine((line) => line.includes('"type":"message"') && line.includes(omitted))
-    const printed = second.lines.map((line) => JSON.parse(line) as { type: string; id: string })
-    expect(printed.filter((r) => r.type === 'message').map((r) => r.id)).toEqual([sent[0], sent[2], omitted])
-  }, 90_000)
+      // Back through a store that leaves #1 out of its answer to the catch-up (it has it by id).
+      let queried = false
+      const liar = await liarStore(
+        relay,
+        (record, type) => {
+          if (type === 'query') queried = true
+          return type === 'query' && record.id === omitted ? [] : [record]
+        },
+        room.topic,
+      )
+      const second = run(
+        [command, '--room', withoutRelays(invite), '--json', '--data-dir', bobDir, '--bootstrap', liar],
+        env,
+      )
+      const gapLine = await second.waitForLine((line) => line.includes('"type":"gap"'), 30_000)
+      expect(queried).toBe(true)
+      // Named by the next message: the one it came before.
+      expect(JSON.parse(gapLine)).toEqual({
+        type: 'gap',
+        roomId: room.id,
+        id: omitted,
+        state: 'filled',
+        before: sent[2],
+      })
+      // `history` waits for the gap to end, prints what filled it, and exits.
+      if (command === 'history') expect(await second.exited).toBe(0)
+      await second.waitForLine((line) => line.includes('"type":"message"') && line.includes(omitted))
+      const printed = second.lines.map((line) => JSON.parse(line) as { type: string; id: string })
+      expect(printed.filter((r) => r.type === 'message').map((r) => r.id)).toEqual([sent[0], sent[2], omitted])
+    },
+    90_000,
+  )
 })
 
-function listen(args: string[], env: Record<string, string>): CliProcess {
-  const cli = spawnCli(['listen', ...args], env)
+function run(args: string[], env: Record<string, string>): CliProcess {
+  const cli = spawnCli(args, env)
   cleanups.push(async () => {
     cli.kill('SIGKILL')
     await cli.exited

@@ -25,6 +25,12 @@ export const DEFAULT_DATA_DIR = '.securechat'
 /** Time a CLI command waits for the network before giving up with a hint. */
 export const CLI_NETWORK_TIMEOUT_MS = 15_000
 
+/**
+ * Longest `history` waits, after its catch-up, for the gaps it found to be filled or given up (the sdk gives a
+ * message up 20 s after a later one named it): what it printed is then complete as far as anyone holds it.
+ */
+export const HISTORY_GAPS_WAIT_MS = 30_000
+
 /** Time `send` waits after publishing, so the record leaves before the process exits. */
 export const SEND_FLUSH_MS = 300
 

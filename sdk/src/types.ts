@@ -177,6 +177,12 @@ export interface GapReport {
   /** The missing record's id: sha256 of its bytes, as the stores know it (a room message's id). */
   id: string
   state: 'missing' | 'filled' | 'lost'
+  /**
+   * The record that named it (in its `deps`): the missing one was sent before it. In a room, that message's id:
+   * where an app shows the gap, and puts the message once filled. A DM's is the naming record's id (the message's
+   * own id is inside its ciphertext).
+   */
+  before: string
 }
 
 /** A gap in a room's history (`history:gap` on the room). */
@@ -216,6 +222,8 @@ export interface GapSink {
 export interface GapWatcher {
   /** Record `id` is here; `deps` are the ids its sender names as sent before (followed when absent). */
   saw(id: string, deps: readonly string[]): void
+  /** Resolves once no gap is open (each filled or reported lost). */
+  settled(options?: AbortOptions): Promise<void>
   stop(): void
 }
 

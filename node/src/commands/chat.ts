@@ -4,8 +4,14 @@ import { sleep } from '@securechat/sdk/async'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
-import type { HistoryGap, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
-import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, SEND_FLUSH_MS } from '../constants.ts'
+import type { RoomMessage } from '@securechat/sdk/types'
+import {
+  CLI_NETWORK_TIMEOUT_MS,
+  DEFAULT_CLI_DOMAIN,
+  DEVNET_CHAIN_ID,
+  HISTORY_GAPS_WAIT_MS,
+  SEND_FLUSH_MS,
+} from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
@@ -15,7 +21,9 @@ import { isoTime } from './cli-format.ts'
 import {
   type ClientFlags,
   catchUpFromFlags,
+  formatGap,
   formatMessage,
+  formatUndecryptable,
   joinFromFlags,
   messageToJson,
   untilSignal,
@@ -128,8 +136,10 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
-  room.addEventListener('message:undecryptable', ({ detail }) => printUndecryptable(detail, flags.json === true))
-  room.addEventListener('history:gap', ({ detail }) => printGap(detail, flags.json === true))
+  room.addEventListener('message:undecryptable', ({ detail }) =>
+    printLine(formatUndecryptable(detail, flags.json === true)),
+  )
+  room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, flags.json === true)))
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -139,53 +149,34 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   await close()
 }
 
-/** `securechat history`: prints the room's history from the relays' stores (and this device), then exits. */
+/**
+ * `securechat history`: prints the room's history from the relays' stores (and this device), then the end of
+ * each gap it found (a message recovered or given up on, bounded by {@link HISTORY_GAPS_WAIT_MS}), then exits.
+ */
 export async function history(flags: ClientFlags & { json?: boolean }): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
   const { room, close } = joined
+  const json = flags.json === true
   try {
-    room.addEventListener('message:received', ({ detail }) => printMessage(detail, flags.json === true))
-    room.addEventListener('message:undecryptable', ({ detail }) => printUndecryptable(detail, flags.json === true))
+    room.addEventListener('message:received', ({ detail }) => printMessage(detail, json))
+    room.addEventListener('message:undecryptable', ({ detail }) => printLine(formatUndecryptable(detail, json)))
+    room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, json)))
     await catchUpFromFlags(joined)
+    await room.gapsSettled({ signal: AbortSignal.timeout(HISTORY_GAPS_WAIT_MS) }).catch(() => {
+      process.stderr.write('some missing messages were still being fetched; run history again later\n')
+    })
   } finally {
     await close()
   }
 }
 
 function printMessage(message: RoomMessage, json: boolean): void {
-  process.stdout.write(json ? `${JSON.stringify(messageToJson(message))}\n` : `${formatMessage(message)}\n`)
+  printLine(json ? JSON.stringify(messageToJson(message)) : formatMessage(message))
 }
 
-/** What this device cannot read is shown, with why, never dropped silently. */
-function printUndecryptable(detail: UndecryptableMessage, json: boolean): void {
-  const line = json
-    ? JSON.stringify({
-        type: 'undecryptable',
-        roomId: detail.roomId,
-        id: detail.id,
-        sender: detail.sender,
-        senderPeerId: detail.senderPeerId,
-        sentAt: isoTime(detail.sentAtMs),
-        reason: detail.reason,
-      })
-    : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
-  process.stdout.write(`${line}\n`)
-}
-
-/**
- * A message later ones named that this device lacked: said when it was recovered or given up on
- * (while it is being fetched, nothing: most gaps fill within a second or two).
- */
-function printGap(gap: HistoryGap, json: boolean): void {
-  if (gap.state === 'missing') return
-  const short = `${gap.id.slice(0, 12)}…`
-  const line = json
-    ? JSON.stringify({ type: 'gap', roomId: gap.roomId, id: gap.id, state: gap.state })
-    : gap.state === 'filled'
-      ? `* recovered a message this device had missed (${short}), from a relay's store or another member`
-      : `! a message this device missed could not be recovered (${short}): no relay or member still holds it`
-  process.stdout.write(`${line}\n`)
+function printLine(line: string | undefined): void {
+  if (line !== undefined) process.stdout.write(`${line}\n`)
 }
 
 export async function chat(flags: ClientFlags): Promise<void> {
@@ -198,9 +189,11 @@ export async function chat(flags: ClientFlags): Promise<void> {
   }
   print(`joined ${room.manifest.manifest.name} as ${client.address}; type a message and press Enter, Ctrl-D to leave`)
   room.addEventListener('message:received', (event) => print(formatMessage(event.detail)))
-  room.addEventListener('message:undecryptable', ({ detail }) =>
-    print(`! a message from ${detail.sender} could not be decrypted: ${detail.reason}`),
-  )
+  room.addEventListener('message:undecryptable', ({ detail }) => print(formatUndecryptable(detail, false)))
+  room.addEventListener('history:gap', ({ detail }) => {
+    const line = formatGap(detail, false)
+    if (line !== undefined) print(line)
+  })
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
   rl.on('line', (line) => {

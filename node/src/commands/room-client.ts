@@ -4,7 +4,7 @@ import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
-import type { HistoryProgress, RoomMessage } from '@securechat/sdk/types'
+import type { HistoryGap, HistoryProgress, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
 import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
@@ -123,6 +123,36 @@ export function messageToJson(message: RoomMessage): Record<string, unknown> {
 
 export function formatMessage(message: RoomMessage): string {
   return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${printable(message.text)}`
+}
+
+/** What this device cannot read is shown, with why, never dropped silently. */
+export function formatUndecryptable(detail: UndecryptableMessage, json: boolean): string {
+  return json
+    ? JSON.stringify({
+        type: 'undecryptable',
+        roomId: detail.roomId,
+        id: detail.id,
+        sender: detail.sender,
+        senderPeerId: detail.senderPeerId,
+        sentAt: isoTime(detail.sentAtMs),
+        reason: detail.reason,
+      })
+    : `! a message from ${detail.sender} could not be decrypted: ${detail.reason}`
+}
+
+/**
+ * A message later ones named that this device lacked (`history:gap`), as `listen`, `chat` and `history` print
+ * it: said when it was recovered or given up on. While it is being fetched, nothing (undefined): most gaps fill
+ * within a second or two.
+ */
+export function formatGap(gap: HistoryGap, json: boolean): string | undefined {
+  if (gap.state === 'missing') return undefined
+  const short = `${gap.id.slice(0, 12)}…`
+  return json
+    ? JSON.stringify({ type: 'gap', roomId: gap.roomId, id: gap.id, state: gap.state, before: gap.before })
+    : gap.state === 'filled'
+      ? `* recovered a message this device had missed (${short}), from a relay's store or another member`
+      : `! a message this device missed could not be recovered (${short}): no relay or member still holds it`
 }
 
 /** Resolves on the first SIGINT/SIGTERM. */

@@ -68,11 +68,12 @@ describe('gap repair', () => {
     known.add(id(9))
     repair.saw(id(3), [id(1), id(2), id(9)])
     await until(() => gaps.some((g) => g.state === 'lost'))
+    // Each says which message named it: the missing one came before that one.
     expect(gaps).toEqual([
-      { id: id(1), state: 'missing' },
-      { id: id(2), state: 'missing' },
-      { id: id(1), state: 'filled' },
-      { id: id(2), state: 'lost' },
+      { id: id(1), state: 'missing', before: id(3) },
+      { id: id(2), state: 'missing', before: id(3) },
+      { id: id(1), state: 'filled', before: id(3) },
+      { id: id(2), state: 'lost', before: id(3) },
     ])
     // Asked together, then only for what was still missing.
     expect(asked[0]).toEqual([id(1), id(2)])
@@ -82,8 +83,33 @@ describe('gap repair', () => {
     repair.saw(id(4), [id(2)])
     expect(repair.open).toBe(0)
     repair.saw(id(2), [])
-    expect(gaps.at(-1)).toEqual({ id: id(2), state: 'filled' })
+    expect(gaps.at(-1)).toEqual({ id: id(2), state: 'filled', before: id(3) })
     repair.stop()
+  })
+
+  it('behavior: settled waits for every open gap to be filled or lost, and is immediate with none open', async () => {
+    const { repair, gaps, until } = setup(new Map([[id(1), 5]]))
+    await repair.settled()
+    repair.saw(id(3), [id(1), id(2)])
+    let settled = false
+    const waiting = repair.settled().then(() => {
+      settled = true
+    })
+    await until(() => gaps.some((g) => g.state === 'filled'))
+    expect(settled).toBe(false) // id(2) is still being asked for
+    await waiting
+    expect(gaps.map((g) => `${g.id === id(1) ? 1 : 2} ${g.state}`)).toEqual([
+      '1 missing',
+      '2 missing',
+      '1 filled',
+      '2 lost',
+    ])
+    expect(repair.open).toBe(0)
+    // Aborted first: rejects with the signal's reason.
+    repair.saw(id(5), [id(4)])
+    await expect(repair.settled({ signal: AbortSignal.abort(new Error('gave up')) })).rejects.toThrow('gave up')
+    repair.stop()
+    await repair.settled()
   })
 
   it('behavior: what the first topic lacks is asked for on the next (a DM sent before its session was answered)', async () => {

@@ -29,6 +29,8 @@ export interface GapRepairInit {
 }
 
 interface OpenGap {
+  /** The record that named it first: the missing one was sent before it. */
+  before: string
   firstMs: number
   nextAskMs: number
   /** `missing` was reported: its end (`filled`, `lost`) is reported too. */
@@ -55,7 +57,10 @@ export class GapRepair implements GapWatcher {
   readonly #retryMs: number
   readonly #lostAfterMs: number
   readonly #open = new Map<string, OpenGap>()
-  readonly #lost = new Set<string>()
+  /** Ids reported lost, with the record that named each (a late arrival is reported where it was). */
+  readonly #lost = new Map<string, string>()
+  /** {@link settled} calls waiting for no gap to be open. */
+  readonly #settling = new Set<() => void>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #asking = false
   #stopped = false
@@ -77,19 +82,45 @@ export class GapRepair implements GapWatcher {
   saw(id: string, deps: readonly string[]): void {
     if (this.#stopped) return
     const open = this.#open.get(id)
+    const lostBefore = this.#lost.get(id)
     if (open !== undefined) {
       this.#open.delete(id)
-      if (open.shown) this.#report(id, 'filled')
-    } else if (this.#lost.delete(id)) {
-      this.#report(id, 'filled')
+      if (open.shown) this.#report(id, 'filled', open.before)
+    } else if (lostBefore !== undefined) {
+      this.#lost.delete(id)
+      this.#report(id, 'filled', lostBefore)
     }
     const now = Date.now()
     for (const dep of deps) {
       if (dep === id || this.#open.has(dep) || this.#lost.has(dep) || this.#sink.known(dep)) continue
       if (this.#open.size >= MAX_OPEN_GAPS) break
-      this.#open.set(dep, { firstMs: now, nextAskMs: now + this.#graceMs, shown: false })
+      this.#open.set(dep, { before: id, firstMs: now, nextAskMs: now + this.#graceMs, shown: false })
     }
     this.#schedule()
+    this.#wakeIfSettled()
+  }
+
+  /**
+   * Resolves once no gap is open (each filled or reported lost: within {@link GAP_LOST_AFTER_MS}
+   * of the last one named), at once when none is; rejects when `options.signal` aborts first.
+   */
+  settled(options: AbortOptions = {}): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const signal = options.signal
+      const done = (): void => {
+        this.#settling.delete(done)
+        signal?.removeEventListener('abort', aborted)
+        resolve()
+      }
+      const aborted = (): void => {
+        this.#settling.delete(done)
+        reject(signal?.reason)
+      }
+      if (signal?.aborted === true) return aborted()
+      signal?.addEventListener('abort', aborted, { once: true })
+      this.#settling.add(done)
+    })
   }
 
   stop(): void {
@@ -97,6 +128,12 @@ export class GapRepair implements GapWatcher {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#open.clear()
+    this.#wakeIfSettled()
+  }
+
+  #wakeIfSettled(): void {
+    if (this.#open.size > 0) return
+    for (const wake of [...this.#settling]) wake()
   }
 
   #schedule(): void {
@@ -117,16 +154,16 @@ export class GapRepair implements GapWatcher {
         if (gap.nextAskMs > now) continue
         if (this.#sink.known(id)) {
           this.#open.delete(id)
-          if (gap.shown) this.#report(id, 'filled')
+          if (gap.shown) this.#report(id, 'filled', gap.before)
         } else if (now - gap.firstMs >= this.#lostAfterMs) {
           this.#open.delete(id)
-          this.#lost.add(id)
-          if (this.#lost.size > MAX_LOST_GAP_IDS) this.#lost.delete(this.#lost.values().next().value!)
-          this.#report(id, 'lost')
+          this.#lost.set(id, gap.before)
+          if (this.#lost.size > MAX_LOST_GAP_IDS) this.#lost.delete(this.#lost.keys().next().value!)
+          this.#report(id, 'lost', gap.before)
         } else {
           if (!gap.shown) {
             gap.shown = true
-            this.#report(id, 'missing')
+            this.#report(id, 'missing', gap.before)
           }
           gap.nextAskMs = now + this.#retryMs
           due.push(id)
@@ -140,6 +177,7 @@ export class GapRepair implements GapWatcher {
     } finally {
       this.#asking = false
       this.#schedule()
+      this.#wakeIfSettled()
     }
   }
 
@@ -163,11 +201,15 @@ export class GapRepair implements GapWatcher {
       tried.add(record.id)
       const outcome = await this.#sink.fill(message, record.receivedAtMs)
       // `delivered` is reported as the room takes it (`saw`); `rejected` stays open: another holder may have it.
-      if (outcome === 'had' && this.#open.delete(record.id)) this.#report(record.id, 'filled')
+      const gap = this.#open.get(record.id)
+      if (outcome === 'had' && gap !== undefined) {
+        this.#open.delete(record.id)
+        this.#report(record.id, 'filled', gap.before)
+      }
     }
   }
 
-  #report(id: string, state: GapReport['state']): void {
-    this.#sink.report({ id, state })
+  #report(id: string, state: GapReport['state'], before: string): void {
+    this.#sink.report({ id, state, before })
   }
 }

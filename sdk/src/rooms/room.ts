@@ -161,6 +161,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #progress = new EventTarget()
   #lamport = 0
   #recent: string[] = []
+  /** Live messages being decrypted and delivered: {@link gapsSettled} waits for them. */
+  readonly #delivering = new Set<Promise<unknown>>()
   /** Gap repair (`watchGaps`), told of every message this room takes. */
   #gaps: GapWatcher | undefined
   /**
@@ -540,7 +542,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       return
     }
     if (!this.#markSeen(accepted)) return
-    void this.#decryptAndDeliver(accepted)
+    const delivering = this.#decryptAndDeliver(accepted)
+    this.#delivering.add(delivering)
+    const done = (): void => void this.#delivering.delete(delivering)
+    delivering.then(done, done)
   }
 
   /**
@@ -561,6 +566,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #rememberSeen(id: string): void {
     this.#seenIds.add(id)
     if (this.#seenIds.size > MAX_REMEMBERED_MESSAGE_IDS) this.#seenIds.delete(this.#seenIds.values().next().value!)
+  }
+
+  /**
+   * Resolves once no gap in this room is open: every message a later one named and this device lacked was
+   * filled or reported lost (`history:gap`), and what filled them was delivered. A command that prints history
+   * and exits waits for this.
+   */
+  async gapsSettled(options: AbortOptions = {}): Promise<void> {
+    await this.#gaps?.settled(options)
+    // What filled them is decrypted and delivered (`message:received`) by now.
+    await Promise.allSettled([...this.#delivering])
   }
 
   /**
