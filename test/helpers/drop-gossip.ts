@@ -1,4 +1,5 @@
 import type { GossipSub, Message, TopicValidatorFn } from '@libp2p/gossipsub'
+import type { RPC } from '@libp2p/gossipsub/message'
 
 /**
  * Makes a real node lose live records: every record on `topic` for which `drop` is true is
@@ -17,4 +18,19 @@ export function dropOnArrival(pubsub: GossipSub, topic: string, drop: (message: 
   if (installed !== undefined) set(topic, dropping(installed))
   validators.set = (key: string, validator: TopicValidatorFn) =>
     set(key, key === topic ? dropping(validator) : validator)
+}
+
+/**
+ * Makes a real node lose what it sends: every message it would send to peer `to` for which `drop` is true is
+ * left out of the RPC (forwards, answers to IWANT and own publishes alike), as if the link had dropped it. The
+ * node itself has it, validated and kept (a relay's store too). gossipsub has no hook for this: `sendRpc` is its
+ * one way out to a peer.
+ */
+export function dropOnSend(pubsub: GossipSub, drop: (to: string, message: RPC.Message) => boolean): void {
+  const internals = pubsub as unknown as { sendRpc(id: string, rpc: RPC): boolean }
+  const send = internals.sendRpc.bind(pubsub)
+  internals.sendRpc = (id, rpc) => {
+    const messages = rpc.messages.filter((message) => !drop(id, message))
+    return send(id, messages.length === rpc.messages.length ? rpc : { ...rpc, messages })
+  }
 }

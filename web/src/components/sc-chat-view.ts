@@ -5,7 +5,7 @@ import { customElement, property, query, state } from 'lit/decorators.js'
 import { repeat } from 'lit/directives/repeat.js'
 import type { Anchoring } from '../state/anchoring.ts'
 import { anchoringContext, ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
-import type { Conversations } from '../state/conversations.ts'
+import type { Conversations, GapLine } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
 import type { PendingMessage } from '../state/outbox.ts'
@@ -92,6 +92,19 @@ export class ScChatView extends LitElement {
       li.pending {
         opacity: 0.75;
         border: 1px dashed var(--sc-muted);
+      }
+      /* A gap is a slim line between messages, not a message: it must not take over the conversation. */
+      li.gap {
+        justify-self: center;
+        background: none;
+        border: 1px dashed var(--sc-border);
+        padding: 0.125rem 0.75rem;
+        font-size: 0.875rem;
+        color: var(--sc-muted);
+      }
+      li.gap.lost {
+        border-color: var(--sc-danger);
+        color: var(--sc-danger);
       }
       .catching-up {
         font-size: 0.875rem;
@@ -226,9 +239,9 @@ export class ScChatView extends LitElement {
         ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
         <ol role="log" aria-live="polite" aria-label="Messages" @scroll=${this.#onScroll}>
           ${repeat(
-            conversations.history(this.conversation),
-            (entry) => entry.id,
-            (entry) => this.#message(entry),
+            withGaps(conversations.history(this.conversation), conversations.gaps(this.conversation)),
+            (item) => (item.kind === 'gap' ? `gap:${item.line.before ?? ''}` : item.entry.id),
+            (item) => (item.kind === 'gap' ? gapLine(item.line) : this.#message(item.entry)),
           )}
           ${repeat(
             conversations.pending(this.conversation),
@@ -358,6 +371,35 @@ function deliveryMark(entry: ChatEntry) {
     ...(failed === 0 ? [] : [`not sent to ${failed}`]),
   ].join('; ')
   return html`<span class="meta"> · <span data-testid="delivery" title=${title}>${delivered > 0 ? 'delivered' : 'sent'}</span></span>`
+}
+
+/** The history with each gap line before the message that named it; one whose message is not shown, last. */
+function withGaps(
+  history: readonly ChatEntry[],
+  gaps: readonly GapLine[],
+): Array<{ kind: 'message'; entry: ChatEntry } | { kind: 'gap'; line: GapLine }> {
+  const shown = new Set(history.map((entry) => entry.id))
+  const placed = new Map(gaps.filter((g) => g.before !== undefined && shown.has(g.before)).map((g) => [g.before, g]))
+  const items = history.flatMap((entry) => {
+    const line = placed.get(entry.id)
+    return [...(line === undefined ? [] : [{ kind: 'gap' as const, line }]), { kind: 'message' as const, entry }]
+  })
+  for (const line of gaps) if (!placed.has(line.before)) items.push({ kind: 'gap', line })
+  return items
+}
+
+/** "2 messages missing — fetching…", then gone once filled, or "2 messages could not be recovered". */
+function gapLine(line: GapLine) {
+  const count = (n: number) => `${n.toLocaleString('en')} message${n === 1 ? '' : 's'}`
+  const parts = [
+    ...(line.missing === 0 ? [] : [`${count(line.missing)} missing — fetching…`]),
+    ...(line.lost === 0 ? [] : [`${line.missing === 0 ? count(line.lost) : line.lost} could not be recovered`]),
+  ]
+  return html`<li class=${line.missing === 0 ? 'gap lost' : 'gap'} role="status" data-testid="gap" title=${
+    line.missing === 0
+      ? 'No relay or member still holds them: they stay missing.'
+      : 'Later messages name them; asking the relays and the other members for them.'
+  }>${parts.join('; ')}</li>`
 }
 
 /** "catching up 340 of 1,000": how far a catch-up from the relays' stores is. */

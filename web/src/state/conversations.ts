@@ -7,6 +7,7 @@ import type {
   DmDelivered,
   DmDeviceStatus,
   DmHistoryProgress,
+  HistoryGap,
   HistoryProgress,
   RoomMember,
   RoomMessage,
@@ -51,6 +52,23 @@ export interface ConversationView {
 export type CatchingUp = { delivered: number; fetched: number | undefined }
 
 /**
+ * Messages of a conversation that later ones named and this device lacks (the sdk's `history:gap`), shown as one
+ * line where they belong: before the message that named them (`before`), or after the last one when that message
+ * is not in the history shown. `missing` are being fetched; `lost` could not be recovered.
+ */
+export interface GapLine {
+  before: string | undefined
+  missing: number
+  lost: number
+}
+
+/** A gap still shown: being fetched, or given up on. */
+type OpenGap = { state: 'missing' | 'lost'; before: string | undefined }
+
+/** Filled gaps whose message has not arrived yet, remembered to put it where the gap was (one burst's worth). */
+const MAX_FILLED_PLACES = 256
+
+/**
  * Changes within this long are told once: a catch-up delivers hundreds of messages a second, and each
  * `conversations:changed` re-renders the open conversation.
  */
@@ -93,6 +111,10 @@ export class Conversations extends EventTarget implements SessionPart {
   #flushing: Promise<void> | undefined
   #flushAgain = false
   #retryTimer: ReturnType<typeof setTimeout> | undefined
+  /** Open gaps by conversation, then by the missing message's id. */
+  readonly #gaps = new Map<string, Map<string, OpenGap>>()
+  /** A filled gap's message id → the message it goes before, until it arrives (`#append`). */
+  readonly #filledPlaces = new Map<string, string>()
   /** The DMs' catch-up from the relays' stores, while it runs (`client.dms` `history:progress`). */
   #dmCatchingUp: CatchingUp | undefined
   /** The history write of the receipts of one burst, once they are all in (see `#watchDms`). */
@@ -117,6 +139,17 @@ export class Conversations extends EventTarget implements SessionPart {
 
   history(id: string): ChatEntry[] {
     return this.#history.get(id) ?? []
+  }
+
+  /** The gaps of conversation `id`, one line per place (the message they came before). */
+  gaps(id: string): GapLine[] {
+    const lines = new Map<string | undefined, GapLine>()
+    for (const gap of this.#gaps.get(id)?.values() ?? []) {
+      const line = lines.get(gap.before) ?? { before: gap.before, missing: 0, lost: 0 }
+      line[gap.state] += 1
+      lines.set(gap.before, line)
+    }
+    return [...lines.values()]
   }
 
   /** Messages written in `id` that the network has not taken yet, oldest first. */
@@ -200,6 +233,8 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#outbox = undefined
     this.#sendProblems.clear()
     this.#dmCatchingUp = undefined
+    this.#gaps.clear()
+    this.#filledPlaces.clear()
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     this.#views.clear()
@@ -272,6 +307,7 @@ export class Conversations extends EventTarget implements SessionPart {
     if (view.kind === 'room' && !id.startsWith(PENDING_PREFIX)) await signedIn.client.leaveRoom(id)
     this.#views.delete(id)
     this.#history.delete(id)
+    this.#gaps.delete(id)
     await this.#outbox?.remove((item) => item.conversation === id)
     await signedIn.store.deleteHistory(id)
     await this.#saveIndex()
@@ -488,6 +524,7 @@ export class Conversations extends EventTarget implements SessionPart {
     room.addEventListener('message:received', onMessage)
     room.addEventListener('message:undecryptable', onUndecryptable)
     room.addEventListener('history:progress', onProgress)
+    room.addEventListener('history:gap', (event) => this.#onGap(room.id, event.detail))
     room.addEventListener('member:joined', onMembers)
     room.addEventListener('member:left', onMembers)
     room.addEventListener('access:changed', (event) => {
@@ -548,10 +585,37 @@ export class Conversations extends EventTarget implements SessionPart {
     })
   }
 
+  /**
+   * A gap opened, was given up on, or was filled (`history:gap`, also for one lost before). A filled one's line goes
+   * at once; its message, which the sdk delivers next, takes its place ({@link #append}).
+   */
+  #onGap(conversation: string, gap: HistoryGap): void {
+    const gaps = this.#gaps.get(conversation) ?? new Map<string, OpenGap>()
+    if (gap.state === 'filled') {
+      gaps.delete(gap.id)
+      if (gap.before !== undefined) {
+        this.#filledPlaces.set(gap.id, gap.before)
+        if (this.#filledPlaces.size > MAX_FILLED_PLACES) {
+          this.#filledPlaces.delete(this.#filledPlaces.keys().next().value!)
+        }
+      }
+    } else {
+      gaps.set(gap.id, { state: gap.state, before: gap.before })
+    }
+    if (gaps.size === 0) this.#gaps.delete(conversation)
+    else this.#gaps.set(conversation, gaps)
+    this.#changed()
+  }
+
   #append(id: string, entry: ChatEntry): void {
     const history = this.#history.get(id) ?? []
     if (history.some((e) => e.id === entry.id)) return
-    history.push(entry)
+    // A message that filled a gap goes where the gap was: before the message that named it.
+    const before = this.#filledPlaces.get(entry.id)
+    this.#filledPlaces.delete(entry.id)
+    const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
+    if (at === -1) history.push(entry)
+    else history.splice(at, 0, entry)
     // Memory holds what the vault keeps, no more.
     if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
     this.#history.set(id, history)
