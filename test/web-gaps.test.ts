@@ -8,6 +8,7 @@
  * both relays.
  */
 import { rm } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
@@ -19,6 +20,7 @@ import { DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { Relay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import {
+  ARTIFACTS_DIR,
   buildWebApp,
   cspViolations,
   injectWallet,
@@ -193,6 +195,14 @@ describe('web app: gaps and catch-up shown in the conversation', () => {
     expect(await gap.getAttribute('class')).toContain('lost')
     expect((await listed()).slice(-3)).toEqual(['this one names it', 'gap', 'this one names the lost one'])
     await screenshot(page, 'gap-lost')
+    // The conversation from the first message this test reads (docs/screenshots/gap.png).
+    const from = (await shownMessage(page, 'before the gap').boundingBox())!
+    const to = (await shownMessage(page, 'this one names the lost one').boundingBox())!
+    const column = (await page.locator('sc-chat-view').boundingBox())!
+    await page.screenshot({
+      path: resolve(ARTIFACTS_DIR, 'gap.png'),
+      clip: { x: column.x, y: from.y - 8, width: column.width, height: to.y + to.height - from.y + 16 },
+    })
     expect(await shownMessage(page, 'nobody keeps this one').count()).toBe(0)
   }, 180_000)
 
