@@ -6,8 +6,9 @@ import type {
   DirectMessage,
   DmDelivered,
   DmDeviceStatus,
+  DmHistoryGap,
   DmHistoryProgress,
-  HistoryGap,
+  GapReport,
   HistoryProgress,
   RoomMember,
   RoomMessage,
@@ -54,7 +55,8 @@ export type CatchingUp = { delivered: number; fetched: number | undefined }
 /**
  * Messages of a conversation that later ones named and this device lacks (the sdk's `history:gap`), shown as one
  * line where they belong: before the message that named them (`before`), or after the last one when that message
- * is not in the history shown. `missing` are being fetched; `lost` could not be recovered.
+ * is not in the history shown (a DM's gap names a record, not a message this app knows). `missing` are being
+ * fetched; `lost` could not be recovered.
  */
 export interface GapLine {
   before: string | undefined
@@ -569,6 +571,12 @@ export class Conversations extends EventTarget implements SessionPart {
       })
       this.#changed()
     }
+    // A gap in what the other wallet's devices sent (this wallet's own other devices' copies belong to no DM here).
+    const onGap = (event: CustomEvent<DmHistoryGap>): void => {
+      const sender = getAddress(event.detail.sender)
+      if (sender.toLowerCase() === this.#signedIn?.address.toLowerCase()) return
+      this.#onGap(this.openDm(sender), event.detail)
+    }
     // One catch-up for every DM (start, a relay with a store connecting): each DM shows it as a room shows its own.
     const onProgress = (event: CustomEvent<DmHistoryProgress>): void => {
       this.#dmCatchingUp = catchingUpOf(event.detail)
@@ -578,10 +586,12 @@ export class Conversations extends EventTarget implements SessionPart {
     dms.addEventListener('message:received', onMessage)
     dms.addEventListener('message:delivered', onDelivered)
     dms.addEventListener('history:progress', onProgress)
+    dms.addEventListener('history:gap', onGap)
     this.#detach.push(() => {
       dms.removeEventListener('message:received', onMessage)
       dms.removeEventListener('message:delivered', onDelivered)
       dms.removeEventListener('history:progress', onProgress)
+      dms.removeEventListener('history:gap', onGap)
     })
   }
 
@@ -589,7 +599,7 @@ export class Conversations extends EventTarget implements SessionPart {
    * A gap opened, was given up on, or was filled (`history:gap`, also for one lost before). A filled one's line goes
    * at once; its message, which the sdk delivers next, takes its place ({@link #append}).
    */
-  #onGap(conversation: string, gap: HistoryGap): void {
+  #onGap(conversation: string, gap: GapReport): void {
     const gaps = this.#gaps.get(conversation) ?? new Map<string, OpenGap>()
     if (gap.state === 'filled') {
       gaps.delete(gap.id)
