@@ -54,7 +54,32 @@ export function buildProgram(): Command {
       '--data-dir <dir>',
       'where the relay keeps its peer key, its IPFS blocks and the leaf lists it anchored or was handed (env SECURECHAT_DATA_DIR)',
     )
+    .option('--max-connections <n>', 'inbound connections at most (env SECURECHAT_MAX_CONNECTIONS)')
+    .option(
+      '--max-connections-per-ip <n>',
+      'inbound connections from one IP (IPv6: one /64) at most; loopback and the addresses of --http-trusted-proxy and --colocation-whitelist are not capped (env SECURECHAT_MAX_CONNECTIONS_PER_IP)',
+    )
+    .option(
+      '--max-connections-per-peer <n>',
+      'inbound connections of one PeerId at most (env SECURECHAT_MAX_CONNECTIONS_PER_PEER)',
+    )
+    .option(
+      '--max-pending-connections <n>',
+      'inbound connections still in their handshake at most (env SECURECHAT_MAX_PENDING_CONNECTIONS)',
+    )
+    .option(
+      '--connection-rate-per-ip <n>',
+      'new inbound connections per second one IP may open, on average (env SECURECHAT_CONNECTION_RATE_PER_IP)',
+    )
     .option('--max-reservations <n>', 'circuit relay slots (env SECURECHAT_MAX_RESERVATIONS)')
+    .option(
+      '--max-reservations-per-ip <n>',
+      'circuit relay slots the peers of one IP may hold (env SECURECHAT_MAX_RESERVATIONS_PER_IP)',
+    )
+    .option(
+      '--reservation-ttl-ms <ms>',
+      'a circuit relay slot not refreshed in this long is released; it is released at once when its holder disconnects (env SECURECHAT_RESERVATION_TTL_MS)',
+    )
     .option(
       '--colocation-threshold <peers>',
       'penalise every peer of an IP address with more peers than this; 0 (default): never, since many honest clients share a NAT or proxy (env SECURECHAT_COLOCATION_THRESHOLD)',

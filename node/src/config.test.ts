@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
@@ -65,5 +68,43 @@ describe('relay settings: trusted proxies (--http-trusted-proxy)', () => {
   it('error: the old SECURECHAT_HTTP_TRUST_PROXY, which believed anyone, says what replaces it', () => {
     const err = refused(() => resolveRelayConfig({}, { SECURECHAT_HTTP_TRUST_PROXY: '1' }))
     expect(err.hint).toContain('SECURECHAT_HTTP_TRUSTED_PROXIES=<its IP>')
+  })
+})
+
+describe('relay settings: limits on the libp2p side', () => {
+  it('behavior: every limit comes from a flag, the environment or the config file, flags first, else its default', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'limits-config-')), 'relay.json')
+    await writeFile(
+      file,
+      JSON.stringify({ maxConnectionsPerIp: 7, maxReservationsPerIp: 3, reservationTtlMs: 120_000 }),
+    )
+    const config = resolveRelayConfig(
+      { config: file, maxConnectionsPerIp: '9', connectionRatePerIp: '0.5' },
+      { SECURECHAT_MAX_RESERVATIONS_PER_IP: '5', SECURECHAT_MAX_PENDING_CONNECTIONS: '12' },
+    )
+    expect(config).toMatchObject({
+      maxConnectionsPerIp: 9,
+      connectionRatePerIp: 0.5,
+      maxReservationsPerIp: 5,
+      maxPendingConnections: 12,
+      reservationTtlMs: 120_000,
+    })
+    const defaults = resolveRelayConfig({}, {})
+    expect(defaults.maxConnections).toBeGreaterThan(defaults.maxConnectionsPerIp)
+    expect(defaults.maxReservations).toBeGreaterThan(defaults.maxReservationsPerIp)
+  })
+
+  it('error: a limit that is not a positive number names the flag and the environment variable', () => {
+    for (const [flags, env, field, flag] of [
+      [{ maxConnectionsPerIp: '0' }, {}, 'maxConnectionsPerIp', '--max-connections-per-ip'],
+      [{}, { SECURECHAT_MAX_CONNECTIONS_PER_PEER: 'many' }, 'maxConnectionsPerPeer', '--max-connections-per-peer'],
+      [{ connectionRatePerIp: '-1' }, {}, 'connectionRatePerIp', '--connection-rate-per-ip'],
+      [{ reservationTtlMs: '1000' }, {}, 'reservationTtlMs', '--reservation-ttl-ms'],
+      [{ maxPendingConnections: '2.5' }, {}, 'maxPendingConnections', '--max-pending-connections'],
+    ] as const) {
+      const err = refused(() => resolveRelayConfig(flags, env))
+      expect(err.details).toMatchObject({ field })
+      expect(err.hint).toContain(flag)
+    }
   })
 })

@@ -7,7 +7,14 @@ import {
   DEFAULT_HTTP_HOST,
   DEFAULT_RELAY_LISTEN,
   DEFAULT_WEB_ROOT,
+  RELAY_CONNECTIONS_PER_IP_PER_SECOND,
+  RELAY_MAX_CONNECTIONS,
+  RELAY_MAX_CONNECTIONS_PER_IP,
+  RELAY_MAX_CONNECTIONS_PER_PEER,
+  RELAY_MAX_PENDING_CONNECTIONS,
   RELAY_MAX_RESERVATIONS,
+  RELAY_MAX_RESERVATIONS_PER_IP,
+  RELAY_RESERVATION_TTL_MS,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
@@ -29,7 +36,25 @@ export const relayConfigSchema = z
     announce: z.array(z.string().min(1)),
     peers: z.array(z.string().min(1)),
     dataDir: z.string().min(1),
+    // --- Limits on the libp2p side (issue 13; node/src/relay/limits.ts). An IP is an IPv4 address or an IPv6 /64.
+    /** Inbound connections, open or being opened, at most. */
+    maxConnections: z.number().int().positive(),
+    /** Per IP; loopback and the `httpTrustedProxies` and `colocationWhitelist` addresses are not capped as one client. */
+    maxConnectionsPerIp: z.number().int().positive(),
+    maxConnectionsPerPeer: z.number().int().positive(),
+    /** Inbound connections still in their handshake at most. */
+    maxPendingConnections: z.number().int().positive(),
+    /** New inbound connections per second per IP, on average (the burst is `maxConnectionsPerIp`). */
+    connectionRatePerIp: z.number().positive().finite(),
+    /** Circuit relay reservations at most, and per IP. */
     maxReservations: z.number().int().positive(),
+    maxReservationsPerIp: z.number().int().positive(),
+    /** A reservation not refreshed in this long is released (at once when its holder disconnects). At least a minute. */
+    reservationTtlMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .max(2 ** 31 - 1),
     /** Peers from one IP beyond which gossipsub penalises each of them; 0: never (sdk client/scoring.ts). */
     colocationThreshold: z.number().int().nonnegative(),
     /** IPs never penalised for colocation: the operator's TLS proxy, NATs it knows. */
@@ -100,7 +125,14 @@ const ENV: Record<keyof RelayConfig, string> = {
   announce: 'SECURECHAT_ANNOUNCE',
   peers: 'SECURECHAT_PEERS',
   dataDir: 'SECURECHAT_DATA_DIR',
+  maxConnections: 'SECURECHAT_MAX_CONNECTIONS',
+  maxConnectionsPerIp: 'SECURECHAT_MAX_CONNECTIONS_PER_IP',
+  maxConnectionsPerPeer: 'SECURECHAT_MAX_CONNECTIONS_PER_PEER',
+  maxPendingConnections: 'SECURECHAT_MAX_PENDING_CONNECTIONS',
+  connectionRatePerIp: 'SECURECHAT_CONNECTION_RATE_PER_IP',
   maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
+  maxReservationsPerIp: 'SECURECHAT_MAX_RESERVATIONS_PER_IP',
+  reservationTtlMs: 'SECURECHAT_RESERVATION_TTL_MS',
   colocationThreshold: 'SECURECHAT_COLOCATION_THRESHOLD',
   colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
   json: 'SECURECHAT_JSON',
@@ -135,7 +167,14 @@ export interface RelayFlags {
   announce?: string[]
   peer?: string[]
   dataDir?: string
+  maxConnections?: string
+  maxConnectionsPerIp?: string
+  maxConnectionsPerPeer?: string
+  maxPendingConnections?: string
+  connectionRatePerIp?: string
   maxReservations?: string
+  maxReservationsPerIp?: string
+  reservationTtlMs?: string
   colocationThreshold?: string
   colocationWhitelist?: string[]
   json?: boolean
@@ -164,6 +203,19 @@ export interface RelayFlags {
   storeSenderMaxBytes?: string
 }
 
+type LimitKey = keyof RelayFlags &
+  keyof RelayConfig &
+  (
+    | 'maxConnections'
+    | 'maxConnectionsPerIp'
+    | 'maxConnectionsPerPeer'
+    | 'maxPendingConnections'
+    | 'connectionRatePerIp'
+    | 'maxReservations'
+    | 'maxReservationsPerIp'
+    | 'reservationTtlMs'
+  )
+
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
   if (env.SECURECHAT_HTTP_TRUST_PROXY !== undefined) {
     // It trusted X-Forwarded-For from anyone; ignoring it quietly would put every client behind the proxy in one bucket.
@@ -179,14 +231,22 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean)
+  /** A numeric limit: flag, then environment, then file, then its default; text that is no number stays for zod. */
+  const limit = (key: LimitKey, fallback: number): number | string | undefined =>
+    numberOrText(flags[key] ?? (env[ENV[key]] || undefined) ?? file[key] ?? fallback)
   const candidate = {
     listen: flags.listen ?? list(env[ENV.listen]) ?? file.listen ?? DEFAULT_RELAY_LISTEN,
     announce: flags.announce ?? list(env[ENV.announce]) ?? file.announce ?? [],
     peers: flags.peer ?? list(env[ENV.peers]) ?? file.peers ?? [],
     dataDir: flags.dataDir ?? env[ENV.dataDir] ?? file.dataDir ?? DEFAULT_DATA_DIR,
-    maxReservations: Number(
-      flags.maxReservations ?? env[ENV.maxReservations] ?? file.maxReservations ?? RELAY_MAX_RESERVATIONS,
-    ),
+    maxConnections: limit('maxConnections', RELAY_MAX_CONNECTIONS),
+    maxConnectionsPerIp: limit('maxConnectionsPerIp', RELAY_MAX_CONNECTIONS_PER_IP),
+    maxConnectionsPerPeer: limit('maxConnectionsPerPeer', RELAY_MAX_CONNECTIONS_PER_PEER),
+    maxPendingConnections: limit('maxPendingConnections', RELAY_MAX_PENDING_CONNECTIONS),
+    connectionRatePerIp: limit('connectionRatePerIp', RELAY_CONNECTIONS_PER_IP_PER_SECOND),
+    maxReservations: limit('maxReservations', RELAY_MAX_RESERVATIONS),
+    maxReservationsPerIp: limit('maxReservationsPerIp', RELAY_MAX_RESERVATIONS_PER_IP),
+    reservationTtlMs: limit('reservationTtlMs', RELAY_RESERVATION_TTL_MS),
     colocationThreshold: numberOrText(
       flags.colocationThreshold ??
         (env[ENV.colocationThreshold] || undefined) ??

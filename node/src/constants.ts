@@ -1,11 +1,59 @@
 /** Defaults of the relay node and CLI. Docs point here instead of repeating values. */
 import { resolve } from 'node:path'
 
-/** Relay slots for browsers behind NAT; the library's 15 is too few for a community. */
-export const RELAY_MAX_RESERVATIONS = 1024
+/*
+ * The relay's limits on its libp2p side (`node/src/relay/limits.ts`), sized for a community relay of a few thousand
+ * clients; docs/operators.md ("Limits") says why each is what it is. An "IP" is an IPv4 address or an IPv6 /64.
+ */
 
-/** Connections a relay keeps open at most. */
-export const RELAY_MAX_CONNECTIONS = 2048
+/** Inbound connections, open or being opened, a relay holds at most: a few thousand clients, one connection each. */
+export const RELAY_MAX_CONNECTIONS = 4096
+
+/**
+ * Inbound connections from one IP at most (being opened included): a household's or an office's NAT fits; an
+ * attacker needs `RELAY_MAX_CONNECTIONS / RELAY_MAX_CONNECTIONS_PER_IP` (128) addresses to fill the relay.
+ */
+export const RELAY_MAX_CONNECTIONS_PER_IP = 32
+
+/** Inbound connections of one PeerId at most: one, plus the old ones of a client that reconnected on a new network. */
+export const RELAY_MAX_CONNECTIONS_PER_PEER = 4
+
+/**
+ * Inbound connections being opened (transport up, Noise and Yamux not negotiated yet) at most. An honest handshake
+ * takes a few round trips; one that stalls holds its place for libp2p's inbound upgrade timeout (10 s).
+ */
+export const RELAY_MAX_PENDING_CONNECTIONS = 256
+
+/**
+ * New inbound connections one IP may open per second, on average; its burst is `RELAY_MAX_CONNECTIONS_PER_IP`, so a
+ * whole NAT reconnects at once after a relay restart, while a loop of connect-and-leave costs a handshake per half
+ * second.
+ */
+export const RELAY_CONNECTIONS_PER_IP_PER_SECOND = 2
+
+/** IPs whose connection rate the relay tracks at most; idle ones are forgotten first. */
+export const RELAY_CONNECTION_RATE_MAX_IPS = 10_000
+
+/**
+ * Circuit relay slots, for browsers behind NAT (libp2p's default of 15 is too few for a community). A reservation
+ * lives only while its holder is connected, so there can be no more than connections.
+ */
+export const RELAY_MAX_RESERVATIONS = RELAY_MAX_CONNECTIONS
+
+/** Circuit relay reservations held by peers of one IP at most. */
+export const RELAY_MAX_RESERVATIONS_PER_IP = 16
+
+/**
+ * A reservation not refreshed in this long is released (libp2p's default is 2 h; its client refreshes 5 min before
+ * expiry, so a connected browser refreshes every 25 min).
+ */
+export const RELAY_RESERVATION_TTL_MS = 30 * 60_000
+
+/** Refusals are logged once per offender and reason in an interval this long; the rest are counted in `/metrics`. */
+export const RELAY_REFUSAL_LOG_INTERVAL_MS = 60_000
+
+/** Refusal lines logged per interval at most (then one summary line per reason). */
+export const RELAY_REFUSAL_LOG_MAX_OFFENDERS = 100
 
 /** A relay leaves a room topic no connected peer uses any more after this long. */
 export const RELAY_TOPIC_IDLE_MS = 60_000

@@ -69,6 +69,23 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       'Valid records dropped because the token gate could not be read.',
       stats.gateUnavailable,
     ),
+    gauge(
+      'securechat_relay_inbound_connections',
+      'Inbound libp2p connections open or being opened, as the limits count them.',
+      stats.limits.inboundConnections,
+    ),
+    gauge(
+      'securechat_relay_pending_connections',
+      'Inbound libp2p connections being opened (handshake not done).',
+      stats.limits.pendingConnections,
+    ),
+    gauge('securechat_relay_reservations', 'Circuit relay reservations held.', stats.limits.reservations),
+    {
+      name: 'securechat_refused_total',
+      help: 'Inbound connections and circuit reservations the relay refused, by the limit that refused them.',
+      type: 'counter',
+      samples: Object.entries(stats.limits.refused).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
   ]
 }
 

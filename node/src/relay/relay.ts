@@ -1,4 +1,4 @@
-import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
@@ -27,10 +27,11 @@ import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
-import { RELAY_MAX_CONNECTIONS, RELAY_MAX_RESERVATIONS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import { RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
+import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
 import { LinkedRelays } from './linked-relays.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
@@ -46,8 +47,8 @@ export interface RelayInit {
   tls?: TlsCredentials
   /** Other relays to stay connected to, so rooms span relays. */
   peers?: string[]
-  maxReservations?: number
-  maxConnections?: number
+  /** Connections and circuit reservations per IP, per peer and in all (`limits.ts`); defaults in constants.ts. */
+  limits?: RelayLimitsInit
   /** The operator's peer-scoring choices (colocation threshold and whitelist); see sdk `scoring.ts`. */
   scoring?: ScoringInit
   /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
@@ -99,6 +100,8 @@ export interface RelayStats {
   gateUnavailable: number
   /** Since `start()`; 0 while stopped. */
   uptimeMs: number
+  /** What the connection and reservation limits hold and refused. */
+  limits: RelayLimitsStats
 }
 
 /**
@@ -114,7 +117,7 @@ export type RelayHealth =
   | { ok: false; reason: 'stopped' }
   | { ok: false; reason: 'forwards-nothing'; roomPeers: number; hint: string }
 
-export type RelayLibp2p = SecureChatLibp2p
+export type RelayLibp2p = SecureChatLibp2p & { services: { relay: CircuitRelayService } }
 
 /**
  * A community relay node: helps peers reach each other (circuit relay v2, gossip forwarding)
@@ -129,6 +132,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #libp2p: RelayLibp2p | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #startedAtMs: number | undefined
+  readonly #limits: RelayLimits
   #accepted = 0
   #rejected = 0
   #gateDropped = 0
@@ -147,6 +151,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#init = init
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#checks = new SenderChecks(init)
+    this.#limits = new RelayLimits({ ...init.limits, log: this.#log })
   }
 
   /** The token-gate evaluator, if the relay has a chain. */
@@ -176,6 +181,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       gateDropped: this.#gateDropped,
       gateUnavailable: this.#gateUnavailable,
       uptimeMs: this.#startedAtMs === undefined ? 0 : Date.now() - this.#startedAtMs,
+      limits: this.#limits.stats(),
     }
   }
 
@@ -207,26 +213,27 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         hint: 'pass --tls-cert <fullchain.pem> and --tls-key <privkey.pem>, or listen on /ws behind a TLS proxy',
       })
     }
+    const limits = this.#limits
     const libp2p = (await createSecureChatLibp2p({
       privateKey: init.privateKey,
       listen: init.listen,
       announce: init.announce ?? [],
       ...(init.scoring === undefined ? {} : { scoring: init.scoring }),
       transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
-      connectionManager: { maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS },
+      connectionGater: limits.gater,
+      connectionManager: limits.connectionManagerOptions(),
       // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
       gossipsub: { doPX: true },
       services: {
-        // Default limits stay on (2 min / 128 KiB per relayed connection): enough to set up
-        // direct WebRTC, and gossip then leaves the relayed link (docs/architecture.md, Networking).
-        relay: circuitRelayServer({
-          reservations: { maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS, applyDefaultLimit: true },
-        }),
+        // Relayed connections keep libp2p's default limits (2 min / 128 KiB): enough to set up direct WebRTC,
+        // and gossip then leaves the relayed link (docs/architecture.md, Networking).
+        relay: circuitRelayServer({ reservations: limits.reservationOptions() }),
         ...(init.tls === undefined ? {} : { tlsRenewal: tlsRenewal(init.tls) }),
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
     this.#startedAtMs = Date.now()
+    limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
@@ -287,6 +294,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     clearInterval(this.#timer)
     this.#timer = undefined
     this.#checks.stop()
+    this.#limits.stop()
     this.#dm?.stop()
     this.#dm = undefined
     this.#linked?.stop()

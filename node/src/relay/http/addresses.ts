@@ -1,4 +1,8 @@
-/** Which of the relay's addresses browsers can dial, and the IP arithmetic behind it (also the rate limiter's). */
+/**
+ * Which of the relay's addresses browsers can dial, and the IP arithmetic behind it (also the HTTP rate limiter's and
+ * the libp2p side's per-IP limits').
+ */
+import { isIP } from 'node:net'
 
 /**
  * The WebSocket addresses of `multiaddrs`, each ending in `/p2p/<peerId>`: what browsers can dial. When some are
@@ -62,4 +66,23 @@ export function expandIPv6(address: string): string[] {
   if (tail === undefined) return left
   const right = tail === '' ? [] : tail.split(':')
   return [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+}
+
+/** One spelling per address: IPv4-mapped IPv6 as IPv4, IPv6 in full lower-case groups without leading zeros. */
+export function canonicalIp(ip: string): string {
+  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7)
+  if (isIP(ip) !== 6) return ip
+  return expandIPv6(ip)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')
+}
+
+/**
+ * What per-client limits count one client by: its IP, and for IPv6 its /64 (one host usually has a whole /64, so
+ * counting single IPv6 addresses would give one machine 2^64 clients).
+ */
+export function clientAddressKey(ip: string): string {
+  const canonical = canonicalIp(ip)
+  if (isIP(canonical) === 6) return `${expandIPv6(canonical).slice(0, 4).join(':')}::/64`
+  return canonical
 }

@@ -22,7 +22,7 @@ import { gauge, type Metric, relayMetrics } from '../metrics.ts'
 import { RateLimiter, type RateLimiterInit } from '../rate-limit.ts'
 import type { RelayNode } from '../relay.ts'
 import type { TlsCertificate, TlsCredentials } from '../tls.ts'
-import { expandIPv6 } from './addresses.ts'
+import { canonicalIp, clientAddressKey } from './addresses.ts'
 import { appConfigRoute, type WebAppSettings } from './app-config.ts'
 import { auditRoutes, type LeafListTaker } from './audit.ts'
 import { type Exchange, Replies, type Route } from './reply.ts'
@@ -236,16 +236,6 @@ export class RelayHttpServer {
         if (!this.#trustedProxies.has(hop)) break
       }
     }
-    if (isIP(ip) === 6) return `${expandIPv6(ip).slice(0, 4).join(':')}::/64`
-    return ip
+    return clientAddressKey(ip)
   }
-}
-
-/** One spelling per address: IPv4-mapped IPv6 as IPv4, IPv6 in full lower-case groups without leading zeros. */
-function canonicalIp(ip: string): string {
-  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7)
-  if (isIP(ip) !== 6) return ip
-  return expandIPv6(ip)
-    .map((group) => Number.parseInt(group, 16).toString(16))
-    .join(':')
 }

@@ -1,0 +1,140 @@
+/**
+ * What the relay's limits refused, counted by reason for `/metrics` and logged boundedly: one line per offender and
+ * reason per interval, at most {@link RELAY_REFUSAL_LOG_MAX_OFFENDERS} such lines per interval, and at the end of an
+ * interval one summary line per reason that refused more than it logged. An attacker looping a refused connection
+ * a million times costs one log line, not a million.
+ */
+import type { Logger } from '@securechat/sdk/logger'
+import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '../constants.ts'
+
+/** Why a limit refused an inbound connection or a circuit reservation; the `reason` label of `/metrics`. */
+export const REFUSAL_REASONS = [
+  'connections-total',
+  'connections-per-ip',
+  'connections-per-peer',
+  'connection-rate-per-ip',
+  'pending-connections',
+  'reservations-total',
+  'reservations-per-ip',
+] as const
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
+/** What each reason says in the log, with the setting an operator raises if honest clients meet it. */
+const EXPLAINED: Record<RefusalReason, { message: string; setting: string }> = {
+  'connections-total': { message: 'connection refused: the relay is full', setting: '--max-connections' },
+  'connections-per-ip': {
+    message: 'connection refused: too many connections from one address',
+    setting: '--max-connections-per-ip (or name the address with --colocation-whitelist)',
+  },
+  'connections-per-peer': {
+    message: 'connection refused: too many connections from one peer',
+    setting: '--max-connections-per-peer',
+  },
+  'connection-rate-per-ip': {
+    message: 'connection refused: one address opens connections too fast',
+    setting: '--connection-rate-per-ip (or name the address with --colocation-whitelist)',
+  },
+  'pending-connections': {
+    message: 'connection refused: too many connections being opened at once',
+    setting: '--max-pending-connections',
+  },
+  'reservations-total': {
+    message: 'circuit reservation refused: every slot is taken',
+    setting: '--max-reservations',
+  },
+  'reservations-per-ip': {
+    message: 'circuit reservation refused: too many reservations from one address',
+    setting: '--max-reservations-per-ip (or name the address with --colocation-whitelist)',
+  },
+}
+
+export interface RefusalsInit {
+  log: Logger
+  /** Default {@link RELAY_REFUSAL_LOG_INTERVAL_MS}. */
+  intervalMs?: number
+  /** Default {@link RELAY_REFUSAL_LOG_MAX_OFFENDERS}. */
+  maxOffendersPerInterval?: number
+}
+
+export class Refusals {
+  readonly #log: Logger
+  readonly #intervalMs: number
+  readonly #maxOffenders: number
+  readonly #counts = Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>
+  /** `reason offender` pairs logged in this interval. */
+  readonly #logged = new Set<string>()
+  /** Refusals not logged in this interval (already logged offender, or past the cap), by reason. */
+  readonly #unlogged = new Map<RefusalReason, { refused: number; offenders: Set<string> }>()
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(init: RefusalsInit) {
+    this.#log = init.log
+    this.#intervalMs = init.intervalMs ?? RELAY_REFUSAL_LOG_INTERVAL_MS
+    this.#maxOffenders = init.maxOffendersPerInterval ?? RELAY_REFUSAL_LOG_MAX_OFFENDERS
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setInterval(() => this.#endInterval(), this.#intervalMs)
+    this.#timer.unref()
+  }
+
+  /** Idempotent; what the current interval did not log yet is summarised now. */
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#endInterval()
+  }
+
+  /** Refusals since start, by reason (every reason present). */
+  counts(): Readonly<Record<RefusalReason, number>> {
+    return { ...this.#counts }
+  }
+
+  /**
+   * Counts one refusal; logs it when `offender` (an address key or a PeerId) has not been logged for `reason` in this
+   * interval and the interval's line budget is not spent.
+   */
+  refuse(reason: RefusalReason, offender: string, fields: Record<string, unknown> = {}): void {
+    this.#counts[reason] += 1
+    const key = `${reason} ${offender}`
+    if (this.#logged.has(key) || this.#logged.size >= this.#maxOffenders) {
+      this.#skip(reason, offender)
+      return
+    }
+    this.#logged.add(key)
+    const { message, setting } = EXPLAINED[reason]
+    this.#log.info(message, {
+      event: 'limit:refused',
+      reason,
+      offender,
+      ...fields,
+      hint: `further refusals of this offender for this reason are counted in /metrics, not logged, for ${Math.round(this.#intervalMs / 1000)} s; if honest clients meet it, raise ${setting}`,
+    })
+  }
+
+  #skip(reason: RefusalReason, offender: string): void {
+    let unlogged = this.#unlogged.get(reason)
+    if (unlogged === undefined) {
+      unlogged = { refused: 0, offenders: new Set() }
+      this.#unlogged.set(reason, unlogged)
+    }
+    unlogged.refused += 1
+    // Bounded like the lines: past the cap only the refusals are counted, not who.
+    if (unlogged.offenders.size < this.#maxOffenders) unlogged.offenders.add(offender)
+  }
+
+  #endInterval(): void {
+    for (const [reason, { refused, offenders }] of this.#unlogged) {
+      this.#log.info(`${EXPLAINED[reason].message} (${refused} more in this interval, not logged one by one)`, {
+        event: 'limit:refused-summary',
+        reason,
+        refused,
+        offenders: offenders.size,
+        intervalMs: this.#intervalMs,
+      })
+    }
+    this.#unlogged.clear()
+    this.#logged.clear()
+  }
+}
