@@ -6,6 +6,7 @@
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { ABSENT_MEMBER_KEYS_MS } from '@securechat/sdk/constants'
 import { queryHistory } from '@securechat/sdk/history'
 import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
@@ -151,6 +152,49 @@ describe('sealing to a member never met, from a relay that lies about its bundle
     await back.client.catchUp(roomAgain)
     expect(received).toEqual([])
     expect(undecryptable).toEqual([expect.stringMatching(/never sealed to this device/)])
+  }, 60_000)
+})
+
+describe('who a device that never met them does not seal to', () => {
+  it('error: a member that left for good, and one whose last presence is older than ABSENT_MEMBER_KEYS_MS, get nothing; one merely away does', async () => {
+    const relay = await startStoreRelay(stoppers)
+    const relayAddress = relay.multiaddrs[0] as string
+    const start = (now?: () => number) =>
+      startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress], ...(now === undefined ? {} : { now }) })
+    const away = await start()
+    const leaver = await start()
+    // Its clock says it was last here longer ago than members away are sealed keys.
+    const stale = await start(() => Date.now() - ABSENT_MEMBER_KEYS_MS - 60 * 60 * 1000)
+    stoppers.push(away.close, leaver.close, stale.close)
+    const [awayId, leaverId, staleId] = [away, leaver, stale].map((d) => d.client.peerId.toString())
+    const verified = [awayId, leaverId, staleId].map((peerId) => bundleVerified(relay, peerId))
+    const { room, invite } = await away.client.createRoom({ name: 'who is a member' })
+    const rooms = [room, await leaver.client.joinRoom(invite), await stale.client.joinRoom(invite)]
+    await Promise.all([...rooms.map((r) => r.waitForPeers()), ...verified])
+    await leaver.client.leaveRoom(room.id)
+    await Promise.all([leaver.close(), stale.close(), away.close()])
+    await (relay.services.store as MessageStoreService).flush()
+
+    const sent = await runCli(['send', '--room', invite, 'for whoever is still a member'], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(sent.code, sent.stderr).toBe(0)
+
+    const observer = await start()
+    stoppers.push(observer.close)
+    const keys = await queryHistory(observer.client.libp2p, relay.node.libp2p.peerId, {
+      topic: roomTopic(room.id),
+      range: { by: 'time' },
+      types: ['keys'],
+    })
+    const sealedTo = keys.records
+      .filter(({ record }) => ![awayId, leaverId, staleId].includes(record.from))
+      .flatMap(({ record }) =>
+        (JSON.parse(new TextDecoder().decode(record.data)) as { to: Array<{ peer: string }> }).to.map((e) => e.peer),
+      )
+    expect(sealedTo).toContain(awayId)
+    expect(sealedTo).not.toContain(leaverId)
+    expect(sealedTo).not.toContain(staleId)
   }, 60_000)
 })
 

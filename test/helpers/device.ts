@@ -14,6 +14,8 @@ export interface DeviceInit {
   presenceIntervalMs?: number
   /** Which peers the device may reach (a network that does not route to one relay, say). */
   connectionGater?: ConnectionGater
+  /** The device's wall clock (`createClient({ now })`): what its records state as their times. */
+  now?: () => number
 }
 
 export interface Device {
@@ -40,6 +42,7 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
     ...(init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: init.presenceIntervalMs }),
     ...(init.listen === undefined ? {} : { listen: init.listen }),
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+    ...(init.now === undefined ? {} : { now: init.now }),
     ...(vault === undefined ? {} : { vault }),
   })
   await client.start()
