@@ -81,6 +81,27 @@ export function buildProgram(): Command {
       'a circuit relay slot not refreshed in this long is released; it is released at once when its holder disconnects (env SECURECHAT_RESERVATION_TTL_MS)',
     )
     .option(
+      '--records-per-second <n>',
+      'chat messages one device may send to one room or DM topic per second, on average; more are dropped (env SECURECHAT_RECORDS_PER_SECOND)',
+    )
+    .option(
+      '--record-burst <n>',
+      'chat messages one device may send to one topic at once (env SECURECHAT_RECORD_BURST)',
+    )
+    .option(
+      '--control-records-per-second <n>',
+      'presence, sender keys, DM device lists and queries per device and topic per second, on average (env SECURECHAT_CONTROL_RECORDS_PER_SECOND)',
+    )
+    .option(
+      '--control-record-burst <n>',
+      'such records one device may send to one topic at once (env SECURECHAT_CONTROL_RECORD_BURST)',
+    )
+    .option(
+      '--record-flood-ban-after-ms <ms>',
+      'a device over its record rate this long without a pause is disconnected and refused (env SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS)',
+    )
+    .option('--record-flood-ban-ms <ms>', 'how long such a device is refused (env SECURECHAT_RECORD_FLOOD_BAN_MS)')
+    .option(
       '--colocation-threshold <peers>',
       'penalise every peer of an IP address with more peers than this; 0 (default): never, since many honest clients share a NAT or proxy (env SECURECHAT_COLOCATION_THRESHOLD)',
     )

@@ -76,13 +76,36 @@ describe('relay settings: limits on the libp2p side', () => {
     const file = join(await mkdtemp(join(tmpdir(), 'limits-config-')), 'relay.json')
     await writeFile(
       file,
-      JSON.stringify({ maxConnectionsPerIp: 7, maxReservationsPerIp: 3, reservationTtlMs: 120_000 }),
+      JSON.stringify({
+        maxConnectionsPerIp: 7,
+        maxReservationsPerIp: 3,
+        reservationTtlMs: 120_000,
+        controlRecordBurst: 40,
+        recordFloodBanMs: 60_000,
+      }),
     )
     const config = resolveRelayConfig(
-      { config: file, maxConnectionsPerIp: '9', connectionRatePerIp: '0.5' },
-      { SECURECHAT_MAX_RESERVATIONS_PER_IP: '5', SECURECHAT_MAX_PENDING_CONNECTIONS: '12' },
+      {
+        config: file,
+        maxConnectionsPerIp: '9',
+        connectionRatePerIp: '0.5',
+        recordsPerSecond: '2.5',
+        recordBurst: '30',
+      },
+      {
+        SECURECHAT_MAX_RESERVATIONS_PER_IP: '5',
+        SECURECHAT_MAX_PENDING_CONNECTIONS: '12',
+        SECURECHAT_CONTROL_RECORDS_PER_SECOND: '1',
+        SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS: '3000',
+      },
     )
     expect(config).toMatchObject({
+      recordsPerSecond: 2.5,
+      recordBurst: 30,
+      controlRecordsPerSecond: 1,
+      controlRecordBurst: 40,
+      recordFloodBanAfterMs: 3000,
+      recordFloodBanMs: 60_000,
       maxConnectionsPerIp: 9,
       connectionRatePerIp: 0.5,
       maxReservationsPerIp: 5,
@@ -92,6 +115,9 @@ describe('relay settings: limits on the libp2p side', () => {
     const defaults = resolveRelayConfig({}, {})
     expect(defaults.maxConnections).toBeGreaterThan(defaults.maxConnectionsPerIp)
     expect(defaults.maxReservations).toBeGreaterThan(defaults.maxReservationsPerIp)
+    // A burst holds what a device may send in a second and more.
+    expect(defaults.recordBurst).toBeGreaterThan(defaults.recordsPerSecond)
+    expect(defaults.controlRecordBurst).toBeGreaterThan(defaults.controlRecordsPerSecond)
   })
 
   it('error: a limit that is not a positive number names the flag and the environment variable', () => {
@@ -101,6 +127,11 @@ describe('relay settings: limits on the libp2p side', () => {
       [{ connectionRatePerIp: '-1' }, {}, 'connectionRatePerIp', '--connection-rate-per-ip'],
       [{ reservationTtlMs: '1000' }, {}, 'reservationTtlMs', '--reservation-ttl-ms'],
       [{ maxPendingConnections: '2.5' }, {}, 'maxPendingConnections', '--max-pending-connections'],
+      [{ recordsPerSecond: '0' }, {}, 'recordsPerSecond', '--records-per-second'],
+      [{}, { SECURECHAT_RECORD_BURST: '1.5' }, 'recordBurst', '--record-burst'],
+      [{ controlRecordsPerSecond: 'fast' }, {}, 'controlRecordsPerSecond', '--control-records-per-second'],
+      [{ recordFloodBanAfterMs: '10' }, {}, 'recordFloodBanAfterMs', '--record-flood-ban-after-ms'],
+      [{}, { SECURECHAT_RECORD_FLOOD_BAN_MS: '-5' }, 'recordFloodBanMs', '--record-flood-ban-ms'],
     ] as const) {
       const err = refused(() => resolveRelayConfig(flags, env))
       expect(err.details).toMatchObject({ field })

@@ -8,12 +8,18 @@ import {
   DEFAULT_RELAY_LISTEN,
   DEFAULT_WEB_ROOT,
   RELAY_CONNECTIONS_PER_IP_PER_SECOND,
+  RELAY_CONTROL_RECORD_BURST,
+  RELAY_CONTROL_RECORDS_PER_SECOND,
   RELAY_MAX_CONNECTIONS,
   RELAY_MAX_CONNECTIONS_PER_IP,
   RELAY_MAX_CONNECTIONS_PER_PEER,
   RELAY_MAX_PENDING_CONNECTIONS,
   RELAY_MAX_RESERVATIONS,
   RELAY_MAX_RESERVATIONS_PER_IP,
+  RELAY_RECORD_BURST,
+  RELAY_RECORD_FLOOD_BAN_AFTER_MS,
+  RELAY_RECORD_FLOOD_BAN_MS,
+  RELAY_RECORDS_PER_SECOND,
   RELAY_RESERVATION_TTL_MS,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
@@ -54,6 +60,23 @@ export const relayConfigSchema = z
       .number()
       .int()
       .min(60_000)
+      .max(2 ** 31 - 1),
+    /** Chat messages per device and topic per second, on average, and at once (node/src/relay/record-rates.ts). */
+    recordsPerSecond: z.number().positive().finite(),
+    recordBurst: z.number().int().positive(),
+    /** Presence, sender keys, DM device lists and queries per device and topic, likewise. */
+    controlRecordsPerSecond: z.number().positive().finite(),
+    controlRecordBurst: z.number().int().positive(),
+    /** A device over its rate this long without a pause is disconnected and refused, for `recordFloodBanMs`. */
+    recordFloodBanAfterMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(2 ** 31 - 1),
+    recordFloodBanMs: z
+      .number()
+      .int()
+      .min(1_000)
       .max(2 ** 31 - 1),
     /** Peers from one IP beyond which gossipsub penalises each of them; 0: never (sdk client/scoring.ts). */
     colocationThreshold: z.number().int().nonnegative(),
@@ -133,6 +156,12 @@ const ENV: Record<keyof RelayConfig, string> = {
   maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
   maxReservationsPerIp: 'SECURECHAT_MAX_RESERVATIONS_PER_IP',
   reservationTtlMs: 'SECURECHAT_RESERVATION_TTL_MS',
+  recordsPerSecond: 'SECURECHAT_RECORDS_PER_SECOND',
+  recordBurst: 'SECURECHAT_RECORD_BURST',
+  controlRecordsPerSecond: 'SECURECHAT_CONTROL_RECORDS_PER_SECOND',
+  controlRecordBurst: 'SECURECHAT_CONTROL_RECORD_BURST',
+  recordFloodBanAfterMs: 'SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS',
+  recordFloodBanMs: 'SECURECHAT_RECORD_FLOOD_BAN_MS',
   colocationThreshold: 'SECURECHAT_COLOCATION_THRESHOLD',
   colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
   json: 'SECURECHAT_JSON',
@@ -175,6 +204,12 @@ export interface RelayFlags {
   maxReservations?: string
   maxReservationsPerIp?: string
   reservationTtlMs?: string
+  recordsPerSecond?: string
+  recordBurst?: string
+  controlRecordsPerSecond?: string
+  controlRecordBurst?: string
+  recordFloodBanAfterMs?: string
+  recordFloodBanMs?: string
   colocationThreshold?: string
   colocationWhitelist?: string[]
   json?: boolean
@@ -214,6 +249,12 @@ type LimitKey = keyof RelayFlags &
     | 'maxReservations'
     | 'maxReservationsPerIp'
     | 'reservationTtlMs'
+    | 'recordsPerSecond'
+    | 'recordBurst'
+    | 'controlRecordsPerSecond'
+    | 'controlRecordBurst'
+    | 'recordFloodBanAfterMs'
+    | 'recordFloodBanMs'
   )
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -247,6 +288,12 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     maxReservations: limit('maxReservations', RELAY_MAX_RESERVATIONS),
     maxReservationsPerIp: limit('maxReservationsPerIp', RELAY_MAX_RESERVATIONS_PER_IP),
     reservationTtlMs: limit('reservationTtlMs', RELAY_RESERVATION_TTL_MS),
+    recordsPerSecond: limit('recordsPerSecond', RELAY_RECORDS_PER_SECOND),
+    recordBurst: limit('recordBurst', RELAY_RECORD_BURST),
+    controlRecordsPerSecond: limit('controlRecordsPerSecond', RELAY_CONTROL_RECORDS_PER_SECOND),
+    controlRecordBurst: limit('controlRecordBurst', RELAY_CONTROL_RECORD_BURST),
+    recordFloodBanAfterMs: limit('recordFloodBanAfterMs', RELAY_RECORD_FLOOD_BAN_AFTER_MS),
+    recordFloodBanMs: limit('recordFloodBanMs', RELAY_RECORD_FLOOD_BAN_MS),
     colocationThreshold: numberOrText(
       flags.colocationThreshold ??
         (env[ENV.colocationThreshold] || undefined) ??

@@ -49,6 +49,46 @@ export const RELAY_MAX_RESERVATIONS_PER_IP = 16
  */
 export const RELAY_RESERVATION_TTL_MS = 30 * 60_000
 
+/*
+ * Records per second per device and topic (`node/src/relay/record-rates.ts`). A device is the gossip `from`, the key
+ * that signed the record. Chat messages and control records (presence, sender keys, DM device lists and queries) have
+ * separate budgets: a flood of messages never silences its sender's presence, and the other way round.
+ */
+
+/**
+ * Chat messages one device may send to one topic per second, on average: no person types this fast, and a client
+ * re-publishing what its members missed sends `REPUBLISH_BATCH` every `REPUBLISH_BATCH_INTERVAL_MS` for a few
+ * batches at most, which the burst holds. History a client catches up on comes over the store protocol, not gossip.
+ */
+export const RELAY_RECORDS_PER_SECOND = 20
+
+/** Chat messages one device may send to one topic at once: four re-publish batches. */
+export const RELAY_RECORD_BURST = 200
+
+/**
+ * Control records (presence, sender keys; on DM topics device lists and queries) per device and topic per second, on
+ * average. A member announces itself every 15 s; a sender key goes to 32 members per record, so a rotation in a room
+ * of 1,000 is 32 records — the burst holds three of them at once.
+ */
+export const RELAY_CONTROL_RECORDS_PER_SECOND = 5
+export const RELAY_CONTROL_RECORD_BURST = 100
+
+/**
+ * A device whose records are dropped for this long without a pause of {@link RELAY_RECORD_FLOOD_PAUSE_MS} is a
+ * flooder, not a burst: the relay disconnects it and refuses its PeerId for {@link RELAY_RECORD_FLOOD_BAN_MS}.
+ */
+export const RELAY_RECORD_FLOOD_BAN_AFTER_MS = 10_000
+export const RELAY_RECORD_FLOOD_BAN_MS = 10 * 60_000
+
+/** A device with no record dropped for this long is no longer over its limit (its streak of drops ends). */
+export const RELAY_RECORD_FLOOD_PAUSE_MS = 1_000
+
+/** Device-and-topic buckets tracked at most per budget; idle ones are forgotten first. */
+export const RELAY_RECORD_RATE_MAX_BUCKETS = 100_000
+
+/** Devices refused for flooding, remembered at most (the oldest ban goes first). */
+export const RELAY_MAX_BANNED_PEERS = 10_000
+
 /** Refusals are logged once per offender and reason in an interval this long; the rest are counted in `/metrics`. */
 export const RELAY_REFUSAL_LOG_INTERVAL_MS = 60_000
 

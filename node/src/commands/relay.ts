@@ -45,6 +45,14 @@ export async function runRelay(config: RelayConfig): Promise<void> {
         // Each carries many clients: a proxy in front of the relay, a NAT the operator knows.
         manyClientAddresses: [...config.httpTrustedProxies, ...config.colocationWhitelist],
       },
+      recordRates: {
+        recordsPerSecond: config.recordsPerSecond,
+        recordBurst: config.recordBurst,
+        controlRecordsPerSecond: config.controlRecordsPerSecond,
+        controlRecordBurst: config.controlRecordBurst,
+        floodBanAfterMs: config.recordFloodBanAfterMs,
+        floodBanMs: config.recordFloodBanMs,
+      },
       scoring: { colocationThreshold: config.colocationThreshold, colocationWhitelist: config.colocationWhitelist },
       dataDir: config.dataDir,
       logger: factory,

@@ -2,6 +2,15 @@ import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossips
 import { type AcceptedDmRecord, DmGatekeeper, isDmTopic } from '@securechat/sdk/dm'
 import type { CertificateRegistry } from '@securechat/sdk/identity'
 import type { Logger } from '@securechat/sdk/logger'
+import type { RecordBudget, RecordRates } from './record-rates.ts'
+
+/** Which DM records count against a device's chat messages, which against its control records. */
+const DM_BUDGETS: Record<AcceptedDmRecord['type'], RecordBudget> = {
+  init: 'messages',
+  msg: 'messages',
+  device: 'control',
+  query: 'control',
+}
 
 export interface RelayDmTopicsInit {
   pubsub: GossipSub
@@ -15,6 +24,8 @@ export interface RelayDmTopicsInit {
   /** Every record accepted on a DM topic, once (the message store keeps them). Keep it synchronous and cheap. */
   onAccepted?: (message: Message, record: AcceptedDmRecord) => void
   onRejected?: () => void
+  /** Records per second per device and topic; none: no limit. */
+  recordRates?: RecordRates
 }
 
 /**
@@ -28,6 +39,7 @@ export interface RelayDmTopicsInit {
 export class RelayDmTopics {
   readonly #init: RelayDmTopicsInit
   readonly #gatekeeper: DmGatekeeper
+  readonly #validate: DmGatekeeper['validate']
   readonly #topics = new Map<string, { idleSinceMs: number | undefined }>()
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -40,6 +52,12 @@ export class RelayDmTopics {
         init.log.info('DM record rejected', { from, reason })
       },
     })
+    const gatekeeper = this.#gatekeeper
+    this.#validate =
+      init.recordRates?.guard(gatekeeper.validate, (message) => {
+        const type = gatekeeper.accepted(message)?.type
+        return type === undefined ? undefined : DM_BUDGETS[type]
+      }) ?? gatekeeper.validate
   }
 
   /** DM topics joined now. */
@@ -72,7 +90,7 @@ export class RelayDmTopics {
         continue
       }
       this.#topics.set(topic, { idleSinceMs: undefined })
-      this.#init.pubsub.topicValidators.set(topic, this.#gatekeeper.validate)
+      this.#init.pubsub.topicValidators.set(topic, this.#validate)
       this.#init.pubsub.subscribe(topic)
       this.#init.log.debug('joined DM topic', { topic })
     }

@@ -14,14 +14,19 @@
  * (the relay's own machine: a local TLS proxy, the operator's tools) and every address the operator names as a
  * proxy or a shared NAT (`--http-trusted-proxy`, `--colocation-whitelist`) — are not capped as one client: the
  * per-IP limits skip them, while the per-peer, pending and total limits still hold for everyone behind them.
+ *
+ * A device the record limits (`record-rates.ts`) find flooding is banned here: disconnected, and its PeerId refused
+ * once Noise names it, for a while.
  */
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '@securechat/sdk/logger'
 import {
   RELAY_CONNECTION_RATE_MAX_IPS,
   RELAY_CONNECTIONS_PER_IP_PER_SECOND,
+  RELAY_MAX_BANNED_PEERS,
   RELAY_MAX_CONNECTIONS,
   RELAY_MAX_CONNECTIONS_PER_IP,
   RELAY_MAX_CONNECTIONS_PER_PEER,
@@ -89,6 +94,8 @@ export class RelayLimits {
   readonly #pending = new Set<MultiaddrConnection>()
   readonly #perIp = new Map<string, number>()
   readonly #perPeer = new Map<string, Set<MultiaddrConnection>>()
+  /** Banned PeerIds → until when (ms since epoch), oldest ban first. */
+  readonly #banned = new Map<string, number>()
   #libp2p: Libp2p | undefined
   #relay: CircuitRelayService | undefined
 
@@ -115,6 +122,32 @@ export class RelayLimits {
       burst: this.#limits.maxConnectionsPerIp,
       maxClients: RELAY_CONNECTION_RATE_MAX_IPS,
     })
+  }
+
+  /** Counts and logs the refusals of every limit; the record limits refuse through it too. */
+  get refusals(): Refusals {
+    return this.#refusals
+  }
+
+  /**
+   * Disconnects `peer` and refuses its connections for `forMs`, counted as `reason` (the disconnection and each
+   * refused reconnection). Connections the relay dialled (a linked relay) are closed too: a relay that floods is cut.
+   */
+  ban(peer: string, forMs: number, reason: RefusalReason, fields: Record<string, unknown> = {}): void {
+    this.#banned.delete(peer)
+    this.#banned.set(peer, Date.now() + forMs)
+    if (this.#banned.size > RELAY_MAX_BANNED_PEERS) this.#banned.delete(this.#banned.keys().next().value as string)
+    this.#refuse(reason, peer, { ...fields, bannedForMs: forMs })
+    void this.#libp2p?.hangUp(peerIdFromString(peer)).catch(() => undefined)
+  }
+
+  /** Whether `peer` is banned now. */
+  isBanned(peer: string): boolean {
+    const until = this.#banned.get(peer)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    this.#banned.delete(peer)
+    return false
   }
 
   /** The connection gater that enforces these limits; give it to libp2p. */
@@ -205,6 +238,8 @@ export class RelayLimits {
     // Not ours to count: closed while the handshake ran (libp2p drops it anyway).
     if (tracked === undefined) return false
     const id = peer.toString()
+    if (this.isBanned(id))
+      return this.#refuse('record-flood', id, tracked.source === undefined ? {} : { ip: tracked.source.key })
     const connections = this.#perPeer.get(id) ?? new Set()
     if (connections.size >= this.#limits.maxConnectionsPerPeer) {
       return this.#refuse('connections-per-peer', id, tracked.source === undefined ? {} : { ip: tracked.source.key })

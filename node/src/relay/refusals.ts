@@ -7,7 +7,10 @@
 import type { Logger } from '@securechat/sdk/logger'
 import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '../constants.ts'
 
-/** Why a limit refused an inbound connection or a circuit reservation; the `reason` label of `/metrics`. */
+/**
+ * Why a limit refused an inbound connection, a circuit reservation or a gossip record (`records-per-second`; a
+ * flooder's disconnection and each of its refused reconnections are `record-flood`); the `reason` label of `/metrics`.
+ */
 export const REFUSAL_REASONS = [
   'connections-total',
   'connections-per-ip',
@@ -16,6 +19,8 @@ export const REFUSAL_REASONS = [
   'pending-connections',
   'reservations-total',
   'reservations-per-ip',
+  'records-per-second',
+  'record-flood',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
@@ -45,6 +50,15 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting: string }> = {
   'reservations-per-ip': {
     message: 'circuit reservation refused: too many reservations from one address',
     setting: '--max-reservations-per-ip (or name the address with --colocation-whitelist)',
+  },
+  'records-per-second': {
+    message: 'record dropped: one device sends too many records to one topic',
+    setting:
+      '--records-per-second and --record-burst (presence and keys: --control-records-per-second, --control-record-burst)',
+  },
+  'record-flood': {
+    message: 'device disconnected and refused: it kept sending too many records',
+    setting: '--record-flood-ban-after-ms (or lower --record-flood-ban-ms)',
   },
 }
 

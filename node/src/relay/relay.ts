@@ -33,6 +33,7 @@ import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
 import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
 import { LinkedRelays } from './linked-relays.ts'
+import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
@@ -49,6 +50,8 @@ export interface RelayInit {
   peers?: string[]
   /** Connections and circuit reservations per IP, per peer and in all (`limits.ts`); defaults in constants.ts. */
   limits?: RelayLimitsInit
+  /** Records per second per device and topic, and when a flooder is banned (`record-rates.ts`); defaults in constants.ts. */
+  recordRates?: RecordRatesInit
   /** The operator's peer-scoring choices (colocation threshold and whitelist); see sdk `scoring.ts`. */
   scoring?: ScoringInit
   /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
@@ -59,6 +62,13 @@ export interface RelayInit {
    */
   gates?: GateEvaluator
   logger?: LoggerFactory
+}
+
+/** Which records of a room count against a device's chat messages, which against its control records. */
+const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
+  message: 'messages',
+  presence: 'control',
+  keys: 'control',
 }
 
 /** A room record the relay accepted and forwarded: the gossip message as signed, and what it holds. */
@@ -133,6 +143,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #timer: ReturnType<typeof setInterval> | undefined
   #startedAtMs: number | undefined
   readonly #limits: RelayLimits
+  readonly #recordRates: RecordRates
   #accepted = 0
   #rejected = 0
   #gateDropped = 0
@@ -152,6 +163,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#checks = new SenderChecks(init)
     this.#limits = new RelayLimits({ ...init.limits, log: this.#log })
+    this.#recordRates = new RecordRates({ ...init.recordRates, limits: this.#limits })
   }
 
   /** The token-gate evaluator, if the relay has a chain. */
@@ -218,7 +230,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       privateKey: init.privateKey,
       listen: init.listen,
       announce: init.announce ?? [],
-      ...(init.scoring === undefined ? {} : { scoring: init.scoring }),
+      // A device flooding over its own connection pays in score (record-rates.ts); whoever forwards it does not.
+      scoring: { ...init.scoring, penalty: this.#recordRates.penalty },
       transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
       connectionGater: limits.gater,
       connectionManager: limits.connectionManagerOptions(),
@@ -267,6 +280,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         this.safeDispatchEvent('dm-record:accepted', { detail: { message, record } })
       },
       onRejected: () => this.#rejected++,
+      recordRates: this.#recordRates,
     })
     this.#dm.start()
     this.#timer = setInterval(() => {
@@ -372,7 +386,13 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       },
     })
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined })
-    libp2p.services.pubsub.topicValidators.set(topic, gatekeeper.validate)
+    libp2p.services.pubsub.topicValidators.set(
+      topic,
+      this.#recordRates.guard(gatekeeper.validate, (message) => {
+        const type = gatekeeper.accepted(message)?.type
+        return type === undefined ? undefined : ROOM_BUDGETS[type]
+      }),
+    )
     libp2p.services.pubsub.subscribe(topic)
     this.#log.info('joined room topic', { room: roomId })
   }

@@ -25,6 +25,10 @@
  *   can set a threshold ({@link ScoringInit.colocationThreshold}) and exempt its proxy's or
  *   private addresses ({@link ScoringInit.colocationWhitelist}); the job the penalty did —
  *   keep one address from filling the relay with PeerIds — belongs to per-IP connection caps.
+ * - **A flooder costs itself, not its forwarders** (P5, relays only): a relay drops records over a
+ *   device's rate (`Ignore`, so that no forwarder's P4 counts them — not even a relay forwarding
+ *   duplicates of a dropped record) and gives its own penalty ({@link ScoringInit.penalty}) to
+ *   the device that sent its own records too fast over its own connection. Clients set none.
  * - Broken gossip promises and GRAFT floods (P7, gossipsub's defaults) still count.
  */
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -48,6 +52,11 @@ export interface ScoringInit {
   colocationThreshold?: number
   /** IP addresses never penalised for colocation: the operator's TLS proxy, a NAT it knows. */
   colocationWhitelist?: string[]
+  /**
+   * A penalty (≤ 0) the application gives a peer, added to its score (gossipsub's P5, weight 1): a
+   * relay's for devices flooding it (`node/src/relay/record-rates.ts`). Called often: keep it cheap.
+   */
+  penalty?: (peerId: string) => number
 }
 
 /** No colocation penalty unless the operator sets a threshold (see the module comment). */
@@ -110,7 +119,8 @@ export function scoreParams(init: ScoringInit = {}): Partial<PeerScoreParams> {
   }
   return {
     topicScoreCap: 10,
-    appSpecificWeight: 0,
+    appSpecificWeight: init.penalty === undefined ? 0 : 1,
+    ...(init.penalty === undefined ? {} : { appSpecificScore: init.penalty }),
     IPColocationFactorWeight: threshold === 0 ? 0 : COLOCATION_PENALTY_WEIGHT,
     IPColocationFactorThreshold: Math.max(threshold, 1),
     IPColocationFactorWhitelist: new Set(init.colocationWhitelist ?? []),

@@ -1,0 +1,145 @@
+/**
+ * Records per second per device and topic, on the relay's gossipsub topic validators (room and DM topics). A device
+ * is the gossip `from`: the key that signed the record, checked by gossipsub (`StrictSign`) before any validator.
+ * Counting by `from` and not by the connection a record came over is what makes the limit fair: a linked relay
+ * forwards the records of many devices over one connection, and a flooder reaching us through another relay is still
+ * the one counted.
+ *
+ * A record over its device's rate is dropped with `Ignore` and counted (`records-per-second`). Not `Reject`: gossipsub
+ * charges a rejected record to whoever forwarded it (P4), and to every peer that forwards a duplicate of it later —
+ * an honest relay that accepted the record within its own limit would pay for the flooder. Instead the device itself
+ * pays, and only when it sent its own records over its own connection: while its records are being dropped its score
+ * carries {@link FLOODER_PENALTY} (gossipsub's P5; `scoring.ts`), below the publish threshold, so the relay stops
+ * forwarding anything to it. A device dropped for `floodBanAfterMs` without a pause is banned (`limits.ts`):
+ * disconnected and refused for `floodBanMs`, and its records forwarded by others are dropped meanwhile.
+ */
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { SCORE_THRESHOLDS } from '@securechat/sdk/client'
+import {
+  RELAY_CONTROL_RECORD_BURST,
+  RELAY_CONTROL_RECORDS_PER_SECOND,
+  RELAY_RECORD_BURST,
+  RELAY_RECORD_FLOOD_BAN_AFTER_MS,
+  RELAY_RECORD_FLOOD_BAN_MS,
+  RELAY_RECORD_FLOOD_PAUSE_MS,
+  RELAY_RECORD_RATE_MAX_BUCKETS,
+  RELAY_RECORDS_PER_SECOND,
+} from '../constants.ts'
+import type { RelayLimits } from './limits.ts'
+import { RateLimiter } from './rate-limit.ts'
+
+/** Every field optional; defaults in constants.ts. */
+export interface RecordRatesInit {
+  /** Chat messages per device and topic per second, on average, and at once. */
+  recordsPerSecond?: number
+  recordBurst?: number
+  /** Control records (presence, sender keys, DM device lists and queries) per device and topic, likewise. */
+  controlRecordsPerSecond?: number
+  controlRecordBurst?: number
+  /** A device whose records are dropped this long without a pause is banned, for `floodBanMs`. */
+  floodBanAfterMs?: number
+  floodBanMs?: number
+}
+
+/** Which budget a record counts against. */
+export type RecordBudget = 'messages' | 'control'
+
+type Validator = (source: PeerId, message: Message) => TopicValidatorResult | Promise<TopicValidatorResult>
+
+/** The score (P5) of a device while its own records are dropped: below the publish threshold, above the graylist. */
+export const FLOODER_PENALTY = SCORE_THRESHOLDS.publishThreshold - 1
+
+interface Streak {
+  sinceMs: number
+  lastMs: number
+  /** Whether the device sent records over its own connection in this streak: then it carries the penalty. */
+  direct: boolean
+}
+
+export class RecordRates {
+  readonly #limits: RelayLimits
+  readonly #buckets: Record<RecordBudget, RateLimiter>
+  readonly #floodBanAfterMs: number
+  readonly #floodBanMs: number
+  /** Devices whose records are being dropped, oldest streak first (bounded like the buckets). */
+  readonly #streaks = new Map<string, Streak>()
+
+  constructor(init: RecordRatesInit & { limits: RelayLimits }) {
+    this.#limits = init.limits
+    this.#floodBanAfterMs = init.floodBanAfterMs ?? RELAY_RECORD_FLOOD_BAN_AFTER_MS
+    this.#floodBanMs = init.floodBanMs ?? RELAY_RECORD_FLOOD_BAN_MS
+    for (const [field, value] of [
+      ['floodBanAfterMs', this.#floodBanAfterMs],
+      ['floodBanMs', this.#floodBanMs],
+    ] as const) {
+      if (!(value > 0) || !Number.isFinite(value)) {
+        throw new RangeError(`relay limit ${field} must be a positive number, got ${value}`)
+      }
+    }
+    this.#buckets = {
+      messages: new RateLimiter({
+        perSecond: init.recordsPerSecond ?? RELAY_RECORDS_PER_SECOND,
+        burst: init.recordBurst ?? RELAY_RECORD_BURST,
+        maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
+      }),
+      control: new RateLimiter({
+        perSecond: init.controlRecordsPerSecond ?? RELAY_CONTROL_RECORDS_PER_SECOND,
+        burst: init.controlRecordBurst ?? RELAY_CONTROL_RECORD_BURST,
+        maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
+      }),
+    }
+  }
+
+  /**
+   * The score penalty of `peer` for gossipsub (`ScoringInit.penalty`): {@link FLOODER_PENALTY} while its own records
+   * are dropped, else 0. A relay forwarding a flooder's records never gets it.
+   */
+  readonly penalty = (peer: string): number => {
+    const streak = this.#streaks.get(peer)
+    return streak?.direct === true && Date.now() - streak.lastMs < RELAY_RECORD_FLOOD_PAUSE_MS ? FLOODER_PENALTY : 0
+  }
+
+  /**
+   * `validate` with the limit after it: a record it accepts counts against its device's budget for the topic
+   * (`budgetOf` says which, once `validate` accepted it; undefined: none). Records that fail validation cost no token:
+   * they are rejected and scored already.
+   */
+  guard(validate: Validator, budgetOf: (message: Message) => RecordBudget | undefined): Validator {
+    return (source, message) => {
+      if (message.type !== 'signed') return validate(source, message)
+      const from = message.from.toString()
+      if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
+      const limit = (result: TopicValidatorResult): TopicValidatorResult => {
+        if (result !== TopicValidatorResult.Accept) return result
+        const budget = budgetOf(message)
+        if (budget === undefined || this.#buckets[budget].take(`${from} ${message.topic}`).allowed) return result
+        return this.#drop(from, source, message.topic)
+      }
+      const result = validate(source, message)
+      return result instanceof Promise ? result.then(limit) : limit(result)
+    }
+  }
+
+  #drop(from: string, source: PeerId, topic: string): TopicValidatorResult {
+    const nowMs = Date.now()
+    const direct = source.toString() === from
+    let streak = this.#streaks.get(from)
+    if (streak === undefined || nowMs - streak.lastMs >= RELAY_RECORD_FLOOD_PAUSE_MS) {
+      this.#streaks.delete(from)
+      streak = { sinceMs: nowMs, lastMs: nowMs, direct }
+      this.#streaks.set(from, streak)
+      if (this.#streaks.size > RELAY_RECORD_RATE_MAX_BUCKETS) {
+        this.#streaks.delete(this.#streaks.keys().next().value as string)
+      }
+    }
+    streak.lastMs = nowMs
+    streak.direct ||= direct
+    const forwarder = direct ? {} : { forwarder: source.toString() }
+    this.#limits.refusals.refuse('records-per-second', from, { topic, ...forwarder })
+    if (nowMs - streak.sinceMs >= this.#floodBanAfterMs && !this.#limits.isBanned(from)) {
+      this.#limits.ban(from, this.#floodBanMs, 'record-flood', { topic, overLimitMs: nowMs - streak.sinceMs })
+    }
+    return TopicValidatorResult.Ignore
+  }
+}
