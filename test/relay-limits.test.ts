@@ -20,6 +20,7 @@ import { RelayNode } from '../node/src/relay/relay.ts'
 import { HOP_STATUS, reserve, reservingPeer, throwAwayPeer, tryConnect } from './helpers/attacker.ts'
 import { killAfterEach, type RelayProcess, startRelayProcess, waitFor } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { metrics, refusalLines, refused } from './helpers/relay-metrics.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
 const track = killAfterEach()
@@ -59,28 +60,6 @@ async function startLimitedRelay(): Promise<RelayProcess & { address: string }> 
     }),
   )
   return Object.assign(relay, { address: relay.multiaddrs[0]! })
-}
-
-/** The relay's `/metrics`, as name{labels} → value. */
-async function metrics(relay: RelayProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(new URL('/metrics', relay.web))).text()
-  const samples = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const at = line.lastIndexOf(' ')
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)))
-  }
-  return samples
-}
-
-const refused = (samples: Map<string, number>, reason: string): number =>
-  samples.get(`securechat_refused_total{reason="${reason}"}`) ?? Number.NaN
-
-/** The relay's log lines about refusals: one per offender and reason, and the interval summaries. */
-function refusalLines(relay: RelayProcess): Array<{ event: string; reason: string; offender?: string }> {
-  return relay.lines
-    .filter((line) => line.includes('"limit:refused'))
-    .map((line) => JSON.parse(line) as { event: string; reason: string; offender?: string })
 }
 
 /** A throw-away peer from `sourceIp`, stopped after the test. */

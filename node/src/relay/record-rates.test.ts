@@ -1,0 +1,105 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { silentLoggerFactory } from '@securechat/sdk/logger'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { RelayLimits } from './limits.ts'
+import { FLOODER_PENALTY, RecordRates } from './record-rates.ts'
+
+const TOPIC = 'securechat/room/test'
+
+async function peer(): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+/** A signed gossip message from `from`; the validators here read only its type, sender and topic. */
+function record(from: PeerId): Message {
+  return { type: 'signed', from, topic: TOPIC } as unknown as Message
+}
+
+function setup(): { rates: RecordRates; limits: RelayLimits } {
+  const limits = new RelayLimits({ log: silentLoggerFactory('test') })
+  const rates = new RecordRates({
+    limits,
+    recordsPerSecond: 1,
+    recordBurst: 2,
+    floodBanAfterMs: 3_000,
+    floodBanMs: 60_000,
+  })
+  return { rates, limits }
+}
+
+describe('RecordRates', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('behavior: a device over its burst is dropped with Ignore and penalised only when it sent its own records', async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const validate = rates.guard(
+      () => TopicValidatorResult.Accept,
+      () => 'messages',
+    )
+    const [flooder, relay] = [await peer(), await peer()]
+    // Forwarded by a relay: dropped past the burst, and nobody is penalised.
+    expect([0, 1, 2].map(() => validate(relay, record(flooder)))).toEqual([
+      TopicValidatorResult.Accept,
+      TopicValidatorResult.Accept,
+      TopicValidatorResult.Ignore,
+    ])
+    expect(rates.penalty(relay.toString())).toBe(0)
+    expect(rates.penalty(flooder.toString())).toBe(0)
+    // Sent over its own connection: the flooder carries the penalty while it stays over, not after a pause.
+    expect(validate(flooder, record(flooder))).toBe(TopicValidatorResult.Ignore)
+    expect(rates.penalty(flooder.toString())).toBe(FLOODER_PENALTY)
+    expect(rates.penalty(relay.toString())).toBe(0)
+    vi.advanceTimersByTime(1_500)
+    expect(rates.penalty(flooder.toString())).toBe(0)
+    expect(limits.stats().refused['records-per-second']).toBe(2)
+  })
+
+  it('behavior: a device over its rate without a pause for the ban delay is banned; a paced one never is', async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const validate = rates.guard(
+      () => TopicValidatorResult.Accept,
+      (message) => (message.topic === TOPIC ? 'messages' : undefined),
+    )
+    const [flooder, person] = [await peer(), await peer()]
+    for (let ms = 0; ms <= 3_500; ms += 100) {
+      validate(flooder, record(flooder))
+      validate(flooder, record(flooder))
+      if (ms % 1_000 === 0) expect(validate(person, record(person))).toBe(TopicValidatorResult.Accept)
+      vi.advanceTimersByTime(100)
+    }
+    expect(limits.isBanned(flooder.toString())).toBe(true)
+    expect(limits.isBanned(person.toString())).toBe(false)
+    expect(limits.stats().refused['record-flood']).toBe(1)
+    // Banned: its records are dropped whoever forwards them, without a token.
+    expect(validate(person, record(flooder))).toBe(TopicValidatorResult.Ignore)
+    vi.advanceTimersByTime(60_000)
+    expect(limits.isBanned(flooder.toString())).toBe(false)
+  })
+
+  it('behavior: records the validator does not accept cost no token', async () => {
+    const { rates } = setup()
+    const device = await peer()
+    const rejecting = rates.guard(
+      () => TopicValidatorResult.Reject,
+      () => 'messages',
+    )
+    for (let i = 0; i < 5; i++) expect(rejecting(device, record(device))).toBe(TopicValidatorResult.Reject)
+    const accepting = rates.guard(
+      async () => TopicValidatorResult.Accept,
+      () => 'messages',
+    )
+    expect(await accepting(device, record(device))).toBe(TopicValidatorResult.Accept)
+  })
+
+  it('error: a ban delay that is not a positive number', () => {
+    const limits = new RelayLimits({ log: silentLoggerFactory('test') })
+    expect(() => new RecordRates({ limits, floodBanAfterMs: 0 })).toThrow(RangeError)
+  })
+})

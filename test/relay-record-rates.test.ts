@@ -1,0 +1,156 @@
+/**
+ * Records per second per device and topic (issue 13, item 2), against a real `securechat relay` process on loopback:
+ * two devices of one signed-in wallet flood a room with valid signed records far above the limit while an honest
+ * member sends paced messages. The flooders' records over the limit are dropped and counted, the flooders are
+ * disconnected and refused when they come back, each is logged once per reason; every honest message reaches the
+ * other member.
+ *
+ * The relay runs with a small ban delay so that the test bans in seconds; the defaults are the same code with larger
+ * numbers (node/src/config.test.ts checks they are read).
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Room } from '@securechat/sdk/rooms'
+import { type HDNodeWallet, Wallet } from 'ethers'
+import { describe, expect, it } from 'vitest'
+import { killAfterEach, type RelayProcess, startRelayProcess, waitFor } from './helpers/cli.ts'
+import { type Device, startDevice } from './helpers/device.ts'
+import { metrics, refusalLines, refused } from './helpers/relay-metrics.ts'
+import { stopAfterEach } from './helpers/stoppers.ts'
+
+const track = killAfterEach()
+const stoppers = stopAfterEach()
+
+const LIMITS = { recordsPerSecond: 40, recordBurst: 80, floodBanAfterMs: 2_000 }
+/** The honest member: 200 messages, one every 50 ms (20 a second, half the limit). */
+const HONEST_MESSAGES = 200
+const HONEST_PACE_MS = 50
+
+async function startLimitedRelay(): Promise<RelayProcess> {
+  return track(
+    await startRelayProcess({
+      args: [
+        '--http',
+        '0',
+        '--store',
+        'none',
+        '--records-per-second',
+        String(LIMITS.recordsPerSecond),
+        '--record-burst',
+        String(LIMITS.recordBurst),
+        '--record-flood-ban-after-ms',
+        String(LIMITS.floodBanAfterMs),
+      ],
+    }),
+  )
+}
+
+async function device(wallet: HDNodeWallet, relay: string): Promise<Device> {
+  const started = await startDevice({ wallet, bootstrap: [relay] })
+  stoppers.push(started.close)
+  return started
+}
+
+/**
+ * Publishes one valid message record of `room` again and again as fast as the device can sign (each time a new gossip
+ * message: gossipsub names a message by its sender and sequence number), until the relay hangs up on the device.
+ */
+async function flood(room: Room, libp2p: Libp2p, relayPeer: string): Promise<number> {
+  const pubsub = libp2p.services.pubsub as Libp2p['services']['pubsub'] & {
+    publish(topic: string, data: Uint8Array): Promise<unknown>
+  }
+  const publish = pubsub.publish.bind(pubsub)
+  let template: Uint8Array | undefined
+  pubsub.publish = async (topic: string, data: Uint8Array) => {
+    if (topic === room.topic) template ??= data
+    return publish(topic, data)
+  }
+  await room.send('the template of the flood')
+  pubsub.publish = publish
+  if (template === undefined) throw new Error('the flooder published no message record')
+  const connected = () => libp2p.getConnections().some((c) => c.remotePeer.toString() === relayPeer)
+  let sent = 0
+  while (connected()) {
+    for (let i = 0; i < 50; i++) await publish(room.topic, template)
+    sent += 50
+    // Let the device's own I/O run: signing in a loop of microtasks would starve its sockets.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  return sent
+}
+
+describe('relay limits: records per second per device and topic', () => {
+  it('behavior: devices flooding a room with valid records are dropped, cut off, refused, counted and logged once; an honest member gets every message meanwhile', async () => {
+    const relay = await startLimitedRelay()
+    const address = relay.multiaddrs[0]!
+    const alice = await device(Wallet.createRandom(), address)
+    const bob = await device(Wallet.createRandom(), address)
+    const flooderWallet = Wallet.createRandom()
+    const flooders = [await device(flooderWallet, address), await device(flooderWallet, address)]
+
+    const { room, invite } = await alice.client.createRoom({ name: 'flooded' })
+    const bobRoom = await bob.client.joinRoom(invite)
+    const flooderRooms = await Promise.all(flooders.map((f) => f.client.joinRoom(invite)))
+    await Promise.all([room, bobRoom, ...flooderRooms].map((r) => r.waitForPeers()))
+
+    const heard = new Set<string>()
+    const allHeard = new Promise<void>((resolve) => {
+      bobRoom.addEventListener('message:received', (event) => {
+        if (event.detail.text.startsWith('honest ')) heard.add(event.detail.text)
+        if (heard.size === HONEST_MESSAGES) resolve()
+      })
+    })
+
+    const flooding = flooders.map((f, i) => flood(flooderRooms[i]!, f.client.libp2p, relay.peerId))
+    for (let i = 0; i < HONEST_MESSAGES; i++) {
+      await room.send(`honest ${i}`)
+      await new Promise((resolve) => setTimeout(resolve, HONEST_PACE_MS))
+    }
+    const sent = await Promise.all(flooding)
+    await allHeard
+    expect(heard.size).toBe(HONEST_MESSAGES)
+    // Far above the limit: each flooder sent more in its ban delay than the limit lets through in that time.
+    for (const count of sent) {
+      expect(count).toBeGreaterThan(LIMITS.recordBurst + (LIMITS.recordsPerSecond * LIMITS.floodBanAfterMs) / 1000)
+    }
+
+    // Cut off and refused: a flooder dialling again is refused once Noise names it (its dial may see the connection
+    // open, then close).
+    const flooderIds = flooders.map((f) => f.client.libp2p.peerId.toString())
+    await flooders[0]!.client.libp2p
+      .dial(multiaddr(address), { signal: AbortSignal.timeout(10_000), force: true })
+      .catch(() => undefined)
+    let samples = await metrics(relay)
+    // Each banned once, and refused at least once when it dialled again. Another process: nothing to wait on but its
+    // /metrics.
+    while (!(refused(samples, 'record-flood') > flooders.length)) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      samples = await metrics(relay)
+    }
+    expect(refused(samples, 'records-per-second')).toBeGreaterThan(0)
+    for (const f of flooders) {
+      expect(f.client.libp2p.getConnections().filter((c) => c.remotePeer.toString() === relay.peerId)).toEqual([])
+    }
+
+    // One line per offender and reason, though thousands of records were dropped; only the flooders are named.
+    const lines = refusalLines(relay).filter(({ event }) => event === 'limit:refused')
+    const named = lines.map(({ reason, offender }) => `${reason} ${offender}`)
+    expect(new Set(named).size).toBe(named.length)
+    expect(new Set(lines.map(({ offender }) => offender))).toEqual(new Set(flooderIds))
+    expect(new Set(lines.map(({ reason }) => reason))).toEqual(new Set(['records-per-second', 'record-flood']))
+
+    // The honest members are still connected and chatting.
+    await waitFor(
+      () =>
+        [alice, bob].every((d) =>
+          d.client.libp2p.getConnections().some((c) => c.remotePeer.toString() === relay.peerId),
+        ),
+      () => 'an honest member lost its relay',
+    )
+    const last = new Promise<string>((resolve) =>
+      bobRoom.addEventListener('message:received', (event) => resolve(event.detail.text), { once: true }),
+    )
+    await room.send('after the flood')
+    expect(await last).toBe('after the flood')
+  }, 180_000)
+})
