@@ -54,10 +54,8 @@ export class RelayDmTopics {
     })
     const gatekeeper = this.#gatekeeper
     this.#validate =
-      init.recordRates?.guard(gatekeeper.validate, (message) => {
-        const type = gatekeeper.accepted(message)?.type
-        return type === undefined ? undefined : DM_BUDGETS[type]
-      }) ?? gatekeeper.validate
+      init.recordRates?.guard(gatekeeper.validate, (message) => gatekeeper.accepted(message), DM_BUDGETS) ??
+      gatekeeper.validate
   }
 
   /** DM topics joined now. */

@@ -18,6 +18,10 @@ function record(from: PeerId): Message {
   return { type: 'signed', from, topic: TOPIC } as unknown as Message
 }
 
+/** What the stand-in validator "accepted": a chat message, for every record. */
+const accepted = (): { type: 'message' } => ({ type: 'message' })
+const BUDGETS = { message: 'messages' } as const
+
 function setup(): { rates: RecordRates; limits: RelayLimits } {
   const limits = new RelayLimits({ log: silentLoggerFactory('test') })
   const rates = new RecordRates({
@@ -38,10 +42,7 @@ describe('RecordRates', () => {
   it('behavior: a device over its burst is dropped with Ignore and penalised only when it sent its own records', async () => {
     vi.useFakeTimers()
     const { rates, limits } = setup()
-    const validate = rates.guard(
-      () => TopicValidatorResult.Accept,
-      () => 'messages',
-    )
+    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS)
     const [flooder, relay] = [await peer(), await peer()]
     // Forwarded by a relay: dropped past the burst, and nobody is penalised.
     expect([0, 1, 2].map(() => validate(relay, record(flooder)))).toEqual([
@@ -63,10 +64,7 @@ describe('RecordRates', () => {
   it('behavior: a device over its rate without a pause for the ban delay is banned; a paced one never is', async () => {
     vi.useFakeTimers()
     const { rates, limits } = setup()
-    const validate = rates.guard(
-      () => TopicValidatorResult.Accept,
-      (message) => (message.topic === TOPIC ? 'messages' : undefined),
-    )
+    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS)
     const [flooder, person] = [await peer(), await peer()]
     for (let ms = 0; ms <= 3_500; ms += 100) {
       validate(flooder, record(flooder))
@@ -86,15 +84,9 @@ describe('RecordRates', () => {
   it('behavior: records the validator does not accept cost no token', async () => {
     const { rates } = setup()
     const device = await peer()
-    const rejecting = rates.guard(
-      () => TopicValidatorResult.Reject,
-      () => 'messages',
-    )
+    const rejecting = rates.guard(() => TopicValidatorResult.Reject, accepted, BUDGETS)
     for (let i = 0; i < 5; i++) expect(rejecting(device, record(device))).toBe(TopicValidatorResult.Reject)
-    const accepting = rates.guard(
-      async () => TopicValidatorResult.Accept,
-      () => 'messages',
-    )
+    const accepting = rates.guard(async () => TopicValidatorResult.Accept, accepted, BUDGETS)
     expect(await accepting(device, record(device))).toBe(TopicValidatorResult.Accept)
   })
 

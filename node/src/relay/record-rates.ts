@@ -101,19 +101,23 @@ export class RecordRates {
   }
 
   /**
-   * `validate` with the limit after it: a record it accepts counts against its device's budget for the topic
-   * (`budgetOf` says which, once `validate` accepted it; undefined: none). Records that fail validation cost no token:
-   * they are rejected and scored already.
+   * `validate` with the limit after it: a record it accepts counts against its device's budget for the topic, the one
+   * `budgets` names for the record's type (`accepted`: what `validate` accepted). Records that fail validation cost no
+   * token: they are rejected and scored already.
    */
-  guard(validate: Validator, budgetOf: (message: Message) => RecordBudget | undefined): Validator {
+  guard<T extends string>(
+    validate: Validator,
+    accepted: (message: Message) => { type: T } | undefined,
+    budgets: Record<T, RecordBudget>,
+  ): Validator {
     return (source, message) => {
       if (message.type !== 'signed') return validate(source, message)
       const from = message.from.toString()
       if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
       const limit = (result: TopicValidatorResult): TopicValidatorResult => {
-        if (result !== TopicValidatorResult.Accept) return result
-        const budget = budgetOf(message)
-        if (budget === undefined || this.#buckets[budget].take(`${from} ${message.topic}`).allowed) return result
+        const type = accepted(message)?.type
+        if (result !== TopicValidatorResult.Accept || type === undefined) return result
+        if (this.#buckets[budgets[type]].take(`${from} ${message.topic}`).allowed) return result
         return this.#drop(from, source, message.topic)
       }
       const result = validate(source, message)

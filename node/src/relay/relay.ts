@@ -388,10 +388,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined })
     libp2p.services.pubsub.topicValidators.set(
       topic,
-      this.#recordRates.guard(gatekeeper.validate, (message) => {
-        const type = gatekeeper.accepted(message)?.type
-        return type === undefined ? undefined : ROOM_BUDGETS[type]
-      }),
+      this.#recordRates.guard(gatekeeper.validate, (message) => gatekeeper.accepted(message), ROOM_BUDGETS),
     )
     libp2p.services.pubsub.subscribe(topic)
     this.#log.info('joined room topic', { room: roomId })
