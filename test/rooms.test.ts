@@ -48,13 +48,27 @@ async function startRelay(init: { peers?: string[] } = {}): Promise<RelayNode> {
   return relay
 }
 
+async function startStoreRelay(): Promise<{ multiaddrs: string[] }> {
+  const dataDir = await tempDir('rooms-store-')
+  const relay = createRelay({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dataDir,
+    services: { store: messageStore() },
+  })
+  await relay.start()
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+  cleanups.push(() => relay.stop())
+  return relay
+}
+
 interface Peer {
   client: SecureChatClient
   wallet: Wallet
   address: Address
 }
 
-async function startPeer(relay: RelayNode, init: { presenceTimeoutMs?: number } = {}): Promise<Peer> {
+async function startPeer(relay: { multiaddrs: string[] }, init: { presenceTimeoutMs?: number } = {}): Promise<Peer> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
     domain: DEFAULT_CLI_DOMAIN,
@@ -370,6 +384,47 @@ describe('rooms over libp2p', () => {
     expect(result.delivery.recipients.map(String)).toEqual([second.peerId])
     await receiver.inbox.waitFor(['said while the relay was down'], receiver.name)
   })
+
+  // The sender lists a newcomer as soon as its presence arrives, while the newcomer's key bundle is still on its
+  // way: a message sent at that moment must be readable by it (the keys sealed later start no later than it).
+  // With a store, the newcomer catches up meanwhile (as the web app does) and reads that message from the store
+  // too, before the key sealed to it has come.
+  it.each([
+    ['a relay', false],
+    ['a relay that keeps history, the newcomer catching up', true],
+  ])(
+    'behavior: a message sent the moment the sender lists a newcomer is readable by it, join after join (%s)',
+    async (_, keepsHistory) => {
+      const relay = keepsHistory ? await startStoreRelay() : await startRelay()
+      const [owner, ...newcomers] = await Promise.all([0, 1, 2, 3, 4, 5].map(() => startPeer(relay)))
+      const { room, invite } = await owner!.client.createRoom({ name: 'doorway' })
+      await room.waitForPeers({ signal: joinedSignal() })
+      const sender: Member = { ...owner!, room, inbox: new Inbox(room), name: 'owner' }
+      for (const [index, peer] of newcomers.entries()) {
+        const joined = await peer.client.joinRoom(invite, { catchUp: 'later' })
+        const newcomer: Member = { ...peer, room: joined, inbox: new Inbox(joined), name: `newcomer ${index + 1}` }
+        // Like the web app: listeners first, then catch-up (from no store at all on a relay without one).
+        const caughtUp = peer.client.catchUp(joined)
+        await until(
+          [[room as unknown as EventTarget, 'member:joined']],
+          () => listed(sender).includes(newcomer.address),
+          () => `the owner lists ${JSON.stringify(listed(sender))}`,
+        )
+        const sent: Sent[] = []
+        await send(sender, `welcome, ${newcomer.name}`, [sender, newcomer], sent)
+        await caughtUp
+        await expectDelivered([newcomer], sent)
+        // It leaves for good: the owner's next epoch starts without it (and without the join grace of its first).
+        const gone = until(
+          [[room as unknown as EventTarget, 'member:left']],
+          () => !listed(sender).includes(newcomer.address),
+          () => `the owner still lists ${newcomer.name}`,
+        )
+        await peer.client.leaveRoom(joined.id)
+        await gone
+      }
+    },
+  )
 
   it('behavior: presence: members() lists every wallet, and a member that leaves fires member:left', async () => {
     const relay = await startRelay()

@@ -200,6 +200,13 @@ export const SETTLE_MAX_MS = 1_500
  */
 export const JOIN_GRACE_MS = 10_000
 
+/**
+ * Most members a room counts (their presence arrived) before their key bundle is here: for each, our chain as it
+ * was when counted is kept until sealed to it (`RoomKeys.expectMember`). Beyond this, a newcomer reads from the
+ * state sealed once its bundle arrives.
+ */
+export const MAX_MEMBERS_AWAITING_BUNDLE = 256
+
 /** Ids of delivered messages a room remembers, to drop a record replayed under a new gossip sequence number. */
 export const MAX_REMEMBERED_MESSAGE_IDS = 10_000
 

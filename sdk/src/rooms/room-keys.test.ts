@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { DuplicateMessageError } from '../crypto/errors.ts'
 import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
 import { bytesToHex } from '../crypto/primitives.ts'
 import { base64urlEncode } from '../encoding.ts'
@@ -197,5 +198,55 @@ describe('sender keys over pairwise channels', () => {
     const forBob = (await distribute(sender))[0]!
     const relabelled = { ...forBob, to: forBob.to.map((e) => ({ ...e, peer: carol.peerId })) }
     expect(await receiver.receive(alice.peerId, relabelled)).toBe('no-channel')
+  })
+  it('behavior: a member counted before its bundle arrived reads every message sent from then on, across a rotation, and none sent before', async () => {
+    const sender = keysOf(alice)
+    sender.rotate() // past the join grace: late members read from where they were counted, not from the start
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const before = await sender.encrypt(Uint8Array.of(0), HEADER)
+    sender.expectMember(bob.peerId)
+    // Sent while bob's bundle is on its way: nothing can be sealed to him yet, the chain moves on.
+    const counted = await sender.encrypt(Uint8Array.of(1), HEADER)
+    sender.rotate() // carol left, say: a new epoch before bob's bundle came
+    const rotated = await sender.encrypt(Uint8Array.of(2), HEADER)
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    const records = await distribute(sender)
+    // The earlier epoch first (the channel's opening), then the current one (its next step).
+    expect(records.map((r) => r.epoch)).toEqual([sender.epoch - 1, sender.epoch])
+    expect(entryKinds(records)).toEqual(['sealed', 'wrapped'])
+    for (const record of records) expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+    expect(await receiver.decrypt(alice.peerId, counted, HEADER)).toEqual(Uint8Array.of(1))
+    expect(await receiver.decrypt(alice.peerId, rotated, HEADER)).toEqual(Uint8Array.of(2))
+    await expect(receiver.decrypt(alice.peerId, before, HEADER)).rejects.toBeInstanceOf(DuplicateMessageError)
+    // Sealed once: the next distribution has nothing for him, and what follows reads on.
+    expect(await distribute(sender)).toEqual([])
+    const next = await sender.encrypt(Uint8Array.of(3), HEADER)
+    expect(await receiver.decrypt(alice.peerId, next, HEADER)).toEqual(Uint8Array.of(3))
+  })
+
+  it('security: a member whose bundle could not be had, or that was removed, gets nothing of what was kept for it', async () => {
+    const sender = keysOf(alice)
+    sender.rotate()
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    sender.expectMember(bob.peerId)
+    const missed = await sender.encrypt(Uint8Array.of(1), HEADER)
+    sender.forgetExpected(bob.peerId)
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    for (const record of await distribute(sender))
+      expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+    await expect(receiver.decrypt(alice.peerId, missed, HEADER)).rejects.toBeInstanceOf(DuplicateMessageError)
+
+    sender.expectMember(carol.peerId)
+    const unsealed = await sender.encrypt(Uint8Array.of(2), HEADER)
+    sender.removeMember(carol.peerId)
+    await sender.addMember(carol.peerId, carol.bundle, carol.certificate)
+    const back = await distribute(sender)
+    expect(back.map((r) => r.epoch)).toEqual([sender.epoch])
+    const carolKeys = keysOf(carol)
+    await carolKeys.addMember(alice.peerId, alice.bundle, alice.certificate)
+    for (const record of back) expect(await carolKeys.receive(alice.peerId, record)).toBe('installed')
+    await expect(carolKeys.decrypt(alice.peerId, unsealed, HEADER)).rejects.toBeInstanceOf(DuplicateMessageError)
   })
 })

@@ -1,5 +1,11 @@
 import type { PeerId } from '@libp2p/interface'
-import { JOIN_GRACE_MS, MAX_KEY_RECIPIENTS_PER_RECORD, ROOM_KEYS_SAVE_DELAY_MS } from '../constants.ts'
+import {
+  JOIN_GRACE_MS,
+  MAX_KEY_RECIPIENTS_PER_RECORD,
+  MAX_MEMBERS_AWAITING_BUNDLE,
+  ROOM_KEYS_SAVE_DELAY_MS,
+} from '../constants.ts'
+import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
 import { ChannelNotFoundError, SenderKeyNotFoundError } from '../crypto/errors.ts'
 import type { DeviceEncryptionKeys, VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
@@ -33,6 +39,11 @@ interface Member {
   sentEpoch: number | undefined
   /** Our end of the pairwise channel to this member, once we opened one (memory only). */
   channel: OutboundChannel | undefined
+  /**
+   * Where this member reads us from, oldest epoch first, until sealed to it: our chain as it was when the room
+   * counted it, before its bundle was here ({@link RoomKeys.expectMember}), and the start of each epoch since.
+   */
+  owed: SenderKeyDistribution[]
 }
 
 /**
@@ -75,6 +86,11 @@ export class RoomKeys {
    */
   #joinDistribution: SenderKeyDistribution | undefined
   readonly #joinedAtMs: number
+  /**
+   * Members the room counts whose bundle has not arrived: where each reads us from ({@link expectMember}), moved
+   * to the member once its bundle verifies.
+   */
+  readonly #awaitingBundle = new Map<string, SenderKeyDistribution[]>()
   /** Where the inbound chains are saved; undefined without a vault and once {@link detach}ed. */
   #vault: Vault | undefined
   /** The save of a chain just installed: messages read with it wait for it. */
@@ -113,6 +129,7 @@ export class RoomKeys {
         bundle: saved.verified,
         sentEpoch: undefined,
         channel: undefined,
+        owed: [],
       })
     }
     // Members reached late read from here on (kept in memory only; see #joinDistribution).
@@ -148,7 +165,9 @@ export class RoomKeys {
         bundle: verified,
         sentEpoch: undefined,
         channel: undefined,
+        owed: this.#awaitingBundle.get(peerId) ?? [],
       })
+      this.#awaitingBundle.delete(peerId)
       this.#save()
       return true
     } catch (err) {
@@ -157,11 +176,32 @@ export class RoomKeys {
     }
   }
 
+  /**
+   * The room counts `peerId` as a member from now on (its presence arrived) but its bundle is not here yet, so
+   * nothing can be sealed to it: keeps our chain as it is now, and the keys sealed once the bundle arrives start
+   * there, so it reads every message sent from now on, even those sent while its bundle was on its way. What was
+   * sent before stays unreadable to it (the state derives only later keys). Kept in memory until sealed, the
+   * member removed, or {@link forgetExpected}.
+   */
+  expectMember(peerId: string): void {
+    if (peerId === this.#self || this.#members.has(peerId) || this.#awaitingBundle.has(peerId)) return
+    if (this.#awaitingBundle.size >= MAX_MEMBERS_AWAITING_BUNDLE) return
+    this.#awaitingBundle.set(peerId, [this.#outbound.exportForMember()])
+  }
+
+  /** Its bundle could not be had: what {@link expectMember} kept for it goes (it reads from a later sealing). */
+  forgetExpected(peerId: string): void {
+    wipeAll(this.#awaitingBundle.get(peerId))
+    this.#awaitingBundle.delete(peerId)
+  }
+
   /** Forgets a member and starts a new epoch, so it cannot read what follows. */
   removeMember(peerId: string): void {
+    this.forgetExpected(peerId)
     const member = this.#members.get(peerId)
     if (member === undefined) return
     this.#members.delete(peerId)
+    wipeAll(member.owed)
     member.channel?.dispose()
     this.#inbound.forgetSender(peerId)
     this.#channels.get(peerId)?.dispose()
@@ -184,7 +224,16 @@ export class RoomKeys {
   /** A new epoch for our messages; every member gets it on the next distribution. */
   rotate(): void {
     this.#dropJoinDistribution()
-    this.#outbound.rotate()
+    const start = this.#outbound.rotate()
+    // A member still owed an earlier state is owed this whole epoch too (it was counted before it began).
+    const owing = [...this.#awaitingBundle.values(), ...[...this.#members.values()].map((m) => m.owed)]
+    for (const owed of owing) {
+      if (owed.length === 0) continue
+      owed.push({ ...start, chainKey: start.chainKey.slice() })
+      // The receiver keeps no more epochs of a sender than this: older ones would be evicted on arrival.
+      while (owed.length > SENDER_KEY_MAX_EPOCHS_PER_SENDER) wipeAll(owed.splice(0, 1))
+    }
+    wipe(start.chainKey)
     for (const member of this.#members.values()) member.sentEpoch = undefined
   }
 
@@ -212,50 +261,76 @@ export class RoomKeys {
     return false
   }
 
-  /** Keys records for every eligible member that lacks our current epoch (empty when none does). */
+  /**
+   * Keys records for every eligible member that lacks our current epoch (empty when none does): each from where it
+   * is owed ({@link expectMember}), else from the join grace's start, else from now. Earlier epochs a member is
+   * still owed go first, in their own records, so its channel's steps arrive in the order they were taken.
+   */
   async distributions(eligible: (peerId: string) => Promise<boolean> = async () => true): Promise<KeysRecord[]> {
     const lacking = [...this.#members].filter(([, m]) => m.sentEpoch !== this.#outbound.epoch)
     const allowed = await Promise.all(lacking.map(([peer]) => eligible(peer)))
     const pending = lacking.filter((_, i) => allowed[i])
     if (pending.length === 0) return []
     if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
-    const distribution = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
     const epoch = this.#outbound.epoch
-    const entries = await Promise.all(
-      pending.map(async ([peer, member]): Promise<KeyEntry> => {
-        const channel = member.channel
-        if (channel?.usable === true) {
-          const wrapped = await channel.wrap(distribution)
-          member.sentEpoch = epoch
-          return { peer, wrapped: base64urlEncode(wrapped) }
+    const current = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
+    const perMember = await Promise.all(
+      pending.map(async ([peer, member]) => {
+        const owed = member.owed.splice(0)
+        const earlier = owed.filter((d) => d.epoch !== epoch)
+        const owedNow = this.#joinDistribution === undefined ? owed.find((d) => d.epoch === epoch) : undefined
+        const plaintexts = [
+          ...earlier.map((d) => ({ epoch: d.epoch, bytes: encodeSenderKeyDistribution(d) })),
+          { epoch, bytes: owedNow === undefined ? current : encodeSenderKeyDistribution(owedNow) },
+        ]
+        wipeAll(owed)
+        const entries: Array<{ epoch: number; entry: KeyEntry }> = []
+        // In order: each entry is the channel's next step.
+        for (const plaintext of plaintexts) {
+          entries.push({ epoch: plaintext.epoch, entry: await this.#seal(peer, member, plaintext.bytes) })
+          if (plaintext.bytes !== current) wipe(plaintext.bytes)
         }
-        const opened = await openChannel({
-          senderId: this.#self,
-          recipientId: peer,
-          context: distributionContext(this.#roomId),
-          senderIdentityKey: this.#device.identityKey,
-          recipientIdentityKey: member.bundle.identityKey,
-          recipientKemKey: member.bundle.kemKey,
-          plaintext: distribution,
-        })
-        channel?.dispose()
-        member.channel = opened.channel
         member.sentEpoch = epoch
-        return { peer, sealed: base64urlEncode(opened.opening) }
+        return entries
       }),
     )
-    wipe(distribution)
+    wipe(current)
+    const byEpoch = new Map<number, KeyEntry[]>()
+    for (const { epoch: e, entry } of perMember.flat()) byEpoch.set(e, [...(byEpoch.get(e) ?? []), entry])
+    // Oldest first (epochs count up, wrapping at 2^32): the current one last.
+    const epochs = [...byEpoch.keys()].sort((x, y) => ((epoch - y) >>> 0) - ((epoch - x) >>> 0))
     const records: KeysRecord[] = []
-    for (let i = 0; i < entries.length; i += MAX_KEY_RECIPIENTS_PER_RECORD) {
-      records.push({
-        v: 1,
-        type: 'keys',
-        room: this.#roomId,
-        epoch,
-        to: entries.slice(i, i + MAX_KEY_RECIPIENTS_PER_RECORD),
-      })
+    for (const e of epochs) {
+      const entries = byEpoch.get(e) ?? []
+      for (let i = 0; i < entries.length; i += MAX_KEY_RECIPIENTS_PER_RECORD) {
+        records.push({
+          v: 1,
+          type: 'keys',
+          room: this.#roomId,
+          epoch: e,
+          to: entries.slice(i, i + MAX_KEY_RECIPIENTS_PER_RECORD),
+        })
+      }
     }
     return records
+  }
+
+  /** One entry to `member`: the next step of our channel to it, or a new opening when we hold none. */
+  async #seal(peer: string, member: Member, distribution: Uint8Array): Promise<KeyEntry> {
+    const channel = member.channel
+    if (channel?.usable === true) return { peer, wrapped: base64urlEncode(await channel.wrap(distribution)) }
+    const opened = await openChannel({
+      senderId: this.#self,
+      recipientId: peer,
+      context: distributionContext(this.#roomId),
+      senderIdentityKey: this.#device.identityKey,
+      recipientIdentityKey: member.bundle.identityKey,
+      recipientKemKey: member.bundle.kemKey,
+      plaintext: distribution,
+    })
+    channel?.dispose()
+    member.channel = opened.channel
+    return { peer, sealed: base64urlEncode(opened.opening) }
   }
 
   /**
@@ -389,6 +464,10 @@ export function headerDigest(header: OuterHeader): Uint8Array {
       `{"deps":${JSON.stringify(deps)},"lamport":${lamport},"room":${JSON.stringify(room)},"sentAtMs":${sentAtMs}}`,
     ),
   )
+}
+
+function wipeAll(distributions: SenderKeyDistribution[] | undefined): void {
+  for (const d of distributions ?? []) wipe(d.chainKey)
 }
 
 function distributionContext(roomId: string): string {

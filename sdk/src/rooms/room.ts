@@ -139,6 +139,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * in order and a newer epoch's key does not evict an older one catch-up still needs.
    */
   #heldLive: Array<MessageAccepted | Extract<AcceptedRecord, { type: 'keys' }>> | undefined
+  /** The ids of the messages in {@link #heldLive}: one the catch-up reads too is live, its key maybe on its way. */
+  readonly #heldLiveIds = new Set<string>()
   readonly #pending = new Map<string, SignedMessage[]>()
   readonly #fetching = new Set<string>()
   #pendingCount = 0
@@ -535,6 +537,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (accepted.type === 'message') this.#outgoing.acknowledgeIds(accepted.from, accepted.record.deps)
     if (this.#heldLive !== undefined && this.#heldLive.length < MAX_HELD_LIVE_RECORDS) {
       this.#heldLive.push(accepted)
+      if (accepted.type === 'message') this.#heldLiveIds.add(accepted.id)
       return
     }
     if (accepted.type === 'keys') {
@@ -682,6 +685,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         members.learned()
         const all = this.#heldLive ?? []
         this.#heldLive = undefined
+        this.#heldLiveIds.clear()
         const keys = all.filter((accepted) => accepted.type === 'keys')
         const held = all.filter((accepted) => accepted.type === 'message').filter((a) => this.#markSeen(a))
         held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -702,7 +706,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       if (!parsed.success) throw new InvalidInputError('the decrypted envelope is malformed')
       envelope = parsed.data
     } catch (err) {
-      if (isMissingKey(err) && !fromHistory) {
+      // One the catch-up read that also came live while it ran is live: its key may still be on its way (the
+      // sender seals it once our bundle reached it, and it is held with the live records meanwhile).
+      if (isMissingKey(err) && (!fromHistory || this.#heldLiveIds.has(id))) {
         this.#awaitKey(accepted)
         return 'delivered'
       }
@@ -848,6 +854,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#absent.delete(from)
     const acks = record.acks === undefined ? undefined : readAckFilter(record.acks)
     if (acks !== undefined) this.#outgoing.acknowledgeFilter(from, acks)
+    // Counted from now on: what we send from here must be readable by it, even before its bundle arrives.
+    this.#keys.expectMember(from)
     void this.#learnBundle(record, certificate, from, source)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
@@ -881,7 +889,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         this.#learningBundles -= 1
         if (this.#learningBundles === 0) this.#progress.dispatchEvent(new Event('settle:progress'))
       }
-      if (bundle === undefined || !(await this.#keys.addMember(from, bundle, certificate))) return
+      if (bundle === undefined || !(await this.#keys.addMember(from, bundle, certificate))) {
+        if (!fromHistory && !this.#keys.hasMember(from)) this.#keys.forgetExpected(from)
+        return
+      }
     }
     if (fromHistory) return
     if (record.want?.includes(this.#c.self.peerId) === true) this.#keys.resend(from)
