@@ -48,6 +48,13 @@ export const REPUBLISH_AFTER_PRESENCE_INTERVALS = 2
 export const REPUBLISH_BATCH = 50
 export const REPUBLISH_BATCH_INTERVAL_MS = 500
 
+/**
+ * A message sent while no other member is present waits for a relay's store (`rooms/outgoing-buffer.ts`):
+ * the stores are first asked this long after sending (a relay validates, then writes in batches), then
+ * as often until one holds it; it is re-published on the usual schedule meanwhile.
+ */
+export const STORE_CHECK_AFTER_MS = 2_000
+
 /** Re-publishes of an unacknowledged message before the sender gives up (`message:unacknowledged`). */
 export const MAX_REPUBLISH_ATTEMPTS = 3
 
@@ -229,6 +236,21 @@ export const PUBLISH_RETRY_MAX_MS = 1_000
 
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
+
+/**
+ * Longest a node validates gossip records, or a room sends, before the event loop gets a turn
+ * (`client/paced-validation.ts`): a backlog worked through in one go starves timers and sockets,
+ * and libp2p's connection monitor then aborts connections whose pings went unanswered for 5 s,
+ * losing what was queued on them.
+ */
+export const PACER_SLICE_MS = 20
+
+/**
+ * Longest `Room.send` waits for its gossip streams to drain (`client/gossip-drain.ts`) before it
+ * returns anyway: the message is published; a neighbour that reads nothing for this long is for
+ * the connection monitor to judge.
+ */
+export const GOSSIP_DRAIN_WAIT_MS = 15_000
 
 /**
  * How long after a change a room's inbound sender keys are saved to the vault (coalesced: one

@@ -143,7 +143,10 @@ export interface RoomEvents {
 export interface UnacknowledgedMessage {
   roomId: string
   id: string
-  /** Peer ids of the members that did not acknowledge it. */
+  /**
+   * Peer ids of the members that did not acknowledge it; empty for a message sent while no other
+   * member was present, which no relay's store came to hold.
+   */
   members: string[]
   /** Re-publishes before giving up. */
   attempts: number

@@ -23,6 +23,7 @@ import { catchUpDms, storedRecords } from '../history/dm-catch-up.ts'
 import { GapRepair } from '../history/gap-repair.ts'
 import { libp2pGapSource } from '../history/gap-source.ts'
 import { RecentRecords, serveRecentRecords } from '../history/recent-records.ts'
+import { libp2pStoredIds } from '../history/stored-ids.ts'
 import { certificateSchema, createCertificate, verifyCertificateOffline } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
@@ -45,6 +46,7 @@ import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
+import { gossipDrained } from './gossip-drain.ts'
 import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 import { RelayPool } from './relays.ts'
@@ -352,6 +354,8 @@ export class SecureChatClient {
         fetchCertificate: (ask, about) =>
           fetchCertificate(libp2p, ask, about, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) }),
         bundles: this.#bundles!,
+        drained: (topic, options) => gossipDrained(libp2p, libp2p.services.pubsub, topic, options),
+        stored: libp2pStoredIds(libp2p),
         ...(vault === undefined ? {} : { vault }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },

@@ -6,6 +6,7 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
+import { paceValidation } from './paced-validation.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
@@ -64,5 +65,7 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     },
   })) as unknown as SecureChatLibp2p
   scoreSecureChatTopics(libp2p.services.pubsub)
+  // Before anything installs a validator: every one is paced (`paced-validation.ts`).
+  paceValidation(libp2p.services.pubsub)
   return libp2p
 }

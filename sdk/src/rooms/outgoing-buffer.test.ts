@@ -5,6 +5,7 @@ import {
   MAX_ACK_FILTER_IDS,
   REPUBLISH_BATCH,
   REPUBLISH_BATCH_INTERVAL_MS,
+  STORE_CHECK_AFTER_MS,
 } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
@@ -16,7 +17,13 @@ import { OutgoingBuffer } from './outgoing-buffer.ts'
 const FIRST_DELAY_MS = 1_000
 const idOf = (n: number): string => sha256Hex(new TextEncoder().encode(`message ${n}`))
 
-function buffer(init: { maxMessages?: number } = {}) {
+function buffer(
+  init: {
+    maxMessages?: number
+    firstDelayMs?: number
+    stored?: (ids: string[]) => Promise<ReadonlySet<string> | undefined>
+  } = {},
+) {
   const republished: string[] = []
   const given: UnacknowledgedMessage[] = []
   const outgoing = new OutgoingBuffer({
@@ -81,6 +88,45 @@ describe('outgoing buffer', () => {
     expect(outgoing.stats.pending).toBe(0)
     await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
     expect(republished).toEqual([])
+  })
+
+  it('behavior: sent while nobody else is present, it waits for a store: asked after STORE_CHECK_AFTER_MS, re-published until one holds it', async () => {
+    // The relay's store holds message 1 at once; message 2 only once it has been published again.
+    const held = new Set([idOf(1)])
+    const asked: string[][] = []
+    const firstDelayMs = 10 * STORE_CHECK_AFTER_MS
+    const { outgoing, republished, given, add } = buffer({
+      firstDelayMs,
+      stored: async (ids) => {
+        asked.push(ids)
+        return new Set(ids.filter((id) => held.has(id)))
+      },
+    })
+    add(1, [])
+    add(2, [])
+    expect(outgoing.stats.pending).toBe(2)
+    await vi.advanceTimersByTimeAsync(STORE_CHECK_AFTER_MS)
+    expect(asked).toEqual([[idOf(1), idOf(2)]])
+    expect(outgoing.stats.pending).toBe(1)
+    // Not in a store yet: asked again every STORE_CHECK_AFTER_MS, and re-published on the usual schedule.
+    await vi.advanceTimersByTimeAsync(firstDelayMs - STORE_CHECK_AFTER_MS - 1)
+    expect(asked).toHaveLength(firstDelayMs / STORE_CHECK_AFTER_MS - 1)
+    expect(republished).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(republished).toEqual(['message 2'])
+    held.add(idOf(2))
+    await vi.advanceTimersByTimeAsync(STORE_CHECK_AFTER_MS)
+    expect(outgoing.stats).toEqual({ sent: 2, pending: 0, republished: 1, unacknowledged: 0 })
+    expect(given).toEqual([])
+  })
+
+  it('behavior: no store to ask, a message sent alone is re-published and given up like an unacknowledged one', async () => {
+    const { outgoing, republished, given, add } = buffer({ stored: async () => undefined })
+    add(1, [])
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished).toHaveLength(3)
+    expect(given).toEqual([{ roomId: 'room', id: idOf(1), members: [], attempts: 3, reason: 'unacknowledged' }])
+    expect(outgoing.stats.pending).toBe(0)
   })
 
   it('behavior: a filter acknowledges only for the member that sent it, and only what it covers', async () => {

@@ -3,6 +3,7 @@ import {
   MAX_REPUBLISH_ATTEMPTS,
   REPUBLISH_BATCH,
   REPUBLISH_BATCH_INTERVAL_MS,
+  STORE_CHECK_AFTER_MS,
 } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { OutgoingStats, UnacknowledgedMessage } from '../types.ts'
@@ -16,6 +17,12 @@ export interface OutgoingBufferInit {
   onUnacknowledged: (detail: UnacknowledgedMessage) => void
   /** Until the first re-publish; each next one waits twice as long. */
   firstDelayMs: number
+  /**
+   * Which of these ids a relay's store holds; undefined when no store can be asked now. With it,
+   * a message sent while no other member is present waits for a store instead of for members
+   * (first asked {@link STORE_CHECK_AFTER_MS} after sending, re-published like any other).
+   */
+  stored?: (ids: string[]) => Promise<ReadonlySet<string> | undefined>
   maxAttempts?: number
   maxMessages?: number
   log: Logger
@@ -24,10 +31,21 @@ export interface OutgoingBufferInit {
 interface Entry {
   id: string
   bytes: Uint8Array
-  /** Members present when it was sent that have not acknowledged it yet. */
+  /** Members present when it was sent that have not acknowledged it yet, or {@link A_STORE}. */
   awaiting: Set<string>
   attempts: number
+  /** When the stores are asked next, or it is re-published. */
   dueAtMs: number
+  /** Not re-published before this. */
+  republishAtMs: number
+}
+
+/** What a message sent while nobody else was present waits for: any relay's store (not a PeerId). */
+const A_STORE = 'store'
+
+/** When `entry` is looked at next: re-published then, and a store is asked every {@link STORE_CHECK_AFTER_MS} until. */
+function dueAt(entry: Entry, nowMs: number): number {
+  return entry.awaiting.has(A_STORE) ? Math.min(entry.republishAtMs, nowMs + STORE_CHECK_AFTER_MS) : entry.republishAtMs
 }
 
 /**
@@ -43,6 +61,11 @@ interface Entry {
  * no longer waited for (it reads what it lacks from the stores on return); one that merely times
  * out is, since it may be slow rather than gone. A member that joins later reads it from the stores. Receivers drop a re-published record
  * by its id, and stores keep it once.
+ *
+ * A message sent while no other member is present is for the stores alone: it waits until a
+ * relay's store holds it (`stored`), asked soon after sending and again until it does, and is
+ * re-published meanwhile like any other. A connection aborted with records queued on it (a relay
+ * that failed its pings under load) loses them; without this nothing would send them again.
  */
 export class OutgoingBuffer {
   readonly #init: OutgoingBufferInit
@@ -71,9 +94,14 @@ export class OutgoingBuffer {
     if (this.#stopped) return
     this.#stats.sent += 1
     const awaiting = new Set(members)
-    // Nobody else present: nobody to deliver to now; members that return read it from the stores.
-    if (awaiting.size === 0) return
-    const entry = { id, bytes, awaiting, attempts: 0, dueAtMs: Date.now() + this.#init.firstDelayMs }
+    const nowMs = Date.now()
+    if (awaiting.size === 0) {
+      // Nobody else present: members that return read it from the stores, once one holds it.
+      if (this.#init.stored === undefined) return
+      awaiting.add(A_STORE)
+    }
+    const entry = { id, bytes, awaiting, attempts: 0, dueAtMs: 0, republishAtMs: nowMs + this.#init.firstDelayMs }
+    entry.dueAtMs = dueAt(entry, nowMs)
     this.#entries.set(id, entry)
     if (this.#entries.size > this.#maxMessages) {
       const oldest = this.#entries.values().next().value!
@@ -120,10 +148,30 @@ export class OutgoingBuffer {
     this.#init.onUnacknowledged({
       roomId: this.#init.roomId,
       id: entry.id,
-      members: [...entry.awaiting],
+      members: [...entry.awaiting].filter((member) => member !== A_STORE),
       attempts: entry.attempts,
       reason,
     })
+  }
+
+  /** Drops what a store now holds of the due messages that wait for one (all of them at once: one ask per page of ids). */
+  async #askStores(nowMs: number): Promise<void> {
+    const stored = this.#init.stored
+    if (stored === undefined) return
+    const ids = [...this.#entries.values()]
+      .filter((entry) => entry.dueAtMs <= nowMs && entry.awaiting.has(A_STORE))
+      .map((entry) => entry.id)
+    if (ids.length === 0) return
+    let held: ReadonlySet<string> | undefined
+    try {
+      held = await stored(ids)
+    } catch (err) {
+      this.#init.log.debug('stores not asked', { room: this.#init.roomId, error: String(err) })
+    }
+    for (const id of held ?? []) {
+      const entry = this.#entries.get(id)
+      if (entry !== undefined) this.#acknowledged(entry, A_STORE)
+    }
   }
 
   #arm(atMs: number): void {
@@ -141,7 +189,14 @@ export class OutgoingBuffer {
     let more = false
     try {
       const nowMs = Date.now()
-      const due = [...this.#entries.values()].filter((entry) => entry.dueAtMs <= nowMs)
+      await this.#askStores(nowMs)
+      const due: Entry[] = []
+      for (const entry of this.#entries.values()) {
+        if (entry.dueAtMs > nowMs) continue
+        if (entry.republishAtMs <= nowMs) due.push(entry)
+        // In no store yet, but its relay may still be validating or writing it: ask again later.
+        else entry.dueAtMs = dueAt(entry, nowMs)
+      }
       more = due.length > REPUBLISH_BATCH
       for (const entry of due.slice(0, REPUBLISH_BATCH)) {
         if (this.#stopped) return
@@ -152,7 +207,8 @@ export class OutgoingBuffer {
           continue
         }
         entry.attempts += 1
-        entry.dueAtMs = Date.now() + this.#init.firstDelayMs * 2 ** entry.attempts
+        entry.republishAtMs = Date.now() + this.#init.firstDelayMs * 2 ** entry.attempts
+        entry.dueAtMs = dueAt(entry, Date.now())
         try {
           await this.#init.republish(entry.bytes)
           this.#stats.republished += 1
@@ -163,6 +219,7 @@ export class OutgoingBuffer {
     } finally {
       this.#republishing = false
     }
+    if (this.#stopped) return
     let next = more ? Date.now() + REPUBLISH_BATCH_INTERVAL_MS : Number.POSITIVE_INFINITY
     if (!more) for (const entry of this.#entries.values()) next = Math.min(next, entry.dueAtMs)
     if (Number.isFinite(next)) this.#arm(next)

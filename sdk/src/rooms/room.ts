@@ -92,6 +92,16 @@ export interface RoomComponents {
     resolve(about: string, ask: PeerId): Promise<string | undefined>
     add(peerId: string, text: string, certificate: VerifiedCertificate): Promise<boolean>
   }
+  /**
+   * Resolves once the gossip streams to the topic's neighbours can take more (`gossipDrained`):
+   * `send` waits for it, so a sender in a loop cannot queue more than its neighbours read.
+   */
+  drained?: (topic: string, options: AbortOptions) => Promise<void>
+  /**
+   * Which of these message ids a relay's store holds (`libp2pStoredIds`); undefined when none can
+   * be asked. With it, what this device sends while alone in the room waits for a store.
+   */
+  stored?: (topic: string, ids: string[]) => Promise<ReadonlySet<string> | undefined>
   /** Where the room's sender keys persist (`room-store.ts`); without one they end with the room. */
   vault?: Vault
   log: Logger
@@ -213,6 +223,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         await this.#c.pubsub.publish(this.topic, bytes)
       },
       onUnacknowledged: (detail) => this.safeDispatchEvent('message:unacknowledged', { detail }),
+      ...(components.stored === undefined ? {} : { stored: (ids) => components.stored!(this.topic, ids) }),
       log: components.log,
     })
     this.#received = new ReceivedIds()
@@ -476,6 +487,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       bytes,
       [...this.#members.keys()].filter((peerId) => peerId !== this.#c.self.peerId),
     )
+    await this.#c.drained?.(this.topic, options)
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
   }
 
