@@ -53,6 +53,9 @@ export async function run(): Promise<BenchRecord[]> {
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       dataDir: dir,
+      // One device sends the whole backlog as fast as it can: past the relay's per-device rate
+      // (`RELAY_RECORDS_PER_SECOND`, a person's pace) it would be dropped as a flood.
+      recordRates: { recordsPerSecond: count, recordBurst: count },
       services: { store: (components) => (store = storeFactory(components)) },
     })
     await relay.start()
