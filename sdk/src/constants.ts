@@ -102,6 +102,23 @@ export const MAX_CERTIFICATE_BYTES = 4 * 1024
 export const BOOTSTRAP_REDIAL_INTERVAL_MS = 2_000
 
 /**
+ * A relay connection that closes sooner than this after it opened was refused (the relay banned this device, or is at
+ * a per-peer, per-address or total cap, and hangs up after Noise): the relay is redialled after a backoff, not at
+ * once. Longer than a refusing relay takes to hang up under load; shorter than any connection a client uses.
+ */
+export const RELAY_REFUSED_WITHIN_MS = 5_000
+
+/**
+ * First wait before a relay that refused this client is dialled again; doubled at each refusal in a row up to
+ * {@link RELAY_REFUSED_BACKOFF_MAX_MS}, forgotten after a connection that lasts {@link RELAY_REFUSED_WITHIN_MS}.
+ * Without it a refused client redials in a loop: hundreds of connections a second to a relay that said no.
+ */
+export const RELAY_REFUSED_BACKOFF_MIN_MS = 2_000
+
+/** Longest wait before a relay that keeps refusing this client is dialled again: a ban that ends is noticed within it. */
+export const RELAY_REFUSED_BACKOFF_MAX_MS = 60_000
+
+/**
  * Relay connections a client keeps when it knows that many (`client/relays.ts`): with two, a relay that dies
  * leaves the room carried by the other, and the client only has to replace it.
  */

@@ -9,6 +9,9 @@ import {
   RELAY_GOSSIP_GRACE_MS,
   RELAY_HINTS_PROTOCOL,
   RELAY_HINTS_REFRESH_MS,
+  RELAY_REFUSED_BACKOFF_MAX_MS,
+  RELAY_REFUSED_BACKOFF_MIN_MS,
+  RELAY_REFUSED_WITHIN_MS,
 } from '../constants.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import type { Logger } from '../logger.ts'
@@ -46,6 +49,10 @@ interface KnownRelay {
   failedAtMs?: number
   /** Whether it answers relay hints, and when it was last asked. */
   hints?: { askedAtMs: number }
+  /** When its connection opened, while it is connected: how long it lasted tells a refusal from a relay that died. */
+  connectedAtMs?: number
+  /** It refused this client (hung up within {@link RELAY_REFUSED_WITHIN_MS}): not dialled before `retryAtMs`. */
+  refused?: { backoffMs: number; retryAtMs: number }
 }
 
 /**
@@ -56,6 +63,11 @@ interface KnownRelay {
  * {@link MAX_LEARNED_RELAYS} kept.
  * When a relay goes away the pool dials the others at once instead of at the next tick, so a client moves to
  * another relay within a dial's time; the redial tick ({@link BOOTSTRAP_REDIAL_INTERVAL_MS}) catches the rest.
+ * A relay that refuses this client — its dial fails once the transport is up, or its connection closes within
+ * {@link RELAY_REFUSED_WITHIN_MS} — is dialled again only after a backoff that doubles at each refusal
+ * ({@link RELAY_REFUSED_BACKOFF_MIN_MS} to {@link RELAY_REFUSED_BACKOFF_MAX_MS}), so that a banned client does not
+ * hammer it; a relay that is down is not refusing (it keeps the tick) and one that dies after a lasting connection is
+ * redialled at once.
  */
 export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   readonly #libp2p: SecureChatLibp2p
@@ -149,7 +161,10 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
 
   async #fill(): Promise<void> {
     await this.#hangUpGossipless()
-    const idle = [...this.#known].filter(([key]) => !this.#isConnected(key))
+    const now = Date.now()
+    const idle = [...this.#known].filter(
+      ([key, relay]) => !this.#isConnected(key) && (relay.refused === undefined || relay.refused.retryAtMs <= now),
+    )
     const named = idle.filter(([, relay]) => relay.named)
     const connected = this.connected()
     const room = Math.max(0, this.#target - connected.length - named.length)
@@ -160,7 +175,6 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
       .slice(0, room)
     if (connected.length < this.#target) {
       // Short of relays: those connected may link to ones this client has not heard of yet (or since).
-      const now = Date.now()
       for (const peerId of connected) {
         const asked = this.#known.get(peerId)?.hints?.askedAtMs
         if (asked !== undefined && now - asked >= RELAY_HINTS_REFRESH_MS) void this.#askHints(peerId)
@@ -200,15 +214,22 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   }
 
   async #dial(key: string, relay: KnownRelay): Promise<void> {
+    let upgrading = false
     for (const address of relay.addresses) {
       if (this.#timer === undefined) return
       try {
         const connection = await this.#libp2p.dial(multiaddr(address), {
           signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2),
+          // The upgrader's progress: a dial that fails after it began reached the relay, which then said no.
+          onProgress: (event) => {
+            if (event.type.startsWith('upgrader:')) upgrading = true
+          },
         })
         this.#log.info('connected to relay', { address })
         const peerId = connection.remotePeer.toString()
         delete relay.failedAtMs
+        // Its peer:connect came before its PeerId was known when it was named by address only.
+        relay.connectedAtMs ??= Date.now()
         if (key !== peerId) this.#rekey(key, peerId)
         return
       } catch {
@@ -216,6 +237,17 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
       }
     }
     relay.failedAtMs = Date.now()
+    if (upgrading) this.#refused(key, relay)
+  }
+
+  /** `relay` refused this client: it waits for the next backoff step before it is dialled again. */
+  #refused(key: string, relay: KnownRelay): void {
+    const backoffMs = Math.min(
+      relay.refused === undefined ? RELAY_REFUSED_BACKOFF_MIN_MS : relay.refused.backoffMs * 2,
+      RELAY_REFUSED_BACKOFF_MAX_MS,
+    )
+    relay.refused = { backoffMs, retryAtMs: Date.now() + backoffMs }
+    this.#log.info('relay refused this client: redialling later', { peerId: key, backoffMs })
   }
 
   /**
@@ -280,19 +312,38 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
     const id = peerId.toString()
     const addresses = listenAddrs.map((ma) => `${ma.toString().replace(/\/p2p\/[^/]+$/, '')}/p2p/${id}`)
     this.#learn(id, addresses)
+    const relay = this.#known.get(id)
+    if (relay !== undefined) {
+      // Learned on a connection that opened before it was known: its age still tells a refusal from a lasting one.
+      const opened = this.#libp2p
+        .getConnections(peerId)
+        .filter((c) => c.status === 'open')
+        .map((c) => c.timeline.open)
+      if (opened.length > 0) relay.connectedAtMs ??= Math.min(...opened)
+    }
     // Every new connection to a relay asks again: a relay that restarted may link to others now.
     if (protocols.includes(RELAY_HINTS_PROTOCOL)) void this.#askHints(id)
   }
 
   readonly #onConnect = (event: CustomEvent<PeerId>): void => {
     const peerId = event.detail.toString()
-    if (!this.#known.has(peerId)) return
+    const relay = this.#known.get(peerId)
+    if (relay === undefined) return
+    relay.connectedAtMs = Date.now()
     this.safeDispatchEvent('relay:connected', { detail: { peerId, connected: this.connected().length } })
   }
 
   readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
     const peerId = event.detail.toString()
-    if (!this.#known.has(peerId)) return
+    const relay = this.#known.get(peerId)
+    if (relay === undefined) return
+    // Unknown (a relay learned on a connection already open, never seen connecting): as before, redialled at once.
+    const lasted = relay.connectedAtMs === undefined || Date.now() - relay.connectedAtMs >= RELAY_REFUSED_WITHIN_MS
+    delete relay.connectedAtMs
+    // A connection that lasted is a relay that died or restarted: back to dialling it at once. One that did not
+    // was the relay hanging up on this client: redialled after the backoff (fill skips it until then).
+    if (lasted) delete relay.refused
+    else this.#refused(peerId, relay)
     const connected = this.connected().length
     this.#log.info('relay lost', { peerId, connected })
     this.safeDispatchEvent('relay:lost', { detail: { peerId, connected } })
