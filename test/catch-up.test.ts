@@ -3,9 +3,11 @@
  * order, exactly once, from a real relay process's store.
  */
 import { rm } from 'node:fs/promises'
+import type { PeerId } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { STORE_PROTOCOL } from '@securechat/sdk/history'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
+import { messageIdOf, type Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
@@ -138,6 +140,66 @@ describe('catch-up after the sender restarted', () => {
   }, 60_000)
 })
 
+describe('catch-up cut short by its relay', () => {
+  it('behavior: a catch-up whose relay connection dies mid-answer is asked again once the relay is back; what came live meanwhile is neither unreadable nor out of order', async () => {
+    const relay = await startStoreRelay(cleanups)
+    const relayAddress = relay.multiaddrs[0]!.toString()
+    const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
+    const bobVault = memoryVaultBackend()
+    const alice = await device(aliceWallet, [relayAddress])
+    const bob = await device(bobWallet, [relayAddress], bobVault)
+    const { room, invite } = await alice.client.createRoom({ name: 'cut short' })
+    const bobRoom = await bob.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), bobRoom.waitForPeers()])
+    const hello = nextMessage(bobRoom)
+    await room.send('hello')
+    await hello
+    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    await bob.close()
+    await left
+    const sent: string[] = []
+    // 160 in all: within the relay's per-device burst (`RELAY_RECORD_BURST`), past which it drops them as a flood.
+    for (let i = 0; i < 80; i++) sent.push((await room.send(`while away ${i}`)).id)
+    await (relay.services.store as { flush(): Promise<void> }).flush()
+
+    // Bob is back. His first ask of the store hangs while Alice sends more: they reach him live, held back by his
+    // catch-up; then his link to the relay dies.
+    const bobAgain = await device(bobWallet, [relayAddress], bobVault)
+    const libp2p = bobAgain.client.libp2p
+    const topicOf = (event: Event) => (event as CustomEvent<{ topic: string; data: Uint8Array }>).detail
+    const liveIds = new Set<string>()
+    libp2p.services.pubsub.addEventListener('message', (event) => {
+      const { topic, data } = topicOf(event)
+      if (topic === room.topic) liveIds.add(messageIdOf(data))
+    })
+    let cut = false
+    const dialProtocol = libp2p.dialProtocol.bind(libp2p)
+    libp2p.dialProtocol = (async (peer, protocols, options) => {
+      if (protocols === STORE_PROTOCOL && !cut) {
+        cut = true
+        for (let i = 0; i < 80; i++) sent.push((await room.send(`while he catches up ${i}`)).id)
+        await until(() => sent.slice(80).every((id) => liveIds.has(id)))
+        await libp2p.hangUp(peer as PeerId)
+        throw new Error('the connection to the relay closed')
+      }
+      return await dialProtocol(peer, protocols, options)
+    }) as typeof libp2p.dialProtocol
+    const bobRoomAgain = await bobAgain.client.joinRoom(invite, { catchUp: 'later' })
+    const received: string[] = []
+    const undecryptable: string[] = []
+    bobRoomAgain.addEventListener('message:received', (event) => received.push(event.detail.id))
+    bobRoomAgain.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.id))
+    // The relay pool dials the relay again at once: the catch-up asks it again for what it left, and delivers all
+    // of it in order, the copies held back meanwhile dropped as duplicates.
+    const progress = await bobAgain.client.catchUp(bobRoomAgain)
+    // What Alice sent once she counted him back may wait for the key she seals on getting his bundle.
+    await until(() => received.length + undecryptable.length >= sent.length)
+    expect(received).toEqual(sent)
+    expect(undecryptable).toEqual([])
+    expect(progress).toMatchObject({ relays: 2, failed: 1, delivered: sent.length, undecryptable: 0 })
+  }, 180_000)
+})
+
 describe('catch-up from a store that lies', () => {
   it('error: a record the store omits stays missing (nothing is invented), an altered or invented one is rejected', async () => {
     const relay = await startStoreRelay(cleanups)
@@ -178,6 +240,15 @@ describe('catch-up from a store that lies', () => {
     expect(progress).toMatchObject({ relays: 1, fetched: 4, delivered: 4, rejected: 2, done: true })
   }, 60_000)
 })
+
+/** Resolves once `check()` holds, asked again every 100 ms (gossip tells of no message held back). */
+async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not met in ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
 
 async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: VaultBackend): Promise<Device> {
   const started = await startDevice({

@@ -134,6 +134,10 @@ export class SecureChatClient {
   #direct: DirectConnections | undefined
   /** Catch-ups running, by room: a call meanwhile shares the running one. */
   readonly #catchingUp = new Map<string, Promise<HistoryProgress>>()
+  /** Rooms whose running catch-up holds live messages back until it ends (the first since joining). */
+  readonly #holdingLive = new Set<string>()
+  /** Rooms a relay came (back) for while their catch-up ran: asked again after it, unless it completed. */
+  readonly #catchUpAgain = new Set<string>()
   /** Rooms joined and not caught up yet (`catchUp: 'later'`): live messages wait in this sink until {@link catchUp}. */
   readonly #joinSinks = new Map<string, RoomHistorySink>()
   /** Room records received lately, for peers that missed one (gap repair). */
@@ -256,17 +260,14 @@ export class SecureChatClient {
     this.#relays = relays
     // What passed through a relay that died and not through the others comes back from the others' stores.
     relays.addEventListener('relay:lost', () => {
-      for (const room of this.#rooms.values())
-        if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
+      for (const room of this.#rooms.values()) this.#relayChanged(room)
       this.#dms?.catchUpSoon()
     })
     relays.start()
     // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
     libp2p.addEventListener('peer:identify', (event) => {
       if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
-      // Not a room whose first catch-up waits for its caller (`catchUp: 'later'`).
-      for (const room of this.#rooms.values())
-        if (!this.#joinSinks.has(room.id)) void this.#catchUpQuietly(room, { holdLive: false })
+      for (const room of this.#rooms.values()) this.#relayChanged(room)
       this.#dms?.catchUpSoon()
     })
     this.#checks.start()
@@ -411,13 +412,42 @@ export class SecureChatClient {
   catchUp(room: Room, options: { holdLive?: boolean } & AbortOptions = {}): Promise<HistoryProgress> {
     const running = this.#catchingUp.get(room.id)
     if (running !== undefined) return running
-    const sink = this.#joinSinks.get(room.id) ?? room.historySink({ holdLive: options.holdLive ?? true })
+    const joined = this.#joinSinks.get(room.id)
+    const sink = joined ?? room.historySink({ holdLive: options.holdLive ?? true })
     this.#joinSinks.delete(room.id)
-    const done = catchUp(sink, libp2pHistorySource(this.libp2p), options).finally(() =>
-      this.#catchingUp.delete(room.id),
-    )
+    if (joined !== undefined || (options.holdLive ?? true)) this.#holdingLive.add(room.id)
+    const done = catchUp(sink, libp2pHistorySource(this.libp2p), options).finally(() => {
+      this.#catchingUp.delete(room.id)
+      this.#holdingLive.delete(room.id)
+    })
     this.#catchingUp.set(room.id, done)
     return done
+  }
+
+  /**
+   * A relay that keeps history connected (again), or one was lost: `room` catches up from the others. Not a room whose
+   * first catch-up waits for its caller (`catchUp: 'later'`). While a catch-up runs, it already asked the relays it
+   * could: one that ended without a complete answer (a relay that died mid-answer and came back, or identified too
+   * late to be asked) runs once more after it, else what only the stores still hold would wait for the next relay change.
+   * It holds live messages back as the one before did: a room never caught up since joining delivers in order.
+   */
+  #relayChanged(room: Room): void {
+    if (this.#joinSinks.has(room.id)) return
+    const running = this.#catchingUp.get(room.id)
+    if (running === undefined) {
+      void this.#catchUpQuietly(room, { holdLive: false })
+      return
+    }
+    if (this.#catchUpAgain.has(room.id)) return
+    this.#catchUpAgain.add(room.id)
+    const holdLive = this.#holdingLive.has(room.id)
+    void running
+      .then((progress) => progress.failed > 0 || progress.relays === 0)
+      .catch(() => true)
+      .then((again) => {
+        this.#catchUpAgain.delete(room.id)
+        if (again && this.#rooms.get(room.id) === room) void this.#catchUpQuietly(room, { holdLive })
+      })
   }
 
   async #catchUpQuietly(room: Room, options: { holdLive?: boolean } = {}): Promise<void> {

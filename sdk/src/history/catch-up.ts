@@ -23,10 +23,14 @@ export interface HistorySource {
   /** Relays connected now that speak the store protocol. */
   peers(): Promise<PeerId[]>
   /**
-   * A relay that speaks the store protocol and is not in `asked`: one connected now, else the first to identify
-   * within `waitMs`; undefined when none does.
+   * A relay that speaks the store protocol and is not in `asked`, or is in `back` (asked and failed once: its
+   * connection may have died and come back): one connected now, else the first to identify within `waitMs`;
+   * undefined when none does.
    */
-  another(asked: ReadonlySet<string>, options: { waitMs: number } & AbortOptions): Promise<PeerId | undefined>
+  another(
+    asked: ReadonlySet<string>,
+    options: { waitMs: number; back?: ReadonlySet<string> } & AbortOptions,
+  ): Promise<PeerId | undefined>
   query(peer: PeerId, query: HistoryQuery, options: AbortOptions): Promise<HistoryResult>
   /** A query's pages in order; the next is asked for while one is verified (`queryHistoryPages`). */
   pages(peer: PeerId, query: HistoryQuery, options: AbortOptions): AsyncIterable<HistoryResult>
@@ -72,6 +76,8 @@ export async function catchUp(
   options: AbortOptions = {},
 ): Promise<HistoryProgress> {
   const progress: HistoryProgress = { roomId: sink.roomId, ...catchUpStarting() }
+  /** Relays failed mid-answer and none answered in full: what it held live and has no key for waits for the next. */
+  let cutShort = false
   try {
     const peers = await source.peers()
     const position = sink.position()
@@ -151,6 +157,7 @@ export async function catchUp(
       }
     }
     await askRelays(source, peers, (_, i) => ({ state: states[i]!, range }), ask, progress, options)
+    cutShort = complete === 0 && progress.failed > 0
     for (const id of position.ids) messages.delete(id)
     for (const [id, { message }] of messages) if (message.from.toString() === sink.self) messages.delete(id)
     progress.fetched = messages.size
@@ -197,7 +204,7 @@ export async function catchUp(
     else if (reachedMs !== undefined && range.by === 'time') sink.caughtUp(reachedMs)
   } finally {
     progress.done = true
-    sink.end()
+    sink.end(cutShort)
     sink.progress({ ...progress })
   }
   return progress
@@ -364,7 +371,9 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
       let identified: PeerId | undefined
       const waiting = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
         test: ({ detail }) => {
-          if (!detail.protocols.includes(STORE_PROTOCOL) || asked.has(detail.peerId.toString())) return false
+          const peer = detail.peerId.toString()
+          if (!detail.protocols.includes(STORE_PROTOCOL) || (asked.has(peer) && options.back?.has(peer) !== true))
+            return false
           identified = detail.peerId
           return true
         },
@@ -372,7 +381,9 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
         signal,
       }).catch(() => false)
       try {
-        const connected = (await peers()).find((peer) => !asked.has(peer.toString()))
+        const connected = (await peers()).find(
+          (peer) => !asked.has(peer.toString()) || options.back?.has(peer.toString()) === true,
+        )
         if (connected !== undefined || options.waitMs === 0) return connected
         await waiting
         options.signal?.throwIfAborted()

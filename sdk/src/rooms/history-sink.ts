@@ -58,6 +58,10 @@ export interface RoomHistorySink extends RoomMembersSink {
    * catch-up cut short by its bound), the next one goes on from that receive time.
    */
   caughtUp(untilMs?: number): void
-  /** Delivers what arrived live meanwhile (duplicates dropped by id). */
-  end(): void
+  /**
+   * Delivers what arrived live meanwhile (duplicates dropped by id). `cutShort`: relays failed mid-answer and none
+   * answered in full — a message this device has no sender key for is left to the next catch-up, which reads it and
+   * its key from the stores, instead of waiting for the key.
+   */
+  end(cutShort?: boolean): void
 }

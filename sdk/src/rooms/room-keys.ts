@@ -18,6 +18,7 @@ import {
   encodeSenderKeyDistribution,
   type InboundSenderKeys,
   type OutboundSenderKey,
+  parseSenderKeyMessage,
 } from '../crypto/sender-keys.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
@@ -439,6 +440,16 @@ export class RoomKeys {
         ...(absentSinceMs === undefined ? {} : { absentSinceMs }),
       }
     })
+  }
+
+  /** True when the sender key `ciphertext` was sealed under (its header's epoch) is installed for `from`. */
+  hasKeyFor(from: string, ciphertext: string): boolean {
+    try {
+      const { epoch } = parseSenderKeyMessage(base64urlDecode(ciphertext)).header
+      return this.#inbound.epochs(from).includes(epoch)
+    } catch {
+      return false
+    }
   }
 
   /** True when a member's bundle is known (keys can be exchanged with it). */

@@ -693,17 +693,24 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
       caughtUp: (untilMs) =>
         untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
-      end: () => {
+      end: (cutShort = false) => {
         members.learned()
         const all = this.#heldLive ?? []
         this.#heldLive = undefined
         this.#heldLiveIds.clear()
         const keys = all.filter((accepted) => accepted.type === 'keys')
-        const held = all.filter((accepted) => accepted.type === 'message').filter((a) => this.#markSeen(a))
+        const held = all.filter((accepted) => accepted.type === 'message')
         held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         void (async () => {
           for (const accepted of keys) await this.#onKeys(accepted.from, accepted.record)
-          for (const accepted of held) await this.#decryptAndDeliver(accepted)
+          for (const accepted of held) {
+            // A catch-up cut short (its relays' connections died mid-answer) installed no key for what it did not
+            // read. A copy that arrived live meanwhile (a sender re-publishing) is left to the next catch-up, which
+            // reads it with its key from the stores, in order; here it would wait for a key its sender need not send
+            // again, and past MAX_PENDING_MESSAGES show as unreadable for good.
+            if (cutShort && !this.#keys.hasKeyFor(accepted.from, accepted.record.payload.ct)) continue
+            if (this.#markSeen(accepted)) await this.#decryptAndDeliver(accepted)
+          }
         })()
       },
     }
