@@ -1,5 +1,6 @@
 /** Defaults of the relay node and CLI. Docs point here instead of repeating values. */
 import { resolve } from 'node:path'
+import { SEND_RECORD_BURST, SEND_RECORDS_PER_SECOND } from '@securechat/sdk/constants'
 
 /*
  * The relay's limits on its libp2p side (`node/src/relay/limits.ts`), sized for a community relay of a few thousand
@@ -56,14 +57,18 @@ export const RELAY_RESERVATION_TTL_MS = 30 * 60_000
  */
 
 /**
- * Chat messages one device may send to one topic per second, on average: no person types this fast, and a client
- * re-publishing what its members missed sends `REPUBLISH_BATCH` every `REPUBLISH_BATCH_INTERVAL_MS` for a few
- * batches at most, which the burst holds. History a client catches up on comes over the store protocol, not gossip.
+ * Chat messages one device may send to one topic per second, on average: no person types this fast, and the sdk
+ * paces everything a device publishes (re-publishes too) at half of it. History a client catches up on comes over
+ * the store protocol, not gossip. A flood (the issue's sybils sent ~630 records a second each) is far above it.
  */
-export const RELAY_RECORDS_PER_SECOND = 20
+export const RELAY_RECORDS_PER_SECOND = 2 * SEND_RECORDS_PER_SECOND
 
-/** Chat messages one device may send to one topic at once: four re-publish batches. */
-export const RELAY_RECORD_BURST = 200
+/**
+ * Chat messages one device may send to one topic at once. The sdk paces what it publishes at half of both
+ * (`SEND_RECORDS_PER_SECOND`, `SEND_RECORD_BURST`): records sent apart can arrive bunched, and a device sending a
+ * thousand messages in a loop (a bot, an import) must never be taken for a flooder.
+ */
+export const RELAY_RECORD_BURST = 2 * SEND_RECORD_BURST
 
 /**
  * Control records (presence, sender keys; on DM topics device lists and queries) per device and topic per second, on

@@ -245,6 +245,18 @@ export const MESH_WAIT_MS = 3_000
 export const SEND_NEIGHBOUR_WAIT_MS = 15_000
 
 /**
+ * Records a device publishes to one topic per second, on average, and at once (`client/publish-pacing.ts`): half of
+ * what relays accept by default (`RELAY_RECORDS_PER_SECOND`, `RELAY_RECORD_BURST` in the node package), so that a
+ * client sending in a loop slows down instead of being dropped and cut off as a flooder. A person typing, presence
+ * and key records never wait; a thousand messages at once take about ten seconds.
+ */
+export const SEND_RECORDS_PER_SECOND = 50
+export const SEND_RECORD_BURST = 500
+
+/** Topics whose publishing pace a device tracks before it forgets the idle ones. */
+export const MAX_PACED_TOPICS = 1_024
+
+/**
  * First and longest pause before a room message that went to nobody (a neighbour's subscription arrived before
  * the stream to it opened) is published again, within {@link SEND_NEIGHBOUR_WAIT_MS}.
  */

@@ -7,6 +7,7 @@ import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
 import { paceValidation } from './paced-validation.ts'
+import { pacePublishing } from './publish-pacing.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
@@ -67,5 +68,7 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
   scoreSecureChatTopics(libp2p.services.pubsub)
   // Before anything installs a validator: every one is paced (`paced-validation.ts`).
   paceValidation(libp2p.services.pubsub)
+  // What this device publishes, per topic, under the relays' limits (`publish-pacing.ts`).
+  pacePublishing(libp2p.services.pubsub)
   return libp2p
 }
