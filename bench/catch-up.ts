@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { createClient, type PublishPacingInit, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
@@ -53,15 +53,15 @@ export async function run(): Promise<BenchRecord[]> {
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       dataDir: dir,
-      // One device sends the whole backlog as fast as it can: past the relay's per-device rate
-      // (`RELAY_RECORDS_PER_SECOND`, a person's pace) it would be dropped as a flood.
+      // One device sends the whole backlog as fast as it can, as an import would: the operator
+      // raises the per-device rate for it (`--records-per-second`), and the sender its own pace.
       recordRates: { recordsPerSecond: count, recordBurst: count },
       services: { store: (components) => (store = storeFactory(components)) },
     })
     await relay.start()
     stops.push(() => relay.stop())
     const bootstrap = [relay.multiaddrs[0] as string]
-    const alice = await device(Wallet.createRandom(), bootstrap)
+    const alice = await device(Wallet.createRandom(), bootstrap, undefined, { perSecond: count, burst: count })
     stops.push(alice.close)
     const bobWallet = Wallet.createRandom()
     const bobVault = memoryVaultBackend()
@@ -175,6 +175,7 @@ async function device(
   wallet: HDNodeWallet,
   bootstrap: string[],
   backend?: VaultBackend,
+  publishPacing?: PublishPacingInit,
 ): Promise<{ client: SecureChatClient; close: () => Promise<void> }> {
   const vault =
     backend === undefined
@@ -190,6 +191,7 @@ async function device(
     signer: walletSigner({ type: 'eoa', signer: wallet }),
     bootstrap,
     ...(vault === undefined ? {} : { vault }),
+    ...(publishPacing === undefined ? {} : { publishPacing }),
   })
   await client.start()
   let closed = false

@@ -49,6 +49,7 @@ import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections
 import { gossipDrained } from './gossip-drain.ts'
 import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
+import type { PublishPacingInit } from './publish-pacing.ts'
 import { RelayPool } from './relays.ts'
 
 export interface ClientInit {
@@ -83,6 +84,11 @@ export interface ClientInit {
   logger?: LoggerFactory
   /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
   connectionGater?: ConnectionGater
+  /**
+   * How fast this device publishes to one topic (`publish-pacing.ts`): by default half the relays' default limit.
+   * Raise it only for relays whose operator raised `--records-per-second` for this device's use (a bulk import).
+   */
+  publishPacing?: PublishPacingInit
   presenceIntervalMs?: number
   /** A member not heard from for this long is shown as left; default three presence intervals. */
   presenceTimeoutMs?: number
@@ -580,6 +586,7 @@ export class SecureChatClient {
       privateKey,
       listen,
       ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
+      ...(init.publishPacing === undefined ? {} : { publishPacing: init.publishPacing }),
       ...(direct?.iceServers === undefined ? {} : { iceServers: direct.iceServers }),
       // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
       ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),

@@ -9,6 +9,7 @@ export { type ClientInit, type CreateRoomParams, createClient, SecureChatClient 
 export { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 export { KeyBundleCache, type KeyBundleCacheInit } from './key-bundles.ts'
 export { createSecureChatLibp2p, type Libp2pInit, type SecureChatLibp2p } from './libp2p.ts'
+export type { PublishPacingInit } from './publish-pacing.ts'
 export { fetchRelayHints, type RelayHint, serveRelayHints } from './relay-hints.ts'
 export { RelayPool, type RelayPoolEvents, type RelayPoolInit } from './relays.ts'
 export {

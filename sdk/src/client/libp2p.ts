@@ -7,7 +7,7 @@ import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
 import { paceValidation } from './paced-validation.ts'
-import { pacePublishing } from './publish-pacing.ts'
+import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
@@ -22,6 +22,8 @@ export interface Libp2pInit {
   iceServers?: RTCIceServer[]
   connectionGater?: ConnectionGater
   gossipsub?: Partial<GossipsubOpts>
+  /** How fast this node publishes to one topic; half the relays' default limit unless given. */
+  publishPacing?: PublishPacingInit
   /** The operator's choices in peer scoring (a relay's); clients keep the defaults of `scoring.ts`. */
   scoring?: ScoringInit
   connectionManager?: Libp2pOptions['connectionManager']
@@ -69,6 +71,6 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
   // Before anything installs a validator: every one is paced (`paced-validation.ts`).
   paceValidation(libp2p.services.pubsub)
   // What this device publishes, per topic, under the relays' limits (`publish-pacing.ts`).
-  pacePublishing(libp2p.services.pubsub)
+  pacePublishing(libp2p.services.pubsub, init.publishPacing)
   return libp2p
 }
