@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { ConnectionGater } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, decodeRecord, messageIdOf, type Room } from '@securechat/sdk/rooms'
@@ -68,7 +69,10 @@ interface Peer {
   address: Address
 }
 
-async function startPeer(relay: { multiaddrs: string[] }, init: { presenceTimeoutMs?: number } = {}): Promise<Peer> {
+async function startPeer(
+  relay: { multiaddrs: string[] },
+  init: { presenceTimeoutMs?: number; connectionGater?: ConnectionGater } = {},
+): Promise<Peer> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
     domain: DEFAULT_CLI_DOMAIN,
@@ -322,11 +326,14 @@ describe('rooms over libp2p', () => {
     const relayA = await startRelay()
     const relayB = await startRelay({ peers: [relayA.multiaddrs[0]!] })
     expect(relayB.libp2p.getConnections(relayA.libp2p.peerId)).not.toHaveLength(0)
+    // B names A to its clients (relay hints): B's peers are behind a firewall that lets them reach B only, so
+    // that what they exchange with A's peers has to cross the relay link.
+    const onlyB: ConnectionGater = { denyDialPeer: async (peer) => peer.equals(relayA.libp2p.peerId) }
     const [a0, a1, b0, b1] = await Promise.all([
       startPeer(relayA),
       startPeer(relayA),
-      startPeer(relayB),
-      startPeer(relayB),
+      startPeer(relayB, { connectionGater: onlyB }),
+      startPeer(relayB, { connectionGater: onlyB }),
     ])
     const sent: Sent[] = []
     // Alternate relays, so that every message has to cross between them; without the invite's hint (the owner's
