@@ -499,12 +499,7 @@ class Inbound implements InboundSenderKeys {
     if (h.iteration < chain.iteration) {
       const stored = skipped.get(h.iteration)
       if (stored === undefined) {
-        // Below where the chain was installed from, the key was never here: an earlier distribution
-        // of the epoch (`install`) may still add it, which a caller may wait for (`beforeStart`).
-        const beforeStart = h.iteration < chain.start
-        throw new DuplicateMessageError(undefined, {
-          details: { senderId, epoch: h.epoch, iteration: h.iteration, ...(beforeStart ? { beforeStart } : {}) },
-        })
+        throw new DuplicateMessageError(undefined, { details: { senderId, epoch: h.epoch, iteration: h.iteration } })
       }
       skipped.delete(h.iteration)
       messageKey = stored
