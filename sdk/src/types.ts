@@ -121,7 +121,10 @@ export interface RoomEvents {
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
-  /** A message from a verified sender that this device cannot read, and why. */
+  /**
+   * A message from a verified sender that this device cannot read, and why. One unread for want of
+   * its key is kept (bounded): should the key arrive later, `message:received` follows for it.
+   */
   'message:undecryptable': CustomEvent<UndecryptableMessage>
   'room:stopped': CustomEvent
   /**

@@ -99,14 +99,21 @@ export interface RelayProcess extends CliProcess {
 
 /** Starts `securechat relay --json` and waits for its first line (its multiaddrs). */
 export async function startRelayProcess(
-  params: { dataDir?: string; listen?: string[]; peers?: string[]; args?: string[] } = {},
+  params: {
+    dataDir?: string
+    listen?: string[]
+    peers?: string[]
+    args?: string[]
+    /** How long its first line may take (a cold start on a loaded machine loads every module first). */
+    startTimeoutMs?: number
+  } = {},
 ): Promise<RelayProcess> {
   const dataDir = params.dataDir ?? (await tempDir('relay-'))
   const args = ['relay', '--json', '--data-dir', dataDir, ...(params.args ?? [])]
   for (const address of params.listen ?? ['/ip4/127.0.0.1/tcp/0']) args.push('--listen', address)
   for (const peer of params.peers ?? []) args.push('--peer', peer)
   const cli = spawnCli(args)
-  const first = JSON.parse(await cli.waitForLine((line) => line.includes('relay:started'))) as {
+  const first = JSON.parse(await cli.waitForLine((line) => line.includes('relay:started'), params.startTimeoutMs)) as {
     multiaddrs: string[]
     peerId: string
     web?: string

@@ -351,6 +351,7 @@ export class SecureChatClient {
     this.#relays?.add(decoded?.relays ?? [])
     const existing = this.#rooms.get(roomId)
     if (existing !== undefined) return existing
+    const gapSource = libp2pGapSource(libp2p, libp2p.services.pubsub)
     const room = new Room(
       {
         pubsub: libp2p.services.pubsub,
@@ -364,6 +365,7 @@ export class SecureChatClient {
         drained: (topic, options) => gossipDrained(libp2p, libp2p.services.pubsub, topic, options),
         stored: libp2pStoredIds(libp2p),
         ...(vault === undefined ? {} : { vault }),
+        askStores: () => void this.#catchUpQuietly(room, { holdLive: false }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },
       {
@@ -378,7 +380,6 @@ export class SecureChatClient {
     )
     this.#rooms.set(roomId, room)
     const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
-    const gapSource = libp2pGapSource(libp2p, libp2p.services.pubsub)
     room.watchGaps((sink) => new GapRepair({ sink, source: gapSource, log: gapLog }))
     const direct = this.#direct
     if (direct !== undefined) {

@@ -137,7 +137,11 @@ describe('sender keys', () => {
     expect(bob.install({ distribution: alice.exportForMember(), from: ALICE })).toBe(true)
     const m2 = await alice.encrypt({ plaintext: text('2') })
     expect(await bob.decrypt({ senderId: ALICE, message: m2 })).toEqual(text('2'))
-    await expect(bob.decrypt({ senderId: ALICE, message: early[0]! })).rejects.toBeInstanceOf(DuplicateMessageError)
+    // Below the installed start: the key was never here, which the error says (a room waits for the start).
+    await expect(bob.decrypt({ senderId: ALICE, message: early[0]! })).rejects.toMatchObject({
+      name: 'DuplicateMessageError',
+      details: { beforeStart: true },
+    })
     // Then the epoch's start (read from a store): the chain reads from there.
     expect(bob.install({ distribution: start, from: ALICE })).toBe(true)
     expect(bob.skippedKeyCount(ALICE, start.epoch)).toBe(2)
@@ -145,8 +149,9 @@ describe('sender keys', () => {
     const restored = deserializeInboundSenderKeys(bob.serialize())
     expect(await restored.decrypt({ senderId: ALICE, message: early[1]! })).toEqual(text('1'))
     expect(await restored.decrypt({ senderId: ALICE, message: early[0]! })).toEqual(text('0'))
-    // What was read stays a duplicate, and the same start again changes nothing.
+    // What was read stays a duplicate (not one from before the start), and the same start again changes nothing.
     await expect(restored.decrypt({ senderId: ALICE, message: m2 })).rejects.toBeInstanceOf(DuplicateMessageError)
+    await expect(restored.decrypt({ senderId: ALICE, message: m2 })).rejects.not.toHaveProperty('details.beforeStart')
     await expect(restored.decrypt({ senderId: ALICE, message: early[0]! })).rejects.toBeInstanceOf(
       DuplicateMessageError,
     )

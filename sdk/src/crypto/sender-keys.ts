@@ -499,7 +499,12 @@ class Inbound implements InboundSenderKeys {
     if (h.iteration < chain.iteration) {
       const stored = skipped.get(h.iteration)
       if (stored === undefined) {
-        throw new DuplicateMessageError(undefined, { details: { senderId, epoch: h.epoch, iteration: h.iteration } })
+        // Below where the chain was installed from, the key was never here: an earlier distribution
+        // of the epoch (`install`) may still add it, which a caller may wait for (`beforeStart`).
+        const beforeStart = h.iteration < chain.start
+        throw new DuplicateMessageError(undefined, {
+          details: { senderId, epoch: h.epoch, iteration: h.iteration, ...(beforeStart ? { beforeStart } : {}) },
+        })
       }
       skipped.delete(h.iteration)
       messageKey = stored

@@ -66,4 +66,24 @@ describe('history position', () => {
     expect(ids[0]).toBe(id(10))
     expect(lamport).toBe(9 + MAX_POSITION_IDS)
   })
+
+  it('behavior: a message withdrawn (held for its key) leaves the saved ids, so a restart fetches it again; delivered, it is back', async () => {
+    const v = await vault()
+    const keeper = new HistoryPositionKeeper({
+      roomId: ROOM,
+      log: silentLoggerFactory('test'),
+      now: () => 1_000,
+      vault: v,
+    })
+    keeper.advance(1, id(1))
+    keeper.advance(2, id(2))
+    keeper.withdraw(id(1))
+    await v.flush()
+    expect((await loadHistoryPosition(v, ROOM))?.ids).toEqual([id(2)])
+    keeper.advance(1, id(1))
+    expect(keeper.get().ids).toEqual([id(2), id(1)])
+    keeper.withdraw(id(9))
+    expect(keeper.get().ids).toEqual([id(2), id(1)])
+    await v.close()
+  })
 })

@@ -50,6 +50,17 @@ export class HistoryPositionKeeper {
   }
 
   /**
+   * A message taken but not delivered after all (it waits for its sender key, in memory): off the
+   * ids again, so a restart meanwhile fetches it once more instead of skipping it.
+   */
+  withdraw(id: string): void {
+    if (!this.#ids.delete(id)) return
+    const at = this.#position.ids.indexOf(id)
+    if (at >= 0) this.#position.ids.splice(at, 1)
+    this.#save()
+  }
+
+  /**
    * A catch-up covered what the relays received until `sinceMs` (this device's clock); with
    * `live`, the room is live from then on and keeps `liveAtMs` current.
    */

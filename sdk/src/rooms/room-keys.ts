@@ -6,7 +6,7 @@ import {
   ROOM_KEYS_SAVE_DELAY_MS,
 } from '../constants.ts'
 import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
-import { ChannelNotFoundError, SenderKeyNotFoundError } from '../crypto/errors.ts'
+import { ChannelNotFoundError, DuplicateMessageError, SenderKeyNotFoundError } from '../crypto/errors.ts'
 import type { DeviceEncryptionKeys, VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
 import { sha256, wipe } from '../crypto/primitives.ts'
@@ -487,4 +487,12 @@ function distributionContext(roomId: string): string {
 
 export function isMissingKey(err: unknown): boolean {
   return err instanceof SenderKeyNotFoundError
+}
+
+/**
+ * A message from before the iteration its sender's chain was installed from here (the answer to
+ * a `want`, or a late seal): only the epoch's earlier distribution, which a store may hold, reads it.
+ */
+export function isBeforeChainStart(err: unknown): boolean {
+  return err instanceof DuplicateMessageError && err.details.beforeStart === true
 }

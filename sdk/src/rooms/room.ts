@@ -54,7 +54,7 @@ import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
-import { type DeviceEncryptionKeys, isMissingKey, RoomKeys } from './room-keys.ts'
+import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import type { StoredRoomKeys } from './room-store.ts'
 import {
   type Envelope,
@@ -68,6 +68,9 @@ import {
 } from './wire.ts'
 
 type MessageAccepted = Extract<AcceptedRecord, { type: 'message' }>
+
+const SENT_BEFORE_KEY =
+  'sent before this device received the sender key (forward secrecy: earlier messages stay unreadable)'
 
 export function roomTopic(roomId: string): string {
   return `${ROOM_TOPIC_PREFIX}${roomId}`
@@ -104,6 +107,12 @@ export interface RoomComponents {
   stored?: (topic: string, ids: string[]) => Promise<ReadonlySet<string> | undefined>
   /** Where the room's sender keys persist (`room-store.ts`); without one they end with the room. */
   vault?: Vault
+  /**
+   * Asks the relays' stores for the room's records again (the client's catch-up, live messages
+   * flowing meanwhile): a message from before the point its sender's key reached us needs the
+   * epoch's first distribution, which only a store may still hold.
+   */
+  askStores?: () => void
   log: Logger
 }
 
@@ -157,8 +166,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Ids of messages already handled, oldest first: a replayed record is dropped silently. */
   readonly #seenIds = new Set<string>()
   readonly #keys: RoomKeys
-  /** Messages whose sender key has not arrived, by sender, with when they arrived. */
-  readonly #awaitingKey = new Map<string, Array<{ accepted: MessageAccepted; sinceMs: number }>>()
+  /**
+   * Messages whose sender key has not arrived, by sender, with when they arrived; `earlier`: the
+   * key is here, but from a later iteration on (see {@link isBeforeChainStart}).
+   */
+  readonly #awaitingKey = new Map<string, Array<{ accepted: MessageAccepted; sinceMs: number; earlier: boolean }>>()
+  #storesAskedAtMs = Number.NEGATIVE_INFINITY
+  /**
+   * Messages reported undecryptable for want of their key, newest last (at most
+   * {@link MAX_PENDING_MESSAGES}): a key installed later still opens them.
+   */
+  readonly #late = new Map<string, MessageAccepted>()
   /** Key records from members whose bundle we have not seen yet. */
   readonly #awaitingBundle = new Map<string, KeysRecord[]>()
   /** Senders whose key we lack: asked for in our next presence. */
@@ -689,7 +707,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       position: () => this.#position.get(),
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
       deliver: async (accepted) =>
-        this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, true) : 'seen',
+        this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, { fromHistory: true }) : 'seen',
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),
       caughtUp: (untilMs) =>
         untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
@@ -716,8 +734,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
-  async #decryptAndDeliver(accepted: MessageAccepted, fromHistory = false): Promise<HistoryDelivery> {
+  /**
+   * `fromHistory`: a catch-up's, which waits for no key; `heldSinceMs`: held for its key since then;
+   * `late`: reported undecryptable before, tried again with a key that arrived since (silently).
+   */
+  async #decryptAndDeliver(
+    accepted: MessageAccepted,
+    how: { fromHistory?: boolean; heldSinceMs?: number; late?: boolean } = {},
+  ): Promise<HistoryDelivery> {
     const { record, certificate, from, id, bytes } = accepted
+    const fromHistory = how.fromHistory === true || how.late === true
+    const heldSinceMs = how.heldSinceMs
     let envelope: Envelope
     try {
       const plaintext = await this.#keys.decrypt(from, record.payload.ct, record)
@@ -728,20 +755,38 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       // One the catch-up read that also came live while it ran is live: its key may still be on its way (the
       // sender seals it once our bundle reached it, and it is held with the live records meanwhile).
       if (isMissingKey(err) && (!fromHistory || this.#heldLiveIds.has(id))) {
-        this.#awaitKey(accepted)
+        this.#awaitKey(accepted, { sinceMs: heldSinceMs })
+        return 'delivered'
+      }
+      if (isBeforeChainStart(err) && !fromHistory) {
+        // Our key for it came from a later message on (a `want` answered with the sender's current
+        // state while its first distribution was lost on our link): asking the sender again brings
+        // the same; the stores may hold the first one.
+        this.#awaitKey(accepted, { sinceMs: heldSinceMs, earlier: true })
         return 'delivered'
       }
       const reason =
         err instanceof DuplicateMessageError
-          ? 'sent before this device received the sender key (forward secrecy: earlier messages stay unreadable)'
+          ? SENT_BEFORE_KEY
           : isMissingKey(err)
             ? 'its sender key was never sealed to this device (sent before it joined, or while it was not a member)'
             : err instanceof Error
               ? `${err.name}: ${err.message}`
               : String(err)
-      this.#undecryptable(accepted, reason)
+      const forWantOfKey = isMissingKey(err) || isBeforeChainStart(err)
+      if (how.late === true) {
+        if (forWantOfKey) this.#parkLate(accepted)
+        if (isBeforeChainStart(err)) this.#askStores()
+      } else {
+        this.#undecryptable(accepted, reason, { late: forWantOfKey })
+        // A catch-up's message without its key: the keys record may have reached the stores after
+        // this catch-up read them (keys are asked for first); the next one brings it.
+        if (forWantOfKey && how.fromHistory === true) this.#askStores()
+      }
       return 'undecryptable'
     }
+    // Delivered at last, if it waited for its key (withdrawn meanwhile); otherwise a no-op.
+    this.#position.advance(record.lamport, id)
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
         {
@@ -764,16 +809,28 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return 'delivered'
   }
 
-  #awaitKey(accepted: MessageAccepted): void {
+  /** Holds a message until its key arrives; `sinceMs` (a message held before) keeps its first wait. */
+  #awaitKey(accepted: MessageAccepted, options: { sinceMs?: number | undefined; earlier?: boolean } = {}): void {
     const held = this.#awaitingKey.get(accepted.from) ?? []
     if (held.length >= MAX_PENDING_MESSAGES) {
-      this.#undecryptable(accepted, 'too many messages waiting for this sender key')
+      this.#undecryptable(accepted, 'too many messages waiting for this sender key', { late: true })
       return
     }
-    held.push({ accepted, sinceMs: Date.now() })
+    const earlier = options.earlier === true
+    held.push({ accepted, sinceMs: options.sinceMs ?? Date.now(), earlier })
+    // Held in memory only: a restart before its key comes must fetch it again.
+    this.#position.withdraw(accepted.id)
     this.#awaitingKey.set(accepted.from, held)
+    if (earlier) this.#askStores()
     // Ask the sender for its key: it may have sent it before we were listening.
-    this.#askFor(accepted.from)
+    else this.#askFor(accepted.from)
+  }
+
+  /** At most once per {@link UNDECRYPTABLE_AFTER_MS}: what is held waits that long anyway. */
+  #askStores(): void {
+    if (this.#c.askStores === undefined || Date.now() - this.#storesAskedAtMs < UNDECRYPTABLE_AFTER_MS) return
+    this.#storesAskedAtMs = Date.now()
+    this.#c.askStores()
   }
 
   /** Names `from` in our presence's `want` (sent soon): it distributes its key to us again. */
@@ -784,7 +841,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#scheduleAnnounce()
   }
 
-  #undecryptable(accepted: MessageAccepted, reason: string): void {
+  /**
+   * `late`: for want of a key, which may still come (a `want` answered late, a store's keys record
+   * read by a later catch-up): the message is kept, and opened then (`message:received` follows).
+   */
+  #undecryptable(accepted: MessageAccepted, reason: string, options: { late?: boolean } = {}): void {
+    if (options.late === true) this.#parkLate(accepted)
     this.safeDispatchEvent('message:undecryptable', {
       detail: withCiphertextHash(
         {
@@ -809,8 +871,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       const kept = held.filter((h) => h.sinceMs >= cutoff)
       if (kept.length === 0) this.#awaitingKey.delete(from)
       else this.#awaitingKey.set(from, kept)
-      for (const { accepted } of expired)
-        this.#undecryptable(accepted, 'the sender never shared its key with this device')
+      for (const { accepted, earlier } of expired) {
+        this.#undecryptable(accepted, earlier ? SENT_BEFORE_KEY : 'the sender never shared its key with this device', {
+          late: true,
+        })
+      }
     }
   }
 
@@ -831,9 +896,21 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (result !== 'installed') return
     this.#want.delete(from)
     const held = this.#awaitingKey.get(from)
-    if (held === undefined) return
-    this.#awaitingKey.delete(from)
-    for (const { accepted } of held) await this.#decryptAndDeliver(accepted)
+    if (held !== undefined) {
+      this.#awaitingKey.delete(from)
+      for (const { accepted, sinceMs } of held) await this.#decryptAndDeliver(accepted, { heldSinceMs: sinceMs })
+    }
+    const late = [...this.#late.values()].filter((accepted) => accepted.from === from)
+    for (const accepted of late) {
+      this.#late.delete(accepted.id)
+      await this.#decryptAndDeliver(accepted, { late: true })
+    }
+  }
+
+  #parkLate(accepted: MessageAccepted): void {
+    this.#late.delete(accepted.id)
+    this.#late.set(accepted.id, accepted)
+    if (this.#late.size > MAX_PENDING_MESSAGES) this.#late.delete(this.#late.keys().next().value!)
   }
 
   /** Publishes our sender key to members that lack it; one distribution at a time. */
@@ -849,7 +926,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           return member !== undefined && (await this.#gatekeeper.isEligible(member.address))
         }
         for (const record of await this.#keys.distributions(eligible)) {
-          await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+          const { recipients } = await this.#c.pubsub.publish(this.topic, encodeRecord(record))
+          // To nobody (cut off, and no store saw it): sealed again, from a new opening, next time.
+          if (recipients.length === 0) for (const entry of record.to) this.#keys.resend(entry.peer)
         }
       } catch (err) {
         this.#c.log.info('sender key not distributed', { room: this.id, error: String(err) })

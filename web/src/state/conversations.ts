@@ -619,18 +619,26 @@ export class Conversations extends EventTarget implements SessionPart {
 
   #append(id: string, entry: ChatEntry): void {
     const history = this.#history.get(id) ?? []
-    if (history.some((e) => e.id === entry.id)) return
-    // A message that filled a gap goes where the gap was: before the message that named it.
-    const before = this.#filledPlaces.get(entry.id)
-    this.#filledPlaces.delete(entry.id)
-    const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
-    if (at === -1) history.push(entry)
-    else history.splice(at, 0, entry)
+    const known = history.findIndex((e) => e.id === entry.id)
+    // A key that arrived late opens a message shown as undecryptable (the sdk then sends
+    // `message:received` for it): the message takes its place.
+    const opened = known >= 0 && history[known]!.state === 'undecryptable' && entry.state === 'ok'
+    if (known >= 0 && !opened) return
+    if (opened) {
+      history[known] = entry
+    } else {
+      // A message that filled a gap goes where the gap was: before the message that named it.
+      const before = this.#filledPlaces.get(entry.id)
+      this.#filledPlaces.delete(entry.id)
+      const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
+      if (at === -1) history.push(entry)
+      else history.splice(at, 0, entry)
+    }
     // Memory holds what the vault keeps, no more.
     if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
     this.#history.set(id, history)
     const view = this.#views.get(id)
-    if (view !== undefined && !entry.mine) view.unread += 1
+    if (view !== undefined && !entry.mine && !opened) view.unread += 1
     this.#signedIn?.store.saveHistory(id, history)
     this.dispatchEvent(new CustomEvent('message:added', { detail: { conversation: id, entry } }))
     this.#changed()
