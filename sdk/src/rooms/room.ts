@@ -630,6 +630,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           return 'had'
         }
         this.#handle(accepted)
+        // Acknowledged now, not at the next presence: its sender re-publishes what stays unacknowledged for
+        // two presence intervals, about what a repair takes (the grace, then a fetch), and a copy re-published
+        // to us is one more the network carries for nothing.
+        this.#scheduleAnnounce()
         return 'delivered'
       },
       report: (gap) => this.safeDispatchEvent('history:gap', { detail: { roomId: this.id, ...gap } }),
