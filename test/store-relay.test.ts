@@ -13,10 +13,9 @@ import { decodeRecord, messageIdOf, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRelay } from '../node/src/relay/create-relay.ts'
-import { messageStore } from '../node/src/relay/store-service.ts'
 import { type RelayProcess, startRelayProcess, tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -112,16 +111,7 @@ describe('relay process with a message store', () => {
 
 describe('relay component with a message store', () => {
   it('behavior: DM session inits and messages are kept and served on their topics; inbox queries are not', async () => {
-    const dataDir = await tempDir('store-dm-')
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const relay = createRelay({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      dataDir,
-      services: { store: messageStore() },
-    })
-    await relay.start()
-    cleanups.push(() => relay.stop())
+    const relay = await startStoreRelay(cleanups)
     const kept = new Map<string, string>()
     relay.node.addEventListener('dm-record:accepted', (event) => {
       kept.set(messageIdOf(event.detail.message.data), event.detail.record.type)
