@@ -128,9 +128,14 @@ describe('relay limits: records per second per device and topic', () => {
       samples = await metrics(relay)
     }
     expect(refused(samples, 'records-per-second')).toBeGreaterThan(0)
-    for (const f of flooders) {
-      expect(f.client.libp2p.getConnections().filter((c) => c.remotePeer.toString() === relay.peerId)).toEqual([])
-    }
+    // A refused dial can show its connection open on the flooder's side for a moment before the relay's close
+    // reaches it.
+    const toRelay = (d: Device) =>
+      d.client.libp2p.getConnections().filter((c) => c.remotePeer.toString() === relay.peerId).length
+    await waitFor(
+      () => flooders.every((f) => toRelay(f) === 0),
+      () => `a flooder still has ${flooders.map(toRelay).join(', ')} connection(s) to the relay`,
+    )
 
     // One line per offender and reason, though thousands of records were dropped; only the flooders are named.
     const lines = refusalLines(relay).filter(({ event }) => event === 'limit:refused')
