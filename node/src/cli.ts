@@ -174,6 +174,31 @@ export function buildProgram(): Command {
       '--store-sender-max-bytes <n>',
       'bytes one sender may have stored per topic (env SECURECHAT_STORE_SENDER_MAX_BYTES)',
     )
+    .option(
+      '--store-queries-per-second <n>',
+      'store queries (catch-up, gap repair) one peer may make per second, on average (env SECURECHAT_STORE_QUERIES_PER_SECOND)',
+    )
+    .option('--store-query-burst <n>', 'store queries one peer may make at once (env SECURECHAT_STORE_QUERY_BURST)')
+    .option(
+      '--store-queries-per-second-per-ip <n>',
+      'store queries the peers of one IP may make per second (env SECURECHAT_STORE_QUERIES_PER_SECOND_PER_IP)',
+    )
+    .option(
+      '--store-query-burst-per-ip <n>',
+      'store queries the peers of one IP may make at once (env SECURECHAT_STORE_QUERY_BURST_PER_IP)',
+    )
+    .option(
+      '--store-queries-at-once-per-peer <n>',
+      'store queries of one peer under way at once (env SECURECHAT_STORE_QUERIES_AT_ONCE_PER_PEER)',
+    )
+    .option(
+      '--store-queries-at-once-per-ip <n>',
+      'store queries of the peers of one IP under way at once (env SECURECHAT_STORE_QUERIES_AT_ONCE_PER_IP)',
+    )
+    .option(
+      '--store-queries-at-once <n>',
+      'store queries the relay answers at once in all; more are answered busy (env SECURECHAT_STORE_QUERIES_AT_ONCE)',
+    )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
 

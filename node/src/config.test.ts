@@ -139,3 +139,46 @@ describe('relay settings: limits on the libp2p side', () => {
     }
   })
 })
+
+describe('relay settings: store-query limits', () => {
+  it('behavior: every store-query limit comes from a flag, the environment or the config file, flags first, else its default', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'store-query-config-')), 'relay.json')
+    await writeFile(file, JSON.stringify({ storeQueryBurst: 50, storeQueriesAtOncePerIp: 6, storeQueriesAtOnce: 20 }))
+    const config = resolveRelayConfig(
+      { config: file, storeQueriesPerSecond: '2.5', storeQueriesAtOnce: '12' },
+      {
+        SECURECHAT_STORE_QUERIES_PER_SECOND_PER_IP: '7',
+        SECURECHAT_STORE_QUERY_BURST_PER_IP: '70',
+        SECURECHAT_STORE_QUERIES_AT_ONCE_PER_PEER: '3',
+      },
+    )
+    expect(config).toMatchObject({
+      storeQueriesPerSecond: 2.5,
+      storeQueryBurst: 50,
+      storeQueriesPerSecondPerIp: 7,
+      storeQueryBurstPerIp: 70,
+      storeQueriesAtOncePerPeer: 3,
+      storeQueriesAtOncePerIp: 6,
+      storeQueriesAtOnce: 12,
+    })
+    const defaults = resolveRelayConfig({}, {})
+    expect(defaults.storeQueryBurst).toBeGreaterThan(defaults.storeQueriesPerSecond)
+    expect(defaults.storeQueriesPerSecondPerIp).toBeGreaterThanOrEqual(defaults.storeQueriesPerSecond)
+    // No one peer, nor one address, takes every place the relay answers at once.
+    expect(defaults.storeQueriesAtOncePerPeer).toBeLessThan(defaults.storeQueriesAtOncePerIp)
+    expect(defaults.storeQueriesAtOncePerIp).toBeLessThan(defaults.storeQueriesAtOnce)
+  })
+
+  it('error: a store-query limit that is not a positive number names the flag and the environment variable', () => {
+    for (const [flags, env, field, flag] of [
+      [{ storeQueriesPerSecond: '0' }, {}, 'storeQueriesPerSecond', '--store-queries-per-second'],
+      [{}, { SECURECHAT_STORE_QUERY_BURST: '1.5' }, 'storeQueryBurst', '--store-query-burst'],
+      [{ storeQueriesAtOncePerPeer: 'many' }, {}, 'storeQueriesAtOncePerPeer', '--store-queries-at-once-per-peer'],
+      [{}, { SECURECHAT_STORE_QUERIES_AT_ONCE: '-1' }, 'storeQueriesAtOnce', '--store-queries-at-once'],
+    ] as const) {
+      const err = refused(() => resolveRelayConfig(flags, env))
+      expect(err.details).toMatchObject({ field })
+      expect(err.hint).toContain(flag)
+    }
+  })
+})

@@ -21,12 +21,19 @@ import {
   RELAY_RECORD_FLOOD_BAN_MS,
   RELAY_RECORDS_PER_SECOND,
   RELAY_RESERVATION_TTL_MS,
+  RELAY_STORE_QUERIES_AT_ONCE_PER_IP,
+  RELAY_STORE_QUERIES_AT_ONCE_PER_PEER,
+  RELAY_STORE_QUERIES_PER_SECOND,
+  RELAY_STORE_QUERIES_PER_SECOND_PER_IP,
+  RELAY_STORE_QUERY_BURST,
+  RELAY_STORE_QUERY_BURST_PER_IP,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
 import {
   STORE_MAX_BYTES_PER_SENDER,
   STORE_MAX_BYTES_PER_TOPIC,
+  STORE_MAX_CONCURRENT_REQUESTS,
   STORE_MAX_RECORDS_PER_SENDER,
   STORE_MAX_RECORDS_PER_TOPIC,
   STORE_RETENTION_MS,
@@ -137,6 +144,17 @@ export const relayConfigSchema = z
     /** Records and bytes one sender may have stored per topic; beyond, its records are not kept. */
     storeSenderMaxRecords: z.number().int().positive(),
     storeSenderMaxBytes: z.number().int().positive(),
+    // --- Store queries per peer and per IP (issue 13; node/src/relay/store-query-limits.ts), and in all.
+    /** Queries per peer per second, on average, and at once. */
+    storeQueriesPerSecond: z.number().positive().finite(),
+    storeQueryBurst: z.number().int().positive(),
+    /** Queries per IP per second, and at once; the `colocationWhitelist` and proxy addresses are not limited as one. */
+    storeQueriesPerSecondPerIp: z.number().positive().finite(),
+    storeQueryBurstPerIp: z.number().int().positive(),
+    /** Queries under way at once per peer, per IP, and in all (beyond the last: `busy`). */
+    storeQueriesAtOncePerPeer: z.number().int().positive(),
+    storeQueriesAtOncePerIp: z.number().int().positive(),
+    storeQueriesAtOnce: z.number().int().positive(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -188,6 +206,13 @@ const ENV: Record<keyof RelayConfig, string> = {
   storeMaxBytes: 'SECURECHAT_STORE_MAX_BYTES',
   storeSenderMaxRecords: 'SECURECHAT_STORE_SENDER_MAX_RECORDS',
   storeSenderMaxBytes: 'SECURECHAT_STORE_SENDER_MAX_BYTES',
+  storeQueriesPerSecond: 'SECURECHAT_STORE_QUERIES_PER_SECOND',
+  storeQueryBurst: 'SECURECHAT_STORE_QUERY_BURST',
+  storeQueriesPerSecondPerIp: 'SECURECHAT_STORE_QUERIES_PER_SECOND_PER_IP',
+  storeQueryBurstPerIp: 'SECURECHAT_STORE_QUERY_BURST_PER_IP',
+  storeQueriesAtOncePerPeer: 'SECURECHAT_STORE_QUERIES_AT_ONCE_PER_PEER',
+  storeQueriesAtOncePerIp: 'SECURECHAT_STORE_QUERIES_AT_ONCE_PER_IP',
+  storeQueriesAtOnce: 'SECURECHAT_STORE_QUERIES_AT_ONCE',
 }
 
 export interface RelayFlags {
@@ -236,6 +261,13 @@ export interface RelayFlags {
   storeMaxBytes?: string
   storeSenderMaxRecords?: string
   storeSenderMaxBytes?: string
+  storeQueriesPerSecond?: string
+  storeQueryBurst?: string
+  storeQueriesPerSecondPerIp?: string
+  storeQueryBurstPerIp?: string
+  storeQueriesAtOncePerPeer?: string
+  storeQueriesAtOncePerIp?: string
+  storeQueriesAtOnce?: string
 }
 
 type LimitKey = keyof RelayFlags &
@@ -255,6 +287,13 @@ type LimitKey = keyof RelayFlags &
     | 'controlRecordBurst'
     | 'recordFloodBanAfterMs'
     | 'recordFloodBanMs'
+    | 'storeQueriesPerSecond'
+    | 'storeQueryBurst'
+    | 'storeQueriesPerSecondPerIp'
+    | 'storeQueryBurstPerIp'
+    | 'storeQueriesAtOncePerPeer'
+    | 'storeQueriesAtOncePerIp'
+    | 'storeQueriesAtOnce'
   )
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -349,6 +388,13 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
         file.storeSenderMaxBytes ??
         STORE_MAX_BYTES_PER_SENDER,
     ),
+    storeQueriesPerSecond: limit('storeQueriesPerSecond', RELAY_STORE_QUERIES_PER_SECOND),
+    storeQueryBurst: limit('storeQueryBurst', RELAY_STORE_QUERY_BURST),
+    storeQueriesPerSecondPerIp: limit('storeQueriesPerSecondPerIp', RELAY_STORE_QUERIES_PER_SECOND_PER_IP),
+    storeQueryBurstPerIp: limit('storeQueryBurstPerIp', RELAY_STORE_QUERY_BURST_PER_IP),
+    storeQueriesAtOncePerPeer: limit('storeQueriesAtOncePerPeer', RELAY_STORE_QUERIES_AT_ONCE_PER_PEER),
+    storeQueriesAtOncePerIp: limit('storeQueriesAtOncePerIp', RELAY_STORE_QUERIES_AT_ONCE_PER_IP),
+    storeQueriesAtOnce: limit('storeQueriesAtOnce', STORE_MAX_CONCURRENT_REQUESTS),
   }
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {

@@ -1,6 +1,7 @@
 /** Defaults of the relay node and CLI. Docs point here instead of repeating values. */
 import { resolve } from 'node:path'
 import { SEND_RECORD_BURST, SEND_RECORDS_PER_SECOND } from '@securechat/sdk/constants'
+import { HISTORY_REQUESTS_AT_ONCE_PER_PEER } from '@securechat/sdk/history'
 
 /*
  * The relay's limits on its libp2p side (`node/src/relay/limits.ts`), sized for a community relay of a few thousand
@@ -93,6 +94,35 @@ export const RELAY_RECORD_RATE_MAX_BUCKETS = 100_000
 
 /** Devices refused for flooding, remembered at most (the oldest ban goes first). */
 export const RELAY_MAX_BANNED_PEERS = 10_000
+
+/*
+ * Store queries (`/securechat/store/1.0.0`: catch-up, gap repair) per peer and per IP (`node/src/relay/store-query-limits.ts`),
+ * within the relay-wide `STORE_MAX_CONCURRENT_REQUESTS`. An honest device asks one query at a time per room it catches
+ * up, at most `HISTORY_REQUESTS_AT_ONCE_PER_PEER` at once, and backs off when refused; a catch-up of 10,000 messages is
+ * about 25 queries. A peer querying in a loop is held to the rate, and cannot take the relay-wide places alone.
+ */
+
+/** Store queries one peer may make per second, on average. */
+export const RELAY_STORE_QUERIES_PER_SECOND = 20
+
+/** Store queries one peer may make at once: a device returning to a hundred rooms catches up on all of them. */
+export const RELAY_STORE_QUERY_BURST = 400
+
+/** Store queries the peers of one IP may make per second, and at once (a household or an office behind one NAT). */
+export const RELAY_STORE_QUERIES_PER_SECOND_PER_IP = 5 * RELAY_STORE_QUERIES_PER_SECOND
+export const RELAY_STORE_QUERY_BURST_PER_IP = 5 * RELAY_STORE_QUERY_BURST
+
+/** Store queries of one peer under way at once; twice what the sdk has under way to one relay. */
+export const RELAY_STORE_QUERIES_AT_ONCE_PER_PEER = 2 * HISTORY_REQUESTS_AT_ONCE_PER_PEER
+
+/** Store queries of the peers of one IP under way at once: half the relay-wide places (`STORE_MAX_CONCURRENT_REQUESTS`). */
+export const RELAY_STORE_QUERIES_AT_ONCE_PER_IP = 16
+
+/** What a query refused for being one too many at once is told to wait before asking again. */
+export const RELAY_STORE_QUERY_RETRY_AFTER_MS = 1_000
+
+/** Peers and IPs whose store-query rate the relay tracks at most; idle ones are forgotten first. */
+export const RELAY_STORE_QUERY_RATE_MAX_CLIENTS = 10_000
 
 /** Refusals are logged once per offender and reason in an interval this long; the rest are counted in `/metrics`. */
 export const RELAY_REFUSAL_LOG_INTERVAL_MS = 60_000

@@ -180,6 +180,15 @@ async function services(
             maxRecordsPerSender: config.storeSenderMaxRecords,
             maxBytesPerSender: config.storeSenderMaxBytes,
           },
+          queryLimits: {
+            queriesPerSecond: config.storeQueriesPerSecond,
+            queryBurst: config.storeQueryBurst,
+            queriesPerSecondPerIp: config.storeQueriesPerSecondPerIp,
+            queryBurstPerIp: config.storeQueryBurstPerIp,
+            queriesAtOncePerPeer: config.storeQueriesAtOncePerPeer,
+            queriesAtOncePerIp: config.storeQueriesAtOncePerIp,
+          },
+          queriesAtOnce: config.storeQueriesAtOnce,
         })
   return {
     ...(anchoring === undefined ? {} : { anchoring }),

@@ -141,6 +141,15 @@ export class RelayLimits {
     void this.#libp2p?.hangUp(peerIdFromString(peer)).catch(() => undefined)
   }
 
+  /**
+   * Where a connection comes from as the per-IP limits count it: its IP key, and whether the address carries many
+   * clients (loopback, `manyClientAddresses`) and is not to be limited as one; undefined for an address without an IP.
+   */
+  clientAddress(address: Multiaddr): { key: string; manyClients: boolean } | undefined {
+    const source = sourceOf(address)
+    return source === undefined ? undefined : { key: source.key, manyClients: this.#manyClients.has(source.ip) }
+  }
+
   /** Whether `peer` is banned now. */
   isBanned(peer: string): boolean {
     const until = this.#banned.get(peer)

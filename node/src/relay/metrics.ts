@@ -82,7 +82,7 @@ export function relayMetrics(stats: RelayStats): Metric[] {
     gauge('securechat_relay_reservations', 'Circuit relay reservations held.', stats.limits.reservations),
     {
       name: 'securechat_refused_total',
-      help: 'Inbound connections and circuit reservations the relay refused, by the limit that refused them.',
+      help: 'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them.',
       type: 'counter',
       samples: Object.entries(stats.limits.refused).map(([reason, value]) => ({ labels: { reason }, value })),
     },

@@ -8,8 +8,9 @@ import type { Logger } from '@securechat/sdk/logger'
 import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '../constants.ts'
 
 /**
- * Why a limit refused an inbound connection, a circuit reservation or a gossip record (`records-per-second`; a
- * flooder's disconnection and each of its refused reconnections are `record-flood`); the `reason` label of `/metrics`.
+ * Why a limit refused an inbound connection, a circuit reservation, a gossip record (`records-per-second`; a
+ * flooder's disconnection and each of its refused reconnections are `record-flood`) or a store query (`store-*`,
+ * `store-query-limits.ts`); the `reason` label of `/metrics`.
  */
 export const REFUSAL_REASONS = [
   'connections-total',
@@ -21,6 +22,11 @@ export const REFUSAL_REASONS = [
   'reservations-per-ip',
   'records-per-second',
   'record-flood',
+  'store-query-rate-per-peer',
+  'store-query-rate-per-ip',
+  'store-queries-at-once-per-peer',
+  'store-queries-at-once-per-ip',
+  'store-queries-total',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
@@ -59,6 +65,27 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting: string }> = {
   'record-flood': {
     message: 'device disconnected and refused: it kept sending too many records',
     setting: '--record-flood-ban-after-ms (or lower --record-flood-ban-ms)',
+  },
+  'store-query-rate-per-peer': {
+    message: 'store query refused: one peer queries too fast',
+    setting: '--store-queries-per-second and --store-query-burst',
+  },
+  'store-query-rate-per-ip': {
+    message: 'store query refused: one address queries too fast',
+    setting:
+      '--store-queries-per-second-per-ip and --store-query-burst-per-ip (or name the address with --colocation-whitelist)',
+  },
+  'store-queries-at-once-per-peer': {
+    message: 'store query refused: one peer has too many queries under way',
+    setting: '--store-queries-at-once-per-peer',
+  },
+  'store-queries-at-once-per-ip': {
+    message: 'store query refused: one address has too many queries under way',
+    setting: '--store-queries-at-once-per-ip (or name the address with --colocation-whitelist)',
+  },
+  'store-queries-total': {
+    message: 'store query refused: the relay answers too many queries at once',
+    setting: '--store-queries-at-once',
   },
 }
 

@@ -166,6 +166,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#recordRates = new RecordRates({ ...init.recordRates, limits: this.#limits })
   }
 
+  /** The relay's connection limits and its one count of refusals; services that limit (the store) refuse through it. */
+  get limits(): RelayLimits {
+    return this.#limits
+  }
+
   /** The token-gate evaluator, if the relay has a chain. */
   get gates(): GateEvaluator | undefined {
     return this.#checks.gates

@@ -9,11 +9,16 @@ import type { RetentionInit } from '../store/types.ts'
 import type { RelayComponents, RelayService } from './create-relay.ts'
 import { counter, gauge, type Metric } from './metrics.ts'
 import type { AcceptedDmGossip, AcceptedGossip } from './relay.ts'
+import { StoreQueryLimits, type StoreQueryLimitsInit } from './store-query-limits.ts'
 
 export interface MessageStoreInit {
   /** `--store`: absent for SQLite under the data dir, `sqlite:<file>`, or `postgres://…` (`openStore`). */
   store?: string
   retention?: RetentionInit
+  /** Store queries per peer and per IP (`store-query-limits.ts`); defaults in constants.ts. */
+  queryLimits?: StoreQueryLimitsInit
+  /** Store queries the relay answers at once in all; default `STORE_MAX_CONCURRENT_REQUESTS`. */
+  queriesAtOnce?: number
 }
 
 export interface MessageStoreService extends RelayService {
@@ -70,10 +75,14 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
           ...(init.store === undefined ? {} : { store: init.store }),
           ...(init.retention === undefined ? {} : { retention: init.retention }),
         })
+        const limits = new StoreQueryLimits({ ...init.queryLimits, limits: components.node.limits })
         service = new StoreService({
           libp2p: components.node.libp2p,
           store,
           log: components.logger('securechat:node:store'),
+          admit: limits.admit,
+          onBusy: limits.onBusy,
+          ...(init.queriesAtOnce === undefined ? {} : { maxConcurrentRequests: init.queriesAtOnce }),
         })
         await service.start()
         components.node.addEventListener('record:accepted', onAccepted)

@@ -1,4 +1,4 @@
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { InvalidInputError } from '@securechat/sdk/errors'
 import {
@@ -15,13 +15,27 @@ import { type Logger, silentLoggerFactory } from '@securechat/sdk/logger'
 import { STORE_MAX_CONCURRENT_REQUESTS } from './constants.ts'
 import type { MessageStore } from './types.ts'
 
+/**
+ * Whether a request over `connection` is answered: the relay's per-peer and per-IP store-query limits
+ * (`node/src/relay/store-query-limits.ts`). An admitted request calls `release` once answered.
+ */
+export type HistoryAdmission =
+  | { admitted: true; release(): void }
+  | { admitted: false; message: string; retryAfterMs: number }
+
 export interface HistoryServerInit {
   libp2p: Libp2p
   store: MessageStore
   log?: Logger
   /** Default `STORE_MAX_CONCURRENT_REQUESTS`. */
   maxConcurrent?: number
+  /** Asked for each request the relay-wide bound lets through; refused ones get a `limited` error. Default: all. */
+  admit?: (connection: Connection) => HistoryAdmission
+  /** Told of each request refused by the relay-wide bound (`busy`), to count it with the other refusals. */
+  onBusy?: (connection: Connection) => void
 }
+
+const ADMITTED: HistoryAdmission = { admitted: true, release: () => undefined }
 
 export interface HistoryServerStats {
   /** Requests answered with records. */
@@ -46,7 +60,7 @@ export class HistoryServer {
   #started = false
   readonly #stats: HistoryServerStats = {
     answered: 0,
-    errors: { 'bad-request': 0, unavailable: 0, busy: 0 },
+    errors: { 'bad-request': 0, unavailable: 0, busy: 0, limited: 0 },
     broken: 0,
   }
 
@@ -60,7 +74,9 @@ export class HistoryServer {
     if (this.#started) return
     this.#started = true
     // Browsers behind the relay ask over limited (relayed) connections too.
-    await this.#init.libp2p.handle(STORE_PROTOCOL, (stream) => this.#serve(stream), { runOnLimitedConnection: true })
+    await this.#init.libp2p.handle(STORE_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+      runOnLimitedConnection: true,
+    })
   }
 
   /** Stops answering. Idempotent; requests under way finish. */
@@ -74,10 +90,14 @@ export class HistoryServer {
     return { ...this.#stats, errors: { ...this.#stats.errors } }
   }
 
-  async #serve(stream: Stream): Promise<void> {
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
     const lp = lpStream(stream, { maxDataLength: MAX_HISTORY_REQUEST_BYTES })
     this.#active += 1
+    // Decided when the stream opens: a request being read holds its place as one being answered does.
+    const busy = this.#active > this.#maxConcurrent
+    if (busy) this.#init.onBusy?.(connection)
+    const admission = busy ? ADMITTED : (this.#init.admit?.(connection) ?? ADMITTED)
     try {
       let frame: Uint8Array | undefined
       try {
@@ -86,15 +106,18 @@ export class HistoryServer {
         // An oversized or broken length prefix: say so if the asker still listens.
         this.#log.debug('unreadable history request', { error: String(err) })
       }
+      // The request is read before a refusal goes out: the asker writes it before it reads an answer.
       const answer =
         frame === undefined
           ? this.#error(
               HistoryErrorCode.badRequest,
               `request frame unreadable or over ${MAX_HISTORY_REQUEST_BYTES} bytes`,
             )
-          : this.#active > this.#maxConcurrent
+          : busy
             ? this.#error(HistoryErrorCode.busy, 'too many history requests at once; retry later or ask another relay')
-            : await this.#answer(frame)
+            : !admission.admitted
+              ? this.#error(HistoryErrorCode.limited, admission.message, admission.retryAfterMs)
+              : await this.#answer(frame)
       await lp.write(answer, { signal })
       await stream.close({ signal })
     } catch (err) {
@@ -103,6 +126,7 @@ export class HistoryServer {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
       this.#active -= 1
+      if (admission.admitted) admission.release()
     }
   }
 
@@ -139,8 +163,8 @@ export class HistoryServer {
     }).bytes
   }
 
-  #error(code: HistoryErrorCode, message: string): Uint8Array {
+  #error(code: HistoryErrorCode, message: string, retryAfterMs?: number): Uint8Array {
     this.#stats.errors[code] += 1
-    return encodeHistoryError(code, message)
+    return encodeHistoryError(code, message, retryAfterMs)
   }
 }

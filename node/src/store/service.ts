@@ -3,7 +3,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { type Logger, silentLoggerFactory } from '@securechat/sdk/logger'
 import { STORE_MAX_PENDING_WRITES, STORE_PRUNE_INTERVAL_MS, STORE_STATS_INTERVAL_MS } from './constants.ts'
 import { type StoreFacts, storeInputOf } from './gossip.ts'
-import { HistoryServer, type HistoryServerStats } from './history-server.ts'
+import { HistoryServer, type HistoryServerInit, type HistoryServerStats } from './history-server.ts'
 import type { MessageStore, StoreInput, StoreStats } from './types.ts'
 
 export interface StoreServiceInit {
@@ -17,6 +17,9 @@ export interface StoreServiceInit {
   maxPendingWrites?: number
   /** Default `STORE_MAX_CONCURRENT_REQUESTS`. */
   maxConcurrentRequests?: number
+  /** The relay's per-peer and per-IP store-query limits, and who counts the relay-wide refusals (`HistoryServerInit`). */
+  admit?: HistoryServerInit['admit']
+  onBusy?: HistoryServerInit['onBusy']
   /** Default `STORE_STATS_INTERVAL_MS`. */
   statsIntervalMs?: number
 }
@@ -60,6 +63,8 @@ export class StoreService {
       store: init.store,
       log: this.#log,
       ...(init.maxConcurrentRequests === undefined ? {} : { maxConcurrent: init.maxConcurrentRequests }),
+      ...(init.admit === undefined ? {} : { admit: init.admit }),
+      ...(init.onBusy === undefined ? {} : { onBusy: init.onBusy }),
     })
   }
 

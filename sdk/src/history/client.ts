@@ -2,17 +2,28 @@ import type { SignedMessage } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { sleep } from '../async.ts'
 import { HistoryRequestError } from '../errors.ts'
 import type { AbortOptions } from '../types.ts'
-import { HISTORY_REQUEST_TIMEOUT_MS, MAX_HISTORY_RESPONSE_BYTES, STORE_PROTOCOL } from './constants.ts'
+import {
+  HISTORY_LIMITED_RETRIES,
+  HISTORY_REQUEST_TIMEOUT_MS,
+  HISTORY_REQUESTS_AT_ONCE_PER_PEER,
+  MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_RETRY_AFTER_MS,
+  STORE_PROTOCOL,
+} from './constants.ts'
+import { requestSlot } from './request-slots.ts'
 import { type HistoryRejection, verifyHistoryRecord } from './verify.ts'
 import {
   decodeHistoryResponse,
   encodeHistoryRequest,
+  HistoryErrorCode,
   type HistoryFetch,
   type HistoryQuery,
   type HistoryRecord,
   type HistoryRequest,
+  type HistoryResponse,
 } from './wire.ts'
 
 export interface HistoryResult {
@@ -97,7 +108,12 @@ interface Answer {
   cursor?: string
 }
 
-/** One request and its answer over a new stream; throws on no answer, a malformed one or an error. */
+/**
+ * One request and its answer over a new stream; throws on no answer, a malformed one or an error. A device has at most
+ * {@link HISTORY_REQUESTS_AT_ONCE_PER_PEER} under way to one peer (`requestSlot`). A `limited` answer (this device is
+ * over the relay's store-query limits) is asked again after the wait it names, up to {@link HISTORY_LIMITED_RETRIES}
+ * times; then it throws like any refusal, and the caller asks another relay (a refusal is never "no history").
+ */
 async function exchange(
   libp2p: Libp2p,
   peer: PeerId | Multiaddr,
@@ -105,6 +121,44 @@ async function exchange(
   options: { protocol?: string } & AbortOptions,
 ): Promise<Answer> {
   const frame = encodeHistoryRequest(body)
+  const release = await requestSlot(libp2p, peer.toString(), options.signal)
+  try {
+    for (let retries = 0; ; retries++) {
+      const response = await once(libp2p, peer, body.topic, frame, options)
+      if (response.type === 'records') return response
+      const { code, retryAfterMs } = response
+      if (
+        code === HistoryErrorCode.limited &&
+        retries < HISTORY_LIMITED_RETRIES &&
+        retryAfterMs !== undefined &&
+        retryAfterMs <= MAX_HISTORY_RETRY_AFTER_MS
+      ) {
+        await sleep(retryAfterMs, options.signal)
+        continue
+      }
+      throw new HistoryRequestError(`the relay refused the history request: ${response.message}`, {
+        details: { peer: peer.toString(), code, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+        hint:
+          code === HistoryErrorCode.badRequest
+            ? 'check the query bounds'
+            : code === HistoryErrorCode.limited
+              ? 'this device asked the relay too much too fast: ask another relay, or wait and retry'
+              : 'ask another relay, or retry later',
+      })
+    }
+  } finally {
+    release()
+  }
+}
+
+/** One request frame sent and its answer read; a `records` answer, or the relay's error. */
+async function once(
+  libp2p: Libp2p,
+  peer: PeerId | Multiaddr,
+  topic: string,
+  frame: Uint8Array,
+  options: { protocol?: string } & AbortOptions,
+): Promise<({ type: 'records' } & Answer) | Extract<HistoryResponse, { type: 'error' }>> {
   const signal = options.signal ?? AbortSignal.timeout(HISTORY_REQUEST_TIMEOUT_MS)
   let answer: Uint8Array
   try {
@@ -123,7 +177,7 @@ async function exchange(
     }
   } catch (err) {
     throw new HistoryRequestError('the relay did not answer the history request', {
-      details: { peer: peer.toString(), topic: body.topic },
+      details: { peer: peer.toString(), topic },
       hint: 'ask another relay that holds the room, or retry once this one is reachable',
       cause: err,
     })
@@ -136,13 +190,9 @@ async function exchange(
     })
   }
   const response = decoded.response
-  if (response.type === 'error') {
-    throw new HistoryRequestError(`the relay refused the history request: ${response.message}`, {
-      details: { peer: peer.toString(), code: response.code },
-      hint: response.code === 'bad-request' ? 'check the query bounds' : 'ask another relay, or retry later',
-    })
-  }
+  if (response.type === 'error') return response
   return {
+    type: 'records',
     records: response.records,
     malformed: decoded.malformed,
     ...(response.cursor === undefined ? {} : { cursor: response.cursor }),

@@ -58,5 +58,21 @@ export const MAX_HISTORY_ERROR_CHARS = 300
 /** One request, from opening the stream to the last byte of the answer. */
 export const HISTORY_REQUEST_TIMEOUT_MS = 10_000
 
+/**
+ * Requests a device has under way to one relay at once; more wait their turn on the device. Half of what a relay
+ * answers one peer at once by default (the relay's `STORE_QUERIES_AT_ONCE_PER_PEER`): a device that catches up many
+ * rooms together (each room one query at a time) never meets the relay's limit.
+ */
+export const HISTORY_REQUESTS_AT_ONCE_PER_PEER = 4
+
+/**
+ * Times a device asks again after a relay answered `limited` (this device, or its address, is over the relay's
+ * store-query limit), each after the wait the relay named; then the request fails and the caller asks another relay.
+ */
+export const HISTORY_LIMITED_RETRIES = 3
+
+/** Longest wait a `limited` answer may name (`retryAfterMs`); a relay asking more is failed over at once. */
+export const MAX_HISTORY_RETRY_AFTER_MS = 10_000
+
 /** Senders whose parsed PeerId a client keeps while verifying stored records (a room has few). */
 export const HISTORY_SENDER_CACHE_ENTRIES = 1_024

@@ -1,8 +1,10 @@
 export { catchUp, type HistorySource, libp2pHistorySource } from './catch-up.ts'
 export { fetchHistory, type HistoryResult, queryHistory, queryHistoryPages } from './client.ts'
 export {
+  HISTORY_LIMITED_RETRIES,
   HISTORY_PAGE_RECORDS,
   HISTORY_REQUEST_TIMEOUT_MS,
+  HISTORY_REQUESTS_AT_ONCE_PER_PEER,
   HISTORY_WIRE_VERSION,
   MAX_HISTORY_CURSOR_CHARS,
   MAX_HISTORY_DATA_BYTES,
@@ -10,6 +12,7 @@ export {
   MAX_HISTORY_PAGE_RECORDS,
   MAX_HISTORY_REQUEST_BYTES,
   MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_RETRY_AFTER_MS,
   MAX_HISTORY_SIGNATURE_BYTES,
   MAX_HISTORY_TOPIC_CHARS,
   MAX_HISTORY_TYPE_CHARS,

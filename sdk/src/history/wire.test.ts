@@ -12,6 +12,7 @@ import {
   MAX_HISTORY_PAGE_RECORDS,
   MAX_HISTORY_REQUEST_BYTES,
   MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_RETRY_AFTER_MS,
 } from './constants.ts'
 import { HistoryRejection, verifyHistoryRecord } from './verify.ts'
 import {
@@ -238,6 +239,23 @@ describe('history wire (fuzz)', () => {
       response: { type: 'error', code: 'busy' },
     })
     expect(decodeHistoryResponse(new Uint8Array(MAX_HISTORY_RESPONSE_BYTES + 1))).toMatchObject({ ok: false })
+  })
+
+  it('behavior: a `limited` answer carries the wait before asking again; a wait out of bounds or not a number is malformed', () => {
+    expect(decodeHistoryResponse(encodeHistoryError('limited', 'over the limit', 1_500))).toEqual({
+      ok: true,
+      response: { type: 'error', code: 'limited', message: 'over the limit', retryAfterMs: 1_500 },
+      malformed: 0,
+    })
+    expect(decodeHistoryResponse(encodeHistoryError('busy', 'at once'))).toEqual({
+      ok: true,
+      response: { type: 'error', code: 'busy', message: 'at once' },
+      malformed: 0,
+    })
+    for (const retryAfterMs of [-1, 1.5, '1000', 100 * MAX_HISTORY_RETRY_AFTER_MS + 1]) {
+      const frame = { v: 1, type: 'error', code: 'limited', message: 'm', retryAfterMs }
+      expect(decodeHistoryResponse(utf8.encode(JSON.stringify(frame)))).toMatchObject({ ok: false })
+    }
   })
 })
 

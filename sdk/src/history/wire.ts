@@ -12,6 +12,7 @@ import {
   MAX_HISTORY_PAGE_RECORDS,
   MAX_HISTORY_REQUEST_BYTES,
   MAX_HISTORY_RESPONSE_BYTES,
+  MAX_HISTORY_RETRY_AFTER_MS,
   MAX_HISTORY_SIGNATURE_BYTES,
   MAX_HISTORY_TOPIC_CHARS,
   MAX_HISTORY_TYPE_CHARS,
@@ -25,7 +26,7 @@ import {
  *   request  { v: 1, type: 'query', topic, range, types?, cursor?, limit? }
  *            { v: 1, type: 'fetch', topic, ids }
  *   response { v: 1, type: 'records', records: WireRecord[], cursor? }   (cursor: more may follow)
- *            { v: 1, type: 'error', code, message }
+ *            { v: 1, type: 'error', code, message, retryAfterMs? }   (retryAfterMs: when to ask again)
  *
  * A record is the signed gossip message as it travelled (from, seqno, signature, data, topic)
  * plus what the store noted (id, type, lamport, receivedAtMs). Those notes are hints only: the
@@ -82,12 +83,17 @@ export const HistoryErrorCode = {
   unavailable: 'unavailable',
   /** The relay is answering too many requests: try later or elsewhere. */
   busy: 'busy',
+  /**
+   * This asker (its PeerId or its address) is over the relay's store-query limits: ask again after `retryAfterMs`, or
+   * ask another relay. Not "no history".
+   */
+  limited: 'limited',
 } as const
 export type HistoryErrorCode = (typeof HistoryErrorCode)[keyof typeof HistoryErrorCode]
 
 export type HistoryResponse =
   | { type: 'records'; records: HistoryRecord[]; cursor?: string }
-  | { type: 'error'; code: HistoryErrorCode; message: string }
+  | { type: 'error'; code: HistoryErrorCode; message: string; retryAfterMs?: number }
 
 /** A Lamport clock, bounded like the room records' (rooms/wire.ts). */
 const lamportClock = z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK)
@@ -232,6 +238,13 @@ const responseSchema = z.discriminatedUnion('type', [
       type: z.literal('error'),
       code: z.enum(Object.values(HistoryErrorCode) as [HistoryErrorCode, ...HistoryErrorCode[]]),
       message: z.string().max(MAX_HISTORY_ERROR_CHARS),
+      // Bounded loosely: a longer wait than the asker takes is still a well-formed answer (it asks elsewhere).
+      retryAfterMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(100 * MAX_HISTORY_RETRY_AFTER_MS)
+        .optional(),
     })
     .strict(),
 ])
@@ -286,7 +299,10 @@ export function decodeHistoryResponse(bytes: Uint8Array): DecodedResponse {
   if (!result.success) return { ok: false, reason: firstIssue(result.error) }
   const frame = result.data
   if (frame.type === 'error') {
-    return { ok: true, response: { type: 'error', code: frame.code, message: frame.message }, malformed: 0 }
+    const { code, message, retryAfterMs } = frame
+    const response: HistoryResponse =
+      retryAfterMs === undefined ? { type: 'error', code, message } : { type: 'error', code, message, retryAfterMs }
+    return { ok: true, response, malformed: 0 }
   }
   const records: HistoryRecord[] = []
   let malformed = 0
@@ -300,13 +316,17 @@ export function decodeHistoryResponse(bytes: Uint8Array): DecodedResponse {
   return { ok: true, response, malformed }
 }
 
-export function encodeHistoryError(code: HistoryErrorCode, message: string): Uint8Array {
+/** An error response; `retryAfterMs` tells the asker when to ask again (with `limited`, `busy`). */
+export function encodeHistoryError(code: HistoryErrorCode, message: string, retryAfterMs?: number): Uint8Array {
   return utf8.encode(
     JSON.stringify({
       v: HISTORY_WIRE_VERSION,
       type: 'error',
       code,
       message: message.slice(0, MAX_HISTORY_ERROR_CHARS),
+      ...(retryAfterMs === undefined
+        ? {}
+        : { retryAfterMs: Math.min(Math.max(0, Math.ceil(retryAfterMs)), 100 * MAX_HISTORY_RETRY_AFTER_MS) }),
     }),
   )
 }
