@@ -18,6 +18,7 @@ import { type MessageStoreService, messageStore } from '../node/src/relay/store-
 import { openStore } from '../node/src/store/open.ts'
 import { runCli, tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { nextMemberEvent } from './helpers/member-events.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
@@ -171,7 +172,10 @@ describe('who a device that never met them does not seal to', () => {
     const { room, invite } = await away.client.createRoom({ name: 'who is a member' })
     const rooms = [room, await leaver.client.joinRoom(invite), await stale.client.joinRoom(invite)]
     await Promise.all([...rooms.map((r) => r.waitForPeers()), ...verified])
+    // Its leave went through the relay (which stores it as it forwards it) before everyone goes.
+    const left = nextMemberEvent(room, 'member:left', leaverId)
     await leaver.client.leaveRoom(room.id)
+    await left
     await Promise.all([leaver.close(), stale.close(), away.close()])
     await (relay.services.store as MessageStoreService).flush()
 

@@ -16,6 +16,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
+import { nextMemberEvent } from './helpers/member-events.ts'
 import { startStoreRelay } from './helpers/stoppers.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
@@ -35,17 +36,6 @@ function listen(invite: string, dataDir: string): CliProcess {
   const cli = spawnCli(['listen', '--room', invite, '--json', '--data-dir', dataDir], BOB_ENV)
   cleanups.push(() => stop(cli))
   return cli
-}
-
-function nextEvent(room: Room, type: 'member:joined' | 'member:left', peerId: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (event: Event): void => {
-      if ((event as CustomEvent<{ peerId: string }>).detail.peerId !== peerId) return
-      room.removeEventListener(type, listener)
-      resolve()
-    }
-    room.addEventListener(type, listener)
-  })
 }
 
 describe('catch-up from relay stores', () => {
@@ -69,10 +59,10 @@ describe('catch-up from relay stores', () => {
     // Bob listens once: Alice learns his keys, and he reads her first message live.
     const first = listen(invite, bobDir)
     const bobPeer = /\(peer ([^)]+)\)/.exec(await waitForStderr(first, /\(peer [^)]+\)/))![1]!
-    if (!room.members().some((m) => m.peerId === bobPeer)) await nextEvent(room, 'member:joined', bobPeer)
+    if (!room.members().some((m) => m.peerId === bobPeer)) await nextMemberEvent(room, 'member:joined', bobPeer)
     const hello = await room.send('hello while bob listens')
     await first.waitForLine((line) => line.includes(hello.id), 60_000)
-    const left = nextEvent(room, 'member:left', bobPeer)
+    const left = nextMemberEvent(room, 'member:left', bobPeer)
     await stop(first)
     await left
 
@@ -93,7 +83,7 @@ describe('catch-up from relay stores', () => {
     expect(second.stderr()).toMatch(/catching up: 1000 of 1000 delivered from 1 relay\(s\) — done/)
 
     // `securechat history` prints what was sent since, and exits.
-    const left2 = nextEvent(room, 'member:left', bobPeer)
+    const left2 = nextMemberEvent(room, 'member:left', bobPeer)
     await stop(second)
     await left2
     const later = [await room.send('later 1'), await room.send('later 2')].map((r) => r.id)
@@ -117,7 +107,7 @@ describe('catch-up after the sender restarted', () => {
     const hello = nextMessage(bobRoom)
     await room.send('hello')
     await hello
-    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    const left = nextMemberEvent(room, 'member:left', bob.client.peerId.toString())
     await bob.close()
     await left
 
@@ -154,7 +144,7 @@ describe('catch-up cut short by its relay', () => {
     const hello = nextMessage(bobRoom)
     await room.send('hello')
     await hello
-    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    const left = nextMemberEvent(room, 'member:left', bob.client.peerId.toString())
     await bob.close()
     await left
     const sent: string[] = []
@@ -214,7 +204,7 @@ describe('catch-up from a store that lies', () => {
     const hello = nextMessage(bobRoom)
     await room.send('hello')
     await hello
-    const left = nextEvent(room, 'member:left', bob.client.peerId.toString())
+    const left = nextMemberEvent(room, 'member:left', bob.client.peerId.toString())
     await bob.close()
     await left
     const sent: string[] = []

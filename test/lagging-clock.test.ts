@@ -5,6 +5,7 @@ import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
+import { nextMemberEvent } from './helpers/member-events.ts'
 import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -34,7 +35,7 @@ describe('catch-up of a sender whose clock lags', () => {
     )
     const carolRoom = await carol.client.joinRoom(invite)
     const bobPeer = bob.client.peerId.toString()
-    const knowsBob = nextEvent(carolRoom, 'member:joined', bobPeer)
+    const knowsBob = nextMemberEvent(carolRoom, 'member:joined', bobPeer)
     await Promise.all([room.waitForPeers(), bobRoom.waitForPeers(), carolRoom.waitForPeers()])
     if (!carolRoom.members().some((m) => m.peerId === bobPeer)) await knowsBob
 
@@ -43,7 +44,7 @@ describe('catch-up of a sender whose clock lags', () => {
     for (let i = 0; i < 8; i++) await room.send(`live ${i}`)
     expect((await eighth).lamport).toBe(8)
 
-    const gone = [nextEvent(room, 'member:left', bobPeer), nextEvent(carolRoom, 'member:left', bobPeer)]
+    const gone = [nextMemberEvent(room, 'member:left', bobPeer), nextMemberEvent(carolRoom, 'member:left', bobPeer)]
     await bob.close()
     await Promise.all(gone)
     const lagging = await carolRoom.send('from a device that heard nothing')
@@ -90,16 +91,5 @@ function messageNumber(room: Room, n: number): Promise<RoomMessage> {
       resolve(event.detail)
     }
     room.addEventListener('message:received', listener)
-  })
-}
-
-function nextEvent(room: Room, type: 'member:joined' | 'member:left', peerId: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (event: CustomEvent<{ peerId: string }>): void => {
-      if (event.detail.peerId !== peerId) return
-      room.removeEventListener(type, listener)
-      resolve()
-    }
-    room.addEventListener(type, listener)
   })
 }
