@@ -225,6 +225,26 @@ describe('sender keys over pairwise channels', () => {
     expect(await receiver.decrypt(alice.peerId, next, HEADER)).toEqual(Uint8Array.of(3))
   })
 
+  it('behavior: a member counted before its bundle arrived, added twice at once, still reads what was sent meanwhile', async () => {
+    const sender = keysOf(alice)
+    sender.rotate()
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    sender.expectMember(bob.peerId)
+    const counted = await sender.encrypt(Uint8Array.of(1), HEADER)
+    // Two presences of the newcomer, each fetching its bundle: both arrive together.
+    expect(
+      await Promise.all([
+        sender.addMember(bob.peerId, bob.bundle, bob.certificate),
+        sender.addMember(bob.peerId, bob.bundle, bob.certificate),
+      ]),
+    ).toEqual([true, true])
+    for (const record of await distribute(sender)) {
+      expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+    }
+    expect(await receiver.decrypt(alice.peerId, counted, HEADER)).toEqual(Uint8Array.of(1))
+  })
+
   it('security: a member whose bundle could not be had, or that was removed, gets nothing of what was kept for it', async () => {
     const sender = keysOf(alice)
     sender.rotate()

@@ -159,6 +159,10 @@ export class RoomKeys {
     if (bundleHash === undefined) return false
     try {
       const verified = await verifyMemberBundle(peerId, bundleText, bundleHash)
+      // Added while this one verified (two presences of a newcomer, each fetching its bundle): that one took what
+      // it is owed; a second entry would replace it with nothing owed, and the newcomer could not read what was
+      // sent while its bundle was on its way.
+      if (this.#members.has(peerId)) return true
       this.#members.set(peerId, {
         address: certificate.address,
         bundleText,
