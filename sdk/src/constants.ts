@@ -92,6 +92,12 @@ export const MAX_CACHED_CERTIFICATES = 10_000
 /** Messages held while their sender's certificate is being fetched, per room. */
 export const MAX_PENDING_MESSAGES = 256
 
+/**
+ * Neighbours remembered per member as having forwarded its presence, to ask for its key bundle: relays linked in a
+ * ring hear a member by more than one way, and the one heard last may be the one asking.
+ */
+export const MAX_BUNDLE_SOURCES = 3
+
 /** Time allowed for a certificate request over {@link CERTIFICATE_PROTOCOL}. */
 export const CERTIFICATE_FETCH_TIMEOUT_MS = 5_000
 

@@ -11,7 +11,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { setNewest } from '../bounded-map.ts'
-import { MAX_CACHED_CERTIFICATES } from '../constants.ts'
+import { MAX_BUNDLE_SOURCES, MAX_CACHED_CERTIFICATES } from '../constants.ts'
 import { decodeKeyBundle, verifyKeyBundle } from '../crypto/key-bundle.ts'
 import { hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode } from '../encoding.ts'
@@ -38,8 +38,11 @@ export class KeyBundleCache {
   readonly #max: number
   readonly #bundles = new Map<string, string>()
   readonly #inflight = new Map<string, Promise<string | undefined>>()
-  /** The neighbour that last forwarded each member's presence. */
-  readonly #sources = new Map<string, PeerId>()
+  /**
+   * The neighbours that last forwarded each member's presence, newest first. More than one: relays linked in a ring
+   * get a member's presence by either way round, and the neighbour that forwarded it last may be the one asking.
+   */
+  readonly #sources = new Map<string, PeerId[]>()
 
   constructor(init: KeyBundleCacheInit) {
     this.#init = init
@@ -63,7 +66,8 @@ export class KeyBundleCache {
   /** Remembers that `source` forwarded the presence of `peerId`: it can be asked for the bundle. */
   noteSource(peerId: string, source: PeerId): void {
     if (source.toString() === peerId) return
-    setNewest(this.#sources, peerId, source, this.#max)
+    const others = (this.#sources.get(peerId) ?? []).filter((known) => !known.equals(source))
+    setNewest(this.#sources, peerId, [source, ...others].slice(0, MAX_BUNDLE_SOURCES), this.#max)
   }
 
   /**
@@ -88,12 +92,11 @@ export class KeyBundleCache {
   /**
    * What this node answers when `asker` asks for the bundle of `peerId`: held, or fetched now
    * from `peerId` itself when connected to it, else from the neighbour that forwarded its
-   * presence (see the module doc).
+   * presence last, other than the asker (see the module doc).
    */
   readonly lookup = (peerId: string, asker: PeerId, options: AbortOptions = {}): Promise<string | undefined> => {
-    const forwarder = this.#sources.get(peerId)
-    const source = this.#connected(peerId) ?? (forwarder?.equals(asker) === false ? forwarder : undefined)
-    return this.#resolve(peerId, source, options)
+    const forwarder = this.#sources.get(peerId)?.find((source) => !source.equals(asker))
+    return this.#resolve(peerId, this.#connected(peerId) ?? forwarder, options)
   }
 
   #resolve(about: string, source: PeerId | undefined, options: AbortOptions): Promise<string | undefined> {
