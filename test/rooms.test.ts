@@ -9,7 +9,7 @@ import type { ConnectionGater } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, decodeRecord, messageIdOf, type Room } from '@securechat/sdk/rooms'
-import type { Address, RoomMember, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type { Address, RoomMember } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
@@ -17,9 +17,7 @@ import { createRelay } from '../node/src/relay/create-relay.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { tempDir } from './helpers/cli.ts'
-
-/** Longest wait for a delivery or a presence change; they take milliseconds when things work. */
-const DELIVERY_TIMEOUT_MS = 10_000
+import { DELIVERY_TIMEOUT_MS, Inbox, until } from './helpers/room-inbox.ts'
 
 /**
  * Heartbeats every second instead of every 15 s, so that presence converges quickly even when a
@@ -85,72 +83,6 @@ async function startPeer(
   await client.start()
   cleanups.push(() => client.stop())
   return { client, wallet, address: wallet.address as Address }
-}
-
-/**
- * Resolves when `condition()` holds, checking now and after every `type` event on `target`;
- * rejects after `timeoutMs` with `describe()` saying what was still missing.
- */
-function until(
-  sources: Array<[EventTarget, string]>,
-  condition: () => boolean,
-  describe: () => string,
-  timeoutMs = DELIVERY_TIMEOUT_MS,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const signal = AbortSignal.timeout(timeoutMs)
-    const cleanup = (): void => {
-      for (const [target, type] of sources) target.removeEventListener(type, check)
-      signal.removeEventListener('abort', onAbort)
-    }
-    const check = (): void => {
-      if (!condition()) return
-      cleanup()
-      resolve()
-    }
-    const onAbort = (): void => {
-      cleanup()
-      reject(new Error(`timed out after ${timeoutMs} ms: ${describe()}`))
-    }
-    for (const [target, type] of sources) target.addEventListener(type, check)
-    signal.addEventListener('abort', onAbort)
-    check()
-  })
-}
-
-/** Every message a room delivers, from the moment it is created. */
-class Inbox {
-  readonly room: Room
-  readonly messages: RoomMessage[] = []
-  /** Messages from verified senders that this device could not read, with the reason. */
-  readonly undecryptable: UndecryptableMessage[] = []
-
-  constructor(room: Room) {
-    this.room = room
-    room.addEventListener('message:received', (event) => {
-      this.messages.push(event.detail)
-    })
-    room.addEventListener('message:undecryptable', (event) => {
-      this.undecryptable.push(event.detail)
-    })
-  }
-
-  texts(): string[] {
-    return this.messages.map((m) => m.text)
-  }
-
-  /** Waits until every text in `expected` has arrived. */
-  async waitFor(expected: readonly string[], who: string, timeoutMs = DELIVERY_TIMEOUT_MS): Promise<void> {
-    const missing = (): string[] => expected.filter((text) => !this.texts().includes(text))
-    await until(
-      [[this.room as unknown as EventTarget, 'message:received']],
-      () => missing().length === 0,
-      () =>
-        `${who} is missing ${JSON.stringify(missing())}; got ${JSON.stringify(this.texts())}` +
-        `; undecryptable: ${JSON.stringify(this.undecryptable.map((u) => u.reason))}`,
-      timeoutMs,
-    )
-  }
 }
 
 interface Member extends Peer {

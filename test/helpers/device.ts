@@ -12,6 +12,7 @@ export interface DeviceInit {
   backend?: VaultBackend
   listen?: string[]
   presenceIntervalMs?: number
+  presenceTimeoutMs?: number
   /** Which peers the device may reach (a network that does not route to one relay, say). */
   connectionGater?: ConnectionGater
   /** The device's wall clock (`createClient({ now })`): what its records state as their times. */
@@ -40,6 +41,7 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
     signer: walletSigner({ type: 'eoa', signer: init.wallet }),
     bootstrap: init.bootstrap,
     ...(init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: init.presenceIntervalMs }),
+    ...(init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: init.presenceTimeoutMs }),
     ...(init.listen === undefined ? {} : { listen: init.listen }),
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.now === undefined ? {} : { now: init.now }),
