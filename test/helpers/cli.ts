@@ -113,7 +113,14 @@ export async function startRelayProcess(
   for (const address of params.listen ?? ['/ip4/127.0.0.1/tcp/0']) args.push('--listen', address)
   for (const peer of params.peers ?? []) args.push('--peer', peer)
   const cli = spawnCli(args)
-  const first = JSON.parse(await cli.waitForLine((line) => line.includes('relay:started'), params.startTimeoutMs)) as {
+  // One that does not start in time is killed here: its caller gets no process to track.
+  const started = await cli
+    .waitForLine((line) => line.includes('relay:started'), params.startTimeoutMs)
+    .catch((err) => {
+      cli.kill('SIGKILL')
+      throw err
+    })
+  const first = JSON.parse(started) as {
     multiaddrs: string[]
     peerId: string
     web?: string
