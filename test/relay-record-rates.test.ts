@@ -15,6 +15,7 @@ import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { killAfterEach, type RelayProcess, startRelayProcess, waitFor } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
+import { floodTemplate } from './helpers/flood.ts'
 import { metrics, refusalLines, refused } from './helpers/relay-metrics.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
@@ -56,18 +57,7 @@ async function device(wallet: HDNodeWallet, relay: string): Promise<Device> {
  * message: gossipsub names a message by its sender and sequence number), until the relay hangs up on the device.
  */
 async function flood(room: Room, libp2p: Libp2p, relayPeer: string): Promise<number> {
-  const pubsub = libp2p.services.pubsub as Libp2p['services']['pubsub'] & {
-    publish(topic: string, data: Uint8Array): Promise<unknown>
-  }
-  const publish = pubsub.publish.bind(pubsub)
-  let template: Uint8Array | undefined
-  pubsub.publish = async (topic: string, data: Uint8Array) => {
-    if (topic === room.topic) template ??= data
-    return publish(topic, data)
-  }
-  await room.send('the template of the flood')
-  pubsub.publish = publish
-  if (template === undefined) throw new Error('the flooder published no message record')
+  const { record: template, publish } = await floodTemplate(room, libp2p, 'the template of the flood')
   const connected = () => libp2p.getConnections().some((c) => c.remotePeer.toString() === relayPeer)
   let sent = 0
   while (connected()) {

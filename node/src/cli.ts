@@ -102,6 +102,10 @@ export function buildProgram(): Command {
     )
     .option('--record-flood-ban-ms <ms>', 'how long such a device is refused (env SECURECHAT_RECORD_FLOOD_BAN_MS)')
     .option(
+      '--max-tier-records-per-second <n>',
+      "the most chat messages per second a gated room's rate tier may give one device and topic (env SECURECHAT_MAX_TIER_RECORDS_PER_SECOND)",
+    )
+    .option(
       '--colocation-threshold <peers>',
       'penalise every peer of an IP address with more peers than this; 0 (default): never, since many honest clients share a NAT or proxy (env SECURECHAT_COLOCATION_THRESHOLD)',
     )

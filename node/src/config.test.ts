@@ -97,6 +97,7 @@ describe('relay settings: limits on the libp2p side', () => {
         SECURECHAT_MAX_PENDING_CONNECTIONS: '12',
         SECURECHAT_CONTROL_RECORDS_PER_SECOND: '1',
         SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS: '3000',
+        SECURECHAT_MAX_TIER_RECORDS_PER_SECOND: '250',
       },
     )
     expect(config).toMatchObject({
@@ -106,6 +107,7 @@ describe('relay settings: limits on the libp2p side', () => {
       controlRecordBurst: 40,
       recordFloodBanAfterMs: 3000,
       recordFloodBanMs: 60_000,
+      maxTierRecordsPerSecond: 250,
       maxConnectionsPerIp: 9,
       connectionRatePerIp: 0.5,
       maxReservationsPerIp: 5,
@@ -118,6 +120,8 @@ describe('relay settings: limits on the libp2p side', () => {
     // A burst holds what a device may send in a second and more.
     expect(defaults.recordBurst).toBeGreaterThan(defaults.recordsPerSecond)
     expect(defaults.controlRecordBurst).toBeGreaterThan(defaults.controlRecordsPerSecond)
+    // A token tier may raise a device's rate above the relay's own, up to the ceiling.
+    expect(defaults.maxTierRecordsPerSecond).toBeGreaterThan(defaults.recordsPerSecond)
   })
 
   it('error: a limit that is not a positive number names the flag and the environment variable', () => {
@@ -132,6 +136,7 @@ describe('relay settings: limits on the libp2p side', () => {
       [{ controlRecordsPerSecond: 'fast' }, {}, 'controlRecordsPerSecond', '--control-records-per-second'],
       [{ recordFloodBanAfterMs: '10' }, {}, 'recordFloodBanAfterMs', '--record-flood-ban-after-ms'],
       [{}, { SECURECHAT_RECORD_FLOOD_BAN_MS: '-5' }, 'recordFloodBanMs', '--record-flood-ban-ms'],
+      [{ maxTierRecordsPerSecond: '0' }, {}, 'maxTierRecordsPerSecond', '--max-tier-records-per-second'],
     ] as const) {
       const err = refused(() => resolveRelayConfig(flags, env))
       expect(err.details).toMatchObject({ field })

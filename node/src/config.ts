@@ -16,6 +16,7 @@ import {
   RELAY_MAX_PENDING_CONNECTIONS,
   RELAY_MAX_RESERVATIONS,
   RELAY_MAX_RESERVATIONS_PER_IP,
+  RELAY_MAX_TIER_RECORDS_PER_SECOND,
   RELAY_RECORD_BURST,
   RELAY_RECORD_FLOOD_BAN_AFTER_MS,
   RELAY_RECORD_FLOOD_BAN_MS,
@@ -85,6 +86,8 @@ export const relayConfigSchema = z
       .int()
       .min(1_000)
       .max(2 ** 31 - 1),
+    /** The most chat messages per second a gated room's rate tier may give one device and topic here. */
+    maxTierRecordsPerSecond: z.number().positive().finite(),
     /** Peers from one IP beyond which gossipsub penalises each of them; 0: never (sdk client/scoring.ts). */
     colocationThreshold: z.number().int().nonnegative(),
     /** IPs never penalised for colocation: the operator's TLS proxy, NATs it knows. */
@@ -180,6 +183,7 @@ const ENV: Record<keyof RelayConfig, string> = {
   controlRecordBurst: 'SECURECHAT_CONTROL_RECORD_BURST',
   recordFloodBanAfterMs: 'SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS',
   recordFloodBanMs: 'SECURECHAT_RECORD_FLOOD_BAN_MS',
+  maxTierRecordsPerSecond: 'SECURECHAT_MAX_TIER_RECORDS_PER_SECOND',
   colocationThreshold: 'SECURECHAT_COLOCATION_THRESHOLD',
   colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
   json: 'SECURECHAT_JSON',
@@ -235,6 +239,7 @@ export interface RelayFlags {
   controlRecordBurst?: string
   recordFloodBanAfterMs?: string
   recordFloodBanMs?: string
+  maxTierRecordsPerSecond?: string
   colocationThreshold?: string
   colocationWhitelist?: string[]
   json?: boolean
@@ -287,6 +292,7 @@ type LimitKey = keyof RelayFlags &
     | 'controlRecordBurst'
     | 'recordFloodBanAfterMs'
     | 'recordFloodBanMs'
+    | 'maxTierRecordsPerSecond'
     | 'storeQueriesPerSecond'
     | 'storeQueryBurst'
     | 'storeQueriesPerSecondPerIp'
@@ -333,6 +339,7 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     controlRecordBurst: limit('controlRecordBurst', RELAY_CONTROL_RECORD_BURST),
     recordFloodBanAfterMs: limit('recordFloodBanAfterMs', RELAY_RECORD_FLOOD_BAN_AFTER_MS),
     recordFloodBanMs: limit('recordFloodBanMs', RELAY_RECORD_FLOOD_BAN_MS),
+    maxTierRecordsPerSecond: limit('maxTierRecordsPerSecond', RELAY_MAX_TIER_RECORDS_PER_SECOND),
     colocationThreshold: numberOrText(
       flags.colocationThreshold ??
         (env[ENV.colocationThreshold] || undefined) ??

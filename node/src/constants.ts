@@ -86,6 +86,13 @@ export const RELAY_CONTROL_RECORD_BURST = 100
 export const RELAY_RECORD_FLOOD_BAN_AFTER_MS = 10_000
 export const RELAY_RECORD_FLOOD_BAN_MS = 10 * 60_000
 
+/**
+ * The most chat messages per second a gated room's rate tier (docs/token-gates.md, Rate tiers) may give one device
+ * and topic at this relay, whatever the room's manifest says: ten times the relay's own rate. The burst is in the
+ * same proportion to the rate as `RELAY_RECORD_BURST` to `RELAY_RECORDS_PER_SECOND`.
+ */
+export const RELAY_MAX_TIER_RECORDS_PER_SECOND = 10 * RELAY_RECORDS_PER_SECOND
+
 /** A device with no record dropped for this long is no longer over its limit (its streak of drops ends). */
 export const RELAY_RECORD_FLOOD_PAUSE_MS = 1_000
 

@@ -273,10 +273,35 @@ export interface UndecryptableMessage {
 
 /** One token condition: `balanceOf` (or `ownerOf` for one ERC-721 id) of a contract on a chain. */
 export type TokenRule =
-  | { type: 'erc20'; chainId: number; contract: string; minBalance: string }
+  | { type: 'erc20'; chainId: number; contract: string; minBalance: string; rateTiers?: RateTier[] | undefined }
   /** `tokenId`: a specific token the holder must own (`ownerOf`); then `minBalance` is 1. */
-  | { type: 'erc721'; chainId: number; contract: string; tokenId?: string | undefined; minBalance: string }
-  | { type: 'erc1155'; chainId: number; contract: string; tokenId: string; minBalance: string }
+  | {
+      type: 'erc721'
+      chainId: number
+      contract: string
+      tokenId?: string | undefined
+      minBalance: string
+      rateTiers?: RateTier[] | undefined
+    }
+  | {
+      type: 'erc1155'
+      chainId: number
+      contract: string
+      tokenId: string
+      minBalance: string
+      rateTiers?: RateTier[] | undefined
+    }
+
+/**
+ * A token-tiered record rate of a gated room (docs/token-gates.md, Rate tiers): a device whose wallet holds at least
+ * `minBalance` of the condition's token may send `recordsPerSecond` chat messages to the room, on average, at relays
+ * that apply tiers (never above the relay's own ceiling). Tiers rise in both balance and rate.
+ */
+export interface RateTier {
+  /** Decimal string, in the token's base units, as the condition's `minBalance`. */
+  minBalance: string
+  recordsPerSecond: number
+}
 
 /** A token gate: one condition, or any / all of several (docs/architecture.md, Token gates). */
 export type GateRule = TokenRule | { anyOf: GateRule[] } | { allOf: GateRule[] }

@@ -52,6 +52,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
         controlRecordBurst: config.controlRecordBurst,
         floodBanAfterMs: config.recordFloodBanAfterMs,
         floodBanMs: config.recordFloodBanMs,
+        maxTierRecordsPerSecond: config.maxTierRecordsPerSecond,
       },
       scoring: { colocationThreshold: config.colocationThreshold, colocationWhitelist: config.colocationWhitelist },
       dataDir: config.dataDir,

@@ -52,19 +52,25 @@ export class RateLimiter {
     return this.#buckets.size
   }
 
-  /** Takes one token from `key`'s bucket, or says how long until one is back. */
-  take(key: string): RateDecision {
+  /**
+   * Takes one token from `key`'s bucket, or says how long until one is back. `rate` replaces the limiter's own rate
+   * and burst for this key (a token-tiered sender, `record-rates.ts`); idle buckets are still forgotten by the
+   * limiter's own rate.
+   */
+  take(key: string, rate?: { perSecond: number; burst: number }): RateDecision {
+    const perSecond = rate?.perSecond ?? this.#perSecond
+    const burst = rate?.burst ?? this.#burst
     const nowMs = this.#now()
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, atMs: nowMs }
+    const bucket = this.#buckets.get(key) ?? { tokens: burst, atMs: nowMs }
     this.#buckets.delete(key)
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * this.#perSecond)
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * perSecond)
     bucket.atMs = nowMs
     let decision: RateDecision
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1
       decision = { allowed: true }
     } else {
-      decision = { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.#perSecond)) }
+      decision = { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) }
     }
     this.#buckets.set(key, bucket)
     if (this.#buckets.size > this.#maxClients) this.#evict(nowMs)

@@ -90,6 +90,35 @@ describe('RecordRates', () => {
     expect(await accepting(device, record(device))).toBe(TopicValidatorResult.Accept)
   })
 
+  it("behavior: a sender's rate tier replaces the relay's rate for chat messages, with a burst in proportion, never above the ceiling", async () => {
+    vi.useFakeTimers()
+    const limits = new RelayLimits({ log: silentLoggerFactory('test') })
+    // The relay's own: 1 a second, 2 at once (two seconds' worth); tiers are capped at 3 a second.
+    const rates = new RecordRates({ limits, recordsPerSecond: 1, recordBurst: 2, maxTierRecordsPerSecond: 3 })
+    const [base, holder, whale] = [await peer(), await peer(), await peer()]
+    const tiers = new Map([
+      [holder.toString(), 2],
+      [whale.toString(), 50],
+    ])
+    const validate = rates.guard(
+      () => TopicValidatorResult.Accept,
+      accepted,
+      BUDGETS,
+      async (message) => (message.type === 'signed' ? tiers.get(message.from.toString()) : undefined),
+    )
+    const burst = async (device: PeerId, count: number): Promise<number> => {
+      let passed = 0
+      for (let i = 0; i < count; i++)
+        if ((await validate(device, record(device))) === TopicValidatorResult.Accept) passed++
+      return passed
+    }
+    expect(await burst(base, 10)).toBe(2)
+    expect(await burst(holder, 10)).toBe(4)
+    expect(await burst(whale, 10)).toBe(6)
+    vi.advanceTimersByTime(1_000)
+    expect([await burst(base, 10), await burst(holder, 10), await burst(whale, 10)]).toEqual([1, 2, 3])
+  })
+
   it('error: a ban delay that is not a positive number', () => {
     const limits = new RelayLimits({ log: silentLoggerFactory('test') })
     expect(() => new RecordRates({ limits, floodBanAfterMs: 0 })).toThrow(RangeError)

@@ -19,6 +19,7 @@ import { SCORE_THRESHOLDS } from '@securechat/sdk/client'
 import {
   RELAY_CONTROL_RECORD_BURST,
   RELAY_CONTROL_RECORDS_PER_SECOND,
+  RELAY_MAX_TIER_RECORDS_PER_SECOND,
   RELAY_RECORD_BURST,
   RELAY_RECORD_FLOOD_BAN_AFTER_MS,
   RELAY_RECORD_FLOOD_BAN_MS,
@@ -40,7 +41,18 @@ export interface RecordRatesInit {
   /** A device whose records are dropped this long without a pause is banned, for `floodBanMs`. */
   floodBanAfterMs?: number
   floodBanMs?: number
+  /**
+   * The most chat messages per second a gated room's rate tier may give one device (the room's manifest names its
+   * tiers, the operator caps them here); its burst is in the proportion of `recordBurst` to `recordsPerSecond`.
+   */
+  maxTierRecordsPerSecond?: number
 }
+
+/**
+ * The chat-message rate a record's sender has in its room, if the room says (a gated room's rate tiers, read from the
+ * sender's gate result); undefined for the relay's own rate.
+ */
+export type TierRate = (message: Message) => number | undefined | Promise<number | undefined>
 
 /** Which budget a record counts against. */
 export type RecordBudget = 'messages' | 'control'
@@ -62,6 +74,9 @@ export class RecordRates {
   readonly #buckets: Record<RecordBudget, RateLimiter>
   readonly #floodBanAfterMs: number
   readonly #floodBanMs: number
+  readonly #maxTierRate: number
+  /** Seconds of a tier's rate its burst holds: the relay's own burst over its own rate. */
+  readonly #burstSeconds: number
   /** Devices whose records are being dropped, oldest streak first (bounded like the buckets). */
   readonly #streaks = new Map<string, Streak>()
 
@@ -69,9 +84,14 @@ export class RecordRates {
     this.#limits = init.limits
     this.#floodBanAfterMs = init.floodBanAfterMs ?? RELAY_RECORD_FLOOD_BAN_AFTER_MS
     this.#floodBanMs = init.floodBanMs ?? RELAY_RECORD_FLOOD_BAN_MS
+    this.#maxTierRate = init.maxTierRecordsPerSecond ?? RELAY_MAX_TIER_RECORDS_PER_SECOND
+    const recordsPerSecond = init.recordsPerSecond ?? RELAY_RECORDS_PER_SECOND
+    const recordBurst = init.recordBurst ?? RELAY_RECORD_BURST
+    this.#burstSeconds = recordBurst / recordsPerSecond
     for (const [field, value] of [
       ['floodBanAfterMs', this.#floodBanAfterMs],
       ['floodBanMs', this.#floodBanMs],
+      ['maxTierRecordsPerSecond', this.#maxTierRate],
     ] as const) {
       if (!(value > 0) || !Number.isFinite(value)) {
         throw new RangeError(`relay limit ${field} must be a positive number, got ${value}`)
@@ -79,8 +99,8 @@ export class RecordRates {
     }
     this.#buckets = {
       messages: new RateLimiter({
-        perSecond: init.recordsPerSecond ?? RELAY_RECORDS_PER_SECOND,
-        burst: init.recordBurst ?? RELAY_RECORD_BURST,
+        perSecond: recordsPerSecond,
+        burst: recordBurst,
         maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
       }),
       control: new RateLimiter({
@@ -103,26 +123,40 @@ export class RecordRates {
   /**
    * `validate` with the limit after it: a record it accepts counts against its device's budget for the topic, the one
    * `budgets` names for the record's type (`accepted`: what `validate` accepted). Records that fail validation cost no
-   * token: they are rejected and scored already.
+   * token: they are rejected and scored already. `tierRate` gives a chat message's sender the rate its room's tiers
+   * give it (capped by `maxTierRecordsPerSecond`) instead of the relay's own.
    */
   guard<T extends string>(
     validate: Validator,
     accepted: (message: Message) => { type: T } | undefined,
     budgets: Record<T, RecordBudget>,
+    tierRate?: TierRate,
   ): Validator {
     return (source, message) => {
       if (message.type !== 'signed') return validate(source, message)
       const from = message.from.toString()
       if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
-      const limit = (result: TopicValidatorResult): TopicValidatorResult => {
+      const take = (budget: RecordBudget, tier: number | undefined): TopicValidatorResult =>
+        this.#buckets[budget].take(`${from} ${message.topic}`, this.#tiered(tier)).allowed
+          ? TopicValidatorResult.Accept
+          : this.#drop(from, source, message.topic)
+      const limit = (result: TopicValidatorResult): TopicValidatorResult | Promise<TopicValidatorResult> => {
         const type = accepted(message)?.type
         if (result !== TopicValidatorResult.Accept || type === undefined) return result
-        if (this.#buckets[budgets[type]].take(`${from} ${message.topic}`).allowed) return result
-        return this.#drop(from, source, message.topic)
+        const budget = budgets[type]
+        const tier = budget === 'messages' ? tierRate?.(message) : undefined
+        return tier instanceof Promise ? tier.then((rate) => take(budget, rate)) : take(budget, tier)
       }
       const result = validate(source, message)
       return result instanceof Promise ? result.then(limit) : limit(result)
     }
+  }
+
+  /** A tier's rate and burst, capped by the operator's ceiling; undefined for the relay's own. */
+  #tiered(rate: number | undefined): { perSecond: number; burst: number } | undefined {
+    if (rate === undefined) return undefined
+    const perSecond = Math.min(rate, this.#maxTierRate)
+    return { perSecond, burst: Math.max(1, Math.round(perSecond * this.#burstSeconds)) }
   }
 
   #drop(from: string, source: PeerId, topic: string): TopicValidatorResult {

@@ -33,6 +33,7 @@ import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
 import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
 import { LinkedRelays } from './linked-relays.ts'
+import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
@@ -393,7 +394,12 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined })
     libp2p.services.pubsub.topicValidators.set(
       topic,
-      this.#recordRates.guard(gatekeeper.validate, (message) => gatekeeper.accepted(message), ROOM_BUDGETS),
+      this.#recordRates.guard(
+        gatekeeper.validate,
+        (message) => gatekeeper.accepted(message),
+        ROOM_BUDGETS,
+        roomTierRate(gatekeeper, this.#checks.gates),
+      ),
     )
     libp2p.services.pubsub.subscribe(topic)
     this.#log.info('joined room topic', { room: roomId })

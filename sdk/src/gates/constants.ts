@@ -38,3 +38,9 @@ export const GATE_MAX_DEPTH = 3
 
 /** Most token conditions in one rule, counted over every `anyOf` / `allOf`. */
 export const GATE_MAX_CONDITIONS = 16
+
+/** Most rate tiers one token condition may carry (`TokenRule.rateTiers`). */
+export const GATE_MAX_RATE_TIERS = 8
+
+/** Highest rate a tier may name, in chat messages per second (a relay applies its own, lower ceiling). */
+export const GATE_MAX_TIER_RECORDS_PER_SECOND = 100_000

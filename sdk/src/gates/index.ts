@@ -4,6 +4,8 @@ export {
   GATE_MAX_CONDITIONS,
   GATE_MAX_DEPTH,
   GATE_MAX_LOG_BLOCK_RANGE,
+  GATE_MAX_RATE_TIERS,
+  GATE_MAX_TIER_RECORDS_PER_SECOND,
   GATE_POLL_INTERVAL_MS,
   GATE_RPC_TIMEOUT_MS,
   GATE_WATCH_IDLE_MS,
@@ -22,6 +24,7 @@ export {
   onEligibilityChange,
   resolveGateEvaluator,
 } from './evaluator.ts'
+export { hasRateTiers, tierRecordsPerSecond } from './rate-tiers.ts'
 export { decideGate, type GateDecision } from './room-gate.ts'
 export {
   conditionsOf,
@@ -33,6 +36,8 @@ export {
   normalizeGateRule,
   type ParseGateRuleOptions,
   parseGateRule,
+  type RateTier,
+  rateTiersSchema,
   type TokenInfo,
   type TokenRule,
   tokenRuleSchema,

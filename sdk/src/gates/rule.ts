@@ -2,8 +2,13 @@ import { formatUnits, getAddress, isAddress } from 'ethers'
 import { z } from 'zod'
 import { canonicalJson } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
-import type { GateRule, TokenRule } from '../types.ts'
-import { GATE_MAX_CONDITIONS, GATE_MAX_DEPTH } from './constants.ts'
+import type { GateRule, RateTier, TokenRule } from '../types.ts'
+import {
+  GATE_MAX_CONDITIONS,
+  GATE_MAX_DEPTH,
+  GATE_MAX_RATE_TIERS,
+  GATE_MAX_TIER_RECORDS_PER_SECOND,
+} from './constants.ts'
 
 /**
  * Token-gate rules (docs/architecture.md, Token gates): a chain, a standard, a contract, an optional
@@ -24,6 +29,32 @@ const contractSchema = z
   .refine((value) => isAddress(value), 'a valid EIP-55 checksum (or all lowercase)')
 const chainIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 
+/**
+ * Rate tiers of a token condition (docs/token-gates.md, Rate tiers): at most {@link GATE_MAX_RATE_TIERS}, rising in
+ * both balance and rate, so that holding more never lowers a device's rate.
+ */
+export const rateTiersSchema = z
+  .array(
+    z
+      .object({
+        minBalance: minBalanceSchema,
+        recordsPerSecond: z.number().positive().max(GATE_MAX_TIER_RECORDS_PER_SECOND),
+      })
+      .strict(),
+  )
+  .min(1)
+  .max(GATE_MAX_RATE_TIERS)
+  .refine(
+    (tiers) =>
+      tiers.every(
+        (tier, i) =>
+          i === 0 ||
+          (BigInt(tier.minBalance) > BigInt(tiers[i - 1]!.minBalance) &&
+            tier.recordsPerSecond > tiers[i - 1]!.recordsPerSecond),
+      ),
+    'tiers rise in both minBalance and recordsPerSecond',
+  ) satisfies z.ZodType<RateTier[]>
+
 export const tokenRuleSchema = z.discriminatedUnion('type', [
   z
     .object({
@@ -31,6 +62,7 @@ export const tokenRuleSchema = z.discriminatedUnion('type', [
       chainId: chainIdSchema,
       contract: contractSchema,
       minBalance: minBalanceSchema,
+      rateTiers: rateTiersSchema.optional(),
     })
     .strict(),
   z
@@ -41,6 +73,7 @@ export const tokenRuleSchema = z.discriminatedUnion('type', [
       /** A specific token: the holder must own it (`ownerOf`), and `minBalance` is 1. */
       tokenId: uintSchema.optional(),
       minBalance: minBalanceSchema,
+      rateTiers: rateTiersSchema.optional(),
     })
     .strict()
     .refine((rule) => rule.tokenId === undefined || rule.minBalance === '1', {
@@ -54,12 +87,13 @@ export const tokenRuleSchema = z.discriminatedUnion('type', [
       contract: contractSchema,
       tokenId: uintSchema,
       minBalance: minBalanceSchema,
+      rateTiers: rateTiersSchema.optional(),
     })
     .strict(),
 ]) satisfies z.ZodType<TokenRule>
 
 // The types live in the sdk's types module, below every feature; the schema must parse to them.
-export type { GateRule, TokenRule }
+export type { GateRule, RateTier, TokenRule }
 
 /**
  * A rule, checked without recursion beyond {@link GATE_MAX_DEPTH} and with at most
