@@ -155,6 +155,10 @@ export async function run(): Promise<BenchRecord[]> {
       goalMet: count === DEFAULT_MESSAGES ? ms <= GOAL_MS : undefined,
       sendMs: Math.round(sendMs),
       republished: room.outgoing.republished,
+      // Store queries the relay refused (its per-peer and per-IP limits, at their defaults): an honest catch-up meets none.
+      storeQueriesRefused: Object.entries(relay.node.limits.stats().refused)
+        .filter(([reason]) => reason.startsWith('store-'))
+        .reduce((sum, [, refused]) => sum + refused, 0),
       progress,
     }
     console.log(`catch-up: ${JSON.stringify(summary)}`)
