@@ -12,9 +12,6 @@ import { memberNftAbi, smartWalletAbi, smartWalletBytecode } from '@securechat/s
 import {
   type EligibilityChange,
   type GateEvaluator,
-  type GateEvaluatorEvents,
-  type GateResult,
-  type GateRule,
   gateEvaluator,
   type TokenRule,
 } from '@securechat/sdk/gates'
@@ -22,11 +19,11 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Contract, ContractFactory, getAddress, JsonRpcProvider, type Wallet } from 'ethers'
-import { TypedEventEmitter } from 'main-event'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { LyingEvaluator } from './helpers/lying-evaluator.ts'
 import { type RpcProxy, startRpcProxy } from './helpers/rpc-proxy.ts'
 
 const DELIVERY_TIMEOUT_MS = 10_000
@@ -205,39 +202,6 @@ async function mintNft(to: string): Promise<bigint> {
 async function transferNft(from: number, to: string, id: bigint): Promise<number> {
   const tx = await nftAs(from).getFunction('transferFrom')(chain.accounts[from]!.address, to, id)
   return (await tx.wait()).blockNumber as number
-}
-
-/** What a modified client that skips the gate would use: everyone is eligible. */
-class LyingEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implements GateEvaluator {
-  readonly unavailable = undefined
-  start(): void {}
-  stop(): void {}
-  check(): 'eligible' {
-    return 'eligible'
-  }
-  watch(): void {}
-  unwatch(): void {}
-  async isEligible(): Promise<boolean> {
-    return true
-  }
-  async evaluate(gateRule: GateRule, address: string): Promise<GateResult> {
-    return {
-      status: 'eligible',
-      address: getAddress(address) as `0x${string}`,
-      rule: gateRule,
-      blockNumber: undefined,
-      holdings: [],
-      checkedAtMs: Date.now(),
-      stale: false,
-      error: undefined,
-    }
-  }
-  async describe(): Promise<string> {
-    return 'anything'
-  }
-  async tokenInfo(): Promise<Record<string, never>> {
-    return {}
-  }
 }
 
 describe('token-gated rooms', () => {

@@ -69,6 +69,7 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       'Valid records dropped because the token gate could not be read.',
       stats.gateUnavailable,
     ),
+    ...gateMetrics(stats.gate),
     gauge(
       'securechat_relay_inbound_connections',
       'Inbound libp2p connections open or being opened, as the limits count them.',
@@ -85,6 +86,24 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       help: 'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them.',
       type: 'counter',
       samples: Object.entries(stats.limits.refused).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+  ]
+}
+
+/** The token gate's view of the chain; nothing for a relay without one. */
+function gateMetrics(gate: RelayStats['gate']): Metric[] {
+  if (gate === undefined) return []
+  return [
+    gauge(
+      'securechat_relay_gate_head_block',
+      'The newest block the token gate followed the chain to (0: none yet); gated records are judged at it or later.',
+      gate.head ?? 0,
+    ),
+    {
+      name: 'securechat_relay_gate_chain_reads_total',
+      help: 'What the token gate asked the chain: heads (eth_blockNumber), logs (eth_getLogs), balances.',
+      type: 'counter',
+      samples: Object.entries(gate.reads).map(([read, value]) => ({ labels: { read }, value })),
     },
   ]
 }

@@ -22,7 +22,7 @@ import {
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
-import type { GateEvaluator } from '@securechat/sdk/gates'
+import type { GateEvaluator, GateReadStats } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
@@ -109,6 +109,11 @@ export interface RelayStats {
   gateDropped: number
   /** Valid records dropped (`Ignore`) because the gate could not be read (no chain, RPC down). */
   gateUnavailable: number
+  /**
+   * The newest block the token gate followed the chain to, and what it read there (no chain: undefined). Every
+   * gated record is judged at a head read after it arrived (docs/token-gates.md).
+   */
+  gate: { head: number | undefined; reads: GateReadStats } | undefined
   /** Since `start()`; 0 while stopped. */
   uptimeMs: number
   /** What the connection and reservation limits hold and refused. */
@@ -191,6 +196,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   }
 
   stats(): RelayStats {
+    const gates = this.#checks.gates
     return {
       rooms: this.#rooms.size,
       connections: this.#libp2p?.getConnections().length ?? 0,
@@ -198,6 +204,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       rejected: this.#rejected,
       gateDropped: this.#gateDropped,
       gateUnavailable: this.#gateUnavailable,
+      gate: gates === undefined ? undefined : { head: gates.head, reads: gates.stats() },
       uptimeMs: this.#startedAtMs === undefined ? 0 : Date.now() - this.#startedAtMs,
       limits: this.#limits.stats(),
     }

@@ -12,11 +12,21 @@ export const GATE_CACHE_TTL_MS = 60_000
 
 /**
  * How often an evaluator asks its RPC endpoint for new blocks (and the Transfer logs in them)
- * while it holds verdicts. Bounds how long a transfer takes to be noticed. Our own timer, not
+ * while it holds verdicts, when no record made it ask sooner. Bounds how long a transfer takes to
+ * be noticed without a record from the member (the `member:ineligible` event, keys rotated away
+ * from it); a record is always judged at a head read after it arrived. Our own timer, not
  * ethers' `provider.on('block')`: `JsonRpcProvider` polls every 4 s by default and cannot be
  * cancelled per subscriber.
  */
 export const GATE_POLL_INTERVAL_MS = 2_000
+
+/**
+ * Least time between two reads of the chain's head by one evaluator. Every record of a gated room waits, before
+ * it is judged, for a head read that started after it arrived (`GateEvaluator.follow`); one read serves every
+ * record that arrived before it started, so while records keep arriving a verifier reads the head at most once
+ * per this interval (and not at all when none arrive), and a record waits at most this long plus one round trip.
+ */
+export const GATE_HEAD_READ_INTERVAL_MS = 250
 
 /** One RPC call of a gate check is abandoned (the result is "unknown") after this long. */
 export const GATE_RPC_TIMEOUT_MS = 10_000

@@ -4,6 +4,7 @@ import { startTestChain, type TestChain } from '../../../test/helpers/chain.ts'
 import { type RpcProxy, startRpcProxy } from '../../../test/helpers/rpc-proxy.ts'
 import { demoTokenAbi, memberNftAbi } from '../contracts/index.ts'
 import { GateUnavailableError } from '../errors.ts'
+import type { Address } from '../types.ts'
 import {
   type EligibilityChange,
   explainGateResult,
@@ -11,6 +12,7 @@ import {
   type GateEvaluatorInit,
   gateEvaluator,
 } from './evaluator.ts'
+import { decideGate } from './room-gate.ts'
 import type { GateRule, TokenRule } from './rule.ts'
 
 let chain: TestChain
@@ -169,6 +171,48 @@ describe('GateEvaluator on Hardhat with the demo contracts', () => {
     expect((await evaluator.evaluate(nft, account(12))).status).toBe('eligible')
     expect(evaluator.check(nft, account(11))).toBeUndefined()
     expect((await evaluator.evaluate(nft, account(11))).status).toBe('ineligible')
+  })
+
+  it('behavior: follow — a record that arrives after the block of a transfer is judged at it, with no poll in between', async () => {
+    // Started, but its poll would come only after an hour: the record's own head read must find the transfer.
+    const evaluator = evaluatorFor({ pollIntervalMs: 3_600_000 })
+    evaluator.start()
+    const id = await mintNft(14)
+    expect(await decideGate(evaluator, nft, account(14) as Address)).toEqual({ admit: true })
+    expect(evaluator.check(nft, account(14))).toBe('eligible')
+    const block = await transferNft(14, 15, id)
+    // Right after the block is mined the cached verdict still says yes; the gate step does not trust it.
+    expect(evaluator.check(nft, account(14))).toBe('eligible')
+    const lost = nextEvent(evaluator, 'member:ineligible', account(14))
+    expect(await decideGate(evaluator, nft, account(14) as Address)).toEqual({ admit: false, reason: 'ineligible' })
+    expect(evaluator.head).toBe(block)
+    expect((await lost).result.blockNumber).toBe(block)
+  })
+
+  it('behavior: follow — one head read serves every record that arrived before it started', async () => {
+    const evaluator = evaluatorFor({ pollIntervalMs: 3_600_000, headReadIntervalMs: 200 })
+    evaluator.start()
+    await evaluator.follow()
+    const before = evaluator.stats()
+    // A burst of 100 records: one read after the spacing, shared by all.
+    const heads = await Promise.all(Array.from({ length: 100 }, () => evaluator.follow()))
+    expect(new Set(heads).size).toBe(1)
+    expect(evaluator.stats().heads - before.heads).toBe(1)
+  })
+
+  it('behavior: follow — a record that arrives while a head read is in flight waits for the next read', async () => {
+    // No spacing: the first call starts its read at once, and the second arrives while it is in flight.
+    const evaluator = evaluatorFor({ pollIntervalMs: 3_600_000, headReadIntervalMs: 0 })
+    evaluator.start()
+    const id = await mintNft(16)
+    await evaluator.evaluate(nft, account(16))
+    const before = evaluator.stats()
+    const first = evaluator.follow()
+    const block = await transferNft(16, 17, id)
+    const second = evaluator.follow()
+    await Promise.all([first, second])
+    expect(evaluator.stats().heads - before.heads).toBe(2)
+    expect(await second).toBe(block)
   })
 
   it('behavior: results are cached for cacheTtlMs, then read again', async () => {

@@ -7,6 +7,7 @@ import { type LoggerFactory, silentLoggerFactory } from '../logger.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import {
   GATE_CACHE_TTL_MS,
+  GATE_HEAD_READ_INTERVAL_MS,
   GATE_MAX_CACHED_RESULTS,
   GATE_MAX_LOG_BLOCK_RANGE,
   GATE_POLL_INTERVAL_MS,
@@ -60,6 +61,16 @@ export interface EligibilityChange {
   result: GateResult
 }
 
+/** What an evaluator asked the chain so far: what a relay's `/metrics` shows and the cost a test can bound. */
+export interface GateReadStats {
+  /** Reads of the chain's head (`eth_blockNumber`). */
+  heads: number
+  /** `eth_getLogs` calls for Transfer logs (at most one per new head, for every watched contract at once). */
+  logs: number
+  /** Balance reads (`balanceOf`, `ownerOf`): one per condition of a verdict read. */
+  balances: number
+}
+
 export interface GateEvaluatorEvents {
   /** An address that failed the rule now passes it. */
   'member:eligible': CustomEvent<EligibilityChange>
@@ -101,6 +112,20 @@ export interface GateEvaluator extends TypedEventTarget<GateEvaluatorEvents> {
   describe(rule: GateRule, options?: AbortOptions): Promise<string>
   /** Metadata of a token on this evaluator's chain (cached; empty when the chain cannot tell). */
   tokenInfo(contract: string, options?: AbortOptions): Promise<TokenInfo>
+  /**
+   * Follows the chain to a head read after this call (the Transfer logs up to it applied, the verdicts of the
+   * wallets they name stale) and resolves with that head: a verdict {@link check} gives afterwards is as new as
+   * the endpoint's head was when this was called. This is what makes a record that arrives after the endpoint
+   * serves a transfer's block be judged at that block or later. One read serves every call made before it
+   * started; reads are at least {@link GATE_HEAD_READ_INTERVAL_MS} apart while the evaluator is started. While
+   * the chain is not answering it resolves at once with the last head seen (verified members stay, nobody new
+   * is admitted). Rejects only when `options.signal` aborts.
+   */
+  follow(options?: AbortOptions): Promise<number | undefined>
+  /** The newest block this evaluator followed the chain to (its Transfer logs applied); undefined before the first. */
+  readonly head: number | undefined
+  /** What it asked the chain since it was made. */
+  stats(): GateReadStats
   /** The current outage, if the chain is not answering. */
   readonly unavailable: GateUnavailableError | undefined
 }
@@ -116,6 +141,8 @@ export interface GateEvaluatorInit {
   cacheTtlMs?: number
   /** See {@link GATE_POLL_INTERVAL_MS}. */
   pollIntervalMs?: number
+  /** See {@link GATE_HEAD_READ_INTERVAL_MS}; 0 reads the head for every record that finds no read to wait for. */
+  headReadIntervalMs?: number
   /** See {@link GATE_RPC_TIMEOUT_MS}. */
   rpcTimeoutMs?: number
   /** See {@link GATE_WATCH_IDLE_MS}. */
@@ -220,6 +247,12 @@ interface Inflight {
   invalidated: boolean
 }
 
+interface Sync {
+  promise: Promise<number>
+  /** Syncs are numbered as they start: a record waits for one numbered after the last started when it arrived. */
+  generation: number
+}
+
 interface Watch {
   rule: GateRule
   address: Address
@@ -232,6 +265,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   readonly #log
   readonly #cacheTtlMs: number
   readonly #pollIntervalMs: number
+  readonly #headReadIntervalMs: number
   readonly #rpcTimeoutMs: number
   readonly #watchIdleMs: number
   readonly #maxCached: number
@@ -248,7 +282,12 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   readonly #checksums = new Map<string, Address>()
   #chainId: number | undefined
   #lastBlock: number | undefined
-  #syncing: Promise<number> | undefined
+  #syncing: Sync | undefined
+  #syncGeneration = 0
+  #lastSyncStartMs = Number.NEGATIVE_INFINITY
+  /** The one timer that spaces head reads ({@link GATE_HEAD_READ_INTERVAL_MS}); every waiting record shares it. */
+  #spacer: { promise: Promise<void>; timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined
+  readonly #reads: GateReadStats = { heads: 0, logs: 0, balances: 0 }
   #outage: GateUnavailableError | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #ticking = false
@@ -259,6 +298,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
     this.#log = (components.logger ?? silentLoggerFactory)('securechat:sdk:gates')
     this.#cacheTtlMs = init.cacheTtlMs ?? GATE_CACHE_TTL_MS
     this.#pollIntervalMs = init.pollIntervalMs ?? GATE_POLL_INTERVAL_MS
+    this.#headReadIntervalMs = init.headReadIntervalMs ?? GATE_HEAD_READ_INTERVAL_MS
     this.#rpcTimeoutMs = init.rpcTimeoutMs ?? GATE_RPC_TIMEOUT_MS
     this.#watchIdleMs = init.watchIdleMs ?? GATE_WATCH_IDLE_MS
     this.#maxCached = init.maxCachedResults ?? GATE_MAX_CACHED_RESULTS
@@ -274,6 +314,19 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
         throw new InvalidInputError(`gateEvaluator: ${name} must be a positive number, got ${value}`)
       }
     }
+    if (!Number.isFinite(this.#headReadIntervalMs) || this.#headReadIntervalMs < 0) {
+      throw new InvalidInputError(
+        `gateEvaluator: headReadIntervalMs must be a number ≥ 0, got ${this.#headReadIntervalMs}`,
+      )
+    }
+  }
+
+  get head(): number | undefined {
+    return this.#lastBlock
+  }
+
+  stats(): GateReadStats {
+    return { ...this.#reads }
   }
 
   get unavailable(): GateUnavailableError | undefined {
@@ -288,6 +341,33 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   stop(): void {
     clearInterval(this.#timer)
     this.#timer = undefined
+    // Records waiting for the spacing go on at once (a stopped evaluator does not space its reads).
+    const spacer = this.#spacer
+    this.#spacer = undefined
+    clearTimeout(spacer?.timer)
+    spacer?.resolve()
+  }
+
+  async follow(options: AbortOptions = {}): Promise<number | undefined> {
+    options.signal?.throwIfAborted()
+    if (this.#outage !== undefined) {
+      // Records do not wait for an endpoint that is down: they are judged by what is known (verified members
+      // stay), and this read finds out whether the chain answers again.
+      this.#sync().then(
+        () => this.#noteAvailable(),
+        () => undefined,
+      )
+      return this.#lastBlock
+    }
+    try {
+      const head = await raceSignal(this.#syncAfter(this.#syncGeneration), options.signal)
+      this.#noteAvailable()
+      return head
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      this.#reportUnavailable(toUnavailable(err, this.#chainId))
+      return this.#lastBlock
+    }
   }
 
   check(rule: GateRule, address: string): Exclude<GateStatus, 'unknown'> | undefined {
@@ -431,6 +511,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
 
   async #balanceOf(condition: TokenRule, address: Address, blockTag: number): Promise<bigint> {
     const to = getAddress(condition.contract)
+    this.#reads.balances += 1
     if (condition.type === 'erc721' && condition.tokenId !== undefined) {
       const data = erc20or721.encodeFunctionData('ownerOf', [BigInt(condition.tokenId)])
       let raw: string
@@ -530,13 +611,53 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
    * stale, and returns the head. One sync at a time; concurrent callers share it.
    */
   #sync(): Promise<number> {
-    this.#syncing ??= this.#runSync().finally(() => {
-      this.#syncing = undefined
-    })
-    return this.#syncing
+    if (this.#syncing === undefined) {
+      const sync: Sync = { promise: Promise.resolve(0), generation: ++this.#syncGeneration }
+      this.#lastSyncStartMs = this.#now()
+      sync.promise = this.#runSync().finally(() => {
+        if (this.#syncing === sync) this.#syncing = undefined
+      })
+      this.#syncing = sync
+    }
+    return this.#syncing.promise
+  }
+
+  /** The head of the first sync numbered after `generation`: one that started after the caller arrived. */
+  async #syncAfter(generation: number): Promise<number> {
+    for (;;) {
+      const current = this.#syncing
+      if (current !== undefined && current.generation > generation) return current.promise
+      if (current !== undefined) {
+        // It started before the caller arrived, so it may predate the block the caller must be judged at.
+        await current.promise.catch(() => undefined)
+        continue
+      }
+      const waitMs = this.#lastSyncStartMs + this.#headReadIntervalMs - this.#now()
+      if (waitMs > 0 && this.#timer !== undefined) {
+        await this.#spaced(waitMs)
+        continue
+      }
+      return this.#sync()
+    }
+  }
+
+  #spaced(waitMs: number): Promise<void> {
+    if (this.#spacer === undefined) {
+      let resolve: () => void = () => undefined
+      const promise = new Promise<void>((settle) => {
+        resolve = settle
+      })
+      const timer = setTimeout(() => {
+        this.#spacer = undefined
+        resolve()
+      }, waitMs)
+      this.#spacer = { promise, timer, resolve }
+    }
+    return this.#spacer.promise
   }
 
   async #runSync(): Promise<number> {
+    this.#reads.heads += 1
     const head = await this.#rpc(() => this.#provider.getBlockNumber())
     const last = this.#lastBlock
     const contracts = this.#watchedContracts()
@@ -552,6 +673,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
       this.#lastBlock = head
       return head
     }
+    this.#reads.logs += 1
     const logs = await this.#rpc(() =>
       this.#provider.getLogs({
         address: contracts,

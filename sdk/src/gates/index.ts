@@ -1,5 +1,6 @@
 export {
   GATE_CACHE_TTL_MS,
+  GATE_HEAD_READ_INTERVAL_MS,
   GATE_MAX_CACHED_RESULTS,
   GATE_MAX_CONDITIONS,
   GATE_MAX_DEPTH,
@@ -18,6 +19,7 @@ export {
   type GateEvaluatorEvents,
   type GateEvaluatorInit,
   type GateHolding,
+  type GateReadStats,
   type GateResult,
   type GateStatus,
   gateEvaluator,

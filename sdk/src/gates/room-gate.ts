@@ -10,32 +10,31 @@ const INELIGIBLE: GateDecision = { admit: false, reason: 'ineligible' }
 const UNAVAILABLE: GateDecision = { admit: false, reason: 'unavailable' }
 
 /**
- * The gate step of gossip validation (docs/architecture.md, Token gates): synchronous when the sender's
- * eligibility is cached, a Promise when the chain must be asked. Fails closed: without an
- * evaluator, or when the chain cannot be asked, the sender is not admitted (the caller answers
- * `Ignore`, never `Reject`: eligibility depends on a block, not on a provable fault). Admitted
- * senders are watched, so the evaluator re-checks them when the chain moves.
+ * The gate step of gossip validation (docs/token-gates.md, What is promised after a transfer): the record is
+ * judged at a head the evaluator read after the record arrived (`follow`), so a record that arrives once the
+ * endpoint serves the block of a transfer is judged at that block or later, whatever the poll interval. Cached
+ * verdicts that no Transfer log up to that head touched are reused; the others are read again. Fails closed:
+ * without an evaluator, or when the chain cannot be asked, the sender is not admitted unless it was verified
+ * before (the caller answers `Ignore`, never `Reject`: eligibility depends on a block, not on a provable fault).
+ * Admitted senders are watched, so the evaluator re-checks them when the chain moves.
  */
-export function decideGate(
+export async function decideGate(
   evaluator: GateEvaluator | undefined,
   rule: GateRule,
   address: Address,
-): GateDecision | Promise<GateDecision> {
+): Promise<GateDecision> {
   if (evaluator === undefined) return UNAVAILABLE
+  await evaluator.follow()
   const known = evaluator.check(rule, address)
   if (known === 'eligible') {
     evaluator.watch(rule, address)
     return ADMIT
   }
   if (known === 'ineligible') return INELIGIBLE
-  return evaluator.evaluate(rule, address).then(
-    (result) => {
-      if (result.status === 'eligible') {
-        evaluator.watch(rule, address)
-        return ADMIT
-      }
-      return result.status === 'ineligible' ? INELIGIBLE : UNAVAILABLE
-    },
-    () => UNAVAILABLE,
-  )
+  const result = await evaluator.evaluate(rule, address).catch(() => undefined)
+  if (result?.status === 'eligible') {
+    evaluator.watch(rule, address)
+    return ADMIT
+  }
+  return result?.status === 'ineligible' ? INELIGIBLE : UNAVAILABLE
 }

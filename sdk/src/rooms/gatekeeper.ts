@@ -47,7 +47,7 @@ export interface RoomGatekeeperInit {
 /**
  * Gossip validation of one room topic, run identically by peers and relays (docs/architecture.md,
  * Identity): `Reject` only what is provably bad, `Ignore` what cannot be judged yet, and stay
- * synchronous unless the chain must be asked (contract wallets).
+ * synchronous unless the chain must be asked (contract wallets, token gates).
  */
 export class RoomGatekeeper {
   readonly roomId: string
@@ -211,8 +211,8 @@ export class RoomGatekeeper {
   }
 
   /**
-   * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. Synchronous
-   * when the sender's eligibility is cached; a Promise when the chain must be asked.
+   * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. In a gated room
+   * always a Promise: the record waits for a head read after its arrival (`decideGate`).
    */
   #gate(
     message: Message,
@@ -222,15 +222,12 @@ export class RoomGatekeeper {
     const rule = this.gateRule
     const accepted = this.#accepted.get(message)
     if (result !== TopicValidatorResult.Accept || rule === undefined || accepted === undefined) return result
-    const decision = decideGate(this.#gates, rule, accepted.certificate.address)
-    const apply = (settled: GateDecision): TopicValidatorResult => {
-      if (settled.admit) return TopicValidatorResult.Accept
+    return decideGate(this.#gates, rule, accepted.certificate.address).then((decision: GateDecision) => {
+      if (decision.admit) return TopicValidatorResult.Accept
       this.#accepted.delete(message)
-      this.#onGateDropped?.(accepted.from, accepted.certificate.address, settled.reason)
+      this.#onGateDropped?.(accepted.from, accepted.certificate.address, decision.reason)
       return TopicValidatorResult.Ignore
-    }
-    if (!(decision instanceof Promise)) return apply(decision)
-    return decision.then(apply)
+    })
   }
 
   #reject(from: string, reason: string): TopicValidatorResult {
