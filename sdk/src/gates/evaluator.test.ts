@@ -215,6 +215,17 @@ describe('GateEvaluator on Hardhat with the demo contracts', () => {
     expect(await second).toBe(block)
   })
 
+  it('behavior: follow — records worked through one after another (deferred) share a recent read', async () => {
+    // Not started, so reads are not spaced: only `deferred` saves them.
+    const evaluator = evaluatorFor({ pollIntervalMs: 3_600_000, headReadIntervalMs: 3_600_000 })
+    await evaluator.follow()
+    const before = evaluator.stats().heads
+    for (let i = 0; i < 20; i++) await evaluator.follow({ deferred: true })
+    expect(evaluator.stats().heads).toBe(before)
+    await evaluator.follow()
+    expect(evaluator.stats().heads).toBe(before + 1)
+  })
+
   it('behavior: results are cached for cacheTtlMs, then read again', async () => {
     let now = Date.now()
     const evaluator = evaluatorFor({ cacheTtlMs: 1_000, now: () => now })

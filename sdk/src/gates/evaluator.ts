@@ -71,6 +71,15 @@ export interface GateReadStats {
   balances: number
 }
 
+export interface FollowOptions extends AbortOptions {
+  /**
+   * The record being judged did not just arrive: it was held back or fetched from a store, one of several worked
+   * through one after another. A head read that started at most `headReadIntervalMs` before the call is new
+   * enough, so they share reads instead of each waiting for its own.
+   */
+  deferred?: boolean
+}
+
 export interface GateEvaluatorEvents {
   /** An address that failed the rule now passes it. */
   'member:eligible': CustomEvent<EligibilityChange>
@@ -119,9 +128,10 @@ export interface GateEvaluator extends TypedEventTarget<GateEvaluatorEvents> {
    * serves a transfer's block be judged at that block or later. One read serves every call made before it
    * started; reads are at least {@link GATE_HEAD_READ_INTERVAL_MS} apart while the evaluator is started. While
    * the chain is not answering it resolves at once with the last head seen (verified members stay, nobody new
-   * is admitted). Rejects only when `options.signal` aborts.
+   * is admitted). With `deferred`, a read that started at most {@link GATE_HEAD_READ_INTERVAL_MS} before the
+   * call does too. Rejects only when `options.signal` aborts.
    */
-  follow(options?: AbortOptions): Promise<number | undefined>
+  follow(options?: FollowOptions): Promise<number | undefined>
   /** The newest block this evaluator followed the chain to (its Transfer logs applied); undefined before the first. */
   readonly head: number | undefined
   /** What it asked the chain since it was made. */
@@ -249,6 +259,7 @@ interface Inflight {
 
 interface Sync {
   promise: Promise<number>
+  startedMs: number
   /** Syncs are numbered as they start: a record waits for one numbered after the last started when it arrived. */
   generation: number
 }
@@ -285,6 +296,8 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
   #syncing: Sync | undefined
   #syncGeneration = 0
   #lastSyncStartMs = Number.NEGATIVE_INFINITY
+  /** When the newest sync that succeeded started: {@link head} is at least as new as the endpoint's head then. */
+  #followedAtMs = Number.NEGATIVE_INFINITY
   /** The one timer that spaces head reads ({@link GATE_HEAD_READ_INTERVAL_MS}); every waiting record shares it. */
   #spacer: { promise: Promise<void>; timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined
   readonly #reads: GateReadStats = { heads: 0, logs: 0, balances: 0 }
@@ -348,8 +361,11 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
     spacer?.resolve()
   }
 
-  async follow(options: AbortOptions = {}): Promise<number | undefined> {
+  async follow(options: FollowOptions = {}): Promise<number | undefined> {
     options.signal?.throwIfAborted()
+    if (options.deferred === true && this.#followedAtMs >= this.#now() - this.#headReadIntervalMs) {
+      return this.#lastBlock
+    }
     if (this.#outage !== undefined) {
       // Records do not wait for an endpoint that is down: they are judged by what is known (verified members
       // stay), and this read finds out whether the chain answers again.
@@ -612,11 +628,17 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
    */
   #sync(): Promise<number> {
     if (this.#syncing === undefined) {
-      const sync: Sync = { promise: Promise.resolve(0), generation: ++this.#syncGeneration }
-      this.#lastSyncStartMs = this.#now()
-      sync.promise = this.#runSync().finally(() => {
-        if (this.#syncing === sync) this.#syncing = undefined
-      })
+      const startedMs = this.#now()
+      const sync: Sync = { promise: Promise.resolve(0), startedMs, generation: ++this.#syncGeneration }
+      this.#lastSyncStartMs = startedMs
+      sync.promise = this.#runSync()
+        .then((head) => {
+          this.#followedAtMs = Math.max(this.#followedAtMs, startedMs)
+          return head
+        })
+        .finally(() => {
+          if (this.#syncing === sync) this.#syncing = undefined
+        })
       this.#syncing = sync
     }
     return this.#syncing.promise

@@ -14,6 +14,7 @@ export {
 export {
   type EligibilityChange,
   explainGateResult,
+  type FollowOptions,
   type GateEvaluator,
   type GateEvaluatorComponents,
   type GateEvaluatorEvents,

@@ -1,5 +1,5 @@
 import type { Address } from '../types.ts'
-import type { GateEvaluator } from './evaluator.ts'
+import type { FollowOptions, GateEvaluator } from './evaluator.ts'
 import type { GateRule } from './rule.ts'
 
 /** Whether a verified sender's record passes a gated room's rule. */
@@ -16,15 +16,18 @@ const UNAVAILABLE: GateDecision = { admit: false, reason: 'unavailable' }
  * verdicts that no Transfer log up to that head touched are reused; the others are read again. Fails closed:
  * without an evaluator, or when the chain cannot be asked, the sender is not admitted unless it was verified
  * before (the caller answers `Ignore`, never `Reject`: eligibility depends on a block, not on a provable fault).
- * Admitted senders are watched, so the evaluator re-checks them when the chain moves.
+ * Admitted senders are watched, so the evaluator re-checks them when the chain moves. A record that was held
+ * back or fetched from a store (`options.deferred`) may be judged at a read up to `GATE_HEAD_READ_INTERVAL_MS`
+ * older.
  */
 export async function decideGate(
   evaluator: GateEvaluator | undefined,
   rule: GateRule,
   address: Address,
+  options: Pick<FollowOptions, 'deferred'> = {},
 ): Promise<GateDecision> {
   if (evaluator === undefined) return UNAVAILABLE
-  await evaluator.follow()
+  await evaluator.follow(options)
   const known = evaluator.check(rule, address)
   if (known === 'eligible') {
     evaluator.watch(rule, address)

@@ -162,7 +162,7 @@ export class RoomGatekeeper {
    * accepted record, or undefined when it still fails.
    */
   async revalidate(message: SignedMessage): Promise<AcceptedRecord | undefined> {
-    const result = await this.#gate(message, this.#validate(message.from, message, false))
+    const result = await this.#gate(message, this.#validate(message.from, message, false), { deferred: true })
     return result === TopicValidatorResult.Accept ? this.#accepted.get(message) : undefined
   }
 
@@ -212,17 +212,19 @@ export class RoomGatekeeper {
 
   /**
    * Keeps an accepted record only if its sender passes the gate; `Ignore` otherwise. In a gated room
-   * always a Promise: the record waits for a head read after its arrival (`decideGate`).
+   * always a Promise: the record waits for a head read after its arrival (`decideGate`); a re-validated
+   * one (held back, or fetched from a store) may share a read that started a little before (`deferred`).
    */
   #gate(
     message: Message,
     result: TopicValidatorResult | Promise<TopicValidatorResult>,
+    options: { deferred?: boolean } = {},
   ): TopicValidatorResult | Promise<TopicValidatorResult> {
-    if (result instanceof Promise) return result.then((settled) => this.#gate(message, settled))
+    if (result instanceof Promise) return result.then((settled) => this.#gate(message, settled, options))
     const rule = this.gateRule
     const accepted = this.#accepted.get(message)
     if (result !== TopicValidatorResult.Accept || rule === undefined || accepted === undefined) return result
-    return decideGate(this.#gates, rule, accepted.certificate.address).then((decision: GateDecision) => {
+    return decideGate(this.#gates, rule, accepted.certificate.address, options).then((decision: GateDecision) => {
       if (decision.admit) return TopicValidatorResult.Accept
       this.#accepted.delete(message)
       this.#onGateDropped?.(accepted.from, accepted.certificate.address, decision.reason)
