@@ -16,12 +16,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
-import {
-  type EligibilityChange,
-  type GateEvaluator,
-  gateEvaluator,
-  type TokenRule,
-} from '@securechat/sdk/gates'
+import { type EligibilityChange, type GateEvaluator, gateEvaluator, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
@@ -80,7 +75,12 @@ async function startRelay(gates: GateEvaluator): Promise<Relay> {
   return relay
 }
 
-async function startPeer(relay: Relay, gates: GateEvaluator, account: number, listen = false): Promise<SecureChatClient> {
+async function startPeer(
+  relay: Relay,
+  gates: GateEvaluator,
+  account: number,
+  listen = false,
+): Promise<SecureChatClient> {
   const client = createClient({
     domain: DEFAULT_CLI_DOMAIN,
     chainId: DEVNET_CHAIN_ID,

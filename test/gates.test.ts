@@ -9,12 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi, smartWalletAbi, smartWalletBytecode } from '@securechat/sdk/contracts'
-import {
-  type EligibilityChange,
-  type GateEvaluator,
-  gateEvaluator,
-  type TokenRule,
-} from '@securechat/sdk/gates'
+import { type EligibilityChange, type GateEvaluator, gateEvaluator, type TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
