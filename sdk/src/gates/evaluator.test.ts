@@ -177,14 +177,14 @@ describe('GateEvaluator on Hardhat with the demo contracts', () => {
     // Started, but its poll would come only after an hour: the record's own head read must find the transfer.
     const evaluator = evaluatorFor({ pollIntervalMs: 3_600_000 })
     evaluator.start()
-    const id = await mintNft(14)
-    expect(await decideGate(evaluator, nft, account(14) as Address)).toEqual({ admit: true })
-    expect(evaluator.check(nft, account(14))).toBe('eligible')
-    const block = await transferNft(14, 15, id)
+    const id = await mintNft(18)
+    expect(await decideGate(evaluator, nft, account(18) as Address)).toEqual({ admit: true })
+    expect(evaluator.check(nft, account(18))).toBe('eligible')
+    const block = await transferNft(18, 19, id)
     // Right after the block is mined the cached verdict still says yes; the gate step does not trust it.
-    expect(evaluator.check(nft, account(14))).toBe('eligible')
-    const lost = nextEvent(evaluator, 'member:ineligible', account(14))
-    expect(await decideGate(evaluator, nft, account(14) as Address)).toEqual({ admit: false, reason: 'ineligible' })
+    expect(evaluator.check(nft, account(18))).toBe('eligible')
+    const lost = nextEvent(evaluator, 'member:ineligible', account(18))
+    expect(await decideGate(evaluator, nft, account(18) as Address)).toEqual({ admit: false, reason: 'ineligible' })
     expect(evaluator.head).toBe(block)
     expect((await lost).result.blockNumber).toBe(block)
   })
@@ -310,6 +310,24 @@ describe('GateEvaluator when the RPC endpoint fails', () => {
     expect((await evaluator.evaluate(nft, account(13))).stale).toBe(true)
     proxy.restore()
     expect((await evaluator.evaluate(nft, account(13))).status).toBe('ineligible')
+  })
+
+  it('error: records that arrive while a head read hangs are judged when it times out, without a read of their own', async () => {
+    const evaluator = evaluatorFor({ rpcTimeoutMs: 300, headReadIntervalMs: 0 }, proxy.url)
+    const head = await evaluator.follow()
+    expect(head).toBeGreaterThan(0)
+    proxy.stall()
+    try {
+      const before = evaluator.stats().heads
+      const first = evaluator.follow()
+      const second = evaluator.follow()
+      // Both are judged by what is known (the last head), and only one read waited for the timeout.
+      expect(await Promise.all([first, second])).toEqual([head, head])
+      expect(evaluator.stats().heads - before).toBe(1)
+      expect(evaluator.unavailable?.message).toBe("the chain's RPC endpoint did not answer within 300 ms")
+    } finally {
+      proxy.restore()
+    }
   })
 
   it('error: an RPC endpoint that never answers times out as unknown', async () => {

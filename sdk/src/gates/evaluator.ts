@@ -650,8 +650,13 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
       const current = this.#syncing
       if (current !== undefined && current.generation > generation) return current.promise
       if (current !== undefined) {
-        // It started before the caller arrived, so it may predate the block the caller must be judged at.
-        await current.promise.catch(() => undefined)
+        // It started before the caller arrived, so it may predate the block the caller must be judged at. If it
+        // failed, the chain is not answering: the caller is judged by what is known rather than wait for another.
+        const failure = await current.promise.then(
+          () => undefined,
+          (err: unknown) => ({ err }),
+        )
+        if (failure !== undefined) throw failure.err
         continue
       }
       const waitMs = this.#lastSyncStartMs + this.#headReadIntervalMs - this.#now()
