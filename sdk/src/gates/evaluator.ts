@@ -355,10 +355,7 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
     clearInterval(this.#timer)
     this.#timer = undefined
     // Records waiting for the spacing go on at once (a stopped evaluator does not space its reads).
-    const spacer = this.#spacer
-    this.#spacer = undefined
-    clearTimeout(spacer?.timer)
-    spacer?.resolve()
+    this.#endSpacing()
   }
 
   async follow(options: FollowOptions = {}): Promise<number | undefined> {
@@ -640,6 +637,8 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
           if (this.#syncing === sync) this.#syncing = undefined
         })
       this.#syncing = sync
+      // Records waiting out the spacing may use this one (a poll's, an evaluation's): it started after them.
+      this.#endSpacing()
     }
     return this.#syncing.promise
   }
@@ -666,6 +665,13 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
       }
       return this.#sync()
     }
+  }
+
+  #endSpacing(): void {
+    const spacer = this.#spacer
+    this.#spacer = undefined
+    clearTimeout(spacer?.timer)
+    spacer?.resolve()
   }
 
   #spaced(waitMs: number): Promise<void> {
