@@ -365,11 +365,13 @@ class ChainGateEvaluator extends TypedEventEmitter<GateEvaluatorEvents> implemen
     }
     if (this.#outage !== undefined) {
       // Records do not wait for an endpoint that is down: they are judged by what is known (verified members
-      // stay), and this read finds out whether the chain answers again.
-      this.#sync().then(
-        () => this.#noteAvailable(),
-        () => undefined,
-      )
+      // stay), and a read, spaced like the others, finds out whether the chain answers again.
+      if (this.#now() - this.#lastSyncStartMs >= this.#headReadIntervalMs) {
+        this.#sync().then(
+          () => this.#noteAvailable(),
+          () => undefined,
+        )
+      }
       return this.#lastBlock
     }
     try {
