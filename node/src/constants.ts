@@ -137,7 +137,10 @@ export const RELAY_REFUSAL_LOG_INTERVAL_MS = 60_000
 /** Refusal lines logged per interval at most (then one summary line per reason). */
 export const RELAY_REFUSAL_LOG_MAX_OFFENDERS = 100
 
-/** A relay leaves a room topic no connected peer uses any more after this long. */
+/**
+ * A relay leaves a room topic after this long with none of its clients in it and no member heard in it (four
+ * presence intervals), and a DM topic no connected peer uses any more.
+ */
 export const RELAY_TOPIC_IDLE_MS = 60_000
 
 /** Default listen addresses: TCP for Node peers, WebSockets for browsers. Loopback only. */

@@ -55,6 +55,8 @@ export interface RelayInit {
   recordRates?: RecordRatesInit
   /** The operator's peer-scoring choices (colocation threshold and whitelist); see sdk `scoring.ts`. */
   scoring?: ScoringInit
+  /** How long a room stays joined once nothing keeps it (see `#leaveIdleRooms`); {@link RELAY_TOPIC_IDLE_MS} by default. */
+  roomIdleMs?: number
   /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
   provider?: Provider
   /**
@@ -135,6 +137,17 @@ export type RelayHealth =
 
 export type RelayLibp2p = SecureChatLibp2p & { services: { relay: CircuitRelayService } }
 
+/** A room topic the relay joined. */
+interface RoomTopic {
+  gatekeeper: RoomGatekeeper
+  /** Since when nothing keeps the room (see `#leaveIdleRooms`), if so. */
+  idleSinceMs: number | undefined
+  /** When a member's presence last passed, or a peer last subscribed. */
+  heardAtMs: number
+  /** Peers that sent their own presence here over their own connection: this relay's clients in the room. */
+  clients: Set<string>
+}
+
 /**
  * A community relay node: helps peers reach each other (circuit relay v2, gossip forwarding)
  * and validates every room record exactly like a peer, so forged or uncertified records die
@@ -144,7 +157,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #init: RelayInit
   readonly #log
   readonly #checks: SenderChecks
-  readonly #rooms = new Map<string, { gatekeeper: RoomGatekeeper; idleSinceMs: number | undefined }>()
+  readonly #rooms = new Map<string, RoomTopic>()
   #libp2p: RelayLibp2p | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #startedAtMs: number | undefined
@@ -351,12 +364,16 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #onMessage = (event: CustomEvent<Message>): void => {
     const room = this.#rooms.get(event.detail.topic)
     const accepted = room?.gatekeeper.accepted(event.detail)
-    if (accepted === undefined) return
+    if (room === undefined || accepted === undefined) return
     this.#accepted += 1
     if (accepted.type === 'presence') {
+      room.heardAtMs = Date.now()
       this.#bundles?.noteSource(accepted.from, accepted.source)
       // A client of this relay: its bundle is here before the members it joins ask for it.
-      if (accepted.source.toString() === accepted.from) this.#bundles?.prefetch(accepted.from)
+      if (accepted.source.toString() === accepted.from) {
+        room.clients.add(accepted.from)
+        this.#bundles?.prefetch(accepted.from)
+      }
     }
     this.safeDispatchEvent('record:accepted', { detail: { message: event.detail, record: accepted } })
   }
@@ -365,6 +382,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const existing = this.#rooms.get(topic)
     if (existing !== undefined) {
       existing.idleSinceMs = undefined
+      existing.heardAtMs = Date.now()
       return
     }
     const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
@@ -398,7 +416,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         this.#log.info('record rejected', { room: roomId, from, reason })
       },
     })
-    this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined })
+    this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined, heardAtMs: Date.now(), clients: new Set() })
     libp2p.services.pubsub.topicValidators.set(
       topic,
       this.#recordRates.guard(
@@ -412,17 +430,27 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#log.info('joined room topic', { room: roomId })
   }
 
+  /**
+   * Leaves a room once nothing kept it for the idle time. Its own clients subscribed keep it (a background browser
+   * tab may announce itself rarely); other subscribers — linked relays, which subscribe to each other's rooms — keep
+   * it only while members are heard in it: otherwise a network of relays would keep every room it ever carried,
+   * each relay held by the others. A relay between two others with no client in the room still hears the members
+   * on either side, so it stays.
+   */
   #leaveIdleRooms(): void {
     const libp2p = this.#libp2p
     if (libp2p === undefined) return
     const now = Date.now()
+    const idleMs = this.#init.roomIdleMs ?? RELAY_TOPIC_IDLE_MS
     for (const [topic, room] of this.#rooms) {
-      if (libp2p.services.pubsub.getSubscribers(topic).length > 0) {
+      const subscribers = new Set(libp2p.services.pubsub.getSubscribers(topic).map(String))
+      for (const client of room.clients) if (!subscribers.has(client)) room.clients.delete(client)
+      if (room.clients.size > 0 || (subscribers.size > 0 && now - room.heardAtMs < idleMs)) {
         room.idleSinceMs = undefined
         continue
       }
       room.idleSinceMs ??= now
-      if (now - room.idleSinceMs >= RELAY_TOPIC_IDLE_MS) {
+      if (now - room.idleSinceMs >= idleMs) {
         libp2p.services.pubsub.unsubscribe(topic)
         libp2p.services.pubsub.topicValidators.delete(topic)
         this.#rooms.delete(topic)
