@@ -104,7 +104,7 @@ export type RelayCommands = {
   subscribe: { command: { type: 'subscribe'; topic: string }; result: Record<string, never> }
   /**
    * Resolves once every one of `peers` is in the relay's mesh for `topic`, or the mesh is full
-   * (gossipsub keeps at most Dhi peers in it), or `timeoutMs` passed; says which.
+   * (the relay keeps at most RELAY_MESH_MAX_PEERS in it), or `timeoutMs` passed; says which.
    */
   'await-mesh': {
     command: { type: 'await-mesh'; topic: string; peers: string[]; timeoutMs: number }

@@ -4,12 +4,10 @@
  * subscribe to a plain topic too, so both modes go through the same relay on the same mesh.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { RELAY_MESH_MAX_PEERS } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { meshPeers, serve } from './child.ts'
 import { cpuReport, type RelayCommands } from './protocol.ts'
-
-/** Gossipsub's default upper bound of a topic mesh (`Dhi`): a full mesh cannot grow past it. */
-const GOSSIPSUB_DHI = 12
 
 const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
 
@@ -28,7 +26,7 @@ serve<RelayCommands>({
     const pubsub = relay.libp2p.services.pubsub
     const wanted = new Set(peers)
     const count = (): number => meshPeers(pubsub, topic).filter((p) => wanted.has(p)).length
-    const full = (): boolean => count() === wanted.size || meshPeers(pubsub, topic).length >= GOSSIPSUB_DHI
+    const full = (): boolean => count() === wanted.size || meshPeers(pubsub, topic).length >= RELAY_MESH_MAX_PEERS
     if (full()) return { inMesh: count(), wanted: wanted.size, timedOut: false }
     const timedOut = await new Promise<boolean>((resolve) => {
       const check = (): void => {

@@ -12,10 +12,12 @@ import { HISTORY_REQUESTS_AT_ONCE_PER_PEER } from '@securechat/sdk/history'
 export const RELAY_MAX_CONNECTIONS = 4096
 
 /**
- * Inbound connections from one IP at most (being opened included): a household's or an office's NAT fits; an
- * attacker needs `RELAY_MAX_CONNECTIONS / RELAY_MAX_CONNECTIONS_PER_IP` (128) addresses to fill the relay.
+ * Inbound connections from one IP at most (being opened included): the fifty people of a room behind one carrier NAT
+ * or office proxy fit (the old 32 left eighteen of fifty out), with room for their second devices; an attacker needs
+ * `RELAY_MAX_CONNECTIONS / RELAY_MAX_CONNECTIONS_PER_IP` (64) addresses to fill the relay. A larger NAT the operator
+ * knows is named in `--colocation-whitelist` instead.
  */
-export const RELAY_MAX_CONNECTIONS_PER_IP = 32
+export const RELAY_MAX_CONNECTIONS_PER_IP = 64
 
 /** Inbound connections of one PeerId at most: one, plus the old ones of a client that reconnected on a new network. */
 export const RELAY_MAX_CONNECTIONS_PER_PEER = 4
@@ -42,8 +44,13 @@ export const RELAY_CONNECTION_RATE_MAX_IPS = 10_000
  */
 export const RELAY_MAX_RESERVATIONS = RELAY_MAX_CONNECTIONS
 
-/** Circuit relay reservations held by peers of one IP at most. */
-export const RELAY_MAX_RESERVATIONS_PER_IP = 16
+/**
+ * Circuit relay reservations held by peers of one IP at most: as many as its connections. Every browser reserves a
+ * slot on each relay it uses (Node clients none), and one refused has no circuit address there: members cannot reach
+ * it for a direct WebRTC connection. A slot lives only while its holder is connected, so the connection cap holds
+ * reservations too; this one matters when an operator lowers it below that.
+ */
+export const RELAY_MAX_RESERVATIONS_PER_IP = RELAY_MAX_CONNECTIONS_PER_IP
 
 /**
  * A reservation not refreshed in this long is released (libp2p's default is 2 h; its client refreshes 5 min before
@@ -136,6 +143,14 @@ export const RELAY_REFUSAL_LOG_INTERVAL_MS = 60_000
 
 /** Refusal lines logged per interval at most (then one summary line per reason). */
 export const RELAY_REFUSAL_LOG_MAX_OFFENDERS = 100
+
+/**
+ * Peers a relay keeps in a topic's gossip mesh at most (gossipsub's `Dhi`, 12 by default, past which it prunes). Its
+ * clients reach a room through it alone, so each one left out of its mesh got records only from gossip's lazy
+ * IHAVE/IWANT rounds, to a random few per heartbeat: with 20 clients in a room behind one address, members left out
+ * still knew only half of the others after a minute. As many as connections: every member stays in.
+ */
+export const RELAY_MESH_MAX_PEERS = RELAY_MAX_CONNECTIONS
 
 /**
  * A relay leaves a room topic after this long with none of its clients in it and no member heard in it (four

@@ -27,7 +27,7 @@ import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
-import { RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import { RELAY_MESH_MAX_PEERS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
@@ -261,8 +261,9 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
       connectionGater: limits.gater,
       connectionManager: limits.connectionManagerOptions(),
-      // Relays are well connected and trusted by their clients: peer exchange helps peers find each other.
-      gossipsub: { doPX: true },
+      // Relays are well connected and trusted by their clients: peer exchange helps peers find each other. A relay is
+      // its clients' hub: every member of a room stays in its mesh and gets each record pushed (RELAY_MESH_MAX_PEERS).
+      gossipsub: { doPX: true, Dhi: RELAY_MESH_MAX_PEERS },
       services: {
         // Relayed connections keep libp2p's default limits (2 min / 128 KiB): enough to set up direct WebRTC,
         // and gossip then leaves the relayed link (docs/architecture.md, Networking).
