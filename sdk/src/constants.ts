@@ -269,6 +269,14 @@ export const MAX_PACED_TOPICS = 1_024
 export const PUBLISH_RETRY_MIN_MS = 50
 export const PUBLISH_RETRY_MAX_MS = 1_000
 
+/**
+ * Shortest wait for the answer to libp2p's connection ping (sent every 10 s) before the connection is cut: libp2p's
+ * default of 5 s cut every client of a relay whose event loop lagged that long under a burst (fifty members joining
+ * one room on a loaded machine), and they all reconnected at once into the same relay. A dead peer whose connection
+ * never closed is still found within a ping interval and this.
+ */
+export const PING_TIMEOUT_MIN_MS = 20_000
+
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
 

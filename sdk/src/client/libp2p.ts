@@ -5,7 +5,7 @@ import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
-import { IDONTWANT_MIN_DATA_BYTES } from '../constants.ts'
+import { IDONTWANT_MIN_DATA_BYTES, PING_TIMEOUT_MIN_MS } from '../constants.ts'
 import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
@@ -45,6 +45,8 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     streamMuxers: [yamux()],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
+    // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off.
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
     services: {
       ...init.services,
       identify: identify(),
