@@ -77,18 +77,23 @@ export async function* queryHistoryPages(
   query: HistoryQuery,
   options: AbortOptions = {},
 ): AsyncGenerator<HistoryResult> {
-  const ask = (cursor: string | undefined): Promise<Answer> =>
-    exchange(libp2p, peer, { type: 'query', ...query, ...(cursor === undefined ? {} : { cursor }) }, options)
+  const ask = (cursor: string | undefined): Promise<Answer> => {
+    const answer = exchange(
+      libp2p,
+      peer,
+      { type: 'query', ...query, ...(cursor === undefined ? {} : { cursor }) },
+      options,
+    )
+    // Asked ahead, while the caller reads the page before: a failure meanwhile, or after the caller stopped early,
+    // is not an unhandled rejection (it crashed the process); the `await` below still throws it.
+    answer.catch(() => undefined)
+    return answer
+  }
   let next: Promise<Answer> | undefined = ask(query.cursor)
-  try {
-    while (next !== undefined) {
-      const answer: Answer = await next
-      next = answer.cursor === undefined ? undefined : ask(answer.cursor)
-      yield await verified(answer, query.topic)
-    }
-  } finally {
-    // The caller stopped early: the page asked for meanwhile is not wanted.
-    void next?.catch(() => undefined)
+  while (next !== undefined) {
+    const answer: Answer = await next
+    next = answer.cursor === undefined ? undefined : ask(answer.cursor)
+    yield await verified(answer, query.topic)
   }
 }
 
