@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   dm: () => import('./dm.ts'),
   web: () => import('./web.ts'),
   lossy: () => import('./lossy.ts'),
+  sybil: () => import('./sybil.ts'),
 }
 
 /**

@@ -18,7 +18,6 @@ import {
 } from '@securechat/sdk/client'
 import { MAX_MESSAGE_BYTES, WIRE_VERSION } from '@securechat/sdk/constants'
 import { CertificateRegistry, createCertificate, walletSigner } from '@securechat/sdk/identity'
-import type { LoggerFactory } from '@securechat/sdk/logger'
 import { encodeRecord, messageIdOf, type Room, RoomGatekeeper } from '@securechat/sdk/rooms'
 import type { Address, RoomMessage, SessionCertificate, UndecryptableMessage } from '@securechat/sdk/types'
 import { type BaseWallet, Wallet } from 'ethers'
@@ -74,12 +73,6 @@ function until(
   })
 }
 
-/** A logger that announces every line on `target` (after the caller's own bookkeeping). */
-function signallingLogger(target: EventTarget): LoggerFactory {
-  const line = (): void => queueMicrotask(() => target.dispatchEvent(new Event('log')))
-  return () => ({ debug: line, info: line, warn: line, error: line })
-}
-
 interface Honest {
   name: string
   client: SecureChatClient
@@ -92,8 +85,6 @@ interface Honest {
 
 interface Network {
   relay: RelayNode
-  /** Fires `log` whenever the relay logs, e.g. after it rejects a record. */
-  relayLog: EventTarget
   alice: Honest
   bob: Honest
   /** Listens on loopback: the attacker also dials her directly. */
@@ -162,11 +153,9 @@ function untilListed(h: Honest, addresses: string[]): Promise<void> {
 
 /** A relay and three honest peers in one room, each listing the others as present. */
 async function startNetwork(): Promise<Network> {
-  const relayLog = new EventTarget()
   const relay = new RelayNode({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    logger: signallingLogger(relayLog),
   })
   await relay.start()
   cleanups.push(() => relay.stop())
@@ -187,7 +176,7 @@ async function startNetwork(): Promise<Network> {
       ),
     ),
   )
-  return { relay, relayLog, alice, bob, carol, honest, roomId: room.id, topic: room.topic, relayRecords }
+  return { relay, alice, bob, carol, honest, roomId: room.id, topic: room.topic, relayRecords }
 }
 
 /** A bare libp2p + gossipsub node that dials the relay and carol and subscribes to the room topic. */
@@ -269,7 +258,7 @@ function rejectionCounter(net: Network): { expectMore: (count: number, what: str
       carolExpected += count
       await until(
         [
-          [net.relayLog, 'log'],
+          [net.relay as unknown as EventTarget, 'record:rejected'],
           [net.carol.room as unknown as EventTarget, 'message:rejected'],
         ],
         () => net.relay.stats().rejected >= relayExpected && net.carol.rejected.length >= carolExpected,

@@ -100,6 +100,14 @@ export const RELAY_RECORD_FLOOD_BAN_MS = 10 * 60_000
  */
 export const RELAY_MAX_TIER_RECORDS_PER_SECOND = 10 * RELAY_RECORDS_PER_SECOND
 
+/**
+ * The devices of one wallet share a budget per topic too, this many times one device's (`--records-per-second`,
+ * `--record-burst` and their control counterparts scale both): a person's phone, laptop and browser together stay far
+ * below it, while ten devices certified by one wallet no longer get ten budgets — each was under its own limit, so a
+ * wallet's sybils could push the relay's whole capacity into a room (test/sybil-flood.test.ts).
+ */
+export const RELAY_RECORD_WALLET_FACTOR = 2
+
 /** A device with no record dropped for this long is no longer over its limit (its streak of drops ends). */
 export const RELAY_RECORD_FLOOD_PAUSE_MS = 1_000
 

@@ -23,7 +23,8 @@ export interface RelayDmTopicsInit {
   checkIntervalMs: number
   /** Every record accepted on a DM topic, once (the message store keeps them). Keep it synchronous and cheap. */
   onAccepted?: (message: Message, record: AcceptedDmRecord) => void
-  onRejected?: () => void
+  /** Every record a DM topic's validator rejected, with why; logged by whoever listens (the relay: boundedly). */
+  onRejected?: (from: string, reason: string) => void
   /** Records per second per device and topic; none: no limit. */
   recordRates?: RecordRates
 }
@@ -47,10 +48,7 @@ export class RelayDmTopics {
     this.#init = init
     this.#gatekeeper = new DmGatekeeper({
       registry: init.registry,
-      onRejected: (from, reason) => {
-        init.onRejected?.()
-        init.log.info('DM record rejected', { from, reason })
-      },
+      onRejected: (from, reason) => init.onRejected?.(from, reason),
     })
     const gatekeeper = this.#gatekeeper
     this.#validate =

@@ -83,9 +83,15 @@ export function relayMetrics(stats: RelayStats): Metric[] {
     gauge('securechat_relay_reservations', 'Circuit relay reservations held.', stats.limits.reservations),
     {
       name: 'securechat_refused_total',
-      help: 'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them.',
+      help: 'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them (invalid-record: a validator rejected the record).',
       type: 'counter',
       samples: Object.entries(stats.limits.refused).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    {
+      name: 'securechat_relay_peers_scored_out',
+      help: 'Gossip peers whose score is below a gossipsub threshold: gossip (sent no gossip), publish (sent nothing), graylist (everything they send is ignored).',
+      type: 'gauge',
+      samples: Object.entries(stats.scoredOut).map(([threshold, value]) => ({ labels: { threshold }, value })),
     },
   ]
 }

@@ -18,8 +18,11 @@ function record(from: PeerId): Message {
   return { type: 'signed', from, topic: TOPIC } as unknown as Message
 }
 
-/** What the stand-in validator "accepted": a chat message, for every record. */
-const accepted = (): { type: 'message' } => ({ type: 'message' })
+/** What the stand-in validator "accepted": a chat message, for every record, each device its own wallet's. */
+const accepted = (message: Message): { type: 'message'; certificate: { address: string } } => ({
+  type: 'message',
+  certificate: { address: `wallet of ${message.type === 'signed' ? message.from : '?'}` },
+})
 const BUDGETS = { message: 'messages' } as const
 
 function setup(): { rates: RecordRates; limits: RelayLimits } {
@@ -79,6 +82,24 @@ describe('RecordRates', () => {
     expect(validate(person, record(flooder))).toBe(TopicValidatorResult.Ignore)
     vi.advanceTimersByTime(60_000)
     expect(limits.isBanned(flooder.toString())).toBe(false)
+  })
+
+  it("behavior: the devices of one wallet share a budget of twice a device's, and each is charged for its own drops", async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const sameWallet = (): { type: 'message'; certificate: { address: string } } => ({
+      type: 'message',
+      certificate: { address: 'one wallet' },
+    })
+    const validate = rates.guard(() => TopicValidatorResult.Accept, sameWallet, BUDGETS)
+    const devices = [await peer(), await peer(), await peer()]
+    // Each device within its own burst of 2; together past the wallet's 4.
+    const results = devices.flatMap((device) => [0, 1].map(() => validate(device, record(device))))
+    expect(results.filter((r) => r === TopicValidatorResult.Accept)).toHaveLength(4)
+    expect(results.slice(4)).toEqual([TopicValidatorResult.Ignore, TopicValidatorResult.Ignore])
+    expect(limits.stats().refused['records-per-second']).toBe(2)
+    expect(rates.penalty(devices[2]!.toString())).toBe(FLOODER_PENALTY)
+    expect(rates.penalty(devices[0]!.toString())).toBe(0)
   })
 
   it('behavior: records the validator does not accept cost no token', async () => {

@@ -5,6 +5,10 @@
  * forwards the records of many devices over one connection, and a flooder reaching us through another relay is still
  * the one counted.
  *
+ * The devices of one wallet (the certificate's address) also share a budget per topic,
+ * {@link RELAY_RECORD_WALLET_FACTOR} times a device's: a wallet certifying ten devices does not get ten budgets. A record
+ * over its wallet's rate is dropped and counted like one over its device's, and charged to the device that sent it.
+ *
  * A record over its device's rate is dropped with `Ignore` and counted (`records-per-second`). Not `Reject`: gossipsub
  * charges a rejected record to whoever forwarded it (P4), and to every peer that forwards a duplicate of it later —
  * an honest relay that accepted the record within its own limit would pay for the flooder. Instead the device itself
@@ -25,6 +29,7 @@ import {
   RELAY_RECORD_FLOOD_BAN_MS,
   RELAY_RECORD_FLOOD_PAUSE_MS,
   RELAY_RECORD_RATE_MAX_BUCKETS,
+  RELAY_RECORD_WALLET_FACTOR,
   RELAY_RECORDS_PER_SECOND,
 } from '../constants.ts'
 import type { RelayLimits } from './limits.ts'
@@ -72,6 +77,8 @@ interface Streak {
 export class RecordRates {
   readonly #limits: RelayLimits
   readonly #buckets: Record<RecordBudget, RateLimiter>
+  /** The same budgets per wallet and topic, {@link RELAY_RECORD_WALLET_FACTOR} times larger. */
+  readonly #walletBuckets: Record<RecordBudget, RateLimiter>
   readonly #floodBanAfterMs: number
   readonly #floodBanMs: number
   readonly #maxTierRate: number
@@ -97,18 +104,20 @@ export class RecordRates {
         throw new RangeError(`relay limit ${field} must be a positive number, got ${value}`)
       }
     }
-    this.#buckets = {
+    const budgets = (factor: number): Record<RecordBudget, RateLimiter> => ({
       messages: new RateLimiter({
-        perSecond: recordsPerSecond,
-        burst: recordBurst,
+        perSecond: factor * recordsPerSecond,
+        burst: factor * recordBurst,
         maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
       }),
       control: new RateLimiter({
-        perSecond: init.controlRecordsPerSecond ?? RELAY_CONTROL_RECORDS_PER_SECOND,
-        burst: init.controlRecordBurst ?? RELAY_CONTROL_RECORD_BURST,
+        perSecond: factor * (init.controlRecordsPerSecond ?? RELAY_CONTROL_RECORDS_PER_SECOND),
+        burst: factor * (init.controlRecordBurst ?? RELAY_CONTROL_RECORD_BURST),
         maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
       }),
-    }
+    })
+    this.#buckets = budgets(1)
+    this.#walletBuckets = budgets(RELAY_RECORD_WALLET_FACTOR)
   }
 
   /**
@@ -121,14 +130,16 @@ export class RecordRates {
   }
 
   /**
-   * `validate` with the limit after it: a record it accepts counts against its device's budget for the topic, the one
-   * `budgets` names for the record's type (`accepted`: what `validate` accepted). Records that fail validation cost no
-   * token: they are rejected and scored already. `tierRate` gives a chat message's sender the rate its room's tiers
-   * give it (capped by `maxTierRecordsPerSecond`) instead of the relay's own.
+   * `validate` with the limit after it: a record it accepts counts against its device's and its wallet's budgets for
+   * the topic, the ones `budgets` names for the record's type (`accepted`: what `validate` accepted, and the
+   * certificate that names the wallet). Records that fail validation cost no token: they are rejected and scored
+   * already. `tierRate` gives a chat message's sender the rate its room's tiers give it (capped by
+   * `maxTierRecordsPerSecond`) instead of the relay's own, and its wallet that rate times
+   * {@link RELAY_RECORD_WALLET_FACTOR}.
    */
   guard<T extends string>(
     validate: Validator,
-    accepted: (message: Message) => { type: T } | undefined,
+    accepted: (message: Message) => { type: T; certificate: { address: string } } | undefined,
     budgets: Record<T, RecordBudget>,
     tierRate?: TierRate,
   ): Validator {
@@ -136,16 +147,27 @@ export class RecordRates {
       if (message.type !== 'signed') return validate(source, message)
       const from = message.from.toString()
       if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
-      const take = (budget: RecordBudget, tier: number | undefined): TopicValidatorResult =>
-        this.#buckets[budget].take(`${from} ${message.topic}`, this.#tiered(tier)).allowed
-          ? TopicValidatorResult.Accept
-          : this.#drop(from, source, message.topic)
+      const take = (budget: RecordBudget, tier: number | undefined, wallet: string): TopicValidatorResult => {
+        const rate = this.#tiered(tier)
+        if (!this.#buckets[budget].take(`${from} ${message.topic}`, rate).allowed) {
+          return this.#drop(from, source, message.topic)
+        }
+        const walletRate =
+          rate === undefined
+            ? undefined
+            : { perSecond: rate.perSecond * RELAY_RECORD_WALLET_FACTOR, burst: rate.burst * RELAY_RECORD_WALLET_FACTOR }
+        if (!this.#walletBuckets[budget].take(`${wallet} ${message.topic}`, walletRate).allowed) {
+          return this.#drop(from, source, message.topic, { wallet })
+        }
+        return TopicValidatorResult.Accept
+      }
       const limit = (result: TopicValidatorResult): TopicValidatorResult | Promise<TopicValidatorResult> => {
-        const type = accepted(message)?.type
-        if (result !== TopicValidatorResult.Accept || type === undefined) return result
-        const budget = budgets[type]
+        const record = accepted(message)
+        if (result !== TopicValidatorResult.Accept || record === undefined) return result
+        const budget = budgets[record.type]
+        const wallet = record.certificate.address
         const tier = budget === 'messages' ? tierRate?.(message) : undefined
-        return tier instanceof Promise ? tier.then((rate) => take(budget, rate)) : take(budget, tier)
+        return tier instanceof Promise ? tier.then((rate) => take(budget, rate, wallet)) : take(budget, tier, wallet)
       }
       const result = validate(source, message)
       return result instanceof Promise ? result.then(limit) : limit(result)
@@ -159,7 +181,8 @@ export class RecordRates {
     return { perSecond, burst: Math.max(1, Math.round(perSecond * this.#burstSeconds)) }
   }
 
-  #drop(from: string, source: PeerId, topic: string): TopicValidatorResult {
+  /** `over`: the wallet whose shared budget is spent, when it is that and not the device's own. */
+  #drop(from: string, source: PeerId, topic: string, over: { wallet?: string } = {}): TopicValidatorResult {
     const nowMs = Date.now()
     const direct = source.toString() === from
     let streak = this.#streaks.get(from)
@@ -174,7 +197,7 @@ export class RecordRates {
     streak.lastMs = nowMs
     streak.direct ||= direct
     const forwarder = direct ? {} : { forwarder: source.toString() }
-    this.#limits.refusals.refuse('records-per-second', from, { topic, ...forwarder })
+    this.#limits.refusals.refuse('records-per-second', from, { topic, ...forwarder, ...over })
     if (nowMs - streak.sinceMs >= this.#floodBanAfterMs && !this.#limits.isBanned(from)) {
       this.#limits.ban(from, this.#floodBanMs, 'record-flood', { topic, overLimitMs: nowMs - streak.sinceMs })
     }

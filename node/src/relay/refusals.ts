@@ -10,7 +10,8 @@ import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '
 /**
  * Why a limit refused an inbound connection, a circuit reservation, a gossip record (`records-per-second`; a
  * flooder's disconnection and each of its refused reconnections are `record-flood`) or a store query (`store-*`,
- * `store-query-limits.ts`); the `reason` label of `/metrics`.
+ * `store-query-limits.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
+ * room's, an invalid certificate…; the log line says which); the `reason` label of `/metrics`.
  */
 export const REFUSAL_REASONS = [
   'connections-total',
@@ -27,11 +28,15 @@ export const REFUSAL_REASONS = [
   'store-queries-at-once-per-peer',
   'store-queries-at-once-per-ip',
   'store-queries-total',
+  'invalid-record',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
-/** What each reason says in the log, with the setting an operator raises if honest clients meet it. */
-const EXPLAINED: Record<RefusalReason, { message: string; setting: string }> = {
+/**
+ * What each reason says in the log, with the setting an operator raises if honest clients meet it (none: no honest
+ * client meets it).
+ */
+const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = {
   'connections-total': { message: 'connection refused: the relay is full', setting: '--max-connections' },
   'connections-per-ip': {
     message: 'connection refused: too many connections from one address',
@@ -87,6 +92,8 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting: string }> = {
     message: 'store query refused: the relay answers too many queries at once',
     setting: '--store-queries-at-once',
   },
+  // An honest client never sends one: the peer that forwarded it loses score (gossipsub's P4, scoring.ts) instead.
+  'invalid-record': { message: 'record rejected: it failed validation' },
 }
 
 export interface RefusalsInit {
@@ -145,12 +152,16 @@ export class Refusals {
     }
     this.#logged.add(key)
     const { message, setting } = EXPLAINED[reason]
+    const then =
+      setting === undefined
+        ? 'no honest client sends these, and the peer that forwarded it to the relay loses score'
+        : `if honest clients meet it, raise ${setting}`
     this.#log.info(message, {
       event: 'limit:refused',
       reason,
       offender,
       ...fields,
-      hint: `further refusals of this offender for this reason are counted in /metrics, not logged, for ${Math.round(this.#intervalMs / 1000)} s; if honest clients meet it, raise ${setting}`,
+      hint: `further refusals of this offender for this reason are counted in /metrics, not logged, for ${Math.round(this.#intervalMs / 1000)} s; ${then}`,
     })
   }
 

@@ -89,6 +89,11 @@ export interface RelayEvents {
   'record:accepted': CustomEvent<AcceptedGossip>
   /** Every record the relay accepted on a DM topic, once (the message store keeps them). Listeners stay cheap. */
   'dm-record:accepted': CustomEvent<AcceptedDmGossip>
+  /**
+   * Every room or DM record a validator rejected, once per record, with why — the log says it only once per sender and
+   * interval. Listeners stay cheap: a flood fires it per record.
+   */
+  'record:rejected': CustomEvent<{ from: string; reason: string }>
   /** A client's key bundle, fetched and verified against its certificate (the message store keeps it). */
   'bundle:verified': CustomEvent<{ peerId: string; bundle: string }>
 }
@@ -120,7 +125,17 @@ export interface RelayStats {
   uptimeMs: number
   /** What the connection and reservation limits hold and refused. */
   limits: RelayLimitsStats
+  /**
+   * Gossip peers whose score is below each of gossipsub's thresholds ({@link SCORE_THRESHOLDS}): below `gossip` the
+   * relay sends them no gossip, below `publish` nothing at all, below `graylist` it ignores everything they send.
+   * Flooders of invalid records land below `graylist` within a few records, devices over their record rate below
+   * `publish` (record-rates.ts).
+   */
+  scoredOut: Record<ScoreThreshold, number>
 }
+
+/** The gossipsub thresholds `/metrics` counts peers below. */
+export type ScoreThreshold = 'gossip' | 'publish' | 'graylist'
 
 /**
  * Whether the relay forwards anything. Gossipsub forwards a record to a peer through the mesh
@@ -220,7 +235,21 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       gate: gates === undefined ? undefined : { head: gates.head, reads: gates.stats() },
       uptimeMs: this.#startedAtMs === undefined ? 0 : Date.now() - this.#startedAtMs,
       limits: this.#limits.stats(),
+      scoredOut: this.#scoredOut(),
     }
+  }
+
+  #scoredOut(): Record<ScoreThreshold, number> {
+    const below = { gossip: 0, publish: 0, graylist: 0 }
+    const pubsub = this.#libp2p?.services.pubsub
+    if (pubsub === undefined) return below
+    for (const peer of pubsub.getPeers()) {
+      const score = peerScore(pubsub, peer.toString())
+      if (score < SCORE_THRESHOLDS.gossipThreshold) below.gossip += 1
+      if (score < SCORE_THRESHOLDS.publishThreshold) below.publish += 1
+      if (score < SCORE_THRESHOLDS.graylistThreshold) below.graylist += 1
+    }
+    return below
   }
 
   /** See {@link RelayHealth}. */
@@ -306,7 +335,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         this.#accepted += 1
         this.safeDispatchEvent('dm-record:accepted', { detail: { message, record } })
       },
-      onRejected: () => this.#rejected++,
+      onRejected: (from, reason) => this.#reject(from, reason, { dm: true }),
       recordRates: this.#recordRates,
     })
     this.#dm.start()
@@ -379,6 +408,16 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.safeDispatchEvent('record:accepted', { detail: { message: event.detail, record: accepted } })
   }
 
+  /**
+   * A record a room or DM validator rejected: counted, and logged once per sender and interval with the first one's
+   * `detail` (`refusals.ts`) — a flood of invalid records costs a line, not a line per record.
+   */
+  #reject(from: string, detail: string, fields: Record<string, unknown>): void {
+    this.#rejected += 1
+    this.#limits.refusals.refuse('invalid-record', from, { ...fields, detail })
+    this.safeDispatchEvent('record:rejected', { detail: { from, reason: detail } })
+  }
+
   #joinTopic(topic: string): void {
     const existing = this.#rooms.get(topic)
     if (existing !== undefined) {
@@ -412,10 +451,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
           .then((certificate) => (certificate === undefined ? undefined : this.#checks.registry.add(from, certificate)))
           .catch(() => undefined)
       },
-      onRejected: (from, reason) => {
-        this.#rejected += 1
-        this.#log.info('record rejected', { room: roomId, from, reason })
-      },
+      onRejected: (from, reason) => this.#reject(from, reason, { room: roomId }),
     })
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined, heardAtMs: Date.now(), clients: new Set() })
     libp2p.services.pubsub.topicValidators.set(
