@@ -139,10 +139,17 @@ export class ChildGroup {
     process.on('exit', this.#onExit)
   }
 
-  spawn<M extends CommandMap>(name: string, module: string, options: { cpuProfileDir?: string } = {}): Child<M> {
+  /** `execArgv`: further Node flags for the child (`--expose-gc`, a larger heap). */
+  spawn<M extends CommandMap>(
+    name: string,
+    module: string,
+    options: { cpuProfileDir?: string; execArgv?: string[] } = {},
+  ): Child<M> {
     const path = fileURLToPath(new URL(module, import.meta.url))
-    const execArgv =
-      options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
+    const execArgv = [
+      ...(options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]),
+      ...(options.execArgv ?? []),
+    ]
     const child = new Child<M>(
       name,
       fork(path, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }),

@@ -4,7 +4,11 @@
  * children also emit events that the parent waits for (no polling, no fixed sleeps).
  */
 
+import type { SignedManifest } from '@securechat/sdk/rooms'
 import type { OutgoingStats } from '@securechat/sdk/types'
+import type { RelayLimitsInit } from '../node/src/relay/limits.ts'
+import type { RecordRatesInit } from '../node/src/relay/record-rates.ts'
+import type { RelayStats } from '../node/src/relay/relay.ts'
 
 /** `room`: SecureChat room records; `bare`: plain gossipsub on a plain topic. */
 export type Mode = 'room' | 'bare'
@@ -99,8 +103,28 @@ export interface PayloadSize {
   bareBytes: number
 }
 
+/** What the relay process holds and has used, for the scale suites. */
+export interface RelayUsage extends CpuReport {
+  /** When it was read, on the relay's clock (`nowMs`): rates divide by the time between two readings. */
+  atMs: number
+  rssBytes: number
+  heapUsedBytes: number
+  /** Memory outside the V8 heap: `external` plus `arrayBuffers` (connection buffers). */
+  externalBytes: number
+  /** Bytes read and written by system calls since the process started (`/proc/self/io`: sockets, IPC, files). */
+  readBytes: number
+  writtenBytes: number
+  connections: number
+  stats: RelayStats
+  /** Event-loop delay since the previous `usage` (`monitorEventLoopDelay`, 10 ms resolution). */
+  loopDelayMs: { p50: number; p99: number; max: number }
+}
+
 export type RelayCommands = {
-  start: { command: { type: 'start' }; result: { multiaddr: string; peerId: string } }
+  start: {
+    command: { type: 'start'; limits?: RelayLimitsInit; recordRates?: RecordRatesInit }
+    result: { multiaddr: string; peerId: string }
+  }
   subscribe: { command: { type: 'subscribe'; topic: string }; result: Record<string, never> }
   /**
    * Resolves once every one of `peers` is in the relay's mesh for `topic`, or the mesh is full
@@ -114,6 +138,8 @@ export type RelayCommands = {
     command: { type: 'stats' }
     result: { rooms: number; connections: number; accepted: number; rejected: number }
   }
+  /** `gc`: collect garbage first (the process runs with `--expose-gc`), so the heap is what is held. */
+  usage: { command: { type: 'usage'; gc: boolean }; result: RelayUsage }
   cpu: { command: { type: 'cpu' }; result: CpuReport }
   stop: { command: { type: 'stop' }; result: Record<string, never> }
 }
@@ -139,4 +165,77 @@ export type ChildEnvelope =
 /** One clock for every process on this machine, with sub-millisecond resolution. */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now()
+}
+
+/** A room record's type as a light client tells it (`other`: anything else on the topic). */
+export type RecordKind = 'presence' | 'message' | 'keys' | 'other'
+
+/** What the light clients of one `swarm.ts` process received since the last `arm`. */
+export interface SwarmCounters {
+  /** Records delivered to its clients (each client counts its own), by type. */
+  records: Record<RecordKind, number>
+  /** Their bytes (the gossip message's data), by type. */
+  bytes: Record<RecordKind, number>
+  /** One-way latencies of the armed phase's message records, one per client and message. */
+  latenciesMs: number[]
+  /** When each keys record naming a client arrived there (one per client and record). */
+  keysAtMs: number[]
+}
+
+export type SwarmCommands = {
+  hello: { command: { type: 'hello' }; result: Record<string, never> }
+  /** Starts `count` clients, each dialling `relay`, at most `concurrency` at a time. */
+  connect: {
+    command: { type: 'connect'; relay: string; count: number; concurrency: number; timeoutMs: number }
+    result: { connected: number; failed: number; ms: number }
+  }
+  /**
+   * Every client joins a room: client `i` of this process is client `first + i` of the run and joins
+   * room `(first + i) % rooms`. Answered once each announced itself (or `timeoutMs` passed); presence
+   * then goes on every `presenceIntervalMs`.
+   */
+  join: {
+    command: {
+      type: 'join'
+      manifests: SignedManifest[]
+      roomIds: string[]
+      first: number
+      presenceIntervalMs: number
+      timeoutMs: number
+    }
+    result: { announced: number }
+  }
+  leave: { command: { type: 'leave' }; result: Record<string, never> }
+  peerIds: { command: { type: 'peerIds' }; result: { peerIds: string[] } }
+  /** Resets the counters; message latencies are kept for `phase` only. */
+  arm: { command: { type: 'arm'; phase: number }; result: Record<string, never> }
+  /** What arrived since the last `arm`. */
+  collect: { command: { type: 'collect' }; result: SwarmCounters }
+  /** The process's first client sends `count` message records at `ratePerS` (ciphertext of `textBytes`). */
+  send: {
+    command: { type: 'send'; phase: number; count: number; ratePerS: number; textBytes: number }
+    result: { startAtMs: number; endAtMs: number }
+  }
+  /**
+   * The first client publishes a sender key to `members`: keys records of `perRecord` entries of `entryChars`,
+   * `sealed` (a new pairwise channel) or `wrapped` (the next step of one).
+   */
+  'send-keys': {
+    command: {
+      type: 'send-keys'
+      epoch: number
+      members: string[]
+      entry: 'sealed' | 'wrapped'
+      entryChars: number
+      perRecord: number
+    }
+    result: { startAtMs: number; endAtMs: number; records: number; bytes: number }
+  }
+  /** `connected`: clients with a connection open; `closed`: connections closed so far; loop delay since the last `usage`. */
+  usage: {
+    command: { type: 'usage' }
+    result: CpuReport & { rssBytes: number; clients: number; connected: number; closed: number; loopDelayMaxMs: number }
+  }
+  cpu: { command: { type: 'cpu' }; result: CpuReport }
+  stop: { command: { type: 'stop' }; result: Record<string, never> }
 }

@@ -2,28 +2,74 @@
  * Benchmark child: the community relay (`RelayNode`, exactly as `securechat relay` runs it) on
  * loopback TCP. It joins room topics by itself; for the bare baseline the parent has it
  * subscribe to a plain topic too, so both modes go through the same relay on the same mesh.
+ * `start` may set the limits an operator sets with flags (the scale suites raise the total).
  */
+import { readFileSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RELAY_MESH_MAX_PEERS } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { meshPeers, serve } from './child.ts'
-import { cpuReport, type RelayCommands } from './protocol.ts'
+import { cpuReport, nowMs, type RelayCommands, type RelayUsage } from './protocol.ts'
 
-const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+let node: RelayNode | undefined
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
+function started(): RelayNode {
+  if (node === undefined) throw new Error('relay not started')
+  return node
+}
+
+/** Bytes this process read and wrote through system calls (sockets included), from `/proc/self/io`. */
+function io(): { readBytes: number; writtenBytes: number } {
+  const text = readFileSync('/proc/self/io', 'utf8')
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return { readBytes: field('rchar'), writtenBytes: field('wchar') }
+}
+
+function usage(): RelayUsage {
+  const memory = process.memoryUsage()
+  const relay = started()
+  const usage: RelayUsage = {
+    ...cpuReport(),
+    ...io(),
+    atMs: nowMs(),
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    externalBytes: memory.external + memory.arrayBuffers,
+    connections: relay.libp2p.getConnections().length,
+    stats: relay.stats(),
+    loopDelayMs: {
+      p50: loopDelay.percentile(50) / 1e6,
+      p99: loopDelay.percentile(99) / 1e6,
+      max: loopDelay.max / 1e6,
+    },
+  }
+  loopDelay.reset()
+  return usage
+}
 
 serve<RelayCommands>({
-  async start() {
+  async start({ limits, recordRates }) {
+    node = new RelayNode({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      ...(limits === undefined ? {} : { limits }),
+      ...(recordRates === undefined ? {} : { recordRates }),
+    })
+    const relay = node
     await relay.start()
     const multiaddr = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
     if (multiaddr === undefined) throw new Error(`relay has no TCP address: ${relay.multiaddrs.join(', ')}`)
     return { multiaddr, peerId: relay.libp2p.peerId.toString() }
   },
   subscribe({ topic }) {
-    relay.libp2p.services.pubsub.subscribe(topic)
+    started().libp2p.services.pubsub.subscribe(topic)
     return {}
   },
   async 'await-mesh'({ topic, peers, timeoutMs }) {
-    const pubsub = relay.libp2p.services.pubsub
+    const pubsub = started().libp2p.services.pubsub
     const wanted = new Set(peers)
     const count = (): number => meshPeers(pubsub, topic).filter((p) => wanted.has(p)).length
     const full = (): boolean => count() === wanted.size || meshPeers(pubsub, topic).length >= RELAY_MESH_MAX_PEERS
@@ -45,11 +91,15 @@ serve<RelayCommands>({
     return { inMesh: count(), wanted: wanted.size, timedOut }
   },
   stats() {
-    return relay.stats()
+    return started().stats()
+  },
+  usage({ gc }) {
+    if (gc) (globalThis as { gc?: () => void }).gc?.()
+    return usage()
   },
   cpu: cpuReport,
   async stop() {
-    await relay.stop()
+    await node?.stop()
     return {}
   },
 })

@@ -19,6 +19,9 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   web: () => import('./web.ts'),
   lossy: () => import('./lossy.ts'),
   sybil: () => import('./sybil.ts'),
+  'scale-clients': () => import('./scale-clients.ts'),
+  'scale-room': () => import('./scale-room.ts'),
+  'scale-rooms': () => import('./scale-rooms.ts'),
 }
 
 /**

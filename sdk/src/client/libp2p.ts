@@ -27,6 +27,11 @@ export interface Libp2pInit {
   /** The operator's choices in peer scoring (a relay's); clients keep the defaults of `scoring.ts`. */
   scoring?: ScoringInit
   connectionManager?: Libp2pOptions['connectionManager']
+  /**
+   * libp2p's pings of every connection (on by default). The scale benchmark turns them off on its light clients,
+   * a thousand to a process, where a busy process would time out its own pings; the relay still pings them.
+   */
+  connectionMonitor?: Libp2pOptions['connectionMonitor']
   /** Further services, such as a relay's circuit relay server. */
   services?: ServiceFactoryMap
 }
@@ -46,7 +51,7 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
     // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off.
-    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS }, ...init.connectionMonitor },
     services: {
       ...init.services,
       identify: identify(),

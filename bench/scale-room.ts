@@ -1,0 +1,210 @@
+/**
+ * `BENCH_SUITES=scale-room`: one large room on one relay (issue 13; 1,000 members with
+ * `BENCH_SCALE=full`). Every member is a light client (`swarm.ts`) connected to the relay only.
+ *
+ * - Presence: what each member receives of the others' presence per minute, and what the relay
+ *   spends (CPU, bytes written) forwarding it, while the room is otherwise idle.
+ * - A sender key to every member: one member publishes keys records as `RoomKeys` makes them
+ *   (`MAX_KEY_RECIPIENTS_PER_RECORD` entries each), first opening a channel to each member
+ *   (`sealed`, the first distribution) and then as a rotation over open channels (`wrapped`). The
+ *   entries are random bytes of the real size: the relay checks the record, not what it seals.
+ *   Time: from the first publish until each member received the record naming it; bytes: what the
+ *   sender published, and what members received in all (gossip delivers every keys record to
+ *   every member, whether it names it or not).
+ * - Message latency: one member sends paced message records; one-way latency at every other member.
+ */
+import { setTimeout as delay } from 'node:timers/promises'
+import { MAX_KEY_RECIPIENTS_PER_RECORD, PRESENCE_INTERVAL_MS } from '@securechat/sdk/constants'
+import type { SwarmCounters } from './protocol.ts'
+import { between, envInt, fullScale, KIB, loadAverage, MIB, makeRooms, percentile, ScaleHarness } from './scale.ts'
+import type { BenchRecord } from './types.ts'
+
+export const DEFAULT_MEMBERS = 100
+export const FULL_MEMBERS = 1_000
+/**
+ * A `sealed` entry: an X-Wing opening (2 + `XWING_CIPHERTEXT_BYTES` = 1,122 bytes) and the ~180-byte sealed
+ * distribution (crypto/pairwise-channel.ts), 1,300 bytes in base64url.
+ */
+export const SEALED_ENTRY_CHARS = 1_734
+/** A `wrapped` entry: about 200 bytes (`MAX_WRAPPED_KEY_CHARS`' note in the sdk's constants). */
+export const WRAPPED_ENTRY_CHARS = 270
+export const DEFAULT_MESSAGES = 20
+export const DEFAULT_MESSAGE_RATE_PER_S = 2
+/** How long a sender key or a message may take to reach everyone before the run reports what arrived: gossip announces a record for three heartbeats (`mcacheGossip`), so what has not arrived by then will not. */
+const DELIVERY_TIMEOUT_MS = 20_000
+/** How often the parent asks the swarms how far a delivery got. */
+const POLL_MS = 500
+
+export async function run(): Promise<BenchRecord[]> {
+  const members = envInt('BENCH_SCALE_MEMBERS', fullScale() ? FULL_MEMBERS : DEFAULT_MEMBERS)
+  const presenceIntervalMs = envInt('BENCH_SCALE_PRESENCE_MS', PRESENCE_INTERVAL_MS)
+  const windowMs = envInt('BENCH_SCALE_WINDOW_MS', 4 * presenceIntervalMs)
+  const messages = envInt('BENCH_SCALE_MESSAGES', DEFAULT_MESSAGES)
+  console.log(
+    `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, messages, loadAverage: loadAverage() })}`,
+  )
+  const harness = new ScaleHarness()
+  try {
+    await harness.startRelay({ maxConnections: members + 1_000 })
+    const grown = await harness.growTo(members)
+    const room = await makeRooms(1)
+    const joined = await harness.join(room, { presenceIntervalMs, timeoutMs: 60_000 })
+    console.log(`scale-room: ${JSON.stringify({ connected: harness.clients, connectFailed: grown.failed, announced: joined.announced })}`)
+    await delay(presenceIntervalMs)
+
+    // Presence in an idle room.
+    await arm(harness, 0)
+    const start = await harness.usage(false)
+    await delay(windowMs)
+    const end = await harness.usage(false)
+    const idle = between(start, end)
+    const presence = await collect(harness)
+    const perMemberPerMin = (value: number): number => (value / harness.clients / idle.ms) * 60_000
+
+    // A sender key to every member, then a rotation.
+    const sender = harness.swarms[0]?.child
+    if (sender === undefined) throw new Error('no clients')
+    const peerIds = (
+      await Promise.all(harness.swarms.map(({ child }) => child.request({ type: 'peerIds' }, { timeoutMs: 30_000 })))
+    ).flatMap((r) => r.peerIds)
+    const recipients = peerIds.slice(1)
+    const keys: Record<string, KeysResult> = {}
+    console.log(`scale-room: presence ${JSON.stringify(presence.records)}`)
+    for (const [epoch, entry] of (['sealed', 'wrapped'] as const).entries()) {
+      await arm(harness, 0)
+      const before = await harness.usage(false)
+      const sent = await sender.request(
+        {
+          type: 'send-keys',
+          epoch: epoch + 1,
+          members: recipients,
+          entry,
+          entryChars: entry === 'sealed' ? SEALED_ENTRY_CHARS : WRAPPED_ENTRY_CHARS,
+          perRecord: MAX_KEY_RECIPIENTS_PER_RECORD,
+        },
+        { timeoutMs: DELIVERY_TIMEOUT_MS },
+      )
+      const got = await until(harness, (c) => c.keysAtMs.length >= recipients.length)
+      const after = await harness.usage(false)
+      const times = got.keysAtMs.map((at) => at - sent.startAtMs)
+      keys[entry] = {
+        reached: got.keysAtMs.length / recipients.length,
+        p50Ms: percentile(times, 50),
+        allMs: got.keysAtMs.length >= recipients.length ? Math.max(...times) : Number.NaN,
+        records: sent.records,
+        publishedKiB: sent.bytes / KIB,
+        receivedMiB: got.bytes.keys / MIB,
+        relayWrittenMiB: (after.writtenBytes - before.writtenBytes) / MIB,
+      }
+      console.log(`scale-room: keys ${entry} ${JSON.stringify(keys[entry])}`)
+    }
+
+    // Message latency.
+    await arm(harness, 7)
+    const sent = await sender.request(
+      { type: 'send', phase: 7, count: messages, ratePerS: DEFAULT_MESSAGE_RATE_PER_S, textBytes: 200 },
+      { timeoutMs: DELIVERY_TIMEOUT_MS },
+    )
+    const expected = messages * (harness.clients - 1)
+    const got = await until(harness, (c) => c.latenciesMs.length >= expected)
+    const latency = {
+      delivery: got.latenciesMs.length / expected,
+      p50Ms: percentile(got.latenciesMs, 50),
+      p99Ms: percentile(got.latenciesMs, 99),
+      sendMs: sent.endAtMs - sent.startAtMs,
+    }
+    const held = await harness.usage(true)
+    const swarm = await harness.swarmUsage()
+    const result = {
+      members: harness.clients,
+      connectFailed: grown.failed,
+      announced: joined.announced,
+      presence: {
+        receivedPerMemberPerMin: perMemberPerMin(presence.records.presence),
+        receivedKiBPerMemberPerMin: perMemberPerMin(presence.bytes.presence) / KIB,
+        relayCpuPercent: idle.cpuPercent,
+        relayAcceptedPerS: idle.acceptedPerS,
+        relayWrittenKiBPerS: idle.writtenBytesPerS / KIB,
+        relayLoopP99Ms: end.loopDelayMs.p99,
+      },
+      keys,
+      latency,
+      relay: { rssMiB: held.rssBytes / MIB, heapMiB: held.heapUsedBytes / MIB, connections: held.connections },
+      swarm: { connected: swarm.connected, closed: swarm.closed, loopDelayMaxMs: swarm.loopDelayMaxMs },
+      loadAverage: loadAverage(),
+    }
+    console.log(`scale-room: ${JSON.stringify(result)}`)
+    const n = `scale.room.${harness.clients}`
+    return [
+      { name: `${n}.presence.received`, unit: 'records/member/min', value: result.presence.receivedPerMemberPerMin },
+      {
+        name: `${n}.presence.received_bytes`,
+        unit: 'KiB/member/min',
+        value: result.presence.receivedKiBPerMemberPerMin,
+      },
+      { name: `${n}.presence.relay_cpu`, unit: '% of a core', value: result.presence.relayCpuPercent },
+      { name: `${n}.presence.relay_written`, unit: 'KiB/s', value: result.presence.relayWrittenKiBPerS },
+      ...Object.entries(keys).flatMap(([entry, k]) => [
+        { name: `${n}.keys.${entry}.all`, unit: 'ms', value: k.allMs },
+        { name: `${n}.keys.${entry}.p50`, unit: 'ms', value: k.p50Ms },
+        { name: `${n}.keys.${entry}.published`, unit: 'KiB', value: k.publishedKiB },
+        { name: `${n}.keys.${entry}.received`, unit: 'MiB', value: k.receivedMiB },
+        { name: `${n}.keys.${entry}.relay_written`, unit: 'MiB', value: k.relayWrittenMiB },
+      ]),
+      { name: `${n}.latency.p50`, unit: 'ms', value: latency.p50Ms },
+      { name: `${n}.latency.p99`, unit: 'ms', value: latency.p99Ms },
+      { name: `${n}.delivery`, unit: 'ratio', value: latency.delivery },
+      { name: `${n}.relay.rss`, unit: 'MiB', value: result.relay.rssMiB },
+    ]
+  } finally {
+    await harness.stop()
+  }
+}
+
+interface KeysResult {
+  /** Of the members a record named, the share it reached. */
+  reached: number
+  p50Ms: number
+  /** Until the last member had its entry (NaN when some never did within the timeout). */
+  allMs: number
+  records: number
+  publishedKiB: number
+  receivedMiB: number
+  relayWrittenMiB: number
+}
+
+async function arm(harness: ScaleHarness, phase: number): Promise<void> {
+  await Promise.all(harness.swarms.map(({ child }) => child.request({ type: 'arm', phase }, { timeoutMs: 30_000 })))
+}
+
+/** Every swarm's counters, added up. */
+async function collect(harness: ScaleHarness): Promise<SwarmCounters> {
+  const all = await Promise.all(
+    harness.swarms.map(({ child }) => child.request({ type: 'collect' }, { timeoutMs: 30_000 })),
+  )
+  const sum: SwarmCounters = {
+    records: { presence: 0, message: 0, keys: 0, other: 0 },
+    bytes: { presence: 0, message: 0, keys: 0, other: 0 },
+    latenciesMs: [],
+    keysAtMs: [],
+  }
+  for (const c of all) {
+    for (const kind of Object.keys(sum.records) as Array<keyof SwarmCounters['records']>) {
+      sum.records[kind] += c.records[kind]
+      sum.bytes[kind] += c.bytes[kind]
+    }
+    sum.latenciesMs.push(...c.latenciesMs)
+    sum.keysAtMs.push(...c.keysAtMs)
+  }
+  return sum
+}
+
+/** The swarms' counters once `done` holds, or when {@link DELIVERY_TIMEOUT_MS} passed (asked every {@link POLL_MS}). */
+async function until(harness: ScaleHarness, done: (counters: SwarmCounters) => boolean): Promise<SwarmCounters> {
+  const deadline = performance.now() + DELIVERY_TIMEOUT_MS
+  for (;;) {
+    const counters = await collect(harness)
+    if (done(counters) || performance.now() > deadline) return counters
+    await delay(POLL_MS)
+  }
+}

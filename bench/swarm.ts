@@ -1,0 +1,271 @@
+/**
+ * Benchmark child: many light SecureChat clients in one process, for the scale suites (`scale.ts`).
+ *
+ * Each client is what a relay sees of a real one: its own Ed25519 PeerId, the sdk's libp2p node
+ * (`createSecureChatLibp2p`: TCP, Noise, Yamux, identify, ping, gossipsub with the product's scoring
+ * and publish pacing) with one connection to the relay, a wallet-signed session certificate for that
+ * PeerId, and room records in the sdk's wire format (`encodeRecord`), which the relay validates like
+ * any other. What is left out is what a relay cannot see: no vault, no key bundle, no decryption, no
+ * topic validation on the client. Presence is the `Room`'s record as an idle member sends it
+ * (certificate and manifest, no acks, no key requests), every `presenceIntervalMs` at a random
+ * phase. One wallet signs the certificates of every client of the process (devices of one person,
+ * as far as the relay cares).
+ *
+ * Receiving costs a client a look at the record's type (the first bytes of its JSON); message
+ * records are decoded for the send time they carry, keys records searched for the client's PeerId.
+ */
+import { randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Message } from '@libp2p/gossipsub'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { WIRE_VERSION } from '@securechat/sdk/constants'
+import { createCertificate, walletSigner } from '@securechat/sdk/identity'
+import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } from '@securechat/sdk/rooms'
+import type { SessionCertificate } from '@securechat/sdk/types'
+import { Wallet } from 'ethers'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { serve } from './child.ts'
+import { cpuReport, nowMs, type RecordKind, type SwarmCommands, type SwarmCounters } from './protocol.ts'
+
+/** Bytes of the header a bench message's ciphertext starts with: phase (u32), sequence (u32), send time (f64). */
+const MESSAGE_HEADER_BYTES = 16
+/** How long a client waits before announcing again when its first presence reached nobody (the relay was not subscribed yet). */
+const REANNOUNCE_MS = 500
+
+interface LightClient {
+  libp2p: SecureChatLibp2p
+  peerId: string
+  certificate: SessionCertificate
+  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setInterval> }
+}
+
+const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+const clients: LightClient[] = []
+let counters = emptyCounters()
+let armedPhase = -1
+let seq = 0
+/** Connections of clients that closed (to the relay or to peers gossipsub's peer exchange named). */
+let closed = 0
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
+function emptyCounters(): SwarmCounters {
+  return {
+    records: { presence: 0, message: 0, keys: 0, other: 0 },
+    bytes: { presence: 0, message: 0, keys: 0, other: 0 },
+    latenciesMs: [],
+    keysAtMs: [],
+  }
+}
+
+function kindOf(data: Uint8Array): RecordKind {
+  // encodeRecord writes `{"v":1,"type":"…`: the type's first letter is at a fixed offset.
+  const letter = data[15]
+  return letter === 112 ? 'presence' : letter === 109 ? 'message' : letter === 107 ? 'keys' : 'other'
+}
+
+function onMessage(client: LightClient, message: Message): void {
+  const atMs = nowMs()
+  const kind = kindOf(message.data)
+  counters.records[kind] += 1
+  counters.bytes[kind] += message.data.byteLength
+  if (kind === 'message') {
+    const record = JSON.parse(new TextDecoder().decode(message.data)) as { payload: { ct: string } }
+    const header = Buffer.from(record.payload.ct, 'base64url')
+    if (header.byteLength < MESSAGE_HEADER_BYTES || header.readUInt32BE(0) !== armedPhase) return
+    counters.latenciesMs.push(atMs - header.readDoubleBE(8))
+  } else if (kind === 'keys' && Buffer.from(message.data).includes(client.peerId)) {
+    counters.keysAtMs.push(atMs)
+  }
+}
+
+async function startClient(relay: string, timeoutMs: number): Promise<LightClient> {
+  const privateKey = await generateKeyPair('Ed25519')
+  // The relay pings every client; a client's own pings would time out whenever this crowded process is busy.
+  const libp2p = await createSecureChatLibp2p({
+    privateKey,
+    transports: [tcp()],
+    connectionMonitor: { enabled: false },
+  })
+  const peerId = libp2p.peerId.toString()
+  const certificate = await createCertificate({
+    signer,
+    peerId,
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+  })
+  const client: LightClient = { libp2p, peerId, certificate }
+  libp2p.services.pubsub.addEventListener('message', (event) => onMessage(client, event.detail))
+  libp2p.addEventListener('connection:close', () => {
+    closed += 1
+  })
+  try {
+    await libp2p.dial(multiaddr(relay), { signal: AbortSignal.timeout(timeoutMs) })
+  } catch (err) {
+    await libp2p.stop()
+    throw err
+  }
+  return client
+}
+
+function presence(client: LightClient): Uint8Array {
+  const room = client.room
+  if (room === undefined) throw new Error('client in no room')
+  const record: PresenceRecord = {
+    v: WIRE_VERSION,
+    type: 'presence',
+    room: room.id,
+    cert: client.certificate,
+    manifest: room.manifest,
+    atMs: Date.now(),
+  }
+  return encodeRecord(record)
+}
+
+/** Like `Room`: announced until a neighbour took it, then every interval. */
+async function announce(client: LightClient, deadlineMs: number): Promise<boolean> {
+  while (client.room !== undefined && Date.now() < deadlineMs) {
+    const { recipients } = await client.libp2p.services.pubsub.publish(client.room.topic, presence(client))
+    if (recipients.length > 0) return true
+    await delay(REANNOUNCE_MS)
+  }
+  return false
+}
+
+function sender(): LightClient {
+  const client = clients[0]
+  if (client?.room === undefined) throw new Error('this process has no client in a room to send from')
+  return client
+}
+
+/** Runs `work` over `items`, at most `concurrency` at a time; resolves with how many failed. */
+async function pooled<T>(items: T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<number> {
+  let next = 0
+  let failed = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T
+      await work(item).catch(() => {
+        failed += 1
+      })
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane))
+  return failed
+}
+
+serve<SwarmCommands>({
+  hello: () => ({}),
+  async connect({ relay, count, concurrency, timeoutMs }) {
+    const started = performance.now()
+    const failed = await pooled(Array.from({ length: count }), concurrency, async () => {
+      clients.push(await startClient(relay, timeoutMs))
+    })
+    return { connected: clients.length, failed, ms: performance.now() - started }
+  },
+  async join({ manifests, roomIds, first, presenceIntervalMs, timeoutMs }) {
+    const deadlineMs = Date.now() + timeoutMs
+    let announced = 0
+    await pooled(clients, clients.length, async (client) => {
+      const index = first + clients.indexOf(client)
+      const at = index % manifests.length
+      const manifest = manifests[at] as SignedManifest
+      const id = roomIds[at] as string
+      const topic = roomTopic(id)
+      client.room = { id, topic, manifest }
+      client.libp2p.services.pubsub.subscribe(topic)
+      if (await announce(client, deadlineMs)) announced += 1
+      // Every client at its own phase, as independent devices are.
+      await delay(Math.random() * presenceIntervalMs)
+      if (client.room === undefined) return
+      client.room.timer = setInterval(() => {
+        void client.libp2p.services.pubsub.publish(topic, presence(client)).catch(() => undefined)
+      }, presenceIntervalMs)
+    })
+    return { announced }
+  },
+  leave() {
+    for (const client of clients) {
+      if (client.room === undefined) continue
+      clearInterval(client.room.timer)
+      client.libp2p.services.pubsub.unsubscribe(client.room.topic)
+      delete client.room
+    }
+    return {}
+  },
+  peerIds: () => ({ peerIds: clients.map((client) => client.peerId) }),
+  arm({ phase }) {
+    armedPhase = phase
+    counters = emptyCounters()
+    return {}
+  },
+  collect: () => counters,
+  async send({ phase, count, ratePerS, textBytes }) {
+    const client = sender()
+    const room = client.room as NonNullable<LightClient['room']>
+    const startAtMs = nowMs()
+    for (let i = 0; i < count; i++) {
+      const header = Buffer.alloc(Math.max(MESSAGE_HEADER_BYTES, textBytes))
+      header.writeUInt32BE(phase, 0)
+      header.writeUInt32BE(seq++, 4)
+      header.writeDoubleBE(nowMs(), 8)
+      const record = encodeRecord({
+        v: WIRE_VERSION,
+        type: 'message',
+        room: room.id,
+        lamport: seq,
+        deps: [],
+        sentAtMs: Date.now(),
+        payload: { enc: 'sender-key', ct: header.toString('base64url') },
+      })
+      await client.libp2p.services.pubsub.publish(room.topic, record)
+      await delay(Math.max(0, startAtMs + ((i + 1) * 1000) / ratePerS - nowMs()))
+    }
+    return { startAtMs, endAtMs: nowMs() }
+  },
+  async 'send-keys'({ epoch, members, entry, entryChars, perRecord }) {
+    const client = sender()
+    const room = client.room as NonNullable<LightClient['room']>
+    const startAtMs = nowMs()
+    let bytes = 0
+    let records = 0
+    for (let i = 0; i < members.length; i += perRecord) {
+      // Random bytes of an entry's size: the relay checks the record, not what the entries hold.
+      const text = (): string => randomBytes(Math.floor((entryChars * 3) / 4)).toString('base64url')
+      const to = members
+        .slice(i, i + perRecord)
+        .map((peer) => (entry === 'sealed' ? { peer, sealed: text() } : { peer, wrapped: text() }))
+      const record = encodeRecord({ v: WIRE_VERSION, type: 'keys', room: room.id, epoch, to })
+      bytes += record.byteLength
+      records += 1
+      await client.libp2p.services.pubsub.publish(room.topic, record)
+    }
+    return { startAtMs, endAtMs: nowMs(), records, bytes }
+  },
+  usage() {
+    const memory = process.memoryUsage()
+    const connected = clients.filter((client) => client.libp2p.getConnections().length > 0).length
+    const result = {
+      ...cpuReport(),
+      rssBytes: memory.rss,
+      clients: clients.length,
+      connected,
+      closed,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+    }
+    loopDelay.reset()
+    return result
+  },
+  cpu: cpuReport,
+  async stop() {
+    await pooled(clients, 50, async (client) => {
+      if (client.room !== undefined) clearInterval(client.room.timer)
+      await client.libp2p.stop()
+    })
+    return {}
+  },
+})
