@@ -49,7 +49,9 @@ export async function run(): Promise<BenchRecord[]> {
     const grown = await harness.growTo(members)
     const room = await makeRooms(1)
     const joined = await harness.join(room, { presenceIntervalMs, timeoutMs: 60_000 })
-    console.log(`scale-room: ${JSON.stringify({ connected: harness.clients, connectFailed: grown.failed, announced: joined.announced })}`)
+    console.log(
+      `scale-room: ${JSON.stringify({ connected: harness.clients, connectFailed: grown.failed, announced: joined.announced })}`,
+    )
     await delay(presenceIntervalMs)
 
     // Presence in an idle room.

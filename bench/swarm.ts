@@ -1,15 +1,8 @@
 /**
- * Benchmark child: many light SecureChat clients in one process, for the scale suites (`scale.ts`).
- *
- * Each client is what a relay sees of a real one: its own Ed25519 PeerId, the sdk's libp2p node
- * (`createSecureChatLibp2p`: TCP, Noise, Yamux, identify, ping, gossipsub with the product's scoring
- * and publish pacing) with one connection to the relay, a wallet-signed session certificate for that
- * PeerId, and room records in the sdk's wire format (`encodeRecord`), which the relay validates like
- * any other. What is left out is what a relay cannot see: no vault, no key bundle, no decryption, no
- * topic validation on the client. Presence is the `Room`'s record as an idle member sends it
- * (certificate and manifest, no acks, no key requests), every `presenceIntervalMs` at a random
- * phase. One wallet signs the certificates of every client of the process (devices of one person,
- * as far as the relay cares).
+ * Benchmark child: many light SecureChat clients in one process (`light-client.ts`), for the scale
+ * suites (`scale.ts`). Presence is sent every `presenceIntervalMs` at a random phase. One wallet
+ * signs the certificates of every client of the process (devices of one person, as far as the relay
+ * cares).
  *
  * Receiving costs a client a look at the record's type (the first bytes of its JSON); message
  * records are decoded for the send time they carry, keys records searched for the client's PeerId.
@@ -17,31 +10,19 @@
 import { randomBytes } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
-import { tcp } from '@libp2p/tcp'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { WIRE_VERSION } from '@securechat/sdk/constants'
-import { createCertificate, walletSigner } from '@securechat/sdk/identity'
-import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } from '@securechat/sdk/rooms'
-import type { SessionCertificate } from '@securechat/sdk/types'
+import { walletSigner } from '@securechat/sdk/identity'
+import { encodeRecord, type SignedManifest } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { serve } from './child.ts'
+import { enterRoom, type LightClient, presenceRecord, startLightClient } from './light-client.ts'
 import { cpuReport, nowMs, type RecordKind, type SwarmCommands, type SwarmCounters } from './protocol.ts'
 
 /** Bytes of the header a bench message's ciphertext starts with: phase (u32), sequence (u32), send time (f64). */
 const MESSAGE_HEADER_BYTES = 16
 /** How long a client waits before announcing again when its first presence reached nobody (the relay was not subscribed yet). */
 const REANNOUNCE_MS = 500
-
-interface LightClient {
-  libp2p: SecureChatLibp2p
-  peerId: string
-  certificate: SessionCertificate
-  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setInterval> }
-}
 
 const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
 const clients: LightClient[] = []
@@ -84,52 +65,18 @@ function onMessage(client: LightClient, message: Message): void {
 }
 
 async function startClient(relay: string, timeoutMs: number): Promise<LightClient> {
-  const privateKey = await generateKeyPair('Ed25519')
-  // The relay pings every client; a client's own pings would time out whenever this crowded process is busy.
-  const libp2p = await createSecureChatLibp2p({
-    privateKey,
-    transports: [tcp()],
-    connectionMonitor: { enabled: false },
-  })
-  const peerId = libp2p.peerId.toString()
-  const certificate = await createCertificate({
-    signer,
-    peerId,
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-  })
-  const client: LightClient = { libp2p, peerId, certificate }
-  libp2p.services.pubsub.addEventListener('message', (event) => onMessage(client, event.detail))
-  libp2p.addEventListener('connection:close', () => {
+  const client = await startLightClient({ relay, signer, timeoutMs, monitor: false })
+  client.libp2p.services.pubsub.addEventListener('message', (event) => onMessage(client, event.detail))
+  client.libp2p.addEventListener('connection:close', () => {
     closed += 1
   })
-  try {
-    await libp2p.dial(multiaddr(relay), { signal: AbortSignal.timeout(timeoutMs) })
-  } catch (err) {
-    await libp2p.stop()
-    throw err
-  }
   return client
-}
-
-function presence(client: LightClient): Uint8Array {
-  const room = client.room
-  if (room === undefined) throw new Error('client in no room')
-  const record: PresenceRecord = {
-    v: WIRE_VERSION,
-    type: 'presence',
-    room: room.id,
-    cert: client.certificate,
-    manifest: room.manifest,
-    atMs: Date.now(),
-  }
-  return encodeRecord(record)
 }
 
 /** Like `Room`: announced until a neighbour took it, then every interval. */
 async function announce(client: LightClient, deadlineMs: number): Promise<boolean> {
   while (client.room !== undefined && Date.now() < deadlineMs) {
-    const { recipients } = await client.libp2p.services.pubsub.publish(client.room.topic, presence(client))
+    const { recipients } = await client.libp2p.services.pubsub.publish(client.room.topic, presenceRecord(client))
     if (recipients.length > 0) return true
     await delay(REANNOUNCE_MS)
   }
@@ -175,15 +122,13 @@ serve<SwarmCommands>({
       const at = index % manifests.length
       const manifest = manifests[at] as SignedManifest
       const id = roomIds[at] as string
-      const topic = roomTopic(id)
-      client.room = { id, topic, manifest }
-      client.libp2p.services.pubsub.subscribe(topic)
+      const topic = enterRoom(client, manifest, id)
       if (await announce(client, deadlineMs)) announced += 1
       // Every client at its own phase, as independent devices are.
       await delay(Math.random() * presenceIntervalMs)
       if (client.room === undefined) return
       client.room.timer = setInterval(() => {
-        void client.libp2p.services.pubsub.publish(topic, presence(client)).catch(() => undefined)
+        void client.libp2p.services.pubsub.publish(topic, presenceRecord(client)).catch(() => undefined)
       }, presenceIntervalMs)
     })
     return { announced }

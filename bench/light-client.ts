@@ -1,0 +1,81 @@
+/**
+ * A light SecureChat client: what a relay sees of a real one, and nothing more. Its own Ed25519
+ * PeerId and the sdk's libp2p node (`createSecureChatLibp2p`: TCP, Noise, Yamux, identify, ping,
+ * gossipsub with the product's scoring and publish pacing), one connection to a relay, a
+ * wallet-signed session certificate for that PeerId, and room records in the sdk's wire format
+ * (`encodeRecord`), which relays validate like any other. No vault, no key bundle, no decryption,
+ * no validation of what it receives. The scale benchmark runs a thousand to a process
+ * (`swarm.ts`); tests use a few where a full client would be too slow.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { WIRE_VERSION } from '@securechat/sdk/constants'
+import { createCertificate, type WalletSigner } from '@securechat/sdk/identity'
+import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } from '@securechat/sdk/rooms'
+import type { SessionCertificate } from '@securechat/sdk/types'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+
+export interface LightClient {
+  libp2p: SecureChatLibp2p
+  peerId: string
+  certificate: SessionCertificate
+  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setInterval> }
+}
+
+/**
+ * Starts a client whose certificate `signer` signs (for the CLI's domain and the devnet's chain, what
+ * `makeRoom`-style manifests name) and dials `relay`. `monitor: false` turns its own pings off (many
+ * clients in one busy process would time them out); the relay still pings it.
+ */
+export async function startLightClient(params: {
+  relay: string
+  signer: WalletSigner
+  timeoutMs: number
+  monitor?: boolean
+}): Promise<LightClient> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const libp2p = await createSecureChatLibp2p({
+    privateKey,
+    transports: [tcp()],
+    ...(params.monitor === false ? { connectionMonitor: { enabled: false } } : {}),
+  })
+  const peerId = libp2p.peerId.toString()
+  try {
+    const certificate = await createCertificate({
+      signer: params.signer,
+      peerId,
+      domain: DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+    })
+    await libp2p.dial(multiaddr(params.relay), { signal: AbortSignal.timeout(params.timeoutMs) })
+    return { libp2p, peerId, certificate }
+  } catch (err) {
+    await libp2p.stop()
+    throw err
+  }
+}
+
+/** Subscribes `client` to the room of `manifest` (whose id is `roomId`). */
+export function enterRoom(client: LightClient, manifest: SignedManifest, roomId: string): string {
+  const topic = roomTopic(roomId)
+  client.room = { id: roomId, topic, manifest }
+  client.libp2p.services.pubsub.subscribe(topic)
+  return topic
+}
+
+/** The presence record an idle member's `Room` sends: certificate and manifest, no acks, no key requests. */
+export function presenceRecord(client: LightClient): Uint8Array {
+  const room = client.room
+  if (room === undefined) throw new Error('client in no room')
+  const record: PresenceRecord = {
+    v: WIRE_VERSION,
+    type: 'presence',
+    room: room.id,
+    cert: client.certificate,
+    manifest: room.manifest,
+    atMs: Date.now(),
+  }
+  return encodeRecord(record)
+}

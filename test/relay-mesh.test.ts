@@ -1,0 +1,131 @@
+/**
+ * A room larger than gossipsub's mesh, every member connected to one relay only (a star, as
+ * browsers are). With gossipsub's default degree the relay kept at most 12 of them in its mesh and
+ * told the others of a record only by gossip (IHAVE to 6 random peers a heartbeat, for 3
+ * heartbeats): in the scale benchmark a sender key published once reached 72–86 % of a 30-member
+ * room. A relay now meshes every subscriber of a topic (`RELAY_MESH_DEGREE`). Light clients
+ * (`bench/light-client.ts`): real libp2p nodes, certificates and records, no room logic — so
+ * nothing re-publishes or repairs what gossip missed, and what arrives is what the relay forwarded.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Message } from '@libp2p/gossipsub'
+import { WIRE_VERSION } from '@securechat/sdk/constants'
+import { walletSigner } from '@securechat/sdk/identity'
+import { createManifest, encodeRecord, roomIdOf } from '@securechat/sdk/rooms'
+import { Wallet } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { RelayNode } from '../node/src/relay/relay.ts'
+
+/**
+ * Far more than gossipsub's default upper mesh degree (Dhi, 12): of the 28 members outside a bounded mesh, each
+ * heard of a record by gossip with a chance of about 1 − (3/4)³ = 58 %.
+ */
+const MEMBERS = 40
+const STEP_TIMEOUT_MS = 60_000
+const DIALS_AT_ONCE = 5
+
+let relay: RelayNode | undefined
+let clients: LightClient[] = []
+
+afterEach(async () => {
+  await Promise.all(clients.map((client) => client.libp2p.stop()))
+  clients = []
+  await relay?.stop()
+  relay = undefined
+})
+
+/** Resolves once `check` holds, tested on each of `target`'s `event`s; rejects after `timeoutMs`. */
+function when(target: EventTarget, event: string, check: () => boolean, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      target.removeEventListener(event, test)
+    }
+    const test = (): void => {
+      if (!check()) return
+      done()
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(new Error(`timed out waiting for ${what}`))
+    }, STEP_TIMEOUT_MS)
+    target.addEventListener(event, test)
+    test()
+  })
+}
+
+describe('a relay in a large room', () => {
+  it(`behavior: a record published once reaches every one of ${MEMBERS} members connected only to the relay`, async () => {
+    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await relay.start()
+    const address = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
+    if (address === undefined) throw new Error('relay has no TCP address')
+    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+    const manifest = await createManifest({
+      signer,
+      name: 'large',
+      domains: [DEFAULT_CLI_DOMAIN],
+      chainIds: [DEVNET_CHAIN_ID],
+    })
+    const roomId = roomIdOf(manifest.manifest)
+    // A few handshakes at a time: forty at once overran libp2p's upgrade timeout on a loaded machine.
+    for (let i = 0; i < MEMBERS; i += DIALS_AT_ONCE) {
+      const batch = Math.min(DIALS_AT_ONCE, MEMBERS - i)
+      clients.push(
+        ...(await Promise.all(
+          Array.from({ length: batch }, () => startLightClient({ relay: address, signer, timeoutMs: STEP_TIMEOUT_MS })),
+        )),
+      )
+    }
+    const topics = clients.map((client) => enterRoom(client, manifest, roomId))
+    const topic = topics[0] as string
+    const pubsub = relay.libp2p.services.pubsub
+
+    // The relay joins the room on the first subscription and tells every member; then every member's presence is accepted.
+    await when(pubsub, 'subscription-change', () => pubsub.getSubscribers(topic).length === MEMBERS, 'subscriptions')
+    for (const client of clients) {
+      const own = client.libp2p.services.pubsub
+      await when(own, 'subscription-change', () => own.getSubscribers(topic).length > 0, 'the relay in the room')
+    }
+    const accepted = new Set<string>()
+    relay.addEventListener('record:accepted', (event) => accepted.add(event.detail.record.from))
+    for (const client of clients) await client.libp2p.services.pubsub.publish(topic, presenceRecord(client))
+    await when(relay, 'record:accepted', () => accepted.size === MEMBERS, 'every presence accepted')
+    // Two heartbeats: the relay has grafted (and, with a bounded degree, pruned) its mesh.
+    let heartbeats = 0
+    await when(pubsub, 'gossipsub:heartbeat', () => ++heartbeats > 2, 'two heartbeats')
+
+    const [sender, ...receivers] = clients as [LightClient, ...LightClient[]]
+    const record = encodeRecord({
+      v: WIRE_VERSION,
+      type: 'message',
+      room: roomId,
+      lamport: 1,
+      deps: [],
+      sentAtMs: Date.now(),
+      payload: { enc: 'sender-key', ct: 'AAAA' },
+    })
+    const got = new Set<string>()
+    const arrivals = receivers.map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          client.libp2p.services.pubsub.addEventListener('message', (event: CustomEvent<Message>) => {
+            if (event.detail.topic !== topic || event.detail.data.byteLength !== record.byteLength) return
+            got.add(client.peerId)
+            resolve()
+          })
+        }),
+    )
+    await sender.libp2p.services.pubsub.publish(topic, record)
+    // Gossip announces a record for three heartbeats: if it has not arrived after ten, it will not.
+    heartbeats = 0
+    await Promise.race([
+      Promise.all(arrivals),
+      when(pubsub, 'gossipsub:heartbeat', () => ++heartbeats > 10, 'ten heartbeats').catch(() => undefined),
+    ])
+    expect(got.size, `${got.size} of ${receivers.length} members got the record`).toBe(receivers.length)
+  }, 180_000)
+})
