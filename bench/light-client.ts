@@ -21,7 +21,7 @@ export interface LightClient {
   libp2p: SecureChatLibp2p
   peerId: string
   certificate: SessionCertificate
-  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setInterval> }
+  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setTimeout> }
 }
 
 /**

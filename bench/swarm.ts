@@ -117,26 +117,31 @@ serve<SwarmCommands>({
   async join({ manifests, roomIds, first, presenceIntervalMs, timeoutMs }) {
     const deadlineMs = Date.now() + timeoutMs
     let announced = 0
-    await pooled(clients, clients.length, async (client) => {
-      const index = first + clients.indexOf(client)
-      const at = index % manifests.length
-      const manifest = manifests[at] as SignedManifest
-      const id = roomIds[at] as string
-      const topic = enterRoom(client, manifest, id)
+    const joining = clients.filter((client) => client.room === undefined)
+    await pooled(joining, joining.length, async (client) => {
+      const at = (first + clients.indexOf(client)) % manifests.length
+      const topic = enterRoom(client, manifests[at] as SignedManifest, roomIds[at] as string)
       if (await announce(client, deadlineMs)) announced += 1
-      // Every client at its own phase, as independent devices are.
-      await delay(Math.random() * presenceIntervalMs)
-      if (client.room === undefined) return
-      client.room.timer = setInterval(() => {
+      const room = client.room
+      if (room === undefined) return
+      const send = (): void => {
         void client.libp2p.services.pubsub.publish(topic, presenceRecord(client)).catch(() => undefined)
-      }, presenceIntervalMs)
+      }
+      // Every client at its own phase, as independent devices are.
+      room.timer = setTimeout(
+        () => {
+          send()
+          room.timer = setInterval(send, presenceIntervalMs)
+        },
+        Math.random() * presenceIntervalMs,
+      )
     })
     return { announced }
   },
   leave() {
     for (const client of clients) {
       if (client.room === undefined) continue
-      clearInterval(client.room.timer)
+      clearTimeout(client.room.timer)
       client.libp2p.services.pubsub.unsubscribe(client.room.topic)
       delete client.room
     }
@@ -208,7 +213,7 @@ serve<SwarmCommands>({
   cpu: cpuReport,
   async stop() {
     await pooled(clients, 50, async (client) => {
-      if (client.room !== undefined) clearInterval(client.room.timer)
+      if (client.room !== undefined) clearTimeout(client.room.timer)
       await client.libp2p.stop()
     })
     return {}
