@@ -20,6 +20,8 @@ export const FULL_STEPS = [100, 500, 1_000, 2_000, 5_000, 10_000]
 export const DEFAULT_ROOM_SIZE = 50
 /** Event-loop delay (p99 over a window) from which the relay counts as lagging: a tenth of a person's perceptible delay. */
 export const LAGGING_LOOP_DELAY_MS = 100
+/** A step where more than this share of the new clients could not connect or announce themselves ends the run. */
+const BROKEN_SHARE = 0.1
 /** CPU per client this much above the step before marks the knee. */
 const KNEE_CPU_GROWTH = 1.5
 
@@ -118,9 +120,9 @@ export async function run(): Promise<BenchRecord[]> {
       console.log(`scale-clients: step ${JSON.stringify({ ...round(step), announced: joined.announced })}`)
       before = held
       const why =
-        grown.failed > 0
+        grown.failed > BROKEN_SHARE * added
           ? `${grown.failed} of ${added} clients could not connect`
-          : joined.announced < added
+          : joined.announced < (1 - BROKEN_SHARE) * added
             ? `${added - joined.announced} of ${added} clients' presence reached nobody`
             : undefined
       if (why !== undefined) {
