@@ -28,6 +28,12 @@ export const FULL_MEMBERS = 1_000
 export const SEALED_ENTRY_CHARS = 1_734
 /** A `wrapped` entry: about 200 bytes (`MAX_WRAPPED_KEY_CHARS`' note in the sdk's constants). */
 export const WRAPPED_ENTRY_CHARS = 270
+/**
+ * Members per light-client process: each receives every other member's presence and checks its gossip signature,
+ * so a process of a room's members does members × room size of them; 200 members in one process fell 13.7 s behind
+ * at the first presence round and the relay closed every connection.
+ */
+export const MEMBERS_PER_PROCESS = 25
 export const DEFAULT_MESSAGES = 20
 export const DEFAULT_MESSAGE_RATE_PER_S = 2
 /** How long a sender key or a message may take to reach everyone before the run reports what arrived: gossip announces a record for three heartbeats (`mcacheGossip`), so what has not arrived by then will not. */
@@ -43,7 +49,7 @@ export async function run(): Promise<BenchRecord[]> {
   console.log(
     `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, messages, loadAverage: loadAverage() })}`,
   )
-  const harness = new ScaleHarness()
+  const harness = new ScaleHarness({ clientsPerProcess: envInt('BENCH_SCALE_PER_PROCESS', MEMBERS_PER_PROCESS) })
   try {
     await harness.startRelay({ maxConnections: members + 1_000 })
     const grown = await harness.growTo(members)
