@@ -128,13 +128,10 @@ serve<SwarmCommands>({
         void client.libp2p.services.pubsub.publish(topic, presenceRecord(client)).catch(() => undefined)
       }
       // Every client at its own phase, as independent devices are.
-      room.timer = setTimeout(
-        () => {
-          send()
-          room.timer = setInterval(send, presenceIntervalMs)
-        },
-        Math.random() * presenceIntervalMs,
-      )
+      room.timer = setTimeout(() => {
+        send()
+        room.timer = setInterval(send, presenceIntervalMs)
+      }, Math.random() * presenceIntervalMs)
     })
     return { announced }
   },
