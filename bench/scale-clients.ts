@@ -14,7 +14,7 @@ import { PRESENCE_INTERVAL_MS } from '@securechat/sdk/constants'
 import { between, envInt, envList, fullScale, KIB, loadAverage, MIB, makeRooms, ScaleHarness } from './scale.ts'
 import type { BenchRecord } from './types.ts'
 
-export const DEFAULT_STEPS = [100, 300]
+export const DEFAULT_STEPS = [50, 200]
 export const FULL_STEPS = [100, 500, 1_000, 2_000, 5_000, 10_000]
 /** Members per room: a community's rooms are small; the 1,000-member room is `scale-room`'s. */
 export const DEFAULT_ROOM_SIZE = 50

@@ -19,7 +19,7 @@ import type { SwarmCounters } from './protocol.ts'
 import { between, envInt, fullScale, KIB, loadAverage, MIB, makeRooms, percentile, ScaleHarness } from './scale.ts'
 import type { BenchRecord } from './types.ts'
 
-export const DEFAULT_MEMBERS = 100
+export const DEFAULT_MEMBERS = 50
 export const FULL_MEMBERS = 1_000
 /**
  * A `sealed` entry: an X-Wing opening (2 + `XWING_CIPHERTEXT_BYTES` = 1,122 bytes) and the ~180-byte sealed
