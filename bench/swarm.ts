@@ -1,8 +1,7 @@
 /**
  * Benchmark child: many light SecureChat clients in one process (`light-client.ts`), for the scale
- * suites (`scale.ts`). Presence is sent every `presenceIntervalMs` at a random phase. One wallet
- * signs the certificates of every client of the process (devices of one person, as far as the relay
- * cares).
+ * suites (`scale.ts`). Presence is sent every `presenceIntervalMs` at a random phase. Every client
+ * has a wallet of its own (the relay's record budgets are per device and per wallet).
  *
  * Receiving costs a client a look at the record's type (the first bytes of its JSON); message
  * records are decoded for the send time they carry, keys records searched for the client's PeerId.
@@ -14,7 +13,7 @@ import type { Message } from '@libp2p/gossipsub'
 import { WIRE_VERSION } from '@securechat/sdk/constants'
 import { walletSigner } from '@securechat/sdk/identity'
 import { encodeRecord, type SignedManifest } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
+import { hexlify, Wallet } from 'ethers'
 import { serve } from './child.ts'
 import { enterRoom, type LightClient, presenceRecord, startLightClient } from './light-client.ts'
 import { cpuReport, nowMs, type RecordKind, type SwarmCommands, type SwarmCounters } from './protocol.ts'
@@ -24,7 +23,6 @@ const MESSAGE_HEADER_BYTES = 16
 /** How long a client waits before announcing again when its first presence reached nobody (the relay was not subscribed yet). */
 const REANNOUNCE_MS = 500
 
-const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
 const clients: LightClient[] = []
 let counters = emptyCounters()
 let armedPhase = -1
@@ -65,6 +63,8 @@ function onMessage(client: LightClient, message: Message): void {
 }
 
 async function startClient(relay: string, timeoutMs: number): Promise<LightClient> {
+  // A wallet per client, as people are: the relay's record budget is per wallet too (RELAY_RECORD_WALLET_FACTOR).
+  const signer = walletSigner({ type: 'eoa', signer: new Wallet(hexlify(randomBytes(32))) })
   const client = await startLightClient({ relay, signer, timeoutMs, monitor: false })
   client.libp2p.services.pubsub.addEventListener('message', (event) => onMessage(client, event.detail))
   client.libp2p.addEventListener('connection:close', () => {

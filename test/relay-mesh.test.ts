@@ -3,7 +3,7 @@
  * browsers are). With gossipsub's default degree the relay kept at most 12 of them in its mesh and
  * told the others of a record only by gossip (IHAVE to 6 random peers a heartbeat, for 3
  * heartbeats): in the scale benchmark a sender key published once reached 72–86 % of a 30-member
- * room. A relay now meshes every subscriber of a topic (`RELAY_MESH_DEGREE`). Light clients
+ * room. A relay now keeps every subscriber of a topic in its mesh (`RELAY_MESH_MAX_PEERS`). Light clients
  * (`bench/light-client.ts`): real libp2p nodes, certificates and records, no room logic — so
  * nothing re-publishes or repairs what gossip missed, and what arrives is what the relay forwarded.
  */
