@@ -65,6 +65,16 @@ export const MAX_REPUBLISH_ATTEMPTS = 3
 export const MAX_OUTGOING_MESSAGES = 2_000
 
 /**
+ * Own messages a room keeps after they are acknowledged (or after they were sent with no member waiting), newest, for
+ * members that come back: what a member away missed meanwhile is re-published for it unless its presence
+ * acknowledges it (`OutgoingBuffer.returned`). Memory only; also bounded by {@link MAX_SENT_KEPT_BYTES}.
+ */
+export const MAX_SENT_KEPT = 500
+
+/** Bytes of record data of {@link MAX_SENT_KEPT} (4 MiB). */
+export const MAX_SENT_KEPT_BYTES = 4 * 1024 * 1024
+
+/**
  * Presence acknowledges (`acks`, a Bloom filter) what the member received since its last few
  * presences: each received message id rides in this many (one may be lost).
  */

@@ -6,13 +6,15 @@
  * when every peer has every message that was sent (each peer's delivered set equals the sent
  * set), or when `timeoutMs` passes — then the result says who misses what.
  */
-import { rm } from 'node:fs/promises'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { fetchHistory, MAX_HISTORY_FETCH_IDS } from '@securechat/sdk/history'
 import { walletSigner } from '@securechat/sdk/identity'
+import type { Logger, LoggerFactory } from '@securechat/sdk/logger'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type Vault, type VaultBackend } from '@securechat/sdk/vault'
@@ -54,6 +56,8 @@ export interface LossyRoomInit {
   timeoutMs: number
   seed: number
   log?: (line: string) => void
+  /** Each peer's sdk log (debug and up) and what it sent, got and could not read, one JSON line each, in `peer-<n>.log` here. */
+  logDir?: string
 }
 
 export interface LossyRoomResult {
@@ -103,6 +107,8 @@ interface Peer {
   undecryptable: Map<string, string>
   /** Sending is paused while the peer is away. */
   up: boolean
+  /** Where its log goes ({@link LossyRoomInit.logDir}). */
+  logger: LoggerFactory | undefined
 }
 
 /** Runs the scenario; everything it starts is stopped before it returns or throws. */
@@ -135,7 +141,16 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
         delivered: new Map(),
         undecryptable: new Map(),
         up: false,
+        logger: undefined,
       })
+    }
+    if (init.logDir !== undefined) {
+      await mkdir(init.logDir, { recursive: true })
+      for (const peer of peers) {
+        const file = createWriteStream(`${init.logDir}/peer-${peer.index}.log`)
+        cleanups.push(() => new Promise((resolve) => file.end(resolve)))
+        peer.logger = fileLogger(file)
+      }
     }
     cleanups.push(async () => {
       for (const peer of peers) await stopPeer(peer)
@@ -171,6 +186,7 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
         // Its own link is its only way out: not the relay's real address, not another's link.
         connectionGater: { denyDialMultiaddr: (ma: Multiaddr) => tcpPort(ma) !== port },
         vault,
+        ...(peer.logger === undefined ? {} : { logger: peer.logger }),
       })
       peer.vault = vault
       peer.client = client
@@ -191,8 +207,18 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
         room = await client.joinRoom(invite, { catchUp: 'later' })
         roomInvite = invite
       }
-      room.addEventListener('message:received', (event) => onDelivered(peer, event.detail))
+      const trace = peer.logger?.('lossy')
+      trace?.info('started', { peerId: client.peerId.toString() })
+      room.addEventListener('message:received', (event) => {
+        trace?.info('received', { id: event.detail.id, from: event.detail.senderPeerId })
+        onDelivered(peer, event.detail)
+      })
       room.addEventListener('message:undecryptable', (event) => {
+        trace?.info('undecryptable', {
+          id: event.detail.id,
+          from: event.detail.senderPeerId,
+          reason: event.detail.reason,
+        })
         undecryptable++
         peer.undecryptable.set(event.detail.id, event.detail.reason)
       })
@@ -235,6 +261,7 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
         const room = peer.room!
         try {
           const { id, sentAtMs } = await room.send(`peer ${peer.index} message ${n++}`)
+          peer.logger?.('lossy').info('sent', { id, phase })
           sentAt.set(id, { atMs: sentAtMs, by: peer.index, phase })
           peer.delivered.set(id, sentAtMs)
           lastSendMs = performance.now()
@@ -363,6 +390,18 @@ async function storedIds(peers: Peer[], relayPeerId: string, ids: string[]): Pro
     }
   }
   return undefined
+}
+
+/** Writes one JSON line per entry: time, namespace, level, message and fields. */
+function fileLogger(file: WriteStream): LoggerFactory {
+  return (namespace) => {
+    const write =
+      (level: string) =>
+      (msg: string, fields?: Record<string, unknown>): void =>
+        void file.write(`${JSON.stringify({ t: new Date().toISOString(), namespace, level, msg, ...fields })}\n`)
+    const logger: Logger = { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
+    return logger
+  }
 }
 
 async function stopPeer(peer: Peer): Promise<void> {

@@ -1,6 +1,8 @@
 import {
   MAX_OUTGOING_MESSAGES,
   MAX_REPUBLISH_ATTEMPTS,
+  MAX_SENT_KEPT,
+  MAX_SENT_KEPT_BYTES,
   REPUBLISH_BATCH,
   REPUBLISH_BATCH_INTERVAL_MS,
   STORE_CHECK_AFTER_MS,
@@ -25,6 +27,8 @@ export interface OutgoingBufferInit {
   stored?: (ids: string[]) => Promise<ReadonlySet<string> | undefined>
   maxAttempts?: number
   maxMessages?: number
+  /** Own messages kept for members that come back ({@link OutgoingBuffer.returned}); default {@link MAX_SENT_KEPT}. */
+  maxKept?: number
   log: Logger
 }
 
@@ -38,6 +42,11 @@ interface Entry {
   dueAtMs: number
   /** Not re-published before this. */
   republishAtMs: number
+  /**
+   * Not a message (a sender-key distribution, {@link OutgoingBuffer.untilStored}): re-published only once a store
+   * answered without it, dropped when none answers for long, never counted nor reported.
+   */
+  state?: { sinceMs: number; storesLack: boolean }
 }
 
 /** What a message sent while nobody else was present waits for: any relay's store (not a PeerId). */
@@ -66,6 +75,13 @@ function dueAt(entry: Entry, nowMs: number): number {
  * relay's store holds it (`stored`), asked soon after sending and again until it does, and is
  * re-published meanwhile like any other. A connection aborted with records queued on it (a relay
  * that failed its pings under load) loses them; without this nothing would send them again.
+ *
+ * A member that comes back after it was counted away (its presence timed out, or it went offline) waits for what
+ * was sent since it was last heard and its presence does not acknowledge ({@link returned}): sent while it was not
+ * counted, nothing waited for it, and when those were the room's last messages no later one names them for its gap
+ * repair, and a member whose relay connection survived runs no catch-up (found by the 20-peer loss test: a
+ * partitioned peer missed the messages sent around the heal). So the last {@link MAX_SENT_KEPT} messages sent are
+ * kept, acknowledged or not, in memory.
  */
 export class OutgoingBuffer {
   readonly #init: OutgoingBufferInit
@@ -73,6 +89,10 @@ export class OutgoingBuffer {
   readonly #maxMessages: number
   /** In order of sending (a Map iterates in insertion order). */
   readonly #entries = new Map<string, Entry>()
+  /** The last messages sent, oldest first, acknowledged or not: for members that come back ({@link returned}). */
+  readonly #kept = new Map<string, { bytes: Uint8Array; sentAtMs: number }>()
+  #keptBytes = 0
+  readonly #maxKept: number
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAtMs = Number.POSITIVE_INFINITY
   #republishing = false
@@ -83,10 +103,13 @@ export class OutgoingBuffer {
     this.#init = init
     this.#maxAttempts = init.maxAttempts ?? MAX_REPUBLISH_ATTEMPTS
     this.#maxMessages = init.maxMessages ?? MAX_OUTGOING_MESSAGES
+    this.#maxKept = init.maxKept ?? MAX_SENT_KEPT
   }
 
   get stats(): OutgoingStats {
-    return { ...this.#stats, pending: this.#entries.size }
+    let pending = 0
+    for (const entry of this.#entries.values()) if (entry.state === undefined) pending += 1
+    return { ...this.#stats, pending }
   }
 
   /** Keeps a message just published until `members` (peer ids; this device excluded) acknowledge it. */
@@ -95,6 +118,7 @@ export class OutgoingBuffer {
     this.#stats.sent += 1
     const awaiting = new Set(members)
     const nowMs = Date.now()
+    this.#keep(id, bytes, nowMs)
     if (awaiting.size === 0) {
       // Nobody else present: members that return read it from the stores, once one holds it.
       if (this.#init.stored === undefined) return
@@ -103,11 +127,60 @@ export class OutgoingBuffer {
     const entry = { id, bytes, awaiting, attempts: 0, dueAtMs: 0, republishAtMs: nowMs + this.#init.firstDelayMs }
     entry.dueAtMs = dueAt(entry, nowMs)
     this.#entries.set(id, entry)
-    if (this.#entries.size > this.#maxMessages) {
-      const oldest = this.#entries.values().next().value!
-      this.#giveUp(oldest, 'buffer-full')
-    }
+    this.#bound()
     this.#arm(entry.dueAtMs)
+  }
+
+  /**
+   * A sender-key distribution just published, kept until a relay's store holds it and re-published meanwhile (a
+   * connection aborted with it queued loses it, as a message). Members that lack our key ask for it (`want`), but
+   * the answer starts where our chain is then: what we sent in between only this record opens, and only a store
+   * keeps it for them (found by the 20-peer loss test: a restarted sender's first distribution went down with its
+   * relay connection, and the messages it sent next stayed unreadable to seven members). Without a store to ask,
+   * nothing is kept.
+   */
+  untilStored(id: string, bytes: Uint8Array): void {
+    if (this.#stopped || this.#init.stored === undefined || this.#entries.has(id)) return
+    const nowMs = Date.now()
+    const entry: Entry = {
+      id,
+      bytes,
+      awaiting: new Set([A_STORE]),
+      attempts: 0,
+      dueAtMs: 0,
+      republishAtMs: nowMs + this.#init.firstDelayMs,
+      state: { sinceMs: nowMs, storesLack: false },
+    }
+    entry.dueAtMs = dueAt(entry, nowMs)
+    this.#entries.set(id, entry)
+    this.#bound()
+    this.#arm(entry.dueAtMs)
+  }
+
+  /**
+   * `member` is present again, heard last at `sinceMs` (before it was counted away): what was sent since then and
+   * `acks` (its presence's) does not cover waits for it too, re-published for it like any other. What it received
+   * some other way (its catch-up, gossip) its next presences acknowledge.
+   */
+  returned(member: string, sinceMs: number, acks: AckFilter | undefined): void {
+    if (this.#stopped) return
+    const nowMs = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const [id, { bytes, sentAtMs }] of this.#kept) {
+      if (sentAtMs < sinceMs || acks?.has(id) === true) continue
+      const waiting = this.#entries.get(id)
+      if (waiting !== undefined) {
+        waiting.awaiting.add(member)
+        continue
+      }
+      const entry = { id, bytes, awaiting: new Set([member]), attempts: 0, dueAtMs: 0, republishAtMs: 0 }
+      entry.republishAtMs = nowMs + this.#init.firstDelayMs
+      entry.dueAtMs = dueAt(entry, nowMs)
+      this.#entries.set(id, entry)
+      next = Math.min(next, entry.dueAtMs)
+    }
+    this.#bound()
+    if (Number.isFinite(next)) this.#arm(next)
   }
 
   /** `from` named these ids in a record's `deps`. */
@@ -135,6 +208,23 @@ export class OutgoingBuffer {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#entries.clear()
+    this.#kept.clear()
+    this.#keptBytes = 0
+  }
+
+  #keep(id: string, bytes: Uint8Array, nowMs: number): void {
+    this.#kept.set(id, { bytes, sentAtMs: nowMs })
+    this.#keptBytes += bytes.byteLength
+    for (const [oldest, { bytes: dropped }] of this.#kept) {
+      if (this.#kept.size <= this.#maxKept && this.#keptBytes <= MAX_SENT_KEPT_BYTES) break
+      this.#kept.delete(oldest)
+      this.#keptBytes -= dropped.byteLength
+    }
+  }
+
+  /** Past {@link OutgoingBufferInit.maxMessages}, the oldest waiting is given up. */
+  #bound(): void {
+    while (this.#entries.size > this.#maxMessages) this.#giveUp(this.#entries.values().next().value!, 'buffer-full')
   }
 
   #acknowledged(entry: Entry, member: string): void {
@@ -144,6 +234,10 @@ export class OutgoingBuffer {
 
   #giveUp(entry: Entry, reason: UnacknowledgedMessage['reason']): void {
     this.#entries.delete(entry.id)
+    if (entry.state !== undefined) {
+      this.#init.log.debug('sender key record never reached a store', { room: this.#init.roomId, id: entry.id })
+      return
+    }
     this.#stats.unacknowledged += 1
     this.#init.onUnacknowledged({
       roomId: this.#init.roomId,
@@ -168,9 +262,12 @@ export class OutgoingBuffer {
     } catch (err) {
       this.#init.log.debug('stores not asked', { room: this.#init.roomId, error: String(err) })
     }
-    for (const id of held ?? []) {
+    if (held === undefined) return
+    for (const id of ids) {
       const entry = this.#entries.get(id)
-      if (entry !== undefined) this.#acknowledged(entry, A_STORE)
+      if (entry === undefined) continue
+      if (held.has(id)) this.#acknowledged(entry, A_STORE)
+      else if (entry.state !== undefined) entry.state.storesLack = true
     }
   }
 
@@ -193,6 +290,13 @@ export class OutgoingBuffer {
       const due: Entry[] = []
       for (const entry of this.#entries.values()) {
         if (entry.dueAtMs > nowMs) continue
+        if (entry.state !== undefined && !entry.state.storesLack) {
+          // No store said it lacks it (none answered: cut off, or the relays keep no history): ask again, for a while.
+          if (nowMs - entry.state.sinceMs > this.#init.firstDelayMs * 2 ** this.#maxAttempts)
+            this.#giveUp(entry, 'unacknowledged')
+          else entry.dueAtMs = dueAt(entry, nowMs)
+          continue
+        }
         if (entry.republishAtMs <= nowMs) due.push(entry)
         // In no store yet, but its relay may still be validating or writing it: ask again later.
         else entry.dueAtMs = dueAt(entry, nowMs)
@@ -211,7 +315,7 @@ export class OutgoingBuffer {
         entry.dueAtMs = dueAt(entry, Date.now())
         try {
           await this.#init.republish(entry.bytes)
-          this.#stats.republished += 1
+          if (entry.state === undefined) this.#stats.republished += 1
         } catch (err) {
           this.#init.log.debug('re-publish failed', { room: this.#init.roomId, id: entry.id, error: String(err) })
         }

@@ -9,7 +9,7 @@ import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
 import { ChannelNotFoundError, DuplicateMessageError, SenderKeyNotFoundError } from '../crypto/errors.ts'
 import type { DeviceEncryptionKeys, VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
-import { sha256, wipe } from '../crypto/primitives.ts'
+import { equalBytes, sha256, wipe } from '../crypto/primitives.ts'
 import type { SenderKeyDistribution } from '../crypto/sender-keys.ts'
 import {
   createInboundSenderKeys,
@@ -80,6 +80,13 @@ export class RoomKeys {
   readonly #members = new Map<string, Member>()
   /** The receiving ends of the members' channels to us, by sender PeerId (saved with the chains). */
   readonly #channels: Map<string, InboundChannel>
+  /**
+   * Each sender's channel before its latest opening replaced it, in memory only: an entry wrapped on it that
+   * arrives after the new opening (a distribution lost on its way and re-published once the stores lacked it,
+   * while the sender had meanwhile answered our `want` with a new opening) still opens. It only opens what that
+   * sender wrapped on it already; the sender wraps nothing new on it.
+   */
+  readonly #retiredChannels = new Map<string, InboundChannel>()
   /**
    * Our first epoch's key as it was before our first message, kept for {@link JOIN_GRACE_MS}
    * after joining: members already in the room whose presence reaches us late (a busy
@@ -191,11 +198,20 @@ export class RoomKeys {
   expectMember(peerId: string): void {
     if (peerId === this.#self || this.#members.has(peerId) || this.#awaitingBundle.has(peerId)) return
     if (this.#awaitingBundle.size >= MAX_MEMBERS_AWAITING_BUNDLE) return
-    this.#awaitingBundle.set(peerId, [this.#outbound.exportForMember()])
+    const kept = this.#outbound.exportForMember()
+    this.#log.debug('member expected', {
+      room: this.#roomId,
+      peer: peerId,
+      epoch: kept.epoch,
+      iteration: kept.iteration,
+    })
+    this.#awaitingBundle.set(peerId, [kept])
   }
 
-  /** Its bundle could not be had: what {@link expectMember} kept for it goes (it reads from a later sealing). */
+  /** It went away before its bundle came: what {@link expectMember} kept for it goes (it reads from a later sealing). */
   forgetExpected(peerId: string): void {
+    if (this.#awaitingBundle.has(peerId))
+      this.#log.debug('member no longer expected', { room: this.#roomId, peer: peerId })
     wipeAll(this.#awaitingBundle.get(peerId))
     this.#awaitingBundle.delete(peerId)
   }
@@ -211,6 +227,8 @@ export class RoomKeys {
     this.#inbound.forgetSender(peerId)
     this.#channels.get(peerId)?.dispose()
     this.#channels.delete(peerId)
+    this.#retiredChannels.get(peerId)?.dispose()
+    this.#retiredChannels.delete(peerId)
     this.#save()
     this.rotate()
   }
@@ -289,6 +307,12 @@ export class RoomKeys {
           { epoch, bytes: owedNow === undefined ? current : encodeSenderKeyDistribution(owedNow) },
         ]
         wipeAll(owed)
+        this.#log.debug('sender key sealed', {
+          room: this.#roomId,
+          to: peer,
+          epoch,
+          owed: owed.map((d) => `${d.epoch}:${d.iteration}`),
+        })
         const entries: Array<{ epoch: number; entry: KeyEntry }> = []
         // In order: each entry is the channel's next step.
         for (const plaintext of plaintexts) {
@@ -362,15 +386,31 @@ export class RoomKeys {
           senderIdentityKey: member.bundle.identityKey,
           opening: base64urlDecode(entry.sealed),
         })
-        this.#channels.get(from)?.dispose()
+        const replaced = this.#channels.get(from)
+        if (replaced !== undefined && !equalBytes(replaced.id, accepted.channel.id)) {
+          this.#retiredChannels.get(from)?.dispose()
+          this.#retiredChannels.set(from, replaced)
+        } else replaced?.dispose()
         this.#channels.set(from, accepted.channel)
         plaintext = accepted.plaintext
       } else {
-        const channel = this.#channels.get(from)
-        if (channel === undefined) return 'no-channel'
-        plaintext = await channel.unwrap({ binding, wrapped: base64urlDecode(entry.wrapped) })
+        const wrapped = base64urlDecode(entry.wrapped)
+        const unwrap = (channel: InboundChannel | undefined): Promise<Uint8Array> =>
+          channel === undefined ? Promise.reject(new ChannelNotFoundError()) : channel.unwrap({ binding, wrapped })
+        plaintext = await unwrap(this.#channels.get(from)).catch((err: unknown) => {
+          if (!(err instanceof ChannelNotFoundError)) throw err
+          return unwrap(this.#retiredChannels.get(from))
+        })
       }
-      if (this.#inbound.install({ distribution: decodeSenderKeyDistribution(plaintext), from })) {
+      const distribution = decodeSenderKeyDistribution(plaintext)
+      this.#log.debug('sender key received', {
+        room: this.#roomId,
+        from,
+        epoch: distribution.epoch,
+        iteration: distribution.iteration,
+        sealed: 'sealed' in entry,
+      })
+      if (this.#inbound.install({ distribution, from })) {
         // At once, not coalesced: a restart that lost this chain could not read what follows.
         const saved = this.#save(0)
         this.#installSaved = saved
