@@ -75,6 +75,12 @@ export const MAX_SENT_KEPT = 500
 export const MAX_SENT_KEPT_BYTES = 4 * 1024 * 1024
 
 /**
+ * Channels from one sender that later openings replaced, kept in memory by a receiver so that a distribution
+ * re-published after the sender answered `want`s with new openings still opens (`RoomKeys`).
+ */
+export const MAX_RETIRED_CHANNELS = 4
+
+/**
  * Presence acknowledges (`acks`, a Bloom filter) what the member received since its last few
  * presences: each received message id rides in this many (one may be lost).
  */

@@ -3,6 +3,7 @@ import {
   JOIN_GRACE_MS,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_MEMBERS_AWAITING_BUNDLE,
+  MAX_RETIRED_CHANNELS,
   ROOM_KEYS_SAVE_DELAY_MS,
 } from '../constants.ts'
 import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
@@ -81,12 +82,12 @@ export class RoomKeys {
   /** The receiving ends of the members' channels to us, by sender PeerId (saved with the chains). */
   readonly #channels: Map<string, InboundChannel>
   /**
-   * Each sender's channel before its latest opening replaced it, in memory only: an entry wrapped on it that
-   * arrives after the new opening (a distribution lost on its way and re-published once the stores lacked it,
-   * while the sender had meanwhile answered our `want` with a new opening) still opens. It only opens what that
-   * sender wrapped on it already; the sender wraps nothing new on it.
+   * Each sender's channels that later openings replaced, newest last, at most {@link MAX_RETIRED_CHANNELS}, in
+   * memory only: an entry wrapped on one that arrives after the new opening (a distribution lost on its way and
+   * re-published once the stores lacked it, while the sender had meanwhile answered our `want`s with new openings)
+   * still opens. They only open what that sender wrapped on them already; it wraps nothing new on them.
    */
-  readonly #retiredChannels = new Map<string, InboundChannel>()
+  readonly #retiredChannels = new Map<string, InboundChannel[]>()
   /**
    * Our first epoch's key as it was before our first message, kept for {@link JOIN_GRACE_MS}
    * after joining: members already in the room whose presence reaches us late (a busy
@@ -227,7 +228,7 @@ export class RoomKeys {
     this.#inbound.forgetSender(peerId)
     this.#channels.get(peerId)?.dispose()
     this.#channels.delete(peerId)
-    this.#retiredChannels.get(peerId)?.dispose()
+    for (const channel of this.#retiredChannels.get(peerId) ?? []) channel.dispose()
     this.#retiredChannels.delete(peerId)
     this.#save()
     this.rotate()
@@ -388,8 +389,10 @@ export class RoomKeys {
         })
         const replaced = this.#channels.get(from)
         if (replaced !== undefined && !equalBytes(replaced.id, accepted.channel.id)) {
-          this.#retiredChannels.get(from)?.dispose()
-          this.#retiredChannels.set(from, replaced)
+          const retired = this.#retiredChannels.get(from) ?? []
+          retired.push(replaced)
+          while (retired.length > MAX_RETIRED_CHANNELS) retired.shift()?.dispose()
+          this.#retiredChannels.set(from, retired)
         } else replaced?.dispose()
         this.#channels.set(from, accepted.channel)
         plaintext = accepted.plaintext
@@ -397,10 +400,18 @@ export class RoomKeys {
         const wrapped = base64urlDecode(entry.wrapped)
         const unwrap = (channel: InboundChannel | undefined): Promise<Uint8Array> =>
           channel === undefined ? Promise.reject(new ChannelNotFoundError()) : channel.unwrap({ binding, wrapped })
-        plaintext = await unwrap(this.#channels.get(from)).catch((err: unknown) => {
-          if (!(err instanceof ChannelNotFoundError)) throw err
-          return unwrap(this.#retiredChannels.get(from))
-        })
+        // The current channel first, then the retired ones, newest first: the entry names its channel.
+        const channels = [this.#channels.get(from), ...(this.#retiredChannels.get(from) ?? []).toReversed()]
+        let opened: Uint8Array | undefined
+        for (const channel of channels) {
+          opened = await unwrap(channel).catch((err: unknown) => {
+            if (err instanceof ChannelNotFoundError) return undefined
+            throw err
+          })
+          if (opened !== undefined) break
+        }
+        if (opened === undefined) throw new ChannelNotFoundError()
+        plaintext = opened
       }
       const distribution = decodeSenderKeyDistribution(plaintext)
       this.#log.debug('sender key received', {
