@@ -28,6 +28,7 @@ import { httpServer } from '../node/src/relay/http/service.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 import { LyingEvaluator } from './helpers/lying-evaluator.ts'
+import { metrics } from './helpers/relay-metrics.ts'
 
 const DELIVERY_TIMEOUT_MS = 15_000
 const PRESENCE_INTERVAL_MS = 1_000
@@ -137,18 +138,6 @@ function messageVerdicts(libp2p: SecureChatClient['libp2p'], topic: string, peer
   return verdicts
 }
 
-/** `/metrics` as name{labels} → value. */
-async function metrics(relay: Relay): Promise<Map<string, number>> {
-  const text = await (await fetch(new URL('/metrics', relay.services.http!.url))).text()
-  const samples = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const at = line.lastIndexOf(' ')
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)))
-  }
-  return samples
-}
-
 function untilIneligible(evaluator: GateEvaluator, address: string): Promise<EligibilityChange> {
   return new Promise((resolve) => {
     const listener = (event: CustomEvent<EligibilityChange>): void => {
@@ -218,7 +207,7 @@ describe('the gate race', () => {
     await chain.provider.send('evm_mine', [])
     const block = (await sale.wait()).blockNumber as number
     expect(block).toBe(pendingHead + 1)
-    const droppedBefore = (await metrics(relay)).get('securechat_relay_records_gate_dropped_total')!
+    const droppedBefore = (await metrics(relay.services.http!.url)).get('securechat_relay_records_gate_dropped_total')!
     await daveRoom.send('right after the block')
 
     // The relay refuses it and alice, who got it straight from dave, does not show it: each judged it at block N.
@@ -230,7 +219,7 @@ describe('the gate race', () => {
     expect(aliceSaw.slice(aliceBefore)).toEqual(aliceSaw.slice(aliceBefore).map(() => 'ignore'))
     expect((await relayNoticed).result.blockNumber).toBe(block)
     expect((await aliceNoticed).result.blockNumber).toBe(block)
-    const after = await metrics(relay)
+    const after = await metrics(relay.services.http!.url)
     expect(after.get('securechat_relay_records_gate_dropped_total')).toBeGreaterThan(droppedBefore)
     expect(after.get('securechat_relay_gate_head_block')).toBeGreaterThanOrEqual(block)
 

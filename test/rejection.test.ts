@@ -26,6 +26,7 @@ import { SiweMessage } from 'siwe'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
+import { until } from './helpers/room-inbox.ts'
 
 /** Longest wait for a delivery or a rejection; they take milliseconds when things work. */
 const TIMEOUT_MS = 10_000
@@ -41,37 +42,6 @@ afterEach(async () => {
       .map((cleanup) => cleanup()),
   )
 })
-
-/**
- * Resolves when `condition()` holds, checking now and after every `type` event of the sources;
- * rejects after `timeoutMs` with `describe()` saying what was still missing.
- */
-function until(
-  sources: Array<[EventTarget, string]>,
-  condition: () => boolean,
-  describe: () => string,
-  timeoutMs = TIMEOUT_MS,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const signal = AbortSignal.timeout(timeoutMs)
-    const cleanup = (): void => {
-      for (const [target, type] of sources) target.removeEventListener(type, check)
-      signal.removeEventListener('abort', onAbort)
-    }
-    const check = (): void => {
-      if (!condition()) return
-      cleanup()
-      resolve()
-    }
-    const onAbort = (): void => {
-      cleanup()
-      reject(new Error(`timed out after ${timeoutMs} ms: ${describe()}`))
-    }
-    for (const [target, type] of sources) target.addEventListener(type, check)
-    signal.addEventListener('abort', onAbort)
-    check()
-  })
-}
 
 interface Honest {
   name: string

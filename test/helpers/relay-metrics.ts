@@ -1,9 +1,10 @@
 /** What a relay process says about its limits: its `/metrics` samples and its refusal log lines. */
 import type { RelayProcess } from './cli.ts'
 
-/** The relay's `/metrics`, as name{labels} → value. */
-export async function metrics(relay: RelayProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(new URL('/metrics', relay.web))).text()
+/** The relay's `/metrics` (a relay process, or the URL of a relay's HTTP server), as name{labels} → value. */
+export async function metrics(relay: Pick<RelayProcess, 'web'> | URL | string): Promise<Map<string, number>> {
+  const base = relay instanceof URL || typeof relay === 'string' ? relay : relay.web
+  const text = await (await fetch(new URL('/metrics', base))).text()
   const samples = new Map<string, number>()
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue
