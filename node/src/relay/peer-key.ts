@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -35,6 +36,18 @@ export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> 
   }
   const key = await generateKeyPair('Ed25519')
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
+  // Whole or not at all: a relay killed while writing the file in place (a first start stopped at once) left an
+  // empty key that every later start refused as damaged. The key is written aside and linked into place, which
+  // also fails if another start put its key there first: then that one is the relay's.
+  const aside = `${path}.${randomUUID()}.tmp`
+  await writeFile(aside, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
+  try {
+    await link(aside, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return loadOrCreatePeerKey(dataDir)
+  } finally {
+    await rm(aside, { force: true })
+  }
   return key
 }
