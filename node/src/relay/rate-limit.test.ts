@@ -57,6 +57,24 @@ describe('RateLimiter', () => {
     expect(limiter.size).toBeLessThanOrEqual(10)
   })
 
+  it('behavior: looking at the tokens left takes none', () => {
+    const clock = fakeClock()
+    const limiter = new RateLimiter({ perSecond: 2, burst: 3, now: clock.now })
+    expect(limiter.available('a')).toBe(3)
+    limiter.take('a')
+    limiter.take('a')
+    limiter.take('a')
+    for (let i = 0; i < 5; i++) expect(limiter.available('a')).toBe(0)
+    expect(limiter.take('a').allowed).toBe(false)
+    clock.advance(500)
+    expect(limiter.available('a')).toBe(1)
+    // At another rate, as take would count it: a faster tier refills sooner and holds more.
+    expect(limiter.available('a', { perSecond: 10, burst: 20 })).toBe(5)
+    expect(limiter.available('a')).toBe(1)
+    expect(limiter.take('a').allowed).toBe(true)
+    expect(limiter.available('a')).toBe(0)
+  })
+
   it('error: a rate that is not a positive number', () => {
     expect(() => new RateLimiter({ perSecond: 0 })).toThrow(/perSecond/)
     expect(() => new RateLimiter({ burst: Number.NaN })).toThrow(/burst/)

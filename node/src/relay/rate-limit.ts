@@ -59,11 +59,11 @@ export class RateLimiter {
    */
   take(key: string, rate?: { perSecond: number; burst: number }): RateDecision {
     const perSecond = rate?.perSecond ?? this.#perSecond
-    const burst = rate?.burst ?? this.#burst
     const nowMs = this.#now()
-    const bucket = this.#buckets.get(key) ?? { tokens: burst, atMs: nowMs }
+    const tokens = this.#refilled(key, nowMs, rate)
+    const bucket = this.#buckets.get(key) ?? { tokens, atMs: nowMs }
     this.#buckets.delete(key)
-    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * perSecond)
+    bucket.tokens = tokens
     bucket.atMs = nowMs
     let decision: RateDecision
     if (bucket.tokens >= 1) {
@@ -75,6 +75,22 @@ export class RateLimiter {
     this.#buckets.set(key, bucket)
     if (this.#buckets.size > this.#maxClients) this.#evict(nowMs)
     return decision
+  }
+
+  /**
+   * The tokens `key` has now, at `rate` (as {@link take}'s), without taking one or touching the bucket's place in the
+   * eviction order: a cheap look before deciding whether a request is worth more work (`record-rates.ts`).
+   */
+  available(key: string, rate?: { perSecond: number; burst: number }): number {
+    return this.#refilled(key, this.#now(), rate)
+  }
+
+  #refilled(key: string, nowMs: number, rate: { perSecond: number; burst: number } | undefined): number {
+    const perSecond = rate?.perSecond ?? this.#perSecond
+    const burst = rate?.burst ?? this.#burst
+    const bucket = this.#buckets.get(key)
+    if (bucket === undefined) return burst
+    return Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * perSecond)
   }
 
   #evict(nowMs: number): void {

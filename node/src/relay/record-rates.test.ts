@@ -121,12 +121,10 @@ describe('RecordRates', () => {
       [holder.toString(), 2],
       [whale.toString(), 50],
     ])
-    const validate = rates.guard(
-      () => TopicValidatorResult.Accept,
-      accepted,
-      BUDGETS,
-      async (message) => (message.type === 'signed' ? tiers.get(message.from.toString()) : undefined),
-    )
+    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS, {
+      rate: async (message) => (message.type === 'signed' ? tiers.get(message.from.toString()) : undefined),
+      tiered: () => true,
+    })
     const burst = async (device: PeerId, count: number): Promise<number> => {
       let passed = 0
       for (let i = 0; i < count; i++)
@@ -138,6 +136,75 @@ describe('RecordRates', () => {
     expect(await burst(whale, 10)).toBe(6)
     vi.advanceTimersByTime(1_000)
     expect([await burst(base, 10), await burst(holder, 10), await burst(whale, 10)]).toEqual([1, 2, 3])
+  })
+
+  it('behavior: a device with no token left is dropped before its record is validated, whatever its type', async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const validator = vi.fn(() => TopicValidatorResult.Accept)
+    // Chat messages burst 2; control records (the default budget) 100 at once.
+    const budgets = { message: 'messages', presence: 'control' } as const
+    let type: keyof typeof budgets = 'message'
+    const typed = (message: Message) => ({ ...accepted(message), type })
+    const validate = rates.guard(validator, typed, budgets)
+    const device = await peer()
+    expect([0, 1, 2].map(() => validate(device, record(device)))).toEqual([
+      TopicValidatorResult.Accept,
+      TopicValidatorResult.Accept,
+      TopicValidatorResult.Ignore,
+    ])
+    // Out of chat messages but not of control records: its next record may be one, so it is validated.
+    expect(validator).toHaveBeenCalledTimes(3)
+    type = 'presence'
+    for (let i = 0; i < 100; i++) validate(device, record(device))
+    expect(validator).toHaveBeenCalledTimes(103)
+    // Now out of both: dropped, counted and penalised like any drop, without the validator.
+    for (let i = 0; i < 50; i++) expect(validate(device, record(device))).toBe(TopicValidatorResult.Ignore)
+    expect(validator).toHaveBeenCalledTimes(103)
+    expect(limits.stats().refused['records-per-second']).toBe(51)
+    expect(rates.penalty(device.toString())).toBe(FLOODER_PENALTY)
+    // Looking took no token: once one is back, the next record is validated and accepted.
+    vi.advanceTimersByTime(1_000)
+    type = 'message'
+    expect(validate(device, record(device))).toBe(TopicValidatorResult.Accept)
+    expect(validator).toHaveBeenCalledTimes(104)
+  })
+
+  it("behavior: a device whose wallet's budget is spent is dropped before validation once the relay knows its wallet", async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const validator = vi.fn(() => TopicValidatorResult.Accept)
+    const sameWallet = (): { type: 'message'; certificate: { address: string } } => ({
+      type: 'message',
+      certificate: { address: 'one wallet' },
+    })
+    const validate = rates.guard(validator, sameWallet, BUDGETS)
+    const [first, second, third] = [await peer(), await peer(), await peer()]
+    // The wallet's burst is 4: two devices spend it, each learnt as the wallet's.
+    for (const device of [first, second]) for (let i = 0; i < 2; i++) validate(device, record(device))
+    // A device never seen: validated (its wallet is unknown), then dropped on the wallet's budget.
+    expect(validate(third, record(third))).toBe(TopicValidatorResult.Ignore)
+    expect(validator).toHaveBeenCalledTimes(5)
+    // Now known: dropped unvalidated, though its own budget has a token.
+    expect(validate(third, record(third))).toBe(TopicValidatorResult.Ignore)
+    expect(validator).toHaveBeenCalledTimes(5)
+    expect(limits.stats().refused['records-per-second']).toBe(2)
+  })
+
+  it("behavior: in a room with tiers, a device is looked at with the operator's ceiling, so a tier's rate is never dropped unvalidated", async () => {
+    vi.useFakeTimers()
+    const limits = new RelayLimits({ log: silentLoggerFactory('test') })
+    const rates = new RecordRates({ limits, recordsPerSecond: 1, recordBurst: 2, maxTierRecordsPerSecond: 3 })
+    const validator = vi.fn(() => TopicValidatorResult.Accept)
+    const validate = rates.guard(validator, accepted, BUDGETS, { rate: () => 3, tiered: () => true })
+    const holder = await peer()
+    // The tier's burst of 6 spent; the 7th record is dropped before validation.
+    for (let i = 0; i < 7; i++) validate(holder, record(holder))
+    expect(validator).toHaveBeenCalledTimes(6)
+    // 400 ms later the relay's own rate would have no token back, the tier's has one: validated and accepted.
+    vi.advanceTimersByTime(400)
+    expect(validate(holder, record(holder))).toBe(TopicValidatorResult.Accept)
+    expect(validator).toHaveBeenCalledTimes(7)
   })
 
   it('error: a ban delay that is not a positive number', () => {

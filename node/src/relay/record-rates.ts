@@ -16,6 +16,13 @@
  * carries {@link FLOODER_PENALTY} (gossipsub's P5; `scoring.ts`), below the publish threshold, so the relay stops
  * forwarding anything to it. A device dropped for `floodBanAfterMs` without a pause is banned (`limits.ts`):
  * disconnected and refused for `floodBanMs`, and its records forwarded by others are dropped meanwhile.
+ *
+ * The limit is looked at before the validator, and taken after it. Validation is the costly part (certificate, record
+ * parsing, gate checks), and a flood of valid records from ten devices of one wallet, paid for in full before being
+ * counted, left the relay seconds behind with honest records queued after the flood's. So a device with no token in
+ * any of the topic's budgets — the record's type is unknown before validation — or whose wallet has none (known from
+ * the device's earlier accepted records) is dropped first, unvalidated; the token itself is taken after validation,
+ * from the budget of the record's type.
  */
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -53,11 +60,16 @@ export interface RecordRatesInit {
   maxTierRecordsPerSecond?: number
 }
 
-/**
- * The chat-message rate a record's sender has in its room, if the room says (a gated room's rate tiers, read from the
- * sender's gate result); undefined for the relay's own rate.
- */
-export type TierRate = (message: Message) => number | undefined | Promise<number | undefined>
+/** A room's token tiers (a gated room's manifest names them, `rate-tiers.ts`). */
+export interface TierRate {
+  /**
+   * The chat-message rate a record's sender has in its room, read from the sender's gate result; undefined for the
+   * relay's own rate.
+   */
+  rate: (message: Message) => number | undefined | Promise<number | undefined>
+  /** Whether the room has tiers now: then a sender may have up to the operator's ceiling. */
+  tiered: () => boolean
+}
 
 /** Which budget a record counts against. */
 export type RecordBudget = 'messages' | 'control'
@@ -86,6 +98,8 @@ export class RecordRates {
   readonly #burstSeconds: number
   /** Devices whose records are being dropped, oldest streak first (bounded like the buckets). */
   readonly #streaks = new Map<string, Streak>()
+  /** The wallet of each device, from its last accepted record, oldest first (bounded like the buckets). */
+  readonly #wallets = new Map<string, string>()
 
   constructor(init: RecordRatesInit & { limits: RelayLimits }) {
     this.#limits = init.limits
@@ -143,10 +157,13 @@ export class RecordRates {
     budgets: Record<T, RecordBudget>,
     tierRate?: TierRate,
   ): Validator {
+    const kinds = [...new Set(Object.values<RecordBudget>(budgets))]
     return (source, message) => {
       if (message.type !== 'signed') return validate(source, message)
       const from = message.from.toString()
       if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
+      const spent = this.#spent(from, message.topic, kinds, tierRate?.tiered() === true)
+      if (spent !== undefined) return this.#drop(from, source, message.topic, spent)
       const take = (budget: RecordBudget, tier: number | undefined, wallet: string): TopicValidatorResult => {
         const rate = this.#tiered(tier)
         if (!this.#buckets[budget].take(`${from} ${message.topic}`, rate).allowed) {
@@ -166,12 +183,41 @@ export class RecordRates {
         if (result !== TopicValidatorResult.Accept || record === undefined) return result
         const budget = budgets[record.type]
         const wallet = record.certificate.address
-        const tier = budget === 'messages' ? tierRate?.(message) : undefined
+        this.#remember(from, wallet)
+        const tier = budget === 'messages' ? tierRate?.rate(message) : undefined
         return tier instanceof Promise ? tier.then((rate) => take(budget, rate, wallet)) : take(budget, tier, wallet)
       }
       const result = validate(source, message)
       return result instanceof Promise ? result.then(limit) : limit(result)
     }
+  }
+
+  /**
+   * Whether `from` is out of tokens in every one of `kinds` for `topic`, or its wallet is (then `wallet` names it),
+   * looked at without taking one. In a room with tiers a device's messages are looked at with the operator's ceiling,
+   * the most a tier may give: what a tier would let through is never dropped here.
+   */
+  #spent(from: string, topic: string, kinds: RecordBudget[], tiered: boolean): { wallet?: string } | undefined {
+    const ceiling = tiered ? this.#tiered(this.#maxTierRate) : undefined
+    const rate = (kind: RecordBudget, factor: number): { perSecond: number; burst: number } | undefined =>
+      kind === 'messages' && ceiling !== undefined
+        ? { perSecond: ceiling.perSecond * factor, burst: ceiling.burst * factor }
+        : undefined
+    if (kinds.every((kind) => this.#buckets[kind].available(`${from} ${topic}`, rate(kind, 1)) < 1)) return {}
+    const wallet = this.#wallets.get(from)
+    if (wallet === undefined) return undefined
+    const factor = RELAY_RECORD_WALLET_FACTOR
+    return kinds.every((kind) => this.#walletBuckets[kind].available(`${wallet} ${topic}`, rate(kind, factor)) < 1)
+      ? { wallet }
+      : undefined
+  }
+
+  #remember(device: string, wallet: string): void {
+    if (this.#wallets.get(device) === wallet) return
+    this.#wallets.delete(device)
+    this.#wallets.set(device, wallet)
+    if (this.#wallets.size > RELAY_RECORD_RATE_MAX_BUCKETS)
+      this.#wallets.delete(this.#wallets.keys().next().value as string)
   }
 
   /** A tier's rate and burst, capped by the operator's ceiling; undefined for the relay's own. */
