@@ -76,6 +76,15 @@ export type RecordBudget = 'messages' | 'control'
 
 type Validator = (source: PeerId, message: Message) => TopicValidatorResult | Promise<TopicValidatorResult>
 
+/**
+ * A guarded validator, with its look at the limit as `first` too: a node that paces validation runs `first` as a
+ * record arrives, before it waits its turn (`FirstCheckedValidator`, sdk/src/client/paced-validation.ts), so a flood
+ * over its rate never queues in front of anyone's records.
+ */
+export type GuardedValidator = Validator & {
+  first: (source: PeerId, message: Message) => TopicValidatorResult | undefined
+}
+
 /** The score (P5) of a device while its own records are dropped: below the publish threshold, above the graylist. */
 export const FLOODER_PENALTY = SCORE_THRESHOLDS.publishThreshold - 1
 
@@ -156,14 +165,20 @@ export class RecordRates {
     accepted: (message: Message) => { type: T; certificate: { address: string } } | undefined,
     budgets: Record<T, RecordBudget>,
     tierRate?: TierRate,
-  ): Validator {
+  ): GuardedValidator {
     const kinds = [...new Set(Object.values<RecordBudget>(budgets))]
-    return (source, message) => {
-      if (message.type !== 'signed') return validate(source, message)
+    const first = (source: PeerId, message: Message): TopicValidatorResult | undefined => {
+      if (message.type !== 'signed') return undefined
       const from = message.from.toString()
       if (this.#limits.isBanned(from)) return this.#drop(from, source, message.topic)
       const spent = this.#spent(from, message.topic, kinds, tierRate?.tiered() === true)
-      if (spent !== undefined) return this.#drop(from, source, message.topic, spent)
+      return spent === undefined ? undefined : this.#drop(from, source, message.topic, spent)
+    }
+    const guarded: Validator = (source, message) => {
+      if (message.type !== 'signed') return validate(source, message)
+      const from = message.from.toString()
+      const early = first(source, message)
+      if (early !== undefined) return early
       const take = (budget: RecordBudget, tier: number | undefined, wallet: string): TopicValidatorResult => {
         const rate = this.#tiered(tier)
         if (!this.#buckets[budget].take(`${from} ${message.topic}`, rate).allowed) {
@@ -190,6 +205,7 @@ export class RecordRates {
       const result = validate(source, message)
       return result instanceof Promise ? result.then(limit) : limit(result)
     }
+    return Object.assign(guarded, { first })
   }
 
   /**

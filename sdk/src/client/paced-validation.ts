@@ -1,5 +1,16 @@
-import type { GossipSub, TopicValidatorFn } from '@libp2p/gossipsub'
+import type { GossipSub, TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub'
 import { PACER_SLICE_MS } from '../constants.ts'
+
+/**
+ * A validator that can tell at once, before its record waits for a turn, that the record is not worth validating: its
+ * `first` runs as the record arrives and ends validation with what it returns, or returns undefined to let the record
+ * wait for the validator. For checks far cheaper than the validation, made before a flood queues up (a relay's records
+ * per second, node/src/relay/record-rates.ts): records dropped only in their turn would queue first, and the records
+ * of everyone else behind them.
+ */
+export type FirstCheckedValidator = TopicValidatorFn & {
+  first?: (...args: Parameters<TopicValidatorFn>) => TopicValidatorResult | undefined
+}
 
 /**
  * A macrotask: the event loop runs timers and I/O before it. `setImmediate` in Node; a
@@ -56,9 +67,12 @@ export class EventLoopPacer {
     })
   }
 
-  /** `validate` run through this pacer. */
-  wrap(validate: TopicValidatorFn): TopicValidatorFn {
+  /** `validate` run through this pacer; its `first`, if any, before it waits. */
+  wrap(validate: FirstCheckedValidator): TopicValidatorFn {
+    const first = validate.first
     return async (peer, message) => {
+      const early = first?.(peer, message)
+      if (early !== undefined) return early
       const turn = this.turn()
       if (turn !== undefined) await turn
       return validate(peer, message)
@@ -112,7 +126,7 @@ export class PacedTopicValidators extends Map<string, TopicValidatorFn> {
     this.pacer = pacer
   }
 
-  override set(topic: string, validate: TopicValidatorFn): this {
+  override set(topic: string, validate: FirstCheckedValidator): this {
     return super.set(topic, this.pacer.wrap(validate))
   }
 }
