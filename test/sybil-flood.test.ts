@@ -6,8 +6,9 @@
  * says so; the relay's log names each flooder once per reason, not once per record.
  *
  * The second half of the issue's attack — valid records from many devices of one signed-in wallet — is in the bench
- * (`sybil` suite), not here: on a loaded 2-core machine the relay reads such records far faster than it validates
- * them, and the honest member's messages wait behind that backlog (docs/benchmarks.md has the figures).
+ * (`sybil` suite), not here: the relay drops records over a device's or wallet's rate before validating them, but on a
+ * loaded 2-core machine it still cannot read, decrypt and check the signatures of such a flood as fast as it comes, so
+ * honest messages arrive late and no flooder is banned in a test's time (docs/benchmarks.md has the figures).
  */
 import { describe, expect, it } from 'vitest'
 import { runSybilFlood } from './helpers/sybil-flood.ts'
