@@ -13,6 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Room } from '@securechat/sdk/rooms'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { RELAY_REFUSAL_LOG_INTERVAL_MS } from '../node/src/constants.ts'
 import { killAfterEach, type RelayProcess, startRelayProcess, waitFor } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { floodTemplate } from './helpers/flood.ts'
@@ -71,6 +72,7 @@ async function flood(room: Room, libp2p: Libp2p, relayPeer: string): Promise<num
 
 describe('relay limits: records per second per device and topic', () => {
   it('behavior: devices flooding a room with valid records are dropped, cut off, refused, counted and logged once; an honest member gets every message meanwhile', async () => {
+    const startedAt = Date.now()
     const relay = await startLimitedRelay()
     const address = relay.multiaddrs[0]!
     const alice = await device(Wallet.createRandom(), address)
@@ -127,10 +129,14 @@ describe('relay limits: records per second per device and topic', () => {
       () => `a flooder still has ${flooders.map(toRelay).join(', ')} connection(s) to the relay`,
     )
 
-    // One line per offender and reason, though thousands of records were dropped; only the flooders are named.
+    // One line per offender and reason in each log interval, though thousands of records were dropped (on a loaded
+    // machine the test can outlast an interval); only the flooders are named.
+    const intervals = Math.ceil((Date.now() - startedAt) / RELAY_REFUSAL_LOG_INTERVAL_MS)
     const lines = refusalLines(relay).filter(({ event }) => event === 'limit:refused')
-    const named = lines.map(({ reason, offender }) => `${reason} ${offender}`)
-    expect(new Set(named).size).toBe(named.length)
+    const perPair = new Map<string, number>()
+    for (const { reason, offender } of lines)
+      perPair.set(`${reason} ${offender}`, (perPair.get(`${reason} ${offender}`) ?? 0) + 1)
+    expect(Math.max(...perPair.values())).toBeLessThanOrEqual(intervals)
     expect(new Set(lines.map(({ offender }) => offender))).toEqual(new Set(flooderIds))
     expect(new Set(lines.map(({ reason }) => reason))).toEqual(new Set(['records-per-second', 'record-flood']))
 
