@@ -137,8 +137,12 @@ export const RELAY_STORE_QUERY_BURST_PER_IP = 5 * RELAY_STORE_QUERY_BURST
 /** Store queries of one peer under way at once; twice what the sdk has under way to one relay. */
 export const RELAY_STORE_QUERIES_AT_ONCE_PER_PEER = 2 * HISTORY_REQUESTS_AT_ONCE_PER_PEER
 
-/** Store queries of the peers of one IP under way at once: half the relay-wide places (`STORE_MAX_CONCURRENT_REQUESTS`). */
-export const RELAY_STORE_QUERIES_AT_ONCE_PER_IP = 16
+/**
+ * Store queries of the peers of one IP under way at once: one for each client the per-IP connection cap lets in (a
+ * carrier NAT's fifty members joining one room after a relay restart each catch up at once; at 16, 29 of their
+ * queries were refused in a burst), and half the relay-wide places (`STORE_MAX_CONCURRENT_REQUESTS`).
+ */
+export const RELAY_STORE_QUERIES_AT_ONCE_PER_IP = RELAY_MAX_CONNECTIONS_PER_IP
 
 /** What a query refused for being one too many at once is told to wait before asking again. */
 export const RELAY_STORE_QUERY_RETRY_AFTER_MS = 1_000

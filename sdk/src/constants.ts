@@ -421,3 +421,11 @@ export const CATCH_UP_FAILOVER_WAIT_MS = 2 * BOOTSTRAP_REDIAL_INTERVAL_MS + IDEN
  * it in order; past this, live ones are delivered at once (in order no longer guaranteed).
  */
 export const MAX_HELD_LIVE_RECORDS = 5_000
+
+/**
+ * Longest a room just joined holds live records back while its first catch-up runs; then what it held is delivered
+ * and live records flow again, the catch-up delivering what it still finds as it comes (in order no longer
+ * guaranteed). A catch-up that crawls — fifty members' key bundles fetched through one busy relay, store queries
+ * refused and asked again — must never leave a member reading nothing of a live conversation.
+ */
+export const CATCH_UP_HOLD_LIVE_MS = 15_000

@@ -37,8 +37,11 @@ export const STORE_POSTGRES_POOL_SIZE = 4
 /** SQLite waits this long for another connection's write lock (several processes on one file). */
 export const STORE_SQLITE_BUSY_TIMEOUT_MS = 5_000
 
-/** History requests one relay answers at once; more get a `busy` error. */
-export const STORE_MAX_CONCURRENT_REQUESTS = 32
+/**
+ * History requests one relay answers at once; more get a `busy` error. Twice what one address may have under way
+ * (`RELAY_STORE_QUERIES_AT_ONCE_PER_IP`, a query for each of its 64 clients), so one address never takes more than half.
+ */
+export const STORE_MAX_CONCURRENT_REQUESTS = 128
 
 /** Records accepted but not yet written that a relay queues at most; beyond, records are not kept (live delivery is unaffected). */
 export const STORE_MAX_PENDING_WRITES = 10_000

@@ -78,6 +78,7 @@ export async function catchUp(
   const progress: HistoryProgress = { roomId: sink.roomId, ...catchUpStarting() }
   /** Relays failed mid-answer and none answered in full: what it held live and has no key for waits for the next. */
   let cutShort = false
+  sink.begin()
   try {
     const peers = await source.peers()
     const position = sink.position()

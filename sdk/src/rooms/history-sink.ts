@@ -46,6 +46,11 @@ export interface RoomMembersSink {
  * what a catch-up delivers comes first and in order.
  */
 export interface RoomHistorySink extends RoomMembersSink {
+  /**
+   * The catch-up starts: live messages held back are held at most `CATCH_UP_HOLD_LIVE_MS` from now, then delivered
+   * and no longer held (what the catch-up still finds is delivered as it comes).
+   */
+  begin(): void
   position(): HistoryPosition
   /** Installs a sender key sealed to this device. */
   keys(accepted: Extract<AcceptedRecord, { type: 'keys' }>): Promise<void>

@@ -4,6 +4,7 @@ import { TypedEventEmitter } from 'main-event'
 import { raceSignal, sleep, withTimeout } from '../async.ts'
 import {
   ABSENT_MEMBER_KEYS_MS,
+  CATCH_UP_HOLD_LIVE_MS,
   CATCH_UP_MARGIN_MS,
   CAUSAL_HISTORY_LENGTH,
   MAX_HELD_LIVE_RECORDS,
@@ -698,7 +699,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * never stall the conversation, and what the catch-up finds is delivered as it comes.
    */
   historySink(options: { holdLive?: boolean } = {}): RoomHistorySink {
-    if (options.holdLive ?? true) this.#heldLive ??= []
+    const holdLive = options.holdLive ?? true
+    if (holdLive) this.#heldLive ??= []
+    let holdTimer: ReturnType<typeof setTimeout> | undefined
     const members = this.membersSink()
     // Caught up as of now once this catch-up completes; not before.
     const openedAtMs = this.#now()
@@ -708,6 +711,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const followDeps = position.lamport > 0 || position.ids.length > 0
     return {
       ...members,
+      begin: () => {
+        // Held at most CATCH_UP_HOLD_LIVE_MS from here: a catch-up that crawls or fails slowly must not silence the room.
+        if (!holdLive || holdTimer !== undefined) return
+        holdTimer = setTimeout(() => {
+          this.#c.log.info('live messages released before the catch-up ended', { room: this.id })
+          this.#releaseHeld(false)
+        }, CATCH_UP_HOLD_LIVE_MS)
+      },
       position: () => this.#position.get(),
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
       deliver: async (accepted) =>
@@ -716,26 +727,32 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       caughtUp: (untilMs) =>
         untilMs === undefined ? this.#position.caughtUp(openedAtMs, true) : this.#position.caughtUp(untilMs, false),
       end: (cutShort = false) => {
+        clearTimeout(holdTimer)
         members.learned()
-        const all = this.#heldLive ?? []
-        this.#heldLive = undefined
-        this.#heldLiveIds.clear()
-        const keys = all.filter((accepted) => accepted.type === 'keys')
-        const held = all.filter((accepted) => accepted.type === 'message')
-        held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        void (async () => {
-          for (const accepted of keys) await this.#onKeys(accepted.from, accepted.record)
-          for (const accepted of held) {
-            // A catch-up cut short (its relays' connections died mid-answer) installed no key for what it did not
-            // read. A copy that arrived live meanwhile (a sender re-publishing) is left to the next catch-up, which
-            // reads it with its key from the stores, in order; here it would wait for a key its sender need not send
-            // again, and past MAX_PENDING_MESSAGES show as unreadable for good.
-            if (cutShort && !this.#keys.hasKeyFor(accepted.from, accepted.record.payload.ct)) continue
-            if (this.#markSeen(accepted)) await this.#decryptAndDeliver(accepted)
-          }
-        })()
+        this.#releaseHeld(cutShort)
       },
     }
+  }
+
+  /** Delivers the live records held for a catch-up (its keys first, then its messages in order) and holds no more. */
+  #releaseHeld(cutShort: boolean): void {
+    const all = this.#heldLive ?? []
+    this.#heldLive = undefined
+    this.#heldLiveIds.clear()
+    const keys = all.filter((accepted) => accepted.type === 'keys')
+    const held = all.filter((accepted) => accepted.type === 'message')
+    held.sort((a, b) => a.record.lamport - b.record.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    void (async () => {
+      for (const accepted of keys) await this.#onKeys(accepted.from, accepted.record)
+      for (const accepted of held) {
+        // A catch-up cut short (its relays' connections died mid-answer) installed no key for what it did not
+        // read. A copy that arrived live meanwhile (a sender re-publishing) is left to the next catch-up, which
+        // reads it with its key from the stores, in order; here it would wait for a key its sender need not send
+        // again, and past MAX_PENDING_MESSAGES show as unreadable for good.
+        if (cutShort && !this.#keys.hasKeyFor(accepted.from, accepted.record.payload.ct)) continue
+        if (this.#markSeen(accepted)) await this.#decryptAndDeliver(accepted)
+      }
+    })()
   }
 
   /**
