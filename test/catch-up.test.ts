@@ -186,7 +186,9 @@ describe('catch-up cut short by its relay', () => {
     await until(() => received.length + undecryptable.length >= sent.length)
     expect(received).toEqual(sent)
     expect(undecryptable).toEqual([])
-    expect(progress).toMatchObject({ relays: 2, failed: 1, delivered: sent.length, undecryptable: 0 })
+    // What came live is held at most CATCH_UP_HOLD_LIVE_MS: on a loaded machine Alice's 80 take longer, and then the
+    // live copies are delivered before the catch-up reads them (seen already), so its own count can be lower.
+    expect(progress).toMatchObject({ relays: 2, failed: 1, undecryptable: 0 })
   }, 180_000)
 })
 
