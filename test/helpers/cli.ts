@@ -97,6 +97,12 @@ export interface RelayProcess extends CliProcess {
   web?: string
 }
 
+/**
+ * How long a relay process's first line may take by default: about a second on an idle machine, but a cold start
+ * (every module loaded and compiled) took over 20 s at a load average of 20 on two cores.
+ */
+const RELAY_START_TIMEOUT_MS = 60_000
+
 /** Starts `securechat relay --json` and waits for its first line (its multiaddrs). */
 export async function startRelayProcess(
   params: {
@@ -115,7 +121,7 @@ export async function startRelayProcess(
   const cli = spawnCli(args)
   // One that does not start in time is killed here: its caller gets no process to track.
   const started = await cli
-    .waitForLine((line) => line.includes('relay:started'), params.startTimeoutMs)
+    .waitForLine((line) => line.includes('relay:started'), params.startTimeoutMs ?? RELAY_START_TIMEOUT_MS)
     .catch((err) => {
       cli.kill('SIGKILL')
       throw err

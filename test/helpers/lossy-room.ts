@@ -27,8 +27,6 @@ import { type LinkStats, LossyLink, seededRandom } from './lossy-link.ts'
 const PEER_START_INTERVAL_MS = 250
 /** Tries to start a peer's client this many times, {@link PEER_START_INTERVAL_MS} apart. */
 const START_ATTEMPTS = 5
-/** The relay process's cold start: it loads every module before it prints its addresses. */
-const RELAY_START_TIMEOUT_MS = 60_000
 /** A delivery within this long of its send counts as live (gossip alone, before any repair could act). */
 export const LIVE_WINDOW_MS = 5_000
 
@@ -120,7 +118,7 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
     const relayDir = await tempDir('lossy-relay-')
     cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
     // Seen here: over 20 s to start while test workers start beside it on two loaded cores.
-    const relay = await startRelayProcess({ dataDir: relayDir, startTimeoutMs: RELAY_START_TIMEOUT_MS })
+    const relay = await startRelayProcess({ dataDir: relayDir })
     cleanups.push(() => stopProcess(relay))
     const relayAddress = relay.multiaddrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!
     const relayPort = Number(/\/tcp\/(\d+)/.exec(relayAddress)![1])

@@ -73,7 +73,7 @@ export async function runSybilFlood(init: SybilFloodInit): Promise<SybilFloodRes
   const log = init.log ?? (() => {})
   const cleanup: Array<() => Promise<unknown> | unknown> = []
   try {
-    const relay = await startRelayProcess({ args: ['--http', '0'], startTimeoutMs: 60_000 })
+    const relay = await startRelayProcess({ args: ['--http', '0'] })
     cleanup.push(async () => {
       relay.kill('SIGKILL')
       await relay.exited
