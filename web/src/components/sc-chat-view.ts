@@ -322,11 +322,15 @@ export class ScChatView extends LitElement {
     this.problem = undefined
     // One's own message is always shown, wherever the reader was.
     this.reading = false
+    // Cleared at once, not once the send resolves: a send can take a while (a gated room's chain read, the
+    // relay's store), and clearing after it wiped what the person had typed meanwhile — their next message.
+    input.value = ''
     try {
       await this.conversations.send(this.conversation, text)
-      input.value = ''
     } catch (err) {
       this.problem = describeError(err)
+      // Not lost: back in the composer unless something new is being typed there.
+      if (input.value === '') input.value = text
     }
   }
 
