@@ -1,6 +1,7 @@
 import type { SignedMessage } from '@libp2p/gossipsub'
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import {
+  CATCH_UP_FAILOVER_WAIT_MS,
   CATCH_UP_MARGIN_MS,
   IDENTIFY_WAIT_MS,
   MAX_CATCH_UP_MESSAGES,
@@ -20,7 +21,10 @@ import type { HistoryQuery, HistoryRecord } from './wire.ts'
 
 /** The relays to ask, and how to ask one (`queryHistory` and `queryHistoryPages` bound to a libp2p node). */
 export interface HistorySource {
-  /** Relays connected now that speak the store protocol. */
+  /**
+   * Relays connected now that speak the store protocol; connected to nothing at all, the first that comes back within
+   * {@link CATCH_UP_FAILOVER_WAIT_MS}.
+   */
   peers(): Promise<PeerId[]>
   /**
    * A relay that speaks the store protocol and is not in `asked`, or is in `back` (asked and failed once: its
@@ -335,7 +339,7 @@ function epochOf(ct: string): number | undefined {
 
 /** The relays this node is connected to that speak the store protocol, asked with {@link queryHistory}. */
 export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
-  const peers = async (): Promise<PeerId[]> => {
+  const connectedPeers = async (): Promise<PeerId[]> => {
     const peers = new Map<string, PeerId>()
     for (const connection of libp2p.getConnections()) peers.set(connection.remotePeer.toString(), connection.remotePeer)
     const protocols = async (peer: PeerId): Promise<string[]> => {
@@ -363,36 +367,46 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
     )
     return [...peers.values()].filter((_, i) => speaking[i])
   }
+  const another: HistorySource['another'] = async (asked, options) => {
+    const stop = new AbortController()
+    const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+    // Listening before looking: a relay that identifies while the connected ones are checked is not missed.
+    let identified: PeerId | undefined
+    const waiting = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
+      test: ({ detail }) => {
+        const peer = detail.peerId.toString()
+        if (!detail.protocols.includes(STORE_PROTOCOL) || (asked.has(peer) && options.back?.has(peer) !== true))
+          return false
+        identified = detail.peerId
+        return true
+      },
+      timeoutMs: options.waitMs,
+      signal,
+    }).catch(() => false)
+    try {
+      const connected = (await connectedPeers()).find(
+        (peer) => !asked.has(peer.toString()) || options.back?.has(peer.toString()) === true,
+      )
+      if (connected !== undefined || options.waitMs === 0) return connected
+      await waiting
+      options.signal?.throwIfAborted()
+      return identified
+    } finally {
+      stop.abort()
+    }
+  }
   return {
-    peers,
-    async another(asked, options) {
-      const stop = new AbortController()
-      const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
-      // Listening before looking: a relay that identifies while the connected ones are checked is not missed.
-      let identified: PeerId | undefined
-      const waiting = waitForEvent<CustomEvent<IdentifyResult>>(libp2p, 'peer:identify', {
-        test: ({ detail }) => {
-          const peer = detail.peerId.toString()
-          if (!detail.protocols.includes(STORE_PROTOCOL) || (asked.has(peer) && options.back?.has(peer) !== true))
-            return false
-          identified = detail.peerId
-          return true
-        },
-        timeoutMs: options.waitMs,
-        signal,
-      }).catch(() => false)
-      try {
-        const connected = (await peers()).find(
-          (peer) => !asked.has(peer.toString()) || options.back?.has(peer.toString()) === true,
-        )
-        if (connected !== undefined || options.waitMs === 0) return connected
-        await waiting
-        options.signal?.throwIfAborted()
-        return identified
-      } finally {
-        stop.abort()
-      }
+    async peers() {
+      const connected = await connectedPeers()
+      if (connected.length > 0 || libp2p.getConnections().length > 0) return connected
+      // Connected to nothing at all (its relays redialling after a drop, or not yet dialled back): the first relay
+      // that comes back and keeps history is waited for, as a catch-up that lost its relay does — else the caller
+      // (`securechat history`, a join) is told of an empty history that the relays do keep. Connected to relays
+      // that keep none (`--store none`), nothing is waited for.
+      const first = await another(new Set(), { waitMs: CATCH_UP_FAILOVER_WAIT_MS })
+      return first === undefined ? [] : [first]
     },
+    another,
     query: (peer, query, options) => queryHistory(libp2p, peer, query, options),
     pages: (peer, query, options) => queryHistoryPages(libp2p, peer, query, options),
   }
