@@ -46,7 +46,7 @@ interface Entry {
    * Not a message (a sender-key distribution, {@link OutgoingBuffer.untilStored}): re-published only once a store
    * answered without it, dropped when none answers for long, never counted nor reported.
    */
-  state?: { sinceMs: number; storesLack: boolean }
+  keyRecord?: { sinceMs: number; storesLack: boolean }
 }
 
 /** What a message sent while nobody else was present waits for: any relay's store (not a PeerId). */
@@ -108,7 +108,7 @@ export class OutgoingBuffer {
 
   get stats(): OutgoingStats {
     let pending = 0
-    for (const entry of this.#entries.values()) if (entry.state === undefined) pending += 1
+    for (const entry of this.#entries.values()) if (entry.keyRecord === undefined) pending += 1
     return { ...this.#stats, pending }
   }
 
@@ -124,9 +124,7 @@ export class OutgoingBuffer {
       if (this.#init.stored === undefined) return
       awaiting.add(A_STORE)
     }
-    const entry = { id, bytes, awaiting, attempts: 0, dueAtMs: 0, republishAtMs: nowMs + this.#init.firstDelayMs }
-    entry.dueAtMs = dueAt(entry, nowMs)
-    this.#entries.set(id, entry)
+    const entry = this.#enter(id, bytes, awaiting, nowMs)
     this.#bound()
     this.#arm(entry.dueAtMs)
   }
@@ -142,17 +140,7 @@ export class OutgoingBuffer {
   untilStored(id: string, bytes: Uint8Array): void {
     if (this.#stopped || this.#init.stored === undefined || this.#entries.has(id)) return
     const nowMs = Date.now()
-    const entry: Entry = {
-      id,
-      bytes,
-      awaiting: new Set([A_STORE]),
-      attempts: 0,
-      dueAtMs: 0,
-      republishAtMs: nowMs + this.#init.firstDelayMs,
-      state: { sinceMs: nowMs, storesLack: false },
-    }
-    entry.dueAtMs = dueAt(entry, nowMs)
-    this.#entries.set(id, entry)
+    const entry = this.#enter(id, bytes, new Set([A_STORE]), nowMs, { sinceMs: nowMs, storesLack: false })
     this.#bound()
     this.#arm(entry.dueAtMs)
   }
@@ -173,11 +161,7 @@ export class OutgoingBuffer {
         waiting.awaiting.add(member)
         continue
       }
-      const entry = { id, bytes, awaiting: new Set([member]), attempts: 0, dueAtMs: 0, republishAtMs: 0 }
-      entry.republishAtMs = nowMs + this.#init.firstDelayMs
-      entry.dueAtMs = dueAt(entry, nowMs)
-      this.#entries.set(id, entry)
-      next = Math.min(next, entry.dueAtMs)
+      next = Math.min(next, this.#enter(id, bytes, new Set([member]), nowMs).dueAtMs)
     }
     this.#bound()
     if (Number.isFinite(next)) this.#arm(next)
@@ -212,6 +196,22 @@ export class OutgoingBuffer {
     this.#keptBytes = 0
   }
 
+  /** A new entry waiting for `awaiting`, first re-published {@link OutgoingBufferInit.firstDelayMs} from now. */
+  #enter(id: string, bytes: Uint8Array, awaiting: Set<string>, nowMs: number, keyRecord?: Entry['keyRecord']): Entry {
+    const entry: Entry = {
+      id,
+      bytes,
+      awaiting,
+      attempts: 0,
+      dueAtMs: 0,
+      republishAtMs: nowMs + this.#init.firstDelayMs,
+      ...(keyRecord === undefined ? {} : { keyRecord }),
+    }
+    entry.dueAtMs = dueAt(entry, nowMs)
+    this.#entries.set(id, entry)
+    return entry
+  }
+
   #keep(id: string, bytes: Uint8Array, nowMs: number): void {
     this.#kept.set(id, { bytes, sentAtMs: nowMs })
     this.#keptBytes += bytes.byteLength
@@ -234,7 +234,7 @@ export class OutgoingBuffer {
 
   #giveUp(entry: Entry, reason: UnacknowledgedMessage['reason']): void {
     this.#entries.delete(entry.id)
-    if (entry.state !== undefined) {
+    if (entry.keyRecord !== undefined) {
       this.#init.log.debug('sender key record never reached a store', { room: this.#init.roomId, id: entry.id })
       return
     }
@@ -267,7 +267,7 @@ export class OutgoingBuffer {
       const entry = this.#entries.get(id)
       if (entry === undefined) continue
       if (held.has(id)) this.#acknowledged(entry, A_STORE)
-      else if (entry.state !== undefined) entry.state.storesLack = true
+      else if (entry.keyRecord !== undefined) entry.keyRecord.storesLack = true
     }
   }
 
@@ -290,9 +290,9 @@ export class OutgoingBuffer {
       const due: Entry[] = []
       for (const entry of this.#entries.values()) {
         if (entry.dueAtMs > nowMs) continue
-        if (entry.state !== undefined && !entry.state.storesLack) {
+        if (entry.keyRecord !== undefined && !entry.keyRecord.storesLack) {
           // No store said it lacks it (none answered: cut off, or the relays keep no history): ask again, for a while.
-          if (nowMs - entry.state.sinceMs > this.#init.firstDelayMs * 2 ** this.#maxAttempts)
+          if (nowMs - entry.keyRecord.sinceMs > this.#init.firstDelayMs * 2 ** this.#maxAttempts)
             this.#giveUp(entry, 'unacknowledged')
           else entry.dueAtMs = dueAt(entry, nowMs)
           continue
@@ -315,7 +315,7 @@ export class OutgoingBuffer {
         entry.dueAtMs = dueAt(entry, Date.now())
         try {
           await this.#init.republish(entry.bytes)
-          if (entry.state === undefined) this.#stats.republished += 1
+          if (entry.keyRecord === undefined) this.#stats.republished += 1
         } catch (err) {
           this.#init.log.debug('re-publish failed', { room: this.#init.roomId, id: entry.id, error: String(err) })
         }
