@@ -11,23 +11,11 @@ import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { killAfterEach, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { when } from './helpers/member-events.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
 const track = killAfterEach()
 const stoppers = stopAfterEach()
-
-/** Resolves once `condition()` holds, checked now and on every `type` event of `target`. */
-function when(target: EventTarget, type: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!condition()) return
-      target.removeEventListener(type, check)
-      resolve()
-    }
-    target.addEventListener(type, check)
-    check()
-  })
-}
 
 describe('catch-up holding live messages', () => {
   it('behavior: a catch-up crawling through refused store queries holds live messages back for a while, not until it ends', async () => {

@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { STORE_PROTOCOL } from '@securechat/sdk/history'
 import { walletSigner } from '@securechat/sdk/identity'
-import { messageIdOf, type Room } from '@securechat/sdk/rooms'
+import { messageIdOf } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
@@ -16,7 +16,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
-import { nextMemberEvent } from './helpers/member-events.ts'
+import { nextMemberEvent, nextMessage } from './helpers/member-events.ts'
 import { startStoreRelay } from './helpers/stoppers.ts'
 
 const BOB_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
@@ -251,12 +251,6 @@ async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: Vault
   })
   cleanups.push(started.close)
   return started
-}
-
-function nextMessage(room: Room): Promise<RoomMessage> {
-  return new Promise((resolve) =>
-    room.addEventListener('message:received', (event) => resolve(event.detail), { once: true }),
-  )
 }
 
 async function waitForStderr(cli: CliProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {

@@ -11,7 +11,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createClient } from '@securechat/sdk/client'
 import { fetchHistory, STORE_PROTOCOL } from '@securechat/sdk/history'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
 import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
@@ -27,23 +26,11 @@ import {
 } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { ALICE, BOB } from './helpers/keys.ts'
+import { readOnceThenAway, when } from './helpers/member-events.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const track = killAfterEach()
 const stoppers = stopAfterEach()
-
-/** Resolves once `condition()` holds, checked now and on every `type` event of `target`. */
-function when(target: EventTarget, type: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!condition()) return
-      target.removeEventListener(type, check)
-      resolve()
-    }
-    target.addEventListener(type, check)
-    check()
-  })
-}
 
 /** Resolves once `check()` holds, asked again every 100 ms (a relay process tells of its store by no event). */
 async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -52,11 +39,6 @@ async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise
     if (Date.now() > deadline) throw new Error(`not met in ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-}
-
-/** The next message `room` receives. */
-function nextMessage(room: Room): Promise<void> {
-  return new Promise((resolve) => room.addEventListener('message:received', () => resolve(), { once: true }))
 }
 
 interface Printed {
@@ -161,16 +143,11 @@ describe('relay failover', () => {
     const bob = await startDevice({ wallet: bobWallet, bootstrap: [first.multiaddrs[0]!], backend: bobVault })
     stoppers.push(bob.close)
     const { room, invite } = await alice.client.createRoom({ name: 'long' })
-    const bobPeer = bob.client.peerId.toString()
-    const joined = when(room, 'member:joined', () => room.members().some((m) => m.peerId === bobPeer))
-    const bobRoom = await bob.client.joinRoom(invite)
-    await joined
-    const hello = nextMessage(bobRoom)
-    await room.send('hello')
-    await hello
-    const left = when(room, 'member:left', () => !room.members().some((m) => m.peerId === bobPeer))
-    await bob.close()
-    await left
+    await readOnceThenAway(room, {
+      peerId: bob.client.peerId.toString(),
+      join: () => bob.client.joinRoom(invite),
+      close: bob.close,
+    })
 
     // Bob away: 2,000 messages, kept by both relays.
     const sent: string[] = []

@@ -29,7 +29,7 @@ import { type CliProcess, spawnCli, tempDir, untilStderr } from './helpers/cli.t
 import { type Device, startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 import { BOB } from './helpers/keys.ts'
-import { nextMemberEvent } from './helpers/member-events.ts'
+import { nextMemberEvent, nextMessage } from './helpers/member-events.ts'
 import { startStoreRelay } from './helpers/stoppers.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -332,10 +332,4 @@ function gapEvent(room: Room, id: string, state: HistoryGap['state']): Promise<v
     }
     room.addEventListener('history:gap', listener)
   })
-}
-
-function nextMessage(room: Room): Promise<RoomMessage> {
-  return new Promise((resolve) =>
-    room.addEventListener('message:received', (event) => resolve(event.detail), { once: true }),
-  )
 }

@@ -16,16 +16,16 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
-import { type EligibilityChange, type GateEvaluator, gateEvaluator, type TokenRule } from '@securechat/sdk/gates'
+import type { EligibilityChange, GateEvaluator, TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { Contract, getAddress, JsonRpcProvider, type Wallet } from 'ethers'
+import { Contract, getAddress, type Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { httpServer } from '../node/src/relay/http/service.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 import { LyingEvaluator } from './helpers/lying-evaluator.ts'
 import { metrics } from './helpers/relay-metrics.ts'
@@ -53,14 +53,7 @@ afterAll(async () => {
 })
 
 function startEvaluator(): GateEvaluator {
-  const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
-  const evaluator = gateEvaluator({ pollIntervalMs: NO_POLL_MS })({ provider })
-  evaluator.start()
-  cleanups.push(() => {
-    evaluator.stop()
-    provider.destroy()
-  })
-  return evaluator
+  return startGateEvaluator(chain, { pollIntervalMs: NO_POLL_MS }, cleanups)
 }
 
 async function startRelay(gates: GateEvaluator): Promise<Relay> {

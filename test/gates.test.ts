@@ -9,15 +9,15 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi, smartWalletAbi, smartWalletBytecode } from '@securechat/sdk/contracts'
-import { type EligibilityChange, type GateEvaluator, gateEvaluator, type TokenRule } from '@securechat/sdk/gates'
+import type { EligibilityChange, GateEvaluator, TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { Contract, ContractFactory, getAddress, JsonRpcProvider, type Wallet } from 'ethers'
+import { Contract, ContractFactory, getAddress, type Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { LyingEvaluator } from './helpers/lying-evaluator.ts'
 import { type RpcProxy, startRpcProxy } from './helpers/rpc-proxy.ts'
 
@@ -46,22 +46,7 @@ afterAll(async () => {
 
 /** A started evaluator polling every {@link POLL_MS}, over `url` (the chain by default). */
 function startEvaluator(init: { url?: string; now?: () => number; cacheTtlMs?: number } = {}): GateEvaluator {
-  const provider = new JsonRpcProvider(init.url ?? chain.rpcUrl, chain.chainId, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-  })
-  const evaluator = gateEvaluator({
-    pollIntervalMs: POLL_MS,
-    rpcTimeoutMs: 2_000,
-    ...(init.now === undefined ? {} : { now: init.now }),
-    ...(init.cacheTtlMs === undefined ? {} : { cacheTtlMs: init.cacheTtlMs }),
-  })({ provider })
-  evaluator.start()
-  cleanups.push(() => {
-    evaluator.stop()
-    provider.destroy()
-  })
-  return evaluator
+  return startGateEvaluator(chain, { pollIntervalMs: POLL_MS, rpcTimeoutMs: 2_000, ...init }, cleanups)
 }
 
 async function startRelay(gates: GateEvaluator): Promise<RelayNode> {

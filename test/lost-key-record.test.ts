@@ -8,9 +8,8 @@
  */
 
 import { CERTIFICATE_PROTOCOL } from '@securechat/sdk/constants'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { startDevice } from './helpers/device.ts'
+import { startDevices } from './helpers/device.ts'
 import { dropOnSend } from './helpers/drop-gossip.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
@@ -25,17 +24,7 @@ describe('a sender-key distribution lost on its way', () => {
   it('behavior: the messages sent after it are read once its sender re-publishes it for the store', async () => {
     const relay = await startStoreRelay(stoppers)
     const bootstrap = [relay.multiaddrs[0]!]
-    const [alice, bob, carol] = await Promise.all(
-      [0, 1, 2].map(async () => {
-        const device = await startDevice({
-          wallet: Wallet.createRandom(),
-          bootstrap,
-          presenceIntervalMs: PRESENCE_INTERVAL_MS,
-        })
-        stoppers.push(device.close)
-        return device
-      }),
-    )
+    const [alice, bob, carol] = await startDevices(3, { bootstrap, presenceIntervalMs: PRESENCE_INTERVAL_MS }, stoppers)
     const { room, invite } = await alice!.client.createRoom({ name: 'lost key' })
     const bobRoom = await bob!.client.joinRoom(invite)
     const carolRoom = await carol!.client.joinRoom(invite)
@@ -83,17 +72,7 @@ describe('a newcomer whose key bundle is not found at first', () => {
   it('behavior: reads what the sender sent the moment it counted it, once the bundle comes on a later try', async () => {
     const relay = await startStoreRelay(stoppers)
     const bootstrap = [relay.multiaddrs[0]!]
-    const [alice, bob, carol] = await Promise.all(
-      [0, 1, 2].map(async () => {
-        const device = await startDevice({
-          wallet: Wallet.createRandom(),
-          bootstrap,
-          presenceIntervalMs: PRESENCE_INTERVAL_MS,
-        })
-        stoppers.push(device.close)
-        return device
-      }),
-    )
+    const [alice, bob, carol] = await startDevices(3, { bootstrap, presenceIntervalMs: PRESENCE_INTERVAL_MS }, stoppers)
     const { room, invite } = await alice!.client.createRoom({ name: 'late bundle' })
     // Carol leaves for good, so Alice starts a new epoch: past the join grace, whose keys start at the epoch's
     // first message whatever happens.

@@ -7,14 +7,14 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { memberNftAbi } from '@securechat/sdk/contracts'
-import { type GateEvaluator, gateEvaluator, type TokenRule } from '@securechat/sdk/gates'
+import type { GateEvaluator, TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
-import { Contract, JsonRpcProvider, type Wallet } from 'ethers'
+import { Contract, type Wallet } from 'ethers'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { floodTemplate } from './helpers/flood.ts'
 
 /** The relay's own rate: 1 message a second, 10 at once (ten seconds' worth). */
@@ -43,14 +43,7 @@ afterAll(async () => {
 })
 
 function startEvaluator(): GateEvaluator {
-  const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
-  const evaluator = gateEvaluator({ pollIntervalMs: 100, rpcTimeoutMs: 2_000 })({ provider })
-  evaluator.start()
-  cleanups.push(() => {
-    evaluator.stop()
-    provider.destroy()
-  })
-  return evaluator
+  return startGateEvaluator(chain, { pollIntervalMs: 100, rpcTimeoutMs: 2_000 }, cleanups)
 }
 
 async function startPeer(relay: RelayNode, account: number): Promise<SecureChatClient> {

@@ -12,7 +12,6 @@
 import { connect, type Socket } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
-import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
@@ -20,6 +19,7 @@ import { RelayNode } from '../node/src/relay/relay.ts'
 import { HOP_STATUS, reserve, reservingPeer, throwAwayPeer, tryConnect } from './helpers/attacker.ts'
 import { killAfterEach, type RelayProcess, startRelayProcess, waitFor } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { nextMessage } from './helpers/member-events.ts'
 import { metrics, refusalLines, refused } from './helpers/relay-metrics.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
@@ -104,12 +104,6 @@ async function honestChat(relay: string): Promise<RoomMessage> {
   const heard = nextMessage(bobRoom)
   await room.send('still here')
   return heard
-}
-
-function nextMessage(room: Room): Promise<RoomMessage> {
-  return new Promise((resolve) =>
-    room.addEventListener('message:received', (event) => resolve(event.detail), { once: true }),
-  )
 }
 
 describe('relay limits: connections and circuit reservations', () => {

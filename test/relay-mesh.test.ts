@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
+import { until } from './helpers/room-inbox.ts'
 
 /**
  * Far more than gossipsub's default upper mesh degree (Dhi, 12): of the 28 members outside a bounded mesh, each
@@ -35,27 +36,6 @@ afterEach(async () => {
   await relay?.stop()
   relay = undefined
 })
-
-/** Resolves once `check` holds, tested on each of `target`'s `event`s; rejects after `timeoutMs`. */
-function when(target: EventTarget, event: string, check: () => boolean, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      target.removeEventListener(event, test)
-    }
-    const test = (): void => {
-      if (!check()) return
-      done()
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      done()
-      reject(new Error(`timed out waiting for ${what}`))
-    }, STEP_TIMEOUT_MS)
-    target.addEventListener(event, test)
-    test()
-  })
-}
 
 describe('a relay in a large room', () => {
   it(`behavior: a record published once reaches every one of ${MEMBERS} members connected only to the relay`, async () => {
@@ -85,18 +65,38 @@ describe('a relay in a large room', () => {
     const pubsub = relay.libp2p.services.pubsub
 
     // The relay joins the room on the first subscription and tells every member; then every member's presence is accepted.
-    await when(pubsub, 'subscription-change', () => pubsub.getSubscribers(topic).length === MEMBERS, 'subscriptions')
+    await until(
+      [[pubsub, 'subscription-change']],
+      () => pubsub.getSubscribers(topic).length === MEMBERS,
+      () => 'subscriptions',
+      STEP_TIMEOUT_MS,
+    )
     for (const client of clients) {
       const own = client.libp2p.services.pubsub
-      await when(own, 'subscription-change', () => own.getSubscribers(topic).length > 0, 'the relay in the room')
+      await until(
+        [[own, 'subscription-change']],
+        () => own.getSubscribers(topic).length > 0,
+        () => 'the relay in the room',
+        STEP_TIMEOUT_MS,
+      )
     }
     const accepted = new Set<string>()
     relay.addEventListener('record:accepted', (event) => accepted.add(event.detail.record.from))
     for (const client of clients) await client.libp2p.services.pubsub.publish(topic, presenceRecord(client))
-    await when(relay, 'record:accepted', () => accepted.size === MEMBERS, 'every presence accepted')
+    await until(
+      [[relay, 'record:accepted']],
+      () => accepted.size === MEMBERS,
+      () => 'every presence accepted',
+      STEP_TIMEOUT_MS,
+    )
     // Two heartbeats: the relay has grafted (and, with a bounded degree, pruned) its mesh.
     let heartbeats = 0
-    await when(pubsub, 'gossipsub:heartbeat', () => ++heartbeats > 2, 'two heartbeats')
+    await until(
+      [[pubsub, 'gossipsub:heartbeat']],
+      () => ++heartbeats > 2,
+      () => 'two heartbeats',
+      STEP_TIMEOUT_MS,
+    )
 
     const [sender, ...receivers] = clients as [LightClient, ...LightClient[]]
     const record = encodeRecord({
@@ -124,7 +124,12 @@ describe('a relay in a large room', () => {
     heartbeats = 0
     await Promise.race([
       Promise.all(arrivals),
-      when(pubsub, 'gossipsub:heartbeat', () => ++heartbeats > 10, 'ten heartbeats').catch(() => undefined),
+      until(
+        [[pubsub, 'gossipsub:heartbeat']],
+        () => ++heartbeats > 10,
+        () => 'ten heartbeats',
+        STEP_TIMEOUT_MS,
+      ).catch(() => undefined),
     ])
     expect(got.size, `${got.size} of ${receivers.length} members got the record`).toBe(receivers.length)
   }, 180_000)

@@ -14,12 +14,12 @@ import {
   MAX_HISTORY_RESPONSE_BYTES,
   STORE_PROTOCOL,
 } from '@securechat/sdk/history'
-import type { Room } from '@securechat/sdk/rooms'
 import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { killAfterEach, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { readOnceThenAway } from './helpers/member-events.ts'
 import { metrics, refusalLines, refused } from './helpers/relay-metrics.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
@@ -42,19 +42,6 @@ async function ask(libp2p: Libp2p, relay: string, topic: string): Promise<string
   return decoded.response.type === 'error' ? decoded.response.code : 'records'
 }
 
-/** Resolves once `condition()` holds, checked now and on every `type` event of `target`. */
-function when(target: EventTarget, type: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!condition()) return
-      target.removeEventListener(type, check)
-      resolve()
-    }
-    target.addEventListener(type, check)
-    check()
-  })
-}
-
 /** Resolves once `check()` holds, asked again every 50 ms (a relay process tells of its store and limits by no event). */
 async function until(check: () => Promise<boolean>, describeState: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -62,10 +49,6 @@ async function until(check: () => Promise<boolean>, describeState: () => string,
     if (Date.now() > deadline) throw new Error(`not met in ${timeoutMs} ms: ${describeState()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-}
-
-function nextMessage(room: Room): Promise<void> {
-  return new Promise((resolve) => room.addEventListener('message:received', () => resolve(), { once: true }))
 }
 
 describe('relay limits: store queries per peer', () => {
@@ -82,16 +65,11 @@ describe('relay limits: store queries per peer', () => {
     stoppers.push(looper.close)
 
     const { room, invite } = await alice.client.createRoom({ name: 'queried' })
-    const bobPeer = bob.client.peerId.toString()
-    const joined = when(room, 'member:joined', () => room.members().some((m) => m.peerId === bobPeer))
-    const bobRoom = await bob.client.joinRoom(invite)
-    await joined
-    const hello = nextMessage(bobRoom)
-    await room.send('hello')
-    await hello
-    const left = when(room, 'member:left', () => !room.members().some((m) => m.peerId === bobPeer))
-    await bob.close()
-    await left
+    await readOnceThenAway(room, {
+      peerId: bob.client.peerId.toString(),
+      join: () => bob.client.joinRoom(invite),
+      close: bob.close,
+    })
 
     // Bob away: 500 messages, kept by the relay.
     const sent: string[] = []

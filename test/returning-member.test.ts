@@ -7,9 +7,8 @@
  */
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Room } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { startDevice } from './helpers/device.ts'
+import { startDevices } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
@@ -25,17 +24,7 @@ describe('a member back after its sender counted it away', () => {
     const relay = await startStoreRelay(stoppers)
     const bootstrap = [relay.multiaddrs[0]!]
     // Carol is the rest of the room, never cut off: what Alice sends waits for her acknowledgement alone.
-    const [alice, bob, carol] = await Promise.all(
-      [0, 1, 2].map(async () => {
-        const device = await startDevice({
-          wallet: Wallet.createRandom(),
-          bootstrap,
-          presenceIntervalMs: PRESENCE_INTERVAL_MS,
-        })
-        stoppers.push(device.close)
-        return device
-      }),
-    )
+    const [alice, bob, carol] = await startDevices(3, { bootstrap, presenceIntervalMs: PRESENCE_INTERVAL_MS }, stoppers)
     const { room, invite } = await alice!.client.createRoom({ name: 'cut off' })
     const bobRoom = await bob!.client.joinRoom(invite)
     const carolRoom = await carol!.client.joinRoom(invite)

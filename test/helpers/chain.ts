@@ -4,6 +4,7 @@
  *   const chain = await startTestChain({ mintTo: [1, 2] })
  *   afterAll(() => chain.stop())
  */
+import { type GateEvaluator, type GateEvaluatorInit, gateEvaluator } from '@securechat/sdk/gates'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { hardhatDevPrivateKeys, startChain } from '../../node/src/devnet/chain.ts'
 import { type DevnetAddresses, deployContracts, mintDemoTokens } from '../../node/src/devnet/deploy.ts'
@@ -66,4 +67,24 @@ export async function startTestChain(init: StartTestChainInit = {}): Promise<Tes
     await chain.stop()
     throw err
   }
+}
+
+/**
+ * A started gate evaluator reading `chain` (or `url`, a proxy in front of it) over a provider of its own that caches
+ * nothing; stopped, with its provider, by `cleanups` after the test.
+ */
+export function startGateEvaluator(
+  chain: TestChain,
+  init: GateEvaluatorInit & { url?: string },
+  cleanups: Array<() => Promise<void> | void>,
+): GateEvaluator {
+  const { url, ...evaluatorInit } = init
+  const provider = new JsonRpcProvider(url ?? chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
+  const evaluator = gateEvaluator(evaluatorInit)({ provider })
+  evaluator.start()
+  cleanups.push(() => {
+    evaluator.stop()
+    provider.destroy()
+  })
+  return evaluator
 }

@@ -2,7 +2,7 @@ import type { ConnectionGater } from '@libp2p/interface'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
-import type { HDNodeWallet } from 'ethers'
+import { type HDNodeWallet, Wallet } from 'ethers'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
 
 export interface DeviceInit {
@@ -58,4 +58,19 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
       await vault?.close()
     },
   }
+}
+
+/** `count` devices, each of a wallet of its own, stopped by `stoppers` after the test. */
+export function startDevices(
+  count: number,
+  init: Omit<DeviceInit, 'wallet'>,
+  stoppers: Array<() => Promise<unknown>>,
+): Promise<Device[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const device = await startDevice({ ...init, wallet: Wallet.createRandom() })
+      stoppers.push(device.close)
+      return device
+    }),
+  )
 }
