@@ -1,6 +1,14 @@
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import {
+  type CliProcess,
+  freePort,
+  killAfterEach,
+  runCli,
+  spawnCli,
+  startRelayProcess,
+  tempDir,
+  waitFor,
+} from './helpers/cli.ts'
 import { ALICE, BOB } from './helpers/keys.ts'
 
 const track = killAfterEach()
@@ -23,17 +31,6 @@ async function startListener(invite: string): Promise<{ cli: CliProcess; peerId:
   )
   const peerId = /\(peer (\w+)\)/.exec(cli.stderr())![1]!
   return { cli, peerId }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 describe('securechat CLI', () => {

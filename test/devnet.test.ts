@@ -4,11 +4,10 @@
  */
 
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { decodeInvite } from '@securechat/sdk/rooms'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli, spawnCli, spawnScript, tempDir, waitFor } from './helpers/cli.ts'
+import { type CliProcess, freePort, runCli, spawnCli, spawnScript, tempDir, waitFor } from './helpers/cli.ts'
 import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const START = resolve(import.meta.dirname, '../node/src/devnet/start.ts')
@@ -45,17 +44,6 @@ afterEach(async () => {
 function track<T extends CliProcess>(process: T): T {
   running.push(process)
   return process
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function isRunning(pid: number): boolean {

@@ -7,14 +7,13 @@
  * and every message at each step, and no member ever sees another leave. Then B comes back: the links come back by
  * themselves (each relay redials the relays it names), and a member on it joins the rest.
  */
-import { createServer } from 'node:net'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PRESENCE_TIMEOUT_MS } from '@securechat/sdk/constants'
 import type { Room } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { loadOrCreatePeerKey } from '../node/src/relay/peer-key.ts'
-import { killAfterEach, type RelayProcess, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
+import { freePort, killAfterEach, type RelayProcess, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { Inbox, until } from './helpers/room-inbox.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
@@ -117,18 +116,6 @@ async function everyoneSays(members: Member[], what: string, said: Said[]): Prom
       ),
     ),
   )
-}
-
-/** A loopback TCP port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** A relay's data dir, PeerId and address, fixed before it starts: relays that name each other start together. */

@@ -5,11 +5,11 @@
  * connection to its relay survived runs no catch-up. Real relay with a store, real clients; the cut is gossip
  * dropped on arrival at both ends.
  */
-import type { GossipSub, Message } from '@libp2p/gossipsub'
-import type { Room } from '@securechat/sdk/rooms'
+import type { Message } from '@libp2p/gossipsub'
 import { describe, expect, it } from 'vitest'
 import { startDevices } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
+import { until } from './helpers/room-inbox.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
@@ -32,7 +32,12 @@ describe('a member back after its sender counted it away', () => {
     const received = new Set<string>()
     bobRoom.addEventListener('message:received', (event) => received.add(event.detail.id))
     const first = await room.send('before the cut')
-    await until(bobRoom, 'message:received', () => received.has(first.id))
+    await until(
+      [[bobRoom, 'message:received']],
+      () => received.has(first.id),
+      () => 'message:received',
+      WAIT_MS,
+    )
 
     // The cut: nothing of Alice reaches Bob, nothing of Bob reaches Alice.
     let cut = true
@@ -42,41 +47,33 @@ describe('a member back after its sender counted it away', () => {
     dropOnArrival(bob!.client.libp2p.services.pubsub, room.topic, from(alicePeer))
     dropOnArrival(alice!.client.libp2p.services.pubsub, room.topic, from(bobPeer))
     const bobAway = (): boolean => !room.members().some((m) => m.peerId === bobPeer.toString())
-    await until(room, 'member:left', bobAway)
+    await until([[room, 'member:left']], bobAway, () => 'member:left', WAIT_MS)
 
     // The room's last messages: nobody sends after them, so none names them. Carol acknowledges them, so Alice
     // has nothing left to re-publish (checked at each record she receives: Carol's presence acknowledges).
     const lost = [await room.send('while Bob is cut off'), await room.send('the last one')]
-    await until(alice!.client.libp2p.services.pubsub, 'message', () => room.outgoing.pending === 0)
+    await until(
+      [[alice!.client.libp2p.services.pubsub as unknown as EventTarget, 'message']],
+      () => room.outgoing.pending === 0,
+      () => 'message',
+      WAIT_MS,
+    )
     const republished = room.outgoing.republished
     cut = false
-    await until(room, 'member:joined', () => !bobAway())
+    await until(
+      [[room, 'member:joined']],
+      () => !bobAway(),
+      () => 'member:joined',
+      WAIT_MS,
+    )
 
-    await until(bobRoom, 'message:received', () => lost.every(({ id }) => received.has(id)))
+    await until(
+      [[bobRoom, 'message:received']],
+      () => lost.every(({ id }) => received.has(id)),
+      () => 'message:received',
+      WAIT_MS,
+    )
     // Alice sent them again for Bob once he was back.
     expect(room.outgoing.republished - republished).toBeGreaterThanOrEqual(lost.length)
   }, 120_000)
 })
-
-/** Resolves once `done()` holds, checked now and on every `type` event of `on`; fails after {@link WAIT_MS}. */
-function until(on: Room | GossipSub, type: string, done: () => boolean): Promise<void> {
-  // Only that something happened matters here, not what.
-  const target = on as unknown as EventTarget
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!done()) return
-      finish()
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      finish()
-      reject(new Error(`${type}: not done within ${WAIT_MS} ms`))
-    }, WAIT_MS)
-    const finish = (): void => {
-      clearTimeout(timer)
-      target.removeEventListener(type, check)
-    }
-    target.addEventListener(type, check)
-    check()
-  })
-}

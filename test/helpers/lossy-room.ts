@@ -22,6 +22,7 @@ import { Wallet } from 'ethers'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
 import { type RelayProcess, startRelayProcess, tempDir } from './cli.ts'
 import { type LinkStats, LossyLink, seededRandom } from './lossy-link.ts'
+import { until } from './room-inbox.ts'
 
 /** A relay refuses more than five inbound connections a second from one host: start peers below that. */
 const PEER_START_INTERVAL_MS = 250
@@ -237,11 +238,14 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
     // A sender's key reaches the members it knows: every sender must know everyone before its
     // first message, or a late-seen member could not read what came before (by design, not a loss).
     const knows = (): number[] => senders.map((peer) => peer.room!.members().length)
-    await until(progress, 'presence', init.timeoutMs, () => knows().every((n) => n === init.peers)).catch(
-      (err: unknown) => {
-        throw new Error(`senders know ${knows().join(', ')} of ${init.peers} peers: ${String(err)}`)
-      },
-    )
+    await until(
+      [[progress, 'presence']],
+      () => knows().every((n) => n === init.peers),
+      () => 'presence',
+      init.timeoutMs,
+    ).catch((err: unknown) => {
+      throw new Error(`senders know ${knows().join(', ')} of ${init.peers} peers: ${String(err)}`)
+    })
     log(`lossy: ${init.peers} peers in the room after ${Math.round(performance.now() - started)} ms`)
 
     // The room is set up over clean links; from the first message on, they lose and reset.
@@ -306,7 +310,7 @@ export async function runLossyRoom(init: LossyRoomInit): Promise<LossyRoomResult
     const liveDelivery = live / Math.max(1, sent.length * (init.peers - 1))
     const complete = (): boolean => peers.every((peer) => sent.every((id) => peer.delivered.has(id)))
     const leftMs = init.timeoutMs - (performance.now() - started)
-    const converged = await until(progress, 'delivered', leftMs, complete).then(
+    const converged = await until([[progress, 'delivered']], complete, () => 'delivery', leftMs).then(
       () => true,
       () => false,
     )
@@ -422,27 +426,6 @@ function spread<T>(items: T[], count: number): T[] {
 function tcpPort(ma: Multiaddr): number | undefined {
   const port = ma.getComponents().find((c) => c.name === 'tcp')?.value
   return port === undefined ? undefined : Number(port)
-}
-
-/** Resolves when `done()` holds, checked at once and on every `type` event of `target`; rejects after `timeoutMs`. */
-function until(target: EventTarget, type: string, timeoutMs: number, done: () => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!done()) return
-      finish()
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      finish()
-      reject(new Error(`not done within ${timeoutMs} ms`))
-    }, timeoutMs)
-    const finish = (): void => {
-      clearTimeout(timer)
-      target.removeEventListener(type, check)
-    }
-    target.addEventListener(type, check)
-    check()
-  })
 }
 
 async function retry(attempt: () => Promise<void>, attempts: number, onError: (err: unknown) => void): Promise<void> {

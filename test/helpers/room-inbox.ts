@@ -16,7 +16,8 @@ export function until(
   timeoutMs = DELIVERY_TIMEOUT_MS,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const signal = AbortSignal.timeout(timeoutMs)
+    // Whole milliseconds, none below zero: AbortSignal.timeout refuses anything else (callers pass what is left of a budget).
+    const signal = AbortSignal.timeout(Math.max(0, Math.ceil(timeoutMs)))
     const cleanup = (): void => {
       for (const [target, type] of sources) target.removeEventListener(type, check)
       signal.removeEventListener('abort', onAbort)
