@@ -429,3 +429,32 @@ export const MAX_HELD_LIVE_RECORDS = 5_000
  * refused and asked again — must never leave a member reading nothing of a live conversation.
  */
 export const CATCH_UP_HOLD_LIVE_MS = 15_000
+
+// --- Message kinds inside the encrypted envelope: replies, reactions, edits, deletes (`message-state.ts`).
+
+/** Longest reaction, in UTF-8 bytes: one emoji of many code points (a family, a flag with tags) fits. */
+export const MAX_REACTION_BYTES = 64
+
+/** Most user-perceived characters (grapheme clusters) a reaction may have: an emoji or a short "+1", not a text. */
+export const MAX_REACTION_GRAPHEMES = 4
+
+/**
+ * Messages whose state (text, versions, reactions, thread) a room or a DM conversation keeps, in memory and in the
+ * vault; the oldest go first. A reaction, edit or delete of a message gone from here is kept as pending.
+ */
+export const MAX_MESSAGE_STATES = 1_000
+
+/** Reactions, edits and deletes kept for messages not (yet) here, per room or conversation; the oldest go first. */
+export const MAX_PENDING_CHANGES = 1_000
+
+/** Versions a message keeps (the original and its edits); a later edit is refused. */
+export const MAX_MESSAGE_VERSIONS = 32
+
+/** Distinct (emoji, wallet) reactions one message keeps; a new one beyond is refused. */
+export const MAX_REACTIONS_PER_MESSAGE = 256
+
+/**
+ * How long after a change the message states of a room or of the DMs are saved to the vault (coalesced, like the
+ * sender keys): a delete reaches the vault within this much.
+ */
+export const MESSAGE_STATES_SAVE_DELAY_MS = 1_000

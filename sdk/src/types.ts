@@ -81,6 +81,97 @@ export interface RoomMessage {
   ciphertextHash: Bytes32
 }
 
+// --- Message kinds beyond text: replies, reactions, edits and deletes (`message-state.ts`), rooms and DMs alike.
+
+/** One version of a message's text: the original (`id` the message's own), then each edit (`id` the edit's). */
+export interface MessageVersion {
+  id: string
+  body: string
+  /** The sender's clock when it wrote this version. */
+  atMs: number
+}
+
+/** One emoji on a message: how many wallets reacted with it, and which (a wallet counts once). */
+export interface MessageReaction {
+  emoji: string
+  count: number
+  by: Address[]
+}
+
+/** The replies to a thread's root: how many, and the latest (by its sender's clock). */
+export interface ThreadSummary {
+  count: number
+  last: { id: string; sender: Address; sentAtMs: number } | undefined
+}
+
+/**
+ * A message as this device knows it now, its reactions, edits, delete and replies folded in. A deleted message
+ * keeps no text: `text` is undefined and `versions` empty.
+ */
+export interface MessageState {
+  id: string
+  /** The wallet that wrote it: the only one whose edit or delete of it counts. */
+  sender: Address
+  sentAtMs: number
+  parentId: string | undefined
+  /** The root of the thread it is in (its parent's root, or its parent): undefined for a message that is no reply. */
+  threadRootId: string | undefined
+  /** The latest version's text; undefined once deleted. */
+  text: string | undefined
+  edited: boolean
+  /** Oldest first: the original, then each edit. */
+  versions: MessageVersion[]
+  deleted: boolean
+  reactions: MessageReaction[]
+  thread: ThreadSummary
+}
+
+/** What a reaction, edit, delete or reply does to the message it names. */
+export type MessageEdit =
+  | { kind: 'react'; emoji: string; remove: boolean }
+  | { kind: 'edit'; body: string }
+  | { kind: 'delete' }
+  /** A reply (`id`) joined the thread whose root is `target`. */
+  | { kind: 'reply' }
+
+/**
+ * A change to message `target`, as received or sent: `id` is its own record's id (a room) or envelope id (a DM),
+ * `sender` the wallet that made it.
+ */
+export type MessageChange = MessageEdit & {
+  id: string
+  target: string
+  sender: Address
+  senderPeerId: string
+  sentAtMs: number
+}
+
+/**
+ * A message's state changed (`message:updated`): a reaction, edit, delete or reply was applied — as it arrived, or
+ * when the message it names arrived (history catch-up can deliver them in any order).
+ */
+export interface MessageUpdate {
+  change: MessageChange
+  message: MessageState
+}
+
+/** `message:updated` of a room. */
+export interface RoomMessageUpdate extends MessageUpdate {
+  roomId: string
+}
+
+/** `message:updated` of the DMs and a conversation. */
+export interface DmMessageUpdate extends MessageUpdate {
+  /** The other wallet of the conversation. */
+  conversation: Address
+}
+
+/** A reaction, edit or delete this device refused (`change:refused`): someone else's message, or too many. */
+export interface RefusedChange {
+  change: MessageChange
+  reason: string
+}
+
 export interface RoomMember {
   address: Address
   peerId: string
@@ -118,6 +209,10 @@ export interface RoomSendResult extends SendResult<RoomDelivery>, PublishedRecor
 
 export interface RoomEvents {
   'message:received': CustomEvent<RoomMessage>
+  /** A message's reactions, text (edited or deleted) or thread changed; see {@link MessageUpdate}. */
+  'message:updated': CustomEvent<RoomMessageUpdate>
+  /** A reaction, edit or delete that does not count: of another wallet's message, or beyond a bound. */
+  'change:refused': CustomEvent<RefusedChange>
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
@@ -442,6 +537,8 @@ export interface DmHistoryProgress extends CatchUpCounts {
 
 export interface DirectMessagesEvents {
   'message:received': CustomEvent<DirectMessage>
+  'message:updated': CustomEvent<DmMessageUpdate>
+  'change:refused': CustomEvent<RefusedChange>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
   'device:discovered': CustomEvent<DmDevice>
@@ -458,6 +555,8 @@ export interface DirectMessagesEvents {
 
 export interface ConversationEvents {
   'message:received': CustomEvent<DirectMessage>
+  'message:updated': CustomEvent<DmMessageUpdate>
+  'change:refused': CustomEvent<RefusedChange>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:delivered': CustomEvent<DmDelivered>
   /** A gap in what one of the other wallet's devices sent this one (see `DirectMessagesEvents`). */

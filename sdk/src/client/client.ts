@@ -31,7 +31,14 @@ import type { RoomHistorySink } from '../rooms/history-sink.ts'
 import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
-import { forgetRoom, loadHistoryPosition, loadRoomKeys, loadSavedRooms, saveJoinedRoom } from '../rooms/room-store.ts'
+import {
+  forgetRoom,
+  loadHistoryPosition,
+  loadMessageStates,
+  loadRoomKeys,
+  loadSavedRooms,
+  saveJoinedRoom,
+} from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
 import type {
   AbortOptions,
@@ -347,6 +354,16 @@ export class SecureChatClient {
             return undefined
           })
     const position = vault === undefined ? undefined : await loadHistoryPosition(vault, roomId).catch(() => undefined)
+    const messages =
+      vault === undefined
+        ? undefined
+        : await loadMessageStates(vault, roomId).catch((err: unknown) => {
+            this.#log.warn('stored message states unreadable; the room starts without them', {
+              roomId,
+              error: String(err),
+            })
+            return undefined
+          })
     // The invite's relays carry the room too: kept dialled, so the room survives its first relay.
     this.#relays?.add(decoded?.relays ?? [])
     const existing = this.#rooms.get(roomId)
@@ -373,6 +390,7 @@ export class SecureChatClient {
         manifest: signed,
         ...(keys === undefined ? {} : { keys }),
         ...(position === undefined ? {} : { position }),
+        ...(messages === undefined ? {} : { messages }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
         ...(this.#init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: this.#init.presenceTimeoutMs }),
         ...(this.#init.now === undefined ? {} : { now: this.#init.now }),

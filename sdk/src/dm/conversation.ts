@@ -1,10 +1,22 @@
 import { TypedEventEmitter } from 'main-event'
 import { eventStream } from '../event-stream.ts'
-import type { AbortOptions, Address, ConversationEvents, DirectMessage, DmDevice, DmSendResult } from '../types.ts'
+import type {
+  AbortOptions,
+  Address,
+  ConversationEvents,
+  DirectMessage,
+  DmDevice,
+  DmSendResult,
+  MessageState,
+} from '../types.ts'
+import type { DmContent } from './delivery.ts'
 
 /** What a conversation needs from the DM layer that owns it. */
 export interface ConversationHost {
   send(peer: Address, text: string, options: { parentId?: string } & AbortOptions): Promise<DmSendResult>
+  change(peer: Address, content: Exclude<DmContent, { kind: 'text' }>, options: AbortOptions): Promise<DmSendResult>
+  message(peer: Address, id: string): MessageState | undefined
+  thread(peer: Address, rootId: string): MessageState[]
   devices(address: Address): DmDevice[]
   discover(address: Address, options: AbortOptions): Promise<DmDevice[]>
 }
@@ -33,6 +45,41 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
    */
   send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     return this.#host.send(this.peer, text, options)
+  }
+
+  /** Replies to message `parentId` (in its thread). */
+  reply(parentId: string, text: string, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.send(this.peer, text, { ...options, parentId })
+  }
+
+  /** Adds this wallet's reaction `emoji` to message `id`. */
+  react(id: string, emoji: string, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.change(this.peer, { kind: 'react', target: id, emoji }, options)
+  }
+
+  /** Takes this wallet's reaction `emoji` to message `id` back. */
+  unreact(id: string, emoji: string, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.change(this.peer, { kind: 'react', target: id, emoji, remove: true }, options)
+  }
+
+  /** A new text for message `id`, which this wallet sent: the other side sees it edited, with every version. */
+  edit(id: string, text: string, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.change(this.peer, { kind: 'edit', target: id, body: text }, options)
+  }
+
+  /** Deletes message `id`, which this wallet sent: honest devices drop its text, from their vaults too. */
+  delete(id: string, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.change(this.peer, { kind: 'delete', target: id }, options)
+  }
+
+  /** Message `id` as this device knows it now (reactions, versions, deleted, thread), if it is here. */
+  message(id: string): MessageState | undefined {
+    return this.#host.message(this.peer, id)
+  }
+
+  /** The replies of the thread whose root is `rootId`, oldest first. */
+  thread(rootId: string): MessageState[] {
+    return this.#host.thread(this.peer, rootId)
   }
 
   /** The peer's devices this device knows of (from its inbox and from earlier sessions). */

@@ -10,7 +10,14 @@ import { bytesToHex, randomBytes } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, SecureChatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { AbortOptions, Address, DirectMessage, DmSendResult, UndecryptableDirectMessage } from '../types.ts'
+import type {
+  AbortOptions,
+  Address,
+  DirectMessage,
+  DmSendResult,
+  MessageChange,
+  UndecryptableDirectMessage,
+} from '../types.ts'
 import type { DmDiscovery } from './discovery.ts'
 import type { AcceptedDmRecord } from './gatekeeper.ts'
 import type { DmOutgoing } from './outgoing.ts'
@@ -18,7 +25,14 @@ import type { DmReceipts } from './receipts.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import type { DmSessions } from './sessions.ts'
 import { checksumAddress, inboxTopic } from './topics.ts'
-import { type DmText, dmEnvelopeSchema } from './wire.ts'
+import { type DmWritten, dmEnvelopeSchema } from './wire.ts'
+
+/** What a person writes, without the fields every kind carries (`dm/wire.ts`). */
+export type DmContent =
+  | { kind: 'text'; body: string; parent?: string }
+  | { kind: 'react'; target: string; emoji: string; remove?: true }
+  | { kind: 'edit'; target: string; body: string }
+  | { kind: 'delete'; target: string }
 
 export interface DmDeliveryComponents {
   self: Address
@@ -32,6 +46,8 @@ export interface DmDeliveryComponents {
   /** Work that stop waits for: every send to a device saves its session. */
   track: <T>(work: Promise<T>) => Promise<T>
   onMessage: (message: DirectMessage) => void
+  /** A reaction, edit or delete in the conversation with `conversation` (not yet checked against its message). */
+  onChange: (conversation: Address, change: MessageChange) => void
   onUndecryptable: (detail: UndecryptableDirectMessage) => void
   /** A text from `device` in record `recordId` names the records it was sent before (`deps`): gap repair. */
   onDeps: (device: RemoteDevice, recordId: string, deps: readonly string[]) => void
@@ -45,26 +61,21 @@ export class DmDelivery {
   }
 
   /** Sends `text` to every device of `peer` and of this wallet (discovering them first when due). */
-  async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
-    if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
-      throw new InvalidInputError('message is too long', {
-        details: { max: MAX_TEXT_BYTES },
-        hint: 'split it into several messages',
-      })
-    }
-    if (options.parentId !== undefined && !/^[0-9a-f]{32}$/.test(options.parentId)) {
-      throw new InvalidInputError('parentId is not a DM message id', { details: { parentId: options.parentId } })
-    }
+  send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
+    checkDmText(text)
+    if (options.parentId !== undefined) checkDmId(options.parentId, 'parentId')
+    const content: DmContent =
+      options.parentId === undefined
+        ? { kind: 'text', body: text }
+        : { kind: 'text', body: text, parent: options.parentId }
+    return this.write(peer, content, options)
+  }
+
+  /** Sends a text, reaction, edit or delete to every device of `peer` and of this wallet. */
+  async write(peer: Address, content: DmContent, options: AbortOptions = {}): Promise<DmSendResult> {
     const { store, discovery, sessions, self } = this.#c
     if (discovery.isDue(peer)) await discovery.discover(peer, options)
-    const envelope: DmText = {
-      v: 1,
-      kind: 'text',
-      id: bytesToHex(randomBytes(16)),
-      body: text,
-      sentAtMs: Date.now(),
-      ...(options.parentId === undefined ? {} : { parent: options.parentId }),
-    }
+    const envelope = { v: 1, id: bytesToHex(randomBytes(16)), sentAtMs: Date.now(), ...content } as DmWritten
     const { outgoing } = this.#c
     const targets = [
       ...store.devicesOf(peer).map((device) => ({ device, envelope })),
@@ -73,8 +84,8 @@ export class DmDelivery {
     const delivery = await Promise.all(
       targets.map(async ({ device, envelope: copy }) => {
         const deps = outgoing.deps(device.peerId)
-        const text: DmText = deps === undefined ? copy : { ...copy, deps }
-        const result = await this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(text))))
+        const written: DmWritten = deps === undefined ? copy : { ...copy, deps }
+        const result = await this.#c.track(sessions.sendTo(device, utf8.encode(JSON.stringify(written))))
         if (result.status === 'sent') {
           const topic = result.handshake ? inboxTopic(device.address) : device.topic
           const { address, peerId, record, recipients } = result
@@ -112,6 +123,20 @@ export class DmDelivery {
       conversation = checksumAddress(envelope.to)
       direction = 'out'
     } else {
+      return
+    }
+    if (envelope.kind !== 'text') {
+      const { id, sentAtMs, target } = envelope
+      const common = { id, target, sender: device.address, senderPeerId: device.peerId, sentAtMs }
+      this.#c.onChange(
+        conversation,
+        envelope.kind === 'react'
+          ? { ...common, kind: 'react', emoji: envelope.emoji, remove: envelope.remove === true }
+          : envelope.kind === 'edit'
+            ? { ...common, kind: 'edit', body: envelope.body }
+            : { ...common, kind: 'delete' },
+      )
+      this.#c.receipts.received(device, envelope.id)
       return
     }
     this.#c.onMessage({
@@ -160,5 +185,20 @@ function explain(err: unknown): string {
     default:
       if (err instanceof CryptoError || err instanceof SecureChatError) return err.message
       return String(err)
+  }
+}
+
+export function checkDmText(text: string): void {
+  if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
+    throw new InvalidInputError('message is too long', {
+      details: { max: MAX_TEXT_BYTES },
+      hint: 'split it into several messages',
+    })
+  }
+}
+
+export function checkDmId(id: string, field: string): void {
+  if (!/^[0-9a-f]{32}$/.test(id)) {
+    throw new InvalidInputError(`${field} is not a DM message id`, { details: { [field]: id } })
   }
 }

@@ -30,6 +30,7 @@ import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
+import { type ChangeOutcome, isReaction } from '../message-state.ts'
 import type {
   AbortOptions,
   Address,
@@ -44,6 +45,8 @@ import type {
   GapFill,
   GapSink,
   GapWatcher,
+  MessageChange,
+  MessageState,
   OutgoingStats,
   SessionCertificate,
   UndecryptableDirectMessage,
@@ -53,13 +56,14 @@ import type { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { DM_CATCH_UP_CLOCK_MARGIN_MS, DM_CATCH_UP_INTERVAL_MS, DM_HISTORY_SAVE_DELAY_MS } from './constants.ts'
 import { Conversation, type ConversationHost } from './conversation.ts'
-import { DmDelivery } from './delivery.ts'
+import { checkDmId, checkDmText, type DmContent, DmDelivery } from './delivery.ts'
 import { DmDiscovery, type DmDiscoveryInit } from './discovery.ts'
 import { DmTopics } from './dm-topics.ts'
 import { DmGaps } from './gaps.ts'
 import { type AcceptedDmRecord, DmGatekeeper } from './gatekeeper.ts'
 import type { DmHistorySink, HandledDmRecord } from './history-sink.ts'
 import { DmHistoryState } from './history-state.ts'
+import { DmMessageLog } from './message-log.ts'
 import { DmOutgoing } from './outgoing.ts'
 import { DmReceipts } from './receipts.ts'
 import { DmSessionStore, describeDevice, type RemoteDevice } from './session-store.ts'
@@ -117,6 +121,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #delivery: DmDelivery
   readonly #receipts: DmReceipts
   readonly #history: DmHistoryState
+  /** Each conversation's messages: texts, versions, reactions, deletes, threads (`message-log.ts`). */
+  readonly #messages: DmMessageLog
   readonly #outgoing: DmOutgoing
   /** Gap repair of what each device sends this one (absent: the client gave none). */
   readonly #gaps: DmGaps | undefined
@@ -200,6 +206,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onDelivered: (detail) => this.#onDelivered(detail),
     })
     this.#history = new DmHistoryState({ vault, log })
+    this.#messages = new DmMessageLog({ vault, log })
     this.#outgoing = new DmOutgoing({
       vault,
       log,
@@ -217,10 +224,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       outgoing: this.#outgoing,
       log,
       track: (work) => this.#track(work),
-      onMessage: (message) => {
-        this.safeDispatchEvent('message:received', { detail: message })
-        this.conversation(message.conversation).safeDispatchEvent('message:received', { detail: message })
-      },
+      onMessage: (message) => this.#onText(message),
+      onChange: (conversation, change) => this.#onChange(conversation, change),
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
       onDeps: (device, recordId, deps) => this.#gaps?.saw(device, recordId, deps),
     })
@@ -255,6 +260,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   async #start(): Promise<void> {
     await this.#store.load()
     await this.#history.load()
+    await this.#messages.load()
     await this.#outgoing.start()
     this.#c.pubsub.addEventListener('message', this.#onMessage)
     this.#c.pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
@@ -333,7 +339,108 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   /** Sends `text` to `peer` (see `Conversation.send`). */
   async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     await this.start()
-    return this.#delivery.send(peer, text, options)
+    const result = await this.#delivery.send(peer, text, options)
+    const { outcomes } = this.#messages.of(peer).text({
+      id: result.id,
+      sender: this.#self,
+      senderPeerId: this.#c.self.peerId,
+      sentAtMs: result.sentAtMs,
+      body: text,
+      parentId: options.parentId,
+    })
+    this.#report(peer, outcomes)
+    return result
+  }
+
+  /** Sends a reaction, edit or delete to `peer` (see `Conversation.react`, `edit`, `delete`), checked first. */
+  async change(
+    peer: Address,
+    content: Exclude<DmContent, { kind: 'text' }>,
+    options: AbortOptions = {},
+  ): Promise<DmSendResult> {
+    await this.start()
+    checkDmId(content.target, 'id')
+    if (content.kind === 'react' && !isReaction(content.emoji)) {
+      throw new InvalidInputError('not a reaction', {
+        details: { emoji: content.emoji },
+        hint: 'react with an emoji (at most a few characters, no spaces)',
+      })
+    }
+    if (content.kind === 'edit') checkDmText(content.body)
+    if (content.kind !== 'react') {
+      const own = this.#messages.of(peer).isAuthor(content.target, this.#self)
+      if (own !== true) {
+        throw new InvalidInputError(
+          own === undefined
+            ? `cannot ${content.kind} a message this device does not have`
+            : `cannot ${content.kind} another wallet's message`,
+          { details: { id: content.target }, hint: `only its sender may ${content.kind} it` },
+        )
+      }
+    }
+    const result = await this.#delivery.write(peer, content, options)
+    const common = {
+      id: result.id,
+      target: content.target,
+      sender: this.#self,
+      senderPeerId: this.#c.self.peerId,
+      sentAtMs: result.sentAtMs,
+    }
+    this.#onChange(
+      peer,
+      content.kind === 'react'
+        ? { ...common, kind: 'react', emoji: content.emoji, remove: content.remove === true }
+        : content.kind === 'edit'
+          ? { ...common, kind: 'edit', body: content.body }
+          : { ...common, kind: 'delete' },
+    )
+    return result
+  }
+
+  /** Message `id` of the conversation with `peer` as this device knows it now, if it is here. */
+  message(peer: Address, id: string): MessageState | undefined {
+    return this.#messages.of(peer).get(id)
+  }
+
+  /** The replies of the thread whose root is `rootId` in the conversation with `peer`, oldest first. */
+  thread(peer: Address, rootId: string): MessageState[] {
+    return this.#messages.of(peer).thread(rootId)
+  }
+
+  #onText(message: DirectMessage): void {
+    const { state, outcomes } = this.#messages.of(message.conversation).text({
+      id: message.id,
+      sender: message.sender,
+      senderPeerId: message.senderPeerId,
+      sentAtMs: message.sentAtMs,
+      body: message.text,
+      parentId: message.parentId,
+    })
+    // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
+    const detail = state.deleted ? { ...message, text: '' } : message
+    this.safeDispatchEvent('message:received', { detail })
+    this.conversation(message.conversation).safeDispatchEvent('message:received', { detail })
+    this.#report(message.conversation, outcomes)
+  }
+
+  #onChange(conversation: Address, change: MessageChange): void {
+    this.#report(conversation, [this.#messages.of(conversation).change(change)])
+  }
+
+  #report(conversation: Address, outcomes: ChangeOutcome[]): void {
+    const target = this.conversation(conversation)
+    for (const outcome of outcomes) {
+      if (outcome.status === 'applied') {
+        const detail = { conversation, ...outcome.update }
+        this.safeDispatchEvent('message:updated', { detail })
+        target.safeDispatchEvent('message:updated', { detail })
+      } else if (outcome.status === 'refused') {
+        const detail = { change: outcome.change, reason: outcome.reason }
+        this.safeDispatchEvent('change:refused', { detail })
+        target.safeDispatchEvent('change:refused', { detail })
+      }
+    }
+    this.#messages.save(conversation)
   }
 
   /** Texts sent per device, waiting for a receipt or a store, re-published and given up (`outgoing.ts`). */

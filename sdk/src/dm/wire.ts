@@ -34,6 +34,7 @@ import {
   recordTimeSchema,
   sha256HexSchema,
 } from '../json-records.ts'
+import { reactionSchema } from '../message-state.ts'
 import { DM_MAX_RECEIPT_IDS, DM_WIRE_VERSION } from './constants.ts'
 
 /** A session id: 16 bytes, hex. */
@@ -97,29 +98,60 @@ const recordSchema = z.discriminatedUnion('type', [
 ])
 export type DmRecord = z.infer<typeof recordSchema>
 
+/**
+ * What every message kind a sender writes carries, inside the ciphertext: the id it chose (16 random bytes, hex: the
+ * same on every device that receives it), its clock, and for gap repair and its own devices `to` and `deps`.
+ */
+const dmMessageFields = {
+  v: z.literal(1),
+  id: sessionIdSchema,
+  sentAtMs: recordTimeSchema,
+  /** Only in the copy a device sends its wallet's other devices: the wallet it was sent to. */
+  to: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/)
+    .optional(),
+  /**
+   * Causal history for gap repair: the record ids (sha256 of the records, as the stores know them) of the
+   * last messages this device sent the recipient device before this one, oldest first. Absent when none.
+   */
+  deps: z.array(sha256HexSchema).min(1).max(CAUSAL_HISTORY_LENGTH).optional(),
+}
+
 /** What the sender says, inside the ciphertext. */
 export const dmTextSchema = z
   .object({
-    v: z.literal(1),
+    ...dmMessageFields,
     kind: z.literal('text'),
-    /** Chosen by the sender (16 random bytes, hex): the same on every device that receives it. */
-    id: sessionIdSchema,
     body: z.string().max(MAX_TEXT_BYTES),
-    sentAtMs: recordTimeSchema,
     parent: sessionIdSchema.optional(),
-    /** Only in the copy a device sends its wallet's other devices: the wallet it was sent to. */
-    to: z
-      .string()
-      .regex(/^0x[0-9a-fA-F]{40}$/)
-      .optional(),
-    /**
-     * Causal history for gap repair: the record ids (sha256 of the records, as the stores know them) of the
-     * last texts this device sent the recipient device before this one, oldest first. Absent when none.
-     */
-    deps: z.array(sha256HexSchema).min(1).max(CAUSAL_HISTORY_LENGTH).optional(),
   })
   .strict()
 export type DmText = z.infer<typeof dmTextSchema>
+
+/** A reaction, edit or delete of message `target` (its id), as in rooms (`rooms/wire.ts`, `message-state.ts`). */
+export const dmChangeSchemas = [
+  z
+    .object({
+      ...dmMessageFields,
+      kind: z.literal('react'),
+      target: sessionIdSchema,
+      emoji: reactionSchema,
+      remove: z.literal(true).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...dmMessageFields,
+      kind: z.literal('edit'),
+      target: sessionIdSchema,
+      body: z.string().max(MAX_TEXT_BYTES),
+    })
+    .strict(),
+  z.object({ ...dmMessageFields, kind: z.literal('delete'), target: sessionIdSchema }).strict(),
+] as const
+/** Every kind a person writes: what goes to each device, re-sent until its receipt, and names `deps`. */
+export type DmWritten = DmText | z.infer<(typeof dmChangeSchemas)[number]>
 
 /**
  * A responder's answer to a session's initial message: it tells the initiator the session is
@@ -140,7 +172,12 @@ export const dmReceiptSchema = z
   .strict()
 export type DmReceipt = z.infer<typeof dmReceiptSchema>
 
-export const dmEnvelopeSchema = z.discriminatedUnion('kind', [dmTextSchema, dmAckSchema, dmReceiptSchema])
+export const dmEnvelopeSchema = z.discriminatedUnion('kind', [
+  dmTextSchema,
+  ...dmChangeSchemas,
+  dmAckSchema,
+  dmReceiptSchema,
+])
 export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
 
 export type DmDecodeResult = DecodeResult<DmRecord>

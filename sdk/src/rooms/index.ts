@@ -14,6 +14,7 @@ export {
 export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {
   forgetRoom,
+  loadMessageStates,
   loadRoomKeys,
   loadSavedRooms,
   ROOM_ENTRY_PREFIXES,

@@ -12,7 +12,12 @@
  *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }],
  *                          members: [{ peer, address, bundle, bundleHash, absentSinceMs? }] }
  * room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }   (HistoryPosition: where catch-up starts)
+ * room/messages/<roomId> = SavedMessageStates   (message-state.ts: texts, versions, reactions, pending changes)
  * ```
+ *
+ * `room/messages/` is the room's own history on this device, bounded (`MAX_MESSAGE_STATES`): the state a restart
+ * applies later edits, deletes and reactions to. A delete drops the message's text from it at the next save
+ * ({@link MESSAGE_STATES_SAVE_DELAY_MS}); the vault rewrites the entry, so no copy of the old text stays in it.
  *
  * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
  * keys of messages not yet received. Saves come after delivery, coalesced
@@ -42,6 +47,7 @@ import {
   MAX_POSITION_IDS,
   MAX_ROOM_CHANNELS,
   MAX_SAVED_ROOM_MEMBERS,
+  MESSAGE_STATES_SAVE_DELAY_MS,
   ROOM_KEYS_SAVE_DELAY_MS,
 } from '../constants.ts'
 import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
@@ -52,6 +58,7 @@ import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { VaultCorruptError } from '../errors.ts'
 import { keyBundleTextSchema, peerIdTextSchema, recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
+import { type SavedMessageStates, savedMessageStatesSchema } from '../message-state.ts'
 import type { Address, SavedRoom } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import type { HistoryPosition } from './history-sink.ts'
@@ -59,7 +66,12 @@ import { roomIdOf, type SignedManifest, signedManifestSchema } from './manifest.
 import { verifyMemberBundle } from './member-bundle.ts'
 
 /** Vault entry names of rooms: `joined` + roomId (the manifest), `keys` + roomId (sender keys). */
-export const ROOM_ENTRY_PREFIXES = { joined: 'room/joined/', keys: 'room/keys/', history: 'room/history/' } as const
+export const ROOM_ENTRY_PREFIXES = {
+  joined: 'room/joined/',
+  keys: 'room/keys/',
+  history: 'room/history/',
+  messages: 'room/messages/',
+} as const
 
 const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/)
 const roomIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
@@ -183,6 +195,19 @@ export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
   await vault.delete(`${ROOM_ENTRY_PREFIXES.joined}${roomId}`)
   await vault.delete(`${ROOM_ENTRY_PREFIXES.keys}${roomId}`)
   await vault.delete(`${ROOM_ENTRY_PREFIXES.history}${roomId}`)
+  await vault.delete(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`)
+}
+
+/** The room's message states as last saved; undefined when none. Throws `VaultCorruptError` when unreadable. */
+export async function loadMessageStates(vault: Vault, roomId: string): Promise<SavedMessageStates | undefined> {
+  return vault.getJson(`${ROOM_ENTRY_PREFIXES.messages}${roomIdSchema.parse(roomId)}`, savedMessageStatesSchema)
+}
+
+/** Saves `states()` as it is when the write runs, coalesced ({@link MESSAGE_STATES_SAVE_DELAY_MS}). */
+export function saveMessageStates(vault: Vault, roomId: string, states: () => SavedMessageStates): Promise<void> {
+  return vault.putLatest(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`, () => utf8.encode(JSON.stringify(states())), {
+    delayMs: MESSAGE_STATES_SAVE_DELAY_MS,
+  })
 }
 
 /** Where catch-up of `roomId` starts, as last saved; undefined when this device has nothing yet. */

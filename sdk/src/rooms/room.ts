@@ -11,6 +11,7 @@ import {
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
+  MAX_REACTION_GRAPHEMES,
   MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
   MESH_WAIT_MS,
@@ -35,10 +36,14 @@ import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
+import { type ChangeOutcome, isReaction, MessageStates, type SavedMessageStates } from '../message-state.ts'
 import type {
   AbortOptions,
   GapSink,
   GapWatcher,
+  MessageChange,
+  MessageEdit,
+  MessageState,
   OutgoingStats,
   RoomEvents,
   RoomMember,
@@ -56,7 +61,7 @@ import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
-import type { StoredRoomKeys } from './room-store.ts'
+import { type StoredRoomKeys, saveMessageStates } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -124,6 +129,8 @@ export interface RoomInit {
   keys?: StoredRoomKeys
   /** Where this device stood in the room's history (`loadHistoryPosition`): catch-up starts there. */
   position?: HistoryPosition
+  /** The messages' states an earlier run saved (`loadMessageStates`): later edits, deletes and reactions apply to them. */
+  messages?: SavedMessageStates
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
   /**
@@ -167,6 +174,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Ids of messages already handled, oldest first: a replayed record is dropped silently. */
   readonly #seenIds = new Set<string>()
   readonly #keys: RoomKeys
+  /** Every message's text, versions, reactions and thread (`message-state.ts`), saved to the vault. */
+  readonly #messages: MessageStates
   /**
    * Messages whose sender key has not arrived, by sender, with when they arrived; `earlier`: the
    * key is here, but from a later iteration on (see {@link isBeforeChainStart}).
@@ -246,6 +255,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       log: components.log,
     })
     this.#received = new ReceivedIds()
+    this.#messages = new MessageStates(init.messages === undefined ? {} : { saved: init.messages })
     const position = init.position
     this.#gapHorizonMs =
       position === undefined || (position.lamport === 0 && position.ids.length === 0)
@@ -460,17 +470,114 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
-   * Sends a text message. Resolves to its id, its record as published and that record's ciphertext hash (what
-   * its audit leaf commits to), and the neighbours it went to. `signal` cancels it until it is published.
+   * Sends a text message (a reply with `parentId`). Resolves to its id, its record as published and that record's
+   * ciphertext hash (what its audit leaf commits to), and the neighbours it went to. `signal` cancels it until it is
+   * published.
    */
   async send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<RoomSendResult> {
+    checkText(text)
+    const { parentId } = options
+    if (parentId !== undefined) checkMessageId(parentId, 'parentId')
+    const envelope: Envelope =
+      parentId === undefined ? { v: 1, kind: 'text', body: text } : { v: 1, kind: 'text', body: text, parent: parentId }
+    const result = await this.#publish(envelope, options)
+    const self = this.#c.self
+    const { outcomes } = this.#messages.text({
+      id: result.id,
+      sender: self.verified.address,
+      senderPeerId: self.peerId,
+      sentAtMs: result.sentAtMs,
+      body: text,
+      parentId,
+    })
+    this.#report(outcomes)
+    return result
+  }
+
+  /** Replies to message `parentId`: its thread (the thread of its root, when it is itself a reply) gets one more. */
+  reply(parentId: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+    return this.send(text, { ...options, parentId })
+  }
+
+  /** Adds this wallet's reaction `emoji` (an emoji, at most `MAX_REACTION_GRAPHEMES` characters) to message `id`. */
+  react(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+    return this.#sendChange({ kind: 'react', emoji: checkReaction(emoji), remove: false }, id, options)
+  }
+
+  /** Takes this wallet's reaction `emoji` to message `id` back. */
+  unreact(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+    return this.#sendChange({ kind: 'react', emoji: checkReaction(emoji), remove: true }, id, options)
+  }
+
+  /** A new text for message `id`, which this wallet sent: members see it edited, with every version. */
+  edit(id: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+    checkText(text)
+    this.#checkOwn(id, 'edit')
+    return this.#sendChange({ kind: 'edit', body: text }, id, options)
+  }
+
+  /** Deletes message `id`, which this wallet sent: honest members drop its text, from their vaults too. */
+  delete(id: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+    this.#checkOwn(id, 'delete')
+    return this.#sendChange({ kind: 'delete' }, id, options)
+  }
+
+  /** Message `id` as this device knows it now (reactions, versions, deleted, thread), if it is here. */
+  message(id: string): MessageState | undefined {
+    return this.#messages.get(id)
+  }
+
+  /** The replies in the thread whose root is `rootId`, oldest first. */
+  thread(rootId: string): MessageState[] {
+    return this.#messages.thread(rootId)
+  }
+
+  #checkOwn(id: string, what: 'edit' | 'delete'): void {
+    checkMessageId(id, 'id')
+    const own = this.#messages.isAuthor(id, this.#c.self.verified.address)
+    if (own === true) return
+    throw new InvalidInputError(
+      own === undefined
+        ? `cannot ${what} a message this device does not have`
+        : `cannot ${what} another wallet's message`,
+      {
+        details: { id },
+        hint:
+          own === undefined
+            ? 'wait for the message to arrive (or the catch-up to end)'
+            : `only its sender may ${what} it`,
+      },
+    )
+  }
+
+  async #sendChange(
+    edit: Exclude<MessageEdit, { kind: 'reply' }>,
+    target: string,
+    options: AbortOptions,
+  ): Promise<RoomSendResult> {
+    checkMessageId(target, 'id')
+    const envelope: Envelope =
+      edit.kind === 'react'
+        ? { v: 1, kind: 'react', target, emoji: edit.emoji, ...(edit.remove ? { remove: true as const } : {}) }
+        : edit.kind === 'edit'
+          ? { v: 1, kind: 'edit', target, body: edit.body }
+          : { v: 1, kind: 'delete', target }
+    const result = await this.#publish(envelope, options)
+    const self = this.#c.self
+    this.#fold({
+      ...edit,
+      id: result.id,
+      target,
+      sender: self.verified.address,
+      senderPeerId: self.peerId,
+      sentAtMs: result.sentAtMs,
+    })
+    return result
+  }
+
+  /** Encrypts `envelope` under our sender key and publishes it as one `message` record, whatever its kind. */
+  async #publish(envelope: Envelope, options: AbortOptions): Promise<RoomSendResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
-    if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
-      throw new InvalidInputError('message is too long', {
-        details: { max: MAX_TEXT_BYTES },
-        hint: 'split it into several messages',
-      })
-    }
     options.signal?.throwIfAborted()
     await this.#untilCarried(options)
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
@@ -483,10 +590,6 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     options.signal?.throwIfAborted()
     // Bounded like the record's field (wire.ts): a clock pushed to the bound by a hostile record stays there.
     this.#lamport = Math.min(this.#lamport + 1, MAX_LAMPORT_CLOCK)
-    const envelope: Envelope =
-      options.parentId === undefined
-        ? { v: 1, kind: 'text', body: text }
-        : { v: 1, kind: 'text', body: text, parent: options.parentId }
     const header = {
       room: this.id,
       lamport: this.#lamport,
@@ -816,6 +919,24 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     // Delivered at last, if it waited for its key (withdrawn meanwhile); otherwise a no-op.
     this.#position.advance(record.lamport, id)
+    if (envelope.kind !== 'text') {
+      this.#fold({
+        ...changeOf(envelope),
+        id,
+        sender: certificate.address,
+        senderPeerId: from,
+        sentAtMs: record.sentAtMs,
+      })
+      return 'delivered'
+    }
+    const { state, outcomes } = this.#messages.text({
+      id,
+      sender: certificate.address,
+      senderPeerId: from,
+      sentAtMs: record.sentAtMs,
+      body: envelope.body,
+      parentId: envelope.parent,
+    })
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
         {
@@ -824,7 +945,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sender: certificate.address,
           senderPeerId: from,
           kind: envelope.kind,
-          text: envelope.body,
+          // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
+          text: state.deleted ? '' : envelope.body,
           parentId: envelope.parent,
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
@@ -835,7 +957,35 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         record.payload.ct,
       ),
     })
+    this.#report(outcomes)
     return 'delivered'
+  }
+
+  /** A reaction, edit or delete, received or sent: folded into its message's state (or kept until it comes). */
+  #fold(change: MessageChange): void {
+    this.#report([this.#messages.change(change)])
+  }
+
+  #report(outcomes: ChangeOutcome[]): void {
+    let changed = false
+    for (const outcome of outcomes) {
+      if (outcome.status === 'applied') {
+        this.safeDispatchEvent('message:updated', { detail: { roomId: this.id, ...outcome.update } })
+      } else if (outcome.status === 'refused') {
+        this.#c.log.debug('message change refused', { room: this.id, reason: outcome.reason })
+        this.safeDispatchEvent('change:refused', { detail: { change: outcome.change, reason: outcome.reason } })
+      }
+      changed ||= outcome.status !== 'ignored'
+    }
+    if (outcomes.length === 0 || changed) this.#saveMessages()
+  }
+
+  #saveMessages(): void {
+    const vault = this.#c.vault
+    if (vault === undefined) return
+    saveMessageStates(vault, this.id, () => this.#messages.serialize()).catch((err: unknown) =>
+      this.#c.log.warn('message states not saved', { room: this.id, error: String(err) }),
+    )
   }
 
   /** Holds a message until its key arrives; `sinceMs` (a message held before) keeps its first wait. */
@@ -1140,4 +1290,43 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#c.log.debug('presence not published', { room: this.id, error: String(err) })
     }
   }
+}
+
+function checkText(text: string): void {
+  if (utf8.encode(text).byteLength > MAX_TEXT_BYTES) {
+    throw new InvalidInputError('message is too long', {
+      details: { max: MAX_TEXT_BYTES },
+      hint: 'split it into several messages',
+    })
+  }
+}
+
+function checkMessageId(id: string, field: string): void {
+  if (!/^[0-9a-f]{64}$/.test(id)) {
+    throw new InvalidInputError(`${field} is not a room message id`, {
+      details: { [field]: id },
+      hint: 'a message id is 64 hex digits (listen --json prints it)',
+    })
+  }
+}
+
+function checkReaction(emoji: string): string {
+  if (!isReaction(emoji)) {
+    throw new InvalidInputError('not a reaction', {
+      details: { emoji },
+      hint: `react with an emoji (at most ${MAX_REACTION_GRAPHEMES} characters, no spaces)`,
+    })
+  }
+  return emoji
+}
+
+/** What a reaction, edit or delete envelope changes, and of which message. */
+function changeOf(
+  envelope: Exclude<Envelope, { kind: 'text' }>,
+): Exclude<MessageEdit, { kind: 'reply' }> & { target: string } {
+  const { target } = envelope
+  if (envelope.kind === 'react')
+    return { kind: 'react', target, emoji: envelope.emoji, remove: envelope.remove === true }
+  if (envelope.kind === 'edit') return { kind: 'edit', target, body: envelope.body }
+  return { kind: 'delete', target }
 }

@@ -24,6 +24,7 @@ import {
   recordTimeSchema,
   sha256HexSchema,
 } from '../json-records.ts'
+import { reactionSchema } from '../message-state.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
 
@@ -67,8 +68,12 @@ export const presenceRecordSchema = z
   .strict()
 export type PresenceRecord = z.infer<typeof presenceRecordSchema>
 
-/** What the sender says, inside the payload (encrypted once rooms encrypt). */
-export const envelopeSchema = z
+/**
+ * What the sender says, inside the payload (encrypted): a text (a reply names its `parent`), or a reaction, edit or
+ * delete of the message `target` names (its id). Relays and anchorers see none of it: every kind is one more
+ * `message` record, its ciphertext alike (`message-state.ts` folds them).
+ */
+const textEnvelopeSchema = z
   .object({
     v: z.literal(1),
     kind: z.literal('text'),
@@ -76,6 +81,25 @@ export const envelopeSchema = z
     parent: sha256HexSchema.optional(),
   })
   .strict()
+export const envelopeSchema = z.discriminatedUnion('kind', [
+  textEnvelopeSchema,
+  z
+    .object({
+      v: z.literal(1),
+      kind: z.literal('react'),
+      target: sha256HexSchema,
+      emoji: reactionSchema,
+      /** Takes the sender's reaction with this emoji back. */
+      remove: z.literal(true).optional(),
+    })
+    .strict(),
+  /** A new text for the sender's own message. */
+  z
+    .object({ v: z.literal(1), kind: z.literal('edit'), target: sha256HexSchema, body: z.string().max(MAX_TEXT_BYTES) })
+    .strict(),
+  /** The sender's own message is deleted: honest devices drop its text, from their vault too. */
+  z.object({ v: z.literal(1), kind: z.literal('delete'), target: sha256HexSchema }).strict(),
+])
 export type Envelope = z.infer<typeof envelopeSchema>
 
 /** The envelope, encrypted under the sender's current sender key (base64url). */

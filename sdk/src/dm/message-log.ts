@@ -1,0 +1,70 @@
+/**
+ * Each DM conversation's messages as this device knows them — texts, versions, reactions, deletes, threads — folded
+ * by `message-state.ts` and kept in the vault, one entry per conversation:
+ *
+ * ```
+ * dm/messages/<address> = SavedMessageStates
+ * ```
+ *
+ * A delete drops the text from the entry at the next save ({@link MESSAGE_STATES_SAVE_DELAY_MS}); the vault
+ * rewrites it, so no copy of the old text stays there. The entries are read once, on start.
+ */
+import { MESSAGE_STATES_SAVE_DELAY_MS } from '../constants.ts'
+import { utf8 } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import { MessageStates, savedMessageStatesSchema } from '../message-state.ts'
+import type { Address } from '../types.ts'
+import type { Vault } from '../vault/vault.ts'
+import { checksumAddress } from './topics.ts'
+
+const PREFIX = 'dm/messages/'
+
+export class DmMessageLog {
+  readonly #vault: Vault | undefined
+  readonly #log: Logger
+  readonly #conversations = new Map<Address, MessageStates>()
+
+  constructor(init: { vault?: Vault | undefined; log: Logger }) {
+    this.#vault = init.vault
+    this.#log = init.log
+  }
+
+  async load(): Promise<void> {
+    const vault = this.#vault
+    if (vault === undefined) return
+    for (const name of await vault.list(PREFIX)) {
+      try {
+        const saved = await vault.getJson(name, savedMessageStatesSchema)
+        if (saved !== undefined)
+          this.#conversations.set(checksumAddress(name.slice(PREFIX.length)), new MessageStates({ saved }))
+      } catch (err) {
+        this.#log.warn('a DM conversation’s messages could not be read; it starts without them', {
+          entry: name,
+          error: String(err),
+        })
+      }
+    }
+  }
+
+  /** The messages of the conversation with `peer`. */
+  of(peer: Address): MessageStates {
+    let states = this.#conversations.get(peer)
+    if (states === undefined) {
+      states = new MessageStates()
+      this.#conversations.set(peer, states)
+    }
+    return states
+  }
+
+  /** Saves the conversation with `peer` soon (coalesced). */
+  save(peer: Address): void {
+    const vault = this.#vault
+    const states = this.#conversations.get(peer)
+    if (vault === undefined || states === undefined) return
+    vault
+      .putLatest(`${PREFIX}${peer}`, () => utf8.encode(JSON.stringify(states.serialize())), {
+        delayMs: MESSAGE_STATES_SAVE_DELAY_MS,
+      })
+      .catch((err: unknown) => this.#log.warn('DM message states not saved', { error: String(err) }))
+  }
+}

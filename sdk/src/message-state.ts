@@ -1,0 +1,412 @@
+/**
+ * Folds the message kinds beyond text — replies, reactions, edits, deletes — into one state per message, for a
+ * room or a DM conversation alike (the envelopes that carry them: `rooms/wire.ts`, `dm/wire.ts`). Pure: no
+ * network, no crypto; the owner feeds it what it decrypted and persists {@link MessageStates.serialize}.
+ *
+ * Rules, the same on every honest device whatever order the records come in (history catch-up and gap repair
+ * deliver out of order):
+ * - only the message's own wallet may edit or delete it (`sender`, the wallet, not the device): anything else is
+ *   refused, when it arrives or when the message it names does;
+ * - a change to a message not (yet) here is kept (at most {@link MAX_PENDING_CHANGES}) and applied when it comes;
+ * - a reaction is one wallet's per emoji, last one wins by (sender's clock, id): an add and a remove that cross
+ *   end the same everywhere;
+ * - versions are ordered by (sender's clock, id) after the original; a delete is final and drops every version's
+ *   text (and later edits and reactions are ignored).
+ */
+import { z } from 'zod'
+import {
+  MAX_MESSAGE_STATES,
+  MAX_MESSAGE_VERSIONS,
+  MAX_PENDING_CHANGES,
+  MAX_REACTION_BYTES,
+  MAX_REACTION_GRAPHEMES,
+  MAX_REACTIONS_PER_MESSAGE,
+  MAX_TEXT_BYTES,
+} from './constants.ts'
+import { utf8 } from './encoding.ts'
+import { recordTimeSchema } from './json-records.ts'
+import type { Address, MessageChange, MessageState, MessageUpdate, MessageVersion } from './types.ts'
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+
+/**
+ * A reaction as envelopes carry it: 1 to {@link MAX_REACTION_GRAPHEMES} grapheme clusters, at most
+ * {@link MAX_REACTION_BYTES} bytes, no whitespace or control character (an emoji, or a short "+1").
+ */
+export const reactionSchema = z
+  .string()
+  .min(1)
+  .max(MAX_REACTION_BYTES)
+  .refine((value) => isReaction(value), { message: 'not a reaction (an emoji, at most a few characters)' })
+
+export function isReaction(value: string): boolean {
+  if (value.length === 0 || utf8.encode(value).byteLength > MAX_REACTION_BYTES) return false
+  for (const char of value) {
+    // Format characters only as emoji use them: the zero-width joiner of a sequence, the tags of a subdivision flag.
+    const code = char.codePointAt(0)!
+    const joiner = code === 0x200d || (code >= 0xe0020 && code <= 0xe007f)
+    if (/[\s\p{Cc}]/u.test(char) || (/\p{Cf}/u.test(char) && !joiner)) return false
+  }
+  let count = 0
+  for (const _ of graphemes.segment(value)) if (++count > MAX_REACTION_GRAPHEMES) return false
+  return true
+}
+
+/** Why a change did not count (`change:refused`). */
+export type ChangeOutcome =
+  | { status: 'applied'; update: MessageUpdate }
+  | { status: 'pending' }
+  | { status: 'ignored' }
+  | { status: 'refused'; reason: string; change: MessageChange }
+
+interface Reacted {
+  emoji: string
+  by: Address
+  present: boolean
+  atMs: number
+  id: string
+}
+
+interface Entry {
+  id: string
+  sender: Address
+  senderPeerId: string
+  sentAtMs: number
+  parentId: string | undefined
+  rootId: string | undefined
+  versions: MessageVersion[]
+  deleted: { id: string; atMs: number } | undefined
+  /** By emoji and lowercase wallet. */
+  reactions: Map<string, Reacted>
+  replies: number
+  lastReply: { id: string; sender: Address; sentAtMs: number } | undefined
+}
+
+const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
+const idSchema = z.string().regex(/^[0-9a-f]{32}$|^[0-9a-f]{64}$/)
+const bodySchema = z.string().max(MAX_TEXT_BYTES)
+const changeSchema = z.union([
+  z.object({ kind: z.literal('react'), emoji: reactionSchema, remove: z.boolean() }).strict(),
+  z.object({ kind: z.literal('edit'), body: bodySchema }).strict(),
+  z.object({ kind: z.literal('delete') }).strict(),
+])
+const savedChangeSchema = z
+  .object({
+    id: idSchema,
+    target: idSchema,
+    sender: addressSchema,
+    senderPeerId: z.string().max(128),
+    sentAtMs: recordTimeSchema,
+    edit: changeSchema,
+  })
+  .strict()
+
+/** What {@link MessageStates.serialize} writes (JSON): the vault entry of a room's or the DMs' messages. */
+export const savedMessageStatesSchema = z
+  .object({
+    v: z.literal(1),
+    messages: z
+      .array(
+        z
+          .object({
+            id: idSchema,
+            sender: addressSchema,
+            senderPeerId: z.string().max(128),
+            sentAtMs: recordTimeSchema,
+            parentId: idSchema.optional(),
+            rootId: idSchema.optional(),
+            versions: z
+              .array(z.object({ id: idSchema, body: bodySchema, atMs: recordTimeSchema }).strict())
+              .max(MAX_MESSAGE_VERSIONS),
+            deleted: z.object({ id: idSchema, atMs: recordTimeSchema }).strict().optional(),
+            reactions: z
+              .array(
+                z
+                  .object({
+                    emoji: reactionSchema,
+                    by: addressSchema,
+                    present: z.boolean(),
+                    atMs: recordTimeSchema,
+                    id: idSchema,
+                  })
+                  .strict(),
+              )
+              .max(MAX_REACTIONS_PER_MESSAGE),
+          })
+          .strict(),
+      )
+      .max(MAX_MESSAGE_STATES),
+    pending: z.array(savedChangeSchema).max(MAX_PENDING_CHANGES),
+  })
+  .strict()
+export type SavedMessageStates = z.infer<typeof savedMessageStatesSchema>
+
+/** A text message as its owner hands it over: what it says first, and what it replies to. */
+export interface TextArrival {
+  id: string
+  sender: Address
+  senderPeerId: string
+  sentAtMs: number
+  body: string
+  parentId: string | undefined
+}
+
+export interface MessageStatesInit {
+  maxMessages?: number
+  maxPending?: number
+  /** Loaded from the vault. */
+  saved?: SavedMessageStates
+}
+
+const later = (a: { atMs: number; id: string }, b: { atMs: number; id: string }): boolean =>
+  a.atMs > b.atMs || (a.atMs === b.atMs && a.id > b.id)
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+export class MessageStates {
+  readonly #entries = new Map<string, Entry>()
+  /** Changes to messages not here yet, by target, oldest target first. */
+  readonly #pending = new Map<string, MessageChange[]>()
+  #pendingCount = 0
+  readonly #maxMessages: number
+  readonly #maxPending: number
+
+  constructor(init: MessageStatesInit = {}) {
+    this.#maxMessages = init.maxMessages ?? MAX_MESSAGE_STATES
+    this.#maxPending = init.maxPending ?? MAX_PENDING_CHANGES
+    for (const saved of init.saved?.messages ?? []) {
+      const reactions = new Map<string, Reacted>()
+      for (const r of saved.reactions) reactions.set(reactionKey(r.emoji, r.by), { ...r, by: r.by as Address })
+      this.#entries.set(saved.id, {
+        id: saved.id,
+        sender: saved.sender as Address,
+        senderPeerId: saved.senderPeerId,
+        sentAtMs: saved.sentAtMs,
+        parentId: saved.parentId,
+        rootId: saved.rootId,
+        versions: saved.versions,
+        deleted: saved.deleted,
+        reactions,
+        replies: 0,
+        lastReply: undefined,
+      })
+    }
+    for (const entry of this.#entries.values()) if (entry.rootId !== undefined) this.#countReply(entry)
+    for (const saved of init.saved?.pending ?? []) {
+      const { edit, ...rest } = saved
+      this.#park({ ...rest, ...edit, sender: saved.sender as Address })
+    }
+  }
+
+  /** The state of message `id`, if it is here. */
+  get(id: string): MessageState | undefined {
+    const entry = this.#entries.get(id)
+    return entry === undefined ? undefined : view(entry)
+  }
+
+  /** The replies of the thread whose root is `rootId`, oldest first (by their senders' clocks). */
+  thread(rootId: string): MessageState[] {
+    return [...this.#entries.values()]
+      .filter((entry) => entry.rootId === rootId)
+      .sort((a, b) => a.sentAtMs - b.sentAtMs || (a.id < b.id ? -1 : 1))
+      .map(view)
+  }
+
+  /** Whether `address` may edit or delete `id`: undefined while the message is not here. */
+  isAuthor(id: string, address: string): boolean | undefined {
+    const entry = this.#entries.get(id)
+    return entry === undefined ? undefined : same(entry.sender, address)
+  }
+
+  /**
+   * A text message arrived (or was sent). Returns its state — already deleted when a delete of it came first —
+   * and what changed with it: its thread's root, and the changes that waited for it (refused ones included).
+   */
+  text(message: TextArrival): { state: MessageState; outcomes: ChangeOutcome[] } {
+    const existing = this.#entries.get(message.id)
+    if (existing !== undefined) return { state: view(existing), outcomes: [] }
+    const parent = message.parentId === undefined ? undefined : this.#entries.get(message.parentId)
+    const entry: Entry = {
+      id: message.id,
+      sender: message.sender,
+      senderPeerId: message.senderPeerId,
+      sentAtMs: message.sentAtMs,
+      parentId: message.parentId,
+      rootId: message.parentId === undefined ? undefined : (parent?.rootId ?? message.parentId),
+      versions: [{ id: message.id, body: message.body, atMs: message.sentAtMs }],
+      deleted: undefined,
+      reactions: new Map(),
+      replies: 0,
+      lastReply: undefined,
+    }
+    this.#entries.set(entry.id, entry)
+    this.#evict()
+    const outcomes: ChangeOutcome[] = []
+    // Replies that came before it count now: in its thread, or in the thread of its own root when it is a reply.
+    for (const other of this.#entries.values()) {
+      if (other.rootId !== entry.id) continue
+      if (entry.rootId !== undefined) other.rootId = entry.rootId
+      this.#countReply(other)
+    }
+    if (entry.rootId !== undefined) {
+      this.#countReply(entry)
+      const root = this.#entries.get(entry.rootId)
+      if (root !== undefined) {
+        const change: MessageChange = {
+          kind: 'reply',
+          id: entry.id,
+          target: root.id,
+          sender: entry.sender,
+          senderPeerId: entry.senderPeerId,
+          sentAtMs: entry.sentAtMs,
+        }
+        outcomes.push({ status: 'applied', update: { change, message: view(root) } })
+      }
+    }
+    const waiting = this.#pending.get(entry.id) ?? []
+    this.#pending.delete(entry.id)
+    this.#pendingCount -= waiting.length
+    // In the senders' order: a reaction and its removal end as they did on the devices that saw them in order.
+    waiting.sort((a, b) => a.sentAtMs - b.sentAtMs || (a.id < b.id ? -1 : 1))
+    for (const change of waiting) outcomes.push(this.#apply(entry, change))
+    return { state: view(entry), outcomes }
+  }
+
+  /** A reaction, edit or delete arrived (or was sent). */
+  change(change: MessageChange): ChangeOutcome {
+    if (change.kind === 'reply') return { status: 'ignored' }
+    const entry = this.#entries.get(change.target)
+    if (entry === undefined) {
+      this.#park(change)
+      return { status: 'pending' }
+    }
+    return this.#apply(entry, change)
+  }
+
+  #apply(entry: Entry, change: MessageChange): ChangeOutcome {
+    if (change.kind === 'reply') return { status: 'ignored' }
+    if ((change.kind === 'edit' || change.kind === 'delete') && !same(change.sender, entry.sender)) {
+      return { status: 'refused', reason: `only its sender (${entry.sender}) may ${change.kind} a message`, change }
+    }
+    if (entry.deleted !== undefined) return { status: 'ignored' }
+    if (change.kind === 'delete') {
+      entry.deleted = { id: change.id, atMs: change.sentAtMs }
+      // The text goes: every version, and the reactions to it.
+      entry.versions = []
+      entry.reactions.clear()
+    } else if (change.kind === 'edit') {
+      if (entry.versions.some((version) => version.id === change.id)) return { status: 'ignored' }
+      if (entry.versions.length >= MAX_MESSAGE_VERSIONS) {
+        return { status: 'refused', reason: `a message keeps at most ${MAX_MESSAGE_VERSIONS} versions`, change }
+      }
+      const [original, ...edits] = entry.versions
+      edits.push({ id: change.id, body: change.body, atMs: change.sentAtMs })
+      edits.sort((a, b) => (later(a, b) ? 1 : -1))
+      entry.versions = [original!, ...edits]
+    } else {
+      const key = reactionKey(change.emoji, change.sender)
+      const current = entry.reactions.get(key)
+      const next: Reacted = {
+        emoji: change.emoji,
+        by: change.sender,
+        present: !change.remove,
+        atMs: change.sentAtMs,
+        id: change.id,
+      }
+      if (current !== undefined && !later(next, current)) return { status: 'ignored' }
+      if (current === undefined && entry.reactions.size >= MAX_REACTIONS_PER_MESSAGE) {
+        return { status: 'refused', reason: `a message keeps at most ${MAX_REACTIONS_PER_MESSAGE} reactions`, change }
+      }
+      entry.reactions.set(key, next)
+    }
+    return { status: 'applied', update: { change, message: view(entry) } }
+  }
+
+  #park(change: MessageChange): void {
+    const held = this.#pending.get(change.target) ?? []
+    if (held.some((h) => h.id === change.id)) return
+    held.push(change)
+    this.#pending.set(change.target, held)
+    this.#pendingCount += 1
+    while (this.#pendingCount > this.#maxPending) {
+      const [target, oldest] = this.#pending.entries().next().value!
+      oldest.shift()
+      this.#pendingCount -= 1
+      if (oldest.length === 0) this.#pending.delete(target)
+    }
+  }
+
+  #countReply(reply: Entry): void {
+    const root = reply.rootId === undefined ? undefined : this.#entries.get(reply.rootId)
+    if (root === undefined) return
+    root.replies += 1
+    const last = { id: reply.id, sender: reply.sender, sentAtMs: reply.sentAtMs }
+    if (root.lastReply === undefined || later({ atMs: last.sentAtMs, id: last.id }, toOrder(root.lastReply))) {
+      root.lastReply = last
+    }
+  }
+
+  #evict(): void {
+    while (this.#entries.size > this.#maxMessages) this.#entries.delete(this.#entries.keys().next().value!)
+  }
+
+  /** Everything, as the vault keeps it ({@link savedMessageStatesSchema}): no deleted text is in it. */
+  serialize(): SavedMessageStates {
+    return {
+      v: 1,
+      messages: [...this.#entries.values()].map((entry) => ({
+        id: entry.id,
+        sender: entry.sender,
+        senderPeerId: entry.senderPeerId,
+        sentAtMs: entry.sentAtMs,
+        ...(entry.parentId === undefined ? {} : { parentId: entry.parentId }),
+        ...(entry.rootId === undefined ? {} : { rootId: entry.rootId }),
+        versions: entry.versions,
+        ...(entry.deleted === undefined ? {} : { deleted: entry.deleted }),
+        reactions: [...entry.reactions.values()],
+      })),
+      pending: [...this.#pending.values()].flat().map((change) => {
+        const { id, target, sender, senderPeerId, sentAtMs } = change
+        const edit =
+          change.kind === 'react'
+            ? { kind: change.kind, emoji: change.emoji, remove: change.remove }
+            : change.kind === 'edit'
+              ? { kind: change.kind, body: change.body }
+              : { kind: 'delete' as const }
+        return { id, target, sender, senderPeerId, sentAtMs, edit }
+      }),
+    }
+  }
+}
+
+function reactionKey(emoji: string, by: string): string {
+  return `${emoji}\n${by.toLowerCase()}`
+}
+
+function toOrder(reply: { id: string; sentAtMs: number }): { atMs: number; id: string } {
+  return { atMs: reply.sentAtMs, id: reply.id }
+}
+
+function view(entry: Entry): MessageState {
+  const byEmoji = new Map<string, Address[]>()
+  for (const r of entry.reactions.values()) {
+    if (!r.present) continue
+    const by = byEmoji.get(r.emoji) ?? []
+    by.push(r.by)
+    byEmoji.set(r.emoji, by)
+  }
+  const latest = entry.versions.at(-1)
+  return {
+    id: entry.id,
+    sender: entry.sender,
+    sentAtMs: entry.sentAtMs,
+    parentId: entry.parentId,
+    threadRootId: entry.rootId,
+    text: entry.deleted === undefined ? latest?.body : undefined,
+    edited: entry.versions.length > 1,
+    versions: entry.versions.map((version) => ({ ...version })),
+    deleted: entry.deleted !== undefined,
+    reactions: [...byEmoji].map(([emoji, by]) => ({ emoji, count: by.length, by })),
+    thread: { count: entry.replies, last: entry.lastReply === undefined ? undefined : { ...entry.lastReply } },
+  }
+}
