@@ -3,6 +3,7 @@ import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
+import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
 import { runRelay } from './commands/relay.ts'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
@@ -233,6 +234,7 @@ export function buildProgram(): Command {
   clientOptions(
     program.command('send').description('send one message to a room').argument('<text>', 'message text'),
   ).action(async (text: string, flags) => send(flags, text))
+  registerMessageKinds(program)
   clientOptions(
     program.command('listen').description('print messages of a room, or direct messages, as they arrive'),
     'optional',
@@ -276,6 +278,52 @@ export function buildProgram(): Command {
     .action(async (address: string, text: string, flags) => dmSend(address, text, flags))
   registerAuditCommands(program)
   return program
+}
+
+/** `reply`, `react`, `edit`, `delete`: in a room (`--room`) or a DM conversation (`--dm`). */
+function registerMessageKinds(program: Command): void {
+  const where = (command: Command): Command =>
+    clientOptions(command, 'optional').option(
+      '--dm <address>',
+      'in the direct conversation with this wallet instead of a room',
+    )
+  where(
+    program
+      .command('reply')
+      .description('reply to a message (it joins that message’s thread)')
+      .argument('<id>', 'the message replied to (listen --json prints ids)')
+      .argument('<text>', 'message text'),
+  ).action(async (id: string, text: string, flags: WriteFlags) =>
+    writeMessage(flags, { room: (room) => room.reply(id, text), dm: (c, options) => c.reply(id, text, options) }),
+  )
+  where(
+    program
+      .command('react')
+      .description('react to a message with an emoji, or take the reaction back (--remove)')
+      .argument('<id>', 'the message reacted to')
+      .argument('<emoji>', 'an emoji (at most MAX_REACTION_GRAPHEMES characters, no spaces)'),
+  )
+    .option('--remove', 'take this reaction back')
+    .action(async (id: string, emoji: string, flags: WriteFlags & { remove?: boolean }) =>
+      writeMessage(flags, reactWrite(id, emoji, flags.remove === true)),
+    )
+  where(
+    program
+      .command('edit')
+      .description('give a message you sent a new text (the others see it edited, with every version)')
+      .argument('<id>', 'your message')
+      .argument('<text>', 'the new text'),
+  ).action(async (id: string, text: string, flags: WriteFlags) =>
+    writeMessage(flags, { room: (room) => room.edit(id, text), dm: (c, options) => c.edit(id, text, options) }),
+  )
+  where(
+    program
+      .command('delete')
+      .description('delete a message you sent: honest devices drop its text, from their vaults too')
+      .argument('<id>', 'your message'),
+  ).action(async (id: string, flags: WriteFlags) =>
+    writeMessage(flags, { room: (room) => room.delete(id), dm: (c, options) => c.delete(id, options) }),
+  )
 }
 
 /** `anchor`, `verify`, `export` (issue #6). Their modules load on use: Helia and IPFS are heavy to import. */

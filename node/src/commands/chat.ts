@@ -1,23 +1,17 @@
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { sleep } from '@securechat/sdk/async'
 import { conditionsOf, explainGateResult, type GateRule, gateEvaluator, parseGateRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeInvite, loadSavedRooms, type RoomAccess } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import {
-  CLI_NETWORK_TIMEOUT_MS,
-  DEFAULT_CLI_DOMAIN,
-  DEVNET_CHAIN_ID,
-  HISTORY_GAPS_WAIT_MS,
-  SEND_FLUSH_MS,
-} from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID, HISTORY_GAPS_WAIT_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { isoTime } from './cli-format.ts'
+import { formatRefused, formatUpdate } from './message-updates.ts'
 import {
   type ClientFlags,
   catchUpFromFlags,
@@ -26,6 +20,7 @@ import {
   formatUndecryptable,
   joinFromFlags,
   messageToJson,
+  roomWrite,
   untilSignal,
 } from './room-client.ts'
 
@@ -110,21 +105,8 @@ async function checkGate(rule: GateRule, rpc: string, owner: string): Promise<vo
   }
 }
 
-export async function send(flags: ClientFlags, text: string): Promise<void> {
-  const { factory } = createNodeLogger({ json: false, level: 'warn' })
-  const { client, room, close } = await joinFromFlags(flags, factory)
-  try {
-    const result = await room.send(text)
-    // Give the record a moment to leave the socket before the process exits.
-    await sleep(SEND_FLUSH_MS)
-    // What a person means by "who got it": the room's other members this device knows from their
-    // presence. (Gossip's recipients are the neighbours the record left through: usually the relay.)
-    const self = client.peerId.toString()
-    const members = room.members().filter((member) => member.peerId !== self).length
-    process.stdout.write(`${JSON.stringify({ id: result.id, members })}\n`)
-  } finally {
-    await close()
-  }
+export function send(flags: ClientFlags, text: string): Promise<void> {
+  return roomWrite(flags, (room) => room.send(text))
 }
 
 export async function listen(flags: ClientFlags & { json?: boolean }): Promise<void> {
@@ -140,6 +122,8 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
     printLine(formatUndecryptable(detail, flags.json === true)),
   )
   room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, flags.json === true)))
+  room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, flags.json === true)))
+  room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, flags.json === true)))
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -162,6 +146,8 @@ export async function history(flags: ClientFlags & { json?: boolean }): Promise<
     room.addEventListener('message:received', ({ detail }) => printMessage(detail, json))
     room.addEventListener('message:undecryptable', ({ detail }) => printLine(formatUndecryptable(detail, json)))
     room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, json)))
+    room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, json)))
+    room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, json)))
     await catchUpFromFlags(joined)
     await room.gapsSettled({ signal: AbortSignal.timeout(HISTORY_GAPS_WAIT_MS) }).catch(() => {
       process.stderr.write('some missing messages were still being fetched; run history again later\n')
@@ -194,6 +180,8 @@ export async function chat(flags: ClientFlags): Promise<void> {
     const line = formatGap(detail, false)
     if (line !== undefined) print(line)
   })
+  room.addEventListener('message:updated', ({ detail }) => print(formatUpdate(detail, false)))
+  room.addEventListener('change:refused', ({ detail }) => print(formatRefused(detail, false)))
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
   rl.on('line', (line) => {

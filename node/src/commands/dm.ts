@@ -1,10 +1,11 @@
 import { sleep } from '@securechat/sdk/async'
 import type { SecureChatClient } from '@securechat/sdk/client'
-import type { DirectMessagesInit } from '@securechat/sdk/dm'
+import type { Conversation, DirectMessagesInit } from '@securechat/sdk/dm'
 import { UnreachableError } from '@securechat/sdk/errors'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import type {
+  AbortOptions,
   DirectMessage,
   DmDelivered,
   DmDeviceStatus,
@@ -17,6 +18,7 @@ import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { clockTime, isoTime, printable } from './cli-format.ts'
+import { formatRefused, formatUpdate } from './message-updates.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
 
@@ -26,13 +28,25 @@ export interface DmFlags extends NetworkFlags {
 }
 
 /** `securechat dm <address> <text>`: sends one direct message to every device of `address`. */
-export async function dmSend(address: string, text: string, flags: DmFlags): Promise<void> {
+export function dmSend(address: string, text: string, flags: DmFlags): Promise<void> {
+  return dmWrite(flags, address, (conversation, options) => conversation.send(text, options))
+}
+
+/**
+ * Runs `write` (a send, reply, reaction, edit or delete) in the conversation with `address`, then prints per device
+ * what happened; fails when no device of `address` could be reached.
+ */
+export async function dmWrite(
+  flags: DmFlags,
+  address: string,
+  write: (conversation: Conversation, options: AbortOptions) => Promise<DmSendResult>,
+): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   // It only sends: a backlog it fetched would be printed nowhere (`listen --dm` reads it).
   const { client, close } = await startDmClient(flags, factory, { catchUp: false })
   try {
     const conversation = client.dm(address)
-    const result = await conversation.send(text, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
+    const result = await write(conversation, { signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     // Give the records a moment to leave, and the devices' receipts (and a new session's answer) a moment to arrive.
     await sleep(SEND_FLUSH_MS)
     await untilAnswered(client, result)
@@ -78,6 +92,12 @@ export async function listenDm(flags: DmFlags): Promise<void> {
       process.stderr.write(
         `catching up direct messages: ${detail.delivered} of ${detail.fetched} read${detail.undecryptable > 0 ? `, ${detail.undecryptable} unreadable` : ''}${detail.rejected > 0 ? `, ${detail.rejected} rejected` : ''} from ${detail.relays} relay(s)${detail.done ? ' — done' : ''}\n`,
       )
+    })
+    client.dms.addEventListener('message:updated', ({ detail }) => {
+      process.stdout.write(`${formatUpdate(detail, flags.json === true)}\n`)
+    })
+    client.dms.addEventListener('change:refused', ({ detail }) => {
+      process.stdout.write(`${formatRefused(detail, flags.json === true)}\n`)
     })
     for await (const message of client.dms.messages({ signal: stop.signal })) {
       process.stdout.write(`${flags.json === true ? JSON.stringify(dmToJson(message)) : formatDm(message)}\n`)

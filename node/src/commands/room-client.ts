@@ -1,13 +1,21 @@
 import { readFile } from 'node:fs/promises'
+import { sleep } from '@securechat/sdk/async'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { conditionsOf } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
-import type { HistoryGap, HistoryProgress, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type {
+  HistoryGap,
+  HistoryProgress,
+  RoomMessage,
+  RoomSendResult,
+  UndecryptableMessage,
+} from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
-import { CLI_NETWORK_TIMEOUT_MS } from '../constants.ts'
+import { CLI_NETWORK_TIMEOUT_MS, SEND_FLUSH_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { clockTime, isoTime, printable } from './cli-format.ts'
@@ -65,6 +73,26 @@ export async function joinFromFlags(
   } catch (err) {
     await close()
     throw err
+  }
+}
+
+/**
+ * Joins the room of `flags`, runs `write` (a send, reply, reaction, edit or delete) and prints its id and how many
+ * members this device knows of: what a person means by "who got it" (gossip's recipients are the neighbours the
+ * record left through, usually the relay).
+ */
+export async function roomWrite(flags: ClientFlags, write: (room: Room) => Promise<RoomSendResult>): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const { client, room, close } = await joinFromFlags(flags, factory)
+  try {
+    const result = await write(room)
+    // Give the record a moment to leave the socket before the process exits.
+    await sleep(SEND_FLUSH_MS)
+    const self = client.peerId.toString()
+    const members = room.members().filter((member) => member.peerId !== self).length
+    process.stdout.write(`${JSON.stringify({ id: result.id, members })}\n`)
+  } finally {
+    await close()
   }
 }
 

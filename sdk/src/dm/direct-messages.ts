@@ -367,16 +367,12 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       })
     }
     if (content.kind === 'edit') checkDmText(content.body)
-    if (content.kind !== 'react') {
-      const own = this.#messages.of(peer).isAuthor(content.target, this.#self)
-      if (own !== true) {
-        throw new InvalidInputError(
-          own === undefined
-            ? `cannot ${content.kind} a message this device does not have`
-            : `cannot ${content.kind} another wallet's message`,
-          { details: { id: content.target }, hint: `only its sender may ${content.kind} it` },
-        )
-      }
+    // One this device does not have goes out: the receivers check the sender themselves.
+    if (content.kind !== 'react' && this.#messages.of(peer).isAuthor(content.target, this.#self) === false) {
+      throw new InvalidInputError(`cannot ${content.kind} another wallet's message`, {
+        details: { id: content.target },
+        hint: `only its sender may ${content.kind} it`,
+      })
     }
     const result = await this.#delivery.write(peer, content, options)
     const common = {

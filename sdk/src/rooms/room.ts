@@ -532,22 +532,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return this.#messages.thread(rootId)
   }
 
+  /**
+   * Refuses to edit or delete another wallet's message. One this device does not have (a command run on a fresh
+   * device) goes out: every receiver checks the sender itself.
+   */
   #checkOwn(id: string, what: 'edit' | 'delete'): void {
     checkMessageId(id, 'id')
-    const own = this.#messages.isAuthor(id, this.#c.self.verified.address)
-    if (own === true) return
-    throw new InvalidInputError(
-      own === undefined
-        ? `cannot ${what} a message this device does not have`
-        : `cannot ${what} another wallet's message`,
-      {
-        details: { id },
-        hint:
-          own === undefined
-            ? 'wait for the message to arrive (or the catch-up to end)'
-            : `only its sender may ${what} it`,
-      },
-    )
+    if (this.#messages.isAuthor(id, this.#c.self.verified.address) !== false) return
+    throw new InvalidInputError(`cannot ${what} another wallet's message`, {
+      details: { id },
+      hint: `only its sender may ${what} it`,
+    })
   }
 
   async #sendChange(

@@ -1,0 +1,75 @@
+/**
+ * How `listen`, `history` and `chat` print what a reply, reaction, edit or delete changed (`message:updated`), and
+ * one that was refused (`change:refused`), in rooms and DMs alike.
+ */
+import type { DmMessageUpdate, MessageState, RefusedChange, RoomMessageUpdate } from '@securechat/sdk/types'
+import { isoTime, printable } from './cli-format.ts'
+
+/** One line per change, as `listen --json` (and `history --json`) prints it. */
+export function updateToJson(update: RoomMessageUpdate | DmMessageUpdate): Record<string, unknown> {
+  const { change, message } = update
+  const where = 'roomId' in update ? { roomId: update.roomId } : { conversation: update.conversation }
+  const type = change.kind === 'react' ? (change.remove ? 'unreact' : 'react') : change.kind
+  return {
+    type,
+    ...where,
+    id: change.id,
+    target: change.target,
+    sender: change.sender,
+    senderPeerId: change.senderPeerId,
+    ...(change.kind === 'react' ? { emoji: change.emoji } : {}),
+    ...(change.kind === 'edit' ? { text: change.body } : {}),
+    sentAt: isoTime(change.sentAtMs),
+    message: stateToJson(message),
+  }
+}
+
+/** The target message as it stands after the change: what a program shows for it. */
+function stateToJson(message: MessageState): Record<string, unknown> {
+  return {
+    id: message.id,
+    sender: message.sender,
+    ...(message.text === undefined ? {} : { text: message.text }),
+    edited: message.edited,
+    versions: message.versions.length,
+    deleted: message.deleted,
+    reactions: message.reactions,
+    thread: {
+      count: message.thread.count,
+      ...(message.thread.last === undefined ? {} : { last: message.thread.last.id }),
+    },
+  }
+}
+
+export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: boolean): string {
+  if (json) return JSON.stringify(updateToJson(update))
+  const { change, message } = update
+  const who = `${change.sender.slice(0, 6)}…${change.sender.slice(-4)}`
+  const target = `${change.target.slice(0, 12)}…`
+  switch (change.kind) {
+    case 'react': {
+      const counts = message.reactions.map((r) => `${printable(r.emoji)} ${r.count}`).join(', ') || 'none'
+      return `* ${who} ${change.remove ? 'took back' : 'reacted'} ${printable(change.emoji)} ${change.remove ? 'from' : 'to'} ${target} (reactions: ${counts})`
+    }
+    case 'edit':
+      return `* ${who} edited ${target} (version ${message.versions.length}): ${printable(change.body)}`
+    case 'delete':
+      return `* ${who} deleted ${target}`
+    case 'reply':
+      return `* thread of ${target}: ${message.thread.count} repl${message.thread.count === 1 ? 'y' : 'ies'}`
+  }
+}
+
+export function formatRefused(refused: RefusedChange, json: boolean): string {
+  const { change, reason } = refused
+  return json
+    ? JSON.stringify({
+        type: 'refused',
+        kind: change.kind,
+        id: change.id,
+        target: change.target,
+        sender: change.sender,
+        reason,
+      })
+    : `! a ${change.kind} from ${change.sender} was refused: ${reason}`
+}

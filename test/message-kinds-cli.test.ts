@@ -1,0 +1,163 @@
+/**
+ * Replies, reactions, edits and deletes with the CLI as people run it: separate processes, one relay process with
+ * its store, each wallet's device in its own data dir. What they change reaches the other member as `listen --json`
+ * lines, through the relay, which holds none of it in the clear; a delete reaches a device that was offline through
+ * history catch-up and removes the text from its vault.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { walletSigner } from '@securechat/sdk/identity'
+import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
+import { Wallet } from 'ethers'
+import { describe, expect, it } from 'vitest'
+import {
+  type CliProcess,
+  killAfterEach,
+  runCli,
+  spawnCli,
+  startRelayProcess,
+  tempDir,
+  untilStderr,
+} from './helpers/cli.ts'
+import { ALICE, BOB, CAROL } from './helpers/keys.ts'
+
+const track = killAfterEach()
+
+type Line = Record<string, unknown> & { message?: Record<string, unknown> }
+
+/** Runs one CLI command that writes to the room and returns the id it prints. */
+async function write(args: string[], key: string): Promise<string> {
+  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
+  expect(result.code, result.stderr).toBe(0)
+  return (JSON.parse(result.stdout) as { id: string }).id
+}
+
+async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
+  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
+  return JSON.parse(line) as Line
+}
+
+/** Every entry of Bob's vault in `dir`, decrypted, as text. */
+async function vaultText(dir: string, key: string): Promise<string> {
+  const vault = await openVault({
+    backend: platformVaultBackend(dir),
+    unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(key) }) },
+    create: false,
+  })
+  try {
+    const entries = await Promise.all((await vault.list('')).map(async (name) => vault.get(name)))
+    return entries.map((bytes) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8')).join('\n')
+  } finally {
+    await vault.close()
+  }
+}
+
+/** Every byte the relay keeps on disk (its store, with SQLite's write-ahead log). */
+async function relayBytes(dir: string): Promise<Buffer> {
+  const names = await readdir(dir, { recursive: true, withFileTypes: true })
+  const files = names.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name))
+  return Buffer.concat(await Promise.all(files.map((file) => readFile(file))))
+}
+
+async function startRoom(): Promise<{ relayDir: string; invite: string }> {
+  const relayDir = await tempDir('kinds-relay-')
+  const relay = track(await startRelayProcess({ dataDir: relayDir }))
+  const created = await runCli(['room', 'create', '--name', 'kinds', '--bootstrap', relay.multiaddrs[0]!], {
+    SECURECHAT_PRIVATE_KEY: ALICE.key,
+  })
+  expect(created.code, created.stderr).toBe(0)
+  return { relayDir, invite: created.stdout.trim() }
+}
+
+describe('reply, react, edit and delete from the CLI', () => {
+  it('behavior: another member sees each of them; a delete of someone else’s message is refused; the relay stores none in the clear', async () => {
+    const { relayDir, invite } = await startRoom()
+    const [aliceDir, bobDir] = [await tempDir('kinds-alice-'), await tempDir('kinds-bob-')]
+    const bob = track(
+      spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], { SECURECHAT_PRIVATE_KEY: BOB.key }),
+    )
+    await untilStderr(bob, 'listening on room')
+    const secret = `s${Math.random().toString(36).slice(2)}`
+    const room = ['--room', invite, '--data-dir', aliceDir]
+
+    const rootId = await write(['send', ...room, `alpha ${secret}`], ALICE.key)
+    await nextLine(bob, (l) => l.type === 'message' && l.id === rootId)
+
+    const replyId = await write(['reply', rootId, `beta ${secret}`, ...room], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'message' && l.id === replyId)).toMatchObject({ parentId: rootId })
+    expect(await nextLine(bob, (l) => l.type === 'reply' && l.id === replyId)).toMatchObject({
+      target: rootId,
+      message: { thread: { count: 1, last: replyId } },
+    })
+
+    await write(['react', rootId, '👍', ...room], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'react')).toMatchObject({
+      target: rootId,
+      emoji: '👍',
+      sender: ALICE.address,
+      message: { reactions: [{ emoji: '👍', count: 1, by: [ALICE.address] }] },
+    })
+    await write(['react', '--remove', rootId, '👍', ...room], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'unreact')).toMatchObject({
+      target: rootId,
+      message: { reactions: [] },
+    })
+
+    await write(['edit', rootId, `gamma ${secret}`, ...room], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
+      target: rootId,
+      text: `gamma ${secret}`,
+      message: { text: `gamma ${secret}`, edited: true, versions: 2, deleted: false },
+    })
+
+    // Carol's device never saw the message, so it sends the delete; every receiver refuses it.
+    await write(['delete', rootId, '--room', invite], CAROL.key)
+    expect(await nextLine(bob, (l) => l.type === 'refused')).toMatchObject({
+      kind: 'delete',
+      target: rootId,
+      sender: CAROL.address,
+    })
+    await write(['delete', rootId, ...room], ALICE.key)
+    const deleted = await nextLine(bob, (l) => l.type === 'delete')
+    expect(deleted).toMatchObject({ target: rootId, message: { deleted: true, versions: 0 } })
+    expect(deleted.message).not.toHaveProperty('text')
+
+    // The relay kept every record, and none of what they say.
+    const stored = await relayBytes(relayDir)
+    for (const clear of [secret, '👍', '"react"', '"edit"', '"delete"', 'parent']) {
+      expect(stored.includes(Buffer.from(clear)), clear).toBe(false)
+    }
+    expect(stored.includes(Buffer.from('"message"'))).toBe(true)
+
+    // Bob's vault kept the reply's text and not the deleted message's, in any version.
+    bob.kill('SIGINT')
+    expect(await bob.exited).toBe(0)
+    const kept = await vaultText(bobDir, BOB.key)
+    expect(kept).toContain(`beta ${secret}`)
+    expect(kept).not.toContain(`alpha ${secret}`)
+    expect(kept).not.toContain(`gamma ${secret}`)
+  }, 300_000)
+
+  it('behavior: a delete reaches a device that was offline at the time, through history catch-up, and leaves its vault', async () => {
+    const { invite } = await startRoom()
+    const [aliceDir, bobDir] = [await tempDir('kinds-alice-'), await tempDir('kinds-bob-')]
+    const bobEnv = { SECURECHAT_PRIVATE_KEY: BOB.key }
+    const bob = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bobEnv))
+    await untilStderr(bob, 'listening on room')
+    const secret = `s${Math.random().toString(36).slice(2)}`
+    const room = ['--room', invite, '--data-dir', aliceDir]
+    const id = await write(['send', ...room, `gone soon ${secret}`], ALICE.key)
+    await nextLine(bob, (l) => l.type === 'message' && l.id === id)
+    bob.kill('SIGINT')
+    expect(await bob.exited).toBe(0)
+    expect(await vaultText(bobDir, BOB.key)).toContain(`gone soon ${secret}`)
+
+    await write(['delete', id, ...room], ALICE.key)
+
+    const history = await runCli(['history', '--room', invite, '--json', '--data-dir', bobDir], bobEnv)
+    expect(history.code, history.stderr).toBe(0)
+    const lines = history.stdout.split('\n').map((l) => JSON.parse(l) as Line)
+    expect(lines).toContainEqual(expect.objectContaining({ type: 'delete', target: id, sender: ALICE.address }))
+    expect(await vaultText(bobDir, BOB.key)).not.toContain(secret)
+  }, 180_000)
+})
