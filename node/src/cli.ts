@@ -116,6 +116,10 @@ export function buildProgram(): Command {
       repeatable,
     )
     .option('--rpc <url>', 'JSON-RPC endpoint: reads token gates, verifies contract wallets (env SECURECHAT_RPC)')
+    .option(
+      '--gate-head-read-interval-ms <ms>',
+      "gated records wait for a read of the chain's head after they arrived; reads are at least this far apart, 0: one per record (env SECURECHAT_GATE_HEAD_READ_INTERVAL_MS)",
+    )
     .option('--chain-id <id>', 'chain the --rpc endpoint serves; asked from it when absent (env SECURECHAT_CHAIN_ID)')
     .option('--audit-log <address>', 'AuditLog contract for anchoring (env SECURECHAT_AUDIT_LOG)')
     .option(

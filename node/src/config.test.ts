@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
 import { describe, expect, it } from 'vitest'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
@@ -98,6 +99,7 @@ describe('relay settings: limits on the libp2p side', () => {
         SECURECHAT_CONTROL_RECORDS_PER_SECOND: '1',
         SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS: '3000',
         SECURECHAT_MAX_TIER_RECORDS_PER_SECOND: '250',
+        SECURECHAT_GATE_HEAD_READ_INTERVAL_MS: '0',
       },
     )
     expect(config).toMatchObject({
@@ -108,6 +110,7 @@ describe('relay settings: limits on the libp2p side', () => {
       recordFloodBanAfterMs: 3000,
       recordFloodBanMs: 60_000,
       maxTierRecordsPerSecond: 250,
+      gateHeadReadIntervalMs: 0,
       maxConnectionsPerIp: 9,
       connectionRatePerIp: 0.5,
       maxReservationsPerIp: 5,
@@ -122,6 +125,7 @@ describe('relay settings: limits on the libp2p side', () => {
     expect(defaults.controlRecordBurst).toBeGreaterThan(defaults.controlRecordsPerSecond)
     // A token tier may raise a device's rate above the relay's own, up to the ceiling.
     expect(defaults.maxTierRecordsPerSecond).toBeGreaterThan(defaults.recordsPerSecond)
+    expect(defaults.gateHeadReadIntervalMs).toBe(GATE_HEAD_READ_INTERVAL_MS)
   })
 
   it('error: a limit that is not a positive number names the flag and the environment variable', () => {
@@ -137,6 +141,8 @@ describe('relay settings: limits on the libp2p side', () => {
       [{ recordFloodBanAfterMs: '10' }, {}, 'recordFloodBanAfterMs', '--record-flood-ban-after-ms'],
       [{}, { SECURECHAT_RECORD_FLOOD_BAN_MS: '-5' }, 'recordFloodBanMs', '--record-flood-ban-ms'],
       [{ maxTierRecordsPerSecond: '0' }, {}, 'maxTierRecordsPerSecond', '--max-tier-records-per-second'],
+      [{ gateHeadReadIntervalMs: '-1' }, {}, 'gateHeadReadIntervalMs', '--gate-head-read-interval-ms'],
+      [{}, { SECURECHAT_GATE_HEAD_READ_INTERVAL_MS: '0.5' }, 'gateHeadReadIntervalMs', '--gate-head-read-interval-ms'],
     ] as const) {
       const err = refused(() => resolveRelayConfig(flags, env))
       expect(err.details).toMatchObject({ field })

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
+import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
 import { z } from 'zod'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
 import {
@@ -94,6 +95,15 @@ export const relayConfigSchema = z
     colocationWhitelist: z.array(z.ipv4().or(z.ipv6())),
     json: z.boolean(),
     rpc: z.string().url().optional(),
+    /**
+     * Gated records wait for a read of the chain's head that started after they arrived; reads are at least this far
+     * apart (docs/operators.md, Token gates). 0: one read per record that finds none to wait for.
+     */
+    gateHeadReadIntervalMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31 - 1),
     /** Chain the `rpc` endpoint serves; asked from the endpoint at startup when absent. */
     chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     /** AuditLog contract on that chain, for anchoring (issue #6). */
@@ -188,6 +198,7 @@ const ENV: Record<keyof RelayConfig, string> = {
   colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
   json: 'SECURECHAT_JSON',
   rpc: 'SECURECHAT_RPC',
+  gateHeadReadIntervalMs: 'SECURECHAT_GATE_HEAD_READ_INTERVAL_MS',
   chainId: 'SECURECHAT_CHAIN_ID',
   auditLog: 'SECURECHAT_AUDIT_LOG',
   anchorKey: 'SECURECHAT_ANCHOR_KEY',
@@ -244,6 +255,7 @@ export interface RelayFlags {
   colocationWhitelist?: string[]
   json?: boolean
   rpc?: string
+  gateHeadReadIntervalMs?: string
   chainId?: string
   auditLog?: string
   anchorKey?: string
@@ -293,6 +305,7 @@ type LimitKey = keyof RelayFlags &
     | 'recordFloodBanAfterMs'
     | 'recordFloodBanMs'
     | 'maxTierRecordsPerSecond'
+    | 'gateHeadReadIntervalMs'
     | 'storeQueriesPerSecond'
     | 'storeQueryBurst'
     | 'storeQueriesPerSecondPerIp'
@@ -350,6 +363,7 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
       flags.colocationWhitelist ?? list(env[ENV.colocationWhitelist]) ?? file.colocationWhitelist ?? [],
     json: flags.json ?? flag(env[ENV.json]) ?? file.json ?? false,
     ...optional('rpc', flags.rpc ?? env[ENV.rpc] ?? file.rpc),
+    gateHeadReadIntervalMs: limit('gateHeadReadIntervalMs', GATE_HEAD_READ_INTERVAL_MS),
     ...optional('chainId', numberOrText(flags.chainId ?? env[ENV.chainId] ?? file.chainId)),
     ...optional('auditLog', flags.auditLog ?? env[ENV.auditLog] ?? file.auditLog),
     ...optional('anchorKey', flags.anchorKey ?? env[ENV.anchorKey] ?? file.anchorKey),

@@ -54,6 +54,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
         floodBanMs: config.recordFloodBanMs,
         maxTierRecordsPerSecond: config.maxTierRecordsPerSecond,
       },
+      gateEvaluator: { headReadIntervalMs: config.gateHeadReadIntervalMs },
       scoring: { colocationThreshold: config.colocationThreshold, colocationWhitelist: config.colocationWhitelist },
       dataDir: config.dataDir,
       logger: factory,

@@ -22,7 +22,7 @@ import {
   ROOM_TOPIC_PREFIX,
 } from '@securechat/sdk/constants'
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
-import type { GateEvaluator, GateReadStats } from '@securechat/sdk/gates'
+import type { GateEvaluator, GateEvaluatorInit, GateReadStats } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { Provider } from 'ethers'
@@ -64,6 +64,8 @@ export interface RelayInit {
    * either, the relay forwards nothing in gated rooms (fail closed) and says so in its log.
    */
   gates?: GateEvaluator
+  /** Settings of the gate evaluator made over `provider` (`--gate-head-read-interval-ms`); none apply to `gates`. */
+  gateEvaluator?: GateEvaluatorInit
   logger?: LoggerFactory
 }
 

@@ -11,6 +11,7 @@ import {
   type GateEvaluator,
   type GateEvaluatorInit,
   gateEvaluator,
+  resolveGateEvaluator,
 } from './evaluator.ts'
 import { decideGate } from './room-gate.ts'
 import type { GateRule, TokenRule } from './rule.ts'
@@ -223,6 +224,25 @@ describe('GateEvaluator on Hardhat with the demo contracts', () => {
     for (let i = 0; i < 20; i++) await evaluator.follow({ deferred: true })
     expect(evaluator.stats().heads).toBe(before)
     await evaluator.follow()
+    expect(evaluator.stats().heads).toBe(before + 1)
+  })
+
+  it("behavior: resolveGateEvaluator gives its settings to the evaluator it makes (a relay's --gate-head-read-interval-ms)", async () => {
+    let now = Date.now()
+    const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
+    providers.push(provider)
+    const made = resolveGateEvaluator({ provider, gateEvaluator: { headReadIntervalMs: 60_000, now: () => now } })
+    expect(made.owned).toBe(true)
+    const evaluator = made.gates!
+    evaluators.push(evaluator)
+    await evaluator.follow()
+    const before = evaluator.stats().heads
+    // Ten seconds on — far past the default spacing, within the one given: the read of then still serves.
+    now += 10_000
+    await evaluator.follow({ deferred: true })
+    expect(evaluator.stats().heads).toBe(before)
+    now += 60_000
+    await evaluator.follow({ deferred: true })
     expect(evaluator.stats().heads).toBe(before + 1)
   })
 

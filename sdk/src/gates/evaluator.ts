@@ -173,11 +173,13 @@ export function resolveGateEvaluator(params: {
   gates?: GateEvaluator | undefined
   provider?: Provider | undefined
   logger?: LoggerFactory | undefined
+  /** Settings of the evaluator made over `provider` (none apply to one given in `gates`). */
+  gateEvaluator?: GateEvaluatorInit | undefined
 }): { gates: GateEvaluator | undefined; owned: boolean } {
   if (params.gates !== undefined) return { gates: params.gates, owned: false }
   if (params.provider === undefined) return { gates: undefined, owned: false }
   const components = { provider: params.provider, ...(params.logger === undefined ? {} : { logger: params.logger }) }
-  return { gates: gateEvaluator()(components), owned: true }
+  return { gates: gateEvaluator(params.gateEvaluator)(components), owned: true }
 }
 
 /** A component factory, as libp2p's: `gateEvaluator(init)({ provider, logger })`. */

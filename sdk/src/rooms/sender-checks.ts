@@ -1,5 +1,5 @@
 import type { Provider } from 'ethers'
-import { type GateEvaluator, resolveGateEvaluator } from '../gates/evaluator.ts'
+import { type GateEvaluator, type GateEvaluatorInit, resolveGateEvaluator } from '../gates/evaluator.ts'
 import { CertificateRegistry } from '../identity/registry.ts'
 import type { LoggerFactory } from '../logger.ts'
 
@@ -8,6 +8,8 @@ export interface SenderChecksInit {
   provider?: Provider | undefined
   /** A gate evaluator its owner starts and stops; without one, one over `provider` is made and owned here. */
   gates?: GateEvaluator | undefined
+  /** Settings of the evaluator made over `provider` (the relay's `--gate-head-read-interval-ms`). */
+  gateEvaluator?: GateEvaluatorInit | undefined
   logger?: LoggerFactory | undefined
 }
 
