@@ -3,6 +3,7 @@
  * holders of 5 tokens four times the rate of the relay's own; a relay in this process, reading the chain through its
  * gate evaluator, holds a holder of 1 token to its own rate and burst and a holder of 5 to the tier's. Both flood the
  * room with one valid message re-published as fast as they can; the relay's accepted records are counted per sender.
+ * And the sdk's side: a device paces itself by its own tier, so the relay drops nothing an honest sender sends.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
@@ -16,6 +17,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { floodTemplate } from './helpers/flood.ts'
+import { when } from './helpers/member-events.ts'
 
 /** The relay's own rate: 1 message a second, 10 at once (ten seconds' worth). */
 const BASE = { recordsPerSecond: 1, recordBurst: 10 }
@@ -46,8 +48,10 @@ function startEvaluator(): GateEvaluator {
   return startGateEvaluator(chain, { pollIntervalMs: 100, rpcTimeoutMs: 2_000 }, cleanups)
 }
 
-async function startPeer(relay: RelayNode, account: number): Promise<SecureChatClient> {
+/** `byTier: false`: a device that floods at the sdk's default pace whatever its tier, as one without the sdk would. */
+async function startPeer(relay: RelayNode, account: number, byTier = true): Promise<SecureChatClient> {
   const client = createClient({
+    publishPacing: { byTier },
     domain: DEFAULT_CLI_DOMAIN,
     chainId: DEVNET_CHAIN_ID,
     signer: walletSigner({ type: 'eoa', signer: chain.accounts[account]! as Wallet }),
@@ -79,7 +83,7 @@ describe('token-tiered record rates in a gated room', () => {
       minBalance: '1',
       rateTiers: [TIER],
     }
-    const [one, five] = [await startPeer(relay, 1), await startPeer(relay, 2)]
+    const [one, five] = [await startPeer(relay, 1, false), await startPeer(relay, 2, false)]
     const { room, invite } = await one.createRoom({ name: 'tiered', access: { type: 'gated', rule } })
     const fiveRoom = await five.joinRoom(invite)
     await Promise.all([room, fiveRoom].map((r) => r.waitForPeers({ signal: AbortSignal.timeout(20_000) })))
@@ -124,5 +128,64 @@ describe('token-tiered record rates in a gated room', () => {
     expect(byFive).toBeGreaterThanOrEqual(Math.min(FLOOD + 1, tierBurst))
     expect(byFive).toBeLessThanOrEqual(tierBurst + Math.ceil(slackSeconds * TIER.recordsPerSecond) + 1)
     expect(byFive).toBeGreaterThan(byOne)
+  }, 120_000)
+
+  it('behavior: the sdk paces each device by its tier — the holder of 5 sends its messages at once, the holder of 1 is slowed, and the relay drops none', async () => {
+    // Tiers only: the sdk paces a wallet that reaches none at its default, which this relay's own rate (1/s) is far
+    // below. The relay's bursts are ten seconds of each tier (its own 10 at 1/s); the sdk's, five.
+    const tiers = [
+      { minBalance: '1', recordsPerSecond: 4 },
+      { minBalance: '5', recordsPerSecond: 16 },
+    ]
+    const relay = new RelayNode({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      provider: chain.provider,
+      gates: startEvaluator(),
+      recordRates: { ...BASE, floodBanAfterMs: 600_000 },
+    })
+    await relay.start()
+    cleanups.push(() => relay.stop())
+    const rule: TokenRule = {
+      type: 'erc721',
+      chainId: chain.chainId,
+      contract: chain.addresses.memberNft,
+      minBalance: '1',
+      rateTiers: tiers,
+    }
+    const [one, five] = [await startPeer(relay, 1), await startPeer(relay, 2)]
+    const { room, invite } = await one.createRoom({ name: 'paced by tier', access: { type: 'gated', rule } })
+    const fiveRoom = await five.joinRoom(invite)
+    await Promise.all([room, fiveRoom].map((r) => r.waitForPeers({ signal: AbortSignal.timeout(20_000) })))
+    // More than the relay lets the holder of 1 send at once (40): without its tier's pace, the rest is dropped.
+    const SENT = 50
+    const accepted = new Map<string, number>()
+    relay.addEventListener('record:accepted', ({ detail }) => {
+      if (detail.record.type === 'message')
+        accepted.set(detail.record.from, (accepted.get(detail.record.from) ?? 0) + 1)
+    })
+    const received = (r: Room): Set<string> => {
+      const texts = new Set<string>()
+      r.addEventListener('message:received', ({ detail }) => texts.add(detail.text))
+      return texts
+    }
+    const [byFive, byOne] = [received(room), received(fiveRoom)]
+    const [idOne, idFive] = [one.peerId.toString(), five.peerId.toString()]
+    const fiveDone = when(relay, 'record:accepted', () => (accepted.get(idFive) ?? 0) >= SENT).then(
+      () => accepted.get(idOne) ?? 0,
+    )
+    const send = (r: Room, who: string) =>
+      Promise.all(
+        Array.from({ length: SENT }, (_, i) => r.send(`${who} ${i}`, { signal: AbortSignal.timeout(60_000) })),
+      )
+    await Promise.all([send(room, 'one'), send(fiveRoom, 'five')])
+    // When the relay had all of the holder of 5's, the holder of 1 was still being paced.
+    const oneAtFiveDone = await fiveDone
+    expect(oneAtFiveDone).toBeLessThan(SENT)
+    await when(room, 'message:received', () => byFive.size >= SENT)
+    await when(fiveRoom, 'message:received', () => byOne.size >= SENT)
+    expect(relay.stats().limits.refused['records-per-second']).toBe(0)
+    expect(accepted.get(idOne)).toBe(SENT)
+    expect(accepted.get(idFive)).toBe(SENT)
   }, 120_000)
 })

@@ -275,6 +275,13 @@ export const SEND_NEIGHBOUR_WAIT_MS = 15_000
 export const SEND_RECORDS_PER_SECOND = 50
 export const SEND_RECORD_BURST = 500
 
+/**
+ * The share of its rate tier a device paces itself at in a gated room with tiers (docs/token-gates.md, Rate tiers):
+ * the share {@link SEND_RECORDS_PER_SECOND} is of relays' default rate, for the same reason (records sent apart
+ * arrive bunched). Its burst is as many seconds of that pace as {@link SEND_RECORD_BURST} is of its own.
+ */
+export const SEND_TIER_PACE_SHARE = 0.5
+
 /** Topics whose publishing pace a device tracks before it forgets the idle ones. */
 export const MAX_PACED_TOPICS = 1_024
 

@@ -1,3 +1,4 @@
+import { type BucketRate, type TokenBucket, tokensAt } from '@securechat/sdk/token-bucket'
 import { HTTP_RATE_LIMIT_BURST, HTTP_RATE_LIMIT_MAX_CLIENTS, HTTP_RATE_LIMIT_PER_SECOND } from '../constants.ts'
 
 export interface RateLimiterInit {
@@ -13,11 +14,6 @@ export interface RateLimiterInit {
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number }
 
-interface Bucket {
-  tokens: number
-  atMs: number
-}
-
 /**
  * A token bucket per client key (an IP address): each request takes a token, tokens come back at
  * `perSecond` up to `burst`. No timers: buckets refill lazily when their client asks, and memory
@@ -28,14 +24,17 @@ export class RateLimiter {
   readonly #burst: number
   readonly #maxClients: number
   readonly #now: () => number
+  /** `perSecond` and `burst` together, as `tokensAt` takes them. */
+  readonly #rate: BucketRate
   /** In order of last use: a Map iterates in insertion order, and every use re-inserts. */
-  readonly #buckets = new Map<string, Bucket>()
+  readonly #buckets = new Map<string, TokenBucket>()
 
   constructor(init: RateLimiterInit = {}) {
     this.#perSecond = init.perSecond ?? HTTP_RATE_LIMIT_PER_SECOND
     this.#burst = init.burst ?? HTTP_RATE_LIMIT_BURST
     this.#maxClients = init.maxClients ?? HTTP_RATE_LIMIT_MAX_CLIENTS
     this.#now = init.now ?? Date.now
+    this.#rate = { perSecond: this.#perSecond, burst: this.#burst }
     for (const [field, value] of [
       ['perSecond', this.#perSecond],
       ['burst', this.#burst],
@@ -86,16 +85,12 @@ export class RateLimiter {
   }
 
   #refilled(key: string, nowMs: number, rate: { perSecond: number; burst: number } | undefined): number {
-    const perSecond = rate?.perSecond ?? this.#perSecond
-    const burst = rate?.burst ?? this.#burst
-    const bucket = this.#buckets.get(key)
-    if (bucket === undefined) return burst
-    return Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * perSecond)
+    return tokensAt(this.#buckets.get(key), rate ?? this.#rate, nowMs)
   }
 
   #evict(nowMs: number): void {
     for (const [key, bucket] of this.#buckets) {
-      if (bucket.tokens + ((nowMs - bucket.atMs) / 1000) * this.#perSecond >= this.#burst) this.#buckets.delete(key)
+      if (tokensAt(bucket, this.#rate, nowMs) >= this.#burst) this.#buckets.delete(key)
     }
     // Still too many clients, all of them busy: forget the least recently seen ones, down to 90 % so
     // that the next new client does not scan every bucket again.

@@ -16,6 +16,7 @@ import {
   UnreachableError,
 } from '../errors.ts'
 import { explainGateResult, type GateEvaluator } from '../gates/evaluator.ts'
+import { hasRateTiers } from '../gates/rate-tiers.ts'
 import { conditionsOf, describeGateRule, type GateRule } from '../gates/rule.ts'
 import { catchUp, learnRoomMembers, libp2pHistorySource } from '../history/catch-up.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
@@ -58,6 +59,7 @@ import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 import type { PublishPacingInit } from './publish-pacing.ts'
 import { RelayPool } from './relays.ts'
+import { TierPace } from './tier-pacing.ts'
 
 export interface ClientInit {
   signer: WalletSigner
@@ -92,10 +94,14 @@ export interface ClientInit {
   /** Tests and devnets on loopback only: browsers refuse private addresses by default. */
   connectionGater?: ConnectionGater
   /**
-   * How fast this device publishes to one topic (`publish-pacing.ts`): by default half the relays' default limit.
-   * Raise it only for relays whose operator raised `--records-per-second` for this device's use (a bulk import).
+   * How fast this device publishes to one topic (`publish-pacing.ts`): by default half the relays' default limit,
+   * and in a gated room with rate tiers half its tier's rate (`tier-pacing.ts`). Raise it only for relays whose
+   * operator raised `--records-per-second` for this device's use (a bulk import).
    */
-  publishPacing?: PublishPacingInit
+  publishPacing?: Omit<PublishPacingInit, 'topicPace'> & {
+    /** false: the default pace in tiered rooms too — a device standing for one without this sdk (relay limit tests). */
+    byTier?: boolean
+  }
   presenceIntervalMs?: number
   /** A member not heard from for this long is shown as left; default three presence intervals. */
   presenceTimeoutMs?: number
@@ -138,6 +144,8 @@ export class SecureChatClient {
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
+  /** The pace of each gated room with rate tiers this device is in, by topic (`tier-pacing.ts`). */
+  readonly #tierPaces = new Map<string, TierPace>()
   #relays: RelayPool | undefined
   #device: DeviceEncryptionKeys | undefined
   /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
@@ -294,6 +302,8 @@ export class SecureChatClient {
     this.#dms = undefined
     await Promise.all([...this.#rooms.values()].map((room) => room.stop()))
     this.#rooms.clear()
+    for (const pace of this.#tierPaces.values()) pace.stop()
+    this.#tierPaces.clear()
     const libp2p = this.#libp2p
     this.#libp2p = undefined
     this.#direct?.stop()
@@ -397,6 +407,7 @@ export class SecureChatClient {
       },
     )
     this.#rooms.set(roomId, room)
+    await this.#paceByTier(room, access.type === 'gated' ? access.rule : undefined, self.verified.address, options)
     const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
     room.watchGaps((sink) => new GapRepair({ sink, source: gapSource, log: gapLog }))
     const direct = this.#direct
@@ -556,9 +567,22 @@ export class SecureChatClient {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
     this.#joinSinks.delete(roomId)
-    if (room !== undefined) this.#recent.forget(room.topic)
+    if (room !== undefined) {
+      this.#recent.forget(room.topic)
+      this.#tierPaces.get(room.topic)?.stop()
+      this.#tierPaces.delete(room.topic)
+    }
     await room?.stop({ forever: true })
     if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
+  }
+
+  /** In a gated room whose rule has rate tiers, this device publishes at its tier's pace (`tier-pacing.ts`). */
+  async #paceByTier(room: Room, rule: GateRule | undefined, address: string, options: AbortOptions): Promise<void> {
+    const gates = this.#checks.gates
+    if (gates === undefined || rule === undefined || !hasRateTiers(rule) || this.#tierPaces.has(room.topic)) return
+    const pace = new TierPace({ gates, rule, address })
+    this.#tierPaces.set(room.topic, pace)
+    await pace.start(options)
   }
 
   async #signIn(
@@ -605,7 +629,11 @@ export class SecureChatClient {
       privateKey,
       listen,
       ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
-      ...(init.publishPacing === undefined ? {} : { publishPacing: init.publishPacing }),
+      publishPacing: {
+        ...(init.publishPacing?.perSecond === undefined ? {} : { perSecond: init.publishPacing.perSecond }),
+        ...(init.publishPacing?.burst === undefined ? {} : { burst: init.publishPacing.burst }),
+        ...(init.publishPacing?.byTier === false ? {} : { topicPace: (topic) => this.#tierPaces.get(topic)?.pace }),
+      },
       ...(direct?.iceServers === undefined ? {} : { iceServers: direct.iceServers }),
       // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
       ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),

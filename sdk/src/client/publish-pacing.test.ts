@@ -56,6 +56,29 @@ describe('pacePublishing', () => {
     expect(published).toHaveLength(7)
   })
 
+  it('behavior: a topic with its own pace (a rate tier) goes at it, its burst as many seconds of it, and follows it when it changes', async () => {
+    const { pubsub, published } = recordingPubsub()
+    const paces = new Map<string, number>([['tiered', 40]])
+    // The default: 10 a second, a burst of 2 seconds' worth; the tiered topic's burst is then 80.
+    pacePublishing(pubsub, { perSecond: 10, burst: 20, topicPace: (topic) => paces.get(topic) })
+    for (let n = 0; n < 100; n++) void pubsub.publish('tiered', Uint8Array.of(n))
+    for (let n = 0; n < 30; n++) void pubsub.publish('plain', Uint8Array.of(n))
+    const of = (topic: string) => published.filter((p) => p.topic === topic).length
+    await vi.advanceTimersByTimeAsync(0)
+    expect([of('tiered'), of('plain')]).toEqual([80, 20])
+    await vi.advanceTimersByTimeAsync(500)
+    expect([of('tiered'), of('plain')]).toEqual([100, 25])
+    // Idle long enough to refill at 40/s; then the tier drops (tokens sold): the topic slows to the new pace at once,
+    // with what it holds cut to the new burst (4).
+    await vi.advanceTimersByTimeAsync(2_000)
+    paces.set('tiered', 2)
+    for (let n = 0; n < 10; n++) void pubsub.publish('tiered', Uint8Array.of(n))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(of('tiered')).toBe(104)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(of('tiered')).toBe(106)
+  })
+
   it('behavior: a pace that is not a positive number is refused', () => {
     expect(() => pacePublishing(recordingPubsub().pubsub, { perSecond: 0 })).toThrow(/perSecond/)
     expect(() => pacePublishing(recordingPubsub().pubsub, { burst: Number.NaN })).toThrow(/burst/)

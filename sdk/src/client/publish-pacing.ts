@@ -1,19 +1,24 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import { sleep } from '../async.ts'
 import { MAX_PACED_TOPICS, SEND_RECORD_BURST, SEND_RECORDS_PER_SECOND } from '../constants.ts'
+import { type BucketRate, msUntilToken, type TokenBucket, tokensAt } from '../token-bucket.ts'
 
 export interface PublishPacingInit {
   /** Records this device publishes to one topic per second, on average; {@link SEND_RECORDS_PER_SECOND} by default. */
   perSecond?: number
   /** Records it may publish to one topic at once; {@link SEND_RECORD_BURST} by default. */
   burst?: number
+  /**
+   * A topic's own pace, asked at every publication: records per second (its burst: as many seconds of it as
+   * `burst` is of `perSecond`), or undefined for `perSecond`. The client sets a gated room's from the rate tier its
+   * wallet reaches (`tier-pacing.ts`).
+   */
+  topicPace?: (topic: string) => number | undefined
   /** Clock, in milliseconds (tests pass a fake one). */
   now?: () => number
 }
 
-interface TopicBucket {
-  tokens: number
-  atMs: number
+interface TopicBucket extends TokenBucket {
   /** The publication before this one on the topic: each waits its turn, so records go out in the order sent. */
   turn: Promise<void>
 }
@@ -41,15 +46,26 @@ export function pacePublishing(pubsub: GossipSub, init: PublishPacingInit = {}):
       throw new RangeError(`publish pacing ${field} must be a positive number, got ${value}`)
     }
   }
+  const fallback: BucketRate = { perSecond, burst }
+  const rateOf = (topic: string): BucketRate => {
+    const pace = init.topicPace?.(topic)
+    return pace === undefined || !(pace > 0) || !Number.isFinite(pace)
+      ? fallback
+      : { perSecond: pace, burst: Math.max(1, (pace * burst) / perSecond) }
+  }
   const buckets = new Map<string, TopicBucket>()
-  const refill = (bucket: TopicBucket): void => {
+  const refill = (bucket: TopicBucket, rate: BucketRate): void => {
     const nowMs = now()
-    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * perSecond)
+    bucket.tokens = tokensAt(bucket, rate, nowMs)
     bucket.atMs = nowMs
   }
-  const takeToken = async (bucket: TopicBucket): Promise<void> => {
-    for (refill(bucket); bucket.tokens < 1; refill(bucket)) {
-      await sleep(Math.ceil(((1 - bucket.tokens) / perSecond) * 1000))
+  const takeToken = async (topic: string, bucket: TopicBucket): Promise<void> => {
+    // The topic's pace is asked again after every wait: a tier that changed meanwhile applies at once.
+    for (;;) {
+      const rate = rateOf(topic)
+      refill(bucket, rate)
+      if (bucket.tokens >= 1) break
+      await sleep(msUntilToken(bucket.tokens, rate))
     }
     bucket.tokens -= 1
   }
@@ -59,11 +75,11 @@ export function pacePublishing(pubsub: GossipSub, init: PublishPacingInit = {}):
       // Topics this device left stay idle: a full bucket is one that a new one would equal.
       if (buckets.size >= MAX_PACED_TOPICS) {
         for (const [key, idle] of buckets) {
-          refill(idle)
-          if (idle.tokens >= burst) buckets.delete(key)
+          const rate = rateOf(key)
+          if (tokensAt(idle, rate, now()) >= rate.burst) buckets.delete(key)
         }
       }
-      bucket = { tokens: burst, atMs: now(), turn: Promise.resolve() }
+      bucket = { tokens: rateOf(topic).burst, atMs: now(), turn: Promise.resolve() }
       buckets.set(topic, bucket)
     }
     return bucket
@@ -71,7 +87,7 @@ export function pacePublishing(pubsub: GossipSub, init: PublishPacingInit = {}):
   const publish = pubsub.publish.bind(pubsub)
   pubsub.publish = async (topic: string, data?: Uint8Array) => {
     const bucket = bucketOf(topic)
-    const turn = bucket.turn.then(() => takeToken(bucket))
+    const turn = bucket.turn.then(() => takeToken(topic, bucket))
     bucket.turn = turn
     await turn
     return publish(topic, data)
