@@ -209,7 +209,9 @@ export function buildProgram(): Command {
       'store queries the relay answers at once in all; more are answered busy (env SECURECHAT_STORE_QUERIES_AT_ONCE)',
     )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
-    .action(async (flags) => runRelay(resolveRelayConfig(flags, process.env)))
+    .action(async (flags) =>
+      runRelay(resolveRelayConfig(flags, process.env), () => resolveRelayConfig(flags, process.env)),
+    )
 
   const room = program.command('room').description('manage rooms')
   room

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { RelayConfig } from '../config.ts'
-import type { TlsError } from '../errors.ts'
+import type { ConfigError, TlsError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRelay, type Relay, type RelayServiceFactories } from '../relay/create-relay.ts'
 import { isPrivateMultiaddr, isSecureWebSocketAddress, webSocketAddresses } from '../relay/http/addresses.ts'
@@ -13,8 +13,11 @@ import { certificateCovers, loadTlsCredentials, type TlsCertificateInfo, type Tl
 import { createRpcProvider, probeChainId } from '../rpc.ts'
 import { STORE_FILE_NAME } from '../store/constants.ts'
 
-/** `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. */
-export async function runRelay(config: RelayConfig): Promise<void> {
+/**
+ * `securechat relay`: runs until SIGINT/SIGTERM, then stops gracefully. On SIGHUP it reads its TLS files again and
+ * its settings (`reread`: the config file, mostly) for a changed `--peer` list.
+ */
+export async function runRelay(config: RelayConfig, reread: () => RelayConfig = () => config): Promise<void> {
   const { root, factory } = createNodeLogger({ json: config.json })
   const privateKey = await loadOrCreatePeerKey(config.dataDir)
   const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))
@@ -70,9 +73,12 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
-  // SIGHUP reads the TLS files again (as nginx does); without TLS it keeps its default, ending the process.
-  const reloadTls = tls === undefined ? undefined : () => void reloadCertificate(root, tls)
-  if (reloadTls !== undefined) process.on('SIGHUP', reloadTls)
+  // SIGHUP reads the TLS files again (as nginx does), and the linked relays.
+  const reload = (): void => {
+    if (tls !== undefined) void reloadCertificate(root, tls)
+    void reloadPeers(root, relay, reread)
+  }
+  process.on('SIGHUP', reload)
   try {
     await relay.start()
   } catch (err) {
@@ -120,7 +126,7 @@ export async function runRelay(config: RelayConfig): Promise<void> {
     warnIfCertificateMisnamed(root, relay, tls)
   }
   const signal = await signalled
-  if (reloadTls !== undefined) process.off('SIGHUP', reloadTls)
+  process.off('SIGHUP', reload)
   root.info({ event: 'relay:stopping', signal }, 'relay stopping')
   try {
     await relay.stop()
@@ -211,6 +217,20 @@ async function reloadCertificate(log: Logger, tls: TlsCredentials): Promise<void
       `TLS certificate not reloaded, still serving the previous one: ${message}`,
     )
   }
+}
+
+/** SIGHUP: the `--peer` list again; settings that no longer parse leave the links as they are, and the log says why. */
+async function reloadPeers(log: Logger, relay: Relay, reread: () => RelayConfig): Promise<void> {
+  let peers: string[]
+  try {
+    peers = reread().peers
+  } catch (err) {
+    const { message, hint } = err as ConfigError
+    log.error({ event: 'peers:reload-failed', error: message, hint }, `linked relays not reloaded: ${message}`)
+    return
+  }
+  const { added, removed } = await relay.node.setPeers(peers)
+  log.info({ event: 'peers:reloaded', peers, added, removed }, 'linked relays reloaded')
 }
 
 function logCertificate(log: Logger, event: 'tls:loaded' | 'tls:reloaded', info: TlsCertificateInfo): void {

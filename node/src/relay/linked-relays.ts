@@ -26,6 +26,25 @@ export class LinkedRelays {
     for (const address of init.peers) this.#peers.set(peerOf(address) ?? bare(address), address)
   }
 
+  /**
+   * The relays named with `--peer` from now on (SIGHUP): kept ones keep what they identified with, new ones are told
+   * once they are; returns the PeerIds of the removed ones known by PeerId, whose connections the relay closes.
+   */
+  setPeers(peers: readonly string[]): string[] {
+    const wanted = new Set(peers)
+    const removed: string[] = []
+    for (const [key, address] of this.#peers) {
+      if (wanted.has(address)) continue
+      this.#peers.delete(key)
+      this.#identified.delete(key)
+      // Keys are PeerIds, or a bare address (starting with `/`) not yet identified.
+      if (!key.startsWith('/')) removed.push(key)
+    }
+    const kept = new Set(this.#peers.values())
+    for (const address of peers) if (!kept.has(address)) this.#peers.set(peerOf(address) ?? bare(address), address)
+    return removed
+  }
+
   start(): void {
     this.#libp2p.addEventListener('peer:identify', this.#onIdentify)
     this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)

@@ -1,6 +1,7 @@
 import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -192,10 +193,13 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #storedBundles: StoredBundles | undefined
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
+  /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
+  #peers: string[]
 
   constructor(init: RelayInit) {
     super()
     this.#init = init
+    this.#peers = [...(init.peers ?? [])]
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:node:relay')
     this.#checks = new SenderChecks(init)
     this.#limits = new RelayLimits({ ...init.limits, log: this.#log })
@@ -322,7 +326,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       (await bundles.lookup(peerId, asker, options)) ??
       (await this.#storedBundles?.(peerId, options).catch(() => undefined))
     await serveCertificates(libp2p, (peerId) => this.#checks.registry.getRaw(peerId), this.#log, lookup)
-    const linked = new LinkedRelays({ libp2p, peers: init.peers ?? [] })
+    const linked = new LinkedRelays({ libp2p, peers: this.#peers })
     linked.start()
     this.#linked = linked
     await serveRelayHints(libp2p, async () => linked.list(), this.#log)
@@ -346,6 +350,23 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       void this.#dialPeers()
     }, BOOTSTRAP_REDIAL_INTERVAL_MS)
     await this.#dialPeers()
+  }
+
+  /**
+   * Links to `peers` from now on instead (the operator changed `--peer` and sent SIGHUP): new ones are dialled at once,
+   * removed ones are no longer redialled nor named to clients, and the relay hangs up on them. Returns what changed.
+   */
+  async setPeers(peers: readonly string[]): Promise<{ added: string[]; removed: string[] }> {
+    const added = peers.filter((address) => !this.#peers.includes(address))
+    const removed = this.#peers.filter((address) => !peers.includes(address))
+    this.#peers = [...new Set(peers)]
+    const unlinked = this.#linked?.setPeers(this.#peers) ?? []
+    const libp2p = this.#libp2p
+    if (libp2p !== undefined) {
+      await Promise.all(unlinked.map((peer) => libp2p.hangUp(peerIdFromString(peer)).catch(() => undefined)))
+      await this.#dialPeers()
+    }
+    return { added, removed }
   }
 
   /** The verified key bundle of a client this relay holds in memory, if any; fetches nothing. */
@@ -501,7 +522,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   async #dialPeers(): Promise<void> {
     const libp2p = this.#libp2p
     if (libp2p === undefined) return
-    for (const address of this.#init.peers ?? []) {
+    for (const address of this.#peers) {
       const ma = multiaddr(address)
       const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
       if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
