@@ -76,7 +76,13 @@ describe('reply, react, edit and delete from the CLI', () => {
     const bob = track(
       spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], { SECURECHAT_PRIVATE_KEY: BOB.key }),
     )
+    // Carol exports what she hears as a transcript (until Ctrl-C).
+    const transcriptFile = join(await tempDir('kinds-export-'), 'transcript.json')
+    const carol = track(
+      spawnCli(['export', '--room', invite, '--out', transcriptFile], { SECURECHAT_PRIVATE_KEY: CAROL.key }),
+    )
     await untilStderr(bob, 'listening on room')
+    await untilStderr(carol, 'listening on room')
     const secret = `s${Math.random().toString(36).slice(2)}`
     const room = ['--room', invite, '--data-dir', aliceDir]
 
@@ -90,7 +96,7 @@ describe('reply, react, edit and delete from the CLI', () => {
       message: { thread: { count: 1, last: replyId } },
     })
 
-    await write(['react', rootId, '👍', ...room], ALICE.key)
+    const reactId = await write(['react', rootId, '👍', ...room], ALICE.key)
     expect(await nextLine(bob, (l) => l.type === 'react')).toMatchObject({
       target: rootId,
       emoji: '👍',
@@ -103,7 +109,7 @@ describe('reply, react, edit and delete from the CLI', () => {
       message: { reactions: [] },
     })
 
-    await write(['edit', rootId, `gamma ${secret}`, ...room], ALICE.key)
+    const editId = await write(['edit', rootId, `gamma ${secret}`, ...room], ALICE.key)
     expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
       target: rootId,
       text: `gamma ${secret}`,
@@ -117,7 +123,7 @@ describe('reply, react, edit and delete from the CLI', () => {
       target: rootId,
       sender: CAROL.address,
     })
-    await write(['delete', rootId, ...room], ALICE.key)
+    const deleteId = await write(['delete', rootId, ...room], ALICE.key)
     const deleted = await nextLine(bob, (l) => l.type === 'delete')
     expect(deleted).toMatchObject({ target: rootId, message: { deleted: true, versions: 0 } })
     expect(deleted.message).not.toHaveProperty('text')
@@ -128,6 +134,23 @@ describe('reply, react, edit and delete from the CLI', () => {
       expect(stored.includes(Buffer.from(clear)), clear).toBe(false)
     }
     expect(stored.includes(Buffer.from('"message"'))).toBe(true)
+
+    // Carol's transcript holds every record; texts only where one stands: not the deleted message's.
+    await untilStderr(carol, `received message ${deleteId}`)
+    carol.kill('SIGINT')
+    expect(await carol.exited, carol.stderr()).toBe(0)
+    const transcript = JSON.parse(await readFile(transcriptFile, 'utf8')) as {
+      messages: Array<{ id: string; text?: string }>
+    }
+    const texts = new Map(transcript.messages.map((m) => [m.id, m.text]))
+    for (const id of [rootId, replyId, reactId, editId, deleteId]) expect(texts.has(id), id).toBe(true)
+    expect(texts.get(replyId)).toBe(`beta ${secret}`)
+    expect([rootId, reactId, editId, deleteId].map((id) => texts.get(id))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
 
     // Bob's vault kept the reply's text and not the deleted message's, in any version.
     bob.kill('SIGINT')

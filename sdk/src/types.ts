@@ -166,6 +166,18 @@ export interface DmMessageUpdate extends MessageUpdate {
   conversation: Address
 }
 
+/**
+ * A reaction, edit or delete as its record arrived in a room (`change:received`), before it is checked against
+ * the message it names: its record and ciphertext hash, what an audit transcript keeps of it (as of a text).
+ */
+export interface RoomChangeRecord extends PublishedRecord {
+  roomId: string
+  change: MessageChange
+  lamport: number
+  deps: string[]
+  receivedAtMs: number
+}
+
 /** A reaction, edit or delete this device refused (`change:refused`): someone else's message, or too many. */
 export interface RefusedChange {
   change: MessageChange
@@ -213,6 +225,8 @@ export interface RoomEvents {
   'message:updated': CustomEvent<RoomMessageUpdate>
   /** A reaction, edit or delete that does not count: of another wallet's message, or beyond a bound. */
   'change:refused': CustomEvent<RefusedChange>
+  /** A reaction, edit or delete arrived (its record, for transcripts); `message:updated` tells what it changed. */
+  'change:received': CustomEvent<RoomChangeRecord>
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   'message:rejected': CustomEvent<{ from: string; reason: string }>

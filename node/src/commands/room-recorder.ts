@@ -1,10 +1,11 @@
 /**
  * What `anchor` and `export` keep of a room while they listen: each message as the room delivered it — its
  * record bytes, sender and id, which are what its audit leaf and the transcript need — whether this device
- * could read it (`message:received`) or not (`message:undecryptable`).
+ * could read it (`message:received`) or not (`message:undecryptable`), and the records of reactions, edits and
+ * deletes (`change:received`, kept without a text: what they say is in `listen`'s output).
  */
 import type { Room } from '@securechat/sdk/rooms'
-import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
+import type { RoomChangeRecord, RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { listenFor } from '../audit/cli-support.ts'
 import { MAX_RECORDED_MESSAGES } from '../audit/constants.ts'
 
@@ -25,13 +26,17 @@ export interface RoomRecording {
 export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) => void): RoomRecording {
   const messages: RecordedMessage[] = []
   let dropped = 0
-  const take = (event: CustomEvent<RoomMessage | UndecryptableMessage>): void => {
+  const keep = (message: RecordedMessage): void => {
     if (messages.length >= MAX_RECORDED_MESSAGES) {
       dropped += 1
       return
     }
+    messages.push(message)
+    onMessage?.(message)
+  }
+  const take = (event: CustomEvent<RoomMessage | UndecryptableMessage>): void => {
     const m = event.detail
-    const message: RecordedMessage = {
+    keep({
       roomId: m.roomId,
       id: m.id,
       sender: m.sender,
@@ -41,12 +46,24 @@ export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) =>
       ciphertextHash: m.ciphertextHash,
       // An undecryptable message has no text, and arrived now.
       ...('text' in m ? { text: m.text, receivedAtMs: m.receivedAtMs } : { receivedAtMs: Date.now() }),
-    }
-    messages.push(message)
-    onMessage?.(message)
+    })
+  }
+  const takeChange = ({ detail }: CustomEvent<RoomChangeRecord>): void => {
+    const { change } = detail
+    keep({
+      roomId: detail.roomId,
+      id: change.id,
+      sender: change.sender,
+      senderPeerId: change.senderPeerId,
+      sentAtMs: change.sentAtMs,
+      record: detail.record,
+      ciphertextHash: detail.ciphertextHash,
+      receivedAtMs: detail.receivedAtMs,
+    })
   }
   room.addEventListener('message:received', take)
   room.addEventListener('message:undecryptable', take)
+  room.addEventListener('change:received', takeChange)
   return {
     messages,
     get dropped() {
@@ -55,6 +72,7 @@ export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) =>
     stop() {
       room.removeEventListener('message:received', take)
       room.removeEventListener('message:undecryptable', take)
+      room.removeEventListener('change:received', takeChange)
     },
   }
 }
@@ -82,5 +100,10 @@ export async function recordWhileListening(
       `warning: ${recording.dropped} message(s) beyond the first ${recording.messages.length} not kept\n`,
     )
   }
-  return [...recording.messages]
+  // A message its sender deleted meanwhile keeps its record (what the audit leaf commits to), not its text.
+  return recording.messages.map((message) => {
+    if (message.text === undefined || room.message(message.id)?.deleted !== true) return message
+    const { text: _deleted, ...rest } = message
+    return rest
+  })
 }

@@ -915,13 +915,27 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // Delivered at last, if it waited for its key (withdrawn meanwhile); otherwise a no-op.
     this.#position.advance(record.lamport, id)
     if (envelope.kind !== 'text') {
-      this.#fold({
+      const change: MessageChange = {
         ...changeOf(envelope),
         id,
         sender: certificate.address,
         senderPeerId: from,
         sentAtMs: record.sentAtMs,
+      }
+      this.safeDispatchEvent('change:received', {
+        detail: withCiphertextHash(
+          {
+            roomId: this.id,
+            change,
+            lamport: record.lamport,
+            deps: record.deps,
+            receivedAtMs: Date.now(),
+            record: bytes,
+          },
+          record.payload.ct,
+        ),
       })
+      this.#fold(change)
       return 'delivered'
     }
     const { state, outcomes } = this.#messages.text({
