@@ -495,29 +495,29 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /** Replies to message `parentId`: its thread (the thread of its root, when it is itself a reply) gets one more. */
-  reply(parentId: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async reply(parentId: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     return this.send(text, { ...options, parentId })
   }
 
   /** Adds this wallet's reaction `emoji` (an emoji, at most `MAX_REACTION_GRAPHEMES` characters) to message `id`. */
-  react(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async react(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     return this.#sendChange({ kind: 'react', emoji: checkReaction(emoji), remove: false }, id, options)
   }
 
   /** Takes this wallet's reaction `emoji` to message `id` back. */
-  unreact(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async unreact(id: string, emoji: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     return this.#sendChange({ kind: 'react', emoji: checkReaction(emoji), remove: true }, id, options)
   }
 
   /** A new text for message `id`, which this wallet sent: members see it edited, with every version. */
-  edit(id: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async edit(id: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     checkText(text)
     this.#checkOwn(id, 'edit')
     return this.#sendChange({ kind: 'edit', body: text }, id, options)
   }
 
   /** Deletes message `id`, which this wallet sent: honest members drop its text, from their vaults too. */
-  delete(id: string, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async delete(id: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     this.#checkOwn(id, 'delete')
     return this.#sendChange({ kind: 'delete' }, id, options)
   }
