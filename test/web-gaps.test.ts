@@ -114,10 +114,10 @@ async function openPage(): Promise<Page> {
   return opened
 }
 
-/** What the open conversation lists, in order: `gap` for a gap line, else each message's text. */
+/** What the open conversation lists, in order: `gap` for a gap line, else each message's text (day lines left out). */
 function listed(): Promise<string[]> {
   return page
-    .locator('sc-chat-view ol > li')
+    .locator('sc-chat-view ol.messages > li:not(.day)')
     .evaluateAll((items) =>
       items.map((item) =>
         item.getAttribute('data-testid') === 'gap' ? 'gap' : (item.querySelector('.text')?.textContent ?? ''),

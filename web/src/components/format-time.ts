@@ -24,3 +24,24 @@ export function isoDateTime(ms: number): string {
   const date = new Date(ms)
   return Number.isNaN(date.getTime()) ? '' : date.toISOString()
 }
+
+/** One formatter for every day separator (see {@link SHORT_TIME}). */
+const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
+
+/** The reader's local calendar day of `ms` (`2026-12-05`), to tell days apart; '' when `ms` is no valid date. */
+export function dayKey(ms: number): string {
+  const date = new Date(ms)
+  if (Number.isNaN(date.getTime())) return ''
+  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`
+}
+
+/** "Today", "Yesterday", else the day in the reader's locale ("Friday, December 4, 2026"); '' when no valid date. */
+export function dayLabel(ms: number, nowMs: number = Date.now()): string {
+  const key = dayKey(ms)
+  if (key === '') return ''
+  if (key === dayKey(nowMs)) return 'Today'
+  const yesterday = new Date(nowMs)
+  yesterday.setDate(yesterday.getDate() - 1)
+  if (key === dayKey(yesterday.getTime())) return 'Yesterday'
+  return DAY.format(new Date(ms))
+}

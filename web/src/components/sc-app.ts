@@ -86,6 +86,7 @@ export class ScApp extends LitElement {
         font-size: 0.875rem;
       }
       .signed-out {
+        display: block;
         padding: 1rem;
         max-width: 40rem;
       }
@@ -112,6 +113,45 @@ export class ScApp extends LitElement {
         }
         .pane {
           grid-template-rows: auto minmax(0, 1fr);
+        }
+        /*
+         * A phone leaves the messages most of the screen: one slim header line (the app's name stays for screen
+         * readers), little padding, and Back on the conversation's own header line, not a line of its own.
+         */
+        header.signed-in {
+          flex-wrap: nowrap;
+          padding: 0.25rem 0.5rem;
+        }
+        header.signed-in h1 {
+          position: absolute;
+          width: 1px;
+          height: 1px;
+          overflow: hidden;
+          clip: rect(0 0 0 0);
+          white-space: nowrap;
+        }
+        header.signed-in .who {
+          flex-wrap: nowrap;
+          min-width: 0;
+          width: 100%;
+          justify-content: space-between;
+        }
+        main {
+          padding: 0.5rem;
+        }
+        .pane.chat {
+          position: relative;
+          grid-template-rows: minmax(0, 1fr);
+        }
+        .pane.chat .back {
+          position: absolute;
+          top: 0;
+          left: 0;
+          margin: 0;
+          z-index: 1;
+        }
+        .pane.chat sc-chat-view {
+          --sc-header-inset: 5rem;
         }
       }
     `,
@@ -140,6 +180,7 @@ export class ScApp extends LitElement {
   @state() private waitingForApp = false
 
   readonly #controller = new ChangeController<Session>(this, 'session:changed')
+  readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
   /** The signed-in module and a session on the relay's config; started with the shell, never awaited by its first render. */
   #loaded: Promise<{ app: SignedInModule } & AppState> | undefined
 
@@ -166,6 +207,7 @@ export class ScApp extends LitElement {
       this.conversations = state.conversations
       this.anchoring = state.anchoring
       this.#controller.target = state.session
+      this.#conversationChanges.target = state.conversations
       return { app, ...state }
     })()
     this.#loaded.catch((err: unknown) => {
@@ -184,9 +226,20 @@ export class ScApp extends LitElement {
     removeEventListener('hashchange', this.#onHash)
   }
 
+  override updated(): void {
+    const conversations = this.conversations
+    const signedIn = this.session?.status === 'signed-in'
+    // The conversation open before a reload comes back, unless something was opened since (an invite link).
+    const last = signedIn ? conversations?.takeLastOpen() : undefined
+    if (last !== undefined && this.page === 'chat' && this.selected === undefined) this.#show('chat', last)
+    const unread = signedIn ? (conversations?.list ?? []).reduce((sum, view) => sum + view.unread, 0) : 0
+    const title = unread > 0 ? `(${unread}) SecureChat` : 'SecureChat'
+    if (document.title !== title) document.title = title
+  }
+
   override render() {
     return this.#start.render({
-      pending: () => html`<p role="status" class="signed-out">Starting SecureChat…</p>`,
+      pending: () => html`<main class="signed-out"><p role="status">Starting SecureChat…</p></main>`,
       error: (err) => this.#cannotStart(String(err instanceof Error ? err.message : err)),
       complete: () =>
         this.loadProblem === undefined ? this.#renderSession(this.session) : this.#cannotStart(this.loadProblem),
@@ -195,16 +248,16 @@ export class ScApp extends LitElement {
 
   /** Nothing works without the relay's config: say why, and offer the one thing to do. */
   #cannotStart(problem: string) {
-    return html`<div class="signed-out">
+    return html`<main class="signed-out">
       <p role="alert" class="error">SecureChat cannot start: ${problem}</p>
       <button @click=${() => location.reload()}>Try again</button>
-    </div>`
+    </main>`
   }
 
   #renderSession(session: Session | undefined) {
     const signedIn = session?.status === 'signed-in'
     return html`
-      <header>
+      <header class=${signedIn ? 'signed-in' : ''}>
         <h1>SecureChat</h1>
         ${
           signedIn
@@ -231,20 +284,20 @@ export class ScApp extends LitElement {
               @navigate=${this.#onNavigate}
             >
               <sc-conversation-list .selected=${this.selected}></sc-conversation-list>
-              <section class="pane" aria-label="Conversation">
+              <section class=${this.page === 'chat' && this.selected !== undefined ? 'pane chat' : 'pane'} aria-label="Conversation">
                 <button class="secondary back" @click=${() => this.#show('chat', undefined)}>Back</button>
                 ${this.#pane()}
               </section>
             </main>
           `
-          : html`<div class="signed-out">
+          : html`<main class="signed-out">
             <sc-sign-in
               .wallets=${this.wallets}
               ?busy=${this.waitingForApp || session?.status === 'signing-in'}
               .problem=${session?.problem}
               @wallet-selected=${this.#onWallet}
             ></sc-sign-in>
-          </div>`
+          </main>`
       }
     `
   }
@@ -299,6 +352,7 @@ export class ScApp extends LitElement {
   #show(page: Page, selected: string | undefined): void {
     this.page = page
     this.selected = selected
+    this.conversations?.remember(page === 'chat' ? selected : undefined)
   }
 
   readonly #onHash = (): void => void this.#openInviteFromUrl()

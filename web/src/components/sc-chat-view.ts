@@ -13,7 +13,9 @@ import type { Session } from '../state/session.ts'
 import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
-import { shortTime } from './format-time.ts'
+import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-time.ts'
+import { messageBody } from './message-body.ts'
+import './sc-composer.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** How near the bottom (px) still counts as reading the newest messages. */
@@ -64,7 +66,14 @@ export class ScChatView extends LitElement {
         transform: translateX(-50%);
         box-shadow: 0 2px 6px rgb(0 0 0 / 20%);
       }
-      ol {
+      /* The log is the live region; the list in it scrolls (a list, so each message is a list item to readers). */
+      .log {
+        flex: 1;
+        min-height: 0;
+        display: flex;
+        flex-direction: column;
+      }
+      ol.messages {
         flex: 1;
         min-height: 0;
         list-style: none;
@@ -75,26 +84,26 @@ export class ScChatView extends LitElement {
         align-content: start;
         gap: 0.5rem;
       }
-      li {
+      .messages > li {
         background: var(--sc-panel);
         border-radius: 8px;
         padding: 0.5rem 0.75rem;
         max-width: 80%;
         overflow-wrap: anywhere;
       }
-      li.mine {
+      .messages > li.mine {
         justify-self: end;
         background: #dbeafe;
       }
-      li.undecryptable {
+      .messages > li.undecryptable {
         border: 1px dashed var(--sc-danger);
       }
-      li.pending {
+      .messages > li.pending {
         opacity: 0.75;
         border: 1px dashed var(--sc-muted);
       }
       /* A gap is a slim line between messages, not a message: it must not take over the conversation. */
-      li.gap {
+      .messages > li.gap {
         justify-self: center;
         background: none;
         border: 1px dashed var(--sc-border);
@@ -102,7 +111,7 @@ export class ScChatView extends LitElement {
         font-size: 0.875rem;
         color: var(--sc-muted);
       }
-      li.gap.lost {
+      .messages > li.gap.lost {
         border-color: var(--sc-danger);
         color: var(--sc-danger);
       }
@@ -111,18 +120,72 @@ export class ScChatView extends LitElement {
         color: var(--sc-muted);
         padding: 0.25rem 0;
       }
+      /* A day's first message follows a centred line naming the day. */
+      .messages > li.day {
+        justify-self: stretch;
+        max-width: none;
+        background: none;
+        padding: 0.25rem 0;
+        display: flex;
+        align-items: center;
+        gap: 0.75rem;
+        font-size: 0.8125rem;
+        font-weight: 600;
+        color: var(--sc-muted);
+      }
+      .messages > li.day::before,
+      .messages > li.day::after {
+        content: '';
+        flex: 1;
+        border-top: 1px solid var(--sc-border);
+      }
       .meta {
         font-size: 0.8125rem;
         color: var(--sc-muted);
       }
-      form {
-        display: flex;
-        gap: 0.5rem;
-        padding-top: 0.5rem;
+      /* Markdown a message used (message-body.ts): compact, as a chat shows it. */
+      .text > :first-child {
+        margin-top: 0;
       }
-      form input {
-        flex: 1;
-        min-width: 0;
+      .text > :last-child {
+        margin-bottom: 0;
+      }
+      .text p,
+      .text ul,
+      .text ol,
+      .text pre,
+      .text blockquote {
+        margin: 0.25rem 0;
+      }
+      .text ul,
+      .text ol {
+        padding-inline-start: 1.5rem;
+      }
+      .text blockquote {
+        border-inline-start: 3px solid var(--sc-border);
+        padding-inline-start: 0.5rem;
+        margin-inline: 0;
+        color: var(--sc-muted);
+      }
+      .text code {
+        font: 0.875em/1.4 ui-monospace, monospace;
+        background: rgb(0 0 0 / 6%);
+        border-radius: 4px;
+        padding: 0 0.25rem;
+      }
+      .text pre {
+        overflow-x: auto;
+        background: rgb(0 0 0 / 6%);
+        border-radius: 6px;
+        padding: 0.5rem;
+        white-space: pre;
+      }
+      .text pre code {
+        background: none;
+        padding: 0;
+      }
+      .text a {
+        color: var(--sc-accent);
       }
       .state {
         padding: 1rem;
@@ -131,6 +194,38 @@ export class ScChatView extends LitElement {
       }
       details {
         margin: 0.5rem 0;
+      }
+      /* A phone: the conversation's name, who is here and its actions on as few lines as they fit (sc-app's Back sits at the start of the first, --sc-header-inset wide). */
+      @media (max-width: 700px) {
+        header {
+          flex-wrap: nowrap;
+          align-items: start;
+          padding-inline-start: var(--sc-header-inset, 0);
+          min-height: 44px;
+        }
+        header > div:first-child {
+          flex: 1;
+          min-width: 0;
+        }
+        h2 {
+          font-size: 1.125rem;
+          white-space: nowrap;
+          overflow: hidden;
+          text-overflow: ellipsis;
+        }
+        [data-testid='members'] {
+          display: block;
+          white-space: nowrap;
+          overflow: hidden;
+          text-overflow: ellipsis;
+        }
+        .actions {
+          flex: none;
+          max-width: 50%;
+        }
+        details {
+          margin: 0.25rem 0;
+        }
       }
     `,
   ]
@@ -155,7 +250,7 @@ export class ScChatView extends LitElement {
    * rendering later) never does, so the list keeps following whatever renders after it scrolled.
    */
   @state() private reading = false
-  @query('ol') private list: HTMLOListElement | undefined
+  @query('ol.messages') private list: HTMLOListElement | undefined
 
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
@@ -237,25 +332,32 @@ export class ScChatView extends LitElement {
             : html`<div class="catching-up" role="status" data-testid="catch-up">${catchingUpText(view.catchingUp)}</div>`
         }
         ${link === undefined || view.state !== 'joined' ? '' : html`<details><summary>Invite people</summary><sc-invite-share .link=${link}></sc-invite-share></details>`}
-        <ol role="log" aria-live="polite" aria-label="Messages" @scroll=${this.#onScroll}>
-          ${repeat(
-            withGaps(conversations.history(this.conversation), conversations.gaps(this.conversation)),
-            (item) => (item.kind === 'gap' ? `gap:${item.line.before ?? ''}` : item.entry.id),
-            (item) => (item.kind === 'gap' ? gapLine(item.line) : this.#message(item.entry)),
-          )}
-          ${repeat(
-            conversations.pending(this.conversation),
-            (item) => item.id,
-            (item) => this.#pending(item, session.network === 'online'),
-          )}
-        </ol>
+        <div class="log" role="log" aria-live="polite" aria-label="Messages">
+          <ol class="messages" @scroll=${this.#onScroll}>
+            ${repeat(
+              withDays(
+                withGaps(conversations.history(this.conversation), conversations.gaps(this.conversation)),
+                conversations.pending(this.conversation),
+              ),
+              itemKey,
+              (item) => {
+                switch (item.kind) {
+                  case 'day':
+                    return html`<li class="day" data-testid="day">${dayLabel(item.atMs)}</li>`
+                  case 'gap':
+                    return gapLine(item.line)
+                  case 'message':
+                    return this.#message(item.entry)
+                  case 'pending':
+                    return this.#pending(item.item, session.network === 'online')
+                }
+              },
+            )}
+          </ol>
+        </div>
         ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
       </div>
-      <form @submit=${this.#send}>
-        <label class="visually-hidden" for="composer">Message</label>
-        <input id="composer" name="text" autocomplete="off" maxlength="4000" ?disabled=${!canWrite} placeholder="Write a message" />
-        <button type="submit" ?disabled=${!canWrite}>Send</button>
-      </form>
+      <sc-composer ?disabled=${!canWrite} .send=${this.#send}></sc-composer>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
   }
@@ -278,7 +380,7 @@ export class ScChatView extends LitElement {
   }
 
   #message(entry: ChatEntry) {
-    const time = shortTime(entry.sentAtMs)
+    const time = timeOf(entry.sentAtMs)
     if (entry.state === 'undecryptable') {
       return html`<li class="undecryptable" data-message-id=${entry.id}>
         <span class="meta">${shortAddress(entry.sender)} · ${time}</span>
@@ -288,7 +390,7 @@ export class ScChatView extends LitElement {
     }
     return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
       <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>${deliveryMark(entry)}
-      <div class="text">${entry.text}</div>
+      <div class="text" dir="auto">${messageBody(entry.text)}</div>
       ${this.#anchorMark(entry)}
     </li>`
   }
@@ -303,8 +405,8 @@ export class ScChatView extends LitElement {
           ? 'sending…'
           : 'pending — will be sent when you reconnect'
     return html`<li class="mine pending" data-pending-id=${item.id}>
-      <span class="meta">you · ${shortTime(item.writtenAtMs)} · <span data-testid="pending">${status}</span></span>
-      <div class="text">${item.text}</div>
+      <span class="meta">you · ${timeOf(item.writtenAtMs)} · <span data-testid="pending">${status}</span></span>
+      <div class="text" dir="auto">${messageBody(item.text)}</div>
     </li>`
   }
 
@@ -313,24 +415,17 @@ export class ScChatView extends LitElement {
     return html`<sc-anchor-mark .anchor=${entry.anchor} messageId=${entry.id}></sc-anchor-mark>`
   }
 
-  async #send(event: SubmitEvent): Promise<void> {
-    event.preventDefault()
-    const form = event.target as HTMLFormElement
-    const input = form.elements.namedItem('text') as HTMLInputElement
-    const text = input.value.trim()
-    if (text === '' || this.conversations === undefined) return
+  /** The composer's: the message goes to the outbox; why it could not is said under the composer. */
+  readonly #send = async (text: string): Promise<void> => {
+    if (this.conversations === undefined) throw new Error('not signed in')
     this.problem = undefined
     // One's own message is always shown, wherever the reader was.
     this.reading = false
-    // Cleared at once, not once the send resolves: a send can take a while (a gated room's chain read, the
-    // relay's store), and clearing after it wiped what the person had typed meanwhile — their next message.
-    input.value = ''
     try {
       await this.conversations.send(this.conversation, text)
     } catch (err) {
       this.problem = describeError(err)
-      // Not lost: back in the composer unless something new is being typed there.
-      if (input.value === '') input.value = text
+      throw err
     }
   }
 
@@ -378,18 +473,58 @@ function deliveryMark(entry: ChatEntry) {
 }
 
 /** The history with each gap line before the message that named it; one whose message is not shown, last. */
-function withGaps(
-  history: readonly ChatEntry[],
-  gaps: readonly GapLine[],
-): Array<{ kind: 'message'; entry: ChatEntry } | { kind: 'gap'; line: GapLine }> {
+function withGaps(history: readonly ChatEntry[], gaps: readonly GapLine[]): ListItem[] {
   const shown = new Set(history.map((entry) => entry.id))
   const placed = new Map(gaps.filter((g) => g.before !== undefined && shown.has(g.before)).map((g) => [g.before, g]))
   const items = history.flatMap((entry) => {
     const line = placed.get(entry.id)
     return [...(line === undefined ? [] : [{ kind: 'gap' as const, line }]), { kind: 'message' as const, entry }]
   })
-  for (const line of gaps) if (!placed.has(line.before)) items.push({ kind: 'gap', line })
+  for (const line of gaps) if (!placed.has(line.before)) items.push({ kind: 'gap' as const, line })
   return items
+}
+
+type ListItem =
+  | { kind: 'message'; entry: ChatEntry }
+  | { kind: 'gap'; line: GapLine }
+  | { kind: 'pending'; item: PendingMessage }
+  | { kind: 'day'; atMs: number }
+
+function itemKey(item: ListItem): string {
+  switch (item.kind) {
+    case 'message':
+      return item.entry.id
+    case 'gap':
+      return `gap:${item.line.before ?? ''}`
+    case 'pending':
+      return `pending:${item.item.id}`
+    case 'day':
+      return `day:${dayKey(item.atMs)}`
+  }
+}
+
+/**
+ * The messages, then those still pending, with a day line before each day's first: a message stamped earlier than
+ * the one before it (a sender's clock, a late catch-up) stays where it is and names no day of its own.
+ */
+function withDays(items: ListItem[], pending: readonly PendingMessage[]): ListItem[] {
+  const out: ListItem[] = []
+  let latestMs = Number.NEGATIVE_INFINITY
+  for (const item of [...items, ...pending.map((p): ListItem => ({ kind: 'pending', item: p }))]) {
+    const atMs =
+      item.kind === 'message' ? item.entry.sentAtMs : item.kind === 'pending' ? item.item.writtenAtMs : undefined
+    if (atMs !== undefined && atMs > latestMs && dayKey(atMs) !== '') {
+      if (dayKey(atMs) !== dayKey(latestMs)) out.push({ kind: 'day', atMs })
+      latestMs = atMs
+    }
+    out.push(item)
+  }
+  return out
+}
+
+/** A message's time: hours and minutes, the full date and time on hover and to machines. */
+function timeOf(ms: number) {
+  return html`<time datetime=${isoDateTime(ms)} title=${dateTime(ms)}>${shortTime(ms)}</time>`
 }
 
 /** "2 messages missing — fetching…", then gone once filled, or "2 messages could not be recovered". */

@@ -122,6 +122,10 @@ export class Conversations extends EventTarget implements SessionPart {
   /** The history write of the receipts of one burst, once they are all in (see `#watchDms`). */
   #savingDelivered: Promise<void> | undefined
   #changeTimer: ReturnType<typeof setTimeout> | undefined
+  /** The conversation open at the last sign-out or reload, until {@link takeLastOpen} hands it over. */
+  #lastOpen: string | undefined
+  /** What {@link remember} last wrote: a re-selection of the same conversation writes nothing. */
+  #remembered: string | undefined
   #detach: Array<() => void> = []
 
   constructor(session: Session) {
@@ -167,7 +171,12 @@ export class Conversations extends EventTarget implements SessionPart {
   async open(signedIn: SignedIn): Promise<void> {
     this.#signedIn = signedIn
     const { store, client } = signedIn
-    const [rooms, saved] = await Promise.all([client.savedRooms(), store.conversations()])
+    const [rooms, saved, lastOpen] = await Promise.all([
+      client.savedRooms(),
+      store.conversations(),
+      store.lastOpen().catch(() => undefined),
+    ])
+
     const readMarks = new Map(saved.map((conversation) => [conversation.id, conversation.lastReadMs]))
     const views: ConversationView[] = [
       ...rooms.map(
@@ -210,6 +219,9 @@ export class Conversations extends EventTarget implements SessionPart {
       await Promise.all(gone.map((conversation) => store.deleteHistory(conversation.id)))
       await this.#saveIndex()
     }
+    // Once the views are there: the view asks on every change.
+    this.#lastOpen = lastOpen
+    this.#remembered = lastOpen
     this.#changed()
   }
 
@@ -232,6 +244,8 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#detach = []
     this.#signedIn = undefined
     this.#client = undefined
+    this.#lastOpen = undefined
+    this.#remembered = undefined
     this.#outbox = undefined
     this.#sendProblems.clear()
     this.#dmCatchingUp = undefined
@@ -302,6 +316,26 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   /** Leaves a room (forgotten by the sdk, its keys too: also offline) or closes a DM, and drops its history. */
+  /**
+   * The conversation that was open when the app was last used, once per sign-in (after a reload too), if it is
+   * still there: the view opens it again.
+   */
+  takeLastOpen(): string | undefined {
+    const id = this.#lastOpen
+    this.#lastOpen = undefined
+    return id !== undefined && this.#views.has(id) && !isPendingRoom(id) ? id : undefined
+  }
+
+  /** Keeps `id` (or no conversation) as the one open, for {@link takeLastOpen} after a reload. */
+  remember(id: string | undefined): void {
+    const store = this.#signedIn?.store
+    const kept = id === undefined || isPendingRoom(id) ? undefined : id
+    if (store === undefined || kept === this.#remembered) return
+    this.#remembered = kept
+    this.#lastOpen = undefined
+    void store.saveLastOpen(kept).catch(() => {})
+  }
+
   async leave(id: string): Promise<void> {
     const view = this.#views.get(id)
     const signedIn = this.#signedIn

@@ -67,6 +67,12 @@ const conversationSchema = z.discriminatedUnion('kind', [
 export type SavedConversation = z.infer<typeof conversationSchema>
 
 const INDEX = 'web/conversations'
+/**
+ * The conversation open when the app was last used, brought back after a reload. In the vault, not in
+ * localStorage: a room's id or a DM's address says who this wallet talks to, which the encrypted vault keeps to
+ * itself and localStorage would show to anything that reads the browser profile.
+ */
+const LAST_OPEN = 'web/last-open'
 const historyName = (id: string): string => `web/history/${id}`
 /** Leaf lists of this wallet's own anchors that no relay has taken yet, hex: kept until one does. */
 const PENDING_LEAF_LISTS = 'web/leaf-lists/pending'
@@ -93,6 +99,15 @@ export class HistoryStore {
 
   saveConversations(list: SavedConversation[]): Promise<void> {
     return this.#vault.putJson(INDEX, list)
+  }
+
+  async lastOpen(): Promise<string | undefined> {
+    return (await this.#vault.getJson(LAST_OPEN, z.object({ id: z.string() })))?.id
+  }
+
+  /** `undefined`: no conversation open (the list, or a page such as New room). */
+  saveLastOpen(id: string | undefined): Promise<void> {
+    return id === undefined ? this.#vault.delete(LAST_OPEN) : this.#vault.putJson(LAST_OPEN, { id })
   }
 
   async history(id: string): Promise<ChatEntry[]> {

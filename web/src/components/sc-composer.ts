@@ -1,0 +1,119 @@
+import { MAX_TEXT_BYTES } from '@securechat/sdk/constants'
+import { css, html, LitElement } from 'lit'
+import { customElement, property, query, state } from 'lit/decorators.js'
+import { baseStyles } from './styles.ts'
+
+/** From this share of `MAX_TEXT_BYTES` on, the composer shows how much is left. */
+const SHOW_COUNT_FROM = 0.75
+
+const utf8 = new TextEncoder()
+
+/**
+ * Where a message is written: Enter sends, Shift+Enter starts a new line. Its limit is the protocol's
+ * (`MAX_TEXT_BYTES`, in UTF-8 bytes: an emoji takes four), told before sending — a count near it, and past it a
+ * line saying by how much, with Send off. Nothing typed or pasted is ever cut. `send` is handed the text; the
+ * composer is cleared at once, and the text put back if `send` throws and nothing new was typed meanwhile.
+ */
+@customElement('sc-composer')
+export class ScComposer extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      form {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr) auto;
+        gap: 0.25rem 0.5rem;
+        padding-top: 0.5rem;
+        align-items: end;
+      }
+      textarea {
+        resize: none;
+        /* Grows with what is written, up to a third of the screen; then it scrolls. */
+        field-sizing: content;
+        max-height: 33vh;
+        padding: 0.625rem 0.5rem;
+        line-height: 1.4;
+      }
+      .count {
+        grid-column: 1 / -1;
+        font-size: 0.8125rem;
+        color: var(--sc-muted);
+        margin: 0;
+      }
+      .count.over {
+        color: var(--sc-danger);
+        font-weight: 600;
+      }
+    `,
+  ]
+
+  @property({ type: Boolean }) disabled = false
+  @property({ attribute: false }) send: ((text: string) => Promise<void>) | undefined
+  /** UTF-8 bytes of what would be sent (trimmed, as it is sent). */
+  @state() private bytes = 0
+  @query('textarea') private input: HTMLTextAreaElement | undefined
+
+  override render() {
+    const over = this.bytes > MAX_TEXT_BYTES
+    const shown = over || this.bytes >= MAX_TEXT_BYTES * SHOW_COUNT_FROM
+    return html`<form @submit=${this.#submit}>
+      <label class="visually-hidden" for="composer">Message</label>
+      <textarea
+        id="composer"
+        name="text"
+        rows="1"
+        autocomplete="off"
+        placeholder="Write a message"
+        aria-describedby="count"
+        aria-invalid=${over ? 'true' : 'false'}
+        ?disabled=${this.disabled}
+        @input=${this.#measure}
+        @keydown=${this.#onKey}
+      ></textarea>
+      <button type="submit" ?disabled=${this.disabled || over}>Send</button>
+      <p id="count" class=${over ? 'count over' : 'count'} role="status" data-testid="composer-count">${
+        !shown
+          ? ''
+          : over
+            ? `Too long by ${(this.bytes - MAX_TEXT_BYTES).toLocaleString('en')} bytes: a message holds ${MAX_TEXT_BYTES.toLocaleString('en')} (emoji and many scripts take 2–4 bytes a character).`
+            : `${this.bytes.toLocaleString('en')} of ${MAX_TEXT_BYTES.toLocaleString('en')} bytes`
+      }</p>
+    </form>`
+  }
+
+  #measure(): void {
+    this.bytes = utf8.encode(this.input?.value.trim() ?? '').byteLength
+  }
+
+  #onKey(event: KeyboardEvent): void {
+    // Shift+Enter is a new line; Enter while an input method composes a word (Japanese, Chinese) is its.
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
+    event.preventDefault()
+    this.#submit()
+  }
+
+  async #submit(event?: SubmitEvent): Promise<void> {
+    event?.preventDefault()
+    const input = this.input
+    if (input === undefined || this.send === undefined || this.disabled) return
+    const text = input.value.trim()
+    if (text === '' || utf8.encode(text).byteLength > MAX_TEXT_BYTES) return
+    // Cleared at once, not once the send resolves: a send can take a while (a gated room's chain read, the
+    // relay's store), and clearing after it wiped what the person had typed meanwhile — their next message.
+    input.value = ''
+    this.#measure()
+    try {
+      await this.send(text)
+    } catch {
+      // Not lost (the caller says why): back in the composer unless something new is being typed there.
+      if (input.value === '') input.value = text
+      this.#measure()
+    }
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-composer': ScComposer
+  }
+}
