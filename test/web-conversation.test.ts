@@ -49,11 +49,13 @@ let daveClockOffsetMs = 0
 let invite = ''
 let alice: Person
 let bob: Person
+let carol: Person | undefined
 
 beforeAll(async () => {
   const webRoot = await tempDir('web-conversation-dist-')
   await buildWebApp(webRoot)
-  chain = await startTestChain({ mintTo: [] })
+  // Alice (account 1) holds a MemberNFT; carol (3) holds nothing.
+  chain = await startTestChain({ mintTo: [1] })
   relay = await startBrowserRelay(chain, { webRoot })
   http = relay.services.http!
   browser = await launchChromium()
@@ -71,21 +73,21 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
+  for (const person of [alice, bob, carol]) await person?.context.close().catch(() => {})
   await browser?.close()
   await dave?.stop()
   await relay?.stop()
   await chain?.stop()
 })
 
-async function openApp(account: number): Promise<Person> {
+async function openApp(account: number, url = http.url): Promise<Person> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   await watchCsp(context)
   await injectWallet(context, chain.accounts[account]!, chain.chainId)
   const page = await context.newPage()
   const consoleCsp: string[] = []
   recordCspConsole(page, consoleCsp)
-  await page.goto(http.url)
+  await page.goto(url)
   return { context, page, consoleCsp }
 }
 
@@ -170,7 +172,16 @@ describe('web app: the conversation as people expect it', () => {
     expect(await composer(alice.page).inputValue()).toBe('first line\nsecond line')
     await alice.page.keyboard.press('Enter')
     await shownMessage(bob.page, 'second line').waitFor({ timeout: UI_TIMEOUT_MS })
-    expect(await lastText(bob.page).innerText()).toBe('first line\nsecond line')
+    // The line break typed is one in the message: text, a <br>, text.
+    const shown = await lastText(bob.page).evaluate((el) =>
+      [...(el.querySelector('p')?.childNodes ?? [])]
+        .filter(
+          (node) =>
+            node.nodeType !== Node.COMMENT_NODE && !(node.nodeType === Node.TEXT_NODE && node.textContent === ''),
+        )
+        .map((node) => node.textContent || node.nodeName),
+    )
+    expect(shown).toEqual(['first line', 'BR', 'second line'])
     expect(await composer(alice.page).inputValue()).toBe('')
   })
 
@@ -256,13 +267,22 @@ describe('web app: the conversation as people expect it', () => {
       const message = shownMessage(person.page, 'click me')
       await message.waitFor({ timeout: UI_TIMEOUT_MS })
       const text = message.locator('.text')
-      expect(await text.innerText()).toBe(
-        [
-          '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>',
-          '[click me](javascript:window.__pwned=3) <a href="javascript:window.__pwned=4">a link</a>',
-          '<iframe srcdoc="<script>parent.__pwned=5</script>"></iframe> data:text/html,<b>x</b>',
-        ].join('\n'),
+      // As written, line by line: only text nodes and the <br> of each line break.
+      const nodes = await text.evaluate((el) =>
+        [...(el.querySelector('p')?.childNodes ?? [])]
+          .filter(
+            (node) =>
+              node.nodeType !== Node.COMMENT_NODE && !(node.nodeType === Node.TEXT_NODE && node.textContent === ''),
+          )
+          .map((node) => node.textContent || node.nodeName),
       )
+      expect(nodes).toEqual([
+        '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>',
+        'BR',
+        '[click me](javascript:window.__pwned=3) <a href="javascript:window.__pwned=4">a link</a>',
+        'BR',
+        '<iframe srcdoc="<script>parent.__pwned=5</script>"></iframe> data:text/html,<b>x</b>',
+      ])
       expect(await text.locator('img, script, a, iframe, b').count()).toBe(0)
       expect(await person.page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined()
       expect(await cspViolations(person.page)).toEqual([])
@@ -350,8 +370,43 @@ describe('web app: the conversation as people expect it', () => {
     await expectNoSeriousAxeViolations(page, 'join')
   })
 
-  it('security: zero CSP or Trusted Types violations on both pages, axe scans included', async () => {
-    for (const person of [alice, bob]) {
+  it('behavior: a gated room tells its members what it asks; an invite opened before sign-in names its room; a wallet without the token reads what to get and where', async () => {
+    const page = alice.page
+    const nft = chain.addresses.memberNft
+    await page.getByRole('button', { name: 'New room' }).click()
+    await page.getByLabel('Name').fill('holders')
+    await page.getByLabel('Access').selectOption('erc721')
+    await page.getByLabel('Contract address').fill(nft)
+    await page.getByRole('button', { name: 'Create room' }).click()
+    await page.getByRole('heading', { name: '# holders' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    // The token's own name, once the chain gave it.
+    await expect
+      .poll(() => page.getByTestId('requirement').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`Members hold 1 × SecureChat Member (${nft}) on chain ${chain.chainId}.`)
+    await page.getByText('Invite people').click()
+    const link = await page.locator('sc-invite-share input').inputValue()
+    await page.getByText('Invite people').click()
+
+    carol = await openApp(3, link)
+    const invited = carol.page.getByTestId('invited')
+    await invited.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect((await invited.textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+      `You are invited to # holders: sign in to join it. Members hold 1 × ERC-721 token (${nft}) on chain ${chain.chainId}.`,
+    )
+    await expectNoSeriousAxeViolations(carol.page, 'sign-in, invited')
+    await signIn(carol)
+    const notice = carol.page.getByTestId('not-eligible')
+    await notice.waitFor({ timeout: UI_TIMEOUT_MS })
+    const carolAddress = chain.accounts[3]!.address
+    expect(await notice.textContent()).toBe(
+      `You are not eligible for this room. This room requires 1 × SecureChat Member (${nft}) on chain ${chain.chainId}; ${carolAddress} holds 0. To read and write here, get that token (contract ${nft} on chain ${chain.chainId}) into this wallet — the room's owner can tell you where it is issued — or sign in with a wallet that holds it, then open the invite again.`,
+    )
+    await screenshot(carol.page, 'not-eligible')
+    await expectNoSeriousAxeViolations(carol.page, 'room, not eligible')
+  })
+
+  it('security: zero CSP or Trusted Types violations on every page, axe scans included', async () => {
+    for (const person of [alice, bob, carol!]) {
       expect(await cspViolations(person.page)).toEqual([])
       expect(person.consoleCsp).toEqual([])
     }

@@ -10,7 +10,8 @@ import './components/sc-join-room.ts'
 import './components/sc-new-dm.ts'
 import { loadConfig } from './config.ts'
 import { Anchoring } from './state/anchoring.ts'
-import { Conversations } from './state/conversations.ts'
+import { Conversations, inviteFromText } from './state/conversations.ts'
+import { inviteSummary, requirementSentence } from './state/room-access.ts'
 import { Session } from './state/session.ts'
 
 /** The app's state, each part with its own context and change event. */
@@ -28,4 +29,15 @@ export async function startSession(signal?: AbortSignal): Promise<AppState> {
   const anchoring = new Anchoring(config, conversations)
   session.attach(conversations, anchoring)
   return { session, conversations, anchoring }
+}
+
+/**
+ * Which room the invite in `hash` (`#invite=…`) is for, and what it asks, for the sign-in page: an invite opened
+ * before sign-in says what it leads to. Undefined when `hash` holds no readable invite.
+ */
+export function invitedTo(hash: string): { name: string; requirement: string | undefined } | undefined {
+  if (!hash.startsWith('#invite=')) return undefined
+  const summary = inviteSummary(inviteFromText(hash))
+  if (summary === undefined) return undefined
+  return { name: summary.name, requirement: summary.gate === undefined ? undefined : requirementSentence(summary.gate) }
 }

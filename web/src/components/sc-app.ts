@@ -27,6 +27,8 @@ export class ScApp extends LitElement {
         display: grid;
         /* Header, notices (often none), the rest: a notice takes its line and no more. */
         grid-template-rows: auto auto minmax(0, 1fr);
+        /* Never wider than the screen: a line that does not fit (a long room name) is cut, not scrolled sideways. */
+        grid-template-columns: minmax(0, 1fr);
         height: 100dvh;
         background: var(--sc-bg);
       }
@@ -75,6 +77,7 @@ export class ScApp extends LitElement {
       .pane {
         display: grid;
         grid-template-rows: minmax(0, 1fr);
+        grid-template-columns: minmax(0, 1fr);
         min-height: 0;
       }
       .banner {
@@ -93,7 +96,7 @@ export class ScApp extends LitElement {
       /* Phone-sized screens: one column, the list or the open conversation. */
       @media (max-width: 700px) {
         main {
-          grid-template-columns: 1fr;
+          grid-template-columns: minmax(0, 1fr);
         }
         main.open sc-conversation-list {
           display: none;
@@ -176,6 +179,8 @@ export class ScApp extends LitElement {
 
   /** Set when the signed-in part of the app, or the relay's config, could not be loaded. */
   @state() private loadProblem: string | undefined
+  /** The room an invite link opened before sign-in is for (`#invite=…`), shown on the sign-in page. */
+  @state() private invitedTo: { name: string; requirement: string | undefined } | undefined
   /** A wallet was picked before the signed-in part had loaded. */
   @state() private waitingForApp = false
 
@@ -208,6 +213,7 @@ export class ScApp extends LitElement {
       this.anchoring = state.anchoring
       this.#controller.target = state.session
       this.#conversationChanges.target = state.conversations
+      this.invitedTo = app.invitedTo(location.hash)
       return { app, ...state }
     })()
     this.#loaded.catch((err: unknown) => {
@@ -292,6 +298,7 @@ export class ScApp extends LitElement {
           `
           : html`<main class="signed-out">
             <sc-sign-in
+              .invitedTo=${this.invitedTo}
               .wallets=${this.wallets}
               ?busy=${this.waitingForApp || session?.status === 'signing-in'}
               .problem=${session?.problem}
@@ -355,7 +362,13 @@ export class ScApp extends LitElement {
     this.conversations?.remember(page === 'chat' ? selected : undefined)
   }
 
-  readonly #onHash = (): void => void this.#openInviteFromUrl()
+  readonly #onHash = (): void => {
+    // Signed out, the sign-in page names the room of the link just opened; signed in, it is joined.
+    void this.#loaded?.then(({ app }) => {
+      if (this.session?.status !== 'signed-in') this.invitedTo = app.invitedTo(location.hash)
+    })
+    void this.#openInviteFromUrl()
+  }
 
   /** An invite link (`#invite=…`) joins its room once signed in, then leaves the address bar clean. */
   async #openInviteFromUrl(): Promise<void> {
@@ -365,6 +378,7 @@ export class ScApp extends LitElement {
     }
     const invite = location.hash // joinInvite takes the `#invite=…` part as it is
     history.replaceState(null, '', location.pathname)
+    this.invitedTo = undefined
     try {
       this.#show('chat', await conversations.joinInvite(invite))
       this.startProblem = undefined

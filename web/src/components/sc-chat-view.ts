@@ -30,8 +30,10 @@ export class ScChatView extends LitElement {
       :host {
         display: grid;
         grid-template-rows: auto 1fr auto;
+        grid-template-columns: minmax(0, 1fr);
         height: 100%;
         min-height: 0;
+        min-width: 0;
       }
       header {
         display: flex;
@@ -44,6 +46,9 @@ export class ScChatView extends LitElement {
       }
       h2 {
         margin: 0;
+      }
+      .requirement {
+        display: block;
       }
       .actions {
         display: flex;
@@ -213,7 +218,8 @@ export class ScChatView extends LitElement {
           overflow: hidden;
           text-overflow: ellipsis;
         }
-        [data-testid='members'] {
+        [data-testid='members'],
+        .requirement {
           display: block;
           white-space: nowrap;
           overflow: hidden;
@@ -309,6 +315,7 @@ export class ScChatView extends LitElement {
     const others = view.members.filter((m) => m.address !== session.address)
     // Written here, not sent yet: the composer works offline too, and in a room still being joined again.
     const canWrite = view.state === 'joined' || view.state === 'joining'
+    const requirement = isRoom && view.state !== 'not-eligible' ? conversations.requirement(view.id) : undefined
     return html`
       <header>
         <div>
@@ -318,6 +325,7 @@ export class ScChatView extends LitElement {
               ? html`<span class="meta" data-testid="members">${others.length === 0 ? 'nobody else here right now' : `here: ${others.map((m) => this.#memberLabel(m)).join(', ')}`}</span>`
               : ''
           }
+          ${requirement === undefined ? '' : html`<span class="meta requirement" data-testid="requirement" title=${requirement}>${requirement}</span>`}
         </div>
         <div class="actions">
           ${isRoom && view.state === 'joined' && this.anchoring?.canAnchor === true ? html`<sc-anchor-action .room=${view.id}></sc-anchor-action>` : ''}

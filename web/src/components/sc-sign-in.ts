@@ -15,6 +15,11 @@ export class ScSignIn extends LitElement {
         display: grid;
         gap: 0.5rem;
       }
+      .invited {
+        padding: 0.75rem 1rem;
+        border-radius: 8px;
+        background: #dbeafe;
+      }
       button {
         display: inline-flex;
         align-items: center;
@@ -26,11 +31,21 @@ export class ScSignIn extends LitElement {
   @property({ attribute: false }) wallets: WalletChoice[] = []
   @property({ type: Boolean }) busy = false
   @property() problem: string | undefined
+  /** An invite link opened before sign-in: the room it is for, and what the room asks of its members. */
+  @property({ attribute: false }) invitedTo: { name: string; requirement: string | undefined } | undefined
 
   override render() {
     return html`
       <section aria-labelledby="sign-in-title">
         <h2 id="sign-in-title">Sign in with your wallet</h2>
+        ${
+          this.invitedTo === undefined
+            ? ''
+            : html`<p class="invited" data-testid="invited">
+              You are invited to <strong># ${this.invitedTo.name}</strong>: sign in to join it.
+              ${this.invitedTo.requirement ?? ''}
+            </p>`
+        }
         <p class="muted">
           Your wallet signs one message that lets this browser chat for you (no transaction, no gas). The first time on
           this device, it also signs one text twice: that derives the key of your encrypted vault here, and shows the

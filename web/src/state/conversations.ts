@@ -25,6 +25,7 @@ import {
   type VerifiedAnchor,
 } from './history-store.ts'
 import { Outbox, type PendingMessage } from './outbox.ts'
+import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
 export interface ConversationView {
@@ -87,6 +88,11 @@ export function isPendingRoom(id: string): boolean {
   return id.startsWith(PENDING_PREFIX)
 }
 
+/** A room's token gate, from the invite it was joined with; undefined for an open room or a DM. */
+function gateOf(view: ConversationView): GateRule | undefined {
+  return view.kind === 'room' && view.invite !== undefined ? inviteSummary(view.invite)?.gate : undefined
+}
+
 /** Accepts an invite string or a link carrying one (`…#invite=securechat:…`). */
 export function inviteFromText(text: string): string {
   const trimmed = text.trim()
@@ -126,6 +132,11 @@ export class Conversations extends EventTarget implements SessionPart {
   #lastOpen: string | undefined
   /** What {@link remember} last wrote: a re-selection of the same conversation writes nothing. */
   #remembered: string | undefined
+  /**
+   * Each room's requirement once known (see {@link requirement}): a gated room's once its tokens were asked for,
+   * `null` for an open room (its invite is decoded once, not on every render).
+   */
+  readonly #requirements = new Map<string, string | null>()
   #detach: Array<() => void> = []
 
   constructor(session: Session) {
@@ -254,6 +265,7 @@ export class Conversations extends EventTarget implements SessionPart {
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     this.#views.clear()
+    this.#requirements.clear()
     this.#history.clear()
     this.#changed()
   }
@@ -294,7 +306,7 @@ export class Conversations extends EventTarget implements SessionPart {
         lastReadMs: Date.now(),
         unread: 0,
         state: 'not-eligible',
-        problem: err.message,
+        problem: notEligibleSentence(inviteSummary(invite)?.gate, err.message),
         members: [],
         catchingUp: undefined,
       })
@@ -324,6 +336,36 @@ export class Conversations extends EventTarget implements SessionPart {
     const id = this.#lastOpen
     this.#lastOpen = undefined
     return id !== undefined && this.#views.has(id) && !isPendingRoom(id) ? id : undefined
+  }
+
+  /**
+   * What room `id` asks of its members, in a sentence ("Members hold 1 × SecureChat Member (0x…) on chain
+   * 31337."), or undefined for an open room or a DM. The first call asks the chain for the tokens' names (through
+   * the sdk's gate evaluator, which reads this wallet's balance anyway); until it answers, the sentence names the
+   * token standard instead.
+   */
+  requirement(id: string): string | undefined {
+    const known = this.#requirements.get(id)
+    if (known !== undefined) return known ?? undefined
+    const view = this.#views.get(id)
+    const gate = view === undefined ? undefined : gateOf(view)
+    if (gate === undefined) {
+      if (view?.kind === 'room' && view.invite !== undefined) this.#requirements.set(id, null)
+      return undefined
+    }
+    const client = this.#client
+    if (client?.gates !== undefined && view?.state === 'joined') {
+      this.#requirements.set(id, requirementSentence(gate))
+      void client.gates.evaluate(gate, client.address).then(
+        (result) => {
+          const tokens = new Map(result.holdings.map((h) => [getAddress(h.condition.contract), h.token]))
+          this.#requirements.set(id, requirementSentence(gate, tokens))
+          this.#changed()
+        },
+        () => {}, // the standard's name stays
+      )
+    }
+    return requirementSentence(gate)
   }
 
   /** Keeps `id` (or no conversation) as the one open, for {@link takeLastOpen} after a reload. */
@@ -474,7 +516,8 @@ export class Conversations extends EventTarget implements SessionPart {
       this.#flush()
     } catch (err) {
       view.state = err instanceof NotEligibleError ? 'not-eligible' : 'error'
-      view.problem = describeError(err)
+      view.problem =
+        err instanceof NotEligibleError ? notEligibleSentence(gateOf(view), err.message) : describeError(err)
     }
   }
 
@@ -567,7 +610,7 @@ export class Conversations extends EventTarget implements SessionPart {
       const view = this.#views.get(room.id)
       if (view === undefined) return
       view.state = event.detail.eligible ? 'joined' : 'not-eligible'
-      view.problem = event.detail.eligible ? undefined : event.detail.reason
+      view.problem = event.detail.eligible ? undefined : notEligibleSentence(gateOf(view), event.detail.reason)
       this.#changed()
     })
     onMembers()
