@@ -183,4 +183,40 @@ describe('reply, react, edit and delete from the CLI', () => {
     expect(lines).toContainEqual(expect.objectContaining({ type: 'delete', target: id, sender: ALICE.address }))
     expect(await vaultText(bobDir, BOB.key)).not.toContain(secret)
   }, 180_000)
+
+  it('behavior: in a DM (--dm), a reaction, an edit and a delete reach the other wallet’s listen --dm --json', async () => {
+    const relay = track(await startRelayProcess())
+    const address = relay.multiaddrs[0]!
+    const [aliceDir, bobDir] = [await tempDir('kinds-dm-alice-'), await tempDir('kinds-dm-bob-')]
+    const bob = track(
+      spawnCli(['listen', '--dm', '--json', '--data-dir', bobDir, '--bootstrap', address], {
+        SECURECHAT_PRIVATE_KEY: BOB.key,
+      }),
+    )
+    await untilStderr(bob, 'listening for direct messages')
+    const dm = ['--dm', BOB.address, '--data-dir', aliceDir, '--bootstrap', address]
+    const secret = `s${Math.random().toString(36).slice(2)}`
+    const id = await write(
+      ['dm', BOB.address, `first ${secret}`, '--data-dir', aliceDir, '--bootstrap', address],
+      ALICE.key,
+    )
+    await nextLine(bob, (l) => l.type === 'dm' && l.id === id)
+
+    await write(['react', id, '👀', ...dm], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'react')).toMatchObject({
+      conversation: ALICE.address,
+      target: id,
+      message: { reactions: [{ emoji: '👀', count: 1, by: [ALICE.address] }] },
+    })
+    await write(['edit', id, `second ${secret}`, ...dm], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
+      message: { text: `second ${secret}`, versions: 2 },
+    })
+    await write(['delete', id, ...dm], ALICE.key)
+    expect(await nextLine(bob, (l) => l.type === 'delete')).toMatchObject({ target: id, message: { deleted: true } })
+
+    bob.kill('SIGINT')
+    expect(await bob.exited).toBe(0)
+    expect(await vaultText(bobDir, BOB.key)).not.toContain(secret)
+  }, 240_000)
 })
