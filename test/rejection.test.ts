@@ -493,7 +493,7 @@ describe('rejected, never delivered', () => {
     }
   })
 
-  it('behavior: a message whose sender has no known certificate is ignored, then accepted once it is known', async () => {
+  it('behavior: a message whose sender has no known certificate is ignored, then accepted once it is known; at a relay it waits for the certificate', async () => {
     const net = await startNetwork()
     // A record exactly as a client writes it, taken off the wire.
     const data = await honestRoundTrip(net, net.alice, 'who am I?')
@@ -504,7 +504,9 @@ describe('rejected, never delivered', () => {
       roomId: net.roomId,
       registry,
       manifest: net.alice.room.manifest,
-      onUnknownSender: (m) => unknown.push(m.from.toString()),
+      onUnknownSender: (m) => {
+        unknown.push(m.from.toString())
+      },
       onRejected: (from) => rejected.push(from),
     })
     const key = await generateKeyPair('Ed25519')
@@ -529,5 +531,29 @@ describe('rejected, never delivered', () => {
     expect(accepted?.type).toBe('message')
     expect(accepted?.certificate.address).toBe(wallet.address)
     expect(rejected).toEqual([])
+
+    // A relay returns its fetch of the certificate: the record waits for it instead of being dropped (a sender key
+    // that overtook its sender's first presence was lost for good on relays without a store).
+    const relayRegistry = new CertificateRegistry()
+    const certificate = await certificateFor(wallet, from.toString())
+    const relay = new RoomGatekeeper({
+      roomId: net.roomId,
+      registry: relayRegistry,
+      manifest: net.alice.room.manifest,
+      onUnknownSender: async (m) => {
+        const added = relayRegistry.addOffline(m.from.toString(), certificate)
+        return added.status === 'valid' ? added.certificate : undefined
+      },
+    })
+    expect(await relay.validate(from, gossip)).toBe(TopicValidatorResult.Accept)
+    expect(relay.accepted(gossip)?.certificate.address).toBe(wallet.address)
+    // A fetch that brought nothing: dropped, as without one.
+    const empty = new RoomGatekeeper({
+      roomId: net.roomId,
+      registry: new CertificateRegistry(),
+      manifest: net.alice.room.manifest,
+      onUnknownSender: async () => undefined,
+    })
+    expect(await empty.validate(from, gossip)).toBe(TopicValidatorResult.Ignore)
   })
 })

@@ -79,6 +79,13 @@ export const RELAY_RECORDS_PER_SECOND = 2 * SEND_RECORDS_PER_SECOND
 export const RELAY_RECORD_BURST = 2 * SEND_RECORD_BURST
 
 /**
+ * Certificates a relay asks of its neighbours at once for senders it has not verified yet (their records wait for
+ * them instead of being dropped): far more than honest newcomers arrive at once; a flood of unknown senders beyond it
+ * is dropped without asking.
+ */
+export const RELAY_MAX_CERTIFICATE_FETCHES = 64
+
+/**
  * Control records (presence, sender keys; on DM topics device lists and queries) per device and topic per second, on
  * average. A member announces itself every 15 s; a sender key goes to 32 members per record, so a rotation in a room
  * of 1,000 is 32 records — the burst holds three of them at once.

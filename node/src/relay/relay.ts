@@ -1,6 +1,6 @@
 import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
-import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -26,9 +26,10 @@ import type { AcceptedDmRecord } from '@securechat/sdk/dm'
 import type { GateEvaluator, GateEvaluatorInit, GateReadStats } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
 import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
+import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
-import { RELAY_MESH_MAX_PEERS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import { RELAY_MAX_CERTIFICATE_FETCHES, RELAY_MESH_MAX_PEERS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
@@ -195,6 +196,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #linked: LinkedRelays | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
+  /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
+  readonly #certificateFetches = new Map<string, Promise<VerifiedCertificate | undefined>>()
 
   constructor(init: RelayInit) {
     super()
@@ -468,12 +471,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
           })
         }
       },
-      onUnknownSender: (message, source) => {
-        const from = message.from.toString()
-        void fetchCertificate(libp2p, source, from, { signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS) })
-          .then((certificate) => (certificate === undefined ? undefined : this.#checks.registry.add(from, certificate)))
-          .catch(() => undefined)
-      },
+      onUnknownSender: (message, source) => this.#fetchSender(message.from.toString(), source),
       onRejected: (from, reason) => this.#reject(from, reason, { room: roomId }),
     })
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined, heardAtMs: Date.now(), clients: new Set() })
@@ -488,6 +486,33 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     )
     libp2p.services.pubsub.subscribe(topic)
     this.#log.info('joined room topic', { room: roomId })
+  }
+
+  /**
+   * Fetches the certificate of a sender this relay has not verified yet from the peer that forwarded its record (which
+   * did), once per sender at a time; the sender's records wait for it (`RoomGatekeeper`). At most
+   * {@link RELAY_MAX_CERTIFICATE_FETCHES} at once: beyond, a record from an unknown sender is dropped (`Ignore`) as
+   * before. Dropped at once, a sender key sealed right after its sender's first presence was lost whenever it
+   * overtook that presence (gossip checks records' signatures concurrently) — for good with no store to re-publish
+   * it for (test/relay-network.test.ts, relays leaving a room).
+   */
+  #fetchSender(from: string, source: PeerId): Promise<VerifiedCertificate | undefined> | undefined {
+    const under = this.#certificateFetches.get(from)
+    if (under !== undefined) return under
+    const libp2p = this.#libp2p
+    if (libp2p === undefined || this.#certificateFetches.size >= RELAY_MAX_CERTIFICATE_FETCHES) return undefined
+    const fetched = fetchCertificate(libp2p, source, from, {
+      signal: AbortSignal.timeout(CERTIFICATE_FETCH_TIMEOUT_MS),
+    })
+      .then(async (certificate) => {
+        if (certificate === undefined) return undefined
+        const added = await this.#checks.registry.add(from, certificate)
+        return added.status === 'valid' ? added.certificate : undefined
+      })
+      .catch(() => undefined)
+      .finally(() => this.#certificateFetches.delete(from))
+    this.#certificateFetches.set(from, fetched)
+    return fetched
   }
 
   /**

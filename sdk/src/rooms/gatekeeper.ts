@@ -35,8 +35,15 @@ export interface RoomGatekeeperInit {
   registry: CertificateRegistry
   /** Peers always know it; a relay learns it from the first presence that carries it. */
   manifest?: SignedManifest
-  /** A message arrived from a PeerId whose certificate is not known yet: fetch it. */
-  onUnknownSender?: (message: SignedMessage, propagationSource: PeerId) => void
+  /**
+   * A message arrived from a PeerId whose certificate is not known yet: fetch it. Returning the fetch (the verified
+   * certificate it brought, if any) makes the record wait for it and be judged with it (a relay, which has no other
+   * copy of it) instead of being dropped (`Ignore`); a peer holds the record itself and returns nothing.
+   */
+  onUnknownSender?: (
+    message: SignedMessage,
+    propagationSource: PeerId,
+  ) => void | Promise<VerifiedCertificate | undefined>
   onRejected?: (from: string, reason: string) => void
   /** Reads a gated room's token gate; without one a gated room admits nobody (fail closed). */
   gates?: GateEvaluator
@@ -136,8 +143,15 @@ export class RoomGatekeeper {
           : TopicValidatorResult.Ignore,
       )
     }
-    if (fetchUnknown) this.#onUnknownSender?.(message, propagationSource)
-    return TopicValidatorResult.Ignore
+    const fetched = fetchUnknown ? this.#onUnknownSender?.(message, propagationSource) : undefined
+    if (fetched === undefined) return TopicValidatorResult.Ignore
+    return fetched.then(
+      (certificate) =>
+        certificate === undefined
+          ? TopicValidatorResult.Ignore
+          : this.#acceptMessage(message, record, certificate, from),
+      () => TopicValidatorResult.Ignore,
+    )
   }
 
   #acceptMessage(

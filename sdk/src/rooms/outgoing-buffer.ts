@@ -131,11 +131,11 @@ export class OutgoingBuffer {
 
   /**
    * A sender-key distribution just published, kept until a relay's store holds it and re-published meanwhile (a
-   * connection aborted with it queued loses it, as a message). Members that lack our key ask for it (`want`), but
-   * the answer starts where our chain is then: what we sent in between only this record opens, and only a store
-   * keeps it for them (found by the 20-peer loss test: a restarted sender's first distribution went down with its
-   * relay connection, and the messages it sent next stayed unreadable to seven members). Without a store to ask,
-   * nothing is kept.
+   * connection aborted with it queued loses it, as a message). Members that lack our key ask for it (`want`), and
+   * the answer starts where this record did (`RoomKeys.resend`), but only while we run and our epoch lasts: after
+   * that, what we sent in between only this record opens, and only a store keeps it for them (found by the 20-peer
+   * loss test: a restarted sender's first distribution went down with its relay connection, and the messages it sent
+   * next stayed unreadable to seven members). Without a store to ask, nothing is kept.
    */
   untilStored(id: string, bytes: Uint8Array): void {
     if (this.#stopped || this.#init.stored === undefined || this.#entries.has(id)) return

@@ -245,6 +245,35 @@ describe('sender keys over pairwise channels', () => {
     expect(await receiver.decrypt(alice.peerId, counted, HEADER)).toEqual(Uint8Array.of(1))
   })
 
+  it('behavior: a member whose distribution was lost asks again and reads what was sent since it was first sealed, nothing before', async () => {
+    const sender = keysOf(alice)
+    sender.rotate() // past the join grace: a member reads from where it was sealed, not from the start
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const before = await sender.encrypt(Uint8Array.of(0), HEADER)
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    // Lost on its way (a relay that did not know the sender yet dropped it; no store kept it).
+    expect(await distribute(sender)).toHaveLength(1)
+    const missed = [await sender.encrypt(Uint8Array.of(1), HEADER), await sender.encrypt(Uint8Array.of(2), HEADER)]
+    // Its presence's `want`: the answer is a new opening of the state the lost record carried, not of the chain now.
+    sender.resend(bob.peerId)
+    const again = await distribute(sender)
+    expect(entryKinds(again)).toEqual(['sealed'])
+    expect(await receiver.receive(alice.peerId, again[0]!)).toBe('installed')
+    for (const [i, ct] of missed.entries()) {
+      expect(await receiver.decrypt(alice.peerId, ct, HEADER)).toEqual(Uint8Array.of(i + 1))
+    }
+    await expect(receiver.decrypt(alice.peerId, before, HEADER)).rejects.toBeInstanceOf(DuplicateMessageError)
+    // A new epoch is sealed from its start; asked again, from there, not from the old epoch's state.
+    sender.rotate()
+    await distribute(sender)
+    const rotated = await sender.encrypt(Uint8Array.of(3), HEADER)
+    sender.resend(bob.peerId)
+    for (const record of await distribute(sender))
+      expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+    expect(await receiver.decrypt(alice.peerId, rotated, HEADER)).toEqual(Uint8Array.of(3))
+  })
+
   it('security: a member whose bundle could not be had, or that was removed, gets nothing of what was kept for it', async () => {
     const sender = keysOf(alice)
     sender.rotate()

@@ -46,6 +46,11 @@ interface Member {
    * counted it, before its bundle was here ({@link RoomKeys.expectMember}), and the start of each epoch since.
    */
   owed: SenderKeyDistribution[]
+  /**
+   * The iteration of our current epoch it was sealed from (a key of {@link RoomKeys}'s sealed states): a `want` is
+   * answered from there again, not from where our chain is by then.
+   */
+  sealedFrom: number | undefined
 }
 
 /**
@@ -100,6 +105,16 @@ export class RoomKeys {
    * to the member once its bundle verifies.
    */
   readonly #awaitingBundle = new Map<string, SenderKeyDistribution[]>()
+  /**
+   * Our current epoch's states that members were sealed from, by iteration (memory only, wiped on rotation): a member
+   * that asks again (`want`: the record was lost on its way — dropped by a relay that did not know our certificate
+   * yet, or by a link that went down — or it restarted without its vault) gets the same state again, so it reads
+   * what we sent since it was counted. Answered from our chain as it is by then, what we sent in between stayed
+   * unreadable to it unless a relay's store kept the first record (test/relay-network.test.ts, relays without a
+   * store). The sender reads its own messages anyway; a stolen state opens this epoch's messages since it, at most
+   * `SENDER_KEY_ROTATION_MESSAGES` of them.
+   */
+  readonly #sealedStates = new Map<number, SenderKeyDistribution>()
   /** Where the inbound chains are saved; undefined without a vault and once {@link detach}ed. */
   #vault: Vault | undefined
   /** The save of a chain just installed: messages read with it wait for it. */
@@ -139,6 +154,7 @@ export class RoomKeys {
         sentEpoch: undefined,
         channel: undefined,
         owed: [],
+        sealedFrom: undefined,
       })
     }
     // Members reached late read from here on (kept in memory only; see #joinDistribution).
@@ -179,6 +195,7 @@ export class RoomKeys {
         sentEpoch: undefined,
         channel: undefined,
         owed: this.#awaitingBundle.get(peerId) ?? [],
+        sealedFrom: undefined,
       })
       this.#awaitingBundle.delete(peerId)
       this.#save()
@@ -258,7 +275,12 @@ export class RoomKeys {
       while (owed.length > SENDER_KEY_MAX_EPOCHS_PER_SENDER) wipeAll(owed.splice(0, 1))
     }
     wipe(start.chainKey)
-    for (const member of this.#members.values()) member.sentEpoch = undefined
+    for (const member of this.#members.values()) {
+      member.sentEpoch = undefined
+      member.sealedFrom = undefined
+    }
+    wipeAll([...this.#sealedStates.values()])
+    this.#sealedStates.clear()
   }
 
   #dropJoinDistribution(): void {
@@ -269,7 +291,7 @@ export class RoomKeys {
 
   /**
    * Asked again by a member that cannot read us (it missed our distribution, or cannot open our
-   * channel): the next distribution opens a new channel to it.
+   * channel): the next distribution opens a new channel to it, from where this epoch was first sealed to it.
    */
   resend(peerId: string): void {
     const member = this.#members.get(peerId)
@@ -287,7 +309,8 @@ export class RoomKeys {
 
   /**
    * Keys records for every eligible member that lacks our current epoch (empty when none does): each from where it
-   * is owed ({@link expectMember}), else from the join grace's start, else from now. Earlier epochs a member is
+   * was sealed this epoch before (it asked again: {@link resend}), else from where it is owed ({@link expectMember}),
+   * else from the join grace's start, else from now. Earlier epochs a member is
    * still owed go first, in their own records, so its channel's steps arrive in the order they were taken.
    */
   async distributions(eligible: (peerId: string) => Promise<boolean> = async () => true): Promise<KeysRecord[]> {
@@ -297,15 +320,22 @@ export class RoomKeys {
     if (pending.length === 0) return []
     if (Date.now() - this.#joinedAtMs > JOIN_GRACE_MS) this.#dropJoinDistribution()
     const epoch = this.#outbound.epoch
-    const current = encodeSenderKeyDistribution(this.#joinDistribution ?? this.#outbound.exportForMember())
+    const exported = this.#joinDistribution === undefined ? this.#outbound.exportForMember() : undefined
+    const now = this.#joinDistribution ?? exported!
+    const current = encodeSenderKeyDistribution(now)
     const perMember = await Promise.all(
       pending.map(async ([peer, member]) => {
         const owed = member.owed.splice(0)
         const earlier = owed.filter((d) => d.epoch !== epoch)
-        const owedNow = this.#joinDistribution === undefined ? owed.find((d) => d.epoch === epoch) : undefined
+        const again = member.sealedFrom === undefined ? undefined : this.#sealedStates.get(member.sealedFrom)
+        const owedNow =
+          again === undefined && this.#joinDistribution === undefined ? owed.find((d) => d.epoch === epoch) : undefined
+        const from = again ?? owedNow ?? now
+        this.#keepSealed(from)
+        member.sealedFrom = from.iteration
         const plaintexts = [
           ...earlier.map((d) => ({ epoch: d.epoch, bytes: encodeSenderKeyDistribution(d) })),
-          { epoch, bytes: owedNow === undefined ? current : encodeSenderKeyDistribution(owedNow) },
+          { epoch, bytes: from === now ? current : encodeSenderKeyDistribution(from) },
         ]
         wipeAll(owed)
         this.#log.debug('sender key sealed', {
@@ -325,6 +355,8 @@ export class RoomKeys {
       }),
     )
     wipe(current)
+    if (exported !== undefined) wipe(exported.chainKey)
+    this.#dropUnsealedStates()
     const byEpoch = new Map<number, KeyEntry[]>()
     for (const { epoch: e, entry } of perMember.flat()) byEpoch.set(e, [...(byEpoch.get(e) ?? []), entry])
     // Oldest first (epochs count up, wrapping at 2^32): the current one last.
@@ -343,6 +375,22 @@ export class RoomKeys {
       }
     }
     return records
+  }
+
+  /** Keeps a copy of `state` (of our current epoch) for members sealed from it. */
+  #keepSealed(state: SenderKeyDistribution): void {
+    if (this.#sealedStates.has(state.iteration)) return
+    this.#sealedStates.set(state.iteration, { ...state, chainKey: state.chainKey.slice() })
+  }
+
+  /** States no member was sealed from any more (each member moves on only to a later one, or is removed). */
+  #dropUnsealedStates(): void {
+    const used = new Set<number | undefined>([...this.#members.values()].map((m) => m.sealedFrom))
+    for (const [iteration, state] of this.#sealedStates) {
+      if (used.has(iteration)) continue
+      wipe(state.chainKey)
+      this.#sealedStates.delete(iteration)
+    }
   }
 
   /** One entry to `member`: the next step of our channel to it, or a new opening when we hold none. */

@@ -886,8 +886,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         return 'delivered'
       }
       if (isBeforeChainStart(err) && !fromHistory) {
-        // Our key for it came from a later message on (a `want` answered with the sender's current
-        // state while its first distribution was lost on our link): asking the sender again brings
+        // Our key for it came from a later message on (its sender restarted or rotated before it answered
+        // our `want`, which it answers from where it first sealed the epoch to us): asking it again brings
         // the same; the stores may hold the first one.
         this.#awaitKey(accepted, { sinceMs: heldSinceMs, earlier: true })
         return 'delivered'
