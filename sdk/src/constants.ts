@@ -293,12 +293,21 @@ export const PUBLISH_RETRY_MIN_MS = 50
 export const PUBLISH_RETRY_MAX_MS = 1_000
 
 /**
- * Shortest wait for the answer to libp2p's connection ping (sent every 10 s) before the connection is cut: libp2p's
- * default of 5 s cut every client of a relay whose event loop lagged that long under a burst (fifty members joining
- * one room on a loaded machine), and they all reconnected at once into the same relay. A dead peer whose connection
- * never closed is still found within a ping interval and this.
+ * How long libp2p's connection ping waits for its answer before the connection is cut: libp2p's default of 5 s cut
+ * every client of a relay whose event loop lagged that long under a burst (fifty members joining one room on a loaded
+ * machine), and they all reconnected at once into the same relay. Fixed, not adaptive: an answer this late is a dead
+ * peer or a stalled one, whatever the round trips before it were.
  */
-export const PING_TIMEOUT_MIN_MS = 20_000
+export const PING_TIMEOUT_MS = 20_000
+
+/**
+ * How often libp2p pings each connection; longer than {@link PING_TIMEOUT_MS}. The ping protocol allows one outbound
+ * ping stream per peer, and libp2p's monitor pings on a fixed interval (10 s by default): a ping still waiting when
+ * the next is due makes the next one fail to open its stream, and that failure aborts the connection too. With the
+ * default interval, a 20 s timeout was a 10 s one — fifty clients behind one address lost their relay at once when
+ * their process lagged past it. A dead peer whose connection never closed is found within this and the timeout.
+ */
+export const PING_INTERVAL_MS = 30_000
 
 /** Gossipsub sends IDONTWANT only for messages at least this large (files, not chat records). */
 export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024

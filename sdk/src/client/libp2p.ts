@@ -5,7 +5,7 @@ import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
-import { IDONTWANT_MIN_DATA_BYTES, PING_TIMEOUT_MIN_MS } from '../constants.ts'
+import { IDONTWANT_MIN_DATA_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from '../constants.ts'
 import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
@@ -50,12 +50,19 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     streamMuxers: [yamux()],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
-    // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off.
-    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS }, ...init.connectionMonitor },
+    // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off, and one
+    // ping ends before the next starts (`PING_INTERVAL_MS`).
+    connectionMonitor: {
+      pingInterval: PING_INTERVAL_MS,
+      pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: PING_TIMEOUT_MS },
+      ...init.connectionMonitor,
+    },
     services: {
       ...init.services,
       identify: identify(),
-      ping: ping(),
+      // Answering a ping gives up after as long as asking waits (libp2p's 10 s reset the stream of a ping that the
+      // asker still waited for, and the asker cut the connection for it).
+      ping: ping({ timeout: PING_TIMEOUT_MS }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
         // A room may have no neighbour yet (the relay is still subscribing): presence published
