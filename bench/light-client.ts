@@ -11,7 +11,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
-import { WIRE_VERSION } from '@securechat/sdk/constants'
+import { PRESENCE_INTERVAL_MS, WIRE_VERSION } from '@securechat/sdk/constants'
 import { createCertificate, type WalletSigner } from '@securechat/sdk/identity'
 import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } from '@securechat/sdk/rooms'
 import type { SessionCertificate } from '@securechat/sdk/types'
@@ -65,8 +65,11 @@ export function enterRoom(client: LightClient, manifest: SignedManifest, roomId:
   return topic
 }
 
-/** The presence record an idle member's `Room` sends: certificate and manifest, no acks, no key requests. */
-export function presenceRecord(client: LightClient): Uint8Array {
+/**
+ * The presence record an idle member's `Room` sends: certificate and manifest, no acks, no key requests; `everyMs`,
+ * the interval a large room's members announce (`presenceIntervalFor`), when it is stretched.
+ */
+export function presenceRecord(client: LightClient, everyMs?: number): Uint8Array {
   const room = client.room
   if (room === undefined) throw new Error('client in no room')
   const record: PresenceRecord = {
@@ -76,6 +79,7 @@ export function presenceRecord(client: LightClient): Uint8Array {
     cert: client.certificate,
     manifest: room.manifest,
     atMs: Date.now(),
+    ...(everyMs === undefined || everyMs <= PRESENCE_INTERVAL_MS ? {} : { every: everyMs }),
   }
   return encodeRecord(record)
 }

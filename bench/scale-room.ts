@@ -15,6 +15,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { MAX_KEY_RECIPIENTS_PER_RECORD, PRESENCE_INTERVAL_MS } from '@securechat/sdk/constants'
+import { presenceIntervalFor } from '@securechat/sdk/rooms'
 import type { SwarmCounters } from './protocol.ts'
 import { between, envInt, fullScale, KIB, loadAverage, MIB, makeRooms, percentile, ScaleHarness } from './scale.ts'
 import type { BenchRecord } from './types.ts'
@@ -43,7 +44,11 @@ const POLL_MS = 500
 
 export async function run(): Promise<BenchRecord[]> {
   const members = envInt('BENCH_SCALE_MEMBERS', fullScale() ? FULL_MEMBERS : DEFAULT_MEMBERS)
-  const presenceIntervalMs = envInt('BENCH_SCALE_PRESENCE_MS', PRESENCE_INTERVAL_MS)
+  // What members of a room this size announce at (docs/architecture.md, Presence), unless told otherwise.
+  const presenceIntervalMs = envInt(
+    'BENCH_SCALE_PRESENCE_MS',
+    presenceIntervalFor({ baseMs: PRESENCE_INTERVAL_MS, members }),
+  )
   const windowMs = envInt('BENCH_SCALE_WINDOW_MS', 4 * presenceIntervalMs)
   const messages = envInt('BENCH_SCALE_MESSAGES', DEFAULT_MESSAGES)
   console.log(

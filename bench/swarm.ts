@@ -125,7 +125,9 @@ serve<SwarmCommands>({
       const room = client.room
       if (room === undefined) return
       const send = (): void => {
-        void client.libp2p.services.pubsub.publish(topic, presenceRecord(client)).catch(() => undefined)
+        void client.libp2p.services.pubsub
+          .publish(topic, presenceRecord(client, presenceIntervalMs))
+          .catch(() => undefined)
       }
       // Every client at its own phase, as independent devices are.
       room.timer = setTimeout(() => {

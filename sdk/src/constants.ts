@@ -23,6 +23,22 @@ export const PRESENCE_INTERVAL_MS = 15_000
 /** A member not heard from for this long is no longer listed as present. */
 export const PRESENCE_TIMEOUT_MS = 3 * PRESENCE_INTERVAL_MS
 
+/**
+ * Presence scales with the room (`rooms/presence-interval.ts`): up to this many members a member announces itself
+ * every presence interval; in a larger room, that many times less often per member beyond it, so what each member
+ * receives of the others' presence stays what a room of this size sends (at the default, 200 records a minute).
+ */
+export const PRESENCE_FULL_RATE_MEMBERS = 50
+
+/**
+ * The most the presence interval is stretched (at the default, to 5 minutes, reached at 1,000 members): a member
+ * whose device died is shown as present at most three times as long, and its presence acknowledges what it received.
+ */
+export const PRESENCE_MAX_STRETCH = 20
+
+/** The longest presence interval a record may announce (`every`): the default's longest stretch. */
+export const MAX_PRESENCE_INTERVAL_MS = PRESENCE_MAX_STRETCH * PRESENCE_INTERVAL_MS
+
 /** Default lifetime of a session certificate a wallet signs. */
 export const CERTIFICATE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
 

@@ -13,6 +13,7 @@ export interface DeviceInit {
   listen?: string[]
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
+  presenceFullRateMembers?: number
   /** Which peers the device may reach (a network that does not route to one relay, say). */
   connectionGater?: ConnectionGater
   /** The device's wall clock (`createClient({ now })`): what its records state as their times. */
@@ -42,6 +43,7 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
     bootstrap: init.bootstrap,
     ...(init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: init.presenceIntervalMs }),
     ...(init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: init.presenceTimeoutMs }),
+    ...(init.presenceFullRateMembers === undefined ? {} : { presenceFullRateMembers: init.presenceFullRateMembers }),
     ...(init.listen === undefined ? {} : { listen: init.listen }),
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.now === undefined ? {} : { now: init.now }),

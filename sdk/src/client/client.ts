@@ -105,6 +105,8 @@ export interface ClientInit {
   presenceIntervalMs?: number
   /** A member not heard from for this long is shown as left; default three presence intervals. */
   presenceTimeoutMs?: number
+  /** Members up to which a room's presence is not stretched (`rooms/presence-interval.ts`): tests and devnets. */
+  presenceFullRateMembers?: number
   /**
    * This device's wall clock, read for the times its room records state (a message's `sentAtMs`,
    * presence's `atMs`). Default `Date.now`. Only the stamps: libp2p's timers keep the process clock.
@@ -403,6 +405,9 @@ export class SecureChatClient {
         ...(messages === undefined ? {} : { messages }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
         ...(this.#init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: this.#init.presenceTimeoutMs }),
+        ...(this.#init.presenceFullRateMembers === undefined
+          ? {}
+          : { presenceFullRateMembers: this.#init.presenceFullRateMembers }),
         ...(this.#init.now === undefined ? {} : { now: this.#init.now }),
       },
     )

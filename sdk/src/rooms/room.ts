@@ -11,10 +11,12 @@ import {
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_PENDING_MESSAGES,
+  MAX_PRESENCE_INTERVAL_MS,
   MAX_REACTION_GRAPHEMES,
   MAX_REMEMBERED_MESSAGE_IDS,
   MAX_TEXT_BYTES,
   MESH_WAIT_MS,
+  PRESENCE_FULL_RATE_MEMBERS,
   PRESENCE_INTERVAL_MS,
   PRESENCE_TIMEOUT_MS,
   PUBLISH_RETRY_MAX_MS,
@@ -60,6 +62,7 @@ import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
+import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import { type StoredRoomKeys, saveMessageStates } from './room-store.ts'
 import {
@@ -133,6 +136,8 @@ export interface RoomInit {
   messages?: SavedMessageStates
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
+  /** Members up to which presence is not stretched (`presence-interval.ts`); {@link PRESENCE_FULL_RATE_MEMBERS}. */
+  presenceFullRateMembers?: number
   /**
    * This device's wall clock: the times its records state (a message's `sentAtMs`, presence's
    * `atMs`) are read from it. Default `Date.now`. Only the stamps: timers and ages stay on the
@@ -152,8 +157,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #gatekeeper: RoomGatekeeper
   readonly #presenceIntervalMs: number
   readonly #presenceTimeoutMs: number
+  readonly #presenceFullRateMembers: number
   readonly #now: () => number
   readonly #members = new Map<string, RoomMember>()
+  /** The interval each member's last presence announced (`every`), in a room large enough to stretch it. */
+  readonly #announcedEveryMs = new Map<string, number>()
+  /** When our last presence went out, and the interval it announced. */
+  #lastAnnounceMs = 0
+  #everyMs: number | undefined
   /** Members gone offline: our sender keys are still sealed to them (`absent-members.ts`). */
   readonly #absent = new AbsentMembers()
   readonly #position: HistoryPositionKeeper
@@ -229,6 +240,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.manifest = init.manifest
     this.#c = components
     this.#presenceIntervalMs = init.presenceIntervalMs ?? PRESENCE_INTERVAL_MS
+    this.#presenceFullRateMembers = init.presenceFullRateMembers ?? PRESENCE_FULL_RATE_MEMBERS
     this.#now = init.now ?? Date.now
     // Three missed heartbeats at whatever interval this room uses.
     this.#presenceTimeoutMs =
@@ -244,9 +256,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // A restarted device goes on from its clock, and drops what it delivered last if it comes again.
     this.#lamport = init.position?.lamport ?? 0
     for (const id of init.position?.ids ?? []) this.#seenIds.add(id)
+    const interval = (): number => this.#intervalMs()
     this.#outgoing = new OutgoingBuffer({
       roomId: init.roomId,
-      firstDelayMs: REPUBLISH_AFTER_PRESENCE_INTERVALS * this.#presenceIntervalMs,
+      // Members acknowledge in their presence, which comes less often in a large room.
+      get firstDelayMs() {
+        return REPUBLISH_AFTER_PRESENCE_INTERVALS * interval()
+      },
       republish: async (bytes) => {
         await this.#c.pubsub.publish(this.topic, bytes)
       },
@@ -321,7 +337,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#watchOwnGate()
       this.#expireMembers()
       this.#expireAwaitingKey()
-      void this.#announce()
+      if (this.#presenceDue()) void this.#announce()
     }, this.#presenceIntervalMs)
     void this.#announce()
   }
@@ -1142,6 +1158,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     const away = this.#absent.get(from)
     this.#absent.delete(from)
+    if (record.every === undefined) this.#announcedEveryMs.delete(from)
+    else this.#announcedEveryMs.set(from, record.every)
     const acks = record.acks === undefined ? undefined : readAckFilter(record.acks)
     if (acks !== undefined) this.#outgoing.acknowledgeFilter(from, acks)
     // Back after we counted it away: what we sent meanwhile, nothing waited for it (see `outgoing-buffer.ts`).
@@ -1204,6 +1222,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    */
   #removeMember(member: RoomMember, how: 'offline' | 'gone'): void {
     const wasPresent = this.#members.delete(member.peerId)
+    this.#announcedEveryMs.delete(member.peerId)
     // Away before we could seal to it: it reads what we sent meanwhile from the state sealed once its bundle comes.
     this.#keys.forgetExpected(member.peerId)
     if (how === 'offline') {
@@ -1258,10 +1277,35 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (this.#recent.length > CAUSAL_HISTORY_LENGTH) this.#recent = this.#recent.slice(-CAUSAL_HISTORY_LENGTH)
   }
 
+  /** How often we announce ourselves in this room now (`presence-interval.ts`): stretched in a large room. */
+  #intervalMs(): number {
+    return presenceIntervalFor({
+      baseMs: this.#presenceIntervalMs,
+      // Ourselves included: the room's size as `members()` gives it.
+      members: this.#members.size + (this.#members.has(this.#c.self.peerId) ? 0 : 1),
+      fullRateMembers: this.#presenceFullRateMembers,
+    })
+  }
+
+  /** Whether this tick of the presence timer (every base interval) sends our presence. */
+  #presenceDue(): boolean {
+    const intervalMs = this.#intervalMs()
+    if (intervalMs <= this.#presenceIntervalMs) return true
+    // Within what the last one announced, whatever the room grew to since; a tick early rather than late.
+    const dueMs = Math.min(intervalMs, this.#everyMs ?? this.#presenceIntervalMs) - this.#presenceIntervalMs / 2
+    return Date.now() - this.#lastAnnounceMs >= dueMs
+  }
+
   #expireMembers(): void {
-    const cutoff = Date.now() - this.#presenceTimeoutMs
+    const nowMs = Date.now()
     for (const [peerId, member] of this.#members) {
-      if (member.lastSeenMs < cutoff && peerId !== this.#c.self.peerId) this.#removeMember(member, 'offline')
+      if (peerId === this.#c.self.peerId) continue
+      // Each by the interval it announced: a newcomer that counts few members yet must not time out the others.
+      const timeoutMs = presenceTimeoutFor({
+        timeoutMs: this.#presenceTimeoutMs,
+        announcedEveryMs: this.#announcedEveryMs.get(peerId),
+      })
+      if (member.lastSeenMs < nowMs - timeoutMs) this.#removeMember(member, 'offline')
     }
     for (const member of this.#absent.expire()) this.#removeMember(member, 'gone')
   }
@@ -1280,6 +1324,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async #announce(options: { leaving?: boolean; forever?: boolean } = {}): Promise<void> {
     if (!this.#started) return
     const acks = this.#received.filter()
+    const everyMs = Math.min(this.#intervalMs(), MAX_PRESENCE_INTERVAL_MS)
+    this.#lastAnnounceMs = Date.now()
+    this.#everyMs = everyMs
     const record: PresenceRecord = {
       v: WIRE_VERSION,
       type: 'presence',
@@ -1289,6 +1336,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(this.#want.size > 0 ? { want: [...this.#want].slice(0, MAX_KEY_REQUESTS_PER_PRESENCE) } : {}),
       ...(acks === undefined ? {} : { acks }),
       atMs: this.#now(),
+      // Said only when stretched: a small room's presence stays as it was, for every peer and relay.
+      ...(everyMs > this.#presenceIntervalMs ? { every: everyMs } : {}),
       ...(options.leaving === true ? { leaving: true } : {}),
       ...(options.forever === true ? { forever: true } : {}),
     }

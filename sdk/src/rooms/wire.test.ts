@@ -4,6 +4,7 @@ import {
   CAUSAL_HISTORY_LENGTH,
   MAX_LAMPORT_CLOCK,
   MAX_MESSAGE_BYTES,
+  MAX_PRESENCE_INTERVAL_MS,
   MAX_RECORD_TIME_MS,
   MAX_SENDER_KEY_EPOCH,
   MAX_WRAPPED_KEY_CHARS,
@@ -233,6 +234,11 @@ describe('bounds of the numbers a record carries', () => {
     }
     expect(status({ ...presence, atMs: MAX_RECORD_TIME_MS })).toBe('ok')
     expect(status({ ...presence, atMs: MAX_RECORD_TIME_MS + 1 })).toBe('malformed')
+    // A presence interval a large room stretched, up to its bound: a member cannot ask to be listed for ever.
+    expect(status({ ...presence, atMs: 1, every: MAX_PRESENCE_INTERVAL_MS })).toBe('ok')
+    for (const every of [MAX_PRESENCE_INTERVAL_MS + 1, 0, 1.5]) {
+      expect(status({ ...presence, atMs: 1, every })).toBe('malformed')
+    }
     const keys = { v: WIRE_VERSION, type: 'keys', room: 'a'.repeat(64), to: [{ peer: 'p', sealed: 'AA' }] }
     expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH })).toBe('ok')
     expect(status({ ...keys, epoch: MAX_SENDER_KEY_EPOCH + 1 })).toBe('malformed')

@@ -6,6 +6,7 @@ import {
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
   MAX_MESSAGE_BYTES,
+  MAX_PRESENCE_INTERVAL_MS,
   MAX_SENDER_KEY_EPOCH,
   MAX_TEXT_BYTES,
   MAX_WRAPPED_KEY_CHARS,
@@ -64,6 +65,8 @@ export const presenceRecordSchema = z
       .max(Math.ceil((MAX_ACK_FILTER_BYTES * 4) / 3))
       .optional(),
     atMs: recordTimeSchema,
+    /** The member's next presence comes within this many ms (`presence-interval.ts`); absent: the default interval. */
+    every: z.number().int().positive().max(MAX_PRESENCE_INTERVAL_MS).optional(),
   })
   .strict()
 export type PresenceRecord = z.infer<typeof presenceRecordSchema>
