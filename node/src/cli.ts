@@ -103,6 +103,14 @@ export function buildProgram(): Command {
     )
     .option('--record-flood-ban-ms <ms>', 'how long such a device is refused (env SECURECHAT_RECORD_FLOOD_BAN_MS)')
     .option(
+      '--record-flood-bans-per-ip <n>',
+      'this many devices of one IP banned at once get the IP refused too, for as long; never the --colocation-whitelist or --http-trusted-proxy addresses (env SECURECHAT_RECORD_FLOOD_BANS_PER_IP)',
+    )
+    .option(
+      '--read-records-in-flight <n>',
+      "records of one neighbour handled at once before the relay reads it no further: the rest waits on the neighbour's side of the connection (env SECURECHAT_READ_RECORDS_IN_FLIGHT)",
+    )
+    .option(
       '--max-tier-records-per-second <n>',
       "the most chat messages per second a gated room's rate tier may give one device and topic (env SECURECHAT_MAX_TIER_RECORDS_PER_SECOND)",
     )

@@ -83,6 +83,7 @@ describe('relay settings: limits on the libp2p side', () => {
         reservationTtlMs: 120_000,
         controlRecordBurst: 40,
         recordFloodBanMs: 60_000,
+        readRecordsInFlight: 16,
       }),
     )
     const config = resolveRelayConfig(
@@ -100,6 +101,7 @@ describe('relay settings: limits on the libp2p side', () => {
         SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS: '3000',
         SECURECHAT_MAX_TIER_RECORDS_PER_SECOND: '250',
         SECURECHAT_GATE_HEAD_READ_INTERVAL_MS: '0',
+        SECURECHAT_RECORD_FLOOD_BANS_PER_IP: '5',
       },
     )
     expect(config).toMatchObject({
@@ -109,6 +111,8 @@ describe('relay settings: limits on the libp2p side', () => {
       controlRecordBurst: 40,
       recordFloodBanAfterMs: 3000,
       recordFloodBanMs: 60_000,
+      recordFloodBansPerIp: 5,
+      readRecordsInFlight: 16,
       maxTierRecordsPerSecond: 250,
       gateHeadReadIntervalMs: 0,
       maxConnectionsPerIp: 9,
@@ -143,6 +147,8 @@ describe('relay settings: limits on the libp2p side', () => {
       [{ maxTierRecordsPerSecond: '0' }, {}, 'maxTierRecordsPerSecond', '--max-tier-records-per-second'],
       [{ gateHeadReadIntervalMs: '-1' }, {}, 'gateHeadReadIntervalMs', '--gate-head-read-interval-ms'],
       [{}, { SECURECHAT_GATE_HEAD_READ_INTERVAL_MS: '0.5' }, 'gateHeadReadIntervalMs', '--gate-head-read-interval-ms'],
+      [{ recordFloodBansPerIp: '0' }, {}, 'recordFloodBansPerIp', '--record-flood-bans-per-ip'],
+      [{}, { SECURECHAT_READ_RECORDS_IN_FLIGHT: '2.5' }, 'readRecordsInFlight', '--read-records-in-flight'],
     ] as const) {
       const err = refused(() => resolveRelayConfig(flags, env))
       expect(err.details).toMatchObject({ field })

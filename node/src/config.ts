@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
+import { READ_RECORDS_IN_FLIGHT } from '@securechat/sdk/constants'
 import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
 import { z } from 'zod'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
@@ -21,6 +22,7 @@ import {
   RELAY_RECORD_BURST,
   RELAY_RECORD_FLOOD_BAN_AFTER_MS,
   RELAY_RECORD_FLOOD_BAN_MS,
+  RELAY_RECORD_FLOOD_BANS_PER_IP,
   RELAY_RECORDS_PER_SECOND,
   RELAY_RESERVATION_TTL_MS,
   RELAY_STORE_QUERIES_AT_ONCE_PER_IP,
@@ -87,6 +89,10 @@ export const relayConfigSchema = z
       .int()
       .min(1_000)
       .max(2 ** 31 - 1),
+    /** Devices of one IP banned at once (as flooders) that get the IP banned too, for as long. */
+    recordFloodBansPerIp: z.number().int().positive(),
+    /** Records of one neighbour handled at once before the relay reads it no further (sdk client/read-backpressure.ts). */
+    readRecordsInFlight: z.number().int().positive(),
     /** The most chat messages per second a gated room's rate tier may give one device and topic here. */
     maxTierRecordsPerSecond: z.number().positive().finite(),
     /** Peers from one IP beyond which gossipsub penalises each of them; 0: never (sdk client/scoring.ts). */
@@ -193,6 +199,8 @@ const ENV: Record<keyof RelayConfig, string> = {
   controlRecordBurst: 'SECURECHAT_CONTROL_RECORD_BURST',
   recordFloodBanAfterMs: 'SECURECHAT_RECORD_FLOOD_BAN_AFTER_MS',
   recordFloodBanMs: 'SECURECHAT_RECORD_FLOOD_BAN_MS',
+  recordFloodBansPerIp: 'SECURECHAT_RECORD_FLOOD_BANS_PER_IP',
+  readRecordsInFlight: 'SECURECHAT_READ_RECORDS_IN_FLIGHT',
   maxTierRecordsPerSecond: 'SECURECHAT_MAX_TIER_RECORDS_PER_SECOND',
   colocationThreshold: 'SECURECHAT_COLOCATION_THRESHOLD',
   colocationWhitelist: 'SECURECHAT_COLOCATION_WHITELIST',
@@ -250,6 +258,8 @@ export interface RelayFlags {
   controlRecordBurst?: string
   recordFloodBanAfterMs?: string
   recordFloodBanMs?: string
+  recordFloodBansPerIp?: string
+  readRecordsInFlight?: string
   maxTierRecordsPerSecond?: string
   colocationThreshold?: string
   colocationWhitelist?: string[]
@@ -304,6 +314,8 @@ type LimitKey = keyof RelayFlags &
     | 'controlRecordBurst'
     | 'recordFloodBanAfterMs'
     | 'recordFloodBanMs'
+    | 'recordFloodBansPerIp'
+    | 'readRecordsInFlight'
     | 'maxTierRecordsPerSecond'
     | 'gateHeadReadIntervalMs'
     | 'storeQueriesPerSecond'
@@ -352,6 +364,8 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     controlRecordBurst: limit('controlRecordBurst', RELAY_CONTROL_RECORD_BURST),
     recordFloodBanAfterMs: limit('recordFloodBanAfterMs', RELAY_RECORD_FLOOD_BAN_AFTER_MS),
     recordFloodBanMs: limit('recordFloodBanMs', RELAY_RECORD_FLOOD_BAN_MS),
+    recordFloodBansPerIp: limit('recordFloodBansPerIp', RELAY_RECORD_FLOOD_BANS_PER_IP),
+    readRecordsInFlight: limit('readRecordsInFlight', READ_RECORDS_IN_FLIGHT),
     maxTierRecordsPerSecond: limit('maxTierRecordsPerSecond', RELAY_MAX_TIER_RECORDS_PER_SECOND),
     colocationThreshold: numberOrText(
       flags.colocationThreshold ??

@@ -101,6 +101,13 @@ export const RELAY_RECORD_FLOOD_BAN_AFTER_MS = 10_000
 export const RELAY_RECORD_FLOOD_BAN_MS = 10 * 60_000
 
 /**
+ * Devices of one address banned as flooders at the same time that get the address banned too, for as long (an
+ * attacker makes a new PeerId per connection for nothing). Three, not one: one flooder behind a NAT the operator did
+ * not name must not cost every client behind it.
+ */
+export const RELAY_RECORD_FLOOD_BANS_PER_IP = 3
+
+/**
  * The most chat messages per second a gated room's rate tier (docs/token-gates.md, Rate tiers) may give one device
  * and topic at this relay, whatever the room's manifest says: ten times the relay's own rate. The burst is in the
  * same proportion to the rate as `RELAY_RECORD_BURST` to `RELAY_RECORDS_PER_SECOND`.
@@ -170,6 +177,14 @@ export const RELAY_REFUSAL_LOG_MAX_OFFENDERS = 100
  * still knew only half of the others after a minute. As many as connections: every member stays in.
  */
 export const RELAY_MESH_MAX_PEERS = RELAY_MAX_CONNECTIONS
+
+/**
+ * The most one stream's receive window grows to on a relay (yamux's default: 16 MiB). A neighbour the relay stopped
+ * reading (sdk `read-backpressure.ts`) may still send one window; 16 MiB from each of ten flooders was most of the
+ * relay's 686 MiB, and a paused stream's buffer past 4 MiB aborts the stream. 1 MiB still carries 10 MiB/s per stream
+ * at 100 ms round trip.
+ */
+export const RELAY_MAX_STREAM_WINDOW_BYTES = 1024 * 1024
 
 /**
  * A relay leaves a room topic after this long with none of its clients in it and no member heard in it (four

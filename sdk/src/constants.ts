@@ -490,3 +490,10 @@ export const MAX_REACTIONS_PER_MESSAGE = 256
  * sender keys): a delete reaches the vault within this much.
  */
 export const MESSAGE_STATES_SAVE_DELAY_MS = 1_000
+
+/**
+ * Records of one gossip neighbour a relay handles at once (`client/read-backpressure.ts`): past it, the relay reads
+ * that neighbour's stream no further until half are done. Far above what an honest client sends at its pace
+ * ({@link SEND_RECORDS_PER_SECOND}), so only a neighbour sending faster than the relay validates meets it.
+ */
+export const READ_RECORDS_IN_FLIGHT = 32

@@ -5,7 +5,8 @@
  * With `floods`, up to two phases, each from its own flooder process (test/helpers/sybil-flooder.ts) of `sybils` bare
  * js-libp2p peers, each during its share of the honest messages: `invalid`, records that fail validation, until every
  * flooder is graylisted or cut off; `valid`, valid records from devices of one signed-in wallet, until every device
- * scores below the publish threshold (over its device's or its wallet's rate) or is cut off (or `timeoutMs` passed).
+ * is cut off — banned by the relay as a persistent flooder (it scores below the publish threshold before, once over
+ * its device's or its wallet's rate) — or `timeoutMs` passed.
  * Without it, the same honest messages alone: the baseline.
  *
  * The result says what a test asserts and a bench reports: which honest messages arrived and how late, whether the
@@ -113,7 +114,12 @@ export async function runSybilFlood(init: SybilFloodInit): Promise<SybilFloodRes
         init.timeoutMs,
       )
       if (mode === 'invalid') graylistedDuringInvalid = scoredOut
-      else scoredOutDuringValid = scoredOut
+      else {
+        scoredOutDuringValid = scoredOut
+        // Then banned while still flooding: the relay reads them no faster than it handles their records, so it
+        // keeps up with the flood and finds each over its rate for the ban delay without a pause.
+        await flooder.allCutOff(init.timeoutMs)
+      }
       phases[mode] = { peers: flooder.peers, ...(await flooder.stop()) }
       log(`sybil: ${mode} phase over, ${scoredOut} peers below ${threshold}, ${phases[mode].cutOff.length} cut off`)
     }
@@ -198,6 +204,8 @@ interface Flooder {
   peers: string[]
   /** The peers the relay cut off so far. */
   cutOff: ReadonlySet<string>
+  /** Resolves once the relay cut off every peer, or after `timeoutMs` (the result says which peers it cut off). */
+  allCutOff(timeoutMs: number): Promise<void>
   /** Tells the flooder to stop; resolves with what it sent and which peers the relay cut off. */
   stop(): Promise<{ sent: Record<string, number>; cutOff: string[] }>
 }
@@ -221,12 +229,16 @@ async function startFlooder(
     if (done.event !== 'sybil:done') throw new Error(`unexpected flooder line ${JSON.stringify(done)}`)
     return { sent: done.sent, cutOff: done.cutOff }
   }
+  const cutOff = (): Set<string> =>
+    new Set(cli.lines.flatMap((line) => parse(line)).flatMap((line) => (line.event === 'sybil:cut' ? [line.peer] : [])))
   return {
     peers: ready.event === 'sybil:ready' ? ready.peers : [],
     get cutOff() {
-      return new Set(
-        cli.lines.flatMap((line) => parse(line)).flatMap((line) => (line.event === 'sybil:cut' ? [line.peer] : [])),
-      )
+      return cutOff()
+    },
+    allCutOff: async (timeoutMs) => {
+      // Looked at again with each line the flooder prints.
+      await cli.waitForLine(() => cutOff().size >= count, timeoutMs).catch(() => undefined)
     },
     stop: async () => {
       cli.kill('SIGTERM')

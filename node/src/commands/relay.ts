@@ -45,6 +45,7 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
         maxReservations: config.maxReservations,
         maxReservationsPerIp: config.maxReservationsPerIp,
         reservationTtlMs: config.reservationTtlMs,
+        floodBansPerIp: config.recordFloodBansPerIp,
         // Each carries many clients: a proxy in front of the relay, a NAT the operator knows.
         manyClientAddresses: [...config.httpTrustedProxies, ...config.colocationWhitelist],
       },
@@ -58,6 +59,7 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
         maxTierRecordsPerSecond: config.maxTierRecordsPerSecond,
       },
       gateEvaluator: { headReadIntervalMs: config.gateHeadReadIntervalMs },
+      readRecordsInFlight: config.readRecordsInFlight,
       scoring: { colocationThreshold: config.colocationThreshold, colocationWhitelist: config.colocationWhitelist },
       dataDir: config.dataDir,
       logger: factory,

@@ -16,7 +16,10 @@
  * per-IP limits skip them, while the per-peer, pending and total limits still hold for everyone behind them.
  *
  * A device the record limits (`record-rates.ts`) find flooding is banned here: disconnected, and its PeerId refused
- * once Noise names it, for a while.
+ * once Noise names it, for a while. Flooders with fresh PeerIds from one address are banned by address too: once
+ * `floodBansPerIp` of its devices are banned at the same time, the address's connections are refused for as long —
+ * except an address that carries many clients (loopback, a named proxy or NAT), where one flooder must not cost every
+ * client behind it.
  */
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId } from '@libp2p/interface'
@@ -33,6 +36,7 @@ import {
   RELAY_MAX_PENDING_CONNECTIONS,
   RELAY_MAX_RESERVATIONS,
   RELAY_MAX_RESERVATIONS_PER_IP,
+  RELAY_RECORD_FLOOD_BANS_PER_IP,
   RELAY_RESERVATION_TTL_MS,
 } from '../constants.ts'
 import { canonicalIp, clientAddressKey } from './http/addresses.ts'
@@ -54,6 +58,8 @@ export interface RelayLimitsInit {
   maxReservationsPerIp?: number
   /** A reservation not refreshed in this long is released (its holder's client refreshes it before). */
   reservationTtlMs?: number
+  /** Devices of one IP banned at once (as flooders) that ban the IP too, for as long. */
+  floodBansPerIp?: number
   /** Exact IPs that carry many clients (a proxy, a shared NAT): not capped as one client. Loopback always is. */
   manyClientAddresses?: readonly string[]
 }
@@ -96,6 +102,10 @@ export class RelayLimits {
   readonly #perPeer = new Map<string, Set<MultiaddrConnection>>()
   /** Banned PeerIds → until when (ms since epoch), oldest ban first. */
   readonly #banned = new Map<string, number>()
+  /** Per IP key: until when each of its devices' bans lasts (ms since epoch), oldest IP first. */
+  readonly #bansPerIp = new Map<string, number[]>()
+  /** Banned IP keys → until when, oldest ban first. */
+  readonly #bannedIps = new Map<string, number>()
   #libp2p: Libp2p | undefined
   #relay: CircuitRelayService | undefined
 
@@ -109,6 +119,7 @@ export class RelayLimits {
       maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS,
       maxReservationsPerIp: init.maxReservationsPerIp ?? RELAY_MAX_RESERVATIONS_PER_IP,
       reservationTtlMs: init.reservationTtlMs ?? RELAY_RESERVATION_TTL_MS,
+      floodBansPerIp: init.floodBansPerIp ?? RELAY_RECORD_FLOOD_BANS_PER_IP,
     }
     for (const [field, value] of Object.entries(this.#limits)) {
       if (!(value > 0) || !Number.isFinite(value)) {
@@ -137,8 +148,34 @@ export class RelayLimits {
     this.#banned.delete(peer)
     this.#banned.set(peer, Date.now() + forMs)
     if (this.#banned.size > RELAY_MAX_BANNED_PEERS) this.#banned.delete(this.#banned.keys().next().value as string)
-    this.#refuse(reason, peer, { ...fields, bannedForMs: forMs })
+    const source = this.#sourceOfPeer(peerIdFromString(peer))
+    this.#refuse(reason, peer, { ...fields, ...(source === undefined ? {} : { ip: source.key }), bannedForMs: forMs })
+    if (source !== undefined && !this.#manyClients.has(source.ip)) this.#strikeIp(source.key, forMs)
     void this.#libp2p?.hangUp(peerIdFromString(peer)).catch(() => undefined)
+  }
+
+  /** Counts a ban of one of `key`'s devices; the one that makes `floodBansPerIp` in force bans the address. */
+  #strikeIp(key: string, forMs: number): void {
+    const nowMs = Date.now()
+    const bans = (this.#bansPerIp.get(key) ?? []).filter((untilMs) => untilMs > nowMs)
+    bans.push(nowMs + forMs)
+    this.#bansPerIp.delete(key)
+    this.#bansPerIp.set(key, bans)
+    if (this.#bansPerIp.size > RELAY_MAX_BANNED_PEERS)
+      this.#bansPerIp.delete(this.#bansPerIp.keys().next().value as string)
+    if (bans.length < this.#limits.floodBansPerIp || this.#isIpBanned(key)) return
+    this.#bannedIps.set(key, nowMs + forMs)
+    if (this.#bannedIps.size > RELAY_MAX_BANNED_PEERS)
+      this.#bannedIps.delete(this.#bannedIps.keys().next().value as string)
+    this.#refuse('record-flood-per-ip', key, { bannedDevices: bans.length, bannedForMs: forMs })
+  }
+
+  #isIpBanned(key: string): boolean {
+    const until = this.#bannedIps.get(key)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    this.#bannedIps.delete(key)
+    return false
   }
 
   /**
@@ -231,6 +268,7 @@ export class RelayLimits {
     if (this.#pending.size >= maxPendingConnections) return this.#refuse('pending-connections', offender)
     if (source !== undefined && !this.#manyClients.has(source.ip)) {
       const { key } = source
+      if (this.#isIpBanned(key)) return this.#refuse('record-flood-per-ip', offender)
       if ((this.#perIp.get(key) ?? 0) >= maxConnectionsPerIp) return this.#refuse('connections-per-ip', offender)
       // After the count: a connection refused anyway takes no token.
       if (!this.#rate.take(key).allowed) return this.#refuse('connection-rate-per-ip', offender)

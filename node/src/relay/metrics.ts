@@ -93,6 +93,16 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       type: 'gauge',
       samples: Object.entries(stats.scoredOut).map(([threshold, value]) => ({ labels: { threshold }, value })),
     },
+    gauge(
+      'securechat_relay_peers_read_paused',
+      'Gossip neighbours the relay reads no further now: each has as many records being handled as --read-records-in-flight allows, and waits on its side of the connection (a flooder does; an honest client sending at its pace does not).',
+      stats.reads.pausedPeers,
+    ),
+    counter(
+      'securechat_relay_read_pauses_total',
+      'Times the relay stopped reading a gossip neighbour until its records in flight were handled.',
+      stats.reads.pauses,
+    ),
   ]
 }
 

@@ -9,7 +9,8 @@ import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '
 
 /**
  * Why a limit refused an inbound connection, a circuit reservation, a gossip record (`records-per-second`; a
- * flooder's disconnection and each of its refused reconnections are `record-flood`) or a store query (`store-*`,
+ * flooder's disconnection and each of its refused reconnections are `record-flood`, an address banned for its
+ * flooders' and each of its refused connections `record-flood-per-ip`) or a store query (`store-*`,
  * `store-query-limits.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
  * room's, an invalid certificate…; the log line says which); the `reason` label of `/metrics`.
  */
@@ -23,6 +24,7 @@ export const REFUSAL_REASONS = [
   'reservations-per-ip',
   'records-per-second',
   'record-flood',
+  'record-flood-per-ip',
   'store-query-rate-per-peer',
   'store-query-rate-per-ip',
   'store-queries-at-once-per-peer',
@@ -70,6 +72,10 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = 
   'record-flood': {
     message: 'device disconnected and refused: it kept sending too many records',
     setting: '--record-flood-ban-after-ms (or lower --record-flood-ban-ms)',
+  },
+  'record-flood-per-ip': {
+    message: 'address refused: several of its devices were banned for flooding',
+    setting: '--record-flood-bans-per-ip (or name the address with --colocation-whitelist)',
   },
   'store-query-rate-per-peer': {
     message: 'store query refused: one peer queries too fast',

@@ -11,6 +11,9 @@ import {
   fetchCertificate,
   KeyBundleCache,
   peerScore,
+  READ_BACKPRESSURE_GOSSIPSUB_OPTIONS,
+  type ReadBackpressureStats,
+  readWithBackpressure,
   SCORE_THRESHOLDS,
   type ScoringInit,
   type SecureChatLibp2p,
@@ -29,7 +32,12 @@ import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/s
 import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
-import { RELAY_MAX_CERTIFICATE_FETCHES, RELAY_MESH_MAX_PEERS, RELAY_TOPIC_IDLE_MS } from '../constants.ts'
+import {
+  RELAY_MAX_CERTIFICATE_FETCHES,
+  RELAY_MAX_STREAM_WINDOW_BYTES,
+  RELAY_MESH_MAX_PEERS,
+  RELAY_TOPIC_IDLE_MS,
+} from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
@@ -57,6 +65,11 @@ export interface RelayInit {
   recordRates?: RecordRatesInit
   /** The operator's peer-scoring choices (colocation threshold and whitelist); see sdk `scoring.ts`. */
   scoring?: ScoringInit
+  /**
+   * Records of one neighbour the relay handles at once before it reads that neighbour no further (sdk
+   * `read-backpressure.ts`); its sdk default unless given.
+   */
+  readRecordsInFlight?: number
   /** How long a room stays joined once nothing keeps it (see `#leaveIdleRooms`); {@link RELAY_TOPIC_IDLE_MS} by default. */
   roomIdleMs?: number
   /** To verify contract wallets (ERC-1271) in certificates and read token gates. */
@@ -136,6 +149,8 @@ export interface RelayStats {
    * `publish` (record-rates.ts).
    */
   scoredOut: Record<ScoreThreshold, number>
+  /** Neighbours the relay reads no further now, and how often it stopped reading one, since start (sdk `read-backpressure.ts`). */
+  reads: ReadBackpressureStats
 }
 
 /** The gossipsub thresholds `/metrics` counts peers below. */
@@ -178,6 +193,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, RoomTopic>()
   #libp2p: RelayLibp2p | undefined
+  #readStats: (() => ReadBackpressureStats) | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #startedAtMs: number | undefined
   readonly #limits: RelayLimits
@@ -245,6 +261,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       uptimeMs: this.#startedAtMs === undefined ? 0 : Date.now() - this.#startedAtMs,
       limits: this.#limits.stats(),
       scoredOut: this.#scoredOut(),
+      reads: this.#readStats?.() ?? { pausedPeers: 0, pauses: 0 },
     }
   }
 
@@ -301,7 +318,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       connectionManager: limits.connectionManagerOptions(),
       // Relays are well connected and trusted by their clients: peer exchange helps peers find each other. A relay is
       // its clients' hub: every member of a room stays in its mesh and gets each record pushed (RELAY_MESH_MAX_PEERS).
-      gossipsub: { doPX: true, Dhi: RELAY_MESH_MAX_PEERS },
+      // A neighbour is read no faster than its records are handled (after that, yamux holds it back on its side of the
+      // connection), and what it may send past that is one small stream window.
+      gossipsub: { doPX: true, Dhi: RELAY_MESH_MAX_PEERS, ...READ_BACKPRESSURE_GOSSIPSUB_OPTIONS },
+      maxStreamWindowBytes: RELAY_MAX_STREAM_WINDOW_BYTES,
       services: {
         // Relayed connections keep libp2p's default limits (2 min / 128 KiB): enough to set up direct WebRTC,
         // and gossip then leaves the relayed link (docs/architecture.md, Networking).
@@ -310,6 +330,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
+    this.#readStats = readWithBackpressure(
+      libp2p.services.pubsub,
+      init.readRecordsInFlight === undefined ? {} : { recordsInFlight: init.readRecordsInFlight },
+    ).stats
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub

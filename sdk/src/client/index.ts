@@ -10,6 +10,12 @@ export { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections
 export { KeyBundleCache, type KeyBundleCacheInit } from './key-bundles.ts'
 export { createSecureChatLibp2p, type Libp2pInit, type SecureChatLibp2p } from './libp2p.ts'
 export type { PublishPacingInit } from './publish-pacing.ts'
+export {
+  READ_BACKPRESSURE_GOSSIPSUB_OPTIONS,
+  type ReadBackpressureInit,
+  type ReadBackpressureStats,
+  readWithBackpressure,
+} from './read-backpressure.ts'
 export { fetchRelayHints, type RelayHint, serveRelayHints } from './relay-hints.ts'
 export { RelayPool, type RelayPoolEvents, type RelayPoolInit } from './relays.ts'
 export {

@@ -32,6 +32,11 @@ export interface Libp2pInit {
    * a thousand to a process, where a busy process would time out its own pings; the relay still pings them.
    */
   connectionMonitor?: Libp2pOptions['connectionMonitor']
+  /**
+   * The most one stream's receive window grows to (yamux's `maxStreamWindowSize`; its default is 16 MiB): what a
+   * neighbour may send on a stream that this node has stopped reading (`read-backpressure.ts`).
+   */
+  maxStreamWindowBytes?: number
   /** Further services, such as a relay's circuit relay server. */
   services?: ServiceFactoryMap
 }
@@ -47,7 +52,13 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     transports:
       init.transports ?? defaultTransports(init.iceServers === undefined ? {} : { iceServers: init.iceServers }),
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [
+      yamux(
+        init.maxStreamWindowBytes === undefined
+          ? {}
+          : { streamOptions: { maxStreamWindowSize: init.maxStreamWindowBytes } },
+      ),
+    ],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
     // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off, and one
