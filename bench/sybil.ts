@@ -60,6 +60,14 @@ export async function run(config: SybilBenchConfig = configFromEnv()): Promise<B
     { name: 'sybil.relay.log_lines', unit: 'lines', value: flooded.relayLines.length },
     { name: 'sybil.flood.invalid_records', unit: 'records', value: sentBy(flooded, 'invalid') },
     { name: 'sybil.flood.valid_records', unit: 'records', value: sentBy(flooded, 'valid') },
+    // Devices of the valid flood the relay banned (disconnected) while they flooded, and how often it stopped reading
+    // a flooder until its records were handled.
+    { name: 'sybil.flood.valid_cut_off', unit: 'devices', value: flooded.phases.valid?.cutOff.length ?? 0 },
+    {
+      name: 'sybil.relay.read_pauses',
+      unit: 'pauses',
+      value: flooded.metrics.get('securechat_relay_read_pauses_total') ?? 0,
+    },
   ]
   log(
     `sybil: ratios ${JSON.stringify(Object.fromEntries(records.flatMap((r) => (r.ratio === undefined ? [] : [[r.name, r.ratio]]))))}`,
@@ -87,6 +95,7 @@ function summary(result: SybilFloodResult): Record<string, unknown> {
     cutOff: result.phases.valid?.cutOff.length,
     invalidRecords: sentBy(result, 'invalid'),
     validRecords: sentBy(result, 'valid'),
+    readPauses: result.metrics.get('securechat_relay_read_pauses_total'),
     refused: Object.fromEntries([...result.metrics].filter(([name]) => name.startsWith('securechat_refused_total'))),
     relayLogLines: result.relayLines.length,
   }

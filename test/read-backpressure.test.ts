@@ -134,4 +134,55 @@ describe('read backpressure', () => {
     expect(reads.stats()).toMatchObject({ pausedPeers: 0 })
     expect(reads.stats().pauses).toBeGreaterThan(0)
   }, 60_000)
+
+  it("behavior: neighbours of one group share its records in flight: two devices of one wallet get one device's", async () => {
+    const receiver = await node({ receiver: true })
+    const [first, second] = [await node(), await node()]
+    const wallet = new Set([first.peerId.toString(), second.peerId.toString()])
+    const reads = readWithBackpressure(receiver.services.pubsub, {
+      recordsInFlight: IN_FLIGHT,
+      groupOf: (peer) => (wallet.has(peer) ? 'one wallet' : peer),
+    })
+    const held: Array<() => void> = []
+    let inValidation = 0
+    let mostInValidation = 0
+    let heldEnough: () => void = () => undefined
+    const fullyHeld = new Promise<void>((resolve) => {
+      heldEnough = resolve
+    })
+    let secondArrived: () => void = () => undefined
+    const secondValidated = new Promise<void>((resolve) => {
+      secondArrived = resolve
+    })
+    receiver.services.pubsub.topicValidators.set(TOPIC, async (from) => {
+      inValidation += 1
+      mostInValidation = Math.max(mostInValidation, inValidation)
+      if (inValidation === IN_FLIGHT) heldEnough()
+      if (from.equals(second.peerId)) secondArrived()
+      await new Promise<void>((resolve) => held.push(resolve))
+      inValidation -= 1
+      return TopicValidatorResult.Accept
+    })
+    receiver.services.pubsub.subscribe(TOPIC)
+    for (const peer of [first, second]) {
+      await peer.dial(receiver.getMultiaddrs()[0]!)
+      await seesSubscribed(peer, receiver.peerId)
+    }
+    // Each device sends more than the group may have in flight; the second starts once the first filled it.
+    const flood = (peer: Node): void => {
+      for (let i = 0; i < 2 * IN_FLIGHT; i++) {
+        void peer.services.pubsub.publish(TOPIC, new Uint8Array(RECORD_BYTES).fill(i)).catch(() => undefined)
+      }
+    }
+    flood(first)
+    await fullyHeld
+    flood(second)
+    // The second device's first record is handled (an RPC is handled whole), then it finds its group full and is
+    // paused too: one record more than a group's budget, not a second budget.
+    await secondValidated
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reads.stats().pausedPeers).toBe(2)
+    expect(mostInValidation).toBe(IN_FLIGHT + 1)
+    for (const resolve of held.splice(0)) resolve()
+  }, 60_000)
 })

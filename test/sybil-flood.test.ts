@@ -1,17 +1,18 @@
 /**
- * Ten sybil peers flood a room through a real `securechat relay` process with its default limits and scoring (issue
- * 13): bare js-libp2p peers, no SecureChat client, publishing as fast as the relay reads them, while an honest member
+ * Ten sybil peers flood a room through a real `securechat relay` process with its default scoring and limits (issue
+ * 13; one lower record rate in the valid flood, below): bare js-libp2p peers, no SecureChat client, publishing as fast as the relay reads them, while an honest member
  * sends 200 paced messages (test/helpers/sybil-flood.ts). Every honest message arrives; the relay and the members stay
  * up; `/metrics` says why the flooders were stopped; the relay's log names each flooder once per reason, not once per
  * record. Two floods, each its own test:
  *
  * - records that fail validation: every flooder ends below the graylist threshold (or disconnected);
  * - valid records from ten devices of one signed-in wallet, far above a person's rate: the relay reads each flooder no
- *   faster than it handles its records (the rest waits on the flooder's side of the connection), so it keeps up, and
- *   bans every flooder — disconnects it and refuses it — while it still floods.
+ *   faster than it handles its records (the rest waits on the flooder's side of the connection), and its ten devices
+ *   no faster than one (they share their wallet's records in flight), so it keeps up, and bans every flooder —
+ *   disconnects it and refuses it — while it still floods.
  */
 import { describe, expect, it } from 'vitest'
-import { RELAY_RECORD_FLOOD_BAN_AFTER_MS, RELAY_RECORDS_PER_SECOND } from '../node/src/constants.ts'
+import { RELAY_RECORD_FLOOD_BAN_AFTER_MS } from '../node/src/constants.ts'
 import { runSybilFlood } from './helpers/sybil-flood.ts'
 
 const SYBILS = 10
@@ -25,10 +26,15 @@ const MIN_RECORDS_PER_FLOODER = 100
 /** Log lines a flooder may cost per reason: its own, and one more if a refusal log interval ends mid-flood. */
 const LINES_PER_OFFENDER_AND_REASON = 2
 /**
- * A person's rate at the relay: its default chat messages per device and topic per second (twice what the sdk sends,
- * node/src/constants.ts). Ten devices of one wallet share twice that.
+ * A person's rate at the relay in the valid flood (`--records-per-second`; its wallet gets twice that). Below the
+ * default (`RELAY_RECORDS_PER_SECOND`, 100): on a 2-core machine at load 20 the relay validated ~100 records a second,
+ * less than one wallet may send at the defaults (200), and a flood within its rate is no flood to the relay — the
+ * backpressure still gives its ten devices the relay's attention of one, so honest messages arrive, but nobody is
+ * over the rate and nobody is banned. At 10 a second the wallet's 20 stay well within what the relay validates.
  */
-const PERSON_RECORDS_PER_SECOND = RELAY_RECORDS_PER_SECOND
+const PERSON_RECORDS_PER_SECOND = 10
+/** Honest messages in the valid flood: 5 a second, half a person's rate there. */
+const HONEST_PACE_IN_VALID_FLOOD_MS = 200
 
 describe('sybil flood', () => {
   it('behavior: 10 sybils flooding invalid records are graylisted, counted and logged boundedly; every honest message arrives', async () => {
@@ -80,8 +86,14 @@ describe('sybil flood', () => {
       floods: ['valid'],
       sybils: SYBILS,
       messages: HONEST_MESSAGES,
-      paceMs: HONEST_PACE_MS,
+      paceMs: HONEST_PACE_IN_VALID_FLOOD_MS,
       timeoutMs: TIMEOUT_MS,
+      relayArgs: [
+        '--records-per-second',
+        String(PERSON_RECORDS_PER_SECOND),
+        '--record-burst',
+        String(2 * PERSON_RECORDS_PER_SECOND),
+      ],
     })
     const { valid } = result.phases
     if (valid === undefined) throw new Error('the flood did not run')
@@ -93,18 +105,18 @@ describe('sybil flood', () => {
     expect(result.membersConnected).toBe(true)
     expect(result.afterFloodDelivered).toBe(true)
 
-    // Far above a person's rate: the flood lasted at least the ban delay, and in it the ten devices sent more than
-    // twice what their wallet may send (twice a person's rate) in that time.
-    const sent = Object.values(valid.sent).reduce((sum, n) => sum + n, 0)
+    // Far above a person's rate: the relay dropped more records over the rate than the whole wallet (twice a person's
+    // rate) may send in the ban delay, twice over.
     const walletAllowance = 2 * PERSON_RECORDS_PER_SECOND * (RELAY_RECORD_FLOOD_BAN_AFTER_MS / 1000)
+    const overRate = result.metrics.get('securechat_refused_total{reason="records-per-second"}') ?? 0
     expect(Object.keys(valid.sent)).toHaveLength(SYBILS)
-    expect(sent).toBeGreaterThan(2 * walletAllowance)
+    expect(overRate).toBeGreaterThan(2 * walletAllowance)
 
     // Every flooder was cut off by the relay while it flooded (a flooder sends until then), and /metrics says why:
-    // their records over the rate dropped, each of them banned as a flooder, and the relay stopped reading them.
+    // their records over the rate dropped (above), each of them banned as a flooder, and the relay stopped reading them
+    // while their records were being handled.
     expect(new Set(valid.cutOff)).toEqual(new Set(valid.peers))
     expect(result.metrics.get('securechat_refused_total{reason="record-flood"}') ?? 0).toBeGreaterThanOrEqual(SYBILS)
-    expect(result.metrics.get('securechat_refused_total{reason="records-per-second"}') ?? 0).toBeGreaterThan(0)
     expect(result.metrics.get('securechat_relay_read_pauses_total') ?? 0).toBeGreaterThan(0)
 
     // Bounded logs: the relay names each flooder once per reason (twice if a log interval ended mid-flood).

@@ -41,6 +41,8 @@ export interface SybilFloodInit {
   paceMs: number
   /** Each wait (a phase's end, the last honest message) gives up after this long. */
   timeoutMs: number
+  /** Further `securechat relay` flags (its limits); its defaults without. */
+  relayArgs?: string[]
   log?: (line: string) => void
 }
 
@@ -74,7 +76,7 @@ export async function runSybilFlood(init: SybilFloodInit): Promise<SybilFloodRes
   const log = init.log ?? (() => {})
   const cleanup: Array<() => Promise<unknown> | unknown> = []
   try {
-    const relay = await startRelayProcess({ args: ['--http', '0'] })
+    const relay = await startRelayProcess({ args: ['--http', '0', ...(init.relayArgs ?? [])] })
     cleanup.push(async () => {
       relay.kill('SIGKILL')
       await relay.exited
@@ -128,9 +130,7 @@ export async function runSybilFlood(init: SybilFloodInit): Promise<SybilFloodRes
     const relayCpuMs = cpuMs(relay) - cpuBefore
 
     const relayAlive = relay.child.exitCode === null && relay.child.signalCode === null
-    const healthz = await fetch(new URL('/healthz', relay.web))
-      .then((response) => response.status)
-      .catch(() => 0)
+    const healthz = await healthzOf(relay)
     const hasRelay = (d: Device): boolean =>
       d.client.libp2p.getConnections().some((c) => c.remotePeer.toString() === relay.peerId)
     const membersConnected = hasRelay(alice) && hasRelay(bob)
@@ -280,6 +280,17 @@ async function untilMetric(
     value = await sample()
   }
   return value
+}
+
+/**
+ * The relay's `/healthz` status, 0 if it does not answer: asked again on a failed request, as `/metrics` is (a
+ * kept-alive socket the relay closed just as it was reused, its event loop lagging after a flood).
+ */
+async function healthzOf(relay: RelayProcess, attempt = 1): Promise<number> {
+  const status = await fetch(new URL('/healthz', relay.web))
+    .then((response) => response.status)
+    .catch(() => 0)
+  return status === 0 && attempt < METRICS_ATTEMPTS ? healthzOf(relay, attempt + 1) : status
 }
 
 /** Clock ticks per second of `/proc/<pid>/stat`. */

@@ -228,6 +228,11 @@ export class RecordRates {
       : undefined
   }
 
+  /** The wallet that certified `device`, from its last accepted record; undefined before one. */
+  walletOf(device: string): string | undefined {
+    return this.#wallets.get(device)
+  }
+
   #remember(device: string, wallet: string): void {
     if (this.#wallets.get(device) === wallet) return
     this.#wallets.delete(device)

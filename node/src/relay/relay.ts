@@ -330,10 +330,14 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
-    this.#readStats = readWithBackpressure(
-      libp2p.services.pubsub,
-      init.readRecordsInFlight === undefined ? {} : { recordsInFlight: init.readRecordsInFlight },
-    ).stats
+    this.#readStats = readWithBackpressure(libp2p.services.pubsub, {
+      ...(init.readRecordsInFlight === undefined ? {} : { recordsInFlight: init.readRecordsInFlight }),
+      // The devices of one wallet share the relay's attention as they share a record budget (record-rates.ts).
+      groupOf: (peer) => {
+        const wallet = this.#recordRates.walletOf(peer)
+        return wallet === undefined ? peer : `wallet ${wallet}`
+      },
+    }).stats
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub

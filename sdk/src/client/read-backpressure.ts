@@ -8,6 +8,12 @@ export interface ReadBackpressureInit {
    * no further; reading resumes once half of them are done. {@link READ_RECORDS_IN_FLIGHT} by default.
    */
   recordsInFlight?: number
+  /**
+   * Neighbours that share one budget of records in flight: `groupOf` names a neighbour's group (a relay: the wallet
+   * that certified the device), its PeerId by default. Ten devices of one wallet then get the relay's attention of
+   * one, not of ten.
+   */
+  groupOf?: (peer: string) => string
 }
 
 export interface ReadBackpressureStats {
@@ -28,10 +34,10 @@ interface GossipSubInternals {
   handleReceivedMessage: (from: PeerId, message: unknown) => Promise<void>
 }
 
-interface Neighbour {
+interface Group {
   inFlight: number
-  /** Set while its stream is paused: called once its records in flight are down to the resume mark. */
-  resume: (() => void) | undefined
+  /** The neighbours of the group whose stream is paused: each called once the group is down to the resume mark. */
+  paused: Set<() => void>
 }
 
 /**
@@ -41,7 +47,8 @@ interface Neighbour {
  * sending faster than the node handles records (a flooder: ten of them, signing valid records, left a 2-core relay
  * minutes behind) then fills the node's memory, and every other neighbour's records wait behind its backlog.
  *
- * So once one neighbour has `recordsInFlight` records being handled, its read loop stops after the current RPC
+ * So once one neighbour (or its group, `groupOf`) has `recordsInFlight` records being handled, its read loop stops
+ * after the current RPC
  * (gossipsub's `awaitRpcHandler`, {@link READ_BACKPRESSURE_GOSSIPSUB_OPTIONS}) and its stream is paused: the muxer
  * then sends it no more window updates, and the neighbour's own writes wait (yamux flow control) — the flooder is held
  * back on its side of the connection, while other neighbours' streams are read as before. A neighbour's backlog is
@@ -63,42 +70,51 @@ export function readWithBackpressure(
   if (internals.opts.awaitRpcHandler !== true) {
     throw new RangeError('read backpressure needs gossipsub with awaitRpcHandler: true')
   }
-  const neighbours = new Map<string, Neighbour>()
+  const groupOf = init.groupOf ?? ((peer: string) => peer)
+  /** Groups with records in flight or neighbours paused; no other. */
+  const groups = new Map<string, Group>()
   let pauses = 0
+  const forget = (key: string, group: Group): void => {
+    if (group.inFlight === 0 && group.paused.size === 0) groups.delete(key)
+  }
 
   const handleMessage = internals.handleReceivedMessage.bind(pubsub)
   internals.handleReceivedMessage = async (from, message) => {
-    const id = from.toString()
-    let neighbour = neighbours.get(id)
-    if (neighbour === undefined) {
-      neighbour = { inFlight: 0, resume: undefined }
-      neighbours.set(id, neighbour)
+    // The group as the record arrives: the one its handling is counted in, whatever it learns meanwhile.
+    const key = groupOf(from.toString())
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = { inFlight: 0, paused: new Set() }
+      groups.set(key, group)
     }
-    neighbour.inFlight += 1
+    group.inFlight += 1
     try {
       await handleMessage(from, message)
     } finally {
-      neighbour.inFlight -= 1
-      if (neighbour.inFlight <= resumeAt) neighbour.resume?.()
-      if (neighbour.inFlight === 0 && neighbour.resume === undefined) neighbours.delete(id)
+      group.inFlight -= 1
+      if (group.inFlight <= resumeAt) for (const resume of group.paused) resume()
+      forget(key, group)
     }
   }
 
   const handleRpc = internals.handleReceivedRpc.bind(pubsub)
   internals.handleReceivedRpc = async (from, rpc) => {
     await handleRpc(from, rpc)
-    const neighbour = neighbours.get(from.toString())
-    if (neighbour === undefined || neighbour.inFlight < most) return
+    const key = groupOf(from.toString())
+    const group = groups.get(key)
+    if (group === undefined || group.inFlight < most) return
     const stream = internals.streamsInbound.get(from.toString())?.rawStream
     pauses += 1
     if (stream?.readStatus === 'readable') stream.pause()
+    let resume: () => void = () => undefined
     try {
       await new Promise<void>((resolve) => {
-        neighbour.resume = resolve
+        resume = resolve
+        group.paused.add(resolve)
       })
     } finally {
-      neighbour.resume = undefined
-      if (neighbour.inFlight === 0) neighbours.delete(from.toString())
+      group.paused.delete(resume)
+      forget(key, group)
       // Closed meanwhile (the neighbour left or was cut off): nothing to resume.
       if (stream?.status === 'open' && stream.readStatus === 'paused') stream.resume()
     }
@@ -106,7 +122,7 @@ export function readWithBackpressure(
 
   return {
     stats: () => ({
-      pausedPeers: [...neighbours.values()].filter((neighbour) => neighbour.resume !== undefined).length,
+      pausedPeers: [...groups.values()].reduce((sum, group) => sum + group.paused.size, 0),
       pauses,
     }),
   }
