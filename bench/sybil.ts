@@ -12,7 +12,7 @@ import type { BenchRecord } from './types.ts'
 export const DEFAULT_SYBILS = 10
 export const DEFAULT_MESSAGES = 200
 export const DEFAULT_PACE_MS = 50
-/** Each wait of a run: the valid phase waits this long at most for every device to be scored out or cut off. */
+/** Each wait of a run: the valid phase waits this long at most for every device to be scored out, then as long to be cut off. */
 export const DEFAULT_TIMEOUT_MS = 60_000
 
 export interface SybilBenchConfig {
