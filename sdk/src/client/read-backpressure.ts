@@ -48,11 +48,11 @@ interface Group {
  * minutes behind) then fills the node's memory, and every other neighbour's records wait behind its backlog.
  *
  * So once one neighbour (or its group, `groupOf`) has `recordsInFlight` records being handled, its read loop stops
- * after the current RPC
- * (gossipsub's `awaitRpcHandler`, {@link READ_BACKPRESSURE_GOSSIPSUB_OPTIONS}) and its stream is paused: the muxer
- * then sends it no more window updates, and the neighbour's own writes wait (yamux flow control) — the flooder is held
- * back on its side of the connection, while other neighbours' streams are read as before. A neighbour's backlog is
- * bounded by the records in flight plus one stream window.
+ * after the current RPC (gossipsub's `awaitRpcHandler`, {@link READ_BACKPRESSURE_GOSSIPSUB_OPTIONS}) and its stream
+ * is paused: the muxer then sends it no more window updates, and the neighbour's own writes wait (yamux flow
+ * control) — the flooder is held back on its side of the connection, while other neighbours' streams are read as
+ * before. A neighbour's backlog is bounded by the records in flight plus one stream window. Reading resumes once the
+ * group is down to half.
  *
  * Wraps the instance's `handleReceivedRpc` and `handleReceivedMessage` in place (gossipsub exports no class to extend);
  * throws if gossipsub was not given {@link READ_BACKPRESSURE_GOSSIPSUB_OPTIONS}.
