@@ -497,3 +497,21 @@ export const MESSAGE_STATES_SAVE_DELAY_MS = 1_000
  * ({@link SEND_RECORDS_PER_SECOND}), so only a neighbour sending faster than the relay validates meets it.
  */
 export const READ_RECORDS_IN_FLIGHT = 32
+
+/** Longest search term, in code points: a longer word is indexed and looked up by its first this many. */
+export const MAX_SEARCH_TERM_CHARS = 64
+
+/** Distinct terms one message adds to the search index; words after these are not found. */
+export const MAX_SEARCH_TERMS_PER_MESSAGE = 1_000
+
+/**
+ * Messages the search index of one device holds, across its rooms and DMs: the newest this many of those in the
+ * vault (each room and DM conversation keeps `MAX_MESSAGE_STATES`). Older ones are not found.
+ */
+export const MAX_SEARCH_MESSAGES = 20_000
+
+/** Matches a search returns unless told otherwise, newest first. */
+export const DEFAULT_SEARCH_LIMIT = 50
+
+/** Characters of a search result's snippet around the first matching word. */
+export const SEARCH_SNIPPET_CHARS = 120

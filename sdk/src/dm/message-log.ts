@@ -17,7 +17,9 @@ import type { Address } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import { checksumAddress } from './topics.ts'
 
-const PREFIX = 'dm/messages/'
+/** Vault entry names of DM conversations' messages: this prefix and the other wallet's address. */
+export const DM_MESSAGES_PREFIX = 'dm/messages/'
+const PREFIX = DM_MESSAGES_PREFIX
 
 export class DmMessageLog {
   readonly #vault: Vault | undefined

@@ -1,0 +1,164 @@
+/**
+ * An inverted index of messages by their folded terms (`terms.ts`): term → the messages that hold it. Pure: the
+ * owner (`vault-search.ts`) keeps it in the vault, encrypted like every entry, and feeds it each message's latest
+ * text — an edit replaces the message's terms, a delete removes them, so neither an old version nor a deleted
+ * message is found and their words leave the saved index.
+ *
+ * Bounded: {@link MAX_SEARCH_MESSAGES} messages (the newest by their senders' clocks stay), each with at most
+ * {@link MAX_SEARCH_TERMS_PER_MESSAGE} distinct terms of at most `MAX_SEARCH_TERM_CHARS` code points.
+ */
+import { z } from 'zod'
+import { MAX_SEARCH_MESSAGES, MAX_SEARCH_TERM_CHARS, MAX_SEARCH_TERMS_PER_MESSAGE } from '../constants.ts'
+import { recordTimeSchema } from '../json-records.ts'
+import { terms } from './terms.ts'
+
+/** One indexed message: where it is, which version's text the terms are of, and when it was sent. */
+export interface IndexedMessage {
+  /** `room:<roomId>` or `dm:<address>`. */
+  conversation: string
+  id: string
+  /** The id of the version indexed (the message's own id until it is edited). */
+  version: string
+  sentAtMs: number
+}
+
+const idSchema = z.string().regex(/^[0-9a-f]{32}$|^[0-9a-f]{64}$/)
+
+/** What {@link SearchIndex.serialize} writes (JSON): the vault entry `search/index`. */
+export const savedSearchIndexSchema = z
+  .object({
+    v: z.literal(1),
+    messages: z
+      .array(
+        z
+          .object({
+            conversation: z.string().regex(/^room:[0-9a-f]{64}$|^dm:0x[0-9a-fA-F]{40}$/),
+            id: idSchema,
+            version: idSchema,
+            sentAtMs: recordTimeSchema,
+            terms: z
+              .array(
+                z
+                  .string()
+                  .min(1)
+                  .max(MAX_SEARCH_TERM_CHARS * 2),
+              )
+              .max(MAX_SEARCH_TERMS_PER_MESSAGE),
+          })
+          .strict(),
+      )
+      .max(MAX_SEARCH_MESSAGES),
+  })
+  .strict()
+export type SavedSearchIndex = z.infer<typeof savedSearchIndexSchema>
+
+export interface SearchIndexInit {
+  maxMessages?: number
+  /** Loaded from the vault. */
+  saved?: SavedSearchIndex
+}
+
+interface Entry extends IndexedMessage {
+  terms: string[]
+}
+
+const keyOf = (conversation: string, id: string): string => `${conversation}\n${id}`
+const newer = (a: IndexedMessage, b: IndexedMessage): boolean =>
+  a.sentAtMs > b.sentAtMs || (a.sentAtMs === b.sentAtMs && a.id > b.id)
+
+export class SearchIndex {
+  readonly #entries = new Map<string, Entry>()
+  readonly #postings = new Map<string, Set<string>>()
+  readonly #maxMessages: number
+
+  constructor(init: SearchIndexInit = {}) {
+    this.#maxMessages = init.maxMessages ?? MAX_SEARCH_MESSAGES
+    for (const saved of init.saved?.messages ?? []) this.#add(saved)
+    this.#evict()
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** The indexed message `id` of `conversation`, if it is here. */
+  get(conversation: string, id: string): IndexedMessage | undefined {
+    const entry = this.#entries.get(keyOf(conversation, id))
+    if (entry === undefined) return undefined
+    const { terms: _, ...message } = entry
+    return message
+  }
+
+  /** Every indexed message. */
+  list(): IndexedMessage[] {
+    return [...this.#entries.values()].map(({ terms: _, ...message }) => message)
+  }
+
+  /** Indexes `text` as the message's words, replacing what it held (an edit). */
+  set(message: IndexedMessage, text: string): void {
+    this.remove(message.conversation, message.id)
+    this.#add({ ...message, terms: terms(text).slice(0, MAX_SEARCH_TERMS_PER_MESSAGE) })
+    this.#evict()
+  }
+
+  /** Takes the message and its words out (a delete, or a message no longer kept). */
+  remove(conversation: string, id: string): void {
+    const key = keyOf(conversation, id)
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return
+    this.#entries.delete(key)
+    for (const term of entry.terms) {
+      const holders = this.#postings.get(term)
+      holders?.delete(key)
+      if (holders?.size === 0) this.#postings.delete(term)
+    }
+  }
+
+  /**
+   * The messages holding every term of `query`, newest first; the last term matches as a prefix, as one types
+   * (`see tom` finds "see you tomorrow", not "seeing tomorrow"). A query without a term finds nothing.
+   */
+  query(query: string, options: { conversation?: string; limit?: number } = {}): IndexedMessage[] {
+    const wanted = terms(query)
+    const last = wanted.pop()
+    if (last === undefined) return []
+    const sets = wanted.map((term) => this.#postings.get(term) ?? new Set<string>())
+    const prefixed = new Set<string>()
+    for (const [term, holders] of this.#postings)
+      if (term.startsWith(last)) for (const key of holders) prefixed.add(key)
+    sets.push(prefixed)
+    sets.sort((a, b) => a.size - b.size)
+    const [smallest, ...rest] = sets
+    const found: IndexedMessage[] = []
+    for (const key of smallest!) {
+      if (!rest.every((set) => set.has(key))) continue
+      const { terms: _, ...message } = this.#entries.get(key)!
+      if (options.conversation === undefined || message.conversation === options.conversation) found.push(message)
+    }
+    found.sort((a, b) => (newer(a, b) ? -1 : 1))
+    return options.limit === undefined ? found : found.slice(0, options.limit)
+  }
+
+  /** Everything, as the vault keeps it ({@link savedSearchIndexSchema}). */
+  serialize(): SavedSearchIndex {
+    return { v: 1, messages: [...this.#entries.values()].map((entry) => ({ ...entry, terms: [...entry.terms] })) }
+  }
+
+  #add(entry: Entry): void {
+    const key = keyOf(entry.conversation, entry.id)
+    this.#entries.set(key, { ...entry, terms: [...entry.terms] })
+    for (const term of entry.terms) {
+      const holders = this.#postings.get(term) ?? new Set<string>()
+      holders.add(key)
+      this.#postings.set(term, holders)
+    }
+  }
+
+  #evict(): void {
+    if (this.#entries.size <= this.#maxMessages) return
+    const oldestFirst = [...this.#entries.values()].sort((a, b) => (newer(a, b) ? 1 : -1))
+    for (const entry of oldestFirst.slice(0, this.#entries.size - this.#maxMessages)) {
+      this.remove(entry.conversation, entry.id)
+    }
+  }
+}
