@@ -5,6 +5,7 @@ import { chat, history, listen, roomCreate, roomList, send } from './commands/ch
 import { dmSend, listenDm } from './commands/dm.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
 import { runRelay } from './commands/relay.ts'
+import { type SearchFlags, search } from './commands/search.ts'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
 import { DATA_DIR_HELP } from './vault.ts'
@@ -290,6 +291,18 @@ export function buildProgram(): Command {
     .option('--rpc <url>', 'JSON-RPC endpoint: accepts contract wallets (env SECURECHAT_RPC)')
     .addHelpText('after', DATA_DIR_HELP)
     .action(async (address: string, text: string, flags) => dmSend(address, text, flags))
+  program
+    .command('search')
+    .description("search this device's own history (its vault), across rooms and DMs; no network")
+    .argument('<terms...>', 'words every match holds (case and accents do not count; the last may be a prefix)')
+    .requiredOption('--data-dir <dir>', 'the device whose history to search (encrypted vault)')
+    .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
+    .option('--room <room>', 'only this room: an invite, a file holding one, or the id or name of a saved room')
+    .option('--dm <address>', 'only the direct conversation with this wallet')
+    .option('--limit <n>', 'at most this many matches, newest first (default DEFAULT_SEARCH_LIMIT, 50)')
+    .option('--json', 'one JSON object per match')
+    .addHelpText('after', DATA_DIR_HELP)
+    .action(async (terms: string[], flags: SearchFlags) => search(terms, flags))
   registerAuditCommands(program)
   return program
 }

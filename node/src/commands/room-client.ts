@@ -100,7 +100,10 @@ export async function roomWrite(flags: ClientFlags, write: (room: Room) => Promi
  * `--room`: an invite, a file that holds one, or — with `--data-dir` — the id or name of a room
  * this device joined before (`securechat room list`).
  */
-async function resolveRoom(flags: ClientFlags, vault: Vault | undefined): Promise<Invite> {
+export async function resolveRoom(
+  flags: { room: string; dataDir?: string | undefined },
+  vault: Vault | undefined,
+): Promise<Invite> {
   const text = await readInvite(flags.room)
   if (vault === undefined || text.trim().startsWith(INVITE_PREFIX)) return decodeInvite(text)
   const matches = (await loadSavedRooms(vault)).filter((r) => r.roomId === flags.room || r.name === flags.room)
