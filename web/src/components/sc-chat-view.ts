@@ -15,6 +15,8 @@ import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-time.ts'
 import { messageBody } from './message-body.ts'
+import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
+import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
@@ -26,6 +28,7 @@ const FOLLOW_NEWEST_SLACK_PX = 48
 export class ScChatView extends LitElement {
   static override styles = [
     baseStyles,
+    messageToolStyles,
     css`
       :host {
         display: grid;
@@ -59,10 +62,43 @@ export class ScChatView extends LitElement {
       }
       /* The messages scroll, not the page: header and composer stay in place. */
       .body {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        grid-template-rows: minmax(0, 1fr);
+        min-height: 0;
+        position: relative;
+      }
+      .body.with-thread {
+        grid-template-columns: minmax(0, 1fr) minmax(16rem, 40%);
+        gap: 0.75rem;
+      }
+      .room {
         display: flex;
         flex-direction: column;
         min-height: 0;
         position: relative;
+      }
+      /* A thread: beside the conversation, or over it on a phone. */
+      .thread {
+        display: flex;
+        flex-direction: column;
+        min-height: 0;
+        border-inline-start: 1px solid var(--sc-border);
+        padding-inline-start: 0.75rem;
+        background: var(--sc-bg);
+      }
+      .thread-head {
+        display: flex;
+        align-items: center;
+        justify-content: space-between;
+        gap: 0.5rem;
+      }
+      .thread-head h3 {
+        margin: 0;
+        font-size: 1rem;
+      }
+      .thread ol.messages > li {
+        max-width: 100%;
       }
       .newest {
         position: absolute;
@@ -232,6 +268,16 @@ export class ScChatView extends LitElement {
         details {
           margin: 0.25rem 0;
         }
+        .body.with-thread {
+          grid-template-columns: minmax(0, 1fr);
+        }
+        .thread {
+          position: absolute;
+          inset: 0;
+          z-index: 1;
+          border: none;
+          padding: 0;
+        }
       }
     `,
   ]
@@ -256,7 +302,15 @@ export class ScChatView extends LitElement {
    * rendering later) never does, so the list keeps following whatever renders after it scrolled.
    */
   @state() private reading = false
+  /** The root of the thread open beside the conversation. */
+  @state() private thread: string | undefined
+  /**
+   * The message whose reaction picker, edit form or delete question is open (one at a time), by {@link placeOf}:
+   * a thread's root is shown twice, in the conversation and in the thread.
+   */
+  @state() private open: { at: string; what: 'react' | 'edit' | 'delete' } | undefined
   @query('ol.messages') private list: HTMLOListElement | undefined
+  @query('.thread sc-composer') private threadComposer: ScComposer | undefined
 
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
@@ -273,6 +327,8 @@ export class ScChatView extends LitElement {
   override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('conversation')) {
       this.reading = false
+      this.thread = undefined
+      this.open = undefined
       this.#resized.disconnect()
       this.#observed = new WeakSet()
     }
@@ -316,6 +372,11 @@ export class ScChatView extends LitElement {
     // Written here, not sent yet: the composer works offline too, and in a room still being joined again.
     const canWrite = view.state === 'joined' || view.state === 'joining'
     const requirement = isRoom && view.state !== 'not-eligible' ? conversations.requirement(view.id) : undefined
+    const history = conversations.history(this.conversation)
+    const threads = conversations.threads(this.conversation)
+    const inThreads = new Set([...threads.values()].flatMap((replies) => replies.map((entry) => entry.id)))
+    const root = this.thread === undefined ? undefined : history.find((entry) => entry.id === this.thread)
+    const thread = root === undefined ? undefined : { root, replies: threads.get(root.id) ?? [] }
     return html`
       <header>
         <div>
@@ -332,7 +393,8 @@ export class ScChatView extends LitElement {
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
         </div>
       </header>
-      <div class="body">
+      <div class=${thread === undefined ? 'body' : 'body with-thread'}>
+        <div class="room">
         ${this.#stateNotice(view.state, view.problem, session.network)}
         ${
           view.catchingUp === undefined
@@ -344,8 +406,11 @@ export class ScChatView extends LitElement {
           <ol class="messages" @scroll=${this.#onScroll}>
             ${repeat(
               withDays(
-                withGaps(conversations.history(this.conversation), conversations.gaps(this.conversation)),
-                conversations.pending(this.conversation),
+                withGaps(
+                  history.filter((entry) => !inThreads.has(entry.id)),
+                  conversations.gaps(this.conversation),
+                ),
+                conversations.pending(this.conversation).filter((item) => item.parentId === undefined),
               ),
               itemKey,
               (item) => {
@@ -355,7 +420,7 @@ export class ScChatView extends LitElement {
                   case 'gap':
                     return gapLine(item.line)
                   case 'message':
-                    return this.#message(item.entry)
+                    return this.#message(item.entry, threads.get(item.entry.id) ?? [])
                   case 'pending':
                     return this.#pending(item.item, session.network === 'online')
                 }
@@ -364,6 +429,8 @@ export class ScChatView extends LitElement {
           </ol>
         </div>
         ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
+        </div>
+        ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite)}
       </div>
       <sc-composer ?disabled=${!canWrite} .send=${this.#send}></sc-composer>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
@@ -387,7 +454,11 @@ export class ScChatView extends LitElement {
     return ''
   }
 
-  #message(entry: ChatEntry) {
+  /**
+   * One message, in the conversation (with its thread's `replies`, summed up under it) or in the thread view
+   * (`replies` undefined): its text (edited, or deleted), its reactions and its actions.
+   */
+  #message(entry: ChatEntry, replies: readonly ChatEntry[] | undefined) {
     const time = timeOf(entry.sentAtMs)
     if (entry.state === 'undecryptable') {
       return html`<li class="undecryptable" data-message-id=${entry.id}>
@@ -396,11 +467,189 @@ export class ScChatView extends LitElement {
         ${this.#anchorMark(entry)}
       </li>`
     }
+    const summary =
+      replies === undefined
+        ? ''
+        : threadSummary(replies.length, Math.max(...replies.map((r) => r.sentAtMs)), () => this.#openThread(entry.id))
+    const who = html`<span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>`
+    if (entry.deleted === true) {
+      return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
+        ${who}
+        <div class="deleted" data-testid="deleted">This message was deleted.</div>
+        ${summary}
+      </li>`
+    }
+    const state = this.conversations?.messageState(this.conversation, entry.id)
+    const at = placeOf(entry.id, replies === undefined ? 'thread' : 'room')
+    const open = this.open?.at === at ? this.open.what : undefined
     return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
-      <span class="meta" title=${entry.sender}>${entry.mine ? 'you' : shortAddress(entry.sender)} · ${time}</span>${deliveryMark(entry)}
-      <div class="text" dir="auto">${messageBody(entry.text)}</div>
+      ${who}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${deliveryMark(entry)}
+      ${open === 'edit' ? this.#editForm(at, entry) : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
+      ${reactionChips(state?.reactions ?? [], this.session?.address ?? '', (emoji, mine) => this.#react(entry.id, emoji, mine))}
+      ${summary}
+      ${
+        open === 'react'
+          ? reactionPicker(
+              (emoji) => this.#pick(at, entry.id, emoji),
+              () => this.#close(at, 'React'),
+            )
+          : ''
+      }
+      ${open === 'delete' ? this.#confirmDelete(at, entry.id) : ''}
+      <div class="tools" role="toolbar" aria-label="Message actions">
+        ${replies === undefined ? '' : html`<button type="button" class="secondary" @click=${() => this.#openThread(entry.id)}>Reply</button>`}
+        <button type="button" class="secondary" aria-expanded=${open === 'react' ? 'true' : 'false'} @click=${() => this.#toggle(at, 'react')}>React</button>
+        ${
+          entry.mine
+            ? html`<button type="button" class="secondary" @click=${() => this.#toggle(at, 'edit')}>Edit</button>
+              <button type="button" class="secondary" @click=${() => this.#toggle(at, 'delete')}>Delete</button>`
+            : ''
+        }
+      </div>
       ${this.#anchorMark(entry)}
     </li>`
+  }
+
+  /** The thread open beside the conversation: its root, its replies, and a composer that replies in it. */
+  #threadView(root: ChatEntry, replies: readonly ChatEntry[], canWrite: boolean) {
+    const ids = new Set([root.id, ...replies.map((entry) => entry.id)])
+    const pending = this.conversations?.pending(this.conversation).filter((p) => ids.has(p.parentId ?? '')) ?? []
+    const online = this.session?.network === 'online'
+    return html`<section class="thread" aria-label="Thread" data-testid="thread">
+      <div class="thread-head">
+        <h3>Thread</h3>
+        <button type="button" class="secondary" @click=${this.#closeThread}>Close thread</button>
+      </div>
+      <div class="log" role="log" aria-live="polite" aria-label="Thread messages">
+        <ol class="messages">
+          ${repeat(
+            [root, ...replies],
+            (entry) => entry.id,
+            (entry) => this.#message(entry, undefined),
+          )}
+          ${repeat(
+            pending,
+            (item) => item.id,
+            (item) => this.#pending(item, online),
+          )}
+        </ol>
+      </div>
+      <sc-composer label="Reply in thread" ?disabled=${!canWrite} .send=${this.#reply}></sc-composer>
+    </section>`
+  }
+
+  #editForm(at: string, entry: ChatEntry) {
+    const save = async (event: Event): Promise<void> => {
+      event.preventDefault()
+      const input = (event.currentTarget as HTMLElement).closest('li')?.querySelector('textarea')
+      const text = input?.value.trim() ?? ''
+      if (text === '' || text === entry.text) return this.#close(at, 'Edit')
+      await this.#act(() => this.conversations!.edit(this.conversation, entry.id, text))
+      this.#close(at, 'Edit')
+    }
+    const onKey = (event: KeyboardEvent): void => {
+      if (event.key === 'Escape') this.#close(at, 'Edit')
+      else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) void save(event)
+    }
+    return html`<form class="edit-form" @submit=${save}>
+      <textarea aria-label="Edit message" .value=${entry.text} @keydown=${onKey}></textarea>
+      <div>
+        <button type="submit">Save</button>
+        <button type="button" class="secondary" @click=${() => this.#close(at, 'Edit')}>Cancel</button>
+      </div>
+    </form>`
+  }
+
+  #confirmDelete(at: string, id: string) {
+    const remove = async (): Promise<void> => {
+      await this.#act(() => this.conversations!.delete(this.conversation, id))
+      this.open = undefined
+    }
+    return html`<div class="confirm" role="group" aria-label="Delete this message?" @keydown=${(
+      event: KeyboardEvent,
+    ) => {
+      if (event.key === 'Escape') this.#close(at, 'Delete')
+    }}>
+      <span>Delete this message for everyone?</span>
+      <button type="button" class="danger" @click=${remove}>Delete for everyone</button>
+      <button type="button" class="secondary" @click=${() => this.#close(at, 'Delete')}>Cancel</button>
+    </div>`
+  }
+
+  /** Opens (or closes) a message's picker, edit form or delete question, and puts the focus in it. */
+  async #toggle(at: string, what: 'react' | 'edit' | 'delete'): Promise<void> {
+    this.open = this.open?.at === at && this.open.what === what ? undefined : { at, what }
+    if (this.open === undefined) return
+    await this.updateComplete
+    const item = this.#item(at)
+    const first =
+      what === 'edit'
+        ? item?.querySelector('textarea')
+        : item?.querySelector<HTMLElement>(what === 'react' ? '.picker button' : '.confirm button')
+    first?.focus()
+  }
+
+  /** Closes what {@link #toggle} opened; the focus goes back to the action that opened it. */
+  async #close(at: string, action: string): Promise<void> {
+    this.open = undefined
+    await this.updateComplete
+    const button = [...(this.#item(at)?.querySelectorAll<HTMLButtonElement>('.tools button') ?? [])].find(
+      (b) => b.textContent === action,
+    )
+    button?.focus()
+  }
+
+  /** The message's item where {@link placeOf} says: in the conversation, or in the thread view. */
+  #item(at: string): HTMLElement | null {
+    const [place, id] = at.split(' ')
+    return this.renderRoot.querySelector<HTMLElement>(`.${place} li[data-message-id="${CSS.escape(id ?? '')}"]`)
+  }
+
+  async #pick(at: string, id: string, emoji: string): Promise<void> {
+    const self = this.session?.address?.toLowerCase()
+    const mine = this.conversations
+      ?.messageState(this.conversation, id)
+      ?.reactions.some((r) => r.emoji === emoji && r.by.some((by) => by.toLowerCase() === self))
+    await this.#react(id, emoji, mine === true)
+    await this.#close(at, 'React')
+  }
+
+  #react(id: string, emoji: string, mine: boolean): Promise<void> {
+    return this.#act(() => this.conversations!.react(this.conversation, id, emoji, mine))
+  }
+
+  /** A reaction, edit or delete: why it failed is said under the composer. */
+  async #act(action: () => Promise<void>): Promise<void> {
+    this.problem = undefined
+    try {
+      await action()
+    } catch (err) {
+      this.problem = describeError(err)
+    }
+  }
+
+  async #openThread(id: string): Promise<void> {
+    this.thread = id
+    this.open = undefined
+    await this.updateComplete
+    this.threadComposer?.focusInput()
+  }
+
+  #closeThread(): void {
+    this.thread = undefined
+  }
+
+  /** The thread composer's: the reply goes to the outbox, as a message does, in the thread's root. */
+  readonly #reply = async (text: string): Promise<void> => {
+    const root = this.thread
+    if (this.conversations === undefined || root === undefined) throw new Error('no thread open')
+    this.problem = undefined
+    try {
+      await this.conversations.send(this.conversation, text, root)
+    } catch (err) {
+      this.problem = describeError(err)
+      throw err
+    }
   }
 
   /** Written on this device, not sent yet: shown as such, with why when a try failed. */
@@ -462,6 +711,11 @@ export class ScChatView extends LitElement {
     await this.conversations?.leave(this.conversation)
     this.dispatchEvent(new CustomEvent('conversation-selected', { detail: undefined, bubbles: true, composed: true }))
   }
+}
+
+/** Where a message is shown: `room` (the conversation) or `thread`, and which. */
+function placeOf(id: string, place: 'room' | 'thread'): string {
+  return `${place} ${id}`
 }
 
 /**

@@ -48,6 +48,8 @@ export class ScComposer extends LitElement {
   ]
 
   @property({ type: Boolean }) disabled = false
+  /** The textarea's name to readers, and its placeholder's verb: "Message", or "Reply in thread". */
+  @property() label = 'Message'
   @property({ attribute: false }) send: ((text: string) => Promise<void>) | undefined
   /** UTF-8 bytes of what would be sent (trimmed, as it is sent). */
   @state() private bytes = 0
@@ -57,13 +59,13 @@ export class ScComposer extends LitElement {
     const over = this.bytes > MAX_TEXT_BYTES
     const shown = over || this.bytes >= MAX_TEXT_BYTES * SHOW_COUNT_FROM
     return html`<form @submit=${this.#submit}>
-      <label class="visually-hidden" for="composer">Message</label>
+      <label class="visually-hidden" for="composer">${this.label}</label>
       <textarea
         id="composer"
         name="text"
         rows="1"
         autocomplete="off"
-        placeholder="Write a message"
+        placeholder=${this.label === 'Message' ? 'Write a message' : this.label}
         aria-describedby="count"
         aria-invalid=${over ? 'true' : 'false'}
         ?disabled=${this.disabled}
@@ -79,6 +81,11 @@ export class ScComposer extends LitElement {
             : `${this.bytes.toLocaleString('en')} of ${MAX_TEXT_BYTES.toLocaleString('en')} bytes`
       }</p>
     </form>`
+  }
+
+  /** Puts the cursor in the textarea (a thread opened from the keyboard is written in at once). */
+  focusInput(): void {
+    this.input?.focus()
   }
 
   #measure(): void {

@@ -8,8 +8,11 @@ import type {
   DmDeviceStatus,
   DmHistoryGap,
   DmHistoryProgress,
+  DmMessageUpdate,
   GapReport,
   HistoryProgress,
+  MessageState,
+  MessageUpdate,
   RoomMember,
   RoomMessage,
   UndecryptableMessage,
@@ -138,6 +141,11 @@ export class Conversations extends EventTarget implements SessionPart {
    */
   readonly #requirements = new Map<string, string | null>()
   #detach: Array<() => void> = []
+  /**
+   * The sdk's state of each message shown, asked for once (every render shows them all, a catch-up renders
+   * hundreds of times) and replaced by each `message:updated`; `null`: the sdk did not have it when asked.
+   */
+  readonly #states = new Map<string, MessageState | null>()
 
   constructor(session: Session) {
     super()
@@ -266,6 +274,7 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#retryTimer = undefined
     this.#views.clear()
     this.#requirements.clear()
+    this.#states.clear()
     this.#history.clear()
     this.#changed()
   }
@@ -397,14 +406,119 @@ export class Conversations extends EventTarget implements SessionPart {
    * the network and the conversation allow: at once when online, else when the network comes back, also after a
    * reload. Until then it is shown as pending ({@link pending}).
    */
-  async send(id: string, text: string): Promise<void> {
+  async send(id: string, text: string, parentId?: string): Promise<void> {
     const view = this.#views.get(id)
     const outbox = this.#outbox
     if (view === undefined || outbox === undefined) throw new Error('no such conversation')
     if (view.state === 'not-eligible' || view.state === 'error') throw new Error(view.problem ?? 'cannot send here')
-    await outbox.add(id, text)
+    await outbox.add(id, text, parentId)
     this.#changed()
     this.#flush()
+  }
+
+  /**
+   * Message `messageId` of conversation `id` as the sdk knows it now — reactions, versions, thread — or undefined
+   * before the network is there (the history shows its text, edited or deleted, all the same).
+   */
+  messageState(id: string, messageId: string): MessageState | undefined {
+    const key = `${id} ${messageId}`
+    const known = this.#states.get(key)
+    if (known !== undefined) return known ?? undefined
+    const view = this.#views.get(id)
+    const client = this.#client
+    if (view === undefined || client === undefined) return undefined
+    const room = view.kind === 'room' ? client.rooms.find((r) => r.id === id) : undefined
+    if (view.kind === 'room' && room === undefined) return undefined
+    const state = room !== undefined ? room.message(messageId) : client.dm(view.id).message(messageId)
+    this.#states.set(key, state ?? null)
+    return state
+  }
+
+  /**
+   * The threads of conversation `id`: by root, its replies oldest first — each message whose parent chain leads to
+   * a message of the history (the history's, so a thread reads the same offline and after a reload). A reply whose
+   * root is not here stays in the conversation.
+   */
+  threads(id: string): Map<string, ChatEntry[]> {
+    const history = this.history(id)
+    const parents = new Map(history.map((e) => [e.id, e.parentId]))
+    const threads = new Map<string, ChatEntry[]>()
+    for (const entry of history) {
+      if (entry.parentId === undefined) continue
+      const root = threadRoot(parents, entry.id)
+      if (root === entry.id || !parents.has(root)) continue
+      threads.set(root, [...(threads.get(root) ?? []), entry])
+    }
+    return threads
+  }
+
+  /** Adds (or, `remove`, takes back) this wallet's reaction `emoji` to message `messageId`. */
+  async react(id: string, messageId: string, emoji: string, remove = false): Promise<void> {
+    await this.#change(id, (target) => (remove ? target.unreact(messageId, emoji) : target.react(messageId, emoji)))
+  }
+
+  /** A new text for this wallet's message `messageId`: the others see it edited, with every version. */
+  async edit(id: string, messageId: string, text: string): Promise<void> {
+    await this.#change(id, (target) => target.edit(messageId, text))
+  }
+
+  /** Deletes this wallet's message `messageId`: every honest device drops its text, vault included. */
+  async delete(id: string, messageId: string): Promise<void> {
+    await this.#change(id, (target) => target.delete(messageId))
+  }
+
+  /**
+   * A reaction, edit or delete: sent at once (not through the outbox: it changes a message already sent, and
+   * means nothing offline). The sdk's `message:updated` then changes the history, here and on every device.
+   */
+  async #change(id: string, send: (target: MessageTarget) => Promise<unknown>): Promise<void> {
+    const view = this.#views.get(id)
+    const client = this.#requireClient()
+    if (view === undefined || view.state !== 'joined') throw new Error('not connected to this conversation yet')
+    const target = view.kind === 'room' ? client.rooms.find((r) => r.id === id) : client.dm(view.id)
+    if (target === undefined) throw new Error('this room is not joined yet')
+    await send(target)
+  }
+
+  /**
+   * A message's state changed (`message:updated`): an edit's text or a delete goes into the history (a delete
+   * leaves no text in it, in the vault too); reactions and thread counts are read from the sdk when shown.
+   */
+  #onUpdated(id: string, update: MessageUpdate): void {
+    const { change, message } = update
+    this.#states.set(`${id} ${message.id}`, message)
+    const entry = this.#history.get(id)?.find((e) => e.id === message.id)
+    // A delete is final: an edit the sdk brings again after a reload (its vault a write behind) changes nothing.
+    if (entry !== undefined && entry.deleted !== true && (change.kind === 'edit' || change.kind === 'delete')) {
+      entry.text = message.text ?? ''
+      entry.edited = message.edited || undefined
+      entry.deleted = message.deleted || undefined
+      const store = this.#signedIn?.store
+      store?.saveHistory(id, this.history(id))
+      // A delete leaves the vault at once, not after the store's delay: a reload meanwhile kept the text.
+      if (message.deleted) void store?.flush()
+    }
+    this.#changed()
+  }
+
+  /**
+   * Edits and deletes the sdk folded while this history was not watching (a reload just after they came, before
+   * the history's write): its text goes, or becomes the latest version, here and in the vault. Only forwards: the
+   * sdk's own vault write may lag this history's (a delete is written here at once), and its catch-up brings the
+   * change again.
+   */
+  #reconcile(id: string, stateOf: (messageId: string) => MessageState | undefined): void {
+    let changed = false
+    for (const entry of this.history(id)) {
+      const state = stateOf(entry.id)
+      if (state === undefined || entry.state !== 'ok' || entry.deleted === true) continue
+      if (!state.deleted && !(state.edited && state.text !== entry.text)) continue
+      entry.text = state.text ?? ''
+      entry.edited = state.edited || undefined
+      entry.deleted = state.deleted || undefined
+      changed = true
+    }
+    if (changed) this.#signedIn?.store.saveHistory(id, this.history(id))
   }
 
   /** Sends the outbox, oldest first, unless a pass is running (then it runs once more after it). */
@@ -438,17 +552,18 @@ export class Conversations extends EventTarget implements SessionPart {
       const view = this.#views.get(item.conversation)
       if (held.has(item.conversation) || view === undefined || view.state !== 'joined') continue
       let sent: { id: string; sentAtMs: number; ciphertextHash?: string; devices?: DeviceDelivery[] }
+      const reply = item.parentId === undefined ? {} : { parentId: item.parentId }
       try {
         if (view.kind === 'room') {
           const room = client.rooms.find((r) => r.id === view.id)
           if (room === undefined) throw new Error('this room is not joined yet')
           // The sdk waits a while for a neighbour carrying the room, and fails rather than publish to nobody. One
           // it had but did not hand the record to (scored out) reached nobody all the same: not sent, tried again.
-          const published = await room.send(item.text)
+          const published = await room.send(item.text, reply)
           if (published.delivery.recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
           sent = published
         } else {
-          const dm = await client.dm(view.id).send(item.text)
+          const dm = await client.dm(view.id).send(item.text, reply)
           // The sdk's status, not the send result: a receipt may have come back already.
           sent = { ...dm, devices: peerDevices(view.id, client.dms.status(dm.id) ?? dm.delivery) }
         }
@@ -471,6 +586,7 @@ export class Conversations extends EventTarget implements SessionPart {
         receivedAtMs: Date.now(),
         mine: true,
         state: 'ok',
+        ...reply,
         // A room message's leaf uses the send time and ciphertext of the record as published.
         ...(sent.ciphertextHash === undefined ? {} : { ciphertextHash: sent.ciphertextHash }),
         ...(sent.devices === undefined ? {} : { delivery: sent.devices }),
@@ -571,6 +687,7 @@ export class Conversations extends EventTarget implements SessionPart {
         mine: false,
         state: 'ok',
         ciphertextHash: m.ciphertextHash,
+        ...messageFields(m.parentId, room.message(m.id)),
       })
     }
     const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
@@ -602,6 +719,8 @@ export class Conversations extends EventTarget implements SessionPart {
     }
     room.addEventListener('message:received', onMessage)
     room.addEventListener('message:undecryptable', onUndecryptable)
+    room.addEventListener('message:updated', (event) => this.#onUpdated(room.id, event.detail))
+    this.#reconcile(room.id, (id) => room.message(id))
     room.addEventListener('history:progress', onProgress)
     room.addEventListener('history:gap', (event) => this.#onGap(room.id, event.detail))
     room.addEventListener('member:joined', onMembers)
@@ -629,7 +748,11 @@ export class Conversations extends EventTarget implements SessionPart {
         receivedAtMs: m.receivedAtMs,
         mine: m.direction === 'out',
         state: 'ok',
+        ...messageFields(m.parentId, dms.message(m.conversation, m.id)),
       })
+    }
+    const onUpdated = (event: CustomEvent<DmMessageUpdate>): void => {
+      this.#onUpdated(this.openDm(event.detail.conversation), event.detail)
     }
     // A device's receipt: the message reached it (also one sent before a reload, kept with its devices).
     const onDelivered = (event: CustomEvent<DmDelivered>): void => {
@@ -660,13 +783,18 @@ export class Conversations extends EventTarget implements SessionPart {
       for (const view of this.#views.values()) if (view.kind === 'dm') view.catchingUp = this.#dmCatchingUp
       this.#changed()
     }
+    for (const view of this.#views.values()) {
+      if (view.kind === 'dm') this.#reconcile(view.id, (id) => client.dm(view.id).message(id))
+    }
     dms.addEventListener('message:received', onMessage)
     dms.addEventListener('message:delivered', onDelivered)
+    dms.addEventListener('message:updated', onUpdated)
     dms.addEventListener('history:progress', onProgress)
     dms.addEventListener('history:gap', onGap)
     this.#detach.push(() => {
       dms.removeEventListener('message:received', onMessage)
       dms.removeEventListener('message:delivered', onDelivered)
+      dms.removeEventListener('message:updated', onUpdated)
       dms.removeEventListener('history:progress', onProgress)
       dms.removeEventListener('history:gap', onGap)
     })
@@ -744,6 +872,38 @@ export class Conversations extends EventTarget implements SessionPart {
       this.dispatchEvent(new Event('conversations:changed'))
     }, CHANGE_BATCH_MS)
   }
+}
+
+/** What reactions, edits and deletes are sent to: a room, or a DM's conversation. */
+interface MessageTarget {
+  react(id: string, emoji: string): Promise<unknown>
+  unreact(id: string, emoji: string): Promise<unknown>
+  edit(id: string, text: string): Promise<unknown>
+  delete(id: string): Promise<unknown>
+}
+
+/**
+ * What an arriving message adds to its history entry: what it replies to, and whether it was edited or deleted
+ * before it came (history catch-up delivers in any order; the sdk's text is then the latest, or empty).
+ */
+function messageFields(parentId: string | undefined, state: MessageState | undefined): Partial<ChatEntry> {
+  return {
+    ...(parentId === undefined ? {} : { parentId }),
+    ...(state?.edited === true ? { edited: true, text: state.text ?? '' } : {}),
+    ...(state?.deleted === true ? { deleted: true, text: '' } : {}),
+  }
+}
+
+/** The root of message `id`'s thread: the first of its parents the history has no parent for. */
+function threadRoot(parents: ReadonlyMap<string, string | undefined>, id: string): string {
+  let at = id
+  // Bounded: a parent chain as long as the history at most, and never round in a circle.
+  for (let i = 0; i <= parents.size; i++) {
+    const parent = parents.get(at)
+    if (parent === undefined) return at
+    at = parent
+  }
+  return at
 }
 
 /** A catch-up's progress as a view shows it: gone once it is done, or when the stores had nothing. */

@@ -40,6 +40,12 @@ const entrySchema = z.object({
   reason: z.string().optional(),
   /** Room messages: sha256 of the record's ciphertext, the one part of the audit leaf the rest does not give. */
   ciphertextHash: z.string().optional(),
+  /** The message this one replies to: a reply is shown in its thread, not in the conversation. */
+  parentId: z.string().optional(),
+  /** Its sender edited it: `text` is the latest version (the sdk keeps every version). */
+  edited: z.boolean().optional(),
+  /** Its sender deleted it: `text` is empty, here and in the sdk's vault entry alike. */
+  deleted: z.boolean().optional(),
   anchor: anchorSchema.optional(),
   /**
    * The outbox entry (`outbox.ts`) this message was sent from: a reload that finds that entry still in the outbox

@@ -7,6 +7,8 @@ const pendingSchema = z.object({
   /** A room's id or a DM's address, as in `ConversationView.id`. */
   conversation: z.string(),
   text: z.string(),
+  /** A reply's: the message it answers (sent in that message's thread). */
+  parentId: z.string().optional(),
   writtenAtMs: z.number(),
 })
 /** A message written on this device and not handed to the network yet. */
@@ -43,8 +45,14 @@ export class Outbox {
   }
 
   /** Resolves once the message is in the vault. */
-  async add(conversation: string, text: string): Promise<PendingMessage> {
-    const item: PendingMessage = { id: `pending:${crypto.randomUUID()}`, conversation, text, writtenAtMs: Date.now() }
+  async add(conversation: string, text: string, parentId?: string): Promise<PendingMessage> {
+    const item: PendingMessage = {
+      id: `pending:${crypto.randomUUID()}`,
+      conversation,
+      text,
+      ...(parentId === undefined ? {} : { parentId }),
+      writtenAtMs: Date.now(),
+    }
     this.#items = [...this.#items, item]
     await this.#save()
     return item
