@@ -22,6 +22,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'scale-clients': () => import('./scale-clients.ts'),
   'scale-room': () => import('./scale-room.ts'),
   'scale-rooms': () => import('./scale-rooms.ts'),
+  'join-burst': () => import('./join-burst.ts'),
 }
 
 /**

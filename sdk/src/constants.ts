@@ -208,6 +208,23 @@ export const MAX_LEARNED_RELAYS = 32
  */
 export const DIRECT_DIAL_TIMEOUT_MS = 5_000
 
+/**
+ * Shortest wait before a member answers newcomers (its presence, its sender key): joins that arrive together are
+ * answered together.
+ */
+export const JOIN_ANSWER_MIN_MS = 50
+
+/**
+ * A member's answers to newcomers are spread over this much per member of the room (jittered; at least 250 ms, as a
+ * small room always had): one presence reaches every newcomer, and one keys record seals to up to
+ * {@link MAX_KEY_RECIPIENTS_PER_RECORD} of them, so a burst of joins costs each member a few records, not one per
+ * newcomer.
+ */
+export const JOIN_ANSWER_MS_PER_MEMBER = 50
+
+/** Longest a member gathers newcomers before it answers them (the jittered window's bound). */
+export const JOIN_ANSWER_MAX_MS = 2_000
+
 /** How long the larger PeerId waits for the smaller one to dial before dialling itself. */
 export const DIRECT_DIAL_DEFER_MS = 2_000
 

@@ -60,6 +60,7 @@ import { ReceivedIds, readAckFilter } from './ack-filter.ts'
 import { type AcceptedRecord, RoomGatekeeper } from './gatekeeper.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
+import { joinAnswerDelayMs, joinAnswerWindowMs } from './join-answers.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
@@ -229,6 +230,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #gapHorizonMs: number
   #timer: ReturnType<typeof setInterval> | undefined
   #announceTimer: ReturnType<typeof setTimeout> | undefined
+  /** Newcomers' bundles gathered into one distribution (`#scheduleDistribution`). */
+  #distributeTimer: ReturnType<typeof setTimeout> | undefined
+  #lastScheduledDistributionMs = 0
   #started = false
   /** Set when a neighbour appears: our certificate must reach it before our next message. */
   #needsAnnounce = true
@@ -358,6 +362,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#started = false
     clearInterval(this.#timer)
     clearTimeout(this.#announceTimer)
+    clearTimeout(this.#distributeTimer)
     this.#outgoing.stop()
     this.#stopWatchingGate()
     const { pubsub } = this.#c
@@ -1211,7 +1216,25 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const held = this.#awaitingBundle.get(from)
     this.#awaitingBundle.delete(from)
     for (const keys of held ?? []) await this.#onKeys(from, keys)
-    await this.#distributeKeys()
+    this.#scheduleDistribution()
+  }
+
+  /**
+   * Seals our key to the newcomers whose bundles arrive within a short window in one keys record rather than one
+   * each, at most one per window while bundles keep arriving (`join-answers.ts`); a message we send meanwhile distributes first (`#publish`), so none waits for this.
+   */
+  #scheduleDistribution(): void {
+    if (this.#distributeTimer !== undefined || !this.#started) return
+    const members = this.#members.size
+    const spacedMs = this.#lastScheduledDistributionMs + joinAnswerWindowMs(members) - Date.now()
+    this.#distributeTimer = setTimeout(
+      () => {
+        this.#distributeTimer = undefined
+        this.#lastScheduledDistributionMs = Date.now()
+        if (this.#started) void this.#distributeKeys()
+      },
+      Math.max(joinAnswerDelayMs(members), spacedMs),
+    )
   }
 
   /**
@@ -1310,14 +1333,20 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     for (const member of this.#absent.expire()) this.#removeMember(member, 'gone')
   }
 
+  /**
+   * Our presence soon, for newcomers (and acks, `want`): at most one per window (`join-answers.ts`) while joins keep
+   * arriving, since one presence to the topic answers every newcomer.
+   */
   #scheduleAnnounce(): void {
     if (this.#announceTimer !== undefined || !this.#started) return
+    const members = this.#members.size
+    const spacedMs = this.#lastAnnounceMs + joinAnswerWindowMs(members) - Date.now()
     this.#announceTimer = setTimeout(
       () => {
         this.#announceTimer = undefined
         void this.#announce()
       },
-      50 + Math.floor(Math.random() * 200),
+      Math.max(joinAnswerDelayMs(members), spacedMs),
     )
   }
 
