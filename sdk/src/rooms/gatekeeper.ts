@@ -43,6 +43,7 @@ export interface RoomGatekeeperInit {
   onUnknownSender?: (
     message: SignedMessage,
     propagationSource: PeerId,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a peer's handler returns nothing, a relay's its fetch
   ) => void | Promise<VerifiedCertificate | undefined>
   onRejected?: (from: string, reason: string) => void
   /** Reads a gated room's token gate; without one a gated room admits nobody (fail closed). */
