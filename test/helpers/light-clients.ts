@@ -40,12 +40,19 @@ export type LightClientCommands = {
   }
   /**
    * Resolves once every client has every one of `ids` it did not send, or after `timeoutMs`; either way, per client,
-   * how many it lacks, how many of those it has came in only through a repair (not over gossip), how many it could
-   * not decrypt and how many connections it lost.
+   * how many it lacks, how many of them reached its gossipsub at all (`gossiped`: none, when the relay never
+   * forwarded them; all, when the room holds them back), how many of those it has came in only through a repair (not
+   * over gossip), how many it could not decrypt and how many connections it lost.
    */
   'await-delivered': {
     command: { type: 'await-delivered'; ids: string[]; timeoutMs: number }
-    result: Array<{ missing: number; notGossiped: number; undecryptable: number; connectionsClosed: number }>
+    result: Array<{
+      missing: number
+      gossiped: number
+      notGossiped: number
+      undecryptable: number
+      connectionsClosed: number
+    }>
   }
   /**
    * Opens connections to `relay` from throw-away peers, one after the other, until one is refused or `max` are open;
@@ -150,7 +157,12 @@ serve<LightClientCommands>({
   },
   async 'await-members'({ count, timeoutMs }) {
     const known = (): number[] => clients.map((light) => joined(light).members().length)
-    await until(progress, 'progress', timeoutMs, () => known().every((n) => n >= count)).catch((err: unknown) => {
+    await until(
+      [[progress, 'progress']],
+      () => known().every((n) => n >= count),
+      () => `members known: ${known().join(', ')}`,
+      timeoutMs,
+    ).catch((err: unknown) => {
       // What each one sees: a client without a connection or a mesh gets nothing, one with them does.
       const seen = clients.map(({ client, gossiped, room }) => {
         const mesh = room === undefined ? 0 : meshPeers(client.libp2p.services.pubsub, room.topic).length
@@ -180,9 +192,10 @@ serve<LightClientCommands>({
   async 'await-delivered'({ ids, timeoutMs }) {
     const others = (light: LightClient): string[] => ids.filter((id) => !light.sent.has(id))
     const complete = (): boolean => clients.every((light) => others(light).every((id) => light.delivered.has(id)))
-    await until(progress, 'progress', timeoutMs, complete).catch(() => undefined)
+    await until([[progress, 'progress']], complete, () => 'messages missing', timeoutMs).catch(() => undefined)
     return clients.map((light) => ({
       missing: others(light).filter((id) => !light.delivered.has(id)).length,
+      gossiped: others(light).filter((id) => light.gossiped.has(id)).length,
       notGossiped: others(light).filter((id) => light.delivered.has(id) && !light.gossiped.has(id)).length,
       undecryptable: light.undecryptable,
       connectionsClosed: light.connectionsClosed,
