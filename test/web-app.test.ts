@@ -11,21 +11,22 @@ import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN } from '@securechat/sdk/vault'
 import { Contract, type EventLog, Wallet } from 'ethers'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import {
+  type AppPage,
   buildWebApp,
   cspViolations,
-  injectWallet,
   launchChromium,
+  openAppPage,
   recordCspConsole,
   screenshot,
   sendMessage,
   shownMessage,
-  type TestWallet,
+  signInWithTestWallet,
   watchCsp,
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
@@ -35,12 +36,8 @@ import { startBrowserRelay } from './helpers/web-stack.ts'
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
-interface Person {
+interface Person extends AppPage {
   name: string
-  context: BrowserContext
-  page: Page
-  wallet: TestWallet
-  consoleCsp: string[]
 }
 
 let webRoot: string
@@ -69,21 +66,13 @@ afterAll(async () => {
 })
 
 async function openApp(name: string, account: number, url = http.url): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
-  await watchCsp(context)
-  const wallet = await injectWallet(context, chain.accounts[account]!, chain.chainId)
-  const page = await context.newPage()
-  const consoleCsp: string[] = []
-  recordCspConsole(page, consoleCsp)
-  await page.goto(url)
-  const person = { name, context, page, wallet, consoleCsp }
+  const person = { name, ...(await openAppPage(browser, chain.accounts[account]!, chain.chainId, url)) }
   people.push(person)
   return person
 }
 
-async function signIn(person: Person): Promise<void> {
-  await person.page.getByRole('button', { name: 'Sign in with Test Wallet' }).click()
-  await person.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+function signIn(person: Person): Promise<void> {
+  return signInWithTestWallet(person.page, UI_TIMEOUT_MS)
 }
 
 /** A message shown as sent or received: not one of this page's own still pending. */

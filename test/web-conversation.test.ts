@@ -9,20 +9,20 @@ import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { MAX_TEXT_BYTES } from '@securechat/sdk/constants'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
-import { axeViolations, seriousAxeViolations } from './helpers/axe.ts'
+import { axeViolations, expectNoSeriousAxeViolations, seriousAxeViolations } from './helpers/axe.ts'
 import {
+  type AppPage,
   buildWebApp,
   cspViolations,
-  injectWallet,
   launchChromium,
-  recordCspConsole,
+  openAppPage,
   screenshot,
   shownMessage,
-  watchCsp,
+  signInWithTestWallet,
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
@@ -32,11 +32,7 @@ import { startBrowserRelay } from './helpers/web-stack.ts'
 const UI_TIMEOUT_MS = 30_000
 const DAY_MS = 24 * 60 * 60 * 1000
 
-interface Person {
-  context: BrowserContext
-  page: Page
-  consoleCsp: string[]
-}
+type Person = AppPage
 
 let chain: TestChain
 let relay: Relay
@@ -80,20 +76,12 @@ afterAll(async () => {
   await chain?.stop()
 })
 
-async function openApp(account: number, url = http.url): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
-  await watchCsp(context)
-  await injectWallet(context, chain.accounts[account]!, chain.chainId)
-  const page = await context.newPage()
-  const consoleCsp: string[] = []
-  recordCspConsole(page, consoleCsp)
-  await page.goto(url)
-  return { context, page, consoleCsp }
+function openApp(account: number, url = http.url): Promise<Person> {
+  return openAppPage(browser, chain.accounts[account]!, chain.chainId, url)
 }
 
-async function signIn(person: Person): Promise<void> {
-  await person.page.getByRole('button', { name: 'Sign in with Test Wallet' }).click()
-  await person.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+function signIn(person: Person): Promise<void> {
+  return signInWithTestWallet(person.page, UI_TIMEOUT_MS)
 }
 
 function composer(page: Page) {
@@ -103,10 +91,6 @@ function composer(page: Page) {
 /** The `.text` of the last message `page` shows as sent or received. */
 function lastText(page: Page) {
   return page.locator('sc-chat-view li:not(.pending) .text').last()
-}
-
-async function expectNoSeriousAxeViolations(page: Page, screen: string): Promise<void> {
-  expect({ screen, violations: await seriousAxeViolations(page) }).toEqual({ screen, violations: [] })
 }
 
 describe('web app: the conversation as people expect it', () => {

@@ -6,19 +6,19 @@
  */
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
-import { seriousAxeViolations } from './helpers/axe.ts'
+import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
 import {
+  type AppPage,
   buildWebApp,
   cspViolations,
-  injectWallet,
   launchChromium,
-  recordCspConsole,
+  openAppPage,
   screenshot,
-  watchCsp,
+  signInWithTestWallet,
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
@@ -27,11 +27,7 @@ import { startBrowserRelay } from './helpers/web-stack.ts'
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
-interface Person {
-  context: BrowserContext
-  page: Page
-  consoleCsp: string[]
-}
+type Person = AppPage
 
 let chain: TestChain
 let relay: Relay
@@ -70,16 +66,9 @@ afterAll(async () => {
 })
 
 async function openApp(account: number): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
-  await watchCsp(context)
-  await injectWallet(context, chain.accounts[account]!, chain.chainId)
-  const page = await context.newPage()
-  const consoleCsp: string[] = []
-  recordCspConsole(page, consoleCsp)
-  await page.goto(http.url)
-  await page.getByRole('button', { name: 'Sign in with Test Wallet' }).click()
-  await page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
-  return { context, page, consoleCsp }
+  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
+  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
+  return person
 }
 
 async function send(page: Page, text: string, box = 'Message'): Promise<void> {
@@ -118,10 +107,6 @@ function focused(page: Page) {
 /** An address as the app shortens it. */
 function short(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
-}
-
-async function expectNoSeriousAxeViolations(page: Page, screen: string): Promise<void> {
-  expect({ screen, violations: await seriousAxeViolations(page) }).toEqual({ screen, violations: [] })
 }
 
 describe('web app: replies and threads, reactions, edits and deletes', () => {

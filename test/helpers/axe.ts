@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { Page } from 'playwright-core'
+import { expect } from 'vitest'
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 let source: Promise<string> | undefined
@@ -41,4 +42,9 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 /** The violations a person meets as a barrier: axe's `serious` and `critical` ones. */
 export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
   return (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical')
+}
+
+/** Fails with the screen's name and its serious and critical violations, if any. */
+export async function expectNoSeriousAxeViolations(page: Page, screen: string): Promise<void> {
+  expect({ screen, violations: await seriousAxeViolations(page) }).toEqual({ screen, violations: [] })
 }

@@ -184,6 +184,33 @@ export function recordCspConsole(page: Page, into: string[]): void {
   })
 }
 
+/** A page of the web app with a test wallet in it, its CSP and Trusted Types violations watched. */
+export interface AppPage {
+  context: BrowserContext
+  page: Page
+  wallet: TestWallet
+  /** Console lines reporting a CSP or Trusted Types refusal. */
+  consoleCsp: string[]
+}
+
+/** Opens `url` in a new context of `browser` (desktop-sized) with `wallet` injected; not signed in yet. */
+export async function openAppPage(browser: Browser, wallet: Wallet, chainId: number, url: string): Promise<AppPage> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+  await watchCsp(context)
+  const testWallet = await injectWallet(context, wallet, chainId)
+  const page = await context.newPage()
+  const consoleCsp: string[] = []
+  recordCspConsole(page, consoleCsp)
+  await page.goto(url)
+  return { context, page, wallet: testWallet, consoleCsp }
+}
+
+/** Signs in with the injected wallet and waits for the app to show its address. */
+export async function signInWithTestWallet(page: Page, timeout: number): Promise<void> {
+  await page.getByRole('button', { name: 'Sign in with Test Wallet' }).click()
+  await page.getByTestId('address').waitFor({ timeout })
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS_DIR, { recursive: true })
   await page.screenshot({ path: resolve(ARTIFACTS_DIR, `${name}.png`) })
