@@ -139,31 +139,20 @@ export class ChildGroup {
     process.on('exit', this.#onExit)
   }
 
-  /**
-   * Forks `module` (a path, or a URL relative to this file). `execArgv`: further Node flags for the child
-   * (`--expose-gc`, a larger heap). `wrapper` runs Node through a command that execs it, such as
-   * `['ip', 'netns', 'exec', name]` (a process in another network namespace); the IPC channel is inherited.
-   */
+  /** `execArgv`: further Node flags for the child (`--expose-gc`, a larger heap). */
   spawn<M extends CommandMap>(
     name: string,
-    module: string | URL,
-    options: { cpuProfileDir?: string; execArgv?: string[]; wrapper?: readonly string[] } = {},
+    module: string,
+    options: { cpuProfileDir?: string; execArgv?: string[] } = {},
   ): Child<M> {
     const path = fileURLToPath(new URL(module, import.meta.url))
-    const nodeArgv = [
+    const execArgv = [
       ...(options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]),
       ...(options.execArgv ?? []),
     ]
-    const [command, ...wrapperArgs] = options.wrapper ?? []
-    const execArgv = command === undefined ? nodeArgv : [...wrapperArgs, process.execPath, ...nodeArgv]
     const child = new Child<M>(
       name,
-      fork(path, [], {
-        execArgv,
-        ...(command === undefined ? {} : { execPath: command }),
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        serialization: 'advanced',
-      }),
+      fork(path, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }),
     )
     this.#children.push(child as unknown as Child<CommandMap>)
     return child

@@ -14,10 +14,10 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 
-/** A peer whose TCP connections leave from `sourceIp` (by default, from wherever the system routes them). */
-export async function throwAwayPeer(sourceIp?: string): Promise<Libp2p> {
+/** A peer whose TCP connections leave from `sourceIp`. */
+export async function throwAwayPeer(sourceIp: string): Promise<Libp2p> {
   // `localAddress` is passed on to `net.connect`, though the transport's type names only some of its options.
-  const dialOpts = (sourceIp === undefined ? {} : { localAddress: sourceIp }) as TCPSocketOptions
+  const dialOpts = { localAddress: sourceIp } as TCPSocketOptions
   return createLibp2p({
     transports: [tcp({ dialOpts })],
     connectionEncrypters: [noise()],
