@@ -4,13 +4,14 @@
  * lines, through the relay, which holds none of it in the clear; a delete reaches a device that was offline through
  * history catch-up and removes the text from its vault.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { walletSigner } from '@securechat/sdk/identity'
 import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import {
+  bytesUnder,
   type CliProcess,
   killAfterEach,
   runCli,
@@ -50,13 +51,6 @@ async function vaultText(dir: string, key: string): Promise<string> {
   } finally {
     await vault.close()
   }
-}
-
-/** Every byte the relay keeps on disk (its store, with SQLite's write-ahead log). */
-async function relayBytes(dir: string): Promise<Buffer> {
-  const names = await readdir(dir, { recursive: true, withFileTypes: true })
-  const files = names.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name))
-  return Buffer.concat(await Promise.all(files.map((file) => readFile(file))))
 }
 
 async function startRoom(): Promise<{ relayDir: string; invite: string }> {
@@ -129,7 +123,7 @@ describe('reply, react, edit and delete from the CLI', () => {
     expect(deleted.message).not.toHaveProperty('text')
 
     // The relay kept every record, and none of what they say.
-    const stored = await relayBytes(relayDir)
+    const stored = await bytesUnder(relayDir)
     for (const clear of [secret, '👍', '"react"', '"edit"', '"delete"', 'parent']) {
       expect(stored.includes(Buffer.from(clear)), clear).toBe(false)
     }

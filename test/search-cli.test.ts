@@ -3,10 +3,9 @@
  * Bob's device received in a room and a DM is found by its latest text — never by an edited-away or a deleted
  * text — and the data dir holds none of those words in the clear (the index lives in the encrypted vault only).
  */
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
+  bytesUnder,
   type CliProcess,
   killAfterEach,
   runCli,
@@ -35,12 +34,6 @@ async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promis
 async function stop(cli: CliProcess): Promise<void> {
   cli.kill('SIGINT')
   expect(await cli.exited, cli.stderr()).toBe(0)
-}
-
-async function dirBytes(dir: string): Promise<Buffer> {
-  const names = await readdir(dir, { recursive: true, withFileTypes: true })
-  const files = names.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name))
-  return Buffer.concat(await Promise.all(files.map((file) => readFile(file))))
 }
 
 describe('securechat search', () => {
@@ -106,7 +99,7 @@ describe('securechat search', () => {
     expect(people.stdout).toContain(`#searchable`)
     expect(people.stdout).toContain(`${edited}  the axolotl said Héllo`)
 
-    const bytes = await dirBytes(bobDir)
+    const bytes = await bytesUnder(bobDir)
     for (const word of ['axolotl', 'quokka', 'narwhal', 'pangolin', 'privately']) {
       expect(bytes.includes(Buffer.from(word)), word).toBe(false)
     }
