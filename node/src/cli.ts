@@ -10,6 +10,9 @@ import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
 import { DATA_DIR_HELP } from './vault.ts'
 
+/** A message's text: `@0x…` in it is how the CLI mentions a member (the sdk lists what the text shows). */
+const TEXT_HELP = 'message text; @0x… (a whole wallet address) in it mentions that member (at most MAX_MENTIONS, 32)'
+
 const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 function clientOptions(command: Command, room: 'required' | 'optional' = 'required'): Command {
@@ -246,9 +249,9 @@ export function buildProgram(): Command {
     .addHelpText('after', DATA_DIR_HELP)
     .action(async (flags) => roomList(flags))
 
-  clientOptions(
-    program.command('send').description('send one message to a room').argument('<text>', 'message text'),
-  ).action(async (text: string, flags) => send(flags, text))
+  clientOptions(program.command('send').description('send one message to a room').argument('<text>', TEXT_HELP)).action(
+    async (text: string, flags) => send(flags, text),
+  )
   registerMessageKinds(program)
   clientOptions(
     program.command('listen').description('print messages of a room, or direct messages, as they arrive'),
@@ -282,7 +285,7 @@ export function buildProgram(): Command {
     .command('dm')
     .description('send a direct message to every device of a wallet (end-to-end encrypted)')
     .argument('<address>', 'the wallet to write to')
-    .argument('<text>', 'message text')
+    .argument('<text>', TEXT_HELP)
     .option('--bootstrap <multiaddr>', 'relay to connect to (repeatable)', repeatable)
     .option('--data-dir <dir>', 'where this device and its sessions persist (encrypted vault)')
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
@@ -319,7 +322,7 @@ function registerMessageKinds(program: Command): void {
       .command('reply')
       .description('reply to a message (it joins that message’s thread)')
       .argument('<id>', 'the message replied to (listen --json prints ids)')
-      .argument('<text>', 'message text'),
+      .argument('<text>', TEXT_HELP),
   ).action(async (id: string, text: string, flags: WriteFlags) =>
     writeMessage(flags, { room: (room) => room.reply(id, text), dm: (c, options) => c.reply(id, text, options) }),
   )
@@ -339,7 +342,7 @@ function registerMessageKinds(program: Command): void {
       .command('edit')
       .description('give a message you sent a new text (the others see it edited, with every version)')
       .argument('<id>', 'your message')
-      .argument('<text>', 'the new text'),
+      .argument('<text>', `the new text (its mentions replace the old ones); ${TEXT_HELP}`),
   ).action(async (id: string, text: string, flags: WriteFlags) =>
     writeMessage(flags, { room: (room) => room.edit(id, text), dm: (c, options) => c.edit(id, text, options) }),
   )

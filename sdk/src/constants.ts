@@ -503,6 +503,12 @@ export const MAX_MESSAGE_VERSIONS = 32
 export const MAX_REACTIONS_PER_MESSAGE = 256
 
 /**
+ * Members one message may mention (`@0x…`, `mentions.ts`): an envelope that lists more is refused, and a sender
+ * is told before it sends.
+ */
+export const MAX_MENTIONS = 32
+
+/**
  * How long after a change the message states of a room or of the DMs are saved to the vault (coalesced, like the
  * sender keys): a delete reaches the vault within this much.
  */

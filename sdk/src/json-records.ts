@@ -53,6 +53,12 @@ export function decodeJsonRecord<T>(
   return { status: 'ok', record: parsed.data }
 }
 
+/** A zod failure in a few words for a log or a refusal: where (`whole`, when at the top) and what. */
+export function firstIssue(error: z.ZodError, whole = 'frame'): string {
+  const issue = error.issues[0]
+  return issue === undefined ? 'schema' : `${issue.path.join('.') || whole}: ${issue.message}`
+}
+
 /** Encodes a record, refusing one larger than {@link MAX_MESSAGE_BYTES}; `what` names it in the error. */
 export function encodeJsonRecord(record: unknown, what: string): Uint8Array {
   const bytes = utf8.encode(JSON.stringify(record))

@@ -11,10 +11,13 @@
  * - a reaction is one wallet's per emoji, last one wins by (sender's clock, id): an add and a remove that cross
  *   end the same everywhere;
  * - versions are ordered by (sender's clock, id) after the original; a delete is final and drops every version's
- *   text (and later edits and reactions are ignored).
+ *   text (and later edits and reactions are ignored);
+ * - each version keeps the mentions of its own text: the latest version's are the message's, so an edit that drops
+ *   `@0x…` drops that mention (and a delete all of them).
  */
 import { z } from 'zod'
 import {
+  MAX_MENTIONS,
   MAX_MESSAGE_STATES,
   MAX_MESSAGE_VERSIONS,
   MAX_PENDING_CHANGES,
@@ -85,9 +88,11 @@ interface Entry {
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
 const idSchema = z.string().regex(/^[0-9a-f]{32}$|^[0-9a-f]{64}$/)
 const bodySchema = z.string().max(MAX_TEXT_BYTES)
+/** As kept: checked when they arrived (`mentions.ts`). */
+const mentionsSchema = z.array(addressSchema).max(MAX_MENTIONS)
 const changeSchema = z.union([
   z.object({ kind: z.literal('react'), emoji: reactionSchema, remove: z.boolean() }).strict(),
-  z.object({ kind: z.literal('edit'), body: bodySchema }).strict(),
+  z.object({ kind: z.literal('edit'), body: bodySchema, mentions: mentionsSchema.optional() }).strict(),
   z.object({ kind: z.literal('delete') }).strict(),
 ])
 const savedChangeSchema = z
@@ -116,7 +121,16 @@ export const savedMessageStatesSchema = z
             parentId: idSchema.optional(),
             rootId: idSchema.optional(),
             versions: z
-              .array(z.object({ id: idSchema, body: bodySchema, atMs: recordTimeSchema }).strict())
+              .array(
+                z
+                  .object({
+                    id: idSchema,
+                    body: bodySchema,
+                    mentions: mentionsSchema.optional(),
+                    atMs: recordTimeSchema,
+                  })
+                  .strict(),
+              )
               .max(MAX_MESSAGE_VERSIONS),
             deleted: z.object({ id: idSchema, atMs: recordTimeSchema }).strict().optional(),
             reactions: z
@@ -149,6 +163,8 @@ export interface TextArrival {
   sentAtMs: number
   body: string
   parentId: string | undefined
+  /** The members it mentions, as `acceptMentions` kept them (`mentions.ts`). */
+  mentions?: Address[]
 }
 
 export interface MessageStatesInit {
@@ -184,7 +200,7 @@ export class MessageStates {
         sentAtMs: saved.sentAtMs,
         parentId: saved.parentId,
         rootId: saved.rootId,
-        versions: saved.versions,
+        versions: saved.versions as MessageVersion[],
         deleted: saved.deleted,
         reactions,
         replies: 0,
@@ -194,7 +210,8 @@ export class MessageStates {
     for (const entry of this.#entries.values()) if (entry.rootId !== undefined) this.#countReply(entry)
     for (const saved of init.saved?.pending ?? []) {
       const { edit, ...rest } = saved
-      this.#park({ ...rest, ...edit, sender: saved.sender as Address })
+      // The saved addresses passed the schema's address check when they were written and when read.
+      this.#park({ ...rest, ...edit, sender: saved.sender as Address } as MessageChange)
     }
   }
 
@@ -233,7 +250,7 @@ export class MessageStates {
       sentAtMs: message.sentAtMs,
       parentId: message.parentId,
       rootId: message.parentId === undefined ? undefined : (parent?.rootId ?? message.parentId),
-      versions: [{ id: message.id, body: message.body, atMs: message.sentAtMs }],
+      versions: [version(message.id, message.body, message.mentions, message.sentAtMs)],
       deleted: undefined,
       reactions: new Map(),
       replies: 0,
@@ -300,7 +317,8 @@ export class MessageStates {
         return { status: 'refused', reason: `a message keeps at most ${MAX_MESSAGE_VERSIONS} versions`, change }
       }
       const [original, ...edits] = entry.versions
-      edits.push({ id: change.id, body: change.body, atMs: change.sentAtMs })
+      // Its own mentions, none included: the latest version's are the message's.
+      edits.push(version(change.id, change.body, change.mentions, change.sentAtMs))
       edits.sort((a, b) => (later(a, b) ? 1 : -1))
       entry.versions = [original!, ...edits]
     } else {
@@ -371,12 +389,20 @@ export class MessageStates {
           change.kind === 'react'
             ? { kind: change.kind, emoji: change.emoji, remove: change.remove }
             : change.kind === 'edit'
-              ? { kind: change.kind, body: change.body }
+              ? {
+                  kind: change.kind,
+                  body: change.body,
+                  ...(change.mentions === undefined ? {} : { mentions: change.mentions }),
+                }
               : { kind: 'delete' as const }
         return { id, target, sender, senderPeerId, sentAtMs, edit }
       }),
     }
   }
+}
+
+function version(id: string, body: string, mentions: Address[] | undefined, atMs: number): MessageVersion {
+  return mentions === undefined || mentions.length === 0 ? { id, body, atMs } : { id, body, mentions, atMs }
 }
 
 function reactionKey(emoji: string, by: string): string {
@@ -403,8 +429,9 @@ function view(entry: Entry): MessageState {
     parentId: entry.parentId,
     threadRootId: entry.rootId,
     text: entry.deleted === undefined ? latest?.body : undefined,
+    mentions: entry.deleted === undefined ? [...(latest?.mentions ?? [])] : [],
     edited: entry.versions.length > 1,
-    versions: entry.versions.map((version) => ({ ...version })),
+    versions: entry.versions.map((v) => ({ ...v, ...(v.mentions === undefined ? {} : { mentions: [...v.mentions] }) })),
     deleted: entry.deleted !== undefined,
     reactions: [...byEmoji].map(([emoji, by]) => ({ emoji, count: by.length, by })),
     thread: { count: entry.replies, last: entry.lastReply === undefined ? undefined : { ...entry.lastReply } },

@@ -66,6 +66,8 @@ export interface RoomMessage {
   text: string
   /** Message this one replies to, if any. */
   parentId: string | undefined
+  /** The members it mentions (`@0x…` in its text, listed in its envelope: `mentions.ts`), checksummed. */
+  mentions: Address[]
   /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
   sentAtMs: number
   lamport: number
@@ -87,6 +89,8 @@ export interface RoomMessage {
 export interface MessageVersion {
   id: string
   body: string
+  /** The members this version mentions; absent when none. */
+  mentions?: Address[]
   /** The sender's clock when it wrote this version. */
   atMs: number
 }
@@ -118,6 +122,8 @@ export interface MessageState {
   threadRootId: string | undefined
   /** The latest version's text; undefined once deleted. */
   text: string | undefined
+  /** The members the latest version mentions (an edit's replace the original's); none once deleted. */
+  mentions: Address[]
   edited: boolean
   /** Oldest first: the original, then each edit. */
   versions: MessageVersion[]
@@ -129,7 +135,7 @@ export interface MessageState {
 /** What a reaction, edit, delete or reply does to the message it names. */
 export type MessageEdit =
   | { kind: 'react'; emoji: string; remove: boolean }
-  | { kind: 'edit'; body: string }
+  | { kind: 'edit'; body: string; mentions?: Address[] }
   | { kind: 'delete' }
   /** A reply (`id`) joined the thread whose root is `target`. */
   | { kind: 'reply' }
@@ -467,6 +473,8 @@ export interface DirectMessage {
   kind: 'text'
   text: string
   parentId: string | undefined
+  /** The members it mentions (`@0x…` in its text, listed in its envelope: `mentions.ts`), checksummed. */
+  mentions: Address[]
   /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
   sentAtMs: number
   receivedAtMs: number

@@ -122,14 +122,16 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
     printLine(formatUndecryptable(detail, flags.json === true)),
   )
   room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, flags.json === true)))
-  room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, flags.json === true)))
+  room.addEventListener('message:updated', ({ detail }) =>
+    printLine(formatUpdate(detail, flags.json === true, client.address)),
+  )
   room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, flags.json === true)))
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
     process.stderr.write(`catch-up failed: ${err instanceof Error ? err.message : String(err)}\n`),
   )
-  for await (const message of messages) printMessage(message, flags.json === true)
+  for await (const message of messages) printMessage(message, flags.json === true, client.address)
   await close()
 }
 
@@ -140,13 +142,13 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
 export async function history(flags: ClientFlags & { json?: boolean }): Promise<void> {
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
-  const { room, close } = joined
+  const { client, room, close } = joined
   const json = flags.json === true
   try {
-    room.addEventListener('message:received', ({ detail }) => printMessage(detail, json))
+    room.addEventListener('message:received', ({ detail }) => printMessage(detail, json, client.address))
     room.addEventListener('message:undecryptable', ({ detail }) => printLine(formatUndecryptable(detail, json)))
     room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, json)))
-    room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, json)))
+    room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, json, client.address)))
     room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, json)))
     await catchUpFromFlags(joined)
     await room.gapsSettled({ signal: AbortSignal.timeout(HISTORY_GAPS_WAIT_MS) }).catch(() => {
@@ -157,8 +159,8 @@ export async function history(flags: ClientFlags & { json?: boolean }): Promise<
   }
 }
 
-function printMessage(message: RoomMessage, json: boolean): void {
-  printLine(json ? JSON.stringify(messageToJson(message)) : formatMessage(message))
+function printMessage(message: RoomMessage, json: boolean, self: string): void {
+  printLine(json ? JSON.stringify(messageToJson(message, self)) : formatMessage(message, self))
 }
 
 function printLine(line: string | undefined): void {
@@ -174,13 +176,13 @@ export async function chat(flags: ClientFlags): Promise<void> {
     rl.prompt(true)
   }
   print(`joined ${room.manifest.manifest.name} as ${client.address}; type a message and press Enter, Ctrl-D to leave`)
-  room.addEventListener('message:received', (event) => print(formatMessage(event.detail)))
+  room.addEventListener('message:received', (event) => print(formatMessage(event.detail, client.address)))
   room.addEventListener('message:undecryptable', ({ detail }) => print(formatUndecryptable(detail, false)))
   room.addEventListener('history:gap', ({ detail }) => {
     const line = formatGap(detail, false)
     if (line !== undefined) print(line)
   })
-  room.addEventListener('message:updated', ({ detail }) => print(formatUpdate(detail, false)))
+  room.addEventListener('message:updated', ({ detail }) => print(formatUpdate(detail, false, client.address)))
   room.addEventListener('change:refused', ({ detail }) => print(formatRefused(detail, false)))
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))

@@ -3,6 +3,7 @@
  * `MAX_RECORD_TIME_MS`), but a printer must not die on whatever still gets through (a peer
  * running other code, a corrupt store): `new Date(x).toISOString()` throws for an invalid date.
  */
+import { mentionsAddress } from '@securechat/sdk/mentions'
 
 /** ISO 8601, or `null` when `ms` is no valid date. */
 export function isoTime(ms: number): string | null {
@@ -29,3 +30,16 @@ const CONTROL_CHARACTERS = new RegExp(
   `[${String.fromCharCode(0)}-${String.fromCharCode(0x1f)}${String.fromCharCode(0x7f)}-${String.fromCharCode(0x9f)}\u2028\u2029]`,
   'g',
 )
+
+/**
+ * What `--json` says of a message's mentions (`@0x…` in its text, `@securechat/sdk/mentions`): every wallet it
+ * mentions, and whether `self` is one of them.
+ */
+export function mentionsToJson(mentions: readonly string[], self: string): { mentions: string[]; mentionsMe: boolean } {
+  return { mentions: [...mentions], mentionsMe: mentionsAddress(mentions, self) }
+}
+
+/** What a line for people adds when a message mentions `self`. */
+export function mentionNote(mentions: readonly string[], self: string): string {
+  return mentionsAddress(mentions, self) ? ' (mentions you)' : ''
+}

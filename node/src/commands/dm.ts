@@ -17,7 +17,7 @@ import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../con
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { clockTime, isoTime, printable } from './cli-format.ts'
+import { clockTime, isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
@@ -94,13 +94,15 @@ export async function listenDm(flags: DmFlags): Promise<void> {
       )
     })
     client.dms.addEventListener('message:updated', ({ detail }) => {
-      process.stdout.write(`${formatUpdate(detail, flags.json === true)}\n`)
+      process.stdout.write(`${formatUpdate(detail, flags.json === true, client.address)}\n`)
     })
     client.dms.addEventListener('change:refused', ({ detail }) => {
       process.stdout.write(`${formatRefused(detail, flags.json === true)}\n`)
     })
     for await (const message of client.dms.messages({ signal: stop.signal })) {
-      process.stdout.write(`${flags.json === true ? JSON.stringify(dmToJson(message)) : formatDm(message)}\n`)
+      process.stdout.write(
+        `${flags.json === true ? JSON.stringify(dmToJson(message, client.address)) : formatDm(message, client.address)}\n`,
+      )
     }
   } finally {
     await close()
@@ -188,7 +190,7 @@ function sendResultToJson(
 }
 
 /** One JSON object per direct message, as `listen --dm --json` prints it. */
-export function dmToJson(message: DirectMessage): Record<string, unknown> {
+export function dmToJson(message: DirectMessage, self: string): Record<string, unknown> {
   return {
     type: 'dm',
     id: message.id,
@@ -198,6 +200,7 @@ export function dmToJson(message: DirectMessage): Record<string, unknown> {
     senderPeerId: message.senderPeerId,
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
+    ...mentionsToJson(message.mentions, self),
     sentAt: isoTime(message.sentAtMs),
     receivedAt: isoTime(message.receivedAtMs),
     handshake: message.handshake,
@@ -236,11 +239,12 @@ function short(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
 }
 
-function formatDm(message: DirectMessage): string {
+function formatDm(message: DirectMessage, self: string): string {
   const time = clockTime(message.sentAtMs)
+  const note = mentionNote(message.mentions, self)
   return message.direction === 'in'
-    ? `[${time}] ${short(message.sender)} → you: ${printable(message.text)}`
-    : `[${time}] you (another device) → ${short(message.conversation)}: ${printable(message.text)}`
+    ? `[${time}] ${short(message.sender)} → you: ${printable(message.text)}${note}`
+    : `[${time}] you (another device) → ${short(message.conversation)}: ${printable(message.text)}${note}`
 }
 
 function formatUndecryptable(detail: UndecryptableDirectMessage): string {

@@ -3,10 +3,10 @@
  * one that was refused (`change:refused`), in rooms and DMs alike.
  */
 import type { DmMessageUpdate, MessageState, RefusedChange, RoomMessageUpdate } from '@securechat/sdk/types'
-import { isoTime, printable } from './cli-format.ts'
+import { isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
 
-/** One line per change, as `listen --json` (and `history --json`) prints it. */
-export function updateToJson(update: RoomMessageUpdate | DmMessageUpdate): Record<string, unknown> {
+/** One line per change, as `listen --json` (and `history --json`) prints it; `self`: this wallet, for `mentionsMe`. */
+export function updateToJson(update: RoomMessageUpdate | DmMessageUpdate, self: string): Record<string, unknown> {
   const { change, message } = update
   const where = 'roomId' in update ? { roomId: update.roomId } : { conversation: update.conversation }
   const type = change.kind === 'react' ? (change.remove ? 'unreact' : 'react') : change.kind
@@ -18,7 +18,8 @@ export function updateToJson(update: RoomMessageUpdate | DmMessageUpdate): Recor
     sender: change.sender,
     senderPeerId: change.senderPeerId,
     ...(change.kind === 'react' ? { emoji: change.emoji } : {}),
-    ...(change.kind === 'edit' ? { text: change.body } : {}),
+    // An edit's mentions replace the message's: they are the message's now.
+    ...(change.kind === 'edit' ? { text: change.body, ...mentionsToJson(message.mentions, self) } : {}),
     sentAt: isoTime(change.sentAtMs),
     message: stateToJson(message),
   }
@@ -30,6 +31,7 @@ function stateToJson(message: MessageState): Record<string, unknown> {
     id: message.id,
     sender: message.sender,
     ...(message.text === undefined ? {} : { text: message.text }),
+    mentions: message.mentions,
     edited: message.edited,
     versions: message.versions.length,
     deleted: message.deleted,
@@ -41,8 +43,8 @@ function stateToJson(message: MessageState): Record<string, unknown> {
   }
 }
 
-export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: boolean): string {
-  if (json) return JSON.stringify(updateToJson(update))
+export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: boolean, self: string): string {
+  if (json) return JSON.stringify(updateToJson(update, self))
   const { change, message } = update
   const who = `${change.sender.slice(0, 6)}…${change.sender.slice(-4)}`
   const target = `${change.target.slice(0, 12)}…`
@@ -52,7 +54,7 @@ export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: 
       return `* ${who} ${change.remove ? 'took back' : 'reacted'} ${printable(change.emoji)} ${change.remove ? 'from' : 'to'} ${target} (reactions: ${counts})`
     }
     case 'edit':
-      return `* ${who} edited ${target} (version ${message.versions.length}): ${printable(change.body)}`
+      return `* ${who} edited ${target} (version ${message.versions.length}): ${printable(change.body)}${mentionNote(message.mentions, self)}`
     case 'delete':
       return `* ${who} deleted ${target}`
     case 'reply':

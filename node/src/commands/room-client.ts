@@ -18,7 +18,7 @@ import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { clockTime, isoTime, printable } from './cli-format.ts'
+import { clockTime, isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 
 /** Options every command in a room shares. */
@@ -137,7 +137,8 @@ export async function catchUpFromFlags(joined: JoinedRoom): Promise<HistoryProgr
 }
 
 /** One JSON object per message, as `listen --json` prints it. */
-export function messageToJson(message: RoomMessage): Record<string, unknown> {
+/** One JSON object per room message (`listen --json`, `history --json`); `self`: this wallet, for `mentionsMe`. */
+export function messageToJson(message: RoomMessage, self: string): Record<string, unknown> {
   return {
     type: 'message',
     roomId: message.roomId,
@@ -146,14 +147,15 @@ export function messageToJson(message: RoomMessage): Record<string, unknown> {
     senderPeerId: message.senderPeerId,
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
+    ...mentionsToJson(message.mentions, self),
     sentAt: isoTime(message.sentAtMs),
     lamport: message.lamport,
     receivedAt: isoTime(message.receivedAtMs),
   }
 }
 
-export function formatMessage(message: RoomMessage): string {
-  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${printable(message.text)}`
+export function formatMessage(message: RoomMessage, self: string): string {
+  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${printable(message.text)}${mentionNote(message.mentions, self)}`
 }
 
 /** What this device cannot read is shown, with why, never dropped silently. */

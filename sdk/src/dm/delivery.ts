@@ -9,7 +9,9 @@ import { CryptoError } from '../crypto/errors.ts'
 import { bytesToHex, randomBytes } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, SecureChatError } from '../errors.ts'
+import { firstIssue } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
+import { acceptMentions, mentionsToSend } from '../mentions.ts'
 import type {
   AbortOptions,
   Address,
@@ -29,9 +31,9 @@ import { type DmWritten, dmEnvelopeSchema } from './wire.ts'
 
 /** What a person writes, without the fields every kind carries (`dm/wire.ts`). */
 export type DmContent =
-  | { kind: 'text'; body: string; parent?: string }
+  | { kind: 'text'; body: string; parent?: string; mentions?: Address[] }
   | { kind: 'react'; target: string; emoji: string; remove?: true }
-  | { kind: 'edit'; target: string; body: string }
+  | { kind: 'edit'; target: string; body: string; mentions?: Address[] }
   | { kind: 'delete'; target: string }
 
 export interface DmDeliveryComponents {
@@ -64,10 +66,13 @@ export class DmDelivery {
   send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     checkDmText(text)
     if (options.parentId !== undefined) checkDmId(options.parentId, 'parentId')
-    const content: DmContent =
-      options.parentId === undefined
-        ? { kind: 'text', body: text }
-        : { kind: 'text', body: text, parent: options.parentId }
+    const mentions = mentionsToSend(text)
+    const content: DmContent = {
+      kind: 'text',
+      body: text,
+      ...(options.parentId === undefined ? {} : { parent: options.parentId }),
+      ...(mentions === undefined ? {} : { mentions }),
+    }
     return this.write(peer, content, options)
   }
 
@@ -102,9 +107,18 @@ export class DmDelivery {
   deliver(device: RemoteDevice, plaintext: Uint8Array, accepted: AcceptedDmRecord, handshake: boolean): void {
     let envelope: z.infer<typeof dmEnvelopeSchema>
     try {
-      envelope = dmEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext)))
+      const parsed = dmEnvelopeSchema.safeParse(JSON.parse(utf8.decode(plaintext)))
+      if (!parsed.success) {
+        throw new InvalidInputError(`the decrypted envelope is malformed (${firstIssue(parsed.error, 'envelope')})`)
+      }
+      envelope = parsed.data
     } catch (cause) {
-      this.undecryptable(accepted, new InvalidInputError('the decrypted envelope is malformed', { cause }))
+      this.undecryptable(
+        accepted,
+        cause instanceof InvalidInputError
+          ? cause
+          : new InvalidInputError('the decrypted envelope is malformed', { cause }),
+      )
       return
     }
     if (envelope.kind === 'ack') return
@@ -133,7 +147,7 @@ export class DmDelivery {
         envelope.kind === 'react'
           ? { ...common, kind: 'react', emoji: envelope.emoji, remove: envelope.remove === true }
           : envelope.kind === 'edit'
-            ? { ...common, kind: 'edit', body: envelope.body }
+            ? { ...common, kind: 'edit', body: envelope.body, ...this.#mentions(envelope) }
             : { ...common, kind: 'delete' },
       )
       this.#c.receipts.received(device, envelope.id)
@@ -148,11 +162,19 @@ export class DmDelivery {
       kind: 'text',
       text: envelope.body,
       parentId: envelope.parent,
+      mentions: this.#mentions(envelope).mentions ?? [],
       sentAtMs: envelope.sentAtMs,
       receivedAtMs: Date.now(),
       handshake,
     })
     this.#c.receipts.received(device, envelope.id)
+  }
+
+  /** The mentions kept of a text's or an edit's list (`mentions.ts`): those its text shows; the rest logged. */
+  #mentions(envelope: { id: string; body: string; mentions?: string[] | undefined }): { mentions?: Address[] } {
+    const { mentions, dropped } = acceptMentions(envelope.mentions, envelope.body)
+    if (dropped.length > 0) this.#c.log.debug('mentions dropped', { id: envelope.id, dropped })
+    return mentions.length === 0 ? {} : { mentions }
   }
 
   undecryptable(accepted: AcceptedDmRecord, err: unknown): void {

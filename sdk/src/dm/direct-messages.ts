@@ -30,6 +30,7 @@ import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { Logger } from '../logger.ts'
+import { mentionsIn, mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction } from '../message-state.ts'
 import type {
   AbortOptions,
@@ -347,6 +348,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       sentAtMs: result.sentAtMs,
       body: text,
       parentId: options.parentId,
+      mentions: mentionsIn(text),
     })
     this.#report(peer, outcomes)
     return result
@@ -355,9 +357,10 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   /** Sends a reaction, edit or delete to `peer` (see `Conversation.react`, `edit`, `delete`), checked first. */
   async change(
     peer: Address,
-    content: Exclude<DmContent, { kind: 'text' }>,
+    written: Exclude<DmContent, { kind: 'text' }>,
     options: AbortOptions = {},
   ): Promise<DmSendResult> {
+    let content = written
     await this.start()
     checkDmId(content.target, 'id')
     if (content.kind === 'react' && !isReaction(content.emoji)) {
@@ -366,7 +369,11 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
         hint: 'react with an emoji (at most a few characters, no spaces)',
       })
     }
-    if (content.kind === 'edit') checkDmText(content.body)
+    if (content.kind === 'edit') {
+      checkDmText(content.body)
+      const mentions = mentionsToSend(content.body)
+      if (mentions !== undefined) content = { ...content, mentions }
+    }
     // One this device does not have goes out: the receivers check the sender themselves.
     if (content.kind !== 'react' && this.#messages.of(peer).isAuthor(content.target, this.#self) === false) {
       throw new InvalidInputError(`cannot ${content.kind} another wallet's message`, {
@@ -387,7 +394,12 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       content.kind === 'react'
         ? { ...common, kind: 'react', emoji: content.emoji, remove: content.remove === true }
         : content.kind === 'edit'
-          ? { ...common, kind: 'edit', body: content.body }
+          ? {
+              ...common,
+              kind: 'edit',
+              body: content.body,
+              ...(content.mentions === undefined ? {} : { mentions: content.mentions }),
+            }
           : { ...common, kind: 'delete' },
     )
     return result
@@ -411,9 +423,10 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       sentAtMs: message.sentAtMs,
       body: message.text,
       parentId: message.parentId,
+      mentions: message.mentions,
     })
     // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
-    const detail = state.deleted ? { ...message, text: '' } : message
+    const detail = state.deleted ? { ...message, text: '', mentions: [] } : message
     this.safeDispatchEvent('message:received', { detail })
     this.conversation(message.conversation).safeDispatchEvent('message:received', { detail })
     this.#report(message.conversation, outcomes)

@@ -34,6 +34,7 @@ import {
   recordTimeSchema,
   sha256HexSchema,
 } from '../json-records.ts'
+import { mentionListSchema } from '../mentions.ts'
 import { reactionSchema } from '../message-state.ts'
 import { DM_MAX_RECEIPT_IDS, DM_WIRE_VERSION } from './constants.ts'
 
@@ -125,6 +126,8 @@ export const dmTextSchema = z
     kind: z.literal('text'),
     body: z.string().max(MAX_TEXT_BYTES),
     parent: sessionIdSchema.optional(),
+    /** The members its text mentions (`@0x…`, `mentions.ts`). */
+    mentions: mentionListSchema.optional(),
   })
   .strict()
 export type DmText = z.infer<typeof dmTextSchema>
@@ -146,6 +149,7 @@ export const dmChangeSchemas = [
       kind: z.literal('edit'),
       target: sessionIdSchema,
       body: z.string().max(MAX_TEXT_BYTES),
+      mentions: mentionListSchema.optional(),
     })
     .strict(),
   z.object({ ...dmMessageFields, kind: z.literal('delete'), target: sessionIdSchema }).strict(),

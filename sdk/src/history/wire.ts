@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS } from '../constants.ts'
 import { bytesToHex, concatBytes, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
-import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
+import { firstIssue, recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import {
   HISTORY_WIRE_VERSION,
   MAX_HISTORY_CURSOR_CHARS,
@@ -267,11 +267,6 @@ function parseJson(bytes: Uint8Array, maxBytes: number): { ok: true; json: unkno
   } catch {
     return { ok: false, reason: 'not UTF-8 JSON' }
   }
-}
-
-function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0]
-  return issue === undefined ? 'schema' : `${issue.path.join('.') || 'frame'}: ${issue.message}`
 }
 
 /** Parses a request frame. Never throws: the reason goes back to the asker in an error response. */

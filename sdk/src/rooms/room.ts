@@ -37,7 +37,9 @@ import { eventStream, waitForEvent } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
+import { firstIssue } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
+import { acceptMentions, type DroppedMention, mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction, MessageStates, type SavedMessageStates } from '../message-state.ts'
 import type {
   AbortOptions,
@@ -499,8 +501,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     checkText(text)
     const { parentId } = options
     if (parentId !== undefined) checkMessageId(parentId, 'parentId')
-    const envelope: Envelope =
-      parentId === undefined ? { v: 1, kind: 'text', body: text } : { v: 1, kind: 'text', body: text, parent: parentId }
+    const mentions = mentionsToSend(text)
+    const envelope: Envelope = {
+      v: 1,
+      kind: 'text',
+      body: text,
+      ...(parentId === undefined ? {} : { parent: parentId }),
+      ...(mentions === undefined ? {} : { mentions }),
+    }
     const result = await this.#publish(envelope, options)
     const self = this.#c.self
     const { outcomes } = this.#messages.text({
@@ -510,6 +518,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       sentAtMs: result.sentAtMs,
       body: text,
       parentId,
+      ...(mentions === undefined ? {} : { mentions }),
     })
     this.#report(outcomes)
     return result
@@ -534,7 +543,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async edit(id: string, text: string, options: AbortOptions = {}): Promise<RoomSendResult> {
     checkText(text)
     this.#checkOwn(id, 'edit')
-    return this.#sendChange({ kind: 'edit', body: text }, id, options)
+    const mentions = mentionsToSend(text)
+    return this.#sendChange({ kind: 'edit', body: text, ...(mentions === undefined ? {} : { mentions }) }, id, options)
   }
 
   /** Deletes message `id`, which this wallet sent: honest members drop its text, from their vaults too. */
@@ -576,7 +586,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       edit.kind === 'react'
         ? { v: 1, kind: 'react', target, emoji: edit.emoji, ...(edit.remove ? { remove: true as const } : {}) }
         : edit.kind === 'edit'
-          ? { v: 1, kind: 'edit', target, body: edit.body }
+          ? {
+              v: 1,
+              kind: 'edit',
+              target,
+              body: edit.body,
+              ...(edit.mentions === undefined ? {} : { mentions: edit.mentions }),
+            }
           : { v: 1, kind: 'delete', target }
     const result = await this.#publish(envelope, options)
     const self = this.#c.self
@@ -889,7 +905,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     try {
       const plaintext = await this.#keys.decrypt(from, record.payload.ct, record)
       const parsed = envelopeSchema.safeParse(JSON.parse(utf8.decode(plaintext)))
-      if (!parsed.success) throw new InvalidInputError('the decrypted envelope is malformed')
+      if (!parsed.success)
+        throw new InvalidInputError(`the decrypted envelope is malformed (${firstIssue(parsed.error, 'envelope')})`)
       envelope = parsed.data
     } catch (err) {
       this.#c.log.debug('message not decrypted', {
@@ -937,7 +954,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#position.advance(record.lamport, id)
     if (envelope.kind !== 'text') {
       const change: MessageChange = {
-        ...changeOf(envelope),
+        ...changeOf(envelope, (dropped) => this.#droppedMentions(id, dropped)),
         id,
         sender: certificate.address,
         senderPeerId: from,
@@ -959,6 +976,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#fold(change)
       return 'delivered'
     }
+    const { mentions, dropped } = acceptMentions(envelope.mentions, envelope.body)
+    this.#droppedMentions(id, dropped)
     const { state, outcomes } = this.#messages.text({
       id,
       sender: certificate.address,
@@ -966,6 +985,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       sentAtMs: record.sentAtMs,
       body: envelope.body,
       parentId: envelope.parent,
+      mentions,
     })
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
@@ -978,6 +998,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
           text: state.deleted ? '' : envelope.body,
           parentId: envelope.parent,
+          mentions: state.deleted ? [] : mentions,
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
           deps: record.deps,
@@ -989,6 +1010,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
     this.#report(outcomes)
     return 'delivered'
+  }
+
+  /** Mentions a received message listed and its text does not show: not kept (`mentions.ts`), said in the log. */
+  #droppedMentions(id: string, dropped: DroppedMention[]): void {
+    if (dropped.length > 0) this.#c.log.debug('mentions dropped', { room: this.id, id, dropped })
   }
 
   /** A reaction, edit or delete, received or sent: folded into its message's state (or kept until it comes). */
@@ -1410,10 +1436,15 @@ function checkReaction(emoji: string): string {
 /** What a reaction, edit or delete envelope changes, and of which message. */
 function changeOf(
   envelope: Exclude<Envelope, { kind: 'text' }>,
+  onDropped: (dropped: DroppedMention[]) => void,
 ): Exclude<MessageEdit, { kind: 'reply' }> & { target: string } {
   const { target } = envelope
   if (envelope.kind === 'react')
     return { kind: 'react', target, emoji: envelope.emoji, remove: envelope.remove === true }
-  if (envelope.kind === 'edit') return { kind: 'edit', target, body: envelope.body }
+  if (envelope.kind === 'edit') {
+    const { mentions, dropped } = acceptMentions(envelope.mentions, envelope.body)
+    onDropped(dropped)
+    return { kind: 'edit', target, body: envelope.body, ...(mentions.length === 0 ? {} : { mentions }) }
+  }
   return { kind: 'delete', target }
 }

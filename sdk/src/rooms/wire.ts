@@ -25,6 +25,7 @@ import {
   recordTimeSchema,
   sha256HexSchema,
 } from '../json-records.ts'
+import { mentionListSchema } from '../mentions.ts'
 import { reactionSchema } from '../message-state.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
@@ -82,6 +83,8 @@ const textEnvelopeSchema = z
     kind: z.literal('text'),
     body: z.string().max(MAX_TEXT_BYTES),
     parent: sha256HexSchema.optional(),
+    /** The members its text mentions (`@0x…`, `mentions.ts`). */
+    mentions: mentionListSchema.optional(),
   })
   .strict()
 export const envelopeSchema = z.discriminatedUnion('kind', [
@@ -96,9 +99,15 @@ export const envelopeSchema = z.discriminatedUnion('kind', [
       remove: z.literal(true).optional(),
     })
     .strict(),
-  /** A new text for the sender's own message. */
+  /** A new text for the sender's own message; its mentions replace the message's. */
   z
-    .object({ v: z.literal(1), kind: z.literal('edit'), target: sha256HexSchema, body: z.string().max(MAX_TEXT_BYTES) })
+    .object({
+      v: z.literal(1),
+      kind: z.literal('edit'),
+      target: sha256HexSchema,
+      body: z.string().max(MAX_TEXT_BYTES),
+      mentions: mentionListSchema.optional(),
+    })
     .strict(),
   /** The sender's own message is deleted: honest devices drop its text, from their vault too. */
   z.object({ v: z.literal(1), kind: z.literal('delete'), target: sha256HexSchema }).strict(),
