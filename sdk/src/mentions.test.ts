@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { MAX_MENTIONS } from './constants.ts'
 import { dmEnvelopeSchema } from './dm/wire.ts'
 import { InvalidInputError } from './errors.ts'
-import { acceptMentions, mentionListSchema, mentionsAddress, mentionsIn, mentionsToSend } from './mentions.ts'
+import {
+  acceptMentions,
+  mentionListSchema,
+  mentionsAddress,
+  mentionsIn,
+  mentionsToSend,
+  splitMentions,
+} from './mentions.ts'
 import { MessageStates, savedMessageStatesSchema } from './message-state.ts'
 import { envelopeSchema } from './rooms/wire.ts'
 import type { Address, MessageChange } from './types.ts'
@@ -93,5 +100,15 @@ describe('mentions', () => {
     const parked = new MessageStates({ saved: savedMessageStatesSchema.parse(early.serialize()) })
     parked.text({ id: id(2), sender: ALICE, senderPeerId: 'p', sentAtMs: 1, body: 'x', parentId: undefined })
     expect(parked.get(id(2))?.mentions).toEqual([BOB])
+  })
+})
+
+describe('splitMentions', () => {
+  it('behavior: cuts a text at its mentions and keeps every character', () => {
+    const text = `hi @${BOB.toLowerCase()}, and a@${ALICE}`
+    const parts = splitMentions(text)
+    expect(parts).toEqual(['hi ', { mention: `@${BOB.toLowerCase()}`, address: BOB }, `, and a@${ALICE}`])
+    expect(parts.map((p) => (typeof p === 'string' ? p : p.mention)).join('')).toBe(text)
+    expect(splitMentions('plain')).toEqual(['plain'])
   })
 })

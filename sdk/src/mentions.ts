@@ -29,6 +29,19 @@ export function mentionsIn(text: string): Address[] {
   return [...found.values()]
 }
 
+/** `text` cut at its mentions, for display: plain strings, and each `@0x…` as it is written (`mention`). */
+export function splitMentions(text: string): Array<string | { mention: string; address: Address }> {
+  const parts: Array<string | { mention: string; address: Address }> = []
+  let from = 0
+  for (const match of text.matchAll(MENTION)) {
+    if (match.index > from) parts.push(text.slice(from, match.index))
+    parts.push({ mention: match[0], address: checksum(match[1]!) })
+    from = match.index + match[0].length
+  }
+  if (from < text.length) parts.push(text.slice(from))
+  return parts
+}
+
 /**
  * What a sender lists for `text`: its mentions, or nothing when it has none (the envelope then has no field).
  * Throws when it mentions more than {@link MAX_MENTIONS}: receivers would refuse the message.

@@ -7,10 +7,12 @@ import './components/sc-chat-view.ts'
 import './components/sc-conversation-list.ts'
 import './components/sc-create-room.ts'
 import './components/sc-join-room.ts'
+import './components/sc-mentions.ts'
 import './components/sc-new-dm.ts'
 import { loadConfig } from './config.ts'
 import { Anchoring } from './state/anchoring.ts'
 import { Conversations, inviteFromText } from './state/conversations.ts'
+import { Notifications } from './state/notifications.ts'
 import { inviteSummary, requirementSentence } from './state/room-access.ts'
 import { Session } from './state/session.ts'
 
@@ -19,6 +21,7 @@ export interface AppState {
   session: Session
   conversations: Conversations
   anchoring: Anchoring
+  notifications: Notifications
 }
 
 /** A signed-out session on the config of the relay that served the app (or its last one). */
@@ -27,8 +30,9 @@ export async function startSession(signal?: AbortSignal): Promise<AppState> {
   const session = new Session(config)
   const conversations = new Conversations(session)
   const anchoring = new Anchoring(config, conversations)
-  session.attach(conversations, anchoring)
-  return { session, conversations, anchoring }
+  const notifications = new Notifications(conversations)
+  session.attach(conversations, anchoring, notifications)
+  return { session, conversations, anchoring, notifications }
 }
 
 /**

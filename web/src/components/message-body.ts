@@ -1,3 +1,4 @@
+import { splitMentions } from '@securechat/sdk/mentions'
 import { html, type TemplateResult } from 'lit'
 import { type Block, type Inline, parseMarkdown } from './markdown.ts'
 
@@ -44,7 +45,7 @@ function item(children: Inline[]): TemplateResult {
 function inline(node: Inline): TemplateResult | string {
   switch (node.type) {
     case 'text':
-      return node.text
+      return textWithMentions(node.text)
     case 'break':
       return html`<br />`
     case 'code':
@@ -56,4 +57,14 @@ function inline(node: Inline): TemplateResult | string {
     case 'link':
       return html`<a href=${node.href} target="_blank" rel="noopener noreferrer">${node.children.map(inline)}</a>`
   }
+}
+
+/** A text's `@0x…` mentions set apart (`.mention`), as written: the text reads the same, the address is whole. */
+function textWithMentions(text: string): TemplateResult | string {
+  if (!text.includes('@')) return text
+  const parts = splitMentions(text)
+  if (parts.length === 1 && typeof parts[0] === 'string') return text
+  return html`${parts.map((part) =>
+    typeof part === 'string' ? part : html`<span class="mention" title=${part.address}>${part.mention}</span>`,
+  )}`
 }

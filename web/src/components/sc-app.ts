@@ -4,18 +4,26 @@ import { css, html, LitElement } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
 import type { AppState } from '../signed-in.ts'
 import type { Anchoring } from '../state/anchoring.ts'
-import { anchoringContext, ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
+import {
+  anchoringContext,
+  ChangeController,
+  conversationsContext,
+  notificationsContext,
+  sessionContext,
+} from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
 import { loadLastSession } from '../state/device-store.ts'
+import type { Notifications } from '../state/notifications.ts'
 import type { Session } from '../state/session.ts'
 import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
+import { revealMessage } from './reveal-message.ts'
 import './sc-sign-in.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** The signed-in part of the app, loaded after the shell (see `signed-in.ts`). */
 type SignedInModule = typeof import('../signed-in.ts')
 
-type Page = 'chat' | 'create-room' | 'join-room' | 'new-dm'
+type Page = 'chat' | 'create-room' | 'join-room' | 'new-dm' | 'mentions'
 
 /** The app shell: loads the relay's config, signs in, and lays out conversations and the chat. */
 @customElement('sc-app')
@@ -172,6 +180,10 @@ export class ScApp extends LitElement {
   @state()
   anchoring: Anchoring | undefined
 
+  @provide({ context: notificationsContext })
+  @state()
+  notifications: Notifications | undefined
+
   @state() private wallets: WalletChoice[] = []
   @state() private page: Page = 'chat'
   @state() private selected: string | undefined
@@ -211,6 +223,7 @@ export class ScApp extends LitElement {
       this.session = state.session
       this.conversations = state.conversations
       this.anchoring = state.anchoring
+      this.notifications = state.notifications
       this.#controller.target = state.session
       this.#conversationChanges.target = state.conversations
       this.invitedTo = app.invitedTo(location.hash)
@@ -288,6 +301,7 @@ export class ScApp extends LitElement {
               class=${this.page !== 'chat' || this.selected !== undefined ? 'open' : ''}
               @conversation-selected=${this.#onSelect}
               @navigate=${this.#onNavigate}
+              @message-jump=${this.#onJump}
             >
               <sc-conversation-list .selected=${this.selected}></sc-conversation-list>
               <section class=${this.page === 'chat' && this.selected !== undefined ? 'pane chat' : 'pane'} aria-label="Conversation">
@@ -328,6 +342,8 @@ export class ScApp extends LitElement {
         return html`<sc-join-room></sc-join-room>`
       case 'new-dm':
         return html`<sc-new-dm></sc-new-dm>`
+      case 'mentions':
+        return html`<sc-mentions></sc-mentions>`
       case 'chat':
         return this.selected === undefined
           ? html`<p class="muted">Pick a conversation, create a room, or join one with an invite.</p>`
@@ -360,6 +376,15 @@ export class ScApp extends LitElement {
     this.page = page
     this.selected = selected
     this.conversations?.remember(page === 'chat' ? selected : undefined)
+    this.notifications?.showing(page === 'chat' ? selected : undefined)
+  }
+
+  /** A mention picked in the Mentions view: its conversation opens at the message. */
+  async #onJump(event: CustomEvent<{ conversation: string; message: string }>): Promise<void> {
+    this.#show('chat', event.detail.conversation)
+    await this.updateComplete
+    const view = this.renderRoot.querySelector('sc-chat-view')
+    if (view !== null) await revealMessage(view, event.detail.message)
   }
 
   readonly #onHash = (): void => {

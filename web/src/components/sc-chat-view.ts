@@ -8,12 +8,14 @@ import { anchoringContext, ChangeController, conversationsContext, sessionContex
 import type { Conversations, GapLine } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
+import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
 import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
 import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-time.ts'
+import { mentionedMark, mentionStyles } from './mention-marks.ts'
 import { messageBody } from './message-body.ts'
 import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
 import type { ScComposer } from './sc-composer.ts'
@@ -29,6 +31,7 @@ export class ScChatView extends LitElement {
   static override styles = [
     baseStyles,
     messageToolStyles,
+    mentionStyles,
     css`
       :host {
         display: grid;
@@ -377,6 +380,7 @@ export class ScChatView extends LitElement {
     const inThreads = new Set([...threads.values()].flatMap((replies) => replies.map((entry) => entry.id)))
     const root = this.thread === undefined ? undefined : history.find((entry) => entry.id === this.thread)
     const thread = root === undefined ? undefined : { root, replies: threads.get(root.id) ?? [] }
+    const mentionables = mentionCandidates(view, history, session.address ?? '')
     return html`
       <header>
         <div>
@@ -430,9 +434,9 @@ export class ScChatView extends LitElement {
         </div>
         ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
         </div>
-        ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite)}
+        ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite, mentionables)}
       </div>
-      <sc-composer ?disabled=${!canWrite} .send=${this.#send}></sc-composer>
+      <sc-composer ?disabled=${!canWrite} .send=${this.#send} .mentionables=${mentionables}></sc-composer>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
   }
@@ -482,8 +486,9 @@ export class ScChatView extends LitElement {
     const state = this.conversations?.messageState(this.conversation, entry.id)
     const at = placeOf(entry.id, replies === undefined ? 'thread' : 'room')
     const open = this.open?.at === at ? this.open.what : undefined
-    return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
-      ${who}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${deliveryMark(entry)}
+    const mentioned = mentionsMe(entry, this.session?.address ?? '')
+    return html`<li class=${entry.mine ? 'mine' : mentioned ? 'mentioned' : ''} data-message-id=${entry.id}>
+      ${who}${mentionedMark(mentioned)}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${deliveryMark(entry)}
       ${open === 'edit' ? this.#editForm(at, entry) : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
       ${reactionChips(state?.reactions ?? [], this.session?.address ?? '', (emoji, mine) => this.#react(entry.id, emoji, mine))}
       ${summary}
@@ -511,7 +516,7 @@ export class ScChatView extends LitElement {
   }
 
   /** The thread open beside the conversation: its root, its replies, and a composer that replies in it. */
-  #threadView(root: ChatEntry, replies: readonly ChatEntry[], canWrite: boolean) {
+  #threadView(root: ChatEntry, replies: readonly ChatEntry[], canWrite: boolean, mentionables: readonly string[]) {
     const ids = new Set([root.id, ...replies.map((entry) => entry.id)])
     const pending = this.conversations?.pending(this.conversation).filter((p) => ids.has(p.parentId ?? '')) ?? []
     const online = this.session?.network === 'online'
@@ -534,7 +539,7 @@ export class ScChatView extends LitElement {
           )}
         </ol>
       </div>
-      <sc-composer label="Reply in thread" ?disabled=${!canWrite} .send=${this.#reply}></sc-composer>
+      <sc-composer label="Reply in thread" ?disabled=${!canWrite} .send=${this.#reply} .mentionables=${mentionables}></sc-composer>
     </section>`
   }
 

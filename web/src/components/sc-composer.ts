@@ -1,6 +1,7 @@
 import { MAX_TEXT_BYTES } from '@securechat/sdk/constants'
-import { css, html, LitElement } from 'lit'
+import { css, html, LitElement, nothing } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
+import { MentionPicker, mentionPickerStyles } from './mention-picker.ts'
 import { baseStyles } from './styles.ts'
 
 /** From this share of `MAX_TEXT_BYTES` on, the composer shows how much is left. */
@@ -18,6 +19,7 @@ const utf8 = new TextEncoder()
 export class ScComposer extends LitElement {
   static override styles = [
     baseStyles,
+    mentionPickerStyles,
     css`
       form {
         display: grid;
@@ -51,13 +53,18 @@ export class ScComposer extends LitElement {
   /** The textarea's name to readers, and its placeholder's verb: "Message", or "Reply in thread". */
   @property() label = 'Message'
   @property({ attribute: false }) send: ((text: string) => Promise<void>) | undefined
+  /** Whom `@` offers to mention (addresses); none: `@` is just a character. */
+  @property({ attribute: false }) mentionables: readonly string[] = []
   /** UTF-8 bytes of what would be sent (trimmed, as it is sent). */
   @state() private bytes = 0
   @query('textarea') private input: HTMLTextAreaElement | undefined
+  readonly #picker = new MentionPicker(this, () => this.input)
 
   override render() {
     const over = this.bytes > MAX_TEXT_BYTES
     const shown = over || this.bytes >= MAX_TEXT_BYTES * SHOW_COUNT_FROM
+    this.#picker.candidates = this.mentionables
+    const picker = this.#picker.aria
     return html`<form @submit=${this.#submit}>
       <label class="visually-hidden" for="composer">${this.label}</label>
       <textarea
@@ -68,11 +75,18 @@ export class ScComposer extends LitElement {
         placeholder=${this.label === 'Message' ? 'Write a message' : this.label}
         aria-describedby="count"
         aria-invalid=${over ? 'true' : 'false'}
+        aria-autocomplete="list"
+        aria-controls=${picker.controls ?? nothing}
+        aria-activedescendant=${picker.active ?? nothing}
         ?disabled=${this.disabled}
         @input=${this.#measure}
         @keydown=${this.#onKey}
+        @keyup=${this.#onKeyUp}
+        @click=${() => this.#picker.sync()}
+        @blur=${() => this.#picker.close()}
       ></textarea>
       <button type="submit" ?disabled=${this.disabled || over}>Send</button>
+      ${this.#picker.render()}
       <p id="count" class=${over ? 'count over' : 'count'} role="status" data-testid="composer-count">${
         !shown
           ? ''
@@ -90,9 +104,16 @@ export class ScComposer extends LitElement {
 
   #measure(): void {
     this.bytes = utf8.encode(this.input?.value.trim() ?? '').byteLength
+    this.#picker.sync()
+  }
+
+  /** The cursor moved along the text: the `@` picker follows (opens on an `@…` the cursor is in, closes off it). */
+  #onKeyUp(event: KeyboardEvent): void {
+    if (['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) this.#picker.sync()
   }
 
   #onKey(event: KeyboardEvent): void {
+    if (this.#picker.onKey(event)) return
     // Shift+Enter is a new line; Enter while an input method composes a word (Japanese, Chinese) is its.
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
     event.preventDefault()

@@ -1,8 +1,10 @@
 import { consume } from '@lit/context'
 import { css, html, LitElement } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
-import { ChangeController, conversationsContext } from '../state/context.ts'
+import { ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
+import { hasUnreadMention } from '../state/mentions.ts'
+import type { Session } from '../state/session.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** Joined rooms and DMs with unread counts; selecting one dispatches `conversation-selected`. */
@@ -39,6 +41,13 @@ export class ScConversationList extends LitElement {
         padding: 0 0.5rem;
         font-size: 0.875rem;
       }
+      /* Beside the unread count: something unread here mentions this wallet. */
+      .mention-mark {
+        margin-inline-start: auto;
+        margin-inline-end: 0.25rem;
+        font-weight: 700;
+        color: var(--sc-accent);
+      }
       .actions {
         display: flex;
         flex-wrap: wrap;
@@ -51,6 +60,10 @@ export class ScConversationList extends LitElement {
   @consume({ context: conversationsContext, subscribe: true })
   @property({ attribute: false })
   conversations: Conversations | undefined
+
+  @consume({ context: sessionContext, subscribe: true })
+  @property({ attribute: false })
+  session: Session | undefined
 
   @property() selected: string | undefined
 
@@ -68,11 +81,15 @@ export class ScConversationList extends LitElement {
           <button @click=${() => this.#action('create-room')}>New room</button>
           <button class="secondary" @click=${() => this.#action('join-room')}>Join</button>
           <button class="secondary" @click=${() => this.#action('new-dm')}>Message a wallet</button>
+          <button class="secondary" @click=${() => this.#action('mentions')}>Mentions</button>
         </div>
         ${views.length === 0 ? html`<p class="muted">No rooms yet: create one or join with an invite.</p>` : ''}
         <ul>
           ${views.map((view) => {
             const label = view.kind === 'dm' ? `DM ${shortAddress(view.name)}` : `# ${view.name}`
+            const me = this.session?.address
+            const mentioned =
+              me !== undefined && this.conversations !== undefined && hasUnreadMention(this.conversations, view, me)
             return html`<li>
               <button
                 aria-current=${view.id === this.selected ? 'true' : 'false'}
@@ -80,6 +97,7 @@ export class ScConversationList extends LitElement {
                 @click=${() => this.#select(view.id)}
               >
                 <span>${label}</span>
+                ${mentioned ? html`<span class="mention-mark" data-testid="mention-mark" title="Mentions you" aria-label="mentions you">@</span>` : ''}
                 ${
                   view.unread > 0
                     ? html`<span class="badge" aria-label="${view.unread} unread">${view.unread}</span>`

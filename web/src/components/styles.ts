@@ -79,7 +79,5 @@ export const formStyles = css`
   }
 `
 
-/** `0x1234…abcd`: enough to tell wallets apart at a glance; the full address is in the title. */
-export function shortAddress(address: string): string {
-  return `${address.slice(0, 6)}…${address.slice(-4)}`
-}
+// Also for state that words a sentence (a notification's title): one shortening everywhere.
+export { shortAddress } from '../state/short-address.ts'

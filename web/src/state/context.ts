@@ -2,6 +2,7 @@ import { createContext } from '@lit/context'
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import type { Anchoring } from './anchoring.ts'
 import type { Conversations } from './conversations.ts'
+import type { Notifications } from './notifications.ts'
 import type { Session } from './session.ts'
 
 /** The wallet, vault and network of this tab, provided by `<sc-app>` to every component below it. */
@@ -10,6 +11,8 @@ export const sessionContext = createContext<Session | undefined>(Symbol('securec
 export const conversationsContext = createContext<Conversations | undefined>(Symbol('securechat-conversations'))
 /** Anchor marks of the open room, and anchoring from the wallet. */
 export const anchoringContext = createContext<Anchoring | undefined>(Symbol('securechat-anchoring'))
+/** Browser notifications for mentions and DMs: the setting, and which conversation is shown. */
+export const notificationsContext = createContext<Notifications | undefined>(Symbol('securechat-notifications'))
 
 /** Re-renders its host whenever its {@link target} dispatches `eventName` (`session:changed` …). */
 export class ChangeController<T extends EventTarget> implements ReactiveController {

@@ -27,6 +27,7 @@ import {
   type SavedConversation,
   type VerifiedAnchor,
 } from './history-store.ts'
+import { mentionFields, updateMentions } from './mentions.ts'
 import { Outbox, type PendingMessage } from './outbox.ts'
 import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
@@ -493,6 +494,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = message.text ?? ''
       entry.edited = message.edited || undefined
       entry.deleted = message.deleted || undefined
+      updateMentions(entry, message)
       const store = this.#signedIn?.store
       store?.saveHistory(id, this.history(id))
       // A delete leaves the vault at once, not after the store's delay: a reload meanwhile kept the text.
@@ -516,6 +518,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = state.text ?? ''
       entry.edited = state.edited || undefined
       entry.deleted = state.deleted || undefined
+      updateMentions(entry, state)
       changed = true
     }
     if (changed) this.#signedIn?.store.saveHistory(id, this.history(id))
@@ -687,7 +690,7 @@ export class Conversations extends EventTarget implements SessionPart {
         mine: false,
         state: 'ok',
         ciphertextHash: m.ciphertextHash,
-        ...messageFields(m.parentId, room.message(m.id)),
+        ...messageFields(m.parentId, room.message(m.id), m.mentions),
       })
     }
     const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
@@ -748,7 +751,7 @@ export class Conversations extends EventTarget implements SessionPart {
         receivedAtMs: m.receivedAtMs,
         mine: m.direction === 'out',
         state: 'ok',
-        ...messageFields(m.parentId, dms.message(m.conversation, m.id)),
+        ...messageFields(m.parentId, dms.message(m.conversation, m.id), m.mentions),
       })
     }
     const onUpdated = (event: CustomEvent<DmMessageUpdate>): void => {
@@ -883,12 +886,18 @@ interface MessageTarget {
 }
 
 /**
- * What an arriving message adds to its history entry: what it replies to, and whether it was edited or deleted
- * before it came (history catch-up delivers in any order; the sdk's text is then the latest, or empty).
+ * What an arriving message adds to its history entry: what it replies to, whom it mentions, and whether it was
+ * edited or deleted before it came (history catch-up delivers in any order; the sdk's text and mentions are then the
+ * latest, or none).
  */
-function messageFields(parentId: string | undefined, state: MessageState | undefined): Partial<ChatEntry> {
+function messageFields(
+  parentId: string | undefined,
+  state: MessageState | undefined,
+  mentions: readonly string[],
+): Partial<ChatEntry> {
   return {
     ...(parentId === undefined ? {} : { parentId }),
+    ...(state?.deleted === true ? {} : mentionFields(state?.edited === true ? state.mentions : mentions)),
     ...(state?.edited === true ? { edited: true, text: state.text ?? '' } : {}),
     ...(state?.deleted === true ? { deleted: true, text: '' } : {}),
   }

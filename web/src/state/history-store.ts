@@ -46,6 +46,8 @@ const entrySchema = z.object({
   edited: z.boolean().optional(),
   /** Its sender deleted it: `text` is empty, here and in the sdk's vault entry alike. */
   deleted: z.boolean().optional(),
+  /** The wallets it mentions (`@0x…`, as the sdk kept them: `mentions.ts`); absent when none. */
+  mentions: z.array(z.string()).optional(),
   anchor: anchorSchema.optional(),
   /**
    * The outbox entry (`outbox.ts`) this message was sent from: a reload that finds that entry still in the outbox
