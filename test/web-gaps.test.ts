@@ -33,7 +33,7 @@ import {
 } from './helpers/browser.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
-import { dropOnSend } from './helpers/drop-gossip.ts'
+import { dropOnSend, holdOnSend } from './helpers/drop-gossip.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
 import { startBrowserRelay } from './helpers/web-stack.ts'
 
@@ -201,6 +201,38 @@ describe('web app: gaps and catch-up shown in the conversation', () => {
     })
     expect(await shownMessage(page, 'nobody keeps this one').count()).toBe(0)
   }, 180_000)
+
+  it('behavior: a room message that reaches the page after the one naming it (a slower path, no gap yet) is shown in its place, not last', async () => {
+    await room.send('before the late one')
+    await shownMessage(page, 'before the late one').waitFor({ timeout: UI_TIMEOUT_MS })
+    // Relay A holds dave's next new message (to everyone: the page is one) until the one after it is shown: within gap repair's
+    // grace (GAP_GRACE_MS), so the page never shows a gap — it just gets the two the wrong way round, as after a
+    // failover (CI once showed "1, 3, 2").
+    const daveId = Buffer.from(dave.peerId.toMultihash().bytes)
+    const hold = { next: true, until: Promise.withResolvers<void>(), held: new Set<string>() }
+    holdOnSend(relayA.node.libp2p.services.pubsub, (_to, message) => {
+      if (message.data === undefined || message.from === undefined) return undefined
+      if (!daveId.equals(message.from) || !isMessageRecord(message.data)) return undefined
+      const data = Buffer.from(message.data).toString('base64')
+      if (hold.held.has(data)) return hold.until.promise
+      if (!hold.next) return undefined
+      hold.next = false
+      hold.held.add(data)
+      return hold.until.promise
+    })
+    await room.send('late on its way')
+    await room.send('names the late one')
+    await shownMessage(page, 'names the late one').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await shownMessage(page, 'late on its way').count()).toBe(0)
+    hold.until.resolve()
+    await shownMessage(page, 'late on its way').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect((await listed()).slice(-3)).toEqual(['before the late one', 'late on its way', 'names the late one'])
+    // And so after a reload, from the vault.
+    await page.reload()
+    await page.getByRole('heading', { name: '# gaps' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    await shownMessage(page, 'names the late one').waitFor({ timeout: UI_TIMEOUT_MS })
+    expect((await listed()).slice(-3)).toEqual(['before the late one', 'late on its way', 'names the late one'])
+  }, 120_000)
 
   it('behavior: DMs sent while the page was closed come back with "catching up n of m" in the DM, all of them, in order', async () => {
     const wallet = new Wallet(Wallet.createRandom().privateKey)

@@ -443,6 +443,12 @@ export const GAP_LOST_AFTER_MS = 20_000
 /** Gap repair: most messages a room waits for at once; names past this are not followed. */
 export const MAX_OPEN_GAPS = 256
 
+/**
+ * Late arrivals (`history/late-arrivals.ts`): records named but not here yet, and late ones not delivered yet, that a
+ * room or the DMs remember the place of; past it a very late message is listed last.
+ */
+export const MAX_LATE_ARRIVALS = 1_024
+
 /** Gap repair: ids reported lost that a room remembers, so another record naming one does not reopen it. */
 export const MAX_LOST_GAP_IDS = 1_024
 

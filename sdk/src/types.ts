@@ -73,6 +73,11 @@ export interface RoomMessage {
   lamport: number
   /** Ids of the last messages the sender had seen (causal history). */
   deps: string[]
+  /**
+   * A late arrival (another path, a gap filled, a catch-up after a failover): the id of the first message delivered
+   * before it here that names it as earlier. A list shows it before that one, not last.
+   */
+  before: string | undefined
   receivedAtMs: number
   /**
    * The record's bytes as published (UTF-8 JSON, the ciphertext inside): what `id` hashes and what an audit
@@ -299,9 +304,9 @@ export interface GapReport {
   id: string
   state: 'missing' | 'filled' | 'lost'
   /**
-   * The record that named it (in its `deps`): the missing one was sent before it. In a room, that message's id:
-   * where an app shows the gap, and puts the message once filled. A DM's is the naming record's id (the message's
-   * own id is inside its ciphertext).
+   * The message that named it (in its `deps`): the missing one was sent before it, and a list shows the gap there.
+   * Its message id (a DM's, from inside the naming record, when this device read that record lately; else the
+   * record's id). Once filled, the message says where it goes itself ({@link RoomMessage.before}).
    */
   before: string
 }
@@ -377,6 +382,8 @@ export interface UndecryptableMessage {
   sender: Address
   senderPeerId: string
   sentAtMs: number
+  /** See {@link RoomMessage.before}. */
+  before: string | undefined
   reason: string
   /** The record's bytes as published; see {@link RoomMessage.record}. */
   record: Uint8Array
@@ -477,6 +484,10 @@ export interface DirectMessage {
   mentions: Address[]
   /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
   sentAtMs: number
+  /** The ids of this conversation's messages its sender names as sent before it, those this device had lately. */
+  deps: string[]
+  /** See {@link RoomMessage.before}. */
+  before: string | undefined
   receivedAtMs: number
   /** True when it arrived in a PQXDH initial message, which started a new session. */
   handshake: boolean

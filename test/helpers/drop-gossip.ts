@@ -34,3 +34,25 @@ export function dropOnSend(pubsub: GossipSub, drop: (to: string, message: RPC.Me
     return send(id, messages.length === rpc.messages.length ? rpc : { ...rpc, messages })
   }
 }
+
+/**
+ * Makes a real node late with what it sends: a message it would send to peer `to` for which `hold` gives a promise
+ * is left out of the RPC and sent alone once that promise settles, as if it had taken a slower path. The rest goes
+ * out at once, so what the node sends after it overtakes it.
+ */
+export function holdOnSend(
+  pubsub: GossipSub,
+  hold: (to: string, message: RPC.Message) => Promise<void> | undefined,
+): void {
+  const internals = pubsub as unknown as { sendRpc(id: string, rpc: RPC): boolean }
+  const send = internals.sendRpc.bind(pubsub)
+  internals.sendRpc = (id, rpc) => {
+    const messages = rpc.messages.filter((message) => {
+      const until = hold(id, message)
+      if (until === undefined) return true
+      void until.then(() => send(id, { subscriptions: [], messages: [message] }))
+      return false
+    })
+    return send(id, messages.length === rpc.messages.length ? rpc : { ...rpc, messages })
+  }
+}

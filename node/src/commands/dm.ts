@@ -201,6 +201,7 @@ export function dmToJson(message: DirectMessage, self: string): Record<string, u
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
     ...mentionsToJson(message.mentions, self),
+    ...(message.before === undefined ? {} : { before: message.before }),
     sentAt: isoTime(message.sentAtMs),
     receivedAt: isoTime(message.receivedAtMs),
     handshake: message.handshake,

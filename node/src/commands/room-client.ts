@@ -148,6 +148,7 @@ export function messageToJson(message: RoomMessage, self: string): Record<string
     text: message.text,
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
     ...mentionsToJson(message.mentions, self),
+    ...(message.before === undefined ? {} : { before: message.before }),
     sentAt: isoTime(message.sentAtMs),
     lamport: message.lamport,
     receivedAt: isoTime(message.receivedAtMs),

@@ -10,6 +10,7 @@ import { bytesToHex, randomBytes } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, SecureChatError } from '../errors.ts'
 import { firstIssue } from '../json-records.ts'
+import type { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { acceptMentions, mentionsToSend } from '../mentions.ts'
 import type {
@@ -53,6 +54,10 @@ export interface DmDeliveryComponents {
   onUndecryptable: (detail: UndecryptableDirectMessage) => void
   /** A text from `device` in record `recordId` names the records it was sent before (`deps`): gap repair. */
   onDeps: (device: RemoteDevice, recordId: string, deps: readonly string[]) => void
+  /** Where a late text belongs in its conversation (`before`), and its `deps` as message ids. */
+  arrivals: LateArrivals
+  /** Whether this device handled the record (live or fetched). */
+  handled: (recordId: string) => boolean
 }
 
 export class DmDelivery {
@@ -127,6 +132,8 @@ export class DmDelivery {
       return
     }
     if (envelope.deps !== undefined) this.#c.onDeps(device, accepted.recordId, envelope.deps)
+    const deps = envelope.deps ?? []
+    this.#c.arrivals.arrived(accepted.recordId, deps, this.#c.handled, envelope.id)
     const self = this.#c.self
     let conversation: Address
     let direction: DirectMessage['direction']
@@ -164,6 +171,8 @@ export class DmDelivery {
       parentId: envelope.parent,
       mentions: this.#mentions(envelope).mentions ?? [],
       sentAtMs: envelope.sentAtMs,
+      deps: this.#c.arrivals.messageIdsOf(deps),
+      before: this.#c.arrivals.placeOf(accepted.recordId),
       receivedAtMs: Date.now(),
       handshake,
     })

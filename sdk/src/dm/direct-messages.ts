@@ -29,6 +29,7 @@ import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
 import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
+import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { mentionsIn, mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction } from '../message-state.ts'
@@ -127,6 +128,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #outgoing: DmOutgoing
   /** Gap repair of what each device sends this one (absent: the client gave none). */
   readonly #gaps: DmGaps | undefined
+  /** Where a text that arrives after one naming it belongs (`before`), and record ids as message ids. */
+  readonly #arrivals = new LateArrivals()
   readonly #sink: DmHistorySink
   readonly #conversations = new Map<Address, Conversation>()
   readonly #inflight = new Set<Promise<unknown>>()
@@ -229,6 +232,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onChange: (conversation, change) => this.#onChange(conversation, change),
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
       onDeps: (device, recordId, deps) => this.#gaps?.saw(device, recordId, deps),
+      arrivals: this.#arrivals,
+      handled: (recordId) => this.#history.handled(recordId),
     })
     this.#gaps =
       components.gaps === undefined
@@ -603,7 +608,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#conversations.get(detail.conversation)?.safeDispatchEvent('message:delivered', { detail })
   }
 
-  #onGap(detail: DmHistoryGap): void {
+  #onGap(gap: DmHistoryGap): void {
+    // Named by a record; a list knows the message inside it (`before` is where the gap's line goes).
+    const detail = { ...gap, before: this.#arrivals.messageIdOf(gap.before) }
     this.safeDispatchEvent('history:gap', { detail })
     if (detail.sender !== this.#self) {
       this.conversation(detail.sender).safeDispatchEvent('history:gap', { detail })

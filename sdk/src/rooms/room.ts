@@ -38,6 +38,7 @@ import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import { firstIssue } from '../json-records.ts'
+import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { acceptMentions, type DroppedMention, mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction, MessageStates, type SavedMessageStates } from '../message-state.ts'
@@ -219,6 +220,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #delivering = new Set<Promise<unknown>>()
   /** Gap repair (`watchGaps`), told of every message this room takes. */
   #gaps: GapWatcher | undefined
+  /** Where a message that arrives after one naming it belongs (`before` of `message:received`). */
+  readonly #arrivals = new LateArrivals()
   /**
    * Learning the members the stores kept the presence of, from the first sink on ({@link membersSink}); the
    * first send waits for it, once: undefined from then on.
@@ -728,7 +731,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
     this.#position.advance(accepted.record.lamport, accepted.id)
-    this.#gaps?.saw(accepted.id, followDeps ? accepted.record.deps : [])
+    const deps = followDeps ? accepted.record.deps : []
+    this.#arrivals.arrived(accepted.id, deps, (id) => this.#seenIds.has(id))
+    this.#gaps?.saw(accepted.id, deps)
     return true
   }
 
@@ -1002,6 +1007,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
           deps: record.deps,
+          before: this.#arrivals.placeOf(id),
           receivedAtMs: Date.now(),
           record: bytes,
         },
@@ -1090,6 +1096,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sender: accepted.certificate.address,
           senderPeerId: accepted.from,
           sentAtMs: accepted.record.sentAtMs,
+          before: this.#arrivals.placeOf(accepted.id),
           reason,
           record: accepted.bytes,
         },

@@ -27,6 +27,7 @@ import {
   type SavedConversation,
   type VerifiedAnchor,
 } from './history-store.ts'
+import { LatePlacement } from './late-placement.ts'
 import { mentionFields, updateMentions } from './mentions.ts'
 import { Outbox, type PendingMessage } from './outbox.ts'
 import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
@@ -60,8 +61,7 @@ export type CatchingUp = { delivered: number; fetched: number | undefined }
 /**
  * Messages of a conversation that later ones named and this device lacks (the sdk's `history:gap`), shown as one
  * line where they belong: before the message that named them (`before`), or after the last one when that message
- * is not in the history shown (a DM's gap names a record, not a message this app knows). `missing` are being
- * fetched; `lost` could not be recovered.
+ * is not in the history shown. `missing` are being fetched; `lost` could not be recovered.
  */
 export interface GapLine {
   before: string | undefined
@@ -72,8 +72,8 @@ export interface GapLine {
 /** A gap still shown: being fetched, or given up on. */
 type OpenGap = { state: 'missing' | 'lost'; before: string | undefined }
 
-/** Filled gaps whose message has not arrived yet, remembered to put it where the gap was (one burst's worth). */
-const MAX_FILLED_PLACES = 256
+/** A message the sdk did not say came late: it goes last. */
+const NOT_LATE = { before: undefined }
 
 /**
  * Changes within this long are told once: a catch-up delivers hundreds of messages a second, and each
@@ -125,8 +125,8 @@ export class Conversations extends EventTarget implements SessionPart {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   /** Open gaps by conversation, then by the missing message's id. */
   readonly #gaps = new Map<string, Map<string, OpenGap>>()
-  /** A filled gap's message id → the message it goes before, until it arrives (`#append`). */
-  readonly #filledPlaces = new Map<string, string>()
+  /** Where a message that arrives late goes (`late-placement.ts`). */
+  readonly #placement = new LatePlacement()
   /** The DMs' catch-up from the relays' stores, while it runs (`client.dms` `history:progress`). */
   #dmCatchingUp: CatchingUp | undefined
   /** The history write of the receipts of one burst, once they are all in (see `#watchDms`). */
@@ -270,7 +270,7 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#sendProblems.clear()
     this.#dmCatchingUp = undefined
     this.#gaps.clear()
-    this.#filledPlaces.clear()
+    this.#placement.clear()
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     this.#views.clear()
@@ -681,31 +681,39 @@ export class Conversations extends EventTarget implements SessionPart {
   #watchRoom(room: Room): void {
     const onMessage = (event: CustomEvent<RoomMessage>): void => {
       const m = event.detail
-      this.#append(room.id, {
-        id: m.id,
-        sender: m.sender,
-        text: m.text,
-        sentAtMs: m.sentAtMs,
-        receivedAtMs: m.receivedAtMs,
-        mine: false,
-        state: 'ok',
-        ciphertextHash: m.ciphertextHash,
-        ...messageFields(m.parentId, room.message(m.id), m.mentions),
-      })
+      this.#append(
+        room.id,
+        {
+          id: m.id,
+          sender: m.sender,
+          text: m.text,
+          sentAtMs: m.sentAtMs,
+          receivedAtMs: m.receivedAtMs,
+          mine: false,
+          state: 'ok',
+          ciphertextHash: m.ciphertextHash,
+          ...messageFields(m.parentId, room.message(m.id), m.mentions),
+        },
+        m,
+      )
     }
     const onUndecryptable = (event: CustomEvent<UndecryptableMessage>): void => {
       const m = event.detail
-      this.#append(room.id, {
-        id: m.id,
-        sender: m.sender,
-        text: '',
-        sentAtMs: m.sentAtMs,
-        receivedAtMs: Date.now(),
-        mine: false,
-        state: 'undecryptable',
-        reason: m.reason,
-        ciphertextHash: m.ciphertextHash,
-      })
+      this.#append(
+        room.id,
+        {
+          id: m.id,
+          sender: m.sender,
+          text: '',
+          sentAtMs: m.sentAtMs,
+          receivedAtMs: Date.now(),
+          mine: false,
+          state: 'undecryptable',
+          reason: m.reason,
+          ciphertextHash: m.ciphertextHash,
+        },
+        m,
+      )
     }
     const onMembers = (): void => {
       const view = this.#views.get(room.id)
@@ -743,16 +751,20 @@ export class Conversations extends EventTarget implements SessionPart {
     const onMessage = (event: CustomEvent<DirectMessage>): void => {
       const m = event.detail
       const id = this.openDm(m.conversation)
-      this.#append(id, {
-        id: m.id,
-        sender: m.sender,
-        text: m.text,
-        sentAtMs: m.sentAtMs,
-        receivedAtMs: m.receivedAtMs,
-        mine: m.direction === 'out',
-        state: 'ok',
-        ...messageFields(m.parentId, dms.message(m.conversation, m.id), m.mentions),
-      })
+      this.#append(
+        id,
+        {
+          id: m.id,
+          sender: m.sender,
+          text: m.text,
+          sentAtMs: m.sentAtMs,
+          receivedAtMs: m.receivedAtMs,
+          mine: m.direction === 'out',
+          state: 'ok',
+          ...messageFields(m.parentId, dms.message(m.conversation, m.id), m.mentions),
+        },
+        m,
+      )
     }
     const onUpdated = (event: CustomEvent<DmMessageUpdate>): void => {
       this.#onUpdated(this.openDm(event.detail.conversation), event.detail)
@@ -805,18 +817,12 @@ export class Conversations extends EventTarget implements SessionPart {
 
   /**
    * A gap opened, was given up on, or was filled (`history:gap`, also for one lost before). A filled one's line goes
-   * at once; its message, which the sdk delivers next, takes its place ({@link #append}).
+   * at once; its message, which the sdk delivers next saying where it belongs (`before`), takes its place.
    */
   #onGap(conversation: string, gap: GapReport): void {
     const gaps = this.#gaps.get(conversation) ?? new Map<string, OpenGap>()
     if (gap.state === 'filled') {
       gaps.delete(gap.id)
-      if (gap.before !== undefined) {
-        this.#filledPlaces.set(gap.id, gap.before)
-        if (this.#filledPlaces.size > MAX_FILLED_PLACES) {
-          this.#filledPlaces.delete(this.#filledPlaces.keys().next().value!)
-        }
-      }
     } else {
       gaps.set(gap.id, { state: gap.state, before: gap.before })
     }
@@ -825,7 +831,12 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#changed()
   }
 
-  #append(id: string, entry: ChatEntry): void {
+  /** `arrival`: where the sdk says a message that came late belongs (`before`), and what it names (`deps`). */
+  #append(
+    id: string,
+    entry: ChatEntry,
+    arrival: { before: string | undefined; deps?: readonly string[] } = NOT_LATE,
+  ): void {
     const history = this.#history.get(id) ?? []
     const known = history.findIndex((e) => e.id === entry.id)
     // A key that arrived late opens a message shown as undecryptable (the sdk then sends
@@ -835,12 +846,7 @@ export class Conversations extends EventTarget implements SessionPart {
     if (opened) {
       history[known] = entry
     } else {
-      // A message that filled a gap goes where the gap was: before the message that named it.
-      const before = this.#filledPlaces.get(entry.id)
-      this.#filledPlaces.delete(entry.id)
-      const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
-      if (at === -1) history.push(entry)
-      else history.splice(at, 0, entry)
+      this.#placement.place(history, entry, arrival.before, arrival.deps ?? [])
     }
     // Memory holds what the vault keeps, no more.
     if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { LatePlacement } from './late-placement.ts'
+
+type Entry = { id: string }
+type Arrival = [id: string, before: string | undefined, deps: string[]]
+
+function list(arrivals: Arrival[]): string[] {
+  const placement = new LatePlacement()
+  const history: Entry[] = []
+  for (const [id, before, deps] of arrivals) placement.place(history, { id }, before, deps)
+  return history.map((e) => e.id)
+}
+
+describe('late placement: a conversation list in the order its messages were written', () => {
+  it('behavior: in order, each goes last', () => {
+    expect(
+      list([
+        ['1', undefined, []],
+        ['2', undefined, ['1']],
+        ['3', undefined, ['2']],
+      ]),
+    ).toEqual(['1', '2', '3'])
+  })
+
+  it('behavior: a late one goes before the message that named it (CI showed "1, 3, 2")', () => {
+    expect(
+      list([
+        ['1', undefined, []],
+        ['3', undefined, ['2']],
+        ['2', '3', ['1']],
+      ]),
+    ).toEqual(['1', '2', '3'])
+  })
+
+  it('behavior: a catch-up run oldest first, only its last named by a shown message: the whole run goes above it', () => {
+    expect(
+      list([
+        ['1', undefined, []],
+        ['5', undefined, ['4']],
+        ['2', undefined, ['1']],
+        ['3', undefined, ['2']],
+        ['4', '5', ['3']],
+      ]),
+    ).toEqual(['1', '2', '3', '4', '5'])
+  })
+
+  it('behavior: a message that names old ones but came in order stays where it came (no sort by clock)', () => {
+    expect(
+      list([
+        ['1', undefined, []],
+        ['2', undefined, ['1']],
+        ['back', undefined, ['1']],
+      ]),
+    ).toEqual(['1', '2', 'back'])
+  })
+
+  it('security: names that form a cycle (a hostile DM sender picks its ids) end, and lose no message', () => {
+    const result = list([
+      ['a', undefined, ['b']],
+      ['b', undefined, ['a']],
+      ['c', 'a', ['a', 'b']],
+    ])
+    expect(result.sort()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('behavior: a place not shown (its message dropped off the list) puts the late one last', () => {
+    expect(
+      list([
+        ['1', undefined, []],
+        ['2', 'gone', []],
+      ]),
+    ).toEqual(['1', '2'])
+  })
+})

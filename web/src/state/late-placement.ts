@@ -1,0 +1,55 @@
+/**
+ * Where a message goes in a conversation's list. The sdk says when one arrived late (`before`: the first message
+ * delivered here that named it — gossip took another path, gap repair fetched it, a catch-up after a failover
+ * brought it): it goes before that one, not last. What it names in turn (its `deps`) and is shown below it came
+ * late too, and is raised above it, and so on up the chain: a catch-up delivers a run of missed messages oldest
+ * first, and only the last of them is named by a message already shown.
+ *
+ * Nothing is sorted by clock: a member back from a long absence states a low Lamport clock in its first message,
+ * which would jump up the list.
+ */
+import { setNewest } from '@securechat/sdk/bounded-map'
+import { HISTORY_LIMIT } from './history-store.ts'
+
+/** What each recent message named, by id: in memory only (a late arrival meets what was shown lately). */
+const MAX_REMEMBERED_DEPS = 4 * HISTORY_LIMIT
+
+export class LatePlacement {
+  readonly #depsOf = new Map<string, readonly string[]>()
+
+  /**
+   * Puts `entry` into `history` (changed in place): before the message `before` when it is there, else last; then
+   * raises what it names above it.
+   */
+  place<T extends { id: string }>(history: T[], entry: T, before: string | undefined, deps: readonly string[]): void {
+    if (deps.length > 0) setNewest(this.#depsOf, entry.id, deps, MAX_REMEMBERED_DEPS)
+    const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
+    if (at === -1) history.push(entry)
+    else history.splice(at, 0, entry)
+    this.#raiseNamed(history, entry.id)
+  }
+
+  clear(): void {
+    this.#depsOf.clear()
+  }
+
+  /** Each message `id` names (and theirs in turn) that is shown after it moves to just above it. */
+  #raiseNamed<T extends { id: string }>(history: T[], id: string): void {
+    const visited = new Set<string>()
+    const next = [id]
+    // Ids are hashes of records that name earlier ones: no cycle, but a hostile DM sender chooses its message ids.
+    while (next.length > 0) {
+      const current = next.pop()!
+      if (visited.has(current)) continue
+      visited.add(current)
+      for (const dep of this.#depsOf.get(current) ?? []) {
+        const at = history.findIndex((e) => e.id === current)
+        const named = history.findIndex((e) => e.id === dep)
+        if (at === -1 || named <= at) continue
+        const [moved] = history.splice(named, 1)
+        history.splice(at, 0, moved!)
+        next.push(dep)
+      }
+    }
+  }
+}
