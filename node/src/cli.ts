@@ -3,6 +3,7 @@ import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
+import { members } from './commands/members.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
 import { runRelay } from './commands/relay.ts'
 import { type SearchFlags, search } from './commands/search.ts'
@@ -281,6 +282,13 @@ export function buildProgram(): Command {
   clientOptions(program.command('chat').description('chat in a room interactively')).action(async (flags) =>
     chat(flags),
   )
+  clientOptions(
+    program
+      .command('members')
+      .description('list who is in a room: here now or away, their roles and when each was last seen, then exit'),
+  )
+    .option('--json', 'one JSON object per member')
+    .action(async (flags) => members(flags))
   program
     .command('dm')
     .description('send a direct message to every device of a wallet (end-to-end encrypted)')

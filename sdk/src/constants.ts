@@ -39,6 +39,24 @@ export const PRESENCE_MAX_STRETCH = 20
 /** The longest presence interval a record may announce (`every`): the default's longest stretch. */
 export const MAX_PRESENCE_INTERVAL_MS = PRESENCE_MAX_STRETCH * PRESENCE_INTERVAL_MS
 
+/** Members whose presence a room remembers to judge leaves and departures by (`rooms/presence-witness.ts`). */
+export const MAX_PRESENCE_WITNESS_MEMBERS = 4096
+
+/** Neighbours remembered per member as having carried its presence (`rooms/presence-witness.ts`). */
+export const MAX_PRESENCE_WITNESS_NEIGHBOURS = 8
+
+/**
+ * Departure notices (`client/departures.ts`): a relay tells a client, on a stream the client opens, that a peer
+ * sharing one of its topics closed its connection or unsubscribed, so the room marks it away at once.
+ */
+export const DEPARTURES_PROTOCOL = '/securechat/departures/1.0.0'
+
+/** Largest departure notice frame, in bytes: one topic and one PeerId in JSON. */
+export const MAX_DEPARTURE_NOTICE_BYTES = 1024
+
+/** Notices a relay queues for one client before it drops the next ones (they are hints; presence times out anyway). */
+export const MAX_QUEUED_DEPARTURE_NOTICES = 256
+
 /** Default lifetime of a session certificate a wallet signs. */
 export const CERTIFICATE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
 

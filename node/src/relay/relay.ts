@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   type BundleLookup,
   createSecureChatLibp2p,
+  DepartureNotices,
   fetchCertificate,
   KeyBundleCache,
   peerScore,
@@ -210,6 +211,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #storedBundles: StoredBundles | undefined
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
+  #departures: DepartureNotices | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
   /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
@@ -361,6 +363,9 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     linked.start()
     this.#linked = linked
     await serveRelayHints(libp2p, async () => linked.list(), this.#log)
+    // Who went, told to the clients sharing its topics at once (`departures.ts`).
+    this.#departures = new DepartureNotices({ libp2p, pubsub, log: this.#log })
+    await this.#departures.start()
     this.#checks.start()
     this.#dm = new RelayDmTopics({
       pubsub,
@@ -423,6 +428,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#dm = undefined
     this.#linked?.stop()
     this.#linked = undefined
+    this.#departures?.stop()
+    this.#departures = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined

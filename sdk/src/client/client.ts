@@ -1,6 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Provider } from 'ethers'
 import { CERTIFICATE_FETCH_TIMEOUT_MS } from '../constants.ts'
@@ -53,6 +53,7 @@ import { DEVICE_ENTRIES, loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+import { followDepartures } from './departures.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 import { gossipDrained } from './gossip-drain.ts'
 import { KeyBundleCache } from './key-bundles.ts'
@@ -149,6 +150,8 @@ export class SecureChatClient {
   /** The pace of each gated room with rate tiers this device is in, by topic (`tier-pacing.ts`). */
   readonly #tierPaces = new Map<string, TierPace>()
   #relays: RelayPool | undefined
+  /** The relays whose departure notices this client reads. */
+  readonly #departuresFrom = new Set<string>()
   #device: DeviceEncryptionKeys | undefined
   /** Key bundles of others, verified, fetched on demand (`key-bundles.ts`). */
   #bundles: KeyBundleCache | undefined
@@ -286,7 +289,14 @@ export class SecureChatClient {
       for (const room of this.#rooms.values()) this.#relayChanged(room)
       this.#dms?.catchUpSoon()
     })
+    // Who went, as soon as a relay (or our own connection to them) sees it (`departures.ts`).
+    relays.addEventListener('relay:connected', (event) => this.#followDepartures(libp2p, event.detail.peerId))
+    libp2p.addEventListener('peer:disconnect', (event) => {
+      const peer = event.detail.toString()
+      for (const room of this.#rooms.values()) room.departed(peer, peer)
+    })
     relays.start()
+    for (const relay of relays.connected()) this.#followDepartures(libp2p, relay)
     // A relay that keeps history (back) in reach: what was said meanwhile is fetched from it.
     libp2p.addEventListener('peer:identify', (event) => {
       if (!event.detail.protocols.includes(STORE_PROTOCOL)) return
@@ -294,6 +304,15 @@ export class SecureChatClient {
       this.#dms?.catchUpSoon()
     })
     this.#checks.start()
+  }
+
+  /** Reads `relay`'s departure notices (`departures.ts`) while its connection lasts; once per relay at a time. */
+  #followDepartures(libp2p: SecureChatLibp2p, relay: string): void {
+    if (this.#departuresFrom.has(relay)) return
+    this.#departuresFrom.add(relay)
+    void followDepartures(libp2p, peerIdFromString(relay), (notice) => {
+      for (const room of this.#rooms.values()) if (room.topic === notice.topic) room.departed(notice.peer, relay)
+    }).finally(() => this.#departuresFrom.delete(relay))
   }
 
   async stop(): Promise<void> {

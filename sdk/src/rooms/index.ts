@@ -11,6 +11,7 @@ export {
   verifyManifest,
   verifyManifestOffline,
 } from './manifest.ts'
+export { describeRole, type MemberListEntry, type MemberRole, type MemberSource, memberList } from './member-list.ts'
 export { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {

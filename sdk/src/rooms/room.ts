@@ -67,6 +67,7 @@ import { joinAnswerDelayMs, joinAnswerWindowMs } from './join-answers.ts'
 import type { SignedManifest } from './manifest.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
+import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import { type StoredRoomKeys, saveMessageStates } from './room-store.ts'
 import {
@@ -171,6 +172,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #everyMs: number | undefined
   /** Members gone offline: our sender keys are still sealed to them (`absent-members.ts`). */
   readonly #absent = new AbsentMembers()
+  /** Judges a leave (a replay?) and a neighbour's word that a member went (`presence-witness.ts`). */
+  readonly #witness = new PresenceWitness({
+    windowMs: () => presenceTimeoutFor({ timeoutMs: this.#presenceTimeoutMs, announcedEveryMs: this.#everyMs }),
+  })
   readonly #position: HistoryPositionKeeper
   /** Own messages until members acknowledge them (`outgoing-buffer.ts`). */
   readonly #outgoing: OutgoingBuffer
@@ -392,6 +397,28 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       { address: self.verified.address, peerId: self.peerId, lastSeenMs: Date.now() },
       ...[...this.#members.values()].filter((m) => m.peerId !== self.peerId),
     ]
+  }
+
+  /** Resolves once the members the relays' stores kept the presence of are learned (at most a short wait). */
+  async membersKnown(options: AbortOptions = {}): Promise<void> {
+    await this.#untilMembersLearned(options)
+  }
+
+  /** Members gone offline (timed out, said they left, or their relay saw them go), with when they were last seen. */
+  away(): RoomMember[] {
+    return this.#absent.members()
+  }
+
+  /**
+   * The neighbour `via` says `peerId` went: its connection to it closed or it unsubscribed from the room (a relay's
+   * departure notice, `client/departures.ts`, or our own connection to it). Marked away at once when `via` carried
+   * its presence lately (`presence-witness.ts`); otherwise its presence times out as before.
+   */
+  departed(peerId: string, via: string): void {
+    const member = this.#members.get(peerId)
+    if (member === undefined || peerId === this.#c.self.peerId || !this.#witness.acceptsDeparture(peerId, via)) return
+    this.#c.log.debug('member departed', { room: this.id, peer: peerId, via })
+    this.#removeMember({ ...member, lastSeenMs: Date.now() }, 'offline')
   }
 
   /** Resolves once at least one neighbour (a relay or a peer) shares the room topic. */
@@ -691,6 +718,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     // Nobody carries the room any more: what is said meanwhile is for the next catch-up.
     if (this.#c.pubsub.getSubscribers(this.topic).length === 0) this.#position.notLive()
+    // A member we are connected to says itself that it left the topic.
+    const from = event.detail.peerId.toString()
+    if (event.detail.subscriptions.some((s) => s.topic === this.topic && !s.subscribe)) this.departed(from, from)
     if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) {
       this.#needsAnnounce = true
       this.#scheduleAnnounce()
@@ -1188,12 +1218,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   #onPresence(record: PresenceRecord, certificate: VerifiedCertificate, from: string, source: PeerId): void {
     if (record.leaving === true) {
+      // Signed by its key, but maybe sent again by a relay that kept it: not once it announced itself since.
+      if (!this.#witness.acceptsLeave(from, record.atMs)) return
       // It said it goes: it reads what it lacks from the stores on return, nothing is re-published for it.
       this.#outgoing.forget(from)
       const member = this.#members.get(from) ?? this.#absent.get(from)
-      if (member !== undefined) this.#removeMember(member, record.forever === true ? 'gone' : 'offline')
+      if (member !== undefined) {
+        this.#removeMember({ ...member, lastSeenMs: Date.now() }, record.forever === true ? 'gone' : 'offline')
+      }
       return
     }
+    this.#witness.heard(from, record.atMs, source.toString())
     const away = this.#absent.get(from)
     this.#absent.delete(from)
     if (record.every === undefined) this.#announcedEveryMs.delete(from)
@@ -1286,6 +1321,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     } else {
       this.#outgoing.forget(member.peerId)
       this.#absent.delete(member.peerId)
+      this.#witness.forget(member.peerId)
       this.#keys.removeMember(member.peerId)
     }
     if (wasPresent) this.safeDispatchEvent('member:left', { detail: member })

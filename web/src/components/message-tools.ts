@@ -23,21 +23,41 @@ export const COMMON_REACTIONS: ReadonlyArray<{ emoji: string; name: string }> = 
 ]
 
 export const messageToolStyles = css`
-  /* A message's actions show on hover and on focus (keyboard), always on a touch screen. */
+  /*
+   * A message's actions float over its top corner on hover and on focus (keyboard): out of the flow, so a message
+   * reserves no empty row for them. On a touch screen, with no hover, they sit under the text, always shown.
+   */
+  li[data-message-id] {
+    position: relative;
+  }
   .tools {
     display: flex;
     flex-wrap: wrap;
     gap: 0.25rem;
-    margin-top: 0.25rem;
+    position: absolute;
+    top: 0.125rem;
+    inset-inline-end: 0.25rem;
+    padding: 0.125rem;
+    border-radius: 8px;
+    background: var(--sc-bg);
+    box-shadow: 0 1px 4px rgb(0 0 0 / 20%);
     opacity: 0;
+    pointer-events: none;
   }
   li:hover > .tools,
   li:focus-within > .tools {
     opacity: 1;
+    pointer-events: auto;
   }
   @media (hover: none) {
     .tools {
+      position: static;
+      margin-top: 0.25rem;
+      padding: 0;
+      background: none;
+      box-shadow: none;
       opacity: 1;
+      pointer-events: auto;
     }
   }
   .tools button,

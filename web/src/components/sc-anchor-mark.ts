@@ -16,13 +16,15 @@ export class ScAnchorMark extends LitElement {
       :host {
         display: inline-block;
       }
+      /* Quiet: a small mark among the message's details; what it vouches for is a click away. */
       button.mark {
-        min-height: 32px;
-        padding: 0 0.5rem;
-        font-size: 0.8125rem;
-        background: var(--sc-bg);
+        min-height: 24px;
+        padding: 0 0.25rem;
+        font-size: 0.75rem;
+        background: none;
+        border: none;
         color: var(--sc-ok);
-        border-color: var(--sc-ok);
+        text-decoration: underline dotted;
       }
       dialog {
         max-width: min(40rem, 92vw);
@@ -69,8 +71,9 @@ export class ScAnchorMark extends LitElement {
     if (anchor === undefined) return ''
     const time = dateTime(anchor.timestamp * 1000)
     return html`
-      <button class="mark secondary" aria-haspopup="dialog" @click=${this.#open}>
-        Anchored in block ${anchor.blockNumber}
+      <button class="mark" aria-haspopup="dialog" aria-label="Anchored in block ${anchor.blockNumber}"
+        title="Anchored in block ${anchor.blockNumber}" @click=${this.#open}>
+        <span aria-hidden="true">⚓</span> anchored
       </button>
       <dialog aria-labelledby="anchor-title">
         <h3 id="anchor-title">Anchored in block ${anchor.blockNumber}</h3>
