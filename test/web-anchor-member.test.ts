@@ -80,13 +80,22 @@ async function send(text: string): Promise<string> {
 const status = () => page.getByTestId('anchor-status')
 /** What the status line says once the action is over, whichever way. */
 const FINISHED = /^(Anchored \d+ messages? in|These \d+|Not anchored|Nothing to anchor|You rejected)/
-const anchorButton = () => page.getByRole('button', { name: 'Anchor recent messages' })
+/** The room's details, opened by its header's "Members": the paying action is there, not beside "Leave room". */
+const details = () => page.getByRole('dialog', { name: '# self-audited' })
 
-/** Clicks the action and waits until the status line says something that matches `done`. */
-async function anchorAndWait(done: RegExp): Promise<string> {
-  await anchorButton().click()
+/**
+ * Opens the room's details, clicks the action and waits until the status line says something that matches `done`;
+ * runs `whileOpen`, then closes the details.
+ */
+async function anchorAndWait(done: RegExp, whileOpen: () => Promise<void> = async () => {}): Promise<string> {
+  await page.getByRole('button', { name: 'Members' }).click()
+  await details().getByRole('button', { name: 'Anchor recent messages' }).click()
   await expect.poll(async () => (await status().textContent())?.trim(), { timeout: UI_TIMEOUT_MS }).toMatch(done)
-  return (await status().textContent())!.trim()
+  const said = (await status().textContent())!.trim()
+  await whileOpen()
+  await details().getByRole('button', { name: 'Close' }).click()
+  await details().waitFor({ state: 'hidden' })
+  return said
 }
 
 describe('web app: a member anchors recent messages with a wallet transaction', () => {
@@ -102,9 +111,14 @@ describe('web app: a member anchors recent messages with a wallet transaction', 
     await send('second, anchored by me')
 
     wallet.rejectTransactions(true)
-    const said = await anchorAndWait(/rejected/)
+    // The header offers no paying action beside "Leave room".
+    expect(
+      await page.locator('sc-chat-view header').getByRole('button', { name: 'Anchor recent messages' }).count(),
+    ).toBe(0)
+    const said = await anchorAndWait(/rejected/, async () => {
+      expect(await page.getByRole('alert').filter({ hasText: 'rejected' }).count()).toBe(1)
+    })
     expect(said).toBe('You rejected the transaction in your wallet; nothing was anchored.')
-    expect(await page.getByRole('alert').filter({ hasText: 'rejected' }).count()).toBe(1)
     wallet.rejectTransactions(false)
     expect(wallet.transactions).toEqual([])
     expect(await page.locator('sc-anchor-mark').count()).toBe(0)

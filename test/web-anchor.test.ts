@@ -123,7 +123,7 @@ describe('web app: anchored-in-block marks, checked against the chain', () => {
     const id = await send('anchor this one')
     const mark = message('anchor this one').getByRole('button', { name: /^Anchored in block \d+$/ })
     await mark.waitFor({ timeout: UI_TIMEOUT_MS })
-    const block = Number((await mark.textContent())!.trim().replace('Anchored in block ', ''))
+    const block = Number((await mark.getAttribute('aria-label'))!.replace('Anchored in block ', ''))
 
     // The chain, read from here: the batch holding the message was anchored in that block, by that transaction.
     const batch = anchoredBatchOf(id)

@@ -11,9 +11,9 @@ import type { ChatEntry } from '../state/history-store.ts'
 import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
 import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
-import './sc-anchor-action.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
+import './sc-room-details.ts'
 import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-time.ts'
 import { mentionedMark, mentionStyles } from './mention-marks.ts'
 import { messageBody } from './message-body.ts'
@@ -393,7 +393,7 @@ export class ScChatView extends LitElement {
           ${requirement === undefined ? '' : html`<span class="meta requirement" data-testid="requirement" title=${requirement}>${requirement}</span>`}
         </div>
         <div class="actions">
-          ${isRoom && view.state === 'joined' && this.anchoring?.canAnchor === true ? html`<sc-anchor-action .room=${view.id}></sc-anchor-action>` : ''}
+          ${isRoom ? html`<sc-room-details .room=${view.id} .name=${view.name} ?joined=${view.state === 'joined'}></sc-room-details>` : ''}
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
         </div>
       </header>

@@ -228,10 +228,24 @@ export class Session extends EventTarget {
     for (const part of this.#parts) await part.open(signedIn)
     await saveLastSession({ address, rdns: wallet.rdns })
     this.#watchWallet(wallet)
+    this.#sayGoodbyeOnUnload(client)
     this.#setStatus('signed-in')
     void this.#lookupEns(address)
     // The network comes when it comes (offline, relay down).
     void this.#connect().catch((err: unknown) => this.#fail(err))
+  }
+
+  /**
+   * A closed tab or a page navigated away tells the rooms at once (each room's signed leaving presence) instead of
+   * leaving them to time the device out; what does not get out before the page is gone, its relay's departure notice
+   * covers. Not for a page kept in the back-forward cache (`persisted`): it comes back as it was.
+   */
+  #sayGoodbyeOnUnload(client: SecureChatClient): void {
+    const onPageHide = (event: PageTransitionEvent): void => {
+      if (!event.persisted) void client.stop().catch(() => {})
+    }
+    addEventListener('pagehide', onPageHide)
+    this.#detach.push(() => removeEventListener('pagehide', onPageHide))
   }
 
   async #end(): Promise<void> {
