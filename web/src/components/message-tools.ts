@@ -25,24 +25,30 @@ export const COMMON_REACTIONS: ReadonlyArray<{ emoji: string; name: string }> = 
 export const messageToolStyles = css`
   /*
    * A message's actions float over its top corner on hover and on focus (keyboard): out of the flow, so a message
-   * reserves no empty row for them. On a touch screen, with no hover, they sit under the text, always shown.
+   * reserves no empty row for them. One row, growing into the conversation (leftwards from one's own messages on the
+   * right, rightwards from the others'), so that on a short message it covers the sender line only, never the marks
+   * and reactions under the text. On a touch screen, with no hover, they sit under the text, always shown.
    */
   li[data-message-id] {
     position: relative;
   }
   .tools {
     display: flex;
-    flex-wrap: wrap;
     gap: 0.25rem;
+    white-space: nowrap;
     position: absolute;
     top: 0.125rem;
-    inset-inline-end: 0.25rem;
+    inset-inline-start: 0.25rem;
     padding: 0.125rem;
     border-radius: 8px;
     background: var(--sc-bg);
     box-shadow: 0 1px 4px rgb(0 0 0 / 20%);
     opacity: 0;
     pointer-events: none;
+  }
+  li.mine > .tools {
+    inset-inline-start: auto;
+    inset-inline-end: 0.25rem;
   }
   li:hover > .tools,
   li:focus-within > .tools {
@@ -51,6 +57,8 @@ export const messageToolStyles = css`
   }
   @media (hover: none) {
     .tools {
+      flex-wrap: wrap;
+      white-space: normal;
       position: static;
       margin-top: 0.25rem;
       padding: 0;
