@@ -4,7 +4,10 @@ import { z } from 'zod'
 
 /** Messages kept per conversation; older ones drop off (the relay store is where long history lives). */
 export const HISTORY_LIMIT = 1_000
-/** Coalesces writes of a busy conversation into one vault put. */
+/**
+ * Least time between two history writes: a busy spell (a catch-up's hundreds of messages a second) is one vault put
+ * per this long, while the first write after a quiet spell goes at once.
+ */
 const SAVE_DELAY_MS = 250
 
 /** A message's anchor as this browser verified it (`anchors.ts`): proof, root and chain all checked. */
@@ -94,6 +97,7 @@ export class HistoryStore {
   readonly #vault: Vault
   readonly #dirty = new Map<string, ChatEntry[]>()
   #timer: ReturnType<typeof setTimeout> | undefined
+  #lastWriteMs = 0
   /** Read-modify-writes of the pending leaf lists, one after another. */
   #pendingWrites: Promise<unknown> = Promise.resolve()
 
@@ -125,7 +129,9 @@ export class HistoryStore {
   /** Schedules `entries` (the whole, capped history of `id`) to be written. */
   saveHistory(id: string, entries: ChatEntry[]): void {
     this.#dirty.set(id, entries.slice(-HISTORY_LIMIT))
-    this.#timer ??= setTimeout(() => void this.flush(), SAVE_DELAY_MS)
+    // Not a fixed delay after each message: a reload a moment after one came would lose it from the list for good
+    // (the sdk has delivered it and, with no store to catch up from, never delivers it again).
+    this.#timer ??= setTimeout(() => void this.flush(), Math.max(0, this.#lastWriteMs + SAVE_DELAY_MS - Date.now()))
   }
 
   async deleteHistory(id: string): Promise<void> {
@@ -159,6 +165,7 @@ export class HistoryStore {
   async flush(): Promise<void> {
     clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#lastWriteMs = Date.now()
     const writes = [...this.#dirty].map(([id, entries]) => this.#vault.putJson(historyName(id), entries))
     this.#dirty.clear()
     await Promise.all(writes)
