@@ -562,3 +562,30 @@ export const DEFAULT_SEARCH_LIMIT = 50
 
 /** Characters of a search result's snippet around the first matching word. */
 export const SEARCH_SNIPPET_CHARS = 120
+
+// --- Disappearing messages (`disappearing.ts`): a timer per room or DM conversation, set by an encrypted record.
+
+/**
+ * Shortest timer, in seconds. Tests and demonstrations use it; the choices people are offered start at five
+ * minutes ({@link DISAPPEAR_CHOICES_SECONDS}), where a sender's clock a few seconds off changes little.
+ */
+export const DISAPPEAR_MIN_SECONDS = 10
+
+/** Longest timer, in seconds: one year. */
+export const DISAPPEAR_MAX_SECONDS = 365 * 24 * 3600
+
+/** The timers the web app and the docs offer besides "off", in seconds: 5 minutes, 1 hour, 1 day, 1 week. */
+export const DISAPPEAR_CHOICES_SECONDS = [300, 3600, 86_400, 604_800] as const
+
+/**
+ * How far ahead of this device's clock a sender's stated send time may push its message's expiry: a message
+ * counts from its stated time, but from no later than its arrival plus this much. A clock behind only shortens
+ * the sender's own messages' life.
+ */
+export const DISAPPEAR_CLOCK_SKEW_MS = 60_000
+
+/** Timer changes a conversation keeps (each message's timer is the one in force when it was sent). */
+export const MAX_TIMER_CHANGES = 32
+
+/** Longest wait between two expiry sweeps, in ms (a timer set far ahead is checked again at least this often). */
+export const EXPIRY_SWEEP_MAX_WAIT_MS = 60 * 60 * 1000

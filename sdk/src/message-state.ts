@@ -13,7 +13,10 @@
  * - versions are ordered by (sender's clock, id) after the original; a delete is final and drops every version's
  *   text (and later edits and reactions are ignored);
  * - each version keeps the mentions of its own text: the latest version's are the message's, so an edit that drops
- *   `@0x…` drops that mention (and a delete all of them).
+ *   `@0x…` drops that mention (and a delete all of them);
+ * - disappearing messages (`disappearing.ts`): the conversation's timer changes are kept here, and {@link
+ *   MessageStates.expire} drops every message past its time — text, versions, reactions, the changes waiting for
+ *   it — and a message that arrives past its time is never kept.
  */
 import { z } from 'zod'
 import {
@@ -26,9 +29,10 @@ import {
   MAX_REACTIONS_PER_MESSAGE,
   MAX_TEXT_BYTES,
 } from './constants.ts'
+import { countsFromMs, savedTimersSchema, TimerHistory } from './disappearing.ts'
 import { utf8 } from './encoding.ts'
 import { recordTimeSchema } from './json-records.ts'
-import type { Address, MessageChange, MessageState, MessageUpdate, MessageVersion } from './types.ts'
+import type { Address, MessageChange, MessageState, MessageUpdate, MessageVersion, TimerChange } from './types.ts'
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
 
@@ -83,6 +87,8 @@ interface Entry {
   reactions: Map<string, Reacted>
   replies: number
   lastReply: { id: string; sender: Address; sentAtMs: number } | undefined
+  /** What its disappearing timer counts from (`countsFromMs`): its sent time, or its arrival plus the skew allowed. */
+  countsFromMs: number
 }
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
@@ -118,6 +124,8 @@ export const savedMessageStatesSchema = z
             sender: addressSchema,
             senderPeerId: z.string().max(128),
             sentAtMs: recordTimeSchema,
+            /** When its disappearing timer counts from, if not its `sentAtMs` (a sender's clock ahead). */
+            countsFromMs: recordTimeSchema.optional(),
             parentId: idSchema.optional(),
             rootId: idSchema.optional(),
             versions: z
@@ -151,6 +159,8 @@ export const savedMessageStatesSchema = z
       )
       .max(MAX_MESSAGE_STATES),
     pending: z.array(savedChangeSchema).max(MAX_PENDING_CHANGES),
+    /** The disappearing-messages timer's changes (`disappearing.ts`); absent: never set. */
+    timers: savedTimersSchema.optional(),
   })
   .strict()
 export type SavedMessageStates = z.infer<typeof savedMessageStatesSchema>
@@ -165,6 +175,8 @@ export interface TextArrival {
   parentId: string | undefined
   /** The members it mentions, as `acceptMentions` kept them (`mentions.ts`). */
   mentions?: Address[]
+  /** When this device received it (default: its `sentAtMs`, as for one it sent): bounds its expiry's start. */
+  receivedAtMs?: number
 }
 
 export interface MessageStatesInit {
@@ -186,10 +198,12 @@ export class MessageStates {
   #pendingCount = 0
   readonly #maxMessages: number
   readonly #maxPending: number
+  readonly #timers: TimerHistory
 
   constructor(init: MessageStatesInit = {}) {
     this.#maxMessages = init.maxMessages ?? MAX_MESSAGE_STATES
     this.#maxPending = init.maxPending ?? MAX_PENDING_CHANGES
+    this.#timers = new TimerHistory(init.saved?.timers)
     for (const saved of init.saved?.messages ?? []) {
       const reactions = new Map<string, Reacted>()
       for (const r of saved.reactions) reactions.set(reactionKey(r.emoji, r.by), { ...r, by: r.by as Address })
@@ -205,6 +219,7 @@ export class MessageStates {
         reactions,
         replies: 0,
         lastReply: undefined,
+        countsFromMs: saved.countsFromMs ?? saved.sentAtMs,
       })
     }
     for (const entry of this.#entries.values()) if (entry.rootId !== undefined) this.#countReply(entry)
@@ -239,9 +254,12 @@ export class MessageStates {
    * A text message arrived (or was sent). Returns its state — already deleted when a delete of it came first —
    * and what changed with it: its thread's root, and the changes that waited for it (refused ones included).
    */
-  text(message: TextArrival): { state: MessageState; outcomes: ChangeOutcome[] } {
+  text(message: TextArrival): { state: MessageState; outcomes: ChangeOutcome[]; expired: boolean } {
     const existing = this.#entries.get(message.id)
-    if (existing !== undefined) return { state: view(existing), outcomes: [] }
+    if (existing !== undefined) return { state: view(existing), outcomes: [], expired: false }
+    const receivedAtMs = message.receivedAtMs ?? message.sentAtMs
+    const from = countsFromMs(message.sentAtMs, receivedAtMs)
+    const expiresAtMs = this.#timers.expiresAtMs(message.sentAtMs, from)
     const parent = message.parentId === undefined ? undefined : this.#entries.get(message.parentId)
     const entry: Entry = {
       id: message.id,
@@ -255,6 +273,12 @@ export class MessageStates {
       reactions: new Map(),
       replies: 0,
       lastReply: undefined,
+      countsFromMs: from,
+    }
+    if (expiresAtMs !== undefined && expiresAtMs <= receivedAtMs) {
+      // Past its time on arrival (a catch-up after being away): never kept, never shown; what waited for it goes.
+      this.#dropPending(entry.id)
+      return { state: view({ ...entry, versions: [] }), outcomes: [], expired: true }
     }
     this.#entries.set(entry.id, entry)
     this.#evict()
@@ -280,13 +304,85 @@ export class MessageStates {
         outcomes.push({ status: 'applied', update: { change, message: view(root) } })
       }
     }
-    const waiting = this.#pending.get(entry.id) ?? []
-    this.#pending.delete(entry.id)
-    this.#pendingCount -= waiting.length
+    const waiting = this.#dropPending(entry.id)
     // In the senders' order: a reaction and its removal end as they did on the devices that saw them in order.
     waiting.sort((a, b) => a.sentAtMs - b.sentAtMs || (a.id < b.id ? -1 : 1))
     for (const change of waiting) outcomes.push(this.#apply(entry, change))
-    return { state: view(entry), outcomes }
+    return { state: view(entry), outcomes, expired: false }
+  }
+
+  #dropPending(target: string): MessageChange[] {
+    const waiting = this.#pending.get(target) ?? []
+    this.#pending.delete(target)
+    this.#pendingCount -= waiting.length
+    return waiting
+  }
+
+  /** The timer change in force now, if one was ever made. */
+  timer(): TimerChange | undefined {
+    return this.#timers.current()
+  }
+
+  /**
+   * A timer change arrived (or was sent), already allowed (`timerRefusal`). True when it is new: the messages it
+   * covers expire at the next {@link expire}.
+   */
+  setTimer(change: TimerChange): boolean {
+    return this.#timers.add(change)
+  }
+
+  /** When message `id` expires, if it is here and disappears. */
+  expiresAtMs(id: string): number | undefined {
+    const entry = this.#entries.get(id)
+    return entry === undefined ? undefined : this.#timers.expiresAtMs(entry.sentAtMs, entry.countsFromMs)
+  }
+
+  /** When a message sent at `sentAtMs` and received at `receivedAtMs` expires here; undefined: never. */
+  expiryOf(sentAtMs: number, receivedAtMs: number): number | undefined {
+    return this.#timers.expiresAtMs(sentAtMs, countsFromMs(sentAtMs, receivedAtMs))
+  }
+
+  /** The earliest time a message here or a change waiting expires; undefined: none will. */
+  nextExpiryMs(): number | undefined {
+    if (this.#timers.size === 0) return undefined
+    let next: number | undefined
+    const consider = (atMs: number | undefined): void => {
+      if (atMs !== undefined && (next === undefined || atMs < next)) next = atMs
+    }
+    for (const entry of this.#entries.values()) consider(this.#timers.expiresAtMs(entry.sentAtMs, entry.countsFromMs))
+    for (const held of this.#pending.values())
+      for (const c of held) consider(this.#timers.expiresAtMs(c.sentAtMs, c.sentAtMs))
+    return next
+  }
+
+  /**
+   * Drops every message past its time at `nowMs` — its text, versions and reactions — and the changes waiting for
+   * a message that are past theirs. Returns the ids of the messages dropped.
+   */
+  expire(nowMs: number): string[] {
+    if (this.#timers.size === 0) return []
+    const expired: string[] = []
+    const past = (atMs: number | undefined): boolean => atMs !== undefined && atMs <= nowMs
+    for (const entry of this.#entries.values()) {
+      if (!past(this.#timers.expiresAtMs(entry.sentAtMs, entry.countsFromMs))) continue
+      this.#entries.delete(entry.id)
+      expired.push(entry.id)
+    }
+    for (const [target, held] of this.#pending) {
+      const kept = held.filter((c) => !past(this.#timers.expiresAtMs(c.sentAtMs, c.sentAtMs)))
+      this.#pendingCount -= held.length - kept.length
+      if (kept.length === 0) this.#pending.delete(target)
+      else this.#pending.set(target, kept)
+    }
+    if (expired.length > 0) {
+      // Thread counts again from what is left: an expired reply no longer counts, its root no longer names it.
+      for (const entry of this.#entries.values()) {
+        entry.replies = 0
+        entry.lastReply = undefined
+      }
+      for (const entry of this.#entries.values()) if (entry.rootId !== undefined) this.#countReply(entry)
+    }
+    return expired
   }
 
   /** A reaction, edit or delete arrived (or was sent). */
@@ -377,6 +473,7 @@ export class MessageStates {
         sender: entry.sender,
         senderPeerId: entry.senderPeerId,
         sentAtMs: entry.sentAtMs,
+        ...(entry.countsFromMs === entry.sentAtMs ? {} : { countsFromMs: entry.countsFromMs }),
         ...(entry.parentId === undefined ? {} : { parentId: entry.parentId }),
         ...(entry.rootId === undefined ? {} : { rootId: entry.rootId }),
         versions: entry.versions,
@@ -397,6 +494,7 @@ export class MessageStates {
               : { kind: 'delete' as const }
         return { id, target, sender, senderPeerId, sentAtMs, edit }
       }),
+      ...(this.#timers.size === 0 ? {} : { timers: this.#timers.serialize() }),
     }
   }
 }

@@ -189,6 +189,48 @@ export interface RoomChangeRecord extends PublishedRecord {
   receivedAtMs: number
 }
 
+/**
+ * A change of a conversation's disappearing-messages timer (`disappearing.ts`): who set it, when by the sender's
+ * clock, and to what, in seconds (0: off).
+ */
+export interface TimerChange {
+  id: string
+  sender: Address
+  senderPeerId: string
+  sentAtMs: number
+  seconds: number
+}
+
+/** `timer:changed` of a room: the timer now in force (`change`), set by its owner. */
+export interface RoomTimerUpdate {
+  roomId: string
+  change: TimerChange
+}
+
+/** `timer:changed` of the DMs and a conversation. */
+export interface DmTimerUpdate {
+  conversation: Address
+  change: TimerChange
+}
+
+/** A timer change this device refused (`timer:refused`): not the room's owner. */
+export interface RefusedTimer {
+  change: TimerChange
+  reason: string
+}
+
+/** `message:expired` of a room: messages past their disappearing timer, gone from this device (its vault too). */
+export interface RoomExpiry {
+  roomId: string
+  ids: string[]
+}
+
+/** `message:expired` of the DMs and a conversation. */
+export interface DmExpiry {
+  conversation: Address
+  ids: string[]
+}
+
 /** A reaction, edit or delete this device refused (`change:refused`): someone else's message, or too many. */
 export interface RefusedChange {
   change: MessageChange
@@ -238,6 +280,12 @@ export interface RoomEvents {
   'change:refused': CustomEvent<RefusedChange>
   /** A reaction, edit or delete arrived (its record, for transcripts); `message:updated` tells what it changed. */
   'change:received': CustomEvent<RoomChangeRecord>
+  /** The room's disappearing-messages timer changed (its owner set it), live or from history. */
+  'timer:changed': CustomEvent<RoomTimerUpdate>
+  /** A timer change that does not count: not from the room's owner. */
+  'timer:refused': CustomEvent<RefusedTimer>
+  /** Messages past their disappearing timer left this device: its memory and vault. */
+  'message:expired': CustomEvent<RoomExpiry>
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
@@ -572,6 +620,9 @@ export interface DirectMessagesEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:updated': CustomEvent<DmMessageUpdate>
   'change:refused': CustomEvent<RefusedChange>
+  'timer:changed': CustomEvent<DmTimerUpdate>
+  'timer:refused': CustomEvent<RefusedTimer>
+  'message:expired': CustomEvent<DmExpiry>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
   'device:discovered': CustomEvent<DmDevice>
@@ -590,6 +641,9 @@ export interface ConversationEvents {
   'message:received': CustomEvent<DirectMessage>
   'message:updated': CustomEvent<DmMessageUpdate>
   'change:refused': CustomEvent<RefusedChange>
+  'timer:changed': CustomEvent<DmTimerUpdate>
+  'timer:refused': CustomEvent<RefusedTimer>
+  'message:expired': CustomEvent<DmExpiry>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:delivered': CustomEvent<DmDelivered>
   /** A gap in what one of the other wallet's devices sent this one (see `DirectMessagesEvents`). */

@@ -41,6 +41,7 @@ import {
   saveJoinedRoom,
 } from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
+import { dropFromSearchIndex, type SearchConversation } from '../search/vault-search.ts'
 import type {
   AbortOptions,
   Address,
@@ -431,6 +432,10 @@ export class SecureChatClient {
       },
     )
     this.#rooms.set(roomId, room)
+    room.addEventListener('message:expired', ({ detail }) => {
+      this.#recent.drop(room.topic, detail.ids)
+      this.#dropFromSearch({ type: 'room', roomId, name: undefined }, detail.ids)
+    })
     await this.#paceByTier(room, access.type === 'gated' ? access.rule : undefined, self.verified.address, options)
     const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
     room.watchGaps((sink) => new GapRepair({ sink, source: gapSource, log: gapLog }))
@@ -576,9 +581,21 @@ export class SecureChatClient {
         },
         this.#init.directMessages,
       )
+      this.#dms.addEventListener('message:expired', ({ detail }) =>
+        this.#dropFromSearch({ type: 'dm', address: detail.conversation }, detail.ids),
+      )
       this.#dms.start().catch((err: unknown) => this.#log.warn('direct messages did not start', { error: String(err) }))
     }
     return this.#dms
+  }
+
+  /** Messages past their disappearing timer leave the vault's search index too (`search/vault-search.ts`). */
+  #dropFromSearch(conversation: SearchConversation, ids: string[]): void {
+    const vault = this.#init.vault
+    if (vault === undefined) return
+    dropFromSearchIndex(vault, conversation, ids).catch((err: unknown) =>
+      this.#log.warn('expired messages not taken out of the search index', { error: String(err) }),
+    )
   }
 
   /** The direct-message conversation with `address` (all of its devices). */

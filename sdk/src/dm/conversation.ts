@@ -8,13 +8,21 @@ import type {
   DmDevice,
   DmSendResult,
   MessageState,
+  TimerChange,
 } from '../types.ts'
 import type { DmContent } from './delivery.ts'
 
 /** What a conversation needs from the DM layer that owns it. */
 export interface ConversationHost {
   send(peer: Address, text: string, options: { parentId?: string } & AbortOptions): Promise<DmSendResult>
-  change(peer: Address, content: Exclude<DmContent, { kind: 'text' }>, options: AbortOptions): Promise<DmSendResult>
+  change(
+    peer: Address,
+    content: Exclude<DmContent, { kind: 'text' | 'timer' }>,
+    options: AbortOptions,
+  ): Promise<DmSendResult>
+  setDisappearing(peer: Address, seconds: number, options: AbortOptions): Promise<DmSendResult>
+  disappearing(peer: Address): TimerChange | undefined
+  expiryOf(peer: Address, sentAtMs: number, receivedAtMs: number): number | undefined
   message(peer: Address, id: string): MessageState | undefined
   thread(peer: Address, rootId: string): MessageState[]
   devices(address: Address): DmDevice[]
@@ -70,6 +78,24 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
   /** Deletes message `id`, which this wallet sent: honest devices drop its text, from their vaults too. */
   delete(id: string, options: AbortOptions = {}): Promise<DmSendResult> {
     return this.#host.change(this.peer, { kind: 'delete', target: id }, options)
+  }
+
+  /**
+   * Sets the conversation's disappearing-messages timer, in seconds (0: off; `disappearing.ts`): messages sent from
+   * now on leave both wallets' devices that long after they were sent.
+   */
+  setDisappearing(seconds: number, options: AbortOptions = {}): Promise<DmSendResult> {
+    return this.#host.setDisappearing(this.peer, seconds, options)
+  }
+
+  /** The disappearing-messages timer in force (its last change), if it was ever set. */
+  disappearing(): TimerChange | undefined {
+    return this.#host.disappearing(this.peer)
+  }
+
+  /** When a message sent at `sentAtMs` and received at `receivedAtMs` leaves this device; undefined: never. */
+  expiryOf(sentAtMs: number, receivedAtMs: number): number | undefined {
+    return this.#host.expiryOf(this.peer, sentAtMs, receivedAtMs)
   }
 
   /** Message `id` as this device knows it now (reactions, versions, deleted, thread), if it is here. */

@@ -19,6 +19,7 @@ import type {
   DirectMessage,
   DmSendResult,
   MessageChange,
+  TimerChange,
   UndecryptableDirectMessage,
 } from '../types.ts'
 import type { DmDiscovery } from './discovery.ts'
@@ -36,6 +37,7 @@ export type DmContent =
   | { kind: 'react'; target: string; emoji: string; remove?: true }
   | { kind: 'edit'; target: string; body: string; mentions?: Address[] }
   | { kind: 'delete'; target: string }
+  | { kind: 'timer'; seconds: number }
 
 export interface DmDeliveryComponents {
   self: Address
@@ -51,6 +53,7 @@ export interface DmDeliveryComponents {
   onMessage: (message: DirectMessage) => void
   /** A reaction, edit or delete in the conversation with `conversation` (not yet checked against its message). */
   onChange: (conversation: Address, change: MessageChange) => void
+  onTimer: (conversation: Address, change: TimerChange) => void
   onUndecryptable: (detail: UndecryptableDirectMessage) => void
   /** A text from `device` in record `recordId` names the records it was sent before (`deps`): gap repair. */
   onDeps: (device: RemoteDevice, recordId: string, deps: readonly string[]) => void
@@ -144,6 +147,12 @@ export class DmDelivery {
       conversation = checksumAddress(envelope.to)
       direction = 'out'
     } else {
+      return
+    }
+    if (envelope.kind === 'timer') {
+      const { id, sentAtMs, seconds } = envelope
+      this.#c.onTimer(conversation, { id, sender: device.address, senderPeerId: device.peerId, sentAtMs, seconds })
+      this.#c.receipts.received(device, envelope.id)
       return
     }
     if (envelope.kind !== 'text') {

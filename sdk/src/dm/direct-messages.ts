@@ -26,6 +26,7 @@ import {
 } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
 import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
+import { checkTimerSeconds, ExpiryClock, timerRefusal } from '../disappearing.ts'
 import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -51,6 +52,7 @@ import type {
   MessageState,
   OutgoingStats,
   SessionCertificate,
+  TimerChange,
   UndecryptableDirectMessage,
   VerifiedCertificate,
 } from '../types.ts'
@@ -125,6 +127,8 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #history: DmHistoryState
   /** Each conversation's messages: texts, versions, reactions, deletes, threads (`message-log.ts`). */
   readonly #messages: DmMessageLog
+  /** Sweeps the messages past their disappearing timer (`disappearing.ts`) when the next one is due. */
+  readonly #expiry: ExpiryClock
   readonly #outgoing: DmOutgoing
   /** Gap repair of what each device sends this one (absent: the client gave none). */
   readonly #gaps: DmGaps | undefined
@@ -211,6 +215,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     })
     this.#history = new DmHistoryState({ vault, log })
     this.#messages = new DmMessageLog({ vault, log })
+    this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
     this.#outgoing = new DmOutgoing({
       vault,
       log,
@@ -230,6 +235,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       track: (work) => this.#track(work),
       onMessage: (message) => this.#onText(message),
       onChange: (conversation, change) => this.#onChange(conversation, change),
+      onTimer: (conversation, change) => this.#onTimer(conversation, change),
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
       onDeps: (device, recordId, deps) => this.#gaps?.saw(device, recordId, deps),
       arrivals: this.#arrivals,
@@ -267,6 +273,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     await this.#store.load()
     await this.#history.load()
     await this.#messages.load()
+    // What expired while this device was off leaves its vault now, before anything is shown.
+    this.#expire()
+    this.#expiry.schedule()
     await this.#outgoing.start()
     this.#c.pubsub.addEventListener('message', this.#onMessage)
     this.#c.pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
@@ -290,6 +299,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     if (!this.#running) return
     this.#running = false
     clearInterval(this.#catchUpTimer)
+    this.#expiry.stop()
     this.#stopping.abort()
     await this.#catchingUp
     this.#topics.stop()
@@ -356,13 +366,14 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       mentions: mentionsIn(text),
     })
     this.#report(peer, outcomes)
+    this.#expiry.schedule()
     return result
   }
 
   /** Sends a reaction, edit or delete to `peer` (see `Conversation.react`, `edit`, `delete`), checked first. */
   async change(
     peer: Address,
-    written: Exclude<DmContent, { kind: 'text' }>,
+    written: Exclude<DmContent, { kind: 'text' | 'timer' }>,
     options: AbortOptions = {},
   ): Promise<DmSendResult> {
     let content = written
@@ -420,8 +431,57 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#messages.of(peer).thread(rootId)
   }
 
+  /**
+   * Sets the disappearing-messages timer of the conversation with `peer`, in seconds (0: off; `disappearing.ts`):
+   * messages sent from now on leave both wallets' devices that long after they were sent. Either wallet may.
+   */
+  async setDisappearing(peer: Address, seconds: number, options: AbortOptions = {}): Promise<DmSendResult> {
+    await this.start()
+    checkTimerSeconds(seconds)
+    const result = await this.#delivery.write(peer, { kind: 'timer', seconds }, options)
+    const change = { id: result.id, sender: this.#self, senderPeerId: this.#c.self.peerId, sentAtMs: result.sentAtMs }
+    this.#onTimer(peer, { ...change, seconds })
+    return result
+  }
+
+  /** The disappearing-messages timer in force with `peer` (its last change), if it was ever set. */
+  disappearing(peer: Address): TimerChange | undefined {
+    return this.#messages.of(peer).timer()
+  }
+
+  /** When a message with `peer` sent at `sentAtMs`, received at `receivedAtMs`, leaves this device; undefined: never. */
+  expiryOf(peer: Address, sentAtMs: number, receivedAtMs: number): number | undefined {
+    return this.#messages.of(peer).expiryOf(sentAtMs, receivedAtMs)
+  }
+
+  #onTimer(conversation: Address, change: TimerChange): void {
+    const target = this.conversation(conversation)
+    const reason = timerRefusal({ type: 'dm', wallets: [this.#self, conversation] }, change.sender)
+    if (reason !== undefined) {
+      const detail = { change, reason }
+      this.safeDispatchEvent('timer:refused', { detail })
+      target.safeDispatchEvent('timer:refused', { detail })
+      return
+    }
+    if (!this.#messages.of(conversation).setTimer(change)) return
+    const detail = { conversation, change }
+    this.safeDispatchEvent('timer:changed', { detail })
+    target.safeDispatchEvent('timer:changed', { detail })
+    this.#messages.save(conversation)
+    this.#expire()
+    this.#expiry.schedule()
+  }
+
+  /** Drops the messages past their timer, here and (saved) in the vault, and says which. */
+  #expire(): void {
+    for (const detail of this.#messages.expire(Date.now())) {
+      this.safeDispatchEvent('message:expired', { detail })
+      this.#conversations.get(detail.conversation)?.safeDispatchEvent('message:expired', { detail })
+    }
+  }
+
   #onText(message: DirectMessage): void {
-    const { state, outcomes } = this.#messages.of(message.conversation).text({
+    const { state, outcomes, expired } = this.#messages.of(message.conversation).text({
       id: message.id,
       sender: message.sender,
       senderPeerId: message.senderPeerId,
@@ -429,7 +489,11 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       body: message.text,
       parentId: message.parentId,
       mentions: message.mentions,
+      receivedAtMs: message.receivedAtMs,
     })
+    // Past its disappearing timer on arrival (a catch-up after being away): never shown.
+    if (expired) return
+    this.#expiry.schedule()
     // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
     const detail = state.deleted ? { ...message, text: '', mentions: [] } : message
     this.safeDispatchEvent('message:received', { detail })

@@ -58,6 +58,28 @@ export class DmMessageLog {
     return states
   }
 
+  /** The earliest time a message of any conversation expires (`message-state.ts`); undefined: none will. */
+  nextExpiryMs(): number | undefined {
+    let next: number | undefined
+    for (const states of this.#conversations.values()) {
+      const atMs = states.nextExpiryMs()
+      if (atMs !== undefined && (next === undefined || atMs < next)) next = atMs
+    }
+    return next
+  }
+
+  /** Drops every message past its disappearing timer at `nowMs`: by conversation, the ids dropped (saved soon). */
+  expire(nowMs: number): Array<{ conversation: Address; ids: string[] }> {
+    const expired: Array<{ conversation: Address; ids: string[] }> = []
+    for (const [conversation, states] of this.#conversations) {
+      const ids = states.expire(nowMs)
+      if (ids.length === 0) continue
+      expired.push({ conversation, ids })
+      this.save(conversation)
+    }
+    return expired
+  }
+
   /** Saves the conversation with `peer` soon (coalesced). */
   save(peer: Address): void {
     const vault = this.#vault

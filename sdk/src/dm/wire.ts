@@ -23,6 +23,7 @@
 import { z } from 'zod'
 import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
+import { timerSecondsSchema } from '../disappearing.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
   base64urlSchema,
@@ -154,8 +155,13 @@ export const dmChangeSchemas = [
     .strict(),
   z.object({ ...dmMessageFields, kind: z.literal('delete'), target: sessionIdSchema }).strict(),
 ] as const
+/** The conversation's disappearing-messages timer, in seconds (0: off): either wallet may set it (`disappearing.ts`). */
+export const dmTimerSchema = z
+  .object({ ...dmMessageFields, kind: z.literal('timer'), seconds: timerSecondsSchema })
+  .strict()
+
 /** Every kind a person writes: what goes to each device, re-sent until its receipt, and names `deps`. */
-export type DmWritten = DmText | z.infer<(typeof dmChangeSchemas)[number]>
+export type DmWritten = DmText | z.infer<(typeof dmChangeSchemas)[number]> | z.infer<typeof dmTimerSchema>
 
 /**
  * A responder's answer to a session's initial message: it tells the initiator the session is
@@ -179,6 +185,7 @@ export type DmReceipt = z.infer<typeof dmReceiptSchema>
 export const dmEnvelopeSchema = z.discriminatedUnion('kind', [
   dmTextSchema,
   ...dmChangeSchemas,
+  dmTimerSchema,
   dmAckSchema,
   dmReceiptSchema,
 ])

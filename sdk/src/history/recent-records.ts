@@ -73,6 +73,18 @@ export class RecentRecords {
     return ids.flatMap((id) => records.get(id) ?? [])
   }
 
+  /** Messages past their disappearing timer: a peer asking for them gets nothing from this device. */
+  drop(topic: string, ids: readonly string[]): void {
+    const room = this.#byTopic.get(topic)
+    if (room === undefined) return
+    for (const id of ids) {
+      const record = room.records.get(id)
+      if (record === undefined) continue
+      room.records.delete(id)
+      room.bytes -= record.data.byteLength
+    }
+  }
+
   /** The room was left: its records go. */
   forget(topic: string): void {
     this.#byTopic.delete(topic)

@@ -31,6 +31,7 @@ import {
   WIRE_VERSION,
 } from '../constants.ts'
 import { DuplicateMessageError } from '../crypto/errors.ts'
+import { checkTimerSeconds, ExpiryClock, type TimerAuthority, timerRefusal } from '../disappearing.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream, waitForEvent } from '../event-stream.ts'
@@ -44,6 +45,7 @@ import { acceptMentions, type DroppedMention, mentionsToSend } from '../mentions
 import { type ChangeOutcome, isReaction, MessageStates, type SavedMessageStates } from '../message-state.ts'
 import type {
   AbortOptions,
+  Address,
   GapSink,
   GapWatcher,
   MessageChange,
@@ -55,6 +57,7 @@ import type {
   RoomMessage,
   RoomSendResult,
   SessionCertificate,
+  TimerChange,
   VerifiedCertificate,
 } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
@@ -196,6 +199,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #keys: RoomKeys
   /** Every message's text, versions, reactions and thread (`message-state.ts`), saved to the vault. */
   readonly #messages: MessageStates
+  /** Sweeps the messages past their disappearing timer (`disappearing.ts`) when the next one is due. */
+  readonly #expiry: ExpiryClock
   /**
    * Messages whose sender key has not arrived, by sender, with when they arrived; `earlier`: the
    * key is here, but from a later iteration on (see {@link isBeforeChainStart}).
@@ -286,6 +291,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
     this.#received = new ReceivedIds()
     this.#messages = new MessageStates(init.messages === undefined ? {} : { saved: init.messages })
+    this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
     const position = init.position
     this.#gapHorizonMs =
       position === undefined || (position.lamport === 0 && position.ids.length === 0)
@@ -353,6 +359,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#expireAwaitingKey()
       if (this.#presenceDue()) void this.#announce()
     }, this.#presenceIntervalMs)
+    // What expired while this device was off leaves its vault now.
+    this.#expire()
+    this.#expiry.schedule()
     void this.#announce()
   }
 
@@ -373,6 +382,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     clearInterval(this.#timer)
     clearTimeout(this.#announceTimer)
     clearTimeout(this.#distributeTimer)
+    this.#expiry.stop()
     this.#outgoing.stop()
     this.#stopWatchingGate()
     const { pubsub } = this.#c
@@ -551,7 +561,67 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(mentions === undefined ? {} : { mentions }),
     })
     this.#report(outcomes)
+    this.#expiry.schedule()
     return result
+  }
+
+  /**
+   * Sets the room's disappearing-messages timer, in seconds (0: off; `disappearing.ts`): messages sent from now on
+   * leave every honest member's device that long after they were sent. Only the room's owner may.
+   */
+  async setDisappearing(seconds: number, options: AbortOptions = {}): Promise<RoomSendResult> {
+    checkTimerSeconds(seconds)
+    const refusal = timerRefusal(this.#timerAuthority(), this.#c.self.verified.address)
+    if (refusal !== undefined) {
+      throw new InvalidInputError(refusal, { hint: "ask the room's owner to change it" })
+    }
+    const result = await this.#publish({ v: 1, kind: 'timer', seconds }, options)
+    const self = this.#c.self
+    this.#onTimer({
+      id: result.id,
+      sender: self.verified.address,
+      senderPeerId: self.peerId,
+      sentAtMs: result.sentAtMs,
+      seconds,
+    })
+    return result
+  }
+
+  /** The disappearing-messages timer in force (its last change), if it was ever set. */
+  disappearing(): TimerChange | undefined {
+    return this.#messages.timer()
+  }
+
+  /** When a message sent at `sentAtMs` and received at `receivedAtMs` leaves this room's devices; undefined: never. */
+  expiryOf(sentAtMs: number, receivedAtMs: number): number | undefined {
+    return this.#messages.expiryOf(sentAtMs, receivedAtMs)
+  }
+
+  #timerAuthority(): TimerAuthority {
+    return { type: 'room', owner: this.manifest.manifest.owner as Address }
+  }
+
+  /** A timer change, received or sent: the owner's counts (and what it covers expires), anyone else's is refused. */
+  #onTimer(change: TimerChange): void {
+    const reason = timerRefusal(this.#timerAuthority(), change.sender)
+    if (reason !== undefined) {
+      this.#c.log.debug('timer change refused', { room: this.id, reason })
+      this.safeDispatchEvent('timer:refused', { detail: { change, reason } })
+      return
+    }
+    if (!this.#messages.setTimer(change)) return
+    this.safeDispatchEvent('timer:changed', { detail: { roomId: this.id, change } })
+    this.#expire()
+    this.#saveMessages()
+    this.#expiry.schedule()
+  }
+
+  /** Drops the messages past their timer, here and (saved) in the vault, and says which. */
+  #expire(): void {
+    const ids = this.#messages.expire(Date.now())
+    if (ids.length === 0) return
+    this.safeDispatchEvent('message:expired', { detail: { roomId: this.id, ids } })
+    this.#saveMessages()
   }
 
   /** Replies to message `parentId`: its thread (the thread of its root, when it is itself a reply) gets one more. */
@@ -987,6 +1057,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     // Delivered at last, if it waited for its key (withdrawn meanwhile); otherwise a no-op.
     this.#position.advance(record.lamport, id)
+    if (envelope.kind === 'timer') {
+      const change = { id, sender: certificate.address, senderPeerId: from, sentAtMs: record.sentAtMs }
+      this.#onTimer({ ...change, seconds: envelope.seconds })
+      return 'delivered'
+    }
     if (envelope.kind !== 'text') {
       const change: MessageChange = {
         ...changeOf(envelope, (dropped) => this.#droppedMentions(id, dropped)),
@@ -1013,7 +1088,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     const { mentions, dropped } = acceptMentions(envelope.mentions, envelope.body)
     this.#droppedMentions(id, dropped)
-    const { state, outcomes } = this.#messages.text({
+    const { state, outcomes, expired } = this.#messages.text({
       id,
       sender: certificate.address,
       senderPeerId: from,
@@ -1021,7 +1096,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       body: envelope.body,
       parentId: envelope.parent,
       mentions,
+      receivedAtMs: Date.now(),
     })
+    // Past its disappearing timer on arrival (a catch-up after being away): never shown.
+    if (expired) return 'delivered'
+    this.#expiry.schedule()
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
         {
@@ -1478,7 +1557,7 @@ function checkReaction(emoji: string): string {
 
 /** What a reaction, edit or delete envelope changes, and of which message. */
 function changeOf(
-  envelope: Exclude<Envelope, { kind: 'text' }>,
+  envelope: Exclude<Envelope, { kind: 'text' | 'timer' }>,
   onDropped: (dropped: DroppedMention[]) => void,
 ): Exclude<MessageEdit, { kind: 'reply' }> & { target: string } {
   const { target } = envelope

@@ -136,6 +136,28 @@ export async function updateSearchIndex(
   return { index, kept }
 }
 
+/**
+ * Takes messages out of the vault's search index at once (past their disappearing timer), without waiting for the
+ * next search: their words leave the vault with them. No index yet: nothing to do.
+ */
+export async function dropFromSearchIndex(
+  vault: Vault,
+  conversation: SearchConversation,
+  ids: readonly string[],
+): Promise<void> {
+  const saved = await vault.getJson(SEARCH_INDEX_ENTRY, savedSearchIndexSchema)
+  if (saved === undefined) return
+  const index = new SearchIndex({ maxMessages: MAX_SEARCH_MESSAGES, saved })
+  const key = conversation.type === 'room' ? `room:${conversation.roomId}` : `dm:${conversation.address}`
+  let changed = false
+  for (const id of ids) {
+    if (index.get(key, id) === undefined) continue
+    index.remove(key, id)
+    changed = true
+  }
+  if (changed) await vault.putJson(SEARCH_INDEX_ENTRY, index.serialize())
+}
+
 /** Every message of the vault's rooms and DMs that still has a text, by `conversation\nid`. */
 async function readMessages(vault: Vault, options: { log?: Logger } & AbortOptions): Promise<Map<string, Kept>> {
   const names = new Map((await loadSavedRooms(vault, options.log)).map((room) => [room.roomId, room.name]))
