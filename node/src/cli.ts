@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { SecureChatError } from '@securechat/sdk/errors'
 import { Command, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
+import { disappearWrite } from './commands/disappear.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
 import { members } from './commands/members.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
@@ -362,6 +363,14 @@ function registerMessageKinds(program: Command): void {
   ).action(async (id: string, flags: WriteFlags) =>
     writeMessage(flags, { room: (room) => room.delete(id), dm: (c, options) => c.delete(id, options) }),
   )
+  where(
+    program
+      .command('disappear')
+      .description(
+        "set a room's (its owner only) or a DM conversation's disappearing-messages timer: messages sent from then on leave every honest device that long after they were sent",
+      )
+      .argument('<duration>', 'off, or 10s (the shortest) to 365d: e.g. 5m, 1h, 1d, 1w'),
+  ).action(async (duration: string, flags: WriteFlags) => writeMessage(flags, disappearWrite(duration)))
 }
 
 /** `anchor`, `verify`, `export` (issue #6). Their modules load on use: Helia and IPFS are heavy to import. */

@@ -11,6 +11,7 @@ import { createRpcProvider } from '../rpc.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { isoTime } from './cli-format.ts'
+import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import {
   type ClientFlags,
@@ -126,6 +127,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
     printLine(formatUpdate(detail, flags.json === true, client.address)),
   )
   room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, flags.json === true)))
+  printTimerEvents(room, flags.json === true, printLine)
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -150,6 +152,7 @@ export async function history(flags: ClientFlags & { json?: boolean }): Promise<
     room.addEventListener('history:gap', ({ detail }) => printLine(formatGap(detail, json)))
     room.addEventListener('message:updated', ({ detail }) => printLine(formatUpdate(detail, json, client.address)))
     room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, json)))
+    printTimerEvents(room, json, printLine)
     await catchUpFromFlags(joined)
     await room.gapsSettled({ signal: AbortSignal.timeout(HISTORY_GAPS_WAIT_MS) }).catch(() => {
       process.stderr.write('some missing messages were still being fetched; run history again later\n')
@@ -184,6 +187,7 @@ export async function chat(flags: ClientFlags): Promise<void> {
   })
   room.addEventListener('message:updated', ({ detail }) => print(formatUpdate(detail, false, client.address)))
   room.addEventListener('change:refused', ({ detail }) => print(formatRefused(detail, false)))
+  printTimerEvents(room, false, print)
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
   rl.on('line', (line) => {

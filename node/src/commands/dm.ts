@@ -18,6 +18,7 @@ import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
 import { clockTime, isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
+import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
@@ -99,6 +100,7 @@ export async function listenDm(flags: DmFlags): Promise<void> {
     client.dms.addEventListener('change:refused', ({ detail }) => {
       process.stdout.write(`${formatRefused(detail, flags.json === true)}\n`)
     })
+    printTimerEvents(client.dms, flags.json === true, (line) => process.stdout.write(`${line}\n`))
     for await (const message of client.dms.messages({ signal: stop.signal })) {
       process.stdout.write(
         `${flags.json === true ? JSON.stringify(dmToJson(message, client.address)) : formatDm(message, client.address)}\n`,

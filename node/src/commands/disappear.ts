@@ -1,0 +1,73 @@
+/**
+ * `securechat disappear --room|--dm <duration|off>`: sets a conversation's disappearing-messages timer; and how
+ * `listen`, `history` and `chat` print a timer change (`timer:changed`), a refused one (`timer:refused`) and
+ * messages that expired (`message:expired`), in rooms and DMs alike.
+ */
+import { describeTimer, parseTimer } from '@securechat/sdk/disappearing'
+import type {
+  DmExpiry,
+  DmTimerUpdate,
+  RefusedTimer,
+  RoomExpiry,
+  RoomTimerUpdate,
+  TimerChange,
+} from '@securechat/sdk/types'
+import { isoTime } from './cli-format.ts'
+import type { Write } from './message-kinds.ts'
+
+/** What `disappear` sends: the timer of `duration` (`off`, `10s`, `5m`, `1h`, `1d`, `1w`), checked before joining. */
+export function disappearWrite(duration: string): Write {
+  const seconds = parseTimer(duration)
+  return {
+    room: (room) => room.setDisappearing(seconds),
+    dm: (conversation, options) => conversation.setDisappearing(seconds, options),
+  }
+}
+
+/** What a room or the DMs report about disappearing messages; `print` takes one line each. */
+export interface TimerEvents {
+  addEventListener(type: 'timer:changed', listener: (event: CustomEvent<RoomTimerUpdate | DmTimerUpdate>) => void): void
+  addEventListener(type: 'timer:refused', listener: (event: CustomEvent<RefusedTimer>) => void): void
+  addEventListener(type: 'message:expired', listener: (event: CustomEvent<RoomExpiry | DmExpiry>) => void): void
+}
+
+export function printTimerEvents(target: TimerEvents, json: boolean, print: (line: string) => void): void {
+  target.addEventListener('timer:changed', ({ detail }) => print(formatTimerChange(detail, json)))
+  target.addEventListener('timer:refused', ({ detail }) => print(formatTimerRefused(detail, json)))
+  target.addEventListener('message:expired', ({ detail }) => print(formatExpired(detail, json)))
+}
+
+const where = (detail: { roomId: string } | { conversation: string }): Record<string, string> =>
+  'roomId' in detail ? { roomId: detail.roomId } : { conversation: detail.conversation }
+
+const who = (change: TimerChange): string => `${change.sender.slice(0, 6)}…${change.sender.slice(-4)}`
+
+export function formatTimerChange(detail: RoomTimerUpdate | DmTimerUpdate, json: boolean): string {
+  const { change } = detail
+  if (json) {
+    return JSON.stringify({
+      type: 'timer',
+      ...where(detail),
+      id: change.id,
+      sender: change.sender,
+      senderPeerId: change.senderPeerId,
+      seconds: change.seconds,
+      sentAt: isoTime(change.sentAtMs),
+    })
+  }
+  return change.seconds === 0
+    ? `* ${who(change)} turned disappearing messages off`
+    : `* ${who(change)} set disappearing messages to ${describeTimer(change.seconds)}`
+}
+
+export function formatTimerRefused(refused: RefusedTimer, json: boolean): string {
+  const { change, reason } = refused
+  return json
+    ? JSON.stringify({ type: 'refused', kind: 'timer', id: change.id, sender: change.sender, reason })
+    : `! a disappearing-messages timer from ${change.sender} was refused: ${reason}`
+}
+
+export function formatExpired(detail: RoomExpiry | DmExpiry, json: boolean): string {
+  if (json) return JSON.stringify({ type: 'expired', ...where(detail), ids: detail.ids })
+  return `* ${detail.ids.length} message${detail.ids.length === 1 ? '' : 's'} disappeared (timer)`
+}
