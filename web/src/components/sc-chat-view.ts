@@ -20,7 +20,9 @@ import { messageBody } from './message-body.ts'
 import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
+import './sc-disappear-dialog.ts'
 import { baseStyles, shortAddress } from './styles.ts'
+import { timerNotice } from './timer-notice.ts'
 
 /** How near the bottom (px) still counts as reading the newest messages. */
 const FOLLOW_NEWEST_SLACK_PX = 48
@@ -175,6 +177,13 @@ export class ScChatView extends LitElement {
         gap: 0.75rem;
         font-size: 0.8125rem;
         font-weight: 600;
+        color: var(--sc-muted);
+      }
+      /* A change of the disappearing-messages timer (timer-notice.ts): a centred line, like a day's. */
+      .messages > li.notice {
+        justify-self: center;
+        background: none;
+        font-size: 0.8125rem;
         color: var(--sc-muted);
       }
       .messages > li.day::before,
@@ -394,6 +403,7 @@ export class ScChatView extends LitElement {
         </div>
         <div class="actions">
           ${isRoom ? html`<sc-room-details .room=${view.id} .name=${view.name} ?joined=${view.state === 'joined'}></sc-room-details>` : ''}
+          ${view.state === 'joined' ? html`<sc-disappear-dialog .seconds=${conversations.timers.current(view.id)?.seconds} .refusal=${conversations.timers.refusal(view, session.address ?? '')} .set=${(seconds: number) => conversations.setDisappearing(view.id, seconds)}></sc-disappear-dialog>` : ''}
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
         </div>
       </header>
@@ -463,6 +473,7 @@ export class ScChatView extends LitElement {
    * (`replies` undefined): its text (edited, or deleted), its reactions and its actions.
    */
   #message(entry: ChatEntry, replies: readonly ChatEntry[] | undefined) {
+    if (entry.notice !== undefined) return timerNotice({ ...entry, notice: entry.notice })
     const time = timeOf(entry.sentAtMs)
     if (entry.state === 'undecryptable') {
       return html`<li class="undecryptable" data-message-id=${entry.id}>

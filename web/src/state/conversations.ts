@@ -18,6 +18,7 @@ import type {
   UndecryptableMessage,
 } from '@securechat/sdk/types'
 import { getAddress } from 'ethers'
+import { ConversationTimers } from './disappearing.ts'
 import { describeError } from './errors.ts'
 import {
   type ChatEntry,
@@ -147,10 +148,25 @@ export class Conversations extends EventTarget implements SessionPart {
    * hundreds of times) and replaced by each `message:updated`; `null`: the sdk did not have it when asked.
    */
   readonly #states = new Map<string, MessageState | null>()
+  /** Each conversation's disappearing-messages timer, and its history kept in step with it (`disappearing.ts`). */
+  readonly timers: ConversationTimers
 
   constructor(session: Session) {
     super()
     this.#session = session
+    this.timers = new ConversationTimers({
+      history: (id) => this.history(id),
+      append: (id, entry) => this.#append(id, entry),
+      replace: (id, entries) => {
+        this.#history.set(id, entries)
+        const store = this.#signedIn?.store
+        store?.saveHistory(id, entries)
+        // Gone from the vault at once, as a delete is: a reload meanwhile would keep the text.
+        void store?.flush()
+        this.#changed()
+      },
+      self: () => this.#signedIn?.address,
+    })
     // The network came back (or a relay answered again): what was written meanwhile goes out.
     session.addEventListener('session:changed', () => this.#flush())
   }
@@ -260,6 +276,7 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   close(): void {
+    this.timers.close()
     for (const detach of this.#detach) detach()
     this.#detach = []
     this.#signedIn = undefined
@@ -466,6 +483,11 @@ export class Conversations extends EventTarget implements SessionPart {
   /** Deletes this wallet's message `messageId`: every honest device drops its text, vault included. */
   async delete(id: string, messageId: string): Promise<void> {
     await this.#change(id, (target) => target.delete(messageId))
+  }
+
+  /** Sets conversation `id`'s disappearing-messages timer (seconds, 0: off): a room's owner, either wallet of a DM. */
+  async setDisappearing(id: string, seconds: number): Promise<void> {
+    await this.#change(id, (target) => target.setDisappearing(seconds))
   }
 
   /**
@@ -731,6 +753,7 @@ export class Conversations extends EventTarget implements SessionPart {
     room.addEventListener('message:received', onMessage)
     room.addEventListener('message:undecryptable', onUndecryptable)
     room.addEventListener('message:updated', (event) => this.#onUpdated(room.id, event.detail))
+    this.#detach.push(this.timers.watchRoom(room))
     this.#reconcile(room.id, (id) => room.message(id))
     room.addEventListener('history:progress', onProgress)
     room.addEventListener('history:gap', (event) => this.#onGap(room.id, event.detail))
@@ -806,6 +829,8 @@ export class Conversations extends EventTarget implements SessionPart {
     dms.addEventListener('message:updated', onUpdated)
     dms.addEventListener('history:progress', onProgress)
     dms.addEventListener('history:gap', onGap)
+    const dmIds = [...this.#views.values()].filter((view) => view.kind === 'dm').map((view) => view.id)
+    this.#detach.push(this.timers.watchDms(dms, (address) => this.openDm(address), dmIds))
     this.#detach.push(() => {
       dms.removeEventListener('message:received', onMessage)
       dms.removeEventListener('message:delivered', onDelivered)
@@ -889,6 +914,7 @@ interface MessageTarget {
   unreact(id: string, emoji: string): Promise<unknown>
   edit(id: string, text: string): Promise<unknown>
   delete(id: string): Promise<unknown>
+  setDisappearing(seconds: number): Promise<unknown>
 }
 
 /**

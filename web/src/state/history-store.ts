@@ -52,6 +52,10 @@ const entrySchema = z.object({
   /** The wallets it mentions (`@0x…`, as the sdk kept them: `mentions.ts`); absent when none. */
   mentions: z.array(z.string()).optional(),
   anchor: anchorSchema.optional(),
+  /** When it disappears (the conversation's timer, `disappearing.ts`): gone from the page and the vault then. */
+  expiresAtMs: z.number().optional(),
+  /** Not a message: a line saying the conversation's disappearing-messages timer changed (by `sender`). */
+  notice: z.object({ kind: z.literal('timer'), seconds: z.number() }).optional(),
   /**
    * The outbox entry (`outbox.ts`) this message was sent from: a reload that finds that entry still in the outbox
    * (the vault kept the history, not yet the outbox without it) drops it instead of sending the message again.
@@ -122,8 +126,13 @@ export class HistoryStore {
     return id === undefined ? this.#vault.delete(LAST_OPEN) : this.#vault.putJson(LAST_OPEN, { id })
   }
 
+  /** What the vault keeps of `id`, without a message past its disappearing time (which leaves the vault now). */
   async history(id: string): Promise<ChatEntry[]> {
-    return (await this.#vault.getJson(historyName(id), z.array(entrySchema))) ?? []
+    const saved = (await this.#vault.getJson(historyName(id), z.array(entrySchema))) ?? []
+    const now = Date.now()
+    const kept = saved.filter((entry) => entry.expiresAtMs === undefined || entry.expiresAtMs > now)
+    if (kept.length < saved.length) this.saveHistory(id, kept)
+    return kept
   }
 
   /** Schedules `entries` (the whole, capped history of `id`) to be written. */
