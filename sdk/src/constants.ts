@@ -232,9 +232,12 @@ export const DIRECT_DIAL_TIMEOUT_MS = 5_000
  */
 export const JOIN_ANSWER_MIN_MS = 50
 
+/** The shortest window a member spreads its answers to newcomers over: what a small room always had. */
+export const JOIN_ANSWER_MIN_WINDOW_MS = 250
+
 /**
- * A member's answers to newcomers are spread over this much per member of the room (jittered; at least 250 ms, as a
- * small room always had): one presence reaches every newcomer, and one keys record seals to up to
+ * A member's answers to newcomers are spread over this much per member of the room (jittered; at least
+ * {@link JOIN_ANSWER_MIN_WINDOW_MS}): one presence reaches every newcomer, and one keys record seals to up to
  * {@link MAX_KEY_RECIPIENTS_PER_RECORD} of them, so a burst of joins costs each member a few records, not one per
  * newcomer.
  */

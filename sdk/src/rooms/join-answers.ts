@@ -1,4 +1,9 @@
-import { JOIN_ANSWER_MAX_MS, JOIN_ANSWER_MIN_MS, JOIN_ANSWER_MS_PER_MEMBER } from '../constants.ts'
+import {
+  JOIN_ANSWER_MAX_MS,
+  JOIN_ANSWER_MIN_MS,
+  JOIN_ANSWER_MIN_WINDOW_MS,
+  JOIN_ANSWER_MS_PER_MEMBER,
+} from '../constants.ts'
 
 /**
  * How long a member of a room of `members` spaces its answers to newcomers (docs/architecture.md, Presence and
@@ -7,7 +12,7 @@ import { JOIN_ANSWER_MAX_MS, JOIN_ANSWER_MIN_MS, JOIN_ANSWER_MS_PER_MEMBER } fro
  * to fifty members. It grows with the room (more members, more joins at once) up to {@link JOIN_ANSWER_MAX_MS}.
  */
 export function joinAnswerWindowMs(members: number): number {
-  return Math.min(JOIN_ANSWER_MAX_MS, Math.max(250, members * JOIN_ANSWER_MS_PER_MEMBER))
+  return Math.min(JOIN_ANSWER_MAX_MS, Math.max(JOIN_ANSWER_MIN_WINDOW_MS, members * JOIN_ANSWER_MS_PER_MEMBER))
 }
 
 /**
