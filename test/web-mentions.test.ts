@@ -105,7 +105,7 @@ function short(address: string): string {
 }
 
 async function openMentions(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Mentions', exact: true }).click()
+  await page.getByRole('button', { name: /^Mentions/ }).click()
   await page.getByRole('heading', { name: 'Mentions' }).waitFor()
 }
 
@@ -180,6 +180,7 @@ describe('web app: mentions and notifications', () => {
         },
       ])
     await bob.page.getByTestId('mention-mark').waitFor()
+    expect(await bob.page.getByRole('button', { name: /^Mentions/ }).textContent()).toMatch(/^\s*Mentions 1\s*$/)
     await expectNoSeriousAxeViolations(bob.page, 'Mentions view, one mention')
     await screenshot(bob.page, 'web-mentions-view')
 

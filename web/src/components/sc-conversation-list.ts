@@ -3,7 +3,7 @@ import { css, html, LitElement } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import { ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
-import { hasUnreadMention } from '../state/mentions.ts'
+import { unreadMentions } from '../state/mentions.ts'
 import type { Session } from '../state/session.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
@@ -75,21 +75,29 @@ export class ScConversationList extends LitElement {
 
   override render() {
     const views = this.conversations?.list ?? []
+    const me = this.session?.address
+    const conversations = this.conversations
+    const mentions = new Map(
+      me === undefined || conversations === undefined
+        ? []
+        : views.map((view) => [view.id, unreadMentions(conversations, view, me)]),
+    )
+    const unreadMentionCount = [...mentions.values()].reduce((sum, n) => sum + n, 0)
     return html`
       <nav aria-label="Conversations">
         <div class="actions">
           <button @click=${() => this.#action('create-room')}>New room</button>
           <button class="secondary" @click=${() => this.#action('join-room')}>Join</button>
           <button class="secondary" @click=${() => this.#action('new-dm')}>Message a wallet</button>
-          <button class="secondary" @click=${() => this.#action('mentions')}>Mentions</button>
+          <button class="secondary" @click=${() => this.#action('mentions')}>
+            Mentions${unreadMentionCount === 0 ? '' : html` <span class="badge" aria-label="${unreadMentionCount} unread">${unreadMentionCount}</span>`}
+          </button>
         </div>
         ${views.length === 0 ? html`<p class="muted">No rooms yet: create one or join with an invite.</p>` : ''}
         <ul>
           ${views.map((view) => {
             const label = view.kind === 'dm' ? `DM ${shortAddress(view.name)}` : `# ${view.name}`
-            const me = this.session?.address
-            const mentioned =
-              me !== undefined && this.conversations !== undefined && hasUnreadMention(this.conversations, view, me)
+            const mentioned = (mentions.get(view.id) ?? 0) > 0
             return html`<li>
               <button
                 aria-current=${view.id === this.selected ? 'true' : 'false'}

@@ -46,10 +46,11 @@ export function myMentions(conversations: Conversations, me: string): MentionIte
   return items.slice(0, MAX_MENTIONS_LISTED)
 }
 
-/** Whether conversation `view` has a message mentioning `me` that came after it was last read. */
-export function hasUnreadMention(conversations: Conversations, view: ConversationView, me: string): boolean {
-  if (view.unread === 0) return false
-  return conversations.history(view.id).some((entry) => entry.receivedAtMs > view.lastReadMs && mentionsMe(entry, me))
+/** How many messages of conversation `view` mention `me` and came after it was last read. */
+export function unreadMentions(conversations: Conversations, view: ConversationView, me: string): number {
+  if (view.unread === 0) return 0
+  return conversations.history(view.id).filter((entry) => entry.receivedAtMs > view.lastReadMs && mentionsMe(entry, me))
+    .length
 }
 
 /**
