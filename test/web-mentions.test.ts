@@ -138,6 +138,7 @@ describe('web app: mentions and notifications', () => {
     expect(await picker.getByRole('option').count()).toBe(1)
     await expect.poll(() => box.getAttribute('aria-activedescendant')).toBe('mention-option-0')
     await expectNoSeriousAxeViolations(alice.page, 'composer, mention picker open')
+    await screenshot(alice.page, 'web-mention-picker')
     // Escape closes it; typing on from there does not bring it back for this `@`.
     await box.press('Escape')
     expect(await picker.count()).toBe(0)
@@ -193,6 +194,10 @@ describe('web app: mentions and notifications', () => {
     await expect.poll(() => focusedMessage(bob.page)).toBe(await message.getAttribute('data-message-id'))
     await expect.poll(() => bob.page.getByTestId('mention-mark').count()).toBe(0)
     await expect.poll(() => message.locator('.mention').textContent()).toBe(`@${bobAddress}`)
+    // Focus in the composer and the pointer away for the picture: a focused or hovered message shows its actions.
+    await bob.page.getByRole('textbox', { name: 'Message' }).focus()
+    await bob.page.mouse.move(0, 0)
+    await screenshot(bob.page, 'web-mention-highlighted')
 
     // Not for the others: alice wrote it, dave is not in it.
     expect((await daveHeard).mentions).toEqual([bobAddress])
