@@ -21,6 +21,7 @@ import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSum
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-disappear-dialog.ts'
+import { pendingChangeNotes } from './pending-change-notes.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 import { timerNotice } from './timer-notice.ts'
 
@@ -147,6 +148,11 @@ export class ScChatView extends LitElement {
       .messages > li.pending {
         opacity: 0.75;
         border: 1px dashed var(--sc-muted);
+      }
+      /* A reaction, edit or delete of the message not sent yet (pending-change-notes.ts). */
+      ul.pending-changes {
+        margin: 0.25rem 0 0;
+        padding-inline-start: 1rem;
       }
       /* A gap is a slim line between messages, not a message: it must not take over the conversation. */
       .messages > li.gap {
@@ -502,6 +508,7 @@ export class ScChatView extends LitElement {
       ${who}${mentionedMark(mentioned)}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${deliveryMark(entry)}
       ${open === 'edit' ? this.#editForm(at, entry) : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
       ${reactionChips(state?.reactions ?? [], this.session?.address ?? '', (emoji, mine) => this.#react(entry.id, emoji, mine))}
+      ${pendingChangeNotes(this.conversations?.pendingChanges(this.conversation).filter((p) => p.change.target === entry.id) ?? [], this.session?.network === 'online', (id) => this.conversations?.sendProblem(id))}
       ${summary}
       ${
         open === 'react'

@@ -30,7 +30,8 @@ import {
 } from './history-store.ts'
 import { LatePlacement } from './late-placement.ts'
 import { mentionFields, updateMentions } from './mentions.ts'
-import { Outbox, type PendingMessage } from './outbox.ts'
+import { isChange, type MessageChangeRequest, Outbox, type PendingChange, type PendingMessage } from './outbox.ts'
+import { isRefusedForGood, type MessageTarget, sendChange } from './pending-changes.ts'
 import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
@@ -472,17 +473,17 @@ export class Conversations extends EventTarget implements SessionPart {
 
   /** Adds (or, `remove`, takes back) this wallet's reaction `emoji` to message `messageId`. */
   async react(id: string, messageId: string, emoji: string, remove = false): Promise<void> {
-    await this.#change(id, (target) => (remove ? target.unreact(messageId, emoji) : target.react(messageId, emoji)))
+    await this.#queue(id, { kind: 'react', target: messageId, emoji, remove })
   }
 
   /** A new text for this wallet's message `messageId`: the others see it edited, with every version. */
   async edit(id: string, messageId: string, text: string): Promise<void> {
-    await this.#change(id, (target) => target.edit(messageId, text))
+    await this.#queue(id, { kind: 'edit', target: messageId, text })
   }
 
   /** Deletes this wallet's message `messageId`: every honest device drops its text, vault included. */
   async delete(id: string, messageId: string): Promise<void> {
-    await this.#change(id, (target) => target.delete(messageId))
+    await this.#queue(id, { kind: 'delete', target: messageId })
   }
 
   /** Sets conversation `id`'s disappearing-messages timer (seconds, 0: off): a room's owner, either wallet of a DM. */
@@ -490,10 +491,26 @@ export class Conversations extends EventTarget implements SessionPart {
     await this.#change(id, (target) => target.setDisappearing(seconds))
   }
 
+  /** Reactions, edits and deletes of messages in `id` that the network has not taken yet, oldest first. */
+  pendingChanges(id: string): PendingChange[] {
+    return this.#outbox?.changesOf(id) ?? []
+  }
+
   /**
-   * A reaction, edit or delete: sent at once (not through the outbox: it changes a message already sent, and
-   * means nothing offline). The sdk's `message:updated` then changes the history, here and on every device.
+   * A reaction, edit or delete: kept in the vault's outbox first (resolves once it is there), then sent with the
+   * conversation's messages, in the order written — at once when online, else when the network comes back, also
+   * after a reload. The sdk's `message:updated` then changes the history, here and on every device.
    */
+  async #queue(id: string, change: MessageChangeRequest): Promise<void> {
+    const view = this.#views.get(id)
+    const outbox = this.#outbox
+    if (view === undefined || outbox === undefined) throw new Error('no such conversation')
+    await outbox.addChange(id, change)
+    this.#changed()
+    this.#flush()
+  }
+
+  /** Sent at once, not through the outbox (the disappearing-messages timer). */
   async #change(id: string, send: (target: MessageTarget) => Promise<unknown>): Promise<void> {
     const view = this.#views.get(id)
     const client = this.#requireClient()
@@ -576,6 +593,10 @@ export class Conversations extends EventTarget implements SessionPart {
       if (this.#outbox !== outbox) return // signed out meanwhile
       const view = this.#views.get(item.conversation)
       if (held.has(item.conversation) || view === undefined || view.state !== 'joined') continue
+      if (isChange(item)) {
+        if (!(await this.#sendQueuedChange(client, view, item))) held.add(item.conversation)
+        continue
+      }
       let sent: { id: string; sentAtMs: number; ciphertextHash?: string; devices?: DeviceDelivery[] }
       const reply = item.parentId === undefined ? {} : { parentId: item.parentId }
       try {
@@ -594,12 +615,7 @@ export class Conversations extends EventTarget implements SessionPart {
         }
       } catch (err) {
         held.add(item.conversation)
-        this.#sendProblems.set(item.id, describeError(err))
-        this.#retryTimer ??= setTimeout(() => {
-          this.#retryTimer = undefined
-          this.#flush()
-        }, SEND_RETRY_MS)
-        this.#changed()
+        this.#retryLater(item.id, err)
         continue
       }
       this.#sendProblems.delete(item.id)
@@ -622,6 +638,36 @@ export class Conversations extends EventTarget implements SessionPart {
       await outbox.remove((pending) => pending.id === item.id)
       this.#changed()
     }
+  }
+
+  /** Sends a pending reaction, edit or delete; false when it could not go yet (tried again later). */
+  async #sendQueuedChange(client: SecureChatClient, view: ConversationView, item: PendingChange): Promise<boolean> {
+    const outbox = this.#outbox
+    try {
+      const target = view.kind === 'room' ? client.rooms.find((r) => r.id === view.id) : client.dm(view.id)
+      if (target === undefined) throw new Error('this room is not joined yet')
+      await sendChange(target, item.change)
+    } catch (err) {
+      if (!isRefusedForGood(err)) {
+        this.#retryLater(item.id, err)
+        return false
+      }
+      console.warn('a pending change was refused and dropped:', describeError(err))
+    }
+    this.#sendProblems.delete(item.id)
+    await outbox?.remove((pending) => pending.id === item.id)
+    this.#changed()
+    return true
+  }
+
+  /** Why outbox item `id` did not go; the outbox is tried again after {@link SEND_RETRY_MS}. */
+  #retryLater(id: string, err: unknown): void {
+    this.#sendProblems.set(id, describeError(err))
+    this.#retryTimer ??= setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#flush()
+    }, SEND_RETRY_MS)
+    this.#changed()
   }
 
   markRead(id: string): void {
@@ -906,15 +952,6 @@ export class Conversations extends EventTarget implements SessionPart {
       this.dispatchEvent(new Event('conversations:changed'))
     }, CHANGE_BATCH_MS)
   }
-}
-
-/** What reactions, edits and deletes are sent to: a room, or a DM's conversation. */
-interface MessageTarget {
-  react(id: string, emoji: string): Promise<unknown>
-  unreact(id: string, emoji: string): Promise<unknown>
-  edit(id: string, text: string): Promise<unknown>
-  delete(id: string): Promise<unknown>
-  setDisappearing(seconds: number): Promise<unknown>
 }
 
 /**

@@ -14,34 +14,75 @@ const pendingSchema = z.object({
 /** A message written on this device and not handed to the network yet. */
 export type PendingMessage = z.infer<typeof pendingSchema>
 
+/** What a pending change does to message `target` (a message already sent: its id). */
+const changeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('react'), target: z.string(), emoji: z.string(), remove: z.boolean() }),
+  z.object({ kind: z.literal('edit'), target: z.string(), text: z.string() }),
+  z.object({ kind: z.literal('delete'), target: z.string() }),
+])
+export type MessageChangeRequest = z.infer<typeof changeSchema>
+
+const pendingChangeSchema = z.object({
+  id: z.string().startsWith('pending:'),
+  conversation: z.string(),
+  change: changeSchema,
+  writtenAtMs: z.number(),
+})
+/** A reaction, edit or delete made on this device and not handed to the network yet. */
+export type PendingChange = z.infer<typeof pendingChangeSchema>
+
+export type OutboxItem = PendingMessage | PendingChange
+
+/** Entries of older versions are messages only: they read as before. */
+const itemSchema = z.union([pendingChangeSchema, pendingSchema])
+
 const OUTBOX = 'web/outbox'
 
 /**
- * What the composer took and the network has not yet (offline, relay gone, room not joined again yet), in the
- * encrypted vault: a reload or a closed tab loses none of it. Messages leave it in the order they were written,
- * once sent (`Conversations` sends them).
+ * What the composer took and the network has not yet (offline, relay gone, room not joined again yet) — messages,
+ * and reactions, edits and deletes of messages already sent — in the encrypted vault: a reload or a closed tab
+ * loses none of it. Items leave it in the order they were written, once sent (`Conversations` sends them).
  */
 export class Outbox {
   readonly #vault: Vault
-  #items: PendingMessage[]
+  #items: OutboxItem[]
   /** Whole-list writes, one after another, so the vault ends with the last. */
   #writes: Promise<unknown> = Promise.resolve()
 
-  private constructor(vault: Vault, items: PendingMessage[]) {
+  private constructor(vault: Vault, items: OutboxItem[]) {
     this.#vault = vault
     this.#items = items
   }
 
   static async open(vault: Vault): Promise<Outbox> {
-    return new Outbox(vault, (await vault.getJson(OUTBOX, z.array(pendingSchema))) ?? [])
+    return new Outbox(vault, (await vault.getJson(OUTBOX, z.array(itemSchema))) ?? [])
   }
 
-  get all(): readonly PendingMessage[] {
+  get all(): readonly OutboxItem[] {
     return this.#items
   }
 
+  /** The messages waiting in `conversation`, oldest first. */
   of(conversation: string): PendingMessage[] {
-    return this.#items.filter((item) => item.conversation === conversation)
+    return this.#items.filter((item): item is PendingMessage => item.conversation === conversation && !isChange(item))
+  }
+
+  /** The reactions, edits and deletes waiting in `conversation`, oldest first. */
+  changesOf(conversation: string): PendingChange[] {
+    return this.#items.filter((item): item is PendingChange => item.conversation === conversation && isChange(item))
+  }
+
+  /** Resolves once the change is in the vault. */
+  async addChange(conversation: string, change: MessageChangeRequest): Promise<PendingChange> {
+    const item: PendingChange = {
+      id: `pending:${crypto.randomUUID()}`,
+      conversation,
+      change,
+      writtenAtMs: Date.now(),
+    }
+    this.#items = [...this.#items, item]
+    await this.#save()
+    return item
   }
 
   /** Resolves once the message is in the vault. */
@@ -58,8 +99,8 @@ export class Outbox {
     return item
   }
 
-  /** Forgets messages by id (sent) or by conversation (left). */
-  async remove(test: (item: PendingMessage) => boolean): Promise<void> {
+  /** Forgets items by id (sent) or by conversation (left). */
+  async remove(test: (item: OutboxItem) => boolean): Promise<void> {
     const kept = this.#items.filter((item) => !test(item))
     if (kept.length === this.#items.length) return
     this.#items = kept
@@ -72,4 +113,8 @@ export class Outbox {
     this.#writes = write.catch(() => {})
     return write
   }
+}
+
+export function isChange(item: OutboxItem): item is PendingChange {
+  return 'change' in item
 }

@@ -1,0 +1,28 @@
+import { html } from 'lit'
+import type { PendingChange } from '../state/outbox.ts'
+import { describeChange } from '../state/pending-changes.ts'
+
+/**
+ * Under a message, the reactions, edits and deletes of it made on this device and not sent yet: "your reaction 👍 —
+ * pending, will be sent when you reconnect" (or "sending…", or why the last try failed).
+ */
+export function pendingChangeNotes(
+  changes: readonly PendingChange[],
+  online: boolean,
+  problemOf: (id: string) => string | undefined,
+) {
+  if (changes.length === 0) return ''
+  return html`<ul class="pending-changes" aria-label="Not sent yet">
+    ${changes.map((item) => {
+      const problem = problemOf(item.id)
+      const status =
+        problem !== undefined
+          ? `not sent yet: ${problem}`
+          : online
+            ? 'sending…'
+            : 'pending — will be sent when you reconnect'
+      const text = item.change.kind === 'edit' ? html` (“<span dir="auto">${item.change.text}</span>”)` : ''
+      return html`<li class="meta" data-testid="pending-change">${describeChange(item.change)}${text} — ${status}</li>`
+    })}
+  </ul>`
+}
