@@ -44,13 +44,20 @@ describe('catch-up from relay stores', () => {
     const bobDir = await tempDir('catch-up-bob-')
     cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
     cleanups.push(() => rm(bobDir, { recursive: true, force: true }))
-    const relay = await startRelayProcess({ dataDir: relayDir })
+    // Alice sends the backlog as fast as she can, as an import would: the operator raises the per-device rate for it
+    // (`--records-per-second`, `--record-burst`), and Alice her own pace. At the defaults it would take minutes.
+    const count = 1_000
+    const relay = await startRelayProcess({
+      dataDir: relayDir,
+      args: ['--records-per-second', String(count), '--record-burst', String(count)],
+    })
     cleanups.push(() => stop(relay))
     const alice: SecureChatClient = createClient({
       domain: DEFAULT_CLI_DOMAIN,
       chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
       bootstrap: [relay.multiaddrs[0]!],
+      publishPacing: { perSecond: count / 2, burst: count / 2 },
     })
     await alice.start()
     cleanups.push(() => alice.stop())
@@ -67,7 +74,6 @@ describe('catch-up from relay stores', () => {
     await left
 
     // Away: 1,000 messages, ten rotations of Alice's sender key, sealed to Bob all the same.
-    const count = 1_000
     const sent: string[] = []
     for (let i = 0; i < count; i++) sent.push((await room.send(`while away ${i}`)).id)
 
@@ -148,8 +154,9 @@ describe('catch-up cut short by its relay', () => {
     await bob.close()
     await left
     const sent: string[] = []
-    // 160 in all: within the relay's per-device burst (`RELAY_RECORD_BURST`), past which it drops them as a flood.
-    for (let i = 0; i < 80; i++) sent.push((await room.send(`while away ${i}`)).id)
+    // Twice this many in all: within the sdk's burst (`SEND_RECORD_BURST`), so they go at once.
+    const half = 40
+    for (let i = 0; i < half; i++) sent.push((await room.send(`while away ${i}`)).id)
     await (relay.services.store as { flush(): Promise<void> }).flush()
 
     // Bob is back. His first ask of the store hangs while Alice sends more: they reach him live, held back by his
@@ -167,8 +174,8 @@ describe('catch-up cut short by its relay', () => {
     libp2p.dialProtocol = (async (peer, protocols, options) => {
       if (protocols === STORE_PROTOCOL && !cut) {
         cut = true
-        for (let i = 0; i < 80; i++) sent.push((await room.send(`while he catches up ${i}`)).id)
-        await until(() => sent.slice(80).every((id) => liveIds.has(id)))
+        for (let i = 0; i < half; i++) sent.push((await room.send(`while he catches up ${i}`)).id)
+        await until(() => sent.slice(half).every((id) => liveIds.has(id)))
         await libp2p.hangUp(peer as PeerId)
         throw new Error('the connection to the relay closed')
       }
@@ -186,7 +193,7 @@ describe('catch-up cut short by its relay', () => {
     await until(() => received.length + undecryptable.length >= sent.length)
     expect(received).toEqual(sent)
     expect(undecryptable).toEqual([])
-    // What came live is held at most CATCH_UP_HOLD_LIVE_MS: on a loaded machine Alice's 80 take longer, and then the
+    // What came live is held at most CATCH_UP_HOLD_LIVE_MS: on a loaded machine Alice's 40 take longer, and then the
     // live copies are delivered before the catch-up reads them (seen already), so its own count can be lower.
     expect(progress).toMatchObject({ relays: 2, failed: 1, undecryptable: 0 })
   }, 180_000)

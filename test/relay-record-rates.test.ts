@@ -24,7 +24,7 @@ const track = killAfterEach()
 const stoppers = stopAfterEach()
 
 const LIMITS = { recordsPerSecond: 40, recordBurst: 80, floodBanAfterMs: 2_000 }
-/** The honest member: 200 messages, one every 50 ms (20 a second, half the limit). */
+/** The honest member: 200 messages, one every 50 ms asked for (past its burst the sdk paces it at 5 a second). */
 const HONEST_MESSAGES = 200
 const HONEST_PACE_MS = 50
 
@@ -47,8 +47,15 @@ async function startLimitedRelay(): Promise<RelayProcess> {
   )
 }
 
-async function device(wallet: HDNodeWallet, relay: string): Promise<Device> {
-  const started = await startDevice({ wallet, bootstrap: [relay] })
+/** A flooder publishes as fast as it can sign, not at the sdk's pace. */
+const FLOODER_PACING = { perSecond: 1_000_000, burst: 1_000_000 }
+
+async function device(wallet: HDNodeWallet, relay: string, publishPacing?: typeof FLOODER_PACING): Promise<Device> {
+  const started = await startDevice({
+    wallet,
+    bootstrap: [relay],
+    ...(publishPacing === undefined ? {} : { publishPacing }),
+  })
   stoppers.push(started.close)
   return started
 }
@@ -78,7 +85,10 @@ describe('relay limits: records per second per device and topic', () => {
     const alice = await device(Wallet.createRandom(), address)
     const bob = await device(Wallet.createRandom(), address)
     const flooderWallet = Wallet.createRandom()
-    const flooders = [await device(flooderWallet, address), await device(flooderWallet, address)]
+    const flooders = [
+      await device(flooderWallet, address, FLOODER_PACING),
+      await device(flooderWallet, address, FLOODER_PACING),
+    ]
 
     const { room, invite } = await alice.client.createRoom({ name: 'flooded' })
     const bobRoom = await bob.client.joinRoom(invite)

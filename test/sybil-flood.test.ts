@@ -1,6 +1,6 @@
 /**
  * Ten sybil peers flood a room through a real `securechat relay` process with its default scoring and limits (issue
- * 13; one lower record rate in the valid flood, below): bare js-libp2p peers, no SecureChat client, publishing as fast as the relay reads them, while an honest member
+ * 13): bare js-libp2p peers, no SecureChat client, publishing as fast as the relay reads them, while an honest member
  * sends 200 paced messages (test/helpers/sybil-flood.ts). Every honest message arrives; the relay and the members stay
  * up; `/metrics` says why the flooders were stopped; the relay's log names each flooder once per reason, not once per
  * record. Two floods, each its own test:
@@ -12,12 +12,16 @@
  *   disconnects it and refuses it — while it still floods.
  */
 import { describe, expect, it } from 'vitest'
-import { RELAY_RECORD_FLOOD_BAN_AFTER_MS } from '../node/src/constants.ts'
+import {
+  RELAY_RECORD_FLOOD_BAN_AFTER_MS,
+  RELAY_RECORD_WALLET_FACTOR,
+  RELAY_RECORDS_PER_SECOND,
+} from '../node/src/constants.ts'
 import { runSybilFlood } from './helpers/sybil-flood.ts'
 
 const SYBILS = 10
 const HONEST_MESSAGES = 200
-/** 20 honest messages a second: the sdk paces a device at 50. */
+/** 20 honest messages a second asked for: past its burst the sdk paces a device at `SEND_RECORDS_PER_SECOND`. */
 const HONEST_PACE_MS = 50
 /** Each wait of the run; generous for a loaded 2-core machine, never a speed check. */
 const TIMEOUT_MS = 90_000
@@ -25,21 +29,7 @@ const TIMEOUT_MS = 90_000
 const MIN_RECORDS_PER_FLOODER = 100
 /** Log lines a flooder may cost per reason: its own, and one more if a refusal log interval ends mid-flood. */
 const LINES_PER_OFFENDER_AND_REASON = 2
-/**
- * A person's rate at the relay in the valid flood (`--records-per-second`; its wallet gets twice that). Below the
- * default (`RELAY_RECORDS_PER_SECOND`, 100): on a 2-core machine at load 20 the relay validated ~100 records a second,
- * less than one wallet may send at the defaults (200), and a flood within its rate is no flood to the relay — the
- * backpressure still gives its ten devices the relay's attention of one, so honest messages arrive, but nobody is
- * over the rate and nobody is banned. At 10 a second the wallet's 20 stay well within what the relay validates.
- */
-const PERSON_RECORDS_PER_SECOND = 10
-/**
- * What a device may send at once there: 10 s of its rate. The honest member's messages can reach the relay bunched —
- * it reads her no faster than it handles her records, and on a loaded machine that may take seconds — and must
- * still fit.
- */
-const PERSON_BURST = 10 * PERSON_RECORDS_PER_SECOND
-/** Honest messages in the valid flood: 5 a second, half a person's rate there. */
+/** Honest messages in the valid flood: 5 a second, the sdk's pace (`SEND_RECORDS_PER_SECOND`), half a person's rate. */
 const HONEST_PACE_IN_VALID_FLOOD_MS = 200
 
 describe('sybil flood', () => {
@@ -94,7 +84,6 @@ describe('sybil flood', () => {
       messages: HONEST_MESSAGES,
       paceMs: HONEST_PACE_IN_VALID_FLOOD_MS,
       timeoutMs: TIMEOUT_MS,
-      relayArgs: ['--records-per-second', String(PERSON_RECORDS_PER_SECOND), '--record-burst', String(PERSON_BURST)],
     })
     const { valid } = result.phases
     if (valid === undefined) throw new Error('the flood did not run')
@@ -108,7 +97,8 @@ describe('sybil flood', () => {
 
     // Far above a person's rate: the relay dropped more records over the rate than the whole wallet (twice a person's
     // rate) may send in the ban delay, twice over.
-    const walletAllowance = 2 * PERSON_RECORDS_PER_SECOND * (RELAY_RECORD_FLOOD_BAN_AFTER_MS / 1000)
+    const walletAllowance =
+      RELAY_RECORD_WALLET_FACTOR * RELAY_RECORDS_PER_SECOND * (RELAY_RECORD_FLOOD_BAN_AFTER_MS / 1000)
     const overRate = result.metrics.get('securechat_refused_total{reason="records-per-second"}') ?? 0
     expect(Object.keys(valid.sent)).toHaveLength(SYBILS)
     expect(overRate).toBeGreaterThan(2 * walletAllowance)

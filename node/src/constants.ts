@@ -67,14 +67,20 @@ export const RELAY_RESERVATION_TTL_MS = 30 * 60_000
 /**
  * Chat messages one device may send to one topic per second, on average: no person types this fast, and the sdk
  * paces everything a device publishes (re-publishes too) at half of it. History a client catches up on comes over
- * the store protocol, not gossip. A flood (the issue's sybils sent ~630 records a second each) is far above it.
+ * the store protocol, not gossip. Low enough that what one wallet may send ({@link RELAY_RECORD_WALLET_FACTOR} times
+ * this) stays well below what a busy relay validates — about 100 records a second on 2 shared cores at a load of
+ * 20–30 — so a wallet flooding valid records is over its rate, dropped before validation and banned, instead of
+ * only slowed by the relay's reading (at 100 a second, the former default, a wallet's 200 were more than the relay
+ * could validate, and a flood within them was never dropped). A flood (the issue's sybils sent ~630 records a second
+ * each) is far above it.
  */
 export const RELAY_RECORDS_PER_SECOND = 2 * SEND_RECORDS_PER_SECOND
 
 /**
- * Chat messages one device may send to one topic at once. The sdk paces what it publishes at half of both
- * (`SEND_RECORDS_PER_SECOND`, `SEND_RECORD_BURST`): records sent apart can arrive bunched, and a device sending a
- * thousand messages in a loop (a bot, an import) must never be taken for a flooder.
+ * Chat messages one device may send to one topic at once: 20 s of its rate. The sdk paces what it publishes at half
+ * of both (`SEND_RECORDS_PER_SECOND`, `SEND_RECORD_BURST`): records sent apart can arrive bunched (a relay reads a
+ * neighbour no faster than it handles its records, and on a loaded machine that may take seconds), and a device
+ * sending messages in a loop (a bot, an import) must never be taken for a flooder.
  */
 export const RELAY_RECORD_BURST = 2 * SEND_RECORD_BURST
 

@@ -324,10 +324,11 @@ export const SEND_NEIGHBOUR_WAIT_MS = 15_000
  * Records a device publishes to one topic per second, on average, and at once (`client/publish-pacing.ts`): half of
  * what relays accept by default (`RELAY_RECORDS_PER_SECOND`, `RELAY_RECORD_BURST` in the node package), so that a
  * client sending in a loop slows down instead of being dropped and cut off as a flooder. A person typing, presence
- * and key records never wait; a thousand messages at once take about ten seconds.
+ * and key records never wait (a person sends a message every few seconds; Slack lets a bot post one a second per
+ * channel, Discord five in five seconds); a hundred messages go at once, and a thousand take about three minutes.
  */
-export const SEND_RECORDS_PER_SECOND = 50
-export const SEND_RECORD_BURST = 500
+export const SEND_RECORDS_PER_SECOND = 5
+export const SEND_RECORD_BURST = 100
 
 /**
  * The share of its rate tier a device paces itself at in a gated room with tiers (docs/token-gates.md, Rate tiers):

@@ -1,5 +1,5 @@
 import type { ConnectionGater } from '@libp2p/interface'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { type ClientInit, createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
@@ -18,6 +18,8 @@ export interface DeviceInit {
   connectionGater?: ConnectionGater
   /** The device's wall clock (`createClient({ now })`): what its records state as their times. */
   now?: () => number
+  /** Its own publishing pace (`createClient({ publishPacing })`): a flooder's is far above the relay's limit. */
+  publishPacing?: ClientInit['publishPacing']
 }
 
 export interface Device {
@@ -47,6 +49,7 @@ export async function startDevice(init: DeviceInit): Promise<Device> {
     ...(init.listen === undefined ? {} : { listen: init.listen }),
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.now === undefined ? {} : { now: init.now }),
+    ...(init.publishPacing === undefined ? {} : { publishPacing: init.publishPacing }),
     ...(vault === undefined ? {} : { vault }),
   })
   await client.start()
