@@ -376,6 +376,14 @@ export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
 export const PACER_SLICE_MS = 20
 
 /**
+ * Chat records (room messages, DM messages) a node's validation pacer lets go before one control record (presence,
+ * sender keys, device lists, queries) while both wait (`client/paced-validation.ts`): messages no longer queue behind
+ * a join's records, and control records still get a fifth of the turns, so a newcomer gets its sender keys under a
+ * stream of messages.
+ */
+export const PACER_CHAT_TURNS_PER_CONTROL = 4
+
+/**
  * Longest `Room.send` waits for its gossip streams to drain (`client/gossip-drain.ts`) before it
  * returns anyway: the message is published; a neighbour that reads nothing for this long is for
  * the connection monitor to judge.

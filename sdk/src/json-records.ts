@@ -59,6 +59,39 @@ export function firstIssue(error: z.ZodError, whole = 'frame'): string {
   return issue === undefined ? 'schema' : `${issue.path.join('.') || whole}: ${issue.message}`
 }
 
+/** How far into a record {@link chatRecordHint} looks for its type: past `{"v":1,` whatever the version. */
+const TYPE_HINT_BYTES = 48
+
+/** `"type":"` in UTF-8, as `JSON.stringify` writes it. */
+const TYPE_KEY = utf8.encode('"type":"')
+
+/**
+ * Record types that carry what a person wrote — a room's `message`, a DM's `init` and `msg` — each with the quote that
+ * closes it. Everything else on room and DM topics (presence, sender keys, device lists, queries) is control.
+ */
+const CHAT_RECORD_TYPES = ['message', 'init', 'msg'].map((type) => utf8.encode(`${type}"`))
+
+/**
+ * Whether `bytes` looks like a chat record, from its first bytes alone — the sdk writes `{"v":…,"type":"…"` first —
+ * without parsing it: for deciding which record to validate first, never for judging one (a record that lies here
+ * is validated like any other, only sooner). Never throws.
+ */
+export function chatRecordHint(bytes: Uint8Array): boolean {
+  const head = bytes.subarray(0, TYPE_HINT_BYTES)
+  for (let at = 0; at + TYPE_KEY.byteLength <= head.byteLength; at++) {
+    if (!matchesAt(head, TYPE_KEY, at)) continue
+    const start = at + TYPE_KEY.byteLength
+    return CHAT_RECORD_TYPES.some((type) => matchesAt(head, type, start))
+  }
+  return false
+}
+
+function matchesAt(haystack: Uint8Array, needle: Uint8Array, at: number): boolean {
+  if (at + needle.byteLength > haystack.byteLength) return false
+  for (let i = 0; i < needle.byteLength; i++) if (haystack[at + i] !== needle[i]) return false
+  return true
+}
+
 /** Encodes a record, refusing one larger than {@link MAX_MESSAGE_BYTES}; `what` names it in the error. */
 export function encodeJsonRecord(record: unknown, what: string): Uint8Array {
   const bytes = utf8.encode(JSON.stringify(record))

@@ -1,5 +1,6 @@
-import type { GossipSub, TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub'
-import { PACER_SLICE_MS } from '../constants.ts'
+import type { GossipSub, Message, TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub'
+import { PACER_CHAT_TURNS_PER_CONTROL, PACER_SLICE_MS } from '../constants.ts'
+import { chatRecordHint } from '../json-records.ts'
 
 /**
  * A validator that can tell at once, before its record waits for a turn, that the record is not worth validating: its
@@ -10,6 +11,18 @@ import { PACER_SLICE_MS } from '../constants.ts'
  */
 export type FirstCheckedValidator = TopicValidatorFn & {
   first?: (...args: Parameters<TopicValidatorFn>) => TopicValidatorResult | undefined
+}
+
+/**
+ * Which queue a caller waits in for its turn: `chat` (what people wrote, and a sender's own work) goes first,
+ * `control` (presence, sender keys, device lists, queries) gets one turn in every {@link PACER_CHAT_TURNS_PER_CONTROL}
+ * + 1 while both wait.
+ */
+export type PacerLane = 'chat' | 'control'
+
+/** The lane of a record waiting for validation: chat records by their type ({@link chatRecordHint}), else control. */
+export function laneOfRecord(message: Message): PacerLane {
+  return chatRecordHint(message.data) ? 'chat' : 'control'
 }
 
 /**
@@ -39,41 +52,54 @@ const nextTask: (run: () => void) => void =
  * record queued on it is lost.
  *
  * So a node does that work in slices of {@link PACER_SLICE_MS}: within a slice, {@link turn}
- * lets it go on at once; past it, callers wait in order of arrival and go on after the event
- * loop had its turn. Only when work happens is paced: the work itself and its order stay the same.
+ * lets it go on at once; past it, callers wait and go on after the event loop had its turn. Only
+ * when work happens is paced: the work itself stays the same.
+ *
+ * Waiting callers go in order of arrival within their lane ({@link PacerLane}), chat before
+ * control: a join's presence and keys records — hundreds, when fifty members join a room — used
+ * to queue in front of the messages that arrived after them, and a message waited for all of
+ * them. Control still gets one turn in every {@link PACER_CHAT_TURNS_PER_CONTROL} + 1 while chat
+ * waits, so a newcomer's keys get through a stream of messages.
  */
 export class EventLoopPacer {
   readonly #sliceMs: number
-  readonly #waiting: Array<() => void> = []
+  readonly #chatTurnsPerControl: number
+  readonly #waiting: Record<PacerLane, Array<() => void>> = { chat: [], control: [] }
+  /** Chat callers let go in a row while control ones waited. */
+  #chatStreak = 0
   /** When the current slice began; undefined when none is open (the event loop had its turn since). */
   #sliceStartMs: number | undefined
   #resumeQueued = false
 
-  constructor(sliceMs = PACER_SLICE_MS) {
+  constructor(sliceMs = PACER_SLICE_MS, chatTurnsPerControl = PACER_CHAT_TURNS_PER_CONTROL) {
     this.#sliceMs = sliceMs
+    this.#chatTurnsPerControl = chatTurnsPerControl
   }
 
   /** Callers waiting for the next slice. */
   get waiting(): number {
-    return this.#waiting.length
+    return this.#waiting.chat.length + this.#waiting.control.length
   }
 
-  /** Undefined when the caller may go on now (no promise in the common case); else resolves when it may. */
-  turn(): Promise<void> | undefined {
-    if (this.#waiting.length === 0 && this.#withinSlice()) return undefined
+  /**
+   * Undefined when the caller may go on now (no promise in the common case); else resolves when it may. A sender's
+   * own work (`gossip-drain.ts`) waits in the chat lane, the default.
+   */
+  turn(lane: PacerLane = 'chat'): Promise<void> | undefined {
+    if (this.waiting === 0 && this.#withinSlice()) return undefined
     return new Promise((resolve) => {
-      this.#waiting.push(resolve)
+      this.#waiting[lane].push(resolve)
       this.#resumeLater()
     })
   }
 
-  /** `validate` run through this pacer; its `first`, if any, before it waits. */
-  wrap(validate: FirstCheckedValidator): TopicValidatorFn {
+  /** `validate` run through this pacer, in the lane `laneOf` gives its record; its `first`, if any, before it waits. */
+  wrap(validate: FirstCheckedValidator, laneOf: (message: Message) => PacerLane = laneOfRecord): TopicValidatorFn {
     const first = validate.first
     return async (peer, message) => {
       const early = first?.(peer, message)
       if (early !== undefined) return early
-      const turn = this.turn()
+      const turn = this.turn(laneOf(message))
       if (turn !== undefined) await turn
       return validate(peer, message)
     }
@@ -104,13 +130,24 @@ export class EventLoopPacer {
 
   /** Lets waiting callers go, one per microtask so each one's synchronous work counts before the next. */
   #release(): void {
-    if (this.#waiting.length === 0) return
+    if (this.waiting === 0) return
     if (!this.#withinSlice()) {
       this.#resumeLater()
       return
     }
-    this.#waiting.shift()?.()
+    this.#next()?.()
     queueMicrotask(() => this.#release())
+  }
+
+  /** The next caller to let go: chat first, control once chat has had its turns in a row (or none waits). */
+  #next(): (() => void) | undefined {
+    const { chat, control } = this.#waiting
+    if (chat.length > 0 && (control.length === 0 || this.#chatStreak < this.#chatTurnsPerControl)) {
+      this.#chatStreak = control.length === 0 ? 0 : this.#chatStreak + 1
+      return chat.shift()
+    }
+    this.#chatStreak = 0
+    return control.shift()
   }
 }
 
