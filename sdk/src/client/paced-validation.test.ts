@@ -103,4 +103,32 @@ describe('EventLoopPacer', () => {
     const turnsOfKeys = validated.flatMap((name, i) => (name.startsWith('keys') ? [i] : []))
     expect(turnsOfKeys).toEqual([4, 9, 14, 19, 24, 29, 34, 39, 44, 49])
   })
+
+  it("behavior: one sender's records keep their order — its message waits behind its own keys — while another sender's message goes first", async () => {
+    const pacer = new EventLoopPacer(1, 4)
+    const validated: string[] = []
+    const paced = pacer.wrap(((_peer, message) => {
+      validated.push(message.topic)
+      return TopicValidatorResult.Accept
+    }) satisfies TopicValidatorFn)
+    const peer = {} as PeerId
+    const record = (from: string, type: string, name: string) =>
+      paced(peer, {
+        type: 'signed',
+        from: { toString: () => from },
+        topic: name,
+        data: utf8.encode(`{"v":1,"type":"${type}","n":0}`),
+      } as unknown as Message)
+    expect(pacer.turn()).toBeUndefined()
+    busy(2)
+    // A join's records, the sender's key sealed to the newcomers, then the sender's message and another member's.
+    const join = Array.from({ length: 10 }, (_, i) => record(`newcomer ${i}`, 'presence', `join ${i}`))
+    const keys = record('alice', 'keys', 'alice keys')
+    const aliceMessage = record('alice', 'message', 'alice message')
+    const bobMessage = record('bob', 'message', 'bob message')
+    await Promise.all([...join, keys, aliceMessage, bobMessage])
+    expect(validated[0]).toBe('bob message')
+    expect(validated.indexOf('alice message')).toBe(validated.indexOf('alice keys') + 1)
+    expect(validated).toHaveLength(13)
+  })
 })

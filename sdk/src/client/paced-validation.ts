@@ -59,7 +59,8 @@ const nextTask: (run: () => void) => void =
  * control: a join's presence and keys records — hundreds, when fifty members join a room — used
  * to queue in front of the messages that arrived after them, and a message waited for all of
  * them. Control still gets one turn in every {@link PACER_CHAT_TURNS_PER_CONTROL} + 1 while chat
- * waits, so a newcomer's keys get through a stream of messages.
+ * waits, so a newcomer's keys get through a stream of messages. One sender's records keep their
+ * order ({@link wrap}): only other senders' messages go first.
  */
 export class EventLoopPacer {
   readonly #sliceMs: number
@@ -67,6 +68,8 @@ export class EventLoopPacer {
   readonly #waiting: Record<PacerLane, Array<() => void>> = { chat: [], control: [] }
   /** Chat callers let go in a row while control ones waited. */
   #chatStreak = 0
+  /** Records waiting in the control lane, by sender (the gossip `from`); senders with none are not kept. */
+  readonly #controlWaiting = new Map<string, number>()
   /** When the current slice began; undefined when none is open (the event loop had its turn since). */
   #sliceStartMs: number | undefined
   #resumeQueued = false
@@ -93,15 +96,37 @@ export class EventLoopPacer {
     })
   }
 
-  /** `validate` run through this pacer, in the lane `laneOf` gives its record; its `first`, if any, before it waits. */
+  /**
+   * `validate` run through this pacer, in the lane `laneOf` gives its record; its `first`, if any, before it waits. A
+   * chat record whose sender has control records waiting waits behind them, in their lane: one sender's records keep
+   * their order (a sender key sealed just before a message must not arrive after it — each member would hold the
+   * message and ask the sender for its key again; a newcomer's message after its presence, which names its
+   * certificate).
+   */
   wrap(validate: FirstCheckedValidator, laneOf: (message: Message) => PacerLane = laneOfRecord): TopicValidatorFn {
     const first = validate.first
     return async (peer, message) => {
       const early = first?.(peer, message)
       if (early !== undefined) return early
-      const turn = this.turn(laneOf(message))
-      if (turn !== undefined) await turn
+      const sender = message.type === 'signed' ? message.from.toString() : undefined
+      const lane = sender !== undefined && this.#controlWaiting.has(sender) ? 'control' : laneOf(message)
+      const turn = this.turn(lane)
+      if (turn !== undefined) {
+        if (lane === 'control' && sender !== undefined) await this.#waitAsControl(sender, turn)
+        else await turn
+      }
       return validate(peer, message)
+    }
+  }
+
+  async #waitAsControl(sender: string, turn: Promise<void>): Promise<void> {
+    this.#controlWaiting.set(sender, (this.#controlWaiting.get(sender) ?? 0) + 1)
+    try {
+      await turn
+    } finally {
+      const left = (this.#controlWaiting.get(sender) ?? 1) - 1
+      if (left > 0) this.#controlWaiting.set(sender, left)
+      else this.#controlWaiting.delete(sender)
     }
   }
 
