@@ -332,7 +332,6 @@ export class ScChatView extends LitElement {
 
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
-  readonly #anchoringChanges = new ChangeController<Anchoring>(this, 'anchoring:changed')
   /** The list's scrollTop at its last scroll event: a smaller one is the reader scrolling up. */
   #lastScrollTop = 0
   /** Messages that grow after the list scrolled (anchor marks render in their own update) keep it at the bottom. */
@@ -352,7 +351,6 @@ export class ScChatView extends LitElement {
     }
     this.#sessionChanges.target = this.session
     this.#conversationChanges.target = this.conversations
-    this.#anchoringChanges.target = this.anchoring
     // Unchanged room: a no-op. Called on every update, so a session that signs in later starts checking.
     this.anchoring?.watch(this.conversation)
   }
