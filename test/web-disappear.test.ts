@@ -2,7 +2,8 @@
  * Disappearing messages in the web app, in Debian's Chromium against a real relay and a Hardhat chain: alice
  * creates a room (she owns it) and bob joins; bob may not set its timer and is told why; alice sets 10 s, both pages
  * say so; her next message leaves both pages after its timer, and both browsers' vaults (IndexedDB, every entry
- * decrypted with the app's own vault) — while the message sent before the timer stays. Axe scans of the dialog.
+ * decrypted with the app's own vault) — while the message sent before the timer stays; in a DM either wallet sets
+ * it. Axe scans of the dialog.
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -184,6 +185,43 @@ describe('web app: disappearing messages', () => {
     expect(await bob.page.locator('sc-chat-view').textContent()).not.toContain(`vanishes ${secret}`)
     expect(await bob.page.getByTestId('timer-notice').count()).toBe(1)
   }, 180_000)
+
+  it('behavior: in a DM either wallet sets it — bob does — and alice’s next message leaves both pages', async () => {
+    await alice.page.getByRole('button', { name: 'Message a wallet' }).click()
+    await alice.page.getByLabel('Wallet address').fill(chain.accounts[2]!.address)
+    await alice.page.getByRole('button', { name: 'Open conversation' }).click()
+    await send(alice.page, `direct, stays ${secret}`)
+    await bob.page
+      .locator('sc-conversation-list button', { hasText: chain.accounts[1]!.address.slice(0, 6) })
+      .first()
+      .click()
+    await shownMessage(bob.page, `direct, stays ${secret}`).waitFor({ timeout: UI_TIMEOUT_MS })
+
+    await bob.page.getByTestId('disappear-button').click()
+    const dialog = bob.page.getByRole('dialog', { name: 'Disappearing messages' })
+    expect(await dialog.getByTestId('disappear-refusal').count()).toBe(0)
+    await dialog.getByRole('radio', { name: 'Another time, in seconds:' }).check()
+    await dialog.getByTestId('disappear-seconds').fill('10')
+    await dialog.getByRole('button', { name: 'Set' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    const bobShort = `${chain.accounts[2]!.address.slice(0, 6)}…${chain.accounts[2]!.address.slice(-4)}`
+    await expect
+      .poll(() => alice.page.getByTestId('timer-notice').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${bobShort} set disappearing messages to 10 seconds`)
+
+    await send(alice.page, `direct, vanishes ${secret}`)
+    await shownMessage(bob.page, `direct, vanishes ${secret}`).waitFor({ timeout: UI_TIMEOUT_MS })
+    for (const person of [alice, bob]) {
+      await shownMessage(person.page, `direct, vanishes ${secret}`).waitFor({
+        state: 'detached',
+        timeout: EXPIRY_TIMEOUT_MS,
+      })
+      await expect
+        .poll(() => vaultText(person.page), { timeout: UI_TIMEOUT_MS })
+        .not.toContain(`direct, vanishes ${secret}`)
+      expect(await shownMessage(person.page, `direct, stays ${secret}`).count()).toBe(1)
+    }
+  }, 120_000)
 
   it('security: zero CSP or Trusted Types violations on either page', async () => {
     for (const person of [alice, bob]) {

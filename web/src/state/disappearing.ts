@@ -36,6 +36,8 @@ export class ConversationTimers {
   readonly #host: TimerHost
   readonly #sources = new Map<string, TimerSource>()
   readonly #clocks = new Map<string, ExpiryClock>()
+  /** A DM's conversation by the other wallet's address, once the DMs are watched (a DM opened since included). */
+  #dm: ((address: string) => TimerSource) | undefined
 
   constructor(host: TimerHost) {
     this.#host = host
@@ -43,7 +45,11 @@ export class ConversationTimers {
 
   /** The timer in force in conversation `id` (its last change), once the network brought the conversation. */
   current(id: string): TimerChange | undefined {
-    return this.#sources.get(id)?.disappearing()
+    return this.#source(id)?.disappearing()
+  }
+
+  #source(id: string): TimerSource | undefined {
+    return this.#sources.get(id) ?? (/^0x[0-9a-fA-F]{40}$/.test(id) ? this.#dm?.(id) : undefined)
   }
 
   /**
@@ -77,6 +83,7 @@ export class ConversationTimers {
 
   /** Follows the DMs' timers (`idOf`: the conversation of a wallet, opened if new); `ids`: the DMs there are now. */
   watchDms(dms: DirectMessages, idOf: (address: string) => string, ids: readonly string[]): () => void {
+    this.#dm = (address) => dms.conversation(address)
     const follow = (id: string): void => {
       if (!this.#sources.has(id)) this.#sources.set(id, dms.conversation(id))
     }
@@ -103,6 +110,7 @@ export class ConversationTimers {
       dms.removeEventListener('message:expired', onExpired)
       dms.removeEventListener('message:received', onMessage)
       for (const id of ids) this.#forget(id)
+      this.#dm = undefined
     }
   }
 
@@ -111,7 +119,7 @@ export class ConversationTimers {
    * (from the vault at once), and a sweep set for the next.
    */
   refresh(id: string): void {
-    const source = this.#sources.get(id)
+    const source = this.#source(id)
     if (source === undefined) return
     const now = Date.now()
     let changed = false
@@ -140,6 +148,7 @@ export class ConversationTimers {
   close(): void {
     for (const id of [...this.#clocks.keys()]) this.#forget(id)
     this.#sources.clear()
+    this.#dm = undefined
   }
 
   #changed(id: string, change: TimerChange): void {

@@ -114,7 +114,8 @@ export class Notifications extends EventTarget implements SessionPart {
     const me = this.#me
     const view = this.#conversations.get(conversation)
     if (this.state !== 'on' || me === undefined || view === undefined) return
-    if (entry.mine || entry.state !== 'ok' || entry.deleted === true) return
+    // A timer's line (`disappearing.ts`) is no message to be told of.
+    if (entry.mine || entry.state !== 'ok' || entry.deleted === true || entry.notice !== undefined) return
     const mention = mentionsMe(entry, me)
     if (view.kind !== 'dm' && !mention) return
     if (view.catchingUp !== undefined || entry.sentAtMs < Date.now() - NOTIFY_WITHIN_MS) return
