@@ -569,6 +569,15 @@ export const MAX_SEARCH_TERMS_PER_MESSAGE = 1_000
  */
 export const MAX_SEARCH_MESSAGES = 20_000
 
+/**
+ * Parts the vault keeps the search index in (`search/shard/<n>`, by message id): a message arriving, edited or
+ * deleted rewrites the one part that holds it — about 1/64 of the index — not all of it.
+ */
+export const SEARCH_INDEX_SHARDS = 64
+
+/** How long after a change a search index part is saved to the vault (coalesced, like the message states). */
+export const SEARCH_INDEX_SAVE_DELAY_MS = 1_000
+
 /** Matches a search returns unless told otherwise, newest first. */
 export const DEFAULT_SEARCH_LIMIT = 50
 

@@ -186,6 +186,23 @@ export interface MessageStatesInit {
   saved?: SavedMessageStates
 }
 
+/**
+ * Follows a conversation's message states (a search index, `search/search-indexer.ts`): rooms and DMs hand theirs
+ * over as they make them, without knowing what follows them.
+ */
+export interface MessageStatesFollower {
+  follow(conversation: string, states: MessageStates): void
+}
+
+/** A message's text now, as a search index holds it: which version it is, and when the message was sent. */
+export interface LatestText {
+  id: string
+  /** The id of the latest version (the message's own id until it is edited). */
+  version: string
+  sentAtMs: number
+  text: string
+}
+
 const later = (a: { atMs: number; id: string }, b: { atMs: number; id: string }): boolean =>
   a.atMs > b.atMs || (a.atMs === b.atMs && a.id > b.id)
 
@@ -199,6 +216,7 @@ export class MessageStates {
   readonly #maxMessages: number
   readonly #maxPending: number
   readonly #timers: TimerHistory
+  #observer: ((id: string) => void) | undefined
 
   constructor(init: MessageStatesInit = {}) {
     this.#maxMessages = init.maxMessages ?? MAX_MESSAGE_STATES
@@ -234,6 +252,23 @@ export class MessageStates {
   get(id: string): MessageState | undefined {
     const entry = this.#entries.get(id)
     return entry === undefined ? undefined : view(entry)
+  }
+
+  /**
+   * Calls `observer` with the id of each message added, edited, deleted or dropped from here (the bound) from now
+   * on, once the change is made: what a search index needs to follow the texts without reading them all again.
+   */
+  observe(observer: (id: string) => void): void {
+    this.#observer = observer
+  }
+
+  /** Every message that has a text now (not deleted), with its latest version. */
+  *latestTexts(): Generator<LatestText> {
+    for (const entry of this.#entries.values()) {
+      const latest = entry.versions.at(-1)
+      if (entry.deleted !== undefined || latest === undefined) continue
+      yield { id: entry.id, version: latest.id, sentAtMs: entry.sentAtMs, text: latest.body }
+    }
   }
 
   /** The replies of the thread whose root is `rootId`, oldest first (by their senders' clocks). */
@@ -282,6 +317,7 @@ export class MessageStates {
     }
     this.#entries.set(entry.id, entry)
     this.#evict()
+    this.#observer?.(entry.id)
     const outcomes: ChangeOutcome[] = []
     // Replies that came before it count now: in its thread, or in the thread of its own root when it is a reply.
     for (const other of this.#entries.values()) {
@@ -368,6 +404,8 @@ export class MessageStates {
       this.#entries.delete(entry.id)
       expired.push(entry.id)
     }
+    // A search index following these states takes them out (their words leave the vault with them).
+    for (const id of expired) this.#observer?.(id)
     for (const [target, held] of this.#pending) {
       const kept = held.filter((c) => !past(this.#timers.expiresAtMs(c.sentAtMs, c.sentAtMs)))
       this.#pendingCount -= held.length - kept.length
@@ -433,6 +471,7 @@ export class MessageStates {
       }
       entry.reactions.set(key, next)
     }
+    if (change.kind !== 'react') this.#observer?.(entry.id)
     return { status: 'applied', update: { change, message: view(entry) } }
   }
 
@@ -461,7 +500,11 @@ export class MessageStates {
   }
 
   #evict(): void {
-    while (this.#entries.size > this.#maxMessages) this.#entries.delete(this.#entries.keys().next().value!)
+    while (this.#entries.size > this.#maxMessages) {
+      const oldest = this.#entries.keys().next().value!
+      this.#entries.delete(oldest)
+      this.#observer?.(oldest)
+    }
   }
 
   /** Everything, as the vault keeps it ({@link savedMessageStatesSchema}): no deleted text is in it. */

@@ -41,7 +41,7 @@ import {
   saveJoinedRoom,
 } from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
-import { dropFromSearchIndex, type SearchConversation } from '../search/vault-search.ts'
+import { SearchIndexer } from '../search/search-indexer.ts'
 import type {
   AbortOptions,
   Address,
@@ -158,6 +158,7 @@ export class SecureChatClient {
   #bundles: KeyBundleCache | undefined
   #keyring: DeviceKeyring | undefined
   #dms: DirectMessages | undefined
+  #search: SearchIndexer | undefined
   #direct: DirectConnections | undefined
   /** Catch-ups running, by room: a call meanwhile shares the running one. */
   readonly #catchingUp = new Map<string, Promise<HistoryProgress>>()
@@ -217,6 +218,14 @@ export class SecureChatClient {
   }
 
   /**
+   * With a vault, this device's search index across its rooms and DMs (`@securechat/sdk/search`), kept up to date
+   * as messages come, edits and deletes included: `client.search?.search('words')`.
+   */
+  get search(): SearchIndexer | undefined {
+    return this.#search
+  }
+
+  /**
    * Signs in (one wallet signature, unless a valid certificate is supplied) while libp2p starts
    * and dials the bootstrap relays. Throws {@link UnreachableError} when none answers, and stops
    * the node again if the wallet refuses.
@@ -258,6 +267,13 @@ export class SecureChatClient {
       throw err
     }
     this.#keyring = keyring
+    if (init.vault !== undefined) {
+      this.#search = await SearchIndexer.open(init.vault, { log: this.#log, ...options }).catch((err: unknown) => {
+        // Search is not worth failing a start for: the next start builds the index again.
+        this.#log.warn('search index not opened', { error: String(err) })
+        return undefined
+      })
+    }
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
     this.#device = device.keys
@@ -414,6 +430,7 @@ export class SecureChatClient {
         drained: (topic, options) => gossipDrained(libp2p, libp2p.services.pubsub, topic, options),
         stored: libp2pStoredIds(libp2p),
         ...(vault === undefined ? {} : { vault }),
+        ...(this.#search === undefined ? {} : { search: this.#search }),
         askStores: () => void this.#catchUpQuietly(room, { holdLive: false }),
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },
@@ -434,7 +451,6 @@ export class SecureChatClient {
     this.#rooms.set(roomId, room)
     room.addEventListener('message:expired', ({ detail }) => {
       this.#recent.drop(room.topic, detail.ids)
-      this.#dropFromSearch({ type: 'room', roomId, name: undefined }, detail.ids)
     })
     await this.#paceByTier(room, access.type === 'gated' ? access.rule : undefined, self.verified.address, options)
     const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
@@ -570,6 +586,7 @@ export class SecureChatClient {
           self: this.#self!,
           keyring: this.#keyring!,
           ...(this.#init.vault === undefined ? {} : { vault: this.#init.vault }),
+          ...(this.#search === undefined ? {} : { search: this.#search }),
           log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:dm'),
           history: {
             catchUp: (sink, options) => catchUpDms(sink, libp2pHistorySource(libp2p), options),
@@ -581,21 +598,9 @@ export class SecureChatClient {
         },
         this.#init.directMessages,
       )
-      this.#dms.addEventListener('message:expired', ({ detail }) =>
-        this.#dropFromSearch({ type: 'dm', address: detail.conversation }, detail.ids),
-      )
       this.#dms.start().catch((err: unknown) => this.#log.warn('direct messages did not start', { error: String(err) }))
     }
     return this.#dms
-  }
-
-  /** Messages past their disappearing timer leave the vault's search index too (`search/vault-search.ts`). */
-  #dropFromSearch(conversation: SearchConversation, ids: string[]): void {
-    const vault = this.#init.vault
-    if (vault === undefined) return
-    dropFromSearchIndex(vault, conversation, ids).catch((err: unknown) =>
-      this.#log.warn('expired messages not taken out of the search index', { error: String(err) }),
-    )
   }
 
   /** The direct-message conversation with `address` (all of its devices). */
@@ -614,6 +619,7 @@ export class SecureChatClient {
       this.#tierPaces.delete(room.topic)
     }
     await room?.stop({ forever: true })
+    this.#search?.forget(`room:${roomId}`)
     if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
   }
 

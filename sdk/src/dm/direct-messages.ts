@@ -33,7 +33,7 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { mentionsIn, mentionsToSend } from '../mentions.ts'
-import { type ChangeOutcome, isReaction } from '../message-state.ts'
+import { type ChangeOutcome, isReaction, type MessageStatesFollower } from '../message-state.ts'
 import type {
   AbortOptions,
   Address,
@@ -82,6 +82,8 @@ export interface DirectMessagesComponents {
   keyring: DeviceKeyring
   /** Where sessions persist; without one they live as long as the process. */
   vault?: Vault
+  /** The device's search index (`search/search-indexer.ts`): it follows each conversation's messages. */
+  search?: MessageStatesFollower
   log: Logger
   /** The relays' stores (`history/dm-catch-up.ts` over the connected relays); without them, delivery is live only. */
   history?: DmHistoryAccess
@@ -214,7 +216,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onDelivered: (detail) => this.#onDelivered(detail),
     })
     this.#history = new DmHistoryState({ vault, log })
-    this.#messages = new DmMessageLog({ vault, log })
+    this.#messages = new DmMessageLog({ vault, log, search: components.search })
     this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
     this.#outgoing = new DmOutgoing({
       vault,

@@ -12,7 +12,7 @@
 import { MESSAGE_STATES_SAVE_DELAY_MS } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
-import { MessageStates, savedMessageStatesSchema } from '../message-state.ts'
+import { MessageStates, type MessageStatesFollower, savedMessageStatesSchema } from '../message-state.ts'
 import type { Address } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import { checksumAddress } from './topics.ts'
@@ -25,10 +25,12 @@ export class DmMessageLog {
   readonly #vault: Vault | undefined
   readonly #log: Logger
   readonly #conversations = new Map<Address, MessageStates>()
+  readonly #search: MessageStatesFollower | undefined
 
-  constructor(init: { vault?: Vault | undefined; log: Logger }) {
+  constructor(init: { vault?: Vault | undefined; log: Logger; search?: MessageStatesFollower | undefined }) {
     this.#vault = init.vault
     this.#log = init.log
+    this.#search = init.search
   }
 
   async load(): Promise<void> {
@@ -37,8 +39,7 @@ export class DmMessageLog {
     for (const name of await vault.list(PREFIX)) {
       try {
         const saved = await vault.getJson(name, savedMessageStatesSchema)
-        if (saved !== undefined)
-          this.#conversations.set(checksumAddress(name.slice(PREFIX.length)), new MessageStates({ saved }))
+        if (saved !== undefined) this.#add(checksumAddress(name.slice(PREFIX.length)), new MessageStates({ saved }))
       } catch (err) {
         this.#log.warn('a DM conversation’s messages could not be read; it starts without them', {
           entry: name,
@@ -53,7 +54,7 @@ export class DmMessageLog {
     let states = this.#conversations.get(peer)
     if (states === undefined) {
       states = new MessageStates()
-      this.#conversations.set(peer, states)
+      this.#add(peer, states)
     }
     return states
   }
@@ -78,6 +79,11 @@ export class DmMessageLog {
       this.save(conversation)
     }
     return expired
+  }
+
+  #add(peer: Address, states: MessageStates): void {
+    this.#conversations.set(peer, states)
+    this.#search?.follow(`dm:${peer}`, states)
   }
 
   /** Saves the conversation with `peer` soon (coalesced). */

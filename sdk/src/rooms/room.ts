@@ -42,7 +42,13 @@ import { firstIssue } from '../json-records.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { acceptMentions, type DroppedMention, mentionsToSend } from '../mentions.ts'
-import { type ChangeOutcome, isReaction, MessageStates, type SavedMessageStates } from '../message-state.ts'
+import {
+  type ChangeOutcome,
+  isReaction,
+  MessageStates,
+  type MessageStatesFollower,
+  type SavedMessageStates,
+} from '../message-state.ts'
 import type {
   AbortOptions,
   Address,
@@ -124,6 +130,8 @@ export interface RoomComponents {
   stored?: (topic: string, ids: string[]) => Promise<ReadonlySet<string> | undefined>
   /** Where the room's sender keys persist (`room-store.ts`); without one they end with the room. */
   vault?: Vault
+  /** The device's search index (`search/search-indexer.ts`): it follows the room's messages. */
+  search?: MessageStatesFollower
   /**
    * Asks the relays' stores for the room's records again (the client's catch-up, live messages
    * flowing meanwhile): a message from before the point its sender's key reached us needs the
@@ -292,6 +300,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#received = new ReceivedIds()
     this.#messages = new MessageStates(init.messages === undefined ? {} : { saved: init.messages })
     this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
+    components.search?.follow(`room:${init.roomId}`, this.#messages)
     const position = init.position
     this.#gapHorizonMs =
       position === undefined || (position.lamport === 0 && position.ids.length === 0)

@@ -5,7 +5,9 @@
  * message is found and their words leave the saved index.
  *
  * Bounded: {@link MAX_SEARCH_MESSAGES} messages (the newest by their senders' clocks stay), each with at most
- * {@link MAX_SEARCH_TERMS_PER_MESSAGE} distinct terms of at most `MAX_SEARCH_TERM_CHARS` code points.
+ * {@link MAX_SEARCH_TERMS_PER_MESSAGE} distinct terms of at most `MAX_SEARCH_TERM_CHARS` code points. Kept up to
+ * date one message at a time, the bound is enforced in batches: it may hold a hundredth more for a while, and a
+ * message older than every one it dropped is not taken while it is full.
  */
 import { z } from 'zod'
 import { MAX_SEARCH_MESSAGES, MAX_SEARCH_TERM_CHARS, MAX_SEARCH_TERMS_PER_MESSAGE } from '../constants.ts'
@@ -54,8 +56,10 @@ export type SavedSearchIndex = z.infer<typeof savedSearchIndexSchema>
 
 export interface SearchIndexInit {
   maxMessages?: number
-  /** Loaded from the vault. */
-  saved?: SavedSearchIndex
+  /** Loaded from the vault (several parts: the shards `search-indexer.ts` keeps). */
+  saved?: SavedSearchIndex | SavedSearchIndex[]
+  /** Told each message added or taken out after the load (its owner saves the part that holds it). */
+  onChange?: (conversation: string, id: string) => void
 }
 
 interface Entry extends IndexedMessage {
@@ -70,11 +74,19 @@ export class SearchIndex {
   readonly #entries = new Map<string, Entry>()
   readonly #postings = new Map<string, Set<string>>()
   readonly #maxMessages: number
+  /** Taken above the bound until this many more, then trimmed back to it at once (one sort, not one per message). */
+  readonly #slack: number
+  /** The newest message dropped for the bound: older ones are not taken while the index is full. */
+  #floor: IndexedMessage | undefined
+  readonly #onChange: ((conversation: string, id: string) => void) | undefined
 
   constructor(init: SearchIndexInit = {}) {
     this.#maxMessages = init.maxMessages ?? MAX_SEARCH_MESSAGES
-    for (const saved of init.saved?.messages ?? []) this.#add(saved)
-    this.#evict()
+    this.#slack = Math.floor(this.#maxMessages / 100)
+    const parts = init.saved === undefined ? [] : Array.isArray(init.saved) ? init.saved : [init.saved]
+    for (const part of parts) for (const saved of part.messages) this.#add(saved)
+    this.#evict(0)
+    this.#onChange = init.onChange
   }
 
   get size(): number {
@@ -89,16 +101,29 @@ export class SearchIndex {
     return message
   }
 
-  /** Every indexed message. */
-  list(): IndexedMessage[] {
-    return [...this.#entries.values()].map(({ terms: _, ...message }) => message)
+  /** Every indexed message, or those of one conversation. */
+  list(conversation?: string): IndexedMessage[] {
+    const found: IndexedMessage[] = []
+    for (const { terms: _, ...message } of this.#entries.values()) {
+      if (conversation === undefined || message.conversation === conversation) found.push(message)
+    }
+    return found
   }
 
-  /** Indexes `text` as the message's words, replacing what it held (an edit). */
+  /**
+   * Indexes `text` as the message's words, replacing what it held (an edit). A message older than those the bound
+   * dropped is not taken while the index is full.
+   */
   set(message: IndexedMessage, text: string): void {
+    const full = this.#entries.size >= this.#maxMessages
+    if (full && this.#floor !== undefined && !newer(message, this.#floor)) {
+      this.remove(message.conversation, message.id)
+      return
+    }
     this.remove(message.conversation, message.id)
     this.#add({ ...message, terms: terms(text).slice(0, MAX_SEARCH_TERMS_PER_MESSAGE) })
-    this.#evict()
+    this.#onChange?.(message.conversation, message.id)
+    this.#evict(this.#slack)
   }
 
   /** Takes the message and its words out (a delete, or a message no longer kept). */
@@ -112,6 +137,7 @@ export class SearchIndex {
       holders?.delete(key)
       if (holders?.size === 0) this.#postings.delete(term)
     }
+    this.#onChange?.(conversation, id)
   }
 
   /**
@@ -139,9 +165,13 @@ export class SearchIndex {
     return options.limit === undefined ? found : found.slice(0, options.limit)
   }
 
-  /** Everything, as the vault keeps it ({@link savedSearchIndexSchema}). */
-  serialize(): SavedSearchIndex {
-    return { v: 1, messages: [...this.#entries.values()].map((entry) => ({ ...entry, terms: [...entry.terms] })) }
+  /** Everything, or the messages `keep` names, as the vault keeps it ({@link savedSearchIndexSchema}). */
+  serialize(keep?: (message: IndexedMessage) => boolean): SavedSearchIndex {
+    const messages: SavedSearchIndex['messages'] = []
+    for (const entry of this.#entries.values()) {
+      if (keep === undefined || keep(entry)) messages.push({ ...entry, terms: [...entry.terms] })
+    }
+    return { v: 1, messages }
   }
 
   #add(entry: Entry): void {
@@ -154,11 +184,15 @@ export class SearchIndex {
     }
   }
 
-  #evict(): void {
-    if (this.#entries.size <= this.#maxMessages) return
+  #evict(slack: number): void {
+    if (this.#entries.size <= this.#maxMessages + slack) return
     const oldestFirst = [...this.#entries.values()].sort((a, b) => (newer(a, b) ? 1 : -1))
-    for (const entry of oldestFirst.slice(0, this.#entries.size - this.#maxMessages)) {
-      this.remove(entry.conversation, entry.id)
+    const dropped = oldestFirst.slice(0, this.#entries.size - this.#maxMessages)
+    for (const entry of dropped) this.remove(entry.conversation, entry.id)
+    const newest = dropped.at(-1)
+    if (newest !== undefined && (this.#floor === undefined || newer(newest, this.#floor))) {
+      const { terms: _, ...message } = newest
+      this.#floor = message
     }
   }
 }

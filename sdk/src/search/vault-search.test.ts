@@ -7,7 +7,8 @@ import type { Address, MessageChange } from '../types.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
 import { platformVaultBackend } from '../vault/vault.node.ts'
 import { openVault, type Vault } from '../vault/vault.ts'
-import { SEARCH_INDEX_ENTRY, searchHistory } from './vault-search.ts'
+import { SEARCH_SHARD_PREFIX, SearchIndexer } from './search-indexer.ts'
+import { searchHistory } from './vault-search.ts'
 
 const ALICE = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' as Address
 const BOB = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC' as Address
@@ -69,18 +70,25 @@ describe('searchHistory', () => {
       expect(await searchHistory(vault, 'pangolin', { roomId: ROOM_ID })).toEqual([])
       expect(await searchHistory(vault, 'pangolin', { dm: BOB.toLowerCase() })).toHaveLength(1)
 
-      // A delete saved by the room: the next search forgets the message and its words leave the saved index.
+      // A delete as a client's room folds it, the index following the room: its words leave the saved index.
+      const indexer = await SearchIndexer.open(vault)
+      expect(indexer.stats.rebuilds).toBe(0)
+      indexer.follow(`room:${ROOM_ID}`, room)
       room.change(change(11, 2, { kind: 'delete' }))
       await vault.putJson(`room/messages/${ROOM_ID}`, room.serialize())
+      await indexer.flush()
       expect(await searchHistory(vault, 'narwhal')).toEqual([])
-      const index = Buffer.from((await vault.get(SEARCH_INDEX_ENTRY))!).toString('utf8')
+      const parts = await Promise.all((await vault.list(SEARCH_SHARD_PREFIX)).map((name) => vault.get(name)))
+      const index = Buffer.concat(parts.map((part) => part!)).toString('utf8')
       expect(index).not.toContain('narwhal')
       expect(index).toContain('axolotl')
       expect(index).not.toContain('quokka')
     })
-    // Closed and opened again: the index was saved, and no word of it is on disk in the clear.
+    // Closed and opened again: the index was saved (not built again), and no word of it is on disk in the clear.
     await withVault(dir, async (vault) => {
-      expect(await searchHistory(vault, 'axolotl')).toHaveLength(1)
+      const indexer = await SearchIndexer.open(vault)
+      expect(indexer.stats).toMatchObject({ rebuilds: 0, loaded: 3 })
+      expect(await indexer.search('axolotl')).toHaveLength(1)
     })
     const bytes = await dirBytes(dir)
     for (const word of ['axolotl', 'pangolin', 'wombat', 'hello'])

@@ -1,0 +1,223 @@
+/**
+ * The search index of a device, kept up to date as messages come instead of rebuilt at each search. Rooms and DMs
+ * hand it their message states (`follow`, `MessageStatesFollower`): it brings the index in line with them once
+ * (no vault read: the states are in memory already), then takes each message added, edited, deleted or dropped as
+ * it happens (`MessageStates.observe`) — an edit is found by its new text only, a delete's words leave the index.
+ *
+ * In the vault, encrypted like every entry and nowhere else, in {@link SEARCH_INDEX_SHARDS} parts by message id, so
+ * a change rewrites the part that holds the message (coalesced, {@link SEARCH_INDEX_SAVE_DELAY_MS}), not the index:
+ *
+ * ```
+ * search/meta      = { v: 2, shards }   (written once the parts hold every conversation's messages)
+ * search/shard/<n> = SavedSearchIndex   (search-index.ts: the messages whose id falls in part n, with their terms)
+ * ```
+ *
+ * Without `search/meta` (a vault of an earlier version, whose `search/index` was one entry rewritten at each
+ * search), the index is built once from every message state in the vault ({@link SearchIndexerStats.rebuilds}).
+ */
+import { z } from 'zod'
+import {
+  DEFAULT_SEARCH_LIMIT,
+  MAX_SEARCH_MESSAGES,
+  SEARCH_INDEX_SAVE_DELAY_MS,
+  SEARCH_INDEX_SHARDS,
+} from '../constants.ts'
+import { checksumAddress } from '../dm/topics.ts'
+import { utf8 } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import type { MessageStates, MessageStatesFollower } from '../message-state.ts'
+import type { AbortOptions } from '../types.ts'
+import type { Vault } from '../vault/vault.ts'
+import { type IndexedMessage, type SavedSearchIndex, SearchIndex, savedSearchIndexSchema } from './search-index.ts'
+import {
+  readConversationStates,
+  readMessageTexts,
+  resolveResults,
+  type SearchHistoryOptions,
+  type SearchResult,
+} from './vault-states.ts'
+
+export const SEARCH_META_ENTRY = 'search/meta'
+export const SEARCH_SHARD_PREFIX = 'search/shard/'
+/** The index of earlier versions: one entry, rewritten whole at each search. Removed once the parts are built. */
+const LEGACY_INDEX_ENTRY = 'search/index'
+
+const metaSchema = z.object({ v: z.literal(2), shards: z.number().int().positive() }).strict()
+
+/** What the index did since it was opened: the web app shows it, tests and the bench read it. */
+export interface SearchIndexerStats {
+  /** Builds from every message state in the vault (no index was saved yet, or it was unreadable). */
+  rebuilds: number
+  /** Messages loaded from the saved parts when opened. */
+  loaded: number
+  /** Messages indexed or taken out one at a time since (arrivals, edits, deletes, the bound). */
+  updates: number
+  /** Parts written to the vault. */
+  shardWrites: number
+  /** Bytes of the parts written (plaintext, before the vault's encryption). */
+  bytesWritten: number
+}
+
+export interface SearchIndexerOptions extends AbortOptions {
+  maxMessages?: number
+  log?: Logger
+}
+
+const shardOf = (id: string): number => Number.parseInt(id.slice(0, 6), 16) % SEARCH_INDEX_SHARDS
+const shardName = (shard: number): string => `${SEARCH_SHARD_PREFIX}${shard.toString().padStart(2, '0')}`
+
+export class SearchIndexer implements MessageStatesFollower {
+  readonly #vault: Vault
+  readonly #log: Logger | undefined
+  readonly #index: SearchIndex
+  /** The states of the conversations followed, by `room:<id>` / `dm:<address>`: results read their texts. */
+  readonly #followed = new Map<string, MessageStates>()
+  readonly #stats: SearchIndexerStats
+
+  private constructor(vault: Vault, saved: SavedSearchIndex[], options: SearchIndexerOptions) {
+    this.#vault = vault
+    this.#log = options.log
+    this.#index = new SearchIndex({
+      maxMessages: options.maxMessages ?? MAX_SEARCH_MESSAGES,
+      saved,
+      onChange: (_, id) => this.#changed(id),
+    })
+    this.#stats = { rebuilds: 0, loaded: this.#index.size, updates: 0, shardWrites: 0, bytesWritten: 0 }
+  }
+
+  /** Opens the vault's index: its saved parts, or — none saved yet — built once from the vault's message states. */
+  static async open(vault: Vault, options: SearchIndexerOptions = {}): Promise<SearchIndexer> {
+    const saved = await loadShards(vault, options.log)
+    if (saved !== undefined) return new SearchIndexer(vault, saved, options)
+    const indexer = new SearchIndexer(vault, [], options)
+    await indexer.rebuild(options)
+    return indexer
+  }
+
+  get stats(): Readonly<SearchIndexerStats> {
+    return { ...this.#stats }
+  }
+
+  /** Messages indexed. */
+  get size(): number {
+    return this.#index.size
+  }
+
+  /**
+   * Throws the index away and builds it from every message state in the vault (what each search did before the
+   * index was kept up to date), then saves every part.
+   */
+  async rebuild(options: AbortOptions = {}): Promise<void> {
+    for (const message of this.#index.list()) this.#index.remove(message.conversation, message.id)
+    const texts = await readMessageTexts(this.#vault, {
+      ...options,
+      ...(this.#log === undefined ? {} : { log: this.#log }),
+    })
+    // Newest first: once full, the index takes no older one (no sort of the whole at each message).
+    texts.sort((a, b) => b.sentAtMs - a.sentAtMs || (a.id < b.id ? 1 : -1))
+    for (const { conversation, id, version, sentAtMs, text } of texts) {
+      this.#index.set({ conversation, id, version, sentAtMs }, text)
+    }
+    this.#stats.rebuilds += 1
+    this.#stats.updates = 0
+    await Promise.all(Array.from({ length: SEARCH_INDEX_SHARDS }, (_, shard) => this.#save(shard, 0)))
+    await this.#vault.putJson(SEARCH_META_ENTRY, { v: 2, shards: SEARCH_INDEX_SHARDS })
+    await this.#vault.delete(LEGACY_INDEX_ENTRY)
+  }
+
+  /**
+   * Follows a conversation's states from now on, after bringing the index in line with them: a message whose
+   * latest version is not the one indexed is indexed again, one without a text (deleted) or no longer kept leaves.
+   */
+  follow(conversation: string, states: MessageStates): void {
+    this.#followed.set(conversation, states)
+    const kept = new Set<string>()
+    for (const { id, version, sentAtMs, text } of states.latestTexts()) {
+      kept.add(id)
+      if (this.#index.get(conversation, id)?.version !== version) {
+        this.#index.set({ conversation, id, version, sentAtMs }, text)
+      }
+    }
+    for (const { id } of this.#index.list(conversation)) if (!kept.has(id)) this.#index.remove(conversation, id)
+    states.observe((id) => this.#observed(conversation, states, id))
+  }
+
+  /** A conversation left: its messages leave the index. */
+  forget(conversation: string): void {
+    this.#followed.delete(conversation)
+    for (const { id } of this.#index.list(conversation)) this.#index.remove(conversation, id)
+  }
+
+  /** The messages matching every term of `query` (the last as a prefix), newest first, with their texts now. */
+  async search(
+    query: string,
+    options: SearchHistoryOptions & { roomName?: (roomId: string) => string | undefined } = {},
+  ): Promise<SearchResult[]> {
+    const conversation =
+      options.roomId !== undefined
+        ? `room:${options.roomId}`
+        : options.dm !== undefined
+          ? `dm:${checksumAddress(options.dm)}`
+          : undefined
+    const hits = this.#index.query(query, {
+      ...(conversation === undefined ? {} : { conversation }),
+      limit: options.limit ?? DEFAULT_SEARCH_LIMIT,
+    })
+    const statesOf = async (key: string): Promise<MessageStates | undefined> =>
+      this.#followed.get(key) ?? (await readConversationStates(this.#vault, key, options))
+    return resolveResults(this.#vault, hits, query, statesOf, options)
+  }
+
+  /** Writes the parts changed and not written yet now (a sign-out, a test). */
+  async flush(): Promise<void> {
+    await this.#vault.flush()
+  }
+
+  #observed(conversation: string, states: MessageStates, id: string): void {
+    const state = states.get(id)
+    const latest = state?.versions.at(-1)
+    if (state === undefined || state.deleted || state.text === undefined || latest === undefined) {
+      this.#index.remove(conversation, id)
+    } else if (this.#index.get(conversation, id)?.version !== latest.id) {
+      this.#index.set({ conversation, id, version: latest.id, sentAtMs: state.sentAtMs }, state.text)
+    }
+  }
+
+  #changed(id: string): void {
+    this.#stats.updates += 1
+    this.#save(shardOf(id), SEARCH_INDEX_SAVE_DELAY_MS).catch((err: unknown) =>
+      this.#log?.warn('a part of the search index was not saved', { error: String(err) }),
+    )
+  }
+
+  #save(shard: number, delayMs: number): Promise<void> {
+    return this.#vault.putLatest(
+      shardName(shard),
+      () => {
+        const bytes = utf8.encode(JSON.stringify(this.#index.serialize((m: IndexedMessage) => shardOf(m.id) === shard)))
+        this.#stats.shardWrites += 1
+        this.#stats.bytesWritten += bytes.byteLength
+        return bytes
+      },
+      { delayMs },
+    )
+  }
+}
+
+/** The saved parts, or undefined when the index must be built (none saved, another layout, or unreadable). */
+async function loadShards(vault: Vault, log: Logger | undefined): Promise<SavedSearchIndex[] | undefined> {
+  try {
+    const meta = await vault.getJson(SEARCH_META_ENTRY, metaSchema)
+    if (meta === undefined || meta.shards !== SEARCH_INDEX_SHARDS) return undefined
+    const parts: SavedSearchIndex[] = []
+    for (const name of await vault.list(SEARCH_SHARD_PREFIX)) {
+      const part = await vault.getJson(name, savedSearchIndexSchema)
+      if (part !== undefined) parts.push(part)
+    }
+    return parts
+  } catch (err) {
+    // Derived from the message states: an unreadable index is built again from them.
+    log?.warn('the search index could not be read; it is built again', { error: String(err) })
+    return undefined
+  }
+}
