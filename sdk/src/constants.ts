@@ -575,8 +575,12 @@ export const MAX_SEARCH_MESSAGES = 20_000
  */
 export const SEARCH_INDEX_SHARDS = 64
 
-/** How long after a change a search index part is saved to the vault (coalesced, like the message states). */
-export const SEARCH_INDEX_SAVE_DELAY_MS = 1_000
+/**
+ * How long after a change a search index part is saved to the vault (coalesced, like the message states). Longer
+ * than {@link MESSAGE_STATES_SAVE_DELAY_MS}: the vault writes in order, so a part is durable only after the states
+ * it follows — a crash leaves the index behind the states (the next load catches it up), never ahead.
+ */
+export const SEARCH_INDEX_SAVE_DELAY_MS = 1_500
 
 /** Matches a search returns unless told otherwise, newest first. */
 export const DEFAULT_SEARCH_LIMIT = 50

@@ -97,9 +97,13 @@ describe('SearchIndexer', () => {
     for (let n = 1; n <= 200; n++) text(room, n, `message number ${n} about topic${n % 7}`)
     await indexer.flush()
     const before = indexer.stats
+    expect(before.saving).toBe(0)
+    const saved = new Promise((resolve) => indexer.addEventListener('index:saved', resolve, { once: true }))
     text(room, 201, 'one more arrival')
-    await indexer.flush()
+    expect(indexer.stats.saving).toBe(1)
+    await saved
     const after = indexer.stats
+    expect(after.saving).toBe(0)
     expect(after.shardWrites - before.shardWrites).toBe(1)
     expect(after.updates - before.updates).toBe(1)
     // A part holds about 1/SEARCH_INDEX_SHARDS of the index, not all of it.

@@ -56,6 +56,13 @@ export interface SearchIndexerStats {
   shardWrites: number
   /** Bytes of the parts written (plaintext, before the vault's encryption). */
   bytesWritten: number
+  /** Changes not durable yet (their part's write is coming): 0 once the vault holds the index as it is. */
+  saving: number
+}
+
+export interface SearchIndexerEvents {
+  /** Every change so far is durable in the vault (`stats.saving` is 0 again). */
+  'index:saved': Event
 }
 
 export interface SearchIndexerOptions extends AbortOptions {
@@ -65,8 +72,9 @@ export interface SearchIndexerOptions extends AbortOptions {
 
 const shardOf = (id: string): number => Number.parseInt(id.slice(0, 6), 16) % SEARCH_INDEX_SHARDS
 const shardName = (shard: number): string => `${SEARCH_SHARD_PREFIX}${shard.toString().padStart(2, '0')}`
+const shardFromName = (name: string): number => Number(name.slice(SEARCH_SHARD_PREFIX.length))
 
-export class SearchIndexer implements MessageStatesFollower {
+export class SearchIndexer extends EventTarget implements MessageStatesFollower {
   readonly #vault: Vault
   readonly #log: Logger | undefined
   readonly #index: SearchIndex
@@ -75,6 +83,7 @@ export class SearchIndexer implements MessageStatesFollower {
   readonly #stats: SearchIndexerStats
 
   private constructor(vault: Vault, saved: SavedSearchIndex[], options: SearchIndexerOptions) {
+    super()
     this.#vault = vault
     this.#log = options.log
     this.#index = new SearchIndex({
@@ -82,7 +91,7 @@ export class SearchIndexer implements MessageStatesFollower {
       saved,
       onChange: (_, id) => this.#changed(id),
     })
-    this.#stats = { rebuilds: 0, loaded: this.#index.size, updates: 0, shardWrites: 0, bytesWritten: 0 }
+    this.#stats = { rebuilds: 0, loaded: this.#index.size, updates: 0, shardWrites: 0, bytesWritten: 0, saving: 0 }
   }
 
   /** Opens the vault's index: its saved parts, or — none saved yet — built once from the vault's message states. */
@@ -120,7 +129,14 @@ export class SearchIndexer implements MessageStatesFollower {
     }
     this.#stats.rebuilds += 1
     this.#stats.updates = 0
-    await Promise.all(Array.from({ length: SEARCH_INDEX_SHARDS }, (_, shard) => this.#save(shard, 0)))
+    // Only the parts that hold messages are written (each write is a file synced to disk on Node): a new vault
+    // writes none; a part left from an earlier build is deleted.
+    const filled = new Set(this.#index.list().map((message) => shardOf(message.id)))
+    const stale = (await this.#vault.list(SEARCH_SHARD_PREFIX)).filter((name) => !filled.has(shardFromName(name)))
+    await Promise.all([
+      ...[...filled].map((shard) => this.#save(shard, 0)),
+      ...stale.map((name) => this.#vault.delete(name)),
+    ])
     await this.#vault.putJson(SEARCH_META_ENTRY, { v: 2, shards: SEARCH_INDEX_SHARDS })
     await this.#vault.delete(LEGACY_INDEX_ENTRY)
   }
@@ -185,9 +201,13 @@ export class SearchIndexer implements MessageStatesFollower {
 
   #changed(id: string): void {
     this.#stats.updates += 1
-    this.#save(shardOf(id), SEARCH_INDEX_SAVE_DELAY_MS).catch((err: unknown) =>
-      this.#log?.warn('a part of the search index was not saved', { error: String(err) }),
-    )
+    this.#stats.saving += 1
+    this.#save(shardOf(id), SEARCH_INDEX_SAVE_DELAY_MS)
+      .catch((err: unknown) => this.#log?.warn('a part of the search index was not saved', { error: String(err) }))
+      .finally(() => {
+        this.#stats.saving -= 1
+        if (this.#stats.saving === 0) this.dispatchEvent(new Event('index:saved'))
+      })
   }
 
   #save(shard: number, delayMs: number): Promise<void> {

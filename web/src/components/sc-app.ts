@@ -16,7 +16,6 @@ import { loadLastSession } from '../state/device-store.ts'
 import type { Notifications } from '../state/notifications.ts'
 import type { Session } from '../state/session.ts'
 import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
-import { revealMessage } from './reveal-message.ts'
 import './sc-sign-in.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
@@ -282,6 +281,7 @@ export class ScApp extends LitElement {
           signedIn
             ? html`<div class="who">
               <span class="net ${session.network}" role="status" data-testid="network">${session.network}</span>
+              <sc-search @message-jump=${this.#onJump}></sc-search>
               <span title=${session.address ?? ''} data-testid="address">${session.ensName ?? shortAddress(session.address ?? '')}</span>
               <button class="secondary" @click=${() => session.signOut()}>Sign out</button>
             </div>`
@@ -379,12 +379,12 @@ export class ScApp extends LitElement {
     this.notifications?.showing(page === 'chat' ? selected : undefined)
   }
 
-  /** A mention picked in the Mentions view: its conversation opens at the message. */
+  /** A mention picked in the Mentions view, or a search result: its conversation opens at the message. */
   async #onJump(event: CustomEvent<{ conversation: string; message: string }>): Promise<void> {
     this.#show('chat', event.detail.conversation)
     await this.updateComplete
     const view = this.renderRoot.querySelector('sc-chat-view')
-    if (view !== null) await revealMessage(view, event.detail.message)
+    if (view !== null) await view.showMessage(event.detail.message)
   }
 
   readonly #onHash = (): void => {

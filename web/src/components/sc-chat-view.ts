@@ -18,6 +18,7 @@ import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-tim
 import { mentionedMark, mentionStyles } from './mention-marks.ts'
 import { messageBody } from './message-body.ts'
 import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
+import { revealMessage } from './reveal-message.ts'
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-disappear-dialog.ts'
@@ -105,6 +106,11 @@ export class ScChatView extends LitElement {
       }
       .thread ol.messages > li {
         max-width: 100%;
+      }
+      /* The message a search result opened. */
+      .messages > li[data-found] {
+        outline: 3px solid #f59e0b;
+        outline-offset: -3px;
       }
       .newest {
         position: absolute;
@@ -705,6 +711,23 @@ export class ScChatView extends LitElement {
       this.problem = describeError(err)
       throw err
     }
+  }
+
+  /**
+   * Opens message `id` where it is shown — in its thread when it is a reply (the thread opens) — scrolled to,
+   * marked and focused (`reveal-message.ts`): a jump from the Mentions view or a search result. False when the
+   * conversation does not show it.
+   */
+  async showMessage(id: string): Promise<boolean> {
+    // After the update that opened the conversation: it starts at the newest messages, which this leaves.
+    await this.updateComplete
+    const threads = this.conversations?.threads(this.conversation) ?? new Map<string, ChatEntry[]>()
+    const root = [...threads].find(([, replies]) => replies.some((entry) => entry.id === id))?.[0]
+    this.thread = root
+    this.open = undefined
+    // Away from the newest: what arrives meanwhile does not scroll the list from the message.
+    this.reading = true
+    return revealMessage(this, id, root === undefined ? 'room' : 'thread')
   }
 
   #onScroll(): void {

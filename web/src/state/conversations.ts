@@ -670,6 +670,19 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /**
+   * A message search found that this history does not hold (older than what it keeps): shown where its time puts
+   * it, so a jump to it lands on it. Not counted unread.
+   */
+  showFound(id: string, entry: ChatEntry): void {
+    const history = this.#history.get(id) ?? []
+    if (!this.#views.has(id) || history.some((e) => e.id === entry.id)) return
+    const at = history.findIndex((e) => e.sentAtMs > entry.sentAtMs)
+    history.splice(at === -1 ? history.length : at, 0, entry)
+    this.#history.set(id, history)
+    this.#changed()
+  }
+
   markRead(id: string): void {
     const view = this.#views.get(id)
     if (view === undefined || view.unread === 0) return

@@ -1,0 +1,28 @@
+import { terms, words } from '@securechat/sdk/search'
+
+/** A run of a snippet: a word the query matched (`hit`, drawn marked) or the text between. */
+export interface SnippetPart {
+  text: string
+  hit: boolean
+}
+
+/**
+ * `snippet` cut into the words `query` matches — the way the index matched them: whole terms, the last as a prefix,
+ * case and accents folded — and the text between, for lit to draw as text nodes and `<mark>`s (no HTML path).
+ */
+export function snippetParts(snippet: string, query: string): SnippetPart[] {
+  const wanted = terms(query)
+  const last = wanted.pop()
+  const parts: SnippetPart[] = []
+  let at = 0
+  for (const word of words(snippet)) {
+    // A word that folds to several terms (`½`) is one run, marked once.
+    if (word.start < at) continue
+    if (!wanted.includes(word.term) && (last === undefined || !word.term.startsWith(last))) continue
+    if (word.start > at) parts.push({ text: snippet.slice(at, word.start), hit: false })
+    parts.push({ text: snippet.slice(word.start, word.end), hit: true })
+    at = word.end
+  }
+  if (at < snippet.length) parts.push({ text: snippet.slice(at), hit: false })
+  return parts
+}
