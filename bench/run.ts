@@ -23,6 +23,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'scale-room': () => import('./scale-room.ts'),
   'scale-rooms': () => import('./scale-rooms.ts'),
   'join-burst': () => import('./join-burst.ts'),
+  search: () => import('./search.ts'),
 }
 
 /**

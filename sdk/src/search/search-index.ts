@@ -26,28 +26,24 @@ export interface IndexedMessage {
 
 const idSchema = z.string().regex(/^[0-9a-f]{32}$|^[0-9a-f]{64}$/)
 
-/** What {@link SearchIndex.serialize} writes (JSON): the vault entry `search/index`. */
+/**
+ * What {@link SearchIndex.serialize} writes (JSON): a part of the index in the vault. Compact, as it is read at
+ * each start: the conversations once, then per message `[conversation's index, id, version, sentAtMs, terms]`,
+ * the terms joined by a space (a term never holds one: words are runs of letters and digits).
+ */
 export const savedSearchIndexSchema = z
   .object({
-    v: z.literal(1),
+    v: z.literal(2),
+    conversations: z.array(z.string().regex(/^room:[0-9a-f]{64}$|^dm:0x[0-9a-fA-F]{40}$/)).max(MAX_SEARCH_MESSAGES),
     messages: z
       .array(
-        z
-          .object({
-            conversation: z.string().regex(/^room:[0-9a-f]{64}$|^dm:0x[0-9a-fA-F]{40}$/),
-            id: idSchema,
-            version: idSchema,
-            sentAtMs: recordTimeSchema,
-            terms: z
-              .array(
-                z
-                  .string()
-                  .min(1)
-                  .max(MAX_SEARCH_TERM_CHARS * 2),
-              )
-              .max(MAX_SEARCH_TERMS_PER_MESSAGE),
-          })
-          .strict(),
+        z.tuple([
+          z.number().int().nonnegative(),
+          idSchema,
+          idSchema,
+          recordTimeSchema,
+          z.string().max(MAX_SEARCH_TERMS_PER_MESSAGE * (MAX_SEARCH_TERM_CHARS * 2 + 1)),
+        ]),
       )
       .max(MAX_SEARCH_MESSAGES),
   })
@@ -84,7 +80,14 @@ export class SearchIndex {
     this.#maxMessages = init.maxMessages ?? MAX_SEARCH_MESSAGES
     this.#slack = Math.floor(this.#maxMessages / 100)
     const parts = init.saved === undefined ? [] : Array.isArray(init.saved) ? init.saved : [init.saved]
-    for (const part of parts) for (const saved of part.messages) this.#add(saved)
+    for (const part of parts) {
+      for (const [at, id, version, sentAtMs, joined] of part.messages) {
+        const conversation = part.conversations[at]
+        if (conversation === undefined) continue
+        const terms = joined === '' ? [] : joined.split(' ').slice(0, MAX_SEARCH_TERMS_PER_MESSAGE)
+        this.#add({ conversation, id, version, sentAtMs, terms })
+      }
+    }
     this.#evict(0)
     this.#onChange = init.onChange
   }
@@ -167,11 +170,24 @@ export class SearchIndex {
 
   /** Everything, or the messages `keep` names, as the vault keeps it ({@link savedSearchIndexSchema}). */
   serialize(keep?: (message: IndexedMessage) => boolean): SavedSearchIndex {
+    const conversations: string[] = []
+    const at = new Map<string, number>()
     const messages: SavedSearchIndex['messages'] = []
     for (const entry of this.#entries.values()) {
-      if (keep === undefined || keep(entry)) messages.push({ ...entry, terms: [...entry.terms] })
+      if (keep !== undefined && !keep(entry)) continue
+      let n = at.get(entry.conversation)
+      if (n === undefined) {
+        n = conversations.push(entry.conversation) - 1
+        at.set(entry.conversation, n)
+      }
+      messages.push([n, entry.id, entry.version, entry.sentAtMs, entry.terms.join(' ')])
     }
-    return { v: 1, messages }
+    return { v: 2, conversations, messages }
+  }
+
+  /** The terms message `id` of `conversation` is indexed by (tests, and what a part holds). */
+  termsOf(conversation: string, id: string): readonly string[] | undefined {
+    return this.#entries.get(keyOf(conversation, id))?.terms
   }
 
   #add(entry: Entry): void {
