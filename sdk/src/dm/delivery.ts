@@ -59,8 +59,6 @@ export interface DmDeliveryComponents {
   onDeps: (device: RemoteDevice, recordId: string, deps: readonly string[]) => void
   /** Where a late text belongs in its conversation (`before`), and its `deps` as message ids. */
   arrivals: LateArrivals
-  /** Whether this device handled the record (live or fetched). */
-  handled: (recordId: string) => boolean
 }
 
 export class DmDelivery {
@@ -136,7 +134,7 @@ export class DmDelivery {
     }
     if (envelope.deps !== undefined) this.#c.onDeps(device, accepted.recordId, envelope.deps)
     const deps = envelope.deps ?? []
-    this.#c.arrivals.arrived(accepted.recordId, deps, this.#c.handled, envelope.id)
+    const before = this.#c.arrivals.delivered(accepted.recordId, deps, envelope.id)
     const self = this.#c.self
     let conversation: Address
     let direction: DirectMessage['direction']
@@ -181,7 +179,7 @@ export class DmDelivery {
       mentions: this.#mentions(envelope).mentions ?? [],
       sentAtMs: envelope.sentAtMs,
       deps: this.#c.arrivals.messageIdsOf(deps),
-      before: this.#c.arrivals.placeOf(accepted.recordId),
+      before,
       receivedAtMs: Date.now(),
       handshake,
     })

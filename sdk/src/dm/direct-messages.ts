@@ -241,7 +241,6 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onUndecryptable: (detail) => this.#onUndecryptable(detail),
       onDeps: (device, recordId, deps) => this.#gaps?.saw(device, recordId, deps),
       arrivals: this.#arrivals,
-      handled: (recordId) => this.#history.handled(recordId),
     })
     this.#gaps =
       components.gaps === undefined

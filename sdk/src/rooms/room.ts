@@ -840,9 +840,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#lamport = Math.max(this.#lamport, accepted.record.lamport)
     this.#remember(accepted.id)
     this.#position.advance(accepted.record.lamport, accepted.id)
-    const deps = followDeps ? accepted.record.deps : []
-    this.#arrivals.arrived(accepted.id, deps, (id) => this.#seenIds.has(id))
-    this.#gaps?.saw(accepted.id, deps)
+    this.#gaps?.saw(accepted.id, followDeps ? accepted.record.deps : [])
     return true
   }
 
@@ -1072,6 +1070,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       return 'delivered'
     }
     if (envelope.kind !== 'text') {
+      // Handed over as a change, not a list item; a later text may name it.
+      this.#arrivals.delivered(id, record.deps)
       const change: MessageChange = {
         ...changeOf(envelope, (dropped) => this.#droppedMentions(id, dropped)),
         id,
@@ -1125,7 +1125,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
           deps: record.deps,
-          before: this.#arrivals.placeOf(id),
+          before: this.#arrivals.delivered(id, record.deps),
           receivedAtMs: Date.now(),
           record: bytes,
         },
@@ -1214,7 +1214,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sender: accepted.certificate.address,
           senderPeerId: accepted.from,
           sentAtMs: accepted.record.sentAtMs,
-          before: this.#arrivals.placeOf(accepted.id),
+          before: this.#arrivals.delivered(accepted.id, accepted.record.deps),
           reason,
           record: accepted.bytes,
         },
