@@ -44,6 +44,14 @@ describe('late placement: a conversation list in the order its messages were wri
     ).toEqual(['1', '2', '3', '4', '5'])
   })
 
+  it('behavior: a long run, each naming the three before it, delivered after the message that names its last (CI: 866–869, 862–865, …)', () => {
+    const arrivals: Arrival[] = [['0', undefined, []]]
+    const names = (n: number): string[] => [n - 3, n - 2, n - 1].filter((i) => i >= 0).map(String)
+    arrivals.push(['70', undefined, names(70)])
+    for (let n = 1; n < 70; n += 1) arrivals.push([String(n), n >= 67 ? '70' : undefined, names(n)])
+    expect(list(arrivals)).toEqual(Array.from({ length: 71 }, (_, i) => String(i)))
+  })
+
   it('behavior: a message that names old ones but came in order stays where it came (no sort by clock)', () => {
     expect(
       list([

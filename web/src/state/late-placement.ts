@@ -33,21 +33,27 @@ export class LatePlacement {
     this.#depsOf.clear()
   }
 
-  /** Each message `id` names (and theirs in turn) that is shown after it moves to just above it. */
+  /**
+   * What message `id` names, shown below a message that names it, goes just above the first such message; and so on
+   * for what the raised ones name. (Just above `id` is not enough: the run a catch-up brings names itself, three
+   * back each, and would come out in reversed blocks.)
+   */
   #raiseNamed<T extends { id: string }>(history: T[], id: string): void {
     const visited = new Set<string>()
     const next = [id]
-    // Ids are hashes of records that name earlier ones: no cycle, but a hostile DM sender chooses its message ids.
+    // Each entry is looked at once: ids are hashes of records that name earlier ones, so no cycle — but a hostile DM
+    // sender chooses its message ids.
     while (next.length > 0) {
-      const current = next.pop()!
+      const current = next.shift()!
       if (visited.has(current)) continue
       visited.add(current)
       for (const dep of this.#depsOf.get(current) ?? []) {
-        const at = history.findIndex((e) => e.id === current)
-        const named = history.findIndex((e) => e.id === dep)
-        if (at === -1 || named <= at) continue
-        const [moved] = history.splice(named, 1)
-        history.splice(at, 0, moved!)
+        const at = history.findIndex((e) => e.id === dep)
+        if (at === -1) continue
+        const namer = history.findIndex((e, i) => i < at && this.#depsOf.get(e.id)?.includes(dep) === true)
+        if (namer === -1) continue
+        const [moved] = history.splice(at, 1)
+        history.splice(namer, 0, moved!)
         next.push(dep)
       }
     }
