@@ -35,15 +35,16 @@ describe('securechat members', () => {
     )
     const { room, invite } = await alice!.client.createRoom({ name: 'who is here' })
     await room.waitForPeers()
+    const carolJoiningAtMs = Date.now()
     for (const device of [bob!, carol!]) {
       const joined = nextMemberEvent(room, 'member:joined', device.client.peerId.toString())
       await (await device.client.joinRoom(invite)).waitForPeers()
       await joined
     }
     const carolLeft = nextMemberEvent(room, 'member:left', carol!.client.peerId.toString())
-    const carolLeftAtMs = Date.now()
     await carol!.close()
     await carolLeft
+    const carolLeftAtMs = Date.now()
 
     const dave = Wallet.createRandom()
     const json = await runCli(['members', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: dave.privateKey })
@@ -55,7 +56,8 @@ describe('securechat members', () => {
     expect(of(dave.address)).toMatchObject({ status: 'here', you: true })
     const away = of(carol!.client.address)
     expect(away).toMatchObject({ status: 'away', roles: [] })
-    // Its last presence the store kept: before it left, and not long before (it announced itself on joining).
+    // Its last presence the store kept (the leaving one, if the store had it already): while it was in the room.
+    expect(Date.parse(away!.lastSeen)).toBeGreaterThanOrEqual(carolJoiningAtMs)
     expect(Date.parse(away!.lastSeen)).toBeLessThanOrEqual(carolLeftAtMs)
     // Here first.
     expect(lines.findIndex((line) => line.status === 'away')).toBe(lines.length - 1)
