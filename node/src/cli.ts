@@ -33,6 +33,8 @@ function clientOptions(command: Command, room: 'required' | 'optional' = 'requir
       '--data-dir <dir>',
       'where this device persists: its keys, certificate, rooms, sender keys and DM sessions (encrypted vault)',
     )
+    .option('--no-receipts', 'send no read receipts and show none of others (off both ways)')
+    .option('--no-typing', 'send no typing indicators and show none of others (off both ways)')
     .addHelpText('after', DATA_DIR_HELP)
 }
 

@@ -100,6 +100,14 @@ export const RELAY_CONTROL_RECORDS_PER_SECOND = 5
 export const RELAY_CONTROL_RECORD_BURST = 100
 
 /**
+ * Typing and read records per device and topic per second, on average, and at once: a budget of their own, so typing
+ * never takes a token a chat message needs. An honest device sends a typing record every `TYPING_SEND_INTERVAL_MS`
+ * (3 s) and a read position every `READ_SEND_DELAY_MS` (1 s) at most; a flood past this is dropped like any other.
+ */
+export const RELAY_SIGNAL_RECORDS_PER_SECOND = 2
+export const RELAY_SIGNAL_RECORD_BURST = 10
+
+/**
  * A device whose records are dropped for this long without a pause of {@link RELAY_RECORD_FLOOD_PAUSE_MS} is a
  * flooder, not a burst: the relay disconnects it and refuses its PeerId for {@link RELAY_RECORD_FLOOD_BAN_MS}.
  */

@@ -614,3 +614,32 @@ export const MAX_TIMER_CHANGES = 32
 
 /** Longest wait between two expiry sweeps, in ms (a timer set far ahead is checked again at least this often). */
 export const EXPIRY_SWEEP_MAX_WAIT_MS = 60 * 60 * 1000
+
+/**
+ * A device typing in a conversation says so at most this often (`typing` records, `rooms/signals.ts`): a person who
+ * keeps typing sends one every this many ms, and one "stopped" when the composer is cleared or sent.
+ */
+export const TYPING_SEND_INTERVAL_MS = 3_000
+
+/**
+ * "X is typing…" is shown this long after X's last `typing` record unless a "stopped" comes first: twice the send
+ * interval, so one lost record does not blink it off, and a device that went away stops showing within seconds.
+ */
+export const TYPING_SHOWN_MS = 2 * TYPING_SEND_INTERVAL_MS
+
+/**
+ * A device tells its read position at most this often per conversation (`read` records): reading a busy room
+ * sends one record per this many ms, naming the last message read, not one per message.
+ */
+export const READ_SEND_DELAY_MS = 1_000
+
+/**
+ * Typing and read records one sender may have this device open per second in one conversation, on average, and at
+ * once: an honest device sends one every {@link TYPING_SEND_INTERVAL_MS} at most; what a flood sends past it is
+ * dropped before it is decrypted.
+ */
+export const SIGNALS_RECEIVED_PER_SECOND = 2
+export const SIGNAL_RECEIVE_BURST = 8
+
+/** Senders whose typing and read state one conversation keeps (the most recently heard). */
+export const MAX_SIGNAL_SENDERS = 1_024

@@ -309,6 +309,35 @@ export interface RoomEvents {
   'message:unacknowledged': CustomEvent<UnacknowledgedMessage>
   /** A message later records name (their `deps`) that this device lacks: being fetched, filled or lost. */
   'history:gap': CustomEvent<HistoryGap>
+  /** A member started or stopped typing (`signals.ts`); not sent while this device has typing turned off. */
+  'typing:changed': CustomEvent<TypingSignal>
+  /** A member's device (this wallet's other ones included) read the room up to a message. */
+  'read:received': CustomEvent<ReadSignal>
+}
+
+/**
+ * Someone is typing in a conversation (`typing: true`, repeated every `TYPING_SEND_INTERVAL_MS` while they type) or
+ * stopped. Show it for `TYPING_SHOWN_MS` after the last one unless a stop comes.
+ */
+export interface TypingSignal {
+  /** A room's id, or the other wallet's address of a DM. */
+  conversation: string
+  sender: Address
+  senderPeerId: string
+  typing: boolean
+  sentAtMs: number
+}
+
+/** A device read a conversation up to message `upTo` (its id): every message up to it is read. */
+export interface ReadSignal {
+  /** A room's id, or the other wallet's address of a DM. */
+  conversation: string
+  reader: Address
+  readerPeerId: string
+  upTo: string
+  sentAtMs: number
+  /** Read on another device of this wallet: the conversation is read here too. */
+  own: boolean
 }
 
 export interface UnacknowledgedMessage {
@@ -634,6 +663,10 @@ export interface DirectMessagesEvents {
   'history:progress': CustomEvent<DmHistoryProgress>
   /** A record a DM names (its `deps`) that this device lacks: being fetched from the stores, filled or lost. */
   'history:gap': CustomEvent<DmHistoryGap>
+  /** The other wallet started or stopped typing (`signals.ts`). */
+  'typing:changed': CustomEvent<TypingSignal>
+  /** The other wallet, or another device of this one (`own`), read the conversation up to a message. */
+  'read:received': CustomEvent<ReadSignal>
   'dm:stopped': CustomEvent
 }
 
@@ -646,6 +679,8 @@ export interface ConversationEvents {
   'message:expired': CustomEvent<DmExpiry>
   'message:undecryptable': CustomEvent<UndecryptableDirectMessage>
   'message:delivered': CustomEvent<DmDelivered>
+  'typing:changed': CustomEvent<TypingSignal>
+  'read:received': CustomEvent<ReadSignal>
   /** A gap in what one of the other wallet's devices sent this one (see `DirectMessagesEvents`). */
   'history:gap': CustomEvent<DmHistoryGap>
   'conversation:stopped': CustomEvent

@@ -24,6 +24,7 @@ import {
   roomWrite,
   untilSignal,
 } from './room-client.ts'
+import { printSignals } from './signal-lines.ts'
 
 export interface RoomCreateFlags {
   name: string
@@ -128,6 +129,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   )
   room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, flags.json === true)))
   printTimerEvents(room, flags.json === true, printLine)
+  printSignals(room, flags.json === true, printLine)
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -179,7 +181,12 @@ export async function chat(flags: ClientFlags): Promise<void> {
     rl.prompt(true)
   }
   print(`joined ${room.manifest.manifest.name} as ${client.address}; type a message and press Enter, Ctrl-D to leave`)
-  room.addEventListener('message:received', (event) => print(formatMessage(event.detail, client.address)))
+  // A message shown is read: its sender sees it (unless --no-receipts), and so do this wallet's other devices.
+  room.addEventListener('message:received', (event) => {
+    print(formatMessage(event.detail, client.address))
+    room.markRead(event.detail.id)
+  })
+  printSignals(room, false, print)
   room.addEventListener('message:undecryptable', ({ detail }) => print(formatUndecryptable(detail, false)))
   room.addEventListener('history:gap', ({ detail }) => {
     const line = formatGap(detail, false)
@@ -190,7 +197,10 @@ export async function chat(flags: ClientFlags): Promise<void> {
   printTimerEvents(room, false, print)
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
+  // Typing, while the line being written is not empty (a terminal reports each key; piped input has none).
+  process.stdin.on('keypress', () => setImmediate(() => room.typing(rl.line.trim() !== '')))
   rl.on('line', (line) => {
+    room.typing(false)
     const text = line.trim()
     if (text === '') return rl.prompt()
     room.send(text).then(

@@ -22,6 +22,7 @@ import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 import { untilSignal } from './room-client.ts'
+import { printSignals } from './signal-lines.ts'
 
 /** Options of `securechat dm` and `securechat listen --dm`. */
 export interface DmFlags extends NetworkFlags {
@@ -88,6 +89,7 @@ export async function listenDm(flags: DmFlags): Promise<void> {
         `${flags.json === true ? JSON.stringify(deliveredToJson(detail)) : formatDelivered(detail)}\n`,
       )
     })
+    printSignals(client.dms, flags.json === true, (line) => process.stdout.write(`${line}\n`))
     client.dms.addEventListener('history:progress', ({ detail }) => {
       if (detail.relays === 0 || detail.fetched === 0) return
       process.stderr.write(

@@ -16,6 +16,9 @@ export interface NetworkFlags {
   rpc?: string
   /** Where this device (its keys, certificate, rooms, sender keys and DM sessions) persists, in an encrypted vault. */
   dataDir?: string
+  /** `--no-receipts`, `--no-typing` (commander sets them false): neither sent nor shown. */
+  receipts?: boolean
+  typing?: boolean
 }
 
 /**
@@ -46,6 +49,7 @@ export function createCliClient(params: {
     ...(vault === undefined ? {} : { vault }),
     ...(provider === undefined ? {} : { provider }),
     ...(params.directMessages === undefined ? {} : { directMessages: params.directMessages }),
+    signals: { receipts: flags.receipts !== false, typing: flags.typing !== false },
   })
 }
 

@@ -8,6 +8,7 @@ import type { RecordBudget, RecordRates } from './record-rates.ts'
 const DM_BUDGETS: Record<AcceptedDmRecord['type'], RecordBudget> = {
   init: 'messages',
   msg: 'messages',
+  signal: 'signals',
   device: 'control',
   query: 'control',
 }

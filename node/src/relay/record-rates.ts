@@ -38,6 +38,8 @@ import {
   RELAY_RECORD_RATE_MAX_BUCKETS,
   RELAY_RECORD_WALLET_FACTOR,
   RELAY_RECORDS_PER_SECOND,
+  RELAY_SIGNAL_RECORD_BURST,
+  RELAY_SIGNAL_RECORDS_PER_SECOND,
 } from '../constants.ts'
 import type { RelayLimits } from './limits.ts'
 import { RateLimiter } from './rate-limit.ts'
@@ -50,6 +52,9 @@ export interface RecordRatesInit {
   /** Control records (presence, sender keys, DM device lists and queries) per device and topic, likewise. */
   controlRecordsPerSecond?: number
   controlRecordBurst?: number
+  /** Typing and read records per device and topic per second, likewise. */
+  signalRecordsPerSecond?: number
+  signalRecordBurst?: number
   /** A device whose records are dropped this long without a pause is banned, for `floodBanMs`. */
   floodBanAfterMs?: number
   floodBanMs?: number
@@ -71,8 +76,11 @@ export interface TierRate {
   tiered: () => boolean
 }
 
-/** Which budget a record counts against. */
-export type RecordBudget = 'messages' | 'control'
+/**
+ * Which budget a record counts against: chat messages, control records, or signals (typing indicators and read
+ * positions), which have their own so that typing never takes a token a message needs.
+ */
+export type RecordBudget = 'messages' | 'control' | 'signals'
 
 type Validator = (source: PeerId, message: Message) => TopicValidatorResult | Promise<TopicValidatorResult>
 
@@ -136,6 +144,11 @@ export class RecordRates {
       control: new RateLimiter({
         perSecond: factor * (init.controlRecordsPerSecond ?? RELAY_CONTROL_RECORDS_PER_SECOND),
         burst: factor * (init.controlRecordBurst ?? RELAY_CONTROL_RECORD_BURST),
+        maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
+      }),
+      signals: new RateLimiter({
+        perSecond: factor * (init.signalRecordsPerSecond ?? RELAY_SIGNAL_RECORDS_PER_SECOND),
+        burst: factor * (init.signalRecordBurst ?? RELAY_SIGNAL_RECORD_BURST),
         maxClients: RELAY_RECORD_RATE_MAX_BUCKETS,
       }),
     })

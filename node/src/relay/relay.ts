@@ -85,11 +85,16 @@ export interface RelayInit {
   logger?: LoggerFactory
 }
 
-/** Which records of a room count against a device's chat messages, which against its control records. */
+/**
+ * Which records of a room count against a device's chat messages, which against its control records, and which
+ * against its signals: typing and read records never take a chat message's token (`record-rates.ts`).
+ */
 const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   message: 'messages',
   presence: 'control',
   keys: 'control',
+  typing: 'signals',
+  read: 'signals',
 }
 
 /** A room record the relay accepted and forwarded: the gossip message as signed, and what it holds. */

@@ -56,7 +56,8 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
     }
     const onAccepted = (event: CustomEvent<AcceptedGossip>): void => {
       const { message, record } = event.detail
-      if (message.type === 'signed') service?.keep(message, roomStoreFacts(record))
+      const facts = roomStoreFacts(record)
+      if (message.type === 'signed' && facts !== undefined) service?.keep(message, facts)
       if (record.type === 'presence') keepBundleOf(record.from, components.node.heldBundle(record.from))
     }
     // Fetched after the presence that named it (the relay asks its client then, or a member asks the relay).
@@ -108,10 +109,10 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
 /**
  * What a DM record is to the store: session inits and messages are history (a device that was
  * offline fetches them), device announcements are state (each device's latest), inbox queries
- * ask who is there now and are not kept.
+ * ask who is there now and typing indicators (`signal`) are of the moment: neither is kept.
  */
 export function dmStoreFacts(accepted: AcceptedDmRecord): StoreFacts | undefined {
-  if (accepted.type === 'query') return undefined
+  if (accepted.type === 'query' || accepted.type === 'signal') return undefined
   if (accepted.type === 'device') return { type: 'device', supersedes: true }
   return { type: accepted.type }
 }

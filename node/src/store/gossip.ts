@@ -25,10 +25,12 @@ export function storeInputOf(message: SignedMessage, facts: StoreFacts): StoreIn
 /**
  * What a room record the relay accepted is to the store: messages are history (with their
  * Lamport clock), sender-key records are history (a member away during a rotation needs them),
- * presence is state (only a sender's latest is kept).
+ * presence and read positions are state (only a sender's latest is kept: the wallet's other devices
+ * and members away learn it on their return), typing is nothing (undefined: not kept).
  */
-export function roomStoreFacts(accepted: AcceptedRecord): StoreFacts {
+export function roomStoreFacts(accepted: AcceptedRecord): StoreFacts | undefined {
   if (accepted.type === 'message') return { type: 'message', lamport: accepted.record.lamport }
-  if (accepted.type === 'presence') return { type: 'presence', supersedes: true }
+  if (accepted.type === 'presence' || accepted.type === 'read') return { type: accepted.type, supersedes: true }
+  if (accepted.type === 'typing') return undefined
   return { type: accepted.type }
 }

@@ -42,6 +42,7 @@ import {
 } from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
 import { SearchIndexer } from '../search/search-indexer.ts'
+import { DEFAULT_SIGNAL_SETTINGS, type SignalSettings } from '../signals.ts'
 import type {
   AbortOptions,
   Address,
@@ -122,6 +123,8 @@ export interface ClientInit {
   vault?: Vault
   /** Options of direct messages (`client.dms`). */
   directMessages?: DirectMessagesInit
+  /** Read receipts and typing indicators, sent and shown (`signals.ts`); both on by default. `setSignalSettings` changes them. */
+  signals?: Partial<SignalSettings>
   /**
    * Browsers: be reachable through relays and upgrade room neighbours to direct WebRTC
    * (see {@link DirectConnections}). `iceServers: []` on loopback, where STUN is unreachable.
@@ -148,6 +151,7 @@ export class SecureChatClient {
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, Room>()
+  #signals: SignalSettings
   /** The pace of each gated room with rate tiers this device is in, by topic (`tier-pacing.ts`). */
   readonly #tierPaces = new Map<string, TierPace>()
   #relays: RelayPool | undefined
@@ -174,6 +178,7 @@ export class SecureChatClient {
   constructor(init: ClientInit) {
     assertSigningTerms(init)
     this.#init = init
+    this.#signals = { ...DEFAULT_SIGNAL_SETTINGS, ...init.signals }
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
     this.#checks = new SenderChecks(init)
   }
@@ -432,6 +437,7 @@ export class SecureChatClient {
         ...(vault === undefined ? {} : { vault }),
         ...(this.#search === undefined ? {} : { search: this.#search }),
         askStores: () => void this.#catchUpQuietly(room, { holdLive: false }),
+        signalSettings: () => this.#signals,
         log: (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:room'),
       },
       {
@@ -595,12 +601,23 @@ export class SecureChatClient {
               new Set((await gapSource.fetch(topic, ids, options)).map(({ record }) => record.id)),
           },
           gaps: (sink) => new GapRepair({ sink, source: gapSource, log: gapLog }),
+          signalSettings: () => this.#signals,
         },
         this.#init.directMessages,
       )
       this.#dms.start().catch((err: unknown) => this.#log.warn('direct messages did not start', { error: String(err) }))
     }
     return this.#dms
+  }
+
+  /** Whether this device tells and shows read receipts and typing, in every room and DM. */
+  get signalSettings(): SignalSettings {
+    return { ...this.#signals }
+  }
+
+  /** Turns read receipts or typing indicators on or off, from now on, in every room and DM (`signals.ts`). */
+  setSignalSettings(settings: Partial<SignalSettings>): void {
+    this.#signals = { ...this.#signals, ...settings }
   }
 
   /** The direct-message conversation with `address` (all of its devices). */

@@ -8,6 +8,7 @@ import type {
   DmDevice,
   DmSendResult,
   MessageState,
+  ReadSignal,
   TimerChange,
 } from '../types.ts'
 import type { DmContent } from './delivery.ts'
@@ -27,6 +28,9 @@ export interface ConversationHost {
   thread(peer: Address, rootId: string): MessageState[]
   devices(address: Address): DmDevice[]
   discover(address: Address, options: AbortOptions): Promise<DmDevice[]>
+  typing(peer: Address, typing: boolean): boolean
+  markRead(peer: Address, id: string): void
+  readPosition(peer: Address): ReadSignal | undefined
 }
 
 /**
@@ -106,6 +110,27 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
   /** The replies of the thread whose root is `rootId`, oldest first. */
   thread(rootId: string): MessageState[] {
     return this.#host.thread(this.peer, rootId)
+  }
+
+  /**
+   * The person is typing (`true`: repeat it as they type, it goes out every `TYPING_SEND_INTERVAL_MS` at most) or
+   * cleared or sent the composer (`false`); nothing while typing is turned off. Returns whether a record went out.
+   */
+  typing(typing: boolean): boolean {
+    return this.#host.typing(this.peer, typing)
+  }
+
+  /**
+   * The person read the conversation up to message `id`: the other wallet sees "read" (unless receipts are off) and
+   * this wallet's other devices mark it read. Coalesced over `READ_SEND_DELAY_MS`.
+   */
+  markRead(id: string): void {
+    this.#host.markRead(this.peer, id)
+  }
+
+  /** How far the other wallet read the conversation, as last heard (undefined while receipts are off). */
+  readPosition(): ReadSignal | undefined {
+    return this.#host.readPosition(this.peer)
   }
 
   /** The peer's devices this device knows of (from its inbox and from earlier sessions). */

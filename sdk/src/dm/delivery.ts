@@ -23,6 +23,7 @@ import type {
   UndecryptableDirectMessage,
 } from '../types.ts'
 import type { DmDiscovery } from './discovery.ts'
+import type { DmSignals } from './dm-signals.ts'
 import type { AcceptedDmRecord } from './gatekeeper.ts'
 import type { DmOutgoing } from './outgoing.ts'
 import type { DmReceipts } from './receipts.ts'
@@ -45,6 +46,8 @@ export interface DmDeliveryComponents {
   discovery: DmDiscovery
   sessions: DmSessions
   receipts: DmReceipts
+  /** Typing indicators and read positions (`dm-signals.ts`). */
+  signals: DmSignals
   /** What was sent each device lately (`deps`), and the texts waiting for a receipt (re-sent). */
   outgoing: DmOutgoing
   log: Logger
@@ -130,6 +133,14 @@ export class DmDelivery {
     if (envelope.kind === 'ack') return
     if (envelope.kind === 'receipt') {
       this.#c.receipts.onReceipt(device, envelope.ids)
+      return
+    }
+    if (envelope.kind === 'typing') {
+      this.#c.signals.onTyping(device, envelope.typing, envelope.sentAtMs)
+      return
+    }
+    if (envelope.kind === 'read') {
+      this.#c.signals.onRead(device, envelope, envelope.sentAtMs)
       return
     }
     if (envelope.deps !== undefined) this.#c.onDeps(device, accepted.recordId, envelope.deps)

@@ -34,6 +34,7 @@ import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { mentionsIn, mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction, type MessageStatesFollower } from '../message-state.ts'
+import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
 import type {
   AbortOptions,
   Address,
@@ -51,8 +52,10 @@ import type {
   MessageChange,
   MessageState,
   OutgoingStats,
+  ReadSignal,
   SessionCertificate,
   TimerChange,
+  TypingSignal,
   UndecryptableDirectMessage,
   VerifiedCertificate,
 } from '../types.ts'
@@ -62,6 +65,7 @@ import { DM_CATCH_UP_CLOCK_MARGIN_MS, DM_CATCH_UP_INTERVAL_MS, DM_HISTORY_SAVE_D
 import { Conversation, type ConversationHost } from './conversation.ts'
 import { checkDmId, checkDmText, type DmContent, DmDelivery } from './delivery.ts'
 import { DmDiscovery, type DmDiscoveryInit } from './discovery.ts'
+import { DmSignals } from './dm-signals.ts'
 import { DmTopics } from './dm-topics.ts'
 import { DmGaps } from './gaps.ts'
 import { type AcceptedDmRecord, DmGatekeeper } from './gatekeeper.ts'
@@ -89,6 +93,8 @@ export interface DirectMessagesComponents {
   history?: DmHistoryAccess
   /** Gap repair for what one device sent this one (`history/gap-repair.ts`); without it, gaps are not followed. */
   gaps?: (sink: GapSink) => GapWatcher
+  /** Whether this device tells and shows read receipts and typing (`signals.ts`); both on without it. */
+  signalSettings?: () => SignalSettings
 }
 
 export interface DmHistoryAccess {
@@ -126,6 +132,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   readonly #sessions: DmSessions
   readonly #delivery: DmDelivery
   readonly #receipts: DmReceipts
+  readonly #signals: DmSignals
   readonly #history: DmHistoryState
   /** Each conversation's messages: texts, versions, reactions, deletes, threads (`message-log.ts`). */
   readonly #messages: DmMessageLog
@@ -215,6 +222,17 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       log,
       onDelivered: (detail) => this.#onDelivered(detail),
     })
+    this.#signals = new DmSignals({
+      self: self.address,
+      store,
+      settings: components.signalSettings ?? (() => DEFAULT_SIGNAL_SETTINGS),
+      guard: new SignalGuard(),
+      sendTo: (device, plaintext, options) => sessions.sendTo(device, plaintext, options),
+      track: (work) => this.#track(work),
+      onTyping: (detail) => this.#onSignal('typing:changed', detail),
+      onRead: (detail) => this.#onSignal('read:received', detail),
+      log,
+    })
     this.#history = new DmHistoryState({ vault, log })
     this.#messages = new DmMessageLog({ vault, log, search: components.search })
     this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
@@ -232,6 +250,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       discovery,
       sessions,
       receipts: this.#receipts,
+      signals: this.#signals,
       outgoing: this.#outgoing,
       log,
       track: (work) => this.#track(work),
@@ -308,6 +327,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#c.pubsub.removeEventListener('message', this.#onMessage)
     this.#c.pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
     this.#gaps?.stop()
+    this.#signals.stop()
     await this.#receipts.flush()
     await Promise.allSettled([...this.#inflight, ...this.#store.queues(), this.#sessions.idle()])
     clearTimeout(this.#saveSoon)
@@ -527,6 +547,30 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#outgoing.stats
   }
 
+  /** The person is typing to `peer` (`true`, repeated as they type) or cleared or sent the composer (`false`). */
+  typing(peer: Address, typing: boolean): boolean {
+    return this.#running ? this.#signals.typing(peer, typing) : false
+  }
+
+  /** The person read the conversation with `peer` up to message `id` (`Conversation.markRead`). */
+  markRead(peer: Address, id: string): void {
+    checkDmId(id, 'id')
+    if (this.#running) this.#signals.read(peer, id)
+  }
+
+  /** How far `peer` read this conversation, as last heard (undefined while receipts are off). */
+  readPosition(peer: Address): ReadSignal | undefined {
+    return this.#signals.readOf(peer)
+  }
+
+  #onSignal<K extends 'typing:changed' | 'read:received'>(
+    type: K,
+    detail: K extends 'typing:changed' ? TypingSignal : ReadSignal,
+  ): void {
+    this.safeDispatchEvent(type, { detail } as never)
+    this.#conversations.get(detail.conversation as Address)?.safeDispatchEvent(type, { detail } as never)
+  }
+
   /** Each device's status (`sent`, `delivered`, `failed`) for a message this device sent lately, by its id. */
   status(id: string): DmDeviceStatus[] | undefined {
     return this.#receipts.status(id)
@@ -642,7 +686,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     if (this.#history.handled(accepted.recordId)) return 'seen'
     this.#history.markHandled(accepted.recordId)
     let outcome: DmOutcome
-    if (accepted.type === 'msg') outcome = await this.#sessions.onMsg(accepted, options)
+    if (accepted.type === 'msg' || accepted.type === 'signal') outcome = await this.#sessions.onMsg(accepted, options)
     else if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
     else outcome = await this.#sessions.onInit(accepted, options)
     // A gap this record was (a text closed it as it was delivered; a receipt or an unreadable record here).

@@ -12,6 +12,7 @@ import {
   type InitRecord,
   type MsgRecord,
   type QueryRecord,
+  type SignalRecord,
 } from './wire.ts'
 
 /** A record that passed validation, with its sender's verified certificate. */
@@ -26,6 +27,7 @@ export type AcceptedDmRecord = {
   | { type: 'query'; record: QueryRecord }
   | { type: 'init'; record: InitRecord }
   | { type: 'msg'; record: MsgRecord }
+  | { type: 'signal'; record: SignalRecord }
 )
 
 export interface DmGatekeeperInit {
@@ -75,9 +77,10 @@ export class DmGatekeeper {
     if (decoded.status === 'unknown') return TopicValidatorResult.Ignore
     if (decoded.status === 'malformed') return this.#reject(from, `malformed record: ${decoded.reason}`)
     const { record } = decoded
-    if (topic.kind === 'pair' && record.type !== 'msg') return this.#reject(from, `${record.type} on a pair topic`)
+    const ratchet = record.type === 'msg' || record.type === 'signal'
+    if (topic.kind === 'pair' && !ratchet) return this.#reject(from, `${record.type} on a pair topic`)
     if (topic.kind === 'inbox') {
-      if (record.type === 'msg') return this.#reject(from, 'msg on an inbox topic')
+      if (ratchet) return this.#reject(from, `${record.type} on an inbox topic`)
       if (record.inbox !== topic.inbox) return this.#reject(from, 'record names another inbox')
       if (record.type === 'init' && record.to === from) return this.#reject(from, 'init addressed to its sender')
     }

@@ -9,7 +9,7 @@ import type { TopicPosition } from './history-state.ts'
 import type { DmOutcome } from './sessions.ts'
 
 /** A record a catch-up will hand to the DM layer: an initial message for this device, or a ratchet message. */
-export type HandledDmRecord = Extract<AcceptedDmRecord, { type: 'init' | 'msg' }>
+export type HandledDmRecord = Extract<AcceptedDmRecord, { type: 'init' | 'msg' | 'signal' }>
 
 /**
  * What a DM catch-up (`history/dm-catch-up.ts`) needs of the DM layer, which keeps its checks, sessions and
@@ -46,7 +46,7 @@ export interface DmHistorySink {
 export function ratchetPosition(accepted: HandledDmRecord): { chain: string; n: number } | undefined {
   try {
     const message =
-      accepted.type === 'msg'
+      accepted.type !== 'init'
         ? base64urlDecode(accepted.record.ct)
         : decodeInitialMessage(base64urlDecode(accepted.record.msg)).payload
     const { header } = parseRatchetMessage(message)

@@ -27,7 +27,7 @@ import { inboxId, inboxTopic } from './topics.ts'
 import { sessionIdOf } from './wire.ts'
 
 type InitAccepted = Extract<AcceptedDmRecord, { type: 'init' }>
-type MsgAccepted = Extract<AcceptedDmRecord, { type: 'msg' }>
+type MsgAccepted = Extract<AcceptedDmRecord, { type: 'msg' | 'signal' }>
 
 /**
  * What became of a record: read (`delivered`), reported unreadable, `seen` before (a record fetched again from a
@@ -70,11 +70,15 @@ export class DmSessions {
   }
 
   /** Encrypts `plaintext` for `device` on its session (a new one if none can send) and publishes it. */
-  sendTo(device: RemoteDevice, plaintext: Uint8Array): Promise<DmDeviceResult> {
+  sendTo(device: RemoteDevice, plaintext: Uint8Array, options: { ephemeral?: boolean } = {}): Promise<DmDeviceResult> {
     return this.#c.store.withDevice(device, async (): Promise<DmDeviceResult> => {
       const target = { address: device.address, peerId: device.peerId }
       try {
         const entry = pickSession(device)
+        if (options.ephemeral === true && (entry === undefined || entry[1].initHeader !== undefined)) {
+          // A typing indicator never starts a session, nor rides an initial message a relay would keep.
+          return { ...target, status: 'failed', handshake: false, recipients: 0, error: 'no established session' }
+        }
         if (entry === undefined) return await this.#startSession(device, plaintext)
         const [sid, session] = entry
         const ct = await session.session.encrypt(plaintext)
@@ -82,7 +86,7 @@ export class DmSessions {
         await this.#c.store.persistDevice(device)
         const sent =
           session.initHeader === undefined
-            ? await this.#publishMsg(device, sid, ct)
+            ? await this.#publishMsg(device, sid, ct, options.ephemeral === true ? 'signal' : 'msg')
             : await this.#publishInit(device, concatBytes(session.initHeader, ct))
         return { ...target, status: 'sent', handshake: session.initHeader !== undefined, ...sent }
       } catch (err) {
@@ -131,10 +135,15 @@ export class DmSessions {
     return { address: device.address, peerId: device.peerId, status: 'sent', handshake: true, ...sent }
   }
 
-  async #publishMsg(device: RemoteDevice, sid: string, ct: Uint8Array): Promise<Published> {
+  async #publishMsg(
+    device: RemoteDevice,
+    sid: string,
+    ct: Uint8Array,
+    type: 'msg' | 'signal' = 'msg',
+  ): Promise<Published> {
     const { bytes, recipients } = await this.#c.topics.publish(device.topic, {
       v: DM_WIRE_VERSION,
-      type: 'msg',
+      type,
       sid,
       cert: this.#c.self.certificate,
       ct: base64urlEncode(ct),

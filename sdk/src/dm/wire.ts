@@ -92,11 +92,19 @@ export const msgRecordSchema = z
   .strict()
 export type MsgRecord = z.infer<typeof msgRecordSchema>
 
+/**
+ * A Double Ratchet message like `msg`, on the pair topic, that a relay forwards on its signals budget and never stores:
+ * a typing indicator (`dm-signals.ts`). Sent only on an established session — never a session's first message.
+ */
+export const signalRecordSchema = msgRecordSchema.extend({ type: z.literal('signal') }).strict()
+export type SignalRecord = z.infer<typeof signalRecordSchema>
+
 const recordSchema = z.discriminatedUnion('type', [
   deviceRecordSchema,
   queryRecordSchema,
   initRecordSchema,
   msgRecordSchema,
+  signalRecordSchema,
 ])
 export type DmRecord = z.infer<typeof recordSchema>
 
@@ -182,12 +190,39 @@ export const dmReceiptSchema = z
   .strict()
 export type DmReceipt = z.infer<typeof dmReceiptSchema>
 
+/** The other wallet is typing or stopped (in a `signal` record, `dm-signals.ts`). */
+export const dmTypingSchema = z
+  .object({ v: z.literal(1), kind: z.literal('typing'), typing: z.boolean(), sentAtMs: recordTimeSchema })
+  .strict()
+
+/**
+ * "I have read the conversation up to message `upTo`": to the other wallet's devices (unless receipts are off) and,
+ * naming the conversation (`to`), to this wallet's other devices, which mark it read. A `msg` record: relays keep it
+ * like a message, so a device that was offline learns it on its return.
+ */
+export const dmReadSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('read'),
+    upTo: sessionIdSchema,
+    sentAtMs: recordTimeSchema,
+    /** Only to this wallet's own devices: the wallet whose conversation was read. */
+    to: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/)
+      .optional(),
+  })
+  .strict()
+export type DmRead = z.infer<typeof dmReadSchema>
+
 export const dmEnvelopeSchema = z.discriminatedUnion('kind', [
   dmTextSchema,
   ...dmChangeSchemas,
   dmTimerSchema,
   dmAckSchema,
   dmReceiptSchema,
+  dmTypingSchema,
+  dmReadSchema,
 ])
 export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
 
@@ -196,7 +231,7 @@ export type DmDecodeResult = DecodeResult<DmRecord>
 export function decodeDmRecord(bytes: Uint8Array): DmDecodeResult {
   return decodeJsonRecord(bytes, {
     version: DM_WIRE_VERSION,
-    types: ['device', 'query', 'init', 'msg'],
+    types: ['device', 'query', 'init', 'msg', 'signal'],
     schema: recordSchema,
   })
 }

@@ -104,7 +104,7 @@ export async function catchUp(
         peer,
         sink.topic,
         { by: 'time' },
-        ['presence', 'keys'],
+        ['presence', 'keys', 'read'],
         state,
         MAX_CATCH_UP_STATE_RECORDS,
         progress,
@@ -125,7 +125,7 @@ export async function catchUp(
           peer,
           sink.topic,
           { by: 'time' },
-          ['presence', 'keys'],
+          ['presence', 'keys', 'read'],
           lateState,
           MAX_CATCH_UP_STATE_RECORDS,
           progress,
@@ -205,6 +205,12 @@ export async function catchUp(
     }
     // Keys of epochs with no message yet: what is sent next in them is readable live.
     for (const records of keys.values()) for (const record of records) await sink.keys(record)
+    // Read positions last, their keys in: read on this wallet's other devices meanwhile, or by members.
+    for (const fetched of [...state.values()].sort(byArrival)) {
+      if (fetched.record.type !== 'read' || fetched.message.from.toString() === sink.self) continue
+      const accepted = await sink.accept(fetched.message)
+      if (accepted?.type === 'read') await sink.signal(accepted)
+    }
     if (complete > 0) sink.caughtUp()
     else if (reachedMs !== undefined && range.by === 'time') sink.caughtUp(reachedMs)
   } finally {

@@ -8,7 +8,14 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import { checkSender, policyViolation, type SenderVerdict } from '../identity/sender.ts'
 import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
 import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest.ts'
-import { decodeRecord, type KeysRecord, type MessageRecord, messageIdOf, type PresenceRecord } from './wire.ts'
+import {
+  decodeRecord,
+  type KeysRecord,
+  type MessageRecord,
+  messageIdOf,
+  type PresenceRecord,
+  type SignalRecord,
+} from './wire.ts'
 
 export type AcceptedRecord =
   | {
@@ -29,6 +36,9 @@ export type AcceptedRecord =
       bytes: Uint8Array
     }
   | { type: 'keys'; record: KeysRecord; certificate: VerifiedCertificate; from: string }
+  /** A typing indicator or read position (`room-signals.ts`). */
+  | { type: 'typing'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
+  | { type: 'read'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
 
 export interface RoomGatekeeperInit {
   roomId: string
@@ -157,7 +167,7 @@ export class RoomGatekeeper {
 
   #acceptMessage(
     message: Message,
-    record: MessageRecord | KeysRecord,
+    record: MessageRecord | KeysRecord | SignalRecord,
     certificate: VerifiedCertificate,
     from: string,
   ): TopicValidatorResult {
@@ -167,7 +177,11 @@ export class RoomGatekeeper {
       message,
       record.type === 'keys'
         ? { type: 'keys', record, certificate, from }
-        : { type: 'message', record, certificate, from, id: messageIdOf(message.data), bytes: message.data },
+        : record.type === 'message'
+          ? { type: 'message', record, certificate, from, id: messageIdOf(message.data), bytes: message.data }
+          : record.type === 'typing'
+            ? { type: 'typing', record, certificate, from }
+            : { type: 'read', record, certificate, from },
     )
     return TopicValidatorResult.Accept
   }

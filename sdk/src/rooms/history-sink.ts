@@ -2,6 +2,7 @@ import type { SignedMessage } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { HistoryProgress } from '../types.ts'
 import type { AcceptedRecord } from './gatekeeper.ts'
+import type { SignalAccepted } from './room-signals.ts'
 
 /** Where this device stands in a room's history: what catch-up starts from. */
 export interface HistoryPosition {
@@ -54,6 +55,8 @@ export interface RoomHistorySink extends RoomMembersSink {
   position(): HistoryPosition
   /** Installs a sender key sealed to this device. */
   keys(accepted: Extract<AcceptedRecord, { type: 'keys' }>): Promise<void>
+  /** A stored read position (each device's latest): this wallet's other devices' mark the room read here. */
+  signal(accepted: SignalAccepted): Promise<void>
   /** Decrypts and delivers one message now (`message:received`), or reports it undecryptable. */
   deliver(accepted: Extract<AcceptedRecord, { type: 'message' }>): Promise<HistoryDelivery>
   progress(progress: HistoryProgress): void

@@ -49,6 +49,7 @@ import {
   type MessageStatesFollower,
   type SavedMessageStates,
 } from '../message-state.ts'
+import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
 import type {
   AbortOptions,
   Address,
@@ -58,6 +59,7 @@ import type {
   MessageEdit,
   MessageState,
   OutgoingStats,
+  ReadSignal,
   RoomEvents,
   RoomMember,
   RoomMessage,
@@ -78,6 +80,7 @@ import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
+import { RoomSignals } from './room-signals.ts'
 import { type StoredRoomKeys, saveMessageStates } from './room-store.ts'
 import {
   type Envelope,
@@ -138,6 +141,8 @@ export interface RoomComponents {
    * epoch's first distribution, which only a store may still hold.
    */
   askStores?: () => void
+  /** Whether this device tells and shows read receipts and typing (`signals.ts`); both on without it. */
+  signalSettings?: () => SignalSettings
   log: Logger
 }
 
@@ -205,6 +210,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Ids of messages already handled, oldest first: a replayed record is dropped silently. */
   readonly #seenIds = new Set<string>()
   readonly #keys: RoomKeys
+  /** Typing indicators and read positions (`room-signals.ts`). */
+  readonly #signals: RoomSignals
   /** Every message's text, versions, reactions and thread (`message-state.ts`), saved to the vault. */
   readonly #messages: MessageStates
   /** Sweeps the messages past their disappearing timer (`disappearing.ts`) when the next one is due. */
@@ -322,6 +329,27 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       const member: RoomMember = { address: saved.address, peerId: saved.peer, lastSeenMs: sinceMs }
       for (const dropped of this.#absent.add(member, sinceMs)) this.#keys.removeMember(dropped.peerId)
     }
+    this.#signals = new RoomSignals({
+      roomId: init.roomId,
+      self: { address: components.self.verified.address, peerId: components.self.peerId },
+      settings: components.signalSettings ?? (() => DEFAULT_SIGNAL_SETTINGS),
+      guard: new SignalGuard(),
+      encrypt: async (plaintext, header) => {
+        if (!this.#started) return undefined
+        // Readable on arrival, as a message is: our current epoch to every member that lacks it first.
+        this.#keys.rotateIfDue()
+        await this.#distributeKeys()
+        return this.#keys.encrypt(plaintext, header)
+      },
+      decrypt: (from, ct, header) => this.#keys.decrypt(from, ct, header),
+      publish: async (bytes) => {
+        await this.#c.pubsub.publish(this.topic, bytes)
+      },
+      onTyping: (detail) => this.safeDispatchEvent('typing:changed', { detail }),
+      onRead: (detail) => this.safeDispatchEvent('read:received', { detail }),
+      now: this.#now,
+      log: components.log,
+    })
     this.#gatekeeper = new RoomGatekeeper({
       roomId: init.roomId,
       registry: components.registry,
@@ -393,6 +421,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     clearTimeout(this.#distributeTimer)
     this.#expiry.stop()
     this.#outgoing.stop()
+    this.#signals.stop()
     this.#stopWatchingGate()
     const { pubsub } = this.#c
     pubsub.removeEventListener('message', this.#onMessage)
@@ -676,6 +705,28 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * Refuses to edit or delete another wallet's message. One this device does not have (a command run on a fresh
    * device) goes out: every receiver checks the sender itself.
    */
+  /**
+   * The person is typing (`true`: repeat it as they type, it goes out every `TYPING_SEND_INTERVAL_MS` at most) or
+   * cleared or sent the composer (`false`). Returns whether a record went out; none while typing is turned off.
+   */
+  typing(typing: boolean): boolean {
+    return this.#started ? this.#signals.typing(typing) : false
+  }
+
+  /**
+   * The person read the room up to message `id`: members see it ("seen by"), and this wallet's other devices mark
+   * the room read. Coalesced over `READ_SEND_DELAY_MS`; nothing while receipts are turned off.
+   */
+  markRead(id: string): void {
+    checkMessageId(id, 'id')
+    if (this.#started) this.#signals.read(id)
+  }
+
+  /** Each member wallet's latest read position heard (this wallet's other devices' included). */
+  readPositions(): ReadSignal[] {
+    return this.#signals.reads()
+  }
+
   #checkOwn(id: string, what: 'edit' | 'delete'): void {
     checkMessageId(id, 'id')
     if (this.#messages.isAuthor(id, this.#c.self.verified.address) !== false) return
@@ -809,6 +860,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #handle(accepted: AcceptedRecord): void {
     if (accepted.type === 'presence') {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
+      return
+    }
+    if (accepted.type === 'typing' || accepted.type === 'read') {
+      void this.#signals.receive(accepted)
       return
     }
     // What a member's message names, it holds: ours among them need not be sent again.
@@ -968,6 +1023,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       },
       position: () => this.#position.get(),
       keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
+      signal: (accepted) => this.#signals.receive(accepted),
       deliver: async (accepted) =>
         this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, { fromHistory: true }) : 'seen',
       progress: (progress) => this.safeDispatchEvent('history:progress', { detail: progress }),

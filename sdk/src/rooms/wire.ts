@@ -173,7 +173,40 @@ export const keysRecordSchema = z
   .strict()
 export type KeysRecord = z.infer<typeof keysRecordSchema>
 
-const recordSchema = z.discriminatedUnion('type', [presenceRecordSchema, messageRecordSchema, keysRecordSchema])
+/**
+ * What a `typing` or `read` record says, inside its payload (encrypted under the sender key like a message): the
+ * sender is typing (or stopped), or has read the room up to message `upTo` (its id). Never a `message` envelope, so
+ * neither counts as history, anchors or unread messages.
+ */
+export const signalEnvelopeSchema = z.discriminatedUnion('kind', [
+  z.object({ v: z.literal(1), kind: z.literal('typing'), typing: z.boolean() }).strict(),
+  z.object({ v: z.literal(1), kind: z.literal('read'), upTo: sha256HexSchema }).strict(),
+])
+export type SignalEnvelope = z.infer<typeof signalEnvelopeSchema>
+
+/**
+ * Typing indicators and read positions (`signals.ts`): records of their own type, so that a relay forwards them on a
+ * budget of their own (they never take a chat message's) and stores them as it should — a `read` record as state
+ * (each device's latest, for the wallet's other devices and members that were away), a `typing` record not at all.
+ * The type is all a relay learns: who is typing or reading what stays in the ciphertext.
+ */
+const signalFields = {
+  v: z.literal(WIRE_VERSION),
+  room: sha256HexSchema,
+  sentAtMs: recordTimeSchema,
+  payload: payloadSchema,
+}
+export const typingRecordSchema = z.object({ ...signalFields, type: z.literal('typing') }).strict()
+export const readRecordSchema = z.object({ ...signalFields, type: z.literal('read') }).strict()
+export type SignalRecord = z.infer<typeof typingRecordSchema> | z.infer<typeof readRecordSchema>
+
+const recordSchema = z.discriminatedUnion('type', [
+  presenceRecordSchema,
+  messageRecordSchema,
+  keysRecordSchema,
+  typingRecordSchema,
+  readRecordSchema,
+])
 export type RoomRecord = z.infer<typeof recordSchema>
 
 export type DecodeResult = JsonDecodeResult<RoomRecord>
@@ -181,7 +214,7 @@ export type DecodeResult = JsonDecodeResult<RoomRecord>
 export function decodeRecord(bytes: Uint8Array): DecodeResult {
   return decodeJsonRecord(bytes, {
     version: WIRE_VERSION,
-    types: ['presence', 'message', 'keys'],
+    types: ['presence', 'message', 'keys', 'typing', 'read'],
     schema: recordSchema,
   })
 }

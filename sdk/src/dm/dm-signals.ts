@@ -1,0 +1,137 @@
+/**
+ * Typing indicators and read receipts of DMs (docs/direct-messages.md, Read receipts and typing), over the same
+ * Double Ratchet sessions as messages, device by device:
+ * - typing goes to the other wallet's devices in `signal` records, only on sessions already established (a typing
+ *   indicator never starts one), which relays forward on their signals budget and never store;
+ * - a read position goes to the other wallet's devices (unless receipts are off) and, naming the conversation, to
+ *   this wallet's other devices (always: it is the person's own state) in `msg` records, which relays store, so a
+ *   device that was offline learns it on its return.
+ */
+import { setNewest } from '../bounded-map.ts'
+import { MAX_SIGNAL_SENDERS } from '../constants.ts'
+import { utf8 } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import { type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
+import type { Address, DmDeviceResult, ReadSignal, TypingSignal } from '../types.ts'
+import type { DmSessionStore, RemoteDevice } from './session-store.ts'
+import { checksumAddress } from './topics.ts'
+import type { DmRead } from './wire.ts'
+
+export interface DmSignalsComponents {
+  self: Address
+  store: DmSessionStore
+  settings: () => SignalSettings
+  guard: SignalGuard
+  /** Encrypts for and publishes to one device; `ephemeral`: as a `signal` record, only on an established session. */
+  sendTo: (device: RemoteDevice, plaintext: Uint8Array, options: { ephemeral?: boolean }) => Promise<DmDeviceResult>
+  track: <T>(work: Promise<T>) => Promise<T>
+  onTyping: (detail: TypingSignal) => void
+  onRead: (detail: ReadSignal) => void
+  log: Logger
+}
+
+export class DmSignals {
+  readonly #c: DmSignalsComponents
+  readonly #pacers = new Map<Address, SignalPacer>()
+  /** The other wallet's latest read position per conversation, and this wallet's own (`own`). */
+  readonly #reads = new Map<string, ReadSignal>()
+
+  constructor(components: DmSignalsComponents) {
+    this.#c = components
+  }
+
+  /** The person typed in the conversation with `peer`, or cleared or sent the composer. */
+  typing(peer: Address, typing: boolean): boolean {
+    return this.#c.settings().typing ? this.#pacer(peer).typing(typing) : false
+  }
+
+  /** The person read the conversation with `peer` up to message `id`. */
+  read(peer: Address, id: string): void {
+    this.#pacer(peer).read(id)
+  }
+
+  /** The other wallet's latest read position heard (undefined while receipts are off). */
+  readOf(peer: Address): ReadSignal | undefined {
+    const read = this.#reads.get(peer)
+    return read === undefined || !this.#c.settings().receipts ? undefined : { ...read }
+  }
+
+  stop(): void {
+    for (const pacer of this.#pacers.values()) pacer.stop()
+    this.#pacers.clear()
+  }
+
+  /** A typing envelope from `device` (its wallet is the conversation; this wallet's own never type to it). */
+  onTyping(device: RemoteDevice, typing: boolean, sentAtMs: number): void {
+    if (!this.#c.settings().typing || device.address === this.#c.self) return
+    if (!this.#c.guard.admit(device.peerId)) return
+    this.#c.onTyping({
+      conversation: device.address,
+      sender: device.address,
+      senderPeerId: device.peerId,
+      typing,
+      sentAtMs,
+    })
+  }
+
+  /**
+   * A read envelope from `device`: from the other wallet, it read what this one sent; from another device of this
+   * wallet (with `to`), this wallet read the conversation with `to`. A `to` from anyone else is refused: a device
+   * speaks for its own wallet only.
+   */
+  onRead(device: RemoteDevice, read: DmRead, sentAtMs: number): void {
+    const own = device.address === this.#c.self
+    if (own !== (read.to !== undefined)) return
+    if (!own && !this.#c.settings().receipts) return
+    if (!this.#c.guard.admit(device.peerId)) return
+    const conversation = own ? checksumAddress(read.to!) : device.address
+    if (own && conversation === this.#c.self) return
+    const key = `${own ? 'own' : 'peer'} ${conversation}`
+    const known = this.#reads.get(key)
+    if (known !== undefined && known.sentAtMs >= sentAtMs) return
+    const detail: ReadSignal = {
+      conversation,
+      reader: device.address,
+      readerPeerId: device.peerId,
+      upTo: read.upTo,
+      sentAtMs,
+      own,
+    }
+    setNewest(this.#reads, key, detail, MAX_SIGNAL_SENDERS)
+    this.#c.onRead({ ...detail })
+  }
+
+  #pacer(peer: Address): SignalPacer {
+    let pacer = this.#pacers.get(peer)
+    if (pacer === undefined) {
+      pacer = new SignalPacer({
+        sendTyping: async (typing) => {
+          await this.#send(this.#c.store.devicesOf(peer), { v: 1, kind: 'typing', typing }, true)
+        },
+        sendRead: async (upTo) => {
+          const { store, self } = this.#c
+          const own = store.devicesOf(self).map((device) => ({ device, to: peer }))
+          const theirs = this.#c.settings().receipts ? store.devicesOf(peer).map((device) => ({ device })) : []
+          await Promise.all(
+            [...theirs, ...own].map(({ device, ...to }) =>
+              this.#send([device], { v: 1, kind: 'read', upTo, ...to }, false),
+            ),
+          )
+        },
+      })
+      setNewest(this.#pacers, peer, pacer, MAX_SIGNAL_SENDERS)
+    }
+    return pacer
+  }
+
+  async #send(devices: RemoteDevice[], envelope: object, ephemeral: boolean): Promise<void> {
+    // The time rides in the envelope's record as received (`sentAtMs` is the receiver's clock otherwise).
+    const plaintext = utf8.encode(JSON.stringify({ ...envelope, sentAtMs: Date.now() }))
+    await Promise.all(
+      devices.map(async (device) => {
+        const result = await this.#c.track(this.#c.sendTo(device, plaintext, { ephemeral }))
+        if (result.status === 'failed') this.#c.log.debug('DM signal not sent', { peer: device.peerId })
+      }),
+    )
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A room's typing indicators and read positions (docs/architecture.md, Typing and read receipts): `typing` and `read`
+ * records (`wire.ts`), encrypted under the sender's sender key like a message but never a message — relays forward
+ * them on a budget of their own, keep a device's latest `read` record as state and no `typing` record at all.
+ */
+import { setNewest } from '../bounded-map.ts'
+import { MAX_SIGNAL_SENDERS, WIRE_VERSION } from '../constants.ts'
+import { utf8 } from '../encoding.ts'
+import type { Logger } from '../logger.ts'
+import { type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
+import type { Address, ReadSignal, TypingSignal } from '../types.ts'
+import type { AcceptedRecord } from './gatekeeper.ts'
+import type { OuterHeader } from './room-keys.ts'
+import { encodeRecord, type SignalEnvelope, type SignalRecord, signalEnvelopeSchema } from './wire.ts'
+
+export type SignalAccepted = Extract<AcceptedRecord, { type: 'typing' | 'read' }>
+
+export interface RoomSignalsComponents {
+  roomId: string
+  self: { address: Address; peerId: string }
+  settings: () => SignalSettings
+  guard: SignalGuard
+  /** Encrypts under this device's sender key (distributed first); undefined when the room cannot send now. */
+  encrypt: (plaintext: Uint8Array, header: OuterHeader) => Promise<string | undefined>
+  decrypt: (from: string, ct: string, header: OuterHeader) => Promise<Uint8Array>
+  publish: (bytes: Uint8Array) => Promise<void>
+  onTyping: (detail: TypingSignal) => void
+  onRead: (detail: ReadSignal) => void
+  now: () => number
+  log: Logger
+}
+
+/** The header a signal's ciphertext binds: no clock or history of its own, it is not part of the room's history. */
+function headerOf(room: string, sentAtMs: number): OuterHeader {
+  return { room, lamport: 0, deps: [], sentAtMs }
+}
+
+export class RoomSignals {
+  readonly #c: RoomSignalsComponents
+  readonly #pacer: SignalPacer
+  /** Each wallet's latest read position (its devices' newest), the most recently heard kept. */
+  readonly #reads = new Map<Address, ReadSignal>()
+
+  constructor(components: RoomSignalsComponents) {
+    this.#c = components
+    this.#pacer = new SignalPacer({
+      sendTyping: (typing) => this.#send({ v: 1, kind: 'typing', typing }),
+      sendRead: (upTo) => this.#send({ v: 1, kind: 'read', upTo }),
+    })
+  }
+
+  /** The person typed, or cleared or sent the composer; nothing when typing is turned off. */
+  typing(typing: boolean): boolean {
+    return this.#c.settings().typing ? this.#pacer.typing(typing) : false
+  }
+
+  /** The person read the room up to message `id`; nothing when receipts are turned off. */
+  read(id: string): void {
+    if (this.#c.settings().receipts) this.#pacer.read(id)
+  }
+
+  /** Each wallet's latest read position heard (empty while receipts are turned off). */
+  reads(): ReadSignal[] {
+    return this.#c.settings().receipts ? [...this.#reads.values()].map((read) => ({ ...read })) : []
+  }
+
+  stop(): void {
+    this.#pacer.stop()
+  }
+
+  /** A `typing` or `read` record the room's gatekeeper accepted, live or from a store's catch-up. */
+  async receive(accepted: SignalAccepted): Promise<void> {
+    const { record, certificate, from } = accepted
+    const settings = this.#c.settings()
+    if (from === this.#c.self.peerId) return
+    if (record.type === 'typing' ? !settings.typing : !settings.receipts) return
+    if (!this.#c.guard.admit(from)) return
+    let envelope: SignalEnvelope
+    try {
+      const plaintext = await this.#c.decrypt(from, record.payload.ct, headerOf(record.room, record.sentAtMs))
+      envelope = signalEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext)))
+    } catch (err) {
+      // Ephemeral: one without its key yet (or already read from another copy) is not waited for.
+      this.#c.log.debug('signal not read', { room: this.#c.roomId, from, type: record.type, error: String(err) })
+      return
+    }
+    // The record's type is what relays budgeted and stored it by: its content must say the same.
+    if (envelope.kind !== record.type) return
+    const sender = certificate.address
+    if (envelope.kind === 'typing') {
+      this.#c.onTyping({
+        conversation: this.#c.roomId,
+        sender,
+        senderPeerId: from,
+        typing: envelope.typing,
+        sentAtMs: record.sentAtMs,
+      })
+      return
+    }
+    const known = this.#reads.get(sender)
+    if (known !== undefined && known.sentAtMs >= record.sentAtMs) return
+    const read: ReadSignal = {
+      conversation: this.#c.roomId,
+      reader: sender,
+      readerPeerId: from,
+      upTo: envelope.upTo,
+      sentAtMs: record.sentAtMs,
+      own: sender === this.#c.self.address,
+    }
+    setNewest(this.#reads, sender, read, MAX_SIGNAL_SENDERS)
+    this.#c.onRead({ ...read })
+  }
+
+  async #send(envelope: SignalEnvelope): Promise<void> {
+    const { roomId } = this.#c
+    const sentAtMs = this.#c.now()
+    try {
+      const ct = await this.#c.encrypt(utf8.encode(JSON.stringify(envelope)), headerOf(roomId, sentAtMs))
+      if (ct === undefined) return
+      const record: SignalRecord = {
+        v: WIRE_VERSION,
+        type: envelope.kind,
+        room: roomId,
+        sentAtMs,
+        payload: { enc: 'sender-key', ct },
+      }
+      await this.#c.publish(encodeRecord(record))
+    } catch (err) {
+      this.#c.log.debug('signal not sent', { room: roomId, kind: envelope.kind, error: String(err) })
+    }
+  }
+}
