@@ -10,12 +10,14 @@ import './components/sc-join-room.ts'
 import './components/sc-mentions.ts'
 import './components/sc-new-dm.ts'
 import './components/sc-search.ts'
+import './components/sc-signal-settings.ts'
 import { loadConfig } from './config.ts'
 import { Anchoring } from './state/anchoring.ts'
 import { Conversations, inviteFromText } from './state/conversations.ts'
 import { Notifications } from './state/notifications.ts'
 import { inviteSummary, requirementSentence } from './state/room-access.ts'
 import { Session } from './state/session.ts'
+import { Signals } from './state/signals.ts'
 
 /** The app's state, each part with its own context and change event. */
 export interface AppState {
@@ -23,6 +25,7 @@ export interface AppState {
   conversations: Conversations
   anchoring: Anchoring
   notifications: Notifications
+  signals: Signals
 }
 
 /** A signed-out session on the config of the relay that served the app (or its last one). */
@@ -32,8 +35,9 @@ export async function startSession(signal?: AbortSignal): Promise<AppState> {
   const conversations = new Conversations(session)
   const anchoring = new Anchoring(config, conversations)
   const notifications = new Notifications(conversations)
-  session.attach(conversations, anchoring, notifications)
-  return { session, conversations, anchoring, notifications }
+  const signals = new Signals(conversations)
+  session.attach(conversations, anchoring, notifications, signals)
+  return { session, conversations, anchoring, notifications, signals }
 }
 
 /**

@@ -10,11 +10,13 @@ import {
   conversationsContext,
   notificationsContext,
   sessionContext,
+  signalsContext,
 } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
 import { loadLastSession } from '../state/device-store.ts'
 import type { Notifications } from '../state/notifications.ts'
 import type { Session } from '../state/session.ts'
+import type { Signals } from '../state/signals.ts'
 import { discoverWallets, type WalletChoice } from '../wallet/discover.ts'
 import './sc-sign-in.ts'
 import { baseStyles, shortAddress } from './styles.ts'
@@ -182,6 +184,9 @@ export class ScApp extends LitElement {
   @provide({ context: notificationsContext })
   @state()
   notifications: Notifications | undefined
+  @provide({ context: signalsContext })
+  @state()
+  signals: Signals | undefined
 
   @state() private wallets: WalletChoice[] = []
   @state() private page: Page = 'chat'
@@ -223,6 +228,7 @@ export class ScApp extends LitElement {
       this.conversations = state.conversations
       this.anchoring = state.anchoring
       this.notifications = state.notifications
+      this.signals = state.signals
       this.#controller.target = state.session
       this.#conversationChanges.target = state.conversations
       this.invitedTo = app.invitedTo(location.hash)
@@ -283,6 +289,7 @@ export class ScApp extends LitElement {
               <span class="net ${session.network}" role="status" data-testid="network">${session.network}</span>
               <sc-search @message-jump=${this.#onJump}></sc-search>
               <span title=${session.address ?? ''} data-testid="address">${session.ensName ?? shortAddress(session.address ?? '')}</span>
+              <sc-signal-settings></sc-signal-settings>
               <button class="secondary" @click=${() => session.signOut()}>Sign out</button>
             </div>`
             : ''

@@ -4,13 +4,20 @@ import { css, html, LitElement, type PropertyValues } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
 import { repeat } from 'lit/directives/repeat.js'
 import type { Anchoring } from '../state/anchoring.ts'
-import { anchoringContext, ChangeController, conversationsContext, sessionContext } from '../state/context.ts'
+import {
+  anchoringContext,
+  ChangeController,
+  conversationsContext,
+  sessionContext,
+  signalsContext,
+} from '../state/context.ts'
 import type { Conversations, GapLine } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
 import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
 import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
+import type { Signals } from '../state/signals.ts'
 import './sc-anchor-mark.ts'
 import './sc-invite-share.ts'
 import './sc-room-details.ts'
@@ -21,6 +28,7 @@ import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSum
 import { revealMessage } from './reveal-message.ts'
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
+import './sc-conversation-status.ts'
 import './sc-disappear-dialog.ts'
 import { pendingChangeNotes } from './pending-change-notes.ts'
 import { baseStyles, shortAddress } from './styles.ts'
@@ -314,6 +322,10 @@ export class ScChatView extends LitElement {
   @property({ attribute: false })
   conversations: Conversations | undefined
 
+  @consume({ context: signalsContext, subscribe: true })
+  @property({ attribute: false })
+  signals: Signals | undefined
+
   @consume({ context: anchoringContext, subscribe: true })
   @property({ attribute: false })
   anchoring: Anchoring | undefined
@@ -377,7 +389,10 @@ export class ScChatView extends LitElement {
     }
     if (!this.reading) this.#toBottom()
     if (changed.has('conversation')) this.problem = undefined
-    if (document.visibilityState === 'visible') this.conversations?.markRead(this.conversation)
+    if (document.visibilityState === 'visible') {
+      this.conversations?.markRead(this.conversation)
+      this.signals?.read(this.conversation)
+    }
   }
 
   override render() {
@@ -456,7 +471,8 @@ export class ScChatView extends LitElement {
         </div>
         ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite, mentionables)}
       </div>
-      <sc-composer ?disabled=${!canWrite} .send=${this.#send} .mentionables=${mentionables}></sc-composer>
+      <sc-conversation-status .conversation=${this.conversation}></sc-conversation-status>
+      <sc-composer ?disabled=${!canWrite} .send=${this.#send} .mentionables=${mentionables} @input=${this.#onComposerInput}></sc-composer>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
   }
@@ -705,6 +721,7 @@ export class ScChatView extends LitElement {
     this.problem = undefined
     // One's own message is always shown, wherever the reader was.
     this.reading = false
+    this.signals?.typing(this.conversation, '')
     try {
       await this.conversations.send(this.conversation, text)
     } catch (err) {
@@ -728,6 +745,12 @@ export class ScChatView extends LitElement {
     // Away from the newest: what arrives meanwhile does not scroll the list from the message.
     this.reading = true
     return revealMessage(this, id, root === undefined ? 'room' : 'thread')
+  }
+
+  /** What the composer holds now: typing while it is not empty (`state/signals.ts` paces what goes out). */
+  readonly #onComposerInput = (event: Event): void => {
+    const field = event.composedPath()[0]
+    if (field instanceof HTMLTextAreaElement) this.signals?.typing(this.conversation, field.value)
   }
 
   #onScroll(): void {

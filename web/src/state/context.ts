@@ -4,6 +4,7 @@ import type { Anchoring } from './anchoring.ts'
 import type { Conversations } from './conversations.ts'
 import type { Notifications } from './notifications.ts'
 import type { Session } from './session.ts'
+import type { Signals } from './signals.ts'
 
 /** The wallet, vault and network of this tab, provided by `<sc-app>` to every component below it. */
 export const sessionContext = createContext<Session | undefined>(Symbol('securechat-session'))
@@ -13,6 +14,8 @@ export const conversationsContext = createContext<Conversations | undefined>(Sym
 export const anchoringContext = createContext<Anchoring | undefined>(Symbol('securechat-anchoring'))
 /** Browser notifications for mentions and DMs: the setting, and which conversation is shown. */
 export const notificationsContext = createContext<Notifications | undefined>(Symbol('securechat-notifications'))
+/** Read receipts and typing indicators, and whether they are on. */
+export const signalsContext = createContext<Signals | undefined>(Symbol('securechat-signals'))
 
 /** Re-renders its host whenever its {@link target} dispatches `eventName` (`session:changed` …). */
 export class ChangeController<T extends EventTarget> implements ReactiveController {

@@ -692,6 +692,23 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /**
+   * Another device of this wallet read conversation `id` up to message `upTo` (`state/signals.ts`): what came after
+   * it from others stays unread here; a message this device has not received yet read means everything here is.
+   */
+  markReadUpTo(id: string, upTo: string): void {
+    const view = this.#views.get(id)
+    if (view === undefined) return
+    const history = this.#history.get(id) ?? []
+    const at = history.findIndex((entry) => entry.id === upTo)
+    const unread = at === -1 ? 0 : history.slice(at + 1).filter((entry) => !entry.mine).length
+    if (unread === view.unread) return
+    view.unread = unread
+    view.lastReadMs = Date.now()
+    void this.#saveIndex()
+    this.#changed()
+  }
+
   /** The invite link of a joined room: opening it in SecureChat joins the room. */
   inviteLink(id: string): string | undefined {
     const invite = this.#views.get(id)?.invite

@@ -1,0 +1,193 @@
+/**
+ * Read receipts, typing indicators and the read position across devices of one wallet in the web app, in Debian's
+ * Chromium against a real relay and a Hardhat chain: alice (two devices: two browser contexts of one wallet) and
+ * bob in pages of a room dave (an sdk client) made. Typing shown then gone; "Seen by" when the other reads; read on
+ * one of alice's devices clears the unread count on the other (live, and on one that was closed meanwhile); both
+ * absent once bob turns them off; axe-core scans of what this adds.
+ */
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { Room } from '@securechat/sdk/rooms'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
+import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
+import {
+  type AppPage,
+  buildWebApp,
+  launchChromium,
+  openAppPage,
+  shownMessage,
+  signInWithTestWallet,
+} from './helpers/browser.ts'
+import { startTestChain, type TestChain } from './helpers/chain.ts'
+import { tempDir } from './helpers/cli.ts'
+import { startBrowserRelay } from './helpers/web-stack.ts'
+
+/** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
+const UI_TIMEOUT_MS = 30_000
+
+let chain: TestChain
+let relay: Relay
+let http: HttpService
+let browser: Browser
+let dave: SecureChatClient
+let daveRoom: Room
+let invite = ''
+let alice: AppPage
+let alice2: AppPage
+let bob: AppPage
+
+beforeAll(async () => {
+  const webRoot = await tempDir('web-receipts-dist-')
+  await buildWebApp(webRoot)
+  chain = await startTestChain()
+  relay = await startBrowserRelay(chain, { webRoot })
+  http = relay.services.http!
+  browser = await launchChromium()
+  dave = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
+    bootstrap: [relay.multiaddrs[0]!],
+    provider: chain.provider,
+    presenceIntervalMs: 1_000,
+  })
+  await dave.start()
+  const created = await dave.createRoom({ name: 'receipts', domains: ['localhost', new URL(http.url).host] })
+  invite = created.invite
+  daveRoom = created.room
+}, 120_000)
+
+afterAll(async () => {
+  for (const person of [alice, alice2, bob]) await person?.context.close().catch(() => {})
+  await browser?.close()
+  await dave?.stop()
+  await relay?.stop()
+  await chain?.stop()
+})
+
+async function openApp(account: number): Promise<AppPage> {
+  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
+  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
+  await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
+  await person.page.getByRole('heading', { name: '# receipts' }).waitFor({ timeout: UI_TIMEOUT_MS })
+  return person
+}
+
+function composer(page: Page) {
+  return page.getByRole('textbox', { name: 'Message' })
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text)
+  await composer(page).press('Enter')
+}
+
+function typingLine(page: Page) {
+  return page.locator('sc-conversation-status').getByTestId('typing')
+}
+
+function receiptLine(page: Page) {
+  return page.locator('sc-conversation-status').getByTestId('receipt')
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`
+}
+
+describe('web app: read receipts, typing, read position across devices', () => {
+  it('behavior: bob typing shows under alice’s conversation, and is gone once he clears the composer', async () => {
+    ;[alice, bob] = await Promise.all([openApp(1), openApp(2)])
+    await send(alice.page, 'hello from alice')
+    await shownMessage(bob.page, 'hello from alice').waitFor({ timeout: UI_TIMEOUT_MS })
+
+    await composer(bob.page).pressSequentially('typing so')
+    const line = typingLine(alice.page)
+    await expect
+      .poll(() => line.textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${short(chain.accounts[2]!.address)} is typing…`)
+    await composer(bob.page).fill('')
+    await expect.poll(() => line.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('')
+  })
+
+  it('behavior: alice sees "Seen by" bob once bob’s page shows her message', async () => {
+    await send(alice.page, 'did you read this?')
+    await shownMessage(bob.page, 'did you read this?').waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect
+      .poll(() => receiptLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`Seen by ${short(chain.accounts[2]!.address)}`)
+    await expectNoSeriousAxeViolations(alice.page, 'room, seen by and typing line')
+  })
+
+  it('behavior: read on one of alice’s devices clears the unread count on her other one, live and after it was closed', async () => {
+    alice2 = await openApp(1)
+    // Elsewhere on the second device: what arrives in the room stays unread there.
+    await alice2.page.getByRole('button', { name: 'Join' }).click()
+    await send(bob.page, 'for alice, unread on one device')
+    await expect.poll(() => alice2.page.title(), { timeout: UI_TIMEOUT_MS }).toBe('(1) SecureChat')
+    // The first device shows the room: read there, read here.
+    await shownMessage(alice.page, 'for alice, unread on one device').waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => alice2.page.title(), { timeout: UI_TIMEOUT_MS }).toBe('SecureChat')
+
+    // The second device closed: it learns the read position from the relay's store on its return.
+    const { context } = alice2
+    await alice2.page.close()
+    const readByAlice = readOf(chain.accounts[1]!.address)
+    await send(bob.page, 'while the second device is closed')
+    await shownMessage(alice.page, 'while the second device is closed').waitFor({ timeout: UI_TIMEOUT_MS })
+    // Out (coalesced over READ_SEND_DELAY_MS) before the second device comes back: dave got it, the store too.
+    await readByAlice
+    // Hidden this time: the room shown does not count as read on this device.
+    await context.addInitScript(() => Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' }))
+    const page = await context.newPage()
+    alice2 = { ...alice2, page }
+    await page.goto(http.url)
+    await page.locator('sc-conversation-list button', { hasText: 'receipts' }).click()
+    await shownMessage(page, 'while the second device is closed').waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => page.title(), { timeout: UI_TIMEOUT_MS }).toBe('SecureChat')
+  })
+
+  it('behavior: with receipts and typing turned off, bob neither tells nor is shown them; dave’s still show to alice', async () => {
+    await bob.page.getByText('Privacy').click()
+    await bob.page.getByTestId('receipts-setting').uncheck()
+    await bob.page.getByTestId('typing-setting').uncheck()
+    await expectNoSeriousAxeViolations(bob.page, 'privacy settings open')
+
+    const atDave = new Promise<string>((resolve) =>
+      daveRoom.addEventListener('message:received', ({ detail }) => {
+        if (detail.text === 'after bob turned them off') resolve(detail.id)
+      }),
+    )
+    await send(alice.page, 'after bob turned them off')
+    await shownMessage(bob.page, 'after bob turned them off').waitFor({ timeout: UI_TIMEOUT_MS })
+    daveRoom.markRead(await atDave)
+    // Dave's read shows; bob's, which he no longer sends, does not.
+    await expect
+      .poll(() => receiptLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`Seen by ${short(dave.address)}`)
+
+    await composer(alice.page).pressSequentially('alice types')
+    await composer(bob.page).pressSequentially('bob types')
+    daveRoom.typing(true)
+    await expect
+      .poll(() => typingLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${short(dave.address)} is typing…`)
+    // Bob shows none: not alice's, sent before dave's, nor dave's.
+    expect(await typingLine(bob.page).textContent()).toBe('')
+    expect(await receiptLine(bob.page).textContent()).toBe('')
+  })
+})
+
+/** Resolves once dave's room heard a read position of `reader`'s (then a relay's store holds it too). */
+function readOf(reader: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onRead = ({ detail }: CustomEvent<{ reader: string }>): void => {
+      if (detail.reader !== reader) return
+      daveRoom.removeEventListener('read:received', onRead)
+      resolve()
+    }
+    daveRoom.addEventListener('read:received', onRead)
+  })
+}
