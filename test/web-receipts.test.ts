@@ -147,7 +147,7 @@ describe('web app: read receipts, typing, read position across devices', () => {
     await page.locator('sc-conversation-list button', { hasText: 'receipts' }).click()
     await shownMessage(page, 'while the second device is closed').waitFor({ timeout: UI_TIMEOUT_MS })
     await expect.poll(() => page.title(), { timeout: UI_TIMEOUT_MS }).toBe('SecureChat')
-  })
+  }, 180_000)
 
   it('behavior: with receipts and typing turned off, bob neither tells nor is shown them; dave’s still show to alice', async () => {
     await bob.page.getByText('Privacy').click()

@@ -4,8 +4,9 @@
  *
  * Turned off is off both ways, as Signal does for read receipts: a device that does not tell its own read position
  * (or typing) does not show others' either — it drops theirs unread. Reciprocity keeps it fair, and a device that
- * neither sends nor decrypts them costs nothing for them. A wallet's own read position still goes to its other
- * devices with receipts off: that is the person's own state, not something told to others (`ownOnly`).
+ * neither sends nor decrypts them costs nothing for them. In a DM a read position still goes to the wallet's own
+ * other devices with receipts off (it is the person's own state, and DMs go device by device); in a room it cannot
+ * (one record under one key reaches every member), so with receipts off a room's read position stays on the device.
  */
 import { evictOldest } from './bounded-map.ts'
 import {

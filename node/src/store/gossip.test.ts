@@ -13,4 +13,10 @@ describe('roomStoreFacts', () => {
       supersedes: true,
     })
   })
+
+  it('behavior: a read position is state (each device’s latest), a typing indicator is not kept at all', () => {
+    const base = { certificate: {}, from: 'p', record: {} } as unknown as Omit<AcceptedRecord, 'type'>
+    expect(roomStoreFacts({ ...base, type: 'read' } as AcceptedRecord)).toEqual({ type: 'read', supersedes: true })
+    expect(roomStoreFacts({ ...base, type: 'typing' } as AcceptedRecord)).toBeUndefined()
+  })
 })

@@ -558,6 +558,14 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     if (this.#running) this.#signals.read(peer, id)
   }
 
+  /**
+   * Every read position heard since start, as `read:received` told them: the other wallets' (none while receipts are
+   * off) and this wallet's other devices' (`own`), the latest per conversation.
+   */
+  readPositions(): ReadSignal[] {
+    return this.#signals.reads()
+  }
+
   /** How far `peer` read this conversation, as last heard (undefined while receipts are off). */
   readPosition(peer: Address): ReadSignal | undefined {
     return this.#signals.readOf(peer)

@@ -50,9 +50,15 @@ export class DmSignals {
     this.#pacer(peer).read(id)
   }
 
+  /** Every read position heard: the other wallets' (none while receipts are off) and this wallet's own. */
+  reads(): ReadSignal[] {
+    const receipts = this.#c.settings().receipts
+    return [...this.#reads.values()].filter((read) => read.own || receipts).map((read) => ({ ...read }))
+  }
+
   /** The other wallet's latest read position heard (undefined while receipts are off). */
   readOf(peer: Address): ReadSignal | undefined {
-    const read = this.#reads.get(peer)
+    const read = this.#reads.get(`peer ${peer}`)
     return read === undefined || !this.#c.settings().receipts ? undefined : { ...read }
   }
 

@@ -59,9 +59,10 @@ export class RoomSignals {
     if (this.#c.settings().receipts) this.#pacer.read(id)
   }
 
-  /** Each wallet's latest read position heard (empty while receipts are turned off). */
+  /** Each wallet's latest read position heard: this wallet's own, and the others' unless receipts are turned off. */
   reads(): ReadSignal[] {
-    return this.#c.settings().receipts ? [...this.#reads.values()].map((read) => ({ ...read })) : []
+    const receipts = this.#c.settings().receipts
+    return [...this.#reads.values()].filter((read) => read.own || receipts).map((read) => ({ ...read }))
   }
 
   stop(): void {
@@ -73,7 +74,9 @@ export class RoomSignals {
     const { record, certificate, from } = accepted
     const settings = this.#c.settings()
     if (from === this.#c.self.peerId) return
-    if (record.type === 'typing' ? !settings.typing : !settings.receipts) return
+    // This wallet's own read position is the person's state, not a receipt: taken with receipts off too.
+    const own = certificate.address === this.#c.self.address
+    if (record.type === 'typing' ? !settings.typing : !settings.receipts && !own) return
     if (!this.#c.guard.admit(from)) return
     let envelope: SignalEnvelope
     try {
@@ -105,7 +108,7 @@ export class RoomSignals {
       readerPeerId: from,
       upTo: envelope.upTo,
       sentAtMs: record.sentAtMs,
-      own: sender === this.#c.self.address,
+      own,
     }
     setNewest(this.#reads, sender, read, MAX_SIGNAL_SENDERS)
     this.#c.onRead({ ...read })

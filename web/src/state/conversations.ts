@@ -694,14 +694,16 @@ export class Conversations extends EventTarget implements SessionPart {
 
   /**
    * Another device of this wallet read conversation `id` up to message `upTo` (`state/signals.ts`): what came after
-   * it from others stays unread here; a message this device has not received yet read means everything here is.
+   * it from others stays unread here; a message this device has not received yet read means everything here is. It
+   * only ever lowers the count: this device may have read further itself.
    */
   markReadUpTo(id: string, upTo: string): void {
     const view = this.#views.get(id)
     if (view === undefined) return
     const history = this.#history.get(id) ?? []
     const at = history.findIndex((entry) => entry.id === upTo)
-    const unread = at === -1 ? 0 : history.slice(at + 1).filter((entry) => !entry.mine).length
+    const after = at === -1 ? 0 : history.slice(at + 1).filter((entry) => !entry.mine).length
+    const unread = Math.min(view.unread, after)
     if (unread === view.unread) return
     view.unread = unread
     view.lastReadMs = Date.now()

@@ -67,6 +67,7 @@ export class Signals extends EventTarget implements SessionPart {
       dms.removeEventListener('typing:changed', onTyping)
       dms.removeEventListener('read:received', onRead)
     })
+    for (const read of dms.readPositions()) this.#onRead(read)
     this.#watchRooms()
   }
 
@@ -139,6 +140,8 @@ export class Signals extends EventTarget implements SessionPart {
       this.#watched.add(room)
       room.addEventListener('typing:changed', (event) => this.#onTyping(event.detail))
       room.addEventListener('read:received', (event) => this.#onRead(event.detail))
+      // What the room heard before this watched it (a catch-up that ran as it was joined).
+      for (const read of room.readPositions()) this.#onRead(read)
     }
   }
 

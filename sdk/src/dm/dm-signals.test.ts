@@ -1,0 +1,100 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { READ_SEND_DELAY_MS } from '../constants.ts'
+import { utf8 } from '../encoding.ts'
+import { silentLoggerFactory } from '../logger.ts'
+import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
+import type { Address, ReadSignal, TypingSignal } from '../types.ts'
+import { DmSignals } from './dm-signals.ts'
+import type { DmSessionStore, RemoteDevice } from './session-store.ts'
+import { dmEnvelopeSchema } from './wire.ts'
+
+const SELF = '0x1111111111111111111111111111111111111111' as Address
+const BOB = '0x2222222222222222222222222222222222222222' as Address
+const CAROL = '0x3333333333333333333333333333333333333333' as Address
+const ID = 'ab'.repeat(16)
+
+const device = (address: Address, peerId: string): RemoteDevice => ({ address, peerId }) as RemoteDevice
+const bobPhone = device(BOB, 'bob-phone')
+const myLaptop = device(SELF, 'my-laptop')
+
+function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
+  const typing: TypingSignal[] = []
+  const reads: ReadSignal[] = []
+  const sent: Array<{ to: string; envelope: unknown; ephemeral: boolean }> = []
+  const store = { devicesOf: (a: Address) => (a === BOB ? [bobPhone] : a === SELF ? [myLaptop] : []) }
+  const s = new DmSignals({
+    self: SELF,
+    store: store as unknown as DmSessionStore,
+    settings: () => settings,
+    guard: new SignalGuard(),
+    sendTo: async (d, plaintext, options) => {
+      sent.push({
+        to: d.peerId,
+        envelope: dmEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext))),
+        ephemeral: options.ephemeral === true,
+      })
+      return { address: d.address, peerId: d.peerId, status: 'sent', handshake: false, recipients: 1 } as never
+    },
+    track: (work) => work,
+    onTyping: (detail) => typing.push(detail),
+    onRead: (detail) => reads.push(detail),
+    log: silentLoggerFactory('test'),
+  })
+  return { s, typing, reads, sent }
+}
+
+describe('DmSignals', () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  it('behavior: a read goes to the other wallet’s devices and, naming the conversation, to this wallet’s; typing only to theirs, ephemeral', async () => {
+    const { s, sent } = signals()
+    s.read(BOB, ID)
+    await vi.advanceTimersByTimeAsync(READ_SEND_DELAY_MS)
+    expect(s.typing(BOB, true)).toBe(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(sent).toMatchObject([
+      { to: 'bob-phone', envelope: { kind: 'read', upTo: ID }, ephemeral: false },
+      { to: 'my-laptop', envelope: { kind: 'read', upTo: ID, to: BOB }, ephemeral: false },
+      { to: 'bob-phone', envelope: { kind: 'typing', typing: true }, ephemeral: true },
+    ])
+    expect((sent[0]!.envelope as { to?: string }).to).toBeUndefined()
+  })
+
+  it('behavior: receipts off, the read still goes to this wallet’s own devices only; typing off sends none', async () => {
+    const { s, sent } = signals({ receipts: false, typing: false })
+    s.read(BOB, ID)
+    await vi.advanceTimersByTimeAsync(READ_SEND_DELAY_MS)
+    expect(s.typing(BOB, true)).toBe(false)
+    expect(sent.map((x) => x.to)).toEqual(['my-laptop'])
+  })
+
+  it('error: a read naming a conversation (`to`) from another wallet’s device is refused — it speaks for its own wallet only', () => {
+    const { s, reads } = signals()
+    s.onRead(bobPhone, { v: 1, kind: 'read', upTo: ID, sentAtMs: 1, to: CAROL }, 1)
+    // And one of our own devices without `to` names no conversation.
+    s.onRead(myLaptop, { v: 1, kind: 'read', upTo: ID, sentAtMs: 1 }, 1)
+    expect(reads).toEqual([])
+    s.onRead(bobPhone, { v: 1, kind: 'read', upTo: ID, sentAtMs: 2 }, 2)
+    s.onRead(myLaptop, { v: 1, kind: 'read', upTo: ID, sentAtMs: 3, to: CAROL }, 3)
+    expect(reads).toMatchObject([
+      { conversation: BOB, reader: BOB, own: false },
+      { conversation: CAROL, reader: SELF, own: true },
+    ])
+    expect(s.readOf(BOB)).toMatchObject({ upTo: ID })
+  })
+
+  it('behavior: receipts off, the other wallet’s reads are not shown, this wallet’s own still are', () => {
+    const { s, reads } = signals({ receipts: false, typing: false })
+    s.onRead(bobPhone, { v: 1, kind: 'read', upTo: ID, sentAtMs: 2 }, 2)
+    s.onTyping(bobPhone, true, 2)
+    s.onRead(myLaptop, { v: 1, kind: 'read', upTo: ID, sentAtMs: 3, to: BOB }, 3)
+    expect(reads).toMatchObject([{ conversation: BOB, own: true }])
+  })
+
+  it('behavior: a flood of typing from one device is dropped past the guard, without a throw', () => {
+    const { s, typing } = signals()
+    for (let i = 0; i < 10_000; i++) s.onTyping(bobPhone, true, i)
+    expect(typing.length).toBeLessThanOrEqual(10)
+  })
+})
