@@ -105,12 +105,45 @@ describe('typing and read receipts from the CLI', () => {
     expect(stored).not.toContain('"type":"typing"')
     expect(stored).not.toContain('upTo')
     expect(stored).not.toContain('read me')
-  })
+  }, 180_000)
+
+  it('behavior: a device away while another device of its wallet read the room learns it from the store on its return', async () => {
+    const relayDir = await tempDir('receipts-away-relay-')
+    const relay = track(await startRelayProcess({ dataDir: relayDir }))
+    const client = startAlice(relay.multiaddrs[0]!)
+    await client.start()
+    const { room, invite } = await client.createRoom({ name: 'away' })
+    const env = { SECURECHAT_PRIVATE_KEY: ALICE.key, SECURECHAT_VAULT_PASSPHRASE: 'alice keeps this somewhere safe' }
+    const awayDir = await tempDir('receipts-away-')
+    const listen = (): CliProcess => track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', awayDir], env))
+    const first = listen()
+    await untilStderr(first, 'listening on room')
+    await room.waitForPeers()
+    const one = await room.send('one')
+    await nextLine(first, (l) => l.type === 'message' && l.id === one.id)
+    first.kill('SIGTERM')
+    await first.exited
+
+    const two = await room.send('two, while the other device is away')
+    room.markRead(two.id)
+    await expect
+      .poll(async () => (await bytesUnder(relayDir)).toString('latin1').includes('"type":"read"'), { timeout: 30_000 })
+      .toBe(true)
+    const second = listen()
+    expect(await nextLine(second, (l) => l.type === 'read')).toMatchObject({
+      conversation: room.id,
+      reader: ALICE.address,
+      upTo: two.id,
+      own: true,
+    })
+  }, 120_000)
 
   it('behavior: in a DM, listen --dm --json prints the other wallet typing and reading', async () => {
     const relayDir = await tempDir('receipts-dm-relay-')
     const relay = track(await startRelayProcess({ dataDir: relayDir }))
-    const bob = track(spawnCli(['listen', '--dm', '--json'], { SECURECHAT_PRIVATE_KEY: BOB.key }))
+    const bob = track(
+      spawnCli(['listen', '--dm', '--json', '--bootstrap', relay.multiaddrs[0]!], { SECURECHAT_PRIVATE_KEY: BOB.key }),
+    )
     await untilStderr(bob, 'listening for direct messages')
     const client = startAlice(relay.multiaddrs[0]!)
     await client.start()
@@ -135,5 +168,5 @@ describe('typing and read receipts from the CLI', () => {
     })
     const stored = (await bytesUnder(relayDir)).toString('latin1')
     expect(stored).not.toContain('"type":"signal"')
-  })
+  }, 120_000)
 })

@@ -36,13 +36,21 @@ export class Signals extends EventTarget implements SessionPart {
   readonly #reads = new Map<string, Map<string, string>>()
   /** The last read position told (or learnt from another device of this wallet), per conversation. */
   readonly #told = new Map<string, string>()
+  /**
+   * Read positions from this wallet's other devices whose message is not in the history yet: a catch-up tells the read
+   * position as it delivers the messages, which the conversations may add after it. Applied again once it is there.
+   */
+  readonly #ownPending = new Map<string, string>()
   readonly #watched = new WeakSet<Room>()
   readonly #detach: Array<() => void> = []
 
   constructor(conversations: Conversations) {
     super()
     this.#conversations = conversations
-    conversations.addEventListener('conversations:changed', () => this.#watchRooms())
+    conversations.addEventListener('conversations:changed', () => {
+      this.#watchRooms()
+      this.#applyOwnPending()
+    })
   }
 
   get settings(): SignalSettings {
@@ -78,6 +86,7 @@ export class Signals extends EventTarget implements SessionPart {
     this.#typing.clear()
     this.#reads.clear()
     this.#told.clear()
+    this.#ownPending.clear()
     this.#client = undefined
     this.#signedIn = undefined
     this.#settings = { ...DEFAULTS }
@@ -167,13 +176,23 @@ export class Signals extends EventTarget implements SessionPart {
     if (signal.own) {
       // Read on another device of this wallet: read here too, and not told again from here.
       this.#told.set(id, signal.upTo)
+      this.#ownPending.set(id, signal.upTo)
       this.#conversations.markReadUpTo(id, signal.upTo)
+      this.#applyOwnPending()
       return
     }
     const reads = this.#reads.get(id) ?? new Map<string, string>()
     reads.set(signal.reader, signal.upTo)
     this.#reads.set(id, reads)
     this.#changed()
+  }
+
+  #applyOwnPending(): void {
+    for (const [id, upTo] of this.#ownPending) {
+      if (!this.#conversations.history(id).some((entry) => entry.id === upTo)) continue
+      this.#ownPending.delete(id)
+      this.#conversations.markReadUpTo(id, upTo)
+    }
   }
 
   #changed(): void {
