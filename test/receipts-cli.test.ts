@@ -105,7 +105,7 @@ describe('typing and read receipts from the CLI', () => {
     expect(stored).not.toContain('"type":"typing"')
     expect(stored).not.toContain('upTo')
     expect(stored).not.toContain('read me')
-  }, 180_000)
+  }, 300_000)
 
   it('behavior: a device away while another device of its wallet read the room learns it from the store on its return', async () => {
     const relayDir = await tempDir('receipts-away-relay-')
@@ -136,7 +136,7 @@ describe('typing and read receipts from the CLI', () => {
       upTo: two.id,
       own: true,
     })
-  }, 120_000)
+  }, 300_000)
 
   it('behavior: in a DM, listen --dm --json prints the other wallet typing and reading', async () => {
     const relayDir = await tempDir('receipts-dm-relay-')
@@ -168,5 +168,5 @@ describe('typing and read receipts from the CLI', () => {
     })
     const stored = (await bytesUnder(relayDir)).toString('latin1')
     expect(stored).not.toContain('"type":"signal"')
-  }, 120_000)
+  }, 300_000)
 })
