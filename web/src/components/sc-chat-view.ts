@@ -295,7 +295,13 @@ export class ScChatView extends LitElement {
         }
         .actions {
           flex: none;
-          max-width: 50%;
+          max-width: 60%;
+        }
+        /* Compact, so that the header's actions take one row where they fit, and the messages the screen. */
+        .actions > button {
+          min-height: 36px;
+          padding: 0 0.5rem;
+          font-size: 0.875rem;
         }
         details {
           margin: 0.25rem 0;

@@ -88,8 +88,13 @@ export class ScRoomDetails extends LitElement {
       .close {
         margin-top: 1rem;
       }
-      /* A phone: the whole screen, the list scrolling under its title. */
+      /* A phone: the whole screen, the list scrolling under its title; the header's button compact. */
       @media (max-width: 700px) {
+        button.open {
+          min-height: 36px;
+          padding: 0 0.5rem;
+          font-size: 0.875rem;
+        }
         dialog {
           width: 100vw;
           max-width: 100vw;
@@ -141,7 +146,7 @@ export class ScRoomDetails extends LitElement {
     const self = this.session?.address?.toLowerCase()
     const canAnchor = this.joined && this.anchoring?.canAnchor === true
     return html`
-      <button class="secondary" aria-haspopup="dialog" @click=${this.#open}>Members</button>
+      <button class="secondary open" aria-haspopup="dialog" @click=${this.#open}>Members</button>
       <dialog aria-labelledby="details-title" @close=${this.#unwatch}>
         <h3 id="details-title"># ${this.name}</h3>
         <section aria-labelledby="members-title">
