@@ -289,7 +289,6 @@ export class ScApp extends LitElement {
               <span class="net ${session.network}" role="status" data-testid="network">${session.network}</span>
               <sc-search @message-jump=${this.#onJump}></sc-search>
               <span title=${session.address ?? ''} data-testid="address">${session.ensName ?? shortAddress(session.address ?? '')}</span>
-              <sc-signal-settings></sc-signal-settings>
               <button class="secondary" @click=${() => session.signOut()}>Sign out</button>
             </div>`
             : ''

@@ -92,6 +92,7 @@ export class ScConversationList extends LitElement {
           <button class="secondary" @click=${() => this.#action('mentions')}>
             Mentions${unreadMentionCount === 0 ? '' : html` <span class="badge" aria-label="${unreadMentionCount} unread">${unreadMentionCount}</span>`}
           </button>
+          <sc-signal-settings></sc-signal-settings>
         </div>
         ${views.length === 0 ? html`<p class="muted">No rooms yet: create one or join with an invite.</p>` : ''}
         <ul>

@@ -17,15 +17,19 @@ export class ScConversationStatus extends LitElement {
   static override styles = [
     baseStyles,
     css`
+      /* No room taken while there is nothing to say: on a phone the messages keep the screen. */
       :host {
         display: block;
-        min-height: 1.25rem;
         padding: 0 0.75rem;
-        font-size: 0.8125rem;
+        font-size: 0.75rem;
+        line-height: 1.2;
         color: var(--sc-muted);
       }
       p {
         margin: 0;
+      }
+      p:empty {
+        display: none;
       }
     `,
   ]

@@ -27,7 +27,7 @@ export class ScSignalSettings extends LitElement {
       }
       fieldset {
         position: absolute;
-        right: 0;
+        left: 0;
         z-index: 2;
         min-width: 16rem;
         margin: 0;
