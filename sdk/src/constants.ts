@@ -643,3 +643,12 @@ export const SIGNAL_RECEIVE_BURST = 8
 
 /** Senders whose typing and read state one conversation keeps (the most recently heard). */
 export const MAX_SIGNAL_SENDERS = 1_024
+
+/**
+ * Events a room's moderation log holds (`rooms/moderation-log.ts`): beyond, new events are refused, so a
+ * moderator cannot make every peer's state unbounded. Each is about 400 bytes.
+ */
+export const MAX_MODERATION_EVENTS = 4_096
+
+/** Events whose previous event is not here yet, kept per room until it comes (catch-up delivers out of order). */
+export const MAX_PENDING_MODERATION_EVENTS = 256

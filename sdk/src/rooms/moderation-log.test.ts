@@ -1,0 +1,175 @@
+import { Wallet } from 'ethers'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { walletSigner } from '../identity/signer.ts'
+import {
+  createModerationEvent,
+  type ModerationAction,
+  type ModerationEvent,
+  moderationEventHash,
+} from './moderation-event.ts'
+import { ModerationLog } from './moderation-log.ts'
+
+const ROOM = 'a'.repeat(64)
+const OTHER_ROOM = 'b'.repeat(64)
+const owner = new Wallet(Wallet.createRandom().privateKey)
+const mod1 = new Wallet(Wallet.createRandom().privateKey)
+const mod2 = new Wallet(Wallet.createRandom().privateKey)
+const member = new Wallet(Wallet.createRandom().privateKey)
+const spammer = new Wallet(Wallet.createRandom().privateKey)
+
+let clock = 1_000
+async function sign(
+  by: Wallet,
+  action: ModerationAction,
+  target: Wallet,
+  prev: string,
+  room = ROOM,
+): Promise<ModerationEvent> {
+  return createModerationEvent({
+    signer: walletSigner({ type: 'eoa', signer: by }),
+    room,
+    prev,
+    action,
+    target: target.address,
+    now: clock++,
+  })
+}
+
+const newLog = () => new ModerationLog({ roomId: ROOM, owner: owner.address })
+
+/** Appends to the log's head and expects it applied; returns the event. */
+async function act(log: ModerationLog, by: Wallet, action: ModerationAction, target: Wallet): Promise<ModerationEvent> {
+  const event = await sign(by, action, target, log.head)
+  expect(log.add(event)).toMatchObject({ status: 'applied' })
+  return event
+}
+
+describe('ModerationLog', () => {
+  it('behavior: the owner appoints moderators, who ban and unban members; roles and bans follow the log', async () => {
+    const log = newLog()
+    expect(log.roleOf(owner.address)).toBe('owner')
+    const first = await act(log, owner, 'mod-add', mod1)
+    expect(first.prev).toBe(ROOM)
+    expect(log.roleOf(mod1.address)).toBe('moderator')
+    const ban = await act(log, mod1, 'ban', member)
+    expect(ban.prev).toBe(moderationEventHash(first))
+    expect(log.isBanned(member.address)).toBe(true)
+    await act(log, mod1, 'unban', member)
+    expect(log.isBanned(member.address)).toBe(false)
+    const kick = await act(log, mod1, 'kick', member)
+    expect(log.state.kicked.get(member.address as `0x${string}`)).toBe(moderationEventHash(kick))
+    expect(log.events()).toHaveLength(4)
+    expect(log.head).toBe(moderationEventHash(kick))
+  })
+
+  it('behavior: refuses, with the reason, a plain member, another room, a bad signature, a junk event and a moderator acting on a moderator', async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    await act(log, owner, 'mod-add', mod2)
+    expect(log.add(await sign(spammer, 'ban', member, log.head))).toEqual({
+      status: 'refused',
+      reason: `ban needs a moderator; ${spammer.address} is a member`,
+    })
+    expect(log.add(await sign(spammer, 'mod-add', spammer, log.head))).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('mod-add needs the owner'),
+    })
+    // A replay: the owner's genuine event of another room.
+    const foreign = await sign(owner, 'ban', member, OTHER_ROOM, OTHER_ROOM)
+    expect(log.add(foreign)).toEqual({ status: 'refused', reason: 'event names another room' })
+    const forged = { ...(await sign(spammer, 'ban', member, log.head)), author: owner.address }
+    expect(log.add(forged)).toEqual({ status: 'refused', reason: 'event is not signed by its author' })
+    expect(log.add({ v: 1, type: 'moderation', room: ROOM })).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('malformed event'),
+    })
+    expect(log.add('junk')).toMatchObject({ status: 'refused' })
+    expect(log.add(await sign(mod1, 'ban', mod2, log.head))).toEqual({
+      status: 'refused',
+      reason: 'a moderator cannot ban a moderator',
+    })
+    expect(log.add(await sign(mod1, 'kick', owner, log.head))).toMatchObject({ status: 'refused' })
+    expect(log.events()).toHaveLength(2)
+  })
+
+  it('behavior: an event whose previous event is unknown waits for it (a broken chain until then)', async () => {
+    const log = newLog()
+    const a = await sign(owner, 'mod-add', mod1, ROOM)
+    const b = await sign(mod1, 'ban', member, moderationEventHash(a))
+    expect(log.add(b)).toEqual({ status: 'pending', hash: moderationEventHash(b) })
+    expect(log.pendingCount).toBe(1)
+    expect(log.add(a)).toMatchObject({ status: 'applied' })
+    expect(log.pendingCount).toBe(0)
+    expect(log.isBanned(member.address)).toBe(true)
+    expect(log.add(b)).toEqual({ status: 'duplicate', hash: moderationEventHash(b) })
+  })
+
+  it('behavior: a removed moderator can act neither after its removal nor by forking from before it', async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    const beforeRemoval = log.head
+    await act(log, owner, 'mod-remove', mod1)
+    expect(log.add(await sign(mod1, 'ban', member, log.head))).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('needs a moderator'),
+    })
+    // Signed against the state before its removal: kept (the chain allowed it), but void.
+    const backdated = await sign(mod1, 'ban', member, beforeRemoval)
+    expect(log.add(backdated)).toMatchObject({
+      status: 'void',
+      reason: expect.stringContaining("its author's role was revoked concurrently (mod-remove"),
+    })
+    expect(log.isBanned(member.address)).toBe(false)
+  })
+
+  it('behavior: after an ownership transfer the old owner is a member and the new one appoints', async () => {
+    const log = newLog()
+    await act(log, owner, 'owner-transfer', mod1)
+    expect(log.roleOf(owner.address)).toBe('member')
+    expect(log.add(await sign(owner, 'mod-add', mod2, log.head))).toMatchObject({ status: 'refused' })
+    await act(log, mod1, 'mod-add', mod2)
+    expect(log.roleOf(mod2.address)).toBe('moderator')
+  })
+
+  it('property: concurrent events converge to one state whatever order they arrive in', async () => {
+    // A log with forks: two moderators act on the same member at once, the owner removes one of them while it
+    // bans someone, and a chain continues on one branch.
+    const base = newLog()
+    const e1 = await act(base, owner, 'mod-add', mod1)
+    const e2 = await act(base, owner, 'mod-add', mod2)
+    const fork = moderationEventHash(e2)
+    const ban = await sign(mod1, 'ban', member, fork)
+    const kick = await sign(mod2, 'kick', member, fork)
+    const removal = await sign(owner, 'mod-remove', mod1, fork)
+    const banBySoonRemoved = await sign(mod1, 'ban', spammer, moderationEventHash(ban))
+    const ownerBan = await sign(owner, 'ban', member, fork)
+    const after = await sign(mod2, 'unban', member, moderationEventHash(kick))
+    const all = [e1, e2, ban, kick, removal, banBySoonRemoved, ownerBan, after]
+
+    const fold = (order: readonly number[]) => {
+      const log = newLog()
+      for (const index of order) log.add(all[index])
+      return {
+        owner: log.state.owner,
+        moderators: [...log.state.moderators].sort(),
+        banned: [...log.state.banned].sort(),
+        kicked: [...log.state.kicked].sort(),
+        entries: log.entries().map((entry) => [entry.hash, entry.applied, entry.reason]),
+        head: log.head,
+        pending: log.pendingCount,
+      }
+    }
+    const expected = fold(all.map((_, index) => index))
+    expect(expected.pending).toBe(0)
+    expect(expected.moderators).toEqual([mod2.address])
+    // The owner's removal of mod1 voids mod1's concurrent bans; the owner's ban of member comes last and stands.
+    expect(expected.banned).toEqual([member.address])
+    fc.assert(
+      fc.property(fc.shuffledSubarray([...all.keys()], { minLength: all.length, maxLength: all.length }), (order) => {
+        expect(fold(order)).toEqual(expected)
+      }),
+      { numRuns: 25 },
+    )
+  })
+})
