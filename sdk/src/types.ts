@@ -272,6 +272,21 @@ export interface RoomDelivery {
 /** What `Room.send` resolves to: one record for the whole room, so the sender can anchor or prove it. */
 export interface RoomSendResult extends SendResult<RoomDelivery>, PublishedRecord {}
 
+/** A moderation event a room's log kept (`rooms/moderation-log.ts`'s verdict; the sdk's types stay below rooms). */
+export type RoomModerationChange =
+  | { status: 'applied'; hash: string; event: RoomModerationEvent }
+  | { status: 'void'; hash: string; event: RoomModerationEvent; reason: string }
+
+export interface RoomModerationEvent {
+  room: string
+  prev: string
+  action: 'mod-add' | 'mod-remove' | 'owner-transfer' | 'kick' | 'ban' | 'unban'
+  target: string
+  author: string
+  atMs: number
+  sig: string
+}
+
 export interface RoomEvents {
   'message:received': CustomEvent<RoomMessage>
   /** A message's reactions, text (edited or deleted) or thread changed; see {@link MessageUpdate}. */
@@ -288,6 +303,11 @@ export interface RoomEvents {
   'message:expired': CustomEvent<RoomExpiry>
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
+  /**
+   * The room's moderation log kept an event (`Room.moderation`): applied, or void with the reason. A banned or
+   * kicked member has left (`member:left`) and our sender key rotates without it.
+   */
+  'moderation:changed': CustomEvent<RoomModerationChange>
   'message:rejected': CustomEvent<{ from: string; reason: string }>
   /**
    * A message from a verified sender that this device cannot read, and why. One unread for want of

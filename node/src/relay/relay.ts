@@ -95,6 +95,7 @@ const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   keys: 'control',
   typing: 'signals',
   read: 'signals',
+  moderation: 'control',
 }
 
 /** A room record the relay accepted and forwarded: the gossip message as signed, and what it holds. */

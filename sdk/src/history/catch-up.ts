@@ -104,7 +104,7 @@ export async function catchUp(
         peer,
         sink.topic,
         { by: 'time' },
-        ['presence', 'keys', 'read'],
+        ['presence', 'keys', 'read', 'moderation'],
         state,
         MAX_CATCH_UP_STATE_RECORDS,
         progress,
@@ -125,7 +125,7 @@ export async function catchUp(
           peer,
           sink.topic,
           { by: 'time' },
-          ['presence', 'keys', 'read'],
+          ['presence', 'keys', 'read', 'moderation'],
           lateState,
           MAX_CATCH_UP_STATE_RECORDS,
           progress,
@@ -172,6 +172,11 @@ export async function catchUp(
     const late = [...lateState.values()].filter(({ record }) => !state.has(record.id))
     if (late.length > 0) progress.rejected += await learnPresence(sink, late)
     for (const fetched of late) state.set(fetched.record.id, fetched)
+    // The moderation log before the keys and messages: a member banned meanwhile is dropped from what follows.
+    for (const fetched of [...state.values()].sort(byArrival)) {
+      if (fetched.record.type !== 'moderation') continue
+      if ((await sink.accept(fetched.message))?.type !== 'moderation') progress.rejected += 1
+    }
     const keys = new Map<string, KeysAccepted[]>()
     for (const fetched of [...state.values()].sort(byArrival)) {
       if (fetched.record.type !== 'keys') continue

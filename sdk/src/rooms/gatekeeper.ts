@@ -8,6 +8,8 @@ import type { CertificateRegistry } from '../identity/registry.ts'
 import { checkSender, policyViolation, type SenderVerdict } from '../identity/sender.ts'
 import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
 import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest.ts'
+import type { ModerationEvent } from './moderation-event.ts'
+import { ModerationLog, type ModerationVerdict } from './moderation-log.ts'
 import {
   decodeRecord,
   type KeysRecord,
@@ -39,6 +41,13 @@ export type AcceptedRecord =
   /** A typing indicator or read position (`room-signals.ts`). */
   | { type: 'typing'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
   | { type: 'read'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
+  | {
+      type: 'moderation'
+      record: ModerationEvent
+      certificate: VerifiedCertificate
+      from: string
+      verdict: Exclude<ModerationVerdict, { status: 'refused' | 'pending' }>
+    }
 
 export interface RoomGatekeeperInit {
   roomId: string
@@ -60,6 +69,10 @@ export interface RoomGatekeeperInit {
   gates?: GateEvaluator
   /** A valid record was dropped (`Ignore`) because its sender fails the gate, or it could not be read. */
   onGateDropped?: (from: string, address: Address, reason: 'ineligible' | 'unavailable') => void
+  /** The moderation log kept an event (applied or void): its state may have changed. */
+  onModeration?: (verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>) => void
+  /** A valid record was dropped (`Ignore`) because the moderation log bans its sender, or kicked it after it was signed. */
+  onSanctionDropped?: (from: string, address: Address, reason: 'banned' | 'kicked') => void
 }
 
 /**
@@ -76,6 +89,9 @@ export class RoomGatekeeper {
   readonly #onRejected: RoomGatekeeperInit['onRejected']
   readonly #gates: GateEvaluator | undefined
   readonly #onGateDropped: RoomGatekeeperInit['onGateDropped']
+  readonly #onModeration: RoomGatekeeperInit['onModeration']
+  readonly #onSanctionDropped: RoomGatekeeperInit['onSanctionDropped']
+  #moderation: ModerationLog | undefined
 
   constructor(init: RoomGatekeeperInit) {
     this.roomId = init.roomId
@@ -85,6 +101,29 @@ export class RoomGatekeeper {
     this.#onRejected = init.onRejected
     this.#gates = init.gates
     this.#onGateDropped = init.onGateDropped
+    this.#onModeration = init.onModeration
+    this.#onSanctionDropped = init.onSanctionDropped
+  }
+
+  /** The room's moderation log (docs/architecture.md, Moderation), once the manifest (its first owner) is known. */
+  get moderation(): ModerationLog | undefined {
+    const owner = this.#manifest?.manifest.owner
+    if (owner !== undefined) this.#moderation ??= new ModerationLog({ roomId: this.roomId, owner })
+    return this.#moderation
+  }
+
+  /** Whether the moderation log bans `address`: nobody seals keys to it and its records are dropped. */
+  isBanned(address: string): boolean {
+    return this.moderation?.isBanned(address) ?? false
+  }
+
+  /** Adds an event this node signed itself (gossipsub does not validate our own records). */
+  addOwnModeration(event: ModerationEvent): ModerationVerdict {
+    const log = this.moderation
+    if (log === undefined) return { status: 'refused', reason: 'the room manifest is not known yet' }
+    const verdict = log.add(event)
+    if (verdict.status === 'applied' || verdict.status === 'void') this.#onModeration?.(verdict)
+    return verdict
   }
 
   get manifest(): SignedManifest | undefined {
@@ -167,12 +206,14 @@ export class RoomGatekeeper {
 
   #acceptMessage(
     message: Message,
-    record: MessageRecord | KeysRecord | SignalRecord,
+    record: MessageRecord | KeysRecord | SignalRecord | ModerationEvent,
     certificate: VerifiedCertificate,
     from: string,
   ): TopicValidatorResult {
     const policy = this.#checkPolicy(certificate)
     if (policy !== undefined) return this.#reject(from, policy)
+    if (this.isBanned(certificate.address)) return this.#dropSanctioned(from, certificate.address, 'banned')
+    if (record.type === 'moderation') return this.#acceptModeration(message, record, certificate, from)
     this.#accepted.set(
       message,
       record.type === 'keys'
@@ -204,8 +245,37 @@ export class RoomGatekeeper {
   ): TopicValidatorResult {
     const policy = this.#checkPolicy(certificate)
     if (policy !== undefined) return this.#reject(from, policy)
+    if (this.isBanned(certificate.address)) return this.#dropSanctioned(from, certificate.address, 'banned')
+    // A presence signed before the member was kicked (a store's copy, a replay): it rejoins only by a later one.
+    const kick = this.moderation?.kickOf(certificate.address)
+    if (kick !== undefined && record.atMs <= kick.atMs) return this.#dropSanctioned(from, certificate.address, 'kicked')
     this.#accepted.set(message, { type: 'presence', record, certificate, from, source })
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * A moderation record: its event judged by the log (the same on every peer and relay). Refused events are rejected
+   * with the reason; one whose previous event is not here yet is ignored (kept aside until the chain is whole).
+   */
+  #acceptModeration(
+    message: Message,
+    record: ModerationEvent,
+    certificate: VerifiedCertificate,
+    from: string,
+  ): TopicValidatorResult {
+    const log = this.moderation
+    if (log === undefined) return TopicValidatorResult.Ignore
+    const verdict = log.add(record)
+    if (verdict.status === 'refused') return this.#reject(from, `moderation event refused: ${verdict.reason}`)
+    if (verdict.status === 'pending') return TopicValidatorResult.Ignore
+    this.#accepted.set(message, { type: 'moderation', record, certificate, from, verdict })
+    if (verdict.status !== 'duplicate') this.#onModeration?.(verdict)
+    return TopicValidatorResult.Accept
+  }
+
+  #dropSanctioned(from: string, address: Address, reason: 'banned' | 'kicked'): TopicValidatorResult {
+    this.#onSanctionDropped?.(from, address, reason)
+    return TopicValidatorResult.Ignore
   }
 
   /** The room's rules on top of a valid certificate; a relay without the manifest skips them. */

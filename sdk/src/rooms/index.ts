@@ -12,6 +12,20 @@ export {
   verifyManifestOffline,
 } from './manifest.ts'
 export { describeRole, type MemberListEntry, type MemberRole, type MemberSource, memberList } from './member-list.ts'
+export {
+  createModerationEvent,
+  MODERATION_ACTIONS,
+  type ModerationAction,
+  type ModerationEvent,
+  moderationEventHash,
+} from './moderation-event.ts'
+export {
+  type ModerationEntry,
+  ModerationLog,
+  type ModerationRole,
+  type ModerationState,
+  type ModerationVerdict,
+} from './moderation-log.ts'
 export { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {

@@ -127,7 +127,14 @@ export class ModerationLog {
   }
 
   isBanned(address: string): boolean {
-    return this.#state.banned.has(normalAddress(address))
+    return this.#state.banned.size > 0 && this.#state.banned.has(normalAddress(address))
+  }
+
+  /** The latest kick of `address` that applied, if any: its presence signed before it is stale. */
+  kickOf(address: string): ModerationEvent | undefined {
+    if (this.#state.kicked.size === 0) return undefined
+    const hash = this.#state.kicked.get(normalAddress(address))
+    return hash === undefined ? undefined : this.#nodes.get(hash)?.event
   }
 
   /** Judges an event from the network (checked with zod here) and keeps it if it may be. Never throws. */

@@ -38,6 +38,7 @@ import { eventStream, waitForEvent } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
+import type { WalletSigner } from '../identity/signer.ts'
 import { firstIssue } from '../json-records.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
@@ -76,6 +77,8 @@ import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
 import { joinAnswerDelayMs, joinAnswerWindowMs } from './join-answers.ts'
 import type { SignedManifest } from './manifest.ts'
+import { createModerationEvent, type ModerationAction } from './moderation-event.ts'
+import type { ModerationLog, ModerationVerdict } from './moderation-log.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
@@ -360,7 +363,49 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         this.#c.log.debug('record rejected', { room: this.id, from, reason })
         this.safeDispatchEvent('message:rejected', { detail: { from, reason } })
       },
+      onModeration: (verdict) => this.#onModeration(verdict),
+      onSanctionDropped: (from, address, reason) =>
+        this.#c.log.debug('record of a sanctioned member dropped', { room: this.id, from, address, reason }),
     })
+  }
+
+  /** The room's moderation log (docs/architecture.md, Moderation): roles, bans, kicks. */
+  get moderation(): ModerationLog {
+    return this.#gatekeeper.moderation as ModerationLog
+  }
+
+  /**
+   * Signs a moderation event with `signer` (the wallet: owner or moderator), after the log's head, applies it here
+   * and publishes it. Throws when the log refuses it (the reason says why: no role, a target ranked too high).
+   */
+  async moderate(
+    action: ModerationAction,
+    target: string,
+    options: { signer: WalletSigner } & AbortOptions,
+  ): Promise<Extract<ModerationVerdict, { status: 'applied' | 'void' }>> {
+    const event = await createModerationEvent(
+      { signer: options.signer, room: this.id, prev: this.moderation.head, action, target, now: this.#now() },
+      options,
+    )
+    const verdict = this.#gatekeeper.addOwnModeration(event)
+    if (verdict.status !== 'applied' && verdict.status !== 'void') {
+      throw new InvalidInputError(`${action} refused: ${'reason' in verdict ? verdict.reason : verdict.status}`, {
+        details: { action, target },
+        hint: 'only the owner appoints moderators and hands the room over; the owner and moderators kick and ban members',
+      })
+    }
+    await this.#c.pubsub.publish(this.topic, encodeRecord(event))
+    return verdict
+  }
+
+  /** A kept moderation event: told, and a banned or kicked member is dropped and our key rotates without it. */
+  #onModeration(verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>): void {
+    this.safeDispatchEvent('moderation:changed', { detail: verdict })
+    const { action, target } = verdict.event
+    if (verdict.status !== 'applied' || (action !== 'ban' && action !== 'kick')) return
+    for (const member of [...this.#members.values(), ...this.#absent.members()]) {
+      if (member.address.toLowerCase() === target.toLowerCase()) this.#removeMember(member, 'gone')
+    }
   }
 
   get started(): boolean {
@@ -858,6 +903,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   #handle(accepted: AcceptedRecord): void {
+    // Applied by the gatekeeper's moderation log as it was validated (`#onModeration`).
+    if (accepted.type === 'moderation') return
     if (accepted.type === 'presence') {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
       return
@@ -1339,7 +1386,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         // Keys go only to members who pass the room's gate now (always true in ungated rooms).
         const eligible = async (peerId: string): Promise<boolean> => {
           const member = this.#members.get(peerId) ?? this.#absent.get(peerId)
-          return member !== undefined && (await this.#gatekeeper.isEligible(member.address))
+          if (member === undefined || this.#gatekeeper.isBanned(member.address)) return false
+          return this.#gatekeeper.isEligible(member.address)
         }
         for (const record of await this.#keys.distributions(eligible)) {
           const bytes = encodeRecord(record)

@@ -30,6 +30,7 @@ import { mentionListSchema } from '../mentions.ts'
 import { reactionSchema } from '../message-state.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
+import { moderationEventSchema } from './moderation-event.ts'
 
 /**
  * Records on a room topic, JSON in UTF-8. Every record is signed by its sender's PeerId key
@@ -200,12 +201,14 @@ export const typingRecordSchema = z.object({ ...signalFields, type: z.literal('t
 export const readRecordSchema = z.object({ ...signalFields, type: z.literal('read') }).strict()
 export type SignalRecord = z.infer<typeof typingRecordSchema> | z.infer<typeof readRecordSchema>
 
+/** Moderation events (the record is the event, `moderation-event.ts`) ride with the others. */
 const recordSchema = z.discriminatedUnion('type', [
   presenceRecordSchema,
   messageRecordSchema,
   keysRecordSchema,
   typingRecordSchema,
   readRecordSchema,
+  moderationEventSchema,
 ])
 export type RoomRecord = z.infer<typeof recordSchema>
 
@@ -214,7 +217,7 @@ export type DecodeResult = JsonDecodeResult<RoomRecord>
 export function decodeRecord(bytes: Uint8Array): DecodeResult {
   return decodeJsonRecord(bytes, {
     version: WIRE_VERSION,
-    types: ['presence', 'message', 'keys', 'typing', 'read'],
+    types: ['presence', 'message', 'keys', 'typing', 'read', 'moderation'],
     schema: recordSchema,
   })
 }
