@@ -1,0 +1,291 @@
+/**
+ * Moderation across a real `securechat relay` process (with its message store) and four sdk clients: the owner bans
+ * a member, whose records every peer and the relay then drop and who reads nothing sent after; a kicked member is
+ * dropped and comes back with its next presence; a member joining late learns the ban from the relay's store; and a
+ * raw libp2p node with a valid certificate publishes a plain member's forged ban and another room's genuine event,
+ * which the relay refuses as every peer would.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createSecureChatLibp2p, type SecureChatClient, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { RELAY_GOSSIP_GRACE_MS, WIRE_VERSION } from '@securechat/sdk/constants'
+import { createCertificate, walletSigner } from '@securechat/sdk/identity'
+import {
+  createManifest,
+  createModerationEvent,
+  encodeRecord,
+  type Room,
+  roomIdOf,
+  roomTopic,
+} from '@securechat/sdk/rooms'
+import type { RoomMessage, RoomModerationChange, SignedManifest } from '@securechat/sdk/types'
+import { type HDNodeWallet, Wallet } from 'ethers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
+import { startDevice } from './helpers/device.ts'
+
+const CHAIN_ID = 31337
+/** Deliveries cross a relay on a loaded 2-core machine: generous, never a speed check. */
+const TIMEOUT_MS = 60_000
+
+const wallet = (): HDNodeWallet => Wallet.createRandom()
+
+let relay: RelayProcess
+let manifest: SignedManifest
+let roomId: string
+const closers: Array<() => Promise<void>> = []
+
+interface Peer {
+  wallet: HDNodeWallet
+  client: SecureChatClient
+  room: Room
+}
+let owner: Peer
+let banned: Peer
+let watcher: Peer
+let kicked: Peer
+
+async function join(who: HDNodeWallet): Promise<Peer> {
+  const { client, close } = await startDevice({
+    wallet: who,
+    bootstrap: [relay.multiaddrs[0]!],
+    presenceIntervalMs: 1_000,
+  })
+  closers.push(close)
+  const room = await client.joinRoom(manifest)
+  return { wallet: who, client, room }
+}
+
+/** Resolves when `condition()` holds, checked now and after each `type` event of `target`. */
+function until(target: EventTarget, type: string, condition: () => boolean, describe: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      target.removeEventListener(type, check)
+      reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${describe()}`))
+    }, TIMEOUT_MS)
+    const check = (): void => {
+      if (!condition()) return
+      clearTimeout(timer)
+      target.removeEventListener(type, check)
+      resolve()
+    }
+    target.addEventListener(type, check)
+    check()
+  })
+}
+
+const lists = (peer: Peer, other: Peer): boolean => peer.room.members().some((m) => m.address === other.wallet.address)
+
+async function rejectedByRelay(): Promise<number> {
+  const metrics = await (await fetch(new URL('/metrics', relay.web))).text()
+  return Number(/^securechat_relay_records_rejected_total (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN)
+}
+
+beforeAll(async () => {
+  relay = await startRelayProcess({ args: ['--http', '0', '--chain-id', String(CHAIN_ID)] })
+  const ownerWallet = wallet()
+  manifest = await createManifest({
+    signer: walletSigner({ type: 'eoa', signer: ownerWallet }),
+    name: 'moderated',
+    domains: ['localhost'],
+    chainIds: [CHAIN_ID],
+  })
+  roomId = roomIdOf(manifest.manifest)
+  owner = await join(ownerWallet)
+  banned = await join(wallet())
+  watcher = await join(wallet())
+  kicked = await join(wallet())
+  for (const peer of [owner, banned, watcher, kicked]) {
+    for (const other of [owner, banned, watcher, kicked]) {
+      if (peer !== other) {
+        await until(
+          peer.room,
+          'member:joined',
+          () => lists(peer, other),
+          () => 'members never met',
+        )
+      }
+    }
+  }
+}, 4 * TIMEOUT_MS)
+
+afterAll(async () => {
+  for (const close of closers.reverse()) await close().catch(() => undefined)
+  if (relay !== undefined && relay.child.exitCode === null) {
+    relay.kill('SIGTERM')
+    await relay.exited
+  }
+})
+
+describe('moderation across peers and a relay', () => {
+  it(
+    'behavior: a banned member is dropped by every peer, its messages go nowhere, and it cannot read what is sent after',
+    async () => {
+      const watcherKnows = until(
+        watcher.room,
+        'moderation:changed',
+        () => watcher.room.moderation.isBanned(banned.wallet.address),
+        () => 'the watcher never applied the ban',
+      )
+      const left = until(
+        watcher.room,
+        'member:left',
+        () => !lists(watcher, banned),
+        () => 'still listed',
+      )
+      const verdict = await owner.room.moderate('ban', banned.wallet.address, {
+        signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
+      })
+      expect(verdict.status).toBe('applied')
+      await Promise.all([watcherKnows, left])
+      await until(
+        banned.room,
+        'moderation:changed',
+        () => banned.room.moderation.isBanned(banned.wallet.address),
+        () => 'the banned member never heard of its ban',
+      )
+
+      // The banned member talks; the owner then says something the watcher receives. The relay dropped the banned
+      // member's record at validation, so it reached nobody, and the owner's key was rotated without it.
+      const heard: RoomMessage[] = []
+      watcher.room.addEventListener('message:received', (event) => heard.push(event.detail))
+      const undecryptable: string[] = []
+      const unread = new Promise<void>((resolve) =>
+        banned.room.addEventListener('message:undecryptable', (event) => {
+          undecryptable.push(event.detail.id)
+          resolve()
+        }),
+      )
+      const receivedByBanned: string[] = []
+      banned.room.addEventListener('message:received', (event) => receivedByBanned.push(event.detail.text))
+      await banned.room.send('spam from the banned member').catch(() => undefined)
+      const after = await owner.room.send('said after the ban')
+      await until(
+        watcher.room,
+        'message:received',
+        () => heard.some((m) => m.id === after.id),
+        () => 'never heard',
+      )
+      await unread
+      expect(undecryptable).toContain(after.id)
+      expect(receivedByBanned).not.toContain('said after the ban')
+      expect(heard.map((m) => m.text)).not.toContain('spam from the banned member')
+    },
+    3 * TIMEOUT_MS,
+  )
+
+  it(
+    'behavior: a kicked member is dropped and comes back with its next presence',
+    async () => {
+      const left = until(
+        watcher.room,
+        'member:left',
+        () => !lists(watcher, kicked),
+        () => 'the kicked member stayed',
+      )
+      await owner.room.moderate('kick', kicked.wallet.address, {
+        signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
+      })
+      await left
+      await until(
+        watcher.room,
+        'member:joined',
+        () => lists(watcher, kicked),
+        () => 'the kicked member never rejoined',
+      )
+      expect(watcher.room.moderation.state.kicked.has(kicked.wallet.address as `0x${string}`)).toBe(true)
+    },
+    2 * TIMEOUT_MS,
+  )
+
+  it(
+    'behavior: a member joining late learns the whole log from the relay store',
+    async () => {
+      const late = await join(wallet())
+      await late.client.catchUp(late.room)
+      expect(late.room.moderation.isBanned(banned.wallet.address)).toBe(true)
+      expect(late.room.moderation.head).toBe(owner.room.moderation.head)
+      expect(late.room.moderation.events()).toEqual(owner.room.moderation.events())
+    },
+    2 * TIMEOUT_MS,
+  )
+
+  it(
+    'error: a forged ban from a plain member and a replay from another room are refused by the relay and peers',
+    async () => {
+      const forger = await startForger()
+      const forgerWallet = wallet()
+      const forged = await createModerationEvent({
+        signer: walletSigner({ type: 'eoa', signer: forgerWallet }),
+        room: roomId,
+        prev: owner.room.moderation.head,
+        action: 'ban',
+        target: watcher.wallet.address,
+      })
+      const otherRoom = 'c'.repeat(64)
+      const replay = await createModerationEvent({
+        signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
+        room: otherRoom,
+        prev: otherRoom,
+        action: 'ban',
+        target: watcher.wallet.address,
+      })
+      // Peers refuse both with the reason (the same log every relay runs).
+      expect(watcher.room.moderation.add(forged)).toMatchObject({
+        status: 'refused',
+        reason: expect.stringContaining('needs a moderator'),
+      })
+      expect(watcher.room.moderation.add(replay)).toEqual({ status: 'refused', reason: 'event names another room' })
+      const before = await rejectedByRelay()
+      const changes: RoomModerationChange[] = []
+      watcher.room.addEventListener('moderation:changed', (event) => changes.push(event.detail))
+      await publish(forger, encodeRecord(forged))
+      await publish(forger, encodeRecord(replay))
+      await expect.poll(rejectedByRelay, { timeout: TIMEOUT_MS }).toBe(before + 2)
+      // A later genuine event still reaches the watcher, and it is the only change it saw.
+      await owner.room.moderate('unban', banned.wallet.address, {
+        signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
+      })
+      await until(
+        watcher.room,
+        'moderation:changed',
+        () => changes.length > 0,
+        () => 'the unban never came',
+      )
+      expect(changes.map((change) => change.event.action)).toEqual(['unban'])
+      expect(watcher.room.moderation.isBanned(watcher.wallet.address)).toBe(false)
+      await forger.stop()
+    },
+    3 * TIMEOUT_MS,
+  )
+})
+
+/** A bare libp2p node on the room's topic with a valid certificate of its own, announced by a presence record. */
+async function startForger(): Promise<SecureChatLibp2p> {
+  const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
+  const cert = await createCertificate({
+    signer: walletSigner({ type: 'eoa', signer: wallet() }),
+    peerId: libp2p.peerId.toString(),
+    domain: 'localhost',
+    chainId: CHAIN_ID,
+  })
+  libp2p.services.pubsub.subscribe(roomTopic(roomId))
+  await publish(libp2p, encodeRecord({ v: WIRE_VERSION, type: 'presence', room: roomId, cert, atMs: Date.now() }))
+  return libp2p
+}
+
+/** Publishes `bytes` from the forger until the relay is among the recipients (its subscription comes after a dial). */
+async function publish(libp2p: SecureChatLibp2p, bytes: Uint8Array): Promise<void> {
+  const relayPeer = relay.peerId
+  const deadline = Date.now() + TIMEOUT_MS
+  for (;;) {
+    if (Date.now() > deadline) throw new Error('the forged record never reached the relay')
+    await libp2p.dial(multiaddr(relay.multiaddrs[0]!))
+    const subscribed = libp2p.services.pubsub.getSubscribers(roomTopic(roomId)).some((p) => p.toString() === relayPeer)
+    if (subscribed) {
+      const { recipients } = await libp2p.services.pubsub.publish(roomTopic(roomId), bytes)
+      if (recipients.map(String).includes(relayPeer)) return
+    }
+    await new Promise((resolve) => setTimeout(resolve, RELAY_GOSSIP_GRACE_MS / 10))
+  }
+}
