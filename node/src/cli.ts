@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { SecureChatError } from '@securechat/sdk/errors'
+import type { ModerationAction } from '@securechat/sdk/rooms'
 import { Command, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { disappearWrite } from './commands/disappear.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
 import { members } from './commands/members.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
+import { moderate, roomLog } from './commands/moderation.ts'
 import { runRelay } from './commands/relay.ts'
 import { type SearchFlags, search } from './commands/search.ts'
 import { resolveRelayConfig } from './config.ts'
@@ -257,6 +259,7 @@ export function buildProgram(): Command {
     async (text: string, flags) => send(flags, text),
   )
   registerMessageKinds(program)
+  registerModeration(program, room)
   clientOptions(
     program.command('listen').description('print messages of a room, or direct messages, as they arrive'),
     'optional',
@@ -322,6 +325,31 @@ export function buildProgram(): Command {
 }
 
 /** `reply`, `react`, `edit`, `delete`: in a room (`--room`) or a DM conversation (`--dm`). */
+/** `kick`, `ban`, `unban`, `mod add|remove`, `owner transfer` and `room log` (docs/cli.md, Moderation). */
+function registerModeration(program: Command, room: Command): void {
+  const action = (command: Command, name: ModerationAction): void => {
+    clientOptions(command.argument('<address>', 'the wallet acted on')).action(async (address: string, flags) =>
+      moderate(name, address, flags),
+    )
+  }
+  action(program.command('kick').description('remove a member now (an owner or moderator; it may join again)'), 'kick')
+  action(program.command('ban').description('remove a member and keep it out (an owner or moderator)'), 'ban')
+  action(program.command('unban').description('let a banned member join again (an owner or moderator)'), 'unban')
+  const mod = program.command('mod').description("appoint or remove a room's moderators (the owner)")
+  action(mod.command('add').description('make a wallet a moderator'), 'mod-add')
+  action(mod.command('remove').description('take a moderator its role'), 'mod-remove')
+  const owner = program.command('owner').description("the room's owner")
+  action(
+    owner.command('transfer').description('hand the room over to a wallet (you become a member)'),
+    'owner-transfer',
+  )
+  clientOptions(
+    room.command('log').description("print a room's moderation log and the roles and bans it gives, then exit"),
+  )
+    .option('--json', 'one JSON object per event, then one with the state')
+    .action(async (flags) => roomLog(flags))
+}
+
 function registerMessageKinds(program: Command): void {
   const where = (command: Command): Command =>
     clientOptions(command, 'optional').option(

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { sleep } from '@securechat/sdk/async'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { conditionsOf } from '@securechat/sdk/gates'
-import { walletSigner } from '@securechat/sdk/identity'
+import { type WalletSigner, walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
 import type {
@@ -30,6 +30,8 @@ export interface ClientFlags extends NetworkFlags {
 export interface JoinedRoom {
   client: SecureChatClient
   room: Room
+  /** The command's wallet: what signs a moderation event. */
+  signer: WalletSigner
   close: () => Promise<void>
 }
 
@@ -69,7 +71,7 @@ export async function joinFromFlags(
     // `later`: catch-up waits for the command's listeners (`catchUpFromFlags`), live messages for it.
     const room = await client.joinRoom(invite.manifest, { catchUp: options.catchUp ?? 'no' })
     await room.waitForPeers({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
-    return { client, room, close }
+    return { client, room, signer, close }
   } catch (err) {
     await close()
     throw err
