@@ -502,12 +502,21 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
 
   beforeAll(async () => {
     for (const name of ['web-store-a-', 'web-store-b-']) dirs.push(await tempDir(name))
-    relayB = await startBrowserRelay(chain, { webRoot, dataDir: dirs[1]!, services: { store: messageStore() } })
+    // Dave's terminal sends 1,000 messages as an import does: the relays let it (`--records-per-second`,
+    // `--record-burst`) and it paces itself to match. At the defaults (10 a second) it would take minutes.
+    const recordRates = { recordsPerSecond: COUNT, recordBurst: COUNT }
+    relayB = await startBrowserRelay(chain, {
+      webRoot,
+      dataDir: dirs[1]!,
+      services: { store: messageStore() },
+      recordRates,
+    })
     relayA = await startBrowserRelay(chain, {
       webRoot,
       dataDir: dirs[0]!,
       services: { store: messageStore() },
       peers: [relayB.multiaddrs[0]!],
+      recordRates,
     })
     dave = createClient({
       domain: DEFAULT_CLI_DOMAIN,
@@ -515,6 +524,7 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
       signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
       bootstrap: [relayA.multiaddrs[0]!, relayB.multiaddrs[0]!],
       presenceIntervalMs: 1_000,
+      publishPacing: { perSecond: COUNT / 2, burst: COUNT / 2 },
     })
     await dave.start()
     ;({ room } = await dave.createRoom({

@@ -6,6 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay, type Relay, type RelayServiceFactories } from '../../node/src/relay/create-relay.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
+import type { RelayInit } from '../../node/src/relay/relay.ts'
 import type { TlsCredentials } from '../../node/src/relay/tls.ts'
 import type { TestChain } from './chain.ts'
 
@@ -27,9 +28,11 @@ export async function startBrowserRelay(
     listen?: string[]
     /** The relay's TLS pair: its `/tls/ws` listeners serve `wss://`, its HTTP server HTTPS. */
     tls?: TlsCredentials
+    /** Records a second per device (`--records-per-second`, `--record-burst`): raised for a test's bulk import. */
+    recordRates?: RelayInit['recordRates']
   } & Omit<HttpServiceInit, 'port' | 'webRoot' | 'app'>,
 ): Promise<Relay> {
-  const { webRoot, contracts, dataDir, services, peers, listen, tls, ...http } = params
+  const { webRoot, contracts, dataDir, services, peers, listen, tls, recordRates, ...http } = params
   const relay = createRelay({
     privateKey: await generateKeyPair('Ed25519'),
     listen: listen ?? ['/ip4/127.0.0.1/tcp/0/ws'],
@@ -37,6 +40,7 @@ export async function startBrowserRelay(
     provider: chain.provider,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(peers === undefined ? {} : { peers }),
+    ...(recordRates === undefined ? {} : { recordRates }),
     services: {
       ...services,
       http: httpServer({
