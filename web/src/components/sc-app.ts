@@ -147,6 +147,19 @@ export class ScApp extends LitElement {
           min-width: 0;
           width: 100%;
           justify-content: space-between;
+          gap: 0.375rem;
+        }
+        /* Status, Search, settings and Sign out keep their size; the address gives way (whole in its title). */
+        header.signed-in .who [data-testid='address'] {
+          flex: 0 1 auto;
+          min-width: 0;
+          overflow: hidden;
+          text-overflow: ellipsis;
+          white-space: nowrap;
+        }
+        header.signed-in .who > button {
+          min-height: 36px;
+          padding-inline: 0.5rem;
         }
         main {
           padding: 0.5rem;
