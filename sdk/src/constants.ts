@@ -646,7 +646,7 @@ export const MAX_SIGNAL_SENDERS = 1_024
 
 /**
  * Events a room's moderation log holds (`rooms/moderation-log.ts`): beyond, new events are refused, so a
- * moderator cannot make every peer's state unbounded. Each is about 400 bytes.
+ * moderator cannot make every peer's state unbounded. Each is about 460 bytes on the wire.
  */
 export const MAX_MODERATION_EVENTS = 4_096
 
