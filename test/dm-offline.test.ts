@@ -1,5 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { SecureChatClient } from '@securechat/sdk/client'
+import type { ClientInit, SecureChatClient } from '@securechat/sdk/client'
 import { parseRatchetMessage } from '@securechat/sdk/crypto'
 import { DM_TOPIC_PREFIX, decodeDmRecord, dmRecordId, inboxTopic } from '@securechat/sdk/dm'
 import { fetchHistory, type HistoryRecord, MAX_HISTORY_PAGE_RECORDS, queryHistory } from '@securechat/sdk/history'
@@ -27,8 +27,18 @@ interface Device {
 }
 
 /** A started client whose DMs run; its messages and first catch-up are recorded from the start. */
-async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: VaultBackend): Promise<Device> {
-  const { client, close } = await startDevice({ wallet, bootstrap, ...(backend === undefined ? {} : { backend }) })
+async function device(
+  wallet: HDNodeWallet,
+  bootstrap: string[],
+  backend?: VaultBackend,
+  publishPacing?: ClientInit['publishPacing'],
+): Promise<Device> {
+  const { client, close } = await startDevice({
+    wallet,
+    bootstrap,
+    ...(backend === undefined ? {} : { backend }),
+    ...(publishPacing === undefined ? {} : { publishPacing }),
+  })
   cleanups.push(close)
   const received: DirectMessage[] = []
   // Listeners go on before anything is fetched: the getter starts the DM layer, its catch-up runs later.
@@ -46,8 +56,12 @@ async function device(wallet: HDNodeWallet, bootstrap: string[], backend?: Vault
   return { client, received, caughtUp, close }
 }
 
-async function storeRelay(): Promise<string> {
-  const relay = await startStoreRelay(cleanups)
+/** `bulk`: the relay takes that many records a second from a device, as an operator sets it for an import. */
+async function storeRelay(bulk?: number): Promise<string> {
+  const relay = await startStoreRelay(
+    cleanups,
+    bulk === undefined ? {} : { recordRates: { recordsPerSecond: bulk, recordBurst: bulk } },
+  )
   return relay.multiaddrs[0] as string
 }
 
@@ -104,8 +118,11 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
 
 describe('direct messages while offline', () => {
   it('behavior: a device away while 1,000 DMs are sent gets all of them on return, in order, once; the sender sees delivered', async () => {
-    const relay = await storeRelay()
-    const alice = await device(Wallet.createRandom(), [relay])
+    // Alice sends as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and she paces
+    // herself to match. At the defaults (10 a second) it would take minutes.
+    const count = 1_000
+    const relay = await storeRelay(count)
+    const alice = await device(Wallet.createRandom(), [relay], undefined, { perSecond: count / 2, burst: count / 2 })
     const bobWallet = Wallet.createRandom()
     const bobVault = memoryVaultBackend()
     const bob = await device(bobWallet, [relay], bobVault)
@@ -219,8 +236,11 @@ describe('direct messages while offline', () => {
 
 describe('direct messages from a store that lies', () => {
   it('error: an altered or invented record is rejected, an omitted one stays missing, a duplicate shows once', async () => {
-    const relay = await storeRelay()
-    const alice = await device(Wallet.createRandom(), [relay])
+    // Alice sends as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and she paces
+    // herself to match. At the defaults (10 a second) it would take minutes.
+    const count = 1_000
+    const relay = await storeRelay(count)
+    const alice = await device(Wallet.createRandom(), [relay], undefined, { perSecond: count / 2, burst: count / 2 })
     const bobWallet = Wallet.createRandom()
     const bobVault = memoryVaultBackend()
     const bob = await device(bobWallet, [relay], bobVault)
@@ -384,9 +404,8 @@ describe('DM gap repair', () => {
     await repaired
     expect(dropped).toBe(1)
     const id = dmRecordId((lost.delivery[0] as { record: Uint8Array }).record)
-    // `before`: the record that named it.
-    const before = dmRecordId((named.delivery[0] as { record: Uint8Array }).record)
-    const gap = { sender: alice.client.address, senderPeerId: alicePeer.toString(), id, before }
+    // `before`: the message that named it (its id inside the record, where a list shows the gap).
+    const gap = { sender: alice.client.address, senderPeerId: alicePeer.toString(), id, before: named.id }
     expect(gaps).toEqual([
       { ...gap, state: 'missing' },
       { ...gap, state: 'filled' },
@@ -394,6 +413,8 @@ describe('DM gap repair', () => {
     expect(inConversation).toEqual(gaps)
     // Live first, the repaired one when it came; each once; and Alice sees both delivered.
     expect(bob.received.map((m) => m.text)).toEqual(['hello', 'this one names it', 'lost on the way'])
+    // ...and the late one says where it belongs: before the message that named it.
+    expect(bob.received.map((m) => m.before)).toEqual([undefined, undefined, named.id])
     await lostDelivered
     // The store had it all along: the sender published nothing twice.
     expect(alice.client.dms.outgoing).toEqual({ sent: 3, pending: 0, republished: 0, unacknowledged: 0 })

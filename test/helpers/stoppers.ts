@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach } from 'vitest'
-import { createRelay, type Relay } from '../../node/src/relay/create-relay.ts'
+import { type CreateRelayInit, createRelay, type Relay } from '../../node/src/relay/create-relay.ts'
 import { RelayNode } from '../../node/src/relay/relay.ts'
 import { messageStore } from '../../node/src/relay/store-service.ts'
 
@@ -31,10 +31,14 @@ export async function startRelay(stoppers: Stoppers): Promise<RelayNode> {
 }
 
 /** A relay component as `securechat relay` runs it by default — with its SQLite message store, in a temp dir — stopped and removed after the test. */
-export async function startStoreRelay(stoppers: Stoppers): Promise<Relay> {
+export async function startStoreRelay(
+  stoppers: Stoppers,
+  init: Pick<CreateRelayInit, 'recordRates'> = {},
+): Promise<Relay> {
   const dataDir = await mkdtemp(join(tmpdir(), 'store-relay-'))
   stoppers.push(() => rm(dataDir, { recursive: true, force: true }))
   const relay = createRelay({
+    ...init,
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     dataDir,
