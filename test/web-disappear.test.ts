@@ -5,52 +5,27 @@
  * decrypted with the app's own vault) — while the message sent before the timer stays; in a DM either wallet sets
  * it. Axe scans of the dialog.
  */
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  cspViolations,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  shownMessage,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, cspViolations, screenshot, shownMessage } from './helpers/browser.ts'
+import { startWebStack, type WebStack } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 /** The timer (10 s) and its sweep, with room for a loaded machine. */
 const EXPIRY_TIMEOUT_MS = 45_000
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Browser
+let web: WebStack
 let alice: AppPage
 let bob: AppPage
 const secret = `s${Math.random().toString(36).slice(2)}`
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-disappear-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
+  web = await startWebStack('web-disappear')
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
 async function send(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Message' }).fill(text)
@@ -100,8 +75,7 @@ function rawIndexedDb(page: Page, address: string): Promise<string> {
 
 describe('web app: disappearing messages', () => {
   it('accessibility and behavior: a member who is not the owner is told why it cannot set the timer', async () => {
-    alice = await openAppPage(browser, chain.accounts[1]!, chain.chainId, http.url)
-    await signInWithTestWallet(alice.page, UI_TIMEOUT_MS)
+    alice = await web.openApp(1)
     await expect.poll(() => alice.page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
     await alice.page.getByRole('button', { name: 'New room' }).click()
     await alice.page.getByLabel('Name').fill('vanishing')
@@ -114,10 +88,7 @@ describe('web app: disappearing messages', () => {
           (app as unknown as { conversations: { list: Array<{ invite?: string }> } }).conversations.list[0]!.invite!,
       )
 
-    bob = await openAppPage(browser, chain.accounts[2]!, chain.chainId, http.url)
-    await signInWithTestWallet(bob.page, UI_TIMEOUT_MS)
-    await bob.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
-    await bob.page.getByRole('heading', { name: '# vanishing' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    bob = await web.openApp(2, { joinRoom: { invite, name: 'vanishing' } })
 
     await send(alice.page, `stays ${secret}`)
     await shownMessage(bob.page, `stays ${secret}`).waitFor({ timeout: UI_TIMEOUT_MS })
@@ -128,7 +99,7 @@ describe('web app: disappearing messages', () => {
     const dialog = bob.page.getByRole('dialog', { name: 'Disappearing messages' })
     await dialog.waitFor()
     expect(await dialog.getByTestId('disappear-refusal').textContent()).toBe(
-      `Only the room's owner (${chain.accounts[1]!.address}) can change its disappearing messages.`,
+      `Only the room's owner (${web.chain.accounts[1]!.address}) can change its disappearing messages.`,
     )
     expect(await dialog.getByRole('button', { name: 'Set' }).isDisabled()).toBe(true)
     expect(await dialog.getByRole('radio', { name: '1 hour' }).isDisabled()).toBe(true)
@@ -147,7 +118,7 @@ describe('web app: disappearing messages', () => {
     await dialog.getByRole('button', { name: 'Set' }).click()
     await dialog.waitFor({ state: 'hidden' })
 
-    const aliceShort = `${chain.accounts[1]!.address.slice(0, 6)}…${chain.accounts[1]!.address.slice(-4)}`
+    const aliceShort = `${web.chain.accounts[1]!.address.slice(0, 6)}…${web.chain.accounts[1]!.address.slice(-4)}`
     await expect
       .poll(() => bob.page.getByTestId('timer-notice').textContent(), { timeout: UI_TIMEOUT_MS })
       .toBe(`${aliceShort} set disappearing messages to 10 seconds`)
@@ -175,7 +146,7 @@ describe('web app: disappearing messages', () => {
       // The app's history and the sdk's message states, search index included, every entry decrypted.
       await expect.poll(() => vaultText(person.page), { timeout: UI_TIMEOUT_MS }).not.toContain(`vanishes ${secret}`)
       expect(await vaultText(person.page)).toContain(`stays ${secret}`)
-      expect(await rawIndexedDb(person.page, chain.accounts[account]!.address)).not.toContain(secret)
+      expect(await rawIndexedDb(person.page, web.chain.accounts[account]!.address)).not.toContain(secret)
       expect(await shownMessage(person.page, `stays ${secret}`).count()).toBe(1)
     }
 
@@ -188,11 +159,11 @@ describe('web app: disappearing messages', () => {
 
   it('behavior: in a DM either wallet sets it — bob does — and alice’s next message leaves both pages', async () => {
     await alice.page.getByRole('button', { name: 'Message a wallet' }).click()
-    await alice.page.getByLabel('Wallet address').fill(chain.accounts[2]!.address)
+    await alice.page.getByLabel('Wallet address').fill(web.chain.accounts[2]!.address)
     await alice.page.getByRole('button', { name: 'Open conversation' }).click()
     await send(alice.page, `direct, stays ${secret}`)
     await bob.page
-      .locator('sc-conversation-list button', { hasText: chain.accounts[1]!.address.slice(0, 6) })
+      .locator('sc-conversation-list button', { hasText: web.chain.accounts[1]!.address.slice(0, 6) })
       .first()
       .click()
     await shownMessage(bob.page, `direct, stays ${secret}`).waitFor({ timeout: UI_TIMEOUT_MS })
@@ -204,7 +175,7 @@ describe('web app: disappearing messages', () => {
     await dialog.getByTestId('disappear-seconds').fill('10')
     await dialog.getByRole('button', { name: 'Set' }).click()
     await dialog.waitFor({ state: 'hidden' })
-    const bobShort = `${chain.accounts[2]!.address.slice(0, 6)}…${chain.accounts[2]!.address.slice(-4)}`
+    const bobShort = `${web.chain.accounts[2]!.address.slice(0, 6)}…${web.chain.accounts[2]!.address.slice(-4)}`
     await expect
       .poll(() => alice.page.getByTestId('timer-notice').textContent(), { timeout: UI_TIMEOUT_MS })
       .toBe(`${bobShort} set disappearing messages to 10 seconds`)

@@ -4,72 +4,28 @@
  * then in a DM — each change seen by the other page, a delete gone after a reload, the actions reached from the
  * keyboard, and axe-core scans of the thread view and the action menus.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  cspViolations,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
 type Person = AppPage
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Browser
-let dave: SecureChatClient
-let invite = ''
+let web: WebRoom
 let alice: Person
 let bob: Person
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-kinds-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
-  dave = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-    presenceIntervalMs: 1_000,
-  })
-  await dave.start()
-  ;({ invite } = await dave.createRoom({ name: 'kinds', domains: ['localhost', new URL(http.url).host] }))
+  web = await startWebRoom('web-kinds', 'kinds')
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
-async function openApp(account: number): Promise<Person> {
-  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
-  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
-  return person
-}
+const openApp = (account: number): Promise<Person> => web.openApp(account)
 
 async function send(page: Page, text: string, box = 'Message'): Promise<void> {
   await page.getByRole('textbox', { name: box }).fill(text)
@@ -113,7 +69,7 @@ describe('web app: replies and threads, reactions, edits and deletes', () => {
   it('behavior: alice and bob join dave’s room; a reply in a thread reaches the other page, with the summary under its root', async () => {
     ;[alice, bob] = await Promise.all([openApp(1), openApp(2)])
     for (const person of [alice, bob]) {
-      await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
+      await person.page.goto(`${web.http.url}#invite=${encodeURIComponent(web.invite)}`)
       await person.page.getByRole('heading', { name: '# kinds' }).waitFor({ timeout: UI_TIMEOUT_MS })
     }
     await send(alice.page, 'a root message')
@@ -161,7 +117,7 @@ describe('web app: replies and threads, reactions, edits and deletes', () => {
 
     const chip = inRoom(alice.page, 'a root message').getByTestId('reactions').locator('button[data-emoji="🎉"]')
     await expect.poll(() => chip.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('🎉 1')
-    const bobShort = short(chain.accounts[2]!.address)
+    const bobShort = short(web.chain.accounts[2]!.address)
     expect(await chip.getAttribute('title')).toBe(`🎉 by ${bobShort}`)
     expect(await chip.getAttribute('aria-pressed')).toBe('false')
     await chip.click()
@@ -227,7 +183,7 @@ describe('web app: replies and threads, reactions, edits and deletes', () => {
     expect(await bob.page.locator('sc-chat-view').textContent()).not.toContain('a message to take back')
     expect(await bobList.textContent()).not.toContain('a message to take back')
     // In the room again (what alice sends next reaches bob's page live: this relay keeps no history).
-    const aliceShort = short(chain.accounts[1]!.address)
+    const aliceShort = short(web.chain.accounts[1]!.address)
     await expect
       .poll(() => bob.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
       .toContain(aliceShort)
@@ -268,12 +224,12 @@ describe('web app: replies and threads, reactions, edits and deletes', () => {
   it('behavior: in a DM too — a reply in its thread, a reaction, an edit and a delete reach the other wallet', async () => {
     const page = alice.page
     await page.getByRole('button', { name: 'Message a wallet' }).click()
-    await page.getByLabel('Wallet address').fill(chain.accounts[2]!.address)
+    await page.getByLabel('Wallet address').fill(web.chain.accounts[2]!.address)
     await page.getByRole('button', { name: 'Open conversation' }).click()
     await send(page, 'a direct word')
     await send(page, 'a direct word to delete')
     await bob.page
-      .locator('sc-conversation-list button', { hasText: chain.accounts[1]!.address.slice(0, 6) })
+      .locator('sc-conversation-list button', { hasText: web.chain.accounts[1]!.address.slice(0, 6) })
       .first()
       .click()
     const word = inRoom(bob.page, 'a direct word')

@@ -5,73 +5,27 @@
  * timeout is 45 s here: only bob's leaving presence or his relay's departure notice can do it within the wait); the
  * message toolbar takes no row of its own; axe scans of the member panel, also on a phone.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  cspViolations,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  sendMessage,
-  shownMessage,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, cspViolations, screenshot, sendMessage, shownMessage } from './helpers/browser.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Browser
-let dave: SecureChatClient
-let invite = ''
+let web: WebRoom
 let alice: AppPage
 let bob: AppPage
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-members-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
-  dave = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-  })
-  await dave.start()
-  ;({ invite } = await dave.createRoom({ name: 'members', domains: ['localhost', new URL(http.url).host] }))
+  // dave's presence at the sdk's default interval, not every second.
+  web = await startWebRoom('web-members', 'members', { davePresenceIntervalMs: null })
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
-async function openApp(account: number): Promise<AppPage> {
-  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
-  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
-  await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
-  await person.page.getByRole('heading', { name: '# members' }).waitFor({ timeout: UI_TIMEOUT_MS })
-  return person
-}
+const openApp = (account: number): Promise<AppPage> => web.openApp(account, { joinRoom: true })
 
 const details = (page: Page) => page.getByRole('dialog', { name: '# members' })
 const member = (page: Page, address: string) =>
@@ -90,14 +44,14 @@ function short(address: string): string {
 describe('web app: who is in the room', () => {
   it('behavior: the member list shows the owner, the other member and oneself, each here, with roles and last-seen', async () => {
     ;[alice, bob] = await Promise.all([openApp(1), openApp(2)])
-    const bobShort = short(chain.accounts[2]!.address)
+    const bobShort = short(web.chain.accounts[2]!.address)
     await expect
       .poll(() => alice.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
       .toContain(bobShort)
     await openDetails(alice.page)
-    const daveEntry = member(alice.page, chain.accounts[5]!.address)
-    const bobEntry = member(alice.page, chain.accounts[2]!.address)
-    const aliceEntry = member(alice.page, chain.accounts[1]!.address)
+    const daveEntry = member(alice.page, web.chain.accounts[5]!.address)
+    const bobEntry = member(alice.page, web.chain.accounts[2]!.address)
+    const aliceEntry = member(alice.page, web.chain.accounts[1]!.address)
     await expect.poll(() => daveEntry.getByTestId('member-status').textContent()).toBe('here')
     expect(await daveEntry.getByTestId('member-roles').textContent()).toBe('owner')
     expect(await bobEntry.getByTestId('member-status').textContent()).toBe('here')
@@ -109,7 +63,7 @@ describe('web app: who is in the room', () => {
   })
 
   it('behavior: bob’s page closing shows him away on alice’s open list, last seen then', async () => {
-    const bobEntry = member(alice.page, chain.accounts[2]!.address)
+    const bobEntry = member(alice.page, web.chain.accounts[2]!.address)
     const closedAtMs = Date.now()
     await bob.context.close()
     await expect
@@ -121,10 +75,10 @@ describe('web app: who is in the room', () => {
     expect(seenMs).toBeGreaterThanOrEqual(closedAtMs - 1_000)
     // Away last: the ones here come first.
     expect(await details(alice.page).getByTestId('member').last().getAttribute('data-address')).toBe(
-      chain.accounts[2]!.address,
+      web.chain.accounts[2]!.address,
     )
     await details(alice.page).getByRole('button', { name: 'Close' }).click()
-    expect(await alice.page.getByTestId('members').textContent()).not.toContain(short(chain.accounts[2]!.address))
+    expect(await alice.page.getByTestId('members').textContent()).not.toContain(short(web.chain.accounts[2]!.address))
   })
 
   it('layout: a message reserves no row for its hidden toolbar, which shows on hover and on keyboard focus', async () => {

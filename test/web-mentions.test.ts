@@ -7,73 +7,28 @@
  * him — through the service worker's registration, where the test reads them back. axe scans the picker and the
  * Mentions view; the relay's store holds none of it in the clear.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { RoomMessage } from '@securechat/sdk/types'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  cspViolations,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { bytesUnder, tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
+import { bytesUnder } from './helpers/cli.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
-let chain: TestChain
-let relay: Relay
-let relayDir: string
-let http: HttpService
-let browser: Browser
-let dave: SecureChatClient
-let invite = ''
+let web: WebRoom
 let alice: AppPage
 let bob: AppPage
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-mentions-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relayDir = await tempDir('web-mentions-relay-')
-  relay = await startBrowserRelay(chain, { webRoot, dataDir: relayDir })
-  http = relay.services.http!
-  browser = await launchChromium()
-  dave = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-    presenceIntervalMs: 1_000,
-  })
-  await dave.start()
-  ;({ invite } = await dave.createRoom({ name: 'team', domains: ['localhost', new URL(http.url).host] }))
+  web = await startWebRoom('web-mentions', 'team', { relayDataDir: true })
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
-async function openApp(account: number): Promise<AppPage> {
-  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
-  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
-  return person
-}
+const openApp = (account: number): Promise<AppPage> => web.openApp(account)
 
 /** A message of the open conversation, found by its text. */
 function shown(page: Page, text: string) {
@@ -112,13 +67,13 @@ async function openMentions(page: Page): Promise<void> {
 describe('web app: mentions and notifications', () => {
   it('behavior: a mention picked with the keyboard is marked and listed for the one mentioned only, and notifies him once he turned notifications on', async () => {
     ;[alice, bob] = await Promise.all([openApp(1), openApp(2)])
-    const bobAddress = chain.accounts[2]!.address
+    const bobAddress = web.chain.accounts[2]!.address
     for (const person of [alice, bob]) {
-      await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
+      await person.page.goto(`${web.http.url}#invite=${encodeURIComponent(web.invite)}`)
       await person.page.getByRole('heading', { name: '# team' }).waitFor({ timeout: UI_TIMEOUT_MS })
     }
     // Bob allows the site's notifications in the browser (as a person clicking Allow), then turns them on in the app.
-    await bob.context.grantPermissions(['notifications'], { origin: http.url })
+    await bob.context.grantPermissions(['notifications'], { origin: web.http.url })
     await openMentions(bob.page)
     await bob.page.getByTestId('no-mentions').waitFor()
     await expectNoSeriousAxeViolations(bob.page, 'Mentions view, empty')
@@ -162,7 +117,7 @@ describe('web app: mentions and notifications', () => {
     expect(await picker.count()).toBe(0)
     expect(await box.inputValue()).toBe(`ping @${bobAddress} `)
     const daveHeard = new Promise<RoomMessage>((resolve) =>
-      dave.rooms[0]!.addEventListener('message:received', ({ detail }) => {
+      web.dave.rooms[0]!.addEventListener('message:received', ({ detail }) => {
         if (detail.text.includes('are you there')) resolve(detail)
       }),
     )
@@ -176,7 +131,7 @@ describe('web app: mentions and notifications', () => {
       .poll(() => notifications(bob.page), { timeout: UI_TIMEOUT_MS })
       .toEqual([
         {
-          title: `${short(chain.accounts[1]!.address)} mentioned you in # team`,
+          title: `${short(web.chain.accounts[1]!.address)} mentioned you in # team`,
           body: `ping @${bobAddress} are you there?`,
         },
       ])
@@ -208,7 +163,7 @@ describe('web app: mentions and notifications', () => {
     await alice.page.getByTestId('no-mentions').waitFor()
     await alice.page.getByRole('button', { name: '# team' }).click()
     // A mention of dave in bob's open room: shown plainly to bob, and no mention of his.
-    await alice.page.getByRole('textbox', { name: 'Message' }).fill(`and @${dave.address} too`)
+    await alice.page.getByRole('textbox', { name: 'Message' }).fill(`and @${web.dave.address} too`)
     await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter')
     const forDave = shown(bob.page, 'too')
     await forDave.waitFor({ timeout: UI_TIMEOUT_MS })
@@ -221,10 +176,10 @@ describe('web app: mentions and notifications', () => {
 
   it('behavior: a DM notifies while notifications are on and its conversation is not in front of him; none when off or open', async () => {
     const page = alice.page
-    const aliceAddress = chain.accounts[1]!.address
+    const aliceAddress = web.chain.accounts[1]!.address
     const title = `${short(aliceAddress)} wrote to you`
     await page.getByRole('button', { name: 'Message a wallet' }).click()
-    await page.getByLabel('Wallet address').fill(chain.accounts[2]!.address)
+    await page.getByLabel('Wallet address').fill(web.chain.accounts[2]!.address)
     await page.getByRole('button', { name: 'Open conversation' }).click()
     const say = async (text: string): Promise<void> => {
       await page.getByRole('textbox', { name: 'Message' }).fill(text)
@@ -264,12 +219,12 @@ describe('web app: mentions and notifications', () => {
     await expect.poll(() => toggle.isChecked(), { timeout: UI_TIMEOUT_MS }).toBe(true)
 
     // The relay's store kept every record, and none of what they say or whom they mention.
-    const stored = await bytesUnder(relayDir)
+    const stored = await bytesUnder(web.relayDir!)
     for (const clear of [
       'are you there',
       'direct word',
       'mention',
-      chain.accounts[2]!.address.slice(2).toLowerCase(),
+      web.chain.accounts[2]!.address.slice(2).toLowerCase(),
     ]) {
       expect(stored.includes(Buffer.from(clear)), clear).toBe(false)
     }

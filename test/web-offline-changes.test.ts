@@ -3,73 +3,27 @@
  * chain: alice goes offline, reacts to bob's message, edits one of hers and deletes another — each shown as pending,
  * still after a reload offline — and once she is back online they reach bob's page, in the order she made them.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  shownMessage,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, screenshot, shownMessage } from './helpers/browser.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 /** Back online: the client reaches the relay again and joins the room again before the outbox goes. */
 const RECONNECT_TIMEOUT_MS = 90_000
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Browser
-let dave: SecureChatClient
-let invite = ''
+let web: WebRoom
 let alice: AppPage
 let bob: AppPage
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-offline-changes-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
-  dave = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-    presenceIntervalMs: 1_000,
-  })
-  await dave.start()
-  ;({ invite } = await dave.createRoom({ name: 'offline', domains: ['localhost', new URL(http.url).host] }))
+  web = await startWebRoom('web-offline-changes', 'offline')
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
-async function openApp(account: number): Promise<AppPage> {
-  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
-  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
-  await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
-  await person.page.getByRole('heading', { name: '# offline' }).waitFor({ timeout: UI_TIMEOUT_MS })
-  return person
-}
+const openApp = (account: number): Promise<AppPage> => web.openApp(account, { joinRoom: true })
 
 async function send(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Message' }).fill(text)
@@ -96,8 +50,8 @@ describe('web app: reactions, edits and deletes made offline', () => {
 
     // What dave's device receives of alice's changes, in order.
     const received: string[] = []
-    const aliceAddress = chain.accounts[1]!.address.toLowerCase()
-    dave.rooms[0]!.addEventListener('change:received', ({ detail }) => {
+    const aliceAddress = web.chain.accounts[1]!.address.toLowerCase()
+    web.dave.rooms[0]!.addEventListener('change:received', ({ detail }) => {
       if (detail.change.sender.toLowerCase() === aliceAddress) received.push(detail.change.kind)
     })
     await alice.context.setOffline(true)

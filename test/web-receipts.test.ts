@@ -5,76 +5,27 @@
  * one of alice's devices clears the unread count on the other (a device away meanwhile: test/receipts-cli.test.ts); both
  * absent once bob turns them off; axe-core scans of what this adds.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  launchChromium,
-  openAppPage,
-  shownMessage,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, shownMessage } from './helpers/browser.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Browser
-let dave: SecureChatClient
-let daveRoom: Room
-let invite = ''
+let web: WebRoom
 let alice: AppPage
 let alice2: AppPage
 let bob: AppPage
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-receipts-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
-  dave = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-    presenceIntervalMs: 1_000,
-  })
-  await dave.start()
-  const created = await dave.createRoom({ name: 'receipts', domains: ['localhost', new URL(http.url).host] })
-  invite = created.invite
-  daveRoom = created.room
+  web = await startWebRoom('web-receipts', 'receipts')
 }, 120_000)
 
-afterAll(async () => {
-  for (const person of [alice, alice2, bob]) await person?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
-async function openApp(account: number): Promise<AppPage> {
-  const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
-  await signInWithTestWallet(person.page, UI_TIMEOUT_MS)
-  await person.page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
-  await person.page.getByRole('heading', { name: '# receipts' }).waitFor({ timeout: UI_TIMEOUT_MS })
-  return person
-}
+const openApp = (account: number): Promise<AppPage> => web.openApp(account, { joinRoom: true })
 
 function composer(page: Page) {
   return page.getByRole('textbox', { name: 'Message' })
@@ -107,7 +58,7 @@ describe('web app: read receipts, typing, read position across devices', () => {
     const line = typingLine(alice.page)
     await expect
       .poll(() => line.textContent(), { timeout: UI_TIMEOUT_MS })
-      .toBe(`${short(chain.accounts[2]!.address)} is typing…`)
+      .toBe(`${short(web.chain.accounts[2]!.address)} is typing…`)
     await composer(bob.page).fill('')
     await expect.poll(() => line.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('')
   })
@@ -117,7 +68,7 @@ describe('web app: read receipts, typing, read position across devices', () => {
     await shownMessage(bob.page, 'did you read this?').waitFor({ timeout: UI_TIMEOUT_MS })
     await expect
       .poll(() => receiptLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
-      .toBe(`Seen by ${short(chain.accounts[2]!.address)}`)
+      .toBe(`Seen by ${short(web.chain.accounts[2]!.address)}`)
     await expectNoSeriousAxeViolations(alice.page, 'room, seen by and typing line')
   })
 
@@ -143,24 +94,24 @@ describe('web app: read receipts, typing, read position across devices', () => {
     await expectNoSeriousAxeViolations(bob.page, 'privacy settings open')
 
     const atDave = new Promise<string>((resolve) =>
-      daveRoom.addEventListener('message:received', ({ detail }) => {
+      web.room.addEventListener('message:received', ({ detail }) => {
         if (detail.text === 'after bob turned them off') resolve(detail.id)
       }),
     )
     await send(alice.page, 'after bob turned them off')
     await shownMessage(bob.page, 'after bob turned them off').waitFor({ timeout: UI_TIMEOUT_MS })
-    daveRoom.markRead(await atDave)
+    web.room.markRead(await atDave)
     // Dave's read shows; bob's, which he no longer sends, does not.
     await expect
       .poll(() => receiptLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
-      .toBe(`Seen by ${short(dave.address)}`)
+      .toBe(`Seen by ${short(web.dave.address)}`)
 
     await composer(alice.page).pressSequentially('alice types')
     await composer(bob.page).pressSequentially('bob types')
-    daveRoom.typing(true)
+    web.room.typing(true)
     await expect
       .poll(() => typingLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
-      .toBe(`${short(dave.address)} is typing…`)
+      .toBe(`${short(web.dave.address)} is typing…`)
     // Bob shows none: not alice's, sent before dave's, nor dave's.
     expect(await typingLine(bob.page).textContent()).toBe('')
     expect(await receiptLine(bob.page).textContent()).toBe('')

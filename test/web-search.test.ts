@@ -5,72 +5,28 @@
  * is found by its new text only, a deleted one not at all; after a reload the index is loaded from the vault, not
  * built again (the panel's figures say so). axe-core scans the panel, on a desktop and on a phone.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
-import type { Room } from '@securechat/sdk/rooms'
 import type { Address } from '@securechat/sdk/types'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import type { HttpService, Relay } from '../node/src/relay/create-relay.ts'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import {
-  type AppPage,
-  buildWebApp,
-  cspViolations,
-  launchChromium,
-  openAppPage,
-  screenshot,
-  sendMessage,
-  shownMessage,
-  signInWithTestWallet,
-} from './helpers/browser.ts'
-import { startTestChain, type TestChain } from './helpers/chain.ts'
-import { tempDir } from './helpers/cli.ts'
-import { startBrowserRelay } from './helpers/web-stack.ts'
+import { type AppPage, cspViolations, screenshot, sendMessage, shownMessage } from './helpers/browser.ts'
+import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
 const UI_TIMEOUT_MS = 30_000
 /** Messages after the one searched for: the list has to scroll to show it. */
 const LATER_MESSAGES = 25
 
-let chain: TestChain
-let relay: Relay
-let http: HttpService
-let browser: Awaited<ReturnType<typeof launchChromium>>
-let dave: SecureChatClient
-let room: Room
-let invite = ''
+let web: WebRoom
 let alice: AppPage
 const sent: Record<string, string> = {}
 
 beforeAll(async () => {
-  const webRoot = await tempDir('web-search-dist-')
-  await buildWebApp(webRoot)
-  chain = await startTestChain()
-  relay = await startBrowserRelay(chain, { webRoot })
-  http = relay.services.http!
-  browser = await launchChromium()
   // Signed in for the page's domain: a DM peer's certificate must match the app's.
-  dave = createClient({
-    domain: new URL(http.url).host,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: chain.accounts[5]! }),
-    bootstrap: [relay.multiaddrs[0]!],
-    provider: chain.provider,
-    presenceIntervalMs: 1_000,
-  })
-  await dave.start()
-  ;({ room, invite } = await dave.createRoom({ name: 'searching', domains: ['localhost', new URL(http.url).host] }))
+  web = await startWebRoom('web-search', 'searching', { daveDomain: 'page' })
 }, 120_000)
 
-afterAll(async () => {
-  await alice?.context.close().catch(() => {})
-  await browser?.close()
-  await dave?.stop()
-  await relay?.stop()
-  await chain?.stop()
-})
+afterAll(() => web?.stop())
 
 const dialog = (page: Page) => page.getByRole('dialog', { name: 'Search messages' })
 const results = (page: Page) => dialog(page).getByTestId('search-result')
@@ -98,30 +54,27 @@ function inView(page: Page, selector: string) {
 
 describe('web app: search', () => {
   it('behavior: Ctrl+K finds a room message and a DM, each opening its conversation at the message, marked', async () => {
-    alice = await openAppPage(browser, chain.accounts[1]!, chain.chainId, http.url)
-    await signInWithTestWallet(alice.page, UI_TIMEOUT_MS)
+    alice = await web.openApp(1, { joinRoom: true })
     const page = alice.page
-    await page.goto(`${http.url}#invite=${encodeURIComponent(invite)}`)
-    await page.getByRole('heading', { name: '# searching' }).waitFor({ timeout: UI_TIMEOUT_MS })
     await expect.poll(() => page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS }).toContain('0x')
 
-    sent.narwhal = (await room.send('an older word about a narwhal')).id
-    sent.quokka = (await room.send('the quokka said Héllo to everyone')).id
-    sent.wombat = (await room.reply(sent.quokka, 'a reply about a wombat')).id
-    for (let i = 0; i < LATER_MESSAGES; i++) await room.send(`later message ${i}`)
+    sent.narwhal = (await web.room.send('an older word about a narwhal')).id
+    sent.quokka = (await web.room.send('the quokka said Héllo to everyone')).id
+    sent.wombat = (await web.room.reply(sent.quokka, 'a reply about a wombat')).id
+    for (let i = 0; i < LATER_MESSAGES; i++) await web.room.send(`later message ${i}`)
     await shownMessage(page, `later message ${LATER_MESSAGES - 1}`).waitFor({ timeout: UI_TIMEOUT_MS })
 
     // A DM: alice writes first (her own words are indexed too), dave answers.
     const heard = new Promise<void>((resolve) =>
-      dave.dms.addEventListener('message:received', () => resolve(), { once: true }),
+      web.dave.dms.addEventListener('message:received', () => resolve(), { once: true }),
     )
-    await dave.dms.ready()
+    await web.dave.dms.ready()
     await page.getByRole('button', { name: 'Message a wallet' }).click()
-    await page.getByLabel('Wallet address').fill(chain.accounts[5]!.address)
+    await page.getByLabel('Wallet address').fill(web.chain.accounts[5]!.address)
     await page.getByRole('button', { name: 'Open conversation' }).click()
     await sendMessage(page, 'my own capybara question', UI_TIMEOUT_MS)
     await heard
-    sent.pangolin = (await dave.dm(chain.accounts[1]!.address as Address).send('a private pangolin answer')).id
+    sent.pangolin = (await web.dave.dm(web.chain.accounts[1]!.address as Address).send('a private pangolin answer')).id
     await shownMessage(page, 'a private pangolin answer').waitFor({ timeout: UI_TIMEOUT_MS })
 
     // From the DM, Ctrl+K: the dialog takes the focus.
@@ -174,8 +127,8 @@ describe('web app: search', () => {
 
   it('behavior: an edited message is found by its new text, not its old; a deleted one is not found', async () => {
     const page = alice.page
-    await room.edit(sent.quokka!, 'the axolotl said Héllo to everyone')
-    await room.delete(sent.narwhal!)
+    await web.room.edit(sent.quokka!, 'the axolotl said Héllo to everyone')
+    await web.room.delete(sent.narwhal!)
     await page
       .locator('sc-chat-view .room li', { has: page.locator('.text', { hasText: 'the axolotl said' }) })
       .waitFor({ timeout: UI_TIMEOUT_MS })

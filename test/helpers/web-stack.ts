@@ -4,11 +4,23 @@
  * what they get.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createRelay, type Relay, type RelayServiceFactories } from '../../node/src/relay/create-relay.ts'
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { Room } from '@securechat/sdk/rooms'
+import type { Browser } from 'playwright-core'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
+import {
+  createRelay,
+  type HttpService,
+  type Relay,
+  type RelayServiceFactories,
+} from '../../node/src/relay/create-relay.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
 import type { RelayInit } from '../../node/src/relay/relay.ts'
 import type { TlsCredentials } from '../../node/src/relay/tls.ts'
-import type { TestChain } from './chain.ts'
+import { type AppPage, buildWebApp, launchChromium, openAppPage, signInWithTestWallet } from './browser.ts'
+import { startTestChain, type TestChain } from './chain.ts'
+import { tempDir } from './cli.ts'
 
 /**
  * A started relay with a WebSocket listener on 127.0.0.1 that reads `chain`, and an HTTP server
@@ -59,4 +71,131 @@ export async function startBrowserRelay(
   })
   await relay.start()
   return relay
+}
+
+/** Sign-in and joining a room cross the relay; generous for a loaded 2-core machine, never a speed check. */
+const SIGN_IN_TIMEOUT_MS = 30_000
+
+/** A test chain, a browser relay serving the built app, and Chromium: what every web app test starts from. */
+export interface WebStack {
+  chain: TestChain
+  relay: Relay
+  http: HttpService
+  browser: Browser
+  /** The relay's data directory (its message store), when asked for. */
+  relayDir?: string
+  /** A signed-in page of `chain.accounts[account]`; with `joinRoom`, then opened on that invite, its heading shown. */
+  openApp(account: number, options?: { joinRoom?: { invite: string; name: string } }): Promise<AppPage>
+  /** Closes the pages `openApp` opened, then the browser, the relay and the chain. */
+  stop(): Promise<void>
+}
+
+/** A {@link WebStack} and a room a terminal sdk client, dave (`chain.accounts[5]`), made for the pages to join. */
+export interface WebRoom extends Omit<WebStack, 'openApp'> {
+  dave: SecureChatClient
+  room: Room
+  invite: string
+  /** As {@link WebStack.openApp}; `joinRoom: true` joins dave's room. */
+  openApp(account: number, options?: { joinRoom?: boolean }): Promise<AppPage>
+}
+
+/** Starts a {@link WebStack}; `name` names its temporary directories. On a failure it stops what it started. */
+export function startWebStack(name: string, options: { relayDataDir?: boolean } = {}): Promise<WebStack> {
+  return launchWebStack(name, options, async () => {})
+}
+
+/** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
+async function launchWebStack(
+  name: string,
+  options: { relayDataDir?: boolean },
+  beforeRelayStops: () => Promise<void>,
+): Promise<WebStack> {
+  const pages: AppPage[] = []
+  const started: Partial<WebStack> = {}
+  const stop = async (): Promise<void> => {
+    for (const person of pages) await person.context.close().catch(() => {})
+    await started.browser?.close()
+    await beforeRelayStops()
+    await started.relay?.stop()
+    await started.chain?.stop()
+  }
+  try {
+    const webRoot = await tempDir(`${name}-dist-`)
+    await buildWebApp(webRoot)
+    const chain = await startTestChain()
+    started.chain = chain
+    const relayDir = options.relayDataDir === true ? await tempDir(`${name}-relay-`) : undefined
+    const relay = await startBrowserRelay(chain, {
+      webRoot,
+      ...(relayDir === undefined ? {} : { dataDir: relayDir }),
+    })
+    started.relay = relay
+    const http = relay.services.http!
+    const browser = await launchChromium()
+    started.browser = browser
+    return {
+      chain,
+      relay,
+      http,
+      browser,
+      ...(relayDir === undefined ? {} : { relayDir }),
+      async openApp(account, { joinRoom } = {}) {
+        const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
+        pages.push(person)
+        await signInWithTestWallet(person.page, SIGN_IN_TIMEOUT_MS)
+        if (joinRoom !== undefined) {
+          await person.page.goto(`${http.url}#invite=${encodeURIComponent(joinRoom.invite)}`)
+          await person.page
+            .getByRole('heading', { name: `# ${joinRoom.name}` })
+            .waitFor({ timeout: SIGN_IN_TIMEOUT_MS })
+        }
+        return person
+      },
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * Starts a {@link WebRoom}: dave signs in for the CLI's domain (`daveDomain: 'page'`: the page's, as a DM peer of the
+ * app must), presence every second (`davePresenceIntervalMs`; `null`: the sdk's default), and creates room `room`
+ * for the domains `localhost` and the relay's HTTP host.
+ */
+export async function startWebRoom(
+  name: string,
+  room: string,
+  options: { relayDataDir?: boolean; daveDomain?: 'cli' | 'page'; davePresenceIntervalMs?: number | null } = {},
+): Promise<WebRoom> {
+  let dave: SecureChatClient | undefined
+  const stack = await launchWebStack(name, options, async () => {
+    await dave?.stop()
+  })
+  try {
+    const host = new URL(stack.http.url).host
+    const presenceIntervalMs = options.davePresenceIntervalMs === undefined ? 1_000 : options.davePresenceIntervalMs
+    dave = createClient({
+      domain: options.daveDomain === 'page' ? host : DEFAULT_CLI_DOMAIN,
+      chainId: DEVNET_CHAIN_ID,
+      signer: walletSigner({ type: 'eoa', signer: stack.chain.accounts[5]! }),
+      bootstrap: [stack.relay.multiaddrs[0]!],
+      provider: stack.chain.provider,
+      ...(presenceIntervalMs === null ? {} : { presenceIntervalMs }),
+    })
+    await dave.start()
+    const created = await dave.createRoom({ name: room, domains: ['localhost', host] })
+    return {
+      ...stack,
+      dave,
+      room: created.room,
+      invite: created.invite,
+      openApp: (account, { joinRoom = false } = {}) =>
+        stack.openApp(account, joinRoom ? { joinRoom: { invite: created.invite, name: room } } : {}),
+    }
+  } catch (err) {
+    await stack.stop()
+    throw err
+  }
 }
