@@ -1,55 +1,20 @@
-/**
- * Disappearing messages with the CLI as people run it: separate processes, one relay process with its store, each
- * wallet's device in its own data dir. The room's owner sets the timer (a member may not); a member online sees the
- * change, the message, and its expiry, and the message leaves its vault; a member offline when the timer was set
- * learns it through history catch-up, never shows the message that expired meanwhile, and keeps none of it. The
- * relay's store holds none of it in the clear.
- */
-import { walletSigner } from '@securechat/sdk/identity'
-import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import {
   bytesUnder,
-  type CliProcess,
+  type JsonLine,
   killAfterEach,
+  nextJsonLine,
   runCli,
   spawnCli,
   startRelayProcess,
   tempDir,
   untilStderr,
+  vaultText,
+  writeCli,
 } from './helpers/cli.ts'
 import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const track = killAfterEach()
-
-type Line = Record<string, unknown>
-
-async function write(args: string[], key: string): Promise<string> {
-  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
-  expect(result.code, result.stderr).toBe(0)
-  return (JSON.parse(result.stdout) as { id: string }).id
-}
-
-async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
-  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
-  return JSON.parse(line) as Line
-}
-
-/** Every entry of the vault in `dir`, decrypted, as text. */
-async function vaultText(dir: string, key: string): Promise<string> {
-  const vault = await openVault({
-    backend: platformVaultBackend(dir),
-    unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(key) }) },
-    create: false,
-  })
-  try {
-    const entries = await Promise.all((await vault.list('')).map(async (name) => vault.get(name)))
-    return entries.map((bytes) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8')).join('\n')
-  } finally {
-    await vault.close()
-  }
-}
 
 describe('securechat disappear', () => {
   it('behavior: the owner sets 10 s; a member online sees the message go, one offline at the time purges it after catch-up; a member may not set it', async () => {
@@ -75,9 +40,9 @@ describe('securechat disappear', () => {
     await untilStderr(carol, 'listening on room')
 
     // Before any timer: stays.
-    const keptId = await write(['send', ...room, `kept ${secret}`], ALICE.key)
-    await nextLine(bob, (l) => l.type === 'message' && l.id === keptId)
-    await nextLine(carol, (l) => l.type === 'message' && l.id === keptId)
+    const keptId = await writeCli(['send', ...room, `kept ${secret}`], ALICE.key)
+    await nextJsonLine(bob, (l) => l.type === 'message' && l.id === keptId)
+    await nextJsonLine(carol, (l) => l.type === 'message' && l.id === keptId)
     // Carol goes offline before the timer is set.
     carol.kill('SIGINT')
     expect(await carol.exited).toBe(0)
@@ -87,12 +52,12 @@ describe('securechat disappear', () => {
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toMatch(/only the room's owner/)
 
-    await write(['disappear', '10s', ...room], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'timer')).toMatchObject({ sender: ALICE.address, seconds: 10 })
-    const goneId = await write(['send', ...room, `gone ${secret}`], ALICE.key)
-    await nextLine(bob, (l) => l.type === 'message' && l.id === goneId)
+    await writeCli(['disappear', '10s', ...room], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'timer')).toMatchObject({ sender: ALICE.address, seconds: 10 })
+    const goneId = await writeCli(['send', ...room, `gone ${secret}`], ALICE.key)
+    await nextJsonLine(bob, (l) => l.type === 'message' && l.id === goneId)
     // Ten seconds after it was sent, it leaves Bob's device (and its vault).
-    expect(await nextLine(bob, (l) => l.type === 'expired')).toMatchObject({ ids: [goneId] })
+    expect(await nextJsonLine(bob, (l) => l.type === 'expired')).toMatchObject({ ids: [goneId] })
     bob.kill('SIGINT')
     expect(await bob.exited).toBe(0)
     const bobKept = await vaultText(bobDir, BOB.key)
@@ -105,7 +70,7 @@ describe('securechat disappear', () => {
     const lines = history.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line)
+      .map((l) => JSON.parse(l) as JsonLine)
     expect(lines).toContainEqual(expect.objectContaining({ type: 'timer', sender: ALICE.address, seconds: 10 }))
     expect(lines.some((l) => l.id === goneId)).toBe(false)
     expect(history.stdout).not.toContain(`gone ${secret}`)
@@ -129,18 +94,21 @@ describe('securechat disappear', () => {
     )
     await untilStderr(bob, 'listening for direct messages')
     const secret = `s${Math.random().toString(36).slice(2)}`
-    await write(['disappear', '10s', '--dm', BOB.address, '--data-dir', aliceDir, '--bootstrap', address], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'timer')).toMatchObject({
+    await writeCli(['disappear', '10s', '--dm', BOB.address, '--data-dir', aliceDir, '--bootstrap', address], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'timer')).toMatchObject({
       conversation: ALICE.address,
       sender: ALICE.address,
       seconds: 10,
     })
-    const id = await write(
+    const id = await writeCli(
       ['dm', BOB.address, `brief ${secret}`, '--data-dir', aliceDir, '--bootstrap', address],
       ALICE.key,
     )
-    await nextLine(bob, (l) => l.type === 'dm' && l.id === id)
-    expect(await nextLine(bob, (l) => l.type === 'expired')).toMatchObject({ conversation: ALICE.address, ids: [id] })
+    await nextJsonLine(bob, (l) => l.type === 'dm' && l.id === id)
+    expect(await nextJsonLine(bob, (l) => l.type === 'expired')).toMatchObject({
+      conversation: ALICE.address,
+      ids: [id],
+    })
     bob.kill('SIGINT')
     expect(await bob.exited).toBe(0)
     expect(await vaultText(bobDir, BOB.key)).not.toContain(`brief ${secret}`)

@@ -8,30 +8,18 @@ import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import {
   bytesUnder,
-  type CliProcess,
   killAfterEach,
+  nextJsonLine,
   runCli,
   spawnCli,
   startRelayProcess,
   tempDir,
   untilStderr,
+  writeCli,
 } from './helpers/cli.ts'
 import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const track = killAfterEach()
-
-type Line = Record<string, unknown> & { message?: Record<string, unknown> }
-
-async function write(args: string[], key: string): Promise<string> {
-  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
-  expect(result.code, result.stderr).toBe(0)
-  return (JSON.parse(result.stdout) as { id: string }).id
-}
-
-async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
-  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
-  return JSON.parse(line) as Line
-}
 
 describe('mentions from the CLI', () => {
   it('behavior: listen --json on other devices reports who is mentioned and whether it is them, in a room and a DM; the relay stores no mention in the clear', async () => {
@@ -57,42 +45,42 @@ describe('mentions from the CLI', () => {
     const outsider = Wallet.createRandom().address
     const room = ['--room', invite, '--data-dir', await tempDir('mentions-alice-')]
 
-    const id = await write(['send', ...room, `look @${BOB.address} and @${outsider.toLowerCase()}`], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'message' && l.id === id)).toMatchObject({
+    const id = await writeCli(['send', ...room, `look @${BOB.address} and @${outsider.toLowerCase()}`], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'message' && l.id === id)).toMatchObject({
       mentions: [BOB.address, outsider],
       mentionsMe: true,
     })
-    expect(await nextLine(carol, (l) => l.type === 'message' && l.id === id)).toMatchObject({
+    expect(await nextJsonLine(carol, (l) => l.type === 'message' && l.id === id)).toMatchObject({
       mentions: [BOB.address, outsider],
       mentionsMe: false,
     })
 
     // The edit's mentions replace the message's: Carol now, Bob no longer.
-    await write(['edit', id, `actually @${CAROL.address}`, ...room], ALICE.key)
-    expect(await nextLine(carol, (l) => l.type === 'edit')).toMatchObject({
+    await writeCli(['edit', id, `actually @${CAROL.address}`, ...room], ALICE.key)
+    expect(await nextJsonLine(carol, (l) => l.type === 'edit')).toMatchObject({
       target: id,
       mentions: [CAROL.address],
       mentionsMe: true,
       message: { mentions: [CAROL.address] },
     })
-    expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'edit')).toMatchObject({
       mentions: [CAROL.address],
       mentionsMe: false,
     })
 
-    const replyId = await write(['reply', id, `@${CAROL.address} thanks`, ...room], ALICE.key)
-    expect(await nextLine(carol, (l) => l.type === 'message' && l.id === replyId)).toMatchObject({
+    const replyId = await writeCli(['reply', id, `@${CAROL.address} thanks`, ...room], ALICE.key)
+    expect(await nextJsonLine(carol, (l) => l.type === 'message' && l.id === replyId)).toMatchObject({
       parentId: id,
       mentionsMe: true,
     })
     // A plain message mentions nobody.
-    const plainId = await write(['send', ...room, 'no one'], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'message' && l.id === plainId)).toMatchObject({
+    const plainId = await writeCli(['send', ...room, 'no one'], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'message' && l.id === plainId)).toMatchObject({
       mentions: [],
       mentionsMe: false,
     })
 
-    const dmId = await write(
+    const dmId = await writeCli(
       [
         'dm',
         BOB.address,
@@ -104,7 +92,7 @@ describe('mentions from the CLI', () => {
       ],
       ALICE.key,
     )
-    expect(await nextLine(bobDms, (l) => l.type === 'dm' && l.id === dmId)).toMatchObject({
+    expect(await nextJsonLine(bobDms, (l) => l.type === 'dm' && l.id === dmId)).toMatchObject({
       mentions: [BOB.address],
       mentionsMe: true,
     })

@@ -6,52 +6,23 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { walletSigner } from '@securechat/sdk/identity'
-import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import {
   bytesUnder,
-  type CliProcess,
+  type JsonLine,
   killAfterEach,
+  nextJsonLine,
   runCli,
   spawnCli,
   startRelayProcess,
   tempDir,
   untilStderr,
+  vaultText,
+  writeCli,
 } from './helpers/cli.ts'
 import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const track = killAfterEach()
-
-type Line = Record<string, unknown> & { message?: Record<string, unknown> }
-
-/** Runs one CLI command that writes to the room and returns the id it prints. */
-async function write(args: string[], key: string): Promise<string> {
-  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
-  expect(result.code, result.stderr).toBe(0)
-  return (JSON.parse(result.stdout) as { id: string }).id
-}
-
-async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
-  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
-  return JSON.parse(line) as Line
-}
-
-/** Every entry of Bob's vault in `dir`, decrypted, as text. */
-async function vaultText(dir: string, key: string): Promise<string> {
-  const vault = await openVault({
-    backend: platformVaultBackend(dir),
-    unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(key) }) },
-    create: false,
-  })
-  try {
-    const entries = await Promise.all((await vault.list('')).map(async (name) => vault.get(name)))
-    return entries.map((bytes) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8')).join('\n')
-  } finally {
-    await vault.close()
-  }
-}
 
 async function startRoom(): Promise<{ relayDir: string; invite: string }> {
   const relayDir = await tempDir('kinds-relay-')
@@ -80,45 +51,45 @@ describe('reply, react, edit and delete from the CLI', () => {
     const secret = `s${Math.random().toString(36).slice(2)}`
     const room = ['--room', invite, '--data-dir', aliceDir]
 
-    const rootId = await write(['send', ...room, `alpha ${secret}`], ALICE.key)
-    await nextLine(bob, (l) => l.type === 'message' && l.id === rootId)
+    const rootId = await writeCli(['send', ...room, `alpha ${secret}`], ALICE.key)
+    await nextJsonLine(bob, (l) => l.type === 'message' && l.id === rootId)
 
-    const replyId = await write(['reply', rootId, `beta ${secret}`, ...room], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'message' && l.id === replyId)).toMatchObject({ parentId: rootId })
-    expect(await nextLine(bob, (l) => l.type === 'reply' && l.id === replyId)).toMatchObject({
+    const replyId = await writeCli(['reply', rootId, `beta ${secret}`, ...room], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'message' && l.id === replyId)).toMatchObject({ parentId: rootId })
+    expect(await nextJsonLine(bob, (l) => l.type === 'reply' && l.id === replyId)).toMatchObject({
       target: rootId,
       message: { thread: { count: 1, last: replyId } },
     })
 
-    const reactId = await write(['react', rootId, '👍', ...room], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'react')).toMatchObject({
+    const reactId = await writeCli(['react', rootId, '👍', ...room], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'react')).toMatchObject({
       target: rootId,
       emoji: '👍',
       sender: ALICE.address,
       message: { reactions: [{ emoji: '👍', count: 1, by: [ALICE.address] }] },
     })
-    await write(['react', '--remove', rootId, '👍', ...room], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'unreact')).toMatchObject({
+    await writeCli(['react', '--remove', rootId, '👍', ...room], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'unreact')).toMatchObject({
       target: rootId,
       message: { reactions: [] },
     })
 
-    const editId = await write(['edit', rootId, `gamma ${secret}`, ...room], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
+    const editId = await writeCli(['edit', rootId, `gamma ${secret}`, ...room], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'edit')).toMatchObject({
       target: rootId,
       text: `gamma ${secret}`,
       message: { text: `gamma ${secret}`, edited: true, versions: 2, deleted: false },
     })
 
     // Carol's device never saw the message, so it sends the delete; every receiver refuses it.
-    await write(['delete', rootId, '--room', invite], CAROL.key)
-    expect(await nextLine(bob, (l) => l.type === 'refused')).toMatchObject({
+    await writeCli(['delete', rootId, '--room', invite], CAROL.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'refused')).toMatchObject({
       kind: 'delete',
       target: rootId,
       sender: CAROL.address,
     })
-    const deleteId = await write(['delete', rootId, ...room], ALICE.key)
-    const deleted = await nextLine(bob, (l) => l.type === 'delete')
+    const deleteId = await writeCli(['delete', rootId, ...room], ALICE.key)
+    const deleted = await nextJsonLine(bob, (l) => l.type === 'delete')
     expect(deleted).toMatchObject({ target: rootId, message: { deleted: true, versions: 0 } })
     expect(deleted.message).not.toHaveProperty('text')
 
@@ -163,17 +134,17 @@ describe('reply, react, edit and delete from the CLI', () => {
     await untilStderr(bob, 'listening on room')
     const secret = `s${Math.random().toString(36).slice(2)}`
     const room = ['--room', invite, '--data-dir', aliceDir]
-    const id = await write(['send', ...room, `gone soon ${secret}`], ALICE.key)
-    await nextLine(bob, (l) => l.type === 'message' && l.id === id)
+    const id = await writeCli(['send', ...room, `gone soon ${secret}`], ALICE.key)
+    await nextJsonLine(bob, (l) => l.type === 'message' && l.id === id)
     bob.kill('SIGINT')
     expect(await bob.exited).toBe(0)
     expect(await vaultText(bobDir, BOB.key)).toContain(`gone soon ${secret}`)
 
-    await write(['delete', id, ...room], ALICE.key)
+    await writeCli(['delete', id, ...room], ALICE.key)
 
     const history = await runCli(['history', '--room', invite, '--json', '--data-dir', bobDir], bobEnv)
     expect(history.code, history.stderr).toBe(0)
-    const lines = history.stdout.split('\n').map((l) => JSON.parse(l) as Line)
+    const lines = history.stdout.split('\n').map((l) => JSON.parse(l) as JsonLine)
     expect(lines).toContainEqual(expect.objectContaining({ type: 'delete', target: id, sender: ALICE.address }))
     expect(await vaultText(bobDir, BOB.key)).not.toContain(secret)
   }, 180_000)
@@ -190,24 +161,27 @@ describe('reply, react, edit and delete from the CLI', () => {
     await untilStderr(bob, 'listening for direct messages')
     const dm = ['--dm', BOB.address, '--data-dir', aliceDir, '--bootstrap', address]
     const secret = `s${Math.random().toString(36).slice(2)}`
-    const id = await write(
+    const id = await writeCli(
       ['dm', BOB.address, `first ${secret}`, '--data-dir', aliceDir, '--bootstrap', address],
       ALICE.key,
     )
-    await nextLine(bob, (l) => l.type === 'dm' && l.id === id)
+    await nextJsonLine(bob, (l) => l.type === 'dm' && l.id === id)
 
-    await write(['react', id, '👀', ...dm], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'react')).toMatchObject({
+    await writeCli(['react', id, '👀', ...dm], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'react')).toMatchObject({
       conversation: ALICE.address,
       target: id,
       message: { reactions: [{ emoji: '👀', count: 1, by: [ALICE.address] }] },
     })
-    await write(['edit', id, `second ${secret}`, ...dm], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'edit')).toMatchObject({
+    await writeCli(['edit', id, `second ${secret}`, ...dm], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'edit')).toMatchObject({
       message: { text: `second ${secret}`, versions: 2 },
     })
-    await write(['delete', id, ...dm], ALICE.key)
-    expect(await nextLine(bob, (l) => l.type === 'delete')).toMatchObject({ target: id, message: { deleted: true } })
+    await writeCli(['delete', id, ...dm], ALICE.key)
+    expect(await nextJsonLine(bob, (l) => l.type === 'delete')).toMatchObject({
+      target: id,
+      message: { deleted: true },
+    })
 
     bob.kill('SIGINT')
     expect(await bob.exited).toBe(0)

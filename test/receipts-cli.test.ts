@@ -12,7 +12,9 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import {
   bytesUnder,
   type CliProcess,
+  type JsonLine,
   killAfterEach,
+  nextJsonLine,
   runCli,
   spawnCli,
   startRelayProcess,
@@ -28,13 +30,6 @@ afterEach(async () => {
   await alice?.stop()
   alice = undefined
 })
-
-type Line = Record<string, unknown>
-
-async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
-  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
-  return JSON.parse(line) as Line
-}
 
 function startAlice(relay: string): SecureChatClient {
   alice = createClient({
@@ -69,10 +64,10 @@ describe('typing and read receipts from the CLI', () => {
     const room = await client.joinRoom(invite)
     await room.waitForPeers()
     const sent = await room.send('read me')
-    await nextLine(bob, (l) => l.type === 'message' && l.id === sent.id)
+    await nextJsonLine(bob, (l) => l.type === 'message' && l.id === sent.id)
 
     expect(room.typing(true)).toBe(true)
-    expect(await nextLine(bob, (l) => l.type === 'typing')).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'typing')).toMatchObject({
       conversation: room.id,
       sender: ALICE.address,
       typing: true,
@@ -80,11 +75,11 @@ describe('typing and read receipts from the CLI', () => {
     // Throttled: a second keystroke at once sends nothing; the stop goes out.
     expect(room.typing(true)).toBe(false)
     expect(room.typing(false)).toBe(true)
-    expect(await nextLine(bob, (l) => l.type === 'typing' && l.typing === false)).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'typing' && l.typing === false)).toMatchObject({
       sender: ALICE.address,
     })
     room.markRead(sent.id)
-    expect(await nextLine(bob, (l) => l.type === 'read')).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'read')).toMatchObject({
       conversation: room.id,
       reader: ALICE.address,
       upTo: sent.id,
@@ -93,8 +88,8 @@ describe('typing and read receipts from the CLI', () => {
 
     // Carol got the message, then a later one, and printed no typing or read line between.
     const after = await room.send('after the signals')
-    await nextLine(carol, (l) => l.type === 'message' && l.id === after.id)
-    const carolTypes = carol.lines.flatMap((l) => (l.startsWith('{') ? [(JSON.parse(l) as Line).type] : []))
+    await nextJsonLine(carol, (l) => l.type === 'message' && l.id === after.id)
+    const carolTypes = carol.lines.flatMap((l) => (l.startsWith('{') ? [(JSON.parse(l) as JsonLine).type] : []))
     expect(carolTypes).toEqual(['message', 'message'])
 
     // Kept as state (each device's latest), as ciphertext.
@@ -120,7 +115,7 @@ describe('typing and read receipts from the CLI', () => {
     await untilStderr(first, 'listening on room')
     await room.waitForPeers()
     const one = await room.send('one')
-    await nextLine(first, (l) => l.type === 'message' && l.id === one.id)
+    await nextJsonLine(first, (l) => l.type === 'message' && l.id === one.id)
     first.kill('SIGTERM')
     await first.exited
 
@@ -130,7 +125,7 @@ describe('typing and read receipts from the CLI', () => {
       .poll(async () => (await bytesUnder(relayDir)).toString('latin1').includes('"type":"read"'), { timeout: 30_000 })
       .toBe(true)
     const second = listen()
-    expect(await nextLine(second, (l) => l.type === 'read')).toMatchObject({
+    expect(await nextJsonLine(second, (l) => l.type === 'read')).toMatchObject({
       conversation: room.id,
       reader: ALICE.address,
       upTo: two.id,
@@ -149,18 +144,18 @@ describe('typing and read receipts from the CLI', () => {
     await client.start()
     const conversation = client.dm(BOB.address)
     const sent = await conversation.send('hello bob')
-    const shown = await nextLine(bob, (l) => l.type === 'dm' && l.id === sent.id)
+    const shown = await nextJsonLine(bob, (l) => l.type === 'dm' && l.id === sent.id)
     // Bob's device answered the new session (its receipt): typing goes on the established session.
     await expect.poll(() => client.dms.status(sent.id)?.[0]?.status, { timeout: 30_000 }).toBe('delivered')
     expect(conversation.typing(true)).toBe(true)
-    expect(await nextLine(bob, (l) => l.type === 'typing')).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'typing')).toMatchObject({
       conversation: ALICE.address,
       sender: ALICE.address,
       typing: true,
     })
     // Read up to the last message of the conversation (here alice's own).
     conversation.markRead(shown.id as string)
-    expect(await nextLine(bob, (l) => l.type === 'read')).toMatchObject({
+    expect(await nextJsonLine(bob, (l) => l.type === 'read')).toMatchObject({
       conversation: ALICE.address,
       reader: ALICE.address,
       upTo: sent.id,

@@ -7,29 +7,19 @@ import { describe, expect, it } from 'vitest'
 import {
   bytesUnder,
   type CliProcess,
+  type JsonLine,
   killAfterEach,
+  nextJsonLine,
   runCli,
   spawnCli,
   startRelayProcess,
   tempDir,
   untilStderr,
+  writeCli,
 } from './helpers/cli.ts'
 import { ALICE, BOB } from './helpers/keys.ts'
 
 const track = killAfterEach()
-
-type Line = Record<string, unknown>
-
-async function write(args: string[], key: string): Promise<string> {
-  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
-  expect(result.code, result.stderr).toBe(0)
-  return (JSON.parse(result.stdout) as { id: string }).id
-}
-
-async function nextLine(cli: CliProcess, match: (line: Line) => boolean): Promise<Line> {
-  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as Line), 45_000)
-  return JSON.parse(line) as Line
-}
 
 async function stop(cli: CliProcess): Promise<void> {
   cli.kill('SIGINT')
@@ -51,29 +41,29 @@ describe('securechat search', () => {
 
     const bob = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bobEnv))
     await untilStderr(bob, 'listening on room')
-    const edited = await write(['send', ...room, 'the quokka said Héllo'], ALICE.key)
-    const deleted = await write(['send', ...room, 'a narwhal passed by'], ALICE.key)
-    await write(['edit', edited, 'the axolotl said Héllo', ...room], ALICE.key)
-    await write(['delete', deleted, ...room], ALICE.key)
-    await nextLine(bob, (l) => l.type === 'delete' && l.target === deleted)
+    const edited = await writeCli(['send', ...room, 'the quokka said Héllo'], ALICE.key)
+    const deleted = await writeCli(['send', ...room, 'a narwhal passed by'], ALICE.key)
+    await writeCli(['edit', edited, 'the axolotl said Héllo', ...room], ALICE.key)
+    await writeCli(['delete', deleted, ...room], ALICE.key)
+    await nextJsonLine(bob, (l) => l.type === 'delete' && l.target === deleted)
     await stop(bob)
 
     const dmBob = track(spawnCli(['listen', '--dm', '--json', '--data-dir', bobDir, '--bootstrap', bootstrap], bobEnv))
     await untilStderr(dmBob, 'listening for direct messages')
-    const dmId = await write(
+    const dmId = await writeCli(
       ['dm', BOB.address, 'a pangolin, privately', '--data-dir', aliceDir, '--bootstrap', bootstrap],
       ALICE.key,
     )
-    await nextLine(dmBob, (l) => l.type === 'dm' && l.id === dmId)
+    await nextJsonLine(dmBob, (l) => l.type === 'dm' && l.id === dmId)
     await stop(dmBob)
 
-    const search = async (...args: string[]): Promise<Line[]> => {
+    const search = async (...args: string[]): Promise<JsonLine[]> => {
       const result = await runCli(['search', ...args, '--json', '--data-dir', bobDir], bobEnv)
       expect(result.code, result.stderr).toBe(0)
       return result.stdout
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Line)
+        .map((l) => JSON.parse(l) as JsonLine)
     }
     // Case and accents do not count; the last term is a prefix.
     expect(await search('AXOLOTL', 'hel')).toEqual([

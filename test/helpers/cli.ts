@@ -4,7 +4,10 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { afterEach } from 'vitest'
+import { walletSigner } from '@securechat/sdk/identity'
+import { openVault, platformVaultBackend } from '@securechat/sdk/vault'
+import { Wallet } from 'ethers'
+import { afterEach, expect } from 'vitest'
 
 /** The CLI as a user runs it: `node node/bin/securechat.js …` in its own process. */
 export const CLI_PATH = resolve(import.meta.dirname, '../../node/bin/securechat.js')
@@ -205,4 +208,38 @@ export async function bytesUnder(dir: string): Promise<Buffer> {
   const names = await readdir(dir, { recursive: true, withFileTypes: true })
   const files = names.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name))
   return Buffer.concat(await Promise.all(files.map((file) => readFile(file))))
+}
+
+/** A line of `listen --json`, parsed. */
+export type JsonLine = Record<string, unknown> & { message?: Record<string, unknown> }
+
+/** Deliveries cross a relay process between CLI processes; generous for a loaded 2-core machine. */
+const JSON_LINE_TIMEOUT_MS = 45_000
+
+/** Runs one CLI command that writes (send, reply, edit, dm…) as the wallet `key`; resolves with the id it prints. */
+export async function writeCli(args: string[], key: string): Promise<string> {
+  const result = await runCli(args, { SECURECHAT_PRIVATE_KEY: key })
+  expect(result.code, result.stderr).toBe(0)
+  return (JSON.parse(result.stdout) as { id: string }).id
+}
+
+/** The next JSON line `cli` prints (`listen --json`) that `match` accepts. */
+export async function nextJsonLine(cli: CliProcess, match: (line: JsonLine) => boolean): Promise<JsonLine> {
+  const line = await cli.waitForLine((l) => l.startsWith('{') && match(JSON.parse(l) as JsonLine), JSON_LINE_TIMEOUT_MS)
+  return JSON.parse(line) as JsonLine
+}
+
+/** Every entry of the CLI's vault in `dir`, opened with the wallet `key` and decrypted, as text. */
+export async function vaultText(dir: string, key: string): Promise<string> {
+  const vault = await openVault({
+    backend: platformVaultBackend(dir),
+    unlock: { type: 'wallet', signer: walletSigner({ type: 'eoa', signer: new Wallet(key) }) },
+    create: false,
+  })
+  try {
+    const entries = await Promise.all((await vault.list('')).map(async (name) => vault.get(name)))
+    return entries.map((bytes) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8')).join('\n')
+  } finally {
+    await vault.close()
+  }
 }
