@@ -134,10 +134,18 @@ describe('relay failover', () => {
   }, 180_000)
 
   it('behavior: a relay killed while it answers a catch-up of 2,000 messages leaves the rest to the other; the member gets every one, in order', async () => {
-    const first = track(await startRelayProcess())
-    const second = track(await startRelayProcess({ peers: [first.multiaddrs[0]!] }))
+    // Alice sends the backlog as an import does: the relays let her (`--records-per-second`, `--record-burst`) and
+    // she paces herself to match. At the defaults (10 a second) it would take minutes.
+    const count = 2_000
+    const bulk = ['--records-per-second', String(count), '--record-burst', String(count)]
+    const first = track(await startRelayProcess({ args: bulk }))
+    const second = track(await startRelayProcess({ peers: [first.multiaddrs[0]!], args: bulk }))
     const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
-    const alice = await startDevice({ wallet: aliceWallet, bootstrap: [first.multiaddrs[0]!, second.multiaddrs[0]!] })
+    const alice = await startDevice({
+      wallet: aliceWallet,
+      bootstrap: [first.multiaddrs[0]!, second.multiaddrs[0]!],
+      publishPacing: { perSecond: count / 2, burst: count / 2 },
+    })
     stoppers.push(alice.close)
     const bobVault = memoryVaultBackend()
     const bob = await startDevice({ wallet: bobWallet, bootstrap: [first.multiaddrs[0]!], backend: bobVault })
@@ -151,7 +159,7 @@ describe('relay failover', () => {
 
     // Bob away: 2,000 messages, kept by both relays.
     const sent: string[] = []
-    for (let i = 0; i < 2_000; i++) sent.push((await room.send(`while away ${i}`)).id)
+    for (let i = 0; i < count; i++) sent.push((await room.send(`while away ${i}`)).id)
     for (const relay of [first, second]) {
       const peer = peerIdFromString(relay.peerId)
       const ask = { topic: room.topic, ids: [sent.at(-1)!] }
