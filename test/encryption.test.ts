@@ -131,6 +131,10 @@ describe('end-to-end encryption of rooms', () => {
     const left = new Promise((resolve) => aliceRoom.addEventListener('member:left', resolve, { once: true }))
     await carol.leaveRoom(carolRoom.id)
     await left
+    // Left for good, not only away: her unsubscribing can make her away before her leaving presence says she is gone
+    // (an away member keeps its keys for its return; a gone one is rotated out).
+    const carolPeer = carol.peerId.toString()
+    await expect.poll(() => aliceRoom.away().some((m) => m.peerId === carolPeer), { timeout: 30_000 }).toBe(false)
 
     const after = nextMessage(bobRoom, 'only bob and alice')
     await aliceRoom.send('only bob and alice')
