@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { ConnectionGater } from '@libp2p/interface'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { type ClientInit, createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, decodeRecord, messageIdOf, type Room } from '@securechat/sdk/rooms'
 import type { Address, RoomMember } from '@securechat/sdk/types'
@@ -14,7 +14,7 @@ import { Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
+import { type RelayInit, RelayNode } from '../node/src/relay/relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
 import { tempDir } from './helpers/cli.ts'
 import { DELIVERY_TIMEOUT_MS, Inbox, until } from './helpers/room-inbox.ts'
@@ -36,11 +36,11 @@ afterEach(async () => {
   )
 })
 
-async function startRelay(init: { peers?: string[] } = {}): Promise<RelayNode> {
+async function startRelay(init: Pick<RelayInit, 'peers' | 'recordRates'> = {}): Promise<RelayNode> {
   const relay = new RelayNode({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    ...(init.peers === undefined ? {} : { peers: init.peers }),
+    ...init,
   })
   await relay.start()
   cleanups.push(() => relay.stop())
@@ -69,7 +69,7 @@ interface Peer {
 
 async function startPeer(
   relay: { multiaddrs: string[] },
-  init: { presenceTimeoutMs?: number; connectionGater?: ConnectionGater } = {},
+  init: Pick<ClientInit, 'presenceTimeoutMs' | 'connectionGater' | 'publishPacing'> = {},
 ): Promise<Peer> {
   const wallet = new Wallet(Wallet.createRandom().privateKey)
   const client = createClient({
@@ -419,10 +419,19 @@ describe('rooms: bursts and re-publishing (the outgoing buffer)', () => {
 
   /** A relay, a sender and three receivers in one room, every presence seen by all. */
   async function burstRoom(): Promise<{ sender: Member; receivers: Member[]; members: Member[]; sent: Sent[] }> {
-    const relay = await startRelay()
+    // The burst goes as an import does: the relay lets one device send it (`--records-per-second`,
+    // `--record-burst`) and the sender paces itself to match. At the defaults (10 a second) it would take a minute.
+    const relay = await startRelay({ recordRates: { recordsPerSecond: BURST, recordBurst: BURST } })
     // A sender busy publishing reads heartbeats late; on a loaded machine three intervals can pass
     // and it would take its members for gone and stop waiting for their acknowledgement.
-    const peers = await Promise.all([0, 1, 2, 3].map(() => startPeer(relay, { presenceTimeoutMs: BURST_TIMEOUT_MS })))
+    const peers = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        startPeer(relay, {
+          presenceTimeoutMs: BURST_TIMEOUT_MS,
+          publishPacing: { perSecond: BURST / 2, burst: BURST / 2 },
+        }),
+      ),
+    )
     const sent: Sent[] = []
     const members = await joinOneByOne(peers, sent)
     await converge(members)
