@@ -53,10 +53,18 @@ async function until(check: () => Promise<boolean>, describeState: () => string,
 
 describe('relay limits: store queries per peer', () => {
   it('behavior: a peer querying the store in a loop is refused, counted and logged once per reason; a member returning from 500 messages away still gets every one', async () => {
-    const relay = track(await startRelayProcess({ args: ['--http', '0'] }))
+    // Alice sends the backlog as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and
+    // she paces herself to match. At the defaults (10 a second) it takes most of the test's time.
+    const count = 500
+    const bulk = ['--records-per-second', String(count), '--record-burst', String(count)]
+    const relay = track(await startRelayProcess({ args: ['--http', '0', ...bulk] }))
     const address = relay.multiaddrs[0]!
     const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
-    const alice = await startDevice({ wallet: aliceWallet, bootstrap: [address] })
+    const alice = await startDevice({
+      wallet: aliceWallet,
+      bootstrap: [address],
+      publishPacing: { perSecond: count / 2, burst: count / 2 },
+    })
     stoppers.push(alice.close)
     const bobVault = memoryVaultBackend()
     const bob = await startDevice({ wallet: bobWallet, bootstrap: [address], backend: bobVault })
@@ -73,7 +81,7 @@ describe('relay limits: store queries per peer', () => {
 
     // Bob away: 500 messages, kept by the relay.
     const sent: string[] = []
-    for (let i = 0; i < 500; i++) sent.push((await room.send(`while away ${i}`)).id)
+    for (let i = 0; i < count; i++) sent.push((await room.send(`while away ${i}`)).id)
     const last = { topic: room.topic, ids: [sent.at(-1)!] }
     await until(
       async () =>
