@@ -285,6 +285,9 @@ describe('rooms over libp2p', () => {
     expect(relayA.stats().rejected + relayB.stats().rejected).toBe(0)
   })
 
+  /** A relay stopped, started again and redialled by its clients: generous for a loaded 2-core machine (CI ran out of 10 s). */
+  const RELAY_RESTART_TIMEOUT_MS = 30_000
+
   it('behavior: a message sent while the relay is down waits for it to come back and is delivered, not published to nobody', async () => {
     const privateKey = await generateKeyPair('Ed25519')
     const first = new RelayNode({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
@@ -304,6 +307,7 @@ describe('rooms over libp2p', () => {
       ],
       () => pubsub.getSubscribers(sender.room.topic).length === 0,
       () => 'the sender still sees the relay subscribed',
+      RELAY_RESTART_TIMEOUT_MS,
     )
     const sending = sender.room.send('said while the relay was down')
     // The relay comes back at the same address, now keeping history; the clients redial it on their own, and
@@ -321,8 +325,8 @@ describe('rooms over libp2p', () => {
     expect(second.multiaddrs[0]).toBe(address)
     const result = await sending
     expect(result.delivery.recipients.map(String)).toEqual([second.peerId])
-    await receiver.inbox.waitFor(['said while the relay was down'], receiver.name)
-  })
+    await receiver.inbox.waitFor(['said while the relay was down'], receiver.name, RELAY_RESTART_TIMEOUT_MS)
+  }, 90_000)
 
   // The sender lists a newcomer as soon as its presence arrives, while the newcomer's key bundle is still on its
   // way: a message sent at that moment must be readable by it (the keys sealed later start no later than it).
