@@ -149,6 +149,8 @@ describe('web app: mentions and notifications', () => {
     await expect.poll(() => focusedMessage(bob.page)).toBe(await message.getAttribute('data-message-id'))
     await expect.poll(() => bob.page.getByTestId('mention-mark').count()).toBe(0)
     await expect.poll(() => message.locator('.mention').textContent()).toBe(`@${bobAddress}`)
+    // Every message is in view: nothing below to go to.
+    await expect.poll(() => bob.page.getByRole('button', { name: 'New messages ↓' }).count()).toBe(0)
     // Focus in the composer and the pointer away for the picture: a focused or hovered message shows its actions.
     await bob.page.getByRole('textbox', { name: 'Message' }).focus()
     await bob.page.mouse.move(0, 0)

@@ -750,7 +750,10 @@ export class ScChatView extends LitElement {
     this.open = undefined
     // Away from the newest: what arrives meanwhile does not scroll the list from the message.
     this.reading = true
-    return revealMessage(this, id, root === undefined ? 'room' : 'thread')
+    const shown = await revealMessage(this, id, root === undefined ? 'room' : 'thread')
+    // Every message in view (a short conversation, or one at its end): nothing below to go to, so no "New messages ↓".
+    if (this.#fromBottom() <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
+    return shown
   }
 
   /** What the composer holds now: typing while it is not empty (`state/signals.ts` paces what goes out). */
@@ -762,10 +765,15 @@ export class ScChatView extends LitElement {
   #onScroll(): void {
     const list = this.list
     if (list === undefined) return
-    const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight
-    if (fromBottom <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
+    if (this.#fromBottom() <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
     else if (list.scrollTop < this.#lastScrollTop) this.reading = true
     this.#lastScrollTop = list.scrollTop
+  }
+
+  /** How far (px) the conversation's list is scrolled up from its newest message. */
+  #fromBottom(): number {
+    const list = this.list
+    return list === undefined ? 0 : list.scrollHeight - list.scrollTop - list.clientHeight
   }
 
   #toNewest(): void {
