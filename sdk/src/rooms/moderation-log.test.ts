@@ -99,6 +99,9 @@ describe('ModerationLog', () => {
     const b = await sign(mod1, 'ban', member, moderationEventHash(a))
     expect(log.add(b)).toEqual({ status: 'pending', hash: moderationEventHash(b) })
     expect(log.pendingCount).toBe(1)
+    // Brought again (another store, a neighbour): held once.
+    expect(log.add(b)).toEqual({ status: 'pending', hash: moderationEventHash(b) })
+    expect(log.pendingCount).toBe(1)
     expect(log.add(a)).toMatchObject({ status: 'applied' })
     expect(log.pendingCount).toBe(0)
     expect(log.isBanned(member.address)).toBe(true)
