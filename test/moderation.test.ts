@@ -23,6 +23,7 @@ import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { until } from './helpers/room-inbox.ts'
 
 const CHAIN_ID = 31337
 /** Deliveries cross a relay on a loaded 2-core machine: generous, never a speed check. */
@@ -56,24 +57,6 @@ async function join(who: HDNodeWallet): Promise<Peer> {
   return { wallet: who, client, room }
 }
 
-/** Resolves when `condition()` holds, checked now and after each `type` event of `target`. */
-function until(target: EventTarget, type: string, condition: () => boolean, describe: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      target.removeEventListener(type, check)
-      reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${describe()}`))
-    }, TIMEOUT_MS)
-    const check = (): void => {
-      if (!condition()) return
-      clearTimeout(timer)
-      target.removeEventListener(type, check)
-      resolve()
-    }
-    target.addEventListener(type, check)
-    check()
-  })
-}
-
 const lists = (peer: Peer, other: Peer): boolean => peer.room.members().some((m) => m.address === other.wallet.address)
 
 async function rejectedByRelay(): Promise<number> {
@@ -99,10 +82,10 @@ beforeAll(async () => {
     for (const other of [owner, banned, watcher, kicked]) {
       if (peer !== other) {
         await until(
-          peer.room,
-          'member:joined',
+          [[peer.room, 'member:joined']],
           () => lists(peer, other),
           () => 'members never met',
+          TIMEOUT_MS,
         )
       }
     }
@@ -122,16 +105,16 @@ describe('moderation across peers and a relay', () => {
     'behavior: a banned member is dropped by every peer, its messages go nowhere, and it cannot read what is sent after',
     async () => {
       const watcherKnows = until(
-        watcher.room,
-        'moderation:changed',
+        [[watcher.room, 'moderation:changed']],
         () => watcher.room.moderation.isBanned(banned.wallet.address),
         () => 'the watcher never applied the ban',
+        TIMEOUT_MS,
       )
       const left = until(
-        watcher.room,
-        'member:left',
+        [[watcher.room, 'member:left']],
         () => !lists(watcher, banned),
         () => 'still listed',
+        TIMEOUT_MS,
       )
       const verdict = await owner.room.moderate('ban', banned.wallet.address, {
         signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
@@ -139,10 +122,10 @@ describe('moderation across peers and a relay', () => {
       expect(verdict.status).toBe('applied')
       await Promise.all([watcherKnows, left])
       await until(
-        banned.room,
-        'moderation:changed',
+        [[banned.room, 'moderation:changed']],
         () => banned.room.moderation.isBanned(banned.wallet.address),
         () => 'the banned member never heard of its ban',
+        TIMEOUT_MS,
       )
 
       // The banned member talks; the owner then says something the watcher receives. The relay dropped the banned
@@ -161,10 +144,10 @@ describe('moderation across peers and a relay', () => {
       await banned.room.send('spam from the banned member').catch(() => undefined)
       const after = await owner.room.send('said after the ban')
       await until(
-        watcher.room,
-        'message:received',
+        [[watcher.room, 'message:received']],
         () => heard.some((m) => m.id === after.id),
         () => 'never heard',
+        TIMEOUT_MS,
       )
       await unread
       expect(undecryptable).toContain(after.id)
@@ -178,20 +161,20 @@ describe('moderation across peers and a relay', () => {
     'behavior: a kicked member is dropped and comes back with its next presence',
     async () => {
       const left = until(
-        watcher.room,
-        'member:left',
+        [[watcher.room, 'member:left']],
         () => !lists(watcher, kicked),
         () => 'the kicked member stayed',
+        TIMEOUT_MS,
       )
       await owner.room.moderate('kick', kicked.wallet.address, {
         signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
       })
       await left
       await until(
-        watcher.room,
-        'member:joined',
+        [[watcher.room, 'member:joined']],
         () => lists(watcher, kicked),
         () => 'the kicked member never rejoined',
+        TIMEOUT_MS,
       )
       expect(watcher.room.moderation.state.kicked.has(kicked.wallet.address as `0x${string}`)).toBe(true)
     },
@@ -247,10 +230,10 @@ describe('moderation across peers and a relay', () => {
         signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
       })
       await until(
-        watcher.room,
-        'moderation:changed',
+        [[watcher.room, 'moderation:changed']],
         () => changes.length > 0,
         () => 'the unban never came',
+        TIMEOUT_MS,
       )
       expect(changes.map((change) => change.event.action)).toEqual(['unban'])
       expect(watcher.room.moderation.isBanned(watcher.wallet.address)).toBe(false)
