@@ -1,8 +1,11 @@
 /**
  * Departure notices (`/securechat/departures/1.0.0`): a relay tells its clients at once that a peer sharing one of
- * their topics went — its connection to the relay closed (a crash, a lost network, a closed tab) or it unsubscribed —
- * so the others mark it away within a moment instead of after three presence intervals (docs/architecture.md,
- * Presence).
+ * their topics went — its connection to the relay closed (a crash, a lost network, a closed tab) — so the others mark
+ * it away within a moment instead of after three presence intervals (docs/architecture.md, Presence). A peer that
+ * unsubscribes is not told of: it stopped its room (`Room.stop`), which sent its signed leaving presence first, and
+ * that says more (away, or `forever`: gone, our keys rotated without it). A notice for the unsubscribe overtook it —
+ * the relay handles a subscription change at once, the presence once validated in its turn — so a member leaving
+ * for good was reported left (`member:left`) as away, and its going for good was never told.
  *
  *   the client opens one stream to each relay it is connected to and reads; the relay writes a length-prefixed JSON
  *   frame per departure, for the topics the client itself shares with it: { v: 1, topic: <topic>, peer: <PeerId> }
@@ -106,8 +109,9 @@ export class DepartureNotices {
       if (subscribe) {
         topics.add(topic)
         this.#topicsOf.set(peer, topics)
-      } else if (topics.delete(topic)) {
-        this.#notify(topic, peer)
+      } else {
+        // Its own leaving presence tells the others (see above); its connection closing later is not this topic's.
+        topics.delete(topic)
       }
     }
   }

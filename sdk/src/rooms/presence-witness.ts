@@ -8,7 +8,7 @@ import { MAX_PRESENCE_WITNESS_MEMBERS, MAX_PRESENCE_WITNESS_NEIGHBOURS } from '.
  * - its own `leaving` presence, signed by its PeerId key (gossipsub StrictSign) so nobody else can write one — but a
  *   relay that kept an old one could send it again after the member came back: a leave stated earlier than a
  *   presence the member sent since is a replay, and refused;
- * - a neighbour's word that the member's connection closed or that it unsubscribed (a relay's departure notice,
+ * - a neighbour's word that the member's connection closed (a relay's departure notice,
  *   `client/departures.ts`, or our own connection to it): believed only from a neighbour that carried the member's
  *   presence to us lately. That neighbour could already make the member look away by dropping what it sends; a
  *   relay it never went through cannot, and what follows is only `offline` (keys stay sealed to it; its next

@@ -503,9 +503,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
-   * The neighbour `via` says `peerId` went: its connection to it closed or it unsubscribed from the room (a relay's
-   * departure notice, `client/departures.ts`, or our own connection to it). Marked away at once when `via` carried
-   * its presence lately (`presence-witness.ts`); otherwise its presence times out as before.
+   * The neighbour `via` says `peerId` went: its connection to it closed (a relay's departure notice,
+   * `client/departures.ts`, or our own connection to it). Marked away at once when `via` carried its presence lately
+   * (`presence-witness.ts`); otherwise its presence times out as before. Not for an unsubscribe: the member said it
+   * first, in its leaving presence, which tells whether it comes back.
    */
   departed(peerId: string, via: string): void {
     const member = this.#members.get(peerId)
@@ -893,9 +894,6 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     // Nobody carries the room any more: what is said meanwhile is for the next catch-up.
     if (this.#c.pubsub.getSubscribers(this.topic).length === 0) this.#position.notLive()
-    // A member we are connected to says itself that it left the topic.
-    const from = event.detail.peerId.toString()
-    if (event.detail.subscriptions.some((s) => s.topic === this.topic && !s.subscribe)) this.departed(from, from)
     if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) {
       this.#needsAnnounce = true
       this.#scheduleAnnounce()
