@@ -30,7 +30,7 @@ import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-conversation-status.ts'
 import './sc-disappear-dialog.ts'
-import { pendingChangeNotes } from './pending-change-notes.ts'
+import { pendingChangeNotes, pendingStatus } from './pending-change-notes.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 import { timerNotice } from './timer-notice.ts'
 
@@ -703,13 +703,7 @@ export class ScChatView extends LitElement {
 
   /** Written on this device, not sent yet: shown as such, with why when a try failed. */
   #pending(item: PendingMessage, online: boolean) {
-    const problem = this.conversations?.sendProblem(item.id)
-    const status =
-      problem !== undefined
-        ? `not sent yet: ${problem}`
-        : online
-          ? 'sending…'
-          : 'pending — will be sent when you reconnect'
+    const status = pendingStatus(this.conversations?.sendProblem(item.id), online)
     return html`<li class="mine pending" data-pending-id=${item.id}>
       <span class="meta">you · ${timeOf(item.writtenAtMs)} · <span data-testid="pending">${status}</span></span>
       <div class="text" dir="auto">${messageBody(item.text)}</div>
