@@ -1,6 +1,12 @@
 import { css, html, LitElement } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
-import { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MIN_SECONDS, describeTimer } from '../state/disappearing.ts'
+import {
+  DISAPPEAR_CHOICES_SECONDS,
+  DISAPPEAR_MAX_SECONDS,
+  DISAPPEAR_MIN_SECONDS,
+  describeTimer,
+  isTimerSeconds,
+} from '../state/disappearing.ts'
 import { describeError } from '../state/errors.ts'
 import { baseStyles } from './styles.ts'
 
@@ -100,7 +106,7 @@ export class ScDisappearDialog extends LitElement {
             ${choices.map((seconds) => radio(String(seconds), seconds === 0 ? 'Off' : describeTimer(seconds)))}
             ${radio('other', 'Another time, in seconds:')}
             <label class="visually-hidden" for="other-seconds">Seconds</label>
-            <input id="other-seconds" type="number" min=${DISAPPEAR_MIN_SECONDS} step="1" name="seconds"
+            <input id="other-seconds" type="number" min=${DISAPPEAR_MIN_SECONDS} max=${DISAPPEAR_MAX_SECONDS} step="1" name="seconds"
               ?disabled=${refused || this.choice !== 'other'} data-testid="disappear-seconds">
           </fieldset>
           ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
@@ -130,8 +136,8 @@ export class ScDisappearDialog extends LitElement {
     if (set === undefined || this.refusal !== undefined) return
     const other = this.renderRoot.querySelector<HTMLInputElement>('#other-seconds')
     const seconds = this.choice === 'other' ? Number(other?.value ?? '') : Number(this.choice)
-    if (!Number.isInteger(seconds) || (seconds !== 0 && seconds < DISAPPEAR_MIN_SECONDS)) {
-      this.problem = `Give a whole number of seconds, ${DISAPPEAR_MIN_SECONDS} or more.`
+    if (!isTimerSeconds(seconds)) {
+      this.problem = `Give a whole number of seconds, ${DISAPPEAR_MIN_SECONDS} to ${DISAPPEAR_MAX_SECONDS.toLocaleString('en')} (${describeTimer(DISAPPEAR_MAX_SECONDS)}).`
       return
     }
     this.busy = true

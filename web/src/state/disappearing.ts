@@ -1,12 +1,12 @@
-import { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MIN_SECONDS } from '@securechat/sdk/constants'
-import { describeTimer, ExpiryClock, timerRefusal } from '@securechat/sdk/disappearing'
+import { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MAX_SECONDS, DISAPPEAR_MIN_SECONDS } from '@securechat/sdk/constants'
+import { describeTimer, ExpiryClock, isTimerSeconds, timerRefusal } from '@securechat/sdk/disappearing'
 import type { DirectMessages } from '@securechat/sdk/dm'
 import { decodeInvite, type Room } from '@securechat/sdk/rooms'
 import type { Address, DmTimerUpdate, RoomTimerUpdate, TimerChange } from '@securechat/sdk/types'
 import type { ConversationView } from './conversations.ts'
 import type { ChatEntry } from './history-store.ts'
 
-export { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MIN_SECONDS, describeTimer }
+export { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MAX_SECONDS, DISAPPEAR_MIN_SECONDS, describeTimer, isTimerSeconds }
 
 /** What a conversation's timer is read from: its room, or the DMs for one wallet. */
 interface TimerSource {
