@@ -224,7 +224,8 @@ export class SecureChatClient {
 
   /**
    * With a vault, this device's search index across its rooms and DMs (`@securechat/sdk/search`), kept up to date
-   * as messages come, edits and deletes included: `client.search?.search('words')`.
+   * as messages come, edits and deletes included: `client.search?.search('words')`. It opens in the background
+   * after {@link start}; a search waits for it.
    */
   get search(): SearchIndexer | undefined {
     return this.#search
@@ -272,13 +273,9 @@ export class SecureChatClient {
       throw err
     }
     this.#keyring = keyring
-    if (init.vault !== undefined) {
-      this.#search = await SearchIndexer.open(init.vault, { log: this.#log, ...options }).catch((err: unknown) => {
-        // Search is not worth failing a start for: the next start builds the index again.
-        this.#log.warn('search index not opened', { error: String(err) })
-        return undefined
-      })
-    }
+    // Opened in the background (seconds at tens of thousands of messages): a start does not wait for it, a search
+    // does. A failure is logged, not worth failing a start for: the next start opens it again.
+    if (init.vault !== undefined) this.#search = SearchIndexer.start(init.vault, { log: this.#log })
     // A contract wallet's certificate needs the chain; others verify it the same way.
     const self = { peerId, certificate, verified: verified.certificate }
     this.#device = device.keys
@@ -352,6 +349,8 @@ export class SecureChatClient {
     this.#direct?.stop()
     this.#direct = undefined
     await libp2p?.stop()
+    // The vault is closed after a stop: the index is not left opening (its failure was logged).
+    await this.#search?.ready.catch(() => {})
   }
 
   /** Creates a room owned by this wallet (one signature) and joins it. */

@@ -14,6 +14,10 @@
  *
  * Without `search/meta` (a vault of an earlier version, whose `search/index` was one entry rewritten at each
  * search), the index is built once from every message state in the vault ({@link SearchIndexerStats.rebuilds}).
+ *
+ * Opened in the background ({@link SearchIndexer.start}): a client's start does not wait for it (about 2 s at 20,000
+ * messages), a search does. Conversations followed meanwhile are brought in line once it is open, so nothing that
+ * happened while it opened is lost.
  */
 import { z } from 'zod'
 import {
@@ -63,6 +67,8 @@ export interface SearchIndexerStats {
 export interface SearchIndexerEvents {
   /** Every change so far is durable in the vault (`stats.saving` is 0 again). */
   'index:saved': Event
+  /** The index is open: loaded from the vault (or built) and in line with the conversations followed. */
+  'index:opened': Event
 }
 
 export interface SearchIndexerOptions extends AbortOptions {
@@ -77,30 +83,53 @@ const shardFromName = (name: string): number => Number(name.slice(SEARCH_SHARD_P
 export class SearchIndexer extends EventTarget implements MessageStatesFollower {
   readonly #vault: Vault
   readonly #log: Logger | undefined
-  readonly #index: SearchIndex
+  readonly #maxMessages: number
+  /** Empty until open. */
+  #index: SearchIndex
+  #opened = false
+  readonly #ready: Promise<void>
   /** The states of the conversations followed, by `room:<id>` / `dm:<address>`: results read their texts. */
   readonly #followed = new Map<string, MessageStates>()
+  /** Conversations left before the index was open: their saved messages leave it once it is. */
+  readonly #forgotten = new Set<string>()
   readonly #stats: SearchIndexerStats
 
-  private constructor(vault: Vault, saved: SavedSearchIndex[], options: SearchIndexerOptions) {
+  private constructor(vault: Vault, options: SearchIndexerOptions) {
     super()
     this.#vault = vault
     this.#log = options.log
-    this.#index = new SearchIndex({
-      maxMessages: options.maxMessages ?? MAX_SEARCH_MESSAGES,
-      saved,
-      onChange: (_, id) => this.#changed(id),
-    })
-    this.#stats = { rebuilds: 0, loaded: this.#index.size, updates: 0, shardWrites: 0, bytesWritten: 0, saving: 0 }
+    this.#maxMessages = options.maxMessages ?? MAX_SEARCH_MESSAGES
+    this.#index = this.#newIndex([])
+    this.#stats = { rebuilds: 0, loaded: 0, updates: 0, shardWrites: 0, bytesWritten: 0, saving: 0 }
+    this.#ready = this.#open(options)
   }
 
-  /** Opens the vault's index: its saved parts, or — none saved yet — built once from the vault's message states. */
-  static async open(vault: Vault, options: SearchIndexerOptions = {}): Promise<SearchIndexer> {
-    const saved = await loadShards(vault, options.log)
-    if (saved !== undefined) return new SearchIndexer(vault, saved, options)
-    const indexer = new SearchIndexer(vault, [], options)
-    await indexer.rebuild(options)
+  /**
+   * Opens the vault's index in the background — its saved parts, or, none saved yet, built once from the vault's
+   * message states — and returns at once: {@link follow} and {@link forget} may be called meanwhile, a
+   * {@link search} waits for it. A failure is logged and rejects {@link ready} (and each search).
+   */
+  static start(vault: Vault, options: SearchIndexerOptions = {}): SearchIndexer {
+    const indexer = new SearchIndexer(vault, options)
+    indexer.#ready.catch((err: unknown) => options.log?.warn('search index not opened', { error: String(err) }))
     return indexer
+  }
+
+  /** Opens the vault's index and waits for it (a search without a client: `securechat search`). */
+  static async open(vault: Vault, options: SearchIndexerOptions = {}): Promise<SearchIndexer> {
+    const indexer = new SearchIndexer(vault, options)
+    await indexer.#ready
+    return indexer
+  }
+
+  /** Settles once the index is open (rejects when it could not be). */
+  get ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** Whether the index is open (its {@link stats} and {@link size} are those of the index). */
+  get opened(): boolean {
+    return this.#opened
   }
 
   get stats(): Readonly<SearchIndexerStats> {
@@ -139,6 +168,7 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
     ])
     await this.#vault.putJson(SEARCH_META_ENTRY, { v: 2, shards: SEARCH_INDEX_SHARDS })
     await this.#vault.delete(LEGACY_INDEX_ENTRY)
+    this.#settle()
   }
 
   /**
@@ -147,6 +177,23 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
    */
   follow(conversation: string, states: MessageStates): void {
     this.#followed.set(conversation, states)
+    this.#forgotten.delete(conversation)
+    if (this.#opened) this.#align(conversation, states)
+    // Before the index is open, what changes is seen when it opens (`#align`).
+    states.observe((id) => {
+      if (this.#opened) this.#observed(conversation, states, id)
+    })
+  }
+
+  /** A conversation left: its messages leave the index. */
+  forget(conversation: string): void {
+    this.#followed.delete(conversation)
+    if (!this.#opened) this.#forgotten.add(conversation)
+    for (const { id } of this.#index.list(conversation)) this.#index.remove(conversation, id)
+  }
+
+  /** Brings the index in line with a conversation's states now. */
+  #align(conversation: string, states: MessageStates): void {
     const kept = new Set<string>()
     for (const { id, version, sentAtMs, text } of states.latestTexts()) {
       kept.add(id)
@@ -155,13 +202,32 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
       }
     }
     for (const { id } of this.#index.list(conversation)) if (!kept.has(id)) this.#index.remove(conversation, id)
-    states.observe((id) => this.#observed(conversation, states, id))
   }
 
-  /** A conversation left: its messages leave the index. */
-  forget(conversation: string): void {
-    this.#followed.delete(conversation)
-    for (const { id } of this.#index.list(conversation)) this.#index.remove(conversation, id)
+  async #open(options: AbortOptions): Promise<void> {
+    const saved = await loadShards(this.#vault, this.#log)
+    if (saved === undefined) {
+      await this.rebuild(options)
+    } else {
+      this.#index = this.#newIndex(saved)
+      this.#stats.loaded = this.#index.size
+      this.#settle()
+    }
+    this.#opened = true
+    this.dispatchEvent(new Event('index:opened'))
+  }
+
+  /** What the conversations left and followed while the index was read say now. */
+  #settle(): void {
+    for (const conversation of this.#forgotten) {
+      for (const { id } of this.#index.list(conversation)) this.#index.remove(conversation, id)
+    }
+    this.#forgotten.clear()
+    for (const [conversation, states] of this.#followed) this.#align(conversation, states)
+  }
+
+  #newIndex(saved: SavedSearchIndex[]): SearchIndex {
+    return new SearchIndex({ maxMessages: this.#maxMessages, saved, onChange: (_, id) => this.#changed(id) })
   }
 
   /** The messages matching every term of `query` (the last as a prefix), newest first, with their texts now. */
@@ -169,6 +235,7 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
     query: string,
     options: SearchHistoryOptions & { roomName?: (roomId: string) => string | undefined } = {},
   ): Promise<SearchResult[]> {
+    await this.#ready
     const conversation =
       options.roomId !== undefined
         ? `room:${options.roomId}`
@@ -186,6 +253,7 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
 
   /** Writes the parts changed and not written yet now (a sign-out, a test). */
   async flush(): Promise<void> {
+    await this.#ready
     await this.#vault.flush()
   }
 

@@ -110,10 +110,12 @@ export class ScSearch extends LitElement {
   /** The index opens with the client: the panel's figures follow the session. */
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #indexChanges = new ChangeController<EventTarget>(this, 'index:saved')
+  readonly #indexOpened = new ChangeController<EventTarget>(this, 'index:opened')
 
   override willUpdate(): void {
     this.#sessionChanges.target = this.session
     this.#indexChanges.target = this.session?.client?.search
+    this.#indexOpened.target = this.session?.client?.search
   }
 
   override connectedCallback(): void {
@@ -167,7 +169,7 @@ export class ScSearch extends LitElement {
   }
 
   #status(size: number | undefined) {
-    if (size === undefined) return 'Search works once connected: the index is opened with the chat network.'
+    if (size === undefined) return 'Search works once connected and the index is open: it opens with the chat network.'
     if (this.found === undefined) {
       return `${size.toLocaleString('en')} messages searchable on this device; the index stays encrypted here.`
     }

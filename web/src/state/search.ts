@@ -39,10 +39,13 @@ export async function findMessages(
   })
 }
 
-/** What the index did since the app started (shown in the search panel; the browser tests read it). */
+/**
+ * What the index did since the app started (shown in the search panel; the browser tests read it); undefined until
+ * it is open (it opens in the background once the client has started).
+ */
 export function searchIndexStats(session: Session): (SearchIndexerStats & { size: number }) | undefined {
   const search = session.client?.search
-  return search === undefined ? undefined : { ...search.stats, size: search.size }
+  return search?.opened !== true ? undefined : { ...search.stats, size: search.size }
 }
 
 /** A found message as the conversation's history shows it, for one the history no longer holds. */
