@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { SEARCH_INDEX_SHARDS } from '../constants.ts'
 import { MessageStates } from '../message-state.ts'
 import type { Address, MessageChange } from '../types.ts'
@@ -192,11 +192,15 @@ describe('SearchIndexer', () => {
     const other = new MessageStates()
     text(other, 2, 'saved narwhal words')
     await vault.putJson(`room/messages/${'d'.repeat(64)}`, other.serialize())
+    const read = vi.spyOn(vault, 'getJson')
     const indexer = SearchIndexer.start(vault)
     indexer.follow(ROOM, room)
     text(room, 3, 'a newer quokka not saved yet')
     await indexer.ready
     expect(indexer.stats.rebuilds).toBe(1)
+    const entries = read.mock.calls.map(([entry]) => entry)
+    expect(entries).toContain(`room/messages/${'d'.repeat(64)}`)
+    expect(entries).not.toContain(`room/messages/${'c'.repeat(64)}`)
     expect(await found(indexer, 'quokka')).toEqual(['a newer quokka not saved yet', 'saved quokka words'])
     expect(await found(indexer, 'narwhal')).toEqual(['saved narwhal words'])
     await vault.close()

@@ -147,9 +147,12 @@ export class SearchIndexer extends EventTarget implements MessageStatesFollower 
    */
   async rebuild(options: AbortOptions = {}): Promise<void> {
     for (const message of this.#index.list()) this.#index.remove(message.conversation, message.id)
+    // A conversation followed has its states in memory, newer than the vault's: it is indexed from them when the
+    // index is brought in line with it (`#align`), not read and decrypted again here.
     const texts = await readMessageTexts(this.#vault, {
       ...options,
       ...(this.#log === undefined ? {} : { log: this.#log }),
+      skip: (conversation) => this.#followed.has(conversation),
     })
     // Newest first: once full, the index takes no older one (no sort of the whole at each message).
     texts.sort((a, b) => b.sentAtMs - a.sentAtMs || (a.id < b.id ? 1 : -1))

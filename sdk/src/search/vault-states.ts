@@ -76,10 +76,13 @@ export async function readConversationStates(
   }
 }
 
-/** Every message of the vault's rooms and DMs that has a text now: reads and decrypts every message state. */
+/**
+ * Every message of the vault's rooms and DMs that has a text now: reads and decrypts every message state, but those
+ * of the conversations `skip` names (their states are in memory already).
+ */
 export async function readMessageTexts(
   vault: Vault,
-  options: { log?: Logger } & AbortOptions = {},
+  options: { log?: Logger; skip?: (conversation: string) => boolean } & AbortOptions = {},
 ): Promise<MessageText[]> {
   const conversations = [
     ...(await vault.list(ROOM_ENTRY_PREFIXES.messages)).map(
@@ -92,6 +95,7 @@ export async function readMessageTexts(
   const texts: MessageText[] = []
   for (const conversation of conversations) {
     options.signal?.throwIfAborted()
+    if (options.skip?.(conversation) === true) continue
     const states = await readConversationStates(vault, conversation, options)
     for (const latest of states?.latestTexts() ?? []) texts.push({ conversation, ...latest })
   }
