@@ -6,8 +6,8 @@ import { MessageStates } from '../message-state.ts'
 import type { Address, MessageChange } from '../types.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
 import { platformVaultBackend } from '../vault/vault.node.ts'
-import { openVault, type Vault } from '../vault/vault.ts'
-import { SEARCH_SHARD_PREFIX, SearchIndexer } from './search-indexer.ts'
+import { memoryVaultBackend, openVault, type Vault } from '../vault/vault.ts'
+import { SEARCH_META_ENTRY, SEARCH_SHARD_PREFIX, SearchIndexer } from './search-indexer.ts'
 import { searchHistory } from './vault-search.ts'
 
 const ALICE = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' as Address
@@ -105,5 +105,28 @@ describe('searchHistory', () => {
       expect(found.map((r) => r.id)).toEqual([id(6), id(5), id(4), id(3)])
       expect(await searchHistory(vault, 'word1', { maxMessages: 4 })).toEqual([])
     })
+  })
+
+  it('behavior: a message past its disappearing time is not found, though no client has run to drop it from the vault yet', async () => {
+    const room = new MessageStates()
+    text(room, 1, 'a lasting quokka')
+    room.setTimer({ id: id(5), sender: ALICE, senderPeerId: 'p', sentAtMs: 1_005, seconds: 60 })
+    text(room, 10, 'an ephemeral quokka')
+    expect(room.expiresAtMs(id(10))).toBe(61_010)
+    const vault = await openVault({ backend: memoryVaultBackend(), unlock, argon2id: VAULT_ARGON2ID_MIN })
+    await vault.putJson(`room/messages/${ROOM_ID}`, room.serialize())
+    // An index saved while it was there (a client that followed the room before its time)...
+    const indexer = await SearchIndexer.open(vault)
+    indexer.follow(`room:${ROOM_ID}`, new MessageStates({ saved: room.serialize() }))
+    expect(indexer.size).toBe(2)
+    await indexer.flush()
+    // ...finds it, but its result is left out: the texts are read from the vault's states, past its time.
+    expect((await searchHistory(vault, 'quokka')).map((r) => r.text)).toEqual(['a lasting quokka'])
+    // A vault without an index builds it without the message.
+    await vault.delete(SEARCH_META_ENTRY)
+    const built = await SearchIndexer.open(vault)
+    expect(built.stats.rebuilds).toBe(1)
+    expect(built.size).toBe(1)
+    await vault.close()
   })
 })

@@ -60,7 +60,10 @@ function statesEntry(conversation: string): string {
     : `${DM_MESSAGES_PREFIX}${conversation.slice('dm:'.length)}`
 }
 
-/** The message states of one conversation as saved; undefined when none or unreadable (logged). */
+/**
+ * The message states of one conversation as saved, without the messages past their disappearing time; undefined
+ * when none or unreadable (logged).
+ */
 export async function readConversationStates(
   vault: Vault,
   conversation: string,
@@ -69,7 +72,12 @@ export async function readConversationStates(
   const entry = statesEntry(conversation)
   try {
     const saved = await vault.getJson(entry, savedMessageStatesSchema)
-    return saved === undefined ? undefined : new MessageStates({ saved })
+    if (saved === undefined) return undefined
+    const states = new MessageStates({ saved })
+    // What a running client's room or DM would have dropped at its time (no client may have run since): neither
+    // indexed nor shown. The vault's entry keeps it until a client drops it and saves.
+    states.expire(Date.now())
+    return states
   } catch (err) {
     options.log?.warn('a conversation’s messages could not be read; search skips them', { entry, error: String(err) })
     return undefined
