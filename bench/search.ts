@@ -68,6 +68,18 @@ function textOf(n: number): string {
   return `${words.join(' ')} #${n}`
 }
 
+/** Message `n` folded into a room's states: its text by default, sent in the order of `n`. */
+function arrive(states: MessageStates, n: number, at: { sentAtMs?: number; body?: string } = {}): void {
+  states.text({
+    id: id(n),
+    sender: SENDER,
+    senderPeerId: 'bench',
+    sentAtMs: at.sentAtMs ?? 1_700_000_000_000 + n,
+    body: at.body ?? textOf(n),
+    parentId: undefined,
+  })
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
@@ -102,14 +114,7 @@ export async function run(): Promise<BenchRecord[]> {
     let vault = await open()
     const rooms = roomIds.map(() => new MessageStates({ maxMessages: perRoom + 1_000 }))
     for (let n = 0; n < messages; n++) {
-      rooms[n % ROOMS]!.text({
-        id: id(n),
-        sender: SENDER,
-        senderPeerId: 'bench',
-        sentAtMs: 1_700_000_000_000 + n,
-        body: textOf(n),
-        parentId: undefined,
-      })
+      arrive(rooms[n % ROOMS]!, n)
     }
     for (const [r, states] of rooms.entries()) await vault.putJson(`room/messages/${roomIds[r]}`, states.serialize())
 
@@ -137,27 +142,13 @@ export async function run(): Promise<BenchRecord[]> {
     const arrivals = 1_000
     const startedArrivals = performance.now()
     for (let n = messages; n < messages + arrivals; n++) {
-      rooms[n % ROOMS]!.text({
-        id: id(n),
-        sender: SENDER,
-        senderPeerId: 'bench',
-        sentAtMs: 1_700_000_000_000 + n,
-        body: textOf(n),
-        parentId: undefined,
-      })
+      arrive(rooms[n % ROOMS]!, n)
     }
     const updateUs = ((performance.now() - startedArrivals) * 1_000) / arrivals
     await indexer.flush()
     const one = await (async () => {
       const at = indexer.stats
-      rooms[0]!.text({
-        id: id(messages + arrivals),
-        sender: SENDER,
-        senderPeerId: 'bench',
-        sentAtMs: 1_800_000_000_000,
-        body: 'one more',
-        parentId: undefined,
-      })
+      arrive(rooms[0]!, messages + arrivals, { sentAtMs: 1_800_000_000_000, body: 'one more' })
       await indexer.flush()
       const after = indexer.stats
       return { writes: after.shardWrites - at.shardWrites, bytes: after.bytesWritten - at.bytesWritten }
