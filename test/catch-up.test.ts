@@ -13,6 +13,7 @@ import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { bulkSender } from './helpers/bulk-sender.ts'
 import { type CliProcess, runCli, spawnCli, startRelayProcess, tempDir } from './helpers/cli.ts'
 import { type Device, startDevice } from './helpers/device.ts'
 import { startLyingStore } from './helpers/lying-store.ts'
@@ -44,20 +45,17 @@ describe('catch-up from relay stores', () => {
     const bobDir = await tempDir('catch-up-bob-')
     cleanups.push(() => rm(relayDir, { recursive: true, force: true }))
     cleanups.push(() => rm(bobDir, { recursive: true, force: true }))
-    // Alice sends the backlog as fast as she can, as an import would: the operator raises the per-device rate for it
-    // (`--records-per-second`, `--record-burst`), and Alice her own pace. At the defaults it would take minutes.
+    // Alice sends the backlog as an import does (at the defaults, 10 a second, it would take minutes).
     const count = 1_000
-    const relay = await startRelayProcess({
-      dataDir: relayDir,
-      args: ['--records-per-second', String(count), '--record-burst', String(count)],
-    })
+    const bulk = bulkSender(count)
+    const relay = await startRelayProcess({ dataDir: relayDir, args: bulk.relayArgs })
     cleanups.push(() => stop(relay))
     const alice: SecureChatClient = createClient({
       domain: DEFAULT_CLI_DOMAIN,
       chainId: DEVNET_CHAIN_ID,
       signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
       bootstrap: [relay.multiaddrs[0]!],
-      publishPacing: { perSecond: count / 2, burst: count / 2 },
+      publishPacing: bulk.publishPacing,
     })
     await alice.start()
     cleanups.push(() => alice.stop())

@@ -7,6 +7,7 @@ import type { DirectMessage, DmDelivered, DmHistoryGap, DmHistoryProgress } from
 import { memoryVaultBackend, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
+import { type BulkSender, bulkSender } from './helpers/bulk-sender.ts'
 import { startDevice } from './helpers/device.ts'
 import { dropOnArrival } from './helpers/drop-gossip.ts'
 import { LossyLink } from './helpers/lossy-link.ts'
@@ -56,12 +57,9 @@ async function device(
   return { client, received, caughtUp, close }
 }
 
-/** `bulk`: the relay takes that many records a second from a device, as an operator sets it for an import. */
-async function storeRelay(bulk?: number): Promise<string> {
-  const relay = await startStoreRelay(
-    cleanups,
-    bulk === undefined ? {} : { recordRates: { recordsPerSecond: bulk, recordBurst: bulk } },
-  )
+/** `bulk`: one device may send that many records in a loop ({@link bulkSender}). */
+async function storeRelay(bulk?: BulkSender): Promise<string> {
+  const relay = await startStoreRelay(cleanups, bulk === undefined ? {} : { recordRates: bulk.recordRates })
   return relay.multiaddrs[0] as string
 }
 
@@ -118,11 +116,11 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
 
 describe('direct messages while offline', () => {
   it('behavior: a device away while 1,000 DMs are sent gets all of them on return, in order, once; the sender sees delivered', async () => {
-    // Alice sends as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and she paces
-    // herself to match. At the defaults (10 a second) it would take minutes.
+    // Alice sends as an import does (at the defaults, 10 a second, it would take minutes).
     const count = 1_000
-    const relay = await storeRelay(count)
-    const alice = await device(Wallet.createRandom(), [relay], undefined, { perSecond: count / 2, burst: count / 2 })
+    const bulk = bulkSender(count)
+    const relay = await storeRelay(bulk)
+    const alice = await device(Wallet.createRandom(), [relay], undefined, bulk.publishPacing)
     const bobWallet = Wallet.createRandom()
     const bobVault = memoryVaultBackend()
     const bob = await device(bobWallet, [relay], bobVault)
@@ -236,11 +234,8 @@ describe('direct messages while offline', () => {
 
 describe('direct messages from a store that lies', () => {
   it('error: an altered or invented record is rejected, an omitted one stays missing, a duplicate shows once', async () => {
-    // Alice sends as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and she paces
-    // herself to match. At the defaults (10 a second) it would take minutes.
-    const count = 1_000
-    const relay = await storeRelay(count)
-    const alice = await device(Wallet.createRandom(), [relay], undefined, { perSecond: count / 2, burst: count / 2 })
+    const relay = await storeRelay()
+    const alice = await device(Wallet.createRandom(), [relay])
     const bobWallet = Wallet.createRandom()
     const bobVault = memoryVaultBackend()
     const bob = await device(bobWallet, [relay], bobVault)

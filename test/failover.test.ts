@@ -15,6 +15,7 @@ import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { bulkSender } from './helpers/bulk-sender.ts'
 import {
   type CliProcess,
   killAfterEach,
@@ -134,17 +135,16 @@ describe('relay failover', () => {
   }, 180_000)
 
   it('behavior: a relay killed while it answers a catch-up of 2,000 messages leaves the rest to the other; the member gets every one, in order', async () => {
-    // Alice sends the backlog as an import does: the relays let her (`--records-per-second`, `--record-burst`) and
-    // she paces herself to match. At the defaults (10 a second) it would take minutes.
+    // Alice sends the backlog as an import does (at the defaults, 10 a second, it would take minutes).
     const count = 2_000
-    const bulk = ['--records-per-second', String(count), '--record-burst', String(count)]
-    const first = track(await startRelayProcess({ args: bulk }))
-    const second = track(await startRelayProcess({ peers: [first.multiaddrs[0]!], args: bulk }))
+    const bulk = bulkSender(count)
+    const first = track(await startRelayProcess({ args: bulk.relayArgs }))
+    const second = track(await startRelayProcess({ peers: [first.multiaddrs[0]!], args: bulk.relayArgs }))
     const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
     const alice = await startDevice({
       wallet: aliceWallet,
       bootstrap: [first.multiaddrs[0]!, second.multiaddrs[0]!],
-      publishPacing: { perSecond: count / 2, burst: count / 2 },
+      publishPacing: bulk.publishPacing,
     })
     stoppers.push(alice.close)
     const bobVault = memoryVaultBackend()

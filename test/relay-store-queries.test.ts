@@ -17,6 +17,7 @@ import {
 import { memoryVaultBackend } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
+import { bulkSender } from './helpers/bulk-sender.ts'
 import { killAfterEach, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { readOnceThenAway } from './helpers/member-events.ts'
@@ -53,17 +54,16 @@ async function until(check: () => Promise<boolean>, describeState: () => string,
 
 describe('relay limits: store queries per peer', () => {
   it('behavior: a peer querying the store in a loop is refused, counted and logged once per reason; a member returning from 500 messages away still gets every one', async () => {
-    // Alice sends the backlog as an import does: the relay lets her (`--records-per-second`, `--record-burst`) and
-    // she paces herself to match. At the defaults (10 a second) it takes most of the test's time.
+    // Alice sends the backlog as an import does (at the defaults, 10 a second, it takes most of the test's time).
     const count = 500
-    const bulk = ['--records-per-second', String(count), '--record-burst', String(count)]
-    const relay = track(await startRelayProcess({ args: ['--http', '0', ...bulk] }))
+    const bulk = bulkSender(count)
+    const relay = track(await startRelayProcess({ args: ['--http', '0', ...bulk.relayArgs] }))
     const address = relay.multiaddrs[0]!
     const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()]
     const alice = await startDevice({
       wallet: aliceWallet,
       bootstrap: [address],
-      publishPacing: { perSecond: count / 2, burst: count / 2 },
+      publishPacing: bulk.publishPacing,
     })
     stoppers.push(alice.close)
     const bobVault = memoryVaultBackend()

@@ -16,6 +16,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay } from '../node/src/relay/create-relay.ts'
 import { type RelayInit, RelayNode } from '../node/src/relay/relay.ts'
 import { messageStore } from '../node/src/relay/store-service.ts'
+import { bulkSender } from './helpers/bulk-sender.ts'
 import { tempDir } from './helpers/cli.ts'
 import { DELIVERY_TIMEOUT_MS, Inbox, until } from './helpers/room-inbox.ts'
 
@@ -423,17 +424,14 @@ describe('rooms: bursts and re-publishing (the outgoing buffer)', () => {
 
   /** A relay, a sender and three receivers in one room, every presence seen by all. */
   async function burstRoom(): Promise<{ sender: Member; receivers: Member[]; members: Member[]; sent: Sent[] }> {
-    // The burst goes as an import does: the relay lets one device send it (`--records-per-second`,
-    // `--record-burst`) and the sender paces itself to match. At the defaults (10 a second) it would take a minute.
-    const relay = await startRelay({ recordRates: { recordsPerSecond: BURST, recordBurst: BURST } })
+    // The burst goes as an import does (at the defaults, 10 a second, it would take a minute).
+    const bulk = bulkSender(BURST)
+    const relay = await startRelay({ recordRates: bulk.recordRates })
     // A sender busy publishing reads heartbeats late; on a loaded machine three intervals can pass
     // and it would take its members for gone and stop waiting for their acknowledgement.
     const peers = await Promise.all(
       [0, 1, 2, 3].map(() =>
-        startPeer(relay, {
-          presenceTimeoutMs: BURST_TIMEOUT_MS,
-          publishPacing: { perSecond: BURST / 2, burst: BURST / 2 },
-        }),
+        startPeer(relay, { presenceTimeoutMs: BURST_TIMEOUT_MS, publishPacing: bulk.publishPacing }),
       ),
     )
     const sent: Sent[] = []

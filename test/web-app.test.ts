@@ -29,6 +29,7 @@ import {
   signInWithTestWallet,
   watchCsp,
 } from './helpers/browser.ts'
+import { bulkSender } from './helpers/bulk-sender.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { tempDir } from './helpers/cli.ts'
 import { startBrowserRelay } from './helpers/web-stack.ts'
@@ -502,9 +503,8 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
 
   beforeAll(async () => {
     for (const name of ['web-store-a-', 'web-store-b-']) dirs.push(await tempDir(name))
-    // Dave's terminal sends 1,000 messages as an import does: the relays let it (`--records-per-second`,
-    // `--record-burst`) and it paces itself to match. At the defaults (10 a second) it would take minutes.
-    const recordRates = { recordsPerSecond: COUNT, recordBurst: COUNT }
+    // Dave's terminal sends 1,000 messages as an import does (at the defaults, 10 a second, it would take minutes).
+    const { recordRates, publishPacing } = bulkSender(COUNT)
     relayB = await startBrowserRelay(chain, {
       webRoot,
       dataDir: dirs[1]!,
@@ -524,7 +524,7 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
       signer: walletSigner({ type: 'eoa', signer: new Wallet(Wallet.createRandom().privateKey) }),
       bootstrap: [relayA.multiaddrs[0]!, relayB.multiaddrs[0]!],
       presenceIntervalMs: 1_000,
-      publishPacing: { perSecond: COUNT / 2, burst: COUNT / 2 },
+      publishPacing,
     })
     await dave.start()
     ;({ room } = await dave.createRoom({
