@@ -66,7 +66,8 @@ interface KnownRelay {
  * A relay that refuses this client — its dial fails once the transport is up, or its connection closes within
  * {@link RELAY_REFUSED_WITHIN_MS} — is dialled again only after a backoff that doubles at each refusal
  * ({@link RELAY_REFUSED_BACKOFF_MIN_MS} to {@link RELAY_REFUSED_BACKOFF_MAX_MS}), so that a banned client does not
- * hammer it; a relay that is down is not refusing (it keeps the tick) and one that dies after a lasting connection is
+ * hammer it — and dialled when the backoff ends, not at the tick after it (a relay that restarted within
+ * {@link RELAY_REFUSED_WITHIN_MS} of a client connecting looks like one that refused it); a relay that is down is not refusing (it keeps the tick) and one that dies after a lasting connection is
  * redialled at once.
  */
 export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
@@ -76,6 +77,8 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   /** By PeerId, or by address for an address without `/p2p/` (its PeerId is learnt once dialled). */
   readonly #known = new Map<string, KnownRelay>()
   #timer: ReturnType<typeof setInterval> | undefined
+  /** Fills due when a refusal's backoff ends ({@link #refused}). */
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>()
   #filling: Promise<void> | undefined
   #again = false
 
@@ -135,6 +138,8 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   stop(): void {
     clearInterval(this.#timer)
     this.#timer = undefined
+    for (const retry of this.#retries) clearTimeout(retry)
+    this.#retries.clear()
     this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#libp2p.removeEventListener('peer:connect', this.#onConnect)
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
@@ -240,13 +245,21 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
     if (upgrading) this.#refused(key, relay)
   }
 
-  /** `relay` refused this client: it waits for the next backoff step before it is dialled again. */
+  /** `relay` refused this client: it waits for the next backoff step before it is dialled again, then is dialled. */
   #refused(key: string, relay: KnownRelay): void {
     const backoffMs = Math.min(
       relay.refused === undefined ? RELAY_REFUSED_BACKOFF_MIN_MS : relay.refused.backoffMs * 2,
       RELAY_REFUSED_BACKOFF_MAX_MS,
     )
-    relay.refused = { backoffMs, retryAtMs: Date.now() + backoffMs }
+    const refused = { backoffMs, retryAtMs: Date.now() + backoffMs }
+    relay.refused = refused
+    const retry = setTimeout(() => {
+      this.#retries.delete(retry)
+      // Its backoff is over even if the wall clock is a millisecond behind the timer's.
+      refused.retryAtMs = Math.min(refused.retryAtMs, Date.now())
+      if (this.#timer !== undefined) void this.fill()
+    }, backoffMs)
+    this.#retries.add(retry)
     this.#log.info('relay refused this client: redialling later', { peerId: key, backoffMs })
   }
 
