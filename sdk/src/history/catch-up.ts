@@ -350,7 +350,11 @@ function epochOf(ct: string): number | undefined {
 
 /** The relays this node is connected to that speak the store protocol, asked with {@link queryHistory}. */
 export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
-  const connectedPeers = async (): Promise<PeerId[]> => {
+  /**
+   * Each peer connected now and whether it speaks the store protocol: undefined when it has not said (identify)
+   * within {@link IDENTIFY_WAIT_MS}, as a connection just opened on a loaded machine.
+   */
+  const connectedPeers = async (): Promise<Array<{ peer: PeerId; store: boolean | undefined }>> => {
     const peers = new Map<string, PeerId>()
     for (const connection of libp2p.getConnections()) peers.set(connection.remotePeer.toString(), connection.remotePeer)
     const protocols = async (peer: PeerId): Promise<string[]> => {
@@ -372,12 +376,14 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
           void identified.catch(() => {})
           return known.includes(STORE_PROTOCOL)
         }
-        await identified
+        if (!(await identified)) return undefined
         return (await protocols(peer)).includes(STORE_PROTOCOL)
       }),
     )
-    return [...peers.values()].filter((_, i) => speaking[i])
+    return [...peers.values()].map((peer, i) => ({ peer, store: speaking[i] }))
   }
+  const storePeers = (connected: Array<{ peer: PeerId; store: boolean | undefined }>): PeerId[] =>
+    connected.filter(({ store }) => store === true).map(({ peer }) => peer)
   const another: HistorySource['another'] = async (asked, options) => {
     const stop = new AbortController()
     const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
@@ -395,7 +401,7 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
       signal,
     }).catch(() => false)
     try {
-      const connected = (await connectedPeers()).find(
+      const connected = storePeers(await connectedPeers()).find(
         (peer) => !asked.has(peer.toString()) || options.back?.has(peer.toString()) === true,
       )
       if (connected !== undefined || options.waitMs === 0) return connected
@@ -409,11 +415,14 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
   return {
     async peers() {
       const connected = await connectedPeers()
-      if (connected.length > 0 || libp2p.getConnections().length > 0) return connected
-      // Connected to nothing at all (its relays redialling after a drop, or not yet dialled back): the first relay
-      // that comes back and keeps history is waited for, as a catch-up that lost its relay does — else the caller
-      // (`securechat history`, a join) is told of an empty history that the relays do keep. Connected to relays
-      // that keep none (`--store none`), nothing is waited for.
+      const store = storePeers(connected)
+      if (store.length > 0) return store
+      if (connected.length > 0 && connected.every((c) => c.store === false)) return []
+      // Connected to nothing at all (its relays redialling after a drop, or not yet dialled back), or to nothing that
+      // said yet what it speaks (a connection just opened, identify slow on a loaded machine): the first relay that
+      // keeps history is waited for, as a catch-up that lost its relay does — else the caller (`securechat history`,
+      // a join) is told of an empty history that the relays do keep. Connected only to peers that keep none (relays
+      // with `--store none`), nothing is waited for.
       const first = await another(new Set(), { waitMs: CATCH_UP_FAILOVER_WAIT_MS })
       return first === undefined ? [] : [first]
     },

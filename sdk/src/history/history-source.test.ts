@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
+import { IDENTIFY_WAIT_MS } from '../constants.ts'
 import { libp2pHistorySource } from './catch-up.ts'
 import { STORE_PROTOCOL } from './constants.ts'
 
@@ -33,6 +34,18 @@ describe('libp2pHistorySource', () => {
       protocols.set(relay.toString(), [STORE_PROTOCOL])
       libp2p.dispatchEvent(new CustomEvent('peer:identify', { detail: { peerId: relay, protocols: [STORE_PROTOCOL] } }))
     }, 50)
+    expect((await asked).map(String)).toEqual([relay.toString()])
+  })
+
+  it('behavior: connected to a relay that has not identified within IDENTIFY_WAIT_MS (a loaded machine), peers() still waits for it', async () => {
+    const relay = await peerId()
+    const protocols = new Map<string, string[]>()
+    const libp2p = node([relay], protocols)
+    const asked = libp2pHistorySource(libp2p).peers()
+    setTimeout(() => {
+      protocols.set(relay.toString(), [STORE_PROTOCOL])
+      libp2p.dispatchEvent(new CustomEvent('peer:identify', { detail: { peerId: relay, protocols: [STORE_PROTOCOL] } }))
+    }, IDENTIFY_WAIT_MS + 500)
     expect((await asked).map(String)).toEqual([relay.toString()])
   })
 
