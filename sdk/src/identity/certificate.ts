@@ -187,15 +187,24 @@ export function verifyCertificateOffline(
     hash: certificateHash(params.certificate),
     signatureType: 'eoa',
   }
-  let recovered: string
-  try {
-    recovered = verifyMessage(params.certificate.message, params.certificate.signature)
-  } catch {
-    // Not a recoverable 65-byte ECDSA signature: only a contract wallet could accept it.
-    return { status: 'needs-chain', certificate: { ...certificate, signatureType: 'erc1271' } }
+  if (isEoaSignature(params.certificate.message, params.certificate.signature, parsed.address)) {
+    return { status: 'valid', certificate }
   }
-  if (recovered === parsed.address) return { status: 'valid', certificate }
+  // Not the address's ECDSA signature (or not a recoverable one): only a contract wallet could accept it.
   return { status: 'needs-chain', certificate: { ...certificate, signatureType: 'erc1271' } }
+}
+
+/**
+ * Whether `signature` is an externally owned account's (EIP-191) over `message` by `address`, offline: what gossip
+ * validation can check (room manifests, moderation events); a contract wallet's needs {@link verifyContractSignature}.
+ */
+export function isEoaSignature(message: string, signature: string, address: string): boolean {
+  try {
+    return verifyMessage(message, signature) === getAddress(address)
+  } catch {
+    // Not a recoverable 65-byte ECDSA signature (or not an address).
+    return false
+  }
 }
 
 const ERC1271_MAGIC_VALUE = '0x1626ba7e'

@@ -1,10 +1,10 @@
-import { getAddress, type Provider, verifyMessage } from 'ethers'
+import { getAddress, type Provider } from 'ethers'
 import { z } from 'zod'
 import { bytesToHex, randomBytes, sha256Hex } from '../crypto/primitives.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
 import { InvalidInputError, InvalidManifestError } from '../errors.ts'
 import { gateRuleSchema } from '../gates/rule.ts'
-import { verifyContractSignature } from '../identity/certificate.ts'
+import { isEoaSignature, verifyContractSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { recordTimeSchema } from '../json-records.ts'
 import type { AbortOptions, Address, RoomAccess, RoomManifest, SignedManifest } from '../types.ts'
@@ -127,7 +127,7 @@ export async function verifyManifest(
   }
   const text = manifestSigningText(signed.manifest)
   const owner = getAddress(signed.manifest.owner) as Address
-  if (recoverOrUndefined(text, signed.signature) === owner) return { roomId, signed }
+  if (isEoaSignature(text, signed.signature, owner)) return { roomId, signed }
   if (params.provider !== undefined) {
     const ok = await verifyContractSignature({
       provider: params.provider,
@@ -146,9 +146,7 @@ export function verifyManifestOffline(input: unknown, roomId: string): SignedMan
   const actual = roomIdOf(signed.manifest)
   if (actual !== roomId)
     throw new InvalidManifestError('manifest does not hash to the room id', { details: { roomId, actual } })
-  if (
-    recoverOrUndefined(manifestSigningText(signed.manifest), signed.signature) !== getAddress(signed.manifest.owner)
-  ) {
+  if (!isEoaSignature(manifestSigningText(signed.manifest), signed.signature, signed.manifest.owner)) {
     throw new InvalidManifestError('room manifest is not signed by its owner', { details: { roomId } })
   }
   return signed
@@ -160,12 +158,4 @@ function parseSignedManifest(input: unknown): SignedManifest {
     throw new InvalidManifestError('malformed room manifest', { details: { issues: parsed.error.issues.slice(0, 5) } })
   }
   return parsed.data
-}
-
-function recoverOrUndefined(text: string, signature: string): string | undefined {
-  try {
-    return verifyMessage(text, signature)
-  } catch {
-    return undefined
-  }
 }

@@ -1,8 +1,9 @@
-import { getAddress, verifyMessage } from 'ethers'
+import { getAddress } from 'ethers'
 import { z } from 'zod'
 import { WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
+import { isEoaSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import type { AbortOptions, Address } from '../types.ts'
@@ -90,11 +91,7 @@ export async function createModerationEvent(
  */
 export function isSignedByAuthor(event: ModerationEvent): boolean {
   const { sig, ...unsigned } = event
-  try {
-    return verifyMessage(moderationSigningText(unsigned), sig) === getAddress(event.author)
-  } catch {
-    return false
-  }
+  return isEoaSignature(moderationSigningText(unsigned), sig, event.author)
 }
 
 /** An address in the one form the log compares: checksummed. */
