@@ -5,20 +5,12 @@
  * ciphertext), and a real sdk client, a member whose clock states what fast-check picks.
  */
 import { randomBytes } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
-import {
-  createClient,
-  createSecureChatLibp2p,
-  type SecureChatClient,
-  type SecureChatLibp2p,
-} from '@securechat/sdk/client'
-import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS, RELAY_GOSSIP_GRACE_MS, WIRE_VERSION } from '@securechat/sdk/constants'
-import { createCertificate, walletSigner } from '@securechat/sdk/identity'
+import { createClient, type SecureChatClient, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS, WIRE_VERSION } from '@securechat/sdk/constants'
+import { walletSigner } from '@securechat/sdk/identity'
 import {
   createManifest,
   encodeInvite,
-  encodeRecord,
   type MessageRecord,
   messageIdOf,
   type Room,
@@ -31,6 +23,8 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildWebApp, injectWallet, launchChromium, shownMessage } from './helpers/browser.ts'
 import { type CliProcess, type RelayProcess, spawnCli, startRelayProcess, tempDir, untilStderr } from './helpers/cli.ts'
+import { publishToRelay, startForger } from './helpers/forger.ts'
+import { until } from './helpers/room-inbox.ts'
 
 /** A CLI client's SIWE domain, and the devnet chain the relay names to the app. */
 const CLI_DOMAIN = 'localhost'
@@ -113,7 +107,7 @@ beforeAll(async () => {
   const room = await client.joinRoom(manifest)
   await room.waitForPeers({ signal: AbortSignal.timeout(TIMEOUT_MS) })
   member = { client, room }
-  forger = { libp2p: await startForger(relayAddress) }
+  forger = { libp2p: await announcedForger(relayAddress) }
   // Closed connections, told in a failure: a record published meanwhile went to fewer peers.
   for (const [who, node] of [
     ['member', client.libp2p],
@@ -125,10 +119,10 @@ beforeAll(async () => {
   }
   // Everyone the member must share its sender key with is present, the page too.
   await until(
-    room,
-    'member:joined',
+    [[room, 'member:joined']],
     () => room.members().some((m) => m.address === pageWallet.address),
     () => `members: ${JSON.stringify(room.members().map((m) => m.address))}`,
+    TIMEOUT_MS,
   )
 }, 240_000)
 
@@ -142,68 +136,33 @@ afterAll(async () => {
   }
 })
 
-/** A bare libp2p node on the room's topic with a valid certificate, announced by a presence record. */
-async function startForger(relayAddress: string): Promise<SecureChatLibp2p> {
-  const key = await generateKeyPair('Ed25519')
-  const libp2p = await createSecureChatLibp2p({ privateKey: key })
-  const pubsub = libp2p.services.pubsub
-  pubsub.subscribe(topic)
-  await libp2p.dial(multiaddr(relayAddress))
-  await until(
-    pubsub as unknown as EventTarget,
-    'subscription-change',
-    () => pubsub.getSubscribers(topic).some((peer) => relayAddress.endsWith(peer.toString())),
-    () => 'the relay never subscribed to the room topic',
-  )
-  const forgerWallet = wallet()
-  const cert = await createCertificate({
-    signer: walletSigner({ type: 'eoa', signer: forgerWallet }),
-    peerId: libp2p.peerId.toString(),
+/** The forger (`helpers/forger.ts`), announced by its presence until the member and the chatter list it. */
+async function announcedForger(relayAddress: string): Promise<SecureChatLibp2p> {
+  const { libp2p, address, presence } = await startForger({
+    roomId,
+    relayAddress,
     domain: CLI_DOMAIN,
     chainId: CHAIN_ID,
+    timeoutMs: TIMEOUT_MS,
   })
+  const pubsub = libp2p.services.pubsub
   // Announced on every heartbeat, as a member announces itself, until the others list it: its
   // records are then judged at once (a missed presence would send them looking for the certificate).
-  const presence = encodeRecord({ v: WIRE_VERSION, type: 'presence', room: roomId, cert, atMs: Date.now() })
   const announce = (): void => void pubsub.publish(topic, presence).catch(() => undefined)
   pubsub.addEventListener('gossipsub:heartbeat', announce)
   try {
     announce()
     await until(
-      member.room,
-      'member:joined',
-      () => member.room.members().some((m) => m.address === forgerWallet.address),
+      [[member.room, 'member:joined']],
+      () => member.room.members().some((m) => m.address === address),
       () => 'the member never listed the forger',
+      TIMEOUT_MS,
     )
-    await chatter.waitForLine((line) => line.includes(`* ${forgerWallet.address} joined`), TIMEOUT_MS)
+    await chatter.waitForLine((line) => line.includes(`* ${address} joined`), TIMEOUT_MS)
   } finally {
     pubsub.removeEventListener('gossipsub:heartbeat', announce)
   }
   return libp2p
-}
-
-/** Resolves when `condition()` holds, checked now and after each `type` event of `target`. */
-function until(
-  target: EventTarget,
-  type: string,
-  condition: () => boolean,
-  describe: () => string,
-  timeoutMs = TIMEOUT_MS,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      target.removeEventListener(type, check)
-      reject(new Error(`timed out after ${timeoutMs} ms: ${describe()}`))
-    }, timeoutMs)
-    const check = (): void => {
-      if (!condition()) return
-      clearTimeout(timer)
-      target.removeEventListener(type, check)
-      resolve()
-    }
-    target.addEventListener(type, check)
-    check()
-  })
 }
 
 /** A message record with garbage ciphertext (not even a sender-key header), as the forger publishes it. */
@@ -240,45 +199,9 @@ async function sendAt(text: string, sentAtMs: number, parentId?: string): Promis
   }
 }
 
-/**
- * The forger publishes `bytes`, and the relay gets them. It keeps its relay connection the way the
- * sdk's relay pool does: it dials the relay again when the connection is gone (libp2p closes a
- * connection whose ping times out on a loaded machine), and closes and redials a connection that
- * carries no gossip (gossipsub drops a peer whose stream failed and opens none until the next
- * connection); and, like `Room.send`, it publishes again while the record reaches nobody (a
- * subscription can arrive before the stream to the relay opens).
- */
+/** The forger publishes `bytes`, and the relay gets them (`helpers/forger.ts`). */
 async function forge(bytes: Uint8Array): Promise<void> {
-  const { libp2p } = forger
-  const pubsub = libp2p.services.pubsub
-  const relayAddress = multiaddr(relay.multiaddrs[0]!)
-  const relayPeer = relay.multiaddrs[0]!.split('/p2p/').at(-1)!
-  const deadline = Date.now() + TIMEOUT_MS
-  const state = (): string =>
-    `gossip peers: ${pubsub.getPeers().map(String).join(', ') || 'none'}; relay subscribed: ${pubsub
-      .getSubscribers(topic)
-      .some((peer) => peer.toString() === relayPeer)}`
-  for (;;) {
-    if (Date.now() > deadline) throw new Error(`the forged record never reached the relay (${state()})`)
-    const connection = await libp2p.dial(relayAddress)
-    const subscribed = await until(
-      pubsub as unknown as EventTarget,
-      'subscription-change',
-      () => pubsub.getSubscribers(topic).some((peer) => peer.toString() === relayPeer),
-      () => '',
-      RELAY_GOSSIP_GRACE_MS,
-    ).then(
-      () => true,
-      () => false,
-    )
-    if (!subscribed) {
-      await connection.close().catch(() => undefined)
-      continue
-    }
-    const { recipients } = await pubsub.publish(topic, bytes)
-    if (recipients.map(String).includes(relayPeer)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  await publishToRelay(forger.libp2p, topic, relay.multiaddrs[0]!, bytes, TIMEOUT_MS)
 }
 
 function alive(cli: CliProcess): void {
@@ -341,11 +264,11 @@ describe('hostile numbers in room records', () => {
           member.room.addEventListener('message:undecryptable', onUndecryptable)
           await forge(bytes)
           await until(
-            member.room,
-            'message:undecryptable',
+            [[member.room, 'message:undecryptable']],
             () => seen.has(forgedId),
             () =>
               `the member never got the forged record; listen got it: ${listener.lines.some((l) => l.includes(forgedId))}; the relay logged: ${relay.lines.slice(-5).join(' | ')}; closed: ${closed.join(' | ')}`,
+            TIMEOUT_MS,
           )
           member.room.removeEventListener('message:undecryptable', onUndecryptable)
           const undecryptable = JSON.parse(

@@ -5,11 +5,8 @@
  * raw libp2p node with a valid certificate publishes a plain member's forged ban and another room's genuine event,
  * which the relay refuses as every peer would.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createSecureChatLibp2p, type SecureChatClient, type SecureChatLibp2p } from '@securechat/sdk/client'
-import { RELAY_GOSSIP_GRACE_MS, WIRE_VERSION } from '@securechat/sdk/constants'
-import { createCertificate, walletSigner } from '@securechat/sdk/identity'
+import type { SecureChatClient, SecureChatLibp2p } from '@securechat/sdk/client'
+import { walletSigner } from '@securechat/sdk/identity'
 import {
   createManifest,
   createModerationEvent,
@@ -23,6 +20,7 @@ import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { publishToRelay, startForger } from './helpers/forger.ts'
 import { until } from './helpers/room-inbox.ts'
 
 const CHAIN_ID = 31337
@@ -196,7 +194,7 @@ describe('moderation across peers and a relay', () => {
   it(
     'error: a forged ban from a plain member and a replay from another room are refused by the relay and peers',
     async () => {
-      const forger = await startForger()
+      const forger = await startAnnouncedForger()
       const forgerWallet = wallet()
       const forged = await createModerationEvent({
         signer: walletSigner({ type: 'eoa', signer: forgerWallet }),
@@ -243,32 +241,20 @@ describe('moderation across peers and a relay', () => {
   )
 })
 
-/** A bare libp2p node on the room's topic with a valid certificate of its own, announced by a presence record. */
-async function startForger(): Promise<SecureChatLibp2p> {
-  const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
-  const cert = await createCertificate({
-    signer: walletSigner({ type: 'eoa', signer: wallet() }),
-    peerId: libp2p.peerId.toString(),
+/** The forger (`helpers/forger.ts`), announced by its presence: its records are judged, not held for a certificate. */
+async function startAnnouncedForger(): Promise<SecureChatLibp2p> {
+  const relayAddress = relay.multiaddrs[0]!
+  const { libp2p, presence } = await startForger({
+    roomId,
+    relayAddress,
     domain: 'localhost',
     chainId: CHAIN_ID,
+    timeoutMs: TIMEOUT_MS,
   })
-  libp2p.services.pubsub.subscribe(roomTopic(roomId))
-  await publish(libp2p, encodeRecord({ v: WIRE_VERSION, type: 'presence', room: roomId, cert, atMs: Date.now() }))
+  await publish(libp2p, presence)
   return libp2p
 }
 
-/** Publishes `bytes` from the forger until the relay is among the recipients (its subscription comes after a dial). */
 async function publish(libp2p: SecureChatLibp2p, bytes: Uint8Array): Promise<void> {
-  const relayPeer = relay.peerId
-  const deadline = Date.now() + TIMEOUT_MS
-  for (;;) {
-    if (Date.now() > deadline) throw new Error('the forged record never reached the relay')
-    await libp2p.dial(multiaddr(relay.multiaddrs[0]!))
-    const subscribed = libp2p.services.pubsub.getSubscribers(roomTopic(roomId)).some((p) => p.toString() === relayPeer)
-    if (subscribed) {
-      const { recipients } = await libp2p.services.pubsub.publish(roomTopic(roomId), bytes)
-      if (recipients.map(String).includes(relayPeer)) return
-    }
-    await new Promise((resolve) => setTimeout(resolve, RELAY_GOSSIP_GRACE_MS / 10))
-  }
+  await publishToRelay(libp2p, roomTopic(roomId), relay.multiaddrs[0]!, bytes, TIMEOUT_MS)
 }
