@@ -474,7 +474,7 @@ export const GAP_LOST_AFTER_MS = 20_000
 export const MAX_OPEN_GAPS = 256
 
 /**
- * Late arrivals (`history/late-arrivals.ts`): records named but not here yet, and late ones not delivered yet, that a
+ * Late arrivals (`late-arrivals.ts`): records named but not here yet, and late ones not delivered yet, that a
  * room or the DMs remember the place of; past it a very late message is listed last.
  */
 export const MAX_LATE_ARRIVALS = 1_024
@@ -616,7 +616,7 @@ export const MAX_TIMER_CHANGES = 32
 export const EXPIRY_SWEEP_MAX_WAIT_MS = 60 * 60 * 1000
 
 /**
- * A device typing in a conversation says so at most this often (`typing` records, `rooms/signals.ts`): a person who
+ * A device typing in a conversation says so at most this often (`typing` records, `signals.ts`): a person who
  * keeps typing sends one every this many ms, and one "stopped" when the composer is cleared or sent.
  */
 export const TYPING_SEND_INTERVAL_MS = 3_000

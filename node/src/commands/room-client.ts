@@ -138,7 +138,6 @@ export async function catchUpFromFlags(joined: JoinedRoom): Promise<HistoryProgr
   }
 }
 
-/** One JSON object per message, as `listen --json` prints it. */
 /** One JSON object per room message (`listen --json`, `history --json`); `self`: this wallet, for `mentionsMe`. */
 export function messageToJson(message: RoomMessage, self: string): Record<string, unknown> {
   return {

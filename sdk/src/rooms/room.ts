@@ -748,10 +748,6 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
-   * Refuses to edit or delete another wallet's message. One this device does not have (a command run on a fresh
-   * device) goes out: every receiver checks the sender itself.
-   */
-  /**
    * The person is typing (`true`: repeat it as they type, it goes out every `TYPING_SEND_INTERVAL_MS` at most) or
    * cleared or sent the composer (`false`). Returns whether a record went out; none while typing is turned off.
    */
@@ -773,6 +769,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return this.#signals.reads()
   }
 
+  /**
+   * Refuses to edit or delete another wallet's message. One this device does not have (a command run on a fresh
+   * device) goes out: every receiver checks the sender itself.
+   */
   #checkOwn(id: string, what: 'edit' | 'delete'): void {
     checkMessageId(id, 'id')
     if (this.#messages.isAuthor(id, this.#c.self.verified.address) !== false) return
