@@ -8,7 +8,7 @@
  * other devices with receipts off (it is the person's own state, and DMs go device by device); in a room it cannot
  * (one record under one key reaches every member), so with receipts off a room's read position stays on the device.
  */
-import { evictOldest } from './bounded-map.ts'
+import { evictOldest, setNewest } from './bounded-map.ts'
 import {
   MAX_SIGNAL_SENDERS,
   READ_SEND_DELAY_MS,
@@ -17,6 +17,7 @@ import {
   TYPING_SEND_INTERVAL_MS,
 } from './constants.ts'
 import { type BucketRate, type TokenBucket, tokensAt } from './token-bucket.ts'
+import type { ReadSignal } from './types.ts'
 
 /** What this device tells others and shows of theirs; both on by default. */
 export interface SignalSettings {
@@ -129,5 +130,32 @@ export class SignalGuard {
     this.#buckets.set(sender, { tokens: tokens - 1, atMs: nowMs })
     evictOldest(this.#buckets, MAX_SIGNAL_SENDERS)
     return true
+  }
+}
+
+/**
+ * The read positions a conversation heard, by reader (`K`: a room's wallet, or a DM's wallet and whether it is this
+ * one's own): each reader's newest by its clock — an older one arriving late changes nothing — over at most
+ * {@link MAX_SIGNAL_SENDERS} readers, the most recently heard kept.
+ */
+export class ReadPositions<K> {
+  readonly #reads = new Map<K, ReadSignal>()
+
+  /** Keeps `read` as `key`'s position unless one as new is here; true when kept (it is news to tell). */
+  take(key: K, read: ReadSignal): boolean {
+    const known = this.#reads.get(key)
+    if (known !== undefined && known.sentAtMs >= read.sentAtMs) return false
+    setNewest(this.#reads, key, read, MAX_SIGNAL_SENDERS)
+    return true
+  }
+
+  get(key: K): ReadSignal | undefined {
+    const read = this.#reads.get(key)
+    return read === undefined ? undefined : { ...read }
+  }
+
+  /** Every position kept: this wallet's own (`own`) always, the others' only while `receipts` are on. */
+  list(receipts: boolean): ReadSignal[] {
+    return [...this.#reads.values()].filter((read) => read.own || receipts).map((read) => ({ ...read }))
   }
 }

@@ -11,7 +11,7 @@ import { setNewest } from '../bounded-map.ts'
 import { MAX_SIGNAL_SENDERS } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
-import { type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
+import { ReadPositions, type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
 import type { Address, DmDeviceResult, ReadSignal, TypingSignal } from '../types.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import { checksumAddress } from './topics.ts'
@@ -34,7 +34,7 @@ export class DmSignals {
   readonly #c: DmSignalsComponents
   readonly #pacers = new Map<Address, SignalPacer>()
   /** The other wallet's latest read position per conversation, and this wallet's own (`own`). */
-  readonly #reads = new Map<string, ReadSignal>()
+  readonly #reads = new ReadPositions<string>()
 
   constructor(components: DmSignalsComponents) {
     this.#c = components
@@ -52,14 +52,12 @@ export class DmSignals {
 
   /** Every read position heard: the other wallets' (none while receipts are off) and this wallet's own. */
   reads(): ReadSignal[] {
-    const receipts = this.#c.settings().receipts
-    return [...this.#reads.values()].filter((read) => read.own || receipts).map((read) => ({ ...read }))
+    return this.#reads.list(this.#c.settings().receipts)
   }
 
   /** The other wallet's latest read position heard (undefined while receipts are off). */
   readOf(peer: Address): ReadSignal | undefined {
-    const read = this.#reads.get(`peer ${peer}`)
-    return read === undefined || !this.#c.settings().receipts ? undefined : { ...read }
+    return this.#c.settings().receipts ? this.#reads.get(`peer ${peer}`) : undefined
   }
 
   stop(): void {
@@ -92,9 +90,6 @@ export class DmSignals {
     if (!this.#c.guard.admit(device.peerId)) return
     const conversation = own ? checksumAddress(read.to!) : device.address
     if (own && conversation === this.#c.self) return
-    const key = `${own ? 'own' : 'peer'} ${conversation}`
-    const known = this.#reads.get(key)
-    if (known !== undefined && known.sentAtMs >= sentAtMs) return
     const detail: ReadSignal = {
       conversation,
       reader: device.address,
@@ -103,8 +98,7 @@ export class DmSignals {
       sentAtMs,
       own,
     }
-    setNewest(this.#reads, key, detail, MAX_SIGNAL_SENDERS)
-    this.#c.onRead({ ...detail })
+    if (this.#reads.take(`${own ? 'own' : 'peer'} ${conversation}`, detail)) this.#c.onRead({ ...detail })
   }
 
   #pacer(peer: Address): SignalPacer {

@@ -3,11 +3,10 @@
  * records (`wire.ts`), encrypted under the sender's sender key like a message but never a message — relays forward
  * them on a budget of their own, keep a device's latest `read` record as state and no `typing` record at all.
  */
-import { setNewest } from '../bounded-map.ts'
-import { MAX_SIGNAL_SENDERS, WIRE_VERSION } from '../constants.ts'
+import { WIRE_VERSION } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
-import { type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
+import { ReadPositions, type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
 import type { Address, ReadSignal, TypingSignal } from '../types.ts'
 import type { AcceptedRecord } from './gatekeeper.ts'
 import type { OuterHeader } from './room-keys.ts'
@@ -38,8 +37,8 @@ function headerOf(room: string, sentAtMs: number): OuterHeader {
 export class RoomSignals {
   readonly #c: RoomSignalsComponents
   readonly #pacer: SignalPacer
-  /** Each wallet's latest read position (its devices' newest), the most recently heard kept. */
-  readonly #reads = new Map<Address, ReadSignal>()
+  /** Each wallet's latest read position (its devices' newest). */
+  readonly #reads = new ReadPositions<Address>()
 
   constructor(components: RoomSignalsComponents) {
     this.#c = components
@@ -61,8 +60,7 @@ export class RoomSignals {
 
   /** Each wallet's latest read position heard: this wallet's own, and the others' unless receipts are turned off. */
   reads(): ReadSignal[] {
-    const receipts = this.#c.settings().receipts
-    return [...this.#reads.values()].filter((read) => read.own || receipts).map((read) => ({ ...read }))
+    return this.#reads.list(this.#c.settings().receipts)
   }
 
   stop(): void {
@@ -100,8 +98,6 @@ export class RoomSignals {
       })
       return
     }
-    const known = this.#reads.get(sender)
-    if (known !== undefined && known.sentAtMs >= record.sentAtMs) return
     const read: ReadSignal = {
       conversation: this.#c.roomId,
       reader: sender,
@@ -110,8 +106,7 @@ export class RoomSignals {
       sentAtMs: record.sentAtMs,
       own,
     }
-    setNewest(this.#reads, sender, read, MAX_SIGNAL_SENDERS)
-    this.#c.onRead({ ...read })
+    if (this.#reads.take(sender, read)) this.#c.onRead({ ...read })
   }
 
   async #send(envelope: SignalEnvelope): Promise<void> {
