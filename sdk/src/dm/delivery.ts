@@ -12,7 +12,7 @@ import { InvalidInputError, SecureChatError } from '../errors.ts'
 import { firstIssue } from '../json-records.ts'
 import type { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
-import { acceptMentions, mentionsToSend } from '../mentions.ts'
+import { acceptMentions } from '../mentions.ts'
 import type {
   AbortOptions,
   Address,
@@ -71,21 +71,10 @@ export class DmDelivery {
     this.#c = components
   }
 
-  /** Sends `text` to every device of `peer` and of this wallet (discovering them first when due). */
-  send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
-    checkDmText(text)
-    if (options.parentId !== undefined) checkDmId(options.parentId, 'parentId')
-    const mentions = mentionsToSend(text)
-    const content: DmContent = {
-      kind: 'text',
-      body: text,
-      ...(options.parentId === undefined ? {} : { parent: options.parentId }),
-      ...(mentions === undefined ? {} : { mentions }),
-    }
-    return this.write(peer, content, options)
-  }
-
-  /** Sends a text, reaction, edit or delete to every device of `peer` and of this wallet. */
+  /**
+   * Sends a text, reaction, edit, delete or timer to every device of `peer` and of this wallet (discovering them
+   * first when due).
+   */
   async write(peer: Address, content: DmContent, options: AbortOptions = {}): Promise<DmSendResult> {
     const { store, discovery, sessions, self } = this.#c
     if (discovery.isDue(peer)) await discovery.discover(peer, options)

@@ -32,7 +32,7 @@ import { eventStream } from '../event-stream.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
-import { mentionsIn, mentionsToSend } from '../mentions.ts'
+import { mentionsToSend } from '../mentions.ts'
 import { type ChangeOutcome, isReaction, type MessageStatesFollower } from '../message-state.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
 import type {
@@ -376,15 +376,29 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   /** Sends `text` to `peer` (see `Conversation.send`). */
   async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
     await this.start()
-    const result = await this.#delivery.send(peer, text, options)
+    checkDmText(text)
+    const { parentId } = options
+    if (parentId !== undefined) checkDmId(parentId, 'parentId')
+    // Listed once, for the envelope and for this device's own state alike.
+    const mentions = mentionsToSend(text)
+    const result = await this.#delivery.write(
+      peer,
+      {
+        kind: 'text',
+        body: text,
+        ...(parentId === undefined ? {} : { parent: parentId }),
+        ...(mentions === undefined ? {} : { mentions }),
+      },
+      options,
+    )
     const { outcomes } = this.#messages.of(peer).text({
       id: result.id,
       sender: this.#self,
       senderPeerId: this.#c.self.peerId,
       sentAtMs: result.sentAtMs,
       body: text,
-      parentId: options.parentId,
-      mentions: mentionsIn(text),
+      parentId,
+      ...(mentions === undefined ? {} : { mentions }),
     })
     this.#report(peer, outcomes)
     this.#expiry.schedule()
