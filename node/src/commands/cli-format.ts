@@ -11,6 +11,11 @@ export function isoTime(ms: number): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
 
+/** A wallet address for people: `0x1234…abcd`. */
+export function shortAddress(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`
+}
+
 /** `HH:MM:SS` (UTC), or `??:??:??` when `ms` is no valid date. */
 export function clockTime(ms: number): string {
   return isoTime(ms)?.slice(11, 19) ?? '??:??:??'

@@ -4,15 +4,8 @@
  * messages that expired (`message:expired`), in rooms and DMs alike.
  */
 import { describeTimer, parseTimer } from '@securechat/sdk/disappearing'
-import type {
-  DmExpiry,
-  DmTimerUpdate,
-  RefusedTimer,
-  RoomExpiry,
-  RoomTimerUpdate,
-  TimerChange,
-} from '@securechat/sdk/types'
-import { isoTime } from './cli-format.ts'
+import type { DmExpiry, DmTimerUpdate, RefusedTimer, RoomExpiry, RoomTimerUpdate } from '@securechat/sdk/types'
+import { isoTime, shortAddress } from './cli-format.ts'
 import type { Write } from './message-kinds.ts'
 
 /** What `disappear` sends: the timer of `duration` (`off`, `10s`, `5m`, `1h`, `1d`, `1w`), checked before joining. */
@@ -40,8 +33,6 @@ export function printTimerEvents(target: TimerEvents, json: boolean, print: (lin
 const where = (detail: { roomId: string } | { conversation: string }): Record<string, string> =>
   'roomId' in detail ? { roomId: detail.roomId } : { conversation: detail.conversation }
 
-const who = (change: TimerChange): string => `${change.sender.slice(0, 6)}…${change.sender.slice(-4)}`
-
 export function formatTimerChange(detail: RoomTimerUpdate | DmTimerUpdate, json: boolean): string {
   const { change } = detail
   if (json) {
@@ -56,8 +47,8 @@ export function formatTimerChange(detail: RoomTimerUpdate | DmTimerUpdate, json:
     })
   }
   return change.seconds === 0
-    ? `* ${who(change)} turned disappearing messages off`
-    : `* ${who(change)} set disappearing messages to ${describeTimer(change.seconds)}`
+    ? `* ${shortAddress(change.sender)} turned disappearing messages off`
+    : `* ${shortAddress(change.sender)} set disappearing messages to ${describeTimer(change.seconds)}`
 }
 
 export function formatTimerRefused(refused: RefusedTimer, json: boolean): string {

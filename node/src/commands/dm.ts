@@ -17,7 +17,7 @@ import { CLI_NETWORK_TIMEOUT_MS, DM_ANSWER_WAIT_MS, SEND_FLUSH_MS } from '../con
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { clockTime, isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
+import { clockTime, isoTime, mentionNote, mentionsToJson, printable, shortAddress } from './cli-format.ts'
 import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
@@ -237,19 +237,15 @@ export function deliveredToJson(detail: DmDelivered): Record<string, unknown> {
 }
 
 function formatDelivered(detail: DmDelivered): string {
-  return `✓ delivered to ${short(detail.address)} (device ${detail.peerId.slice(-6)}): ${detail.id}`
-}
-
-function short(address: string): string {
-  return `${address.slice(0, 6)}…${address.slice(-4)}`
+  return `✓ delivered to ${shortAddress(detail.address)} (device ${detail.peerId.slice(-6)}): ${detail.id}`
 }
 
 function formatDm(message: DirectMessage, self: string): string {
   const time = clockTime(message.sentAtMs)
   const note = mentionNote(message.mentions, self)
   return message.direction === 'in'
-    ? `[${time}] ${short(message.sender)} → you: ${printable(message.text)}${note}`
-    : `[${time}] you (another device) → ${short(message.conversation)}: ${printable(message.text)}${note}`
+    ? `[${time}] ${shortAddress(message.sender)} → you: ${printable(message.text)}${note}`
+    : `[${time}] you (another device) → ${shortAddress(message.conversation)}: ${printable(message.text)}${note}`
 }
 
 function formatUndecryptable(detail: UndecryptableDirectMessage): string {

@@ -3,7 +3,7 @@
  * one that was refused (`change:refused`), in rooms and DMs alike.
  */
 import type { DmMessageUpdate, MessageState, RefusedChange, RoomMessageUpdate } from '@securechat/sdk/types'
-import { isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
+import { isoTime, mentionNote, mentionsToJson, printable, shortAddress } from './cli-format.ts'
 
 /** One line per change, as `listen --json` (and `history --json`) prints it; `self`: this wallet, for `mentionsMe`. */
 export function updateToJson(update: RoomMessageUpdate | DmMessageUpdate, self: string): Record<string, unknown> {
@@ -46,7 +46,7 @@ function stateToJson(message: MessageState): Record<string, unknown> {
 export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: boolean, self: string): string {
   if (json) return JSON.stringify(updateToJson(update, self))
   const { change, message } = update
-  const who = `${change.sender.slice(0, 6)}…${change.sender.slice(-4)}`
+  const who = shortAddress(change.sender)
   const target = `${change.target.slice(0, 12)}…`
   switch (change.kind) {
     case 'react': {

@@ -18,7 +18,7 @@ import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { clockTime, isoTime, mentionNote, mentionsToJson, printable } from './cli-format.ts'
+import { clockTime, isoTime, mentionNote, mentionsToJson, printable, shortAddress } from './cli-format.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 
 /** Options every command in a room shares. */
@@ -157,7 +157,7 @@ export function messageToJson(message: RoomMessage, self: string): Record<string
 }
 
 export function formatMessage(message: RoomMessage, self: string): string {
-  return `[${clockTime(message.sentAtMs)}] ${message.sender.slice(0, 6)}…${message.sender.slice(-4)}: ${printable(message.text)}${mentionNote(message.mentions, self)}`
+  return `[${clockTime(message.sentAtMs)}] ${shortAddress(message.sender)}: ${printable(message.text)}${mentionNote(message.mentions, self)}`
 }
 
 /** What this device cannot read is shown, with why, never dropped silently. */
