@@ -7,6 +7,7 @@ import {
   runCli,
   spawnCli,
   startRelayProcess,
+  startRelayRoom,
   tempDir,
   untilStderr,
   vaultText,
@@ -18,13 +19,7 @@ const track = killAfterEach()
 
 describe('securechat disappear', () => {
   it('behavior: the owner sets 10 s; a member online sees the message go, one offline at the time purges it after catch-up; a member may not set it', async () => {
-    const relayDir = await tempDir('disappear-relay-')
-    const relay = track(await startRelayProcess({ dataDir: relayDir }))
-    const created = await runCli(['room', 'create', '--name', 'vanishing', '--bootstrap', relay.multiaddrs[0]!], {
-      SECURECHAT_PRIVATE_KEY: ALICE.key,
-    })
-    expect(created.code, created.stderr).toBe(0)
-    const invite = created.stdout.trim()
+    const { relayDir, invite } = await startRelayRoom(track, 'vanishing', ALICE.key)
     const [aliceDir, bobDir, carolDir] = [
       await tempDir('disappear-alice-'),
       await tempDir('disappear-bob-'),

@@ -10,9 +10,8 @@ import {
   bytesUnder,
   killAfterEach,
   nextJsonLine,
-  runCli,
   spawnCli,
-  startRelayProcess,
+  startRelayRoom,
   tempDir,
   untilStderr,
   writeCli,
@@ -23,14 +22,7 @@ const track = killAfterEach()
 
 describe('mentions from the CLI', () => {
   it('behavior: listen --json on other devices reports who is mentioned and whether it is them, in a room and a DM; the relay stores no mention in the clear', async () => {
-    const relayDir = await tempDir('mentions-relay-')
-    const relay = track(await startRelayProcess({ dataDir: relayDir }))
-    const bootstrap = relay.multiaddrs[0]!
-    const created = await runCli(['room', 'create', '--name', 'team', '--bootstrap', bootstrap], {
-      SECURECHAT_PRIVATE_KEY: ALICE.key,
-    })
-    expect(created.code, created.stderr).toBe(0)
-    const invite = created.stdout.trim()
+    const { relayDir, bootstrap, invite } = await startRelayRoom(track, 'team', ALICE.key)
     const listen = (key: string, prefix: string, args: string[]) =>
       tempDir(prefix).then((dir) =>
         track(spawnCli(['listen', ...args, '--json', '--data-dir', dir], { SECURECHAT_PRIVATE_KEY: key })),

@@ -15,6 +15,7 @@ import {
   runCli,
   spawnCli,
   startRelayProcess,
+  startRelayRoom,
   tempDir,
   untilStderr,
   vaultText,
@@ -24,19 +25,9 @@ import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const track = killAfterEach()
 
-async function startRoom(): Promise<{ relayDir: string; invite: string }> {
-  const relayDir = await tempDir('kinds-relay-')
-  const relay = track(await startRelayProcess({ dataDir: relayDir }))
-  const created = await runCli(['room', 'create', '--name', 'kinds', '--bootstrap', relay.multiaddrs[0]!], {
-    SECURECHAT_PRIVATE_KEY: ALICE.key,
-  })
-  expect(created.code, created.stderr).toBe(0)
-  return { relayDir, invite: created.stdout.trim() }
-}
-
 describe('reply, react, edit and delete from the CLI', () => {
   it('behavior: another member sees each of them; a delete of someone else’s message is refused; the relay stores none in the clear', async () => {
-    const { relayDir, invite } = await startRoom()
+    const { relayDir, invite } = await startRelayRoom(track, 'kinds', ALICE.key)
     const [aliceDir, bobDir] = [await tempDir('kinds-alice-'), await tempDir('kinds-bob-')]
     const bob = track(
       spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], { SECURECHAT_PRIVATE_KEY: BOB.key }),
@@ -127,7 +118,7 @@ describe('reply, react, edit and delete from the CLI', () => {
   }, 300_000)
 
   it('behavior: a delete reaches a device that was offline at the time, through history catch-up, and leaves its vault', async () => {
-    const { invite } = await startRoom()
+    const { invite } = await startRelayRoom(track, 'kinds', ALICE.key)
     const [aliceDir, bobDir] = [await tempDir('kinds-alice-'), await tempDir('kinds-bob-')]
     const bobEnv = { SECURECHAT_PRIVATE_KEY: BOB.key }
     const bob = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bobEnv))

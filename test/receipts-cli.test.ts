@@ -15,9 +15,9 @@ import {
   type JsonLine,
   killAfterEach,
   nextJsonLine,
-  runCli,
   spawnCli,
   startRelayProcess,
+  startRelayRoom,
   tempDir,
   untilStderr,
 } from './helpers/cli.ts'
@@ -44,13 +44,7 @@ function startAlice(relay: string): SecureChatClient {
 
 describe('typing and read receipts from the CLI', () => {
   it('behavior: listen --json prints a member’s typing and read position; with --no-receipts --no-typing neither; the store keeps none in the clear', async () => {
-    const relayDir = await tempDir('receipts-relay-')
-    const relay = track(await startRelayProcess({ dataDir: relayDir }))
-    const created = await runCli(['room', 'create', '--name', 'receipts', '--bootstrap', relay.multiaddrs[0]!], {
-      SECURECHAT_PRIVATE_KEY: ALICE.key,
-    })
-    expect(created.code, created.stderr).toBe(0)
-    const invite = created.stdout.trim()
+    const { relay, relayDir, invite } = await startRelayRoom(track, 'receipts', ALICE.key)
     const bob = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: BOB.key }))
     const carol = track(
       spawnCli(['listen', '--room', invite, '--json', '--no-receipts', '--no-typing'], {

@@ -142,6 +142,32 @@ export async function startRelayProcess(
   })
 }
 
+/** A relay process with its store in `relayDir`, and a room `name` that the wallet `ownerKey` made on it (`room create`). */
+export interface RelayRoom {
+  relay: RelayProcess
+  relayDir: string
+  /** The relay's first address: what `--bootstrap` names. */
+  bootstrap: string
+  /** What `room create` printed. */
+  invite: string
+}
+
+/** Starts a relay process (killed by `track`) and makes the room `name` on it as the wallet `ownerKey`, as people do. */
+export async function startRelayRoom(
+  track: <T extends CliProcess>(cli: T) => T,
+  name: string,
+  ownerKey: string,
+): Promise<RelayRoom> {
+  const relayDir = await tempDir(`${name}-relay-`)
+  const relay = track(await startRelayProcess({ dataDir: relayDir }))
+  const bootstrap = relay.multiaddrs[0]!
+  const created = await runCli(['room', 'create', '--name', name, '--bootstrap', bootstrap], {
+    SECURECHAT_PRIVATE_KEY: ownerKey,
+  })
+  expect(created.code, created.stderr).toBe(0)
+  return { relay, relayDir, bootstrap, invite: created.stdout.trim() }
+}
+
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `securechat-${prefix}`))
 }
