@@ -1,6 +1,14 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DISAPPEAR_CLOCK_SKEW_MS, MAX_TIMER_CHANGES } from './constants.ts'
-import { countsFromMs, describeTimer, isTimerSeconds, parseTimer, TimerHistory, timerRefusal } from './disappearing.ts'
+import {
+  countsFromMs,
+  describeTimer,
+  ExpiryClock,
+  isTimerSeconds,
+  parseTimer,
+  TimerHistory,
+  timerRefusal,
+} from './disappearing.ts'
 import { MessageStates } from './message-state.ts'
 import type { Address, TimerChange } from './types.ts'
 
@@ -133,5 +141,40 @@ describe('MessageStates with a timer', () => {
     expect(states.expiresAtMs(id(1))).toBe(1_000 + DISAPPEAR_CLOCK_SKEW_MS + 10_000)
     const reloaded = new MessageStates({ saved: states.serialize() })
     expect(reloaded.expiresAtMs(id(1))).toBe(1_000 + DISAPPEAR_CLOCK_SKEW_MS + 10_000)
+  })
+})
+
+describe('ExpiryClock', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('behavior: a message added sweeps at its expiry without walking every message; a later one keeps the sooner sweep', () => {
+    vi.useFakeTimers({ now: 0 })
+    let walks = 0
+    const sweeps: number[] = []
+    const clock = new ExpiryClock({
+      next: () => {
+        walks += 1
+        return undefined
+      },
+      sweep: () => sweeps.push(Date.now()),
+    })
+    clock.added(5_000)
+    clock.added(9_000)
+    clock.added(undefined)
+    expect(walks).toBe(0)
+    vi.advanceTimersByTime(4_999)
+    expect(sweeps).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(sweeps).toEqual([5_000])
+    // After a sweep it asks what is next (here: nothing) and stops.
+    expect(walks).toBe(1)
+    vi.advanceTimersByTime(60_000)
+    expect(sweeps).toEqual([5_000])
+    clock.added(70_000)
+    clock.stop()
+    vi.advanceTimersByTime(60_000)
+    expect(sweeps).toEqual([5_000])
   })
 })

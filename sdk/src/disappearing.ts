@@ -159,7 +159,8 @@ export class TimerHistory {
 /**
  * Runs `sweep` when the next message expires (`next()`: its time, or undefined when none will), and again after
  * each sweep; at least every {@link EXPIRY_SWEEP_MAX_WAIT_MS}. `schedule()` after anything that may move the next
- * expiry (a message, a timer change); nothing runs between `stop()` and the next `schedule()`.
+ * expiry (a timer change, a start), `added(atMs)` after a message came; nothing runs between `stop()` and the next
+ * `schedule()` or `added()`.
  */
 export class ExpiryClock {
   readonly #next: () => number | undefined
@@ -173,7 +174,18 @@ export class ExpiryClock {
   }
 
   schedule(): void {
-    const next = this.#next()
+    this.#sweepBy(this.#next())
+  }
+
+  /**
+   * A message came that expires at `atMs` (undefined: never): the sweep comes no later. Only a message added can
+   * bring the next expiry closer, so this needs no `next()` — which walks every message — once per message.
+   */
+  added(atMs: number | undefined): void {
+    this.#sweepBy(atMs)
+  }
+
+  #sweepBy(next: number | undefined): void {
     if (next === undefined) return
     const atMs = Math.min(next, Date.now() + EXPIRY_SWEEP_MAX_WAIT_MS)
     if (this.#timer !== undefined && this.#atMs !== undefined && this.#atMs <= atMs) return

@@ -401,7 +401,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       ...(mentions === undefined ? {} : { mentions }),
     })
     this.#report(peer, outcomes)
-    this.#expiry.schedule()
+    this.#expiry.added(this.#messages.of(peer).expiresAtMs(result.id))
     return result
   }
 
@@ -528,7 +528,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     })
     // Past its disappearing timer on arrival (a catch-up after being away): never shown.
     if (expired) return
-    this.#expiry.schedule()
+    this.#expiry.added(this.#messages.of(message.conversation).expiresAtMs(message.id))
     // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
     const detail = state.deleted ? { ...message, text: '', mentions: [] } : message
     this.safeDispatchEvent('message:received', { detail })

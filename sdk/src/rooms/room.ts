@@ -645,7 +645,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(mentions === undefined ? {} : { mentions }),
     })
     this.#report(outcomes)
-    this.#expiry.schedule()
+    this.#expiry.added(this.#messages.expiresAtMs(result.id))
     return result
   }
 
@@ -1210,7 +1210,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
     // Past its disappearing timer on arrival (a catch-up after being away): never shown.
     if (expired) return 'delivered'
-    this.#expiry.schedule()
+    this.#expiry.added(this.#messages.expiresAtMs(id))
     this.safeDispatchEvent('message:received', {
       detail: withCiphertextHash(
         {
