@@ -4,14 +4,12 @@
  * unreadable with the reason, while the messages after it arrive as ever. The liar is this process's own sdk with
  * what it lists swapped (`mentionsToSend`); the honest member checks with the real `acceptMentions`.
  */
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { MAX_MENTIONS } from '@securechat/sdk/constants'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMessage, UndecryptableMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it, vi } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { startDevices } from './helpers/device.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 /** What the lying sender lists for its next texts; undefined: what an honest one lists. */
@@ -23,18 +21,6 @@ vi.mock('../sdk/src/mentions.ts', async (importOriginal) => {
 })
 
 const stoppers = stopAfterEach()
-
-async function startClient(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [bootstrap],
-  })
-  await client.start()
-  stoppers.push(() => client.stop())
-  return client
-}
 
 function next<T extends { id: string }>(room: Room, event: 'message:received' | 'message:undecryptable', id: string) {
   return new Promise<T>((resolve) => {
@@ -49,7 +35,7 @@ describe('hostile mention lists', () => {
   it('security: a forged mention is trimmed, an oversize list refuses its message with the reason, and the room goes on', async () => {
     const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
-    const [mallory, bob] = await Promise.all([startClient(address), startClient(address)])
+    const [mallory, bob] = (await startDevices(2, { bootstrap: [address] }, stoppers)).map((device) => device.client)
     const { room: malloryRoom, invite } = await mallory.createRoom({ name: 'liars' })
     const bobRoom = await bob.joinRoom(invite)
     await Promise.all([malloryRoom.waitForPeers(), bobRoom.waitForPeers()])
