@@ -213,7 +213,7 @@ export interface DmTimerUpdate {
   change: TimerChange
 }
 
-/** A timer change this device refused (`timer:refused`): not the room's owner. */
+/** A timer change this device refused (`timer:refused`): not the room's owner, or not a wallet of the DM. */
 export interface RefusedTimer {
   change: TimerChange
   reason: string
