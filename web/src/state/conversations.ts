@@ -31,7 +31,7 @@ import {
 import { LatePlacement } from './late-placement.ts'
 import { mentionFields, updateMentions } from './mentions.ts'
 import { isChange, type MessageChangeRequest, Outbox, type PendingChange, type PendingMessage } from './outbox.ts'
-import { isRefusedForGood, type MessageTarget, sendChange } from './pending-changes.ts'
+import { isRefusedForGood, type MessageTarget, requireReached, sendChange } from './pending-changes.ts'
 import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
@@ -603,10 +603,9 @@ export class Conversations extends EventTarget implements SessionPart {
         if (view.kind === 'room') {
           const room = client.rooms.find((r) => r.id === view.id)
           if (room === undefined) throw new Error('this room is not joined yet')
-          // The sdk waits a while for a neighbour carrying the room, and fails rather than publish to nobody. One
-          // it had but did not hand the record to (scored out) reached nobody all the same: not sent, tried again.
+          // The sdk waits a while for a neighbour carrying the room, and fails rather than publish to nobody.
           const published = await room.send(item.text, reply)
-          if (published.delivery.recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
+          requireReached(published)
           sent = published
         } else {
           const dm = await client.dm(view.id).send(item.text, reply)

@@ -20,6 +20,14 @@ export async function sendChange(target: MessageTarget, change: MessageChangeReq
       : change.kind === 'edit'
         ? await target.edit(change.target, change.text)
         : await target.delete(change.target)
+  requireReached(result)
+}
+
+/**
+ * A room's record handed to no neighbour (the sdk had one but scored it out) reached nobody: not sent, so this throws
+ * and the outbox tries it again. A DM's result has no neighbours to count: it passes.
+ */
+export function requireReached(result: unknown): void {
   const recipients = (result as { delivery?: { recipients?: unknown[] } }).delivery?.recipients
   if (recipients !== undefined && recipients.length === 0) throw new Error('nobody in reach to hand it to yet')
 }
