@@ -3,7 +3,7 @@ import { css, html, LitElement } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
 import { ChangeController, conversationsContext, notificationsContext, sessionContext } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
-import { type MentionItem, myMentions } from '../state/mentions.ts'
+import { excerpt, type MentionItem, myMentions } from '../state/mentions.ts'
 import type { Notifications } from '../state/notifications.ts'
 import type { Session } from '../state/session.ts'
 import { dateTime, isoDateTime, shortTime } from './format-time.ts'
@@ -130,7 +130,6 @@ export class ScMentions extends LitElement {
 
   #item({ conversation, entry }: MentionItem) {
     const where = conversation.kind === 'dm' ? `DM with ${shortAddress(conversation.name)}` : `# ${conversation.name}`
-    const text = entry.text.length > EXCERPT_CHARS ? `${entry.text.slice(0, EXCERPT_CHARS - 1)}…` : entry.text
     return html`<li>
       <button
         type="button"
@@ -143,7 +142,7 @@ export class ScMentions extends LitElement {
             >${shortTime(entry.sentAtMs)}</time
           ></span
         >
-        <span dir="auto">${text}</span>
+        <span dir="auto">${excerpt(entry.text, EXCERPT_CHARS)}</span>
       </button>
     </li>`
   }

@@ -34,6 +34,11 @@ export function mentionsMe(entry: ChatEntry, me: string): boolean {
   return !entry.mine && entry.state === 'ok' && entry.deleted !== true && mentionsAddress(entry.mentions, me)
 }
 
+/** A message's text cut to `chars` at most (an ellipsis its last), as the Mentions view and a notification show it. */
+export function excerpt(text: string, chars: number): string {
+  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text
+}
+
 /** Every message that mentions `me`, across rooms and DMs, newest first. */
 export function myMentions(conversations: Conversations, me: string): MentionItem[] {
   const items = conversations.list.flatMap((conversation) =>

@@ -2,7 +2,7 @@ import type { Vault } from '@securechat/sdk/vault'
 import { z } from 'zod'
 import type { Conversations } from './conversations.ts'
 import type { ChatEntry } from './history-store.ts'
-import { mentionsMe } from './mentions.ts'
+import { excerpt, mentionsMe } from './mentions.ts'
 import type { SessionPart, SignedIn } from './session.ts'
 import { shortAddress } from './short-address.ts'
 
@@ -123,8 +123,11 @@ export class Notifications extends EventTarget implements SessionPart {
     if (conversation === this.#showing && document.visibilityState === 'visible' && document.hasFocus()) return
     const from = shortAddress(entry.sender)
     const title = view.kind === 'dm' ? `${from} wrote to you` : `${from} mentioned you in # ${view.name}`
-    const text = entry.text.length > NOTIFY_TEXT_CHARS ? `${entry.text.slice(0, NOTIFY_TEXT_CHARS - 1)}…` : entry.text
-    const options: NotificationOptions = { body: text, tag: entry.id, data: { conversation, message: entry.id } }
+    const options: NotificationOptions = {
+      body: excerpt(entry.text, NOTIFY_TEXT_CHARS),
+      tag: entry.id,
+      data: { conversation, message: entry.id },
+    }
     try {
       const registration = await navigator.serviceWorker?.getRegistration()
       if (registration !== undefined) await registration.showNotification(title, options)
