@@ -3,11 +3,12 @@ import { hasRateTiers, tierRecordsPerSecond } from '../gates/rate-tiers.ts'
 import type { AbortOptions, Address, RoomManifest, RoomMember } from '../types.ts'
 
 /**
- * What a member is in a room today: its `owner` (the wallet that signed the manifest), and in a token-gated room a
- * gate `holder` — every member passed the gate to be here — with the messages per second its tier allows where the
- * rule has rate tiers (docs/token-gates.md, Rate tiers). Moderation roles are not built yet.
+ * What a member is in a room today: its `owner` or a `moderator`, as the room's moderation log says (the manifest's
+ * signer owns the room until it hands it over, `moderation-log.ts`), and in a token-gated room a gate `holder` —
+ * every member passed the gate to be here — with the messages per second its tier allows where the rule has rate
+ * tiers (docs/token-gates.md, Rate tiers).
  */
-export type MemberRole = { kind: 'owner' } | { kind: 'holder'; recordsPerSecond?: number }
+export type MemberRole = { kind: 'owner' } | { kind: 'moderator' } | { kind: 'holder'; recordsPerSecond?: number }
 
 /** One wallet of a room's member list, its devices taken together. */
 export interface MemberListEntry {
@@ -21,9 +22,13 @@ export interface MemberListEntry {
   roles: MemberRole[]
 }
 
-/** Where a room keeps its members: those heard from lately (`members()`) and those gone offline (`away()`). */
+/**
+ * Where a room keeps its members: those heard from lately (`members()`) and those gone offline (`away()`); and its
+ * moderation log's roles (without one, the manifest's owner is the owner).
+ */
 export interface MemberSource {
   readonly manifest: { manifest: RoomManifest }
+  readonly moderation?: { roleOf(address: string): 'owner' | 'moderator' | 'member' }
   members(): RoomMember[]
   away(): RoomMember[]
 }
@@ -62,7 +67,10 @@ export async function memberList(
   const access = manifest.access
   const rule = access.type === 'gated' ? access.rule : undefined
   for (const entry of byAddress.values()) {
-    if (entry.address.toLowerCase() === manifest.owner.toLowerCase()) entry.roles.push({ kind: 'owner' })
+    const role =
+      room.moderation?.roleOf(entry.address) ??
+      (entry.address.toLowerCase() === manifest.owner.toLowerCase() ? 'owner' : 'member')
+    if (role !== 'member') entry.roles.push({ kind: role })
     if (rule === undefined) continue
     let recordsPerSecond: number | undefined
     if (params.gates !== undefined && hasRateTiers(rule)) {
@@ -76,9 +84,9 @@ export async function memberList(
   )
 }
 
-/** "owner", "token holder", "token holder (5 messages/s)": a role as the member list says it. */
+/** "owner", "moderator", "token holder", "token holder (5 messages/s)": a role as the member list says it. */
 export function describeRole(role: MemberRole): string {
-  if (role.kind === 'owner') return 'owner'
+  if (role.kind === 'owner' || role.kind === 'moderator') return role.kind
   return role.recordsPerSecond === undefined
     ? 'token holder'
     : `token holder (${role.recordsPerSecond} message${role.recordsPerSecond === 1 ? '' : 's'}/s)`
