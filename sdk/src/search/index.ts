@@ -11,7 +11,7 @@ export {
   type SearchIndexerStats,
 } from './search-indexer.ts'
 export { snippet } from './snippet.ts'
-export { foldWord, terms, type Word, words } from './terms.ts'
+export { foldWord, queryMatcher, terms, type Word, words } from './terms.ts'
 export { searchHistory } from './vault-search.ts'
 export {
   type MessageText,

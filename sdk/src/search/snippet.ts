@@ -1,14 +1,13 @@
 import { SEARCH_SNIPPET_CHARS } from '../constants.ts'
-import { terms, words } from './terms.ts'
+import { queryMatcher, words } from './terms.ts'
 
 /**
  * About {@link SEARCH_SNIPPET_CHARS} characters of `text` around the first word `query` matches (the way
  * `SearchIndex.query` does: whole terms, the last as a prefix), on one line, `…` where it was cut.
  */
 export function snippet(text: string, query: string): string {
-  const wanted = terms(query)
-  const last = wanted.pop()
-  const hit = words(text).find(({ term }) => wanted.includes(term) || (last !== undefined && term.startsWith(last)))
+  const matches = queryMatcher(query)
+  const hit = words(text).find(({ term }) => matches(term))
   const center = hit === undefined ? 0 : hit.start
   const chars = [...text.slice(0, center)].length
   const all = [...text]

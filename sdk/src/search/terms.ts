@@ -44,3 +44,13 @@ export function words(text: string): Word[] {
 export function terms(text: string): string[] {
   return [...new Set(words(text).map((word) => word.term))]
 }
+
+/**
+ * Whether a word's term matches `query` as the index matches it (`SearchIndex.query`): one of its terms whole, or
+ * its last as a prefix, as one types. What the snippets cut around and mark.
+ */
+export function queryMatcher(query: string): (term: string) => boolean {
+  const wanted = terms(query)
+  const last = wanted.pop()
+  return (term) => wanted.includes(term) || (last !== undefined && term.startsWith(last))
+}
