@@ -8,7 +8,7 @@ import { DM_MESSAGES_PREFIX } from '../dm/message-log.ts'
 import { checksumAddress } from '../dm/topics.ts'
 import type { Logger } from '../logger.ts'
 import { MessageStates, savedMessageStatesSchema } from '../message-state.ts'
-import { loadSavedRooms, ROOM_ENTRY_PREFIXES } from '../rooms/room-store.ts'
+import { loadMessageStates, loadSavedRooms, ROOM_ENTRY_PREFIXES } from '../rooms/room-store.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import type { Vault } from '../vault/vault.ts'
 import type { IndexedMessage } from './search-index.ts'
@@ -53,13 +53,6 @@ export interface MessageText {
   text: string
 }
 
-/** The vault entry of a conversation's message states. */
-function statesEntry(conversation: string): string {
-  return conversation.startsWith('room:')
-    ? `${ROOM_ENTRY_PREFIXES.messages}${conversation.slice('room:'.length)}`
-    : `${DM_MESSAGES_PREFIX}${conversation.slice('dm:'.length)}`
-}
-
 /**
  * The message states of one conversation as saved, without the messages past their disappearing time; undefined
  * when none or unreadable (logged).
@@ -69,9 +62,12 @@ export async function readConversationStates(
   conversation: string,
   options: { log?: Logger } = {},
 ): Promise<MessageStates | undefined> {
-  const entry = statesEntry(conversation)
+  const rest = conversation.slice(conversation.indexOf(':') + 1)
   try {
-    const saved = await vault.getJson(entry, savedMessageStatesSchema)
+    // A room's as its room loads them (`room-store.ts`); a DM's as `dm/message-log.ts` keeps them.
+    const saved = conversation.startsWith('room:')
+      ? await loadMessageStates(vault, rest)
+      : await vault.getJson(`${DM_MESSAGES_PREFIX}${rest}`, savedMessageStatesSchema)
     if (saved === undefined) return undefined
     const states = new MessageStates({ saved })
     // What a running client's room or DM would have dropped at its time (no client may have run since): neither
@@ -79,7 +75,10 @@ export async function readConversationStates(
     states.expire(Date.now())
     return states
   } catch (err) {
-    options.log?.warn('a conversation’s messages could not be read; search skips them', { entry, error: String(err) })
+    options.log?.warn('a conversation’s messages could not be read; search skips them', {
+      conversation,
+      error: String(err),
+    })
     return undefined
   }
 }
