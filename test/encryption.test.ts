@@ -1,19 +1,12 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
-import {
-  createClient,
-  createSecureChatLibp2p,
-  type SecureChatClient,
-  type SecureChatLibp2p,
-} from '@securechat/sdk/client'
+import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { SENDER_KEY_ROTATION_MESSAGES } from '@securechat/sdk/crypto'
-import { walletSigner } from '@securechat/sdk/identity'
 import { roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { startClient } from './helpers/device.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 interface WireRecord {
@@ -31,18 +24,6 @@ function senderKeyEpoch(ct: string): number {
 }
 
 const stoppers = stopAfterEach()
-
-async function startClient(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [bootstrap],
-  })
-  await client.start()
-  stoppers.push(() => client.stop())
-  return client
-}
 
 function nextMessage(target: EventTarget, text: string): Promise<RoomMessage> {
   return new Promise((resolve) => {
@@ -65,8 +46,8 @@ describe('end-to-end encryption of rooms', () => {
     relay.libp2p.services.pubsub.addEventListener('message', (event: CustomEvent<Message>) => {
       seenByRelay.push(event.detail.data)
     })
-    const alice = await startClient(address)
-    const bob = await startClient(address)
+    const alice = await startClient(address, stoppers)
+    const bob = await startClient(address, stoppers)
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'secret' })
 
     // An eavesdropper: a bare libp2p + gossipsub node with no certificate, on the room topic.
@@ -111,7 +92,11 @@ describe('end-to-end encryption of rooms', () => {
   it('behavior: a member who leaves cannot read what is sent after the others rotate', async () => {
     const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
-    const [alice, bob, carol] = await Promise.all([startClient(address), startClient(address), startClient(address)])
+    const [alice, bob, carol] = await Promise.all([
+      startClient(address, stoppers),
+      startClient(address, stoppers),
+      startClient(address, stoppers),
+    ])
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'team' })
     // Bob's node records every record on the topic, tagged with its gossip sender.
     const bobWire: Uint8Array[] = []
@@ -157,7 +142,7 @@ describe('end-to-end encryption of rooms', () => {
   it('behavior: periodic rotation loses nothing: every message past SENDER_KEY_ROTATION_MESSAGES decrypts', async () => {
     const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
-    const [alice, bob] = await Promise.all([startClient(address), startClient(address)])
+    const [alice, bob] = await Promise.all([startClient(address, stoppers), startClient(address, stoppers)])
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'chatty' })
     const bobRoom = await bob.joinRoom(invite)
     await Promise.all([aliceRoom.waitForPeers(), bobRoom.waitForPeers()])

@@ -1,31 +1,12 @@
-import {
-  createClient,
-  fetchBundle,
-  fetchCertificate,
-  KeyBundleCache,
-  type SecureChatClient,
-} from '@securechat/sdk/client'
-import { verifyCertificateOffline, walletSigner } from '@securechat/sdk/identity'
+import { fetchBundle, fetchCertificate, KeyBundleCache } from '@securechat/sdk/client'
+import { verifyCertificateOffline } from '@securechat/sdk/identity'
 import { silentLoggerFactory } from '@securechat/sdk/logger'
 import type { RoomMessage } from '@securechat/sdk/types'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { startClient } from './helpers/device.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
-
-async function startClient(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [bootstrap],
-  })
-  await client.start()
-  stoppers.push(() => client.stop())
-  return client
-}
 
 describe('key bundles on demand', () => {
   it('behavior: presence carries no key bundle; members fetch each other’s once, through the relay, and read each other', async () => {
@@ -36,7 +17,7 @@ describe('key bundles on demand', () => {
       if (record.type === 'presence') presence.push(record)
     })
     const address = relay.multiaddrs[0]!
-    const [alice, bob] = [await startClient(address), await startClient(address)]
+    const [alice, bob] = [await startClient(address, stoppers), await startClient(address, stoppers)]
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'bundles' })
     const bobRoom = await bob.joinRoom(invite)
     await Promise.all([aliceRoom.waitForPeers(), bobRoom.waitForPeers()])
@@ -52,7 +33,11 @@ describe('key bundles on demand', () => {
   it('error: a bundle that is not the one the certificate commits to is refused', async () => {
     const relay = await startRelay(stoppers)
     const address = relay.multiaddrs[0]!
-    const [alice, bob, carol] = [await startClient(address), await startClient(address), await startClient(address)]
+    const [alice, bob, carol] = [
+      await startClient(address, stoppers),
+      await startClient(address, stoppers),
+      await startClient(address, stoppers),
+    ]
     const { room, invite } = await alice.createRoom({ name: 'bundles' })
     const bobRoom = await bob.joinRoom(invite)
     await Promise.all([room.waitForPeers(), bobRoom.waitForPeers()])

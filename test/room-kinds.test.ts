@@ -5,28 +5,14 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createClient, createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
-import { walletSigner } from '@securechat/sdk/identity'
+import { createSecureChatLibp2p } from '@securechat/sdk/client'
 import { type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { RoomMessageUpdate } from '@securechat/sdk/types'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { startClient } from './helpers/device.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
-
-async function startClient(bootstrap: string): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [bootstrap],
-  })
-  await client.start()
-  stoppers.push(() => client.stop())
-  return client
-}
 
 function nextUpdate(room: Room, kind: string): Promise<RoomMessageUpdate> {
   return new Promise((resolve) => {
@@ -56,7 +42,7 @@ describe('room message kinds', () => {
     const address = relay.multiaddrs[0]!
     const seen: Uint8Array[] = []
     relay.libp2p.services.pubsub.addEventListener('message', (event) => seen.push(event.detail.data))
-    const [alice, bob] = await Promise.all([startClient(address), startClient(address)])
+    const [alice, bob] = await Promise.all([startClient(address, stoppers), startClient(address, stoppers)])
     const { room: aliceRoom, invite } = await alice.createRoom({ name: 'kinds' })
     const outsider = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
     stoppers.push(async () => outsider.stop())

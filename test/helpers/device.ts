@@ -79,3 +79,13 @@ export function startDevices(
     }),
   )
 }
+
+/** A started client of a wallet of its own, as the CLI's devnet configures one, stopped by `stoppers` after the test. */
+export async function startClient(
+  bootstrap: string,
+  stoppers: Array<() => Promise<unknown>>,
+): Promise<SecureChatClient> {
+  const device = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [bootstrap] })
+  stoppers.push(device.close)
+  return device.client
+}
