@@ -64,7 +64,9 @@ describe('securechat CLI', () => {
     await chat.waitForLine((l) => l.includes('joined lobby'))
 
     chat.child.stdin!.write('before the crash\n')
-    await listener.waitForLine((l) => l.includes('before the crash'))
+    const before = JSON.parse(await listener.waitForLine((l) => l.includes('before the crash'))) as { id: string }
+    // The listener's device acknowledges it (its presence): chat says it was delivered.
+    await chat.waitForLine((l) => l.includes('✓ delivered to 1 of 1 members present') && l.includes(before.id))
 
     relay.kill('SIGKILL')
     await relay.exited

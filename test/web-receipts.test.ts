@@ -1,9 +1,11 @@
 /**
  * Read receipts, typing indicators and the read position across devices of one wallet in the web app, in Debian's
  * Chromium against a real relay and a Hardhat chain: alice (two devices: two browser contexts of one wallet) and
- * bob in pages of a room dave (an sdk client) made. Typing shown then gone; "Seen by" when the other reads; read on
- * one of alice's devices clears the unread count on the other (a device away meanwhile: test/receipts-cli.test.ts); both
- * absent once bob turns them off; axe-core scans of what this adds.
+ * bob in pages of a room dave (an sdk client) made. Typing shown then gone; "Seen by" when the other reads, and
+ * "✓✓ read by" under one's own message; "✓ delivered to N of M" under it once members' devices acknowledged it, also
+ * from bob with receipts off (a delivery acknowledgement is the protocol's, not a receipt); read on one of alice's
+ * devices clears the unread count on the other (a device away meanwhile: test/receipts-cli.test.ts); reads absent once
+ * bob turns them off; axe-core scans of what this adds.
  */
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -44,6 +46,11 @@ function receiptLine(page: Page) {
   return page.locator('sc-conversation-status').getByTestId('receipt')
 }
 
+/** The mark under one's own message `text`: how far it got. */
+function receiptMark(page: Page, text: string) {
+  return shownMessage(page, text).getByTestId('receipt-mark')
+}
+
 function short(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
 }
@@ -69,7 +76,12 @@ describe('web app: read receipts, typing, read position across devices', () => {
     await expect
       .poll(() => receiptLine(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
       .toBe(`Seen by ${short(web.chain.accounts[2]!.address)}`)
-    await expectNoSeriousAxeViolations(alice.page, 'room, seen by and typing line')
+    await expect
+      .poll(() => receiptMark(alice.page, 'did you read this?').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`✓✓ read by ${short(web.chain.accounts[2]!.address)}`)
+    // The mark is the sender's: bob sees none under alice's message.
+    expect(await receiptMark(bob.page, 'did you read this?').count()).toBe(0)
+    await expectNoSeriousAxeViolations(alice.page, 'room, seen by, read mark and typing line')
   })
 
   it('behavior: read on one of alice’s devices clears the unread count on her other one', async () => {
@@ -115,5 +127,28 @@ describe('web app: read receipts, typing, read position across devices', () => {
     // Bob shows none: not alice's, sent before dave's, nor dave's.
     expect(await typingLine(bob.page).textContent()).toBe('')
     expect(await receiptLine(bob.page).textContent()).toBe('')
+    // Alice read bob's message, but bob shows no reads now: his mark says how far it got, delivered to alice and dave.
+    await expect
+      .poll(() => receiptMark(bob.page, 'for alice, unread on one device').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe('✓ delivered to 2 of 2')
+  })
+
+  it('behavior: alice’s message shows "✓ delivered to 2 of 2" once bob (receipts off) and dave hold it, then "✓✓ read by" dave once he reads it', async () => {
+    const atDave = new Promise<string>((resolve) =>
+      web.room.addEventListener('message:received', ({ detail }) => {
+        if (detail.text === 'delivered, not read yet') resolve(detail.id)
+      }),
+    )
+    await send(alice.page, 'delivered, not read yet')
+    await shownMessage(bob.page, 'delivered, not read yet').waitFor({ timeout: UI_TIMEOUT_MS })
+    const mark = receiptMark(alice.page, 'delivered, not read yet')
+    // Alice's other device is her own: not counted among the members.
+    await expect.poll(() => mark.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('✓ delivered to 2 of 2')
+    expect(await mark.getAttribute('title')).toMatch(/^delivered to 2 of 2 members present: /)
+    web.room.markRead(await atDave)
+    await expect
+      .poll(() => mark.textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`✓✓ read by ${short(web.dave.address)}`)
+    await expectNoSeriousAxeViolations(alice.page, 'room, delivered and read marks')
   })
 })

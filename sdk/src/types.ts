@@ -327,6 +327,8 @@ export interface RoomEvents {
    * `MAX_REPUBLISH_ATTEMPTS` times (`rooms/outgoing-buffer.ts`): they may not have it.
    */
   'message:unacknowledged': CustomEvent<UnacknowledgedMessage>
+  /** A member wallet's device acknowledged one of this device's messages (`Room.delivery`): it holds it. */
+  'message:delivered': CustomEvent<MessageDelivered>
   /** A message later records name (their `deps`) that this device lacks: being fetched, filled or lost. */
   'history:gap': CustomEvent<HistoryGap>
   /** A member started or stopped typing (`signals.ts`); not sent while this device has typing turned off. */
@@ -358,6 +360,25 @@ export interface ReadSignal {
   sentAtMs: number
   /** Read on another device of this wallet: the conversation is read here too. */
   own: boolean
+}
+
+/**
+ * How far one of this device's own room messages got (`rooms/own-deliveries.ts`): "delivered to N of M members
+ * present". Counted in wallets, this one's own devices left out.
+ */
+export interface MessageDelivery {
+  roomId: string
+  id: string
+  /** The other member wallets present when it was sent, and any that came back since and acknowledged it. */
+  present: Address[]
+  /** Those of them a device of which acknowledged it (its presence's `acks`, or a message's `deps`). */
+  delivered: Address[]
+}
+
+/** `message:delivered`: a device of wallet `address` (`peerId`) acknowledged the message, and where it stands now. */
+export interface MessageDelivered extends MessageDelivery {
+  address: Address
+  peerId: string
 }
 
 export interface UnacknowledgedMessage {

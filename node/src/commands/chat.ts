@@ -24,7 +24,7 @@ import {
   roomWrite,
   untilSignal,
 } from './room-client.ts'
-import { printSignals } from './signal-lines.ts'
+import { formatRoomDelivered, printSignals } from './signal-lines.ts'
 
 export interface RoomCreateFlags {
   name: string
@@ -187,6 +187,7 @@ export async function chat(flags: ClientFlags): Promise<void> {
     room.markRead(event.detail.id)
   })
   printSignals(room, false, print)
+  room.addEventListener('message:delivered', ({ detail }) => print(formatRoomDelivered(detail)))
   room.addEventListener('message:undecryptable', ({ detail }) => print(formatUndecryptable(detail, false)))
   room.addEventListener('history:gap', ({ detail }) => {
     const line = formatGap(detail, false)

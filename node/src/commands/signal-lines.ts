@@ -1,8 +1,9 @@
 /**
  * Typing indicators and read receipts as `listen` prints them (`--json`: one object per line), in rooms and DMs
- * alike; `--no-typing` and `--no-receipts` turn them off both ways (`@securechat/sdk/signals`).
+ * alike; `--no-typing` and `--no-receipts` turn them off both ways (`@securechat/sdk/signals`). And how far one's own
+ * room message got, as `chat` prints it.
  */
-import type { ReadSignal, TypingSignal } from '@securechat/sdk/types'
+import type { MessageDelivered, ReadSignal, TypingSignal } from '@securechat/sdk/types'
 import { isoTime } from './cli-format.ts'
 
 export function formatTyping(detail: TypingSignal, json: boolean): string {
@@ -45,4 +46,12 @@ export function printSignals(
 ): void {
   target.addEventListener('typing:changed', ({ detail }) => print(formatTyping(detail, json)))
   target.addEventListener('read:received', ({ detail }) => print(formatRead(detail, json)))
+}
+
+/**
+ * A member's device acknowledged one's own room message (`message:delivered`): `chat` prints each step. Not a
+ * receipt, so `--no-receipts` leaves it (docs/architecture.md, Typing and read receipts).
+ */
+export function formatRoomDelivered(detail: MessageDelivered): string {
+  return `✓ delivered to ${detail.delivered.length} of ${detail.present.length} members present (now ${detail.address}): ${detail.id}`
 }

@@ -26,6 +26,7 @@ function buffer(
 ) {
   const republished: string[] = []
   const given: UnacknowledgedMessage[] = []
+  const acknowledged: string[] = []
   const outgoing = new OutgoingBuffer({
     roomId: 'room',
     firstDelayMs: FIRST_DELAY_MS,
@@ -33,12 +34,13 @@ function buffer(
       republished.push(new TextDecoder().decode(bytes))
     },
     onUnacknowledged: (detail) => given.push(detail),
+    onAcknowledged: (id, member) => acknowledged.push(`${id === idOf(1) ? 1 : id === idOf(2) ? 2 : id} ${member}`),
     log: silentLoggerFactory('securechat:test'),
     ...init,
   })
   const add = (n: number, members: string[]): void =>
     outgoing.add(idOf(n), new TextEncoder().encode(`message ${n}`), members)
-  return { outgoing, republished, given, add }
+  return { outgoing, republished, given, acknowledged, add }
 }
 
 describe('outgoing buffer', () => {
@@ -58,6 +60,19 @@ describe('outgoing buffer', () => {
     expect(outgoing.stats).toEqual({ sent: 2, pending: 0, republished: 0, unacknowledged: 0 })
     await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
     expect(republished).toEqual([])
+  })
+
+  it('behavior: each member that acknowledged a message it was waited for is told once; one forgotten is not', () => {
+    const { outgoing, acknowledged, add } = buffer()
+    add(1, ['a', 'b', 'c'])
+    add(2, ['a'])
+    outgoing.acknowledgeIds('a', [idOf(1)])
+    // Told again (a later presence carries the id too): not news.
+    outgoing.acknowledgeFilter('a', readAckFilter(ackFilterOf([idOf(1), idOf(2)]))!)
+    outgoing.acknowledgeIds('z', [idOf(1)])
+    outgoing.forget('c')
+    outgoing.acknowledgeFilter('b', readAckFilter(ackFilterOf([idOf(1)]))!)
+    expect(acknowledged).toEqual(['1 a', '2 a', '1 b'])
   })
 
   it('behavior: unacknowledged, it is re-published with backoff, then given up with the members that never answered', async () => {

@@ -17,6 +17,8 @@ export interface OutgoingBufferInit {
   republish: (bytes: Uint8Array) => Promise<void>
   /** A message given up: some member never acknowledged it. */
   onUnacknowledged: (detail: UnacknowledgedMessage) => void
+  /** Member `member` (a peer id) acknowledged message `id` it was waited for: what "delivered" counts. */
+  onAcknowledged?: (id: string, member: string) => void
   /** Until the first re-publish; each next one waits twice as long. */
   firstDelayMs: number
   /**
@@ -171,15 +173,21 @@ export class OutgoingBuffer {
   acknowledgeIds(from: string, ids: readonly string[]): void {
     for (const id of ids) {
       const entry = this.#entries.get(id)
-      if (entry !== undefined) this.#acknowledged(entry, from)
+      if (entry?.awaiting.has(from) === true) this.#delivered(entry, from)
     }
   }
 
   /** `from`'s presence carried this filter of what it received lately. */
   acknowledgeFilter(from: string, filter: AckFilter): void {
     for (const entry of this.#entries.values()) {
-      if (entry.awaiting.has(from) && filter.has(entry.id)) this.#acknowledged(entry, from)
+      if (entry.awaiting.has(from) && filter.has(entry.id)) this.#delivered(entry, from)
     }
+  }
+
+  /** `member` holds the entry's message (unlike {@link forget}, which only stops waiting). */
+  #delivered(entry: Entry, member: string): void {
+    this.#acknowledged(entry, member)
+    if (entry.keyRecord === undefined) this.#init.onAcknowledged?.(entry.id, member)
   }
 
   /** A member said it goes, or is gone for good: it is not waited for any more. */

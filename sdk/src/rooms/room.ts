@@ -57,6 +57,7 @@ import type {
   GapSink,
   GapWatcher,
   MessageChange,
+  MessageDelivery,
   MessageEdit,
   MessageState,
   OutgoingStats,
@@ -80,6 +81,7 @@ import type { SignedManifest } from './manifest.ts'
 import { createModerationEvent, type ModerationAction } from './moderation-event.ts'
 import type { ModerationLog, ModerationVerdict } from './moderation-log.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
+import { OwnDeliveries } from './own-deliveries.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
@@ -198,6 +200,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly #position: HistoryPositionKeeper
   /** Own messages until members acknowledge them (`outgoing-buffer.ts`). */
   readonly #outgoing: OutgoingBuffer
+  /** How far each of our messages got, in member wallets (`own-deliveries.ts`). */
+  readonly #deliveries: OwnDeliveries
   /** What this device received lately: its presence acknowledges it (`acks`). */
   readonly #received: ReceivedIds
   /**
@@ -304,10 +308,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         await this.#c.pubsub.publish(this.topic, bytes)
       },
       onUnacknowledged: (detail) => this.safeDispatchEvent('message:unacknowledged', { detail }),
+      onAcknowledged: (id, peerId) => this.#onAcknowledged(id, peerId),
       ...(components.stored === undefined ? {} : { stored: (ids) => components.stored!(this.topic, ids) }),
       log: components.log,
     })
     this.#received = new ReceivedIds()
+    this.#deliveries = new OwnDeliveries({ roomId: init.roomId, self: components.self.verified.address })
     this.#messages = new MessageStates(init.messages === undefined ? {} : { saved: init.messages })
     this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
     components.search?.follow(`room:${init.roomId}`, this.#messages)
@@ -842,10 +848,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#remember(id)
     this.#position.advance(header.lamport, id)
     const recipients = await this.#publishToSomeone(bytes, options)
+    const others = [...this.#members.values()].filter((member) => member.peerId !== this.#c.self.peerId)
+    this.#deliveries.sent(
+      id,
+      others.map((member) => member.address),
+    )
     this.#outgoing.add(
       id,
       bytes,
-      [...this.#members.keys()].filter((peerId) => peerId !== this.#c.self.peerId),
+      others.map((member) => member.peerId),
     )
     await this.#c.drained?.(this.topic, options)
     return withCiphertextHash({ id, sentAtMs: header.sentAtMs, record: bytes, delivery: { recipients } }, ct)
@@ -873,6 +884,23 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** This device's messages and their acknowledgement by the members (`outgoing-buffer.ts`). */
   get outgoing(): OutgoingStats {
     return this.#outgoing.stats
+  }
+
+  /**
+   * How far this device's message `id` got: the member wallets present when it was sent, and those whose device
+   * acknowledged it (`message:delivered` as it changes). Undefined for one this device did not send since it
+   * started, or one of more than `MAX_SENT_KEPT` ago.
+   */
+  delivery(id: string): MessageDelivery | undefined {
+    return this.#deliveries.get(id)
+  }
+
+  #onAcknowledged(id: string, peerId: string): void {
+    const address = (this.#members.get(peerId) ?? this.#absent.get(peerId))?.address
+    if (address === undefined) return
+    const delivery = this.#deliveries.acknowledged(id, address)
+    if (delivery !== undefined)
+      this.safeDispatchEvent('message:delivered', { detail: { ...delivery, address, peerId } })
   }
 
   /** Received messages as they arrive; ends when `signal` aborts or the room stops. */

@@ -31,6 +31,7 @@ import './sc-composer.ts'
 import './sc-conversation-status.ts'
 import './sc-disappear-dialog.ts'
 import { pendingChangeNotes, pendingStatus } from './pending-change-notes.ts'
+import { dmDeliveryMark, roomReceiptMark } from './receipt-marks.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 import { timerNotice } from './timer-notice.ts'
 
@@ -356,6 +357,9 @@ export class ScChatView extends LitElement {
 
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
+  readonly #receiptChanges = new ChangeController<Signals>(this, 'receipts:changed')
+  /** Who read the open conversation up to a message, by its id: set as it renders (`Signals.readers`). */
+  #readers: (messageId: string) => string[] = () => []
   /** The list's scrollTop at its last scroll event: a smaller one is the reader scrolling up. */
   #lastScrollTop = 0
   /** Messages that grow after the list scrolled (anchor marks render in their own update) keep it at the bottom. */
@@ -375,6 +379,7 @@ export class ScChatView extends LitElement {
     }
     this.#sessionChanges.target = this.session
     this.#conversationChanges.target = this.conversations
+    this.#receiptChanges.target = this.signals
     // Unchanged room: a no-op. Called on every update, so a session that signs in later starts checking.
     this.anchoring?.watch(this.conversation)
   }
@@ -421,6 +426,7 @@ export class ScChatView extends LitElement {
     const root = this.thread === undefined ? undefined : history.find((entry) => entry.id === this.thread)
     const thread = root === undefined ? undefined : { root, replies: threads.get(root.id) ?? [] }
     const mentionables = mentionCandidates(view, history, session.address ?? '')
+    this.#readers = this.signals?.readers(this.conversation, history) ?? (() => [])
     return html`
       <header>
         <div>
@@ -531,7 +537,7 @@ export class ScChatView extends LitElement {
     const open = this.open?.at === at ? this.open.what : undefined
     const mentioned = mentionsMe(entry, this.session?.address ?? '')
     return html`<li class=${entry.mine ? 'mine' : mentioned ? 'mentioned' : ''} data-message-id=${entry.id}>
-      ${who}${mentionedMark(mentioned)}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${deliveryMark(entry)}
+      ${who}${mentionedMark(mentioned)}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${this.#receiptMark(entry)}
       ${open === 'edit' ? this.#editForm(at, entry) : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
       ${reactionChips(state?.reactions ?? [], this.session?.address ?? '', (emoji, mine) => this.#react(entry.id, emoji, mine))}
       ${pendingChangeNotes(this.conversations?.pendingChanges(this.conversation).filter((p) => p.change.target === entry.id) ?? [], this.session?.network === 'online', (id) => this.conversations?.sendProblem(id))}
@@ -710,6 +716,15 @@ export class ScChatView extends LitElement {
     </li>`
   }
 
+  /** One's own message: a DM's delivery per device, a room's delivery to the members and who read it. */
+  #receiptMark(entry: ChatEntry) {
+    if (!entry.mine) return ''
+    if (this.conversations?.get(this.conversation)?.kind !== 'room') return dmDeliveryMark(entry)
+    const self = this.session?.address?.toLowerCase()
+    const readers = this.#readers(entry.id).filter((address) => address.toLowerCase() !== self)
+    return roomReceiptMark(this.signals?.delivery(this.conversation, entry.id), readers)
+  }
+
   #anchorMark(entry: ChatEntry) {
     if (entry.anchor === undefined) return ''
     return html`<sc-anchor-mark .anchor=${entry.anchor} messageId=${entry.id}></sc-anchor-mark>`
@@ -791,22 +806,6 @@ export class ScChatView extends LitElement {
 /** Where a message is shown: `room` (the conversation) or `thread`, and which. */
 function placeOf(id: string, place: 'room' | 'thread'): string {
   return `${place} ${id}`
-}
-
-/**
- * A sent DM's ` · sent` or ` · delivered` (once any of the other wallet's devices sent its receipt), with each
- * device in the title: "delivered to 1 of 2 devices".
- */
-function deliveryMark(entry: ChatEntry) {
-  const devices = entry.delivery
-  if (devices === undefined || devices.length === 0) return ''
-  const delivered = devices.filter((d) => d.status === 'delivered').length
-  const failed = devices.filter((d) => d.status === 'failed').length
-  const title = [
-    `delivered to ${delivered} of ${devices.length} device${devices.length === 1 ? '' : 's'}`,
-    ...(failed === 0 ? [] : [`not sent to ${failed}`]),
-  ].join('; ')
-  return html`<span class="meta"> · <span data-testid="delivery" title=${title}>${delivered > 0 ? 'delivered' : 'sent'}</span></span>`
 }
 
 /** The history with each gap line before the message that named it; one whose message is not shown, last. */

@@ -1,7 +1,7 @@
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { TYPING_SHOWN_MS } from '@securechat/sdk/constants'
 import type { Room } from '@securechat/sdk/rooms'
-import type { ReadSignal, TypingSignal } from '@securechat/sdk/types'
+import type { MessageDelivery, ReadSignal, TypingSignal } from '@securechat/sdk/types'
 import { z } from 'zod'
 import type { Conversations } from './conversations.ts'
 import type { ChatEntry } from './history-store.ts'
@@ -11,7 +11,12 @@ import type { SessionPart, SignedIn } from './session.ts'
  * Read receipts and typing indicators (docs/web-app.md, Receipts and typing): who is typing in each conversation
  * (each shown until `TYPING_SHOWN_MS` after their last record, or their "stopped"), how far each member read, and
  * this device's own reading and typing told through the sdk. Read on another device of this wallet, a conversation
- * is read here too. Dispatches `signals:changed` when what it shows changed.
+ * is read here too. Dispatches `signals:changed` when what it shows changed, and `receipts:changed` too when a read
+ * position or a delivery of one's own room message did (the marks under messages follow that one, not typing).
+ *
+ * "Delivered" (a room's `Room.delivery`, a DM's status per device) is not a receipt and shows with receipts off too:
+ * it is the protocol's acknowledgement, which members send whatever they chose (docs/architecture.md, Typing and read
+ * receipts).
  *
  * The two settings are in the vault, never localStorage; off is off both ways (the sdk neither sends nor shows).
  */
@@ -61,7 +66,7 @@ export class Signals extends EventTarget implements SessionPart {
     this.#signedIn = signedIn
     this.#settings = (await signedIn.vault.getJson(SETTINGS, settingsSchema).catch(() => undefined)) ?? { ...DEFAULTS }
     signedIn.client.setSignalSettings(this.#settings)
-    this.#changed()
+    this.#changed(true)
   }
 
   async connected(client: SecureChatClient): Promise<void> {
@@ -90,7 +95,7 @@ export class Signals extends EventTarget implements SessionPart {
     this.#client = undefined
     this.#signedIn = undefined
     this.#settings = { ...DEFAULTS }
-    this.#changed()
+    this.#changed(true)
   }
 
   /** Turns receipts or typing on or off on this device, both ways, and keeps the choice in the vault. */
@@ -99,7 +104,7 @@ export class Signals extends EventTarget implements SessionPart {
     this.#signedIn?.client.setSignalSettings(this.#settings)
     if (!this.#settings.typing) this.#typing.clear()
     if (!this.#settings.receipts) this.#reads.clear()
-    this.#changed()
+    this.#changed(true)
     await this.#signedIn?.vault.putJson(SETTINGS, this.#settings)
   }
 
@@ -111,10 +116,27 @@ export class Signals extends EventTarget implements SessionPart {
 
   /** The other wallets that read conversation `id` up to `entry` or past it (its history as shown). */
   seenBy(id: string, entry: ChatEntry, history: ChatEntry[]): string[] {
-    const at = history.indexOf(entry)
+    return this.readers(id, history)(entry.id)
+  }
+
+  /**
+   * Who read conversation `id` up to each message of `history` or past it, by message id: the history is walked once
+   * for every mark under it.
+   */
+  readers(id: string, history: readonly ChatEntry[]): (messageId: string) => string[] {
     const reads = this.#reads.get(id)
-    if (at === -1 || reads === undefined) return []
-    return [...reads].filter(([, upTo]) => history.findIndex((e) => e.id === upTo) >= at).map(([address]) => address)
+    if (reads === undefined || reads.size === 0) return () => []
+    const indexOf = new Map(history.map((entry, index) => [entry.id, index]))
+    const positions = [...reads].map(([address, upTo]) => ({ address, at: indexOf.get(upTo) ?? -1 }))
+    return (messageId) => {
+      const at = indexOf.get(messageId)
+      return at === undefined ? [] : positions.filter((read) => read.at >= at).map((read) => read.address)
+    }
+  }
+
+  /** How far this device's message `messageId` of room `id` got (`Room.delivery`); undefined in a DM. */
+  delivery(id: string, messageId: string): MessageDelivery | undefined {
+    return this.#client?.rooms.find((room) => room.id === id)?.delivery(messageId)
   }
 
   /** The person's composer in conversation `id` holds `text` (empty: cleared or sent). */
@@ -149,6 +171,7 @@ export class Signals extends EventTarget implements SessionPart {
       this.#watched.add(room)
       room.addEventListener('typing:changed', (event) => this.#onTyping(event.detail))
       room.addEventListener('read:received', (event) => this.#onRead(event.detail))
+      room.addEventListener('message:delivered', () => this.#changed(true))
       // What the room heard before this watched it (a catch-up that ran as it was joined).
       for (const read of room.readPositions()) this.#onRead(read)
     }
@@ -184,7 +207,7 @@ export class Signals extends EventTarget implements SessionPart {
     const reads = this.#reads.get(id) ?? new Map<string, string>()
     reads.set(signal.reader, signal.upTo)
     this.#reads.set(id, reads)
-    this.#changed()
+    this.#changed(true)
   }
 
   #applyOwnPending(): void {
@@ -195,7 +218,9 @@ export class Signals extends EventTarget implements SessionPart {
     }
   }
 
-  #changed(): void {
+  /** `receipts`: a read position or a delivery changed too. */
+  #changed(receipts = false): void {
     this.dispatchEvent(new Event('signals:changed'))
+    if (receipts) this.dispatchEvent(new Event('receipts:changed'))
   }
 }
