@@ -58,6 +58,8 @@ export interface TestWallet {
   readonly transactions: string[]
   /** From now on, answer `eth_sendTransaction` as a user who clicks Reject would (EIP-1193 error 4001), or stop. */
   rejectTransactions(reject: boolean): void
+  /** From now on, answer `personal_sign` as a user who clicks Reject would (EIP-1193 error 4001), or stop. */
+  rejectSignatures(reject: boolean): void
   /** Emits an EIP-1193 event in the page (`accountsChanged`, `chainChanged`). */
   emit(page: Page, event: string, value: unknown): Promise<void>
 }
@@ -75,6 +77,7 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
   const requests: string[] = []
   const transactions: string[] = []
   let rejectTransactions = false
+  let rejectSignatures = false
   await context.exposeBinding('__securechatTestWallet', async (_source, method: string, params: unknown[]) => {
     requests.push(method)
     switch (method) {
@@ -86,6 +89,7 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
       case 'personal_sign': {
         const [message, account] = params as [string, string]
         if (account.toLowerCase() !== wallet.address.toLowerCase()) throw new Error('unknown account')
+        if (rejectSignatures) return { [RPC_ERROR]: { code: 4001, message: 'User rejected the request.' } }
         return wallet.signMessage(getBytes(message))
       }
       case 'wallet_switchEthereumChain':
@@ -150,6 +154,9 @@ export async function injectWallet(context: BrowserContext, wallet: Wallet, chai
     transactions,
     rejectTransactions: (reject) => {
       rejectTransactions = reject
+    },
+    rejectSignatures: (reject) => {
+      rejectSignatures = reject
     },
     signatures: () => requests.filter((m) => m === 'personal_sign').length,
     emit: (page, event, value) =>

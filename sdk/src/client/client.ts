@@ -626,6 +626,20 @@ export class SecureChatClient {
 
   /** Leaves a room (its members rotate their keys) and forgets it and its sender keys in the vault. */
   async leaveRoom(roomId: string): Promise<void> {
+    await this.#dropRoom(roomId, { forever: true })
+    this.#search?.forget(`room:${roomId}`)
+    if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
+  }
+
+  /**
+   * Stops a room without forgetting it: its place, keys and messages stay in the vault. A member a moderator kicked
+   * stops announcing itself (its next presence would take it back in); `joinRoom` with the invite rejoins.
+   */
+  async stopRoom(roomId: string): Promise<void> {
+    await this.#dropRoom(roomId, {})
+  }
+
+  async #dropRoom(roomId: string, options: { forever?: boolean }): Promise<void> {
     const room = this.#rooms.get(roomId)
     this.#rooms.delete(roomId)
     this.#joinSinks.delete(roomId)
@@ -634,9 +648,7 @@ export class SecureChatClient {
       this.#tierPaces.get(room.topic)?.stop()
       this.#tierPaces.delete(room.topic)
     }
-    await room?.stop({ forever: true })
-    this.#search?.forget(`room:${roomId}`)
-    if (this.#init.vault !== undefined) await forgetRoom(this.#init.vault, roomId)
+    await room?.stop(options)
   }
 
   /** In a gated room whose rule has rate tiers, this device publishes at its tier's pace (`tier-pacing.ts`). */

@@ -63,6 +63,21 @@ describe('ModerationLog', () => {
     expect(log.head).toBe(moderationEventHash(kick))
   })
 
+  it('behavior: refusal says what a role may do now, by the rule a new event is judged by', async () => {
+    const log = newLog()
+    expect(log.refusal(owner.address, 'mod-add', mod1.address)).toBeUndefined()
+    expect(log.refusal(member.address, 'kick', spammer.address)).toBe(
+      `kick needs a moderator; ${member.address} is a member`,
+    )
+    await act(log, owner, 'mod-add', mod1)
+    expect(log.refusal(mod1.address.toLowerCase(), 'ban', spammer.address)).toBeUndefined()
+    expect(log.refusal(mod1.address, 'owner-transfer', spammer.address)).toContain('needs the owner')
+    expect(log.refusal(mod1.address, 'kick', owner.address)).toBe('a moderator cannot kick a owner')
+    expect(log.refusal(mod1.address, 'unban', spammer.address)).toBe(`${spammer.address} is not banned`)
+    await act(log, mod1, 'ban', spammer)
+    expect(log.refusal(mod1.address, 'unban', spammer.address)).toBeUndefined()
+  })
+
   it('behavior: refuses, with the reason, a plain member, another room, a bad signature, a junk event and a moderator acting on a moderator', async () => {
     const log = newLog()
     await act(log, owner, 'mod-add', mod1)

@@ -127,6 +127,14 @@ export class ModerationLog {
     return roleIn(this.#state, normalAddress(address))
   }
 
+  /**
+   * Why `author` may not take `action` on `target` now, or undefined when it may: the rule the log judges a new event
+   * by, so an app offers only the actions a role allows (and says why not) without a copy of it.
+   */
+  refusal(author: string, action: ModerationEvent['action'], target: string): string | undefined {
+    return judge(this.#state, { action, author: normalAddress(author), target: normalAddress(target) })
+  }
+
   isBanned(address: string): boolean {
     return this.#state.banned.size > 0 && this.#state.banned.has(normalAddress(address))
   }

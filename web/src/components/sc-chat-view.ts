@@ -11,7 +11,7 @@ import {
   sessionContext,
   signalsContext,
 } from '../state/context.ts'
-import type { Conversations, GapLine } from '../state/conversations.ts'
+import type { Conversations, ConversationView, GapLine } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
 import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
@@ -26,6 +26,7 @@ import { mentionedMark, mentionStyles } from './mention-marks.ts'
 import { messageBody } from './message-body.ts'
 import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
 import { revealMessage } from './reveal-message.ts'
+import { roleLine, sanctionNotice } from './sanction-notice.ts'
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-conversation-status.ts'
@@ -66,7 +67,8 @@ export class ScChatView extends LitElement {
       h2 {
         margin: 0;
       }
-      .requirement {
+      .requirement,
+      .role-line {
         display: block;
       }
       .actions {
@@ -437,6 +439,7 @@ export class ScChatView extends LitElement {
               : ''
           }
           ${requirement === undefined ? '' : html`<span class="meta requirement" data-testid="requirement" title=${requirement}>${requirement}</span>`}
+          ${isRoom ? roleLine(conversations.roleIn(view.id)) : ''}
         </div>
         <div class="actions">
           ${isRoom ? html`<sc-room-details .room=${view.id} .name=${view.name} ?joined=${view.state === 'joined'}></sc-room-details>` : ''}
@@ -446,7 +449,7 @@ export class ScChatView extends LitElement {
       </header>
       <div class=${thread === undefined ? 'body' : 'body with-thread'}>
         <div class="room">
-        ${this.#stateNotice(view.state, view.problem, session.network)}
+        ${this.#stateNotice(view, session.network)}
         ${
           view.catchingUp === undefined
             ? ''
@@ -495,7 +498,9 @@ export class ScChatView extends LitElement {
     return `${shortAddress(member.address)}${direct ? ' (direct)' : ''}`
   }
 
-  #stateNotice(state: string, problem: string | undefined, network: string) {
+  #stateNotice(view: ConversationView, network: string) {
+    const { state, problem } = view
+    if (state === 'banned' || state === 'removed') return sanctionNotice(view, this.#rejoinRoom)
     if (state === 'not-eligible') {
       return html`<div class="state" role="status" data-testid="not-eligible"><strong>You are not eligible for this room.</strong> ${problem ?? ''}</div>`
     }
@@ -729,6 +734,8 @@ export class ScChatView extends LitElement {
     if (entry.anchor === undefined) return ''
     return html`<sc-anchor-mark .anchor=${entry.anchor} messageId=${entry.id}></sc-anchor-mark>`
   }
+
+  readonly #rejoinRoom = (): Promise<void> => this.#act(() => this.conversations!.rejoin(this.conversation))
 
   /** The composer's: the message goes to the outbox; why it could not is said under the composer. */
   readonly #send = async (text: string): Promise<void> => {

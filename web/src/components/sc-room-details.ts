@@ -1,24 +1,46 @@
 import { consume } from '@lit/context'
-import { describeRole, type MemberListEntry, memberList, type Room } from '@securechat/sdk/rooms'
+import { describeRole, type MemberListEntry, type ModerationAction, memberList, type Room } from '@securechat/sdk/rooms'
 import { css, html, LitElement, type PropertyValues } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
 import type { Anchoring } from '../state/anchoring.ts'
 import { anchoringContext, ChangeController, sessionContext } from '../state/context.ts'
+import {
+  ACTION_LABELS,
+  actionsOn,
+  consequence,
+  DESTRUCTIVE_ACTIONS,
+  type LogLine,
+  logLines,
+  moderate,
+  moderationFailure,
+} from '../state/moderation.ts'
 import type { Session } from '../state/session.ts'
 import { dateTime, isoDateTime, shortTime } from './format-time.ts'
+import { moderationLogList, moderationLogStyles } from './moderation-log-list.ts'
 import './sc-anchor-action.ts'
+import type { ScConfirmDialog } from './sc-confirm-dialog.ts'
+import './sc-confirm-dialog.ts'
 import { baseStyles, shortAddress } from './styles.ts'
+
+/** What a confirmation asks before each destructive action. */
+const QUESTIONS: Partial<Record<ModerationAction, (who: string, room: string) => string>> = {
+  kick: (who, room) => `Remove ${who} from # ${room}?`,
+  ban: (who, room) => `Ban ${who} from # ${room}?`,
+  'owner-transfer': (who, room) => `Make ${who} the owner of # ${room}?`,
+}
 
 /**
  * A room's details, a dialog its header's "Members" button opens: who is in the room — here now or away, their roles
- * and when each was last seen (`memberList` in the sdk), kept current while open as members come and go — and,
- * for a wallet that can anchor, "Anchor recent messages": an action that costs a transaction, kept here rather than
+ * and when each was last seen (`memberList` in the sdk), kept current while open as members come and go — with the
+ * moderation actions the reader's role allows on each (destructive ones asked first; the wallet signs each), the
+ * banned wallets, the room's moderation log newest first, and, for a wallet that can anchor, "Anchor recent messages": an action that costs a transaction, kept here rather than
  * beside "Leave room".
  */
 @customElement('sc-room-details')
 export class ScRoomDetails extends LitElement {
   static override styles = [
     baseStyles,
+    moderationLogStyles,
     css`
       :host {
         display: contents;
@@ -81,6 +103,22 @@ export class ScRoomDetails extends LitElement {
       .seen {
         justify-self: end;
       }
+      .mod-actions {
+        grid-column: 1 / -1;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        margin-top: 0.5rem;
+      }
+      .mod-actions button {
+        min-height: 36px;
+        padding: 0 0.75rem;
+        font-size: 0.875rem;
+      }
+      .outcome {
+        margin: 0.5rem 0 0;
+        font-size: 0.875rem;
+      }
       .audit p {
         margin: 0 0 0.5rem;
         font-size: 0.875rem;
@@ -125,7 +163,16 @@ export class ScRoomDetails extends LitElement {
   @property({ type: Boolean }) joined = false
 
   @state() private entries: MemberListEntry[] = []
+  /** The moderation log, newest first; the banned wallets; the actions the reader may take on each member. */
+  @state() private log: LogLine[] = []
+  @state() private banned: string[] = []
+  @state() private actions = new Map<string, ModerationAction[]>()
+  /** An action waiting for the wallet: the buttons wait too. */
+  @state() private busy = false
+  /** What the last action did, or why it did not. */
+  @state() private outcome: { text: string; error: boolean } | undefined
   @query('dialog') private dialog: HTMLDialogElement | undefined
+  @query('sc-confirm-dialog') private confirmation: ScConfirmDialog | undefined
 
   readonly #anchoringChanges = new ChangeController<Anchoring>(this, 'anchoring:changed')
   /** The room whose member events this panel follows while open. */
@@ -154,6 +201,21 @@ export class ScRoomDetails extends LitElement {
           <ul data-testid="member-list">
             ${this.entries.map((entry) => this.#member(entry, entry.address.toLowerCase() === self))}
           </ul>
+          ${this.#outcome()}
+        </section>
+        ${
+          this.banned.length === 0
+            ? ''
+            : html`<section aria-labelledby="banned-title">
+                <h4 id="banned-title">Banned</h4>
+                <ul data-testid="banned-list">
+                  ${this.banned.map((address) => this.#bannedWallet(address))}
+                </ul>
+              </section>`
+        }
+        <section aria-labelledby="log-title">
+          <h4 id="log-title">Moderation log</h4>
+          ${moderationLogList(this.log)}
         </section>
         ${
           canAnchor
@@ -168,6 +230,7 @@ export class ScRoomDetails extends LitElement {
             : ''
         }
         <button class="secondary close" @click=${this.#close}>Close</button>
+        <sc-confirm-dialog></sc-confirm-dialog>
       </dialog>
     `
   }
@@ -183,10 +246,69 @@ export class ScRoomDetails extends LitElement {
           ? 'here now'
           : html`last seen <time datetime=${isoDateTime(entry.lastSeenMs)} title=${dateTime(entry.lastSeenMs)}>${shortTime(entry.lastSeenMs)}</time>`
       }</span>
+      ${this.#actionButtons(entry.address, this.actions.get(entry.address.toLowerCase()) ?? [])}
     </li>`
   }
 
+  #bannedWallet(address: string) {
+    const self = this.session?.address ?? ''
+    const room = this.#roomNow()
+    const canUnban = room !== undefined && room.moderation.refusal(self, 'unban', address) === undefined
+    return html`<li data-testid="banned" data-address=${address}>
+      <span class="who" title=${address}>${shortAddress(address)}</span>
+      ${this.#actionButtons(address, canUnban ? ['unban'] : [])}
+    </li>`
+  }
+
+  /** The actions on `address`, each named with it for a screen reader ("Ban 0x12…ab"). */
+  #actionButtons(address: string, actions: readonly ModerationAction[]) {
+    if (actions.length === 0) return ''
+    return html`<div class="mod-actions" role="group" aria-label=${`Moderate ${shortAddress(address)}`}>
+      ${actions.map(
+        (action) =>
+          html`<button class="secondary" ?disabled=${this.busy} data-action=${action} @click=${() => this.#moderate(action, address)}>
+            ${ACTION_LABELS[action]}<span class="visually-hidden"> ${shortAddress(address)}</span>
+          </button>`,
+      )}
+    </div>`
+  }
+
+  #outcome() {
+    const outcome = this.outcome
+    if (outcome === undefined) return ''
+    return outcome.error
+      ? html`<p class="outcome error" role="alert" data-testid="moderation-outcome">${outcome.text}</p>`
+      : html`<p class="outcome" role="status" data-testid="moderation-outcome">${outcome.text}</p>`
+  }
+
+  /** Asks first when the action takes something away, then has the wallet sign it; says what came of it. */
+  async #moderate(action: ModerationAction, target: string): Promise<void> {
+    const room = this.#roomNow()
+    const signedIn = this.session?.signedIn
+    if (room === undefined || signedIn === undefined || this.busy) return
+    const question = QUESTIONS[action]
+    if (DESTRUCTIVE_ACTIONS.has(action) && question !== undefined) {
+      const confirmed = await this.confirmation?.ask({
+        title: question(shortAddress(target), this.name),
+        body: `${consequence(action, target, this.name)} Your wallet signs this, and the room's moderation log keeps it for every member to see.`,
+        confirm: ACTION_LABELS[action],
+      })
+      if (confirmed !== true) return
+    }
+    this.busy = true
+    this.outcome = { text: 'Waiting for your wallet to sign…', error: false }
+    try {
+      this.outcome = { text: await moderate(signedIn, room, action, target), error: false }
+    } catch (err) {
+      this.outcome = { text: moderationFailure(err, action, target), error: true }
+    } finally {
+      this.busy = false
+    }
+    await this.#load()
+  }
+
   async #open(): Promise<void> {
+    this.outcome = undefined
     this.#watch()
     await this.#load()
     this.dialog?.showModal()
@@ -204,11 +326,13 @@ export class ScRoomDetails extends LitElement {
     this.#watched = room
     room.addEventListener('member:joined', this.#refresh)
     room.addEventListener('member:left', this.#refresh)
+    room.addEventListener('moderation:changed', this.#refresh)
   }
 
   readonly #unwatch = (): void => {
     this.#watched?.removeEventListener('member:joined', this.#refresh)
     this.#watched?.removeEventListener('member:left', this.#refresh)
+    this.#watched?.removeEventListener('moderation:changed', this.#refresh)
     this.#watched = undefined
   }
 
@@ -220,9 +344,17 @@ export class ScRoomDetails extends LitElement {
     const room = this.#roomNow()
     if (room === undefined) {
       this.entries = []
+      this.log = []
+      this.banned = []
       return
     }
-    this.entries = await memberList(room, { gates: this.session?.client?.gates })
+    const entries = await memberList(room, { gates: this.session?.client?.gates })
+    const self = this.session?.address ?? ''
+    const log = room.moderation
+    this.entries = entries
+    this.actions = new Map(entries.map((entry) => [entry.address.toLowerCase(), actionsOn(log, self, entry.address)]))
+    this.banned = [...log.state.banned]
+    this.log = logLines(log.entries())
   }
 }
 

@@ -1,7 +1,7 @@
 import type { SecureChatClient } from '@securechat/sdk/client'
 import { NotEligibleError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
-import { decodeInvite, encodeInvite, type Room } from '@securechat/sdk/rooms'
+import { decodeInvite, encodeInvite, type ModerationRole, type Room } from '@securechat/sdk/rooms'
 import type {
   DirectMessage,
   DmDelivered,
@@ -15,6 +15,7 @@ import type {
   MessageUpdate,
   RoomMember,
   RoomMessage,
+  RoomModerationChange,
   UndecryptableMessage,
 } from '@securechat/sdk/types'
 import { getAddress } from 'ethers'
@@ -46,10 +47,13 @@ export interface ConversationView {
   unread: number
   /**
    * `joining`: waiting for the network (a DM too: it sends once a relay answers); `not-eligible`: the wallet
-   * fails the room's token gate (`problem` says what it needs).
+   * fails the room's token gate (`problem` says what it needs); `banned`: the room's moderation log bans this
+   * wallet (the room still runs, to see an unban); `removed`: a moderator kicked it, and the room is stopped until
+   * it rejoins ({@link Conversations.rejoin}). `sanction` says who did it and when.
    */
-  state: 'joining' | 'joined' | 'not-eligible' | 'error'
+  state: 'joining' | 'joined' | 'not-eligible' | 'error' | 'banned' | 'removed'
   problem: string | undefined
+  sanction: Sanction | undefined
   members: RoomMember[]
   /**
    * A catch-up from the relays' stores is running: `delivered` of `fetched` messages shown so far (`fetched` is
@@ -59,6 +63,9 @@ export interface ConversationView {
 }
 
 export type CatchingUp = { delivered: number; fetched: number | undefined }
+
+/** Who banned or removed this wallet from a room, and when (the moderation event's author and time). */
+export type Sanction = { by: string; atMs: number }
 
 /**
  * Messages of a conversation that later ones named and this device lacks (the sdk's `history:gap`), shown as one
@@ -144,6 +151,8 @@ export class Conversations extends EventTarget implements SessionPart {
    */
   readonly #requirements = new Map<string, string | null>()
   #detach: Array<() => void> = []
+  /** When this device last (re)joined each room: a kick signed before it was undone by the presence sent since. */
+  readonly #joinedAtMs = new Map<string, number>()
   /**
    * The sdk's state of each message shown, asked for once (every render shows them all, a catch-up renders
    * hundreds of times) and replaced by each `message:updated`; `null`: the sdk did not have it when asked.
@@ -214,22 +223,26 @@ export class Conversations extends EventTarget implements SessionPart {
       store.lastOpen().catch(() => undefined),
     ])
 
-    const readMarks = new Map(saved.map((conversation) => [conversation.id, conversation.lastReadMs]))
+    const savedById = new Map(saved.map((conversation) => [conversation.id, conversation]))
     const views: ConversationView[] = [
-      ...rooms.map(
-        (room): ConversationView => ({
+      ...rooms.map((room): ConversationView => {
+        const kept = savedById.get(room.roomId)
+        const removed = kept?.kind === 'room' ? kept.removed : undefined
+        return {
           kind: 'room',
           id: room.roomId,
           name: room.name,
           invite: encodeInvite({ manifest: room.manifest, relays: room.relays }),
-          lastReadMs: readMarks.get(room.roomId) ?? room.joinedAtMs,
+          lastReadMs: kept?.lastReadMs ?? room.joinedAtMs,
           unread: 0,
-          state: 'joining',
+          // Removed by a moderator: not joined again at start (its presence would take it back in) until it rejoins.
+          state: removed === undefined ? 'joining' : 'removed',
           problem: undefined,
+          sanction: removed,
           members: [],
           catchingUp: undefined,
-        }),
-      ),
+        }
+      }),
       ...saved.flatMap((conversation): ConversationView[] =>
         conversation.kind === 'dm'
           ? [dmView(conversation.id, conversation.name, conversation.lastReadMs, undefined)]
@@ -293,6 +306,7 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#retryTimer = undefined
     this.#views.clear()
     this.#requirements.clear()
+    this.#joinedAtMs.clear()
     this.#states.clear()
     this.#history.clear()
     this.#changed()
@@ -335,6 +349,7 @@ export class Conversations extends EventTarget implements SessionPart {
         unread: 0,
         state: 'not-eligible',
         problem: notEligibleSentence(inviteSummary(invite)?.gate, err.message),
+        sanction: undefined,
         members: [],
         catchingUp: undefined,
       })
@@ -429,6 +444,8 @@ export class Conversations extends EventTarget implements SessionPart {
     const view = this.#views.get(id)
     const outbox = this.#outbox
     if (view === undefined || outbox === undefined) throw new Error('no such conversation')
+    if (view.state === 'banned') throw new Error('you are banned from this room: nothing you send reaches it')
+    if (view.state === 'removed') throw new Error('a moderator removed you from this room: rejoin it to write')
     if (view.state === 'not-eligible' || view.state === 'error') throw new Error(view.problem ?? 'cannot send here')
     await outbox.add(id, text, parentId)
     this.#changed()
@@ -723,6 +740,65 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /** Joins again a room a moderator removed this wallet from (it may, if it still passes the room's gate). */
+  async rejoin(id: string): Promise<void> {
+    const view = this.#views.get(id)
+    const client = this.#requireClient()
+    if (view === undefined || view.state !== 'removed') return
+    view.state = 'joining'
+    view.sanction = undefined
+    this.#changed()
+    await this.#rejoin(client, view)
+    await this.#saveIndex()
+    this.#changed()
+  }
+
+  /** The signed-in wallet's role in room `id` as its moderation log says; undefined for a room not running here. */
+  roleIn(id: string): ModerationRole | undefined {
+    const self = this.#signedIn?.address
+    const room = this.#client?.rooms.find((r) => r.id === id)
+    return self === undefined || room === undefined ? undefined : room.moderation.roleOf(self)
+  }
+
+  /**
+   * A moderation event kept in `room`: this wallet's standing follows the log. A ban shows as `banned` (and an unban
+   * lifts it); a kick signed after this device (re)joined stops the room, shown as `removed` until it rejoins — a
+   * kick from before was undone by the presence this device sent since.
+   */
+  #onModeration(room: Room, verdict: RoomModerationChange): void {
+    const view = this.#views.get(room.id)
+    const self = this.#signedIn?.address
+    if (view === undefined || self === undefined) return
+    this.#followBan(room, view, self)
+    if (verdict.status === 'applied') {
+      const { action, target, author, atMs } = verdict.event
+      const joinedAtMs = this.#joinedAtMs.get(room.id) ?? 0
+      if (action === 'kick' && sameAddress(target, self) && atMs >= joinedAtMs && view.state !== 'banned') {
+        view.state = 'removed'
+        view.sanction = { by: author, atMs }
+        void this.#client?.stopRoom(room.id)
+        void this.#saveIndex()
+      }
+    }
+    this.#changed()
+  }
+
+  /** `banned` while the log bans this wallet, with who did it; back to `joined` once unbanned. */
+  #followBan(room: Room, view: ConversationView, self: string): void {
+    const log = room.moderation
+    if (log.isBanned(self)) {
+      const ban = log
+        .entries()
+        .findLast((entry) => entry.applied && entry.event.action === 'ban' && sameAddress(entry.event.target, self))
+      view.state = 'banned'
+      view.sanction = ban === undefined ? undefined : { by: ban.event.author, atMs: ban.event.atMs }
+    } else if (view.state === 'banned') {
+      view.state = 'joined'
+      view.sanction = undefined
+      this.#flush()
+    }
+  }
+
   async #rejoin(client: SecureChatClient, view: ConversationView): Promise<void> {
     if (view.invite === undefined) return
     try {
@@ -767,6 +843,7 @@ export class Conversations extends EventTarget implements SessionPart {
       unread: 0,
       state: 'joined',
       problem: undefined,
+      sanction: undefined,
       members: room.members(),
       catchingUp: undefined,
     })
@@ -778,6 +855,7 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   #watchRoom(room: Room): void {
+    this.#joinedAtMs.set(room.id, Date.now())
     const onMessage = (event: CustomEvent<RoomMessage>): void => {
       const m = event.detail
       this.#append(
@@ -841,8 +919,11 @@ export class Conversations extends EventTarget implements SessionPart {
       if (view === undefined) return
       view.state = event.detail.eligible ? 'joined' : 'not-eligible'
       view.problem = event.detail.eligible ? undefined : notEligibleSentence(gateOf(view), event.detail.reason)
+      const self = this.#signedIn?.address
+      if (self !== undefined) this.#followBan(room, view, self)
       this.#changed()
     })
+    room.addEventListener('moderation:changed', (event) => this.#onModeration(room, event.detail))
     onMembers()
   }
 
@@ -967,7 +1048,14 @@ export class Conversations extends EventTarget implements SessionPart {
       if (view.id.startsWith(PENDING_PREFIX)) return []
       return view.kind === 'dm'
         ? [{ kind: 'dm', id: view.id, name: view.name, lastReadMs: view.lastReadMs }]
-        : [{ kind: 'room', id: view.id, lastReadMs: view.lastReadMs }]
+        : [
+            {
+              kind: 'room',
+              id: view.id,
+              lastReadMs: view.lastReadMs,
+              ...(view.state === 'removed' && view.sanction !== undefined ? { removed: view.sanction } : {}),
+            },
+          ]
     })
     await store?.saveConversations(saved)
   }
@@ -1036,7 +1124,12 @@ function dmView(id: string, name: string, lastReadMs: number, catchingUp: Catchi
     unread: 0,
     state: 'joining',
     problem: undefined,
+    sanction: undefined,
     members: [],
     catchingUp,
   }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
 }

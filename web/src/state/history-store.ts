@@ -76,7 +76,13 @@ export type DeviceDelivery = NonNullable<ChatEntry['delivery']>[number]
  * longer has is dropped. (Entries of older versions named a room's invite and name too: read, and not kept.)
  */
 const conversationSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('room'), id: z.string(), lastReadMs: z.number() }),
+  z.object({
+    kind: z.literal('room'),
+    id: z.string(),
+    lastReadMs: z.number(),
+    /** A moderator removed (kicked) this wallet: the room stays stopped until it rejoins. */
+    removed: z.object({ by: z.string(), atMs: z.number() }).optional(),
+  }),
   z.object({ kind: z.literal('dm'), id: z.string(), name: z.string(), lastReadMs: z.number() }),
 ])
 export type SavedConversation = z.infer<typeof conversationSchema>

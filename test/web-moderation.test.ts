@@ -1,0 +1,213 @@
+/**
+ * Moderation in the web app, in Debian's Chromium against a real relay and a Hardhat chain, with real SIWE and the
+ * test wallet signing every event: alice creates a room (she owns it) and bob joins. Alice's member list offers her
+ * the owner's actions on bob and bob none on her; a signature refused in the wallet is said, with what to do; alice
+ * bans bob from the list after a confirmation that says what a ban does — bob's page says he is banned and its
+ * composer is off, alice's log lists the ban — and unbans him, and he writes again; she makes him a moderator (his
+ * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back. Axe
+ * scans of the member list with its actions, the confirmation and the log.
+ */
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
+import { type AppPage, cspViolations, screenshot, sendMessage, shownMessage } from './helpers/browser.ts'
+import { startWebStack, type WebStack } from './helpers/web-stack.ts'
+
+/** Deliveries cross a relay, then WebRTC; generous for a loaded 2-core machine, never a speed check. */
+const UI_TIMEOUT_MS = 30_000
+const ROOM = 'moderated'
+
+let web: WebStack
+let alice: AppPage
+let bob: AppPage
+let aliceAddress: string
+let bobAddress: string
+
+beforeAll(async () => {
+  web = await startWebStack('web-moderation')
+  aliceAddress = web.chain.accounts[1]!.address
+  bobAddress = web.chain.accounts[2]!.address
+}, 120_000)
+
+afterAll(() => web?.stop())
+
+/** An address as the app shortens it. */
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`
+}
+
+const details = (page: Page) => page.getByRole('dialog', { name: `# ${ROOM}` })
+const memberEntry = (page: Page, address: string) =>
+  details(page).locator(`[data-testid="member"][data-address="${address}"]`)
+const actionButton = (page: Page, label: string, address: string) =>
+  details(page).getByRole('button', { name: `${label} ${short(address)}`, exact: true })
+const outcome = (page: Page) => details(page).getByTestId('moderation-outcome')
+
+async function openDetails(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Members', exact: true }).click()
+  await details(page).waitFor()
+}
+
+async function closeDetails(page: Page): Promise<void> {
+  await details(page).getByRole('button', { name: 'Close', exact: true }).click()
+}
+
+/** Bob is in alice's header's "here: …" line (his presence reached her). */
+async function bobHereForAlice(): Promise<void> {
+  await expect
+    .poll(() => alice.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+    .toContain(short(bobAddress))
+}
+
+describe('web app: moderation', () => {
+  it('behavior: the owner is offered her role’s actions on a member, the member none on her', async () => {
+    alice = await web.openApp(1)
+    await expect.poll(() => alice.page.getByTestId('network').textContent(), { timeout: UI_TIMEOUT_MS }).toBe('online')
+    await alice.page.getByRole('button', { name: 'New room' }).click()
+    await alice.page.getByLabel('Name').fill(ROOM)
+    await alice.page.getByRole('button', { name: 'Create room' }).click()
+    await alice.page.getByRole('heading', { name: `# ${ROOM}` }).waitFor({ timeout: UI_TIMEOUT_MS })
+    const invite = await alice.page
+      .locator('sc-app')
+      .evaluate(
+        (app) =>
+          (app as unknown as { conversations: { list: Array<{ invite?: string }> } }).conversations.list[0]!.invite!,
+      )
+    bob = await web.openApp(2, { joinRoom: { invite, name: ROOM } })
+    await bobHereForAlice()
+    expect(await alice.page.getByTestId('your-role').textContent()).toBe('You own this room')
+    expect(await bob.page.getByTestId('your-role').count()).toBe(0)
+
+    await openDetails(alice.page)
+    const offered = await memberEntry(alice.page, bobAddress).locator('.mod-actions button').allTextContents()
+    expect(offered.map((text) => text.replace(/\s+/g, ' ').trim())).toEqual(
+      ['Make moderator', 'Transfer ownership', 'Remove from room', 'Ban'].map(
+        (label) => `${label} ${short(bobAddress)}`,
+      ),
+    )
+    expect(await memberEntry(alice.page, aliceAddress).locator('.mod-actions button').count()).toBe(0)
+    expect(await details(alice.page).getByTestId('moderation-log-empty').textContent()).toBe('No moderation yet.')
+
+    await openDetails(bob.page)
+    await memberEntry(bob.page, aliceAddress).waitFor()
+    expect(await details(bob.page).locator('.mod-actions button').count()).toBe(0)
+    await closeDetails(bob.page)
+  })
+
+  it('behavior: a signature refused in the wallet is said, with what to do next, and nothing is done', async () => {
+    const before = alice.wallet.signatures()
+    alice.wallet.rejectSignatures(true)
+    try {
+      await actionButton(alice.page, 'Make moderator', bobAddress).click()
+      await expect
+        .poll(() => outcome(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+        .toContain('Your wallet declined to sign, so nothing was done.')
+      expect(await outcome(alice.page).getAttribute('role')).toBe('alert')
+      expect(await outcome(alice.page).textContent()).toContain('try again and approve the signature request')
+    } finally {
+      alice.wallet.rejectSignatures(false)
+    }
+    expect(alice.wallet.signatures()).toBe(before + 1)
+    expect(await details(alice.page).getByTestId('moderation-log-empty').count()).toBe(1)
+  })
+
+  it('behavior: the owner bans the member after a confirmation; his page says so and cannot send; her log lists it', async () => {
+    const before = alice.wallet.signatures()
+    await actionButton(alice.page, 'Ban', bobAddress).click()
+    const confirm = alice.page.getByRole('dialog', { name: `Ban ${short(bobAddress)} from # ${ROOM}?` })
+    await confirm.waitFor()
+    expect(await confirm.textContent()).toContain(
+      'cannot join again, whatever tokens they hold, until a moderator unbans them',
+    )
+    // Nothing is signed before the confirmation.
+    expect(alice.wallet.signatures()).toBe(before)
+    await screenshot(alice.page, 'moderation-confirm')
+    await expectNoSeriousAxeViolations(alice.page, 'the ban confirmation')
+    await confirm.getByRole('button', { name: 'Ban', exact: true }).click()
+    await expect
+      .poll(() => outcome(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${short(bobAddress)} is banned.`)
+    expect(alice.wallet.signatures()).toBe(before + 1)
+
+    // Bob's page: banned, by alice, and its composer off.
+    const banned = bob.page.getByTestId('banned')
+    await banned.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await banned.textContent()).toContain('You are banned from this room')
+    expect(await banned.textContent()).toContain(short(aliceAddress))
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+
+    // Alice's list: bob gone from the members, listed as banned; the log's newest event is the ban, applied.
+    await expect.poll(() => memberEntry(alice.page, bobAddress).count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    const bannedEntry = details(alice.page).locator(`[data-testid="banned"][data-address="${bobAddress}"]`)
+    await bannedEntry.waitFor()
+    const newest = details(alice.page).getByTestId('log-event').first()
+    expect(await newest.locator('.what').textContent()).toBe(`${short(aliceAddress)} banned ${short(bobAddress)}`)
+    expect(await newest.getByTestId('log-status').textContent()).toBe('applied')
+    // docs/screenshots/moderation.png
+    await screenshot(alice.page, 'moderation-log')
+    await expectNoSeriousAxeViolations(alice.page, 'the member list with a ban and the moderation log')
+  })
+
+  it('behavior: unbanning lets the member back: his page is a room again, and what he writes reaches the owner', async () => {
+    await details(alice.page)
+      .getByRole('button', { name: `Unban ${short(bobAddress)}`, exact: true })
+      .click()
+    await expect
+      .poll(() => outcome(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${short(bobAddress)} is no longer banned.`)
+    await expect.poll(() => bob.page.getByTestId('banned').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(false)
+    const events = details(alice.page).getByTestId('log-event').locator('.what')
+    expect(await events.allTextContents()).toEqual([
+      `${short(aliceAddress)} unbanned ${short(bobAddress)}`,
+      `${short(aliceAddress)} banned ${short(bobAddress)}`,
+    ])
+    await closeDetails(alice.page)
+    await sendMessage(bob.page, 'back after the unban', UI_TIMEOUT_MS)
+    await shownMessage(alice.page, 'back after the unban').waitFor({ timeout: UI_TIMEOUT_MS })
+  })
+
+  it('behavior: a member made moderator sees it; removed from the room, his page says so, and Rejoin brings him back', async () => {
+    await bobHereForAlice()
+    await openDetails(alice.page)
+    await actionButton(alice.page, 'Make moderator', bobAddress).click()
+    await expect
+      .poll(() => bob.page.getByTestId('your-role').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe('You moderate this room')
+    // A moderator may act on members only: the owner is out of his reach.
+    await openDetails(bob.page)
+    await memberEntry(bob.page, aliceAddress).waitFor()
+    expect(await memberEntry(bob.page, aliceAddress).locator('.mod-actions button').count()).toBe(0)
+    await closeDetails(bob.page)
+
+    await actionButton(alice.page, 'Remove moderator', bobAddress).click()
+    await expect.poll(() => bob.page.getByTestId('your-role').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    await actionButton(alice.page, 'Remove from room', bobAddress).click()
+    const confirm = alice.page.getByRole('dialog', { name: `Remove ${short(bobAddress)} from # ${ROOM}?` })
+    await confirm.waitFor()
+    expect(await confirm.textContent()).toContain('They may join again with the invite')
+    await confirm.getByRole('button', { name: 'Remove from room', exact: true }).click()
+
+    const removed = bob.page.getByTestId('removed')
+    await removed.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await removed.textContent()).toContain('A moderator removed you from this room')
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+    await expect
+      .poll(() => alice.page.getByTestId('members').textContent(), { timeout: UI_TIMEOUT_MS })
+      .not.toContain(short(bobAddress))
+    await closeDetails(alice.page)
+
+    await removed.getByRole('button', { name: 'Rejoin' }).click()
+    await expect.poll(() => bob.page.getByTestId('removed').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    await bobHereForAlice()
+    await sendMessage(bob.page, 'rejoined after the kick', UI_TIMEOUT_MS)
+    await shownMessage(alice.page, 'rejoined after the kick').waitFor({ timeout: UI_TIMEOUT_MS })
+  })
+
+  it('security: zero CSP or Trusted Types violations', async () => {
+    for (const person of [alice, bob]) {
+      expect(await cspViolations(person.page)).toEqual([])
+      expect(person.consoleCsp).toEqual([])
+    }
+  })
+})

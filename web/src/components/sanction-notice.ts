@@ -1,0 +1,38 @@
+import type { ModerationRole } from '@securechat/sdk/rooms'
+import { html } from 'lit'
+import type { ConversationView } from '../state/conversations.ts'
+import { dateTime, isoDateTime, shortTime } from './format-time.ts'
+import { shortAddress } from './styles.ts'
+
+/**
+ * What a room's moderation means for the one reading it (docs/web-app.md, Moderation): banned or removed, by whom
+ * and when, and what they can do; in the header, their role when they hold one.
+ */
+
+/** The box above the messages of a room this wallet was banned or removed from (`view.state` says which). */
+export function sanctionNotice(view: ConversationView, rejoin: () => void) {
+  const { sanction } = view
+  const byWhom =
+    sanction === undefined
+      ? ''
+      : html` by <span title=${sanction.by}>${shortAddress(sanction.by)}</span> at
+          <time datetime=${isoDateTime(sanction.atMs)} title=${dateTime(sanction.atMs)}>${shortTime(sanction.atMs)}</time>`
+  if (view.state === 'banned') {
+    return html`<div class="state" role="status" data-testid="banned">
+      <strong>You are banned from this room</strong>${byWhom}. You read nothing sent here since, and cannot write
+      until a moderator unbans you; what you read before stays on this device.
+    </div>`
+  }
+  return html`<div class="state" role="status" data-testid="removed">
+    <strong>A moderator removed you from this room</strong>${byWhom}. You read nothing sent here since. You may join
+    again if you still pass its requirements.
+    <button data-testid="rejoin" @click=${rejoin}>Rejoin</button>
+  </div>`
+}
+
+/** "You own this room" / "You moderate this room" under the room's name; nothing for a plain member. */
+export function roleLine(role: ModerationRole | undefined) {
+  if (role === undefined || role === 'member') return ''
+  const text = role === 'owner' ? 'You own this room' : 'You moderate this room'
+  return html`<span class="meta role-line" data-testid="your-role">${text}</span>`
+}
