@@ -455,10 +455,17 @@ function registerAuditCommands(program: Command): void {
       .option('--message <id>', 'message id (listen --json prints it)')
       .option('--sender <address>', 'also check that this wallet sent it')
       .option('--record <file>', 'also check this record (the exact bytes published) against the anchor')
-      .option('--file <transcript>', 'verify an exported transcript: every message, and gaps in anchored ranges')
+      .option(
+        '--file <transcript>',
+        'verify an exported transcript: every message, and gaps in anchored ranges (with --moderation: a log file)',
+      )
+      .option(
+        '--moderation',
+        "verify the room's moderation log against its anchors: every event signed, chained and allowed, none removed",
+      )
       .option(
         '--bootstrap <multiaddr>',
-        'relay to fetch leaf lists from (repeatable; default: the relays in the invite)',
+        'relay to fetch leaf lists (and with --moderation, the log) from (repeatable; default: the relays in the invite)',
         repeatable,
       )
       .option('--rpc <url>', 'JSON-RPC endpoint of the chain with the audit log (env SECURECHAT_RPC)')

@@ -1,12 +1,13 @@
 /**
  * Anchoring on a relay, as a service of the relay component (`createRelay`, node/src/relay/create-relay.ts): every
- * message record the relay accepts becomes an audit leaf, and the anchorer batches and anchors them, publishing
- * each batch's leaf list on the relay's IPFS node and its proofs in the relay's proof index.
+ * message record the relay accepts becomes an audit leaf, and so does every moderation event its room's log keeps
+ * (a moderation leaf: the event, its author and the log's count, `moderationLeaf`), and the anchorer batches and
+ * anchors them, publishing each batch's leaf list on the relay's IPFS node and its proofs in the relay's proof index.
  *
  *   createRelay({ ..., dataDir, services: { anchoring: anchoring({ wallet, rpcUrl, auditLog }) } })
  */
 import { join } from 'node:path'
-import { leafOfAccepted, MAX_BATCH_LEAVES } from '@securechat/sdk/audit'
+import { leafOfAccepted, MAX_BATCH_LEAVES, moderationLeaf } from '@securechat/sdk/audit'
 import { ConfigError } from '../errors.ts'
 import type { AnchoringService, RelayComponents } from '../relay/create-relay.ts'
 import { anchorerMetrics } from '../relay/metrics.ts'
@@ -33,7 +34,22 @@ export function anchoring(init: AnchoringInit): (components: RelayComponents) =>
       logger: components.logger,
     })
     const onAccepted = (event: RelayEvents['record:accepted']): void => {
-      const { record } = event.detail
+      const { record, message } = event.detail
+      if (record.type === 'moderation') {
+        // Each event kept, in the next batch: the log's head and every branch of a fork get anchored, at no
+        // transaction of their own. A copy of an event kept already (a store's, a neighbour's) adds nothing.
+        if (record.verdict.status === 'duplicate') return
+        const count = components.node.moderationLog(message.topic)?.entries().length ?? 1
+        anchorer.add(
+          moderationLeaf({
+            roomId: record.record.room,
+            hash: record.verdict.hash,
+            author: record.record.author,
+            count,
+          }),
+        )
+        return
+      }
       if (record.type !== 'message') return
       try {
         anchorer.add(leafOfAccepted({ id: record.id, record: record.record, sender: record.certificate.address }))

@@ -5,6 +5,8 @@
  *   verify --room <invite> --message <id> [--sender <address>] [--record <file>]   finds the message's batch
  *       through `Anchored` events and the relays' leaf lists on IPFS
  *   verify --file <transcript> [--message <id>]                                     offline but for the chain
+ *   verify --moderation --room <invite> [--file <log>]                              the room's moderation log
+ *       against its anchors (verify-moderation.ts)
  */
 import { readFile } from 'node:fs/promises'
 import {
@@ -34,9 +36,11 @@ export interface VerifyFlags extends ChainFlags {
   record?: string
   bootstrap?: string[]
   json?: boolean
+  moderation?: boolean
 }
 
 export async function verify(flags: VerifyFlags): Promise<void> {
+  if (flags.moderation === true) return (await import('./verify-moderation.ts')).verifyModeration(flags)
   if (flags.file !== undefined) return verifyFile(flags, flags.file)
   if (flags.room === undefined || flags.message === undefined) {
     throw new ConfigError('verify needs --room <invite> --message <id>, or --file <transcript>', {

@@ -29,7 +29,7 @@ import {
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
 import type { GateEvaluator, GateEvaluatorInit, GateReadStats } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
-import { type AcceptedRecord, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
+import { type AcceptedRecord, type ModerationLog, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
 import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
@@ -409,6 +409,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       await this.#dialPeers()
     }
     return { added, removed }
+  }
+
+  /** The moderation log of a room topic the relay joined, once it knows the room's manifest (what its anchoring counts). */
+  moderationLog(topic: string): ModerationLog | undefined {
+    return this.#rooms.get(topic)?.gatekeeper.moderation
   }
 
   /** The verified key bundle of a client this relay holds in memory, if any; fetches nothing. */

@@ -54,3 +54,11 @@ export const RECEIPT_TIMEOUT_MS = 60_000
 
 /** Leaf lists fetched at once while scanning anchored batches. */
 export const LEAF_LIST_FETCH_CONCURRENCY = 4
+
+/**
+ * The last field (`ciphertextHash`) of a moderation leaf: what tells a room's moderation log position from a message
+ * in the same batch (moderation-leaf.ts). The ASCII of `securechat moderation log v1`, zero-padded: a message leaf
+ * holds sha256 of its ciphertext there, and nobody knows a sha256 preimage of this value, so no message can pose as
+ * a moderation leaf, nor a moderation leaf as a message (its "message id" is an event's hash, no record's).
+ */
+export const MODERATION_LEAF_TAG = '0x73656375726563686174206d6f6465726174696f6e206c6f6720763100000000' as const

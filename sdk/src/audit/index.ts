@@ -34,6 +34,7 @@ export {
   MAX_BATCH_LEAVES,
   MAX_LEAF_LIST_BYTES,
   MAX_SUBMITTED_LEAF_LIST_BYTES,
+  MODERATION_LEAF_TAG,
   RECEIPT_POLL_INTERVAL_MS,
   RECEIPT_TIMEOUT_MS,
   TRANSCRIPT_FORMAT,
@@ -60,6 +61,28 @@ export {
   toBytes32,
 } from './leaf.ts'
 export { type FetchAnchoredBatchesParams, type FoundBatch, fetchAnchoredBatches, findEvidence } from './lookup.ts'
+export {
+  type AuditedModerationEvent,
+  describeModerationAudit,
+  type ModerationAnchorRef,
+  type ModerationAudit,
+  ModerationAuditFailure,
+  type ModerationAuditProblem,
+  type VerifyModerationLogParams,
+  verifyModerationLog,
+} from './moderation-audit.ts'
+export {
+  type AnchorModerationLogParams,
+  anchorModerationLog,
+  isModerationLeaf,
+  type ModerationBatch,
+  type ModerationLogView,
+  type ModerationPosition,
+  moderationBatch,
+  moderationLeaf,
+  moderationPositionOf,
+  moderationTipLeaves,
+} from './moderation-leaf.ts'
 export {
   type BuildTranscriptParams,
   buildTranscript,

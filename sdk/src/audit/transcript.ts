@@ -24,6 +24,7 @@ import { TRANSCRIPT_FORMAT } from './constants.ts'
 import { InvalidTranscriptError } from './errors.ts'
 import { type AuditLeaf, leafFromValue, leafToValue, toBytes32 } from './leaf.ts'
 import type { FoundBatch } from './lookup.ts'
+import { isModerationLeaf } from './moderation-leaf.ts'
 import type { LeafValue } from './tree.ts'
 import { type InclusionEvidence, type Verdict, VerifyFailure, verifyInclusion } from './verify.ts'
 
@@ -324,11 +325,12 @@ export async function verifyTranscript(
     }
   }
 
-  // Omitted: this room's anchored leaves in included batches that the transcript does not hold.
+  // Omitted: this room's anchored messages in included batches that the transcript does not hold (its moderation
+  // log's leaves are no messages: `verify --moderation` checks them).
   const omitted: TranscriptVerdict['omitted'] = []
   for (const batch of rebuilt.values()) {
     for (const leaf of roomLeaves(batch, roomId)) {
-      if (!byId.has(leaf.messageId.slice(2))) omitted.push({ root: batch.root, leaf })
+      if (!isModerationLeaf(leaf) && !byId.has(leaf.messageId.slice(2))) omitted.push({ root: batch.root, leaf })
     }
   }
 
