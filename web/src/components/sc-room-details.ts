@@ -1,5 +1,5 @@
 import { consume } from '@lit/context'
-import { describeRole, type MemberListEntry, type ModerationAction, memberList, type Room } from '@securechat/sdk/rooms'
+import { describeRole, type MemberListEntry, memberList, type Room } from '@securechat/sdk/rooms'
 import { css, html, LitElement, type PropertyValues } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
 import type { Anchoring } from '../state/anchoring.ts'
@@ -13,6 +13,7 @@ import {
   logLines,
   moderate,
   moderationFailure,
+  type WalletAction,
 } from '../state/moderation.ts'
 import type { Session } from '../state/session.ts'
 import { dateTime, isoDateTime, shortTime } from './format-time.ts'
@@ -23,7 +24,7 @@ import './sc-confirm-dialog.ts'
 import { baseStyles, shortAddress } from './styles.ts'
 
 /** What a confirmation asks before each destructive action. */
-const QUESTIONS: Partial<Record<ModerationAction, (who: string, room: string) => string>> = {
+const QUESTIONS: Partial<Record<WalletAction, (who: string, room: string) => string>> = {
   kick: (who, room) => `Remove ${who} from # ${room}?`,
   ban: (who, room) => `Ban ${who} from # ${room}?`,
   'owner-transfer': (who, room) => `Make ${who} the owner of # ${room}?`,
@@ -166,7 +167,7 @@ export class ScRoomDetails extends LitElement {
   /** The moderation log, newest first; the banned wallets; the actions the reader may take on each member. */
   @state() private log: LogLine[] = []
   @state() private banned: string[] = []
-  @state() private actions = new Map<string, ModerationAction[]>()
+  @state() private actions = new Map<string, WalletAction[]>()
   /** An action waiting for the wallet: the buttons wait too. */
   @state() private busy = false
   /** What the last action did, or why it did not. */
@@ -261,7 +262,7 @@ export class ScRoomDetails extends LitElement {
   }
 
   /** The actions on `address`, each named with it for a screen reader ("Ban 0x12…ab"). */
-  #actionButtons(address: string, actions: readonly ModerationAction[]) {
+  #actionButtons(address: string, actions: readonly WalletAction[]) {
     if (actions.length === 0) return ''
     return html`<div class="mod-actions" role="group" aria-label=${`Moderate ${shortAddress(address)}`}>
       ${actions.map(
@@ -282,7 +283,7 @@ export class ScRoomDetails extends LitElement {
   }
 
   /** Asks first when the action takes something away, then has the wallet sign it; says what came of it. */
-  async #moderate(action: ModerationAction, target: string): Promise<void> {
+  async #moderate(action: WalletAction, target: string): Promise<void> {
     const room = this.#roomNow()
     const signedIn = this.session?.signedIn
     if (room === undefined || signedIn === undefined || this.busy) return

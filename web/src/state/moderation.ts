@@ -10,14 +10,20 @@ import { describeError } from './errors.ts'
 import type { SignedIn } from './session.ts'
 import { shortAddress } from './short-address.ts'
 
-/** The actions offered on a member, in the order shown; `unban` is offered in the list of the banned. */
-const MEMBER_ACTIONS: readonly ModerationAction[] = ['mod-add', 'mod-remove', 'owner-transfer', 'kick', 'ban']
+/** The actions this app offers on a wallet: on a member, and `unban` in the list of the banned. */
+export type WalletAction = Extract<
+  ModerationAction,
+  'mod-add' | 'mod-remove' | 'owner-transfer' | 'kick' | 'ban' | 'unban'
+>
+
+/** The actions offered on a member, in the order shown. */
+const MEMBER_ACTIONS: readonly WalletAction[] = ['mod-add', 'mod-remove', 'owner-transfer', 'kick', 'ban']
 
 /** The actions that take something away: each asks first, saying what will happen. */
-export const DESTRUCTIVE_ACTIONS: ReadonlySet<ModerationAction> = new Set(['kick', 'ban', 'owner-transfer'])
+export const DESTRUCTIVE_ACTIONS: ReadonlySet<WalletAction> = new Set(['kick', 'ban', 'owner-transfer'])
 
 /** What an action's button says. */
-export const ACTION_LABELS: Record<ModerationAction, string> = {
+export const ACTION_LABELS: Record<WalletAction, string> = {
   'mod-add': 'Make moderator',
   'mod-remove': 'Remove moderator',
   'owner-transfer': 'Transfer ownership',
@@ -27,7 +33,7 @@ export const ACTION_LABELS: Record<ModerationAction, string> = {
 }
 
 /** What an applied action did to its target, in a sentence ("0x12…ab is banned."). */
-const DONE: Record<ModerationAction, string> = {
+const DONE: Record<WalletAction, string> = {
   'mod-add': 'is now a moderator',
   'mod-remove': 'is no longer a moderator',
   'owner-transfer': 'now owns the room',
@@ -36,8 +42,11 @@ const DONE: Record<ModerationAction, string> = {
   unban: 'is no longer banned',
 }
 
-/** How the log view tells an event, from its author's and target's short addresses. */
-const LOGGED: Record<ModerationAction, (author: string, target: string) => string> = {
+/**
+ * How the log view tells an event, from its author's and target's short addresses; an action without wording here
+ * (a newer sdk's) is told by its name.
+ */
+const LOGGED: Partial<Record<ModerationAction, (author: string, target: string) => string>> = {
   'mod-add': (author, target) => `${author} made ${target} a moderator`,
   'mod-remove': (author, target) => `${author} removed ${target} as moderator`,
   'owner-transfer': (author, target) => `${author} handed ownership to ${target}`,
@@ -53,7 +62,7 @@ const USER_REJECTED = 4001
  * The actions `viewer` may take on member `target` now, as the log would judge them: an owner's on anyone but
  * itself, a moderator's kick and ban on plain members, nothing for a member. `mod-add` only for a plain member.
  */
-export function actionsOn(log: ModerationLog, viewer: string, target: string): ModerationAction[] {
+export function actionsOn(log: ModerationLog, viewer: string, target: string): WalletAction[] {
   if (viewer.toLowerCase() === target.toLowerCase()) return []
   const moderator = log.roleOf(target) === 'moderator'
   return MEMBER_ACTIONS.filter(
@@ -62,7 +71,7 @@ export function actionsOn(log: ModerationLog, viewer: string, target: string): M
 }
 
 /** What a confirmation says will happen, before the wallet is asked. */
-export function consequence(action: ModerationAction, target: string, room: string): string {
+export function consequence(action: WalletAction, target: string, room: string): string {
   const who = shortAddress(target)
   switch (action) {
     case 'kick':
@@ -80,12 +89,7 @@ export function consequence(action: ModerationAction, target: string, room: stri
  * Takes `action` on `target` in `room`: the wallet signs the event (a prompt in MetaMask), every member applies it.
  * Resolves with what was done, in a sentence; throws what {@link moderationFailure} words.
  */
-export async function moderate(
-  signedIn: SignedIn,
-  room: Room,
-  action: ModerationAction,
-  target: string,
-): Promise<string> {
+export async function moderate(signedIn: SignedIn, room: Room, action: WalletAction, target: string): Promise<string> {
   const signer = eip1193Signer({ provider: signedIn.wallet.provider, address: signedIn.address })
   const verdict = await room.moderate(action, target, { signer })
   if (verdict.status === 'void') return `Not applied: ${verdict.reason}.`
@@ -93,7 +97,7 @@ export async function moderate(
 }
 
 /** Why `action` on `target` failed, with what to do next. */
-export function moderationFailure(err: unknown, action: ModerationAction, target: string): string {
+export function moderationFailure(err: unknown, action: WalletAction, target: string): string {
   const what = `${ACTION_LABELS[action].toLowerCase()} (${shortAddress(target)})`
   if (err instanceof SigningError) {
     const code = (err.cause as { code?: unknown } | undefined)?.code
@@ -122,7 +126,7 @@ export function logLines(entries: readonly ModerationEntry[]): LogLine[] {
   return entries
     .map(({ hash, event, applied, reason }) => ({
       hash,
-      text: LOGGED[event.action](shortAddress(event.author), shortAddress(event.target)),
+      text: logText(event.action, shortAddress(event.author), shortAddress(event.target)),
       author: event.author,
       target: event.target,
       atMs: event.atMs,
@@ -130,4 +134,8 @@ export function logLines(entries: readonly ModerationEntry[]): LogLine[] {
       reason,
     }))
     .reverse()
+}
+
+function logText(action: ModerationAction, author: string, target: string): string {
+  return LOGGED[action]?.(author, target) ?? `${author}: ${action} ${target}`
 }
