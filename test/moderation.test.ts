@@ -5,97 +5,38 @@
  * raw libp2p node with a valid certificate publishes a plain member's forged ban and another room's genuine event,
  * which the relay refuses as every peer would.
  */
-import type { SecureChatClient, SecureChatLibp2p } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
-import {
-  createManifest,
-  createModerationEvent,
-  encodeRecord,
-  type Room,
-  roomIdOf,
-  roomTopic,
-} from '@securechat/sdk/rooms'
-import type { RoomMessage, RoomModerationChange, SignedManifest } from '@securechat/sdk/types'
+import { createModerationEvent, encodeRecord } from '@securechat/sdk/rooms'
+import type { RoomMessage, RoomModerationChange } from '@securechat/sdk/types'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
-import { startDevice } from './helpers/device.ts'
-import { publishToRelay, startForger } from './helpers/forger.ts'
+import { lists, type ModeratedRoom, meetAll, type Peer, startModeratedRoom } from './helpers/moderated-room.ts'
 import { until } from './helpers/room-inbox.ts'
 
-const CHAIN_ID = 31337
 /** Deliveries cross a relay on a loaded 2-core machine: generous, never a speed check. */
 const TIMEOUT_MS = 60_000
 
 const wallet = (): HDNodeWallet => Wallet.createRandom()
 
-let relay: RelayProcess
-let manifest: SignedManifest
+let space: ModeratedRoom
 let roomId: string
-const closers: Array<() => Promise<void>> = []
-
-interface Peer {
-  wallet: HDNodeWallet
-  client: SecureChatClient
-  room: Room
-}
 let owner: Peer
 let banned: Peer
 let watcher: Peer
 let kicked: Peer
 
-async function join(who: HDNodeWallet): Promise<Peer> {
-  const { client, close } = await startDevice({
-    wallet: who,
-    bootstrap: [relay.multiaddrs[0]!],
-    presenceIntervalMs: 1_000,
-  })
-  closers.push(close)
-  const room = await client.joinRoom(manifest)
-  return { wallet: who, client, room }
-}
-
-const lists = (peer: Peer, other: Peer): boolean => peer.room.members().some((m) => m.address === other.wallet.address)
-
-async function rejectedByRelay(): Promise<number> {
-  const metrics = await (await fetch(new URL('/metrics', relay.web))).text()
-  return Number(/^securechat_relay_records_rejected_total (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN)
-}
-
 beforeAll(async () => {
-  relay = await startRelayProcess({ args: ['--http', '0', '--chain-id', String(CHAIN_ID)] })
-  const ownerWallet = wallet()
-  manifest = await createManifest({
-    signer: walletSigner({ type: 'eoa', signer: ownerWallet }),
-    name: 'moderated',
-    domains: ['localhost'],
-    chainIds: [CHAIN_ID],
-  })
-  roomId = roomIdOf(manifest.manifest)
-  owner = await join(ownerWallet)
-  banned = await join(wallet())
-  watcher = await join(wallet())
-  kicked = await join(wallet())
-  for (const peer of [owner, banned, watcher, kicked]) {
-    for (const other of [owner, banned, watcher, kicked]) {
-      if (peer !== other) {
-        await until(
-          [[peer.room, 'member:joined']],
-          () => lists(peer, other),
-          () => 'members never met',
-          TIMEOUT_MS,
-        )
-      }
-    }
-  }
+  space = await startModeratedRoom('moderated')
+  roomId = space.roomId
+  owner = await space.join(space.ownerWallet)
+  banned = await space.join(wallet())
+  watcher = await space.join(wallet())
+  kicked = await space.join(wallet())
+  await meetAll([owner, banned, watcher, kicked], TIMEOUT_MS)
 }, 4 * TIMEOUT_MS)
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined)
-  if (relay !== undefined && relay.child.exitCode === null) {
-    relay.kill('SIGTERM')
-    await relay.exited
-  }
+  await space?.stop()
 })
 
 describe('moderation across peers and a relay', () => {
@@ -182,7 +123,7 @@ describe('moderation across peers and a relay', () => {
   it(
     'behavior: a member joining late learns the whole log from the relay store',
     async () => {
-      const late = await join(wallet())
+      const late = await space.join(wallet())
       await late.client.catchUp(late.room)
       expect(late.room.moderation.isBanned(banned.wallet.address)).toBe(true)
       expect(late.room.moderation.head).toBe(owner.room.moderation.head)
@@ -194,7 +135,7 @@ describe('moderation across peers and a relay', () => {
   it(
     'error: a forged ban from a plain member and a replay from another room are refused by the relay and peers',
     async () => {
-      const forger = await startAnnouncedForger()
+      const forger = await space.forger(TIMEOUT_MS)
       const forgerWallet = wallet()
       const forged = await createModerationEvent({
         signer: walletSigner({ type: 'eoa', signer: forgerWallet }),
@@ -217,12 +158,12 @@ describe('moderation across peers and a relay', () => {
         reason: expect.stringContaining('needs a moderator'),
       })
       expect(watcher.room.moderation.add(replay)).toEqual({ status: 'refused', reason: 'event names another room' })
-      const before = await rejectedByRelay()
+      const before = await space.rejectedByRelay()
       const changes: RoomModerationChange[] = []
       watcher.room.addEventListener('moderation:changed', (event) => changes.push(event.detail))
-      await publish(forger, encodeRecord(forged))
-      await publish(forger, encodeRecord(replay))
-      await expect.poll(rejectedByRelay, { timeout: TIMEOUT_MS }).toBe(before + 2)
+      await forger.publish(encodeRecord(forged))
+      await forger.publish(encodeRecord(replay))
+      await expect.poll(space.rejectedByRelay, { timeout: TIMEOUT_MS }).toBe(before + 2)
       // A later genuine event still reaches the watcher, and it is the only change it saw.
       await owner.room.moderate('unban', banned.wallet.address, {
         signer: walletSigner({ type: 'eoa', signer: owner.wallet }),
@@ -240,21 +181,3 @@ describe('moderation across peers and a relay', () => {
     3 * TIMEOUT_MS,
   )
 })
-
-/** The forger (`helpers/forger.ts`), announced by its presence: its records are judged, not held for a certificate. */
-async function startAnnouncedForger(): Promise<SecureChatLibp2p> {
-  const relayAddress = relay.multiaddrs[0]!
-  const { libp2p, presence } = await startForger({
-    roomId,
-    relayAddress,
-    domain: 'localhost',
-    chainId: CHAIN_ID,
-    timeoutMs: TIMEOUT_MS,
-  })
-  await publish(libp2p, presence)
-  return libp2p
-}
-
-async function publish(libp2p: SecureChatLibp2p, bytes: Uint8Array): Promise<void> {
-  await publishToRelay(libp2p, roomTopic(roomId), relay.multiaddrs[0]!, bytes, TIMEOUT_MS)
-}

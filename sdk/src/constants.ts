@@ -652,3 +652,12 @@ export const MAX_MODERATION_EVENTS = 4_096
 
 /** Events whose previous event is not here yet, kept per room until it comes (catch-up delivers out of order). */
 export const MAX_PENDING_MODERATION_EVENTS = 256
+
+/** The longest mute a moderation event may carry (`mute`'s `until`, counted from its `atMs`). */
+export const MAX_MUTE_MS = 30 * 24 * 60 * 60 * 1000
+
+/**
+ * Wallets a `lock` event names as the room's members (what it admits while locked, docs/architecture.md,
+ * Moderation): about 44 bytes each, so a lock of the most stays well under {@link MAX_MESSAGE_BYTES}.
+ */
+export const MAX_LOCK_MEMBERS = 1_000

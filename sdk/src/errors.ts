@@ -119,6 +119,14 @@ export class GateUnavailableError extends SecureChatError {
   override name = 'GateUnavailableError'
 }
 
+/**
+ * The room's moderation log stops this wallet from sending (docs/architecture.md, Moderation): muted until a time, a
+ * read-only lock, or a lock that does not list it. Honest members and relays would drop what it sends.
+ */
+export class ModeratedError extends SecureChatError {
+  override name = 'ModeratedError'
+}
+
 // --- Local vault (docs/architecture.md, Local vault) ---
 
 /** Base class of the vault's errors: nothing was written or deleted when one is thrown. */

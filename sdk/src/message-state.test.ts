@@ -78,6 +78,27 @@ describe('MessageStates', () => {
     expect(restarted.get(id(2))?.deleted).toBe(true)
   })
 
+  it("behavior: a moderator's removal deletes the message it names only if it names its author; saved, it stays removed", () => {
+    const states = new MessageStates()
+    states.text(text(1, ALICE))
+    states.text(text(2, ALICE))
+    // Naming the wrong author: the log checked the moderator outranks BOB, not ALICE.
+    expect(states.change(change(20, 1, BOB, { kind: 'delete', author: BOB }))).toMatchObject({ status: 'refused' })
+    const removed = states.change(change(21, 1, BOB, { kind: 'delete', author: ALICE }))
+    expect(removed).toMatchObject({ status: 'applied', update: { message: { deleted: true, removedBy: BOB } } })
+    expect(states.get(id(1))?.text).toBeUndefined()
+    // Before its message arrives (a catch-up), it waits and applies; the vault keeps who removed it, not the text.
+    states.change(change(22, 3, BOB, { kind: 'delete', author: ALICE }))
+    states.text(text(3, ALICE))
+    const saved = savedMessageStatesSchema.parse(JSON.parse(JSON.stringify(states.serialize())))
+    expect(JSON.stringify(saved)).not.toContain('text 1')
+    const again = new MessageStates({ saved })
+    expect(again.get(id(1))).toMatchObject({ deleted: true, removedBy: BOB })
+    expect(again.get(id(3))).toMatchObject({ deleted: true, removedBy: BOB })
+    expect(again.get(id(2))).toMatchObject({ deleted: false, text: 'text 2' })
+    expect(again.get(id(2))?.removedBy).toBeUndefined()
+  })
+
   it('property: any delivery order of reactions and edits ends in the same state', () => {
     const changes: MessageChange[] = [
       change(10, 1, BOB, { kind: 'react', emoji: '👍', remove: false }),

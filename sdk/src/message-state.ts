@@ -82,7 +82,8 @@ interface Entry {
   parentId: string | undefined
   rootId: string | undefined
   versions: MessageVersion[]
-  deleted: { id: string; atMs: number } | undefined
+  /** `by`: the moderator who removed it, when its sender did not delete it itself. */
+  deleted: { id: string; atMs: number; by?: Address } | undefined
   /** By emoji and lowercase wallet. */
   reactions: Map<string, Reacted>
   replies: number
@@ -99,7 +100,7 @@ const mentionsSchema = z.array(addressSchema).max(MAX_MENTIONS)
 const changeSchema = z.union([
   z.object({ kind: z.literal('react'), emoji: reactionSchema, remove: z.boolean() }).strict(),
   z.object({ kind: z.literal('edit'), body: bodySchema, mentions: mentionsSchema.optional() }).strict(),
-  z.object({ kind: z.literal('delete') }).strict(),
+  z.object({ kind: z.literal('delete'), author: addressSchema.optional() }).strict(),
 ])
 const savedChangeSchema = z
   .object({
@@ -140,7 +141,10 @@ export const savedMessageStatesSchema = z
                   .strict(),
               )
               .max(MAX_MESSAGE_VERSIONS),
-            deleted: z.object({ id: idSchema, atMs: recordTimeSchema }).strict().optional(),
+            deleted: z
+              .object({ id: idSchema, atMs: recordTimeSchema, by: addressSchema.optional() })
+              .strict()
+              .optional(),
             reactions: z
               .array(
                 z
@@ -233,7 +237,7 @@ export class MessageStates {
         parentId: saved.parentId,
         rootId: saved.rootId,
         versions: saved.versions as MessageVersion[],
-        deleted: saved.deleted,
+        deleted: saved.deleted as Entry['deleted'],
         reactions,
         replies: 0,
         lastReply: undefined,
@@ -436,12 +440,16 @@ export class MessageStates {
 
   #apply(entry: Entry, change: MessageChange): ChangeOutcome {
     if (change.kind === 'reply') return { status: 'ignored' }
-    if ((change.kind === 'edit' || change.kind === 'delete') && !same(change.sender, entry.sender)) {
+    // A moderator's removal names the author its log checked it outranks: it counts only for that author's message.
+    const named = change.kind === 'delete' ? change.author : undefined
+    const moderated = named !== undefined
+    const author = named ?? change.sender
+    if ((change.kind === 'edit' || change.kind === 'delete') && !same(author, entry.sender)) {
       return { status: 'refused', reason: `only its sender (${entry.sender}) may ${change.kind} a message`, change }
     }
     if (entry.deleted !== undefined) return { status: 'ignored' }
     if (change.kind === 'delete') {
-      entry.deleted = { id: change.id, atMs: change.sentAtMs }
+      entry.deleted = { id: change.id, atMs: change.sentAtMs, ...(moderated ? { by: change.sender } : {}) }
       // The text goes: every version, and the reactions to it.
       entry.versions = []
       entry.reactions.clear()
@@ -534,7 +542,10 @@ export class MessageStates {
                   body: change.body,
                   ...(change.mentions === undefined ? {} : { mentions: change.mentions }),
                 }
-              : { kind: 'delete' as const }
+              : {
+                  kind: 'delete' as const,
+                  ...('author' in change && change.author !== undefined ? { author: change.author } : {}),
+                }
         return { id, target, sender, senderPeerId, sentAtMs, edit }
       }),
       ...(this.#timers.size === 0 ? {} : { timers: this.#timers.serialize() }),
@@ -574,6 +585,7 @@ function view(entry: Entry): MessageState {
     edited: entry.versions.length > 1,
     versions: entry.versions.map((v) => ({ ...v, ...(v.mentions === undefined ? {} : { mentions: [...v.mentions] }) })),
     deleted: entry.deleted !== undefined,
+    ...(entry.deleted?.by === undefined ? {} : { removedBy: entry.deleted.by }),
     reactions: [...byEmoji].map(([emoji, by]) => ({ emoji, count: by.length, by })),
     thread: { count: entry.replies, last: entry.lastReply === undefined ? undefined : { ...entry.lastReply } },
   }

@@ -133,6 +133,8 @@ export interface MessageState {
   /** Oldest first: the original, then each edit. */
   versions: MessageVersion[]
   deleted: boolean
+  /** Deleted by a moderator (`remove`), not by its sender: that moderator's wallet; show "removed by a moderator". */
+  removedBy?: Address
   reactions: MessageReaction[]
   thread: ThreadSummary
 }
@@ -141,7 +143,11 @@ export interface MessageState {
 export type MessageEdit =
   | { kind: 'react'; emoji: string; remove: boolean }
   | { kind: 'edit'; body: string; mentions?: Address[] }
-  | { kind: 'delete' }
+  /**
+   * A delete: by the message's own wallet (`sender`), or — `author` set — by a moderator (`sender`) whose `remove` event
+   * named the message's author (docs/architecture.md, Moderation): it counts only if `author` is the message's.
+   */
+  | { kind: 'delete'; author?: Address }
   /** A reply (`id`) joined the thread whose root is `target`. */
   | { kind: 'reply' }
 
@@ -280,8 +286,27 @@ export type RoomModerationChange =
 export interface RoomModerationEvent {
   room: string
   prev: string
-  action: 'mod-add' | 'mod-remove' | 'owner-transfer' | 'kick' | 'ban' | 'unban'
+  action:
+    | 'mod-add'
+    | 'mod-remove'
+    | 'owner-transfer'
+    | 'kick'
+    | 'ban'
+    | 'unban'
+    | 'mute'
+    | 'unmute'
+    | 'lock'
+    | 'unlock'
+    | 'remove'
   target: string
+  /** `mute`: when it ends. */
+  until?: number
+  /** `lock`: only the owner and moderators may send. */
+  readOnly?: true
+  /** `lock`: the members it admits (with the roles). */
+  members?: string[]
+  /** `remove`: the message removed (`target` is its author). */
+  message?: string
   author: string
   atMs: number
   sig: string

@@ -71,9 +71,16 @@ export interface RoomGatekeeperInit {
   onGateDropped?: (from: string, address: Address, reason: 'ineligible' | 'unavailable') => void
   /** The moderation log kept an event (applied or void): its state may have changed. */
   onModeration?: (verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>) => void
-  /** A valid record was dropped (`Ignore`) because the moderation log bans its sender, or kicked it after it was signed. */
-  onSanctionDropped?: (from: string, address: Address, reason: 'banned' | 'kicked') => void
+  /**
+   * A valid record was dropped (`Ignore`) because the moderation log bans its sender, kicked it after it was signed,
+   * mutes it, or a lock keeps it out or silent.
+   */
+  onSanctionDropped?: (from: string, address: Address, reason: Sanction) => void
+  /** The clock a mute's end is judged by (docs/architecture.md, Moderation: the receiver's). */
+  now?: () => number
 }
+
+export type Sanction = 'banned' | 'kicked' | 'muted' | 'locked' | 'read-only'
 
 /**
  * Gossip validation of one room topic, run identically by peers and relays (docs/architecture.md,
@@ -91,6 +98,7 @@ export class RoomGatekeeper {
   readonly #onGateDropped: RoomGatekeeperInit['onGateDropped']
   readonly #onModeration: RoomGatekeeperInit['onModeration']
   readonly #onSanctionDropped: RoomGatekeeperInit['onSanctionDropped']
+  readonly #now: () => number
   #moderation: ModerationLog | undefined
 
   constructor(init: RoomGatekeeperInit) {
@@ -103,6 +111,7 @@ export class RoomGatekeeper {
     this.#onGateDropped = init.onGateDropped
     this.#onModeration = init.onModeration
     this.#onSanctionDropped = init.onSanctionDropped
+    this.#now = init.now ?? Date.now
   }
 
   /** The room's moderation log (docs/architecture.md, Moderation), once the manifest (its first owner) is known. */
@@ -214,6 +223,8 @@ export class RoomGatekeeper {
     if (policy !== undefined) return this.#reject(from, policy)
     if (this.isBanned(certificate.address)) return this.#dropSanctioned(from, certificate.address, 'banned')
     if (record.type === 'moderation') return this.#acceptModeration(message, record, certificate, from)
+    const sanction = this.#silenced(certificate.address, record)
+    if (sanction !== undefined) return this.#dropSanctioned(from, certificate.address, sanction)
     this.#accepted.set(
       message,
       record.type === 'keys'
@@ -249,6 +260,10 @@ export class RoomGatekeeper {
     // A presence signed before the member was kicked (a store's copy, a replay): it rejoins only by a later one.
     const kick = this.moderation?.kickOf(certificate.address)
     if (kick !== undefined && record.atMs <= kick.atMs) return this.#dropSanctioned(from, certificate.address, 'kicked')
+    // A lock admits no one new: a member it does not list stays out (its presence goes nowhere) until the unlock.
+    if (this.moderation?.isLockedOut(certificate.address) === true) {
+      return this.#dropSanctioned(from, certificate.address, 'locked')
+    }
     this.#accepted.set(message, { type: 'presence', record, certificate, from, source })
     return TopicValidatorResult.Accept
   }
@@ -273,7 +288,25 @@ export class RoomGatekeeper {
     return TopicValidatorResult.Accept
   }
 
-  #dropSanctioned(from: string, address: Address, reason: 'banned' | 'kicked'): TopicValidatorResult {
+  /**
+   * Why the log silences this record of `address`, if it does. A member locked out sends nothing; a muted member or,
+   * under a read-only lock, any member sends no message (text, reaction, edit, delete) or typing, but its presence,
+   * keys and read positions still go (it keeps reading). A mute holds while this node's clock is before its end —
+   * and a record dated within it is dropped even later, so nothing written while muted is queued for after.
+   */
+  #silenced(address: Address, record: MessageRecord | KeysRecord | SignalRecord): Sanction | undefined {
+    const log = this.moderation
+    if (log === undefined) return undefined
+    if (log.isLockedOut(address)) return 'locked'
+    if (record.type !== 'message' && record.type !== 'typing') return undefined
+    if (log.isSilencedByLock(address)) return 'read-only'
+    const mute = log.muteOf(address)
+    if (mute === undefined) return undefined
+    const dated = record.sentAtMs >= mute.atMs && record.sentAtMs < mute.untilMs
+    return this.#now() < mute.untilMs || dated ? 'muted' : undefined
+  }
+
+  #dropSanctioned(from: string, address: Address, reason: Sanction): TopicValidatorResult {
     this.#onSanctionDropped?.(from, address, reason)
     return TopicValidatorResult.Ignore
   }

@@ -1,6 +1,6 @@
 import { getAddress } from 'ethers'
 import { z } from 'zod'
-import { WIRE_VERSION } from '../constants.ts'
+import { MAX_LOCK_MEMBERS, MAX_MUTE_MS, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
 import { isEoaSignature } from '../identity/certificate.ts'
@@ -15,12 +15,47 @@ import type { AbortOptions, Address } from '../types.ts'
  * device's session key, as presence and keys are) because the log must stay verifiable after every session
  * certificate has expired: a member joining a year later checks the whole log from the signatures alone.
  */
-export const MODERATION_ACTIONS = ['mod-add', 'mod-remove', 'owner-transfer', 'kick', 'ban', 'unban'] as const
+export const MODERATION_ACTIONS = [
+  'mod-add',
+  'mod-remove',
+  'owner-transfer',
+  'kick',
+  'ban',
+  'unban',
+  'mute',
+  'unmute',
+  'lock',
+  'unlock',
+  'remove',
+] as const
 export type ModerationAction = (typeof MODERATION_ACTIONS)[number]
+
+/** Actions about the room itself: their `target` is their author (the schema keeps one shape for every event). */
+export const ROOM_ACTIONS: ReadonlySet<ModerationAction> = new Set(['lock', 'unlock'])
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
 
-export const moderationEventSchema = z
+/**
+ * The fields each action needs beyond the common ones, and no other: added as optional fields, so that an event
+ * signed before they existed keeps its canonical JSON, and so its hash and signature.
+ */
+const EXTRA_FIELDS = ['until', 'readOnly', 'members', 'message'] as const
+const REQUIRED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIELDS)[number]>>> = {
+  mute: ['until'],
+  lock: ['members'],
+  remove: ['message'],
+}
+const ALLOWED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIELDS)[number]>>> = {
+  mute: ['until'],
+  lock: ['members', 'readOnly'],
+  remove: ['message'],
+}
+
+/**
+ * An event's shape, without the per-action rules: what the room topic's record union can hold (a refined schema is
+ * no plain object). The log judges every event with {@link moderationEventSchema}, rules included.
+ */
+export const moderationEventShapeSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('moderation'),
@@ -28,15 +63,48 @@ export const moderationEventSchema = z
     /** The hash of the previous event ({@link moderationEventHash}); the room id for the first. */
     prev: sha256HexSchema,
     action: z.enum(MODERATION_ACTIONS),
-    /** The wallet the action is about: the new moderator or owner, the member kicked, banned or unbanned. */
+    /**
+     * The wallet the action is about: the new moderator or owner, the member kicked, banned, unbanned, muted or
+     * unmuted, the author of the message removed; the author itself for `lock` and `unlock`.
+     */
     target: addressSchema,
     author: addressSchema,
     atMs: recordTimeSchema,
+    /** `mute`: when it ends (ms since the epoch), after `atMs` and at most {@link MAX_MUTE_MS} after it. */
+    until: recordTimeSchema.optional(),
+    /** `lock`: only the owner and moderators may send while it holds. */
+    readOnly: z.literal(true).optional(),
+    /** `lock`: the room's members as its author listed them, the only wallets (with the roles) it admits. */
+    members: z.array(addressSchema).max(MAX_LOCK_MEMBERS).optional(),
+    /** `remove`: the id of the message removed (its record's id); `target` is its author. */
+    message: sha256HexSchema.optional(),
     /** The author's wallet signature (EIP-191) over {@link moderationSigningText}. */
     sig: z.string().regex(/^0x(?:[0-9a-fA-F]{2}){65}$/, 'a 65-byte signature'),
   })
   .strict()
-export type ModerationEvent = z.infer<typeof moderationEventSchema>
+
+/** Per action: its own fields present, the others absent; a room action names its author; a mute is bounded. */
+function checkAction(event: z.infer<typeof moderationEventShapeSchema>, ctx: z.RefinementCtx): void {
+  const required = REQUIRED[event.action] ?? []
+  const allowed = ALLOWED[event.action] ?? []
+  for (const field of EXTRA_FIELDS) {
+    const present = event[field] !== undefined
+    if (!present && required.includes(field)) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `${event.action} needs ${field}` })
+    } else if (present && !allowed.includes(field)) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `${event.action} takes no ${field}` })
+    }
+  }
+  if (ROOM_ACTIONS.has(event.action) && event.target.toLowerCase() !== event.author.toLowerCase()) {
+    ctx.addIssue({ code: 'custom', path: ['target'], message: `${event.action} names its author as target` })
+  }
+  if (event.until !== undefined && (event.until <= event.atMs || event.until - event.atMs > MAX_MUTE_MS)) {
+    ctx.addIssue({ code: 'custom', path: ['until'], message: `a mute ends after it starts, within ${MAX_MUTE_MS} ms` })
+  }
+}
+
+export const moderationEventSchema = moderationEventShapeSchema.superRefine(checkAction)
+export type ModerationEvent = z.infer<typeof moderationEventShapeSchema>
 export type UnsignedModerationEvent = Omit<ModerationEvent, 'sig'>
 
 /** An event's hash: sha256 of its canonical JSON, signature included; what the next event's `prev` names. */
@@ -47,10 +115,18 @@ export function moderationEventHash(event: ModerationEvent): string {
 /** What the author's wallet shows and signs: readable, and bound to every field by the digest of the event. */
 export function moderationSigningText(event: UnsignedModerationEvent): string {
   const digest = sha256Hex(utf8.encode(canonicalJson(event)))
+  // What the new actions add is shown too (an event without them reads as it always did: its signature holds).
+  const extra = [
+    ...(event.until === undefined ? [] : [`until: ${new Date(event.until).toISOString()}`]),
+    ...(event.readOnly === undefined ? [] : ['read-only: yes']),
+    ...(event.members === undefined ? [] : [`members: ${event.members.length}`]),
+    ...(event.message === undefined ? [] : [`message: ${event.message}`]),
+  ]
   return [
     'SecureChat moderation',
     `room: ${event.room}`,
     `action: ${event.action} ${event.target}`,
+    ...extra,
     `after: ${event.prev}`,
     `event: ${digest}`,
   ].join('\n')
@@ -62,6 +138,14 @@ export interface CreateModerationEventParams {
   prev: string
   action: ModerationAction
   target: string
+  /** `mute`: when it ends. */
+  until?: number
+  /** `lock`: read-only for everyone but the owner and moderators. */
+  readOnly?: boolean
+  /** `lock`: the room's members as the author knows them. */
+  members?: readonly string[]
+  /** `remove`: the message's id (`target` is its author). */
+  message?: string
   now?: number
 }
 
@@ -71,16 +155,23 @@ export async function createModerationEvent(
   options: AbortOptions = {},
 ): Promise<ModerationEvent> {
   const author = await params.signer.getAddress(options)
-  const unsigned = moderationEventSchema.omit({ sig: true }).parse({
-    v: WIRE_VERSION,
-    type: 'moderation',
-    room: params.room,
-    prev: params.prev,
-    action: params.action,
-    target: getAddress(params.target),
-    author,
-    atMs: params.now ?? Date.now(),
-  })
+  const unsigned = moderationEventShapeSchema
+    .omit({ sig: true })
+    .superRefine((event, ctx) => checkAction({ ...event, sig: '' }, ctx))
+    .parse({
+      v: WIRE_VERSION,
+      type: 'moderation',
+      room: params.room,
+      prev: params.prev,
+      action: params.action,
+      target: getAddress(params.target),
+      author,
+      atMs: params.now ?? Date.now(),
+      ...(params.until === undefined ? {} : { until: params.until }),
+      ...(params.readOnly === true ? { readOnly: true } : {}),
+      ...(params.members === undefined ? {} : { members: [...new Set(params.members.map((a) => getAddress(a)))] }),
+      ...(params.message === undefined ? {} : { message: params.message }),
+    })
   const sig = await params.signer.signMessage(moderationSigningText(unsigned), options)
   return { ...unsigned, sig }
 }

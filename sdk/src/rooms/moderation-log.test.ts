@@ -25,14 +25,19 @@ async function sign(
   target: Wallet,
   prev: string,
   room = ROOM,
+  extra: { until?: number; readOnly?: boolean; members?: string[]; message?: string } = {},
 ): Promise<ModerationEvent> {
+  const now = clock++
   return createModerationEvent({
     signer: walletSigner({ type: 'eoa', signer: by }),
     room,
     prev,
     action,
     target: target.address,
-    now: clock++,
+    now,
+    ...(action === 'mute' && extra.until === undefined ? { until: now + 60_000 } : {}),
+    ...(action === 'lock' && extra.members === undefined ? { members: [member.address] } : {}),
+    ...extra,
   })
 }
 
@@ -150,6 +155,85 @@ describe('ModerationLog', () => {
     expect(log.roleOf(mod2.address)).toBe('moderator')
   })
 
+  it('behavior: a moderator mutes and unmutes a member until a bounded time, never a moderator', async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    await act(log, owner, 'mod-add', mod2)
+    const mute = await sign(mod1, 'mute', member, log.head, ROOM, { until: clock + 3_600_000 })
+    expect(log.add(mute)).toMatchObject({ status: 'applied' })
+    expect(log.muteOf(member.address)).toEqual({
+      atMs: mute.atMs,
+      untilMs: mute.until,
+      hash: moderationEventHash(mute),
+    })
+    expect(log.add(await sign(mod1, 'mute', mod2, log.head))).toEqual({
+      status: 'refused',
+      reason: 'a moderator cannot mute a moderator',
+    })
+    expect(log.add(await sign(spammer, 'mute', member, log.head))).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('mute needs a moderator'),
+    })
+    await act(log, mod2, 'unmute', member)
+    expect(log.muteOf(member.address)).toBeUndefined()
+    expect(log.add(await sign(mod2, 'unmute', member, log.head))).toEqual({
+      status: 'refused',
+      reason: `${member.address} is not muted`,
+    })
+    // Bounded, and per action: a mute without its end, past 30 days, or a kick carrying one is malformed.
+    const unbounded = { ...(await sign(mod1, 'mute', member, log.head)), until: clock + 31 * 24 * 3_600_000 }
+    expect(log.add(unbounded)).toMatchObject({ status: 'refused', reason: expect.stringContaining('a mute ends') })
+    const { until: _, ...endless } = await sign(mod1, 'mute', member, log.head)
+    expect(log.add(endless)).toMatchObject({ status: 'refused', reason: expect.stringContaining('mute needs until') })
+    await expect(sign(mod1, 'kick', member, log.head, ROOM, { until: clock + 1 })).rejects.toThrow(
+      'kick takes no until',
+    )
+  })
+
+  it('behavior: a lock admits the members it lists and the roles; a kick while locked keeps out; unlock opens', async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    const lock = await sign(mod1, 'lock', mod1, log.head, ROOM, { members: [member.address], readOnly: true })
+    expect(log.add(lock)).toMatchObject({ status: 'applied' })
+    expect(log.isLockedOut(spammer.address)).toBe(true)
+    expect(log.isLockedOut(member.address)).toBe(false)
+    expect(log.isLockedOut(owner.address)).toBe(false)
+    expect(log.isSilencedByLock(member.address)).toBe(true)
+    expect(log.isSilencedByLock(mod1.address)).toBe(false)
+    await act(log, mod1, 'kick', member)
+    expect(log.isLockedOut(member.address)).toBe(true)
+    // A room action names its author; a member cannot lock.
+    await expect(sign(mod1, 'unlock', member, log.head)).rejects.toThrow('unlock names its author as target')
+    expect(log.add(await sign(spammer, 'unlock', spammer, log.head))).toMatchObject({ status: 'refused' })
+    await act(log, owner, 'unlock', owner)
+    expect(log.state.lock).toBeUndefined()
+    expect(log.isLockedOut(spammer.address)).toBe(false)
+    expect(log.add(await sign(owner, 'unlock', owner, log.head))).toEqual({
+      status: 'refused',
+      reason: 'the room is not locked',
+    })
+  })
+
+  it("behavior: a moderator removes a member's message, not a moderator's; the event names the message", async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    const message = 'd'.repeat(64)
+    const removal = await sign(mod1, 'remove', member, log.head, ROOM, { message })
+    expect(log.add(removal)).toMatchObject({ status: 'applied', event: { message, target: member.address } })
+    expect(log.add(await sign(mod1, 'remove', owner, log.head, ROOM, { message }))).toMatchObject({
+      status: 'refused',
+      reason: 'a moderator cannot remove a owner',
+    })
+    await expect(sign(mod1, 'remove', member, log.head)).rejects.toThrow('remove needs message')
+  })
+
+  it('behavior: an event signed before the new actions keeps its hash and signature', async () => {
+    // Its canonical JSON has none of the optional fields: what main signed still verifies, with the same hash.
+    const kick = await sign(owner, 'kick', member, ROOM)
+    expect(Object.keys(kick).sort()).toEqual(['action', 'atMs', 'author', 'prev', 'room', 'sig', 'target', 'type', 'v'])
+    expect(newLog().add(kick)).toEqual({ status: 'applied', hash: moderationEventHash(kick), event: kick })
+  })
+
   it('property: concurrent events converge to one state whatever order they arrive in', async () => {
     // A log with forks: two moderators act on the same member at once, the owner removes one of them while it
     // bans someone, and a chain continues on one branch.
@@ -163,7 +247,34 @@ describe('ModerationLog', () => {
     const banBySoonRemoved = await sign(mod1, 'ban', spammer, moderationEventHash(ban))
     const ownerBan = await sign(owner, 'ban', member, fork)
     const after = await sign(mod2, 'unban', member, moderationEventHash(kick))
-    const all = [e1, e2, ban, kick, removal, banBySoonRemoved, ownerBan, after]
+    // The new actions, concurrent too: a lock and an unlock at once, a mute by the soon-removed moderator, a
+    // mute and an unmute crossing, a message removal.
+    const lock = await sign(mod2, 'lock', mod2, fork, ROOM, { members: [member.address, spammer.address] })
+    const unlock = await sign(owner, 'unlock', owner, moderationEventHash(lock))
+    const relock = await sign(mod2, 'lock', mod2, moderationEventHash(lock), ROOM, { members: [], readOnly: true })
+    const muteBySoonRemoved = await sign(mod1, 'mute', spammer, fork)
+    const mute = await sign(mod2, 'mute', spammer, moderationEventHash(kick))
+    const unmute = await sign(owner, 'unmute', spammer, moderationEventHash(mute))
+    const mute2 = await sign(mod2, 'mute', member, moderationEventHash(lock))
+    const remove = await sign(mod2, 'remove', member, fork, ROOM, { message: 'e'.repeat(64) })
+    const all = [
+      e1,
+      e2,
+      ban,
+      kick,
+      removal,
+      banBySoonRemoved,
+      ownerBan,
+      after,
+      lock,
+      unlock,
+      relock,
+      muteBySoonRemoved,
+      mute,
+      unmute,
+      mute2,
+      remove,
+    ]
 
     const fold = (order: readonly number[]) => {
       const log = newLog()
@@ -173,6 +284,11 @@ describe('ModerationLog', () => {
         moderators: [...log.state.moderators].sort(),
         banned: [...log.state.banned].sort(),
         kicked: [...log.state.kicked].sort(),
+        muted: [...log.state.muted].sort(),
+        lock:
+          log.state.lock === undefined
+            ? undefined
+            : { ...log.state.lock, admitted: [...log.state.lock.admitted].sort() },
         entries: log.entries().map((entry) => [entry.hash, entry.applied, entry.reason]),
         head: log.head,
         pending: log.pendingCount,
@@ -183,6 +299,9 @@ describe('ModerationLog', () => {
     expect(expected.moderators).toEqual([mod2.address])
     // The owner's removal of mod1 voids mod1's concurrent bans; the owner's ban of member comes last and stands.
     expect(expected.banned).toEqual([member.address])
+    // The owner's unlock and mod2's read-only relock are siblings: the owner's comes last, so the room is open.
+    expect(expected.lock).toBeUndefined()
+    expect(expected.muted.map(([address]) => address)).toEqual([member.address])
     fc.assert(
       fc.property(fc.shuffledSubarray([...all.keys()], { minLength: all.length, maxLength: all.length }), (order) => {
         expect(fold(order)).toEqual(expected)

@@ -35,6 +35,24 @@ export interface ModerationState {
   readonly banned: ReadonlySet<Address>
   /** Members kicked, with the hash of the latest kick of each: a member's presence signed before it is stale. */
   readonly kicked: ReadonlyMap<Address, string>
+  /** Members muted by the latest mute of each (not unmuted since), ended or not: the log knows no clock. */
+  readonly muted: ReadonlyMap<Address, Mute>
+  /** The lock in force, if the room is locked. */
+  readonly lock: Lock | undefined
+}
+
+export interface Mute {
+  /** The mute's event time: a record dated from then until `untilMs` is dropped, whenever it comes. */
+  atMs: number
+  untilMs: number
+  hash: string
+}
+
+export interface Lock {
+  hash: string
+  readOnly: boolean
+  /** The members its author listed, less those kicked or banned since: with the roles, whom the room admits. */
+  admitted: ReadonlySet<Address>
 }
 
 export type ModerationVerdict =
@@ -59,6 +77,10 @@ interface Act {
   action: ModerationEvent['action']
   author: Address
   target: Address
+  atMs: number
+  until: number | undefined
+  readOnly: boolean
+  members: readonly Address[]
 }
 
 interface Node extends Act {
@@ -73,6 +95,8 @@ interface MutableState {
   moderators: Set<Address>
   banned: Set<Address>
   kicked: Map<Address, string>
+  muted: Map<Address, Mute>
+  lock: { hash: string; readOnly: boolean; admitted: Set<Address> } | undefined
 }
 
 export interface ModerationLogInit {
@@ -132,7 +156,9 @@ export class ModerationLog {
    * by, so an app offers only the actions a role allows (and says why not) without a copy of it.
    */
   refusal(author: string, action: ModerationEvent['action'], target: string): string | undefined {
-    return judge(this.#state, { action, author: normalAddress(author), target: normalAddress(target) })
+    // The rule reads roles and targets only: what a mute's end or a lock's list would be does not change it.
+    const act = { action, author: normalAddress(author), target: normalAddress(target) }
+    return judge(this.#state, { ...act, atMs: 0, until: undefined, readOnly: false, members: [] })
   }
 
   isBanned(address: string): boolean {
@@ -144,6 +170,24 @@ export class ModerationLog {
     if (this.#state.kicked.size === 0) return undefined
     const hash = this.#state.kicked.get(normalAddress(address))
     return hash === undefined ? undefined : this.#nodes.get(hash)?.event
+  }
+
+  /** The latest mute of `address` not undone by an unmute, ended or not (whether it holds is the caller's clock's). */
+  muteOf(address: string): Mute | undefined {
+    return this.#state.muted.size === 0 ? undefined : this.#state.muted.get(normalAddress(address))
+  }
+
+  /** Whether the room's lock keeps `address` out: a member its lock does not list (the roles always come in). */
+  isLockedOut(address: string): boolean {
+    const lock = this.#state.lock
+    if (lock === undefined) return false
+    const normal = normalAddress(address)
+    return roleIn(this.#state, normal) === 'member' && !lock.admitted.has(normal)
+  }
+
+  /** Whether a read-only lock silences `address` (a member; the owner and moderators still speak). */
+  isSilencedByLock(address: string): boolean {
+    return this.#state.lock?.readOnly === true && roleIn(this.#state, normalAddress(address)) === 'member'
   }
 
   /** Judges an event from the network (checked with zod here) and keeps it if it may be. Never throws. */
@@ -187,7 +231,14 @@ export class ModerationLog {
   }
 
   #initial(): MutableState {
-    return { owner: this.#firstOwner, moderators: new Set(), banned: new Set(), kicked: new Map() }
+    return {
+      owner: this.#firstOwner,
+      moderators: new Set(),
+      banned: new Set(),
+      kicked: new Map(),
+      muted: new Map(),
+      lock: undefined,
+    }
   }
 
   #insert(hash: string, event: ModerationEvent): void {
@@ -273,7 +324,15 @@ export class ModerationLog {
 }
 
 function actOf(event: ModerationEvent): Act {
-  return { action: event.action, author: normalAddress(event.author), target: normalAddress(event.target) }
+  return {
+    action: event.action,
+    author: normalAddress(event.author),
+    target: normalAddress(event.target),
+    atMs: event.atMs,
+    until: event.until,
+    readOnly: event.readOnly === true,
+    members: (event.members ?? []).map(normalAddress),
+  }
 }
 
 function copy(state: MutableState): MutableState {
@@ -282,6 +341,8 @@ function copy(state: MutableState): MutableState {
     moderators: new Set(state.moderators),
     banned: new Set(state.banned),
     kicked: new Map(state.kicked),
+    muted: new Map(state.muted),
+    lock: state.lock === undefined ? undefined : { ...state.lock, admitted: new Set(state.lock.admitted) },
   }
 }
 
@@ -302,11 +363,20 @@ function judge(state: MutableState, event: Act): string | undefined {
       if (target === author) return `the owner cannot ${event.action} itself`
       if (event.action === 'mod-remove' && !state.moderators.has(target)) return `${target} is not a moderator`
       return undefined
+    case 'lock':
+    case 'unlock':
+      if (role === 'member') return `${event.action} needs a moderator; ${author} is a member`
+      if (event.action === 'unlock' && state.lock === undefined) return 'the room is not locked'
+      return undefined
     case 'kick':
     case 'ban':
     case 'unban':
+    case 'mute':
+    case 'unmute':
+    case 'remove':
       if (role === 'member') return `${event.action} needs a moderator; ${author} is a member`
       if (event.action === 'unban') return state.banned.has(target) ? undefined : `${target} is not banned`
+      if (event.action === 'unmute') return state.muted.has(target) ? undefined : `${target} is not muted`
       if (RANK[roleIn(state, target)] >= RANK[role]) {
         return `a ${role} cannot ${event.action} a ${roleIn(state, target)}`
       }
@@ -331,13 +401,31 @@ function apply(state: MutableState, event: Act, hash: string): void {
       return
     case 'kick':
       state.kicked.set(target, hash)
+      // Out while locked: a kick removes, and the lock admits no one new.
+      state.lock?.admitted.delete(target)
       return
     case 'ban':
       state.moderators.delete(target)
       state.banned.add(target)
+      state.lock?.admitted.delete(target)
       return
     case 'unban':
       state.banned.delete(target)
+      return
+    case 'mute':
+      state.muted.set(target, { atMs: event.atMs, untilMs: event.until as number, hash })
+      return
+    case 'unmute':
+      state.muted.delete(target)
+      return
+    case 'lock':
+      state.lock = { hash, readOnly: event.readOnly, admitted: new Set(event.members) }
+      return
+    case 'unlock':
+      state.lock = undefined
+      return
+    case 'remove':
+      // Nothing of the log's state: every device folds it into the message's own (`Room`, "removed by a moderator").
       return
   }
 }

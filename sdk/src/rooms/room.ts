@@ -33,7 +33,7 @@ import {
 import { DuplicateMessageError } from '../crypto/errors.ts'
 import { checkTimerSeconds, ExpiryClock, type TimerAuthority, timerRefusal } from '../disappearing.ts'
 import { utf8 } from '../encoding.ts'
-import { InvalidInputError, NotStartedError, UnreachableError } from '../errors.ts'
+import { InvalidInputError, ModeratedError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream, waitForEvent } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
@@ -372,6 +372,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       onModeration: (verdict) => this.#onModeration(verdict),
       onSanctionDropped: (from, address, reason) =>
         this.#c.log.debug('record of a sanctioned member dropped', { room: this.id, from, address, reason }),
+      now: this.#now,
     })
   }
 
@@ -383,34 +384,122 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /**
    * Signs a moderation event with `signer` (the wallet: owner or moderator), after the log's head, applies it here
    * and publishes it. Throws when the log refuses it (the reason says why: no role, a target ranked too high).
+   * `target`: a wallet (mod-add … unmute); a message id for `remove` (it must be here: its author is what the event
+   * names); ignored by `lock` and `unlock`, which name the signer. `mute` needs `untilMs`; `lock` takes `readOnly`
+   * and lists this device's members (present and away) as the ones it admits.
    */
   async moderate(
     action: ModerationAction,
-    target: string,
-    options: { signer: WalletSigner } & AbortOptions,
+    target: string | undefined,
+    options: { signer: WalletSigner; untilMs?: number; readOnly?: boolean } & AbortOptions,
   ): Promise<Extract<ModerationVerdict, { status: 'applied' | 'void' }>> {
+    const extra = await this.#moderationFields(action, target, options)
     const event = await createModerationEvent(
-      { signer: options.signer, room: this.id, prev: this.moderation.head, action, target, now: this.#now() },
+      { signer: options.signer, room: this.id, prev: this.moderation.head, action, now: this.#now(), ...extra },
       options,
     )
     const verdict = this.#gatekeeper.addOwnModeration(event)
     if (verdict.status !== 'applied' && verdict.status !== 'void') {
       throw new InvalidInputError(`${action} refused: ${'reason' in verdict ? verdict.reason : verdict.status}`, {
         details: { action, target },
-        hint: 'only the owner appoints moderators and hands the room over; the owner and moderators kick and ban members',
+        hint: 'only the owner appoints moderators and hands the room over; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
       })
     }
     await this.#c.pubsub.publish(this.topic, encodeRecord(event))
     return verdict
   }
 
-  /** A kept moderation event: told, and a banned or kicked member is dropped and our key rotates without it. */
+  /** What an event of `action` carries besides the common fields: its target, and the action's own fields. */
+  async #moderationFields(
+    action: ModerationAction,
+    target: string | undefined,
+    options: { signer: WalletSigner; untilMs?: number; readOnly?: boolean } & AbortOptions,
+  ): Promise<{ target: string; until?: number; readOnly?: boolean; members?: string[]; message?: string }> {
+    if (action === 'lock' || action === 'unlock') {
+      const self = await options.signer.getAddress(options)
+      if (action === 'unlock') return { target: self }
+      const members = [self, ...[...this.#members.values(), ...this.#absent.members()].map((m) => m.address)]
+      return { target: self, members, ...(options.readOnly === true ? { readOnly: true } : {}) }
+    }
+    if (target === undefined) throw new InvalidInputError(`${action} needs a target`)
+    if (action === 'mute') {
+      if (options.untilMs === undefined) throw new InvalidInputError('mute needs untilMs: when the mute ends')
+      return { target, until: options.untilMs }
+    }
+    if (action !== 'remove') return { target }
+    checkMessageId(target, 'id')
+    const message = this.#messages.get(target)
+    if (message === undefined) {
+      throw new InvalidInputError(`message ${target} is not on this device`, {
+        hint: 'a removal names the message and its author: catch up with the room first',
+      })
+    }
+    return { target: message.sender, message: target }
+  }
+
+  /**
+   * A kept moderation event: told; a banned or kicked member (or one a lock does not list) is dropped and our key
+   * rotates without it; a message a moderator removed is deleted here as its sender's own delete would be.
+   */
   #onModeration(verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>): void {
     this.safeDispatchEvent('moderation:changed', { detail: verdict })
-    const { action, target } = verdict.event
-    if (verdict.status !== 'applied' || (action !== 'ban' && action !== 'kick')) return
+    if (verdict.status !== 'applied') return
+    const { action, target, message } = verdict.event
+    if (action === 'remove' && message !== undefined) {
+      const { author, atMs } = verdict.event
+      // The event's hash is its id as a change: the same on every device, so a second copy is a no-op.
+      const change: MessageChange = {
+        kind: 'delete',
+        author: target as Address,
+        id: verdict.hash,
+        target: message,
+        sender: author as Address,
+        senderPeerId: '',
+        sentAtMs: atMs,
+      }
+      this.#fold(change)
+      return
+    }
+    const gone = (address: string): boolean =>
+      action === 'lock' ? this.moderation.isLockedOut(address) : address.toLowerCase() === target.toLowerCase()
+    if (action !== 'ban' && action !== 'kick' && action !== 'lock') return
     for (const member of [...this.#members.values(), ...this.#absent.members()]) {
-      if (member.address.toLowerCase() === target.toLowerCase()) this.#removeMember(member, 'gone')
+      if (gone(member.address)) this.#removeMember(member, 'gone')
+    }
+  }
+
+  /**
+   * Why the room's moderation log stops this wallet from sending now, if it does (muted until a time, a read-only
+   * lock, a lock that does not list it): what {@link send} and the other sends throw, and what an app shows.
+   */
+  sendRestriction():
+    | { reason: 'muted' | 'read-only' | 'locked'; message: string; hint: string; untilMs?: number }
+    | undefined {
+    const log = this.#gatekeeper.moderation
+    if (log === undefined) return undefined
+    const self = this.#c.self.verified.address
+    if (log.isLockedOut(self)) {
+      return {
+        reason: 'locked',
+        message: 'the room is locked by its moderators',
+        hint: 'it admits no new member until a moderator unlocks it',
+      }
+    }
+    if (log.isSilencedByLock(self)) {
+      return {
+        reason: 'read-only',
+        message: 'the room is read-only: only its owner and moderators may send',
+        hint: 'wait until a moderator unlocks it',
+      }
+    }
+    const mute = log.muteOf(self)
+    if (mute === undefined || this.#now() >= mute.untilMs) return undefined
+    const until = new Date(mute.untilMs).toISOString()
+    return {
+      reason: 'muted',
+      message: `you are muted in this room until ${until}`,
+      hint: `wait until ${until}, or ask a moderator to unmute you`,
+      untilMs: mute.untilMs,
     }
   }
 
@@ -822,6 +911,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Encrypts `envelope` under our sender key and publishes it as one `message` record, whatever its kind. */
   async #publish(envelope: Envelope, options: AbortOptions): Promise<RoomSendResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
+    // Honest members and relays would drop it: say why, and what to do, rather than send into nothing.
+    const restriction = this.sendRestriction()
+    if (restriction !== undefined) {
+      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
+    }
     options.signal?.throwIfAborted()
     await this.#untilCarried(options)
     // Presence first: a neighbour that has not seen our certificate would hold the message back.

@@ -30,7 +30,7 @@ import { mentionListSchema } from '../mentions.ts'
 import { reactionSchema } from '../message-state.ts'
 import type { Bytes32 } from '../types.ts'
 import { signedManifestSchema } from './manifest.ts'
-import { moderationEventSchema } from './moderation-event.ts'
+import { moderationEventShapeSchema } from './moderation-event.ts'
 
 /**
  * Records on a room topic, JSON in UTF-8. Every record is signed by its sender's PeerId key
@@ -201,14 +201,17 @@ export const typingRecordSchema = z.object({ ...signalFields, type: z.literal('t
 export const readRecordSchema = z.object({ ...signalFields, type: z.literal('read') }).strict()
 export type SignalRecord = z.infer<typeof typingRecordSchema> | z.infer<typeof readRecordSchema>
 
-/** Moderation events (the record is the event, `moderation-event.ts`) ride with the others. */
+/**
+ * Moderation events (the record is the event, `moderation-event.ts`) ride with the others; their per-action rules
+ * are the log's to check (`ModerationLog.add`), as it judges each.
+ */
 const recordSchema = z.discriminatedUnion('type', [
   presenceRecordSchema,
   messageRecordSchema,
   keysRecordSchema,
   typingRecordSchema,
   readRecordSchema,
-  moderationEventSchema,
+  moderationEventShapeSchema,
 ])
 export type RoomRecord = z.infer<typeof recordSchema>
 

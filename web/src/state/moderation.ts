@@ -53,6 +53,11 @@ const LOGGED: Partial<Record<ModerationAction, (author: string, target: string) 
   kick: (author, target) => `${author} removed ${target} from the room`,
   ban: (author, target) => `${author} banned ${target}`,
   unban: (author, target) => `${author} unbanned ${target}`,
+  mute: (author, target) => `${author} muted ${target}`,
+  unmute: (author, target) => `${author} unmuted ${target}`,
+  lock: (author) => `${author} locked the room`,
+  unlock: (author) => `${author} unlocked the room`,
+  remove: (author, target) => `${author} removed a message of ${target}`,
 }
 
 /** EIP-1193's "user rejected the request". */
