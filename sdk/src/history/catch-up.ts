@@ -357,11 +357,17 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
   const connectedPeers = async (): Promise<Array<{ peer: PeerId; store: boolean | undefined }>> => {
     const peers = new Map<string, PeerId>()
     for (const connection of libp2p.getConnections()) peers.set(connection.remotePeer.toString(), connection.remotePeer)
-    const protocols = async (peer: PeerId): Promise<string[]> => {
+    /**
+     * What the peer store knows of a peer. A protocol is recorded there as soon as a stream of it opens, before
+     * identify has said the rest (a relay just reached opens identify and departures streams at once), so only
+     * identify's own metadata says the list is whole.
+     */
+    const known = async (peer: PeerId): Promise<{ protocols: string[]; identified: boolean }> => {
       try {
-        return (await libp2p.peerStore.get(peer)).protocols
+        const { protocols, metadata } = await libp2p.peerStore.get(peer)
+        return { protocols, identified: metadata.has('AgentVersion') || metadata.has('ProtocolVersion') }
       } catch {
-        return []
+        return { protocols: [], identified: false }
       }
     }
     const speaking = await Promise.all(
@@ -371,13 +377,13 @@ export function libp2pHistorySource(libp2p: Libp2p): HistorySource {
           test: (event) => event.detail.peerId.equals(peer),
           timeoutMs: IDENTIFY_WAIT_MS,
         })
-        const known = await protocols(peer)
-        if (known.length > 0) {
+        const before = await known(peer)
+        if (before.protocols.includes(STORE_PROTOCOL) || before.identified) {
           void identified.catch(() => {})
-          return known.includes(STORE_PROTOCOL)
+          return before.protocols.includes(STORE_PROTOCOL)
         }
         if (!(await identified)) return undefined
-        return (await protocols(peer)).includes(STORE_PROTOCOL)
+        return (await known(peer)).protocols.includes(STORE_PROTOCOL)
       }),
     )
     return [...peers.values()].map((peer, i) => ({ peer, store: speaking[i] }))
