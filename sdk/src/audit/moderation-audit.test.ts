@@ -8,7 +8,7 @@ import { buildBatchSync } from './batch.ts'
 import { MODERATION_LEAF_TAG } from './constants.ts'
 import { leafOfMessage } from './leaf.ts'
 import type { FoundBatch } from './lookup.ts'
-import { ModerationAuditFailure, verifyModerationLog } from './moderation-audit.ts'
+import { describeModerationAudit, ModerationAuditFailure, verifyModerationLog } from './moderation-audit.ts'
 import { isModerationLeaf, moderationLeaf, moderationTipLeaves } from './moderation-leaf.ts'
 
 const ROOM = 'ab'.repeat(32)
@@ -143,5 +143,40 @@ describe('moderation leaves', () => {
     expect(failures.filter((f) => f === ModerationAuditFailure.refused)).toHaveLength(3)
     expect(audit.problems.map((p) => p.message).join('\n')).toMatch(/needs a moderator|cannot ban/)
     expect(audit.problems.map((p) => p.message).join('\n')).toContain('not signed by its author')
+  })
+
+  it('behavior: any action is audited alike — a mute with its end, a lock — from the event hashes alone', async () => {
+    const signer = walletSigner({ type: 'eoa', signer: owner })
+    const muted = Wallet.createRandom().address
+    const mute = await createModerationEvent({
+      signer,
+      room: ROOM,
+      prev: ROOM,
+      action: 'mute',
+      target: muted,
+      until: 60_001,
+      now: 1,
+    })
+    const lock = await createModerationEvent({
+      signer,
+      room: ROOM,
+      prev: moderationEventHash(mute),
+      action: 'lock',
+      target: owner.address,
+      members: [owner.address],
+      now: 2,
+    })
+    const log = new ModerationLog({ roomId: ROOM, owner: owner.address })
+    for (const event of [mute, lock]) expect(log.add(event).status).toBe('applied')
+    const audit = await verifyModerationLog({
+      roomId: ROOM,
+      owner: owner.address,
+      events: [lock, mute],
+      batches: [found(moderationTipLeaves(log))],
+      reader,
+    })
+    expect(audit.problems).toEqual([])
+    expect(audit.events.map((event) => event.action)).toEqual(['mute', 'lock'])
+    expect(describeModerationAudit(audit).join('\n')).toContain(`mute ${muted} until ${new Date(60_001).toISOString()}`)
   })
 })

@@ -14,7 +14,7 @@
  * Anyone may anchor, so a leaf naming an event nobody signed makes the log look cut: narrow the anchors to
  * anchorers you trust (`--anchorer`) — a bogus anchor can deny, never vouch.
  */
-import { moderationEventHash, moderationEventSchema } from '../rooms/moderation-event.ts'
+import { type ModerationEvent, moderationEventHash, moderationEventSchema } from '../rooms/moderation-event.ts'
 import { ModerationLog, type ModerationRole } from '../rooms/moderation-log.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import { roomLeaves } from './batch.ts'
@@ -70,6 +70,8 @@ export interface AuditedModerationEvent {
   /** Why it did not apply (void, or no effect at its place). */
   reason?: string
   anchor?: ModerationAnchorRef
+  /** The event as signed: what anyone can check again. */
+  event: ModerationEvent
 }
 
 export interface ModerationAuditProblem {
@@ -118,6 +120,7 @@ export async function verifyModerationLog(
     atMs: entry.event.atMs,
     applied: entry.applied,
     ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    event: entry.event,
   }))
   const byHash = new Map(events.map((event) => [event.hash, event]))
   const prevOf = new Map(entries.map((entry) => [entry.hash, entry.event.prev]))
@@ -290,7 +293,7 @@ export function describeModerationAudit(audit: ModerationAudit): string[] {
   for (const event of audit.events) {
     const outcome = event.applied ? '' : ` [not applied: ${event.reason ?? 'void'}]`
     lines.push(
-      `  ${event.index}. ${event.action} ${event.target} by ${event.author} (${event.role}) at ${iso(event.atMs)} ` +
+      `  ${event.index}. ${event.action} ${event.target}${detailsOf(event.event)} by ${event.author} (${event.role}) at ${iso(event.atMs)} ` +
         `(author's clock), event ${event.hash.slice(0, 16)}…${outcome}`,
     )
     const anchor = event.anchor
@@ -312,6 +315,15 @@ export function describeModerationAudit(audit: ModerationAudit): string[] {
   lines.push('FAILED:')
   for (const problem of audit.problems) lines.push(`  ${problem.failure}: ${problem.message}`)
   return lines
+}
+
+/** What an action carries beyond its target: a mute's end, a lock's read-only, the message removed. */
+function detailsOf(event: ModerationEvent): string {
+  const parts: string[] = []
+  if (event.until !== undefined) parts.push(` until ${iso(event.until)}`)
+  if (event.readOnly === true) parts.push(' read-only')
+  if (event.message !== undefined) parts.push(` message ${event.message}`)
+  return parts.join('')
 }
 
 function iso(ms: number): string {
