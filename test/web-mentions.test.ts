@@ -4,8 +4,11 @@
  * Alice mentions bob through the composer's `@` picker, from the keyboard; bob's page marks the message, lists it in
  * its Mentions view (a jump opens it) and the conversation list; nobody else's does. Bob's notifications, once he
  * turns them on, come for the mention and for a DM, none while they are off or for the conversation in front of
- * him — through the service worker's registration, where the test reads them back. axe scans the picker and the
- * Mentions view; the relay's store holds none of it in the clear.
+ * him — through the service worker's registration, where the test reads them back. A mention in a thread reply opens
+ * the thread at the reply, from the Mentions view, from its notification's click (the real worker's handler, run on
+ * a click event the test dispatches in it: headless Chromium clicks no notification, and a window focus the
+ * handler asks for without one is refused, so that step is not covered) and from the address a window the worker
+ * opens gets. axe scans the picker and the Mentions view; the relay's store holds none of it in the clear.
  */
 import type { RoomMessage } from '@securechat/sdk/types'
 import type { Page } from 'playwright-core'
@@ -42,6 +45,30 @@ function notifications(page: Page): Promise<Array<{ title: string; body: string 
     const shown = (await registration?.getNotifications()) ?? []
     return shown.map((n) => ({ title: n.title, body: n.body }))
   })
+}
+
+/**
+ * A click on the notification whose text is `body`, in bob's real service worker: a `notificationclick` event of that
+ * notification dispatched there, which runs the worker's handler (`web/src/sw.ts`). The browser refuses its
+ * `waitUntil` (the event is the test's, not the browser's) and a focus without a person's click; the message to the
+ * page goes out before either.
+ */
+async function clickNotification(page: AppPage, body: string): Promise<void> {
+  const worker = page.context.serviceWorkers()[0] ?? (await page.context.waitForEvent('serviceworker'))
+  const clicked = await worker.evaluate(async (text) => {
+    interface Scope {
+      registration: { getNotifications(): Promise<Array<{ body: string }>> }
+      dispatchEvent(event: Event): boolean
+    }
+    const scope = globalThis as unknown as Scope
+    const notification = (await scope.registration.getNotifications()).find((n) => n.body === text)
+    if (notification === undefined) return false
+    const Click = (globalThis as unknown as { NotificationEvent: new (type: string, init: object) => Event })
+      .NotificationEvent
+    scope.dispatchEvent(new Click('notificationclick', { notification }))
+    return true
+  }, body)
+  expect(clicked).toBe(true)
 }
 
 /** The message id of the element with the focus, through shadow roots. */
@@ -230,5 +257,40 @@ describe('web app: mentions and notifications', () => {
     ]) {
       expect(stored.includes(Buffer.from(clear)), clear).toBe(false)
     }
+  }, 240_000)
+
+  it('behavior: a mention in a thread reply opens the thread at the reply — from the Mentions view, from its notification, and from the address a window the worker opens gets', async () => {
+    const bobAddress = web.chain.accounts[2]!.address
+    const room = web.dave.rooms[0]!
+    const root = await room.send('a thread about the release')
+    const body = `@${bobAddress} can you check the notes?`
+    const reply = await room.reply(root.id, body)
+    const threadReply = bob.page.locator('sc-chat-view .thread li[data-found]')
+
+    // The Mentions view lists the reply; its jump opens the room with the thread at it, marked and focused.
+    await openMentions(bob.page)
+    const listed = bob.page.getByTestId('mentions').getByRole('button', { name: /can you check the notes/ })
+    await listed.waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => bodies(bob.page), { timeout: UI_TIMEOUT_MS }).toContain(body)
+    await listed.click()
+    await expect.poll(() => threadReply.getAttribute('data-message-id'), { timeout: UI_TIMEOUT_MS }).toBe(reply.id)
+    await expect.poll(() => focusedMessage(bob.page)).toBe(reply.id)
+
+    // Its notification, clicked while bob is elsewhere in the app: the worker tells the page, which opens it.
+    await openMentions(bob.page)
+    await clickNotification(bob, body)
+    await expect.poll(() => threadReply.getAttribute('data-message-id'), { timeout: UI_TIMEOUT_MS }).toBe(reply.id)
+    await bob.page.getByRole('heading', { name: '# team' }).waitFor()
+    // The worker closed it.
+    expect(await bodies(bob.page)).not.toContain(body)
+
+    // No window open: the worker opens one at `/#open=<room>/<message>`, which opens it once the vault is unlocked.
+    // (The same tab, loaded afresh: a second window of one device would be a second client of its vault.)
+    await openMentions(bob.page)
+    await bob.page.goto('about:blank')
+    await bob.page.goto(`${web.http.url}#open=${room.id}/${reply.id}`)
+    await expect.poll(() => threadReply.getAttribute('data-message-id'), { timeout: UI_TIMEOUT_MS }).toBe(reply.id)
+    expect(new URL(bob.page.url()).hash).toBe('')
+    expect(await cspViolations(bob.page)).toEqual([])
   }, 240_000)
 })

@@ -56,7 +56,6 @@ export default defineConfig({
     VitePWA({
       injectRegister: false,
       registerType: 'autoUpdate',
-      filename: 'sw.js',
       manifest: {
         name: 'SecureChat',
         short_name: 'SecureChat',
@@ -73,16 +72,16 @@ export default defineConfig({
           { src: '/icons/icon.svg', sizes: 'any', type: 'image/svg+xml' },
         ],
       },
-      workbox: {
+      // Our own worker (web/src/sw.ts: Workbox's precaching, and what a notification's click does), built into
+      // one self-contained sw.js: it runs under the page's CSP (nonces, Trusted Types), which would refuse
+      // `importScripts` of a separate file.
+      strategies: 'injectManifest',
+      srcDir: 'src',
+      filename: 'sw.ts',
+      injectManifest: {
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
-        navigateFallback: '/index.html',
-        // The app keeps the relay's last /config.json itself (web/src/config.ts).
-        navigateFallbackDenylist: [/^\/(healthz|metrics|config\.json|audit)/],
-        cleanupOutdatedCaches: true,
-        // One self-contained sw.js: the worker runs under the page's CSP (nonces, Trusted Types),
-        // which would refuse `importScripts` of a separate workbox runtime file.
-        inlineWorkboxRuntime: true,
+        rollupFormat: 'iife',
       },
     }),
   ],

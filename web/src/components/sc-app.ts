@@ -1,7 +1,8 @@
 import { provide } from '@lit/context'
-import { Task } from '@lit/task'
+import { Task, TaskStatus } from '@lit/task'
 import { css, html, LitElement } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
+import { type OpenTarget, openTargetOfHash, openTargetOfMessage } from '../notification-click.ts'
 import type { AppState } from '../signed-in.ts'
 import type { Anchoring } from '../state/anchoring.ts'
 import {
@@ -212,6 +213,11 @@ export class ScApp extends LitElement {
   @state() private invitedTo: { name: string; requirement: string | undefined } | undefined
   /** A wallet was picked before the signed-in part had loaded. */
   @state() private waitingForApp = false
+  /**
+   * A notification's conversation and message to open (its click: `notification-click.ts`), once signed in and the
+   * conversation is here.
+   */
+  @state() private toOpen: OpenTarget | undefined
 
   readonly #controller = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
@@ -256,16 +262,27 @@ export class ScApp extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback()
     addEventListener('hashchange', this.#onHash)
+    navigator.serviceWorker?.addEventListener('message', this.#onWorkerMessage)
+    this.#takeOpenFromUrl()
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
     removeEventListener('hashchange', this.#onHash)
+    navigator.serviceWorker?.removeEventListener('message', this.#onWorkerMessage)
   }
 
   override updated(): void {
     const conversations = this.conversations
     const signedIn = this.session?.status === 'signed-in'
+    // A notification clicked: its conversation, before the one open before a reload.
+    const toOpen = this.toOpen
+    // Signed in while starting (a returning device) is not shown yet: once it is.
+    const shown = signedIn && this.#start.status === TaskStatus.COMPLETE
+    if (shown && toOpen !== undefined && conversations?.get(toOpen.conversation) !== undefined) {
+      this.toOpen = undefined
+      void this.#openAt(toOpen)
+    }
     // The conversation open before a reload comes back, unless something was opened since (an invite link).
     const last = signedIn ? conversations?.takeLastOpen() : undefined
     if (last !== undefined && this.page === 'chat' && this.selected === undefined) this.#show('chat', last)
@@ -399,14 +416,34 @@ export class ScApp extends LitElement {
   }
 
   /** A mention picked in the Mentions view, or a search result: its conversation opens at the message. */
-  async #onJump(event: CustomEvent<{ conversation: string; message: string }>): Promise<void> {
-    this.#show('chat', event.detail.conversation)
+  #onJump(event: CustomEvent<OpenTarget>): void {
+    void this.#openAt(event.detail)
+  }
+
+  /** Opens `target`'s conversation at its message (a jump, a notification clicked). */
+  async #openAt(target: OpenTarget): Promise<void> {
+    this.#show('chat', target.conversation)
     await this.updateComplete
     const view = this.renderRoot.querySelector('sc-chat-view')
-    if (view !== null) await view.showMessage(event.detail.message)
+    if (view !== null) await view.showMessage(target.message)
+  }
+
+  /** The service worker says a notification was clicked (`notification-click.ts`): open it here. */
+  readonly #onWorkerMessage = (event: MessageEvent): void => {
+    const target = openTargetOfMessage(event.data)
+    if (target !== undefined) this.toOpen = target
+  }
+
+  /** A window the service worker opened for a notification (`#open=…`): opened once signed in, the address cleaned. */
+  #takeOpenFromUrl(): void {
+    const target = openTargetOfHash(location.hash)
+    if (target === undefined) return
+    history.replaceState(null, '', location.pathname)
+    this.toOpen = target
   }
 
   readonly #onHash = (): void => {
+    this.#takeOpenFromUrl()
     // Signed out, the sign-in page names the room of the link just opened; signed in, it is joined.
     void this.#loaded?.then(({ app }) => {
       if (this.session?.status !== 'signed-in') this.invitedTo = app.invitedTo(location.hash)
