@@ -138,17 +138,19 @@ async function readLogFile(path: string): Promise<unknown[]> {
   } catch (cause) {
     throw new ConfigError(`cannot read the moderation log ${path}`, { cause })
   }
-  const trimmed = text.trim()
-  if (trimmed.startsWith('[') || trimmed.startsWith('{"events"') || trimmed.startsWith('{ "events"')) {
-    const parsed = parseJson(trimmed) as unknown
-    if (Array.isArray(parsed)) return parsed
-    const events = (parsed as { events?: unknown } | null)?.events
-    if (Array.isArray(events)) return events
+  let whole: unknown
+  try {
+    whole = JSON.parse(text)
+  } catch {
+    // Not one JSON value: one event a line.
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map(parseJson)
   }
-  return trimmed
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map(parseJson)
+  if (Array.isArray(whole)) return whole
+  const events = (whole as { events?: unknown } | null)?.events
+  return Array.isArray(events) ? events : [whole]
 }
 
 function parseJson(text: string): unknown {
