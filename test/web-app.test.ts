@@ -236,6 +236,18 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
     await expect
       .poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight))
       .toBeLessThanOrEqual(48)
+
+    // Scrolled up again, then a window tall enough for every message: nothing below, so no button.
+    await list.evaluate((el) => {
+      el.scrollTop = 0
+    })
+    await newMessages.waitFor({ timeout: UI_TIMEOUT_MS })
+    const viewport = bob!.page.viewportSize()!
+    await bob!.page.setViewportSize({ width: viewport.width, height: 4_000 })
+    await expect.poll(() => list.evaluate((el) => el.scrollHeight <= el.clientHeight)).toBe(true)
+    await newMessages.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await bob!.page.setViewportSize(viewport)
+    await list.evaluate((el) => el.scrollTo({ top: el.scrollHeight }))
   })
 
   it('behavior: carol, without the token, sees "not eligible" and no plaintext', async () => {

@@ -347,6 +347,12 @@ export class ScChatView extends LitElement {
    * rendering later) never does, so the list keeps following whatever renders after it scrolled.
    */
   @state() private reading = false
+  /**
+   * Messages below the view: the list is scrolled up from its newest by more than {@link FOLLOW_NEWEST_SLACK_PX}.
+   * Measured after each render, scroll and resize; "New messages ↓" shows only with something below to go to (not
+   * when the list, or the window, grew to hold every message while the reader was scrolled up).
+   */
+  @state() private below = false
   /** The root of the thread open beside the conversation. */
   @state() private thread: string | undefined
   /**
@@ -367,6 +373,7 @@ export class ScChatView extends LitElement {
   /** Messages that grow after the list scrolled (anchor marks render in their own update) keep it at the bottom. */
   readonly #resized = new ResizeObserver(() => {
     if (!this.reading) this.#toBottom()
+    this.#measure()
   })
   /** The messages {@link #resized} observes: those of the open conversation. */
   #observed = new WeakSet<Element>()
@@ -395,12 +402,14 @@ export class ScChatView extends LitElement {
 
   override updated(changed: PropertyValues<this>): void {
     const list = this.list
-    for (const item of list?.children ?? []) {
+    // The list itself too: a taller window may show every message.
+    for (const item of list === undefined ? [] : [list, ...list.children]) {
       if (this.#observed.has(item)) continue
       this.#observed.add(item)
       this.#resized.observe(item)
     }
     if (!this.reading) this.#toBottom()
+    this.#measure()
     if (changed.has('conversation')) this.problem = undefined
     if (document.visibilityState === 'visible') {
       this.conversations?.markRead(this.conversation)
@@ -482,7 +491,7 @@ export class ScChatView extends LitElement {
             )}
           </ol>
         </div>
-        ${this.reading ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
+        ${this.reading && this.below ? html`<button class="newest" @click=${this.#toNewest}>New messages ↓</button>` : ''}
         </div>
         ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite, mentionables)}
       </div>
@@ -784,6 +793,12 @@ export class ScChatView extends LitElement {
     if (this.#fromBottom() <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
     else if (list.scrollTop < this.#lastScrollTop) this.reading = true
     this.#lastScrollTop = list.scrollTop
+    this.#measure()
+  }
+
+  #measure(): void {
+    const below = this.#fromBottom() > FOLLOW_NEWEST_SLACK_PX
+    if (below !== this.below) this.below = below
   }
 
   /** How far (px) the conversation's list is scrolled up from its newest message. */
