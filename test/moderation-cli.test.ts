@@ -66,6 +66,7 @@ describe('securechat ban and room log', () => {
         owner: ownerWallet.address,
         moderators: [],
         banned: [member.client.address],
+        muted: [],
         head: printed.event,
       },
     ])
@@ -74,4 +75,77 @@ describe('securechat ban and room log', () => {
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-.*  ${ownerWallet.address}  ban  ${member.client.address}`))
     expect(text.stdout).toContain(`owner ${ownerWallet.address}; moderators: none; banned: ${member.client.address}`)
   }, 180_000)
+
+  it('behavior: mute --for, lock --read-only and remove from the CLI reach a member; room log prints them', async () => {
+    const relay = await startStoreRelay(stoppers)
+    const relayAddress = relay.multiaddrs[0]!
+    const ownerWallet = Wallet.createRandom()
+    const owner = await startDevice({ wallet: ownerWallet, bootstrap: [relayAddress] })
+    stoppers.push(owner.close)
+    const member = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress] })
+    stoppers.push(member.close)
+    const { room, invite } = await owner.client.createRoom({ name: 'moderated' })
+    await room.waitForPeers()
+    const joined = nextMemberEvent(room, 'member:joined', member.client.peerId.toString())
+    const memberRoom = await member.client.joinRoom(invite)
+    await memberRoom.waitForPeers()
+    await joined
+    const asOwner = { SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey }
+    const applied = (action: string) =>
+      new Promise<RoomModerationChange>((resolve) =>
+        memberRoom.addEventListener('moderation:changed', (event) => {
+          if (event.detail.event.action === action) resolve(event.detail)
+        }),
+      )
+    const run = async (args: string[]): Promise<Record<string, unknown>> => {
+      const result = await runCli([...args, '--room', invite], asOwner)
+      expect(result.code, result.stderr).toBe(0)
+      return JSON.parse(result.stdout) as Record<string, unknown>
+    }
+
+    const tooLong = await runCli(['mute', member.client.address, '--for', '31d', '--room', invite], asOwner)
+    expect(tooLong.code).not.toBe(0)
+    expect(tooLong.stderr).toContain('a mute lasts from 1 second to 30 days')
+    const muted = applied('mute')
+    const mute = await run(['mute', member.client.address, '--for', '2h'])
+    expect(mute).toMatchObject({ action: 'mute', target: member.client.address, status: 'applied' })
+    expect((await muted).hash).toBe(mute.event)
+    expect(memberRoom.sendRestriction()).toMatchObject({
+      reason: 'muted',
+      hint: `wait until ${mute.until}, or ask a moderator to unmute you`,
+    })
+    const unmuted = applied('unmute')
+    await run(['unmute', member.client.address])
+    await unmuted
+    expect(memberRoom.sendRestriction()).toBeUndefined()
+
+    const locked = applied('lock')
+    expect(await run(['lock', '--read-only'])).toMatchObject({ action: 'lock', readOnly: true, status: 'applied' })
+    await locked
+    expect(memberRoom.sendRestriction()).toMatchObject({ reason: 'read-only' })
+    const unlocked = applied('unlock')
+    await run(['unlock'])
+    await unlocked
+
+    // The owner's CLI device never held the message (it joins after it was sent): it names the author.
+    const sent = await memberRoom.send('removed from the CLI')
+    const removedHere = new Promise<void>((resolve) =>
+      memberRoom.addEventListener('message:updated', (event) => {
+        if (event.detail.message.id === sent.id && event.detail.message.removedBy === ownerWallet.address) resolve()
+      }),
+    )
+    const remove = await run(['remove', sent.id, '--author', member.client.address])
+    expect(remove).toMatchObject({ action: 'remove', message: sent.id, target: member.client.address })
+    await removedHere
+    expect(memberRoom.message(sent.id)?.text).toBeUndefined()
+
+    const text = await runCli(['room', 'log', '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`mute  ${member.client.address}  until ${mute.until}`)
+    expect(text.stdout).toMatch(/lock {2}read-only, admitting \d+ members/)
+    expect(text.stdout).toContain(`remove  ${member.client.address}  message ${sent.id}`)
+    expect(text.stdout).toContain('muted: none')
+  }, 240_000)
 })

@@ -325,7 +325,10 @@ export function buildProgram(): Command {
 }
 
 /** `reply`, `react`, `edit`, `delete`: in a room (`--room`) or a DM conversation (`--dm`). */
-/** `kick`, `ban`, `unban`, `mod add|remove`, `owner transfer` and `room log` (docs/cli.md, Moderation). */
+/**
+ * `kick`, `ban`, `unban`, `mute`, `unmute`, `lock`, `unlock`, `remove`, `mod add|remove`, `owner transfer` and
+ * `room log` (docs/cli.md, Moderation).
+ */
 function registerModeration(program: Command, room: Command): void {
   const action = (command: Command, name: ModerationAction): void => {
     clientOptions(command.argument('<address>', 'the wallet acted on')).action(async (address: string, flags) =>
@@ -335,6 +338,35 @@ function registerModeration(program: Command, room: Command): void {
   action(program.command('kick').description('remove a member now (an owner or moderator; it may join again)'), 'kick')
   action(program.command('ban').description('remove a member and keep it out (an owner or moderator)'), 'ban')
   action(program.command('unban').description('let a banned member join again (an owner or moderator)'), 'unban')
+  clientOptions(
+    program
+      .command('mute')
+      .description("drop a member's messages, reactions and edits until a time (an owner or moderator)")
+      .argument('<address>', 'the wallet muted'),
+  )
+    .requiredOption('--for <duration>', 'how long: e.g. 10m, 2h, 7d (at most MAX_MUTE_MS, 30 days)')
+    .action(async (address: string, flags) => moderate('mute', address, flags, flags))
+  action(program.command('unmute').description('end a member’s mute now (an owner or moderator)'), 'unmute')
+  clientOptions(
+    program
+      .command('lock')
+      .description('admit no new member: only those listed now (and the roles) take part (an owner or moderator)'),
+  )
+    .option('--read-only', 'and only the owner and moderators may send')
+    .action(async (flags) => moderate('lock', undefined, flags, flags))
+  clientOptions(program.command('unlock').description('admit new members again (an owner or moderator)')).action(
+    async (flags) => moderate('unlock', undefined, flags),
+  )
+  clientOptions(
+    program
+      .command('remove')
+      .description(
+        "remove a member's message as a moderator: every honest device drops its text and shows it removed by a moderator",
+      )
+      .argument('<id>', 'the message (listen --json prints ids)'),
+  )
+    .option('--author <address>', 'its sender (listen --json prints it), when this device does not hold the message')
+    .action(async (id: string, flags) => moderate('remove', id, flags, flags))
   const mod = program.command('mod').description("appoint or remove a room's moderators (the owner)")
   action(mod.command('add').description('make a wallet a moderator'), 'mod-add')
   action(mod.command('remove').description('take a moderator its role'), 'mod-remove')

@@ -54,11 +54,19 @@ const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_
 export function parseTimer(text: string): number {
   const value = text.trim().toLowerCase()
   if (value === 'off' || value === '0') return 0
-  const match = /^(\d+)\s*([smhdw]?)$/.exec(value)
+  return checkTimerSeconds(parseDurationSeconds(text, 'off, or '))
+}
+
+/**
+ * A number and a unit, `10s`, `5m`, `1h`, `1d`, `1w` (a bare number is seconds), in seconds; unchecked beyond its
+ * form (a mute's `--for` as a timer's). `hint` comes before the examples of the error's hint.
+ */
+export function parseDurationSeconds(text: string, hint = ''): number {
+  const match = /^(\d+)\s*([smhdw]?)$/.exec(text.trim().toLowerCase())
   if (match === null) {
-    throw new InvalidInputError(`not a duration: ${text}`, { hint: 'write off, or e.g. 10s, 5m, 1h, 1d, 1w' })
+    throw new InvalidInputError(`not a duration: ${text}`, { hint: `write ${hint}e.g. 10s, 5m, 1h, 1d, 1w` })
   }
-  return checkTimerSeconds(Number(match[1]) * UNITS[match[2] === '' ? 's' : match[2]!]!)
+  return Number(match[1]) * UNITS[match[2] === '' ? 's' : match[2]!]!
 }
 
 const NAMES: Array<[number, string]> = [

@@ -13,6 +13,7 @@ import { loadWallet } from '../wallet.ts'
 import { isoTime } from './cli-format.ts'
 import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
+import { printModeration } from './moderation.ts'
 import {
   type ClientFlags,
   catchUpFromFlags,
@@ -130,6 +131,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   room.addEventListener('change:refused', ({ detail }) => printLine(formatRefused(detail, flags.json === true)))
   printTimerEvents(room, flags.json === true, printLine)
   printSignals(room, flags.json === true, printLine)
+  printModeration(room, flags.json === true, printLine)
   const messages = room.messages({ signal: stop.signal })
   // What was said while away first (in order), then live; a failed catch-up does not stop listening.
   void catchUpFromFlags(joined).catch((err: unknown) =>
@@ -196,6 +198,7 @@ export async function chat(flags: ClientFlags): Promise<void> {
   room.addEventListener('message:updated', ({ detail }) => print(formatUpdate(detail, false, client.address)))
   room.addEventListener('change:refused', ({ detail }) => print(formatRefused(detail, false)))
   printTimerEvents(room, false, print)
+  printModeration(room, false, print)
   room.addEventListener('member:joined', (event) => print(`* ${event.detail.address} joined`))
   room.addEventListener('member:left', (event) => print(`* ${event.detail.address} left`))
   // Typing, while the line being written is not empty (a terminal reports each key; piped input has none).

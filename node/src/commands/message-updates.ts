@@ -35,6 +35,7 @@ function stateToJson(message: MessageState): Record<string, unknown> {
     edited: message.edited,
     versions: message.versions.length,
     deleted: message.deleted,
+    ...(message.removedBy === undefined ? {} : { removedBy: message.removedBy }),
     reactions: message.reactions,
     thread: {
       count: message.thread.count,
@@ -56,7 +57,9 @@ export function formatUpdate(update: RoomMessageUpdate | DmMessageUpdate, json: 
     case 'edit':
       return `* ${who} edited ${target} (version ${message.versions.length}): ${printable(change.body)}${mentionNote(message.mentions, self)}`
     case 'delete':
-      return `* ${who} deleted ${target}`
+      return message.removedBy === undefined
+        ? `* ${who} deleted ${target}`
+        : `* ${target} was removed by a moderator (${who})`
     case 'reply':
       return `* thread of ${target}: ${message.thread.count} repl${message.thread.count === 1 ? 'y' : 'ies'}`
   }

@@ -1,5 +1,8 @@
 import { sleep } from '@securechat/sdk/async'
-import type { ModerationAction, ModerationEntry } from '@securechat/sdk/rooms'
+import { MAX_MUTE_MS } from '@securechat/sdk/constants'
+import { parseDurationSeconds } from '@securechat/sdk/disappearing'
+import { InvalidInputError } from '@securechat/sdk/errors'
+import type { ModerationAction, ModerationEntry, ModerationEvent, Room } from '@securechat/sdk/rooms'
 import { SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
 import { isoTime } from './cli-format.ts'
@@ -9,24 +12,48 @@ export interface RoomLogFlags extends ClientFlags {
   json?: boolean
 }
 
+/** What `mute --for` and `lock --read-only` add to an action. */
+export interface ModerateOptions {
+  /** `mute`: how long, as `10m`, `2h`, `7d` (at most `MAX_MUTE_MS`, 30 days). */
+  for?: string
+  readOnly?: boolean
+  /** `remove`: the message's author, when this device does not hold the message. */
+  author?: string
+}
+
 /**
- * `securechat kick|ban|unban <address>`, `mod add|remove <address>`, `owner transfer <address>`: joins the room,
- * catches up (so the event names the log's real head, not a fork from an old one), signs the event with the
- * command's wallet, applies and publishes it, and prints `{"action","target","event","status"}`. A refusal (no role,
- * a target ranked too high) exits with the log's reason and publishes nothing.
+ * `securechat kick|ban|unban|mute|unmute <address>`, `lock [--read-only]`, `unlock`, `remove <message-id>`,
+ * `mod add|remove <address>`, `owner transfer <address>`: joins the room, catches up (so the event names the log's
+ * real head, not a fork from an old one, and a removed message's author is known), signs the event with the
+ * command's wallet, applies and publishes it, and prints `{"action","target","event","status"}` (and `until`,
+ * `message`, `readOnly`, `members` for the actions that carry them). A refusal (no role, a target ranked too high)
+ * exits with the log's reason and publishes nothing.
  */
-export async function moderate(action: ModerationAction, target: string, flags: ClientFlags): Promise<void> {
+export async function moderate(
+  action: ModerationAction,
+  target: string | undefined,
+  flags: ClientFlags,
+  options: ModerateOptions = {},
+): Promise<void> {
+  // Checked before joining: a wrong duration costs no network.
+  const forMs = action === 'mute' ? muteDurationMs(options.for) : undefined
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
   try {
     await catchUpFromFlags(joined)
-    const verdict = await joined.room.moderate(action, target, { signer: joined.signer })
+    const verdict = await joined.room.moderate(action, target, {
+      signer: joined.signer,
+      ...(forMs === undefined ? {} : { untilMs: Date.now() + forMs }),
+      ...(options.readOnly === true ? { readOnly: true } : {}),
+      ...(options.author === undefined ? {} : { author: options.author }),
+    })
     // Give the record a moment to leave the socket before the process exits.
     await sleep(SEND_FLUSH_MS)
     process.stdout.write(
       `${JSON.stringify({
         action,
         target: verdict.event.target,
+        ...actionFields(verdict.event),
         event: verdict.hash,
         status: verdict.status,
         ...(verdict.status === 'void' ? { reason: verdict.reason } : {}),
@@ -35,6 +62,42 @@ export async function moderate(action: ModerationAction, target: string, flags: 
   } finally {
     await joined.close()
   }
+}
+
+function muteDurationMs(text: string | undefined): number {
+  if (text === undefined)
+    throw new InvalidInputError('mute needs --for <duration>', { hint: 'e.g. --for 1h or --for 7d' })
+  const ms = parseDurationSeconds(text) * 1000
+  if (ms <= 0 || ms > MAX_MUTE_MS) {
+    throw new InvalidInputError(`a mute lasts from 1 second to ${MAX_MUTE_MS / 86_400_000} days`, {
+      details: { for: text },
+      hint: 'e.g. --for 10m, 2h or 7d; for longer, ban (and unban later)',
+    })
+  }
+  return ms
+}
+
+/** The fields only some actions carry, as the CLI prints them. */
+function actionFields(event: ModerationEvent): Record<string, unknown> {
+  return {
+    ...(event.until === undefined ? {} : { until: isoTime(event.until) }),
+    ...(event.message === undefined ? {} : { message: event.message }),
+    ...(event.readOnly === undefined ? {} : { readOnly: true }),
+    ...(event.members === undefined ? {} : { members: event.members.length }),
+  }
+}
+
+/** How `listen` and `chat` print an event the room's log kept (`moderation:changed`), as `room log` does. */
+export function printModeration(room: Room, json: boolean, print: (line: string) => void): void {
+  room.addEventListener('moderation:changed', ({ detail }) => {
+    const entry: ModerationEntry = {
+      hash: detail.hash,
+      event: detail.event as ModerationEvent,
+      applied: detail.status === 'applied',
+      ...(detail.status === 'void' ? { reason: detail.reason } : {}),
+    }
+    print(json ? JSON.stringify(entryJson(entry)) : `* ${format(entry)}`)
+  })
 }
 
 /**
@@ -50,12 +113,27 @@ export async function roomLog(flags: RoomLogFlags): Promise<void> {
     for (const entry of log.entries()) {
       process.stdout.write(`${flags.json === true ? JSON.stringify(entryJson(entry)) : format(entry)}\n`)
     }
-    const { owner, moderators, banned } = log.state
-    const state = { owner, moderators: [...moderators], banned: [...banned], head: log.head }
+    const { owner, moderators, banned, muted, lock } = log.state
+    // Mutes still in force by this device's clock (the log keeps ended ones until an unmute).
+    const now = Date.now()
+    const mutes = [...muted].filter(([, mute]) => mute.untilMs > now)
+    const state = {
+      owner,
+      moderators: [...moderators],
+      banned: [...banned],
+      muted: mutes.map(([address, mute]) => ({ address, until: isoTime(mute.untilMs) })),
+      ...(lock === undefined ? {} : { locked: { readOnly: lock.readOnly, members: lock.admitted.size } }),
+      head: log.head,
+    }
+    const lockLine =
+      lock === undefined
+        ? ''
+        : `; locked${lock.readOnly ? ' (read-only)' : ''}, admitting ${lock.admitted.size} members`
+    const muteLine = state.muted.map((m) => `${m.address} until ${m.until}`).join(', ') || 'none'
     process.stdout.write(
       flags.json === true
         ? `${JSON.stringify({ type: 'state', ...state })}\n`
-        : `owner ${owner}; moderators: ${state.moderators.join(', ') || 'none'}; banned: ${state.banned.join(', ') || 'none'}\n`,
+        : `owner ${owner}; moderators: ${state.moderators.join(', ') || 'none'}; banned: ${state.banned.join(', ') || 'none'}; muted: ${muteLine}${lockLine}\n`,
     )
   } finally {
     await joined.close()
@@ -71,15 +149,26 @@ function entryJson(entry: ModerationEntry): Record<string, unknown> {
     action: event.action,
     target: event.target,
     author: event.author,
+    ...actionFields(event),
     at: isoTime(event.atMs),
     applied: entry.applied,
     ...(entry.reason === undefined ? {} : { reason: entry.reason }),
   }
 }
 
-/** `2026-…  0xAuthor  ban  0xTarget  (void: …)` */
+/** `2026-…  0xAuthor  ban  0xTarget  (void: …)`; a mute's end, a lock's list, a removed message follow. */
 function format(entry: ModerationEntry): string {
   const { event } = entry
-  const line = [isoTime(event.atMs) ?? '?', event.author, event.action, event.target].join('  ')
+  const what =
+    event.action === 'lock'
+      ? `${event.readOnly === true ? 'read-only, ' : ''}admitting ${event.members?.length ?? 0} members`
+      : event.action === 'unlock'
+        ? ''
+        : event.target
+  const extra = [
+    ...(event.until === undefined ? [] : [`until ${isoTime(event.until)}`]),
+    ...(event.message === undefined ? [] : [`message ${event.message}`]),
+  ]
+  const line = [isoTime(event.atMs) ?? '?', event.author, event.action, what, ...extra].filter(Boolean).join('  ')
   return entry.applied ? line : `${line}  (void: ${entry.reason})`
 }

@@ -20,14 +20,16 @@ export {
   moderationEventHash,
 } from './moderation-event.ts'
 export {
+  type Lock,
   type ModerationEntry,
   ModerationLog,
   type ModerationRole,
   type ModerationState,
   type ModerationVerdict,
+  type Mute,
 } from './moderation-log.ts'
 export { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
-export { Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
+export { type ModerateOptions, Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {
   forgetRoom,
   loadMessageStates,

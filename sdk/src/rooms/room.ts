@@ -172,6 +172,18 @@ export interface RoomInit {
   now?: () => number
 }
 
+/** What {@link Room.moderate} takes besides the action and its target. */
+export interface ModerateOptions extends AbortOptions {
+  /** The wallet that signs: the owner's or a moderator's. */
+  signer: WalletSigner
+  /** `mute`: when it ends (ms since the epoch), at most `MAX_MUTE_MS` from now. */
+  untilMs?: number
+  /** `lock`: only the owner and moderators may send while it holds. */
+  readOnly?: boolean
+  /** `remove`: the message's author, when the message is not on this device. */
+  author?: string
+}
+
 /**
  * One joined room: gossip validation, presence, sending, and the stream of received messages.
  */
@@ -384,14 +396,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /**
    * Signs a moderation event with `signer` (the wallet: owner or moderator), after the log's head, applies it here
    * and publishes it. Throws when the log refuses it (the reason says why: no role, a target ranked too high).
-   * `target`: a wallet (mod-add … unmute); a message id for `remove` (it must be here: its author is what the event
-   * names); ignored by `lock` and `unlock`, which name the signer. `mute` needs `untilMs`; `lock` takes `readOnly`
-   * and lists this device's members (present and away) as the ones it admits.
+   * `target`: a wallet (mod-add … unmute); a message id for `remove`, whose author the event names: `author`, or the
+   * message's sender when it is on this device; ignored by `lock` and `unlock`, which name the signer. `mute` needs
+   * `untilMs`; `lock` takes `readOnly` and lists this device's members (present and away) as the ones it admits.
    */
   async moderate(
     action: ModerationAction,
     target: string | undefined,
-    options: { signer: WalletSigner; untilMs?: number; readOnly?: boolean } & AbortOptions,
+    options: ModerateOptions,
   ): Promise<Extract<ModerationVerdict, { status: 'applied' | 'void' }>> {
     const extra = await this.#moderationFields(action, target, options)
     const event = await createModerationEvent(
@@ -413,7 +425,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async #moderationFields(
     action: ModerationAction,
     target: string | undefined,
-    options: { signer: WalletSigner; untilMs?: number; readOnly?: boolean } & AbortOptions,
+    options: ModerateOptions,
   ): Promise<{ target: string; until?: number; readOnly?: boolean; members?: string[]; message?: string }> {
     if (action === 'lock' || action === 'unlock') {
       const self = await options.signer.getAddress(options)
@@ -428,13 +440,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     if (action !== 'remove') return { target }
     checkMessageId(target, 'id')
-    const message = this.#messages.get(target)
-    if (message === undefined) {
+    // Honest members check the author named against the message's own sender: a wrong one removes nothing.
+    const author = options.author ?? this.#messages.get(target)?.sender
+    if (author === undefined) {
       throw new InvalidInputError(`message ${target} is not on this device`, {
-        hint: 'a removal names the message and its author: catch up with the room first',
+        hint: 'a removal names the message and its author: give the author (listen --json prints it as sender)',
       })
     }
-    return { target: message.sender, message: target }
+    return { target: author, message: target }
   }
 
   /**
