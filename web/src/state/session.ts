@@ -228,7 +228,7 @@ export class Session extends EventTarget {
     for (const part of this.#parts) await part.open(signedIn)
     await saveLastSession({ address, rdns: wallet.rdns })
     this.#watchWallet(wallet)
-    this.#sayGoodbyeOnUnload(client)
+    this.#sayGoodbyeOnUnload(client, signedIn.store)
     this.#setStatus('signed-in')
     void this.#lookupEns(address)
     // The network comes when it comes (offline, relay down).
@@ -238,11 +238,15 @@ export class Session extends EventTarget {
   /**
    * A closed tab or a page navigated away tells the rooms at once (each room's signed leaving presence) instead of
    * leaving them to time the device out; what does not get out before the page is gone, its relay's departure notice
-   * covers. Not for a page kept in the back-forward cache (`persisted`): it comes back as it was.
+   * covers. Not for a page kept in the back-forward cache (`persisted`): it comes back as it was. The history not
+   * written yet (`HistoryStore` writes at most every 250 ms) goes first: the sdk will not deliver those messages
+   * again, and a reload a moment after one came would lose it from the list.
    */
-  #sayGoodbyeOnUnload(client: SecureChatClient): void {
+  #sayGoodbyeOnUnload(client: SecureChatClient, store: HistoryStore): void {
     const onPageHide = (event: PageTransitionEvent): void => {
-      if (!event.persisted) void client.stop().catch(() => {})
+      if (event.persisted) return
+      void store.flush().catch(() => {})
+      void client.stop().catch(() => {})
     }
     addEventListener('pagehide', onPageHide)
     this.#detach.push(() => removeEventListener('pagehide', onPageHide))
