@@ -4,8 +4,8 @@
  * bob in pages of a room dave (an sdk client) made. Typing shown then gone; "Seen by" when the other reads, and
  * "✓✓ read by" under one's own message; "✓ delivered to N of M" under it once members' devices acknowledged it, also
  * from bob with receipts off (a delivery acknowledgement is the protocol's, not a receipt); read on one of alice's
- * devices clears the unread count on the other (a device away meanwhile: test/receipts-cli.test.ts); reads absent once
- * bob turns them off; axe-core scans of what this adds.
+ * devices clears the unread count on the other (a device away meanwhile: test/receipts-cli.test.ts,
+ * test/web-away-read.test.ts); reads absent once bob turns them off; axe-core scans of what this adds.
  */
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
