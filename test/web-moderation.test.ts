@@ -4,9 +4,11 @@
  * the owner's actions on bob and bob none on her; a signature refused in the wallet is said, with what to do; alice
  * bans bob from the list after a confirmation that says what a ban does — bob's page says he is banned and its
  * composer is off, alice's log lists the ban — and unbans him, and he writes again; she makes him a moderator (his
- * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back. Axe
+ * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back; she
+ * anchors the moderation log from her wallet (bob, a member, is not offered it). Axe
  * scans of the member list with its actions, the confirmation and the log.
  */
+import { auditLogReader } from '@securechat/sdk/audit'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
@@ -202,6 +204,26 @@ describe('web app: moderation', () => {
     await bobHereForAlice()
     await sendMessage(bob.page, 'rejoined after the kick', UI_TIMEOUT_MS)
     await shownMessage(alice.page, 'rejoined after the kick').waitFor({ timeout: UI_TIMEOUT_MS })
+  })
+
+  it('behavior: the owner anchors the moderation log from her wallet: one AuditLog.anchor of its tip, from her account', async () => {
+    await openDetails(alice.page)
+    await details(alice.page).getByRole('button', { name: 'Anchor the moderation log', exact: true }).click()
+    const status = details(alice.page).getByTestId('moderation-anchor-status')
+    await expect
+      .poll(async () => (await status.textContent())?.trim(), { timeout: UI_TIMEOUT_MS })
+      .toMatch(/^(Anchored the moderation log|Not anchored|You rejected)/)
+    // This relay takes no members' leaf lists, which the status says too; the anchor is on chain all the same.
+    expect((await status.textContent())?.trim()).toMatch(/^Anchored the moderation log \(5 events\) in block \d+\./)
+    const reader = auditLogReader({ runner: web.chain.provider, address: web.chain.addresses.auditLog })
+    const anchors = await reader.anchoredEvents({ anchorer: aliceAddress })
+    // A log without concurrent events has one tip: one leaf.
+    expect(anchors.map((anchor) => anchor.count)).toEqual([1])
+    // Bob, a plain member now, is not offered it.
+    await openDetails(bob.page)
+    expect(await details(bob.page).getByRole('button', { name: 'Anchor the moderation log' }).count()).toBe(0)
+    await closeDetails(bob.page)
+    await closeDetails(alice.page)
   })
 
   it('security: zero CSP or Trusted Types violations', async () => {

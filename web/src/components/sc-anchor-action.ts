@@ -17,7 +17,8 @@ type Status =
 /**
  * "Anchor recent messages": a member anchors the room's unmarked messages with a transaction from the wallet
  * (`state/anchoring.ts`), and sees each step — the wallet prompt, the transaction, its block — and any
- * failure in words.
+ * failure in words. With `kind="moderation"`, "Anchor the moderation log": an owner or moderator anchors the
+ * room's moderation log the same way.
  */
 @customElement('sc-anchor-action')
 export class ScAnchorAction extends LitElement {
@@ -47,6 +48,8 @@ export class ScAnchorAction extends LitElement {
 
   /** The room whose messages are anchored. */
   @property() room = ''
+  /** What is anchored: the room's recent messages, or its moderation log. */
+  @property() kind: 'messages' | 'moderation' = 'messages'
 
   @state() private status: Status = { kind: 'idle' }
 
@@ -57,16 +60,19 @@ export class ScAnchorAction extends LitElement {
   override render() {
     const status = this.status
     const working = status.kind === 'working'
+    const moderation = this.kind === 'moderation'
     return html`
-      <button class="secondary" ?disabled=${working} aria-describedby="anchor-status" @click=${this.#anchor}>
-        Anchor recent messages
+      <button class="secondary" ?disabled=${working} aria-describedby="anchor-status"
+        @click=${moderation ? this.#anchorModeration : this.#anchor}>
+        ${moderation ? 'Anchor the moderation log' : 'Anchor recent messages'}
       </button>
       ${
         status.kind === 'unpublished'
           ? html`<button class="secondary" @click=${() => this.#republish(status.bytes)}>Hand the leaf list to the relay again</button>`
           : ''
       }
-      <p id="anchor-status" role=${status.kind === 'failed' ? 'alert' : 'status'} data-testid="anchor-status"
+      <p id="anchor-status" role=${status.kind === 'failed' ? 'alert' : 'status'}
+        data-testid=${moderation ? 'moderation-anchor-status' : 'anchor-status'}
         class=${status.kind === 'failed' || status.kind === 'unpublished' ? 'error' : status.kind === 'done' ? 'ok' : 'muted'}>
         ${status.kind === 'idle' ? '' : status.text}
       </p>
@@ -95,6 +101,37 @@ export class ScAnchorAction extends LitElement {
         : {
             kind: 'unpublished',
             text: `${anchored} But the relay did not keep the leaf list (${result.publication.reason}), so securechat verify cannot find the batch yet. ${result.publication.final ? 'The relay refused it for good.' : 'This device keeps it and hands it over when it next connects.'}`,
+            bytes: result.bytes,
+          }
+    } catch (err) {
+      this.status = { kind: 'failed', text: describeFailure(err) }
+    }
+  }
+
+  readonly #anchorModeration = async (): Promise<void> => {
+    const anchoring = this.anchoring
+    if (anchoring === undefined || this.status.kind === 'working') return
+    this.status = { kind: 'working', text: 'Preparing the batch…' }
+    try {
+      const result = await anchoring.anchorModeration(this.room, (progress) => {
+        this.status = {
+          kind: 'working',
+          text:
+            progress.step === 'waiting-for-wallet'
+              ? `Waiting for your wallet to approve anchoring the moderation log (${progress.count} event${progress.count === 1 ? '' : 's'})…`
+              : describeProgress(progress),
+        }
+      })
+      const events = `${result.events} event${result.events === 1 ? '' : 's'}`
+      const anchored =
+        result.status === 'anchored'
+          ? `Anchored the moderation log (${events}) in block ${result.blockNumber}.`
+          : `The moderation log (${events}) was already anchored in block ${result.blockNumber}.`
+      this.status = result.publication.ok
+        ? { kind: 'done', text: anchored }
+        : {
+            kind: 'unpublished',
+            text: `${anchored} But the relay did not keep the leaf list (${result.publication.reason}), so securechat verify --moderation cannot find it yet. ${result.publication.final ? 'The relay refused it for good.' : 'This device keeps it and hands it over when it next connects.'}`,
             bytes: result.bytes,
           }
     } catch (err) {

@@ -168,6 +168,8 @@ export class ScRoomDetails extends LitElement {
   @state() private log: LogLine[] = []
   @state() private banned: string[] = []
   @state() private actions = new Map<string, WalletAction[]>()
+  /** The reader owns or moderates the room and its log holds events: it may anchor the log. */
+  @state() private logToAnchor = false
   /** An action waiting for the wallet: the buttons wait too. */
   @state() private busy = false
   /** What the last action did, or why it did not. */
@@ -227,6 +229,15 @@ export class ScRoomDetails extends LitElement {
                   you pay for. The chain learns nothing of what they say.
                 </p>
                 <sc-anchor-action .room=${this.room}></sc-anchor-action>
+                ${
+                  this.logToAnchor
+                    ? html`<p class="muted">
+                          Records the moderation log on chain, so anyone can check that nothing was removed from it
+                          (securechat verify --moderation).
+                        </p>
+                        <sc-anchor-action kind="moderation" .room=${this.room}></sc-anchor-action>`
+                    : ''
+                }
               </section>`
             : ''
         }
@@ -356,6 +367,7 @@ export class ScRoomDetails extends LitElement {
     this.actions = new Map(entries.map((entry) => [entry.address.toLowerCase(), actionsOn(log, self, entry.address)]))
     this.banned = [...log.state.banned]
     this.log = logLines(log.entries())
+    this.logToAnchor = self !== '' && log.entries().length > 0 && log.roleOf(self) !== 'member'
   }
 }
 

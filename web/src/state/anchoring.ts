@@ -13,6 +13,7 @@
 import {
   type AuditBatch,
   type AuditLeaf,
+  anchorModerationLog,
   anchorRoot,
   buildBatch,
   encodeLeafList,
@@ -56,6 +57,17 @@ export type MemberAnchorResult =
       /** Messages marked as anchored by this. */
       marked: number
     })
+
+export type ModerationAnchorResult = {
+  /** `already-anchored`: the log's tips were anchored before (the first anchor stands). */
+  status: 'anchored' | 'already-anchored'
+  /** Events of the log the anchor covers. */
+  events: number
+  blockNumber: number
+  publication: LeafListPublication
+  /** The leaf list, to hand to the relay again if it did not keep it. */
+  bytes: Uint8Array
+}
 
 /**
  * The batch of the most recent of `leaves` (oldest first) that a relay takes (one IPFS block), at most
@@ -201,6 +213,46 @@ export class Anchoring extends EventTarget implements SessionPart {
       marked += 1
     }
     return { ...prepared, status: result.status, blockNumber: result.anchor.blockNumber, publication, marked }
+  }
+
+  /**
+   * An owner or moderator anchors the room's moderation log from the wallet (docs/architecture.md, Moderation): the
+   * sdk's `anchorModerationLog`, one leaf per tip of the log, then the leaf list handed to the relay as a member's
+   * message batch is, so `securechat verify --moderation` finds it. Throws what `anchorRoot` throws, and
+   * `InvalidInputError` for a log with no event.
+   */
+  async anchorModeration(
+    roomId: string,
+    onProgress: (progress: MemberAnchorProgress) => void = () => {},
+    options: AbortOptions = {},
+  ): Promise<ModerationAnchorResult> {
+    const signedIn = this.#signedIn
+    const auditLog = this.#config.contracts.auditLog
+    const room = signedIn?.client.rooms.find((candidate) => candidate.id === roomId)
+    if (signedIn?.provider === undefined || auditLog === undefined || room === undefined) {
+      throw new Error('this relay names no audit log or chain RPC, or the room is not joined: nothing can be anchored')
+    }
+    const events = room.moderation.entries().length
+    onProgress({ step: 'waiting-for-wallet', count: events })
+    const { bytes, result } = await anchorModerationLog(
+      {
+        log: room.moderation,
+        type: 'eip1193',
+        wallet: signedIn.wallet.provider,
+        account: signedIn.address,
+        provider: signedIn.provider,
+        address: auditLog,
+        receiptTimeoutMs: MEMBER_ANCHOR_RECEIPT_TIMEOUT_MS,
+        onSent: (transactionHash) => onProgress({ step: 'sent', transactionHash }),
+      },
+      options,
+    )
+    const store = signedIn.store
+    void store.addPendingLeafList(bytes).catch(() => {})
+    onProgress({ step: 'publishing', blockNumber: result.anchor.blockNumber })
+    const publication = await postLeafList(bytes, {}, options)
+    await settleLeafList(store, bytes, publication)
+    return { status: result.status, events, blockNumber: result.anchor.blockNumber, publication, bytes }
   }
 
   /** Hands a leaf list to the relay again, after {@link anchorRecent} could not. */
