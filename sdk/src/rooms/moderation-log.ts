@@ -51,8 +51,11 @@ export interface Mute {
 export interface Lock {
   hash: string
   readOnly: boolean
-  /** The members its author listed, less those kicked or banned since: with the roles, whom the room admits. */
-  admitted: ReadonlySet<Address>
+  /**
+   * The members its author listed, less those kicked or banned since: with the roles, whom the room admits. In lower
+   * case: checksumming a thousand addresses (a keccak each) on every lock, forged ones included, costs ~100 ms.
+   */
+  admitted: ReadonlySet<string>
 }
 
 export type ModerationVerdict =
@@ -80,7 +83,8 @@ interface Act {
   atMs: number
   until: number | undefined
   readOnly: boolean
-  members: readonly Address[]
+  /** Lower case ({@link Lock.admitted}). */
+  members: readonly string[]
 }
 
 interface Node extends Act {
@@ -96,7 +100,7 @@ interface MutableState {
   banned: Set<Address>
   kicked: Map<Address, string>
   muted: Map<Address, Mute>
-  lock: { hash: string; readOnly: boolean; admitted: Set<Address> } | undefined
+  lock: { hash: string; readOnly: boolean; admitted: Set<string> } | undefined
 }
 
 export interface ModerationLogInit {
@@ -182,7 +186,7 @@ export class ModerationLog {
     const lock = this.#state.lock
     if (lock === undefined) return false
     const normal = normalAddress(address)
-    return roleIn(this.#state, normal) === 'member' && !lock.admitted.has(normal)
+    return roleIn(this.#state, normal) === 'member' && !lock.admitted.has(normal.toLowerCase())
   }
 
   /** Whether a read-only lock silences `address` (a member; the owner and moderators still speak). */
@@ -331,7 +335,7 @@ function actOf(event: ModerationEvent): Act {
     atMs: event.atMs,
     until: event.until,
     readOnly: event.readOnly === true,
-    members: (event.members ?? []).map(normalAddress),
+    members: (event.members ?? []).map((address) => address.toLowerCase()),
   }
 }
 
@@ -402,12 +406,12 @@ function apply(state: MutableState, event: Act, hash: string): void {
     case 'kick':
       state.kicked.set(target, hash)
       // Out while locked: a kick removes, and the lock admits no one new.
-      state.lock?.admitted.delete(target)
+      state.lock?.admitted.delete(target.toLowerCase())
       return
     case 'ban':
       state.moderators.delete(target)
       state.banned.add(target)
-      state.lock?.admitted.delete(target)
+      state.lock?.admitted.delete(target.toLowerCase())
       return
     case 'unban':
       state.banned.delete(target)
