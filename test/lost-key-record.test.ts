@@ -9,8 +9,9 @@
 
 import { CERTIFICATE_PROTOCOL } from '@securechat/sdk/constants'
 import { describe, expect, it } from 'vitest'
+import type { MessageStoreService } from '../node/src/relay/store-service.ts'
 import { startDevices } from './helpers/device.ts'
-import { dropOnSend } from './helpers/drop-gossip.ts'
+import { dropOnArrival, dropOnSend } from './helpers/drop-gossip.ts'
 import { startRelay, startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
@@ -81,6 +82,65 @@ async function readAfterLostKeyRecord(relay: { multiaddrs: string[] }): Promise<
   expect(lostSeqno).toBeDefined()
 }
 
+describe('a message a catch-up brings without its key, whose distribution no store holds', () => {
+  // A relay restart (test/rooms.test.ts): Alice's distribution went through the relay that died, which kept no
+  // history; the one back took her message before it had Bob in its mesh, so Bob read it from its store alone.
+  it('behavior: is read once the member asks its sender again (`want`), not left to the stores', async () => {
+    const relay = await startStoreRelay(stoppers)
+    const bootstrap = [relay.multiaddrs[0]!]
+    const [alice, bob, carol] = await startDevices(3, { bootstrap, presenceIntervalMs: PRESENCE_INTERVAL_MS }, stoppers)
+    const { room, invite } = await alice!.client.createRoom({ name: 'key in no store' })
+    const bobRoom = await bob!.client.joinRoom(invite)
+    const carolRoom = await carol!.client.joinRoom(invite)
+    await Promise.all([room.waitForPeers(), bobRoom.waitForPeers(), carolRoom.waitForPeers()])
+    const alicePeer = alice!.client.peerId.toString()
+    const bobPeer = bob!.client.peerId.toString()
+    // Every copy of the next keys record Alice seals to Bob (her re-publishes for the store included) is lost before
+    // the relay; her answer to a `want` is a new record.
+    let lost: string | undefined
+    dropOnSend(alice!.client.libp2p.services.pubsub, (_to, message) => {
+      const data = Buffer.from(message.data ?? []).toString('hex')
+      if (lost !== undefined) return data === lost
+      if (!sealsTo(message.data, bobPeer)) return false
+      lost = data
+      return true
+    })
+    // Bob gets none of her messages live: what she sends reaches him through his catch-up alone.
+    const { promise: arrived, resolve: arrive } = Promise.withResolvers<void>()
+    dropOnArrival(bob!.client.libp2p.services.pubsub, bobRoom.topic, (message) => {
+      const drop = message.type === 'signed' && message.from.toString() === alicePeer && isMessage(message.data)
+      if (drop) arrive()
+      return drop
+    })
+    // Carol leaves for good: Alice seals a new epoch to Bob, past the join grace; that record is lost.
+    const carolGone = new Promise<void>((resolve) => room.addEventListener('member:left', () => resolve()))
+    await carol!.client.leaveRoom(room.id)
+    await carolGone
+
+    const undecryptable: string[] = []
+    bobRoom.addEventListener('message:undecryptable', (event) => undecryptable.push(event.detail.reason))
+    const sent = await room.send('readable once asked for')
+    // The relay took it (it forwarded it to Bob) and wrote it: Bob's catch-up brings it.
+    await arrived
+    await (relay.services.store as MessageStoreService).flush()
+    const read = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`Bob did not read it; unreadable: ${undecryptable.join('; ')}`)),
+        WAIT_MS,
+      )
+      bobRoom.addEventListener('message:received', (event) => {
+        if (event.detail.id !== sent.id) return
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    const progress = await bob!.client.catchUp(bobRoom, { holdLive: false })
+    expect(progress.undecryptable).toBe(1)
+    await read
+    expect(lost).toBeDefined()
+  }, 120_000)
+})
+
 describe('a newcomer whose key bundle is not found at first', () => {
   it('behavior: reads what the sender sent the moment it counted it, once the bundle comes on a later try', async () => {
     const relay = await startStoreRelay(stoppers)
@@ -130,6 +190,15 @@ describe('a newcomer whose key bundle is not found at first', () => {
     expect(failed).toBe(1)
   }, 120_000)
 })
+
+/** Whether `data` is a room message record. */
+function isMessage(data: Uint8Array | undefined): boolean {
+  try {
+    return (JSON.parse(new TextDecoder().decode(data)) as { type?: string }).type === 'message'
+  } catch {
+    return false
+  }
+}
 
 /** Whether `data` is a room keys record with an entry for `peer`. */
 function sealsTo(data: Uint8Array | undefined, peer: string): boolean {

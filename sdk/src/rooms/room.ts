@@ -1167,7 +1167,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     await this.#learnBundle(record, certificate, from, source, true)
     const sinceMs = Math.min(record.atMs, Date.now())
-    const known = this.#members.has(from) || this.#absent.get(from) !== undefined
+    const known = this.#isMember(from)
     if (known || !this.#keys.hasMember(from) || sinceMs < Date.now() - ABSENT_MEMBER_KEYS_MS || this.#absent.full)
       return
     this.#absent.add({ address: certificate.address, peerId: from, lastSeenMs: sinceMs }, sinceMs)
@@ -1295,6 +1295,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         // A catch-up's message without its key: the keys record may have reached the stores after
         // this catch-up read them (keys are asked for first); the next one brings it.
         if (forWantOfKey && how.fromHistory === true) this.#askStores()
+        // And its sender, a member here or away, is asked as for a live one: the distribution may be in no store at
+        // all (it went through a relay that keeps none and died with it), and the live copies of its re-publish and
+        // of the message may have passed before the relay that came back had us in its mesh (relay-restart test).
+        if (isMissingKey(err) && how.fromHistory === true && this.#isMember(from)) this.#askFor(from)
       }
       return 'undecryptable'
     }
@@ -1426,6 +1430,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (this.#c.askStores === undefined || Date.now() - this.#storesAskedAtMs < UNDECRYPTABLE_AFTER_MS) return
     this.#storesAskedAtMs = Date.now()
     this.#c.askStores()
+  }
+
+  /** Whether `peerId` is a member present or counted away: one that can answer a `want`, now or on return. */
+  #isMember(peerId: string): boolean {
+    return this.#members.has(peerId) || this.#absent.get(peerId) !== undefined
   }
 
   /** Names `from` in our presence's `want` (sent soon): it distributes its key to us again. */
@@ -1646,6 +1655,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     } else {
       this.#outgoing.forget(member.peerId)
       this.#absent.delete(member.peerId)
+      // Asked of it no more: it will not answer, and a `want` names only the first MAX_KEY_REQUESTS_PER_PRESENCE.
+      this.#want.delete(member.peerId)
       this.#witness.forget(member.peerId)
       this.#keys.removeMember(member.peerId)
     }
