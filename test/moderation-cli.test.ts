@@ -1,19 +1,22 @@
 /**
- * `securechat ban` and `securechat room log` against a relay process with a store: the owner's CLI bans a member (a
- * device of the owner's wallet signs), the owner's other device applies it live, a plain member's ban is refused with
- * the log's reason, and a newcomer's `room log` prints the log it caught up from the store, in JSON and as text.
+ * The moderation commands against a relay process with a store: the owner's CLI bans a member (a device of the
+ * owner's wallet signs), the owner's other device applies it live, a plain member's ban is refused with the log's
+ * reason, and a newcomer's `room log` prints the log it caught up from the store, in JSON and as text; `mute --for`,
+ * `unmute`, `lock --read-only`, `unlock` and `remove --author` reach a member's device; and `listen --json` prints a
+ * mute and a moderator's removal as they come.
  */
 import type { RoomModerationChange } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { runCli } from './helpers/cli.ts'
+import { killAfterEach, nextJsonLine, runCli, spawnCli, startRelayRoom, untilStderr, writeCli } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { nextMemberEvent } from './helpers/member-events.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
+const track = killAfterEach()
 
-describe('securechat ban and room log', () => {
+describe('securechat moderation commands', () => {
   it('behavior: the owner bans from the CLI, a member cannot, and room log prints the log and its state', async () => {
     const relay = await startStoreRelay(stoppers)
     const relayAddress = relay.multiaddrs[0]!
@@ -147,5 +150,33 @@ describe('securechat ban and room log', () => {
     expect(text.stdout).toMatch(/lock {2}read-only, admitting \d+ members/)
     expect(text.stdout).toContain(`remove  ${member.client.address}  message ${sent.id}`)
     expect(text.stdout).toContain('muted: none')
+  }, 240_000)
+
+  it("behavior: listen --json prints a mute and a moderator's removal as they come", async () => {
+    const [owner, alice, bob] = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()]
+    const { invite } = await startRelayRoom(track, 'moderated-listen', owner.privateKey)
+    const listener = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: bob.privateKey }))
+    await untilStderr(listener, 'listening on room')
+    const id = await writeCli(['send', 'said before the mute', '--room', invite], alice.privateKey)
+    await nextJsonLine(listener, (line) => line.id === id)
+
+    const asOwner = { SECURECHAT_PRIVATE_KEY: owner.privateKey }
+    const mute = await runCli(['mute', alice.address, '--for', '1h', '--room', invite], asOwner)
+    expect(mute.code, mute.stderr).toBe(0)
+    const { until } = JSON.parse(mute.stdout) as { until: string }
+    expect(await nextJsonLine(listener, (line) => line.type === 'moderation')).toMatchObject({
+      action: 'mute',
+      target: alice.address,
+      author: owner.address,
+      until,
+      applied: true,
+    })
+    const remove = await runCli(['remove', id, '--author', alice.address, '--room', invite], asOwner)
+    expect(remove.code, remove.stderr).toBe(0)
+    expect(await nextJsonLine(listener, (line) => line.type === 'delete')).toMatchObject({
+      target: id,
+      sender: owner.address,
+      message: { id, deleted: true, removedBy: owner.address },
+    })
   }, 240_000)
 })
