@@ -10,6 +10,7 @@ import {
   MAX_HELD_LIVE_RECORDS,
   MAX_KEY_REQUESTS_PER_PRESENCE,
   MAX_LAMPORT_CLOCK,
+  MAX_LOCK_MEMBERS,
   MAX_PENDING_MESSAGES,
   MAX_PRESENCE_INTERVAL_MS,
   MAX_REACTION_GRAPHEMES,
@@ -430,7 +431,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (action === 'lock' || action === 'unlock') {
       const self = await options.signer.getAddress(options)
       if (action === 'unlock') return { target: self }
-      const members = [self, ...[...this.#members.values(), ...this.#absent.members()].map((m) => m.address)]
+      const members = [
+        ...new Set([self, ...[...this.#members.values(), ...this.#absent.members()].map((m) => m.address)]),
+      ]
+      if (members.length > MAX_LOCK_MEMBERS) {
+        throw new InvalidInputError(
+          `a lock lists at most ${MAX_LOCK_MEMBERS} members; this room has ${members.length}`,
+          {
+            hint: 'kick or ban members first, or keep the room open',
+          },
+        )
+      }
       return { target: self, members, ...(options.readOnly === true ? { readOnly: true } : {}) }
     }
     if (target === undefined) throw new InvalidInputError(`${action} needs a target`)
