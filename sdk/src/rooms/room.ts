@@ -1213,7 +1213,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         }, CATCH_UP_HOLD_LIVE_MS)
       },
       position: () => this.#position.get(),
-      keys: (accepted) => this.#onKeys(accepted.from, accepted.record),
+      keys: (accepted) => this.#onKeys(accepted.from, accepted.record, { stored: true }),
       signal: (accepted) => this.#signals.receive(accepted),
       deliver: async (accepted) =>
         this.#markSeen(accepted, followDeps) ? this.#decryptAndDeliver(accepted, { fromHistory: true }) : 'seen',
@@ -1495,7 +1495,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
   }
 
-  async #onKeys(from: string, record: KeysRecord): Promise<void> {
+  /**
+   * `stored`: read by a catch-up. It leaves a `want` standing: it may be an earlier epoch than the one wanted (a
+   * catch-up installs the keys of epochs it read no message of last, after the messages that asked), and the
+   * sender's answer comes live; one more answer costs a record, a `want` dropped for nothing left the message
+   * unread.
+   */
+  async #onKeys(from: string, record: KeysRecord, options: { stored?: boolean } = {}): Promise<void> {
     const result = await this.#keys.receive(from, record)
     if (result === 'unknown-sender') {
       const held = this.#awaitingBundle.get(from) ?? []
@@ -1510,7 +1516,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       return
     }
     if (result !== 'installed') return
-    this.#want.delete(from)
+    if (options.stored !== true) this.#want.delete(from)
     const held = this.#awaitingKey.get(from)
     if (held !== undefined) {
       this.#awaitingKey.delete(from)
