@@ -3,10 +3,13 @@
  * test wallet signing every event: alice creates a room (she owns it) and bob joins. Alice's member list offers her
  * the owner's actions on bob and bob none on her; a signature refused in the wallet is said, with what to do; alice
  * bans bob from the list after a confirmation that says what a ban does — bob's page says he is banned and its
- * composer is off, alice's log lists the ban — and unbans him, and he writes again; she makes him a moderator (his
- * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back; she
- * anchors the moderation log from her wallet (bob, a member, is not offered it). Axe
- * scans of the member list with its actions, the confirmation and the log.
+ * composer is off, alice's log lists the ban — and unbans him, and he writes again; she mutes him for an hour (his
+ * composer off, until when said) and unmutes him, removes a message of his from its toolbar (both pages say a
+ * moderator removed it), locks the room read-only (his composer off) and unlocks it; she makes him a moderator (his
+ * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back (last:
+ * without a relay store the rejoined device holds no earlier event, so later ones would wait for their `prev`). Axe
+ * scans of the member list with its actions, the confirmations and the log. Then she anchors the moderation log
+ * from her wallet (bob, a member, is not offered it).
  */
 import { auditLogReader } from '@securechat/sdk/audit'
 import type { Page } from 'playwright-core'
@@ -83,7 +86,7 @@ describe('web app: moderation', () => {
     await openDetails(alice.page)
     const offered = await memberEntry(alice.page, bobAddress).locator('.mod-actions button').allTextContents()
     expect(offered.map((text) => text.replace(/\s+/g, ' ').trim())).toEqual(
-      ['Make moderator', 'Transfer ownership', 'Remove from room', 'Ban'].map(
+      ['Make moderator', 'Transfer ownership', 'Mute', 'Remove from room', 'Ban'].map(
         (label) => `${label} ${short(bobAddress)}`,
       ),
     )
@@ -169,6 +172,76 @@ describe('web app: moderation', () => {
     await shownMessage(alice.page, 'back after the unban').waitFor({ timeout: UI_TIMEOUT_MS })
   })
 
+  it('behavior: a mute for a chosen time turns the member’s composer off and says until when; unmute turns it on', async () => {
+    await bobHereForAlice()
+    await openDetails(alice.page)
+    await actionButton(alice.page, 'Mute', bobAddress).click()
+    const confirm = alice.page.getByRole('dialog', { name: `Mute ${short(bobAddress)} in # ${ROOM}?` })
+    await confirm.waitFor()
+    await confirm.getByLabel('For').selectOption({ label: '1 hour' })
+    await expectNoSeriousAxeViolations(alice.page, 'the mute confirmation with its length')
+    await confirm.getByRole('button', { name: 'Mute', exact: true }).click()
+    await expect
+      .poll(() => outcome(alice.page).textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`${short(bobAddress)} is muted.`)
+    const restricted = bob.page.getByTestId('restricted')
+    await restricted.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await restricted.getAttribute('data-reason')).toBe('muted')
+    expect(await restricted.textContent()).toContain('A moderator muted you in this room until')
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+    expect(await details(alice.page).getByTestId('log-event').first().locator('.what').textContent()).toContain(
+      `${short(aliceAddress)} muted ${short(bobAddress)} until`,
+    )
+
+    await actionButton(alice.page, 'Unmute', bobAddress).click()
+    await expect.poll(() => bob.page.getByTestId('restricted').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(false)
+    await closeDetails(alice.page)
+  })
+
+  it('behavior: the owner removes the member’s message from its toolbar; both pages show it removed by a moderator', async () => {
+    await sendMessage(bob.page, 'a message to remove', UI_TIMEOUT_MS)
+    const item = shownMessage(alice.page, 'a message to remove')
+    await item.waitFor({ timeout: UI_TIMEOUT_MS })
+    const id = await item.getAttribute('data-message-id')
+    await item.hover()
+    await item.getByRole('button', { name: 'Remove', exact: true }).click()
+    await item.getByRole('button', { name: 'Remove for everyone' }).click()
+    for (const page of [alice.page, bob.page]) {
+      const removed = page.locator(`sc-chat-view li[data-message-id="${id}"] [data-testid="deleted"]`)
+      await expect.poll(() => removed.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('Removed by a moderator.')
+    }
+    // Bob, a plain member, is offered no Remove on alice's messages.
+    await sendMessage(alice.page, 'the owner’s own message', UI_TIMEOUT_MS)
+    const hers = shownMessage(bob.page, 'the owner’s own message')
+    await hers.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await hers.getByRole('button', { name: 'Remove', exact: true }).count()).toBe(0)
+  })
+
+  it('behavior: a read-only lock silences the member until the owner unlocks the room', async () => {
+    await openDetails(alice.page)
+    expect(await details(alice.page).getByTestId('lock-state').textContent()).toBe('Open: eligible newcomers may join.')
+    await details(alice.page).getByRole('button', { name: 'Lock room', exact: true }).click()
+    const confirm = alice.page.getByRole('dialog', { name: `Lock # ${ROOM}?` })
+    await confirm.waitFor()
+    await confirm.getByLabel('Who may write').selectOption('read-only')
+    await confirm.getByRole('button', { name: 'Lock room', exact: true }).click()
+    await expect
+      .poll(() => details(alice.page).getByTestId('lock-state').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toContain('Locked and read-only')
+    const restricted = bob.page.getByTestId('restricted')
+    await restricted.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await restricted.getAttribute('data-reason')).toBe('read-only')
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+    // The owner still writes.
+    expect(await alice.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(false)
+
+    await details(alice.page).getByRole('button', { name: 'Unlock room', exact: true }).click()
+    await expect.poll(() => bob.page.getByTestId('restricted').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(false)
+    await closeDetails(alice.page)
+  })
+
   it('behavior: a member made moderator sees it; removed from the room, his page says so, and Rejoin brings him back', async () => {
     await bobHereForAlice()
     await openDetails(alice.page)
@@ -214,7 +287,8 @@ describe('web app: moderation', () => {
       .poll(async () => (await status.textContent())?.trim(), { timeout: UI_TIMEOUT_MS })
       .toMatch(/^(Anchored the moderation log|Not anchored|You rejected)/)
     // This relay takes no members' leaf lists, which the status says too; the anchor is on chain all the same.
-    expect((await status.textContent())?.trim()).toMatch(/^Anchored the moderation log \(5 events\) in block \d+\./)
+    // Ban, unban, mute, unmute, a removal, lock, unlock, mod-add, mod-remove and the kick.
+    expect((await status.textContent())?.trim()).toMatch(/^Anchored the moderation log \(10 events\) in block \d+\./)
     const reader = auditLogReader({ runner: web.chain.provider, address: web.chain.addresses.auditLog })
     const anchors = await reader.anchoredEvents({ anchorer: aliceAddress })
     // A log without concurrent events has one tip: one leaf.

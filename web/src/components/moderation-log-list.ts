@@ -12,7 +12,11 @@ export function moderationLogList(lines: readonly LogLine[]) {
   return html`<ol class="moderation-log" data-testid="moderation-log">
     ${lines.map(
       (line) => html`<li data-testid="log-event" data-hash=${line.hash} title=${`${line.author} → ${line.target}`}>
-        <span class="what">${line.text}</span>
+        <span class="what">${line.text}${
+          line.until === undefined
+            ? ''
+            : html` until <time datetime=${isoDateTime(line.until)}>${dateTime(line.until)}</time>`
+        }</span>
         <time datetime=${isoDateTime(line.atMs)} title=${dateTime(line.atMs)}>${shortTime(line.atMs)}</time>
         <span class=${line.applied ? 'applied' : 'void'} data-testid="log-status">${
           line.applied ? 'applied' : `void: ${line.reason ?? 'not applied'}`

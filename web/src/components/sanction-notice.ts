@@ -30,6 +30,21 @@ export function sanctionNotice(view: ConversationView, rejoin: () => void) {
   </div>`
 }
 
+/** Why this wallet cannot write here now (muted, a read-only lock, a lock that leaves it out), and until when. */
+export function restrictionNotice(restriction: { reason: string; message: string; hint: string; untilMs?: number }) {
+  const until =
+    restriction.untilMs === undefined
+      ? ''
+      : html` until <time datetime=${isoDateTime(restriction.untilMs)} title=${dateTime(restriction.untilMs)}>${dateTime(restriction.untilMs)}</time>`
+  const headline =
+    restriction.reason === 'muted'
+      ? html`<strong>A moderator muted you in this room</strong>${until}. You still read; what you write waits until then.`
+      : restriction.reason === 'read-only'
+        ? html`<strong>This room is read-only.</strong> Only its owner and moderators write until a moderator unlocks it.`
+        : html`<strong>This room is locked.</strong> It admits no new member until a moderator unlocks it.`
+  return html`<div class="state" role="status" data-testid="restricted" data-reason=${restriction.reason}>${headline}</div>`
+}
+
 /** "You own this room" / "You moderate this room" under the room's name; nothing for a plain member. */
 export function roleLine(role: ModerationRole | undefined) {
   if (role === undefined || role === 'member') return ''

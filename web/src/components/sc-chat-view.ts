@@ -15,6 +15,7 @@ import type { Conversations, ConversationView, GapLine } from '../state/conversa
 import { describeError } from '../state/errors.ts'
 import type { ChatEntry } from '../state/history-store.ts'
 import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
+import { moderationFailure, removeMessage } from '../state/moderation.ts'
 import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
 import type { Signals } from '../state/signals.ts'
@@ -26,7 +27,7 @@ import { mentionedMark, mentionStyles } from './mention-marks.ts'
 import { messageBody } from './message-body.ts'
 import { editedMark, messageToolStyles, reactionChips, reactionPicker, threadSummary } from './message-tools.ts'
 import { revealMessage } from './reveal-message.ts'
-import { roleLine, sanctionNotice } from './sanction-notice.ts'
+import { restrictionNotice, roleLine, sanctionNotice } from './sanction-notice.ts'
 import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-conversation-status.ts'
@@ -359,7 +360,7 @@ export class ScChatView extends LitElement {
    * The message whose reaction picker, edit form or delete question is open (one at a time), by {@link placeOf}:
    * a thread's root is shown twice, in the conversation and in the thread.
    */
-  @state() private open: { at: string; what: 'react' | 'edit' | 'delete' } | undefined
+  @state() private open: { at: string; what: 'react' | 'edit' | 'delete' | 'remove' } | undefined
   @query('ol.messages') private list: HTMLOListElement | undefined
   @query('.thread sc-composer') private threadComposer: ScComposer | undefined
 
@@ -429,7 +430,8 @@ export class ScChatView extends LitElement {
     const link = conversations.inviteLink(view.id)
     const others = view.members.filter((m) => m.address !== session.address)
     // Written here, not sent yet: the composer works offline too, and in a room still being joined again.
-    const canWrite = view.state === 'joined' || view.state === 'joining'
+    const restriction = isRoom ? conversations.restriction(view.id) : undefined
+    const canWrite = (view.state === 'joined' || view.state === 'joining') && restriction === undefined
     const requirement = isRoom && view.state !== 'not-eligible' ? conversations.requirement(view.id) : undefined
     const history = conversations.history(this.conversation)
     const threads = conversations.threads(this.conversation)
@@ -459,6 +461,7 @@ export class ScChatView extends LitElement {
       <div class=${thread === undefined ? 'body' : 'body with-thread'}>
         <div class="room">
         ${this.#stateNotice(view, session.network)}
+        ${restriction === undefined ? '' : restrictionNotice(restriction)}
         ${
           view.catchingUp === undefined
             ? ''
@@ -542,7 +545,9 @@ export class ScChatView extends LitElement {
     if (entry.deleted === true) {
       return html`<li class=${entry.mine ? 'mine' : ''} data-message-id=${entry.id}>
         ${who}
-        <div class="deleted" data-testid="deleted">This message was deleted.</div>
+        <div class="deleted" data-testid="deleted" title=${entry.removedBy ?? ''}>${
+          entry.removedBy === undefined ? 'This message was deleted.' : 'Removed by a moderator.'
+        }</div>
         ${summary}
       </li>`
     }
@@ -565,6 +570,7 @@ export class ScChatView extends LitElement {
           : ''
       }
       ${open === 'delete' ? this.#confirmDelete(at, entry.id) : ''}
+      ${open === 'remove' ? this.#confirmRemove(at, entry.id) : ''}
       <div class="tools" role="toolbar" aria-label="Message actions">
         ${replies === undefined ? '' : html`<button type="button" class="secondary" @click=${() => this.#openThread(entry.id)}>Reply</button>`}
         <button type="button" class="secondary" aria-expanded=${open === 'react' ? 'true' : 'false'} @click=${() => this.#toggle(at, 'react')}>React</button>
@@ -572,7 +578,9 @@ export class ScChatView extends LitElement {
           entry.mine
             ? html`<button type="button" class="secondary" @click=${() => this.#toggle(at, 'edit')}>Edit</button>
               <button type="button" class="secondary" @click=${() => this.#toggle(at, 'delete')}>Delete</button>`
-            : ''
+            : this.#mayRemove(entry.sender)
+              ? html`<button type="button" class="secondary" @click=${() => this.#toggle(at, 'remove')}>Remove</button>`
+              : ''
         }
       </div>
       ${this.#anchorMark(entry)}
@@ -645,8 +653,40 @@ export class ScChatView extends LitElement {
     </div>`
   }
 
+  /** Whether this wallet may remove `sender`'s messages as a moderator (the room's log says: it outranks them). */
+  #mayRemove(sender: string): boolean {
+    const self = this.session?.address
+    const room = this.session?.client?.rooms.find((r) => r.id === this.conversation)
+    return self !== undefined && room !== undefined && room.moderation.refusal(self, 'remove', sender) === undefined
+  }
+
+  /** A moderator's question before removing someone else's message: the wallet signs it, every member sees it. */
+  #confirmRemove(at: string, id: string) {
+    const remove = async (): Promise<void> => {
+      const signedIn = this.session?.signedIn
+      const room = this.session?.client?.rooms.find((r) => r.id === this.conversation)
+      if (signedIn === undefined || room === undefined) return
+      this.problem = undefined
+      try {
+        await removeMessage(signedIn, room, id)
+      } catch (err) {
+        this.problem = moderationFailure(err, 'remove this message')
+      }
+      this.open = undefined
+    }
+    return html`<div class="confirm" role="group" aria-label="Remove this message?" @keydown=${(
+      event: KeyboardEvent,
+    ) => {
+      if (event.key === 'Escape') this.#close(at, 'Remove')
+    }}>
+      <span>Remove this message for everyone, as a moderator? It shows as removed by a moderator; your wallet signs this.</span>
+      <button type="button" class="danger" @click=${remove}>Remove for everyone</button>
+      <button type="button" class="secondary" @click=${() => this.#close(at, 'Remove')}>Cancel</button>
+    </div>`
+  }
+
   /** Opens (or closes) a message's picker, edit form or delete question, and puts the focus in it. */
-  async #toggle(at: string, what: 'react' | 'edit' | 'delete'): Promise<void> {
+  async #toggle(at: string, what: 'react' | 'edit' | 'delete' | 'remove'): Promise<void> {
     this.open = this.open?.at === at && this.open.what === what ? undefined : { at, what }
     if (this.open === undefined) return
     await this.updateComplete

@@ -2,16 +2,19 @@ import { css, html, LitElement } from 'lit'
 import { customElement, query, state } from 'lit/decorators.js'
 import { baseStyles } from './styles.ts'
 
-/** What a confirmation asks: a question, what will happen, and the button that does it. */
+/** What a confirmation asks: a question, what will happen, and the button that does it; `choice`, one to pick. */
 export interface Confirmation {
   title: string
   body: string
   confirm: string
+  /** A choice to make first (a mute's length): its label and options, the first picked at the start. */
+  choice?: { label: string; options: ReadonlyArray<{ label: string; value: string }> }
 }
 
 /**
  * A modal question before a destructive action (a ban, a removal, handing a room over): it says what will happen, and
- * nothing does unless its button is pressed. `ask` resolves true for that button, false for Cancel or Escape. The
+ * nothing does unless its button is pressed. `ask` resolves with the choice made (`''` without one) for that button,
+ * undefined for Cancel or Escape. The
  * focus starts on Cancel: Enter alone never bans anyone.
  */
 @customElement('sc-confirm-dialog')
@@ -33,7 +36,8 @@ export class ScConfirmDialog extends LitElement {
         margin: 0 0 0.5rem;
         overflow-wrap: anywhere;
       }
-      p {
+      p,
+      label {
         margin: 0 0 1rem;
       }
       .buttons {
@@ -52,7 +56,8 @@ export class ScConfirmDialog extends LitElement {
   @state() private asked: Confirmation | undefined
   @query('dialog') private dialog: HTMLDialogElement | undefined
   @query('button.cancel') private cancel: HTMLButtonElement | undefined
-  #answer: ((confirmed: boolean) => void) | undefined
+  @query('select') private select: HTMLSelectElement | null | undefined
+  #answer: ((choice: string | undefined) => void) | undefined
 
   override render() {
     const asked = this.asked
@@ -64,6 +69,15 @@ export class ScConfirmDialog extends LitElement {
     >
       <h4 id="confirm-title">${asked?.title ?? ''}</h4>
       <p id="confirm-body">${asked?.body ?? ''}</p>
+      ${
+        asked?.choice === undefined
+          ? ''
+          : html`<label>${asked.choice.label}
+              <select>
+                ${asked.choice.options.map((option) => html`<option value=${option.value}>${option.label}</option>`)}
+              </select>
+            </label>`
+      }
       <div class="buttons">
         <button class="secondary cancel" @click=${() => this.#settle(false)}>Cancel</button>
         <button class="danger" @click=${() => this.#settle(true)}>${asked?.confirm ?? ''}</button>
@@ -71,11 +85,13 @@ export class ScConfirmDialog extends LitElement {
     </dialog>`
   }
 
-  async ask(confirmation: Confirmation): Promise<boolean> {
+  async ask(confirmation: Confirmation): Promise<string | undefined> {
     this.#settle(false)
     this.asked = confirmation
     await this.updateComplete
-    const answer = new Promise<boolean>((resolve) => {
+    // @query gives null without a choice.
+    if (this.select) this.select.selectedIndex = 0
+    const answer = new Promise<string | undefined>((resolve) => {
       this.#answer = resolve
     })
     this.dialog?.showModal()
@@ -86,8 +102,9 @@ export class ScConfirmDialog extends LitElement {
   #settle(confirmed: boolean): void {
     const answer = this.#answer
     this.#answer = undefined
+    const choice = this.select?.value ?? ''
     if (this.dialog?.open === true) this.dialog.close()
-    answer?.(confirmed)
+    answer?.(confirmed ? choice : undefined)
   }
 }
 

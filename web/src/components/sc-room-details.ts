@@ -6,11 +6,14 @@ import type { Anchoring } from '../state/anchoring.ts'
 import { anchoringContext, ChangeController, sessionContext } from '../state/context.ts'
 import {
   ACTION_LABELS,
+  actionOn,
   actionsOn,
   consequence,
   DESTRUCTIVE_ACTIONS,
   type LogLine,
+  lockRoom,
   logLines,
+  MUTE_CHOICES,
   moderate,
   moderationFailure,
   type WalletAction,
@@ -28,7 +31,11 @@ const QUESTIONS: Partial<Record<WalletAction, (who: string, room: string) => str
   kick: (who, room) => `Remove ${who} from # ${room}?`,
   ban: (who, room) => `Ban ${who} from # ${room}?`,
   'owner-transfer': (who, room) => `Make ${who} the owner of # ${room}?`,
+  mute: (who, room) => `Mute ${who} in # ${room}?`,
 }
+
+/** The wallet signs each action, and every member sees it: said in every confirmation. */
+const SIGNED = "Your wallet signs this, and the room's moderation log keeps it for every member to see."
 
 /**
  * A room's details, a dialog its header's "Members" button opens: who is in the room — here now or away, their roles
@@ -116,6 +123,10 @@ export class ScRoomDetails extends LitElement {
         padding: 0 0.75rem;
         font-size: 0.875rem;
       }
+      .lock-state {
+        margin: 0 0 0.5rem;
+        font-size: 0.875rem;
+      }
       .outcome {
         margin: 0.5rem 0 0;
         font-size: 0.875rem;
@@ -170,6 +181,8 @@ export class ScRoomDetails extends LitElement {
   @state() private actions = new Map<string, WalletAction[]>()
   /** The reader owns or moderates the room and its log holds events: it may anchor the log. */
   @state() private logToAnchor = false
+  /** Whether the room is locked (and read-only), and whether the reader may change it. */
+  @state() private lock: { locked: boolean; readOnly: boolean; canChange: boolean } | undefined
   /** An action waiting for the wallet: the buttons wait too. */
   @state() private busy = false
   /** What the last action did, or why it did not. */
@@ -216,6 +229,7 @@ export class ScRoomDetails extends LitElement {
                 </ul>
               </section>`
         }
+        ${this.#lockSection()}
         <section aria-labelledby="log-title">
           <h4 id="log-title">Moderation log</h4>
           ${moderationLogList(this.log)}
@@ -299,24 +313,84 @@ export class ScRoomDetails extends LitElement {
     const signedIn = this.session?.signedIn
     if (room === undefined || signedIn === undefined || this.busy) return
     const question = QUESTIONS[action]
+    let untilMs: number | undefined
     if (DESTRUCTIVE_ACTIONS.has(action) && question !== undefined) {
-      const confirmed = await this.confirmation?.ask({
+      const choice = await this.confirmation?.ask({
         title: question(shortAddress(target), this.name),
-        body: `${consequence(action, target, this.name)} Your wallet signs this, and the room's moderation log keeps it for every member to see.`,
+        body: `${consequence(action, target, this.name)} ${SIGNED}`,
         confirm: ACTION_LABELS[action],
+        ...(action === 'mute'
+          ? { choice: { label: 'For', options: MUTE_CHOICES.map((c) => ({ label: c.label, value: String(c.ms) })) } }
+          : {}),
       })
-      if (confirmed !== true) return
+      if (choice === undefined) return
+      if (action === 'mute') untilMs = Date.now() + Number(choice)
     }
+    await this.#sign(actionOn(action, target), () =>
+      moderate(signedIn, room, action, target, untilMs === undefined ? {} : { untilMs }),
+    )
+  }
+
+  /** Locks the room (asked first: read-only or not) or unlocks it. */
+  async #lock(lock: boolean): Promise<void> {
+    const room = this.#roomNow()
+    const signedIn = this.session?.signedIn
+    if (room === undefined || signedIn === undefined || this.busy) return
+    let readOnly = false
+    if (lock) {
+      const choice = await this.confirmation?.ask({
+        title: `Lock # ${this.name}?`,
+        body: `No one new may join while it is locked, whatever tokens they hold; the members here now stay. ${SIGNED}`,
+        confirm: 'Lock room',
+        choice: {
+          label: 'Who may write',
+          options: [
+            { label: 'Every member', value: 'members' },
+            { label: 'Only the owner and moderators (read-only)', value: 'read-only' },
+          ],
+        },
+      })
+      if (choice === undefined) return
+      readOnly = choice === 'read-only'
+    }
+    await this.#sign(lock ? 'lock the room' : 'unlock the room', () => lockRoom(signedIn, room, lock, readOnly))
+  }
+
+  /** Runs an action the wallet signs, the buttons waiting meanwhile; says what came of it. */
+  async #sign(what: string, action: () => Promise<string>): Promise<void> {
     this.busy = true
     this.outcome = { text: 'Waiting for your wallet to sign…', error: false }
     try {
-      this.outcome = { text: await moderate(signedIn, room, action, target), error: false }
+      this.outcome = { text: await action(), error: false }
     } catch (err) {
-      this.outcome = { text: moderationFailure(err, action, target), error: true }
+      this.outcome = { text: moderationFailure(err, what), error: true }
     } finally {
       this.busy = false
     }
     await this.#load()
+  }
+
+  /** The room's lock, and for the owner and moderators the button that changes it. */
+  #lockSection() {
+    const lock = this.lock
+    if (lock === undefined) return ''
+    const state =
+      lock.locked === false
+        ? 'Open: eligible newcomers may join.'
+        : lock.readOnly
+          ? 'Locked and read-only: no new members, and only the owner and moderators write.'
+          : 'Locked: no new members.'
+    return html`<section aria-labelledby="lock-title">
+      <h4 id="lock-title">Room</h4>
+      <p class="lock-state" data-testid="lock-state">${state}</p>
+      ${
+        lock.canChange
+          ? html`<button class="secondary" ?disabled=${this.busy} @click=${() => this.#lock(!lock.locked)}>
+              ${lock.locked ? 'Unlock room' : 'Lock room'}
+            </button>`
+          : ''
+      }
+    </section>`
   }
 
   async #open(): Promise<void> {
@@ -358,6 +432,7 @@ export class ScRoomDetails extends LitElement {
       this.entries = []
       this.log = []
       this.banned = []
+      this.lock = undefined
       return
     }
     const entries = await memberList(room, { gates: this.session?.client?.gates })
@@ -366,6 +441,12 @@ export class ScRoomDetails extends LitElement {
     this.entries = entries
     this.actions = new Map(entries.map((entry) => [entry.address.toLowerCase(), actionsOn(log, self, entry.address)]))
     this.banned = [...log.state.banned]
+    const locked = log.state.lock
+    this.lock = {
+      locked: locked !== undefined,
+      readOnly: locked?.readOnly === true,
+      canChange: log.refusal(self, locked === undefined ? 'lock' : 'unlock', self) === undefined,
+    }
     this.log = logLines(log.entries())
     this.logToAnchor = self !== '' && log.entries().length > 0 && log.roleOf(self) !== 'member'
   }

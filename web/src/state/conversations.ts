@@ -550,6 +550,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = message.text ?? ''
       entry.edited = message.edited || undefined
       entry.deleted = message.deleted || undefined
+      if (message.removedBy !== undefined) entry.removedBy = message.removedBy
       updateMentions(entry, message)
       const store = this.#signedIn?.store
       store?.saveHistory(id, this.history(id))
@@ -574,6 +575,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = state.text ?? ''
       entry.edited = state.edited || undefined
       entry.deleted = state.deleted || undefined
+      if (state.removedBy !== undefined) entry.removedBy = state.removedBy
       updateMentions(entry, state)
       changed = true
     }
@@ -753,6 +755,14 @@ export class Conversations extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /**
+   * Why this wallet may not write in room `id` now (muted until a time, a read-only lock, a lock that does not list
+   * it), in the sdk's words; undefined when it may.
+   */
+  restriction(id: string): ReturnType<Room['sendRestriction']> {
+    return this.#client?.rooms.find((r) => r.id === id)?.sendRestriction()
+  }
+
   /** The signed-in wallet's role in room `id` as its moderation log says; undefined for a room not running here. */
   roleIn(id: string): ModerationRole | undefined {
     const self = this.#signedIn?.address
@@ -770,6 +780,9 @@ export class Conversations extends EventTarget implements SessionPart {
     const self = this.#signedIn?.address
     if (view === undefined || self === undefined) return
     this.#followBan(room, view, self)
+    // A mute of this wallet ends by the clock, not by an event: the composer comes back then.
+    const mutedUntil = room.moderation.muteOf(self)?.untilMs ?? 0
+    if (mutedUntil > Date.now()) setTimeout(() => this.#changed(), mutedUntil - Date.now() + 1)
     if (verdict.status === 'applied') {
       const { action, target, author, atMs } = verdict.event
       const joinedAtMs = this.#joinedAtMs.get(room.id) ?? 0
@@ -1088,6 +1101,7 @@ function messageFields(
     ...(state?.deleted === true ? {} : mentionFields(state?.edited === true ? state.mentions : mentions)),
     ...(state?.edited === true ? { edited: true, text: state.text ?? '' } : {}),
     ...(state?.deleted === true ? { deleted: true, text: '' } : {}),
+    ...(state?.removedBy === undefined ? {} : { removedBy: state.removedBy }),
   }
 }
 

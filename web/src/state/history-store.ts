@@ -49,6 +49,8 @@ const entrySchema = z.object({
   edited: z.boolean().optional(),
   /** Its sender deleted it: `text` is empty, here and in the sdk's vault entry alike. */
   deleted: z.boolean().optional(),
+  /** A moderator removed it (not its sender): that moderator's wallet. */
+  removedBy: z.string().optional(),
   /** The wallets it mentions (`@0x…`, as the sdk kept them: `mentions.ts`); absent when none. */
   mentions: z.array(z.string()).optional(),
   anchor: anchorSchema.optional(),

@@ -13,14 +13,30 @@ import { shortAddress } from './short-address.ts'
 /** The actions this app offers on a wallet: on a member, and `unban` in the list of the banned. */
 export type WalletAction = Extract<
   ModerationAction,
-  'mod-add' | 'mod-remove' | 'owner-transfer' | 'kick' | 'ban' | 'unban'
+  'mod-add' | 'mod-remove' | 'owner-transfer' | 'kick' | 'ban' | 'unban' | 'mute' | 'unmute'
 >
 
 /** The actions offered on a member, in the order shown. */
-const MEMBER_ACTIONS: readonly WalletAction[] = ['mod-add', 'mod-remove', 'owner-transfer', 'kick', 'ban']
+const MEMBER_ACTIONS: readonly WalletAction[] = [
+  'mod-add',
+  'mod-remove',
+  'owner-transfer',
+  'mute',
+  'unmute',
+  'kick',
+  'ban',
+]
 
-/** The actions that take something away: each asks first, saying what will happen. */
-export const DESTRUCTIVE_ACTIONS: ReadonlySet<WalletAction> = new Set(['kick', 'ban', 'owner-transfer'])
+/** The actions that take something away: each asks first, saying what will happen (a mute, for how long). */
+export const DESTRUCTIVE_ACTIONS: ReadonlySet<WalletAction> = new Set(['kick', 'ban', 'owner-transfer', 'mute'])
+
+/** How long a mute lasts: the choices offered. */
+export const MUTE_CHOICES: ReadonlyArray<{ label: string; ms: number }> = [
+  { label: '10 minutes', ms: 10 * 60_000 },
+  { label: '1 hour', ms: 60 * 60_000 },
+  { label: '1 day', ms: 24 * 60 * 60_000 },
+  { label: '1 week', ms: 7 * 24 * 60 * 60_000 },
+]
 
 /** What an action's button says. */
 export const ACTION_LABELS: Record<WalletAction, string> = {
@@ -30,6 +46,8 @@ export const ACTION_LABELS: Record<WalletAction, string> = {
   kick: 'Remove from room',
   ban: 'Ban',
   unban: 'Unban',
+  mute: 'Mute',
+  unmute: 'Unmute',
 }
 
 /** What an applied action did to its target, in a sentence ("0x12…ab is banned."). */
@@ -40,13 +58,15 @@ const DONE: Record<WalletAction, string> = {
   kick: 'was removed from the room',
   ban: 'is banned',
   unban: 'is no longer banned',
+  mute: 'is muted',
+  unmute: 'is no longer muted',
 }
 
 /**
  * How the log view tells an event, from its author's and target's short addresses; an action without wording here
  * (a newer sdk's) is told by its name.
  */
-const LOGGED: Partial<Record<ModerationAction, (author: string, target: string) => string>> = {
+const LOGGED: Partial<Record<ModerationAction, (author: string, target: string, event: LoggedEvent) => string>> = {
   'mod-add': (author, target) => `${author} made ${target} a moderator`,
   'mod-remove': (author, target) => `${author} removed ${target} as moderator`,
   'owner-transfer': (author, target) => `${author} handed ownership to ${target}`,
@@ -55,9 +75,16 @@ const LOGGED: Partial<Record<ModerationAction, (author: string, target: string) 
   unban: (author, target) => `${author} unbanned ${target}`,
   mute: (author, target) => `${author} muted ${target}`,
   unmute: (author, target) => `${author} unmuted ${target}`,
-  lock: (author) => `${author} locked the room`,
+  lock: (author, _target, event) =>
+    `${author} locked the room${event.readOnly === true ? ', read-only' : ''}: no new members`,
   unlock: (author) => `${author} unlocked the room`,
   remove: (author, target) => `${author} removed a message of ${target}`,
+}
+
+/** What a log line reads of an event beyond its action and addresses. */
+interface LoggedEvent {
+  until?: number | undefined
+  readOnly?: boolean | undefined
 }
 
 /** EIP-1193's "user rejected the request". */
@@ -70,8 +97,13 @@ const USER_REJECTED = 4001
 export function actionsOn(log: ModerationLog, viewer: string, target: string): WalletAction[] {
   if (viewer.toLowerCase() === target.toLowerCase()) return []
   const moderator = log.roleOf(target) === 'moderator'
+  const muted = (log.muteOf(target)?.untilMs ?? 0) > Date.now()
   return MEMBER_ACTIONS.filter(
-    (action) => log.refusal(viewer, action, target) === undefined && !(action === 'mod-add' && moderator),
+    (action) =>
+      log.refusal(viewer, action, target) === undefined &&
+      !(action === 'mod-add' && moderator) &&
+      !(action === 'mute' && muted) &&
+      !(action === 'unmute' && !muted),
   )
 }
 
@@ -83,6 +115,8 @@ export function consequence(action: WalletAction, target: string, room: string):
       return `${who} leaves # ${room} now and reads nothing sent after this. They may join again with the invite, if they still pass its requirements.`
     case 'ban':
       return `${who} leaves # ${room} now, reads nothing sent after this and cannot join again, whatever tokens they hold, until a moderator unbans them.`
+    case 'mute':
+      return `${who} cannot write in # ${room} for the time you choose: what they send meanwhile is dropped by every member. They still read.`
     case 'owner-transfer':
       return `${who} becomes the owner of # ${room}. You become a plain member: you can no longer appoint moderators or take the room back; only the new owner can hand it over again.`
     default:
@@ -94,16 +128,50 @@ export function consequence(action: WalletAction, target: string, room: string):
  * Takes `action` on `target` in `room`: the wallet signs the event (a prompt in MetaMask), every member applies it.
  * Resolves with what was done, in a sentence; throws what {@link moderationFailure} words.
  */
-export async function moderate(signedIn: SignedIn, room: Room, action: WalletAction, target: string): Promise<string> {
-  const signer = eip1193Signer({ provider: signedIn.wallet.provider, address: signedIn.address })
-  const verdict = await room.moderate(action, target, { signer })
+export async function moderate(
+  signedIn: SignedIn,
+  room: Room,
+  action: WalletAction,
+  target: string,
+  options: { untilMs?: number } = {},
+): Promise<string> {
+  const verdict = await signed(signedIn, room, action, target, options)
   if (verdict.status === 'void') return `Not applied: ${verdict.reason}.`
   return `${shortAddress(target)} ${DONE[action]}.`
 }
 
-/** Why `action` on `target` failed, with what to do next. */
-export function moderationFailure(err: unknown, action: WalletAction, target: string): string {
-  const what = `${ACTION_LABELS[action].toLowerCase()} (${shortAddress(target)})`
+/** Locks the room (`readOnly`: only the owner and moderators write) or unlocks it; resolves with what was done. */
+export async function lockRoom(signedIn: SignedIn, room: Room, lock: boolean, readOnly = false): Promise<string> {
+  const verdict = await signed(signedIn, room, lock ? 'lock' : 'unlock', undefined, { readOnly })
+  if (verdict.status === 'void') return `Not applied: ${verdict.reason}.`
+  if (!lock) return 'The room is unlocked: eligible newcomers may join again.'
+  return readOnly ? 'The room is locked and read-only.' : 'The room is locked: no new members.'
+}
+
+/** A moderator's removal of message `messageId` (someone else's): shown as "removed by a moderator" everywhere. */
+export async function removeMessage(signedIn: SignedIn, room: Room, messageId: string): Promise<void> {
+  const verdict = await signed(signedIn, room, 'remove', messageId, {})
+  if (verdict.status === 'void') throw new Error(`not applied: ${verdict.reason}`)
+}
+
+function signed(
+  signedIn: SignedIn,
+  room: Room,
+  action: ModerationAction,
+  target: string | undefined,
+  options: { untilMs?: number; readOnly?: boolean },
+) {
+  const signer = eip1193Signer({ provider: signedIn.wallet.provider, address: signedIn.address })
+  return room.moderate(action, target, { signer, ...options })
+}
+
+/** What an action on `target` is, for {@link moderationFailure}: "ban (0x12…ab)". */
+export function actionOn(action: WalletAction, target: string): string {
+  return `${ACTION_LABELS[action].toLowerCase()} (${shortAddress(target)})`
+}
+
+/** Why `what` ({@link actionOn}, "lock the room") failed, with what to do next. */
+export function moderationFailure(err: unknown, what: string): string {
   if (err instanceof SigningError) {
     const code = (err.cause as { code?: unknown } | undefined)?.code
     return code === USER_REJECTED
@@ -124,6 +192,8 @@ export interface LogLine {
   applied: boolean
   /** Why it did not apply. */
   reason: string | undefined
+  /** A mute's end. */
+  until: number | undefined
 }
 
 /** The log's events, newest first (the reverse of the log's order: the order every peer applies them in). */
@@ -131,16 +201,17 @@ export function logLines(entries: readonly ModerationEntry[]): LogLine[] {
   return entries
     .map(({ hash, event, applied, reason }) => ({
       hash,
-      text: logText(event.action, shortAddress(event.author), shortAddress(event.target)),
+      text: logText(event.action, shortAddress(event.author), shortAddress(event.target), event),
       author: event.author,
       target: event.target,
       atMs: event.atMs,
       applied,
       reason,
+      until: event.until,
     }))
     .reverse()
 }
 
-function logText(action: ModerationAction, author: string, target: string): string {
-  return LOGGED[action]?.(author, target) ?? `${author}: ${action} ${target}`
+function logText(action: ModerationAction, author: string, target: string, event: LoggedEvent): string {
+  return LOGGED[action]?.(author, target, event) ?? `${author}: ${action} ${target}`
 }
