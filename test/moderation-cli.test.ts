@@ -16,20 +16,27 @@ import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 const stoppers = stopAfterEach()
 const track = killAfterEach()
 
+/** A relay with a store, a room its owner created, and a member joined to it (each seen by the other). */
+async function ownerAndMember() {
+  const relay = await startStoreRelay(stoppers)
+  const relayAddress = relay.multiaddrs[0]!
+  const ownerWallet = Wallet.createRandom()
+  const owner = await startDevice({ wallet: ownerWallet, bootstrap: [relayAddress] })
+  stoppers.push(owner.close)
+  const member = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress] })
+  stoppers.push(member.close)
+  const { room, invite } = await owner.client.createRoom({ name: 'moderated' })
+  await room.waitForPeers()
+  const joined = nextMemberEvent(room, 'member:joined', member.client.peerId.toString())
+  const memberRoom = await member.client.joinRoom(invite)
+  await memberRoom.waitForPeers()
+  await joined
+  return { ownerWallet, member, room, invite, memberRoom }
+}
+
 describe('securechat moderation commands', () => {
   it('behavior: the owner bans from the CLI, a member cannot, and room log prints the log and its state', async () => {
-    const relay = await startStoreRelay(stoppers)
-    const relayAddress = relay.multiaddrs[0]!
-    const ownerWallet = Wallet.createRandom()
-    const owner = await startDevice({ wallet: ownerWallet, bootstrap: [relayAddress] })
-    stoppers.push(owner.close)
-    const member = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress] })
-    stoppers.push(member.close)
-    const { room, invite } = await owner.client.createRoom({ name: 'moderated' })
-    await room.waitForPeers()
-    const joined = nextMemberEvent(room, 'member:joined', member.client.peerId.toString())
-    await (await member.client.joinRoom(invite)).waitForPeers()
-    await joined
+    const { ownerWallet, member, room, invite } = await ownerAndMember()
 
     const applied = new Promise<RoomModerationChange>((resolve) =>
       room.addEventListener('moderation:changed', (event) => resolve(event.detail), { once: true }),
@@ -80,19 +87,7 @@ describe('securechat moderation commands', () => {
   }, 180_000)
 
   it('behavior: mute --for, lock --read-only and remove from the CLI reach a member; room log prints them', async () => {
-    const relay = await startStoreRelay(stoppers)
-    const relayAddress = relay.multiaddrs[0]!
-    const ownerWallet = Wallet.createRandom()
-    const owner = await startDevice({ wallet: ownerWallet, bootstrap: [relayAddress] })
-    stoppers.push(owner.close)
-    const member = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relayAddress] })
-    stoppers.push(member.close)
-    const { room, invite } = await owner.client.createRoom({ name: 'moderated' })
-    await room.waitForPeers()
-    const joined = nextMemberEvent(room, 'member:joined', member.client.peerId.toString())
-    const memberRoom = await member.client.joinRoom(invite)
-    await memberRoom.waitForPeers()
-    await joined
+    const { ownerWallet, member, invite, memberRoom } = await ownerAndMember()
     const asOwner = { SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey }
     const applied = (action: string) =>
       new Promise<RoomModerationChange>((resolve) =>
