@@ -10,7 +10,7 @@
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
-import { type AppPage, shownMessage } from './helpers/browser.ts'
+import { type AppPage, screenshot, shownMessage } from './helpers/browser.ts'
 import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries cross a relay; generous for a loaded 2-core machine, never a speed check. */
@@ -145,6 +145,8 @@ describe('web app: read receipts, typing, read position across devices', () => {
     // Alice's other device is her own: not counted among the members.
     await expect.poll(() => mark.textContent(), { timeout: UI_TIMEOUT_MS }).toBe('✓ delivered to 2 of 2')
     expect(await mark.getAttribute('title')).toMatch(/^delivered to 2 of 2 members present: /)
+    // docs/screenshots/receipts.png: this one delivered, the ones before read.
+    await screenshot(alice.page, 'receipts')
     web.room.markRead(await atDave)
     await expect
       .poll(() => mark.textContent(), { timeout: UI_TIMEOUT_MS })
