@@ -326,8 +326,8 @@ export function buildProgram(): Command {
 
 /** `reply`, `react`, `edit`, `delete`: in a room (`--room`) or a DM conversation (`--dm`). */
 /**
- * `kick`, `ban`, `unban`, `mute`, `unmute`, `lock`, `unlock`, `remove`, `mod add|remove`, `owner transfer` and
- * `room log` (docs/cli.md, Moderation).
+ * `kick`, `ban`, `unban`, `mute`, `unmute`, `lock`, `unlock`, `remove`, `gate set|open`, `mod add|remove`,
+ * `owner transfer` and `room log` (docs/cli.md, Moderation).
  */
 function registerModeration(program: Command, room: Command): void {
   const action = (command: Command, name: ModerationAction): void => {
@@ -367,6 +367,19 @@ function registerModeration(program: Command, room: Command): void {
   )
     .option('--author <address>', 'its sender (listen --json prints it), when this device does not hold the message')
     .action(async (id: string, flags) => moderate('remove', id, flags, flags))
+  const gate = program.command('gate').description("change a room's token gate (the owner)")
+  clientOptions(
+    gate
+      .command('set')
+      .description('from now on members must pass this rule: those who fail it are dropped, holders admitted')
+      .argument(
+        '<rule...>',
+        'as room create --gate takes it: erc721:<contract>, erc20:<contract>:<min>, JSON, or a file',
+      ),
+  ).action(async (rule: string[], flags) => moderate('gate', undefined, flags, { ...flags, gate: rule.join(' ') }))
+  clientOptions(gate.command('open').description('lift the token gate: no token is asked any more')).action(
+    async (flags) => moderate('gate', undefined, flags),
+  )
   const mod = program.command('mod').description("appoint or remove a room's moderators (the owner)")
   action(mod.command('add').description('make a wallet a moderator'), 'mod-add')
   action(mod.command('remove').description('take a moderator its role'), 'mod-remove')

@@ -75,8 +75,8 @@ export async function roomCreate(flags: RoomCreateFlags): Promise<void> {
   process.stdout.write(`${encodeInvite({ manifest, relays: flags.bootstrap ?? [] })}\n`)
 }
 
-/** `--gate` takes a rule (`erc721:0x…`, JSON) or the path of a file that holds one. */
-async function readGateRule(value: string): Promise<string> {
+/** `--gate` (and `gate set`) takes a rule (`erc721:0x…`, JSON) or the path of a file that holds one. */
+export async function readGateRule(value: string): Promise<string> {
   if (/^\s*(\{|erc(20|721|1155):)/i.test(value)) return value
   try {
     return await readFile(value, 'utf8')

@@ -2,9 +2,11 @@ import { sleep } from '@securechat/sdk/async'
 import { MAX_MUTE_MS } from '@securechat/sdk/constants'
 import { parseDurationSeconds } from '@securechat/sdk/disappearing'
 import { InvalidInputError } from '@securechat/sdk/errors'
+import { gateRuleKey, parseGateRule } from '@securechat/sdk/gates'
 import type { ModerationAction, ModerationEntry, ModerationEvent, Room } from '@securechat/sdk/rooms'
 import { SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
+import { readGateRule } from './chat.ts'
 import { isoTime } from './cli-format.ts'
 import { type ClientFlags, catchUpFromFlags, joinFromFlags } from './room-client.ts'
 
@@ -19,6 +21,8 @@ export interface ModerateOptions {
   readOnly?: boolean
   /** `remove`: the message's author, when this device does not hold the message. */
   author?: string
+  /** `gate`: the new rule as `room create --gate` takes it (a rule or a file); absent, the gate is lifted. */
+  gate?: string
 }
 
 /**
@@ -37,11 +41,16 @@ export async function moderate(
 ): Promise<void> {
   // Checked before joining: a wrong duration costs no network.
   const forMs = action === 'mute' ? muteDurationMs(options.for) : undefined
+  const ruleText = options.gate === undefined ? undefined : await readGateRule(options.gate)
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })
   try {
     await catchUpFromFlags(joined)
+    // Readable-form conditions read the room's first chain, as `room create --gate` does; JSON names its own.
+    const { chainIds } = joined.room.manifest.manifest
+    const rule = ruleText === undefined ? undefined : parseGateRule(ruleText, { chainId: chainIds[0]! })
     const verdict = await joined.room.moderate(action, target, {
+      ...(rule === undefined ? {} : { rule }),
       signer: joined.signer,
       ...(forMs === undefined ? {} : { untilMs: Date.now() + forMs }),
       ...(options.readOnly === true ? { readOnly: true } : {}),
@@ -84,6 +93,7 @@ function actionFields(event: ModerationEvent): Record<string, unknown> {
     ...(event.message === undefined ? {} : { message: event.message }),
     ...(event.readOnly === undefined ? {} : { readOnly: true }),
     ...(event.members === undefined ? {} : { members: event.members.length }),
+    ...(event.action === 'gate' ? { gate: event.rule ?? 'open' } : {}),
   }
 }
 
@@ -113,7 +123,7 @@ export async function roomLog(flags: RoomLogFlags): Promise<void> {
     for (const entry of log.entries()) {
       process.stdout.write(`${flags.json === true ? JSON.stringify(entryJson(entry)) : format(entry)}\n`)
     }
-    const { owner, moderators, banned, muted, lock } = log.state
+    const { owner, moderators, banned, muted, lock, gate } = log.state
     // Mutes still in force by this device's clock (the log keeps ended ones until an unmute).
     const now = Date.now()
     const mutes = [...muted].filter(([, mute]) => mute.untilMs > now)
@@ -123,17 +133,20 @@ export async function roomLog(flags: RoomLogFlags): Promise<void> {
       banned: [...banned],
       muted: mutes.map(([address, mute]) => ({ address, until: isoTime(mute.untilMs) })),
       ...(lock === undefined ? {} : { locked: { readOnly: lock.readOnly, members: lock.admitted.size } }),
+      // Only once the log changed it: until then the manifest's access holds.
+      ...(gate === undefined ? {} : { gate: gate.rule ?? 'open' }),
       head: log.head,
     }
     const lockLine =
       lock === undefined
         ? ''
         : `; locked${lock.readOnly ? ' (read-only)' : ''}, admitting ${lock.admitted.size} members`
+    const gateLine = gate === undefined ? '' : `; gate: ${gate.rule === undefined ? 'open' : gateRuleKey(gate.rule)}`
     const muteLine = state.muted.map((m) => `${m.address} until ${m.until}`).join(', ') || 'none'
     process.stdout.write(
       flags.json === true
         ? `${JSON.stringify({ type: 'state', ...state })}\n`
-        : `owner ${owner}; moderators: ${state.moderators.join(', ') || 'none'}; banned: ${state.banned.join(', ') || 'none'}; muted: ${muteLine}${lockLine}\n`,
+        : `owner ${owner}; moderators: ${state.moderators.join(', ') || 'none'}; banned: ${state.banned.join(', ') || 'none'}; muted: ${muteLine}${lockLine}${gateLine}\n`,
     )
   } finally {
     await joined.close()
@@ -164,7 +177,11 @@ function format(entry: ModerationEntry): string {
       ? `${event.readOnly === true ? 'read-only, ' : ''}admitting ${event.members?.length ?? 0} members`
       : event.action === 'unlock'
         ? ''
-        : event.target
+        : event.action === 'gate'
+          ? event.rule === undefined
+            ? 'open'
+            : gateRuleKey(event.rule)
+          : event.target
   const extra = [
     ...(event.until === undefined ? [] : [`until ${isoTime(event.until)}`]),
     ...(event.message === undefined ? [] : [`message ${event.message}`]),

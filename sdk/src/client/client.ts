@@ -392,7 +392,15 @@ export class SecureChatClient {
     const { roomId } = await verifyManifest(signed, provider === undefined ? {} : { provider })
     options.signal?.throwIfAborted()
     const { access } = signed.manifest
-    if (access.type === 'gated') await this.#checkGate(access.rule, self.verified.address, options)
+    // Refused by the manifest's gate, this wallet may still pass the one the owner set since (a `gate` event in the
+    // log, which only the stores can tell): the refusal waits for the catch-up below, and stands if it still fails.
+    let refused: NotEligibleError | undefined
+    if (access.type === 'gated') {
+      await this.#checkGate(access.rule, self.verified.address, options).catch((err: unknown) => {
+        if (!(err instanceof NotEligibleError)) throw err
+        refused = err
+      })
+    }
     // With a vault, the room resumes the members' sender keys an earlier run saved (room-store.ts).
     const vault = this.#init.vault
     const keys =
@@ -457,7 +465,7 @@ export class SecureChatClient {
     room.addEventListener('message:expired', ({ detail }) => {
       this.#recent.drop(room.topic, detail.ids)
     })
-    await this.#paceByTier(room, access.type === 'gated' ? access.rule : undefined, self.verified.address, options)
+    await this.#paceByTier(room, room.gateRule, self.verified.address, options)
     const gapLog = (this.#init.logger ?? silentLoggerFactory)('securechat:sdk:gaps')
     room.watchGaps((sink) => new GapRepair({ sink, source: gapSource, log: gapLog }))
     const direct = this.#direct
@@ -474,7 +482,8 @@ export class SecureChatClient {
     // Without a catch-up, still the members the stores saw: what this device sends is sealed to those away too.
     const members = when === 'no' ? room.membersSink() : undefined
     room.start()
-    if (when === 'now') void this.#catchUpQuietly(room)
+    if (refused !== undefined) await this.#judgeByCurrentGate(room, refused, options)
+    else if (when === 'now') void this.#catchUpQuietly(room)
     if (members !== undefined) {
       void learnRoomMembers(members, libp2pHistorySource(libp2p)).catch((err: unknown) =>
         this.#log.info('room members not learned from the stores', { roomId, error: String(err) }),
@@ -548,6 +557,22 @@ export class SecureChatClient {
   async savedRooms(): Promise<SavedRoom[]> {
     const vault = this.#init.vault
     return vault === undefined ? [] : loadSavedRooms(vault, this.#log)
+  }
+
+  /**
+   * A wallet the manifest's gate refused: catches up (the log comes with the room's records) and checks the room's
+   * current gate; throws `refused` (or what the current gate says) and drops the room unless this wallet passes it.
+   */
+  async #judgeByCurrentGate(room: Room, refused: NotEligibleError, options: AbortOptions): Promise<void> {
+    try {
+      await this.catchUp(room, options).catch(() => undefined)
+      if (room.moderation.state.gate === undefined) throw refused
+      const rule = room.gateRule
+      if (rule !== undefined) await this.#checkGate(rule, this.#self!.verified.address, options)
+    } catch (err) {
+      await this.#dropRoom(room.id, {})
+      throw err
+    }
   }
 
   /** Throws {@link NotEligibleError} (or {@link GateUnavailableError}) unless this wallet passes `rule`. */

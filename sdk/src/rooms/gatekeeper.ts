@@ -7,6 +7,7 @@ import type { GateRule } from '../gates/rule.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import { checkSender, policyViolation, type SenderVerdict } from '../identity/sender.ts'
 import type { AbortOptions, Address, VerifiedCertificate } from '../types.ts'
+import { currentGateRule } from './current-gate.ts'
 import { roomIdOf, type SignedManifest, verifyManifestOffline } from './manifest.ts'
 import type { ModerationEvent } from './moderation-event.ts'
 import { ModerationLog, type ModerationVerdict } from './moderation-log.ts'
@@ -116,8 +117,14 @@ export class RoomGatekeeper {
 
   /** The room's moderation log (docs/architecture.md, Moderation), once the manifest (its first owner) is known. */
   get moderation(): ModerationLog | undefined {
-    const owner = this.#manifest?.manifest.owner
-    if (owner !== undefined) this.#moderation ??= new ModerationLog({ roomId: this.roomId, owner })
+    const manifest = this.#manifest?.manifest
+    if (manifest !== undefined) {
+      this.#moderation ??= new ModerationLog({
+        roomId: this.roomId,
+        owner: manifest.owner,
+        chainIds: manifest.chainIds,
+      })
+    }
     return this.#moderation
   }
 
@@ -319,10 +326,13 @@ export class RoomGatekeeper {
 
   // --- Token gate hook (docs/architecture.md, Token gates): runs after the checks above accepted a record ---
 
-  /** The rule of a gated room (once the manifest is known), else undefined. */
+  /**
+   * The room's current token gate (once the manifest is known), else undefined: the one place peers and relays read
+   * it, so nothing judges by a rule the log replaced (`currentGateRule`).
+   */
   get gateRule(): GateRule | undefined {
-    const access = this.#manifest?.manifest.access
-    return access?.type === 'gated' ? access.rule : undefined
+    const manifest = this.#manifest?.manifest
+    return manifest === undefined ? undefined : currentGateRule(manifest, this.moderation)
   }
 
   /**

@@ -1,3 +1,4 @@
+export { currentGateRule } from './current-gate.ts'
 export { type AcceptedRecord, RoomGatekeeper, type RoomGatekeeperInit } from './gatekeeper.ts'
 export { decodeInvite, encodeInvite, INVITE_PREFIX, type Invite } from './invite.ts'
 export {
@@ -20,6 +21,7 @@ export {
   moderationEventHash,
 } from './moderation-event.ts'
 export {
+  type GateChange,
   type Lock,
   type ModerationEntry,
   ModerationLog,

@@ -1,6 +1,8 @@
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { hasRateTiers, tierRecordsPerSecond } from '../gates/rate-tiers.ts'
 import type { AbortOptions, Address, RoomManifest, RoomMember } from '../types.ts'
+import { currentGateRule } from './current-gate.ts'
+import type { ModerationState } from './moderation-log.ts'
 
 /**
  * What a member is in a room today: its `owner` or a `moderator`, as the room's moderation log says (the manifest's
@@ -28,7 +30,10 @@ export interface MemberListEntry {
  */
 export interface MemberSource {
   readonly manifest: { manifest: RoomManifest }
-  readonly moderation?: { roleOf(address: string): 'owner' | 'moderator' | 'member' }
+  readonly moderation?: {
+    roleOf(address: string): 'owner' | 'moderator' | 'member'
+    readonly state: Pick<ModerationState, 'gate'>
+  }
   members(): RoomMember[]
   away(): RoomMember[]
 }
@@ -64,8 +69,8 @@ export async function memberList(
   }
   for (const member of room.members()) add(member, 'here')
   for (const member of room.away()) add(member, 'away')
-  const access = manifest.access
-  const rule = access.type === 'gated' ? access.rule : undefined
+  // The gate the log set last, else the manifest's: the tiers members are held to now.
+  const rule = currentGateRule(manifest, room.moderation)
   for (const entry of byAddress.values()) {
     const role =
       room.moderation?.roleOf(entry.address) ??

@@ -3,10 +3,11 @@ import { z } from 'zod'
 import { MAX_LOCK_MEMBERS, MAX_MUTE_MS, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
+import { conditionsOf, gateRuleKey, gateRuleSchema } from '../gates/rule.ts'
 import { isEoaSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
-import type { AbortOptions, Address } from '../types.ts'
+import type { AbortOptions, Address, GateRule } from '../types.ts'
 
 /**
  * One event of a room's moderation log (docs/architecture.md, Moderation): an action, signed by its author's
@@ -27,11 +28,12 @@ export const MODERATION_ACTIONS = [
   'lock',
   'unlock',
   'remove',
+  'gate',
 ] as const
 export type ModerationAction = (typeof MODERATION_ACTIONS)[number]
 
 /** Actions about the room itself: their `target` is their author (the schema keeps one shape for every event). */
-export const ROOM_ACTIONS: ReadonlySet<ModerationAction> = new Set(['lock', 'unlock'])
+export const ROOM_ACTIONS: ReadonlySet<ModerationAction> = new Set(['lock', 'unlock', 'gate'])
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
 
@@ -39,7 +41,7 @@ const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20
  * The fields each action needs beyond the common ones, and no other: added as optional fields, so that an event
  * signed before they existed keeps its canonical JSON, and so its hash and signature.
  */
-const EXTRA_FIELDS = ['until', 'readOnly', 'members', 'message'] as const
+const EXTRA_FIELDS = ['until', 'readOnly', 'members', 'message', 'rule'] as const
 const REQUIRED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIELDS)[number]>>> = {
   mute: ['until'],
   lock: ['members'],
@@ -49,6 +51,8 @@ const ALLOWED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIEL
   mute: ['until'],
   lock: ['members', 'readOnly'],
   remove: ['message'],
+  // A `gate` without a rule opens the room: no token is asked any more.
+  gate: ['rule'],
 }
 
 /**
@@ -78,6 +82,11 @@ export const moderationEventShapeSchema = z
     members: z.array(addressSchema).max(MAX_LOCK_MEMBERS).optional(),
     /** `remove`: the id of the message removed (its record's id); `target` is its author. */
     message: sha256HexSchema.optional(),
+    /**
+     * `gate`: the room's new token gate, in the manifest's gated rule's schema (bounded in conditions and depth);
+     * absent, the gate is lifted. Its chains must be among the manifest's `chainIds` (the log checks, knowing them).
+     */
+    rule: gateRuleSchema.optional(),
     /** The author's wallet signature (EIP-191) over {@link moderationSigningText}. */
     sig: z.string().regex(/^0x(?:[0-9a-fA-F]{2}){65}$/, 'a 65-byte signature'),
   })
@@ -121,6 +130,7 @@ export function moderationSigningText(event: UnsignedModerationEvent): string {
     ...(event.readOnly === undefined ? [] : ['read-only: yes']),
     ...(event.members === undefined ? [] : [`members: ${event.members.length}`]),
     ...(event.message === undefined ? [] : [`message: ${event.message}`]),
+    ...(event.action !== 'gate' ? [] : [`gate: ${event.rule === undefined ? 'open' : gateRuleKey(event.rule)}`]),
   ]
   return [
     'SecureChat moderation',
@@ -146,6 +156,8 @@ export interface CreateModerationEventParams {
   members?: readonly string[]
   /** `remove`: the message's id (`target` is its author). */
   message?: string
+  /** `gate`: the new rule; absent, the gate is lifted. */
+  rule?: GateRule
   now?: number
 }
 
@@ -171,6 +183,7 @@ export async function createModerationEvent(
       ...(params.readOnly === true ? { readOnly: true } : {}),
       ...(params.members === undefined ? {} : { members: [...new Set(params.members.map((a) => getAddress(a)))] }),
       ...(params.message === undefined ? {} : { message: params.message }),
+      ...(params.rule === undefined ? {} : { rule: params.rule }),
     })
   const sig = await params.signer.signMessage(moderationSigningText(unsigned), options)
   return { ...unsigned, sig }
@@ -188,4 +201,12 @@ export function isSignedByAuthor(event: ModerationEvent): boolean {
 /** An address in the one form the log compares: checksummed. */
 export function normalAddress(address: string): Address {
   return getAddress(address) as Address
+}
+
+/** The chains a `gate` event's rule reads that `chainIds` (the manifest's) do not list: none, or it is refused. */
+export function foreignGateChains(event: ModerationEvent, chainIds: readonly number[]): number[] {
+  if (event.rule === undefined) return []
+  return [...new Set(conditionsOf(event.rule).map((condition) => condition.chainId))].filter(
+    (chainId) => !chainIds.includes(chainId),
+  )
 }

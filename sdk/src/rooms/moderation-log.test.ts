@@ -2,6 +2,8 @@ import { Wallet } from 'ethers'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { walletSigner } from '../identity/signer.ts'
+import type { GateRule } from '../types.ts'
+import { currentGateRule } from './current-gate.ts'
 import {
   createModerationEvent,
   type ModerationAction,
@@ -25,7 +27,7 @@ async function sign(
   target: Wallet,
   prev: string,
   room = ROOM,
-  extra: { until?: number; readOnly?: boolean; members?: string[]; message?: string } = {},
+  extra: { until?: number; readOnly?: boolean; members?: string[]; message?: string; rule?: GateRule } = {},
 ): Promise<ModerationEvent> {
   const now = clock++
   return createModerationEvent({
@@ -227,6 +229,37 @@ describe('ModerationLog', () => {
     await expect(sign(mod1, 'remove', member, log.head)).rejects.toThrow('remove needs message')
   })
 
+  it("behavior: the owner alone changes the gate, to a rule on the manifest's chains or open; the log's rule then holds", async () => {
+    const ruleA: GateRule = { type: 'erc721', chainId: 31337, contract: `0x${'1'.repeat(40)}`, minBalance: '1' }
+    const ruleB: GateRule = { type: 'erc20', chainId: 31337, contract: `0x${'2'.repeat(40)}`, minBalance: '5' }
+    const manifest = { access: { type: 'gated', rule: ruleA } } as Parameters<typeof currentGateRule>[0]
+    const log = new ModerationLog({ roomId: ROOM, owner: owner.address, chainIds: [31337] })
+    expect(currentGateRule(manifest, log)).toEqual(ruleA)
+    await act(log, owner, 'mod-add', mod1)
+    expect(log.refusal(mod1.address, 'gate', mod1.address)).toBe(`gate needs the owner; ${mod1.address} is a moderator`)
+    const byMod = await sign(mod1, 'gate', mod1, log.head, ROOM, { rule: ruleB })
+    expect(log.add(byMod)).toEqual({
+      status: 'refused',
+      reason: `gate needs the owner; ${mod1.address} is a moderator`,
+    })
+    const byMember = await sign(member, 'gate', member, log.head, ROOM, { rule: ruleB })
+    expect(log.add(byMember)).toMatchObject({ status: 'refused', reason: expect.stringContaining('is a member') })
+    const elsewhere = await sign(owner, 'gate', owner, log.head, ROOM, { rule: { ...ruleB, chainId: 1 } })
+    expect(log.add(elsewhere)).toEqual({ status: 'refused', reason: "gate reads chain 1, not one of the room's" })
+    // The rule is the manifest's schema: a zero minimum (everybody) or a target other than the author is malformed.
+    expect(log.add({ ...byMod, author: owner.address, rule: { ...ruleB, minBalance: '0' } })).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('malformed'),
+    })
+    await expect(sign(owner, 'gate', member, log.head, ROOM, { rule: ruleB })).rejects.toThrow('names its author')
+    const toB = await act(log, owner, 'gate', owner)
+    expect(log.state.gate).toEqual({ hash: moderationEventHash(toB), rule: undefined })
+    expect(currentGateRule(manifest, log)).toBeUndefined()
+    const gated = await sign(owner, 'gate', owner, log.head, ROOM, { rule: ruleB })
+    expect(log.add(gated)).toMatchObject({ status: 'applied' })
+    expect(currentGateRule(manifest, log)).toEqual(ruleB)
+  })
+
   it('behavior: an event signed before the new actions keeps its hash and signature', async () => {
     // Its canonical JSON has none of the optional fields: what main signed still verifies, with the same hash.
     const kick = await sign(owner, 'kick', member, ROOM)
@@ -257,6 +290,10 @@ describe('ModerationLog', () => {
     const unmute = await sign(owner, 'unmute', spammer, moderationEventHash(mute))
     const mute2 = await sign(mod2, 'mute', member, moderationEventHash(lock))
     const remove = await sign(mod2, 'remove', member, fork, ROOM, { message: 'e'.repeat(64) })
+    // Two gate changes by the owner on two branches: one rule stands, the same everywhere.
+    const rule = { type: 'erc721', chainId: 31337, contract: `0x${'3'.repeat(40)}`, minBalance: '1' } as const
+    const gate = await sign(owner, 'gate', owner, fork, ROOM, { rule })
+    const open = await sign(owner, 'gate', owner, moderationEventHash(kick))
     const all = [
       e1,
       e2,
@@ -274,6 +311,8 @@ describe('ModerationLog', () => {
       unmute,
       mute2,
       remove,
+      gate,
+      open,
     ]
 
     const fold = (order: readonly number[]) => {
@@ -289,6 +328,7 @@ describe('ModerationLog', () => {
           log.state.lock === undefined
             ? undefined
             : { ...log.state.lock, admitted: [...log.state.lock.admitted].sort() },
+        gate: log.state.gate,
         entries: log.entries().map((entry) => [entry.hash, entry.applied, entry.reason]),
         head: log.head,
         pending: log.pendingCount,
@@ -302,6 +342,8 @@ describe('ModerationLog', () => {
     // The owner's unlock and mod2's read-only relock are siblings: the owner's comes last, so the room is open.
     expect(expected.lock).toBeUndefined()
     expect(expected.muted.map(([address]) => address)).toEqual([member.address])
+    // The owner's gate at the fork comes after the branch of mod2's kick, where the owner opened the room: it holds.
+    expect(expected.gate).toEqual({ hash: moderationEventHash(gate), rule })
     fc.assert(
       fc.property(fc.shuffledSubarray([...all.keys()], { minLength: all.length, maxLength: all.length }), (order) => {
         expect(fold(order)).toEqual(expected)

@@ -1,7 +1,8 @@
 import { MAX_MODERATION_EVENTS, MAX_PENDING_MODERATION_EVENTS } from '../constants.ts'
 import { firstIssue } from '../json-records.ts'
-import type { Address } from '../types.ts'
+import type { Address, GateRule } from '../types.ts'
 import {
+  foreignGateChains,
   isSignedByAuthor,
   type ModerationEvent,
   moderationEventHash,
@@ -39,6 +40,14 @@ export interface ModerationState {
   readonly muted: ReadonlyMap<Address, Mute>
   /** The lock in force, if the room is locked. */
   readonly lock: Lock | undefined
+  /** The latest `gate` event's rule (undefined in it: the gate is lifted); none yet, the manifest's access holds. */
+  readonly gate: GateChange | undefined
+}
+
+export interface GateChange {
+  hash: string
+  /** The room's token gate from this event on; undefined: open (no token asked). */
+  rule: GateRule | undefined
 }
 
 export interface Mute {
@@ -85,6 +94,7 @@ interface Act {
   readOnly: boolean
   /** Lower case ({@link Lock.admitted}). */
   members: readonly string[]
+  rule: GateRule | undefined
 }
 
 interface Node extends Act {
@@ -101,17 +111,24 @@ interface MutableState {
   kicked: Map<Address, string>
   muted: Map<Address, Mute>
   lock: { hash: string; readOnly: boolean; admitted: Set<string> } | undefined
+  gate: GateChange | undefined
 }
 
 export interface ModerationLogInit {
   roomId: string
   /** The manifest's owner: the first owner. */
   owner: string
+  /**
+   * The manifest's chain ids: a `gate` event's rule reads no other chain (a peer or relay cannot judge a chain it
+   * was never asked to read). Undefined: not checked (an audit knowing only the owner).
+   */
+  chainIds?: readonly number[]
 }
 
 export class ModerationLog {
   readonly roomId: string
   readonly #firstOwner: Address
+  readonly #chainIds: readonly number[] | undefined
   readonly #nodes = new Map<string, Node>()
   readonly #rootChildren: string[] = []
   /** Kept events that revoke their target's or author's role: what can void a concurrent event. */
@@ -125,6 +142,7 @@ export class ModerationLog {
   constructor(init: ModerationLogInit) {
     this.roomId = init.roomId
     this.#firstOwner = normalAddress(init.owner)
+    this.#chainIds = init.chainIds
     this.#state = this.#initial()
   }
 
@@ -162,7 +180,7 @@ export class ModerationLog {
   refusal(author: string, action: ModerationEvent['action'], target: string): string | undefined {
     // The rule reads roles and targets only: what a mute's end or a lock's list would be does not change it.
     const act = { action, author: normalAddress(author), target: normalAddress(target) }
-    return judge(this.#state, { ...act, atMs: 0, until: undefined, readOnly: false, members: [] })
+    return judge(this.#state, { ...act, atMs: 0, until: undefined, readOnly: false, members: [], rule: undefined })
   }
 
   isBanned(address: string): boolean {
@@ -200,6 +218,10 @@ export class ModerationLog {
     if (!parsed.success) return { status: 'refused', reason: `malformed event: ${firstIssue(parsed.error, 'event')}` }
     const event = parsed.data
     if (event.room !== this.roomId) return { status: 'refused', reason: 'event names another room' }
+    const foreign = this.#chainIds === undefined ? [] : foreignGateChains(event, this.#chainIds)
+    if (foreign.length > 0) {
+      return { status: 'refused', reason: `gate reads chain ${foreign.join(', ')}, not one of the room's` }
+    }
     const hash = moderationEventHash(event)
     if (this.#nodes.has(hash)) return { status: 'duplicate', hash }
     // Held already, its signature checked: a store's or a neighbour's copy again costs no recovery (2.7 ms).
@@ -242,6 +264,7 @@ export class ModerationLog {
       kicked: new Map(),
       muted: new Map(),
       lock: undefined,
+      gate: undefined,
     }
   }
 
@@ -336,6 +359,7 @@ function actOf(event: ModerationEvent): Act {
     until: event.until,
     readOnly: event.readOnly === true,
     members: (event.members ?? []).map((address) => address.toLowerCase()),
+    rule: event.rule,
   }
 }
 
@@ -347,6 +371,7 @@ function copy(state: MutableState): MutableState {
     kicked: new Map(state.kicked),
     muted: new Map(state.muted),
     lock: state.lock === undefined ? undefined : { ...state.lock, admitted: new Set(state.lock.admitted) },
+    gate: state.gate,
   }
 }
 
@@ -367,6 +392,9 @@ function judge(state: MutableState, event: Act): string | undefined {
       if (target === author) return `the owner cannot ${event.action} itself`
       if (event.action === 'mod-remove' && !state.moderators.has(target)) return `${target} is not a moderator`
       return undefined
+    case 'gate':
+      // Whom the room is for is the owner's, as the manifest's gate was: a moderator acts on members within it.
+      return role === 'owner' ? undefined : `gate needs the owner; ${author} is a ${role}`
     case 'lock':
     case 'unlock':
       if (role === 'member') return `${event.action} needs a moderator; ${author} is a member`
@@ -427,6 +455,9 @@ function apply(state: MutableState, event: Act, hash: string): void {
       return
     case 'unlock':
       state.lock = undefined
+      return
+    case 'gate':
+      state.gate = { hash, rule: event.rule }
       return
     case 'remove':
       // Nothing of the log's state: every device folds it into the message's own (`Room`, "removed by a moderator").

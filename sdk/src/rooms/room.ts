@@ -38,6 +38,7 @@ import { InvalidInputError, ModeratedError, NotStartedError, UnreachableError } 
 import { eventStream, waitForEvent } from '../event-stream.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
+import type { GateRule } from '../gates/rule.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { WalletSigner } from '../identity/signer.ts'
 import { firstIssue } from '../json-records.ts'
@@ -183,6 +184,8 @@ export interface ModerateOptions extends AbortOptions {
   readOnly?: boolean
   /** `remove`: the message's author, when the message is not on this device. */
   author?: string
+  /** `gate`: the room's new token gate (its chains among the manifest's `chainIds`); absent, the gate is lifted. */
+  rule?: GateRule
 }
 
 /**
@@ -415,7 +418,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (verdict.status !== 'applied' && verdict.status !== 'void') {
       throw new InvalidInputError(`${action} refused: ${'reason' in verdict ? verdict.reason : verdict.status}`, {
         details: { action, target },
-        hint: 'only the owner appoints moderators and hands the room over; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
+        hint: 'only the owner appoints moderators, hands the room over and changes its token gate; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
       })
     }
     await this.#c.pubsub.publish(this.topic, encodeRecord(event))
@@ -427,10 +430,18 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     action: ModerationAction,
     target: string | undefined,
     options: ModerateOptions,
-  ): Promise<{ target: string; until?: number; readOnly?: boolean; members?: string[]; message?: string }> {
-    if (action === 'lock' || action === 'unlock') {
+  ): Promise<{
+    target: string
+    until?: number
+    readOnly?: boolean
+    members?: string[]
+    message?: string
+    rule?: GateRule
+  }> {
+    if (action === 'lock' || action === 'unlock' || action === 'gate') {
       const self = await options.signer.getAddress(options)
       if (action === 'unlock') return { target: self }
+      if (action === 'gate') return { target: self, ...(options.rule === undefined ? {} : { rule: options.rule }) }
       const members = [
         ...new Set([self, ...[...this.#members.values(), ...this.#absent.members()].map((m) => m.address)]),
       ]
@@ -482,6 +493,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         sentAtMs: atMs,
       }
       this.#fold(change)
+      return
+    }
+    if (action === 'gate') {
+      this.#gateChanged()
       return
     }
     const gone = (address: string): boolean =>
@@ -540,7 +555,23 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     pubsub.addEventListener('message', this.#onMessage)
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.subscribe(this.topic)
-    // A member who sells or transfers the token loses the room: drop it and rotate our key.
+    this.#watchGate()
+    this.#watchOwnGate()
+    this.#timer = setInterval(() => {
+      this.#watchOwnGate()
+      this.#expireMembers()
+      this.#expireAwaitingKey()
+      if (this.#presenceDue()) void this.#announce()
+    }, this.#presenceIntervalMs)
+    // What expired while this device was off leaves its vault now.
+    this.#expire()
+    this.#expiry.schedule()
+    void this.#announce()
+  }
+
+  /** A member who sells or transfers the token loses the room: drop it and rotate our key. Follows the current gate. */
+  #watchGate(): void {
+    this.#stopWatchingGate()
     this.#stopWatchingGate = this.#gatekeeper.onEligibilityChange((change) => {
       if (change.address.toLowerCase() === this.#c.self.verified.address.toLowerCase()) {
         // Our own wallet: the others drop us (or take us back); say so rather than go quiet.
@@ -553,17 +584,35 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member, 'gone')
       }
     })
+  }
+
+  /**
+   * The log changed the room's gate: judge every member by the new rule (as a transfer of its token would), drop those
+   * it refuses, our key rotating without them; our own wallet is told `access:changed`. Newcomers holding what the new
+   * rule asks are admitted by the gatekeeper, which reads the current rule.
+   */
+  #gateChanged(): void {
+    if (!this.#started) return
+    this.#watchGate()
     this.#watchOwnGate()
-    this.#timer = setInterval(() => {
-      this.#watchOwnGate()
-      this.#expireMembers()
-      this.#expireAwaitingKey()
-      if (this.#presenceDue()) void this.#announce()
-    }, this.#presenceIntervalMs)
-    // What expired while this device was off leaves its vault now.
-    this.#expire()
-    this.#expiry.schedule()
-    void this.#announce()
+    const self = this.#c.self.verified.address
+    const eligible = (address: string): Promise<boolean> => this.#gatekeeper.isEligible(address).catch(() => false)
+    void eligible(self).then((passes) => {
+      const reason = passes
+        ? 'the owner changed the token gate'
+        : 'the owner changed the token gate; this wallet fails it'
+      this.safeDispatchEvent('access:changed', { detail: { eligible: passes, reason } })
+    })
+    for (const member of [...this.#members.values(), ...this.#absent.members()]) {
+      void eligible(member.address).then((passes) => {
+        if (!passes && this.#started) this.#removeMember(member, 'gone')
+      })
+    }
+  }
+
+  /** The room's current token gate: the log's latest `gate` event's rule, else the manifest's (`currentGateRule`). */
+  get gateRule(): GateRule | undefined {
+    return this.#gatekeeper.gateRule
   }
 
   /** Keeps the chain watching our own wallet's tokens, so losing one shows as `access:changed`. */
