@@ -298,6 +298,7 @@ export interface RoomModerationEvent {
     | 'lock'
     | 'unlock'
     | 'remove'
+    | 'gate'
   target: string
   /** `mute`: when it ends. */
   until?: number
@@ -307,6 +308,8 @@ export interface RoomModerationEvent {
   members?: string[]
   /** `remove`: the message removed (`target` is its author). */
   message?: string
+  /** `gate`: the room's new token gate; absent, the gate is lifted. */
+  rule?: GateRule
   author: string
   atMs: number
   sig: string

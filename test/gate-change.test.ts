@@ -1,0 +1,228 @@
+/**
+ * The owner changes a room's token gate (docs/architecture.md, Moderation) on Hardhat with the real demo contracts: a
+ * `securechat relay` process with its store reading the chain, and sdk peers each reading it through their own gate
+ * evaluator. A room gated on the MemberNFT (A) moves to the DemoToken (B): a member holding only A is dropped by the
+ * relay and the peers and reads nothing sent after; a newcomer holding only B joins (its join catches up the log
+ * from the relay's store); a gate event from a moderator or a member is refused by the relay and the peers.
+ */
+
+import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { demoTokenAbi, memberNftAbi } from '@securechat/sdk/contracts'
+import { NotEligibleError } from '@securechat/sdk/errors'
+import type { TokenRule } from '@securechat/sdk/gates'
+import { walletSigner } from '@securechat/sdk/identity'
+import { createModerationEvent, encodeRecord, type Room, roomTopic } from '@securechat/sdk/rooms'
+import type { RoomMessage } from '@securechat/sdk/types'
+import { Contract, type Wallet } from 'ethers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_CLI_DOMAIN } from '../node/src/constants.ts'
+import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
+import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
+
+const TIMEOUT_MS = 15_000
+
+let chain: TestChain
+let relay: RelayProcess
+const cleanups: Array<() => Promise<void> | void> = []
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  relay = await startRelayProcess({
+    args: ['--http', '0', '--rpc', chain.rpcUrl, '--chain-id', String(chain.chainId)],
+  })
+}, 90_000)
+
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  relay?.kill('SIGKILL')
+  await chain?.stop()
+})
+
+async function startPeer(account: number): Promise<SecureChatClient> {
+  const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: chain.chainId,
+    signer: walletSigner({ type: 'eoa', signer: chain.accounts[account]! as Wallet }),
+    bootstrap: [relay.multiaddrs[0]!],
+    provider: chain.provider,
+    gates: startGateEvaluator(chain, { pollIntervalMs: 100, rpcTimeoutMs: 2_000 }, cleanups),
+    presenceIntervalMs: 1_000,
+  })
+  await client.start()
+  cleanups.push(() => client.stop())
+  return client
+}
+
+async function waitFor(condition: () => boolean, state: () => string): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${TIMEOUT_MS} ms: ${state()}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+function inbox(room: Room): RoomMessage[] {
+  const received: RoomMessage[] = []
+  room.addEventListener('message:received', (event) => received.push(event.detail))
+  return received
+}
+
+async function delivered(received: RoomMessage[], text: string): Promise<void> {
+  await waitFor(
+    () => received.some((m) => m.text === text),
+    () => `waiting for ${JSON.stringify(text)}; got ${JSON.stringify(received.map((m) => m.text))}`,
+  )
+}
+
+async function relayMetric(name: string): Promise<number> {
+  const metrics = await (await fetch(new URL('/metrics', relay.web))).text()
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+}
+
+describe('the owner changes the token gate', () => {
+  it('behavior: a member holding only the old token is dropped and reads nothing after; a holder of the new one joins; a moderator or member cannot change it', async () => {
+    const deployer = chain.accounts[0]!
+    const nft = new Contract(chain.addresses.memberNft, memberNftAbi, deployer)
+    const token = new Contract(chain.addresses.demoToken, demoTokenAbi, deployer)
+    const [alice, bob, dave, erin] = [1, 2, 3, 4].map((i) => chain.accounts[i]!.address)
+    // A: Alice (owner), Bob and Dave; B: Alice, Bob and Erin.
+    for (const to of [alice, bob, dave]) await (await nft.getFunction('mint')(to)).wait()
+    for (const to of [alice, bob, erin]) await (await token.getFunction('mint')(to, 10n)).wait()
+    const ruleA: TokenRule = {
+      type: 'erc721',
+      chainId: chain.chainId,
+      contract: chain.addresses.memberNft,
+      minBalance: '1',
+    }
+    const ruleB: TokenRule = {
+      type: 'erc20',
+      chainId: chain.chainId,
+      contract: chain.addresses.demoToken,
+      minBalance: '1',
+    }
+
+    const aliceClient = await startPeer(1)
+    const bobClient = await startPeer(2)
+    const daveClient = await startPeer(3)
+    const { room: aliceRoom, invite } = await aliceClient.createRoom({
+      name: 'gate change',
+      access: { type: 'gated', rule: ruleA },
+    })
+    const bobRoom = await bobClient.joinRoom(invite)
+    const daveRoom = await daveClient.joinRoom(invite)
+    const rooms = [aliceRoom, bobRoom, daveRoom]
+    await waitFor(
+      () => rooms.every((room) => room.members().length === 3),
+      () => rooms.map((room) => room.members().length).join(','),
+    )
+    // An erin of B alone is refused while the room asks for A, after its join looked for a newer gate in the log.
+    const erinClient = await startPeer(4)
+    await expect(erinClient.joinRoom(invite)).rejects.toBeInstanceOf(NotEligibleError)
+
+    const aliceInbox = inbox(aliceRoom)
+    const bobInbox = inbox(bobRoom)
+    const daveInbox = inbox(daveRoom)
+    await daveRoom.send('holding A')
+    await delivered(bobInbox, 'holding A')
+    await aliceRoom.moderate('mod-add', bob, {
+      signer: walletSigner({ type: 'eoa', signer: chain.accounts[1] as Wallet }),
+    })
+    await waitFor(
+      () => bobRoom.moderation.roleOf(bob) === 'moderator',
+      () => 'bob is no moderator yet',
+    )
+
+    // Forged gate events, published raw (a node does not validate its own): a moderator's and a member's.
+    const rejectedBefore = await relayMetric('securechat_relay_records_rejected_total')
+    for (const [client, account] of [
+      [bobClient, 2],
+      [daveClient, 3],
+    ] as const) {
+      const event = await createModerationEvent({
+        signer: walletSigner({ type: 'eoa', signer: chain.accounts[account] as Wallet }),
+        room: aliceRoom.id,
+        prev: aliceRoom.moderation.head,
+        action: 'gate',
+        target: chain.accounts[account]!.address,
+        rule: ruleB,
+      })
+      expect(aliceRoom.moderation.add(event)).toMatchObject({
+        status: 'refused',
+        reason: expect.stringMatching(/gate needs the owner/),
+      })
+      await client.libp2p.services.pubsub.publish(roomTopic(aliceRoom.id), encodeRecord(event))
+    }
+    await expect
+      .poll(() => relayMetric('securechat_relay_records_rejected_total'), { timeout: TIMEOUT_MS })
+      .toBeGreaterThanOrEqual(rejectedBefore + 2)
+    expect(aliceRoom.gateRule).toEqual(ruleA)
+
+    // The owner's change: B from now on.
+    const droppedBefore = await relayMetric('securechat_relay_records_gate_dropped_total')
+    const bobSaw = new Promise<void>((resolve) =>
+      bobRoom.addEventListener('moderation:changed', ({ detail }) => {
+        if (detail.event.action === 'gate') resolve()
+      }),
+    )
+    const daveToldOut = new Promise<boolean>((resolve) =>
+      daveRoom.addEventListener('access:changed', ({ detail }) => resolve(detail.eligible)),
+    )
+    const daveGone = new Promise<void>((resolve) =>
+      bobRoom.addEventListener('member:left', ({ detail }) => {
+        if (detail.address === dave) resolve()
+      }),
+    )
+    await aliceRoom.moderate('gate', undefined, {
+      signer: walletSigner({ type: 'eoa', signer: chain.accounts[1] as Wallet }),
+      rule: ruleB,
+    })
+    expect(aliceRoom.gateRule).toEqual(ruleB)
+    await bobSaw
+    expect(bobRoom.gateRule).toEqual(ruleB)
+    expect(await daveToldOut).toBe(false)
+    await daveGone
+
+    // Dave's records go nowhere: the relay drops them, and the peers would.
+    await daveRoom.send('after the change')
+    await bobRoom.send('still here')
+    await delivered(aliceInbox, 'still here')
+    await expect
+      .poll(() => relayMetric('securechat_relay_records_gate_dropped_total'), { timeout: TIMEOUT_MS })
+      .toBeGreaterThan(droppedBefore)
+    expect(aliceInbox.map((m) => m.text)).not.toContain('after the change')
+    expect(bobInbox.map((m) => m.text)).not.toContain('after the change')
+
+    // Alice's key rotated without Dave: his node gets her next message (gossip still reaches it) and cannot read it.
+    let daveGotCiphertext = false
+    daveClient.libp2p.services.pubsub.addEventListener('message', (event) => {
+      if (event.detail.type !== 'signed' || !event.detail.from.equals(aliceClient.peerId)) return
+      const record = JSON.parse(new TextDecoder().decode(event.detail.data)) as { type: string }
+      if (record.type === 'message') daveGotCiphertext = true
+    })
+    await aliceRoom.send('after the gate change')
+    await delivered(bobInbox, 'after the gate change')
+    await waitFor(
+      () => daveGotCiphertext,
+      () => "Dave's node saw nothing from Alice",
+    )
+    expect(daveInbox.map((m) => m.text)).not.toContain('after the gate change')
+
+    // Erin, holding only B, joins now: the log from the relay's store tells her join the room's current gate.
+    const erinRoom = await erinClient.joinRoom(invite)
+    expect(erinRoom.gateRule).toEqual(ruleB)
+    const erinInbox = inbox(erinRoom)
+    await waitFor(
+      () => aliceRoom.members().some((m) => m.address === erin) && erinRoom.members().some((m) => m.address === alice),
+      () => 'erin and alice do not see each other',
+    )
+    await erinRoom.send('hello from B')
+    await delivered(aliceInbox, 'hello from B')
+    await aliceRoom.send('welcome, B holder')
+    await delivered(erinInbox, 'welcome, B holder')
+    // The forged events are in no log.
+    for (const room of [aliceRoom, bobRoom, erinRoom]) {
+      expect(room.moderation.entries().map((entry) => entry.event.author)).not.toContain(dave)
+      expect(room.moderation.entries().filter((entry) => entry.event.action === 'gate')).toHaveLength(1)
+    }
+  }, 120_000)
+})
