@@ -2,7 +2,8 @@
  * The moderation commands against a relay process with a store: the owner's CLI bans a member (a device of the
  * owner's wallet signs), the owner's other device applies it live, a plain member's ban is refused with the log's
  * reason, and a newcomer's `room log` prints the log it caught up from the store, in JSON and as text; `mute --for`,
- * `unmute`, `lock --read-only`, `unlock` and `remove --author` reach a member's device; and `listen --json` prints a
+ * `unmute`, `lock --read-only`, `unlock` and `remove --author` reach a member's device; `gate set|open` change the
+ * gate, the owner's alone; and `listen --json` prints a
  * mute and a moderator's removal as they come.
  */
 import type { RoomModerationChange } from '@securechat/sdk/types'
@@ -145,6 +146,48 @@ describe('securechat moderation commands', () => {
     expect(text.stdout).toMatch(/lock {2}read-only, admitting \d+ members/)
     expect(text.stdout).toContain(`remove  ${member.client.address}  message ${sent.id}`)
     expect(text.stdout).toContain('muted: none')
+  }, 240_000)
+
+  it('behavior: gate set and gate open change the room’s token gate (the owner only); room log prints them', async () => {
+    const { ownerWallet, invite, memberRoom } = await ownerAndMember()
+    const contract = Wallet.createRandom().address
+    const applied = (status: 'set' | 'open') =>
+      new Promise<void>((resolve) =>
+        memberRoom.addEventListener('moderation:changed', (event) => {
+          if (event.detail.event.action === 'gate' && (event.detail.event.rule === undefined) === (status === 'open')) {
+            resolve()
+          }
+        }),
+      )
+    const set = applied('set')
+    const gated = await runCli(['gate', 'set', `erc721:${contract}`, '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey,
+    })
+    expect(gated.code, gated.stderr).toBe(0)
+    const rule = { type: 'erc721', chainId: 31337, contract, minBalance: '1' }
+    expect(JSON.parse(gated.stdout)).toMatchObject({ action: 'gate', gate: rule, status: 'applied' })
+    await set
+    expect(memberRoom.gateRule).toEqual(rule)
+
+    const refused = await runCli(['gate', 'open', '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('gate refused: gate needs the owner')
+    const opened = applied('open')
+    const open = await runCli(['gate', 'open', '--room', invite], { SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey })
+    expect(open.code, open.stderr).toBe(0)
+    expect(JSON.parse(open.stdout)).toMatchObject({ action: 'gate', gate: 'open', status: 'applied' })
+    await opened
+    expect(memberRoom.gateRule).toBeUndefined()
+
+    const text = await runCli(['room', 'log', '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,
+    })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`gate  {"chainId":31337,"contract":"${contract}","minBalance":"1","type":"erc721"}`)
+    expect(text.stdout).toMatch(/gate {2}open\n/)
+    expect(text.stdout).toContain('; gate: open')
   }, 240_000)
 
   it("behavior: listen --json prints a mute and a moderator's removal as they come", async () => {

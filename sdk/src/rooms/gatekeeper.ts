@@ -366,6 +366,9 @@ export class RoomGatekeeper {
     const rule = this.gateRule
     const accepted = this.#accepted.get(message)
     if (result !== TopicValidatorResult.Accept || rule === undefined || accepted === undefined) return result
+    // A moderation event's authority is its author's role in the log, not a token: an owner who set a gate it fails
+    // itself (or a relay without a chain) must still carry the owner's next change, or the room could never reopen.
+    if (accepted.type === 'moderation') return result
     return decideGate(this.#gates, rule, accepted.certificate.address, options).then((decision: GateDecision) => {
       if (decision.admit) return TopicValidatorResult.Accept
       this.#accepted.delete(message)
