@@ -389,6 +389,25 @@ describe('web app: the conversation as people expect it', () => {
     await expectNoSeriousAxeViolations(carol.page, 'room, not eligible')
   })
 
+  it("behavior: when the owner changes a room's gate, its members read the new requirement; lifted, none", async () => {
+    const page = alice.page
+    const nft = chain.addresses.memberNft
+    await page.locator('sc-conversation-list button', { hasText: 'talk' }).click()
+    await page.getByRole('heading', { name: '# talk' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await page.getByTestId('requirement').count()).toBe(0)
+    const signer = walletSigner({ type: 'eoa', signer: chain.accounts[5]! })
+    // Dave owns the open room: he gates it on the NFT Alice holds, then lifts the gate again.
+    await room.moderate('gate', undefined, {
+      signer,
+      rule: { type: 'erc721', chainId: chain.chainId, contract: nft, minBalance: '1' },
+    })
+    await expect
+      .poll(() => page.getByTestId('requirement').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toBe(`Members hold 1 × SecureChat Member (${nft}) on chain ${chain.chainId}.`)
+    await room.moderate('gate', undefined, { signer })
+    await expect.poll(() => page.getByTestId('requirement').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+  })
+
   it('security: zero CSP or Trusted Types violations on every page, axe scans included', async () => {
     for (const person of [alice, bob, carol!]) {
       expect(await cspViolations(person.page)).toEqual([])

@@ -391,7 +391,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const known = this.#requirements.get(id)
     if (known !== undefined) return known ?? undefined
     const view = this.#views.get(id)
-    const gate = view === undefined ? undefined : gateOf(view)
+    const gate = view === undefined ? undefined : this.#gateNow(view)
     if (gate === undefined) {
       if (view?.kind === 'room' && view.invite !== undefined) this.#requirements.set(id, null)
       return undefined
@@ -409,6 +409,15 @@ export class Conversations extends EventTarget implements SessionPart {
       )
     }
     return requirementSentence(gate)
+  }
+
+  /**
+   * A room's access rule now: its moderation log's once the room runs here (the owner may have changed the gate,
+   * `gate` events), else its invite's.
+   */
+  #gateNow(view: ConversationView): GateRule | undefined {
+    const room = view.kind === 'room' ? this.#client?.rooms.find((r) => r.id === view.id) : undefined
+    return room === undefined ? gateOf(view) : room.gateRule
   }
 
   /** Keeps `id` (or no conversation) as the one open, for {@link takeLastOpen} after a reload. */
@@ -785,6 +794,8 @@ export class Conversations extends EventTarget implements SessionPart {
     if (mutedUntil > Date.now()) setTimeout(() => this.#changed(), mutedUntil - Date.now() + 1)
     if (verdict.status === 'applied') {
       const { action, target, author, atMs } = verdict.event
+      // The owner changed the gate: the requirement shown is said again from the new rule.
+      if (action === 'gate') this.#requirements.delete(room.id)
       const joinedAtMs = this.#joinedAtMs.get(room.id) ?? 0
       if (action === 'kick' && sameAddress(target, self) && atMs >= joinedAtMs && view.state !== 'banned') {
         view.state = 'removed'
@@ -931,7 +942,7 @@ export class Conversations extends EventTarget implements SessionPart {
       const view = this.#views.get(room.id)
       if (view === undefined) return
       view.state = event.detail.eligible ? 'joined' : 'not-eligible'
-      view.problem = event.detail.eligible ? undefined : notEligibleSentence(gateOf(view), event.detail.reason)
+      view.problem = event.detail.eligible ? undefined : notEligibleSentence(room.gateRule, event.detail.reason)
       const self = this.#signedIn?.address
       if (self !== undefined) this.#followBan(room, view, self)
       this.#changed()
