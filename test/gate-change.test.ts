@@ -11,13 +11,13 @@ import { demoTokenAbi, memberNftAbi } from '@securechat/sdk/contracts'
 import { NotEligibleError } from '@securechat/sdk/errors'
 import type { TokenRule } from '@securechat/sdk/gates'
 import { walletSigner } from '@securechat/sdk/identity'
-import { createModerationEvent, encodeRecord, type Room, roomTopic } from '@securechat/sdk/rooms'
-import type { RoomMessage } from '@securechat/sdk/types'
+import { createModerationEvent, encodeRecord, roomTopic } from '@securechat/sdk/rooms'
 import { Contract, type Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN } from '../node/src/constants.ts'
 import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
+import { Inbox, until } from './helpers/room-inbox.ts'
 
 const TIMEOUT_MS = 15_000
 
@@ -51,27 +51,6 @@ async function startPeer(account: number): Promise<SecureChatClient> {
   await client.start()
   cleanups.push(() => client.stop())
   return client
-}
-
-async function waitFor(condition: () => boolean, state: () => string): Promise<void> {
-  const deadline = Date.now() + TIMEOUT_MS
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${TIMEOUT_MS} ms: ${state()}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-function inbox(room: Room): RoomMessage[] {
-  const received: RoomMessage[] = []
-  room.addEventListener('message:received', (event) => received.push(event.detail))
-  return received
-}
-
-async function delivered(received: RoomMessage[], text: string): Promise<void> {
-  await waitFor(
-    () => received.some((m) => m.text === text),
-    () => `waiting for ${JSON.stringify(text)}; got ${JSON.stringify(received.map((m) => m.text))}`,
-  )
 }
 
 async function relayMetric(name: string): Promise<number> {
@@ -111,25 +90,29 @@ describe('the owner changes the token gate', () => {
     const bobRoom = await bobClient.joinRoom(invite)
     const daveRoom = await daveClient.joinRoom(invite)
     const rooms = [aliceRoom, bobRoom, daveRoom]
-    await waitFor(
+    await until(
+      rooms.map((room) => [room, 'member:joined']),
       () => rooms.every((room) => room.members().length === 3),
       () => rooms.map((room) => room.members().length).join(','),
+      TIMEOUT_MS,
     )
     // An erin of B alone is refused while the room asks for A, after its join looked for a newer gate in the log.
     const erinClient = await startPeer(4)
     await expect(erinClient.joinRoom(invite)).rejects.toBeInstanceOf(NotEligibleError)
 
-    const aliceInbox = inbox(aliceRoom)
-    const bobInbox = inbox(bobRoom)
-    const daveInbox = inbox(daveRoom)
+    const aliceInbox = new Inbox(aliceRoom)
+    const bobInbox = new Inbox(bobRoom)
+    const daveInbox = new Inbox(daveRoom)
     await daveRoom.send('holding A')
-    await delivered(bobInbox, 'holding A')
+    await bobInbox.waitFor(['holding A'], 'bob', TIMEOUT_MS)
     await aliceRoom.moderate('mod-add', bob, {
       signer: walletSigner({ type: 'eoa', signer: chain.accounts[1] as Wallet }),
     })
-    await waitFor(
+    await until(
+      [[bobRoom, 'moderation:changed']],
       () => bobRoom.moderation.roleOf(bob) === 'moderator',
       () => 'bob is no moderator yet',
+      TIMEOUT_MS,
     )
 
     // Forged gate events, published raw (a node does not validate its own): a moderator's and a member's.
@@ -185,12 +168,12 @@ describe('the owner changes the token gate', () => {
     // Dave's records go nowhere: the relay drops them, and the peers would.
     await daveRoom.send('after the change')
     await bobRoom.send('still here')
-    await delivered(aliceInbox, 'still here')
+    await aliceInbox.waitFor(['still here'], 'alice', TIMEOUT_MS)
     await expect
       .poll(() => relayMetric('securechat_relay_records_gate_dropped_total'), { timeout: TIMEOUT_MS })
       .toBeGreaterThan(droppedBefore)
-    expect(aliceInbox.map((m) => m.text)).not.toContain('after the change')
-    expect(bobInbox.map((m) => m.text)).not.toContain('after the change')
+    expect(aliceInbox.texts()).not.toContain('after the change')
+    expect(bobInbox.texts()).not.toContain('after the change')
 
     // Alice's key rotated without Dave: his node gets her next message (gossip still reaches it) and cannot read it.
     let daveGotCiphertext = false
@@ -200,25 +183,32 @@ describe('the owner changes the token gate', () => {
       if (record.type === 'message') daveGotCiphertext = true
     })
     await aliceRoom.send('after the gate change')
-    await delivered(bobInbox, 'after the gate change')
-    await waitFor(
+    await bobInbox.waitFor(['after the gate change'], 'bob', TIMEOUT_MS)
+    await until(
+      [[daveClient.libp2p.services.pubsub, 'message']],
       () => daveGotCiphertext,
       () => "Dave's node saw nothing from Alice",
+      TIMEOUT_MS,
     )
-    expect(daveInbox.map((m) => m.text)).not.toContain('after the gate change')
+    expect(daveInbox.texts()).not.toContain('after the gate change')
 
     // Erin, holding only B, joins now: the log from the relay's store tells her join the room's current gate.
     const erinRoom = await erinClient.joinRoom(invite)
     expect(erinRoom.gateRule).toEqual(ruleB)
-    const erinInbox = inbox(erinRoom)
-    await waitFor(
+    const erinInbox = new Inbox(erinRoom)
+    await until(
+      [
+        [aliceRoom, 'member:joined'],
+        [erinRoom, 'member:joined'],
+      ],
       () => aliceRoom.members().some((m) => m.address === erin) && erinRoom.members().some((m) => m.address === alice),
       () => 'erin and alice do not see each other',
+      TIMEOUT_MS,
     )
     await erinRoom.send('hello from B')
-    await delivered(aliceInbox, 'hello from B')
+    await aliceInbox.waitFor(['hello from B'], 'alice', TIMEOUT_MS)
     await aliceRoom.send('welcome, B holder')
-    await delivered(erinInbox, 'welcome, B holder')
+    await erinInbox.waitFor(['welcome, B holder'], 'erin', TIMEOUT_MS)
     // The forged events are in no log.
     for (const room of [aliceRoom, bobRoom, erinRoom]) {
       expect(room.moderation.entries().map((entry) => entry.event.author)).not.toContain(dave)
