@@ -222,6 +222,11 @@ export class SecureChatClient {
     return [...this.#rooms.values()]
   }
 
+  /** Room `id` when it runs on this device (joined, not left or stopped). */
+  room(id: string): Room | undefined {
+    return this.#rooms.get(id)
+  }
+
   /**
    * With a vault, this device's search index across its rooms and DMs (`@securechat/sdk/search`), kept up to date
    * as messages come, edits and deletes included: `client.search?.search('words')`. It opens in the background

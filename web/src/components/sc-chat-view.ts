@@ -656,7 +656,7 @@ export class ScChatView extends LitElement {
   /** Whether this wallet may remove `sender`'s messages as a moderator (the room's log says: it outranks them). */
   #mayRemove(sender: string): boolean {
     const self = this.session?.address
-    const room = this.session?.client?.rooms.find((r) => r.id === this.conversation)
+    const room = this.session?.client?.room(this.conversation)
     return self !== undefined && room !== undefined && room.moderation.refusal(self, 'remove', sender) === undefined
   }
 
@@ -664,7 +664,7 @@ export class ScChatView extends LitElement {
   #confirmRemove(at: string, id: string) {
     const remove = async (): Promise<void> => {
       const signedIn = this.session?.signedIn
-      const room = this.session?.client?.rooms.find((r) => r.id === this.conversation)
+      const room = this.session?.client?.room(this.conversation)
       if (signedIn === undefined || room === undefined) return
       this.problem = undefined
       try {

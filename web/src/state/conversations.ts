@@ -416,7 +416,7 @@ export class Conversations extends EventTarget implements SessionPart {
    * `gate` events), else its invite's.
    */
   #gateNow(view: ConversationView): GateRule | undefined {
-    const room = view.kind === 'room' ? this.#client?.rooms.find((r) => r.id === view.id) : undefined
+    const room = view.kind === 'room' ? this.#client?.room(view.id) : undefined
     return room === undefined ? gateOf(view) : room.gateRule
   }
 
@@ -472,7 +472,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const view = this.#views.get(id)
     const client = this.#client
     if (view === undefined || client === undefined) return undefined
-    const room = view.kind === 'room' ? client.rooms.find((r) => r.id === id) : undefined
+    const room = view.kind === 'room' ? client.room(id) : undefined
     if (view.kind === 'room' && room === undefined) return undefined
     const state = room !== undefined ? room.message(messageId) : client.dm(view.id).message(messageId)
     this.#states.set(key, state ?? null)
@@ -541,7 +541,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const view = this.#views.get(id)
     const client = this.#requireClient()
     if (view === undefined || view.state !== 'joined') throw new Error('not connected to this conversation yet')
-    const target = view.kind === 'room' ? client.rooms.find((r) => r.id === id) : client.dm(view.id)
+    const target = view.kind === 'room' ? client.room(id) : client.dm(view.id)
     if (target === undefined) throw new Error('this room is not joined yet')
     await send(target)
   }
@@ -629,7 +629,7 @@ export class Conversations extends EventTarget implements SessionPart {
       const reply = item.parentId === undefined ? {} : { parentId: item.parentId }
       try {
         if (view.kind === 'room') {
-          const room = client.rooms.find((r) => r.id === view.id)
+          const room = client.room(view.id)
           if (room === undefined) throw new Error('this room is not joined yet')
           // The sdk waits a while for a neighbour carrying the room, and fails rather than publish to nobody.
           const published = await room.send(item.text, reply)
@@ -671,7 +671,7 @@ export class Conversations extends EventTarget implements SessionPart {
   async #sendQueuedChange(client: SecureChatClient, view: ConversationView, item: PendingChange): Promise<boolean> {
     const outbox = this.#outbox
     try {
-      const target = view.kind === 'room' ? client.rooms.find((r) => r.id === view.id) : client.dm(view.id)
+      const target = view.kind === 'room' ? client.room(view.id) : client.dm(view.id)
       if (target === undefined) throw new Error('this room is not joined yet')
       await sendChange(target, item.change)
     } catch (err) {
@@ -769,13 +769,13 @@ export class Conversations extends EventTarget implements SessionPart {
    * it), in the sdk's words; undefined when it may.
    */
   restriction(id: string): ReturnType<Room['sendRestriction']> {
-    return this.#client?.rooms.find((r) => r.id === id)?.sendRestriction()
+    return this.#client?.room(id)?.sendRestriction()
   }
 
   /** The signed-in wallet's role in room `id` as its moderation log says; undefined for a room not running here. */
   roleIn(id: string): ModerationRole | undefined {
     const self = this.#signedIn?.address
-    const room = this.#client?.rooms.find((r) => r.id === id)
+    const room = this.#client?.room(id)
     return self === undefined || room === undefined ? undefined : room.moderation.roleOf(self)
   }
 
