@@ -638,18 +638,25 @@ export class ScChatView extends LitElement {
   }
 
   #confirmDelete(at: string, id: string) {
-    const remove = async (): Promise<void> => {
+    return this.#confirm(at, 'Delete', 'Delete this message for everyone?', 'Delete for everyone', async () => {
       await this.#act(() => this.conversations!.delete(this.conversation, id))
       this.open = undefined
-    }
-    return html`<div class="confirm" role="group" aria-label="Delete this message?" @keydown=${(
+    })
+  }
+
+  /**
+   * The inline question of the toolbar's `action` on the message at `at` (Escape or Cancel closes it, back to its
+   * button): `question`, then `confirm` runs `run`.
+   */
+  #confirm(at: string, action: string, question: string, confirm: string, run: () => Promise<void>) {
+    return html`<div class="confirm" role="group" aria-label="${action} this message?" @keydown=${(
       event: KeyboardEvent,
     ) => {
-      if (event.key === 'Escape') this.#close(at, 'Delete')
+      if (event.key === 'Escape') this.#close(at, action)
     }}>
-      <span>Delete this message for everyone?</span>
-      <button type="button" class="danger" @click=${remove}>Delete for everyone</button>
-      <button type="button" class="secondary" @click=${() => this.#close(at, 'Delete')}>Cancel</button>
+      <span>${question}</span>
+      <button type="button" class="danger" @click=${run}>${confirm}</button>
+      <button type="button" class="secondary" @click=${() => this.#close(at, action)}>Cancel</button>
     </div>`
   }
 
@@ -662,7 +669,9 @@ export class ScChatView extends LitElement {
 
   /** A moderator's question before removing someone else's message: the wallet signs it, every member sees it. */
   #confirmRemove(at: string, id: string) {
-    const remove = async (): Promise<void> => {
+    const question =
+      'Remove this message for everyone, as a moderator? It shows as removed by a moderator; your wallet signs this.'
+    return this.#confirm(at, 'Remove', question, 'Remove for everyone', async () => {
       const signedIn = this.session?.signedIn
       const room = this.session?.client?.room(this.conversation)
       if (signedIn === undefined || room === undefined) return
@@ -673,16 +682,7 @@ export class ScChatView extends LitElement {
         this.problem = moderationFailure(err, 'remove this message')
       }
       this.open = undefined
-    }
-    return html`<div class="confirm" role="group" aria-label="Remove this message?" @keydown=${(
-      event: KeyboardEvent,
-    ) => {
-      if (event.key === 'Escape') this.#close(at, 'Remove')
-    }}>
-      <span>Remove this message for everyone, as a moderator? It shows as removed by a moderator; your wallet signs this.</span>
-      <button type="button" class="danger" @click=${remove}>Remove for everyone</button>
-      <button type="button" class="secondary" @click=${() => this.#close(at, 'Remove')}>Cancel</button>
-    </div>`
+    })
   }
 
   /** Opens (or closes) a message's picker, edit form or delete question, and puts the focus in it. */
