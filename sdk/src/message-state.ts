@@ -258,6 +258,11 @@ export class MessageStates {
     return entry === undefined ? undefined : view(entry)
   }
 
+  /** Every message here, in the order it came (the bound drops the first first). */
+  list(): MessageState[] {
+    return [...this.#entries.values()].map(view)
+  }
+
   /**
    * Calls `observer` with the id of each message added, edited, deleted or dropped from here (the bound) from now
    * on, once the change is made: what a search index needs to follow the texts without reading them all again.

@@ -26,6 +26,7 @@ export interface ConversationHost {
   expiryOf(peer: Address, sentAtMs: number, receivedAtMs: number): number | undefined
   message(peer: Address, id: string): MessageState | undefined
   thread(peer: Address, rootId: string): MessageState[]
+  keptMessages(peer: Address): MessageState[]
   devices(address: Address): DmDevice[]
   discover(address: Address, options: AbortOptions): Promise<DmDevice[]>
   typing(peer: Address, typing: boolean): boolean
@@ -110,6 +111,11 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
   /** The replies of the thread whose root is `rootId`, oldest first. */
   thread(rootId: string): MessageState[] {
     return this.#host.thread(this.peer, rootId)
+  }
+
+  /** The messages this device keeps of the conversation, in the order they came (`Room.keptMessages`). */
+  keptMessages(): MessageState[] {
+    return this.#host.keptMessages(this.peer)
   }
 
   /**

@@ -466,6 +466,11 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#messages.of(peer).thread(rootId)
   }
 
+  /** The messages this device keeps of the conversation with `peer`, in the order they came (`Room.keptMessages`). */
+  keptMessages(peer: Address): MessageState[] {
+    return this.#messages.of(peer).list()
+  }
+
   /**
    * Sets the disappearing-messages timer of the conversation with `peer`, in seconds (0: off; `disappearing.ts`):
    * messages sent from now on leave both wallets' devices that long after they were sent. Either wallet may.

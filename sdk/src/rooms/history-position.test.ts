@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_POSITION_IDS } from '../constants.ts'
-import { silentLoggerFactory } from '../logger.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
 import { memoryVaultBackend, openVault, type Vault } from '../vault/vault.ts'
 import { HistoryPositionKeeper } from './history-position.ts'
-import { loadHistoryPosition, ROOM_ENTRY_PREFIXES } from './room-store.ts'
+import type { HistoryPosition } from './history-sink.ts'
+import { loadHistoryPosition, loadMessageStates, ROOM_ENTRY_PREFIXES, saveRoomHistory } from './room-store.ts'
 
 const ROOM = 'cd'.repeat(32)
 const id = (n: number): string => n.toString(16).padStart(64, '0')
+
+const NO_STATES = { v: 1 as const, messages: [], pending: [] }
+
+/** A keeper saving as a room does: its position with the room's message states, one entry. */
+function savingKeeper(v: Vault, init: { now: () => number; position?: HistoryPosition }): HistoryPositionKeeper {
+  const keeper: HistoryPositionKeeper = new HistoryPositionKeeper({
+    ...init,
+    save: () => void saveRoomHistory(v, ROOM, () => ({ states: NO_STATES, position: keeper.get() })),
+  })
+  return keeper
+}
 
 async function vault(): Promise<Vault> {
   return await openVault({
@@ -18,31 +29,28 @@ async function vault(): Promise<Vault> {
 }
 
 describe('history position', () => {
-  it('behavior: a version 1 entry loads without losing its position, and is saved again as version 2', async () => {
+  it('behavior: a position of an earlier version (its own entry, beside the states alone) loads without loss, and is saved with the states from then on', async () => {
     const v = await vault()
     await v.putJson(`${ROOM_ENTRY_PREFIXES.history}${ROOM}`, { v: 1, lamport: 8, ids: [id(8)] })
+    await v.putJson(`${ROOM_ENTRY_PREFIXES.messages}${ROOM}`, NO_STATES)
     const loaded = await loadHistoryPosition(v, ROOM)
     expect(loaded).toEqual({ lamport: 8, ids: [id(8)] })
+    expect(await loadMessageStates(v, ROOM)).toEqual(NO_STATES)
 
     let now = 1_000
-    const keeper = new HistoryPositionKeeper({
-      roomId: ROOM,
-      log: silentLoggerFactory('test'),
-      now: () => now,
-      vault: v,
-      ...(loaded === undefined ? {} : { position: loaded }),
-    })
+    const keeper = savingKeeper(v, { now: () => now, ...(loaded === undefined ? {} : { position: loaded }) })
     keeper.caughtUp(900, true)
     now = 2_000
     keeper.advance(3, id(3))
     await v.flush()
     expect(await loadHistoryPosition(v, ROOM)).toEqual({ lamport: 8, ids: [id(8), id(3)], liveAtMs: 2_000 })
+    expect(await loadMessageStates(v, ROOM)).toEqual(NO_STATES)
     await v.close()
   })
 
   it('behavior: the time moves only while live after a complete catch-up; the ids stay bounded', () => {
     let now = 5_000
-    const keeper = new HistoryPositionKeeper({ roomId: ROOM, log: silentLoggerFactory('test'), now: () => now })
+    const keeper = new HistoryPositionKeeper({ now: () => now })
     keeper.advance(1, id(1))
     keeper.touch()
     expect(keeper.get()).toEqual({ lamport: 1, ids: [id(1)] })
@@ -69,12 +77,7 @@ describe('history position', () => {
 
   it('behavior: a message withdrawn (held for its key) leaves the saved ids, so a restart fetches it again; delivered, it is back', async () => {
     const v = await vault()
-    const keeper = new HistoryPositionKeeper({
-      roomId: ROOM,
-      log: silentLoggerFactory('test'),
-      now: () => 1_000,
-      vault: v,
-    })
+    const keeper = savingKeeper(v, { now: () => 1_000 })
     keeper.advance(1, id(1))
     keeper.advance(2, id(2))
     keeper.withdraw(id(1))

@@ -1,14 +1,11 @@
 import { MAX_POSITION_IDS } from '../constants.ts'
-import type { Logger } from '../logger.ts'
-import type { Vault } from '../vault/vault.ts'
 import type { HistoryPosition } from './history-sink.ts'
-import { saveHistoryPosition } from './room-store.ts'
 
 /**
  * Where this device stands in one room's history: the highest Lamport clock of a message it
  * delivered, reported or sent, the ids of the last of those, and when (its clock) it was last
- * caught up and live. Catch-up asks from it; with a vault it is saved (coalesced, like the sender
- * keys) so a restart asks only for what came after.
+ * caught up and live. Catch-up asks from it; its owner saves it (`save`, with the room's message
+ * states: `room-store.ts`) so a restart asks only for what came after.
  *
  * `liveAtMs` moves only while the room is live after a complete catch-up: a device that lost its
  * relays, or is catching up, does not claim the time it may have missed.
@@ -17,17 +14,14 @@ export class HistoryPositionKeeper {
   readonly #position: HistoryPosition
   /** `#position.ids` as a set: one lookup per delivery. */
   readonly #ids: Set<string>
-  #vault: Vault | undefined
+  #save: (() => void) | undefined
   #live = false
-  readonly #roomId: string
-  readonly #log: Logger
   readonly #now: () => number
 
-  constructor(init: { roomId: string; log: Logger; now: () => number; vault?: Vault; position?: HistoryPosition }) {
-    this.#roomId = init.roomId
-    this.#log = init.log
+  /** `save`: called after each change (the owner coalesces the writes). */
+  constructor(init: { now: () => number; save?: () => void; position?: HistoryPosition }) {
     this.#now = init.now
-    this.#vault = init.vault
+    this.#save = init.save
     const position = init.position ?? { lamport: 0, ids: [] }
     this.#position = { ...position, ids: position.ids.slice(-MAX_POSITION_IDS) }
     this.#ids = new Set(this.#position.ids)
@@ -46,7 +40,7 @@ export class HistoryPositionKeeper {
     this.#ids.add(id)
     if (position.ids.length > MAX_POSITION_IDS) this.#ids.delete(position.ids.shift()!)
     if (this.#live) position.liveAtMs = this.#now()
-    this.#save()
+    this.#save?.()
   }
 
   /**
@@ -57,7 +51,7 @@ export class HistoryPositionKeeper {
     if (!this.#ids.delete(id)) return
     const at = this.#position.ids.indexOf(id)
     if (at >= 0) this.#position.ids.splice(at, 1)
-    this.#save()
+    this.#save?.()
   }
 
   /**
@@ -67,7 +61,7 @@ export class HistoryPositionKeeper {
   caughtUp(sinceMs: number, live: boolean): void {
     this.#live = live
     this.#position.liveAtMs = Math.max(this.#position.liveAtMs ?? 0, sinceMs)
-    this.#save()
+    this.#save?.()
   }
 
   /** The room may miss records from now (its relays went away, or a catch-up began). */
@@ -79,18 +73,11 @@ export class HistoryPositionKeeper {
   touch(): void {
     if (!this.#live) return
     this.#position.liveAtMs = this.#now()
-    this.#save()
+    this.#save?.()
   }
 
   /** Saves no more (the room stopped; leaving it deletes the entry). */
   detach(): void {
-    this.#vault = undefined
-  }
-
-  #save(): void {
-    if (this.#vault === undefined) return
-    saveHistoryPosition(this.#vault, this.#roomId, () => this.#position).catch((err: unknown) =>
-      this.#log.warn('room history position not saved', { room: this.#roomId, error: String(err) }),
-    )
+    this.#save = undefined
   }
 }

@@ -34,6 +34,7 @@ export { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 export { type ModerateOptions, Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
 export {
   forgetRoom,
+  loadHistoryPosition,
   loadMessageStates,
   loadRoomKeys,
   loadSavedRooms,

@@ -11,12 +11,16 @@
  * room/keys/<roomId>   = { v: 4, inbound: b64url(InboundSenderKeys.serialize()),
  *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }],
  *                          members: [{ peer, address, bundle, bundleHash, absentSinceMs? }] }
- * room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }   (HistoryPosition: where catch-up starts)
- * room/messages/<roomId> = SavedMessageStates   (message-state.ts: texts, versions, reactions, pending changes)
+ * room/messages/<roomId> = { v: 2, states: SavedMessageStates,   (message-state.ts: texts, versions, reactions…)
+ *                            position: { lamport, ids, liveAtMs? } }  (HistoryPosition: where catch-up starts)
  * ```
  *
  * `room/messages/` is the room's own history on this device, bounded (`MAX_MESSAGE_STATES`): the state a restart
- * applies later edits, deletes and reactions to. A delete drops the message's text from it at the next save
+ * applies later edits, deletes and reactions to, and that an app rebuilds its list from when its own copy missed a
+ * message (a reload just after it came). The position is in the same entry, written with the states: saved apart,
+ * it could reach the vault first, and a restart then skipped a message its catch-up never delivered again.
+ * Version 1 of the entry was the states alone, beside `room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }`,
+ * which is still read when the states hold no position. A delete drops the message's text from it at the next save
  * ({@link MESSAGE_STATES_SAVE_DELAY_MS}); the vault rewrites the entry, so no copy of the old text stays in it.
  *
  * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
@@ -39,7 +43,7 @@
  * Entries of versions 1–3 have none (such a restart seals to members as it hears them).
  *
  * `room/history/` of version 1 held the ids at the highest clock only and no `liveAtMs`: it loads
- * as a position without one (catch-up asks by Lamport clock once, then saves version 2).
+ * as a position without one (catch-up asks by Lamport clock once, then saves it with the states).
  */
 import { z } from 'zod'
 import {
@@ -198,37 +202,73 @@ export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
   await vault.delete(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`)
 }
 
+/**
+ * A room's `room/messages/` entry. Version 2 holds the history position with the message states, written together:
+ * a position saved apart (version 1 kept it in `room/history/`) could reach the vault ahead of the states, and a
+ * restart then skipped a message its catch-up never delivered again while the states, which an app rebuilds its
+ * list from, did not hold it.
+ */
+const roomMessagesSchema = z.union([
+  z
+    .object({
+      v: z.literal(2),
+      states: savedMessageStatesSchema,
+      position: z.object({ ...positionFields, liveAtMs: recordTimeSchema.optional() }).strict(),
+    })
+    .strict(),
+  // Version 1: the states alone (they carry `v: 1` themselves).
+  savedMessageStatesSchema,
+])
+
+/** What a room keeps of its history, written as one (`room/messages/`): its messages' states and its position. */
+export interface SavedRoomHistory {
+  states: SavedMessageStates
+  position: HistoryPosition
+}
+
+async function loadRoomMessages(vault: Vault, roomId: string): Promise<z.infer<typeof roomMessagesSchema> | undefined> {
+  return vault.getJson(`${ROOM_ENTRY_PREFIXES.messages}${roomIdSchema.parse(roomId)}`, roomMessagesSchema)
+}
+
 /** The room's message states as last saved; undefined when none. Throws `VaultCorruptError` when unreadable. */
 export async function loadMessageStates(vault: Vault, roomId: string): Promise<SavedMessageStates | undefined> {
-  return vault.getJson(`${ROOM_ENTRY_PREFIXES.messages}${roomIdSchema.parse(roomId)}`, savedMessageStatesSchema)
+  const stored = await loadRoomMessages(vault, roomId)
+  return stored === undefined || stored.v === 1 ? stored : stored.states
 }
 
-/** Saves `states()` as it is when the write runs, coalesced ({@link MESSAGE_STATES_SAVE_DELAY_MS}). */
-export function saveMessageStates(vault: Vault, roomId: string, states: () => SavedMessageStates): Promise<void> {
-  return vault.putLatest(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`, () => utf8.encode(JSON.stringify(states())), {
-    delayMs: MESSAGE_STATES_SAVE_DELAY_MS,
-  })
-}
-
-/** Where catch-up of `roomId` starts, as last saved; undefined when this device has nothing yet. */
+/**
+ * Where catch-up of `roomId` starts, as last saved with the message states; from the `room/history/` entry of an
+ * earlier version when they hold none. Undefined when this device has nothing yet.
+ */
 export async function loadHistoryPosition(vault: Vault, roomId: string): Promise<HistoryPosition | undefined> {
-  const stored = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${roomIdSchema.parse(roomId)}`, positionSchema)
-  if (stored === undefined) return undefined
-  const { lamport, ids } = stored
-  return stored.v === 2 && stored.liveAtMs !== undefined
-    ? { lamport, ids, liveAtMs: stored.liveAtMs }
-    : { lamport, ids }
+  const stored = await loadRoomMessages(vault, roomId).catch(() => undefined)
+  if (stored?.v === 2) {
+    const { lamport, ids, liveAtMs } = stored.position
+    return liveAtMs === undefined ? { lamport, ids } : { lamport, ids, liveAtMs }
+  }
+  const old = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${roomIdSchema.parse(roomId)}`, positionSchema)
+  if (old === undefined) return undefined
+  const { lamport, ids } = old
+  return old.v === 2 && old.liveAtMs !== undefined ? { lamport, ids, liveAtMs: old.liveAtMs } : { lamport, ids }
 }
 
-/** Saves `position()` as it is when the write runs, coalesced like the sender keys. */
-export function saveHistoryPosition(vault: Vault, roomId: string, position: () => HistoryPosition): Promise<void> {
+/**
+ * Saves `history()` as it is when the write runs, coalesced ({@link MESSAGE_STATES_SAVE_DELAY_MS}): one entry,
+ * so the position on disk never names a message the states on disk lack.
+ */
+export function saveRoomHistory(vault: Vault, roomId: string, history: () => SavedRoomHistory): Promise<void> {
   return vault.putLatest(
-    `${ROOM_ENTRY_PREFIXES.history}${roomId}`,
+    `${ROOM_ENTRY_PREFIXES.messages}${roomId}`,
     () => {
-      const { lamport, ids, liveAtMs } = position()
-      return utf8.encode(JSON.stringify({ v: 2, lamport, ids, liveAtMs } satisfies z.input<typeof positionSchema>))
+      const { states, position } = history()
+      const { lamport, ids, liveAtMs } = position
+      return utf8.encode(
+        JSON.stringify({ v: 2, states, position: { lamport, ids, liveAtMs } } satisfies z.input<
+          typeof roomMessagesSchema
+        >),
+      )
     },
-    { delayMs: ROOM_KEYS_SAVE_DELAY_MS },
+    { delayMs: MESSAGE_STATES_SAVE_DELAY_MS },
   )
 }
 

@@ -88,7 +88,7 @@ import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import { RoomSignals } from './room-signals.ts'
-import { type StoredRoomKeys, saveMessageStates } from './room-store.ts'
+import { type StoredRoomKeys, saveRoomHistory } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -214,6 +214,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     windowMs: () => presenceTimeoutFor({ timeoutMs: this.#presenceTimeoutMs, announcedEveryMs: this.#everyMs }),
   })
   readonly #position: HistoryPositionKeeper
+  /** The position as {@link #saveMessages} last took it, and the messages between the two places meanwhile. */
+  #positionToSave: HistoryPosition
+  #unsettled = 0
   /** Own messages until members acknowledge them (`outgoing-buffer.ts`). */
   readonly #outgoing: OutgoingBuffer
   /** How far each of our messages got, in member wallets (`own-deliveries.ts`). */
@@ -304,12 +307,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       init.presenceTimeoutMs ??
       (init.presenceIntervalMs === undefined ? PRESENCE_TIMEOUT_MS : 3 * init.presenceIntervalMs)
     this.#position = new HistoryPositionKeeper({
-      roomId: init.roomId,
-      log: components.log,
       now: this.#now,
-      ...(components.vault === undefined ? {} : { vault: components.vault }),
+      save: () => this.#saveMessages(),
       ...(init.position === undefined ? {} : { position: init.position }),
     })
+    this.#positionToSave = this.#position.get()
     // A restarted device goes on from its clock, and drops what it delivered last if it comes again.
     this.#lamport = init.position?.lamport ?? 0
     for (const id of init.position?.ids ?? []) this.#seenIds.add(id)
@@ -801,20 +803,22 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(parentId === undefined ? {} : { parent: parentId }),
       ...(mentions === undefined ? {} : { mentions }),
     }
-    const result = await this.#publish(envelope, options)
-    const self = this.#c.self
-    const { outcomes } = this.#messages.text({
-      id: result.id,
-      sender: self.verified.address,
-      senderPeerId: self.peerId,
-      sentAtMs: result.sentAtMs,
-      body: text,
-      parentId,
-      ...(mentions === undefined ? {} : { mentions }),
+    return this.#settling(async () => {
+      const result = await this.#publish(envelope, options)
+      const self = this.#c.self
+      const { outcomes } = this.#messages.text({
+        id: result.id,
+        sender: self.verified.address,
+        senderPeerId: self.peerId,
+        sentAtMs: result.sentAtMs,
+        body: text,
+        parentId,
+        ...(mentions === undefined ? {} : { mentions }),
+      })
+      this.#report(outcomes)
+      this.#expiry.added(this.#messages.expiresAtMs(result.id))
+      return result
     })
-    this.#report(outcomes)
-    this.#expiry.added(this.#messages.expiresAtMs(result.id))
-    return result
   }
 
   /**
@@ -827,16 +831,18 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (refusal !== undefined) {
       throw new InvalidInputError(refusal, { hint: "ask the room's owner to change it" })
     }
-    const result = await this.#publish({ v: 1, kind: 'timer', seconds }, options)
-    const self = this.#c.self
-    this.#onTimer({
-      id: result.id,
-      sender: self.verified.address,
-      senderPeerId: self.peerId,
-      sentAtMs: result.sentAtMs,
-      seconds,
+    return this.#settling(async () => {
+      const result = await this.#publish({ v: 1, kind: 'timer', seconds }, options)
+      const self = this.#c.self
+      this.#onTimer({
+        id: result.id,
+        sender: self.verified.address,
+        senderPeerId: self.peerId,
+        sentAtMs: result.sentAtMs,
+        seconds,
+      })
+      return result
     })
-    return result
   }
 
   /** The disappearing-messages timer in force (its last change), if it was ever set. */
@@ -916,6 +922,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
+   * The messages this device keeps of the room (the newest `MAX_MESSAGE_STATES`, in the vault too), in the order
+   * they came: what an app's own list may have missed (a reload just after one came, before the app wrote it)
+   * and a restart's catch-up does not deliver again.
+   */
+  keptMessages(): MessageState[] {
+    return this.#messages.list()
+  }
+
+  /**
    * The person is typing (`true`: repeat it as they type, it goes out every `TYPING_SEND_INTERVAL_MS` at most) or
    * cleared or sent the composer (`false`). Returns whether a record went out; none while typing is turned off.
    */
@@ -968,17 +983,19 @@ export class Room extends TypedEventEmitter<RoomEvents> {
               ...(edit.mentions === undefined ? {} : { mentions: edit.mentions }),
             }
           : { v: 1, kind: 'delete', target }
-    const result = await this.#publish(envelope, options)
-    const self = this.#c.self
-    this.#fold({
-      ...edit,
-      id: result.id,
-      target,
-      sender: self.verified.address,
-      senderPeerId: self.peerId,
-      sentAtMs: result.sentAtMs,
+    return this.#settling(async () => {
+      const result = await this.#publish(envelope, options)
+      const self = this.#c.self
+      this.#fold({
+        ...edit,
+        id: result.id,
+        target,
+        sender: self.verified.address,
+        senderPeerId: self.peerId,
+        sentAtMs: result.sentAtMs,
+      })
+      return result
     })
-    return result
   }
 
   /** Encrypts `envelope` under our sender key and publishes it as one `message` record, whatever its kind. */
@@ -1302,9 +1319,16 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * `fromHistory`: a catch-up's, which waits for no key; `heldSinceMs`: held for its key since then;
    * `late`: reported undecryptable before, tried again with a key that arrived since (silently).
    */
-  async #decryptAndDeliver(
+  #decryptAndDeliver(
     accepted: MessageAccepted,
     how: { fromHistory?: boolean; heldSinceMs?: number; late?: boolean } = {},
+  ): Promise<HistoryDelivery> {
+    return this.#settling(() => this.#openAndDeliver(accepted, how))
+  }
+
+  async #openAndDeliver(
+    accepted: MessageAccepted,
+    how: { fromHistory?: boolean; heldSinceMs?: number; late?: boolean },
   ): Promise<HistoryDelivery> {
     const { record, certificate, from, id, bytes } = accepted
     const fromHistory = how.fromHistory === true || how.late === true
@@ -1460,12 +1484,30 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (outcomes.length === 0 || changed) this.#saveMessages()
   }
 
+  /**
+   * Saves the message states and the history position as one entry (`room-store.ts`). The position saved is the
+   * one last taken with no message unsettled: one counted in the position but not yet in the states (decrypting, or
+   * being sent) would be skipped by a restart's catch-up while the states, which the app rebuilds its list from,
+   * never got it.
+   */
   #saveMessages(): void {
     const vault = this.#c.vault
     if (vault === undefined) return
-    saveMessageStates(vault, this.id, () => this.#messages.serialize()).catch((err: unknown) =>
-      this.#c.log.warn('message states not saved', { room: this.id, error: String(err) }),
-    )
+    saveRoomHistory(vault, this.id, () => {
+      if (this.#unsettled === 0) this.#positionToSave = this.#position.get()
+      return { states: this.#messages.serialize(), position: this.#positionToSave }
+    }).catch((err: unknown) => this.#c.log.warn('message states not saved', { room: this.id, error: String(err) }))
+  }
+
+  /** Runs `work`, which takes a message's place in the position and then its state: see {@link #saveMessages}. */
+  async #settling<T>(work: () => Promise<T>): Promise<T> {
+    this.#unsettled += 1
+    try {
+      return await work()
+    } finally {
+      this.#unsettled -= 1
+      if (this.#unsettled === 0) this.#saveMessages()
+    }
   }
 
   /** Holds a message until its key arrives; `sinceMs` (a message held before) keeps its first wait. */
