@@ -570,15 +570,22 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   /**
-   * Edits and deletes the sdk folded while this history was not watching (a reload just after they came, before
-   * the history's write): its text goes, or becomes the latest version, here and in the vault. Only forwards: the
-   * sdk's own vault write may lag this history's (a delete is written here at once), and its catch-up brings the
-   * change again.
+   * What the sdk folded while this history was not watching — a reload just after it came, before the history's
+   * write (the sdk writes its own with its position, so its catch-up will not deliver these again):
+   * - a message the sdk keeps that the history lacks is added, before the next one the history has (the sdk keeps
+   *   them in the order they came), or last;
+   * - an edit or delete: its text goes, or becomes the latest version, here and in the vault. Only forwards: the
+   *   sdk's own vault write may lag this history's (a delete is written here at once), and its catch-up brings the
+   *   change again.
    */
-  #reconcile(id: string, stateOf: (messageId: string) => MessageState | undefined): void {
-    let changed = false
-    for (const entry of this.history(id)) {
-      const state = stateOf(entry.id)
+  #reconcile(
+    id: string,
+    source: { message(id: string): MessageState | undefined; keptMessages(): MessageState[] },
+  ): void {
+    const history = this.history(id)
+    let changed = this.#addMissed(id, history, source.keptMessages())
+    for (const entry of history) {
+      const state = source.message(entry.id)
       if (state === undefined || entry.state !== 'ok' || entry.deleted === true) continue
       if (!state.deleted && !(state.edited && state.text !== entry.text)) continue
       entry.text = state.text ?? ''
@@ -588,7 +595,41 @@ export class Conversations extends EventTarget implements SessionPart {
       updateMentions(entry, state)
       changed = true
     }
-    if (changed) this.#signedIn?.store.saveHistory(id, this.history(id))
+    if (changed) {
+      this.#history.set(id, history)
+      this.#signedIn?.store.saveHistory(id, history)
+      this.#changed()
+    }
+  }
+
+  /** Adds to `history` the messages of `kept` (the sdk's, in the order they came) it lacks; whether there were any. */
+  #addMissed(id: string, history: ChatEntry[], kept: MessageState[]): boolean {
+    const shown = new Set(history.map((entry) => entry.id))
+    const self = this.#signedIn?.address.toLowerCase()
+    const view = this.#views.get(id)
+    let added = false
+    kept.forEach((state, i) => {
+      // A deleted one never shown has nothing to show.
+      if (shown.has(state.id) || state.deleted) return
+      const mine = state.sender.toLowerCase() === self
+      const entry: ChatEntry = {
+        id: state.id,
+        sender: state.sender,
+        text: state.text ?? '',
+        sentAtMs: state.sentAtMs,
+        receivedAtMs: state.sentAtMs,
+        mine,
+        state: 'ok',
+        ...messageFields(state.parentId, state, state.mentions),
+      }
+      const next = kept.slice(i + 1).find((later) => shown.has(later.id))
+      this.#placement.place(history, entry, next?.id, [])
+      shown.add(state.id)
+      if (view !== undefined && !mine && entry.receivedAtMs > view.lastReadMs) view.unread += 1
+      added = true
+    })
+    if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
+    return added
   }
 
   /** Sends the outbox, oldest first, unless a pass is running (then it runs once more after it). */
@@ -932,8 +973,8 @@ export class Conversations extends EventTarget implements SessionPart {
     room.addEventListener('message:received', onMessage)
     room.addEventListener('message:undecryptable', onUndecryptable)
     room.addEventListener('message:updated', (event) => this.#onUpdated(room.id, event.detail))
+    this.#reconcile(room.id, room)
     this.#detach.push(this.timers.watchRoom(room))
-    this.#reconcile(room.id, (id) => room.message(id))
     room.addEventListener('history:progress', onProgress)
     room.addEventListener('history:gap', (event) => this.#onGap(room.id, event.detail))
     room.addEventListener('member:joined', onMembers)
@@ -1004,7 +1045,7 @@ export class Conversations extends EventTarget implements SessionPart {
       this.#changed()
     }
     for (const view of this.#views.values()) {
-      if (view.kind === 'dm') this.#reconcile(view.id, (id) => client.dm(view.id).message(id))
+      if (view.kind === 'dm') this.#reconcile(view.id, client.dm(view.id))
     }
     dms.addEventListener('message:received', onMessage)
     dms.addEventListener('message:delivered', onDelivered)
