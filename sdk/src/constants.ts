@@ -390,15 +390,6 @@ export const PACER_CHAT_TURNS_PER_CONTROL = 4
  */
 export const GOSSIP_DRAIN_WAIT_MS = 15_000
 
-/**
- * How long after a change a room's inbound sender keys are saved to the vault (coalesced: one
- * write per room per interval at most, off the delivery path). A process killed in between
- * restarts with chains a few messages behind: they still derive every later key, and the
- * messages already read stay readable from them until the next save (forward secrecy of the
- * stored state lags by this much). A newly installed chain is saved at once.
- */
-export const ROOM_KEYS_SAVE_DELAY_MS = 1_000
-
 // --- Bounds of the numbers a record carries (rooms/wire.ts, rooms/manifest.ts, dm/wire.ts, audit/transcript.ts).
 // Outside them a record is malformed: relays and peers refuse it alike, with no clock involved (a
 // bound relative to "now" would split them by their clocks). Integers are safe integers already (zod).
@@ -545,8 +536,11 @@ export const MAX_REACTIONS_PER_MESSAGE = 256
 export const MAX_MENTIONS = 32
 
 /**
- * How long after a change the message states of a room or of the DMs are saved to the vault (coalesced, like the
- * sender keys): a delete reaches the vault within this much.
+ * How long after a change the message states of a room or of the DMs are saved to the vault (coalesced; a room's
+ * position and sender keys go in the same write): a delete reaches the vault within this much. A process killed in
+ * between restarts with chains a few messages behind, which still derive every later key (the forward secrecy of
+ * the stored state lags by this much, more while messages keep arriving: the keys saved are those taken when none
+ * was half-way, `rooms/room-store.ts`).
  */
 export const MESSAGE_STATES_SAVE_DELAY_MS = 1_000
 

@@ -15,7 +15,7 @@ const NO_STATES = { v: 1 as const, messages: [], pending: [] }
 function savingKeeper(v: Vault, init: { now: () => number; position?: HistoryPosition }): HistoryPositionKeeper {
   const keeper: HistoryPositionKeeper = new HistoryPositionKeeper({
     ...init,
-    save: () => void saveRoomHistory(v, ROOM, () => ({ states: NO_STATES, position: keeper.get() })),
+    save: () => void saveRoomHistory(v, ROOM, () => ({ states: NO_STATES, position: keeper.get(), keys: undefined })),
   })
   return keeper
 }

@@ -39,9 +39,10 @@ export {
   loadRoomKeys,
   loadSavedRooms,
   ROOM_ENTRY_PREFIXES,
+  roomKeysRecord,
   type StoredRoomKeys,
   saveJoinedRoom,
-  saveRoomKeys,
+  saveRoomHistory,
 } from './room-store.ts'
 export { SenderChecks, type SenderChecksInit } from './sender-checks.ts'
 export {

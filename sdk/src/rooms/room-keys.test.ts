@@ -12,7 +12,7 @@ import type { VerifiedCertificate } from '../types.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
 import { memoryVaultBackend, openVault, type Vault } from '../vault/vault.ts'
 import { RoomKeys } from './room-keys.ts'
-import { loadRoomKeys, type StoredRoomKeys } from './room-store.ts'
+import { loadRoomKeys, type StoredRoomKeys, saveRoomHistory } from './room-store.ts'
 import { decodeRecord, encodeRecord, type KeysRecord } from './wire.ts'
 
 const ROOM = 'cd'.repeat(32)
@@ -41,14 +41,35 @@ async function party(): Promise<Party> {
   }
 }
 
-function keysOf(self: Party, params: { vault?: Vault; stored?: StoredRoomKeys } = {}) {
-  return new RoomKeys({
+/** With `vault`, saving as a room does: the keys in the room's history entry (`saveRoomHistory`). */
+function keysOf(
+  self: Party,
+  params: { vault?: Vault; stored?: StoredRoomKeys; absentSince?: (peerId: string) => number | undefined } = {},
+) {
+  const { vault, ...rest } = params
+  const keys: RoomKeys = new RoomKeys({
     roomId: ROOM,
     selfPeerId: self.peerId,
     device: { identityKey: self.device.identityKey, kemKey: self.device.kemKey, bundle: self.bundle },
     log: silentLoggerFactory('test'),
-    ...params,
+    ...rest,
+    ...(vault === undefined
+      ? {}
+      : {
+          save: ({ installed }) =>
+            saveRoomHistory(
+              vault,
+              ROOM,
+              () => ({
+                states: { v: 1, messages: [], pending: [] },
+                position: { lamport: 0, ids: [] },
+                keys: keys.record(),
+              }),
+              installed === true ? 0 : undefined,
+            ),
+        }),
   })
+  return keys
 }
 
 async function vault(): Promise<Vault> {
@@ -134,11 +155,7 @@ describe('sender keys over pairwise channels', () => {
   it('behavior: a sender restarted from its vault seals its new epoch to the members it sealed to before, absent ones with their absence', async () => {
     const aliceVault = await vault()
     const absentSinceMs = 1_700_000_000_000
-    const sender = new RoomKeys({
-      roomId: ROOM,
-      selfPeerId: alice.peerId,
-      device: { identityKey: alice.device.identityKey, kemKey: alice.device.kemKey, bundle: alice.bundle },
-      log: silentLoggerFactory('test'),
+    const sender = keysOf(alice, {
       vault: aliceVault,
       absentSince: (peerId) => (peerId === carol.peerId ? absentSinceMs : undefined),
     })
@@ -169,9 +186,9 @@ describe('sender keys over pairwise channels', () => {
     const sender = keysOf(alice, { vault: aliceVault })
     await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
     await aliceVault.flush()
-    const name = `room/keys/${ROOM}`
-    const entry = (await aliceVault.getJson(name, z.any())) as { members: Array<{ bundle: string }> }
-    entry.members[0]!.bundle = carol.bundle
+    const name = `room/messages/${ROOM}`
+    const entry = (await aliceVault.getJson(name, z.any())) as { keys: { members: Array<{ bundle: string }> } }
+    entry.keys.members[0]!.bundle = carol.bundle
     await aliceVault.putJson(name, entry)
     await expect(loadRoomKeys(aliceVault, ROOM)).rejects.toBeInstanceOf(VaultCorruptError)
   })

@@ -4,7 +4,6 @@ import {
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_MEMBERS_AWAITING_BUNDLE,
   MAX_RETIRED_CHANNELS,
-  ROOM_KEYS_SAVE_DELAY_MS,
 } from '../constants.ts'
 import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
 import { ChannelNotFoundError, DuplicateMessageError, SenderKeyNotFoundError } from '../crypto/errors.ts'
@@ -24,9 +23,8 @@ import {
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { Logger } from '../logger.ts'
 import type { Address, VerifiedCertificate } from '../types.ts'
-import type { Vault } from '../vault/vault.ts'
 import { verifyMemberBundle } from './member-bundle.ts'
-import { type SavedMember, type StoredRoomKeys, saveRoomKeys } from './room-store.ts'
+import { type RoomKeysRecord, roomKeysRecord, type SavedMember, type StoredRoomKeys } from './room-store.ts'
 import type { KeyEntry, KeysRecord, MessageRecord } from './wire.ts'
 
 export type { DeviceEncryptionKeys }
@@ -69,8 +67,8 @@ interface Member {
  * (a new device is a new PeerId, hence a new channel).
  *
  * With a vault, the other members' chains persist (`room-store.ts`), saved after delivery and
- * coalesced by the vault ({@link ROOM_KEYS_SAVE_DELAY_MS}); a chain just installed is durable
- * before the first message read with it is returned, so a restart still reads what follows.
+ * saved with the room's message states and position as one entry (`MESSAGE_STATES_SAVE_DELAY_MS`); a chain
+ * just installed is saved before the first message read with it is returned, so a restart still reads what follows.
  * Our own chain is never stored: a restart starts a new epoch and seals it to the members again,
  * so no key it used can be reused. The members themselves (their bundles, and since when each is
  * absent) are saved with the chains, so that restart seals it to every member it sealed to
@@ -115,8 +113,11 @@ export class RoomKeys {
    * `SENDER_KEY_ROTATION_MESSAGES` of them.
    */
   readonly #sealedStates = new Map<number, SenderKeyDistribution>()
-  /** Where the inbound chains are saved; undefined without a vault and once {@link detach}ed. */
-  #vault: Vault | undefined
+  /**
+   * Saves the inbound chains (the room's, with its message states: `room-store.ts`); `installed`: a chain was just
+   * installed, saved at once. Undefined without a vault and once {@link detach}ed.
+   */
+  #saveWith: ((options: { installed?: boolean }) => Promise<void>) | undefined
   /** The save of a chain just installed: messages read with it wait for it. */
   #installSaved: Promise<void> | undefined
   /** Since when a member is absent (the room's `AbsentMembers`), saved with it. */
@@ -131,7 +132,7 @@ export class RoomKeys {
     selfPeerId: string
     device: DeviceEncryptionKeys
     log: Logger
-    vault?: Vault
+    save?: (options: { installed?: boolean }) => Promise<void>
     stored?: StoredRoomKeys
     absentSince?: (peerId: string) => number | undefined
   }) {
@@ -139,7 +140,7 @@ export class RoomKeys {
     this.#self = init.selfPeerId
     this.#device = init.device
     this.#log = init.log
-    this.#vault = init.vault
+    this.#saveWith = init.save
     this.#outbound = createOutboundSenderKey({ roomId: init.roomId, senderId: init.selfPeerId })
     this.#inbound = init.stored?.inbound ?? createInboundSenderKeys({ roomId: init.roomId })
     this.#channels = init.stored?.channels ?? new Map()
@@ -471,7 +472,7 @@ export class RoomKeys {
       })
       if (this.#inbound.install({ distribution, from })) {
         // At once, not coalesced: a restart that lost this chain could not read what follows.
-        const saved = this.#save(0)
+        const saved = this.#save({ installed: true })
         this.#installSaved = saved
         void saved.finally(() => {
           if (this.#installSaved === saved) this.#installSaved = undefined
@@ -514,19 +515,18 @@ export class RoomKeys {
    * vault's delay ends, on `Vault.flush` or `close`, unless the room's keys are deleted first.
    */
   detach(): void {
-    this.#vault = undefined
+    this.#saveWith = undefined
   }
 
-  /** Saves the inbound chains within `delayMs`; never rejects (a failed save is logged). */
-  #save(delayMs?: number): Promise<void> {
-    const vault = this.#vault
-    if (vault === undefined) return Promise.resolve()
-    return saveRoomKeys(
-      vault,
-      this.#roomId,
-      { inbound: this.#inbound, channels: this.#channels, members: () => this.#savedMembers() },
-      delayMs === undefined ? {} : { delayMs },
-    ).catch((err: unknown) =>
+  /** The inbound chains as they are now, as the vault keeps them. Secret. */
+  record(): RoomKeysRecord {
+    return roomKeysRecord({ inbound: this.#inbound, channels: this.#channels, members: () => this.#savedMembers() })
+  }
+
+  /** Saves the inbound chains; never rejects (a failed save is logged). */
+  #save(options: { installed?: boolean } = {}): Promise<void> {
+    if (this.#saveWith === undefined) return Promise.resolve()
+    return this.#saveWith(options).catch((err: unknown) =>
       // Reading goes on; the vault holds the older chains until a later save succeeds.
       this.#log.warn('room sender keys not saved to the vault', { room: this.#roomId, error: String(err) }),
     )

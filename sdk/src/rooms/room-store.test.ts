@@ -15,9 +15,11 @@ import {
   forgetRoom,
   loadRoomKeys,
   loadSavedRooms,
+  type RoomKeysRecord,
+  roomKeysRecord,
   type StoredRoomKeys,
   saveJoinedRoom,
-  saveRoomKeys,
+  saveRoomHistory,
 } from './room-store.ts'
 
 const SELF = '12D3KooWSelfSelfSelfSelfSelfSelfSelfSelfSelfSelfSelf'
@@ -52,15 +54,32 @@ async function encryptAs(sender: OutboundSenderKey, byte: number): Promise<strin
   return Buffer.from(ct).toString('base64url')
 }
 
+/** Saves `keys` as a room does: in its history entry, here with no messages. */
+function saveKeys(vault: Vault, roomId: string, keys: () => RoomKeysRecord, delayMs?: number): Promise<void> {
+  return saveRoomHistory(
+    vault,
+    roomId,
+    () => ({ states: { v: 1, messages: [], pending: [] }, position: { lamport: 0, ids: [] }, keys: keys() }),
+    delayMs,
+  )
+}
+
 function roomKeys(params: { vault?: Vault; roomId?: string; selfPeerId?: string; stored?: StoredRoomKeys }): RoomKeys {
-  return new RoomKeys({
+  const { vault } = params
+  const keys: RoomKeys = new RoomKeys({
     roomId: params.roomId ?? ROOM,
     selfPeerId: params.selfPeerId ?? SELF,
     device: NO_DEVICE,
     log: silentLoggerFactory('test'),
-    ...(params.vault === undefined ? {} : { vault: params.vault }),
+    ...(vault === undefined
+      ? {}
+      : {
+          save: ({ installed }) =>
+            saveKeys(vault, params.roomId ?? ROOM, () => keys.record(), installed === true ? 0 : undefined),
+        }),
     ...(params.stored === undefined ? {} : { stored: params.stored }),
   })
+  return keys
 }
 
 describe('rooms in the vault', () => {
@@ -99,7 +118,7 @@ describe('rooms in the vault', () => {
     const other = createOutboundSenderKey({ roomId: ROOM, senderId: OTHER })
     const inbound = createInboundSenderKeys({ roomId: ROOM })
     inbound.install({ distribution: other.exportForMember(), from: OTHER })
-    await saveRoomKeys(vault, ROOM, { inbound: inbound, channels: new Map(), members: () => [] }, { delayMs: 0 })
+    await saveKeys(vault, ROOM, () => roomKeysRecord({ inbound, channels: new Map(), members: () => [] }), 0)
 
     const stored = await loadRoomKeys(vault, ROOM)
     const keys = roomKeys({ vault, ...(stored === undefined ? {} : { stored }) })
@@ -122,11 +141,12 @@ describe('rooms in the vault', () => {
   it('error: sender keys stored for another room are refused as corrupt', async () => {
     const { vault } = await countingVault()
     const elsewhere = 'cd'.repeat(32)
-    await saveRoomKeys(
+    await saveKeys(
       vault,
       elsewhere,
-      { inbound: createInboundSenderKeys({ roomId: ROOM }), channels: new Map(), members: () => [] },
-      { delayMs: 0 },
+      () =>
+        roomKeysRecord({ inbound: createInboundSenderKeys({ roomId: ROOM }), channels: new Map(), members: () => [] }),
+      0,
     )
     await expect(loadRoomKeys(vault, elsewhere)).rejects.toBeInstanceOf(VaultCorruptError)
   })
@@ -148,23 +168,16 @@ describe('rooms in the vault', () => {
     await saveJoinedRoom(vault, { roomId: lobbyId, manifest: lobby, relays: [] })
     expect((await loadSavedRooms(vault))[0]!.joinedAtMs).toBe(first[0]!.joinedAtMs)
 
-    await saveRoomKeys(
-      vault,
-      lobbyId,
-      { inbound: createInboundSenderKeys({ roomId: lobbyId }), channels: new Map(), members: () => [] },
-      { delayMs: 0 },
-    )
-    expect(await vault.list(`room/keys/${lobbyId}`)).toEqual([`room/keys/${lobbyId}`])
+    const lobbyKeys = () =>
+      roomKeysRecord({ inbound: createInboundSenderKeys({ roomId: lobbyId }), channels: new Map(), members: () => [] })
+    await saveKeys(vault, lobbyId, lobbyKeys, 0)
+    expect(await vault.list(`room/messages/${lobbyId}`)).toEqual([`room/messages/${lobbyId}`])
     // A save still waiting for its delay is dropped with the room, not written after it.
-    const late = saveRoomKeys(vault, lobbyId, {
-      inbound: createInboundSenderKeys({ roomId: lobbyId }),
-      channels: new Map(),
-      members: () => [],
-    })
+    const late = saveKeys(vault, lobbyId, lobbyKeys)
     await forgetRoom(vault, lobbyId)
     await late
     await vault.flush()
     expect((await loadSavedRooms(vault)).map((r) => r.name)).toEqual(['team'])
-    expect(await vault.list(`room/keys/${lobbyId}`)).toEqual([])
+    expect(await vault.list(`room/messages/${lobbyId}`)).toEqual([])
   })
 })

@@ -8,26 +8,30 @@
  *
  * ```
  * room/joined/<roomId> = { v: 1, manifest: SignedManifest, relays: string[], joinedAtMs }
- * room/keys/<roomId>   = { v: 4, inbound: b64url(InboundSenderKeys.serialize()),
- *                          channels: [{ peer, state: b64url(InboundChannel.serialize()) }],
- *                          members: [{ peer, address, bundle, bundleHash, absentSinceMs? }] }
  * room/messages/<roomId> = { v: 2, states: SavedMessageStates,   (message-state.ts: texts, versions, reactions…)
- *                            position: { lamport, ids, liveAtMs? } }  (HistoryPosition: where catch-up starts)
+ *                            position: { lamport, ids, liveAtMs? },  (HistoryPosition: where catch-up starts)
+ *                            keys: { v: 4, inbound: b64url(InboundSenderKeys.serialize()),
+ *                                    channels: [{ peer, state: b64url(InboundChannel.serialize()) }],
+ *                                    members: [{ peer, address, bundle, bundleHash, absentSinceMs? }] } }
  * ```
  *
  * `room/messages/` is the room's own history on this device, bounded (`MAX_MESSAGE_STATES`): the state a restart
  * applies later edits, deletes and reactions to, and that an app rebuilds its list from when its own copy missed a
- * message (a reload just after it came). The position is in the same entry, written with the states: saved apart,
- * it could reach the vault first, and a restart then skipped a message its catch-up never delivered again.
- * Version 1 of the entry was the states alone, beside `room/history/<roomId> = { v: 2, lamport, ids, liveAtMs? }`,
- * which is still read when the states hold no position. A delete drops the message's text from it at the next save
- * ({@link MESSAGE_STATES_SAVE_DELAY_MS}); the vault rewrites the entry, so no copy of the old text stays in it.
+ * message (a reload just after it came). The position and the sender keys are in the same entry, written with the
+ * states, and taken when no message is half-way (its key used and its place in the position taken, its state not
+ * yet there). Saved apart, either could reach the vault first: a device that stopped in between — a crash, a tab
+ * closed or reloaded before its writes ran — skipped on restart a message its position named and its states lacked,
+ * or fetched it again with its key already used, unreadable for good (`test/restart-history.test.ts`).
+ * Entries of earlier versions: `room/messages/` held the states alone, beside `room/history/<roomId> = { v: 2,
+ * lamport, ids, liveAtMs? }` and `room/keys/<roomId>` (the `keys` above, v1–v4); both are still read while the
+ * states entry holds no position or keys.
  *
- * `room/keys/` holds each member's chain as this device last saved it, with the bounded skipped
+ * `keys` holds each member's chain as this device last saved it, with the bounded skipped
  * keys of messages not yet received. Saves come after delivery, coalesced
- * ({@link ROOM_KEYS_SAVE_DELAY_MS}): a restart may find a chain a few messages behind, which still
- * derives every later key; a newly installed chain is saved before anything read with it is
- * delivered. Our own chain is not stored at all: a restarted device starts a new epoch (random
+ * ({@link MESSAGE_STATES_SAVE_DELAY_MS}): a restart may find a chain a few messages behind, which still
+ * derives every later key; a newly installed chain is saved at once, before anything read with it is
+ * delivered unless a message was half-way then (a restart without the chain reads its keys record again
+ * from the stores). Our own chain is not stored at all: a restarted device starts a new epoch (random
  * number) and seals it to the members again, so no message key it used can come back from the
  * vault. Entries of version 1 also held that chain (`outbound`); it is ignored.
  *
@@ -52,7 +56,6 @@ import {
   MAX_ROOM_CHANNELS,
   MAX_SAVED_ROOM_MEMBERS,
   MESSAGE_STATES_SAVE_DELAY_MS,
-  ROOM_KEYS_SAVE_DELAY_MS,
 } from '../constants.ts'
 import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { deserializeInboundChannel, type InboundChannel } from '../crypto/pairwise-channel.ts'
@@ -214,16 +217,22 @@ const roomMessagesSchema = z.union([
       v: z.literal(2),
       states: savedMessageStatesSchema,
       position: z.object({ ...positionFields, liveAtMs: recordTimeSchema.optional() }).strict(),
+      /** Absent until the room first saved its keys with them (`room/keys/` is read then). */
+      keys: keysSchema.optional(),
     })
     .strict(),
   // Version 1: the states alone (they carry `v: 1` themselves).
   savedMessageStatesSchema,
 ])
 
-/** What a room keeps of its history, written as one (`room/messages/`): its messages' states and its position. */
+/**
+ * What a room keeps of its history, written as one (`room/messages/`): its messages' states, its position and its
+ * sender keys — none on disk ahead of the others (see the module comment).
+ */
 export interface SavedRoomHistory {
   states: SavedMessageStates
   position: HistoryPosition
+  keys: RoomKeysRecord | undefined
 }
 
 async function loadRoomMessages(vault: Vault, roomId: string): Promise<z.infer<typeof roomMessagesSchema> | undefined> {
@@ -253,22 +262,30 @@ export async function loadHistoryPosition(vault: Vault, roomId: string): Promise
 }
 
 /**
- * Saves `history()` as it is when the write runs, coalesced ({@link MESSAGE_STATES_SAVE_DELAY_MS}): one entry,
- * so the position on disk never names a message the states on disk lack.
+ * Saves `history()` as it is when the write runs, within `delayMs` (saves asked for before then share it): one
+ * entry, so neither the position nor the sender keys on disk are ever ahead of the states on disk.
  */
-export function saveRoomHistory(vault: Vault, roomId: string, history: () => SavedRoomHistory): Promise<void> {
+export function saveRoomHistory(
+  vault: Vault,
+  roomId: string,
+  history: () => SavedRoomHistory,
+  delayMs = MESSAGE_STATES_SAVE_DELAY_MS,
+): Promise<void> {
   return vault.putLatest(
     `${ROOM_ENTRY_PREFIXES.messages}${roomId}`,
     () => {
-      const { states, position } = history()
+      const { states, position, keys } = history()
       const { lamport, ids, liveAtMs } = position
       return utf8.encode(
-        JSON.stringify({ v: 2, states, position: { lamport, ids, liveAtMs } } satisfies z.input<
-          typeof roomMessagesSchema
-        >),
+        JSON.stringify({
+          v: 2,
+          states,
+          position: { lamport, ids, liveAtMs },
+          keys,
+        } satisfies z.input<typeof roomMessagesSchema>),
       )
     },
-    { delayMs: MESSAGE_STATES_SAVE_DELAY_MS },
+    { delayMs },
   )
 }
 
@@ -277,9 +294,20 @@ export function saveRoomHistory(vault: Vault, roomId: string, history: () => Sav
  * `VaultCorruptError` when the entry cannot be read or belongs to another room.
  */
 export async function loadRoomKeys(vault: Vault, roomId: string): Promise<StoredRoomKeys | undefined> {
+  const combined = await loadRoomMessages(vault, roomId)
+  if (combined?.v === 2 && combined.keys !== undefined) {
+    return decodeRoomKeys(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`, combined.keys, roomId)
+  }
   const name = `${ROOM_ENTRY_PREFIXES.keys}${roomIdSchema.parse(roomId)}`
   const stored = await vault.getJson(name, keysSchema)
-  if (stored === undefined) return undefined
+  return stored === undefined ? undefined : decodeRoomKeys(name, stored, roomId)
+}
+
+async function decodeRoomKeys(
+  name: string,
+  stored: z.infer<typeof keysSchema>,
+  roomId: string,
+): Promise<StoredRoomKeys> {
   let inbound: InboundSenderKeys
   const channels = new Map<string, InboundChannel>()
   const members: StoredRoomKeys['members'] = []
@@ -310,38 +338,24 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
   return { inbound, channels, members }
 }
 
-/**
- * Saves the state `keys` has when the write runs, within `delayMs` (default
- * {@link ROOM_KEYS_SAVE_DELAY_MS}); saves asked for before then share it (`Vault.putLatest`).
- * Resolves once it is durable.
- */
-export function saveRoomKeys(
-  vault: Vault,
-  roomId: string,
-  keys: RoomKeysToSave,
-  options: { delayMs?: number } = {},
-): Promise<void> {
-  return vault.putLatest(
-    `${ROOM_ENTRY_PREFIXES.keys}${roomId}`,
-    () => {
-      const bytes = keys.inbound.serialize()
-      const states = [...keys.channels].slice(0, MAX_ROOM_CHANNELS).map(([peer, channel]) => ({
-        peer,
-        state: channel.serialize(),
-      }))
-      try {
-        return utf8.encode(
-          JSON.stringify({
-            v: 4,
-            inbound: base64urlEncode(bytes),
-            channels: states.map(({ peer, state }) => ({ peer, state: base64urlEncode(state) })),
-            members: keys.members().slice(0, MAX_SAVED_ROOM_MEMBERS),
-          } satisfies z.input<typeof keysSchema>),
-        )
-      } finally {
-        wipe(bytes, ...states.map((s) => s.state))
-      }
-    },
-    { delayMs: options.delayMs ?? ROOM_KEYS_SAVE_DELAY_MS },
-  )
+/** What the keys of a room are saved as (the `keys` of `room/messages/`). Secret. */
+export type RoomKeysRecord = z.input<typeof keysSchema>
+
+/** `keys` as they are now, as saved: the members' chains, the receiving ends of their channels, those sealed to. */
+export function roomKeysRecord(keys: RoomKeysToSave): RoomKeysRecord {
+  const bytes = keys.inbound.serialize()
+  const states = [...keys.channels].slice(0, MAX_ROOM_CHANNELS).map(([peer, channel]) => ({
+    peer,
+    state: channel.serialize(),
+  }))
+  try {
+    return {
+      v: 4,
+      inbound: base64urlEncode(bytes),
+      channels: states.map(({ peer, state }) => ({ peer, state: base64urlEncode(state) })),
+      members: keys.members().slice(0, MAX_SAVED_ROOM_MEMBERS),
+    }
+  } finally {
+    wipe(bytes, ...states.map((s) => s.state))
+  }
 }

@@ -88,7 +88,7 @@ import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import { RoomSignals } from './room-signals.ts'
-import { type StoredRoomKeys, saveRoomHistory } from './room-store.ts'
+import { type RoomKeysRecord, type StoredRoomKeys, saveRoomHistory } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -214,9 +214,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     windowMs: () => presenceTimeoutFor({ timeoutMs: this.#presenceTimeoutMs, announcedEveryMs: this.#everyMs }),
   })
   readonly #position: HistoryPositionKeeper
-  /** The position as {@link #saveMessages} last took it, and the messages between the two places meanwhile. */
+  /** The position and keys as {@link #saveHistory} last took them, and the messages unsettled meanwhile. */
   #positionToSave: HistoryPosition
+  #keysToSave: RoomKeysRecord | undefined
   #unsettled = 0
+  /** A sender key chain was installed since the last save: its keys are taken as they are (see #saveHistory). */
+  #keysInstalled = false
   /** Own messages until members acknowledge them (`outgoing-buffer.ts`). */
   readonly #outgoing: OutgoingBuffer
   /** How far each of our messages got, in member wallets (`own-deliveries.ts`). */
@@ -345,7 +348,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       selfPeerId: components.self.peerId,
       device: components.device,
       log: components.log,
-      ...(components.vault === undefined ? {} : { vault: components.vault }),
+      ...(components.vault === undefined ? {} : { save: (options) => this.#saveHistory(options) }),
       ...(init.keys === undefined ? {} : { stored: init.keys }),
       absentSince: (peerId) => this.#absent.sinceMs(peerId),
     })
@@ -1484,22 +1487,41 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (outcomes.length === 0 || changed) this.#saveMessages()
   }
 
-  /**
-   * Saves the message states and the history position as one entry (`room-store.ts`). The position saved is the
-   * one last taken with no message unsettled: one counted in the position but not yet in the states (decrypting, or
-   * being sent) would be skipped by a restart's catch-up while the states, which the app rebuilds its list from,
-   * never got it.
-   */
+  /** Saves the room's history (`#saveHistory`) off the caller's path; a failed save is logged. */
   #saveMessages(): void {
-    const vault = this.#c.vault
-    if (vault === undefined) return
-    saveRoomHistory(vault, this.id, () => {
-      if (this.#unsettled === 0) this.#positionToSave = this.#position.get()
-      return { states: this.#messages.serialize(), position: this.#positionToSave }
-    }).catch((err: unknown) => this.#c.log.warn('message states not saved', { room: this.id, error: String(err) }))
+    this.#saveHistory().catch((err: unknown) =>
+      this.#c.log.warn('room history not saved', { room: this.id, error: String(err) }),
+    )
   }
 
-  /** Runs `work`, which takes a message's place in the position and then its state: see {@link #saveMessages}. */
+  /**
+   * Saves the message states, the history position and the sender keys as one entry (`room-store.ts`). The position
+   * and the keys saved are those last taken with no message unsettled — counted in the position, its key used, but
+   * not yet in the states (decrypting, or being sent): saved then, a restart's catch-up would skip it, or fetch it
+   * with its key gone, while the states, which the app rebuilds its list from, never got it. The states are saved as
+   * they are: ahead of the position, a message is delivered once more and kept once. `installed`: a sender key
+   * chain was just installed, saved at once and as it is now — the messages read with it wait for this save, so
+   * they are unsettled but have used no key of it (another sender's message decrypting at that instant is the one
+   * a restart could then find its key gone for).
+   */
+  #saveHistory(options: { installed?: boolean } = {}): Promise<void> {
+    const vault = this.#c.vault
+    if (vault === undefined) return Promise.resolve()
+    if (options.installed === true) this.#keysInstalled = true
+    return saveRoomHistory(
+      vault,
+      this.id,
+      () => {
+        if (this.#unsettled === 0) this.#positionToSave = this.#position.get()
+        if (this.#unsettled === 0 || this.#keysInstalled) this.#keysToSave = this.#keys.record()
+        this.#keysInstalled = false
+        return { states: this.#messages.serialize(), position: this.#positionToSave, keys: this.#keysToSave }
+      },
+      options.installed === true ? 0 : undefined,
+    )
+  }
+
+  /** Runs `work`, which takes a message's place in the position and then its state: see {@link #saveHistory}. */
   async #settling<T>(work: () => Promise<T>): Promise<T> {
     this.#unsettled += 1
     try {
