@@ -16,7 +16,7 @@ const UI_TIMEOUT_MS = 30_000
 let web: WebRoom
 
 beforeAll(async () => {
-  web = await startWebRoom('web-away-read', 'away', { relayDataDir: true })
+  web = await startWebRoom('web-away-read', 'away', { relayStore: true })
 }, 120_000)
 
 afterAll(() => web?.stop())

@@ -26,7 +26,7 @@ let alice: AppPage
 let bob: AppPage
 
 beforeAll(async () => {
-  web = await startWebRoom('web-mentions', 'team', { relayDataDir: true })
+  web = await startWebRoom('web-mentions', 'team', { relayStore: true })
 }, 120_000)
 
 afterAll(() => web?.stop())

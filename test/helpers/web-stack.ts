@@ -17,6 +17,7 @@ import {
 } from '../../node/src/relay/create-relay.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
 import type { RelayInit } from '../../node/src/relay/relay.ts'
+import { messageStore } from '../../node/src/relay/store-service.ts'
 import type { TlsCredentials } from '../../node/src/relay/tls.ts'
 import { type AppPage, buildWebApp, launchChromium, openAppPage, signInWithTestWallet } from './browser.ts'
 import { startTestChain, type TestChain } from './chain.ts'
@@ -82,7 +83,7 @@ export interface WebStack {
   relay: Relay
   http: HttpService
   browser: Browser
-  /** The relay's data directory (its message store), when asked for. */
+  /** The relay's data directory, holding its message store (`relayStore`). */
   relayDir?: string
   /** A signed-in page of `chain.accounts[account]`; with `joinRoom`, then opened on that invite, its heading shown. */
   openApp(account: number, options?: { joinRoom?: { invite: string; name: string } }): Promise<AppPage>
@@ -100,14 +101,14 @@ export interface WebRoom extends Omit<WebStack, 'openApp'> {
 }
 
 /** Starts a {@link WebStack}; `name` names its temporary directories. On a failure it stops what it started. */
-export function startWebStack(name: string, options: { relayDataDir?: boolean } = {}): Promise<WebStack> {
+export function startWebStack(name: string, options: { relayStore?: boolean } = {}): Promise<WebStack> {
   return launchWebStack(name, options, async () => {})
 }
 
 /** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
 async function launchWebStack(
   name: string,
-  options: { relayDataDir?: boolean },
+  options: { relayStore?: boolean },
   beforeRelayStops: () => Promise<void>,
 ): Promise<WebStack> {
   const pages: AppPage[] = []
@@ -124,10 +125,11 @@ async function launchWebStack(
     await buildWebApp(webRoot)
     const chain = await startTestChain()
     started.chain = chain
-    const relayDir = options.relayDataDir === true ? await tempDir(`${name}-relay-`) : undefined
+    // Keeping history as `securechat relay` does by default: its SQLite store in its data directory.
+    const relayDir = options.relayStore === true ? await tempDir(`${name}-relay-`) : undefined
     const relay = await startBrowserRelay(chain, {
       webRoot,
-      ...(relayDir === undefined ? {} : { dataDir: relayDir }),
+      ...(relayDir === undefined ? {} : { dataDir: relayDir, services: { store: messageStore() } }),
     })
     started.relay = relay
     const http = relay.services.http!
@@ -167,7 +169,7 @@ async function launchWebStack(
 export async function startWebRoom(
   name: string,
   room: string,
-  options: { relayDataDir?: boolean; daveDomain?: 'cli' | 'page'; davePresenceIntervalMs?: number | null } = {},
+  options: { relayStore?: boolean; daveDomain?: 'cli' | 'page'; davePresenceIntervalMs?: number | null } = {},
 ): Promise<WebRoom> {
   let dave: SecureChatClient | undefined
   const stack = await launchWebStack(name, options, async () => {
