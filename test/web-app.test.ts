@@ -466,7 +466,7 @@ describe('web app: MetaMask-style sign-in, a gated room between two browsers, di
         `securechat-vault-${chain.accounts[2]!.address.toLowerCase()}`,
       )
     expect((await vaultEntries()).filter((name) => name.endsWith(roomId))).toEqual(
-      expect.arrayContaining([`room/joined/${roomId}`, `room/keys/${roomId}`]),
+      expect.arrayContaining([`room/joined/${roomId}`, `room/messages/${roomId}`]),
     )
     await bob!.context.setOffline(true)
     try {

@@ -6,8 +6,14 @@
  * reads JSON lines on stdin: `{ send: text }` sends from this process's first member, `{ stop: true }` stops.
  */
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { UnreachableError } from '@securechat/sdk/errors'
 import { Wallet } from 'ethers'
 import { type Device, startDevice } from './device.ts'
+
+/** Starts tried per member: a relay busy with fifty handshakes at once may time one out, and an app tries again. */
+const START_ATTEMPTS = 3
+const START_RETRY_MS = 2_000
 
 const [countArg, bootstrap, invite] = process.argv.slice(2)
 const count = Number(countArg)
@@ -21,7 +27,7 @@ const print = (line: object): void => void process.stdout.write(`${JSON.stringif
 const devices: Device[] = []
 const rooms = await Promise.all(
   Array.from({ length: count }, async (_, member) => {
-    const device = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [bootstrap] })
+    const device = await startMember(bootstrap)
     devices.push(device)
     const room = await device.client.joinRoom(invite)
     room.addEventListener('message:received', ({ detail }) => print({ member, text: detail.text }))
@@ -31,6 +37,19 @@ const rooms = await Promise.all(
   }),
 )
 print({ ready: count })
+
+/** A member's client, started as the web app starts one: again a few seconds later when no relay answered. */
+async function startMember(relay: string): Promise<Device> {
+  const wallet = Wallet.createRandom()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevice({ wallet, bootstrap: [relay] })
+    } catch (err) {
+      if (!(err instanceof UnreachableError) || attempt === START_ATTEMPTS) throw err
+      await sleep(START_RETRY_MS)
+    }
+  }
+}
 
 const stop = async (): Promise<void> => {
   await Promise.allSettled(devices.map((device) => device.close()))
