@@ -2,7 +2,8 @@
  * Members of one room in one process, for test/one-address.test.ts, which runs it inside a network namespace so
  * that the relay sees every member come from one address. Each member is a real sdk client (its own PeerId and
  * wallet). Usage: `node nat-members.ts <count> <relay multiaddr> <invite>`. Prints JSON lines on stdout —
- * `{ ready }` once every member joined, `{ member, text }` for each message a member receives, `{ sent }` — and
+ * `{ ready }` once every member joined, `{ member, id, text }` for each message a member receives (`{ member, id,
+ * undecryptable }` for one it cannot read, yet), `{ sent }` — and
  * reads JSON lines on stdin: `{ send: text }` sends from this process's first member, `{ stop: true }` stops.
  */
 import { createInterface } from 'node:readline'
@@ -30,8 +31,10 @@ const rooms = await Promise.all(
     const device = await startMember(bootstrap)
     devices.push(device)
     const room = await device.client.joinRoom(invite)
-    room.addEventListener('message:received', ({ detail }) => print({ member, text: detail.text }))
-    room.addEventListener('message:undecryptable', ({ detail }) => print({ member, undecryptable: detail.reason }))
+    room.addEventListener('message:received', ({ detail }) => print({ member, id: detail.id, text: detail.text }))
+    room.addEventListener('message:undecryptable', ({ detail }) =>
+      print({ member, id: detail.id, undecryptable: detail.reason }),
+    )
     await room.waitForPeers()
     return room
   }),
