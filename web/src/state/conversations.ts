@@ -608,9 +608,15 @@ export class Conversations extends EventTarget implements SessionPart {
     const self = this.#signedIn?.address.toLowerCase()
     const view = this.#views.get(id)
     let added = false
-    kept.forEach((state, i) => {
+    // From the newest back: each goes before the next one shown (or one just added), so a run keeps its order.
+    let next: string | undefined
+    for (const state of [...kept].reverse()) {
+      if (shown.has(state.id)) {
+        next = state.id
+        continue
+      }
       // A deleted one never shown has nothing to show.
-      if (shown.has(state.id) || state.deleted) return
+      if (state.deleted) continue
       const mine = state.sender.toLowerCase() === self
       const entry: ChatEntry = {
         id: state.id,
@@ -622,12 +628,11 @@ export class Conversations extends EventTarget implements SessionPart {
         state: 'ok',
         ...messageFields(state.parentId, state, state.mentions),
       }
-      const next = kept.slice(i + 1).find((later) => shown.has(later.id))
-      this.#placement.place(history, entry, next?.id, [])
-      shown.add(state.id)
+      this.#placement.place(history, entry, next, [])
+      next = state.id
       if (view !== undefined && !mine && entry.receivedAtMs > view.lastReadMs) view.unread += 1
       added = true
-    })
+    }
     if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT)
     return added
   }
