@@ -9,12 +9,13 @@
 
 import type { Room } from '@securechat/sdk/rooms'
 import { loadHistoryPosition, loadMessageStates } from '@securechat/sdk/rooms'
-import { memoryVaultBackend, openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
+import { openVault, VAULT_ARGON2ID_MIN } from '@securechat/sdk/vault'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { startDevice, startDevices } from './helpers/device.ts'
 import { Inbox, until } from './helpers/room-inbox.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
+import { backendOf, crashPoints, type VaultCopy } from './helpers/vault-copies.ts'
 
 const stoppers = stopAfterEach()
 
@@ -23,40 +24,13 @@ const SEND_GAP_MS = 100
 /** What the device helper unlocks its vaults with. */
 const PASSPHRASE = 'only for this test'
 
-type Snapshot = ReturnType<ReturnType<typeof memoryVaultBackend>['snapshot']>
-
-/** A memory backend that copies itself after every write of a room's entry: each copy is the vault a crash then left. */
-function crashPoints(): { backend: VaultBackend; copies: Snapshot[] } {
-  const backend = memoryVaultBackend()
-  const copies: Snapshot[] = []
-  const put = backend.put.bind(backend)
-  backend.put = async (name, value) => {
-    await put(name, value)
-    if (name.startsWith('room/')) copies.push(backend.snapshot())
-  }
-  return { backend, copies }
-}
-
-/** A backend holding what `copy` held. */
-function backendOf(copy: Snapshot): VaultBackend {
-  const backend = memoryVaultBackend()
-  const open = backend.open.bind(backend)
-  backend.open = async () => {
-    await open()
-    await backend.createHeader(copy.header)
-    for (const [name, value] of copy.entries) await backend.put(name, value)
-    backend.open = open
-  }
-  return backend
-}
-
 describe('a device restarted after stopping abruptly', () => {
   it('behavior: whenever it stopped, its position names no message its vault did not keep, and the restart ends with every message', async () => {
     const relay = await startStoreRelay(stoppers)
     const bootstrap = [relay.multiaddrs[0]!]
     const [alice] = await startDevices(1, { bootstrap }, stoppers)
     const bobWallet = Wallet.createRandom()
-    const { backend, copies } = crashPoints()
+    const { backend, copies } = crashPoints('room/')
     const bob = await startDevice({ wallet: bobWallet, bootstrap, backend })
     stoppers.push(bob.close)
     const { room, invite } = await alice!.client.createRoom({ name: 'abrupt' })
@@ -75,7 +49,7 @@ describe('a device restarted after stopping abruptly', () => {
     // Every write of the room's entries is a place the device may have stopped at.
     const roomCopies = copies.filter((copy) => copy.entries.has(`room/messages/${room.id}`))
     expect(roomCopies.length).toBeGreaterThan(1)
-    const midway: Snapshot[] = []
+    const midway: VaultCopy[] = []
     for (const copy of roomCopies) {
       const vault = await openVault({
         backend: backendOf(copy),

@@ -181,6 +181,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       topics,
       log,
       ...(vault === undefined ? {} : { vault }),
+      beforePersist: () => this.#messages.flush(),
     })
     const discovery = new DmDiscovery(
       {
@@ -233,7 +234,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       onRead: (detail) => this.#onSignal('read:received', detail),
       log,
     })
-    this.#history = new DmHistoryState({ vault, log })
+    this.#history = new DmHistoryState({ vault, log, beforeSave: () => this.#messages.flush() })
     this.#messages = new DmMessageLog({ vault, log, search: components.search })
     this.#expiry = new ExpiryClock({ next: () => this.#messages.nextExpiryMs(), sweep: () => this.#expire() })
     this.#outgoing = new DmOutgoing({
@@ -330,6 +331,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     this.#signals.stop()
     await this.#receipts.flush()
     await Promise.allSettled([...this.#inflight, ...this.#store.queues(), this.#sessions.idle()])
+    await this.#store.persistUnsaved()
     clearTimeout(this.#saveSoon)
     await this.#outgoing.stop()
     await this.#history.save()
@@ -713,9 +715,13 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     if (this.#history.handled(accepted.recordId)) return 'seen'
     this.#history.markHandled(accepted.recordId)
     let outcome: DmOutcome
-    if (accepted.type === 'msg' || accepted.type === 'signal') outcome = await this.#sessions.onMsg(accepted, options)
-    else if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
-    else outcome = await this.#sessions.onInit(accepted, options)
+    try {
+      if (accepted.type === 'msg' || accepted.type === 'signal') outcome = await this.#sessions.onMsg(accepted, options)
+      else if (accepted.topic !== this.#discovery.inbox || accepted.record.to !== this.#c.self.peerId) return 'ignored'
+      else outcome = await this.#sessions.onInit(accepted, options)
+    } finally {
+      this.#history.settled(accepted.recordId)
+    }
     // A gap this record was (a text closed it as it was delivered; a receipt or an unreadable record here).
     this.#gaps?.handled(accepted.from, accepted.recordId)
     return outcome

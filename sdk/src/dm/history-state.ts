@@ -2,7 +2,9 @@
  * What a device remembers of the relays' stores for its DM catch-up (`catch-up.ts`), in memory and in the vault:
  * per relay and topic, the relay's receive time of the last record fetched (that relay's clock, never a
  * sender's, so a sender with a wrong clock cannot hide a message) and the ids at exactly that time; and the ids of
- * the records this device handled lately, live or fetched, so that none is handled twice.
+ * the records this device handled lately, live or fetched, so that none is handled twice. A record still being
+ * handled is not saved as handled, and a save writes the message states first (`beforeSave`): a restart never
+ * skips a message its vault did not keep.
  */
 import { z } from 'zod'
 import { evictOldest, setNewest } from '../bounded-map.ts'
@@ -58,11 +60,15 @@ export class DmHistoryState {
   readonly #log: Logger
   readonly #relays = new Map<string, Map<string, TopicPosition>>()
   readonly #handled = new Map<string, true>()
+  /** Handled records not yet delivered (decrypting): handled here, not yet on disk. */
+  readonly #handling = new Set<string>()
+  readonly #beforeSave: (() => Promise<void>) | undefined
   #dirty = false
 
-  constructor(init: { vault?: Vault | undefined; log: Logger }) {
+  constructor(init: { vault?: Vault | undefined; log: Logger; beforeSave?: () => Promise<void> }) {
     this.#vault = init.vault
     this.#log = init.log
+    this.#beforeSave = init.beforeSave
   }
 
   async load(): Promise<void> {
@@ -102,25 +108,37 @@ export class DmHistoryState {
     return this.#handled.has(recordId.slice(0, ID_PREFIX_CHARS))
   }
 
+  /** The record is being handled: {@link handled} from now on, saved as such once {@link settled}. */
   markHandled(recordId: string): void {
-    this.#handled.set(recordId.slice(0, ID_PREFIX_CHARS), true)
+    const key = recordId.slice(0, ID_PREFIX_CHARS)
+    this.#handled.set(key, true)
+    this.#handling.add(key)
     evictOldest(this.#handled, DM_MAX_HANDLED_RECORDS)
     this.#dirty = true
+  }
+
+  /** The record was handled (delivered, or found unreadable or not for this device). */
+  settled(recordId: string): void {
+    this.#handling.delete(recordId.slice(0, ID_PREFIX_CHARS))
   }
 
   /** Saves to the vault when something changed since the last save. */
   async save(): Promise<void> {
     if (!this.#dirty || this.#vault === undefined) return
-    this.#dirty = false
+    // What is still being handled waits for the next save.
+    this.#dirty = this.#handling.size > 0
+    const state = {
+      v: 1,
+      relays: [...this.#relays].map(([peer, topics]) => ({
+        peer,
+        topics: [...topics].map(([topic, p]) => ({ topic, ms: p.ms, ids: p.ids })),
+      })),
+      handled: [...this.#handled.keys()].filter((id) => !this.#handling.has(id)),
+    } satisfies z.input<typeof stateSchema>
     try {
-      await this.#vault.putJson(ENTRY, {
-        v: 1,
-        relays: [...this.#relays].map(([peer, topics]) => ({
-          peer,
-          topics: [...topics].map(([topic, p]) => ({ topic, ms: p.ms, ids: p.ids })),
-        })),
-        handled: [...this.#handled.keys()],
-      } satisfies z.input<typeof stateSchema>)
+      // Taken before the states are written: they hold every message handled by now.
+      await this.#beforeSave?.()
+      await this.#vault.putJson(ENTRY, state)
     } catch (err) {
       this.#dirty = true
       this.#log.warn('the DM history position could not be saved', { error: String(err) })

@@ -86,6 +86,14 @@ export class DmMessageLog {
     this.#search?.follow(`dm:${peer}`, states)
   }
 
+  /**
+   * Writes every conversation's pending save now; resolves once durable. A ratchet session or a history position
+   * saved after this never names a message the conversations' entries lack (`session-store.ts`).
+   */
+  async flush(): Promise<void> {
+    await this.#vault?.flush(PREFIX)
+  }
+
   /** Saves the conversation with `peer` soon (coalesced). */
   save(peer: Address): void {
     const vault = this.#vault

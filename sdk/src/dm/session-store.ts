@@ -2,11 +2,16 @@
  * The remote devices this device knows and its Double Ratchet sessions with them, in memory and in the vault.
  *
  * Every session, the device it belongs to, and the ids of accepted initial messages (a replay is refused) are
- * saved after each change — before a ciphertext is published, so a restart never reuses a message key — and
- * loaded on start. Operations on one device's sessions run one at a time ({@link DmSessionStore.withDevice}).
+ * saved before a ciphertext is published, so a restart never reuses a message key, and loaded on start. What a
+ * session read is saved a little later ({@link DmSessionStore.persistSoon}), and never before the conversations'
+ * message states ({@link DmSessionStoreComponents.beforePersist}): a session on disk past a message the states
+ * lack would refuse that message as a duplicate when a catch-up fetches it again after a restart — lost. A session
+ * on disk behind the states only reads a message again, and the states drop it by id. Operations on one device's
+ * sessions run one at a time ({@link DmSessionStore.withDevice}).
  */
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
+import { MESSAGE_STATES_SAVE_DELAY_MS } from '../constants.ts'
 import { type DoubleRatchetSession, deserializeSession } from '../crypto/double-ratchet.ts'
 import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { base64urlDecode, base64urlEncode } from '../encoding.ts'
@@ -85,6 +90,8 @@ export interface DmSessionStoreComponents {
   /** The pair topics of devices with a session are joined; a device that changed its keys leaves its topic. */
   topics: { subscribe(topic: string): void; unsubscribe(topic: string): void }
   log: Logger
+  /** Makes durable what the sessions have read (the conversations' message states); runs before a device is saved. */
+  beforePersist?: () => Promise<void>
 }
 
 export interface DmSessionStoreEvents {
@@ -97,6 +104,9 @@ export class DmSessionStore extends TypedEventEmitter<DmSessionStoreEvents> {
   readonly #devices = new Map<string, RemoteDevice>()
   readonly #byTopic = new Map<string, string>()
   readonly #seen = new Set<string>()
+  /** Devices whose sessions read something since they were saved (saved by {@link persistSoon}'s timer). */
+  readonly #unsaved = new Set<RemoteDevice>()
+  #persistTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(components: DmSessionStoreComponents) {
     super()
@@ -206,9 +216,12 @@ export class DmSessionStore extends TypedEventEmitter<DmSessionStoreEvents> {
     while (this.#seen.size > DM_MAX_SEEN_INITS) this.#seen.delete(this.#seen.values().next().value!)
   }
 
+  /** Saves `device` now; call it inside {@link withDevice}, so that no session of it changes while it is written. */
   async persistDevice(device: RemoteDevice): Promise<void> {
+    this.#unsaved.delete(device)
     const vault = this.#c.vault
     if (vault === undefined) return
+    await this.#c.beforePersist?.()
     await vault.putJson(`${DEVICE_ENTRY_PREFIX}${device.peerId}`, {
       v: 1,
       peerId: device.peerId,
@@ -225,6 +238,34 @@ export class DmSessionStore extends TypedEventEmitter<DmSessionStoreEvents> {
         ...(entry.initHeader === undefined ? {} : { initHeader: base64urlEncode(entry.initHeader) }),
       })),
     } satisfies z.input<typeof storedDeviceSchema>)
+  }
+
+  /**
+   * Saves `device` within {@link MESSAGE_STATES_SAVE_DELAY_MS}: for what a session read, not sent (a send saves at
+   * once). One write per device per burst, after the message states, instead of both for every message.
+   */
+  persistSoon(device: RemoteDevice): void {
+    if (this.#c.vault === undefined) return
+    this.#unsaved.add(device)
+    this.#persistTimer ??= setTimeout(() => void this.persistUnsaved(), MESSAGE_STATES_SAVE_DELAY_MS)
+  }
+
+  /** Saves every device {@link persistSoon} is waiting to save; resolves once they are durable. */
+  async persistUnsaved(): Promise<void> {
+    clearTimeout(this.#persistTimer)
+    this.#persistTimer = undefined
+    const devices = [...this.#unsaved]
+    await Promise.all(
+      devices.map((device) =>
+        this.withDevice(device, async () => {
+          // Saved since, or replaced by a device with new keys (whose entry this one must not overwrite).
+          if (!this.#unsaved.has(device) || this.#devices.get(device.peerId) !== device) return
+          await this.persistDevice(device)
+        }).catch((err: unknown) =>
+          this.#c.log.warn('a DM session could not be saved', { peer: device.peerId, error: String(err) }),
+        ),
+      ),
+    )
   }
 
   async persistSeen(): Promise<void> {

@@ -221,11 +221,6 @@ export class DmSessions {
       this.#c.onUndecryptable(accepted, err)
       return 'undecryptable'
     }
-    const used = initial.header.oneTimePrekeyId
-    if (used !== null) {
-      await keyring.update((keys) => removeOneTimePrekey(keys, used))
-      this.#c.onPrekeyUsed()
-    }
     const device = await store.deviceFor(from, certificate, bundle)
     store.heard(device, { bundle, text: record.bundle })
     store.remember(sid)
@@ -236,9 +231,18 @@ export class DmSessions {
         confirmed: true,
         initHeader: undefined,
       })
+      // Delivered before the session is saved: the save writes the message states first (`session-store.ts`).
+      this.#c.onPlaintext(device, result.plaintext, accepted, true)
       await store.persistDevice(device)
       await store.persistSeen()
-      this.#c.onPlaintext(device, result.plaintext, accepted, true)
+      // Used up once the session is saved, as libsignal does: a device stopped before this has the session and
+      // the prekey (which only a replay, refused as seen, could name again); stopped the other way round, it had
+      // neither the session nor the prekey, and every message of the session was unreadable.
+      const used = initial.header.oneTimePrekeyId
+      if (used !== null) {
+        await keyring.update((keys) => removeOneTimePrekey(keys, used))
+        this.#c.onPrekeyUsed()
+      }
       // From a store, the receipt for what it carried answers instead (one for a whole backlog).
       if (options.fromStore !== true) await this.#ack(device, sid, result.plaintext)
     })
@@ -285,9 +289,10 @@ export class DmSessions {
     entry.confirmed = true
     entry.initHeader = undefined
     device.lastSeenMs = Date.now()
-    await this.#c.store.persistDevice(device)
     if (established) this.#c.onEstablished(device)
     this.#c.onPlaintext(device, plaintext, accepted, handshake)
+    // Saved after the message states, soon (an ack, being a send, saves at once).
+    this.#c.store.persistSoon(device)
     if (accepted.type === 'init' && options.fromStore !== true) await this.#ack(device, sid, plaintext)
     return 'delivered'
   }

@@ -407,9 +407,12 @@ export class Vault {
     return done
   }
 
-  /** Starts every pending {@link putLatest} write now; resolves once all are durable. */
-  async flush(): Promise<void> {
-    const pending = [...this.#latest]
+  /**
+   * Starts every pending {@link putLatest} write now (of the names starting with `prefix`, when given); resolves
+   * once all are durable. A write queued after this call lands after them: the vault writes in order.
+   */
+  async flush(prefix = ''): Promise<void> {
+    const pending = [...this.#latest].filter(([name]) => name.startsWith(prefix))
     for (const [name, write] of pending) this.#startLatest(name, write)
     await Promise.all(pending.map(([, write]) => write.done.catch(() => undefined)))
   }
