@@ -24,6 +24,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'scale-rooms': () => import('./scale-rooms.ts'),
   'join-burst': () => import('./join-burst.ts'),
   search: () => import('./search.ts'),
+  'file-crypto': () => import('./file-crypto.ts'),
 }
 
 /**

@@ -97,6 +97,34 @@ export const PREVIOUS_SIGNED_PREKEYS_KEPT = 2
 export const SIGNED_PREKEY_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000
 
 // ---------------------------------------------------------------------------------------------
+// Files (file-stream.ts: Tink's AES-GCM-HKDF streaming AEAD; docs/file-encryption.md)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A file's key: 32 random bytes, Tink's key size for AES-256 segment keys (its main key must be at least
+ * as long as the derived key).
+ */
+export const FILE_KEY_BYTES = 32
+
+/**
+ * Ciphertext segment size of a file stream (Tink's `ciphertext_segment_size`; each segment holds this minus the
+ * 16-byte tag of plaintext, the first one also minus the 40-byte header). 1 MiB makes our parameters exactly
+ * Tink's `AES256_GCM_HKDF_1MB` template (32-byte key, HKDF-SHA256, 32-byte derived key, 1 MiB segments), so a
+ * stock Tink key of that template reads our files. The benchmark agreed (docs/file-encryption.md): 64 KiB
+ * segments run at half the speed of 256 KiB and 1 MiB, which are within noise of each other; a stream holds about
+ * two segments, so 1 MiB costs ~2 MiB of memory per file being encrypted or decrypted. It is not written in the
+ * header (as in Tink): changing it makes earlier files unreadable unless their size is kept with them.
+ */
+export const FILE_SEGMENT_BYTES = 1024 * 1024
+
+/** HKDF salt in a file stream's header: as long as the derived key, as Tink requires. */
+export const FILE_SALT_BYTES = 32
+/** Random prefix of every segment nonce of a file (Tink: 7 bytes; then 4 counter bytes and the last-segment flag). */
+export const FILE_NONCE_PREFIX_BYTES = 7
+/** A file stream's header: its own length (1 byte), the salt, the nonce prefix. */
+export const FILE_HEADER_BYTES = 1 + FILE_SALT_BYTES + FILE_NONCE_PREFIX_BYTES
+
+// ---------------------------------------------------------------------------------------------
 // Sizes fixed by the algorithms (bytes)
 // ---------------------------------------------------------------------------------------------
 

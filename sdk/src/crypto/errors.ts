@@ -31,6 +31,38 @@ export class DecryptionFailedError extends CryptoError {
   }
 }
 
+/** Which check of a file's decryption failed (`file-stream.ts`; docs/file-encryption.md says what each catches). */
+export type FileDecryptionFailure =
+  /** The header's length byte is not this format's, or the stream ends inside the header. */
+  | 'header'
+  /** A segment's tag did not verify: modified, dropped, repeated, reordered, from another file, wrong key or associated data. */
+  | 'segment'
+  /** The stream ended before its last segment: cut at a segment boundary or inside the last segment. */
+  | 'truncated'
+  /** Bytes follow the segment that was sealed as the last one. */
+  | 'trailing-data'
+
+/**
+ * A file stream did not decrypt (`file-stream.ts`). `reason` says which check failed, `details.segment` at which
+ * segment (0-based). The decrypting stream errors at that point: what it emitted before came from segments that
+ * verified, but the file as a whole is not authentic, so a consumer must discard everything it wrote.
+ */
+export class FileDecryptionError extends DecryptionFailedError {
+  override name = 'FileDecryptionError'
+  readonly reason: FileDecryptionFailure
+
+  constructor(reason: FileDecryptionFailure, message: string, options: CryptoErrorOptions = {}) {
+    super(
+      message,
+      withHint(
+        options,
+        'Delete whatever was written from this stream: the file is incomplete, corrupted or forged. Fetch it again.',
+      ),
+    )
+    this.reason = reason
+  }
+}
+
 /** A key of the wrong size, a point that is not a valid public key, or a low-order point. */
 export class InvalidKeyError extends CryptoError {
   override name = 'InvalidKeyError'

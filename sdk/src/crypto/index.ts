@@ -2,7 +2,7 @@
  * `@securechat/sdk/crypto`: the end-to-end encryption core. Pure library, no networking:
  * primitives (the one module the sdk uses for cryptography), key bundles, PQXDH + Double
  * Ratchet for direct messages, sender keys for rooms, and the pairwise channel (opened by a
- * hybrid X-Wing agreement) that carries sender keys. Every module's doc states its wire format and what each KDF and
+ * hybrid X-Wing agreement) that carries sender keys, and the streaming encryption of files. Every module's doc states its wire format and what each KDF and
  * associated data binds.
  */
 
@@ -15,6 +15,11 @@ export {
   CHANNEL_MAX_SKIPPED_STEPS,
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,
+  FILE_HEADER_BYTES,
+  FILE_KEY_BYTES,
+  FILE_NONCE_PREFIX_BYTES,
+  FILE_SALT_BYTES,
+  FILE_SEGMENT_BYTES,
   MAX_FORWARD_JUMP,
   MAX_ONE_TIME_PREKEYS_PER_BUNDLE,
   MAX_PREVIOUS_RECEIVING_CHAINS,
@@ -57,6 +62,8 @@ export {
   type CryptoErrorOptions,
   DecryptionFailedError,
   DuplicateMessageError,
+  FileDecryptionError,
+  type FileDecryptionFailure,
   InvalidKeyError,
   InvalidSignatureError,
   InvalidStateError,
@@ -65,6 +72,14 @@ export {
   SenderKeyNotFoundError,
   SkippedKeyLimitError,
 } from './errors.ts'
+export {
+  ciphertextSize,
+  createFileKey,
+  decryptFileStream,
+  encryptFileStream,
+  type FileStreamOptions,
+  plaintextSize,
+} from './file-stream.ts'
 export {
   HYBRID_KEM_INFO,
   HYBRID_KEM_LABEL,
