@@ -227,6 +227,20 @@ export const MAX_LEARNED_RELAYS = 32
 export const DIRECT_DIAL_TIMEOUT_MS = 5_000
 
 /**
+ * A start's dial of its bootstrap relays gives up on one after this long without a connection (TCP, Noise and yamux
+ * done), unless the caller passes a signal of its own.
+ */
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
+
+/**
+ * How many rounds of dials a start makes when every relay timed out, one to two seconds apart (then ~33 s in all).
+ * A relay that is busy — fifty devices behind one NAT reconnecting at once keep it in Noise handshakes for seconds —
+ * lets a dial time out that succeeds a moment later; an app tries again, so the sdk does. A relay that refused the
+ * connection (nothing listens there) fails the start at once: waiting would not help.
+ */
+export const BOOTSTRAP_DIAL_ROUNDS = 3
+
+/**
  * Shortest wait before a member answers newcomers (its presence, its sender key): joins that arrive together are
  * answered together.
  */

@@ -1,7 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Provider } from 'ethers'
 import { CERTIFICATE_FETCH_TIMEOUT_MS } from '../constants.ts'
 import type { DeviceEncryptionKeys } from '../crypto/key-bundle.ts'
@@ -54,6 +53,7 @@ import type {
 import { DEVICE_ENTRIES, loadDevice, saveDevice } from '../vault/device.ts'
 import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
+import { dialBootstrap } from './bootstrap-dial.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
 import { followDepartures } from './departures.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
@@ -745,18 +745,11 @@ export class SecureChatClient {
     })
     const addresses = init.bootstrap ?? []
     if (addresses.length === 0) return libp2p
-    const dials = addresses.map((address) =>
-      libp2p.dial(multiaddr(address), { signal: options.signal ?? AbortSignal.timeout(10_000) }),
-    )
-    // One relay is enough to start; the others connect meanwhile (one that is down must not hold the start up).
     try {
-      await Promise.any(dials)
+      await dialBootstrap(libp2p, addresses, { ...options, log: this.#log })
     } catch (err) {
       await libp2p.stop()
-      throw new UnreachableError(`no relay reachable at ${addresses.join(', ')}`, {
-        hint: 'is `securechat relay` running there? Check the --bootstrap address (it ends in /p2p/<relay PeerId>)',
-        cause: err instanceof AggregateError ? err.errors[0] : err,
-      })
+      throw err
     }
     return libp2p
   }
