@@ -10,6 +10,7 @@ import {
   encryptFileStream,
   encryptFileStreamWith,
   type FileStreamTestingParams,
+  fileSegmentAt,
   plaintextSize,
 } from './file-stream.ts'
 import { bytesToHex, concatBytes, hexToBytes, sha256Hex } from './primitives.ts'
@@ -328,6 +329,77 @@ describe('file streams: every tampering case fails with a FileDecryptionError, n
     expect(expectRejected(reordered, plaintext).message).toMatch(/segment 1 did not authenticate/)
     // The first segment verified and was emitted; the stream errored before anything else.
     expect(reordered.output.length).toBe(44)
+  })
+})
+
+describe('file streams: resuming from a segment (header, then the segments from i)', () => {
+  /** The ciphertext a resumed download reads: the header, then everything from segment `segment`'s start. */
+  const resumed = (ciphertext: Uint8Array, ciphertextStart: number) =>
+    concatBytes(
+      ciphertext.subarray(0, FILE_HEADER_BYTES),
+      ciphertext.subarray(Math.max(ciphertextStart, FILE_HEADER_BYTES)),
+    )
+  const resume = (key: Uint8Array, bytes: Uint8Array, startSegment: number, cutsAt: number[] = []) =>
+    run(streamOf(bytes, cutsAt).pipeThrough(decryptFileStreamWith(key, { startSegment }, SMALL)))
+
+  it('any offset of any file: the plaintext from its segment on, in any chunking', async () => {
+    const key = createFileKey()
+    await fc.assert(
+      fc.asyncProperty(plaintexts, fc.nat(), cuts, async (plaintext, at, cutsAt) => {
+        const offset = at % (plaintext.length + 1)
+        const position = fileSegmentAt(offset, plaintext.length, SMALL)
+        expect(position.plaintextStart).toBeLessThanOrEqual(offset)
+        const ciphertext = await encrypt(key, plaintext, { testing: SMALL })
+        // Segment i ≥ 1 starts at i × S: the header and segment 0 fill one segment's size.
+        expect(position.ciphertextStart).toBe(position.segment * 100)
+        const result = await resume(key, resumed(ciphertext, position.ciphertextStart), position.segment, cutsAt)
+        expect(result.error).toBeUndefined()
+        expect(bytesToHex(result.output)).toBe(bytesToHex(plaintext.subarray(position.plaintextStart)))
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('the end of the file names the last segment, which is still read (its flag proves the end)', () => {
+    expect(fileSegmentAt(0, 0, SMALL)).toEqual({ segment: 0, plaintextStart: 0, ciphertextStart: 0 })
+    expect(fileSegmentAt(44, 44, SMALL)).toEqual({ segment: 0, plaintextStart: 0, ciphertextStart: 0 })
+    expect(fileSegmentAt(44, 45, SMALL)).toEqual({ segment: 1, plaintextStart: 44, ciphertextStart: 100 })
+    expect(fileSegmentAt(128, 128, SMALL)).toEqual({ segment: 1, plaintextStart: 44, ciphertextStart: 100 })
+    expect(fileSegmentAt(129, 300, SMALL)).toEqual({ segment: 2, plaintextStart: 128, ciphertextStart: 200 })
+    expect(fileSegmentAt(FILE_SEGMENT_BYTES, 3 * FILE_SEGMENT_BYTES)).toEqual({
+      segment: 1,
+      plaintextStart: FILE_SEGMENT_BYTES - FILE_HEADER_BYTES - 16,
+      ciphertextStart: FILE_SEGMENT_BYTES,
+    })
+    expect(() => fileSegmentAt(11, 10)).toThrow(RangeError)
+    expect(() => fileSegmentAt(-1, 10)).toThrow(RangeError)
+  })
+
+  it('a resumed stream keeps every check: wrong start, dropped, cut or foreign segments fail', async () => {
+    const key = createFileKey()
+    const plaintext = pattern(600) // 7 segments of SMALL
+    const ciphertext = await encrypt(key, plaintext, { testing: SMALL })
+    const from3 = resumed(ciphertext, 300)
+    // What the stream may emit before it fails: whole verified segments from segment 3's plaintext on.
+    const tail = plaintext.subarray(44 + 2 * 84)
+    // Told the wrong segment: the counter in the nonce no longer matches.
+    expectRejected(await resume(key, from3, 2), tail)
+    expectRejected(await resume(key, from3, 4), tail)
+    // A segment dropped after the start.
+    expectRejected(await resume(key, concatBytes(from3.subarray(0, 140), from3.subarray(240)), 3), tail)
+    // Cut at a segment boundary: the last-segment flag.
+    const cut = await resume(key, from3.subarray(0, 240), 3)
+    expect((cut.error as FileDecryptionError).reason).toBe('truncated')
+    // Another file's header: another salt, another key.
+    const other = await encrypt(key, plaintext, { testing: SMALL })
+    expectRejected(
+      await resume(key, concatBytes(other.subarray(0, FILE_HEADER_BYTES), from3.subarray(FILE_HEADER_BYTES)), 3),
+      tail,
+    )
+    // A wrong key fails at the first segment read, and says it may be the key.
+    const wrong = await resume(createFileKey(), from3, 3)
+    expect((wrong.error as FileDecryptionError).message).toMatch(/wrong key/)
+    expect(() => decryptFileStream(key, { startSegment: -1 })).toThrow(RangeError)
   })
 })
 

@@ -45,6 +45,27 @@ export interface FileStreamOptions {
   readonly associatedData?: Uint8Array
 }
 
+/** Options of {@link decryptFileStream}. */
+export interface DecryptFileStreamOptions extends FileStreamOptions {
+  /**
+   * Decrypt from this segment on, to resume a download: the stream then reads the 40-byte header followed by the
+   * ciphertext from segment `startSegment`'s start ({@link fileSegmentAt} gives it), not the segments before it.
+   * The guarantees hold from there: segment i's nonce carries i, so a segment from elsewhere fails, and the end is
+   * checked as usual. What the skipped segments held is for the caller to keep (it decrypted them earlier). Default 0.
+   */
+  readonly startSegment?: number
+}
+
+/** Where the segment that holds a plaintext byte lies: what a resumed download asks for (see {@link fileSegmentAt}). */
+export interface FileSegmentPosition {
+  /** The segment's index. */
+  readonly segment: number
+  /** Its first plaintext byte's offset in the file (≤ the offset asked for). */
+  readonly plaintextStart: number
+  /** Its first ciphertext byte's offset in the stream (the header counted): `segment × FILE_SEGMENT_BYTES` past 0. */
+  readonly ciphertextStart: number
+}
+
 /**
  * Parameters and randomness that are fixed only to check known answers (ours and Tink's published vectors). Not
  * exported by `index.ts`; production code calls {@link encryptFileStream} and {@link decryptFileStream}.
@@ -91,9 +112,40 @@ export function encryptFileStream(
  */
 export function decryptFileStream(
   key: Uint8Array,
-  options: FileStreamOptions = {},
+  options: DecryptFileStreamOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   return decryptFileStreamWith(key, options, {})
+}
+
+/**
+ * The segment that holds plaintext byte `plaintextOffset` of a file of `plaintextBytes`, and where it starts in
+ * both. An offset at the end of the file (`plaintextOffset` = `plaintextBytes`) gives the last segment, which must
+ * still be read: its flag is what proves the file ends there. Segment i ≥ 1 starts at ciphertext byte i × S, since
+ * the header and segment 0 together fill one segment's size.
+ */
+export function fileSegmentAt(
+  plaintextOffset: number,
+  plaintextBytes: number,
+  testing: FileStreamTestingParams = {},
+): FileSegmentPosition {
+  if (!Number.isSafeInteger(plaintextBytes) || plaintextBytes < 0) {
+    throw new RangeError(`fileSegmentAt: invalid plaintext size ${plaintextBytes}`)
+  }
+  if (!Number.isSafeInteger(plaintextOffset) || plaintextOffset < 0 || plaintextOffset > plaintextBytes) {
+    throw new RangeError(`fileSegmentAt: offset ${plaintextOffset} is outside a file of ${plaintextBytes} bytes`)
+  }
+  const layout = new Layout(testing.ciphertextSegmentBytes)
+  const first = layout.plaintextLimit(0)
+  const inner = layout.plaintextLimit(1)
+  const segmentOf = (offset: number) => (offset < first ? 0 : 1 + Math.floor((offset - first) / inner))
+  // The last segment may be full, so the offset just past the file's end would name a segment that does not exist.
+  const lastSegment = plaintextBytes <= first ? 0 : segmentOf(plaintextBytes - 1)
+  const segment = Math.min(segmentOf(plaintextOffset), lastSegment)
+  return {
+    segment,
+    plaintextStart: segment === 0 ? 0 : first + (segment - 1) * inner,
+    ciphertextStart: segment === 0 ? 0 : segment * layout.segmentBytes,
+  }
 }
 
 /** Bytes of ciphertext that {@link encryptFileStream} writes for `plaintextBytes` of plaintext. */
@@ -193,10 +245,14 @@ export function encryptFileStreamWith(
 /** {@link decryptFileStream} with testing parameters (the segment size and key derivation; salt and prefix are read). */
 export function decryptFileStreamWith(
   key: Uint8Array,
-  options: FileStreamOptions,
+  options: DecryptFileStreamOptions,
   testing: FileStreamTestingParams,
 ): TransformStream<Uint8Array, Uint8Array> {
   assertKeyBytes(key, FILE_KEY_BYTES, 'file key')
+  const startSegment = options.startSegment ?? 0
+  if (!Number.isSafeInteger(startSegment) || startSegment < 0 || startSegment >= MAX_SEGMENTS) {
+    throw new RangeError(`decryptFileStream: invalid start segment ${startSegment}`)
+  }
   const layout = new Layout(testing.ciphertextSegmentBytes)
   const fileKey = key.slice()
   const associatedData = (options.associatedData ?? EMPTY).slice()
@@ -206,7 +262,7 @@ export function decryptFileStreamWith(
   let segmentKey: Uint8Array = EMPTY
   const held = new Uint8Array(layout.segmentBytes)
   let heldLength = 0
-  let index = 0
+  let index = startSegment
 
   const open = (ciphertext: Uint8Array, last: boolean): Promise<Uint8Array> =>
     aesGcmOpen({ key: segmentKey, nonce: segmentNonce(noncePrefix!, index, last), ciphertext })
@@ -234,7 +290,7 @@ export function decryptFileStreamWith(
           details: { segment: index },
         })
       }
-      throw segmentError(index)
+      throw segmentError(index, startSegment)
     }
   }
 
@@ -313,7 +369,7 @@ export function decryptFileStreamWith(
             { details: { segment: index } },
           )
         }
-        throw segmentError(index)
+        throw segmentError(index, startSegment)
       } finally {
         wipe(segmentKey, held)
       }
@@ -361,9 +417,10 @@ function segmentNonce(noncePrefix: Uint8Array, index: number, last: boolean): Ui
   return nonce
 }
 
-function segmentError(index: number): FileDecryptionError {
+/** `first`: the first segment this stream read (0, or where a resumed download started): a wrong key fails there. */
+function segmentError(index: number, first: number): FileDecryptionError {
   const why =
-    index === 0
+    index === first
       ? 'wrong key or associated data, a modified header or segment, or a segment of another file'
       : 'modified, dropped, repeated, reordered, or taken from another file'
   return new FileDecryptionError('segment', `file stream: segment ${index} did not authenticate (${why})`, {

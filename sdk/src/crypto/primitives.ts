@@ -25,6 +25,7 @@
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js'
 import { equalBytes as nobleEqualBytes } from '@noble/curves/utils.js'
 import { argon2idAsync } from '@noble/hashes/argon2.js'
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js'
@@ -139,6 +140,28 @@ export function sha256(data: Uint8Array): Uint8Array {
 /** SHA-256 as lowercase hex: record ids, room ids, cache keys. */
 export function sha256Hex(data: Uint8Array): string {
   return symmetric.sha256Hex(data)
+}
+
+/** An incremental SHA-256: bytes in as they stream by, the digest once at the end. */
+export interface Sha256Stream {
+  update(data: Uint8Array): void
+  /** The digest of everything given to `update`; the hash is spent after this. */
+  digest(): Uint8Array
+}
+
+/**
+ * SHA-256 (FIPS 180-4) over data that arrives in pieces, such as a file streamed through: the same digest as
+ * {@link sha256} of the concatenation, with a constant state. `@noble/hashes` on every platform (WebCrypto has no
+ * incremental digest and this module must run in browsers).
+ */
+export function createSha256(): Sha256Stream {
+  const hash = nobleSha256.create()
+  return {
+    update(data) {
+      hash.update(data)
+    },
+    digest: () => hash.digest(),
+  }
 }
 
 /** SHA-256 as 0x-prefixed lowercase hex (a bytes32): the ciphertext hash that audit leaves and send results carry. */

@@ -1,0 +1,40 @@
+/**
+ * Bounds and defaults of file transfers (issue 16), with their units. The format's own sizes (segment, header,
+ * key) are the crypto layer's: `crypto/constants.ts`.
+ */
+
+/** The largest file a manifest may name: 64 GiB. Far below the format's 4 PiB; a share beyond it is refused. */
+export const MAX_FILE_BYTES = 64 * 1024 ** 3
+
+/** A file name's longest UTF-8 encoding, as most file systems allow (255 bytes). */
+export const MAX_FILE_NAME_BYTES = 255
+
+/** A media type's longest form (RFC 6838 caps type and subtype at 127 characters each; we cap the whole). */
+export const MAX_FILE_TYPE_CHARS = 127
+
+/**
+ * The associated data every file is encrypted under (Tink's, bound into the segment key): a fixed label and the
+ * format's version, so a file's ciphertext cannot be taken for anything else the same key might encrypt, and a
+ * later format (another segment size, another layout) is told apart by its own label.
+ */
+export const FILE_ASSOCIATED_DATA_LABEL = 'securechat/file/v1'
+
+/**
+ * How long a download waits without a byte arriving before it gives up with `FileUnavailableError` (bitswap asks
+ * connected peers and would otherwise wait forever). Per stall, not per file: a slow transfer that keeps moving
+ * is never cut off.
+ */
+export const FILE_FETCH_STALL_TIMEOUT_MS = 30_000
+
+/**
+ * After this long without a block arriving a download asks for its blocks again, before it gives up at
+ * `FILE_FETCH_STALL_TIMEOUT_MS`: longer than bitswap's 5 s during which a peer will not send a block again
+ * (`stall-timer.ts` says why that matters).
+ */
+export const FILE_FETCH_RETRY_MS = 6_000
+
+/**
+ * Segments (1 MiB blocks) a download asks the network for at once, and again as many read ahead while the reader
+ * consumes them: memory is about twice this many segments, whatever the file's size.
+ */
+export const FILE_FETCH_WINDOW_SEGMENTS = 4

@@ -1,0 +1,26 @@
+/**
+ * Errors of file transfers, on the sdk's `SecureChatError` (name, message, `details`, `hint`). A file that fails
+ * its decryption throws the crypto layer's `FileDecryptionError` (which check failed, at which segment).
+ */
+import { SecureChatError } from '../errors.ts'
+
+/** A file manifest that is not one: from a peer, malformed or out of bounds. Nothing was fetched. */
+export class InvalidFileManifestError extends SecureChatError {
+  override name = 'InvalidFileManifestError'
+}
+
+/**
+ * The file decrypted but is not the one the manifest names: another size or another SHA-256. The download errors
+ * at its end instead of closing, so whatever was written from it must be discarded.
+ */
+export class FileIntegrityError extends SecureChatError {
+  override name = 'FileIntegrityError'
+}
+
+/**
+ * No connected peer gave the file's next block in time: the sender and the relays that kept it are offline, or it
+ * expired from their retention. What was written so far is a verified prefix that a later attempt can resume from.
+ */
+export class FileUnavailableError extends SecureChatError {
+  override name = 'FileUnavailableError'
+}

@@ -1,0 +1,29 @@
+/**
+ * `@securechat/sdk/files`: files shared in rooms and DMs (issue 16). A file is encrypted as a stream
+ * (`crypto/file-stream.ts`) into UnixFS blocks on a Helia node with bitswap, which peers fetch from the sender and
+ * from the relays that pinned it; the manifest a message carries names its CID, size, type, name, key and
+ * SHA-256. docs/files.md has how a file moves and what each party sees.
+ */
+export { type AddFileOptions, addFile, type FilesHelia } from './add-file.ts'
+export { fileAssociatedData } from './associated-data.ts'
+export { type CatFileOptions, catFile, type FilesReader } from './cat-file.ts'
+export {
+  FILE_ASSOCIATED_DATA_LABEL,
+  FILE_FETCH_STALL_TIMEOUT_MS,
+  FILE_FETCH_WINDOW_SEGMENTS,
+  MAX_FILE_BYTES,
+  MAX_FILE_NAME_BYTES,
+  MAX_FILE_TYPE_CHARS,
+} from './constants.ts'
+export { FileIntegrityError, FileUnavailableError, InvalidFileManifestError } from './errors.ts'
+export { createFilesHelia, type FilesHeliaInit } from './helia.ts'
+export {
+  FILE_MANIFEST_VERSION,
+  type FileManifest,
+  fileCidOf,
+  fileKeyOf,
+  fileManifestSchema,
+  parseFileManifest,
+} from './manifest.ts'
+export { type PinFileOptions, pinFile, unpinFile } from './pin-file.ts'
+export type { FileProgressListener, FileTransferProgress } from './progress.ts'

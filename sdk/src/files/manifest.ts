@@ -1,0 +1,134 @@
+/**
+ * The file manifest: what a message that shares a file carries (inside the message's own encryption), and all a
+ * receiver needs to fetch, decrypt and check the file. It comes from a peer, so it is parsed at the boundary —
+ * shape, bounds, a CID that parses, a key of the right size — and anything else is an `InvalidFileManifestError`
+ * before a block is asked for.
+ */
+import { CID } from 'multiformats/cid'
+import { z } from 'zod'
+import { FILE_KEY_BYTES } from '../crypto/constants.ts'
+import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
+import { InvalidFileManifestError } from './errors.ts'
+
+/** The manifest's format version; a future segment size or layout gets another (and another associated data label). */
+export const FILE_MANIFEST_VERSION = 1
+
+export interface FileManifest {
+  /** {@link FILE_MANIFEST_VERSION}. */
+  readonly v: typeof FILE_MANIFEST_VERSION
+  /** The ciphertext's UnixFS root: CIDv1, sha2-256, dag-pb (or raw for a file of one block), base32 as Helia prints it. */
+  readonly cid: string
+  /** Plaintext bytes. */
+  readonly size: number
+  /** The media type the sender gave (`type/subtype`, parameters allowed); a hint for display, never trusted. */
+  readonly type: string
+  /** The file's name as the sender gave it: no path, no control characters, at most 255 bytes of UTF-8. */
+  readonly name: string
+  /** The file key (32 bytes), unpadded base64url. Whoever holds the manifest can read the file. */
+  readonly key: string
+  /** SHA-256 of the plaintext, lowercase hex: checked when a download ends. */
+  readonly sha256: string
+}
+
+/** Codecs a file's root may have: dag-pb (a UnixFS file of several blocks) or raw (a file that fits one block). */
+const ROOT_CODECS = new Set([0x70, 0x55])
+const SHA2_256 = 0x12
+/** C0 controls, DEL and C1 controls (U+0000–U+001F, U+007F–U+009F), and the path separators of every platform. */
+function hasForbiddenNameChar(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i)
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2f || code === 0x5c) return true
+  }
+  return false
+}
+/** `type/subtype` (RFC 6838 restricted names) and `; name=value` parameters of token characters or a quoted string. */
+const MEDIA_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*( *; *[A-Za-z0-9!#$&^_.+-]+=([A-Za-z0-9!#$&^_.+-]+|"[ !#-[\]-~]*"))*$/
+
+const fileNameSchema = z
+  .string()
+  .min(1)
+  // A cheap bound before the byte count: a UTF-16 unit is at least one UTF-8 byte.
+  .max(MAX_FILE_NAME_BYTES)
+  .refine((name) => utf8.encode(name).length <= MAX_FILE_NAME_BYTES, `at most ${MAX_FILE_NAME_BYTES} bytes of UTF-8`)
+  .refine((name) => !hasForbiddenNameChar(name), 'no control characters or path separators')
+  .refine((name) => name !== '.' && name !== '..', 'not . or ..')
+  .refine((name) => name.isWellFormed(), 'no lone surrogates')
+
+const cidSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((text) => {
+    const cid = parseCid(text)
+    return (
+      cid !== undefined &&
+      cid.version === 1 &&
+      ROOT_CODECS.has(cid.code) &&
+      cid.multihash.code === SHA2_256 &&
+      cid.multihash.digest.length === 32 &&
+      // One spelling per file: the base32 Helia prints, so the same file is the same string everywhere.
+      cid.toString() === text
+    )
+  }, 'a CIDv1 (dag-pb or raw, sha2-256) in base32')
+
+const keySchema = z
+  .string()
+  .length(43)
+  .refine((text) => {
+    const bytes = decodeBase64url(text)
+    return bytes?.length === FILE_KEY_BYTES && base64urlEncode(bytes) === text
+  }, `${FILE_KEY_BYTES} bytes, unpadded base64url`)
+
+export const fileManifestSchema = z
+  .object({
+    v: z.literal(FILE_MANIFEST_VERSION),
+    cid: cidSchema,
+    size: z.number().int().min(0).max(MAX_FILE_BYTES),
+    type: z.string().min(3).max(MAX_FILE_TYPE_CHARS).regex(MEDIA_TYPE, 'a media type: type/subtype'),
+    name: fileNameSchema,
+    key: keySchema,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  })
+  .strict() satisfies z.ZodType<FileManifest>
+
+/**
+ * `value` as a {@link FileManifest}, or an `InvalidFileManifestError` that names the fields that are wrong. Never
+ * throws anything else, whatever `value` is.
+ */
+export function parseFileManifest(value: unknown): FileManifest {
+  const parsed = fileManifestSchema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(manifest)'}: ${issue.message}`)
+  throw new InvalidFileManifestError(`not a file manifest: ${fields.slice(0, 5).join('; ')}`, {
+    details: { issues: fields.slice(0, 20) },
+    hint: 'The message that shared this file is malformed; ask the sender to share it again.',
+  })
+}
+
+/** The manifest's file key as bytes (a fresh copy: the caller may wipe it). */
+export function fileKeyOf(manifest: FileManifest): Uint8Array {
+  return base64urlDecode(manifest.key)
+}
+
+/** The manifest's CID, parsed. */
+export function fileCidOf(manifest: FileManifest): CID {
+  return CID.parse(manifest.cid)
+}
+
+function parseCid(text: string): CID | undefined {
+  try {
+    return CID.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function decodeBase64url(text: string): Uint8Array | undefined {
+  try {
+    return base64urlDecode(text)
+  } catch {
+    return undefined
+  }
+}
