@@ -59,6 +59,32 @@ describe('MessageStates', () => {
     expect(JSON.stringify(states.serialize())).not.toContain('text 1')
   })
 
+  it('behavior: a file a message shares is kept through a save, in room and DM envelopes alike; a delete drops it, key and all', () => {
+    const file = {
+      v: 1 as const,
+      cid: 'bafybeiahgldbbdqxrwvt35lfayetdmy4bekqrcuadi53gnts5ffbyrwrj4',
+      size: 1,
+      type: 'image/png',
+      name: 'cat.png',
+      key: 'A'.repeat(43),
+      sha256: 'ab'.repeat(32),
+    }
+    expect(envelopeSchema.safeParse({ v: 1, kind: 'text', body: '', file }).success).toBe(true)
+    expect(envelopeSchema.safeParse({ v: 1, kind: 'text', body: '', file: { ...file, name: '../x' } }).success).toBe(
+      false,
+    )
+    expect(
+      dmEnvelopeSchema.safeParse({ v: 1, id: 'a'.repeat(32), sentAtMs: 1, kind: 'text', body: 'look', file }).success,
+    ).toBe(true)
+    const states = new MessageStates()
+    states.text(text(1, ALICE, { body: 'look', file }))
+    const saved = savedMessageStatesSchema.parse(JSON.parse(JSON.stringify(states.serialize())))
+    expect(new MessageStates({ saved }).get(id(1))).toMatchObject({ text: 'look', file })
+    states.change(change(10, 1, ALICE, { kind: 'delete' }))
+    expect(states.get(id(1))?.file).toBeUndefined()
+    expect(JSON.stringify(states.serialize())).not.toContain(file.key)
+  })
+
   it('behavior: changes to a message not here yet apply when it arrives, a delete first hides its text', () => {
     const states = new MessageStates()
     expect(states.change(change(10, 1, BOB, { kind: 'react', emoji: '👍', remove: false }))).toEqual({

@@ -31,8 +31,17 @@ import {
 } from './constants.ts'
 import { countsFromMs, savedTimersSchema, TimerHistory } from './disappearing.ts'
 import { utf8 } from './encoding.ts'
+import { fileManifestSchema } from './files/manifest.ts'
 import { recordTimeSchema } from './json-records.ts'
-import type { Address, MessageChange, MessageState, MessageUpdate, MessageVersion, TimerChange } from './types.ts'
+import type {
+  Address,
+  FileManifest,
+  MessageChange,
+  MessageState,
+  MessageUpdate,
+  MessageVersion,
+  TimerChange,
+} from './types.ts'
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
 
@@ -82,6 +91,8 @@ interface Entry {
   parentId: string | undefined
   rootId: string | undefined
   versions: MessageVersion[]
+  /** The file it shares; dropped with the text on a delete (its key is what opens it). */
+  file: FileManifest | undefined
   /** `by`: the moderator who removed it, when its sender did not delete it itself. */
   deleted: { id: string; atMs: number; by?: Address } | undefined
   /** By emoji and lowercase wallet. */
@@ -129,6 +140,7 @@ export const savedMessageStatesSchema = z
             countsFromMs: recordTimeSchema.optional(),
             parentId: idSchema.optional(),
             rootId: idSchema.optional(),
+            file: fileManifestSchema.optional(),
             versions: z
               .array(
                 z
@@ -179,6 +191,8 @@ export interface TextArrival {
   parentId: string | undefined
   /** The members it mentions, as `acceptMentions` kept them (`mentions.ts`). */
   mentions?: Address[]
+  /** The file it shares, checked by its envelope's schema. */
+  file?: FileManifest | undefined
   /** When this device received it (default: its `sentAtMs`, as for one it sent): bounds its expiry's start. */
   receivedAtMs?: number
 }
@@ -237,6 +251,7 @@ export class MessageStates {
         parentId: saved.parentId,
         rootId: saved.rootId,
         versions: saved.versions as MessageVersion[],
+        file: saved.file,
         deleted: saved.deleted as Entry['deleted'],
         reactions,
         replies: 0,
@@ -313,6 +328,7 @@ export class MessageStates {
       parentId: message.parentId,
       rootId: message.parentId === undefined ? undefined : (parent?.rootId ?? message.parentId),
       versions: [version(message.id, message.body, message.mentions, message.sentAtMs)],
+      file: message.file,
       deleted: undefined,
       reactions: new Map(),
       replies: 0,
@@ -322,7 +338,7 @@ export class MessageStates {
     if (expiresAtMs !== undefined && expiresAtMs <= receivedAtMs) {
       // Past its time on arrival (a catch-up after being away): never kept, never shown; what waited for it goes.
       this.#dropPending(entry.id)
-      return { state: view({ ...entry, versions: [] }), outcomes: [], expired: true }
+      return { state: view({ ...entry, versions: [], file: undefined }), outcomes: [], expired: true }
     }
     this.#entries.set(entry.id, entry)
     this.#evict()
@@ -455,8 +471,9 @@ export class MessageStates {
     if (entry.deleted !== undefined) return { status: 'ignored' }
     if (change.kind === 'delete') {
       entry.deleted = { id: change.id, atMs: change.sentAtMs, ...(moderated ? { by: change.sender } : {}) }
-      // The text goes: every version, and the reactions to it.
+      // The text goes: every version, the file it shared (its key), and the reactions to it.
       entry.versions = []
+      entry.file = undefined
       entry.reactions.clear()
     } else if (change.kind === 'edit') {
       if (entry.versions.some((version) => version.id === change.id)) return { status: 'ignored' }
@@ -533,6 +550,7 @@ export class MessageStates {
         ...(entry.parentId === undefined ? {} : { parentId: entry.parentId }),
         ...(entry.rootId === undefined ? {} : { rootId: entry.rootId }),
         versions: entry.versions,
+        ...(entry.file === undefined ? {} : { file: entry.file }),
         ...(entry.deleted === undefined ? {} : { deleted: entry.deleted }),
         reactions: [...entry.reactions.values()],
       })),
@@ -587,6 +605,7 @@ function view(entry: Entry): MessageState {
     threadRootId: entry.rootId,
     text: entry.deleted === undefined ? latest?.body : undefined,
     mentions: entry.deleted === undefined ? [...(latest?.mentions ?? [])] : [],
+    ...(entry.file === undefined ? {} : { file: entry.file }),
     edited: entry.versions.length > 1,
     versions: entry.versions.map((v) => ({ ...v, ...(v.mentions === undefined ? {} : { mentions: [...v.mentions] }) })),
     deleted: entry.deleted !== undefined,

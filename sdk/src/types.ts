@@ -68,6 +68,8 @@ export interface RoomMessage {
   parentId: string | undefined
   /** The members it mentions (`@0x…` in its text, listed in its envelope: `mentions.ts`), checksummed. */
   mentions: Address[]
+  /** The file it shares, its `text` the caption (`@securechat/sdk/files` fetches it); none once deleted. */
+  file?: FileManifest
   /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
   sentAtMs: number
   lamport: number
@@ -86,6 +88,27 @@ export interface RoomMessage {
   record: Uint8Array
   /** sha256 of the ciphertext inside the record: with the id, sender and `sentAtMs`, its audit leaf. */
   ciphertextHash: Bytes32
+}
+
+/**
+ * A shared file, as the message that shares it carries it (inside the message's encryption; `files/manifest.ts`
+ * checks it): all a receiver needs to fetch, decrypt and check the file.
+ */
+export interface FileManifest {
+  /** The manifest's format version (`FILE_MANIFEST_VERSION` in `files/manifest.ts`). */
+  readonly v: 1
+  /** The ciphertext's UnixFS root: CIDv1, sha2-256, dag-pb (or raw for a file of one block), base32 as Helia prints it. */
+  readonly cid: string
+  /** Plaintext bytes. */
+  readonly size: number
+  /** The media type the sender gave (`type/subtype`, parameters allowed); a hint for display, never trusted. */
+  readonly type: string
+  /** The file's name as the sender gave it: no path, no control characters, at most 255 bytes of UTF-8. */
+  readonly name: string
+  /** The file key (32 bytes), unpadded base64url. Whoever holds the manifest can read the file. */
+  readonly key: string
+  /** SHA-256 of the plaintext, lowercase hex: checked when a download ends. */
+  readonly sha256: string
 }
 
 // --- Message kinds beyond text: replies, reactions, edits and deletes (`message-state.ts`), rooms and DMs alike.
@@ -129,6 +152,8 @@ export interface MessageState {
   text: string | undefined
   /** The members the latest version mentions (an edit's replace the original's); none once deleted. */
   mentions: Address[]
+  /** The file it shares (an edit changes only its caption, `text`); dropped, key and all, once deleted. */
+  file?: FileManifest
   edited: boolean
   /** Oldest first: the original, then each edit. */
   versions: MessageVersion[]
@@ -628,6 +653,8 @@ export interface DirectMessage {
   parentId: string | undefined
   /** The members it mentions (`@0x…` in its text, listed in its envelope: `mentions.ts`), checksummed. */
   mentions: Address[]
+  /** See {@link RoomMessage.file}. */
+  file?: FileManifest
   /** Sender's clock when it sent, ms since the epoch (not trusted for ordering). */
   sentAtMs: number
   /** The ids of this conversation's messages its sender names as sent before it, those this device had lately. */

@@ -55,6 +55,7 @@ import { DeviceKeyring } from '../vault/keyring.ts'
 import type { Vault } from '../vault/vault.ts'
 import { dialBootstrap } from './bootstrap-dial.ts'
 import { fetchCertificate, serveCertificates } from './certificate-exchange.ts'
+import { ClientFiles, type ClientFilesInit } from './client-files.ts'
 import { followDepartures } from './departures.ts'
 import { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 import { gossipDrained } from './gossip-drain.ts'
@@ -130,6 +131,8 @@ export interface ClientInit {
    * (see {@link DirectConnections}). `iceServers: []` on loopback, where STUN is unreachable.
    */
   directConnections?: { iceServers?: RTCIceServer[] }
+  /** Where shared and fetched files' blocks live (`client.files`); in memory when absent. */
+  files?: ClientFilesInit
 }
 
 export interface CreateRoomParams {
@@ -146,6 +149,7 @@ export interface CreateRoomParams {
  */
 export class SecureChatClient {
   readonly #init: ClientInit
+  #files: ClientFiles | undefined
   readonly #log
   #libp2p: SecureChatLibp2p | undefined
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
@@ -340,6 +344,7 @@ export class SecureChatClient {
   }
 
   async stop(): Promise<void> {
+    await this.#files?.stop()
     this.#relays?.stop()
     this.#relays = undefined
     this.#checks.stop()
@@ -604,6 +609,14 @@ export class SecureChatClient {
       ...(result.error?.hint === undefined ? {} : { hint: result.error.hint }),
       cause: result.error,
     })
+  }
+
+  // --- Files (issue #16): sdk/src/files ---
+
+  /** This device's files: share one with `files.add` and a message, fetch one a message shares with `files.get`. */
+  get files(): ClientFiles {
+    this.#files ??= new ClientFiles(() => this.#libp2p, this.#init.files)
+    return this.#files
   }
 
   // --- Direct messages (issue #3): sdk/src/dm ---

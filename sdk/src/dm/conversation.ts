@@ -7,6 +7,7 @@ import type {
   DirectMessage,
   DmDevice,
   DmSendResult,
+  FileManifest,
   MessageState,
   ReadSignal,
   TimerChange,
@@ -15,7 +16,11 @@ import type { DmContent } from './delivery.ts'
 
 /** What a conversation needs from the DM layer that owns it. */
 export interface ConversationHost {
-  send(peer: Address, text: string, options: { parentId?: string } & AbortOptions): Promise<DmSendResult>
+  send(
+    peer: Address,
+    text: string,
+    options: { parentId?: string; file?: FileManifest } & AbortOptions,
+  ): Promise<DmSendResult>
   change(
     peer: Address,
     content: Exclude<DmContent, { kind: 'text' | 'timer' }>,
@@ -56,7 +61,7 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
    * send time and, in `delivery`, what happened per device (each device's record and ciphertext
    * hash when sent); a wallet with no device online has no entry there.
    */
-  send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
+  send(text: string, options: { parentId?: string; file?: FileManifest } & AbortOptions = {}): Promise<DmSendResult> {
     return this.#host.send(this.peer, text, options)
   }
 

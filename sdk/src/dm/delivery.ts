@@ -18,6 +18,7 @@ import type {
   Address,
   DirectMessage,
   DmSendResult,
+  FileManifest,
   MessageChange,
   TimerChange,
   UndecryptableDirectMessage,
@@ -34,7 +35,7 @@ import { type DmWritten, dmEnvelopeSchema } from './wire.ts'
 
 /** What a person writes, without the fields every kind carries (`dm/wire.ts`). */
 export type DmContent =
-  | { kind: 'text'; body: string; parent?: string; mentions?: Address[] }
+  | { kind: 'text'; body: string; parent?: string; mentions?: Address[]; file?: FileManifest }
   | { kind: 'react'; target: string; emoji: string; remove?: true }
   | { kind: 'edit'; target: string; body: string; mentions?: Address[] }
   | { kind: 'delete'; target: string }
@@ -177,6 +178,7 @@ export class DmDelivery {
       text: envelope.body,
       parentId: envelope.parent,
       mentions: this.#mentions(envelope).mentions ?? [],
+      ...(envelope.file === undefined ? {} : { file: envelope.file }),
       sentAtMs: envelope.sentAtMs,
       deps: this.#c.arrivals.messageIdsOf(deps),
       before,

@@ -29,6 +29,7 @@ import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
 import { checkTimerSeconds, ExpiryClock, timerRefusal } from '../disappearing.ts'
 import { InvalidInputError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
+import { parseFileManifest } from '../files/manifest.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
@@ -46,6 +47,7 @@ import type {
   DmHistoryGap,
   DmHistoryProgress,
   DmSendResult,
+  FileManifest,
   GapFill,
   GapSink,
   GapWatcher,
@@ -376,11 +378,17 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   }
 
   /** Sends `text` to `peer` (see `Conversation.send`). */
-  async send(peer: Address, text: string, options: { parentId?: string } & AbortOptions = {}): Promise<DmSendResult> {
+  async send(
+    peer: Address,
+    text: string,
+    options: { parentId?: string; file?: FileManifest } & AbortOptions = {},
+  ): Promise<DmSendResult> {
     await this.start()
     checkDmText(text)
     const { parentId } = options
     if (parentId !== undefined) checkDmId(parentId, 'parentId')
+    // What a receiver would refuse is refused here, with the reason (`files/manifest.ts`).
+    const file = options.file === undefined ? undefined : parseFileManifest(options.file)
     // Listed once, for the envelope and for this device's own state alike.
     const mentions = mentionsToSend(text)
     const result = await this.#delivery.write(
@@ -390,6 +398,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
         body: text,
         ...(parentId === undefined ? {} : { parent: parentId }),
         ...(mentions === undefined ? {} : { mentions }),
+        ...(file === undefined ? {} : { file }),
       },
       options,
     )
@@ -401,6 +410,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       body: text,
       parentId,
       ...(mentions === undefined ? {} : { mentions }),
+      file,
     })
     this.#report(peer, outcomes)
     this.#expiry.added(this.#messages.of(peer).expiresAtMs(result.id))
@@ -531,13 +541,15 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       body: message.text,
       parentId: message.parentId,
       mentions: message.mentions,
+      file: message.file,
       receivedAtMs: message.receivedAtMs,
     })
     // Past its disappearing timer on arrival (a catch-up after being away): never shown.
     if (expired) return
     this.#expiry.added(this.#messages.of(message.conversation).expiresAtMs(message.id))
     // Deleted before it arrived (a catch-up delivers in any order): its text is not shown, even once.
-    const detail = state.deleted ? { ...message, text: '', mentions: [] } : message
+    const { file: _file, ...withoutFile } = message
+    const detail = state.deleted ? { ...withoutFile, text: '', mentions: [] } : message
     this.safeDispatchEvent('message:received', { detail })
     this.conversation(message.conversation).safeDispatchEvent('message:received', { detail })
     this.#report(message.conversation, outcomes)

@@ -24,6 +24,7 @@ import { z } from 'zod'
 import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { timerSecondsSchema } from '../disappearing.ts'
+import { fileManifestSchema } from '../files/manifest.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
   base64urlSchema,
@@ -137,6 +138,8 @@ export const dmTextSchema = z
     parent: sessionIdSchema.optional(),
     /** The members its text mentions (`@0x…`, `mentions.ts`). */
     mentions: mentionListSchema.optional(),
+    /** A file it shares, as in rooms (`rooms/wire.ts`). */
+    file: fileManifestSchema.optional(),
   })
   .strict()
 export type DmText = z.infer<typeof dmTextSchema>

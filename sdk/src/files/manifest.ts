@@ -8,28 +8,14 @@ import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { FILE_KEY_BYTES } from '../crypto/constants.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import type { FileManifest } from '../types.ts'
 import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
 import { InvalidFileManifestError } from './errors.ts'
 
 /** The manifest's format version; a future segment size or layout gets another (and another associated data label). */
 export const FILE_MANIFEST_VERSION = 1
 
-export interface FileManifest {
-  /** {@link FILE_MANIFEST_VERSION}. */
-  readonly v: typeof FILE_MANIFEST_VERSION
-  /** The ciphertext's UnixFS root: CIDv1, sha2-256, dag-pb (or raw for a file of one block), base32 as Helia prints it. */
-  readonly cid: string
-  /** Plaintext bytes. */
-  readonly size: number
-  /** The media type the sender gave (`type/subtype`, parameters allowed); a hint for display, never trusted. */
-  readonly type: string
-  /** The file's name as the sender gave it: no path, no control characters, at most 255 bytes of UTF-8. */
-  readonly name: string
-  /** The file key (32 bytes), unpadded base64url. Whoever holds the manifest can read the file. */
-  readonly key: string
-  /** SHA-256 of the plaintext, lowercase hex: checked when a download ends. */
-  readonly sha256: string
-}
+export type { FileManifest }
 
 /** Codecs a file's root may have: dag-pb (a UnixFS file of several blocks) or raw (a file that fits one block). */
 const ROOT_CODECS = new Set([0x70, 0x55])

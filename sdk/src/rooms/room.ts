@@ -36,6 +36,7 @@ import { checkTimerSeconds, ExpiryClock, type TimerAuthority, timerRefusal } fro
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, ModeratedError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream, waitForEvent } from '../event-stream.ts'
+import { parseFileManifest } from '../files/manifest.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
 import type { GateRule } from '../gates/rule.ts'
@@ -56,6 +57,7 @@ import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../si
 import type {
   AbortOptions,
   Address,
+  FileManifest,
   GapSink,
   GapWatcher,
   MessageChange,
@@ -794,10 +796,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * ciphertext hash (what its audit leaf commits to), and the neighbours it went to. `signal` cancels it until it is
    * published.
    */
-  async send(text: string, options: { parentId?: string } & AbortOptions = {}): Promise<RoomSendResult> {
+  async send(
+    text: string,
+    options: { parentId?: string; file?: FileManifest } & AbortOptions = {},
+  ): Promise<RoomSendResult> {
     checkText(text)
     const { parentId } = options
     if (parentId !== undefined) checkMessageId(parentId, 'parentId')
+    // What a receiver would refuse is refused here, with the reason (`files/manifest.ts`).
+    const file = options.file === undefined ? undefined : parseFileManifest(options.file)
     const mentions = mentionsToSend(text)
     const envelope: Envelope = {
       v: 1,
@@ -805,6 +812,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       body: text,
       ...(parentId === undefined ? {} : { parent: parentId }),
       ...(mentions === undefined ? {} : { mentions }),
+      ...(file === undefined ? {} : { file }),
     }
     return this.#settling(async () => {
       const result = await this.#publish(envelope, options)
@@ -817,6 +825,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         body: text,
         parentId,
         ...(mentions === undefined ? {} : { mentions }),
+        file,
       })
       this.#report(outcomes)
       this.#expiry.added(this.#messages.expiresAtMs(result.id))
@@ -1432,6 +1441,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       body: envelope.body,
       parentId: envelope.parent,
       mentions,
+      file: envelope.file,
       receivedAtMs: Date.now(),
     })
     // Past its disappearing timer on arrival (a catch-up after being away): never shown.
@@ -1449,6 +1459,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           text: state.deleted ? '' : envelope.body,
           parentId: envelope.parent,
           mentions: state.deleted ? [] : mentions,
+          ...(state.deleted || envelope.file === undefined ? {} : { file: envelope.file }),
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
           deps: record.deps,

@@ -15,6 +15,7 @@ import {
 import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
 import { timerSecondsSchema } from '../disappearing.ts'
 import { base64urlDecode } from '../encoding.ts'
+import { fileManifestSchema } from '../files/manifest.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
   base64urlSchema,
@@ -87,6 +88,8 @@ const textEnvelopeSchema = z
     parent: sha256HexSchema.optional(),
     /** The members its text mentions (`@0x…`, `mentions.ts`). */
     mentions: mentionListSchema.optional(),
+    /** A file it shares (its text, the caption, may be empty): where its blocks are and the key that opens them. */
+    file: fileManifestSchema.optional(),
   })
   .strict()
 export const envelopeSchema = z.discriminatedUnion('kind', [
