@@ -25,7 +25,6 @@
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js'
 import { equalBytes as nobleEqualBytes } from '@noble/curves/utils.js'
 import { argon2idAsync } from '@noble/hashes/argon2.js'
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js'
@@ -151,17 +150,11 @@ export interface Sha256Stream {
 
 /**
  * SHA-256 (FIPS 180-4) over data that arrives in pieces, such as a file streamed through: the same digest as
- * {@link sha256} of the concatenation, with a constant state. `@noble/hashes` on every platform (WebCrypto has no
- * incremental digest and this module must run in browsers).
+ * {@link sha256} of the concatenation, with a constant state. `node:crypto` on Node, `@noble/hashes` in browsers
+ * (WebCrypto has no incremental digest).
  */
 export function createSha256(): Sha256Stream {
-  const hash = nobleSha256.create()
-  return {
-    update(data) {
-      hash.update(data)
-    },
-    digest: () => hash.digest(),
-  }
+  return symmetric.createSha256()
 }
 
 /** SHA-256 as 0x-prefixed lowercase hex (a bytes32): the ciphertext hash that audit leaves and send results carry. */

@@ -16,6 +16,17 @@ export function sha256Hex(data: Uint8Array): string {
   return bytesToHex(nobleSha256(data))
 }
 
+/** An incremental SHA-256 (a file's content hash as it streams by). */
+export function createSha256(): { update(data: Uint8Array): void; digest(): Uint8Array } {
+  const hash = nobleSha256.create()
+  return {
+    update(data) {
+      hash.update(data)
+    },
+    digest: () => hash.digest(),
+  }
+}
+
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   return hmac(nobleSha256, key, data)
 }

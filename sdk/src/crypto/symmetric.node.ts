@@ -9,7 +9,7 @@
  * `browser` field maps it. Only `primitives.ts` imports either: it checks lengths and turns
  * failures into its named errors.
  */
-import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, hash, hkdfSync } from 'node:crypto'
 
 // One-shot `hash` rather than `createHash`: no Hash object per call, several times faster on the
 // small inputs of records (every message id is one, twice during a catch-up).
@@ -20,6 +20,17 @@ export function sha256(data: Uint8Array): Uint8Array {
 /** SHA-256 as lowercase hex, encoded by OpenSSL's side of Node (no digest bytes to copy). */
 export function sha256Hex(data: Uint8Array): string {
   return hash('sha256', data, 'hex')
+}
+
+/** An incremental SHA-256 (a file's content hash as it streams by): OpenSSL's, several times noble's on large inputs. */
+export function createSha256(): { update(data: Uint8Array): void; digest(): Uint8Array } {
+  const hash = createHash('sha256')
+  return {
+    update(data) {
+      hash.update(data)
+    },
+    digest: () => own(hash.digest()),
+  }
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
