@@ -44,6 +44,19 @@ describe('late arrivals: where a message handed over after one naming it belongs
     expect(arrivals.messageIdOf('never-seen')).toBe('never-seen')
   })
 
+  it("behavior: a device's message that comes after a later one of its own goes before it, even when nothing named it", () => {
+    const arrivals = new LateArrivals()
+    const dave = (clock: number, sentAtMs = clock) => ({ sender: 'dave', clock, sentAtMs })
+    // The failover in CI: "2, 1, 3", and 2 named no 1 (its three names were taken).
+    expect(arrivals.delivered('2', ['x', 'y', 'z'], '2', dave(11))).toBeUndefined()
+    expect(arrivals.delivered('1', [], '1', dave(10))).toBe('2')
+    expect(arrivals.delivered('3', ['2'], '3', dave(12))).toBeUndefined()
+    // Another device's order says nothing of dave's.
+    expect(arrivals.delivered('e', [], 'e', { sender: 'erin', clock: 1, sentAtMs: 1 })).toBeUndefined()
+    // Dave's device lost its state: its clock starts again, its send time goes on — not raised above its old ones.
+    expect(arrivals.delivered('4', [], '4', dave(1, 100))).toBeUndefined()
+  })
+
   it('security: a flood of names stays bounded, the newest kept', () => {
     const arrivals = new LateArrivals()
     const flood = Array.from({ length: MAX_LATE_ARRIVALS + 10 }, (_, i) => `missing-${i}`)

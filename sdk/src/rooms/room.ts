@@ -1407,7 +1407,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     if (envelope.kind !== 'text') {
       // Handed over as a change, not a list item; a later text may name it.
-      this.#arrivals.delivered(id, record.deps)
+      this.#arrivals.delivered(id, record.deps, id, sequenceOf(from, record))
       const change: MessageChange = {
         ...changeOf(envelope, (dropped) => this.#droppedMentions(id, dropped)),
         id,
@@ -1463,7 +1463,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sentAtMs: record.sentAtMs,
           lamport: record.lamport,
           deps: record.deps,
-          before: this.#arrivals.delivered(id, record.deps),
+          before: this.#arrivals.delivered(id, record.deps, id, sequenceOf(from, record)),
           receivedAtMs: Date.now(),
           record: bytes,
         },
@@ -1594,7 +1594,12 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           sender: accepted.certificate.address,
           senderPeerId: accepted.from,
           sentAtMs: accepted.record.sentAtMs,
-          before: this.#arrivals.delivered(accepted.id, accepted.record.deps),
+          before: this.#arrivals.delivered(
+            accepted.id,
+            accepted.record.deps,
+            accepted.id,
+            sequenceOf(accepted.from, accepted.record),
+          ),
           reason,
           record: accepted.bytes,
         },
@@ -1967,4 +1972,9 @@ function changeOf(
     return { kind: 'edit', target, body: envelope.body, ...(mentions.length === 0 ? {} : { mentions }) }
   }
   return { kind: 'delete', target }
+}
+
+/** Where a message stands in its sending device's own order (`late-arrivals.ts`). */
+function sequenceOf(from: string, record: { lamport: number; sentAtMs: number }) {
+  return { sender: from, clock: record.lamport, sentAtMs: record.sentAtMs }
 }
