@@ -10,12 +10,16 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
 import {
   addFile,
   catFile,
   createFilesHelia,
+  decodeFilePinFrame,
+  encodeFilePinRequest,
+  FILE_PIN_PROTOCOL,
   type FileManifest,
   FilePinRefusedError,
   FileUnavailableError,
@@ -23,6 +27,7 @@ import {
 } from '@securechat/sdk/files'
 import { roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
+import fc from 'fast-check'
 import type { Helia } from 'helia'
 import { describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
@@ -292,5 +297,68 @@ describe('relay file pins: retention and restarts', () => {
     const reader = await stranger(second.relay)
     const fetched = await drain(catFile(reader.helia, shared.manifest))
     expect(fetched).toMatchObject({ bytes: 4 * MiB, sha256: shared.sha256 })
+  })
+})
+
+/** Cases of the fuzzing over the relay's streams; `SECURECHAT_FUZZ_RUNS` runs more. */
+const STREAM_RUNS = Number(process.env.SECURECHAT_FUZZ_RUNS ?? 0) || 2_000
+
+describe('relay file pins: whatever arrives', () => {
+  it('property: malformed, oversized and fuzzed requests get an answer or a closed stream, and the relay keeps serving', async () => {
+    const { relay, pins } = await startFilesRelay({})
+    const { libp2p } = await stranger(relay)
+    const relayPeer = peerIdFromString(relay.peerId)
+    const valid = encodeFilePinRequest({
+      topic: `/securechat/1/room/${'cd'.repeat(32)}`,
+      cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
+      bytes: 4096,
+    })
+    const frames = fc.oneof(
+      fc.uint8Array({ maxLength: 1500 }).map((bytes) => ({ bytes, raw: false })),
+      fc.json().map((text) => ({ bytes: new TextEncoder().encode(text), raw: false })),
+      fc
+        .array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 3,
+        })
+        .map((edits) => {
+          const bytes = valid.slice()
+          for (const [at, byte] of edits) bytes[at] = byte
+          return { bytes, raw: false }
+        }),
+      // No length prefix at all, or one that announces more than the relay reads.
+      fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => ({ bytes, raw: true })),
+    )
+    const answers = new Map<string, number>()
+    await fc.assert(
+      fc.asyncProperty(frames, async ({ bytes, raw }) => {
+        const stream = await libp2p.dialProtocol(relayPeer, FILE_PIN_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
+        try {
+          const lp = lpStream(stream)
+          if (raw) {
+            stream.send(bytes)
+            await stream.close()
+          } else await lp.write(bytes)
+          const answer = decodeFilePinFrame((await lp.read({ signal: AbortSignal.timeout(12_000) })).subarray())
+          expect(answer.ok).toBe(true)
+          const kind = answer.ok && answer.value.type === 'refused' ? answer.value.reason : 'other'
+          answers.set(kind, (answers.get(kind) ?? 0) + 1)
+        } catch {
+          // The relay closed a stream it could not read: an answer too.
+          answers.set('closed', (answers.get('closed') ?? 0) + 1)
+        } finally {
+          stream.abort(new Error('done'))
+        }
+      }),
+      { numRuns: STREAM_RUNS },
+    )
+    expect([...answers.keys()].every((kind) => ['malformed', 'not-a-member', 'closed'].includes(kind))).toBe(true)
+    expect(answers.get('malformed')).toBeGreaterThan(STREAM_RUNS / 2)
+    expect(pins.stats()).toMatchObject({ files: 0, pinsUnderWay: 0, fetchedBytes: 0 })
+    // Still serving: a real member's file is kept after all that.
+    const { alice, topic } = await roomOnRelay(relay)
+    const shared = await share(alice.helia, 1 * MiB, 8)
+    await pinOf(relay, alice.client.libp2p, topic, shared)
+    expect(pins.stats().files).toBe(1)
   })
 })
