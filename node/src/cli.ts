@@ -226,6 +226,19 @@ export function buildProgram(): Command {
       '--store-queries-at-once <n>',
       'store queries the relay answers at once in all; more are answered busy (env SECURECHAT_STORE_QUERIES_AT_ONCE)',
     )
+    .option(
+      '--file-retention-ms <ms>',
+      'keep the files members share this long after they were pinned; default --store-max-age-ms (env SECURECHAT_FILE_RETENTION_MS)',
+    )
+    .option('--file-max-bytes <n>', 'largest file kept, in bytes of ciphertext (env SECURECHAT_FILE_MAX_BYTES)')
+    .option(
+      '--file-room-quota <n>',
+      'bytes the files of one room or DM may take together (env SECURECHAT_FILE_ROOM_QUOTA)',
+    )
+    .option(
+      '--file-total-quota <n>',
+      'bytes all files kept may take, under --data-dir/files; 0 keeps none (env SECURECHAT_FILE_TOTAL_QUOTA)',
+    )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) =>
       runRelay(resolveRelayConfig(flags, process.env), () => resolveRelayConfig(flags, process.env)),

@@ -33,6 +33,7 @@ import {
   RELAY_STORE_QUERY_BURST_PER_IP,
 } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import { FILE_MAX_BYTES, FILE_ROOM_QUOTA_BYTES, FILE_TOTAL_QUOTA_BYTES } from './relay/file-pin-constants.ts'
 import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
 import {
   STORE_MAX_BYTES_PER_SENDER,
@@ -174,6 +175,13 @@ export const relayConfigSchema = z
     storeQueriesAtOncePerPeer: z.number().int().positive(),
     storeQueriesAtOncePerIp: z.number().int().positive(),
     storeQueriesAtOnce: z.number().int().positive(),
+    // --- Files the relay keeps for its rooms and DMs (issue 16; node/src/relay/file-pins.ts), under dataDir/files.
+    /** Files are kept this long after they were pinned; the store's retention by default. */
+    fileRetentionMs: z.number().int().positive(),
+    /** Per file (its ciphertext), per room or DM topic, and in all; a total of 0 keeps no files. */
+    fileMaxBytes: z.number().int().positive(),
+    fileRoomQuota: z.number().int().positive(),
+    fileTotalQuota: z.number().int().nonnegative(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -236,6 +244,10 @@ const ENV: Record<keyof RelayConfig, string> = {
   storeQueriesAtOncePerPeer: 'SECURECHAT_STORE_QUERIES_AT_ONCE_PER_PEER',
   storeQueriesAtOncePerIp: 'SECURECHAT_STORE_QUERIES_AT_ONCE_PER_IP',
   storeQueriesAtOnce: 'SECURECHAT_STORE_QUERIES_AT_ONCE',
+  fileRetentionMs: 'SECURECHAT_FILE_RETENTION_MS',
+  fileMaxBytes: 'SECURECHAT_FILE_MAX_BYTES',
+  fileRoomQuota: 'SECURECHAT_FILE_ROOM_QUOTA',
+  fileTotalQuota: 'SECURECHAT_FILE_TOTAL_QUOTA',
 }
 
 export interface RelayFlags {
@@ -295,6 +307,10 @@ export interface RelayFlags {
   storeQueriesAtOncePerPeer?: string
   storeQueriesAtOncePerIp?: string
   storeQueriesAtOnce?: string
+  fileRetentionMs?: string
+  fileMaxBytes?: string
+  fileRoomQuota?: string
+  fileTotalQuota?: string
 }
 
 type LimitKey = keyof RelayFlags &
@@ -325,6 +341,9 @@ type LimitKey = keyof RelayFlags &
     | 'storeQueriesAtOncePerPeer'
     | 'storeQueriesAtOncePerIp'
     | 'storeQueriesAtOnce'
+    | 'fileMaxBytes'
+    | 'fileRoomQuota'
+    | 'fileTotalQuota'
   )
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -430,7 +449,15 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     storeQueriesAtOncePerPeer: limit('storeQueriesAtOncePerPeer', RELAY_STORE_QUERIES_AT_ONCE_PER_PEER),
     storeQueriesAtOncePerIp: limit('storeQueriesAtOncePerIp', RELAY_STORE_QUERIES_AT_ONCE_PER_IP),
     storeQueriesAtOnce: limit('storeQueriesAtOnce', STORE_MAX_CONCURRENT_REQUESTS),
+    fileRetentionMs: numberOrText(
+      flags.fileRetentionMs ?? (env[ENV.fileRetentionMs] || undefined) ?? file.fileRetentionMs,
+    ),
+    fileMaxBytes: limit('fileMaxBytes', FILE_MAX_BYTES),
+    fileRoomQuota: limit('fileRoomQuota', FILE_ROOM_QUOTA_BYTES),
+    fileTotalQuota: limit('fileTotalQuota', FILE_TOTAL_QUOTA_BYTES),
   }
+  // Files follow the history unless told otherwise: a file outliving the messages that name it helps nobody.
+  candidate.fileRetentionMs ??= candidate.storeMaxAgeMs
   const parsed = relayConfigSchema.safeParse(candidate)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

@@ -4,6 +4,8 @@ import type { RelayConfig } from '../config.ts'
 import type { ConfigError, TlsError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRelay, type Relay, type RelayServiceFactories } from '../relay/create-relay.ts'
+import { FILES_DIR } from '../relay/file-pin-constants.ts'
+import { filePins } from '../relay/file-pins.ts'
 import { isPrivateMultiaddr, isSecureWebSocketAddress, webSocketAddresses } from '../relay/http/addresses.ts'
 import { httpServer } from '../relay/http/service.ts'
 import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
@@ -107,6 +109,7 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
         : `Reading chain ${chainId} at ${config.rpc} (token gates, contract wallets).\n`,
     )
     process.stdout.write(`${describeStore(config)}\n`)
+    process.stdout.write(`${describeFiles(config)}\n`)
   }
   if (http !== undefined) {
     if (!(await http.hasWebApp())) {
@@ -200,10 +203,17 @@ async function services(
           },
           queriesAtOnce: config.storeQueriesAtOnce,
         })
+  const files = filePins({
+    retentionMs: config.fileRetentionMs,
+    maxFileBytes: config.fileMaxBytes,
+    roomQuotaBytes: config.fileRoomQuota,
+    totalQuotaBytes: config.fileTotalQuota,
+  })
   return {
     ...(anchoring === undefined ? {} : { anchoring }),
     ...(leafLists === undefined ? {} : { leafLists }),
     ...(store === undefined ? {} : { store }),
+    files,
     ...(http === undefined ? {} : { http }),
   }
 }
@@ -303,6 +313,21 @@ export function describeStore(config: Pick<RelayConfig, 'store' | 'storeMaxAgeMs
         : `PostgreSQL ${config.store.replace(/\/\/[^@]*@/, '//')}`
   const days = Math.round((config.storeMaxAgeMs / DAY_MS) * 10) / 10
   return `Keeping rooms' and DMs' encrypted history for ${days} days in ${where} (--store, --store-max-age-ms).`
+}
+
+/** What an operator meets first about files: where, how long, how much. */
+export function describeFiles(
+  config: Pick<RelayConfig, 'fileTotalQuota' | 'fileRetentionMs' | 'fileMaxBytes' | 'dataDir'>,
+): string {
+  if (config.fileTotalQuota === 0) {
+    return 'Keeping no shared files (--file-total-quota 0): a file is there only while its sender is online.'
+  }
+  const days = Math.round((config.fileRetentionMs / DAY_MS) * 10) / 10
+  return `Keeping files members share (ciphertext) for ${days} days in ${join(config.dataDir, FILES_DIR)}, up to ${gib(config.fileTotalQuota)} in all and ${gib(config.fileMaxBytes)} per file (--file-total-quota, --file-retention-ms, --file-max-bytes).`
+}
+
+function gib(bytes: number): string {
+  return `${Math.round((bytes / 1024 ** 3) * 10) / 10} GiB`
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000

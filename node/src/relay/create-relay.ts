@@ -65,6 +65,8 @@ export interface RelayServices {
   leafLists?: LeafListsService
   /** Issue 12's message store plugs in here. */
   store?: RelayService
+  /** The files of its rooms the relay keeps (issue 16, `file-pins.ts`). */
+  files?: RelayService
   http?: HttpService
 }
 
@@ -72,9 +74,13 @@ export interface RelayServices {
  * The one order: services start in it and stop in its reverse. Anchoring first, so it sees every record the node
  * forwards; the HTTP server last, so it answers only once what it serves is there.
  */
-export const RELAY_SERVICE_ORDER = ['anchoring', 'leafLists', 'store', 'http'] as const satisfies ReadonlyArray<
-  keyof RelayServices
->
+export const RELAY_SERVICE_ORDER = [
+  'anchoring',
+  'leafLists',
+  'store',
+  'files',
+  'http',
+] as const satisfies ReadonlyArray<keyof RelayServices>
 
 export interface RelayComponents {
   /** The relay node; running whenever a service is. */
@@ -82,6 +88,8 @@ export interface RelayComponents {
   readonly logger: LoggerFactory
   /** The relay's data dir; services keep their files under it. Throws when the relay has none. */
   dataDir(service: string): string
+  /** Whether the relay has a data dir (services that can also run in memory ask). */
+  readonly hasDataDir: boolean
   /**
    * The relay's one index of anchored proofs: its anchorer's batches and the members' it took go here, `/audit/proof`
    * answers from it, and its bound (`ANCHOR_PROOF_INDEX_LEAVES`) holds for all of them together.
@@ -142,6 +150,7 @@ export class Relay {
         }
         return dataDir
       },
+      hasDataDir: dataDir !== undefined,
       proofs,
       ipfs: () => (this.#ipfs ??= this.#startIpfs(this.#components.dataDir('IPFS node'))),
       services,

@@ -11,7 +11,7 @@ import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '
  * Why a limit refused an inbound connection, a circuit reservation, a gossip record (`records-per-second`; a
  * flooder's disconnection and each of its refused reconnections are `record-flood`, an address banned for its
  * flooders' and each of its refused connections `record-flood-per-ip`) or a store query (`store-*`,
- * `store-query-limits.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
+ * `store-query-limits.ts`) or a file pin (`file-pin-*`, `file-pins.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
  * room's, an invalid certificate…; the log line says which); the `reason` label of `/metrics`.
  */
 export const REFUSAL_REASONS = [
@@ -31,6 +31,12 @@ export const REFUSAL_REASONS = [
   'store-queries-at-once-per-ip',
   'store-queries-total',
   'invalid-record',
+  'file-pin-not-a-member',
+  'file-pin-too-large',
+  'file-pin-room-quota',
+  'file-pin-relay-full',
+  'file-pin-malformed',
+  'file-pin-busy',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
@@ -100,6 +106,25 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = 
   },
   // An honest client never sends one: the peer that forwarded it loses score (gossipsub's P4, scoring.ts) instead.
   'invalid-record': { message: 'record rejected: it failed validation' },
+  // Someone outside the conversation asking the relay to keep a file: honest clients ask only relays of their rooms.
+  'file-pin-not-a-member': { message: 'file pin refused: the asker is not a member of the conversation here' },
+  'file-pin-too-large': {
+    message: 'file pin refused: the file is over the size kept per file',
+    setting: '--file-max-bytes',
+  },
+  'file-pin-room-quota': {
+    message: "file pin refused: the conversation's files fill its quota",
+    setting: '--file-room-quota (or lower --file-retention-ms)',
+  },
+  'file-pin-relay-full': {
+    message: 'file pin refused: the files kept fill the total quota or the disk',
+    setting: '--file-total-quota (or lower --file-retention-ms; free disk space)',
+  },
+  // A request out of bounds, or a DAG other than the file claimed (larger, other codecs): a liar or a broken client.
+  'file-pin-malformed': { message: 'file pin stopped: the request or the blocks are not a file as claimed' },
+  'file-pin-busy': {
+    message: 'file pin refused: too many pins under way (of this peer, or in all)',
+  },
 }
 
 export interface RefusalsInit {

@@ -416,6 +416,19 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     return this.#rooms.get(topic)?.gatekeeper.moderation
   }
 
+  /**
+   * Whether `peer` is this relay's own client in the room of `topic`: its presence passed the room's checks (token
+   * gate included) here, over its own connection, and it is still subscribed. What a file pin asks of a room member.
+   */
+  isRoomClient(topic: string, peer: string): boolean {
+    return this.#rooms.get(topic)?.clients.has(peer) === true
+  }
+
+  /** Whether the relay holds a verified certificate of `peer` (a device it met on a room or DM topic). */
+  isCertified(peer: string): boolean {
+    return this.#checks.registry.get(peer) !== undefined
+  }
+
   /** The verified key bundle of a client this relay holds in memory, if any; fetches nothing. */
   heldBundle(peerId: string): string | undefined {
     return this.#bundles?.held(peerId)

@@ -38,3 +38,34 @@ export const FILE_FETCH_RETRY_MS = 6_000
  * consumes them: memory is about twice this many segments, whatever the file's size.
  */
 export const FILE_FETCH_WINDOW_SEGMENTS = 4
+
+/**
+ * The bitswap protocol files travel over. Not IPFS's `/ipfs/bitswap/1.2.0`: a libp2p node takes one handler per
+ * protocol, and a relay (or a web app) already runs a Helia for its audit leaf lists on that one; files get their
+ * own Helia, blockstore and retention beside it. It also keeps file blocks off the public IPFS exchange.
+ */
+export const FILES_BITSWAP_PROTOCOL = '/securechat/files/bitswap/1.2.0'
+
+/** A member asks a relay to keep a file (`pin-request.ts`, docs/files.md, Pinning). */
+export const FILE_PIN_PROTOCOL = '/securechat/files/pin/1.0.0'
+
+/** Version of the pin request frame. */
+export const FILE_PIN_WIRE_VERSION = 1
+
+/** Largest pin request frame: a topic, a CID and a number fit in a fraction of it. */
+export const MAX_FILE_PIN_REQUEST_BYTES = 1024
+
+/** Largest answer frame (progress, ok, or a refusal with its message and hint). */
+export const MAX_FILE_PIN_ANSWER_BYTES = 2048
+
+/** A topic's longest form in a pin request (room and DM topics are far shorter). */
+export const MAX_FILE_PIN_TOPIC_CHARS = 256
+
+/** A refusal's message and hint, at most. */
+export const MAX_FILE_PIN_MESSAGE_CHARS = 300
+
+/**
+ * How long a pin request waits for the relay's next frame. The relay sends progress while blocks arrive and gives up
+ * itself after `FILE_FETCH_STALL_TIMEOUT_MS` without one, so a silence past that and a margin is a relay gone.
+ */
+export const FILE_PIN_ANSWER_TIMEOUT_MS = FILE_FETCH_STALL_TIMEOUT_MS + 15_000

@@ -11,19 +11,51 @@ export {
   FILE_ASSOCIATED_DATA_LABEL,
   FILE_FETCH_STALL_TIMEOUT_MS,
   FILE_FETCH_WINDOW_SEGMENTS,
+  FILE_PIN_PROTOCOL,
+  FILES_BITSWAP_PROTOCOL,
   MAX_FILE_BYTES,
   MAX_FILE_NAME_BYTES,
+  MAX_FILE_PIN_ANSWER_BYTES,
+  MAX_FILE_PIN_REQUEST_BYTES,
   MAX_FILE_TYPE_CHARS,
 } from './constants.ts'
-export { FileIntegrityError, FileUnavailableError, InvalidFileManifestError } from './errors.ts'
+export {
+  FILE_PIN_REFUSAL_REASONS,
+  FileIntegrityError,
+  type FilePinRefusalReason,
+  FilePinRefusedError,
+  FilePinRequestError,
+  FileUnavailableError,
+  InvalidFileManifestError,
+} from './errors.ts'
+export {
+  type FetchedFileBlocks,
+  type FetchFileBlocksOptions,
+  FILE_BLOCKS_FETCHED_AT_ONCE,
+  fetchFileBlocks,
+  fileDagBudget,
+} from './fetch-blocks.ts'
 export { createFilesHelia, type FilesHeliaInit } from './helia.ts'
 export {
   FILE_MANIFEST_VERSION,
   type FileManifest,
   fileCidOf,
+  fileCidSchema,
   fileKeyOf,
   fileManifestSchema,
+  parseFileCid,
   parseFileManifest,
 } from './manifest.ts'
 export { type PinFileOptions, pinFile, unpinFile } from './pin-file.ts'
+export { type RequestPinOptions, requestPin } from './pin-request.ts'
+export {
+  type Decoded,
+  decodeFilePinFrame,
+  decodeFilePinRequest,
+  encodeFilePinFrame,
+  encodeFilePinRequest,
+  type FilePinFrame,
+  type FilePinRequest,
+  MAX_FILE_PIN_BYTES,
+} from './pin-wire.ts'
 export type { FileProgressListener, FileTransferProgress } from './progress.ts'

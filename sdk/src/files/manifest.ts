@@ -42,7 +42,8 @@ const fileNameSchema = z
   .refine((name) => name !== '.' && name !== '..', 'not . or ..')
   .refine((name) => name.isWellFormed(), 'no lone surrogates')
 
-const cidSchema = z
+/** A file's root CID as manifests and pin requests carry it: one spelling per file. */
+export const fileCidSchema = z
   .string()
   .min(1)
   .max(128)
@@ -70,7 +71,7 @@ const keySchema = z
 export const fileManifestSchema = z
   .object({
     v: z.literal(FILE_MANIFEST_VERSION),
-    cid: cidSchema,
+    cid: fileCidSchema,
     size: z.number().int().min(0).max(MAX_FILE_BYTES),
     type: z.string().min(3).max(MAX_FILE_TYPE_CHARS).regex(MEDIA_TYPE, 'a media type: type/subtype'),
     name: fileNameSchema,
@@ -96,6 +97,16 @@ export function parseFileManifest(value: unknown): FileManifest {
 /** The manifest's file key as bytes (a fresh copy: the caller may wipe it). */
 export function fileKeyOf(manifest: FileManifest): Uint8Array {
   return base64urlDecode(manifest.key)
+}
+
+/** A file's root CID from text that must be one (a pin request's, a stored pin's); `InvalidFileManifestError` if not. */
+export function parseFileCid(text: string): CID {
+  if (!fileCidSchema.safeParse(text).success) {
+    throw new InvalidFileManifestError(`not a file's CID: ${JSON.stringify(text.slice(0, 128))}`, {
+      hint: 'A file is named by a CIDv1 (dag-pb or raw, sha2-256) in base32, as its manifest carries it.',
+    })
+  }
+  return CID.parse(text)
 }
 
 /** The manifest's CID, parsed. */
