@@ -63,6 +63,7 @@ import { KeyBundleCache } from './key-bundles.ts'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from './libp2p.ts'
 import type { PublishPacingInit } from './publish-pacing.ts'
 import { RelayPool } from './relays.ts'
+import { type ShareFileOptions, type ShareFileResult, shareFile } from './share-file.ts'
 import { TierPace } from './tier-pacing.ts'
 
 export interface ClientInit {
@@ -617,6 +618,31 @@ export class SecureChatClient {
   get files(): ClientFiles {
     this.#files ??= new ClientFiles(() => this.#libp2p, this.#init.files)
     return this.#files
+  }
+
+  /**
+   * Shares a file in `target` (a room or a DM conversation): encrypted into blocks here, kept by the connected relays
+   * that keep files (progress: `encrypting`, then `relays`), then announced by a message carrying its manifest with
+   * `caption` as its text. `keptBy` names the relays that keep it; none, and it is available while this device is.
+   */
+  async shareFile(
+    target: Room | Conversation,
+    source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    meta: { name: string; type: string },
+    options: ShareFileOptions = {},
+  ): Promise<ShareFileResult> {
+    return await shareFile(
+      {
+        libp2p: this.libp2p,
+        files: this.files,
+        dmTopic: (peer) => this.dms.pairTopic(peer),
+        log: this.#log,
+      },
+      target,
+      source,
+      meta,
+      options,
+    )
   }
 
   // --- Direct messages (issue #3): sdk/src/dm ---

@@ -26,3 +26,4 @@ export {
   SCORE_THRESHOLDS,
   type ScoringInit,
 } from './scoring.ts'
+export type { ShareFileOptions, ShareFileResult, ShareProgress } from './share-file.ts'

@@ -377,6 +377,14 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#store.devicesOf(checksumAddress(address)).map(describeDevice)
   }
 
+  /**
+   * The pair topic of a device of `address` this device has a session with, if any: where a relay keeps a file
+   * shared in the conversation (a relay pins a DM's file under a pair topic; it cannot tell which devices it joins).
+   */
+  pairTopic(address: string): string | undefined {
+    return this.#store.devicesOf(checksumAddress(address)).find((device) => device.sessions.size > 0)?.topic
+  }
+
   /** Sends `text` to `peer` (see `Conversation.send`). */
   async send(
     peer: Address,

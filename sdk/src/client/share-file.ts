@@ -1,0 +1,134 @@
+/**
+ * Sharing a file in a room or a DM conversation, as a person means it: encrypted into blocks on this device, kept by
+ * the relays this device is connected to (so it stays available once this device goes offline), then announced by a
+ * message that carries its manifest. In that order: a message never names a file nobody can serve yet.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { ciphertextSize } from '../crypto/file-stream.ts'
+import type { Conversation } from '../dm/conversation.ts'
+import { FILE_PIN_PROTOCOL } from '../files/constants.ts'
+import { requestPin } from '../files/pin-request.ts'
+import type { FileTransferProgress } from '../files/progress.ts'
+import type { Logger } from '../logger.ts'
+import { Room } from '../rooms/room.ts'
+import type { AbortOptions, DmSendResult, FileManifest, RoomSendResult } from '../types.ts'
+import type { ClientFiles } from './client-files.ts'
+
+/** Where a share is: encrypting into blocks here, then relays fetching them (`bytes` of ciphertext, all relays). */
+export type ShareProgress =
+  | ({ stage: 'encrypting' } & FileTransferProgress)
+  | { stage: 'relays'; bytes: number; totalBytes: number }
+
+export interface ShareFileOptions extends AbortOptions {
+  /** The message's text, shown with the file; empty by default. */
+  caption?: string
+  /** A reply in this thread. */
+  parentId?: string
+  onProgress?: (progress: ShareProgress) => void
+}
+
+export type ShareFileResult = (RoomSendResult | DmSendResult) & {
+  file: FileManifest
+  /** Relays that keep the file (PeerIds); none: it is available only while this device is online. */
+  keptBy: string[]
+  /** Relays that would not keep it, and why (their refusal's reason or error). */
+  refusedBy: Array<{ relay: string; reason: string }>
+}
+
+export interface ShareFileDeps {
+  libp2p: Libp2p
+  files: ClientFiles
+  /** The pair topic a relay keeps a DM's file under (`DirectMessages.pairTopic`). */
+  dmTopic: (peer: string) => string | undefined
+  log: Logger
+}
+
+export async function shareFile(
+  deps: ShareFileDeps,
+  target: Room | Conversation,
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  meta: { name: string; type: string },
+  options: ShareFileOptions = {},
+): Promise<ShareFileResult> {
+  const { onProgress, signal } = options
+  const file = await deps.files.add(source, meta, {
+    ...(signal === undefined ? {} : { signal }),
+    ...(onProgress === undefined ? {} : { onProgress: (p) => onProgress({ stage: 'encrypting', ...p }) }),
+  })
+  const topic = target instanceof Room ? target.topic : deps.dmTopic(target.peer)
+  const { keptBy, refusedBy } =
+    topic === undefined ? { keptBy: [], refusedBy: [] } : await keepAtRelays(deps, topic, file, options)
+  if (keptBy.length === 0) {
+    deps.log.info('no relay keeps the shared file: it is available while this device is online', {
+      cid: file.cid,
+      refusedBy,
+    })
+  }
+  const sendOptions = {
+    file,
+    ...(options.parentId === undefined ? {} : { parentId: options.parentId }),
+    ...(signal === undefined ? {} : { signal }),
+  }
+  const sent = await target.send(options.caption ?? '', sendOptions)
+  return { ...sent, file, keptBy, refusedBy }
+}
+
+/** Asks every connected relay that keeps files to keep this one; progress is the sum over them. */
+async function keepAtRelays(
+  deps: ShareFileDeps,
+  topic: string,
+  file: FileManifest,
+  options: ShareFileOptions,
+): Promise<{ keptBy: string[]; refusedBy: Array<{ relay: string; reason: string }> }> {
+  const relays = await pinningPeers(deps.libp2p)
+  const bytes = ciphertextSize(file.size)
+  const pinned = new Map<string, number>()
+  const report = (): void => {
+    let sum = 0
+    for (const value of pinned.values()) sum += value
+    options.onProgress?.({ stage: 'relays', bytes: sum, totalBytes: bytes * relays.length })
+  }
+  const keptBy: string[] = []
+  const refusedBy: Array<{ relay: string; reason: string }> = []
+  await Promise.all(
+    relays.map(async (relay) => {
+      try {
+        await requestPin(
+          deps.libp2p,
+          relay,
+          { topic, cid: file.cid, bytes },
+          {
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            onProgress: ({ pinned: held }) => {
+              pinned.set(relay.toString(), held)
+              report()
+            },
+          },
+        )
+        pinned.set(relay.toString(), bytes)
+        report()
+        keptBy.push(relay.toString())
+      } catch (err) {
+        options.signal?.throwIfAborted()
+        const reason = (err as { reason?: unknown }).reason
+        refusedBy.push({ relay: relay.toString(), reason: typeof reason === 'string' ? reason : String(err) })
+      }
+    }),
+  )
+  return { keptBy, refusedBy }
+}
+
+/** Connected peers that said (identify) they keep files. */
+async function pinningPeers(libp2p: Libp2p) {
+  const peers = [...new Map(libp2p.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer])).values()]
+  const speaks = await Promise.all(
+    peers.map(async (peer) => {
+      try {
+        return (await libp2p.peerStore.get(peer)).protocols.includes(FILE_PIN_PROTOCOL)
+      } catch {
+        return false
+      }
+    }),
+  )
+  return peers.filter((_, i) => speaks[i])
+}
