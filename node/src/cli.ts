@@ -5,6 +5,7 @@ import { Command, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { disappearWrite } from './commands/disappear.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
+import { getFile, sendFile } from './commands/files.ts'
 import { members } from './commands/members.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
 import { moderate, roomLog } from './commands/moderation.ts'
@@ -271,6 +272,23 @@ export function buildProgram(): Command {
   clientOptions(program.command('send').description('send one message to a room').argument('<text>', TEXT_HELP)).action(
     async (text: string, flags) => send(flags, text),
   )
+  clientOptions(
+    program
+      .command('send-file')
+      .description('share a file in a room: encrypted here, kept by the relays, announced by a message')
+      .argument('<path>', 'the file to share'),
+  )
+    .option('--caption <text>', 'the message shown with the file')
+    .option('--type <media-type>', 'its media type, e.g. image/png (default application/octet-stream)')
+    .action(async (path: string, flags) => sendFile(flags, path))
+  clientOptions(
+    program
+      .command('get-file')
+      .description('save the file a room message shares (resumes a .part left by an interrupted run)')
+      .argument('<message-id>', 'the id of the message that shares it (`listen --json` prints it)'),
+  )
+    .option('--out <path>', 'where to save it (default: its name, in this folder)')
+    .action(async (id: string, flags) => getFile(flags, id))
   registerMessageKinds(program)
   registerModeration(program, room)
   clientOptions(

@@ -48,3 +48,15 @@ export function mentionsToJson(mentions: readonly string[], self: string): { men
 export function mentionNote(mentions: readonly string[], self: string): string {
   return mentionsAddress(mentions, self) ? ' (mentions you)' : ''
 }
+
+/** Bytes for people: 1.5 GiB, 340 MiB, 12 KiB, 900 B. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+}

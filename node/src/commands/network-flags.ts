@@ -1,4 +1,4 @@
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import { type ClientFilesInit, createClient, type SecureChatClient } from '@securechat/sdk/client'
 import type { DirectMessagesInit } from '@securechat/sdk/dm'
 import type { WalletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
@@ -34,6 +34,8 @@ export function createCliClient(params: {
   logger: LoggerFactory
   rpcChainId?: number
   directMessages?: DirectMessagesInit
+  /** Where files' blocks live (`send-file`, `get-file`). */
+  files?: ClientFilesInit
 }): SecureChatClient {
   const { flags, vault } = params
   const chainId = chainIdFromFlag(flags.chainId)
@@ -49,6 +51,7 @@ export function createCliClient(params: {
     ...(vault === undefined ? {} : { vault }),
     ...(provider === undefined ? {} : { provider }),
     ...(params.directMessages === undefined ? {} : { directMessages: params.directMessages }),
+    ...(params.files === undefined ? {} : { files: params.files }),
     signals: { receipts: flags.receipts !== false, typing: flags.typing !== false },
   })
 }

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import { sleep } from '@securechat/sdk/async'
-import type { SecureChatClient } from '@securechat/sdk/client'
+import type { ClientFilesInit, SecureChatClient } from '@securechat/sdk/client'
 import { conditionsOf } from '@securechat/sdk/gates'
 import { type WalletSigner, walletSigner } from '@securechat/sdk/identity'
 import type { LoggerFactory } from '@securechat/sdk/logger'
 import { decodeInvite, INVITE_PREFIX, type Invite, loadSavedRooms, type Room } from '@securechat/sdk/rooms'
 import type {
+  FileManifest,
   HistoryGap,
   HistoryProgress,
   RoomMessage,
@@ -18,7 +19,7 @@ import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { openDataDirVault } from '../vault.ts'
 import { loadWallet } from '../wallet.ts'
-import { clockTime, isoTime, mentionNote, mentionsToJson, printable, shortAddress } from './cli-format.ts'
+import { clockTime, formatBytes, isoTime, mentionNote, mentionsToJson, printable, shortAddress } from './cli-format.ts'
 import { createCliClient, type NetworkFlags, requireBootstrap } from './network-flags.ts'
 
 /** Options every command in a room shares. */
@@ -39,7 +40,7 @@ export interface JoinedRoom {
 export async function joinFromFlags(
   flags: ClientFlags,
   logger: LoggerFactory,
-  options: { catchUp?: 'later' | 'no' } = {},
+  options: { catchUp?: 'later' | 'no'; files?: ClientFilesInit } = {},
 ): Promise<JoinedRoom> {
   const wallet = await loadWallet({ keyFile: flags.keyFile, env: process.env })
   const signer = walletSigner({ type: 'eoa', signer: wallet })
@@ -66,6 +67,7 @@ export async function joinFromFlags(
       bootstrap,
       logger,
       ...(rpcChainId === undefined ? {} : { rpcChainId }),
+      ...(options.files === undefined ? {} : { files: options.files }),
     })
     await client.start({ signal: AbortSignal.timeout(CLI_NETWORK_TIMEOUT_MS) })
     // `later`: catch-up waits for the command's listeners (`catchUpFromFlags`), live messages for it.
@@ -147,6 +149,8 @@ export function messageToJson(message: RoomMessage, self: string): Record<string
     sender: message.sender,
     senderPeerId: message.senderPeerId,
     text: message.text,
+    // What a file is, never its key: `get-file` reads the key from the message in this device's own vault.
+    ...(message.file === undefined ? {} : { file: fileToJson(message.file) }),
     ...(message.parentId === undefined ? {} : { parentId: message.parentId }),
     ...mentionsToJson(message.mentions, self),
     ...(message.before === undefined ? {} : { before: message.before }),
@@ -157,7 +161,16 @@ export function messageToJson(message: RoomMessage, self: string): Record<string
 }
 
 export function formatMessage(message: RoomMessage, self: string): string {
-  return `[${clockTime(message.sentAtMs)}] ${shortAddress(message.sender)}: ${printable(message.text)}${mentionNote(message.mentions, self)}`
+  const file =
+    message.file === undefined
+      ? ''
+      : ` [file: ${printable(message.file.name)}, ${formatBytes(message.file.size)} — securechat get-file ${message.id}]`
+  return `[${clockTime(message.sentAtMs)}] ${shortAddress(message.sender)}: ${printable(message.text)}${file}${mentionNote(message.mentions, self)}`
+}
+
+/** A shared file as the CLI prints it: everything but its key. */
+export function fileToJson(file: FileManifest): Record<string, unknown> {
+  return { name: file.name, size: file.size, type: file.type, cid: file.cid, sha256: file.sha256 }
 }
 
 /** What this device cannot read is shown, with why, never dropped silently. */

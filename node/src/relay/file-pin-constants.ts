@@ -6,7 +6,7 @@ const MiB = 1024 ** 2
 /** Folder of the file pins' blocks and pin records, under the relay's `--data-dir`. */
 export const FILES_DIR = 'files'
 
-/** The largest file (its ciphertext) the relay keeps: `--file-max-bytes`. */
+/** The largest file (its plaintext size; the ciphertext is a little larger) the relay keeps: `--file-max-bytes`. */
 export const FILE_MAX_BYTES = 2 * GiB
 
 /** What the files of one room or DM topic may take together: `--file-room-quota`. */

@@ -3,6 +3,8 @@
  * pin request is admitted against. In memory, rebuilt from the pins' records at start (`file-pins.ts`); the pins
  * themselves, with their topic, size and time, are Helia's records beside the blocks.
  */
+
+import { ciphertextSize } from '@securechat/sdk/crypto'
 import type { FilePinRefusalReason } from '@securechat/sdk/files'
 import { fileDagBudget } from '@securechat/sdk/files'
 import { FILE_PIN_MIN_CHARGE_BYTES } from './file-pin-constants.ts'
@@ -67,11 +69,12 @@ export class FilePinLedger {
    */
   admit(cid: string, topic: string, claimedBytes: number): FilePinAdmission {
     const { maxFileBytes, roomQuotaBytes, totalQuotaBytes } = this.#quotas
-    if (claimedBytes > maxFileBytes) {
+    // The limit is a file's size as people see it (a "2 GiB" file), not its ciphertext's, a little larger.
+    if (claimedBytes > ciphertextSize(maxFileBytes)) {
       return {
         ok: false,
         reason: 'too-large',
-        message: `the file's ${claimedBytes} bytes are over the ${maxFileBytes} this relay keeps per file`,
+        message: `the file is over the ${maxFileBytes} bytes this relay keeps per file (${claimedBytes} bytes encrypted)`,
       }
     }
     const charge = chargeOf(fileDagBudget(claimedBytes))

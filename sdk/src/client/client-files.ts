@@ -51,6 +51,15 @@ export class ClientFiles {
     return catFile(await this.#started(), manifest, options)
   }
 
+  /**
+   * Drops the blocks no shared file needs (what downloads fetched): a file saved elsewhere need not stay here twice.
+   * Files this device shared stay (pinned).
+   */
+  async collectGarbage(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#helia === undefined) return
+    await (await this.#started()).gc(options)
+  }
+
   /** Stops the Helia node (not libp2p). */
   async stop(): Promise<void> {
     const helia = this.#helia

@@ -4,15 +4,21 @@
  * message that carries its manifest. In that order: a message never names a file nobody can serve yet.
  */
 import type { Libp2p } from '@libp2p/interface'
+import { sleep } from '../async.ts'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { FILE_PIN_PROTOCOL } from '../files/constants.ts'
+import { FilePinRefusedError } from '../files/errors.ts'
 import { requestPin } from '../files/pin-request.ts'
 import type { FileTransferProgress } from '../files/progress.ts'
 import type { Logger } from '../logger.ts'
 import { Room } from '../rooms/room.ts'
 import type { AbortOptions, DmSendResult, FileManifest, RoomSendResult } from '../types.ts'
 import type { ClientFiles } from './client-files.ts'
+
+/** A relay that has not checked this device's presence yet is asked this many times, this far apart. */
+const PIN_ATTEMPTS = 5
+const PIN_RETRY_MS = 1_000
 
 /** Where a share is: encrypting into blocks here, then relays fetching them (`bytes` of ciphertext, all relays). */
 export type ShareProgress =
@@ -93,18 +99,32 @@ async function keepAtRelays(
   await Promise.all(
     relays.map(async (relay) => {
       try {
-        await requestPin(
-          deps.libp2p,
-          relay,
-          { topic, cid: file.cid, bytes },
-          {
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-            onProgress: ({ pinned: held }) => {
-              pinned.set(relay.toString(), held)
-              report()
+        const ask = () =>
+          requestPin(
+            deps.libp2p,
+            relay,
+            { topic, cid: file.cid, bytes },
+            {
+              ...(options.signal === undefined ? {} : { signal: options.signal }),
+              onProgress: ({ pinned: held }) => {
+                pinned.set(relay.toString(), held)
+                report()
+              },
             },
-          },
-        )
+          )
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await ask()
+            break
+          } catch (err) {
+            // A device that joined a moment ago: the relay may not have checked its presence yet (a terminal that
+            // joins and shares at once). Asked again a little later; other refusals stand.
+            if (!(err instanceof FilePinRefusedError && err.reason === 'not-a-member') || attempt >= PIN_ATTEMPTS) {
+              throw err
+            }
+            await sleep(PIN_RETRY_MS, options.signal)
+          }
+        }
         pinned.set(relay.toString(), bytes)
         report()
         keptBy.push(relay.toString())

@@ -1,0 +1,177 @@
+/**
+ * `securechat send-file` and `get-file` (issue 16): a file shared in a room from a terminal and saved from one, with
+ * progress on stderr. Blocks live on disk — under `--data-dir` (`files/`), or in a temporary folder removed at exit —
+ * never in memory: a file of gigabytes passes through a few megabytes.
+ */
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { Writable } from 'node:stream'
+import type { ClientFilesInit, ShareProgress } from '@securechat/sdk/client'
+import { FileDecryptionError } from '@securechat/sdk/crypto'
+import { FileIntegrityError, type FileTransferProgress } from '@securechat/sdk/files'
+import { FsBlockstore } from 'blockstore-fs'
+import { FsDatastore } from 'datastore-fs'
+import { ConfigError } from '../errors.ts'
+import { createNodeLogger } from '../log.ts'
+import { formatBytes, printable } from './cli-format.ts'
+import { type ClientFlags, catchUpFromFlags, fileToJson, joinFromFlags } from './room-client.ts'
+
+/** Progress lines at most this often (and the last one always). */
+const PROGRESS_EVERY_MS = 1_000
+
+/** Where this device keeps files' blocks: its data dir, or a folder of its own that `close` removes. */
+async function filesStore(dataDir: string | undefined): Promise<{ init: ClientFilesInit; close: () => Promise<void> }> {
+  const dir = dataDir === undefined ? await mkdtemp(join(tmpdir(), 'securechat-files-')) : join(dataDir, 'files')
+  await mkdir(dir, { recursive: true })
+  const blockstore = new FsBlockstore(join(dir, 'blocks'))
+  const datastore = new FsDatastore(join(dir, 'datastore'))
+  await blockstore.open()
+  await datastore.open()
+  return {
+    init: { blockstore, datastore },
+    close: async () => {
+      await blockstore.close()
+      await datastore.close()
+      if (dataDir === undefined) await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A progress printer for stderr: one line a second, and the last. */
+function progressLine(label: string): (progress: FileTransferProgress, done?: boolean) => void {
+  let lastMs = 0
+  return (progress, done = false) => {
+    const now = Date.now()
+    if (!done && now - lastMs < PROGRESS_EVERY_MS) return
+    lastMs = now
+    const of = progress.totalBytes === undefined ? '' : ` of ${formatBytes(progress.totalBytes)}`
+    const speed = progress.bytesPerSecond > 0 ? `, ${formatBytes(progress.bytesPerSecond)}/s` : ''
+    const left = progress.secondsLeft === undefined || done ? '' : `, ${Math.ceil(progress.secondsLeft)} s left`
+    process.stderr.write(`${label}: ${formatBytes(progress.bytes)}${of}${speed}${left}${done ? ' — done' : ''}\n`)
+  }
+}
+
+export interface SendFileFlags extends ClientFlags {
+  caption?: string
+  type?: string
+}
+
+/**
+ * Shares the file at `path` in the room: encrypted into blocks here, kept by the relays that keep files, then
+ * announced. Prints `{ id, file, keptBy, members }`; warns when no relay keeps it (it leaves with this process).
+ */
+export async function sendFile(flags: SendFileFlags, path: string): Promise<void> {
+  const size = await stat(path).then(
+    (s) => (s.isFile() ? s.size : undefined),
+    () => undefined,
+  )
+  if (size === undefined) throw new ConfigError(`no file to send at ${path}`, { hint: 'give the path of a file' })
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const store = await filesStore(flags.dataDir)
+  try {
+    const { client, room, close } = await joinFromFlags(flags, factory, { files: store.init })
+    try {
+      const encrypting = progressLine('encrypting')
+      let relays = { bytes: 0, totalBytes: 0, atMs: 0 }
+      const onProgress = (progress: ShareProgress): void => {
+        if (progress.stage === 'encrypting') {
+          encrypting({ ...progress, totalBytes: size })
+          return
+        }
+        if (Date.now() - relays.atMs < PROGRESS_EVERY_MS && progress.bytes < progress.totalBytes) return
+        relays = { ...progress, atMs: Date.now() }
+        process.stderr.write(
+          `relays keeping it: ${formatBytes(progress.bytes)} of ${formatBytes(progress.totalBytes)}\n`,
+        )
+      }
+      const shared = await client.shareFile(
+        room,
+        createReadStream(path, { highWaterMark: 1024 * 1024 }),
+        { name: basename(path), type: flags.type ?? 'application/octet-stream' },
+        { ...(flags.caption === undefined ? {} : { caption: flags.caption }), onProgress },
+      )
+      for (const { relay, reason } of shared.refusedBy) {
+        process.stderr.write(`relay ${relay} did not keep it: ${reason}\n`)
+      }
+      if (shared.keptBy.length === 0) {
+        process.stderr.write(
+          'warning: no relay keeps this file: the others can fetch it only while this device is online\n',
+        )
+      }
+      const self = client.peerId.toString()
+      const members = room.members().filter((member) => member.peerId !== self).length
+      process.stdout.write(
+        `${JSON.stringify({ id: shared.id, file: fileToJson(shared.file), keptBy: shared.keptBy, members })}\n`,
+      )
+    } finally {
+      await close()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+export interface GetFileFlags extends ClientFlags {
+  out?: string
+}
+
+/**
+ * Saves the file message `id` shares: fetched from the relays that keep it (or its sender), checked, written to
+ * `<out>.part` and renamed to `out` only once whole and checked. A `.part` left by an interrupted run is resumed.
+ */
+export async function getFile(flags: GetFileFlags, id: string): Promise<void> {
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
+  const store = await filesStore(flags.dataDir)
+  try {
+    const joined = await joinFromFlags(flags, factory, { catchUp: 'later', files: store.init })
+    const { client, room, close } = joined
+    try {
+      // The message is in this device's vault (--data-dir), or in what the relays kept.
+      if (room.message(id) === undefined) await catchUpFromFlags(joined)
+      const file = room.message(id)?.file
+      if (file === undefined) {
+        throw new ConfigError(
+          room.message(id) === undefined
+            ? `no message ${id} in this room (not kept here, and not in what the relays keep)`
+            : `message ${id} shares no file (or it was deleted)`,
+          { hint: '`securechat listen --json` prints each message with its id and the file it shares' },
+        )
+      }
+      const out = flags.out ?? file.name
+      const part = `${out}.part`
+      const offset = await stat(part).then(
+        (s) => Math.min(s.size, file.size),
+        () => 0,
+      )
+      if (offset > 0) process.stderr.write(`resuming ${printable(out)} from ${formatBytes(offset)}\n`)
+      const downloading = progressLine('downloading')
+      let last: FileTransferProgress = { bytes: offset, totalBytes: file.size, bytesPerSecond: 0 }
+      const stream = await client.files.get(file, {
+        offset,
+        ...(offset > 0 ? { prefix: createReadStream(part, { end: offset - 1 }) } : {}),
+        onProgress: (progress) => {
+          last = progress
+          downloading(progress)
+        },
+      })
+      try {
+        await stream.pipeTo(Writable.toWeb(createWriteStream(part, { flags: offset > 0 ? 'r+' : 'w', start: offset })))
+      } catch (err) {
+        // What failed its check is no start to resume from; what stopped half-way (a relay gone) is.
+        if (err instanceof FileIntegrityError || err instanceof FileDecryptionError) await rm(part, { force: true })
+        throw err
+      }
+      downloading(last, true)
+      await rename(part, out)
+      // Saved where it was asked: its blocks need not stay here too.
+      await client.files.collectGarbage()
+      process.stdout.write(`${JSON.stringify({ id, path: out, bytes: file.size, sha256: file.sha256 })}\n`)
+    } finally {
+      await close()
+    }
+  } finally {
+    await store.close()
+  }
+}
