@@ -118,7 +118,7 @@ export class ScComposer extends LitElement {
         ${
           attaching
             ? html`<input type="file" hidden @change=${this.#onPicked} />
-              <button type="button" class="secondary" aria-label="Attach a file" title="Attach a file" ?disabled=${this.disabled} @click=${() => this.picker?.click()}>📎</button>`
+              <button type="button" class="secondary" aria-label="Attach a file" ?disabled=${this.disabled} @click=${() => this.picker?.click()}>Attach</button>`
             : ''
         }
         <button type="submit" ?disabled=${this.disabled || over}>Send</button>
