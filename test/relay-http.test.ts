@@ -174,6 +174,7 @@ describe('relay HTTP server', () => {
       'script-src': [`'nonce-${nonceOf(reply)}'`, "'strict-dynamic'"],
       'style-src': ["'self'"],
       'img-src': ["'self'", 'data:', 'blob:'],
+      'media-src': ["'self'", 'blob:'],
       'font-src': ["'self'"],
       'connect-src': ["'self'", 'ws:', 'wss:', 'http://127.0.0.1:8545'],
       'worker-src': ["'self'"],

@@ -15,6 +15,7 @@ import {
   type Relay,
   type RelayServiceFactories,
 } from '../../node/src/relay/create-relay.ts'
+import { filePins } from '../../node/src/relay/file-pins.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
 import type { RelayInit } from '../../node/src/relay/relay.ts'
 import { messageStore } from '../../node/src/relay/store-service.ts'
@@ -101,14 +102,23 @@ export interface WebRoom extends Omit<WebStack, 'openApp'> {
 }
 
 /** Starts a {@link WebStack}; `name` names its temporary directories. On a failure it stops what it started. */
-export function startWebStack(name: string, options: { relayStore?: boolean } = {}): Promise<WebStack> {
+export function startWebStack(name: string, options: StackOptions = {}): Promise<WebStack> {
   return launchWebStack(name, options, async () => {})
+}
+
+/**
+ * `relayStore`: the relay keeps history (its SQLite message store), as `securechat relay` does by default; `files`: it
+ * keeps the files its rooms' members share (file pins, on disk), as `securechat relay` does by default too.
+ */
+export interface StackOptions {
+  relayStore?: boolean
+  files?: boolean
 }
 
 /** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
 async function launchWebStack(
   name: string,
-  options: { relayStore?: boolean },
+  options: StackOptions,
   beforeRelayStops: () => Promise<void>,
 ): Promise<WebStack> {
   const pages: AppPage[] = []
@@ -126,10 +136,18 @@ async function launchWebStack(
     const chain = await startTestChain()
     started.chain = chain
     // Keeping history as `securechat relay` does by default: its SQLite store in its data directory.
-    const relayDir = options.relayStore === true ? await tempDir(`${name}-relay-`) : undefined
+    const relayDir = options.relayStore === true || options.files === true ? await tempDir(`${name}-relay-`) : undefined
     const relay = await startBrowserRelay(chain, {
       webRoot,
-      ...(relayDir === undefined ? {} : { dataDir: relayDir, services: { store: messageStore() } }),
+      ...(relayDir === undefined
+        ? {}
+        : {
+            dataDir: relayDir,
+            services: {
+              ...(options.relayStore === true ? { store: messageStore() } : {}),
+              ...(options.files === true ? { files: filePins({}) } : {}),
+            },
+          }),
     })
     started.relay = relay
     const http = relay.services.http!
@@ -169,7 +187,7 @@ async function launchWebStack(
 export async function startWebRoom(
   name: string,
   room: string,
-  options: { relayStore?: boolean; daveDomain?: 'cli' | 'page'; davePresenceIntervalMs?: number | null } = {},
+  options: StackOptions & { daveDomain?: 'cli' | 'page'; davePresenceIntervalMs?: number | null } = {},
 ): Promise<WebRoom> {
   let dave: SecureChatClient | undefined
   const stack = await launchWebStack(name, options, async () => {

@@ -14,6 +14,7 @@ import './components/sc-signal-settings.ts'
 import { loadConfig } from './config.ts'
 import { Anchoring } from './state/anchoring.ts'
 import { Conversations, inviteFromText } from './state/conversations.ts'
+import { Files } from './state/files.ts'
 import { Notifications } from './state/notifications.ts'
 import { inviteSummary, requirementSentence } from './state/room-access.ts'
 import { Session } from './state/session.ts'
@@ -26,6 +27,7 @@ export interface AppState {
   anchoring: Anchoring
   notifications: Notifications
   signals: Signals
+  files: Files
 }
 
 /** A signed-out session on the config of the relay that served the app (or its last one). */
@@ -36,8 +38,9 @@ export async function startSession(signal?: AbortSignal): Promise<AppState> {
   const anchoring = new Anchoring(config, conversations)
   const notifications = new Notifications(conversations)
   const signals = new Signals(conversations)
-  session.attach(conversations, anchoring, notifications, signals)
-  return { session, conversations, anchoring, notifications, signals }
+  const files = new Files(conversations)
+  session.attach(conversations, anchoring, notifications, signals, files)
+  return { session, conversations, anchoring, notifications, signals, files }
 }
 
 /**

@@ -9,12 +9,14 @@ import {
   anchoringContext,
   ChangeController,
   conversationsContext,
+  filesContext,
   notificationsContext,
   sessionContext,
   signalsContext,
 } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
 import { loadLastSession } from '../state/device-store.ts'
+import type { Files } from '../state/files.ts'
 import type { Notifications } from '../state/notifications.ts'
 import type { Session } from '../state/session.ts'
 import type { Signals } from '../state/signals.ts'
@@ -201,6 +203,9 @@ export class ScApp extends LitElement {
   @provide({ context: signalsContext })
   @state()
   signals: Signals | undefined
+  @provide({ context: filesContext })
+  @state()
+  files: Files | undefined
 
   @state() private wallets: WalletChoice[] = []
   @state() private page: Page = 'chat'
@@ -248,6 +253,7 @@ export class ScApp extends LitElement {
       this.anchoring = state.anchoring
       this.notifications = state.notifications
       this.signals = state.signals
+      this.files = state.files
       this.#controller.target = state.session
       this.#conversationChanges.target = state.conversations
       this.invitedTo = app.invitedTo(location.hash)

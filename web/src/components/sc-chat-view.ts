@@ -8,11 +8,13 @@ import {
   anchoringContext,
   ChangeController,
   conversationsContext,
+  filesContext,
   sessionContext,
   signalsContext,
 } from '../state/context.ts'
 import type { Conversations, ConversationView, GapLine } from '../state/conversations.ts'
 import { describeError } from '../state/errors.ts'
+import type { Files } from '../state/files.ts'
 import type { ChatEntry } from '../state/history-store.ts'
 import { mentionCandidates, mentionsMe } from '../state/mentions.ts'
 import { moderationFailure, removeMessage } from '../state/moderation.ts'
@@ -32,6 +34,8 @@ import type { ScComposer } from './sc-composer.ts'
 import './sc-composer.ts'
 import './sc-conversation-status.ts'
 import './sc-disappear-dialog.ts'
+import './sc-file-card.ts'
+import './sc-file-upload.ts'
 import { pendingChangeNotes, pendingStatus } from './pending-change-notes.ts'
 import { dmDeliveryMark, roomReceiptMark } from './receipt-marks.ts'
 import { baseStyles, shortAddress } from './styles.ts'
@@ -78,6 +82,11 @@ export class ScChatView extends LitElement {
         gap: 0.5rem;
         align-items: start;
         justify-content: end;
+      }
+      /* A file dragged over the conversation: dropped, it is attached in the composer. */
+      :host([dropping]) .room {
+        outline: 3px dashed var(--sc-accent);
+        outline-offset: -3px;
       }
       /* The messages scroll, not the page: header and composer stay in place. */
       .body {
@@ -336,6 +345,10 @@ export class ScChatView extends LitElement {
   @property({ attribute: false })
   signals: Signals | undefined
 
+  @consume({ context: filesContext, subscribe: true })
+  @property({ attribute: false })
+  files: Files | undefined
+
   @consume({ context: anchoringContext, subscribe: true })
   @property({ attribute: false })
   anchoring: Anchoring | undefined
@@ -363,6 +376,15 @@ export class ScChatView extends LitElement {
   @state() private open: { at: string; what: 'react' | 'edit' | 'delete' | 'remove' } | undefined
   @query('ol.messages') private list: HTMLOListElement | undefined
   @query('.thread sc-composer') private threadComposer: ScComposer | undefined
+  @query('sc-composer.main') private composer: ScComposer | undefined
+
+  constructor() {
+    super()
+    // Anywhere on the conversation, not only on the composer: the whole view is the drop target.
+    this.addEventListener('dragover', this.#onDragOver)
+    this.addEventListener('dragleave', this.#onDragLeave)
+    this.addEventListener('drop', this.#onDrop)
+  }
 
   readonly #sessionChanges = new ChangeController<Session>(this, 'session:changed')
   readonly #conversationChanges = new ChangeController<Conversations>(this, 'conversations:changed')
@@ -499,7 +521,8 @@ export class ScChatView extends LitElement {
         ${thread === undefined ? '' : this.#threadView(thread.root, thread.replies, canWrite, mentionables)}
       </div>
       <sc-conversation-status .conversation=${this.conversation}></sc-conversation-status>
-      <sc-composer ?disabled=${!canWrite} .send=${this.#send} .mentionables=${mentionables} @input=${this.#onComposerInput}></sc-composer>
+      <sc-file-upload .conversation=${this.conversation}></sc-file-upload>
+      <sc-composer class="main" ?disabled=${!canWrite} .send=${this.#send} .shareFile=${this.files === undefined ? undefined : this.#shareFile} .mentionables=${mentionables} @input=${this.#onComposerInput}></sc-composer>
       ${this.problem === undefined ? '' : html`<p class="error" role="alert">${this.problem}</p>`}
     `
   }
@@ -557,7 +580,8 @@ export class ScChatView extends LitElement {
     const mentioned = mentionsMe(entry, this.session?.address ?? '')
     return html`<li class=${entry.mine ? 'mine' : mentioned ? 'mentioned' : ''} data-message-id=${entry.id}>
       ${who}${mentionedMark(mentioned)}${entry.edited === true ? html`<span class="meta">${editedMark(state?.versions)}</span>` : ''}${this.#receiptMark(entry)}
-      ${open === 'edit' ? this.#editForm(at, entry) : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
+      ${open === 'edit' ? this.#editForm(at, entry) : entry.text === '' && entry.file !== undefined ? '' : html`<div class="text" dir="auto">${messageBody(entry.text)}</div>`}
+      ${entry.file === undefined ? '' : html`<sc-file-card .messageId=${entry.id} .file=${entry.file}></sc-file-card>`}
       ${reactionChips(state?.reactions ?? [], this.session?.address ?? '', (emoji, mine) => this.#react(entry.id, emoji, mine))}
       ${pendingChangeNotes(this.conversations?.pendingChanges(this.conversation).filter((p) => p.change.target === entry.id) ?? [], this.session?.network === 'online', (id) => this.conversations?.sendProblem(id))}
       ${summary}
@@ -746,6 +770,36 @@ export class ScChatView extends LitElement {
 
   #closeThread(): void {
     this.thread = undefined
+  }
+
+  /** The composer's file: shared live (see `Conversations.shareFile`); its progress and problems show above it. */
+  readonly #shareFile = async (file: File, caption: string): Promise<boolean> => {
+    if (this.files === undefined) return false
+    this.problem = undefined
+    return await this.files.share(this.conversation, file, caption)
+  }
+
+  /** A file dragged over the conversation: the pointer says it can be dropped, the conversation says where. */
+  readonly #onDragOver = (event: DragEvent): void => {
+    if (!event.dataTransfer?.types.includes('Files') || this.files === undefined) return
+    event.preventDefault()
+    event.dataTransfer.dropEffect = 'copy'
+    this.toggleAttribute('dropping', true)
+  }
+
+  readonly #onDragLeave = (event: DragEvent): void => {
+    // Leaving for one of its own children is not leaving.
+    if (event.relatedTarget instanceof Node && this.contains(event.relatedTarget)) return
+    this.toggleAttribute('dropping', false)
+  }
+
+  /** A file dropped on the conversation goes to the composer, to be sent with a caption (or without). */
+  readonly #onDrop = (event: DragEvent): void => {
+    this.toggleAttribute('dropping', false)
+    const dropped = event.dataTransfer?.files[0]
+    if (dropped === undefined) return
+    event.preventDefault()
+    this.composer?.attach(dropped)
   }
 
   /** The thread composer's: the reply goes to the outbox, as a message does, in the thread's root. */

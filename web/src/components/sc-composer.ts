@@ -1,6 +1,7 @@
 import { MAX_TEXT_BYTES } from '@securechat/sdk/constants'
 import { css, html, LitElement, nothing } from 'lit'
 import { customElement, property, query, state } from 'lit/decorators.js'
+import { humanSize } from './format-size.ts'
 import { MentionPicker, mentionPickerStyles } from './mention-picker.ts'
 import { baseStyles } from './styles.ts'
 
@@ -42,6 +43,18 @@ export class ScComposer extends LitElement {
         color: var(--sc-muted);
         margin: 0;
       }
+      .attached {
+        grid-column: 1 / -1;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: center;
+        margin: 0;
+      }
+      .buttons {
+        display: flex;
+        gap: 0.5rem;
+      }
       .count.over {
         color: var(--sc-danger);
         font-weight: 600;
@@ -53,11 +66,19 @@ export class ScComposer extends LitElement {
   /** The textarea's name to readers, and its placeholder's verb: "Message", or "Reply in thread". */
   @property() label = 'Message'
   @property({ attribute: false }) send: ((text: string) => Promise<void>) | undefined
+  /**
+   * Shares a file with the text as its caption; resolves false when it did not go (the file stays chosen). Absent: no
+   * Attach button (a thread's composer), and a pasted file is not taken.
+   */
+  @property({ attribute: false }) shareFile: ((file: File, caption: string) => Promise<boolean>) | undefined
+  /** The file chosen (Attach, a drop, a paste) to go with the next send. */
+  @state() private file: File | undefined
   /** Whom `@` offers to mention (addresses); none: `@` is just a character. */
   @property({ attribute: false }) mentionables: readonly string[] = []
   /** UTF-8 bytes of what would be sent (trimmed, as it is sent). */
   @state() private bytes = 0
   @query('textarea') private input: HTMLTextAreaElement | undefined
+  @query('input[type=file]') private picker: HTMLInputElement | undefined
   readonly #picker = new MentionPicker(this, () => this.input)
 
   override render() {
@@ -65,7 +86,14 @@ export class ScComposer extends LitElement {
     const shown = over || this.bytes >= MAX_TEXT_BYTES * SHOW_COUNT_FROM
     this.#picker.candidates = this.mentionables
     const picker = this.#picker.aria
+    const attaching = this.shareFile !== undefined
     return html`<form @submit=${this.#submit}>
+      ${
+        this.file === undefined
+          ? ''
+          : html`<p class="attached" data-testid="attached"><span>Attached: <strong dir="auto">${this.file.name}</strong> (${humanSize(this.file.size)})</span>
+            <button type="button" class="secondary" @click=${this.#detach} aria-label=${`Remove the attached file ${this.file.name}`}>Remove</button></p>`
+      }
       <label class="visually-hidden" for="composer">${this.label}</label>
       <textarea
         id="composer"
@@ -80,12 +108,21 @@ export class ScComposer extends LitElement {
         aria-activedescendant=${picker.active ?? nothing}
         ?disabled=${this.disabled}
         @input=${this.#measure}
+        @paste=${this.#onPaste}
         @keydown=${this.#onKey}
         @keyup=${this.#onKeyUp}
         @click=${() => this.#picker.sync()}
         @blur=${() => this.#picker.close()}
       ></textarea>
-      <button type="submit" ?disabled=${this.disabled || over}>Send</button>
+      <div class="buttons">
+        ${
+          attaching
+            ? html`<input type="file" hidden @change=${this.#onPicked} />
+              <button type="button" class="secondary" aria-label="Attach a file" ?disabled=${this.disabled} @click=${() => this.picker?.click()}>Attach</button>`
+            : ''
+        }
+        <button type="submit" ?disabled=${this.disabled || over}>Send</button>
+      </div>
       ${this.#picker.render()}
       <p id="count" class=${over ? 'count over' : 'count'} role="status" data-testid="composer-count">${
         !shown
@@ -95,6 +132,13 @@ export class ScComposer extends LitElement {
             : `${this.bytes.toLocaleString('en')} of ${MAX_TEXT_BYTES.toLocaleString('en')} bytes`
       }</p>
     </form>`
+  }
+
+  /** Takes `file` to go with the next send (a file dropped on the conversation); ignored without {@link shareFile}. */
+  attach(file: File): void {
+    if (this.shareFile === undefined || this.disabled) return
+    this.file = file
+    this.input?.focus()
   }
 
   /** Puts the cursor in the textarea (a thread opened from the keyboard is written in at once). */
@@ -120,10 +164,31 @@ export class ScComposer extends LitElement {
     this.#submit()
   }
 
+  readonly #onPicked = (): void => {
+    const picked = this.picker?.files?.[0]
+    if (picked !== undefined) this.attach(picked)
+    // The same file picked again (after Remove) fires `change` again.
+    if (this.picker !== undefined) this.picker.value = ''
+  }
+
+  /** A pasted file (a screenshot, a copied file) is attached; pasted text stays the textarea's. */
+  readonly #onPaste = (event: ClipboardEvent): void => {
+    const pasted = event.clipboardData?.files[0]
+    if (pasted === undefined || this.shareFile === undefined) return
+    event.preventDefault()
+    this.attach(pasted)
+  }
+
+  readonly #detach = (): void => {
+    this.file = undefined
+    this.input?.focus()
+  }
+
   async #submit(event?: SubmitEvent): Promise<void> {
     event?.preventDefault()
     const input = this.input
     if (input === undefined || this.send === undefined || this.disabled) return
+    if (this.file !== undefined) return this.#submitFile(input, this.file)
     const text = input.value.trim()
     if (text === '' || utf8.encode(text).byteLength > MAX_TEXT_BYTES) return
     // Cleared at once, not once the send resolves: a send can take a while (a gated room's chain read, the
@@ -137,6 +202,19 @@ export class ScComposer extends LitElement {
       if (input.value === '') input.value = text
       this.#measure()
     }
+  }
+
+  /** The chosen file, the text its caption; both cleared at once and put back if it did not go (as a text is). */
+  async #submitFile(input: HTMLTextAreaElement, file: File): Promise<void> {
+    const caption = input.value.trim()
+    if (utf8.encode(caption).byteLength > MAX_TEXT_BYTES || this.shareFile === undefined) return
+    input.value = ''
+    this.file = undefined
+    this.#measure()
+    if (await this.shareFile(file, caption)) return
+    if (this.file === undefined) this.file = file
+    if (input.value === '') input.value = caption
+    this.#measure()
   }
 }
 

@@ -2,6 +2,7 @@ import { createContext } from '@lit/context'
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import type { Anchoring } from './anchoring.ts'
 import type { Conversations } from './conversations.ts'
+import type { Files } from './files.ts'
 import type { Notifications } from './notifications.ts'
 import type { Session } from './session.ts'
 import type { Signals } from './signals.ts'
@@ -10,6 +11,8 @@ import type { Signals } from './signals.ts'
 export const sessionContext = createContext<Session | undefined>(Symbol('securechat-session'))
 /** The signed-in wallet's rooms and DMs with their histories. */
 export const conversationsContext = createContext<Conversations | undefined>(Symbol('securechat-conversations'))
+/** Files shared and fetched: shares, downloads and previews with their progress. */
+export const filesContext = createContext<Files | undefined>(Symbol('securechat-files'))
 /** Anchor marks of the open room, and anchoring from the wallet. */
 export const anchoringContext = createContext<Anchoring | undefined>(Symbol('securechat-anchoring'))
 /** Browser notifications for mentions and DMs: the setting, and which conversation is shown. */

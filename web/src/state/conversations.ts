@@ -1,4 +1,4 @@
-import type { SecureChatClient } from '@securechat/sdk/client'
+import type { SecureChatClient, ShareFileResult, ShareProgress } from '@securechat/sdk/client'
 import { NotEligibleError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
 import { decodeInvite, encodeInvite, type ModerationRole, type Room } from '@securechat/sdk/rooms'
@@ -9,6 +9,7 @@ import type {
   DmHistoryGap,
   DmHistoryProgress,
   DmMessageUpdate,
+  FileManifest,
   GapReport,
   HistoryProgress,
   MessageState,
@@ -462,6 +463,50 @@ export class Conversations extends EventTarget implements SessionPart {
   }
 
   /**
+   * Shares a file in conversation `id`, `caption` its text: encrypted into blocks on this device, kept by the
+   * connected relays that keep files, then announced by a message added to the history. Live, not through the
+   * outbox: the vault keeps messages, not the files picked in this tab, so a share needs the network now (a reload
+   * mid-way loses it; the person picks the file again).
+   */
+  async shareFile(
+    id: string,
+    source: ReadableStream<Uint8Array>,
+    meta: { name: string; type: string },
+    caption: string,
+    options: { signal?: AbortSignal; onProgress?: (progress: ShareProgress) => void } = {},
+  ): Promise<ShareFileResult> {
+    const view = this.#views.get(id)
+    const signedIn = this.#signedIn
+    if (view === undefined || signedIn === undefined) throw new Error('no such conversation')
+    const client = this.#requireClient()
+    if (view.state !== 'joined')
+      throw new Error(view.problem ?? 'not connected to this conversation yet: share again in a moment')
+    const target = view.kind === 'room' ? client.room(view.id) : client.dm(view.id)
+    if (target === undefined) throw new Error('this room is not joined yet')
+    const shared = await client.shareFile(target, source, meta, { caption, ...options })
+    const devices =
+      'delivery' in shared && Array.isArray(shared.delivery)
+        ? peerDevices(view.id, client.dms.status(shared.id) ?? shared.delivery)
+        : undefined
+    this.#append(view.id, {
+      id: shared.id,
+      sender: signedIn.address,
+      text: caption,
+      sentAtMs: shared.sentAtMs,
+      receivedAtMs: Date.now(),
+      mine: true,
+      state: 'ok',
+      file: shared.file,
+      ...('ciphertextHash' in shared && typeof shared.ciphertextHash === 'string'
+        ? { ciphertextHash: shared.ciphertextHash }
+        : {}),
+      ...(devices === undefined ? {} : { delivery: devices }),
+    })
+    await signedIn.store.flush()
+    return shared
+  }
+
+  /**
    * Message `messageId` of conversation `id` as the sdk knows it now — reactions, versions, thread — or undefined
    * before the network is there (the history shows its text, edited or deleted, all the same).
    */
@@ -559,6 +604,8 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = message.text ?? ''
       entry.edited = message.edited || undefined
       entry.deleted = message.deleted || undefined
+      // A deleted file's key leaves the history (and the vault) with its caption.
+      if (message.deleted) delete entry.file
       if (message.removedBy !== undefined) entry.removedBy = message.removedBy
       updateMentions(entry, message)
       const store = this.#signedIn?.store
@@ -591,6 +638,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = state.text ?? ''
       entry.edited = state.edited || undefined
       entry.deleted = state.deleted || undefined
+      if (state.deleted) delete entry.file
       if (state.removedBy !== undefined) entry.removedBy = state.removedBy
       updateMentions(entry, state)
       changed = true
@@ -626,7 +674,7 @@ export class Conversations extends EventTarget implements SessionPart {
         receivedAtMs: state.sentAtMs,
         mine,
         state: 'ok',
-        ...messageFields(state.parentId, state, state.mentions),
+        ...messageFields(state.parentId, state, state.mentions, state.file),
       }
       this.#placement.place(history, entry, next, [])
       next = state.id
@@ -939,7 +987,7 @@ export class Conversations extends EventTarget implements SessionPart {
           mine: false,
           state: 'ok',
           ciphertextHash: m.ciphertextHash,
-          ...messageFields(m.parentId, room.message(m.id), m.mentions),
+          ...messageFields(m.parentId, room.message(m.id), m.mentions, m.file),
         },
         m,
       )
@@ -1012,7 +1060,7 @@ export class Conversations extends EventTarget implements SessionPart {
           receivedAtMs: m.receivedAtMs,
           mine: m.direction === 'out',
           state: 'ok',
-          ...messageFields(m.parentId, dms.message(m.conversation, m.id), m.mentions),
+          ...messageFields(m.parentId, dms.message(m.conversation, m.id), m.mentions, m.file),
         },
         m,
       )
@@ -1152,9 +1200,11 @@ function messageFields(
   parentId: string | undefined,
   state: MessageState | undefined,
   mentions: readonly string[],
+  file?: FileManifest,
 ): Partial<ChatEntry> {
   return {
     ...(parentId === undefined ? {} : { parentId }),
+    ...(file === undefined || state?.deleted === true ? {} : { file }),
     ...(state?.deleted === true ? {} : mentionFields(state?.edited === true ? state.mentions : mentions)),
     ...(state?.edited === true ? { edited: true, text: state.text ?? '' } : {}),
     ...(state?.deleted === true ? { deleted: true, text: '' } : {}),

@@ -1,3 +1,5 @@
+import { parseFileManifest } from '@securechat/sdk/files'
+import type { FileManifest } from '@securechat/sdk/types'
 import type { Vault } from '@securechat/sdk/vault'
 import { getBytes, hexlify } from 'ethers'
 import { z } from 'zod'
@@ -31,6 +33,16 @@ const anchorSchema = z.object({
 })
 export type VerifiedAnchor = z.infer<typeof anchorSchema>
 
+/** A file manifest as the sdk checks one at its boundary (strict, every field bounded): the vault is read the same way. */
+const fileSchema = z.custom<FileManifest>((value) => {
+  try {
+    parseFileManifest(value)
+    return true
+  } catch {
+    return false
+  }
+}, 'a file manifest')
+
 const entrySchema = z.object({
   id: z.string(),
   sender: z.string(),
@@ -38,6 +50,11 @@ const entrySchema = z.object({
   sentAtMs: z.number(),
   receivedAtMs: z.number(),
   mine: z.boolean(),
+  /**
+   * The file the message shares (its text is the caption). Its `key` reads the file: it lives here, in the encrypted
+   * vault, and never in localStorage, a log or a URL. Gone when the message is deleted.
+   */
+  file: fileSchema.optional(),
   /** `undecryptable`: a verified sender's message this device cannot read (reason says why). */
   state: z.enum(['ok', 'undecryptable']),
   reason: z.string().optional(),

@@ -8,6 +8,7 @@ import type { AppConfig } from '../config.ts'
 import type { WalletChoice } from '../wallet/discover.ts'
 import { forgetVaultKey, loadLastSession, loadVaultKey, saveLastSession, saveVaultKey } from './device-store.ts'
 import { describeError } from './errors.ts'
+import { type FileStores, openFileStores } from './file-stores.ts'
 import { HistoryStore } from './history-store.ts'
 import { browserRelays } from './relay-list.ts'
 
@@ -74,6 +75,8 @@ export class Session extends EventTarget {
   #connecting = false
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #detach: Array<() => void> = []
+  /** The signed-in wallet's IndexedDB stores of files' blocks: closed once its client stopped. */
+  #fileStores: FileStores | undefined
   /** Resolves with the client once it has reached a relay. */
   #whenConnected = connectedPromise()
 
@@ -201,6 +204,7 @@ export class Session extends EventTarget {
     // Every relay this device knows, not only the one that served the page: /config.json names that one and the
     // relays it peers with, and each saved room the relays its invite named. With one gone, the others carry on.
     const saved = await loadSavedRooms(vault).catch(() => [])
+    const fileStores = await openFileStores(address)
     const client = createClient({
       signer: eip1193Signer({ provider: wallet.provider, address }),
       vault,
@@ -211,7 +215,11 @@ export class Session extends EventTarget {
       ...(provider === undefined ? {} : { provider }),
       ...(config.allowPrivateAddresses ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
       directConnections: config.iceServers === undefined ? {} : { iceServers: config.iceServers as RTCIceServer[] },
+      // Files' blocks in this wallet's own IndexedDB database, never in memory: a download holds a few segments,
+      // whatever its size, and blocks fetched before a reload are still there after it.
+      files: { blockstore: fileStores.blockstore, datastore: fileStores.datastore },
     })
+    this.#fileStores = fileStores
     this.#lifetime = new AbortController()
     const signedIn: SignedIn = {
       address,
@@ -263,6 +271,8 @@ export class Session extends EventTarget {
     this.#connected = false
     for (const part of this.#parts) part.close()
     await signedIn?.client.stop().catch(() => {})
+    await this.#fileStores?.close().catch(() => {})
+    this.#fileStores = undefined
     await signedIn?.store.flush().catch(() => {})
     await signedIn?.vault.close().catch(() => {})
     signedIn?.provider?.destroy()

@@ -20,6 +20,9 @@ export function cspTemplate(connectSources: readonly string[]): (nonce: string) 
   const tail = `' 'strict-dynamic'; ${[
     "style-src 'self'",
     "img-src 'self' data: blob:",
+    // A shared file's audio or video plays from a blob: URL of its checked plaintext (web/src/state/file-kinds.ts),
+    // never from anywhere remote.
+    "media-src 'self' blob:",
     "font-src 'self'",
     ['connect-src', "'self'", 'ws:', 'wss:', ...connectSources].join(' '),
     "worker-src 'self'",

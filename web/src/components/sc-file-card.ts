@@ -1,0 +1,135 @@
+import { consume } from '@lit/context'
+import type { FileManifest } from '@securechat/sdk/types'
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
+import { customElement, property } from 'lit/decorators.js'
+import { ChangeController, filesContext } from '../state/context.ts'
+import type { Files, Preview } from '../state/files.ts'
+import { humanSize, transferLine } from './format-size.ts'
+import { baseStyles } from './styles.ts'
+
+/**
+ * A message's file: its name, size and type, an inline preview for pictures (and a player for audio and video) up
+ * to a bound, and a Download button with progress, speed, time left and Cancel. Its own element, listening to
+ * `files:changed` itself: a transfer's progress re-renders this card, not the whole conversation.
+ */
+@customElement('sc-file-card')
+export class ScFileCard extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        display: block;
+        margin-top: 0.25rem;
+      }
+      .card {
+        display: grid;
+        gap: 0.375rem;
+        padding: 0.5rem 0.625rem;
+        border: 1px solid var(--sc-border);
+        border-radius: 8px;
+        background: var(--sc-bg);
+        max-width: 24rem;
+      }
+      .name {
+        font-weight: 600;
+        overflow-wrap: anywhere;
+      }
+      .meta {
+        font-size: 0.8125rem;
+        color: var(--sc-muted);
+      }
+      .row {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: center;
+      }
+      progress {
+        width: 100%;
+      }
+      img,
+      video {
+        max-width: 100%;
+        max-height: 20rem;
+        border-radius: 6px;
+        display: block;
+      }
+      audio {
+        width: 100%;
+      }
+      p {
+        margin: 0;
+      }
+    `,
+  ]
+
+  @property({ attribute: false }) messageId = ''
+  @property({ attribute: false }) file: FileManifest | undefined
+
+  @consume({ context: filesContext, subscribe: true })
+  @property({ attribute: false })
+  files: Files | undefined
+
+  readonly #changes = new ChangeController<Files>(this, 'files:changed')
+
+  override willUpdate(_changed: PropertyValues<this>): void {
+    this.#changes.target = this.files
+  }
+
+  override render() {
+    const file = this.file
+    const files = this.files
+    if (file === undefined) return nothing
+    const download = files?.download(this.messageId)
+    const preview = files?.preview(this.messageId, file)
+    const running = download?.state === 'running'
+    return html`<div class="card" role="group" aria-label=${`File ${file.name}`} data-testid="file-card">
+      ${preview === undefined ? '' : this.#preview(preview, file)}
+      <span class="name" data-testid="file-name" dir="auto">${file.name}</span>
+      <span class="meta"><span data-testid="file-size">${humanSize(file.size)}</span> · ${file.type}</span>
+      ${
+        running
+          ? html`<progress max=${file.size} value=${download.progress.bytes} aria-label=${`Downloading ${file.name}`}></progress>
+            <span class="meta" role="status" data-testid="download-progress">${transferLine(download.progress)}</span>`
+          : ''
+      }
+      <div class="row">
+        ${
+          running
+            ? html`<button type="button" class="secondary" @click=${() => files?.cancelDownload(this.messageId)} aria-label=${`Cancel downloading ${file.name}`}>Cancel</button>`
+            : html`<button type="button" class="secondary" ?disabled=${files === undefined} @click=${this.#download} aria-label=${`Download ${file.name}`}>Download</button>`
+        }
+        ${download?.state === 'done' ? html`<span class="meta" role="status" data-testid="download-done">Saved.</span>` : ''}
+      </div>
+      ${download?.state === 'failed' ? html`<p class="error" role="alert" data-testid="file-problem">${download.problem}</p>` : ''}
+    </div>`
+  }
+
+  #preview(preview: Preview, file: FileManifest) {
+    if (preview.state === 'failed') {
+      return html`<p class="error" role="alert" data-testid="preview-problem">${preview.problem}</p>`
+    }
+    if (preview.state === 'loading' || preview.url === undefined) {
+      return html`<span class="meta" role="status">Loading the preview…</span>`
+    }
+    switch (preview.kind) {
+      case 'image':
+        return html`<img src=${preview.url} alt=${file.name} data-testid="file-preview" />`
+      case 'audio':
+        return html`<audio controls preload="metadata" src=${preview.url} aria-label=${file.name} data-testid="file-preview"></audio>`
+      case 'video':
+        return html`<video controls preload="metadata" src=${preview.url} aria-label=${file.name} data-testid="file-preview"></video>`
+    }
+  }
+
+  /** Straight from the click, no await before it: the save picker needs the click's activation. */
+  readonly #download = (): void => {
+    if (this.file !== undefined) void this.files?.startDownload(this.messageId, this.file)
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sc-file-card': ScFileCard
+  }
+}
