@@ -60,23 +60,32 @@ function rssWatch(cli: CliProcess, started: () => boolean): () => { baselineMiB:
   return () => ({ baselineMiB: (baseline ?? 0) / 1024, growthMiB: (peak - (baseline ?? peak)) / 1024 })
 }
 
+/**
+ * A relay process, Alice's room on it, and Bob's terminal listening there — a device with a data dir, in the room
+ * before anything is shared (a device reads nothing sent before it joined): what it receives stays in its vault,
+ * a file's key with it.
+ */
+async function roomWithBob(prefix: string) {
+  const dir = await tempDir(prefix)
+  const relay = track(await startRelayProcess())
+  const created = await runCli(['room', 'create', '--name', 'files', '--bootstrap', relay.multiaddrs[0]!], {
+    SECURECHAT_PRIVATE_KEY: ALICE.key,
+  })
+  expect(created.code, created.stderr).toBe(0)
+  const invite = created.stdout.trim()
+  const bob = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: 'bob only' }
+  const bobDir = join(dir, 'bob')
+  const listener = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bob))
+  await waitFor(
+    () => listener.stderr().includes('listening on room'),
+    () => listener.stderr(),
+  )
+  return { dir, relay, invite, bob, bobDir, listener }
+}
+
 describe('files between terminals', () => {
   it('behavior: a file sent by one process is kept by the relay and saved byte for byte by another after the sender left; memory stays flat on both ends', async () => {
-    const dir = await tempDir('cli-files-')
-    const relay = track(await startRelayProcess())
-    const created = await runCli(['room', 'create', '--name', 'files', '--bootstrap', relay.multiaddrs[0]!], {
-      SECURECHAT_PRIVATE_KEY: ALICE.key,
-    })
-    expect(created.code, created.stderr).toBe(0)
-    const invite = created.stdout.trim()
-    // Bob's terminal, a device with a data dir: what it receives stays in its vault, the file's key with it.
-    const bob = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: 'bob only' }
-    const bobDir = join(dir, 'bob')
-    const listener = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bob))
-    await waitFor(
-      () => listener.stderr().includes('listening on room'),
-      () => listener.stderr(),
-    )
+    const { dir, relay, invite, bob, bobDir, listener } = await roomWithBob('cli-files-')
     const source = join(dir, 'holiday.mp4')
     const sha256 = await writeGenerated(source, FILE_BYTES)
 
@@ -118,20 +127,7 @@ describe('files between terminals', () => {
   }, 900_000)
 
   it('behavior: an interrupted download resumes from its .part; one that fails its check leaves nothing to mistake for the file', async () => {
-    const dir = await tempDir('cli-files-resume-')
-    const relay = track(await startRelayProcess())
-    const created = await runCli(['room', 'create', '--name', 'files', '--bootstrap', relay.multiaddrs[0]!], {
-      SECURECHAT_PRIVATE_KEY: ALICE.key,
-    })
-    const invite = created.stdout.trim()
-    // Bob's device is in the room when the file is shared (what was sent before a device joined, it cannot read).
-    const bob = { SECURECHAT_PRIVATE_KEY: BOB.key, SECURECHAT_VAULT_PASSPHRASE: 'bob only' }
-    const bobDir = join(dir, 'bob')
-    const listener = track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', bobDir], bob))
-    await waitFor(
-      () => listener.stderr().includes('listening on room'),
-      () => listener.stderr(),
-    )
+    const { dir, invite, bob, bobDir, listener } = await roomWithBob('cli-files-resume-')
     const source = join(dir, 'notes.bin')
     const bytes = 24 * MiB
     const sha256 = await writeGenerated(source, bytes)

@@ -25,13 +25,12 @@ import { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileDecryptionError } from '../sdk/src/crypto/errors.ts'
 import { ciphertextSize } from '../sdk/src/crypto/file-stream.ts'
-import { bytesToHex, createSha256 } from '../sdk/src/crypto/primitives.ts'
 import { tempDir } from './helpers/cli.ts'
+import { containsMarker, drain, generatedFile } from './helpers/files.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 64 * MiB
 /** In every 64 KiB chunk of the test file: no block any node stores may contain it. */
-const MARKER = new TextEncoder().encode('SECURECHAT-PLAINTEXT-MARKER-7f3a')
 
 interface Peer {
   libp2p: SecureChatLibp2p
@@ -65,70 +64,6 @@ async function startPeer(): Promise<Peer> {
 
 async function connect(from: Peer, to: Peer): Promise<void> {
   await from.libp2p.dial(to.libp2p.getMultiaddrs()[0]!)
-}
-
-/**
- * A deterministic file of `bytes`, generated as it is read (never held): 64 KiB chunks of counter-seeded bytes, each
- * carrying MARKER. `sha256` is filled in when the stream ends.
- */
-function generatedFile(bytes: number): { stream: ReadableStream<Uint8Array>; sha256: Promise<string> } {
-  const chunkBytes = 64 * 1024
-  const hash = createSha256()
-  let produced = 0
-  let resolve!: (hex: string) => void
-  const sha256 = new Promise<string>((r) => {
-    resolve = r
-  })
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        if (produced >= bytes) {
-          resolve(bytesToHex(hash.digest()))
-          controller.close()
-          return
-        }
-        const chunk = new Uint8Array(Math.min(chunkBytes, bytes - produced))
-        const view = new DataView(chunk.buffer)
-        for (let i = 0; i + 4 <= chunk.length; i += 4) view.setUint32(i, Math.imul(produced + i, 2654435761) >>> 0)
-        chunk.set(MARKER.subarray(0, Math.min(MARKER.length, chunk.length)))
-        hash.update(chunk)
-        produced += chunk.length
-        controller.enqueue(chunk)
-      },
-    },
-    { highWaterMark: 0 },
-  )
-  return { stream, sha256 }
-}
-
-/** Reads `stream` to its end, hashing as it goes; how it ended, never a throw. */
-async function drain(
-  stream: ReadableStream<Uint8Array>,
-  each?: (chunk: Uint8Array) => void | Promise<void>,
-): Promise<{ bytes: number; sha256: string; error?: unknown }> {
-  const hash = createSha256()
-  let bytes = 0
-  const reader = stream.getReader()
-  try {
-    for (let next = await reader.read(); !next.done; next = await reader.read()) {
-      hash.update(next.value)
-      bytes += next.value.length
-      await each?.(next.value)
-    }
-    return { bytes, sha256: bytesToHex(hash.digest()) }
-  } catch (error) {
-    return { bytes, sha256: '', error }
-  }
-}
-
-function containsMarker(block: Uint8Array): boolean {
-  const first = MARKER[0]!
-  for (let i = block.indexOf(first); i !== -1 && i <= block.length - MARKER.length; i = block.indexOf(first, i + 1)) {
-    let match = true
-    for (let j = 1; j < MARKER.length && match; j++) match = block[i + j] === MARKER[j]
-    if (match) return true
-  }
-  return false
 }
 
 /** Every block in `store`: its size and whether it holds the plaintext marker. */

@@ -28,7 +28,6 @@ import {
 import { roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import fc from 'fast-check'
-import type { Helia } from 'helia'
 import { describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { type FilePinsInit, type FilePinsService, filePins } from '../node/src/relay/file-pins.ts'
@@ -60,10 +59,16 @@ async function startFilesRelay(
   return { relay, pins: relay.services.files as FilePinsService, dataDir, privateKey }
 }
 
+/** What adds and reads files: a client's own files node, or a bare Helia's. */
+interface FilesOf {
+  add(source: ReadableStream<Uint8Array>, meta: { name: string; type: string }): Promise<FileManifest>
+  read(manifest: FileManifest, options?: { timeoutMs?: number }): Promise<ReadableStream<Uint8Array>>
+}
+
 interface Member {
   client: SecureChatClient
-  helia: Helia
-  /** Stops its Helia, then its client: the member is gone. */
+  files: FilesOf
+  /** Stops its client (its files node with it): the member is gone. */
   leave(): Promise<void>
 }
 
@@ -73,11 +78,18 @@ async function member(relay: Relay): Promise<Member> {
     bootstrap: [relay.multiaddrs[0]!],
     presenceIntervalMs: 1_000,
   })
-  const helia = await createFilesHelia({ libp2p: device.client.libp2p })
   let left: Promise<void> | undefined
-  const leave = () => (left ??= helia.stop().then(() => device.close()))
+  const leave = () => (left ??= device.close())
   stoppers.push(leave)
-  return { client: device.client, helia, leave }
+  const files = device.client.files
+  return {
+    client: device.client,
+    files: {
+      add: (source, meta) => files.add(source, meta),
+      read: (manifest, options) => files.get(manifest, options),
+    },
+    leave,
+  }
 }
 
 /** Alice's room with Bob, both clients of `relay` there (their presence passed its checks). */
@@ -97,7 +109,7 @@ async function roomOnRelay(relay: Relay): Promise<{ alice: Member; bob: Member; 
 }
 
 /** A plain libp2p node with a files Helia, connected to `relay`: in no room, with no certificate. */
-async function stranger(relay: Relay): Promise<{ helia: Helia; libp2p: Libp2p }> {
+async function stranger(relay: Relay): Promise<{ files: FilesOf; libp2p: Libp2p }> {
   const libp2p = await createSecureChatLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: [],
@@ -106,7 +118,13 @@ async function stranger(relay: Relay): Promise<{ helia: Helia; libp2p: Libp2p }>
   const helia = await createFilesHelia({ libp2p })
   stoppers.push(() => helia.stop().then(() => libp2p.stop()))
   await libp2p.dial(multiaddr(relay.multiaddrs[0]!))
-  return { helia, libp2p }
+  return {
+    files: {
+      add: (source, meta) => addFile(helia, source, meta),
+      read: async (manifest, options) => catFile(helia, manifest, options),
+    },
+    libp2p,
+  }
 }
 
 async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
@@ -118,12 +136,12 @@ async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void
 }
 
 async function share(
-  helia: Helia,
+  files: FilesOf,
   bytes: number,
   seed = 0,
 ): Promise<{ manifest: FileManifest; sha256: string; ciphertext: number }> {
   const file = generatedFile(bytes, seed)
-  const manifest = await addFile(helia, file.stream, { name: `file-${seed}.bin`, type: 'application/octet-stream' })
+  const manifest = await files.add(file.stream, { name: `file-${seed}.bin`, type: 'application/octet-stream' })
   return { manifest, sha256: await file.sha256, ciphertext: ciphertextSize(bytes) }
 }
 
@@ -176,7 +194,7 @@ describe("relay file pins: a member's file outlives its sender", () => {
   it('behavior: a 32 MiB file pinned with progress is fetched whole from the relay by another member after the sender left; the relay holds only ciphertext, and /metrics counts it', async () => {
     const { relay, pins, dataDir } = await startFilesRelay({})
     const { alice, bob, topic } = await roomOnRelay(relay)
-    const shared = await share(alice.helia, 32 * MiB)
+    const shared = await share(alice.files, 32 * MiB)
     const progress: number[] = []
     await requestPin(
       alice.client.libp2p,
@@ -192,7 +210,7 @@ describe("relay file pins: a member's file outlives its sender", () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b))
     await alice.leave()
 
-    const fetched = await drain(catFile(bob.helia, shared.manifest))
+    const fetched = await drain(await bob.files.read(shared.manifest))
     expect(fetched.error).toBeUndefined()
     expect(fetched).toMatchObject({ bytes: 32 * MiB, sha256: shared.sha256 })
 
@@ -214,7 +232,7 @@ describe('relay file pins: who may not ask, and what is refused', () => {
   it('error: a peer outside the room is refused not-a-member, and nothing is fetched', async () => {
     const { relay, pins } = await startFilesRelay({})
     const { alice, topic } = await roomOnRelay(relay)
-    const shared = await share(alice.helia, 2 * MiB)
+    const shared = await share(alice.files, 2 * MiB)
     const outsider = await stranger(relay)
     const err = await refusal(pinOf(relay, outsider.libp2p, topic, shared))
     expect(err.reason).toBe('not-a-member')
@@ -233,26 +251,26 @@ describe('relay file pins: who may not ask, and what is refused', () => {
       totalQuotaBytes: 64 * MiB,
     })
     const { alice, topic } = await roomOnRelay(relay)
-    const big = await share(alice.helia, 4 * MiB, 1)
+    const big = await share(alice.files, 4 * MiB, 1)
     expect((await refusal(pinOf(relay, alice.client.libp2p, topic, big))).reason).toBe('too-large')
-    const first = await share(alice.helia, 2 * MiB, 2)
+    const first = await share(alice.files, 2 * MiB, 2)
     await pinOf(relay, alice.client.libp2p, topic, first)
     const fetchedAfterFirst = pins.stats().fetchedBytes
-    const second = await share(alice.helia, 3 * MiB, 3)
+    const second = await share(alice.files, 3 * MiB, 3)
     const quota = await refusal(pinOf(relay, alice.client.libp2p, topic, second))
     expect(quota.reason).toBe('room-quota')
     expect(pins.stats().fetchedBytes).toBe(fetchedAfterFirst)
 
     const { relay: small } = await startFilesRelay({ totalQuotaBytes: 2 * MiB })
     const { alice: carol, topic: smallTopic } = await roomOnRelay(small)
-    const shared = await share(carol.helia, 3 * MiB, 4)
+    const shared = await share(carol.files, 3 * MiB, 4)
     expect((await refusal(pinOf(small, carol.client.libp2p, smallTopic, shared))).reason).toBe('relay-full')
   })
 
   it('error: a member who claims fewer bytes than the file has is stopped one block past the claim, and the blocks go', async () => {
     const { relay, pins, dataDir } = await startFilesRelay({})
     const { alice, topic } = await roomOnRelay(relay)
-    const shared = await share(alice.helia, 8 * MiB, 5)
+    const shared = await share(alice.files, 8 * MiB, 5)
     const lie = await refusal(pinOf(relay, alice.client.libp2p, topic, shared, 2 * MiB))
     expect(lie.reason).toBe('malformed')
     expect(lie.message).toMatch(/more bytes than claimed/)
@@ -271,7 +289,7 @@ describe('relay file pins: retention and restarts', () => {
   it('behavior: past the retention the file is unpinned and its blocks collected; a fetch then fails FileUnavailableError', async () => {
     const { relay, pins, dataDir } = await startFilesRelay({ retentionMs: 1_000, sweepIntervalMs: 60_000 })
     const { alice, bob, topic } = await roomOnRelay(relay)
-    const shared = await share(alice.helia, 3 * MiB, 6)
+    const shared = await share(alice.files, 3 * MiB, 6)
     await pinOf(relay, alice.client.libp2p, topic, shared)
     await alice.leave()
     expect((await blocksOnDisk(dataDir)).blocks).toBeGreaterThan(0)
@@ -279,14 +297,14 @@ describe('relay file pins: retention and restarts', () => {
     await pins.sweep()
     expect(pins.stats()).toMatchObject({ files: 0, bytes: 0, expired: 1 })
     expect((await blocksOnDisk(dataDir)).blocks).toBe(0)
-    const fetched = await drain(catFile(bob.helia, shared.manifest, { timeoutMs: 2_000 }))
+    const fetched = await drain(await bob.files.read(shared.manifest, { timeoutMs: 2_000 }))
     expect(fetched.error).toBeInstanceOf(FileUnavailableError)
   })
 
   it('behavior: a relay restarted on its data dir keeps its pins and serves them to anyone connected', async () => {
     const first = await startFilesRelay({})
     const { alice, topic } = await roomOnRelay(first.relay)
-    const shared = await share(alice.helia, 4 * MiB, 7)
+    const shared = await share(alice.files, 4 * MiB, 7)
     await pinOf(first.relay, alice.client.libp2p, topic, shared)
     await alice.leave()
     const kept = first.pins.stats().bytes
@@ -295,7 +313,7 @@ describe('relay file pins: retention and restarts', () => {
     const second = await startFilesRelay({}, { dataDir: first.dataDir, privateKey: first.privateKey })
     expect(second.pins.stats()).toMatchObject({ files: 1, bytes: kept })
     const reader = await stranger(second.relay)
-    const fetched = await drain(catFile(reader.helia, shared.manifest))
+    const fetched = await drain(await reader.files.read(shared.manifest))
     expect(fetched).toMatchObject({ bytes: 4 * MiB, sha256: shared.sha256 })
   })
 })
@@ -357,7 +375,7 @@ describe('relay file pins: whatever arrives', () => {
     expect(pins.stats()).toMatchObject({ files: 0, pinsUnderWay: 0, fetchedBytes: 0 })
     // Still serving: a real member's file is kept after all that.
     const { alice, topic } = await roomOnRelay(relay)
-    const shared = await share(alice.helia, 1 * MiB, 8)
+    const shared = await share(alice.files, 1 * MiB, 8)
     await pinOf(relay, alice.client.libp2p, topic, shared)
     expect(pins.stats().files).toBe(1)
   })

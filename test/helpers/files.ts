@@ -45,6 +45,7 @@ export function generatedFile(
 /** Reads `stream` to its end, hashing as it goes; how it ended, never a throw. */
 export async function drain(
   stream: ReadableStream<Uint8Array>,
+  each?: (chunk: Uint8Array) => void | Promise<void>,
 ): Promise<{ bytes: number; sha256: string; error?: unknown }> {
   const hash = createSha256()
   let bytes = 0
@@ -53,6 +54,7 @@ export async function drain(
     for (let next = await reader.read(); !next.done; next = await reader.read()) {
       hash.update(next.value)
       bytes += next.value.length
+      await each?.(next.value)
     }
     return { bytes, sha256: bytesToHex(hash.digest()) }
   } catch (error) {

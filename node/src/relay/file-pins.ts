@@ -17,6 +17,7 @@ import {
   decodeFilePinRequest,
   encodeFilePinFrame,
   FILE_PIN_PROTOCOL,
+  FILE_PIN_REFUSAL_REASONS,
   FileIntegrityError,
   type FilePinFrame,
   type FilePinRefusalReason,
@@ -88,16 +89,7 @@ export interface FilePinsService extends RelayService {
   sweep(): Promise<void>
 }
 
-const OUTCOMES: readonly FilePinOutcome[] = [
-  'ok',
-  'not-a-member',
-  'too-large',
-  'room-quota',
-  'relay-full',
-  'unavailable',
-  'malformed',
-  'busy',
-]
+const OUTCOMES: readonly FilePinOutcome[] = ['ok', ...FILE_PIN_REFUSAL_REASONS]
 
 /** What the asker is told to do next, by reason; the message says what happened. */
 const HINTS: Record<FilePinRefusalReason, string> = {

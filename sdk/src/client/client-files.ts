@@ -1,6 +1,8 @@
 /**
  * A device's files (`client.files`): the Helia node they move through runs on the client's own libp2p node, started
- * the first time a file is shared or fetched (most sessions never do either). Sharing is two steps — `add` encrypts
+ * with it, before it dials a relay — so the relays learn from the connection's identify that it serves files' blocks
+ * (a node that took up the protocol later would have to push its protocols, and libp2p's identify push upset gossip
+ * and gap repair in tests). It holds nothing until a file is shared or fetched. Sharing is two steps — `add` encrypts
  * the file into blocks here and returns the manifest, and the message that carries it (`room.send(caption,
  * { file })`, a DM conversation's `send`) tells the members — so a file is never announced before its blocks exist.
  */
@@ -24,13 +26,27 @@ export interface ClientFilesInit {
 type FilesHelia = Awaited<ReturnType<typeof createFilesHelia>>
 
 export class ClientFiles {
-  readonly #libp2p: () => Libp2p | undefined
   readonly #init: ClientFilesInit
   #helia: Promise<FilesHelia> | undefined
 
-  constructor(libp2p: () => Libp2p | undefined, init: ClientFilesInit = {}) {
-    this.#libp2p = libp2p
+  constructor(init: ClientFilesInit = {}) {
     this.#init = init
+  }
+
+  /** Starts the files node on `libp2p` (the client does, before it dials). */
+  async start(libp2p: Libp2p): Promise<void> {
+    this.#helia ??= createFilesHelia({
+      libp2p,
+      ...(this.#init.blockstore === undefined ? {} : { blockstore: this.#init.blockstore }),
+      ...(this.#init.datastore === undefined ? {} : { datastore: this.#init.datastore }),
+    })
+    try {
+      await this.#helia
+    } catch (err) {
+      // A failed start is not kept: the next start tries again.
+      this.#helia = undefined
+      throw err
+    }
   }
 
   /** Encrypts `source` into blocks kept here (pinned) and returns the manifest a message carries to share it. */
@@ -68,17 +84,6 @@ export class ClientFiles {
   }
 
   #started(): Promise<FilesHelia> {
-    const libp2p = this.#libp2p()
-    if (libp2p === undefined) return Promise.reject(new NotStartedError('start the client before sharing a file'))
-    this.#helia ??= createFilesHelia({
-      libp2p,
-      ...(this.#init.blockstore === undefined ? {} : { blockstore: this.#init.blockstore }),
-      ...(this.#init.datastore === undefined ? {} : { datastore: this.#init.datastore }),
-    })
-    // A failed start is not kept: the next call tries again.
-    this.#helia.catch(() => {
-      this.#helia = undefined
-    })
-    return this.#helia
+    return this.#helia ?? Promise.reject(new NotStartedError('start the client before sharing or fetching a file'))
   }
 }

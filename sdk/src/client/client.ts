@@ -150,7 +150,7 @@ export interface CreateRoomParams {
  */
 export class SecureChatClient {
   readonly #init: ClientInit
-  #files: ClientFiles | undefined
+  readonly #files: ClientFiles
   readonly #log
   #libp2p: SecureChatLibp2p | undefined
   #self: { peerId: string; certificate: SessionCertificate; verified: VerifiedCertificate } | undefined
@@ -185,6 +185,7 @@ export class SecureChatClient {
     this.#init = init
     this.#signals = { ...DEFAULT_SIGNAL_SETTINGS, ...init.signals }
     this.#log = (init.logger ?? silentLoggerFactory)('securechat:sdk:client')
+    this.#files = new ClientFiles(init.files)
     this.#checks = new SenderChecks(init)
   }
 
@@ -345,7 +346,7 @@ export class SecureChatClient {
   }
 
   async stop(): Promise<void> {
-    await this.#files?.stop()
+    await this.#files.stop()
     this.#relays?.stop()
     this.#relays = undefined
     this.#checks.stop()
@@ -616,7 +617,6 @@ export class SecureChatClient {
 
   /** This device's files: share one with `files.add` and a message, fetch one a message shares with `files.get`. */
   get files(): ClientFiles {
-    this.#files ??= new ClientFiles(() => this.#libp2p, this.#init.files)
     return this.#files
   }
 
@@ -782,11 +782,13 @@ export class SecureChatClient {
       // Gossip must not settle on the relayed connection, or it stops when the relay goes away.
       ...(direct === undefined ? {} : { gossipsub: { runOnLimitedConnection: false } }),
     })
-    const addresses = init.bootstrap ?? []
-    if (addresses.length === 0) return libp2p
     try {
-      await dialBootstrap(libp2p, addresses, { ...options, log: this.#log })
+      // Before any dial: the relays learn from identify that this node serves files' blocks (`client-files.ts`).
+      await this.#files.start(libp2p)
+      const addresses = init.bootstrap ?? []
+      if (addresses.length > 0) await dialBootstrap(libp2p, addresses, { ...options, log: this.#log })
     } catch (err) {
+      await this.#files.stop()
       await libp2p.stop()
       throw err
     }

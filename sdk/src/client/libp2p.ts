@@ -1,7 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, type GossipsubOpts, gossipsub } from '@libp2p/gossipsub'
-import { identify, identifyPush } from '@libp2p/identify'
+import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
@@ -11,7 +11,7 @@ import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
-export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; identifyPush: unknown; ping: unknown }>
+export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
 
 export interface Libp2pInit {
   privateKey: PrivateKey
@@ -71,9 +71,6 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     services: {
       ...init.services,
       identify: identify(),
-      // Protocols a node takes up after it connected (a client's files on first use, the web app's leaf lists) reach
-      // its neighbours at once: without a push, a relay asked to keep a file never learnt its sender serves its blocks.
-      identifyPush: identifyPush(),
       // Answering a ping gives up after as long as asking waits (libp2p's 10 s reset the stream of a ping that the
       // asker still waited for, and the asker cut the connection for it).
       ping: ping({ timeout: PING_TIMEOUT_MS }),
