@@ -34,6 +34,7 @@ import {
 import { ConfigError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRelay } from '../relay/create-relay.ts'
+import { filePins } from '../relay/file-pins.ts'
 import { httpServer } from '../relay/http/service.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
 import { messageStore } from '../relay/store-service.ts'
@@ -143,6 +144,8 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
       }),
       leafLists: (await leafListsModule).leafLists({ provider, auditLog: addresses.auditLog }),
       store: messageStore(),
+      // The files its members share, kept as a `securechat relay` keeps them (under the devnet's data dir).
+      files: filePins({}),
       http: httpServer({
         port: httpPort,
         host: DEVNET_HOST,
