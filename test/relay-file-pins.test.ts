@@ -244,6 +244,23 @@ describe('relay file pins: who may not ask, and what is refused', () => {
     expect(metric(relay, 'securechat_refused_total{reason="file-pin-not-a-member"}')).toBe(2)
   })
 
+  it('behavior: a device that asks before its presence reached the relay is held a moment, not refused, and its file is kept', async () => {
+    const { relay, pins } = await startFilesRelay({})
+    const alice = await member(relay)
+    const { invite, room } = await alice.client.createRoom({ name: 'files' })
+    const topic = roomTopic(room.id)
+    await until(() => relay.node.isRoomClient(topic, alice.client.peerId.toString()))
+    // Carol is connected but not in the room yet: she asks first, and joins after.
+    const carol = await member(relay)
+    const shared = await share(carol.files, 2 * MiB)
+    const asked = pinOf(relay, carol.client.libp2p, topic, shared)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(relay.node.isRoomClient(topic, carol.client.peerId.toString())).toBe(false)
+    await carol.client.joinRoom(invite)
+    await asked
+    expect(pins.stats()).toMatchObject({ files: 1, requests: { ok: 1, 'not-a-member': 0 } })
+  })
+
   it('error: a file over the size per file, a room over its quota, a relay over its total: refused before a byte is fetched', async () => {
     const { relay, pins } = await startFilesRelay({
       maxFileBytes: 3.5 * MiB,

@@ -39,6 +39,16 @@ export const FILE_PINS_AT_ONCE_PER_PEER = 2
 /** Pins the relay fetches at once in all; beyond, `busy`. */
 export const FILE_PINS_AT_ONCE = 8
 
+/**
+ * How long a pin request from a connected peer that is not a member yet waits for its presence to be checked (a
+ * device that joins and shares at once asks before its presence reached the relay); then `not-a-member`. Only for a
+ * conversation this relay serves: another topic is refused at once.
+ */
+export const FILE_PIN_MEMBER_WAIT_MS = 5_000
+
+/** How often a waiting pin request looks again. */
+export const FILE_PIN_MEMBER_POLL_MS = 200
+
 /** How long the relay waits for a pin request's frame once the stream opened. */
 export const FILE_PIN_REQUEST_READ_TIMEOUT_MS = 10_000
 

@@ -11,6 +11,7 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { sleep } from '@securechat/sdk/async'
 import { ROOM_TOPIC_PREFIX } from '@securechat/sdk/constants'
 import { parseDmTopic } from '@securechat/sdk/dm'
 import {
@@ -34,6 +35,8 @@ import {
   FILE_DISK_HEADROOM_BYTES,
   FILE_MAX_BYTES,
   FILE_MEMORY_TOTAL_QUOTA_BYTES,
+  FILE_PIN_MEMBER_POLL_MS,
+  FILE_PIN_MEMBER_WAIT_MS,
   FILE_PIN_PROGRESS_INTERVAL_MS,
   FILE_PIN_REQUEST_READ_TIMEOUT_MS,
   FILE_PIN_SWEEP_INTERVAL_MS,
@@ -296,7 +299,7 @@ class FilePins implements FilePinsService {
     const decoded = decodeFilePinRequest(frame)
     if (!decoded.ok) return this.#refuse(peer, undefined, 'malformed', `malformed pin request: ${decoded.reason}`)
     const request = decoded.value
-    if (!this.#isMember(peer, request.topic)) {
+    if (!(await this.#becomesMember(peer, request.topic))) {
       return this.#refuse(peer, request, 'not-a-member', 'the asker is not a member of this conversation on this relay')
     }
     if (this.#storage === undefined) {
@@ -373,6 +376,30 @@ class FilePins implements FilePinsService {
     } finally {
       this.#ledger.release(cid)
     }
+  }
+
+  /**
+   * Whether `peer` is a member of `topic` here, waiting up to `FILE_PIN_MEMBER_WAIT_MS` while it is still connected
+   * for its presence to be checked when the relay serves that conversation. Bounded in number by libp2p's inbound
+   * streams per connection.
+   */
+  async #becomesMember(peer: string, topic: string): Promise<boolean> {
+    if (this.#isMember(peer, topic)) return true
+    if (!this.#mayBecomeMember(topic)) return false
+    const until = Date.now() + FILE_PIN_MEMBER_WAIT_MS
+    const { node } = this.#components
+    while (Date.now() < until && !this.#stopping.signal.aborted) {
+      if (node.libp2p.getConnections().every((c) => c.remotePeer.toString() !== peer)) return false
+      await sleep(FILE_PIN_MEMBER_POLL_MS, this.#stopping.signal).catch(() => undefined)
+      if (this.#isMember(peer, topic)) return true
+    }
+    return false
+  }
+
+  /** A room this relay serves, or a DM pair's topic (any certified device may ask): a presence may still come. */
+  #mayBecomeMember(topic: string): boolean {
+    if (topic.startsWith(ROOM_TOPIC_PREFIX)) return this.#components.node.servesRoom(topic)
+    return parseDmTopic(topic)?.kind === 'pair'
   }
 
   #isMember(peer: string, topic: string): boolean {

@@ -424,6 +424,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     return this.#rooms.get(topic)?.clients.has(peer) === true
   }
 
+  /** Whether this relay serves the room of `topic` (joined it and knows its manifest's checks). */
+  servesRoom(topic: string): boolean {
+    return this.#rooms.has(topic)
+  }
+
   /** Whether the relay holds a verified certificate of `peer` (a device it met on a room or DM topic). */
   isCertified(peer: string): boolean {
     return this.#checks.registry.get(peer) !== undefined
