@@ -99,7 +99,9 @@ describe('files between terminals', () => {
     const sent = JSON.parse(sender.lines.at(-1)!) as { id: string; keptBy: string[]; file: Record<string, unknown> }
     expect(sent.keptBy).toEqual([relay.peerId])
     expect(sent.file).toMatchObject({ name: 'holiday.mp4', size: FILE_BYTES, type: 'video/mp4', sha256 })
-    expect(sender.stderr()).toMatch(/relays keeping it: .* — |relays keeping it:/)
+    // Both stages say how far, of how much, and when they are done.
+    expect(sender.stderr()).toMatch(/encrypting: [\d.]+ \S+ of [\d.]+ \S+.* — done/)
+    expect(sender.stderr()).toMatch(/relays keeping it: [\d.]+ \S+ of [\d.]+ \S+.* — done/)
 
     // Bob's terminal shows the file with its message, never its key.
     const line = await listener.waitForLine((l) => l.includes(sent.id), 60_000)

@@ -73,24 +73,15 @@ export async function sendFile(flags: SendFileFlags, path: string): Promise<void
   try {
     const { client, room, close } = await joinFromFlags(flags, factory, { files: store.init })
     try {
-      const encrypting = progressLine('encrypting')
-      let relays = { bytes: 0, totalBytes: 0, atMs: 0 }
+      const lines = { encrypting: progressLine('encrypting'), relays: progressLine('relays keeping it') }
       const onProgress = (progress: ShareProgress): void => {
-        if (progress.stage === 'encrypting') {
-          encrypting({ ...progress, totalBytes: size })
-          return
-        }
-        if (Date.now() - relays.atMs < PROGRESS_EVERY_MS && progress.bytes < progress.totalBytes) return
-        relays = { ...progress, atMs: Date.now() }
-        process.stderr.write(
-          `relays keeping it: ${formatBytes(progress.bytes)} of ${formatBytes(progress.totalBytes)}\n`,
-        )
+        lines[progress.stage](progress, progress.bytes === progress.totalBytes)
       }
       const shared = await client.shareFile(
         room,
         createReadStream(path, { highWaterMark: 1024 * 1024 }),
         { name: basename(path), type: flags.type ?? 'application/octet-stream' },
-        { ...(flags.caption === undefined ? {} : { caption: flags.caption }), onProgress },
+        { ...(flags.caption === undefined ? {} : { caption: flags.caption }), size, onProgress },
       )
       for (const { relay, reason } of shared.refusedBy) {
         process.stderr.write(`relay ${relay} did not keep it: ${reason}\n`)

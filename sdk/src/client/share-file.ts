@@ -3,33 +3,30 @@
  * the relays this device is connected to (so it stays available once this device goes offline), then announced by a
  * message that carries its manifest. In that order: a message never names a file nobody can serve yet.
  */
-import type { Libp2p } from '@libp2p/interface'
-import { sleep } from '../async.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { FILE_PIN_PROTOCOL } from '../files/constants.ts'
-import { FilePinRefusedError } from '../files/errors.ts'
 import { requestPin } from '../files/pin-request.ts'
-import type { FileTransferProgress } from '../files/progress.ts'
+import { type FileTransferProgress, ProgressMeter } from '../files/progress.ts'
 import type { Logger } from '../logger.ts'
 import { Room } from '../rooms/room.ts'
 import type { AbortOptions, DmSendResult, FileManifest, RoomSendResult } from '../types.ts'
 import type { ClientFiles } from './client-files.ts'
 
-/** A relay that has not checked this device's presence yet is asked this many times, this far apart. */
-const PIN_ATTEMPTS = 5
-const PIN_RETRY_MS = 1_000
-
-/** Where a share is: encrypting into blocks here, then relays fetching them (`bytes` of ciphertext, all relays). */
-export type ShareProgress =
-  | ({ stage: 'encrypting' } & FileTransferProgress)
-  | { stage: 'relays'; bytes: number; totalBytes: number }
+/**
+ * Where a share is, with bytes, speed and time left: encrypting into blocks here (of `size` when given), then the
+ * relays fetching them (ciphertext bytes, summed over every relay asked).
+ */
+export type ShareProgress = { stage: 'encrypting' | 'relays' } & FileTransferProgress
 
 export interface ShareFileOptions extends AbortOptions {
   /** The message's text, shown with the file; empty by default. */
   caption?: string
   /** A reply in this thread. */
   parentId?: string
+  /** The file's size when known: the encrypting stage then says time left. */
+  size?: number
   onProgress?: (progress: ShareProgress) => void
 }
 
@@ -59,6 +56,7 @@ export async function shareFile(
   const { onProgress, signal } = options
   const file = await deps.files.add(source, meta, {
     ...(signal === undefined ? {} : { signal }),
+    ...(options.size === undefined ? {} : { size: options.size }),
     ...(onProgress === undefined ? {} : { onProgress: (p) => onProgress({ stage: 'encrypting', ...p }) }),
   })
   const topic = target instanceof Room ? target.topic : deps.dmTopic(target.peer)
@@ -79,7 +77,10 @@ export async function shareFile(
   return { ...sent, file, keptBy, refusedBy }
 }
 
-/** Asks every connected relay that keeps files to keep this one; progress is the sum over them. */
+/**
+ * Asks every connected relay that keeps files to keep this one; progress is the sum over them. (A relay that has not
+ * checked this device's presence yet holds the request a moment rather than refuse it: a device may share as it joins.)
+ */
 async function keepAtRelays(
   deps: ShareFileDeps,
   topic: string,
@@ -88,45 +89,34 @@ async function keepAtRelays(
 ): Promise<{ keptBy: string[]; refusedBy: Array<{ relay: string; reason: string }> }> {
   const relays = await pinningPeers(deps.libp2p)
   const bytes = ciphertextSize(file.size)
+  const onProgress = options.onProgress
+  const meter = new ProgressMeter({
+    totalBytes: bytes * relays.length,
+    ...(onProgress === undefined ? {} : { listener: (progress) => onProgress({ stage: 'relays', ...progress }) }),
+  })
   const pinned = new Map<string, number>()
-  const report = (): void => {
-    let sum = 0
-    for (const value of pinned.values()) sum += value
-    options.onProgress?.({ stage: 'relays', bytes: sum, totalBytes: bytes * relays.length })
+  /** Relay `relay` holds `count` bytes: the meter moves by what it gained. */
+  const held = (relay: PeerId, count: number): void => {
+    const before = pinned.get(relay.toString()) ?? 0
+    if (count <= before) return
+    pinned.set(relay.toString(), count)
+    meter.add(count - before)
   }
   const keptBy: string[] = []
   const refusedBy: Array<{ relay: string; reason: string }> = []
   await Promise.all(
     relays.map(async (relay) => {
       try {
-        const ask = () =>
-          requestPin(
-            deps.libp2p,
-            relay,
-            { topic, cid: file.cid, bytes },
-            {
-              ...(options.signal === undefined ? {} : { signal: options.signal }),
-              onProgress: ({ pinned: held }) => {
-                pinned.set(relay.toString(), held)
-                report()
-              },
-            },
-          )
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await ask()
-            break
-          } catch (err) {
-            // A device that joined a moment ago: the relay may not have checked its presence yet (a terminal that
-            // joins and shares at once). Asked again a little later; other refusals stand.
-            if (!(err instanceof FilePinRefusedError && err.reason === 'not-a-member') || attempt >= PIN_ATTEMPTS) {
-              throw err
-            }
-            await sleep(PIN_RETRY_MS, options.signal)
-          }
-        }
-        pinned.set(relay.toString(), bytes)
-        report()
+        await requestPin(
+          deps.libp2p,
+          relay,
+          { topic, cid: file.cid, bytes },
+          {
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            onProgress: ({ pinned }) => held(relay, pinned),
+          },
+        )
+        held(relay, bytes)
         keptBy.push(relay.toString())
       } catch (err) {
         options.signal?.throwIfAborted()

@@ -21,7 +21,9 @@ export type FilesHelia = Pick<Helia, 'blockstore' | 'pins'>
 
 export interface AddFileOptions {
   signal?: AbortSignal
-  /** Plaintext bytes taken in so far (the size is known only at the end). */
+  /** The file's size when the caller knows it (a file on disk, a browser `File`): progress then says time left. */
+  size?: number
+  /** Plaintext bytes taken in so far, of `size` when given. */
   onProgress?: FileProgressListener
 }
 
@@ -46,7 +48,10 @@ export async function addFile(
   signal?.throwIfAborted()
   const key = createFileKey()
   const hash = createSha256()
-  const meter = new ProgressMeter(options.onProgress === undefined ? {} : { listener: options.onProgress })
+  const meter = new ProgressMeter({
+    ...(options.onProgress === undefined ? {} : { listener: options.onProgress }),
+    ...(options.size === undefined ? {} : { totalBytes: options.size }),
+  })
   try {
     const measured = toStream(source).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({

@@ -13,9 +13,8 @@ describe('file sizes and progress as people read them', () => {
   })
 
   it('behavior: a progress line says bytes, then speed and time left once known', () => {
-    expect(transferLine({ bytes: 0, totalBytes: 2048, bytesPerSecond: 0, secondsLeft: undefined })).toBe(
-      '0 bytes of 2 KiB',
-    )
+    expect(transferLine({ bytes: 0, totalBytes: 2048, bytesPerSecond: 0 })).toBe('0 bytes of 2 KiB')
+    expect(transferLine({ bytes: 5 * 1024, bytesPerSecond: 1024 })).toBe('5 KiB · 1 KiB/s')
     expect(
       transferLine({
         bytes: 3 * 1024 * 1024,

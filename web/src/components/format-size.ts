@@ -1,4 +1,5 @@
 /** Sizes, speeds and times left of files as people read them: "12 MiB", "1.5 MiB/s", "about 2 min left". */
+import type { FileTransferProgress } from '@securechat/sdk/files'
 
 const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const
 
@@ -24,14 +25,12 @@ export function timeLeft(seconds: number | undefined): string {
   return `about ${Math.round(seconds / 3600)} h left`
 }
 
-/** "3.2 MiB of 12 MiB · 1.5 MiB/s · about 6 s left": what a progress line says (speed and time once known). */
-export function transferLine(progress: {
-  bytes: number
-  totalBytes: number
-  bytesPerSecond: number
-  secondsLeft: number | undefined
-}): string {
-  const parts = [`${humanSize(progress.bytes)} of ${humanSize(progress.totalBytes)}`]
+/**
+ * "3.2 MiB of 12 MiB · 1.5 MiB/s · about 6 s left": what a progress line says (the size, speed and time once known).
+ */
+export function transferLine(progress: FileTransferProgress): string {
+  const of = progress.totalBytes === undefined ? '' : ` of ${humanSize(progress.totalBytes)}`
+  const parts = [`${humanSize(progress.bytes)}${of}`]
   if (progress.bytesPerSecond > 0) parts.push(`${humanSize(progress.bytesPerSecond)}/s`)
   const left = timeLeft(progress.secondsLeft)
   if (left !== '') parts.push(left)

@@ -4,8 +4,9 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import { ChangeController, filesContext } from '../state/context.ts'
 import type { Files, Preview } from '../state/files.ts'
-import { humanSize, transferLine } from './format-size.ts'
+import { humanSize } from './format-size.ts'
 import { baseStyles } from './styles.ts'
+import { transferProgress } from './transfer-progress.ts'
 
 /**
  * A message's file: its name, size and type, an inline preview for pictures (and a player for audio and video) up
@@ -87,12 +88,7 @@ export class ScFileCard extends LitElement {
       ${preview === undefined ? '' : this.#preview(preview, file)}
       <span class="name" data-testid="file-name" dir="auto">${file.name}</span>
       <span class="meta"><span data-testid="file-size">${humanSize(file.size)}</span> · ${file.type}</span>
-      ${
-        running
-          ? html`<progress max=${file.size} value=${download.progress.bytes} aria-label=${`Downloading ${file.name}`}></progress>
-            <span class="meta" role="status" data-testid="download-progress">${transferLine(download.progress)}</span>`
-          : ''
-      }
+      ${running ? transferProgress(download.progress, `Downloading ${file.name}`, 'download-progress') : ''}
       <div class="row">
         ${
           running

@@ -3,8 +3,8 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import { ChangeController, filesContext } from '../state/context.ts'
 import type { Files, Upload } from '../state/files.ts'
-import { transferLine } from './format-size.ts'
 import { baseStyles } from './styles.ts'
+import { transferProgress } from './transfer-progress.ts'
 
 const STAGES: Record<Upload['stage'], string> = {
   encrypting: 'Encrypting',
@@ -75,8 +75,7 @@ export class ScFileUpload extends LitElement {
     return html`<div class="upload" data-testid="upload">
       <span><strong>${STAGES[upload.stage]}</strong> ${upload.name}</span>
       <button type="button" class="secondary" @click=${() => this.files?.cancelShare(this.conversation)} aria-label=${`Cancel sharing ${upload.name}`}>Cancel</button>
-      <progress max=${upload.progress.totalBytes} value=${upload.progress.bytes} aria-label=${`Sharing ${upload.name}`}></progress>
-      <span class="meta" role="status" data-testid="upload-progress">${transferLine(upload.progress)}</span>
+      ${transferProgress(upload.progress, `Sharing ${upload.name}`, 'upload-progress')}
     </div>`
   }
 }

@@ -473,7 +473,7 @@ export class Conversations extends EventTarget implements SessionPart {
     source: ReadableStream<Uint8Array>,
     meta: { name: string; type: string },
     caption: string,
-    options: { signal?: AbortSignal; onProgress?: (progress: ShareProgress) => void } = {},
+    options: { signal?: AbortSignal; size?: number; onProgress?: (progress: ShareProgress) => void } = {},
   ): Promise<ShareFileResult> {
     const view = this.#views.get(id)
     const signedIn = this.#signedIn

@@ -5,6 +5,7 @@
  * `files:changed` (at most every {@link CHANGE_INTERVAL_MS} while bytes move) when any of it changed.
  */
 import type { SecureChatClient, ShareProgress } from '@securechat/sdk/client'
+import type { FileTransferProgress } from '@securechat/sdk/files'
 import type { FileManifest } from '@securechat/sdk/types'
 import type { Conversations } from './conversations.ts'
 import { type PreviewKind, previewKind, previewType } from './file-kinds.ts'
@@ -12,7 +13,6 @@ import { fileMeta } from './file-meta.ts'
 import { downloadProblem, notKeptWarning, shareProblem } from './file-problems.ts'
 import { openSaveTarget } from './file-save.ts'
 import type { SessionPart, SignedIn } from './session.ts'
-import { TransferMeter, type TransferNumbers } from './transfer-meter.ts'
 
 /** Progress is re-rendered this often at most: a fast transfer reports every chunk. */
 const CHANGE_INTERVAL_MS = 250
@@ -24,7 +24,7 @@ export interface Upload {
   size: number
   /** `encrypting`: into blocks on this device; `relays`: the relays fetching them to keep it. */
   stage: 'encrypting' | 'relays' | 'done' | 'failed'
-  progress: TransferNumbers
+  progress: FileTransferProgress
   /** Why it failed. */
   problem: string | undefined
   /** It went out, but not as well as it should have (no relay keeps it). */
@@ -33,7 +33,7 @@ export interface Upload {
 
 export interface Download {
   state: 'running' | 'done' | 'failed'
-  progress: TransferNumbers
+  progress: FileTransferProgress
   problem: string | undefined
 }
 
@@ -43,6 +43,10 @@ export interface Preview {
   /** A `blob:` URL of the file, once fetched and checked. */
   url: string | undefined
   problem: string | undefined
+}
+
+function notStarted(totalBytes: number): FileTransferProgress {
+  return { bytes: 0, totalBytes, bytesPerSecond: 0 }
 }
 
 export class Files extends EventTarget implements SessionPart {
@@ -97,29 +101,26 @@ export class Files extends EventTarget implements SessionPart {
   async share(id: string, file: File, caption: string): Promise<boolean> {
     if (this.#running(this.#uploads.get(id))) return false
     const controller = new AbortController()
-    const meter = new TransferMeter()
     const upload: Upload & { controller: AbortController } = {
       name: file.name,
       size: file.size,
       stage: 'encrypting',
-      progress: meter.sample(0, file.size),
+      progress: notStarted(file.size),
       problem: undefined,
       warning: undefined,
       controller,
     }
     this.#uploads.set(id, upload)
     this.#changed()
-    const onProgress = (progress: ShareProgress): void => {
-      upload.stage = progress.stage
-      upload.progress =
-        progress.stage === 'encrypting'
-          ? meter.sample(progress.bytes, file.size)
-          : meter.sample(progress.bytes, progress.totalBytes)
+    const onProgress = ({ stage, ...progress }: ShareProgress): void => {
+      upload.stage = stage
+      upload.progress = progress
       this.#changed()
     }
     try {
       const shared = await this.#conversations.shareFile(id, file.stream(), fileMeta(file), caption, {
         signal: controller.signal,
+        size: file.size,
         onProgress,
       })
       upload.stage = 'done'
@@ -183,10 +184,9 @@ export class Files extends EventTarget implements SessionPart {
       return
     }
     const controller = new AbortController()
-    const meter = new TransferMeter()
     const download: Download & { controller: AbortController } = {
       state: 'running',
-      progress: meter.sample(0, file.size),
+      progress: notStarted(file.size),
       problem: undefined,
       controller,
     }
@@ -196,7 +196,7 @@ export class Files extends EventTarget implements SessionPart {
       const stream = await client.files.get(file, {
         signal: controller.signal,
         onProgress: (progress) => {
-          download.progress = meter.sample(progress.bytes, file.size)
+          download.progress = progress
           this.#changed()
         },
       })
@@ -223,7 +223,7 @@ export class Files extends EventTarget implements SessionPart {
   #setDownloadFailed(messageId: string, file: FileManifest, problem: string): void {
     this.#downloads.set(messageId, {
       state: 'failed',
-      progress: { bytes: 0, totalBytes: file.size, bytesPerSecond: 0, secondsLeft: undefined },
+      progress: notStarted(file.size),
       problem,
       controller: new AbortController(),
     })
