@@ -197,8 +197,7 @@ export function encryptFileStreamWith(
   assertKeyBytes(noncePrefix, FILE_NONCE_PREFIX_BYTES, 'file stream nonce prefix')
   // Copied now: the caller may wipe its key as soon as the stream exists.
   const keyDerivation = deriveSegmentKey(key.slice(), salt, options.associatedData ?? EMPTY, testing.deriveKey)
-  const pending = new Uint8Array(layout.plaintextLimit(1))
-  let pendingLength = 0
+  const pending = new Segmenter(layout.plaintextLimit(1), () => layout.plaintextLimit(index))
   let segmentKey: Uint8Array = EMPTY
   let index = 0
 
@@ -216,28 +215,12 @@ export function encryptFileStreamWith(
     },
     async transform(chunk, controller) {
       assertChunk(chunk)
-      let offset = 0
-      while (offset < chunk.length) {
-        const limit = layout.plaintextLimit(index)
-        if (pendingLength === limit) {
-          // Full, and more bytes follow: not the last segment.
-          controller.enqueue(await seal(pending.subarray(0, limit), false))
-          pendingLength = 0
-        } else if (pendingLength === 0 && chunk.length - offset > limit) {
-          // A whole segment inside the chunk with more after it: sealed in place.
-          controller.enqueue(await seal(chunk.subarray(offset, offset + limit), false))
-          offset += limit
-        } else {
-          const take = Math.min(limit - pendingLength, chunk.length - offset)
-          pending.set(chunk.subarray(offset, offset + take), pendingLength)
-          pendingLength += take
-          offset += take
-        }
-      }
+      await pending.push(chunk, async (segment) => controller.enqueue(await seal(segment, false)))
     },
     async flush(controller) {
-      controller.enqueue(await seal(pending.subarray(0, pendingLength), true))
-      wipe(segmentKey, pending)
+      controller.enqueue(await seal(pending.rest, true))
+      wipe(segmentKey)
+      pending.wipe()
     },
   })
 }
@@ -260,8 +243,7 @@ export function decryptFileStreamWith(
   let headerLength = 0
   let noncePrefix: Uint8Array | undefined
   let segmentKey: Uint8Array = EMPTY
-  const held = new Uint8Array(layout.segmentBytes)
-  let heldLength = 0
+  const held = new Segmenter(layout.segmentBytes, () => layout.ciphertextLimit(index))
   let index = startSegment
 
   const open = (ciphertext: Uint8Array, last: boolean): Promise<Uint8Array> =>
@@ -324,22 +306,7 @@ export function decryptFileStreamWith(
         wipe(fileKey)
         noncePrefix = header.slice(1 + FILE_SALT_BYTES)
       }
-      while (offset < chunk.length) {
-        const limit = layout.ciphertextLimit(index)
-        if (heldLength === limit) {
-          // A whole segment and at least one byte after it: not the last.
-          controller.enqueue(await openInner(held.subarray(0, limit)))
-          heldLength = 0
-        } else if (heldLength === 0 && chunk.length - offset > limit) {
-          controller.enqueue(await openInner(chunk.subarray(offset, offset + limit)))
-          offset += limit
-        } else {
-          const take = Math.min(limit - heldLength, chunk.length - offset)
-          held.set(chunk.subarray(offset, offset + take), heldLength)
-          heldLength += take
-          offset += take
-        }
-      }
+      await held.push(chunk.subarray(offset), async (segment) => controller.enqueue(await openInner(segment)))
     },
     async flush(controller) {
       if (noncePrefix === undefined) {
@@ -349,12 +316,12 @@ export function decryptFileStreamWith(
           { details: { received: headerLength, expected: FILE_HEADER_BYTES } },
         )
       }
-      const last = held.subarray(0, heldLength)
-      if (heldLength < AES_GCM_TAG_BYTES) {
+      const last = held.rest
+      if (last.length < AES_GCM_TAG_BYTES) {
         throw new FileDecryptionError(
           'truncated',
-          `file stream: cut short, its last segment (segment ${index}) is ${heldLength} bytes, less than a tag`,
-          { details: { segment: index, received: heldLength } },
+          `file stream: cut short, its last segment (segment ${index}) is ${last.length} bytes, less than a tag`,
+          { details: { segment: index, received: last.length } },
         )
       }
       try {
@@ -362,7 +329,7 @@ export function decryptFileStreamWith(
       } catch (err) {
         if (!(err instanceof DecryptionFailedError)) throw err
         // Only to name the failure: a full segment sealed as not the last means the segments after it are missing.
-        if (heldLength === layout.ciphertextLimit(index) && (await opens(last, false))) {
+        if (last.length === layout.ciphertextLimit(index) && (await opens(last, false))) {
           throw new FileDecryptionError(
             'truncated',
             `file stream: cut short after segment ${index}, which was not sealed as the last one`,
@@ -371,7 +338,8 @@ export function decryptFileStreamWith(
         }
         throw segmentError(index, startSegment)
       } finally {
-        wipe(segmentKey, held)
+        wipe(segmentKey)
+        held.wipe()
       }
     },
   })
@@ -430,4 +398,52 @@ function segmentError(index: number, first: number): FileDecryptionError {
 
 function assertChunk(chunk: unknown): asserts chunk is Uint8Array {
   if (!(chunk instanceof Uint8Array)) throw new TypeError('file stream: chunks must be Uint8Array')
+}
+
+/**
+ * Cuts a stream's bytes into segments of `limit()` bytes (asked again after each: the first segment is shorter) and
+ * holds the last back until the stream ends, when it is {@link rest}: the last segment is sealed as the last. A
+ * segment must be followed by at least one byte to be passed on as not the last; whole segments inside a chunk are
+ * passed on in place, not copied.
+ */
+class Segmenter {
+  readonly #held: Uint8Array
+  readonly #limit: () => number
+  #length = 0
+
+  constructor(capacity: number, limit: () => number) {
+    this.#held = new Uint8Array(capacity)
+    this.#limit = limit
+  }
+
+  /** Takes `chunk`, handing each segment known not to be the last to `onSegment`, in order. */
+  async push(chunk: Uint8Array, onSegment: (segment: Uint8Array) => Promise<void>): Promise<void> {
+    let offset = 0
+    while (offset < chunk.length) {
+      const limit = this.#limit()
+      if (this.#length === limit) {
+        // Full, and more bytes follow: not the last segment.
+        await onSegment(this.#held.subarray(0, limit))
+        this.#length = 0
+      } else if (this.#length === 0 && chunk.length - offset > limit) {
+        // A whole segment inside the chunk with more after it.
+        await onSegment(chunk.subarray(offset, offset + limit))
+        offset += limit
+      } else {
+        const take = Math.min(limit - this.#length, chunk.length - offset)
+        this.#held.set(chunk.subarray(offset, offset + take), this.#length)
+        this.#length += take
+        offset += take
+      }
+    }
+  }
+
+  /** What is held: the last segment, once the stream ended. */
+  get rest(): Uint8Array {
+    return this.#held.subarray(0, this.#length)
+  }
+
+  wipe(): void {
+    wipe(this.#held)
+  }
 }
