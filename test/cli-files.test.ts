@@ -65,9 +65,9 @@ function rssWatch(cli: CliProcess, started: () => boolean): () => { baselineMiB:
  * before anything is shared (a device reads nothing sent before it joined): what it receives stays in its vault,
  * a file's key with it.
  */
-async function roomWithBob(prefix: string) {
+async function roomWithBob(prefix: string, relayArgs: string[] = []) {
   const dir = await tempDir(prefix)
-  const relay = track(await startRelayProcess())
+  const relay = track(await startRelayProcess({ args: relayArgs }))
   const created = await runCli(['room', 'create', '--name', 'files', '--bootstrap', relay.multiaddrs[0]!], {
     SECURECHAT_PRIVATE_KEY: ALICE.key,
   })
@@ -159,4 +159,22 @@ describe('files between terminals', () => {
     await expect(stat(`${out}.part`)).rejects.toThrow()
     await truncate(source, 0)
   }, 300_000)
+
+  it('error: with no relay that keeps files, send-file fails, says what to do, and sends no message naming a file nobody serves', async () => {
+    const { dir, invite, listener } = await roomWithBob('cli-files-unkept-', ['--file-total-quota', '0'])
+    const source = join(dir, 'notes.bin')
+    await writeGenerated(source, 2 * MiB)
+    const sent = await runCli(['send-file', '--room', invite, '--caption', 'nobody keeps this', source], {
+      SECURECHAT_PRIVATE_KEY: ALICE.key,
+    })
+    expect(sent.code).not.toBe(0)
+    expect(sent.stdout).toBe('')
+    expect(sent.stderr).toMatch(/no relay would keep the file \(relay-full\): it was not shared/)
+    expect(sent.stderr).toMatch(/relay that keeps files/)
+    // Alice's next message reaches Bob; the one naming the file never went out.
+    const next = await runCli(['send', '--room', invite, 'after the file'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
+    expect(next.code, next.stderr).toBe(0)
+    await listener.waitForLine((l) => l.includes('after the file'), 60_000)
+    expect(listener.lines.some((l) => l.includes('nobody keeps this'))).toBe(false)
+  }, 180_000)
 })

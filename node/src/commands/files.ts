@@ -60,7 +60,8 @@ export interface SendFileFlags extends ClientFlags {
 
 /**
  * Shares the file at `path` in the room: encrypted into blocks here, kept by the relays that keep files, then
- * announced. Prints `{ id, file, keptBy, members }`; warns when no relay keeps it (it leaves with this process).
+ * announced. Prints `{ id, file, keptBy, members }`. When no relay keeps it, it fails and sends nothing: the blocks
+ * leave with this process, and a message would name a file nobody serves.
  */
 export async function sendFile(flags: SendFileFlags, path: string): Promise<void> {
   const size = await stat(path).then(
@@ -81,15 +82,11 @@ export async function sendFile(flags: SendFileFlags, path: string): Promise<void
         room,
         createReadStream(path, { highWaterMark: 1024 * 1024 }),
         { name: basename(path), type: flags.type ?? 'application/octet-stream' },
-        { ...(flags.caption === undefined ? {} : { caption: flags.caption }), size, onProgress },
+        // This process leaves when it is done, and its blocks with it: a message naming a file nobody keeps is not sent.
+        { ...(flags.caption === undefined ? {} : { caption: flags.caption }), size, onProgress, requireKept: true },
       )
       for (const { relay, reason } of shared.refusedBy) {
         process.stderr.write(`relay ${relay} did not keep it: ${reason}\n`)
-      }
-      if (shared.keptBy.length === 0) {
-        process.stderr.write(
-          'warning: no relay keeps this file: the others can fetch it only while this device is online\n',
-        )
       }
       const self = client.peerId.toString()
       const members = room.members().filter((member) => member.peerId !== self).length

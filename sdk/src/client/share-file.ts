@@ -7,6 +7,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { FILE_PIN_PROTOCOL } from '../files/constants.ts'
+import { FileNotKeptError } from '../files/errors.ts'
 import { requestPin } from '../files/pin-request.ts'
 import { type FileTransferProgress, ProgressMeter } from '../files/progress.ts'
 import type { Logger } from '../logger.ts'
@@ -27,6 +28,12 @@ export interface ShareFileOptions extends AbortOptions {
   parentId?: string
   /** The file's size when known: the encrypting stage then says time left. */
   size?: number
+  /**
+   * Fail with `FileNotKeptError` and send nothing when no relay keeps the file: for a device that goes offline right
+   * after (a terminal command), whose message would name a file nobody serves. Otherwise the message goes out and
+   * the file is available while this device is online.
+   */
+  requireKept?: boolean
   onProgress?: (progress: ShareProgress) => void
 }
 
@@ -62,6 +69,17 @@ export async function shareFile(
   const topic = target instanceof Room ? target.topic : deps.dmTopic(target.peer)
   const { keptBy, refusedBy } =
     topic === undefined ? { keptBy: [], refusedBy: [] } : await keepAtRelays(deps, topic, file, options)
+  if (keptBy.length === 0 && options.requireKept === true) {
+    throw new FileNotKeptError(
+      refusedBy.length === 0
+        ? 'no connected relay keeps files: the file was not shared'
+        : `no relay would keep the file (${refusedBy.map((r) => r.reason).join(', ')}): it was not shared`,
+      {
+        details: { refusedBy },
+        hint: 'Connect to a relay that keeps files (a `securechat relay` does by default), or share from a device that stays online.',
+      },
+    )
+  }
   if (keptBy.length === 0) {
     deps.log.info('no relay keeps the shared file: it is available while this device is online', {
       cid: file.cid,

@@ -55,3 +55,11 @@ export class FilePinRefusedError extends SecureChatError {
 export class FilePinRequestError extends SecureChatError {
   override name = 'FilePinRequestError'
 }
+
+/**
+ * A share that asked for a relay to keep its file (`shareFile` with `requireKept`) found none that would: nothing
+ * was sent. `details.refusedBy` lists the relays asked and why each said no.
+ */
+export class FileNotKeptError extends SecureChatError {
+  override name = 'FileNotKeptError'
+}

@@ -22,6 +22,7 @@ export {
 export {
   FILE_PIN_REFUSAL_REASONS,
   FileIntegrityError,
+  FileNotKeptError,
   type FilePinRefusalReason,
   FilePinRefusedError,
   FilePinRequestError,
