@@ -12,6 +12,10 @@
  * growth of the process (both ends: the kernel's `maxRSS` above what it held before, uncollected garbage
  * included) and live memory (heap + ArrayBuffers after a full collection, sampled every 64 MiB fetched; the
  * largest sample). The ratio is ours ÷ bare. Prints `file-transfer: {…}` with every figure on one line.
+ *
+ * Also what every client pays at start for its files node (started before its first dial, whether it ever shares):
+ * `files_node_start`, the median time of `createFilesHelia` on a started libp2p node, and the live memory it adds,
+ * against the libp2p node's own start and memory (the baseline), over {@link START_ROUNDS} rounds in one child.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -28,6 +32,7 @@ import { type BenchRecord, compared } from './types.ts'
 
 const MiB = 1024 * 1024
 const CHUNK_BYTES = 64 * 1024
+const START_ROUNDS = 15
 
 interface TransferResult {
   mode: 'ours' | 'bare'
@@ -75,6 +80,17 @@ export async function run(): Promise<BenchRecord[]> {
       }),
     )
   }
+  const start = await startChild()
+  summary.filesNodeStart = start
+  records.push(
+    compared({ name: 'file_transfer.files_node_start', unit: 'ms', value: start.filesMs, baseline: start.libp2pMs }),
+    compared({
+      name: 'file_transfer.files_node_memory',
+      unit: 'KiB',
+      value: start.filesLiveKiB,
+      baseline: start.libp2pLiveKiB,
+    }),
+  )
   summary.loadAverage = loadavg().map((l) => Number(l.toFixed(2)))
   console.log(`file-transfer: ${JSON.stringify(summary)}`)
   return records
@@ -87,6 +103,64 @@ async function child(mode: 'ours' | 'bare', mib: number): Promise<TransferResult
     { maxBuffer: 16 * MiB },
   )
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as TransferResult
+}
+
+interface StartResult {
+  libp2pMs: number
+  filesMs: number
+  libp2pLiveKiB: number
+  filesLiveKiB: number
+}
+
+async function startChild(): Promise<StartResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--expose-gc',
+    fileURLToPath(import.meta.url),
+    'start',
+  ])
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as StartResult
+}
+
+/** The child of the start figures: libp2p nodes started, each then given a files node, timed and weighed. */
+async function starts(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('file-transfer child: start node with --expose-gc')
+  const live = (): number => {
+    gc()
+    const usage = process.memoryUsage()
+    return usage.heapUsed + usage.arrayBuffers
+  }
+  const libp2pMs: number[] = []
+  const filesMs: number[] = []
+  const libp2pLive: number[] = []
+  const filesLive: number[] = []
+  for (let round = 0; round < START_ROUNDS; round++) {
+    const privateKey = await generateKeyPair('Ed25519')
+    const before = live()
+    const t0 = performance.now()
+    const libp2p = await createSecureChatLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const t1 = performance.now()
+    const withLibp2p = live()
+    const t2 = performance.now()
+    const helia = await createFilesHelia({ libp2p })
+    const t3 = performance.now()
+    const withFiles = live()
+    libp2pMs.push(t1 - t0)
+    filesMs.push(t3 - t2)
+    libp2pLive.push(withLibp2p - before)
+    filesLive.push(withFiles - withLibp2p)
+    await helia.stop()
+    await libp2p.stop()
+  }
+  // The first rounds load and compile modules: the median leaves them out.
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+  const result: StartResult = {
+    libp2pMs: Number(median(libp2pMs).toFixed(1)),
+    filesMs: Number(median(filesMs).toFixed(1)),
+    libp2pLiveKiB: Number((median(libp2pLive) / 1024).toFixed(1)),
+    filesLiveKiB: Number((median(filesLive) / 1024).toFixed(1)),
+  }
+  console.log(JSON.stringify(result))
 }
 
 /** The child: two nodes, one transfer of `mib` MiB in `mode`, its figures printed as the last line. */
@@ -189,5 +263,6 @@ const ratio = (value: number, baseline: number) => Number((value / baseline).toF
 if (import.meta.main) {
   const [mode, mib] = process.argv.slice(2)
   if (mode === 'ours' || mode === 'bare') await transfer(mode, Number(mib))
+  else if (mode === 'start') await starts()
   else await run()
 }
