@@ -27,6 +27,7 @@ import {
   fileDagBudget,
   MAX_FILE_PIN_REQUEST_BYTES,
   parseFileCid,
+  pinLocalDag,
 } from '@securechat/sdk/files'
 import type { Logger } from '@securechat/sdk/logger'
 import { STORE_RETENTION_MS } from '../store/constants.ts'
@@ -359,12 +360,7 @@ class FilePins implements FilePinsService {
         },
       })
       const record: FilePinRecord = { topic, bytes: blocks.bytes, atMs: Date.now() }
-      for await (const _ of storage.helia.pins.add(parseFileCid(cid), {
-        metadata: { ...record },
-        signal: this.#stopping.signal,
-      })) {
-        // drain: pinning walks the DAG, local now
-      }
+      await pinLocalDag(storage.helia, parseFileCid(cid), { metadata: { ...record }, signal: this.#stopping.signal })
       this.#ledger.commit(cid, record)
       this.#log.info('file pinned', { event: 'files:pinned', peer, topic, cid, bytes: blocks.bytes })
       return { type: 'ok' }

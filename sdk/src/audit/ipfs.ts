@@ -54,7 +54,10 @@ export async function createAuditIpfs(init: AuditIpfsInit): Promise<AuditIpfs> {
     async publish(bytes, options = {}) {
       const cid = await fs.addBytes(bytes, { cidVersion: 1, rawLeaves: true, ...signalOf(options) })
       if (!(await helia.pins.isPinned(cid, signalOf(options)))) {
-        for await (const _ of helia.pins.add(cid, signalOf(options))) {
+        // Local blocks, and no signal: Helia's pin walk turns an abort mid-walk into an unhandled rejection
+        // (`files/pin-file.ts`, pinLocalDag, says how).
+        const walk: Parameters<Helia['pins']['add']>[1] & { offline: boolean } = { offline: true }
+        for await (const _ of helia.pins.add(cid, walk)) {
           // drain: pinning walks the DAG
         }
       }

@@ -12,7 +12,7 @@ import { InvalidInputError } from '../errors.ts'
 import { fileAssociatedData } from './associated-data.ts'
 import { MAX_FILE_BYTES } from './constants.ts'
 import { FILE_MANIFEST_VERSION, type FileManifest, fileManifestSchema, parseFileManifest } from './manifest.ts'
-import { pinBlocks } from './pin-file.ts'
+import { pinLocalDag } from './pin-file.ts'
 import { type FileProgressListener, ProgressMeter } from './progress.ts'
 import { chunksOf, toStream } from './streams.ts'
 
@@ -76,7 +76,7 @@ export async function addFile(
       rawLeaves: true,
       ...(signal === undefined ? {} : { signal }),
     })
-    await pinBlocks(helia, cid, signal === undefined ? {} : { signal })
+    await pinLocalDag(helia, cid, signal === undefined ? {} : { signal })
     return parseFileManifest({
       v: FILE_MANIFEST_VERSION,
       cid: cid.toString(),

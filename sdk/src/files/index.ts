@@ -47,7 +47,7 @@ export {
   parseFileCid,
   parseFileManifest,
 } from './manifest.ts'
-export { type PinFileOptions, pinFile, unpinFile } from './pin-file.ts'
+export { hasPin, type PinFileOptions, pinFile, pinLocalDag, unpinFile } from './pin-file.ts'
 export { type RequestPinOptions, requestPin } from './pin-request.ts'
 export {
   type Decoded,
