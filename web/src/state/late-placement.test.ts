@@ -52,6 +52,19 @@ describe('late placement: a conversation list in the order its messages were wri
     expect(list(arrivals)).toEqual(Array.from({ length: 71 }, (_, i) => String(i)))
   })
 
+  it('behavior: two late ones handed over newest first go above the newer one shown (CI showed "2, 1, 3" after a failover)', () => {
+    // 3 decrypted at once; 2 and 1, held for their sender's key, were handed over after it, 2 first. The sdk places
+    // both before 3 (3 named them first); 2, shown above 3, names 1 too: 1 goes above 2.
+    expect(
+      list([
+        ['0', undefined, []],
+        ['3', undefined, ['0', '1', '2']],
+        ['2', '3', ['0', '1']],
+        ['1', '3', ['0']],
+      ]),
+    ).toEqual(['0', '1', '2', '3'])
+  })
+
   it('behavior: a message that names old ones but came in order stays where it came (no sort by clock)', () => {
     expect(
       list([

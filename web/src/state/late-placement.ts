@@ -18,14 +18,19 @@ export class LatePlacement {
   readonly #depsOf = new Map<string, readonly string[]>()
 
   /**
-   * Puts `entry` into `history` (changed in place): before the message `before` when it is there, else last; then
-   * raises what it names above it.
+   * Puts `entry` into `history` (changed in place): before the message `before` when it is there, else last, and
+   * above any message shown higher that names it; then raises what it names above it.
+   *
+   * `before` is the first message delivered that named it, not the first shown: another that named it too may have
+   * come late itself and gone above that one. A failover's three messages, 3 handed over first and 2 and 1 after it
+   * (held for their key), showed as 2, 1, 3: both were placed before 3, and 2 names 1.
    */
   place<T extends { id: string }>(history: T[], entry: T, before: string | undefined, deps: readonly string[]): void {
     if (deps.length > 0) setNewest(this.#depsOf, entry.id, deps, MAX_REMEMBERED_DEPS)
     const at = before === undefined ? -1 : history.findIndex((e) => e.id === before)
     if (at === -1) history.push(entry)
     else history.splice(at, 0, entry)
+    this.#raise(history, entry.id)
     this.#raiseNamed(history, entry.id)
   }
 
@@ -48,14 +53,19 @@ export class LatePlacement {
       if (visited.has(current)) continue
       visited.add(current)
       for (const dep of this.#depsOf.get(current) ?? []) {
-        const at = history.findIndex((e) => e.id === dep)
-        if (at === -1) continue
-        const namer = history.findIndex((e, i) => i < at && this.#depsOf.get(e.id)?.includes(dep) === true)
-        if (namer === -1) continue
-        const [moved] = history.splice(at, 1)
-        history.splice(namer, 0, moved!)
-        next.push(dep)
+        if (this.#raise(history, dep)) next.push(dep)
       }
     }
+  }
+
+  /** Moves message `id` just above the first message shown above it that names it; whether it moved. */
+  #raise<T extends { id: string }>(history: T[], id: string): boolean {
+    const at = history.findIndex((e) => e.id === id)
+    if (at === -1) return false
+    const namer = history.findIndex((e, i) => i < at && this.#depsOf.get(e.id)?.includes(id) === true)
+    if (namer === -1) return false
+    const [moved] = history.splice(at, 1)
+    history.splice(namer, 0, moved!)
+    return true
   }
 }
