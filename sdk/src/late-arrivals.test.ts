@@ -47,7 +47,7 @@ describe('late arrivals: where a message handed over after one naming it belongs
   it("behavior: a device's message that comes after a later one of its own goes before it, even when nothing named it", () => {
     const arrivals = new LateArrivals()
     const dave = (clock: number, sentAtMs = clock) => ({ sender: 'dave', clock, sentAtMs })
-    // The failover in CI: "2, 1, 3", and 2 named no 1 (its three names were taken).
+    // 2 names no 1 (its three names were taken by others'): the device's own order places 1.
     expect(arrivals.delivered('2', ['x', 'y', 'z'], '2', dave(11))).toBeUndefined()
     expect(arrivals.delivered('1', [], '1', dave(10))).toBe('2')
     expect(arrivals.delivered('3', ['2'], '3', dave(12))).toBeUndefined()

@@ -20,10 +20,13 @@ import { MAX_LATE_ARRIVALS } from './constants.ts'
  *
  * Naming is bounded too (three ids a message), so a room also says where a message goes by its own sender's order
  * (`sequence`): one device's messages carry a clock that rises with each and its send time, so one that comes after
- * a later one of the same device goes before the first such that was handed over. Both must agree: a device that
- * lost its state starts its clock again, and its new messages, sent later, are not raised above its old ones. (A
- * web app's list once showed a terminal's three messages after a failover as 2, 1, 3: nothing had named 1 by the
- * time it came.)
+ * a later one of the same device, and that nothing delivered named, goes before the first such that was handed over.
+ * Both must agree: a device that lost its state starts its clock again, and its new messages, sent later, are not
+ * raised above its old ones.
+ *
+ * `before` is the first delivered message that named it, which a list may have shown below another late one that
+ * names it too (3 handed over, then 2 and 1, both named by 3): a list also keeps a message above what it names
+ * (`web/src/state/late-placement.ts`).
  */
 export class LateArrivals {
   /** Records handed to the app lately, with their message ids. */
