@@ -13,6 +13,11 @@
  * included) and live memory (heap + ArrayBuffers after a full collection, sampled every 64 MiB fetched; the
  * largest sample). The ratio is ours ÷ bare. Prints `file-transfer: {…}` with every figure on one line.
  *
+ * Through a relay (`BENCH_TRANSFER_RELAY_MB`, default `64`): three nodes, A adds, the relay R (connected to A) pins
+ * the file — ours `pinFile` (`fetchFileBlocks` in windows, checked, then the pin walk), bare Helia `pins.add`, which
+ * fetches as it walks — and B, connected to R only, reads it from R. Rows `file_transfer.via_relay.<add|pin|cat|
+ * endToEnd>.<size>`: what a file shared to a relay costs until a member who was never connected to the sender has it.
+ *
  * Also what every client pays at start for its files node (started before its first dial, whether it ever shares):
  * `files_node_start`, the median time of `createFilesHelia` on a started libp2p node, and the live memory it adds,
  * against the libp2p node's own start and memory (the baseline), over {@link START_ROUNDS} rounds in one child.
@@ -27,17 +32,22 @@ import { unixfs } from '@helia/unixfs'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { FsBlockstore } from 'blockstore-fs'
 import { createSecureChatLibp2p } from '../sdk/src/client/libp2p.ts'
-import { addFile, catFile, createFilesHelia } from '../sdk/src/files/index.ts'
+import { addFile, catFile, createFilesHelia, pinFile } from '../sdk/src/files/index.ts'
 import { type BenchRecord, compared } from './types.ts'
 
 const MiB = 1024 * 1024
 const CHUNK_BYTES = 64 * 1024
 const START_ROUNDS = 15
 
+type Route = 'direct' | 'relay'
+
 interface TransferResult {
   mode: 'ours' | 'bare'
+  route: Route
   mib: number
   addMBps: number
+  /** Through a relay: the relay's pin (its fetch from the sender). */
+  pinMBps?: number
   catMBps: number
   endToEndMBps: number
   rssGrowthMiB: number
@@ -80,6 +90,21 @@ export async function run(): Promise<BenchRecord[]> {
       }),
     )
   }
+  for (const mib of (process.env.BENCH_TRANSFER_RELAY_MB ?? '64').split(',').filter(Boolean).map(Number)) {
+    const bare = await child('bare', mib, 'relay')
+    const ours = await child('ours', mib, 'relay')
+    summary[`${mib}MiB via relay`] = { ours, bare, ratio: { endToEnd: ratio(ours.endToEndMBps, bare.endToEndMBps) } }
+    for (const figure of ['addMBps', 'pinMBps', 'catMBps', 'endToEndMBps'] as const) {
+      records.push(
+        compared({
+          name: `file_transfer.via_relay.${figure.replace('MBps', '')}.${mib}MiB`,
+          unit: 'MB/s',
+          value: ours[figure] ?? 0,
+          baseline: bare[figure] ?? 0,
+        }),
+      )
+    }
+  }
   const start = await startChild()
   summary.filesNodeStart = start
   records.push(
@@ -96,10 +121,10 @@ export async function run(): Promise<BenchRecord[]> {
   return records
 }
 
-async function child(mode: 'ours' | 'bare', mib: number): Promise<TransferResult> {
+async function child(mode: 'ours' | 'bare', mib: number, route: Route = 'direct'): Promise<TransferResult> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--expose-gc', fileURLToPath(import.meta.url), mode, String(mib)],
+    ['--expose-gc', fileURLToPath(import.meta.url), mode, String(mib), route],
     { maxBuffer: 16 * MiB },
   )
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as TransferResult
@@ -163,8 +188,11 @@ async function starts(): Promise<void> {
   console.log(JSON.stringify(result))
 }
 
-/** The child: two nodes, one transfer of `mib` MiB in `mode`, its figures printed as the last line. */
-async function transfer(mode: 'ours' | 'bare', mib: number): Promise<void> {
+/**
+ * The child: two nodes (three through a relay), one transfer of `mib` MiB in `mode`, its figures printed as the
+ * last line.
+ */
+async function transfer(mode: 'ours' | 'bare', mib: number, route: Route): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('file-transfer child: start node with --expose-gc')
   const live = (): number => {
@@ -174,7 +202,7 @@ async function transfer(mode: 'ours' | 'bare', mib: number): Promise<void> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'securechat-bench-transfer-'))
   const nodes = await Promise.all(
-    ['a', 'b'].map(async (name) => {
+    (route === 'relay' ? ['a', 'b', 'r'] : ['a', 'b']).map(async (name) => {
       const libp2p = await createSecureChatLibp2p({
         privateKey: await generateKeyPair('Ed25519'),
         listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -185,8 +213,13 @@ async function transfer(mode: 'ours' | 'bare', mib: number): Promise<void> {
       return { libp2p, helia, blockstore }
     }),
   )
-  const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
-  await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!)
+  const [a, b, r] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0] | undefined]
+  // Through a relay, B never meets A: it can only read what R pinned.
+  if (r === undefined) await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!)
+  else {
+    await r.libp2p.dial(a.libp2p.getMultiaddrs()[0]!)
+    await b.libp2p.dial(r.libp2p.getMultiaddrs()[0]!)
+  }
   const total = mib * MiB
   const liveBefore = live()
   const rssBefore = process.memoryUsage().rss
@@ -202,14 +235,23 @@ async function transfer(mode: 'ours' | 'bare', mib: number): Promise<void> {
   }
 
   const addStart = performance.now()
+  let pinStart: number
   let catStart: number
   if (mode === 'ours') {
     const manifest = await addFile(a.helia, generated(total), { name: 'bench.bin', type: 'application/octet-stream' })
+    pinStart = performance.now()
+    if (r !== undefined) await pinFile(r.helia, manifest)
     catStart = performance.now()
     const reader = catFile(b.helia, manifest).getReader()
     for (let next = await reader.read(); !next.done; next = await reader.read()) count(next.value)
   } else {
     const cid = await unixfs(a.helia).addByteStream(iterate(generated(total)), { cidVersion: 1, rawLeaves: true })
+    pinStart = performance.now()
+    if (r !== undefined) {
+      for await (const _ of r.helia.pins.add(cid)) {
+        // drain: bare Helia fetches each block as its pin walk reaches it
+      }
+    }
     catStart = performance.now()
     for await (const chunk of unixfs(b.helia).cat(cid)) count(chunk)
   }
@@ -218,8 +260,10 @@ async function transfer(mode: 'ours' | 'bare', mib: number): Promise<void> {
   const mbps = (ms: number) => Number((total / 1e6 / (ms / 1000)).toFixed(1))
   const result: TransferResult = {
     mode,
+    route,
     mib,
-    addMBps: mbps(catStart - addStart),
+    addMBps: mbps(pinStart - addStart),
+    ...(r === undefined ? {} : { pinMBps: mbps(catStart - pinStart) }),
     catMBps: mbps(end - catStart),
     endToEndMBps: mbps(end - addStart),
     rssGrowthMiB: Number(((process.resourceUsage().maxRSS * 1024 - rssBefore) / MiB).toFixed(1)),
@@ -261,8 +305,8 @@ async function* iterate(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint
 const ratio = (value: number, baseline: number) => Number((value / baseline).toFixed(2))
 
 if (import.meta.main) {
-  const [mode, mib] = process.argv.slice(2)
-  if (mode === 'ours' || mode === 'bare') await transfer(mode, Number(mib))
+  const [mode, mib, route] = process.argv.slice(2)
+  if (mode === 'ours' || mode === 'bare') await transfer(mode, Number(mib), route === 'relay' ? 'relay' : 'direct')
   else if (mode === 'start') await starts()
   else await run()
 }
