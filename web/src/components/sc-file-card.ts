@@ -10,8 +10,9 @@ import { transferProgress } from './transfer-progress.ts'
 
 /**
  * A message's file: its name, size and type, the thumbnail its message carried (at once, nothing fetched), an
- * inline preview for pictures (and a player for audio and video) up to a bound, and a Download button with progress, speed, time left and Cancel. Its own element, listening to
- * `files:changed` itself: a transfer's progress re-renders this card, not the whole conversation.
+ * inline preview for pictures (and a player for audio and video) up to a bound, and a Download button with progress,
+ * speed, time left and Cancel. Its own element, listening to `files:changed` itself: a transfer's progress
+ * re-renders this card, not the whole conversation.
  */
 @customElement('sc-file-card')
 export class ScFileCard extends LitElement {
