@@ -7,20 +7,33 @@
 import { rm } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ShareProgress } from '@securechat/sdk/client'
-import type { DirectMessage, RoomMessage } from '@securechat/sdk/types'
+import type { DirectMessage, FileManifest, RoomMessage } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { filePins } from '../node/src/relay/file-pins.ts'
+import { MAX_TEXT_BYTES } from '../sdk/src/constants.ts'
+import { InvalidInputError } from '../sdk/src/errors.ts'
+import { MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_SIDE } from '../sdk/src/files/constants.ts'
+import { makeThumbnail } from '../sdk/src/files/thumbnail.ts'
 import { tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { drain, generatedFile } from './helpers/files.ts'
+import { png } from './helpers/images.ts'
 import { until } from './helpers/room-inbox.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
 const MiB = 1024 * 1024
 const TIMEOUT_MS = 30_000
 const stoppers = stopAfterEach()
+/** The largest thumbnail a manifest may carry, and the longest caption: together they must fit in one record. */
+const largestThumbnail = makeThumbnail(
+  'image/png',
+  png(MAX_THUMBNAIL_SIDE, MAX_THUMBNAIL_SIDE, { padTo: MAX_THUMBNAIL_BYTES }),
+)!
+const longestCaption = 'the holiday '.padEnd(MAX_TEXT_BYTES, 'x')
 
 async function filesRelay(): Promise<Relay> {
   const dataDir = await tempDir('files-share-')
@@ -68,7 +81,8 @@ describe('sharing a file', () => {
       source.stream,
       { name: 'holiday.bin', type: 'application/octet-stream' },
       {
-        caption: 'the holiday',
+        caption: longestCaption,
+        thumbnail: largestThumbnail,
         onProgress: (progress) => {
           stages.add(progress.stage)
           if (progress.stage === 'relays') relayBytes = progress.bytes
@@ -80,6 +94,7 @@ describe('sharing a file', () => {
     expect([...stages]).toEqual(['encrypting', 'relays'])
     expect(relayBytes).toBeGreaterThan(16 * MiB)
     expect(shared.file).toMatchObject({ name: 'holiday.bin', size: 16 * MiB, sha256: await source.sha256 })
+    expect(shared.file.thumbnail).toEqual(largestThumbnail)
 
     await until(
       [[bobRoom, 'message:received']],
@@ -88,9 +103,36 @@ describe('sharing a file', () => {
       TIMEOUT_MS,
     )
     const message = received.find((m) => m.id === shared.id)!
-    expect(message.text).toBe('the holiday')
+    expect(message.text).toBe(longestCaption)
+    // The thumbnail arrived with the message, before a block of the file was asked for.
     expect(message.file).toEqual(shared.file)
     expect(bobRoom.message(shared.id)?.file).toEqual(shared.file)
+
+    // A thumbnail a receiver would refuse is refused before anything is encrypted or sent.
+    const lying = { ...largestThumbnail, width: 100 }
+    await expect(
+      alice.client.shareFile(
+        room,
+        generatedFile(MiB).stream,
+        { name: 'x.bin', type: 'image/png' },
+        { thumbnail: lying },
+      ),
+    ).rejects.toThrow(InvalidInputError)
+    // A caption JSON escapes to more than its budget leaves the thumbnail out, and the file still goes.
+    const quoted = await alice.client.shareFile(
+      room,
+      generatedFile(MiB, 3).stream,
+      { name: 'quoted.bin', type: 'application/octet-stream' },
+      { caption: '"'.repeat(MAX_TEXT_BYTES), thumbnail: largestThumbnail },
+    )
+    expect(quoted.file.thumbnail).toBeUndefined()
+    await until(
+      [[bobRoom, 'message:received']],
+      () => received.some((m) => m.id === quoted.id),
+      () => 'the message sharing the file without its thumbnail never reached bob',
+      TIMEOUT_MS,
+    )
+    expect(received.find((m) => m.id === quoted.id)?.text).toBe('"'.repeat(MAX_TEXT_BYTES))
 
     await alice.close()
     const fetched = await drain(await bob.client.files.get(message.file!))
@@ -106,16 +148,27 @@ describe('sharing a file', () => {
     bob.client.dms.addEventListener('message:received', (event) => received.push(event.detail))
     await Promise.all([alice.client.dms.ready(), bob.client.dms.ready()])
     const toBob = alice.client.dm(bob.client.address)
-    // A session first: the relay keeps a DM's file under the pair topic of a device with one.
-    await toBob.send('a file is coming')
+    // A session first: the relay keeps a DM's file under the pair topic of a device with one. Its first record carries
+    // the PQXDH header: with the longest text and the largest thumbnail it still fits.
+    const elsewhere: FileManifest = {
+      ...(await anyManifest()),
+      thumbnail: largestThumbnail,
+    }
+    const first = await toBob.send(longestCaption, { file: elsewhere })
     await until(
       [[bob.client.dms, 'message:received']],
       () => received.length > 0,
       () => 'bob never got the first DM',
       TIMEOUT_MS,
     )
+    expect(received[0]).toMatchObject({ id: first.id, text: longestCaption, file: elsewhere })
     const source = generatedFile(4 * MiB, 2)
-    const shared = await alice.client.shareFile(toBob, source.stream, { name: 'notes.txt', type: 'text/plain' })
+    const shared = await alice.client.shareFile(
+      toBob,
+      source.stream,
+      { name: 'notes.txt', type: 'text/plain' },
+      { caption: longestCaption, thumbnail: largestThumbnail },
+    )
     expect(shared.keptBy).toEqual([relay.peerId.toString()])
     await until(
       [[bob.client.dms, 'message:received']],
@@ -130,3 +183,16 @@ describe('sharing a file', () => {
     expect(fetched).toMatchObject({ bytes: 4 * MiB, sha256: await source.sha256 })
   }, 120_000)
 })
+
+/** A well-formed manifest of a file nobody has: for what a message carries, not for a download. */
+async function anyManifest(): Promise<FileManifest> {
+  return {
+    v: 1,
+    cid: CID.createV1(0x55, await sha256.digest(new TextEncoder().encode('elsewhere'))).toString(),
+    size: 1,
+    type: 'image/png',
+    name: 'elsewhere.png',
+    key: 'A'.repeat(43),
+    sha256: '0'.repeat(64),
+  }
+}

@@ -31,7 +31,7 @@ import {
 } from './constants.ts'
 import { countsFromMs, savedTimersSchema, TimerHistory } from './disappearing.ts'
 import { utf8 } from './encoding.ts'
-import { fileManifestSchema } from './files/manifest.ts'
+import { receivedFileManifestSchema } from './files/manifest.ts'
 import { recordTimeSchema } from './json-records.ts'
 import type {
   Address,
@@ -140,7 +140,7 @@ export const savedMessageStatesSchema = z
             countsFromMs: recordTimeSchema.optional(),
             parentId: idSchema.optional(),
             rootId: idSchema.optional(),
-            file: fileManifestSchema.optional(),
+            file: receivedFileManifestSchema.optional(),
             versions: z
               .array(
                 z

@@ -109,6 +109,22 @@ export interface FileManifest {
   readonly key: string
   /** SHA-256 of the plaintext, lowercase hex: checked when a download ends. */
   readonly sha256: string
+  /** A small picture of the file, made by the sender (`files/thumbnail.ts`): shown before, or without, fetching it. */
+  readonly thumbnail?: FileThumbnail
+}
+
+/**
+ * A file's thumbnail as its manifest carries it. Checked like the manifest, with its dimensions read from the
+ * image's header; on arrival a bad one is dropped and the file kept (`receivedFileManifestSchema`).
+ */
+export interface FileThumbnail {
+  /** The image's type: one a browser decodes and a canvas encodes. */
+  readonly type: 'image/jpeg' | 'image/webp' | 'image/png'
+  /** The image, at most `MAX_THUMBNAIL_BYTES` (16 KiB), unpadded base64url. */
+  readonly data: string
+  /** Its size in pixels, as its header says: each 1 … `MAX_THUMBNAIL_SIDE` (320). */
+  readonly width: number
+  readonly height: number
 }
 
 // --- Message kinds beyond text: replies, reactions, edits and deletes (`message-state.ts`), rooms and DMs alike.

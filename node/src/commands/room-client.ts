@@ -168,9 +168,22 @@ export function formatMessage(message: RoomMessage, self: string): string {
   return `[${clockTime(message.sentAtMs)}] ${shortAddress(message.sender)}: ${printable(message.text)}${file}${mentionNote(message.mentions, self)}`
 }
 
-/** A shared file as the CLI prints it: everything but its key. */
+/**
+ * A shared file as the CLI prints it: everything but its key, and of its thumbnail only what it is (the picture is
+ * up to 16 KiB of base64url, which would swamp a terminal and a log line, and says nothing a script needs).
+ */
 export function fileToJson(file: FileManifest): Record<string, unknown> {
-  return { name: file.name, size: file.size, type: file.type, cid: file.cid, sha256: file.sha256 }
+  const { thumbnail } = file
+  return {
+    name: file.name,
+    size: file.size,
+    type: file.type,
+    cid: file.cid,
+    sha256: file.sha256,
+    ...(thumbnail === undefined
+      ? {}
+      : { thumbnail: { type: thumbnail.type, width: thumbnail.width, height: thumbnail.height } }),
+  }
 }
 
 /** What this device cannot read is shown, with why, never dropped silently. */

@@ -4,15 +4,20 @@
  * message that carries its manifest. In that order: a message never names a file nobody can serve yet.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import { MAX_TEXT_BYTES } from '../constants.ts'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import type { Conversation } from '../dm/conversation.ts'
-import { FILE_PIN_PROTOCOL } from '../files/constants.ts'
+import { utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import { FILE_PIN_PROTOCOL, MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_SIDE } from '../files/constants.ts'
 import { FileNotKeptError } from '../files/errors.ts'
 import { requestPin } from '../files/pin-request.ts'
 import { type FileTransferProgress, ProgressMeter } from '../files/progress.ts'
+import { fileThumbnailSchema, MAX_THUMBNAIL_DATA_CHARS } from '../files/thumbnail.ts'
+import { firstIssue } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
 import { Room } from '../rooms/room.ts'
-import type { AbortOptions, DmSendResult, FileManifest, RoomSendResult } from '../types.ts'
+import type { AbortOptions, DmSendResult, FileManifest, FileThumbnail, RoomSendResult } from '../types.ts'
 import type { ClientFiles } from './client-files.ts'
 
 /**
@@ -34,6 +39,13 @@ export interface ShareFileOptions extends AbortOptions {
    * the file is available while this device is online.
    */
   requireKept?: boolean
+  /**
+   * A small picture of the file (`makeThumbnail` in `@securechat/sdk/files` makes and checks one), sent in the
+   * manifest so receivers show it before, or without, fetching the file. Checked before anything is encrypted: one
+   * out of bounds is an `InvalidInputError` and nothing is shared. Left out (and logged) when the caption, as JSON,
+   * takes more than its `MAX_TEXT_BYTES`: the message must fit in a record, and the file matters more.
+   */
+  thumbnail?: FileThumbnail
   onProgress?: (progress: ShareProgress) => void
 }
 
@@ -61,11 +73,18 @@ export async function shareFile(
   options: ShareFileOptions = {},
 ): Promise<ShareFileResult> {
   const { onProgress, signal } = options
-  const file = await deps.files.add(source, meta, {
+  let thumbnail = options.thumbnail === undefined ? undefined : checkThumbnail(options.thumbnail)
+  if (thumbnail !== undefined && !fitsWithCaption(options.caption ?? '', thumbnail)) {
+    // Rather the file without its picture than no file: the caption's JSON escapes took the thumbnail's room.
+    deps.log.info('the caption leaves no room for the thumbnail in the message: the file is shared without it')
+    thumbnail = undefined
+  }
+  const added = await deps.files.add(source, meta, {
     ...(signal === undefined ? {} : { signal }),
     ...(options.size === undefined ? {} : { size: options.size }),
     ...(onProgress === undefined ? {} : { onProgress: (p) => onProgress({ stage: 'encrypting', ...p }) }),
   })
+  const file: FileManifest = thumbnail === undefined ? added : { ...added, thumbnail }
   const topic = target instanceof Room ? target.topic : deps.dmTopic(target.peer)
   const { keptBy, refusedBy } =
     topic === undefined ? { keptBy: [], refusedBy: [] } : await keepAtRelays(deps, topic, file, options)
@@ -93,6 +112,27 @@ export async function shareFile(
   }
   const sent = await target.send(options.caption ?? '', sendOptions)
   return { ...sent, file, keptBy, refusedBy }
+}
+
+/**
+ * Whether the caption and the thumbnail together stay within what `MAX_THUMBNAIL_BYTES` budgets for them (its
+ * comment): a caption of up to `MAX_TEXT_BYTES` that JSON writes as it is, beside the largest thumbnail. A caption
+ * full of characters JSON escapes (`"`, `\`, controls) takes up to six bytes a character and can use the room a
+ * thumbnail would have had; the message must still fit in a record.
+ */
+function fitsWithCaption(caption: string, thumbnail: FileThumbnail): boolean {
+  const captionBytes = utf8.encode(JSON.stringify(caption)).byteLength - 2
+  return captionBytes + thumbnail.data.length <= MAX_TEXT_BYTES + MAX_THUMBNAIL_DATA_CHARS
+}
+
+/** The thumbnail as a receiver would check it, or why not before a byte is encrypted. */
+function checkThumbnail(thumbnail: FileThumbnail): FileThumbnail {
+  const checked = fileThumbnailSchema.safeParse(thumbnail)
+  if (checked.success) return checked.data
+  throw new InvalidInputError(`the thumbnail would be refused: ${firstIssue(checked.error, 'thumbnail')}`, {
+    details: { type: thumbnail.type, width: thumbnail.width, height: thumbnail.height },
+    hint: `a PNG, JPEG or WebP of at most ${MAX_THUMBNAIL_BYTES} bytes and ${MAX_THUMBNAIL_SIDE} pixels a side (makeThumbnail checks one)`,
+  })
 }
 
 /**

@@ -24,7 +24,7 @@ import { z } from 'zod'
 import { CAUSAL_HISTORY_LENGTH, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { timerSecondsSchema } from '../disappearing.ts'
-import { fileManifestSchema } from '../files/manifest.ts'
+import { receivedFileManifestSchema } from '../files/manifest.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
   base64urlSchema,
@@ -139,7 +139,7 @@ export const dmTextSchema = z
     /** The members its text mentions (`@0x…`, `mentions.ts`). */
     mentions: mentionListSchema.optional(),
     /** A file it shares, as in rooms (`rooms/wire.ts`). */
-    file: fileManifestSchema.optional(),
+    file: receivedFileManifestSchema.optional(),
   })
   .strict()
 export type DmText = z.infer<typeof dmTextSchema>

@@ -69,3 +69,22 @@ export const MAX_FILE_PIN_MESSAGE_CHARS = 300
  * itself after `FILE_FETCH_STALL_TIMEOUT_MS` without one, so a silence past that and a margin is a relay gone.
  */
 export const FILE_PIN_ANSWER_TIMEOUT_MS = FILE_FETCH_STALL_TIMEOUT_MS + 15_000
+
+/**
+ * A thumbnail's largest image, in bytes (16 KiB; docs/files.md, Thumbnails). Bound by the record it rides in: the
+ * message's envelope holds it in base64url (21,846 characters) beside a caption of up to `MAX_TEXT_BYTES` (16 KiB)
+ * and the manifest's other fields, and the record holds the envelope's ciphertext in base64url again (4/3), so the
+ * largest of both come to 51.7 KB as a room message and 58.4 KB as a DM's first record (its PQXDH header with it):
+ * within `MAX_MESSAGE_BYTES` (64 KiB), which `test/files-share.test.ts` checks by sending them. A caption that JSON
+ * escapes past its 16 KiB leaves the thumbnail out (`shareFile`). Twice this would not fit.
+ */
+export const MAX_THUMBNAIL_BYTES = 16 * 1024
+
+/**
+ * A thumbnail's longest side, in pixels, as its image's own header says (not only as the manifest claims): a
+ * 16 KiB PNG or WebP could otherwise unpack to a picture of hundreds of megapixels in the receiver's decoder.
+ */
+export const MAX_THUMBNAIL_SIDE = 320
+
+/** The image types a thumbnail may be: what canvases encode and every browser decodes (never SVG, never GIF). */
+export const THUMBNAIL_TYPES = ['image/jpeg', 'image/webp', 'image/png'] as const

@@ -18,6 +18,9 @@ export {
   MAX_FILE_PIN_ANSWER_BYTES,
   MAX_FILE_PIN_REQUEST_BYTES,
   MAX_FILE_TYPE_CHARS,
+  MAX_THUMBNAIL_BYTES,
+  MAX_THUMBNAIL_SIDE,
+  THUMBNAIL_TYPES,
 } from './constants.ts'
 export {
   FILE_PIN_REFUSAL_REASONS,
@@ -46,6 +49,7 @@ export {
   fileManifestSchema,
   parseFileCid,
   parseFileManifest,
+  receivedFileManifestSchema,
 } from './manifest.ts'
 export { hasPin, type PinFileOptions, pinFile, pinLocalDag, unpinFile } from './pin-file.ts'
 export { type RequestPinOptions, requestPin } from './pin-request.ts'
@@ -60,3 +64,11 @@ export {
   MAX_FILE_PIN_BYTES,
 } from './pin-wire.ts'
 export type { FileProgressListener, FileTransferProgress } from './progress.ts'
+export {
+  type FileThumbnail,
+  fileThumbnailSchema,
+  imageSize,
+  MAX_THUMBNAIL_DATA_CHARS,
+  makeThumbnail,
+  thumbnailBytes,
+} from './thumbnail.ts'

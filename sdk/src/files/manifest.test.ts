@@ -1,13 +1,17 @@
 import { MemoryBlockstore } from 'blockstore-core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { png } from '../../../test/helpers/images.ts'
 import { createFileKey } from '../crypto/file-stream.ts'
 import { bytesToHex, createSha256, randomBytes, sha256 } from '../crypto/primitives.ts'
+import { dmTextSchema } from '../dm/wire.ts'
 import { base64urlEncode } from '../encoding.ts'
+import { envelopeSchema } from '../rooms/wire.ts'
 import { catFile } from './cat-file.ts'
 import { MAX_FILE_BYTES } from './constants.ts'
 import { InvalidFileManifestError } from './errors.ts'
-import { type FileManifest, fileKeyOf, parseFileManifest } from './manifest.ts'
+import { type FileManifest, fileKeyOf, parseFileManifest, receivedFileManifestSchema } from './manifest.ts'
+import { makeThumbnail } from './thumbnail.ts'
 
 const valid: FileManifest = {
   v: 1,
@@ -18,6 +22,10 @@ const valid: FileManifest = {
   key: base64urlEncode(createFileKey()),
   sha256: bytesToHex(sha256(new Uint8Array([1]))),
 }
+
+const thumbnail = makeThumbnail('image/png', png(48, 32))!
+/** A thumbnail that claims a size its image does not have: what a hostile or broken sender might put in. */
+const lyingThumbnail = { ...thumbnail, width: 320 }
 
 /** Parses, and says which of the two outcomes it was: never anything thrown but InvalidFileManifestError. */
 function outcome(value: unknown): 'ok' | 'refused' {
@@ -91,6 +99,44 @@ describe('file manifests', () => {
       ),
       { numRuns: 1_000 },
     )
+  })
+
+  it('behavior: a manifest with a thumbnail parses to itself, on send and on arrival alike', () => {
+    const withThumbnail = { ...valid, type: 'image/png', thumbnail }
+    expect(parseFileManifest(withThumbnail)).toEqual(withThumbnail)
+    expect(receivedFileManifestSchema.parse(withThumbnail)).toEqual(withThumbnail)
+    expect(receivedFileManifestSchema.parse(valid)).toEqual(valid)
+    expect('thumbnail' in receivedFileManifestSchema.parse(valid)).toBe(false)
+  })
+
+  it('error: a bad thumbnail is refused on send (parseFileManifest), with the field named', () => {
+    for (const bad of [lyingThumbnail, { ...thumbnail, type: 'image/svg+xml' }, 'a thumbnail', null]) {
+      expect(() => parseFileManifest({ ...valid, thumbnail: bad })).toThrow(/thumbnail/)
+      expect(outcome({ ...valid, thumbnail: bad })).toBe('refused')
+    }
+  })
+
+  it('behavior: on arrival a bad thumbnail is dropped and the file kept; a bad field elsewhere still refuses it', () => {
+    // The thumbnail is only a picture to show: the file is opened and checked by the other fields, which are intact.
+    for (const bad of [lyingThumbnail, { ...thumbnail, data: 'x'.repeat(30_000) }, 'a thumbnail', null, 7]) {
+      const received = receivedFileManifestSchema.parse({ ...valid, thumbnail: bad })
+      expect(received).toEqual(valid)
+      expect('thumbnail' in received).toBe(false)
+    }
+    expect(receivedFileManifestSchema.safeParse({ ...valid, thumbnail, name: 'a/b' }).success).toBe(false)
+    expect(receivedFileManifestSchema.safeParse({ ...valid, thumbnail, extra: 1 }).success).toBe(false)
+  })
+
+  it('behavior: a room message and a DM whose file has a bad thumbnail arrive with their text and file, without it', () => {
+    const file = { ...valid, thumbnail: lyingThumbnail }
+    const room = envelopeSchema.parse({ v: 1, kind: 'text', body: 'the holiday', file })
+    expect(room).toEqual({ v: 1, kind: 'text', body: 'the holiday', file: valid })
+    const dm = { v: 1, id: 'ab'.repeat(16), sentAtMs: 1_700_000_000_000, kind: 'text', body: 'the holiday', file }
+    expect(dmTextSchema.parse(dm)).toEqual({ ...dm, file: valid })
+    // A good one arrives as sent.
+    expect(envelopeSchema.parse({ v: 1, kind: 'text', body: '', file: { ...valid, thumbnail } })).toMatchObject({
+      file: { thumbnail },
+    })
   })
 
   it('error: catFile refuses a malformed manifest at once, before any block is asked for', () => {

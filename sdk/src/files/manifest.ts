@@ -11,6 +11,7 @@ import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { FileManifest } from '../types.ts'
 import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
 import { InvalidFileManifestError } from './errors.ts'
+import { fileThumbnailSchema } from './thumbnail.ts'
 
 /** The manifest's format version; a future segment size or layout gets another (and another associated data label). */
 export const FILE_MANIFEST_VERSION = 1
@@ -68,17 +69,35 @@ const keySchema = z
     return bytes?.length === FILE_KEY_BYTES && base64urlEncode(bytes) === text
   }, `${FILE_KEY_BYTES} bytes, unpadded base64url`)
 
+const manifestFields = {
+  v: z.literal(FILE_MANIFEST_VERSION),
+  cid: fileCidSchema,
+  size: z.number().int().min(0).max(MAX_FILE_BYTES),
+  type: z.string().min(3).max(MAX_FILE_TYPE_CHARS).regex(MEDIA_TYPE, 'a media type: type/subtype'),
+  name: fileNameSchema,
+  key: keySchema,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+}
+
+/** Every field checked, the thumbnail too: what a device sends, and what `parseFileManifest` takes. */
 export const fileManifestSchema = z
-  .object({
-    v: z.literal(FILE_MANIFEST_VERSION),
-    cid: fileCidSchema,
-    size: z.number().int().min(0).max(MAX_FILE_BYTES),
-    type: z.string().min(3).max(MAX_FILE_TYPE_CHARS).regex(MEDIA_TYPE, 'a media type: type/subtype'),
-    name: fileNameSchema,
-    key: keySchema,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
-  })
+  .object({ ...manifestFields, thumbnail: fileThumbnailSchema.exactOptional() })
   .strict() satisfies z.ZodType<FileManifest>
+
+/**
+ * A manifest in a message that arrived (and in the vault's copy of it): checked as {@link fileManifestSchema}, but a
+ * thumbnail that fails its checks is dropped rather than the message refused. The thumbnail is a hint for display;
+ * everything that opens and checks the file is in the other fields, so the file and the message's text stay, and
+ * the card shows no picture until the file is fetched. A bad field elsewhere still refuses the message, as before.
+ */
+export const receivedFileManifestSchema = z
+  .object({ ...manifestFields, thumbnail: z.unknown().exactOptional() })
+  .strict()
+  .transform(({ thumbnail, ...manifest }): FileManifest => {
+    if (thumbnail === undefined) return manifest
+    const checked = fileThumbnailSchema.safeParse(thumbnail)
+    return checked.success ? { ...manifest, thumbnail: checked.data } : manifest
+  })
 
 /**
  * `value` as a {@link FileManifest}, or an `InvalidFileManifestError` that names the fields that are wrong. Never

@@ -15,7 +15,7 @@ import {
 import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
 import { timerSecondsSchema } from '../disappearing.ts'
 import { base64urlDecode } from '../encoding.ts'
-import { fileManifestSchema } from '../files/manifest.ts'
+import { receivedFileManifestSchema } from '../files/manifest.ts'
 import { certificateSchema } from '../identity/certificate.ts'
 import {
   base64urlSchema,
@@ -89,7 +89,7 @@ const textEnvelopeSchema = z
     /** The members its text mentions (`@0x…`, `mentions.ts`). */
     mentions: mentionListSchema.optional(),
     /** A file it shares (its text, the caption, may be empty): where its blocks are and the key that opens them. */
-    file: fileManifestSchema.optional(),
+    file: receivedFileManifestSchema.optional(),
   })
   .strict()
 export const envelopeSchema = z.discriminatedUnion('kind', [

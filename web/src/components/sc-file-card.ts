@@ -9,9 +9,10 @@ import { baseStyles } from './styles.ts'
 import { transferProgress } from './transfer-progress.ts'
 
 /**
- * A message's file: its name, size and type, an inline preview for pictures (and a player for audio and video) up
- * to a bound, and a Download button with progress, speed, time left and Cancel. Its own element, listening to
- * `files:changed` itself: a transfer's progress re-renders this card, not the whole conversation.
+ * A message's file: its name, size and type, the thumbnail its message carried (at once, nothing fetched), an
+ * inline preview for pictures (and a player for audio and video) up to a bound, and a Download button with progress,
+ * speed, time left and Cancel. Its own element, listening to `files:changed` itself: a transfer's progress
+ * re-renders this card, not the whole conversation.
  */
 @customElement('sc-file-card')
 export class ScFileCard extends LitElement {
@@ -51,6 +52,7 @@ export class ScFileCard extends LitElement {
       img,
       video {
         max-width: 100%;
+        height: auto;
         max-height: 20rem;
         border-radius: 6px;
         display: block;
@@ -102,19 +104,27 @@ export class ScFileCard extends LitElement {
   }
 
   #preview(preview: Preview, file: FileManifest) {
+    // The thumbnail the message carried: at once, until the file itself is shown (or instead, when it is not).
+    const thumbnail =
+      preview.thumbnail === undefined
+        ? ''
+        : html`<img src=${preview.thumbnail} alt=${file.name} width=${file.thumbnail?.width ?? nothing} height=${file.thumbnail?.height ?? nothing} data-testid="file-thumbnail" />`
     if (preview.state === 'failed') {
-      return html`<p class="error" role="alert" data-testid="preview-problem">${preview.problem}</p>`
+      return html`${thumbnail}<p class="error" role="alert" data-testid="preview-problem">${preview.problem}</p>`
     }
+    if (preview.kind === undefined) return thumbnail
     if (preview.state === 'loading' || preview.url === undefined) {
-      return html`<span class="meta" role="status">Loading the preview…</span>`
+      return preview.thumbnail === undefined
+        ? html`<span class="meta" role="status">Loading the preview…</span>`
+        : thumbnail
     }
     switch (preview.kind) {
       case 'image':
         return html`<img src=${preview.url} alt=${file.name} data-testid="file-preview" />`
       case 'audio':
-        return html`<audio controls preload="metadata" src=${preview.url} aria-label=${file.name} data-testid="file-preview"></audio>`
+        return html`${thumbnail}<audio controls preload="metadata" src=${preview.url} aria-label=${file.name} data-testid="file-preview"></audio>`
       case 'video':
-        return html`<video controls preload="metadata" src=${preview.url} aria-label=${file.name} data-testid="file-preview"></video>`
+        return html`<video controls preload="metadata" src=${preview.url} poster=${preview.thumbnail ?? nothing} aria-label=${file.name} data-testid="file-preview"></video>`
     }
   }
 

@@ -1,4 +1,4 @@
-import type { SecureChatClient, ShareFileResult, ShareProgress } from '@securechat/sdk/client'
+import type { SecureChatClient, ShareFileOptions, ShareFileResult } from '@securechat/sdk/client'
 import { NotEligibleError } from '@securechat/sdk/errors'
 import type { GateRule } from '@securechat/sdk/gates'
 import { decodeInvite, encodeInvite, type ModerationRole, type Room } from '@securechat/sdk/rooms'
@@ -473,7 +473,7 @@ export class Conversations extends EventTarget implements SessionPart {
     source: ReadableStream<Uint8Array>,
     meta: { name: string; type: string },
     caption: string,
-    options: { signal?: AbortSignal; size?: number; onProgress?: (progress: ShareProgress) => void } = {},
+    options: Pick<ShareFileOptions, 'signal' | 'size' | 'onProgress' | 'thumbnail'> = {},
   ): Promise<ShareFileResult> {
     const view = this.#views.get(id)
     const signedIn = this.#signedIn

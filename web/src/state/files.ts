@@ -5,13 +5,14 @@
  * `files:changed` (at most every {@link CHANGE_INTERVAL_MS} while bytes move) when any of it changed.
  */
 import type { SecureChatClient, ShareProgress } from '@securechat/sdk/client'
-import type { FileTransferProgress } from '@securechat/sdk/files'
+import { type FileTransferProgress, thumbnailBytes } from '@securechat/sdk/files'
 import type { FileManifest } from '@securechat/sdk/types'
 import type { Conversations } from './conversations.ts'
 import { type PreviewKind, previewKind, previewType } from './file-kinds.ts'
 import { fileMeta } from './file-meta.ts'
 import { downloadProblem, notKeptWarning, shareProblem } from './file-problems.ts'
 import { openSaveTarget } from './file-save.ts'
+import { makeFileThumbnail } from './file-thumbnail.ts'
 import type { SessionPart, SignedIn } from './session.ts'
 
 /** Progress is re-rendered this often at most: a fast transfer reports every chunk. */
@@ -38,10 +39,13 @@ export interface Download {
 }
 
 export interface Preview {
-  kind: PreviewKind
+  /** How the file itself is shown once fetched; undefined: it is not (too large, another type), only its thumbnail. */
+  kind: PreviewKind | undefined
   state: 'loading' | 'ready' | 'failed'
   /** A `blob:` URL of the file, once fetched and checked. */
   url: string | undefined
+  /** A `blob:` URL of the thumbnail its message carried (checked by the sdk), shown until `url` is, or instead. */
+  thumbnail: string | undefined
   problem: string | undefined
 }
 
@@ -55,6 +59,8 @@ export class Files extends EventTarget implements SessionPart {
   readonly #uploads = new Map<string, Upload & { controller: AbortController }>()
   readonly #downloads = new Map<string, Download & { controller: AbortController }>()
   readonly #previews = new Map<string, Preview & { controller: AbortController }>()
+  /** Thumbnails' `blob:` URLs by message id: made once, revoked with the preview. */
+  readonly #thumbnails = new Map<string, string>()
   #previewSlots = PREVIEWS_AT_ONCE
   readonly #previewQueue: Array<() => void> = []
   #changeTimer: ReturnType<typeof setTimeout> | undefined
@@ -78,6 +84,8 @@ export class Files extends EventTarget implements SessionPart {
       item.controller.abort()
     }
     for (const preview of this.#previews.values()) if (preview.url !== undefined) URL.revokeObjectURL(preview.url)
+    for (const url of this.#thumbnails.values()) URL.revokeObjectURL(url)
+    this.#thumbnails.clear()
     this.#uploads.clear()
     this.#downloads.clear()
     this.#previews.clear()
@@ -118,10 +126,13 @@ export class Files extends EventTarget implements SessionPart {
       this.#changed()
     }
     try {
+      // A picture's thumbnail goes in its message; without one (not a picture, or it could not be made) it still goes.
+      const thumbnail = await untilAborted(makeFileThumbnail(file), controller.signal)
       const shared = await this.#conversations.shareFile(id, file.stream(), fileMeta(file), caption, {
         signal: controller.signal,
         size: file.size,
         onProgress,
+        ...(thumbnail === undefined ? {} : { thumbnail }),
       })
       upload.stage = 'done'
       upload.warning = shared.keptBy.length === 0 ? notKeptWarning(shared.refusedBy) : undefined
@@ -233,20 +244,27 @@ export class Files extends EventTarget implements SessionPart {
   // --- previews ---
 
   /**
-   * The inline preview of message `messageId`'s file — undefined when it has none (another type, too large) —
-   * fetched the first time it is asked for, once connected.
+   * The inline preview of message `messageId`'s file — undefined when it has none (another type, too large, and no
+   * thumbnail) — fetched the first time it is asked for, once connected. Its thumbnail, if the message carried one,
+   * is there at once: nothing is fetched for it.
    */
   preview(messageId: string, file: FileManifest): Preview | undefined {
     const kind = previewKind(file)
-    if (kind === undefined) return undefined
+    const thumbnail = this.#thumbnail(messageId, file)
+    if (kind === undefined) {
+      return thumbnail === undefined
+        ? undefined
+        : { kind, state: 'ready', url: undefined, thumbnail, problem: undefined }
+    }
     const known = this.#previews.get(messageId)
     if (known !== undefined) return known
     const client = this.#client
-    if (client === undefined) return { kind, state: 'loading', url: undefined, problem: undefined }
+    if (client === undefined) return { kind, state: 'loading', url: undefined, thumbnail, problem: undefined }
     const preview: Preview & { controller: AbortController } = {
       kind,
       state: 'loading',
       url: undefined,
+      thumbnail,
       problem: undefined,
       controller: new AbortController(),
     }
@@ -257,11 +275,26 @@ export class Files extends EventTarget implements SessionPart {
 
   /** A preview's file gone from the conversation (deleted, disappeared): its memory is freed. */
   dropPreview(messageId: string): void {
+    const thumbnail = this.#thumbnails.get(messageId)
+    if (thumbnail !== undefined) URL.revokeObjectURL(thumbnail)
+    this.#thumbnails.delete(messageId)
     const preview = this.#previews.get(messageId)
     if (preview === undefined) return
     preview.controller.abort()
     if (preview.url !== undefined) URL.revokeObjectURL(preview.url)
     this.#previews.delete(messageId)
+  }
+
+  /** The `blob:` URL of the message's thumbnail, made the first time (the sdk checked its bytes on arrival). */
+  #thumbnail(messageId: string, file: FileManifest): string | undefined {
+    if (file.thumbnail === undefined) return undefined
+    let url = this.#thumbnails.get(messageId)
+    if (url === undefined) {
+      // Given the thumbnail's own checked type (PNG, JPEG or WebP): the browser decodes it as a picture, nothing else.
+      url = URL.createObjectURL(new Blob([thumbnailBytes(file.thumbnail)], { type: file.thumbnail.type }))
+      this.#thumbnails.set(messageId, url)
+    }
+    return url
   }
 
   async #fetchPreview(
@@ -308,4 +341,14 @@ export class Files extends EventTarget implements SessionPart {
       this.dispatchEvent(new Event('files:changed'))
     }, CHANGE_INTERVAL_MS)
   }
+}
+
+/** `work`'s outcome, or the signal's reason as soon as it aborts (a Cancel is not kept waiting on a decoder). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason)
+    if (signal.aborted) return abort()
+    signal.addEventListener('abort', abort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+  })
 }
