@@ -162,7 +162,7 @@ async function best(runs: number, pass: () => Promise<number>): Promise<number> 
 }
 
 /** A positive integer from the environment (not `scale.ts`'s: that module loads the sdk's identity and ethers into the memory child). */
-function envInt(name: string, fallback: number): number {
+export function envInt(name: string, fallback: number): number {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
@@ -170,7 +170,7 @@ function envInt(name: string, fallback: number): number {
   return value
 }
 
-const ratio = (value: number, baseline: number) => Number((value / baseline).toFixed(2))
+export const ratio = (value: number, baseline: number) => Number((value / baseline).toFixed(2))
 
 /**
  * The same plaintext cut into segments and sealed one by one, counter nonces, one key: what the baselines decrypt.

@@ -25,6 +25,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'join-burst': () => import('./join-burst.ts'),
   search: () => import('./search.ts'),
   'file-crypto': () => import('./file-crypto.ts'),
+  'file-crypto-browser': () => import('./file-crypto-browser.ts'),
   'file-transfer': () => import('./file-transfer.ts'),
 }
 
