@@ -10,7 +10,7 @@
  * what it had fetched before the reload.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ciphertextSize } from '@securechat/sdk/crypto'
 import type { CDPSession, Page } from 'playwright-core'
@@ -42,6 +42,7 @@ let alice: AppPage
 let bob: AppPage
 /** Carol is in the room from the start too: the relay keeps files here, not history, so a later page would not see the message. */
 let carol: AppPage
+let sourceDir: string | undefined
 let sourcePath: string
 let sourceSha256: string
 
@@ -54,11 +55,16 @@ beforeAll(async () => {
   // On disk, set as the chooser's file by path: Chromium reads it from there, as it would a person's file.
   const bytes = randomBytes(FILE_BYTES)
   sourceSha256 = createHash('sha256').update(bytes).digest('hex')
-  sourcePath = join(await tempDir('web-files-large-src-'), FILE_NAME)
+  sourceDir = await tempDir('web-files-large-src-')
+  sourcePath = join(sourceDir, FILE_NAME)
   await writeFile(sourcePath, bytes)
 }, 120_000)
 
-afterAll(() => web?.stop())
+afterAll(async () => {
+  await web?.stop()
+  // Hundreds of MiB: not left in the temporary directory run after run.
+  if (sourceDir !== undefined) await rm(sourceDir, { recursive: true, force: true })
+})
 
 /** A page of the room whose save picker is the stand-in (see the top of this file). */
 async function openMember(account: number): Promise<AppPage> {
