@@ -3,7 +3,7 @@ import type { FileManifest } from '@securechat/sdk/types'
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import { ChangeController, filesContext } from '../state/context.ts'
-import type { Files, Preview } from '../state/files.ts'
+import type { Download, Files, Preview } from '../state/files.ts'
 import { humanSize } from './format-size.ts'
 import { baseStyles } from './styles.ts'
 import { transferProgress } from './transfer-progress.ts'
@@ -11,8 +11,9 @@ import { transferProgress } from './transfer-progress.ts'
 /**
  * A message's file: its name, size and type, the thumbnail its message carried (at once, nothing fetched), an
  * inline preview for pictures (and a player for audio and video) up to a bound, and a Download button with progress,
- * speed, time left and Cancel. Its own element, listening to `files:changed` itself: a transfer's progress
- * re-renders this card, not the whole conversation.
+ * speed, time left and Cancel; a download a reload interrupted says how far it got, with Resume and Discard. Its own
+ * element, listening to `files:changed` itself: a transfer's progress re-renders this card, not the whole
+ * conversation.
  */
 @customElement('sc-file-card')
 export class ScFileCard extends LitElement {
@@ -86,21 +87,35 @@ export class ScFileCard extends LitElement {
     const download = files?.download(this.messageId)
     const preview = files?.preview(this.messageId, file)
     const running = download?.state === 'running'
+    const interrupted = download?.state === 'interrupted'
     return html`<div class="card" role="group" aria-label=${`File ${file.name}`} data-testid="file-card">
       ${preview === undefined ? '' : this.#preview(preview, file)}
       <span class="name" data-testid="file-name" dir="auto">${file.name}</span>
       <span class="meta"><span data-testid="file-size">${humanSize(file.size)}</span> · ${file.type}</span>
       ${running ? transferProgress(download.progress, `Downloading ${file.name}`, 'download-progress') : ''}
-      <div class="row">
-        ${
-          running
-            ? html`<button type="button" class="secondary" @click=${() => files?.cancelDownload(this.messageId)} aria-label=${`Cancel downloading ${file.name}`}>Cancel</button>`
-            : html`<button type="button" class="secondary" ?disabled=${files === undefined} @click=${this.#download} aria-label=${`Download ${file.name}`}>Download</button>`
-        }
+      ${
+        interrupted
+          ? html`<p class="meta" role="status" data-testid="download-interrupted">Download interrupted at ${humanSize(download.progress.bytes)} of ${humanSize(file.size)}. Resume fetches only what this browser does not hold yet.</p>`
+          : ''
+      }
+      <div class="row">${this.#actions(file, download?.state)}
         ${download?.state === 'done' ? html`<span class="meta" role="status" data-testid="download-done">Saved.</span>` : ''}
       </div>
-      ${download?.state === 'failed' ? html`<p class="error" role="alert" data-testid="file-problem">${download.problem}</p>` : ''}
+      ${download?.problem === undefined ? '' : html`<p class="error" role="alert" data-testid="file-problem">${download.problem}</p>`}
     </div>`
+  }
+
+  /** Cancel while it runs; Resume and Discard once a reload interrupted it; Download otherwise. */
+  #actions(file: FileManifest, state: Download['state'] | undefined) {
+    const files = this.files
+    if (state === 'running') {
+      return html`<button type="button" class="secondary" @click=${() => files?.cancelDownload(this.messageId)} aria-label=${`Cancel downloading ${file.name}`}>Cancel</button>`
+    }
+    if (state === 'interrupted') {
+      return html`<button type="button" ?disabled=${files === undefined} @click=${this.#resume} aria-label=${`Resume downloading ${file.name}`}>Resume</button>
+        <button type="button" class="secondary" @click=${() => void files?.discardDownload(this.messageId)} aria-label=${`Discard the interrupted download of ${file.name}`}>Discard</button>`
+    }
+    return html`<button type="button" class="secondary" ?disabled=${files === undefined} @click=${this.#download} aria-label=${`Download ${file.name}`}>Download</button>`
   }
 
   #preview(preview: Preview, file: FileManifest) {
@@ -131,6 +146,11 @@ export class ScFileCard extends LitElement {
   /** Straight from the click, no await before it: the save picker needs the click's activation. */
   readonly #download = (): void => {
     if (this.file !== undefined) void this.files?.startDownload(this.messageId, this.file)
+  }
+
+  /** Straight from the click too: writing to the same file again may need the browser's permission prompt. */
+  readonly #resume = (): void => {
+    if (this.file !== undefined) void this.files?.resumeDownload(this.messageId, this.file)
   }
 }
 

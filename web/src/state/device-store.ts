@@ -1,8 +1,10 @@
 /**
  * What this browser remembers outside the vault, in its own IndexedDB database: per wallet,
  * the vault's non-extractable unlock key (a CryptoKey: script can use it, nobody can read its
- * bytes), which wallet signed in last, and the relay's last `/config.json`. Never localStorage: a key there would be readable
- * bytes. Signing out deletes the key, so the next sign-in asks the wallet again.
+ * bytes), which wallet signed in last, the relay's last `/config.json`, and the files on disk that interrupted
+ * downloads write to (File System Access handles: browser objects the vault's JSON cannot hold, and no secret — a
+ * handle names a file the person picked, which the disk shows anyway). Never localStorage: a key there would be
+ * readable bytes. Signing out deletes the key, so the next sign-in asks the wallet again.
  */
 
 const DB_NAME = 'securechat-device'
@@ -76,4 +78,29 @@ export async function loadLastConfig(): Promise<unknown> {
 
 export async function saveLastConfig(config: unknown): Promise<void> {
   await run('readwrite', (store) => store.put(config, LAST_CONFIG))
+}
+
+const targetName = (address: string, messageId: string): string =>
+  `download-target:${address.toLowerCase()}:${messageId}`
+
+/** The file on disk `address`'s download of message `messageId` writes to, kept to write it again after a reload. */
+export async function loadDownloadTarget(
+  address: string,
+  messageId: string,
+): Promise<FileSystemFileHandle | undefined> {
+  const value = await run<unknown>('readonly', (store) => store.get(targetName(address, messageId)))
+  // A browser without the File System Access API (nor OPFS) has no such class: nothing it kept can be one.
+  return typeof FileSystemFileHandle === 'function' && value instanceof FileSystemFileHandle ? value : undefined
+}
+
+export async function saveDownloadTarget(
+  address: string,
+  messageId: string,
+  handle: FileSystemFileHandle,
+): Promise<void> {
+  await run('readwrite', (store) => store.put(handle, targetName(address, messageId)))
+}
+
+export async function forgetDownloadTarget(address: string, messageId: string): Promise<void> {
+  await run('readwrite', (store) => store.delete(targetName(address, messageId)))
 }

@@ -2,8 +2,10 @@
  * Where a downloaded file is written as it streams in. With the File System Access API (Chromium browsers) the person
  * picks a file on disk and the bytes go straight there: memory stays a few segments, whatever the size, and the
  * browser writes to a temporary file it swaps in only on `close()` — an `abort()` (a failed check, a cancel) leaves
- * nothing. Without it (Firefox, Safari, a headless Chromium) the chunks are kept as a Blob and handed to the
- * browser's own download once the stream closed, up to {@link BLOB_SAVE_LIMIT_BYTES}: a Blob is memory (or the
+ * nothing, and neither does a reload half-way (the browser drops the temporary file with the page). The picked file's
+ * handle is kept so that a download interrupted by a reload writes to it again ({@link reopenSaveTarget}) without
+ * asking where. Without the API (Firefox, Safari, a headless Chromium) the chunks are kept as a Blob and handed to
+ * the browser's own download once the stream closed, up to {@link BLOB_SAVE_LIMIT_BYTES}: a Blob is memory (or the
  * browser's blob storage), and past that size a tab risks being killed. A service-worker streamed download would lift
  * that bound; it is not built yet (docs/web-app.md, Files).
  */
@@ -18,16 +20,17 @@ export interface SaveTarget {
   close(): Promise<void>
   /** Nothing is saved (a failed check, a cancel). */
   abort(reason: unknown): Promise<void>
+  /** The file picked on disk (File System Access), to write it again after a reload; undefined for a Blob. */
+  readonly handle: FileSystemFileHandle | undefined
 }
 
 /** The File System Access API's save picker, where the browser has it (it is not in TypeScript's DOM types yet). */
-type SaveFilePicker = (options: { suggestedName: string }) => Promise<{
-  createWritable(): Promise<{
-    write(data: Uint8Array): Promise<void>
-    close(): Promise<void>
-    abort(reason?: unknown): Promise<void>
-  }>
-}>
+type SaveFilePicker = (options: { suggestedName: string }) => Promise<FileSystemFileHandle>
+
+/** A handle's permission request, in Chromium but not in TypeScript's DOM types (nor the WHATWG standard) yet. */
+interface PermissionedHandle {
+  requestPermission?(options: { mode: 'readwrite' }): Promise<PermissionState>
+}
 
 /** Whether this browser writes downloads straight to disk (any size), or keeps them as a Blob (bounded). */
 export function savesToDisk(): boolean {
@@ -41,17 +44,12 @@ export function savesToDisk(): boolean {
 export async function openSaveTarget(name: string, size: number): Promise<SaveTarget> {
   const picker = (globalThis as { showSaveFilePicker?: SaveFilePicker }).showSaveFilePicker
   if (typeof picker === 'function') {
-    const handle = await picker.call(globalThis, { suggestedName: name })
-    const writable = await handle.createWritable()
-    return {
-      write: (chunk) => writable.write(chunk),
-      close: () => writable.close(),
-      abort: (reason) => writable.abort(reason),
-    }
+    return diskTarget(await picker.call(globalThis, { suggestedName: name }))
   }
   if (size > BLOB_SAVE_LIMIT_BYTES) throw new TooLargeForThisBrowserError()
   let parts: Uint8Array<ArrayBuffer>[] = []
   return {
+    handle: undefined,
     write: async (chunk) => {
       parts.push(chunk as Uint8Array<ArrayBuffer>)
     },
@@ -63,6 +61,46 @@ export async function openSaveTarget(name: string, size: number): Promise<SaveTa
     abort: async () => {
       parts = []
     },
+  }
+}
+
+/**
+ * The file on disk an interrupted download was writing to, opened again, from its first byte: the browser dropped
+ * what was written with the page. A page loaded afresh holds no permission to write to it, so this asks the browser
+ * for it (a prompt naming the file, unless the person let this site keep it) and must run first in a click's handler,
+ * like the picker. Rejects with {@link SaveTargetLostError} when the browser refuses, or the file is gone.
+ */
+export async function reopenSaveTarget(handle: FileSystemFileHandle): Promise<SaveTarget> {
+  let state: PermissionState | undefined
+  try {
+    // Granted already (the person let this site keep it), this answers without a prompt.
+    state = await (handle as FileSystemFileHandle & PermissionedHandle).requestPermission?.({ mode: 'readwrite' })
+    if (state === undefined || state === 'granted') return await diskTarget(handle)
+  } catch (cause) {
+    throw new SaveTargetLostError(handle.name, { cause })
+  }
+  throw new SaveTargetLostError(handle.name)
+}
+
+async function diskTarget(handle: FileSystemFileHandle): Promise<SaveTarget> {
+  // Not `keepExistingData`: a download writes the whole file, and only a checked whole replaces what is there.
+  const writable = await handle.createWritable()
+  return {
+    handle,
+    write: (chunk) => writable.write(chunk as Uint8Array<ArrayBuffer>),
+    close: () => writable.close(),
+    abort: (reason) => writable.abort(reason),
+  }
+}
+
+/** An interrupted download's file on disk cannot be written again: permission refused, or the file is gone. */
+export class SaveTargetLostError extends Error {
+  override name = 'SaveTargetLostError'
+  constructor(fileName: string, options?: ErrorOptions) {
+    super(
+      `The browser did not let SecureChat write to ${fileName} again: Download picks where to save it (what was fetched before is not fetched again).`,
+      options,
+    )
   }
 }
 

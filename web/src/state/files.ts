@@ -1,6 +1,8 @@
 /**
  * Files in the signed-in wallet's conversations: shares under way (one per conversation, from its composer),
- * downloads (one per message) and inline previews, each with its progress, speed and time left, and a cancel.
+ * downloads (one per message) and inline previews, each with its progress, speed and time left, and a cancel. A
+ * download stopped half-way by a reload (a closed tab, a sign-out) is kept in the vault (`download-records.ts`) and
+ * shown as interrupted, to resume: what it fetched is in this browser's blockstore, so only the rest is fetched.
  * Components read this and call it; the sdk client is reached only here and in `conversations.ts`. Dispatches
  * `files:changed` (at most every {@link CHANGE_INTERVAL_MS} while bytes move) when any of it changed.
  */
@@ -8,10 +10,12 @@ import type { SecureChatClient, ShareProgress } from '@securechat/sdk/client'
 import { type FileTransferProgress, thumbnailBytes } from '@securechat/sdk/files'
 import type { FileManifest } from '@securechat/sdk/types'
 import type { Conversations } from './conversations.ts'
+import { forgetDownloadTarget, loadDownloadTarget, saveDownloadTarget } from './device-store.ts'
+import { DownloadRecords } from './download-records.ts'
 import { type PreviewKind, previewKind, previewType } from './file-kinds.ts'
 import { fileMeta } from './file-meta.ts'
 import { downloadProblem, notKeptWarning, shareProblem } from './file-problems.ts'
-import { openSaveTarget } from './file-save.ts'
+import { openSaveTarget, reopenSaveTarget, type SaveTarget } from './file-save.ts'
 import { makeFileThumbnail } from './file-thumbnail.ts'
 import type { SessionPart, SignedIn } from './session.ts'
 
@@ -33,10 +37,26 @@ export interface Upload {
 }
 
 export interface Download {
-  state: 'running' | 'done' | 'failed'
+  /**
+   * `interrupted`: it stopped half-way before this page was loaded (a reload, a closed tab, a sign-out);
+   * {@link Files.resumeDownload} finishes it.
+   */
+  state: 'running' | 'interrupted' | 'done' | 'failed'
+  /** For an interrupted download, how far it got before. */
   progress: FileTransferProgress
   problem: string | undefined
 }
+
+interface DownloadEntry extends Download {
+  controller: AbortController
+  /** The person's Cancel (not a sign-out): nothing is left to resume. */
+  cancelled: boolean
+  /** The file on disk it writes to (File System Access), written again by a resume. */
+  handle: FileSystemFileHandle | undefined
+}
+
+/** Errors that say the file is not the manifest's: nothing fetched for it is a start to resume from. */
+const CHECK_FAILURES = new Set(['FileIntegrityError', 'FileDecryptionError', 'InvalidFileManifestError'])
 
 export interface Preview {
   /** How the file itself is shown once fetched; undefined: it is not (too large, another type), only its thumbnail. */
@@ -57,7 +77,10 @@ export class Files extends EventTarget implements SessionPart {
   readonly #conversations: Conversations
   #client: SecureChatClient | undefined
   readonly #uploads = new Map<string, Upload & { controller: AbortController }>()
-  readonly #downloads = new Map<string, Download & { controller: AbortController }>()
+  readonly #downloads = new Map<string, DownloadEntry>()
+  /** Downloads under way or interrupted, in the vault; undefined while signed out. */
+  #records: DownloadRecords | undefined
+  #address: string | undefined
   readonly #previews = new Map<string, Preview & { controller: AbortController }>()
   /** Thumbnails' `blob:` URLs by message id: made once, revoked with the preview. */
   readonly #thumbnails = new Map<string, string>()
@@ -70,7 +93,25 @@ export class Files extends EventTarget implements SessionPart {
     this.#conversations = conversations
   }
 
-  async open(_signedIn: SignedIn): Promise<void> {}
+  /** Downloads a reload (or a sign-out) interrupted come back as such, with the file on disk each was writing to. */
+  async open(signedIn: SignedIn): Promise<void> {
+    this.#address = signedIn.address
+    this.#records = await DownloadRecords.open(signedIn.vault)
+    for (const record of this.#records.all) {
+      const handle = record.toDisk
+        ? await loadDownloadTarget(signedIn.address, record.messageId).catch(() => undefined)
+        : undefined
+      this.#downloads.set(record.messageId, {
+        state: 'interrupted',
+        progress: { bytes: record.bytes, totalBytes: record.totalBytes, bytesPerSecond: 0 },
+        problem: undefined,
+        controller: new AbortController(),
+        cancelled: false,
+        handle,
+      })
+    }
+    this.#changed(true)
+  }
 
   async connected(client: SecureChatClient): Promise<void> {
     this.#client = client
@@ -80,6 +121,10 @@ export class Files extends EventTarget implements SessionPart {
   /** Signed out: every transfer stops, every preview's URL is revoked. */
   close(): void {
     this.#client = undefined
+    // Downloads stop with the session but stay recorded: the next sign-in shows them interrupted, to resume.
+    this.#records?.close()
+    this.#records = undefined
+    this.#address = undefined
     for (const item of [...this.#uploads.values(), ...this.#downloads.values(), ...this.#previews.values()]) {
       item.controller.abort()
     }
@@ -178,36 +223,93 @@ export class Files extends EventTarget implements SessionPart {
    */
   async startDownload(messageId: string, file: FileManifest): Promise<void> {
     if (this.#downloads.get(messageId)?.state === 'running') return
+    // First, before any other await: the save picker needs this click's user activation.
+    await this.#download(messageId, file, () => openSaveTarget(file.name, file.size))
+  }
+
+  /**
+   * Finishes a download a reload interrupted ({@link Download.state} `interrupted`), from the click on Resume: into
+   * the same file on disk (the browser asks the person to allow writing to it again, unless they let the site keep
+   * that), or the browser's download. The file is written again from its first byte — the browser dropped what was
+   * written with the page — but what was fetched before is read from this browser's blockstore: only the blocks
+   * still missing come from the network, and the whole is checked as any download is.
+   */
+  async resumeDownload(messageId: string, file: FileManifest): Promise<void> {
+    const interrupted = this.#downloads.get(messageId)
+    if (interrupted?.state !== 'interrupted') return
+    const handle = interrupted.handle
+    await this.#download(messageId, file, () =>
+      handle === undefined ? openSaveTarget(file.name, file.size) : reopenSaveTarget(handle),
+    )
+  }
+
+  /** Forgets an interrupted download (its blocks stay in this browser's store; Download starts afresh). */
+  async discardDownload(messageId: string): Promise<void> {
+    if (this.#downloads.get(messageId)?.state !== 'interrupted') return
+    this.#downloads.delete(messageId)
+    this.#changed(true)
+    await this.#forgetRecord(messageId)
+  }
+
+  cancelDownload(messageId: string): void {
+    const download = this.#downloads.get(messageId)
+    if (download?.state !== 'running') return
+    download.cancelled = true
+    download.controller.abort()
+  }
+
+  /** `open` is called first, with no await before it: a picker or a permission prompt needs the click's activation. */
+  async #download(messageId: string, file: FileManifest, open: () => Promise<SaveTarget>): Promise<void> {
     const client = this.#client
     if (client === undefined) {
-      this.#setDownloadFailed(messageId, file, 'Not connected yet: the file is fetched once a relay answers.')
-      return
-    }
-    // First, before any other await: the save picker needs this click's user activation.
-    let target: Awaited<ReturnType<typeof openSaveTarget>>
-    try {
-      target = await openSaveTarget(file.name, file.size)
-    } catch (err) {
-      const problem = downloadProblem(err)
-      if (problem === undefined) this.#downloads.delete(messageId)
+      const problem = 'Not connected yet: the file is fetched once a relay answers.'
+      const interrupted = this.#downloads.get(messageId)
+      // An interrupted download stays one, to resume once connected.
+      if (interrupted?.state === 'interrupted') Object.assign(interrupted, { problem })
       else this.#setDownloadFailed(messageId, file, problem)
       this.#changed(true)
       return
     }
+    let target: SaveTarget
+    try {
+      target = await open()
+    } catch (err) {
+      const problem = downloadProblem(err)
+      // The picker closed: nothing changes (an interrupted download stays one, to resume later).
+      if (problem !== undefined) {
+        this.#setDownloadFailed(messageId, file, problem)
+        // Its file on disk cannot be written again: Download picks another; the record has nothing left to resume.
+        await this.#forgetRecord(messageId).catch(() => {})
+      } else if (this.#downloads.get(messageId)?.state !== 'interrupted') {
+        this.#downloads.delete(messageId)
+      }
+      this.#changed(true)
+      return
+    }
     const controller = new AbortController()
-    const download: Download & { controller: AbortController } = {
+    const download: DownloadEntry = {
       state: 'running',
       progress: notStarted(file.size),
       problem: undefined,
       controller,
+      cancelled: false,
+      handle: target.handle,
     }
     this.#downloads.set(messageId, download)
     this.#changed(true)
+    const records = this.#records
+    const address = this.#address
     try {
+      // Recorded before a block is asked for: a reload from here on finds a download to resume.
+      if (target.handle !== undefined && address !== undefined) {
+        await saveDownloadTarget(address, messageId, target.handle)
+      }
+      await records?.put({ messageId, bytes: 0, totalBytes: file.size, toDisk: target.handle !== undefined })
       const stream = await client.files.get(file, {
         signal: controller.signal,
         onProgress: (progress) => {
           download.progress = progress
+          records?.progress(messageId, progress.bytes)
           this.#changed()
         },
       })
@@ -217,18 +319,28 @@ export class Files extends EventTarget implements SessionPart {
       await target.close()
       download.state = 'done'
       download.progress = { ...download.progress, bytes: file.size, secondsLeft: 0 }
+      // Saved: a record that failed to go would only offer to save it again after a reload.
+      await this.#forgetRecord(messageId).catch(() => {})
     } catch (err) {
       await target.abort(err).catch(() => {})
+      if (download.cancelled || CHECK_FAILURES.has((err as { name?: string } | null)?.name ?? '')) {
+        // Cancelled, or not the file its manifest names: nothing to resume.
+        await this.#forgetRecord(messageId).catch(() => {})
+      }
+      // Anything else (a relay gone, the page going, a sign-out) keeps the record: a reload offers to resume.
       const problem = controller.signal.aborted ? undefined : downloadProblem(err)
-      if (problem === undefined) this.#downloads.delete(messageId)
-      else Object.assign(download, { state: 'failed', problem })
+      if (problem === undefined) {
+        if (this.#downloads.get(messageId) === download) this.#downloads.delete(messageId)
+      } else Object.assign(download, { state: 'failed', problem })
     } finally {
       this.#changed(true)
     }
   }
 
-  cancelDownload(messageId: string): void {
-    this.#downloads.get(messageId)?.controller.abort()
+  async #forgetRecord(messageId: string): Promise<void> {
+    const address = this.#address
+    await this.#records?.delete(messageId)
+    if (address !== undefined) await forgetDownloadTarget(address, messageId)
   }
 
   #setDownloadFailed(messageId: string, file: FileManifest, problem: string): void {
@@ -237,6 +349,8 @@ export class Files extends EventTarget implements SessionPart {
       progress: notStarted(file.size),
       problem,
       controller: new AbortController(),
+      cancelled: false,
+      handle: undefined,
     })
     this.#changed(true)
   }
