@@ -148,13 +148,7 @@ async function startChild(): Promise<StartResult> {
 
 /** The child of the start figures: libp2p nodes started, each then given a files node, timed and weighed. */
 async function starts(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc === undefined) throw new Error('file-transfer child: start node with --expose-gc')
-  const live = (): number => {
-    gc()
-    const usage = process.memoryUsage()
-    return usage.heapUsed + usage.arrayBuffers
-  }
+  const live = liveMemory()
   const libp2pMs: number[] = []
   const filesMs: number[] = []
   const libp2pLive: number[] = []
@@ -193,13 +187,7 @@ async function starts(): Promise<void> {
  * last line.
  */
 async function transfer(mode: 'ours' | 'bare', mib: number, route: Route): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc === undefined) throw new Error('file-transfer child: start node with --expose-gc')
-  const live = (): number => {
-    gc()
-    const usage = process.memoryUsage()
-    return usage.heapUsed + usage.arrayBuffers
-  }
+  const live = liveMemory()
   const dir = await mkdtemp(join(tmpdir(), 'securechat-bench-transfer-'))
   const nodes = await Promise.all(
     (route === 'relay' ? ['a', 'b', 'r'] : ['a', 'b']).map(async (name) => {
@@ -276,6 +264,17 @@ async function transfer(mode: 'ours' | 'bare', mib: number, route: Route): Promi
   }
   await rm(dir, { recursive: true, force: true })
   console.log(JSON.stringify(result))
+}
+
+/** Live memory (JS heap + ArrayBuffers after a full collection) as a function; the child runs with --expose-gc. */
+function liveMemory(): () => number {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('file-transfer child: start node with --expose-gc')
+  return () => {
+    gc()
+    const usage = process.memoryUsage()
+    return usage.heapUsed + usage.arrayBuffers
+  }
 }
 
 /** `total` bytes of pseudo-random content in 64 KiB chunks, made as they are read (a fresh chunk each, as a file reader's). */
