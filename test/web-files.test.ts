@@ -11,13 +11,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { crc32, deflateSync } from 'node:zlib'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
 import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
+import { png } from './helpers/images.ts'
 import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Deliveries and transfers cross a relay; generous for a loaded 2-core machine, never a speed check. */
@@ -208,27 +208,3 @@ describe('web app: files', () => {
     expect(bob.consoleCsp).toEqual([])
   }, 150_000)
 })
-
-/** A `width` × `height` PNG of one colour, 8-bit RGB: a real picture a browser decodes. */
-function png(width: number, height: number): Uint8Array {
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, Buffer.from([29, 78, 216]))])
-  const raw = Buffer.concat(Array.from({ length: height }, () => row))
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(4)
-    head.writeUInt32BE(data.length)
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(crc32(body))
-    return Buffer.concat([head, body, crc])
-  }
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(width, 0)
-  header.writeUInt32BE(height, 4)
-  header.set([8, 2, 0, 0, 0], 8)
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ])
-}
