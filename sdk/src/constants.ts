@@ -315,6 +315,16 @@ export const SETTLE_MAX_MS = 1_500
 export const JOIN_GRACE_MS = 10_000
 
 /**
+ * How far back a member we learn of late can read us: our chain's state before each message we sent within this
+ * window is kept (memory only, wiped on rotation), and a member whose presence reaches us after we sent is sealed
+ * from our first message sent at or after the time its presence was signed (`RoomKeys.expectMember`). A busy sender
+ * handles a newcomer's presence seconds after sending; without this it sealed from its current message on, and the
+ * message sent in between stayed unreadable to a member that had joined before it. A newcomer whose clock runs early
+ * reads at most this far back; it could have asked a member for as much.
+ */
+export const LATE_MEMBER_WINDOW_MS = 30_000
+
+/**
  * Most members a room counts (their presence arrived) before their key bundle is here: for each, our chain as it
  * was when counted is kept until sealed to it (`RoomKeys.expectMember`). Beyond this, a newcomer reads from the
  * state sealed once its bundle arrives.

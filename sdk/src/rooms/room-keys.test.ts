@@ -1,7 +1,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
+import { LATE_MEMBER_WINDOW_MS } from '../constants.ts'
 import { DuplicateMessageError } from '../crypto/errors.ts'
 import { bundleHash, createKeyBundle, encodeKeyBundle, generateDeviceKeys } from '../crypto/key-bundle.ts'
 import { bytesToHex } from '../crypto/primitives.ts'
@@ -240,6 +241,64 @@ describe('sender keys over pairwise channels', () => {
     expect(await distribute(sender)).toEqual([])
     const next = await sender.encrypt(Uint8Array.of(3), HEADER)
     expect(await receiver.decrypt(alice.peerId, next, HEADER)).toEqual(Uint8Array.of(3))
+  })
+
+  it('behavior: a member whose presence reached us after we sent reads from its join on, within the window, nothing before', async () => {
+    const sender = keysOf(alice)
+    sender.rotate() // past the join grace
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const now = Date.now()
+    const at = (sentAtMs: number) => ({ ...HEADER, sentAtMs })
+    const before = await sender.encrypt(Uint8Array.of(0), at(now - 2_000))
+    // Bob joined (his presence is signed) here; we send before it reaches us (a busy device, a slow link).
+    const unheard = await sender.encrypt(Uint8Array.of(1), at(now - 500))
+    sender.expectMember(bob.peerId, now - 1_000)
+    await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+    for (const record of await distribute(sender))
+      expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+    expect(await receiver.decrypt(alice.peerId, unheard, at(now - 500))).toEqual(Uint8Array.of(1))
+    await expect(receiver.decrypt(alice.peerId, before, at(now - 2_000))).rejects.toBeInstanceOf(DuplicateMessageError)
+
+    // A rotation (someone left) empties the window: a member counted after it reads from then on, whatever its stamp.
+    const carolKeys = keysOf(carol)
+    await carolKeys.addMember(alice.peerId, alice.bundle, alice.certificate)
+    sender.rotate()
+    sender.expectMember(carol.peerId, now - 1_000)
+    const afterRotation = await sender.encrypt(Uint8Array.of(2), at(now))
+    await sender.addMember(carol.peerId, carol.bundle, carol.certificate)
+    for (const record of await distribute(sender))
+      if (record.to.some((e) => e.peer === carol.peerId))
+        expect(await carolKeys.receive(alice.peerId, record)).toBe('installed')
+    expect(await carolKeys.decrypt(alice.peerId, afterRotation, at(now))).toEqual(Uint8Array.of(2))
+    await expect(carolKeys.decrypt(alice.peerId, unheard, at(now - 500))).rejects.toThrow()
+  })
+
+  it('behavior: what a late member can read back is bounded by the window, whatever its presence claims', async () => {
+    const sender = keysOf(alice)
+    sender.rotate()
+    const receiver = keysOf(bob)
+    await receiver.addMember(alice.peerId, alice.bundle, alice.certificate)
+    const at = (sentAtMs: number) => ({ ...HEADER, sentAtMs })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const start = Date.now()
+      const old = await sender.encrypt(Uint8Array.of(0), at(start))
+      vi.setSystemTime(start + LATE_MEMBER_WINDOW_MS / 2)
+      const recent = await sender.encrypt(Uint8Array.of(1), at(Date.now()))
+      vi.setSystemTime(start + LATE_MEMBER_WINDOW_MS + 1)
+      // Stamped at the epoch's start: it still reads only what the window kept.
+      sender.expectMember(bob.peerId, start)
+      await sender.addMember(bob.peerId, bob.bundle, bob.certificate)
+      for (const record of await distribute(sender))
+        expect(await receiver.receive(alice.peerId, record)).toBe('installed')
+      expect(await receiver.decrypt(alice.peerId, recent, at(start + LATE_MEMBER_WINDOW_MS / 2))).toEqual(
+        Uint8Array.of(1),
+      )
+      await expect(receiver.decrypt(alice.peerId, old, at(start))).rejects.toBeInstanceOf(DuplicateMessageError)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('behavior: a member counted before its bundle arrived, added twice at once, still reads what was sent meanwhile', async () => {

@@ -1,11 +1,12 @@
 import type { PeerId } from '@libp2p/interface'
 import {
   JOIN_GRACE_MS,
+  LATE_MEMBER_WINDOW_MS,
   MAX_KEY_RECIPIENTS_PER_RECORD,
   MAX_MEMBERS_AWAITING_BUNDLE,
   MAX_RETIRED_CHANNELS,
 } from '../constants.ts'
-import { SENDER_KEY_MAX_EPOCHS_PER_SENDER } from '../crypto/constants.ts'
+import { SENDER_KEY_MAX_EPOCHS_PER_SENDER, SENDER_KEY_ROTATION_MESSAGES } from '../crypto/constants.ts'
 import { ChannelNotFoundError, DuplicateMessageError, SenderKeyNotFoundError } from '../crypto/errors.ts'
 import type { DeviceEncryptionKeys, VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { acceptChannel, type InboundChannel, type OutboundChannel, openChannel } from '../crypto/pairwise-channel.ts'
@@ -114,6 +115,12 @@ export class RoomKeys {
    */
   readonly #sealedStates = new Map<number, SenderKeyDistribution>()
   /**
+   * Our current epoch's state before each message we sent in the last {@link LATE_MEMBER_WINDOW_MS}, oldest first
+   * (memory only, wiped on rotation): a member whose presence reaches us after we sent reads from its join on
+   * ({@link expectMember}).
+   */
+  readonly #recentStates: Array<{ sentAtMs: number; keptAtMs: number; state: SenderKeyDistribution }> = []
+  /**
    * Saves the inbound chains (the room's, with its message states: `room-store.ts`); `installed`: a chain was just
    * installed, saved at once. Undefined without a vault and once {@link detach}ed.
    */
@@ -209,15 +216,16 @@ export class RoomKeys {
 
   /**
    * The room counts `peerId` as a member from now on (its presence arrived) but its bundle is not here yet, so
-   * nothing can be sealed to it: keeps our chain as it is now, and the keys sealed once the bundle arrives start
-   * there, so it reads every message sent from now on, even those sent while its bundle was on its way. What was
-   * sent before stays unreadable to it (the state derives only later keys). Kept in memory until sealed, the
-   * member removed, or {@link forgetExpected}.
+   * nothing can be sealed to it: keeps our chain as it was at `sinceMs` (when its presence was signed; now when not
+   * given), and the keys sealed once the bundle arrives start there. So it reads every message we sent since it
+   * joined, those sent before its presence reached us (within {@link LATE_MEMBER_WINDOW_MS}) and while its bundle was
+   * on its way included. What was sent before stays unreadable to it (the state derives only later keys). Kept in
+   * memory until sealed, the member removed, or {@link forgetExpected}.
    */
-  expectMember(peerId: string): void {
+  expectMember(peerId: string, sinceMs?: number): void {
     if (peerId === this.#self || this.#members.has(peerId) || this.#awaitingBundle.has(peerId)) return
     if (this.#awaitingBundle.size >= MAX_MEMBERS_AWAITING_BUNDLE) return
-    const kept = this.#outbound.exportForMember()
+    const kept = this.#stateSince(sinceMs)
     this.#log.debug('member expected', {
       room: this.#roomId,
       peer: peerId,
@@ -225,6 +233,28 @@ export class RoomKeys {
       iteration: kept.iteration,
     })
     this.#awaitingBundle.set(peerId, [kept])
+  }
+
+  /**
+   * A copy of our chain's state before our first message stamped at or after `sinceMs` (its `sentAtMs`, the device's
+   * clock the member's presence is stamped with too) in the window, else now.
+   */
+  #stateSince(sinceMs: number | undefined): SenderKeyDistribution {
+    this.#pruneRecentStates()
+    const first = sinceMs === undefined ? undefined : this.#recentStates.find((s) => s.sentAtMs >= sinceMs)
+    if (first === undefined) return this.#outbound.exportForMember()
+    return { ...first.state, chainKey: first.state.chainKey.slice() }
+  }
+
+  #pruneRecentStates(): void {
+    // The window on the process clock: a device clock set wrong shifts the stamps, not what is kept.
+    const oldest = Date.now() - LATE_MEMBER_WINDOW_MS
+    while (
+      this.#recentStates.length > 0 &&
+      (this.#recentStates[0]!.keptAtMs < oldest || this.#recentStates.length > SENDER_KEY_ROTATION_MESSAGES)
+    ) {
+      wipe(this.#recentStates.shift()!.state.chainKey)
+    }
   }
 
   /** It went away before its bundle came: what {@link expectMember} kept for it goes (it reads from a later sealing). */
@@ -282,6 +312,7 @@ export class RoomKeys {
     }
     wipeAll([...this.#sealedStates.values()])
     this.#sealedStates.clear()
+    wipeAll(this.#recentStates.splice(0).map((s) => s.state))
   }
 
   #dropJoinDistribution(): void {
@@ -491,6 +522,12 @@ export class RoomKeys {
 
   /** Encrypts an envelope; `header` fields outside the ciphertext are bound as associated data. */
   async encrypt(envelope: Uint8Array, header: OuterHeader): Promise<string> {
+    this.#recentStates.push({
+      sentAtMs: header.sentAtMs,
+      keptAtMs: Date.now(),
+      state: this.#outbound.exportForMember(),
+    })
+    this.#pruneRecentStates()
     const ciphertext = await this.#outbound.encrypt({ plaintext: envelope, messageId: headerDigest(header) })
     return base64urlEncode(ciphertext)
   }

@@ -1717,8 +1717,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (acks !== undefined) this.#outgoing.acknowledgeFilter(from, acks)
     // Back after we counted it away: what we sent meanwhile, nothing waited for it (see `outgoing-buffer.ts`).
     if (away !== undefined) this.#outgoing.returned(from, away.lastSeenMs, acks)
-    // Counted from now on: what we send from here must be readable by it, even before its bundle arrives.
-    this.#keys.expectMember(from)
+    // Counted since its presence was signed: what we sent from then on must be readable by it, even what left before
+    // this presence reached us, and before its bundle arrives.
+    this.#keys.expectMember(from, Math.min(record.atMs, this.#now()))
     void this.#learnBundle(record, certificate, from, source)
     const member: RoomMember = { address: certificate.address, peerId: from, lastSeenMs: Date.now() }
     const isNew = !this.#members.has(from)
