@@ -1,7 +1,7 @@
 /**
  * A receiver's anti-replay window for one KID, as SRTP's (RFC 3711 section 3.3.2) with SFrame's CTR as the counter:
  * the highest counter delivered and a bitmap of which of the `size` counters below it were. RFC 9605 leaves replay
- * to the application (section 9.4); a forwarding unit could otherwise send a frame twice, or an old one again.
+ * to the application (section 9.3); a forwarding unit could otherwise send a frame twice, or an old one again.
  *
  * Memory is `size` bits per KID whatever the sender does. A counter ahead of the highest is new; one inside the
  * window is new unless its bit is set; one `size` or more behind is refused, since nothing can tell it apart from a

@@ -15,8 +15,8 @@
  * | 4.4.3 `encrypt(CTR, KID, metadata, plaintext)` | {@link SFrameSender.encrypt} (CTR is the sender's counter) |
  * | 4.4.4 `decrypt(metadata, sframe_ciphertext)` | {@link SFrameReceiver.decrypt} |
  * | 4.4.1 a key for encryption or decryption, never both | sender keys import for `encrypt`, receiver keys for `decrypt` |
- * | 7.1 each (base_key, KID, CTR) used once | the sender's counter only goes up and refuses to pass 2^64 − 1 |
- * | 7.3 anti-replay (optional) | the receiver's window per KID (`replay-window.ts`) |
+ * | 9.1 each (base_key, KID, CTR) used once | the sender's counter only goes up and refuses to pass 2^64 − 1 |
+ * | 9.3 anti-replay (optional) | the receiver's window per KID (`replay-window.ts`) |
  *
  * **Frames with clear bytes** ({@link SFrameSender.encryptFrame}, {@link SFrameReceiver.decryptFrame}). WebRTC's
  * packetizer reads the first bytes of an encoded frame — VP8's payload header (10 bytes on a key frame, 3 on a
@@ -66,7 +66,7 @@ export interface SFrameSenderInit {
   readonly suite?: SFrameCipherSuite
   /**
    * The first counter to use, to resume a context whose `nextCounter` was saved before it was used (RFC 9605
-   * section 7.1). Default 0. Never give a counter already used under this key and KID: AES-GCM would reuse a nonce.
+   * section 9.1). Default 0. Never give a counter already used under this key and KID: AES-GCM would reuse a nonce.
    */
   readonly nextCounter?: bigint
 }
