@@ -3,7 +3,7 @@
  * Trusted Types: alice shares a picture and the page makes its thumbnail (canvas, WebP or JPEG, within the sdk's
  * bound), which travels in the message; bob's card shows it from the message, then the checked picture in its place;
  * a picture over the inline-preview bound is shown by its thumbnail only; and a picture nobody can serve still shows
- * its thumbnail, since nothing is fetched for it.
+ * its thumbnail, since nothing is fetched for it; deleted, its thumbnail's `blob:` URL is revoked.
  */
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
@@ -120,7 +120,7 @@ describe('web app: thumbnails', () => {
   it('behavior: a picture nobody can serve (its sender gone, no relay keeping it) still shows its thumbnail', async () => {
     // Dave names blocks no peer holds: the preview's fetch can only fail, so what bob sees came with the message.
     const name = 'gone.png'
-    await web.room.send('a picture nobody has', {
+    const sent = await web.room.send('a picture nobody has', {
       file: {
         v: 1,
         cid: CID.createV1(0x55, await sha256.digest(randomBytes(32))).toString(),
@@ -139,6 +139,23 @@ describe('web app: thumbnails', () => {
     // The fetch gives up (no peer has a block) and says so; the thumbnail stays.
     await bobCard.getByTestId('preview-problem').waitFor({ timeout: 90_000 })
     expect(await naturalSize(bob.page, name, 'file-thumbnail')).toBe('200×100')
+
+    // Deleted by its sender: the card goes, and so does the thumbnail's `blob:` URL the page made (no leak).
+    const url = (await bobCard.getByTestId('file-thumbnail').getAttribute('src'))!
+    // Loaded as a picture (the CSP lets images, not fetches, read `blob:`): a revoked URL no longer loads.
+    const readable = (blobUrl: string) =>
+      bob.page.evaluate(async (u) => {
+        const image = new Image()
+        image.src = u
+        return image.decode().then(
+          () => true,
+          () => false,
+        )
+      }, blobUrl)
+    expect(await readable(url)).toBe(true)
+    await web.room.delete(sent.id)
+    await bobCard.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => readable(url), { timeout: UI_TIMEOUT_MS }).toBe(false)
 
     for (const person of [alice, bob]) {
       expect(await cspViolations(person.page)).toEqual([])

@@ -169,6 +169,8 @@ export class Conversations extends EventTarget implements SessionPart {
       history: (id) => this.history(id),
       append: (id, entry) => this.#append(id, entry),
       replace: (id, entries) => {
+        const kept = new Set(entries.map((entry) => entry.id))
+        this.#filesGone(this.history(id).filter((entry) => !kept.has(entry.id)))
         this.#history.set(id, entries)
         const store = this.#signedIn?.store
         store?.saveHistory(id, entries)
@@ -437,6 +439,7 @@ export class Conversations extends EventTarget implements SessionPart {
     if (view === undefined || signedIn === undefined) return
     if (view.kind === 'room' && !id.startsWith(PENDING_PREFIX)) await signedIn.client.leaveRoom(id)
     this.#views.delete(id)
+    this.#filesGone(this.history(id))
     this.#history.delete(id)
     this.#gaps.delete(id)
     await this.#outbox?.remove((item) => item.conversation === id)
@@ -605,7 +608,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.edited = message.edited || undefined
       entry.deleted = message.deleted || undefined
       // A deleted file's key leaves the history (and the vault) with its caption.
-      if (message.deleted) delete entry.file
+      if (message.deleted) this.#dropFile(entry)
       if (message.removedBy !== undefined) entry.removedBy = message.removedBy
       updateMentions(entry, message)
       const store = this.#signedIn?.store
@@ -638,7 +641,7 @@ export class Conversations extends EventTarget implements SessionPart {
       entry.text = state.text ?? ''
       entry.edited = state.edited || undefined
       entry.deleted = state.deleted || undefined
-      if (state.deleted) delete entry.file
+      if (state.deleted) this.#dropFile(entry)
       if (state.removedBy !== undefined) entry.removedBy = state.removedBy
       updateMentions(entry, state)
       changed = true
@@ -1181,6 +1184,21 @@ export class Conversations extends EventTarget implements SessionPart {
   #requireClient(): SecureChatClient {
     if (this.#client === undefined) throw new Error('not connected yet: waiting for a relay')
     return this.#client
+  }
+
+  /** A deleted message's file leaves its entry (the key with it) and the page: {@link #filesGone}. */
+  #dropFile(entry: ChatEntry): void {
+    this.#filesGone([entry])
+    delete entry.file
+  }
+
+  /**
+   * Entries leaving the page (deleted, disappeared, their conversation left): `files:gone` names those that shared a
+   * file, so what the page made of them (a fetched preview, a thumbnail's `blob:` URL) is let go (`files.ts`).
+   */
+  #filesGone(entries: readonly ChatEntry[]): void {
+    const messageIds = entries.filter((entry) => entry.file !== undefined).map((entry) => entry.id)
+    if (messageIds.length > 0) this.dispatchEvent(new CustomEvent('files:gone', { detail: { messageIds } }))
   }
 
   #changed(): void {

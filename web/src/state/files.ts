@@ -91,6 +91,11 @@ export class Files extends EventTarget implements SessionPart {
   constructor(conversations: Conversations) {
     super()
     this.#conversations = conversations
+    conversations.addEventListener('files:gone', (event) => {
+      for (const messageId of (event as CustomEvent<{ messageIds: string[] }>).detail.messageIds) {
+        this.dropPreview(messageId)
+      }
+    })
   }
 
   /** Downloads a reload (or a sign-out) interrupted come back as such, with the file on disk each was writing to. */
@@ -387,7 +392,7 @@ export class Files extends EventTarget implements SessionPart {
     return preview
   }
 
-  /** A preview's file gone from the conversation (deleted, disappeared): its memory is freed. */
+  /** A preview's file gone from the conversation (deleted, disappeared, left; `files:gone`): its memory is freed. */
   dropPreview(messageId: string): void {
     const thumbnail = this.#thumbnails.get(messageId)
     if (thumbnail !== undefined) URL.revokeObjectURL(thumbnail)
