@@ -3,11 +3,14 @@
  * passes through it, a second node fetches the leaf lists from the relay's IPFS node, and `securechat verify`
  * and `export` work from the command line. Nothing is mocked; waits are bounded.
  */
+import { createReadStream, createWriteStream } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
   auditLogReader,
+  checkFileCommitment,
   createAuditIpfs,
   DEVNET_AUDIT_LOG_ADDRESS,
   type FoundBatch,
@@ -31,6 +34,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { startTestChain, type TestChain } from './helpers/chain.ts'
 import { runCli, spawnCli, tempDir } from './helpers/cli.ts'
+import { generatedFile } from './helpers/files.ts'
 
 const TIMEOUT_MS = 20_000
 const PRESENCE_INTERVAL_MS = 1_000
@@ -335,6 +339,144 @@ describe('audit anchoring through a relay', () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('VERIFIED: 5 messages — 5 anchored')
   })
+
+  it('behavior: a file shared in a room is anchored with its message; `verify` with the file passes, with a changed byte fails file-mismatch', async () => {
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1
+    const { relay, anchoring } = await startAnchoringRelay({ account: 4 })
+    const { alice, bob, invite } = await aliceAndBob(relay)
+    const dir = await tempDir('audit-file-')
+    const original = join(dir, 'minutes.bin')
+    const { stream, sha256 } = generatedFile(3 * 1024 * 1024 + 17, 11)
+    await stream.pipeTo(Writable.toWeb(createWriteStream(original)))
+    const fileSha256 = await sha256
+    // Shared as the CLI's send-file does, from disk; no relay here keeps files, so it is served by alice meanwhile.
+    const shared = await alice.client.shareFile(
+      alice.room,
+      createReadStream(original, { highWaterMark: 1024 * 1024 }),
+      { name: 'minutes.bin', type: 'application/octet-stream' },
+      { caption: 'the minutes' },
+    )
+    const [textId] = await sendAll(alice, bob, ['and a text'])
+    await until(
+      () => bob.received.some((m) => m.id === shared.id),
+      () => 'bob never received the file message',
+    )
+    // The record commits to the file under the salt the manifest carries; bob received both.
+    const salt = shared.file.salt!
+    expect(bob.received.find((m) => m.id === shared.id)?.file?.salt).toBe(salt)
+    const record = new TextDecoder().decode(bob.received.find((m) => m.id === shared.id)!.record)
+    expect(checkFileCommitment({ record, salt, sha256: fileSha256 }).status).toBe('match')
+    expect(bob.capture.messages.find((m) => m.id === shared.id)?.file).toEqual({ sha256: fileSha256, salt })
+    await until(
+      () => anchoring.anchorer.stats().leavesAnchored >= 2,
+      () => `anchorer: ${anchoring.anchorer.stats().leavesAnchored} anchored`,
+    )
+
+    // Bob's transcript, as `export` writes it from what he heard: the file message carries its hash and salt.
+    const heard = join(dir, 'heard.json')
+    await writeFile(
+      heard,
+      JSON.stringify({
+        format: 'securechat-transcript-v1',
+        room: { id: alice.room.id },
+        exportedAtMs: Date.now(),
+        messages: bob.capture.messages.map((m) => ({
+          id: m.id,
+          sender: m.sender,
+          senderPeerId: m.senderPeerId,
+          record: new TextDecoder().decode(m.record),
+          ...(m.file === undefined ? {} : { file: m.file }),
+        })),
+        batches: [],
+      }),
+    )
+    const inviteFile = join(dir, 'room.invite')
+    await writeFile(inviteFile, `${invite}\n`)
+    const exported = join(dir, 'transcript.json')
+    const exportRun = await runCli([
+      'export',
+      '--room',
+      inviteFile,
+      '--in',
+      heard,
+      '--out',
+      exported,
+      '--rpc',
+      chain.rpcUrl,
+      '--from-block',
+      String(fromBlock),
+    ])
+    expect(exportRun.stderr).not.toMatch(/error|warning/)
+    expect(exportRun.code).toBe(0)
+    const transcript = parseTranscript(await readFile(exported, 'utf8'))
+    expect(transcript.messages.find((m) => m.id === shared.id)?.file).toEqual({ sha256: fileSha256, salt })
+    expect(transcript.messages.find((m) => m.id === textId)?.file).toBeUndefined()
+
+    // The transcript alone: every message anchored, the file message's commitment checked.
+    const all = await runCli(['verify', '--file', exported, '--rpc', chain.rpcUrl])
+    expect(all.code).toBe(0)
+    expect(all.stdout).toContain(`✓ ${shared.id} anchored`)
+    expect(all.stdout).toContain(`file sha256 ${fileSha256} committed`)
+    expect(all.stdout).toContain('VERIFIED: 2 messages — 2 anchored')
+
+    // The file on disk against the transcript: found by its hash, proven by the anchored record.
+    const ok = await runCli(['verify', '--file', exported, '--shared-file', original, '--rpc', chain.rpcUrl])
+    expect(ok.stderr).not.toMatch(/error/)
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain(`VERIFIED: message ${shared.id}`)
+    expect(ok.stdout).toContain(`file      sha256 ${fileSha256}, committed by the record`)
+
+    // One byte changed: no message shared it; against the message itself, file-mismatch.
+    const modified = join(dir, 'minutes-modified.bin')
+    const bytes = await readFile(original)
+    bytes[bytes.length >> 1]! ^= 0x01
+    await writeFile(modified, bytes)
+    const unknown = await runCli(['verify', '--file', exported, '--shared-file', modified, '--rpc', chain.rpcUrl])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stdout).toContain('file-mismatch: no message of the transcript shared this file')
+    const mismatch = await runCli([
+      'verify',
+      '--file',
+      exported,
+      '--message',
+      shared.id,
+      '--shared-file',
+      modified,
+      '--rpc',
+      chain.rpcUrl,
+    ])
+    expect(mismatch.code).toBe(1)
+    expect(mismatch.stdout).toContain(`FAILED: message ${shared.id}`)
+    expect(mismatch.stdout).toContain('file-mismatch: the record commits to another file')
+
+    // From the chain and the relays' leaf lists, with the record and salt a member discloses.
+    const recordFile = join(dir, 'record.json')
+    await writeFile(recordFile, `${record}\n`)
+    const direct = (file: string) =>
+      runCli([
+        'verify',
+        '--room',
+        inviteFile,
+        '--message',
+        shared.id,
+        '--record',
+        recordFile,
+        '--shared-file',
+        file,
+        '--salt',
+        salt,
+        '--rpc',
+        chain.rpcUrl,
+      ])
+    const proven = await direct(original)
+    expect(proven.code).toBe(0)
+    expect(proven.stdout).toContain(`VERIFIED: message ${shared.id}`)
+    expect(proven.stdout).toContain(`file      sha256 ${fileSha256}, committed by the record`)
+    const changed = await direct(modified)
+    expect(changed.code).toBe(1)
+    expect(changed.stdout).toContain('file-mismatch')
+    // Another salt, and a record that commits to no file, fail alike (sdk/src/audit/file-commitment.test.ts).
+  }, 180_000)
 
   it('behavior: `securechat relay --anchor-key` anchors; `export` records what a member hears; `verify --file` passes', async () => {
     const dir = await tempDir('audit-export-')

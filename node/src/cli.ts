@@ -532,6 +532,14 @@ function registerAuditCommands(program: Command): void {
       .option('--sender <address>', 'also check that this wallet sent it')
       .option('--record <file>', 'also check this record (the exact bytes published) against the anchor')
       .option(
+        '--shared-file <path>',
+        "also check that the message's record commits to this file (with --record and --salt, or --file)",
+      )
+      .option(
+        '--salt <hex>',
+        "the shared file's commitment salt (listen --json prints it; default with --file: the transcript's)",
+      )
+      .option(
         '--file <transcript>',
         'verify an exported transcript: every message, and gaps in anchored ranges (with --moderation: a log file)',
       )

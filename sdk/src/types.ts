@@ -111,6 +111,11 @@ export interface FileManifest {
   readonly sha256: string
   /** A small picture of the file, made by the sender (`files/thumbnail.ts`): shown before, or without, fetching it. */
   readonly thumbnail?: FileThumbnail
+  /**
+   * In a room message: the salt (32 bytes, lowercase hex) of the file commitment its record carries,
+   * `sha256(salt ‖ sha256(file))` (`files/commitment.ts`), which a member discloses to prove the file was shared.
+   */
+  readonly salt?: string
 }
 
 /**

@@ -107,6 +107,7 @@ export function inputsOf(transcript: Transcript): TranscriptMessageInput[] {
     record: m.record,
     ...(m.senderPeerId === undefined ? {} : { senderPeerId: m.senderPeerId }),
     ...(m.text === undefined ? {} : { text: m.text }),
+    ...(m.file === undefined ? {} : { file: m.file }),
     ...(m.receivedAtMs === undefined ? {} : { receivedAtMs: m.receivedAtMs }),
   }))
 }

@@ -180,6 +180,8 @@ export function fileToJson(file: FileManifest): Record<string, unknown> {
     type: file.type,
     cid: file.cid,
     sha256: file.sha256,
+    // What opens the record's file commitment: a member shows it with the file to prove the share (docs/audit.md).
+    ...(file.salt === undefined ? {} : { salt: file.salt }),
     ...(thumbnail === undefined
       ? {}
       : { thumbnail: { type: thumbnail.type, width: thumbnail.width, height: thumbnail.height } }),

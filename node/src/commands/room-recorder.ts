@@ -13,7 +13,11 @@ import { MAX_RECORDED_MESSAGES } from '../audit/constants.ts'
 export type RecordedMessage = Pick<
   RoomMessage,
   'roomId' | 'id' | 'sender' | 'senderPeerId' | 'sentAtMs' | 'record' | 'ciphertextHash' | 'receivedAtMs'
-> & { text?: string }
+> & {
+  text?: string
+  /** The file it shared, when its record commits to one: its SHA-256 and salt (the exporter discloses them). */
+  file?: { sha256: string; salt: string }
+}
 
 export interface RoomRecording {
   /** Messages received so far, in arrival order. */
@@ -46,6 +50,7 @@ export function recordRoom(room: Room, onMessage?: (message: RecordedMessage) =>
       ciphertextHash: m.ciphertextHash,
       // An undecryptable message has no text, and arrived now.
       ...('text' in m ? { text: m.text, receivedAtMs: m.receivedAtMs } : { receivedAtMs: Date.now() }),
+      ...('file' in m && m.file?.salt !== undefined ? { file: { sha256: m.file.sha256, salt: m.file.salt } } : {}),
     })
   }
   const takeChange = ({ detail }: CustomEvent<RoomChangeRecord>): void => {
@@ -100,10 +105,10 @@ export async function recordWhileListening(
       `warning: ${recording.dropped} message(s) beyond the first ${recording.messages.length} not kept\n`,
     )
   }
-  // A message its sender deleted meanwhile keeps its record (what the audit leaf commits to), not its text.
+  // A message its sender deleted meanwhile keeps its record (what the audit leaf commits to), not its text or file.
   return recording.messages.map((message) => {
     if (message.text === undefined || room.message(message.id)?.deleted !== true) return message
-    const { text: _deleted, ...rest } = message
+    const { text: _deleted, file: _alsoDeleted, ...rest } = message
     return rest
   })
 }

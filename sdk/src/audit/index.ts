@@ -47,6 +47,13 @@ export {
   WalletRejectedError,
   WrongChainError,
 } from './errors.ts'
+export {
+  type CheckFileCommitmentParams,
+  checkFileCommitment,
+  checkSharedFile,
+  type FileCommitmentCheck,
+  fileCommitmentOf,
+} from './file-commitment.ts'
 export { type AuditIpfs, type AuditIpfsInit, createAuditIpfs, fetchLeafList, publishLeafList } from './ipfs.ts'
 export {
   type AuditLeaf,

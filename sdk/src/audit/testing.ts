@@ -10,7 +10,15 @@ export const ROOM = 'a1'.repeat(32)
 export const OTHER_ROOM = 'b2'.repeat(32)
 
 /** A message record as a room publishes it: exact JSON text, id = sha256 of its bytes. */
-export function record(params: { room?: string; lamport: number; deps?: string[]; sentAtMs?: number; ct?: string }): {
+export function record(params: {
+  room?: string
+  lamport: number
+  deps?: string[]
+  sentAtMs?: number
+  ct?: string
+  /** A file commitment (`files/commitment.ts`), as a message that shares a file carries one. */
+  fileCommitment?: string
+}): {
   text: string
   id: string
 } {
@@ -21,6 +29,7 @@ export function record(params: { room?: string; lamport: number; deps?: string[]
     lamport: params.lamport,
     deps: params.deps ?? [],
     sentAtMs: params.sentAtMs ?? 1_700_000_000_000 + params.lamport,
+    ...(params.fileCommitment === undefined ? {} : { fileCommitment: params.fileCommitment }),
     payload: { enc: 'sender-key', ct: params.ct ?? base64urlEncode(utf8.encode(`ciphertext ${params.lamport}`)) },
   })
   return { text, id: sha256Hex(utf8.encode(text)) }

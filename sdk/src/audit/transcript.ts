@@ -26,7 +26,14 @@ import { type AuditLeaf, leafFromValue, leafToValue, toBytes32 } from './leaf.ts
 import type { FoundBatch } from './lookup.ts'
 import { isModerationLeaf } from './moderation-leaf.ts'
 import type { LeafValue } from './tree.ts'
-import { type InclusionEvidence, type Verdict, VerifyFailure, verifyInclusion } from './verify.ts'
+import {
+  fileProblem,
+  type InclusionEvidence,
+  type MessageClaim,
+  type Verdict,
+  VerifyFailure,
+  verifyInclusion,
+} from './verify.ts'
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
@@ -43,6 +50,11 @@ export const transcriptMessageSchema = z
     record: z.string().min(1),
     /** What the exporter decrypted. Not covered by any proof. */
     text: z.string().optional(),
+    /**
+     * The file the message shared, as the exporter decrypted its manifest: its SHA-256 and commitment salt. Checked
+     * against the record's file commitment, so the anchor covers it (docs/audit.md, Files).
+     */
+    file: z.object({ sha256: hex64, salt: hex64 }).strict().optional(),
     receivedAtMs: ms.optional(),
     anchor: z
       .object({ root: bytes32, leaf: leafValue, proof: z.array(bytes32) })
@@ -88,6 +100,8 @@ export interface TranscriptMessageInput {
   /** The record as published (bytes or their UTF-8 text). */
   record: Uint8Array | string
   text?: string
+  /** The file it shared (SHA-256 and commitment salt), for a message whose record commits to one. */
+  file?: { sha256: string; salt: string }
   receivedAtMs?: number
 }
 
@@ -126,6 +140,7 @@ export function buildTranscript(params: BuildTranscriptParams): Transcript {
       ...(input.senderPeerId === undefined ? {} : { senderPeerId: input.senderPeerId }),
       record,
       ...(input.text === undefined ? {} : { text: input.text }),
+      ...(input.file === undefined ? {} : { file: { sha256: input.file.sha256, salt: input.file.salt } }),
       ...(input.receivedAtMs === undefined ? {} : { receivedAtMs: input.receivedAtMs }),
       ...(anchor === undefined ? {} : { anchor }),
     })
@@ -268,18 +283,28 @@ export async function verifyTranscript(
     // Only records that hash to their id speak for causal order.
     if (record !== undefined && sha256Hex(bytes) === message.id) records.set(message.id, record)
     const evidence = evidenceFor(message, rebuilt, roomId)
-    const claim = { roomId, messageId: message.id, sender: message.sender, record: bytes }
+    const claim: MessageClaim = {
+      roomId,
+      messageId: message.id,
+      sender: message.sender,
+      record: bytes,
+      ...(message.file === undefined ? {} : { file: message.file }),
+    }
     const verdict = await verifyInclusion({ claim, evidence, reader: cachedReader }, options)
     let status: MessageStatus = verdict.ok ? 'anchored' : 'failed'
     if (!verdict.ok && verdict.failures.every((f) => f.reason === VerifyFailure.unanchored)) {
       status = 'unanchored'
-      // Unanchored, but its record must still be its own and of this room.
+      // Unanchored, but its record must still be its own and of this room, and commit to the file it names.
+      const problem = message.file === undefined ? undefined : fileProblem(bytes, message.file)
       if (!records.has(message.id)) {
         status = 'failed'
         verdict.failures.push({ reason: VerifyFailure.tampered, message: 'the record does not hash to the message id' })
       } else if (records.get(message.id)!.room !== roomId) {
         status = 'failed'
         verdict.failures.push({ reason: VerifyFailure.wrongRoom, message: 'the record names another room' })
+      } else if (problem !== undefined) {
+        status = 'failed'
+        verdict.failures.push({ reason: VerifyFailure.fileMismatch, message: problem })
       }
     }
     results.push({ id: message.id, status, verdict })
@@ -388,7 +413,8 @@ export function describeTranscriptVerdict(verdict: TranscriptVerdict): string[] 
   }
   for (const { id, status, verdict: v } of verdict.messages) {
     if (status === 'anchored') {
-      lines.push(`✓ ${id} anchored in block ${v.anchor?.blockNumber} (sender ${v.leaf?.sender})`)
+      const file = v.file === undefined ? '' : `, file sha256 ${v.file.sha256} committed`
+      lines.push(`✓ ${id} anchored in block ${v.anchor?.blockNumber} (sender ${v.leaf?.sender}${file})`)
     } else if (status === 'unanchored') {
       lines.push(`? ${id} not anchored yet`)
     } else {

@@ -9,6 +9,7 @@ import { utf8 } from '../encoding.ts'
 import type { AbortOptions } from '../types.ts'
 import type { AnchorRecord, AuditLogReader } from './chain.ts'
 import { AuditLogUnavailableError } from './errors.ts'
+import { checkFileCommitment, type FileCommitmentCheck } from './file-commitment.ts'
 import { type AuditLeaf, leafOfRecord, leafToValue, toBytes32 } from './leaf.ts'
 import { verifyLeafProof } from './tree.ts'
 
@@ -30,6 +31,8 @@ export const VerifyFailure = {
   rootNotOnChain: 'root-not-on-chain',
   /** The audit log could not be read; nothing is known. */
   chainUnavailable: 'chain-unavailable',
+  /** The record does not commit to the file claimed (another file, another salt, or no file at all). */
+  fileMismatch: 'file-mismatch',
 } as const
 export type VerifyFailure = (typeof VerifyFailure)[keyof typeof VerifyFailure]
 
@@ -45,6 +48,11 @@ export interface MessageClaim {
   record?: Uint8Array | string
   /** The send time (ms since the epoch), when stated apart from a record. */
   timestampMs?: number
+  /**
+   * A file the message shared: its SHA-256 and the salt its manifest carries (both 64 hex digits). Checked against
+   * the record's file commitment (`file-commitment.ts`), so `record` is needed with it.
+   */
+  file?: { sha256: string; salt: string }
 }
 
 /** A proof that some leaf is in the batch with root `root` (from a leaf list, a transcript, or a relay). */
@@ -64,6 +72,8 @@ export interface Verdict {
   failures: Array<{ reason: VerifyFailure; message: string }>
   /** The leaf the chain vouches for: set when the proof leads to an anchored root. */
   leaf?: AuditLeaf
+  /** The file the claim named, when the record commits to it. */
+  file?: { sha256: string }
   anchor?: AnchorRecord & { cid?: string; count?: number }
 }
 
@@ -131,8 +141,40 @@ export async function verifyInclusion(params: VerifyInclusionParams, options: Ab
     )
   }
   if (claim.record !== undefined) checkRecord(claim.record, proven, messageId, add)
+  if (claim.file !== undefined) {
+    const problem = fileProblem(claim.record, claim.file)
+    if (problem === undefined) verdict.file = { sha256: claim.file.sha256.toLowerCase() }
+    else add(VerifyFailure.fileMismatch, problem)
+  }
   verdict.ok = failures.length === 0
   return verdict
+}
+
+/**
+ * Why `record` does not commit to `file`, or undefined when it does (`checkFileCommitment`). The record's own
+ * bytes are checked against the anchor apart (`checkRecord`): together, the anchored message committed to the file.
+ */
+export function fileProblem(
+  record: Uint8Array | string | undefined,
+  file: { sha256: string; salt: string },
+): string | undefined {
+  if (record === undefined) return "a file is checked against the message's record: none was given"
+  let check: FileCommitmentCheck
+  try {
+    check = checkFileCommitment({ record, salt: file.salt, sha256: file.sha256 })
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
+  }
+  switch (check.status) {
+    case 'match':
+      return undefined
+    case 'mismatch':
+      return `the record commits to another file (or the salt is another): its commitment is ${check.commitment}, this file's ${check.expected}`
+    case 'no-commitment':
+      return 'the record commits to no file'
+    case 'not-a-record':
+      return 'the record is not a well-formed message record'
+  }
 }
 
 /** Compares a record's bytes with the anchored leaf; the specific field first, then `tampered`. */
@@ -189,6 +231,7 @@ export function describeVerdict(verdict: Verdict): string[] {
     lines.push(`  room      ${leaf.roomId.slice(2)}`)
     lines.push(`  sender    ${leaf.sender}`)
     lines.push(`  sent at   ${iso(leaf.timestampMs)} (sender's clock)`)
+    if (verdict.file !== undefined) lines.push(`  file      sha256 ${verdict.file.sha256}, committed by the record`)
     lines.push(
       `  anchored  in block ${anchor.blockNumber} at ${iso(anchor.timestamp * 1000)} by ${anchor.anchorer}` +
         ` (root ${anchor.root}${anchor.count === undefined ? '' : `, ${anchor.count} message${anchor.count === 1 ? '' : 's'}`}` +

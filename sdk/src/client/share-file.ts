@@ -9,6 +9,7 @@ import { ciphertextSize } from '../crypto/file-stream.ts'
 import type { Conversation } from '../dm/conversation.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
+import { createFileSalt } from '../files/commitment.ts'
 import { FILE_PIN_PROTOCOL, MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_SIDE } from '../files/constants.ts'
 import { FileNotKeptError } from '../files/errors.ts'
 import { requestPin } from '../files/pin-request.ts'
@@ -84,7 +85,10 @@ export async function shareFile(
     ...(options.size === undefined ? {} : { size: options.size }),
     ...(onProgress === undefined ? {} : { onProgress: (p) => onProgress({ stage: 'encrypting', ...p }) }),
   })
-  const file: FileManifest = thumbnail === undefined ? added : { ...added, thumbnail }
+  const withThumbnail: FileManifest = thumbnail === undefined ? added : { ...added, thumbnail }
+  // In a room the record commits to the file under a salt the manifest carries (`files/commitment.ts`): drawn here, so
+  // the result's manifest is the one sent. DM records are not anchored, and commit to nothing.
+  const file: FileManifest = target instanceof Room ? { ...withThumbnail, salt: createFileSalt() } : withThumbnail
   const topic = target instanceof Room ? target.topic : deps.dmTopic(target.peer)
   const { keptBy, refusedBy } =
     topic === undefined ? { keptBy: [], refusedBy: [] } : await keepAtRelays(deps, topic, file, options)

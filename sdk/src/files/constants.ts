@@ -6,6 +6,13 @@
 /** The largest file a manifest may name: 64 GiB. Far below the format's 4 PiB; a share beyond it is refused. */
 export const MAX_FILE_BYTES = 64 * 1024 ** 3
 
+/**
+ * Bytes of the salt a room message's file commitment is made with (`commitment.ts`): fresh for every share, carried
+ * in the encrypted manifest, so the commitment in the public record hides which file it is until a member discloses
+ * the salt (docs/audit.md, Files).
+ */
+export const FILE_SALT_BYTES = 32
+
 /** A file name's longest UTF-8 encoding, as most file systems allow (255 bytes). */
 export const MAX_FILE_NAME_BYTES = 255
 
@@ -74,7 +81,8 @@ export const FILE_PIN_ANSWER_TIMEOUT_MS = FILE_FETCH_STALL_TIMEOUT_MS + 15_000
  * A thumbnail's largest image, in bytes (16 KiB; docs/files.md, Thumbnails). Bound by the record it rides in: the
  * message's envelope holds it in base64url (21,846 characters) beside a caption of up to `MAX_TEXT_BYTES` (16 KiB)
  * and the manifest's other fields, and the record holds the envelope's ciphertext in base64url again (4/3), so the
- * largest of both come to 51.7 KB as a room message and 58.4 KB as a DM's first record (its PQXDH header with it):
+ * largest of both come to 51.9 KB as a room message (its file commitment and salt with it) and 58.4 KB as a DM's
+ * first record (its PQXDH header with it):
  * within `MAX_MESSAGE_BYTES` (64 KiB), which `test/files-share.test.ts` checks by sending them. A caption that JSON
  * escapes past its 16 KiB leaves the thumbnail out (`shareFile`). Twice this would not fit.
  */

@@ -7,11 +7,13 @@
 export { type AddFileOptions, addFile, type FilesHelia } from './add-file.ts'
 export { fileAssociatedData } from './associated-data.ts'
 export { type CatFileOptions, catFile, type FilesReader } from './cat-file.ts'
+export { commitToFile, createFileSalt, fileCommitment, fileCommitmentProblem, sha256OfStream } from './commitment.ts'
 export {
   FILE_ASSOCIATED_DATA_LABEL,
   FILE_FETCH_STALL_TIMEOUT_MS,
   FILE_FETCH_WINDOW_SEGMENTS,
   FILE_PIN_PROTOCOL,
+  FILE_SALT_BYTES,
   FILES_BITSWAP_PROTOCOL,
   MAX_FILE_BYTES,
   MAX_FILE_NAME_BYTES,

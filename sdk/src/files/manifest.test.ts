@@ -47,6 +47,9 @@ describe('file manifests', () => {
     expect(outcome({ ...valid, name: 'résumé 📄.pdf' })).toBe('ok')
     expect(outcome({ ...valid, size: 0 })).toBe('ok')
     expect(outcome({ ...valid, size: MAX_FILE_BYTES })).toBe('ok')
+    // A room message's commitment salt (`commitment.ts`) is optional: manifests without one stay valid.
+    expect(parseFileManifest({ ...valid, salt: 'c3'.repeat(32) })).toEqual({ ...valid, salt: 'c3'.repeat(32) })
+    expect(receivedFileManifestSchema.parse({ ...valid, salt: 'c3'.repeat(32) }).salt).toBe('c3'.repeat(32))
   })
 
   it.each([
@@ -76,6 +79,10 @@ describe('file manifests', () => {
     ['a key in base64 (not url)', { ...valid, key: `+${valid.key.slice(1)}` }],
     ['an upper-case hash', { ...valid, sha256: valid.sha256.toUpperCase() }],
     ['a short hash', { ...valid, sha256: valid.sha256.slice(2) }],
+    ['an upper-case salt', { ...valid, salt: 'C3'.repeat(32) }],
+    ['a short salt', { ...valid, salt: 'c3'.repeat(31) }],
+    ['a salt in base64url', { ...valid, salt: valid.key }],
+    ['an undefined salt', { ...valid, salt: undefined }],
     ['null', null],
     ['an array', [valid]],
   ])('error: %s is an InvalidFileManifestError', (_, value) => {

@@ -9,7 +9,7 @@ import { z } from 'zod'
 import { FILE_KEY_BYTES } from '../crypto/constants.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import type { FileManifest } from '../types.ts'
-import { MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
+import { FILE_SALT_BYTES, MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
 import { InvalidFileManifestError } from './errors.ts'
 import { fileThumbnailSchema } from './thumbnail.ts'
 
@@ -77,6 +77,11 @@ const manifestFields = {
   name: fileNameSchema,
   key: keySchema,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  /** A room message's commitment salt (`commitment.ts`): 32 bytes, lowercase hex. Absent before commitments. */
+  salt: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, `${FILE_SALT_BYTES} bytes, 64 lowercase hex digits`)
+    .exactOptional(),
 }
 
 /** Every field checked, the thumbnail too: what a device sends, and what `parseFileManifest` takes. */

@@ -36,6 +36,7 @@ import { checkTimerSeconds, ExpiryClock, type TimerAuthority, timerRefusal } fro
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, ModeratedError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream, waitForEvent } from '../event-stream.ts'
+import { commitToFile, fileCommitmentProblem } from '../files/commitment.ts'
 import { parseFileManifest } from '../files/manifest.ts'
 import type { GateEvaluator } from '../gates/evaluator.ts'
 import { explainGateResult } from '../gates/evaluator.ts'
@@ -803,8 +804,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     checkText(text)
     const { parentId } = options
     if (parentId !== undefined) checkMessageId(parentId, 'parentId')
-    // What a receiver would refuse is refused here, with the reason (`files/manifest.ts`).
-    const file = options.file === undefined ? undefined : parseFileManifest(options.file)
+    // What a receiver would refuse is refused here, with the reason (`files/manifest.ts`); the record commits to the
+    // file under a salt the manifest carries (`files/commitment.ts`).
+    const { file, commitment } = commitToFile(options.file === undefined ? undefined : parseFileManifest(options.file))
     const mentions = mentionsToSend(text)
     const envelope: Envelope = {
       v: 1,
@@ -815,7 +817,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(file === undefined ? {} : { file }),
     }
     return this.#settling(async () => {
-      const result = await this.#publish(envelope, options)
+      const result = await this.#publish(envelope, options, commitment)
       const self = this.#c.self
       const { outcomes } = this.#messages.text({
         id: result.id,
@@ -1011,7 +1013,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /** Encrypts `envelope` under our sender key and publishes it as one `message` record, whatever its kind. */
-  async #publish(envelope: Envelope, options: AbortOptions): Promise<RoomSendResult> {
+  /** `fileCommitment`: the record's commitment to the file `envelope` shares (`files/commitment.ts`). */
+  async #publish(envelope: Envelope, options: AbortOptions, fileCommitment?: string): Promise<RoomSendResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
     // Honest members and relays would drop it: say why, and what to do, rather than send into nothing.
     const restriction = this.sendRestriction()
@@ -1037,7 +1040,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       sentAtMs: this.#now(),
     }
     const ct = await this.#keys.encrypt(utf8.encode(JSON.stringify(envelope)), header)
-    const record: MessageRecord = { v: WIRE_VERSION, type: 'message', ...header, payload: { enc: 'sender-key', ct } }
+    const record: MessageRecord = {
+      v: WIRE_VERSION,
+      type: 'message',
+      ...header,
+      ...(fileCommitment === undefined ? {} : { fileCommitment }),
+      payload: { enc: 'sender-key', ct },
+    }
     const bytes = encodeRecord(record)
     const id = messageIdOf(bytes)
     this.#rememberSeen(id)
@@ -1352,6 +1361,13 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       if (!parsed.success)
         throw new InvalidInputError(`the decrypted envelope is malformed (${firstIssue(parsed.error, 'envelope')})`)
       envelope = parsed.data
+      // The record's file commitment and the manifest must agree: a file the anchored record does not commit to is
+      // not shown as shared (`files/commitment.ts`; only a lying sender sends one).
+      const problem = fileCommitmentProblem({
+        commitment: record.fileCommitment,
+        file: envelope.kind === 'text' ? envelope.file : undefined,
+      })
+      if (problem !== undefined) throw new InvalidInputError(`the message's file does not check: ${problem}`)
     } catch (err) {
       this.#c.log.debug('message not decrypted', {
         room: this.id,

@@ -144,6 +144,11 @@ export const messageRecordSchema = z
     lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
     deps: z.array(sha256HexSchema).max(CAUSAL_HISTORY_LENGTH),
     sentAtMs: recordTimeSchema,
+    /**
+     * On a message that shares a file: `sha256(salt ‖ sha256(file))` (`files/commitment.ts`), the salt inside the
+     * encrypted manifest. In the record, so the message id — and its audit leaf — commits to the file.
+     */
+    fileCommitment: sha256HexSchema.optional(),
     payload: payloadSchema,
   })
   .strict()
