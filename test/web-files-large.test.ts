@@ -302,8 +302,8 @@ describe(`web app: a ${FILE_MIB} MiB file between two pages`, () => {
       expect(await savedSha256(bob.page, FILE_NAME)).toBe(sourceSha256)
       // The JS heap the pages hold is bounded: what a collection leaves. The heap as sampled between collections is
       // printed, not bounded: it says how far behind the collector ran (past the bound on a loaded machine, with
-      // nothing held). What a collection leaves of array buffers is printed too: it grows with the file
-      // (docs/files.md, Not built yet), and a bound here would only say so on every run.
+      // nothing held). What a collection leaves of array buffers is printed too, not bounded: the sender's
+      // is bitswap's send queue mid-transfer (docs/files.md, Not built yet).
       for (const figures of [aliceFigures, bobFigures]) {
         expect(figures.liveSamples).toBeGreaterThan(0)
         expect(figures.collectedJsHeap).toBeLessThan(HEAP_GROWTH_BOUND_BYTES)

@@ -5,8 +5,11 @@
  * its hash on arrival, so no peer it comes from needs trust (and what they hold is ciphertext).
  */
 import { withBitswap } from '@helia/bitswap'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { createHeliaLight, type Helia, type HeliaInit } from 'helia'
+import { base64 } from 'multiformats/bases/base64'
+import type { CID } from 'multiformats/cid'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { FILES_BITSWAP_PROTOCOL } from './constants.ts'
 
 export interface FilesHeliaInit {
@@ -36,7 +39,68 @@ export async function createFilesHelia(init: FilesHeliaInit): Promise<Helia> {
     } as Parameters<typeof withBitswap>[1],
   )
   await helia.start()
+  cancelWantsOnArrival(helia)
   return helia
+}
+
+/** What {@link cancelWantsOnArrival} reads of @helia/bitswap 4's internals (`BitswapBlockBroker.bitswap`). */
+interface BitswapInternals {
+  wantList?: {
+    /** Our wants, keyed by the multihash in base64; `cancel` once the block came. */
+    wants: Map<string, { cancel: boolean }>
+    /** Per connected peer, the keys of the wants sent to it (a `PeerMap`). */
+    peers: Iterable<[PeerId, { has(key: string): boolean }]>
+    addEventListener(type: 'block', listener: (event: CustomEvent<{ cid: CID }>) => void): void
+  }
+  network?: { sendMessage(peer: PeerId, message: unknown): Promise<void> }
+}
+
+/**
+ * Tells the peers a want was sent to that it is met, as soon as its block arrives. @helia/bitswap 4 (4.0.19) never
+ * sends a cancel: `WantList.sendMessages` skips every entry marked `cancel` and then forgets it. So each peer keeps the
+ * want in its ledger (`PeerWantLists` → `Ledger.wants`, status `want`, no expiry) and sends the block to us the
+ * moment it gets it — long after we stopped wanting it. A relay that pinned a file from its sender had wanted every
+ * block from every page connected to it; a page that later downloaded the file sent the relay the whole file again,
+ * a block at a time as each arrived, and those blocks waited in its send queue (`QueuedBitswapMessage.blocks`) behind
+ * the slower upload: tens of MiB of array buffers a page held mid-download, growing with the file. A holder that has not
+ * yet sent a block we got from another is spared sending it too. If bitswap's internals are not what this expects,
+ * this does nothing (bitswap works as before); a want given up (aborted) is still not cancelled.
+ */
+function cancelWantsOnArrival(helia: Helia): void {
+  const broker = (helia as unknown as { blockBrokers?: Array<{ name?: string; bitswap?: BitswapInternals }> })
+    .blockBrokers
+  const bitswap = broker?.find((b) => b.name === 'bitswap')?.bitswap
+  const wantList = bitswap?.wantList
+  const network = bitswap?.network
+  if (
+    !(wantList?.wants instanceof Map) ||
+    typeof wantList.peers?.[Symbol.iterator] !== 'function' ||
+    typeof wantList.addEventListener !== 'function' ||
+    typeof network?.sendMessage !== 'function'
+  ) {
+    return
+  }
+  // Runs as the block is dispatched, before bitswap marks the want cancelled: a want met once is cancelled once.
+  wantList.addEventListener('block', (event) => {
+    const { cid } = event.detail
+    const key = uint8ArrayToString(cid.multihash.bytes, 'base64')
+    const want = wantList.wants.get(key)
+    if (want === undefined || want.cancel) return
+    for (const [peer, sent] of wantList.peers) {
+      if (!sent.has(key)) continue
+      // The shape (and keys) of @helia/bitswap's QueuedBitswapMessage: its send queue merges it into a message
+      // already waiting for that peer, where it replaces a want of the same block.
+      const cancel = { cid: cid.bytes, priority: 1, cancel: true, sendDontHave: false }
+      const message = {
+        full: false,
+        pendingBytes: 0,
+        wantlist: new Map([[base64.encode(cid.multihash.bytes), cancel]]),
+        blocks: new Map(),
+        blockPresences: new Map(),
+      }
+      network.sendMessage(peer, message).catch(() => {})
+    }
+  })
 }
 
 /** The protocol @helia/bitswap 4 sends its messages on, whatever it was told to speak. */

@@ -1,0 +1,80 @@
+/**
+ * Wants met are cancelled (issue 16, the browser's memory): @helia/bitswap 4 never sends a cancel, so every peer a want
+ * reached kept it, and sent the block the moment it got it — a page that downloaded a file the relay had pinned sent
+ * the relay the whole file again. `createFilesHelia` cancels a want at every peer it reached once its block arrives.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
+import { addFile, catFile, createFilesHelia } from '@securechat/sdk/files'
+import { MemoryBlockstore } from 'blockstore-core'
+import type { Helia } from 'helia'
+import { afterAll, describe, expect, it } from 'vitest'
+import { drain, generatedFile } from './helpers/files.ts'
+
+const MiB = 1024 * 1024
+const FILE_BYTES = 4 * MiB
+
+interface Peer {
+  libp2p: SecureChatLibp2p
+  helia: Helia
+  stop(): Promise<void>
+}
+
+const peers: Peer[] = []
+
+async function startPeer(): Promise<Peer> {
+  const libp2p = await createSecureChatLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  })
+  const helia = await createFilesHelia({ libp2p, blockstore: new MemoryBlockstore() })
+  const peer: Peer = { libp2p, helia, stop: () => helia.stop().then(() => libp2p.stop()) }
+  peers.push(peer)
+  return peer
+}
+
+afterAll(async () => {
+  await Promise.allSettled(peers.map((peer) => peer.stop()))
+})
+
+/** @helia/bitswap 4's internals this test reads: a ledger per peer that sent us wants, and whom we send ours to. */
+interface BitswapInternals {
+  peerWantLists: { wantListForPeer(peer: PeerId): unknown[] | undefined }
+  wantList: { peers: { size: number } }
+}
+
+function bitswapOf(peer: Peer): BitswapInternals {
+  const brokers = (peer.helia as unknown as { blockBrokers: Array<{ name: string; bitswap: unknown }> }).blockBrokers
+  return brokers.find((b) => b.name === 'bitswap')!.bitswap as BitswapInternals
+}
+
+/** The wants `peer` holds for `from` in its bitswap ledger. */
+function wantsHeldFor(peer: Peer, from: PeerId): number {
+  return bitswapOf(peer).peerWantLists.wantListForPeer(from)?.length ?? 0
+}
+
+describe('files: bitswap wants once met', () => {
+  it('behavior: a node that fetched a file leaves no want behind at the peers it asked, the holder or not', async () => {
+    const [holder, fetcher, bystander] = [await startPeer(), await startPeer(), await startPeer()]
+    const manifest = await addFile(holder.helia, generatedFile(FILE_BYTES).stream, {
+      name: 'a.bin',
+      type: 'application/octet-stream',
+    })
+    await fetcher.libp2p.dial(bystander.libp2p.getMultiaddrs()[0]!)
+    await fetcher.libp2p.dial(holder.libp2p.getMultiaddrs()[0]!)
+    // Both speak bitswap (identified): the fetcher's wants go to both.
+    await expect.poll(() => bitswapOf(fetcher).wantList.peers.size, { timeout: 10_000 }).toBe(2)
+
+    const result = await drain(catFile(fetcher.helia, manifest))
+    expect(result.error).toBeUndefined()
+    expect(result.bytes).toBe(FILE_BYTES)
+    // Each block was wanted from both; the bystander never had one. Without cancels it would keep every want, and
+    // send each block to the fetcher as soon as it got it (as a page did to the relay, the whole file again).
+    await expect
+      .poll(() => [wantsHeldFor(bystander, fetcher.libp2p.peerId), wantsHeldFor(holder, fetcher.libp2p.peerId)], {
+        timeout: 10_000,
+      })
+      .toEqual([0, 0])
+  }, 60_000)
+})
