@@ -6,13 +6,10 @@
 import { createWriteStream, openAsBlob } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { FILE_SEGMENT_BYTES } from '@securechat/sdk/crypto'
 import {
   addFile,
   catFile,
-  createFilesHelia,
   FileIntegrityError,
   type FileManifest,
   type FileTransferProgress,
@@ -22,7 +19,7 @@ import {
   pinLocalDag,
   unpinFile,
 } from '@securechat/sdk/files'
-import { MemoryBlockstore } from 'blockstore-core'
+import type { MemoryBlockstore } from 'blockstore-core'
 import type { Helia } from 'helia'
 import { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -30,37 +27,18 @@ import { FileDecryptionError } from '../sdk/src/crypto/errors.ts'
 import { ciphertextSize } from '../sdk/src/crypto/file-stream.ts'
 import { tempDir } from './helpers/cli.ts'
 import { containsMarker, drain, generatedFile } from './helpers/files.ts'
+import { type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 64 * MiB
 /** In every 64 KiB chunk of the test file: no block any node stores may contain it. */
 
-interface Peer {
-  libp2p: SecureChatLibp2p
-  helia: Helia
-  blockstore: MemoryBlockstore
-  stop(): Promise<void>
-}
+type Peer = FilesPeer
 
 const peers: Peer[] = []
 
 async function startPeer(): Promise<Peer> {
-  const libp2p = await createSecureChatLibp2p({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-  })
-  const blockstore = new MemoryBlockstore()
-  const helia = await createFilesHelia({ libp2p, blockstore })
-  let stopped: Promise<void> | undefined
-  const peer: Peer = {
-    libp2p,
-    helia,
-    blockstore,
-    stop() {
-      stopped ??= helia.stop().then(() => libp2p.stop())
-      return stopped
-    },
-  }
+  const peer = await startFilesPeer()
   peers.push(peer)
   return peer
 }

@@ -3,33 +3,21 @@
  * reached kept it, and sent the block the moment it got it — a page that downloaded a file the relay had pinned sent
  * the relay the whole file again. `createFilesHelia` cancels a want at every peer it reached once its block arrives.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
-import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
-import { addFile, catFile, createFilesHelia } from '@securechat/sdk/files'
-import { MemoryBlockstore } from 'blockstore-core'
-import type { Helia } from 'helia'
+import { addFile, catFile } from '@securechat/sdk/files'
 import { afterAll, describe, expect, it } from 'vitest'
 import { drain, generatedFile } from './helpers/files.ts'
+import { type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 4 * MiB
 
-interface Peer {
-  libp2p: SecureChatLibp2p
-  helia: Helia
-  stop(): Promise<void>
-}
+type Peer = FilesPeer
 
 const peers: Peer[] = []
 
 async function startPeer(): Promise<Peer> {
-  const libp2p = await createSecureChatLibp2p({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-  })
-  const helia = await createFilesHelia({ libp2p, blockstore: new MemoryBlockstore() })
-  const peer: Peer = { libp2p, helia, stop: () => helia.stop().then(() => libp2p.stop()) }
+  const peer = await startFilesPeer()
   peers.push(peer)
   return peer
 }
