@@ -162,6 +162,29 @@ async function sendAll(alice: Member, bob: Member, texts: string[]): Promise<str
 }
 
 /** A node that is not in the room: fetches the relay's leaf lists over bitswap. */
+/**
+ * What bob heard, as `securechat export` writes it and `export --in` takes it: a transcript without anchors yet, each
+ * file message with its hash and salt.
+ */
+async function writeHeardTranscript(path: string, roomId: string, capture: RoomRecording): Promise<void> {
+  await writeFile(
+    path,
+    JSON.stringify({
+      format: 'securechat-transcript-v1',
+      room: { id: roomId },
+      exportedAtMs: Date.now(),
+      messages: capture.messages.map((m) => ({
+        id: m.id,
+        sender: m.sender,
+        senderPeerId: m.senderPeerId,
+        record: new TextDecoder().decode(m.record),
+        ...(m.file === undefined ? {} : { file: m.file }),
+      })),
+      batches: [],
+    }),
+  )
+}
+
 async function secondNode(relay: Relay) {
   const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
   await libp2p.dial(relay.node.libp2p.getMultiaddrs()[0]!)
@@ -282,21 +305,7 @@ describe('audit anchoring through a relay', () => {
     const dir = await tempDir('audit-transcript-')
     const file = join(dir, 'transcript.json')
     // Bob's messages as `securechat export --in` takes them: a transcript without anchors yet.
-    await writeFile(
-      file,
-      JSON.stringify({
-        format: 'securechat-transcript-v1',
-        room: { id: alice.room.id },
-        exportedAtMs: Date.now(),
-        messages: bob.capture.messages.map((m) => ({
-          id: m.id,
-          sender: m.sender,
-          senderPeerId: m.senderPeerId,
-          record: new TextDecoder().decode(m.record),
-        })),
-        batches: [],
-      }),
-    )
+    await writeHeardTranscript(file, alice.room.id, bob.capture)
     const inviteFile = join(dir, 'room.invite')
     await writeFile(inviteFile, `${invite}\n`)
     const exported = join(dir, 'anchored.json')
@@ -374,22 +383,7 @@ describe('audit anchoring through a relay', () => {
 
     // Bob's transcript, as `export` writes it from what he heard: the file message carries its hash and salt.
     const heard = join(dir, 'heard.json')
-    await writeFile(
-      heard,
-      JSON.stringify({
-        format: 'securechat-transcript-v1',
-        room: { id: alice.room.id },
-        exportedAtMs: Date.now(),
-        messages: bob.capture.messages.map((m) => ({
-          id: m.id,
-          sender: m.sender,
-          senderPeerId: m.senderPeerId,
-          record: new TextDecoder().decode(m.record),
-          ...(m.file === undefined ? {} : { file: m.file }),
-        })),
-        batches: [],
-      }),
-    )
+    await writeHeardTranscript(heard, alice.room.id, bob.capture)
     const inviteFile = join(dir, 'room.invite')
     await writeFile(inviteFile, `${invite}\n`)
     const exported = join(dir, 'transcript.json')
