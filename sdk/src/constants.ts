@@ -89,8 +89,20 @@ export const REPUBLISH_BATCH_INTERVAL_MS = 500
  */
 export const STORE_CHECK_AFTER_MS = 2_000
 
-/** Re-publishes of an unacknowledged message before the sender gives up (`message:unacknowledged`). */
+/**
+ * Re-publishes of an unacknowledged message before the sender gives up (`message:unacknowledged`). Only those that
+ * went to a neighbour count: while this device reaches nobody (a partition, a relay that is down), the message
+ * waits, re-tried on the same backoff.
+ */
 export const MAX_REPUBLISH_ATTEMPTS = 3
+
+/**
+ * A member that comes back and lacks a message still waiting for it (its presence's acks say so) has it re-published
+ * at once, unless it went out less than this long ago: members that return together after a partition heals get one
+ * re-publish, not one each, and a message whose backoff grew to minutes while nobody could be reached does not
+ * wait that long once they can (found by the 8-peer loss test: one message sent during the partition never came).
+ */
+export const RETURNED_REPUBLISH_GAP_MS = 5_000
 
 /**
  * Own messages awaiting acknowledgement per room (their records, ~0.6 KB each, are kept); beyond

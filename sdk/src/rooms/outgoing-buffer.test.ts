@@ -5,6 +5,7 @@ import {
   MAX_ACK_FILTER_IDS,
   REPUBLISH_BATCH,
   REPUBLISH_BATCH_INTERVAL_MS,
+  RETURNED_REPUBLISH_GAP_MS,
   STORE_CHECK_AFTER_MS,
 } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
@@ -22,6 +23,8 @@ function buffer(
     maxMessages?: number
     firstDelayMs?: number
     stored?: (ids: string[]) => Promise<ReadonlySet<string> | undefined>
+    /** Neighbours each re-publish reaches (1 by default). */
+    reach?: () => number
   } = {},
 ) {
   const republished: string[] = []
@@ -32,6 +35,7 @@ function buffer(
     firstDelayMs: FIRST_DELAY_MS,
     republish: async (bytes) => {
       republished.push(new TextDecoder().decode(bytes))
+      return init.reach?.() ?? 1
     },
     onUnacknowledged: (detail) => given.push(detail),
     onAcknowledged: (id, member) => acknowledged.push(`${id === idOf(1) ? 1 : id === idOf(2) ? 2 : id} ${member}`),
@@ -92,6 +96,47 @@ describe('outgoing buffer', () => {
     expect(republished).toHaveLength(3)
     expect(given).toEqual([{ roomId: 'room', id: idOf(1), members: ['b'], attempts: 3, reason: 'unacknowledged' }])
     expect(outgoing.stats).toEqual({ sent: 1, pending: 0, republished: 3, unacknowledged: 1 })
+  })
+
+  it('behavior: a re-publish that reached no neighbour (a partition) is not an attempt: the message is not given up while cut off', async () => {
+    let cutOff = true
+    const { republished, given, outgoing, add } = buffer({ reach: () => (cutOff ? 0 : 1) })
+    add(1, ['a'])
+    // Far more than three re-publishes' worth of backoff while nobody can be reached.
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(republished.length).toBeGreaterThan(3)
+    expect(given).toEqual([])
+    expect(outgoing.stats).toMatchObject({ pending: 1, republished: 0 })
+    cutOff = false
+    await vi.advanceTimersByTimeAsync(100 * FIRST_DELAY_MS)
+    expect(given).toMatchObject([{ id: idOf(1), members: ['a'], attempts: 3 }])
+  })
+
+  it('behavior: members that come back lacking a waiting message get it again at once, one re-publish for all', async () => {
+    const firstDelayMs = 10_000
+    const { outgoing, republished, given, add } = buffer({ firstDelayMs })
+    add(1, ['a', 'b'])
+    // Two re-publishes into a connection that went nowhere (they reached the relay): the next is 40 s away.
+    await vi.advanceTimersByTimeAsync(3 * firstDelayMs)
+    expect(republished).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(firstDelayMs)
+    outgoing.returned('a', 0, undefined)
+    outgoing.returned('b', 0, undefined)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(republished).toHaveLength(3)
+    // One that comes back right after it went out waits for the gap, not for the backoff, and is not given up
+    // though the attempts are spent.
+    await vi.advanceTimersByTimeAsync(1_000)
+    outgoing.returned('a', 0, undefined)
+    await vi.advanceTimersByTimeAsync(RETURNED_REPUBLISH_GAP_MS - 1_000 - 1)
+    expect(republished).toHaveLength(3)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(republished).toHaveLength(4)
+    expect(given).toEqual([])
+    // Acknowledged by both, it is done.
+    outgoing.acknowledgeIds('a', [idOf(1)])
+    outgoing.acknowledgeIds('b', [idOf(1)])
+    expect(outgoing.stats.pending).toBe(0)
   })
 
   it('behavior: a member that leaves is not waited for; nobody present means nothing to wait for', async () => {

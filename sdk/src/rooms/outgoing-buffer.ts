@@ -5,6 +5,7 @@ import {
   MAX_SENT_KEPT_BYTES,
   REPUBLISH_BATCH,
   REPUBLISH_BATCH_INTERVAL_MS,
+  RETURNED_REPUBLISH_GAP_MS,
   STORE_CHECK_AFTER_MS,
 } from '../constants.ts'
 import type { Logger } from '../logger.ts'
@@ -13,8 +14,11 @@ import type { AckFilter } from './ack-filter.ts'
 
 export interface OutgoingBufferInit {
   roomId: string
-  /** Publishes the record's bytes again: gossip gives it a new sequence number, its id stays. */
-  republish: (bytes: Uint8Array) => Promise<void>
+  /**
+   * Publishes the record's bytes again (gossip gives it a new sequence number, its id stays); resolves to how many
+   * neighbours it went to. One that reached none is not counted among the attempts.
+   */
+  republish: (bytes: Uint8Array) => Promise<number>
   /** A message given up: some member never acknowledged it. */
   onUnacknowledged: (detail: UnacknowledgedMessage) => void
   /** Member `member` (a peer id) acknowledged message `id` it was waited for: what "delivered" counts. */
@@ -39,7 +43,10 @@ interface Entry {
   bytes: Uint8Array
   /** Members present when it was sent that have not acknowledged it yet, or {@link A_STORE}. */
   awaiting: Set<string>
+  /** Re-publishes that reached a neighbour. */
   attempts: number
+  /** When it was last published (sent or re-published). */
+  publishedAtMs: number
   /** When the stores are asked next, or it is re-published. */
   dueAtMs: number
   /** Not re-published before this. */
@@ -83,7 +90,10 @@ function dueAt(entry: Entry, nowMs: number): number {
  * counted, nothing waited for it, and when those were the room's last messages no later one names them for its gap
  * repair, and a member whose relay connection survived runs no catch-up (found by the 20-peer loss test: a
  * partitioned peer missed the messages sent around the heal). So the last {@link MAX_SENT_KEPT} messages sent are
- * kept, acknowledged or not, in memory.
+ * kept, acknowledged or not, in memory. One still waiting goes again at once for a member that comes back lacking
+ * it: its backoff may have grown while nobody could be reached.
+ *
+ * Only re-publishes that reached a neighbour are attempts: a device cut off from everyone keeps its messages.
  */
 export class OutgoingBuffer {
   readonly #init: OutgoingBufferInit
@@ -161,6 +171,17 @@ export class OutgoingBuffer {
       const waiting = this.#entries.get(id)
       if (waiting !== undefined) {
         waiting.awaiting.add(member)
+        // Its backoff may have grown while nobody could be reached (a partition): the member is back now, and its
+        // presence says it lacks the message, so it goes again soon — once for every member that comes back
+        // together, not once each.
+        const soonMs = Math.max(nowMs, waiting.publishedAtMs + RETURNED_REPUBLISH_GAP_MS)
+        if (soonMs < waiting.republishAtMs) {
+          // One more round for a member that was away: never given up when it falls due for it.
+          waiting.attempts = Math.min(waiting.attempts, this.#maxAttempts - 1)
+          waiting.republishAtMs = soonMs
+          waiting.dueAtMs = dueAt(waiting, nowMs)
+        }
+        next = Math.min(next, waiting.dueAtMs)
         continue
       }
       next = Math.min(next, this.#enter(id, bytes, new Set([member]), nowMs).dueAtMs)
@@ -211,6 +232,7 @@ export class OutgoingBuffer {
       bytes,
       awaiting,
       attempts: 0,
+      publishedAtMs: nowMs,
       dueAtMs: 0,
       republishAtMs: nowMs + this.#init.firstDelayMs,
       ...(keyRecord === undefined ? {} : { keyRecord }),
@@ -318,15 +340,27 @@ export class OutgoingBuffer {
           this.#giveUp(entry, 'unacknowledged')
           continue
         }
-        entry.attempts += 1
-        entry.republishAtMs = Date.now() + this.#init.firstDelayMs * 2 ** entry.attempts
+        // Backs off as if this one counts; it counts only if it reached a neighbour.
+        entry.republishAtMs = Date.now() + this.#init.firstDelayMs * 2 ** (entry.attempts + 1)
         entry.dueAtMs = dueAt(entry, Date.now())
+        entry.publishedAtMs = Date.now()
+        let reached = 0
         try {
-          await this.#init.republish(entry.bytes)
-          if (entry.keyRecord === undefined) this.#stats.republished += 1
+          reached = await this.#init.republish(entry.bytes)
         } catch (err) {
           this.#init.log.debug('re-publish failed', { room: this.#init.roomId, id: entry.id, error: String(err) })
         }
+        if (reached > 0) {
+          entry.attempts += 1
+          if (entry.keyRecord === undefined) this.#stats.republished += 1
+        }
+        this.#init.log.debug('re-published', {
+          room: this.#init.roomId,
+          id: entry.id,
+          attempt: entry.attempts,
+          neighbours: reached,
+          awaiting: entry.awaiting.size,
+        })
       }
     } finally {
       this.#republishing = false

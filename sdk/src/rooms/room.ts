@@ -328,9 +328,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       get firstDelayMs() {
         return REPUBLISH_AFTER_PRESENCE_INTERVALS * interval()
       },
-      republish: async (bytes) => {
-        await this.#c.pubsub.publish(this.topic, bytes)
-      },
+      republish: async (bytes) => (await this.#c.pubsub.publish(this.topic, bytes)).recipients.length,
       onUnacknowledged: (detail) => this.safeDispatchEvent('message:unacknowledged', { detail }),
       onAcknowledged: (id, peerId) => this.#onAcknowledged(id, peerId),
       ...(components.stored === undefined ? {} : { stored: (ids) => components.stored!(this.topic, ids) }),
