@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createCallSignalGuard } from '../calls/signals.ts'
 import { READ_SEND_DELAY_MS } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
-import type { Address, ReadSignal, TypingSignal } from '../types.ts'
+import type { Address, CallSignalEvent, ReadSignal, TypingSignal } from '../types.ts'
 import { DmSignals } from './dm-signals.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import { dmEnvelopeSchema } from './wire.ts'
@@ -20,13 +21,16 @@ const myLaptop = device(SELF, 'my-laptop')
 function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
   const typing: TypingSignal[] = []
   const reads: ReadSignal[] = []
+  const calls: CallSignalEvent[] = []
   const sent: Array<{ to: string; envelope: unknown; ephemeral: boolean }> = []
   const store = { devicesOf: (a: Address) => (a === BOB ? [bobPhone] : a === SELF ? [myLaptop] : []) }
   const s = new DmSignals({
     self: SELF,
+    selfPeerId: 'my-phone',
     store: store as unknown as DmSessionStore,
     settings: () => settings,
     guard: new SignalGuard(),
+    callGuard: createCallSignalGuard(),
     sendTo: async (d, plaintext, options) => {
       sent.push({
         to: d.peerId,
@@ -38,9 +42,10 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
     track: (work) => work,
     onTyping: (detail) => typing.push(detail),
     onRead: (detail) => reads.push(detail),
+    onCall: (detail) => calls.push(detail),
     log: silentLoggerFactory('test'),
   })
-  return { s, typing, reads, sent }
+  return { s, typing, reads, calls, sent }
 }
 
 describe('DmSignals', () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { createCallSignalGuard } from '../calls/signals.ts'
 import { WIRE_VERSION } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
-import type { ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
+import type { CallSignalEvent, ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
 import { RoomSignals, type SignalAccepted } from './room-signals.ts'
 import { decodeRecord } from './wire.ts'
 
@@ -16,6 +17,7 @@ const MESSAGE = 'cd'.repeat(32)
 function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
   const typing: TypingSignal[] = []
   const reads: ReadSignal[] = []
+  const calls: CallSignalEvent[] = []
   const published: Uint8Array[] = []
   let decrypted = 0
   const s = new RoomSignals({
@@ -23,6 +25,7 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
     self: SELF,
     settings: () => settings,
     guard: new SignalGuard(),
+    callGuard: createCallSignalGuard({ now: () => 1_000 }),
     encrypt: async (plaintext) => Buffer.from(plaintext).toString('base64url'),
     decrypt: async (_from, ct) => {
       decrypted += 1
@@ -31,13 +34,14 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
     publish: async (bytes) => void published.push(bytes),
     onTyping: (detail) => typing.push(detail),
     onRead: (detail) => reads.push(detail),
+    onCall: (detail) => calls.push(detail),
     now: () => 1_000,
     log: silentLoggerFactory('test'),
   })
-  return { s, typing, reads, published, decrypted: () => decrypted }
+  return { s, typing, reads, calls, published, decrypted: () => decrypted }
 }
 
-function accepted(type: 'typing' | 'read', inner: unknown, from = 'bob-peer', address = BOB): SignalAccepted {
+function accepted(type: 'typing' | 'read' | 'call', inner: unknown, from = 'bob-peer', address = BOB): SignalAccepted {
   const ct = Buffer.from(utf8.encode(JSON.stringify(inner))).toString('base64url')
   return {
     type,
