@@ -409,6 +409,8 @@ export interface RoomEvents {
   'typing:changed': CustomEvent<TypingSignal>
   /** A member's device (this wallet's other ones included) read the room up to a message. */
   'read:received': CustomEvent<ReadSignal>
+  /** A call signal from a member's device (this wallet's other ones included): for this device or for every one. */
+  'call:signal': CustomEvent<CallSignalEvent>
 }
 
 /**
@@ -434,6 +436,60 @@ export interface ReadSignal {
   sentAtMs: number
   /** Read on another device of this wallet: the conversation is read here too. */
   own: boolean
+}
+
+/** What a device sends in a call (`calls/signals.ts`, docs/architecture.md, Calls: signalling). */
+export interface CallMedia {
+  audio: boolean
+  video: boolean
+  screen: boolean
+}
+
+/** A device's SFrame base key for its own frames in a call (AES_128_GCM_SHA256_128), under a KID of its own. */
+export interface CallKey {
+  /** An integer, 0 to `CALL_MAX_KID` (2^48). */
+  kid: number
+  /** Standard base64 (with padding) of `CALL_KEY_BYTES` (16) random bytes: `callKeyToBase64`. */
+  key: string
+}
+
+/**
+ * One call signal, as decrypted and checked (`callSignalSchema`). `call` is the call's id: 32 lowercase hex characters
+ * (16 random bytes, `newCallId`).
+ * - `here`: the device is in the call (sent on start or join, every `CALL_HERE_INTERVAL_MS`, and at once when its
+ *   media or key changes) — the call's membership, its ring and its key distribution;
+ * - `leave`: the device left;
+ * - `offer` / `answer`: a WebRTC session description for one device (`to`, its PeerId), non-trickle (every ICE
+ *   candidate inside), offered by the device whose PeerId sorts lower.
+ */
+export type CallSignal =
+  | {
+      v: 1
+      kind: 'call'
+      op: 'here'
+      call: string
+      media: CallMedia
+      muted: boolean
+      key: CallKey
+      /** When the call started, as this device knows it. */
+      startedAtMs: number
+    }
+  | { v: 1; kind: 'call'; op: 'leave'; call: string }
+  | { v: 1; kind: 'call'; op: 'offer' | 'answer'; call: string; to: string; sdp: string }
+
+/** What `Room.sendCallSignal` and `Conversation.sendCallSignal` take: a signal without `v` and `kind`. */
+export type CallSignalInput = CallSignal extends infer S ? (S extends unknown ? Omit<S, 'v' | 'kind'> : never) : never
+
+/** A call signal another device sent this one (`call:signal`). */
+export interface CallSignalEvent {
+  /** A room's id, or the other wallet's address of a DM. */
+  conversation: string
+  /** The sender's wallet: the certificate's address of the PeerId that signed (a room) or owns the session (a DM). */
+  sender: Address
+  senderPeerId: string
+  signal: CallSignal
+  /** When the sender sent it, by its clock. */
+  sentAtMs: number
 }
 
 /**
@@ -784,6 +840,8 @@ export interface DirectMessagesEvents {
   'typing:changed': CustomEvent<TypingSignal>
   /** The other wallet, or another device of this one (`own`), read the conversation up to a message. */
   'read:received': CustomEvent<ReadSignal>
+  /** A call signal from one of the other wallet's devices, or from another device of this one (in its conversation). */
+  'call:signal': CustomEvent<CallSignalEvent>
   'dm:stopped': CustomEvent
 }
 
@@ -798,6 +856,7 @@ export interface ConversationEvents {
   'message:delivered': CustomEvent<DmDelivered>
   'typing:changed': CustomEvent<TypingSignal>
   'read:received': CustomEvent<ReadSignal>
+  'call:signal': CustomEvent<CallSignalEvent>
   /** A gap in what one of the other wallet's devices sent this one (see `DirectMessagesEvents`). */
   'history:gap': CustomEvent<DmHistoryGap>
   'conversation:stopped': CustomEvent

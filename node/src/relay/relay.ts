@@ -87,7 +87,7 @@ export interface RelayInit {
 
 /**
  * Which records of a room count against a device's chat messages, which against its control records, and which
- * against its signals: typing and read records never take a chat message's token (`record-rates.ts`).
+ * against its signals: typing, read and call records never take a chat message's token (`record-rates.ts`).
  */
 const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   message: 'messages',
@@ -95,6 +95,7 @@ const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   keys: 'control',
   typing: 'signals',
   read: 'signals',
+  call: 'signals',
   moderation: 'control',
 }
 

@@ -26,11 +26,12 @@ export function storeInputOf(message: SignedMessage, facts: StoreFacts): StoreIn
  * What a room record the relay accepted is to the store: messages are history (with their
  * Lamport clock), sender-key records are history (a member away during a rotation needs them),
  * presence and read positions are state (only a sender's latest is kept: the wallet's other devices
- * and members away learn it on their return), typing is nothing (undefined: not kept).
+ * and members away learn it on their return), typing and call signals are nothing (undefined: not kept — a call's
+ * signals are worth nothing once it is over, and its keys must not outlive it in a store).
  */
 export function roomStoreFacts(accepted: AcceptedRecord): StoreFacts | undefined {
   if (accepted.type === 'message') return { type: 'message', lamport: accepted.record.lamport }
   if (accepted.type === 'presence' || accepted.type === 'read') return { type: accepted.type, supersedes: true }
-  if (accepted.type === 'typing') return undefined
+  if (accepted.type === 'typing' || accepted.type === 'call') return undefined
   return { type: accepted.type }
 }

@@ -40,3 +40,39 @@ export const SFRAME_REPLAY_WINDOW_FRAMES = 1024
  * that would leave media unencrypted.
  */
 export const SFRAME_MAX_CLEAR_BYTES = 16
+
+// --- Signalling (`signals.ts`, docs/architecture.md, Calls: signalling) ---
+
+/**
+ * A device in a call sends a `here` signal this often (and at once when its media state or key changes): it is the
+ * call's membership, its ring and its key distribution, so a device that missed one hears the next soon.
+ */
+export const CALL_HERE_INTERVAL_MS = 10_000
+
+/**
+ * A device not heard (no `here`) for this long has left the call: two intervals and a half, so one lost `here` never
+ * drops anyone, and a device that vanished without a `leave` is gone within half a minute.
+ */
+export const CALL_HERE_TIMEOUT_MS = 25_000
+
+/**
+ * The most UTF-8 bytes an `offer` or `answer`'s SDP may have. Non-trickle ICE puts every candidate inside it: an
+ * audio, video and screen offer with a dozen candidates is 6–10 KiB; this leaves room and still fits a record
+ * (`MAX_MESSAGE_BYTES`, 64 KiB) once encrypted and base64url-encoded.
+ */
+export const CALL_MAX_SDP_BYTES = 32 * 1024
+
+/**
+ * Call signals one sender may have this device open per second in one conversation, on average, and at once. A
+ * budget of its own (not typing's): a device joining a six-person mesh sends its `here` and five offers at once, and
+ * every member opens all six (an offer's `to` is inside the ciphertext), so the burst holds two such joins. An honest
+ * device in a call sends one `here` every {@link CALL_HERE_INTERVAL_MS}; a flood past the rate is dropped unread.
+ */
+export const CALL_SIGNALS_RECEIVED_PER_SECOND = 2
+export const CALL_SIGNAL_RECEIVE_BURST = 12
+
+/** The largest KID a `here` signal may name: 2^48, so that it is an exact JSON number everywhere. */
+export const CALL_MAX_KID = 2 ** 48
+
+/** A call's SFrame base key, in bytes (AES_128_GCM_SHA256_128's key size). */
+export const CALL_KEY_BYTES = 16

@@ -1,10 +1,18 @@
 /**
  * `@securechat/sdk/calls`: end-to-end encryption of call media (issue 17), starting with SFrame (RFC 9605): a
  * sender context per participant and KID, a receiver holding the others' keys, frames that keep their codec header
- * in the clear for the packetizer. Signalling, media and key distribution are not built yet (docs/architecture.md,
- * Calls).
+ * in the clear for the packetizer; and call signalling (`signals.ts`): the `here`, `leave`, `offer` and `answer` signals
+ * rooms and DMs carry (`Room.sendCallSignal`, `Conversation.sendCallSignal`, the `call:signal` events). Media is the
+ * app's (docs/architecture.md, Calls).
  */
 export {
+  CALL_HERE_INTERVAL_MS,
+  CALL_HERE_TIMEOUT_MS,
+  CALL_KEY_BYTES,
+  CALL_MAX_KID,
+  CALL_MAX_SDP_BYTES,
+  CALL_SIGNAL_RECEIVE_BURST,
+  CALL_SIGNALS_RECEIVED_PER_SECOND,
   SFRAME_DEFAULT_CIPHER_SUITE,
   SFRAME_MAX_CLEAR_BYTES,
   SFRAME_MAX_COUNTER,
@@ -24,4 +32,18 @@ export {
   type SFrameSender,
   type SFrameSenderInit,
 } from './sframe.ts'
+export {
+  type CallSignal,
+  type CallSignalEvent,
+  type CallSignalInput,
+  callIdSchema,
+  callKeyFromBase64,
+  callKeyToBase64,
+  callSignalOf,
+  callSignalSchema,
+  createCallSignalGuard,
+  isCallSignalFor,
+  newCallId,
+  parseCallSignal,
+} from './signals.ts'
 export { deriveSFrameKeySalt, SFRAME_MIN_BASE_KEY_BYTES, SFRAME_TAG_BYTES } from './suites.ts'

@@ -3,6 +3,7 @@ import { eventStream } from '../event-stream.ts'
 import type {
   AbortOptions,
   Address,
+  CallSignalInput,
   ConversationEvents,
   DirectMessage,
   DmDevice,
@@ -37,6 +38,7 @@ export interface ConversationHost {
   typing(peer: Address, typing: boolean): boolean
   markRead(peer: Address, id: string): void
   readPosition(peer: Address): ReadSignal | undefined
+  sendCallSignal(peer: Address, signal: CallSignalInput): Promise<void>
 }
 
 /**
@@ -142,6 +144,17 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
   /** How far the other wallet read the conversation, as last heard (undefined while receipts are off). */
   readPosition(): ReadSignal | undefined {
     return this.#host.readPosition(this.peer)
+  }
+
+  /**
+   * Sends a call signal (`here`, `leave`, or an `offer` or `answer` for one device) in this conversation: to each of
+   * the other wallet's devices and this wallet's other devices (an offer or answer only to the device its `to`
+   * names), ephemeral like typing — on established sessions only, never stored by relays. Not turned off by the
+   * typing or receipts settings. Throws (with what to do) when it is malformed or reached none of the other wallet's
+   * devices (no session yet: send a message first).
+   */
+  sendCallSignal(signal: CallSignalInput): Promise<void> {
+    return this.#host.sendCallSignal(this.peer, signal)
   }
 
   /** The peer's devices this device knows of (from its inbox and from earlier sessions). */

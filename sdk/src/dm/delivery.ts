@@ -133,6 +133,10 @@ export class DmDelivery {
       this.#c.signals.onRead(device, envelope, envelope.sentAtMs)
       return
     }
+    if (envelope.kind === 'call') {
+      this.#c.signals.onCall(device, envelope)
+      return
+    }
     if (envelope.deps !== undefined) this.#c.onDeps(device, accepted.recordId, envelope.deps)
     const deps = envelope.deps ?? []
     const before = this.#c.arrivals.delivered(accepted.recordId, deps, envelope.id)

@@ -25,9 +25,10 @@ import {
   TopicValidatorResult,
 } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
+import { callSignalOf, createCallSignalGuard } from '../calls/signals.ts'
 import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
 import { checkTimerSeconds, ExpiryClock, timerRefusal } from '../disappearing.ts'
-import { InvalidInputError } from '../errors.ts'
+import { InvalidInputError, NotStartedError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import { parseFileManifest } from '../files/manifest.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
@@ -39,6 +40,8 @@ import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../si
 import type {
   AbortOptions,
   Address,
+  CallSignalEvent,
+  CallSignalInput,
   DirectMessage,
   DirectMessagesEvents,
   DmDelivered,
@@ -227,13 +230,16 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     })
     this.#signals = new DmSignals({
       self: self.address,
+      selfPeerId: self.peerId,
       store,
       settings: components.signalSettings ?? (() => DEFAULT_SIGNAL_SETTINGS),
       guard: new SignalGuard(),
+      callGuard: createCallSignalGuard(),
       sendTo: (device, plaintext, options) => sessions.sendTo(device, plaintext, options),
       track: (work) => this.#track(work),
       onTyping: (detail) => this.#onSignal('typing:changed', detail),
       onRead: (detail) => this.#onSignal('read:received', detail),
+      onCall: (detail) => this.#onSignal('call:signal', detail),
       log,
     })
     this.#history = new DmHistoryState({ vault, log, beforeSave: () => this.#messages.flush() })
@@ -612,9 +618,19 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
     return this.#signals.readOf(peer)
   }
 
-  #onSignal<K extends 'typing:changed' | 'read:received'>(
+  /**
+   * Sends a call signal in the conversation with `peer` (`Conversation.sendCallSignal`): ephemeral, like typing, on
+   * established sessions only; not turned off by the typing or receipts settings.
+   */
+  async sendCallSignal(peer: Address, signal: CallSignalInput): Promise<void> {
+    const full = callSignalOf(signal)
+    if (!this.#running) throw new NotStartedError('start the DMs before calling', { hint: 'await client.dms.start()' })
+    await this.#signals.sendCall(checksumAddress(peer), full)
+  }
+
+  #onSignal<K extends 'typing:changed' | 'read:received' | 'call:signal'>(
     type: K,
-    detail: K extends 'typing:changed' ? TypingSignal : ReadSignal,
+    detail: K extends 'typing:changed' ? TypingSignal : K extends 'read:received' ? ReadSignal : CallSignalEvent,
   ): void {
     this.safeDispatchEvent(type, { detail } as never)
     this.#conversations.get(detail.conversation as Address)?.safeDispatchEvent(type, { detail } as never)

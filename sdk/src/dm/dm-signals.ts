@@ -1,32 +1,40 @@
 /**
- * Typing indicators and read receipts of DMs (docs/direct-messages.md, Read receipts and typing), over the same
- * Double Ratchet sessions as messages, device by device:
+ * Typing indicators, read receipts and call signals of DMs (docs/direct-messages.md, Read receipts and typing;
+ * docs/architecture.md, Calls: signalling), over the same Double Ratchet sessions as messages, device by device:
  * - typing goes to the other wallet's devices in `signal` records, only on sessions already established (a typing
  *   indicator never starts one), which relays forward on their signals budget and never store;
+ * - a call signal goes likewise, in `signal` records, to the other wallet's devices and this wallet's other devices
+ *   (naming the conversation, `peer`) — or only to the device an offer or answer names;
  * - a read position goes to the other wallet's devices (unless receipts are off) and, naming the conversation, to
  *   this wallet's other devices (always: it is the person's own state) in `msg` records, which relays store, so a
  *   device that was offline learns it on its return.
  */
 import { setNewest } from '../bounded-map.ts'
+import { isCallSignalFor, parseCallSignal } from '../calls/signals.ts'
 import { MAX_SIGNAL_SENDERS } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
+import { InvalidInputError, UnreachableError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { ReadPositions, type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
-import type { Address, DmDeviceResult, ReadSignal, TypingSignal } from '../types.ts'
+import type { Address, CallSignal, CallSignalEvent, DmDeviceResult, ReadSignal, TypingSignal } from '../types.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
 import { checksumAddress } from './topics.ts'
-import type { DmRead } from './wire.ts'
+import type { DmCall, DmRead } from './wire.ts'
 
 export interface DmSignalsComponents {
   self: Address
+  selfPeerId: string
   store: DmSessionStore
   settings: () => SignalSettings
   guard: SignalGuard
+  /** Call signals' own receive budget (`calls/signals.ts`). */
+  callGuard: SignalGuard
   /** Encrypts for and publishes to one device; `ephemeral`: as a `signal` record, only on an established session. */
   sendTo: (device: RemoteDevice, plaintext: Uint8Array, options: { ephemeral?: boolean }) => Promise<DmDeviceResult>
   track: <T>(work: Promise<T>) => Promise<T>
   onTyping: (detail: TypingSignal) => void
   onRead: (detail: ReadSignal) => void
+  onCall: (detail: CallSignalEvent) => void
   log: Logger
 }
 
@@ -99,6 +107,80 @@ export class DmSignals {
       own,
     }
     if (this.#reads.take(`${own ? 'own' : 'peer'} ${conversation}`, detail)) this.#c.onRead({ ...detail })
+  }
+
+  /**
+   * Sends a call signal in the conversation with `peer`: to each of its devices and this wallet's other devices, or,
+   * an offer or answer, to the one device it names. Ephemeral, like typing: only on sessions already established.
+   * Throws when it reached none of `peer`'s devices (or not the device named).
+   */
+  async sendCall(peer: Address, signal: CallSignal): Promise<void> {
+    const { store, self } = this.#c
+    const sentAtMs = Date.now()
+    let targets: Array<{ device: RemoteDevice; peer?: Address }> = [
+      ...store.devicesOf(peer).map((device) => ({ device })),
+      ...store.devicesOf(self).map((device) => ({ device, peer })),
+    ]
+    if ('to' in signal) {
+      targets = targets.filter(({ device }) => device.peerId === signal.to)
+      if (targets.length === 0) {
+        throw new InvalidInputError(`device ${signal.to} is not a known device of ${peer} or of this wallet`, {
+          hint: 'answer or offer to a device a `here` came from (its senderPeerId); conversation.discover() finds the others',
+        })
+      }
+    }
+    const results = await Promise.all(
+      targets.map(async ({ device, ...copy }) => {
+        const plaintext = utf8.encode(JSON.stringify({ ...signal, sentAtMs, ...copy }))
+        const result = await this.#c.track(this.#c.sendTo(device, plaintext, { ephemeral: true }))
+        if (result.status === 'failed')
+          this.#c.log.debug('DM call signal not sent', { peer: device.peerId, error: result.error })
+        return { device, sent: result.status === 'sent' }
+      }),
+    )
+    const reached = results.filter(({ device, sent }) => sent && ('to' in signal || device.address === peer))
+    if (reached.length === 0) {
+      throw new UnreachableError(`the call signal reached no device of ${peer}`, {
+        details: { devices: results.length },
+        hint: 'a call signal goes only on an established session, as typing: send the conversation a message first',
+      })
+    }
+  }
+
+  /**
+   * A call envelope from `device`: from the other wallet, in the conversation with it; from another device of this
+   * wallet, in the conversation with `peer` (which only such a copy names). Dropped, logged at debug, when it fails
+   * the schema, is over the sender's budget, or names another device.
+   */
+  onCall(device: RemoteDevice, envelope: DmCall): void {
+    const { self, log } = this.#c
+    const { sentAtMs, peer, ...content } = envelope
+    const own = device.address === self
+    if (own !== (peer !== undefined)) {
+      log.debug('DM call signal dropped: a conversation named by another wallet, or none by this one', {
+        from: device.peerId,
+      })
+      return
+    }
+    if (!this.#c.callGuard.admit(device.peerId)) {
+      log.debug('DM call signal dropped: over budget', { from: device.peerId })
+      return
+    }
+    const parsed = parseCallSignal(content)
+    if (!parsed.ok) {
+      log.debug('DM call signal malformed', { from: device.peerId, reason: parsed.reason })
+      return
+    }
+    if (!isCallSignalFor(parsed.signal, device.peerId, this.#c.selfPeerId)) return
+    const conversation = own ? checksumAddress(peer!) : device.address
+    if (own && conversation === self) return
+    this.#c.onCall({
+      conversation,
+      sender: device.address,
+      senderPeerId: device.peerId,
+      signal: parsed.signal,
+      sentAtMs,
+    })
   }
 
   #pacer(peer: Address): SignalPacer {

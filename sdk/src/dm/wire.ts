@@ -95,7 +95,7 @@ export type MsgRecord = z.infer<typeof msgRecordSchema>
 
 /**
  * A Double Ratchet message like `msg`, on the pair topic, that a relay forwards on its signals budget and never stores:
- * a typing indicator (`dm-signals.ts`). Sent only on an established session — never a session's first message.
+ * a typing indicator or a call signal (`dm-signals.ts`). Sent only on an established session — never a session's first message.
  */
 export const signalRecordSchema = msgRecordSchema.extend({ type: z.literal('signal') }).strict()
 export type SignalRecord = z.infer<typeof signalRecordSchema>
@@ -218,6 +218,25 @@ export const dmReadSchema = z
   .strict()
 export type DmRead = z.infer<typeof dmReadSchema>
 
+/**
+ * A call signal (`calls/signals.ts`) in a `signal` record: the signal's own fields (`op`, `call`, …) beside the DM's
+ * `sentAtMs` and, only in the copy to this wallet's other devices, `peer` (the wallet whose conversation it is, as a
+ * read's `to`). Only the frame is checked here; `dm-signals.ts` checks the signal with `callSignalSchema` and drops
+ * (logged at debug) one that fails, rather than report it undecryptable as a malformed message.
+ */
+export const dmCallSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal('call'),
+    sentAtMs: recordTimeSchema,
+    peer: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/)
+      .optional(),
+  })
+  .passthrough()
+export type DmCall = z.infer<typeof dmCallSchema>
+
 export const dmEnvelopeSchema = z.discriminatedUnion('kind', [
   dmTextSchema,
   ...dmChangeSchemas,
@@ -226,6 +245,7 @@ export const dmEnvelopeSchema = z.discriminatedUnion('kind', [
   dmReceiptSchema,
   dmTypingSchema,
   dmReadSchema,
+  dmCallSchema,
 ])
 export type DmEnvelope = z.infer<typeof dmEnvelopeSchema>
 

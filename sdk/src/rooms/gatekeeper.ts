@@ -42,6 +42,7 @@ export type AcceptedRecord =
   /** A typing indicator or read position (`room-signals.ts`). */
   | { type: 'typing'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
   | { type: 'read'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
+  | { type: 'call'; record: SignalRecord; certificate: VerifiedCertificate; from: string }
   | {
       type: 'moderation'
       record: ModerationEvent
@@ -238,9 +239,7 @@ export class RoomGatekeeper {
         ? { type: 'keys', record, certificate, from }
         : record.type === 'message'
           ? { type: 'message', record, certificate, from, id: messageIdOf(message.data), bytes: message.data }
-          : record.type === 'typing'
-            ? { type: 'typing', record, certificate, from }
-            : { type: 'read', record, certificate, from },
+          : { type: record.type, record, certificate, from },
     )
     return TopicValidatorResult.Accept
   }
@@ -297,15 +296,15 @@ export class RoomGatekeeper {
 
   /**
    * Why the log silences this record of `address`, if it does. A member locked out sends nothing; a muted member or,
-   * under a read-only lock, any member sends no message (text, reaction, edit, delete) or typing, but its presence,
-   * keys and read positions still go (it keeps reading). A mute holds while this node's clock is before its end —
+   * under a read-only lock, any member sends no message (text, reaction, edit, delete), typing or call signal (it
+   * would speak in a call), but its presence, keys and read positions still go (it keeps reading). A mute holds while this node's clock is before its end —
    * and a record dated within it is dropped even later, so nothing written while muted is queued for after.
    */
   #silenced(address: Address, record: MessageRecord | KeysRecord | SignalRecord): Sanction | undefined {
     const log = this.moderation
     if (log === undefined) return undefined
     if (log.isLockedOut(address)) return 'locked'
-    if (record.type !== 'message' && record.type !== 'typing') return undefined
+    if (record.type !== 'message' && record.type !== 'typing' && record.type !== 'call') return undefined
     if (log.isSilencedByLock(address)) return 'read-only'
     const mute = log.muteOf(address)
     if (mute === undefined) return undefined

@@ -1,30 +1,36 @@
 /**
- * A room's typing indicators and read positions (docs/architecture.md, Typing and read receipts): `typing` and `read`
- * records (`wire.ts`), encrypted under the sender's sender key like a message but never a message — relays forward
- * them on a budget of their own, keep a device's latest `read` record as state and no `typing` record at all.
+ * A room's typing indicators, read positions and call signals (docs/architecture.md, Typing and read receipts; Calls:
+ * signalling): `typing`, `read` and `call` records (`wire.ts`), encrypted under the sender's sender key like a message
+ * but never a message — relays forward them on a budget of their own, keep a device's latest `read` record as state
+ * and no `typing` or `call` record at all.
  */
+import { isCallSignalFor, parseCallSignal } from '../calls/signals.ts'
 import { WIRE_VERSION } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
+import { NotStartedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { ReadPositions, type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
-import type { Address, ReadSignal, TypingSignal } from '../types.ts'
+import type { Address, CallSignal, CallSignalEvent, ReadSignal, TypingSignal } from '../types.ts'
 import type { AcceptedRecord } from './gatekeeper.ts'
 import type { OuterHeader } from './room-keys.ts'
 import { encodeRecord, type SignalEnvelope, type SignalRecord, signalEnvelopeSchema } from './wire.ts'
 
-export type SignalAccepted = Extract<AcceptedRecord, { type: 'typing' | 'read' }>
+export type SignalAccepted = Extract<AcceptedRecord, { type: 'typing' | 'read' | 'call' }>
 
 export interface RoomSignalsComponents {
   roomId: string
   self: { address: Address; peerId: string }
   settings: () => SignalSettings
   guard: SignalGuard
+  /** Call signals' own receive budget (`calls/signals.ts`): typing never starves a call, nor a call typing. */
+  callGuard: SignalGuard
   /** Encrypts under this device's sender key (distributed first); undefined when the room cannot send now. */
   encrypt: (plaintext: Uint8Array, header: OuterHeader) => Promise<string | undefined>
   decrypt: (from: string, ct: string, header: OuterHeader) => Promise<Uint8Array>
   publish: (bytes: Uint8Array) => Promise<void>
   onTyping: (detail: TypingSignal) => void
   onRead: (detail: ReadSignal) => void
+  onCall: (detail: CallSignalEvent) => void
   now: () => number
   log: Logger
 }
@@ -67,11 +73,32 @@ export class RoomSignals {
     this.#pacer.stop()
   }
 
-  /** A `typing` or `read` record the room's gatekeeper accepted, live or from a store's catch-up. */
+  /**
+   * Sends a call signal to every member (each reads it: every member may join a call; an offer or answer names its
+   * device in `to`). Throws when it could not go: the room's own checks are the caller's (`Room.sendCallSignal`).
+   */
+  async sendCall(signal: CallSignal): Promise<void> {
+    const { roomId } = this.#c
+    const sentAtMs = this.#c.now()
+    const ct = await this.#c.encrypt(utf8.encode(JSON.stringify(signal)), headerOf(roomId, sentAtMs))
+    if (ct === undefined) throw new NotStartedError('join the room before calling')
+    const record: SignalRecord = {
+      v: WIRE_VERSION,
+      type: 'call',
+      room: roomId,
+      sentAtMs,
+      payload: { enc: 'sender-key', ct },
+    }
+    await this.#c.publish(encodeRecord(record))
+  }
+
+  /** A `typing`, `read` or `call` record the room's gatekeeper accepted, live or (a `read`) from a store's catch-up. */
   async receive(accepted: SignalAccepted): Promise<void> {
     const { record, certificate, from } = accepted
     const settings = this.#c.settings()
     if (from === this.#c.self.peerId) return
+    // Calls are not typing or receipts: neither setting turns them off.
+    if (record.type === 'call') return this.#receiveCall(accepted)
     // This wallet's own read position is the person's state, not a receipt: taken with receipts off too.
     const own = certificate.address === this.#c.self.address
     if (record.type === 'typing' ? !settings.typing : !settings.receipts && !own) return
@@ -107,6 +134,36 @@ export class RoomSignals {
       own,
     }
     if (this.#reads.take(sender, read)) this.#c.onRead({ ...read })
+  }
+
+  async #receiveCall({ record, certificate, from }: SignalAccepted): Promise<void> {
+    const { roomId, self, log } = this.#c
+    if (!this.#c.callGuard.admit(from)) {
+      log.debug('call signal dropped: over budget', { room: roomId, from })
+      return
+    }
+    let signal: CallSignal
+    try {
+      const plaintext = await this.#c.decrypt(from, record.payload.ct, headerOf(record.room, record.sentAtMs))
+      const parsed = parseCallSignal(JSON.parse(utf8.decode(plaintext)))
+      if (!parsed.ok) {
+        log.debug('call signal malformed', { room: roomId, from, reason: parsed.reason })
+        return
+      }
+      signal = parsed.signal
+    } catch (err) {
+      // A member removed from the room has no key to it after the rotation: its signals go unread, as its messages.
+      log.debug('call signal not read', { room: roomId, from, error: String(err) })
+      return
+    }
+    if (!isCallSignalFor(signal, from, self.peerId)) return
+    this.#c.onCall({
+      conversation: roomId,
+      sender: certificate.address,
+      senderPeerId: from,
+      signal,
+      sentAtMs: record.sentAtMs,
+    })
   }
 
   async #send(envelope: SignalEnvelope): Promise<void> {

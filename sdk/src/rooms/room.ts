@@ -2,6 +2,7 @@ import type { GossipSub, MeshPeer, Message, SignedMessage, SubscriptionChangeDat
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { raceSignal, sleep, withTimeout } from '../async.ts'
+import { callSignalOf, createCallSignalGuard } from '../calls/signals.ts'
 import {
   ABSENT_MEMBER_KEYS_MS,
   CATCH_UP_HOLD_LIVE_MS,
@@ -58,6 +59,7 @@ import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../si
 import type {
   AbortOptions,
   Address,
+  CallSignalInput,
   FileManifest,
   GapSink,
   GapWatcher,
@@ -365,6 +367,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       self: { address: components.self.verified.address, peerId: components.self.peerId },
       settings: components.signalSettings ?? (() => DEFAULT_SIGNAL_SETTINGS),
       guard: new SignalGuard(),
+      callGuard: createCallSignalGuard(),
       encrypt: async (plaintext, header) => {
         if (!this.#started) return undefined
         // Readable on arrival, as a message is: our current epoch to every member that lacks it first.
@@ -378,6 +381,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       },
       onTyping: (detail) => this.safeDispatchEvent('typing:changed', { detail }),
       onRead: (detail) => this.safeDispatchEvent('read:received', { detail }),
+      onCall: (detail) => this.safeDispatchEvent('call:signal', { detail }),
       now: this.#now,
       log: components.log,
     })
@@ -965,6 +969,27 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
+   * Sends a call signal (`here`, `leave`, or an `offer` or `answer` for one device) to the room, in a `call` record under
+   * this device's sender key: every member reads it (every member may join a call), members' devices a `to` does not
+   * name drop it, and relays forward it without storing it. Not turned off by the typing or receipts settings. Throws
+   * (with what to do) when the signal is malformed or the room cannot send now: not joined, muted, read-only or locked,
+   * or no relay or peer carries it.
+   */
+  async sendCallSignal(signal: CallSignalInput, options: AbortOptions = {}): Promise<void> {
+    const full = callSignalOf(signal)
+    if (!this.#started) throw new NotStartedError('join the room before calling', { hint: 'await room.start() first' })
+    const restriction = this.sendRestriction()
+    if (restriction !== undefined) {
+      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
+    }
+    options.signal?.throwIfAborted()
+    await this.#untilCarried(options)
+    // Presence first: a neighbour that has not seen our certificate would hold the signal back.
+    if (this.#needsAnnounce) await this.#announce()
+    await this.#signals.sendCall(full)
+  }
+
+  /**
    * Refuses to edit or delete another wallet's message. One this device does not have (a command run on a fresh
    * device) goes out: every receiver checks the sender itself.
    */
@@ -1138,7 +1163,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#onPresence(accepted.record, accepted.certificate, accepted.from, accepted.source)
       return
     }
-    if (accepted.type === 'typing' || accepted.type === 'read') {
+    if (accepted.type === 'typing' || accepted.type === 'read' || accepted.type === 'call') {
       void this.#signals.receive(accepted)
       return
     }

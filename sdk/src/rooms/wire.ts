@@ -207,7 +207,16 @@ const signalFields = {
 }
 export const typingRecordSchema = z.object({ ...signalFields, type: z.literal('typing') }).strict()
 export const readRecordSchema = z.object({ ...signalFields, type: z.literal('read') }).strict()
-export type SignalRecord = z.infer<typeof typingRecordSchema> | z.infer<typeof readRecordSchema>
+/**
+ * A call signal (`calls/signals.ts`: `here`, `leave`, `offer`, `answer`), encrypted under the sender key like typing:
+ * every member can read it, as every member may join the call. Relays forward it on their signals budget and never
+ * store it; what they learn is that a member signalled a call, and when.
+ */
+export const callRecordSchema = z.object({ ...signalFields, type: z.literal('call') }).strict()
+export type SignalRecord =
+  | z.infer<typeof typingRecordSchema>
+  | z.infer<typeof readRecordSchema>
+  | z.infer<typeof callRecordSchema>
 
 /**
  * Moderation events (the record is the event, `moderation-event.ts`) ride with the others; their per-action rules
@@ -219,6 +228,7 @@ const recordSchema = z.discriminatedUnion('type', [
   keysRecordSchema,
   typingRecordSchema,
   readRecordSchema,
+  callRecordSchema,
   moderationEventShapeSchema,
 ])
 export type RoomRecord = z.infer<typeof recordSchema>
@@ -228,7 +238,7 @@ export type DecodeResult = JsonDecodeResult<RoomRecord>
 export function decodeRecord(bytes: Uint8Array): DecodeResult {
   return decodeJsonRecord(bytes, {
     version: WIRE_VERSION,
-    types: ['presence', 'message', 'keys', 'typing', 'read', 'moderation'],
+    types: ['presence', 'message', 'keys', 'typing', 'read', 'call', 'moderation'],
     schema: recordSchema,
   })
 }

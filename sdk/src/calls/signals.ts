@@ -1,0 +1,133 @@
+/**
+ * Call signalling (issue 17; docs/architecture.md, Calls: signalling): what devices say to set up, key and end a call,
+ * carried like typing indicators — a room's `call` record under the sender's sender key (`rooms/room-signals.ts`), a
+ * DM's `call` kind inside an ephemeral `signal` record (`dm/dm-signals.ts`). Never history: relays forward them on
+ * their signals budget and store none.
+ *
+ * This module is the boundary: the schema every received signal is checked with (strict objects, bounded strings; a
+ * malformed one is dropped), the check of what this device sends, and the receive budget per sender.
+ */
+import { z } from 'zod'
+import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
+import { firstIssue, peerIdTextSchema, recordTimeSchema } from '../json-records.ts'
+import { SignalGuard } from '../signals.ts'
+import type { CallSignal, CallSignalInput } from '../types.ts'
+import {
+  CALL_KEY_BYTES,
+  CALL_MAX_KID,
+  CALL_MAX_SDP_BYTES,
+  CALL_SIGNAL_RECEIVE_BURST,
+  CALL_SIGNALS_RECEIVED_PER_SECOND,
+} from './constants.ts'
+
+/** A call's id: 16 random bytes, lowercase hex. */
+export const callIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a call id is 32 lowercase hex characters')
+
+/** Standard base64 with padding of {@link CALL_KEY_BYTES} bytes: 22 characters and `==`. */
+const CALL_KEY_PATTERN = /^[A-Za-z0-9+/]{21}[AQgw]==$/
+
+const callKeySchema = z
+  .object({
+    kid: z.number().int().min(0).max(CALL_MAX_KID),
+    key: z.string().regex(CALL_KEY_PATTERN, `a call key is base64 of ${CALL_KEY_BYTES} bytes`),
+  })
+  .strict()
+
+const mediaSchema = z.object({ audio: z.boolean(), video: z.boolean(), screen: z.boolean() }).strict()
+
+/** An SDP: text of at most {@link CALL_MAX_SDP_BYTES} UTF-8 bytes (checked on characters first: cheap). */
+const sdpSchema = z
+  .string()
+  .min(1)
+  .max(CALL_MAX_SDP_BYTES)
+  .refine((sdp) => utf8.encode(sdp).byteLength <= CALL_MAX_SDP_BYTES, {
+    message: `an SDP is at most ${CALL_MAX_SDP_BYTES} bytes`,
+  })
+
+const common = { v: z.literal(1), kind: z.literal('call'), call: callIdSchema }
+const described = { ...common, to: peerIdTextSchema, sdp: sdpSchema }
+
+/** A call signal as decrypted: checked before anything else looks at it; anything else (an extra field too) is refused. */
+export const callSignalSchema = z.discriminatedUnion('op', [
+  z
+    .object({
+      ...common,
+      op: z.literal('here'),
+      media: mediaSchema,
+      muted: z.boolean(),
+      key: callKeySchema,
+      startedAtMs: recordTimeSchema,
+    })
+    .strict(),
+  z.object({ ...common, op: z.literal('leave') }).strict(),
+  z.object({ ...described, op: z.literal('offer') }).strict(),
+  z.object({ ...described, op: z.literal('answer') }).strict(),
+])
+
+// The schema and the hand-written type (`types.ts`, values-free) must say the same: each is assignable to the other.
+type Parsed = z.infer<typeof callSignalSchema>
+const _sameShape: [Parsed, CallSignal] extends [CallSignal, Parsed] ? true : never = true
+void _sameShape
+
+export type { CallSignal, CallSignalEvent, CallSignalInput } from '../types.ts'
+
+/** What a received signal's content is: a call signal, or why not (for a debug line). */
+export function parseCallSignal(value: unknown): { ok: true; signal: CallSignal } | { ok: false; reason: string } {
+  const parsed = callSignalSchema.safeParse(value)
+  return parsed.success
+    ? { ok: true, signal: parsed.data as CallSignal }
+    : { ok: false, reason: firstIssue(parsed.error, 'call signal') }
+}
+
+/** The full signal this device sends for `input`, checked as receivers check it; a clear error when it would not pass. */
+export function callSignalOf(input: CallSignalInput): CallSignal {
+  const parsed = callSignalSchema.safeParse({ ...input, v: 1, kind: 'call' })
+  if (!parsed.success) {
+    throw new InvalidInputError(`not a call signal (${firstIssue(parsed.error, 'signal')})`, {
+      hint: 'see CallSignalInput: a call id of 32 hex characters, and per op its fields',
+    })
+  }
+  return parsed.data as CallSignal
+}
+
+/**
+ * Whether a signal this device received is for it: not one of its own (gossip or a wallet's own copy coming back),
+ * and, when it names a device (`to`), naming this one. Checked before any event.
+ */
+export function isCallSignalFor(signal: CallSignal, from: string, selfPeerId: string): boolean {
+  if (from === selfPeerId) return false
+  return !('to' in signal) || signal.to === selfPeerId
+}
+
+/**
+ * The receive budget of call signals: {@link CALL_SIGNALS_RECEIVED_PER_SECOND} per sender (burst
+ * {@link CALL_SIGNAL_RECEIVE_BURST}), a bucket per sender apart from typing's and read receipts', so that neither
+ * starves the other. A record past it is dropped before it is decrypted.
+ */
+export function createCallSignalGuard(init: { now?: () => number } = {}): SignalGuard {
+  return new SignalGuard({
+    rate: { perSecond: CALL_SIGNALS_RECEIVED_PER_SECOND, burst: CALL_SIGNAL_RECEIVE_BURST },
+    ...(init.now === undefined ? {} : { now: init.now }),
+  })
+}
+
+/** A new call's id: 16 random bytes, hex. */
+export function newCallId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+}
+
+/** A call key as a `here` signal carries it: standard base64 with padding. */
+export function callKeyToBase64(key: Uint8Array): string {
+  if (key.byteLength !== CALL_KEY_BYTES) {
+    throw new InvalidInputError(`a call key is ${CALL_KEY_BYTES} bytes`, { details: { bytes: key.byteLength } })
+  }
+  return `${base64urlEncode(key).replaceAll('-', '+').replaceAll('_', '/')}==`
+}
+
+/** The bytes of a call key a `here` signal carried (already checked by {@link callSignalSchema}). */
+export function callKeyFromBase64(text: string): Uint8Array {
+  if (!CALL_KEY_PATTERN.test(text)) throw new InvalidInputError(`a call key is base64 of ${CALL_KEY_BYTES} bytes`)
+  return base64urlDecode(text.slice(0, -2).replaceAll('+', '-').replaceAll('/', '_'))
+}
