@@ -8,6 +8,7 @@
  * malformed one is dropped), the check of what this device sends, and the receive budget per sender.
  */
 import { z } from 'zod'
+import { randomBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import { firstIssue, peerIdTextSchema, recordTimeSchema } from '../json-records.ts'
@@ -114,8 +115,7 @@ export function createCallSignalGuard(init: { now?: () => number } = {}): Signal
 
 /** A new call's id: 16 random bytes, hex. */
 export function newCallId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16))
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return Array.from(randomBytes(16), (byte) => byte.toString(16).padStart(2, '0')).join('')
 }
 
 /** A call key as a `here` signal carries it: standard base64 with padding. */
