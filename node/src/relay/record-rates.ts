@@ -77,8 +77,8 @@ export interface TierRate {
 }
 
 /**
- * Which budget a record counts against: chat messages, control records, or signals (typing indicators and read
- * positions), which have their own so that typing never takes a token a message needs.
+ * Which budget a record counts against: chat messages, control records, or signals (typing indicators, read
+ * positions and call signals), which have their own so that typing or a call never takes a token a message needs.
  */
 export type RecordBudget = 'messages' | 'control' | 'signals'
 

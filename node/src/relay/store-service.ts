@@ -109,7 +109,7 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
 /**
  * What a DM record is to the store: session inits and messages are history (a device that was
  * offline fetches them), device announcements are state (each device's latest), inbox queries
- * ask who is there now and typing indicators (`signal`) are of the moment: neither is kept.
+ * ask who is there now and typing indicators and call signals (`signal`) are of the moment: neither is kept.
  */
 export function dmStoreFacts(accepted: AcceptedDmRecord): StoreFacts | undefined {
   if (accepted.type === 'query' || accepted.type === 'signal') return undefined

@@ -14,9 +14,10 @@ describe('roomStoreFacts', () => {
     })
   })
 
-  it('behavior: a read position is state (each device’s latest), a typing indicator is not kept at all', () => {
+  it('behavior: a read position is state (each device’s latest), a typing indicator or call signal is not kept at all', () => {
     const base = { certificate: {}, from: 'p', record: {} } as unknown as Omit<AcceptedRecord, 'type'>
     expect(roomStoreFacts({ ...base, type: 'read' } as AcceptedRecord)).toEqual({ type: 'read', supersedes: true })
     expect(roomStoreFacts({ ...base, type: 'typing' } as AcceptedRecord)).toBeUndefined()
+    expect(roomStoreFacts({ ...base, type: 'call' } as AcceptedRecord)).toBeUndefined()
   })
 })

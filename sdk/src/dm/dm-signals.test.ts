@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { CALL_SIGNAL_RECEIVE_BURST } from '../calls/constants.ts'
 import { createCallSignalGuard } from '../calls/signals.ts'
 import { READ_SEND_DELAY_MS } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
+import { InvalidInputError, UnreachableError } from '../errors.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
 import type { Address, CallSignalEvent, ReadSignal, TypingSignal } from '../types.ts'
@@ -18,7 +20,7 @@ const device = (address: Address, peerId: string): RemoteDevice => ({ address, p
 const bobPhone = device(BOB, 'bob-phone')
 const myLaptop = device(SELF, 'my-laptop')
 
-function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
+function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS, unreachable: readonly string[] = []) {
   const typing: TypingSignal[] = []
   const reads: ReadSignal[] = []
   const calls: CallSignalEvent[] = []
@@ -37,7 +39,8 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
         envelope: dmEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext))),
         ephemeral: options.ephemeral === true,
       })
-      return { address: d.address, peerId: d.peerId, status: 'sent', handshake: false, recipients: 1 } as never
+      const status = unreachable.includes(d.peerId) ? 'failed' : 'sent'
+      return { address: d.address, peerId: d.peerId, status, handshake: false, recipients: 1 } as never
     },
     track: (work) => work,
     onTyping: (detail) => typing.push(detail),
@@ -101,5 +104,76 @@ describe('DmSignals', () => {
     const { s, typing } = signals()
     for (let i = 0; i < 10_000; i++) s.onTyping(bobPhone, true, i)
     expect(typing.length).toBeLessThanOrEqual(10)
+  })
+
+  describe('call signals', () => {
+    const CALL = '0f'.repeat(16)
+    const here = {
+      v: 1,
+      kind: 'call',
+      op: 'here',
+      call: CALL,
+      media: { audio: true, video: false, screen: false },
+      muted: true,
+      key: { kid: 9, key: Buffer.alloc(16, 1).toString('base64') },
+      startedAtMs: 5,
+    } as const
+    const answer = (to: string) => ({ v: 1, kind: 'call', op: 'answer', call: CALL, to, sdp: 'v=0\r\n' }) as const
+    const envelope = (signal: object, extra: object = {}) => ({ ...signal, sentAtMs: 7, ...extra }) as never
+
+    it('behavior: a `here` goes to the other wallet’s devices and, naming the conversation, this wallet’s; ephemeral', async () => {
+      vi.setSystemTime(42)
+      const { s, sent } = signals()
+      await s.sendCall(BOB, here)
+      expect(sent).toEqual([
+        { to: 'bob-phone', envelope: { ...here, sentAtMs: 42 }, ephemeral: true },
+        { to: 'my-laptop', envelope: { ...here, sentAtMs: 42, peer: BOB }, ephemeral: true },
+      ])
+    })
+
+    it('behavior: an offer or answer goes only to the device it names; an unknown one is refused with a hint', async () => {
+      const { s, sent } = signals()
+      await s.sendCall(BOB, answer('bob-phone'))
+      await s.sendCall(BOB, answer('my-laptop'))
+      expect(sent.map((x) => x.to)).toEqual(['bob-phone', 'my-laptop'])
+      await expect(s.sendCall(BOB, answer('carol-phone'))).rejects.toThrow(InvalidInputError)
+    })
+
+    it('error: reaching none of the other wallet’s devices (no established session) throws, with what to do', async () => {
+      const { s } = signals(DEFAULT_SIGNAL_SETTINGS, ['bob-phone'])
+      await expect(s.sendCall(BOB, here)).rejects.toThrow(UnreachableError)
+      await expect(s.sendCall(BOB, answer('bob-phone'))).rejects.toMatchObject({
+        hint: expect.stringMatching(/send the conversation a message first/),
+      })
+    })
+
+    it('behavior: received from the other wallet or, naming the conversation, from this wallet’s other device', () => {
+      const { s, calls } = signals({ receipts: false, typing: false })
+      s.onCall(bobPhone, envelope(here))
+      s.onCall(bobPhone, envelope(answer('my-phone')))
+      s.onCall(myLaptop, envelope(here, { peer: BOB.toLowerCase() }))
+      expect(calls).toEqual([
+        { conversation: BOB, sender: BOB, senderPeerId: 'bob-phone', signal: here, sentAtMs: 7 },
+        { conversation: BOB, sender: BOB, senderPeerId: 'bob-phone', signal: answer('my-phone'), sentAtMs: 7 },
+        { conversation: BOB, sender: SELF, senderPeerId: 'my-laptop', signal: here, sentAtMs: 7 },
+      ])
+    })
+
+    it('error: for another device, malformed, a conversation named by the other wallet or none by this one: dropped', () => {
+      const { s, calls } = signals()
+      s.onCall(bobPhone, envelope(answer('my-laptop')))
+      s.onCall(bobPhone, envelope({ ...here, extra: 1 }))
+      s.onCall(bobPhone, envelope({ ...here, op: 'ring' }))
+      s.onCall(bobPhone, envelope(here, { peer: CAROL }))
+      s.onCall(myLaptop, envelope(here))
+      s.onCall(myLaptop, envelope(here, { peer: SELF }))
+      expect(calls).toEqual([])
+    })
+
+    it('behavior: a flood from one device is dropped past its call budget, without a throw', () => {
+      const { s, calls } = signals()
+      for (let i = 0; i < 1_000; i++) s.onCall(bobPhone, envelope(here))
+      expect(calls).toHaveLength(CALL_SIGNAL_RECEIVE_BURST)
+    })
   })
 })

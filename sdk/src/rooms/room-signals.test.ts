@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { CALL_MAX_SDP_BYTES, CALL_SIGNAL_RECEIVE_BURST } from '../calls/constants.ts'
 import { createCallSignalGuard } from '../calls/signals.ts'
-import { WIRE_VERSION } from '../constants.ts'
+import { MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
-import type { CallSignalEvent, ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
-import { RoomSignals, type SignalAccepted } from './room-signals.ts'
+import type { CallSignal, CallSignalEvent, ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
+import { RoomSignals, type RoomSignalsComponents, type SignalAccepted } from './room-signals.ts'
 import { decodeRecord } from './wire.ts'
 
 const ROOM = 'ab'.repeat(32)
@@ -14,7 +15,7 @@ const BOB = '0x2222222222222222222222222222222222222222'
 const MESSAGE = 'cd'.repeat(32)
 
 /** A room's signals with the ciphertext as the plaintext's base64url (the sender-key layer is tested elsewhere). */
-function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
+function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS, overrides: Partial<RoomSignalsComponents> = {}) {
   const typing: TypingSignal[] = []
   const reads: ReadSignal[] = []
   const calls: CallSignalEvent[] = []
@@ -37,6 +38,7 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS) {
     onCall: (detail) => calls.push(detail),
     now: () => 1_000,
     log: silentLoggerFactory('test'),
+    ...overrides,
   })
   return { s, typing, reads, calls, published, decrypted: () => decrypted }
 }
@@ -111,5 +113,78 @@ describe('RoomSignals', () => {
     expect(decoded.status).toBe('ok')
     expect(decoded.status === 'ok' && decoded.record.type).toBe('typing')
     expect(utf8.decode(published[0]!)).not.toContain('"kind"')
+  })
+
+  describe('call signals', () => {
+    const CALL = '0f'.repeat(16)
+    const here = {
+      v: 1,
+      kind: 'call',
+      op: 'here',
+      call: CALL,
+      media: { audio: true, video: true, screen: false },
+      muted: false,
+      key: { kid: 1, key: Buffer.alloc(16, 9).toString('base64') },
+      startedAtMs: 1_500,
+    }
+    const offer = (to: string) => ({ v: 1, kind: 'call', op: 'offer', call: CALL, to, sdp: 'v=0\r\n' })
+
+    it('behavior: a `here` and an offer to this device are told under the sender’s certificate; one to another device is dropped', async () => {
+      const { s, calls } = signals()
+      await s.receive(accepted('call', here))
+      await s.receive(accepted('call', offer(SELF.peerId)))
+      await s.receive(accepted('call', offer('carol-peer')))
+      expect(calls).toEqual([
+        { conversation: ROOM, sender: BOB, senderPeerId: 'bob-peer', signal: here, sentAtMs: 2_000 },
+        { conversation: ROOM, sender: BOB, senderPeerId: 'bob-peer', signal: offer(SELF.peerId), sentAtMs: 2_000 },
+      ])
+    })
+
+    it('error: a malformed signal, another kind inside a `call` record, or this device’s own: dropped, no throw', async () => {
+      const { s, calls, typing } = signals()
+      await s.receive(accepted('call', { ...here, extra: true }))
+      await s.receive(accepted('call', { ...offer(SELF.peerId), sdp: 'x'.repeat(32 * 1024 + 1) }))
+      await s.receive(accepted('call', { v: 1, kind: 'typing', typing: true }))
+      await s.receive(accepted('typing', here))
+      await s.receive(accepted('call', 'not json at all'))
+      await s.receive(accepted('call', here, SELF.peerId, SELF.address))
+      expect([calls, typing]).toEqual([[], []])
+    })
+
+    it('behavior: not turned off by the typing or receipts settings', async () => {
+      const { s, calls } = signals({ receipts: false, typing: false })
+      await s.receive(accepted('call', here))
+      expect(calls).toHaveLength(1)
+    })
+
+    it('behavior: past the sender’s call budget, dropped before decryption; typing keeps its own', async () => {
+      const { s, calls, typing, decrypted } = signals()
+      await Promise.all(Array.from({ length: 200 }, () => s.receive(accepted('call', here))))
+      expect(calls).toHaveLength(CALL_SIGNAL_RECEIVE_BURST)
+      expect(decrypted()).toBe(CALL_SIGNAL_RECEIVE_BURST)
+      await s.receive(accepted('typing', { v: 1, kind: 'typing', typing: true }))
+      expect(typing).toHaveLength(1)
+    })
+
+    it('behavior: what it sends is a `call` record whose content is the signal, encrypted; the largest SDP fits', async () => {
+      const { s, published } = signals()
+      await s.sendCall(here as CallSignal)
+      const decoded = decodeRecord(published[0]!)
+      expect(decoded).toMatchObject({ status: 'ok', record: { type: 'call', room: ROOM, sentAtMs: 1_000 } })
+      expect(utf8.decode(published[0]!)).not.toContain('"key"')
+      const record = decoded.status === 'ok' ? decoded.record : undefined
+      const ct = record !== undefined && 'payload' in record ? record.payload.ct : ''
+      expect(JSON.parse(Buffer.from(ct, 'base64url').toString())).toEqual(here)
+      // An SDP of real lines (CRLF-ended, escaped in JSON) at the limit still makes a record within MAX_MESSAGE_BYTES.
+      const line = 'a=candidate:1 1 udp 2122260223 192.168.1.10 54321 typ host generation 0\r\n'
+      const sdp = line.repeat(Math.floor(CALL_MAX_SDP_BYTES / line.length))
+      await s.sendCall({ ...offer('carol-peer'), sdp } as CallSignal)
+      expect(published[1]!.byteLength).toBeLessThanOrEqual(MAX_MESSAGE_BYTES)
+    })
+
+    it('error: sending before the room can encrypt says so', async () => {
+      const { s } = signals(DEFAULT_SIGNAL_SETTINGS, { encrypt: async () => undefined })
+      await expect(s.sendCall(here as CallSignal)).rejects.toThrow(/join the room/)
+    })
   })
 })

@@ -183,6 +183,26 @@ describe('room wire records', () => {
     for (const value of broken) expect(decodeRecord(jsonBytes(value)).status).toBe('malformed')
   })
 
+  it('behavior: a `call` record has exactly the fields of `typing`; a wrong, missing or extra one is malformed', () => {
+    const call = {
+      v: WIRE_VERSION,
+      type: 'call',
+      room: 'a'.repeat(64),
+      sentAtMs: 1,
+      payload: { enc: 'sender-key', ct: 'abc' },
+    }
+    expect(decodeRecord(encodeRecord(call as RoomRecord))).toEqual({ status: 'ok', record: call })
+    const { sentAtMs: _, ...undated } = call
+    for (const value of [
+      { ...call, to: 'bob' },
+      { ...call, lamport: 0 },
+      undated,
+      { ...call, payload: { ct: 'abc' } },
+    ]) {
+      expect(decodeRecord(jsonBytes(value)).status).toBe('malformed')
+    }
+  })
+
   it('error: a record larger than MAX_MESSAGE_BYTES is malformed, before parsing', () => {
     const padded = utf8.encode(JSON.stringify(sampleMessage).padEnd(MAX_MESSAGE_BYTES + 1, ' '))
     expect(decodeRecord(padded)).toEqual({ status: 'malformed', reason: 'too large' })

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest'
+import { InvalidInputError } from '../errors.ts'
+import { SignalGuard } from '../signals.ts'
+import {
+  CALL_KEY_BYTES,
+  CALL_MAX_KID,
+  CALL_MAX_SDP_BYTES,
+  CALL_SIGNAL_RECEIVE_BURST,
+  CALL_SIGNALS_RECEIVED_PER_SECOND,
+} from './constants.ts'
+import {
+  callKeyFromBase64,
+  callKeyToBase64,
+  callSignalOf,
+  callSignalSchema,
+  createCallSignalGuard,
+  isCallSignalFor,
+  newCallId,
+  parseCallSignal,
+} from './signals.ts'
+
+const CALL = 'ab'.repeat(16)
+const KEY = callKeyToBase64(new Uint8Array(CALL_KEY_BYTES).fill(7))
+const here = {
+  v: 1,
+  kind: 'call',
+  op: 'here',
+  call: CALL,
+  media: { audio: true, video: false, screen: false },
+  muted: false,
+  key: { kid: 3, key: KEY },
+  startedAtMs: 1_700_000_000_000,
+}
+const offer = {
+  v: 1,
+  kind: 'call',
+  op: 'offer',
+  call: CALL,
+  to: 'bob-peer',
+  sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n',
+}
+
+const refused = (value: unknown): boolean => !callSignalSchema.safeParse(value).success
+
+describe('callSignalSchema', () => {
+  it('behavior: accepts each op with exactly its fields', () => {
+    expect(callSignalSchema.parse(here)).toEqual(here)
+    expect(callSignalSchema.parse(offer)).toEqual(offer)
+    expect(callSignalSchema.parse({ ...offer, op: 'answer' })).toMatchObject({ op: 'answer' })
+    expect(callSignalSchema.parse({ v: 1, kind: 'call', op: 'leave', call: CALL })).toMatchObject({ op: 'leave' })
+  })
+
+  it('behavior: refuses unknown ops, versions and kinds, and a field of another op or none known', () => {
+    expect(refused({ ...here, op: 'ring' })).toBe(true)
+    expect(refused({ ...here, v: 2 })).toBe(true)
+    expect(refused({ ...here, kind: 'typing' })).toBe(true)
+    expect(refused({ ...here, extra: 1 })).toBe(true)
+    expect(refused({ ...here, sdp: 'v=0' })).toBe(true)
+    expect(refused({ ...offer, key: here.key })).toBe(true)
+    expect(refused({ v: 1, kind: 'call', op: 'leave', call: CALL, to: 'bob-peer' })).toBe(true)
+    expect(refused({ ...here, media: { ...here.media, hologram: true } })).toBe(true)
+    expect(refused({ ...here, key: { ...here.key, suite: 4 } })).toBe(true)
+    const { muted: _, ...noMuted } = here
+    expect(refused(noMuted)).toBe(true)
+    const { to: __, ...noTo } = offer
+    expect(refused(noTo)).toBe(true)
+  })
+
+  it('behavior: a call id is 32 lowercase hex characters', () => {
+    expect(refused({ ...here, call: CALL.toUpperCase() })).toBe(true)
+    expect(refused({ ...here, call: `${CALL}00` })).toBe(true)
+    expect(refused({ ...here, call: CALL.slice(2) })).toBe(true)
+    expect(newCallId()).toMatch(/^[0-9a-f]{32}$/)
+    expect(newCallId()).not.toBe(newCallId())
+  })
+
+  it('behavior: a KID is an integer from 0 to 2^48, a key standard base64 of exactly 16 bytes', () => {
+    for (const kid of [0, CALL_MAX_KID]) expect(refused({ ...here, key: { kid, key: KEY } })).toBe(false)
+    for (const kid of [-1, 1.5, CALL_MAX_KID + 1, Number.NaN, '3']) {
+      expect(refused({ ...here, key: { kid, key: KEY } })).toBe(true)
+    }
+    const base64 = (bytes: number): string => Buffer.alloc(bytes, 255).toString('base64')
+    expect(refused({ ...here, key: { kid: 1, key: base64(16) } })).toBe(false)
+    for (const key of [
+      base64(15),
+      base64(17),
+      base64(32),
+      Buffer.alloc(16, 255).toString('base64url'),
+      base64(16).slice(0, -2),
+      '',
+      // 22 characters whose last leaves bits set past the 16th byte: not a canonical encoding of 16 bytes.
+      `${'A'.repeat(21)}B==`,
+    ]) {
+      expect(refused({ ...here, key: { kid: 1, key } }), key).toBe(true)
+    }
+  })
+
+  it('behavior: an SDP is 1 to 32 KiB of UTF-8, counted in bytes', () => {
+    expect(refused({ ...offer, sdp: 'x'.repeat(CALL_MAX_SDP_BYTES) })).toBe(false)
+    expect(refused({ ...offer, sdp: 'x'.repeat(CALL_MAX_SDP_BYTES + 1) })).toBe(true)
+    // Half as many characters, each of two bytes, fit; one more byte does not.
+    expect(refused({ ...offer, sdp: `${'é'.repeat(CALL_MAX_SDP_BYTES / 2)}` })).toBe(false)
+    expect(refused({ ...offer, sdp: `${'é'.repeat(CALL_MAX_SDP_BYTES / 2)}x` })).toBe(true)
+    expect(refused({ ...offer, sdp: '' })).toBe(true)
+    expect(refused({ ...offer, to: '' })).toBe(true)
+    expect(refused({ ...offer, to: 'p'.repeat(129) })).toBe(true)
+  })
+
+  it('behavior: parseCallSignal says why in a few words; callSignalOf refuses with a hint', () => {
+    expect(parseCallSignal({ ...here, op: 'ring' })).toMatchObject({ ok: false, reason: expect.stringMatching(/op/) })
+    expect(parseCallSignal(here)).toEqual({ ok: true, signal: here })
+    const { v: _, kind: __, ...input } = here
+    expect(callSignalOf(input as never)).toEqual(here)
+    expect(() => callSignalOf({ ...offer, sdp: 'x'.repeat(CALL_MAX_SDP_BYTES + 1) } as never)).toThrow(
+      InvalidInputError,
+    )
+  })
+
+  it('behavior: a key goes to base64 and back, and only a 16-byte one', () => {
+    const key = crypto.getRandomValues(new Uint8Array(CALL_KEY_BYTES))
+    const text = callKeyToBase64(key)
+    expect(text).toBe(Buffer.from(key).toString('base64'))
+    expect(callKeyFromBase64(text)).toEqual(key)
+    expect(() => callKeyToBase64(new Uint8Array(32))).toThrow(InvalidInputError)
+    expect(() => callKeyFromBase64(Buffer.alloc(32).toString('base64'))).toThrow(InvalidInputError)
+  })
+
+  it('behavior: a signal is for this device unless it came from it or names another device', () => {
+    const parsed = callSignalSchema.parse(offer)
+    const broadcast = callSignalSchema.parse(here)
+    expect(isCallSignalFor(parsed, 'alice-peer', 'bob-peer')).toBe(true)
+    expect(isCallSignalFor(parsed, 'alice-peer', 'carol-peer')).toBe(false)
+    expect(isCallSignalFor(broadcast, 'alice-peer', 'carol-peer')).toBe(true)
+    expect(isCallSignalFor(broadcast, 'carol-peer', 'carol-peer')).toBe(false)
+  })
+})
+
+describe('the call signals receive budget', () => {
+  it('behavior: holds a join into a six-person mesh at once, drops a flood, refills at its rate, per sender', () => {
+    let nowMs = 0
+    const guard = createCallSignalGuard({ now: () => nowMs })
+    // A here and five offers from one device joining, twice over: the burst.
+    for (let i = 0; i < CALL_SIGNAL_RECEIVE_BURST; i++) expect(guard.admit('alice')).toBe(true)
+    expect(CALL_SIGNAL_RECEIVE_BURST).toBeGreaterThanOrEqual(6)
+    expect(guard.admit('alice')).toBe(false)
+    expect(guard.dropped).toBe(1)
+    // Another sender has a bucket of its own.
+    expect(guard.admit('bob')).toBe(true)
+    nowMs += 1_000
+    for (let i = 0; i < CALL_SIGNALS_RECEIVED_PER_SECOND; i++) expect(guard.admit('alice')).toBe(true)
+    expect(guard.admit('alice')).toBe(false)
+  })
+
+  it('behavior: is apart from typing’s budget: exhausting one leaves the other', () => {
+    const typing = new SignalGuard({ now: () => 0 })
+    const calls = createCallSignalGuard({ now: () => 0 })
+    while (typing.admit('alice'));
+    expect(calls.admit('alice')).toBe(true)
+  })
+})
