@@ -200,11 +200,21 @@ export interface AppPage {
   consoleCsp: string[]
 }
 
-/** Opens `url` in a new context of `browser` (desktop-sized) with `wallet` injected; not signed in yet. */
-export async function openAppPage(browser: Browser, wallet: Wallet, chainId: number, url: string): Promise<AppPage> {
+/**
+ * Opens `url` in a new context of `browser` (desktop-sized) with `wallet` injected; not signed in yet. `prepare` runs
+ * on the context before its page opens (more init scripts, routes).
+ */
+export async function openAppPage(
+  browser: Browser,
+  wallet: Wallet,
+  chainId: number,
+  url: string,
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<AppPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   await watchCsp(context)
   const testWallet = await injectWallet(context, wallet, chainId)
+  await prepare?.(context)
   const page = await context.newPage()
   const consoleCsp: string[] = []
   recordCspConsole(page, consoleCsp)

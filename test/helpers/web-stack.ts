@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Room } from '@securechat/sdk/rooms'
-import type { Browser } from 'playwright-core'
+import type { Browser, BrowserContext } from 'playwright-core'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
 import {
   createRelay,
@@ -86,8 +86,14 @@ export interface WebStack {
   browser: Browser
   /** The relay's data directory, holding its message store (`relayStore`). */
   relayDir?: string
-  /** A signed-in page of `chain.accounts[account]`; with `joinRoom`, then opened on that invite, its heading shown. */
-  openApp(account: number, options?: { joinRoom?: { invite: string; name: string } }): Promise<AppPage>
+  /**
+   * A signed-in page of `chain.accounts[account]`; with `joinRoom`, then opened on that invite, its heading shown.
+   * `prepare` runs on the page's context before the page opens.
+   */
+  openApp(
+    account: number,
+    options?: { joinRoom?: { invite: string; name: string }; prepare?: (context: BrowserContext) => Promise<void> },
+  ): Promise<AppPage>
   /** Closes the pages `openApp` opened, then the browser, the relay and the chain. */
   stop(): Promise<void>
 }
@@ -98,7 +104,10 @@ export interface WebRoom extends Omit<WebStack, 'openApp'> {
   room: Room
   invite: string
   /** As {@link WebStack.openApp}; `joinRoom: true` joins dave's room. */
-  openApp(account: number, options?: { joinRoom?: boolean }): Promise<AppPage>
+  openApp(
+    account: number,
+    options?: { joinRoom?: boolean; prepare?: (context: BrowserContext) => Promise<void> },
+  ): Promise<AppPage>
 }
 
 /** Starts a {@link WebStack}; `name` names its temporary directories. On a failure it stops what it started. */
@@ -159,8 +168,8 @@ async function launchWebStack(
       http,
       browser,
       ...(relayDir === undefined ? {} : { relayDir }),
-      async openApp(account, { joinRoom } = {}) {
-        const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url)
+      async openApp(account, { joinRoom, prepare } = {}) {
+        const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url, prepare)
         pages.push(person)
         await signInWithTestWallet(person.page, SIGN_IN_TIMEOUT_MS)
         if (joinRoom !== undefined) {
@@ -211,8 +220,11 @@ export async function startWebRoom(
       dave,
       room: created.room,
       invite: created.invite,
-      openApp: (account, { joinRoom = false } = {}) =>
-        stack.openApp(account, joinRoom ? { joinRoom: { invite: created.invite, name: room } } : {}),
+      openApp: (account, { joinRoom = false, prepare } = {}) =>
+        stack.openApp(account, {
+          ...(joinRoom ? { joinRoom: { invite: created.invite, name: room } } : {}),
+          ...(prepare === undefined ? {} : { prepare }),
+        }),
     }
   } catch (err) {
     await stack.stop()

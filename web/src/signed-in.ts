@@ -3,6 +3,7 @@
  * relay's config and the chat views. `<sc-app>` imports this module dynamically, so the shell and
  * its sign-in button render while this far larger part is still downloading and compiling.
  */
+import './components/sc-call.ts'
 import './components/sc-chat-view.ts'
 import './components/sc-conversation-list.ts'
 import './components/sc-create-room.ts'
@@ -13,6 +14,7 @@ import './components/sc-search.ts'
 import './components/sc-signal-settings.ts'
 import { loadConfig } from './config.ts'
 import { Anchoring } from './state/anchoring.ts'
+import { Calls } from './state/calls.ts'
 import { Conversations, inviteFromText } from './state/conversations.ts'
 import { Files } from './state/files.ts'
 import { Notifications } from './state/notifications.ts'
@@ -28,6 +30,7 @@ export interface AppState {
   notifications: Notifications
   signals: Signals
   files: Files
+  calls: Calls
 }
 
 /** A signed-out session on the config of the relay that served the app (or its last one). */
@@ -39,8 +42,9 @@ export async function startSession(signal?: AbortSignal): Promise<AppState> {
   const notifications = new Notifications(conversations)
   const signals = new Signals(conversations)
   const files = new Files(conversations)
-  session.attach(conversations, anchoring, notifications, signals, files)
-  return { session, conversations, anchoring, notifications, signals, files }
+  const calls = new Calls(config, conversations, notifications)
+  session.attach(conversations, anchoring, notifications, signals, files, calls)
+  return { session, conversations, anchoring, notifications, signals, files, calls }
 }
 
 /**

@@ -5,9 +5,11 @@ import { customElement, state } from 'lit/decorators.js'
 import { type OpenTarget, openTargetOfHash, openTargetOfMessage } from '../notification-click.ts'
 import type { AppState } from '../signed-in.ts'
 import type { Anchoring } from '../state/anchoring.ts'
+import type { Calls } from '../state/calls.ts'
 import {
   anchoringContext,
   ChangeController,
+  callsContext,
   conversationsContext,
   filesContext,
   notificationsContext,
@@ -206,6 +208,9 @@ export class ScApp extends LitElement {
   @provide({ context: filesContext })
   @state()
   files: Files | undefined
+  @provide({ context: callsContext })
+  @state()
+  calls: Calls | undefined
 
   @state() private wallets: WalletChoice[] = []
   @state() private page: Page = 'chat'
@@ -254,6 +259,7 @@ export class ScApp extends LitElement {
       this.notifications = state.notifications
       this.signals = state.signals
       this.files = state.files
+      this.calls = state.calls
       this.#controller.target = state.session
       this.#conversationChanges.target = state.conversations
       this.invitedTo = app.invitedTo(location.hash)
@@ -338,6 +344,7 @@ export class ScApp extends LitElement {
               ${session.walletChainId === undefined ? '' : html`<div class="banner" role="alert">Your wallet is on chain ${session.walletChainId}; SecureChat uses chain ${session.config.chainId}. <button class="secondary" @click=${() => session.switchChain()}>Switch</button></div>`}
               ${session.problem === undefined ? '' : html`<div class="banner" role="alert">${session.problem}</div>`}
               ${this.startProblem === undefined ? '' : html`<div class="banner" role="alert">${this.startProblem}</div>`}
+              <sc-call @conversation-selected=${this.#onSelect}></sc-call>
             </div>
             <main
               class=${this.page !== 'chat' || this.selected !== undefined ? 'open' : ''}

@@ -22,6 +22,7 @@ import type { PendingMessage } from '../state/outbox.ts'
 import type { Session } from '../state/session.ts'
 import type { Signals } from '../state/signals.ts'
 import './sc-anchor-mark.ts'
+import './sc-call-start.ts'
 import './sc-invite-share.ts'
 import './sc-room-details.ts'
 import { dateTime, dayKey, dayLabel, isoDateTime, shortTime } from './format-time.ts'
@@ -475,6 +476,7 @@ export class ScChatView extends LitElement {
           ${isRoom ? roleLine(conversations.roleIn(view.id)) : ''}
         </div>
         <div class="actions">
+          <sc-call-start .conversation=${view.id} ?joined=${view.state === 'joined'}></sc-call-start>
           ${isRoom ? html`<sc-room-details .room=${view.id} .name=${view.name} ?joined=${view.state === 'joined'}></sc-room-details>` : ''}
           ${view.state === 'joined' ? html`<sc-disappear-dialog .seconds=${conversations.timers.current(view.id)?.seconds} .refusal=${conversations.timers.refusal(view, session.address ?? '')} .set=${(seconds: number) => conversations.setDisappearing(view.id, seconds)}></sc-disappear-dialog>` : ''}
           <button class="secondary" @click=${this.#leave}>${isRoom ? 'Leave room' : 'Close'}</button>
@@ -483,6 +485,7 @@ export class ScChatView extends LitElement {
       <div class=${thread === undefined ? 'body' : 'body with-thread'}>
         <div class="room">
         ${this.#stateNotice(view, session.network)}
+        <sc-call-banner .conversation=${view.id}></sc-call-banner>
         ${restriction === undefined ? '' : restrictionNotice(restriction)}
         ${
           view.catchingUp === undefined

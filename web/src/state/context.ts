@@ -1,6 +1,7 @@
 import { createContext } from '@lit/context'
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import type { Anchoring } from './anchoring.ts'
+import type { Calls } from './calls.ts'
 import type { Conversations } from './conversations.ts'
 import type { Files } from './files.ts'
 import type { Notifications } from './notifications.ts'
@@ -17,6 +18,8 @@ export const filesContext = createContext<Files | undefined>(Symbol('securechat-
 export const anchoringContext = createContext<Anchoring | undefined>(Symbol('securechat-anchoring'))
 /** Browser notifications for mentions and DMs: the setting, and which conversation is shown. */
 export const notificationsContext = createContext<Notifications | undefined>(Symbol('securechat-notifications'))
+/** Voice and video calls: the one this tab is in, and those going on in its conversations. */
+export const callsContext = createContext<Calls | undefined>(Symbol('securechat-calls'))
 /** Read receipts and typing indicators, and whether they are on. */
 export const signalsContext = createContext<Signals | undefined>(Symbol('securechat-signals'))
 

@@ -110,6 +110,41 @@ export class Notifications extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /**
+   * Rings for a call someone started (`calls.ts`): a notification, when they are on, unless the person is looking at
+   * that conversation in a focused tab (the app shows the call there).
+   */
+  async ring(call: {
+    conversation: string
+    callId: string
+    from: string
+    video: boolean
+    where: string | undefined
+  }): Promise<void> {
+    if (this.state !== 'on' || this.#me === undefined) return
+    if (call.conversation === this.#showing && document.visibilityState === 'visible' && document.hasFocus()) return
+    const kind = call.video ? 'video call' : 'call'
+    const title =
+      call.where === undefined
+        ? `${shortAddress(call.from)} is calling you`
+        : `${shortAddress(call.from)} started a ${kind} in # ${call.where}`
+    await this.#show(title, {
+      body: call.where === undefined ? `A ${kind}: open SecureChat to join.` : 'Open SecureChat to join.',
+      tag: `call-${call.callId}`,
+      data: { conversation: call.conversation },
+    })
+  }
+
+  async #show(title: string, options: NotificationOptions): Promise<void> {
+    try {
+      const registration = await navigator.serviceWorker?.getRegistration()
+      if (registration !== undefined) await registration.showNotification(title, options)
+      else new Notification(title, options)
+    } catch {
+      // Refused by the browser meanwhile (permission taken back): the app shows it all the same.
+    }
+  }
+
   async #onAdded(conversation: string, entry: ChatEntry): Promise<void> {
     const me = this.#me
     const view = this.#conversations.get(conversation)
@@ -128,13 +163,7 @@ export class Notifications extends EventTarget implements SessionPart {
       tag: entry.id,
       data: { conversation, message: entry.id },
     }
-    try {
-      const registration = await navigator.serviceWorker?.getRegistration()
-      if (registration !== undefined) await registration.showNotification(title, options)
-      else new Notification(title, options)
-    } catch {
-      // Refused by the browser meanwhile (permission taken back): the message is in the app all the same.
-    }
+    await this.#show(title, options)
   }
 
   #changed(): void {

@@ -39,7 +39,7 @@ export function cspTemplate(connectSources: readonly string[]): (nonce: string) 
 
 /**
  * Headers on every response besides the CSP. Camera and microphone stay allowed for this origin:
- * calls (docs/architecture.md, Not built yet) need them; everything else powerful is off.
+ * calls (docs/architecture.md, Calls: media) need them; everything else powerful is off.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',

@@ -1,0 +1,537 @@
+/**
+ * One call's media (docs/architecture.md, Calls: media): a mesh of `RTCPeerConnection`s, one per other device in the
+ * call, every frame sealed and opened with SFrame in `call-worker.ts`. It knows nothing of rooms or DMs: it is given a
+ * {@link CallPort} (send a signal; it is handed the call's signals) and the local media.
+ *
+ * - **Who offers.** Between two devices, the one whose PeerId string sorts lower sends the offer (no glare); the
+ *   other answers. A device that hears a newcomer sends its `here` at once, so the newcomer learns its key and
+ *   membership without waiting for the next interval.
+ * - **Non-trickle ICE.** An offer or answer is sent once ICE gathering is complete, every candidate inside.
+ * - **Codecs.** Opus and VP8 only: `frame-split.ts` knows their payload headers, which stay in the clear.
+ * - **Keys.** This device's own random 16-byte key under a random KID, sent in its `here` signals. When a device
+ *   leaves (a `leave`, or no `here` for `CALL_HERE_TIMEOUT_MS`), this device makes a new key and KID, tells the others,
+ *   and seals with it {@link KEY_SWITCH_DELAY_MS} later — what the one who left never receives. The others' old KIDs
+ *   are dropped {@link OLD_KEY_GRACE_MS} after their new one arrived.
+ * - **Mute and camera.** The tracks stay negotiated: muting disables the microphone track (silence is sent), the
+ *   camera off disables the camera track; the `here` signal tells the others, who show it. Turning the camera on in
+ *   a call that started without it puts a new track on the video senders (`replaceTrack`, no renegotiation).
+ */
+import {
+  CALL_HERE_INTERVAL_MS,
+  CALL_HERE_TIMEOUT_MS,
+  CALL_KEY_BYTES,
+  CALL_MAX_KID,
+  type CallSignal,
+  type CallSignalEvent,
+  type CallSignalInput,
+  callKeyFromBase64,
+  callKeyToBase64,
+} from '@securechat/sdk/calls'
+import { CALL_WORKER_URL, trustedScriptUrl } from '../trusted-types.ts'
+import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
+
+/** How long after telling a new key this device starts sealing with it: its `here` reaches the others first. */
+export const KEY_SWITCH_DELAY_MS = 1_500
+/** How long a participant's previous KID still opens frames once its new one arrived (frames in flight). */
+export const OLD_KEY_GRACE_MS = 5_000
+/** The longest wait for ICE gathering before an offer or answer goes out with the candidates found so far. */
+export const ICE_GATHERING_TIMEOUT_MS = 5_000
+/** How long an offer waits for its answer, or a connection for ICE, before the offerer tries again. */
+export const CONNECT_RETRY_MS = 15_000
+
+/** What the mesh needs of the conversation it runs in. */
+export interface CallPort {
+  /** This device's PeerId. */
+  readonly selfPeerId: string
+  send(signal: CallSignalInput): Promise<void>
+}
+
+export interface CallMeshInit {
+  callId: string
+  port: CallPort
+  /** The microphone (and camera for a video call), already opened (`local-media.ts`). */
+  localStream: MediaStream
+  /** ICE servers from the relay's `/config.json`; none: host candidates only. */
+  iceServers?: RTCIceServer[]
+  /** When the call started as this device knows it (now, for one it starts). */
+  startedAtMs?: number
+}
+
+/** Another device in the call, as this device sees it. */
+export interface CallParticipant {
+  readonly peerId: string
+  /** The wallet of the device. */
+  address: string
+  media: { audio: boolean; video: boolean; screen: boolean }
+  muted: boolean
+  /** What arrived from it (audio and video tracks, once the connection carries them). */
+  readonly stream: MediaStream
+  /** `RTCPeerConnection.connectionState`, or `new` before there is one. */
+  connection: RTCPeerConnectionState
+  /** Its microphone's level, 0–1, from the connection's stats. */
+  audioLevel: number
+  lastHeardMs: number
+}
+
+interface Peer {
+  participant: CallParticipant
+  pc: RTCPeerConnection | undefined
+  /** KIDs of its keys this device installed, newest last. */
+  kids: number[]
+  retry: ReturnType<typeof setTimeout> | undefined
+}
+
+interface LocalKey {
+  kid: number
+  key: Uint8Array
+}
+
+/**
+ * A running call's media. Dispatches `mesh:changed` when a participant came, went or changed (media, mute, connection,
+ * speaking), and `mesh:ended` once {@link leave} or {@link close} ran.
+ */
+export class CallMesh extends EventTarget {
+  readonly callId: string
+  readonly startedAtMs: number
+  readonly localStream: MediaStream
+  readonly #port: CallPort
+  readonly #iceServers: RTCIceServer[]
+  readonly #worker: Worker
+  readonly #peers = new Map<string, Peer>()
+  #key: LocalKey
+  #muted = false
+  #camera: boolean
+  #ended = false
+  /** This device's microphone level, 0–1. */
+  localAudioLevel = 0
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  readonly #interval: ReturnType<typeof setInterval>
+  readonly #levels: ReturnType<typeof setInterval>
+  #statsId = 0
+  readonly #statsWaiting = new Map<number, (stats: WorkerStats) => void>()
+
+  constructor(init: CallMeshInit) {
+    super()
+    this.callId = init.callId
+    this.#port = init.port
+    this.localStream = init.localStream
+    this.#iceServers = init.iceServers ?? []
+    this.startedAtMs = init.startedAtMs ?? Date.now()
+    this.#camera = init.localStream.getVideoTracks().length > 0
+    this.#worker = new Worker(trustedScriptUrl(CALL_WORKER_URL), { name: 'securechat-call' })
+    this.#worker.onmessage = (event: MessageEvent<WorkerStats>) => {
+      this.#statsWaiting.get(event.data.id)?.(event.data)
+      this.#statsWaiting.delete(event.data.id)
+    }
+    this.#key = newLocalKey()
+    this.#command({ type: 'send-key', kid: this.#key.kid, key: this.#key.key })
+    this.#interval = setInterval(() => {
+      this.#dropSilent()
+      void this.#sendHere()
+    }, CALL_HERE_INTERVAL_MS)
+    this.#levels = setInterval(() => void this.#measureLevels(), 400)
+    void this.#sendHere()
+  }
+
+  get muted(): boolean {
+    return this.#muted
+  }
+
+  get camera(): boolean {
+    return this.#camera
+  }
+
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  get participants(): CallParticipant[] {
+    return [...this.#peers.values()].map((peer) => peer.participant)
+  }
+
+  /** This device's current KID (tests and the debug view: it changes when someone leaves). */
+  get kid(): number {
+    return this.#key.kid
+  }
+
+  /** A call signal of this call from another device (the port's conversation filtered them by call id). */
+  handle(event: CallSignalEvent): void {
+    if (this.#ended || event.signal.call !== this.callId) return
+    const { signal, senderPeerId: from } = event
+    if (from === this.#port.selfPeerId) return
+    switch (signal.op) {
+      case 'here':
+        this.#onHere(event, signal)
+        return
+      case 'leave':
+        this.#remove(from, true)
+        return
+      case 'offer':
+        if (signal.to === this.#port.selfPeerId) void this.#onOffer(event, signal.sdp)
+        return
+      case 'answer':
+        if (signal.to === this.#port.selfPeerId) void this.#onAnswer(from, signal.sdp)
+        return
+    }
+  }
+
+  setMuted(muted: boolean): void {
+    this.#muted = muted
+    for (const track of this.localStream.getAudioTracks()) track.enabled = !muted
+    this.#changed()
+    void this.#sendHere()
+  }
+
+  /** Turns the camera on (opening it if the call started without one: `openCamera`) or off. */
+  async setCamera(on: boolean, open?: () => Promise<MediaStreamTrack>): Promise<void> {
+    let track = this.localStream.getVideoTracks()[0]
+    if (on && track === undefined) {
+      if (open === undefined) return
+      track = await open()
+      this.localStream.addTrack(track)
+      for (const peer of this.#peers.values()) {
+        const sender = videoSender(peer.pc)
+        if (sender !== undefined) await sender.replaceTrack(track)
+      }
+    }
+    if (track !== undefined) track.enabled = on
+    this.#camera = on && track !== undefined
+    this.#changed()
+    void this.#sendHere()
+  }
+
+  /** Frame counts of the encryption worker (sealed, and per peer opened and dropped). */
+  workerStats(): Promise<WorkerStats> {
+    const id = ++this.#statsId
+    return new Promise((resolve) => {
+      this.#statsWaiting.set(id, resolve)
+      this.#command({ type: 'stats', id })
+    })
+  }
+
+  /** The connection to `peerId`, for its stats. */
+  connectionOf(peerId: string): RTCPeerConnection | undefined {
+    return this.#peers.get(peerId)?.pc
+  }
+
+  /** Tells the others this device left, then stops everything. */
+  async leave(): Promise<void> {
+    if (this.#ended) return
+    const told = this.#port.send({ op: 'leave', call: this.callId }).catch(() => {})
+    this.close()
+    await told
+  }
+
+  /** Stops the media, the connections and the worker without telling anyone (the page is going away). */
+  close(): void {
+    if (this.#ended) return
+    this.#ended = true
+    clearInterval(this.#interval)
+    clearInterval(this.#levels)
+    for (const timer of this.#timers) clearTimeout(timer)
+    for (const peer of this.#peers.values()) this.#closePeer(peer)
+    this.#peers.clear()
+    for (const track of this.localStream.getTracks()) track.stop()
+    this.#worker.terminate()
+    this.dispatchEvent(new Event('mesh:ended'))
+  }
+
+  #onHere(event: CallSignalEvent, signal: Extract<CallSignal, { op: 'here' }>): void {
+    const from = event.senderPeerId
+    let peer = this.#peers.get(from)
+    const isNew = peer === undefined
+    if (peer === undefined) {
+      peer = this.#newPeer(from, event.sender)
+    }
+    const { participant } = peer
+    participant.media = signal.media
+    participant.muted = signal.muted
+    participant.lastHeardMs = Date.now()
+    this.#installKey(peer, signal.key.kid, signal.key.key)
+    if (isNew) {
+      // The newcomer learns this device's key and presence now, not at the next interval.
+      void this.#sendHere()
+      if (this.#offersTo(from)) void this.#offer(peer)
+    }
+    this.#changed()
+  }
+
+  #newPeer(peerId: string, address: string): Peer {
+    const peer: Peer = {
+      participant: {
+        peerId,
+        address,
+        media: { audio: true, video: false, screen: false },
+        muted: false,
+        stream: new MediaStream(),
+        connection: 'new',
+        audioLevel: 0,
+        lastHeardMs: Date.now(),
+      },
+      pc: undefined,
+      kids: [],
+      retry: undefined,
+    }
+    this.#peers.set(peerId, peer)
+    return peer
+  }
+
+  #installKey(peer: Peer, kid: number, keyText: string): void {
+    if (peer.kids.includes(kid)) return
+    const peerId = peer.participant.peerId
+    this.#command({ type: 'add-key', peer: peerId, kid, key: callKeyFromBase64(keyText) })
+    const previous = [...peer.kids]
+    peer.kids.push(kid)
+    if (previous.length === 0) return
+    this.#later(() => {
+      for (const old of previous) {
+        this.#command({ type: 'remove-key', peer: peerId, kid: old })
+        peer.kids = peer.kids.filter((k) => k !== old)
+      }
+    }, OLD_KEY_GRACE_MS)
+  }
+
+  #offersTo(peerId: string): boolean {
+    return this.#port.selfPeerId < peerId
+  }
+
+  #connection(peer: Peer): RTCPeerConnection {
+    if (peer.pc !== undefined) this.#closePeer(peer, false)
+    const pc = new RTCPeerConnection({ iceServers: this.#iceServers })
+    peer.pc = pc
+    const participant = peer.participant
+    for (const track of participant.stream.getTracks()) participant.stream.removeTrack(track)
+    pc.ontrack = (event) => {
+      participant.stream.addTrack(event.track)
+      this.#changed()
+    }
+    pc.onconnectionstatechange = () => {
+      if (peer.pc !== pc) return
+      participant.connection = pc.connectionState
+      if (pc.connectionState === 'connected' && peer.retry !== undefined) {
+        clearTimeout(peer.retry)
+        peer.retry = undefined
+      }
+      if (pc.connectionState === 'failed' && this.#offersTo(participant.peerId)) {
+        this.#later(() => {
+          if (peer.pc === pc && this.#peers.get(participant.peerId) === peer) void this.#offer(peer)
+        }, 1_000)
+      }
+      this.#changed()
+    }
+    return pc
+  }
+
+  /**
+   * Every sender's and receiver's SFrame transform, set once, as soon as their transceivers exist and before any
+   * remote description is applied. Chromium (156) lets frames bypass a transform set later: on a receiver set from
+   * `ontrack` once the answer arrived, on a video sender that the remote offer created (checked by hand: frames then
+   * reach the decoder, or the wire, without passing the worker).
+   */
+  #attachTransforms(pc: RTCPeerConnection, peerId: string): void {
+    for (const transceiver of pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind === 'video' ? 'video' : 'audio'
+      const send: TransformOptions = { role: 'send', kind }
+      const receive: TransformOptions = { role: 'receive', kind, peer: peerId }
+      transceiver.sender.transform = new RTCRtpScriptTransform(this.#worker, send)
+      transceiver.receiver.transform = new RTCRtpScriptTransform(this.#worker, receive)
+    }
+  }
+
+  async #offer(peer: Peer): Promise<void> {
+    const pc = this.#connection(peer)
+    const peerId = peer.participant.peerId
+    const audio = this.localStream.getAudioTracks()[0]
+    const video = this.localStream.getVideoTracks()[0]
+    const audioT = pc.addTransceiver(audio ?? 'audio', { direction: 'sendrecv', streams: [this.localStream] })
+    const videoT = pc.addTransceiver(video ?? 'video', { direction: 'sendrecv', streams: [this.localStream] })
+    preferCodec(audioT, 'audio', 'audio/opus')
+    preferCodec(videoT, 'video', 'video/VP8')
+    this.#attachTransforms(pc, peerId)
+    this.#scheduleRetry(peer, pc)
+    try {
+      await pc.setLocalDescription(await pc.createOffer())
+      await iceGathered(pc)
+      if (peer.pc !== pc || this.#ended) return
+      await this.#port.send({ op: 'offer', call: this.callId, to: peerId, sdp: pc.localDescription!.sdp })
+    } catch {
+      // The retry timer offers again.
+    }
+  }
+
+  #scheduleRetry(peer: Peer, pc: RTCPeerConnection): void {
+    if (peer.retry !== undefined) clearTimeout(peer.retry)
+    if (!this.#offersTo(peer.participant.peerId)) return
+    peer.retry = setTimeout(() => {
+      peer.retry = undefined
+      if (this.#ended || peer.pc !== pc || this.#peers.get(peer.participant.peerId) !== peer) return
+      if (pc.connectionState !== 'connected') void this.#offer(peer)
+    }, CONNECT_RETRY_MS)
+  }
+
+  async #onOffer(event: CallSignalEvent, sdp: string): Promise<void> {
+    const from = event.senderPeerId
+    // An offer from a higher PeerId breaks the rule: ignored (this device offers to it).
+    if (this.#offersTo(from)) return
+    const peer = this.#peers.get(from) ?? this.#newPeer(from, event.sender)
+    const pc = this.#connection(peer)
+    try {
+      // The answer's transceivers exist, with their transforms, before the offer is applied (`#attachTransforms`):
+      // tracks added with addTrack are what an offer's sections take up (JSEP). A call without a camera lends a blank
+      // placeholder track for the video one, dropped once the offer took it up.
+      const audio = this.localStream.getAudioTracks()[0]
+      const video = this.localStream.getVideoTracks()[0]
+      const placeholder = video === undefined ? blankVideoTrack() : undefined
+      if (audio !== undefined) pc.addTrack(audio, this.localStream)
+      const videoTrack = video ?? placeholder
+      const videoSent = videoTrack === undefined ? undefined : pc.addTrack(videoTrack, this.localStream)
+      this.#attachTransforms(pc, from)
+      await pc.setRemoteDescription({ type: 'offer', sdp })
+      if (placeholder !== undefined) {
+        await videoSent?.replaceTrack(null)
+        placeholder.stop()
+      }
+      for (const transceiver of pc.getTransceivers()) transceiver.direction = 'sendrecv'
+      await pc.setLocalDescription(await pc.createAnswer())
+      await iceGathered(pc)
+      if (peer.pc !== pc || this.#ended) return
+      await this.#port.send({ op: 'answer', call: this.callId, to: from, sdp: pc.localDescription!.sdp })
+    } catch {
+      // The offerer tries again.
+    }
+    this.#changed()
+  }
+
+  async #onAnswer(from: string, sdp: string): Promise<void> {
+    const pc = this.#peers.get(from)?.pc
+    if (pc === undefined || pc.signalingState !== 'have-local-offer') return
+    await pc.setRemoteDescription({ type: 'answer', sdp }).catch(() => {})
+  }
+
+  /** A device left (`told`: it said so) or went silent: its connection closes, this device's key rotates. */
+  #remove(peerId: string, _told: boolean): void {
+    const peer = this.#peers.get(peerId)
+    if (peer === undefined) return
+    this.#peers.delete(peerId)
+    this.#closePeer(peer)
+    this.#rotateKey()
+    this.#changed()
+  }
+
+  #dropSilent(): void {
+    const cutoff = Date.now() - CALL_HERE_TIMEOUT_MS
+    for (const [peerId, peer] of this.#peers) {
+      if (peer.participant.lastHeardMs < cutoff) this.#remove(peerId, false)
+    }
+  }
+
+  /** A new key and KID: told at once, sealed with a little later (see the module comment). */
+  #rotateKey(): void {
+    const next = newLocalKey()
+    this.#key = next
+    void this.#sendHere()
+    this.#later(() => {
+      if (this.#key === next) this.#command({ type: 'send-key', kid: next.kid, key: next.key })
+    }, KEY_SWITCH_DELAY_MS)
+  }
+
+  #closePeer(peer: Peer, forget = true): void {
+    if (peer.retry !== undefined) clearTimeout(peer.retry)
+    peer.retry = undefined
+    peer.pc?.close()
+    peer.pc = undefined
+    peer.participant.connection = 'closed'
+    if (forget) this.#command({ type: 'forget-peer', peer: peer.participant.peerId })
+  }
+
+  async #sendHere(): Promise<void> {
+    if (this.#ended) return
+    await this.#port
+      .send({
+        op: 'here',
+        call: this.callId,
+        media: { audio: this.localStream.getAudioTracks().length > 0, video: this.#camera, screen: false },
+        muted: this.#muted,
+        key: { kid: this.#key.kid, key: callKeyToBase64(this.#key.key) },
+        startedAtMs: this.startedAtMs,
+      })
+      .catch(() => {
+        // Not sendable now (offline): the next interval tries again.
+      })
+  }
+
+  async #measureLevels(): Promise<void> {
+    let local = 0
+    for (const peer of this.#peers.values()) {
+      const pc = peer.pc
+      if (pc === undefined || pc.connectionState !== 'connected') continue
+      const stats = await pc.getStats().catch(() => undefined)
+      let level = 0
+      stats?.forEach((report: { type: string; kind?: string; audioLevel?: number }) => {
+        if (report.type === 'inbound-rtp' && report.kind === 'audio') level = report.audioLevel ?? 0
+        if (report.type === 'media-source' && report.kind === 'audio') local = Math.max(local, report.audioLevel ?? 0)
+      })
+      peer.participant.audioLevel = peer.participant.muted ? 0 : level
+    }
+    this.localAudioLevel = this.#muted ? 0 : local
+    if (!this.#ended) this.#changed()
+  }
+
+  #command(command: WorkerCommand): void {
+    this.#worker.postMessage(command)
+  }
+
+  #later(run: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      if (!this.#ended) run()
+    }, ms)
+    this.#timers.add(timer)
+  }
+
+  #changed(): void {
+    this.dispatchEvent(new Event('mesh:changed'))
+  }
+}
+
+function newLocalKey(): LocalKey {
+  const key = crypto.getRandomValues(new Uint8Array(CALL_KEY_BYTES))
+  const random = crypto.getRandomValues(new Uint32Array(2))
+  // 48 random bits: below CALL_MAX_KID, an exact JSON number.
+  const kid = ((random[0]! & 0xffff) * 2 ** 32 + random[1]!) % CALL_MAX_KID
+  return { kid, key }
+}
+
+function preferCodec(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video', mimeType: string): void {
+  const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs.filter((codec) => codec.mimeType === mimeType) ?? []
+  if (codecs.length > 0) transceiver.setCodecPreferences(codecs)
+}
+
+/** A video track with no picture: a 2×2 canvas that never draws. */
+function blankVideoTrack(): MediaStreamTrack | undefined {
+  const canvas = document.createElement('canvas')
+  canvas.width = 2
+  canvas.height = 2
+  return canvas.captureStream(0).getVideoTracks()[0]
+}
+
+function videoSender(pc: RTCPeerConnection | undefined): RTCRtpSender | undefined {
+  return pc?.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.sender
+}
+
+/** Resolves once `pc` gathered its ICE candidates, or after {@link ICE_GATHERING_TIMEOUT_MS}. */
+function iceGathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      pc.removeEventListener('icegatheringstatechange', check)
+      resolve()
+    }
+    const check = (): void => {
+      if (pc.iceGatheringState === 'complete') done()
+    }
+    const timer = setTimeout(done, ICE_GATHERING_TIMEOUT_MS)
+    pc.addEventListener('icegatheringstatechange', check)
+  })
+}

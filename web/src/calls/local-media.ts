@@ -1,0 +1,66 @@
+/**
+ * The camera and microphone for a call: `getUserMedia` (the browser's permission prompt comes with it, from the click
+ * that started or joined the call), and what each refusal means for the person, in words they can act on.
+ */
+
+export class MediaAccessError extends Error {
+  override name = 'MediaAccessError'
+}
+
+/** What is asked: the microphone always, the camera for a video call. */
+export async function openLocalMedia(params: { video: boolean }): Promise<MediaStream> {
+  if (navigator.mediaDevices?.getUserMedia === undefined) {
+    throw new MediaAccessError(
+      'This browser gives the page no camera or microphone: calls need a secure (https) page in a current browser.',
+    )
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      video: params.video ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } : false,
+    })
+  } catch (err) {
+    throw mediaAccessError(err, params.video)
+  }
+}
+
+/** Just the camera, for turning it on during a call that started without it. */
+export async function openCamera(): Promise<MediaStreamTrack> {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
+    })
+    const track = stream.getVideoTracks()[0]
+    if (track === undefined) throw new MediaAccessError('The browser gave no camera.')
+    return track
+  } catch (err) {
+    throw err instanceof MediaAccessError ? err : mediaAccessError(err, true)
+  }
+}
+
+/** The person's sentence for a `getUserMedia` failure. */
+export function mediaAccessError(err: unknown, video: boolean): MediaAccessError {
+  const devices = video ? 'camera and microphone' : 'microphone'
+  const name = (err as { name?: string } | undefined)?.name
+  switch (name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return new MediaAccessError(
+        `The browser refused the ${devices}: allow them for this site (the icon in the address bar), then start the call again.`,
+      )
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return new MediaAccessError(
+        video
+          ? 'No camera or microphone was found: plug one in, or start an audio call.'
+          : 'No microphone was found: plug one in and start the call again.',
+      )
+    case 'NotReadableError':
+    case 'AbortError':
+      return new MediaAccessError(
+        `The ${devices} could not be opened: another app may be using ${video ? 'them' : 'it'}. Close it and try again.`,
+      )
+    default:
+      return new MediaAccessError(`The ${devices} could not be opened (${String(err)}).`)
+  }
+}

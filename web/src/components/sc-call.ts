@@ -1,0 +1,216 @@
+import { consume } from '@lit/context'
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
+import { customElement, state } from 'lit/decorators.js'
+import { repeat } from 'lit/directives/repeat.js'
+import type { CallParticipant } from '../calls/call-mesh.ts'
+import type { Calls } from '../state/calls.ts'
+import { ChangeController, callsContext, conversationsContext } from '../state/context.ts'
+import type { Conversations } from '../state/conversations.ts'
+import { baseStyles, shortAddress } from './styles.ts'
+
+/** An audio level (0–1, RFC 6464's linear form from getStats) above which a participant shows as speaking. */
+const SPEAKING_LEVEL = 0.02
+
+/**
+ * The call this tab is in (docs/web-app.md, Calls): a grid of tiles — this device's camera and each other device's
+ * video, or its address when its camera is off — with who is speaking, who is muted, the call's duration, and the
+ * buttons: mute, camera, leave. Renders nothing outside a call.
+ */
+@customElement('sc-call')
+export class ScCall extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        display: block;
+      }
+      section {
+        border-bottom: 1px solid var(--sc-border);
+        padding: 0.5rem 1rem;
+        display: grid;
+        gap: 0.5rem;
+        background: var(--sc-panel);
+      }
+      .bar {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: center;
+      }
+      .bar .title {
+        font-weight: 600;
+        margin-right: auto;
+      }
+      .grid {
+        display: grid;
+        grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr));
+        gap: 0.5rem;
+        max-height: 40dvh;
+        overflow: auto;
+      }
+      .tile {
+        position: relative;
+        aspect-ratio: 16 / 9;
+        background: #111827;
+        color: #fff;
+        border-radius: 8px;
+        overflow: hidden;
+        display: grid;
+        place-items: center;
+        outline: 3px solid transparent;
+      }
+      .tile.speaking {
+        outline-color: #22c55e;
+      }
+      .tile video {
+        width: 100%;
+        height: 100%;
+        object-fit: cover;
+      }
+      .tile video.off {
+        display: none;
+      }
+      .tile .name {
+        position: absolute;
+        left: 0.25rem;
+        bottom: 0.25rem;
+        background: rgb(0 0 0 / 0.6);
+        padding: 0 0.375rem;
+        border-radius: 4px;
+        font-size: 0.875rem;
+      }
+      .tile .avatar {
+        font-size: 1.25rem;
+      }
+      button[aria-pressed='true'] {
+        background: var(--sc-danger);
+        border-color: var(--sc-danger);
+        color: #fff;
+      }
+    `,
+  ]
+
+  @consume({ context: callsContext, subscribe: true })
+  @state()
+  calls: Calls | undefined
+
+  @consume({ context: conversationsContext, subscribe: true })
+  @state()
+  conversations: Conversations | undefined
+
+  @state() private now = Date.now()
+
+  readonly #changes = new ChangeController<Calls>(this, 'calls:changed')
+  #clock: ReturnType<typeof setInterval> | undefined
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    this.#clock = setInterval(() => {
+      if (this.calls?.active !== undefined) this.now = Date.now()
+    }, 1_000)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    clearInterval(this.#clock)
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('calls')) this.#changes.target = this.calls
+  }
+
+  protected override updated(): void {
+    // srcObject is a property lit cannot bind declaratively without a directive: set it on each tile's video.
+    const active = this.calls?.active
+    if (active === undefined) return
+    for (const video of this.renderRoot.querySelectorAll<HTMLVideoElement>('video[data-peer]')) {
+      const peer = video.dataset.peer
+      const stream =
+        peer === 'self' ? active.mesh.localStream : active.mesh.participants.find((p) => p.peerId === peer)?.stream
+      if (stream !== undefined && video.srcObject !== stream) video.srcObject = stream
+    }
+  }
+
+  override render() {
+    const calls = this.calls
+    const active = calls?.active
+    if (calls === undefined || active === undefined) return nothing
+    const mesh = active.mesh
+    const view = this.conversations?.get(active.conversation)
+    const where = view === undefined ? 'a call' : view.kind === 'dm' ? shortAddress(view.id) : `# ${view.name}`
+    const participants = mesh.participants
+    return html`<section aria-label="Call" data-testid="call">
+      <div class="bar">
+        <span class="title">
+          <button class="secondary" @click=${() => this.#open(active.conversation)}>Call in ${where}</button>
+          <span role="timer" data-testid="call-duration" aria-label="Call duration">${duration(this.now - mesh.startedAtMs)}</span>
+          · <span data-testid="call-count">${participants.length + 1} in the call</span>
+        </span>
+        <button
+          class="secondary"
+          aria-pressed=${mesh.muted ? 'true' : 'false'}
+          @click=${() => calls.setMuted(!mesh.muted)}
+        >${mesh.muted ? 'Unmute' : 'Mute'}</button>
+        <button
+          class="secondary"
+          aria-pressed=${mesh.camera ? 'false' : 'true'}
+          @click=${() => void calls.setCamera(!mesh.camera)}
+        >${mesh.camera ? 'Camera off' : 'Camera on'}</button>
+        <button @click=${() => void calls.leave()}>Leave call</button>
+      </div>
+      ${
+        calls.problem !== undefined && calls.problem.conversation === active.conversation
+          ? html`<p role="alert" class="error">${calls.problem.text}</p>`
+          : nothing
+      }
+      <div class="grid" role="list" aria-label="Participants">
+        ${this.#tile('self', 'You', mesh.camera, mesh.muted, mesh.localAudioLevel, true)}
+        ${repeat(
+          participants,
+          (p) => p.peerId,
+          (p) => this.#participant(p),
+        )}
+      </div>
+    </section>`
+  }
+
+  #participant(p: CallParticipant) {
+    const connecting = p.connection !== 'connected'
+    const label = `${shortAddress(p.address)}${connecting ? ' (connecting…)' : ''}`
+    return this.#tile(p.peerId, label, p.media.video, p.muted, p.audioLevel, false)
+  }
+
+  #tile(peer: string, name: string, video: boolean, muted: boolean, level: number, self: boolean) {
+    const speaking = !muted && level > SPEAKING_LEVEL
+    return html`<div
+      class="tile ${speaking ? 'speaking' : ''}"
+      role="listitem"
+      data-testid="call-tile"
+      data-peer=${peer}
+      data-muted=${muted ? 'true' : 'false'}
+      data-video=${video ? 'on' : 'off'}
+      data-speaking=${speaking ? 'true' : 'false'}
+      aria-label="${name}${muted ? ', muted' : ''}${speaking ? ', speaking' : ''}${video ? '' : ', camera off'}"
+    >
+      <video data-peer=${peer} class=${video ? '' : 'off'} autoplay playsinline .muted=${self}></video>
+      ${video ? nothing : html`<span class="avatar" aria-hidden="true">${name.slice(0, 6)}</span>`}
+      <span class="name">${name}${muted ? ' 🔇' : ''}</span>
+    </div>`
+  }
+
+  #open(conversation: string): void {
+    this.dispatchEvent(
+      new CustomEvent('conversation-selected', { detail: conversation, bubbles: true, composed: true }),
+    )
+  }
+}
+
+/** `m:ss`, or `h:mm:ss` from an hour. */
+export function duration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000))
+  const s = total % 60
+  const m = Math.floor(total / 60) % 60
+  const h = Math.floor(total / 3600)
+  const mm = h > 0 ? String(m).padStart(2, '0') : String(m)
+  return `${h > 0 ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`
+}

@@ -1,0 +1,277 @@
+import { CALL_HERE_TIMEOUT_MS, type CallSignalEvent, type CallSignalInput, newCallId } from '@securechat/sdk/calls'
+import type { SecureChatClient } from '@securechat/sdk/client'
+import type { Room } from '@securechat/sdk/rooms'
+import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
+import { MediaAccessError, openCamera, openLocalMedia } from '../calls/local-media.ts'
+import type { AppConfig } from '../config.ts'
+import type { Conversations } from './conversations.ts'
+import { describeError } from './errors.ts'
+import type { Notifications } from './notifications.ts'
+import type { SessionPart, SignedIn } from './session.ts'
+
+/** A call others are in, as their `here` signals tell it: the ongoing-call line of a conversation. */
+export interface OngoingCall {
+  conversation: string
+  callId: string
+  startedAtMs: number
+  video: boolean
+  /** The devices heard in it, by PeerId: their wallet and when last heard. */
+  devices: Map<string, { address: string; lastHeardMs: number }>
+}
+
+/** The call this tab is in. */
+export interface ActiveCall {
+  conversation: string
+  callId: string
+  mesh: CallMesh
+}
+
+/** A `here` older than this by its sender's clock rings nobody (a call heard long after it started ringing). */
+const RING_WITHIN_MS = 30_000
+
+/**
+ * Voice and video calls (docs/web-app.md, Calls): which conversations have a call going on (from the others' `here`
+ * signals), the one call this tab is in (a {@link CallMesh}), starting, joining and leaving it, and the ring — a
+ * browser notification through {@link Notifications} when someone starts a call. Dispatches `calls:changed`.
+ */
+export class Calls extends EventTarget implements SessionPart {
+  readonly #config: AppConfig
+  readonly #conversations: Conversations
+  readonly #notifications: Notifications
+  #client: SecureChatClient | undefined
+  #me: string | undefined
+  #active: ActiveCall | undefined
+  /** Per conversation, the calls others are in. */
+  readonly #ongoing = new Map<string, Map<string, OngoingCall>>()
+  /** Call ids this tab rang for (once each). */
+  readonly #rang = new Set<string>()
+  readonly #watched = new WeakSet<Room>()
+  readonly #detach: Array<() => void> = []
+  #sweep: ReturnType<typeof setInterval> | undefined
+  /** Why the last start or join failed (a refused camera …), for the conversation it was in. */
+  problem: { conversation: string; text: string } | undefined
+  /** A start or join waiting for the camera and microphone. */
+  starting: string | undefined
+
+  constructor(config: AppConfig, conversations: Conversations, notifications: Notifications) {
+    super()
+    this.#config = config
+    this.#conversations = conversations
+    this.#notifications = notifications
+    conversations.addEventListener('conversations:changed', () => this.#watchRooms())
+  }
+
+  get active(): ActiveCall | undefined {
+    return this.#active
+  }
+
+  async open(signedIn: SignedIn): Promise<void> {
+    this.#me = signedIn.address.toLowerCase()
+  }
+
+  async connected(client: SecureChatClient): Promise<void> {
+    this.#client = client
+    const onSignal = (event: CustomEvent<CallSignalEvent>): void => this.#onSignal(event.detail)
+    client.dms.addEventListener('call:signal', onSignal)
+    this.#detach.push(() => client.dms.removeEventListener('call:signal', onSignal))
+    this.#watchRooms()
+    this.#sweep = setInterval(() => this.#expire(), 5_000)
+    const onPageHide = (): void => void this.leave()
+    addEventListener('pagehide', onPageHide)
+    this.#detach.push(() => removeEventListener('pagehide', onPageHide))
+  }
+
+  close(): void {
+    for (const detach of this.#detach.splice(0)) detach()
+    if (this.#sweep !== undefined) clearInterval(this.#sweep)
+    this.#sweep = undefined
+    void this.leave()
+    this.#client = undefined
+    this.#me = undefined
+    this.#ongoing.clear()
+    this.#rang.clear()
+    this.problem = undefined
+    this.#changed()
+  }
+
+  /** The call going on in `conversation` that this tab is not in, if any (the most recently heard). */
+  ongoingIn(conversation: string): OngoingCall | undefined {
+    const calls = [...(this.#ongoing.get(conversation)?.values() ?? [])].filter(
+      (call) => call.callId !== this.#active?.callId,
+    )
+    return calls.sort((a, b) => newest(b) - newest(a))[0]
+  }
+
+  /** Starts a new call in `conversation` (from the click: the browser asks for the camera and microphone now). */
+  async start(conversation: string, video: boolean): Promise<void> {
+    await this.#enter(conversation, newCallId(), video, Date.now())
+  }
+
+  /** Joins the call `callId` going on in `conversation`. */
+  async join(conversation: string, callId: string, video: boolean): Promise<void> {
+    const ongoing = this.#ongoing.get(conversation)?.get(callId)
+    await this.#enter(conversation, callId, video, ongoing?.startedAtMs ?? Date.now())
+  }
+
+  async leave(): Promise<void> {
+    const active = this.#active
+    if (active === undefined) return
+    this.#active = undefined
+    this.#changed()
+    await active.mesh.leave()
+  }
+
+  setMuted(muted: boolean): void {
+    this.#active?.mesh.setMuted(muted)
+  }
+
+  async setCamera(on: boolean): Promise<void> {
+    const active = this.#active
+    if (active === undefined) return
+    try {
+      await active.mesh.setCamera(on, openCamera)
+      this.problem = undefined
+    } catch (err) {
+      this.problem = { conversation: active.conversation, text: describeMediaError(err) }
+    }
+    this.#changed()
+  }
+
+  async #enter(conversation: string, callId: string, video: boolean, startedAtMs: number): Promise<void> {
+    if (this.starting !== undefined) return
+    const port = this.#port(conversation)
+    if (port === undefined) {
+      this.problem = { conversation, text: 'This conversation cannot carry a call until it is joined and connected.' }
+      this.#changed()
+      return
+    }
+    this.problem = undefined
+    this.starting = conversation
+    this.#changed()
+    let localStream: MediaStream
+    try {
+      localStream = await openLocalMedia({ video })
+    } catch (err) {
+      this.problem = { conversation, text: describeMediaError(err) }
+      this.starting = undefined
+      this.#changed()
+      return
+    }
+    await this.leave()
+    const mesh = new CallMesh({
+      callId,
+      port,
+      localStream,
+      iceServers: (this.#config.iceServers ?? []) as RTCIceServer[],
+      startedAtMs,
+    })
+    mesh.addEventListener('mesh:changed', () => this.#changed())
+    this.#active = { conversation, callId, mesh }
+    this.starting = undefined
+    this.#changed()
+  }
+
+  /** How `conversation` sends this call's signals: its room, or the DM. */
+  #port(conversation: string): CallPort | undefined {
+    const client = this.#client
+    const view = this.#conversations.get(conversation)
+    if (client === undefined || view === undefined || view.state !== 'joined') return undefined
+    const selfPeerId = client.peerId.toString()
+    if (view.kind === 'room') {
+      const room = client.rooms.find((r) => r.id === conversation)
+      if (room === undefined) return undefined
+      return { selfPeerId, send: (signal: CallSignalInput) => room.sendCallSignal(signal) }
+    }
+    const dm = client.dm(conversation)
+    return { selfPeerId, send: (signal: CallSignalInput) => dm.sendCallSignal(signal) }
+  }
+
+  #watchRooms(): void {
+    for (const room of this.#client?.rooms ?? []) {
+      if (this.#watched.has(room)) continue
+      this.#watched.add(room)
+      room.addEventListener('call:signal', (event) => this.#onSignal(event.detail))
+    }
+  }
+
+  #onSignal(event: CallSignalEvent): void {
+    const conversation = this.#conversationId(event.conversation)
+    const { signal } = event
+    const active = this.#active
+    if (active !== undefined && active.conversation === conversation && active.callId === signal.call) {
+      active.mesh.handle(event)
+    }
+    if (signal.op === 'here') {
+      const calls = this.#ongoing.get(conversation) ?? new Map<string, OngoingCall>()
+      this.#ongoing.set(conversation, calls)
+      let call = calls.get(signal.call)
+      if (call === undefined) {
+        call = { conversation, callId: signal.call, startedAtMs: signal.startedAtMs, video: false, devices: new Map() }
+        calls.set(signal.call, call)
+      }
+      call.startedAtMs = Math.min(call.startedAtMs, signal.startedAtMs)
+      call.video ||= signal.media.video
+      call.devices.set(event.senderPeerId, { address: event.sender, lastHeardMs: Date.now() })
+      this.#ring(call, event)
+      this.#changed()
+    } else if (signal.op === 'leave') {
+      const call = this.#ongoing.get(conversation)?.get(signal.call)
+      call?.devices.delete(event.senderPeerId)
+      if (call !== undefined && call.devices.size === 0) this.#ongoing.get(conversation)?.delete(signal.call)
+      this.#changed()
+    }
+  }
+
+  /** The first `here` of a call this tab is not in rings, unless it is this wallet's own (another device). */
+  #ring(call: OngoingCall, event: CallSignalEvent): void {
+    if (this.#rang.has(call.callId) || this.#active?.callId === call.callId) return
+    this.#rang.add(call.callId)
+    if (event.sender.toLowerCase() === this.#me || event.sentAtMs < Date.now() - RING_WITHIN_MS) return
+    const view = this.#conversations.get(call.conversation)
+    if (view === undefined) return
+    void this.#notifications.ring({
+      conversation: call.conversation,
+      callId: call.callId,
+      from: event.sender,
+      video: event.signal.op === 'here' && event.signal.media.video,
+      where: view.kind === 'dm' ? undefined : view.name,
+    })
+  }
+
+  /** The app's id of the conversation an event names (a DM's address as the conversations spell it). */
+  #conversationId(id: string): string {
+    if (this.#conversations.get(id) !== undefined) return id
+    const lower = id.toLowerCase()
+    return this.#conversations.list.find((view) => view.id.toLowerCase() === lower)?.id ?? id
+  }
+
+  #expire(): void {
+    const cutoff = Date.now() - CALL_HERE_TIMEOUT_MS
+    let changed = false
+    for (const [conversation, calls] of this.#ongoing) {
+      for (const [callId, call] of calls) {
+        for (const [peerId, device] of call.devices) {
+          if (device.lastHeardMs < cutoff) {
+            call.devices.delete(peerId)
+            changed = true
+          }
+        }
+        if (call.devices.size === 0) calls.delete(callId)
+      }
+      if (calls.size === 0) this.#ongoing.delete(conversation)
+    }
+    if (changed) this.#changed()
+  }
+
+  #changed(): void {
+    this.dispatchEvent(new Event('calls:changed'))
+  }
+}
+
+function newest(call: OngoingCall): number {
+  return Math.max(0, ...[...call.devices.values()].map((device) => device.lastHeardMs))
+}
+
+function describeMediaError(err: unknown): string {
+  return err instanceof MediaAccessError ? err.message : describeError(err)
+}
