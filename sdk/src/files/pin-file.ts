@@ -43,12 +43,13 @@ export async function pinFile(
 
 /**
  * Pins the DAG under `cid`, every block of which is in `helia`'s blockstore already (a file just added, or fetched by
- * `fetchFileBlocks`). Helia's pin walk is never interrupted: @helia/utils 3.0.5's graph walker turns an abort, or any
- * failure, in the middle of a walk into an unhandled rejection (it throws its queued jobs' failures into its
- * generator with `gen.throw` and leaves the returned promise alone), which ends a Node process — a relay, or a
- * terminal cancelling a share; and a walk left early leaves the blocks it passed counted as pinned with no pin to
- * release them. The walk reads local blocks only (`offline`), so it cannot hang: a signal aborted meanwhile is
- * honoured before it starts, and a walk under way finishes (seconds for gigabytes).
+ * `fetchFileBlocks`). The walk is {@link fileDagWalker}'s (it reads the nodes, not the leaves). It is never
+ * interrupted: @helia/utils 3.0.5's own graph walker turned an abort, or any failure, in the middle of a walk into an
+ * unhandled rejection (it throws its queued jobs' failures into its generator with `gen.throw` and leaves the
+ * returned promise alone), which ends a Node process — a relay, or a terminal cancelling a share; and a walk left
+ * early leaves the blocks it passed counted as pinned with no pin to release them. The walk reads local blocks only
+ * (`offline`), so it cannot hang: a signal aborted meanwhile is honoured before it starts, and a walk under way
+ * finishes (a fraction of a second for a 256 MiB file).
  */
 export async function pinLocalDag(
   helia: Pick<Helia, 'pins'>,
