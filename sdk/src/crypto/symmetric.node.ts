@@ -63,7 +63,6 @@ export async function sealRaw(
   out.set(body)
   out.set(last, body.length)
   out.set(tag, body.length + last.length)
-  release(body)
   return out
 }
 
@@ -84,22 +83,5 @@ export async function openRaw(
   out.set(body)
   out.set(last, body.length)
   body.fill(0)
-  release(body)
   return out
 }
-
-/**
- * Frees `update`'s output now, not at V8's next collection: it was copied into the result, and nothing else holds
- * it. A file's 1 MiB segment makes one such buffer each way; left to the collector they piled up, with every other
- * buffer of a transfer, to the 64 MiB of external memory after which V8 starts one (docs/files.md, the memory bound).
- * Detaching an `ArrayBuffer` (`transfer(0)`) releases its memory at once. Only a buffer that is its own (OpenSSL's
- * output is: Node allocates it per call) and large enough to matter.
- */
-function release(buffer: Buffer): void {
-  const backing = buffer.buffer
-  if (buffer.byteLength < RELEASE_MIN_BYTES || !(backing instanceof ArrayBuffer)) return
-  if (buffer.byteOffset !== 0 || buffer.byteLength !== backing.byteLength) return
-  backing.transfer(0)
-}
-
-const RELEASE_MIN_BYTES = 64 * 1024
