@@ -14,6 +14,7 @@ import {
   type FileManifest,
   type FileTransferProgress,
   FileUnavailableError,
+  fileDagWalker,
   hasPin,
   pinFile,
   pinLocalDag,
@@ -335,5 +336,34 @@ describe('files: pinning ends cleanly, whatever stops it', () => {
     await unpinFile(node.helia, local)
     await node.helia.gc()
     expect(await blocksOf(node.blockstore)).toEqual([])
+  })
+  it('behavior: the pin walk reads the nodes that link a file, never its leaves, and still fails on a leaf that is not there', async () => {
+    const node = await startPeer()
+    const local = await addFile(node.helia, generatedFile(6 * MiB, 8).stream, { name: 'walk.bin', type: 'x/y' })
+    const cid = CID.parse(local.cid)
+    const read: CID[] = []
+    const missing: string[] = []
+    const blockstore = {
+      has: async (block: CID) => !missing.includes(block.toString()) && (await node.helia.blockstore.has(block)),
+      get: (block: CID) => {
+        read.push(block)
+        return node.helia.blockstore.get(block)
+      },
+    } as unknown as Helia['blockstore']
+    const walker = fileDagWalker({ blockstore, getCodec: node.helia.getCodec })
+    const walked: CID[] = []
+    for await (const { block } of walker.walk(cid)) walked.push(block.cid)
+    // Every block of the file, in link order, root first; only the root (the one dag-pb node) was read.
+    expect(walked.length).toBe((await blocksOf(node.blockstore)).length)
+    expect(walked[0]!.equals(cid)).toBe(true)
+    expect(read.map(String)).toEqual([cid.toString()])
+    // A leaf missing from the store fails the walk, as Helia's offline read would.
+    missing.push(walked.at(-1)!.toString())
+    const walkAll = async () => {
+      for await (const _ of walker.walk(cid)) {
+        // walk to the end
+      }
+    }
+    await expect(walkAll()).rejects.toThrow(/not in the blockstore/)
   })
 })

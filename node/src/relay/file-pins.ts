@@ -25,6 +25,7 @@ import {
   type FilePinRequest,
   fetchFileBlocks,
   fileDagBudget,
+  fileDagWalker,
   MAX_FILE_PIN_REQUEST_BYTES,
   parseFileCid,
   pinLocalDag,
@@ -217,7 +218,8 @@ class FilePins implements FilePinsService {
     if (storage === undefined) return
     for (const cid of this.#ledger.pinnedBefore(Date.now() - this.#retentionMs)) {
       try {
-        for await (const _ of storage.helia.pins.rm(parseFileCid(cid))) {
+        // The walk reads the DAG's nodes, not its leaves (`fileDagWalker`): unpinning a file does not read it back.
+        for await (const _ of storage.helia.pins.rm(parseFileCid(cid), { walker: fileDagWalker })) {
           // drain: unpinning walks the DAG
         }
         const record = this.#ledger.remove(cid)

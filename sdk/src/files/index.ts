@@ -53,7 +53,7 @@ export {
   parseFileManifest,
   receivedFileManifestSchema,
 } from './manifest.ts'
-export { hasPin, type PinFileOptions, pinFile, pinLocalDag, unpinFile } from './pin-file.ts'
+export { fileDagWalker, hasPin, type PinFileOptions, pinFile, pinLocalDag, unpinFile } from './pin-file.ts'
 export { type RequestPinOptions, requestPin } from './pin-request.ts'
 export {
   type Decoded,

@@ -4,7 +4,9 @@
  * their sender goes offline. Blocks are ciphertext: a pinning node learns sizes and timing, never content.
  */
 import type { Helia } from 'helia'
+import { createUnsafe } from 'multiformats/block'
 import type { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import { fetchFileBlocks } from './fetch-blocks.ts'
 import { type FileManifest, fileCidOf, parseFileManifest } from './manifest.ts'
@@ -41,12 +43,13 @@ export async function pinFile(
 
 /**
  * Pins the DAG under `cid`, every block of which is in `helia`'s blockstore already (a file just added, or fetched by
- * `fetchFileBlocks`). Helia's pin walk is never interrupted: @helia/utils 3.0.5's graph walker turns an abort, or any
- * failure, in the middle of a walk into an unhandled rejection (it throws its queued jobs' failures into its
- * generator with `gen.throw` and leaves the returned promise alone), which ends a Node process — a relay, or a
- * terminal cancelling a share; and a walk left early leaves the blocks it passed counted as pinned with no pin to
- * release them. The walk reads local blocks only (`offline`), so it cannot hang: a signal aborted meanwhile is
- * honoured before it starts, and a walk under way finishes (seconds for gigabytes).
+ * `fetchFileBlocks`). The walk is {@link fileDagWalker}'s (it reads the nodes, not the leaves). It is never
+ * interrupted: @helia/utils 3.0.5's own graph walker turned an abort, or any failure, in the middle of a walk into an
+ * unhandled rejection (it throws its queued jobs' failures into its generator with `gen.throw` and leaves the
+ * returned promise alone), which ends a Node process — a relay, or a terminal cancelling a share; and a walk left
+ * early leaves the blocks it passed counted as pinned with no pin to release them. The walk reads local blocks only
+ * (`offline`), so it cannot hang: a signal aborted meanwhile is honoured before it starts, and a walk under way
+ * finishes (a fraction of a second for a 256 MiB file).
  */
 export async function pinLocalDag(
   helia: Pick<Helia, 'pins'>,
@@ -57,7 +60,7 @@ export async function pinLocalDag(
   signal?.throwIfAborted()
   if (await hasPin(helia, cid)) return
   // `offline` reaches the walk's block reads (Helia passes the options on; its types do not list it).
-  const walk = { offline: true, ...(metadata === undefined ? {} : { metadata }) }
+  const walk = { offline: true, walker: fileDagWalker, ...(metadata === undefined ? {} : { metadata }) }
   for await (const _ of helia.pins.add(cid, walk)) {
     // drain: pinning walks the DAG
   }
@@ -85,7 +88,71 @@ export async function unpinFile(
 ): Promise<void> {
   const cid = fileCidOf(parseFileManifest(manifest))
   if (!(await hasPin(helia, cid, options))) return
-  for await (const _ of helia.pins.rm(cid, options)) {
+  for await (const _ of helia.pins.rm(cid, { ...options, walker: fileDagWalker })) {
     // drain: unpinning walks the DAG
   }
+}
+
+type GraphWalkerFactory = NonNullable<NonNullable<Parameters<Helia['pins']['add']>[1]>['walker']>
+type GraphNode = Awaited<ReturnType<ReturnType<ReturnType<GraphWalkerFactory>['walk']>['next']>>['value']
+
+/**
+ * The pin walk of a file's DAG, without reading its leaves. Helia's walk (@helia/utils 3.0.5's `depthFirstWalker`, what
+ * `pins.add` and `pins.rm` use by default) reads every block it passes — for a file, every 1 MiB raw leaf, into a
+ * buffer of its own (`it-to-buffer` over blockstore-fs 4.0.1's 64 KiB reads) — only to find that a raw block links
+ * nothing. Pinning a 256 MiB file read it all back from disk, 256 MiB of buffers that lived until V8's next
+ * collection: the sender's resident memory grew by some 90 MiB during its pin walk alone (docs/files.md). Here a raw
+ * leaf is only checked to be in the blockstore (`has`: a pin must not name a block that is not there, as Helia's
+ * offline read would fail); its node carries an empty block, which `pins.add`/`pins.rm` never read (they take its
+ * CID). The dag-pb nodes linking the leaves (a few KiB each) are read and decoded as Helia does, depth first, in
+ * link order; `depth` and `includeChild` are honoured.
+ */
+export const fileDagWalker: GraphWalkerFactory = (components) => ({
+  async *walk(root, options = {}) {
+    const maxDepth = options.depth ?? Number.POSITIVE_INFINITY
+    const stack: Array<{ cid: CID; depth: number; path: CID[] }> = [{ cid: root, depth: 0, path: [root] }]
+    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      const { cid, depth, path } = next
+      options.signal?.throwIfAborted()
+      if (cid.code === raw.code) {
+        if (!(await components.blockstore.has(cid, options))) {
+          throw Object.assign(new Error(`block ${cid} is not in the blockstore`), { name: 'NotFoundError' })
+        }
+        yield { block: createUnsafe({ cid, bytes: EMPTY, codec: raw }), depth, path } as GraphNode
+        continue
+      }
+      const bytes = await collect(components.blockstore.get(cid, options))
+      const block = createUnsafe({ cid, bytes, codec: await components.getCodec(cid.code) })
+      if (depth < maxDepth) {
+        const children = [...block.links()].map(([, link]) => link)
+        const included = children.filter((child) => options.includeChild?.(child, block) !== false)
+        for (let i = included.length - 1; i >= 0; i--) {
+          const child = included[i]!
+          stack.push({ cid: child, depth: depth + 1, path: [...path, child] })
+        }
+      }
+      yield { block, depth, path } as GraphNode
+    }
+  },
+})
+
+const EMPTY = new Uint8Array(0)
+
+/** A block's bytes, whichever way its store hands them out (whole, or in pieces as blockstore-fs reads them). */
+async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source
+  const parts: Uint8Array[] = []
+  let length = 0
+  for await (const part of source) {
+    parts.push(part)
+    length += part.byteLength
+  }
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
 }
