@@ -7,6 +7,7 @@ import type { AppConfig } from '../config.ts'
 import type { Conversations } from './conversations.ts'
 import { describeError } from './errors.ts'
 import type { Notifications } from './notifications.ts'
+import { RingLimit } from './ring-limit.ts'
 import type { SessionPart, SignedIn } from './session.ts'
 
 /** A call others are in, as their `here` signals tell it: the ongoing-call line of a conversation. */
@@ -43,8 +44,8 @@ export class Calls extends EventTarget implements SessionPart {
   #active: ActiveCall | undefined
   /** Per conversation, the calls others are in. */
   readonly #ongoing = new Map<string, Map<string, OngoingCall>>()
-  /** Call ids this tab rang for (once each). */
-  readonly #rang = new Set<string>()
+  /** Which calls ring: each once, each wallet at most once a minute. */
+  readonly #rings = new RingLimit()
   readonly #watched = new WeakSet<Room>()
   readonly #detach: Array<() => void> = []
   #sweep: ReturnType<typeof setInterval> | undefined
@@ -89,7 +90,7 @@ export class Calls extends EventTarget implements SessionPart {
     this.#client = undefined
     this.#me = undefined
     this.#ongoing.clear()
-    this.#rang.clear()
+    this.#rings.clear()
     this.problem = undefined
     this.#changed()
   }
@@ -222,11 +223,17 @@ export class Calls extends EventTarget implements SessionPart {
     }
   }
 
-  /** The first `here` of a call this tab is not in rings, unless it is this wallet's own (another device). */
+  /**
+   * The first `here` of a call this tab is not in rings, unless it is this wallet's own (another device), an old one,
+   * or its wallet rang lately ({@link RingLimit}).
+   */
   #ring(call: OngoingCall, event: CallSignalEvent): void {
-    if (this.#rang.has(call.callId) || this.#active?.callId === call.callId) return
-    this.#rang.add(call.callId)
+    if (this.#active?.callId === call.callId) {
+      this.#rings.silence(call.callId)
+      return
+    }
     if (event.sender.toLowerCase() === this.#me || event.sentAtMs < Date.now() - RING_WITHIN_MS) return
+    if (!this.#rings.admit(call.callId, event.sender, Date.now())) return
     const view = this.#conversations.get(call.conversation)
     if (view === undefined) return
     void this.#notifications.ring({
