@@ -46,7 +46,7 @@ export function mediaAccessError(err: unknown, video: boolean): MediaAccessError
     case 'NotAllowedError':
     case 'SecurityError':
       return new MediaAccessError(
-        `The browser refused the ${devices}: allow them for this site (the icon in the address bar), then start the call again.`,
+        `The browser refused the ${devices}: allow ${video ? 'them' : 'it'} for this site (the icon in the address bar), then start the call again.`,
       )
     case 'NotFoundError':
     case 'OverconstrainedError':
