@@ -58,6 +58,68 @@ function callKid(page: Page): Promise<number | undefined> {
   })
 }
 
+/** What `page`'s call receives from alice (its one other participant): video decoded, its width, the worker's counts. */
+function fromAlice(
+  page: Page,
+): Promise<{ framesDecoded: number; frameWidth: number; decrypted: number; dropped: number }> {
+  return page.evaluate(async () => {
+    type Mesh = {
+      participants: { peerId: string }[]
+      connectionOf(peerId: string): RTCPeerConnection | undefined
+      workerStats(): Promise<{ received: Record<string, { decrypted: number; dropped: number }> }>
+    }
+    const app = document.querySelector('sc-app') as unknown as { calls: { active: { mesh: Mesh } } }
+    const mesh = app.calls.active.mesh
+    const peerId = mesh.participants[0]!.peerId
+    let framesDecoded = 0
+    let frameWidth = 0
+    ;(await mesh.connectionOf(peerId)!.getStats()).forEach(
+      (r: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number }) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
+        framesDecoded = r.framesDecoded ?? 0
+        frameWidth = r.frameWidth ?? 0
+      },
+    )
+    const worker = (await mesh.workerStats()).received[peerId] ?? { decrypted: 0, dropped: 0 }
+    return { framesDecoded, frameWidth, ...worker }
+  })
+}
+
+/**
+ * What `page`'s one call connection sends as video: the camera's track, the shared screen's, or another; and whether
+ * its transform is the one the first look saw (kept on the page between looks).
+ */
+function aliceVideoSender(page: Page): Promise<{ track: string; transform: boolean; sameTransform: boolean }> {
+  return page.evaluate(() => {
+    type Mesh = {
+      participants: { peerId: string }[]
+      connectionOf(peerId: string): RTCPeerConnection | undefined
+      localStream: MediaStream
+      screenStream: MediaStream | undefined
+    }
+    const app = document.querySelector('sc-app') as unknown as { calls: { active: { mesh: Mesh } } }
+    const mesh = app.calls.active.mesh
+    const pc = mesh.connectionOf(mesh.participants[0]!.peerId)!
+    const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video')!.sender
+    const seen = globalThis as unknown as { __firstVideoTransform?: unknown }
+    seen.__firstVideoTransform ??= sender.transform
+    const id = sender.track?.id
+    const track =
+      id === undefined
+        ? 'none'
+        : id === mesh.localStream.getVideoTracks()[0]?.id
+          ? 'camera'
+          : id === mesh.screenStream?.getVideoTracks()[0]?.id
+            ? 'screen'
+            : 'other'
+    return {
+      track,
+      transform: sender.transform != null,
+      sameTransform: sender.transform === seen.__firstVideoTransform,
+    }
+  })
+}
+
 /** {@link waitForMediaFromEach}, which on a failure prints what each page's call saw (worker counts, RTP stats). */
 const waitForMedia: typeof waitForMediaFromEach = (...args) =>
   waitForMediaFromEach(...args).catch(async (err: unknown) => {
@@ -129,6 +191,74 @@ describe('calls in the web app', () => {
     await bob.page.getByRole('button', { name: 'Leave call' }).click()
     expect(await cspViolations(alice.page)).toEqual([])
     expect(await cspViolations(bob.page)).toEqual([])
+    expect(alice.consoleCsp).toEqual([])
+  }, 300_000)
+
+  it('behavior: alice shares her screen in a DM call — bob sees it marked and keeps decoding her frames, sealed by the same transform; stopping (the button, then the browser ending the track) brings her camera back', async () => {
+    const aliceAddress = web.chain.accounts[1]!.address
+    const bobAddress = web.chain.accounts[2]!.address
+    await openDm(bob.page, aliceAddress)
+    await openDm(alice.page, bobAddress)
+    await alice.page.getByRole('button', { name: 'Video call' }).click()
+    await bob.page.getByTestId('call-ongoing').waitFor({ timeout: UI_TIMEOUT_MS })
+    await bob.page.getByRole('button', { name: 'Join with video' }).click()
+    await waitForMedia(bob.page, 1, MEDIA_TIMEOUT_MS, { frames: 10, energy: 0 })
+    const camera = await fromAlice(bob.page)
+    const cameraSent = await aliceVideoSender(alice.page)
+    console.log("bob's view of alice's camera:", camera, cameraSent)
+    expect(cameraSent).toMatchObject({ track: 'camera', transform: true })
+
+    await alice.page.getByRole('button', { name: 'Share screen' }).click()
+    await alice.page.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(
+      await alice.page.locator('sc-call [data-testid="call-tile"][data-peer="self"]').getAttribute('data-screen'),
+    ).toBe('true')
+    // alice's video sender now sends the screen's track, through the transform it had (replaceTrack keeps it).
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'screen', sameTransform: true })
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('true')
+    expect(await otherTile(bob.page).getAttribute('data-video')).toBe('on')
+    // The screen reaches bob's decoder: his worker opens it under alice's key, and drops none — a frame sent past the
+    // transform, in the clear, would not open there and would stop the decoding.
+    const sharedAt = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(sharedAt.framesDecoded + 30)
+    const shared = await fromAlice(bob.page)
+    console.log("bob's view of alice's screen:", shared)
+    expect(shared.dropped).toBe(sharedAt.dropped)
+    expect(shared.decrypted).toBeGreaterThan(sharedAt.decrypted + 30)
+
+    // Stop sharing with the button: bob's tile drops the mark, his decoder gets the camera's picture again.
+    await alice.page.getByRole('button', { name: 'Stop sharing' }).click()
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('false')
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'camera', sameTransform: true })
+    const stopped = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(stopped.framesDecoded + 20)
+
+    // Share again, and stop it the way the browser's own "Stop sharing" bar does: the track ends (headless Chromium
+    // has no such bar; the app's listener gets the same `ended` event).
+    await alice.page.getByRole('button', { name: 'Share screen' }).click()
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('true')
+    await alice.page.evaluate(() => {
+      const app = document.querySelector('sc-app') as unknown as {
+        calls: { active: { mesh: { screenStream: MediaStream } } }
+      }
+      app.calls.active.mesh.screenStream.getVideoTracks()[0]!.dispatchEvent(new Event('ended'))
+    })
+    await alice.page.getByRole('button', { name: 'Share screen' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('false')
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'camera', sameTransform: true })
+    const back = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(back.framesDecoded + 20)
+    await screenshot(bob.page, 'call-screen-stopped')
+
+    await alice.page.getByRole('button', { name: 'Leave call' }).click()
+    await bob.page.getByRole('button', { name: 'Leave call' }).click()
+    expect(await cspViolations(alice.page)).toEqual([])
     expect(alice.consoleCsp).toEqual([])
   }, 300_000)
 

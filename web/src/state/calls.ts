@@ -2,7 +2,7 @@ import { CALL_HERE_TIMEOUT_MS, type CallSignalEvent, type CallSignalInput, newCa
 import type { SecureChatClient } from '@securechat/sdk/client'
 import type { Room } from '@securechat/sdk/rooms'
 import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
-import { MediaAccessError, openCamera, openLocalMedia } from '../calls/local-media.ts'
+import { MediaAccessError, openCamera, openLocalMedia, openScreen } from '../calls/local-media.ts'
 import type { AppConfig } from '../config.ts'
 import type { Conversations } from './conversations.ts'
 import { describeError } from './errors.ts'
@@ -130,6 +130,20 @@ export class Calls extends EventTarget implements SessionPart {
     if (active === undefined) return
     try {
       await active.mesh.setCamera(on, openCamera)
+      this.problem = undefined
+    } catch (err) {
+      this.problem = { conversation: active.conversation, text: describeMediaError(err) }
+    }
+    this.#changed()
+  }
+
+  /** Shares a screen in the camera's place (from the click: the browser's picker opens now), or stops sharing. */
+  async setSharing(on: boolean): Promise<void> {
+    const active = this.#active
+    if (active === undefined) return
+    try {
+      if (on) await active.mesh.shareScreen(openScreen)
+      else await active.mesh.stopSharing()
       this.problem = undefined
     } catch (err) {
       this.problem = { conversation: active.conversation, text: describeMediaError(err) }
