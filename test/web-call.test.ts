@@ -5,8 +5,10 @@
  * (getStats: video frames decoded, audio energy rising), mute and camera off seen by the other, bob leaving and
  * joining again; then a room call of three in which carol's page has its frame encryption removed (its SFrame worker
  * replaced by one that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of
- * them; carol back on a fresh device with the app's worker, all three decode each other.
+ * them; carol back on a fresh device with the app's worker, all three decode each other; banned from the room, carol's
+ * page leaves the call and alice and bob start new keys at once.
  */
+import { walletSigner } from '@securechat/sdk/identity'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
@@ -262,7 +264,7 @@ describe('calls in the web app', () => {
     expect(alice.consoleCsp).toEqual([])
   }, 300_000)
 
-  it('behavior: a room call of three, carol with her frame encryption removed: alice and bob decode each other, nobody decodes carol, carol decodes nothing; back with her encryption, all three decode each other', async () => {
+  it('behavior: a room call of three, carol with her frame encryption removed: alice and bob decode each other, nobody decodes carol, carol decodes nothing; back with her encryption, all three decode each other; banned, she is out and the others start new keys', async () => {
     carol = await web.openApp(3, {
       joinRoom: true,
       prepare: async (context) => {
@@ -353,6 +355,44 @@ describe('calls in the web app', () => {
           throw err
         })
     }
-    for (const person of [alice, bob, carol]) await person.page.getByRole('button', { name: 'Leave call' }).click()
+
+    // dave, the room's owner, bans a wallet that is not in the call (nor ever joined the room): whoever is in the call
+    // starts a new key at once all the same — a member removed could have read the keys sent before — and nobody
+    // leaves. Then he bans carol: her page leaves the call; alice and bob drop her and start new keys at once (their
+    // `here` goes under sender keys already rotated without her), and go on decoding each other.
+    const owner = { signer: walletSigner({ type: 'eoa', signer: web.chain.accounts[5]! }) }
+    const beforeStranger = [await callKid(alice.page), await callKid(bob.page), await callKid(carol.page)]
+    expect((await web.room.moderate('ban', web.chain.accounts[4]!.address, owner)).status).toBe('applied')
+    for (const [person, kid] of [
+      [alice, beforeStranger[0]],
+      [bob, beforeStranger[1]],
+      [carol, beforeStranger[2]],
+    ] as const) {
+      await expect.poll(() => callKid(person.page), { timeout: UI_TIMEOUT_MS }).not.toBe(kid)
+      expect(await otherTile(person.page).count()).toBe(2)
+    }
+    const kids = [await callKid(alice.page), await callKid(bob.page)]
+    expect((await web.room.moderate('ban', carolAddress, owner)).status).toBe('applied')
+    await carol.page.getByTestId('call').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    for (const [person, kid] of [
+      [alice, kids[0]],
+      [bob, kids[1]],
+    ] as const) {
+      await expect.poll(() => otherTile(person.page).count(), { timeout: UI_TIMEOUT_MS }).toBe(1)
+      await expect.poll(() => callKid(person.page), { timeout: UI_TIMEOUT_MS }).not.toBe(kid)
+    }
+    for (const [page, other] of [
+      [alice.page, bobAddress],
+      [bob.page, aliceAddress],
+    ] as const) {
+      const before = from(await receivedByPeer(page), other)?.framesDecoded ?? 0
+      await expect
+        .poll(async () => from(await receivedByPeer(page), other)?.framesDecoded ?? 0, {
+          timeout: MEDIA_TIMEOUT_MS,
+          interval: 500,
+        })
+        .toBeGreaterThan(before + 20)
+    }
+    for (const person of [alice, bob]) await person.page.getByRole('button', { name: 'Leave call' }).click()
   }, 300_000)
 })
