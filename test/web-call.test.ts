@@ -5,8 +5,10 @@
  * (getStats: video frames decoded, audio energy rising), mute and camera off seen by the other, bob leaving and
  * joining again; then a room call of three in which carol's page has its frame encryption removed (its SFrame worker
  * replaced by one that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of
- * them; carol back on a fresh device with the app's worker, all three decode each other.
+ * them; carol back on a fresh device with the app's worker, all three decode each other; banned from the room, carol's
+ * page leaves the call and alice and bob start new keys at once.
  */
+import { walletSigner } from '@securechat/sdk/identity'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
@@ -55,6 +57,68 @@ function callKid(page: Page): Promise<number | undefined> {
   return page.evaluate(() => {
     const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: { kid: number } } } }
     return app.calls?.active?.mesh.kid
+  })
+}
+
+/** What `page`'s call receives from alice (its one other participant): video decoded, its width, the worker's counts. */
+function fromAlice(
+  page: Page,
+): Promise<{ framesDecoded: number; frameWidth: number; decrypted: number; dropped: number }> {
+  return page.evaluate(async () => {
+    type Mesh = {
+      participants: { peerId: string }[]
+      connectionOf(peerId: string): RTCPeerConnection | undefined
+      workerStats(): Promise<{ received: Record<string, { decrypted: number; dropped: number }> }>
+    }
+    const app = document.querySelector('sc-app') as unknown as { calls: { active: { mesh: Mesh } } }
+    const mesh = app.calls.active.mesh
+    const peerId = mesh.participants[0]!.peerId
+    let framesDecoded = 0
+    let frameWidth = 0
+    ;(await mesh.connectionOf(peerId)!.getStats()).forEach(
+      (r: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number }) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
+        framesDecoded = r.framesDecoded ?? 0
+        frameWidth = r.frameWidth ?? 0
+      },
+    )
+    const worker = (await mesh.workerStats()).received[peerId] ?? { decrypted: 0, dropped: 0 }
+    return { framesDecoded, frameWidth, ...worker }
+  })
+}
+
+/**
+ * What `page`'s one call connection sends as video: the camera's track, the shared screen's, or another; and whether
+ * its transform is the one the first look saw (kept on the page between looks).
+ */
+function aliceVideoSender(page: Page): Promise<{ track: string; transform: boolean; sameTransform: boolean }> {
+  return page.evaluate(() => {
+    type Mesh = {
+      participants: { peerId: string }[]
+      connectionOf(peerId: string): RTCPeerConnection | undefined
+      localStream: MediaStream
+      screenStream: MediaStream | undefined
+    }
+    const app = document.querySelector('sc-app') as unknown as { calls: { active: { mesh: Mesh } } }
+    const mesh = app.calls.active.mesh
+    const pc = mesh.connectionOf(mesh.participants[0]!.peerId)!
+    const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video')!.sender
+    const seen = globalThis as unknown as { __firstVideoTransform?: unknown }
+    seen.__firstVideoTransform ??= sender.transform
+    const id = sender.track?.id
+    const track =
+      id === undefined
+        ? 'none'
+        : id === mesh.localStream.getVideoTracks()[0]?.id
+          ? 'camera'
+          : id === mesh.screenStream?.getVideoTracks()[0]?.id
+            ? 'screen'
+            : 'other'
+    return {
+      track,
+      transform: sender.transform != null,
+      sameTransform: sender.transform === seen.__firstVideoTransform,
+    }
   })
 }
 
@@ -132,7 +196,75 @@ describe('calls in the web app', () => {
     expect(alice.consoleCsp).toEqual([])
   }, 300_000)
 
-  it('behavior: a room call of three, carol with her frame encryption removed: alice and bob decode each other, nobody decodes carol, carol decodes nothing; back with her encryption, all three decode each other', async () => {
+  it('behavior: alice shares her screen in a DM call — bob sees it marked and keeps decoding her frames, sealed by the same transform; stopping (the button, then the browser ending the track) brings her camera back', async () => {
+    const aliceAddress = web.chain.accounts[1]!.address
+    const bobAddress = web.chain.accounts[2]!.address
+    await openDm(bob.page, aliceAddress)
+    await openDm(alice.page, bobAddress)
+    await alice.page.getByRole('button', { name: 'Video call' }).click()
+    await bob.page.getByTestId('call-ongoing').waitFor({ timeout: UI_TIMEOUT_MS })
+    await bob.page.getByRole('button', { name: 'Join with video' }).click()
+    await waitForMedia(bob.page, 1, MEDIA_TIMEOUT_MS, { frames: 10, energy: 0 })
+    const camera = await fromAlice(bob.page)
+    const cameraSent = await aliceVideoSender(alice.page)
+    console.log("bob's view of alice's camera:", camera, cameraSent)
+    expect(cameraSent).toMatchObject({ track: 'camera', transform: true })
+
+    await alice.page.getByRole('button', { name: 'Share screen' }).click()
+    await alice.page.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(
+      await alice.page.locator('sc-call [data-testid="call-tile"][data-peer="self"]').getAttribute('data-screen'),
+    ).toBe('true')
+    // alice's video sender now sends the screen's track, through the transform it had (replaceTrack keeps it).
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'screen', sameTransform: true })
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('true')
+    expect(await otherTile(bob.page).getAttribute('data-video')).toBe('on')
+    // The screen reaches bob's decoder: his worker opens it under alice's key, and drops none — a frame sent past the
+    // transform, in the clear, would not open there and would stop the decoding.
+    const sharedAt = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(sharedAt.framesDecoded + 30)
+    const shared = await fromAlice(bob.page)
+    console.log("bob's view of alice's screen:", shared)
+    expect(shared.dropped).toBe(sharedAt.dropped)
+    expect(shared.decrypted).toBeGreaterThan(sharedAt.decrypted + 30)
+
+    // Stop sharing with the button: bob's tile drops the mark, his decoder gets the camera's picture again.
+    await alice.page.getByRole('button', { name: 'Stop sharing' }).click()
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('false')
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'camera', sameTransform: true })
+    const stopped = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(stopped.framesDecoded + 20)
+
+    // Share again, and stop it the way the browser's own "Stop sharing" bar does: the track ends (headless Chromium
+    // has no such bar; the app's listener gets the same `ended` event).
+    await alice.page.getByRole('button', { name: 'Share screen' }).click()
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('true')
+    await alice.page.evaluate(() => {
+      const app = document.querySelector('sc-app') as unknown as {
+        calls: { active: { mesh: { screenStream: MediaStream } } }
+      }
+      app.calls.active.mesh.screenStream.getVideoTracks()[0]!.dispatchEvent(new Event('ended'))
+    })
+    await alice.page.getByRole('button', { name: 'Share screen' }).waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => otherTile(bob.page).getAttribute('data-screen'), { timeout: UI_TIMEOUT_MS }).toBe('false')
+    expect(await aliceVideoSender(alice.page)).toMatchObject({ track: 'camera', sameTransform: true })
+    const back = await fromAlice(bob.page)
+    await expect
+      .poll(async () => (await fromAlice(bob.page)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 500 })
+      .toBeGreaterThan(back.framesDecoded + 20)
+    await screenshot(bob.page, 'call-screen-stopped')
+
+    await alice.page.getByRole('button', { name: 'Leave call' }).click()
+    await bob.page.getByRole('button', { name: 'Leave call' }).click()
+    expect(await cspViolations(alice.page)).toEqual([])
+    expect(alice.consoleCsp).toEqual([])
+  }, 300_000)
+
+  it('behavior: a room call of three, carol with her frame encryption removed: alice and bob decode each other, nobody decodes carol, carol decodes nothing; back with her encryption, all three decode each other; banned, she is out and the others start new keys', async () => {
     carol = await web.openApp(3, {
       joinRoom: true,
       prepare: async (context) => {
@@ -223,6 +355,44 @@ describe('calls in the web app', () => {
           throw err
         })
     }
-    for (const person of [alice, bob, carol]) await person.page.getByRole('button', { name: 'Leave call' }).click()
+
+    // dave, the room's owner, bans a wallet that is not in the call (nor ever joined the room): whoever is in the call
+    // starts a new key at once all the same — a member removed could have read the keys sent before — and nobody
+    // leaves. Then he bans carol: her page leaves the call; alice and bob drop her and start new keys at once (their
+    // `here` goes under sender keys already rotated without her), and go on decoding each other.
+    const owner = { signer: walletSigner({ type: 'eoa', signer: web.chain.accounts[5]! }) }
+    const beforeStranger = [await callKid(alice.page), await callKid(bob.page), await callKid(carol.page)]
+    expect((await web.room.moderate('ban', web.chain.accounts[4]!.address, owner)).status).toBe('applied')
+    for (const [person, kid] of [
+      [alice, beforeStranger[0]],
+      [bob, beforeStranger[1]],
+      [carol, beforeStranger[2]],
+    ] as const) {
+      await expect.poll(() => callKid(person.page), { timeout: UI_TIMEOUT_MS }).not.toBe(kid)
+      expect(await otherTile(person.page).count()).toBe(2)
+    }
+    const kids = [await callKid(alice.page), await callKid(bob.page)]
+    expect((await web.room.moderate('ban', carolAddress, owner)).status).toBe('applied')
+    await carol.page.getByTestId('call').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    for (const [person, kid] of [
+      [alice, kids[0]],
+      [bob, kids[1]],
+    ] as const) {
+      await expect.poll(() => otherTile(person.page).count(), { timeout: UI_TIMEOUT_MS }).toBe(1)
+      await expect.poll(() => callKid(person.page), { timeout: UI_TIMEOUT_MS }).not.toBe(kid)
+    }
+    for (const [page, other] of [
+      [alice.page, bobAddress],
+      [bob.page, aliceAddress],
+    ] as const) {
+      const before = from(await receivedByPeer(page), other)?.framesDecoded ?? 0
+      await expect
+        .poll(async () => from(await receivedByPeer(page), other)?.framesDecoded ?? 0, {
+          timeout: MEDIA_TIMEOUT_MS,
+          interval: 500,
+        })
+        .toBeGreaterThan(before + 20)
+    }
+    for (const person of [alice, bob]) await person.page.getByRole('button', { name: 'Leave call' }).click()
   }, 300_000)
 })

@@ -30,8 +30,22 @@ export async function buildWebApp(outDir: string): Promise<void> {
   )
 }
 
-/** `args`: more Chromium switches (a test CA's `--ignore-certificate-errors-spki-list`). */
-export function launchChromium(args: readonly string[] = []): Promise<Browser> {
+/**
+ * What a browser's pages find for `getUserMedia`: `fake` (the default) a fake camera and microphone, granted without a
+ * prompt (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`); `prompt` the fake devices behind
+ * the permission prompt, which headless Chromium answers with a refusal (`NotAllowedError`) unless the context was
+ * granted `camera` and `microphone`; `none` no camera and no microphone at all (`NotFoundError`).
+ */
+export type FakeMedia = 'fake' | 'prompt' | 'none'
+
+const MEDIA_SWITCHES: Record<FakeMedia, string[]> = {
+  fake: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  prompt: ['--use-fake-device-for-media-stream'],
+  none: ['--use-fake-ui-for-media-stream'],
+}
+
+/** `args`: more Chromium switches (a test CA's `--ignore-certificate-errors-spki-list`); `media`: see {@link FakeMedia}. */
+export function launchChromium(args: readonly string[] = [], media: FakeMedia = 'fake'): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -42,8 +56,7 @@ export function launchChromium(args: readonly string[] = []): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
+      ...MEDIA_SWITCHES[media],
       ...args,
     ],
   })

@@ -20,7 +20,14 @@ import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/serv
 import type { RelayInit } from '../../node/src/relay/relay.ts'
 import { messageStore } from '../../node/src/relay/store-service.ts'
 import type { TlsCredentials } from '../../node/src/relay/tls.ts'
-import { type AppPage, buildWebApp, launchChromium, openAppPage, signInWithTestWallet } from './browser.ts'
+import {
+  type AppPage,
+  buildWebApp,
+  type FakeMedia,
+  launchChromium,
+  openAppPage,
+  signInWithTestWallet,
+} from './browser.ts'
 import { startTestChain, type TestChain } from './chain.ts'
 import { tempDir } from './cli.ts'
 
@@ -88,11 +95,16 @@ export interface WebStack {
   relayDir?: string
   /**
    * A signed-in page of `chain.accounts[account]`; with `joinRoom`, then opened on that invite, its heading shown.
-   * `prepare` runs on the page's context before the page opens.
+   * `prepare` runs on the page's context before the page opens; `browser`: another browser than the stack's (one
+   * launched with other media switches), which the caller closes.
    */
   openApp(
     account: number,
-    options?: { joinRoom?: { invite: string; name: string }; prepare?: (context: BrowserContext) => Promise<void> },
+    options?: {
+      joinRoom?: { invite: string; name: string }
+      prepare?: (context: BrowserContext) => Promise<void>
+      browser?: Browser
+    },
   ): Promise<AppPage>
   /** Closes the pages `openApp` opened, then the browser, the relay and the chain. */
   stop(): Promise<void>
@@ -106,7 +118,7 @@ export interface WebRoom extends Omit<WebStack, 'openApp'> {
   /** As {@link WebStack.openApp}; `joinRoom: true` joins dave's room. */
   openApp(
     account: number,
-    options?: { joinRoom?: boolean; prepare?: (context: BrowserContext) => Promise<void> },
+    options?: { joinRoom?: boolean; prepare?: (context: BrowserContext) => Promise<void>; browser?: Browser },
   ): Promise<AppPage>
 }
 
@@ -122,6 +134,8 @@ export function startWebStack(name: string, options: StackOptions = {}): Promise
 export interface StackOptions {
   relayStore?: boolean
   files?: boolean
+  /** What the stack's browser finds for the camera and microphone ({@link FakeMedia}; default `fake`). */
+  media?: FakeMedia
 }
 
 /** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
@@ -160,7 +174,7 @@ async function launchWebStack(
     })
     started.relay = relay
     const http = relay.services.http!
-    const browser = await launchChromium()
+    const browser = await launchChromium([], options.media)
     started.browser = browser
     return {
       chain,
@@ -168,8 +182,8 @@ async function launchWebStack(
       http,
       browser,
       ...(relayDir === undefined ? {} : { relayDir }),
-      async openApp(account, { joinRoom, prepare } = {}) {
-        const person = await openAppPage(browser, chain.accounts[account]!, chain.chainId, http.url, prepare)
+      async openApp(account, { joinRoom, prepare, browser: other } = {}) {
+        const person = await openAppPage(other ?? browser, chain.accounts[account]!, chain.chainId, http.url, prepare)
         pages.push(person)
         await signInWithTestWallet(person.page, SIGN_IN_TIMEOUT_MS)
         if (joinRoom !== undefined) {
@@ -220,10 +234,11 @@ export async function startWebRoom(
       dave,
       room: created.room,
       invite: created.invite,
-      openApp: (account, { joinRoom = false, prepare } = {}) =>
+      openApp: (account, { joinRoom = false, prepare, browser } = {}) =>
         stack.openApp(account, {
           ...(joinRoom ? { joinRoom: { invite: created.invite, name: room } } : {}),
           ...(prepare === undefined ? {} : { prepare }),
+          ...(browser === undefined ? {} : { browser }),
         }),
     }
   } catch (err) {

@@ -52,11 +52,27 @@ describe('a click on a notification', () => {
     expect(openTargetOfHash(`#open=${DM}/${MESSAGE}`)).toEqual({ conversation: DM, message: MESSAGE })
   })
 
+  it('behavior: a call’s ring names the conversation only — the click opens it there, or a window at it', async () => {
+    // What `Notifications.ring` puts in its notification's data.
+    const ring = { conversation: ROOM }
+    const open = clientsWith([{ focused: true }])
+    await openFromNotification(ring, open.clients)
+    expect(open.done).toEqual([`post 0 ${JSON.stringify({ type: OPEN_MESSAGE, conversation: ROOM })}`, 'focus 0'])
+    expect(openTargetOfMessage({ type: OPEN_MESSAGE, conversation: ROOM })).toEqual({ conversation: ROOM })
+    const none = clientsWith([])
+    await openFromNotification({ conversation: DM }, none.clients)
+    expect(none.done).toEqual([`open /#open=${DM}`])
+    expect(openTargetOfHash(`#open=${DM}`)).toEqual({ conversation: DM })
+  })
+
   it('security: data that is not the app’s ids opens the app as it is, and names nothing in a URL or a message', async () => {
     for (const data of [
       undefined,
       'x',
-      { conversation: ROOM },
+      { message: MESSAGE },
+      { conversation: ROOM, message: 7 },
+      { conversation: ROOM, message: '' },
+      { conversation: 'javascript:alert(1)' },
       { conversation: 'javascript:alert(1)', message: MESSAGE },
       { conversation: ROOM, message: `${MESSAGE}/../x` },
       { conversation: ROOM, message: 'f'.repeat(129) },
@@ -69,6 +85,8 @@ describe('a click on a notification', () => {
       expect(open.done).toEqual(['focus 0'])
     }
     expect(openTargetOfHash(`#open=${ROOM}/${MESSAGE}/more`)).toBeUndefined()
+    expect(openTargetOfHash(`#open=${ROOM}/`)).toBeUndefined()
+    expect(openTargetOfHash('#open=')).toBeUndefined()
     expect(openTargetOfHash(`#invite=${ROOM}`)).toBeUndefined()
     expect(openTargetOfMessage({ conversation: ROOM, message: MESSAGE })).toBeUndefined()
     expect(openTargetOfMessage({ type: OPEN_MESSAGE, conversation: ROOM, message: MESSAGE })).toEqual({

@@ -12,9 +12,15 @@
  *   leaves (a `leave`, or no `here` for `CALL_HERE_TIMEOUT_MS`), this device makes a new key and KID, tells the others,
  *   and seals with it {@link KEY_SWITCH_DELAY_MS} later — what the one who left never receives. The others' old KIDs
  *   are dropped {@link OLD_KEY_GRACE_MS} after their new one arrived.
+ * - **A member removed from the room** (a ban, a kick, a lock that leaves it out: {@link membersRemoved}): its devices
+ *   are dropped as on a leave, and this device makes a new key at once even when none of them was in the call — it
+ *   could read the keys sent before, not those sent once the room's sender keys rotated without it.
  * - **Mute and camera.** The tracks stay negotiated: muting disables the microphone track (silence is sent), the
  *   camera off disables the camera track; the `here` signal tells the others, who show it. Turning the camera on in
  *   a call that started without it puts a new track on the video senders (`replaceTrack`, no renegotiation).
+ * - **Screen sharing.** The screen's track takes the camera's place on every video sender (`replaceTrack`: the same
+ *   sender, so the same SFrame transform seals it); `here` says `screen: true`. Stopping — the button, or the
+ *   browser's own stop (the track ends) — puts the camera back (or nothing, in a call without one).
  */
 import {
   CALL_HERE_INTERVAL_MS,
@@ -101,6 +107,10 @@ export class CallMesh extends EventTarget {
   #key: LocalKey
   #muted = false
   #camera: boolean
+  /** The screen being shared, in place of the camera on every video sender. */
+  #screen: MediaStreamTrack | undefined
+  /** {@link #screen} alone in a stream, for this device's own tile. */
+  #screenStream: MediaStream | undefined
   #ended = false
   /** This device's microphone level, 0–1. */
   localAudioLevel = 0
@@ -139,6 +149,16 @@ export class CallMesh extends EventTarget {
 
   get camera(): boolean {
     return this.#camera
+  }
+
+  /** Whether this device is sharing its screen. */
+  get sharing(): boolean {
+    return this.#screen !== undefined
+  }
+
+  /** The shared screen alone in a stream (this device's own tile shows it), while sharing. */
+  get screenStream(): MediaStream | undefined {
+    return this.#screenStream
   }
 
   get ended(): boolean {
@@ -189,15 +209,74 @@ export class CallMesh extends EventTarget {
       if (open === undefined) return
       track = await open()
       this.localStream.addTrack(track)
-      for (const peer of this.#peers.values()) {
-        const sender = videoSender(peer.pc)
-        if (sender !== undefined) await sender.replaceTrack(track)
-      }
+      // While the screen is shared the senders keep it; the camera comes back on them when sharing stops.
+      if (this.#screen === undefined) await this.#replaceVideo(track)
     }
     if (track !== undefined) track.enabled = on
     this.#camera = on && track !== undefined
     this.#changed()
     void this.#sendHere()
+  }
+
+  /**
+   * Shares a screen (`open`: `getDisplayMedia`, asked from the click; `undefined`: the person chose none) in the
+   * camera's place on every video sender.
+   * The browser's own stop ends the track, which stops sharing as {@link stopSharing} does.
+   */
+  async shareScreen(open: () => Promise<MediaStreamTrack | undefined>): Promise<void> {
+    if (this.#screen !== undefined || this.#ended) return
+    const track = await open()
+    if (track === undefined) return
+    if (this.#ended || this.#screen !== undefined) {
+      track.stop()
+      return
+    }
+    track.addEventListener('ended', () => void this.stopSharing(track))
+    this.#screen = track
+    this.#screenStream = new MediaStream([track])
+    await this.#replaceVideo(track)
+    this.#changed()
+    void this.#sendHere()
+  }
+
+  /** Stops sharing the screen (`track`: only if that is still the one shared): the camera goes back on the senders. */
+  async stopSharing(track?: MediaStreamTrack): Promise<void> {
+    const screen = this.#screen
+    if (screen === undefined || (track !== undefined && track !== screen)) return
+    this.#screen = undefined
+    this.#screenStream = undefined
+    screen.stop()
+    if (this.#ended) return
+    await this.#replaceVideo(this.localStream.getVideoTracks()[0] ?? null)
+    this.#changed()
+    void this.#sendHere()
+  }
+
+  /** The track every video sender sends: the shared screen, else the camera (disabled while off), else none. */
+  #outgoingVideo(): MediaStreamTrack | undefined {
+    return this.#screen ?? this.localStream.getVideoTracks()[0]
+  }
+
+  async #replaceVideo(track: MediaStreamTrack | null): Promise<void> {
+    for (const peer of this.#peers.values()) {
+      const sender = videoSender(peer.pc)
+      if (sender !== undefined) await sender.replaceTrack(track).catch(() => {})
+    }
+  }
+
+  /**
+   * Members were removed from the conversation (`gone` says which wallets): their devices' connections close and their
+   * keys go, and this device starts a new key at once, whether or not any of them was in the call.
+   */
+  membersRemoved(gone: (address: string) => boolean): void {
+    if (this.#ended) return
+    for (const [peerId, peer] of this.#peers) {
+      if (!gone(peer.participant.address)) continue
+      this.#peers.delete(peerId)
+      this.#closePeer(peer)
+    }
+    this.#rotateKey()
+    this.#changed()
   }
 
   /** Frame counts of the encryption worker (sealed, and per peer opened and dropped). */
@@ -232,6 +311,9 @@ export class CallMesh extends EventTarget {
     for (const peer of this.#peers.values()) this.#closePeer(peer)
     this.#peers.clear()
     for (const track of this.localStream.getTracks()) track.stop()
+    this.#screen?.stop()
+    this.#screen = undefined
+    this.#screenStream = undefined
     this.#worker.terminate()
     this.dispatchEvent(new Event('mesh:ended'))
   }
@@ -342,7 +424,7 @@ export class CallMesh extends EventTarget {
     const pc = this.#connection(peer)
     const peerId = peer.participant.peerId
     const audio = this.localStream.getAudioTracks()[0]
-    const video = this.localStream.getVideoTracks()[0]
+    const video = this.#outgoingVideo()
     const audioT = pc.addTransceiver(audio ?? 'audio', { direction: 'sendrecv', streams: [this.localStream] })
     const videoT = pc.addTransceiver(video ?? 'video', { direction: 'sendrecv', streams: [this.localStream] })
     preferCodec(audioT, 'audio', 'audio/opus')
@@ -380,7 +462,7 @@ export class CallMesh extends EventTarget {
       // tracks added with addTrack are what an offer's sections take up (JSEP). A call without a camera lends a blank
       // placeholder track for the video one, dropped once the offer took it up.
       const audio = this.localStream.getAudioTracks()[0]
-      const video = this.localStream.getVideoTracks()[0]
+      const video = this.#outgoingVideo()
       const placeholder = video === undefined ? blankVideoTrack() : undefined
       if (audio !== undefined) pc.addTrack(audio, this.localStream)
       const videoTrack = video ?? placeholder
@@ -450,7 +532,11 @@ export class CallMesh extends EventTarget {
       .send({
         op: 'here',
         call: this.callId,
-        media: { audio: this.localStream.getAudioTracks().length > 0, video: this.#camera, screen: false },
+        media: {
+          audio: this.localStream.getAudioTracks().length > 0,
+          video: this.#camera,
+          screen: this.#screen !== undefined,
+        },
         muted: this.#muted,
         key: { kid: this.#key.kid, key: callKeyToBase64(this.#key.key) },
         startedAtMs: this.startedAtMs,

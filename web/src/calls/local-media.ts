@@ -38,6 +38,32 @@ export async function openCamera(): Promise<MediaStreamTrack> {
   }
 }
 
+/**
+ * A screen, window or tab to share (`getDisplayMedia`: the browser's picker, from the click). Resolves `undefined` when
+ * the person closed the picker without choosing: nothing to say then.
+ */
+export async function openScreen(): Promise<MediaStreamTrack | undefined> {
+  if (navigator.mediaDevices?.getDisplayMedia === undefined) {
+    throw new MediaAccessError('This browser cannot share a screen from a page (a phone browser cannot).')
+  }
+  let stream: MediaStream
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: { ideal: 15 }, width: { max: 1920 }, height: { max: 1080 } },
+      audio: false,
+    })
+  } catch (err) {
+    const name = (err as { name?: string } | undefined)?.name
+    if (name === 'NotAllowedError' || name === 'AbortError') return undefined
+    throw new MediaAccessError(`The screen could not be shared (${String(err)}).`)
+  }
+  const track = stream.getVideoTracks()[0]
+  if (track === undefined) throw new MediaAccessError('The browser shared no screen.')
+  // Text and slides: keep the detail rather than the motion when the bandwidth runs short.
+  track.contentHint = 'detail'
+  return track
+}
+
 /** The person's sentence for a `getUserMedia` failure. */
 export function mediaAccessError(err: unknown, video: boolean): MediaAccessError {
   const devices = video ? 'camera and microphone' : 'microphone'
@@ -46,7 +72,7 @@ export function mediaAccessError(err: unknown, video: boolean): MediaAccessError
     case 'NotAllowedError':
     case 'SecurityError':
       return new MediaAccessError(
-        `The browser refused the ${devices}: allow them for this site (the icon in the address bar), then start the call again.`,
+        `The browser refused the ${devices}: allow ${video ? 'them' : 'it'} for this site (the icon in the address bar), then start the call again.`,
       )
     case 'NotFoundError':
     case 'OverconstrainedError':

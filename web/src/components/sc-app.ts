@@ -433,9 +433,10 @@ export class ScApp extends LitElement {
     void this.#openAt(event.detail)
   }
 
-  /** Opens `target`'s conversation at its message (a jump, a notification clicked). */
+  /** Opens `target`'s conversation at its message, if it names one (a jump, a notification clicked, a ring). */
   async #openAt(target: OpenTarget): Promise<void> {
     this.#show('chat', target.conversation)
+    if (target.message === undefined) return
     await this.updateComplete
     const view = this.renderRoot.querySelector('sc-chat-view')
     if (view !== null) await view.showMessage(target.message)

@@ -13,8 +13,8 @@ const SPEAKING_LEVEL = 0.02
 
 /**
  * The call this tab is in (docs/web-app.md, Calls): a grid of tiles — this device's camera and each other device's
- * video, or its address when its camera is off — with who is speaking, who is muted, the call's duration, and the
- * buttons: mute, camera, leave. Renders nothing outside a call.
+ * video (or shared screen), or its address when its camera is off — with who is speaking, who is muted, who shares a
+ * screen, the call's duration, and the buttons: mute, camera, share screen, leave. Renders nothing outside a call.
  */
 @customElement('sc-call')
 export class ScCall extends LitElement {
@@ -69,6 +69,9 @@ export class ScCall extends LitElement {
       }
       .tile video.off {
         display: none;
+      }
+      .tile video.screen {
+        object-fit: contain;
       }
       .tile .name {
         position: absolute;
@@ -126,7 +129,9 @@ export class ScCall extends LitElement {
     for (const video of this.renderRoot.querySelectorAll<HTMLVideoElement>('video[data-peer]')) {
       const peer = video.dataset.peer
       const stream =
-        peer === 'self' ? active.mesh.localStream : active.mesh.participants.find((p) => p.peerId === peer)?.stream
+        peer === 'self'
+          ? (active.mesh.screenStream ?? active.mesh.localStream)
+          : active.mesh.participants.find((p) => p.peerId === peer)?.stream
       if (stream !== undefined && video.srcObject !== stream) video.srcObject = stream
     }
   }
@@ -156,6 +161,15 @@ export class ScCall extends LitElement {
           aria-pressed=${mesh.camera ? 'false' : 'true'}
           @click=${() => void calls.setCamera(!mesh.camera)}
         >${mesh.camera ? 'Camera off' : 'Camera on'}</button>
+        ${
+          canShareScreen()
+            ? html`<button
+                class="secondary"
+                aria-pressed=${mesh.sharing ? 'true' : 'false'}
+                @click=${() => void calls.setSharing(!mesh.sharing)}
+              >${mesh.sharing ? 'Stop sharing' : 'Share screen'}</button>`
+            : nothing
+        }
         <button @click=${() => void calls.leave()}>Leave call</button>
       </div>
       ${
@@ -164,7 +178,7 @@ export class ScCall extends LitElement {
           : nothing
       }
       <div class="grid" role="list" aria-label="Participants">
-        ${this.#tile('self', 'You', mesh.camera, mesh.muted, mesh.localAudioLevel, true)}
+        ${this.#tile('self', 'You', mesh.camera, mesh.sharing, mesh.muted, mesh.localAudioLevel, true)}
         ${repeat(
           participants,
           (p) => p.peerId,
@@ -177,11 +191,14 @@ export class ScCall extends LitElement {
   #participant(p: CallParticipant) {
     const connecting = p.connection !== 'connected'
     const label = `${shortAddress(p.address)}${connecting ? ' (connecting…)' : ''}`
-    return this.#tile(p.peerId, label, p.media.video, p.muted, p.audioLevel, false)
+    return this.#tile(p.peerId, label, p.media.video, p.media.screen, p.muted, p.audioLevel, false)
   }
 
-  #tile(peer: string, name: string, video: boolean, muted: boolean, level: number, self: boolean) {
+  #tile(peer: string, name: string, camera: boolean, screen: boolean, muted: boolean, level: number, self: boolean) {
     const speaking = !muted && level > SPEAKING_LEVEL
+    // A shared screen takes the camera's place in the picture.
+    const video = camera || screen
+    const what = screen ? (self ? ', sharing your screen' : ', sharing the screen') : ''
     return html`<div
       class="tile ${speaking ? 'speaking' : ''}"
       role="listitem"
@@ -189,12 +206,13 @@ export class ScCall extends LitElement {
       data-peer=${peer}
       data-muted=${muted ? 'true' : 'false'}
       data-video=${video ? 'on' : 'off'}
+      data-screen=${screen ? 'true' : 'false'}
       data-speaking=${speaking ? 'true' : 'false'}
-      aria-label="${name}${muted ? ', muted' : ''}${speaking ? ', speaking' : ''}${video ? '' : ', camera off'}"
+      aria-label="${name}${muted ? ', muted' : ''}${speaking ? ', speaking' : ''}${what}${video ? '' : ', camera off'}"
     >
-      <video data-peer=${peer} class=${video ? '' : 'off'} autoplay playsinline .muted=${self}></video>
+      <video data-peer=${peer} class="${video ? '' : 'off'} ${screen ? 'screen' : ''}" autoplay playsinline .muted=${self}></video>
       ${video ? nothing : html`<span class="avatar" aria-hidden="true">${name.slice(0, 6)}</span>`}
-      <span class="name">${name}${muted ? ' 🔇' : ''}</span>
+      <span class="name">${name}${muted ? ' 🔇' : ''}${screen ? ' 🖥 screen' : ''}</span>
     </div>`
   }
 
@@ -203,6 +221,11 @@ export class ScCall extends LitElement {
       new CustomEvent('conversation-selected', { detail: conversation, bubbles: true, composed: true }),
     )
   }
+}
+
+/** Whether this browser can share a screen from a page (desktop browsers; not phones). */
+function canShareScreen(): boolean {
+  return typeof navigator.mediaDevices?.getDisplayMedia === 'function'
 }
 
 /** `m:ss`, or `h:mm:ss` from an hour. */

@@ -1,9 +1,11 @@
 import { CALL_HERE_TIMEOUT_MS, type CallSignalEvent, type CallSignalInput, newCallId } from '@securechat/sdk/calls'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import type { Room } from '@securechat/sdk/rooms'
+import type { RoomModerationChange } from '@securechat/sdk/types'
 import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
-import { MediaAccessError, openCamera, openLocalMedia } from '../calls/local-media.ts'
+import { MediaAccessError, openCamera, openLocalMedia, openScreen } from '../calls/local-media.ts'
 import type { AppConfig } from '../config.ts'
+import { removedBy } from './call-removals.ts'
 import type { Conversations } from './conversations.ts'
 import { describeError } from './errors.ts'
 import type { Notifications } from './notifications.ts'
@@ -138,6 +140,20 @@ export class Calls extends EventTarget implements SessionPart {
     this.#changed()
   }
 
+  /** Shares a screen in the camera's place (from the click: the browser's picker opens now), or stops sharing. */
+  async setSharing(on: boolean): Promise<void> {
+    const active = this.#active
+    if (active === undefined) return
+    try {
+      if (on) await active.mesh.shareScreen(openScreen)
+      else await active.mesh.stopSharing()
+      this.problem = undefined
+    } catch (err) {
+      this.problem = { conversation: active.conversation, text: describeMediaError(err) }
+    }
+    this.#changed()
+  }
+
   async #enter(conversation: string, callId: string, video: boolean, startedAtMs: number): Promise<void> {
     if (this.starting !== undefined) return
     const port = this.#port(conversation)
@@ -192,7 +208,30 @@ export class Calls extends EventTarget implements SessionPart {
       if (this.#watched.has(room)) continue
       this.#watched.add(room)
       room.addEventListener('call:signal', (event) => this.#onSignal(event.detail))
+      room.addEventListener('moderation:changed', (event) => this.#onModeration(room, event.detail))
     }
+  }
+
+  /**
+   * A member removed from a room (banned, kicked, or left out by a lock): a call this tab is in there drops its devices
+   * and starts a new key at once (`CallMesh.membersRemoved`), or is left when this wallet is the one removed. Run after
+   * the event's own handling in the sdk, which rotated this device's sender key without the removed member — so the
+   * new call key goes out under a sender key it cannot read.
+   */
+  #onModeration(room: Room, change: RoomModerationChange): void {
+    const gone = removedBy(change, (address) => room.moderation.isLockedOut(address))
+    if (gone === undefined) return
+    queueMicrotask(() => {
+      const conversation = this.#conversationId(room.id)
+      for (const call of this.#ongoing.get(conversation)?.values() ?? []) {
+        for (const [peerId, device] of call.devices) if (gone(device.address)) call.devices.delete(peerId)
+      }
+      const active = this.#active
+      if (active === undefined || active.conversation !== conversation) return
+      if (this.#me !== undefined && gone(this.#me)) void this.leave()
+      else active.mesh.membersRemoved(gone)
+      this.#changed()
+    })
   }
 
   #onSignal(event: CallSignalEvent): void {

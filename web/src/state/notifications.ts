@@ -112,7 +112,8 @@ export class Notifications extends EventTarget implements SessionPart {
 
   /**
    * Rings for a call someone started (`calls.ts`): a notification, when they are on, unless the person is looking at
-   * that conversation in a focused tab (the app shows the call there).
+   * that conversation in a focused tab (the app shows the call there). Its click opens the conversation
+   * (`notification-click.ts`: no message named), which shows the call with its Join buttons.
    */
   async ring(call: {
     conversation: string
