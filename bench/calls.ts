@@ -745,7 +745,8 @@ async function setupSeries(
   const runs: SetupRun[] = []
   for (let i = 0; i < opts.runs; i++) {
     await sleep(2_000)
-    const r = await setupRun(caller, callee)
+    // The pages swap roles every run: which one offers depends on their PeerIds, and both orders are measured.
+    const r = i % 2 === 0 ? await setupRun(caller, callee) : await setupRun(callee, caller)
     runs.push(r)
     log(
       `setup ${i + 1}/${opts.runs}: click → caller frame ${r.clickToCallerFrameMs} ms, → callee frame ${r.clickToCalleeFrameMs} ms, join → callee frame ${r.joinToCalleeFrameMs} ms (offerer ${r.offerer}) ${JSON.stringify(r.phasesMs)} (load ${r.loadAverage.toFixed(2)})`,
@@ -785,6 +786,18 @@ async function setupSeries(
       caller: runs.filter((r) => r.offerer === 'caller').length,
       callee: runs.filter((r) => r.offerer === 'callee').length,
     },
+    byOfferer: Object.fromEntries(
+      (['caller', 'callee'] as const).map((who) => {
+        const mine = runs.filter((r) => r.offerer === who)
+        return [
+          who,
+          {
+            clickToCallerFrameMs: stats(mine.map((r) => r.clickToCallerFrameMs)),
+            joinToCalleeFrameMs: stats(mine.map((r) => r.joinToCalleeFrameMs)),
+          },
+        ]
+      }),
+    ),
     baseline: {
       what: "two RTCPeerConnections in one page: getUserMedia with the app's constraints, the tracks added, offer and answer and candidates handed over in memory, until the first decoded video frame",
       totalMs: bareStats,
@@ -824,6 +837,8 @@ interface CpuReading {
   at: number
   /** CPU seconds (user + system) per process, by pid, with its kind. */
   processes: Map<number, { kind: string; seconds: number }>
+  /** The renderers' threads (`pid:tid`), with their names (`/proc/<pid>/task/<tid>/stat`, 15 characters). */
+  threads: Map<string, { name: string; seconds: number }>
   bench: NodeJS.CpuUsage
 }
 
@@ -847,6 +862,7 @@ function readCpu(): CpuReading {
   const children = new Map<number, number[]>()
   for (const [pid, ppid] of parents) children.set(ppid, [...(children.get(ppid) ?? []), pid])
   const processes = new Map<number, { kind: string; seconds: number }>()
+  const threads = new Map<string, { name: string; seconds: number }>()
   const visit = (pid: number): void => {
     let cmdline = ''
     try {
@@ -858,6 +874,18 @@ function readCpu(): CpuReading {
     const sub = /--utility-sub-type=(\S+)/.exec(cmdline)?.[1]
     const kind = type === undefined ? 'browser' : sub === undefined ? type : `${type}:${sub.split('.')[0]}`
     processes.set(pid, { kind, seconds: times.get(pid) ?? 0 })
+    if (kind === 'renderer') {
+      try {
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+          const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+          threads.set(`${pid}:${tid}`, { name, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS })
+        }
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     for (const child of children.get(pid) ?? []) visit(child)
   }
   for (const child of children.get(process.pid) ?? []) {
@@ -869,7 +897,7 @@ function readCpu(): CpuReading {
     }
     if (/chrom/i.test(cmdline.split('\0')[0] ?? '')) visit(child)
   }
-  return { at: performance.now(), processes, bench: process.cpuUsage() }
+  return { at: performance.now(), processes, threads, bench: process.cpuUsage() }
 }
 
 interface CpuDelta {
@@ -879,6 +907,12 @@ interface CpuDelta {
   /** The same as cores busy (CPU seconds per second). */
   chromiumCores: number
   byKind: Record<string, number>
+  /**
+   * The renderers' CPU seconds by thread name, the busiest first: `DedicatedWorker` is the call's frame worker (SFrame
+   * or pass-through), `chromium` the pages' main threads, `WebRTC_W_and_N` WebRTC's worker and network thread, and
+   * `ThreadPoolForeg` the pool that runs the video codecs and WebCrypto.
+   */
+  rendererThreads: Record<string, number>
   /** This process's (relay, chain client, harness) CPU seconds. */
   benchSeconds: number
 }
@@ -892,6 +926,16 @@ function cpuDelta(before: CpuReading, after: CpuReading): CpuDelta {
     byKind[entry.kind] = round((byKind[entry.kind] ?? 0) + spent, 2)
     total += spent
   }
+  const threadTotals: Record<string, number> = {}
+  for (const [id, entry] of after.threads) {
+    threadTotals[entry.name] = (threadTotals[entry.name] ?? 0) + entry.seconds - (before.threads.get(id)?.seconds ?? 0)
+  }
+  const rendererThreads = Object.fromEntries(
+    Object.entries(threadTotals)
+      .filter(([, spent]) => spent >= 0.01)
+      .sort((x, y) => y[1] - x[1])
+      .map(([name, spent]) => [name, round(spent, 2)]),
+  )
   const wallSeconds = (after.at - before.at) / 1000
   const bench = process.cpuUsage(before.bench)
   return {
@@ -899,6 +943,7 @@ function cpuDelta(before: CpuReading, after: CpuReading): CpuDelta {
     chromiumSeconds: round(total, 2),
     chromiumCores: round(total / wallSeconds, 3),
     byKind,
+    rendererThreads,
     benchSeconds: round((bench.user + bench.system) / 1e6, 2),
   }
 }
@@ -1087,6 +1132,16 @@ async function cpuSeries(
     sframe: median((w) => w.cpu.byKind.renderer ?? 0, 'sframe'),
     passThrough: median((w) => w.cpu.byKind.renderer ?? 0, 'passThrough'),
   }
+  const thread = (name: string) => (w: CallWindow) => w.cpu.rendererThreads[name] ?? 0
+  const worker = {
+    sframe: median(thread('DedicatedWorker'), 'sframe'),
+    passThrough: median(thread('DedicatedWorker'), 'passThrough'),
+  }
+  const pool = {
+    sframe: median(thread('ThreadPoolForeg'), 'sframe'),
+    passThrough: median(thread('ThreadPoolForeg'), 'passThrough'),
+  }
+  const chromiumSeconds = median((w) => w.cpu.chromiumSeconds, 'sframe')
   const aboveIdle = {
     sframe: round(cores.sframe - idle.chromiumCores, 3),
     passThrough: round(cores.passThrough - idle.chromiumCores, 3),
@@ -1099,6 +1154,10 @@ async function cpuSeries(
     coresMedian: cores,
     cpuMsPerDecodedFrameMedian: perFrame,
     rendererSecondsMedian: renderer,
+    frameWorkerThreadSecondsMedian: worker,
+    threadPoolSecondsMedian: pool,
+    /** What the SFrame worker thread spent beyond the pass-through one, as a share of the SFrame call's CPU. */
+    frameWorkerExtraShare: round((worker.sframe - worker.passThrough) / chromiumSeconds, 3),
     coresAboveIdle: aboveIdle,
     encodedFpsMedian: encoded,
     decodedFpsMedian: decoded,
@@ -1113,7 +1172,7 @@ async function cpuSeries(
     seconds: Number(seconds(started)),
   }
   log(
-    `cpu: SFrame ${cores.sframe} cores, pass-through ${cores.passThrough} cores, ratio ${report.ratios.cores} (goal ≤ ${CPU_GOAL_RATIO}); per decoded frame ${report.ratios.cpuPerDecodedFrame}; above idle ${report.ratios.coresAboveIdle}`,
+    `cpu: SFrame ${cores.sframe} cores, pass-through ${cores.passThrough} cores, ratio ${report.ratios.cores} (goal ≤ ${CPU_GOAL_RATIO}); per decoded frame ${report.ratios.cpuPerDecodedFrame}; above idle ${report.ratios.coresAboveIdle}; frame worker thread ${worker.sframe} s against ${worker.passThrough} s (${report.frameWorkerExtraShare} of the call's CPU)`,
   )
   const goal = { bound: 'max', ratio: CPU_GOAL_RATIO } as const
   const records: BenchRecord[] = [
@@ -1137,6 +1196,12 @@ async function cpuSeries(
       value: perFrame.sframe,
       baseline: perFrame.passThrough,
       goal,
+    }),
+    compared({
+      name: 'calls.cpu.frame_worker_thread',
+      unit: 's',
+      value: worker.sframe,
+      baseline: worker.passThrough,
     }),
     compared({ name: 'calls.fps.encoded', unit: 'fps', value: encoded.sframe, baseline: encoded.passThrough }),
     compared({ name: 'calls.fps.decoded', unit: 'fps', value: decoded.sframe, baseline: decoded.passThrough }),
@@ -1167,10 +1232,8 @@ async function meshSeries(
     log(
       `mesh ${size}: ${w.connectMs === undefined ? `not every page decoded every other within ${opts.meshTimeoutMs} ms` : `all decoding after ${w.connectMs} ms`}; ${w.cpu.chromiumCores} cores (idle ${idle.chromiumCores}) ${JSON.stringify(w.cpu.byKind)}; decoded fps per pair min ${w.decodedFpsMin} mean ${w.decodedFpsMean}, encoded per page ${w.encodedFpsMean}; sent ${w.pages.map((p) => p.sent).join(' ')}; ${holds ? 'holds' : 'does NOT hold'} (load ${w.loadAverage.join(' ')})`,
     )
-    if (!holds) {
-      stoppedAt = size
-      break
-    }
+    // Every size asked for is measured: the first that does not hold is reported, the larger ones show how far off.
+    if (!holds) stoppedAt ??= size
     await sleep(2_000)
   }
   for (const person of pages.slice(first.length)) await closePage(env, person)
