@@ -1020,8 +1020,12 @@ async function callWindow(env: Environment, pages: AppPage[], opts: Options, tim
     return {
       encodedFps: round(encoded / span),
       decodedFpsByPeer,
-      sent: [...new Set(end.peers.map((p) => `${p.sentWidth}x${p.sentHeight}`))].join(','),
-      received: end.peers.map((p) => `${p.receivedWidth}x${p.receivedHeight}`),
+      sent: [
+        ...new Set(end.peers.map((p) => (p.sentWidth === undefined ? 'none' : `${p.sentWidth}x${p.sentHeight}`))),
+      ].join(','),
+      received: end.peers.map((p) =>
+        p.receivedWidth === undefined ? 'none' : `${p.receivedWidth}x${p.receivedHeight}`,
+      ),
       qualityLimitation: end.peers.map((p) => p.qualityLimitation ?? '?'),
       worker:
         end.worker === undefined || start.worker === undefined
