@@ -27,6 +27,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'file-crypto': () => import('./file-crypto.ts'),
   'file-crypto-browser': () => import('./file-crypto-browser.ts'),
   'file-transfer': () => import('./file-transfer.ts'),
+  calls: () => import('./calls.ts'),
 }
 
 /**
