@@ -71,6 +71,23 @@ describe('calls: a missing or refused camera and microphone, and the ring', () =
     expect(await cspViolations(alice.page)).toEqual([])
   }, 120_000)
 
+  it('behavior: a DM call nobody can be told of (no session with that wallet yet) says so in the call, with what to do', async () => {
+    // A wallet alice never wrote to, that has no device: her call's signals have no session to go on.
+    const stranger = web.chain.accounts[7]!.address
+    await alice.page.getByRole('button', { name: 'Message a wallet' }).click()
+    await alice.page.getByLabel('Wallet address').fill(stranger)
+    await alice.page.getByRole('button', { name: 'Open conversation' }).click()
+    await alice.page.getByRole('button', { name: 'Audio call' }).click()
+    const call = alice.page.getByTestId('call')
+    await call.waitFor({ timeout: UI_TIMEOUT_MS })
+    const alert = call.getByRole('alert')
+    await alert.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await alert.textContent()).toMatch(/^Nobody can hear this call yet: .*send the conversation a message first/)
+    await alice.page.getByRole('button', { name: 'Leave call' }).click()
+    await call.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await alice.page.getByRole('button', { name: /^# devices/ }).click()
+  }, 120_000)
+
   it('behavior: no camera or microphone at all — the app says so, for a video call and for an audio call, and stays usable', async () => {
     await bob.page.getByRole('button', { name: 'Video call' }).click()
     expect(await problemShown(bob.page)).toBe('No camera or microphone was found: plug one in, or start an audio call.')

@@ -112,6 +112,8 @@ export class CallMesh extends EventTarget {
   /** {@link #screen} alone in a stream, for this device's own tile. */
   #screenStream: MediaStream | undefined
   #ended = false
+  /** Why the last `here` did not go out ({@link signalError}). */
+  #signalError: unknown = undefined
   /** This device's microphone level, 0–1. */
   localAudioLevel = 0
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
@@ -541,9 +543,25 @@ export class CallMesh extends EventTarget {
         key: { kid: this.#key.kid, key: callKeyToBase64(this.#key.key) },
         startedAtMs: this.startedAtMs,
       })
-      .catch(() => {
-        // Not sendable now (offline): the next interval tries again.
-      })
+      .then(
+        () => this.#setSignalError(undefined),
+        // Not sendable now (offline, no DM session, muted): the next interval tries again; the app says why meanwhile.
+        (err: unknown) => this.#setSignalError(err),
+      )
+  }
+
+  /**
+   * Why this device's `here` could not go out, the last time it was sent (undefined once it went): while it cannot,
+   * nobody learns of the call or its key, and the person should know.
+   */
+  get signalError(): unknown {
+    return this.#signalError
+  }
+
+  #setSignalError(err: unknown): void {
+    if (err === undefined && this.#signalError === undefined) return
+    this.#signalError = err
+    this.#changed()
   }
 
   async #measureLevels(): Promise<void> {

@@ -51,8 +51,11 @@ export class Calls extends EventTarget implements SessionPart {
   readonly #watched = new WeakSet<Room>()
   readonly #detach: Array<() => void> = []
   #sweep: ReturnType<typeof setInterval> | undefined
-  /** Why the last start or join failed (a refused camera …), for the conversation it was in. */
-  problem: { conversation: string; text: string } | undefined
+  /**
+   * Why the last start or join failed (a refused camera …), or why the call's signals cannot go out now (`fromSignals`),
+   * for the conversation it was in.
+   */
+  problem: { conversation: string; text: string; fromSignals?: boolean } | undefined
   /** A start or join waiting for the camera and microphone. */
   starting: string | undefined
 
@@ -182,9 +185,21 @@ export class Calls extends EventTarget implements SessionPart {
       iceServers: (this.#config.iceServers ?? []) as RTCIceServer[],
       startedAtMs,
     })
-    mesh.addEventListener('mesh:changed', () => this.#changed())
+    mesh.addEventListener('mesh:changed', () => this.#onMeshChanged(conversation, mesh))
     this.#active = { conversation, callId, mesh }
     this.starting = undefined
+    this.#changed()
+  }
+
+  /** The call panel says when this device's call signals cannot go out (nobody hears the call), and stops once they do. */
+  #onMeshChanged(conversation: string, mesh: CallMesh): void {
+    const error = mesh.signalError
+    const shown = this.problem?.conversation === conversation && this.problem.fromSignals === true
+    if (error !== undefined) {
+      this.problem = { conversation, text: `Nobody can hear this call yet: ${describeError(error)}`, fromSignals: true }
+    } else if (shown) {
+      this.problem = undefined
+    }
     this.#changed()
   }
 
