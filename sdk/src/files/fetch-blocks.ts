@@ -12,6 +12,7 @@ import { FILE_SEGMENT_BYTES } from '../crypto/constants.ts'
 import { FILE_FETCH_STALL_TIMEOUT_MS } from './constants.ts'
 import { FileIntegrityError } from './errors.ts'
 import { StallTimer } from './stall-timer.ts'
+import { collectBlock } from './streams.ts'
 
 /** Blocks asked for at once: enough to keep bitswap busy between two peers, few enough to bound memory (1 MiB each). */
 export const FILE_BLOCKS_FETCHED_AT_ONCE = 8
@@ -86,7 +87,7 @@ export async function fetchFileBlocks(
     const bytes = await slots.run(async () => {
       timer.signal.throwIfAborted()
       const local = await helia.blockstore.has(cid, { signal: timer.signal })
-      const block = await timer.retrying((signal) => collect(helia.blockstore.get(cid, { signal })))
+      const block = await timer.retrying((signal) => collectBlock(helia.blockstore.get(cid, { signal })))
       timer.progress()
       progress.blocks += 1
       progress.bytes += block.byteLength
@@ -146,21 +147,4 @@ class Slots {
   close(): void {
     this.#closed = true
   }
-}
-
-async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const part of source) {
-    parts.push(part)
-    length += part.byteLength
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
 }

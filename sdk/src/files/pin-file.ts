@@ -10,6 +10,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { ciphertextSize } from '../crypto/file-stream.ts'
 import { fetchFileBlocks } from './fetch-blocks.ts'
 import { type FileManifest, fileCidOf, parseFileManifest } from './manifest.ts'
+import { collectBlock } from './streams.ts'
 
 export interface PinFileOptions {
   signal?: AbortSignal
@@ -121,7 +122,7 @@ export const fileDagWalker: GraphWalkerFactory = (components) => ({
         yield { block: createUnsafe({ cid, bytes: EMPTY, codec: raw }), depth, path } as GraphNode
         continue
       }
-      const bytes = await collect(components.blockstore.get(cid, options))
+      const bytes = await collectBlock(components.blockstore.get(cid, options))
       const block = createUnsafe({ cid, bytes, codec: await components.getCodec(cid.code) })
       if (depth < maxDepth) {
         const children = [...block.links()].map(([, link]) => link)
@@ -137,22 +138,3 @@ export const fileDagWalker: GraphWalkerFactory = (components) => ({
 })
 
 const EMPTY = new Uint8Array(0)
-
-/** A block's bytes, whichever way its store hands them out (whole, or in pieces as blockstore-fs reads them). */
-async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<Uint8Array> {
-  if (source instanceof Uint8Array) return source
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const part of source) {
-    parts.push(part)
-    length += part.byteLength
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
-}

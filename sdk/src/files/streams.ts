@@ -39,3 +39,24 @@ export function streamOf<T>(source: AsyncIterable<T>, onCancel?: () => void): Re
 export function toStream<T>(source: ReadableStream<T> | AsyncIterable<T>): ReadableStream<T> {
   return source instanceof ReadableStream ? source : streamOf(source)
 }
+
+/** A block's bytes, whichever way its store hands them out (whole, or in pieces as blockstore-fs reads them). */
+export async function collectBlock(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
+): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source
+  const parts: Uint8Array[] = []
+  let length = 0
+  for await (const part of source) {
+    parts.push(part)
+    length += part.byteLength
+  }
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
