@@ -39,6 +39,7 @@ import {
 import { PASS_THROUGH_WORKER } from '../test/helpers/call-stats.ts'
 import { startTestChain, type TestChain } from '../test/helpers/chain.ts'
 import { startBrowserRelay } from '../test/helpers/web-stack.ts'
+import { round, type Stats, stats } from './stats.ts'
 import { type BenchRecord, compared } from './types.ts'
 
 /** Issue 17: click → first decoded remote frame within this, on loopback. */
@@ -1267,22 +1268,6 @@ async function meshSeries(
 
 // --- statistics and the summary line ---
 
-interface Stats {
-  median: number
-  p90: number
-  min: number
-  max: number
-}
-
-function stats(values: number[]): Stats {
-  if (values.length === 0) return { median: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
-  const sorted = [...values].sort((x, y) => x - y)
-  const mid = sorted.length >> 1
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-  const p90 = sorted[Math.min(sorted.length - 1, Math.ceil(0.9 * sorted.length) - 1)]!
-  return { median: round(median), p90: round(p90), min: round(sorted[0]!), max: round(sorted.at(-1)!) }
-}
-
 /** The median, to three decimals (CPU figures are too close to round to one). */
 function medianOf(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y)
@@ -1292,10 +1277,6 @@ function medianOf(values: number[]): number {
 
 function ratio(value: number, baseline: number): number {
   return baseline === 0 ? Number.NaN : Number((value / baseline).toFixed(2))
-}
-
-function round(value: number, digits = 1): number {
-  return Number(value.toFixed(digits))
 }
 
 /** The figures to compare runs by, on one line. */

@@ -36,6 +36,7 @@ import { RelayHttpServer } from '../node/src/relay/http/server.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { buildWebApp, injectWallet, launchChromium, type TestWallet } from '../test/helpers/browser.ts'
 import { startTestChain, type TestChain } from '../test/helpers/chain.ts'
+import { round, type Stats, stats } from './stats.ts'
 import type { BenchRecord } from './types.ts'
 
 /** Measured runs per series (`BENCH_WEB_RUNS`), after one warm-up run. */
@@ -56,13 +57,6 @@ const randomWallet = (): Wallet => new Wallet(hexlify(randomBytes(32)))
 
 /** Epoch milliseconds with sub-millisecond precision: the same clock as a page's `timeOrigin + now()`. */
 const now = (): number => performance.timeOrigin + performance.now()
-
-interface Stats {
-  median: number
-  p90: number
-  min: number
-  max: number
-}
 
 interface Environment {
   chain: TestChain
@@ -923,15 +917,6 @@ async function directSeries(
 
 // --- statistics ---
 
-function stats(values: number[]): Stats {
-  if (values.length === 0) return { median: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
-  const sorted = [...values].sort((x, y) => x - y)
-  const mid = sorted.length >> 1
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-  const p90 = sorted[Math.min(sorted.length - 1, Math.ceil(0.9 * sorted.length) - 1)]!
-  return { median: round(median), p90: round(p90), min: round(sorted[0]!), max: round(sorted.at(-1)!) }
-}
-
 function ratio(value: number, baseline: number): number {
   return baseline === 0 ? Number.NaN : Number((value / baseline).toFixed(2))
 }
@@ -942,10 +927,6 @@ function loadAverage1m(): number {
 
 function optionalRound(value: number | undefined): number | undefined {
   return value === undefined ? undefined : round(value)
-}
-
-function round(value: number): number {
-  return Number(value.toFixed(1))
 }
 
 // `node bench/web.ts` runs this suite alone.
