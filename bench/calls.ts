@@ -300,8 +300,11 @@ function installCallProbe(): void {
   addEventListener(
     'click',
     (event) => {
-      const target = event.composedPath()[0] as Element | undefined
-      probe.clicks.push({ text: (target?.textContent ?? '').trim().slice(0, 40), at: stamp() })
+      // The button's accessible name: its label, whatever inside it (a label or an icon) took the click.
+      const button = event.composedPath().find((node) => node instanceof HTMLButtonElement) as Element | undefined
+      const target = button ?? (event.composedPath()[0] as Element | undefined)
+      const name = target?.getAttribute('aria-label') ?? target?.textContent ?? ''
+      probe.clicks.push({ text: name.trim().slice(0, 40), at: stamp() })
     },
     { capture: true },
   )

@@ -17,6 +17,23 @@ export class ScCallStart extends LitElement {
       :host {
         display: contents;
       }
+      .icon {
+        display: none;
+      }
+      /* A phone: an icon each, as compact as the header's other actions, so that the messages keep the screen. */
+      @media (max-width: 700px) {
+        .label {
+          display: none;
+        }
+        .icon {
+          display: inline;
+        }
+        button {
+          min-height: 36px;
+          padding: 0 0.5rem;
+          font-size: 0.875rem;
+        }
+      }
     `,
   ]
 
@@ -41,8 +58,12 @@ export class ScCallStart extends LitElement {
     const ongoing = calls.ongoingIn(this.conversation)
     if (ongoing !== undefined) return nothing
     return html`
-      <button class="secondary" ?disabled=${busy} @click=${() => void calls.start(this.conversation, false)}>Audio call</button>
-      <button class="secondary" ?disabled=${busy} @click=${() => void calls.start(this.conversation, true)}>Video call</button>
+      <button class="secondary" aria-label="Audio call" title="Audio call" ?disabled=${busy} @click=${() => void calls.start(this.conversation, false)}>
+        <span class="label">Audio call</span><span class="icon" aria-hidden="true">📞</span>
+      </button>
+      <button class="secondary" aria-label="Video call" title="Video call" ?disabled=${busy} @click=${() => void calls.start(this.conversation, true)}>
+        <span class="label">Video call</span><span class="icon" aria-hidden="true">🎥</span>
+      </button>
     `
   }
 }
