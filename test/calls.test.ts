@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { callKeyToBase64, newCallId } from '@securechat/sdk/calls'
+import { encodeCallKey, newCallId } from '@securechat/sdk/calls'
 import { createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
 import { isDmTopic } from '@securechat/sdk/dm'
 import { queryHistory } from '@securechat/sdk/history'
@@ -37,7 +37,7 @@ const here = (call: string, fill = 1): CallSignalInput => ({
   call,
   media: { audio: true, video: true, screen: false },
   muted: false,
-  key: { kid: fill, key: callKeyToBase64(new Uint8Array(16).fill(fill)) },
+  key: { kid: fill, key: encodeCallKey(new Uint8Array(16).fill(fill)) },
   startedAtMs: Date.now(),
 })
 const sdp = (who: string): string => `v=0\r\n${SDP_MARK}-${who} 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n`
@@ -159,7 +159,7 @@ describe('call signalling in a room, through a relay with a store', () => {
       const text = new TextDecoder().decode(message.data)
       const decoded = decodeRecord(message.data)
       expect(decoded).toMatchObject({ status: 'ok', record: { type: 'call', payload: { enc: 'sender-key' } } })
-      for (const clear of [SDP_MARK, '"sdp"', '"key"', '"op"', call, callKeyToBase64(new Uint8Array(16).fill(1))]) {
+      for (const clear of [SDP_MARK, '"sdp"', '"key"', '"op"', call, encodeCallKey(new Uint8Array(16).fill(1))]) {
         expect(text).not.toContain(clear)
       }
     }

@@ -449,7 +449,7 @@ export interface CallMedia {
 export interface CallKey {
   /** An integer, 0 to `CALL_MAX_KID` (2^48). */
   kid: number
-  /** Standard base64 (with padding) of `CALL_KEY_BYTES` (16) random bytes: `callKeyToBase64`. */
+  /** Base64url (unpadded, as every record's bytes) of `CALL_KEY_BYTES` (16) random bytes: `encodeCallKey`. */
   key: string
 }
 

@@ -9,18 +9,18 @@ import {
   CALL_SIGNALS_RECEIVED_PER_SECOND,
 } from './constants.ts'
 import {
-  callKeyFromBase64,
-  callKeyToBase64,
   callSignalOf,
   callSignalSchema,
   createCallSignalGuard,
+  decodeCallKey,
+  encodeCallKey,
   isCallSignalFor,
   newCallId,
   parseCallSignal,
 } from './signals.ts'
 
 const CALL = 'ab'.repeat(16)
-const KEY = callKeyToBase64(new Uint8Array(CALL_KEY_BYTES).fill(7))
+const KEY = encodeCallKey(new Uint8Array(CALL_KEY_BYTES).fill(7))
 const here = {
   v: 1,
   kind: 'call',
@@ -79,17 +79,19 @@ describe('callSignalSchema', () => {
     for (const kid of [-1, 1.5, CALL_MAX_KID + 1, Number.NaN, '3']) {
       expect(refused({ ...here, key: { kid, key: KEY } })).toBe(true)
     }
-    const base64 = (bytes: number): string => Buffer.alloc(bytes, 255).toString('base64')
-    expect(refused({ ...here, key: { kid: 1, key: base64(16) } })).toBe(false)
+    const base64url = (bytes: number): string => Buffer.alloc(bytes, 255).toString('base64url')
+    expect(refused({ ...here, key: { kid: 1, key: base64url(16) } })).toBe(false)
     for (const key of [
-      base64(15),
-      base64(17),
-      base64(32),
-      Buffer.alloc(16, 255).toString('base64url'),
-      base64(16).slice(0, -2),
+      base64url(15),
+      base64url(17),
+      base64url(32),
+      // The other alphabet, and padding.
+      Buffer.alloc(16, 255).toString('base64'),
+      `${base64url(16)}==`,
+      base64url(16).slice(0, -1),
       '',
       // 22 characters whose last leaves bits set past the 16th byte: not a canonical encoding of 16 bytes.
-      `${'A'.repeat(21)}B==`,
+      `${'A'.repeat(21)}B`,
     ]) {
       expect(refused({ ...here, key: { kid: 1, key } }), key).toBe(true)
     }
@@ -116,13 +118,13 @@ describe('callSignalSchema', () => {
     )
   })
 
-  it('behavior: a key goes to base64 and back, and only a 16-byte one', () => {
+  it('behavior: a key goes to base64url and back, and only a 16-byte one', () => {
     const key = crypto.getRandomValues(new Uint8Array(CALL_KEY_BYTES))
-    const text = callKeyToBase64(key)
-    expect(text).toBe(Buffer.from(key).toString('base64'))
-    expect(callKeyFromBase64(text)).toEqual(key)
-    expect(() => callKeyToBase64(new Uint8Array(32))).toThrow(InvalidInputError)
-    expect(() => callKeyFromBase64(Buffer.alloc(32).toString('base64'))).toThrow(InvalidInputError)
+    const text = encodeCallKey(key)
+    expect(text).toBe(Buffer.from(key).toString('base64url'))
+    expect(decodeCallKey(text)).toEqual(key)
+    expect(() => encodeCallKey(new Uint8Array(32))).toThrow(InvalidInputError)
+    expect(() => decodeCallKey(Buffer.alloc(32).toString('base64url'))).toThrow(InvalidInputError)
   })
 
   it('behavior: a signal is for this device unless it came from it or names another device', () => {

@@ -8,7 +8,7 @@
  * malformed one is dropped), the check of what this device sends, and the receive budget per sender.
  */
 import { z } from 'zod'
-import { randomBytes } from '../crypto/primitives.ts'
+import { bytesToHex, randomBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
 import { firstIssue, peerIdTextSchema, recordTimeSchema } from '../json-records.ts'
@@ -25,13 +25,16 @@ import {
 /** A call's id: 16 random bytes, lowercase hex. */
 export const callIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a call id is 32 lowercase hex characters')
 
-/** Standard base64 with padding of {@link CALL_KEY_BYTES} bytes: 22 characters and `==`. */
-const CALL_KEY_PATTERN = /^[A-Za-z0-9+/]{21}[AQgw]==$/
+/**
+ * {@link CALL_KEY_BYTES} bytes in the base64url every record uses (`encoding.ts`, unpadded): 22 characters, the last
+ * one leaving no bit set past the 16th byte (one canonical text per key).
+ */
+const CALL_KEY_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/
 
 const callKeySchema = z
   .object({
     kid: z.number().int().min(0).max(CALL_MAX_KID),
-    key: z.string().regex(CALL_KEY_PATTERN, `a call key is base64 of ${CALL_KEY_BYTES} bytes`),
+    key: z.string().regex(CALL_KEY_PATTERN, `a call key is base64url of ${CALL_KEY_BYTES} bytes`),
   })
   .strict()
 
@@ -115,19 +118,19 @@ export function createCallSignalGuard(init: { now?: () => number } = {}): Signal
 
 /** A new call's id: 16 random bytes, hex. */
 export function newCallId(): string {
-  return Array.from(randomBytes(16), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return bytesToHex(randomBytes(16))
 }
 
-/** A call key as a `here` signal carries it: standard base64 with padding. */
-export function callKeyToBase64(key: Uint8Array): string {
+/** A call key as a `here` signal carries it (base64url, as every record's bytes). */
+export function encodeCallKey(key: Uint8Array): string {
   if (key.byteLength !== CALL_KEY_BYTES) {
     throw new InvalidInputError(`a call key is ${CALL_KEY_BYTES} bytes`, { details: { bytes: key.byteLength } })
   }
-  return `${base64urlEncode(key).replaceAll('-', '+').replaceAll('_', '/')}==`
+  return base64urlEncode(key)
 }
 
 /** The bytes of a call key a `here` signal carried (already checked by {@link callSignalSchema}). */
-export function callKeyFromBase64(text: string): Uint8Array {
-  if (!CALL_KEY_PATTERN.test(text)) throw new InvalidInputError(`a call key is base64 of ${CALL_KEY_BYTES} bytes`)
-  return base64urlDecode(text.slice(0, -2).replaceAll('+', '-').replaceAll('/', '_'))
+export function decodeCallKey(text: string): Uint8Array {
+  if (!CALL_KEY_PATTERN.test(text)) throw new InvalidInputError(`a call key is base64url of ${CALL_KEY_BYTES} bytes`)
+  return base64urlDecode(text)
 }

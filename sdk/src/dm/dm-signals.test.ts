@@ -115,7 +115,7 @@ describe('DmSignals', () => {
       call: CALL,
       media: { audio: true, video: false, screen: false },
       muted: true,
-      key: { kid: 9, key: Buffer.alloc(16, 1).toString('base64') },
+      key: { kid: 9, key: Buffer.alloc(16, 1).toString('base64url') },
       startedAtMs: 5,
     } as const
     const answer = (to: string) => ({ v: 1, kind: 'call', op: 'answer', call: CALL, to, sdp: 'v=0\r\n' }) as const

@@ -124,7 +124,7 @@ describe('RoomSignals', () => {
       call: CALL,
       media: { audio: true, video: true, screen: false },
       muted: false,
-      key: { kid: 1, key: Buffer.alloc(16, 9).toString('base64') },
+      key: { kid: 1, key: Buffer.alloc(16, 9).toString('base64url') },
       startedAtMs: 1_500,
     }
     const offer = (to: string) => ({ v: 1, kind: 'call', op: 'offer', call: CALL, to, sdp: 'v=0\r\n' })

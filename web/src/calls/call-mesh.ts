@@ -30,8 +30,8 @@ import {
   type CallSignal,
   type CallSignalEvent,
   type CallSignalInput,
-  callKeyFromBase64,
-  callKeyToBase64,
+  decodeCallKey,
+  encodeCallKey,
 } from '@securechat/sdk/calls'
 import { CALL_WORKER_URL, trustedScriptUrl } from '../trusted-types.ts'
 import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
@@ -363,7 +363,7 @@ export class CallMesh extends EventTarget {
   #installKey(peer: Peer, kid: number, keyText: string): void {
     if (peer.kids.includes(kid)) return
     const peerId = peer.participant.peerId
-    this.#command({ type: 'add-key', peer: peerId, kid, key: callKeyFromBase64(keyText) })
+    this.#command({ type: 'add-key', peer: peerId, kid, key: decodeCallKey(keyText) })
     const previous = [...peer.kids]
     peer.kids.push(kid)
     if (previous.length === 0) return
@@ -540,7 +540,7 @@ export class CallMesh extends EventTarget {
           screen: this.#screen !== undefined,
         },
         muted: this.#muted,
-        key: { kid: this.#key.kid, key: callKeyToBase64(this.#key.key) },
+        key: { kid: this.#key.kid, key: encodeCallKey(this.#key.key) },
         startedAtMs: this.startedAtMs,
       })
       .then(
