@@ -78,18 +78,7 @@ export class RoomSignals {
    * device in `to`). Throws when it could not go: the room's own checks are the caller's (`Room.sendCallSignal`).
    */
   async sendCall(signal: CallSignal): Promise<void> {
-    const { roomId } = this.#c
-    const sentAtMs = this.#c.now()
-    const ct = await this.#c.encrypt(utf8.encode(JSON.stringify(signal)), headerOf(roomId, sentAtMs))
-    if (ct === undefined) throw new NotStartedError('join the room before calling')
-    const record: SignalRecord = {
-      v: WIRE_VERSION,
-      type: 'call',
-      room: roomId,
-      sentAtMs,
-      payload: { enc: 'sender-key', ct },
-    }
-    await this.#c.publish(encodeRecord(record))
+    if (!(await this.#publish('call', signal))) throw new NotStartedError('join the room before calling')
   }
 
   /** A `typing`, `read` or `call` record the room's gatekeeper accepted, live or (a `read`) from a store's catch-up. */
@@ -167,21 +156,21 @@ export class RoomSignals {
   }
 
   async #send(envelope: SignalEnvelope): Promise<void> {
+    try {
+      await this.#publish(envelope.kind, envelope)
+    } catch (err) {
+      this.#c.log.debug('signal not sent', { room: this.#c.roomId, kind: envelope.kind, error: String(err) })
+    }
+  }
+
+  /** Seals `content` under the sender key into a record of `type` and publishes it; false when the room cannot send. */
+  async #publish(type: SignalRecord['type'], content: SignalEnvelope | CallSignal): Promise<boolean> {
     const { roomId } = this.#c
     const sentAtMs = this.#c.now()
-    try {
-      const ct = await this.#c.encrypt(utf8.encode(JSON.stringify(envelope)), headerOf(roomId, sentAtMs))
-      if (ct === undefined) return
-      const record: SignalRecord = {
-        v: WIRE_VERSION,
-        type: envelope.kind,
-        room: roomId,
-        sentAtMs,
-        payload: { enc: 'sender-key', ct },
-      }
-      await this.#c.publish(encodeRecord(record))
-    } catch (err) {
-      this.#c.log.debug('signal not sent', { room: roomId, kind: envelope.kind, error: String(err) })
-    }
+    const ct = await this.#c.encrypt(utf8.encode(JSON.stringify(content)), headerOf(roomId, sentAtMs))
+    if (ct === undefined) return false
+    const record: SignalRecord = { v: WIRE_VERSION, type, room: roomId, sentAtMs, payload: { enc: 'sender-key', ct } }
+    await this.#c.publish(encodeRecord(record))
+    return true
   }
 }
