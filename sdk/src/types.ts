@@ -473,6 +473,11 @@ export type CallSignal =
       key: CallKey
       /** When the call started, as this device knows it. */
       startedAtMs: number
+      /**
+       * The relay whose forwarding unit the call's media goes through (its PeerId; `SFU_PROTOCOL`), named by the
+       * device that started the call; absent for a mesh call.
+       */
+      sfu?: string | undefined
     }
   | { v: 1; kind: 'call'; op: 'leave'; call: string }
   | { v: 1; kind: 'call'; op: 'offer' | 'answer'; call: string; to: string; sdp: string }

@@ -1,9 +1,9 @@
 /**
  * `@securechat/sdk/calls`: end-to-end encryption of call media (issue 17), starting with SFrame (RFC 9605): a
  * sender context per participant and KID, a receiver holding the others' keys, frames that keep their codec header
- * in the clear for the packetizer; and call signalling (`signals.ts`): the `here`, `leave`, `offer` and `answer` signals
- * rooms and DMs carry (`Room.sendCallSignal`, `Conversation.sendCallSignal`, the `call:signal` events). Media is the
- * app's (docs/architecture.md, Calls).
+ * in the clear for the packetizer; call signalling (`signals.ts`): the `here`, `leave`, `offer` and `answer` signals
+ * rooms and DMs carry (`Room.sendCallSignal`, `Conversation.sendCallSignal`, the `call:signal` events); and the SFU
+ * protocol a relay's forwarding unit speaks (`sfu-wire.ts`). Media is the app's (docs/architecture.md, Calls).
  */
 export {
   CALL_HERE_INTERVAL_MS,
@@ -32,6 +32,24 @@ export {
   type SFrameSender,
   type SFrameSenderInit,
 } from './sframe.ts'
+export {
+  decodeSfuEvent,
+  decodeSfuRequest,
+  encodeSfuEvent,
+  encodeSfuRequest,
+  MAX_SFU_FEED,
+  MAX_SFU_FEEDS,
+  MAX_SFU_FRAME_BYTES,
+  MAX_SFU_MESSAGE_CHARS,
+  MAX_SFU_SDP_BYTES,
+  SFU_PROTOCOL,
+  SFU_REFUSAL_REASONS,
+  type SfuDecoded,
+  type SfuEvent,
+  type SfuFeed,
+  type SfuRefusalReason,
+  type SfuRequest,
+} from './sfu-wire.ts'
 export {
   type CallSignal,
   type CallSignalEvent,

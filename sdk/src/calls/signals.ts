@@ -62,6 +62,7 @@ export const callSignalSchema = z.discriminatedUnion('op', [
       muted: z.boolean(),
       key: callKeySchema,
       startedAtMs: recordTimeSchema,
+      sfu: peerIdTextSchema.optional(),
     })
     .strict(),
   z.object({ ...common, op: z.literal('leave') }).strict(),
