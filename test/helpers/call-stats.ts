@@ -49,15 +49,20 @@ export function receivedMedia(page: Page): Promise<ReceivedMedia[]> {
   })
 }
 
-/** What `page`'s call received from each other participant, by their wallet (through the app's call state). */
+/**
+ * What `page`'s call received from each other participant, by their wallet (through the app's call state): in a call
+ * through a forwarding unit, from the streams of the shared receiving connection that carry that participant's feed.
+ */
 export function receivedByPeer(
   page: Page,
-): Promise<{ address: string; framesDecoded: number; audioEnergy: number; dropped: number }[]> {
+): Promise<{ address: string; framesDecoded: number; audioEnergy: number; decrypted: number; dropped: number }[]> {
   return page.evaluate(async () => {
     type Mesh = {
       participants: { peerId: string; address: string }[]
+      sfuRelay: string | undefined
       connectionOf(peerId: string): RTCPeerConnection | undefined
-      workerStats(): Promise<{ received: Record<string, { dropped: number }> }>
+      peerOfMid(mid: string | null): string | undefined
+      workerStats(): Promise<{ received: Record<string, { decrypted: number; dropped: number }> }>
     }
     const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: Mesh } } }
     const mesh = app.calls?.active?.mesh
@@ -68,12 +73,21 @@ export function receivedByPeer(
       let framesDecoded = 0
       let audioEnergy = 0
       const stats = await mesh.connectionOf(p.peerId)?.getStats()
-      stats?.forEach((r: { type: string; kind?: string; framesDecoded?: number; totalAudioEnergy?: number }) => {
+      type Inbound = { type: string; kind?: string; mid?: string; framesDecoded?: number; totalAudioEnergy?: number }
+      stats?.forEach((r: Inbound) => {
         if (r.type !== 'inbound-rtp') return
+        if (mesh.sfuRelay !== undefined && mesh.peerOfMid(r.mid ?? null) !== p.peerId) return
         if (r.kind === 'video') framesDecoded += r.framesDecoded ?? 0
         if (r.kind === 'audio') audioEnergy += r.totalAudioEnergy ?? 0
       })
-      out.push({ address: p.address, framesDecoded, audioEnergy, dropped: worker.received[p.peerId]?.dropped ?? 0 })
+      const counts = worker.received[p.peerId]
+      out.push({
+        address: p.address,
+        framesDecoded,
+        audioEnergy,
+        decrypted: counts?.decrypted ?? 0,
+        dropped: counts?.dropped ?? 0,
+      })
     }
     return out
   })

@@ -3,8 +3,10 @@
  * `details` holds only public facts — the KID and CTR of a header are sent in the clear — never keys or media.
  * A caller's mistake (a base key of the wrong size, a KID out of range) is the sdk's `InvalidInputError`.
  */
+
 import { DecryptionFailedError } from '../crypto/errors.ts'
 import { SecureChatError, type SecureChatErrorOptions } from '../errors.ts'
+import type { SfuRefusalReason } from './sfu-wire.ts'
 
 /** Why a received SFrame ciphertext was refused (`SFrameDecryptionError.reason`). */
 export type SFrameDecryptionFailure =
@@ -49,5 +51,24 @@ export class SFrameCounterExhaustedError extends SecureChatError {
 
   constructor(message: string, options: SecureChatErrorOptions = {}) {
     super(message, { ...options, hint: options.hint ?? 'Send under a new key with a new KID.' })
+  }
+}
+
+/** A call's stream to its forwarding unit's relay could not be opened, broke, or carried frames out of protocol. */
+export class SfuSessionError extends SecureChatError {
+  override name = 'SfuSessionError'
+}
+
+/** The relay refused this device a place in the call's forwarding unit (`reason`: `SFU_REFUSAL_REASONS`). */
+export class SfuRefusedError extends SecureChatError {
+  override name = 'SfuRefusedError'
+  readonly reason: SfuRefusalReason
+
+  constructor(reason: SfuRefusalReason, message: string, options: SecureChatErrorOptions = {}) {
+    super(`the relay refused the call's forwarding: ${message}`, {
+      ...options,
+      details: { ...options.details, reason },
+    })
+    this.reason = reason
   }
 }

@@ -20,7 +20,13 @@ export {
   SFRAME_REPLAY_WINDOW_FRAMES,
   SFrameCipherSuite,
 } from './constants.ts'
-export { SFrameCounterExhaustedError, SFrameDecryptionError, type SFrameDecryptionFailure } from './errors.ts'
+export {
+  SFrameCounterExhaustedError,
+  SFrameDecryptionError,
+  type SFrameDecryptionFailure,
+  SfuRefusedError,
+  SfuSessionError,
+} from './errors.ts'
 export { decodeSFrameHeader, encodeSFrameHeader, SFRAME_MAX_HEADER_BYTES, type SFrameHeader } from './header.ts'
 export {
   createSFrameReceiver,
@@ -32,6 +38,13 @@ export {
   type SFrameSender,
   type SFrameSenderInit,
 } from './sframe.ts'
+export {
+  findSfuRelay,
+  openSfuSession,
+  SFU_WRITE_TIMEOUT_MS,
+  type SfuSession,
+  type SfuSessionEvents,
+} from './sfu-session.ts'
 export {
   decodeSfuEvent,
   decodeSfuRequest,

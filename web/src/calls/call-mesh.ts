@@ -32,16 +32,17 @@ import {
   type CallSignalInput,
   decodeCallKey,
   encodeCallKey,
+  type SfuSession,
 } from '@securechat/sdk/calls'
 import { CALL_WORKER_URL, trustedScriptUrl } from '../trusted-types.ts'
+import { SfuLink } from './call-sfu.ts'
 import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
+import { iceGathered, preferCodec } from './rtc.ts'
 
 /** How long after telling a new key this device starts sealing with it: its `here` reaches the others first. */
 export const KEY_SWITCH_DELAY_MS = 1_500
 /** How long a participant's previous KID still opens frames once its new one arrived (frames in flight). */
 export const OLD_KEY_GRACE_MS = 5_000
-/** The longest wait for ICE gathering before an offer or answer goes out with the candidates found so far. */
-export const ICE_GATHERING_TIMEOUT_MS = 5_000
 /** How long an offer waits for its answer, or a connection for ICE, before the offerer tries again. */
 export const CONNECT_RETRY_MS = 15_000
 
@@ -61,6 +62,11 @@ export interface CallMeshInit {
   iceServers?: RTCIceServer[]
   /** When the call started as this device knows it (now, for one it starts). */
   startedAtMs?: number
+  /**
+   * The call's session with its relay's forwarding unit, for a call through one (`call-sfu.ts`): media goes there,
+   * not to each device, and every `here` names that relay.
+   */
+  sfu?: SfuSession
 }
 
 /** Another device in the call, as this device sees it. */
@@ -99,6 +105,8 @@ interface LocalKey {
 export class CallMesh extends EventTarget {
   readonly callId: string
   readonly startedAtMs: number
+  /** The relay (PeerId) whose forwarding unit this call's media goes through; undefined for a mesh. */
+  readonly sfuRelay: string | undefined
   readonly localStream: MediaStream
   readonly #port: CallPort
   readonly #iceServers: RTCIceServer[]
@@ -120,6 +128,10 @@ export class CallMesh extends EventTarget {
   readonly #interval: ReturnType<typeof setInterval>
   readonly #levels: ReturnType<typeof setInterval>
   #statsId = 0
+  /** The forwarding unit's two connections, in a call through one. */
+  readonly #sfu: SfuLink | undefined
+  /** Why the call's forwarding unit failed or let this device go ({@link mediaError}). */
+  #mediaError: Error | undefined = undefined
   readonly #statsWaiting = new Map<number, (stats: WorkerStats) => void>()
 
   constructor(init: CallMeshInit) {
@@ -129,6 +141,7 @@ export class CallMesh extends EventTarget {
     this.localStream = init.localStream
     this.#iceServers = init.iceServers ?? []
     this.startedAtMs = init.startedAtMs ?? Date.now()
+    this.sfuRelay = init.sfu?.relay
     this.#camera = init.localStream.getVideoTracks().length > 0
     this.#worker = new Worker(trustedScriptUrl(CALL_WORKER_URL), { name: 'securechat-call' })
     this.#worker.onmessage = (event: MessageEvent<WorkerStats>) => {
@@ -142,7 +155,28 @@ export class CallMesh extends EventTarget {
       void this.#sendHere()
     }, CALL_HERE_INTERVAL_MS)
     this.#levels = setInterval(() => void this.#measureLevels(), 400)
+    this.#sfu =
+      init.sfu === undefined
+        ? undefined
+        : new SfuLink({
+            session: init.sfu,
+            worker: this.#worker,
+            localStream: this.localStream,
+            video: this.#outgoingVideo(),
+            iceServers: this.#iceServers,
+            onTrack: (peerId, track) => this.#peers.get(peerId)?.participant.stream.addTrack(track),
+            onTrackGone: (peerId, track) => this.#peers.get(peerId)?.participant.stream.removeTrack(track),
+            onChange: (error) => this.#onSfuChange(error),
+          })
     void this.#sendHere()
+  }
+
+  /**
+   * Why the call's forwarding unit failed or let this device go (the relay refused it, the stream broke): while set,
+   * this device neither sends nor receives media, and the person should know.
+   */
+  get mediaError(): Error | undefined {
+    return this.#mediaError
   }
 
   get muted(): boolean {
@@ -188,11 +222,12 @@ export class CallMesh extends EventTarget {
       case 'leave':
         this.#remove(from, true)
         return
+      // Offers and answers are the mesh's: through a forwarding unit, devices never connect to each other.
       case 'offer':
-        if (signal.to === this.#port.selfPeerId) void this.#onOffer(event, signal.sdp)
+        if (signal.to === this.#port.selfPeerId && this.#sfu === undefined) void this.#onOffer(event, signal.sdp)
         return
       case 'answer':
-        if (signal.to === this.#port.selfPeerId) void this.#onAnswer(from, signal.sdp)
+        if (signal.to === this.#port.selfPeerId && this.#sfu === undefined) void this.#onAnswer(from, signal.sdp)
         return
     }
   }
@@ -260,6 +295,7 @@ export class CallMesh extends EventTarget {
   }
 
   async #replaceVideo(track: MediaStreamTrack | null): Promise<void> {
+    await this.#sfu?.replaceVideo(track)
     for (const peer of this.#peers.values()) {
       const sender = videoSender(peer.pc)
       if (sender !== undefined) await sender.replaceTrack(track).catch(() => {})
@@ -277,6 +313,7 @@ export class CallMesh extends EventTarget {
       this.#peers.delete(peerId)
       this.#closePeer(peer)
     }
+    this.#sfu?.want(this.#peers.keys())
     this.#rotateKey()
     this.#changed()
   }
@@ -290,9 +327,24 @@ export class CallMesh extends EventTarget {
     })
   }
 
-  /** The connection to `peerId`, for its stats. */
+  /**
+   * The connection `peerId`'s media arrives on, for its stats: its own in a mesh, the forwarding unit's receiving one
+   * (shared by all) otherwise — {@link peerOfMid} tells its streams apart.
+   */
   connectionOf(peerId: string): RTCPeerConnection | undefined {
-    return this.#peers.get(peerId)?.pc
+    const peer = this.#peers.get(peerId)
+    if (peer === undefined) return undefined
+    return this.#sfu === undefined ? peer.pc : this.#sfu.subscriber
+  }
+
+  /** Through a forwarding unit: the device whose media arrives on the receiving transceiver `mid`. */
+  peerOfMid(mid: string | null): string | undefined {
+    return this.#sfu?.peerOfMid(mid)
+  }
+
+  /** Through a forwarding unit: the connection this device's media goes out on (its stats). */
+  get publisher(): RTCPeerConnection | undefined {
+    return this.#sfu?.publisher
   }
 
   /** Tells the others this device left, then stops everything. */
@@ -312,6 +364,7 @@ export class CallMesh extends EventTarget {
     for (const timer of this.#timers) clearTimeout(timer)
     for (const peer of this.#peers.values()) this.#closePeer(peer)
     this.#peers.clear()
+    this.#sfu?.close()
     for (const track of this.localStream.getTracks()) track.stop()
     this.#screen?.stop()
     this.#screen = undefined
@@ -335,7 +388,10 @@ export class CallMesh extends EventTarget {
     if (isNew) {
       // The newcomer learns this device's key and presence now, not at the next interval.
       void this.#sendHere()
-      if (this.#offersTo(from)) void this.#offer(peer)
+      if (this.#sfu !== undefined) {
+        participant.connection = this.#sfu.connectionState
+        this.#sfu.want(this.#peers.keys())
+      } else if (this.#offersTo(from)) void this.#offer(peer)
     }
     this.#changed()
   }
@@ -498,7 +554,17 @@ export class CallMesh extends EventTarget {
     if (peer === undefined) return
     this.#peers.delete(peerId)
     this.#closePeer(peer)
+    this.#sfu?.want(this.#peers.keys())
     this.#rotateKey()
+    this.#changed()
+  }
+
+  /** The forwarding unit's connections changed, or its session ended (`error`: it failed or refused). */
+  #onSfuChange(error: Error | undefined): void {
+    if (this.#ended || this.#sfu === undefined) return
+    if (error !== undefined) this.#mediaError = error
+    const state = this.#sfu.connectionState
+    for (const peer of this.#peers.values()) peer.participant.connection = state
     this.#changed()
   }
 
@@ -542,6 +608,7 @@ export class CallMesh extends EventTarget {
         muted: this.#muted,
         key: { kid: this.#key.kid, key: encodeCallKey(this.#key.key) },
         startedAtMs: this.startedAtMs,
+        ...(this.sfuRelay === undefined ? {} : { sfu: this.sfuRelay }),
       })
       .then(
         () => this.#setSignalError(undefined),
@@ -565,6 +632,7 @@ export class CallMesh extends EventTarget {
   }
 
   async #measureLevels(): Promise<void> {
+    if (this.#sfu !== undefined) return this.#measureSfuLevels(this.#sfu)
     let local = 0
     for (const peer of this.#peers.values()) {
       const pc = peer.pc
@@ -576,6 +644,29 @@ export class CallMesh extends EventTarget {
         if (report.type === 'media-source' && report.kind === 'audio') local = Math.max(local, report.audioLevel ?? 0)
       })
       peer.participant.audioLevel = peer.participant.muted ? 0 : level
+    }
+    this.localAudioLevel = this.#muted ? 0 : local
+    if (!this.#ended) this.#changed()
+  }
+
+  /** {@link #measureLevels} through a forwarding unit: one receiving connection, its audio streams told apart by mid. */
+  async #measureSfuLevels(sfu: SfuLink): Promise<void> {
+    const levels = new Map<string, number>()
+    let local = 0
+    const [received, sent] = await Promise.all([
+      sfu.subscriber?.getStats().catch(() => undefined),
+      sfu.publisher.getStats().catch(() => undefined),
+    ])
+    received?.forEach((report: { type: string; kind?: string; mid?: string; audioLevel?: number }) => {
+      if (report.type !== 'inbound-rtp' || report.kind !== 'audio') return
+      const peerId = sfu.peerOfMid(report.mid ?? null)
+      if (peerId !== undefined) levels.set(peerId, report.audioLevel ?? 0)
+    })
+    sent?.forEach((report: { type: string; kind?: string; audioLevel?: number }) => {
+      if (report.type === 'media-source' && report.kind === 'audio') local = Math.max(local, report.audioLevel ?? 0)
+    })
+    for (const [peerId, peer] of this.#peers) {
+      peer.participant.audioLevel = peer.participant.muted ? 0 : (levels.get(peerId) ?? 0)
     }
     this.localAudioLevel = this.#muted ? 0 : local
     if (!this.#ended) this.#changed()
@@ -606,11 +697,6 @@ function newLocalKey(): LocalKey {
   return { kid, key }
 }
 
-function preferCodec(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video', mimeType: string): void {
-  const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs.filter((codec) => codec.mimeType === mimeType) ?? []
-  if (codecs.length > 0) transceiver.setCodecPreferences(codecs)
-}
-
 /** A video track with no picture: a 2×2 canvas that never draws. */
 function blankVideoTrack(): MediaStreamTrack | undefined {
   const canvas = document.createElement('canvas')
@@ -621,21 +707,4 @@ function blankVideoTrack(): MediaStreamTrack | undefined {
 
 function videoSender(pc: RTCPeerConnection | undefined): RTCRtpSender | undefined {
   return pc?.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.sender
-}
-
-/** Resolves once `pc` gathered its ICE candidates, or after {@link ICE_GATHERING_TIMEOUT_MS}. */
-function iceGathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      pc.removeEventListener('icegatheringstatechange', check)
-      resolve()
-    }
-    const check = (): void => {
-      if (pc.iceGatheringState === 'complete') done()
-    }
-    const timer = setTimeout(done, ICE_GATHERING_TIMEOUT_MS)
-    pc.addEventListener('icegatheringstatechange', check)
-  })
 }

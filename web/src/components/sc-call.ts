@@ -150,6 +150,14 @@ export class ScCall extends LitElement {
           <button class="secondary" @click=${() => this.#open(active.conversation)}>Call in ${where}</button>
           <span role="timer" data-testid="call-duration" aria-label="Call duration">${duration(this.now - mesh.startedAtMs)}</span>
           · <span data-testid="call-count">${participants.length + 1} in the call</span>
+          ${
+            mesh.sfuRelay === undefined
+              ? nothing
+              : html`· <span
+                  data-testid="call-via-relay"
+                  title="Media goes through the relay's forwarding unit, still end-to-end encrypted: it forwards frames it cannot open."
+                >via relay</span>`
+          }
         </span>
         <button
           class="secondary"

@@ -1,4 +1,12 @@
-import { CALL_HERE_TIMEOUT_MS, type CallSignalEvent, type CallSignalInput, newCallId } from '@securechat/sdk/calls'
+import {
+  CALL_HERE_TIMEOUT_MS,
+  type CallSignalEvent,
+  type CallSignalInput,
+  findSfuRelay,
+  newCallId,
+  openSfuSession,
+  type SfuSession,
+} from '@securechat/sdk/calls'
 import type { SecureChatClient } from '@securechat/sdk/client'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomModerationChange } from '@securechat/sdk/types'
@@ -20,6 +28,8 @@ export interface OngoingCall {
   video: boolean
   /** The devices heard in it, by PeerId: their wallet and when last heard. */
   devices: Map<string, { address: string; lastHeardMs: number }>
+  /** The relay whose forwarding unit the call goes through (its `here` signals say), for a call through one. */
+  sfu?: string | undefined
 }
 
 /** The call this tab is in. */
@@ -108,15 +118,24 @@ export class Calls extends EventTarget implements SessionPart {
     return calls.sort((a, b) => newest(b) - newest(a))[0]
   }
 
-  /** Starts a new call in `conversation` (from the click: the browser asks for the camera and microphone now). */
+  /**
+   * Starts a new call in `conversation` (from the click: the browser asks for the camera and microphone now). A room
+   * call goes through a forwarding unit when a relay this device is connected to runs one (its operator chose to:
+   * `securechat relay --sfu`); a DM call, and a room call without one, is a mesh.
+   */
   async start(conversation: string, video: boolean): Promise<void> {
-    await this.#enter(conversation, newCallId(), video, Date.now())
+    const client = this.#client
+    const sfu =
+      client !== undefined && this.#conversations.get(conversation)?.kind === 'room'
+        ? await findSfuRelay(client.libp2p)
+        : undefined
+    await this.#enter(conversation, newCallId(), video, Date.now(), sfu)
   }
 
-  /** Joins the call `callId` going on in `conversation`. */
+  /** Joins the call `callId` going on in `conversation` (through the forwarding unit its `here` signals name, if any). */
   async join(conversation: string, callId: string, video: boolean): Promise<void> {
     const ongoing = this.#ongoing.get(conversation)?.get(callId)
-    await this.#enter(conversation, callId, video, ongoing?.startedAtMs ?? Date.now())
+    await this.#enter(conversation, callId, video, ongoing?.startedAtMs ?? Date.now(), ongoing?.sfu)
   }
 
   async leave(): Promise<void> {
@@ -157,7 +176,13 @@ export class Calls extends EventTarget implements SessionPart {
     this.#changed()
   }
 
-  async #enter(conversation: string, callId: string, video: boolean, startedAtMs: number): Promise<void> {
+  async #enter(
+    conversation: string,
+    callId: string,
+    video: boolean,
+    startedAtMs: number,
+    sfuRelay: string | undefined,
+  ): Promise<void> {
     if (this.starting !== undefined) return
     const port = this.#port(conversation)
     if (port === undefined) {
@@ -178,12 +203,25 @@ export class Calls extends EventTarget implements SessionPart {
       return
     }
     await this.leave()
+    let sfu: SfuSession | undefined
+    if (sfuRelay !== undefined) {
+      try {
+        sfu = await this.#openSfu(conversation, callId, sfuRelay)
+      } catch (err) {
+        for (const track of localStream.getTracks()) track.stop()
+        this.problem = { conversation, text: describeError(err) }
+        this.starting = undefined
+        this.#changed()
+        return
+      }
+    }
     const mesh = new CallMesh({
       callId,
       port,
       localStream,
       iceServers: (this.#config.iceServers ?? []) as RTCIceServer[],
       startedAtMs,
+      ...(sfu === undefined ? {} : { sfu }),
     })
     mesh.addEventListener('mesh:changed', () => this.#onMeshChanged(conversation, mesh))
     this.#active = { conversation, callId, mesh }
@@ -191,11 +229,29 @@ export class Calls extends EventTarget implements SessionPart {
     this.#changed()
   }
 
-  /** The call panel says when this device's call signals cannot go out (nobody hears the call), and stops once they do. */
+  /** A session with `relay`'s forwarding unit for the room call `callId` (the relay checks membership at `join`). */
+  async #openSfu(conversation: string, callId: string, relay: string): Promise<SfuSession> {
+    const client = this.#client
+    const room = client?.rooms.find((r) => r.id === conversation)
+    if (client === undefined || room === undefined) {
+      throw new Error('This call goes through a relay, and only a room joined here can reach it.')
+    }
+    return await openSfuSession(client.libp2p, relay, { topic: room.topic, call: callId })
+  }
+
+  /**
+   * The call panel says when this device's call signals cannot go out (nobody hears the call), or its forwarding unit
+   * failed it, and stops once the signals go out.
+   */
   #onMeshChanged(conversation: string, mesh: CallMesh): void {
     const error = mesh.signalError
     const shown = this.problem?.conversation === conversation && this.problem.fromSignals === true
-    if (error !== undefined) {
+    if (mesh.mediaError !== undefined) {
+      this.problem = {
+        conversation,
+        text: `This call's media stopped: ${describeError(mesh.mediaError)}`,
+      }
+    } else if (error !== undefined) {
       this.problem = { conversation, text: `Nobody can hear this call yet: ${describeError(error)}`, fromSignals: true }
     } else if (shown) {
       this.problem = undefined
@@ -266,6 +322,7 @@ export class Calls extends EventTarget implements SessionPart {
       }
       call.startedAtMs = Math.min(call.startedAtMs, signal.startedAtMs)
       call.video ||= signal.media.video
+      call.sfu ??= signal.sfu
       call.devices.set(event.senderPeerId, { address: event.sender, lastHeardMs: Date.now() })
       this.#ring(call, event)
       this.#changed()

@@ -1,0 +1,27 @@
+/** WebRTC helpers the mesh (`call-mesh.ts`) and the forwarding unit's connections (`call-sfu.ts`) share. */
+
+/** The longest wait for ICE gathering before an offer or answer goes out with the candidates found so far. */
+export const ICE_GATHERING_TIMEOUT_MS = 5_000
+
+/** Opus and VP8 only on `transceiver`: `frame-split.ts` knows their payload headers, which stay in the clear. */
+export function preferCodec(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video', mimeType: string): void {
+  const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs.filter((codec) => codec.mimeType === mimeType) ?? []
+  if (codecs.length > 0) transceiver.setCodecPreferences(codecs)
+}
+
+/** Resolves once `pc` gathered its ICE candidates, or after {@link ICE_GATHERING_TIMEOUT_MS}. */
+export function iceGathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      pc.removeEventListener('icegatheringstatechange', check)
+      resolve()
+    }
+    const check = (): void => {
+      if (pc.iceGatheringState === 'complete') done()
+    }
+    const timer = setTimeout(done, ICE_GATHERING_TIMEOUT_MS)
+    pc.addEventListener('icegatheringstatechange', check)
+  })
+}
