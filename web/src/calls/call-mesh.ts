@@ -39,6 +39,9 @@ import { SfuLink } from './call-sfu.ts'
 import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
 import { iceGathered, preferCodec } from './rtc.ts'
 
+/** The first wait before a call reaches its forwarding unit again after a failure; it doubles up to the next. */
+export const SFU_RETRY_FIRST_MS = 2_000
+export const SFU_RETRY_MAX_MS = 30_000
 /** How long after telling a new key this device starts sealing with it: its `here` reaches the others first. */
 export const KEY_SWITCH_DELAY_MS = 1_500
 /** How long a participant's previous KID still opens frames once its new one arrived (frames in flight). */
@@ -64,9 +67,9 @@ export interface CallMeshInit {
   startedAtMs?: number
   /**
    * The call's session with its relay's forwarding unit, for a call through one (`call-sfu.ts`): media goes there,
-   * not to each device, and every `here` names that relay.
+   * not to each device, and every `here` names that relay. `reopen` opens another when it fails or the connections do.
    */
-  sfu?: SfuSession
+  sfu?: { session: SfuSession; reopen(): Promise<SfuSession> }
 }
 
 /** Another device in the call, as this device sees it. */
@@ -128,8 +131,11 @@ export class CallMesh extends EventTarget {
   readonly #interval: ReturnType<typeof setInterval>
   readonly #levels: ReturnType<typeof setInterval>
   #statsId = 0
-  /** The forwarding unit's two connections, in a call through one. */
-  readonly #sfu: SfuLink | undefined
+  /** The forwarding unit's two connections, in a call through one (none while they are being made again). */
+  #sfu: SfuLink | undefined
+  readonly #reopenSfu: (() => Promise<SfuSession>) | undefined
+  /** How long the next attempt to reach the forwarding unit again waits. */
+  #sfuBackoffMs = SFU_RETRY_FIRST_MS
   /** Why the call's forwarding unit failed or let this device go ({@link mediaError}). */
   #mediaError: Error | undefined = undefined
   readonly #statsWaiting = new Map<number, (stats: WorkerStats) => void>()
@@ -141,7 +147,7 @@ export class CallMesh extends EventTarget {
     this.localStream = init.localStream
     this.#iceServers = init.iceServers ?? []
     this.startedAtMs = init.startedAtMs ?? Date.now()
-    this.sfuRelay = init.sfu?.relay
+    this.sfuRelay = init.sfu?.session.relay
     this.#camera = init.localStream.getVideoTracks().length > 0
     this.#worker = new Worker(trustedScriptUrl(CALL_WORKER_URL), { name: 'securechat-call' })
     this.#worker.onmessage = (event: MessageEvent<WorkerStats>) => {
@@ -155,19 +161,8 @@ export class CallMesh extends EventTarget {
       void this.#sendHere()
     }, CALL_HERE_INTERVAL_MS)
     this.#levels = setInterval(() => void this.#measureLevels(), 400)
-    this.#sfu =
-      init.sfu === undefined
-        ? undefined
-        : new SfuLink({
-            session: init.sfu,
-            worker: this.#worker,
-            localStream: this.localStream,
-            video: this.#outgoingVideo(),
-            iceServers: this.#iceServers,
-            onTrack: (peerId, track) => this.#peers.get(peerId)?.participant.stream.addTrack(track),
-            onTrackGone: (peerId, track) => this.#peers.get(peerId)?.participant.stream.removeTrack(track),
-            onChange: (error) => this.#onSfuChange(error),
-          })
+    this.#reopenSfu = init.sfu?.reopen
+    if (init.sfu !== undefined) this.#linkSfu(init.sfu.session)
     void this.#sendHere()
   }
 
@@ -224,10 +219,10 @@ export class CallMesh extends EventTarget {
         return
       // Offers and answers are the mesh's: through a forwarding unit, devices never connect to each other.
       case 'offer':
-        if (signal.to === this.#port.selfPeerId && this.#sfu === undefined) void this.#onOffer(event, signal.sdp)
+        if (signal.to === this.#port.selfPeerId && this.sfuRelay === undefined) void this.#onOffer(event, signal.sdp)
         return
       case 'answer':
-        if (signal.to === this.#port.selfPeerId && this.#sfu === undefined) void this.#onAnswer(from, signal.sdp)
+        if (signal.to === this.#port.selfPeerId && this.sfuRelay === undefined) void this.#onAnswer(from, signal.sdp)
         return
     }
   }
@@ -334,7 +329,7 @@ export class CallMesh extends EventTarget {
   connectionOf(peerId: string): RTCPeerConnection | undefined {
     const peer = this.#peers.get(peerId)
     if (peer === undefined) return undefined
-    return this.#sfu === undefined ? peer.pc : this.#sfu.subscriber
+    return this.sfuRelay === undefined ? peer.pc : this.#sfu?.subscriber
   }
 
   /** Through a forwarding unit: the device whose media arrives on the receiving transceiver `mid`. */
@@ -388,9 +383,9 @@ export class CallMesh extends EventTarget {
     if (isNew) {
       // The newcomer learns this device's key and presence now, not at the next interval.
       void this.#sendHere()
-      if (this.#sfu !== undefined) {
-        participant.connection = this.#sfu.connectionState
-        this.#sfu.want(this.#peers.keys())
+      if (this.sfuRelay !== undefined) {
+        participant.connection = this.#sfu?.connectionState ?? 'connecting'
+        this.#sfu?.want(this.#peers.keys())
       } else if (this.#offersTo(from)) void this.#offer(peer)
     }
     this.#changed()
@@ -559,13 +554,61 @@ export class CallMesh extends EventTarget {
     this.#changed()
   }
 
-  /** The forwarding unit's connections changed, or its session ended (`error`: it failed or refused). */
-  #onSfuChange(error: Error | undefined): void {
-    if (this.#ended || this.#sfu === undefined) return
-    if (error !== undefined) this.#mediaError = error
-    const state = this.#sfu.connectionState
-    for (const peer of this.#peers.values()) peer.participant.connection = state
+  #linkSfu(session: SfuSession): void {
+    const link: SfuLink = new SfuLink({
+      session,
+      worker: this.#worker,
+      localStream: this.localStream,
+      video: this.#outgoingVideo(),
+      iceServers: this.#iceServers,
+      onTrack: (peerId, track) => this.#peers.get(peerId)?.participant.stream.addTrack(track),
+      onTrackGone: (peerId, track) => this.#peers.get(peerId)?.participant.stream.removeTrack(track),
+      onChange: (error) => this.#onSfuChange(link, error),
+    })
+    this.#sfu = link
+    link.want(this.#peers.keys())
+  }
+
+  /**
+   * The forwarding unit's connections changed, or its session ended (`error`: it broke or the relay refused). A
+   * failure — the session's, or a connection's (a network change) — makes both again on a new session, after
+   * {@link SFU_RETRY_FIRST_MS}, doubling to {@link SFU_RETRY_MAX_MS} while they keep failing; meanwhile
+   * {@link mediaError} says why.
+   */
+  #onSfuChange(link: SfuLink, error: Error | undefined): void {
+    if (this.#ended || this.#sfu !== link) return
+    const state = link.connectionState
+    if (error !== undefined || state === 'failed') {
+      this.#mediaError = error ?? new Error('the connection to the relay’s forwarding unit failed; reconnecting')
+      this.#relinkSfu()
+    } else if (state === 'connected') {
+      this.#mediaError = undefined
+      this.#sfuBackoffMs = SFU_RETRY_FIRST_MS
+    }
+    for (const peer of this.#peers.values()) peer.participant.connection = this.#sfu?.connectionState ?? 'connecting'
     this.#changed()
+  }
+
+  #relinkSfu(): void {
+    this.#sfu?.close()
+    this.#sfu = undefined
+    const reopen = this.#reopenSfu
+    if (reopen === undefined) return
+    const wait = this.#sfuBackoffMs
+    this.#sfuBackoffMs = Math.min(wait * 2, SFU_RETRY_MAX_MS)
+    this.#later(() => {
+      reopen().then(
+        (session) => {
+          if (this.#ended) session.close()
+          else this.#linkSfu(session)
+        },
+        (err: unknown) => {
+          this.#mediaError = err instanceof Error ? err : new Error(String(err))
+          this.#relinkSfu()
+          this.#changed()
+        },
+      )
+    }, wait)
   }
 
   #dropSilent(): void {

@@ -90,9 +90,15 @@ export class SfuLink {
     await sender?.replaceTrack(track).catch(() => {})
   }
 
+  /** Ends both connections and the session; the tracks they brought leave their participants' streams. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    for (const transceiver of this.#subscriber?.getTransceivers() ?? []) {
+      const peer = this.peerOfMid(transceiver.mid)
+      if (peer !== undefined) this.#init.onTrackGone(peer, transceiver.receiver.track)
+    }
+    this.#midPeer.clear()
     this.#init.session.close()
     this.publisher.close()
     this.#subscriber?.close()

@@ -62,10 +62,10 @@ export class Calls extends EventTarget implements SessionPart {
   readonly #detach: Array<() => void> = []
   #sweep: ReturnType<typeof setInterval> | undefined
   /**
-   * Why the last start or join failed (a refused camera …), or why the call's signals cannot go out now (`fromSignals`),
-   * for the conversation it was in.
+   * Why the last start or join failed (a refused camera …), or what is wrong with the call now (`fromCall`: its
+   * signals cannot go out, its forwarding unit failed), for the conversation it was in.
    */
-  problem: { conversation: string; text: string; fromSignals?: boolean } | undefined
+  problem: { conversation: string; text: string; fromCall?: boolean } | undefined
   /** A start or join waiting for the camera and microphone. */
   starting: string | undefined
 
@@ -221,7 +221,9 @@ export class Calls extends EventTarget implements SessionPart {
       localStream,
       iceServers: (this.#config.iceServers ?? []) as RTCIceServer[],
       startedAtMs,
-      ...(sfu === undefined ? {} : { sfu }),
+      ...(sfu === undefined || sfuRelay === undefined
+        ? {}
+        : { sfu: { session: sfu, reopen: () => this.#openSfu(conversation, callId, sfuRelay) } }),
     })
     mesh.addEventListener('mesh:changed', () => this.#onMeshChanged(conversation, mesh))
     this.#active = { conversation, callId, mesh }
@@ -241,18 +243,19 @@ export class Calls extends EventTarget implements SessionPart {
 
   /**
    * The call panel says when this device's call signals cannot go out (nobody hears the call), or its forwarding unit
-   * failed it, and stops once the signals go out.
+   * failed it (it is reaching it again), and stops once both are well.
    */
   #onMeshChanged(conversation: string, mesh: CallMesh): void {
     const error = mesh.signalError
-    const shown = this.problem?.conversation === conversation && this.problem.fromSignals === true
+    const shown = this.problem?.conversation === conversation && this.problem.fromCall === true
     if (mesh.mediaError !== undefined) {
       this.problem = {
         conversation,
         text: `This call's media stopped: ${describeError(mesh.mediaError)}`,
+        fromCall: true,
       }
     } else if (error !== undefined) {
-      this.problem = { conversation, text: `Nobody can hear this call yet: ${describeError(error)}`, fromSignals: true }
+      this.problem = { conversation, text: `Nobody can hear this call yet: ${describeError(error)}`, fromCall: true }
     } else if (shown) {
       this.problem = undefined
     }
