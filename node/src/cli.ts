@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { SecureChatError } from '@securechat/sdk/errors'
 import type { ModerationAction } from '@securechat/sdk/rooms'
 import { Command, Option } from 'commander'
@@ -13,6 +14,7 @@ import { runRelay } from './commands/relay.ts'
 import { type SearchFlags, search } from './commands/search.ts'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
+import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 import { DATA_DIR_HELP } from './vault.ts'
 
 /** A message's text: `@0x…` in it is how the CLI mentions a member (the sdk lists what the text shows). */
@@ -239,6 +241,31 @@ export function buildProgram(): Command {
     .option(
       '--file-total-quota <n>',
       'bytes all files kept may take, under --data-dir/files; 0 keeps none (env SECURECHAT_FILE_TOTAL_QUOTA)',
+    )
+    .option(
+      '--sfu',
+      "forward larger calls: run Janus (apt-get install janus) as the relay's child and offer it to room members; off by default (env SECURECHAT_SFU=1)",
+    )
+    .option('--sfu-janus-bin <path>', `the Janus binary (default ${SFU_JANUS_BIN}; env SECURECHAT_SFU_JANUS_BIN)`)
+    .option(
+      '--sfu-rtp-ports <first-last>',
+      `UDP ports Janus takes call media on; open them in the firewall (default ${SFU_RTP_PORTS}; env SECURECHAT_SFU_RTP_PORTS)`,
+    )
+    .option(
+      '--sfu-interface <name|ip>',
+      'the interface (or its IP) call media uses; default every interface but loopback (env SECURECHAT_SFU_INTERFACE)',
+    )
+    .option(
+      '--sfu-public-ip <ip>',
+      'the public IP Janus announces to devices when the host is behind a 1:1 NAT (env SECURECHAT_SFU_PUBLIC_IP)',
+    )
+    .option(
+      '--sfu-max-publishers <n>',
+      `devices in one forwarded call at most (default ${SFU_MAX_PUBLISHERS}, at most ${MAX_SFU_FEEDS}; env SECURECHAT_SFU_MAX_PUBLISHERS)`,
+    )
+    .option(
+      '--sfu-max-calls <n>',
+      `calls forwarded at once at most (default ${SFU_MAX_CALLS}; env SECURECHAT_SFU_MAX_CALLS)`,
     )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
     .action(async (flags) =>

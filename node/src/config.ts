@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
 import { READ_RECORDS_IN_FLIGHT } from '@securechat/sdk/constants'
 import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
@@ -35,6 +36,7 @@ import {
 import { ConfigError } from './errors.ts'
 import { FILE_MAX_BYTES, FILE_ROOM_QUOTA_BYTES, FILE_TOTAL_QUOTA_BYTES } from './relay/file-pin-constants.ts'
 import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
+import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 import {
   STORE_MAX_BYTES_PER_SENDER,
   STORE_MAX_BYTES_PER_TOPIC,
@@ -182,6 +184,31 @@ export const relayConfigSchema = z
     fileMaxBytes: z.number().int().positive(),
     fileRoomQuota: z.number().int().positive(),
     fileTotalQuota: z.number().int().nonnegative(),
+    // --- The forwarding unit for larger calls (issue 17; node/src/relay/sfu/): Janus as a child, off by default.
+    /** Run Janus and offer it to room members over the SFU protocol. */
+    sfu: z.boolean(),
+    /** The Janus binary (Debian's `janus`). */
+    sfuJanusBin: z.string().min(1),
+    /** UDP ports Janus takes media on, `first-last`. */
+    sfuRtpPorts: z
+      .string()
+      .regex(/^\d{1,5}-\d{1,5}$/, 'first-last, e.g. 20000-20199')
+      .refine((range) => {
+        const [first, last] = range.split('-').map(Number) as [number, number]
+        return first >= 1024 && last <= 65_535 && first <= last
+      }, 'ports from 1024 to 65535, the first no larger than the last'),
+    /** The interface name or IP address media uses (Janus's `ice_enforce_list`); all but loopback when absent. */
+    sfuInterface: z
+      .string()
+      .regex(/^[\w.:-]+$/, 'an interface name or an IP address')
+      .max(64)
+      .optional(),
+    /** The public IP address Janus announces in its candidates, behind a 1:1 NAT (Janus's `nat_1_1_mapping`). */
+    sfuPublicIp: z.ipv4().or(z.ipv6()).optional(),
+    /** Devices in one call at most (at most the protocol's MAX_SFU_FEEDS). */
+    sfuMaxPublishers: z.number().int().positive().max(MAX_SFU_FEEDS),
+    /** Calls forwarded at once at most. */
+    sfuMaxCalls: z.number().int().positive(),
   })
   .strict()
 export type RelayConfig = z.infer<typeof relayConfigSchema>
@@ -248,6 +275,13 @@ const ENV: Record<keyof RelayConfig, string> = {
   fileMaxBytes: 'SECURECHAT_FILE_MAX_BYTES',
   fileRoomQuota: 'SECURECHAT_FILE_ROOM_QUOTA',
   fileTotalQuota: 'SECURECHAT_FILE_TOTAL_QUOTA',
+  sfu: 'SECURECHAT_SFU',
+  sfuJanusBin: 'SECURECHAT_SFU_JANUS_BIN',
+  sfuRtpPorts: 'SECURECHAT_SFU_RTP_PORTS',
+  sfuInterface: 'SECURECHAT_SFU_INTERFACE',
+  sfuPublicIp: 'SECURECHAT_SFU_PUBLIC_IP',
+  sfuMaxPublishers: 'SECURECHAT_SFU_MAX_PUBLISHERS',
+  sfuMaxCalls: 'SECURECHAT_SFU_MAX_CALLS',
 }
 
 export interface RelayFlags {
@@ -311,6 +345,13 @@ export interface RelayFlags {
   fileMaxBytes?: string
   fileRoomQuota?: string
   fileTotalQuota?: string
+  sfu?: boolean
+  sfuJanusBin?: string
+  sfuRtpPorts?: string
+  sfuInterface?: string
+  sfuPublicIp?: string
+  sfuMaxPublishers?: string
+  sfuMaxCalls?: string
 }
 
 type LimitKey = keyof RelayFlags &
@@ -344,6 +385,8 @@ type LimitKey = keyof RelayFlags &
     | 'fileMaxBytes'
     | 'fileRoomQuota'
     | 'fileTotalQuota'
+    | 'sfuMaxPublishers'
+    | 'sfuMaxCalls'
   )
 
 export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): RelayConfig {
@@ -455,6 +498,13 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     fileMaxBytes: limit('fileMaxBytes', FILE_MAX_BYTES),
     fileRoomQuota: limit('fileRoomQuota', FILE_ROOM_QUOTA_BYTES),
     fileTotalQuota: limit('fileTotalQuota', FILE_TOTAL_QUOTA_BYTES),
+    sfu: flags.sfu ?? flag(env[ENV.sfu]) ?? file.sfu ?? false,
+    sfuJanusBin: flags.sfuJanusBin ?? (env[ENV.sfuJanusBin] || undefined) ?? file.sfuJanusBin ?? SFU_JANUS_BIN,
+    sfuRtpPorts: flags.sfuRtpPorts ?? (env[ENV.sfuRtpPorts] || undefined) ?? file.sfuRtpPorts ?? SFU_RTP_PORTS,
+    ...optional('sfuInterface', flags.sfuInterface ?? (env[ENV.sfuInterface] || undefined) ?? file.sfuInterface),
+    ...optional('sfuPublicIp', flags.sfuPublicIp ?? (env[ENV.sfuPublicIp] || undefined) ?? file.sfuPublicIp),
+    sfuMaxPublishers: limit('sfuMaxPublishers', SFU_MAX_PUBLISHERS),
+    sfuMaxCalls: limit('sfuMaxCalls', SFU_MAX_CALLS),
   }
   // Files follow the history unless told otherwise: a file outliving the messages that name it helps nobody.
   candidate.fileRetentionMs ??= candidate.storeMaxAgeMs

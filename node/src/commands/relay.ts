@@ -10,6 +10,8 @@ import { isPrivateMultiaddr, isSecureWebSocketAddress, webSocketAddresses } from
 import { httpServer } from '../relay/http/service.ts'
 import { WEB_APP_NOT_BUILT } from '../relay/http/web-app.ts'
 import { loadOrCreatePeerKey } from '../relay/peer-key.ts'
+import type { SfuService } from '../relay/sfu/sfu-service.ts'
+import { sfu } from '../relay/sfu/sfu-service.ts'
 import { messageStore } from '../relay/store-service.ts'
 import { certificateCovers, loadTlsCredentials, type TlsCertificateInfo, type TlsCredentials } from '../relay/tls.ts'
 import { createRpcProvider, probeChainId } from '../rpc.ts'
@@ -110,6 +112,7 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
     )
     process.stdout.write(`${describeStore(config)}\n`)
     process.stdout.write(`${describeFiles(config)}\n`)
+    if (config.sfu) process.stdout.write(`${describeSfu(config, relay.services.sfu as SfuService | undefined)}\n`)
   }
   if (http !== undefined) {
     if (!(await http.hasWebApp())) {
@@ -209,11 +212,23 @@ async function services(
     roomQuotaBytes: config.fileRoomQuota,
     totalQuotaBytes: config.fileTotalQuota,
   })
+  // The forwarding unit only when asked for: it runs a child process and takes a UDP port range.
+  const forwarding = config.sfu
+    ? sfu({
+        janusBin: config.sfuJanusBin,
+        rtpPorts: config.sfuRtpPorts,
+        ...(config.sfuInterface === undefined ? {} : { interface: config.sfuInterface }),
+        ...(config.sfuPublicIp === undefined ? {} : { publicIp: config.sfuPublicIp }),
+        maxPublishers: config.sfuMaxPublishers,
+        maxCalls: config.sfuMaxCalls,
+      })
+    : undefined
   return {
     ...(anchoring === undefined ? {} : { anchoring }),
     ...(leafLists === undefined ? {} : { leafLists }),
     ...(store === undefined ? {} : { store }),
     files,
+    ...(forwarding === undefined ? {} : { sfu: forwarding }),
     ...(http === undefined ? {} : { http }),
   }
 }
@@ -324,6 +339,18 @@ export function describeFiles(
   }
   const days = Math.round((config.fileRetentionMs / DAY_MS) * 10) / 10
   return `Keeping files members share (ciphertext) for ${days} days in ${join(config.dataDir, FILES_DIR)}, up to ${gib(config.fileTotalQuota)} in all and ${gib(config.fileMaxBytes)} per file (--file-total-quota, --file-retention-ms, --file-max-bytes).`
+}
+
+/** What an operator who passed --sfu meets first: whether the forwarding unit runs, and if not why (Janus missing). */
+export function describeSfu(
+  config: Pick<RelayConfig, 'sfuRtpPorts' | 'sfuMaxPublishers' | 'sfuMaxCalls'>,
+  service: SfuService | undefined,
+): string {
+  const disabled = service?.stats().disabled
+  if (service === undefined || disabled !== undefined) {
+    return `No forwarding unit despite --sfu: ${disabled ?? 'not started'}. Install Janus (apt-get install janus) or fix --sfu-janus-bin, then restart; calls through this relay stay meshes until then.`
+  }
+  return `Forwarding larger calls with Janus: media on UDP ${config.sfuRtpPorts}, up to ${config.sfuMaxPublishers} devices per call and ${config.sfuMaxCalls} calls (--sfu-rtp-ports, --sfu-max-publishers, --sfu-max-calls).`
 }
 
 function gib(bytes: number): string {

@@ -67,6 +67,8 @@ export interface RelayServices {
   store?: RelayService
   /** The files of its rooms the relay keeps (issue 16, `file-pins.ts`). */
   files?: RelayService
+  /** The forwarding unit for larger calls (issue 17, `sfu/sfu-service.ts`): Janus as a child, off unless `--sfu`. */
+  sfu?: RelayService
   http?: HttpService
 }
 
@@ -79,6 +81,7 @@ export const RELAY_SERVICE_ORDER = [
   'leafLists',
   'store',
   'files',
+  'sfu',
   'http',
 ] as const satisfies ReadonlyArray<keyof RelayServices>
 

@@ -11,7 +11,6 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { sleep } from '@securechat/sdk/async'
 import { ROOM_TOPIC_PREFIX } from '@securechat/sdk/constants'
 import { parseDmTopic } from '@securechat/sdk/dm'
 import {
@@ -51,6 +50,7 @@ import {
 import { FilePinLedger, type FilePinRecord } from './file-pin-ledger.ts'
 import { filePinMetrics } from './file-pin-metrics.ts'
 import { type FilePinStorage, openFilePinStorage } from './file-pin-storage.ts'
+import { becomesMember } from './member-wait.ts'
 import type { Metric } from './metrics.ts'
 
 export interface FilePinsInit {
@@ -382,16 +382,15 @@ class FilePins implements FilePinsService {
    * streams per connection.
    */
   async #becomesMember(peer: string, topic: string): Promise<boolean> {
-    if (this.#isMember(peer, topic)) return true
-    if (!this.#mayBecomeMember(topic)) return false
-    const until = Date.now() + FILE_PIN_MEMBER_WAIT_MS
-    const { node } = this.#components
-    while (Date.now() < until && !this.#stopping.signal.aborted) {
-      if (node.libp2p.getConnections().every((c) => c.remotePeer.toString() !== peer)) return false
-      await sleep(FILE_PIN_MEMBER_POLL_MS, this.#stopping.signal).catch(() => undefined)
-      if (this.#isMember(peer, topic)) return true
-    }
-    return false
+    return becomesMember({
+      node: this.#components.node,
+      peer,
+      isMember: () => this.#isMember(peer, topic),
+      mayBecomeMember: this.#mayBecomeMember(topic),
+      waitMs: FILE_PIN_MEMBER_WAIT_MS,
+      pollMs: FILE_PIN_MEMBER_POLL_MS,
+      signal: this.#stopping.signal,
+    })
   }
 
   /** A room this relay serves, or a DM pair's topic (any certified device may ask): a presence may still come. */

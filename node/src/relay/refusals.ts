@@ -11,7 +11,7 @@ import { RELAY_REFUSAL_LOG_INTERVAL_MS, RELAY_REFUSAL_LOG_MAX_OFFENDERS } from '
  * Why a limit refused an inbound connection, a circuit reservation, a gossip record (`records-per-second`; a
  * flooder's disconnection and each of its refused reconnections are `record-flood`, an address banned for its
  * flooders' and each of its refused connections `record-flood-per-ip`) or a store query (`store-*`,
- * `store-query-limits.ts`) or a file pin (`file-pin-*`, `file-pins.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
+ * `store-query-limits.ts`) or a file pin (`file-pin-*`, `file-pins.ts`) or an SFU stream (`sfu-*`, `sfu/sfu-service.ts`), or why a room or DM validator rejected a record (`invalid-record`: malformed, another
  * room's, an invalid certificate…; the log line says which); the `reason` label of `/metrics`.
  */
 export const REFUSAL_REASONS = [
@@ -37,6 +37,9 @@ export const REFUSAL_REASONS = [
   'file-pin-relay-full',
   'file-pin-malformed',
   'file-pin-busy',
+  'sfu-malformed',
+  'sfu-not-a-member',
+  'sfu-full',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 
@@ -124,6 +127,14 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = 
   'file-pin-malformed': { message: 'file pin stopped: the request or the blocks are not a file as claimed' },
   'file-pin-busy': {
     message: 'file pin refused: too many pins under way (of this peer, or in all)',
+  },
+  // The SFU protocol out of order or out of bounds: a broken client or a prober.
+  'sfu-malformed': { message: 'SFU stream refused: a frame out of order or out of bounds' },
+  // Someone outside the room (or a DM) asking for the room's forwarding unit: honest devices ask their rooms' relays.
+  'sfu-not-a-member': { message: 'SFU stream refused: the device is not a member of the room here' },
+  'sfu-full': {
+    message: 'SFU stream refused: the call, the relay or the device is at its bound',
+    setting: '--sfu-max-publishers and --sfu-max-calls',
   },
 }
 

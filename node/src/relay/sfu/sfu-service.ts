@@ -1,0 +1,510 @@
+/**
+ * The relay's forwarding unit (issue 17, larger calls; docs/larger-calls.md): Janus's VideoRoom run as a child of the
+ * relay (`janus-process.ts`), offered to room members over `SFU_PROTOCOL` (`@securechat/sdk/calls`, `sfu-wire.ts`:
+ * the contract). The protocol is registered only once Janus runs, so identify tells devices this relay has one.
+ *
+ * One stream is one device in one call. Its first frame is `join {topic, call}`, read within
+ * {@link SFU_JOIN_READ_TIMEOUT_MS}: only a room topic this relay serves and only its own room client (presence checked
+ * here, token gate included, waited for as file pins do); DM calls stay a mesh. Each (topic, call) is one Janus room
+ * the relay creates at the first join (its own number, a random secret, private, Opus and VP8, no recording, the
+ * publisher cap) and destroys when its last device leaves. Bounds: {@link SFU_STREAMS_PER_PEER} streams per peer,
+ * `maxPublishers` devices per call, `maxCalls` calls, frames of `MAX_SFU_FRAME_BYTES`. A refusal is a `refused` frame
+ * with a hint, then the stream closes; it is counted by reason and logged once per offender (`refusals.ts`).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import {
+  decodeSfuRequest,
+  encodeSfuEvent,
+  MAX_SFU_FEEDS,
+  MAX_SFU_FRAME_BYTES,
+  SFU_PROTOCOL,
+  SFU_REFUSAL_REASONS,
+  type SfuRefusalReason,
+} from '@securechat/sdk/calls'
+import { ROOM_TOPIC_PREFIX } from '@securechat/sdk/constants'
+import type { Logger } from '@securechat/sdk/logger'
+import type { RelayComponents, RelayService } from '../create-relay.ts'
+import { becomesMember } from '../member-wait.ts'
+import type { Metric } from '../metrics.ts'
+import {
+  SFU_DIR,
+  SFU_JANUS_BIN,
+  SFU_JOIN_READ_TIMEOUT_MS,
+  SFU_MAX_CALLS,
+  SFU_MAX_PUBLISHERS,
+  SFU_MEMBER_POLL_MS,
+  SFU_MEMBER_RECHECK_MS,
+  SFU_MEMBER_WAIT_MS,
+  SFU_RTP_PORTS,
+  SFU_STREAMS_PER_PEER,
+} from './constants.ts'
+import { JanusError, type JanusSession } from './janus-api.ts'
+import { JanusProcess, type JanusRun, JanusStartError } from './janus-process.ts'
+import { sfuMetrics } from './sfu-metrics.ts'
+import { type SfuCall, SfuRefusal, SfuStream } from './sfu-stream.ts'
+
+export interface SfuInit {
+  /** `--sfu-janus-bin`; default {@link SFU_JANUS_BIN}. */
+  janusBin?: string
+  /** `--sfu-rtp-ports`, `first-last`; default {@link SFU_RTP_PORTS}. */
+  rtpPorts?: string
+  /** `--sfu-interface`: Janus's `ice_enforce_list`. */
+  interface?: string
+  /** `--sfu-public-ip`: Janus's `nat_1_1_mapping`. */
+  publicIp?: string
+  /** `--sfu-max-publishers`: devices per call; default {@link SFU_MAX_PUBLISHERS}, at most `MAX_SFU_FEEDS`. */
+  maxPublishers?: number
+  /** `--sfu-max-calls`; default {@link SFU_MAX_CALLS}. */
+  maxCalls?: number
+  /** How long a join waits for its presence; default {@link SFU_MEMBER_WAIT_MS}. */
+  memberWaitMs?: number
+}
+
+export type SfuOutcome = 'joined' | SfuRefusalReason
+
+export interface SfuStats {
+  /** Janus runs and the protocol is served. */
+  up: boolean
+  /** Why there is no forwarding unit at all (Janus missing), if so. */
+  disabled: string | undefined
+  calls: number
+  devices: number
+  feeds: number
+  joins: Record<SfuOutcome, number>
+  roomsCreated: number
+  roomsDestroyed: number
+  restarts: number
+}
+
+export interface SfuService extends RelayService {
+  start(): Promise<void>
+  stop(): Promise<void>
+  stats(): SfuStats
+  metrics(): Metric[]
+}
+
+/** What the device is told to do next, by reason. */
+const HINTS: Record<SfuRefusalReason, string> = {
+  malformed: 'Update the app: it spoke the SFU protocol out of order or out of bounds.',
+  'not-a-member':
+    'Join the room on this relay first (your presence must reach it), then join the call; DM calls stay peer to peer.',
+  full: 'Keep the call a mesh, or use another of the room’s relays with a forwarding unit; try again later.',
+  unavailable: 'Keep the call a mesh for now, or try again in a minute: the relay’s forwarding unit is down.',
+}
+
+/** The relay's refusal counts (`refusals.ts`) of a peer's doing. */
+const REFUSAL = {
+  malformed: 'sfu-malformed',
+  'not-a-member': 'sfu-not-a-member',
+  full: 'sfu-full',
+} as const satisfies Record<Exclude<SfuRefusalReason, 'unavailable'>, string>
+
+const OUTCOMES: readonly SfuOutcome[] = ['joined', ...SFU_REFUSAL_REASONS]
+
+/** Janus's and VideoRoom's error codes that mean the device sent what cannot be used (an SDP it rejects). */
+const MALFORMED_CODES = new Set([464, 465, 469, 431, 437])
+/** VideoRoom's "maximum number of publishers reached". */
+const PUBLISHERS_FULL = 432
+
+/** The relay's forwarding unit, as a relay service (`createRelay({ services: { sfu: sfu(init) } })`). */
+export function sfu(init: SfuInit = {}): (components: RelayComponents) => SfuService {
+  return (components) => new Sfu(init, components)
+}
+
+class Sfu implements SfuService {
+  readonly #components: RelayComponents
+  readonly #log: Logger
+  readonly #init: SfuInit
+  readonly #maxPublishers: number
+  readonly #maxCalls: number
+  #janus: JanusProcess | undefined
+  #run: JanusRun | undefined
+  #dir: string | undefined
+  #tempDir = false
+  #handling = false
+  #disabled: string | undefined
+  #stopping = new AbortController()
+  readonly #calls = new Map<string, SfuCall>()
+  readonly #perPeer = new Map<string, number>()
+  /** The relay's own session and handle, which create and destroy rooms. */
+  #control: Promise<{ session: JanusSession; handle: number }> | undefined
+  #nextRoom = 1
+  readonly #joins = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, 0])) as Record<SfuOutcome, number>
+  #roomsCreated = 0
+  #roomsDestroyed = 0
+
+  constructor(init: SfuInit, components: RelayComponents) {
+    this.#components = components
+    this.#init = init
+    this.#log = components.logger('securechat:node:sfu')
+    this.#maxPublishers = Math.min(init.maxPublishers ?? SFU_MAX_PUBLISHERS, MAX_SFU_FEEDS)
+    this.#maxCalls = init.maxCalls ?? SFU_MAX_CALLS
+  }
+
+  async start(): Promise<void> {
+    this.#stopping = new AbortController()
+    this.#disabled = undefined
+    const { hasDataDir } = this.#components
+    this.#tempDir = !hasDataDir
+    this.#dir = hasDataDir
+      ? join(this.#components.dataDir('forwarding unit'), SFU_DIR)
+      : await mkdtemp(join(tmpdir(), 'securechat-sfu-'))
+    const janus = new JanusProcess({
+      bin: this.#init.janusBin ?? SFU_JANUS_BIN,
+      dir: this.#dir,
+      rtpPorts: this.#init.rtpPorts ?? SFU_RTP_PORTS,
+      ...(this.#init.interface === undefined ? {} : { interface: this.#init.interface }),
+      ...(this.#init.publicIp === undefined ? {} : { publicIp: this.#init.publicIp }),
+      log: this.#log,
+      onUp: (run) => void this.#up(run),
+      onDown: () => this.#down('Janus died'),
+    })
+    this.#janus = janus
+    try {
+      await janus.start()
+    } catch (err) {
+      if (!(err instanceof JanusStartError)) throw err
+      // The relay runs without a forwarding unit: calls stay meshes. Said once, loudly, with what to do.
+      this.#disabled = err.message
+      this.#janus = undefined
+      await janus.stop()
+      this.#log.warn(`no forwarding unit: ${err.message}; calls through this relay stay meshes`, {
+        event: 'sfu:unavailable',
+        error: err.message,
+        hint: err.hint,
+      })
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort(new DOMException('the relay is stopping', 'AbortError'))
+    if (this.#handling) {
+      this.#handling = false
+      await this.#components.node.libp2p.unhandle(SFU_PROTOCOL).catch(() => undefined)
+    }
+    await this.#endAll('unavailable', 'the relay is stopping')
+    this.#control = undefined
+    this.#run = undefined
+    await this.#janus?.stop()
+    this.#janus = undefined
+    if (this.#tempDir && this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true })
+  }
+
+  stats(): SfuStats {
+    let devices = 0
+    let feeds = 0
+    for (const call of this.#calls.values()) {
+      devices += call.streams.size
+      feeds += call.feeds.size
+    }
+    return {
+      up: this.#run !== undefined && this.#handling,
+      disabled: this.#disabled,
+      calls: this.#calls.size,
+      devices,
+      feeds,
+      joins: { ...this.#joins },
+      roomsCreated: this.#roomsCreated,
+      roomsDestroyed: this.#roomsDestroyed,
+      restarts: this.#janus?.restarts ?? 0,
+    }
+  }
+
+  metrics(): Metric[] {
+    return sfuMetrics(this.stats())
+  }
+
+  async #up(run: JanusRun): Promise<void> {
+    this.#run = run
+    this.#control = undefined
+    if (this.#handling || this.#stopping.signal.aborted) return
+    this.#handling = true
+    await this.#components.node.libp2p.handle(SFU_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+      runOnLimitedConnection: false,
+      // The per-peer bound below is the real one; this one keeps a connection from opening many streams that wait.
+      maxInboundStreams: SFU_STREAMS_PER_PEER * 2,
+    })
+  }
+
+  /** Janus died: everything it held is gone; every device is told, and joins are refused until it is back. */
+  #down(why: string): void {
+    this.#run = undefined
+    this.#control = undefined
+    void this.#endAll('unavailable', why)
+  }
+
+  async #endAll(reason: SfuRefusalReason, message: string): Promise<void> {
+    const streams = [...this.#calls.values()].flatMap((call) => [...call.streams])
+    this.#calls.clear()
+    await Promise.all(streams.map((stream) => this.#end(stream, reason, message)))
+  }
+
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: MAX_SFU_FRAME_BYTES })
+    const open = this.#perPeer.get(peer) ?? 0
+    this.#perPeer.set(peer, open + 1)
+    let device: SfuStream | undefined
+    try {
+      if (open >= SFU_STREAMS_PER_PEER) {
+        throw new SfuRefusal('full', `at most ${SFU_STREAMS_PER_PEER} SFU streams per device at once`)
+      }
+      const join = await this.#readJoin(lp, peer)
+      device = await this.#admit(peer, join, stream, lp)
+      this.#joins.joined += 1
+      this.#log.debug('device joined a call', { event: 'sfu:joined', peer, topic: join.topic, call: join.call })
+      device.sendFeeds()
+      const recheck = setInterval(() => {
+        if (!this.#components.node.isRoomClient(join.topic, peer)) {
+          void this.#end(device!, 'not-a-member', 'the device is no longer a member of the room on this relay')
+        }
+      }, SFU_MEMBER_RECHECK_MS)
+      recheck.unref()
+      try {
+        await this.#frames(device, lp)
+      } finally {
+        clearInterval(recheck)
+      }
+    } catch (err) {
+      const refusal = toRefusal(err)
+      if (refusal !== undefined) {
+        if (device !== undefined) await this.#end(device, refusal.reason, refusal.message, peer)
+        else await this.#refuseUnjoined(stream, lp, peer, refusal.reason, refusal.message)
+      } else {
+        // The device left (closed, reset, disconnected): nothing to tell it.
+        this.#log.debug('SFU stream ended', { peer, error: String(err) })
+      }
+    } finally {
+      if (device !== undefined) await this.#leave(device)
+      const left = (this.#perPeer.get(peer) ?? 1) - 1
+      if (left > 0) this.#perPeer.set(peer, left)
+      else this.#perPeer.delete(peer)
+    }
+  }
+
+  async #readJoin(lp: LengthPrefixedStream<Stream>, peer: string): Promise<{ topic: string; call: string }> {
+    let frame: Uint8Array
+    try {
+      frame = (await lp.read({ signal: AbortSignal.timeout(SFU_JOIN_READ_TIMEOUT_MS) })).subarray()
+    } catch (err) {
+      // Too large, or nothing in time: malformed; a stream gone: nothing to answer (`toRefusal` lets it through).
+      if ((err as Error).name?.startsWith('InvalidDataLength')) {
+        throw new SfuRefusal('malformed', `a frame over ${MAX_SFU_FRAME_BYTES} bytes`)
+      }
+      if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') {
+        throw new SfuRefusal('malformed', `no join within ${SFU_JOIN_READ_TIMEOUT_MS / 1000} s`)
+      }
+      throw err
+    }
+    const decoded = decodeSfuRequest(frame)
+    if (!decoded.ok) throw new SfuRefusal('malformed', `malformed join: ${decoded.reason}`)
+    if (decoded.value.op !== 'join')
+      throw new SfuRefusal('malformed', `the first frame must be join, not ${decoded.value.op}`)
+    const { topic, call } = decoded.value
+    const { node } = this.#components
+    if (!topic.startsWith(ROOM_TOPIC_PREFIX)) {
+      throw new SfuRefusal('not-a-member', 'this relay forwards room calls only; DM calls stay peer to peer')
+    }
+    const member = await becomesMember({
+      node,
+      peer,
+      isMember: () => node.isRoomClient(topic, peer),
+      mayBecomeMember: node.servesRoom(topic),
+      waitMs: this.#init.memberWaitMs ?? SFU_MEMBER_WAIT_MS,
+      pollMs: SFU_MEMBER_POLL_MS,
+      signal: this.#stopping.signal,
+    })
+    if (!member) throw new SfuRefusal('not-a-member', 'the device is not a member of this room on this relay')
+    return { topic, call }
+  }
+
+  /** A place in the call (its room created first if it is new) and a Janus session joined to it. */
+  async #admit(
+    peer: string,
+    join: { topic: string; call: string },
+    stream: Stream,
+    lp: LengthPrefixedStream<Stream>,
+  ): Promise<SfuStream> {
+    const run = this.#run
+    if (run === undefined || this.#stopping.signal.aborted) {
+      throw new SfuRefusal('unavailable', 'the forwarding unit is restarting')
+    }
+    const key = `${join.topic} ${join.call}`
+    let call = this.#calls.get(key)
+    if (call === undefined) {
+      if (this.#calls.size >= this.#maxCalls) {
+        throw new SfuRefusal('full', `the relay forwards ${this.#maxCalls} calls at once (--sfu-max-calls)`)
+      }
+      call = this.#createCall(run, key, join)
+    }
+    if (call.streams.size >= this.#maxPublishers) {
+      throw new SfuRefusal(
+        'full',
+        `the call has ${this.#maxPublishers} devices, this relay's most (--sfu-max-publishers)`,
+      )
+    }
+    if (call.nextFeed > 2 ** 31 - 1) throw new SfuRefusal('full', 'the call used every feed number')
+    const device = new SfuStream({
+      peer,
+      call,
+      feed: call.nextFeed++,
+      stream,
+      lp,
+      log: this.#log,
+      onFeedsChanged: (changed) => {
+        for (const other of changed.streams) other.sendFeeds()
+      },
+      onLost: (lost) => void this.#end(lost, 'unavailable', 'the forwarding unit lost this device’s session'),
+    })
+    call.streams.add(device)
+    try {
+      await call.ready
+      await device.open(run)
+    } catch (err) {
+      await this.#leave(device)
+      throw err
+    }
+    return device
+  }
+
+  #createCall(run: JanusRun, key: string, join: { topic: string; call: string }): SfuCall {
+    const room = this.#nextRoom++
+    const secret = randomBytes(24).toString('base64url')
+    const ready = (async () => {
+      const control = await this.#controlHandle(run)
+      await control.session.message(control.handle, {
+        request: 'create',
+        admin_key: run.adminKey,
+        room,
+        permanent: false,
+        description: 'securechat call',
+        secret,
+        is_private: true,
+        publishers: this.#maxPublishers,
+        audiocodec: 'opus',
+        videocodec: 'vp8',
+        record: false,
+        notify_joining: false,
+      })
+      this.#roomsCreated += 1
+    })()
+    ready.catch(() => undefined)
+    const call: SfuCall = { key, ...join, room, secret, ready, streams: new Set(), feeds: new Map(), nextFeed: 1 }
+    this.#calls.set(key, call)
+    return call
+  }
+
+  #controlHandle(run: JanusRun): Promise<{ session: JanusSession; handle: number }> {
+    const current = this.#control
+    if (current !== undefined) return current
+    const control = (async () => {
+      const session = await run.api.createSession()
+      session.onGone = () => {
+        if (this.#control === control) this.#control = undefined
+      }
+      return { session, handle: await session.attach(() => undefined) }
+    })()
+    this.#control = control
+    control.catch(() => {
+      if (this.#control === control) this.#control = undefined
+    })
+    return control
+  }
+
+  async #frames(device: SfuStream, lp: LengthPrefixedStream<Stream>): Promise<void> {
+    while (!device.ended) {
+      let frame: Uint8Array
+      try {
+        frame = (await lp.read({ signal: this.#stopping.signal })).subarray()
+      } catch (err) {
+        if ((err as Error).name?.startsWith('InvalidDataLength')) {
+          throw new SfuRefusal('malformed', `a frame over ${MAX_SFU_FRAME_BYTES} bytes`)
+        }
+        throw err
+      }
+      const decoded = decodeSfuRequest(frame)
+      if (!decoded.ok) throw new SfuRefusal('malformed', `malformed frame: ${decoded.reason}`)
+      const request = decoded.value
+      if (request.op === 'join') throw new SfuRefusal('malformed', 'join comes once, first; a new call is a new stream')
+      await device.handle(request)
+    }
+  }
+
+  /** A device's refusal after its join: sent, counted, logged (once per offender), its stream ended. */
+  async #end(device: SfuStream, reason: SfuRefusalReason, message: string, peer = device.peer): Promise<void> {
+    if (device.ended) return
+    this.#count(peer, reason, message, { topic: device.call.topic, call: device.call.call })
+    await device.end({ reason, message, hint: HINTS[reason] })
+  }
+
+  async #refuseUnjoined(
+    stream: Stream,
+    lp: LengthPrefixedStream<Stream>,
+    peer: string,
+    reason: SfuRefusalReason,
+    message: string,
+  ): Promise<void> {
+    this.#count(peer, reason, message, {})
+    const signal = AbortSignal.timeout(SFU_JOIN_READ_TIMEOUT_MS)
+    try {
+      await lp.write(encodeSfuEvent({ op: 'refused', reason, message, hint: HINTS[reason] }), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  #count(peer: string, reason: SfuRefusalReason, message: string, fields: Record<string, unknown>): void {
+    this.#joins[reason] += 1
+    // `unavailable` is the relay's own state, not the peer's doing: counted, not logged as an offender's.
+    if (reason !== 'unavailable') {
+      this.#components.node.limits.refusals.refuse(REFUSAL[reason], peer, { ...fields, detail: message })
+    } else {
+      this.#log.debug('SFU stream refused: unavailable', { peer, ...fields, detail: message })
+    }
+  }
+
+  /** The device left: its session is gone (its feed and subscriptions with it); the last one out ends the call. */
+  async #leave(device: SfuStream): Promise<void> {
+    await device.end()
+    const call = device.call
+    call.streams.delete(device)
+    if (call.feeds.get(device.feed) === device.peer) {
+      call.feeds.delete(device.feed)
+      for (const other of call.streams) other.sendFeeds()
+    }
+    if (call.streams.size > 0 || this.#calls.get(call.key) !== call) return
+    this.#calls.delete(call.key)
+    const run = this.#run
+    if (run === undefined) return
+    try {
+      await call.ready
+      const control = await this.#controlHandle(run)
+      await control.session.message(control.handle, {
+        request: 'destroy',
+        room: call.room,
+        secret: call.secret,
+        permanent: false,
+      })
+      this.#roomsDestroyed += 1
+    } catch (err) {
+      this.#log.debug('Janus room not destroyed', { room: call.room, error: String(err) })
+    }
+  }
+}
+
+/** What a failure tells the device: a refusal, or Janus's failure as `unavailable` (or `malformed`/`full`). */
+function toRefusal(err: unknown): SfuRefusal | undefined {
+  if (err instanceof SfuRefusal) return err
+  if (err instanceof JanusError) {
+    if (err.code !== undefined && MALFORMED_CODES.has(err.code)) return new SfuRefusal('malformed', err.message)
+    if (err.code === PUBLISHERS_FULL) return new SfuRefusal('full', err.message)
+    return new SfuRefusal('unavailable', err.message)
+  }
+  return undefined
+}
