@@ -255,8 +255,9 @@ export class Calls extends EventTarget implements SessionPart {
   /**
    * Members removed from a room (`gone` says which wallets): a call this tab is in there drops their devices and starts
    * a new key at once (`CallMesh.membersRemoved`), or is left when this wallet is the one removed. Run after the
-   * event's own handling in the sdk (a microtask: every listener of the event has run by then), which rotated this
-   * device's sender key without the removed member — so the new call key goes out under a sender key it cannot read.
+   * event's own handling in the sdk, which rotated this device's sender key without the removed member — so the new
+   * call key goes out under a sender key it cannot read. A microtask is late enough: the sdk handles a ban right after
+   * dispatching `moderation:changed`, and a gate's verdict in its own listener of the evaluator's event, both at once.
    */
   #membersRemoved(room: Room, gone: (address: string) => boolean): void {
     queueMicrotask(() => {
