@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { encodeCallKey, newCallId } from '@securechat/sdk/calls'
+import { newCallId } from '@securechat/sdk/calls'
 import { createSecureChatLibp2p, type SecureChatClient } from '@securechat/sdk/client'
 import { isDmTopic } from '@securechat/sdk/dm'
 import { queryHistory } from '@securechat/sdk/history'
@@ -18,6 +18,15 @@ import { decodeRecord, type Room, roomTopic } from '@securechat/sdk/rooms'
 import type { CallSignalEvent, CallSignalInput } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  answerSignal,
+  callKeyOf,
+  hereSignal,
+  offerSignal,
+  signalInput,
+  TEST_SDP_MARK,
+  testSdp,
+} from './helpers/call-signals.ts'
 import { startDevice } from './helpers/device.ts'
 import { lists, type ModeratedRoom, meetAll, type Peer, startModeratedRoom } from './helpers/moderated-room.ts'
 import { until } from './helpers/room-inbox.ts'
@@ -27,20 +36,14 @@ import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
 const TIMEOUT_MS = 60_000
 /** How long a record that should not arrive is given to arrive anyway, after one sent later did. */
 const SETTLE_MS = 1_500
-/** An SDP's mark, to look for on the wire. */
-const SDP_MARK = 'o=securechat-test-sdp'
 
 const stoppers = stopAfterEach()
 
-const here = (call: string, fill = 1): CallSignalInput => ({
-  op: 'here',
-  call,
-  media: { audio: true, video: true, screen: false },
-  muted: false,
-  key: { kid: fill, key: encodeCallKey(new Uint8Array(16).fill(fill)) },
-  startedAtMs: Date.now(),
-})
-const sdp = (who: string): string => `v=0\r\n${SDP_MARK}-${who} 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n`
+/** A `here` of `call` as a device sends it, under a key of its own (`fill`) when the test tells senders apart. */
+const here = (call: string, fill = 1): CallSignalInput => signalInput(hereSignal({ call, key: callKeyOf(fill) }))
+/** An offer or answer of `call` to `to`, carrying `who`'s {@link testSdp}. */
+const sdpTo = (op: 'offer' | 'answer', call: string, to: string, who: string): CallSignalInput =>
+  signalInput((op === 'offer' ? offerSignal : answerSignal)(to, { call, sdp: testSdp(who) }))
 
 /** Every `call:signal` a target (a room, `client.dms`, a conversation) tells, in order. */
 function heard(target: EventTarget): CallSignalEvent[] {
@@ -120,7 +123,7 @@ describe('call signalling in a room, through a relay with a store', () => {
     })
     expect(carolHeard[0]).toMatchObject({ sender: alice.address, signal: { op: 'here', call } })
 
-    await aliceRoom.sendCallSignal({ op: 'offer', call, to: bobPeer, sdp: sdp('alice') })
+    await aliceRoom.sendCallSignal(sdpTo('offer', call, bobPeer, 'alice'))
     await until(
       [[bobRoom, 'call:signal']],
       () => bobHeard.some((e) => e.signal.op === 'offer'),
@@ -131,10 +134,10 @@ describe('call signalling in a room, through a relay with a store', () => {
     expect(offer).toMatchObject({
       sender: alice.address,
       senderPeerId: alicePeer,
-      signal: { to: bobPeer, sdp: sdp('alice') },
+      signal: { to: bobPeer, sdp: testSdp('alice') },
     })
 
-    await bobRoom.sendCallSignal({ op: 'answer', call, to: alicePeer, sdp: sdp('bob') })
+    await bobRoom.sendCallSignal(sdpTo('answer', call, alicePeer, 'bob'))
     await until(
       [[aliceRoom, 'call:signal']],
       () => aliceHeard.some((e) => e.signal.op === 'answer'),
@@ -144,7 +147,7 @@ describe('call signalling in a room, through a relay with a store', () => {
     expect(aliceHeard.find((e) => e.signal.op === 'answer')).toMatchObject({
       sender: bob.address,
       senderPeerId: bobPeer,
-      signal: { to: alicePeer, sdp: sdp('bob') },
+      signal: { to: alicePeer, sdp: testSdp('bob') },
     })
 
     // Carol received the offer's record (the relay forwarded it to every member) and dropped it: it names bob's device.
@@ -159,7 +162,7 @@ describe('call signalling in a room, through a relay with a store', () => {
       const text = new TextDecoder().decode(message.data)
       const decoded = decodeRecord(message.data)
       expect(decoded).toMatchObject({ status: 'ok', record: { type: 'call', payload: { enc: 'sender-key' } } })
-      for (const clear of [SDP_MARK, '"sdp"', '"key"', '"op"', call, encodeCallKey(new Uint8Array(16).fill(1))]) {
+      for (const clear of [TEST_SDP_MARK, '"sdp"', '"key"', '"op"', call, callKeyOf(1).key]) {
         expect(text).not.toContain(clear)
       }
     }
@@ -261,12 +264,7 @@ describe('call signalling and a member banned from the room', () => {
         () => watcherHeard.some((e) => e.signal.call === after),
         'the watcher never heard the call after the ban',
       )
-      await owner.room.sendCallSignal({
-        op: 'offer',
-        call: after,
-        to: banned.client.peerId.toString(),
-        sdp: sdp('owner'),
-      })
+      await owner.room.sendCallSignal(sdpTo('offer', after, banned.client.peerId.toString(), 'owner'))
 
       // The banned member's own `here` goes nowhere: the relay and every member drop its records.
       const fromBanned = newCallId()
@@ -322,7 +320,7 @@ describe('call signalling in a DM', () => {
     const aliceHeard = heard(alice.dm(bob.address))
     const call = newCallId()
     await alice.dm(bob.address).sendCallSignal(here(call))
-    await alice.dm(bob.address).sendCallSignal({ op: 'offer', call, to: bobPeer, sdp: sdp('alice') })
+    await alice.dm(bob.address).sendCallSignal(sdpTo('offer', call, bobPeer, 'alice'))
     await until(
       [[bob.dms, 'call:signal']],
       () => bobHeard.some((e) => e.signal.op === 'offer'),
@@ -331,11 +329,15 @@ describe('call signalling in a DM', () => {
     )
     expect(bobHeard).toMatchObject([
       { conversation: alice.address, sender: alice.address, senderPeerId: alicePeer, signal: { op: 'here', call } },
-      { conversation: alice.address, sender: alice.address, signal: { op: 'offer', to: bobPeer, sdp: sdp('alice') } },
+      {
+        conversation: alice.address,
+        sender: alice.address,
+        signal: { op: 'offer', to: bobPeer, sdp: testSdp('alice') },
+      },
     ])
     expect(bobConversationHeard).toEqual(bobHeard)
 
-    await bob.dm(alice.address).sendCallSignal({ op: 'answer', call, to: alicePeer, sdp: sdp('bob') })
+    await bob.dm(alice.address).sendCallSignal(sdpTo('answer', call, alicePeer, 'bob'))
     await until(
       [[alice.dm(bob.address), 'call:signal']],
       () => aliceHeard.some((e) => e.signal.op === 'answer'),
@@ -356,7 +358,7 @@ describe('call signalling in a DM', () => {
     expect(signals.length).toBeGreaterThanOrEqual(3)
     for (const message of forwarded) {
       const text = new TextDecoder().decode(message.data)
-      for (const clear of [SDP_MARK, '"sdp"', '"op"', call]) expect(text).not.toContain(clear)
+      for (const clear of [TEST_SDP_MARK, '"sdp"', '"op"', call]) expect(text).not.toContain(clear)
     }
   })
 })

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { answerSignal, hereSignal, leaveSignal, offerSignal, signalInput } from '../../../test/helpers/call-signals.ts'
 import { InvalidInputError } from '../errors.ts'
 import { SignalGuard } from '../signals.ts'
 import {
@@ -19,26 +20,9 @@ import {
   parseCallSignal,
 } from './signals.ts'
 
-const CALL = 'ab'.repeat(16)
-const KEY = encodeCallKey(new Uint8Array(CALL_KEY_BYTES).fill(7))
-const here = {
-  v: 1,
-  kind: 'call',
-  op: 'here',
-  call: CALL,
-  media: { audio: true, video: false, screen: false },
-  muted: false,
-  key: { kid: 3, key: KEY },
-  startedAtMs: 1_700_000_000_000,
-}
-const offer = {
-  v: 1,
-  kind: 'call',
-  op: 'offer',
-  call: CALL,
-  to: 'bob-peer',
-  sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n',
-}
+const here = hereSignal()
+const KEY = here.key.key
+const offer = offerSignal('bob-peer')
 
 const refused = (value: unknown): boolean => !callSignalSchema.safeParse(value).success
 
@@ -46,8 +30,8 @@ describe('callSignalSchema', () => {
   it('behavior: accepts each op with exactly its fields', () => {
     expect(callSignalSchema.parse(here)).toEqual(here)
     expect(callSignalSchema.parse(offer)).toEqual(offer)
-    expect(callSignalSchema.parse({ ...offer, op: 'answer' })).toMatchObject({ op: 'answer' })
-    expect(callSignalSchema.parse({ v: 1, kind: 'call', op: 'leave', call: CALL })).toMatchObject({ op: 'leave' })
+    expect(callSignalSchema.parse(answerSignal('bob-peer'))).toEqual(answerSignal('bob-peer'))
+    expect(callSignalSchema.parse(leaveSignal())).toEqual(leaveSignal())
   })
 
   it('behavior: refuses unknown ops, versions and kinds, and a field of another op or none known', () => {
@@ -57,7 +41,7 @@ describe('callSignalSchema', () => {
     expect(refused({ ...here, extra: 1 })).toBe(true)
     expect(refused({ ...here, sdp: 'v=0' })).toBe(true)
     expect(refused({ ...offer, key: here.key })).toBe(true)
-    expect(refused({ v: 1, kind: 'call', op: 'leave', call: CALL, to: 'bob-peer' })).toBe(true)
+    expect(refused({ ...leaveSignal(), to: 'bob-peer' })).toBe(true)
     expect(refused({ ...here, media: { ...here.media, hologram: true } })).toBe(true)
     expect(refused({ ...here, key: { ...here.key, suite: 4 } })).toBe(true)
     const { muted: _, ...noMuted } = here
@@ -67,9 +51,9 @@ describe('callSignalSchema', () => {
   })
 
   it('behavior: a call id is 32 lowercase hex characters', () => {
-    expect(refused({ ...here, call: CALL.toUpperCase() })).toBe(true)
-    expect(refused({ ...here, call: `${CALL}00` })).toBe(true)
-    expect(refused({ ...here, call: CALL.slice(2) })).toBe(true)
+    expect(refused({ ...here, call: here.call.toUpperCase() })).toBe(true)
+    expect(refused({ ...here, call: `${here.call}00` })).toBe(true)
+    expect(refused({ ...here, call: here.call.slice(2) })).toBe(true)
     expect(newCallId()).toMatch(/^[0-9a-f]{32}$/)
     expect(newCallId()).not.toBe(newCallId())
   })
@@ -111,8 +95,7 @@ describe('callSignalSchema', () => {
   it('behavior: parseCallSignal says why in a few words; callSignalOf refuses with a hint', () => {
     expect(parseCallSignal({ ...here, op: 'ring' })).toMatchObject({ ok: false, reason: expect.stringMatching(/op/) })
     expect(parseCallSignal(here)).toEqual({ ok: true, signal: here })
-    const { v: _, kind: __, ...input } = here
-    expect(callSignalOf(input as never)).toEqual(here)
+    expect(callSignalOf(signalInput(here))).toEqual(here)
     expect(() => callSignalOf({ ...offer, sdp: 'x'.repeat(CALL_MAX_SDP_BYTES + 1) } as never)).toThrow(
       InvalidInputError,
     )

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { answerSignal, hereSignal } from '../../../test/helpers/call-signals.ts'
 import { CALL_SIGNAL_RECEIVE_BURST } from '../calls/constants.ts'
 import { createCallSignalGuard } from '../calls/signals.ts'
 import { READ_SEND_DELAY_MS } from '../constants.ts'
@@ -107,18 +108,7 @@ describe('DmSignals', () => {
   })
 
   describe('call signals', () => {
-    const CALL = '0f'.repeat(16)
-    const here = {
-      v: 1,
-      kind: 'call',
-      op: 'here',
-      call: CALL,
-      media: { audio: true, video: false, screen: false },
-      muted: true,
-      key: { kid: 9, key: Buffer.alloc(16, 1).toString('base64url') },
-      startedAtMs: 5,
-    } as const
-    const answer = (to: string) => ({ v: 1, kind: 'call', op: 'answer', call: CALL, to, sdp: 'v=0\r\n' }) as const
+    const here = hereSignal()
     const envelope = (signal: object, extra: object = {}) => ({ ...signal, sentAtMs: 7, ...extra }) as never
 
     it('behavior: a `here` goes to the other wallet’s devices and, naming the conversation, this wallet’s; ephemeral', async () => {
@@ -133,16 +123,16 @@ describe('DmSignals', () => {
 
     it('behavior: an offer or answer goes only to the device it names; an unknown one is refused with a hint', async () => {
       const { s, sent } = signals()
-      await s.sendCall(BOB, answer('bob-phone'))
-      await s.sendCall(BOB, answer('my-laptop'))
+      await s.sendCall(BOB, answerSignal('bob-phone'))
+      await s.sendCall(BOB, answerSignal('my-laptop'))
       expect(sent.map((x) => x.to)).toEqual(['bob-phone', 'my-laptop'])
-      await expect(s.sendCall(BOB, answer('carol-phone'))).rejects.toThrow(InvalidInputError)
+      await expect(s.sendCall(BOB, answerSignal('carol-phone'))).rejects.toThrow(InvalidInputError)
     })
 
     it('error: reaching none of the other wallet’s devices (no established session) throws, with what to do', async () => {
       const { s } = signals(DEFAULT_SIGNAL_SETTINGS, ['bob-phone'])
       await expect(s.sendCall(BOB, here)).rejects.toThrow(UnreachableError)
-      await expect(s.sendCall(BOB, answer('bob-phone'))).rejects.toMatchObject({
+      await expect(s.sendCall(BOB, answerSignal('bob-phone'))).rejects.toMatchObject({
         hint: expect.stringMatching(/send the conversation a message first/),
       })
     })
@@ -150,18 +140,18 @@ describe('DmSignals', () => {
     it('behavior: received from the other wallet or, naming the conversation, from this wallet’s other device', () => {
       const { s, calls } = signals({ receipts: false, typing: false })
       s.onCall(bobPhone, envelope(here))
-      s.onCall(bobPhone, envelope(answer('my-phone')))
+      s.onCall(bobPhone, envelope(answerSignal('my-phone')))
       s.onCall(myLaptop, envelope(here, { peer: BOB.toLowerCase() }))
       expect(calls).toEqual([
         { conversation: BOB, sender: BOB, senderPeerId: 'bob-phone', signal: here, sentAtMs: 7 },
-        { conversation: BOB, sender: BOB, senderPeerId: 'bob-phone', signal: answer('my-phone'), sentAtMs: 7 },
+        { conversation: BOB, sender: BOB, senderPeerId: 'bob-phone', signal: answerSignal('my-phone'), sentAtMs: 7 },
         { conversation: BOB, sender: SELF, senderPeerId: 'my-laptop', signal: here, sentAtMs: 7 },
       ])
     })
 
     it('error: for another device, malformed, a conversation named by the other wallet or none by this one: dropped', () => {
       const { s, calls } = signals()
-      s.onCall(bobPhone, envelope(answer('my-laptop')))
+      s.onCall(bobPhone, envelope(answerSignal('my-laptop')))
       s.onCall(bobPhone, envelope({ ...here, extra: 1 }))
       s.onCall(bobPhone, envelope({ ...here, op: 'ring' }))
       s.onCall(bobPhone, envelope(here, { peer: CAROL }))

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { hereSignal, offerSignal } from '../../../test/helpers/call-signals.ts'
 import { CALL_MAX_SDP_BYTES, CALL_SIGNAL_RECEIVE_BURST } from '../calls/constants.ts'
 import { createCallSignalGuard } from '../calls/signals.ts'
 import { MAX_MESSAGE_BYTES, WIRE_VERSION } from '../constants.ts'
 import { utf8 } from '../encoding.ts'
 import { silentLoggerFactory } from '../logger.ts'
 import { DEFAULT_SIGNAL_SETTINGS, SignalGuard, type SignalSettings } from '../signals.ts'
-import type { CallSignal, CallSignalEvent, ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
+import type { CallSignalEvent, ReadSignal, TypingSignal, VerifiedCertificate } from '../types.ts'
 import { RoomSignals, type RoomSignalsComponents, type SignalAccepted } from './room-signals.ts'
 import { decodeRecord } from './wire.ts'
 
@@ -116,34 +117,29 @@ describe('RoomSignals', () => {
   })
 
   describe('call signals', () => {
-    const CALL = '0f'.repeat(16)
-    const here = {
-      v: 1,
-      kind: 'call',
-      op: 'here',
-      call: CALL,
-      media: { audio: true, video: true, screen: false },
-      muted: false,
-      key: { kid: 1, key: Buffer.alloc(16, 9).toString('base64url') },
-      startedAtMs: 1_500,
-    }
-    const offer = (to: string) => ({ v: 1, kind: 'call', op: 'offer', call: CALL, to, sdp: 'v=0\r\n' })
+    const here = hereSignal()
 
     it('behavior: a `here` and an offer to this device are told under the sender’s certificate; one to another device is dropped', async () => {
       const { s, calls } = signals()
       await s.receive(accepted('call', here))
-      await s.receive(accepted('call', offer(SELF.peerId)))
-      await s.receive(accepted('call', offer('carol-peer')))
+      await s.receive(accepted('call', offerSignal(SELF.peerId)))
+      await s.receive(accepted('call', offerSignal('carol-peer')))
       expect(calls).toEqual([
         { conversation: ROOM, sender: BOB, senderPeerId: 'bob-peer', signal: here, sentAtMs: 2_000 },
-        { conversation: ROOM, sender: BOB, senderPeerId: 'bob-peer', signal: offer(SELF.peerId), sentAtMs: 2_000 },
+        {
+          conversation: ROOM,
+          sender: BOB,
+          senderPeerId: 'bob-peer',
+          signal: offerSignal(SELF.peerId),
+          sentAtMs: 2_000,
+        },
       ])
     })
 
     it('error: a malformed signal, another kind inside a `call` record, or this device’s own: dropped, no throw', async () => {
       const { s, calls, typing } = signals()
       await s.receive(accepted('call', { ...here, extra: true }))
-      await s.receive(accepted('call', { ...offer(SELF.peerId), sdp: 'x'.repeat(32 * 1024 + 1) }))
+      await s.receive(accepted('call', { ...offerSignal(SELF.peerId), sdp: 'x'.repeat(32 * 1024 + 1) }))
       await s.receive(accepted('call', { v: 1, kind: 'typing', typing: true }))
       await s.receive(accepted('typing', here))
       await s.receive(accepted('call', 'not json at all'))
@@ -168,7 +164,7 @@ describe('RoomSignals', () => {
 
     it('behavior: what it sends is a `call` record whose content is the signal, encrypted; the largest SDP fits', async () => {
       const { s, published } = signals()
-      await s.sendCall(here as CallSignal)
+      await s.sendCall(here)
       const decoded = decodeRecord(published[0]!)
       expect(decoded).toMatchObject({ status: 'ok', record: { type: 'call', room: ROOM, sentAtMs: 1_000 } })
       expect(utf8.decode(published[0]!)).not.toContain('"key"')
@@ -178,13 +174,13 @@ describe('RoomSignals', () => {
       // An SDP of real lines (CRLF-ended, escaped in JSON) at the limit still makes a record within MAX_MESSAGE_BYTES.
       const line = 'a=candidate:1 1 udp 2122260223 192.168.1.10 54321 typ host generation 0\r\n'
       const sdp = line.repeat(Math.floor(CALL_MAX_SDP_BYTES / line.length))
-      await s.sendCall({ ...offer('carol-peer'), sdp } as CallSignal)
+      await s.sendCall({ ...offerSignal('carol-peer'), sdp })
       expect(published[1]!.byteLength).toBeLessThanOrEqual(MAX_MESSAGE_BYTES)
     })
 
     it('error: sending before the room can encrypt says so', async () => {
       const { s } = signals(DEFAULT_SIGNAL_SETTINGS, { encrypt: async () => undefined })
-      await expect(s.sendCall(here as CallSignal)).rejects.toThrow(/join the room/)
+      await expect(s.sendCall(here)).rejects.toThrow(/join the room/)
     })
   })
 })

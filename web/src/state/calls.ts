@@ -8,12 +8,13 @@ import {
   type SfuSession,
 } from '@securechat/sdk/calls'
 import type { SecureChatClient } from '@securechat/sdk/client'
+import type { EligibilityChange } from '@securechat/sdk/gates'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomModerationChange } from '@securechat/sdk/types'
 import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
 import { MediaAccessError, openCamera, openLocalMedia, openScreen } from '../calls/local-media.ts'
 import type { AppConfig } from '../config.ts'
-import { removedBy } from './call-removals.ts'
+import { removedBy, removedByGate } from './call-removals.ts'
 import type { Conversations } from './conversations.ts'
 import { describeError } from './errors.ts'
 import type { Notifications } from './notifications.ts'
@@ -90,6 +91,12 @@ export class Calls extends EventTarget implements SessionPart {
     const onSignal = (event: CustomEvent<CallSignalEvent>): void => this.#onSignal(event.detail)
     client.dms.addEventListener('call:signal', onSignal)
     this.#detach.push(() => client.dms.removeEventListener('call:signal', onSignal))
+    const gates = client.gates
+    if (gates !== undefined) {
+      const onIneligible = (event: CustomEvent<EligibilityChange>): void => this.#onIneligible(event.detail)
+      gates.addEventListener('member:ineligible', onIneligible)
+      this.#detach.push(() => gates.removeEventListener('member:ineligible', onIneligible))
+    }
     this.#watchRooms()
     this.#sweep = setInterval(() => this.#expire(), 5_000)
     const onPageHide = (): void => void this.leave()
@@ -286,15 +293,32 @@ export class Calls extends EventTarget implements SessionPart {
     }
   }
 
-  /**
-   * A member removed from a room (banned, kicked, or left out by a lock): a call this tab is in there drops its devices
-   * and starts a new key at once (`CallMesh.membersRemoved`), or is left when this wallet is the one removed. Run after
-   * the event's own handling in the sdk, which rotated this device's sender key without the removed member — so the
-   * new call key goes out under a sender key it cannot read.
-   */
+  /** A member banned, kicked, or left out by a lock: removed from the room as {@link #membersRemoved} says. */
   #onModeration(room: Room, change: RoomModerationChange): void {
     const gone = removedBy(change, (address) => room.moderation.isLockedOut(address))
-    if (gone === undefined) return
+    if (gone !== undefined) this.#membersRemoved(room, gone)
+  }
+
+  /**
+   * A wallet that no longer passes a token gate (its token sold or transferred): removed from every room that gate
+   * guards, as a ban removes it — the sdk drops it and rotates this device's sender key in its own listener of the
+   * same evaluator event.
+   */
+  #onIneligible(change: EligibilityChange): void {
+    for (const room of this.#client?.rooms ?? []) {
+      const gone = removedByGate(change, room.gateRule)
+      if (gone !== undefined) this.#membersRemoved(room, gone)
+    }
+  }
+
+  /**
+   * Members removed from a room (`gone` says which wallets): a call this tab is in there drops their devices and starts
+   * a new key at once (`CallMesh.membersRemoved`), or is left when this wallet is the one removed. Run after the
+   * event's own handling in the sdk, which rotated this device's sender key without the removed member — so the new
+   * call key goes out under a sender key it cannot read. A microtask is late enough: the sdk handles a ban right after
+   * dispatching `moderation:changed`, and a gate's verdict in its own listener of the evaluator's event, both at once.
+   */
+  #membersRemoved(room: Room, gone: (address: string) => boolean): void {
     queueMicrotask(() => {
       const conversation = this.#conversationId(room.id)
       for (const call of this.#ongoing.get(conversation)?.values() ?? []) {
