@@ -18,6 +18,7 @@ import {
 import { filePins } from '../../node/src/relay/file-pins.ts'
 import { type HttpServiceInit, httpServer } from '../../node/src/relay/http/service.ts'
 import type { RelayInit } from '../../node/src/relay/relay.ts'
+import { type SfuInit, sfu } from '../../node/src/relay/sfu/sfu-service.ts'
 import { messageStore } from '../../node/src/relay/store-service.ts'
 import type { TlsCredentials } from '../../node/src/relay/tls.ts'
 import {
@@ -136,6 +137,8 @@ export interface StackOptions {
   files?: boolean
   /** What the stack's browser finds for the camera and microphone ({@link FakeMedia}; default `fake`). */
   media?: FakeMedia
+  /** The relay runs a forwarding unit for calls (`--sfu`), with these settings. */
+  sfu?: SfuInit
 }
 
 /** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
@@ -159,7 +162,10 @@ async function launchWebStack(
     const chain = await startTestChain()
     started.chain = chain
     // Keeping history as `securechat relay` does by default: its SQLite store in its data directory.
-    const relayDir = options.relayStore === true || options.files === true ? await tempDir(`${name}-relay-`) : undefined
+    const relayDir =
+      options.relayStore === true || options.files === true || options.sfu !== undefined
+        ? await tempDir(`${name}-relay-`)
+        : undefined
     const relay = await startBrowserRelay(chain, {
       webRoot,
       ...(relayDir === undefined
@@ -169,6 +175,7 @@ async function launchWebStack(
             services: {
               ...(options.relayStore === true ? { store: messageStore() } : {}),
               ...(options.files === true ? { files: filePins({}) } : {}),
+              ...(options.sfu === undefined ? {} : { sfu: sfu(options.sfu) }),
             },
           }),
     })
