@@ -38,7 +38,7 @@ import {
 import { CALL_WORKER_URL, trustedScriptUrl } from '../trusted-types.ts'
 import { SfuLink } from './call-sfu.ts'
 import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
-import { iceGathered, preferCodec } from './rtc.ts'
+import { iceGathered, newPeerConnection, preferCodec } from './rtc.ts'
 
 /** The first wait before a call reaches its forwarding unit again after a failure; it doubles up to the next. */
 export const SFU_RETRY_FIRST_MS = 2_000
@@ -433,7 +433,7 @@ export class CallMesh extends EventTarget {
 
   #connection(peer: Peer): RTCPeerConnection {
     if (peer.pc !== undefined) this.#closePeer(peer, false)
-    const pc = new RTCPeerConnection({ iceServers: this.#iceServers })
+    const pc = newPeerConnection(this.#iceServers)
     peer.pc = pc
     const participant = peer.participant
     for (const track of participant.stream.getTracks()) participant.stream.removeTrack(track)

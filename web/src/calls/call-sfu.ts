@@ -15,7 +15,7 @@
  */
 import type { SfuEvent, SfuFeed, SfuSession } from '@securechat/sdk/calls'
 import type { TransformOptions } from './call-worker.ts'
-import { iceGathered, preferCodec } from './rtc.ts'
+import { iceGathered, newPeerConnection, preferCodec } from './rtc.ts'
 
 export interface SfuLinkInit {
   session: SfuSession
@@ -49,7 +49,7 @@ export class SfuLink {
 
   constructor(init: SfuLinkInit) {
     this.#init = init
-    this.publisher = new RTCPeerConnection({ iceServers: init.iceServers })
+    this.publisher = newPeerConnection(init.iceServers)
     this.publisher.onconnectionstatechange = () => init.onChange()
     init.session.addEventListener('sfu:event', (event) => void this.#onEvent(event.detail))
     init.session.addEventListener('sfu:closed', (event) => {
@@ -188,7 +188,7 @@ export class SfuLink {
   }
 
   #newSubscriber(): RTCPeerConnection {
-    const pc = new RTCPeerConnection({ iceServers: this.#init.iceServers })
+    const pc = newPeerConnection(this.#init.iceServers)
     pc.onconnectionstatechange = () => this.#init.onChange()
     this.#subscriber = pc
     return pc

@@ -3,6 +3,15 @@
 /** The longest wait for ICE gathering before an offer or answer goes out with the candidates found so far. */
 export const ICE_GATHERING_TIMEOUT_MS = 5_000
 
+/**
+ * A call connection: the relay's ICE servers, and every media section on one transport (`max-bundle`), so ICE
+ * gathers and checks one set of candidates, not one per section — an offer or answer, sent once gathering is
+ * complete, goes out sooner.
+ */
+export function newPeerConnection(iceServers: RTCIceServer[]): RTCPeerConnection {
+  return new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' })
+}
+
 /** Opus and VP8 only on `transceiver`: `frame-split.ts` knows their payload headers, which stay in the clear. */
 export function preferCodec(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video', mimeType: string): void {
   const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs.filter((codec) => codec.mimeType === mimeType) ?? []
