@@ -72,6 +72,8 @@ export interface SfuStats {
   up: boolean
   /** Why there is no forwarding unit at all (Janus missing), if so. */
   disabled: string | undefined
+  /** The running Janus's process id. */
+  pid: number | undefined
   calls: number
   devices: number
   feeds: number
@@ -205,6 +207,7 @@ class Sfu implements SfuService {
     return {
       up: this.#run !== undefined && this.#handling,
       disabled: this.#disabled,
+      pid: this.#janus?.pid,
       calls: this.#calls.size,
       devices,
       feeds,
@@ -451,11 +454,13 @@ class Sfu implements SfuService {
   ): Promise<void> {
     this.#count(peer, reason, message, {})
     const signal = AbortSignal.timeout(SFU_JOIN_READ_TIMEOUT_MS)
+    const abort = (err: unknown): void => stream.abort(err instanceof Error ? err : new Error(String(err)))
     try {
       await lp.write(encodeSfuEvent({ op: 'refused', reason, message, hint: HINTS[reason] }), { signal })
-      await stream.close({ signal })
+      // Not waited for: a device that never closes its side must not hold its place in the per-peer bound.
+      stream.close({ signal }).catch(abort)
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      abort(err)
     }
   }
 
