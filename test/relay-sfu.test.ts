@@ -24,6 +24,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { formatMetrics } from '../node/src/relay/metrics.ts'
 import { type SfuInit, type SfuService, sfu } from '../node/src/relay/sfu/sfu-service.ts'
+import { killAfterEach, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { openSfu } from './helpers/sfu.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
@@ -31,6 +32,7 @@ import { stopAfterEach } from './helpers/stoppers.ts'
 const run = promisify(execFile)
 const SCENARIO = fileURLToPath(new URL('./helpers/sfu-scenario.ts', import.meta.url))
 const stoppers = stopAfterEach()
+const track = killAfterEach()
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
@@ -290,4 +292,24 @@ describe('relay forwarding unit: calls, feeds and refusals (no media, on loopbac
     const alice = await member(relay)
     await expect(alice.libp2p.dialProtocol(peerIdFromString(relay.peerId), SFU_PROTOCOL)).rejects.toThrow()
   }, 60_000)
+})
+
+describe('securechat relay --sfu', () => {
+  it("behavior: Janus runs as the relay's child and is gone once the relay stopped; without Janus the relay starts, warns once with what to install, and forwards no calls", async () => {
+    const relay = track(await startRelayProcess({ args: ['--sfu', '--store', 'none'] }))
+    const started = JSON.parse(await relay.waitForLine((line) => line.includes('sfu:janus-started'), 30_000))
+    const pid = started.pid as number
+    expect(() => process.kill(pid, 0)).not.toThrow()
+    relay.kill('SIGINT')
+    expect(await relay.exited).toBe(0)
+    expect(() => process.kill(pid, 0)).toThrow()
+
+    const without = track(
+      await startRelayProcess({ args: ['--sfu', '--sfu-janus-bin', '/nonexistent/janus', '--store', 'none'] }),
+    )
+    const warning = JSON.parse(await without.waitForLine((line) => line.includes('sfu:unavailable'), 30_000))
+    expect(warning.hint).toContain('apt-get install janus')
+    expect(warning.msg).toContain('calls through this relay stay meshes')
+    expect(without.lines.filter((line) => line.includes('sfu:unavailable'))).toHaveLength(1)
+  }, 120_000)
 })
