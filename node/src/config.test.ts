@@ -1,10 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
 import { describe, expect, it } from 'vitest'
 import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
+import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 
 const WSS = '/ip4/0.0.0.0/tcp/443/tls/ws'
 
@@ -197,5 +199,50 @@ describe('relay settings: store-query limits', () => {
       expect(err.details).toMatchObject({ field })
       expect(err.hint).toContain(flag)
     }
+  })
+})
+
+describe('relay settings: the forwarding unit (--sfu and its settings)', () => {
+  it('behavior: off by default; flags, environment and config file turn it on and set it, flags first', async () => {
+    expect(resolveRelayConfig({}, {})).toMatchObject({
+      sfu: false,
+      sfuJanusBin: SFU_JANUS_BIN,
+      sfuRtpPorts: SFU_RTP_PORTS,
+      sfuMaxPublishers: SFU_MAX_PUBLISHERS,
+      sfuMaxCalls: SFU_MAX_CALLS,
+    })
+    expect(resolveRelayConfig({}, {})).not.toHaveProperty('sfuInterface')
+    const env = {
+      SECURECHAT_SFU: '1',
+      SECURECHAT_SFU_RTP_PORTS: '30000-30099',
+      SECURECHAT_SFU_INTERFACE: 'eth0',
+      SECURECHAT_SFU_PUBLIC_IP: '203.0.113.7',
+      SECURECHAT_SFU_MAX_PUBLISHERS: '8',
+    }
+    expect(resolveRelayConfig({ sfuMaxCalls: '4' }, env)).toMatchObject({
+      sfu: true,
+      sfuRtpPorts: '30000-30099',
+      sfuInterface: 'eth0',
+      sfuPublicIp: '203.0.113.7',
+      sfuMaxPublishers: 8,
+      sfuMaxCalls: 4,
+    })
+    const dir = await mkdtemp(join(tmpdir(), 'sfu-config-'))
+    const file = join(dir, 'relay.json')
+    await writeFile(file, JSON.stringify({ sfu: true, sfuJanusBin: '/opt/janus/bin/janus', sfuMaxPublishers: 12 }))
+    expect(resolveRelayConfig({ config: file, sfuMaxPublishers: '6' }, {})).toMatchObject({
+      sfu: true,
+      sfuJanusBin: '/opt/janus/bin/janus',
+      sfuMaxPublishers: 6,
+    })
+  })
+
+  it('error: a port range out of order or of privileged ports, a cap above the protocol, an address that is none', () => {
+    expect(refused(() => resolveRelayConfig({ sfuRtpPorts: '20199-20000' }, {})).hint).toContain('--sfu-rtp-ports')
+    expect(refused(() => resolveRelayConfig({ sfuRtpPorts: '80-90' }, {})).message).toContain('sfuRtpPorts')
+    const cap = refused(() => resolveRelayConfig({}, { SECURECHAT_SFU_MAX_PUBLISHERS: String(MAX_SFU_FEEDS + 1) }))
+    expect(cap.hint).toContain('SECURECHAT_SFU_MAX_PUBLISHERS')
+    expect(refused(() => resolveRelayConfig({ sfuPublicIp: 'relay.example' }, {})).hint).toContain('--sfu-public-ip')
+    expect(refused(() => resolveRelayConfig({ sfuInterface: 'eth0; rm -rf /' }, {})).hint).toContain('--sfu-interface')
   })
 })

@@ -18,6 +18,16 @@ export const SFU_MAX_CALLS = 64
 /** SFU streams one peer may have open at once (a device is in one call; one more covers a rejoin's overlap). */
 export const SFU_STREAMS_PER_PEER = 2
 
+/**
+ * Joins one peer may make, at once and per second on average (a join creates a Janus session, and for a new call a
+ * room): a device joins a call now and then; a loop of joins is refused `full` past the burst.
+ */
+export const SFU_JOIN_BURST = 10
+export const SFU_JOINS_PER_SECOND = 0.5
+
+/** Peers whose join rate is tracked at most (the idle ones are forgotten first). */
+export const SFU_JOIN_RATE_MAX_PEERS = 10_000
+
 /** How long the relay waits for a stream's `join` once it opened. */
 export const SFU_JOIN_READ_TIMEOUT_MS = 10_000
 

@@ -36,9 +36,6 @@ export class JanusError extends Error {
   }
 }
 
-/** Janus's "no such session": a session it timed out, or a Janus that restarted. */
-const NO_SUCH_SESSION = 458
-
 export interface JanusApiInit {
   /** `http://127.0.0.1:<port>/janus`. */
   url: string
@@ -52,6 +49,8 @@ export class JanusApi {
   readonly #apiSecret: string
   readonly #timeoutMs: number
   readonly #keepaliveMs: number
+  /** Sessions made and not yet destroyed or lost: what a leak would show. */
+  openSessions = 0
 
   constructor(init: JanusApiInit) {
     this.url = init.url
@@ -71,6 +70,7 @@ export class JanusApi {
   async createSession(): Promise<JanusSession> {
     const answer = await this.post('', { janus: 'create' })
     const session = new JanusSession(this, safeId(answer.data?.id, 'session'), this.#keepaliveMs)
+    this.openSessions += 1
     session.start()
     return session
   }
@@ -185,6 +185,7 @@ export class JanusSession {
   /** Destroys the session in Janus (its handles with it) and stops polling; idempotent, never throws. */
   async destroy(): Promise<void> {
     if (this.#stop.signal.aborted) return
+    this.#api.openSessions -= 1
     clearInterval(this.#keepalive)
     this.#listeners.clear()
     this.#stop.abort()
@@ -216,6 +217,7 @@ export class JanusSession {
     // A failed keepalive or poll while Janus is up is a lost session too: its handles cannot be trusted any more.
     this.#gone = true
     void err
+    if (!this.#stop.signal.aborted) this.#api.openSessions -= 1
     clearInterval(this.#keepalive)
     this.#stop.abort()
     this.onGone?.()
@@ -228,5 +230,3 @@ function safeId(value: unknown, what: string): number {
   }
   return value
 }
-
-export { NO_SUCH_SESSION }

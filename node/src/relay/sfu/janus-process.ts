@@ -76,6 +76,11 @@ export class JanusProcess {
     return this.#run
   }
 
+  /** The running Janus's process id, if one runs. */
+  get pid(): number | undefined {
+    return this.#run === undefined ? undefined : this.#child?.pid
+  }
+
   /** Restarts after a death since the relay started. */
   get restarts(): number {
     return this.#restarts

@@ -12,6 +12,11 @@ export function sfuMetrics(stats: SfuStats): Metric[] {
     gauge('securechat_sfu_calls', 'Calls the forwarding unit carries now (one Janus room each).', stats.calls),
     gauge('securechat_sfu_devices', 'Devices in those calls (open SFU streams that joined).', stats.devices),
     gauge('securechat_sfu_feeds', 'Devices publishing media in those calls.', stats.feeds),
+    gauge(
+      'securechat_sfu_janus_sessions',
+      "Janus sessions the relay holds: one per device in a call, and the relay's own (which creates rooms).",
+      stats.janusSessions,
+    ),
     {
       name: 'securechat_sfu_joins_total',
       help: 'SFU streams by outcome: joined a call, or refused (at their join or later) with the reason sent (malformed, not-a-member, full, unavailable).',

@@ -9,7 +9,8 @@
  * the relay creates at the first join (its own number, a random secret, private, Opus and VP8, no recording, the
  * publisher cap) and destroys when its last device leaves. Bounds: {@link SFU_STREAMS_PER_PEER} streams per peer,
  * `maxPublishers` devices per call, `maxCalls` calls, frames of `MAX_SFU_FRAME_BYTES`. A refusal is a `refused` frame
- * with a hint, then the stream closes; it is counted by reason and logged once per offender (`refusals.ts`).
+ * with a hint, then the stream closes; it is counted by reason and logged once per offender (`refusals.ts`). Joins are
+ * rate-limited per peer ({@link SFU_JOIN_BURST}, {@link SFU_JOINS_PER_SECOND}): each costs Janus a session.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -31,10 +32,14 @@ import type { Logger } from '@securechat/sdk/logger'
 import type { RelayComponents, RelayService } from '../create-relay.ts'
 import { becomesMember } from '../member-wait.ts'
 import type { Metric } from '../metrics.ts'
+import { RateLimiter } from '../rate-limit.ts'
 import {
   SFU_DIR,
   SFU_JANUS_BIN,
+  SFU_JOIN_BURST,
+  SFU_JOIN_RATE_MAX_PEERS,
   SFU_JOIN_READ_TIMEOUT_MS,
+  SFU_JOINS_PER_SECOND,
   SFU_MAX_CALLS,
   SFU_MAX_PUBLISHERS,
   SFU_MEMBER_POLL_MS,
@@ -72,6 +77,10 @@ export interface SfuStats {
   up: boolean
   /** Why there is no forwarding unit at all (Janus missing), if so. */
   disabled: string | undefined
+  /** The running Janus's process id. */
+  pid: number | undefined
+  /** Janus sessions the relay holds: one per device, and its own that creates rooms. */
+  janusSessions: number
   calls: number
   devices: number
   feeds: number
@@ -131,6 +140,11 @@ class Sfu implements SfuService {
   #stopping = new AbortController()
   readonly #calls = new Map<string, SfuCall>()
   readonly #perPeer = new Map<string, number>()
+  readonly #joinRate = new RateLimiter({
+    perSecond: SFU_JOINS_PER_SECOND,
+    burst: SFU_JOIN_BURST,
+    maxClients: SFU_JOIN_RATE_MAX_PEERS,
+  })
   /** The relay's own session and handle, which create and destroy rooms. */
   #control: Promise<{ session: JanusSession; handle: number }> | undefined
   #nextRoom = 1
@@ -205,6 +219,8 @@ class Sfu implements SfuService {
     return {
       up: this.#run !== undefined && this.#handling,
       disabled: this.#disabled,
+      pid: this.#janus?.pid,
+      janusSessions: this.#run?.api.openSessions ?? 0,
       calls: this.#calls.size,
       devices,
       feeds,
@@ -255,7 +271,11 @@ class Sfu implements SfuService {
         throw new SfuRefusal('full', `at most ${SFU_STREAMS_PER_PEER} SFU streams per device at once`)
       }
       const join = await this.#readJoin(lp, peer)
-      device = await this.#admit(peer, join, stream, lp)
+      const admitted = this.#admit(peer, join, stream, lp)
+      device = admitted.device
+      // Its place is taken before Janus is asked, so the caps hold while joins are under way.
+      await device.call.ready
+      await device.open(admitted.run)
       this.#joins.joined += 1
       this.#log.debug('device joined a call', { event: 'sfu:joined', peer, topic: join.topic, call: join.call })
       device.sendFeeds()
@@ -306,6 +326,9 @@ class Sfu implements SfuService {
     if (decoded.value.op !== 'join')
       throw new SfuRefusal('malformed', `the first frame must be join, not ${decoded.value.op}`)
     const { topic, call } = decoded.value
+    if (!this.#joinRate.take(peer).allowed) {
+      throw new SfuRefusal('full', `more than ${SFU_JOIN_BURST} joins at once from this device; join again in a moment`)
+    }
     const { node } = this.#components
     if (!topic.startsWith(ROOM_TOPIC_PREFIX)) {
       throw new SfuRefusal('not-a-member', 'this relay forwards room calls only; DM calls stay peer to peer')
@@ -323,13 +346,13 @@ class Sfu implements SfuService {
     return { topic, call }
   }
 
-  /** A place in the call (its room created first if it is new) and a Janus session joined to it. */
-  async #admit(
+  /** A place in the call (the call made, and its room asked of Janus, if it is new), or a refusal. */
+  #admit(
     peer: string,
     join: { topic: string; call: string },
     stream: Stream,
     lp: LengthPrefixedStream<Stream>,
-  ): Promise<SfuStream> {
+  ): { device: SfuStream; run: JanusRun } {
     const run = this.#run
     if (run === undefined || this.#stopping.signal.aborted) {
       throw new SfuRefusal('unavailable', 'the forwarding unit is restarting')
@@ -362,14 +385,7 @@ class Sfu implements SfuService {
       onLost: (lost) => void this.#end(lost, 'unavailable', 'the forwarding unit lost this device’s session'),
     })
     call.streams.add(device)
-    try {
-      await call.ready
-      await device.open(run)
-    } catch (err) {
-      await this.#leave(device)
-      throw err
-    }
-    return device
+    return { device, run }
   }
 
   #createCall(run: JanusRun, key: string, join: { topic: string; call: string }): SfuCall {
@@ -451,11 +467,13 @@ class Sfu implements SfuService {
   ): Promise<void> {
     this.#count(peer, reason, message, {})
     const signal = AbortSignal.timeout(SFU_JOIN_READ_TIMEOUT_MS)
+    const abort = (err: unknown): void => stream.abort(err instanceof Error ? err : new Error(String(err)))
     try {
       await lp.write(encodeSfuEvent({ op: 'refused', reason, message, hint: HINTS[reason] }), { signal })
-      await stream.close({ signal })
+      // Not waited for: a device that never closes its side must not hold its place in the per-peer bound.
+      stream.close({ signal }).catch(abort)
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      abort(err)
     }
   }
 

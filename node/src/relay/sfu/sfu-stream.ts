@@ -164,12 +164,12 @@ export class SfuStream {
     this.#waiters.clear()
     const session = this.#session
     this.#session = undefined
-    await Promise.all([
-      session?.destroy(),
-      this.#writes
-        .then(() => this.#init.stream.close({ signal: AbortSignal.timeout(SFU_JANUS_REQUEST_TIMEOUT_MS) }))
-        .catch((err: unknown) => this.#init.stream.abort(err instanceof Error ? err : new Error(String(err)))),
-    ])
+    // The stream's close is not waited for (a device that never closes its side must not hold the relay); the
+    // session's destruction is, so that nothing of this device is left in Janus when its place is given back.
+    void this.#writes
+      .then(() => this.#init.stream.close({ signal: AbortSignal.timeout(SFU_JANUS_REQUEST_TIMEOUT_MS) }))
+      .catch((err: unknown) => this.#init.stream.abort(err instanceof Error ? err : new Error(String(err))))
+    await session?.destroy()
   }
 
   async #publish(sdp: string): Promise<void> {
