@@ -46,12 +46,17 @@ export class SfuLink {
   /** Per receiving transceiver (mid), the device whose frames it carries now. */
   readonly #midPeer = new Map<string, string>()
   #closed = false
+  /** The relay's events being handled (never rejects). */
+  #handling: Promise<void> = Promise.resolve()
 
   constructor(init: SfuLinkInit) {
     this.#init = init
     this.publisher = newPeerConnection(init.iceServers)
     this.publisher.onconnectionstatechange = () => init.onChange()
-    init.session.addEventListener('sfu:event', (event) => void this.#onEvent(event.detail))
+    // One at a time, in order: an offer's answer goes out before the next offer is applied.
+    init.session.addEventListener('sfu:event', (event) => {
+      this.#handling = this.#handling.then(() => this.#onEvent(event.detail))
+    })
     init.session.addEventListener('sfu:closed', (event) => {
       if (this.#closed) return
       init.onChange(event.detail.error)
