@@ -20,6 +20,10 @@
  *   decoded every other.
  *
  * The full report goes to `bench/results/calls-latest.json`, and one line `calls: {…}` is printed.
+ *
+ * With `BENCH_CALLS_SFU=<interface>` (what `calls-sfu.ts` sets, inside a network namespace of its own) the relay runs
+ * its forwarding unit on that interface, so every room call goes through Janus: the **mesh** series then measures
+ * calls through the unit (records `calls.sfu.*`, report `bench/results/calls-sfu-latest.json`).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -29,6 +33,7 @@ import { walletSigner } from '@securechat/sdk/identity'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { Relay } from '../node/src/relay/create-relay.ts'
+import { sfu } from '../node/src/relay/sfu/sfu-service.ts'
 import {
   type AppPage,
   buildWebApp,
@@ -64,6 +69,12 @@ const ACCOUNTS = [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
 const RESULTS_DIR = resolve(import.meta.dirname, 'results')
 const WORKER_ROUTE = /\/assets\/call-worker-[^/]*\.js$/
 const BLANK_PATH = '/bench-calls-blank'
+
+/** The interface the relay's forwarding unit uses, when this run measures calls through it. */
+const SFU_INTERFACE = process.env.BENCH_CALLS_SFU || undefined
+/** What the records and the report are named by: calls through the forwarding unit, or the mesh. */
+const MODE = SFU_INTERFACE === undefined ? 'mesh' : 'sfu'
+const REPORT = SFU_INTERFACE === undefined ? 'calls' : 'calls-sfu'
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
 const load = (): number[] => loadavg().map((l) => Number(l.toFixed(2)))
@@ -156,10 +167,10 @@ export async function run(): Promise<BenchRecord[]> {
     ;(report.machine as Record<string, unknown>).loadAverageAfter = load()
     const json = `${JSON.stringify(report, null, 2)}\n`
     mkdirSync(RESULTS_DIR, { recursive: true })
-    writeFileSync(join(RESULTS_DIR, `calls-${String(report.date).replaceAll(':', '-')}.json`), json)
-    writeFileSync(join(RESULTS_DIR, 'calls-latest.json'), json)
-    console.log(`calls: ${JSON.stringify(summaryOf(report))}`)
-    log('wrote bench/results/calls-latest.json')
+    writeFileSync(join(RESULTS_DIR, `${REPORT}-${String(report.date).replaceAll(':', '-')}.json`), json)
+    writeFileSync(join(RESULTS_DIR, `${REPORT}-latest.json`), json)
+    console.log(`${REPORT}: ${JSON.stringify(summaryOf(report))}`)
+    log(`wrote bench/results/${REPORT}-latest.json`)
     return records
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup()?.catch(() => {})
@@ -184,7 +195,16 @@ async function startEnvironment(
   const chain = await startTestChain()
   cleanups.push(() => chain.stop())
   // No `iceServers` in its /config.json: host candidates only, as on loopback with `npm start`.
-  const relay = await startBrowserRelay(chain, { webRoot })
+  let dataDir: string | undefined
+  if (SFU_INTERFACE !== undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'securechat-bench-calls-relay-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    dataDir = dir
+  }
+  const relay = await startBrowserRelay(chain, {
+    webRoot,
+    ...(dataDir === undefined ? {} : { dataDir, services: { sfu: sfu({ interface: SFU_INTERFACE! }) } }),
+  })
   cleanups.push(() => relay.stop())
   const browser = await launchChromium()
   cleanups.push(() => browser.close())
@@ -422,6 +442,9 @@ type AppCalls = {
 }
 type AppMesh = {
   participants: { peerId: string; address: string }[]
+  sfuRelay: string | undefined
+  publisher: RTCPeerConnection | undefined
+  peerOfMid(mid: string | null): string | undefined
   connectionOf(peerId: string): RTCPeerConnection | undefined
   workerStats(): Promise<{
     sent: number
@@ -456,7 +479,11 @@ function snapshot(page: Page): Promise<Snapshot> {
     const app = document.querySelector('sc-app') as unknown as { calls?: AppCalls }
     const mesh = app.calls?.active?.mesh
     const peers: Snapshot['peers'] = []
-    for (const participant of mesh?.participants ?? []) {
+    // Through a forwarding unit every participant's media arrives on one connection (its streams told apart by mid),
+    // and this page's goes out once, on another: counted with the first participant.
+    const viaUnit = mesh?.sfuRelay !== undefined
+    const sent = viaUnit ? await mesh!.publisher?.getStats() : undefined
+    for (const [index, participant] of (mesh?.participants ?? []).entries()) {
       const pc = mesh!.connectionOf(participant.peerId)
       const entry: Snapshot['peers'][number] = {
         peerId: participant.peerId,
@@ -474,9 +501,12 @@ function snapshot(page: Page): Promise<Snapshot> {
         audioEnergy: 0,
       }
       const stats = await pc?.getStats()
-      stats?.forEach((r: Record<string, unknown>) => {
+      const count = (r: Record<string, unknown>): void => {
         const n = (key: string): number => (typeof r[key] === 'number' ? (r[key] as number) : 0)
         const o = (key: string): number | undefined => (typeof r[key] === 'number' ? (r[key] as number) : undefined)
+        if (viaUnit && r.type === 'inbound-rtp') {
+          if (mesh!.peerOfMid(typeof r.mid === 'string' ? r.mid : null) !== participant.peerId) return
+        }
         if (r.type === 'inbound-rtp' && r.kind === 'video') {
           entry.framesDecoded += n('framesDecoded')
           entry.decodeSeconds += n('totalDecodeTime')
@@ -493,7 +523,11 @@ function snapshot(page: Page): Promise<Snapshot> {
           entry.qualityLimitation =
             typeof r.qualityLimitationReason === 'string' ? r.qualityLimitationReason : undefined
         }
+      }
+      stats?.forEach((r: Record<string, unknown>) => {
+        if (!viaUnit || r.type === 'inbound-rtp') count(r)
       })
+      if (viaUnit && index === 0) sent?.forEach((r: Record<string, unknown>) => count(r))
       peers.push(entry)
     }
     const worker = mesh === undefined ? undefined : await mesh.workerStats()
@@ -1247,7 +1281,10 @@ async function meshSeries(
   for (const person of pages.slice(first.length)) await closePage(env, person)
   const base = sizes[0]
   const report = {
-    what: "room video calls of N pages in one browser (one mesh: N−1 connections per page, each with its own encoder), every frame through the app's SFrame worker; CPU of every Chromium process over the window, video frames each page decoded per second from each other page",
+    what:
+      SFU_INTERFACE === undefined
+        ? "room video calls of N pages in one browser (one mesh: N−1 connections per page, each with its own encoder), every frame through the app's SFrame worker; CPU of every Chromium process over the window, video frames each page decoded per second from each other page"
+        : "room video calls of N pages in one browser through the relay's forwarding unit (Janus): one sending connection (one encoder) and one receiving connection per page, every frame through the app's SFrame worker; CPU of every Chromium process over the window (not Janus), video frames each page decoded per second from each other page",
     minFps: opts.minFps,
     windowSeconds: opts.seconds,
     stopsHoldingAt: stoppedAt ?? null,
@@ -1256,15 +1293,15 @@ async function meshSeries(
   }
   const records: BenchRecord[] = sizes.flatMap((w) => [
     base === undefined || w === base
-      ? { name: `calls.mesh.${w.size}.cpu`, unit: 'cores', value: w.cpu.chromiumCores }
+      ? { name: `calls.${MODE}.${w.size}.cpu`, unit: 'cores', value: w.cpu.chromiumCores }
       : compared({
-          name: `calls.mesh.${w.size}.cpu (baseline: ${base.size} pages)`,
+          name: `calls.${MODE}.${w.size}.cpu (baseline: ${base.size} pages)`,
           unit: 'cores',
           value: w.cpu.chromiumCores,
           baseline: base.cpu.chromiumCores,
         }),
-    { name: `calls.mesh.${w.size}.decoded_fps_min`, unit: 'fps', value: w.decodedFpsMin },
-    { name: `calls.mesh.${w.size}.all_decoded`, unit: 'bool', value: w.allDecoded ? 1 : 0 },
+    { name: `calls.${MODE}.${w.size}.decoded_fps_min`, unit: 'fps', value: w.decodedFpsMin },
+    { name: `calls.${MODE}.${w.size}.all_decoded`, unit: 'bool', value: w.allDecoded ? 1 : 0 },
   ])
   return { report, records }
 }

@@ -28,6 +28,7 @@ const SUITES: Record<string, () => Promise<BenchSuite | undefined>> = {
   'file-crypto-browser': () => import('./file-crypto-browser.ts'),
   'file-transfer': () => import('./file-transfer.ts'),
   calls: () => import('./calls.ts'),
+  'calls-sfu': () => import('./calls-sfu.ts'),
 }
 
 /**
