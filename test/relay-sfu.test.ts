@@ -223,6 +223,13 @@ describe('relay forwarding unit: calls, feeds and refusals (no media, on loopbac
       message: expect.stringMatching(/no offer/),
     })
 
+    // An SDP Janus cannot parse is the device's fault, not the forwarding unit's.
+    const badSdp = await openSfu(alice.libp2p, relay.peerId)
+    await badSdp.send({ op: 'join', topic, call: newCall() })
+    await badSdp.next('feeds')
+    await badSdp.send({ op: 'publish', sdp: 'v=0\r\nnot an offer\r\n' })
+    expect((await badSdp.next('refused')).reason).toBe('malformed')
+
     const twice = await openSfu(alice.libp2p, relay.peerId)
     await twice.send({ op: 'join', topic, call: newCall() })
     await twice.next('feeds')
@@ -244,10 +251,10 @@ describe('relay forwarding unit: calls, feeds and refusals (no media, on loopbac
 
     await until(() => service.stats().calls === 0)
     const { joins, roomsCreated, roomsDestroyed } = service.stats()
-    expect(joins).toMatchObject({ 'not-a-member': 2, malformed: 4, full: 1, joined: 4 })
+    expect(joins).toMatchObject({ 'not-a-member': 2, malformed: 5, full: 1, joined: 5 })
     expect(roomsDestroyed).toBe(roomsCreated)
     await until(() => service.stats().janusSessions === 1)
-    expect(metric(relay, 'securechat_refused_total{reason="sfu-malformed"}')).toBe(4)
+    expect(metric(relay, 'securechat_refused_total{reason="sfu-malformed"}')).toBe(5)
     expect(metric(relay, 'securechat_refused_total{reason="sfu-not-a-member"}')).toBe(2)
   }, 60_000)
 

@@ -175,7 +175,10 @@ class Sfu implements SfuService {
       ...(this.#init.interface === undefined ? {} : { interface: this.#init.interface }),
       ...(this.#init.publicIp === undefined ? {} : { publicIp: this.#init.publicIp }),
       log: this.#log,
-      onUp: (run) => void this.#up(run),
+      onUp: (run) =>
+        void this.#up(run).catch((err: unknown) =>
+          this.#log.error('the SFU protocol could not be served', { event: 'sfu:unserved', error: String(err) }),
+        ),
       onDown: () => this.#down('Janus died'),
     })
     this.#janus = janus
