@@ -149,8 +149,14 @@ describe('relay forwarding unit: media through Janus, in a network namespace', (
     // media path at all.
     expect(out.rtp.received).toBeGreaterThan(0)
     expect(out.rtp.identical).toBe(out.rtp.received)
-    expect(out.bobEventsBeforeLeave).toEqual(['feeds', 'offer'])
+    // Janus's `update`: unsubscribing offers the section inactive (no feed named), subscribing again reuses its mid.
+    expect(out.updates.dropped.streams).toEqual([])
+    expect(out.updates.dropped.media).toContain('a=inactive')
+    expect(out.updates.again.streams).toEqual([{ mid: '0', feed: 1 }])
+    expect(out.bobEventsBeforeLeave).toEqual(['feeds', 'offer', 'offer', 'offer'])
     expect(out.bobFeedsAfterAliceLeft).toEqual([])
+    // When a subscribed feed stops, Janus offers by itself (its section inactive): the device answers it like any.
+    expect(out.offersAfterAliceLeft).toEqual([{ streams: [] }])
     expect(out.statsAfter).toMatchObject({ calls: 0, devices: 0, feeds: 0, roomsCreated: 1, roomsDestroyed: 1 })
   }, 200_000)
 })
