@@ -149,8 +149,14 @@ describe('relay forwarding unit: media through Janus, in a network namespace', (
     // media path at all.
     expect(out.rtp.received).toBeGreaterThan(0)
     expect(out.rtp.identical).toBe(out.rtp.received)
-    expect(out.bobEventsBeforeLeave).toEqual(['feeds', 'offer'])
+    // Janus's `update`: unsubscribing offers the section inactive (no feed named), subscribing again reuses its mid.
+    expect(out.updates.dropped.streams).toEqual([])
+    expect(out.updates.dropped.media).toContain('a=inactive')
+    expect(out.updates.again.streams).toEqual([{ mid: '0', feed: 1 }])
+    expect(out.bobEventsBeforeLeave).toEqual(['feeds', 'offer', 'offer', 'offer'])
     expect(out.bobFeedsAfterAliceLeft).toEqual([])
+    // When a subscribed feed stops, Janus offers by itself (its section inactive): the device answers it like any.
+    expect(out.offersAfterAliceLeft).toEqual([{ streams: [] }])
     expect(out.statsAfter).toMatchObject({ calls: 0, devices: 0, feeds: 0, roomsCreated: 1, roomsDestroyed: 1 })
   }, 200_000)
 })
@@ -223,6 +229,13 @@ describe('relay forwarding unit: calls, feeds and refusals (no media, on loopbac
       message: expect.stringMatching(/no offer/),
     })
 
+    // An SDP Janus cannot parse is the device's fault, not the forwarding unit's.
+    const badSdp = await openSfu(alice.libp2p, relay.peerId)
+    await badSdp.send({ op: 'join', topic, call: newCall() })
+    await badSdp.next('feeds')
+    await badSdp.send({ op: 'publish', sdp: 'v=0\r\nnot an offer\r\n' })
+    expect((await badSdp.next('refused')).reason).toBe('malformed')
+
     const twice = await openSfu(alice.libp2p, relay.peerId)
     await twice.send({ op: 'join', topic, call: newCall() })
     await twice.next('feeds')
@@ -244,10 +257,10 @@ describe('relay forwarding unit: calls, feeds and refusals (no media, on loopbac
 
     await until(() => service.stats().calls === 0)
     const { joins, roomsCreated, roomsDestroyed } = service.stats()
-    expect(joins).toMatchObject({ 'not-a-member': 2, malformed: 4, full: 1, joined: 4 })
+    expect(joins).toMatchObject({ 'not-a-member': 2, malformed: 5, full: 1, joined: 5 })
     expect(roomsDestroyed).toBe(roomsCreated)
     await until(() => service.stats().janusSessions === 1)
-    expect(metric(relay, 'securechat_refused_total{reason="sfu-malformed"}')).toBe(4)
+    expect(metric(relay, 'securechat_refused_total{reason="sfu-malformed"}')).toBe(5)
     expect(metric(relay, 'securechat_refused_total{reason="sfu-not-a-member"}')).toBe(2)
   }, 60_000)
 

@@ -118,14 +118,27 @@ try {
   // The same set again changes nothing in Janus: no new offer.
   await b.send({ op: 'subscribe', feeds: [1] })
   await new Promise((resolve) => setTimeout(resolve, 1_000))
+  // Janus's `update`: unsubscribing everything, then subscribing again, each an offer to answer.
+  await b.send({ op: 'subscribe', feeds: [] })
+  const dropped = await b.next('offer')
+  await b.send({ op: 'answer', sdp: subscriber.renegotiate(dropped.sdp) })
+  await b.send({ op: 'subscribe', feeds: [1] })
+  const again = await b.next('offer')
+  await b.send({ op: 'answer', sdp: subscriber.renegotiate(again.sdp) })
+  out.updates = {
+    dropped: { streams: dropped.streams, media: sdpLines(dropped.sdp, MEDIA_LINES) },
+    again: { streams: again.streams, media: sdpLines(again.sdp, MEDIA_LINES) },
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500))
   out.statsInCall = service.stats()
   out.bobEventsBeforeLeave = b.events.map((event) => event.op)
 
+  const offersBefore = b.events.filter((event) => event.op === 'offer').length
   await a.close()
   out.bobFeedsAfterAliceLeft = (await b.next('feeds')).feeds
   // Janus renegotiates by itself when a subscribed feed stops: what it sends, if anything, within 2 s.
   await new Promise((resolve) => setTimeout(resolve, 2_000))
-  const later = b.events.filter((event) => event.op === 'offer').slice(1)
+  const later = b.events.filter((event) => event.op === 'offer').slice(offersBefore)
   out.offersAfterAliceLeft = later.map((event) => (event.op === 'offer' ? { streams: event.streams } : {}))
   await b.close()
   await until(() => service.stats().calls === 0 && service.stats().roomsDestroyed === 1, 'the call is destroyed')

@@ -223,6 +223,8 @@ export async function realSubscriber(offer: string): Promise<{
   answer: string
   connected: Promise<void>
   payloads: string[]
+  /** Janus's next offer (an update) applied; the answer to send back. */
+  renegotiate(offer: string): string
   close(): void
 }> {
   const { default: ndc } = await import('node-datachannel')
@@ -252,6 +254,10 @@ export async function realSubscriber(offer: string): Promise<{
     answer: pc.localDescription()!.sdp,
     connected: withTimeout(connected, 15_000, 'the subscriber track opening'),
     payloads,
+    renegotiate(next) {
+      pc.setRemoteDescription(next, 'offer')
+      return pc.localDescription()!.sdp
+    },
     close: () => pc.close(),
   }
 }

@@ -164,25 +164,27 @@ export class JanusProcess {
     child.once('exit', () => process.off('exit', killOnExit))
 
     const api = new JanusApi({ url: `http://127.0.0.1:${httpPort}/janus`, apiSecret })
-    const deadline = Date.now() + (this.#init.startTimeoutMs ?? SFU_JANUS_START_TIMEOUT_MS)
-    const ready = (async (): Promise<true> => {
-      while (Date.now() < deadline) {
-        if (
-          await api.info().then(
-            () => true,
-            () => false,
-          )
-        )
-          return true
+    const timeoutMs = this.#init.startTimeoutMs ?? SFU_JANUS_START_TIMEOUT_MS
+    const deadline = Date.now() + timeoutMs
+    let settled = false
+    const answers = (): Promise<boolean> =>
+      api.info().then(
+        () => true,
+        () => false,
+      )
+    const ready = (async (): Promise<true | JanusStartError> => {
+      while (Date.now() < deadline && !settled) {
+        if (await answers()) return true
         await sleep(200)
       }
-      throw new JanusStartError(
-        `Janus did not answer on 127.0.0.1:${httpPort} within ${Math.round((deadline - Date.now()) / 1000 + (this.#init.startTimeoutMs ?? SFU_JANUS_START_TIMEOUT_MS) / 1000)} s: ${this.#tail.join(' | ')}`,
+      return new JanusStartError(
+        `Janus did not answer on 127.0.0.1:${httpPort} within ${timeoutMs / 1000} s: ${this.#tail.join(' | ')}`,
         false,
-        'check that janus runs (apt-get install janus), that --sfu-rtp-ports and --sfu-interface are right; the relay log has its last lines',
+        'check that janus runs (apt-get install janus) and that --sfu-rtp-ports and --sfu-interface are right; the last lines Janus printed are above',
       )
     })()
     const outcome = await Promise.race([ready, failed])
+    settled = true
     if (outcome !== true) {
       child.kill('SIGKILL')
       this.#child = undefined

@@ -12,7 +12,6 @@
  * with a hint, then the stream closes; it is counted by reason and logged once per offender (`refusals.ts`). Joins are
  * rate-limited per peer ({@link SFU_JOIN_BURST}, {@link SFU_JOINS_PER_SECOND}): each costs Janus a session.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,10 +47,11 @@ import {
   SFU_RTP_PORTS,
   SFU_STREAMS_PER_PEER,
 } from './constants.ts'
-import { JanusError, type JanusSession } from './janus-api.ts'
+import { JanusError } from './janus-api.ts'
 import { JanusProcess, type JanusRun, JanusStartError } from './janus-process.ts'
+import { SfuCalls } from './sfu-calls.ts'
 import { sfuMetrics } from './sfu-metrics.ts'
-import { type SfuCall, SfuRefusal, SfuStream } from './sfu-stream.ts'
+import { SfuRefusal, SfuStream } from './sfu-stream.ts'
 
 export interface SfuInit {
   /** `--sfu-janus-bin`; default {@link SFU_JANUS_BIN}. */
@@ -129,35 +129,30 @@ class Sfu implements SfuService {
   readonly #components: RelayComponents
   readonly #log: Logger
   readonly #init: SfuInit
-  readonly #maxPublishers: number
-  readonly #maxCalls: number
   #janus: JanusProcess | undefined
-  #run: JanusRun | undefined
   #dir: string | undefined
   #tempDir = false
   #handling = false
   #disabled: string | undefined
   #stopping = new AbortController()
-  readonly #calls = new Map<string, SfuCall>()
+  readonly #calls: SfuCalls
   readonly #perPeer = new Map<string, number>()
   readonly #joinRate = new RateLimiter({
     perSecond: SFU_JOINS_PER_SECOND,
     burst: SFU_JOIN_BURST,
     maxClients: SFU_JOIN_RATE_MAX_PEERS,
   })
-  /** The relay's own session and handle, which create and destroy rooms. */
-  #control: Promise<{ session: JanusSession; handle: number }> | undefined
-  #nextRoom = 1
   readonly #joins = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, 0])) as Record<SfuOutcome, number>
-  #roomsCreated = 0
-  #roomsDestroyed = 0
 
   constructor(init: SfuInit, components: RelayComponents) {
     this.#components = components
     this.#init = init
     this.#log = components.logger('securechat:node:sfu')
-    this.#maxPublishers = Math.min(init.maxPublishers ?? SFU_MAX_PUBLISHERS, MAX_SFU_FEEDS)
-    this.#maxCalls = init.maxCalls ?? SFU_MAX_CALLS
+    this.#calls = new SfuCalls({
+      maxPublishers: Math.min(init.maxPublishers ?? SFU_MAX_PUBLISHERS, MAX_SFU_FEEDS),
+      maxCalls: init.maxCalls ?? SFU_MAX_CALLS,
+      log: this.#log,
+    })
   }
 
   async start(): Promise<void> {
@@ -175,7 +170,10 @@ class Sfu implements SfuService {
       ...(this.#init.interface === undefined ? {} : { interface: this.#init.interface }),
       ...(this.#init.publicIp === undefined ? {} : { publicIp: this.#init.publicIp }),
       log: this.#log,
-      onUp: (run) => void this.#up(run),
+      onUp: (run) =>
+        void this.#up(run).catch((err: unknown) =>
+          this.#log.error('the SFU protocol could not be served', { event: 'sfu:unserved', error: String(err) }),
+        ),
       onDown: () => this.#down('Janus died'),
     })
     this.#janus = janus
@@ -202,31 +200,23 @@ class Sfu implements SfuService {
       await this.#components.node.libp2p.unhandle(SFU_PROTOCOL).catch(() => undefined)
     }
     await this.#endAll('unavailable', 'the relay is stopping')
-    this.#control = undefined
-    this.#run = undefined
+    this.#calls.setRun(undefined)
     await this.#janus?.stop()
     this.#janus = undefined
     if (this.#tempDir && this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true })
   }
 
   stats(): SfuStats {
-    let devices = 0
-    let feeds = 0
-    for (const call of this.#calls.values()) {
-      devices += call.streams.size
-      feeds += call.feeds.size
-    }
+    const run = this.#calls.run
     return {
-      up: this.#run !== undefined && this.#handling,
+      up: run !== undefined && this.#handling,
       disabled: this.#disabled,
       pid: this.#janus?.pid,
-      janusSessions: this.#run?.api.openSessions ?? 0,
-      calls: this.#calls.size,
-      devices,
-      feeds,
+      janusSessions: run?.api.openSessions ?? 0,
+      ...this.#calls.counts(),
       joins: { ...this.#joins },
-      roomsCreated: this.#roomsCreated,
-      roomsDestroyed: this.#roomsDestroyed,
+      roomsCreated: this.#calls.roomsCreated,
+      roomsDestroyed: this.#calls.roomsDestroyed,
       restarts: this.#janus?.restarts ?? 0,
     }
   }
@@ -236,8 +226,7 @@ class Sfu implements SfuService {
   }
 
   async #up(run: JanusRun): Promise<void> {
-    this.#run = run
-    this.#control = undefined
+    this.#calls.setRun(run)
     if (this.#handling || this.#stopping.signal.aborted) return
     this.#handling = true
     await this.#components.node.libp2p.handle(SFU_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
@@ -249,15 +238,12 @@ class Sfu implements SfuService {
 
   /** Janus died: everything it held is gone; every device is told, and joins are refused until it is back. */
   #down(why: string): void {
-    this.#run = undefined
-    this.#control = undefined
+    this.#calls.setRun(undefined)
     void this.#endAll('unavailable', why)
   }
 
   async #endAll(reason: SfuRefusalReason, message: string): Promise<void> {
-    const streams = [...this.#calls.values()].flatMap((call) => [...call.streams])
-    this.#calls.clear()
-    await Promise.all(streams.map((stream) => this.#end(stream, reason, message)))
+    await Promise.all(this.#calls.takeAll().map((device) => this.#end(device, reason, message)))
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
@@ -271,7 +257,23 @@ class Sfu implements SfuService {
         throw new SfuRefusal('full', `at most ${SFU_STREAMS_PER_PEER} SFU streams per device at once`)
       }
       const join = await this.#readJoin(lp, peer)
-      const admitted = this.#admit(peer, join, stream, lp)
+      if (this.#stopping.signal.aborted) throw new SfuRefusal('unavailable', 'the relay is stopping')
+      const admitted = this.#calls.place(
+        join,
+        (call, feed) =>
+          new SfuStream({
+            peer,
+            call,
+            feed,
+            stream,
+            lp,
+            log: this.#log,
+            onFeedsChanged: (changed) => {
+              for (const other of changed.streams) other.sendFeeds()
+            },
+            onLost: (lost) => void this.#end(lost, 'unavailable', 'the forwarding unit lost this device’s session'),
+          }),
+      )
       device = admitted.device
       // Its place is taken before Janus is asked, so the caps hold while joins are under way.
       await device.call.ready
@@ -300,7 +302,10 @@ class Sfu implements SfuService {
         this.#log.debug('SFU stream ended', { peer, error: String(err) })
       }
     } finally {
-      if (device !== undefined) await this.#leave(device)
+      if (device !== undefined) {
+        await device.end()
+        await this.#calls.leave(device)
+      }
       const left = (this.#perPeer.get(peer) ?? 1) - 1
       if (left > 0) this.#perPeer.set(peer, left)
       else this.#perPeer.delete(peer)
@@ -344,92 +349,6 @@ class Sfu implements SfuService {
     })
     if (!member) throw new SfuRefusal('not-a-member', 'the device is not a member of this room on this relay')
     return { topic, call }
-  }
-
-  /** A place in the call (the call made, and its room asked of Janus, if it is new), or a refusal. */
-  #admit(
-    peer: string,
-    join: { topic: string; call: string },
-    stream: Stream,
-    lp: LengthPrefixedStream<Stream>,
-  ): { device: SfuStream; run: JanusRun } {
-    const run = this.#run
-    if (run === undefined || this.#stopping.signal.aborted) {
-      throw new SfuRefusal('unavailable', 'the forwarding unit is restarting')
-    }
-    const key = `${join.topic} ${join.call}`
-    let call = this.#calls.get(key)
-    if (call === undefined) {
-      if (this.#calls.size >= this.#maxCalls) {
-        throw new SfuRefusal('full', `the relay forwards ${this.#maxCalls} calls at once (--sfu-max-calls)`)
-      }
-      call = this.#createCall(run, key, join)
-    }
-    if (call.streams.size >= this.#maxPublishers) {
-      throw new SfuRefusal(
-        'full',
-        `the call has ${this.#maxPublishers} devices, this relay's most (--sfu-max-publishers)`,
-      )
-    }
-    if (call.nextFeed > 2 ** 31 - 1) throw new SfuRefusal('full', 'the call used every feed number')
-    const device = new SfuStream({
-      peer,
-      call,
-      feed: call.nextFeed++,
-      stream,
-      lp,
-      log: this.#log,
-      onFeedsChanged: (changed) => {
-        for (const other of changed.streams) other.sendFeeds()
-      },
-      onLost: (lost) => void this.#end(lost, 'unavailable', 'the forwarding unit lost this device’s session'),
-    })
-    call.streams.add(device)
-    return { device, run }
-  }
-
-  #createCall(run: JanusRun, key: string, join: { topic: string; call: string }): SfuCall {
-    const room = this.#nextRoom++
-    const secret = randomBytes(24).toString('base64url')
-    const ready = (async () => {
-      const control = await this.#controlHandle(run)
-      await control.session.message(control.handle, {
-        request: 'create',
-        admin_key: run.adminKey,
-        room,
-        permanent: false,
-        description: 'securechat call',
-        secret,
-        is_private: true,
-        publishers: this.#maxPublishers,
-        audiocodec: 'opus',
-        videocodec: 'vp8',
-        record: false,
-        notify_joining: false,
-      })
-      this.#roomsCreated += 1
-    })()
-    ready.catch(() => undefined)
-    const call: SfuCall = { key, ...join, room, secret, ready, streams: new Set(), feeds: new Map(), nextFeed: 1 }
-    this.#calls.set(key, call)
-    return call
-  }
-
-  #controlHandle(run: JanusRun): Promise<{ session: JanusSession; handle: number }> {
-    const current = this.#control
-    if (current !== undefined) return current
-    const control = (async () => {
-      const session = await run.api.createSession()
-      session.onGone = () => {
-        if (this.#control === control) this.#control = undefined
-      }
-      return { session, handle: await session.attach(() => undefined) }
-    })()
-    this.#control = control
-    control.catch(() => {
-      if (this.#control === control) this.#control = undefined
-    })
-    return control
   }
 
   async #frames(device: SfuStream, lp: LengthPrefixedStream<Stream>): Promise<void> {
@@ -484,34 +403,6 @@ class Sfu implements SfuService {
       this.#components.node.limits.refusals.refuse(REFUSAL[reason], peer, { ...fields, detail: message })
     } else {
       this.#log.debug('SFU stream refused: unavailable', { peer, ...fields, detail: message })
-    }
-  }
-
-  /** The device left: its session is gone (its feed and subscriptions with it); the last one out ends the call. */
-  async #leave(device: SfuStream): Promise<void> {
-    await device.end()
-    const call = device.call
-    call.streams.delete(device)
-    if (call.feeds.get(device.feed) === device.peer) {
-      call.feeds.delete(device.feed)
-      for (const other of call.streams) other.sendFeeds()
-    }
-    if (call.streams.size > 0 || this.#calls.get(call.key) !== call) return
-    this.#calls.delete(call.key)
-    const run = this.#run
-    if (run === undefined) return
-    try {
-      await call.ready
-      const control = await this.#controlHandle(run)
-      await control.session.message(control.handle, {
-        request: 'destroy',
-        room: call.room,
-        secret: call.secret,
-        permanent: false,
-      })
-      this.#roomsDestroyed += 1
-    } catch (err) {
-      this.#log.debug('Janus room not destroyed', { room: call.room, error: String(err) })
     }
   }
 }

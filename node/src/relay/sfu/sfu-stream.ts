@@ -11,7 +11,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { encodeSfuEvent, type SfuEvent, type SfuRefusalReason, type SfuRequest } from '@securechat/sdk/calls'
 import type { Logger } from '@securechat/sdk/logger'
 import { SFU_JANUS_REQUEST_TIMEOUT_MS } from './constants.ts'
-import { JanusError, type JanusMessage, type JanusSession } from './janus-api.ts'
+import { JanusError, type JanusJsep, type JanusMessage, type JanusSession } from './janus-api.ts'
 import type { JanusRun } from './janus-process.ts'
 
 /** A call the relay forwards: one Janus room, its devices, and who publishes. */
@@ -105,15 +105,13 @@ export class SfuStream {
     }
     const handle = await session.attach((event) => this.#onPublisherEvent(event))
     this.#publisher = handle
-    const joined = this.#next(handle)
-    await session.message(handle, {
+    const event = await this.#ask(session, handle, {
       request: 'join',
       ptype: 'publisher',
       room: this.call.room,
       id: this.feed,
       display: this.peer,
     })
-    const event = await joined
     const data = pluginData(event)
     if (data.videoroom !== 'joined') throw janusRefused('join', data)
   }
@@ -174,10 +172,16 @@ export class SfuStream {
 
   async #publish(sdp: string): Promise<void> {
     const { session, handle } = this.#handles(this.#publisher)
-    const answered = this.#next(handle)
     // A second publish renegotiates what Janus already has: `configure` with the new offer.
-    await session.message(handle, { request: this.#published ? 'configure' : 'publish' }, { type: 'offer', sdp })
-    const event = await answered
+    const event = await this.#ask(
+      session,
+      handle,
+      { request: this.#published ? 'configure' : 'publish' },
+      {
+        type: 'offer',
+        sdp,
+      },
+    )
     const data = pluginData(event)
     if (event.jsep?.type !== 'answer' || typeof data.error === 'string') throw janusRefused('publish', data)
     this.send({ op: 'published', sdp: event.jsep.sdp })
@@ -200,15 +204,14 @@ export class SfuStream {
       if (add.length === 0) return
       const handle = await session.attach((event) => this.#onSubscriberEvent(event))
       this.#subscriber = handle
-      const attached = this.#next(handle)
       try {
-        await session.message(handle, {
+        const attached = await this.#ask(session, handle, {
           request: 'join',
           ptype: 'subscriber',
           room: this.call.room,
           streams: add.map((feed) => ({ feed })),
         })
-        const data = pluginData(await attached)
+        const data = pluginData(attached)
         if (data.videoroom !== 'attached') throw janusRefused('subscribe', data)
       } catch (err) {
         this.#subscriber = undefined
@@ -218,14 +221,13 @@ export class SfuStream {
       }
     } else {
       const handle = this.#subscriber
-      const updated = this.#next(handle)
       try {
-        await session.message(handle, {
+        const updated = await this.#ask(session, handle, {
           request: 'update',
           ...(add.length === 0 ? {} : { subscribe: add.map((feed) => ({ feed })) }),
           ...(drop.length === 0 ? {} : { unsubscribe: drop.map((feed) => ({ feed })) }),
         })
-        const data = pluginData(await updated)
+        const data = pluginData(updated)
         if (typeof data.error === 'string') throw janusRefused('subscribe', data)
       } catch (err) {
         if (isNoSuchFeed(err)) return
@@ -240,9 +242,7 @@ export class SfuStream {
       throw new SfuRefusal('malformed', 'an answer with no offer outstanding')
     }
     const { session, handle } = this.#handles(this.#subscriber)
-    const started = this.#next(handle)
-    await session.message(handle, { request: 'start' }, { type: 'answer', sdp })
-    const data = pluginData(await started)
+    const data = pluginData(await this.#ask(session, handle, { request: 'start' }, { type: 'answer', sdp }))
     if (typeof data.error === 'string') throw janusRefused('answer', data)
     this.#offerOutstanding = false
     const deferred = this.#deferred
@@ -298,10 +298,19 @@ export class SfuStream {
     this.#init.onFeedsChanged(this.call)
   }
 
-  /** The next plugin event of `handle` (Janus's answer to the request just sent), within the request timeout. */
-  #next(handle: number): Promise<JanusMessage> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+  /**
+   * Sends an asynchronous VideoRoom request and waits for the handle's next plugin event, its answer, within the
+   * request timeout. A request Janus refuses at once throws, and its wait goes with it.
+   */
+  async #ask(
+    session: JanusSession,
+    handle: number,
+    body: Record<string, unknown>,
+    jsep?: JanusJsep,
+  ): Promise<JanusMessage> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const answered = new Promise<JanusMessage>((resolve, reject) => {
+      timer = setTimeout(() => {
         this.#waiters.delete(handle)
         reject(new JanusError('Janus did not answer in time'))
       }, SFU_JANUS_REQUEST_TIMEOUT_MS)
@@ -312,6 +321,15 @@ export class SfuStream {
         else resolve(event)
       })
     })
+    try {
+      await session.message(handle, body, jsep)
+    } catch (err) {
+      clearTimeout(timer)
+      this.#waiters.delete(handle)
+      answered.catch(() => undefined)
+      throw err
+    }
+    return answered
   }
 
   #handles(handle: number | undefined): { session: JanusSession; handle: number } {
