@@ -527,7 +527,7 @@ function snapshot(page: Page): Promise<Snapshot> {
       stats?.forEach((r: Record<string, unknown>) => {
         if (!viaUnit || r.type === 'inbound-rtp') count(r)
       })
-      if (viaUnit && index === 0) sent?.forEach((r: Record<string, unknown>) => count(r))
+      if (viaUnit && index === 0) sent?.forEach(count)
       peers.push(entry)
     }
     const worker = mesh === undefined ? undefined : await mesh.workerStats()

@@ -3,7 +3,7 @@
  * component, real sdk clients in a real room speaking the SFU protocol (`sfu-wire.ts`).
  *
  * Media needs an interface that is not loopback (Janus's ICE gathers none there), and this machine's own are never
- * touched: the media test runs `helpers/sfu-scenario.ts` inside a network namespace of its own, with a veth pair that
+ * touched: the media test runs `scenarios/relay-sfu.ts` inside a network namespace of its own, with a veth pair that
  * exists only in it, and asserts what it prints. The other tests publish nothing and run here, on loopback: Janus
  * answers its API there, and rooms, feeds and refusals need no media.
  */
@@ -26,11 +26,12 @@ import { formatMetrics } from '../node/src/relay/metrics.ts'
 import { type SfuInit, type SfuService, sfu } from '../node/src/relay/sfu/sfu-service.ts'
 import { killAfterEach, startRelayProcess } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
+import { createPrivateNamespace } from './helpers/netns.ts'
 import { openSfu } from './helpers/sfu.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
 const run = promisify(execFile)
-const SCENARIO = fileURLToPath(new URL('./helpers/sfu-scenario.ts', import.meta.url))
+const SCENARIO = fileURLToPath(new URL('./scenarios/relay-sfu.ts', import.meta.url))
 const stoppers = stopAfterEach()
 const track = killAfterEach()
 const cleanups: Array<() => Promise<unknown>> = []
@@ -104,27 +105,16 @@ const newCall = (): string => randomBytes(16).toString('hex')
 
 describe('relay forwarding unit: media through Janus, in a network namespace', () => {
   it('behavior: a published Opus offer is answered with candidates, the other member sees the feed, subscribes, and receives its RTP payloads byte for byte; leaving updates feeds and destroys the room', async () => {
-    const name = `scsfu${process.pid % 100_000}`
-    await run('ip', ['netns', 'add', name])
-    cleanups.push(async () => {
-      // Janus is the scenario's child: nothing of it may outlive the namespace.
-      const { stdout } = await run('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }))
-      for (const pid of stdout.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL')
-        } catch {}
-      }
-      await run('ip', ['netns', 'del', name])
-    })
-    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'])
-    await run('ip', ['-n', name, 'link', 'add', 'sfu0', 'type', 'veth', 'peer', 'name', 'sfu1'])
-    await run('ip', ['-n', name, 'addr', 'add', '10.201.7.1/24', 'dev', 'sfu0'])
-    await run('ip', ['-n', name, 'link', 'set', 'sfu0', 'up'])
-    await run('ip', ['-n', name, 'link', 'set', 'sfu1', 'up'])
-    const { stdout } = await run('ip', ['netns', 'exec', name, process.execPath, SCENARIO, 'sfu0'], {
-      timeout: 150_000,
-      maxBuffer: 16 * 1024 * 1024,
-    })
+    const namespace = await createPrivateNamespace('scsfu')
+    cleanups.push(() => namespace.remove())
+    const { stdout } = await run(
+      'ip',
+      ['netns', 'exec', namespace.name, process.execPath, SCENARIO, namespace.interface],
+      {
+        timeout: 150_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    )
     const out = JSON.parse(stdout.trim().split('\n').at(-1)!)
     console.info(
       `sfu: publish answered in ${out.publishMs} ms, feed listed ${out.feedsAfterPublishMs} ms after publish, subscriber offer in ${out.offerMs} ms; RTP ${out.rtp?.received}/${out.rtp?.sent} forwarded, ${out.rtp?.identical} byte for byte`,
@@ -134,7 +124,7 @@ describe('relay forwarding unit: media through Janus, in a network namespace', (
     const alice = out.peers.alice as string
     // Janus answers with its candidate on the namespace's interface, all of them inside (non-trickle).
     expect(out.answer.candidates.length).toBeGreaterThan(0)
-    expect(out.answer.candidates.every((line: string) => line.includes(' 10.201.7.1 '))).toBe(true)
+    expect(out.answer.candidates.every((line: string) => line.includes(` ${namespace.address} `))).toBe(true)
     expect(out.answer.media).toContain('a=end-of-candidates')
     expect(out.answer.media).toContain('a=recvonly')
     expect(out.aliceFirstFeeds).toEqual([])

@@ -2,15 +2,15 @@
  * A room call through the relay's forwarding unit (issue 17, larger calls): Debian's Janus run by the relay
  * (`--sfu`), three Chromium pages with fake media, SFrame end to end. Everything runs in a network namespace of the
  * test's own, one dummy interface besides loopback (Janus's ICE gathers nothing on loopback; nothing touches the
- * machine's interfaces): `test/scenarios/sfu-call.ts` drives it there and reports what it saw, asserted here.
+ * machine's interfaces): `test/scenarios/web-call-sfu.ts` drives it there and reports what it saw, asserted here.
  */
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPrivateNamespace, type PrivateNamespace } from './helpers/netns.ts'
-import type { SfuCallSeen } from './scenarios/sfu-call.ts'
+import type { SfuCallSeen } from './scenarios/web-call-sfu.ts'
 
-const SCENARIO = resolve(import.meta.dirname, 'scenarios/sfu-call.ts')
+const SCENARIO = resolve(import.meta.dirname, 'scenarios/web-call-sfu.ts')
 
 let namespace: PrivateNamespace
 let seen: SfuCallSeen

@@ -16,7 +16,7 @@ export interface PrivateNamespace {
   interface: string
   /** Its address. */
   address: string
-  /** Deletes the namespace (its interfaces with it). */
+  /** Kills what still runs in the namespace (a Janus a scenario left), then deletes it with its interfaces. */
   remove(): Promise<void>
 }
 
@@ -26,6 +26,14 @@ export async function createPrivateNamespace(prefix: string): Promise<PrivateNam
   const ip = (...args: string[]) => run('ip', args)
   await ip('netns', 'add', name)
   const remove = async (): Promise<void> => {
+    const { stdout } = await ip('netns', 'pids', name).catch(() => ({ stdout: '' }))
+    for (const pid of stdout.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     await ip('netns', 'del', name).catch(() => undefined)
   }
   try {

@@ -3,7 +3,7 @@
  * stream to the relay, frames sent and received, and SDPs Janus accepts, made by hand since Node has no WebRTC — a
  * publisher's Opus offer (send only) and answers to Janus's subscriber offers (receive only). Their ICE candidate
  * is a host address nobody listens on and their DTLS fingerprint a random one: Janus answers and offers all the same,
- * its ICE checks just go unanswered. Used in this process and by `sfu-scenario.ts` inside a network namespace.
+ * its ICE checks just go unanswered. Used in this process and by `test/scenarios/relay-sfu.ts` inside a network namespace.
  */
 import { randomBytes } from 'node:crypto'
 import type { Libp2p, Stream } from '@libp2p/interface'

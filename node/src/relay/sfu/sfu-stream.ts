@@ -321,12 +321,14 @@ export class SfuStream {
         else resolve(event)
       })
     })
+    // The wait may end (the stream ended, the timer) while the request itself is still on its way: handled here, so
+    // that no rejection goes unhandled in between and takes the relay down; the caller still gets it below.
+    answered.catch(() => undefined)
     try {
       await session.message(handle, body, jsep)
     } catch (err) {
       clearTimeout(timer)
       this.#waiters.delete(handle)
-      answered.catch(() => undefined)
       throw err
     }
     return answered

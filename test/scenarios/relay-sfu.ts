@@ -1,11 +1,11 @@
 /**
  * The SFU's media path with a real relay, a real Janus and two real sdk clients, run by `test/relay-sfu.test.ts`
  * inside a network namespace of its own (`ip netns exec`): Janus's ICE gathers no candidate on loopback, so the
- * namespace has a dummy interface whose address is the only one media may use — nothing touches the machine's own
+ * namespace has a veth interface (`helpers/netns.ts`) whose address is the only one media may use — nothing touches the machine's own
  * interfaces. Alice publishes an Opus offer and gets Janus's answer; Bob sees her feed and subscribes, answers
  * Janus's offer; Alice leaves, Bob is told; Bob leaves, the call's Janus room is destroyed. Prints one JSON line.
  *
- *   ip netns exec <ns> node test/helpers/sfu-scenario.ts <interface>
+ *   ip netns exec <ns> node test/scenarios/relay-sfu.ts <interface>
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -16,8 +16,8 @@ import { roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import { createRelay } from '../../node/src/relay/create-relay.ts'
 import { type SfuService, sfu } from '../../node/src/relay/sfu/sfu-service.ts'
-import { startDevice } from './device.ts'
-import { openSfu, realPublisher, realSubscriber } from './sfu.ts'
+import { startDevice } from '../helpers/device.ts'
+import { openSfu, realPublisher, realSubscriber } from '../helpers/sfu.ts'
 
 const [iface = 'sfu0'] = process.argv.slice(2)
 const stops: Array<() => Promise<unknown>> = []
