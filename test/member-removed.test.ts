@@ -3,8 +3,8 @@
  * kick and a lock that leaves a member out each tell the members once per removed wallet — a wallet with two devices
  * included — after the room dropped every device of it and rotated its sender key without them, so a message sent
  * from the listener itself is read by those who stay and not by the removed wallet. Members who stay are never named;
- * a removed device hears it of its own wallet. The token gate's removals are checked in gates.test.ts and
- * gate-change.test.ts.
+ * a removed device hears it of its own wallet; a ban names its target even when no device of it was ever here. The
+ * token gate's removals are checked in gates.test.ts and gate-change.test.ts.
  */
 import { walletSigner } from '@securechat/sdk/identity'
 import { createModerationEvent, encodeRecord, type Room, roomTopic } from '@securechat/sdk/rooms'
@@ -107,6 +107,27 @@ describe('member:removed', () => {
       for (const peer of [owner, watcher, kicked]) expect(told.get(peer)).toEqual(once)
     },
     3 * TIMEOUT_MS,
+  )
+
+  it(
+    'behavior: a ban of a wallet never seen here names it all the same, once (another member may have known it)',
+    async () => {
+      const stranger = wallet().address
+      for (const peer of told.keys()) told.get(peer)!.length = 0
+      await owner.room.moderate('ban', stranger, { signer: signer(owner) })
+      const present = [owner, watcher, kicked, lockedOut]
+      for (const peer of present) {
+        await until(
+          [[peer.room, 'member:removed']],
+          () => told.get(peer)!.length > 0,
+          () => 'never told',
+          TIMEOUT_MS,
+        )
+      }
+      for (const peer of present)
+        expect(told.get(peer)).toEqual([{ address: stranger, reason: 'ban', stillListed: false }])
+    },
+    2 * TIMEOUT_MS,
   )
 
   it(

@@ -389,8 +389,9 @@ export interface RoomEvents {
   /**
    * A wallet was removed from the room (a ban, a kick, a lock that leaves it out, a token gate it fails): once per
    * wallet, after every device of it this device knew has left (`member:left`) and our sender key rotated without
-   * them, so what this device sends from now on is unreadable to it. Also for this device's own wallet, when it is
-   * the one removed.
+   * them, so what this device sends from now on is unreadable to it. For a wallet of which a device was here, for
+   * this device's own wallet when it is the one removed, and for a ban's or kick's target in any case (another member
+   * may have known it where this device did not).
    */
   'member:removed': CustomEvent<RoomMemberRemoved>
   /**

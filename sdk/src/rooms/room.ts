@@ -511,20 +511,20 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#gateChanged()
       return
     }
-    if (action !== 'ban' && action !== 'kick' && action !== 'lock') return
-    this.#removeWallets(
-      action === 'lock' ? (address) => this.moderation.isLockedOut(address) : sameWallet(target),
-      action,
-    )
+    if (action === 'lock') this.#removeWallets((address) => this.moderation.isLockedOut(address), action)
+    // Named even with no device of it here: other members may have seen it, and sealed it keys, where we did not.
+    else if (action === 'ban' || action === 'kick') this.#removeWallets(sameWallet(target), action, target as Address)
   }
 
   /**
    * Drops every device (present or away) of the wallets `gone` names, our key rotating without each, then says
    * `member:removed` once per wallet — only then, so that what a listener sends at once (a call's new key) goes under
-   * a sender key none of them reads. Our own wallet is told too when it is among them: its other devices drop it.
+   * a sender key none of them reads. Told: each wallet a device of which was here, our own when it is among them (its
+   * other devices drop it), and `named` (a ban's or kick's target) whether or not any device of it was here.
    */
-  #removeWallets(gone: (address: string) => boolean, reason: RoomMemberRemoved['reason']): void {
+  #removeWallets(gone: (address: string) => boolean, reason: RoomMemberRemoved['reason'], named?: Address): void {
     const removed = new Map<string, Address>()
+    if (named !== undefined) removed.set(named.toLowerCase(), named)
     const self = this.#c.self.verified.address
     if (gone(self)) removed.set(self.toLowerCase(), self)
     for (const member of [...this.#members.values(), ...this.#absent.members()]) {
