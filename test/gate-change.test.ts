@@ -2,8 +2,9 @@
  * The owner changes a room's token gate (docs/architecture.md, Moderation) on Hardhat with the real demo contracts: a
  * `securechat relay` process with its store reading the chain, and sdk peers each reading it through their own gate
  * evaluator. A room gated on the MemberNFT (A) moves to the DemoToken (B): a member holding only A is dropped by the
- * relay and the peers and reads nothing sent after; a newcomer holding only B joins (its join catches up the log
- * from the relay's store); a gate event from a moderator or a member is refused by the relay and the peers.
+ * relay and the peers (each saying `member:removed` once, of him only) and reads nothing sent after; a newcomer
+ * holding only B joins (its join catches up the log from the relay's store); a gate event from a moderator or a
+ * member is refused by the relay and the peers.
  */
 
 import { createClient, type SecureChatClient } from '@securechat/sdk/client'
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CLI_DOMAIN } from '../node/src/constants.ts'
 import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { type RelayProcess, startRelayProcess } from './helpers/cli.ts'
+import { removalsTold } from './helpers/member-events.ts'
 import { Inbox, until } from './helpers/room-inbox.ts'
 
 const TIMEOUT_MS = 15_000
@@ -150,6 +152,12 @@ describe('the owner changes the token gate', () => {
     const daveToldOut = new Promise<boolean>((resolve) =>
       daveRoom.addEventListener('access:changed', ({ detail }) => resolve(detail.eligible)),
     )
+    // Told once, of Dave only, after each room dropped him (the room's own chain read of each member decides).
+    const told = [
+      removalsTold(aliceRoom, aliceClient.peerId.toString()),
+      removalsTold(bobRoom, bobClient.peerId.toString()),
+      removalsTold(daveRoom, daveClient.peerId.toString()),
+    ]
     const daveGone = new Promise<void>((resolve) =>
       bobRoom.addEventListener('member:left', ({ detail }) => {
         if (detail.address === dave) resolve()
@@ -164,6 +172,14 @@ describe('the owner changes the token gate', () => {
     expect(bobRoom.gateRule).toEqual(ruleB)
     expect(await daveToldOut).toBe(false)
     await daveGone
+    for (const [i, room] of rooms.entries()) {
+      await until(
+        [[room, 'member:removed']],
+        () => told[i]!.length > 0,
+        () => `room ${i} never said member:removed`,
+        TIMEOUT_MS,
+      )
+    }
 
     // Dave's records go nowhere: the relay drops them, and the peers would.
     await daveRoom.send('after the change')
@@ -209,6 +225,8 @@ describe('the owner changes the token gate', () => {
     await aliceInbox.waitFor(['hello from B'], 'alice', TIMEOUT_MS)
     await aliceRoom.send('welcome, B holder')
     await erinInbox.waitFor(['welcome, B holder'], 'erin', TIMEOUT_MS)
+    // Nobody else was named, Dave only once, and Erin's arrival named nobody.
+    for (const heard of told) expect(heard).toEqual([{ address: dave, reason: 'gate', stillListed: false }])
     // The forged events are in no log.
     for (const room of [aliceRoom, bobRoom, erinRoom]) {
       expect(room.moderation.entries().map((entry) => entry.event.author)).not.toContain(dave)

@@ -19,6 +19,7 @@ import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
 import { startGateEvaluator, startTestChain, type TestChain } from './helpers/chain.ts'
 import { LyingEvaluator } from './helpers/lying-evaluator.ts'
+import { removalsTold } from './helpers/member-events.ts'
 import { type RpcProxy, startRpcProxy } from './helpers/rpc-proxy.ts'
 
 const DELIVERY_TIMEOUT_MS = 10_000
@@ -273,11 +274,18 @@ describe('token-gated rooms', () => {
 
     const aliceNoticed = untilChange(aliceGates, 'member:ineligible', dave.address)
     const relayNoticed = untilChange(relayGates, 'member:ineligible', dave.address)
+    const rooms = [aliceRoom, bobRoom, daveRoom]
+    const told = rooms.map((room, i) => removalsTold(room, [alice, bob, dave][i]!.peerId.toString()))
     const block = await transferNft(4, chain.accounts[5]!.address, id)
     const [atAlice, atRelay] = await Promise.all([aliceNoticed, relayNoticed])
     // Bounded: noticed in the very block of the transfer (no later block was needed).
     expect(atAlice.result.blockNumber).toBe(block)
     expect(atRelay.result.blockNumber).toBe(block)
+    // Each room says so once, of Dave only (his own too: its evaluator watches his wallet), once it dropped him.
+    await waitFor(
+      () => told.every((heard) => heard.length > 0),
+      () => `told ${JSON.stringify(told)}`,
+    )
 
     const droppedBefore = relay.stats().gateDropped
     await daveRoom.send('after selling')
@@ -311,6 +319,7 @@ describe('token-gated rooms', () => {
       expect(to.some((entry) => entry.peer === dave.peerId.toString())).toBe(false)
     }
     expect(daveInbox.map((m) => m.text)).not.toContain('after the sale')
+    for (const heard of told) expect(heard).toEqual([{ address: dave.address, reason: 'gate', stillListed: false }])
   })
 
   it('behavior: transfer-after-check — one NFT moved between two wallets never admits both', async () => {

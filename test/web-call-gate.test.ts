@@ -3,12 +3,16 @@
  * against a real relay and a Hardhat chain: alice, bob and carol, each holding a MemberNFT, are in an audio call in
  * dave's room gated on it. Nobody is banned, yet losing the token counts as a ban: dave, a member not in the call,
  * transfers his token, and every page starts a new key at once with nobody leaving; then carol transfers hers, her
- * page leaves the call, and alice's and bob's drop her, start new keys at once and go on hearing each other.
+ * page leaves the call, and alice's and bob's drop her, start new keys at once and go on hearing each other. Then
+ * dave, the owner, moves the gate to the DemoToken, which alice holds and bob does not: bob's page leaves the call
+ * and alice's starts a new key at once (the room's `member:removed`, after its own chain read of bob).
  */
 import { CALL_HERE_INTERVAL_MS, CALL_HERE_TIMEOUT_MS } from '@securechat/sdk/calls'
-import { memberNftAbi } from '@securechat/sdk/contracts'
+import { demoTokenAbi, memberNftAbi } from '@securechat/sdk/contracts'
 import type { GateRule } from '@securechat/sdk/gates'
-import { Contract } from 'ethers'
+import { walletSigner } from '@securechat/sdk/identity'
+import type { Room } from '@securechat/sdk/rooms'
+import { Contract, type Wallet } from 'ethers'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppPage } from './helpers/browser.ts'
@@ -28,6 +32,8 @@ const BUYER = 6
 
 let web: WebRoom
 let people: AppPage[]
+/** Dave's gated room, which he owns. */
+let gated: Room
 /** The MemberNFT token id each account was minted. */
 const tokenOf = new Map<number, bigint>()
 
@@ -44,11 +50,12 @@ beforeAll(async () => {
     contract: web.chain.addresses.memberNft,
     minBalance: '1',
   }
-  const { invite } = await web.dave.createRoom({
+  const { room, invite } = await web.dave.createRoom({
     name: 'holders',
     domains: ['localhost', new URL(web.http.url).host],
     access: { type: 'gated', rule },
   })
+  gated = room
   people = []
   for (const account of [ALICE, BOB, CAROL]) {
     const person = await web.openApp(account, { prepare: watchPeerConnections })
@@ -154,4 +161,40 @@ describe('a call in a token-gated room', () => {
     }
     for (const person of [alice, bob]) await person.page.getByRole('button', { name: 'Leave call' }).click()
   }, 300_000)
+
+  it("behavior: the owner's new gate refuses bob — his page leaves the call, and alice's starts a new key at once", async () => {
+    const [alice, bob] = people as [AppPage, AppPage]
+    const token = new Contract(web.chain.addresses.demoToken, demoTokenAbi, web.chain.accounts[0]!)
+    await (await token.getFunction('mint')(web.chain.accounts[ALICE]!.address, 10n)).wait()
+    await alice.page.getByRole('button', { name: 'Audio call' }).click()
+    await bob.page.getByTestId('call-ongoing').waitFor({ timeout: UI_TIMEOUT_MS })
+    await bob.page.getByRole('button', { name: 'Join with audio' }).click()
+    await expect
+      .poll(() => energyFrom(alice.page, web.chain.accounts[BOB]!.address), {
+        timeout: MEDIA_TIMEOUT_MS,
+        interval: 500,
+      })
+      .toBeGreaterThan(0)
+
+    const kid = await callKid(alice.page)
+    const changed = Date.now()
+    await gated.moderate('gate', undefined, {
+      signer: walletSigner({ type: 'eoa', signer: web.chain.accounts[DAVE] as Wallet }),
+      rule: {
+        type: 'erc20',
+        chainId: web.chain.chainId,
+        contract: web.chain.addresses.demoToken,
+        minBalance: '1',
+      },
+    })
+    // Bob's page learns it fails the new gate from its own room, and leaves the call.
+    await bob.page.getByTestId('call').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => callKid(alice.page), { timeout: UI_TIMEOUT_MS }).not.toBe(kid)
+    await expect.poll(() => otherTiles(alice.page).count(), { timeout: UI_TIMEOUT_MS }).toBe(0)
+    const tookMs = Date.now() - changed
+    console.log(`the gate change to alice's new key: ${tookMs} ms`)
+    // Not by his `here` timing out (his records fail the new gate): his last one was heard at most an interval before.
+    expect(tookMs).toBeLessThan(CALL_HERE_TIMEOUT_MS - CALL_HERE_INTERVAL_MS)
+    await alice.page.getByRole('button', { name: 'Leave call' }).click()
+  }, 180_000)
 })

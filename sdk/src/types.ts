@@ -296,6 +296,15 @@ export interface RoomMember {
 }
 
 /**
+ * A wallet the room no longer counts as a member (`member:removed`), and why: its moderators banned or kicked it, a
+ * lock left it out, or it fails the room's token gate (its token moved, or the owner changed the gate).
+ */
+export interface RoomMemberRemoved {
+  address: Address
+  reason: 'ban' | 'kick' | 'lock' | 'gate'
+}
+
+/**
  * What `send` resolves to, in a room and in a DM alike (`send(text, { parentId?, signal? })`): the message's id
  * and stated send time, and where it went. A fan-out reports who got the record and who did not; it never
  * throws for a recipient that could not be reached.
@@ -378,8 +387,16 @@ export interface RoomEvents {
   'member:joined': CustomEvent<RoomMember>
   'member:left': CustomEvent<RoomMember>
   /**
+   * A wallet was removed from the room (a ban, a kick, a lock that leaves it out, a token gate it fails): once per
+   * wallet, after every device of it this device knew has left (`member:left`) and our sender key rotated without
+   * them, so what this device sends from now on is unreadable to it. For a wallet of which a device was here, for
+   * this device's own wallet when it is the one removed, and for a ban's or kick's target in any case (another member
+   * may have known it where this device did not).
+   */
+  'member:removed': CustomEvent<RoomMemberRemoved>
+  /**
    * The room's moderation log kept an event (`Room.moderation`): applied, or void with the reason. A banned or
-   * kicked member has left (`member:left`) and our sender key rotates without it.
+   * kicked member has left (`member:left`), our sender key rotates without it, then `member:removed` says so.
    */
   'moderation:changed': CustomEvent<RoomModerationChange>
   'message:rejected': CustomEvent<{ from: string; reason: string }>

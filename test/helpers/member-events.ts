@@ -1,6 +1,6 @@
 /** Waiting on what rooms and their members do, by their events: shared by the tests that run members in rooms. */
 import type { Room } from '@securechat/sdk/rooms'
-import type { RoomMessage } from '@securechat/sdk/types'
+import type { RoomMember, RoomMemberRemoved, RoomMessage } from '@securechat/sdk/types'
 
 /** Resolves when `room` next says `peerId` joined or left (a presence record that crossed the relay). */
 export function nextMemberEvent(room: Room, type: 'member:joined' | 'member:left', peerId: string): Promise<void> {
@@ -12,6 +12,26 @@ export function nextMemberEvent(room: Room, type: 'member:joined' | 'member:left
     }
     room.addEventListener(type, listener)
   })
+}
+
+/** A `member:removed` as a room told it, and whether the room still listed another device of that wallet then. */
+export interface ToldRemoved extends RoomMemberRemoved {
+  stillListed: boolean
+}
+
+/**
+ * Every `member:removed` `room` (of this device, `selfPeerId`) tells from now on, with whether it still listed another
+ * device of the wallet at that moment: it must have dropped them all (and rotated its key without them) first.
+ */
+export function removalsTold(room: Room, selfPeerId: string): ToldRemoved[] {
+  const told: ToldRemoved[] = []
+  room.addEventListener('member:removed', ({ detail }) => {
+    // `members()` lists this device itself, which a removal of its own wallet does not take away.
+    const same = (member: RoomMember) =>
+      member.peerId !== selfPeerId && member.address.toLowerCase() === detail.address.toLowerCase()
+    told.push({ ...detail, stillListed: room.members().some(same) || room.away().some(same) })
+  })
+  return told
 }
 
 /** The next message `room` delivers. */

@@ -71,6 +71,7 @@ import type {
   ReadSignal,
   RoomEvents,
   RoomMember,
+  RoomMemberRemoved,
   RoomMessage,
   RoomSendResult,
   SessionCertificate,
@@ -484,7 +485,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * A kept moderation event: told; a banned or kicked member (or one a lock does not list) is dropped and our key
-   * rotates without it; a message a moderator removed is deleted here as its sender's own delete would be.
+   * rotates without it (`member:removed`); a message a moderator removed is deleted here as its sender's own delete
+   * would be.
    */
   #onModeration(verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>): void {
     this.safeDispatchEvent('moderation:changed', { detail: verdict })
@@ -509,12 +511,28 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       this.#gateChanged()
       return
     }
-    const gone = (address: string): boolean =>
-      action === 'lock' ? this.moderation.isLockedOut(address) : address.toLowerCase() === target.toLowerCase()
-    if (action !== 'ban' && action !== 'kick' && action !== 'lock') return
+    if (action === 'lock') this.#removeWallets((address) => this.moderation.isLockedOut(address), action)
+    // Named even with no device of it here: other members may have seen it, and sealed it keys, where we did not.
+    else if (action === 'ban' || action === 'kick') this.#removeWallets(sameWallet(target), action, target as Address)
+  }
+
+  /**
+   * Drops every device (present or away) of the wallets `gone` names, our key rotating without each, then says
+   * `member:removed` once per wallet — only then, so that what a listener sends at once (a call's new key) goes under
+   * a sender key none of them reads. Told: each wallet a device of which was here, our own when it is among them (its
+   * other devices drop it), and `named` (a ban's or kick's target) whether or not any device of it was here.
+   */
+  #removeWallets(gone: (address: string) => boolean, reason: RoomMemberRemoved['reason'], named?: Address): void {
+    const removed = new Map<string, Address>()
+    if (named !== undefined) removed.set(named.toLowerCase(), named)
+    const self = this.#c.self.verified.address
+    if (gone(self)) removed.set(self.toLowerCase(), self)
     for (const member of [...this.#members.values(), ...this.#absent.members()]) {
-      if (gone(member.address)) this.#removeMember(member, 'gone')
+      if (!gone(member.address)) continue
+      this.#removeMember(member, 'gone')
+      removed.set(member.address.toLowerCase(), member.address)
     }
+    for (const address of removed.values()) this.safeDispatchEvent('member:removed', { detail: { address, reason } })
   }
 
   /**
@@ -589,10 +607,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
           detail: { eligible: change.eligible, reason: explainGateResult(change.result) },
         })
       }
-      if (change.eligible) return
-      for (const member of [...this.#members.values(), ...this.#absent.members()]) {
-        if (member.address.toLowerCase() === change.address.toLowerCase()) this.#removeMember(member, 'gone')
-      }
+      if (!change.eligible) this.#removeWallets(sameWallet(change.address), 'gate')
     })
   }
 
@@ -606,17 +621,25 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.#watchGate()
     this.#watchOwnGate()
     const self = this.#c.self.verified.address
-    const eligible = (address: string): Promise<boolean> => this.#gatekeeper.isEligible(address).catch(() => false)
-    void eligible(self).then((passes) => {
-      const reason = passes
-        ? 'the owner changed the token gate'
-        : 'the owner changed the token gate; this wallet fails it'
-      this.safeDispatchEvent('access:changed', { detail: { eligible: passes, reason } })
-    })
+    // One read per wallet, however many of its devices are here: each wallet is removed (and told) once.
+    const wallets = new Map<string, string>()
     for (const member of [...this.#members.values(), ...this.#absent.members()]) {
-      void eligible(member.address).then((passes) => {
-        if (!passes && this.#started) this.#removeMember(member, 'gone')
-      })
+      wallets.set(member.address.toLowerCase(), member.address)
+    }
+    wallets.set(self.toLowerCase(), self)
+    for (const address of wallets.values()) {
+      void this.#gatekeeper
+        .isEligible(address)
+        .catch(() => false)
+        .then((passes) => {
+          if (address === self) {
+            const reason = passes
+              ? 'the owner changed the token gate'
+              : 'the owner changed the token gate; this wallet fails it'
+            this.safeDispatchEvent('access:changed', { detail: { eligible: passes, reason } })
+          }
+          if (!passes && this.#started) this.#removeWallets(sameWallet(address), 'gate')
+        })
     }
   }
 
@@ -2017,4 +2040,10 @@ function changeOf(
 /** Where a message stands in its sending device's own order (`late-arrivals.ts`). */
 function sequenceOf(from: string, record: { lamport: number; sentAtMs: number }) {
   return { sender: from, clock: record.lamport, sentAtMs: record.sentAtMs }
+}
+
+/** Addresses compare in any letter case: a moderation event's target, a certificate's checksummed address. */
+function sameWallet(wallet: string): (address: string) => boolean {
+  const lower = wallet.toLowerCase()
+  return (address) => address.toLowerCase() === lower
 }

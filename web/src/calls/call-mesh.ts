@@ -12,10 +12,10 @@
  *   leaves (a `leave`, or no `here` for `CALL_HERE_TIMEOUT_MS`), this device makes a new key and KID, tells the others,
  *   and seals with it {@link KEY_SWITCH_DELAY_MS} later — what the one who left never receives. The others' old KIDs
  *   are dropped {@link OLD_KEY_GRACE_MS} after their new one arrived.
- * - **A member removed from the room** (a ban, a kick, a lock that leaves it out, a token gate it no longer passes:
- *   {@link membersRemoved}): its devices are dropped as on a leave, and this device makes a new key at once even when
- *   none of them was in the call — it could read the keys sent before, not those sent once the room's sender keys
- *   rotated without it.
+ * - **A member removed from the room** (the room's `member:removed`: a ban, a kick, a lock that leaves it out, a token
+ *   gate it no longer passes, the owner's new gate included — {@link membersRemoved}): its devices are dropped as on a
+ *   leave, and this device makes a new key at once even when none of them was in the call — it could read the keys
+ *   sent before, not those sent once the room's sender keys rotated without it.
  * - **Mute and camera.** The tracks stay negotiated: muting disables the microphone track (silence is sent), the
  *   camera off disables the camera track; the `here` signal tells the others, who show it. Turning the camera on in
  *   a call that started without it puts a new track on the video senders (`replaceTrack`, no renegotiation).

@@ -8,13 +8,12 @@ import {
   type SfuSession,
 } from '@securechat/sdk/calls'
 import type { SecureChatClient } from '@securechat/sdk/client'
-import type { EligibilityChange } from '@securechat/sdk/gates'
 import type { Room } from '@securechat/sdk/rooms'
-import type { RoomModerationChange } from '@securechat/sdk/types'
+import type { RoomMemberRemoved } from '@securechat/sdk/types'
 import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
 import { MediaAccessError, openCamera, openLocalMedia, openScreen } from '../calls/local-media.ts'
 import type { AppConfig } from '../config.ts'
-import { removedBy, removedByGate } from './call-removals.ts'
+import { removedWallet } from './call-removals.ts'
 import type { Conversations } from './conversations.ts'
 import { describeError } from './errors.ts'
 import type { Notifications } from './notifications.ts'
@@ -91,12 +90,6 @@ export class Calls extends EventTarget implements SessionPart {
     const onSignal = (event: CustomEvent<CallSignalEvent>): void => this.#onSignal(event.detail)
     client.dms.addEventListener('call:signal', onSignal)
     this.#detach.push(() => client.dms.removeEventListener('call:signal', onSignal))
-    const gates = client.gates
-    if (gates !== undefined) {
-      const onIneligible = (event: CustomEvent<EligibilityChange>): void => this.#onIneligible(event.detail)
-      gates.addEventListener('member:ineligible', onIneligible)
-      this.#detach.push(() => gates.removeEventListener('member:ineligible', onIneligible))
-    }
     this.#watchRooms()
     this.#sweep = setInterval(() => this.#expire(), 5_000)
     const onPageHide = (): void => void this.leave()
@@ -289,47 +282,27 @@ export class Calls extends EventTarget implements SessionPart {
       if (this.#watched.has(room)) continue
       this.#watched.add(room)
       room.addEventListener('call:signal', (event) => this.#onSignal(event.detail))
-      room.addEventListener('moderation:changed', (event) => this.#onModeration(room, event.detail))
-    }
-  }
-
-  /** A member banned, kicked, or left out by a lock: removed from the room as {@link #membersRemoved} says. */
-  #onModeration(room: Room, change: RoomModerationChange): void {
-    const gone = removedBy(change, (address) => room.moderation.isLockedOut(address))
-    if (gone !== undefined) this.#membersRemoved(room, gone)
-  }
-
-  /**
-   * A wallet that no longer passes a token gate (its token sold or transferred): removed from every room that gate
-   * guards, as a ban removes it — the sdk drops it and rotates this device's sender key in its own listener of the
-   * same evaluator event.
-   */
-  #onIneligible(change: EligibilityChange): void {
-    for (const room of this.#client?.rooms ?? []) {
-      const gone = removedByGate(change, room.gateRule)
-      if (gone !== undefined) this.#membersRemoved(room, gone)
+      room.addEventListener('member:removed', (event) => this.#memberRemoved(room, event.detail))
     }
   }
 
   /**
-   * Members removed from a room (`gone` says which wallets): a call this tab is in there drops their devices and starts
-   * a new key at once (`CallMesh.membersRemoved`), or is left when this wallet is the one removed. Run after the
-   * event's own handling in the sdk, which rotated this device's sender key without the removed member — so the new
-   * call key goes out under a sender key it cannot read. A microtask is late enough: the sdk handles a ban right after
-   * dispatching `moderation:changed`, and a gate's verdict in its own listener of the evaluator's event, both at once.
+   * A wallet removed from a room (a ban, a kick, a lock that leaves it out, a token gate it fails — the owner's new gate
+   * included): a call this tab is in there drops its devices and starts a new key at once (`CallMesh.membersRemoved`),
+   * or is left when this wallet is the one removed. The sdk says `member:removed` only once it rotated this device's
+   * sender key without the wallet, so the new call key goes out under a sender key it cannot read.
    */
-  #membersRemoved(room: Room, gone: (address: string) => boolean): void {
-    queueMicrotask(() => {
-      const conversation = this.#conversationId(room.id)
-      for (const call of this.#ongoing.get(conversation)?.values() ?? []) {
-        for (const [peerId, device] of call.devices) if (gone(device.address)) call.devices.delete(peerId)
-      }
-      const active = this.#active
-      if (active === undefined || active.conversation !== conversation) return
-      if (this.#me !== undefined && gone(this.#me)) void this.leave()
-      else active.mesh.membersRemoved(gone)
-      this.#changed()
-    })
+  #memberRemoved(room: Room, removed: RoomMemberRemoved): void {
+    const gone = removedWallet(removed)
+    const conversation = this.#conversationId(room.id)
+    for (const call of this.#ongoing.get(conversation)?.values() ?? []) {
+      for (const [peerId, device] of call.devices) if (gone(device.address)) call.devices.delete(peerId)
+    }
+    const active = this.#active
+    if (active === undefined || active.conversation !== conversation) return
+    if (this.#me !== undefined && gone(this.#me)) void this.leave()
+    else active.mesh.membersRemoved(gone)
+    this.#changed()
   }
 
   #onSignal(event: CallSignalEvent): void {
