@@ -7,7 +7,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { sleep } from '@securechat/sdk/async'
 import type { Logger } from '@securechat/sdk/logger'
@@ -56,6 +58,9 @@ export class JanusStartError extends Error {
     this.hint = hint
   }
 }
+
+/** Where the running Janus's pid is kept, in its configuration directory. */
+const JANUS_PID_FILE = 'janus.pid'
 
 export class JanusProcess {
   readonly #init: JanusProcessInit
@@ -107,6 +112,7 @@ export class JanusProcess {
     this.#run = undefined
     const child = this.#child
     this.#child = undefined
+    await rm(this.#pidFile(), { force: true }).catch(() => undefined)
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     child.kill('SIGTERM')
@@ -117,7 +123,30 @@ export class JanusProcess {
     }
   }
 
+  #pidFile(): string {
+    return join(this.#init.dir, JANUS_PID_FILE)
+  }
+
+  /**
+   * A relay killed outright (SIGKILL, the machine's OOM killer) cannot stop its Janus, which then lives on, orphaned:
+   * the next start finds its pid in the directory and kills it — only if that process is still a Janus run on this
+   * directory's configuration, never a process that took the pid since.
+   */
+  async #killLeftover(): Promise<void> {
+    const pid = Number.parseInt(await readFile(this.#pidFile(), 'utf8').catch(() => ''), 10)
+    if (!Number.isInteger(pid) || pid <= 0) return
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (!cmdline.split('\0').includes(this.#init.dir)) return
+    try {
+      process.kill(pid, 'SIGKILL')
+      this.#init.log.warn('a Janus left by a relay that did not stop was killed', { event: 'sfu:janus-leftover', pid })
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+
   async #spawn(libDir: string): Promise<void> {
+    await this.#killLeftover()
     const apiSecret = randomBytes(24).toString('base64url')
     const adminKey = randomBytes(24).toString('base64url')
     const httpPort = await freePort()
@@ -137,6 +166,7 @@ export class JanusProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#child = child
+    if (child.pid !== undefined) await writeFile(this.#pidFile(), `${child.pid}\n`).catch(() => undefined)
     const failed = new Promise<JanusStartError>((resolve) => {
       child.once('error', (err: NodeJS.ErrnoException) =>
         resolve(
