@@ -1,6 +1,6 @@
 /**
- * A device's side of the SFU protocol for tests (the web app's own is written against `sfu-wire.ts` in parallel): a
- * stream to the relay, frames sent and received, and SDPs Janus accepts, made by hand since Node has no WebRTC — a
+ * A device's side of the SFU protocol for tests (the app's is the sdk's `openSfuSession`; this one also sends what a
+ * broken or hostile device sends): a stream to the relay, frames sent and received, and SDPs Janus accepts, made by hand since Node has no WebRTC — a
  * publisher's Opus offer (send only) and answers to Janus's subscriber offers (receive only). Their ICE candidate
  * is a host address nobody listens on and their DTLS fingerprint a random one: Janus answers and offers all the same,
  * its ICE checks just go unanswered. Used in this process and by `test/scenarios/relay-sfu.ts` inside a network namespace.

@@ -20,7 +20,7 @@
 import { z } from 'zod'
 import { utf8 } from '../encoding.ts'
 import { firstIssue, peerIdTextSchema } from '../json-records.ts'
-import { callIdSchema } from './signals.ts'
+import { callIdSchema, sdpSchemaOf } from './signals.ts'
 
 /** The protocol a relay with a forwarding unit serves (identify lists it: how a device learns its relay has one). */
 export const SFU_PROTOCOL = '/securechat/calls/sfu/1.0.0'
@@ -70,13 +70,7 @@ export type SfuEvent =
   | { op: 'offer'; sdp: string; streams: { mid: string; feed: number }[] }
   | { op: 'refused'; reason: SfuRefusalReason; message: string; hint: string }
 
-const sdp = z
-  .string()
-  .min(1)
-  .max(MAX_SFU_SDP_BYTES)
-  .refine((text) => utf8.encode(text).byteLength <= MAX_SFU_SDP_BYTES, {
-    message: `an SDP is at most ${MAX_SFU_SDP_BYTES} bytes`,
-  })
+const sdp = sdpSchemaOf(MAX_SFU_SDP_BYTES)
 const feed = z.number().int().min(1).max(MAX_SFU_FEED)
 // Room topics are printable ASCII; the relay decides whether it serves the room.
 const topic = z

@@ -40,14 +40,16 @@ const callKeySchema = z
 
 const mediaSchema = z.object({ audio: z.boolean(), video: z.boolean(), screen: z.boolean() }).strict()
 
-/** An SDP: text of at most {@link CALL_MAX_SDP_BYTES} UTF-8 bytes (checked on characters first: cheap). */
-const sdpSchema = z
-  .string()
-  .min(1)
-  .max(CALL_MAX_SDP_BYTES)
-  .refine((sdp) => utf8.encode(sdp).byteLength <= CALL_MAX_SDP_BYTES, {
-    message: `an SDP is at most ${CALL_MAX_SDP_BYTES} bytes`,
-  })
+/** An SDP: text of at most `maxBytes` UTF-8 bytes (checked on characters first: cheap). */
+export function sdpSchemaOf(maxBytes: number) {
+  return z
+    .string()
+    .min(1)
+    .max(maxBytes)
+    .refine((sdp) => utf8.encode(sdp).byteLength <= maxBytes, { message: `an SDP is at most ${maxBytes} bytes` })
+}
+
+const sdpSchema = sdpSchemaOf(CALL_MAX_SDP_BYTES)
 
 const common = { v: z.literal(1), kind: z.literal('call'), call: callIdSchema }
 const described = { ...common, to: peerIdTextSchema, sdp: sdpSchema }
