@@ -1272,7 +1272,7 @@ async function meshSeries(
     const holds = w.connectMs !== undefined && w.allDecoded && w.decodedFpsMin >= opts.minFps
     sizes.push({ ...w, holds, idleCores: idle.chromiumCores })
     log(
-      `mesh ${size}: ${w.connectMs === undefined ? `not every page decoded every other within ${opts.meshTimeoutMs} ms` : `all decoding after ${w.connectMs} ms`}; ${w.cpu.chromiumCores} cores (idle ${idle.chromiumCores}) ${JSON.stringify(w.cpu.byKind)}; decoded fps per pair min ${w.decodedFpsMin} mean ${w.decodedFpsMean}, encoded per page ${w.encodedFpsMean}; sent ${w.pages.map((p) => p.sent).join(' ')}; ${holds ? 'holds' : 'does NOT hold'} (load ${w.loadAverage.join(' ')})`,
+      `${MODE} ${size}: ${w.connectMs === undefined ? `not every page decoded every other within ${opts.meshTimeoutMs} ms` : `all decoding after ${w.connectMs} ms`}; ${w.cpu.chromiumCores} cores (idle ${idle.chromiumCores}) ${JSON.stringify(w.cpu.byKind)}; decoded fps per pair min ${w.decodedFpsMin} mean ${w.decodedFpsMean}, encoded per page ${w.encodedFpsMean}; sent ${w.pages.map((p) => p.sent).join(' ')}; ${holds ? 'holds' : 'does NOT hold'} (load ${w.loadAverage.join(' ')})`,
     )
     // Every size asked for is measured: the first that does not hold is reported, the larger ones show how far off.
     if (!holds) stoppedAt ??= size
