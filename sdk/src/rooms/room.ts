@@ -530,6 +530,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     for (const member of [...this.#members.values(), ...this.#absent.members()]) {
       if (!gone(member.address)) continue
       this.#removeMember(member, 'gone')
+      // A banned wallet was told at its ban: a device of it still known here (a presence that raced the ban) is
+      // dropped again by a lock or a gate, not told of twice.
+      if (reason !== 'ban' && this.moderation.isBanned(member.address)) continue
       removed.set(member.address.toLowerCase(), member.address)
     }
     for (const address of removed.values()) this.safeDispatchEvent('member:removed', { detail: { address, reason } })
