@@ -38,6 +38,13 @@ export const WRAPPED_ENTRY_CHARS = 270
 export const MEMBERS_PER_PROCESS = 250
 export const DEFAULT_MESSAGES = 20
 export const DEFAULT_MESSAGE_RATE_PER_S = 2
+/**
+ * The longest presence window: a room of 1,000 announces every 5 minutes (`presenceIntervalFor`), and since every
+ * member announces at its own random phase, two minutes of it give the rate as well as four intervals would.
+ */
+const MAX_WINDOW_MS = 120_000
+/** The longest wait after joining before measuring: the joining burst (each member's first presence) is over by then. */
+const MAX_SETTLE_MS = 30_000
 /** How long a sender key or a message may take to reach everyone before the run reports what arrived: gossip announces a record for three heartbeats (`mcacheGossip`), so what has not arrived by then will not. */
 const DELIVERY_TIMEOUT_MS = 20_000
 /** How often the parent asks the swarms how far a delivery got. */
@@ -50,10 +57,11 @@ export async function run(): Promise<BenchRecord[]> {
     'BENCH_SCALE_PRESENCE_MS',
     presenceIntervalFor({ baseMs: PRESENCE_INTERVAL_MS, members }),
   )
-  const windowMs = envInt('BENCH_SCALE_WINDOW_MS', 4 * presenceIntervalMs)
+  const windowMs = envInt('BENCH_SCALE_WINDOW_MS', Math.min(4 * presenceIntervalMs, MAX_WINDOW_MS))
+  const settleMs = Math.min(presenceIntervalMs, MAX_SETTLE_MS)
   const messages = envInt('BENCH_SCALE_MESSAGES', DEFAULT_MESSAGES)
   console.log(
-    `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, messages, loadAverage: loadAverage() })}`,
+    `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, settleMs, messages, loadAverage: loadAverage() })}`,
   )
   const harness = new ScaleHarness({ clientsPerProcess: envInt('BENCH_SCALE_PER_PROCESS', MEMBERS_PER_PROCESS) })
   try {
@@ -64,7 +72,7 @@ export async function run(): Promise<BenchRecord[]> {
     console.log(
       `scale-room: ${JSON.stringify({ connected: harness.clients, connectFailed: grown.failed, announced: joined.announced })}`,
     )
-    await delay(presenceIntervalMs)
+    await delay(settleMs)
 
     // Presence in an idle room.
     await arm(harness, 0)
