@@ -6,8 +6,15 @@
  * (`encodeRecord`), which relays validate like any other. No vault, no key bundle, no decryption,
  * no validation of what it receives. The scale benchmark runs a thousand to a process
  * (`swarm.ts`); tests use a few where a full client would be too slow.
+ *
+ * The scale benchmark makes its clients lighter still, in what only the client itself sees: a long
+ * gossipsub heartbeat (`heartbeatMs`) and `drainRecords`, which takes what arrives before gossipsub
+ * verifies, caches, scores or forwards it. The relay sees the same protocols, certificates and signed
+ * records either way (see `drainRecords` for the one case where it could tell).
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { RPC } from '@libp2p/gossipsub/message'
+import type { PeerId } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
@@ -27,19 +34,24 @@ export interface LightClient {
 /**
  * Starts a client whose certificate `signer` signs (for the CLI's domain and the devnet's chain, what
  * `makeRoom`-style manifests name) and dials `relay`. `monitor: false` turns its own pings off (many
- * clients in one busy process would time them out); the relay still pings it.
+ * clients in one busy process would time them out); the relay still pings it. `heartbeatMs` stretches
+ * gossipsub's heartbeat (1 s by default): a client whose one peer is the relay, which meshes every
+ * subscriber, has no mesh to maintain and no one to gossip to, and grafts the relay when it subscribes
+ * or is grafted; the heartbeat only re-grafts after a prune.
  */
 export async function startLightClient(params: {
   relay: string
   signer: WalletSigner
   timeoutMs: number
   monitor?: boolean
+  heartbeatMs?: number
 }): Promise<LightClient> {
   const privateKey = await generateKeyPair('Ed25519')
   const libp2p = await createSecureChatLibp2p({
     privateKey,
     transports: [tcp()],
     ...(params.monitor === false ? { connectionMonitor: { enabled: false } } : {}),
+    ...(params.heartbeatMs === undefined ? {} : { gossipsub: { heartbeatInterval: params.heartbeatMs } }),
   })
   const peerId = libp2p.peerId.toString()
   try {
@@ -54,6 +66,27 @@ export async function startLightClient(params: {
   } catch (err) {
     await libp2p.stop()
     throw err
+  }
+}
+
+/**
+ * Hands every record that reaches `client` to `onRecord` and leaves gossipsub only the rest of each RPC
+ * (subscriptions, graft, prune, gossip): the client does not verify the record's signature, put it in its
+ * message cache, score its sender or forward it. A relay cannot tell, with one exception: a record the
+ * client never marks seen is one it would ask for again if the relay announced it by gossip (IHAVE), which
+ * a relay does only to peers outside its mesh — and relays mesh every subscriber (`RELAY_MESH_MAX_PEERS`).
+ */
+export function drainRecords(client: LightClient, onRecord: (data: Uint8Array) => void): void {
+  // Gossipsub's implementation has this method; its public interface does not declare it.
+  const pubsub = client.libp2p.services.pubsub as unknown as {
+    handleReceivedRpc(from: PeerId, rpc: RPC): Promise<void>
+  }
+  const handle = pubsub.handleReceivedRpc.bind(pubsub)
+  pubsub.handleReceivedRpc = async (from: PeerId, rpc: RPC): Promise<void> => {
+    for (const message of rpc.messages) {
+      if (message.data !== undefined && message.topic === client.room?.topic) onRecord(message.data)
+    }
+    await handle(from, { ...rpc, messages: [] })
   }
 }
 

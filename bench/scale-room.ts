@@ -30,15 +30,30 @@ export const SEALED_ENTRY_CHARS = 1_734
 /** A `wrapped` entry: about 200 bytes (`MAX_WRAPPED_KEY_CHARS`' note in the sdk's constants). */
 export const WRAPPED_ENTRY_CHARS = 270
 /**
- * Members per light-client process: each receives every other member's presence and checks its gossip signature,
- * so a process of a room's members does members × room size of them; 200 members in one process fell 13.7 s behind
- * at the first presence round and the relay closed every connection.
+ * Members per light-client process. Each receives every other member's presence; when a member still checked
+ * each one's gossip signature (before `drainRecords`), 200 in one process fell 13.7 s behind at the first presence
+ * round and the relay closed every connection, so processes held 25. Members that drain what arrives no longer check
+ * signatures, and a process holds ten times as many.
  */
-export const MEMBERS_PER_PROCESS = 25
+export const MEMBERS_PER_PROCESS = 250
 export const DEFAULT_MESSAGES = 20
 export const DEFAULT_MESSAGE_RATE_PER_S = 2
-/** How long a sender key or a message may take to reach everyone before the run reports what arrived: gossip announces a record for three heartbeats (`mcacheGossip`), so what has not arrived by then will not. */
-const DELIVERY_TIMEOUT_MS = 20_000
+/**
+ * The longest presence window: a room of 1,000 announces every 5 minutes (`presenceIntervalFor`), and since every
+ * member announces at its own random phase, two minutes of it give the rate as well as four intervals would.
+ */
+const MAX_WINDOW_MS = 120_000
+/** The longest wait after joining before measuring: the joining burst (each member's first presence) is over by then. */
+const MAX_SETTLE_MS = 30_000
+/**
+ * How long a sender key or a message may take to reach everyone before the run reports what arrived
+ * (`BENCH_SCALE_DELIVERY_MS` to change it). Gossip announces a record for three heartbeats, so a record lost
+ * on the way does not arrive after that; but in a room of 1,000 a first distribution is some 1.7 GB for the relay
+ * to send, which on this machine took longer than this, and records still queued then arrive in the next phase.
+ */
+export const DELIVERY_TIMEOUT_MS = 20_000
+/** Polls without a keys byte arriving after which a sender key's distribution is over. */
+const QUIET_POLLS = 4
 /** How often the parent asks the swarms how far a delivery got. */
 const POLL_MS = 500
 
@@ -49,10 +64,12 @@ export async function run(): Promise<BenchRecord[]> {
     'BENCH_SCALE_PRESENCE_MS',
     presenceIntervalFor({ baseMs: PRESENCE_INTERVAL_MS, members }),
   )
-  const windowMs = envInt('BENCH_SCALE_WINDOW_MS', 4 * presenceIntervalMs)
+  const windowMs = envInt('BENCH_SCALE_WINDOW_MS', Math.min(4 * presenceIntervalMs, MAX_WINDOW_MS))
+  const settleMs = Math.min(presenceIntervalMs, MAX_SETTLE_MS)
   const messages = envInt('BENCH_SCALE_MESSAGES', DEFAULT_MESSAGES)
+  const deliveryMs = envInt('BENCH_SCALE_DELIVERY_MS', DELIVERY_TIMEOUT_MS)
   console.log(
-    `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, messages, loadAverage: loadAverage() })}`,
+    `scale-room: ${JSON.stringify({ members, presenceIntervalMs, windowMs, settleMs, messages, deliveryMs, loadAverage: loadAverage() })}`,
   )
   const harness = new ScaleHarness({ clientsPerProcess: envInt('BENCH_SCALE_PER_PROCESS', MEMBERS_PER_PROCESS) })
   try {
@@ -63,7 +80,7 @@ export async function run(): Promise<BenchRecord[]> {
     console.log(
       `scale-room: ${JSON.stringify({ connected: harness.clients, connectFailed: grown.failed, announced: joined.announced })}`,
     )
-    await delay(presenceIntervalMs)
+    await delay(settleMs)
 
     // Presence in an idle room.
     await arm(harness, 0)
@@ -95,9 +112,12 @@ export async function run(): Promise<BenchRecord[]> {
           entryChars: entry === 'sealed' ? SEALED_ENTRY_CHARS : WRAPPED_ENTRY_CHARS,
           perRecord: MAX_KEY_RECIPIENTS_PER_RECORD,
         },
-        { timeoutMs: DELIVERY_TIMEOUT_MS },
+        { timeoutMs: deliveryMs },
       )
-      const got = await until(harness, (c) => c.keysAtMs.length >= recipients.length)
+      // Once every member has its entry, or the wait is over: then until no more keys bytes arrive, so that what is
+      // still queued does not arrive in the next phase and what arrived late still counts, as time to everyone.
+      await until(harness, deliveryMs, (c) => c.keysAtMs.length >= recipients.length)
+      const got = await quiet(harness, deliveryMs)
       const after = await harness.usage(false)
       const times = got.keysAtMs.map((at) => at - sent.startAtMs)
       keys[entry] = {
@@ -116,10 +136,10 @@ export async function run(): Promise<BenchRecord[]> {
     await arm(harness, 7)
     const sent = await sender.request(
       { type: 'send', phase: 7, count: messages, ratePerS: DEFAULT_MESSAGE_RATE_PER_S, textBytes: 200 },
-      { timeoutMs: DELIVERY_TIMEOUT_MS },
+      { timeoutMs: deliveryMs },
     )
     const expected = messages * (harness.clients - 1)
-    const got = await until(harness, (c) => c.latenciesMs.length >= expected)
+    const got = await until(harness, deliveryMs, (c) => c.latenciesMs.length >= expected)
     const latency = {
       delivery: got.latenciesMs.length / expected,
       p50Ms: percentile(got.latenciesMs, 50),
@@ -212,9 +232,24 @@ async function collect(harness: ScaleHarness): Promise<SwarmCounters> {
   return sum
 }
 
-/** The swarms' counters once `done` holds, or when {@link DELIVERY_TIMEOUT_MS} passed (asked every {@link POLL_MS}). */
-async function until(harness: ScaleHarness, done: (counters: SwarmCounters) => boolean): Promise<SwarmCounters> {
-  const deadline = performance.now() + DELIVERY_TIMEOUT_MS
+/** The swarms' counters once `done` holds, or when `timeoutMs` passed (asked every {@link POLL_MS}). */
+/** The swarms' counters once no keys bytes arrived for {@link QUIET_POLLS} polls in a row, or when `timeoutMs` passed. */
+async function quiet(harness: ScaleHarness, timeoutMs: number): Promise<SwarmCounters> {
+  let last = -1
+  let still = 0
+  return until(harness, timeoutMs, (c) => {
+    still = c.bytes.keys === last ? still + 1 : 0
+    last = c.bytes.keys
+    return still >= QUIET_POLLS
+  })
+}
+
+async function until(
+  harness: ScaleHarness,
+  timeoutMs: number,
+  done: (counters: SwarmCounters) => boolean,
+): Promise<SwarmCounters> {
+  const deadline = performance.now() + timeoutMs
   for (;;) {
     const counters = await collect(harness)
     if (done(counters) || performance.now() > deadline) return counters

@@ -4,7 +4,9 @@
  * processes (`swarm.ts`, up to `clientsPerProcess` clients each), rooms made by a wallet of the
  * parent, and the relay's usage between two points in time.
  */
+import { mkdirSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, roomIdOf, type SignedManifest } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
@@ -63,6 +65,14 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
 }
 
+/** `BENCH_CPU_PROF=swarm`: a V8 profile of the first light-client process, in `bench/results/prof/`. */
+function swarmProfile(): { cpuProfileDir?: string } {
+  if (process.env.BENCH_CPU_PROF !== 'swarm') return {}
+  const cpuProfileDir = fileURLToPath(new URL('./results/prof/', import.meta.url))
+  mkdirSync(cpuProfileDir, { recursive: true })
+  return { cpuProfileDir }
+}
+
 /** A relay and its light clients, in child processes; `stop()` ends them all. */
 export class ScaleHarness {
   readonly group = new ChildGroup()
@@ -95,6 +105,7 @@ export class ScaleHarness {
       const count = Math.min(this.#clientsPerProcess, total - first)
       const child = this.group.spawn<SwarmCommands>(`swarm-${this.swarms.length}`, './swarm.ts', {
         execArgv: SWARM_EXEC_ARGV,
+        ...(this.swarms.length === 0 ? swarmProfile() : {}),
       })
       const swarm = { child, first, clients: 0 }
       this.swarms.push(swarm)
