@@ -436,6 +436,7 @@ function installCallProbe(): void {
 
 type AppCalls = {
   active?: { callId: string; mesh: AppMesh }
+  ongoingIn(conversation: string): { callId: string } | undefined
   start(conversation: string, video: boolean): Promise<void>
   join(conversation: string, callId: string, video: boolean): Promise<void>
   leave(): Promise<void>
@@ -581,7 +582,19 @@ async function startCall(page: Page, roomId: string): Promise<string> {
   }, roomId)
 }
 
+/**
+ * Joins `callId` as the Join button does: once the page heard the call (a `here`), which also says whether it goes
+ * through a forwarding unit — a join before that would take a call through the unit for a mesh.
+ */
 async function joinCall(page: Page, roomId: string, callId: string): Promise<void> {
+  await page.waitForFunction(
+    ([room, call]) => {
+      const calls = (document.querySelector('sc-app') as unknown as { calls: AppCalls }).calls
+      return calls.ongoingIn(room!)?.callId === call
+    },
+    [roomId, callId],
+    { timeout: STEP_TIMEOUT_MS, polling: 50 },
+  )
   await page.evaluate(
     async ([room, call]) => {
       const calls = (document.querySelector('sc-app') as unknown as { calls: AppCalls }).calls
