@@ -41,20 +41,22 @@ export interface SfuSession extends EventTarget {
 }
 
 /**
- * A relay this device is connected to whose identify says it runs a forwarding unit (the first, by PeerId, so that
- * two tabs of one device choose alike), or undefined.
+ * Of `relays` (the client's known relays connected now: `client.relays.connected()`), the first by PeerId whose
+ * identify says it runs a forwarding unit, so that two tabs of one device choose alike; or undefined. Only relays the
+ * app was given or an invite named: any other peer could claim the protocol and make this device's calls fail.
  */
-export async function findSfuRelay(libp2p: Pick<Libp2p, 'getConnections' | 'peerStore'>): Promise<string | undefined> {
-  const peers = [...new Map(libp2p.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer])).values()]
-  const offering: string[] = []
-  for (const peer of peers) {
-    const protocols = await libp2p.peerStore.get(peer).then(
+export async function findSfuRelay(
+  libp2p: Pick<Libp2p, 'peerStore'>,
+  relays: readonly string[],
+): Promise<string | undefined> {
+  for (const relay of [...relays].sort()) {
+    const protocols = await libp2p.peerStore.get(peerIdFromString(relay)).then(
       (stored) => stored.protocols,
       (): string[] => [],
     )
-    if (protocols.includes(SFU_PROTOCOL)) offering.push(peer.toString())
+    if (protocols.includes(SFU_PROTOCOL)) return relay
   }
-  return offering.sort()[0]
+  return undefined
 }
 
 /**

@@ -127,7 +127,7 @@ export class Calls extends EventTarget implements SessionPart {
     const client = this.#client
     const sfu =
       client !== undefined && this.#conversations.get(conversation)?.kind === 'room'
-        ? await findSfuRelay(client.libp2p)
+        ? await findSfuRelay(client.libp2p, client.relays.connected())
         : undefined
     await this.#enter(conversation, newCallId(), video, Date.now(), sfu)
   }
@@ -237,6 +237,12 @@ export class Calls extends EventTarget implements SessionPart {
     const room = client?.rooms.find((r) => r.id === conversation)
     if (client === undefined || room === undefined) {
       throw new Error('This call goes through a relay, and only a room joined here can reach it.')
+    }
+    // A `here` names the call's relay, and any member may send one: only a relay this device knows is dialled.
+    if (!client.relays.isRelay(relay)) {
+      throw new Error(
+        'This call goes through a relay this device does not know. Ask whoever started it for an invite that names the relay, or start a new call.',
+      )
     }
     return await openSfuSession(client.libp2p, relay, { topic: room.topic, call: callId })
   }
