@@ -1,6 +1,6 @@
 /** The file pins' part of the relay's `/metrics` (`file-pins.ts`). */
 import type { FilePinsStats } from './file-pins.ts'
-import { counter, gauge, type Metric } from './metrics.ts'
+import { byLabel, counter, gauge, type Metric } from './metrics.ts'
 
 export function filePinMetrics(stats: FilePinsStats): Metric[] {
   return [
@@ -17,12 +17,13 @@ export function filePinMetrics(stats: FilePinsStats): Metric[] {
       stats.quotaBytes,
     ),
     gauge('securechat_files_pins_under_way', 'Files being fetched to be kept.', stats.pinsUnderWay),
-    {
-      name: 'securechat_files_pin_requests_total',
-      help: 'Pin requests answered, by outcome: ok, or the reason of the refusal (not-a-member, too-large, room-quota, relay-full, unavailable, malformed, busy).',
-      type: 'counter',
-      samples: Object.entries(stats.requests).map(([outcome, value]) => ({ labels: { outcome }, value })),
-    },
+    byLabel(
+      'counter',
+      'securechat_files_pin_requests_total',
+      'Pin requests answered, by outcome: ok, or the reason of the refusal (not-a-member, too-large, room-quota, relay-full, unavailable, malformed, busy).',
+      'outcome',
+      stats.requests,
+    ),
     counter(
       'securechat_files_fetched_bytes_total',
       'Bytes of file blocks the relay fetched over bitswap for pins (blocks it had already are not counted).',

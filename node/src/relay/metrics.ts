@@ -52,6 +52,18 @@ export function counter(name: string, help: string, value: number | bigint): Met
   return { name, help, type: 'counter', samples: [{ value }] }
 }
 
+/** A counter or gauge of one sample per key of `counts`, the key under the label `label` (an outcome, a reason…). */
+export function byLabel<T extends { [K in keyof T]: number | bigint }>(
+  type: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  label: string,
+  counts: T,
+): Metric {
+  const entries = Object.entries(counts) as Array<[string, number | bigint]>
+  return { name, help, type, samples: entries.map(([key, value]) => ({ labels: { [label]: key }, value })) }
+}
+
 export function relayMetrics(stats: RelayStats): Metric[] {
   return [
     gauge('securechat_relay_uptime_seconds', 'Seconds since the relay started.', Math.floor(stats.uptimeMs / 1000)),
@@ -81,18 +93,20 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       stats.limits.pendingConnections,
     ),
     gauge('securechat_relay_reservations', 'Circuit relay reservations held.', stats.limits.reservations),
-    {
-      name: 'securechat_refused_total',
-      help: 'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them (invalid-record: a validator rejected the record).',
-      type: 'counter',
-      samples: Object.entries(stats.limits.refused).map(([reason, value]) => ({ labels: { reason }, value })),
-    },
-    {
-      name: 'securechat_relay_peers_scored_out',
-      help: 'Gossip peers whose score is below a gossipsub threshold: gossip (sent no gossip), publish (sent nothing), graylist (everything they send is ignored).',
-      type: 'gauge',
-      samples: Object.entries(stats.scoredOut).map(([threshold, value]) => ({ labels: { threshold }, value })),
-    },
+    byLabel(
+      'counter',
+      'securechat_refused_total',
+      'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them (invalid-record: a validator rejected the record).',
+      'reason',
+      stats.limits.refused,
+    ),
+    byLabel(
+      'gauge',
+      'securechat_relay_peers_scored_out',
+      'Gossip peers whose score is below a gossipsub threshold: gossip (sent no gossip), publish (sent nothing), graylist (everything they send is ignored).',
+      'threshold',
+      stats.scoredOut,
+    ),
     gauge(
       'securechat_relay_peers_read_paused',
       'Gossip neighbours the relay reads no further now: each has as many records being handled as --read-records-in-flight allows, and waits on its side of the connection (a flooder does; an honest client sending at its pace does not).',
@@ -115,12 +129,13 @@ function gateMetrics(gate: RelayStats['gate']): Metric[] {
       'The newest block the token gate followed the chain to (0: none yet); gated records are judged at it or later.',
       gate.head ?? 0,
     ),
-    {
-      name: 'securechat_relay_gate_chain_reads_total',
-      help: 'What the token gate asked the chain: heads (eth_blockNumber), logs (eth_getLogs), balances.',
-      type: 'counter',
-      samples: Object.entries(gate.reads).map(([read, value]) => ({ labels: { read }, value })),
-    },
+    byLabel(
+      'counter',
+      'securechat_relay_gate_chain_reads_total',
+      'What the token gate asked the chain: heads (eth_blockNumber), logs (eth_getLogs), balances.',
+      'read',
+      gate.reads,
+    ),
   ]
 }
 

@@ -7,7 +7,7 @@ import { openStore } from '../store/open.ts'
 import { StoreService, type StoreServiceStats } from '../store/service.ts'
 import type { RetentionInit } from '../store/types.ts'
 import type { RelayComponents, RelayService } from './create-relay.ts'
-import { counter, gauge, type Metric } from './metrics.ts'
+import { byLabel, counter, gauge, type Metric } from './metrics.ts'
 import type { AcceptedDmGossip, AcceptedGossip } from './relay.ts'
 import { StoreQueryLimits, type StoreQueryLimitsInit } from './store-query-limits.ts'
 
@@ -150,12 +150,13 @@ function storeMetrics(stats: StoreServiceStats): Metric[] {
           ),
         ]),
     counter('securechat_store_history_answered_total', 'History requests answered with records.', history.answered),
-    {
-      name: 'securechat_store_history_errors_total',
-      help: 'History requests answered with an error, by code.',
-      type: 'counter',
-      samples: Object.entries(history.errors).map(([code, value]) => ({ labels: { code }, value })),
-    },
+    byLabel(
+      'counter',
+      'securechat_store_history_errors_total',
+      'History requests answered with an error, by code.',
+      'code',
+      history.errors,
+    ),
     counter(
       'securechat_store_writes_dropped_total',
       'Accepted records not kept (queue full or write failed).',

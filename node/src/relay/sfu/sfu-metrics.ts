@@ -1,5 +1,5 @@
 /** The forwarding unit's part of the relay's `/metrics` (`sfu-service.ts`). */
-import { counter, gauge, type Metric } from '../metrics.ts'
+import { byLabel, counter, gauge, type Metric } from '../metrics.ts'
 import type { SfuStats } from './sfu-service.ts'
 
 export function sfuMetrics(stats: SfuStats): Metric[] {
@@ -17,12 +17,13 @@ export function sfuMetrics(stats: SfuStats): Metric[] {
       "Janus sessions the relay holds: one per device in a call, and the relay's own (which creates rooms).",
       stats.janusSessions,
     ),
-    {
-      name: 'securechat_sfu_joins_total',
-      help: 'SFU streams by outcome: joined a call, or refused (at their join or later) with the reason sent (malformed, not-a-member, full, unavailable).',
-      type: 'counter',
-      samples: Object.entries(stats.joins).map(([outcome, value]) => ({ labels: { outcome }, value })),
-    },
+    byLabel(
+      'counter',
+      'securechat_sfu_joins_total',
+      'SFU streams by outcome: joined a call, or refused (at their join or later) with the reason sent (malformed, not-a-member, full, unavailable).',
+      'outcome',
+      stats.joins,
+    ),
     counter('securechat_sfu_rooms_created_total', 'Janus rooms the relay created (one per call).', stats.roomsCreated),
     counter(
       'securechat_sfu_rooms_destroyed_total',
