@@ -16,7 +16,7 @@ import { Contract, type Wallet } from 'ethers'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppPage } from './helpers/browser.ts'
-import { callDiagnostics, receivedByPeer, watchPeerConnections } from './helpers/call-stats.ts'
+import { callDiagnostics, callKid, receivedByPeer, watchPeerConnections } from './helpers/call-stats.ts'
 import { startWebRoom, type WebRoom } from './helpers/web-stack.ts'
 
 /** Signals cross the relay, then ICE and DTLS on loopback; generous for a loaded 2-core machine. */
@@ -74,14 +74,6 @@ async function transfer(account: number): Promise<void> {
   await (
     await nft.getFunction('transferFrom')(from.address, web.chain.accounts[BUYER]!.address, tokenOf.get(account)!)
   ).wait()
-}
-
-/** The KID `page`'s call seals its frames under now. */
-function callKid(page: Page): Promise<number | undefined> {
-  return page.evaluate(() => {
-    const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: { kid: number } } } }
-    return app.calls?.active?.mesh.kid
-  })
 }
 
 function otherTiles(page: Page) {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
 import {
   callDiagnostics,
+  callKid,
   PASS_THROUGH_WORKER,
   receivedByPeer,
   receivedMedia,
@@ -50,14 +51,6 @@ async function openDm(page: Page, with_: string): Promise<void> {
     .first()
     .click()
   await page.getByRole('heading', { name: /^DM with/ }).waitFor({ timeout: UI_TIMEOUT_MS })
-}
-
-/** The KID `page`'s call seals its frames under now (it changes when someone leaves). */
-function callKid(page: Page): Promise<number | undefined> {
-  return page.evaluate(() => {
-    const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: { kid: number } } } }
-    return app.calls?.active?.mesh.kid
-  })
 }
 
 /** What `page`'s call receives from alice (its one other participant): video decoded, its width, the worker's counts. */

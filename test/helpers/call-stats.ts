@@ -158,3 +158,11 @@ export function callDiagnostics(page: Page): Promise<string> {
     })
   })
 }
+
+/** The KID `page`'s call seals its frames under now (it changes when someone leaves or is removed). */
+export function callKid(page: Page): Promise<number | undefined> {
+  return page.evaluate(() => {
+    const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: { kid: number } } } }
+    return app.calls?.active?.mesh.kid
+  })
+}

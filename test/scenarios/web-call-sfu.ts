@@ -12,7 +12,13 @@
 import type { Page } from 'playwright-core'
 import type { SfuService } from '../../node/src/relay/sfu/sfu-service.ts'
 import type { AppPage } from '../helpers/browser.ts'
-import { callDiagnostics, PASS_THROUGH_WORKER, receivedByPeer, watchPeerConnections } from '../helpers/call-stats.ts'
+import {
+  callDiagnostics,
+  callKid,
+  PASS_THROUGH_WORKER,
+  receivedByPeer,
+  watchPeerConnections,
+} from '../helpers/call-stats.ts'
 import { startWebRoom } from '../helpers/web-stack.ts'
 
 export interface SfuCallSeen {
@@ -55,13 +61,6 @@ async function poll(check: () => Promise<boolean>, timeoutMs: number): Promise<b
     await new Promise((resolve) => setTimeout(resolve, 500))
   }
   return false
-}
-
-function callKid(page: Page): Promise<number | undefined> {
-  return page.evaluate(() => {
-    const app = document.querySelector('sc-app') as unknown as { calls?: { active?: { mesh: { kid: number } } } }
-    return app.calls?.active?.mesh.kid
-  })
 }
 
 function sfuRelayOf(page: Page): Promise<string | undefined> {
