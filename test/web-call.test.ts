@@ -3,7 +3,7 @@
  * (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`) against a real relay (its CSP and Trusted
  * Types) and a Hardhat chain: a DM video call between alice and bob in which each page decodes the other's frames
  * (getStats: video frames decoded, audio energy rising), mute and camera off seen by the other, bob leaving and
- * joining again; then a room call of three in which carol's page has its frame encryption removed (its SFrame worker
+ * joining again, and a join of a call the page never heard refused; then a room call of three in which carol's page has its frame encryption removed (its SFrame worker
  * replaced by one that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of
  * them; carol back on a fresh device with the app's worker, all three decode each other; banned from the room, carol's
  * page leaves the call and alice and bob start new keys at once.
@@ -184,6 +184,31 @@ describe('calls in the web app', () => {
 
     await alice.page.getByRole('button', { name: 'Leave call' }).click()
     await bob.page.getByRole('button', { name: 'Leave call' }).click()
+
+    // Joining a call this page never heard (what the Join button calls, given another id) is refused with why, and
+    // opens no call and no camera: how to reach a call is what its own signals say.
+    const refused = await bob.page.evaluate(async () => {
+      type Calls = {
+        active: unknown
+        problem: { text: string } | undefined
+        join(conversation: string, callId: string, video: boolean): Promise<void>
+      }
+      const app = document.querySelector('sc-app') as unknown as { calls: Calls; selected: string }
+      const asked = { media: 0 }
+      const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices)
+      navigator.mediaDevices.getUserMedia = (constraints) => {
+        asked.media += 1
+        return getUserMedia(constraints)
+      }
+      await app.calls.join(app.selected, 'ab'.repeat(16), true)
+      navigator.mediaDevices.getUserMedia = getUserMedia
+      return { active: app.calls.active !== undefined, problem: app.calls.problem?.text, media: asked.media }
+    })
+    expect(refused).toEqual({ active: false, problem: expect.stringMatching(/not going on here/), media: 0 })
+    await expect
+      .poll(() => bob.page.getByTestId('call-problem').textContent(), { timeout: UI_TIMEOUT_MS })
+      .toContain('start a new one')
+
     expect(await cspViolations(alice.page)).toEqual([])
     expect(await cspViolations(bob.page)).toEqual([])
     expect(alice.consoleCsp).toEqual([])

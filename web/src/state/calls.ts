@@ -132,10 +132,22 @@ export class Calls extends EventTarget implements SessionPart {
     await this.#enter(conversation, newCallId(), video, Date.now(), sfu)
   }
 
-  /** Joins the call `callId` going on in `conversation` (through the forwarding unit its `here` signals name, if any). */
+  /**
+   * Joins the call `callId` going on in `conversation` (through the forwarding unit its `here` signals name, if any).
+   * Only a call this tab has heard: how to reach one (a mesh, or which relay's unit) is what its `here` signals say,
+   * and a guess would sit offering to a call that is not there.
+   */
   async join(conversation: string, callId: string, video: boolean): Promise<void> {
     const ongoing = this.#ongoing.get(conversation)?.get(callId)
-    await this.#enter(conversation, callId, video, ongoing?.startedAtMs ?? Date.now(), ongoing?.sfu)
+    if (ongoing === undefined) {
+      this.problem = {
+        conversation,
+        text: 'This call is not going on here any more (or was never heard here): start a new one to talk.',
+      }
+      this.#changed()
+      return
+    }
+    await this.#enter(conversation, callId, video, ongoing.startedAtMs, ongoing.sfu)
   }
 
   async leave(): Promise<void> {
