@@ -2,7 +2,8 @@
  * Call signalling (docs/architecture.md, Calls: signalling) between real sdk clients through a real relay: in a room,
  * `call` records under the sender key that every member reads, an offer reaching only the device it names, none kept
  * by the relay's store and none readable on the wire; a member banned from the room reads no call started after and
- * is heard in none; in a DM, `here`, offer and answer over the pair's ephemeral `signal` records.
+ * is heard in none; in a DM, `here`, offer and answer over the pair's ephemeral `signal` records, and a call that rings
+ * a wallet never written to (its `here` opens the session).
  */
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -356,6 +357,78 @@ describe('call signalling in a DM', () => {
     // On the wire they were `signal` records (never stored), their content inside the ratchet.
     const signals = forwarded.filter((m) => new TextDecoder().decode(m.data).includes('"type":"signal"'))
     expect(signals.length).toBeGreaterThanOrEqual(3)
+    for (const message of forwarded) {
+      const text = new TextDecoder().decode(message.data)
+      for (const clear of [TEST_SDP_MARK, '"sdp"', '"op"', call]) expect(text).not.toContain(clear)
+    }
+  })
+
+  it('behavior: a call rings a wallet never written to — its `here` opens the session, the other answers on it', async () => {
+    const relay = await startStoreRelay(stoppers)
+    const address = relay.multiaddrs[0]!
+    const forwarded: Message[] = []
+    relay.node.libp2p.services.pubsub.addEventListener('message', (event) => {
+      if (isDmTopic(event.detail.topic)) forwarded.push(event.detail)
+    })
+    const device = async (): Promise<SecureChatClient> => {
+      const { client, close } = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [address] })
+      stoppers.push(close)
+      await client.dms.ready()
+      return client
+    }
+    const [alice, bob] = await Promise.all([device(), device()])
+    const alicePeer = alice.peerId.toString()
+    const bobPeer = bob.peerId.toString()
+    expect(alice.dm(bob.address).devices()).toEqual([])
+
+    // alice's first word to bob is the call: she finds his device and opens the session with the `here` itself.
+    const bobHeard = heard(bob.dms)
+    const aliceHeard = heard(alice.dm(bob.address))
+    const call = newCallId()
+    await alice.dm(bob.address).sendCallSignal(here(call))
+    await until(
+      [[bob.dms, 'call:signal']],
+      () => bobHeard.some((e) => e.signal.op === 'here'),
+      () => `bob heard ${bobHeard.map((e) => e.signal.op).join(', ') || 'nothing'}`,
+      TIMEOUT_MS,
+    )
+    expect(bobHeard[0]).toMatchObject({
+      conversation: alice.address,
+      sender: alice.address,
+      senderPeerId: alicePeer,
+      signal: { op: 'here', call },
+    })
+    expect(
+      bob
+        .dm(alice.address)
+        .devices()
+        .map((d) => d.peerId),
+    ).toEqual([alicePeer])
+
+    // bob joins (his `here`) and offers on the session alice opened; alice answers on it.
+    await bob.dm(alice.address).sendCallSignal(here(call, 2))
+    await bob.dm(alice.address).sendCallSignal(sdpTo('offer', call, alicePeer, 'bob'))
+    await until(
+      [[alice.dm(bob.address), 'call:signal']],
+      () => aliceHeard.some((e) => e.signal.op === 'offer'),
+      () => `alice heard ${aliceHeard.map((e) => e.signal.op).join(', ') || 'nothing'}`,
+      TIMEOUT_MS,
+    )
+    await alice.dm(bob.address).sendCallSignal(sdpTo('answer', call, bobPeer, 'alice'))
+    await until(
+      [[bob.dms, 'call:signal']],
+      () => bobHeard.some((e) => e.signal.op === 'answer'),
+      () => 'bob never got the answer',
+      TIMEOUT_MS,
+    )
+    expect(bobHeard.find((e) => e.signal.op === 'answer')).toMatchObject({
+      signal: { to: bobPeer, sdp: testSdp('alice') },
+    })
+
+    // The `here` rode an initial message (kept, as a first text's); the rest went as `signal` records. None in clear.
+    const types = forwarded.map((m) => /"type":"(\w+)"/.exec(new TextDecoder().decode(m.data))?.[1])
+    expect(types).toContain('init')
+    expect(types.filter((t) => t === 'signal').length).toBeGreaterThanOrEqual(3)
     for (const message of forwarded) {
       const text = new TextDecoder().decode(message.data)
       for (const clear of [TEST_SDP_MARK, '"sdp"', '"op"', call]) expect(text).not.toContain(clear)

@@ -71,8 +71,8 @@ describe('calls: a missing or refused camera and microphone, and the ring', () =
     expect(await cspViolations(alice.page)).toEqual([])
   }, 120_000)
 
-  it('behavior: a DM call nobody can be told of (no session with that wallet yet) says so in the call, with what to do', async () => {
-    // A wallet alice never wrote to, that has no device: her call's signals have no session to go on.
+  it('behavior: a DM call nobody can be told of (a wallet with no device anywhere) says so in the call, with what to do', async () => {
+    // A wallet that never used SecureChat: no device of it answers alice's search, nor is any in a relay's store.
     const stranger = web.chain.accounts[7]!.address
     await alice.page.getByRole('button', { name: 'Message a wallet' }).click()
     await alice.page.getByLabel('Wallet address').fill(stranger)
@@ -82,7 +82,7 @@ describe('calls: a missing or refused camera and microphone, and the ring', () =
     await call.waitFor({ timeout: UI_TIMEOUT_MS })
     const alert = call.getByRole('alert')
     await alert.waitFor({ timeout: UI_TIMEOUT_MS })
-    expect(await alert.textContent()).toMatch(/^Nobody can hear this call yet: .*send the conversation a message first/)
+    expect(await alert.textContent()).toMatch(/^Nobody can hear this call yet: .*no device of this wallet was found/)
     await alice.page.getByRole('button', { name: 'Leave call' }).click()
     await call.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
     await alice.page.getByRole('button', { name: /^# devices/ }).click()

@@ -1,12 +1,13 @@
 /**
  * Voice and video calls in the web app (issue 17), in Debian's Chromium with its fake camera and microphone
  * (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`) against a real relay (its CSP and Trusted
- * Types) and a Hardhat chain: a DM video call between alice and bob in which each page decodes the other's frames
- * (getStats: video frames decoded, audio energy rising), mute and camera off seen by the other, bob leaving and
- * joining again, and a join of a call the page never heard refused; then a room call of three in which carol's page has its frame encryption removed (its SFrame worker
- * replaced by one that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of
- * them; carol back on a fresh device with the app's worker, all three decode each other; banned from the room, carol's
- * page leaves the call and alice and bob start new keys at once.
+ * Types) and a Hardhat chain: a DM video call between alice and bob — her call her first word to him, ringing him all
+ * the same — in which each page decodes the other's frames (getStats: video frames decoded, audio energy rising), mute
+ * and camera off seen by the other, bob leaving and joining again, and a join of a call the page never heard refused;
+ * then a room call of three in which carol's page has its frame encryption removed (its SFrame worker replaced by one
+ * that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of them; carol back
+ * on a fresh device with the app's worker, all three decode each other; banned from the room, carol's page leaves the
+ * call and alice and bob start new keys at once.
  */
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Page } from 'playwright-core'
@@ -128,18 +129,20 @@ describe('calls in the web app', () => {
   it('behavior: a DM video call — both decode the other, mute and camera off are seen, bob leaves and joins again', async () => {
     const aliceAddress = web.chain.accounts[1]!.address
     const bobAddress = web.chain.accounts[2]!.address
-    // alice writes to bob, so that each has the DM in their list.
+    // alice has never written to bob: her call is her first word to him, and it rings him all the same.
     await alice.page.getByRole('button', { name: 'Message a wallet' }).click()
     await alice.page.getByLabel('Wallet address').fill(bobAddress)
     await alice.page.getByRole('button', { name: 'Open conversation' }).click()
-    await alice.page.getByRole('textbox', { name: 'Message' }).fill('call me')
-    await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter')
-    await openDm(bob.page, aliceAddress)
 
     const clicked = Date.now()
     await alice.page.getByRole('button', { name: 'Video call' }).click()
     await alice.page.getByTestId('call').waitFor({ timeout: UI_TIMEOUT_MS })
-    // bob's DM shows the call going on, with who is in it, and a Join.
+    // The call put alice's DM in bob's list; there it shows going on, with who is in it, and a Join.
+    await bob.page
+      .locator('sc-conversation-list button', { hasText: aliceAddress.slice(0, 6) })
+      .first()
+      .waitFor({ timeout: UI_TIMEOUT_MS })
+    await openDm(bob.page, aliceAddress)
     const ongoing = bob.page.getByTestId('call-ongoing')
     await ongoing.waitFor({ timeout: UI_TIMEOUT_MS })
     expect(await ongoing.textContent()).toContain(aliceAddress.slice(0, 6))

@@ -149,9 +149,10 @@ export class Conversation extends TypedEventEmitter<ConversationEvents> {
   /**
    * Sends a call signal (`here`, `leave`, or an `offer` or `answer` for one device) in this conversation: to each of
    * the other wallet's devices and this wallet's other devices (an offer or answer only to the device its `to`
-   * names), ephemeral like typing — on established sessions only, never stored by relays. Not turned off by the
-   * typing or receipts settings. Throws (with what to do) when it is malformed or reached none of the other wallet's
-   * devices (no session yet: send a message first).
+   * names), ephemeral like typing, in records relays never store — but a `here` opens a session with a device that has
+   * none (in an initial message, which relays keep, as a first text would), so that a call rings a wallet never
+   * written to. Not turned off by the typing or receipts settings. Throws (with what to do) when it is malformed or
+   * reached none of the other wallet's devices (none found; an offer or answer with no session yet).
    */
   sendCallSignal(signal: CallSignalInput): Promise<void> {
     return this.#host.sendCallSignal(this.peer, signal)

@@ -236,6 +236,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
       guard: new SignalGuard(),
       callGuard: createCallSignalGuard(),
       sendTo: (device, plaintext, options) => sessions.sendTo(device, plaintext, options),
+      discoverIfDue: async (peer) => {
+        if (this.#discovery.isDue(peer)) await this.#discovery.discover(peer)
+      },
       track: (work) => this.#track(work),
       onTyping: (detail) => this.#onSignal('typing:changed', detail),
       onRead: (detail) => this.#onSignal('read:received', detail),
@@ -619,8 +622,9 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
   }
 
   /**
-   * Sends a call signal in the conversation with `peer` (`Conversation.sendCallSignal`): ephemeral, like typing, on
-   * established sessions only; not turned off by the typing or receipts settings.
+   * Sends a call signal in the conversation with `peer` (`Conversation.sendCallSignal`): ephemeral, like typing, but
+   * a `here` opens a session where none is established (a call rings a wallet never written to); not turned off by
+   * the typing or receipts settings.
    */
   async sendCallSignal(peer: Address, signal: CallSignalInput): Promise<void> {
     const full = callSignalOf(signal)

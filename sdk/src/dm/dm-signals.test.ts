@@ -25,7 +25,8 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS, unreachable
   const typing: TypingSignal[] = []
   const reads: ReadSignal[] = []
   const calls: CallSignalEvent[] = []
-  const sent: Array<{ to: string; envelope: unknown; ephemeral: boolean }> = []
+  const sent: Array<{ to: string; envelope: unknown; ephemeral: boolean; opensSession?: boolean }> = []
+  const discovered: Address[] = []
   const store = { devicesOf: (a: Address) => (a === BOB ? [bobPhone] : a === SELF ? [myLaptop] : []) }
   const s = new DmSignals({
     self: SELF,
@@ -39,9 +40,13 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS, unreachable
         to: d.peerId,
         envelope: dmEnvelopeSchema.parse(JSON.parse(utf8.decode(plaintext))),
         ephemeral: options.ephemeral === true,
+        ...(options.opensSession === true ? { opensSession: true } : {}),
       })
       const status = unreachable.includes(d.peerId) ? 'failed' : 'sent'
       return { address: d.address, peerId: d.peerId, status, handshake: false, recipients: 1 } as never
+    },
+    discoverIfDue: async (peer) => {
+      discovered.push(peer)
     },
     track: (work) => work,
     onTyping: (detail) => typing.push(detail),
@@ -49,7 +54,7 @@ function signals(settings: SignalSettings = DEFAULT_SIGNAL_SETTINGS, unreachable
     onCall: (detail) => calls.push(detail),
     log: silentLoggerFactory('test'),
   })
-  return { s, typing, reads, calls, sent }
+  return { s, typing, reads, calls, sent, discovered }
 }
 
 describe('DmSignals', () => {
@@ -111,14 +116,21 @@ describe('DmSignals', () => {
     const here = hereSignal()
     const envelope = (signal: object, extra: object = {}) => ({ ...signal, sentAtMs: 7, ...extra }) as never
 
-    it('behavior: a `here` goes to the other wallet’s devices and, naming the conversation, this wallet’s; ephemeral', async () => {
+    it('behavior: a `here` finds the other wallet’s devices, goes to them and, naming the conversation, this wallet’s; ephemeral, opening a session where none is', async () => {
       vi.setSystemTime(42)
-      const { s, sent } = signals()
+      const { s, sent, discovered } = signals()
       await s.sendCall(BOB, here)
+      expect(discovered).toEqual([BOB])
       expect(sent).toEqual([
-        { to: 'bob-phone', envelope: { ...here, sentAtMs: 42 }, ephemeral: true },
-        { to: 'my-laptop', envelope: { ...here, sentAtMs: 42, peer: BOB }, ephemeral: true },
+        { to: 'bob-phone', envelope: { ...here, sentAtMs: 42 }, ephemeral: true, opensSession: true },
+        { to: 'my-laptop', envelope: { ...here, sentAtMs: 42, peer: BOB }, ephemeral: true, opensSession: true },
       ])
+      // An answer or a leave rides the sessions there are: it opens none, nor looks for devices.
+      sent.length = 0
+      await s.sendCall(BOB, answerSignal('bob-phone'))
+      expect(sent).toMatchObject([{ to: 'bob-phone', ephemeral: true }])
+      expect(sent[0]).not.toHaveProperty('opensSession')
+      expect(discovered).toEqual([BOB])
     })
 
     it('behavior: an offer or answer goes only to the device it names; an unknown one is refused with a hint', async () => {
@@ -129,11 +141,15 @@ describe('DmSignals', () => {
       await expect(s.sendCall(BOB, answerSignal('carol-phone'))).rejects.toThrow(InvalidInputError)
     })
 
-    it('error: reaching none of the other wallet’s devices (no established session) throws, with what to do', async () => {
+    it('error: reaching none of the other wallet’s devices throws, with what to do: none found, none reachable, no session for an answer', async () => {
       const { s } = signals(DEFAULT_SIGNAL_SETTINGS, ['bob-phone'])
       await expect(s.sendCall(BOB, here)).rejects.toThrow(UnreachableError)
+      await expect(s.sendCall(BOB, here)).rejects.toMatchObject({ hint: expect.stringMatching(/try again/) })
       await expect(s.sendCall(BOB, answerSignal('bob-phone'))).rejects.toMatchObject({
-        hint: expect.stringMatching(/send the conversation a message first/),
+        hint: expect.stringMatching(/only a `here` opens a session/),
+      })
+      await expect(s.sendCall(CAROL, here)).rejects.toMatchObject({
+        hint: expect.stringMatching(/no device of this wallet was found/),
       })
     })
 

@@ -4,7 +4,9 @@
  * - typing goes to the other wallet's devices in `signal` records, only on sessions already established (a typing
  *   indicator never starts one), which relays forward on their signals budget and never store;
  * - a call signal goes likewise, in `signal` records, to the other wallet's devices and this wallet's other devices
- *   (naming the conversation, `peer`) — or only to the device an offer or answer names;
+ *   (naming the conversation, `peer`) — or only to the device an offer or answer names; but a call's `here` opens a
+ *   session where there is none (in an initial message, as a first text would), so that a call rings a wallet never
+ *   written to;
  * - a read position goes to the other wallet's devices (unless receipts are off) and, naming the conversation, to
  *   this wallet's other devices (always: it is the person's own state) in `msg` records, which relays store, so a
  *   device that was offline learns it on its return.
@@ -18,6 +20,7 @@ import type { Logger } from '../logger.ts'
 import { ReadPositions, type SignalGuard, SignalPacer, type SignalSettings } from '../signals.ts'
 import type { Address, CallSignal, CallSignalEvent, DmDeviceResult, ReadSignal, TypingSignal } from '../types.ts'
 import type { DmSessionStore, RemoteDevice } from './session-store.ts'
+import type { DmSendOptions } from './sessions.ts'
 import { checksumAddress } from './topics.ts'
 import type { DmCall, DmRead } from './wire.ts'
 
@@ -29,8 +32,10 @@ export interface DmSignalsComponents {
   guard: SignalGuard
   /** Call signals' own receive budget (`calls/signals.ts`). */
   callGuard: SignalGuard
-  /** Encrypts for and publishes to one device; `ephemeral`: as a `signal` record, only on an established session. */
-  sendTo: (device: RemoteDevice, plaintext: Uint8Array, options: { ephemeral?: boolean }) => Promise<DmDeviceResult>
+  /** Encrypts for and publishes to one device (`DmSessions.sendTo`). */
+  sendTo: (device: RemoteDevice, plaintext: Uint8Array, options: DmSendOptions) => Promise<DmDeviceResult>
+  /** Finds a wallet's devices when it is time to (`DmDiscovery`): before a call rings a wallet never written to. */
+  discoverIfDue: (peer: Address) => Promise<void>
   track: <T>(work: Promise<T>) => Promise<T>
   onTyping: (detail: TypingSignal) => void
   onRead: (detail: ReadSignal) => void
@@ -111,11 +116,14 @@ export class DmSignals {
 
   /**
    * Sends a call signal in the conversation with `peer`: to each of its devices and this wallet's other devices, or,
-   * an offer or answer, to the one device it names. Ephemeral, like typing: only on sessions already established.
-   * Throws when it reached none of `peer`'s devices (or not the device named).
+   * an offer or answer, to the one device it names. Ephemeral, like typing; a `here` finds `peer`'s devices first when
+   * due and opens a session with each that has none. Throws when it reached none of `peer`'s devices (or not the
+   * device named).
    */
   async sendCall(peer: Address, signal: CallSignal): Promise<void> {
     const { store, self } = this.#c
+    const opensSession = signal.op === 'here'
+    if (opensSession) await this.#c.discoverIfDue(peer)
     const sentAtMs = Date.now()
     let targets: Array<{ device: RemoteDevice; peer?: Address }> = [
       ...store.devicesOf(peer).map((device) => ({ device })),
@@ -132,7 +140,7 @@ export class DmSignals {
     const results = await Promise.all(
       targets.map(async ({ device, ...copy }) => {
         const plaintext = utf8.encode(JSON.stringify({ ...signal, sentAtMs, ...copy }))
-        const result = await this.#c.track(this.#c.sendTo(device, plaintext, { ephemeral: true }))
+        const result = await this.#c.track(this.#c.sendTo(device, plaintext, { ephemeral: true, opensSession }))
         if (result.status === 'failed')
           this.#c.log.debug('DM call signal not sent', { peer: device.peerId, error: result.error })
         return { device, sent: result.status === 'sent' }
@@ -140,9 +148,15 @@ export class DmSignals {
     )
     const reached = results.filter(({ device, sent }) => sent && ('to' in signal || device.address === peer))
     if (reached.length === 0) {
+      const theirs = results.filter(({ device }) => device.address === peer).length
       throw new UnreachableError(`the call signal reached no device of ${peer}`, {
         details: { devices: results.length },
-        hint: 'a call signal goes only on an established session, as typing: send the conversation a message first',
+        hint:
+          theirs === 0 && !('to' in signal)
+            ? 'no device of this wallet was found: it has not used SecureChat yet, or none of its devices has been online lately; a message waits for it, a call does not'
+            : opensSession
+              ? 'none of its devices could be reached now (the log says why): try again in a moment'
+              : "only a `here` opens a session: send the call's `here` first, then offers and answers",
       })
     }
   }

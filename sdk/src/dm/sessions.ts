@@ -69,13 +69,19 @@ export class DmSessions {
     return this.#acceptTail
   }
 
-  /** Encrypts `plaintext` for `device` on its session (a new one if none can send) and publishes it. */
-  sendTo(device: RemoteDevice, plaintext: Uint8Array, options: { ephemeral?: boolean } = {}): Promise<DmDeviceResult> {
+  /**
+   * Encrypts `plaintext` for `device` on its session (a new one if none can send) and publishes it. `ephemeral`: as a
+   * `signal` record, which relays never store, and only on an established session — unless `opensSession`, when with
+   * no established session it rides an initial message (which relays keep) as a text would: a call's `here`, so that
+   * a call rings a wallet never written to.
+   */
+  sendTo(device: RemoteDevice, plaintext: Uint8Array, options: DmSendOptions = {}): Promise<DmDeviceResult> {
     return this.#c.store.withDevice(device, async (): Promise<DmDeviceResult> => {
       const target = { address: device.address, peerId: device.peerId }
       try {
         const entry = pickSession(device)
-        if (options.ephemeral === true && (entry === undefined || entry[1].initHeader !== undefined)) {
+        const established = entry !== undefined && entry[1].initHeader === undefined
+        if (options.ephemeral === true && options.opensSession !== true && !established) {
           // A typing indicator never starts a session, nor rides an initial message a relay would keep.
           return { ...target, status: 'failed', handshake: false, recipients: 0, error: 'no established session' }
         }
@@ -313,6 +319,14 @@ export class DmSessions {
 }
 
 type Published = PublishedRecord & { recipients: number }
+
+/** How {@link DmSessions.sendTo} sends. */
+export interface DmSendOptions {
+  /** As a `signal` record (never stored), on an established session only. */
+  ephemeral?: boolean
+  /** With `ephemeral`: when no session is established, start one (or ride the pending one's initial message). */
+  opensSession?: boolean
+}
 
 /** The session to send on: the most recently used confirmed one, else the newest unconfirmed one. */
 function pickSession(device: RemoteDevice): [string, SessionEntry] | undefined {

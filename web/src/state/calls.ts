@@ -41,6 +41,12 @@ export interface ActiveCall {
 
 /** A `here` older than this by its sender's clock rings nobody (a call heard long after it started ringing). */
 const RING_WITHIN_MS = 30_000
+/**
+ * A `here` older than this by its sender's clock is from a call long over: one that opened a DM session rides an
+ * initial message, which relays keep, and a device back after days reads it then. Minutes, not `CALL_HERE_TIMEOUT_MS`,
+ * so that two devices' clocks a little apart still hear each other.
+ */
+const STALE_HERE_MS = 10 * 60_000
 
 /**
  * Voice and video calls (docs/web-app.md, Calls): which conversations have a call going on (from the others' `here`
@@ -87,7 +93,14 @@ export class Calls extends EventTarget implements SessionPart {
 
   async connected(client: SecureChatClient): Promise<void> {
     this.#client = client
-    const onSignal = (event: CustomEvent<CallSignalEvent>): void => this.#onSignal(event.detail)
+    const onSignal = (event: CustomEvent<CallSignalEvent>): void => {
+      const { signal, sender, sentAtMs } = event.detail
+      // A call from a wallet never written to opens its DM, as a first message would: there it rings and can be joined.
+      if (signal.op === 'here' && sender.toLowerCase() !== this.#me && sentAtMs >= Date.now() - RING_WITHIN_MS) {
+        this.#conversations.openDm(event.detail.conversation)
+      }
+      this.#onSignal(event.detail)
+    }
     client.dms.addEventListener('call:signal', onSignal)
     this.#detach.push(() => client.dms.removeEventListener('call:signal', onSignal))
     this.#watchRooms()
@@ -326,6 +339,7 @@ export class Calls extends EventTarget implements SessionPart {
   #onSignal(event: CallSignalEvent): void {
     const conversation = this.#conversationId(event.conversation)
     const { signal } = event
+    if (signal.op === 'here' && event.sentAtMs < Date.now() - STALE_HERE_MS) return
     const active = this.#active
     if (active !== undefined && active.conversation === conversation && active.callId === signal.call) {
       active.mesh.handle(event)
