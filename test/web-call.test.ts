@@ -1,13 +1,14 @@
 /**
- * Voice and video calls in the web app (issue 17), in Debian's Chromium with its fake camera and microphone
+ * Voice and video calls in the web app (issue 17), in Debian's Chromium with its fake cameras and microphones
  * (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`) against a real relay (its CSP and Trusted
  * Types) and a Hardhat chain: a DM video call between alice and bob — her call her first word to him, ringing him all
- * the same — in which each page decodes the other's frames (getStats: video frames decoded, audio energy rising), mute
- * and camera off seen by the other, bob leaving and joining again, and a join of a call the page never heard refused;
- * then a room call of three in which carol's page has its frame encryption removed (its SFrame worker replaced by one
- * that passes frames through): alice and bob decode each other and nothing of carol, carol nothing of them; carol back
- * on a fresh device with the app's worker, all three decode each other; banned from the room, carol's page leaves the
- * call and alice and bob start new keys at once.
+ * the same — in which each page decodes the other's frames (getStats: video frames decoded, audio energy rising),
+ * alice's switch to another microphone and camera heard and seen, mute and camera off seen by the other, bob leaving
+ * and joining again, and a join of a call the page never heard refused; then a room call of three in which carol's
+ * page has its frame encryption removed (its SFrame worker replaced by one that passes frames through): alice and bob
+ * decode each other and nothing of carol, carol nothing of them; carol back on a fresh device with the app's worker,
+ * all three decode each other; banned from the room, carol's page leaves the call and alice and bob start new keys at
+ * once.
  */
 import { walletSigner } from '@securechat/sdk/identity'
 import type { Page } from 'playwright-core'
@@ -116,6 +117,31 @@ function aliceVideoSender(page: Page): Promise<{ track: string; transform: boole
   })
 }
 
+/**
+ * What `page`'s one call connection sends as `kind`: its track's label (which device), whether a transform seals it,
+ * and whether that is the transform the first look at `kind` saw (kept on the page between looks).
+ */
+function aliceSender(
+  page: Page,
+  kind: 'audio' | 'video',
+): Promise<{ label: string | undefined; transform: boolean; sameTransform: boolean }> {
+  return page.evaluate((kind) => {
+    type Mesh = { participants: { peerId: string }[]; connectionOf(peerId: string): RTCPeerConnection | undefined }
+    const app = document.querySelector('sc-app') as unknown as { calls: { active: { mesh: Mesh } } }
+    const mesh = app.calls.active.mesh
+    const pc = mesh.connectionOf(mesh.participants[0]!.peerId)!
+    const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === kind)!.sender
+    const seen = globalThis as unknown as { __firstTransforms?: Record<string, unknown> }
+    seen.__firstTransforms ??= {}
+    seen.__firstTransforms[kind] ??= sender.transform
+    return {
+      label: sender.track?.label,
+      transform: sender.transform != null,
+      sameTransform: sender.transform === seen.__firstTransforms[kind],
+    }
+  }, kind)
+}
+
 /** {@link waitForMediaFromEach}, which on a failure prints what each page's call saw (worker counts, RTP stats). */
 const waitForMedia: typeof waitForMediaFromEach = (...args) =>
   waitForMediaFromEach(...args).catch(async (err: unknown) => {
@@ -163,6 +189,39 @@ describe('calls in the web app', () => {
     })
     await expect.poll(() => otherTile(alice.page).getAttribute('data-video'), { timeout: UI_TIMEOUT_MS }).toBe('on')
     await screenshot(alice.page, 'call')
+
+    // alice picks another microphone and another camera (the fake one with frames an encoder takes: helpers/browser.ts):
+    // the same senders carry them, sealed by the same transforms, and bob goes on hearing and seeing her.
+    const before = { audio: await aliceSender(alice.page, 'audio'), video: await aliceSender(alice.page, 'video') }
+    for (const [kind, name] of [
+      ['audio', 'Microphone'],
+      ['video', 'Camera'],
+    ] as const) {
+      const picker = alice.page.getByRole('combobox', { name })
+      await picker.waitFor({ timeout: UI_TIMEOUT_MS })
+      const choices = await picker.locator('option').allTextContents()
+      // The one in use is the one shown chosen.
+      await expect.poll(() => picker.locator('option:checked').textContent()).toBe(before[kind].label)
+      const other =
+        kind === 'video'
+          ? choices.find((label) => label === 'fake_device_2')
+          : choices.find((l) => l !== before.audio.label)
+      expect(other, `${name}: ${choices.join(', ')}`).toBeDefined()
+      await picker.selectOption({ label: other! })
+      await expect
+        .poll(() => aliceSender(alice.page, kind), { timeout: UI_TIMEOUT_MS })
+        .toMatchObject({
+          label: other,
+          transform: true,
+          sameTransform: true,
+        })
+      await expect.poll(() => picker.locator('option:checked').textContent()).toBe(other)
+    }
+    const switched = await waitForMedia(bob.page, 1, MEDIA_TIMEOUT_MS, { frames: 1, energy: 0 })
+    await waitForMedia(bob.page, 1, MEDIA_TIMEOUT_MS, {
+      frames: switched[0]!.framesDecoded + 20,
+      energy: switched[0]!.audioEnergy,
+    })
 
     // Mute and camera off, seen on the other page.
     await alice.page.getByRole('button', { name: 'Mute' }).click()

@@ -31,15 +31,17 @@ export async function buildWebApp(outDir: string): Promise<void> {
 }
 
 /**
- * What a browser's pages find for `getUserMedia`: `fake` (the default) a fake camera and microphone, granted without a
- * prompt (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`); `prompt` the fake devices behind
+ * What a browser's pages find for `getUserMedia`: `fake` (the default) fake cameras (three, so that a call can switch:
+ * `fake_device_0` gives I420 frames, `_1` Y16 — a depth camera's, which no video encoder takes, so nothing is sent —
+ * and `_2` MJPEG) and microphones (Chromium's three), granted without a prompt
+ * (`--use-fake-device-for-media-stream`, `--use-fake-ui-for-media-stream`); `prompt` the fake devices behind
  * the permission prompt, which headless Chromium answers with a refusal (`NotAllowedError`) unless the context was
  * granted `camera` and `microphone`; `none` no camera and no microphone at all (`NotFoundError`).
  */
 export type FakeMedia = 'fake' | 'prompt' | 'none'
 
 const MEDIA_SWITCHES: Record<FakeMedia, string[]> = {
-  fake: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  fake: ['--use-fake-device-for-media-stream=device-count=3', '--use-fake-ui-for-media-stream'],
   prompt: ['--use-fake-device-for-media-stream'],
   none: ['--use-fake-ui-for-media-stream'],
 }

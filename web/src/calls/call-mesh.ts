@@ -243,7 +243,7 @@ export class CallMesh extends EventTarget {
       track = await open()
       this.localStream.addTrack(track)
       // While the screen is shared the senders keep it; the camera comes back on them when sharing stops.
-      if (this.#screen === undefined) await this.#replaceVideo(track)
+      if (this.#screen === undefined) await this.#replace('video', track)
     }
     if (track !== undefined) track.enabled = on
     this.#camera = on && track !== undefined
@@ -267,7 +267,7 @@ export class CallMesh extends EventTarget {
     track.addEventListener('ended', () => void this.stopSharing(track))
     this.#screen = track
     this.#screenStream = new MediaStream([track])
-    await this.#replaceVideo(track)
+    await this.#replace('video', track)
     this.#changed()
     void this.#sendHere()
   }
@@ -280,9 +280,50 @@ export class CallMesh extends EventTarget {
     this.#screenStream = undefined
     screen.stop()
     if (this.#ended) return
-    await this.#replaceVideo(this.localStream.getVideoTracks()[0] ?? null)
+    await this.#replace('video', this.localStream.getVideoTracks()[0] ?? null)
     this.#changed()
     void this.#sendHere()
+  }
+
+  /**
+   * Sends `track`, a microphone the person chose, in place of the one in use: on the same senders (`replaceTrack`, no
+   * renegotiation), so the same transforms seal it; muted stays muted. The one it replaces is stopped.
+   */
+  async switchMicrophone(track: MediaStreamTrack): Promise<void> {
+    if (this.#ended) {
+      track.stop()
+      return
+    }
+    track.enabled = !this.#muted
+    const old = this.localStream.getAudioTracks()[0]
+    if (old !== undefined) this.localStream.removeTrack(old)
+    this.localStream.addTrack(track)
+    await this.#replace('audio', track)
+    old?.stop()
+    this.#changed()
+  }
+
+  /**
+   * Sends `track`, a camera the person chose, in place of the one in use (on or off as it was); while a screen is
+   * shared the senders keep it, and the new camera comes back on them when sharing stops.
+   */
+  async switchCamera(track: MediaStreamTrack): Promise<void> {
+    if (this.#ended) {
+      track.stop()
+      return
+    }
+    const old = this.localStream.getVideoTracks()[0]
+    if (old === undefined) {
+      // No camera in this call yet: `setCamera` opens one (the chosen one) when it is turned on.
+      track.stop()
+      return
+    }
+    track.enabled = old.enabled
+    this.localStream.removeTrack(old)
+    this.localStream.addTrack(track)
+    if (this.#screen === undefined) await this.#replace('video', track)
+    old.stop()
+    this.#changed()
   }
 
   /** The track every video sender sends: the shared screen, else the camera (disabled while off), else none. */
@@ -290,10 +331,11 @@ export class CallMesh extends EventTarget {
     return this.#screen ?? this.localStream.getVideoTracks()[0]
   }
 
-  async #replaceVideo(track: MediaStreamTrack | null): Promise<void> {
-    await this.#sfu?.replaceVideo(track)
+  /** Puts `track` on every `kind` sender: the forwarding unit's and each peer's. */
+  async #replace(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    await this.#sfu?.replaceTrack(kind, track)
     for (const peer of this.#peers.values()) {
-      const sender = videoSender(peer.pc)
+      const sender = senderOf(peer.pc, kind)
       if (sender !== undefined) await sender.replaceTrack(track).catch(() => {})
     }
   }
@@ -749,6 +791,6 @@ function blankVideoTrack(): MediaStreamTrack | undefined {
   return canvas.captureStream(0).getVideoTracks()[0]
 }
 
-function videoSender(pc: RTCPeerConnection | undefined): RTCRtpSender | undefined {
-  return pc?.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.sender
+function senderOf(pc: RTCPeerConnection | undefined, kind: 'audio' | 'video'): RTCRtpSender | undefined {
+  return pc?.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender
 }

@@ -89,9 +89,9 @@ export class SfuLink {
     this.#ask()
   }
 
-  /** Puts `track` on the video sender (`replaceTrack`: the same sender, so the same transform seals it). */
-  async replaceVideo(track: MediaStreamTrack | null): Promise<void> {
-    const sender = this.publisher.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.sender
+  /** Puts `track` on the `kind` sender (`replaceTrack`: the same sender, so the same transform seals it). */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    const sender = this.publisher.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender
     await sender?.replaceTrack(track).catch(() => {})
   }
 

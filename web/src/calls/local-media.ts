@@ -7,28 +7,43 @@ export class MediaAccessError extends Error {
   override name = 'MediaAccessError'
 }
 
-/** What is asked: the microphone always, the camera for a video call. */
-export async function openLocalMedia(params: { video: boolean }): Promise<MediaStream> {
+/** What a call asks of the microphone and the camera. */
+const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true } as const
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } as const
+
+/**
+ * What is asked: the microphone always, the camera for a video call — those the person chose before if given (as
+ * `ideal`: one unplugged since gives way to another rather than failing the call).
+ */
+export async function openLocalMedia(params: {
+  video: boolean
+  microphone?: string | undefined
+  camera?: string | undefined
+}): Promise<MediaStream> {
   if (navigator.mediaDevices?.getUserMedia === undefined) {
     throw new MediaAccessError(
       'This browser gives the page no camera or microphone: calls need a secure (https) page in a current browser.',
     )
   }
   try {
+    const { microphone, camera } = params
     return await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-      video: params.video ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } : false,
+      audio: microphone === undefined ? AUDIO : { ...AUDIO, deviceId: microphone },
+      video: params.video ? (camera === undefined ? VIDEO : { ...VIDEO, deviceId: camera }) : false,
     })
   } catch (err) {
     throw mediaAccessError(err, params.video)
   }
 }
 
-/** Just the camera, for turning it on during a call that started without it. */
-export async function openCamera(): Promise<MediaStreamTrack> {
+/**
+ * The camera: for turning it on during a call that started without it (`deviceId`: the one chosen before, if it is
+ * still there), or, `exact`, the one the person just picked — another would not be what they picked.
+ */
+export async function openCamera(deviceId?: string, exact = false): Promise<MediaStreamTrack> {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
+      video: deviceId === undefined ? VIDEO : { ...VIDEO, deviceId: exact ? { exact: deviceId } : deviceId },
     })
     const track = stream.getVideoTracks()[0]
     if (track === undefined) throw new MediaAccessError('The browser gave no camera.')
@@ -36,6 +51,37 @@ export async function openCamera(): Promise<MediaStreamTrack> {
   } catch (err) {
     throw err instanceof MediaAccessError ? err : mediaAccessError(err, true)
   }
+}
+
+/** The microphone `deviceId`, which the person chose during a call. */
+export async function openMicrophone(deviceId: string): Promise<MediaStreamTrack> {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { ...AUDIO, deviceId: { exact: deviceId } } })
+    const track = stream.getAudioTracks()[0]
+    if (track === undefined) throw new MediaAccessError('The browser gave no microphone.')
+    return track
+  } catch (err) {
+    throw err instanceof MediaAccessError ? err : mediaAccessError(err, false)
+  }
+}
+
+/** A camera or microphone the person can choose: the browser's id and name for it. */
+export interface MediaDeviceChoice {
+  deviceId: string
+  label: string
+}
+
+/**
+ * The microphones and cameras this browser offers. Their names come only once the site may use them (in a call,
+ * after the prompt): before, a device is named by its kind and place in the list.
+ */
+export async function listMediaDevices(): Promise<{ microphones: MediaDeviceChoice[]; cameras: MediaDeviceChoice[] }> {
+  const devices = (await navigator.mediaDevices?.enumerateDevices?.()) ?? []
+  const of = (kind: MediaDeviceKind, name: string): MediaDeviceChoice[] =>
+    devices
+      .filter((d) => d.kind === kind && d.deviceId !== '')
+      .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${name} ${i + 1}` }))
+  return { microphones: of('audioinput', 'Microphone'), cameras: of('videoinput', 'Camera') }
 }
 
 /**

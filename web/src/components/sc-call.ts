@@ -3,6 +3,7 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
 import { repeat } from 'lit/directives/repeat.js'
 import type { CallParticipant } from '../calls/call-mesh.ts'
+import type { MediaDeviceChoice } from '../calls/local-media.ts'
 import type { Calls } from '../state/calls.ts'
 import { ChangeController, callsContext, conversationsContext } from '../state/context.ts'
 import type { Conversations } from '../state/conversations.ts'
@@ -11,10 +12,19 @@ import { baseStyles, shortAddress } from './styles.ts'
 /** An audio level (0–1, RFC 6464's linear form from getStats) above which a participant shows as speaking. */
 const SPEAKING_LEVEL = 0.02
 
+/** The devices to choose from in a call, and those in use (`Calls.mediaDevices`). */
+interface DeviceChoices {
+  microphones: MediaDeviceChoice[]
+  cameras: MediaDeviceChoice[]
+  microphone: string | undefined
+  camera: string | undefined
+}
+
 /**
  * The call this tab is in (docs/web-app.md, Calls): a grid of tiles — this device's camera and each other device's
  * video (or shared screen), or its address when its camera is off — with who is speaking, who is muted, who shares a
- * screen, the call's duration, and the buttons: mute, camera, share screen, leave. Renders nothing outside a call.
+ * screen, the call's duration, and the controls: mute, camera, share screen, which microphone and camera (where
+ * there is more than one), leave. Renders nothing outside a call.
  */
 @customElement('sc-call')
 export class ScCall extends LitElement {
@@ -85,6 +95,9 @@ export class ScCall extends LitElement {
       .tile .avatar {
         font-size: 1.25rem;
       }
+      select {
+        max-width: 12rem;
+      }
       button[aria-pressed='true'] {
         background: var(--sc-danger);
         border-color: var(--sc-danger);
@@ -102,20 +115,41 @@ export class ScCall extends LitElement {
   conversations: Conversations | undefined
 
   @state() private now = Date.now()
+  @state() private devices: DeviceChoices | undefined
 
   readonly #changes = new ChangeController<Calls>(this, 'calls:changed')
   #clock: ReturnType<typeof setInterval> | undefined
+  /**
+   * The tracks the call sent when {@link devices} was read: read again for a new call or a track changed (a device
+   * chosen, the camera first turned on), and when a device is plugged in or out.
+   */
+  #devicesOf: string | undefined
+  readonly #onDeviceChange = (): void => void this.#readDevices()
 
   override connectedCallback(): void {
     super.connectedCallback()
     this.#clock = setInterval(() => {
       if (this.calls?.active !== undefined) this.now = Date.now()
     }, 1_000)
+    navigator.mediaDevices?.addEventListener?.('devicechange', this.#onDeviceChange)
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
     clearInterval(this.#clock)
+    navigator.mediaDevices?.removeEventListener?.('devicechange', this.#onDeviceChange)
+  }
+
+  async #readDevices(): Promise<void> {
+    const calls = this.calls
+    this.#devicesOf = tracksOf(calls)
+    this.devices = calls?.active === undefined ? undefined : await calls.mediaDevices().catch(() => undefined)
+  }
+
+  #choose(kind: 'microphone' | 'camera', deviceId: string): void {
+    const calls = this.calls
+    if (kind === 'microphone') void calls?.chooseMicrophone(deviceId)
+    else void calls?.chooseCamera(deviceId)
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
@@ -125,6 +159,7 @@ export class ScCall extends LitElement {
   protected override updated(): void {
     // srcObject is a property lit cannot bind declaratively without a directive: set it on each tile's video.
     const active = this.calls?.active
+    if (tracksOf(this.calls) !== this.#devicesOf) void this.#readDevices()
     if (active === undefined) return
     for (const video of this.renderRoot.querySelectorAll<HTMLVideoElement>('video[data-peer]')) {
       const peer = video.dataset.peer
@@ -178,6 +213,12 @@ export class ScCall extends LitElement {
               >${mesh.sharing ? 'Stop sharing' : 'Share screen'}</button>`
             : nothing
         }
+        ${this.#devicePicker('microphone', 'Microphone', this.devices?.microphones, this.devices?.microphone)}
+        ${
+          mesh.localStream.getVideoTracks().length > 0
+            ? this.#devicePicker('camera', 'Camera', this.devices?.cameras, this.devices?.camera)
+            : nothing
+        }
         <button @click=${() => void calls.leave()}>Leave call</button>
       </div>
       ${
@@ -194,6 +235,26 @@ export class ScCall extends LitElement {
         )}
       </div>
     </section>`
+  }
+
+  /** A choice of microphone or camera, where there is more than one: the one in use selected. */
+  #devicePicker(
+    kind: 'microphone' | 'camera',
+    label: string,
+    choices: MediaDeviceChoice[] | undefined,
+    inUse: string | undefined,
+  ) {
+    if (choices === undefined || choices.length < 2) return nothing
+    return html`<select
+      aria-label=${label}
+      data-testid="call-${kind}"
+      @change=${(event: Event) => this.#choose(kind, (event.target as HTMLSelectElement).value)}
+    >
+      ${choices.map(
+        (choice) =>
+          html`<option value=${choice.deviceId} ?selected=${choice.deviceId === inUse}>${choice.label}</option>`,
+      )}
+    </select>`
   }
 
   #participant(p: CallParticipant) {
@@ -229,6 +290,15 @@ export class ScCall extends LitElement {
       new CustomEvent('conversation-selected', { detail: conversation, bubbles: true, composed: true }),
     )
   }
+}
+
+/** What the call in `calls` sends from this device, as its tracks' ids (undefined outside a call). */
+function tracksOf(calls: Calls | undefined): string | undefined {
+  const stream = calls?.active?.mesh.localStream
+  return stream
+    ?.getTracks()
+    .map((track) => track.id)
+    .join(' ')
 }
 
 /** Whether this browser can share a screen from a page (desktop browsers; not phones). */

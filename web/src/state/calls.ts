@@ -11,7 +11,15 @@ import type { SecureChatClient } from '@securechat/sdk/client'
 import type { Room } from '@securechat/sdk/rooms'
 import type { RoomMemberRemoved } from '@securechat/sdk/types'
 import { CallMesh, type CallPort } from '../calls/call-mesh.ts'
-import { MediaAccessError, openCamera, openLocalMedia, openScreen } from '../calls/local-media.ts'
+import {
+  listMediaDevices,
+  MediaAccessError,
+  type MediaDeviceChoice,
+  openCamera,
+  openLocalMedia,
+  openMicrophone,
+  openScreen,
+} from '../calls/local-media.ts'
 import type { AppConfig } from '../config.ts'
 import { removedWallet } from './call-removals.ts'
 import type { Conversations } from './conversations.ts'
@@ -74,6 +82,11 @@ export class Calls extends EventTarget implements SessionPart {
   problem: { conversation: string; text: string; fromCall?: boolean } | undefined
   /** A start or join waiting for the camera and microphone. */
   starting: string | undefined
+  /**
+   * The microphone and camera the person chose during a call (browser device ids), for the rest of this tab's
+   * session: the next call, and a camera turned on later, open them first.
+   */
+  readonly #chosen: { microphone?: string; camera?: string } = {}
 
   constructor(config: AppConfig, conversations: Conversations, notifications: Notifications) {
     super()
@@ -179,7 +192,55 @@ export class Calls extends EventTarget implements SessionPart {
     const active = this.#active
     if (active === undefined) return
     try {
-      await active.mesh.setCamera(on, openCamera)
+      await active.mesh.setCamera(on, () => openCamera(this.#chosen.camera))
+      this.problem = undefined
+    } catch (err) {
+      this.problem = { conversation: active.conversation, text: describeMediaError(err) }
+    }
+    this.#changed()
+  }
+
+  /**
+   * The microphones and cameras to choose from, and those the call uses now (their ids; a camera only while the call
+   * has one). Names come once the browser let the site use its devices, as it has in a call.
+   */
+  async mediaDevices(): Promise<{
+    microphones: MediaDeviceChoice[]
+    cameras: MediaDeviceChoice[]
+    microphone: string | undefined
+    camera: string | undefined
+  }> {
+    const { microphones, cameras } = await listMediaDevices()
+    const stream = this.#active?.mesh.localStream
+    return {
+      microphones,
+      cameras,
+      microphone: stream?.getAudioTracks()[0]?.getSettings().deviceId,
+      camera: stream?.getVideoTracks()[0]?.getSettings().deviceId,
+    }
+  }
+
+  /** Speaks into the microphone `deviceId` from now on, in this call (the others hear it at once) and the next. */
+  async chooseMicrophone(deviceId: string): Promise<void> {
+    this.#chosen.microphone = deviceId
+    const active = this.#active
+    if (active === undefined) return
+    try {
+      await active.mesh.switchMicrophone(await openMicrophone(deviceId))
+      this.problem = undefined
+    } catch (err) {
+      this.problem = { conversation: active.conversation, text: describeMediaError(err) }
+    }
+    this.#changed()
+  }
+
+  /** Films with the camera `deviceId` from now on: at once while the call has a camera, else when it is turned on. */
+  async chooseCamera(deviceId: string): Promise<void> {
+    this.#chosen.camera = deviceId
+    const active = this.#active
+    if (active === undefined || active.mesh.localStream.getVideoTracks().length === 0) return
+    try {
+      await active.mesh.switchCamera(await openCamera(deviceId, true))
       this.problem = undefined
     } catch (err) {
       this.problem = { conversation: active.conversation, text: describeMediaError(err) }
@@ -220,7 +281,7 @@ export class Calls extends EventTarget implements SessionPart {
     this.#changed()
     let localStream: MediaStream
     try {
-      localStream = await openLocalMedia({ video })
+      localStream = await openLocalMedia({ video, ...this.#chosen })
     } catch (err) {
       this.problem = { conversation, text: describeMediaError(err) }
       this.starting = undefined
