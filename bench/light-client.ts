@@ -24,11 +24,22 @@ import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } fro
 import type { SessionCertificate } from '@securechat/sdk/types'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 
+/** A room a light client is in; `timer`, its presence's. */
+export interface LightRoom {
+  id: string
+  topic: string
+  manifest: SignedManifest
+  timer?: ReturnType<typeof setTimeout>
+}
+
 export interface LightClient {
   libp2p: SecureChatLibp2p
   peerId: string
   certificate: SessionCertificate
-  room?: { id: string; topic: string; manifest: SignedManifest; timer?: ReturnType<typeof setTimeout> }
+  /** The room it entered first: the one it sends in. */
+  room?: LightRoom
+  /** Every room it is in, `room` first. */
+  rooms: LightRoom[]
 }
 
 /**
@@ -62,7 +73,7 @@ export async function startLightClient(params: {
       chainId: DEVNET_CHAIN_ID,
     })
     await libp2p.dial(multiaddr(params.relay), { signal: AbortSignal.timeout(params.timeoutMs) })
-    return { libp2p, peerId, certificate }
+    return { libp2p, peerId, certificate, rooms: [] }
   } catch (err) {
     await libp2p.stop()
     throw err
@@ -84,16 +95,20 @@ export function drainRecords(client: LightClient, onRecord: (data: Uint8Array) =
   const handle = pubsub.handleReceivedRpc.bind(pubsub)
   pubsub.handleReceivedRpc = async (from: PeerId, rpc: RPC): Promise<void> => {
     for (const message of rpc.messages) {
-      if (message.data !== undefined && message.topic === client.room?.topic) onRecord(message.data)
+      if (message.data !== undefined && client.rooms.some((room) => room.topic === message.topic)) {
+        onRecord(message.data)
+      }
     }
     await handle(from, { ...rpc, messages: [] })
   }
 }
 
-/** Subscribes `client` to the room of `manifest` (whose id is `roomId`). */
+/** Subscribes `client` to the room of `manifest` (whose id is `roomId`), besides any it is in. */
 export function enterRoom(client: LightClient, manifest: SignedManifest, roomId: string): string {
   const topic = roomTopic(roomId)
-  client.room = { id: roomId, topic, manifest }
+  const room = { id: roomId, topic, manifest }
+  client.rooms.push(room)
+  client.room ??= room
   client.libp2p.services.pubsub.subscribe(topic)
   return topic
 }
@@ -102,8 +117,7 @@ export function enterRoom(client: LightClient, manifest: SignedManifest, roomId:
  * The presence record an idle member's `Room` sends: certificate and manifest, no acks, no key requests; `everyMs`,
  * the interval a large room's members announce (`presenceIntervalFor`), when it is stretched.
  */
-export function presenceRecord(client: LightClient, everyMs?: number): Uint8Array {
-  const room = client.room
+export function presenceRecord(client: LightClient, everyMs?: number, room = client.room): Uint8Array {
   if (room === undefined) throw new Error('client in no room')
   const record: PresenceRecord = {
     v: WIRE_VERSION,

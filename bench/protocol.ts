@@ -190,9 +190,9 @@ export type SwarmCommands = {
     result: { connected: number; failed: number; ms: number }
   }
   /**
-   * Every client joins a room: client `i` of this process is client `first + i` of the run and joins
-   * room `(first + i) % rooms`. Answered once each announced itself (or `timeoutMs` passed); presence
-   * then goes on every `presenceIntervalMs`.
+   * Every client not in a room joins `roomsEach` (default 1): client `i` of this process is client `g = first + i`
+   * of the run and joins rooms `(g × roomsEach + r) % rooms` for `r < roomsEach`. Answered once each announced itself
+   * in each (or `timeoutMs` passed; `announced` counts memberships); presence then goes on every `presenceIntervalMs`.
    */
   join: {
     command: {
@@ -200,6 +200,7 @@ export type SwarmCommands = {
       manifests: SignedManifest[]
       roomIds: string[]
       first: number
+      roomsEach?: number
       presenceIntervalMs: number
       timeoutMs: number
     }

@@ -65,9 +65,12 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
 }
 
-/** `BENCH_CPU_PROF=swarm`: a V8 profile of the first light-client process, in `bench/results/prof/`. */
-function swarmProfile(): { cpuProfileDir?: string } {
-  if (process.env.BENCH_CPU_PROF !== 'swarm') return {}
+/**
+ * `BENCH_CPU_PROF=swarm`: a V8 profile of the first light-client process, `relay`: of the relay, in
+ * `bench/results/prof/` (written when the process stops).
+ */
+function profile(which: 'swarm' | 'relay'): { cpuProfileDir?: string } {
+  if (process.env.BENCH_CPU_PROF !== which) return {}
   const cpuProfileDir = fileURLToPath(new URL('./results/prof/', import.meta.url))
   mkdirSync(cpuProfileDir, { recursive: true })
   return { cpuProfileDir }
@@ -91,7 +94,10 @@ export class ScaleHarness {
 
   /** Starts the relay with the limits an operator would set for this many clients. */
   async startRelay(limits: RelayLimitsInit): Promise<void> {
-    this.relay = this.group.spawn<RelayCommands>('relay', './relay.ts', { execArgv: ['--expose-gc'] })
+    this.relay = this.group.spawn<RelayCommands>('relay', './relay.ts', {
+      execArgv: ['--expose-gc'],
+      ...profile('relay'),
+    })
     const { multiaddr } = await this.relay.request({ type: 'start', limits }, { timeoutMs: START_TIMEOUT_MS })
     this.relayAddress = multiaddr
   }
@@ -105,7 +111,7 @@ export class ScaleHarness {
       const count = Math.min(this.#clientsPerProcess, total - first)
       const child = this.group.spawn<SwarmCommands>(`swarm-${this.swarms.length}`, './swarm.ts', {
         execArgv: SWARM_EXEC_ARGV,
-        ...(this.swarms.length === 0 ? swarmProfile() : {}),
+        ...(this.swarms.length === 0 ? profile('swarm') : {}),
       })
       const swarm = { child, first, clients: 0 }
       this.swarms.push(swarm)
@@ -132,10 +138,13 @@ export class ScaleHarness {
     return { failed: results.reduce((sum, r) => sum + r.failed, 0), ms: performance.now() - started }
   }
 
-  /** Every client not yet in a room joins one: the run's client `i` joins room `i % rooms`. */
+  /**
+   * Every client not yet in a room joins one, or `roomsEach`: the run's client `i` joins room `i % rooms`, or rooms
+   * `i × roomsEach` to `i × roomsEach + roomsEach − 1` (modulo the rooms).
+   */
   async join(
     rooms: Rooms,
-    options: { presenceIntervalMs: number; timeoutMs: number; swarms?: ScaleHarness['swarms'] },
+    options: { presenceIntervalMs: number; timeoutMs: number; roomsEach?: number; swarms?: ScaleHarness['swarms'] },
   ): Promise<{ announced: number }> {
     const results = await Promise.all(
       (options.swarms ?? this.swarms).map(({ child, first }) =>
@@ -145,6 +154,7 @@ export class ScaleHarness {
             manifests: rooms.manifests,
             roomIds: rooms.ids,
             first,
+            ...(options.roomsEach === undefined ? {} : { roomsEach: options.roomsEach }),
             presenceIntervalMs: options.presenceIntervalMs,
             timeoutMs: options.timeoutMs,
           },

@@ -20,7 +20,14 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { encodeRecord, type SignedManifest } from '@securechat/sdk/rooms'
 import { hexlify, Wallet } from 'ethers'
 import { serve } from './child.ts'
-import { drainRecords, enterRoom, type LightClient, presenceRecord, startLightClient } from './light-client.ts'
+import {
+  drainRecords,
+  enterRoom,
+  type LightClient,
+  type LightRoom,
+  presenceRecord,
+  startLightClient,
+} from './light-client.ts'
 import { cpuReport, nowMs, type RecordKind, type SwarmCommands, type SwarmCounters } from './protocol.ts'
 
 /** Bytes of the header a bench message's ciphertext starts with: phase (u32), sequence (u32), send time (f64). */
@@ -84,9 +91,12 @@ async function startClient(relay: string, timeoutMs: number): Promise<LightClien
 }
 
 /** Like `Room`: announced until a neighbour took it, then every interval. */
-async function announce(client: LightClient, deadlineMs: number): Promise<boolean> {
-  while (client.room !== undefined && Date.now() < deadlineMs) {
-    const { recipients } = await client.libp2p.services.pubsub.publish(client.room.topic, presenceRecord(client))
+async function announce(client: LightClient, room: LightRoom, deadlineMs: number): Promise<boolean> {
+  while (client.rooms.includes(room) && Date.now() < deadlineMs) {
+    const { recipients } = await client.libp2p.services.pubsub.publish(
+      room.topic,
+      presenceRecord(client, undefined, room),
+    )
     if (recipients.length > 0) return true
     await delay(REANNOUNCE_MS)
   }
@@ -124,19 +134,26 @@ serve<SwarmCommands>({
     })
     return { connected: clients.length, failed, ms: performance.now() - started }
   },
-  async join({ manifests, roomIds, first, presenceIntervalMs, timeoutMs }) {
+  async join({ manifests, roomIds, first, roomsEach = 1, presenceIntervalMs, timeoutMs }) {
     const deadlineMs = Date.now() + timeoutMs
     let announced = 0
-    const joining = clients.filter((client) => client.room === undefined)
-    await pooled(joining, joining.length, async (client) => {
-      const at = (first + clients.indexOf(client)) % manifests.length
+    // Client `g` of the run is in rooms `g × roomsEach` to `g × roomsEach + roomsEach − 1` (modulo the rooms).
+    const memberships = clients.flatMap((client, i) =>
+      client.room === undefined
+        ? Array.from({ length: roomsEach }, (_, r) => ({
+            client,
+            at: ((first + i) * roomsEach + r) % manifests.length,
+          }))
+        : [],
+    )
+    await pooled(memberships, memberships.length, async ({ client, at }) => {
       const topic = enterRoom(client, manifests[at] as SignedManifest, roomIds[at] as string)
-      if (await announce(client, deadlineMs)) announced += 1
-      const room = client.room
-      if (room === undefined) return
+      const room = client.rooms.find((r) => r.topic === topic) as LightRoom
+      if (await announce(client, room, deadlineMs)) announced += 1
+      if (!client.rooms.includes(room)) return
       const send = (): void => {
         void client.libp2p.services.pubsub
-          .publish(topic, presenceRecord(client, presenceIntervalMs))
+          .publish(topic, presenceRecord(client, presenceIntervalMs, room))
           .catch(() => undefined)
       }
       // Every client at its own phase, as independent devices are.
@@ -149,9 +166,11 @@ serve<SwarmCommands>({
   },
   leave() {
     for (const client of clients) {
-      if (client.room === undefined) continue
-      clearTimeout(client.room.timer)
-      client.libp2p.services.pubsub.unsubscribe(client.room.topic)
+      for (const room of client.rooms) {
+        clearTimeout(room.timer)
+        client.libp2p.services.pubsub.unsubscribe(room.topic)
+      }
+      client.rooms = []
       delete client.room
     }
     return {}
@@ -222,7 +241,7 @@ serve<SwarmCommands>({
   cpu: cpuReport,
   async stop() {
     await pooled(clients, 50, async (client) => {
-      if (client.room !== undefined) clearTimeout(client.room.timer)
+      for (const room of client.rooms) clearTimeout(room.timer)
       await client.libp2p.stop()
     })
     return {}

@@ -46,6 +46,7 @@ import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limi
 import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
+import { RoomAnnouncements } from './room-announcements.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
@@ -219,6 +220,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
   #departures: DepartureNotices | undefined
+  /** Which peers the relay tells of the rooms it carries: their members and other relays (`room-announcements.ts`). */
+  #announcements: RoomAnnouncements | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
   /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
@@ -350,6 +353,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub
+    this.#announcements = new RoomAnnouncements({ libp2p, pubsub })
+    this.#announcements.start()
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
     // Presence names members' key bundles by hash: the relay answers for its clients, fetching
@@ -460,6 +465,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#linked = undefined
     this.#departures?.stop()
     this.#departures = undefined
+    this.#announcements?.stop()
+    this.#announcements = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined
@@ -473,11 +480,14 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     for (const { topic, subscribe } of event.detail.subscriptions) {
       if (!subscribe || !topic.startsWith(ROOM_TOPIC_PREFIX)) continue
+      const peer = event.detail.peerId.toString()
+      // Joining tells the room's subscribers, this one among them; a room already joined is told to it alone.
+      if (this.#rooms.has(topic)) this.#announcements?.memberSubscribed(peer, topic)
       this.#joinTopic(topic)
       this.#log.info('peer subscribed to room', {
         event: 'room:subscribed',
         room: topic.slice(ROOM_TOPIC_PREFIX.length),
-        peer: event.detail.peerId.toString(),
+        peer,
       })
     }
   }

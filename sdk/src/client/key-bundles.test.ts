@@ -33,6 +33,38 @@ function cacheThatRecordsAsks(): { cache: KeyBundleCache; asked: string[] } {
 }
 
 describe('KeyBundleCache', () => {
+  it("behavior: prefetching a member's bundle looks up that member's connections only, never every connection of the node", async () => {
+    // A relay prefetches on every presence of a client whose bundle it does not hold; libp2p lists all of a node's
+    // connections by concatenating them peer by peer, which at 2,000 clients held the relay at a whole core.
+    const [member, connected] = await Promise.all([somePeer(), somePeer()])
+    const lookedUp: string[] = []
+    let listedAll = 0
+    const libp2p = {
+      getConnections: (peer?: PeerId) => {
+        if (peer === undefined) {
+          listedAll += 1
+          return []
+        }
+        lookedUp.push(peer.toString())
+        return []
+      },
+      dialProtocol: async () => {
+        throw new Error('no stream in this test')
+      },
+    } as unknown as Libp2p
+    const cache = new KeyBundleCache({
+      libp2p,
+      certificate: (peerId) =>
+        peerId === member.toString() ? ({ bundleHash: 'ab'.repeat(32) } as VerifiedCertificate) : undefined,
+      log: silentLoggerFactory('test'),
+    })
+    cache.prefetch(member.toString())
+    // No certificate naming a bundle: nothing to fetch, nothing looked up.
+    cache.prefetch(connected.toString())
+    expect(listedAll).toBe(0)
+    expect(lookedUp).toEqual([member.toString()])
+  })
+
   it('behavior: asked by the neighbour that forwarded a member last, a relay asks one that forwarded it before', async () => {
     // Relays in a ring hear a member's presence both ways round: here from D, then from B, which now asks.
     const [member, fromD, fromB] = await Promise.all([somePeer(), somePeer(), somePeer()])

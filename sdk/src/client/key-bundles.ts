@@ -77,6 +77,7 @@ export class KeyBundleCache {
    */
   prefetch(peerId: string): void {
     if (this.#bundles.has(peerId) || this.#inflight.has(peerId)) return
+    if (this.#init.certificate(peerId)?.bundleHash === undefined) return
     void this.#resolve(peerId, this.#connected(peerId), {})
   }
 
@@ -126,9 +127,19 @@ export class KeyBundleCache {
     return fetched
   }
 
+  /**
+   * `peerId` if this node has a connection to it. Asked of that one peer: libp2p lists every connection of the node by
+   * concatenating them one peer at a time, and doing that on each presence (a relay prefetches on every presence of a
+   * client whose bundle it does not hold) held a relay with 2,000 clients at a whole core (docs/benchmarks.md).
+   */
   #connected(peerId: string): PeerId | undefined {
-    const connection = this.#init.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)
-    return connection?.remotePeer
+    let peer: PeerId
+    try {
+      peer = peerIdFromString(peerId)
+    } catch {
+      return undefined
+    }
+    return this.#init.libp2p.getConnections(peer)[0]?.remotePeer
   }
 }
 

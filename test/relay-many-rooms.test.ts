@@ -1,0 +1,95 @@
+/**
+ * A relay carrying many rooms (issue 13: 1,000 rooms on one relay). Gossipsub tells every connected peer of each
+ * topic its node subscribes to, and a relay joins a room's topic for whoever subscribes to it: so every client of the
+ * relay was told of every room it carried — 1,000 rooms joined with 2,000 clients connected were 2,000,000
+ * subscription messages, which held the relay's event loop for minutes (`bench/scale-rooms.ts`). And a peer's
+ * gossipsub keeps at most 1 MiB of one neighbour's topics (`maxTopicBytesPerPeer`, 1,107 bytes a room topic: ~947
+ * rooms), so a member of a room the relay joined after that many never learned that the relay carries it: what the
+ * member published there reached nobody. A relay now tells a room only to its members and to other relays
+ * (`room-announcements.ts`). Light clients (`bench/light-client.ts`): real libp2p nodes, certificates and records.
+ */
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { walletSigner } from '@securechat/sdk/identity'
+import { createManifest, roomIdOf, roomTopic } from '@securechat/sdk/rooms'
+import { Wallet } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
+import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import { RelayNode } from '../node/src/relay/relay.ts'
+import { until } from './helpers/room-inbox.ts'
+
+/** More rooms than the ~947 topics of one neighbour a peer's gossipsub keeps. */
+const ROOMS = 1_000
+const STEP_TIMEOUT_MS = 60_000
+/** How often the member announces itself until the relay took it, as a `Room` does (`REANNOUNCE_MS` in bench/swarm.ts). */
+const REANNOUNCE_MS = 500
+
+let relay: RelayNode | undefined
+let clients: LightClient[] = []
+
+afterEach(async () => {
+  await Promise.all(clients.map((client) => client.libp2p.stop()))
+  clients = []
+  await relay?.stop()
+  relay = undefined
+})
+
+describe('a relay carrying many rooms', () => {
+  it(`behavior: a member of the last of ${ROOMS} rooms a relay joined is heard there, and no client is told of rooms it is not in`, async () => {
+    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await relay.start()
+    const address = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
+    if (address === undefined) throw new Error('relay has no TCP address')
+    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+    const start = (): Promise<LightClient> => startLightClient({ relay: address, signer, timeoutMs: STEP_TIMEOUT_MS })
+    // The member is connected before the relay carries any room, as a client of a community's relay is.
+    const member = await start()
+    const others = [await start(), await start()]
+    clients = [member, ...others]
+    const manifest = await createManifest({
+      signer,
+      name: 'the last room',
+      domains: [DEFAULT_CLI_DOMAIN],
+      chainIds: [DEVNET_CHAIN_ID],
+    })
+    const roomId = roomIdOf(manifest.manifest)
+    const topic = roomTopic(roomId)
+
+    // Two other clients bring the relay into ROOMS rooms (each within its own topic budget at the relay), ours last.
+    const elsewhere = Array.from({ length: ROOMS - 1 }, () => roomTopic(randomBytes(32).toString('hex')))
+    elsewhere.forEach((other, i) => {
+      others[i % 2]?.libp2p.services.pubsub.subscribe(other)
+    })
+    others[1]?.libp2p.services.pubsub.subscribe(topic)
+    const pubsub = relay.libp2p.services.pubsub
+    await until(
+      [[pubsub, 'subscription-change']],
+      () => relay?.servesRoom(topic) === true && relay.stats().rooms === ROOMS,
+      () => `the relay in ${relay?.stats().rooms} of ${ROOMS} rooms`,
+      STEP_TIMEOUT_MS,
+    )
+
+    // The member joins the room and announces itself until the relay takes its presence.
+    enterRoom(member, manifest, roomId)
+    let accepted = false
+    const onAccepted = (event: CustomEvent<{ record: { from: string } }>): void => {
+      if (event.detail.record.from === member.peerId) accepted = true
+    }
+    relay.addEventListener('record:accepted', onAccepted)
+    const deadline = Date.now() + STEP_TIMEOUT_MS / 2
+    while (!accepted && Date.now() < deadline) {
+      await member.libp2p.services.pubsub.publish(topic, presenceRecord(member)).catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, REANNOUNCE_MS))
+    }
+    relay.removeEventListener('record:accepted', onAccepted)
+    expect(accepted, "the relay took the member's presence in the room it joined last").toBe(true)
+
+    // What the member was told of the relay's rooms: its own, none of the others.
+    const own = member.libp2p.services.pubsub
+    const relayId = relay.peerId
+    const told = elsewhere.filter((other) => own.getSubscribers(other).some((peer) => peer.toString() === relayId))
+    expect(told.length, 'rooms the member is not in that it was told the relay carries').toBe(0)
+    expect(own.getSubscribers(topic).map(String)).toContain(relayId)
+  }, 180_000)
+})
