@@ -5,7 +5,10 @@
  * relay) the relay had a stream to 734 members four minutes after they connected, and the rest got none of a sender
  * key's records (sdk `gossip-streams.ts`). Here members on a slow link (a phone on a poor network: 800 ms each way,
  * through `LossyLink`) connect first; two members on a good link join after them and one sends the other a sender
- * key. Light clients (`bench/light-client.ts`): real libp2p nodes, certificates and records over a real relay.
+ * key. And a member whose link stalls altogether (it reads nothing more) does not keep the others from a whole
+ * first distribution: gossipsub writes to each neighbour without waiting for any other, and what the stalled member
+ * does not read waits in the relay's buffers for it alone. Light clients (`bench/light-client.ts`): real libp2p
+ * nodes, certificates and records over a real relay.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
@@ -135,4 +138,84 @@ describe('members on slow links', () => {
     )
     expect(got).toBe(true)
   }, 240_000)
+
+  it('behavior: a member whose link stalls does not keep the others from a sender key of many large records', async () => {
+    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await relay.start()
+    const direct = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
+    if (direct === undefined) throw new Error('relay has no TCP address')
+    const port = Number(/\/tcp\/(\d+)/.exec(direct)?.[1])
+    link = new LossyLink({ host: '127.0.0.1', port })
+    await link.start()
+    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+    const manifest = await createManifest({
+      signer,
+      name: 'stall',
+      domains: [DEFAULT_CLI_DOMAIN],
+      chainIds: [DEVNET_CHAIN_ID],
+    })
+    const roomId = roomIdOf(manifest.manifest)
+    const member = (address: string): Promise<LightClient> =>
+      startLightClient({
+        relay: address,
+        signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+        timeoutMs: CONNECT_TIMEOUT_MS,
+      })
+    const [sender, receiver, stalled] = await Promise.all([
+      member(direct),
+      member(direct),
+      member(`/ip4/127.0.0.1/tcp/${link.port}/p2p/${relay.peerId}`),
+    ])
+    if (sender === undefined || receiver === undefined || stalled === undefined) throw new Error('no members')
+    clients.push(sender, receiver, stalled)
+    const topic = enterRoom(sender, manifest, roomId)
+    const accepted = new Set<string>()
+    relay.addEventListener('record:accepted', (event) => accepted.add(event.detail.record.from))
+    for (const client of [receiver, stalled, sender]) {
+      if (client !== sender) enterRoom(client, manifest, roomId)
+      const own = client.libp2p.services.pubsub
+      await until(
+        [[own, 'subscription-change']],
+        () => own.getSubscribers(topic).length > 0,
+        () => 'the relay in the room',
+        STEP_TIMEOUT_MS,
+      )
+      await own.publish(topic, presenceRecord(client))
+    }
+    await until(
+      [[relay, 'record:accepted']],
+      () => accepted.size === 3,
+      () => `${accepted.size} of 3 presences accepted`,
+      STEP_TIMEOUT_MS,
+    )
+
+    // One member's link stalls (it reads nothing more); the sender seals a sender key to 1,024 members, as
+    // `RoomKeys` makes it: 32 records of 32 entries, some 55 KiB each, everything the relay must push to each member.
+    link.partition()
+    const records = Array.from({ length: 32 }, (_, i) =>
+      encodeRecord({
+        v: WIRE_VERSION,
+        type: 'keys',
+        room: roomId,
+        epoch: 1,
+        to: Array.from({ length: 32 }, (_, j) => ({
+          peer: i === 0 && j === 0 ? receiver.peerId : `member-${i}-${j}`,
+          sealed: 'A'.repeat(1_734),
+        })),
+      }),
+    )
+    const sizes = new Set(records.map((record) => record.byteLength))
+    let got = 0
+    receiver.libp2p.services.pubsub.addEventListener('message', (event: CustomEvent<Message>) => {
+      if (event.detail.topic === topic && sizes.has(event.detail.data.byteLength)) got += 1
+    })
+    for (const record of records) await sender.libp2p.services.pubsub.publish(topic, record)
+    await until(
+      [[receiver.libp2p.services.pubsub, 'message']],
+      () => got === records.length,
+      () => `${got} of ${records.length} keys records at the member whose link works`,
+      STEP_TIMEOUT_MS,
+    )
+    expect(got).toBe(records.length)
+  }, 120_000)
 })
