@@ -180,6 +180,8 @@ export interface SwarmCounters {
   latenciesMs: number[]
   /** When each keys record naming a client arrived there (one per client and record). */
   keysAtMs: number[]
+  /** Copies of a message record or of a client's keys record that reached a client that already had it (not counted above). */
+  duplicates: number
 }
 
 export type SwarmCommands = {
@@ -230,7 +232,8 @@ export type SwarmCommands = {
       entryChars: number
       perRecord: number
     }
-    result: { startAtMs: number; endAtMs: number; records: number; bytes: number }
+    /** `unsent`: records gossipsub published to no neighbour (the sender did not see the relay in the room). */
+    result: { startAtMs: number; endAtMs: number; records: number; bytes: number; unsent: number }
   }
   /** `connected`: clients with a connection open; `closed`: connections closed so far; loop delay since the last `usage`. */
   usage: {

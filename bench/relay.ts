@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RELAY_MESH_MAX_PEERS } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
+import { pacerOf } from '../sdk/src/client/paced-validation.ts'
 import { meshPeers, serve } from './child.ts'
 import { cpuReport, nowMs, type RelayCommands, type RelayUsage } from './protocol.ts'
 
@@ -60,6 +61,68 @@ serve<RelayCommands>({
     })
     const relay = node
     await relay.start()
+    if (process.env.BENCH_TRACE === '1') {
+      const t0 = nowMs()
+      // Records of each neighbour being handled (from arrival to forwarding) and being validated, with when each began.
+      const stages = { handling: new Map<object, number>(), validating: new Map<object, number>() }
+      const internals = relay.libp2p.services.pubsub as unknown as Record<
+        string,
+        (...args: unknown[]) => Promise<unknown>
+      >
+      for (const [name, stage] of [
+        ['handleReceivedMessage', stages.handling],
+        ['validateReceivedMessage', stages.validating],
+      ] as const) {
+        const original = internals[name]?.bind(internals)
+        if (original === undefined) continue
+        internals[name] = async (...args: unknown[]) => {
+          const key = {}
+          stage.set(key, nowMs())
+          try {
+            return await original(...args)
+          } finally {
+            stage.delete(key)
+          }
+        }
+      }
+      const oldest = (stage: Map<object, number>): string =>
+        `${stage.size}/${stage.size === 0 ? 0 : ((nowMs() - Math.min(...stage.values())) / 1000).toFixed(1)}s`
+      setInterval(() => {
+        const pubsub = relay.libp2p.services.pubsub as unknown as {
+          streamsOutbound: Map<string, { rawStream: { writeBufferLength: number; sendWindowCapacity?: number } }>
+        }
+        let sum = 0
+        let busy = 0
+        let max = 0
+        let zeroWindow = 0
+        for (const { rawStream } of pubsub.streamsOutbound.values()) {
+          const q = rawStream.writeBufferLength
+          sum += q
+          if (q > 0) busy += 1
+          if (q > max) max = q
+          if (rawStream.sendWindowCapacity === 0) zeroWindow += 1
+        }
+        const st = relay.stats()
+        let muxQ = 0
+        let tcpQ = 0
+        let maxConnQ = 0
+        for (const c of relay.libp2p.getConnections()) {
+          const conn = c as unknown as {
+            muxer?: { maConn?: { writeBufferLength?: number } }
+            maConn?: { writeBufferLength?: number }
+          }
+          const a = conn.muxer?.maConn?.writeBufferLength ?? 0
+          const b = conn.maConn?.writeBufferLength ?? 0
+          muxQ += a
+          tcpQ += b
+          if (a + b > maxConnQ) maxConnQ = a + b
+        }
+        const m = process.memoryUsage()
+        console.error(
+          `TRACE relay t=${((nowMs() - t0) / 1000).toFixed(1)} accepted=${st.accepted} rejected=${st.rejected} conns=${st.connections} outStreams=${pubsub.streamsOutbound.size} opening=${st.gossipStreams.opening} queuedMiB=${(sum / 2 ** 20).toFixed(1)} busy=${busy} maxKiB=${(max / 1024).toFixed(0)} zeroWin=${zeroWindow} muxQMiB=${(muxQ / 2 ** 20).toFixed(1)} tcpQMiB=${(tcpQ / 2 ** 20).toFixed(1)} maxConnQKiB=${(maxConnQ / 1024).toFixed(0)} paused=${st.reads.pausedPeers} handling=${oldest(stages.handling)} validating=${oldest(stages.validating)} pacerWaiting=${pacerOf(relay.libp2p.services.pubsub)?.waiting} pauses=${st.reads.pauses} scoredOut=${JSON.stringify(st.scoredOut)} rssMiB=${(m.rss / 2 ** 20).toFixed(0)} extMiB=${((m.external + m.arrayBuffers) / 2 ** 20).toFixed(0)} io=${JSON.stringify(io())}`,
+        )
+      }, 2_000).unref()
+    }
     const multiaddr = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
     if (multiaddr === undefined) throw new Error(`relay has no TCP address: ${relay.multiaddrs.join(', ')}`)
     return { multiaddr, peerId: relay.libp2p.peerId.toString() }

@@ -125,6 +125,8 @@ export async function run(): Promise<BenchRecord[]> {
         p50Ms: percentile(times, 50),
         allMs: got.keysAtMs.length >= recipients.length ? Math.max(...times) : Number.NaN,
         records: sent.records,
+        unsent: sent.unsent,
+        duplicates: got.duplicates,
         publishedKiB: sent.bytes / KIB,
         receivedMiB: got.bytes.keys / MIB,
         relayWrittenMiB: (after.writtenBytes - before.writtenBytes) / MIB,
@@ -142,6 +144,7 @@ export async function run(): Promise<BenchRecord[]> {
     const got = await until(harness, deliveryMs, (c) => c.latenciesMs.length >= expected)
     const latency = {
       delivery: got.latenciesMs.length / expected,
+      duplicates: got.duplicates,
       p50Ms: percentile(got.latenciesMs, 50),
       p99Ms: percentile(got.latenciesMs, 99),
       sendMs: sent.endAtMs - sent.startAtMs,
@@ -201,6 +204,10 @@ interface KeysResult {
   /** Until the last member had its entry (NaN when some never did within the timeout). */
   allMs: number
   records: number
+  /** Records the sender's gossipsub published to no neighbour. */
+  unsent: number
+  /** Copies of a member's keys record that reached it again (counted once above). */
+  duplicates: number
   publishedKiB: number
   receivedMiB: number
   relayWrittenMiB: number
@@ -220,8 +227,10 @@ async function collect(harness: ScaleHarness): Promise<SwarmCounters> {
     bytes: { presence: 0, message: 0, keys: 0, other: 0 },
     latenciesMs: [],
     keysAtMs: [],
+    duplicates: 0,
   }
   for (const c of all) {
+    sum.duplicates += c.duplicates
     for (const kind of Object.keys(sum.records) as Array<keyof SwarmCounters['records']>) {
       sum.records[kind] += c.records[kind]
       sum.bytes[kind] += c.bytes[kind]
@@ -233,14 +242,18 @@ async function collect(harness: ScaleHarness): Promise<SwarmCounters> {
 }
 
 /** The swarms' counters once `done` holds, or when `timeoutMs` passed (asked every {@link POLL_MS}). */
-/** The swarms' counters once no keys bytes arrived for {@link QUIET_POLLS} polls in a row, or when `timeoutMs` passed. */
+/**
+ * The swarms' counters once no keys bytes arrived for {@link QUIET_POLLS} polls in a row after the first did, or when
+ * `timeoutMs` passed. Quiet before anything arrived is not the end: at 1,000 members the relay validated the sender's
+ * records only after two minutes of presence queued before them, and they then arrived in the next phase.
+ */
 async function quiet(harness: ScaleHarness, timeoutMs: number): Promise<SwarmCounters> {
   let last = -1
   let still = 0
   return until(harness, timeoutMs, (c) => {
     still = c.bytes.keys === last ? still + 1 : 0
     last = c.bytes.keys
-    return still >= QUIET_POLLS
+    return c.bytes.keys > 0 && still >= QUIET_POLLS
   })
 }
 
@@ -252,6 +265,11 @@ async function until(
   const deadline = performance.now() + timeoutMs
   for (;;) {
     const counters = await collect(harness)
+    if (process.env.BENCH_TRACE === '1') {
+      console.error(
+        `TRACE parent keysRecords=${counters.records.keys} keysMiB=${(counters.bytes.keys / MIB).toFixed(1)} named=${counters.keysAtMs.length} messages=${counters.records.message} presence=${counters.records.presence} load=${loadAverage()[0]}`,
+      )
+    }
     if (done(counters) || performance.now() > deadline) return counters
     await delay(POLL_MS)
   }

@@ -42,12 +42,30 @@ const REANNOUNCE_MS = 500
 
 const clients: LightClient[] = []
 let counters = emptyCounters()
+/**
+ * The clients that had the record naming them since `arm`, and the message sequences each had: a record that arrives
+ * twice (a client that drains what arrives marks nothing seen, and a second copy can reach it) counts once, as a
+ * client's gossipsub would take it once.
+ */
+let keysSeen = new Set<LightClient>()
+let messagesSeen = new Map<LightClient, Set<number>>()
 let armedPhase = -1
 let seq = 0
 /** Connections of clients that closed (to the relay or to peers gossipsub's peer exchange named). */
 let closed = 0
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
+if (process.env.BENCH_TRACE === '1') {
+  const traceDelay = monitorEventLoopDelay({ resolution: 10 })
+  traceDelay.enable()
+  const t0 = nowMs()
+  setInterval(() => {
+    console.error(
+      `TRACE swarm pid=${process.pid} t=${((nowMs() - t0) / 1000).toFixed(1)} keys=${counters.records.keys} named=${counters.keysAtMs.length} loopMaxMs=${(traceDelay.max / 1e6).toFixed(0)} closed=${closed} cpu=${JSON.stringify(cpuReport())}`,
+    )
+    traceDelay.reset()
+  }, 2_000).unref()
+}
 
 function emptyCounters(): SwarmCounters {
   return {
@@ -55,6 +73,7 @@ function emptyCounters(): SwarmCounters {
     bytes: { presence: 0, message: 0, keys: 0, other: 0 },
     latenciesMs: [],
     keysAtMs: [],
+    duplicates: 0,
   }
 }
 
@@ -73,8 +92,21 @@ function onRecord(client: LightClient, data: Uint8Array): void {
     const record = JSON.parse(new TextDecoder().decode(data)) as { payload: { ct: string } }
     const header = Buffer.from(record.payload.ct, 'base64url')
     if (header.byteLength < MESSAGE_HEADER_BYTES || header.readUInt32BE(0) !== armedPhase) return
+    const seen = messagesSeen.get(client) ?? new Set<number>()
+    messagesSeen.set(client, seen)
+    const sequence = header.readUInt32BE(4)
+    if (seen.has(sequence)) {
+      counters.duplicates += 1
+      return
+    }
+    seen.add(sequence)
     counters.latenciesMs.push(atMs - header.readDoubleBE(8))
   } else if (kind === 'keys' && Buffer.from(data).includes(client.peerId)) {
+    if (keysSeen.has(client)) {
+      counters.duplicates += 1
+      return
+    }
+    keysSeen.add(client)
     counters.keysAtMs.push(atMs)
   }
 }
@@ -179,6 +211,8 @@ serve<SwarmCommands>({
   arm({ phase }) {
     armedPhase = phase
     counters = emptyCounters()
+    keysSeen = new Set()
+    messagesSeen = new Map()
     return {}
   },
   collect: () => counters,
@@ -211,6 +245,7 @@ serve<SwarmCommands>({
     const startAtMs = nowMs()
     let bytes = 0
     let records = 0
+    let unsent = 0
     for (let i = 0; i < members.length; i += perRecord) {
       // Random bytes of an entry's size: the relay checks the record, not what the entries hold.
       const text = (): string => randomBytes(Math.floor((entryChars * 3) / 4)).toString('base64url')
@@ -220,9 +255,10 @@ serve<SwarmCommands>({
       const record = encodeRecord({ v: WIRE_VERSION, type: 'keys', room: room.id, epoch, to })
       bytes += record.byteLength
       records += 1
-      await client.libp2p.services.pubsub.publish(room.topic, record)
+      const { recipients } = await client.libp2p.services.pubsub.publish(room.topic, record)
+      if (recipients.length === 0) unsent += 1
     }
-    return { startAtMs, endAtMs: nowMs(), records, bytes }
+    return { startAtMs, endAtMs: nowMs(), records, bytes, unsent }
   },
   usage() {
     const memory = process.memoryUsage()

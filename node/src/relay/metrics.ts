@@ -117,6 +117,16 @@ export function relayMetrics(stats: RelayStats): Metric[] {
       'Times the relay stopped reading a gossip neighbour until its records in flight were handled.',
       stats.reads.pauses,
     ),
+    gauge(
+      'securechat_relay_gossip_streams_opening',
+      'Gossip neighbours whose stream the relay is opening now (the protocol negotiation under way): it sends them nothing, not even its subscriptions, until the stream is open.',
+      stats.gossipStreams.opening,
+    ),
+    counter(
+      'securechat_relay_gossip_streams_opened_total',
+      'Gossip streams the relay opened to neighbours since it started.',
+      stats.gossipStreams.opened,
+    ),
   ]
 }
 

@@ -10,7 +10,9 @@ import {
   createSecureChatLibp2p,
   DepartureNotices,
   fetchCertificate,
+  type GossipStreamStats,
   KeyBundleCache,
+  openGossipStreamsAtOnce,
   peerScore,
   READ_BACKPRESSURE_GOSSIPSUB_OPTIONS,
   type ReadBackpressureStats,
@@ -160,6 +162,11 @@ export interface RelayStats {
   scoredOut: Record<ScoreThreshold, number>
   /** Neighbours the relay reads no further now, and how often it stopped reading one, since start (sdk `read-backpressure.ts`). */
   reads: ReadBackpressureStats
+  /**
+   * Gossip streams to neighbours being opened now, and opened since start (sdk `gossip-streams.ts`): the relay sends a
+   * neighbour nothing until its stream to it is open.
+   */
+  gossipStreams: GossipStreamStats
 }
 
 /** The gossipsub thresholds `/metrics` counts peers below. */
@@ -203,6 +210,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #rooms = new Map<string, RoomTopic>()
   #libp2p: RelayLibp2p | undefined
   #readStats: (() => ReadBackpressureStats) | undefined
+  #gossipStreamStats: (() => GossipStreamStats) | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #startedAtMs: number | undefined
   readonly #limits: RelayLimits
@@ -274,6 +282,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       limits: this.#limits.stats(),
       scoredOut: this.#scoredOut(),
       reads: this.#readStats?.() ?? { pausedPeers: 0, pauses: 0 },
+      gossipStreams: this.#gossipStreamStats?.() ?? { opening: 0, opened: 0 },
     }
   }
 
@@ -350,6 +359,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         return wallet === undefined ? peer : `wallet ${wallet}`
       },
     }).stats
+    // Every member's gossip stream is opened as it connects, not after every member that connected before it.
+    this.#gossipStreamStats = openGossipStreamsAtOnce(libp2p.services.pubsub).stats
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub

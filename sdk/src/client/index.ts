@@ -9,6 +9,7 @@ export { type ClientInit, type CreateRoomParams, createClient, SecureChatClient 
 export { ClientFiles, type ClientFilesInit } from './client-files.ts'
 export { type DepartureNotice, DepartureNotices, followDepartures } from './departures.ts'
 export { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
+export { type GossipStreamStats, openGossipStreamsAtOnce } from './gossip-streams.ts'
 export { KeyBundleCache, type KeyBundleCacheInit } from './key-bundles.ts'
 export { createSecureChatLibp2p, type Libp2pInit, type SecureChatLibp2p } from './libp2p.ts'
 export type { PublishPacingInit } from './publish-pacing.ts'
