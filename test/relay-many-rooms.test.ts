@@ -9,15 +9,14 @@
  * (`room-announcements.ts`). Light clients (`bench/light-client.ts`): real libp2p nodes, certificates and records.
  */
 import { randomBytes } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, roomIdOf, roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
 import { until } from './helpers/room-inbox.ts'
+import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
 /** More rooms than the ~947 topics of one neighbour a peer's gossipsub keeps. */
 const ROOMS = 1_000
@@ -25,28 +24,19 @@ const STEP_TIMEOUT_MS = 60_000
 /** How often the member announces itself until the relay took it, as a `Room` does (`REANNOUNCE_MS` in bench/swarm.ts). */
 const REANNOUNCE_MS = 500
 
-let relay: RelayNode | undefined
-let clients: LightClient[] = []
-
-afterEach(async () => {
-  await Promise.all(clients.map((client) => client.libp2p.stop()))
-  clients = []
-  await relay?.stop()
-  relay = undefined
-})
+const stoppers = stopAfterEach()
 
 describe('a relay carrying many rooms', () => {
   it(`behavior: a member of the last of ${ROOMS} rooms a relay joined is heard there, and no client is told of rooms it is not in`, async () => {
-    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await relay.start()
-    const address = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
-    if (address === undefined) throw new Error('relay has no TCP address')
+    const relay = await startRelay(stoppers)
+    const clients = lightClients(stoppers)
+    const address = tcpAddressOf(relay)
     const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
     const start = (): Promise<LightClient> => startLightClient({ relay: address, signer, timeoutMs: STEP_TIMEOUT_MS })
     // The member is connected before the relay carries any room, as a client of a community's relay is.
     const member = await start()
     const others = [await start(), await start()]
-    clients = [member, ...others]
+    clients.push(member, ...others)
     const manifest = await createManifest({
       signer,
       name: 'the last room',
@@ -65,8 +55,8 @@ describe('a relay carrying many rooms', () => {
     const pubsub = relay.libp2p.services.pubsub
     await until(
       [[pubsub, 'subscription-change']],
-      () => relay?.servesRoom(topic) === true && relay.stats().rooms === ROOMS,
-      () => `the relay in ${relay?.stats().rooms} of ${ROOMS} rooms`,
+      () => relay.servesRoom(topic) === true && relay.stats().rooms === ROOMS,
+      () => `the relay in ${relay.stats().rooms} of ${ROOMS} rooms`,
       STEP_TIMEOUT_MS,
     )
 

@@ -7,17 +7,16 @@
  * (`bench/light-client.ts`): real libp2p nodes, certificates and records, no room logic — so
  * nothing re-publishes or repairs what gossip missed, and what arrives is what the relay forwarded.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { WIRE_VERSION } from '@securechat/sdk/constants'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeRecord, roomIdOf } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
 import { until } from './helpers/room-inbox.ts'
+import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
 /**
  * Far more than gossipsub's default upper mesh degree (Dhi, 12): of the 28 members outside a bounded mesh, each
@@ -27,22 +26,13 @@ const MEMBERS = 40
 const STEP_TIMEOUT_MS = 60_000
 const DIALS_AT_ONCE = 5
 
-let relay: RelayNode | undefined
-let clients: LightClient[] = []
-
-afterEach(async () => {
-  await Promise.all(clients.map((client) => client.libp2p.stop()))
-  clients = []
-  await relay?.stop()
-  relay = undefined
-})
+const stoppers = stopAfterEach()
 
 describe('a relay in a large room', () => {
   it(`behavior: a record published once reaches every one of ${MEMBERS} members connected only to the relay`, async () => {
-    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await relay.start()
-    const address = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
-    if (address === undefined) throw new Error('relay has no TCP address')
+    const relay = await startRelay(stoppers)
+    const clients = lightClients(stoppers)
+    const address = tcpAddressOf(relay)
     const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
     const manifest = await createManifest({
       signer,

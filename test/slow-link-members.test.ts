@@ -10,18 +10,17 @@
  * does not read waits in the relay's buffers for it alone. Light clients (`bench/light-client.ts`): real libp2p
  * nodes, certificates and records over a real relay.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { WIRE_VERSION } from '@securechat/sdk/constants'
 import { walletSigner } from '@securechat/sdk/identity'
 import { createManifest, encodeRecord, roomIdOf } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
-import { RelayNode } from '../node/src/relay/relay.ts'
 import { LossyLink } from './helpers/lossy-link.ts'
 import { until } from './helpers/room-inbox.ts'
+import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
 /** Members on the slow link: one after another, their round trips added up to more than a minute. */
 const SLOW_MEMBERS = 40
@@ -31,28 +30,17 @@ const SLOW_LATENCY_MS = 800
 const STEP_TIMEOUT_MS = 30_000
 const CONNECT_TIMEOUT_MS = 60_000
 
-let relay: RelayNode | undefined
-let link: LossyLink | undefined
-let clients: LightClient[] = []
-
-afterEach(async () => {
-  await Promise.all(clients.map((client) => client.libp2p.stop()))
-  clients = []
-  await relay?.stop()
-  relay = undefined
-  await link?.stop()
-  link = undefined
-})
+const stoppers = stopAfterEach()
 
 describe('members on slow links', () => {
   it('behavior: members who join after many members on a slow link hear the relay in the room and get a sender key', async () => {
-    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await relay.start()
-    const direct = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
-    if (direct === undefined) throw new Error('relay has no TCP address')
+    const relay = await startRelay(stoppers)
+    const direct = tcpAddressOf(relay)
     const port = Number(/\/tcp\/(\d+)/.exec(direct)?.[1])
-    link = new LossyLink({ host: '127.0.0.1', port }, { latencyMs: SLOW_LATENCY_MS })
+    const link = new LossyLink({ host: '127.0.0.1', port }, { latencyMs: SLOW_LATENCY_MS })
     await link.start()
+    stoppers.push(() => link.stop())
+    const clients = lightClients(stoppers)
     const slowAddress = `/ip4/127.0.0.1/tcp/${link.port}/p2p/${relay.peerId}`
     const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
     const manifest = await createManifest({
@@ -140,13 +128,13 @@ describe('members on slow links', () => {
   }, 240_000)
 
   it('behavior: a member whose link stalls does not keep the others from a sender key of many large records', async () => {
-    relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await relay.start()
-    const direct = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
-    if (direct === undefined) throw new Error('relay has no TCP address')
+    const relay = await startRelay(stoppers)
+    const direct = tcpAddressOf(relay)
     const port = Number(/\/tcp\/(\d+)/.exec(direct)?.[1])
-    link = new LossyLink({ host: '127.0.0.1', port })
+    const link = new LossyLink({ host: '127.0.0.1', port })
     await link.start()
+    stoppers.push(() => link.stop())
+    const clients = lightClients(stoppers)
     const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
     const manifest = await createManifest({
       signer,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach } from 'vitest'
+import type { LightClient } from '../../bench/light-client.ts'
 import { type CreateRelayInit, createRelay, type Relay } from '../../node/src/relay/create-relay.ts'
 import { RelayNode } from '../../node/src/relay/relay.ts'
 import { messageStore } from '../../node/src/relay/store-service.ts'
@@ -28,6 +29,20 @@ export async function startRelay(stoppers: Stoppers): Promise<RelayNode> {
   await relay.start()
   stoppers.push(() => relay.stop())
   return relay
+}
+
+/** The relay's loopback TCP address (not its WebSocket one), as a Node client dials it. */
+export function tcpAddressOf(relay: RelayNode): string {
+  const address = relay.multiaddrs.find((ma) => ma.includes('/tcp/') && !ma.includes('/ws'))
+  if (address === undefined) throw new Error('relay has no TCP address')
+  return address
+}
+
+/** A list of light clients (`bench/light-client.ts`) that are stopped after the test: push each one started. */
+export function lightClients(stoppers: Stoppers): LightClient[] {
+  const clients: LightClient[] = []
+  stoppers.push(() => Promise.all(clients.map((client) => client.libp2p.stop())))
+  return clients
 }
 
 /** A relay component as `securechat relay` runs it by default — with its SQLite message store, in a temp dir — stopped and removed after the test. */
