@@ -288,7 +288,8 @@ describe('call signalling and a member banned from the room', () => {
 })
 
 describe('call signalling in a DM', () => {
-  it('behavior: a `here`, an offer and its answer between two wallets’ devices, over ephemeral `signal` records', async () => {
+  /** alice's and bob's devices on a relay with a store, and the DM records it forwarded. */
+  async function twoWallets(): Promise<{ alice: SecureChatClient; bob: SecureChatClient; forwarded: Message[] }> {
     const relay = await startStoreRelay(stoppers)
     const address = relay.multiaddrs[0]!
     const forwarded: Message[] = []
@@ -302,6 +303,11 @@ describe('call signalling in a DM', () => {
       return client
     }
     const [alice, bob] = await Promise.all([device(), device()])
+    return { alice, bob, forwarded }
+  }
+
+  it('behavior: a `here`, an offer and its answer between two wallets’ devices, over ephemeral `signal` records', async () => {
+    const { alice, bob, forwarded } = await twoWallets()
     const alicePeer = alice.peerId.toString()
     const bobPeer = bob.peerId.toString()
 
@@ -364,19 +370,7 @@ describe('call signalling in a DM', () => {
   })
 
   it('behavior: a call rings a wallet never written to — its `here` opens the session, the other answers on it', async () => {
-    const relay = await startStoreRelay(stoppers)
-    const address = relay.multiaddrs[0]!
-    const forwarded: Message[] = []
-    relay.node.libp2p.services.pubsub.addEventListener('message', (event) => {
-      if (isDmTopic(event.detail.topic)) forwarded.push(event.detail)
-    })
-    const device = async (): Promise<SecureChatClient> => {
-      const { client, close } = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [address] })
-      stoppers.push(close)
-      await client.dms.ready()
-      return client
-    }
-    const [alice, bob] = await Promise.all([device(), device()])
+    const { alice, bob, forwarded } = await twoWallets()
     const alicePeer = alice.peerId.toString()
     const bobPeer = bob.peerId.toString()
     expect(alice.dm(bob.address).devices()).toEqual([])
