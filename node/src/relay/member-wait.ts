@@ -4,6 +4,7 @@
  * wait is bounded in time and ends as soon as the peer is no longer connected, so it costs a refused asker nothing
  * but the stream libp2p already bounds.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { sleep } from '@securechat/sdk/async'
 import type { RelayNode } from './relay.ts'
 
@@ -24,9 +25,11 @@ export interface MemberWaitInit {
 export async function becomesMember(init: MemberWaitInit): Promise<boolean> {
   if (init.isMember()) return true
   if (!init.mayBecomeMember) return false
+  // Its own connections only: libp2p lists every connection by concatenating every peer's, at each poll.
+  const peer = peerIdFromString(init.peer)
   const until = Date.now() + init.waitMs
   while (Date.now() < until && !init.signal.aborted) {
-    if (init.node.libp2p.getConnections().every((c) => c.remotePeer.toString() !== init.peer)) return false
+    if (init.node.libp2p.getConnections(peer).length === 0) return false
     await sleep(init.pollMs, init.signal).catch(() => undefined)
     if (init.isMember()) return true
   }

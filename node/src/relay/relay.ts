@@ -636,7 +636,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     for (const address of this.#peers) {
       const ma = multiaddr(address)
       const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
-      if (peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
+      // One peer's connections: libp2p lists all of them by concatenating every peer's, a cost with thousands of clients.
+      if (peer !== undefined && libp2p.getConnections(peerIdFromString(peer)).length > 0) continue
       try {
         await libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2) })
         this.#log.info('connected to peer relay', { address })
