@@ -46,6 +46,7 @@ import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limi
 import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
+import { StaleConnections } from './stale-connections.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
@@ -219,6 +220,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
   #departures: DepartureNotices | undefined
+  #stale: StaleConnections | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
   /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
@@ -350,6 +352,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub
+    // A device back on a new connection (its network changed) while its old one still seems open: the old one is
+    // checked, and closed if dead, so that its gossip moves to the new one (`stale-connections.ts`).
+    this.#stale = new StaleConnections({ libp2p, log: this.#log })
+    this.#stale.start()
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
     // Presence names members' key bundles by hash: the relay answers for its clients, fetching
@@ -460,6 +466,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#linked = undefined
     this.#departures?.stop()
     this.#departures = undefined
+    this.#stale?.stop()
+    this.#stale = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined

@@ -1,5 +1,4 @@
 import type { Connection, IdentifyResult, PeerId } from '@libp2p/interface'
-import type { Ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import {
@@ -17,6 +16,7 @@ import {
 } from '../constants.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import type { Logger } from '../logger.ts'
+import { pingConnection } from './connection-ping.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
 import { fetchRelayHints } from './relay-hints.ts'
 
@@ -184,22 +184,15 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   }
 
   /**
-   * Whether `connection`'s relay answers a ping within `timeoutMs`. The ping protocol takes one outbound stream per
-   * peer, and libp2p's own ping may hold it (waiting on this same dead path): a ping that cannot open is tried again
-   * until the time is up — on a live connection the monitor's ping ends in a round trip.
+   * Whether `connection` answers a ping within `timeoutMs` (on that connection: `pingConnection`). The ping protocol
+   * takes one outbound stream per peer, and libp2p's own ping may hold it (waiting on this same dead path): a ping that
+   * cannot open is tried again until the time is up — on a live connection the monitor's ping ends in a round trip.
    */
   async #answers(connection: Connection, timeoutMs: number): Promise<boolean> {
-    const ping = this.#libp2p.services.ping as Ping
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline && connection.status === 'open') {
-      const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()))
-      try {
-        await ping.ping(connection.remotePeer, { signal })
-        return true
-      } catch {
-        if (signal.aborted) return false
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
+      if (await pingConnection(connection, Math.max(1, deadline - Date.now()))) return true
+      await new Promise((resolve) => setTimeout(resolve, 250))
     }
     return connection.status !== 'open'
   }
