@@ -9,14 +9,14 @@
  * on the new one: the device stayed deaf for good.
  *
  * So when a peer opens a connection while older ones to it are open, each older one is pinged on itself
- * (`pingConnection`) within `RELAY_CHECK_TIMEOUT_MS`; one that does not answer is closed, and gossipsub is told of the
+ * (`pingConnection`) within `STALE_CONNECTION_PING_TIMEOUT_MS`; one that does not answer is closed, and gossipsub is told of the
  * new connection again (its topology callback, as libp2p calls it for each new connection), which now opens its
  * stream there and sends the relay's subscriptions. Two live connections (two relays that dialled each other at once)
  * both answer and are left alone.
  */
 import type { Connection } from '@libp2p/interface'
 import { pingConnection, type SecureChatLibp2p } from '@securechat/sdk/client'
-import { RELAY_CHECK_TIMEOUT_MS } from '@securechat/sdk/constants'
+import { STALE_CONNECTION_PING_TIMEOUT_MS } from '@securechat/sdk/constants'
 import type { Logger } from '@securechat/sdk/logger'
 
 /** gossipsub's callback for a new connection of a peer (`@libp2p/gossipsub`'s topology `onConnect`). */
@@ -35,7 +35,7 @@ export class StaleConnections {
   constructor(init: { libp2p: SecureChatLibp2p; log: Logger; timeoutMs?: number }) {
     this.#libp2p = init.libp2p
     this.#log = init.log
-    this.#timeoutMs = init.timeoutMs ?? RELAY_CHECK_TIMEOUT_MS
+    this.#timeoutMs = init.timeoutMs ?? STALE_CONNECTION_PING_TIMEOUT_MS
   }
 
   start(): void {
