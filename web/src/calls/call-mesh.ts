@@ -54,6 +54,13 @@ export const CONNECT_RETRY_MS = 15_000
  * (the peer's network came back), and several may come while one restart's answer is on its way.
  */
 export const ICE_RESTART_MIN_INTERVAL_MS = 3_000
+/**
+ * When this device's signalling path came back (a relay connected again), its `here` goes at once and again after
+ * these delays: the first may find nobody subscribed yet — the relay checks the device's old connection before its
+ * gossip moves to the new one (`STALE_CONNECTION_PING_TIMEOUT_MS`) — and the offerer on the other side, whose restart
+ * offer was lost on the dead path, sends it again only when it hears this device.
+ */
+export const PATH_BACK_HERE_DELAYS_MS = [1_500, 3_000, 6_000]
 
 /** What the mesh needs of the conversation it runs in. */
 export interface CallPort {
@@ -364,6 +371,9 @@ export class CallMesh extends EventTarget {
   networkChanged(): void {
     if (this.#ended || this.sfuRelay !== undefined) return
     void this.#sendHere()
+    if ([...this.#peers.values()].some((peer) => isDown(peer.pc))) {
+      for (const delay of PATH_BACK_HERE_DELAYS_MS) this.#later(() => void this.#sendHere(), delay)
+    }
     for (const peer of this.#peers.values()) {
       if (isDown(peer.pc) && this.#offersTo(peer.participant.peerId)) void this.#restartIce(peer)
     }
