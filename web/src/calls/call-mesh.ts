@@ -115,6 +115,8 @@ interface Peer {
   retry: ReturnType<typeof setTimeout> | undefined
   /** When this device last restarted ICE on {@link pc} (offerer), or 0. */
   restartedAtMs: number
+  /** The connection whose ICE restart offer this device set (offerer): pending while it is in `have-local-offer`. */
+  restarted: RTCPeerConnection | undefined
 }
 
 interface LocalKey {
@@ -370,13 +372,15 @@ export class CallMesh extends EventTarget {
    */
   networkChanged(): void {
     if (this.#ended || this.sfuRelay !== undefined) return
-    void this.#sendHere()
-    if ([...this.#peers.values()].some((peer) => isDown(peer.pc))) {
-      for (const delay of PATH_BACK_HERE_DELAYS_MS) this.#later(() => void this.#sendHere(), delay)
+    const mend = (): void => {
+      void this.#sendHere()
+      for (const peer of this.#peers.values()) {
+        if (this.#offersTo(peer.participant.peerId) && needsRestart(peer)) void this.#restartIce(peer)
+      }
     }
-    for (const peer of this.#peers.values()) {
-      if (isDown(peer.pc) && this.#offersTo(peer.participant.peerId)) void this.#restartIce(peer)
-    }
+    const unmended = [...this.#peers.values()].some(needsRestart)
+    mend()
+    if (unmended) for (const delay of PATH_BACK_HERE_DELAYS_MS) this.#later(mend, delay)
   }
 
   /** Tells the others this device left, then stops everything. */
@@ -424,8 +428,9 @@ export class CallMesh extends EventTarget {
         participant.connection = this.#sfu?.connectionState ?? 'connecting'
         this.#sfu?.want(this.#peers.keys())
       } else if (this.#offersTo(from)) void this.#offer(peer)
-    } else if (this.sfuRelay === undefined && this.#offersTo(from) && isDown(peer.pc)) {
-      // Its `here` came through, its media does not: its network (or this one) changed and is back.
+    } else if (this.sfuRelay === undefined && this.#offersTo(from) && needsRestart(peer)) {
+      // Its `here` came through, its media does not (or this device's restart offer got no answer): its network (or
+      // this one) changed and is back.
       void this.#restartIce(peer)
     }
     this.#changed()
@@ -447,6 +452,7 @@ export class CallMesh extends EventTarget {
       kids: [],
       retry: undefined,
       restartedAtMs: 0,
+      restarted: undefined,
     }
     this.#peers.set(peerId, peer)
     return peer
@@ -557,7 +563,7 @@ export class CallMesh extends EventTarget {
     // A signal that could not go (the relay connection just came back, nobody subscribed yet) is tried again soon.
     const again = (): void =>
       this.#later(() => {
-        if (peer.pc === pc && isDown(pc)) void this.#restartIce(peer)
+        if (peer.pc === pc && needsRestart(peer)) void this.#restartIce(peer)
       }, ICE_RESTART_MIN_INTERVAL_MS)
     if (pc.signalingState === 'have-local-offer' && pc.localDescription !== null) {
       // Its offer (or the answer) may have been lost on the way (sent on a relay connection that was dead): again.
@@ -572,6 +578,7 @@ export class CallMesh extends EventTarget {
       const offer = await pc.createOffer({ iceRestart: true })
       const gathered = iceGatheredAgain(pc)
       await pc.setLocalDescription(offer)
+      peer.restarted = pc
       await gathered
     } catch {
       return // The retry timer makes the connection again.
@@ -586,7 +593,8 @@ export class CallMesh extends EventTarget {
     peer.retry = setTimeout(() => {
       peer.retry = undefined
       if (this.#ended || peer.pc !== pc || this.#peers.get(peer.participant.peerId) !== peer) return
-      if (pc.connectionState !== 'connected') void this.#offer(peer)
+      // Not connected, or its offer still unanswered (ICE may find a path again by itself, one way only).
+      if (pc.connectionState !== 'connected' || pc.signalingState !== 'stable') void this.#offer(peer)
     }, CONNECT_RETRY_MS)
   }
 
@@ -856,6 +864,17 @@ function blankVideoTrack(): MediaStreamTrack | undefined {
   canvas.width = 2
   canvas.height = 2
   return canvas.captureStream(0).getVideoTracks()[0]
+}
+
+/**
+ * Whether `peer`'s connection needs (this device, its offerer, to send again) an ICE restart: its path is lost, or the
+ * restart offer this device set is still unanswered — Chromium's ICE may find a path from a new address by itself
+ * (its candidates gathered anew) and call the connection `connected` while only one way works, and the restart's
+ * answer is what tells the other side where to send.
+ */
+function needsRestart(peer: Peer): boolean {
+  const pc = peer.pc
+  return isDown(pc) || (pc !== undefined && peer.restarted === pc && pc.signalingState === 'have-local-offer')
 }
 
 /** Whether `pc` is open but without a working path (ICE lost it). */
