@@ -199,6 +199,23 @@ export const RELAY_CONNECTIONS_TARGET = 2
 export const RELAY_GOSSIP_GRACE_MS = 10_000
 
 /**
+ * How long a relay connection has to answer a ping when the app asks for a check (`RelayPool.check`: the network
+ * changed, or a call's connection lost its path), before the pool closes it and dials the relay again. A WebSocket
+ * opened from an address the device no longer has stays "open" with nothing coming through — until libp2p's own
+ * ping gives up, up to {@link PING_INTERVAL_MS} plus {@link PING_TIMEOUT_MS} later — and a call's signals sent on it
+ * go nowhere. Short, since it runs only when something already suggests the path is gone.
+ */
+export const RELAY_CHECK_TIMEOUT_MS = 3_000
+
+/**
+ * How long a relay waits for a ping on a peer's older connection when the peer connected again
+ * (`node/src/relay/stale-connections.ts`): a peer back on a new connection most often left the old one behind with its
+ * old address, and until it is closed the peer hears no gossip. A live connection answers in a round trip; closing one
+ * that was merely slow costs the peer nothing, as it has the new one.
+ */
+export const STALE_CONNECTION_PING_TIMEOUT_MS = 2_000
+
+/**
  * libp2p protocol a relay answers with the relays it links to (`client/relay-hints.ts`): a client told of one
  * relay learns the others, to fail over to. Hints only: a client dials them and trusts nothing else in them.
  */

@@ -46,10 +46,17 @@ const MEDIA_SWITCHES: Record<FakeMedia, string[]> = {
   none: ['--use-fake-ui-for-media-stream'],
 }
 
-/** `args`: more Chromium switches (a test CA's `--ignore-certificate-errors-spki-list`); `media`: see {@link FakeMedia}. */
-export function launchChromium(args: readonly string[] = [], media: FakeMedia = 'fake'): Promise<Browser> {
+/**
+ * `args`: more Chromium switches (a test CA's `--ignore-certificate-errors-spki-list`); `media`: see {@link FakeMedia};
+ * `executablePath`: what to run instead of Chromium itself (a script that runs it in another network namespace).
+ */
+export function launchChromium(
+  args: readonly string[] = [],
+  media: FakeMedia = 'fake',
+  executablePath = CHROMIUM_PATH,
+): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     args: [
       '--no-sandbox',
       '--disable-gpu',

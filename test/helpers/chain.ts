@@ -12,6 +12,8 @@ import { type DevnetAddresses, deployContracts, mintDemoTokens } from '../../nod
 export interface StartTestChainInit {
   /** Indexes into `accounts` whose owners get demo tokens (see `mintDemoTokens`). Default: none. */
   mintTo?: readonly number[]
+  /** The address the chain's JSON-RPC listens on; default loopback. */
+  host?: string
 }
 
 export interface TestChain {
@@ -28,9 +30,12 @@ export interface TestChain {
   stop(): Promise<void>
 }
 
-/** Starts a chain on a free loopback port, deploys the contracts from account 0, and mints to `init.mintTo`. */
+/**
+ * Starts a chain on a free loopback port (or `init.host`'s), deploys the contracts from account 0, and mints to
+ * `init.mintTo`.
+ */
 export async function startTestChain(init: StartTestChainInit = {}): Promise<TestChain> {
-  const chain = await startChain()
+  const chain = await startChain(init.host === undefined ? {} : { host: init.host })
   const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, {
     staticNetwork: true,
     pollingInterval: 50,

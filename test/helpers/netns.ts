@@ -48,3 +48,72 @@ export async function createPrivateNamespace(prefix: string): Promise<PrivateNam
   }
   return { name, interface: 'media0', address, remove }
 }
+
+/**
+ * Two network namespaces of a test's own joined by a veth pair: a server's (`server`, address `serverAddress` on a
+ * /16) and a client's (`client`, one /32 address on `c0`, and a route to the server's that names no source).
+ * {@link changeClientAddress} gives the client a new address and removes the old one. Nothing is added to the
+ * machine's own namespace.
+ */
+export interface LinkedNamespaces {
+  server: string
+  client: string
+  serverAddress: string
+  /** The client's address, on its interface `c0`. */
+  clientAddress: string
+  /** Kills what still runs in either namespace, then deletes both with their interfaces. */
+  remove(): Promise<void>
+}
+
+export async function createLinkedNamespaces(prefix: string): Promise<LinkedNamespaces> {
+  const server = `${prefix}s${process.pid % 100_000}`
+  const client = `${prefix}c${process.pid % 100_000}`
+  const serverAddress = '10.78.0.1'
+  const ip = (...args: string[]) => run('ip', args)
+  const killAndDelete = async (name: string): Promise<void> => {
+    const { stdout } = await ip('netns', 'pids', name).catch(() => ({ stdout: '' }))
+    for (const pid of stdout.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await ip('netns', 'del', name).catch(() => undefined)
+  }
+  const remove = async (): Promise<void> => {
+    await killAndDelete(client)
+    await killAndDelete(server)
+  }
+  const linked: LinkedNamespaces = { server, client, serverAddress, clientAddress: '10.78.1.2', remove }
+  await ip('netns', 'add', server)
+  try {
+    await ip('netns', 'add', client)
+    await ip('-n', server, 'link', 'set', 'lo', 'up')
+    await ip('-n', client, 'link', 'set', 'lo', 'up')
+    await ip('-n', server, 'link', 'add', 's0', 'type', 'veth', 'peer', 'name', 'c0', 'netns', client)
+    await ip('-n', server, 'addr', 'add', `${serverAddress}/16`, 'dev', 's0')
+    await ip('-n', server, 'link', 'set', 's0', 'up')
+    await ip('-n', client, 'addr', 'add', `${linked.clientAddress}/32`, 'dev', 'c0')
+    await ip('-n', client, 'link', 'set', 'c0', 'up')
+    // A route that names no source: it outlives the address it was added beside, and takes the new one.
+    await ip('-n', client, 'route', 'add', `${serverAddress}/32`, 'dev', 'c0')
+  } catch (err) {
+    await remove()
+    throw err
+  }
+  return linked
+}
+
+/**
+ * The client of {@link createLinkedNamespaces} moves from `old` to the next address (`10.78.<n+1>.2`): the new one is
+ * added, then the old one removed, as a phone that moves from Wi-Fi to mobile data — what it had open from the old
+ * address is dead, and nothing tells it so. Resolves with the new address.
+ */
+export async function changeClientAddress(client: string, old: string): Promise<string> {
+  const generation = Number(old.split('.')[2])
+  const next = `10.78.${generation + 1}.2`
+  await run('ip', ['-n', client, 'addr', 'add', `${next}/32`, 'dev', 'c0'])
+  await run('ip', ['-n', client, 'addr', 'del', `${old}/32`, 'dev', 'c0'])
+  return next
+}

@@ -139,6 +139,11 @@ export interface StackOptions {
   media?: FakeMedia
   /** The relay runs a forwarding unit for calls (`--sfu`), with these settings. */
   sfu?: SfuInit
+  /**
+   * The address the chain, the relay's WebSocket and its HTTP server listen on instead of 127.0.0.1: one of a network
+   * namespace's interfaces, for a browser in another namespace (`createLinkedNamespaces`).
+   */
+  host?: string
 }
 
 /** `beforeRelayStops` runs in `stop()` once the pages and the browser are closed: what used the relay goes first. */
@@ -159,7 +164,7 @@ async function launchWebStack(
   try {
     const webRoot = await tempDir(`${name}-dist-`)
     await buildWebApp(webRoot)
-    const chain = await startTestChain()
+    const chain = await startTestChain(options.host === undefined ? {} : { host: options.host })
     started.chain = chain
     // Keeping history as `securechat relay` does by default: its SQLite store in its data directory.
     const relayDir =
@@ -168,6 +173,7 @@ async function launchWebStack(
         : undefined
     const relay = await startBrowserRelay(chain, {
       webRoot,
+      ...(options.host === undefined ? {} : { host: options.host, listen: [`/ip4/${options.host}/tcp/0/ws`] }),
       ...(relayDir === undefined
         ? {}
         : {
@@ -181,7 +187,11 @@ async function launchWebStack(
     })
     started.relay = relay
     const http = relay.services.http!
-    const browser = await launchChromium([], options.media)
+    // An address other than loopback is no secure context (no camera, no WebCrypto) unless Chromium is told it is.
+    const browser = await launchChromium(
+      options.host === undefined ? [] : [`--unsafely-treat-insecure-origin-as-secure=${new URL(http.url).origin}`],
+      options.media,
+    )
     started.browser = browser
     return {
       chain,

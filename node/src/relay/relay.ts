@@ -49,6 +49,7 @@ import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
 import { RoomAnnouncements } from './room-announcements.ts'
+import { StaleConnections } from './stale-connections.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 
 export interface RelayInit {
@@ -230,6 +231,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #departures: DepartureNotices | undefined
   /** Which peers the relay tells of the rooms it carries: their members and other relays (`room-announcements.ts`). */
   #announcements: RoomAnnouncements | undefined
+  #stale: StaleConnections | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
   /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
@@ -366,6 +368,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const pubsub = libp2p.services.pubsub
     this.#announcements = new RoomAnnouncements({ libp2p, pubsub })
     this.#announcements.start()
+    // A device back on a new connection (its network changed) while its old one still seems open: the old one is
+    // checked, and closed if dead, so that its gossip moves to the new one (`stale-connections.ts`).
+    this.#stale = new StaleConnections({ libp2p, log: this.#log })
+    this.#stale.start()
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
     // Presence names members' key bundles by hash: the relay answers for its clients, fetching
@@ -478,6 +484,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#departures = undefined
     this.#announcements?.stop()
     this.#announcements = undefined
+    this.#stale?.stop()
+    this.#stale = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined

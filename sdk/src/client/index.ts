@@ -7,6 +7,7 @@ export {
 } from './certificate-exchange.ts'
 export { type ClientInit, type CreateRoomParams, createClient, SecureChatClient } from './client.ts'
 export { ClientFiles, type ClientFilesInit } from './client-files.ts'
+export { pingConnection } from './connection-ping.ts'
 export { type DepartureNotice, DepartureNotices, followDepartures } from './departures.ts'
 export { DIRECT_LISTEN_ADDRESSES, DirectConnections } from './direct-connections.ts'
 export { type GossipStreamStats, openGossipStreamsAtOnce } from './gossip-streams.ts'

@@ -1,10 +1,11 @@
-import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import type { Connection, IdentifyResult, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import {
   BOOTSTRAP_REDIAL_INTERVAL_MS,
   MAX_LEARNED_RELAYS,
   MAX_RELAY_HINT_ADDRESSES,
+  RELAY_CHECK_TIMEOUT_MS,
   RELAY_CONNECTIONS_TARGET,
   RELAY_GOSSIP_GRACE_MS,
   RELAY_HINTS_PROTOCOL,
@@ -15,6 +16,7 @@ import {
 } from '../constants.ts'
 import { STORE_PROTOCOL } from '../history/constants.ts'
 import type { Logger } from '../logger.ts'
+import { pingConnection } from './connection-ping.ts'
 import type { SecureChatLibp2p } from './libp2p.ts'
 import { fetchRelayHints } from './relay-hints.ts'
 
@@ -81,6 +83,8 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
   readonly #retries = new Set<ReturnType<typeof setTimeout>>()
   #filling: Promise<void> | undefined
   #again = false
+  /** The check running now ({@link check}): a second call meanwhile shares it. */
+  #checking: Promise<string[]> | undefined
 
   constructor(init: RelayPoolInit) {
     super()
@@ -143,6 +147,54 @@ export class RelayPool extends TypedEventEmitter<RelayPoolEvents> {
     this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#libp2p.removeEventListener('peer:connect', this.#onConnect)
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+  }
+
+  /**
+   * Checks every open relay connection now, for when the network may have changed under it (the browser's `online`
+   * or connection `change`, a call's connection that lost its path): a connection that does not answer a ping within
+   * `timeoutMs` ({@link RELAY_CHECK_TIMEOUT_MS}) is closed, and its relay is dialled again at once — from the
+   * device's address now. A WebSocket opened from an address the device no longer has is otherwise "open" until
+   * libp2p's own ping gives up (up to 50 s), and what is sent on it meanwhile (a call's offer) goes nowhere. Resolves
+   * with the PeerIds of the relays whose connection it closed. One check at a time: a call meanwhile shares it.
+   */
+  check(timeoutMs = RELAY_CHECK_TIMEOUT_MS): Promise<string[]> {
+    this.#checking ??= this.#check(timeoutMs).finally(() => {
+      this.#checking = undefined
+    })
+    return this.#checking
+  }
+
+  async #check(timeoutMs: number): Promise<string[]> {
+    if (this.#timer === undefined) return []
+    const open = this.#libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open' && this.#known.has(c.remotePeer.toString()))
+    const dead = await Promise.all(open.map(async (c) => ((await this.#answers(c, timeoutMs)) ? undefined : c)))
+    const closed: string[] = []
+    for (const connection of dead) {
+      if (connection === undefined || connection.status !== 'open') continue
+      const peerId = connection.remotePeer.toString()
+      this.#log.info('relay connection did not answer a check: reconnecting', { peerId })
+      // Not a graceful close: nothing comes back on a dead path, so it would wait for nothing.
+      connection.abort(new Error('the relay connection did not answer a ping'))
+      closed.push(peerId)
+    }
+    if (closed.length === 0 && this.#timer !== undefined) void this.fill()
+    return closed
+  }
+
+  /**
+   * Whether `connection` answers a ping within `timeoutMs` (on that connection: `pingConnection`). The ping protocol
+   * takes one outbound stream per peer, and libp2p's own ping may hold it (waiting on this same dead path): a ping that
+   * cannot open is tried again until the time is up — on a live connection the monitor's ping ends in a round trip.
+   */
+  async #answers(connection: Connection, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline && connection.status === 'open') {
+      if (await pingConnection(connection, Math.max(1, deadline - Date.now()))) return true
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    return connection.status !== 'open'
   }
 
   /**

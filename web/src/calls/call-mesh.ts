@@ -38,7 +38,7 @@ import {
 import { CALL_WORKER_URL, trustedScriptUrl } from '../trusted-types.ts'
 import { SfuLink } from './call-sfu.ts'
 import type { TransformOptions, WorkerCommand, WorkerStats } from './call-worker.ts'
-import { iceGathered, newPeerConnection, preferCodec } from './rtc.ts'
+import { iceGathered, iceGatheredAgain, newPeerConnection, preferCodec } from './rtc.ts'
 
 /** The first wait before a call reaches its forwarding unit again after a failure; it doubles up to the next. */
 export const SFU_RETRY_FIRST_MS = 2_000
@@ -49,12 +49,30 @@ export const KEY_SWITCH_DELAY_MS = 1_500
 export const OLD_KEY_GRACE_MS = 5_000
 /** How long an offer waits for its answer, or a connection for ICE, before the offerer tries again. */
 export const CONNECT_RETRY_MS = 15_000
+/**
+ * The least time between two ICE restarts of one connection: a `here` from a peer whose connection is down restarts it
+ * (the peer's network came back), and several may come while one restart's answer is on its way.
+ */
+export const ICE_RESTART_MIN_INTERVAL_MS = 3_000
+/**
+ * When this device's signalling path came back (a relay connected again), its `here` goes at once and again after
+ * these delays: the first may find nobody subscribed yet — the relay checks the device's old connection before its
+ * gossip moves to the new one (`STALE_CONNECTION_PING_TIMEOUT_MS`) — and the offerer on the other side, whose restart
+ * offer was lost on the dead path, sends it again only when it hears this device.
+ */
+export const PATH_BACK_HERE_DELAYS_MS = [1_500, 3_000, 6_000]
 
 /** What the mesh needs of the conversation it runs in. */
 export interface CallPort {
   /** This device's PeerId. */
   readonly selfPeerId: string
   send(signal: CallSignalInput): Promise<void>
+  /**
+   * A call connection lost its path (ICE `disconnected` or `failed`): the network may have changed under this device,
+   * and the connection its signals go through may be dead too. Resolves once that was checked (and redialled if
+   * dead: `RelayPool.check`), so the signals that mend the call go out on a live one.
+   */
+  checkPath?(): Promise<void>
 }
 
 export interface CallMeshInit {
@@ -95,6 +113,10 @@ interface Peer {
   /** KIDs of its keys this device installed, newest last. */
   kids: number[]
   retry: ReturnType<typeof setTimeout> | undefined
+  /** When this device last restarted ICE on {@link pc} (offerer), or 0. */
+  restartedAtMs: number
+  /** The connection whose ICE restart offer this device set (offerer): pending while it is in `have-local-offer`. */
+  restarted: RTCPeerConnection | undefined
 }
 
 interface LocalKey {
@@ -385,6 +407,24 @@ export class CallMesh extends EventTarget {
     return this.#sfu?.publisher
   }
 
+  /**
+   * This device's signalling path came back or changed (a relay connected again, the browser's network changed): its
+   * `here` goes at once, so that a device whose connection to this one lost its path hears it is reachable (the
+   * offerer then restarts ICE), and this device restarts ICE on its own connections that lost theirs.
+   */
+  networkChanged(): void {
+    if (this.#ended || this.sfuRelay !== undefined) return
+    const mend = (): void => {
+      void this.#sendHere()
+      for (const peer of this.#peers.values()) {
+        if (this.#offersTo(peer.participant.peerId) && needsRestart(peer)) void this.#restartIce(peer)
+      }
+    }
+    const unmended = [...this.#peers.values()].some(needsRestart)
+    mend()
+    if (unmended) for (const delay of PATH_BACK_HERE_DELAYS_MS) this.#later(mend, delay)
+  }
+
   /** Tells the others this device left, then stops everything. */
   async leave(): Promise<void> {
     if (this.#ended) return
@@ -430,6 +470,10 @@ export class CallMesh extends EventTarget {
         participant.connection = this.#sfu?.connectionState ?? 'connecting'
         this.#sfu?.want(this.#peers.keys())
       } else if (this.#offersTo(from)) void this.#offer(peer)
+    } else if (this.sfuRelay === undefined && this.#offersTo(from) && needsRestart(peer)) {
+      // Its `here` came through, its media does not (or this device's restart offer got no answer): its network (or
+      // this one) changed and is back.
+      void this.#restartIce(peer)
     }
     this.#changed()
   }
@@ -449,6 +493,8 @@ export class CallMesh extends EventTarget {
       pc: undefined,
       kids: [],
       retry: undefined,
+      restartedAtMs: 0,
+      restarted: undefined,
     }
     this.#peers.set(peerId, peer)
     return peer
@@ -490,11 +536,7 @@ export class CallMesh extends EventTarget {
         clearTimeout(peer.retry)
         peer.retry = undefined
       }
-      if (pc.connectionState === 'failed' && this.#offersTo(participant.peerId)) {
-        this.#later(() => {
-          if (peer.pc === pc && this.#peers.get(participant.peerId) === peer) void this.#offer(peer)
-        }, 1_000)
-      }
+      if (pc.connectionState === 'disconnected' || pc.connectionState === 'failed') void this.#pathLost(peer, pc)
       this.#changed()
     }
     return pc
@@ -537,13 +579,64 @@ export class CallMesh extends EventTarget {
     }
   }
 
+  /**
+   * `pc` lost its path (ICE `disconnected`: no answer to its checks for a few seconds; or `failed`) — a network change
+   * here or there, most often. This device has its signalling path checked first (`CallPort.checkPath`: the relay
+   * connection may have died with the same change, and a signal sent on it goes nowhere); then it sends its `here` at
+   * once, so that the other side, whose offer or restart waits on it, hears it is reachable; and the offerer restarts
+   * ICE: a new offer on the same connection (new ICE credentials, the candidates of this device's addresses now),
+   * keeping its transceivers and their SFrame transforms. If that does not connect within {@link CONNECT_RETRY_MS}
+   * the connection is made again ({@link #scheduleRetry}).
+   */
+  async #pathLost(peer: Peer, pc: RTCPeerConnection): Promise<void> {
+    await this.#port.checkPath?.().catch(() => {})
+    if (this.#ended || peer.pc !== pc || !isDown(pc)) return
+    void this.#sendHere()
+    if (this.#offersTo(peer.participant.peerId)) await this.#restartIce(peer)
+  }
+
+  /** An ICE restart of `peer`'s connection (this device offers): see {@link #pathLost}. */
+  async #restartIce(peer: Peer): Promise<void> {
+    const pc = peer.pc
+    if (pc === undefined || this.#ended) return
+    if (Date.now() - peer.restartedAtMs < ICE_RESTART_MIN_INTERVAL_MS) return
+    const peerId = peer.participant.peerId
+    peer.restartedAtMs = Date.now()
+    // A signal that could not go (the relay connection just came back, nobody subscribed yet) is tried again soon.
+    const again = (): void =>
+      this.#later(() => {
+        if (peer.pc === pc && needsRestart(peer)) void this.#restartIce(peer)
+      }, ICE_RESTART_MIN_INTERVAL_MS)
+    if (pc.signalingState === 'have-local-offer' && pc.localDescription !== null) {
+      // Its offer (or the answer) may have been lost on the way (sent on a relay connection that was dead): again.
+      const sdp = pc.localDescription.sdp
+      await this.#port.send({ op: 'offer', call: this.callId, to: peerId, sdp }).catch(again)
+      return
+    }
+    if (pc.signalingState !== 'stable') return
+    this.#scheduleRetry(peer, pc)
+    try {
+      pc.restartIce()
+      const offer = await pc.createOffer({ iceRestart: true })
+      const gathered = iceGatheredAgain(pc)
+      await pc.setLocalDescription(offer)
+      peer.restarted = pc
+      await gathered
+    } catch {
+      return // The retry timer makes the connection again.
+    }
+    if (peer.pc !== pc || this.#ended) return
+    await this.#port.send({ op: 'offer', call: this.callId, to: peerId, sdp: pc.localDescription!.sdp }).catch(again)
+  }
+
   #scheduleRetry(peer: Peer, pc: RTCPeerConnection): void {
     if (peer.retry !== undefined) clearTimeout(peer.retry)
     if (!this.#offersTo(peer.participant.peerId)) return
     peer.retry = setTimeout(() => {
       peer.retry = undefined
       if (this.#ended || peer.pc !== pc || this.#peers.get(peer.participant.peerId) !== peer) return
-      if (pc.connectionState !== 'connected') void this.#offer(peer)
+      // Not connected, or its offer still unanswered (ICE may find a path again by itself, one way only).
+      if (pc.connectionState !== 'connected' || pc.signalingState !== 'stable') void this.#offer(peer)
     }, CONNECT_RETRY_MS)
   }
 
@@ -552,6 +645,10 @@ export class CallMesh extends EventTarget {
     // An offer from a higher PeerId breaks the rule: ignored (this device offers to it).
     if (this.#offersTo(from)) return
     const peer = this.#peers.get(from) ?? this.#newPeer(from, event.sender)
+    if (peer.pc !== undefined && sameOfferer(peer.pc, sdp)) {
+      await this.#onRestart(peer, peer.pc, sdp)
+      return
+    }
     const pc = this.#connection(peer)
     try {
       // The answer's transceivers exist, with their transforms, before the offer is applied (`#attachTransforms`):
@@ -578,6 +675,26 @@ export class CallMesh extends EventTarget {
       // The offerer tries again.
     }
     this.#changed()
+  }
+
+  /**
+   * An offer from the connection this device already has with `peer` (its DTLS certificate's fingerprint is the one
+   * the connection knows): an ICE restart ({@link #restartIce}), answered on the same connection, its transceivers
+   * and transforms kept.
+   */
+  async #onRestart(peer: Peer, pc: RTCPeerConnection, sdp: string): Promise<void> {
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp })
+      const answer = await pc.createAnswer()
+      const gathered = iceGatheredAgain(pc)
+      await pc.setLocalDescription(answer)
+      await gathered
+      if (peer.pc !== pc || this.#ended) return
+      const to = peer.participant.peerId
+      await this.#port.send({ op: 'answer', call: this.callId, to, sdp: pc.localDescription!.sdp })
+    } catch {
+      // The offerer tries again.
+    }
   }
 
   async #onAnswer(from: string, sdp: string): Promise<void> {
@@ -789,6 +906,41 @@ function blankVideoTrack(): MediaStreamTrack | undefined {
   canvas.width = 2
   canvas.height = 2
   return canvas.captureStream(0).getVideoTracks()[0]
+}
+
+/**
+ * Whether `peer`'s connection needs (this device, its offerer, to send again) an ICE restart: its path is lost, or the
+ * restart offer this device set is still unanswered — Chromium's ICE may find a path from a new address by itself
+ * (its candidates gathered anew) and call the connection `connected` while only one way works, and the restart's
+ * answer is what tells the other side where to send.
+ */
+function needsRestart(peer: Peer): boolean {
+  const pc = peer.pc
+  return isDown(pc) || (pc !== undefined && peer.restarted === pc && pc.signalingState === 'have-local-offer')
+}
+
+/** Whether `pc` is open but without a working path (ICE lost it). */
+function isDown(pc: RTCPeerConnection | undefined): boolean {
+  return pc !== undefined && (pc.connectionState === 'disconnected' || pc.connectionState === 'failed')
+}
+
+/** The `a=fingerprint` lines of an SDP: the DTLS certificate of the connection that wrote it. */
+function fingerprints(sdp: string | undefined): string {
+  return (sdp ?? '')
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('a=fingerprint:'))
+    .sort()
+    .join('\n')
+}
+
+/**
+ * Whether `offer` comes from the connection `pc` already talks to (the same certificate): a restart or renegotiation
+ * of it, not a connection made again (each `RTCPeerConnection` has a certificate of its own).
+ */
+function sameOfferer(pc: RTCPeerConnection, offer: string): boolean {
+  if (pc.connectionState === 'closed' || pc.signalingState !== 'stable') return false
+  const known = fingerprints(pc.remoteDescription?.sdp)
+  return known !== '' && known === fingerprints(offer)
 }
 
 function senderOf(pc: RTCPeerConnection | undefined, kind: 'audio' | 'video'): RTCRtpSender | undefined {

@@ -18,6 +18,28 @@ export function preferCodec(transceiver: RTCRtpTransceiver, kind: 'audio' | 'vid
   if (codecs.length > 0) transceiver.setCodecPreferences(codecs)
 }
 
+/**
+ * For an ICE restart: call before the restart is set as the local description. Resolves once gathering began again
+ * and ended (the state still says `complete` from the first gathering until the new one begins), or after
+ * {@link ICE_GATHERING_TIMEOUT_MS}.
+ */
+export function iceGatheredAgain(pc: RTCPeerConnection): Promise<void> {
+  return new Promise((resolve) => {
+    let began = false
+    const done = (): void => {
+      clearTimeout(timer)
+      pc.removeEventListener('icegatheringstatechange', check)
+      resolve()
+    }
+    const check = (): void => {
+      if (pc.iceGatheringState === 'gathering') began = true
+      else if (pc.iceGatheringState === 'complete' && began) done()
+    }
+    const timer = setTimeout(done, ICE_GATHERING_TIMEOUT_MS)
+    pc.addEventListener('icegatheringstatechange', check)
+  })
+}
+
 /** Resolves once `pc` gathered its ICE candidates, or after {@link ICE_GATHERING_TIMEOUT_MS}. */
 export function iceGathered(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === 'complete') return Promise.resolve()

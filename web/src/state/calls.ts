@@ -117,6 +117,10 @@ export class Calls extends EventTarget implements SessionPart {
     client.dms.addEventListener('call:signal', onSignal)
     this.#detach.push(() => client.dms.removeEventListener('call:signal', onSignal))
     this.#watchRooms()
+    // A relay connected again (after one died, or a check closed a dead one): the call's signals go again at once.
+    const onRelay = (): void => this.#active?.mesh.networkChanged()
+    client.relays.addEventListener('relay:connected', onRelay)
+    this.#detach.push(() => client.relays.removeEventListener('relay:connected', onRelay))
     this.#sweep = setInterval(() => this.#expire(), 5_000)
     const onPageHide = (): void => void this.leave()
     addEventListener('pagehide', onPageHide)
@@ -360,13 +364,14 @@ export class Calls extends EventTarget implements SessionPart {
     const view = this.#conversations.get(conversation)
     if (client === undefined || view === undefined || view.state !== 'joined') return undefined
     const selfPeerId = client.peerId.toString()
+    const checkPath = () => checkRelays(client)
     if (view.kind === 'room') {
       const room = client.rooms.find((r) => r.id === conversation)
       if (room === undefined) return undefined
-      return { selfPeerId, send: (signal: CallSignalInput) => room.sendCallSignal(signal) }
+      return { selfPeerId, send: (signal: CallSignalInput) => room.sendCallSignal(signal), checkPath }
     }
     const dm = client.dm(conversation)
-    return { selfPeerId, send: (signal: CallSignalInput) => dm.sendCallSignal(signal) }
+    return { selfPeerId, send: (signal: CallSignalInput) => dm.sendCallSignal(signal), checkPath }
   }
 
   #watchRooms(): void {
@@ -485,4 +490,27 @@ function newest(call: OngoingCall): number {
 
 function describeMediaError(err: unknown): string {
   return err instanceof MediaAccessError ? err.message : describeError(err)
+}
+
+/** How long a call waits for a relay to connect again after a check closed a dead one. */
+const RELAY_BACK_TIMEOUT_MS = 10_000
+
+/**
+ * A call connection lost its path: the relay connections are checked (`RelayPool.check`), and when one was dead this
+ * waits (at most {@link RELAY_BACK_TIMEOUT_MS}) for a relay to be connected again, so that what the call sends next
+ * goes out.
+ */
+async function checkRelays(client: SecureChatClient): Promise<void> {
+  const closed = await client.relays.check()
+  if (closed.length === 0 && client.relays.connected().length > 0) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      client.relays.removeEventListener('relay:connected', done)
+      resolve()
+    }
+    const timer = setTimeout(done, RELAY_BACK_TIMEOUT_MS)
+    client.relays.addEventListener('relay:connected', done)
+    if (client.relays.connected().length > 0 && closed.length === 0) done()
+  })
 }

@@ -85,6 +85,8 @@ export class Session extends EventTarget {
     this.config = config
     addEventListener('online', this.#onBrowserNetwork)
     addEventListener('offline', this.#onBrowserNetwork)
+    // The Network Information API (Chromium): the connection's type or quality changed, as from Wi-Fi to mobile data.
+    ;(navigator as { connection?: EventTarget }).connection?.addEventListener('change', this.#onBrowserNetwork)
   }
 
   /** Opens and closes `parts` with every sign-in and sign-out, in this order. */
@@ -384,9 +386,15 @@ export class Session extends EventTarget {
     this.#changed()
   }
 
+  /**
+   * The browser's network went, came back or changed. Back or changed, the relay connections are checked at once
+   * (`RelayPool.check`): one opened from an address this device no longer has is dead, and would otherwise pass for
+   * open until libp2p's ping gives up on it, up to 50 s later.
+   */
   readonly #onBrowserNetwork = (): void => {
     if (!navigator.onLine) this.network = 'offline'
     else if (!this.#connected) this.network = 'connecting'
+    else void this.client?.relays.check().catch(() => {})
     this.#changed()
   }
 
