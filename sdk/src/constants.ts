@@ -203,9 +203,10 @@ export const RELAY_GOSSIP_GRACE_MS = 10_000
  * changed, or a call's connection lost its path), before the pool closes it and dials the relay again. A WebSocket
  * opened from an address the device no longer has stays "open" with nothing coming through — until libp2p's own
  * ping gives up, up to {@link PING_INTERVAL_MS} plus {@link PING_TIMEOUT_MS} later — and a call's signals sent on it
- * go nowhere. Short, since it runs only when something already suggests the path is gone.
+ * go nowhere. Short, since it runs only when something already suggests the path is gone; not shorter, since a live
+ * relay on a loaded machine may take seconds to answer, and a live connection closed is messages in flight redone.
  */
-export const RELAY_CHECK_TIMEOUT_MS = 3_000
+export const RELAY_CHECK_TIMEOUT_MS = 5_000
 
 /**
  * How long a relay waits for a ping on a peer's older connection when the peer connected again

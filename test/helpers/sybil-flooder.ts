@@ -1,7 +1,7 @@
 /**
  * Sybil flooders, as their own process (test/helpers/sybil-flood.ts spawns it): `count` bare js-libp2p peers — TCP,
  * Noise, Yamux, identify and gossipsub with its defaults, none of the sdk (no publish pacing, no validators) — each
- * with a fresh PeerId, connected to one relay, publishing on one room topic (not subscribed to it) as fast as they can
+ * with a fresh PeerId, connected to one relay, publishing on one room topic (subscribed, as members are) as fast as they can
  * sign. Run apart from the honest members so that its signing loop does not starve their event loops.
  *
  *   node sybil-flooder.ts <relay multiaddr> <room id> <count> invalid|valid
@@ -110,7 +110,9 @@ async function startPeer(): Promise<Peer> {
     },
   })) as unknown as Peer
   const pubsub = peer.services.pubsub
-  // Not subscribed: a flooder wants to send, not to receive (and verify) what the room says.
+  // Subscribed, as a member is: a relay tells a room's topic only to the room's subscribers (and other relays), so a
+  // peer that only publishes would never learn the relay carries it. What the room says arrives and is left unread.
+  pubsub.subscribe(topic)
   await peer.dial(multiaddr(relayAddress!), { signal: AbortSignal.timeout(30_000) })
   // Published records go to the peers that announced the topic: wait until the relay has.
   await new Promise<void>((resolve) => {

@@ -8,7 +8,11 @@ import { PING_PROTOCOL } from '@libp2p/ping'
 
 const PING_BYTES = 32
 
-/** Whether `connection` echoes a ping within `timeoutMs`. Never throws. */
+/**
+ * Whether `connection` is alive: it echoes a ping within `timeoutMs`, or the peer at its other end refuses the ping
+ * protocol (a peer without libp2p's ping service: the refusal came back over the connection, so the path works — a
+ * bare libp2p peer's older connection is not dead for that). Never throws.
+ */
 export async function pingConnection(connection: Connection, timeoutMs: number): Promise<boolean> {
   const signal = AbortSignal.timeout(timeoutMs)
   let stream: Awaited<ReturnType<Connection['newStream']>> | undefined
@@ -33,8 +37,9 @@ export async function pingConnection(connection: Connection, timeoutMs: number):
     if (answered) await stream.close({ signal }).catch(() => stream?.abort(new Error('ping done')))
     else stream.abort(new Error('no ping answer'))
     return answered
-  } catch {
+  } catch (err) {
     stream?.abort(new Error('ping failed'))
-    return false
+    // By name: a second copy of @libp2p/interface in a bundle would fail `instanceof`.
+    return (err as Error | undefined)?.name === 'UnsupportedProtocolError' && !signal.aborted
   }
 }

@@ -85,8 +85,6 @@ export class Session extends EventTarget {
     this.config = config
     addEventListener('online', this.#onBrowserNetwork)
     addEventListener('offline', this.#onBrowserNetwork)
-    // The Network Information API (Chromium): the connection's type or quality changed, as from Wi-Fi to mobile data.
-    ;(navigator as { connection?: EventTarget }).connection?.addEventListener('change', this.#onBrowserNetwork)
   }
 
   /** Opens and closes `parts` with every sign-in and sign-out, in this order. */
@@ -387,7 +385,7 @@ export class Session extends EventTarget {
   }
 
   /**
-   * The browser's network went, came back or changed. Back or changed, the relay connections are checked at once
+   * The browser's network went or came back. Back, the relay connections are checked at once
    * (`RelayPool.check`): one opened from an address this device no longer has is dead, and would otherwise pass for
    * open until libp2p's ping gives up on it, up to 50 s later.
    */
