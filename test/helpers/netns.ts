@@ -25,17 +25,7 @@ export async function createPrivateNamespace(prefix: string): Promise<PrivateNam
   const address = `10.201.${1 + (process.pid % 250)}.1`
   const ip = (...args: string[]) => run('ip', args)
   await ip('netns', 'add', name)
-  const remove = async (): Promise<void> => {
-    const { stdout } = await ip('netns', 'pids', name).catch(() => ({ stdout: '' }))
-    for (const pid of stdout.split('\n').filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL')
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    await ip('netns', 'del', name).catch(() => undefined)
-  }
+  const remove = (): Promise<void> => deleteNamespace(name)
   try {
     await ip('-n', name, 'link', 'set', 'lo', 'up')
     await ip('-n', name, 'link', 'add', 'media0', 'type', 'veth', 'peer', 'name', 'media1')
@@ -70,20 +60,9 @@ export async function createLinkedNamespaces(prefix: string): Promise<LinkedName
   const client = `${prefix}c${process.pid % 100_000}`
   const serverAddress = '10.78.0.1'
   const ip = (...args: string[]) => run('ip', args)
-  const killAndDelete = async (name: string): Promise<void> => {
-    const { stdout } = await ip('netns', 'pids', name).catch(() => ({ stdout: '' }))
-    for (const pid of stdout.split('\n').filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL')
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    await ip('netns', 'del', name).catch(() => undefined)
-  }
   const remove = async (): Promise<void> => {
-    await killAndDelete(client)
-    await killAndDelete(server)
+    await deleteNamespace(client)
+    await deleteNamespace(server)
   }
   const linked: LinkedNamespaces = { server, client, serverAddress, clientAddress: '10.78.1.2', remove }
   await ip('netns', 'add', server)
@@ -116,4 +95,17 @@ export async function changeClientAddress(client: string, old: string): Promise<
   await run('ip', ['-n', client, 'addr', 'add', `${next}/32`, 'dev', 'c0'])
   await run('ip', ['-n', client, 'addr', 'del', `${old}/32`, 'dev', 'c0'])
   return next
+}
+
+/** Kills what still runs in namespace `name`, then deletes it with its interfaces; never throws. */
+async function deleteNamespace(name: string): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }))
+  for (const pid of stdout.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  await run('ip', ['netns', 'del', name]).catch(() => undefined)
 }
