@@ -5,10 +5,9 @@
  * click and no reload each page must decode the other's video and hear its audio again.
  * `test/scenarios/web-call-netchange.ts` drives it in the server's namespace and reports what it saw, asserted here.
  */
-import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLinkedNamespaces, type LinkedNamespaces } from './helpers/netns.ts'
+import { createLinkedNamespaces, type LinkedNamespaces, runInNamespace } from './helpers/netns.ts'
 import type { NetChangeSeen } from './scenarios/web-call-netchange.ts'
 
 const SCENARIO = resolve(import.meta.dirname, 'scenarios/web-call-netchange.ts')
@@ -16,38 +15,13 @@ const SCENARIO = resolve(import.meta.dirname, 'scenarios/web-call-netchange.ts')
 let namespaces: LinkedNamespaces
 let seen: NetChangeSeen
 
-function runScenario(ns: LinkedNamespaces): Promise<NetChangeSeen> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', ns.server, process.execPath, SCENARIO, ns.client, ns.serverAddress, ns.clientAddress],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk
-    })
-    child.on('error', fail)
-    child.on('exit', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? ''
-      if (code !== 0)
-        return fail(new Error(`the scenario exited ${code}:\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`))
-      try {
-        done(JSON.parse(last) as NetChangeSeen)
-      } catch {
-        fail(new Error(`the scenario printed no result:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`))
-      }
-    })
-  })
-}
-
 beforeAll(async () => {
   namespaces = await createLinkedNamespaces('scnet')
-  seen = await runScenario(namespaces)
+  seen = await runInNamespace<NetChangeSeen>(namespaces.server, SCENARIO, [
+    namespaces.client,
+    namespaces.serverAddress,
+    namespaces.clientAddress,
+  ])
   console.log(
     `call across a network change: media back after ${seen.secondsToMedia.alice} s (alice), ${seen.secondsToMedia.bob} s (bob); relay reconnected after ${seen.secondsToRelay} s`,
     JSON.stringify(seen),

@@ -4,10 +4,9 @@
  * test's own, one dummy interface besides loopback (Janus's ICE gathers nothing on loopback; nothing touches the
  * machine's interfaces): `test/scenarios/web-call-sfu.ts` drives it there and reports what it saw, asserted here.
  */
-import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPrivateNamespace, type PrivateNamespace } from './helpers/netns.ts'
+import { createPrivateNamespace, type PrivateNamespace, runInNamespace } from './helpers/netns.ts'
 import type { SfuCallSeen } from './scenarios/web-call-sfu.ts'
 
 const SCENARIO = resolve(import.meta.dirname, 'scenarios/web-call-sfu.ts')
@@ -15,36 +14,9 @@ const SCENARIO = resolve(import.meta.dirname, 'scenarios/web-call-sfu.ts')
 let namespace: PrivateNamespace
 let seen: SfuCallSeen
 
-function runScenario(ns: PrivateNamespace): Promise<SfuCallSeen> {
-  return new Promise((done, fail) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, SCENARIO, ns.interface], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk
-    })
-    child.on('error', fail)
-    child.on('exit', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? ''
-      if (code !== 0)
-        return fail(new Error(`the scenario exited ${code}:\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`))
-      try {
-        done(JSON.parse(last) as SfuCallSeen)
-      } catch {
-        fail(new Error(`the scenario printed no result:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`))
-      }
-    })
-  })
-}
-
 beforeAll(async () => {
   namespace = await createPrivateNamespace('scsfu')
-  seen = await runScenario(namespace)
+  seen = await runInNamespace<SfuCallSeen>(namespace.name, SCENARIO, [namespace.interface])
   console.log('call through the forwarding unit:', JSON.stringify(seen))
 }, 420_000)
 

@@ -5,7 +5,7 @@
  * candidate on loopback. Nothing is added to the machine's own namespace; deleting the namespace removes it all.
  * Needs root and iproute2 (`.ci/run` installs it).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -108,4 +108,35 @@ async function deleteNamespace(name: string): Promise<void> {
     }
   }
   await run('ip', ['netns', 'del', name]).catch(() => undefined)
+}
+
+/**
+ * Runs the Node script `script` with `args` inside namespace `name` (`ip netns exec`) and resolves with the JSON of
+ * the last line it prints; rejects, with the ends of its output, when it exits non-zero or prints no result.
+ */
+export function runInNamespace<T>(name: string, script: string, args: readonly string[]): Promise<T> {
+  return new Promise((done, fail) => {
+    const child = spawn('ip', ['netns', 'exec', name, process.execPath, script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+    })
+    child.on('error', fail)
+    child.on('exit', (code) => {
+      const last = stdout.trim().split('\n').at(-1) ?? ''
+      if (code !== 0)
+        return fail(new Error(`the scenario exited ${code}:\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`))
+      try {
+        done(JSON.parse(last) as T)
+      } catch {
+        fail(new Error(`the scenario printed no result:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`))
+      }
+    })
+  })
 }
