@@ -116,14 +116,16 @@ export class DmSignals {
 
   /**
    * Sends a call signal in the conversation with `peer`: to each of its devices and this wallet's other devices, or,
-   * an offer or answer, to the one device it names. Ephemeral, like typing; a `here` finds `peer`'s devices first when
-   * due and opens a session with each that has none. Throws when it reached none of `peer`'s devices (or not the
+   * an offer or answer, to the one device it names. Ephemeral, like typing; a `here` to a wallet with no device known
+   * finds its devices first (when due), and opens a session with each device that has none. Throws when it reached none of `peer`'s devices (or not the
    * device named).
    */
   async sendCall(peer: Address, signal: CallSignal): Promise<void> {
     const { store, self } = this.#c
     const opensSession = signal.op === 'here'
-    if (opensSession) await this.#c.discoverIfDue(peer)
+    // Only for a wallet with no device known: a call repeats its `here` every 10 s, and each would set off a discovery
+    // (an inbox subscription and a query the relays see) once a minute.
+    if (opensSession && store.devicesOf(peer).length === 0) await this.#c.discoverIfDue(peer)
     const sentAtMs = Date.now()
     let targets: Array<{ device: RemoteDevice; peer?: Address }> = [
       ...store.devicesOf(peer).map((device) => ({ device })),
