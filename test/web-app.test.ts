@@ -609,13 +609,14 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
         await page.getByRole('button', { name: 'Send' }).click()
       }
       const pending = page.locator('sc-chat-view li.pending')
-      await expect.poll(() => pending.allTextContents()).toHaveLength(2)
+      await expect.poll(() => pending.allTextContents(), { timeout: UI_TIMEOUT_MS }).toHaveLength(2)
       for (const text of await pending.allTextContents()) {
         expect(text).toContain('pending — will be sent when you reconnect')
       }
       await page.reload()
       await historyButton(page).click({ timeout: UI_TIMEOUT_MS })
-      await expect.poll(() => pending.locator('.text').allTextContents()).toEqual(offline)
+      // After a reload the conversation's 1,000 messages are read from the vault first: seconds under load.
+      await expect.poll(() => pending.locator('.text').allTextContents(), { timeout: UI_TIMEOUT_MS }).toEqual(offline)
       await screenshot(page, 'offline-pending')
       expect(received.filter((text) => offline.includes(text))).toEqual([])
     } finally {
@@ -628,6 +629,24 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
     await expect.poll(() => received.includes('back online'), { timeout: UI_TIMEOUT_MS }).toBe(true)
     expect(received.filter((text) => offline.includes(text))).toEqual(offline)
   }, 120_000)
+
+  it('behavior: the network drops for a moment with the page open; what was written meanwhile goes out when it is back, without a reload', async () => {
+    const { page, context } = erin
+    const text = 'written during a short outage'
+    // The relay connections outlive the outage: the browser's word that it is back is what the page goes on.
+    await context.setOffline(true)
+    try {
+      await page.getByTestId('offline').waitFor({ timeout: UI_TIMEOUT_MS })
+      await page.getByRole('textbox', { name: 'Message' }).fill(text)
+      await page.getByRole('button', { name: 'Send' }).click()
+      await page.locator('sc-chat-view li.pending', { hasText: text }).waitFor({ timeout: UI_TIMEOUT_MS })
+    } finally {
+      await context.setOffline(false)
+    }
+    await page.getByTestId('offline').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+    await shownMessage(page, text).waitFor({ timeout: UI_TIMEOUT_MS })
+    await expect.poll(() => received.includes(text), { timeout: UI_TIMEOUT_MS }).toBe(true)
+  })
 
   it('behavior: a DM to a terminal shows "sent" while the terminal is away and "delivered" once it is back and has it, also after a reload', async () => {
     const { page } = erin

@@ -213,6 +213,30 @@ export function recordCspConsole(page: Page, into: string[]): void {
   })
 }
 
+/** The last warnings and errors of each context's pages: a failed wait says what the page said. */
+const consoleLines = new WeakMap<BrowserContext, string[]>()
+const CONSOLE_LINES_KEPT = 40
+
+/** Keeps the last {@link CONSOLE_LINES_KEPT} warnings and errors of `context`'s pages, for {@link pageConsole}. */
+export function recordConsole(context: BrowserContext): void {
+  const lines: string[] = []
+  consoleLines.set(context, lines)
+  const startedAtMs = Date.now()
+  context.on('console', (message) => {
+    if (message.type() !== 'warning' && message.type() !== 'error') return
+    const atS = ((Date.now() - startedAtMs) / 1000).toFixed(1)
+    lines.push(`+${atS}s ${message.type()}: ${message.text().slice(0, 400)}`)
+    if (lines.length > CONSOLE_LINES_KEPT) lines.shift()
+  })
+}
+
+/** What {@link recordConsole} kept for `page`'s context, a line each. */
+export function pageConsole(page: Page): string {
+  const lines = consoleLines.get(page.context())
+  if (lines === undefined) return 'console not recorded'
+  return lines.length === 0 ? 'no warnings or errors in the console' : `console:\n${lines.join('\n')}`
+}
+
 /** A page of the web app with a test wallet in it, its CSP and Trusted Types violations watched. */
 export interface AppPage {
   context: BrowserContext
@@ -234,6 +258,7 @@ export async function openAppPage(
   prepare?: (context: BrowserContext) => Promise<void>,
 ): Promise<AppPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+  recordConsole(context)
   await watchCsp(context)
   const testWallet = await injectWallet(context, wallet, chainId)
   await prepare?.(context)
@@ -265,7 +290,19 @@ export async function sendMessage(page: Page, text: string, timeout: number): Pr
   await page.getByRole('textbox', { name: 'Message' }).fill(text)
   await page.getByRole('button', { name: 'Send' }).click()
   const item = shownMessage(page, text)
-  await item.waitFor({ timeout })
+  try {
+    await item.waitFor({ timeout })
+  } catch (err) {
+    // What a person would look at: the message as shown (pending, with why) and the header's network state.
+    const read = (text: Promise<string | null>) => text.catch(() => null)
+    const pending = page.locator('sc-chat-view li.pending', { has: page.locator('.text', { hasText: text }) })
+    const shown = await read(pending.textContent({ timeout: 1_000 }))
+    const network = await read(page.getByTestId('network').textContent({ timeout: 1_000 }))
+    throw new Error(
+      `message "${text}" not sent within ${timeout} ms: pending as ${JSON.stringify(shown)}, network ${JSON.stringify(network)}\n${pageConsole(page)}`,
+      { cause: err },
+    )
+  }
   const id = await item.getAttribute('data-message-id')
   if (id === null || !/^([0-9a-f]{32}){1,2}$/.test(id)) throw new Error(`message "${text}" is shown with id ${id}`)
   return id

@@ -321,12 +321,7 @@ export class Session extends EventTarget {
 
   #watchNetwork(client: SecureChatClient): void {
     const libp2p = client.libp2p
-    const update = (): void => {
-      const connected = libp2p.getConnections().length > 0
-      this.network = !navigator.onLine ? 'offline' : connected ? 'online' : 'connecting'
-      this.relaysLost = !connected
-      this.#changed()
-    }
+    const update = (): void => this.#updateNetwork()
     libp2p.addEventListener('connection:open', update)
     libp2p.addEventListener('connection:close', update)
     this.#detach.push(() => {
@@ -390,9 +385,27 @@ export class Session extends EventTarget {
    * open until libp2p's ping gives up on it, up to 50 s later.
    */
   readonly #onBrowserNetwork = (): void => {
-    if (!navigator.onLine) this.network = 'offline'
-    else if (!this.#connected) this.network = 'connecting'
-    else void this.client?.relays.check().catch(() => {})
+    if (!navigator.onLine || !this.#connected) {
+      this.network = navigator.onLine ? 'connecting' : 'offline'
+      this.#changed()
+      return
+    }
+    // Connections that outlived a short outage carry on: online at once, not after the next connection event (the
+    // outbox waits for `online`). The check closes and redials the dead ones, and connection events follow.
+    this.#updateNetwork()
+    void this.client?.relays.check().catch(() => {})
+  }
+
+  /**
+   * The network state of a started client, from the browser's word and the client's connections, on either's events:
+   * a connection may open while the browser still says offline, and connections may outlive a short outage.
+   */
+  #updateNetwork(): void {
+    const client = this.client
+    if (client === undefined) return
+    const connected = client.libp2p.getConnections().length > 0
+    this.network = !navigator.onLine ? 'offline' : connected ? 'online' : 'connecting'
+    this.relaysLost = !connected
     this.#changed()
   }
 
