@@ -430,12 +430,12 @@ export const IDONTWANT_MIN_DATA_BYTES = 16 * 1024
 export const PACER_SLICE_MS = 20
 
 /**
- * Chat records (room messages, DM messages) a node's validation pacer lets go before one control record (presence,
- * sender keys, device lists, queries) while both wait (`client/paced-validation.ts`): messages no longer queue behind
- * a join's records, and control records still get a fifth of the turns, so a newcomer gets its sender keys under a
- * stream of messages.
+ * Turns a lane of a node's validation pacer takes in a row while a later lane waits (`client/paced-validation.ts`):
+ * chat records before sender keys, sender keys before presence and other control records. Messages no longer queue
+ * behind a join's records, nor sender keys behind its presence, and each later lane still gets one turn in every
+ * five, so a newcomer's key gets through a stream of messages and presence through a stream of keys.
  */
-export const PACER_CHAT_TURNS_PER_CONTROL = 4
+export const PACER_TURNS_PER_LATER_LANE = 4
 
 /**
  * Longest `Room.send` waits for its gossip streams to drain (`client/gossip-drain.ts`) before it

@@ -59,31 +59,35 @@ export function firstIssue(error: z.ZodError, whole = 'frame'): string {
   return issue === undefined ? 'schema' : `${issue.path.join('.') || whole}: ${issue.message}`
 }
 
-/** How far into a record {@link chatRecordHint} looks for its type: past `{"v":1,` whatever the version. */
+/** How far into a record {@link recordTypeHint} looks for its type: past `{"v":1,` whatever the version. */
 const TYPE_HINT_BYTES = 48
 
 /** `"type":"` in UTF-8, as `JSON.stringify` writes it. */
 const TYPE_KEY = utf8.encode('"type":"')
+/** The longest type a hint reads; no record type of ours is longer. */
+const MAX_TYPE_HINT_LENGTH = 16
+const QUOTE = 0x22
 
 /**
- * Record types that carry what a person wrote — a room's `message`, a DM's `init` and `msg` — each with the quote that
- * closes it. Everything else on room and DM topics (presence, sender keys, device lists, queries) is control.
+ * The type `bytes` names, from its first bytes alone — the sdk writes `{"v":…,"type":"…"` first — without parsing it:
+ * for deciding which record to validate first, never for judging one (a record that lies here is validated like any
+ * other, only sooner). Undefined when none is named there in plain ASCII letters. Never throws.
  */
-const CHAT_RECORD_TYPES = ['message', 'init', 'msg'].map((type) => utf8.encode(`${type}"`))
-
-/**
- * Whether `bytes` looks like a chat record, from its first bytes alone — the sdk writes `{"v":…,"type":"…"` first —
- * without parsing it: for deciding which record to validate first, never for judging one (a record that lies here
- * is validated like any other, only sooner). Never throws.
- */
-export function chatRecordHint(bytes: Uint8Array): boolean {
+export function recordTypeHint(bytes: Uint8Array): string | undefined {
   const head = bytes.subarray(0, TYPE_HINT_BYTES)
   for (let at = 0; at + TYPE_KEY.byteLength <= head.byteLength; at++) {
     if (!matchesAt(head, TYPE_KEY, at)) continue
     const start = at + TYPE_KEY.byteLength
-    return CHAT_RECORD_TYPES.some((type) => matchesAt(head, type, start))
+    const end = head.indexOf(QUOTE, start)
+    if (end === -1 || end === start || end - start > MAX_TYPE_HINT_LENGTH) return undefined
+    const type = head.subarray(start, end)
+    return type.every(isAsciiLetter) ? String.fromCharCode(...type) : undefined
   }
-  return false
+  return undefined
+}
+
+function isAsciiLetter(byte: number): boolean {
+  return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
 }
 
 function matchesAt(haystack: Uint8Array, needle: Uint8Array, at: number): boolean {

@@ -1,6 +1,6 @@
 import type { GossipSub, Message, TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub'
-import { PACER_CHAT_TURNS_PER_CONTROL, PACER_SLICE_MS } from '../constants.ts'
-import { chatRecordHint } from '../json-records.ts'
+import { PACER_SLICE_MS, PACER_TURNS_PER_LATER_LANE } from '../constants.ts'
+import { recordTypeHint } from '../json-records.ts'
 
 /**
  * A validator that can tell at once, before its record waits for a turn, that the record is not worth validating: its
@@ -14,15 +14,28 @@ export type FirstCheckedValidator = TopicValidatorFn & {
 }
 
 /**
- * Which queue a caller waits in for its turn: `chat` (what people wrote, and a sender's own work) goes first,
- * `control` (presence, sender keys, device lists, queries) gets one turn in every {@link PACER_CHAT_TURNS_PER_CONTROL}
- * + 1 while both wait.
+ * Which queue a caller waits in for its turn, first to last: `chat` (what people wrote, and a sender's own work),
+ * `keys` (sender keys: what later messages need to be read), `control` (presence, device lists, queries). A lane takes
+ * {@link PACER_TURNS_PER_LATER_LANE} turns in a row at most while a later one waits.
  */
-export type PacerLane = 'chat' | 'control'
+export type PacerLane = 'keys' | 'chat' | 'control'
 
-/** The lane of a record waiting for validation: chat records by their type ({@link chatRecordHint}), else control. */
+/** The lanes by the order they go in. */
+const LANES: readonly PacerLane[] = ['chat', 'keys', 'control']
+
+/** Room and DM record types that carry what a person wrote: a room's `message`, a DM's `init` and `msg`. */
+const CHAT_RECORD_TYPES: ReadonlySet<string> = new Set(['message', 'init', 'msg'])
+
+/** The lane of a record waiting for validation, from the type it names ({@link recordTypeHint}). */
 export function laneOfRecord(message: Message): PacerLane {
-  return chatRecordHint(message.data) ? 'chat' : 'control'
+  const type = recordTypeHint(message.data)
+  return type === 'keys' ? 'keys' : type !== undefined && CHAT_RECORD_TYPES.has(type) ? 'chat' : 'control'
+}
+
+interface Waiter {
+  /** The record's gossip `from`; undefined for a sender's own work and unsigned records. */
+  sender: string | undefined
+  go: () => void
 }
 
 /**
@@ -55,53 +68,56 @@ const nextTask: (run: () => void) => void =
  * lets it go on at once; past it, callers wait and go on after the event loop had its turn. Only
  * when work happens is paced: the work itself stays the same.
  *
- * Waiting callers go in order of arrival within their lane ({@link PacerLane}), chat before
- * control: a join's presence and keys records — hundreds, when fifty members join a room — used
- * to queue in front of the messages that arrived after them, and a message waited for all of
- * them. Control still gets one turn in every {@link PACER_CHAT_TURNS_PER_CONTROL} + 1 while chat
- * waits, so a newcomer's keys get through a stream of messages. One sender's records keep their
- * order ({@link wrap}): only other senders' messages go first.
+ * Waiting callers go in order of arrival within their lane ({@link PacerLane}): chat, then sender keys, then
+ * control. A join's presence — hundreds of records when fifty members join a room, each forwarded to every member —
+ * used to queue in front of the messages that arrived after them, and in front of the sender keys those messages need:
+ * at 1,000 members a relay's first key distribution waited two minutes behind it. A lane still gets one turn in every
+ * {@link PACER_TURNS_PER_LATER_LANE} + 1 while the lanes before it wait, so keys get through a stream of messages and
+ * presence through a stream of keys. One sender's records keep their order ({@link wrap}): only other senders' records
+ * are passed.
  */
 export class EventLoopPacer {
   readonly #sliceMs: number
-  readonly #chatTurnsPerControl: number
-  readonly #waiting: Record<PacerLane, Array<() => void>> = { chat: [], control: [] }
-  /** Chat callers let go in a row while control ones waited. */
+  readonly #turnsPerLaterLane: number
+  readonly #waiting: Record<PacerLane, Waiter[]> = { chat: [], keys: [], control: [] }
+  /** Chat callers let go in a row while a later lane waited. */
   #chatStreak = 0
-  /** Records waiting in the control lane, by sender (the gossip `from`); senders with none are not kept. */
-  readonly #controlWaiting = new Map<string, number>()
+  /** Keys callers let go in a row while control ones waited. */
+  #keysStreak = 0
+  /** The lane each sender's waiting records are in (all in one), and how many; senders with none are not kept. */
+  readonly #senders = new Map<string, { lane: PacerLane; count: number }>()
   /** When the current slice began; undefined when none is open (the event loop had its turn since). */
   #sliceStartMs: number | undefined
   #resumeQueued = false
 
-  constructor(sliceMs = PACER_SLICE_MS, chatTurnsPerControl = PACER_CHAT_TURNS_PER_CONTROL) {
+  constructor(sliceMs = PACER_SLICE_MS, turnsPerLaterLane = PACER_TURNS_PER_LATER_LANE) {
     this.#sliceMs = sliceMs
-    this.#chatTurnsPerControl = chatTurnsPerControl
+    this.#turnsPerLaterLane = turnsPerLaterLane
   }
 
   /** Callers waiting for the next slice. */
   get waiting(): number {
-    return this.#waiting.chat.length + this.#waiting.control.length
+    return this.#waiting.chat.length + this.#waiting.keys.length + this.#waiting.control.length
   }
 
   /**
    * Undefined when the caller may go on now (no promise in the common case); else resolves when it may. A sender's
-   * own work (`gossip-drain.ts`) waits in the chat lane, the default.
+   * own work (`gossip-drain.ts`) waits in the chat lane, the default. `sender` keeps one sender's records in order: a
+   * record joins the lane its sender's earlier records wait in when that lane goes first, and otherwise takes them
+   * along into its own (a sender key lifts its sender's waiting presence with it, past no one else's).
    */
-  turn(lane: PacerLane = 'chat'): Promise<void> | undefined {
+  turn(lane: PacerLane = 'chat', sender?: string): Promise<void> | undefined {
     if (this.waiting === 0 && this.#withinSlice()) return undefined
     return new Promise((resolve) => {
-      this.#waiting[lane].push(resolve)
+      const waiter: Waiter = { sender, go: resolve }
+      if (sender === undefined) this.#waiting[lane].push(waiter)
+      else this.#enqueue(waiter, sender, lane)
       this.#resumeLater()
     })
   }
 
   /**
-   * `validate` run through this pacer, in the lane `laneOf` gives its record; its `first`, if any, before it waits. A
-   * chat record whose sender has control records waiting waits behind them, in their lane: one sender's records keep
-   * their order (a sender key sealed just before a message must not arrive after it — each member would hold the
-   * message and ask the sender for its key again; a newcomer's message after its presence, which names its
-   * certificate).
+   * `validate` run through this pacer, in the lane `laneOf` gives its record; its `first`, if any, before it waits.
    */
   wrap(validate: FirstCheckedValidator, laneOf: (message: Message) => PacerLane = laneOfRecord): TopicValidatorFn {
     const first = validate.first
@@ -109,25 +125,28 @@ export class EventLoopPacer {
       const early = first?.(peer, message)
       if (early !== undefined) return early
       const sender = message.type === 'signed' ? message.from.toString() : undefined
-      const lane = sender !== undefined && this.#controlWaiting.has(sender) ? 'control' : laneOf(message)
-      const turn = this.turn(lane)
-      if (turn !== undefined) {
-        if (lane === 'control' && sender !== undefined) await this.#waitAsControl(sender, turn)
-        else await turn
-      }
+      const turn = this.turn(laneOf(message), sender)
+      if (turn !== undefined) await turn
       return validate(peer, message)
     }
   }
 
-  async #waitAsControl(sender: string, turn: Promise<void>): Promise<void> {
-    this.#controlWaiting.set(sender, (this.#controlWaiting.get(sender) ?? 0) + 1)
-    try {
-      await turn
-    } finally {
-      const left = (this.#controlWaiting.get(sender) ?? 1) - 1
-      if (left > 0) this.#controlWaiting.set(sender, left)
-      else this.#controlWaiting.delete(sender)
+  #enqueue(waiter: Waiter, sender: string, lane: PacerLane): void {
+    const earlier = this.#senders.get(sender)
+    if (earlier === undefined) {
+      this.#senders.set(sender, { lane, count: 1 })
+      this.#waiting[lane].push(waiter)
+      return
     }
+    earlier.count += 1
+    if (LANES.indexOf(lane) < LANES.indexOf(earlier.lane)) {
+      // Its earlier records come along, in their order, ahead of it: lifted past other senders', never past it.
+      const from = this.#waiting[earlier.lane]
+      this.#waiting[lane].push(...from.filter((other) => other.sender === sender))
+      this.#waiting[earlier.lane] = from.filter((other) => other.sender !== sender)
+      earlier.lane = lane
+    }
+    this.#waiting[earlier.lane].push(waiter)
   }
 
   #withinSlice(): boolean {
@@ -160,18 +179,29 @@ export class EventLoopPacer {
       this.#resumeLater()
       return
     }
-    this.#next()?.()
+    const waiter = this.#next()
+    if (waiter?.sender !== undefined) {
+      const waiting = this.#senders.get(waiter.sender)
+      if (waiting !== undefined && --waiting.count === 0) this.#senders.delete(waiter.sender)
+    }
+    waiter?.go()
     queueMicrotask(() => this.#release())
   }
 
-  /** The next caller to let go: chat first, control once chat has had its turns in a row (or none waits). */
-  #next(): (() => void) | undefined {
-    const { chat, control } = this.#waiting
-    if (chat.length > 0 && (control.length === 0 || this.#chatStreak < this.#chatTurnsPerControl)) {
-      this.#chatStreak = control.length === 0 ? 0 : this.#chatStreak + 1
+  /** The next caller to let go: the first lane's, unless it took its turns in a row while a later one waited. */
+  #next(): Waiter | undefined {
+    const { chat, keys, control } = this.#waiting
+    const turns = this.#turnsPerLaterLane
+    if (chat.length > 0 && ((keys.length === 0 && control.length === 0) || this.#chatStreak < turns)) {
+      this.#chatStreak = keys.length === 0 && control.length === 0 ? 0 : this.#chatStreak + 1
       return chat.shift()
     }
     this.#chatStreak = 0
+    if (keys.length > 0 && (control.length === 0 || this.#keysStreak < turns)) {
+      this.#keysStreak = control.length === 0 ? 0 : this.#keysStreak + 1
+      return keys.shift()
+    }
+    this.#keysStreak = 0
     return control.shift()
   }
 }
