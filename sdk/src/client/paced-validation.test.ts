@@ -95,6 +95,14 @@ describe('EventLoopPacer', () => {
   it("behavior: a message waiting behind a join's presence goes first; presence still gets one turn in five", async () => {
     const pacer = new EventLoopPacer(1, 4)
     const { validated, record } = pacedValidator(pacer, 0.1)
+    /** Forgets what was validated and spends a new slice (the event loop turned): what arrives next waits. */
+    const spentSlice = async () => {
+      validated.length = 0
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(pacer.turn()).toBeUndefined()
+      busy(2)
+    }
+    const turnsOf = (kind: string) => validated.flatMap((name, i) => (name.startsWith(kind) ? [i] : []))
     // A slice spent: what arrives now waits. A join's burst first — 100 presence records — then a message.
     expect(pacer.turn()).toBeUndefined()
     busy(2)
@@ -107,31 +115,20 @@ describe('EventLoopPacer', () => {
     expect(validated.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => `join ${i}`))
 
     // A stream of messages while presence waits: every fifth turn is the presence's.
-    validated.length = 0
-    // A new slice (the event loop turned), spent.
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(pacer.turn()).toBeUndefined()
-    busy(2)
+    await spentSlice()
     const presence = Array.from({ length: 10 }, (_, i) => record('presence', `presence ${i}`))
     const messages = Array.from({ length: 40 }, (_, i) => record('message', `message ${i}`))
     await Promise.all([...presence, ...messages])
-    const turnsOf = (kind: string, names = validated) => names.flatMap((name, i) => (name.startsWith(kind) ? [i] : []))
     expect(turnsOf('presence')).toEqual([4, 9, 14, 19, 24, 29, 34, 39, 44, 49])
 
     // Sender keys from many members (a join answered) while presence waits: every fifth turn is the presence's too,
     // and under a stream of messages the keys get every fifth turn.
-    validated.length = 0
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(pacer.turn()).toBeUndefined()
-    busy(2)
+    await spentSlice()
     const answers = Array.from({ length: 5 }, (_, i) => record('presence', `presence ${i}`))
     const keys = Array.from({ length: 20 }, (_, i) => record('keys', `keys ${i}`))
     await Promise.all([...answers, ...keys])
     expect(turnsOf('presence')).toEqual([4, 9, 14, 19, 24])
-    validated.length = 0
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(pacer.turn()).toBeUndefined()
-    busy(2)
+    await spentSlice()
     const moreKeys = Array.from({ length: 4 }, (_, i) => record('keys', `keys ${i}`))
     const moreMessages = Array.from({ length: 16 }, (_, i) => record('message', `message ${i}`))
     await Promise.all([...moreKeys, ...moreMessages])
