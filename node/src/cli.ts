@@ -78,6 +78,10 @@ export function buildProgram(): Command {
       'inbound connections of one PeerId at most (env SECURECHAT_MAX_CONNECTIONS_PER_PEER)',
     )
     .option(
+      '--max-unread-bytes-per-peer <n>',
+      'bytes of gossip a peer may leave unread before its connection is closed (env SECURECHAT_MAX_UNREAD_BYTES_PER_PEER)',
+    )
+    .option(
       '--max-pending-connections <n>',
       'inbound connections still in their handshake at most (env SECURECHAT_MAX_PENDING_CONNECTIONS)',
     )

@@ -138,6 +138,7 @@ describe('relay settings: limits on the libp2p side', () => {
     for (const [flags, env, field, flag] of [
       [{ maxConnectionsPerIp: '0' }, {}, 'maxConnectionsPerIp', '--max-connections-per-ip'],
       [{}, { SECURECHAT_MAX_CONNECTIONS_PER_PEER: 'many' }, 'maxConnectionsPerPeer', '--max-connections-per-peer'],
+      [{ maxUnreadBytesPerPeer: '0' }, {}, 'maxUnreadBytesPerPeer', '--max-unread-bytes-per-peer'],
       [{ connectionRatePerIp: '-1' }, {}, 'connectionRatePerIp', '--connection-rate-per-ip'],
       [{ reservationTtlMs: '1000' }, {}, 'reservationTtlMs', '--reservation-ttl-ms'],
       [{ maxPendingConnections: '2.5' }, {}, 'maxPendingConnections', '--max-pending-connections'],

@@ -20,6 +20,7 @@ import {
   RELAY_MAX_RESERVATIONS,
   RELAY_MAX_RESERVATIONS_PER_IP,
   RELAY_MAX_TIER_RECORDS_PER_SECOND,
+  RELAY_MAX_UNREAD_BYTES_PER_PEER,
   RELAY_RECORD_BURST,
   RELAY_RECORD_FLOOD_BAN_AFTER_MS,
   RELAY_RECORD_FLOOD_BAN_MS,
@@ -62,6 +63,8 @@ export const relayConfigSchema = z
     /** Per IP; loopback and the `httpTrustedProxies` and `colocationWhitelist` addresses are not capped as one client. */
     maxConnectionsPerIp: z.number().int().positive(),
     maxConnectionsPerPeer: z.number().int().positive(),
+    /** Bytes of gossip a neighbour may leave unread before the relay aborts its connection (relay/unread-bytes.ts). */
+    maxUnreadBytesPerPeer: z.number().int().positive(),
     /** Inbound connections still in their handshake at most. */
     maxPendingConnections: z.number().int().positive(),
     /** New inbound connections per second per IP, on average (the burst is `maxConnectionsPerIp`). */
@@ -223,6 +226,7 @@ const ENV: Record<keyof RelayConfig, string> = {
   maxConnections: 'SECURECHAT_MAX_CONNECTIONS',
   maxConnectionsPerIp: 'SECURECHAT_MAX_CONNECTIONS_PER_IP',
   maxConnectionsPerPeer: 'SECURECHAT_MAX_CONNECTIONS_PER_PEER',
+  maxUnreadBytesPerPeer: 'SECURECHAT_MAX_UNREAD_BYTES_PER_PEER',
   maxPendingConnections: 'SECURECHAT_MAX_PENDING_CONNECTIONS',
   connectionRatePerIp: 'SECURECHAT_CONNECTION_RATE_PER_IP',
   maxReservations: 'SECURECHAT_MAX_RESERVATIONS',
@@ -293,6 +297,7 @@ export interface RelayFlags {
   maxConnections?: string
   maxConnectionsPerIp?: string
   maxConnectionsPerPeer?: string
+  maxUnreadBytesPerPeer?: string
   maxPendingConnections?: string
   connectionRatePerIp?: string
   maxReservations?: string
@@ -360,6 +365,7 @@ type LimitKey = keyof RelayFlags &
     | 'maxConnections'
     | 'maxConnectionsPerIp'
     | 'maxConnectionsPerPeer'
+    | 'maxUnreadBytesPerPeer'
     | 'maxPendingConnections'
     | 'connectionRatePerIp'
     | 'maxReservations'
@@ -415,6 +421,7 @@ export function resolveRelayConfig(flags: RelayFlags, env: NodeJS.ProcessEnv): R
     maxConnections: limit('maxConnections', RELAY_MAX_CONNECTIONS),
     maxConnectionsPerIp: limit('maxConnectionsPerIp', RELAY_MAX_CONNECTIONS_PER_IP),
     maxConnectionsPerPeer: limit('maxConnectionsPerPeer', RELAY_MAX_CONNECTIONS_PER_PEER),
+    maxUnreadBytesPerPeer: limit('maxUnreadBytesPerPeer', RELAY_MAX_UNREAD_BYTES_PER_PEER),
     maxPendingConnections: limit('maxPendingConnections', RELAY_MAX_PENDING_CONNECTIONS),
     connectionRatePerIp: limit('connectionRatePerIp', RELAY_CONNECTIONS_PER_IP_PER_SECOND),
     maxReservations: limit('maxReservations', RELAY_MAX_RESERVATIONS),

@@ -23,6 +23,16 @@ export const RELAY_MAX_CONNECTIONS_PER_IP = 64
 export const RELAY_MAX_CONNECTIONS_PER_PEER = 4
 
 /**
+ * Bytes of gossip a neighbour may leave unread on its stream before the relay aborts its connection
+ * (`relay/unread-bytes.ts`). A 1,000-member room's first sender key is 1.7 MiB to every member and its presence
+ * 0.5 MiB a member a minute (docs/benchmarks.md): a member on a slow link a minute behind such a room stays under it.
+ */
+export const RELAY_MAX_UNREAD_BYTES_PER_PEER = 8 * 2 ** 20
+
+/** How often the relay looks for a neighbour past {@link RELAY_MAX_UNREAD_BYTES_PER_PEER}. */
+export const RELAY_UNREAD_BYTES_CHECK_INTERVAL_MS = 1_000
+
+/**
  * Inbound connections being opened (transport up, Noise and Yamux not negotiated yet) at most. An honest handshake
  * takes a few round trips; one that stalls holds its place for libp2p's inbound upgrade timeout (10 s).
  */

@@ -23,9 +23,16 @@ export function stopAfterEach(): Stoppers {
   return stoppers
 }
 
-/** A relay on loopback TCP in this process, stopped after the test. */
-export async function startRelay(stoppers: Stoppers): Promise<RelayNode> {
-  const relay = new RelayNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+/** A relay on loopback TCP in this process (`init` beside its key and address), stopped after the test. */
+export async function startRelay(
+  stoppers: Stoppers,
+  init: Omit<ConstructorParameters<typeof RelayNode>[0], 'privateKey' | 'listen'> = {},
+): Promise<RelayNode> {
+  const relay = new RelayNode({
+    ...init,
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  })
   await relay.start()
   stoppers.push(() => relay.stop())
   return relay

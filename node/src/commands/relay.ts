@@ -44,6 +44,7 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
         maxConnections: config.maxConnections,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         maxConnectionsPerPeer: config.maxConnectionsPerPeer,
+        maxUnreadBytesPerPeer: config.maxUnreadBytesPerPeer,
         maxPendingConnections: config.maxPendingConnections,
         connectionRatePerIp: config.connectionRatePerIp,
         maxReservations: config.maxReservations,

@@ -36,6 +36,7 @@ import {
   RELAY_MAX_PENDING_CONNECTIONS,
   RELAY_MAX_RESERVATIONS,
   RELAY_MAX_RESERVATIONS_PER_IP,
+  RELAY_MAX_UNREAD_BYTES_PER_PEER,
   RELAY_RECORD_FLOOD_BANS_PER_IP,
   RELAY_RESERVATION_TTL_MS,
 } from '../constants.ts'
@@ -49,6 +50,8 @@ export interface RelayLimitsInit {
   maxConnections?: number
   maxConnectionsPerIp?: number
   maxConnectionsPerPeer?: number
+  /** Bytes of gossip a neighbour may leave unread before its connection is aborted (`unread-bytes.ts`). */
+  maxUnreadBytesPerPeer?: number
   /** Inbound connections being opened (transport up, handshake not done) at most. */
   maxPendingConnections?: number
   /** New inbound connections per second one IP may open, on average; its burst is `maxConnectionsPerIp`. */
@@ -114,6 +117,7 @@ export class RelayLimits {
       maxConnections: init.maxConnections ?? RELAY_MAX_CONNECTIONS,
       maxConnectionsPerIp: init.maxConnectionsPerIp ?? RELAY_MAX_CONNECTIONS_PER_IP,
       maxConnectionsPerPeer: init.maxConnectionsPerPeer ?? RELAY_MAX_CONNECTIONS_PER_PEER,
+      maxUnreadBytesPerPeer: init.maxUnreadBytesPerPeer ?? RELAY_MAX_UNREAD_BYTES_PER_PEER,
       maxPendingConnections: init.maxPendingConnections ?? RELAY_MAX_PENDING_CONNECTIONS,
       connectionRatePerIp: init.connectionRatePerIp ?? RELAY_CONNECTIONS_PER_IP_PER_SECOND,
       maxReservations: init.maxReservations ?? RELAY_MAX_RESERVATIONS,
@@ -133,6 +137,11 @@ export class RelayLimits {
       burst: this.#limits.maxConnectionsPerIp,
       maxClients: RELAY_CONNECTION_RATE_MAX_IPS,
     })
+  }
+
+  /** Bytes of gossip a neighbour may leave unread before its connection is aborted. */
+  get maxUnreadBytesPerPeer(): number {
+    return this.#limits.maxUnreadBytesPerPeer
   }
 
   /** Counts and logs the refusals of every limit; the record limits refuse through it too. */

@@ -18,6 +18,7 @@ export const REFUSAL_REASONS = [
   'connections-total',
   'connections-per-ip',
   'connections-per-peer',
+  'unread-bytes',
   'connection-rate-per-ip',
   'pending-connections',
   'reservations-total',
@@ -56,6 +57,10 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = 
   'connections-per-peer': {
     message: 'connection refused: too many connections from one peer',
     setting: '--max-connections-per-peer',
+  },
+  'unread-bytes': {
+    message: 'connection closed: the peer left too much of its gossip unread',
+    setting: '--max-unread-bytes-per-peer',
   },
   'connection-rate-per-ip': {
     message: 'connection refused: one address opens connections too fast',

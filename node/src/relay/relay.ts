@@ -51,6 +51,7 @@ import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-r
 import { RoomAnnouncements } from './room-announcements.ts'
 import { StaleConnections } from './stale-connections.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
+import { UnreadBytes } from './unread-bytes.ts'
 
 export interface RelayInit {
   privateKey: PrivateKey
@@ -232,6 +233,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   /** Which peers the relay tells of the rooms it carries: their members and other relays (`room-announcements.ts`). */
   #announcements: RoomAnnouncements | undefined
   #stale: StaleConnections | undefined
+  #unread: UnreadBytes | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
   #peers: string[]
   /** Certificates asked of a neighbour for senders not verified here yet, by sender ({@link #fetchSender}). */
@@ -372,6 +374,18 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     // checked, and closed if dead, so that its gossip moves to the new one (`stale-connections.ts`).
     this.#stale = new StaleConnections({ libp2p, log: this.#log })
     this.#stale.start()
+    // A neighbour that reads none of its gossip holds a bounded amount of the relay's memory, then is cut.
+    this.#unread = new UnreadBytes({
+      libp2p,
+      protocols: pubsub.protocols,
+      maxBytes: limits.maxUnreadBytesPerPeer,
+      onCut: (connection, queuedBytes) =>
+        limits.refusals.refuse('unread-bytes', connection.remotePeer.toString(), {
+          queuedBytes,
+          address: connection.remoteAddr.toString(),
+        }),
+    })
+    this.#unread.start()
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.addEventListener('message', this.#onMessage)
     // Presence names members' key bundles by hash: the relay answers for its clients, fetching
@@ -486,6 +500,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#announcements = undefined
     this.#stale?.stop()
     this.#stale = undefined
+    this.#unread?.stop()
+    this.#unread = undefined
     this.#startedAtMs = undefined
     const libp2p = this.#libp2p
     this.#libp2p = undefined
