@@ -19,9 +19,17 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { PRESENCE_INTERVAL_MS, WIRE_VERSION } from '@securechat/sdk/constants'
-import { createCertificate, type WalletSigner } from '@securechat/sdk/identity'
-import { encodeRecord, type PresenceRecord, roomTopic, type SignedManifest } from '@securechat/sdk/rooms'
+import { createCertificate, type WalletSigner, walletSigner } from '@securechat/sdk/identity'
+import {
+  createManifest,
+  encodeRecord,
+  type PresenceRecord,
+  roomIdOf,
+  roomTopic,
+  type SignedManifest,
+} from '@securechat/sdk/rooms'
 import type { SessionCertificate } from '@securechat/sdk/types'
+import { Wallet } from 'ethers'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 
 /** A room a light client is in; `timer`, its presence's. */
@@ -103,6 +111,28 @@ export function drainRecords(client: LightClient, onRecord: (data: Uint8Array) =
   }
 }
 
+/** A wallet of its own, as each person has. */
+export function newWalletSigner(): WalletSigner {
+  return walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+}
+
+/**
+ * A public room for the CLI's domain and the devnet's chain (what light clients' certificates name), owned by
+ * `owner`: its signed manifest and its id.
+ */
+export async function publicRoom(
+  name: string,
+  owner = newWalletSigner(),
+): Promise<{ manifest: SignedManifest; roomId: string }> {
+  const manifest = await createManifest({
+    signer: owner,
+    name,
+    domains: [DEFAULT_CLI_DOMAIN],
+    chainIds: [DEVNET_CHAIN_ID],
+  })
+  return { manifest, roomId: roomIdOf(manifest.manifest) }
+}
+
 /** Subscribes `client` to the room of `manifest` (whose id is `roomId`), besides any it is in. */
 export function enterRoom(client: LightClient, manifest: SignedManifest, roomId: string): string {
   const topic = roomTopic(roomId)
@@ -129,4 +159,21 @@ export function presenceRecord(client: LightClient, everyMs?: number, room = cli
     ...(everyMs === undefined || everyMs <= PRESENCE_INTERVAL_MS ? {} : { every: everyMs }),
   }
   return encodeRecord(record)
+}
+
+/**
+ * A message record of room `roomId` as a sender-key message goes on the wire; `ciphertext` is base64url that no
+ * member can open (light clients decrypt nothing). Each call is a new record, its own id at members; a negative
+ * `lamport` makes it one that every peer rejects.
+ */
+export function messageRecord(roomId: string, lamport: number, ciphertext: string): Uint8Array {
+  return encodeRecord({
+    v: WIRE_VERSION,
+    type: 'message',
+    room: roomId,
+    lamport,
+    deps: [],
+    sentAtMs: Date.now(),
+    payload: { enc: 'sender-key', ct: ciphertext },
+  })
 }

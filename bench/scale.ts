@@ -7,12 +7,10 @@
 import { mkdirSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, roomIdOf, type SignedManifest } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import type { SignedManifest } from '@securechat/sdk/rooms'
 import type { RelayLimitsInit } from '../node/src/relay/limits.ts'
 import { type Child, ChildGroup } from './children.ts'
+import { newWalletSigner, publicRoom } from './light-client.ts'
 import type { RelayCommands, RelayUsage, SwarmCommands } from './protocol.ts'
 
 export const START_TIMEOUT_MS = 60_000
@@ -206,19 +204,14 @@ export interface Rooms {
 
 /** `count` public rooms, owned by one wallet, for the CLI's domain and the devnet's chain (what the swarm's certificates name). */
 export async function makeRooms(count: number): Promise<Rooms> {
-  const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
-  const manifests: SignedManifest[] = []
+  const owner = newWalletSigner()
+  const rooms: Rooms = { manifests: [], ids: [] }
   for (let i = 0; i < count; i++) {
-    manifests.push(
-      await createManifest({
-        signer,
-        name: `scale ${i}`,
-        domains: [DEFAULT_CLI_DOMAIN],
-        chainIds: [DEVNET_CHAIN_ID],
-      }),
-    )
+    const { manifest, roomId } = await publicRoom(`scale ${i}`, owner)
+    rooms.manifests.push(manifest)
+    rooms.ids.push(roomId)
   }
-  return { manifests, ids: manifests.map((m) => roomIdOf(m.manifest)) }
+  return rooms
 }
 
 /** The relay's CPU (percent of one core), records accepted per second and bytes written per second between two usages. */

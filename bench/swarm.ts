@@ -25,6 +25,7 @@ import {
   enterRoom,
   type LightClient,
   type LightRoom,
+  messageRecord,
   presenceRecord,
   startLightClient,
 } from './light-client.ts'
@@ -225,16 +226,7 @@ serve<SwarmCommands>({
       header.writeUInt32BE(phase, 0)
       header.writeUInt32BE(seq++, 4)
       header.writeDoubleBE(nowMs(), 8)
-      const record = encodeRecord({
-        v: WIRE_VERSION,
-        type: 'message',
-        room: room.id,
-        lamport: seq,
-        deps: [],
-        sentAtMs: Date.now(),
-        payload: { enc: 'sender-key', ct: header.toString('base64url') },
-      })
-      await client.libp2p.services.pubsub.publish(room.topic, record)
+      await client.libp2p.services.pubsub.publish(room.topic, messageRecord(room.id, seq, header.toString('base64url')))
       await delay(Math.max(0, startAtMs + ((i + 1) * 1000) / ratePerS - nowMs()))
     }
     return { startAtMs, endAtMs: nowMs() }

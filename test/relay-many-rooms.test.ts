@@ -9,12 +9,16 @@
  * (`room-announcements.ts`). Light clients (`bench/light-client.ts`): real libp2p nodes, certificates and records.
  */
 import { randomBytes } from 'node:crypto'
-import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, roomIdOf, roomTopic } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
+import { roomTopic } from '@securechat/sdk/rooms'
 import { describe, expect, it } from 'vitest'
-import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import {
+  enterRoom,
+  type LightClient,
+  newWalletSigner,
+  presenceRecord,
+  publicRoom,
+  startLightClient,
+} from '../bench/light-client.ts'
 import { until } from './helpers/room-inbox.ts'
 import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
@@ -31,19 +35,13 @@ describe('a relay carrying many rooms', () => {
     const relay = await startRelay(stoppers)
     const clients = lightClients(stoppers)
     const address = tcpAddressOf(relay)
-    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
+    const signer = newWalletSigner()
     const start = (): Promise<LightClient> => startLightClient({ relay: address, signer, timeoutMs: STEP_TIMEOUT_MS })
     // The member is connected before the relay carries any room, as a client of a community's relay is.
     const member = await start()
     const others = [await start(), await start()]
     clients.push(member, ...others)
-    const manifest = await createManifest({
-      signer,
-      name: 'the last room',
-      domains: [DEFAULT_CLI_DOMAIN],
-      chainIds: [DEVNET_CHAIN_ID],
-    })
-    const roomId = roomIdOf(manifest.manifest)
+    const { manifest, roomId } = await publicRoom('the last room', signer)
     const topic = roomTopic(roomId)
 
     // Two other clients bring the relay into ROOMS rooms (each within its own topic budget at the relay), ours last.

@@ -8,13 +8,16 @@
  * nothing re-publishes or repairs what gossip missed, and what arrives is what the relay forwarded.
  */
 import type { Message } from '@libp2p/gossipsub'
-import { WIRE_VERSION } from '@securechat/sdk/constants'
-import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, encodeRecord, roomIdOf } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import {
+  enterRoom,
+  type LightClient,
+  messageRecord,
+  newWalletSigner,
+  presenceRecord,
+  publicRoom,
+  startLightClient,
+} from '../bench/light-client.ts'
 import { until } from './helpers/room-inbox.ts'
 import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
@@ -33,14 +36,8 @@ describe('a relay in a large room', () => {
     const relay = await startRelay(stoppers)
     const clients = lightClients(stoppers)
     const address = tcpAddressOf(relay)
-    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
-    const manifest = await createManifest({
-      signer,
-      name: 'large',
-      domains: [DEFAULT_CLI_DOMAIN],
-      chainIds: [DEVNET_CHAIN_ID],
-    })
-    const roomId = roomIdOf(manifest.manifest)
+    const signer = newWalletSigner()
+    const { manifest, roomId } = await publicRoom('large', signer)
     // A few handshakes at a time: forty at once overran libp2p's upgrade timeout on a loaded machine.
     for (let i = 0; i < MEMBERS; i += DIALS_AT_ONCE) {
       const batch = Math.min(DIALS_AT_ONCE, MEMBERS - i)
@@ -89,15 +86,7 @@ describe('a relay in a large room', () => {
     )
 
     const [sender, ...receivers] = clients as [LightClient, ...LightClient[]]
-    const record = encodeRecord({
-      v: WIRE_VERSION,
-      type: 'message',
-      room: roomId,
-      lamport: 1,
-      deps: [],
-      sentAtMs: Date.now(),
-      payload: { enc: 'sender-key', ct: 'AAAA' },
-    })
+    const record = messageRecord(roomId, 1, 'AAAA')
     const got = new Set<string>()
     const arrivals = receivers.map(
       (client) =>

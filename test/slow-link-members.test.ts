@@ -12,12 +12,16 @@
  */
 import type { Message } from '@libp2p/gossipsub'
 import { WIRE_VERSION } from '@securechat/sdk/constants'
-import { walletSigner } from '@securechat/sdk/identity'
-import { createManifest, encodeRecord, roomIdOf } from '@securechat/sdk/rooms'
-import { Wallet } from 'ethers'
+import { encodeRecord } from '@securechat/sdk/rooms'
 import { describe, expect, it } from 'vitest'
-import { enterRoom, type LightClient, presenceRecord, startLightClient } from '../bench/light-client.ts'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
+import {
+  enterRoom,
+  type LightClient,
+  newWalletSigner,
+  presenceRecord,
+  publicRoom,
+  startLightClient,
+} from '../bench/light-client.ts'
 import { LossyLink } from './helpers/lossy-link.ts'
 import { until } from './helpers/room-inbox.ts'
 import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
@@ -42,14 +46,8 @@ describe('members on slow links', () => {
     stoppers.push(() => link.stop())
     const clients = lightClients(stoppers)
     const slowAddress = `/ip4/127.0.0.1/tcp/${link.port}/p2p/${relay.peerId}`
-    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
-    const manifest = await createManifest({
-      signer,
-      name: 'slow links',
-      domains: [DEFAULT_CLI_DOMAIN],
-      chainIds: [DEVNET_CHAIN_ID],
-    })
-    const roomId = roomIdOf(manifest.manifest)
+    const signer = newWalletSigner()
+    const { manifest, roomId } = await publicRoom('slow links', signer)
     const pubsub = relay.libp2p.services.pubsub
 
     // The slow members connect (each on its own wallet, as people are) and the relay knows them as gossip neighbours.
@@ -57,7 +55,7 @@ describe('members on slow links', () => {
       Array.from({ length: SLOW_MEMBERS }, () =>
         startLightClient({
           relay: slowAddress,
-          signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+          signer: newWalletSigner(),
           timeoutMs: CONNECT_TIMEOUT_MS,
         }),
       ),
@@ -76,7 +74,7 @@ describe('members on slow links', () => {
       [0, 1].map(() =>
         startLightClient({
           relay: direct,
-          signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+          signer: newWalletSigner(),
           timeoutMs: CONNECT_TIMEOUT_MS,
         }),
       ),
@@ -135,18 +133,12 @@ describe('members on slow links', () => {
     await link.start()
     stoppers.push(() => link.stop())
     const clients = lightClients(stoppers)
-    const signer = walletSigner({ type: 'eoa', signer: Wallet.createRandom() })
-    const manifest = await createManifest({
-      signer,
-      name: 'stall',
-      domains: [DEFAULT_CLI_DOMAIN],
-      chainIds: [DEVNET_CHAIN_ID],
-    })
-    const roomId = roomIdOf(manifest.manifest)
+    const signer = newWalletSigner()
+    const { manifest, roomId } = await publicRoom('stall', signer)
     const member = (address: string): Promise<LightClient> =>
       startLightClient({
         relay: address,
-        signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+        signer: newWalletSigner(),
         timeoutMs: CONNECT_TIMEOUT_MS,
       })
     const [sender, receiver, stalled] = await Promise.all([

@@ -31,6 +31,7 @@ import { createCertificate, walletSigner } from '@securechat/sdk/identity'
 import { encodeRecord, roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import { createLibp2p } from 'libp2p'
+import { messageRecord } from '../../bench/light-client.ts'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
 
 export type FloodMode = 'invalid' | 'valid'
@@ -140,20 +141,6 @@ async function presenceOf(peer: Peer, signer: Wallet): Promise<Uint8Array> {
   return presence
 }
 
-/** A message record; `lamport` < 0 makes it malformed. Each call a new record (its own id at members). */
-function messageRecord(lamport: number): Uint8Array {
-  const record = {
-    v: WIRE_VERSION,
-    type: 'message',
-    room: roomId,
-    lamport,
-    deps: [],
-    sentAtMs: Date.now(),
-    payload: { enc: 'sender-key', ct: 'f39n4rbAgEGbagE' },
-  }
-  return new TextEncoder().encode(JSON.stringify(record))
-}
-
 async function flood(peer: Peer, presence: Uint8Array | undefined): Promise<void> {
   const id = peer.peerId.toString()
   let lamport = 0
@@ -166,7 +153,8 @@ async function flood(peer: Peer, presence: Uint8Array | undefined): Promise<void
     for (let i = 0; i < BATCH; i++) {
       lamport += 1
       // Not awaited: gossipsub signs and queues a record synchronously, and a flooder waits for nothing.
-      void publish(peer, messageRecord(presence === undefined ? -lamport : lamport))
+      // A negative clock makes the record malformed: what the `invalid` mode floods.
+      void publish(peer, messageRecord(roomId!, presence === undefined ? -lamport : lamport, 'f39n4rbAgEGbagE'))
     }
     sent.set(id, (sent.get(id) ?? 0) + BATCH)
     // Let the process's own I/O run: signing in a loop of microtasks would starve its sockets.
