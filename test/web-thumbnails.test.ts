@@ -2,6 +2,7 @@
  * Thumbnails in the web app (issue 16), in Debian's Chromium against a real relay that keeps files, with its CSP and
  * Trusted Types: alice shares a picture and the page makes its thumbnail (canvas, WebP or JPEG, within the sdk's
  * bound), which travels in the message; bob's card shows it from the message, then the checked picture in its place;
+ * a shared video carries a thumbnail of one of its frames, the poster of bob's player;
  * a picture over the inline-preview bound is shown by its thumbnail only; and a picture nobody can serve still shows
  * its thumbnail, since nothing is fetched for it; deleted, its thumbnail's `blob:` URL is revoked.
  */
@@ -115,6 +116,72 @@ describe('web app: thumbnails', () => {
     expect(await bobCard.getByRole('button', { name: `Download ${name}` }).isEnabled()).toBe(true)
     await screenshot(bob.page, 'file-thumbnail')
     await expectNoSeriousAxeViolations(bob.page, 'room, a picture shown by its thumbnail')
+  })
+
+  it('behavior: a shared video carries a thumbnail of a frame past its black start; bob plays it with that poster', async () => {
+    const name = 'clip.webm'
+    // A real WebM, recorded in alice's page as a browser records one (so it names no duration): black at first,
+    // as a title's fade-in is, then orange. A first frame would be black.
+    const bytes = await alice.page.evaluate(async () => {
+      const canvas = document.createElement('canvas')
+      canvas.width = 640
+      canvas.height = 360
+      const context = canvas.getContext('2d')!
+      const startedAt = performance.now()
+      const paint = (): void => {
+        context.fillStyle = performance.now() - startedAt < 200 ? '#000' : 'rgb(230, 120, 20)'
+        context.fillRect(0, 0, canvas.width, canvas.height)
+      }
+      paint()
+      const recorder = new MediaRecorder(canvas.captureStream(30), { mimeType: 'video/webm;codecs=vp8' })
+      const chunks: Blob[] = []
+      recorder.ondataavailable = (event) => chunks.push(event.data)
+      const stopped = new Promise((resolve) => {
+        recorder.onstop = resolve
+      })
+      recorder.start()
+      const timer = setInterval(paint, 33)
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      clearInterval(timer)
+      recorder.stop()
+      await stopped
+      return [...new Uint8Array(await new Blob(chunks).arrayBuffer())]
+    })
+    await alice.page.locator('sc-chat-view').evaluate(
+      (view, { name, bytes }) => {
+        const data = new DataTransfer()
+        data.items.add(new File([new Uint8Array(bytes)], name, { type: 'video/webm' }))
+        view.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }))
+      },
+      { name, bytes },
+    )
+    await alice.page.getByRole('button', { name: 'Send' }).click()
+
+    await card(bob.page, name).waitFor({ timeout: UI_TIMEOUT_MS })
+    const { thumbnail } = await manifestOf(bob.page, name)
+    expect(thumbnail).toMatchObject({ width: MAX_THUMBNAIL_SIDE, height: 180 })
+    // The frame drawn is the orange part, decoded in bob's page from what the message carried.
+    const [red, green, blue] = await bob.page.evaluate(async ({ type, data }) => {
+      const bytes = Uint8Array.from(atob(data.replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0))
+      const bitmap = await createImageBitmap(new Blob([bytes], { type }))
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
+      const context = canvas.getContext('2d')!
+      context.drawImage(bitmap, 0, 0)
+      return [...context.getImageData(bitmap.width / 2, bitmap.height / 2, 1, 1).data]
+    }, thumbnail!)
+    expect({ red, green, blue }).toMatchObject({
+      red: expect.toSatisfy((v: number) => v > 180),
+      green: expect.toSatisfy((v: number) => v > 70 && v < 170),
+      blue: expect.toSatisfy((v: number) => v < 80),
+    })
+
+    // Fetched and checked, it is a player whose poster is that thumbnail, and it plays alice's video.
+    const player = card(bob.page, name).getByTestId('file-preview')
+    await expect.poll(() => player.evaluate((el) => el.tagName), { timeout: UI_TIMEOUT_MS }).toBe('VIDEO')
+    expect(await player.getAttribute('poster')).toMatch(/^blob:/)
+    await expect
+      .poll(() => player.evaluate((el) => (el as HTMLVideoElement).videoWidth), { timeout: UI_TIMEOUT_MS })
+      .toBe(640)
   })
 
   it('behavior: a picture nobody can serve (its sender gone, no relay keeping it) still shows its thumbnail', async () => {

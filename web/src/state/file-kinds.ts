@@ -12,7 +12,8 @@ export const PREVIEW_LIMIT_BYTES = 20 * MiB
 
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
 const AUDIO_TYPES = new Set(['audio/mpeg', 'audio/ogg', 'audio/wav', 'audio/webm', 'audio/mp4', 'audio/aac'])
-const VIDEO_TYPES = new Set(['video/mp4', 'video/webm', 'video/ogg'])
+/** Videos every browser plays; a shared one also gets a thumbnail of one of its frames (`file-thumbnail.ts`). */
+export const VIDEO_TYPES: ReadonlySet<string> = new Set(['video/mp4', 'video/webm', 'video/ogg'])
 
 export type PreviewKind = 'image' | 'audio' | 'video'
 
