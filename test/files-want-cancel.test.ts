@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import { addFile, catFile } from '@securechat/sdk/files'
 import { afterAll, describe, expect, it } from 'vitest'
 import { drain, generatedFile } from './helpers/files.ts'
-import { type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
+import { bitswapOf, type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 4 * MiB
@@ -25,17 +25,6 @@ async function startPeer(): Promise<Peer> {
 afterAll(async () => {
   await Promise.allSettled(peers.map((peer) => peer.stop()))
 })
-
-/** @helia/bitswap 4's internals this test reads: a ledger per peer that sent us wants, and whom we send ours to. */
-interface BitswapInternals {
-  peerWantLists: { wantListForPeer(peer: PeerId): unknown[] | undefined }
-  wantList: { peers: { size: number } }
-}
-
-function bitswapOf(peer: Peer): BitswapInternals {
-  const brokers = (peer.helia as unknown as { blockBrokers: Array<{ name: string; bitswap: unknown }> }).blockBrokers
-  return brokers.find((b) => b.name === 'bitswap')!.bitswap as BitswapInternals
-}
 
 /** The wants `peer` holds for `from` in its bitswap ledger. */
 function wantsHeldFor(peer: Peer, from: PeerId): number {

@@ -1,9 +1,11 @@
 /** A node as the file tests run one: a real libp2p node on loopback with the files' Helia over a memory blockstore. */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { createFilesHelia } from '@securechat/sdk/files'
 import { MemoryBlockstore } from 'blockstore-core'
 import type { Helia } from 'helia'
+import type { CID } from 'multiformats/cid'
 
 export interface FilesPeer {
   libp2p: SecureChatLibp2p
@@ -30,4 +32,21 @@ export async function startFilesPeer(): Promise<FilesPeer> {
       return stopped
     },
   }
+}
+
+/** What the file tests read of @helia/bitswap 4's internals: ledgers of peers' wants, whom ours go to, arrivals. */
+export interface BitswapInternals {
+  /** A ledger per peer that sent us wants. */
+  peerWantLists: { wantListForPeer(peer: PeerId): unknown[] | undefined }
+  wantList: {
+    /** The connected peers that speak files' bitswap: whom wants go to. */
+    peers: { size: number }
+    /** Every block as it arrives, copies included. */
+    addEventListener(type: 'block', listener: (event: CustomEvent<{ cid: CID; block: Uint8Array }>) => void): void
+  }
+}
+
+export function bitswapOf(peer: FilesPeer): BitswapInternals {
+  const brokers = (peer.helia as unknown as { blockBrokers: Array<{ name: string; bitswap: unknown }> }).blockBrokers
+  return brokers.find((b) => b.name === 'bitswap')!.bitswap as BitswapInternals
 }

@@ -10,6 +10,7 @@
  * topic's and the relay's quotas, the disk's free space, and the bytes actually fetched against the claim.
  */
 import type { Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { ROOM_TOPIC_PREFIX } from '@securechat/sdk/constants'
 import { parseDmTopic } from '@securechat/sdk/dm'
@@ -349,6 +350,8 @@ class FilePins implements FilePinsService {
       let sent = 0
       const blocks = await fetchFileBlocks(storage.helia, parseFileCid(cid), {
         ciphertextBytes: request.bytes,
+        // The member who asked holds the file: each block is asked of it first, not of every client connected.
+        holders: [peerIdFromString(peer)],
         signal: this.#stopping.signal,
         ...(this.#fetchTimeoutMs === undefined ? {} : { timeoutMs: this.#fetchTimeoutMs }),
         onBlock: (at) => {

@@ -41,6 +41,19 @@ export const FILE_FETCH_STALL_TIMEOUT_MS = 30_000
 export const FILE_FETCH_RETRY_MS = 6_000
 
 /**
+ * How long a peer asked alone for a block (`one-holder.ts`) may send us nothing — neither that block, nor that it has
+ * none, nor any other block — before the next peer is asked too. Below `FILE_FETCH_RETRY_MS`, so that a holder gone
+ * silent is passed over before the download asks again; a holder sending other blocks is waited for however long.
+ */
+export const FILE_HOLDER_ANSWER_TIMEOUT_MS = 4_000
+
+/**
+ * Peers asked for a block one at a time before it is asked of every connected peer (bitswap's own want): a relay has
+ * a thousand peers, and asking each in turn would take a thousand round trips for a block none of them has yet.
+ */
+export const FILE_HOLDERS_ASKED_IN_TURN = 4
+
+/**
  * Segments (1 MiB blocks) a download asks the network for at once, and again as many read ahead while the reader
  * consumes them: memory is about twice this many segments, whatever the file's size.
  */

@@ -5,6 +5,7 @@
  * full. Blocks come from the local store or over bitswap from connected peers, several at a time, under a stall
  * timer; each is checked against its CID on arrival (bitswap), so the peers need no trust.
  */
+import type { PeerId } from '@libp2p/interface'
 import type { Helia } from 'helia'
 import { createUnsafe } from 'multiformats/block'
 import type { CID } from 'multiformats/cid'
@@ -29,6 +30,11 @@ export interface FetchFileBlocksOptions {
   timeoutMs?: number
   /** After each block, what is there so far. */
   onBlock?: (progress: FetchedFileBlocks) => void
+  /**
+   * Peers likely to hold the file (a relay pinning it: the member who asked), asked for each block before the other
+   * connected peers (`one-holder.ts`).
+   */
+  holders?: PeerId[]
 }
 
 export interface FetchedFileBlocks {
@@ -70,6 +76,11 @@ export async function fetchFileBlocks(
     cid: root.toString(),
   })
   const slots = new Slots(FILE_BLOCKS_FETCHED_AT_ONCE)
+  // Helia hands `providers` to its block brokers; ours asks them first.
+  const providers =
+    options.holders === undefined || options.holders.length === 0
+      ? {}
+      : { providers: options.holders.map((holder) => holder.toCID()) }
   const progress: FetchedFileBlocks = { bytes: 0, fetchedBytes: 0, blocks: 0 }
   let leafBytes = 0
   let nodeBytes = 0
@@ -87,7 +98,7 @@ export async function fetchFileBlocks(
     const bytes = await slots.run(async () => {
       timer.signal.throwIfAborted()
       const local = await helia.blockstore.has(cid, { signal: timer.signal })
-      const block = await timer.retrying((signal) => collectBlock(helia.blockstore.get(cid, { signal })))
+      const block = await timer.retrying((signal) => collectBlock(helia.blockstore.get(cid, { signal, ...providers })))
       timer.progress()
       progress.blocks += 1
       progress.bytes += block.byteLength

@@ -5,12 +5,12 @@
  * its hash on arrival, so no peer it comes from needs trust (and what they hold is ciphertext).
  */
 import { withBitswap } from '@helia/bitswap'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 import { createHeliaLight, type Helia, type HeliaInit } from 'helia'
-import { base64 } from 'multiformats/bases/base64'
-import type { CID } from 'multiformats/cid'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { bitswapInternalsOf, sendCancel } from './bitswap-internals.ts'
 import { FILES_BITSWAP_PROTOCOL } from './constants.ts'
+import { askOneHolderAtATime } from './one-holder.ts'
 
 export interface FilesHeliaInit {
   /** A started libp2p node; it stays the caller's (stopping Helia leaves it running). */
@@ -40,19 +40,8 @@ export async function createFilesHelia(init: FilesHeliaInit): Promise<Helia> {
   )
   await helia.start()
   cancelWantsOnArrival(helia)
+  askOneHolderAtATime(helia)
   return helia
-}
-
-/** What {@link cancelWantsOnArrival} reads of @helia/bitswap 4's internals (`BitswapBlockBroker.bitswap`). */
-interface BitswapInternals {
-  wantList?: {
-    /** Our wants, keyed by the multihash in base64; `cancel` once the block came. */
-    wants: Map<string, { cancel: boolean }>
-    /** Per connected peer, the keys of the wants sent to it (a `PeerMap`). */
-    peers: Iterable<[PeerId, { has(key: string): boolean }]>
-    addEventListener(type: 'block', listener: (event: CustomEvent<{ cid: CID }>) => void): void
-  }
-  network?: { sendMessage(peer: PeerId, message: unknown): Promise<void> }
 }
 
 /**
@@ -67,19 +56,9 @@ interface BitswapInternals {
  * this does nothing (bitswap works as before); a want given up (aborted) is still not cancelled.
  */
 function cancelWantsOnArrival(helia: Helia): void {
-  const broker = (helia as unknown as { blockBrokers?: Array<{ name?: string; bitswap?: BitswapInternals }> })
-    .blockBrokers
-  const bitswap = broker?.find((b) => b.name === 'bitswap')?.bitswap
-  const wantList = bitswap?.wantList
-  const network = bitswap?.network
-  if (
-    !(wantList?.wants instanceof Map) ||
-    typeof wantList.peers?.[Symbol.iterator] !== 'function' ||
-    typeof wantList.addEventListener !== 'function' ||
-    typeof network?.sendMessage !== 'function'
-  ) {
-    return
-  }
+  const bitswap = bitswapInternalsOf(helia)
+  if (bitswap === undefined) return
+  const { wantList, network } = bitswap
   // Runs as the block is dispatched, before bitswap marks the want cancelled: a want met once is cancelled once.
   wantList.addEventListener('block', (event) => {
     const { cid } = event.detail
@@ -87,18 +66,7 @@ function cancelWantsOnArrival(helia: Helia): void {
     const want = wantList.wants.get(key)
     if (want === undefined || want.cancel) return
     for (const [peer, sent] of wantList.peers) {
-      if (!sent.has(key)) continue
-      // The shape (and keys) of @helia/bitswap's QueuedBitswapMessage: its send queue merges it into a message
-      // already waiting for that peer, where it replaces a want of the same block.
-      const cancel = { cid: cid.bytes, priority: 1, cancel: true, sendDontHave: false }
-      const message = {
-        full: false,
-        pendingBytes: 0,
-        wantlist: new Map([[base64.encode(cid.multihash.bytes), cancel]]),
-        blocks: new Map(),
-        blockPresences: new Map(),
-      }
-      network.sendMessage(peer, message).catch(() => {})
+      if (sent.has(key)) sendCancel(network, peer, cid)
     }
   })
 }
