@@ -28,6 +28,7 @@ import {
 import { roomTopic } from '@securechat/sdk/rooms'
 import { Wallet } from 'ethers'
 import fc from 'fast-check'
+import type { Helia } from 'helia'
 import { describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../node/src/relay/create-relay.ts'
 import { type FilePinsInit, type FilePinsService, filePins } from '../node/src/relay/file-pins.ts'
@@ -36,6 +37,7 @@ import { ciphertextSize } from '../sdk/src/crypto/file-stream.ts'
 import { tempDir } from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { containsMarker, drain, generatedFile } from './helpers/files.ts'
+import { bitswapOf } from './helpers/files-peer.ts'
 import { stopAfterEach } from './helpers/stoppers.ts'
 
 const MiB = 1024 * 1024
@@ -109,7 +111,7 @@ async function roomOnRelay(relay: Relay): Promise<{ alice: Member; bob: Member; 
 }
 
 /** A plain libp2p node with a files Helia, connected to `relay`: in no room, with no certificate. */
-async function stranger(relay: Relay): Promise<{ files: FilesOf; libp2p: Libp2p }> {
+async function stranger(relay: Relay): Promise<{ files: FilesOf; libp2p: Libp2p; helia: Helia }> {
   const libp2p = await createSecureChatLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: [],
@@ -124,6 +126,7 @@ async function stranger(relay: Relay): Promise<{ files: FilesOf; libp2p: Libp2p 
       read: async (manifest, options) => catFile(helia, manifest, options),
     },
     libp2p,
+    helia,
   }
 }
 
@@ -225,6 +228,22 @@ describe("relay file pins: a member's file outlives its sender", () => {
     // Asking again for a file kept is answered at once, with nothing fetched.
     await pinOf(relay, bob.client.libp2p, topic, shared)
     expect(metric(relay, 'securechat_files_fetched_bytes_total')).toBe(pins.stats().fetchedBytes)
+  })
+})
+
+describe('relay file pins: whom the relay asks', () => {
+  it('behavior: the relay asks the member who asked for each block, not the other clients connected to it', async () => {
+    const { relay } = await startFilesRelay({})
+    // Connected before the members: a relay that asked its clients in the order it met them would ask these first.
+    const others = await Promise.all([1, 2, 3, 4].map(() => stranger(relay)))
+    const { alice, topic } = await roomOnRelay(relay)
+    const shared = await share(alice.files, 8 * MiB)
+    await pinOf(relay, alice.client.libp2p, topic, shared)
+    // A peer the relay sent any bitswap message to — a want, or the cancel of one — keeps a ledger for it.
+    const relayPeer = peerIdFromString(relay.peerId)
+    for (const other of others) {
+      expect(bitswapOf({ helia: other.helia }).peerWantLists.ledgerForPeer(relayPeer)).toBeUndefined()
+    }
   })
 })
 

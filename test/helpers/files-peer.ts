@@ -36,8 +36,8 @@ export async function startFilesPeer(): Promise<FilesPeer> {
 
 /** What the file tests read of @helia/bitswap 4's internals: ledgers of peers' wants, whom ours go to, arrivals. */
 export interface BitswapInternals {
-  /** A ledger per peer that sent us wants. */
-  peerWantLists: { wantListForPeer(peer: PeerId): unknown[] | undefined }
+  /** A ledger per peer that sent us wants (or any bitswap message). */
+  peerWantLists: { wantListForPeer(peer: PeerId): unknown[] | undefined; ledgerForPeer(peer: PeerId): unknown }
   wantList: {
     /** The connected peers that speak files' bitswap: whom wants go to. */
     peers: { size: number }
@@ -46,7 +46,7 @@ export interface BitswapInternals {
   }
 }
 
-export function bitswapOf(peer: FilesPeer): BitswapInternals {
+export function bitswapOf(peer: Pick<FilesPeer, 'helia'>): BitswapInternals {
   const brokers = (peer.helia as unknown as { blockBrokers: Array<{ name: string; bitswap: unknown }> }).blockBrokers
   return brokers.find((b) => b.name === 'bitswap')!.bitswap as BitswapInternals
 }
