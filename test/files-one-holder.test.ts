@@ -5,24 +5,14 @@
  * it. Real libp2p nodes on loopback; bytes counted as bitswap hands each arriving block on.
  */
 import { addFile, catFile, FILES_BITSWAP_PROTOCOL, type FileManifest, pinFile } from '@securechat/sdk/files'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { drain, generatedFile } from './helpers/files.ts'
-import { bitswapOf, type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
+import { bitswapOf, type FilesPeer, filesPeersStoppedAfterAll } from './helpers/files-peer.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 8 * MiB
 
-const peers: FilesPeer[] = []
-
-async function startPeer(): Promise<FilesPeer> {
-  const peer = await startFilesPeer()
-  peers.push(peer)
-  return peer
-}
-
-afterAll(async () => {
-  await Promise.allSettled(peers.map((peer) => peer.stop()))
-})
+const startPeer = filesPeersStoppedAfterAll()
 
 /** Bytes of every block `peer` receives from now on, copies included. */
 function countReceived(peer: FilesPeer): { bytes: number } {

@@ -5,29 +5,17 @@
  */
 import type { PeerId } from '@libp2p/interface'
 import { addFile, catFile } from '@securechat/sdk/files'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { drain, generatedFile } from './helpers/files.ts'
-import { bitswapOf, type FilesPeer, startFilesPeer } from './helpers/files-peer.ts'
+import { bitswapOf, type FilesPeer, filesPeersStoppedAfterAll } from './helpers/files-peer.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 4 * MiB
 
-type Peer = FilesPeer
-
-const peers: Peer[] = []
-
-async function startPeer(): Promise<Peer> {
-  const peer = await startFilesPeer()
-  peers.push(peer)
-  return peer
-}
-
-afterAll(async () => {
-  await Promise.allSettled(peers.map((peer) => peer.stop()))
-})
+const startPeer = filesPeersStoppedAfterAll()
 
 /** The wants `peer` holds for `from` in its bitswap ledger. */
-function wantsHeldFor(peer: Peer, from: PeerId): number {
+function wantsHeldFor(peer: FilesPeer, from: PeerId): number {
   return bitswapOf(peer).peerWantLists.wantListForPeer(from)?.length ?? 0
 }
 

@@ -6,6 +6,7 @@ import { createFilesHelia } from '@securechat/sdk/files'
 import { MemoryBlockstore } from 'blockstore-core'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
+import { afterAll } from 'vitest'
 
 export interface FilesPeer {
   libp2p: SecureChatLibp2p
@@ -31,6 +32,19 @@ export async function startFilesPeer(): Promise<FilesPeer> {
       stopped ??= helia.stop().then(() => libp2p.stop())
       return stopped
     },
+  }
+}
+
+/** Call at a test file's top level: the function it returns starts a peer, and every one started stops after the file. */
+export function filesPeersStoppedAfterAll(): () => Promise<FilesPeer> {
+  const peers: FilesPeer[] = []
+  afterAll(async () => {
+    await Promise.allSettled(peers.map((peer) => peer.stop()))
+  })
+  return async () => {
+    const peer = await startFilesPeer()
+    peers.push(peer)
+    return peer
   }
 }
 
