@@ -6,14 +6,14 @@
  * is not its manifest's, and one nobody has, each say so in words and save nothing.
  *
  * Headless Chromium has no save picker to click through, so the pages run without `showSaveFilePicker`: the download
- * takes the app's other path (the checked bytes handed to the browser's download), caught by Playwright's download
- * event and hashed here.
+ * takes the app's path for Firefox and Safari (the checked bytes streamed to the browser's download through the app's
+ * service worker), caught by Playwright's download event and hashed here.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { Page } from 'playwright-core'
+import type { Download, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectNoSeriousAxeViolations } from './helpers/axe.ts'
 import { type AppPage, cspViolations, screenshot } from './helpers/browser.ts'
@@ -68,6 +68,8 @@ async function download(page: Page, name: string): Promise<string> {
       .click(),
   ])
   expect(saved.suggestedFilename()).toBe(name)
+  // Streamed through the service worker, not a Blob of the whole file handed over at the end.
+  expect(new URL(saved.url()).pathname).toMatch(/^\/_download\/[0-9a-f-]{36}$/)
   return sha256Hex(await readFile((await saved.path())!))
 }
 
@@ -173,9 +175,9 @@ describe('web app: files', () => {
     expect(await bob.page.evaluate(() => JSON.stringify({ ...localStorage }))).not.toContain(key)
   })
 
-  it('behavior: a file that fails its check, and one nobody has, each say so and save nothing', async () => {
-    let downloads = 0
-    bob.page.on('download', () => downloads++)
+  it("behavior: a file that fails its check, and one nobody has, each say so and save nothing; the first one's streamed download fails", async () => {
+    const downloads: Download[] = []
+    bob.page.on('download', (started) => downloads.push(started))
     // Dave shares a file (the relay keeps it), then a message naming the same blocks under another hash: a lie.
     const original = await web.dave.shareFile(web.room, new Blob([randomBytes(3 * MiB)]).stream(), {
       name: 'original.bin',
@@ -192,6 +194,11 @@ describe('web app: files', () => {
     await expect
       .poll(() => tampered.getByTestId('file-problem').textContent(), { timeout: UI_TIMEOUT_MS })
       .toBe('This file failed its integrity check — it was not saved.')
+    // Its segments passed and streamed to the browser's download; the whole's SHA-256 did not, so its last bytes were
+    // never sent: the browser's download failed, and nothing was saved under its name.
+    expect(downloads).toHaveLength(1)
+    expect(await downloads[0]!.failure()).not.toBeNull()
+    expect(await downloads[0]!.path().catch(() => null)).toBeNull()
 
     // A manifest naming blocks that no peer holds.
     const nowhere = CID.createV1(0x55, await sha256.digest(randomBytes(32))).toString()
@@ -202,7 +209,8 @@ describe('web app: files', () => {
     await expect
       .poll(() => gone.getByTestId('file-problem').textContent(), { timeout: 90_000, interval: 1_000 })
       .toMatch(/^This file cannot be fetched: its sender and the relays that kept it are offline/)
-    expect(downloads).toBe(0)
+    // Nothing fetched, so no download was started for it.
+    expect(downloads).toHaveLength(1)
     await expectNoSeriousAxeViolations(bob.page, 'room, file problems')
     expect(await cspViolations(bob.page)).toEqual([])
     expect(bob.consoleCsp).toEqual([])

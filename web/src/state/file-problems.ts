@@ -14,7 +14,9 @@ export function downloadProblem(err: unknown, what: 'download' | 'preview' = 'do
     return what === 'download' ? INTEGRITY_FAILED : PREVIEW_INTEGRITY_FAILED
   }
   if (name === 'FileUnavailableError') return UNAVAILABLE
-  if (name === 'TooLargeForThisBrowserError' || name === 'SaveTargetLostError') return (err as Error).message
+  if (name === 'TooLargeForThisBrowserError' || name === 'SaveTargetLostError' || name === 'DownloadNotStartedError') {
+    return (err as Error).message
+  }
   return describeError(err)
 }
 

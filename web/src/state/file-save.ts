@@ -4,14 +4,17 @@
  * browser writes to a temporary file it swaps in only on `close()` — an `abort()` (a failed check, a cancel) leaves
  * nothing, and neither does a reload half-way (the browser drops the temporary file with the page). The picked file's
  * handle is kept so that a download interrupted by a reload writes to it again ({@link reopenSaveTarget}) without
- * asking where. Without the API (Firefox, Safari, a headless Chromium) the chunks are kept as a Blob and handed to
- * the browser's own download once the stream closed, up to {@link BLOB_SAVE_LIMIT_BYTES}: a Blob is memory (or the
- * browser's blob storage), and past that size a tab risks being killed. A service-worker streamed download would lift
- * that bound; it is not built yet (docs/web-app.md, Files).
+ * asking where. Without the API (Firefox, Safari, a headless Chromium) the bytes stream to the browser's own download
+ * through the app's service worker (`streamed-download.ts`), any size, a chunk or two in memory; only where no worker
+ * of the app controls the page are they kept as a Blob and handed to the browser's download once the stream closed,
+ * up to {@link BLOB_SAVE_LIMIT_BYTES}: a Blob is memory (or the browser's blob storage), and past that size a tab
+ * risks being killed.
  */
 
+import { openStreamedDownload } from './streamed-download.ts'
+
 const MiB = 1024 * 1024
-/** The largest file saved without the File System Access API. */
+/** The largest file saved without the File System Access API or the app's service worker. */
 export const BLOB_SAVE_LIMIT_BYTES = 256 * MiB
 
 export interface SaveTarget {
@@ -46,6 +49,8 @@ export async function openSaveTarget(name: string, size: number): Promise<SaveTa
   if (typeof picker === 'function') {
     return diskTarget(await picker.call(globalThis, { suggestedName: name }))
   }
+  const streamed = await openStreamedDownload(name, size)
+  if (streamed !== undefined) return streamed
   if (size > BLOB_SAVE_LIMIT_BYTES) throw new TooLargeForThisBrowserError()
   let parts: Uint8Array<ArrayBuffer>[] = []
   return {
