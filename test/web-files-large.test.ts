@@ -7,10 +7,11 @@
  * not a Blob. The JS heap (CDP `Performance.getMetrics`, `JSHeapUsedSize`) is sampled on both pages through the
  * transfer, and what a collection leaves of it must grow by less than 64 MiB and half the file; the saved file's SHA-256 is the original's. Then a third page
  * reloads half-way through its download, finds it interrupted with Resume, and finishes it without fetching again
- * what it had fetched before the reload.
+ * what it had fetched before the reload. Last, the second page saves it again without the API, as Firefox and Safari
+ * do: streamed to the browser's own download through the app's service worker, holding no copy of the file.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ciphertextSize } from '@securechat/sdk/crypto'
 import type { CDPSession, Page } from 'playwright-core'
@@ -394,5 +395,38 @@ describe(`web app: a ${FILE_MIB} MiB file between two pages`, () => {
       expect(await carolCard.getByTestId('download-interrupted').count()).toBe(0)
     },
     2 * TRANSFER_TIMEOUT_MS,
+  )
+
+  it(
+    'behavior: without the File System Access API (Firefox, Safari) bob saves it again through the service worker, byte for byte, the page holding no copy of the file',
+    async () => {
+      // As a browser without the API: the app streams to the browser's own download through its service worker.
+      await bob.page.evaluate(() => {
+        delete (globalThis as { showSaveFilePicker?: unknown }).showSaveFilePicker
+      })
+      const bobCard = card(bob.page, FILE_NAME)
+      const heap = await HeapSampler.start(bob.page)
+      const [saved] = await Promise.all([
+        bob.page.waitForEvent('download', { timeout: UI_TIMEOUT_MS }),
+        bobCard.getByRole('button', { name: `Download ${FILE_NAME}` }).click(),
+      ])
+      expect(saved.suggestedFilename()).toBe(FILE_NAME)
+      expect(new URL(saved.url()).pathname).toMatch(/^\/_download\//)
+      const path = await saved.path()
+      await bobCard.getByTestId('download-done').waitFor({ timeout: TRANSFER_TIMEOUT_MS })
+      const figures = await heap.stop()
+      console.log(
+        `web files, ${FILE_MIB} MiB through the service worker: bob's JS heap after a collection +${mib(figures.collectedJsHeap)}, with array buffers +${mib(figures.live)} (${figures.liveSamples} samples)`,
+      )
+      expect(
+        createHash('sha256')
+          .update(await readFile(path!))
+          .digest('hex'),
+      ).toBe(sourceSha256)
+      // A Blob of the whole file (what this path replaced) is array buffers the page holds until the end.
+      expect(figures.liveSamples).toBeGreaterThan(0)
+      expect(figures.live).toBeLessThan(FILE_BYTES / 2)
+    },
+    TRANSFER_TIMEOUT_MS,
   )
 })
