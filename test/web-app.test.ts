@@ -633,20 +633,33 @@ describe('web app: catch-up after the page was closed, writing offline, relay fa
   it('behavior: the network drops for a moment with the page open; what was written meanwhile goes out when it is back, without a reload', async () => {
     const { page, context } = erin
     const text = 'written during a short outage'
+    // How long each step took, printed: on a loaded machine the steps add up to more than a test's default minute.
+    const startedAt = performance.now()
+    const steps: string[] = []
+    const step = (what: string) => steps.push(`${what} ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)
     // The relay connections outlive the outage: the browser's word that it is back is what the page goes on.
     await context.setOffline(true)
     try {
       await page.getByTestId('offline').waitFor({ timeout: UI_TIMEOUT_MS })
+      step('offline shown')
       await page.getByRole('textbox', { name: 'Message' }).fill(text)
       await page.getByRole('button', { name: 'Send' }).click()
       await page.locator('sc-chat-view li.pending', { hasText: text }).waitFor({ timeout: UI_TIMEOUT_MS })
+      step('pending shown')
     } finally {
       await context.setOffline(false)
     }
-    await page.getByTestId('offline').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
-    await shownMessage(page, text).waitFor({ timeout: UI_TIMEOUT_MS })
-    await expect.poll(() => received.includes(text), { timeout: UI_TIMEOUT_MS }).toBe(true)
-  })
+    try {
+      await page.getByTestId('offline').waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS })
+      step('online again')
+      await shownMessage(page, text).waitFor({ timeout: UI_TIMEOUT_MS })
+      step('sent')
+      await expect.poll(() => received.includes(text), { timeout: UI_TIMEOUT_MS }).toBe(true)
+      step('received')
+    } finally {
+      console.log(`web app, a short outage: ${steps.join(', ')}`)
+    }
+  }, 150_000)
 
   it('behavior: a DM to a terminal shows "sent" while the terminal is away and "delivered" once it is back and has it, also after a reload', async () => {
     const { page } = erin
