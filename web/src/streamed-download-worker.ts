@@ -76,7 +76,7 @@ export function respondToStreamedDownload(event: FetchEvent, origin: string): bo
   if (url.origin !== origin || !url.pathname.startsWith(STREAMED_DOWNLOAD_PATH)) return false
   const id = url.pathname.slice(STREAMED_DOWNLOAD_PATH.length)
   const download = pending.get(id)
-  if (download === undefined || !forget(id)) {
+  if (download === undefined) {
     event.respondWith(
       new Response('This download is over: start it again from the conversation.', {
         status: 410,
@@ -85,6 +85,7 @@ export function respondToStreamedDownload(event: FetchEvent, origin: string): bo
     )
     return true
   }
+  forget(id)
   download.port.postMessage({ type: 'started' } satisfies WorkerToPage)
   event.respondWith(
     new Response(download.stream, {

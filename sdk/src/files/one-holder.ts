@@ -9,8 +9,9 @@
  * that connects later. Every peer asked that did not send the block is told we no longer want it.
  */
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromCID } from '@libp2p/peer-id'
 import type { Helia } from 'helia'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { type BitswapInternals, bitswapInternalsOf, type RetrieveOptions, sendCancel } from './bitswap-internals.ts'
 import { FILE_HOLDER_ANSWER_TIMEOUT_MS, FILE_HOLDERS_ASKED_IN_TURN } from './constants.ts'
 
@@ -123,11 +124,17 @@ async function firstOf(waiting: Set<Promise<Outcome>>, waitMs: number, signal: A
   }
 }
 
-/** The peers Helia was told to ask first (`providers`: PeerIds as CIDs), as strings. */
+/**
+ * The peers Helia was told to ask first (`providers`: PeerIds as CIDs), as PeerId strings: turned once per block, not
+ * once per connected peer (a relay has a thousand). Multiaddrs, which name no peer here, are left out.
+ */
 function preferred(options: RetrieveOptions): string[] {
   return (options.providers ?? []).flatMap((provider) => {
-    const text = String(provider)
-    return text.length > 0 ? [text] : []
+    try {
+      return [peerIdFromCID(CID.asCID(provider) ?? CID.parse(String(provider))).toString()]
+    } catch {
+      return []
+    }
   })
 }
 
@@ -161,10 +168,7 @@ class HolderRanking {
     const ranks = new Map(this.#order.map((id, at) => [id, at]))
     const named = new Map(first.map((text, at) => [text, at - first.length]))
     const unranked = this.#order.length / 2
-    const rank = (peer: PeerId): number =>
-      (named.size === 0 ? undefined : (named.get(peer.toString()) ?? named.get(peer.toCID().toString()))) ??
-      ranks.get(peer.toString()) ??
-      unranked
+    const rank = (peer: PeerId): number => named.get(peer.toString()) ?? ranks.get(peer.toString()) ?? unranked
     return connected
       .map((peer) => ({ peer, rank: rank(peer) }))
       .sort((a, b) => a.rank - b.rank)
