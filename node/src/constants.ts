@@ -211,6 +211,30 @@ export const RELAY_MESH_MAX_PEERS = RELAY_MAX_CONNECTIONS
 export const RELAY_MAX_STREAM_WINDOW_BYTES = 1024 * 1024
 
 /**
+ * How much of one neighbour's subscriptions a relay keeps, in gossipsub's measure (each topic's length plus 1,024
+ * bytes): gossipsub's own default, 1 MiB (~950 topics), for clients — a person's rooms and DM topics, with room to
+ * spare, and what a stranger can make the relay hold — and {@link LINKED_RELAY_TOPIC_BYTES} for the relays named with
+ * `--peer` (`topic-budgets.ts`).
+ */
+export const PEER_TOPIC_BYTES = 1024 * 1024
+
+/**
+ * How much of a `--peer` relay's subscriptions a relay keeps: 64 MiB, ~60,000 topics. A linked relay tells of every
+ * room and DM topic its network carries — an inbox for each wallet online and a topic for each pair of devices that
+ * write to each other — so a network with a few hundred members online passed the ~950 topics of a client's budget,
+ * and linked relays no longer knew each other's later rooms and inboxes: members of one could not reach members of
+ * another there.
+ */
+export const LINKED_RELAY_TOPIC_BYTES = 64 * 1024 * 1024
+
+/**
+ * The most topics one subscription message of a relay names. Gossipsub sends its whole list in one message when a
+ * neighbour connects, and a neighbour drops a message over 4 MiB whole (it-length-prefixed's default): ~40,000 room
+ * topics, which a network of linked relays may carry.
+ */
+export const TOPICS_PER_SUBSCRIPTION_MESSAGE = 1_000
+
+/**
  * A relay leaves a room topic after this long with none of its clients in it and no member heard in it (four
  * presence intervals), and a DM topic no connected peer uses any more.
  */

@@ -56,6 +56,11 @@ export class LinkedRelays {
     this.#identified.clear()
   }
 
+  /** Whether `peer` (a PeerId) is a relay named with `--peer`. */
+  names(peer: string): boolean {
+    return this.#peers.has(peer)
+  }
+
   list(): RelayHint[] {
     const connected: RelayHint[] = []
     const others: RelayHint[] = []

@@ -48,9 +48,10 @@ import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limi
 import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
-import { RoomAnnouncements } from './room-announcements.ts'
 import { StaleConnections } from './stale-connections.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
+import { TopicAnnouncements } from './topic-announcements.ts'
+import { budgetTopicsPerPeer } from './topic-budgets.ts'
 import { UnreadBytes } from './unread-bytes.ts'
 
 export interface RelayInit {
@@ -230,8 +231,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
   #departures: DepartureNotices | undefined
-  /** Which peers the relay tells of the rooms it carries: their members and other relays (`room-announcements.ts`). */
-  #announcements: RoomAnnouncements | undefined
+  /** Which peers the relay tells of the topics it carries: their subscribers and other relays (`topic-announcements.ts`). */
+  #announcements: TopicAnnouncements | undefined
   #stale: StaleConnections | undefined
   #unread: UnreadBytes | undefined
   /** The `--peer` addresses, dialled and redialled; {@link setPeers} changes them. */
@@ -355,6 +356,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
+    // The relays named with --peer tell of every topic their network carries; a client's budget would lose most.
+    budgetTopicsPerPeer(libp2p.services.pubsub, (peer) => this.#linked?.names(peer) === true)
     this.#readStats = readWithBackpressure(libp2p.services.pubsub, {
       ...(init.readRecordsInFlight === undefined ? {} : { recordsInFlight: init.readRecordsInFlight }),
       // The devices of one wallet share the relay's attention as they share a record budget (record-rates.ts).
@@ -368,7 +371,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#startedAtMs = Date.now()
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub
-    this.#announcements = new RoomAnnouncements({ libp2p, pubsub })
+    this.#announcements = new TopicAnnouncements({ libp2p, pubsub })
     this.#announcements.start()
     // A device back on a new connection (its network changed) while its old one still seems open: the old one is
     // checked, and closed if dead, so that its gossip moves to the new one (`stale-connections.ts`).
@@ -516,8 +519,6 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     for (const { topic, subscribe } of event.detail.subscriptions) {
       if (!subscribe || !topic.startsWith(ROOM_TOPIC_PREFIX)) continue
       const peer = event.detail.peerId.toString()
-      // Joining tells the room's subscribers, this one among them; a room already joined is told to it alone.
-      if (this.#rooms.has(topic)) this.#announcements?.memberSubscribed(peer, topic)
       this.#joinTopic(topic)
       this.#log.info('peer subscribed to room', {
         event: 'room:subscribed',
