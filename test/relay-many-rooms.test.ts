@@ -80,4 +80,34 @@ describe('a relay carrying many rooms', () => {
     expect(told.length, 'rooms the member is not in that it was told the relay carries').toBe(0)
     expect(own.getSubscribers(topic).map(String)).toContain(relayId)
   }, 180_000)
+
+  it('behavior: a member that left a room is told when the relay leaves it too', async () => {
+    const relay = await startRelay(stoppers, { roomIdleMs: 100 })
+    const member = await startLightClient({
+      relay: tcpAddressOf(relay),
+      signer: newWalletSigner(),
+      timeoutMs: STEP_TIMEOUT_MS,
+    })
+    lightClients(stoppers).push(member)
+    const topic = roomTopic(randomBytes(32).toString('hex'))
+    const own = member.libp2p.services.pubsub
+    const relayCarries = (): boolean => own.getSubscribers(topic).some((peer) => peer.toString() === relay.peerId)
+    own.subscribe(topic)
+    await until(
+      [[own, 'subscription-change']],
+      relayCarries,
+      () => 'the relay never said it carries the room',
+      STEP_TIMEOUT_MS,
+    )
+
+    // The member leaves; nothing keeps the relay there, and it leaves too — which the member, told it joined, hears.
+    own.unsubscribe(topic)
+    await until(
+      [[own, 'subscription-change']],
+      () => !relayCarries(),
+      () => `the member still takes the relay to be in the room it left; the relay is in ${relay.stats().rooms} rooms`,
+      STEP_TIMEOUT_MS,
+    )
+    expect(relay.servesRoom(topic)).toBe(false)
+  }, 120_000)
 })
