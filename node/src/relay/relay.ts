@@ -372,6 +372,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     limits.start(libp2p, libp2p.services.relay)
     const pubsub = libp2p.services.pubsub
     this.#announcements = new TopicAnnouncements({ libp2p, pubsub })
+    // Before the listeners that join rooms and DM topics for a subscriber: it tells a subscriber only of topics the
+    // relay carried before its subscription; joining tells it of the others.
     this.#announcements.start()
     // A device back on a new connection (its network changed) while its old one still seems open: the old one is
     // checked, and closed if dead, so that its gossip moves to the new one (`stale-connections.ts`).

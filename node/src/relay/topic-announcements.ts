@@ -45,6 +45,7 @@ export class TopicAnnouncements {
     this.#send = this.#pubsub.sendSubscriptions.bind(init.pubsub)
   }
 
+  /** Before anything that joins topics listens to subscriptions (see `#onSubscriptionChange`). */
   start(): void {
     this.#pubsub.sendSubscriptions = (toPeer, topics, subscribe) => {
       const told = this.#relays.has(toPeer)
@@ -68,10 +69,15 @@ export class TopicAnnouncements {
     this.#told.clear()
   }
 
-  /** Whether `peer`, if not a relay, is told of the relay's own subscription to `topic`: if it subscribes to it. */
+  /**
+   * Whether `peer`, if not a relay, is told of the relay's own subscription to `topic`: if it subscribes to it, or was
+   * told before. A peer told before is told again on a new gossip stream: it may have lost what it was told with the
+   * old one, while gossipsub here lost what it subscribes to (a connection that died under a device whose network
+   * changed takes the peer's whole gossip state with it, its new stream's included, `stale-connections.ts`).
+   */
   #tells(peer: string, topic: string): boolean {
-    if (this.#pubsub.topics.get(topic)?.has(peer) !== true) return false
     let topics = this.#told.get(peer)
+    if (this.#pubsub.topics.get(topic)?.has(peer) !== true && topics?.has(topic) !== true) return false
     if (topics === undefined) {
       topics = new Set()
       this.#told.set(peer, topics)
@@ -87,18 +93,21 @@ export class TopicAnnouncements {
 
   /**
    * A peer subscribed to a topic the relay already carries: it is told so, which gossipsub does not do (it told
-   * everyone when it joined). When the relay joins for this subscription, joining tells it. Not to a relay: it was
-   * told of every topic when the relay joined and when it connected, and gossipsub reports a repeated subscription as
-   * a change, so two relays answering each other's would never stop (and each answer keeps the topic from going idle).
+   * everyone when it joined). Told again if told before: a peer says it subscribes again when its gossip stream is
+   * new, and a device whose connection changed has forgotten what the relay told it on the old one while the relay,
+   * not yet sure the old one is dead, still counts it as connected. When the relay joins for this subscription,
+   * joining tells it: this listener is registered before those that join (`start` comes first), so such a topic is
+   * not carried yet here. Not to a relay: it was told of every topic when the relay joined and when it connected, and
+   * gossipsub reports a repeated subscription as a change, so two relays answering each other's would never stop (and
+   * each answer keeps the topic from going idle).
    */
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
     const peer = event.detail.peerId.toString()
     if (this.#relays.has(peer)) return
-    const told = this.#told.get(peer)
     const topics = event.detail.subscriptions
-      .filter(({ topic, subscribe }) => subscribe && this.#pubsub.subscriptions.has(topic) && told?.has(topic) !== true)
+      .filter(({ topic, subscribe }) => subscribe && this.#pubsub.subscriptions.has(topic))
       .map(({ topic }) => topic)
-    if (topics.length > 0) this.#pubsub.sendSubscriptions(peer, topics, true)
+    this.#pubsub.sendSubscriptions(peer, topics, true)
   }
 
   /**
