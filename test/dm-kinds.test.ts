@@ -5,30 +5,16 @@
  */
 import type { Message } from '@libp2p/gossipsub'
 import type { SecureChatClient } from '@securechat/sdk/client'
-import { createClient } from '@securechat/sdk/client'
 import { isDmTopic } from '@securechat/sdk/dm'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { DirectMessage, DmMessageUpdate } from '@securechat/sdk/types'
-import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
+import { startDmDevice } from './helpers/device.ts'
 import { startRelay, stopAfterEach } from './helpers/stoppers.ts'
 
 const stoppers = stopAfterEach()
 
-async function startDevice(relay: RelayNode): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [relay.multiaddrs[0]!],
-  })
-  await client.start()
-  await client.dms.ready()
-  stoppers.push(() => client.stop())
-  return client
-}
+const startDevice = (relay: RelayNode): Promise<SecureChatClient> => startDmDevice(stoppers, relay)
 
 function next<T>(
   client: SecureChatClient,

@@ -11,15 +11,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { createClient, type SecureChatClient } from '@securechat/sdk/client'
+import type { SecureChatClient } from '@securechat/sdk/client'
 import { inboxTopic, isDmTopic } from '@securechat/sdk/dm'
-import { walletSigner } from '@securechat/sdk/identity'
 import type { DirectMessage } from '@securechat/sdk/types'
-import { getAddress, Wallet } from 'ethers'
+import { getAddress } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { type LightClient, newWalletSigner, startLightClient } from '../bench/light-client.ts'
-import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../node/src/constants.ts'
 import type { RelayNode } from '../node/src/relay/relay.ts'
+import { startDmDevice } from './helpers/device.ts'
 import { until } from './helpers/room-inbox.ts'
 import { lightClients, startRelay, stopAfterEach, tcpAddressOf } from './helpers/stoppers.ts'
 
@@ -64,18 +63,7 @@ async function firstContact(alice: SecureChatClient, bob: SecureChatClient): Pro
   expect((await received).text).toBe('hello bob')
 }
 
-async function startDevice(relay: RelayNode): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [relay.multiaddrs[0]!],
-  })
-  await client.start()
-  await client.dms.ready()
-  stoppers.push(() => client.stop())
-  return client
-}
+const startDevice = (relay: RelayNode): Promise<SecureChatClient> => startDmDevice(stoppers, relay)
 
 /** The topics `pubsub` knows `peer` subscribes to. */
 function topicsOf(pubsub: GossipSub, peer: string): string[] {

@@ -4,6 +4,8 @@ import { walletSigner } from '@securechat/sdk/identity'
 import { openVault, VAULT_ARGON2ID_MIN, type VaultBackend } from '@securechat/sdk/vault'
 import { type HDNodeWallet, Wallet } from 'ethers'
 import { DEFAULT_CLI_DOMAIN, DEVNET_CHAIN_ID } from '../../node/src/constants.ts'
+import type { RelayNode } from '../../node/src/relay/relay.ts'
+import type { Stoppers } from './stoppers.ts'
 
 export interface DeviceInit {
   wallet: HDNodeWallet
@@ -88,4 +90,18 @@ export async function startClient(
   const device = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [bootstrap] })
   stoppers.push(device.close)
   return device.client
+}
+
+/** A started client of a new wallet on `relay`, its DMs ready, stopped after the test. */
+export async function startDmDevice(stoppers: Stoppers, relay: RelayNode): Promise<SecureChatClient> {
+  const client = createClient({
+    domain: DEFAULT_CLI_DOMAIN,
+    chainId: DEVNET_CHAIN_ID,
+    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
+    bootstrap: [relay.multiaddrs[0]!],
+  })
+  await client.start()
+  await client.dms.ready()
+  stoppers.push(() => client.stop())
+  return client
 }

@@ -35,7 +35,7 @@ export class TopicAnnouncements {
   readonly #send: GossipSubInternals['sendSubscriptions']
   /** Connected peers that serve relay hints: relays, told of every topic. */
   readonly #relays = new Set<string>()
-  /** The topics each other connected peer was told the relay carries: those it is told the relay left. */
+  /** The topics each other connected peer was told the relay carries: told again on a new stream, and when it left. */
   readonly #told = new Map<string, Set<string>>()
 
   constructor(init: { libp2p: Libp2p; pubsub: GossipSub }) {
