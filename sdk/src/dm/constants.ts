@@ -21,6 +21,14 @@ export const DM_ANNOUNCE_MIN_GAP_MS = 500
 /** Discovery asks a wallet's inbox again this often until one of its devices answers. */
 export const DM_QUERY_RETRY_MS = 1_000
 
+/**
+ * Longest a record on a topic this device has just subscribed to (a new session's pair topic) waits for a neighbour
+ * that carries it. A relay tells a topic only to its subscribers, when they subscribe: for a round trip after this
+ * device subscribed it knows nobody there, and what it published then went nowhere — the first call signal of a
+ * session opened by a call was lost. Short: a device with no relay at all does not hold its sends for long.
+ */
+export const DM_NEIGHBOUR_WAIT_MS = 3_000
+
 /** Discovery gives up after this long (a wallet with no device online). */
 export const DM_DISCOVERY_TIMEOUT_MS = 5_000
 

@@ -3,6 +3,8 @@
  * while discovering it) with the DM validator on each, and publishing a record to one of them.
  */
 import type { GossipSub } from '@libp2p/gossipsub'
+import { waitForEvent } from '../event-stream.ts'
+import { DM_NEIGHBOUR_WAIT_MS } from './constants.ts'
 import type { DmGatekeeper } from './gatekeeper.ts'
 import { type DmRecord, encodeDmRecord } from './wire.ts'
 
@@ -52,9 +54,21 @@ export class DmTopics {
     this.#pubsub.topicValidators.delete(topic)
   }
 
-  /** Publishes `record`; resolves to its bytes and how many gossip neighbours took it. */
+  /**
+   * Publishes `record`; resolves to its bytes and how many gossip neighbours took it. On a topic this device
+   * subscribes to, with neighbours connected but none known there yet, it waits for one first, at most
+   * {@link DM_NEIGHBOUR_WAIT_MS}: the relay tells its subscribers it carries a topic when they subscribe, a round
+   * trip later.
+   */
   async publish(topic: string, record: DmRecord): Promise<{ bytes: Uint8Array; recipients: number }> {
     const bytes = encodeDmRecord(record)
+    const pubsub = this.#pubsub
+    if (this.#subscribed.has(topic) && pubsub.getSubscribers(topic).length === 0 && pubsub.getPeers().length > 0) {
+      await waitForEvent(pubsub, 'subscription-change', {
+        test: () => pubsub.getSubscribers(topic).length > 0,
+        timeoutMs: DM_NEIGHBOUR_WAIT_MS,
+      })
+    }
     const { recipients } = await this.#pubsub.publish(topic, bytes)
     return { bytes, recipients: recipients.length }
   }
