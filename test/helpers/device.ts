@@ -92,16 +92,10 @@ export async function startClient(
   return device.client
 }
 
-/** A started client of a new wallet on `relay`, its DMs ready, stopped after the test. */
+/** A started client of a new wallet on `relay` ({@link startDevice}, no vault), its DMs ready, stopped after the test. */
 export async function startDmDevice(stoppers: Stoppers, relay: RelayNode): Promise<SecureChatClient> {
-  const client = createClient({
-    domain: DEFAULT_CLI_DOMAIN,
-    chainId: DEVNET_CHAIN_ID,
-    signer: walletSigner({ type: 'eoa', signer: Wallet.createRandom() }),
-    bootstrap: [relay.multiaddrs[0]!],
-  })
-  await client.start()
+  const { client, close } = await startDevice({ wallet: Wallet.createRandom(), bootstrap: [relay.multiaddrs[0]!] })
+  stoppers.push(close)
   await client.dms.ready()
-  stoppers.push(() => client.stop())
   return client
 }
