@@ -104,7 +104,8 @@ describe('typing and read receipts from the CLI', () => {
     const { room, invite } = await client.createRoom({ name: 'away' })
     const env = { SECURECHAT_PRIVATE_KEY: ALICE.key, SECURECHAT_VAULT_PASSPHRASE: 'alice keeps this somewhere safe' }
     const awayDir = await tempDir('receipts-away-')
-    const listen = (): CliProcess => track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', awayDir], env))
+    const listen = (more: Record<string, string> = {}): CliProcess =>
+      track(spawnCli(['listen', '--room', invite, '--json', '--data-dir', awayDir], { ...env, ...more }))
     const first = listen()
     await untilStderr(first, 'listening on room')
     await room.waitForPeers()
@@ -118,7 +119,8 @@ describe('typing and read receipts from the CLI', () => {
     await expect
       .poll(async () => (await bytesUnder(relayDir)).toString('latin1').includes('"type":"read"'), { timeout: 30_000 })
       .toBe(true)
-    const second = listen()
+    // At debug: should its read line not come, its stderr in the failure says which step dropped the record.
+    const second = listen({ SECURECHAT_LOG_LEVEL: 'debug' })
     expect(await nextJsonLine(second, (l) => l.type === 'read')).toMatchObject({
       conversation: room.id,
       reader: ALICE.address,

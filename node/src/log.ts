@@ -1,16 +1,29 @@
+import { InvalidInputError } from '@securechat/sdk/errors'
 import type { Logger, LoggerFactory } from '@securechat/sdk/logger'
 import { pino } from 'pino'
 
 export interface NodeLoggerInit {
   /** One JSON object per line on stdout (for machines); otherwise short readable lines on stderr. */
   json: boolean
+  /** The command's own level; `SECURECHAT_LOG_LEVEL` in the environment overrides it. */
   level?: string
 }
 
-/** The node package's logger: pino, namespaced like `securechat:node:relay`. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+/**
+ * The node package's logger: pino, namespaced like `securechat:node:relay`. `SECURECHAT_LOG_LEVEL` sets the level of
+ * every command (`debug` to see why a record was not read, for a report), over the command's own.
+ */
 export function createNodeLogger(init: NodeLoggerInit): { root: pino.Logger; factory: LoggerFactory } {
+  const level = process.env.SECURECHAT_LOG_LEVEL || init.level || 'info'
+  if (!LEVELS.includes(level)) {
+    throw new InvalidInputError(`SECURECHAT_LOG_LEVEL is ${JSON.stringify(level)}`, {
+      hint: `use one of ${LEVELS.join(', ')}, or unset it`,
+    })
+  }
   const root = pino(
-    { level: init.level ?? 'info', base: null, timestamp: pino.stdTimeFunctions.isoTime },
+    { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: init.json ? 1 : 2, sync: true }),
   )
   const factory: LoggerFactory = (namespace) => {

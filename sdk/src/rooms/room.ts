@@ -1288,7 +1288,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       roomId: this.id,
       topic: this.topic,
       self: this.#c.self.peerId,
-      accept: (message) => this.#gatekeeper.revalidate(message),
+      accept: async (message) => {
+        const accepted = await this.#gatekeeper.revalidate(message)
+        // Why a store's record went unread is otherwise silent: its sender's certificate unknown, or refused.
+        if (accepted === undefined) {
+          this.#c.log.debug('stored record not accepted', { room: this.id, from: message.from.toString() })
+        }
+        return accepted
+      },
       learn: (accepted, source) => this.#learnStored(accepted, source),
       learned,
     }
