@@ -22,8 +22,8 @@ export const DM_ANNOUNCE_MIN_GAP_MS = 500
 export const DM_QUERY_RETRY_MS = 1_000
 
 /**
- * Longest a record on a topic this device has just subscribed to (a new session's pair topic) waits for a neighbour
- * that carries it. A relay tells a topic only to its subscribers, when they subscribe: for a round trip after this
+ * How long after subscribing to a topic (a new session's pair topic) a record there waits for a neighbour that carries
+ * it; later records go at once. A relay tells a topic only to its subscribers, when they subscribe: for a round trip after this
  * device subscribed it knows nobody there, and what it published then went nowhere — the first call signal of a
  * session opened by a call was lost. Short: a device with no relay at all does not hold its sends for long.
  */

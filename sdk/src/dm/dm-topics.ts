@@ -11,7 +11,8 @@ import { type DmRecord, encodeDmRecord } from './wire.ts'
 export class DmTopics {
   readonly #pubsub: GossipSub
   readonly #gatekeeper: DmGatekeeper
-  readonly #subscribed = new Set<string>()
+  /** Each topic subscribed to, with when (this process's clock): the neighbour wait runs from there. */
+  readonly #subscribed = new Map<string, number>()
   #running = false
 
   constructor(pubsub: GossipSub, gatekeeper: DmGatekeeper) {
@@ -34,7 +35,7 @@ export class DmTopics {
   }
 
   leaveAll(): void {
-    for (const topic of [...this.#subscribed]) this.unsubscribe(topic)
+    for (const topic of [...this.#subscribed.keys()]) this.unsubscribe(topic)
   }
 
   has(topic: string): boolean {
@@ -43,7 +44,7 @@ export class DmTopics {
 
   subscribe(topic: string): void {
     if (this.#subscribed.has(topic) || !this.#running) return
-    this.#subscribed.add(topic)
+    this.#subscribed.set(topic, Date.now())
     this.#pubsub.topicValidators.set(topic, this.#gatekeeper.validate)
     this.#pubsub.subscribe(topic)
   }
@@ -56,17 +57,20 @@ export class DmTopics {
 
   /**
    * Publishes `record`; resolves to its bytes and how many gossip neighbours took it. On a topic this device
-   * subscribes to, with neighbours connected but none known there yet, it waits for one first, at most
-   * {@link DM_NEIGHBOUR_WAIT_MS}: the relay tells its subscribers it carries a topic when they subscribe, a round
-   * trip later.
+   * subscribed to less than {@link DM_NEIGHBOUR_WAIT_MS} ago, with neighbours connected but none known there yet, it
+   * waits for one first, until that much time after subscribing: the relay tells its subscribers it carries a topic
+   * when they subscribe, a round trip later. Past it nobody is coming (no relay carries the topic), and every record
+   * goes at once, as before the wait: a conversation is never held 3 s per record.
    */
   async publish(topic: string, record: DmRecord): Promise<{ bytes: Uint8Array; recipients: number }> {
     const bytes = encodeDmRecord(record)
     const pubsub = this.#pubsub
-    if (this.#subscribed.has(topic) && pubsub.getSubscribers(topic).length === 0 && pubsub.getPeers().length > 0) {
+    const subscribedAtMs = this.#subscribed.get(topic)
+    const waitMs = subscribedAtMs === undefined ? 0 : subscribedAtMs + DM_NEIGHBOUR_WAIT_MS - Date.now()
+    if (waitMs > 0 && pubsub.getSubscribers(topic).length === 0 && pubsub.getPeers().length > 0) {
       await waitForEvent(pubsub, 'subscription-change', {
         test: () => pubsub.getSubscribers(topic).length > 0,
-        timeoutMs: DM_NEIGHBOUR_WAIT_MS,
+        timeoutMs: waitMs,
       })
     }
     const { recipients } = await this.#pubsub.publish(topic, bytes)
