@@ -8,6 +8,7 @@ import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p
 import { IDONTWANT_MIN_DATA_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from '../constants.ts'
 import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
+import { keepPeersOnReplacedStreamErrors } from './replaced-gossip-streams.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
 import { defaultTransports } from './transports.node.ts'
 
@@ -93,6 +94,8 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     },
   })) as unknown as SecureChatLibp2p
   scoreSecureChatTopics(libp2p.services.pubsub)
+  // A neighbour back on a new connection is not forgotten when its old one dies (`replaced-gossip-streams.ts`).
+  keepPeersOnReplacedStreamErrors(libp2p.services.pubsub)
   // Before anything installs a validator: every one is paced (`paced-validation.ts`).
   paceValidation(libp2p.services.pubsub)
   // What this device publishes, per topic, under the relays' limits (`publish-pacing.ts`).
