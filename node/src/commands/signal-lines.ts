@@ -35,17 +35,23 @@ export function formatRead(detail: ReadSignal, json: boolean): string {
   return `✓✓ ${detail.own ? 'read on another device of yours' : `read by ${detail.reader}`} up to ${detail.upTo}`
 }
 
-/** Prints the typing and read events of a room or of the DMs, as they come. */
+/**
+ * Prints the typing and read events of a room or of the DMs, as they come, after the read positions already heard: the
+ * command joined (and waited for its relays) before it listened, and a position taken meanwhile is not heard again.
+ * Listened and listed in one turn, so none is printed twice or missed.
+ */
 export function printSignals(
   target: {
     addEventListener(type: 'typing:changed', listener: (event: CustomEvent<TypingSignal>) => void): void
     addEventListener(type: 'read:received', listener: (event: CustomEvent<ReadSignal>) => void): void
+    readPositions(): ReadSignal[]
   },
   json: boolean,
   print: (line: string) => void,
 ): void {
   target.addEventListener('typing:changed', ({ detail }) => print(formatTyping(detail, json)))
   target.addEventListener('read:received', ({ detail }) => print(formatRead(detail, json)))
+  for (const read of target.readPositions()) print(formatRead(read, json))
 }
 
 /**

@@ -91,7 +91,10 @@ export class RoomSignals {
     // This wallet's own read position is the person's state, not a receipt: taken with receipts off too.
     const own = certificate.address === this.#c.self.address
     if (record.type === 'typing' ? !settings.typing : !settings.receipts && !own) return
-    if (!this.#c.guard.admit(from)) return
+    if (!this.#c.guard.admit(from)) {
+      this.#c.log.debug('signal dropped: over its sender’s budget', { room: this.#c.roomId, from, type: record.type })
+      return
+    }
     let envelope: SignalEnvelope
     try {
       const plaintext = await this.#c.decrypt(from, record.payload.ct, headerOf(record.room, record.sentAtMs))
@@ -102,7 +105,10 @@ export class RoomSignals {
       return
     }
     // The record's type is what relays budgeted and stored it by: its content must say the same.
-    if (envelope.kind !== record.type) return
+    if (envelope.kind !== record.type) {
+      this.#c.log.debug('signal dropped: its content names another type', { room: this.#c.roomId, from })
+      return
+    }
     const sender = certificate.address
     if (envelope.kind === 'typing') {
       this.#c.onTyping({
@@ -123,6 +129,7 @@ export class RoomSignals {
       own,
     }
     if (this.#reads.take(sender, read)) this.#c.onRead({ ...read })
+    else this.#c.log.debug('read position not newer than one known', { room: this.#c.roomId, from })
   }
 
   async #receiveCall({ record, certificate, from }: SignalAccepted): Promise<void> {
