@@ -9,7 +9,8 @@ export interface NodeLoggerInit {
   level?: string
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+/** pino's levels, and `silent` (nothing). */
+const LEVELS = [...Object.keys(pino.levels.values), 'silent']
 
 /**
  * The node package's logger: pino, namespaced like `securechat:node:relay`. `SECURECHAT_LOG_LEVEL` sets the level of

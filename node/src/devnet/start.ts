@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 }
 
 async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>): Promise<void> {
-  const { factory } = createNodeLogger({ json: false, level: env.SECURECHAT_LOG_LEVEL ?? 'warn' })
+  const { factory } = createNodeLogger({ json: false, level: 'warn' })
   out('starting a local chain, deploying the contracts, starting a relay…')
   // Anchoring (issue #6) loads Helia, which takes a moment: import it while the chain starts.
   const anchoringModule = import('../audit/relay-anchoring.ts')
