@@ -5,7 +5,7 @@
  * Real libp2p nodes over loopback TCP; the relay side is the node every SecureChat peer runs.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey, Stream } from '@libp2p/interface'
+import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -54,16 +54,26 @@ describe('a gossip stream replaced by a new connection', () => {
     )
     expect(relay.getConnections(after.peerId)).toHaveLength(2)
 
-    // The relay cuts the old connection (stale, `stale-connections.ts`; or its pings timed out): reading its stream fails.
+    // The relay cuts the old connection (stale, `stale-connections.ts`; or its pings timed out): reading its stream
+    // fails, and gossipsub handles the failure (watched here, so the check below comes after it, not after a sleep).
+    const internals = pubsub as unknown as { handlePeerReadStreamError: (err: unknown, peer: PeerId) => void }
+    const handle = internals.handlePeerReadStreamError.bind(pubsub)
+    const readFailed = new Promise<void>((resolve) => {
+      internals.handlePeerReadStreamError = (err, peer) => {
+        handle(err, peer)
+        if (peer.toString() === device) resolve()
+      }
+    })
     const [oldest] = relay.getConnections(after.peerId).sort((a, b) => a.timeline.open - b.timeline.open)
     oldest!.abort(new Error('the device connected again and this connection did not answer a ping'))
+    await readFailed
+    // Forgotten, the device was subscribed to nothing.
+    expect(subscribed(AFTER)).toBe(true)
     await until(
       [[relay, 'connection:close']],
       () => relay.getConnections(after.peerId).length === 1,
       () => 'the old connection stayed open',
     )
-    // The failed read is handled a turn or two after the close; forgotten, the device was subscribed to nothing.
-    await new Promise((resolve) => setTimeout(resolve, 500))
     expect(subscribed(AFTER)).toBe(true)
   }, 60_000)
 
