@@ -6,10 +6,11 @@
  */
 import { withBitswap } from '@helia/bitswap'
 import type { Libp2p } from '@libp2p/interface'
-import { createHeliaLight, type Helia, type HeliaInit } from 'helia'
+import type { Helia, HeliaInit } from 'helia'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { bitswapInternalsOf, sendCancel } from './bitswap-internals.ts'
 import { FILES_BITSWAP_PROTOCOL } from './constants.ts'
+import { createHeliaLight } from './helia-light.node.ts'
 import { askOneHolderAtATime } from './one-holder.ts'
 
 export interface FilesHeliaInit {
