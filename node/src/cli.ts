@@ -10,9 +10,7 @@ import { getFile, sendFile } from './commands/files.ts'
 import { members } from './commands/members.ts'
 import { reactWrite, type WriteFlags, writeMessage } from './commands/message-kinds.ts'
 import { moderate, roomLog } from './commands/moderation.ts'
-import { runRelay } from './commands/relay.ts'
 import { type SearchFlags, search } from './commands/search.ts'
-import { resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
 import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 import { DATA_DIR_HELP } from './vault.ts'
@@ -272,9 +270,15 @@ export function buildProgram(): Command {
       `calls forwarded at once at most (default ${SFU_MAX_CALLS}; env SECURECHAT_SFU_MAX_CALLS)`,
     )
     .option('--json', 'one JSON object per stdout line; the first lists the multiaddrs (env SECURECHAT_JSON=1)')
-    .action(async (flags) =>
-      runRelay(resolveRelayConfig(flags, process.env), () => resolveRelayConfig(flags, process.env)),
-    )
+    // Loaded here, not above: the relay's services (its stores, PostgreSQL's driver, the call forwarding unit) are
+    // no part of a client command's start.
+    .action(async (flags) => {
+      const [{ runRelay }, { resolveRelayConfig }] = await Promise.all([
+        import('./commands/relay.ts'),
+        import('./config.ts'),
+      ])
+      return runRelay(resolveRelayConfig(flags, process.env), () => resolveRelayConfig(flags, process.env))
+    })
 
   const room = program.command('room').description('manage rooms')
   room
