@@ -6,6 +6,7 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from '../constants.ts'
+import { forgetGossipPeersOnDisconnect } from './disconnected-gossip-peers.ts'
 import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { keepPeersOnReplacedStreamErrors } from './replaced-gossip-streams.ts'
@@ -96,6 +97,8 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
   scoreSecureChatTopics(libp2p.services.pubsub)
   // A neighbour back on a new connection is not forgotten when its old one dies (`replaced-gossip-streams.ts`).
   keepPeersOnReplacedStreamErrors(libp2p.services.pubsub)
+  // A neighbour that never identified is forgotten too when it goes (`disconnected-gossip-peers.ts`).
+  forgetGossipPeersOnDisconnect(libp2p)
   // Before anything installs a validator: every one is paced (`paced-validation.ts`).
   paceValidation(libp2p.services.pubsub)
   // What this device publishes, per topic, under the relays' limits (`publish-pacing.ts`).
