@@ -39,6 +39,12 @@ interface Entry {
 export class CertificateRegistry {
   readonly #byPeer = new Map<string, Entry>()
   readonly #rejected = new Map<string, InvalidCertificateError>()
+  /**
+   * Contract-wallet certificates judged without a chain, by `peerId/hash`: with no provider the verdict cannot change
+   * until the certificate expires, so a certificate repeated in every record (a presence flood signed by another
+   * wallet, which looks like a contract wallet) costs one hash, not a SIWE parse and a signature recovery each time.
+   */
+  readonly #unverifiable = new Map<string, { error: InvalidCertificateError; expiresAtMs: number }>()
   readonly #inflight = new Map<string, Promise<AddResult>>()
   readonly #provider: Provider | undefined
   readonly #max: number
@@ -78,6 +84,10 @@ export class CertificateRegistry {
     if (rejected !== undefined && !TIME_DEPENDENT_FAILURES.has(rejected.reason)) {
       return { status: 'invalid', error: rejected }
     }
+    const unverifiable = this.#unverifiable.get(`${peerId}/${hash}`)
+    if (unverifiable !== undefined && unverifiable.expiresAtMs > this.#now()) {
+      return { status: 'unverifiable', error: unverifiable.error }
+    }
     try {
       const result = verifyCertificateOffline({ certificate: raw, peerId, now: this.#now() })
       if (result.status === 'needs-chain') return result
@@ -112,14 +122,14 @@ export class CertificateRegistry {
     const offline = { certificate }
     const key = `${peerId}/${offline.certificate.hash}`
     if (this.#provider === undefined) {
-      return {
-        status: 'unverifiable',
-        error: new InvalidCertificateError(
-          CertificateFailure.contractWalletUnverifiable,
-          'signature does not recover to the address and no chain is configured to check a contract wallet',
-          { hint: 'configure --rpc to accept contract wallets (ERC-1271)' },
-        ),
-      }
+      const error = new InvalidCertificateError(
+        CertificateFailure.contractWalletUnverifiable,
+        'signature does not recover to the address and no chain is configured to check a contract wallet',
+        { hint: 'configure --rpc to accept contract wallets (ERC-1271)' },
+      )
+      this.#unverifiable.set(key, { error, expiresAtMs: certificate.expiresAtMs })
+      evictOldest(this.#unverifiable, this.#max)
+      return { status: 'unverifiable', error }
     }
     const ok = await verifyContractSignature({
       provider: this.#provider,

@@ -43,6 +43,29 @@ describe('checkSender: what rooms and DMs ask first of every record', () => {
     expect(verdict).toBeInstanceOf(Promise)
     expect(await verdict).toEqual({ status: 'unverifiable' })
   })
+
+  it('behavior: with no chain, that verdict is kept: the same certificate again is unverifiable at once, not checked again', async () => {
+    const from = await newPeerId()
+    const contract = {
+      type: 'contract',
+      address: Wallet.createRandom().address,
+      signer: Wallet.createRandom(),
+    } as const
+    const certificate = await certify(contract, from)
+    let nowMs = Date.now()
+    const registry = new CertificateRegistry({ now: () => nowMs })
+    expect(await checkSender(registry, from, certificate)).toEqual({ status: 'unverifiable' })
+    // What a flood of records carrying it costs: a hash each, no SIWE parse or signature recovery (no Promise).
+    expect(checkSender(registry, from, certificate)).toEqual({ status: 'unverifiable' })
+    // Another PeerId naming it is judged on its own: the certificate names only the first.
+    expect(checkSender(registry, await newPeerId(), certificate)).toMatchObject({ status: 'invalid' })
+    // Once expired it is judged afresh, and is invalid like any expired certificate.
+    nowMs += 366 * 24 * 3_600_000
+    expect(checkSender(registry, from, certificate)).toMatchObject({
+      status: 'invalid',
+      reason: expect.stringMatching(/expired/),
+    })
+  })
 })
 
 describe('policyViolation', () => {
