@@ -111,6 +111,29 @@ describe('RecordRates', () => {
     expect(await accepting(device, record(device))).toBe(TopicValidatorResult.Accept)
   })
 
+  it('behavior: records the validator ignores cost their device a token: past its rate they are counted, and kept up, banned', async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    // What a relay with no chain does with a certificate signed by another wallet: it cannot tell, so it ignores.
+    const ignoring = rates.guard(() => TopicValidatorResult.Ignore, accepted, BUDGETS)
+    const [flooder, person] = [await peer(), await peer()]
+    expect([0, 1, 2].map(() => ignoring(flooder, record(flooder)))).toEqual([
+      TopicValidatorResult.Ignore,
+      TopicValidatorResult.Ignore,
+      TopicValidatorResult.Ignore,
+    ])
+    expect(limits.stats().refused['records-per-second']).toBe(1)
+    expect(rates.penalty(flooder.toString())).toBe(FLOODER_PENALTY)
+    for (let ms = 0; ms <= 3_500; ms += 100) {
+      ignoring(flooder, record(flooder))
+      if (ms % 1_000 === 0) ignoring(person, record(person))
+      vi.advanceTimersByTime(100)
+    }
+    expect(limits.isBanned(flooder.toString())).toBe(true)
+    expect(limits.isBanned(person.toString())).toBe(false)
+    expect(rates.penalty(person.toString())).toBe(0)
+  })
+
   it("behavior: a sender's rate tier replaces the relay's rate for chat messages, with a burst in proportion, never above the ceiling", async () => {
     vi.useFakeTimers()
     const limits = new RelayLimits({ log: silentLoggerFactory('test') })

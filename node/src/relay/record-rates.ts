@@ -169,7 +169,7 @@ export class RecordRates {
    * `validate` with the limit after it: a record it accepts counts against its device's and its wallet's budgets for
    * the topic, the ones `budgets` names for the record's type (`accepted`: what `validate` accepted, and the
    * certificate that names the wallet). Records that fail validation cost no token: they are rejected and scored
-   * already. `tierRate` gives a chat message's sender the rate its room's tiers give it (capped by
+   * already. Records it drops without rejecting them cost their device one ({@link #chargeIgnored}). `tierRate` gives a chat message's sender the rate its room's tiers give it (capped by
    * `maxTierRecordsPerSecond`) instead of the relay's own, and its wallet that rate times
    * {@link RELAY_RECORD_WALLET_FACTOR}.
    */
@@ -207,6 +207,7 @@ export class RecordRates {
         return TopicValidatorResult.Accept
       }
       const limit = (result: TopicValidatorResult): TopicValidatorResult | Promise<TopicValidatorResult> => {
+        if (result === TopicValidatorResult.Ignore) return this.#chargeIgnored(from, source, message, budgets, kinds)
         const record = accepted(message)
         if (result !== TopicValidatorResult.Accept || record === undefined) return result
         const budget = budgets[record.type]
@@ -261,6 +262,32 @@ export class RecordRates {
     return { perSecond, burst: Math.max(1, Math.round(perSecond * this.#burstSeconds)) }
   }
 
+  /**
+   * A record its validator dropped without rejecting it — a sender it cannot verify (a certificate signed by another
+   * wallet looks like a contract wallet's to a relay with no chain), a type it does not know, a gate it cannot read —
+   * costs its device the token an accepted record of its type would (presence's when the type is not one of
+   * `budgets`), and never its wallet's, which nothing proved. Such records cost no score, so before, a device could
+   * send them as fast as the relay would check them, uncounted; now past its rate they are dropped, counted and, kept
+   * up, banned like any flood. An honest device's are within its rate, as its accepted ones are.
+   */
+  #chargeIgnored<T extends string>(
+    from: string,
+    source: PeerId,
+    message: Message,
+    budgets: Record<T, RecordBudget>,
+    kinds: RecordBudget[],
+  ): TopicValidatorResult {
+    const type = recordTypeOf(message)
+    const budget =
+      type !== undefined && Object.hasOwn(budgets, type)
+        ? budgets[type as T]
+        : kinds.includes('control')
+          ? 'control'
+          : kinds[0]!
+    if (this.#buckets[budget].take(`${from} ${message.topic}`).allowed) return TopicValidatorResult.Ignore
+    return this.#drop(from, source, message.topic)
+  }
+
   /** `over`: the wallet whose shared budget is spent, when it is that and not the device's own. */
   #drop(from: string, source: PeerId, topic: string, over: { wallet?: string } = {}): TopicValidatorResult {
     const nowMs = Date.now()
@@ -282,5 +309,16 @@ export class RecordRates {
       this.#limits.ban(from, this.#floodBanMs, 'record-flood', { topic, overLimitMs: nowMs - streak.sinceMs })
     }
     return TopicValidatorResult.Ignore
+  }
+}
+
+/** The `type` a record's JSON names, read only to charge a record its validator dropped; undefined if none. */
+function recordTypeOf(message: Message): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(message.data))
+    const type = typeof parsed === 'object' && parsed !== null ? (parsed as { type?: unknown }).type : undefined
+    return typeof type === 'string' ? type : undefined
+  } catch {
+    return undefined
   }
 }
