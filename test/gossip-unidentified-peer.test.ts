@@ -9,6 +9,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RPC } from '@libp2p/gossipsub/message'
+import type { PeerId } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createSecureChatLibp2p, type SecureChatLibp2p } from '@securechat/sdk/client'
@@ -17,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { until } from './helpers/room-inbox.ts'
 
 const TOPIC = '/securechat/test/unidentified'
+const ROOM_TOPIC = `/securechat/1/room/${'ab'.repeat(32)}`
 const stops: Array<() => unknown> = []
 
 afterEach(async () => {
@@ -69,5 +71,20 @@ describe('a gossip peer that never identified', () => {
         .map(String)
         .filter((peer) => ghosts.includes(peer)),
     ).toEqual([])
+  })
+
+  it('behavior: what a peer gossipsub no longer holds said on its stream is not heard: its subscription is not kept', async () => {
+    const relay = await relayNode()
+    const pubsub = relay.services.pubsub
+    // A peer whose identify lists no gossip protocol is dropped as a neighbour by libp2p's registrar, while frames
+    // it already sent on its gossip stream may still wait to be handled (seen with a relay process and a bare peer:
+    // its /healthz counted the peer in a room after it left). Handled then, as gossipsub's reader would:
+    const gone = await barePeer()
+    const internals = pubsub as unknown as { handleReceivedRpc: (from: PeerId, rpc: RPC) => Promise<void> }
+    await internals.handleReceivedRpc(gone.peerId, {
+      subscriptions: [{ subscribe: true, topic: ROOM_TOPIC }],
+      messages: [],
+    })
+    expect(pubsub.getSubscribers(ROOM_TOPIC).map(String)).toEqual([])
   })
 })
