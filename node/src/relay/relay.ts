@@ -95,6 +95,11 @@ export interface RelayInit {
  * Which records of a room count against a device's chat messages, which against its control records, and which
  * against its signals: typing, read and call records never take a chat message's token (`record-rates.ts`).
  */
+/** A room's id: a SHA-256, in lowercase hex. */
+const ROOM_ID_PATTERN = /^[0-9a-f]{64}$/
+/** Rooms one subscription frame may name and still be logged a line each (a device joins a few at once). */
+const ROOM_SUBSCRIPTIONS_LOGGED_APART = 4
+
 const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   message: 'messages',
   presence: 'control',
@@ -517,17 +522,31 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#rooms.clear()
   }
 
+  /**
+   * Joins the rooms a peer subscribes to, and says so: a line a room for the few a device joins at once, one line
+   * for a frame that names more — one peer's single frame naming 900 made-up rooms wrote 1,800 lines (an outside
+   * probe). Topics that name no room (not 64 hex digits) are neither joined nor written to the log.
+   */
   readonly #onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    const peer = event.detail.peerId.toString()
+    const rooms: string[] = []
     for (const { topic, subscribe } of event.detail.subscriptions) {
       if (!subscribe || !topic.startsWith(ROOM_TOPIC_PREFIX)) continue
-      const peer = event.detail.peerId.toString()
+      const room = topic.slice(ROOM_TOPIC_PREFIX.length)
+      if (!ROOM_ID_PATTERN.test(room)) continue
       this.#joinTopic(topic)
-      this.#log.info('peer subscribed to room', {
+      rooms.push(room)
+    }
+    if (rooms.length > ROOM_SUBSCRIPTIONS_LOGGED_APART) {
+      this.#log.info('peer subscribed to rooms', {
         event: 'room:subscribed',
-        room: topic.slice(ROOM_TOPIC_PREFIX.length),
+        rooms: rooms.length,
+        first: rooms.slice(0, ROOM_SUBSCRIPTIONS_LOGGED_APART),
         peer,
       })
+      return
     }
+    for (const room of rooms) this.#log.info('peer subscribed to room', { event: 'room:subscribed', room, peer })
   }
 
   readonly #onMessage = (event: CustomEvent<Message>): void => {
@@ -565,7 +584,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       return
     }
     const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
-    if (!/^[0-9a-f]{64}$/.test(roomId)) return
+    if (!ROOM_ID_PATTERN.test(roomId)) return
     const libp2p = this.libp2p
     let warnedNoChain = false
     const gatekeeper = new RoomGatekeeper({
@@ -598,7 +617,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       ),
     )
     libp2p.services.pubsub.subscribe(topic)
-    this.#log.info('joined room topic', { room: roomId })
+    this.#log.debug('joined room topic', { room: roomId })
   }
 
   /**
