@@ -323,7 +323,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       ok: false,
       reason: 'forwards-nothing',
       roomPeers: peers.size,
-      hint: 'every peer in a room scores below the gossip threshold: if they share an address, raise --colocation-threshold or --colocation-whitelist it',
+      hint: 'every peer in a room scores below the gossip threshold: peers that sent invalid records or flooded (securechat_refused_total says which) are being ignored as they should; honest peers sharing an address need --colocation-threshold raised or the address in --colocation-whitelist',
     }
   }
 
