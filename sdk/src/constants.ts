@@ -59,6 +59,13 @@ export const MAX_QUEUED_DEPARTURE_NOTICES = 256
 
 /** Default lifetime of a session certificate a wallet signs. */
 export const CERTIFICATE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
+/**
+ * The longest a session certificate may be valid, from its `issuedAt` to its `expirationTime`. A certificate lets its
+ * device key speak for the wallet until it expires, whoever holds that key: a device lost, or a key copied, should
+ * not keep the wallet's voice for years. 90 days is twelve of the default week and longer than any sign-in a wallet
+ * asks for again (a receiver refuses longer ones; `createCertificate` will not sign one).
+ */
+export const MAX_CERTIFICATE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
 
 /** Clock skew tolerated when checking `issuedAt` and `notBefore` against local time. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000

@@ -76,6 +76,7 @@ export const CertificateFailure = {
   expired: 'expired',
   notYetValid: 'not-yet-valid',
   issuedInFuture: 'issued-in-future',
+  lifetimeTooLong: 'lifetime-too-long',
   wrongDomain: 'wrong-domain',
   wrongChain: 'wrong-chain',
   peerMismatch: 'peer-mismatch',

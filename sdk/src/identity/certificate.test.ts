@@ -3,8 +3,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type BaseWallet, type Provider, verifyMessage, Wallet } from 'ethers'
 import { SiweMessage } from 'siwe'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { CERTIFICATE_LIFETIME_MS, CLOCK_SKEW_MS } from '../constants.ts'
-import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
+import { CERTIFICATE_LIFETIME_MS, CLOCK_SKEW_MS, MAX_CERTIFICATE_LIFETIME_MS } from '../constants.ts'
+import { CertificateFailure, InvalidCertificateError, InvalidInputError } from '../errors.ts'
 import type { SessionCertificate } from '../types.ts'
 import {
   certificateHash,
@@ -304,6 +304,40 @@ describe('session certificate', () => {
     expect((await certificateError(() => verifyCertificateOffline({ certificate, peerId }))).reason).toBe(
       CertificateFailure.malformed,
     )
+  })
+
+  it('error: a certificate valid for longer than MAX_CERTIFICATE_LIFETIME_MS, from another client (lifetime-too-long)', async () => {
+    const wallet = Wallet.createRandom()
+    const peerId = await newPeerId()
+    const now = Date.now()
+    const century = await signSiwe(wallet, peerId, { issuedAtMs: now, expiresAtMs: now + 100 * 365 * 24 * HOUR_MS })
+    const error = await certificateError(() => verifyCertificateOffline({ certificate: century, peerId, now }))
+    expect(error.reason).toBe(CertificateFailure.lifetimeTooLong)
+    expect(error.hint).toMatch(/90 days/)
+    // The longest allowed still verifies.
+    const longest = await signSiwe(wallet, peerId, { issuedAtMs: now, expiresAtMs: now + MAX_CERTIFICATE_LIFETIME_MS })
+    expect(verifyCertificateOffline({ certificate: longest, peerId, now }).status).toBe('valid')
+  })
+
+  it('error: createCertificate signs nothing a receiver would refuse as too long, and says so before asking the wallet', async () => {
+    const wallet = Wallet.createRandom()
+    const signMessage = vi.spyOn(wallet, 'signMessage')
+    await expect(
+      certify(wallet, await newPeerId(), { lifetimeMs: MAX_CERTIFICATE_LIFETIME_MS + 1 }),
+    ).rejects.toBeInstanceOf(InvalidInputError)
+    expect(signMessage).not.toHaveBeenCalled()
+  })
+
+  it('behavior: a domain differing only in case is the same domain (host names have no case)', async () => {
+    const peerId = await newPeerId()
+    const certificate = await certify(Wallet.createRandom(), peerId, { domain: 'Chat.Example.ORG:8443' })
+    const { certificate: verified } = verifyCertificateOffline({ certificate, peerId })
+    expect(() =>
+      checkCertificatePolicy(verified, { domains: ['chat.example.org'], chainIds: [CHAIN_ID] }),
+    ).not.toThrow()
+    expect(() =>
+      checkCertificatePolicy(verified, { domains: ['CHAT.example.org:8443'], chainIds: [CHAIN_ID] }),
+    ).not.toThrow()
   })
 
   it('error: a certificate signed for another domain (wrong-domain)', async () => {

@@ -6,11 +6,12 @@ import {
   CERTIFICATE_LIFETIME_MS,
   CLOCK_SKEW_MS,
   MAX_CERTIFICATE_BYTES,
+  MAX_CERTIFICATE_LIFETIME_MS,
   PEER_RESOURCE_PREFIX,
 } from '../constants.ts'
 import { bytesToHex, randomBytes, sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
-import { CertificateFailure, InvalidCertificateError } from '../errors.ts'
+import { CertificateFailure, InvalidCertificateError, InvalidInputError } from '../errors.ts'
 import type { AbortOptions, Address, SessionCertificate, VerifiedCertificate } from '../types.ts'
 import type { WalletSigner } from './signer.ts'
 
@@ -45,6 +46,13 @@ export async function createCertificate(
   options: AbortOptions = {},
 ): Promise<SessionCertificate> {
   const now = params.now ?? Date.now()
+  const lifetimeMs = params.lifetimeMs ?? CERTIFICATE_LIFETIME_MS
+  if (!(lifetimeMs > 0 && lifetimeMs <= MAX_CERTIFICATE_LIFETIME_MS)) {
+    throw new InvalidInputError(`a session certificate lives 1 ms to ${MAX_CERTIFICATE_LIFETIME_MS} ms`, {
+      details: { lifetimeMs },
+      hint: 'receivers refuse a longer one (MAX_CERTIFICATE_LIFETIME_MS): renew the session instead',
+    })
+  }
   const address = await params.signer.getAddress(options)
   const resources = [`${PEER_RESOURCE_PREFIX}${params.peerId}`]
   if (params.bundleHash !== undefined) resources.push(`${BUNDLE_RESOURCE_PREFIX}${params.bundleHash}`)
@@ -58,7 +66,7 @@ export async function createCertificate(
     chainId: params.chainId,
     nonce: randomNonce(),
     issuedAt: new Date(now).toISOString(),
-    expirationTime: new Date(now + (params.lifetimeMs ?? CERTIFICATE_LIFETIME_MS)).toISOString(),
+    expirationTime: new Date(now + lifetimeMs).toISOString(),
     resources,
   })
   const message = siwe.prepareMessage()
@@ -157,6 +165,12 @@ export function verifyCertificateOffline(
   if (parsed.expiresAtMs === undefined) {
     throw new InvalidCertificateError(CertificateFailure.malformed, 'certificate has no expirationTime', {
       hint: 'sign in again: session certificates must expire',
+    })
+  }
+  if (parsed.expiresAtMs - parsed.issuedAtMs > MAX_CERTIFICATE_LIFETIME_MS) {
+    throw new InvalidCertificateError(CertificateFailure.lifetimeTooLong, 'certificate is valid for too long', {
+      details: { issuedAt: parsed.siwe.issuedAt, expirationTime: parsed.siwe.expirationTime },
+      hint: `sign in again with a session of at most ${MAX_CERTIFICATE_LIFETIME_MS / 86_400_000} days`,
     })
   }
   if (parsed.expiresAtMs <= now) {
@@ -281,8 +295,9 @@ export function checkCertificatePolicy(
   }
 }
 
-/** `host` accepts `host` on any port; `host:port` accepts exactly that authority. */
+/** `host` accepts `host` on any port; `host:port` accepts exactly that authority. Host names have no case. */
 function domainAccepted(domain: string, accepted: readonly string[]): boolean {
-  const host = domain.replace(/:\d+$/, '')
-  return accepted.some((entry) => entry === domain || entry === host)
+  const authority = domain.toLowerCase()
+  const host = authority.replace(/:\d+$/, '')
+  return accepted.some((entry) => entry.toLowerCase() === authority || entry.toLowerCase() === host)
 }
