@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { STORE_RETENTION_MS } from '../store/constants.ts'
-import { describeStore } from './relay.ts'
+import { describeFiles, describeStore } from './relay.ts'
 
 describe('describeStore: the line a relay operator reads at start', () => {
   it('names the SQLite file under the data dir and the retention in days', () => {
@@ -24,5 +24,20 @@ describe('describeStore: the line a relay operator reads at start', () => {
     expect(describeStore({ store: 'none', storeMaxAgeMs: STORE_RETENTION_MS, dataDir: '/srv/relay' })).toMatch(
       /no history.*cannot catch up/,
     )
+  })
+})
+
+describe('describeFiles: the files line a relay operator reads at start', () => {
+  it('names every quota a pin can meet: in all, per room, per file', () => {
+    const GiB = 1024 ** 3
+    const line = describeFiles({
+      fileTotalQuota: 64 * GiB,
+      fileRoomQuota: 4 * GiB,
+      fileMaxBytes: 2 * GiB,
+      fileRetentionMs: 30 * 24 * 60 * 60 * 1000,
+      dataDir: '/srv/relay',
+    })
+    expect(line).toMatch(/64 GiB in all, 4 GiB per room and 2 GiB per file/)
+    expect(line).toContain('--file-room-quota')
   })
 })

@@ -105,7 +105,11 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
   if (!config.json) {
     process.stdout.write(`SecureChat relay ${relay.peerId} listening on:\n`)
     for (const address of multiaddrs) process.stdout.write(`  ${address}\n`)
-    if (http !== undefined) process.stdout.write(`Web app: ${http.url}\n`)
+    process.stdout.write(
+      http === undefined
+        ? 'No --http: no web app, /metrics or /healthz (add --http <port>).\n'
+        : `Web app: ${http.url} (also /metrics and /healthz)\n`,
+    )
     process.stdout.write(
       config.rpc === undefined
         ? 'No --rpc: token-gated rooms are not forwarded, contract wallets are not accepted.\n'
@@ -333,13 +337,13 @@ export function describeStore(config: Pick<RelayConfig, 'store' | 'storeMaxAgeMs
 
 /** What an operator meets first about files: where, how long, how much. */
 export function describeFiles(
-  config: Pick<RelayConfig, 'fileTotalQuota' | 'fileRetentionMs' | 'fileMaxBytes' | 'dataDir'>,
+  config: Pick<RelayConfig, 'fileTotalQuota' | 'fileRoomQuota' | 'fileRetentionMs' | 'fileMaxBytes' | 'dataDir'>,
 ): string {
   if (config.fileTotalQuota === 0) {
     return 'Keeping no shared files (--file-total-quota 0): a file is there only while its sender is online.'
   }
   const days = Math.round((config.fileRetentionMs / DAY_MS) * 10) / 10
-  return `Keeping files members share (ciphertext) for ${days} days in ${join(config.dataDir, FILES_DIR)}, up to ${gib(config.fileTotalQuota)} in all and ${gib(config.fileMaxBytes)} per file (--file-total-quota, --file-retention-ms, --file-max-bytes).`
+  return `Keeping files members share (ciphertext) for ${days} days in ${join(config.dataDir, FILES_DIR)}, up to ${gib(config.fileTotalQuota)} in all, ${gib(config.fileRoomQuota)} per room and ${gib(config.fileMaxBytes)} per file (--file-total-quota, --file-room-quota, --file-retention-ms, --file-max-bytes).`
 }
 
 /** What an operator who passed --sfu meets first: whether the forwarding unit runs, and if not why (Janus missing). */
