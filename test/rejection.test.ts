@@ -464,11 +464,11 @@ describe('rejected, never delivered', () => {
       const ids = [messageIdOf(tampered.data), messageIdOf(original)]
       expect(h.undecryptable.filter((u) => ids.includes(u.id))).toEqual([])
     }
-    // Dropped by gossipsub's signature check, before the room's validator saw them: the relay
-    // rejected nothing, and accepted neither the changed bytes nor a second copy of the original.
+    // Dropped by gossipsub's signature check, before the room's validator saw them: the relay counted
+    // both as rejected (`gossip-errors.ts`), and accepted neither the changed bytes nor a second copy.
     const decoder = new TextDecoder()
     const accepted = net.relayRecords.map((r) => decoder.decode(r))
-    expect(net.relay.stats().rejected).toBe(rejectedBefore)
+    expect(net.relay.stats().rejected).toBe(rejectedBefore + 2)
     expect(accepted).not.toContain(tamperedText)
     expect(accepted.filter((r) => r === text)).toHaveLength(1)
   })

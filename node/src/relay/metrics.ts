@@ -96,7 +96,7 @@ export function relayMetrics(stats: RelayStats): Metric[] {
     byLabel(
       'counter',
       'securechat_refused_total',
-      'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them (invalid-record: a validator rejected the record).',
+      'Connections, circuit reservations, gossip records and store queries the relay refused, by the limit that refused them (invalid-record: a validator, or gossipsub’s own checks such as the gossip signature, rejected the record).',
       'reason',
       stats.limits.refused,
     ),

@@ -43,6 +43,7 @@ import {
 } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
+import { onGossipErrors } from './gossip-errors.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
 import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
 import { LinkedRelays } from './linked-relays.ts'
@@ -361,6 +362,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       },
     })) as RelayLibp2p
     this.#libp2p = libp2p
+    // Records gossipsub refuses before any validator (a bad gossip signature) are counted and logged as the
+    // validators' refusals are, by the neighbour that sent them (`gossip-errors.ts`).
+    onGossipErrors(libp2p.services.pubsub, (from, error, topic) =>
+      this.#reject(from, `gossip ${error.replaceAll('_', ' ')}`, { topic }),
+    )
     // The relays named with --peer tell of every topic their network carries; a client's budget would lose most.
     budgetTopicsPerPeer(libp2p.services.pubsub, (peer) => this.#linked?.names(peer) === true)
     this.#readStats = readWithBackpressure(libp2p.services.pubsub, {
