@@ -17,6 +17,11 @@ async function certify(init: WalletSignerInit, peerId: string) {
   return createCertificate({ signer: walletSigner(init), peerId, ...TERMS })
 }
 
+/** A contract wallet's signer as seen without a chain: its signature recovers to another address (its owner's). */
+function contractWallet(): WalletSignerInit {
+  return { type: 'contract', address: Wallet.createRandom().address, signer: Wallet.createRandom() }
+}
+
 describe('checkSender: what rooms and DMs ask first of every record', () => {
   it('behavior: a certificate for the signing PeerId is valid at once (no Promise), with its verified facts', async () => {
     const wallet = Wallet.createRandom()
@@ -34,24 +39,14 @@ describe('checkSender: what rooms and DMs ask first of every record', () => {
 
   it('behavior: a contract wallet with no chain to ask is unverifiable (ignored, not rejected)', async () => {
     const from = await newPeerId()
-    const contract = {
-      type: 'contract',
-      address: Wallet.createRandom().address,
-      signer: Wallet.createRandom(),
-    } as const
-    const verdict = checkSender(new CertificateRegistry(), from, await certify(contract, from))
+    const verdict = checkSender(new CertificateRegistry(), from, await certify(contractWallet(), from))
     expect(verdict).toBeInstanceOf(Promise)
     expect(await verdict).toEqual({ status: 'unverifiable' })
   })
 
   it('behavior: with no chain, that verdict is kept: the same certificate again is unverifiable at once, not checked again', async () => {
     const from = await newPeerId()
-    const contract = {
-      type: 'contract',
-      address: Wallet.createRandom().address,
-      signer: Wallet.createRandom(),
-    } as const
-    const certificate = await certify(contract, from)
+    const certificate = await certify(contractWallet(), from)
     let nowMs = Date.now()
     const registry = new CertificateRegistry({ now: () => nowMs })
     expect(await checkSender(registry, from, certificate)).toEqual({ status: 'unverifiable' })
