@@ -522,6 +522,7 @@ describe('rejected, never delivered', () => {
     }
     expect(gatekeeper.validate(from, gossip)).toBe(TopicValidatorResult.Ignore)
     expect(gatekeeper.accepted(gossip)).toBeUndefined()
+    expect(gatekeeper.typeOf(gossip)).toBe('message')
     expect(unknown).toEqual([from.toString()])
     expect(rejected).toEqual([])
     // Once its certificate arrives, the held message is accepted, from that sender's wallet.

@@ -52,9 +52,7 @@ export class RelayDmTopics {
       onRejected: (from, reason) => init.onRejected?.(from, reason),
     })
     const gatekeeper = this.#gatekeeper
-    this.#validate =
-      init.recordRates?.guard(gatekeeper.validate, (message) => gatekeeper.accepted(message), DM_BUDGETS) ??
-      gatekeeper.validate
+    this.#validate = init.recordRates?.guard(gatekeeper.validate, gatekeeper, DM_BUDGETS) ?? gatekeeper.validate
   }
 
   /** DM topics joined now. */

@@ -5,7 +5,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { silentLoggerFactory } from '@securechat/sdk/logger'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RelayLimits } from './limits.ts'
-import { FLOODER_PENALTY, RecordRates } from './record-rates.ts'
+import { FLOODER_PENALTY, type JudgedRecords, RecordRates } from './record-rates.ts'
 
 const TOPIC = 'securechat/room/test'
 
@@ -24,6 +24,13 @@ const accepted = (message: Message): { type: 'message'; certificate: { address: 
   certificate: { address: `wallet of ${message.type === 'signed' ? message.from : '?'}` },
 })
 const BUDGETS = { message: 'messages' } as const
+
+/** A gatekeeper's judgement from what it accepted: every record it saw was of the type it accepts. */
+function judgedAs<T extends string>(
+  accepted: (message: Message) => { type: T; certificate: { address: string } },
+): JudgedRecords<T> {
+  return { accepted, typeOf: (message) => accepted(message).type }
+}
 
 function setup(): { rates: RecordRates; limits: RelayLimits } {
   const limits = new RelayLimits({ log: silentLoggerFactory('test') })
@@ -45,7 +52,7 @@ describe('RecordRates', () => {
   it('behavior: a device over its burst is dropped with Ignore and penalised only when it sent its own records', async () => {
     vi.useFakeTimers()
     const { rates, limits } = setup()
-    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS)
+    const validate = rates.guard(() => TopicValidatorResult.Accept, judgedAs(accepted), BUDGETS)
     const [flooder, relay] = [await peer(), await peer()]
     // Forwarded by a relay: dropped past the burst, and nobody is penalised.
     expect([0, 1, 2].map(() => validate(relay, record(flooder)))).toEqual([
@@ -67,7 +74,7 @@ describe('RecordRates', () => {
   it('behavior: a device over its rate without a pause for the ban delay is banned; a paced one never is', async () => {
     vi.useFakeTimers()
     const { rates, limits } = setup()
-    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS)
+    const validate = rates.guard(() => TopicValidatorResult.Accept, judgedAs(accepted), BUDGETS)
     const [flooder, person] = [await peer(), await peer()]
     for (let ms = 0; ms <= 3_500; ms += 100) {
       validate(flooder, record(flooder))
@@ -91,7 +98,7 @@ describe('RecordRates', () => {
       type: 'message',
       certificate: { address: 'one wallet' },
     })
-    const validate = rates.guard(() => TopicValidatorResult.Accept, sameWallet, BUDGETS)
+    const validate = rates.guard(() => TopicValidatorResult.Accept, judgedAs(sameWallet), BUDGETS)
     const devices = [await peer(), await peer(), await peer()]
     // Each device within its own burst of 2; together past the wallet's 4.
     const results = devices.flatMap((device) => [0, 1].map(() => validate(device, record(device))))
@@ -105,9 +112,9 @@ describe('RecordRates', () => {
   it('behavior: records the validator does not accept cost no token', async () => {
     const { rates } = setup()
     const device = await peer()
-    const rejecting = rates.guard(() => TopicValidatorResult.Reject, accepted, BUDGETS)
+    const rejecting = rates.guard(() => TopicValidatorResult.Reject, judgedAs(accepted), BUDGETS)
     for (let i = 0; i < 5; i++) expect(rejecting(device, record(device))).toBe(TopicValidatorResult.Reject)
-    const accepting = rates.guard(async () => TopicValidatorResult.Accept, accepted, BUDGETS)
+    const accepting = rates.guard(async () => TopicValidatorResult.Accept, judgedAs(accepted), BUDGETS)
     expect(await accepting(device, record(device))).toBe(TopicValidatorResult.Accept)
   })
 
@@ -115,7 +122,7 @@ describe('RecordRates', () => {
     vi.useFakeTimers()
     const { rates, limits } = setup()
     // What a relay with no chain does with a certificate signed by another wallet: it cannot tell, so it ignores.
-    const ignoring = rates.guard(() => TopicValidatorResult.Ignore, accepted, BUDGETS)
+    const ignoring = rates.guard(() => TopicValidatorResult.Ignore, judgedAs(accepted), BUDGETS)
     const [flooder, person] = [await peer(), await peer()]
     expect([0, 1, 2].map(() => ignoring(flooder, record(flooder)))).toEqual([
       TopicValidatorResult.Ignore,
@@ -134,6 +141,32 @@ describe('RecordRates', () => {
     expect(rates.penalty(person.toString())).toBe(0)
   })
 
+  it('behavior: a record the validator ignores is charged to the budget of the type it decoded, presence when none', async () => {
+    vi.useFakeTimers()
+    const { rates, limits } = setup()
+    const budgets = { message: 'messages', presence: 'control' } as const
+    let type: string | undefined
+    const ignoring = rates.guard(
+      () => TopicValidatorResult.Ignore,
+      { accepted: () => undefined, typeOf: () => type },
+      budgets,
+    )
+    const refusedAfter = (device: PeerId, count: number): number => {
+      for (let i = 0; i < count; i++) ignoring(device, record(device))
+      return limits.stats().refused['records-per-second'] ?? 0
+    }
+    const [chatty, quiet, unknown] = [await peer(), await peer(), await peer()]
+    // Chat messages burst 2, control records 100: each device is judged by the type of what it sent.
+    type = 'presence'
+    expect(refusedAfter(quiet, 10)).toBe(0)
+    type = undefined
+    expect(refusedAfter(unknown, 10)).toBe(0)
+    type = 'message'
+    expect(refusedAfter(chatty, 10)).toBe(8)
+    expect(rates.penalty(chatty.toString())).toBe(FLOODER_PENALTY)
+    expect(rates.penalty(quiet.toString())).toBe(0)
+  })
+
   it("behavior: a sender's rate tier replaces the relay's rate for chat messages, with a burst in proportion, never above the ceiling", async () => {
     vi.useFakeTimers()
     const limits = new RelayLimits({ log: silentLoggerFactory('test') })
@@ -144,7 +177,7 @@ describe('RecordRates', () => {
       [holder.toString(), 2],
       [whale.toString(), 50],
     ])
-    const validate = rates.guard(() => TopicValidatorResult.Accept, accepted, BUDGETS, {
+    const validate = rates.guard(() => TopicValidatorResult.Accept, judgedAs(accepted), BUDGETS, {
       rate: async (message) => (message.type === 'signed' ? tiers.get(message.from.toString()) : undefined),
       tiered: () => true,
     })
@@ -169,7 +202,7 @@ describe('RecordRates', () => {
     const budgets = { message: 'messages', presence: 'control' } as const
     let type: keyof typeof budgets = 'message'
     const typed = (message: Message) => ({ ...accepted(message), type })
-    const validate = rates.guard(validator, typed, budgets)
+    const validate = rates.guard(validator, judgedAs(typed), budgets)
     const device = await peer()
     expect([0, 1, 2].map(() => validate(device, record(device)))).toEqual([
       TopicValidatorResult.Accept,
@@ -205,7 +238,7 @@ describe('RecordRates', () => {
       type: 'message',
       certificate: { address: 'one wallet' },
     })
-    const validate = rates.guard(validator, sameWallet, BUDGETS)
+    const validate = rates.guard(validator, judgedAs(sameWallet), BUDGETS)
     const [first, second, third] = [await peer(), await peer(), await peer()]
     // The wallet's burst is 4: two devices spend it, each learnt as the wallet's.
     for (const device of [first, second]) for (let i = 0; i < 2; i++) validate(device, record(device))
@@ -223,7 +256,7 @@ describe('RecordRates', () => {
     const limits = new RelayLimits({ log: silentLoggerFactory('test') })
     const rates = new RecordRates({ limits, recordsPerSecond: 1, recordBurst: 2, maxTierRecordsPerSecond: 3 })
     const validator = vi.fn(() => TopicValidatorResult.Accept)
-    const validate = rates.guard(validator, accepted, BUDGETS, { rate: () => 3, tiered: () => true })
+    const validate = rates.guard(validator, judgedAs(accepted), BUDGETS, { rate: () => 3, tiered: () => true })
     const holder = await peer()
     // The tier's burst of 6 spent; the 7th record is dropped before validation.
     for (let i = 0; i < 7; i++) validate(holder, record(holder))

@@ -84,6 +84,14 @@ export type RecordBudget = 'messages' | 'control' | 'signals'
 
 type Validator = (source: PeerId, message: Message) => TopicValidatorResult | Promise<TopicValidatorResult>
 
+/** What a topic's gatekeeper judged of the records its validator saw (a room's or the DMs' gatekeeper). */
+export interface JudgedRecords<T extends string> {
+  /** What the validator accepted, with the certificate that names the sender's wallet. */
+  accepted(message: Message): { type: T; certificate: { address: string } } | undefined
+  /** The type of a record the validator decoded, whatever it decided; undefined for one it could not decode. */
+  typeOf(message: Message): string | undefined
+}
+
 /**
  * A guarded validator, with its look at the limit as `first` too: a node that paces validation runs `first` as a
  * record arrives, before it waits its turn (`FirstCheckedValidator`, sdk/src/client/paced-validation.ts), so a flood
@@ -167,15 +175,15 @@ export class RecordRates {
 
   /**
    * `validate` with the limit after it: a record it accepts counts against its device's and its wallet's budgets for
-   * the topic, the ones `budgets` names for the record's type (`accepted`: what `validate` accepted, and the
+   * the topic, the ones `budgets` names for the record's type (`judged`: what `validate` accepted, and the
    * certificate that names the wallet). Records that fail validation cost no token: they are rejected and scored
-   * already. Records it drops without rejecting them cost their device one ({@link #chargeIgnored}). `tierRate` gives a chat message's sender the rate its room's tiers give it (capped by
-   * `maxTierRecordsPerSecond`) instead of the relay's own, and its wallet that rate times
-   * {@link RELAY_RECORD_WALLET_FACTOR}.
+   * already. Records it drops without rejecting them cost their device one ({@link #chargeIgnored}). `tierRate` gives
+   * a chat message's sender the rate its room's tiers give it (capped by `maxTierRecordsPerSecond`) instead of the
+   * relay's own, and its wallet that rate times {@link RELAY_RECORD_WALLET_FACTOR}.
    */
   guard<T extends string>(
     validate: Validator,
-    accepted: (message: Message) => { type: T; certificate: { address: string } } | undefined,
+    judged: JudgedRecords<T>,
     budgets: Record<T, RecordBudget>,
     tierRate?: TierRate,
   ): GuardedValidator {
@@ -207,8 +215,10 @@ export class RecordRates {
         return TopicValidatorResult.Accept
       }
       const limit = (result: TopicValidatorResult): TopicValidatorResult | Promise<TopicValidatorResult> => {
-        if (result === TopicValidatorResult.Ignore) return this.#chargeIgnored(from, source, message, budgets, kinds)
-        const record = accepted(message)
+        if (result === TopicValidatorResult.Ignore) {
+          return this.#chargeIgnored(from, source, message, judged.typeOf(message), budgets, kinds)
+        }
+        const record = judged.accepted(message)
         if (result !== TopicValidatorResult.Accept || record === undefined) return result
         const budget = budgets[record.type]
         const wallet = record.certificate.address
@@ -274,10 +284,10 @@ export class RecordRates {
     from: string,
     source: PeerId,
     message: Message,
+    type: string | undefined,
     budgets: Record<T, RecordBudget>,
     kinds: RecordBudget[],
   ): TopicValidatorResult {
-    const type = recordTypeOf(message)
     const budget =
       type !== undefined && Object.hasOwn(budgets, type)
         ? budgets[type as T]
@@ -309,16 +319,5 @@ export class RecordRates {
       this.#limits.ban(from, this.#floodBanMs, 'record-flood', { topic, overLimitMs: nowMs - streak.sinceMs })
     }
     return TopicValidatorResult.Ignore
-  }
-}
-
-/** The `type` a record's JSON names, read only to charge a record its validator dropped; undefined if none. */
-function recordTypeOf(message: Message): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(message.data))
-    const type = typeof parsed === 'object' && parsed !== null ? (parsed as { type?: unknown }).type : undefined
-    return typeof type === 'string' ? type : undefined
-  } catch {
-    return undefined
   }
 }

@@ -617,7 +617,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       topic,
       this.#recordRates.guard(
         gatekeeper.validate,
-        (message) => gatekeeper.accepted(message),
+        gatekeeper,
         ROOM_BUDGETS,
         roomTierRate(gatekeeper, this.#checks.gates),
       ),

@@ -183,5 +183,7 @@ describe('DM gatekeeper', () => {
     )
     expect(keeper.validate(alice.peerId, message)).toBe(TopicValidatorResult.Ignore)
     expect(keeper.accepted(message)).toBeUndefined()
+    // A relay charges an ignored record to its type's rate budget, read from here.
+    expect(keeper.typeOf(message)).toBe('device')
   })
 })

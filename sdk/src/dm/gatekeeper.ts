@@ -55,6 +55,7 @@ export class DmGatekeeper {
   readonly #policy: DmGatekeeperInit['policy']
   readonly #onRejected: DmGatekeeperInit['onRejected']
   readonly #accepted = new WeakMap<Message, AcceptedDmRecord>()
+  readonly #types = new WeakMap<Message, DmRecord['type']>()
 
   constructor(init: DmGatekeeperInit) {
     this.#registry = init.registry
@@ -67,6 +68,11 @@ export class DmGatekeeper {
     return this.#accepted.get(message)
   }
 
+  /** The type of a record {@link validate} decoded, whatever it decided; undefined for one it could not decode. */
+  typeOf(message: Message): string | undefined {
+    return this.#types.get(message)
+  }
+
   /** The gossipsub topic validator of every DM topic. */
   readonly validate = (_source: PeerId, message: Message): TopicValidatorResult | Promise<TopicValidatorResult> => {
     if (message.type !== 'signed') return this.#reject('?', 'unsigned record')
@@ -77,6 +83,7 @@ export class DmGatekeeper {
     if (decoded.status === 'unknown') return TopicValidatorResult.Ignore
     if (decoded.status === 'malformed') return this.#reject(from, `malformed record: ${decoded.reason}`)
     const { record } = decoded
+    this.#types.set(message, record.type)
     const ratchet = record.type === 'msg' || record.type === 'signal'
     if (topic.kind === 'pair' && !ratchet) return this.#reject(from, `${record.type} on a pair topic`)
     if (topic.kind === 'inbox') {

@@ -94,6 +94,7 @@ export class RoomGatekeeper {
   readonly #registry: CertificateRegistry
   #manifest: SignedManifest | undefined
   readonly #accepted = new WeakMap<Message, AcceptedRecord>()
+  readonly #types = new WeakMap<Message, AcceptedRecord['type']>()
   readonly #onUnknownSender: RoomGatekeeperInit['onUnknownSender']
   readonly #onRejected: RoomGatekeeperInit['onRejected']
   readonly #gates: GateEvaluator | undefined
@@ -152,6 +153,14 @@ export class RoomGatekeeper {
     return this.#accepted.get(message)
   }
 
+  /**
+   * The type of a record {@link validate} decoded, whatever it decided; undefined for one it could not decode. A relay
+   * charges a record it dropped unjudged to its type's budget (`RecordRates.guard`) without decoding it again.
+   */
+  typeOf(message: Message): string | undefined {
+    return this.#types.get(message)
+  }
+
   /** The gossipsub topic validator. */
   readonly validate = (
     propagationSource: PeerId,
@@ -170,6 +179,7 @@ export class RoomGatekeeper {
     if (decoded.status === 'unknown') return TopicValidatorResult.Ignore
     if (decoded.status === 'malformed') return this.#reject(from, `malformed record: ${decoded.reason}`)
     const { record } = decoded
+    this.#types.set(message, record.type)
     if (record.room !== this.roomId) return this.#reject(from, 'record names another room')
 
     if (record.type === 'presence') {
