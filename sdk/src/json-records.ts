@@ -7,7 +7,10 @@ import { InvalidInputError } from './errors.ts'
 export const recordTimeSchema = z.number().int().nonnegative().max(MAX_RECORD_TIME_MS)
 
 /** A SHA-256 hash in lowercase hex, as records name rooms, messages and inboxes. */
-export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/)
+export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/
+
+/** {@link SHA256_HEX_PATTERN} as a schema. */
+export const sha256HexSchema = z.string().regex(SHA256_HEX_PATTERN)
 
 /** Bytes as records carry them: base64url without padding, at least one character. */
 export const base64urlSchema = z.string().regex(/^[A-Za-z0-9_-]+$/)

@@ -23,15 +23,17 @@ import {
   serveCertificates,
   serveRelayHints,
 } from '@securechat/sdk/client'
-import {
-  BOOTSTRAP_REDIAL_INTERVAL_MS,
-  CERTIFICATE_FETCH_TIMEOUT_MS,
-  ROOM_TOPIC_PREFIX,
-} from '@securechat/sdk/constants'
+import { BOOTSTRAP_REDIAL_INTERVAL_MS, CERTIFICATE_FETCH_TIMEOUT_MS } from '@securechat/sdk/constants'
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
 import type { GateEvaluator, GateEvaluatorInit, GateReadStats } from '@securechat/sdk/gates'
 import { type LoggerFactory, silentLoggerFactory } from '@securechat/sdk/logger'
-import { type AcceptedRecord, type ModerationLog, RoomGatekeeper, SenderChecks } from '@securechat/sdk/rooms'
+import {
+  type AcceptedRecord,
+  type ModerationLog,
+  RoomGatekeeper,
+  roomIdOfTopic,
+  SenderChecks,
+} from '@securechat/sdk/rooms'
 import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
@@ -92,15 +94,13 @@ export interface RelayInit {
   logger?: LoggerFactory
 }
 
+/** Rooms one subscription frame may name and still be logged a line each (a device joins a few at once). */
+const ROOM_SUBSCRIPTIONS_LOGGED_APART = 4
+
 /**
  * Which records of a room count against a device's chat messages, which against its control records, and which
  * against its signals: typing, read and call records never take a chat message's token (`record-rates.ts`).
  */
-/** A room's id: a SHA-256, in lowercase hex. */
-const ROOM_ID_PATTERN = /^[0-9a-f]{64}$/
-/** Rooms one subscription frame may name and still be logged a line each (a device joins a few at once). */
-const ROOM_SUBSCRIPTIONS_LOGGED_APART = 4
-
 const ROOM_BUDGETS: Record<AcceptedRecord['type'], RecordBudget> = {
   message: 'messages',
   presence: 'control',
@@ -537,9 +537,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     const peer = event.detail.peerId.toString()
     const rooms: string[] = []
     for (const { topic, subscribe } of event.detail.subscriptions) {
-      if (!subscribe || !topic.startsWith(ROOM_TOPIC_PREFIX)) continue
-      const room = topic.slice(ROOM_TOPIC_PREFIX.length)
-      if (!ROOM_ID_PATTERN.test(room)) continue
+      const room = subscribe ? roomIdOfTopic(topic) : undefined
+      if (room === undefined) continue
       this.#joinTopic(topic)
       rooms.push(room)
     }
@@ -589,8 +588,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       existing.heardAtMs = Date.now()
       return
     }
-    const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
-    if (!ROOM_ID_PATTERN.test(roomId)) return
+    const roomId = roomIdOfTopic(topic)
+    if (roomId === undefined) return
     const libp2p = this.libp2p
     let warnedNoChain = false
     const gatekeeper = new RoomGatekeeper({

@@ -6,6 +6,7 @@ import { getAddress, isAddress } from 'ethers'
 import { bytesToHex, sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
+import { SHA256_HEX_PATTERN } from '../json-records.ts'
 import { ciphertextHashOf, decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { Address, Bytes32 } from '../types.ts'
 import { type LeafValue, leafValueHash } from './tree.ts'
@@ -24,13 +25,12 @@ export interface AuditLeaf {
   ciphertextHash: Bytes32
 }
 
-const HEX64 = /^[0-9a-f]{64}$/
 const UINT64_MAX = (1n << 64n) - 1n
 
 /** `0x`-prefixed bytes32 of a 64-hex-digit id as the app writes them (room and message ids). */
 export function toBytes32(id: string): Bytes32 {
   const hex = id.startsWith('0x') ? id.slice(2).toLowerCase() : id.toLowerCase()
-  if (!HEX64.test(hex)) throw new InvalidInputError(`expected 32 bytes of hex, got ${JSON.stringify(id)}`)
+  if (!SHA256_HEX_PATTERN.test(hex)) throw new InvalidInputError(`expected 32 bytes of hex, got ${JSON.stringify(id)}`)
   return `0x${hex}`
 }
 

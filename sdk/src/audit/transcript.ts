@@ -15,7 +15,7 @@
 import { z } from 'zod'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
-import { recordTimeSchema } from '../json-records.ts'
+import { recordTimeSchema, sha256HexSchema } from '../json-records.ts'
 import { decodeRecord, type MessageRecord } from '../rooms/wire.ts'
 import type { AbortOptions, Address } from '../types.ts'
 import { type AuditBatch, batchFromValues, proveInclusion, roomLeaves } from './batch.ts'
@@ -35,7 +35,6 @@ import {
   verifyInclusion,
 } from './verify.ts'
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
 const leafValue = z.tuple([z.string(), z.string(), z.string(), z.string(), z.string()])
@@ -43,7 +42,7 @@ const ms = recordTimeSchema
 
 export const transcriptMessageSchema = z
   .object({
-    id: hex64,
+    id: sha256HexSchema,
     sender: address,
     senderPeerId: z.string().max(128).optional(),
     /** The record exactly as published (UTF-8 JSON text): its sha256 is the message id. */
@@ -54,7 +53,7 @@ export const transcriptMessageSchema = z
      * The file the message shared, as the exporter decrypted its manifest: its SHA-256 and commitment salt. Checked
      * against the record's file commitment, so the anchor covers it (docs/audit.md, Files).
      */
-    file: z.object({ sha256: hex64, salt: hex64 }).strict().optional(),
+    file: z.object({ sha256: sha256HexSchema, salt: sha256HexSchema }).strict().optional(),
     receivedAtMs: ms.optional(),
     anchor: z
       .object({ root: bytes32, leaf: leafValue, proof: z.array(bytes32) })
@@ -81,7 +80,7 @@ export type TranscriptBatch = z.infer<typeof transcriptBatchSchema>
 export const transcriptSchema = z
   .object({
     format: z.literal(TRANSCRIPT_FORMAT),
-    room: z.object({ id: hex64, name: z.string().optional() }).strict(),
+    room: z.object({ id: sha256HexSchema, name: z.string().optional() }).strict(),
     /** Where the anchors are. A verifier may insist on its own audit log address instead. */
     chain: z.object({ chainId: z.number().int().positive(), auditLog: address }).strict().optional(),
     exportedAtMs: ms,

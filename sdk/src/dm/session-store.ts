@@ -15,6 +15,7 @@ import { MESSAGE_STATES_SAVE_DELAY_MS } from '../constants.ts'
 import { type DoubleRatchetSession, deserializeSession } from '../crypto/double-ratchet.ts'
 import type { VerifiedKeyBundle } from '../crypto/key-bundle.ts'
 import { base64urlDecode, base64urlEncode } from '../encoding.ts'
+import { sha256HexSchema } from '../json-records.ts'
 import type { Logger } from '../logger.ts'
 import type { Address, DmDevice, VerifiedCertificate } from '../types.ts'
 import type { DeviceKeyring } from '../vault/keyring.ts'
@@ -59,7 +60,7 @@ const storedDeviceSchema = z
     v: z.literal(1),
     peerId: z.string().min(1).max(128),
     address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-    bundleHash: z.string().regex(/^[0-9a-f]{64}$/),
+    bundleHash: sha256HexSchema,
     identityKey: b64,
     bundle: b64.optional(),
     lastSeenMs: z.number().int().nonnegative(),

@@ -23,12 +23,12 @@ import {
 } from '../crypto/primitives.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
+import { SHA256_HEX_PATTERN } from '../json-records.ts'
 import type { Address } from '../types.ts'
 import { DM_INBOX_TOPIC_PREFIX, DM_TOPIC_PREFIX } from './constants.ts'
 
 const INBOX_LABEL = utf8.encode('SecureChat/dm-inbox/v1')
 const PAIR_LABEL = utf8.encode('SecureChat/dm-topic/v1')
-const ID_PATTERN = /^[0-9a-f]{64}$/
 
 /** The inbox id of a wallet (hex); the same for any spelling of the address. */
 export function inboxId(address: string): string {
@@ -84,11 +84,11 @@ export type DmTopicKind = { kind: 'inbox'; inbox: string } | { kind: 'pair'; pai
 export function parseDmTopic(topic: string): DmTopicKind {
   if (topic.startsWith(DM_INBOX_TOPIC_PREFIX)) {
     const inbox = topic.slice(DM_INBOX_TOPIC_PREFIX.length)
-    return ID_PATTERN.test(inbox) ? { kind: 'inbox', inbox } : undefined
+    return SHA256_HEX_PATTERN.test(inbox) ? { kind: 'inbox', inbox } : undefined
   }
   if (topic.startsWith(DM_TOPIC_PREFIX)) {
     const pair = topic.slice(DM_TOPIC_PREFIX.length)
-    return ID_PATTERN.test(pair) ? { kind: 'pair', pair } : undefined
+    return SHA256_HEX_PATTERN.test(pair) ? { kind: 'pair', pair } : undefined
   }
   return undefined
 }

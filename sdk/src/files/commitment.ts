@@ -10,11 +10,10 @@
  */
 import { bytesToHex, concatBytes, createSha256, hexToBytes, randomBytes, sha256Hex } from '../crypto/primitives.ts'
 import { InvalidInputError } from '../errors.ts'
+import { SHA256_HEX_PATTERN } from '../json-records.ts'
 import type { AbortOptions, FileManifest } from '../types.ts'
 import { FILE_SALT_BYTES } from './constants.ts'
 import { chunksOf } from './streams.ts'
-
-const HEX64 = /^[0-9a-f]{64}$/
 
 /** A fresh salt: {@link FILE_SALT_BYTES} random bytes, lowercase hex. */
 export function createFileSalt(): string {
@@ -28,7 +27,7 @@ export function createFileSalt(): string {
 export function fileCommitment(params: { salt: string; sha256: string }): string {
   for (const field of ['salt', 'sha256'] as const) {
     const value = params[field]
-    if (typeof value !== 'string' || !HEX64.test(value)) {
+    if (typeof value !== 'string' || !SHA256_HEX_PATTERN.test(value)) {
       throw new InvalidInputError(`${field}: expected 64 lowercase hex digits, got ${JSON.stringify(value)}`)
     }
   }

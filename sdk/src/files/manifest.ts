@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { FILE_KEY_BYTES } from '../crypto/constants.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
+import { SHA256_HEX_PATTERN } from '../json-records.ts'
 import type { FileManifest } from '../types.ts'
 import { FILE_SALT_BYTES, MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_CHARS } from './constants.ts'
 import { InvalidFileManifestError } from './errors.ts'
@@ -76,12 +77,9 @@ const manifestFields = {
   type: z.string().min(3).max(MAX_FILE_TYPE_CHARS).regex(MEDIA_TYPE, 'a media type: type/subtype'),
   name: fileNameSchema,
   key: keySchema,
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  sha256: z.string().regex(SHA256_HEX_PATTERN, '64 lowercase hex digits'),
   /** A room message's commitment salt (`commitment.ts`): 32 bytes, lowercase hex. Absent before commitments. */
-  salt: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/, `${FILE_SALT_BYTES} bytes, 64 lowercase hex digits`)
-    .exactOptional(),
+  salt: z.string().regex(SHA256_HEX_PATTERN, `${FILE_SALT_BYTES} bytes, 64 lowercase hex digits`).exactOptional(),
 }
 
 /** Every field checked, the thumbnail too: what a device sends, and what `parseFileManifest` takes. */

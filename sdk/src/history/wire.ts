@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { MAX_LAMPORT_CLOCK, MAX_RECORD_TIME_MS } from '../constants.ts'
 import { bytesToHex, concatBytes, hexToBytes } from '../crypto/primitives.ts'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
-import { firstIssue, recordTimeSchema, sha256HexSchema } from '../json-records.ts'
+import { firstIssue, recordTimeSchema, SHA256_HEX_PATTERN, sha256HexSchema } from '../json-records.ts'
 import {
   HISTORY_WIRE_VERSION,
   MAX_HISTORY_CURSOR_CHARS,
@@ -102,7 +102,6 @@ const topic = z.string().min(1).max(MAX_HISTORY_TOPIC_CHARS)
 const RECORD_TYPE_PATTERN = /^[a-z-]+$/
 /** A PeerId's string form: base58btc, bounded. */
 const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
-const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/
 const recordType = z.string().min(1).max(MAX_HISTORY_TYPE_CHARS).regex(RECORD_TYPE_PATTERN)
 const cursor = z
   .string()

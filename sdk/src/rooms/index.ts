@@ -31,7 +31,7 @@ export {
   type Mute,
 } from './moderation-log.ts'
 export { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
-export { type ModerateOptions, Room, type RoomComponents, type RoomInit, roomTopic } from './room.ts'
+export { type ModerateOptions, Room, type RoomComponents, type RoomInit, roomIdOfTopic, roomTopic } from './room.ts'
 export {
   forgetRoom,
   loadHistoryPosition,

@@ -81,7 +81,6 @@ export const ROOM_ENTRY_PREFIXES = {
 } as const
 
 const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/)
-const roomIdSchema = z.string().regex(/^[0-9a-f]{64}$/)
 const joinedSchema = z
   .object({
     v: z.literal(1),
@@ -118,7 +117,7 @@ const keysSchema = z.union([
 
 const positionFields = {
   lamport: z.number().int().nonnegative().max(MAX_LAMPORT_CLOCK),
-  ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(MAX_POSITION_IDS),
+  ids: z.array(sha256HexSchema).max(MAX_POSITION_IDS),
 }
 const positionSchema = z.union([
   z.object({ v: z.literal(2), ...positionFields, liveAtMs: recordTimeSchema.optional() }).strict(),
@@ -159,7 +158,7 @@ export async function saveJoinedRoom(
   vault: Vault,
   params: { roomId: string; manifest: SignedManifest; relays: string[] },
 ): Promise<void> {
-  const name = `${ROOM_ENTRY_PREFIXES.joined}${roomIdSchema.parse(params.roomId)}`
+  const name = `${ROOM_ENTRY_PREFIXES.joined}${sha256HexSchema.parse(params.roomId)}`
   if ((await vault.list(name)).includes(name)) return
   await vault.putJson(name, {
     v: 1,
@@ -236,7 +235,7 @@ export interface SavedRoomHistory {
 }
 
 async function loadRoomMessages(vault: Vault, roomId: string): Promise<z.infer<typeof roomMessagesSchema> | undefined> {
-  return vault.getJson(`${ROOM_ENTRY_PREFIXES.messages}${roomIdSchema.parse(roomId)}`, roomMessagesSchema)
+  return vault.getJson(`${ROOM_ENTRY_PREFIXES.messages}${sha256HexSchema.parse(roomId)}`, roomMessagesSchema)
 }
 
 /** The room's message states as last saved; undefined when none. Throws `VaultCorruptError` when unreadable. */
@@ -255,7 +254,7 @@ export async function loadHistoryPosition(vault: Vault, roomId: string): Promise
     const { lamport, ids, liveAtMs } = stored.position
     return liveAtMs === undefined ? { lamport, ids } : { lamport, ids, liveAtMs }
   }
-  const old = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${roomIdSchema.parse(roomId)}`, positionSchema)
+  const old = await vault.getJson(`${ROOM_ENTRY_PREFIXES.history}${sha256HexSchema.parse(roomId)}`, positionSchema)
   if (old === undefined) return undefined
   const { lamport, ids } = old
   return old.v === 2 && old.liveAtMs !== undefined ? { lamport, ids, liveAtMs: old.liveAtMs } : { lamport, ids }
@@ -298,7 +297,7 @@ export async function loadRoomKeys(vault: Vault, roomId: string): Promise<Stored
   if (combined?.v === 2 && combined.keys !== undefined) {
     return decodeRoomKeys(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`, combined.keys, roomId)
   }
-  const name = `${ROOM_ENTRY_PREFIXES.keys}${roomIdSchema.parse(roomId)}`
+  const name = `${ROOM_ENTRY_PREFIXES.keys}${sha256HexSchema.parse(roomId)}`
   const stored = await vault.getJson(name, keysSchema)
   return stored === undefined ? undefined : decodeRoomKeys(name, stored, roomId)
 }

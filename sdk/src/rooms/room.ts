@@ -44,7 +44,7 @@ import { explainGateResult } from '../gates/evaluator.ts'
 import type { GateRule } from '../gates/rule.ts'
 import type { CertificateRegistry } from '../identity/registry.ts'
 import type { WalletSigner } from '../identity/signer.ts'
-import { firstIssue } from '../json-records.ts'
+import { firstIssue, SHA256_HEX_PATTERN } from '../json-records.ts'
 import { LateArrivals } from '../late-arrivals.ts'
 import type { Logger } from '../logger.ts'
 import { acceptMentions, type DroppedMention, mentionsToSend } from '../mentions.ts'
@@ -113,6 +113,13 @@ const SENT_BEFORE_KEY =
 
 export function roomTopic(roomId: string): string {
   return `${ROOM_TOPIC_PREFIX}${roomId}`
+}
+
+/** The room id a gossip topic names; undefined for a topic that is not a room's, or names no room id (a SHA-256). */
+export function roomIdOfTopic(topic: string): string | undefined {
+  if (!topic.startsWith(ROOM_TOPIC_PREFIX)) return undefined
+  const roomId = topic.slice(ROOM_TOPIC_PREFIX.length)
+  return SHA256_HEX_PATTERN.test(roomId) ? roomId : undefined
 }
 
 export interface RoomComponents {
