@@ -38,6 +38,9 @@ export interface CreateCertificateParams {
   now?: number
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000
+const MAX_CERTIFICATE_LIFETIME_DAYS = MAX_CERTIFICATE_LIFETIME_MS / DAY_MS
+
 const STATEMENT = 'Authorise this device to chat on SecureChat as this wallet until the expiration time.'
 
 /** Asks the wallet to sign the session certificate that binds `peerId` to it. */
@@ -48,10 +51,13 @@ export async function createCertificate(
   const now = params.now ?? Date.now()
   const lifetimeMs = params.lifetimeMs ?? CERTIFICATE_LIFETIME_MS
   if (!(lifetimeMs > 0 && lifetimeMs <= MAX_CERTIFICATE_LIFETIME_MS)) {
-    throw new InvalidInputError(`a session certificate lives 1 ms to ${MAX_CERTIFICATE_LIFETIME_MS} ms`, {
-      details: { lifetimeMs },
-      hint: 'receivers refuse a longer one (MAX_CERTIFICATE_LIFETIME_MS): renew the session instead',
-    })
+    throw new InvalidInputError(
+      `a session certificate must live for a positive time of at most ${MAX_CERTIFICATE_LIFETIME_DAYS} days`,
+      {
+        details: { lifetimeMs, days: lifetimeMs / DAY_MS },
+        hint: `receivers refuse a longer one: ask for ${MAX_CERTIFICATE_LIFETIME_DAYS} days or less, and sign in again when it ends`,
+      },
+    )
   }
   const address = await params.signer.getAddress(options)
   const resources = [`${PEER_RESOURCE_PREFIX}${params.peerId}`]
@@ -170,7 +176,7 @@ export function verifyCertificateOffline(
   if (parsed.expiresAtMs - parsed.issuedAtMs > MAX_CERTIFICATE_LIFETIME_MS) {
     throw new InvalidCertificateError(CertificateFailure.lifetimeTooLong, 'certificate is valid for too long', {
       details: { issuedAt: parsed.siwe.issuedAt, expirationTime: parsed.siwe.expirationTime },
-      hint: `sign in again with a session of at most ${MAX_CERTIFICATE_LIFETIME_MS / 86_400_000} days`,
+      hint: `sign in again with a session of at most ${MAX_CERTIFICATE_LIFETIME_DAYS} days`,
     })
   }
   if (parsed.expiresAtMs <= now) {
