@@ -324,7 +324,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       ok: false,
       reason: 'forwards-nothing',
       roomPeers: peers.size,
-      hint: 'every peer in a room scores below the gossip threshold: peers that sent invalid records or flooded (securechat_refused_total says which) are being ignored as they should; honest peers sharing an address need --colocation-threshold raised or the address in --colocation-whitelist',
+      hint:
+        'Every peer in a room scores below the gossip threshold, so the relay forwards them nothing. ' +
+        'If they sent invalid records or flooded, that is as it should be: securechat_refused_total says which. ' +
+        'If they are honest people sharing one address (a proxy or a NAT), raise --colocation-threshold or put the address in --colocation-whitelist.',
     }
   }
 
