@@ -3,7 +3,8 @@
  * (`swarm.ts`) are added in steps; at each step the new ones first only connect (the relay's memory
  * per connected client), then join rooms of `BENCH_SCALE_ROOM_SIZE` and send presence like idle
  * members (memory per room member), and the relay's CPU, event-loop delay and traffic are measured
- * over a window of presence. The knee is the first step where the relay's CPU per client grew by
+ * over a window of presence (`BENCH_SCALE_CONNECT_ONLY=1`: they only stay connected, and the window is of idle
+ * connections — how many connections alone one relay holds). The knee is the first step where the relay's CPU per client grew by
  * more than half over the step before, its event loop lagged, or clients could not connect.
  *
  * Memory is read after a full garbage collection (`heapUsed`: what the relay holds) and as RSS
@@ -55,8 +56,9 @@ export async function run(): Promise<BenchRecord[]> {
   const presenceIntervalMs = envInt('BENCH_SCALE_PRESENCE_MS', PRESENCE_INTERVAL_MS)
   const windowMs = envInt('BENCH_SCALE_WINDOW_MS', 2 * presenceIntervalMs)
   const largest = Math.max(...steps)
+  const connectOnly = process.env.BENCH_SCALE_CONNECT_ONLY === '1'
   console.log(
-    `scale-clients: ${JSON.stringify({ steps, roomSize, presenceIntervalMs, windowMs, loadAverage: loadAverage() })}`,
+    `scale-clients: ${JSON.stringify({ steps, roomSize: connectOnly ? 'connected only' : roomSize, presenceIntervalMs, windowMs, loadAverage: loadAverage() })}`,
   )
   const harness = new ScaleHarness()
   const results: Step[] = []
@@ -65,19 +67,23 @@ export async function run(): Promise<BenchRecord[]> {
     // Above the default total (RELAY_MAX_CONNECTIONS), as an operator of this many clients sets it.
     await harness.startRelay({ maxConnections: largest + 1_000 })
     const idle = await harness.usage(true)
-    const rooms = await makeRooms(Math.ceil(largest / roomSize))
+    const rooms = connectOnly ? undefined : await makeRooms(Math.ceil(largest / roomSize))
     let before = idle
     for (const target of steps) {
       const added = target - harness.clients
       const newSwarms = harness.swarms.length
       const grown = await harness.growTo(target)
       const connected = await harness.usage(true)
-      const joined = await harness.join(rooms, {
-        presenceIntervalMs,
-        timeoutMs: 60_000,
-        swarms: harness.swarms.slice(newSwarms),
-      })
-      // One interval for every client's first presence to pass and every certificate to be verified.
+      const joined =
+        rooms === undefined
+          ? undefined
+          : await harness.join(rooms, {
+              presenceIntervalMs,
+              timeoutMs: 60_000,
+              swarms: harness.swarms.slice(newSwarms),
+            })
+      // One interval for every client's first presence to pass and every certificate to be verified (or, connected
+      // only, for what follows a connection — identify, the relay's topic announcements — to settle).
       await waitMs(presenceIntervalMs)
       const start = await harness.usage(false)
       const swarmStart = await harness.swarmCpuUs()
@@ -117,12 +123,12 @@ export async function run(): Promise<BenchRecord[]> {
         loadAverage: loadAverage(),
       }
       results.push(step)
-      console.log(`scale-clients: step ${JSON.stringify({ ...round(step), announced: joined.announced })}`)
+      console.log(`scale-clients: step ${JSON.stringify({ ...round(step), announced: joined?.announced })}`)
       before = held
       const why =
         grown.failed > BROKEN_SHARE * added
           ? `${grown.failed} of ${added} clients could not connect`
-          : joined.announced < (1 - BROKEN_SHARE) * added
+          : joined !== undefined && joined.announced < (1 - BROKEN_SHARE) * added
             ? `${added - joined.announced} of ${added} clients' presence reached nobody`
             : undefined
       if (why !== undefined) {
