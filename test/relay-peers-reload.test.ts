@@ -59,6 +59,20 @@ describe('linked relays reloaded on SIGHUP', () => {
     a.kill('SIGHUP')
     expect(JSON.parse(await nthLine(a, 1, 'peers:reload-failed'))).toMatchObject({ error: expect.any(String) })
     expect(await hinted()).toEqual([planB.peerId])
+    // Entries that parse as JSON but name no relay (an outside probe's: these took the relay down with a stack trace).
+    for (const [n, peers] of [
+      ['garbage'],
+      [`/ip4/127.0.0.1/tcp/1/p2p/notapeerid`],
+      ['/ip4/127.0.0.1/tcp/1'],
+    ].entries()) {
+      await writeFile(file, JSON.stringify({ peers }))
+      a.kill('SIGHUP')
+      expect(JSON.parse(await nthLine(a, n + 2, 'peers:reload-failed'))).toMatchObject({
+        error: expect.stringMatching(/invalid config file .*: peers: /),
+      })
+    }
+    expect(a.child.exitCode).toBeNull()
+    expect(await hinted()).toEqual([planB.peerId])
 
     // B out, C in.
     await writeFile(file, JSON.stringify({ peers: [planC.address] }))

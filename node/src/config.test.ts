@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
 import { describe, expect, it } from 'vitest'
-import { resolveRelayConfig } from './config.ts'
+import { type RelayFlags, resolveRelayConfig } from './config.ts'
 import { ConfigError } from './errors.ts'
 import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 
@@ -19,6 +19,45 @@ function refused(run: () => unknown): ConfigError {
   }
   throw new Error('expected a ConfigError')
 }
+
+describe('relay settings: addresses (--listen, --announce, --peer)', () => {
+  const relay = '/ip4/203.0.113.5/tcp/4001/p2p/12D3KooWGC6TvWhfapngX6wvJHMYvKpDMXPb3ZnCZ6dMoaMtimQ5'
+
+  it('behavior: multiaddrs pass, a linked relay with its PeerId', () => {
+    const config = resolveRelayConfig({ listen: ['/ip4/0.0.0.0/tcp/4001'], peer: [relay] }, {})
+    expect(config).toMatchObject({ listen: ['/ip4/0.0.0.0/tcp/4001'], peers: [relay] })
+  })
+
+  it('error: an address that is no multiaddr, or a linked relay without its PeerId, names the setting and says why', () => {
+    const cases: Array<[RelayFlags, string, string]> = [
+      [{ listen: ['garbage'] }, 'listen', 'not a multiaddr'],
+      [{ announce: ['relay.example:443'] }, 'announce', 'not a multiaddr'],
+      [{ peer: ['garbage'] }, 'peers', 'not a multiaddr'],
+      [{ peer: ['/ip4/127.0.0.1/tcp/4001/p2p/notapeerid'] }, 'peers', '/p2p/<its PeerId>'],
+      [{ peer: ['/ip4/127.0.0.1/tcp/4001'] }, 'peers', '/p2p/<its PeerId>'],
+    ]
+    for (const [flags, field, why] of cases) {
+      const err = refused(() => resolveRelayConfig(flags, {}))
+      expect(err.message).toContain(`invalid relay setting ${field}`)
+      expect(err.message).toContain(why)
+    }
+  })
+})
+
+describe('relay settings: the config file (--config)', () => {
+  it('error: a file that is not there, one that is not JSON, and a bad value say which', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'config-file-'))
+    const missing = refused(() => resolveRelayConfig({ config: join(dir, 'nope.json') }, {}))
+    expect(missing.message).toContain('there is no such file')
+    expect(missing.hint).toContain('--config')
+    const broken = join(dir, 'broken.json')
+    await writeFile(broken, '{ "peers": [')
+    expect(refused(() => resolveRelayConfig({ config: broken }, {})).message).toContain('is not JSON')
+    const wrong = join(dir, 'wrong.json')
+    await writeFile(wrong, JSON.stringify({ listen: ['garbage'] }))
+    expect(refused(() => resolveRelayConfig({ config: wrong }, {})).message).toContain(': listen: not a multiaddr')
+  })
+})
 
 describe('relay settings: TLS (--tls-cert, --tls-key)', () => {
   it('behavior: flags, environment and config file name the pair, flags first', () => {

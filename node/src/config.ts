@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
 import { READ_RECORDS_IN_FLIGHT } from '@securechat/sdk/constants'
@@ -47,15 +49,26 @@ import {
   STORE_RETENTION_MS,
 } from './store/constants.ts'
 
+/** An address libp2p listens on or dials. */
+const multiaddrSchema = z
+  .string()
+  .min(1)
+  .refine(isMultiaddr, { message: 'not a multiaddr (an address like /ip4/203.0.113.5/tcp/4001/ws)' })
+
+/** A linked relay names its PeerId: the relay knows a link it has by it, and dials only when there is none. */
+const linkedRelaySchema = multiaddrSchema.refine(namesPeerId, {
+  message: 'a linked relay’s address ends in /p2p/<its PeerId>, as that relay prints it at startup',
+})
+
 /**
  * Relay settings come from, in order of precedence: flags, `SECURECHAT_*` environment
  * variables, a JSON config file (`--config`), and the defaults in constants.ts.
  */
 export const relayConfigSchema = z
   .object({
-    listen: z.array(z.string().min(1)).min(1),
-    announce: z.array(z.string().min(1)),
-    peers: z.array(z.string().min(1)),
+    listen: z.array(multiaddrSchema).min(1),
+    announce: z.array(multiaddrSchema),
+    peers: z.array(linkedRelaySchema),
     dataDir: z.string().min(1),
     // --- Limits on the libp2p side (issue 13; node/src/relay/limits.ts). An IP is an IPv4 address or an IPv6 /64.
     /** Inbound connections, open or being opened, at most. */
@@ -571,17 +584,52 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
+function isMultiaddr(text: string): boolean {
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function namesPeerId(text: string): boolean {
+  try {
+    const peer = multiaddr(text)
+      .getComponents()
+      .findLast((component) => component.name === 'p2p')?.value
+    return peer !== undefined && peerIdFromString(peer) !== undefined
+  } catch {
+    return false
+  }
+}
+
 function readConfigFile(path: string): z.infer<typeof fileSchema> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
+    throw new ConfigError(`cannot read the config file ${path}${missing ? ': there is no such file' : ''}`, {
+      cause: err,
+      hint: missing ? 'check the path given to --config' : 'check that the relay’s user may read it',
+    })
+  }
   let json: unknown
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'))
+    json = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(`cannot read the config file ${path}`, { cause: err, hint: 'it must be a JSON object' })
+    throw new ConfigError(`the config file ${path} is not JSON: ${String(err)}`, {
+      cause: err,
+      hint: 'it must be a JSON object of settings',
+    })
   }
   const parsed = fileSchema.safeParse(json)
   if (!parsed.success) {
-    throw new ConfigError(`invalid config file ${path}: ${parsed.error.issues[0]?.message ?? ''}`, {
-      details: { path: parsed.error.issues[0]?.path },
+    const issue = parsed.error.issues[0]
+    const key = issue?.path[0] === undefined ? '' : `${String(issue.path[0])}: `
+    throw new ConfigError(`invalid config file ${path}: ${key}${issue?.message ?? ''}`, {
+      details: { path: issue?.path },
       hint: `allowed keys: ${Object.keys(ENV).join(', ')}`,
     })
   }

@@ -261,8 +261,13 @@ async function reloadPeers(log: Logger, relay: Relay, reread: () => RelayConfig)
     log.error({ event: 'peers:reload-failed', error: message, hint }, `linked relays not reloaded: ${message}`)
     return
   }
-  const { added, removed } = await relay.node.setPeers(peers)
-  log.info({ event: 'peers:reloaded', peers, added, removed }, 'linked relays reloaded')
+  try {
+    const { added, removed } = await relay.node.setPeers(peers)
+    log.info({ event: 'peers:reloaded', peers, added, removed }, 'linked relays reloaded')
+  } catch (err) {
+    // A reload never takes the relay down: what its links became is logged, and the next SIGHUP tries again.
+    log.error({ event: 'peers:reload-failed', error: String(err) }, `linked relays not reloaded: ${String(err)}`)
+  }
 }
 
 function logCertificate(log: Logger, event: 'tls:loaded' | 'tls:reloaded', info: TlsCertificateInfo): void {
