@@ -103,6 +103,20 @@ describe('securechat CLI', () => {
     expect(noKey.stderr).toContain('--key-file')
   })
 
+  it('error: a relay address that is no multiaddr is refused by its flag, with no stack trace and no invite made', async () => {
+    for (const args of [
+      ['send', '--room', 'securechat:x', '--bootstrap', 'notamultiaddr', 'x'],
+      ['room', 'create', '--name', 'x', '--bootstrap', 'notamultiaddr'],
+      ['dm', BOB.address, 'x', '--bootstrap', 'notamultiaddr'],
+    ]) {
+      const refused = await runCli(args, { SECURECHAT_PRIVATE_KEY: ALICE.key })
+      expect(refused.code, args[0]).toBe(1)
+      expect(refused.stderr).toContain("option '--bootstrap <multiaddr>' argument 'notamultiaddr' is invalid")
+      expect(refused.stderr).not.toMatch(/\n\s+at /)
+      expect(refused.stdout).not.toContain('securechat:')
+    }
+  })
+
   it('behavior: SIGTERM stops the relay gracefully', async () => {
     const relay = track(await startRelayProcess())
     relay.kill('SIGTERM')

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { SecureChatError } from '@securechat/sdk/errors'
+import { isMultiaddr } from '@securechat/sdk/multiaddr-text'
 import type { ModerationAction } from '@securechat/sdk/rooms'
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
 import { disappearWrite } from './commands/disappear.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
@@ -20,13 +21,21 @@ const TEXT_HELP = 'message text; @0x… (a whole wallet address) in it mentions 
 
 const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
+/** `--bootstrap`, repeatable: an address that is no multiaddr is refused by its flag, not met at the first dial. */
+const relayAddresses = (value: string, previous: string[] | undefined): string[] => {
+  if (!isMultiaddr(value)) {
+    throw new InvalidArgumentError('not a multiaddr: give a relay’s address as it prints it (/ip4/…/tcp/…/p2p/…)')
+  }
+  return repeatable(value, previous)
+}
+
 function clientOptions(command: Command, room: 'required' | 'optional' = 'required'): Command {
   const roomFlag = ['--room <invite>', 'room invite printed by `securechat room create`'] as const
   return (room === 'required' ? command.requiredOption(...roomFlag) : command.option(...roomFlag))
     .option(
       '--bootstrap <multiaddr>',
       'relay to connect to (repeatable; default: the relays in the invite)',
-      repeatable,
+      relayAddresses,
     )
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
     .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
@@ -291,7 +300,7 @@ export function buildProgram(): Command {
       'token gate: erc721:<contract>[:<min>], erc1155:<contract>#<id>[:<min>], erc20:<contract>[:<min>] (& all, | any), JSON, or a JSON file',
     )
     .option('--rpc <url>', 'check the --gate rule on chain and name its tokens (env SECURECHAT_RPC)')
-    .option('--bootstrap <multiaddr>', 'relay to put in the invite (repeatable)', repeatable)
+    .option('--bootstrap <multiaddr>', 'relay to put in the invite (repeatable)', relayAddresses)
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
     .option('--domain <domain>', 'SIWE domain accepted in the room (repeatable; default localhost)', repeatable)
     .option('--chain-id <id>', 'chain id accepted in the room (repeatable; default 31337)', repeatable)
@@ -366,7 +375,7 @@ export function buildProgram(): Command {
     .description('send a direct message to every device of a wallet (end-to-end encrypted)')
     .argument('<address>', 'the wallet to write to')
     .argument('<text>', TEXT_HELP)
-    .option('--bootstrap <multiaddr>', 'relay to connect to (repeatable)', repeatable)
+    .option('--bootstrap <multiaddr>', 'relay to connect to (repeatable)', relayAddresses)
     .option('--data-dir <dir>', 'where this device and its sessions persist (encrypted vault)')
     .option('--key-file <file>', 'wallet: hex private key or ethers JSON keystore (or set SECURECHAT_PRIVATE_KEY)')
     .option('--domain <domain>', 'SIWE domain to sign the session certificate for', undefined)
@@ -585,7 +594,7 @@ function registerAuditCommands(program: Command): void {
       .option(
         '--bootstrap <multiaddr>',
         'relay to fetch leaf lists (and with --moderation, the log) from (repeatable; default: the relays in the invite)',
-        repeatable,
+        relayAddresses,
       )
       .option('--rpc <url>', 'JSON-RPC endpoint of the chain with the audit log (env SECURECHAT_RPC)')
       .option('--json', 'print the verdict as JSON'),

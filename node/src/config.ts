@@ -5,6 +5,7 @@ import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
 import { READ_RECORDS_IN_FLIGHT } from '@securechat/sdk/constants'
 import { GATE_HEAD_READ_INTERVAL_MS } from '@securechat/sdk/gates'
+import { multiaddrTextSchema } from '@securechat/sdk/multiaddr-text'
 import { z } from 'zod'
 import { ANCHOR_INTERVAL_MS, ANCHOR_MAX_BATCH } from './audit/constants.ts'
 import {
@@ -49,14 +50,8 @@ import {
   STORE_RETENTION_MS,
 } from './store/constants.ts'
 
-/** An address libp2p listens on or dials. */
-const multiaddrSchema = z
-  .string()
-  .min(1)
-  .refine(isMultiaddr, { message: 'not a multiaddr (an address like /ip4/203.0.113.5/tcp/4001/ws)' })
-
 /** A linked relay names its PeerId: the relay knows a link it has by it, and dials only when there is none. */
-const linkedRelaySchema = multiaddrSchema.refine(namesPeerId, {
+const linkedRelaySchema = multiaddrTextSchema.refine(namesPeerId, {
   message: 'a linked relay’s address ends in /p2p/<its PeerId>, as that relay prints it at startup',
 })
 
@@ -66,8 +61,8 @@ const linkedRelaySchema = multiaddrSchema.refine(namesPeerId, {
  */
 export const relayConfigSchema = z
   .object({
-    listen: z.array(multiaddrSchema).min(1),
-    announce: z.array(multiaddrSchema),
+    listen: z.array(multiaddrTextSchema).min(1),
+    announce: z.array(multiaddrTextSchema),
     peers: z.array(linkedRelaySchema),
     dataDir: z.string().min(1),
     // --- Limits on the libp2p side (issue 13; node/src/relay/limits.ts). An IP is an IPv4 address or an IPv6 /64.
@@ -582,15 +577,6 @@ function numberOrText(value: string | number | undefined): number | string | und
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
-}
-
-function isMultiaddr(text: string): boolean {
-  try {
-    multiaddr(text)
-    return true
-  } catch {
-    return false
-  }
 }
 
 function namesPeerId(text: string): boolean {

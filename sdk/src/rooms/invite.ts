@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { base64urlDecode, base64urlEncode, utf8 } from '../encoding.ts'
 import { InvalidInputError } from '../errors.ts'
+import { multiaddrTextSchema } from '../multiaddr-text.ts'
 import { type SignedManifest, signedManifestSchema } from './manifest.ts'
 
 /** Invites are `securechat:` followed by base64url JSON: the signed manifest and relay hints. */
@@ -10,7 +11,7 @@ const inviteSchema = z
   .object({
     manifest: signedManifestSchema,
     /** Multiaddrs of relays that carry the room; a hint, not a trust anchor. */
-    relays: z.array(z.string().max(512)).max(16).optional(),
+    relays: z.array(multiaddrTextSchema).max(16).optional(),
   })
   .strict()
 export type Invite = z.infer<typeof inviteSchema>

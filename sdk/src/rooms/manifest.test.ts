@@ -203,6 +203,8 @@ describe('room invite', () => {
       `${INVITE_PREFIX}${base64urlEncode(utf8.encode('{"manifest":{}}'))}`,
       `${INVITE_PREFIX}${base64urlEncode(utf8.encode(JSON.stringify({ manifest: signed, extra: 1 })))}`,
       `${INVITE_PREFIX}${base64urlEncode(utf8.encode(JSON.stringify({ manifest: signed, relays: 'x' })))}`,
+      // A relay hint that is no address (the CLI put one in before it checked its flags): refused here, not at a dial.
+      `${INVITE_PREFIX}${base64urlEncode(utf8.encode(JSON.stringify({ manifest: signed, relays: ['notamultiaddr'] })))}`,
       `${INVITE_PREFIX}${base64urlEncode(new Uint8Array([0xff, 0xfe, 0x7b]))}`,
     ]
     for (const text of damaged) {
