@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import {
   type CliProcess,
@@ -114,6 +115,27 @@ describe('securechat CLI', () => {
       expect(refused.stderr).toContain("option '--bootstrap <multiaddr>' argument 'notamultiaddr' is invalid")
       expect(refused.stderr).not.toMatch(/\n\s+at /)
       expect(refused.stdout).not.toContain('securechat:')
+    }
+  })
+
+  it('error: a relay whose listen port is taken says so and how to choose another, not a libp2p setting', async () => {
+    const taken = createServer()
+    await new Promise<void>((listening) => taken.listen(0, '127.0.0.1', listening))
+    try {
+      const { port } = taken.address() as AddressInfo
+      const relay = await runCli([
+        'relay',
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port}`,
+        '--data-dir',
+        await tempDir('taken-port-'),
+      ])
+      expect(relay.code).toBe(1)
+      expect(relay.stderr).toContain(`could not listen on /ip4/127.0.0.1/tcp/${port}`)
+      expect(relay.stderr).toContain('is another process using that port?')
+      expect(relay.stderr).not.toContain('faultTolerance')
+    } finally {
+      taken.close()
     }
   })
 

@@ -342,28 +342,31 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       })
     }
     const limits = this.#limits
-    const libp2p = (await createSecureChatLibp2p({
-      privateKey: init.privateKey,
-      listen: init.listen,
-      announce: init.announce ?? [],
-      // A device flooding over its own connection pays in score (record-rates.ts); whoever forwards it does not.
-      scoring: { ...init.scoring, penalty: this.#recordRates.penalty },
-      transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
-      connectionGater: limits.gater,
-      connectionManager: limits.connectionManagerOptions(),
-      // Relays are well connected and trusted by their clients: peer exchange helps peers find each other. A relay is
-      // its clients' hub: every member of a room stays in its mesh and gets each record pushed (RELAY_MESH_MAX_PEERS).
-      // A neighbour is read no faster than its records are handled (after that, yamux holds it back on its side of the
-      // connection), and what it may send past that is one small stream window.
-      gossipsub: { doPX: true, Dhi: RELAY_MESH_MAX_PEERS, ...READ_BACKPRESSURE_GOSSIPSUB_OPTIONS },
-      maxStreamWindowBytes: RELAY_MAX_STREAM_WINDOW_BYTES,
-      services: {
-        // Relayed connections keep libp2p's default limits (2 min / 128 KiB): enough to set up direct WebRTC,
-        // and gossip then leaves the relayed link (docs/architecture.md, Networking).
-        relay: circuitRelayServer({ reservations: limits.reservationOptions() }),
-        ...(init.tls === undefined ? {} : { tlsRenewal: tlsRenewal(init.tls) }),
-      },
-    })) as RelayLibp2p
+    const libp2p = (await listening(
+      init.listen,
+      createSecureChatLibp2p({
+        privateKey: init.privateKey,
+        listen: init.listen,
+        announce: init.announce ?? [],
+        // A device flooding over its own connection pays in score (record-rates.ts); whoever forwards it does not.
+        scoring: { ...init.scoring, penalty: this.#recordRates.penalty },
+        transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: { ...init.tls.certificate } })],
+        connectionGater: limits.gater,
+        connectionManager: limits.connectionManagerOptions(),
+        // Relays are well connected and trusted by their clients: peer exchange helps peers find each other. A relay is
+        // its clients' hub: every member of a room stays in its mesh and gets each record pushed (RELAY_MESH_MAX_PEERS).
+        // A neighbour is read no faster than its records are handled (after that, yamux holds it back on its side of the
+        // connection), and what it may send past that is one small stream window.
+        gossipsub: { doPX: true, Dhi: RELAY_MESH_MAX_PEERS, ...READ_BACKPRESSURE_GOSSIPSUB_OPTIONS },
+        maxStreamWindowBytes: RELAY_MAX_STREAM_WINDOW_BYTES,
+        services: {
+          // Relayed connections keep libp2p's default limits (2 min / 128 KiB): enough to set up direct WebRTC,
+          // and gossip then leaves the relayed link (docs/architecture.md, Networking).
+          relay: circuitRelayServer({ reservations: limits.reservationOptions() }),
+          ...(init.tls === undefined ? {} : { tlsRenewal: tlsRenewal(init.tls) }),
+        },
+      }),
+    )) as RelayLibp2p
     this.#libp2p = libp2p
     // Records gossipsub refuses before any validator (a bad gossip signature) are counted and logged as the
     // validators' refusals are, by the neighbour that sent them (`gossip-errors.ts`).
@@ -699,5 +702,23 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         this.#log.debug('peer relay not reachable', { address, error: String(err) })
       }
     }
+  }
+}
+
+/**
+ * The node `starting` makes, or, when it could not listen on any of `listen` (libp2p's `UnsupportedListenAddressesError`,
+ * which tells an operator to change a transport manager setting), a ConfigError that names the addresses and the likely
+ * cause.
+ */
+async function listening<T>(listen: readonly string[], starting: Promise<T>): Promise<T> {
+  try {
+    return await starting
+  } catch (err) {
+    if ((err as Error).name !== 'UnsupportedListenAddressesError') throw err
+    throw new ConfigError(`the relay could not listen on ${listen.join(', ')}`, {
+      cause: err,
+      details: { listen },
+      hint: 'is another process using that port? Choose another with --listen',
+    })
   }
 }
