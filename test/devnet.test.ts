@@ -123,6 +123,15 @@ describe('npm start', () => {
     const { id } = JSON.parse(sent.stdout) as { id: string }
     expect(JSON.parse(await listener.waitForLine((l) => l.includes(id)))).toMatchObject({ text: 'hello, members' })
 
+    // The room the devnet tells a newcomer to make, made as printed: it accepts the web app's sign-ins too.
+    const printed = devnet.lines[devnet.lines.findIndex((l) => l.startsWith('Your own gated room')) + 1]!.trim()
+    const [assignment, , , ...args] = printed.replace('<name>', 'mine').split(/\s+/)
+    const [variable, value] = assignment!.split('=')
+    const made = await runCli(args, { [variable!]: value! })
+    expect(made.code, made.stderr).toBe(0)
+    const mine = decodeInvite(made.stdout.trim().split('\n').at(-1)!).manifest.manifest
+    expect(mine).toMatchObject({ name: 'mine', domains: ['localhost', new URL(info.web).host, expect.any(String)] })
+
     // Carol holds nothing: `listen` says why and exits 1.
     const refused = await runCli(['listen', '--room', info.invites.members, '--rpc', info.rpcUrl], {
       SECURECHAT_PRIVATE_KEY: CAROL.key,

@@ -186,11 +186,11 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   await mkdir(devnetDir, { recursive: true })
   /** Invite links that open a room in the web app. */
   const webLinks = new Map<string, string>()
+  // Terminal clients sign in as `localhost`, browsers as the app's host (typed as 127.0.0.1 or as localhost): the
+  // devnet's rooms take all of them, and so does the room the last lines tell a newcomer to make.
+  const appHost = new URL(http.url)
+  const domains = [DEFAULT_CLI_DOMAIN, appHost.host, `localhost:${appHost.port}`]
   const writeInvite = async (name: string, access: RoomAccess): Promise<string> => {
-    // Terminal clients sign in as `localhost`, browsers as the app's host (typed as 127.0.0.1
-    // or as localhost): the room takes all of them.
-    const appHost = new URL(http.url)
-    const domains = [DEFAULT_CLI_DOMAIN, appHost.host, `localhost:${appHost.port}`]
     // The same manifest every run (stable-rooms.ts), so earlier invites and links still lead here.
     const manifest = await createManifest({
       signer: owner,
@@ -291,8 +291,9 @@ async function run(signal: AbortSignal, stops: Array<() => Promise<void> | void>
   out(`  ${key(bob!)} npx securechat export --room ${show(lobbyFile)} --out lobby.json --rpc ${chain.rpcUrl}`)
   out(`  npx securechat verify --file lobby.json --rpc ${chain.rpcUrl}`)
   out()
+  out('Your own gated room, for terminals and this web app alike (each --domain is a sign-in the room accepts):')
   out(
-    `Your own gated room: npx securechat room create --name <name> --gate erc721:${addresses.memberNft} --bootstrap ${tcpAddress}`,
+    `  ${key(alice!)} npx securechat room create --name <name> --gate erc721:${addresses.memberNft} --bootstrap ${tcpAddress} ${domains.map((domain) => `--domain ${domain}`).join(' ')}`,
   )
   out(`Everything above is also in ${show(join(devnetDir, 'devnet.json'))}.`)
   out('Ctrl-C stops the devnet (relay, web app and chain).')
