@@ -95,6 +95,19 @@ describe('securechat CLI', () => {
     expect(sent.stderr).toContain('securechat relay')
   })
 
+  it('error: a room that does not accept this device’s sign-in is refused, saying what it accepts', async () => {
+    const relay = track(await startRelayProcess())
+    const invite = await createInvite(relay.multiaddrs[0]!)
+    // As a browser on the app's address signs in: the room (made with the CLI's default) takes `localhost` only.
+    const sent = await runCli(['send', '--room', invite, '--domain', '127.0.0.1:8080', 'unheard'], {
+      SECURECHAT_PRIVATE_KEY: BOB.key,
+    })
+    expect(sent.code).toBe(1)
+    expect(sent.stderr).toContain('room lobby accepts sign-ins for localhost; this device signed in for 127.0.0.1:8080')
+    expect(sent.stderr).toContain('--domain localhost')
+    expect(sent.stdout).toBe('')
+  })
+
   it('error: a damaged invite and a missing wallet are explained', async () => {
     const damaged = await runCli(['send', '--room', 'securechat:!!!', 'x'], { SECURECHAT_PRIVATE_KEY: ALICE.key })
     expect(damaged.code).toBe(1)

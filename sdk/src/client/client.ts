@@ -40,6 +40,7 @@ import {
   saveJoinedRoom,
 } from '../rooms/room-store.ts'
 import { SenderChecks } from '../rooms/sender-checks.ts'
+import { checkSessionAccepted } from '../rooms/session-accepted.ts'
 import { SearchIndexer } from '../search/search-indexer.ts'
 import { DEFAULT_SIGNAL_SETTINGS, type SignalSettings } from '../signals.ts'
 import type {
@@ -403,6 +404,7 @@ export class SecureChatClient {
     const provider = this.#init.provider
     const { roomId } = await verifyManifest(signed, provider === undefined ? {} : { provider })
     options.signal?.throwIfAborted()
+    checkSessionAccepted(signed.manifest, self.verified)
     const { access } = signed.manifest
     // Refused by the manifest's gate, this wallet may still pass the one the owner set since (a `gate` event in the
     // log, which only the stores can tell): the refusal waits for the catch-up below, and stands if it still fails.
