@@ -9,7 +9,16 @@
 import type { RoomModerationChange } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { killAfterEach, nextJsonLine, runCli, spawnCli, startRelayRoom, untilStderr, writeCli } from './helpers/cli.ts'
+import {
+  killAfterEach,
+  nextJsonLine,
+  runCli,
+  spawnCli,
+  startRelayRoom,
+  tempDir,
+  untilStderr,
+  writeCli,
+} from './helpers/cli.ts'
 import { startDevice } from './helpers/device.ts'
 import { nextMemberEvent } from './helpers/member-events.ts'
 import { startStoreRelay, stopAfterEach } from './helpers/stoppers.ts'
@@ -147,6 +156,29 @@ describe('securechat moderation commands', () => {
     expect(text.stdout).toContain(`remove  ${member.client.address}  message ${sent.id}`)
     expect(text.stdout).toContain('muted: none')
   }, 240_000)
+
+  it('error: a member muted while away is refused on its next send from the same data dir, which remembered the room', async () => {
+    const relay = await startStoreRelay(stoppers)
+    const ownerWallet = Wallet.createRandom()
+    const owner = await startDevice({ wallet: ownerWallet, bootstrap: [relay.multiaddrs[0]!] })
+    stoppers.push(owner.close)
+    const { room, invite } = await owner.client.createRoom({ name: 'moderated' })
+    await room.waitForPeers()
+    const memberWallet = Wallet.createRandom()
+    const asMember = { SECURECHAT_PRIVATE_KEY: memberWallet.privateKey, SECURECHAT_VAULT_PASSPHRASE: 'member only' }
+    const dataDir = await tempDir('muted-member-')
+    const before = await runCli(['send', '--room', invite, '--data-dir', dataDir, 'before the mute'], asMember)
+    expect(before.code, before.stderr).toBe(0)
+    const mute = await runCli(['mute', memberWallet.address, '--for', '2h', '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey,
+    })
+    expect(mute.code, mute.stderr).toBe(0)
+    // Its data dir knows the room and its log as they were: the stores' log, read before sending, has the mute.
+    const after = await runCli(['send', '--room', invite, '--data-dir', dataDir, 'while muted'], asMember)
+    expect(after.code).toBe(1)
+    expect(after.stderr).toContain('you are muted in this room until')
+    expect(after.stdout).toBe('')
+  })
 
   it('behavior: gate set and gate open change the room’s token gate (the owner only); room log prints them', async () => {
     const { ownerWallet, invite, memberRoom } = await ownerAndMember()

@@ -6,6 +6,7 @@ import {
   IDENTIFY_WAIT_MS,
   MAX_CATCH_UP_MESSAGES,
   MAX_CATCH_UP_STATE_RECORDS,
+  MAX_MODERATION_EVENTS,
   MAX_SAVED_ROOM_MEMBERS,
 } from '../constants.ts'
 import { parseSenderKeyMessage } from '../crypto/sender-keys.ts'
@@ -231,7 +232,8 @@ export async function catchUp(
  * retention), learned like the presence catch-up reads first: so a device that joins a room
  * without catching up (a one-shot `securechat send`) seals its key to the members away too, not
  * only to those online with it. At most {@link MAX_SAVED_ROOM_MEMBERS} presence records per relay.
- * Returns how many records failed the room's checks.
+ * The room's moderation log comes first (at most {@link MAX_MODERATION_EVENTS} events). Returns how many records
+ * failed the room's checks.
  */
 export async function learnRoomMembers(
   sink: RoomMembersSink,
@@ -240,35 +242,63 @@ export async function learnRoomMembers(
 ): Promise<number> {
   try {
     const state = new Map<string, Fetched>()
+    const log = new Map<string, Fetched>()
     const counts = catchUpStarting()
     const peers = await source.peers()
     await Promise.all(
       peers.map(async (peer) => {
         try {
-          await fetchAll(
-            source,
-            peer,
-            sink.topic,
-            { by: 'time' },
-            ['presence'],
-            state,
-            MAX_SAVED_ROOM_MEMBERS,
-            counts,
-            options,
-          )
+          await Promise.all([
+            fetchAll(
+              source,
+              peer,
+              sink.topic,
+              { by: 'time' },
+              ['presence'],
+              state,
+              MAX_SAVED_ROOM_MEMBERS,
+              counts,
+              options,
+            ),
+            fetchAll(
+              source,
+              peer,
+              sink.topic,
+              { by: 'time' },
+              ['moderation'],
+              log,
+              MAX_MODERATION_EVENTS,
+              counts,
+              options,
+            ),
+          ])
         } catch {
           options.signal?.throwIfAborted()
         }
       }),
     )
-    return counts.rejected + (await learnPresence(sink, state.values()))
+    // Presence first (its certificates judge the log's events), then the moderation log, as a catch-up reads them: a
+    // device that sends without catching up learns a mute, ban or lock set while it was away before it sends, and a
+    // member banned meanwhile leaves the members it seals its key to.
+    let rejected = counts.rejected + (await learnPresence(sink, state.values(), { learned: false }))
+    for (const { message } of [...log.values()].sort(byArrival)) {
+      if ((await sink.accept(message))?.type !== 'moderation') rejected += 1
+    }
+    return rejected
   } finally {
     sink.learned()
   }
 }
 
-/** Hands each stored presence that passes the room's checks to `sink.learn`, oldest first; returns how many failed. */
-async function learnPresence(sink: RoomMembersSink, fetched: Iterable<Fetched>): Promise<number> {
+/**
+ * Hands each stored presence that passes the room's checks to `sink.learn`, oldest first; returns how many failed.
+ * Tells the sink all are learned unless `learned: false` (more that judges the members follows).
+ */
+async function learnPresence(
+  sink: RoomMembersSink,
+  fetched: Iterable<Fetched>,
+  options: { learned?: boolean } = {},
+): Promise<number> {
   let rejected = 0
   for (const { message, record, source } of [...fetched].sort(byArrival)) {
     if (record.type !== 'presence') continue
@@ -276,7 +306,7 @@ async function learnPresence(sink: RoomMembersSink, fetched: Iterable<Fetched>):
     if (accepted?.type === 'presence') await sink.learn(accepted, source)
     else rejected += 1
   }
-  sink.learned()
+  if (options.learned !== false) sink.learned()
   return rejected
 }
 

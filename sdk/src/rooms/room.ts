@@ -545,6 +545,14 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     for (const address of removed.values()) this.safeDispatchEvent('member:removed', { detail: { address, reason } })
   }
 
+  /** {@link sendRestriction} as the error a send throws. */
+  #throwIfRestricted(): void {
+    const restriction = this.sendRestriction()
+    if (restriction !== undefined) {
+      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
+    }
+  }
+
   /**
    * Why the room's moderation log stops this wallet from sending now, if it does (muted until a time, a read-only
    * lock, a lock that does not list it): what {@link send} and the other sends throw, and what an app shows.
@@ -1011,10 +1019,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async sendCallSignal(signal: CallSignalInput, options: AbortOptions = {}): Promise<void> {
     const full = callSignalOf(signal)
     if (!this.#started) throw new NotStartedError('join the room before calling', { hint: 'await room.start() first' })
-    const restriction = this.sendRestriction()
-    if (restriction !== undefined) {
-      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
-    }
+    this.#throwIfRestricted()
     options.signal?.throwIfAborted()
     await this.#untilCarried(options)
     // Presence first: a neighbour that has not seen our certificate would hold the signal back.
@@ -1073,10 +1078,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   async #publish(envelope: Envelope, options: AbortOptions, fileCommitment?: string): Promise<RoomSendResult> {
     if (!this.#started) throw new NotStartedError('join the room before sending')
     // Honest members and relays would drop it: say why, and what to do, rather than send into nothing.
-    const restriction = this.sendRestriction()
-    if (restriction !== undefined) {
-      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
-    }
+    this.#throwIfRestricted()
     options.signal?.throwIfAborted()
     await this.#untilCarried(options)
     // Presence first: a neighbour that has not seen our certificate would hold the message back.
@@ -1084,6 +1086,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // Then our sender key (a new epoch when one is due) to every member that lacks it, so the
     // message is readable on arrival: the members away the stores know of included.
     await this.#untilMembersLearned(options)
+    // The stores' moderation log came with them: a mute or lock set while this device was away stops it here too.
+    this.#throwIfRestricted()
     this.#keys.rotateIfDue()
     await this.#distributeKeys()
     options.signal?.throwIfAborted()
