@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { bytesToHex, createSha256 } from '../sdk/src/crypto/primitives.ts'
 import { type CliProcess, killAfterEach, runCli, spawnCli, startRelayProcess, tempDir, waitFor } from './helpers/cli.ts'
 import { generatedFile } from './helpers/files.ts'
-import { ALICE, BOB } from './helpers/keys.ts'
+import { ALICE, BOB, CAROL } from './helpers/keys.ts'
 
 const track = killAfterEach()
 const MiB = 1024 * 1024
@@ -149,6 +149,13 @@ describe('files between terminals', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('resuming')
     expect(await sha256Of(out)).toBe(sha256)
+
+    // A device that joined after it was shared finds the message at the relays and cannot read it: it is told so.
+    const late = await runCli(['get-file', '--room', invite, '--out', join(dir, 'late.bin'), id], {
+      SECURECHAT_PRIVATE_KEY: CAROL.key,
+    })
+    expect(late.code).not.toBe(0)
+    expect(late.stderr).toContain(`the relays keep message ${id}, but this device cannot read it`)
 
     // A .part that is not the file's start fails the whole file's check: no file is saved, the .part is dropped.
     await rm(out)

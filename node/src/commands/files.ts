@@ -11,6 +11,7 @@ import { Writable } from 'node:stream'
 import type { ClientFilesInit, ShareProgress } from '@securechat/sdk/client'
 import { FileDecryptionError } from '@securechat/sdk/crypto'
 import { FileIntegrityError, type FileTransferProgress } from '@securechat/sdk/files'
+import type { UndecryptableMessage } from '@securechat/sdk/types'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { ConfigError } from '../errors.ts'
@@ -117,9 +118,21 @@ export async function getFile(flags: GetFileFlags, id: string): Promise<void> {
     const { client, room, close } = joined
     try {
       // The message is in this device's vault (--data-dir), or in what the relays kept.
-      if (room.message(id) === undefined) await catchUpFromFlags(joined)
+      let unreadable: string | undefined
+      if (room.message(id) === undefined) {
+        const onUnreadable = ({ detail }: CustomEvent<UndecryptableMessage>): void => {
+          if (detail.id === id) unreadable = detail.reason
+        }
+        room.addEventListener('message:undecryptable', onUnreadable)
+        await catchUpFromFlags(joined).finally(() => room.removeEventListener('message:undecryptable', onUnreadable))
+      }
       const file = room.message(id)?.file
       if (file === undefined) {
+        if (unreadable !== undefined) {
+          throw new ConfigError(`the relays keep message ${id}, but this device cannot read it: ${unreadable}`, {
+            hint: 'get it from a device that was in the room when it was sent (its --data-dir), or ask for it again',
+          })
+        }
         throw new ConfigError(
           room.message(id) === undefined
             ? `no message ${id} in this room (not kept here, and not in what the relays keep)`
