@@ -312,6 +312,17 @@ describe('web app: gaps and catch-up shown in the conversation', () => {
     expect(await cspViolations(page)).toEqual([])
     expect(consoleCsp).toEqual([])
   })
+
+  it('behavior: Sign out takes the open conversation down without an error, and asks to sign in again', async () => {
+    // An outside probe saw six TypeErrors here: the views read elements Lit reports as null once gone.
+    const thrown: string[] = []
+    page.on('pageerror', (error) => thrown.push(error.message))
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('button', { name: /^Sign in with / }).waitFor({ timeout: UI_TIMEOUT_MS })
+    // Observers and updates that were pending when the views went run now, or never.
+    await page.waitForTimeout(500)
+    expect(thrown).toEqual([])
+  })
 })
 
 /** A room's message record (not presence or keys): its data is the record's JSON. */

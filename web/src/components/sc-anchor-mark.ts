@@ -64,7 +64,7 @@ export class ScAnchorMark extends LitElement {
   /** The message the anchor is of (64 hex digits). */
   @property() messageId = ''
 
-  @query('dialog') private dialog: HTMLDialogElement | undefined
+  @query('dialog') private dialog!: HTMLDialogElement | null
 
   override render() {
     const anchor = this.anchor

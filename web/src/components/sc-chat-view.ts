@@ -375,9 +375,9 @@ export class ScChatView extends LitElement {
    * a thread's root is shown twice, in the conversation and in the thread.
    */
   @state() private open: { at: string; what: 'react' | 'edit' | 'delete' | 'remove' } | undefined
-  @query('ol.messages') private list: HTMLOListElement | undefined
-  @query('.thread sc-composer') private threadComposer: ScComposer | undefined
-  @query('sc-composer.main') private composer: ScComposer | undefined
+  @query('ol.messages') private list!: HTMLOListElement | null
+  @query('.thread sc-composer') private threadComposer!: ScComposer | null
+  @query('sc-composer.main') private composer!: ScComposer | null
 
   constructor() {
     super()
@@ -427,7 +427,7 @@ export class ScChatView extends LitElement {
   override updated(changed: PropertyValues<this>): void {
     const list = this.list
     // The list itself too: a taller window may show every message.
-    for (const item of list === undefined ? [] : [list, ...list.children]) {
+    for (const item of list === null ? [] : [list, ...list.children]) {
       if (this.#observed.has(item)) continue
       this.#observed.add(item)
       this.#resized.observe(item)
@@ -886,7 +886,7 @@ export class ScChatView extends LitElement {
 
   #onScroll(): void {
     const list = this.list
-    if (list === undefined) return
+    if (list === null) return
     if (this.#fromBottom() <= FOLLOW_NEWEST_SLACK_PX) this.reading = false
     else if (list.scrollTop < this.#lastScrollTop) this.reading = true
     this.#lastScrollTop = list.scrollTop
@@ -901,7 +901,7 @@ export class ScChatView extends LitElement {
   /** How far (px) the conversation's list is scrolled up from its newest message. */
   #fromBottom(): number {
     const list = this.list
-    return list === undefined ? 0 : list.scrollHeight - list.scrollTop - list.clientHeight
+    return list === null ? 0 : list.scrollHeight - list.scrollTop - list.clientHeight
   }
 
   #toNewest(): void {
@@ -911,7 +911,7 @@ export class ScChatView extends LitElement {
 
   #toBottom(): void {
     const list = this.list
-    if (list === undefined) return
+    if (list === null) return
     list.scrollTo({ top: list.scrollHeight })
     this.#lastScrollTop = list.scrollTop
   }

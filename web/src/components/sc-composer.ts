@@ -77,9 +77,9 @@ export class ScComposer extends LitElement {
   @property({ attribute: false }) mentionables: readonly string[] = []
   /** UTF-8 bytes of what would be sent (trimmed, as it is sent). */
   @state() private bytes = 0
-  @query('textarea') private input: HTMLTextAreaElement | undefined
-  @query('input[type=file]') private picker: HTMLInputElement | undefined
-  readonly #picker = new MentionPicker(this, () => this.input)
+  @query('textarea') private input!: HTMLTextAreaElement | null
+  @query('input[type=file]') private picker!: HTMLInputElement | null
+  readonly #picker = new MentionPicker(this, () => this.input ?? undefined)
 
   override render() {
     const over = this.bytes > MAX_TEXT_BYTES
@@ -168,7 +168,7 @@ export class ScComposer extends LitElement {
     const picked = this.picker?.files?.[0]
     if (picked !== undefined) this.attach(picked)
     // The same file picked again (after Remove) fires `change` again.
-    if (this.picker !== undefined) this.picker.value = ''
+    if (this.picker !== null) this.picker.value = ''
   }
 
   /** A pasted file (a screenshot, a copied file) is attached; pasted text stays the textarea's. */
@@ -187,7 +187,7 @@ export class ScComposer extends LitElement {
   async #submit(event?: SubmitEvent): Promise<void> {
     event?.preventDefault()
     const input = this.input
-    if (input === undefined || this.send === undefined || this.disabled) return
+    if (input === null || this.send === undefined || this.disabled) return
     if (this.file !== undefined) return this.#submitFile(input, this.file)
     const text = input.value.trim()
     if (text === '' || utf8.encode(text).byteLength > MAX_TEXT_BYTES) return

@@ -54,9 +54,9 @@ export class ScConfirmDialog extends LitElement {
   ]
 
   @state() private asked: Confirmation | undefined
-  @query('dialog') private dialog: HTMLDialogElement | undefined
-  @query('button.cancel') private cancel: HTMLButtonElement | undefined
-  @query('select') private select: HTMLSelectElement | null | undefined
+  @query('dialog') private dialog!: HTMLDialogElement | null
+  @query('button.cancel') private cancel!: HTMLButtonElement | null
+  @query('select') private select!: HTMLSelectElement | null
   #answer: ((choice: string | undefined) => void) | undefined
 
   override render() {

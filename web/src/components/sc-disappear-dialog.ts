@@ -77,7 +77,7 @@ export class ScDisappearDialog extends LitElement {
   @state() private choice = 'off'
   @state() private problem: string | undefined
   @state() private busy = false
-  @query('dialog') private dialog: HTMLDialogElement | undefined
+  @query('dialog') private dialog!: HTMLDialogElement | null
 
   override render() {
     const current = this.seconds ?? 0

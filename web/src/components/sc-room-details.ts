@@ -187,8 +187,8 @@ export class ScRoomDetails extends LitElement {
   @state() private busy = false
   /** What the last action did, or why it did not. */
   @state() private outcome: { text: string; error: boolean } | undefined
-  @query('dialog') private dialog: HTMLDialogElement | undefined
-  @query('sc-confirm-dialog') private confirmation: ScConfirmDialog | undefined
+  @query('dialog') private dialog!: HTMLDialogElement | null
+  @query('sc-confirm-dialog') private confirmation!: ScConfirmDialog | null
 
   readonly #anchoringChanges = new ChangeController<Anchoring>(this, 'anchoring:changed')
   /** The room whose member events this panel follows while open. */

@@ -102,8 +102,8 @@ export class ScSearch extends LitElement {
   /** Undefined: nothing asked yet (or no term). */
   @state() private found: FoundMessage[] | undefined
   @state() private problem: string | undefined
-  @query('dialog') private dialog: HTMLDialogElement | undefined
-  @query('input') private input: HTMLInputElement | undefined
+  @query('dialog') private dialog!: HTMLDialogElement | null
+  @query('input') private input!: HTMLInputElement | null
 
   /** Each search's number: an answer that comes after a later search started is dropped. */
   #asked = 0
