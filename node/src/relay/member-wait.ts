@@ -25,7 +25,7 @@ export interface MemberWaitInit {
 export async function becomesMember(init: MemberWaitInit): Promise<boolean> {
   if (init.isMember()) return true
   if (!init.mayBecomeMember) return false
-  // Its own connections only: libp2p lists every connection by concatenating every peer's, at each poll.
+  // Its own connections only, not the list of every connection the relay holds, at each poll.
   const peer = peerIdFromString(init.peer)
   const until = Date.now() + init.waitMs
   while (Date.now() < until && !init.signal.aborted) {
