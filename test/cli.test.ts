@@ -84,6 +84,29 @@ describe('securechat CLI', () => {
     expect(JSON.parse(line)).toMatchObject({ sender: ALICE.address, text: 'after the restart' })
   })
 
+  it('behavior: listen says when its only relay goes and when it is back, on stderr', async () => {
+    const port = await freePort()
+    const dataDir = await tempDir('relay-comes-back-')
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`]
+    const relay = track(await startRelayProcess({ dataDir, listen }))
+    const invite = await createInvite(relay.multiaddrs[0]!)
+    const { cli } = await startListener(invite)
+    relay.kill('SIGKILL')
+    await relay.exited
+    await waitFor(
+      () => cli.stderr().includes('! no relay reachable'),
+      () => cli.stderr(),
+    )
+    // The same relay (its PeerId kept in its data dir) on the same port.
+    const again = track(await startRelayProcess({ dataDir, listen }))
+    await waitFor(
+      () => cli.stderr().includes(`* relay ${again.peerId} reached again`),
+      () => cli.stderr(),
+      60_000,
+    )
+    expect(cli.lines).toEqual([])
+  })
+
   it('error: no relay reachable says what to do', async () => {
     const relay = track(await startRelayProcess())
     const invite = await createInvite(relay.multiaddrs[0]!)

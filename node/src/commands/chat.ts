@@ -14,6 +14,7 @@ import { isoTime } from './cli-format.ts'
 import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
 import { printModeration } from './moderation.ts'
+import { reportRelayChanges } from './relay-lines.ts'
 import {
   type ClientFlags,
   catchUpFromFlags,
@@ -121,6 +122,7 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   )
   const stop = new AbortController()
   void untilSignal().then(() => stop.abort())
+  reportRelayChanges(client.relays, (line) => process.stderr.write(line))
   room.addEventListener('message:undecryptable', ({ detail }) =>
     printLine(formatUndecryptable(detail, flags.json === true)),
   )
