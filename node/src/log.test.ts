@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { createNodeLogger } from './log.ts'
+import { createNodeLogger, readableLine } from './log.ts'
 
 describe('createNodeLogger', () => {
   afterEach(() => {
@@ -25,5 +25,21 @@ describe('createNodeLogger', () => {
       message: 'SECURECHAT_LOG_LEVEL is "verbose"',
       hint: expect.stringMatching(/^use one of trace, debug/),
     })
+  })
+
+  it('behavior: without --json a line is the time, the level, the message and its fields, not JSON', () => {
+    const line = JSON.stringify({
+      level: 40,
+      time: '2026-12-07T19:41:21.811Z',
+      ns: 'securechat:node:relay',
+      room: '6f88',
+      hint: 'start the relay with --rpc',
+      counts: { rooms: 2 },
+      msg: 'a token-gated room passes through this relay',
+    })
+    expect(readableLine(`${line}\n`)).toBe(
+      '19:41:21 WARN  a token-gated room passes through this relay  room=6f88 hint="start the relay with --rpc" counts={"rooms":2}\n',
+    )
+    expect(readableLine('not json\n')).toBe('not json\n')
   })
 })

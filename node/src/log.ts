@@ -25,7 +25,9 @@ export function createNodeLogger(init: NodeLoggerInit): { root: pino.Logger; fac
   }
   const root = pino(
     { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: init.json ? 1 : 2, sync: true }),
+    init.json
+      ? pino.destination({ dest: 1, sync: true })
+      : { write: (line: string) => void process.stderr.write(readableLine(line)) },
   )
   const factory: LoggerFactory = (namespace) => {
     const child = root.child({ ns: namespace })
@@ -36,4 +38,27 @@ export function createNodeLogger(init: NodeLoggerInit): { root: pino.Logger; fac
     return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') }
   }
   return { root, factory }
+}
+
+/**
+ * A pino line as a person reads it: `19:41:21 INFO  peer subscribed to room  room=6f88… peer=12D3…` — the time, the
+ * level, the message, then each field (quoted when it holds a space). What is not a pino line passes unchanged.
+ */
+export function readableLine(json: string): string {
+  let entry: Record<string, unknown>
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>
+  } catch {
+    return json
+  }
+  const { level, time, msg, ns: _namespace, ...fields } = entry
+  const label = typeof level === 'number' ? (pino.levels.labels[level] ?? String(level)) : String(level)
+  const clock = typeof time === 'string' ? time.slice(11, 19) : ''
+  const rest = Object.entries(fields)
+    .map(([key, value]) => {
+      const text = typeof value === 'string' ? value : JSON.stringify(value)
+      return `${key}=${typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : text}`
+    })
+    .join(' ')
+  return `${clock} ${label.toUpperCase().padEnd(5)} ${String(msg ?? '')}${rest === '' ? '' : `  ${rest}`}\n`
 }
