@@ -38,7 +38,7 @@ export function restrictionNotice(restriction: { reason: string; message: string
       : html` until <time datetime=${isoDateTime(restriction.untilMs)} title=${dateTime(restriction.untilMs)}>${dateTime(restriction.untilMs)}</time>`
   const headline =
     restriction.reason === 'muted'
-      ? html`<strong>A moderator muted you in this room</strong>${until}. You still read; what you write waits until then.`
+      ? html`<strong>A moderator muted you in this room</strong>${until}. You still read; you can write again then, and reactions you add meanwhile are sent then.`
       : restriction.reason === 'read-only'
         ? html`<strong>This room is read-only.</strong> Only its owner and moderators write until a moderator unlocks it.`
         : html`<strong>This room is locked.</strong> It admits no new member until a moderator unlocks it.`
