@@ -5,6 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
+import { setNewest } from '@securechat/sdk/bounded-map'
 import {
   type BundleLookup,
   createSecureChatLibp2p,
@@ -33,11 +34,13 @@ import {
   RoomGatekeeper,
   roomIdOfTopic,
   SenderChecks,
+  type SignedManifest,
 } from '@securechat/sdk/rooms'
 import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import {
+  RELAY_LEFT_ROOMS_KEPT,
   RELAY_MAX_CERTIFICATE_FETCHES,
   RELAY_MAX_STREAM_WINDOW_BYTES,
   RELAY_MESH_MAX_PEERS,
@@ -217,6 +220,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #log
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, RoomTopic>()
+  /** What rooms left while idle had learnt, the newest {@link RELAY_LEFT_ROOMS_KEPT} (see `#joinTopic`). */
+  readonly #leftRooms = new Map<string, { manifest: SignedManifest | undefined; moderation: ModerationLog }>()
   #libp2p: RelayLibp2p | undefined
   #readStats: (() => ReadBackpressureStats) | undefined
   #gossipStreamStats: (() => GossipStreamStats) | undefined
@@ -598,8 +603,14 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     if (roomId === undefined) return
     const libp2p = this.libp2p
     let warnedNoChain = false
+    // A room left while idle is joined again with what it had learnt: its manifest and its moderation log, which
+    // no member sends again — without them a muted or banned member's records were forwarded and stored here again.
+    const left = this.#leftRooms.get(topic)
+    this.#leftRooms.delete(topic)
     const gatekeeper = new RoomGatekeeper({
       roomId,
+      ...(left?.manifest === undefined ? {} : { manifest: left.manifest }),
+      ...(left?.moderation === undefined ? {} : { moderation: left.moderation }),
       registry: this.#checks.registry,
       ...(this.#checks.gates === undefined ? {} : { gates: this.#checks.gates }),
       onGateDropped: (from, address, reason) => {
@@ -682,9 +693,17 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         libp2p.services.pubsub.unsubscribe(topic)
         libp2p.services.pubsub.topicValidators.delete(topic)
         this.#rooms.delete(topic)
+        this.#remember(topic, room.gatekeeper)
         this.#log.info('left idle room topic', { room: room.gatekeeper.roomId })
       }
     }
+  }
+
+  /** Keeps the moderation log of a room it leaves, when it has one: a room nobody moderated costs nothing here. */
+  #remember(topic: string, gatekeeper: RoomGatekeeper): void {
+    const moderation = gatekeeper.moderation
+    if (moderation === undefined || moderation.entries().length === 0) return
+    setNewest(this.#leftRooms, topic, { manifest: gatekeeper.manifest, moderation }, RELAY_LEFT_ROOMS_KEPT)
   }
 
   async #dialPeers(): Promise<void> {

@@ -56,6 +56,8 @@ export interface RoomGatekeeperInit {
   registry: CertificateRegistry
   /** Peers always know it; a relay learns it from the first presence that carries it. */
   manifest?: SignedManifest
+  /** The room's moderation log as an earlier gatekeeper of the room left it (a relay that joins a room again). */
+  moderation?: ModerationLog
   /**
    * A message arrived from a PeerId whose certificate is not known yet: fetch it. Returning the fetch (the verified
    * certificate it brought, if any) makes the record wait for it and be judged with it (a relay, which has no other
@@ -108,6 +110,7 @@ export class RoomGatekeeper {
     this.roomId = init.roomId
     this.#registry = init.registry
     this.#manifest = init.manifest
+    this.#moderation = init.moderation
     this.#onUnknownSender = init.onUnknownSender
     this.#onRejected = init.onRejected
     this.#gates = init.gates
