@@ -241,10 +241,11 @@ export const TOPICS_PER_SUBSCRIPTION_MESSAGE = 1_000
 export const RELAY_TOPIC_IDLE_MS = 60_000
 
 /**
- * Rooms left while idle whose moderation log a relay keeps for when it joins them again: a log is a few KB; past this
- * many, the room longest left is forgotten (its members' stores still hold its log for their catch-ups).
+ * Moderation events a relay keeps, in all, of the rooms it left while idle, for when it joins them again: an event's
+ * record is a few hundred bytes, so tens of MiB at most, however many rooms an owner makes and moderates to fill it.
+ * Past it the room left longest ago is forgotten; the stores still hold its log for members' catch-ups.
  */
-export const RELAY_LEFT_ROOMS_KEPT = 10_000
+export const RELAY_LEFT_ROOM_EVENTS_KEPT = 32_768
 
 /** Default listen addresses: TCP for Node peers, WebSockets for browsers. Loopback only. */
 export const DEFAULT_RELAY_LISTEN = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']

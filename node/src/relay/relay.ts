@@ -5,7 +5,6 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
-import { setNewest } from '@securechat/sdk/bounded-map'
 import {
   type BundleLookup,
   createSecureChatLibp2p,
@@ -40,7 +39,6 @@ import type { VerifiedCertificate } from '@securechat/sdk/types'
 import type { Provider } from 'ethers'
 import { TypedEventEmitter } from 'main-event'
 import {
-  RELAY_LEFT_ROOMS_KEPT,
   RELAY_MAX_CERTIFICATE_FETCHES,
   RELAY_MAX_STREAM_WINDOW_BYTES,
   RELAY_MESH_MAX_PEERS,
@@ -50,6 +48,7 @@ import { ConfigError } from '../errors.ts'
 import { RelayDmTopics } from './dm-topics.ts'
 import { onGossipErrors } from './gossip-errors.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
+import { LeftRooms } from './left-rooms.ts'
 import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
 import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
@@ -220,8 +219,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   readonly #log
   readonly #checks: SenderChecks
   readonly #rooms = new Map<string, RoomTopic>()
-  /** What rooms left while idle had learnt, the newest {@link RELAY_LEFT_ROOMS_KEPT} (see `#joinTopic`). */
-  readonly #leftRooms = new Map<string, { manifest: SignedManifest | undefined; moderation: ModerationLog }>()
+  /** What rooms left while idle had learnt (`left-rooms.ts`). */
+  readonly #leftRooms = new LeftRooms<{ manifest: SignedManifest | undefined; moderation: ModerationLog }>()
   #libp2p: RelayLibp2p | undefined
   #readStats: (() => ReadBackpressureStats) | undefined
   #gossipStreamStats: (() => GossipStreamStats) | undefined
@@ -605,8 +604,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     let warnedNoChain = false
     // A room left while idle is joined again with what it had learnt: its manifest and its moderation log, which
     // no member sends again — without them a muted or banned member's records were forwarded and stored here again.
-    const left = this.#leftRooms.get(topic)
-    this.#leftRooms.delete(topic)
+    const left = this.#leftRooms.take(topic)
     const gatekeeper = new RoomGatekeeper({
       roomId,
       ...(left?.manifest === undefined ? {} : { manifest: left.manifest }),
@@ -693,17 +691,11 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         libp2p.services.pubsub.unsubscribe(topic)
         libp2p.services.pubsub.topicValidators.delete(topic)
         this.#rooms.delete(topic)
-        this.#remember(topic, room.gatekeeper)
+        const { manifest, moderation } = room.gatekeeper
+        if (moderation !== undefined) this.#leftRooms.remember(topic, { manifest, moderation })
         this.#log.info('left idle room topic', { room: room.gatekeeper.roomId })
       }
     }
-  }
-
-  /** Keeps the moderation log of a room it leaves, when it has one: a room nobody moderated costs nothing here. */
-  #remember(topic: string, gatekeeper: RoomGatekeeper): void {
-    const moderation = gatekeeper.moderation
-    if (moderation === undefined || moderation.entries().length === 0) return
-    setNewest(this.#leftRooms, topic, { manifest: gatekeeper.manifest, moderation }, RELAY_LEFT_ROOMS_KEPT)
   }
 
   async #dialPeers(): Promise<void> {
