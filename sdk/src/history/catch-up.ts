@@ -232,8 +232,8 @@ export async function catchUp(
  * retention), learned like the presence catch-up reads first: so a device that joins a room
  * without catching up (a one-shot `securechat send`) seals its key to the members away too, not
  * only to those online with it. At most {@link MAX_SAVED_ROOM_MEMBERS} presence records per relay.
- * The room's moderation log comes first (at most {@link MAX_MODERATION_EVENTS} events). Returns how many records
- * failed the room's checks.
+ * Then the room's moderation log (at most {@link MAX_MODERATION_EVENTS} events), so that a send knows of a mute or
+ * ban set meanwhile. Returns how many records failed the room's checks.
  */
 export async function learnRoomMembers(
   sink: RoomMembersSink,
