@@ -130,7 +130,7 @@ export async function getFile(flags: GetFileFlags, id: string): Promise<void> {
       if (file === undefined) {
         if (unreadable !== undefined) {
           throw new ConfigError(`the relays keep message ${id}, but this device cannot read it: ${unreadable}`, {
-            hint: 'get it from a device that was in the room when it was sent (its --data-dir), or ask for it again',
+            hint: 'get it with a device that was in the room when it was sent (its --data-dir), or ask the sender to share it again',
           })
         }
         throw new ConfigError(
