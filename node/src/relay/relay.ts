@@ -704,7 +704,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     for (const address of this.#peers) {
       const ma = multiaddr(address)
       const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
-      // One peer's connections, not every connection's list: a relay may hold thousands.
+      // One peer's connections: libp2p builds the list of every connection in the square of their number.
       if (peer !== undefined && libp2p.getConnections(peerIdFromString(peer)).length > 0) continue
       try {
         await libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_REDIAL_INTERVAL_MS * 2) })
