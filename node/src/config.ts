@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_SFU_FEEDS } from '@securechat/sdk/calls'
 import { DEFAULT_COLOCATION_THRESHOLD_PEERS } from '@securechat/sdk/client'
 import { READ_RECORDS_IN_FLIGHT } from '@securechat/sdk/constants'
@@ -40,6 +39,7 @@ import {
 import { ConfigError } from './errors.ts'
 import { FILE_MAX_BYTES, FILE_ROOM_QUOTA_BYTES, FILE_TOTAL_QUOTA_BYTES } from './relay/file-pin-constants.ts'
 import { isSecureWebSocketAddress } from './relay/http/addresses.ts'
+import { peerOf } from './relay/linked-relays.ts'
 import { SFU_JANUS_BIN, SFU_MAX_CALLS, SFU_MAX_PUBLISHERS, SFU_RTP_PORTS } from './relay/sfu/constants.ts'
 import {
   STORE_MAX_BYTES_PER_SENDER,
@@ -579,12 +579,13 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
+/** Whether a linked relay's address ends in a PeerId that parses (`peerOf` reads it as the relay does). */
 function namesPeerId(text: string): boolean {
+  const peer = peerOf(text)
+  if (peer === undefined) return false
   try {
-    const peer = multiaddr(text)
-      .getComponents()
-      .findLast((component) => component.name === 'p2p')?.value
-    return peer !== undefined && peerIdFromString(peer) !== undefined
+    peerIdFromString(peer)
+    return true
   } catch {
     return false
   }

@@ -95,7 +95,7 @@ export class LinkedRelays {
 }
 
 /** The PeerId an address names, if any. */
-function peerOf(address: string): string | undefined {
+export function peerOf(address: string): string | undefined {
   try {
     return multiaddr(address)
       .getComponents()
