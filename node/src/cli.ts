@@ -5,7 +5,7 @@ import { isMultiaddr } from '@securechat/sdk/multiaddr-text'
 import type { ModerationAction } from '@securechat/sdk/rooms'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { chat, history, listen, roomCreate, roomList, send } from './commands/chat.ts'
-import { disappearWrite } from './commands/disappear.ts'
+import { disappear } from './commands/disappear.ts'
 import { dmSend, listenDm } from './commands/dm.ts'
 import { getFile, sendFile } from './commands/files.ts'
 import { members } from './commands/members.ts'
@@ -520,7 +520,7 @@ function registerMessageKinds(program: Command): void {
         "set a room's (its owner only) or a DM conversation's disappearing-messages timer: messages sent from then on leave every honest device that long after they were sent",
       )
       .argument('<duration>', 'off, or 10s (the shortest) to 365d: e.g. 5m, 1h, 1d, 1w'),
-  ).action(async (duration: string, flags: WriteFlags) => writeMessage(flags, disappearWrite(duration)))
+  ).action(async (duration: string, flags: WriteFlags) => disappear(duration, flags))
 }
 
 /** `anchor`, `verify`, `export` (issue #6). Their modules load on use: Helia and IPFS are heavy to import. */

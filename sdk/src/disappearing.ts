@@ -2,9 +2,10 @@
  * Disappearing messages: the rules of a conversation's timer, the same in rooms and DMs (`message-state.ts` keeps
  * the timer's changes beside the messages; `rooms/room.ts` and `dm/direct-messages.ts` send and check them).
  *
- * - A timer change is one more encrypted record (`kind: 'timer'`); relays see a message record like any other.
- * - Who may change it: in a DM either wallet of the conversation; in a room its owner (the wallet that signed the
- *   room's manifest, `rooms/manifest.ts`). Anyone else's change is refused by every honest device, with a reason.
+ * - In a DM a timer change is one more encrypted record (`kind: 'timer'`), and either wallet of the conversation may
+ *   make it; anyone else's is refused by every honest device, with a reason. In a room it is a `timer` event of the
+ *   room's moderation log (`rooms/moderation-event.ts`), signed by its owner's wallet and judged by the log like
+ *   every event: the stores keep the log, so a member who joins later learns the timer with the owner away.
  * - Each message keeps the timer in force when it was sent (the latest change by the senders' clocks, then id, at
  *   or before its send time): setting a timer does not take earlier messages away, and turning it off does not
  *   keep the ones sent under it. Every device with the same records computes the same timer for each message,
@@ -85,18 +86,13 @@ export function describeTimer(seconds: number): string {
   return `${count} ${name}${count === 1 ? '' : 's'}`
 }
 
-/** Who may change a conversation's timer: a room's owner, or either wallet of a DM. */
-export type TimerAuthority = { type: 'room'; owner: Address } | { type: 'dm'; wallets: readonly Address[] }
-
-/** Why `sender` may not change the timer, or undefined when it may. */
-export function timerRefusal(authority: TimerAuthority, sender: string): string | undefined {
+/**
+ * Why `sender` may not change a DM's timer (either of its two `wallets` may), or undefined when it may. A room's is
+ * the moderation log's to judge (`Room.disappearingRefusal`).
+ */
+export function dmTimerRefusal(wallets: readonly Address[], sender: string): string | undefined {
   const same = (a: string): boolean => a.toLowerCase() === sender.toLowerCase()
-  if (authority.type === 'room') {
-    return same(authority.owner)
-      ? undefined
-      : `only the room's owner (${authority.owner}) may change its disappearing messages`
-  }
-  return authority.wallets.some(same) ? undefined : 'only the two wallets of a conversation may change its timer'
+  return wallets.some(same) ? undefined : 'only the two wallets of a conversation may change its timer'
 }
 
 /** When a message counts from: its stated send time, no later than its arrival plus the clock skew allowed. */

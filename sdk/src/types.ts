@@ -246,14 +246,16 @@ export interface RoomChangeRecord extends PublishedRecord {
  * clock, and to what, in seconds (0: off).
  */
 export interface TimerChange {
+  /** A DM's: its record's id; a room's: its moderation event's hash. */
   id: string
   sender: Address
+  /** The device that sent a DM's; empty for a room's, which the owner's wallet signed (the log names no device). */
   senderPeerId: string
   sentAtMs: number
   seconds: number
 }
 
-/** `timer:changed` of a room: the timer now in force (`change`), set by its owner. */
+/** `timer:changed` of a room: the timer now in force (`change`), set by its owner in the moderation log. */
 export interface RoomTimerUpdate {
   roomId: string
   change: TimerChange
@@ -265,7 +267,10 @@ export interface DmTimerUpdate {
   change: TimerChange
 }
 
-/** A timer change this device refused (`timer:refused`): not the room's owner, or not a wallet of the DM. */
+/**
+ * A DM's timer change this device refused (`timer:refused`): not a wallet of the conversation. A room's refused
+ * change is a refused moderation event, never kept.
+ */
 export interface RefusedTimer {
   change: TimerChange
   reason: string
@@ -354,6 +359,7 @@ export interface RoomModerationEvent {
     | 'unlock'
     | 'remove'
     | 'gate'
+    | 'timer'
   target: string
   /** `mute`: when it ends. */
   until?: number
@@ -365,6 +371,8 @@ export interface RoomModerationEvent {
   message?: string
   /** `gate`: the room's new token gate; absent, the gate is lifted. */
   rule?: GateRule
+  /** `timer`: the disappearing-messages timer from `atMs` on, in seconds (0: off). */
+  seconds?: number
   author: string
   atMs: number
   sig: string
@@ -378,10 +386,11 @@ export interface RoomEvents {
   'change:refused': CustomEvent<RefusedChange>
   /** A reaction, edit or delete arrived (its record, for transcripts); `message:updated` tells what it changed. */
   'change:received': CustomEvent<RoomChangeRecord>
-  /** The room's disappearing-messages timer changed (its owner set it), live or from history. */
+  /**
+   * The room's disappearing-messages timer changed: its owner's `timer` event, applied by the moderation log, live
+   * or from the stores (`moderation:changed` tells the event too).
+   */
   'timer:changed': CustomEvent<RoomTimerUpdate>
-  /** A timer change that does not count: not from the room's owner. */
-  'timer:refused': CustomEvent<RefusedTimer>
   /** Messages past their disappearing timer left this device: its memory and vault. */
   'message:expired': CustomEvent<RoomExpiry>
   'member:joined': CustomEvent<RoomMember>

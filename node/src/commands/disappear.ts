@@ -1,20 +1,26 @@
 /**
  * `securechat disappear --room|--dm <duration|off>`: sets a conversation's disappearing-messages timer; and how
- * `listen`, `history` and `chat` print a timer change (`timer:changed`), a refused one (`timer:refused`) and
+ * `listen`, `history` and `chat` print a timer change (`timer:changed`), a refused one (`timer:refused`, DMs) and
  * messages that expired (`message:expired`), in rooms and DMs alike.
  */
 import { describeTimer, parseTimer } from '@securechat/sdk/disappearing'
 import type { DmExpiry, DmTimerUpdate, RefusedTimer, RoomExpiry, RoomTimerUpdate } from '@securechat/sdk/types'
 import { isoTime, shortAddress } from './cli-format.ts'
-import type { Write } from './message-kinds.ts'
+import { type DmFlags, dmWrite } from './dm.ts'
+import { requireOneTarget, type WriteFlags } from './message-kinds.ts'
+import { moderate } from './moderation.ts'
 
-/** What `disappear` sends: the timer of `duration` (`off`, `10s`, `5m`, `1h`, `1d`, `1w`), checked before joining. */
-export function disappearWrite(duration: string): Write {
+/**
+ * Sets the timer of `duration` (`off`, `10s`, `5m`, `1h`, `1d`, `1w`), checked before joining. A room's is an event
+ * of its moderation log, which its owner's wallet signs after catching up (as `mute` or `lock`): it prints what
+ * those print. A DM's is an encrypted message, printed as `send` prints one.
+ */
+export async function disappear(duration: string, flags: WriteFlags): Promise<void> {
   const seconds = parseTimer(duration)
-  return {
-    room: (room) => room.setDisappearing(seconds),
-    dm: (conversation, options) => conversation.setDisappearing(seconds, options),
-  }
+  requireOneTarget(flags)
+  const { room, dm, json: _json, ...client } = flags
+  if (room !== undefined) return moderate('timer', undefined, { ...client, room }, { seconds })
+  return dmWrite(client as DmFlags, dm!, (conversation, options) => conversation.setDisappearing(seconds, options))
 }
 
 /** What a room or the DMs report about disappearing messages; `print` takes one line each. */

@@ -19,16 +19,21 @@ export type WriteFlags = Omit<ClientFlags, 'room'> & { room?: string; dm?: strin
 
 /** Runs `write` in the room of `--room` or the conversation with `--dm`; prints what `send` and `dm` print. */
 export async function writeMessage(flags: WriteFlags, write: Write): Promise<void> {
-  if ((flags.room === undefined) === (flags.dm === undefined)) {
-    throw new ConfigError('give --room <invite> or --dm <address>, one of them', {
-      hint: 'the message id names a message of that room or conversation (listen --json prints it)',
-    })
-  }
+  requireOneTarget(flags)
   if (flags.dm !== undefined) {
     const { dm, room: _room, ...rest } = flags
     return dmWrite(rest as DmFlags, dm, write.dm)
   }
   return roomWrite({ ...flags, room: flags.room! }, write.room)
+}
+
+/** `--room` or `--dm`, and not both. */
+export function requireOneTarget(flags: WriteFlags): void {
+  if ((flags.room === undefined) === (flags.dm === undefined)) {
+    throw new ConfigError('give --room <invite> or --dm <address>, one of them', {
+      hint: 'the message id names a message of that room or conversation (listen --json prints it)',
+    })
+  }
 }
 
 /** `react` and `react --remove`. */

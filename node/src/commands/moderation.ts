@@ -1,6 +1,6 @@
 import { sleep } from '@securechat/sdk/async'
 import { MAX_MUTE_MS } from '@securechat/sdk/constants'
-import { parseDurationSeconds } from '@securechat/sdk/disappearing'
+import { describeTimer, parseDurationSeconds } from '@securechat/sdk/disappearing'
 import { InvalidInputError } from '@securechat/sdk/errors'
 import { gateRuleKey, parseGateRule } from '@securechat/sdk/gates'
 import type { ModerationAction, ModerationEntry, ModerationEvent, Room } from '@securechat/sdk/rooms'
@@ -23,6 +23,8 @@ export interface ModerateOptions {
   author?: string
   /** `gate`: the new rule as `room create --gate` takes it (a rule or a file); absent, the gate is lifted. */
   gate?: string
+  /** `timer` (`securechat disappear`): the disappearing-messages timer in seconds, checked (0: off). */
+  seconds?: number
 }
 
 /**
@@ -49,13 +51,17 @@ export async function moderate(
     // Readable-form conditions read the room's first chain, as `room create --gate` does; JSON names its own.
     const { chainIds } = joined.room.manifest.manifest
     const rule = ruleText === undefined ? undefined : parseGateRule(ruleText, { chainId: chainIds[0]! })
-    const verdict = await joined.room.moderate(action, target, {
-      ...(rule === undefined ? {} : { rule }),
-      signer: joined.signer,
-      ...(forMs === undefined ? {} : { untilMs: Date.now() + forMs }),
-      ...(options.readOnly === true ? { readOnly: true } : {}),
-      ...(options.author === undefined ? {} : { author: options.author }),
-    })
+    const verdict =
+      action === 'timer'
+        ? // Its own refusal says who may, in the words `disappear --dm` uses for a DM.
+          await joined.room.setDisappearing(options.seconds ?? 0, { signer: joined.signer })
+        : await joined.room.moderate(action, target, {
+            ...(rule === undefined ? {} : { rule }),
+            signer: joined.signer,
+            ...(forMs === undefined ? {} : { untilMs: Date.now() + forMs }),
+            ...(options.readOnly === true ? { readOnly: true } : {}),
+            ...(options.author === undefined ? {} : { author: options.author }),
+          })
     // Give the record a moment to leave the socket before the process exits.
     await sleep(SEND_FLUSH_MS)
     process.stdout.write(
@@ -94,12 +100,15 @@ function actionFields(event: ModerationEvent): Record<string, unknown> {
     ...(event.readOnly === undefined ? {} : { readOnly: true }),
     ...(event.members === undefined ? {} : { members: event.members.length }),
     ...(event.action === 'gate' ? { gate: event.rule ?? 'open' } : {}),
+    ...(event.seconds === undefined ? {} : { seconds: event.seconds }),
   }
 }
 
 /** How `listen` and `chat` print an event the room's log kept (`moderation:changed`), as `room log` does. */
 export function printModeration(room: Room, json: boolean, print: (line: string) => void): void {
   room.addEventListener('moderation:changed', ({ detail }) => {
+    // An applied timer has its own line (`timer:changed`, disappear.ts), as a DM's change has.
+    if (detail.status === 'applied' && detail.event.action === 'timer') return
     const entry: ModerationEntry = {
       hash: detail.hash,
       event: detail.event as ModerationEvent,
@@ -181,7 +190,9 @@ function format(entry: ModerationEntry): string {
           ? event.rule === undefined
             ? 'open'
             : gateRuleKey(event.rule)
-          : event.target
+          : event.action === 'timer'
+            ? `disappearing messages ${describeTimer(event.seconds ?? 0)}`
+            : event.target
   const extra = [
     ...(event.until === undefined ? [] : [`until ${isoTime(event.until)}`]),
     ...(event.message === undefined ? [] : [`message ${event.message}`]),

@@ -27,7 +27,7 @@ import {
 import { TypedEventEmitter } from 'main-event'
 import { callSignalOf, createCallSignalGuard } from '../calls/signals.ts'
 import { MAX_HELD_LIVE_RECORDS } from '../constants.ts'
-import { checkTimerSeconds, ExpiryClock, timerRefusal } from '../disappearing.ts'
+import { checkTimerSeconds, dmTimerRefusal, ExpiryClock } from '../disappearing.ts'
 import { InvalidInputError, NotStartedError } from '../errors.ts'
 import { eventStream } from '../event-stream.ts'
 import { parseFileManifest } from '../files/manifest.ts'
@@ -525,7 +525,7 @@ export class DirectMessages extends TypedEventEmitter<DirectMessagesEvents> impl
 
   #onTimer(conversation: Address, change: TimerChange): void {
     const target = this.conversation(conversation)
-    const reason = timerRefusal({ type: 'dm', wallets: [this.#self, conversation] }, change.sender)
+    const reason = dmTimerRefusal([this.#self, conversation], change.sender)
     if (reason !== undefined) {
       const detail = { change, reason }
       this.safeDispatchEvent('timer:refused', { detail })

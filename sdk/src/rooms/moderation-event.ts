@@ -2,6 +2,7 @@ import { getAddress } from 'ethers'
 import { z } from 'zod'
 import { MAX_LOCK_MEMBERS, MAX_MUTE_MS, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
+import { describeTimer, timerSecondsSchema } from '../disappearing.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
 import { conditionsOf, gateRuleKey, gateRuleSchema } from '../gates/rule.ts'
 import { isEoaSignature } from '../identity/certificate.ts'
@@ -29,11 +30,12 @@ export const MODERATION_ACTIONS = [
   'unlock',
   'remove',
   'gate',
+  'timer',
 ] as const
 export type ModerationAction = (typeof MODERATION_ACTIONS)[number]
 
 /** Actions about the room itself: their `target` is their author (the schema keeps one shape for every event). */
-export const ROOM_ACTIONS: ReadonlySet<ModerationAction> = new Set(['lock', 'unlock', 'gate'])
+export const ROOM_ACTIONS: ReadonlySet<ModerationAction> = new Set(['lock', 'unlock', 'gate', 'timer'])
 
 const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20-byte address')
 
@@ -41,11 +43,12 @@ const addressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an 0x-prefixed 20
  * The fields each action needs beyond the common ones, and no other: added as optional fields, so that an event
  * signed before they existed keeps its canonical JSON, and so its hash and signature.
  */
-const EXTRA_FIELDS = ['until', 'readOnly', 'members', 'message', 'rule'] as const
+const EXTRA_FIELDS = ['until', 'readOnly', 'members', 'message', 'rule', 'seconds'] as const
 const REQUIRED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIELDS)[number]>>> = {
   mute: ['until'],
   lock: ['members'],
   remove: ['message'],
+  timer: ['seconds'],
 }
 const ALLOWED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIELDS)[number]>>> = {
   mute: ['until'],
@@ -53,6 +56,7 @@ const ALLOWED: Partial<Record<ModerationAction, ReadonlyArray<(typeof EXTRA_FIEL
   remove: ['message'],
   // A `gate` without a rule opens the room: no token is asked any more.
   gate: ['rule'],
+  timer: ['seconds'],
 }
 
 /**
@@ -87,6 +91,12 @@ export const moderationEventShapeSchema = z
      * absent, the gate is lifted. Its chains must be among the manifest's `chainIds` (the log checks, knowing them).
      */
     rule: gateRuleSchema.optional(),
+    /**
+     * `timer`: the room's disappearing-messages timer from `atMs` on, in seconds (0: off; `disappearing.ts`). In the
+     * log, not in an encrypted message, so that a member who joins while the owner is away still learns it from the
+     * stores (an encrypted change is under a sender key a newcomer never gets).
+     */
+    seconds: timerSecondsSchema.optional(),
     /** The author's wallet signature (EIP-191) over {@link moderationSigningText}. */
     sig: z.string().regex(/^0x(?:[0-9a-fA-F]{2}){65}$/, 'a 65-byte signature'),
   })
@@ -131,6 +141,7 @@ export function moderationSigningText(event: UnsignedModerationEvent): string {
     ...(event.members === undefined ? [] : [`members: ${event.members.length}`]),
     ...(event.message === undefined ? [] : [`message: ${event.message}`]),
     ...(event.action !== 'gate' ? [] : [`gate: ${event.rule === undefined ? 'open' : gateRuleKey(event.rule)}`]),
+    ...(event.seconds === undefined ? [] : [`disappearing messages: ${describeTimer(event.seconds)}`]),
   ]
   return [
     'SecureChat moderation',
@@ -158,6 +169,8 @@ export interface CreateModerationEventParams {
   message?: string
   /** `gate`: the new rule; absent, the gate is lifted. */
   rule?: GateRule
+  /** `timer`: the disappearing-messages timer in seconds (0: off). */
+  seconds?: number
   now?: number
 }
 
@@ -184,6 +197,7 @@ export async function createModerationEvent(
       ...(params.members === undefined ? {} : { members: [...new Set(params.members.map((a) => getAddress(a)))] }),
       ...(params.message === undefined ? {} : { message: params.message }),
       ...(params.rule === undefined ? {} : { rule: params.rule }),
+      ...(params.seconds === undefined ? {} : { seconds: params.seconds }),
     })
   const sig = await params.signer.signMessage(moderationSigningText(unsigned), options)
   return { ...unsigned, sig }

@@ -9,6 +9,7 @@ import {
   type ModerationAction,
   type ModerationEvent,
   moderationEventHash,
+  moderationSigningText,
 } from './moderation-event.ts'
 import { ModerationLog } from './moderation-log.ts'
 
@@ -27,7 +28,14 @@ async function sign(
   target: Wallet,
   prev: string,
   room = ROOM,
-  extra: { until?: number; readOnly?: boolean; members?: string[]; message?: string; rule?: GateRule } = {},
+  extra: {
+    until?: number
+    readOnly?: boolean
+    members?: string[]
+    message?: string
+    rule?: GateRule
+    seconds?: number
+  } = {},
 ): Promise<ModerationEvent> {
   const now = clock++
   return createModerationEvent({
@@ -258,6 +266,38 @@ describe('ModerationLog', () => {
     const gated = await sign(owner, 'gate', owner, log.head, ROOM, { rule: ruleB })
     expect(log.add(gated)).toMatchObject({ status: 'applied' })
     expect(currentGateRule(manifest, log)).toEqual(ruleB)
+  })
+
+  it('behavior: the owner alone sets the disappearing-messages timer, to a timer or off; it follows an ownership transfer', async () => {
+    const log = newLog()
+    await act(log, owner, 'mod-add', mod1)
+    const set = await sign(owner, 'timer', owner, log.head, ROOM, { seconds: 3600 })
+    expect(log.add(set)).toMatchObject({ status: 'applied', event: { action: 'timer', seconds: 3600 } })
+    expect(log.refusal(mod1.address, 'timer', mod1.address)).toBe(
+      `timer needs the owner; ${mod1.address} is a moderator`,
+    )
+    expect(log.add(await sign(mod1, 'timer', mod1, log.head, ROOM, { seconds: 60 }))).toEqual({
+      status: 'refused',
+      reason: `timer needs the owner; ${mod1.address} is a moderator`,
+    })
+    expect(log.add(await sign(member, 'timer', member, log.head, ROOM, { seconds: 0 }))).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('is a member'),
+    })
+    // A timer the rules do not allow, or none, is malformed; the wallet is shown what it signs.
+    expect(log.add({ ...set, seconds: 5 })).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('seconds'),
+    })
+    await expect(sign(owner, 'timer', owner, log.head)).rejects.toThrow('timer needs seconds')
+    await expect(sign(owner, 'kick', member, log.head, ROOM, { seconds: 60 })).rejects.toThrow('kick takes no seconds')
+    await expect(sign(owner, 'timer', member, log.head, ROOM, { seconds: 60 })).rejects.toThrow('names its author')
+    expect(moderationSigningText(set)).toContain('disappearing messages: 1 hour')
+    await act(log, owner, 'owner-transfer', mod1)
+    expect(log.refusal(owner.address, 'timer', owner.address)).toMatch(/needs the owner/)
+    expect(log.add(await sign(mod1, 'timer', mod1, log.head, ROOM, { seconds: 0 }))).toMatchObject({
+      status: 'applied',
+    })
   })
 
   it('behavior: an event signed before the new actions keeps its hash and signature', async () => {

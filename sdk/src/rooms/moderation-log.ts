@@ -393,8 +393,10 @@ function judge(state: MutableState, event: Act): string | undefined {
       if (event.action === 'mod-remove' && !state.moderators.has(target)) return `${target} is not a moderator`
       return undefined
     case 'gate':
-      // Whom the room is for is the owner's, as the manifest's gate was: a moderator acts on members within it.
-      return role === 'owner' ? undefined : `gate needs the owner; ${author} is a ${role}`
+    case 'timer':
+      // Whom the room is for is the owner's, as the manifest's gate was: a moderator acts on members within it. How
+      // long what everyone writes lasts is the owner's too, as it was before the timer moved into the log.
+      return role === 'owner' ? undefined : `${event.action} needs the owner; ${author} is a ${role}`
     case 'lock':
     case 'unlock':
       if (role === 'member') return `${event.action} needs a moderator; ${author} is a member`
@@ -461,6 +463,9 @@ function apply(state: MutableState, event: Act, hash: string): void {
       return
     case 'remove':
       // Nothing of the log's state: every device folds it into the message's own (`Room`, "removed by a moderator").
+      return
+    case 'timer':
+      // Nothing of the log's state either: every device keeps the timer's changes beside its messages (`Room`).
       return
   }
 }

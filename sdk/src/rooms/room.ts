@@ -33,7 +33,7 @@ import {
   WIRE_VERSION,
 } from '../constants.ts'
 import { DuplicateMessageError } from '../crypto/errors.ts'
-import { checkTimerSeconds, ExpiryClock, type TimerAuthority, timerRefusal } from '../disappearing.ts'
+import { checkTimerSeconds, ExpiryClock } from '../disappearing.ts'
 import { utf8 } from '../encoding.ts'
 import { InvalidInputError, ModeratedError, NotStartedError, UnreachableError } from '../errors.ts'
 import { eventStream, waitForEvent } from '../event-stream.ts'
@@ -199,6 +199,8 @@ export interface ModerateOptions extends AbortOptions {
   author?: string
   /** `gate`: the room's new token gate (its chains among the manifest's `chainIds`); absent, the gate is lifted. */
   rule?: GateRule
+  /** `timer`: the disappearing-messages timer in seconds (0: off); {@link Room.setDisappearing} says it for people. */
+  seconds?: number
 }
 
 /**
@@ -436,7 +438,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (verdict.status !== 'applied' && verdict.status !== 'void') {
       throw new InvalidInputError(`${action} refused: ${'reason' in verdict ? verdict.reason : verdict.status}`, {
         details: { action, target },
-        hint: 'only the owner appoints moderators, hands the room over and changes its token gate; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
+        hint: 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
       })
     }
     await this.#c.pubsub.publish(this.topic, encodeRecord(event))
@@ -455,10 +457,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     members?: string[]
     message?: string
     rule?: GateRule
+    seconds?: number
   }> {
-    if (action === 'lock' || action === 'unlock' || action === 'gate') {
+    if (action === 'lock' || action === 'unlock' || action === 'gate' || action === 'timer') {
       const self = await options.signer.getAddress(options)
       if (action === 'unlock') return { target: self }
+      if (action === 'timer') {
+        if (options.seconds === undefined) throw new InvalidInputError('timer needs seconds: 0 (off) or the timer')
+        return { target: self, seconds: checkTimerSeconds(options.seconds) }
+      }
       if (action === 'gate') return { target: self, ...(options.rule === undefined ? {} : { rule: options.rule }) }
       const members = [
         ...new Set([self, ...[...this.#members.values(), ...this.#absent.members()].map((m) => m.address)]),
@@ -516,6 +523,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     if (action === 'gate') {
       this.#gateChanged()
+      return
+    }
+    if (action === 'timer') {
+      const { author, atMs, seconds } = verdict.event
+      this.#applyTimer({
+        id: verdict.hash,
+        sender: author as Address,
+        senderPeerId: '',
+        sentAtMs: atMs,
+        seconds: seconds ?? 0,
+      })
       return
     }
     if (action === 'lock') this.#removeWallets((address) => this.moderation.isLockedOut(address), action)
@@ -880,26 +898,24 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /**
    * Sets the room's disappearing-messages timer, in seconds (0: off; `disappearing.ts`): messages sent from now on
-   * leave every honest member's device that long after they were sent. Only the room's owner may.
+   * leave every honest member's device that long after they were sent. Only the room's owner may. The change is an
+   * event of the room's moderation log, signed by the owner's wallet (`signer`, as {@link moderate} takes it), so
+   * that the stores keep it and a member who joins later learns it, the owner away or not.
    */
-  async setDisappearing(seconds: number, options: AbortOptions = {}): Promise<RoomSendResult> {
+  async setDisappearing(
+    seconds: number,
+    options: AbortOptions & { signer: WalletSigner },
+  ): Promise<Extract<ModerationVerdict, { status: 'applied' | 'void' }>> {
     checkTimerSeconds(seconds)
-    const refusal = timerRefusal(this.#timerAuthority(), this.#c.self.verified.address)
-    if (refusal !== undefined) {
-      throw new InvalidInputError(refusal, { hint: "ask the room's owner to change it" })
-    }
-    return this.#settling(async () => {
-      const result = await this.#publish({ v: 1, kind: 'timer', seconds }, options)
-      const self = this.#c.self
-      this.#onTimer({
-        id: result.id,
-        sender: self.verified.address,
-        senderPeerId: self.peerId,
-        sentAtMs: result.sentAtMs,
-        seconds,
-      })
-      return result
-    })
+    const refusal = this.disappearingRefusal(this.#c.self.verified.address)
+    if (refusal !== undefined) throw new InvalidInputError(refusal, { hint: "ask the room's owner to change it" })
+    return this.moderate('timer', undefined, { ...options, seconds })
+  }
+
+  /** Why `address` may not change the room's disappearing-messages timer, in a sentence; undefined when it may. */
+  disappearingRefusal(address: string): string | undefined {
+    if (this.moderation.refusal(address, 'timer', address) === undefined) return undefined
+    return `only the room's owner (${this.moderation.state.owner}) may change its disappearing messages`
   }
 
   /** The disappearing-messages timer in force (its last change), if it was ever set. */
@@ -912,18 +928,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return this.#messages.expiryOf(sentAtMs, receivedAtMs)
   }
 
-  #timerAuthority(): TimerAuthority {
-    return { type: 'room', owner: this.manifest.manifest.owner as Address }
-  }
-
-  /** A timer change, received or sent: the owner's counts (and what it covers expires), anyone else's is refused. */
-  #onTimer(change: TimerChange): void {
-    const reason = timerRefusal(this.#timerAuthority(), change.sender)
-    if (reason !== undefined) {
-      this.#c.log.debug('timer change refused', { room: this.id, reason })
-      this.safeDispatchEvent('timer:refused', { detail: { change, reason } })
-      return
-    }
+  /** A timer change the moderation log applied: what it covers expires. */
+  #applyTimer(change: TimerChange): void {
     if (!this.#messages.setTimer(change)) return
     this.safeDispatchEvent('timer:changed', { detail: { roomId: this.id, change } })
     this.#expire()
@@ -1483,11 +1489,6 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     }
     // Delivered at last, if it waited for its key (withdrawn meanwhile); otherwise a no-op.
     this.#position.advance(record.lamport, id)
-    if (envelope.kind === 'timer') {
-      const change = { id, sender: certificate.address, senderPeerId: from, sentAtMs: record.sentAtMs }
-      this.#onTimer({ ...change, seconds: envelope.seconds })
-      return 'delivered'
-    }
     if (envelope.kind !== 'text') {
       // Handed over as a change, not a list item; a later text may name it.
       this.#arrivals.delivered(id, record.deps, id, sequenceOf(from, record))
@@ -2044,7 +2045,7 @@ function checkReaction(emoji: string): string {
 
 /** What a reaction, edit or delete envelope changes, and of which message. */
 function changeOf(
-  envelope: Exclude<Envelope, { kind: 'text' | 'timer' }>,
+  envelope: Exclude<Envelope, { kind: 'text' }>,
   onDropped: (dropped: DroppedMention[]) => void,
 ): Exclude<MessageEdit, { kind: 'reply' }> & { target: string } {
   const { target } = envelope

@@ -13,7 +13,6 @@ import {
   WIRE_VERSION,
 } from '../constants.ts'
 import { sha256Bytes32, sha256Hex } from '../crypto/primitives.ts'
-import { timerSecondsSchema } from '../disappearing.ts'
 import { base64urlDecode } from '../encoding.ts'
 import { receivedFileManifestSchema } from '../files/manifest.ts'
 import { certificateSchema } from '../identity/certificate.ts'
@@ -116,8 +115,6 @@ export const envelopeSchema = z.discriminatedUnion('kind', [
     .strict(),
   /** The sender's own message is deleted: honest devices drop its text, from their vault too. */
   z.object({ v: z.literal(1), kind: z.literal('delete'), target: sha256HexSchema }).strict(),
-  /** The room's disappearing-messages timer, in seconds (0: off); only the owner's counts (`disappearing.ts`). */
-  z.object({ v: z.literal(1), kind: z.literal('timer'), seconds: timerSecondsSchema }).strict(),
 ])
 export type Envelope = z.infer<typeof envelopeSchema>
 

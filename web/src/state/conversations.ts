@@ -32,8 +32,9 @@ import {
 } from './history-store.ts'
 import { LatePlacement } from './late-placement.ts'
 import { mentionFields, updateMentions } from './mentions.ts'
+import { setRoomTimer } from './moderation.ts'
 import { isChange, type MessageChangeRequest, Outbox, type PendingChange, type PendingMessage } from './outbox.ts'
-import { isRefusedForGood, type MessageTarget, requireReached, sendChange } from './pending-changes.ts'
+import { isRefusedForGood, requireReached, sendChange } from './pending-changes.ts'
 import { inviteSummary, notEligibleSentence, requirementSentence } from './room-access.ts'
 import type { Session, SessionPart, SignedIn } from './session.ts'
 
@@ -560,9 +561,25 @@ export class Conversations extends EventTarget implements SessionPart {
     await this.#queue(id, { kind: 'delete', target: messageId })
   }
 
-  /** Sets conversation `id`'s disappearing-messages timer (seconds, 0: off): a room's owner, either wallet of a DM. */
+  /**
+   * Sets conversation `id`'s disappearing-messages timer (seconds, 0: off), at once, not through the outbox: a room's
+   * owner — an event of the room's moderation log, which the wallet signs (a prompt in MetaMask) — or either wallet
+   * of a DM.
+   */
   async setDisappearing(id: string, seconds: number): Promise<void> {
-    await this.#change(id, (target) => target.setDisappearing(seconds))
+    const view = this.#views.get(id)
+    const client = this.#requireClient()
+    const signedIn = this.#signedIn
+    if (view === undefined || view.state !== 'joined' || signedIn === undefined) {
+      throw new Error('not connected to this conversation yet')
+    }
+    if (view.kind === 'dm') {
+      await client.dm(view.id).setDisappearing(seconds)
+      return
+    }
+    const room = client.room(id)
+    if (room === undefined) throw new Error('this room is not joined yet')
+    await setRoomTimer(signedIn, room, seconds)
   }
 
   /** Reactions, edits and deletes of messages in `id` that the network has not taken yet, oldest first. */
@@ -582,16 +599,6 @@ export class Conversations extends EventTarget implements SessionPart {
     await outbox.addChange(id, change)
     this.#changed()
     this.#flush()
-  }
-
-  /** Sent at once, not through the outbox (the disappearing-messages timer). */
-  async #change(id: string, send: (target: MessageTarget) => Promise<unknown>): Promise<void> {
-    const view = this.#views.get(id)
-    const client = this.#requireClient()
-    if (view === undefined || view.state !== 'joined') throw new Error('not connected to this conversation yet')
-    const target = view.kind === 'room' ? client.room(id) : client.dm(view.id)
-    if (target === undefined) throw new Error('this room is not joined yet')
-    await send(target)
   }
 
   /**

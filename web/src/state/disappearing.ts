@@ -1,8 +1,8 @@
 import { DISAPPEAR_CHOICES_SECONDS, DISAPPEAR_MAX_SECONDS, DISAPPEAR_MIN_SECONDS } from '@securechat/sdk/constants'
-import { describeTimer, ExpiryClock, isTimerSeconds, timerRefusal } from '@securechat/sdk/disappearing'
+import { describeTimer, ExpiryClock, isTimerSeconds } from '@securechat/sdk/disappearing'
 import type { DirectMessages } from '@securechat/sdk/dm'
-import { decodeInvite, type Room } from '@securechat/sdk/rooms'
-import type { Address, DmTimerUpdate, RoomTimerUpdate, TimerChange } from '@securechat/sdk/types'
+import type { Room } from '@securechat/sdk/rooms'
+import type { DmTimerUpdate, RoomTimerUpdate, TimerChange } from '@securechat/sdk/types'
 import type { ConversationView } from './conversations.ts'
 import type { ChatEntry } from './history-store.ts'
 
@@ -35,6 +35,8 @@ export interface TimerHost {
 export class ConversationTimers {
   readonly #host: TimerHost
   readonly #sources = new Map<string, TimerSource>()
+  /** The rooms followed: whose owner may change the timer is their moderation log's. */
+  readonly #rooms = new Map<string, Room>()
   readonly #clocks = new Map<string, ExpiryClock>()
   /** A DM's conversation by the other wallet's address, once the DMs are watched (a DM opened since included). */
   #dm: ((address: string) => TimerSource) | undefined
@@ -53,19 +55,20 @@ export class ConversationTimers {
   }
 
   /**
-   * Why the signed-in wallet `self` may not change `view`'s timer — a room's member who is not its owner (the
-   * wallet that signed its manifest) — in a sentence; undefined when it may (either wallet of a DM).
+   * Why the signed-in wallet `self` may not change `view`'s timer — a room's member who is not its owner (as its
+   * moderation log says: the manifest's signer until it hands the room over) — in a sentence; undefined when it may
+   * (either wallet of a DM).
    */
   refusal(view: ConversationView, self: string): string | undefined {
-    if (view.kind === 'dm' || view.invite === undefined) return undefined
-    const owner = decodeInvite(view.invite).manifest.manifest.owner as Address
-    const reason = timerRefusal({ type: 'room', owner }, self)
-    return reason === undefined ? undefined : `Only the room's owner (${owner}) can change its disappearing messages.`
+    const room = view.kind === 'room' ? this.#rooms.get(view.id) : undefined
+    if (room?.disappearingRefusal(self) === undefined) return undefined
+    return `Only the room's owner (${room.moderation.state.owner}) can change its disappearing messages.`
   }
 
   /** Follows `room`'s timer; returns how to stop. */
   watchRoom(room: Room): () => void {
     this.#sources.set(room.id, room)
+    this.#rooms.set(room.id, room)
     const onTimer = (event: CustomEvent<RoomTimerUpdate>): void => this.#changed(room.id, event.detail.change)
     const onExpired = (): void => this.refresh(room.id)
     const onMessage = (): void => this.refresh(room.id)
@@ -148,6 +151,7 @@ export class ConversationTimers {
   close(): void {
     for (const id of [...this.#clocks.keys()]) this.#forget(id)
     this.#sources.clear()
+    this.#rooms.clear()
     this.#dm = undefined
   }
 
@@ -189,5 +193,6 @@ export class ConversationTimers {
     this.#clocks.get(id)?.stop()
     this.#clocks.delete(id)
     this.#sources.delete(id)
+    this.#rooms.delete(id)
   }
 }

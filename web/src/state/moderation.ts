@@ -3,6 +3,7 @@
  * a member — the room's moderation log judges, this only asks it — taking one with the wallet's signature, and what
  * to say when it fails. The log's rule stays in the sdk (`ModerationLog.refusal`): nothing here copies it.
  */
+import { describeTimer } from '@securechat/sdk/disappearing'
 import { SigningError } from '@securechat/sdk/errors'
 import { eip1193Signer } from '@securechat/sdk/identity'
 import type { ModerationAction, ModerationEntry, ModerationLog, Room } from '@securechat/sdk/rooms'
@@ -79,12 +80,17 @@ const LOGGED: Partial<Record<ModerationAction, (author: string, target: string, 
     `${author} locked the room${event.readOnly === true ? ', read-only' : ''}: no new members`,
   unlock: (author) => `${author} unlocked the room`,
   remove: (author, target) => `${author} removed a message of ${target}`,
+  timer: (author, _target, event) =>
+    event.seconds === 0
+      ? `${author} turned disappearing messages off`
+      : `${author} set disappearing messages to ${describeTimer(event.seconds ?? 0)}`,
 }
 
 /** What a log line reads of an event beyond its action and addresses. */
 interface LoggedEvent {
   until?: number | undefined
   readOnly?: boolean | undefined
+  seconds?: number | undefined
 }
 
 /** EIP-1193's "user rejected the request". */
@@ -151,6 +157,13 @@ export async function lockRoom(signedIn: SignedIn, room: Room, lock: boolean, re
 /** A moderator's removal of message `messageId` (someone else's): shown as "removed by a moderator" everywhere. */
 export async function removeMessage(signedIn: SignedIn, room: Room, messageId: string): Promise<void> {
   const verdict = await signed(signedIn, room, 'remove', messageId, {})
+  if (verdict.status === 'void') throw new Error(`not applied: ${verdict.reason}`)
+}
+
+/** The room's disappearing-messages timer (seconds, 0: off), set by its owner: an event of its moderation log. */
+export async function setRoomTimer(signedIn: SignedIn, room: Room, seconds: number): Promise<void> {
+  const signer = eip1193Signer({ provider: signedIn.wallet.provider, address: signedIn.address })
+  const verdict = await room.setDisappearing(seconds, { signer })
   if (verdict.status === 'void') throw new Error(`not applied: ${verdict.reason}`)
 }
 

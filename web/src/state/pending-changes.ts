@@ -6,7 +6,6 @@ export interface MessageTarget {
   unreact(id: string, emoji: string): Promise<unknown>
   edit(id: string, text: string): Promise<unknown>
   delete(id: string): Promise<unknown>
-  setDisappearing(seconds: number): Promise<unknown>
 }
 
 /**
