@@ -247,6 +247,13 @@ export const RELAY_TOPIC_IDLE_MS = 60_000
  */
 export const RELAY_LEFT_ROOM_EVENTS_KEPT = 32_768
 
+/**
+ * Moderation events a relay restarted on its data dir reads from its store per page as it takes a room's log up
+ * (`relay/stored-room-log.ts`): judging one recovers a signature (some milliseconds), so a page holds the relay
+ * about a tenth of a second before it lets the event loop go.
+ */
+export const RELAY_STORED_LOG_PAGE_EVENTS = 64
+
 /** Default listen addresses: TCP for Node peers, WebSockets for browsers. Loopback only. */
 export const DEFAULT_RELAY_LISTEN = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']
 

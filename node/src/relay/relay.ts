@@ -54,6 +54,7 @@ import { LinkedRelays } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
 import { StaleConnections } from './stale-connections.ts'
+import { type StoredRoomLog, takeUpStoredLog } from './stored-room-log.ts'
 import { type TlsCredentials, tlsRenewal } from './tls.ts'
 import { TopicAnnouncements } from './topic-announcements.ts'
 import { budgetTopicsPerPeer } from './topic-budgets.ts'
@@ -238,6 +239,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
   #bundles: KeyBundleCache | undefined
   /** Where bundles come from that the cache lacks (a member away, a relay restarted): see {@link serveStoredBundles}. */
   #storedBundles: StoredBundles | undefined
+  /** Where a room's manifest and moderation log come from after a restart: see {@link serveStoredRoomLog}. */
+  #storedRoomLog: StoredRoomLog | undefined
   /** The `--peer` relays, told to clients so they have somewhere to fail over to (`linked-relays.ts`). */
   #linked: LinkedRelays | undefined
   #departures: DepartureNotices | undefined
@@ -510,6 +513,35 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     this.#storedBundles = stored
   }
 
+  /**
+   * Takes up each room's manifest and moderation log from `stored` as the relay joins the room (the message store
+   * sets it; undefined stops that) — and at once for the rooms joined before it was set. Without it a relay restarted
+   * on its data dir knew no event of a room's log and ignored every later one (`stored-room-log.ts`).
+   */
+  serveStoredRoomLog(stored: StoredRoomLog | undefined): void {
+    this.#storedRoomLog = stored
+    for (const [topic, room] of this.#rooms) this.#takeUpStoredLog(topic, room.gatekeeper)
+  }
+
+  #takeUpStoredLog(topic: string, gatekeeper: RoomGatekeeper): void {
+    const stored = this.#storedRoomLog
+    if (stored === undefined) return
+    const joined = (): boolean => this.#rooms.get(topic)?.gatekeeper === gatekeeper
+    takeUpStoredLog(stored, topic, gatekeeper, joined)
+      .then((events) => {
+        if (events !== undefined && events > 0) {
+          this.#log.info('took up the room’s moderation log from the store', { room: gatekeeper.roomId, events })
+        }
+      })
+      .catch((err: unknown) => {
+        this.#log.warn('could not read the room’s moderation log from the store', {
+          room: gatekeeper.roomId,
+          error: String(err),
+          hint: 'until it has the log, this relay ignores the room’s later moderation events: check the store (--store), then restart the relay',
+        })
+      })
+  }
+
   /** Stops listening and closes every connection. Idempotent. */
   async stop(): Promise<void> {
     clearInterval(this.#timer)
@@ -627,6 +659,8 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
       onRejected: (from, reason) => this.#reject(from, reason, { room: roomId }),
     })
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined, heardAtMs: Date.now(), clients: new Set() })
+    // Never held here since the start (a restart): the store's copy, if the relay keeps one.
+    if (left === undefined) this.#takeUpStoredLog(topic, gatekeeper)
     libp2p.services.pubsub.topicValidators.set(
       topic,
       this.#recordRates.guard(

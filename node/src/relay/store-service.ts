@@ -1,15 +1,19 @@
 /** The message store (issue 12) as a service of the relay component: node/src/store/ does the work. */
 
+import { MAX_MODERATION_EVENTS, MAX_PENDING_MODERATION_EVENTS } from '@securechat/sdk/constants'
 import type { AcceptedDmRecord } from '@securechat/sdk/dm'
+import type { HistoryQuery } from '@securechat/sdk/history'
+import { RELAY_STORED_LOG_PAGE_EVENTS } from '../constants.ts'
 import { STORE_BUNDLE_REFRESH_MS, STORE_MAX_REMEMBERED_BUNDLES } from '../store/constants.ts'
 import { roomStoreFacts, type StoreFacts } from '../store/gossip.ts'
 import { openStore } from '../store/open.ts'
 import { StoreService, type StoreServiceStats } from '../store/service.ts'
-import type { RetentionInit } from '../store/types.ts'
+import type { MessageStore, RetentionInit } from '../store/types.ts'
 import type { RelayComponents, RelayService } from './create-relay.ts'
 import { byLabel, counter, gauge, type Metric } from './metrics.ts'
 import type { AcceptedDmGossip, AcceptedGossip } from './relay.ts'
 import { StoreQueryLimits, type StoreQueryLimitsInit } from './store-query-limits.ts'
+import type { StoredRoomLog } from './stored-room-log.ts'
 
 export interface MessageStoreInit {
   /** `--store`: absent for SQLite under the data dir, `sqlite:<file>`, or `postgres://…` (`openStore`). */
@@ -90,9 +94,11 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
         components.node.addEventListener('dm-record:accepted', onDmAccepted)
         components.node.addEventListener('bundle:verified', onBundle)
         components.node.serveStoredBundles((peer, options) => store.getBundle(peer, options))
+        components.node.serveStoredRoomLog(storedRoomLog(store))
       },
       async stop() {
         components.node.serveStoredBundles(undefined)
+        components.node.serveStoredRoomLog(undefined)
         components.node.removeEventListener('record:accepted', onAccepted)
         components.node.removeEventListener('dm-record:accepted', onDmAccepted)
         components.node.removeEventListener('bundle:verified', onBundle)
@@ -103,6 +109,32 @@ export function messageStore(init: MessageStoreInit = {}): (components: RelayCom
       stats: () => service?.stats() ?? {},
       metrics: () => (service === undefined ? [] : storeMetrics(service.stats())),
     }
+  }
+}
+
+/** A room's manifest (in a presence) and moderation log as the store keeps them (`stored-room-log.ts`). */
+export function storedRoomLog(store: MessageStore): StoredRoomLog {
+  return {
+    async presence(topic, options) {
+      const page = await store.query({ topic, range: { by: 'time' }, types: ['presence'], limit: 1 }, options)
+      return page.records[0]?.data
+    },
+    async *moderation(topic, options) {
+      const query: HistoryQuery = {
+        topic,
+        range: { by: 'time' },
+        types: ['moderation'],
+        limit: RELAY_STORED_LOG_PAGE_EVENTS,
+      }
+      for (let seen = 0; seen < MAX_MODERATION_EVENTS + MAX_PENDING_MODERATION_EVENTS; ) {
+        const page = await store.query(query, options)
+        if (page.records.length > 0) yield page.records.map((record) => record.data)
+        const last = page.records.at(-1)
+        if (!page.more || last === undefined) return
+        seen += page.records.length
+        query.cursor = store.cursorAfter(query, last)
+      }
+    },
   }
 }
 

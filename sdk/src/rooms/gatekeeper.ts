@@ -133,6 +133,32 @@ export class RoomGatekeeper {
     return this.#moderation
   }
 
+  /**
+   * The room's manifest from elsewhere than a presence — a relay's store, after a restart — verified as a presence's
+   * is. False, and nothing learnt, when it is not this room's or not signed by its owner.
+   */
+  learnManifest(input: unknown): boolean {
+    if (this.#manifest !== undefined) return true
+    try {
+      this.#manifest = verifyManifestOffline(input, this.roomId)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Events of the room's log that a store kept (a relay restarted: no member sends the log again), judged as they
+   * would have been live, in any order; not told (`onModeration`), being the room's past. Needs the manifest (the
+   * log's first owner): without it nothing is taken. Returns how many events the log holds then.
+   */
+  takeUpModeration(events: readonly unknown[]): number {
+    const log = this.moderation
+    if (log === undefined) return 0
+    for (const event of events) log.add(event)
+    return log.entries().length
+  }
+
   /** Whether the moderation log bans `address`: nobody seals keys to it and its records are dropped. */
   isBanned(address: string): boolean {
     return this.moderation?.isBanned(address) ?? false
