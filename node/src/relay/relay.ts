@@ -50,7 +50,7 @@ import { onGossipErrors } from './gossip-errors.ts'
 import { isSecureWebSocketAddress } from './http/addresses.ts'
 import { LeftRooms } from './left-rooms.ts'
 import { RelayLimits, type RelayLimitsInit, type RelayLimitsStats } from './limits.ts'
-import { LinkedRelays } from './linked-relays.ts'
+import { LinkedRelays, peerOf } from './linked-relays.ts'
 import { roomTierRate } from './rate-tiers.ts'
 import { type RecordBudget, RecordRates, type RecordRatesInit } from './record-rates.ts'
 import { StaleConnections } from './stale-connections.ts'
@@ -737,7 +737,7 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
     if (libp2p === undefined) return
     for (const address of this.#peers) {
       const ma = multiaddr(address)
-      const peer = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
+      const peer = peerOf(address)
       // One peer's connections: libp2p builds the list of every connection in the square of their number.
       if (peer !== undefined && libp2p.getConnections(peerIdFromString(peer)).length > 0) continue
       try {
