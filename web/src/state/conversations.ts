@@ -64,7 +64,8 @@ export interface ConversationView {
   catchingUp: CatchingUp | undefined
 }
 
-export type CatchingUp = { delivered: number; fetched: number | undefined }
+/** `sinceMs`: when it began, by this page's clock — a message written since is news, not backlog (notifications.ts). */
+export type CatchingUp = { delivered: number; fetched: number | undefined; sinceMs: number }
 
 /** Who banned or removed this wallet from a room, and when (the moderation event's author and time). */
 export type Sanction = { by: string; atMs: number }
@@ -946,7 +947,7 @@ export class Conversations extends EventTarget implements SessionPart {
   /** Catches `room` up from the relays' stores (joined with `catchUp: 'later'`), its progress shown on its view. */
   #catchUp(client: SecureChatClient, room: Room): void {
     const view = this.#views.get(room.id)
-    if (view !== undefined) view.catchingUp = { delivered: 0, fetched: undefined }
+    if (view !== undefined) view.catchingUp = { delivered: 0, fetched: undefined, sinceMs: Date.now() }
     this.#changed()
     client
       .catchUp(room)
@@ -1030,7 +1031,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const onProgress = (event: CustomEvent<HistoryProgress>): void => {
       const view = this.#views.get(room.id)
       if (view === undefined) return
-      view.catchingUp = catchingUpOf(event.detail)
+      view.catchingUp = catchingUpOf(event.detail, view.catchingUp)
       this.#changed()
     }
     room.addEventListener('message:received', onMessage)
@@ -1103,7 +1104,7 @@ export class Conversations extends EventTarget implements SessionPart {
     }
     // One catch-up for every DM (start, a relay with a store connecting): each DM shows it as a room shows its own.
     const onProgress = (event: CustomEvent<DmHistoryProgress>): void => {
-      this.#dmCatchingUp = catchingUpOf(event.detail)
+      this.#dmCatchingUp = catchingUpOf(event.detail, this.#dmCatchingUp)
       for (const view of this.#views.values()) if (view.kind === 'dm') view.catchingUp = this.#dmCatchingUp
       this.#changed()
     }
@@ -1249,10 +1250,17 @@ function threadRoot(parents: ReadonlyMap<string, string | undefined>, id: string
   return at
 }
 
-/** A catch-up's progress as a view shows it: gone once it is done, or when the stores had nothing. */
-function catchingUpOf(progress: HistoryProgress | DmHistoryProgress): CatchingUp | undefined {
+/**
+ * A catch-up's progress as a view shows it: gone once it is done, or when the stores had nothing; begun when `running`
+ * (the view's until now) began, or now.
+ */
+function catchingUpOf(
+  progress: HistoryProgress | DmHistoryProgress,
+  running: CatchingUp | undefined,
+): CatchingUp | undefined {
   const { done, fetched, delivered, undecryptable } = progress
-  return done || fetched === 0 ? undefined : { delivered: delivered + undecryptable, fetched }
+  if (done || fetched === 0) return undefined
+  return { delivered: delivered + undecryptable, fetched, sinceMs: running?.sinceMs ?? Date.now() }
 }
 
 /** The other wallet's devices a DM went to (its copies to this wallet's other devices are not counted). */

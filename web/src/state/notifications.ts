@@ -1,6 +1,6 @@
 import type { Vault } from '@securechat/sdk/vault'
 import { z } from 'zod'
-import type { Conversations } from './conversations.ts'
+import type { Conversations, ConversationView } from './conversations.ts'
 import type { ChatEntry } from './history-store.ts'
 import { excerpt, mentionsMe } from './mentions.ts'
 import type { SessionPart, SignedIn } from './session.ts'
@@ -22,9 +22,27 @@ const NOTIFY_TEXT_CHARS = 140
 export type NotificationsState = 'off' | 'on' | 'blocked' | 'unsupported'
 
 /**
+ * Whether `entry`, just added to `view`, is news for wallet `me`: someone else's message, shown, in a DM or mentioning
+ * `me`, written within {@link NOTIFY_WITHIN_MS} of `nowMs` — and, while a catch-up runs, since it began: the backlog
+ * it brings tells nobody, but a message written meanwhile is news (a page just opened catches up for seconds, and a
+ * mention sent then went untold). Where the person is looking is the caller's to ask.
+ */
+export function isNews(
+  entry: ChatEntry,
+  view: Pick<ConversationView, 'kind' | 'catchingUp'>,
+  me: string,
+  nowMs: number,
+): boolean {
+  // A timer's line (`disappearing.ts`) is no message to be told of.
+  if (entry.mine || entry.state !== 'ok' || entry.deleted === true || entry.notice !== undefined) return false
+  if (view.kind !== 'dm' && !mentionsMe(entry, me)) return false
+  return entry.sentAtMs >= (view.catchingUp?.sinceMs ?? 0) && entry.sentAtMs >= nowMs - NOTIFY_WITHIN_MS
+}
+
+/**
  * Browser notifications for a message that mentions this wallet and for every direct message, once the person turns
  * them on (`setOn`: the browser's permission is asked then, never on load). None for the conversation open in a
- * focused tab, none from a history catch-up. Shown through the service worker's registration (`showNotification`,
+ * focused tab, none for what a history catch-up brings that was written before it began. Shown through the service worker's registration (`showNotification`,
  * what an installed app uses), or a page `Notification` without one. It is all local: the text is decrypted here and
  * handed to the browser only; no push service or relay is involved. Dispatches `notifications:changed`.
  */
@@ -149,12 +167,7 @@ export class Notifications extends EventTarget implements SessionPart {
   async #onAdded(conversation: string, entry: ChatEntry): Promise<void> {
     const me = this.#me
     const view = this.#conversations.get(conversation)
-    if (this.state !== 'on' || me === undefined || view === undefined) return
-    // A timer's line (`disappearing.ts`) is no message to be told of.
-    if (entry.mine || entry.state !== 'ok' || entry.deleted === true || entry.notice !== undefined) return
-    const mention = mentionsMe(entry, me)
-    if (view.kind !== 'dm' && !mention) return
-    if (view.catchingUp !== undefined || entry.sentAtMs < Date.now() - NOTIFY_WITHIN_MS) return
+    if (this.state !== 'on' || me === undefined || view === undefined || !isNews(entry, view, me, Date.now())) return
     // The person is reading it: the message is in front of them.
     if (conversation === this.#showing && document.visibilityState === 'visible' && document.hasFocus()) return
     const from = shortAddress(entry.sender)
