@@ -35,7 +35,7 @@ function cacheThatRecordsAsks(): { cache: KeyBundleCache; asked: string[] } {
 describe('KeyBundleCache', () => {
   it("behavior: prefetching a member's bundle looks up that member's connections only, never every connection of the node", async () => {
     // A relay prefetches on every presence of a client whose bundle it does not hold; listing all of a node's
-    // connections each time held a relay with 2,000 clients at a whole core.
+    // connections each time held a relay with 2,000 clients at a whole core (`connection-list.ts`).
     const [member, connected] = await Promise.all([somePeer(), somePeer()])
     const lookedUp: string[] = []
     let listedAll = 0

@@ -130,7 +130,8 @@ export class KeyBundleCache {
   /**
    * `peerId` if this node has a connection to it. Asked of that one peer, not of the list of every connection: that
    * list, made on each presence (a relay prefetches on every presence of a client whose bundle it does not hold), held
-   * a relay with 2,000 clients at a whole core: libp2p builds it in the square of the connections (docs/benchmarks.md).
+   * a relay with 2,000 clients at a whole core when libp2p still built it in the square of the connections
+   * (docs/benchmarks.md; `connection-list.ts`), and costs their number still.
    */
   #connected(peerId: string): PeerId | undefined {
     let peer: PeerId

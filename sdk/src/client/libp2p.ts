@@ -6,6 +6,7 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { IDONTWANT_MIN_DATA_BYTES, PING_INTERVAL_MS, PING_TIMEOUT_MS } from '../constants.ts'
+import { listConnectionsInOnePass } from './connection-list.ts'
 import { forgetGossipPeersOnDisconnect } from './disconnected-gossip-peers.ts'
 import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
@@ -94,6 +95,8 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
       }),
     },
   })) as unknown as SecureChatLibp2p
+  // Each inbound connection lists every connection twice: in one pass, not in the square of their number.
+  listConnectionsInOnePass(libp2p)
   scoreSecureChatTopics(libp2p.services.pubsub)
   // A neighbour back on a new connection is not forgotten when its old one dies (`replaced-gossip-streams.ts`).
   keepPeersOnReplacedStreamErrors(libp2p.services.pubsub)
