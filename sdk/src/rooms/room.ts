@@ -567,7 +567,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   #throwIfRestricted(): void {
     const restriction = this.sendRestriction()
     if (restriction !== undefined) {
-      throw new ModeratedError(restriction.message, { hint: restriction.hint, details: { reason: restriction.reason } })
+      const { reason, untilMs } = restriction
+      throw new ModeratedError(restriction.message, {
+        hint: restriction.hint,
+        details: { reason, ...(untilMs === undefined ? {} : { untilMs }) },
+      })
     }
   }
 

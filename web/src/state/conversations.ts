@@ -21,7 +21,7 @@ import type {
 } from '@securechat/sdk/types'
 import { getAddress } from 'ethers'
 import { ConversationTimers } from './disappearing.ts'
-import { describeError } from './errors.ts'
+import { describeError, describeSendProblem } from './errors.ts'
 import {
   type ChatEntry,
   type DeviceDelivery,
@@ -794,7 +794,7 @@ export class Conversations extends EventTarget implements SessionPart {
 
   /** Why outbox item `id` did not go; the outbox is tried again after {@link SEND_RETRY_MS}. */
   #retryLater(id: string, err: unknown): void {
-    this.#sendProblems.set(id, describeError(err))
+    this.#sendProblems.set(id, describeSendProblem(err))
     this.#retryTimer ??= setTimeout(() => {
       this.#retryTimer = undefined
       this.#flush()
