@@ -69,7 +69,7 @@ export async function startLightClient(params: {
   const libp2p = await createSecureChatLibp2p({
     privateKey,
     transports: [tcp()],
-    ...(params.monitor === false ? { connectionMonitor: { enabled: false } } : {}),
+    ...(params.monitor === false ? { pings: false } : {}),
     ...(params.heartbeatMs === undefined ? {} : { gossipsub: { heartbeatInterval: params.heartbeatMs } }),
   })
   const peerId = libp2p.peerId.toString()

@@ -118,6 +118,8 @@ export interface RelayUsage extends CpuReport {
   stats: RelayStats
   /** Event-loop delay since the previous `usage` (`monitorEventLoopDelay`, 10 ms resolution). */
   loopDelayMs: { p50: number; p99: number; max: number }
+  /** The longest garbage collection since the last report (V8's `gc` performance entries), in ms. */
+  gcMaxMs: number
 }
 
 export type RelayCommands = {

@@ -5,7 +5,7 @@
  * `start` may set the limits an operator sets with flags (the scale suites raise the total).
  */
 import { readFileSync } from 'node:fs'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RELAY_MESH_MAX_PEERS } from '../node/src/constants.ts'
 import { RelayNode } from '../node/src/relay/relay.ts'
@@ -16,6 +16,11 @@ import { cpuReport, nowMs, type RelayCommands, type RelayUsage } from './protoco
 let node: RelayNode | undefined
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
+/** Whether the event loop's worst delay is a collection: the longest since the last report. */
+let gcMaxMs = 0
+new PerformanceObserver((entries) => {
+  for (const entry of entries.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration)
+}).observe({ entryTypes: ['gc'] })
 
 function started(): RelayNode {
   if (node === undefined) throw new Error('relay not started')
@@ -46,8 +51,10 @@ function usage(): RelayUsage {
       p99: loopDelay.percentile(99) / 1e6,
       max: loopDelay.max / 1e6,
     },
+    gcMaxMs,
   }
   loopDelay.reset()
+  gcMaxMs = 0
   return usage
 }
 

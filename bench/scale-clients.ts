@@ -39,6 +39,8 @@ interface Step {
   cpuUsPerClientPerS: number
   loopP99Ms: number
   loopMaxMs: number
+  /** The relay's longest garbage collection in the same window: whether its worst loop delay is one. */
+  gcMaxMs: number
   acceptedPerS: number
   writtenKiBPerS: number
   swarmCpuPercent: number
@@ -107,6 +109,7 @@ export async function run(): Promise<BenchRecord[]> {
         cpuUsPerClientPerS: (window.cpuPercent * 10_000) / clients,
         loopP99Ms: end.loopDelayMs.p99,
         loopMaxMs: end.loopDelayMs.max,
+        gcMaxMs: end.gcMaxMs,
         acceptedPerS: window.acceptedPerS,
         writtenKiBPerS: window.writtenBytesPerS / KIB,
         swarmCpuPercent: ((swarmEnd - swarmStart) / 1_000 / window.ms) * 100,

@@ -3,12 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { PING_TIMEOUT_MS } from '../constants.ts'
 import { createSecureChatLibp2p } from './libp2p.ts'
 
-/** What libp2p's connection monitor and ping service were given (their fields; not on libp2p's published interface). */
+/** What the pings (`spread-pings.ts`) and libp2p's ping service were given (the service's field is not published). */
 interface PingSettings {
-  components: {
-    connectionMonitor: { pingIntervalMs: number; timeout: { minTimeout: number; maxTimeout: number } }
-  }
-  services: { ping: { timeout: number } }
+  services: { ping: { timeout: number }; pings: { intervalMs: number; timeoutMs: number } }
 }
 
 describe('connection pings', () => {
@@ -18,14 +15,15 @@ describe('connection pings', () => {
   it('behavior: a ping ends (answered or timed out) before the next starts, and the answering side waits as long', async () => {
     const libp2p = await createSecureChatLibp2p({ privateKey: await generateKeyPair('Ed25519') })
     try {
-      const { components, services } = libp2p as unknown as PingSettings
-      const monitor = components.connectionMonitor
-      expect(monitor.timeout.minTimeout).toBe(PING_TIMEOUT_MS)
-      expect(monitor.timeout.maxTimeout).toBe(PING_TIMEOUT_MS)
-      expect(monitor.pingIntervalMs).toBeGreaterThan(monitor.timeout.maxTimeout)
+      const { services } = libp2p as unknown as PingSettings
+      expect(services.pings.timeoutMs).toBe(PING_TIMEOUT_MS)
+      expect(services.pings.intervalMs).toBeGreaterThan(services.pings.timeoutMs)
       // libp2p's ping handler resets a stream it has answered on for 10 s by default: the asker, still waiting on it,
       // then counted the ping failed.
-      expect(services.ping.timeout).toBeGreaterThanOrEqual(monitor.timeout.maxTimeout)
+      expect(services.ping.timeout).toBeGreaterThanOrEqual(services.pings.timeoutMs)
+      // libp2p's own monitor, which pings every connection in one turn of the event loop, is off.
+      const components = (libp2p as unknown as { components: { connectionMonitor?: unknown } }).components
+      expect(() => components.connectionMonitor).toThrow('connectionMonitor not set')
     } finally {
       await libp2p.stop()
     }

@@ -12,6 +12,7 @@ import { paceValidation } from './paced-validation.ts'
 import { type PublishPacingInit, pacePublishing } from './publish-pacing.ts'
 import { keepPeersOnReplacedStreamErrors } from './replaced-gossip-streams.ts'
 import { SCORE_THRESHOLDS, type ScoringInit, scoreParams, scoreSecureChatTopics } from './scoring.ts'
+import { spreadPings } from './spread-pings.ts'
 import { defaultTransports } from './transports.node.ts'
 
 export type SecureChatLibp2p = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -31,10 +32,10 @@ export interface Libp2pInit {
   scoring?: ScoringInit
   connectionManager?: Libp2pOptions['connectionManager']
   /**
-   * libp2p's pings of every connection (on by default). The scale benchmark turns them off on its light clients,
-   * a thousand to a process, where a busy process would time out its own pings; the relay still pings them.
+   * Pings of every connection (`spread-pings.ts`; on by default). The scale benchmark turns them off on its light
+   * clients, a thousand to a process, where a busy process would time out its own pings; the relay still pings them.
    */
-  connectionMonitor?: Libp2pOptions['connectionMonitor']
+  pings?: boolean
   /**
    * The most one stream's receive window grows to (yamux's `maxStreamWindowSize`; its default is 16 MiB): what a
    * neighbour may send on a stream that this node has stopped reading (`read-backpressure.ts`).
@@ -64,15 +65,15 @@ export async function createSecureChatLibp2p(init: Libp2pInit): Promise<SecureCh
     ],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     ...(init.connectionManager === undefined ? {} : { connectionManager: init.connectionManager }),
-    // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off, and one
-    // ping ends before the next starts (`PING_INTERVAL_MS`).
-    connectionMonitor: {
-      pingInterval: PING_INTERVAL_MS,
-      pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: PING_TIMEOUT_MS },
-      ...init.connectionMonitor,
-    },
+    // Ours instead (`spread-pings.ts`): libp2p's pings every connection in one turn of the event loop.
+    connectionMonitor: { enabled: false },
     services: {
       ...init.services,
+      // A peer slow to answer a ping for a moment (a busy relay, a browser in a background tab) is not cut off, and
+      // one ping ends before the next starts (`PING_INTERVAL_MS`).
+      ...(init.pings === false
+        ? {}
+        : { pings: spreadPings({ intervalMs: PING_INTERVAL_MS, timeoutMs: PING_TIMEOUT_MS }) }),
       identify: identify(),
       // Answering a ping gives up after as long as asking waits (libp2p's 10 s reset the stream of a ping that the
       // asker still waited for, and the asker cut the connection for it).
