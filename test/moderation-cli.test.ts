@@ -46,7 +46,7 @@ async function ownerAndMember() {
 
 describe('securechat moderation commands', () => {
   it('behavior: the owner bans from the CLI, a member cannot, and room log prints the log and its state', async () => {
-    const { ownerWallet, member, room, invite } = await ownerAndMember()
+    const { ownerWallet, member, room, invite, memberRoom } = await ownerAndMember()
 
     const applied = new Promise<RoomModerationChange>((resolve) =>
       room.addEventListener('moderation:changed', (event) => resolve(event.detail), { once: true }),
@@ -59,6 +59,15 @@ describe('securechat moderation commands', () => {
     expect(printed).toMatchObject({ action: 'ban', target: member.client.address, status: 'applied' })
     expect((await applied).hash).toBe(printed.event)
     expect(room.moderation.isBanned(member.client.address)).toBe(true)
+    // The banned device is told so when it sends, not left to think it was heard (every member drops its records).
+    await expect.poll(() => memberRoom.moderation.isBanned(member.client.address)).toBe(true)
+    await expect(memberRoom.send('still here?')).rejects.toThrow('you are banned from this room')
+    // Nor is the room handed to it: a banned owner could never act again.
+    const transfer = await runCli(['owner', 'transfer', member.client.address, '--room', invite], {
+      SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey,
+    })
+    expect(transfer.code).not.toBe(0)
+    expect(transfer.stderr).toContain(`${member.client.address} is banned: unban it first`)
 
     const refused = await runCli(['ban', ownerWallet.address, '--room', invite], {
       SECURECHAT_PRIVATE_KEY: Wallet.createRandom().privateKey,

@@ -165,6 +165,22 @@ describe('ModerationLog', () => {
     expect(log.roleOf(mod2.address)).toBe('moderator')
   })
 
+  it('behavior: nobody hands the room or a role to a banned wallet — its records are dropped everywhere, so the room would have no owner who can act', async () => {
+    const log = newLog()
+    await act(log, owner, 'ban', member)
+    for (const action of ['owner-transfer', 'mod-add'] as const) {
+      expect(log.refusal(owner.address, action, member.address)).toBe(`${member.address} is banned: unban it first`)
+      expect(log.add(await sign(owner, action, member, log.head))).toEqual({
+        status: 'refused',
+        reason: `${member.address} is banned: unban it first`,
+      })
+    }
+    expect(log.roleOf(owner.address)).toBe('owner')
+    await act(log, owner, 'unban', member)
+    await act(log, owner, 'owner-transfer', member)
+    expect(log.roleOf(member.address)).toBe('owner')
+  })
+
   it('behavior: a moderator mutes and unmutes a member until a bounded time, never a moderator', async () => {
     const log = newLog()
     await act(log, owner, 'mod-add', mod1)

@@ -391,6 +391,9 @@ function judge(state: MutableState, event: Act): string | undefined {
       if (role !== 'owner') return `${event.action} needs the owner; ${author} is a ${role}`
       if (target === author) return `the owner cannot ${event.action} itself`
       if (event.action === 'mod-remove' && !state.moderators.has(target)) return `${target} is not a moderator`
+      // Every peer and relay drops a banned wallet's records: a role given to it could never be used, and a room
+      // handed to it would have no owner who can act (no gate, timer or moderator could change again).
+      if (event.action !== 'mod-remove' && state.banned.has(target)) return `${target} is banned: unban it first`
       return undefined
     case 'gate':
     case 'timer':

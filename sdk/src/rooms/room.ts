@@ -576,15 +576,23 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /**
-   * Why the room's moderation log stops this wallet from sending now, if it does (muted until a time, a read-only
-   * lock, a lock that does not list it): what {@link send} and the other sends throw, and what an app shows.
+   * Why the room's moderation log stops this wallet from sending now, if it does (banned, muted until a time, a
+   * read-only lock, a lock that does not list it): what {@link send} and the other sends throw, and what an app shows.
    */
   sendRestriction():
-    | { reason: 'muted' | 'read-only' | 'locked'; message: string; hint: string; untilMs?: number }
+    | { reason: 'banned' | 'muted' | 'read-only' | 'locked'; message: string; hint: string; untilMs?: number }
     | undefined {
     const log = this.#gatekeeper.moderation
     if (log === undefined) return undefined
     const self = this.#c.self.verified.address
+    // Every member and relay drops what a banned wallet sends: saying it was sent would be a lie.
+    if (log.isBanned(self)) {
+      return {
+        reason: 'banned',
+        message: 'you are banned from this room',
+        hint: 'nobody receives what you send here until a moderator unbans you',
+      }
+    }
     if (log.isLockedOut(self)) {
       return {
         reason: 'locked',

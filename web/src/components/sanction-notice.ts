@@ -30,7 +30,10 @@ export function sanctionNotice(view: ConversationView, rejoin: () => void) {
   </div>`
 }
 
-/** Why this wallet cannot write here now (muted, a read-only lock, a lock that leaves it out), and until when. */
+/**
+ * Why this wallet cannot write here now (muted, a read-only lock, a lock that leaves it out; banned, should the room
+ * still be shown), and until when.
+ */
 export function restrictionNotice(restriction: { reason: string; message: string; hint: string; untilMs?: number }) {
   const until =
     restriction.untilMs === undefined
@@ -41,7 +44,9 @@ export function restrictionNotice(restriction: { reason: string; message: string
       ? html`<strong>A moderator muted you in this room</strong>${until}. You still read; you can write again then, and reactions you add meanwhile are sent then.`
       : restriction.reason === 'read-only'
         ? html`<strong>This room is read-only.</strong> Only its owner and moderators write until a moderator unlocks it.`
-        : html`<strong>This room is locked.</strong> It admits no new member until a moderator unlocks it.`
+        : restriction.reason === 'banned'
+          ? html`<strong>You are banned from this room.</strong> Nobody receives what you send here until a moderator unbans you.`
+          : html`<strong>This room is locked.</strong> It admits no new member until a moderator unlocks it.`
   return html`<div class="state" role="status" data-testid="restricted" data-reason=${restriction.reason}>${headline}</div>`
 }
 
