@@ -175,6 +175,19 @@ describe('securechat CLI', () => {
     }
   })
 
+  it('error: a second relay on a data dir another relay uses is refused, and one after it stopped starts', async () => {
+    const dataDir = await tempDir('shared-relay-')
+    const first = track(await startRelayProcess({ dataDir }))
+    const second = await runCli(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir])
+    expect(second.code).toBe(1)
+    expect(second.stderr).toContain(`another relay (process ${first.child.pid}) is using the data dir ${dataDir}`)
+    expect(second.stderr).toContain('give this relay its own --data-dir')
+    first.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    const after = track(await startRelayProcess({ dataDir }))
+    expect(after.peerId).toBe(first.peerId)
+  })
+
   it('behavior: SIGTERM stops the relay gracefully', async () => {
     const relay = track(await startRelayProcess())
     relay.kill('SIGTERM')

@@ -254,6 +254,9 @@ export const RELAY_LEFT_ROOM_EVENTS_KEPT = 32_768
  */
 export const RELAY_STORED_LOG_PAGE_EVENTS = 64
 
+/** The lock file in a relay's data dir (its pid inside): one relay per data dir (`securechat relay`). */
+export const RELAY_LOCK_FILE_NAME = 'relay.lock'
+
 /** Default listen addresses: TCP for Node peers, WebSockets for browsers. Loopback only. */
 export const DEFAULT_RELAY_LISTEN = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']
 

@@ -1,7 +1,9 @@
 import { join } from 'node:path'
+import { releasePidLock, takePidLock } from '@securechat/sdk/pid-lock'
 import type { Logger } from 'pino'
 import type { RelayConfig } from '../config.ts'
-import type { ConfigError, TlsError } from '../errors.ts'
+import { RELAY_LOCK_FILE_NAME } from '../constants.ts'
+import { ConfigError, type TlsError } from '../errors.ts'
 import { createNodeLogger } from '../log.ts'
 import { createRelay, type Relay, type RelayServiceFactories } from '../relay/create-relay.ts'
 import { FILES_DIR } from '../relay/file-pin-constants.ts'
@@ -22,6 +24,24 @@ import { STORE_FILE_NAME } from '../store/constants.ts'
  * its settings (`reread`: the config file, mostly) for a changed `--peer` list.
  */
 export async function runRelay(config: RelayConfig, reread: () => RelayConfig = () => config): Promise<void> {
+  // One relay per data dir: two would share its PeerId, its store and its files, each unaware of the other.
+  const lock = join(config.dataDir, RELAY_LOCK_FILE_NAME)
+  await takePidLock(lock, (pid) =>
+    Number.isNaN(pid)
+      ? new ConfigError(`could not lock the relay's data dir ${config.dataDir}`, { details: { lock } })
+      : new ConfigError(`another relay (process ${pid}) is using the data dir ${config.dataDir}`, {
+          details: { pid, lock },
+          hint: `stop it first (kill ${pid}), or give this relay its own --data-dir`,
+        }),
+  )
+  try {
+    await serveRelay(config, reread)
+  } finally {
+    await releasePidLock(lock)
+  }
+}
+
+async function serveRelay(config: RelayConfig, reread: () => RelayConfig): Promise<void> {
   const { root, factory } = createNodeLogger({ json: config.json })
   const privateKey = await loadOrCreatePeerKey(config.dataDir)
   const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))

@@ -8,11 +8,12 @@
  * The browser twin is `vault.browser.ts` (IndexedDB), mapped by the package's `browser` field.
  */
 
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { base64urlDecode, base64urlEncode } from '../encoding.ts'
 import { VaultBusyError, VaultCorruptError, VaultError } from '../errors.ts'
+import { releasePidLock, takePidLock } from '../pid-lock.ts'
 import { VAULT_FILE_NAME, VAULT_LOCK_FILE_NAME } from './constants.ts'
 import type { VaultBackend } from './vault.ts'
 
@@ -47,7 +48,14 @@ export function fileVaultBackend(init: { dir: string }): VaultBackend {
     async open() {
       if (locked) throw new VaultError('this vault backend is already open')
       await mkdir(init.dir, { recursive: true, mode: 0o700 })
-      await takeLock(lockPath)
+      await takePidLock(lockPath, (pid) =>
+        Number.isNaN(pid)
+          ? new VaultBusyError('could not lock the vault', { details: { lock: lockPath } })
+          : new VaultBusyError('another process has this vault open', {
+              details: { pid, lock: lockPath },
+              hint: `stop process ${pid} (another securechat command on the same --data-dir), or use another data directory`,
+            }),
+      )
       locked = true
       try {
         let text: string | undefined
@@ -77,7 +85,7 @@ export function fileVaultBackend(init: { dir: string }): VaultBackend {
         for (const [name, value] of Object.entries(parsed.data.entries)) entries.set(name, value)
       } catch (err) {
         locked = false
-        await releaseLock(lockPath)
+        await releasePidLock(lockPath)
         throw err
       }
     },
@@ -107,7 +115,7 @@ export function fileVaultBackend(init: { dir: string }): VaultBackend {
       if (!locked) return
       locked = false
       await writing.catch(() => undefined)
-      await releaseLock(lockPath)
+      await releasePidLock(lockPath)
     },
   }
 }
@@ -122,41 +130,4 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     await handle.close()
   }
   await rename(tmp, path)
-}
-
-async function takeLock(lockPath: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(lockPath, 'wx', 0o600)
-      await handle.writeFile(String(process.pid))
-      await handle.close()
-      return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    const owner = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10)
-    if (Number.isSafeInteger(owner) && owner > 0 && isAlive(owner)) {
-      throw new VaultBusyError('another process has this vault open', {
-        details: { pid: owner, lock: lockPath },
-        hint: `stop process ${owner} (another securechat command on the same --data-dir), or use another data directory`,
-      })
-    }
-    // The owner is gone (crashed): its lock is stale.
-    await unlink(lockPath).catch(() => undefined)
-  }
-  throw new VaultBusyError('could not lock the vault', { details: { lock: lockPath } })
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-async function releaseLock(lockPath: string): Promise<void> {
-  await unlink(lockPath).catch(() => undefined)
 }
