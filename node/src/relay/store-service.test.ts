@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -49,5 +49,14 @@ describe('storedRoomLog', () => {
     const text = (data: Uint8Array): string => new TextDecoder().decode(data)
     expect(pages.flat().map(text).sort()).toEqual(events.map((event) => text(event.data)).sort())
     expect(JSON.parse(new TextDecoder().decode(await stored.presence(TOPIC)))).toMatchObject({ type: 'presence' })
+  })
+
+  it("security: the store's files are its owner's alone (who is in which room and when they wrote)", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'store-mode-'))
+    store = await createSqliteStore({ path: join(dir, 'store.sqlite') })
+    for (const name of (await readdir(dir)).filter((file) => file.startsWith('store.sqlite'))) {
+      expect(((await stat(join(dir, name))).mode & 0o777).toString(8), name).toBe('600')
+    }
+    expect(await readdir(dir)).toContain('store.sqlite')
   })
 })

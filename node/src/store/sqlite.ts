@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { StoreError } from '../errors.ts'
@@ -34,7 +34,13 @@ function serialized<T>(fn: () => Promise<T>): Promise<T> {
 export function openSqliteDriver(path: string): SqlDriver {
   let db: DatabaseSync
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true })
+      // The owner's alone, as the relay's key is: ciphertext, but also who is in which room and when they wrote.
+      // SQLite gives its WAL and shared-memory files the database file's mode.
+      closeSync(openSync(path, 'a', 0o600))
+      chmodSync(path, 0o600)
+    }
     db = new DatabaseSync(path)
     // WAL: readers do not wait for the writer; NORMAL sync is durable across process crashes.
     if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL')
