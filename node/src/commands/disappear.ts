@@ -17,7 +17,7 @@ import { moderate } from './moderation.ts'
  */
 export async function disappear(duration: string, flags: WriteFlags): Promise<void> {
   const seconds = parseTimer(duration)
-  requireOneTarget(flags)
+  requireOneTarget(flags, 'the timer is a room’s (--room, its owner only) or a DM conversation’s (--dm)')
   const { room, dm, json: _json, ...client } = flags
   if (room !== undefined) return moderate('timer', undefined, { ...client, room }, { seconds })
   return dmWrite(client as DmFlags, dm!, (conversation, options) => conversation.setDisappearing(seconds, options))

@@ -27,12 +27,13 @@ export async function writeMessage(flags: WriteFlags, write: Write): Promise<voi
   return roomWrite({ ...flags, room: flags.room! }, write.room)
 }
 
-/** `--room` or `--dm`, and not both. */
-export function requireOneTarget(flags: WriteFlags): void {
+/** `--room` or `--dm`, and not both; `hint` says what the choice is for. */
+export function requireOneTarget(
+  flags: WriteFlags,
+  hint = 'the message id names a message of that room or conversation (listen --json prints it)',
+): void {
   if ((flags.room === undefined) === (flags.dm === undefined)) {
-    throw new ConfigError('give --room <invite> or --dm <address>, one of them', {
-      hint: 'the message id names a message of that room or conversation (listen --json prints it)',
-    })
+    throw new ConfigError('give --room <invite> or --dm <address>, one of them', { hint })
   }
 }
 
