@@ -32,6 +32,7 @@ export const REFUSAL_REASONS = [
   'store-queries-at-once-per-ip',
   'store-queries-total',
   'invalid-record',
+  'sanctioned-record',
   'file-pin-not-a-member',
   'file-pin-too-large',
   'file-pin-room-quota',
@@ -114,6 +115,9 @@ const EXPLAINED: Record<RefusalReason, { message: string; setting?: string }> = 
   },
   // An honest client never sends one: the peer that forwarded it loses score (gossipsub's P4, scoring.ts) instead.
   'invalid-record': { message: 'record rejected: it failed validation' },
+  // Valid, but the room's moderation log silences its sender here (banned, kicked, muted, locked out): dropped, and
+  // its client was told why when it tried to send (a device that is not ours keeps trying).
+  'sanctioned-record': { message: "record dropped: the room's moderation log silences its sender" },
   // Someone outside the conversation asking the relay to keep a file: honest clients ask only relays of their rooms.
   'file-pin-not-a-member': { message: 'file pin refused: the asker is not a member of the conversation here' },
   'file-pin-too-large': {

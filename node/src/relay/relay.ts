@@ -656,6 +656,10 @@ export class RelayNode extends TypedEventEmitter<RelayEvents> {
         }
       },
       onUnknownSender: (message, source) => this.#fetchSender(message.from.toString(), source),
+      // Counted and logged once per sender and interval, as a refusal: what a banned member still sends is the
+      // operator's to see, not to read a line a record of.
+      onSanctionDropped: (from, address, sanction) =>
+        this.#limits.refusals.refuse('sanctioned-record', from, { room: roomId, address, sanction }),
       onRejected: (from, reason) => this.#reject(from, reason, { room: roomId }),
     })
     this.#rooms.set(topic, { gatekeeper, idleSinceMs: undefined, heardAtMs: Date.now(), clients: new Set() })
