@@ -41,12 +41,12 @@ async function ownerAndMember() {
   const memberRoom = await member.client.joinRoom(invite)
   await memberRoom.waitForPeers()
   await joined
-  return { ownerWallet, member, room, invite, memberRoom }
+  return { relay, ownerWallet, member, room, invite, memberRoom }
 }
 
 describe('securechat moderation commands', () => {
   it('behavior: the owner bans from the CLI, a member cannot, and room log prints the log and its state', async () => {
-    const { ownerWallet, member, room, invite, memberRoom } = await ownerAndMember()
+    const { relay, ownerWallet, member, room, invite, memberRoom } = await ownerAndMember()
 
     const applied = new Promise<RoomModerationChange>((resolve) =>
       room.addEventListener('moderation:changed', (event) => resolve(event.detail), { once: true }),
@@ -62,6 +62,10 @@ describe('securechat moderation commands', () => {
     // The banned device is told so when it sends, not left to think it was heard (every member drops its records).
     await expect.poll(() => memberRoom.moderation.isBanned(member.client.address)).toBe(true)
     await expect(memberRoom.send('still here?')).rejects.toThrow('you are banned from this room')
+    // What it still sends (its presence, every interval) the relay drops, and counts for its operator.
+    await expect
+      .poll(() => relay.node.stats().limits.refused['sanctioned-record'] ?? 0, { timeout: 45_000 })
+      .toBeGreaterThan(0)
     // Nor is the room handed to it: a banned owner could never act again.
     const transfer = await runCli(['owner', 'transfer', member.client.address, '--room', invite], {
       SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey,

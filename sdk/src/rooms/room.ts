@@ -423,6 +423,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * `target`: a wallet (mod-add … unmute); a message id for `remove`, whose author the event names: `author`, or the
    * message's sender when it is on this device; ignored by `lock` and `unlock`, which name the signer. `mute` needs
    * `untilMs`; `lock` takes `readOnly` and lists this device's members (present and away) as the ones it admits.
+   * A role the log would refuse throws before the wallet is asked; like a message, the event then waits for a
+   * neighbour that carries the room (at most `SEND_NEIGHBOUR_WAIT_MS`, else `UnreachableError`, nothing applied).
    */
   async moderate(
     action: ModerationAction,
@@ -430,16 +432,22 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     options: ModerateOptions,
   ): Promise<Extract<ModerationVerdict, { status: 'applied' | 'void' }>> {
     const extra = await this.#moderationFields(action, target, options)
+    const refused = (reason: string): InvalidInputError =>
+      new InvalidInputError(`${action} refused: ${reason}`, {
+        details: { action, target },
+        hint: 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
+      })
+    const refusal = this.moderation.refusal(await options.signer.getAddress(options), action, extra.target)
+    if (refusal !== undefined) throw refused(refusal)
+    // Published to nobody, an event would hold here alone: no store would keep it and no member would hear of it.
+    await this.#untilCarried(options)
     const event = await createModerationEvent(
       { signer: options.signer, room: this.id, prev: this.moderation.head, action, now: this.#now(), ...extra },
       options,
     )
     const verdict = this.#gatekeeper.addOwnModeration(event)
     if (verdict.status !== 'applied' && verdict.status !== 'void') {
-      throw new InvalidInputError(`${action} refused: ${'reason' in verdict ? verdict.reason : verdict.status}`, {
-        details: { action, target },
-        hint: 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
-      })
+      throw refused('reason' in verdict ? verdict.reason : verdict.status)
     }
     await this.#c.pubsub.publish(this.topic, encodeRecord(event))
     return verdict
