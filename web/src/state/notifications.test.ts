@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatEntry } from './history-store.ts'
-import { isNews, NOTIFY_WITHIN_MS } from './notifications.ts'
+import { isNews, NOTIFY_CATCH_UP_GRACE_MS, NOTIFY_WITHIN_MS } from './notifications.ts'
 
 const ME = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'
 const NOW = 1_800_000_000_000
@@ -30,11 +30,14 @@ describe('isNews', () => {
     expect(isNews(entry({ sentAtMs: NOW - NOTIFY_WITHIN_MS - 1 }), dm, ME, NOW)).toBe(false)
   })
 
-  it('behavior: while a catch-up runs, what it brings from before it began is not news; what was written since is', () => {
+  it('behavior: while a catch-up runs, what it brings from well before it began is not news; what was written since, or just before (a connection that dropped for a moment), is', () => {
     const catchingUp = { delivered: 3, fetched: 40, sinceMs: NOW - 5000 }
     const room = { kind: 'room', catchingUp } as const
-    expect(isNews(entry({ mentions: [ME], sentAtMs: NOW - 60_000 }), room, ME, NOW)).toBe(false)
+    const dm = { kind: 'dm', catchingUp } as const
+    const backlog = NOW - 5000 - NOTIFY_CATCH_UP_GRACE_MS - 1
+    expect(isNews(entry({ mentions: [ME], sentAtMs: backlog }), room, ME, NOW)).toBe(false)
+    expect(isNews(entry({ sentAtMs: backlog }), dm, ME, NOW)).toBe(false)
     expect(isNews(entry({ mentions: [ME], sentAtMs: NOW - 2000 }), room, ME, NOW)).toBe(true)
-    expect(isNews(entry({ sentAtMs: NOW - 60_000 }), { kind: 'dm', catchingUp }, ME, NOW)).toBe(false)
+    expect(isNews(entry({ sentAtMs: NOW - 5000 - 1000 }), dm, ME, NOW)).toBe(true)
   })
 })

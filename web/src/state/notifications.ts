@@ -16,6 +16,12 @@ const settingSchema = z.object({ on: z.boolean() })
  */
 export const NOTIFY_WITHIN_MS = 5 * 60_000
 
+/**
+ * A message written this long before a catch-up began is still news: a catch-up also follows a connection that
+ * dropped for a moment (a relay restarted, a network change), and a DM written in that moment came by it.
+ */
+export const NOTIFY_CATCH_UP_GRACE_MS = 60_000
+
 /** A notification's text at most; the rest is in the app. */
 const NOTIFY_TEXT_CHARS = 140
 
@@ -23,9 +29,10 @@ export type NotificationsState = 'off' | 'on' | 'blocked' | 'unsupported'
 
 /**
  * Whether `entry`, just added to `view`, is news for wallet `me`: someone else's message, shown, in a DM or mentioning
- * `me`, written within {@link NOTIFY_WITHIN_MS} of `nowMs` — and, while a catch-up runs, since it began: the backlog
- * it brings tells nobody, but a message written meanwhile is news (a page just opened catches up for seconds, and a
- * mention sent then went untold). Where the person is looking is the caller's to ask.
+ * `me`, written within {@link NOTIFY_WITHIN_MS} of `nowMs` — and, while a catch-up runs, since it began (less
+ * {@link NOTIFY_CATCH_UP_GRACE_MS}): the backlog it brings tells nobody, but a message written meanwhile is news (a
+ * page just opened catches up for seconds, and a mention sent then went untold). Where the person is looking is the
+ * caller's to ask.
  */
 export function isNews(
   entry: ChatEntry,
@@ -36,7 +43,8 @@ export function isNews(
   // A timer's line (`disappearing.ts`) is no message to be told of.
   if (entry.mine || entry.state !== 'ok' || entry.deleted === true || entry.notice !== undefined) return false
   if (view.kind !== 'dm' && !mentionsMe(entry, me)) return false
-  return entry.sentAtMs >= (view.catchingUp?.sinceMs ?? 0) && entry.sentAtMs >= nowMs - NOTIFY_WITHIN_MS
+  const backlogBeforeMs = (view.catchingUp?.sinceMs ?? 0) - NOTIFY_CATCH_UP_GRACE_MS
+  return entry.sentAtMs >= backlogBeforeMs && entry.sentAtMs >= nowMs - NOTIFY_WITHIN_MS
 }
 
 /**
