@@ -174,6 +174,12 @@ export interface CreateModerationEventParams {
   now?: number
 }
 
+/** The fields only some actions carry (`mute`'s end, `lock`'s list, …), as {@link createModerationEvent} takes them. */
+export type ModerationActionFields = Pick<
+  CreateModerationEventParams,
+  'until' | 'readOnly' | 'members' | 'message' | 'rule' | 'seconds'
+>
+
 /** Signs a new event with the author's wallet. Whether the author may act is the log's to judge. */
 export async function createModerationEvent(
   params: CreateModerationEventParams,

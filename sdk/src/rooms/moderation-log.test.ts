@@ -7,6 +7,7 @@ import { currentGateRule } from './current-gate.ts'
 import {
   createModerationEvent,
   type ModerationAction,
+  type ModerationActionFields,
   type ModerationEvent,
   moderationEventHash,
   moderationSigningText,
@@ -28,14 +29,7 @@ async function sign(
   target: Wallet,
   prev: string,
   room = ROOM,
-  extra: {
-    until?: number
-    readOnly?: boolean
-    members?: string[]
-    message?: string
-    rule?: GateRule
-    seconds?: number
-  } = {},
+  extra: ModerationActionFields = {},
 ): Promise<ModerationEvent> {
   const now = clock++
   return createModerationEvent({

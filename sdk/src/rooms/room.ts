@@ -86,7 +86,7 @@ import { HistoryPositionKeeper } from './history-position.ts'
 import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink } from './history-sink.ts'
 import { joinAnswerDelayMs, joinAnswerWindowMs } from './join-answers.ts'
 import type { SignedManifest } from './manifest.ts'
-import { createModerationEvent, type ModerationAction } from './moderation-event.ts'
+import { createModerationEvent, type ModerationAction, type ModerationActionFields } from './moderation-event.ts'
 import type { ModerationLog, ModerationVerdict } from './moderation-log.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { OwnDeliveries } from './own-deliveries.ts'
@@ -458,15 +458,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     action: ModerationAction,
     target: string | undefined,
     options: ModerateOptions,
-  ): Promise<{
-    target: string
-    until?: number
-    readOnly?: boolean
-    members?: string[]
-    message?: string
-    rule?: GateRule
-    seconds?: number
-  }> {
+  ): Promise<ModerationActionFields & { target: string }> {
     if (action === 'lock' || action === 'unlock' || action === 'gate' || action === 'timer') {
       const self = await options.signer.getAddress(options)
       if (action === 'unlock') return { target: self }
