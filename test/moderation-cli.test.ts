@@ -10,6 +10,7 @@ import type { RoomModerationChange } from '@securechat/sdk/types'
 import { Wallet } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import {
+  type JsonLine,
   killAfterEach,
   nextJsonLine,
   runCli,
@@ -47,6 +48,14 @@ async function ownerAndMember() {
 describe('securechat moderation commands', () => {
   it('behavior: the owner bans from the CLI, a member cannot, and room log prints the log and its state', async () => {
     const { relay, ownerWallet, member, room, invite, memberRoom } = await ownerAndMember()
+
+    // A mistyped address is refused before anything joins, in words, with what an address looks like.
+    const typo = await runCli(['ban', '0x1234', '--room', invite], { SECURECHAT_PRIVATE_KEY: ownerWallet.privateKey })
+    expect(typo.code).toBe(1)
+    expect(typo.stderr).toContain('the address "0x1234" is not a wallet address')
+    expect(typo.stderr).toContain('40 hexadecimal digits')
+    expect(typo.stderr).not.toContain('catching up')
+    expect(typo.stderr).not.toMatch(/\n\s+at /)
 
     const applied = new Promise<RoomModerationChange>((resolve) =>
       room.addEventListener('moderation:changed', (event) => resolve(event.detail), { once: true }),
@@ -235,10 +244,13 @@ describe('securechat moderation commands', () => {
     expect(text.stdout).toContain('; gate: open')
   }, 240_000)
 
-  it("behavior: listen --json prints a mute and a moderator's removal as they come", async () => {
+  it("behavior: listen --json prints a mute and a moderator's removal as they come, and after a restart from its data dir only what is new", async () => {
     const [owner, alice, bob] = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()]
     const { invite } = await startRelayRoom(track, 'moderated-listen', owner.privateKey)
-    const listener = track(spawnCli(['listen', '--room', invite, '--json'], { SECURECHAT_PRIVATE_KEY: bob.privateKey }))
+    const asBob = { SECURECHAT_PRIVATE_KEY: bob.privateKey, SECURECHAT_VAULT_PASSPHRASE: 'bob only' }
+    const dataDir = await tempDir('moderated-listen-bob-')
+    const listenArgs = ['listen', '--room', invite, '--json', '--data-dir', dataDir]
+    const listener = track(spawnCli(listenArgs, asBob))
     await untilStderr(listener, 'listening on room')
     const id = await writeCli(['send', 'said before the mute', '--room', invite], alice.privateKey)
     await nextJsonLine(listener, (line) => line.id === id)
@@ -261,5 +273,21 @@ describe('securechat moderation commands', () => {
       sender: owner.address,
       message: { id, deleted: true, removedBy: owner.address },
     })
+
+    // Its data dir kept the log: the stores' copy of the mute and the removal is no news to the listener restarted.
+    listener.kill('SIGTERM')
+    expect(await listener.exited).toBe(0)
+    const again = track(spawnCli(listenArgs, asBob))
+    await untilStderr(again, ' — done')
+    const unmute = await runCli(['unmute', alice.address, '--room', invite], asOwner)
+    expect(unmute.code, unmute.stderr).toBe(0)
+    expect(await nextJsonLine(again, (line) => line.type === 'moderation')).toMatchObject({
+      action: 'unmute',
+      target: alice.address,
+      applied: true,
+    })
+    const printed = again.lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as JsonLine)
+    expect(printed.filter((line) => line.type === 'moderation').map((line) => line.action)).toEqual(['unmute'])
+    expect(printed.filter((line) => line.type === 'delete')).toEqual([])
   }, 240_000)
 })

@@ -4,12 +4,12 @@
  * the owner's actions on bob and bob none on her; a signature refused in the wallet is said, with what to do; alice
  * bans bob from the list after a confirmation that says what a ban does — bob's page says he is banned and its
  * composer is off, alice's log lists the ban — and unbans him, and he writes again; she mutes him for an hour (his
- * composer off, until when said) and unmutes him, removes a message of his from its toolbar (both pages say a
- * moderator removed it), locks the room read-only (his composer off) and unlocks it; she makes him a moderator (his
- * header says so), then removes him from the room: his page says so and offers Rejoin, which brings him back (last:
- * without a relay store the rejoined device holds no earlier event, so later ones would wait for their `prev`). Axe
- * scans of the member list with its actions, the confirmations and the log. Then she anchors the moderation log
- * from her wallet (bob, a member, is not offered it).
+ * composer off, until when said — still after his page reloads, from his vault) and unmutes him, removes a message
+ * of his from its toolbar (both pages say a moderator removed it), locks the room read-only (his composer off) and
+ * unlocks it; she makes him a moderator (his header says so), then removes him from the room: his page says so and
+ * offers Rejoin, which brings him back (last: without a relay store the rejoined device holds only the log its vault
+ * kept). Axe scans of the member list with its actions, the confirmations and the log. Then she anchors the
+ * moderation log from her wallet (bob, a member, is not offered it).
  */
 import { auditLogReader } from '@securechat/sdk/audit'
 import type { Page } from 'playwright-core'
@@ -192,6 +192,12 @@ describe('web app: moderation', () => {
     expect(await details(alice.page).getByTestId('log-event').first().locator('.what').textContent()).toContain(
       `${short(aliceAddress)} muted ${short(bobAddress)} until`,
     )
+    // A reload keeps him muted: his vault kept the room's log (this stack's relay keeps no history to send it again).
+    await bob.page.reload()
+    await bob.page.getByTestId('address').waitFor({ timeout: UI_TIMEOUT_MS })
+    await restricted.waitFor({ timeout: UI_TIMEOUT_MS })
+    expect(await restricted.getAttribute('data-reason')).toBe('muted')
+    expect(await bob.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
 
     await actionButton(alice.page, 'Unmute', bobAddress).click()
     await expect.poll(() => bob.page.getByTestId('restricted').count(), { timeout: UI_TIMEOUT_MS }).toBe(0)

@@ -3,7 +3,13 @@ import { MAX_MUTE_MS } from '@securechat/sdk/constants'
 import { describeTimer, parseDurationSeconds } from '@securechat/sdk/disappearing'
 import { InvalidInputError } from '@securechat/sdk/errors'
 import { gateRuleKey, parseGateRule } from '@securechat/sdk/gates'
-import type { ModerationAction, ModerationEntry, ModerationEvent, Room } from '@securechat/sdk/rooms'
+import {
+  type ModerationAction,
+  type ModerationEntry,
+  type ModerationEvent,
+  type Room,
+  walletAddress,
+} from '@securechat/sdk/rooms'
 import { SEND_FLUSH_MS } from '../constants.ts'
 import { createNodeLogger } from '../log.ts'
 import { readGateRule } from './chat.ts'
@@ -41,8 +47,11 @@ export async function moderate(
   flags: ClientFlags,
   options: ModerateOptions = {},
 ): Promise<void> {
-  // Checked before joining: a wrong duration costs no network.
+  // Checked before joining: a wrong duration or a mistyped address costs no network.
   const forMs = action === 'mute' ? muteDurationMs(options.for) : undefined
+  if (action === 'remove') {
+    if (options.author !== undefined) walletAddress(options.author, '--author')
+  } else if (target !== undefined) walletAddress(target, 'the address')
   const ruleText = options.gate === undefined ? undefined : await readGateRule(options.gate)
   const { factory } = createNodeLogger({ json: false, level: 'warn' })
   const joined = await joinFromFlags(flags, factory, { catchUp: 'later' })

@@ -32,9 +32,11 @@ import { decodeInvite, encodeInvite } from '../rooms/invite.ts'
 import { createManifest, type RoomAccess, type SignedManifest, verifyManifest } from '../rooms/manifest.ts'
 import { Room } from '../rooms/room.ts'
 import {
+  flushRoomEntries,
   forgetRoom,
   loadHistoryPosition,
   loadMessageStates,
+  loadModerationLog,
   loadRoomKeys,
   loadSavedRooms,
   saveJoinedRoom,
@@ -417,6 +419,7 @@ export class SecureChatClient {
     }
     // With a vault, the room resumes the members' sender keys an earlier run saved (room-store.ts).
     const vault = this.#init.vault
+    if (vault !== undefined) await flushRoomEntries(vault, roomId)
     const keys =
       vault === undefined
         ? undefined
@@ -433,6 +436,16 @@ export class SecureChatClient {
         ? undefined
         : await loadMessageStates(vault, roomId).catch((err: unknown) => {
             this.#log.warn('stored message states unreadable; the room starts without them', {
+              roomId,
+              error: String(err),
+            })
+            return undefined
+          })
+    const moderation =
+      vault === undefined
+        ? undefined
+        : await loadModerationLog(vault, roomId).catch((err: unknown) => {
+            this.#log.warn('stored moderation log unreadable; the stores send it again', {
               roomId,
               error: String(err),
             })
@@ -467,6 +480,7 @@ export class SecureChatClient {
         ...(keys === undefined ? {} : { keys }),
         ...(position === undefined ? {} : { position }),
         ...(messages === undefined ? {} : { messages }),
+        ...(moderation === undefined ? {} : { moderation }),
         ...(this.#init.presenceIntervalMs === undefined ? {} : { presenceIntervalMs: this.#init.presenceIntervalMs }),
         ...(this.#init.presenceTimeoutMs === undefined ? {} : { presenceTimeoutMs: this.#init.presenceTimeoutMs }),
         ...(this.#init.presenceFullRateMembers === undefined

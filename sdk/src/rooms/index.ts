@@ -19,6 +19,7 @@ export {
   type ModerationAction,
   type ModerationEvent,
   moderationEventHash,
+  walletAddress,
 } from './moderation-event.ts'
 export {
   type GateChange,

@@ -1,9 +1,10 @@
-import { getAddress } from 'ethers'
+import { getAddress, isAddress } from 'ethers'
 import { z } from 'zod'
 import { MAX_LOCK_MEMBERS, MAX_MUTE_MS, WIRE_VERSION } from '../constants.ts'
 import { sha256Hex } from '../crypto/primitives.ts'
 import { describeTimer, timerSecondsSchema } from '../disappearing.ts'
 import { canonicalJson, utf8 } from '../encoding.ts'
+import { InvalidInputError } from '../errors.ts'
 import { conditionsOf, gateRuleKey, gateRuleSchema } from '../gates/rule.ts'
 import { isEoaSignature } from '../identity/certificate.ts'
 import type { WalletSigner } from '../identity/signer.ts'
@@ -180,6 +181,20 @@ export type ModerationActionFields = Pick<
   'until' | 'readOnly' | 'members' | 'message' | 'rule' | 'seconds'
 >
 
+/**
+ * `text` as a checksummed wallet address, or an `InvalidInputError` that says what an address looks like (a typo
+ * reaches no one's wallet prompt). `what` names it in the error: "the target", "--author".
+ */
+export function walletAddress(text: string, what: string): Address {
+  if (typeof text !== 'string' || !isAddress(text)) {
+    throw new InvalidInputError(`${what} ${JSON.stringify(text)} is not a wallet address`, {
+      details: { [what]: text },
+      hint: 'a wallet address is 0x and 40 hexadecimal digits, all lower case or with its EIP-55 capitals right, e.g. 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
+    })
+  }
+  return getAddress(text) as Address
+}
+
 /** Signs a new event with the author's wallet. Whether the author may act is the log's to judge. */
 export async function createModerationEvent(
   params: CreateModerationEventParams,
@@ -195,7 +210,7 @@ export async function createModerationEvent(
       room: params.room,
       prev: params.prev,
       action: params.action,
-      target: getAddress(params.target),
+      target: walletAddress(params.target, 'the target'),
       author,
       atMs: params.now ?? Date.now(),
       ...(params.until === undefined ? {} : { until: params.until }),

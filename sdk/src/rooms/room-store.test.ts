@@ -10,15 +10,19 @@ import { silentLoggerFactory } from '../logger.ts'
 import { VAULT_ARGON2ID_MIN } from '../vault/constants.ts'
 import { memoryVaultBackend, openVault, type Vault, type VaultBackend } from '../vault/vault.ts'
 import { createManifest, roomIdOf } from './manifest.ts'
+import { createModerationEvent } from './moderation-event.ts'
+import { ModerationLog } from './moderation-log.ts'
 import { type DeviceEncryptionKeys, headerDigest, RoomKeys } from './room-keys.ts'
 import {
   forgetRoom,
+  loadModerationLog,
   loadRoomKeys,
   loadSavedRooms,
   type RoomKeysRecord,
   roomKeysRecord,
   type StoredRoomKeys,
   saveJoinedRoom,
+  saveModerationLog,
   saveRoomHistory,
 } from './room-store.ts'
 
@@ -179,5 +183,31 @@ describe('rooms in the vault', () => {
     await vault.flush()
     expect((await loadSavedRooms(vault)).map((r) => r.name)).toEqual(['team'])
     expect(await vault.list(`room/messages/${lobbyId}`)).toEqual([])
+  })
+
+  it('behavior: the moderation log saved is the one a restarted device takes up, its state and head; a forgotten room leaves none', async () => {
+    const { vault } = await countingVault()
+    const owner = Wallet.createRandom()
+    const [moderator, member] = [Wallet.createRandom(), Wallet.createRandom()]
+    const log = new ModerationLog({ roomId: ROOM, owner: owner.address })
+    const byOwner = walletSigner({ type: 'eoa', signer: owner })
+    for (const [action, target, now] of [
+      ['mod-add', moderator.address, 1_000],
+      ['ban', member.address, 2_000],
+    ] as const) {
+      const event = await createModerationEvent({ signer: byOwner, room: ROOM, prev: log.head, action, target, now })
+      expect(log.add(event).status).toBe('applied')
+    }
+    await saveModerationLog(vault, ROOM, () => log.events(), 0)
+
+    const saved = await loadModerationLog(vault, ROOM)
+    const restarted = new ModerationLog({ roomId: ROOM, owner: owner.address })
+    for (const event of saved ?? []) expect(restarted.add(event).status).toBe('applied')
+    expect(restarted.head).toBe(log.head)
+    expect(restarted.isBanned(member.address)).toBe(true)
+    expect(restarted.roleOf(moderator.address)).toBe('moderator')
+
+    await forgetRoom(vault, ROOM)
+    expect(await loadModerationLog(vault, ROOM)).toBeUndefined()
   })
 })

@@ -48,10 +48,20 @@
  *
  * `room/history/` of version 1 held the ids at the highest clock only and no `liveAtMs`: it loads
  * as a position without one (catch-up asks by Lamport clock once, then saves it with the states).
+ *
+ * ```
+ * room/moderation/<roomId> = { v: 1, events: ModerationEvent[] }   (the log's kept events, parents first)
+ * ```
+ *
+ * The room's moderation log as this device last knew it: a restarted device knows who is banned, muted, locked out
+ * or a moderator before any relay answers (a banned member's presence is not taken in meanwhile), and what the
+ * stores send again is no news (`listen` prints only what is new). Each event is judged again as it loads, its
+ * signature recovered (a few ms each, at most `MAX_MODERATION_EVENTS`).
  */
 import { z } from 'zod'
 import {
   MAX_LAMPORT_CLOCK,
+  MAX_MODERATION_EVENTS,
   MAX_POSITION_IDS,
   MAX_ROOM_CHANNELS,
   MAX_SAVED_ROOM_MEMBERS,
@@ -71,6 +81,7 @@ import type { Vault } from '../vault/vault.ts'
 import type { HistoryPosition } from './history-sink.ts'
 import { roomIdOf, type SignedManifest, signedManifestSchema } from './manifest.ts'
 import { verifyMemberBundle } from './member-bundle.ts'
+import type { ModerationEvent } from './moderation-event.ts'
 
 /** Vault entry names of rooms: `joined` + roomId (the manifest), `keys` + roomId (sender keys). */
 export const ROOM_ENTRY_PREFIXES = {
@@ -78,6 +89,7 @@ export const ROOM_ENTRY_PREFIXES = {
   keys: 'room/keys/',
   history: 'room/history/',
   messages: 'room/messages/',
+  moderation: 'room/moderation/',
 } as const
 
 const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/)
@@ -196,12 +208,45 @@ export async function loadSavedRooms(vault: Vault, log?: Logger): Promise<SavedR
   return rooms.sort((a, b) => a.joinedAtMs - b.joinedAtMs)
 }
 
-/** Forgets a room: its manifest and its sender keys. */
+/** Forgets a room: its manifest, sender keys, history and moderation log. */
 export async function forgetRoom(vault: Vault, roomId: string): Promise<void> {
-  await vault.delete(`${ROOM_ENTRY_PREFIXES.joined}${roomId}`)
-  await vault.delete(`${ROOM_ENTRY_PREFIXES.keys}${roomId}`)
-  await vault.delete(`${ROOM_ENTRY_PREFIXES.history}${roomId}`)
-  await vault.delete(`${ROOM_ENTRY_PREFIXES.messages}${roomId}`)
+  for (const prefix of Object.values(ROOM_ENTRY_PREFIXES)) await vault.delete(`${prefix}${roomId}`)
+}
+
+/**
+ * Writes of `roomId`'s entries still waiting for their delay, made now: a room joined again at once (a rejoin after a
+ * kick) reads what its last run knew, not what it knew a second earlier.
+ */
+export async function flushRoomEntries(vault: Vault, roomId: string): Promise<void> {
+  for (const prefix of Object.values(ROOM_ENTRY_PREFIXES)) await vault.flush(`${prefix}${roomId}`)
+}
+
+/** A room's `room/moderation/` entry: each event is checked by the log as it is added again. */
+const moderationLogSchema = z
+  .object({ v: z.literal(1), events: z.array(z.unknown()).max(MAX_MODERATION_EVENTS) })
+  .strict()
+
+/** Saves `events()` as they are when the write runs, within `delayMs` (saves asked for before then share it). */
+export function saveModerationLog(
+  vault: Vault,
+  roomId: string,
+  events: () => ModerationEvent[],
+  delayMs = MESSAGE_STATES_SAVE_DELAY_MS,
+): Promise<void> {
+  return vault.putLatest(
+    `${ROOM_ENTRY_PREFIXES.moderation}${sha256HexSchema.parse(roomId)}`,
+    () => utf8.encode(JSON.stringify({ v: 1, events: events() } satisfies z.input<typeof moderationLogSchema>)),
+    { delayMs },
+  )
+}
+
+/** The moderation events an earlier run saved for `roomId`, unchecked (the log judges each), or undefined. */
+export async function loadModerationLog(vault: Vault, roomId: string): Promise<unknown[] | undefined> {
+  const stored = await vault.getJson(
+    `${ROOM_ENTRY_PREFIXES.moderation}${sha256HexSchema.parse(roomId)}`,
+    moderationLogSchema,
+  )
+  return stored?.events
 }
 
 /**

@@ -94,7 +94,7 @@ import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
 import { PresenceWitness } from './presence-witness.ts'
 import { type DeviceEncryptionKeys, isBeforeChainStart, isMissingKey, RoomKeys } from './room-keys.ts'
 import { RoomSignals } from './room-signals.ts'
-import { type RoomKeysRecord, type StoredRoomKeys, saveRoomHistory } from './room-store.ts'
+import { type RoomKeysRecord, type StoredRoomKeys, saveModerationLog, saveRoomHistory } from './room-store.ts'
 import {
   type Envelope,
   encodeRecord,
@@ -175,6 +175,11 @@ export interface RoomInit {
   position?: HistoryPosition
   /** The messages' states an earlier run saved (`loadMessageStates`): later edits, deletes and reactions apply to them. */
   messages?: SavedMessageStates
+  /**
+   * The moderation events an earlier run saved (`loadModerationLog`), in the log's order: judged again and taken in
+   * before the room starts, quietly — `moderation:changed` tells only what is new to this device.
+   */
+  moderation?: readonly unknown[]
   presenceIntervalMs?: number
   presenceTimeoutMs?: number
   /** Members up to which presence is not stretched (`presence-interval.ts`); {@link PRESENCE_FULL_RATE_MEMBERS}. */
@@ -410,6 +415,28 @@ export class Room extends TypedEventEmitter<RoomEvents> {
         this.#c.log.debug('record of a sanctioned member dropped', { room: this.id, from, address, reason }),
       now: this.#now,
     })
+    this.#takeUpSavedModeration(init.moderation ?? [])
+  }
+
+  /**
+   * The log as an earlier run saved it: what it did then (a removal, a timer, members dropped) is in the saved
+   * states and members already, so only the log's state is taken up here. An event the log refuses now is left out.
+   */
+  #takeUpSavedModeration(events: readonly unknown[]): void {
+    const log = this.moderation
+    let refused = 0
+    for (const event of events) if (log.add(event).status === 'refused') refused += 1
+    if (refused > 0)
+      this.#c.log.warn('saved moderation events refused; the stores send the log again', { room: this.id, refused })
+  }
+
+  /** Saves the moderation log (`room-store.ts`) off the caller's path; a failed save is logged. */
+  #saveModeration(): void {
+    const vault = this.#c.vault
+    if (vault === undefined) return
+    saveModerationLog(vault, this.id, () => this.moderation.events()).catch((err: unknown) =>
+      this.#c.log.warn('room moderation log not saved', { room: this.id, error: String(err) }),
+    )
   }
 
   /** The room's moderation log (docs/architecture.md, Moderation): roles, bans, kicks. */
@@ -503,6 +530,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
    * would be.
    */
   #onModeration(verdict: Extract<ModerationVerdict, { status: 'applied' | 'void' }>): void {
+    this.#saveModeration()
     this.safeDispatchEvent('moderation:changed', { detail: verdict })
     if (verdict.status !== 'applied') return
     const { action, target, message } = verdict.event

@@ -893,10 +893,7 @@ export class Conversations extends EventTarget implements SessionPart {
     const view = this.#views.get(room.id)
     const self = this.#signedIn?.address
     if (view === undefined || self === undefined) return
-    this.#followBan(room, view, self)
-    // A mute of this wallet ends by the clock, not by an event: the composer comes back then.
-    const mutedUntil = room.moderation.muteOf(self)?.untilMs ?? 0
-    if (mutedUntil > Date.now()) setTimeout(() => this.#changed(), mutedUntil - Date.now() + 1)
+    this.#followLog(room, view, self)
     if (verdict.status === 'applied') {
       const { action, target, author, atMs } = verdict.event
       // The owner changed the gate: the requirement shown is said again from the new rule.
@@ -910,6 +907,17 @@ export class Conversations extends EventTarget implements SessionPart {
       }
     }
     this.#changed()
+  }
+
+  /**
+   * What the room's log says of this wallet now: banned, or muted until a time. Also as a room is watched: a log the
+   * vault kept is taken up with no `moderation:changed` (the sdk tells only what is new).
+   */
+  #followLog(room: Room, view: ConversationView, self: string): void {
+    this.#followBan(room, view, self)
+    // A mute of this wallet ends by the clock, not by an event: the composer comes back then.
+    const mutedUntil = room.moderation.muteOf(self)?.untilMs ?? 0
+    if (mutedUntil > Date.now()) setTimeout(() => this.#changed(), mutedUntil - Date.now() + 1)
   }
 
   /** `banned` while the log bans this wallet, with who did it; back to `joined` once unbanned. */
@@ -1053,6 +1061,11 @@ export class Conversations extends EventTarget implements SessionPart {
       this.#changed()
     })
     room.addEventListener('moderation:changed', (event) => this.#onModeration(room, event.detail))
+    // A log is there only if the vault kept one (a vault of an earlier version has none: the stores' log will tell).
+    const view = this.#views.get(room.id)
+    const self = this.#signedIn?.address
+    if (view !== undefined && self !== undefined && room.moderation.entries().length > 0)
+      this.#followLog(room, view, self)
     onMembers()
   }
 
