@@ -149,6 +149,13 @@ describe('files between terminals', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('resuming')
     expect(await sha256Of(out)).toBe(sha256)
+    // Asked again, it does not replace what is there, and fetches nothing to find that out.
+    const again = await runCli(args, bob)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('exists already; it was left as it is')
+    expect(again.stderr).toContain('--force')
+    expect(again.stderr).not.toContain('downloading')
+    expect(await sha256Of(out)).toBe(sha256)
 
     // A device that joined after it was shared finds the message at the relays and cannot read it: it is told so.
     const late = await runCli(['get-file', '--room', invite, '--out', join(dir, 'late.bin'), id], {

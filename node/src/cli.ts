@@ -331,7 +331,8 @@ export function buildProgram(): Command {
       .description('save the file a room message shares (resumes a .part left by an interrupted run)')
       .argument('<message-id>', 'the id of the message that shares it (`listen --json` prints it)'),
   )
-    .option('--out <path>', 'where to save it (default: its name, in this folder)')
+    .option('--out <path>', 'where to save it: a file, or a folder to save it in under its name (default: this folder)')
+    .option('--force', 'replace a file already at that path')
     .action(async (id: string, flags) => getFile(flags, id))
   registerMessageKinds(program)
   registerModeration(program, room)

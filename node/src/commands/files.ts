@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
+import { basename, dirname, join, sep } from 'node:path'
 import { Writable } from 'node:stream'
 import type { ClientFilesInit, ShareProgress } from '@securechat/sdk/client'
 import { FileDecryptionError } from '@securechat/sdk/crypto'
@@ -104,6 +104,35 @@ export async function sendFile(flags: SendFileFlags, path: string): Promise<void
 
 export interface GetFileFlags extends ClientFlags {
   out?: string
+  /** Replace a file already at the path saved to. */
+  force?: boolean
+}
+
+/**
+ * Where `get-file` saves file `name`: `out` as given, or under the file's own name in the folder `out` names (an
+ * existing folder, or a path ending in `/`), or here. Checked before a byte is fetched: the folder must exist, and a
+ * file already there is kept unless `force` — a download never quietly replaces what someone had.
+ */
+export async function savePath(out: string | undefined, name: string, force: boolean): Promise<string> {
+  const given = out === undefined ? undefined : await stat(out).catch(() => undefined)
+  const path =
+    out === undefined ? name : out.endsWith('/') || out.endsWith(sep) || given?.isDirectory() ? join(out, name) : out
+  const folder = dirname(path)
+  if ((await stat(folder).catch(() => undefined))?.isDirectory() !== true) {
+    throw new ConfigError(`cannot save to ${printable(path)}: there is no folder ${printable(folder)}`, {
+      hint: 'create the folder first, or give --out a path in a folder that exists',
+    })
+  }
+  const existing = await stat(path).catch(() => undefined)
+  if (existing?.isDirectory() === true) {
+    throw new ConfigError(`cannot save to ${printable(path)}: it is a folder`, { hint: 'give --out another path' })
+  }
+  if (existing !== undefined && !force) {
+    throw new ConfigError(`${printable(path)} exists already; it was left as it is`, {
+      hint: 'pass --force to replace it, or give --out another path',
+    })
+  }
+  return path
 }
 
 /**
@@ -140,7 +169,7 @@ export async function getFile(flags: GetFileFlags, id: string): Promise<void> {
           { hint: '`securechat listen --json` prints each message with its id and the file it shares' },
         )
       }
-      const out = flags.out ?? file.name
+      const out = await savePath(flags.out, file.name, flags.force === true)
       const part = `${out}.part`
       const offset = await stat(part).then(
         (s) => Math.min(s.size, file.size),

@@ -164,7 +164,7 @@ export function formatMessage(message: RoomMessage, self: string): string {
   const file =
     message.file === undefined
       ? ''
-      : ` [file: ${printable(message.file.name)}, ${formatBytes(message.file.size)} — securechat get-file ${message.id}]`
+      : ` [file: ${printable(message.file.name)}, ${formatBytes(message.file.size)} — securechat get-file --room <room> ${message.id}]`
   return `[${clockTime(message.sentAtMs)}] ${shortAddress(message.sender)}: ${printable(message.text)}${file}${mentionNote(message.mentions, self)}`
 }
 

@@ -37,8 +37,9 @@ export async function* fetchCiphertext(
           at += chunk.length
         }
       } catch (err) {
-        // Asked to ask again (the stall timer's retry): carry on from the bytes this window already has.
-        if (!attempt.retried()) throw err
+        // Asked to ask again (the stall timer's retry), or no peer had a block yet: carry on from the bytes this
+        // window already has.
+        if (!attempt.retried() && !(await timer.askAgainAfter(err))) throw err
       } finally {
         attempt.done()
       }

@@ -76,11 +76,31 @@ export class StallTimer {
       try {
         return await request(attempt.signal)
       } catch (err) {
-        if (!attempt.retried()) throw err
+        if (!attempt.retried() && !(await this.askAgainAfter(err))) throw err
       } finally {
         attempt.done()
       }
     }
+  }
+
+  /**
+   * Whether a request that failed with `err` is asked again — then this resolves at the next retry, or when the wait
+   * runs out (the next request then fails at once, and {@link explain} says the file is unavailable). Helia gives up
+   * on a block by itself (`LoadBlockFailedError`) when no connected peer can send it: a relay that served the file
+   * died, say. Another may connect, or the same come back, before the wait runs out — as when a block never comes.
+   */
+  async askAgainAfter(err: unknown): Promise<boolean> {
+    if (this.signal.aborted || !(err instanceof Error) || err.name !== 'LoadBlockFailedError') return false
+    await new Promise<void>((resolve) => {
+      const next = (): void => {
+        this.#retries.delete(next)
+        this.signal.removeEventListener('abort', next)
+        resolve()
+      }
+      this.#retries.add(next)
+      this.signal.addEventListener('abort', next, { once: true })
+    })
+    return true
   }
 
   /** No more waiting to bound (done or failed); idempotent. */
@@ -106,7 +126,7 @@ export class StallTimer {
       `no peer has the file's blocks: nothing arrived for ${this.#timeoutMs / 1000} s (the sender and the relays that kept it are offline, or it expired)`,
       {
         details: { cid: this.#cid, timeoutMs: this.#timeoutMs },
-        hint: 'Try again when the sender is online, or ask them to share the file again.',
+        hint: 'Try again when the sender or a relay that keeps the file is online (a download resumes where it stopped), or ask the sender to share it again.',
         ...(cause === undefined ? {} : { cause }),
       },
     )
