@@ -136,7 +136,7 @@ describe('mute, removal and lock across peers and a relay', () => {
       const ownerSent = await owner.room.send('the owner speaks')
       await hears(mod, heardByMod, 'the owner speaks')
       await expect(mod.room.moderate('remove', ownerSent.id, { signer: signer(mod) })).rejects.toThrow(
-        'a moderator cannot remove a owner',
+        'a moderator cannot remove an owner',
       )
     },
     3 * TIMEOUT_MS,

@@ -36,12 +36,13 @@ export function createRpcProvider(params: RpcProviderParams): JsonRpcProvider {
 
 /**
  * Asks `url` for `eth_chainId` once (the relay, its anchorer, the CLI and the devnet's start all ask this way).
- * Throws {@link ConfigError} when it does not answer within `timeoutMs`, or `signal` aborts first.
+ * Throws {@link ConfigError} when it does not answer within `timeoutMs`, or `signal` aborts first, with `hint` (what
+ * the caller's command can do about it) or a plain one.
  */
 export async function probeChainId(
   url: string,
   timeoutMs = RPC_PROBE_TIMEOUT_MS,
-  options: AbortOptions = {},
+  options: AbortOptions & { hint?: string } = {},
 ): Promise<number> {
   try {
     const response = await fetch(url, {
@@ -56,7 +57,7 @@ export async function probeChainId(
   } catch (cause) {
     throw new ConfigError(`the JSON-RPC endpoint ${url} did not tell its chain id`, {
       cause,
-      hint: 'start the chain (or fix --rpc), or pass --chain-id so the relay starts while the endpoint is down',
+      hint: options.hint ?? 'start the chain, or fix --rpc',
     })
   }
 }

@@ -54,9 +54,11 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let value = bytes
   let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
+  // Rounded first: 1023.7 KiB reads 1.0 MiB, not "1024 KiB"; a speed's fraction of a byte is not printed.
+  while (Math.round(value) >= 1024 && unit < units.length - 1) {
     value /= 1024
     unit++
   }
-  return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+  if (unit === 0) return `${Math.round(value)} B`
+  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
 }

@@ -44,7 +44,13 @@ export async function runRelay(config: RelayConfig, reread: () => RelayConfig = 
 async function serveRelay(config: RelayConfig, reread: () => RelayConfig): Promise<void> {
   const { root, factory } = createNodeLogger({ json: config.json })
   const privateKey = await loadOrCreatePeerKey(config.dataDir)
-  const chainId = config.rpc === undefined ? config.chainId : (config.chainId ?? (await probeChainId(config.rpc)))
+  const chainId =
+    config.rpc === undefined
+      ? config.chainId
+      : (config.chainId ??
+        (await probeChainId(config.rpc, undefined, {
+          hint: 'start the chain (or fix --rpc), or pass --chain-id so the relay starts while the endpoint is down',
+        })))
   // A pair that cannot be used stops the start here, with which file is wrong and what to do (TlsError).
   const tls =
     config.tlsCert === undefined || config.tlsKey === undefined

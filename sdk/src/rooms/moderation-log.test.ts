@@ -81,7 +81,7 @@ describe('ModerationLog', () => {
     await act(log, owner, 'mod-add', mod1)
     expect(log.refusal(mod1.address.toLowerCase(), 'ban', spammer.address)).toBeUndefined()
     expect(log.refusal(mod1.address, 'owner-transfer', spammer.address)).toContain('needs the owner')
-    expect(log.refusal(mod1.address, 'kick', owner.address)).toBe('a moderator cannot kick a owner')
+    expect(log.refusal(mod1.address, 'kick', owner.address)).toBe('a moderator cannot kick an owner')
     expect(log.refusal(mod1.address, 'unban', spammer.address)).toBe(`${spammer.address} is not banned`)
     await act(log, mod1, 'ban', spammer)
     expect(log.refusal(mod1.address, 'unban', spammer.address)).toBeUndefined()
@@ -242,7 +242,7 @@ describe('ModerationLog', () => {
     expect(log.add(removal)).toMatchObject({ status: 'applied', event: { message, target: member.address } })
     expect(log.add(await sign(mod1, 'remove', owner, log.head, ROOM, { message }))).toMatchObject({
       status: 'refused',
-      reason: 'a moderator cannot remove a owner',
+      reason: 'a moderator cannot remove an owner',
     })
     await expect(sign(mod1, 'remove', member, log.head)).rejects.toThrow('remove needs message')
   })

@@ -415,10 +415,15 @@ function judge(state: MutableState, event: Act): string | undefined {
       if (event.action === 'unban') return state.banned.has(target) ? undefined : `${target} is not banned`
       if (event.action === 'unmute') return state.muted.has(target) ? undefined : `${target} is not muted`
       if (RANK[roleIn(state, target)] >= RANK[role]) {
-        return `a ${role} cannot ${event.action} a ${roleIn(state, target)}`
+        return `${withArticle(role)} cannot ${event.action} ${withArticle(roleIn(state, target))}`
       }
       return undefined
   }
+}
+
+/** "an owner", "a moderator", "a member". */
+function withArticle(role: ModerationRole): string {
+  return `${role === 'owner' ? 'an' : 'a'} ${role}`
 }
 
 function apply(state: MutableState, event: Act, hash: string): void {
