@@ -290,4 +290,18 @@ describe('securechat moderation commands', () => {
     expect(printed.filter((line) => line.type === 'moderation').map((line) => line.action)).toEqual(['unmute'])
     expect(printed.filter((line) => line.type === 'delete')).toEqual([])
   }, 240_000)
+
+  it('behavior: a banned wallet listening is told so once its catch-up ends, and told again when unbanned', async () => {
+    const [owner, carol] = [Wallet.createRandom(), Wallet.createRandom()]
+    const { invite } = await startRelayRoom(track, 'banned-listen', owner.privateKey)
+    const asOwner = { SECURECHAT_PRIVATE_KEY: owner.privateKey }
+    const ban = await runCli(['ban', carol.address, '--room', invite], asOwner)
+    expect(ban.code, ban.stderr).toBe(0)
+    const listener = track(spawnCli(['listen', '--room', invite], { SECURECHAT_PRIVATE_KEY: carol.privateKey }))
+    await untilStderr(listener, 'note: you are banned from this room: nobody receives what you send here')
+    const unban = await runCli(['unban', carol.address, '--room', invite], asOwner)
+    expect(unban.code, unban.stderr).toBe(0)
+    await untilStderr(listener, 'note: you may send in this room again')
+    expect(listener.stderr().match(/note: /g)).toHaveLength(2)
+  }, 180_000)
 })

@@ -13,7 +13,7 @@ import { loadWallet } from '../wallet.ts'
 import { isoTime } from './cli-format.ts'
 import { printTimerEvents } from './disappear.ts'
 import { formatRefused, formatUpdate } from './message-updates.ts'
-import { printModeration } from './moderation.ts'
+import { printModeration, reportOwnRestriction } from './moderation.ts'
 import { reportRelayChanges } from './relay-lines.ts'
 import {
   type ClientFlags,
@@ -135,10 +135,17 @@ export async function listen(flags: ClientFlags & { json?: boolean }): Promise<v
   printSignals(room, flags.json === true, printLine)
   printModeration(room, flags.json === true, printLine)
   const messages = room.messages({ signal: stop.signal })
-  // What was said while away first (in order), then live; a failed catch-up does not stop listening.
-  void catchUpFromFlags(joined).catch((err: unknown) =>
-    process.stderr.write(`catch-up failed: ${err instanceof Error ? err.message : String(err)}\n`),
-  )
+  // What was said while away first (in order), then live; a failed catch-up does not stop listening. Where the log
+  // leaves this wallet then (banned, muted…) is said once, and each change after it.
+  const tellRestriction = reportOwnRestriction(room, (line) => process.stderr.write(line))
+  void catchUpFromFlags(joined)
+    .catch((err: unknown) =>
+      process.stderr.write(`catch-up failed: ${err instanceof Error ? err.message : String(err)}\n`),
+    )
+    .finally(() => {
+      tellRestriction()
+      room.addEventListener('moderation:changed', tellRestriction)
+    })
   for await (const message of messages) printMessage(message, flags.json === true, client.address)
   await close()
 }

@@ -129,6 +129,23 @@ export function printModeration(room: Room, json: boolean, print: (line: string)
 }
 
 /**
+ * Says on stderr, through `write`, when the room's log stops this wallet from sending — banned, muted, locked out or
+ * read-only — and when that ends: a listener reads on, but nobody receives what its wallet sends. Call the returned
+ * function whenever the log may have changed (after the catch-up, on `moderation:changed`); it says only changes.
+ */
+export function reportOwnRestriction(room: Room, write: (line: string) => void): () => void {
+  let said: string | undefined
+  return () => {
+    const restriction = room.sendRestriction()
+    const line = restriction === undefined ? undefined : `note: ${restriction.message}: ${restriction.hint}\n`
+    if (line === said) return
+    if (line !== undefined) write(line)
+    else if (said !== undefined) write('note: you may send in this room again\n')
+    said = line
+  }
+}
+
+/**
  * `securechat room log --room <room>`: the room's moderation log as the relays' stores and this device know it, in
  * the log's order (docs/architecture.md, Moderation), one event a line, then the roles and bans it folds to.
  */
