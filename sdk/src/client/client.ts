@@ -417,40 +417,21 @@ export class SecureChatClient {
         refused = err
       })
     }
-    // With a vault, the room resumes the members' sender keys an earlier run saved (room-store.ts).
+    // With a vault, the room resumes what an earlier run saved (room-store.ts): the members' sender keys, where it
+    // stood in the history, the messages' states and the moderation log. An entry it cannot read is left out (said).
     const vault = this.#init.vault
     if (vault !== undefined) await flushRoomEntries(vault, roomId)
-    const keys =
+    const stored = async <T>(load: (vault: Vault, roomId: string) => Promise<T>, unreadable?: string) =>
       vault === undefined
         ? undefined
-        : await loadRoomKeys(vault, roomId).catch((err: unknown) => {
-            this.#log.warn('stored room keys unreadable; members will send theirs again', {
-              roomId,
-              error: String(err),
-            })
+        : load(vault, roomId).catch((err: unknown) => {
+            if (unreadable !== undefined) this.#log.warn(unreadable, { roomId, error: String(err) })
             return undefined
           })
-    const position = vault === undefined ? undefined : await loadHistoryPosition(vault, roomId).catch(() => undefined)
-    const messages =
-      vault === undefined
-        ? undefined
-        : await loadMessageStates(vault, roomId).catch((err: unknown) => {
-            this.#log.warn('stored message states unreadable; the room starts without them', {
-              roomId,
-              error: String(err),
-            })
-            return undefined
-          })
-    const moderation =
-      vault === undefined
-        ? undefined
-        : await loadModerationLog(vault, roomId).catch((err: unknown) => {
-            this.#log.warn('stored moderation log unreadable; the stores send it again', {
-              roomId,
-              error: String(err),
-            })
-            return undefined
-          })
+    const keys = await stored(loadRoomKeys, 'stored room keys unreadable; members will send theirs again')
+    const position = await stored(loadHistoryPosition)
+    const messages = await stored(loadMessageStates, 'stored message states unreadable; the room starts without them')
+    const moderation = await stored(loadModerationLog, 'stored moderation log unreadable; the stores send it again')
     // The invite's relays carry the room too: kept dialled, so the room survives its first relay.
     this.#relays?.add(decoded?.relays ?? [])
     const existing = this.#rooms.get(roomId)
