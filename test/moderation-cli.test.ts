@@ -303,5 +303,10 @@ describe('securechat moderation commands', () => {
     expect(unban.code, unban.stderr).toBe(0)
     await untilStderr(listener, 'note: you may send in this room again')
     expect(listener.stderr().match(/note: /g)).toHaveLength(2)
+    // Unbanned twice: nothing to undo, and the hint says where to look, not who may moderate.
+    const twice = await runCli(['unban', carol.address, '--room', invite], asOwner)
+    expect(twice.code).toBe(1)
+    expect(twice.stderr).toContain(`unban refused: ${carol.address} is not banned`)
+    expect(twice.stderr).toContain("the room's log says who is banned or muted")
   }, 180_000)
 })

@@ -30,7 +30,10 @@ const relayAddresses = (value: string, previous: string[] | undefined): string[]
 }
 
 function clientOptions(command: Command, room: 'required' | 'optional' = 'required'): Command {
-  const roomFlag = ['--room <invite>', 'room invite printed by `securechat room create`'] as const
+  const roomFlag = [
+    '--room <invite>',
+    'the room: an invite (`securechat room create` prints one), a file holding one, or with --data-dir the id or name of a room joined before',
+  ] as const
   return (room === 'required' ? command.requiredOption(...roomFlag) : command.option(...roomFlag))
     .option(
       '--bootstrap <multiaddr>',

@@ -166,6 +166,9 @@ export interface RoomComponents {
   log: Logger
 }
 
+/** The log's refusals of an action that undoes nothing or meets a ban (not a role's): `moderation-log.ts`' words. */
+const STATE_REFUSAL = / is not (banned|muted)$|^the room is not locked$| is banned: unban it first$/
+
 export interface RoomInit {
   roomId: string
   manifest: SignedManifest
@@ -462,7 +465,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const refused = (reason: string): InvalidInputError =>
       new InvalidInputError(`${action} refused: ${reason}`, {
         details: { action, target },
-        hint: 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
+        hint: STATE_REFUSAL.test(reason)
+          ? "the room's log says who is banned or muted and whether the room is locked (securechat room log; Members in the web app)"
+          : 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
       })
     const refusal = this.moderation.refusal(await options.signer.getAddress(options), action, extra.target)
     if (refusal !== undefined) throw refused(refusal)
