@@ -41,16 +41,37 @@ async function filesStore(dataDir: string | undefined): Promise<{ init: ClientFi
 }
 
 /** A progress printer for stderr: one line a second, and the last. */
-function progressLine(label: string): (progress: FileTransferProgress, done?: boolean) => void {
+export function progressLine(
+  label: string,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): (progress: FileTransferProgress, done?: boolean) => void {
   let lastMs = 0
-  return (progress, done = false) => {
-    const now = Date.now()
-    if (!done && now - lastMs < PROGRESS_EVERY_MS) return
-    lastMs = now
+  let latest: FileTransferProgress | undefined
+  let trailing: ReturnType<typeof setTimeout> | undefined
+  const print = (progress: FileTransferProgress, done: boolean): void => {
+    lastMs = Date.now()
     const of = progress.totalBytes === undefined ? '' : ` of ${formatBytes(progress.totalBytes)}`
     const speed = progress.bytesPerSecond > 0 ? `, ${formatBytes(progress.bytesPerSecond)}/s` : ''
     const left = progress.secondsLeft === undefined || done ? '' : `, ${Math.ceil(progress.secondsLeft)} s left`
-    process.stderr.write(`${label}: ${formatBytes(progress.bytes)}${of}${speed}${left}${done ? ' — done' : ''}\n`)
+    write(`${label}: ${formatBytes(progress.bytes)}${of}${speed}${left}${done ? ' — done' : ''}\n`)
+  }
+  return (progress, done = false) => {
+    const sinceMs = Date.now() - lastMs
+    if (!done && sinceMs < PROGRESS_EVERY_MS) {
+      // Printed when the interval ends even if nothing follows: a transfer that stalls shows where it stopped.
+      latest = progress
+      trailing ??= setTimeout(() => {
+        trailing = undefined
+        if (latest !== undefined) print(latest, false)
+        latest = undefined
+      }, PROGRESS_EVERY_MS - sinceMs)
+      trailing.unref?.()
+      return
+    }
+    clearTimeout(trailing)
+    trailing = undefined
+    latest = undefined
+    print(progress, done)
   }
 }
 
