@@ -421,6 +421,14 @@ function judge(state: MutableState, event: Act): string | undefined {
   }
 }
 
+/** {@link judge}'s refusals that are about the log's state, not the author's role: nothing to undo, or a ban in the way. */
+const STATE_REFUSAL = / is not (banned|muted)$|^the room is not locked$| is banned: unban it first$/
+
+/** Whether `reason`, a refusal of this log, is about its state (who is banned or muted, a lock) rather than a role. */
+export function isStateRefusal(reason: string): boolean {
+  return STATE_REFUSAL.test(reason)
+}
+
 /** "an owner", "a moderator", "a member". */
 function withArticle(role: ModerationRole): string {
   return `${role === 'owner' ? 'an' : 'a'} ${role}`

@@ -87,7 +87,7 @@ import type { HistoryDelivery, HistoryPosition, RoomHistorySink, RoomMembersSink
 import { joinAnswerDelayMs, joinAnswerWindowMs } from './join-answers.ts'
 import type { SignedManifest } from './manifest.ts'
 import { createModerationEvent, type ModerationAction, type ModerationActionFields } from './moderation-event.ts'
-import type { ModerationLog, ModerationVerdict } from './moderation-log.ts'
+import { isStateRefusal, type ModerationLog, type ModerationVerdict } from './moderation-log.ts'
 import { OutgoingBuffer } from './outgoing-buffer.ts'
 import { OwnDeliveries } from './own-deliveries.ts'
 import { presenceIntervalFor, presenceTimeoutFor } from './presence-interval.ts'
@@ -165,9 +165,6 @@ export interface RoomComponents {
   signalSettings?: () => SignalSettings
   log: Logger
 }
-
-/** The log's refusals of an action that undoes nothing or meets a ban (not a role's): `moderation-log.ts`' words. */
-const STATE_REFUSAL = / is not (banned|muted)$|^the room is not locked$| is banned: unban it first$/
 
 export interface RoomInit {
   roomId: string
@@ -465,7 +462,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     const refused = (reason: string): InvalidInputError =>
       new InvalidInputError(`${action} refused: ${reason}`, {
         details: { action, target },
-        hint: STATE_REFUSAL.test(reason)
+        hint: isStateRefusal(reason)
           ? "the room's log says who is banned or muted and whether the room is locked (securechat room log; Members in the web app)"
           : 'only the owner appoints moderators, hands the room over and changes its token gate and disappearing messages; the owner and moderators kick, ban, mute, lock and remove messages of those ranked below them',
       })
